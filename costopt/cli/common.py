@@ -1,0 +1,77 @@
+"""What every command shares: exit codes, the injectable environment, error handling.
+
+Heavy libraries (boto3, matplotlib, pandas, PuLP) are imported inside commands, never at
+module level here, so ``costopt --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import IntEnum
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from costopt.errors import CostoptError
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    USER_ERROR = 1  # bad file, infeasible plan, refused action
+    USAGE = 2  # Typer's own usage errors
+    OVER_BUDGET = 3  # the report's forecast exceeds the budget
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Env:
+    """Effects a command may use, injectable by tests: consoles, the clock, AWS settings."""
+
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+    clock: Callable[[], datetime] = _utc_now
+    verbose: bool = False
+    profile: str | None = None
+    region: str | None = None
+
+    def boto3_session(self) -> Any:
+        """A boto3 session for ``--profile``/``--region``; ``AWS_ENDPOINT_URL`` is honoured
+        by boto3 itself."""
+        import boto3
+
+        return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+
+def get_env(ctx: typer.Context) -> Env:
+    """The command's environment: the one a test passed as ``obj``, else a default."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Env):
+        root.obj = Env()
+    return root.obj
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(fn: F) -> F:
+    """Turn a :class:`CostoptError` into a message on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CostoptError as exc:
+            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,57 @@
+"""The ``costopt`` application: global options and the command groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from costopt import __version__
+from costopt.cli import plan as plan_cli
+from costopt.cli.common import Env
+
+app = typer.Typer(
+    name="costopt",
+    help="Where to run planned GPU work - owned servers, AWS on-demand or AWS spot - at the "
+    "lowest cost that meets every deadline.\n\nExample: costopt plan examples/workload.yaml",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (plan_cli,):
+    module.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"costopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Say more.")] = False,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile, as the AWS CLI has it.")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="AWS region, as the AWS CLI has it.")
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """costopt: plan GPU work across owned servers and AWS, carry it out, report the spend."""
+    env = ctx.obj if isinstance(ctx.obj, Env) else Env()
+    env.verbose = env.verbose or verbose
+    env.profile = profile or env.profile
+    env.region = region or env.region
+    ctx.obj = env
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

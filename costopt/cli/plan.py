@@ -1,0 +1,206 @@
+"""``costopt plan``, ``costopt validate`` and ``costopt init``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.errors import CostoptError, WorkloadError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+    app.command("validate")(validate)
+    app.command("init")(init)
+
+
+def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
+    """The workload and the price catalog it asks for, staleness warned."""
+    from costopt.pricing.catalog import load_catalog
+    from costopt.workload import load_workload
+
+    workload = load_workload(workload_file)
+    price_file = workload.cloud.pricing if workload.cloud else None
+    catalog = load_catalog(price_file)
+    stale = catalog.staleness_warning(env.clock().date())
+    if stale:
+        env.warn(stale)
+    return workload, catalog
+
+
+@guarded
+def plan(
+    ctx: typer.Context,
+    workload_file: Annotated[Path, typer.Argument(help="The workload YAML file.",
+                                                  metavar="WORKLOAD.yaml")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan "
+                                         "file.")] = Path("plan.json"),
+    solver: Annotated[str, typer.Option(help="LP solver: cbc (bundled with PuLP) or highs "
+                                        "(highspy, faster on large models).")] = "cbc",
+    fmt: Annotated[str, typer.Option("--format", help="table (for people) or json (the plan "
+                                     "file on stdout).")] = "table",
+    time_limit: Annotated[float | None, typer.Option(help="Give up after this many seconds "
+                                                     "of solving.")] = None,
+) -> None:
+    """Plan the workload at the lowest cost that meets every deadline, and write the plan.
+
+    Example: costopt plan examples/workload.yaml -o plan.json
+    """
+    from costopt.plan.planfile import to_document, write_plan
+    from costopt.plan.planner import make_plan
+    from costopt.workload import workload_sha256
+
+    env = get_env(ctx)
+    if solver not in ("cbc", "highs"):
+        raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
+    workload, catalog = _load(workload_file, env)
+    result = make_plan(workload, catalog, solver=solver, source=str(workload_file),
+                       time_limit_s=time_limit)
+    for note in result.notes:
+        env.warn(note)
+    doc = to_document(result, str(workload_file), workload_sha256(workload_file))
+    write_plan(doc, output)
+    if fmt == "json":
+        env.console.print_json(json.dumps(doc))
+    else:
+        render_plan(doc, env)
+        env.console.print(f"Plan written to [bold]{output}[/bold] ({doc['plan_id']}).")
+    if doc["status"] != "optimal":
+        env.err.print(f"[red]infeasible:[/red] the workload cannot be done as asked; "
+                      f"shortfalls are in {output}.", highlight=False)
+        raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _usd(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def render_plan(doc: dict[str, Any], env: Env) -> None:
+    """The plan for people: jobs, cost by market, baselines, what binds, shortfalls."""
+    out = env.console
+    cost = doc["cost"]
+    out.print(f"[bold]{doc['plan_id']}[/bold]  status: [bold]{doc['status']}[/bold]  "
+              f"solver: {doc['solver']}  prices: {doc['prices']['source']} "
+              f"({doc['prices']['price_date']})", highlight=False)
+
+    jobs: dict[str, dict[str, Any]] = defaultdict(lambda: {"pools": defaultdict(float),
+                                                           "periods": [], "work": 0.0,
+                                                           "usd": 0.0})
+    for a in doc["assignments"]:
+        j = jobs[a["job"]]
+        j["pools"][a["pool"]] += a["gpu_hours"]
+        j["periods"].append(a["period_start"])
+        j["work"] += a["work_gpu_hours"]
+        j["usd"] += a["cost_usd"]
+    table = Table(title="Where and when each job runs", title_justify="left")
+    for col, right in (("job", False), ("where (GPU-hours)", False), ("from", False),
+                       ("to (period)", False), ("work, ref GPU-h", True), ("USD", True)):
+        table.add_column(col, justify="right" if right else "left")
+    for name, j in jobs.items():
+        where = "\n".join(f"{p} ({h:,.1f})" for p, h in sorted(j["pools"].items(),
+                                                               key=lambda kv: -kv[1]))
+        table.add_row(name, where, min(j["periods"])[:16], max(j["periods"])[:16],
+                      f"{j['work']:,.1f}", _usd(j["usd"]))
+    out.print(table)
+
+    by_market = Table(title="Cost (USD)", title_justify="left")
+    by_market.add_column("part")
+    by_market.add_column("USD", justify="right")
+    for market, usd in cost["by_market"].items():
+        by_market.add_row(f"variable: {market.replace('_', '-')}", _usd(usd))
+    by_market.add_row("variable cost", _usd(cost["variable_usd"]))
+    by_market.add_row("fixed: owned servers (amortisation, idle power, ops)",
+                      _usd(cost["fixed_usd"]))
+    by_market.add_row("[bold]total[/bold]", f"[bold]{_usd(cost['total_usd'])}[/bold]")
+    out.print(by_market)
+
+    base = Table(title="Against the baselines (same prices, ignoring capacity, quotas and "
+                 "budget)", title_justify="left")
+    for col in ("baseline", "total USD", "plan saves USD", "saves %", "note"):
+        base.add_column(col, justify="left" if col in ("baseline", "note") else "right")
+    for name, b in doc["baselines"].items():
+        pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
+        misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
+        note = "" if b["feasible"] else "cannot do: " + ", ".join(misfits)
+        base.add_row(name, _usd(b["total_usd"]), _usd(b["savings_usd"]), f"{pct:.1f}", note)
+    out.print(base)
+
+    binding = doc["binding"]
+    lines = [f"owned {o['pool']}: {o['used_pct']:.0f}% used, full in {o['full_periods']} "
+             f"period(s)" for o in binding["owned"]]
+    lines += [f"{lim['kind']} {lim['name']} at {lim['detail']}"
+              + (f" in {len(lim['periods'])} period(s)" if lim["periods"] else "")
+              for lim in binding["limits"]]
+    if binding["jobs_on_deadline"]:
+        lines.append("jobs running up to their deadline: " + ", ".join(binding["jobs_on_deadline"]))
+    out.print("[bold]What binds[/bold]")
+    for line in lines or ["nothing: every limit has room"]:
+        out.print(f"  - {line}", highlight=False)
+    if doc["shortfalls"]:
+        short = Table(title="Shortfalls: work that cannot be done", title_justify="left")
+        short.add_column("job")
+        short.add_column("ref GPU-hours", justify="right")
+        short.add_column("why")
+        for s in doc["shortfalls"]:
+            short.add_row(s["job"], f"{s['gpu_hours']:,.1f}", s["reason"])
+        out.print(short)
+
+
+@guarded
+def validate(
+    ctx: typer.Context,
+    workload_file: Annotated[Path, typer.Argument(help="The workload YAML file.",
+                                                  metavar="WORKLOAD.yaml")],
+) -> None:
+    """Check a workload file and say precisely what is wrong (file, field, value, what is
+    valid).
+
+    Example: costopt validate examples/workload.yaml
+    """
+    from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
+    from costopt.workload import check_against_catalog
+
+    env = get_env(ctx)
+    workload, catalog = _load(workload_file, env)
+    issues = check_against_catalog(workload, catalog)
+    if not issues:
+        pools = build_pools(workload, catalog)
+        issues = unplaceable_jobs(workload, pools, eligibility(workload, pools, catalog))
+    if issues:
+        raise WorkloadError(str(workload_file), issues)
+    pools = build_pools(workload, catalog)
+    env.console.print(
+        f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
+        f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
+        f"period(s) of {workload.horizon.period_hours} h.", highlight=False)
+
+
+@guarded
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Where to write workload.yaml.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing workload.yaml.")] = False,
+) -> None:
+    """Write a commented example workload.yaml to start from.
+
+    Example: costopt init my-lab && costopt validate my-lab/workload.yaml
+    """
+    from costopt.pricing.catalog import shipped_data_dir
+
+    env = get_env(ctx)
+    target = directory / "workload.yaml"
+    if target.exists() and not force:
+        raise CostoptError(f"{target} exists; To fix: pass --force to overwrite it")
+    example = shipped_data_dir().parent / "examples" / "workload.yaml"
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(example, target)
+    env.console.print(f"Wrote {target}. Next: costopt validate {target}", highlight=False)

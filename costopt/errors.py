@@ -1,0 +1,80 @@
+"""One hierarchy of errors that the CLI turns into a clear message and an exit code.
+
+Every error a user can cause derives from :class:`CostoptError`; the CLI prints its message
+(never a traceback) and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CostoptError(Exception):
+    """An error the user can act on. ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = 1
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """One problem in an input file: where it is, what was found and what would be valid."""
+
+    path: str  # field path, e.g. ``jobs[2].deadline``
+    value: object  # the offending value as read (``None`` when the field is missing)
+    message: str  # what is wrong and what would be valid ("To fix: ...")
+
+    def render(self, file: str) -> str:
+        shown = "" if self.value is _MISSING else f" = {self.value!r}"
+        return f"{file}: {self.path}{shown}: {self.message}"
+
+
+_MISSING = object()
+MISSING = _MISSING
+"""Sentinel for :attr:`FieldIssue.value` when a required field is absent."""
+
+
+class InputFileError(CostoptError):
+    """An input file (workload, price file, plan file) is wrong in one or more places."""
+
+    kind = "input file"
+
+    def __init__(self, file: str, issues: list[FieldIssue]) -> None:
+        self.file = file
+        self.issues = list(issues)
+        n = len(self.issues)
+        head = f"{self.kind} {file} has {n} problem{'s' if n != 1 else ''}:"
+        super().__init__("\n".join([head, *("  " + i.render(file) for i in self.issues)]))
+
+
+class WorkloadError(InputFileError):
+    """The workload file is invalid (bad YAML, unknown field, value out of range ...)."""
+
+    kind = "workload"
+
+
+class PricingDataError(InputFileError):
+    """A price file is missing columns, has unparseable numbers, or cannot be read."""
+
+    kind = "price file"
+
+
+class PlanFileError(InputFileError):
+    """A plan file cannot be read or is not a ``costopt.plan/v1`` document."""
+
+    kind = "plan file"
+
+
+class InfeasiblePlan(CostoptError):
+    """The workload cannot be done as asked; the message says which job falls short and why."""
+
+
+class SolverError(CostoptError):
+    """The LP solver failed or stopped before proving optimality."""
+
+
+class AwsError(CostoptError):
+    """An AWS call failed in a way the user must act on (credentials, permissions, region)."""
+
+
+class BudgetExceeded(CostoptError):
+    """A launch would take the month's projected spend past the budget."""

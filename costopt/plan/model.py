@@ -1,0 +1,290 @@
+"""The cost model as a linear program held in arrays (``workload.md``, "The model").
+
+Sets
+  J jobs; P pools (owned ``S`` and cloud ``C``); T periods of ``P_h`` hours each.
+Variables
+  h[j,p,t] >= 0  GPU-hours job j runs on pool p in period t (only eligible pairs, only the
+                 periods inside the job's window)
+  u[p,t]   >= 0  instance-hours of cloud pool p in period t (<= max_instances * P_h)
+  z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
+Objective (the variable cost, USD)
+  sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
+  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods,
+   + penalty * z in the elastic re-solve)
+Constraints, one builder each, named so an infeasibility report reads plainly:
+  1. work[j]          sum s e h + z >= gpu_hours
+  2. gang[j,t]        sum_p h <= gpus_j * P_h
+  3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability
+  4. packing[p,t]     sum_j b h - G_p u <= 0
+  5. walltime[j,p,t]  h / gpus_j - u <= 0
+  6. quota[r,m,f,t]   sum vcpus u <= vcpus_q * P_h
+  7. budget           variable cost <= budget_usd
+
+The model is one source of truth held as sparse arrays (COO) with named index maps; the
+solvers (``solve.py``) read the same arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
+from costopt.workload import Workload
+
+INF = math.inf
+TIE_BREAK_USD_PER_GPU_HOUR = 1e-5
+"""The most the tie-break adds per GPU-hour (the last period); it only orders equal plans."""
+
+
+@dataclass
+class LinearProgram:
+    """``min cost·x`` subject to ``row_lower <= A x <= row_upper``, ``0 <= x <= col_upper``.
+
+    ``variable_cost`` is the true USD cost of each column (without tie-break or penalty);
+    ``cost`` is what the solver minimises.
+    """
+
+    col_names: list[str]
+    cost: np.ndarray
+    variable_cost: np.ndarray
+    col_upper: np.ndarray
+    row_names: list[str]
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    a_row: np.ndarray
+    a_col: np.ndarray
+    a_val: np.ndarray
+    h: dict[tuple[int, int, int], int]  # (job, pool, period) -> column
+    u: dict[tuple[int, int], int]  # (cloud pool index in Pools.all, period) -> column
+    z: dict[int, int]  # job -> shortfall column (elastic only)
+    row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
+    row_key: list[tuple]  # row -> its index tuple within the family
+
+    @property
+    def num_cols(self) -> int:
+        return len(self.col_names)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.row_names)
+
+    def activity(self, x: np.ndarray) -> np.ndarray:
+        """``A x`` for a solution ``x``."""
+        out = np.zeros(self.num_rows)
+        np.add.at(out, self.a_row, self.a_val * x[self.a_col])
+        return out
+
+
+@dataclass
+class _Builder:
+    col_names: list[str] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    variable_cost: list[float] = field(default_factory=list)
+    col_upper: list[float] = field(default_factory=list)
+    row_names: list[str] = field(default_factory=list)
+    row_lower: list[float] = field(default_factory=list)
+    row_upper: list[float] = field(default_factory=list)
+    row_family: list[str] = field(default_factory=list)
+    row_key: list[tuple] = field(default_factory=list)
+    a_row: list[int] = field(default_factory=list)
+    a_col: list[int] = field(default_factory=list)
+    a_val: list[float] = field(default_factory=list)
+
+    def col(self, name: str, usd: float, upper: float = INF, extra: float = 0.0) -> int:
+        self.col_names.append(name)
+        self.variable_cost.append(usd)
+        self.cost.append(usd + extra)
+        self.col_upper.append(upper)
+        return len(self.col_names) - 1
+
+    def row(self, family: str, key: tuple, label: str, terms: list[tuple[int, float]],
+            lower: float = -INF, upper: float = INF) -> int:
+        r = len(self.row_names)
+        self.row_names.append(f"{family}[{label}]" if label else family)
+        self.row_family.append(family)
+        self.row_key.append(key)
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        for c, v in terms:
+            self.a_row.append(r)
+            self.a_col.append(c)
+            self.a_val.append(v)
+        return r
+
+
+def period_label(workload: Workload, t: int) -> str:
+    """``2027-01-05`` for daily periods starting at midnight, else ``2027-01-05T06:00``."""
+    start = workload.horizon.period_start(t)
+    if workload.horizon.period_hours % 24 == 0 and start.hour == 0 and start.minute == 0:
+        return start.strftime("%Y-%m-%d")
+    return start.strftime("%Y-%m-%dT%H:%M")
+
+
+def build_model(
+    workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False
+) -> LinearProgram:
+    """The LP of the cost model; with ``elastic`` every job may fall short at a penalty."""
+    b = _Builder()
+    labels = [period_label(workload, t) for t in range(workload.horizon.periods)]
+    h, u = _variables(b, workload, pools, pairs, labels)
+    z = _shortfalls(b, workload, pools, pairs) if elastic else {}
+    _work_rows(b, workload, pairs, h, z)
+    _gang_rows(b, workload, h, labels)
+    _capacity_rows(b, workload, pools, pairs, h, labels)
+    _packing_rows(b, pools, pairs, h, u, labels)
+    _walltime_rows(b, workload, pools, h, u, labels)
+    _quota_rows(b, workload, pools, u, labels)
+    _budget_row(b, workload)
+    return LinearProgram(
+        col_names=b.col_names,
+        cost=np.array(b.cost, dtype=float),
+        variable_cost=np.array(b.variable_cost, dtype=float),
+        col_upper=np.array(b.col_upper, dtype=float),
+        row_names=b.row_names,
+        row_lower=np.array(b.row_lower, dtype=float),
+        row_upper=np.array(b.row_upper, dtype=float),
+        a_row=np.array(b.a_row, dtype=np.int64),
+        a_col=np.array(b.a_col, dtype=np.int64),
+        a_val=np.array(b.a_val, dtype=float),
+        h=h,
+        u=u,
+        z=z,
+        row_family=b.row_family,
+        row_key=b.row_key,
+    )
+
+
+def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
+               labels: list[str]) -> tuple[dict, dict]:
+    """h for every eligible pair and period of the job's window; u for every cloud pool and
+    period some job could use it in."""
+    all_pools = pools.all
+    periods = w.horizon.periods
+    h: dict[tuple[int, int, int], int] = {}
+    used: dict[int, set[int]] = {}
+    for e in pairs:
+        job, pool = w.jobs[e.job], all_pools[e.pool]
+        usd = pool.energy_usd_per_gpu_hour if isinstance(pool, OwnedPool) else 0.0
+        for t in w.job_periods(job):
+            tie = TIE_BREAK_USD_PER_GPU_HOUR * (t + 1) / periods
+            h[(e.job, e.pool, t)] = b.col(f"h[{job.name},{pool.id},{labels[t]}]", usd,
+                                          extra=tie)
+            used.setdefault(e.pool, set()).add(t)
+    u: dict[tuple[int, int], int] = {}
+    for p in sorted(used):
+        pool = all_pools[p]
+        if not isinstance(pool, CloudPool):
+            continue
+        cap = INF if pool.max_instances is None else pool.max_instances * w.horizon.period_hours
+        for t in sorted(used[p]):
+            u[(p, t)] = b.col(f"u[{pool.id},{labels[t]}]", pool.usd_per_hour, upper=cap)
+    return h, u
+
+
+def shortfall_penalty(w: Workload, pools: Pools, pairs: list[Eligible]) -> float:
+    """USD per reference GPU-hour of shortfall: far above the dearest way to do the work."""
+    dearest = 1.0
+    for e in pairs:
+        pool, job = pools.all[e.pool], w.jobs[e.job]
+        if isinstance(pool, CloudPool):
+            per_work = pool.usd_per_hour / (job.gpus * e.work_per_gpu_hour)
+        else:
+            per_work = pool.energy_usd_per_gpu_hour / e.work_per_gpu_hour
+        dearest = max(dearest, per_work)
+    return 1000.0 * dearest
+
+
+def _shortfalls(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible]) -> dict[int, int]:
+    penalty = shortfall_penalty(w, pools, pairs)
+    return {j: b.col(f"shortfall[{job.name}]", 0.0, extra=penalty) for j, job in
+            enumerate(w.jobs)}
+
+
+def _work_rows(b: _Builder, w: Workload, pairs: list[Eligible], h: dict, z: dict) -> None:
+    """1. work[j]: the work done, in reference GPU-hours, covers the job."""
+    terms: dict[int, list[tuple[int, float]]] = {j: [] for j in range(len(w.jobs))}
+    rate = {(e.job, e.pool): e.work_per_gpu_hour for e in pairs}
+    for (j, p, _t), col in h.items():
+        terms[j].append((col, rate[(j, p)]))
+    for j, job in enumerate(w.jobs):
+        if j in z:
+            terms[j].append((z[j], 1.0))
+        b.row("work", (j,), job.name, terms[j], lower=job.gpu_hours)
+
+
+def _gang_rows(b: _Builder, w: Workload, h: dict, labels: list[str]) -> None:
+    """2. gang[j,t]: a job runs on at most its gang of GPUs at once."""
+    terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for (j, _p, t), col in h.items():
+        terms.setdefault((j, t), []).append((col, 1.0))
+    for (j, t), row in sorted(terms.items()):
+        job = w.jobs[j]
+        b.row("gang", (j, t), f"{job.name},{labels[t]}", row,
+              upper=job.gpus * w.horizon.period_hours)
+
+
+def _capacity_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible], h: dict,
+                   labels: list[str]) -> None:
+    """3. capacity[s,t]: owned GPU-hours, blocking included, within the available hours."""
+    block = {(e.job, e.pool): e.blocking for e in pairs}
+    terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for (j, p, t), col in h.items():
+        if isinstance(pools.all[p], OwnedPool):
+            terms.setdefault((p, t), []).append((col, block[(j, p)]))
+    for (p, t), row in sorted(terms.items()):
+        pool = pools.all[p]
+        assert isinstance(pool, OwnedPool)
+        b.row("capacity", (p, t), f"{pool.id},{labels[t]}", row,
+              upper=pool.capacity_gpu_hours(w.horizon.period_hours))
+
+
+def _packing_rows(b: _Builder, pools: Pools, pairs: list[Eligible], h: dict, u: dict,
+                  labels: list[str]) -> None:
+    """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours."""
+    block = {(e.job, e.pool): e.blocking for e in pairs}
+    terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for (j, p, t), col in h.items():
+        if (p, t) in u:
+            terms.setdefault((p, t), []).append((col, block[(j, p)]))
+    for (p, t), row in sorted(terms.items()):
+        pool = pools.all[p]
+        b.row("packing", (p, t), f"{pool.id},{labels[t]}",
+              [*row, (u[(p, t)], -float(pool.gpus_per_node))], upper=0.0)
+
+
+def _walltime_rows(b: _Builder, w: Workload, pools: Pools, h: dict, u: dict,
+                   labels: list[str]) -> None:
+    """5. walltime[j,p,t]: an instance runs at least as long as any job on it."""
+    for (j, p, t), col in h.items():
+        if (p, t) not in u:
+            continue
+        job = w.jobs[j]
+        b.row("walltime", (j, p, t), f"{job.name},{pools.all[p].id},{labels[t]}",
+              [(col, 1.0 / job.gpus), (u[(p, t)], -1.0)], upper=0.0)
+
+
+def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict, labels: list[str]) -> None:
+    """6. quota[r,m,f,t]: vCPUs running in a region, market and family within the quota."""
+    if w.cloud is None:
+        return
+    for q_index, q in enumerate(w.cloud.quotas):
+        by_t: dict[int, list[tuple[int, float]]] = {}
+        for (p, t), col in u.items():
+            pool = pools.all[p]
+            assert isinstance(pool, CloudPool)
+            if (pool.region, pool.market, pool.quota_family) == (q.region, q.market, q.family):
+                by_t.setdefault(t, []).append((col, float(pool.vcpus)))
+        for t, row in sorted(by_t.items()):
+            b.row("quota", (q_index, t), f"{q.region},{q.market},{q.family},{labels[t]}", row,
+                  upper=q.vcpus * w.horizon.period_hours)
+
+
+def _budget_row(b: _Builder, w: Workload) -> None:
+    """7. budget: the variable cost within ``budget_usd``."""
+    if w.budget_usd is None:
+        return
+    terms = [(c, usd) for c, usd in enumerate(b.variable_cost) if usd]
+    b.row("budget", (), "", terms, upper=w.budget_usd)

@@ -1,0 +1,186 @@
+"""From a validated workload and a price catalog to a solved plan.
+
+``make_plan`` checks the workload against the price data, explains obvious impossibilities
+before solving, solves the LP, and when it cannot be done solves the elastic model to say
+which job falls short by how many reference GPU-hours and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from costopt.errors import SolverError, WorkloadError
+from costopt.plan.baselines import Baseline, compute_baselines
+from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
+from costopt.plan.model import LinearProgram, build_model
+from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools, build_pools, eligibility
+from costopt.plan.pools import unplaceable_jobs
+from costopt.plan.solve import Solution, SolveStatus, solve
+from costopt.pricing.catalog import PriceCatalog
+from costopt.workload import Workload, check_against_catalog
+
+EPS = 1e-6  # GPU-hours or instance-hours below this are solver noise
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """GPU-hours a job runs on a pool in a period, the work that does (reference
+    GPU-hours), and its share of the cost (USD)."""
+
+    job: str
+    pool: str
+    period: int
+    period_start: datetime
+    gpu_hours: float
+    work_gpu_hours: float
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class PoolHours:
+    """Instance-hours of a cloud pool in a period and their cost (USD)."""
+
+    pool: str
+    period: int
+    period_start: datetime
+    instance_hours: float
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Work of a job, in reference GPU-hours, that the plan cannot do, and why."""
+
+    job: str
+    gpu_hours: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A solved plan: what runs where and when, what it costs, and what binds."""
+
+    workload: Workload
+    catalog: PriceCatalog
+    pools: Pools
+    status: str  # "optimal" or "infeasible"
+    solver: str
+    assignments: tuple[Assignment, ...]
+    pool_hours: tuple[PoolHours, ...]
+    shortfalls: tuple[Shortfall, ...]
+    baselines: dict[str, Baseline]
+    binding: Binding
+    notes: tuple[str, ...]
+    variables: int
+    constraints: int
+
+    @property
+    def by_market(self) -> dict[str, float]:
+        """Variable cost (USD) by market: owned energy, on demand, spot."""
+        out = {"owned": 0.0, "on_demand": 0.0, "spot": 0.0}
+        for a in self.assignments:
+            if a.pool.startswith("owned:"):
+                out["owned"] += a.cost_usd
+        markets = {p.id: p.market for p in self.pools.cloud}
+        for ph in self.pool_hours:
+            out[markets[ph.pool]] += ph.cost_usd
+        return out
+
+    @property
+    def variable_usd(self) -> float:
+        return sum(self.by_market.values())
+
+    @property
+    def fixed_usd(self) -> float:
+        return sum(p.fixed_usd for p in self.pools.owned)
+
+    @property
+    def total_usd(self) -> float:
+        return self.variable_usd + self.fixed_usd
+
+
+def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
+              source: str = "workload", time_limit_s: float | None = None) -> PlanResult:
+    """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
+    workload that names unknown things or has a job no pool can take, and
+    :class:`SolverError` when the solver does not prove optimality."""
+    issues = check_against_catalog(workload, catalog)
+    pools = build_pools(workload, catalog)
+    pairs = eligibility(workload, pools, catalog)
+    issues += unplaceable_jobs(workload, pools, pairs) if not issues else []
+    if issues:
+        raise WorkloadError(source, issues)
+    notes = tuple(window_impossibilities(workload, pairs).values())
+    lp = build_model(workload, pools, pairs)
+    status = "optimal"
+    sol = None if notes else _checked(solve(lp, solver, time_limit_s))
+    if sol is None or sol.status is SolveStatus.INFEASIBLE:
+        status = "infeasible"
+        lp = build_model(workload, pools, pairs, elastic=True)
+        sol = _checked(solve(lp, solver, time_limit_s))
+        if sol.status is not SolveStatus.OPTIMAL:
+            raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
+    return _result(workload, catalog, pools, pairs, lp, sol, status, notes)
+
+
+def _checked(sol: Solution) -> Solution:
+    if sol.status in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE):
+        return sol
+    if sol.status is SolveStatus.UNBOUNDED:
+        raise SolverError(f"{sol.solver} says the model is unbounded: a bug; please report it")
+    raise SolverError(f"{sol.solver} stopped before proving optimality ({sol.detail}); "
+                      "To fix: allow more time or try --solver highs")
+
+
+def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
+            lp: LinearProgram, sol: Solution, status: str, notes: tuple[str, ...]) -> PlanResult:
+    x = sol.x
+    rate = {(e.job, e.pool): e for e in pairs}
+    # Cloud cost of a pool-period is shared among its jobs by the GPUs they hold (b*h).
+    held: dict[tuple[int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS:
+            held[(p, t)] = held.get((p, t), 0.0) + rate[(j, p)].blocking * x[col]
+    assignments = []
+    for (j, p, t), col in sorted(lp.h.items()):
+        h = float(x[col])
+        if h <= EPS:
+            continue
+        pool, e = pools.all[p], rate[(j, p)]
+        if isinstance(pool, OwnedPool):
+            usd = pool.energy_usd_per_gpu_hour * h
+        else:
+            share = e.blocking * h / held[(p, t)]
+            usd = share * pool.usd_per_hour * float(x[lp.u[(p, t)]])
+        assignments.append(Assignment(w.jobs[j].name, pool.id, t, w.horizon.period_start(t), h,
+                                      h * e.work_per_gpu_hour, usd))
+    pool_hours = []
+    for (p, t), col in sorted(lp.u.items()):
+        hours = float(x[col])
+        pool = pools.all[p]
+        assert isinstance(pool, CloudPool)
+        if hours > EPS:
+            pool_hours.append(PoolHours(pool.id, t, w.horizon.period_start(t), hours,
+                                        hours * pool.usd_per_hour))
+    binding = analyse(w, pools, lp, x)
+    shortfalls = []
+    for j, col in sorted(lp.z.items()):
+        if x[col] > EPS:
+            shortfalls.append(Shortfall(w.jobs[j].name, float(x[col]),
+                                        shortfall_reason(w, j, pools, pairs, lp, x, binding)))
+    if status == "infeasible" and not shortfalls:
+        status = "optimal"  # the first solve's infeasibility was numerical noise
+    return PlanResult(
+        workload=w, catalog=catalog, pools=pools, status=status, solver=sol.solver,
+        assignments=tuple(assignments), pool_hours=tuple(pool_hours),
+        shortfalls=tuple(shortfalls), baselines=compute_baselines(w, pools, pairs),
+        binding=binding, notes=notes, variables=lp.num_cols, constraints=lp.num_rows,
+    )
+
+
+def variable_cost(lp: LinearProgram, x: np.ndarray) -> float:
+    """The true variable cost (USD) of a solution, without tie-break or penalty."""
+    return float(lp.variable_cost @ x)

@@ -1,0 +1,285 @@
+"""Pools, and which job may use which pool at what speed (``workload.md``, "The model").
+
+A *pool* is capacity of one kind: an owned server entry (``owned:NAME``) or an AWS
+(region, instance type, market) with a price (``aws:REGION:TYPE:MARKET``). For each job and
+pool this module works out the speed ``s``, the spot efficiency ``e`` and the blocking factor
+``b`` the LP needs. Pure: data in, data out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from costopt.errors import FieldIssue, WorkloadError
+from costopt.pricing.catalog import InstanceOffer, PriceCatalog
+from costopt.workload import Job, Market, OwnedServer, Workload, speed_for
+
+HOURS_PER_YEAR = 8760
+HOURS_PER_MONTH = 730
+
+
+@dataclass(frozen=True)
+class OwnedPool:
+    """``nodes`` identical owned servers. Energy is USD per GPU-hour of work above idle;
+    ``fixed_usd`` is amortisation + idle energy + ops over the whole horizon."""
+
+    id: str
+    server: OwnedServer
+    gpu_model: str
+    gpu_memory_gb: float
+    energy_usd_per_gpu_hour: float
+    fixed_usd: float
+
+    market = "owned"
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.server.gpus
+
+    @property
+    def nodes(self) -> int:
+        return self.server.count
+
+    def capacity_gpu_hours(self, period_hours: int) -> float:
+        """GPU-hours the pool can take in one period (``count * gpus * P * availability``)."""
+        s = self.server
+        return s.count * s.gpus * period_hours * s.availability
+
+
+@dataclass(frozen=True)
+class CloudPool:
+    """One AWS instance type in one region and market. Prices are USD per instance-hour."""
+
+    id: str
+    region: str
+    instance_type: str
+    market: Market
+    gpu_model: str
+    gpus_per_node: int
+    gpu_memory_gb: float
+    vcpus: int
+    usd_per_hour: float
+    on_demand_usd_per_hour: float
+    interruptions_per_hour: float  # spot interruptions per instance-hour; 0 on demand
+    max_instances: int | None
+    price_source: str  # "table" or "override"
+
+    @property
+    def quota_family(self) -> str:
+        return self.instance_type[:1].upper()
+
+
+Pool = OwnedPool | CloudPool
+
+
+@dataclass(frozen=True)
+class Eligible:
+    """Job ``job`` (index) may run on pool ``pool`` (index into ``Pools.all``).
+
+    ``speed`` is work per GPU-hour in reference GPU-hours; ``efficiency`` the share of
+    spot time that is useful; ``blocking`` the share of a node's GPUs the job holds.
+    """
+
+    job: int
+    pool: int
+    speed: float
+    efficiency: float
+    blocking: float
+
+    @property
+    def work_per_gpu_hour(self) -> float:
+        return self.speed * self.efficiency
+
+
+@dataclass(frozen=True)
+class Pools:
+    """All pools of a workload: owned ones first, then cloud ones (sorted by id)."""
+
+    owned: tuple[OwnedPool, ...]
+    cloud: tuple[CloudPool, ...]
+
+    @property
+    def all(self) -> tuple[Pool, ...]:
+        return (*self.owned, *self.cloud)
+
+
+def owned_id(name: str) -> str:
+    return f"owned:{name}"
+
+
+def cloud_id(region: str, instance_type: str, market: str) -> str:
+    return f"aws:{region}:{instance_type}:{market}"
+
+
+def energy_usd_per_gpu_hour(server: OwnedServer, usd_per_kwh: float, pue: float) -> float:
+    """Energy above idle per GPU-hour: ``(power - idle) / gpus / 1000 * $/kWh * PUE``."""
+    return (server.power_watts - server.idle_watts) / server.gpus / 1000 * usd_per_kwh * pue
+
+
+def fixed_usd(server: OwnedServer, usd_per_kwh: float, pue: float, hours: float) -> float:
+    """Owned cost over ``hours`` whether used or not: amortisation, idle energy, ops."""
+    per_server = (
+        server.purchase_usd / (server.lifetime_years * HOURS_PER_YEAR) * hours
+        + server.idle_watts / 1000 * usd_per_kwh * pue * hours
+        + server.ops_usd_per_month * hours / HOURS_PER_MONTH
+    )
+    return server.count * per_server
+
+
+def build_pools(workload: Workload, catalog: PriceCatalog) -> Pools:
+    """Every pool the workload allows, with its prices and limits."""
+    owned_spec = workload.owned
+    owned: list[OwnedPool] = []
+    if owned_spec is not None:
+        for server in owned_spec.servers:
+            gpu = catalog.gpu(server.gpu)
+            if gpu is None:  # check_against_catalog reports it first
+                raise WorkloadError("workload", [FieldIssue("owned.servers.gpu", server.gpu,
+                                                            "unknown GPU model")])
+            kwh, pue = owned_spec.electricity_usd_per_kwh, owned_spec.pue
+            owned.append(OwnedPool(
+                id=owned_id(server.name),
+                server=server,
+                gpu_model=gpu.name,
+                gpu_memory_gb=gpu.memory_gb,
+                energy_usd_per_gpu_hour=energy_usd_per_gpu_hour(server, kwh, pue),
+                fixed_usd=fixed_usd(server, kwh, pue, workload.horizon.hours),
+            ))
+    return Pools(owned=tuple(owned), cloud=tuple(_cloud_pools(workload, catalog)))
+
+
+def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
+    cloud = workload.cloud
+    if cloud is None:
+        return []
+    regions = set(cloud.regions) if cloud.regions else None
+    types = set(cloud.instance_types) if cloud.instance_types else None
+    markets = set(cloud.markets)
+    overrides = {(o.instance_type, o.region, o.market): o.usd_per_hour
+                 for o in cloud.price_overrides}
+    rates = {(r.instance_type, r.region): r.rate for r in cloud.spot_interruptions_per_hour}
+    caps = {(m.instance_type, m.region, m.market): m.count for m in cloud.max_instances}
+
+    def wanted(instance_type: str, region: str, market: str) -> bool:
+        return (
+            market in markets
+            and (regions is None or region in regions)
+            and (types is None or instance_type in types)
+        )
+
+    prices: dict[tuple[str, str, str], tuple[InstanceOffer, float, str]] = {}
+    for offer in catalog.offers:
+        for market, price in (("on_demand", offer.on_demand_usd_per_hour),
+                              ("spot", offer.spot_usd_per_hour)):
+            if price is not None and wanted(offer.instance_type, offer.region, market):
+                prices[(offer.instance_type, offer.region, market)] = (offer, price, "table")
+    for (instance_type, region, market), price in overrides.items():
+        offer = catalog.offer(instance_type, region) or catalog.any_offer(instance_type)
+        if offer is not None and wanted(instance_type, region, market):
+            prices[(instance_type, region, market)] = (offer, price, "override")
+
+    pools = []
+    for (instance_type, region, market), (offer, price, source) in sorted(prices.items()):
+        local = catalog.offer(instance_type, region)
+        on_demand = (local or offer).on_demand_usd_per_hour
+        override_od = overrides.get((instance_type, region, "on_demand"))
+        rate = 0.0
+        if market == "spot":
+            rate = rates.get((instance_type, region),
+                             (local.spot_interruptions_per_hour if local else None) or 0.0)
+        pools.append(CloudPool(
+            id=cloud_id(region, instance_type, market),
+            region=region,
+            instance_type=instance_type,
+            market=market,  # type: ignore[arg-type]
+            gpu_model=offer.gpu_model,
+            gpus_per_node=offer.gpus,
+            gpu_memory_gb=offer.gpu_memory_gb,
+            vcpus=offer.vcpus,
+            usd_per_hour=price,
+            on_demand_usd_per_hour=override_od if override_od is not None else on_demand,
+            interruptions_per_hour=rate,
+            max_instances=caps.get((instance_type, region, market)),
+            price_source=source,
+        ))
+    return pools
+
+
+def spot_efficiency(rate: float, checkpoint_minutes: float, restart_minutes: float) -> float:
+    """Useful share of spot time: ``max(0, 1 - r * (checkpoint/2 + restart) / 60)``."""
+    return max(0.0, 1.0 - rate * (checkpoint_minutes / 2 + restart_minutes) / 60)
+
+
+def blocking(gpus_per_node: int, gang: int) -> float:
+    """``G / (gang * floor(G / gang))``: a node's GPUs a gang holds, idle leftovers included."""
+    return gpus_per_node / (gang * (gpus_per_node // gang))
+
+
+def eligibility(workload: Workload, pools: Pools, catalog: PriceCatalog) -> list[Eligible]:
+    """Every (job, pool) pair the model may use, with ``s``, ``e`` and ``b``."""
+    restart = workload.cloud.spot_restart_minutes if workload.cloud else 0.0
+    out: list[Eligible] = []
+    for j, job in enumerate(workload.jobs):
+        for p, pool in enumerate(pools.all):
+            pair = _pair(job, pool, catalog, restart)
+            if pair is not None:
+                speed, eff = pair
+                out.append(Eligible(j, p, speed, eff, blocking(pool.gpus_per_node, job.gpus)))
+    return out
+
+
+def _pair(job: Job, pool: Pool, catalog: PriceCatalog, restart: float) -> tuple[float, float] | None:
+    if pool.gpus_per_node < job.gpus or pool.gpu_memory_gb < job.min_gpu_memory_gb:
+        return None
+    if pool.market not in job.allowed_kinds():
+        return None
+    if isinstance(pool, CloudPool) and job.regions is not None and pool.region not in job.regions:
+        return None
+    gpu = catalog.gpu(pool.gpu_model)
+    speed = speed_for(job, pool.gpu_model, gpu.relative_speed if gpu else 0.0)
+    if speed <= 0:
+        return None
+    eff = 1.0
+    if isinstance(pool, CloudPool) and pool.market == "spot":
+        eff = spot_efficiency(pool.interruptions_per_hour, job.checkpoint_minutes, restart)
+    if eff <= 0 or not math.isfinite(speed):
+        return None
+    return speed, eff
+
+
+def unplaceable_jobs(workload: Workload, pools: Pools, pairs: list[Eligible]) -> list[FieldIssue]:
+    """Jobs no pool can take, each explained: the largest node, memory, markets, regions."""
+    usable = {e.job for e in pairs}
+    issues = []
+    for j, job in enumerate(workload.jobs):
+        if j in usable:
+            continue
+        issues.append(FieldIssue(f"jobs[{j}]", job.name, _why_unplaceable(job, pools)))
+    return issues
+
+
+def _why_unplaceable(job: Job, pools: Pools) -> str:
+    candidates = list(pools.all)
+    if not candidates:
+        return ("no pool at all: the workload has no owned servers and no cloud section; "
+                "To fix: add owned.servers or a cloud: section")
+    largest = max(p.gpus_per_node for p in candidates)
+    if job.gpus > largest:
+        return (f"gang of {job.gpus} GPUs is larger than every node (the largest has {largest} "
+                f"GPUs); To fix: gpus <= {largest}, or allow larger instance types")
+    kinds = job.allowed_kinds()
+    reasons = []
+    fits = [p for p in candidates if p.gpus_per_node >= job.gpus]
+    roomy = [p for p in fits if p.gpu_memory_gb >= job.min_gpu_memory_gb]
+    if not roomy:
+        most = max(p.gpu_memory_gb for p in fits)
+        reasons.append(f"min_gpu_memory_gb={job.min_gpu_memory_gb:g} but the largest GPU "
+                       f"memory on a node of >= {job.gpus} GPUs is {most:g} GB")
+    elif not [p for p in roomy if p.market in kinds]:
+        reasons.append(f"the pools with enough GPUs and memory are "
+                       f"{sorted({p.market for p in roomy})} but the job allows {sorted(kinds)}"
+                       + ("" if job.interruptible else " (spot needs interruptible: true)"))
+    else:
+        reasons.append("every pool that fits is outside the job's regions or has speed 0")
+    return "; ".join(reasons) + "; To fix: relax the job's requirements or add pools"

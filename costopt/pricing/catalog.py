@@ -1,0 +1,323 @@
+"""The price table: AWS GPU instance offers per region, and the GPU model table.
+
+Two CSV files make a catalog (schemas in ``pricing_data/README.md``):
+
+- an *instance price file* (``instances.csv`` shipped, or a user file written by
+  ``costopt pricing refresh``): one row per (instance type, region) with USD per
+  instance-hour on demand and on spot;
+- the *GPU table* (``gpus.csv``, always the shipped one): memory, TFLOPS, TDP and the
+  relative training speed against the reference GPU (V100 = 1.0).
+
+Loading validates columns and numbers and reports the file, row and column of any problem.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from costopt.errors import FieldIssue, PricingDataError
+
+INSTANCE_COLUMNS: tuple[str, ...] = (
+    "instance_type",
+    "family",
+    "region",
+    "gpu_model",
+    "gpus",
+    "gpu_memory_gb",
+    "vcpus",
+    "memory_gib",
+    "interconnect",
+    "on_demand_usd_per_hour",
+    "spot_usd_per_hour",
+    "spot_usd_per_hour_min",
+    "spot_azs",
+    "interruption_band",
+    "spot_interruptions_per_hour",
+    "price_date",
+    "source",
+)
+"""Columns of an instance price file, shipped or refreshed; same names, same units."""
+
+GPU_COLUMNS: tuple[str, ...] = (
+    "gpu_model",
+    "vendor",
+    "memory_gb",
+    "fp32_tflops",
+    "fp16_tensor_tflops",
+    "tdp_watts",
+    "relative_speed",
+    "speed_source",
+    "spec_source",
+)
+
+_REQUIRED_NUMBERS = ("gpus", "gpu_memory_gb", "vcpus", "on_demand_usd_per_hour")
+_OPTIONAL_NUMBERS = (
+    "memory_gib",
+    "spot_usd_per_hour",
+    "spot_usd_per_hour_min",
+    "spot_azs",
+    "spot_interruptions_per_hour",
+)
+
+STALE_AFTER_DAYS = 30
+"""Prices older than this many days draw a warning from every command that uses them."""
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """One GPU model of the GPU table. ``relative_speed`` is training throughput per GPU
+    relative to the reference GPU (V100 = 1.0)."""
+
+    name: str
+    vendor: str
+    memory_gb: float
+    fp32_tflops: float
+    fp16_tensor_tflops: float
+    tdp_watts: float
+    relative_speed: float
+
+
+@dataclass(frozen=True)
+class InstanceOffer:
+    """An AWS GPU instance type as offered in one region, with its prices.
+
+    Prices are USD per instance-hour, Linux. ``spot_usd_per_hour`` is the median over the
+    region's availability zones with a spot offer (``None``: no spot offer seen);
+    ``spot_usd_per_hour_min`` the cheapest zone. ``spot_interruptions_per_hour`` is the
+    estimated number of spot interruptions per instance-hour (see ``pricing_data/README.md``).
+    """
+
+    instance_type: str
+    family: str
+    region: str
+    gpu_model: str
+    gpus: int
+    gpu_memory_gb: float
+    vcpus: int
+    memory_gib: float
+    interconnect: str
+    on_demand_usd_per_hour: float
+    spot_usd_per_hour: float | None
+    spot_usd_per_hour_min: float | None
+    interruption_band: str | None
+    spot_interruptions_per_hour: float | None
+    price_date: date
+
+    @property
+    def quota_family(self) -> str:
+        """AWS's vCPU quota family: ``P`` for p2..p5, ``G`` for g3..g6 ("G and VT")."""
+        return quota_family(self.instance_type)
+
+
+def quota_family(instance_type: str) -> str:
+    """The on-demand/spot vCPU quota family of an instance type (``p3.2xlarge`` -> ``P``)."""
+    return instance_type[:1].upper()
+
+
+@dataclass(frozen=True)
+class PriceCatalog:
+    """All offers and GPU models in use, and where and when the prices come from."""
+
+    offers: tuple[InstanceOffer, ...]
+    gpus: Mapping[str, GpuModel]  # upper-case model name -> model
+    source: str
+    price_date: date  # the oldest price date of the offers: what staleness is judged by
+    _by_key: dict[tuple[str, str], InstanceOffer] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self._by_key.update({(o.instance_type, o.region): o for o in self.offers})
+
+    def gpu(self, name: str) -> GpuModel | None:
+        """The GPU model of that name, matched without regard to case."""
+        return self.gpus.get(name.upper())
+
+    def offer(self, instance_type: str, region: str) -> InstanceOffer | None:
+        return self._by_key.get((instance_type, region))
+
+    @cached_property
+    def instance_types(self) -> frozenset[str]:
+        return frozenset(o.instance_type for o in self.offers)
+
+    @cached_property
+    def regions(self) -> frozenset[str]:
+        return frozenset(o.region for o in self.offers)
+
+    def any_offer(self, instance_type: str) -> InstanceOffer | None:
+        """Some region's offer of the type: its facts (GPUs, vCPUs) are the same everywhere."""
+        return next((o for o in self.offers if o.instance_type == instance_type), None)
+
+    def age_days(self, today: date) -> int:
+        return (today - self.price_date).days
+
+    def staleness_warning(self, today: date) -> str | None:
+        """A warning when the prices are older than :data:`STALE_AFTER_DAYS`, else ``None``."""
+        age = self.age_days(today)
+        if age <= STALE_AFTER_DAYS:
+            return None
+        return (
+            f"prices in {self.source} are {age} days old (from {self.price_date.isoformat()});"
+            " spot prices move hourly. To fix: run `costopt pricing refresh`."
+        )
+
+
+def shipped_data_dir() -> Path:
+    """The ``pricing_data`` folder: inside the installed package, else the source checkout."""
+    packaged = resources.files("costopt") / "pricing_data"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "pricing_data"
+
+
+def user_price_file() -> Path:
+    """Where ``costopt pricing refresh`` writes by default, and ``plan`` looks first."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "costopt" / "prices.csv"
+
+
+def default_price_file() -> Path:
+    """The refreshed user price file when there is one, else the shipped snapshot."""
+    user = user_price_file()
+    return user if user.is_file() else shipped_data_dir() / "instances.csv"
+
+
+def load_catalog(price_file: Path | None = None, gpu_file: Path | None = None) -> PriceCatalog:
+    """Load and validate a price file and the GPU table into a :class:`PriceCatalog`."""
+    price_path = price_file or default_price_file()
+    gpu_path = gpu_file or shipped_data_dir() / "gpus.csv"
+    gpus = load_gpu_table(gpu_path)
+    offers = load_offers(price_path)
+    return PriceCatalog(
+        offers=offers,
+        gpus=gpus,
+        source=str(price_path),
+        price_date=min(o.price_date for o in offers),
+    )
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#")
+    except FileNotFoundError:
+        raise PricingDataError(
+            str(path), [FieldIssue("(file)", str(path), "file not found")]
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise PricingDataError(
+            str(path), [FieldIssue("(file)", str(path), f"not a readable CSV file: {exc}")]
+        ) from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise PricingDataError(
+            str(path),
+            [
+                FieldIssue(
+                    "(header)",
+                    list(frame.columns),
+                    f"missing column(s) {', '.join(missing)}; a price file has the columns "
+                    f"{', '.join(columns)}",
+                )
+            ],
+        )
+    if frame.empty:
+        raise PricingDataError(str(path), [FieldIssue("(file)", str(path), "has no rows")])
+    return frame
+
+
+def _number(raw: str, where: str, issues: list[FieldIssue], *, required: bool) -> float | None:
+    text = raw.strip()
+    if not text:
+        if required:
+            issues.append(FieldIssue(where, raw, "is empty; a number >= 0 is required"))
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        issues.append(FieldIssue(where, raw, "is not a number"))
+        return None
+    if not math.isfinite(value) or value < 0:
+        issues.append(FieldIssue(where, raw, "must be a finite number >= 0"))
+        return None
+    return value
+
+
+def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
+    """Read an instance price file; every problem is reported with its row and column."""
+    frame = _read_csv(path, INSTANCE_COLUMNS)
+    issues: list[FieldIssue] = []
+    offers: list[InstanceOffer] = []
+    for i, row in enumerate(frame.to_dict("records")):
+        line = i + 2  # 1-based, after the header
+        nums: dict[str, float | None] = {}
+        for col in _REQUIRED_NUMBERS:
+            nums[col] = _number(row[col], f"row {line}.{col}", issues, required=True)
+        for col in _OPTIONAL_NUMBERS:
+            nums[col] = _number(row[col], f"row {line}.{col}", issues, required=False)
+        try:
+            when = date.fromisoformat(row["price_date"].strip())
+        except ValueError:
+            issues.append(
+                FieldIssue(f"row {line}.price_date", row["price_date"], "must be YYYY-MM-DD")
+            )
+            continue
+        if any(nums[c] is None for c in _REQUIRED_NUMBERS):
+            continue
+        offers.append(
+            InstanceOffer(
+                instance_type=row["instance_type"].strip(),
+                family=row["family"].strip(),
+                region=row["region"].strip(),
+                gpu_model=row["gpu_model"].strip(),
+                gpus=int(nums["gpus"] or 0),
+                gpu_memory_gb=float(nums["gpu_memory_gb"] or 0.0),
+                vcpus=int(nums["vcpus"] or 0),
+                memory_gib=float(nums["memory_gib"] or 0.0),
+                interconnect=row["interconnect"].strip(),
+                on_demand_usd_per_hour=float(nums["on_demand_usd_per_hour"] or 0.0),
+                spot_usd_per_hour=nums["spot_usd_per_hour"],
+                spot_usd_per_hour_min=nums["spot_usd_per_hour_min"],
+                interruption_band=row["interruption_band"].strip() or None,
+                spot_interruptions_per_hour=nums["spot_interruptions_per_hour"],
+                price_date=when,
+            )
+        )
+    if issues:
+        raise PricingDataError(str(path), issues)
+    return tuple(offers)
+
+
+def load_gpu_table(path: Path) -> dict[str, GpuModel]:
+    """Read the GPU table, keyed by upper-case model name."""
+    frame = _read_csv(path, GPU_COLUMNS)
+    issues: list[FieldIssue] = []
+    table: dict[str, GpuModel] = {}
+    for i, row in enumerate(frame.to_dict("records")):
+        line = i + 2
+        nums = {
+            c: _number(row[c], f"row {line}.{c}", issues, required=c == "relative_speed")
+            for c in ("memory_gb", "fp32_tflops", "fp16_tensor_tflops", "tdp_watts",
+                      "relative_speed")
+        }
+        name = row["gpu_model"].strip()
+        table[name.upper()] = GpuModel(
+            name=name,
+            vendor=row["vendor"].strip(),
+            memory_gb=nums["memory_gb"] or 0.0,
+            fp32_tflops=nums["fp32_tflops"] or 0.0,
+            fp16_tensor_tflops=nums["fp16_tensor_tflops"] or 0.0,
+            tdp_watts=nums["tdp_watts"] or 0.0,
+            relative_speed=nums["relative_speed"] or 0.0,
+        )
+    if issues:
+        raise PricingDataError(str(path), issues)
+    return table

@@ -1,0 +1,494 @@
+"""The workload file: the user's jobs, owned servers and cloud choices (``workload.md``).
+
+``load_workload`` reads YAML into the pydantic :class:`Workload` and turns every validation
+problem into a :class:`~costopt.errors.WorkloadError` naming the file, the field path
+(``jobs[2].deadline``), the value and what would be valid. ``check_against_catalog`` adds
+the checks that need the price data (unknown GPU model or instance type, a gang larger than
+every node).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from costopt.errors import MISSING, FieldIssue, WorkloadError
+from costopt.pricing.catalog import PriceCatalog, quota_family
+
+Market = Literal["on_demand", "spot"]
+PoolKind = Literal["owned", "on_demand", "spot"]
+MARKETS: tuple[Market, ...] = ("on_demand", "spot")
+POOL_KINDS: tuple[PoolKind, ...] = ("owned", "on_demand", "spot")
+
+
+def _to_utc(value: Any) -> Any:
+    """Dates become midnight UTC; naive datetimes are read as UTC."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=timezone.utc)
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return value  # pydantic reports it
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return value
+
+
+UtcDateTime = Annotated[datetime, BeforeValidator(_to_utc)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Horizon(_Strict):
+    """The planning window: ``days`` days from ``start``, cut into periods of
+    ``period_hours`` hours."""
+
+    start: UtcDateTime
+    days: int = Field(gt=0, le=3660)
+    period_hours: int = Field(default=24, ge=1, le=168)
+
+    @model_validator(mode="after")
+    def _divides(self) -> Horizon:
+        if (self.days * 24) % self.period_hours:
+            raise ValueError(
+                f"period_hours={self.period_hours} does not divide days*24={self.days * 24}; "
+                "To fix: choose a divisor such as 1, 2, 3, 4, 6, 8, 12 or 24"
+            )
+        return self
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+    @property
+    def periods(self) -> int:
+        return self.days * 24 // self.period_hours
+
+    @property
+    def hours(self) -> int:
+        return self.days * 24
+
+    def period_start(self, t: int) -> datetime:
+        return self.start + timedelta(hours=t * self.period_hours)
+
+
+class PriceOverride(_Strict):
+    """An exact USD per instance-hour for one pool; may admit a pool the table lacks."""
+
+    instance_type: str
+    region: str
+    market: Market
+    usd_per_hour: float = Field(ge=0)
+
+
+class SpotInterruptionRate(_Strict):
+    """Spot interruptions per instance-hour for one instance type in one region."""
+
+    instance_type: str
+    region: str
+    rate: float = Field(ge=0)
+
+
+class Quota(_Strict):
+    """An AWS service quota in vCPUs (as AWS counts them) for a region, market and family."""
+
+    region: str
+    market: Market
+    family: str = Field(pattern=r"^[A-Za-z]+$")
+    vcpus: int = Field(ge=0)
+
+    @field_validator("family")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class MaxInstances(_Strict):
+    """At most ``count`` instances of a pool at once (spot capacity, say)."""
+
+    instance_type: str
+    region: str
+    market: Market
+    count: int = Field(ge=0)
+
+
+class CloudSpec(_Strict):
+    """Which AWS regions, markets and instance types may be used, and at what prices."""
+
+    regions: list[str] | None = None
+    markets: list[Market] = Field(default_factory=lambda: list(MARKETS), min_length=1)
+    instance_types: list[str] | None = None
+    pricing: Path | None = None
+    price_overrides: list[PriceOverride] = Field(default_factory=list)
+    spot_interruptions_per_hour: list[SpotInterruptionRate] = Field(default_factory=list)
+    spot_restart_minutes: float = Field(default=10, ge=0)
+    quotas: list[Quota] = Field(default_factory=list)
+    max_instances: list[MaxInstances] = Field(default_factory=list)
+    spot_max_price_ratio: float = Field(default=1.0, gt=0)
+    """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
+    on-demand price. AWS's default is the on-demand price (1.0)."""
+
+
+class OwnedServer(_Strict):
+    """``count`` identical servers of ``gpus`` GPUs each, with their purchase and power."""
+
+    name: Name
+    gpu: str
+    gpus: int = Field(ge=1, le=64)
+    count: int = Field(default=1, ge=1)
+    purchase_usd: float = Field(ge=0)
+    lifetime_years: float = Field(gt=0)
+    power_watts: float = Field(ge=0)
+    idle_watts: float = Field(ge=0)
+    availability: float = Field(default=1.0, gt=0, le=1)
+    ops_usd_per_month: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _idle_below_load(self) -> OwnedServer:
+        if self.idle_watts > self.power_watts:
+            raise ValueError(
+                f"idle_watts={self.idle_watts:g} exceeds power_watts={self.power_watts:g}; "
+                "To fix: power_watts is the whole server at full load, idle_watts when idle"
+            )
+        return self
+
+
+class OwnedSpec(_Strict):
+    """The team's own servers and what their electricity costs."""
+
+    electricity_usd_per_kwh: float = Field(default=0.15, ge=0)
+    pue: float = Field(default=1.0, ge=1.0, le=3.0)
+    servers: list[OwnedServer] = Field(default_factory=list)
+
+
+class Job(_Strict):
+    """A piece of planned GPU work. ``gpu_hours`` is in GPU-hours of the reference GPU
+    (V100 = 1.0); ``gpus`` GPUs run it at once on one node (the gang)."""
+
+    name: Name
+    gpus: int = Field(default=1, ge=1, le=64)
+    gpu_hours: float = Field(gt=0)
+    min_gpu_memory_gb: float = Field(default=0, ge=0)
+    start: UtcDateTime | None = None
+    deadline: UtcDateTime | None = None
+    interruptible: bool = False
+    checkpoint_minutes: float = Field(default=60, ge=0)
+    speed: dict[str, float] = Field(default_factory=dict)
+    regions: list[str] | None = None
+    allow: list[PoolKind] | None = None
+
+    @field_validator("speed")
+    @classmethod
+    def _positive_speeds(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if v < 0}
+        if bad:
+            raise ValueError(f"speeds must be >= 0 (0 forbids a GPU model); got {bad}")
+        return value
+
+    def allowed_kinds(self) -> frozenset[PoolKind]:
+        """Pool kinds the job may use: its ``allow`` list, less spot unless interruptible."""
+        kinds = set(self.allow if self.allow is not None else POOL_KINDS)
+        if not self.interruptible:
+            kinds.discard("spot")
+        return frozenset(kinds)
+
+
+class Workload(_Strict):
+    """The whole workload file."""
+
+    name: Name
+    horizon: Horizon
+    budget_usd: float | None = Field(default=None, ge=0)
+    monthly_budget_usd: float | None = Field(default=None, ge=0)
+    cloud: CloudSpec | None = None
+    owned: OwnedSpec | None = None
+    jobs: list[Job] = Field(min_length=1)
+
+    def job_window(self, job: Job) -> tuple[datetime, datetime]:
+        """The job's ``[start, deadline)``, defaulting to the horizon's."""
+        return (job.start or self.horizon.start, job.deadline or self.horizon.end)
+
+    def job_periods(self, job: Job) -> range:
+        """Periods that lie wholly inside the job's window."""
+        start, deadline = self.job_window(job)
+        h = self.horizon
+        step = timedelta(hours=h.period_hours)
+        first = max(0, -(-int((start - h.start).total_seconds()) // int(step.total_seconds())))
+        last = min(h.periods, int((deadline - h.start).total_seconds() // step.total_seconds()))
+        return range(first, max(first, last))
+
+    @property
+    def servers(self) -> list[OwnedServer]:
+        return self.owned.servers if self.owned else []
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "constrained-")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    node = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return MISSING
+    return node
+
+
+def _known_fields(loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at the parent of ``loc`` (for "did you mean")."""
+    model: Any = Workload
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+        if model is None:
+            return []
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _issue(err: dict[str, Any], raw: Any) -> FieldIssue:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    value = _lookup(raw, loc)
+    msg = err["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        known = _known_fields(loc)
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        msg = f"unknown field; {hint}valid fields here: {', '.join(known)}"
+    elif kind == "missing":
+        msg = "is required"
+    elif kind == "literal_error":
+        msg = f"{msg}"
+    elif kind in ("datetime_from_date_parsing", "datetime_parsing", "datetime_type"):
+        msg = "is not a date or datetime; valid: 2027-01-04 or 2027-01-04T06:00:00Z (UTC)"
+    return FieldIssue(_path(loc), value, msg)
+
+
+def parse_workload(raw: Any, file: str) -> Workload:
+    """Validate already-parsed YAML; raise :class:`WorkloadError` with every problem."""
+    if not isinstance(raw, dict):
+        raise WorkloadError(
+            file, [FieldIssue("(top level)", type(raw).__name__, "must be a mapping of fields")]
+        )
+    try:
+        workload = Workload.model_validate(raw)
+    except ValidationError as exc:
+        issues = [_issue(e, raw) for e in exc.errors(include_url=False)]
+        raise WorkloadError(file, issues) from None
+    issues = check_consistency(workload)
+    if issues:
+        raise WorkloadError(file, issues)
+    return workload
+
+
+def load_workload(path: Path) -> Workload:
+    """Read and validate a workload file."""
+    raw = _read_yaml(path)
+    workload = parse_workload(raw, str(path))
+    cloud = workload.cloud
+    if cloud is not None and cloud.pricing is not None and not cloud.pricing.is_absolute():
+        resolved = (path.parent / cloud.pricing).resolve()
+        workload = workload.model_copy(
+            update={"cloud": cloud.model_copy(update={"pricing": resolved})}
+        )
+    return workload
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkloadError(str(path), [FieldIssue("(file)", str(path), "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(str(path), [FieldIssue("(file)", str(path), str(exc))]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise WorkloadError(
+            str(path), [FieldIssue(where, MISSING, f"not valid YAML: {problem}")]
+        ) from None
+
+
+def workload_sha256(path: Path) -> str:
+    """The hash of the workload file's bytes, recorded in the plan file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_consistency(w: Workload) -> list[FieldIssue]:
+    """Checks across fields that need no price data: unique names, windows, deadlines."""
+    issues: list[FieldIssue] = []
+    for label, names in (("jobs", [j.name for j in w.jobs]), ("owned.servers",
+                                                              [s.name for s in w.servers])):
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                issues.append(FieldIssue(f"{label}[{i}].name", name, "is used twice; names must "
+                                         "be unique"))
+            seen.add(name)
+    h = w.horizon
+    for i, job in enumerate(w.jobs):
+        start, deadline = w.job_window(job)
+        if deadline <= start:
+            issues.append(FieldIssue(
+                f"jobs[{i}].deadline", iso(deadline),
+                f"is not after the job's start ({iso(start)}); To fix: a deadline later "
+                "than the start"))
+            continue
+        if not w.job_periods(job):
+            issues.append(FieldIssue(
+                f"jobs[{i}]", f"{iso(start)} .. {iso(deadline)}",
+                f"the window [start, deadline) holds no whole {h.period_hours}-hour period of "
+                f"the horizon {iso(h.start)} .. {iso(h.end)}; To fix: widen the window or "
+                "shorten horizon.period_hours"))
+        if job.allow is not None and not job.allowed_kinds():
+            issues.append(FieldIssue(
+                f"jobs[{i}].allow", job.allow,
+                "leaves no pool kind: spot needs interruptible: true; To fix: add owned or "
+                "on_demand, or set interruptible: true"))
+    cloud = w.cloud
+    if cloud is not None:
+        for i, q in enumerate(cloud.quotas):
+            if q.family not in ("P", "G", "VT", "DL", "INF", "TRN", "F", "X"):
+                issues.append(FieldIssue(f"cloud.quotas[{i}].family", q.family,
+                                         "unknown quota family; valid: P (p2..p5), G (g3..g6)"))
+    return issues
+
+
+def iso(moment: datetime) -> str:
+    """A UTC timestamp as the plan file writes it: ``2027-01-04T00:00:00Z``."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _near(value: str, options: set[str] | frozenset[str]) -> str:
+    near = difflib.get_close_matches(value, sorted(options), n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(near)}?" if near else ""
+
+
+def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue]:
+    """Checks that need the price data: GPU models, instance types, regions, gang sizes."""
+    issues: list[FieldIssue] = []
+    gpu_names = {g.name for g in catalog.gpus.values()}
+    for i, server in enumerate(w.servers):
+        if catalog.gpu(server.gpu) is None:
+            issues.append(FieldIssue(
+                f"owned.servers[{i}].gpu", server.gpu,
+                f"unknown GPU model.{_near(server.gpu.upper(), {n.upper() for n in gpu_names})}"
+                f" Valid: {', '.join(sorted(gpu_names))}"))
+    for i, job in enumerate(w.jobs):
+        for key in job.speed:
+            if not _speed_key_matches(key, gpu_names):
+                issues.append(FieldIssue(
+                    f"jobs[{i}].speed.{key}", key,
+                    "matches no GPU model (an exact name, or a prefix ending at a dash such as "
+                    f"V100).{_near(key.upper(), {n.upper() for n in gpu_names})}"))
+    cloud = w.cloud
+    if cloud is not None:
+        known_types = catalog.instance_types
+        regions = set(catalog.regions) | {o.region for o in cloud.price_overrides}
+        for i, name in enumerate(cloud.instance_types or []):
+            if name not in known_types:
+                issues.append(FieldIssue(
+                    f"cloud.instance_types[{i}]", name,
+                    f"unknown instance type in {catalog.source}.{_near(name, known_types)}"))
+        for i, region in enumerate(cloud.regions or []):
+            if region not in regions:
+                issues.append(FieldIssue(f"cloud.regions[{i}]", region,
+                                         f"no GPU offers in this region.{_near(region, regions)}"))
+        for label, rows in (("price_overrides", cloud.price_overrides),
+                            ("spot_interruptions_per_hour", cloud.spot_interruptions_per_hour),
+                            ("max_instances", cloud.max_instances)):
+            for i, row in enumerate(rows):
+                if row.instance_type not in known_types:
+                    issues.append(FieldIssue(
+                        f"cloud.{label}[{i}].instance_type", row.instance_type,
+                        f"unknown instance type.{_near(row.instance_type, known_types)}"))
+        families = {quota_family(t) for t in known_types}
+        for i, q in enumerate(cloud.quotas):
+            if q.family not in families and not any(f.startswith(q.family) for f in families):
+                issues.append(FieldIssue(f"cloud.quotas[{i}].family", q.family,
+                                         f"no instance type in this family; valid: "
+                                         f"{', '.join(sorted(families))}"))
+    for i, job in enumerate(w.jobs):
+        for r, region in enumerate(job.regions or []):
+            if cloud is not None and region not in catalog.regions:
+                issues.append(FieldIssue(f"jobs[{i}].regions[{r}]", region,
+                                         f"no GPU offers in this region."
+                                         f"{_near(region, catalog.regions)}"))
+    return issues
+
+
+def _speed_key_matches(key: str, gpu_names: set[str]) -> bool:
+    k = key.upper()
+    return any(n.upper() == k or n.upper().startswith(k + "-") for n in gpu_names) or (
+        k.endswith("-") and any(n.upper().startswith(k) for n in gpu_names)
+    )
+
+
+def speed_for(job: Job, gpu_model: str, table_speed: float) -> float:
+    """The job's speed on a GPU model: an exact ``speed`` key wins, then the longest prefix
+    ending at a dash, else the GPU table's relative training speed."""
+    model = gpu_model.upper()
+    best: tuple[int, float] | None = None
+    for key, value in job.speed.items():
+        k = key.upper().rstrip("-")
+        if k == model:
+            return value
+        if model.startswith(k + "-") and (best is None or len(k) > best[0]):
+            best = (len(k), value)
+    return best[1] if best is not None else table_speed
+
+
+_SLUG = re.compile(r"[^a-z0-9-]+")
+
+
+def slug(name: str) -> str:
+    """A name safe in tags and plan ids (lower case, dashes)."""
+    return _SLUG.sub("-", name.lower()).strip("-") or "workload"

@@ -1,0 +1,61 @@
+"""Builders of small catalogs and workloads, in a few lines each."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from costopt.pricing.catalog import GpuModel, InstanceOffer, PriceCatalog
+from costopt.workload import Workload, parse_workload
+
+TEST_GPUS = {
+    # name: (memory GB, relative speed)
+    "V100-SXM2-16GB": (16.0, 1.0),
+    "V100-PCIE-16GB": (16.0, 0.9),
+    "T4": (16.0, 0.5),
+    "A100-SXM4-40GB": (40.0, 2.0),
+    "RTX-2080-TI": (11.0, 0.7),
+    "GTX-1080-TI": (11.0, 0.5),
+}
+
+
+def offer(instance_type: str = "p3.2xlarge", region: str = "us-east-1", *,
+          gpu: str = "V100-SXM2-16GB", gpus: int = 1, vcpus: int = 8, on_demand: float = 3.0,
+          spot: float | None = None, rate: float | None = None,
+          gpu_memory_gb: float | None = None) -> InstanceOffer:
+    """An instance offer with round numbers (USD per instance-hour)."""
+    return InstanceOffer(
+        instance_type=instance_type, family=instance_type.split(".")[0], region=region,
+        gpu_model=gpu, gpus=gpus,
+        gpu_memory_gb=gpu_memory_gb if gpu_memory_gb is not None else TEST_GPUS[gpu][0],
+        vcpus=vcpus, memory_gib=61.0, interconnect="PCIe", on_demand_usd_per_hour=on_demand,
+        spot_usd_per_hour=spot, spot_usd_per_hour_min=spot,
+        interruption_band=None, spot_interruptions_per_hour=rate,
+        price_date=date(2026, 11, 1),
+    )
+
+
+def catalog(*offers: InstanceOffer) -> PriceCatalog:
+    gpus = {name.upper(): GpuModel(name, "NVIDIA", mem, 0.0, 0.0, 300.0, speed)
+            for name, (mem, speed) in TEST_GPUS.items()}
+    return PriceCatalog(offers=tuple(offers), gpus=gpus, source="test-prices.csv",
+                        price_date=date(2026, 11, 1))
+
+
+def workload(jobs: list[dict[str, Any]], *, days: int = 1, period_hours: int = 24,
+             **fields: Any) -> Workload:
+    """A workload starting 2027-01-01 with the given jobs and top-level fields."""
+    raw: dict[str, Any] = {
+        "name": "t",
+        "horizon": {"start": "2027-01-01", "days": days, "period_hours": period_hours},
+        "jobs": jobs,
+        **fields,
+    }
+    return parse_workload(raw, "test.yaml")
+
+
+def server(name: str = "box", **fields: Any) -> dict[str, Any]:
+    """An owned server entry: 4x V100, 1 USD/h amortisation, 1400 W above idle."""
+    base = {"name": name, "gpu": "V100-SXM2-16GB", "gpus": 4, "purchase_usd": 8760,
+            "lifetime_years": 1, "power_watts": 1650, "idle_watts": 250}
+    return {**base, **fields}

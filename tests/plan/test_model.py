@@ -1,0 +1,213 @@
+"""Each part of the cost model on a tiny workload whose optimum is worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+from builders import catalog, offer, server, workload
+
+from costopt.plan.planner import make_plan
+
+
+def cost_of(result, pool_prefix: str = "") -> float:
+    return sum(a.cost_usd for a in result.assignments if a.pool.startswith(pool_prefix))
+
+
+def hours_on(result, job: str, pool: str) -> float:
+    return sum(a.gpu_hours for a in result.assignments if a.job == job and a.pool == pool)
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_owned_capacity_and_availability_then_cloud(solver: str) -> None:
+    # Owned: 4 GPUs x 24 h x availability 0.5 = 48 GPU-hours in the one day.
+    # The job needs 60: 48 owned + 12 on a 4-GPU instance at 12 USD/h.
+    # Cloud: 12 GPU-h of a 4-GPU gang = 3 instance-hours = 36 USD.
+    # Owned energy: (1650-250) W / 4 GPUs = 0.35 kW/GPU x 0.15 USD/kWh = 0.0525 USD/GPU-h
+    # x 48 = 2.52 USD. Variable: 38.52 USD.
+    w = workload([{"name": "a", "gpus": 4, "gpu_hours": 60}],
+                 owned={"servers": [server(availability=0.5)]},
+                 cloud={"markets": ["on_demand"]})
+    cat = catalog(offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0))
+    result = make_plan(w, cat, solver=solver)
+    assert result.status == "optimal"
+    assert hours_on(result, "a", "owned:box") == pytest.approx(48.0)
+    assert hours_on(result, "a", "aws:us-east-1:p3.8xlarge:on_demand") == pytest.approx(12.0)
+    assert result.by_market["owned"] == pytest.approx(2.52)
+    assert result.by_market["on_demand"] == pytest.approx(36.0)
+    assert result.variable_usd == pytest.approx(38.52)
+    assert result.binding.owned[0].used_pct == pytest.approx(100.0)
+
+
+def test_energy_and_fixed_cost_arithmetic() -> None:
+    # PUE 1.3 at 0.20 USD/kWh: energy = 1.4 kW / 4 GPUs x 0.20 x 1.3 = 0.091 USD/GPU-h.
+    # Fixed over 48 h: amortisation 8760/(1 y x 8760 h) x 48 = 48.00;
+    # idle 0.25 kW x 0.20 x 1.3 x 48 = 3.12; ops 73 USD/month x 48/730 = 4.80;
+    # two servers: 2 x 55.92 = 111.84 USD.
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 10}], days=2,
+                 owned={"electricity_usd_per_kwh": 0.20, "pue": 1.3,
+                        "servers": [server(count=2, ops_usd_per_month=73)]})
+    result = make_plan(w, catalog())
+    pool = result.pools.owned[0]
+    assert pool.energy_usd_per_gpu_hour == pytest.approx(0.091)
+    assert result.fixed_usd == pytest.approx(111.84)
+    assert result.variable_usd == pytest.approx(0.91)
+    assert result.total_usd == pytest.approx(112.75)
+
+
+def test_gang_limit_spreads_a_job_over_days() -> None:
+    # 2-GPU gang: at most 2 x 24 = 48 GPU-hours a day although the server has 8 GPUs idle.
+    w = workload([{"name": "a", "gpus": 2, "gpu_hours": 90}], days=2,
+                 owned={"servers": [server(gpus=8)]})
+    result = make_plan(w, catalog())
+    per_day = sorted(a.gpu_hours for a in result.assignments)
+    assert per_day == pytest.approx([42.0, 48.0])
+    assert result.status == "optimal"
+
+
+def test_gang_limit_shortfall_with_window_reason() -> None:
+    # 2 GPUs x 48 h = 96 GPU-hours at most in the window; 100 needed: short by 4.
+    w = workload([{"name": "a", "gpus": 2, "gpu_hours": 100}], days=2,
+                 owned={"servers": [server(gpus=8)]})
+    result = make_plan(w, catalog())
+    assert result.status == "infeasible"
+    [short] = result.shortfalls
+    assert short.job == "a"
+    assert short.gpu_hours == pytest.approx(4.0)
+    assert short.reason.startswith("deadline window")
+    assert "96.0 reference GPU-hours at most, 100 needed" in short.reason
+    assert result.notes  # explained before solving
+
+
+def test_deadline_window_uses_only_whole_periods() -> None:
+    # Horizon 3 days; start at noon of day 1 and deadline at midnight of day 3: only day 2
+    # (period 1) lies wholly inside the window.
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 5, "start": "2027-01-01T12:00:00Z",
+                   "deadline": "2027-01-03"}], days=3,
+                 owned={"servers": [server()]})
+    result = make_plan(w, catalog())
+    assert {a.period for a in result.assignments} == {1}
+    assert result.binding.on_deadline == ("a",)
+
+
+@pytest.mark.parametrize(("rate", "expected_pool", "expected_usd"), [
+    # e = 1 - 0.1 x (60/2 + 10)/60 = 0.93333; 93.333 GPU-h of work on spot at 1 USD/h
+    # takes 100 h = 100 USD, against 93.333 x 1.2 = 112 USD on demand: spot.
+    (0.1, "aws:us-east-1:p3.2xlarge:spot", 100.0),
+    # e = 1 - 0.5 x 40/60 = 0.66667: spot would cost 140 USD: on demand at 112 USD.
+    (0.5, "aws:us-east-1:p3.2xlarge:on_demand", 112.0),
+])
+def test_spot_efficiency(rate: float, expected_pool: str, expected_usd: float) -> None:
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 93.333333, "interruptible": True}],
+                 days=5, cloud={})
+    cat = catalog(offer(on_demand=1.2, spot=1.0, rate=rate))
+    result = make_plan(w, cat)
+    assert {a.pool for a in result.assignments} == {expected_pool}
+    assert result.variable_usd == pytest.approx(expected_usd, rel=1e-6)
+
+
+def test_spot_needs_interruptible() -> None:
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 10}], cloud={})
+    result = make_plan(w, catalog(offer(on_demand=3.0, spot=0.5, rate=0.0)))
+    assert {a.pool for a in result.assignments} == {"aws:us-east-1:p3.2xlarge:on_demand"}
+
+
+def test_small_jobs_pack_onto_a_multi_gpu_instance() -> None:
+    # Four 1-GPU jobs of 24 GPU-h in one day. One 4-GPU instance for 24 h: 4 x 24 = 96 USD;
+    # four 1-GPU instances would cost 4 x 24 x 1.5 = 144 USD.
+    jobs = [{"name": f"j{i}", "gpus": 1, "gpu_hours": 24} for i in range(4)]
+    w = workload(jobs, cloud={"markets": ["on_demand"]})
+    cat = catalog(offer("p3.2xlarge", on_demand=1.5),
+                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=4.0))
+    result = make_plan(w, cat)
+    assert result.variable_usd == pytest.approx(96.0)
+    assert {a.pool for a in result.assignments} == {"aws:us-east-1:p3.8xlarge:on_demand"}
+    assert result.baselines["all_on_demand"].variable_usd == pytest.approx(144.0)
+
+
+def test_lone_job_pays_for_the_whole_instance() -> None:
+    # Wall time: 10 GPU-h of a 1-GPU job on an 8-GPU instance keeps it 10 h: 80 USD, not 10.
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 10}], cloud={})
+    cat = catalog(offer("p3.16xlarge", gpus=8, vcpus=64, on_demand=8.0))
+    result = make_plan(w, cat)
+    assert result.variable_usd == pytest.approx(80.0)
+    assert result.pool_hours[0].instance_hours == pytest.approx(10.0)
+
+
+def three_day_jobs_two_regions(**cloud: object):
+    jobs = [{"name": f"j{i}", "gpus": 1, "gpu_hours": 24} for i in range(3)]
+    w = workload(jobs, cloud={"markets": ["on_demand"], **cloud})
+    cat = catalog(offer(region="us-east-1", on_demand=3.06),
+                  offer(region="us-west-2", on_demand=3.5))
+    return make_plan(w, cat)
+
+
+def test_quota_in_vcpus() -> None:
+    # 16 vCPUs of P in us-east-1 = two 8-vCPU instances; the third job goes to us-west-2.
+    # 48 x 3.06 + 24 x 3.5 = 146.88 + 84 = 230.88 USD.
+    result = three_day_jobs_two_regions(
+        quotas=[{"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 16}])
+    assert result.variable_usd == pytest.approx(230.88)
+    [limit] = result.binding.limits
+    assert (limit.kind, limit.name, limit.detail) == ("quota", "us-east-1 on_demand P",
+                                                       "16 vCPUs")
+
+
+def test_max_instances() -> None:
+    # One instance at once in us-east-1: 24 x 3.06 + 48 x 3.5 = 73.44 + 168 = 241.44 USD.
+    result = three_day_jobs_two_regions(max_instances=[
+        {"instance_type": "p3.2xlarge", "region": "us-east-1", "market": "on_demand",
+         "count": 1}])
+    assert result.variable_usd == pytest.approx(241.44)
+    assert result.binding.limits[0].kind == "max_instances"
+
+
+def test_budget_leaves_a_shortfall() -> None:
+    # 48 GPU-h at 3 USD/h = 144 USD; the budget of 100 USD buys 33.333 GPU-h: short 14.667.
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 48}], days=2, budget_usd=100,
+                 cloud={"markets": ["on_demand"]})
+    result = make_plan(w, catalog(offer(on_demand=3.0)))
+    assert result.status == "infeasible"
+    [short] = result.shortfalls
+    assert short.gpu_hours == pytest.approx(48 - 100 / 3)
+    assert "budget" in short.reason
+    assert result.variable_usd == pytest.approx(100.0)
+
+
+def test_budget_that_fits_is_not_binding() -> None:
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 48}], days=2, budget_usd=144,
+                 cloud={"markets": ["on_demand"]})
+    result = make_plan(w, catalog(offer(on_demand=3.0)))
+    assert result.status == "optimal"
+    assert result.variable_usd == pytest.approx(144.0)
+
+
+def test_owned_capacity_shortfall_reason() -> None:
+    # Owned only: 4 GPUs x 24 h = 96 GPU-h a day, two 4-GPU jobs of 60 each need 120.
+    w = workload([{"name": "a", "gpus": 4, "gpu_hours": 60, "allow": ["owned"]},
+                  {"name": "b", "gpus": 4, "gpu_hours": 60, "allow": ["owned"]}],
+                 owned={"servers": [server()]})
+    result = make_plan(w, catalog())
+    assert result.status == "infeasible"
+    assert sum(s.gpu_hours for s in result.shortfalls) == pytest.approx(24.0)
+    assert all("owned capacity: owned:box full" in s.reason for s in result.shortfalls)
+
+
+def test_speed_prefix_changes_the_cost() -> None:
+    # The job runs twice as fast on any V100 (prefix key): 20 GPU-h of work = 10 h x 2 USD.
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 20, "speed": {"V100": 2.0}}],
+                 cloud={})
+    result = make_plan(w, catalog(offer(on_demand=2.0)))
+    assert result.variable_usd == pytest.approx(20.0)
+    assert result.assignments[0].work_gpu_hours == pytest.approx(20.0)
+
+
+def test_blocking_three_gpu_job_on_four_gpu_server() -> None:
+    # b = 4/3: a 3-GPU job holds the whole 4-GPU node. 72 GPU-h of it fill the capacity of
+    # 96 GPU-h (72 x 4/3 = 96), leaving none for the 1-GPU job. The least shortfall gives
+    # up 0.75 GPU-h of the big job (frees 0.75 x 4/3 = 1 GPU-h) rather than 1 of the small.
+    w = workload([{"name": "big", "gpus": 3, "gpu_hours": 72, "allow": ["owned"]},
+                  {"name": "small", "gpus": 1, "gpu_hours": 1, "allow": ["owned"]}],
+                 owned={"servers": [server()]})
+    result = make_plan(w, catalog())
+    assert result.status == "infeasible"
+    [short] = result.shortfalls
+    assert (short.job, short.gpu_hours) == ("big", pytest.approx(0.75))
