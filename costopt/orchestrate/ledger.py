@@ -1,0 +1,310 @@
+"""The orchestrator's ledger: SQLite (WAL) at ``~/.local/state/costopt/ledger.db``.
+
+Every cloud action is written *before* the call (an ``intent``) and after it (its result),
+so a crash between the two is resolved on the next run from AWS's own state and the tags.
+Instance *runtimes* - the intervals an instance ran, each with the USD per instance-hour in
+force - are what the monthly report bills. Times are UTC, stored as ``2027-01-04T00:00:00Z``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS plans (
+  plan_id TEXT PRIMARY KEY,
+  workload TEXT NOT NULL,
+  path TEXT,
+  document TEXT NOT NULL,          -- the plan file's JSON
+  recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS actions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL,
+  plan_id TEXT NOT NULL,
+  at TEXT NOT NULL,                -- the reconcile time
+  kind TEXT NOT NULL,              -- launch, start, stop, terminate, refused, fallback
+  pool TEXT NOT NULL,
+  slot INTEGER,
+  region TEXT,
+  instance_id TEXT,
+  client_token TEXT,
+  usd_per_hour REAL,
+  status TEXT NOT NULL,            -- intent, ok, failed
+  detail TEXT
+);
+CREATE TABLE IF NOT EXISTS instances (
+  instance_id TEXT PRIMARY KEY,
+  plan_id TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  region TEXT NOT NULL,
+  instance_type TEXT NOT NULL,
+  market TEXT NOT NULL,            -- on_demand or spot (what it really runs as)
+  slot INTEGER,
+  az TEXT,
+  usd_per_hour REAL NOT NULL,
+  launched_at TEXT NOT NULL,
+  ended_at TEXT                    -- terminated (by costopt or by AWS)
+);
+CREATE TABLE IF NOT EXISTS runtimes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id TEXT NOT NULL REFERENCES instances(instance_id),
+  start TEXT NOT NULL,
+  end TEXT,                        -- NULL while running
+  usd_per_hour REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS interruptions (
+  instance_id TEXT PRIMARY KEY,
+  plan_id TEXT NOT NULL,
+  pool TEXT NOT NULL,
+  at TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_plan ON actions(plan_id, status);
+CREATE INDEX IF NOT EXISTS runtimes_instance ON runtimes(instance_id);
+"""
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/costopt``, else ``~/.local/state/costopt``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "costopt"
+
+
+def ts(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    run_id: str
+    plan_id: str
+    at: datetime
+    kind: str
+    pool: str
+    slot: int | None
+    region: str | None
+    instance_id: str | None
+    client_token: str | None
+    usd_per_hour: float | None
+    status: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """An interval an instance ran, billed at ``usd_per_hour`` (USD per instance-hour)."""
+
+    instance_id: str
+    plan_id: str
+    pool: str
+    region: str
+    instance_type: str
+    market: str
+    start: datetime
+    end: datetime | None  # None: still running
+    usd_per_hour: float
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    instance_id: str
+    plan_id: str
+    pool: str
+    region: str
+    instance_type: str
+    market: str
+    slot: int | None
+    az: str | None
+    usd_per_hour: float
+    launched_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Interruption:
+    instance_id: str
+    plan_id: str
+    pool: str
+    at: datetime
+    reason: str
+
+
+class Ledger:
+    """A handle on the ledger database. Use :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, state_dir: Path | None = None) -> Ledger:
+        directory = state_dir or default_state_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "ledger.db"
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(SCHEMA)
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- plans ---------------------------------------------------------------------------
+    def record_plan(self, document: dict[str, Any], path: str | None, at: datetime) -> None:
+        """Keep the plan file's content, so that reports can read it later."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO plans(plan_id, workload, path, document, recorded_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT(plan_id) DO UPDATE SET path=excluded.path",
+                (document["plan_id"], document["workload"]["name"], path,
+                 json.dumps(document, sort_keys=True), ts(at)),
+            )
+
+    def plans(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute("SELECT document FROM plans ORDER BY recorded_at, plan_id")
+        return [json.loads(r["document"]) for r in rows]
+
+    # -- actions: intent before the call, result after ----------------------------------
+    def intent(self, *, run_id: str, plan_id: str, at: datetime, kind: str, pool: str,
+               slot: int | None = None, region: str | None = None,
+               instance_id: str | None = None, client_token: str | None = None,
+               usd_per_hour: float | None = None, detail: str | None = None) -> int:
+        with self._tx() as c:
+            cur = c.execute(
+                "INSERT INTO actions(run_id, plan_id, at, kind, pool, slot, region, instance_id,"
+                " client_token, usd_per_hour, status, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, plan_id, ts(at), kind, pool, slot, region, instance_id, client_token,
+                 usd_per_hour, "intent", detail),
+            )
+            return int(cur.lastrowid or 0)
+
+    def result(self, action_id: int, status: str, *, instance_id: str | None = None,
+               detail: str | None = None) -> None:
+        """Close an intent as ``ok`` or ``failed``."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE actions SET status=?, instance_id=COALESCE(?, instance_id), "
+                "detail=COALESCE(?, detail) WHERE id=?",
+                (status, instance_id, detail, action_id),
+            )
+
+    def record(self, *, status: str, **fields: Any) -> int:
+        """An action with no call behind it (``refused``, ``fallback``), written at once."""
+        action_id = self.intent(**fields)
+        self.result(action_id, status)
+        return action_id
+
+    def actions(self, plan_id: str | None = None, status: str | None = None) -> list[Action]:
+        sql, args = "SELECT * FROM actions WHERE 1=1", []
+        if plan_id is not None:
+            sql += " AND plan_id=?"
+            args.append(plan_id)
+        if status is not None:
+            sql += " AND status=?"
+            args.append(status)
+        rows = self._conn.execute(sql + " ORDER BY id", args)
+        return [Action(r["id"], r["run_id"], r["plan_id"], parse_ts(r["at"]), r["kind"],
+                       r["pool"], r["slot"], r["region"], r["instance_id"], r["client_token"],
+                       r["usd_per_hour"], r["status"], r["detail"]) for r in rows]
+
+    def pending(self, plan_id: str) -> list[Action]:
+        """Intents with no result: the calls a crash may have cut short."""
+        return self.actions(plan_id, "intent")
+
+    # -- instances and their runtimes ----------------------------------------------------
+    def instance_running(self, *, instance_id: str, plan_id: str, pool: str, region: str,
+                         instance_type: str, market: str, slot: int | None, az: str | None,
+                         usd_per_hour: float, at: datetime) -> None:
+        """The instance runs from ``at`` (a launch or a start); idempotent."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO instances(instance_id, plan_id, pool, region,"
+                " instance_type, market, slot, az, usd_per_hour, launched_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (instance_id, plan_id, pool, region, instance_type, market, slot, az,
+                 usd_per_hour, ts(at)),
+            )
+            open_run = c.execute("SELECT 1 FROM runtimes WHERE instance_id=? AND end IS NULL",
+                                 (instance_id,)).fetchone()
+            if open_run is None:
+                c.execute("INSERT INTO runtimes(instance_id, start, usd_per_hour) "
+                          "VALUES (?,?,?)", (instance_id, ts(at), usd_per_hour))
+
+    def instance_halted(self, instance_id: str, at: datetime, *, ended: bool) -> None:
+        """The instance stopped (``ended=False``) or terminated at ``at``; idempotent."""
+        with self._tx() as c:
+            c.execute("UPDATE runtimes SET end=? WHERE instance_id=? AND end IS NULL",
+                      (ts(at), instance_id))
+            if ended:
+                c.execute("UPDATE instances SET ended_at=? WHERE instance_id=? "
+                          "AND ended_at IS NULL", (ts(at), instance_id))
+
+    def record_interruption(self, *, instance_id: str, plan_id: str, pool: str, at: datetime,
+                            reason: str) -> bool:
+        """Record an interruption once; ``True`` when it is new."""
+        with self._tx() as c:
+            cur = c.execute("INSERT OR IGNORE INTO interruptions VALUES (?,?,?,?,?)",
+                            (instance_id, plan_id, pool, ts(at), reason))
+            return cur.rowcount > 0
+
+    def instances(self, plan_id: str | None = None) -> list[InstanceRecord]:
+        sql, args = "SELECT * FROM instances", []
+        if plan_id is not None:
+            sql += " WHERE plan_id=?"
+            args.append(plan_id)
+        rows = self._conn.execute(sql + " ORDER BY launched_at, instance_id", args)
+        return [InstanceRecord(r["instance_id"], r["plan_id"], r["pool"], r["region"],
+                               r["instance_type"], r["market"], r["slot"], r["az"],
+                               r["usd_per_hour"], parse_ts(r["launched_at"]),
+                               parse_ts(r["ended_at"]) if r["ended_at"] else None)
+                for r in rows]
+
+    def runtimes(self, start: datetime, end: datetime) -> list[Runtime]:
+        """Runtimes that overlap ``[start, end)``, not clipped."""
+        rows = self._conn.execute(
+            "SELECT r.start, r.end, r.usd_per_hour, i.* FROM runtimes r "
+            "JOIN instances i USING(instance_id) WHERE r.start < ? AND (r.end IS NULL OR "
+            "r.end > ?) ORDER BY r.start, i.instance_id", (ts(end), ts(start)))
+        return [Runtime(r["instance_id"], r["plan_id"], r["pool"], r["region"],
+                        r["instance_type"], r["market"], parse_ts(r["start"]),
+                        parse_ts(r["end"]) if r["end"] else None, r["usd_per_hour"])
+                for r in rows]
+
+    def interruptions(self, start: datetime | None = None,
+                      end: datetime | None = None) -> list[Interruption]:
+        rows = self._conn.execute("SELECT * FROM interruptions ORDER BY at, instance_id")
+        out = [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
+                            r["reason"]) for r in rows]
+        return [i for i in out if (start is None or i.at >= start) and (end is None or i.at < end)]
