@@ -1,0 +1,178 @@
+"""The workload file: defaults, and each validation error with path, value and remedy."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from builders import catalog, offer, server, workload
+
+from costopt.errors import WorkloadError
+from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
+from costopt.workload import check_against_catalog, load_workload, parse_workload, speed_for
+
+UTC = timezone.utc
+
+
+def errors_of(raw: dict) -> str:
+    with pytest.raises(WorkloadError) as info:
+        parse_workload(raw, "w.yaml")
+    return str(info.value)
+
+
+def minimal(**changes: object) -> dict:
+    raw: dict = {"name": "lab", "horizon": {"start": "2027-01-04", "days": 28},
+                 "jobs": [{"name": "a", "gpu_hours": 10}]}
+    raw.update(changes)
+    return raw
+
+
+def test_defaults_from_the_spec() -> None:
+    w = parse_workload(minimal(owned={"servers": [server()]}, cloud={}), "w.yaml")
+    assert w.horizon.period_hours == 24
+    assert w.horizon.start == datetime(2027, 1, 4, tzinfo=UTC)
+    assert w.horizon.periods == 28
+    job = w.jobs[0]
+    assert (job.gpus, job.min_gpu_memory_gb, job.interruptible, job.checkpoint_minutes) == (
+        1, 0, False, 60)
+    assert w.job_window(job) == (datetime(2027, 1, 4, tzinfo=UTC),
+                                 datetime(2027, 2, 1, tzinfo=UTC))
+    assert w.owned is not None
+    assert (w.owned.electricity_usd_per_kwh, w.owned.pue) == (0.15, 1.0)
+    s = w.owned.servers[0]
+    assert (s.count, s.availability, s.ops_usd_per_month) == (1, 1.0, 0)
+    assert w.cloud is not None
+    assert w.cloud.markets == ["on_demand", "spot"]
+    assert w.cloud.spot_restart_minutes == 10
+    assert job.allowed_kinds() == {"owned", "on_demand"}
+
+
+def test_unknown_field_suggests_the_near_one() -> None:
+    message = errors_of(minimal(jobs=[{"name": "a", "gpu_hour": 10}]))
+    assert "w.yaml: jobs[0].gpu_hour = 10: unknown field; did you mean 'gpu_hours'?" in message
+    assert "w.yaml: jobs[0].gpu_hours: is required" in message
+
+
+def test_deadline_before_start() -> None:
+    message = errors_of(minimal(jobs=[{"name": "a", "gpu_hours": 1, "start": "2027-01-10",
+                                       "deadline": "2027-01-08"}]))
+    assert "jobs[0].deadline = '2027-01-08T00:00:00Z': is not after the job's start " \
+           "(2027-01-10T00:00:00Z)" in message
+
+
+def test_window_with_no_whole_period() -> None:
+    message = errors_of(minimal(jobs=[{"name": "a", "gpu_hours": 1,
+                                       "start": "2027-01-05T06:00:00Z",
+                                       "deadline": "2027-01-06T12:00:00Z"}]))
+    assert "jobs[0]" in message
+    assert "holds no whole 24-hour period" in message
+    assert "To fix" in message
+
+
+def test_period_hours_must_divide_the_horizon() -> None:
+    message = errors_of(minimal(horizon={"start": "2027-01-04", "days": 1, "period_hours": 7}))
+    assert "horizon.period_hours = 7: does not divide days*24 = 24" in message
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"horizon": {"start": "2027-13-01", "days": 1}}, "horizon.start = '2027-13-01': is not a "
+                                                      "date or datetime"),
+    ({"horizon": {"start": "2027-01-01", "days": 0}}, "horizon.days = 0: Input should be "
+                                                     "greater than 0"),
+    ({"jobs": []}, "jobs = []: List should have at least 1 item"),
+    ({"jobs": [{"name": "a", "gpu_hours": -5}]}, "jobs[0].gpu_hours = -5"),
+    ({"jobs": [{"name": "a", "gpu_hours": 1, "allow": ["gpu-cloud"]}]},
+     "jobs[0].allow[0] = 'gpu-cloud': Input should be 'owned', 'on_demand' or 'spot'"),
+    ({"jobs": [{"name": "a", "gpu_hours": 1}, {"name": "a", "gpu_hours": 2}]},
+     "jobs[1].name = 'a': is used twice"),
+    ({"owned": {"servers": [server(idle_watts=2000)]}},
+     "owned.servers[0].idle_watts = 2000: exceeds power_watts = 1650"),
+    ({"cloud": {"markets": ["reserved"]}}, "cloud.markets[0] = 'reserved'"),
+])
+def test_field_errors(change: dict, expected: str) -> None:
+    assert expected in errors_of(minimal(**change))
+
+
+def test_missing_name_is_reported_as_required() -> None:
+    raw = minimal()
+    del raw["name"]
+    assert "w.yaml: name: is required" in errors_of(raw)
+
+
+def test_bad_yaml_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text("name: x\njobs: [\n")
+    with pytest.raises(WorkloadError) as info:
+        load_workload(path)
+    assert "line 3" in str(info.value)
+    assert "not valid YAML" in str(info.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(WorkloadError) as info:
+        load_workload(Path("/nonexistent/w.yaml"))
+    assert "file not found" in str(info.value)
+
+
+def test_relative_price_file_is_resolved_beside_the_workload(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text("name: x\nhorizon: {start: 2027-01-04, days: 1}\ncloud: {pricing: p.csv}\n"
+                    "jobs: [{name: a, gpu_hours: 1}]\n")
+    w = load_workload(path)
+    assert w.cloud is not None
+    assert w.cloud.pricing == tmp_path / "p.csv"
+
+
+def test_unknown_gpu_model_and_instance_type() -> None:
+    w = workload([{"name": "a", "gpu_hours": 1, "speed": {"B200": 3.0}}],
+                 owned={"servers": [server(gpu="V100-SXM3-16GB")]},
+                 cloud={"instance_types": ["p3.2xlarg"]})
+    issues = check_against_catalog(w, catalog(offer()))
+    text = "\n".join(i.render("w.yaml") for i in issues)
+    assert "owned.servers[0].gpu = 'V100-SXM3-16GB': unknown GPU model. Did you mean " \
+           "V100-SXM2-16GB" in text
+    assert "cloud.instance_types[0] = 'p3.2xlarg': unknown instance type" in text
+    assert "Did you mean p3.2xlarge?" in text
+    assert "jobs[0].speed.B200" in text
+
+
+def test_gang_larger_than_every_node() -> None:
+    w = workload([{"name": "big", "gpus": 16, "gpu_hours": 1}],
+                 owned={"servers": [server()]}, cloud={})
+    cat = catalog(offer("p3.16xlarge", gpus=8, vcpus=64))
+    pools = build_pools(w, cat)
+    [issue] = unplaceable_jobs(w, pools, eligibility(w, pools, cat))
+    assert issue.path == "jobs[0]"
+    assert "gang of 16 GPUs is larger than every node (the largest has 8 GPUs)" in issue.message
+
+
+def test_memory_need_no_pool_meets() -> None:
+    w = workload([{"name": "llm", "gpus": 1, "gpu_hours": 1, "min_gpu_memory_gb": 80}],
+                 owned={"servers": [server()]})
+    pools = build_pools(w, catalog())
+    [issue] = unplaceable_jobs(w, pools, eligibility(w, pools, catalog()))
+    assert "min_gpu_memory_gb=80 but the largest GPU memory" in issue.message
+
+
+def test_speed_keys_exact_then_longest_prefix() -> None:
+    [job] = workload([{"name": "a", "gpu_hours": 1, "speed": {
+        "V100": 2.0, "v100-sxm2-16gb": 3.0, "A100": 1.5, "A100-SXM4": 1.7}}]).jobs
+    assert speed_for(job, "V100-SXM2-16GB", 1.0) == 3.0  # exact, any case
+    assert speed_for(job, "V100-PCIE-16GB", 0.9) == 2.0  # prefix
+    assert speed_for(job, "A100-SXM4-40GB", 2.0) == 1.7  # the longest prefix wins
+    assert speed_for(job, "T4", 0.5) == 0.5  # the table
+
+
+def test_cli_validate_reports_without_traceback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from costopt.cli.main import app
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: lab\nhorizon: {start: 2027-01-04, days: 2}\n"
+                    "jobs:\n  - {name: a, gpu_hours: 5, deadline: 2027-01-01}\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "jobs[0].deadline" in result.output
