@@ -23,8 +23,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from costopt.errors import MISSING, FieldIssue, WorkloadError
@@ -68,14 +68,16 @@ class Horizon(_Strict):
     days: int = Field(gt=0, le=3660)
     period_hours: int = Field(default=24, ge=1, le=168)
 
-    @model_validator(mode="after")
-    def _divides(self) -> Horizon:
-        if (self.days * 24) % self.period_hours:
+    @field_validator("period_hours")
+    @classmethod
+    def _divides(cls, value: int, info: ValidationInfo) -> int:
+        days = info.data.get("days")
+        if days is not None and (days * 24) % value:
             raise ValueError(
-                f"period_hours={self.period_hours} does not divide days*24={self.days * 24}; "
-                "To fix: choose a divisor such as 1, 2, 3, 4, 6, 8, 12 or 24"
+                f"does not divide days*24 = {days * 24}; To fix: choose a divisor of "
+                f"{days * 24} such as 1, 2, 3, 4, 6, 8, 12 or 24"
             )
-        return self
+        return value
 
     @property
     def end(self) -> datetime:
@@ -164,14 +166,16 @@ class OwnedServer(_Strict):
     availability: float = Field(default=1.0, gt=0, le=1)
     ops_usd_per_month: float = Field(default=0, ge=0)
 
-    @model_validator(mode="after")
-    def _idle_below_load(self) -> OwnedServer:
-        if self.idle_watts > self.power_watts:
+    @field_validator("idle_watts")
+    @classmethod
+    def _idle_below_load(cls, value: float, info: ValidationInfo) -> float:
+        power = info.data.get("power_watts")
+        if power is not None and value > power:
             raise ValueError(
-                f"idle_watts={self.idle_watts:g} exceeds power_watts={self.power_watts:g}; "
-                "To fix: power_watts is the whole server at full load, idle_watts when idle"
+                f"exceeds power_watts = {power:g}; To fix: power_watts is the whole server "
+                "at full load, idle_watts the whole server idle"
             )
-        return self
+        return value
 
 
 class OwnedSpec(_Strict):
@@ -294,6 +298,8 @@ def _issue(err: dict[str, Any], raw: Any) -> FieldIssue:
     loc = tuple(err["loc"])
     kind = err["type"]
     value = _lookup(raw, loc)
+    if isinstance(value, dict):
+        value = MISSING  # a whole section: the message says what is wrong in it
     msg = err["msg"].removeprefix("Value error, ")
     if kind == "extra_forbidden":
         known = _known_fields(loc)
