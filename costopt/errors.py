@@ -45,6 +45,11 @@ class InputFileError(CostoptError):
         head = f"{self.kind} {file} has {n} problem{'s' if n != 1 else ''}:"
         super().__init__("\n".join([head, *("  " + i.render(file) for i in self.issues)]))
 
+    @classmethod
+    def about_file(cls, path: object, message: str) -> InputFileError:
+        """A problem with the file as a whole: missing, unreadable, not the right format."""
+        return cls(str(path), [FieldIssue("(file)", str(path), message)])
+
 
 class WorkloadError(InputFileError):
     """The workload file is invalid (bad YAML, unknown field, value out of range ...)."""

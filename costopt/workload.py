@@ -152,13 +152,12 @@ class CloudSpec(_Strict):
     on-demand price. AWS's default is the on-demand price (1.0)."""
 
 
-class OwnedServer(_Strict):
-    """``count`` identical servers of ``gpus`` GPUs each, with their purchase and power."""
+class ServerSpec(_Strict):
+    """A GPU server: its GPUs, purchase price (USD), lifetime, power (W) and availability."""
 
     name: Name
     gpu: str
     gpus: int = Field(ge=1, le=64)
-    count: int = Field(default=1, ge=1)
     purchase_usd: float = Field(ge=0)
     lifetime_years: float = Field(gt=0)
     power_watts: float = Field(ge=0)
@@ -178,12 +177,27 @@ class OwnedServer(_Strict):
         return value
 
 
+class OwnedServer(ServerSpec):
+    """``count`` identical servers the team owns: their fixed cost is sunk."""
+
+    count: int = Field(default=1, ge=1)
+
+
+class CandidateServer(ServerSpec):
+    """A server the team could buy, up to ``max_count`` of them (extension of the spec's
+    "Later: owned.candidates"): the plan buys a whole number of them when their fixed cost
+    over the horizon is less than what they save."""
+
+    max_count: int = Field(default=1, ge=1, le=1000)
+
+
 class OwnedSpec(_Strict):
-    """The team's own servers and what their electricity costs."""
+    """The team's own servers, the ones it could buy, and what electricity costs."""
 
     electricity_usd_per_kwh: float = Field(default=0.15, ge=0)
     pue: float = Field(default=1.0, ge=1.0, le=3.0)
     servers: list[OwnedServer] = Field(default_factory=list)
+    candidates: list[CandidateServer] = Field(default_factory=list)
 
 
 class Job(_Strict):
@@ -245,6 +259,10 @@ class Workload(_Strict):
     @property
     def servers(self) -> list[OwnedServer]:
         return self.owned.servers if self.owned else []
+
+    @property
+    def candidates(self) -> list[CandidateServer]:
+        return self.owned.candidates if self.owned else []
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -349,9 +367,9 @@ def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise WorkloadError(str(path), [FieldIssue("(file)", str(path), "file not found")]) from None
+        raise WorkloadError.about_file(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(str(path), [FieldIssue("(file)", str(path), str(exc))]) from None
+        raise WorkloadError.about_file(path, str(exc)) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -371,14 +389,21 @@ def workload_sha256(path: Path) -> str:
 def check_consistency(w: Workload) -> list[FieldIssue]:
     """Checks across fields that need no price data: unique names, windows, deadlines."""
     issues: list[FieldIssue] = []
-    for label, names in (("jobs", [j.name for j in w.jobs]), ("owned.servers",
-                                                              [s.name for s in w.servers])):
-        seen: set[str] = set()
-        for i, name in enumerate(names):
-            if name in seen:
-                issues.append(FieldIssue(f"{label}[{i}].name", name, "is used twice; names must "
-                                         "be unique"))
-            seen.add(name)
+    labelled = [("jobs", i, j.name) for i, j in enumerate(w.jobs)]
+    seen: set[str] = set()
+    for label, i, name in labelled:
+        if name in seen:
+            issues.append(FieldIssue(f"{label}[{i}].name", name,
+                                     "is used twice; job names must be unique"))
+        seen.add(name)
+    seen = set()
+    servers = [("owned.servers", i, s.name) for i, s in enumerate(w.servers)]
+    servers += [("owned.candidates", i, s.name) for i, s in enumerate(w.candidates)]
+    for label, i, name in servers:
+        if name in seen:
+            issues.append(FieldIssue(f"{label}[{i}].name", name,
+                                     "is used twice; server and candidate names must be unique"))
+        seen.add(name)
     h = w.horizon
     for i, job in enumerate(w.jobs):
         start, deadline = w.job_window(job)
@@ -422,10 +447,12 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
     """Checks that need the price data: GPU models, instance types, regions, gang sizes."""
     issues: list[FieldIssue] = []
     gpu_names = {g.name for g in catalog.gpus.values()}
-    for i, server in enumerate(w.servers):
+    servers = [("owned.servers", i, s) for i, s in enumerate(w.servers)]
+    servers += [("owned.candidates", i, s) for i, s in enumerate(w.candidates)]
+    for label, i, server in servers:
         if catalog.gpu(server.gpu) is None:
             issues.append(FieldIssue(
-                f"owned.servers[{i}].gpu", server.gpu,
+                f"{label}[{i}].gpu", server.gpu,
                 f"unknown GPU model.{_near(server.gpu.upper(), {n.upper() for n in gpu_names})}"
                 f" Valid: {', '.join(sorted(gpu_names))}"))
     for i, job in enumerate(w.jobs):

@@ -122,6 +122,13 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
                       _usd(cost["fixed_usd"]))
     by_market.add_row("[bold]total[/bold]", f"[bold]{_usd(cost['total_usd'])}[/bold]")
     out.print(by_market)
+    for buy in doc.get("purchases", []):
+        out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
+                  f"{buy['max_count']}): {_usd(buy['fixed_usd'])} USD of fixed cost over the "
+                  "horizon", highlight=False)
+    if doc.get("buy_saving_usd") is not None:
+        out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
+                  f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)
 
     base = Table(title="Against the baselines (same prices, ignoring capacity, quotas and "
                  "budget)", title_justify="left")

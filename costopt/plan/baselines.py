@@ -1,9 +1,10 @@
 """The simple plans the optimum is compared with (``workload.md``, "Baselines").
 
-Each baseline uses the same prices and ignores owned capacity limits other than its own
-bookkeeping, quotas, ``max_instances`` and the budget. A job that cannot fit its window is
-marked so, and the baseline is then not feasible. Totals include the owned servers' fixed
-cost over the horizon, as the plan's total does: the servers cost it whether used or not.
+Each baseline uses the same prices, buys nothing, and ignores owned capacity limits other
+than its own bookkeeping, quotas, ``max_instances`` and the budget. A job that cannot fit
+its window is marked so, and the baseline is then not feasible. Totals include the owned
+servers' fixed cost over the horizon, as the plan's total does: the servers cost it whether
+used or not.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Baseline:
 
 def compute_baselines(w: Workload, pools: Pools, pairs: list[Eligible]) -> dict[str, Baseline]:
     """All three baselines, keyed by name."""
-    fixed = sum(p.fixed_usd for p in pools.owned)
+    fixed = sum(p.fixed_usd for p in pools.owned if p.buy_max is None)
     by_job: dict[int, list[Eligible]] = {}
     for e in pairs:
         by_job.setdefault(e.job, []).append(e)
@@ -111,14 +112,15 @@ def _owned_first(w: Workload, pools: Pools,
     what is left goes to the job's cheapest cloud offer."""
     period_h = w.horizon.period_hours
     free = {(p, t): pool.capacity_gpu_hours(period_h)
-            for p, pool in enumerate(pools.all) if isinstance(pool, OwnedPool)
+            for p, pool in enumerate(pools.all)
+            if isinstance(pool, OwnedPool) and pool.buy_max is None
             for t in range(w.horizon.periods)}
     order = sorted(range(len(w.jobs)), key=lambda j: (w.job_window(w.jobs[j])[1], j))
     results: dict[int, BaselineJob] = {}
     for j in order:
         job = w.jobs[j]
         options = by_job.get(j, [])
-        owned = sorted((e for e in options if isinstance(pools.all[e.pool], OwnedPool)),
+        owned = sorted((e for e in options if (e.pool, 0) in free),
                        key=lambda e: (-e.speed, e.pool))
         left, owned_h, usd = job.gpu_hours, 0.0, 0.0
         gang_left = {t: job.gpus * period_h for t in w.job_periods(job)}

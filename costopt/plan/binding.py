@@ -29,7 +29,9 @@ class OwnedUse:
 
     @property
     def used_pct(self) -> float:
-        return 100.0 * self.used_gpu_hours / self.capacity_gpu_hours if self.capacity_gpu_hours else 0.0
+        if not self.capacity_gpu_hours:
+            return 0.0
+        return 100.0 * self.used_gpu_hours / self.capacity_gpu_hours
 
 
 @dataclass(frozen=True)
@@ -57,20 +59,26 @@ def _at_upper(lp: LinearProgram, activity: np.ndarray, r: int) -> bool:
 def analyse(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray) -> Binding:
     """The binding limits of a solution ``x`` of ``lp``."""
     act = lp.activity(x)
-    owned: dict[int, list[float]] = {}
+    period_h, periods = w.horizon.period_hours, w.horizon.periods
+    units = {p: round(float(x[col])) for p, col in lp.n.items()}  # candidates bought
+    used: dict[int, float] = {}
+    full: dict[int, int] = {}
     for r, fam in enumerate(lp.row_family):
         if fam == "capacity":
             p, _t = lp.row_key[r]
-            use = owned.setdefault(p, [0.0, 0.0, 0])
-            use[0] += act[r]
-            use[1] += lp.row_upper[r]
-            use[2] += int(_at_upper(lp, act, r))
-    owned_uses = []
-    for p, pool in enumerate(pools.all):
-        if isinstance(pool, OwnedPool):
-            used, cap, full = owned.get(p, [0.0, pool.capacity_gpu_hours(
-                w.horizon.period_hours) * w.horizon.periods, 0])
-            owned_uses.append(OwnedUse(pool.id, float(used), float(cap), int(full)))
+            pool = pools.all[p]
+            assert isinstance(pool, OwnedPool)
+            cap = pool.capacity_gpu_hours(period_h) * units.get(p, 1)
+            load = act[r] + (cap if p in units else 0.0)  # a candidate's row is load - cap*n
+            used[p] = used.get(p, 0.0) + load
+            full[p] = full.get(p, 0) + int(cap > 0 and load >= cap - TOL * max(1.0, cap))
+    owned_uses = [
+        OwnedUse(pool.id, float(used.get(p, 0.0)),
+                 pool.capacity_gpu_hours(period_h) * periods * units.get(p, 1),
+                 full.get(p, 0))
+        for p, pool in enumerate(pools.all)
+        if isinstance(pool, OwnedPool) and (pool.buy_max is None or units.get(p))
+    ]
     limits: list[Limit] = []
     quota_periods: dict[int, list[str]] = {}
     for r, fam in enumerate(lp.row_family):

@@ -6,15 +6,17 @@ Variables
   h[j,p,t] >= 0  GPU-hours job j runs on pool p in period t (only eligible pairs, only the
                  periods inside the job's window)
   u[p,t]   >= 0  instance-hours of cloud pool p in period t (<= max_instances * P_h)
+  n[c]     in {0..max_count}  servers of candidate c bought (integer; only with candidates)
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
+  + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
   (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods,
    + penalty * z in the elastic re-solve)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
   2. gang[j,t]        sum_p h <= gpus_j * P_h
-  3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability
+  3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
   4. packing[p,t]     sum_j b h - G_p u <= 0
   5. walltime[j,p,t]  h / gpus_j - u <= 0
   6. quota[r,m,f,t]   sum vcpus u <= vcpus_q * P_h
@@ -51,6 +53,7 @@ class LinearProgram:
     cost: np.ndarray
     variable_cost: np.ndarray
     col_upper: np.ndarray
+    integer: np.ndarray  # bool per column: whole numbers only (candidate purchases)
     row_names: list[str]
     row_lower: np.ndarray
     row_upper: np.ndarray
@@ -60,6 +63,7 @@ class LinearProgram:
     h: dict[tuple[int, int, int], int]  # (job, pool, period) -> column
     u: dict[tuple[int, int], int]  # (cloud pool index in Pools.all, period) -> column
     z: dict[int, int]  # job -> shortfall column (elastic only)
+    n: dict[int, int]  # candidate pool index in Pools.all -> servers-bought column
     row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
     row_key: list[tuple]  # row -> its index tuple within the family
 
@@ -84,6 +88,7 @@ class _Builder:
     cost: list[float] = field(default_factory=list)
     variable_cost: list[float] = field(default_factory=list)
     col_upper: list[float] = field(default_factory=list)
+    integer: list[bool] = field(default_factory=list)
     row_names: list[str] = field(default_factory=list)
     row_lower: list[float] = field(default_factory=list)
     row_upper: list[float] = field(default_factory=list)
@@ -93,11 +98,13 @@ class _Builder:
     a_col: list[int] = field(default_factory=list)
     a_val: list[float] = field(default_factory=list)
 
-    def col(self, name: str, usd: float, upper: float = INF, extra: float = 0.0) -> int:
+    def col(self, name: str, usd: float, upper: float = INF, extra: float = 0.0,
+            integer: bool = False) -> int:
         self.col_names.append(name)
         self.variable_cost.append(usd)
         self.cost.append(usd + extra)
         self.col_upper.append(upper)
+        self.integer.append(integer)
         return len(self.col_names) - 1
 
     def row(self, family: str, key: tuple, label: str, terms: list[tuple[int, float]],
@@ -130,10 +137,11 @@ def build_model(
     b = _Builder()
     labels = [period_label(workload, t) for t in range(workload.horizon.periods)]
     h, u = _variables(b, workload, pools, pairs, labels)
+    n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, pairs, h, z)
     _gang_rows(b, workload, h, labels)
-    _capacity_rows(b, workload, pools, pairs, h, labels)
+    _capacity_rows(b, workload, pools, pairs, h, n, labels)
     _packing_rows(b, pools, pairs, h, u, labels)
     _walltime_rows(b, workload, pools, h, u, labels)
     _quota_rows(b, workload, pools, u, labels)
@@ -143,6 +151,7 @@ def build_model(
         cost=np.array(b.cost, dtype=float),
         variable_cost=np.array(b.variable_cost, dtype=float),
         col_upper=np.array(b.col_upper, dtype=float),
+        integer=np.array(b.integer, dtype=bool),
         row_names=b.row_names,
         row_lower=np.array(b.row_lower, dtype=float),
         row_upper=np.array(b.row_upper, dtype=float),
@@ -152,6 +161,7 @@ def build_model(
         h=h,
         u=u,
         z=z,
+        n=n,
         row_family=b.row_family,
         row_key=b.row_key,
     )
@@ -182,6 +192,13 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
         for t in sorted(used[p]):
             u[(p, t)] = b.col(f"u[{pool.id},{labels[t]}]", pool.usd_per_hour, upper=cap)
     return h, u
+
+
+def _purchases(b: _Builder, pools: Pools) -> dict[int, int]:
+    """n[c]: how many servers of each candidate to buy, at its fixed cost per server."""
+    return {p: b.col(f"n[{pool.id}]", pool.fixed_usd, upper=float(pool.buy_max), integer=True)
+            for p, pool in enumerate(pools.all)
+            if isinstance(pool, OwnedPool) and pool.buy_max is not None}
 
 
 def shortfall_penalty(w: Workload, pools: Pools, pairs: list[Eligible]) -> float:
@@ -227,8 +244,9 @@ def _gang_rows(b: _Builder, w: Workload, h: dict, labels: list[str]) -> None:
 
 
 def _capacity_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible], h: dict,
-                   labels: list[str]) -> None:
-    """3. capacity[s,t]: owned GPU-hours, blocking included, within the available hours."""
+                   n: dict[int, int], labels: list[str]) -> None:
+    """3. capacity[s,t]: owned GPU-hours, blocking included, within the available hours
+    (for a candidate: the available hours of the servers bought)."""
     block = {(e.job, e.pool): e.blocking for e in pairs}
     terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
     for (j, p, t), col in h.items():
@@ -237,8 +255,11 @@ def _capacity_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible]
     for (p, t), row in sorted(terms.items()):
         pool = pools.all[p]
         assert isinstance(pool, OwnedPool)
-        b.row("capacity", (p, t), f"{pool.id},{labels[t]}", row,
-              upper=pool.capacity_gpu_hours(w.horizon.period_hours))
+        cap = pool.capacity_gpu_hours(w.horizon.period_hours)
+        if p in n:
+            b.row("capacity", (p, t), f"{pool.id},{labels[t]}", [*row, (n[p], -cap)], upper=0.0)
+        else:
+            b.row("capacity", (p, t), f"{pool.id},{labels[t]}", row, upper=cap)
 
 
 def _packing_rows(b: _Builder, pools: Pools, pairs: list[Eligible], h: dict, u: dict,

@@ -97,7 +97,8 @@ class PoolRecord(_Doc):
     on_demand_usd_per_hour: float | None = None
     interruptions_per_hour: float | None = None
     price_source: str | None = None
-    count: int | None = None
+    count: int | None = None  # servers (for a candidate: the number bought)
+    max_count: int | None = None  # a candidate's most to buy; None for servers owned
     purchase_usd: float | None = None
     lifetime_years: float | None = None
     power_watts: float | None = None
@@ -139,6 +140,9 @@ class PlanDocument(_Doc):
     baselines: dict[str, BaselineRecord]
     binding: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
+    purchases: list[dict[str, Any]] = Field(default_factory=list)
+    no_buy_total_usd: float | None = None
+    buy_saving_usd: float | None = None
 
     def pool(self, pool_id: str) -> PoolRecord | None:
         return next((p for p in self.pools if p.pool == pool_id), None)
@@ -214,6 +218,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                       for k, s, e in fleet_slots(period_starts, h.period_hours, hours)],
         })
     plan_total = result.total_usd
+    bought = {b.pool: b.count for b in result.purchases}
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "plan_id": "",
@@ -238,8 +243,14 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                             "instance_hours": _r(ph.instance_hours), "cost_usd": _r(ph.cost_usd)}
                            for ph in result.pool_hours],
         "fleet": fleet,
-        "pools": [_pool_record(pools_by_id[pid], w) for pid in sorted(used)]
-        + [_pool_record(p, w) for p in result.pools.owned if p.id not in used],
+        "pools": [_pool_record(pools_by_id[pid], w, bought) for pid in sorted(used)]
+        + [_pool_record(p, w, bought) for p in result.pools.owned if p.id not in used],
+        "purchases": [{"pool": b.pool, "count": b.count, "max_count": b.max_count,
+                       "fixed_usd": _r(b.fixed_usd)} for b in result.purchases],
+        "no_buy_total_usd": None if result.no_buy_total_usd is None
+        else _r(result.no_buy_total_usd),
+        "buy_saving_usd": None if result.no_buy_total_usd is None
+        else _r(result.no_buy_total_usd - plan_total),
         "baselines": {
             name: {"variable_usd": _r(b.variable_usd), "total_usd": _r(b.total_usd),
                    "feasible": b.feasible, "savings_usd": _r(b.total_usd - plan_total),
@@ -264,18 +275,20 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
     return doc
 
 
-def _pool_record(pool: CloudPool | OwnedPool, w: Any) -> dict[str, Any]:
+def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) -> dict[str, Any]:
     if isinstance(pool, OwnedPool):
         s = pool.server
         owned = w.owned
+        count = pool.nodes if pool.buy_max is None else bought.get(pool.id, 0)
         return {"pool": pool.id, "market": "owned", "gpu_model": pool.gpu_model,
-                "gpus_per_node": s.gpus, "count": s.count, "purchase_usd": s.purchase_usd,
+                "gpus_per_node": s.gpus, "count": count, "max_count": pool.buy_max,
+                "purchase_usd": s.purchase_usd,
                 "lifetime_years": s.lifetime_years, "power_watts": s.power_watts,
                 "idle_watts": s.idle_watts, "availability": s.availability,
                 "ops_usd_per_month": s.ops_usd_per_month,
                 "electricity_usd_per_kwh": owned.electricity_usd_per_kwh, "pue": owned.pue,
                 "energy_usd_per_gpu_hour": _r(pool.energy_usd_per_gpu_hour),
-                "fixed_usd": _r(pool.fixed_usd)}
+                "fixed_usd": _r(pool.fixed_usd)}  # per server for a candidate
     return {"pool": pool.id, "market": pool.market, "gpu_model": pool.gpu_model,
             "gpus_per_node": pool.gpus_per_node, "region": pool.region,
             "instance_type": pool.instance_type, "vcpus": pool.vcpus,
@@ -298,10 +311,9 @@ def read_plan(path: Path) -> PlanDocument:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PlanFileError(str(path), [FieldIssue("(file)", str(path), "file not found")]) from None
+        raise PlanFileError.about_file(path, "file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanFileError(str(path), [FieldIssue("(file)", str(path),
-                                                   f"not a JSON plan file: {exc}")]) from None
+        raise PlanFileError.about_file(path, f"not a JSON plan file: {exc}") from None
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise PlanFileError(str(path), [FieldIssue("schema", found,

@@ -7,17 +7,22 @@ which job falls short by how many reference GPU-hours and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-
-import numpy as np
 
 from costopt.errors import SolverError, WorkloadError
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
 from costopt.plan.model import LinearProgram, build_model
-from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools, build_pools, eligibility
-from costopt.plan.pools import unplaceable_jobs
+from costopt.plan.pools import (
+    CloudPool,
+    Eligible,
+    OwnedPool,
+    Pools,
+    build_pools,
+    eligibility,
+    unplaceable_jobs,
+)
 from costopt.plan.solve import Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, check_against_catalog
@@ -60,6 +65,16 @@ class Shortfall:
 
 
 @dataclass(frozen=True)
+class Purchase:
+    """Servers of a candidate the plan buys, and their fixed cost over the horizon (USD)."""
+
+    pool: str
+    count: int
+    max_count: int
+    fixed_usd: float
+
+
+@dataclass(frozen=True)
 class PlanResult:
     """A solved plan: what runs where and when, what it costs, and what binds."""
 
@@ -76,13 +91,17 @@ class PlanResult:
     notes: tuple[str, ...]
     variables: int
     constraints: int
+    purchases: tuple[Purchase, ...] = ()
+    no_buy_total_usd: float | None = None  # the best plan without buying; None: none bought
 
     @property
     def by_market(self) -> dict[str, float]:
-        """Variable cost (USD) by market: owned energy, on demand, spot."""
+        """Variable cost (USD) by market: owned energy (bought servers too), on demand,
+        spot."""
         out = {"owned": 0.0, "on_demand": 0.0, "spot": 0.0}
+        owned = {p.id for p in self.pools.owned}
         for a in self.assignments:
-            if a.pool.startswith("owned:"):
+            if a.pool in owned:
                 out["owned"] += a.cost_usd
         markets = {p.id: p.market for p in self.pools.cloud}
         for ph in self.pool_hours:
@@ -95,7 +114,9 @@ class PlanResult:
 
     @property
     def fixed_usd(self) -> float:
-        return sum(p.fixed_usd for p in self.pools.owned)
+        """Owned servers' fixed cost over the horizon, and that of the servers bought."""
+        owned = sum(p.fixed_usd for p in self.pools.owned if p.buy_max is None)
+        return owned + sum(b.fixed_usd for b in self.purchases)
 
     @property
     def total_usd(self) -> float:
@@ -113,6 +134,29 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     issues += unplaceable_jobs(workload, pools, pairs) if not issues else []
     if issues:
         raise WorkloadError(source, issues)
+    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
+    if not result.purchases:
+        return result
+    without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
+                    solver, time_limit_s)
+    no_buy = without.total_usd if without.status == "optimal" else None
+    return replace(result, no_buy_total_usd=no_buy)
+
+
+def _without_candidates(pools: Pools) -> Pools:
+    return Pools(owned=tuple(p for p in pools.owned if p.buy_max is None), cloud=pools.cloud)
+
+
+def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
+    """The eligible pairs re-indexed for the pools without candidates."""
+    kept = _without_candidates(pools).all
+    index = {pool.id: i for i, pool in enumerate(kept)}
+    return [replace(e, pool=index[pools.all[e.pool].id]) for e in pairs
+            if pools.all[e.pool].id in index]
+
+
+def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
+          solver: str, time_limit_s: float | None) -> PlanResult:
     notes = tuple(window_impossibilities(workload, pairs).values())
     lp = build_model(workload, pools, pairs)
     status = "optimal"
@@ -173,14 +217,17 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
                                         shortfall_reason(w, j, pools, pairs, lp, x, binding)))
     if status == "infeasible" and not shortfalls:
         status = "optimal"  # the first solve's infeasibility was numerical noise
+    purchases = []
+    for p, col in sorted(lp.n.items()):
+        pool = pools.all[p]
+        assert isinstance(pool, OwnedPool) and pool.buy_max is not None
+        count = int(round(x[col]))
+        if count:
+            purchases.append(Purchase(pool.id, count, pool.buy_max, count * pool.fixed_usd))
     return PlanResult(
         workload=w, catalog=catalog, pools=pools, status=status, solver=sol.solver,
         assignments=tuple(assignments), pool_hours=tuple(pool_hours),
         shortfalls=tuple(shortfalls), baselines=compute_baselines(w, pools, pairs),
         binding=binding, notes=notes, variables=lp.num_cols, constraints=lp.num_rows,
+        purchases=tuple(purchases),
     )
-
-
-def variable_cost(lp: LinearProgram, x: np.ndarray) -> float:
-    """The true variable cost (USD) of a solution, without tie-break or penalty."""
-    return float(lp.variable_cost @ x)

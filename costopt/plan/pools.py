@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
-from costopt.workload import Job, Market, OwnedServer, Workload, speed_for
+from costopt.workload import Job, Market, OwnedServer, ServerSpec, Workload, speed_for
 
 HOURS_PER_YEAR = 8760
 HOURS_PER_MONTH = 730
@@ -21,15 +21,18 @@ HOURS_PER_MONTH = 730
 
 @dataclass(frozen=True)
 class OwnedPool:
-    """``nodes`` identical owned servers. Energy is USD per GPU-hour of work above idle;
-    ``fixed_usd`` is amortisation + idle energy + ops over the whole horizon."""
+    """Identical servers: owned ones (``owned:NAME``, ``buy_max`` None) or candidates to buy
+    (``buy:NAME``, up to ``buy_max``). Energy is USD per GPU-hour of work above idle;
+    ``fixed_usd`` is amortisation + idle energy + ops over the whole horizon, for all the
+    owned servers of the entry, or for one candidate server."""
 
     id: str
-    server: OwnedServer
+    server: ServerSpec
     gpu_model: str
     gpu_memory_gb: float
     energy_usd_per_gpu_hour: float
     fixed_usd: float
+    buy_max: int | None = None
 
     market = "owned"
 
@@ -39,12 +42,14 @@ class OwnedPool:
 
     @property
     def nodes(self) -> int:
-        return self.server.count
+        """Servers in the pool: the owned count, or one unit of a candidate."""
+        return self.server.count if isinstance(self.server, OwnedServer) else 1
 
     def capacity_gpu_hours(self, period_hours: int) -> float:
-        """GPU-hours the pool can take in one period (``count * gpus * P * availability``)."""
+        """GPU-hours the pool (one unit, for a candidate) can take in one period
+        (``count * gpus * P * availability``)."""
         s = self.server
-        return s.count * s.gpus * period_hours * s.availability
+        return self.nodes * s.gpus * period_hours * s.availability
 
 
 @dataclass(frozen=True)
@@ -108,23 +113,29 @@ def owned_id(name: str) -> str:
     return f"owned:{name}"
 
 
+def buy_id(name: str) -> str:
+    """The pool id of a server one could buy."""
+    return f"buy:{name}"
+
+
 def cloud_id(region: str, instance_type: str, market: str) -> str:
     return f"aws:{region}:{instance_type}:{market}"
 
 
-def energy_usd_per_gpu_hour(server: OwnedServer, usd_per_kwh: float, pue: float) -> float:
+def energy_usd_per_gpu_hour(server: ServerSpec, usd_per_kwh: float, pue: float) -> float:
     """Energy above idle per GPU-hour: ``(power - idle) / gpus / 1000 * $/kWh * PUE``."""
     return (server.power_watts - server.idle_watts) / server.gpus / 1000 * usd_per_kwh * pue
 
 
-def fixed_usd(server: OwnedServer, usd_per_kwh: float, pue: float, hours: float) -> float:
-    """Owned cost over ``hours`` whether used or not: amortisation, idle energy, ops."""
+def fixed_usd(server: ServerSpec, usd_per_kwh: float, pue: float, hours: float) -> float:
+    """Cost over ``hours`` whether used or not - amortisation, idle energy, ops - of all the
+    servers of an owned entry (``count`` of them), or of one candidate server."""
     per_server = (
         server.purchase_usd / (server.lifetime_years * HOURS_PER_YEAR) * hours
         + server.idle_watts / 1000 * usd_per_kwh * pue * hours
         + server.ops_usd_per_month * hours / HOURS_PER_MONTH
     )
-    return server.count * per_server
+    return getattr(server, "count", 1) * per_server
 
 
 def build_pools(workload: Workload, catalog: PriceCatalog) -> Pools:
@@ -132,19 +143,23 @@ def build_pools(workload: Workload, catalog: PriceCatalog) -> Pools:
     owned_spec = workload.owned
     owned: list[OwnedPool] = []
     if owned_spec is not None:
-        for server in owned_spec.servers:
+        kwh, pue = owned_spec.electricity_usd_per_kwh, owned_spec.pue
+        entries: list[tuple[str, ServerSpec, int | None]] = [
+            (owned_id(s.name), s, None) for s in owned_spec.servers]
+        entries += [(buy_id(c.name), c, c.max_count) for c in owned_spec.candidates]
+        for pool_id, server, buy_max in entries:
             gpu = catalog.gpu(server.gpu)
             if gpu is None:  # check_against_catalog reports it first
-                raise WorkloadError("workload", [FieldIssue("owned.servers.gpu", server.gpu,
+                raise WorkloadError("workload", [FieldIssue(f"{pool_id}.gpu", server.gpu,
                                                             "unknown GPU model")])
-            kwh, pue = owned_spec.electricity_usd_per_kwh, owned_spec.pue
             owned.append(OwnedPool(
-                id=owned_id(server.name),
+                id=pool_id,
                 server=server,
                 gpu_model=gpu.name,
                 gpu_memory_gb=gpu.memory_gb,
                 energy_usd_per_gpu_hour=energy_usd_per_gpu_hour(server, kwh, pue),
                 fixed_usd=fixed_usd(server, kwh, pue, workload.horizon.hours),
+                buy_max=buy_max,
             ))
     return Pools(owned=tuple(owned), cloud=tuple(_cloud_pools(workload, catalog)))
 
@@ -229,7 +244,8 @@ def eligibility(workload: Workload, pools: Pools, catalog: PriceCatalog) -> list
     return out
 
 
-def _pair(job: Job, pool: Pool, catalog: PriceCatalog, restart: float) -> tuple[float, float] | None:
+def _pair(job: Job, pool: Pool, catalog: PriceCatalog,
+          restart: float) -> tuple[float, float] | None:
     if pool.gpus_per_node < job.gpus or pool.gpu_memory_gb < job.min_gpu_memory_gb:
         return None
     if pool.market not in job.allowed_kinds():

@@ -1,4 +1,6 @@
-"""Solving the LP: CBC through PuLP (the default) or HiGHS through highspy.
+"""Solving the model: CBC through PuLP (the default) or HiGHS through highspy.
+
+With servers to buy the model is a MILP (integer purchase counts); both solvers take it.
 
 Both read the same :class:`~costopt.plan.model.LinearProgram` arrays. A solve is trusted
 only when the solver proved optimality: PuLP reports a time-limited stop as "Optimal", so
@@ -63,8 +65,9 @@ def _solve_cbc(lp: LinearProgram, time_limit_s: float | None) -> Solution:
 
     prob = pulp.LpProblem("costopt", pulp.LpMinimize)
     xs = [
-        prob.add_variable(f"x{i}", lowBound=0, upBound=None if math.isinf(ub) else float(ub))
-        for i, ub in enumerate(lp.col_upper)
+        prob.add_variable(f"x{i}", lowBound=0, upBound=None if math.isinf(ub) else float(ub),
+                          cat=pulp.LpInteger if whole else pulp.LpContinuous)
+        for i, (ub, whole) in enumerate(zip(lp.col_upper, lp.integer, strict=True))
     ]
     prob.setObjective(pulp.LpAffineExpression(
         [(xs[i], float(c)) for i, c in enumerate(lp.cost) if c]))
@@ -84,6 +87,7 @@ def _solve_cbc(lp: LinearProgram, time_limit_s: float | None) -> Solution:
         cmd.tmpDir = tmp
         prob.solve(cmd)
     x = np.array([v.varValue or 0.0 for v in xs], dtype=float)
+    x[lp.integer] = np.round(x[lp.integer])
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionOptimal:
         return Solution(SolveStatus.OPTIMAL, x, "cbc")
     if prob.status == pulp.LpStatusInfeasible:
@@ -111,6 +115,10 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
     model.a_matrix_.start_ = np.searchsorted(lp.a_col[order], np.arange(lp.num_cols + 1))
     model.a_matrix_.index_ = lp.a_row[order]
     model.a_matrix_.value_ = lp.a_val[order]
+    if lp.integer.any():
+        kinds = highspy.HighsVarType
+        model.integrality_ = [kinds.kInteger if whole else kinds.kContinuous
+                              for whole in lp.integer]
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("random_seed", 0)
@@ -124,7 +132,9 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
         x = np.zeros(lp.num_cols)
     ms = highspy.HighsModelStatus
     if status == ms.kOptimal:
-        return Solution(SolveStatus.OPTIMAL, np.maximum(x, 0.0), "highs")
+        x = np.maximum(x, 0.0)
+        x[lp.integer] = np.round(x[lp.integer])
+        return Solution(SolveStatus.OPTIMAL, x, "highs")
     if status == ms.kInfeasible:
         return Solution(SolveStatus.INFEASIBLE, x, "highs")
     if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):

@@ -209,13 +209,9 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#")
     except FileNotFoundError:
-        raise PricingDataError(
-            str(path), [FieldIssue("(file)", str(path), "file not found")]
-        ) from None
+        raise PricingDataError.about_file(path, "file not found") from None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise PricingDataError(
-            str(path), [FieldIssue("(file)", str(path), f"not a readable CSV file: {exc}")]
-        ) from None
+        raise PricingDataError.about_file(path, f"not a readable CSV file: {exc}") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise PricingDataError(
@@ -230,7 +226,7 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
             ],
         )
     if frame.empty:
-        raise PricingDataError(str(path), [FieldIssue("(file)", str(path), "has no rows")])
+        raise PricingDataError.about_file(path, "has no rows")
     return frame
 
 
