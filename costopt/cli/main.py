@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from costopt import __version__
+from costopt.cli import breakeven as breakeven_cli
 from costopt.cli import plan as plan_cli
 from costopt.cli.common import Env
 
@@ -19,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (plan_cli,):
+for module in (plan_cli, breakeven_cli):
     module.register(app)
 
 

@@ -1,0 +1,204 @@
+"""``costopt breakeven``: when owning a GPU server beats renting its cloud equivalent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from costopt.cli.common import Env, get_env, guarded
+
+if TYPE_CHECKING:
+    from costopt.buy.breakeven import BuyOrRent
+    from costopt.workload import CloudSpec, Market, OwnedServer
+
+_MARKET_LABELS = {"on_demand": "on-demand", "spot": "spot"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("breakeven")(breakeven)
+
+
+@guarded
+def breakeven(
+    ctx: typer.Context,
+    server: Annotated[str, typer.Argument(
+        help="A server of pricing_data/servers.csv (e.g. used-4x-v100-sxm2), or with "
+        "--workload the name of one of its owned servers.", metavar="SERVER")],
+    vs: Annotated[str, typer.Option("--vs", help="The AWS instance type to rent instead, "
+                                    "e.g. p3.8xlarge.", metavar="INSTANCE_TYPE")],
+    region: Annotated[str | None, typer.Option(
+        help="AWS region of the instance's prices. Default: the global --region, else "
+        "us-east-1.")] = None,
+    market: Annotated[str, typer.Option(
+        help="The market the verdict is about: on_demand or spot (both are shown).")
+    ] = "on_demand",
+    electricity: Annotated[float | None, typer.Option(
+        min=0, help="USD per kWh. Default: the workload's, else 0.15.")] = None,
+    pue: Annotated[float | None, typer.Option(
+        min=1.0, max=3.0, help="Power usage effectiveness. Default: the workload's, else 1.0.")
+    ] = None,
+    utilization: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Share of the month's 730 hours the server does work.")] = 0.6,
+    workload_file: Annotated[Path | None, typer.Option(
+        "--workload", help="A workload file: SERVER is one of its owned servers; its "
+        "electricity, PUE, price file and cloud overrides apply.", metavar="FILE")] = None,
+    ops_usd_per_month: Annotated[float | None, typer.Option(
+        min=0, help="Colocation and admin per server and month (default: the server's own, "
+        "0 for catalog builds).")] = None,
+    checkpoint_minutes: Annotated[float, typer.Option(
+        min=0, help="Checkpoint interval of the work, for spot's lost time.")] = 60.0,
+    chart: Annotated[Path | None, typer.Option(
+        help="Write the chart (PNG) here: monthly cost against utilisation, and cumulative "
+        "cost over the lifetime.", metavar="PATH.png")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table (for people) or json.")
+                   ] = "table",
+) -> None:
+    """Buy or rent: the utilisation above which owning SERVER beats renting INSTANCE_TYPE
+    for the same work, and at --utilization the monthly costs, the months to pay back the
+    purchase and the saving over its lifetime.
+
+    Example: costopt breakeven used-4x-v100-sxm2 --vs p3.8xlarge --utilization 0.5 --chart buy.png
+    """
+    from costopt.buy.breakeven import compare, owned_side, rentals, to_document
+    from costopt.errors import CostoptError
+    from costopt.pricing.catalog import load_catalog
+
+    env = get_env(ctx)
+    if market not in _MARKET_LABELS:
+        raise typer.BadParameter(f"{market!r}; valid: on_demand, spot", param_hint="--market")
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
+    owned_server, kwh, default_pue, cloud = _server(server, workload_file)
+    if ops_usd_per_month is not None:
+        owned_server = owned_server.model_copy(update={"ops_usd_per_month": ops_usd_per_month})
+    catalog = load_catalog(cloud.pricing if cloud else None)
+    stale = catalog.staleness_warning(env.clock().date())
+    if stale:
+        env.warn(stale)
+    where = region or env.region or "us-east-1"
+    owned = owned_side(owned_server, catalog, kwh if electricity is None else electricity,
+                       default_pue if pue is None else pue)
+    offers = rentals(catalog, vs, where, cloud=cloud, checkpoint_minutes=checkpoint_minutes)
+    if market not in offers:
+        raise CostoptError(f"{vs} has no {_MARKET_LABELS[market]} price in {where} in "
+                           f"{catalog.source}. To fix: --market on_demand, or another region")
+    result = compare(owned, offers, utilization)
+    if chart is not None:
+        from costopt.buy.chart import write_chart
+
+        write_chart(result, chart, market)  # type: ignore[arg-type]
+    if fmt == "json":
+        doc = to_document(result, market)  # type: ignore[arg-type]
+        doc["prices"] = {"source": catalog.source,
+                         "price_date": catalog.price_date.isoformat()}
+        doc["chart"] = str(chart) if chart else None
+        env.console.print_json(json.dumps(doc))
+        return
+    _render(result, market, env)  # type: ignore[arg-type]
+    env.console.print(f"Prices: {catalog.source} ({catalog.price_date.isoformat()}).",
+                      highlight=False)
+    if chart is not None:
+        env.console.print(f"Chart written to [bold]{chart}[/bold].", highlight=False)
+
+
+def _server(name: str, workload_file: Path | None
+            ) -> tuple[OwnedServer, float, float, CloudSpec | None]:
+    """The owned server, the default electricity price and PUE, and the cloud section."""
+    from costopt.buy.servers import find_by_name, load_servers, shipped_server_file
+    from costopt.workload import OwnedSpec, load_workload
+
+    if workload_file is None:
+        defaults = OwnedSpec()
+        build = find_by_name(load_servers(), name, str(shipped_server_file()),
+                             "a name from the catalog, or --workload FILE with one of its "
+                             "owned servers")
+        return (build.owned_server(), defaults.electricity_usd_per_kwh, defaults.pue, None)
+    workload = load_workload(workload_file)
+    owned = workload.owned or OwnedSpec()
+    found = find_by_name({s.name: s for s in owned.servers}, name, str(workload_file),
+                         "the name of one of the workload's owned.servers, or leave out "
+                         "--workload to use the server catalog")
+    return found, owned.electricity_usd_per_kwh, owned.pue, workload.cloud
+
+
+def _usd(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "never" if value is None else f"{value:.1%}"
+
+
+def _months(value: float | None) -> str:
+    return "never" if value is None else f"{value:,.1f}"
+
+
+def _render(result: BuyOrRent, headline: Market, env: Env) -> None:
+    """The comparison for people: what is compared, the monthly table, the verdict."""
+    out = env.console
+    owned, u = result.owned, result.utilization
+    s = owned.server
+    count = f"{s.count} x " if s.count > 1 else ""
+    out.print(f"[bold]Buy[/bold] {count}{s.name}: {owned.gpus} x {owned.gpu_model} (speed "
+              f"{owned.speed:.2f}), USD {_usd(owned.purchase_usd)}, {s.lifetime_years:g}-year "
+              f"life, {s.power_watts:g} W at load, {s.idle_watts:g} W idle; electricity "
+              f"{owned.usd_per_kwh:g} USD/kWh x PUE {owned.pue:g}", highlight=False)
+    first = next(iter(result.markets.values())).rented
+    out.print(f"[bold]or rent[/bold] {first.instance_type} in {first.region}: {first.gpus} x "
+              f"{first.gpu_model} (speed {first.speed:.2f})", highlight=False)
+    out.print(f"Same work: {result.work_gpu_hours_per_month:,.1f} reference GPU-hours a month "
+              f"at {u:.0%} utilisation ({owned.gpus} GPUs x speed {owned.speed:.2f} x 730 h x "
+              f"{u:.0%})", highlight=False)
+
+    markets = list(result.markets.items())
+    table = Table(title=f"A month at {u:.0%} utilisation (USD)", title_justify="left")
+    table.add_column("")
+    table.add_column("owned", justify="right")
+    for m, _ in markets:
+        table.add_column(f"rent {_MARKET_LABELS[m]}", justify="right")
+    blank = [""] * len(markets)
+    table.add_row("USD per instance-hour", "",
+                  *(f"{v.rented.usd_per_hour:,.4g}" for _, v in markets))
+    table.add_row("useful share of instance time", "",
+                  *(f"{v.rented.efficiency:.1%}" for _, v in markets))
+    table.add_row("instance-hours", "", *(f"{v.instance_hours_per_month:,.1f}" for _, v in markets))
+    table.add_row("amortisation", _usd(owned.amortisation_usd_per_month), *blank)
+    table.add_row("idle energy", _usd(owned.idle_energy_usd_per_month), *blank)
+    table.add_row("ops", _usd(owned.ops_usd_per_month), *blank)
+    table.add_row("active energy", _usd(owned.active_energy_usd(u)), *blank)
+    table.add_row("[bold]cost a month[/bold]", _usd(owned.total_usd(u)),
+                  *(_usd(v.rent_usd_per_month) for _, v in markets))
+    table.add_row("break-even utilisation", "", *(_share(v.breakeven_utilization)
+                                                  for _, v in markets))
+    table.add_row("months to pay back", "", *(_months(v.payback_months) for _, v in markets))
+    table.add_row(f"saving over {owned.lifetime_months:g} months", "",
+                  *(_usd(v.lifetime_saving_usd) for _, v in markets))
+    out.print(table)
+    out.print(_verdict(result, headline), highlight=False)
+
+
+def _verdict(result: BuyOrRent, headline: Market) -> str:
+    owned, u = result.owned, result.utilization
+    v = result.markets[headline]
+    label = f"{v.rented.instance_type} {_MARKET_LABELS[headline]}"
+    life = f"{owned.lifetime_months:g}-month life"
+    if v.breakeven_utilization is None:
+        head = (f"Verdict against {label}: owning never breaks even (renting costs less at "
+                f"every utilisation up to {owned.max_utilization:.0%}).")
+    else:
+        head = (f"Verdict against {label}: owning is cheaper above "
+                f"{_share(v.breakeven_utilization)} utilisation.")
+    if v.lifetime_saving_usd > 0:
+        tail = (f" At {u:.0%} it pays back in {_months(v.payback_months)} months and saves "
+                f"USD {_usd(v.lifetime_saving_usd)} over its {life}.")
+    else:
+        paid = ("never pays back" if v.payback_months is None
+                else f"would pay back only after {_months(v.payback_months)} months")
+        tail = (f" At {u:.0%} renting is cheaper: owning {paid} and costs USD "
+                f"{_usd(-v.lifetime_saving_usd)} more over its {life}.")
+    return head + tail
+
