@@ -35,33 +35,39 @@ from costopt.plan.pools import (
     spot_efficiency,
 )
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
-from costopt.workload import MARKETS, CloudSpec, Market, OwnedServer
+from costopt.workload import MARKETS, CloudSpec, Market, ServerSpec
 
 MONTHS_PER_YEAR = 12
 
 
 @dataclass(frozen=True)
 class OwnedSide:
-    """``server.count`` owned servers, their GPU's relative speed and the power price.
+    """A server one owns or could buy (``count`` of them for an owned entry, else one), its
+    GPU's relative speed and the power price.
 
     ``speed`` is reference GPU-hours of work per GPU-hour; ``usd_per_kwh`` and ``pue`` as in
     the workload's ``owned`` section.
     """
 
-    server: OwnedServer
+    server: ServerSpec
     gpu_model: str
     speed: float
     usd_per_kwh: float
     pue: float
 
     @property
+    def count(self) -> int:
+        """Servers compared: an owned entry's ``count``, one for a candidate or build."""
+        return int(getattr(self.server, "count", 1))
+
+    @property
     def gpus(self) -> int:
         """GPUs of all ``count`` servers."""
-        return self.server.gpus * self.server.count
+        return self.server.gpus * self.count
 
     @property
     def purchase_usd(self) -> float:
-        return self.server.purchase_usd * self.server.count
+        return self.server.purchase_usd * self.count
 
     @property
     def lifetime_months(self) -> float:
@@ -78,12 +84,12 @@ class OwnedSide:
 
     @property
     def idle_energy_usd_per_month(self) -> float:
-        s = self.server
-        return s.count * s.idle_watts / 1000 * HOURS_PER_MONTH * self.usd_per_kwh * self.pue
+        idle_kw = self.count * self.server.idle_watts / 1000
+        return idle_kw * HOURS_PER_MONTH * self.usd_per_kwh * self.pue
 
     @property
     def ops_usd_per_month(self) -> float:
-        return self.server.count * self.server.ops_usd_per_month
+        return self.count * self.server.ops_usd_per_month
 
     @property
     def fixed_usd_per_month(self) -> float:
@@ -226,7 +232,7 @@ def compare(owned: OwnedSide, rentals: dict[Market, RentedSide],
     return BuyOrRent(owned=owned, utilization=utilization, markets=markets)
 
 
-def owned_side(server: OwnedServer, catalog: PriceCatalog, usd_per_kwh: float,
+def owned_side(server: ServerSpec, catalog: PriceCatalog, usd_per_kwh: float,
                pue: float) -> OwnedSide:
     """The owned side of a comparison, its GPU's speed from the GPU table."""
     gpu = catalog.gpu(server.gpu)
@@ -310,7 +316,7 @@ def to_document(result: BuyOrRent, market: Market) -> dict[str, object]:
     head = result.markets[market]
     return {
         "schema": "costopt.breakeven/v1",
-        "server": {"name": s.name, "gpu": owned.gpu_model, "gpus": s.gpus, "count": s.count,
+        "server": {"name": s.name, "gpu": owned.gpu_model, "gpus": s.gpus, "count": owned.count,
                    "speed": owned.speed, "purchase_usd": s.purchase_usd,
                    "lifetime_years": s.lifetime_years, "power_watts": s.power_watts,
                    "idle_watts": s.idle_watts, "availability": s.availability,

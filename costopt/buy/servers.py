@@ -3,7 +3,8 @@
 ``pricing_data/servers.csv`` (sources and dates in ``pricing_data/servers.md``) has one row
 per build. Each row is validated as an :class:`~costopt.workload.OwnedServer` would be, so a
 build becomes an owned server of a workload (``ServerBuild.owned_server``) with no further
-checks: ``costopt breakeven`` does that, and purchase candidates can do the same.
+checks: ``costopt breakeven`` does that, and ``ServerBuild.candidate`` makes a purchase
+candidate (``owned.candidates``) of it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from costopt.errors import MISSING, CostoptError, FieldIssue, PricingDataError
 from costopt.pricing.catalog import _number, _read_csv, shipped_data_dir
-from costopt.workload import OwnedServer
+from costopt.workload import CandidateServer, OwnedServer
 
 SERVER_COLUMNS: tuple[str, ...] = (
     "name",
@@ -75,17 +76,20 @@ class ServerBuild:
     source: str
     source_date: str
 
-    def owned_server(self, *, count: int = 1, availability: float = 1.0,
-                     ops_usd_per_month: float | None = None) -> OwnedServer:
-        """This build as the workload's owned server named after it (``count`` of them)."""
-        return OwnedServer(
-            name=self.name, gpu=self.gpu, gpus=self.gpus, count=count,
-            purchase_usd=self.purchase_usd, lifetime_years=self.lifetime_years,
-            power_watts=self.power_watts, idle_watts=self.idle_watts,
-            availability=availability,
-            ops_usd_per_month=(self.ops_usd_per_month if ops_usd_per_month is None
-                               else ops_usd_per_month),
-        )
+    def spec_fields(self) -> dict[str, object]:
+        """The fields a workload's server entry (owned or candidate) takes from the build."""
+        return {"name": self.name, "gpu": self.gpu, "gpus": self.gpus,
+                "purchase_usd": self.purchase_usd, "lifetime_years": self.lifetime_years,
+                "power_watts": self.power_watts, "idle_watts": self.idle_watts,
+                "ops_usd_per_month": self.ops_usd_per_month}
+
+    def owned_server(self, *, count: int = 1) -> OwnedServer:
+        """This build as an owned server of a workload, named after it."""
+        return OwnedServer.model_validate({**self.spec_fields(), "count": count})
+
+    def candidate(self, *, max_count: int = 1) -> CandidateServer:
+        """This build as a purchase candidate of a workload (``owned.candidates``)."""
+        return CandidateServer.model_validate({**self.spec_fields(), "max_count": max_count})
 
 
 def shipped_server_file() -> Path:

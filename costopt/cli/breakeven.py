@@ -13,7 +13,7 @@ from costopt.cli.common import Env, get_env, guarded
 
 if TYPE_CHECKING:
     from costopt.buy.breakeven import BuyOrRent
-    from costopt.workload import CloudSpec, Market, OwnedServer
+    from costopt.workload import CloudSpec, Market, ServerSpec
 
 _MARKET_LABELS = {"on_demand": "on-demand", "spot": "spot"}
 
@@ -27,7 +27,7 @@ def breakeven(
     ctx: typer.Context,
     server: Annotated[str, typer.Argument(
         help="A server of pricing_data/servers.csv (e.g. used-4x-v100-sxm2), or with "
-        "--workload the name of one of its owned servers.", metavar="SERVER")],
+        "--workload one of its owned servers or purchase candidates.", metavar="SERVER")],
     vs: Annotated[str, typer.Option("--vs", help="The AWS instance type to rent instead, "
                                     "e.g. p3.8xlarge.", metavar="INSTANCE_TYPE")],
     region: Annotated[str | None, typer.Option(
@@ -44,7 +44,8 @@ def breakeven(
     utilization: Annotated[float, typer.Option(
         min=0.0, max=1.0, help="Share of the month's 730 hours the server does work.")] = 0.6,
     workload_file: Annotated[Path | None, typer.Option(
-        "--workload", help="A workload file: SERVER is one of its owned servers; its "
+        "--workload", help="A workload file: SERVER is one of its owned servers or "
+        "candidates; its "
         "electricity, PUE, price file and cloud overrides apply.", metavar="FILE")] = None,
     ops_usd_per_month: Annotated[float | None, typer.Option(
         min=0, help="Colocation and admin per server and month (default: the server's own, "
@@ -106,7 +107,7 @@ def breakeven(
 
 
 def _server(name: str, workload_file: Path | None
-            ) -> tuple[OwnedServer, float, float, CloudSpec | None]:
+            ) -> tuple[ServerSpec, float, float, CloudSpec | None]:
     """The owned server, the default electricity price and PUE, and the cloud section."""
     from costopt.buy.servers import find_by_name, load_servers, shipped_server_file
     from costopt.workload import OwnedSpec, load_workload
@@ -119,9 +120,10 @@ def _server(name: str, workload_file: Path | None
         return (build.owned_server(), defaults.electricity_usd_per_kwh, defaults.pue, None)
     workload = load_workload(workload_file)
     owned = workload.owned or OwnedSpec()
-    found = find_by_name({s.name: s for s in owned.servers}, name, str(workload_file),
-                         "the name of one of the workload's owned.servers, or leave out "
-                         "--workload to use the server catalog")
+    entries: dict[str, ServerSpec] = {s.name: s for s in [*owned.servers, *owned.candidates]}
+    found = find_by_name(entries, name, str(workload_file),
+                         "the name of one of the workload's owned.servers or "
+                         "owned.candidates, or leave out --workload to use the server catalog")
     return found, owned.electricity_usd_per_kwh, owned.pue, workload.cloud
 
 
@@ -142,7 +144,7 @@ def _render(result: BuyOrRent, headline: Market, env: Env) -> None:
     out = env.console
     owned, u = result.owned, result.utilization
     s = owned.server
-    count = f"{s.count} x " if s.count > 1 else ""
+    count = f"{owned.count} x " if owned.count > 1 else ""
     out.print(f"[bold]Buy[/bold] {count}{s.name}: {owned.gpus} x {owned.gpu_model} (speed "
               f"{owned.speed:.2f}), USD {_usd(owned.purchase_usd)}, {s.lifetime_years:g}-year "
               f"life, {s.power_watts:g} W at load, {s.idle_watts:g} W idle; electricity "
