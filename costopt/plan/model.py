@@ -57,6 +57,7 @@ class LinearProgram:
     row_names: list[str]
     row_lower: np.ndarray
     row_upper: np.ndarray
+    lazy: np.ndarray  # bool per row: a solver may add it only once a solution violates it
     a_row: np.ndarray
     a_col: np.ndarray
     a_val: np.ndarray
@@ -92,6 +93,7 @@ class _Builder:
     row_names: list[str] = field(default_factory=list)
     row_lower: list[float] = field(default_factory=list)
     row_upper: list[float] = field(default_factory=list)
+    lazy: list[bool] = field(default_factory=list)
     row_family: list[str] = field(default_factory=list)
     row_key: list[tuple] = field(default_factory=list)
     a_row: list[int] = field(default_factory=list)
@@ -108,8 +110,9 @@ class _Builder:
         return len(self.col_names) - 1
 
     def row(self, family: str, key: tuple, label: str, terms: list[tuple[int, float]],
-            lower: float = -INF, upper: float = INF) -> int:
+            lower: float = -INF, upper: float = INF, lazy: bool = False) -> int:
         r = len(self.row_names)
+        self.lazy.append(lazy)
         self.row_names.append(f"{family}[{label}]" if label else family)
         self.row_family.append(family)
         self.row_key.append(key)
@@ -155,6 +158,7 @@ def build_model(
         row_names=b.row_names,
         row_lower=np.array(b.row_lower, dtype=float),
         row_upper=np.array(b.row_upper, dtype=float),
+        lazy=np.array(b.lazy, dtype=bool),
         a_row=np.array(b.a_row, dtype=np.int64),
         a_col=np.array(b.a_col, dtype=np.int64),
         a_val=np.array(b.a_val, dtype=float),
@@ -278,13 +282,16 @@ def _packing_rows(b: _Builder, pools: Pools, pairs: list[Eligible], h: dict, u: 
 
 def _walltime_rows(b: _Builder, w: Workload, pools: Pools, h: dict, u: dict,
                    labels: list[str]) -> None:
-    """5. walltime[j,p,t]: an instance runs at least as long as any job on it."""
+    """5. walltime[j,p,t]: an instance runs at least as long as any job on it.
+
+    One row per job, pool and period, but they bind only where a pool is under-filled:
+    marked lazy, so that a solver may add just the ones a solution violates."""
     for (j, p, t), col in h.items():
         if (p, t) not in u:
             continue
         job = w.jobs[j]
         b.row("walltime", (j, p, t), f"{job.name},{pools.all[p].id},{labels[t]}",
-              [(col, 1.0 / job.gpus), (u[(p, t)], -1.0)], upper=0.0)
+              [(col, 1.0 / job.gpus), (u[(p, t)], -1.0)], upper=0.0, lazy=True)
 
 
 def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict, labels: list[str]) -> None:

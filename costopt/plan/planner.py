@@ -21,6 +21,7 @@ from costopt.plan.pools import (
     Pools,
     build_pools,
     eligibility,
+    prune_dominated,
     unplaceable_jobs,
 )
 from costopt.plan.solve import Solution, SolveStatus, solve
@@ -124,16 +125,22 @@ class PlanResult:
 
 
 def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
-              source: str = "workload", time_limit_s: float | None = None) -> PlanResult:
+              source: str = "workload", time_limit_s: float | None = None,
+              prune: bool = True) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
-    :class:`SolverError` when the solver does not prove optimality."""
+    :class:`SolverError` when the solver does not prove optimality.
+
+    Pools that another pool dominates are left out first (``prune_dominated``; exact)
+    unless ``prune`` is False."""
     issues = check_against_catalog(workload, catalog)
     pools = build_pools(workload, catalog)
     pairs = eligibility(workload, pools, catalog)
     issues += unplaceable_jobs(workload, pools, pairs) if not issues else []
     if issues:
         raise WorkloadError(source, issues)
+    if prune:
+        pools, pairs = prune_dominated(workload, pools, pairs)
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
     if not result.purchases:
         return result

@@ -9,7 +9,7 @@ pool this module works out the speed ``s``, the spot efficiency ``e`` and the bl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
@@ -299,3 +299,56 @@ def _why_unplaceable(job: Job, pools: Pools) -> str:
     else:
         reasons.append("every pool that fits is outside the job's regions or has speed 0")
     return "; ".join(reasons) + "; To fix: relax the job's requirements or add pools"
+
+
+def prune_dominated(workload: Workload, pools: Pools,
+                    pairs: list[Eligible]) -> tuple[Pools, list[Eligible]]:
+    """Drop cloud pools that another pool of the same instance type and market dominates.
+
+    Pool ``q`` dominates pool ``p`` when both are the same instance type and market (same
+    GPUs, memory, vCPUs), ``q`` costs no more per instance-hour, loses no more time to spot
+    interruptions, every job that may use ``p`` may use ``q``, and no quota line or
+    ``max_instances`` cap limits ``q``. Exact: in any plan, moving all of ``p``'s GPU-hours and
+    instance-hours onto ``q`` keeps every constraint (``q`` has no limit; work, gang,
+    packing and wall-time rows are the same for the same GPUs) and costs no more. Ties go to
+    the lower (price, rate, id), so two equal pools never remove each other; a chain of
+    dominated pools ends at one that stays.
+    """
+    cloud = workload.cloud
+    if cloud is None or not pools.cloud:
+        return pools, pairs
+    limited = {(q.region, q.market, q.family) for q in cloud.quotas}
+    capped = {(m.instance_type, m.region, m.market) for m in cloud.max_instances}
+    jobs_of: dict[int, set[int]] = {}
+    for e in pairs:
+        jobs_of.setdefault(e.pool, set()).add(e.job)
+    offset = len(pools.owned)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, pool in enumerate(pools.cloud):
+        groups.setdefault((pool.instance_type, pool.market), []).append(offset + i)
+
+    def free(p: int) -> bool:
+        pool = pools.all[p]
+        assert isinstance(pool, CloudPool)
+        return ((pool.region, pool.market, pool.quota_family) not in limited
+                and (pool.instance_type, pool.region, pool.market) not in capped)
+
+    def rank(p: int) -> tuple[float, float, str]:
+        pool = pools.all[p]
+        assert isinstance(pool, CloudPool)
+        return (pool.usd_per_hour, pool.interruptions_per_hour, pool.id)
+
+    def dominates(q: int, p: int) -> bool:
+        (q_usd, q_rate, _), (p_usd, p_rate, _) = rank(q), rank(p)
+        return (q != p and free(q) and q_usd <= p_usd and q_rate <= p_rate
+                and rank(q) < rank(p) and jobs_of.get(p, set()) <= jobs_of.get(q, set()))
+
+    dropped = {p for members in groups.values() for p in members
+               if any(dominates(q, p) for q in members)}
+    if not dropped:
+        return pools, pairs
+    kept = Pools(owned=pools.owned,
+                 cloud=tuple(pl for i, pl in enumerate(pools.cloud) if offset + i not in dropped))
+    index = {pool.id: i for i, pool in enumerate(kept.all)}
+    return kept, [replace(e, pool=index[pools.all[e.pool].id]) for e in pairs
+                  if e.pool not in dropped]

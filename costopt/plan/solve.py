@@ -20,6 +20,7 @@ from costopt.errors import SolverError
 from costopt.plan.model import LinearProgram
 
 SOLVERS = ("cbc", "highs")
+LAZY_TOLERANCE = 1e-7  # a lazy row is violated when A x exceeds its bound by more (relative)
 
 
 class SolveStatus(str, Enum):
@@ -98,23 +99,37 @@ def _solve_cbc(lp: LinearProgram, time_limit_s: float | None) -> Solution:
     return Solution(SolveStatus.NOT_SOLVED, x, "cbc", detail)
 
 
+def _csc(n_cols: int, rows: np.ndarray, cols: np.ndarray,
+         vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.lexsort((rows, cols))
+    starts = np.searchsorted(cols[order], np.arange(n_cols + 1))
+    return starts.astype(np.int32), rows[order].astype(np.int32), vals[order]
+
+
 def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
+    """HiGHS through highspy. Lazy rows (the wall-time rows) start out of the model; after
+    each solve the ones the solution violates are added and HiGHS re-solves from its last
+    basis, until none is violated: the optimum of the whole model, at a fraction of its
+    rows."""
     import highspy
 
     inf = highspy.kHighsInf
+    base = ~lp.lazy
+    new_row = np.full(lp.num_rows, -1, dtype=np.int64)
+    new_row[base] = np.arange(int(base.sum()))
+    in_base = base[lp.a_row]
     model = highspy.HighsLp()
     model.num_col_ = lp.num_cols
-    model.num_row_ = lp.num_rows
+    model.num_row_ = int(base.sum())
     model.col_cost_ = lp.cost
     model.col_lower_ = np.zeros(lp.num_cols)
     model.col_upper_ = np.where(np.isinf(lp.col_upper), inf, lp.col_upper)
-    model.row_lower_ = np.where(np.isinf(lp.row_lower), -inf, lp.row_lower)
-    model.row_upper_ = np.where(np.isinf(lp.row_upper), inf, lp.row_upper)
-    order = np.lexsort((lp.a_row, lp.a_col))
+    model.row_lower_ = np.where(np.isinf(lp.row_lower[base]), -inf, lp.row_lower[base])
+    model.row_upper_ = np.where(np.isinf(lp.row_upper[base]), inf, lp.row_upper[base])
     model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = np.searchsorted(lp.a_col[order], np.arange(lp.num_cols + 1))
-    model.a_matrix_.index_ = lp.a_row[order]
-    model.a_matrix_.value_ = lp.a_val[order]
+    (model.a_matrix_.start_, model.a_matrix_.index_,
+     model.a_matrix_.value_) = _csc(lp.num_cols, new_row[lp.a_row[in_base]],
+                                    lp.a_col[in_base], lp.a_val[in_base])
     if lp.integer.any():
         kinds = highspy.HighsVarType
         model.integrality_ = [kinds.kInteger if whole else kinds.kContinuous
@@ -126,17 +141,48 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
         highs.setOptionValue("time_limit", float(time_limit_s))
     highs.passModel(model)
     highs.run()
+    added = _add_violated_rows(highs, lp)
     status = highs.getModelStatus()
     x = np.array(highs.getSolution().col_value, dtype=float)
     if x.size != lp.num_cols:
         x = np.zeros(lp.num_cols)
     ms = highspy.HighsModelStatus
+    detail = f"{added} lazy row(s) added"
     if status == ms.kOptimal:
         x = np.maximum(x, 0.0)
         x[lp.integer] = np.round(x[lp.integer])
-        return Solution(SolveStatus.OPTIMAL, x, "highs")
+        return Solution(SolveStatus.OPTIMAL, x, "highs", detail)
     if status == ms.kInfeasible:
-        return Solution(SolveStatus.INFEASIBLE, x, "highs")
+        return Solution(SolveStatus.INFEASIBLE, x, "highs", detail)
     if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
-        return Solution(SolveStatus.UNBOUNDED, x, "highs")
+        return Solution(SolveStatus.UNBOUNDED, x, "highs", detail)
     return Solution(SolveStatus.NOT_SOLVED, x, "highs", highs.modelStatusToString(status))
+
+
+def _add_violated_rows(highs: object, lp: LinearProgram) -> int:
+    """Add the lazy rows the current solution violates and re-solve, until none is."""
+    import highspy
+
+    in_lazy = lp.lazy[lp.a_row]
+    rows, cols, vals = lp.a_row[in_lazy], lp.a_col[in_lazy], lp.a_val[in_lazy]
+    order = np.argsort(rows, kind="stable")
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    added = np.zeros(lp.num_rows, dtype=bool)
+    while rows.size and highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        x = np.asarray(highs.getSolution().col_value, dtype=float)
+        act = np.zeros(lp.num_rows)
+        np.add.at(act, rows, vals * x[cols])
+        slack = LAZY_TOLERANCE * np.maximum(1.0, np.abs(lp.row_upper))
+        violated = lp.lazy & ~added & (act > lp.row_upper + slack)
+        if not violated.any():
+            break
+        pick = violated[rows]
+        r, c, v = rows[pick], cols[pick], vals[pick]
+        new = np.flatnonzero(violated)
+        starts = np.searchsorted(r, new).astype(np.int32)
+        highs.addRows(len(new), np.where(np.isinf(lp.row_lower[new]), -highspy.kHighsInf,
+                                         lp.row_lower[new]),
+                      lp.row_upper[new], len(c), starts, c.astype(np.int32), v)
+        added |= violated
+        highs.run()
+    return int(added.sum())
