@@ -147,8 +147,8 @@ def _render(result: BuyOrRent, headline: Market, env: Env) -> None:
     count = f"{owned.count} x " if owned.count > 1 else ""
     out.print(f"[bold]Buy[/bold] {count}{s.name}: {owned.gpus} x {owned.gpu_model} (speed "
               f"{owned.speed:.2f}), USD {_usd(owned.purchase_usd)}, {s.lifetime_years:g}-year "
-              f"life, {s.power_watts:g} W at load, {s.idle_watts:g} W idle; electricity "
-              f"{owned.usd_per_kwh:g} USD/kWh x PUE {owned.pue:g}", highlight=False)
+              f"life, {s.power_watts:,.0f} W at load, {s.idle_watts:,.0f} W idle; electricity "
+              f"{owned.usd_per_kwh:.3f} USD/kWh x PUE {owned.pue:.2f}", highlight=False)
     first = next(iter(result.markets.values())).rented
     out.print(f"[bold]or rent[/bold] {first.instance_type} in {first.region}: {first.gpus} x "
               f"{first.gpu_model} (speed {first.speed:.2f})", highlight=False)
@@ -164,7 +164,7 @@ def _render(result: BuyOrRent, headline: Market, env: Env) -> None:
         table.add_column(f"rent {_MARKET_LABELS[m]}", justify="right")
     blank = [""] * len(markets)
     table.add_row("USD per instance-hour", "",
-                  *(f"{v.rented.usd_per_hour:,.4g}" for _, v in markets))
+                  *(f"{v.rented.usd_per_hour:,.3f}" for _, v in markets))
     table.add_row("useful share of instance time", "",
                   *(f"{v.rented.efficiency:.1%}" for _, v in markets))
     table.add_row("instance-hours", "", *(f"{v.instance_hours_per_month:,.1f}" for _, v in markets))

@@ -2,22 +2,22 @@
 
 Owned, a month (730 h):
   amortisation   8,760 / 12 months                     = 730.00
-  idle energy    0.25 kW x 730 h x 0.10 x 1.25         =  22.8125
+  idle energy    0.25 kW x 730 h x 0.10 x 1.2          =  21.90
   ops                                                     = 100.00
-  fixed F        730 + 22.8125 + 100                   = 852.8125
-  active energy  1.4 kW x 730 h x U x 0.10 x 1.25      = 127.75 U   (A = 127.75)
-At U = 0.5: active 63.875; running (idle + ops + active) 186.6875; total 916.6875.
+  fixed F        730 + 21.90 + 100                     = 851.90
+  active energy  1.4 kW x 730 h x U x 0.10 x 1.2       = 122.64 U   (A = 122.64)
+At U = 0.5: active 61.32; running (idle + ops + active) 183.22; total 913.22.
 Work at U = 0.5: 4 GPUs x 1.0 x 730 h x 0.5 = 1,460 reference GPU-hours.
 
 On demand: 1,460 / (4 GPUs x 1.0 x 1.0) = 365 instance-hours x 12 = 4,380 USD (R = 8,760).
-  break-even  852.8125 / (8,760 - 127.75)        = 0.0987937676
-  payback     8,760 / (4,380 - 186.6875)          = 2.0890405855 months
-  saving      (4,380 - 916.6875) x 12             = 41,559.75 USD
+  break-even  851.90 / (8,760 - 122.64)          = 0.0986296739
+  payback     8,760 / (4,380 - 183.22)            = 2.0873145602 months
+  saving      (4,380 - 913.22) x 12               = 41,601.36 USD
 Spot: e = 1 - 0.1 x (60/2 + 10) / 60 = 0.9333...; 1,460 / (4 x 0.9333) = 391.0714 h x 4
   = 1,564.2857 USD (R = 3,128.5714).
-  break-even  852.8125 / (3,128.5714 - 127.75)   = 0.2841930186
-  payback     8,760 / (1,564.2857 - 186.6875)     = 6.3588932601 months
-  saving      (1,564.2857 - 916.6875) x 12        = 7,771.1786 USD
+  break-even  851.90 / (3,128.5714 - 122.64)     = 0.2834063319
+  payback     8,760 / (1,564.2857 - 183.22)       = 6.3429277183 months
+  saving      (1,564.2857 - 913.22) x 12          = 7,812.7886 USD
 """
 
 from __future__ import annotations
@@ -44,18 +44,18 @@ from costopt.workload import CandidateServer, CloudSpec, OwnedServer
 def test_owned_month_by_hand(hand_result: BuyOrRent) -> None:
     owned = hand_result.owned
     assert owned.amortisation_usd_per_month == pytest.approx(730.0)
-    assert owned.idle_energy_usd_per_month == pytest.approx(22.8125)
+    assert owned.idle_energy_usd_per_month == pytest.approx(21.9)
     assert owned.ops_usd_per_month == pytest.approx(100.0)
-    assert owned.fixed_usd_per_month == pytest.approx(852.8125)
-    assert owned.active_energy_usd(0.5) == pytest.approx(63.875)
-    assert owned.running_usd(0.5) == pytest.approx(186.6875)
-    assert hand_result.owned_usd_per_month == pytest.approx(916.6875)
+    assert owned.fixed_usd_per_month == pytest.approx(851.9)
+    assert owned.active_energy_usd(0.5) == pytest.approx(61.32)
+    assert owned.running_usd(0.5) == pytest.approx(183.22)
+    assert hand_result.owned_usd_per_month == pytest.approx(913.22)
     assert hand_result.work_gpu_hours_per_month == pytest.approx(1460.0)
 
 
 def test_fixed_parts_add_up_to_the_planners_fixed_cost(hand_owned: OwnedSide) -> None:
     # The parts shown to people must sum to what the planner charges over 730 hours.
-    planner = fixed_usd(hand_owned.server, 0.10, 1.25, 730)
+    planner = fixed_usd(hand_owned.server, 0.10, 1.2, 730)
     parts = (hand_owned.amortisation_usd_per_month + hand_owned.idle_energy_usd_per_month
              + hand_owned.ops_usd_per_month)
     assert parts == pytest.approx(planner)
@@ -67,10 +67,10 @@ def test_on_demand_by_hand(hand_result: BuyOrRent) -> None:
     assert od.rented.efficiency == 1.0
     assert od.instance_hours_per_month == pytest.approx(365.0)
     assert od.rent_usd_per_month == pytest.approx(4380.0)
-    assert od.breakeven_utilization == pytest.approx(852.8125 / 8632.25)
-    assert od.breakeven_utilization == pytest.approx(0.0987937676)
-    assert od.payback_months == pytest.approx(2.0890405855)
-    assert od.lifetime_saving_usd == pytest.approx(41559.75)
+    assert od.breakeven_utilization == pytest.approx(851.9 / (8760 - 122.64))
+    assert od.breakeven_utilization == pytest.approx(0.0986296739)
+    assert od.payback_months == pytest.approx(2.0873145602)
+    assert od.lifetime_saving_usd == pytest.approx(41601.36)
 
 
 def test_spot_by_hand(hand_result: BuyOrRent) -> None:
@@ -78,9 +78,9 @@ def test_spot_by_hand(hand_result: BuyOrRent) -> None:
     assert spot.rented.efficiency == pytest.approx(1 - 0.1 * 40 / 60)
     assert spot.instance_hours_per_month == pytest.approx(391.0714286)
     assert spot.rent_usd_per_month == pytest.approx(1564.2857143)
-    assert spot.breakeven_utilization == pytest.approx(0.2841930186)
-    assert spot.payback_months == pytest.approx(6.3588932601)
-    assert spot.lifetime_saving_usd == pytest.approx(7771.1785714)
+    assert spot.breakeven_utilization == pytest.approx(0.2834063319)
+    assert spot.payback_months == pytest.approx(6.3429277183)
+    assert spot.lifetime_saving_usd == pytest.approx(7812.7885714)
 
 
 def test_costs_are_equal_at_the_break_even(hand_result: BuyOrRent) -> None:
@@ -96,22 +96,22 @@ def test_costs_are_equal_at_the_break_even(hand_result: BuyOrRent) -> None:
 
 def test_never_when_renting_costs_less_than_the_energy(hand_owned: OwnedSide) -> None:
     # Work 2,920 U ref GPU-h / 4 GPUs = 730 U instance-hours x 0.02 USD = 14.6 U a month,
-    # less than the owned server's active energy alone (A = 127.75 U): never.
+    # less than the owned server's active energy alone (A = 122.64 U): never.
     cheap = catalog(offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=0.02))
     result = compare(hand_owned, rentals(cheap, "p3.8xlarge", "us-east-1"), 0.5)
     od = result.markets["on_demand"]
     assert od.breakeven_utilization is None
-    # Rent 7.30, running 186.6875: the purchase never pays back.
+    # Rent 7.30, running 183.22: the purchase never pays back.
     assert od.payback_months is None
-    # (7.30 - 916.6875) x 12 = -10,912.65: owning loses that much.
-    assert od.lifetime_saving_usd == pytest.approx(-10912.65)
+    # (7.30 - 913.22) x 12 = -10,871.04: owning loses that much.
+    assert od.lifetime_saving_usd == pytest.approx(-10871.04)
     assert "spot" not in result.markets  # the offer has no spot price
 
 
 def test_no_crossing_above_the_servers_availability(hand_catalog: PriceCatalog) -> None:
-    # Crossing on demand at 9.88% of hours, but the server works only 5% of hours.
+    # Crossing on demand at 9.86% of hours, but the server works only 5% of hours.
     box = OwnedServer.model_validate(server(ops_usd_per_month=100, availability=0.05))
-    owned = owned_side(box, hand_catalog, 0.10, 1.25)
+    owned = owned_side(box, hand_catalog, 0.10, 1.2)
     rented = rentals(hand_catalog, "p3.8xlarge", "us-east-1")["on_demand"]
     assert breakeven_utilization(owned, rented) is None
     with pytest.raises(CostoptError) as err:
@@ -122,14 +122,14 @@ def test_no_crossing_above_the_servers_availability(hand_catalog: PriceCatalog) 
 
 def test_count_scales_money_not_the_break_even(hand_catalog: PriceCatalog) -> None:
     two = OwnedServer.model_validate(server(ops_usd_per_month=100, count=2))
-    result = compare(owned_side(two, hand_catalog, 0.10, 1.25),
+    result = compare(owned_side(two, hand_catalog, 0.10, 1.2),
                      rentals(hand_catalog, "p3.8xlarge", "us-east-1"), 0.5)
     od = result.markets["on_demand"]
     assert result.owned.purchase_usd == 17520.0
     assert result.work_gpu_hours_per_month == pytest.approx(2920.0)
-    assert od.breakeven_utilization == pytest.approx(0.0987937676)
-    assert od.payback_months == pytest.approx(2.0890405855)
-    assert od.lifetime_saving_usd == pytest.approx(2 * 41559.75)
+    assert od.breakeven_utilization == pytest.approx(0.0986296739)
+    assert od.payback_months == pytest.approx(2.0873145602)
+    assert od.lifetime_saving_usd == pytest.approx(2 * 41601.36)
 
 
 def test_slower_gpus_do_less_work_per_hour() -> None:
@@ -214,10 +214,10 @@ def test_document_carries_the_headline_market(hand_result: BuyOrRent) -> None:
     doc = to_document(hand_result, "spot")
     assert doc["schema"] == "costopt.breakeven/v1"
     assert doc["market"] == "spot"
-    assert doc["breakeven_utilization"] == pytest.approx(0.2841930186)
-    assert doc["payback_months"] == pytest.approx(6.3588932601)
-    assert doc["lifetime_saving_usd"] == pytest.approx(7771.1785714)
+    assert doc["breakeven_utilization"] == pytest.approx(0.2834063319)
+    assert doc["payback_months"] == pytest.approx(6.3429277183)
+    assert doc["lifetime_saving_usd"] == pytest.approx(7812.7885714)
     assert doc["owned_usd_per_month"] == pytest.approx(
-        {"amortisation": 730.0, "idle_energy": 22.8125, "ops": 100.0, "active_energy": 63.875,
-         "running": 186.6875, "total": 916.6875})
+        {"amortisation": 730.0, "idle_energy": 21.9, "ops": 100.0, "active_energy": 61.32,
+         "running": 183.22, "total": 913.22})
     assert set(doc["rent"]) == {"on_demand", "spot"}  # type: ignore[arg-type]

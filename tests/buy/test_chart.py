@@ -1,7 +1,7 @@
 """The buy-or-rent chart: a real PNG of the right size, whose crossings are the computed ones.
 
-The hand-worked case (conftest.py): break-even at 9.879% on demand and 28.419% on spot;
-payback after 2.089 months on demand and 6.359 on spot.
+The hand-worked case (conftest.py): break-even at 9.863% on demand and 28.341% on spot;
+payback after 2.087 months on demand and 6.343 on spot.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def test_png_is_the_right_size_and_not_blank(hand_result: BuyOrRent, tmp_path: P
 def test_break_even_drawn_where_computed(hand_result: BuyOrRent) -> None:
     fig = breakeven_figure(hand_result)
     owned = _line(fig, "owned")
-    for market, expected in (("on_demand", 0.0987937676), ("spot", 0.2841930186)):
+    for market, expected in (("on_demand", 0.0986296739), ("spot", 0.2834063319)):
         computed = hand_result.markets[market].breakeven_utilization
         assert computed == pytest.approx(expected)
         drawn = _crossing(owned, _line(fig, f"rent:{market}"))
@@ -66,7 +66,7 @@ def test_payback_drawn_where_computed(hand_result: BuyOrRent) -> None:
     fig = breakeven_figure(hand_result)
     owned = _line(fig, "cumulative:owned")
     assert owned.get_ydata()[0] == pytest.approx(8760.0)  # the purchase, up front
-    for market, expected in (("on_demand", 2.0890405855), ("spot", 6.3588932601)):
+    for market, expected in (("on_demand", 2.0873145602), ("spot", 6.3429277183)):
         computed = hand_result.markets[market].payback_months
         assert computed == pytest.approx(expected)
         drawn = _crossing(owned, _line(fig, f"cumulative:{market}"))
