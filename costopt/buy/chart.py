@@ -102,6 +102,7 @@ def _cumulative_panel(ax: Axes, result: BuyOrRent, headline: Market) -> None:
     running = owned.running_usd(u)
     ax.plot(months, owned.purchase_usd + running * months, color=_COLOURS["owned"], lw=2.5,
             label="owned: purchase + running cost", gid="cumulative:owned")
+    notes = []
     for market, verdict in result.markets.items():
         thick = 2.5 if market == headline else 1.5
         ax.plot(months, verdict.rent_usd_per_month * months, color=_COLOURS[market], lw=thick,
@@ -112,6 +113,13 @@ def _cumulative_panel(ax: Axes, result: BuyOrRent, headline: Market) -> None:
             ax.plot([payback], [y], "o", ms=9, color=_COLOURS[market], mec="black",
                     gid=f"payback:{market}")
             _label(ax, f"pays back in {payback:.1f} months", (payback, y), market)
+        else:
+            after = "never" if payback is None else f"only after {payback:.1f} months"
+            notes.append(f"{_LABELS[market]}: does not pay back in its life ({after})")
+    if notes:
+        ax.text(0.98, 0.03, "\n".join(notes), transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=9, gid="no-payback",
+                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "grey"})
     ax.set_title(f"Cumulative cost over the {owned.lifetime_months:g}-month lifetime at "
                  f"{u:.0%} utilisation", fontsize=11)
     ax.set_xlabel("months after purchase")

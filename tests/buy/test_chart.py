@@ -86,4 +86,6 @@ def test_no_marks_where_owning_never_wins(hand_owned: OwnedSide, tmp_path: Path)
     gids = {line.get_gid() for ax in fig.axes for line in ax.get_lines()}
     assert "rent:on_demand" in gids
     assert not {"breakeven:on_demand", "payback:on_demand"} & gids
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid() == "no-payback"]
+    assert notes == ["on-demand: does not pay back in its life (never)"]
     assert write_chart(result, tmp_path / "never.png").stat().st_size > 10_000
