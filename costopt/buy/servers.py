@@ -19,7 +19,7 @@ from typing import Literal, TypeVar
 from pydantic import ValidationError
 
 from costopt.errors import MISSING, CostoptError, FieldIssue, PricingDataError
-from costopt.pricing.catalog import _number, _read_csv, shipped_data_dir
+from costopt.pricing.catalog import parse_number, read_checked_csv, shipped_data_dir
 from costopt.workload import CandidateServer, OwnedServer
 
 SERVER_COLUMNS: tuple[str, ...] = (
@@ -103,7 +103,7 @@ def load_servers(path: Path | None = None) -> dict[str, ServerBuild]:
     Every problem is reported with its row and column (:class:`PricingDataError`).
     """
     file = path or shipped_server_file()
-    frame = _read_csv(file, SERVER_COLUMNS)
+    frame = read_checked_csv(file, SERVER_COLUMNS)
     issues: list[FieldIssue] = []
     builds: dict[str, ServerBuild] = {}
     for i, row in enumerate(frame.to_dict("records")):
@@ -121,7 +121,7 @@ def load_servers(path: Path | None = None) -> dict[str, ServerBuild]:
 
 def _row(row: dict[str, str], line: int, issues: list[FieldIssue]) -> ServerBuild | None:
     before = len(issues)
-    nums = {c: _number(row[c], f"row {line}.{c}", issues, required=c != "ops_usd_per_month")
+    nums = {c: parse_number(row[c], f"row {line}.{c}", issues, required=c != "ops_usd_per_month")
             for c in _NUMBERS}
     texts = {c: row[c].strip() for c in SERVER_COLUMNS if c not in _NUMBERS}
     for column, valid in _CHOICES.items():

@@ -205,7 +205,8 @@ def load_catalog(price_file: Path | None = None, gpu_file: Path | None = None) -
     )
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+def read_checked_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Read a CSV of strings that must have ``columns``; a clear error otherwise."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#")
     except FileNotFoundError:
@@ -230,7 +231,9 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-def _number(raw: str, where: str, issues: list[FieldIssue], *, required: bool) -> float | None:
+def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
+                 required: bool) -> float | None:
+    """A finite number >= 0 from a CSV cell; a problem is appended to ``issues``."""
     text = raw.strip()
     if not text:
         if required:
@@ -249,16 +252,16 @@ def _number(raw: str, where: str, issues: list[FieldIssue], *, required: bool) -
 
 def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
     """Read an instance price file; every problem is reported with its row and column."""
-    frame = _read_csv(path, INSTANCE_COLUMNS)
+    frame = read_checked_csv(path, INSTANCE_COLUMNS)
     issues: list[FieldIssue] = []
     offers: list[InstanceOffer] = []
     for i, row in enumerate(frame.to_dict("records")):
         line = i + 2  # 1-based, after the header
         nums: dict[str, float | None] = {}
         for col in _REQUIRED_NUMBERS:
-            nums[col] = _number(row[col], f"row {line}.{col}", issues, required=True)
+            nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=True)
         for col in _OPTIONAL_NUMBERS:
-            nums[col] = _number(row[col], f"row {line}.{col}", issues, required=False)
+            nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=False)
         try:
             when = date.fromisoformat(row["price_date"].strip())
         except ValueError:
@@ -294,13 +297,13 @@ def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
 
 def load_gpu_table(path: Path) -> dict[str, GpuModel]:
     """Read the GPU table, keyed by upper-case model name."""
-    frame = _read_csv(path, GPU_COLUMNS)
+    frame = read_checked_csv(path, GPU_COLUMNS)
     issues: list[FieldIssue] = []
     table: dict[str, GpuModel] = {}
     for i, row in enumerate(frame.to_dict("records")):
         line = i + 2
         nums = {
-            c: _number(row[c], f"row {line}.{c}", issues, required=c == "relative_speed")
+            c: parse_number(row[c], f"row {line}.{c}", issues, required=c == "relative_speed")
             for c in ("memory_gb", "fp32_tflops", "fp16_tensor_tflops", "tdp_watts",
                       "relative_speed")
         }
