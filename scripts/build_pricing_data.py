@@ -1,0 +1,141 @@
+"""Compile ``pricing_data/instances.csv`` from the public reference data.
+
+Inputs (see ``pricing_data/README.md`` for their sources and dates):
+
+- SkyPilot's AWS catalog (v9, 2026): one row per instance type, region and availability
+  zone, with the region's on-demand price and the zone's spot price;
+- the same project's older catalog (v3, about 2022) for p2, retired from the newer one;
+- AWS Spot Instance Advisor data (2025-06-28): the interruption band per region and type.
+
+Output: one row per (instance type, region) in the price-file schema of
+``costopt.pricing.catalog.INSTANCE_COLUMNS``: spot as the median over the zones with an offer
+and the cheapest zone (``costopt.pricing.spot.zone_summary``), the advisor band and the
+interruptions per instance-hour it stands for (``interruptions_per_hour``).
+
+Usage: ``python scripts/build_pricing_data.py [--data DIR] [-o FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from costopt.pricing.catalog import INSTANCE_COLUMNS, load_gpu_table
+from costopt.pricing.names import canonical_gpu_name, interconnect
+from costopt.pricing.spot import BAND_MIDPOINTS, interruptions_per_hour, zone_summary
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOG_2026 = "aws_gpu_catalog_2026.csv"
+CATALOG_P2 = "aws_p2_catalog_legacy.csv"
+ADVISOR = "aws_spot_advisor_gpu_linux_2025-06-28.csv"
+
+SOURCES = {
+    CATALOG_2026: ("2026-01-01", "skypilot-catalog v9@3e9a1751 (2026)"),
+    CATALOG_P2: ("2022-01-01", "skypilot-catalog v3 (about 2022)"),
+}
+"""Price date and source per input. Only the year of each snapshot is known, so the date is
+its first day: staleness warnings err on the side of refreshing."""
+
+ADVISOR_SOURCE = "spot-advisor 2025-06-28"
+UNKNOWN_BAND = ">20%"
+"""The band assumed for a type the advisor never lists: the worst, so spot is not flattered."""
+
+
+def read_advisor(path: Path) -> dict[tuple[str, str], str]:
+    """(instance type, region) -> interruption band, Linux only."""
+    with path.open(newline="") as handle:
+        return {
+            (row["instance_type"], row["region"]): row["interruption_frequency"]
+            for row in csv.DictReader(handle)
+            if row["os"] == "Linux"
+        }
+
+
+def typical_band(bands: dict[tuple[str, str], str], instance_type: str) -> str:
+    """The band for a region the advisor does not list: the type's median band elsewhere."""
+    order = list(BAND_MIDPOINTS)
+    seen = sorted(order.index(b) for (t, _), b in bands.items() if t == instance_type)
+    if not seen:
+        return UNKNOWN_BAND
+    return order[int(statistics.median_low(seen))]
+
+
+def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str, object]]:
+    """One price-file row per (instance type, region) across both catalogs."""
+    bands = read_advisor(data_dir / ADVISOR)
+    zones: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    origin: dict[tuple[str, str], str] = {}
+    for name in (CATALOG_2026, CATALOG_P2):
+        with (data_dir / name).open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["InstanceType"], row["Region"])
+                zones[key].append(row)
+                origin[key] = name
+    rows: list[dict[str, object]] = []
+    for (itype, region), azs in sorted(zones.items()):
+        first = azs[0]
+        gpu = ast.literal_eval(first["GpuInfo"])["Gpus"][0]
+        model = canonical_gpu_name(
+            gpu["Manufacturer"], gpu["Name"], int(gpu["MemoryInfo"]["SizeInMiB"]), itype
+        )
+        on_demand = {float(r["Price"]) for r in azs}
+        if len(on_demand) != 1:
+            raise SystemExit(f"{itype} {region}: on-demand price differs by zone: {on_demand}")
+        spot = zone_summary(float(r["SpotPrice"]) for r in azs if r["SpotPrice"].strip())
+        band = bands.get((itype, region))
+        band_note = ADVISOR_SOURCE
+        if band is None:
+            band = typical_band(bands, itype)
+            band_note = f"{ADVISOR_SOURCE}; band not listed for the region, the type's median"
+        price_date, source = SOURCES[origin[(itype, region)]]
+        rows.append(
+            {
+                "instance_type": itype,
+                "family": itype.split(".")[0],
+                "region": region,
+                "gpu_model": model,
+                "gpus": int(float(first["AcceleratorCount"])),
+                "gpu_memory_gb": _number(gpu_memory[model.upper()]),
+                "vcpus": int(float(first["vCPUs"])),
+                "memory_gib": _number(float(first["MemoryGiB"])),
+                "interconnect": interconnect(itype),
+                "on_demand_usd_per_hour": _number(on_demand.pop()),
+                "spot_usd_per_hour": _number(spot[0]) if spot else "",
+                "spot_usd_per_hour_min": _number(spot[1]) if spot else "",
+                "spot_azs": spot[2] if spot else 0,
+                "interruption_band": band,
+                "spot_interruptions_per_hour": f"{interruptions_per_hour(band):.6f}",
+                "price_date": price_date,
+                "source": f"{source}; {band_note}",
+            }
+        )
+    return rows
+
+
+def _number(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("-o", "--output", type=Path,
+                        default=REPO / "pricing_data" / "instances.csv")
+    args = parser.parse_args()
+    gpus = load_gpu_table(REPO / "pricing_data" / "gpus.csv")
+    rows = compile_rows(args.data, {k: g.memory_gb for k, g in gpus.items()})
+    with args.output.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=INSTANCE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    families = Counter(str(r["family"]) for r in rows)
+    print(f"wrote {len(rows)} rows to {args.output}: "
+          + ", ".join(f"{f} {n}" for f, n in sorted(families.items())))
+
+
+if __name__ == "__main__":
+    main()
