@@ -443,6 +443,15 @@ def _near(value: str, options: set[str] | frozenset[str]) -> str:
     return f" Did you mean {', '.join(near)}?" if near else ""
 
 
+def price_date_of(w: Workload, catalog: PriceCatalog) -> date:
+    """The date of the oldest price the workload may use: its regions and instance types
+    (all when it names none). Staleness is judged by it, not by offers it cannot use."""
+    cloud = w.cloud
+    if cloud is None:
+        return catalog.price_date
+    return catalog.price_date_for(cloud.instance_types, cloud.regions)
+
+
 def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue]:
     """Checks that need the price data: GPU models, instance types, regions, gang sizes."""
     issues: list[FieldIssue] = []

@@ -49,7 +49,7 @@ class Env:
         return boto3.Session(profile_name=self.profile, region_name=self.region)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
 
 
 def get_env(ctx: typer.Context) -> Env:
@@ -71,7 +71,8 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CostoptError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, markup=True,
+                                      soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

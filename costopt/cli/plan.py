@@ -24,12 +24,12 @@ def register(app: typer.Typer) -> None:
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     """The workload and the price catalog it asks for, staleness warned."""
     from costopt.pricing.catalog import load_catalog
-    from costopt.workload import load_workload
+    from costopt.workload import load_workload, price_date_of
 
     workload = load_workload(workload_file)
     price_file = workload.cloud.pricing if workload.cloud else None
     catalog = load_catalog(price_file)
-    stale = catalog.staleness_warning(env.clock().date())
+    stale = catalog.staleness_warning(env.clock().date(), price_date_of(workload, catalog))
     if stale:
         env.warn(stale)
     return workload, catalog
@@ -84,6 +84,15 @@ def _usd(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def _pool_words(pool: str) -> str:
+    """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
+    ``spot p3.2xlarge us-east-1``."""
+    parts = pool.split(":")
+    if parts[0] == "aws" and len(parts) == 4:
+        return f"{parts[3].replace('_', '-')} {parts[2]} {parts[1]}"
+    return " ".join(parts)
+
+
 def render_plan(doc: dict[str, Any], env: Env) -> None:
     """The plan for people: jobs, cost by market, baselines, what binds, shortfalls."""
     out = env.console
@@ -92,24 +101,28 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
               f"solver: {doc['solver']}  prices: {doc['prices']['source']} "
               f"({doc['prices']['price_date']})", highlight=False)
 
-    jobs: dict[str, dict[str, Any]] = defaultdict(lambda: {"pools": defaultdict(float),
-                                                           "periods": [], "work": 0.0,
-                                                           "usd": 0.0})
+    runs: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"periods": [], "gpu_hours": 0.0, "work": 0.0, "usd": 0.0})
     for a in doc["assignments"]:
-        j = jobs[a["job"]]
-        j["pools"][a["pool"]] += a["gpu_hours"]
-        j["periods"].append(a["period_start"])
-        j["work"] += a["work_gpu_hours"]
-        j["usd"] += a["cost_usd"]
-    table = Table(title="Where and when each job runs", title_justify="left")
-    for col, right in (("job", False), ("where (GPU-hours)", False), ("from", False),
-                       ("to (period)", False), ("work, ref GPU-h", True), ("USD", True)):
-        table.add_column(col, justify="right" if right else "left")
-    for name, j in jobs.items():
-        where = "\n".join(f"{p} ({h:,.1f})" for p, h in sorted(j["pools"].items(),
-                                                               key=lambda kv: -kv[1]))
-        table.add_row(name, where, min(j["periods"])[:16], max(j["periods"])[:16],
-                      f"{j['work']:,.1f}", _usd(j["usd"]))
+        run = runs[(a["job"], a["pool"])]
+        run["periods"].append(a["period_start"])
+        run["gpu_hours"] += a["gpu_hours"]
+        run["work"] += a["work_gpu_hours"]
+        run["usd"] += a["cost_usd"]
+    stamp = slice(5, 10) if doc["horizon"]["period_hours"] % 24 == 0 else slice(5, 16)
+    table = Table(title=f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
+                  ", UTC)", title_justify="left")
+    for col, right in (("job", False), ("pool", False), ("GPU-h", True),
+                       ("work (ref GPU-h)", True), ("periods", False), ("USD", True)):
+        table.add_column(col, justify="right" if right else "left", overflow="fold",
+                         min_width=12 if col == "periods" else None)
+    previous = None
+    for (job, pool), run in sorted(runs.items(), key=lambda kv: (kv[0][0], -kv[1]["work"])):
+        table.add_row(job if job != previous else "", _pool_words(pool),
+                      f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",
+                      f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
+                      _usd(run["usd"]))
+        previous = job
     out.print(table)
 
     by_market = Table(title="Cost (USD)", title_justify="left")
@@ -188,7 +201,7 @@ def validate(
     env.console.print(
         f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
         f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
-        f"period(s) of {workload.horizon.period_hours} h.", highlight=False)
+        f"period(s) of {workload.horizon.period_hours} h.", highlight=False, soft_wrap=True)
 
 
 @guarded

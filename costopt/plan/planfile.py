@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from costopt.errors import FieldIssue, PlanFileError
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
-from costopt.workload import iso, slug
+from costopt.workload import iso, price_date_of, slug
 
 SCHEMA = "costopt.plan/v1"
 MIN_SLOT_SECONDS = 60  # AWS bills Linux per second with a one-minute minimum
@@ -229,7 +229,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         "budget_usd": w.budget_usd,
         "monthly_budget_usd": w.monthly_budget_usd,
         "prices": {"source": result.catalog.source,
-                   "price_date": result.catalog.price_date.isoformat()},
+                   "price_date": price_date_of(w, result.catalog).isoformat()},
         "solver": result.solver,
         "cost": {"variable_usd": _r(result.variable_usd), "fixed_usd": _r(result.fixed_usd),
                  "total_usd": _r(plan_total),

@@ -7,8 +7,11 @@ which job falls short by how many reference GPU-hours and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any, TypeVar
 
 from costopt.errors import SolverError, WorkloadError
 from costopt.plan.baselines import Baseline, compute_baselines
@@ -28,6 +31,7 @@ from costopt.plan.solve import Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, check_against_catalog
 
+T = TypeVar("T")
 EPS = 1e-6  # GPU-hours or instance-hours below this are solver noise
 
 
@@ -94,6 +98,10 @@ class PlanResult:
     constraints: int
     purchases: tuple[Purchase, ...] = ()
     no_buy_total_usd: float | None = None  # the best plan without buying; None: none bought
+    timings: dict[str, float] = field(default_factory=dict)
+    """Wall seconds by stage: ``prepare`` (pools, eligibility, pruning), ``build`` (the LP
+    arrays), ``solve`` (the solver, elastic re-solve included), ``extract`` (the plan,
+    baselines, what binds); summed over the no-buy re-plan when there is one."""
 
     @property
     def by_market(self) -> dict[str, float]:
@@ -133,6 +141,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
 
     Pools that another pool dominates are left out first (``prune_dominated``; exact)
     unless ``prune`` is False."""
+    started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     pools = build_pools(workload, catalog)
     pairs = eligibility(workload, pools, catalog)
@@ -142,12 +151,14 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
+    result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
                     solver, time_limit_s)
     no_buy = without.total_usd if without.status == "optimal" else None
-    return replace(result, no_buy_total_usd=no_buy)
+    timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
+    return replace(result, no_buy_total_usd=no_buy, timings=timings)
 
 
 def _without_candidates(pools: Pools) -> Pools:
@@ -164,17 +175,36 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
           solver: str, time_limit_s: float | None) -> PlanResult:
+    clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
-    lp = build_model(workload, pools, pairs)
+    lp = clock.run("build", build_model, workload, pools, pairs)
     status = "optimal"
-    sol = None if notes else _checked(solve(lp, solver, time_limit_s))
+    sol = None if notes else _checked(clock.run("solve", solve, lp, solver, time_limit_s))
     if sol is None or sol.status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp = build_model(workload, pools, pairs, elastic=True)
-        sol = _checked(solve(lp, solver, time_limit_s))
+        lp = clock.run("build", build_model, workload, pools, pairs, elastic=True)
+        sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
         if sol.status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
-    return _result(workload, catalog, pools, pairs, lp, sol, status, notes)
+    result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
+                       notes)
+    result.timings.update(clock.seconds)
+    return result
+
+
+@dataclass
+class _StageClock:
+    """Wall seconds spent per stage of a plan."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def run(self, stage: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + elapsed
 
 
 def _checked(sol: Solution) -> Solution:

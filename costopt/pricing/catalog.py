@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -157,16 +157,24 @@ class PriceCatalog:
         """Some region's offer of the type: its facts (GPUs, vCPUs) are the same everywhere."""
         return next((o for o in self.offers if o.instance_type == instance_type), None)
 
-    def age_days(self, today: date) -> int:
-        return (today - self.price_date).days
+    def price_date_for(self, instance_types: Collection[str] | None = None,
+                       regions: Collection[str] | None = None) -> date:
+        """The oldest price date among the offers of these types and regions (``None`` or
+        empty: all): what a plan that may use only them is judged by."""
+        dates = [o.price_date for o in self.offers
+                 if (not instance_types or o.instance_type in instance_types)
+                 and (not regions or o.region in regions)]
+        return min(dates, default=self.price_date)
 
-    def staleness_warning(self, today: date) -> str | None:
-        """A warning when the prices are older than :data:`STALE_AFTER_DAYS`, else ``None``."""
-        age = self.age_days(today)
+    def staleness_warning(self, today: date, price_date: date | None = None) -> str | None:
+        """A warning when the prices (from ``price_date``, default the oldest offer's) are
+        older than :data:`STALE_AFTER_DAYS`, else ``None``."""
+        when = price_date or self.price_date
+        age = (today - when).days
         if age <= STALE_AFTER_DAYS:
             return None
         return (
-            f"prices in {self.source} are {age} days old (from {self.price_date.isoformat()});"
+            f"prices in {self.source} are {age} days old (from {when.isoformat()});"
             " spot prices move hourly. To fix: run `costopt pricing refresh`."
         )
 
