@@ -1,0 +1,51 @@
+"""`costopt --help` and `costopt plan` must not pay for libraries they do not use.
+
+Each case runs in a fresh interpreter (the test process has imported everything already)
+and lists the heavy top-level packages that ended up in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "workload.yaml"
+HEAVY = ("boto3", "botocore", "matplotlib", "pandas", "pulp", "highspy", "numpy")
+
+PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from costopt.cli.main import app
+result = CliRunner().invoke(app, sys.argv[1:])
+heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))
+print(json.dumps({"exit": result.exit_code, "heavy": heavy}))
+""" % (HEAVY,)
+
+
+def _heavy_imports(*args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_no_heavy_library() -> None:
+    assert _heavy_imports("--help") == {"exit": 0, "heavy": []}
+
+
+@pytest.mark.parametrize("command", ["plan", "validate", "report", "apply", "pricing"])
+def test_subcommand_help_imports_no_heavy_library(command: str) -> None:
+    probe = _heavy_imports(command, "--help")
+    if probe["exit"] == 2:
+        pytest.skip(f"`costopt {command}` is not registered in this build")
+    assert probe == {"exit": 0, "heavy": []}
+
+
+def test_plan_does_not_import_aws_or_charts(tmp_path: Path) -> None:
+    probe = _heavy_imports("plan", str(EXAMPLE), "-o", str(tmp_path / "plan.json"))
+    assert probe["exit"] == 0
+    assert not {"boto3", "botocore", "matplotlib"} & set(probe["heavy"])
+    assert "pulp" in probe["heavy"]  # the default solver path really ran
