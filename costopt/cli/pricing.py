@@ -1,0 +1,280 @@
+"""``costopt pricing show`` and ``costopt pricing refresh``."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.errors import AwsError, CostoptError, PricingDataError
+
+INTEGER_COLUMNS = ("gpus", "vcpus", "spot_azs")
+NUMBER_COLUMNS = ("gpu_memory_gb", "memory_gib", "on_demand_usd_per_hour", "spot_usd_per_hour",
+                  "spot_usd_per_hour_min", "spot_interruptions_per_hour")
+SORTED_BY = "on_demand_usd_per_gpu_hour"
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="The AWS price table in use: show it, refresh it from AWS.",
+                        no_args_is_help=True)
+    group.command("show")(show)
+    group.command("refresh")(refresh)
+    app.add_typer(group, name="pricing")
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated and comma-separated option values as one list (``--regions a,b --regions c``)."""
+    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+
+
+def _matches_gpu(model: str, wanted: list[str]) -> bool:
+    """An exact model name, or a prefix ending at a dash (``V100`` covers ``V100-SXM2-16GB``),
+    without regard to case, as ``speed:`` keys are matched."""
+    upper = model.upper()
+    return any(upper == w.upper() or upper.startswith(w.upper() + "-") for w in wanted)
+
+
+def _typed(record: dict[str, str]) -> dict[str, Any]:
+    """A price-file row with numbers as numbers (``None`` where empty)."""
+    out: dict[str, Any] = dict(record)
+    for col in INTEGER_COLUMNS:
+        out[col] = int(float(record[col])) if record[col].strip() else None
+    for col in NUMBER_COLUMNS:
+        out[col] = float(record[col]) if record[col].strip() else None
+    gpus = out["gpus"] or 1
+    out["on_demand_usd_per_gpu_hour"] = out["on_demand_usd_per_hour"] / gpus
+    spot = out["spot_usd_per_hour"]
+    out["spot_usd_per_gpu_hour"] = spot / gpus if spot is not None else None
+    return out
+
+
+def _select(records: list[dict[str, str]], source: Path, families: list[str],
+            regions: list[str], gpus: list[str]) -> list[dict[str, Any]]:
+    """The rows that match every filter given, cheapest on-demand GPU-hour first; an error
+    that lists the valid values when nothing matches."""
+    chosen = [r for r in records
+              if (not families or r["family"] in families)
+              and (not regions or r["region"] in regions)
+              and (not gpus or _matches_gpu(r["gpu_model"], gpus))]
+    if not chosen:
+        def valid(col: str) -> str:
+            return ", ".join(sorted({r[col] for r in records}))
+
+        raise CostoptError(
+            f"no offers in {source} match family {families or 'any'}, region "
+            f"{regions or 'any'}, GPU {gpus or 'any'}. Families: {valid('family')}. Regions: "
+            f"{valid('region')}. GPUs: {valid('gpu_model')}.")
+    typed = [_typed(r) for r in chosen]
+    return sorted(typed, key=lambda r: (r[SORTED_BY], r["instance_type"], r["region"]))
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
+    """The rows in 80 columns: short headers, units in the caption (json and csv have every
+    column at full precision)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
+                  caption_justify="left",
+                  caption="USD per instance-hour, Linux. od: on demand; od/GPU: on demand per "
+                  "GPU-hour; spot: the median over the region's zones; min: the cheapest zone. "
+                  "int/h: spot interruptions per instance-hour.")
+    for name in ("type", "region", "GPUs", "od", "od/GPU", "spot", "min", "int/h"):
+        table.add_column(name, justify="left" if name in ("type", "region", "GPUs") else "right",
+                         overflow="fold")
+    for r in rows:
+        rate = r["spot_interruptions_per_hour"]
+        table.add_row(r["instance_type"], r["region"], f"{r['gpus']}x {r['gpu_model']}",
+                      _usd(r["on_demand_usd_per_hour"]), _usd(r["on_demand_usd_per_gpu_hour"]),
+                      _usd(r["spot_usd_per_hour"]), _usd(r["spot_usd_per_hour_min"]),
+                      "-" if rate is None else f"{rate:.4f}")
+    env.console.print(table)
+
+
+@guarded
+def show(
+    ctx: typer.Context,
+    family: Annotated[list[str] | None, typer.Option(
+        "--family", help="Only these families (p3, g5 ...); repeat or comma-separate.")] = None,
+    region: Annotated[list[str] | None, typer.Option(
+        "--region", help="Only these regions; repeat or comma-separate.")] = None,
+    gpu: Annotated[list[str] | None, typer.Option(
+        "--gpu", help="Only these GPU models, or a prefix ending at a dash (V100).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (a price file).")]
+    = "table",
+    prices: Annotated[Path | None, typer.Option(
+        "--prices", help="The price file to show (default: the refreshed user file when "
+        "there is one, else the shipped snapshot).")] = None,
+) -> None:
+    """Show the price table in use, its snapshot date and source, cheapest first.
+
+    Example: costopt pricing show --family p3 --region us-east-1
+    """
+    from costopt.pricing.catalog import (
+        INSTANCE_COLUMNS,
+        default_price_file,
+        load_catalog,
+        read_checked_csv,
+    )
+    from costopt.pricing.refresh import write_price_rows
+
+    env = get_env(ctx)
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"{fmt!r}; valid: table, json, csv", param_hint="--format")
+    path = prices or default_price_file()
+    catalog = load_catalog(path)
+    records = read_checked_csv(path, INSTANCE_COLUMNS).to_dict("records")
+    rows = _select(records, path, _split(family), _split(region), _split(gpu))
+    price_date = min(r["price_date"] for r in rows)
+    stale = catalog.staleness_warning(env.clock().date(), date.fromisoformat(price_date))
+    if stale:
+        env.warn(stale)
+    sources = sorted({r["source"] for r in rows})
+    if fmt == "json":
+        env.console.print_json(json.dumps({
+            "price_file": str(path), "price_date": price_date, "sources": sources,
+            "sorted_by": SORTED_BY, "offers": rows}))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        write_price_rows(rows, buffer)
+        env.console.out(buffer.getvalue(), end="", highlight=False)
+    else:
+        dates = sorted({r["price_date"] for r in rows})
+        env.console.print(
+            f"[bold]Prices from {path}[/bold]: {len(rows)} offer(s), cheapest on-demand "
+            f"GPU-hour first; prices of {', '.join(dates)}; source: {' | '.join(sources)}",
+            highlight=False, soft_wrap=True)
+        _render_table(rows, env)
+
+
+def _current_offers(env: Env) -> tuple[Any, ...]:
+    """The offers of the table in use, whose regions a refresh fetches by default and whose
+    Spot Advisor bands it keeps (AWS has no API for the bands); the shipped snapshot's when
+    the table in use is unreadable."""
+    from costopt.pricing.catalog import default_price_file, load_offers, shipped_data_dir
+
+    try:
+        return load_offers(default_price_file())
+    except PricingDataError as exc:
+        env.warn(f"{exc}\nUsing the regions and bands of the shipped snapshot instead.")
+        return load_offers(shipped_data_dir() / "instances.csv")
+
+
+def _summary(result: Any, env: Env) -> None:
+    table = Table(title="Refreshed", title_justify="left")
+    for name in ("region", "types", "with spot", "left out"):
+        table.add_column(name, justify="left" if name == "region" else "right")
+    for r in result.regions:
+        table.add_row(r.region, str(len(r.rows)), str(sum(1 for x in r.rows
+                                                          if x["spot_usd_per_hour"])),
+                      str(len(r.notes)))
+    env.console.print(table)
+    if env.verbose:
+        spot = Table(title="Spot, USD per instance-hour: now (median over zones, the price "
+                     "file's figure) and the median of the zones' 7-day medians",
+                     title_justify="left")
+        for name in ("type", "region", "on-demand", "spot now", "spot 7-day median"):
+            spot.add_column(name, justify="left" if name in ("type", "region") else "right")
+        for r in result.regions:
+            for row in r.rows:
+                spot.add_row(row["instance_type"], r.region, row["on_demand_usd_per_hour"],
+                             row["spot_usd_per_hour"] or "-",
+                             _usd(r.spot_7d.get(row["instance_type"])))
+        env.console.print(spot)
+        for r in result.regions:
+            for note in r.notes:
+                env.console.print(f"  {r.region}: {note}", highlight=False)
+
+
+@guarded
+def refresh(
+    ctx: typer.Context,
+    regions: Annotated[list[str] | None, typer.Option(
+        "--regions", help="Regions to refresh; repeat or comma-separate (default: the "
+        "regions of the table in use).")] = None,
+    families: Annotated[list[str] | None, typer.Option(
+        "--families", help="Instance families; repeat or comma-separate (default: p2 p3 "
+        "p3dn p4d p4de p5 g4dn g4ad g5 g6).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="The price file to write (default: "
+        "~/.local/share/costopt/prices.csv, which plan then uses).")] = None,
+) -> None:
+    """Fetch current on-demand (AWS Price List API) and spot (7 days of spot price history)
+    prices into a price file with the shipped snapshot's columns and units.
+
+    Rows of regions and families not fetched this time stay as they are in the file.
+    Needs pricing:GetProducts, ec2:DescribeSpotPriceHistory and ec2:DescribeInstanceTypes.
+
+    Example: costopt pricing refresh --regions us-east-1,us-west-2 --families p3,g5
+    """
+    from botocore.config import Config
+    from rich.progress import Progress
+
+    from costopt.pricing import refresh as core
+    from costopt.pricing.catalog import (
+        INSTANCE_COLUMNS,
+        load_gpu_table,
+        read_checked_csv,
+        shipped_data_dir,
+        user_price_file,
+    )
+
+    env = get_env(ctx)
+    target = output or user_price_file()
+    current = _current_offers(env)
+    bands = {(o.instance_type, o.region): o.interruption_band
+             for o in current if o.interruption_band}
+    wanted_regions = _split(regions) or sorted({o.region for o in current})
+    wanted_families = _split(families) or list(core.DEFAULT_FAMILIES)
+    gpu_memory = {k: g.memory_gb for k, g in
+                  load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
+    session = env.boto3_session()
+    config = Config(retries={"mode": "standard", "max_attempts": 5})
+
+    def clients(service: str, region: str) -> Any:
+        return session.client(service, region_name=region, config=config)
+
+    with Progress(console=env.err, transient=True) as progress:
+        task = progress.add_task("Fetching prices", total=len(wanted_regions))
+        result = core.refresh(
+            wanted_regions, clients=clients, families=set(wanted_families), now=env.clock(),
+            bands=bands, gpu_memory_gb=gpu_memory,
+            on_region=lambda region: progress.update(task, advance=1,
+                                                     description=f"{region} done"))
+    failed = "; ".join(f"{region}: {message}" for region, message in result.failures.items())
+    why = failed or "No rows for the families asked."
+    if not result.rows:
+        raise AwsError(f"no prices fetched, {target} left as it is. {why} To fix: check the "
+                       "credentials and the "
+                       "permissions pricing:GetProducts, ec2:DescribeInstanceTypes and "
+                       "ec2:DescribeSpotPriceHistory, and the region and family names.")
+    existing = (read_checked_csv(target, INSTANCE_COLUMNS).to_dict("records")
+                if target.is_file() else [])
+    rows = core.merge_rows(existing, result)
+    core.write_price_file(rows, target)
+    _summary(result, env)
+    unbanded = sum(1 for r in result.rows if not r["interruption_band"])
+    if unbanded:
+        env.warn(f"{unbanded} refreshed row(s) have no spot interruption band (types not in "
+                 "the previous table): the planner assumes no interruptions for them. To fix: "
+                 "set cloud.spot_interruptions_per_hour for those types in the workload.")
+    used = " `costopt plan` uses it by default." if target == user_price_file() else (
+        f" Use it with `cloud: {{pricing: {target}}}` or `costopt pricing show --prices "
+        f"{target}`.")
+    env.console.print(f"Wrote {len(rows)} row(s) to {target} ({len(result.rows)} refreshed in "
+                      f"{len(result.regions)} region(s), prices of {env.clock().date()}).{used}",
+                      highlight=False)
+    if result.failures:
+        for region, message in result.failures.items():
+            env.err.print(f"[red]failed:[/red] {region}: {message}", highlight=False)
+        env.err.print(f"{len(result.failures)} region(s) failed and kept their previous rows "
+                      f"in {target}, if any. To fix: run again with --regions "
+                      f"{','.join(result.failures)}.", highlight=False)
+        raise typer.Exit(ExitCode.USER_ERROR)
