@@ -78,12 +78,16 @@ def _usd(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def _table(**fields: Any) -> Table:
+    """A compact table: a rule under the header, one space between columns."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
+                 title_justify="left", caption_justify="left", **fields)
+
+
 def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
     """The rows in 80 columns: short headers, units in the caption (json and csv have every
     column at full precision)."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
-                  caption_justify="left",
-                  caption="USD per instance-hour, Linux. od: on demand; od/GPU: on demand per "
+    table = _table(caption="USD per instance-hour, Linux. od: on demand; od/GPU: on demand per "
                   "GPU-hour; spot: the median over the region's zones; min: the cheapest zone. "
                   "int/h: spot interruptions per instance-hour.")
     for name in ("type", "region", "GPUs", "od", "od/GPU", "spot", "min", "int/h"):
@@ -168,7 +172,9 @@ def _current_offers(env: Env) -> tuple[Any, ...]:
 
 
 def _summary(result: Any, env: Env) -> None:
-    table = Table(title="Refreshed", title_justify="left")
+    from costopt.pricing.refresh import format_number
+
+    table = _table(title="Refreshed")
     for name in ("region", "types", "with spot", "left out"):
         table.add_column(name, justify="left" if name == "region" else "right")
     for r in result.regions:
@@ -177,20 +183,20 @@ def _summary(result: Any, env: Env) -> None:
                       str(len(r.notes)))
     env.console.print(table)
     if env.verbose:
-        spot = Table(title="Spot, USD per instance-hour: now (median over zones, the price "
-                     "file's figure) and the median of the zones' 7-day medians",
-                     title_justify="left")
+        spot = _table(title="USD per instance-hour: on demand; spot now (the median over "
+                      "zones, the price file's figure); the median of the zones' 7-day medians")
         for name in ("type", "region", "on-demand", "spot now", "spot 7-day median"):
             spot.add_column(name, justify="left" if name in ("type", "region") else "right")
         for r in result.regions:
             for row in r.rows:
                 spot.add_row(row["instance_type"], r.region, row["on_demand_usd_per_hour"],
                              row["spot_usd_per_hour"] or "-",
-                             _usd(r.spot_7d.get(row["instance_type"])))
+                             format_number(r.spot_7d[row["instance_type"]])
+                             if row["instance_type"] in r.spot_7d else "-")
         env.console.print(spot)
         for r in result.regions:
             for note in r.notes:
-                env.console.print(f"  {r.region}: {note}", highlight=False)
+                env.console.print(f"  {r.region}: {note}", highlight=False, soft_wrap=True)
 
 
 @guarded
@@ -270,11 +276,12 @@ def refresh(
         f"{target}`.")
     env.console.print(f"Wrote {len(rows)} row(s) to {target} ({len(result.rows)} refreshed in "
                       f"{len(result.regions)} region(s), prices of {env.clock().date()}).{used}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     if result.failures:
         for region, message in result.failures.items():
-            env.err.print(f"[red]failed:[/red] {region}: {message}", highlight=False)
+            env.err.print(f"[red]failed:[/red] {region}: {message}", highlight=False,
+                          soft_wrap=True)
         env.err.print(f"{len(result.failures)} region(s) failed and kept their previous rows "
                       f"in {target}, if any. To fix: run again with --regions "
-                      f"{','.join(result.failures)}.", highlight=False)
+                      f"{','.join(result.failures)}.", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.USER_ERROR)

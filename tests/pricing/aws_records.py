@@ -120,3 +120,15 @@ def spot_record(instance_type: str, zone: str, usd_per_hour: str,
     return {"AvailabilityZone": zone, "InstanceType": instance_type,
             "ProductDescription": "Linux/UNIX", "SpotPrice": usd_per_hour,
             "Timestamp": timestamp}
+
+
+class Ec2Split:
+    """An EC2 client whose spot history comes from a Stubber (moto's is a placeholder) and
+    everything else from moto."""
+
+    def __init__(self, moto_client: Any, stubbed_client: Any) -> None:
+        self.moto, self.stubbed = moto_client, stubbed_client
+
+    def get_paginator(self, name: str) -> Any:
+        client = self.stubbed if name == "describe_spot_price_history" else self.moto
+        return client.get_paginator(name)

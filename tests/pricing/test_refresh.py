@@ -13,7 +13,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from pricing.aws_records import P3_2XLARGE_US_EAST_1, price_list_item, spot_record
+from pricing.aws_records import (
+    P3_2XLARGE_US_EAST_1,
+    Ec2Split,
+    price_list_item,
+    spot_record,
+)
 
 from costopt.pricing.catalog import (
     INSTANCE_COLUMNS,
@@ -268,17 +273,6 @@ def test_spot_history_is_paginated_over_the_last_seven_days() -> None:
     stub.assert_no_pending_responses()
     assert [(p.availability_zone, p.usd_per_hour) for p in points] == [
         ("us-east-1a", 0.45), ("us-east-1b", 0.40)]
-
-
-class Ec2Split:
-    """An EC2 client whose spot history comes from a Stubber and the rest from moto."""
-
-    def __init__(self, moto_client: Any, stubbed_client: Any) -> None:
-        self.moto, self.stubbed = moto_client, stubbed_client
-
-    def get_paginator(self, name: str) -> Any:
-        client = self.stubbed if name == "describe_spot_price_history" else self.moto
-        return client.get_paginator(name)
 
 
 def test_a_failing_region_is_reported_and_the_others_kept() -> None:
