@@ -106,11 +106,14 @@ def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
 def show(
     ctx: typer.Context,
     family: Annotated[list[str] | None, typer.Option(
-        "--family", help="Only these families (p3, g5 ...); repeat or comma-separate.")] = None,
+        "--family", metavar="FAMILY", help="Only these families (p3, g5 ...); repeat or "
+        "comma-separate.")] = None,
     region: Annotated[list[str] | None, typer.Option(
-        "--region", help="Only these regions; repeat or comma-separate.")] = None,
+        "--region", metavar="REGION", help="Only these regions; repeat or comma-separate.")]
+    = None,
     gpu: Annotated[list[str] | None, typer.Option(
-        "--gpu", help="Only these GPU models, or a prefix ending at a dash (V100).")] = None,
+        "--gpu", metavar="GPU", help="Only these GPU models, or a prefix ending at a dash "
+        "(V100).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv (a price file).")]
     = "table",
     prices: Annotated[Path | None, typer.Option(
@@ -203,20 +206,22 @@ def _summary(result: Any, env: Env) -> None:
 def refresh(
     ctx: typer.Context,
     regions: Annotated[list[str] | None, typer.Option(
-        "--regions", help="Regions to refresh; repeat or comma-separate (default: the "
-        "regions of the table in use).")] = None,
+        "--regions", metavar="REGION,...", help="Regions to refresh; repeat or "
+        "comma-separate (default: the regions of the table in use).")] = None,
     families: Annotated[list[str] | None, typer.Option(
-        "--families", help="Instance families; repeat or comma-separate (default: p2 p3 "
-        "p3dn p4d p4de p5 g4dn g4ad g5 g6).")] = None,
+        "--families", metavar="FAMILY,...", help="Instance families; repeat or "
+        "comma-separate (default: p2 p3 p3dn p4d p4de p5 g4dn g4ad g5 g6).")] = None,
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="The price file to write (default: "
         "~/.local/share/costopt/prices.csv, which plan then uses).")] = None,
 ) -> None:
-    """Fetch current on-demand (AWS Price List API) and spot (7 days of spot price history)
-    prices into a price file with the shipped snapshot's columns and units.
+    """Fetch current AWS prices into a price file (the shipped snapshot's columns and units).
+
+    On demand: the AWS Price List API. Spot: each zone's latest price (7 days of history).
 
     Rows of regions and families not fetched this time stay as they are in the file.
-    Needs pricing:GetProducts, ec2:DescribeSpotPriceHistory and ec2:DescribeInstanceTypes.
+
+    Needs pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes.
 
     Example: costopt pricing refresh --regions us-east-1,us-west-2 --families p3,g5
     """
@@ -255,7 +260,7 @@ def refresh(
             on_region=lambda region: progress.update(task, advance=1,
                                                      description=f"{region} done"))
     failed = "; ".join(f"{region}: {message}" for region, message in result.failures.items())
-    why = failed or "No rows for the families asked."
+    why = f"Failed: {failed}." if failed else "No rows for the families asked."
     if not result.rows:
         raise AwsError(f"no prices fetched, {target} left as it is. {why} To fix: check the "
                        "credentials and the "

@@ -402,8 +402,9 @@ def refresh(regions: Iterable[str], *, clients: ClientFactory, families: Collect
             now: datetime, bands: Mapping[tuple[str, str], str],
             gpu_memory_gb: Mapping[str, float],
             on_region: Callable[[str], None] = lambda region: None) -> RefreshResult:
-    """Refresh every region; a region whose calls fail is recorded in ``failures`` and the
-    others go on. ``on_region`` is called after each region (a progress bar)."""
+    """Refresh every region; a region whose calls fail is recorded in ``failures`` (the first
+    line of the error: a server's HTML error page is not repeated) and the others go on.
+    ``on_region`` is called after each region (a progress bar)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     pricing = clients("pricing", PRICING_API_REGION)
@@ -414,6 +415,6 @@ def refresh(regions: Iterable[str], *, clients: ClientFactory, families: Collect
                 region, pricing=pricing, ec2=clients("ec2", region), families=families,
                 now=now, bands=bands, gpu_memory_gb=gpu_memory_gb))
         except (BotoCoreError, ClientError, ValueError) as exc:
-            result.failures[region] = str(exc)
+            result.failures[region] = str(exc).strip().splitlines()[0][:300]
         on_region(region)
     return result
