@@ -28,9 +28,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="pricing")
 
 
-def _split(values: list[str] | None) -> list[str]:
-    """Repeated and comma-separated option values as one list (``--regions a,b --regions c``)."""
-    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+def _split(values: list[str] | None, *, lower: bool = False) -> list[str]:
+    """Repeated and comma-separated option values as one list (``--regions a,b --regions c``);
+    lower-cased for names AWS spells in lower case (regions, families)."""
+    out = [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+    return [v.lower() for v in out] if lower else out
 
 
 def _matches_gpu(model: str, wanted: list[str]) -> bool:
@@ -138,7 +140,8 @@ def show(
     path = prices or default_price_file()
     catalog = load_catalog(path)
     records = read_checked_csv(path, INSTANCE_COLUMNS).to_dict("records")
-    rows = _select(records, path, _split(family), _split(region), _split(gpu))
+    rows = _select(records, path, _split(family, lower=True), _split(region, lower=True),
+                   _split(gpu))
     price_date = min(r["price_date"] for r in rows)
     stale = catalog.staleness_warning(env.clock().date(), date.fromisoformat(price_date))
     if stale:
@@ -242,8 +245,8 @@ def refresh(
     current = _current_offers(env)
     bands = {(o.instance_type, o.region): o.interruption_band
              for o in current if o.interruption_band}
-    wanted_regions = _split(regions) or sorted({o.region for o in current})
-    wanted_families = _split(families) or list(core.DEFAULT_FAMILIES)
+    wanted_regions = _split(regions, lower=True) or sorted({o.region for o in current})
+    wanted_families = _split(families, lower=True) or list(core.DEFAULT_FAMILIES)
     gpu_memory = {k: g.memory_gb for k, g in
                   load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
     session = env.boto3_session()

@@ -104,7 +104,7 @@ def test_show_filters_by_family_region_and_gpu_prefix(prices: Path) -> None:
         str(prices), "2026-09-01", ["test"])
 
     only_p3_us = CliRunner().invoke(app, ["pricing", "show", "--prices", str(prices),
-                                          "--family", "p3", "--region", "us-east-1",
+                                          "--family", "P3", "--region", "US-East-1",
                                           "--format", "json"], obj=env_at())
     assert [o["instance_type"] for o in json.loads(only_p3_us.stdout)["offers"]] == [
         "p3.8xlarge", "p3.2xlarge"]
