@@ -342,3 +342,17 @@ def test_a_refreshed_row_matches_the_snapshots_columns_and_units(
         assert new[column] == old[column], column
     # Prices per instance-hour in USD: the same order of magnitude as the snapshot's.
     assert 0.5 < float(new["on_demand_usd_per_hour"]) / float(old["on_demand_usd_per_hour"]) < 2
+
+
+def test_a_region_whose_price_list_is_not_in_the_documented_shape_fails_alone() -> None:
+    with mock_aws():
+        pricing = boto3.client("pricing", region_name="us-east-1")
+        stub = Stubber(pricing)
+        stub.add_response("get_products", {"FormatVersion": "aws_v1",
+                                           "PriceList": ['{"product": "?"}']})
+        with stub:
+            result = refresh(["us-east-1"], clients=lambda service, region: (
+                pricing if service == "pricing" else boto3.client("ec2", region_name=region)),
+                families={"g5"}, now=NOW, bands={}, gpu_memory_gb=GPU_MEMORY)
+    assert result.regions == []
+    assert result.failures["us-east-1"].startswith("a Price List record is not in the aws_v1")
