@@ -6,7 +6,7 @@ import io
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -15,10 +15,15 @@ from rich.table import Table
 from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.errors import AwsError, CostoptError, PricingDataError
 
+if TYPE_CHECKING:
+    from costopt.pricing.catalog import InstanceOffer
+    from costopt.pricing.refresh import RefreshResult
+
 INTEGER_COLUMNS = ("gpus", "vcpus", "spot_azs")
 NUMBER_COLUMNS = ("gpu_memory_gb", "memory_gib", "on_demand_usd_per_hour", "spot_usd_per_hour",
                   "spot_usd_per_hour_min", "spot_interruptions_per_hour")
 SORTED_BY = "on_demand_usd_per_gpu_hour"
+
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="The AWS price table in use: show it, refresh it from AWS.",
@@ -164,7 +169,7 @@ def show(
         _render_table(rows, env)
 
 
-def _current_offers(env: Env) -> tuple[Any, ...]:
+def _current_offers(env: Env) -> tuple[InstanceOffer, ...]:
     """The offers of the table in use, whose regions a refresh fetches by default and whose
     Spot Advisor bands it keeps (AWS has no API for the bands); the shipped snapshot's when
     the table in use is unreadable."""
@@ -177,7 +182,7 @@ def _current_offers(env: Env) -> tuple[Any, ...]:
         return load_offers(shipped_data_dir() / "instances.csv")
 
 
-def _summary(result: Any, env: Env) -> None:
+def _summary(result: RefreshResult, env: Env) -> None:
     from costopt.pricing.refresh import format_number
 
     table = _table(title="Refreshed")
@@ -249,6 +254,8 @@ def refresh(
     wanted_families = _split(families, lower=True) or list(core.DEFAULT_FAMILIES)
     gpu_memory = {k: g.memory_gb for k, g in
                   load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
+    existing = (read_checked_csv(target, INSTANCE_COLUMNS).to_dict("records")
+                if target.is_file() else [])
     session = env.boto3_session()
     config = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -266,11 +273,9 @@ def refresh(
     why = f"Failed: {failed}." if failed else "No rows for the families asked."
     if not result.rows:
         raise AwsError(f"no prices fetched, {target} left as it is. {why} To fix: check the "
-                       "credentials and the "
-                       "permissions pricing:GetProducts, ec2:DescribeInstanceTypes and "
-                       "ec2:DescribeSpotPriceHistory, and the region and family names.")
-    existing = (read_checked_csv(target, INSTANCE_COLUMNS).to_dict("records")
-                if target.is_file() else [])
+                       "credentials, the permissions pricing:GetProducts, "
+                       "ec2:DescribeInstanceTypes and ec2:DescribeSpotPriceHistory, and the "
+                       "region and family names.")
     rows = core.merge_rows(existing, result)
     core.write_price_file(rows, target)
     _summary(result, env)

@@ -327,3 +327,16 @@ def test_refresh_where_every_region_fails_writes_nothing(aws, tmp_path: Path) ->
     assert "no prices fetched" in result.stderr and "AccessDeniedException" in result.stderr
     assert "pricing:GetProducts" in result.stderr
     assert not out.exists()
+
+
+def test_refresh_into_a_file_that_is_not_a_price_file_stops_before_calling_aws(
+        aws, tmp_path: Path) -> None:
+    env, _, _ = aws  # no stubbed answers: had it called AWS, it would say "no prices fetched"
+    out = tmp_path / "notes.csv"
+    out.write_text("a,b\n1,2\n")
+    result = CliRunner().invoke(app, ["pricing", "refresh", "--regions", "us-east-1", "-o",
+                                      str(out)], obj=env)
+    assert result.exit_code == 1
+    assert f"price file {out} has 1 problem" in result.stderr
+    assert "missing column(s) instance_type" in result.stderr
+    assert out.read_text() == "a,b\n1,2\n"
