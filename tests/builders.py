@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from hypothesis import strategies as st
+
 from costopt.pricing.catalog import GpuModel, InstanceOffer, PriceCatalog
 from costopt.workload import Workload, parse_workload
 
@@ -59,3 +61,52 @@ def server(name: str = "box", **fields: Any) -> dict[str, Any]:
     base = {"name": name, "gpu": "V100-SXM2-16GB", "gpus": 4, "purchase_usd": 8760,
             "lifetime_years": 1, "power_watts": 1650, "idle_watts": 250}
     return {**base, **fields}
+
+
+# Random small workloads for property tests: a few offers, servers and jobs.
+
+OFFERS = [
+    ("p3.2xlarge", "V100-SXM2-16GB", 1, 8),
+    ("p3.8xlarge", "V100-SXM2-16GB", 4, 32),
+    ("g4dn.12xlarge", "T4", 4, 48),
+    ("p4d.24xlarge", "A100-SXM4-40GB", 8, 96),
+]
+
+
+def at(hours: int) -> str:
+    return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
+
+
+@st.composite
+def random_case(draw: st.DrawFn):
+    days = draw(st.integers(1, 3))
+    period_hours = draw(st.sampled_from([12, 24]))
+    periods = days * 24 // period_hours
+    offers = []
+    for name, gpu, gpus, vcpus in draw(st.lists(st.sampled_from(OFFERS), min_size=1,
+                                                max_size=3, unique=True)):
+        for region in draw(st.sampled_from([["us-east-1"], ["us-east-1", "us-west-2"]])):
+            od = draw(st.floats(0.5, 30.0))
+            spot = draw(st.one_of(st.none(), st.floats(0.1, 1.0).map(lambda f, od=od: f * od)))
+            offers.append(offer(name, region, gpu=gpu, gpus=gpus, vcpus=vcpus, on_demand=od,
+                                spot=spot, rate=draw(st.floats(0.0, 0.5))))
+    servers = [server(f"s{i}", gpu=draw(st.sampled_from(["V100-SXM2-16GB", "RTX-2080-TI"])),
+                      gpus=draw(st.sampled_from([1, 2, 4, 8])),
+                      availability=draw(st.floats(0.3, 1.0)))
+               for i in range(draw(st.integers(0, 2)))]
+    largest = max([o.gpus for o in offers] + [s["gpus"] for s in servers])
+    gangs = [g for g in (1, 2, 4) if g <= largest]
+    jobs = []
+    for i in range(draw(st.integers(1, 3))):
+        first = draw(st.integers(0, periods - 1))
+        last = draw(st.integers(first + 1, periods))
+        jobs.append({
+            "name": f"j{i}", "gpus": draw(st.sampled_from(gangs)),
+            "gpu_hours": draw(st.floats(1.0, 150.0)),
+            "interruptible": draw(st.booleans()),
+            "start": at(first * period_hours),
+            "deadline": at(last * period_hours),
+        })
+    w = workload(jobs, days=days, period_hours=period_hours,
+                 owned={"servers": servers} if servers else None, cloud={})
+    return w, catalog(*offers)

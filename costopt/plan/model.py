@@ -58,6 +58,7 @@ class LinearProgram:
     row_lower: np.ndarray
     row_upper: np.ndarray
     lazy: np.ndarray  # bool per row: a solver may add it only once a solution violates it
+    seed: np.ndarray  # bool per column: where a column-generating solver starts (any is exact)
     a_row: np.ndarray
     a_col: np.ndarray
     a_val: np.ndarray
@@ -90,6 +91,7 @@ class _Builder:
     variable_cost: list[float] = field(default_factory=list)
     col_upper: list[float] = field(default_factory=list)
     integer: list[bool] = field(default_factory=list)
+    seed: list[bool] = field(default_factory=list)
     row_names: list[str] = field(default_factory=list)
     row_lower: list[float] = field(default_factory=list)
     row_upper: list[float] = field(default_factory=list)
@@ -101,8 +103,9 @@ class _Builder:
     a_val: list[float] = field(default_factory=list)
 
     def col(self, name: str, usd: float, upper: float = INF, extra: float = 0.0,
-            integer: bool = False) -> int:
+            integer: bool = False, seed: bool = True) -> int:
         self.col_names.append(name)
+        self.seed.append(seed)
         self.variable_cost.append(usd)
         self.cost.append(usd + extra)
         self.col_upper.append(upper)
@@ -159,6 +162,7 @@ def build_model(
         row_lower=np.array(b.row_lower, dtype=float),
         row_upper=np.array(b.row_upper, dtype=float),
         lazy=np.array(b.lazy, dtype=bool),
+        seed=np.array(b.seed, dtype=bool),
         a_row=np.array(b.a_row, dtype=np.int64),
         a_col=np.array(b.a_col, dtype=np.int64),
         a_val=np.array(b.a_val, dtype=float),
@@ -177,15 +181,17 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     period some job could use it in."""
     all_pools = pools.all
     periods = w.horizon.periods
+    seeded = seed_pairs(pools, pairs)
     h: dict[tuple[int, int, int], int] = {}
     used: dict[int, set[int]] = {}
     for e in pairs:
         job, pool = w.jobs[e.job], all_pools[e.pool]
         usd = pool.energy_usd_per_gpu_hour if isinstance(pool, OwnedPool) else 0.0
+        seed = (e.job, e.pool) in seeded
         for t in w.job_periods(job):
             tie = TIE_BREAK_USD_PER_GPU_HOUR * (t + 1) / periods
             h[(e.job, e.pool, t)] = b.col(f"h[{job.name},{pool.id},{labels[t]}]", usd,
-                                          extra=tie)
+                                          extra=tie, seed=seed)
             used.setdefault(e.pool, set()).add(t)
     u: dict[tuple[int, int], int] = {}
     for p in sorted(used):
@@ -196,6 +202,28 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
         for t in sorted(used[p]):
             u[(p, t)] = b.col(f"u[{pool.id},{labels[t]}]", pool.usd_per_hour, upper=cap)
     return h, u
+
+
+SEED_CLOUD_POOLS = 3
+"""Cloud pools per job a column-generating solver starts with (the cheapest per unit of
+work); the others join only when their reduced cost says they would lower the cost."""
+
+
+def seed_pairs(pools: Pools, pairs: list[Eligible]) -> set[tuple[int, int]]:
+    """(job, pool) pairs to start from: every owned pool (their capacity binds, so the
+    alternatives matter) and each job's cheapest cloud pools per reference GPU-hour."""
+    cloud: dict[int, list[tuple[float, int]]] = {}
+    seeded = set()
+    for e in pairs:
+        pool = pools.all[e.pool]
+        if isinstance(pool, CloudPool):
+            usd = pool.usd_per_hour * e.blocking / (pool.gpus_per_node * e.work_per_gpu_hour)
+            cloud.setdefault(e.job, []).append((usd, e.pool))
+        else:
+            seeded.add((e.job, e.pool))
+    for j, options in cloud.items():
+        seeded.update((j, p) for _usd, p in sorted(options)[:SEED_CLOUD_POOLS])
+    return seeded
 
 
 def _purchases(b: _Builder, pools: Pools) -> dict[int, int]:

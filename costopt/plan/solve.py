@@ -21,6 +21,8 @@ from costopt.plan.model import LinearProgram
 
 SOLVERS = ("cbc", "highs")
 LAZY_TOLERANCE = 1e-7  # a lazy row is violated when A x exceeds its bound by more (relative)
+SIMPLEX_DUAL, SIMPLEX_PRIMAL = 1, 4  # HiGHS option simplex_strategy
+PRICING_TOLERANCE = 1e-7  # USD: a column joins when its reduced cost is below minus this
 
 
 class SolveStatus(str, Enum):
@@ -107,47 +109,46 @@ def _csc(n_cols: int, rows: np.ndarray, cols: np.ndarray,
 
 
 def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
-    """HiGHS through highspy. Lazy rows (the wall-time rows) start out of the model; after
-    each solve the ones the solution violates are added and HiGHS re-solves from its last
-    basis, until none is violated: the optimum of the whole model, at a fraction of its
-    rows."""
+    """HiGHS through highspy, with rows and columns generated as they are needed.
+
+    Lazy rows (the wall-time rows) start out of the model, and so do the columns that are
+    not in ``lp.seed``. After each solve the lazy rows the solution violates are added; when
+    none is, the absent columns are priced with the solve's duals (reduced cost
+    ``c - A^T y``, absent rows at dual 0) and those that would lower the cost are added.
+    HiGHS re-solves from its last basis each time. When neither is left, the solution
+    satisfies every row and no column can improve it: the optimum of the whole model.
+    A model with integer columns (servers to buy) is solved whole from the start."""
     import highspy
 
-    inf = highspy.kHighsInf
-    base = ~lp.lazy
-    new_row = np.full(lp.num_rows, -1, dtype=np.int64)
-    new_row[base] = np.arange(int(base.sum()))
-    in_base = base[lp.a_row]
-    model = highspy.HighsLp()
-    model.num_col_ = lp.num_cols
-    model.num_row_ = int(base.sum())
-    model.col_cost_ = lp.cost
-    model.col_lower_ = np.zeros(lp.num_cols)
-    model.col_upper_ = np.where(np.isinf(lp.col_upper), inf, lp.col_upper)
-    model.row_lower_ = np.where(np.isinf(lp.row_lower[base]), -inf, lp.row_lower[base])
-    model.row_upper_ = np.where(np.isinf(lp.row_upper[base]), inf, lp.row_upper[base])
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    (model.a_matrix_.start_, model.a_matrix_.index_,
-     model.a_matrix_.value_) = _csc(lp.num_cols, new_row[lp.a_row[in_base]],
-                                    lp.a_col[in_base], lp.a_val[in_base])
-    if lp.integer.any():
-        kinds = highspy.HighsVarType
-        model.integrality_ = [kinds.kInteger if whole else kinds.kContinuous
-                              for whole in lp.integer]
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("random_seed", 0)
-    if time_limit_s is not None:
-        highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.passModel(model)
-    highs.run()
-    added = _add_violated_rows(highs, lp)
-    status = highs.getModelStatus()
-    x = np.array(highs.getSolution().col_value, dtype=float)
-    if x.size != lp.num_cols:
-        x = np.zeros(lp.num_cols)
+    master = _HighsMaster(lp, time_limit_s)
     ms = highspy.HighsModelStatus
-    detail = f"{added} lazy row(s) added"
+    while True:
+        master.run()
+        status = master.highs.getModelStatus()
+        if status in (ms.kInfeasible, ms.kModelEmpty) and not master.complete:
+            master.add_cols(np.flatnonzero(master.col_pos < 0))  # the seed was too narrow
+            continue
+        if status != ms.kOptimal:
+            break
+        x = master.x_full()
+        act = np.bincount(lp.a_row, weights=lp.a_val * x[lp.a_col], minlength=lp.num_rows)
+        slack = LAZY_TOLERANCE * np.maximum(1.0, np.abs(lp.row_upper))
+        violated = lp.lazy & (master.row_pos < 0) & (act > lp.row_upper + slack)
+        if violated.any():
+            master.add_rows(np.flatnonzero(violated))
+            continue
+        if master.complete:
+            break
+        y = master.y_full()
+        reduced = lp.cost - np.bincount(lp.a_col, weights=lp.a_val * y[lp.a_row],
+                                        minlength=lp.num_cols)
+        better = (master.col_pos < 0) & (reduced < -PRICING_TOLERANCE)
+        if not better.any():
+            break
+        master.add_cols(np.flatnonzero(better))
+    x = master.x_full()
+    detail = (f"{master.rows_added} lazy row(s) added, {master.cols_added} column(s) priced "
+              f"in, {master.runs} solve(s)")
     if status == ms.kOptimal:
         x = np.maximum(x, 0.0)
         x[lp.integer] = np.round(x[lp.integer])
@@ -156,33 +157,106 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
         return Solution(SolveStatus.INFEASIBLE, x, "highs", detail)
     if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
         return Solution(SolveStatus.UNBOUNDED, x, "highs", detail)
-    return Solution(SolveStatus.NOT_SOLVED, x, "highs", highs.modelStatusToString(status))
+    return Solution(SolveStatus.NOT_SOLVED, x, "highs",
+                    master.highs.modelStatusToString(status))
 
 
-def _add_violated_rows(highs: object, lp: LinearProgram) -> int:
-    """Add the lazy rows the current solution violates and re-solve, until none is."""
-    import highspy
+class _HighsMaster:
+    """The part of ``lp`` HiGHS holds: some columns and rows, in the order they joined.
 
-    in_lazy = lp.lazy[lp.a_row]
-    rows, cols, vals = lp.a_row[in_lazy], lp.a_col[in_lazy], lp.a_val[in_lazy]
-    order = np.argsort(rows, kind="stable")
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    added = np.zeros(lp.num_rows, dtype=bool)
-    while rows.size and highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-        x = np.asarray(highs.getSolution().col_value, dtype=float)
-        act = np.zeros(lp.num_rows)
-        np.add.at(act, rows, vals * x[cols])
-        slack = LAZY_TOLERANCE * np.maximum(1.0, np.abs(lp.row_upper))
-        violated = lp.lazy & ~added & (act > lp.row_upper + slack)
-        if not violated.any():
-            break
-        pick = violated[rows]
-        r, c, v = rows[pick], cols[pick], vals[pick]
-        new = np.flatnonzero(violated)
+    ``col_pos``/``row_pos`` map a column/row of ``lp`` to its position in HiGHS (-1: not
+    there yet)."""
+
+    def __init__(self, lp: LinearProgram, time_limit_s: float | None) -> None:
+        import highspy
+
+        self.lp = lp
+        self.inf = highspy.kHighsInf
+        mip = bool(lp.integer.any())
+        cols = np.arange(lp.num_cols) if mip else np.flatnonzero(lp.seed)
+        rows = np.flatnonzero(~lp.lazy)
+        self.col_pos = np.full(lp.num_cols, -1, dtype=np.int64)
+        self.col_pos[cols] = np.arange(cols.size)
+        self.row_pos = np.full(lp.num_rows, -1, dtype=np.int64)
+        self.row_pos[rows] = np.arange(rows.size)
+        self.cols, self.rows = cols, rows
+        self.rows_added = self.cols_added = self.runs = 0
+        model = highspy.HighsLp()
+        model.num_col_ = int(cols.size)
+        model.num_row_ = int(rows.size)
+        model.col_cost_ = lp.cost[cols]
+        model.col_lower_ = np.zeros(cols.size)
+        model.col_upper_ = self._finite(lp.col_upper[cols])
+        model.row_lower_ = self._finite(lp.row_lower[rows])
+        model.row_upper_ = self._finite(lp.row_upper[rows])
+        keep = (self.row_pos[lp.a_row] >= 0) & (self.col_pos[lp.a_col] >= 0)
+        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        (model.a_matrix_.start_, model.a_matrix_.index_,
+         model.a_matrix_.value_) = _csc(int(cols.size), self.row_pos[lp.a_row[keep]],
+                                        self.col_pos[lp.a_col[keep]], lp.a_val[keep])
+        if mip:
+            kinds = highspy.HighsVarType
+            model.integrality_ = [kinds.kInteger if whole else kinds.kContinuous
+                                  for whole in lp.integer]
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("random_seed", 0)
+        if time_limit_s is not None:
+            self.highs.setOptionValue("time_limit", float(time_limit_s))
+        self.highs.passModel(model)
+
+    @property
+    def complete(self) -> bool:
+        return self.cols.size == self.lp.num_cols
+
+    def _finite(self, values: np.ndarray) -> np.ndarray:
+        return np.where(np.isposinf(values), self.inf,
+                        np.where(np.isneginf(values), -self.inf, values))
+
+    def run(self) -> None:
+        self.runs += 1
+        self.highs.run()
+
+    def x_full(self) -> np.ndarray:
+        x = np.zeros(self.lp.num_cols)
+        values = np.asarray(self.highs.getSolution().col_value, dtype=float)
+        if values.size == self.cols.size:
+            x[self.cols] = values
+        return x
+
+    def y_full(self) -> np.ndarray:
+        y = np.zeros(self.lp.num_rows)
+        y[self.rows] = np.asarray(self.highs.getSolution().row_dual, dtype=float)
+        return y
+
+    def add_rows(self, new: np.ndarray) -> None:
+        """Add rows of ``lp`` with their entries in the columns HiGHS holds. The last
+        basis stays dual feasible: the dual simplex goes on from it."""
+        lp = self.lp
+        pick = np.isin(lp.a_row, new) & (self.col_pos[lp.a_col] >= 0)
+        order = np.argsort(lp.a_row[pick], kind="stable")
+        r, c, v = lp.a_row[pick][order], self.col_pos[lp.a_col[pick][order]], lp.a_val[pick][order]
         starts = np.searchsorted(r, new).astype(np.int32)
-        highs.addRows(len(new), np.where(np.isinf(lp.row_lower[new]), -highspy.kHighsInf,
-                                         lp.row_lower[new]),
-                      lp.row_upper[new], len(c), starts, c.astype(np.int32), v)
-        added |= violated
-        highs.run()
-    return int(added.sum())
+        self.highs.addRows(int(new.size), self._finite(lp.row_lower[new]),
+                           self._finite(lp.row_upper[new]), int(c.size), starts,
+                           c.astype(np.int32), v)
+        self.highs.setOptionValue("simplex_strategy", SIMPLEX_DUAL)
+        self.row_pos[new] = self.rows.size + np.arange(new.size)
+        self.rows = np.concatenate([self.rows, new])
+        self.rows_added += int(new.size)
+
+    def add_cols(self, new: np.ndarray) -> None:
+        """Add columns of ``lp`` with their entries in the rows HiGHS holds. The last
+        basis stays primal feasible: the primal simplex goes on from it."""
+        lp = self.lp
+        pick = np.isin(lp.a_col, new) & (self.row_pos[lp.a_row] >= 0)
+        order = np.argsort(lp.a_col[pick], kind="stable")
+        c, r, v = lp.a_col[pick][order], self.row_pos[lp.a_row[pick][order]], lp.a_val[pick][order]
+        starts = np.searchsorted(c, new).astype(np.int32)
+        self.highs.addCols(int(new.size), lp.cost[new], np.zeros(new.size),
+                           self._finite(lp.col_upper[new]), int(r.size), starts,
+                           r.astype(np.int32), v)
+        self.highs.setOptionValue("simplex_strategy", SIMPLEX_PRIMAL)
+        self.col_pos[new] = self.cols.size + np.arange(new.size)
+        self.cols = np.concatenate([self.cols, new])
+        self.cols_added += int(new.size)

@@ -21,9 +21,9 @@ import json, sys
 from typer.testing import CliRunner
 from costopt.cli.main import app
 result = CliRunner().invoke(app, sys.argv[1:])
-heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))
+heavy = sorted({m.split('.')[0] for m in sys.modules} & set(HEAVY))
 print(json.dumps({"exit": result.exit_code, "heavy": heavy}))
-""" % (HEAVY,)
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _heavy_imports(*args: str) -> dict:
