@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
-import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from costopt.pricing.catalog import INSTANCE_COLUMNS, load_gpu_table
+from costopt.pricing.catalog import load_gpu_table
 from costopt.pricing.names import canonical_gpu_name, interconnect
-from costopt.pricing.spot import BAND_MIDPOINTS, interruptions_per_hour, zone_summary
+from costopt.pricing.refresh import format_number, write_price_rows
+from costopt.pricing.spot import band_for, interruptions_per_hour, zone_summary
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOG_2026 = "aws_gpu_catalog_2026.csv"
@@ -41,8 +41,6 @@ SOURCES = {
 its first day: staleness warnings err on the side of refreshing."""
 
 ADVISOR_SOURCE = "spot-advisor 2025-06-28"
-UNKNOWN_BAND = ">20%"
-"""The band assumed for a type the advisor never lists: the worst, so spot is not flattered."""
 
 
 def read_advisor(path: Path) -> dict[tuple[str, str], str]:
@@ -53,15 +51,6 @@ def read_advisor(path: Path) -> dict[tuple[str, str], str]:
             for row in csv.DictReader(handle)
             if row["os"] == "Linux"
         }
-
-
-def typical_band(bands: dict[tuple[str, str], str], instance_type: str) -> str:
-    """The band for a region the advisor does not list: the type's median band elsewhere."""
-    order = list(BAND_MIDPOINTS)
-    seen = sorted(order.index(b) for (t, _), b in bands.items() if t == instance_type)
-    if not seen:
-        return UNKNOWN_BAND
-    return order[int(statistics.median_low(seen))]
 
 
 def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str, object]]:
@@ -86,11 +75,8 @@ def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str,
         if len(on_demand) != 1:
             raise SystemExit(f"{itype} {region}: on-demand price differs by zone: {on_demand}")
         spot = zone_summary(float(r["SpotPrice"]) for r in azs if r["SpotPrice"].strip())
-        band = bands.get((itype, region))
-        band_note = ADVISOR_SOURCE
-        if band is None:
-            band = typical_band(bands, itype)
-            band_note = f"{ADVISOR_SOURCE}; band not listed for the region, the type's median"
+        band, how = band_for(bands, itype, region)
+        band_note = f"{ADVISOR_SOURCE}; {how}" if how else ADVISOR_SOURCE
         price_date, source = SOURCES[origin[(itype, region)]]
         rows.append(
             {
@@ -99,13 +85,13 @@ def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str,
                 "region": region,
                 "gpu_model": model,
                 "gpus": int(float(first["AcceleratorCount"])),
-                "gpu_memory_gb": _number(gpu_memory[model.upper()]),
+                "gpu_memory_gb": format_number(gpu_memory[model.upper()]),
                 "vcpus": int(float(first["vCPUs"])),
-                "memory_gib": _number(float(first["MemoryGiB"])),
+                "memory_gib": format_number(float(first["MemoryGiB"])),
                 "interconnect": interconnect(itype),
-                "on_demand_usd_per_hour": _number(on_demand.pop()),
-                "spot_usd_per_hour": _number(spot[0]) if spot else "",
-                "spot_usd_per_hour_min": _number(spot[1]) if spot else "",
+                "on_demand_usd_per_hour": format_number(on_demand.pop()),
+                "spot_usd_per_hour": format_number(spot[0]) if spot else "",
+                "spot_usd_per_hour_min": format_number(spot[1]) if spot else "",
                 "spot_azs": spot[2] if spot else 0,
                 "interruption_band": band,
                 "spot_interruptions_per_hour": f"{interruptions_per_hour(band):.6f}",
@@ -114,10 +100,6 @@ def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str,
             }
         )
     return rows
-
-
-def _number(value: float) -> str:
-    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def main() -> None:
@@ -129,9 +111,7 @@ def main() -> None:
     gpus = load_gpu_table(REPO / "pricing_data" / "gpus.csv")
     rows = compile_rows(args.data, {k: g.memory_gb for k, g in gpus.items()})
     with args.output.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=INSTANCE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        write_price_rows(rows, handle)
     families = Counter(str(r["family"]) for r in rows)
     print(f"wrote {len(rows)} rows to {args.output}: "
           + ", ".join(f"{f} {n}" for f, n in sorted(families.items())))

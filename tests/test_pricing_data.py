@@ -7,12 +7,11 @@ Expected figures are read by hand from the reference data the snapshot is compil
 from __future__ import annotations
 
 import csv
-import math
 
 import pytest
 
 from costopt.pricing.catalog import INSTANCE_COLUMNS, load_catalog, shipped_data_dir
-from costopt.pricing.spot import interruptions_per_hour, zone_summary
+from costopt.pricing.spot import interruptions_per_hour
 
 DATA = shipped_data_dir()
 
@@ -88,15 +87,3 @@ def test_rates_come_from_bands_and_cheapest_zone_below_median(catalog) -> None:
             interruptions_per_hour(o.interruption_band), abs=1e-6)
         if o.spot_usd_per_hour is not None:
             assert o.spot_usd_per_hour_min <= o.spot_usd_per_hour
-
-
-def test_band_rate_formula_by_hand() -> None:
-    assert interruptions_per_hour("<5%") == pytest.approx(-math.log(0.975) / 24)
-    assert interruptions_per_hour(">20%") == pytest.approx(0.0119866, abs=1e-6)
-    with pytest.raises(ValueError, match="unknown interruption band"):
-        interruptions_per_hour("often")
-
-
-def test_zone_summary_by_hand() -> None:
-    assert zone_summary([3.0, 1.0, 2.0, 10.0]) == (2.5, 1.0, 4)
-    assert zone_summary([]) is None

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from costopt.pricing.catalog import INSTANCE_COLUMNS
 from costopt.pricing.names import canonical_gpu_name, family, interconnect
-from costopt.pricing.spot import interruptions_per_hour, zone_summary
+from costopt.pricing.spot import band_for, interruptions_per_hour, zone_summary
 
 SOURCE = "aws-price-list-api+describe-spot-price-history"
 PRICING_API_REGION = "us-east-1"
@@ -273,7 +273,8 @@ def price_rows(region: str, facts: Mapping[str, InstanceFacts],
 
     A row needs facts and an on-demand price; spot columns are empty without a spot price.
     ``bands`` ((instance type, region) -> Spot Advisor band) come from the table in use: the
-    refresh keeps a type's band, and a type without one gets an empty band and rate.
+    refresh keeps a type's band; a type the table does not list in the region gets the
+    type's median band elsewhere, else the worst band (``spot.band_for``).
     """
     rows: list[dict[str, str]] = []
     notes = [f"{t}: an on-demand price but no GPU facts from DescribeInstanceTypes, left out"
@@ -283,7 +284,7 @@ def price_rows(region: str, facts: Mapping[str, InstanceFacts],
     for instance_type in sorted(set(facts) & set(on_demand)):
         fact = facts[instance_type]
         region_spot_price = spot.get(instance_type)
-        band = bands.get((instance_type, region), "")
+        band, how = band_for(bands, instance_type, region)
         rows.append({
             "instance_type": instance_type,
             "family": family(instance_type),
@@ -301,9 +302,9 @@ def price_rows(region: str, facts: Mapping[str, InstanceFacts],
                                       if region_spot_price else ""),
             "spot_azs": str(region_spot_price.azs if region_spot_price else 0),
             "interruption_band": band,
-            "spot_interruptions_per_hour": f"{interruptions_per_hour(band):.6f}" if band else "",
+            "spot_interruptions_per_hour": f"{interruptions_per_hour(band):.6f}",
             "price_date": today.isoformat(),
-            "source": SOURCE + ("; band kept from the previous table" if band else ""),
+            "source": f"{SOURCE}; {how or 'band kept from the previous table'}",
         })
     return rows, notes
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 BAND_MIDPOINTS: dict[str, float] = {
     "<5%": 0.025,
@@ -28,6 +28,9 @@ BAND_MIDPOINTS: dict[str, float] = {
 """Spot Advisor interruption-frequency bands and the share of instances each stands for."""
 
 HOURS_PER_DAY = 24.0
+
+UNKNOWN_BAND = ">20%"
+"""The band assumed for a type no advisor data lists: the worst, so spot is not flattered."""
 
 
 def interruptions_per_hour(band: str) -> float:
@@ -48,3 +51,20 @@ def zone_summary(prices: Iterable[float]) -> tuple[float, float, int] | None:
     if not values:
         return None
     return statistics.median(values), values[0], len(values)
+
+
+def band_for(bands: Mapping[tuple[str, str], str], instance_type: str,
+             region: str) -> tuple[str, str]:
+    """The interruption band of a type in a region from ``bands`` ((type, region) -> band),
+    and how it was found: ``""`` listed; else the type's median band over the regions that
+    list it; else :data:`UNKNOWN_BAND`. The second item says which, for the source column."""
+    listed = bands.get((instance_type, region))
+    if listed:
+        return listed, ""
+    order = list(BAND_MIDPOINTS)
+    seen = sorted(order.index(b) for (t, _r), b in bands.items()
+                  if t == instance_type and b in BAND_MIDPOINTS)
+    if seen:
+        return (order[int(statistics.median_low(seen))],
+                "band not listed for the region, the type's median")
+    return UNKNOWN_BAND, "band not listed for the type, the worst assumed"

@@ -188,11 +188,14 @@ def test_rows_have_the_price_file_columns_and_units() -> None:
         "interruption_band": "<5%", "spot_interruptions_per_hour": "0.001055",
         "price_date": "2026-11-24", "source": f"{SOURCE}; band kept from the previous table",
     }
-    # No spot price and no band: empty spot columns and rate, 0 zones; NVLink for p4d.
+    # No spot price: empty spot columns, 0 zones; NVLink for p4d. No band for p4d anywhere
+    # in the table: the worst band, >20%: f = 0.25, r = -ln(0.75) / 24 = 0.011987.
     assert (p4d["spot_usd_per_hour"], p4d["spot_usd_per_hour_min"], p4d["spot_azs"]) == (
         "", "", "0")
-    assert (p4d["interruption_band"], p4d["spot_interruptions_per_hour"]) == ("", "")
-    assert p4d["interconnect"] == "NVLink" and p4d["source"] == SOURCE
+    assert (p4d["interruption_band"], p4d["spot_interruptions_per_hour"]) == (
+        ">20%", "0.011987")
+    assert p4d["interconnect"] == "NVLink"
+    assert p4d["source"] == f"{SOURCE}; band not listed for the type, the worst assumed"
     assert notes == [
         "g6.xlarge: an on-demand price but no GPU facts from DescribeInstanceTypes, left out",
         "g5.2xlarge: no on-demand price in the Price List, left out",
