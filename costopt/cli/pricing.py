@@ -151,7 +151,7 @@ def show(
     stale = catalog.staleness_warning(env.clock().date(), date.fromisoformat(price_date))
     if stale:
         env.warn(stale)
-    sources = sorted({r["source"] for r in rows})
+    sources = sorted({r["source"].split(";")[0].strip() for r in rows})
     if fmt == "json":
         env.console.print_json(json.dumps({
             "price_file": str(path), "price_date": price_date, "sources": sources,
