@@ -21,6 +21,10 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
 
 
+SUGGEST_HIGHS_AFTER_S = 20.0
+"""Above this many seconds of planning with CBC, suggest HiGHS."""
+
+
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     """The workload and the price catalog it asks for, staleness warned."""
     from costopt.pricing.catalog import load_catalog
@@ -67,6 +71,13 @@ def plan(
                        time_limit_s=time_limit)
     for note in result.notes:
         env.warn(note)
+    seconds = sum(result.timings.values())
+    if solver == "cbc" and seconds > SUGGEST_HIGHS_AFTER_S:
+        env.warn(f"planning took {seconds:.0f} s with CBC ({result.variables:,} variables); "
+                 "--solver highs finds the same optimum much faster on models this size")
+    if env.verbose:
+        env.err.print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in
+                                                  result.timings.items()), highlight=False)
     doc = to_document(result, str(workload_file), workload_sha256(workload_file))
     write_plan(doc, output)
     if fmt == "json":
