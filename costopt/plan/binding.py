@@ -173,8 +173,24 @@ def shortfall_reason(w: Workload, j: int, pools: Pools, pairs: list[Eligible],
             reasons.append(f"quota: {limit.name} at {limit.detail}")
     if not reasons:
         reasons.append("the limits on its pools leave no room for it")
-    return "; ".join(dict.fromkeys(reasons)) + ". To fix: raise the limit named, move the " \
-        "deadline, or allow more pools"
+    rows = _full_rows_of_job(lp, act, j)
+    named = ", ".join(lp.row_name(r) for r in rows[:SHOWN_ROWS])
+    more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
+    at_limit = f" (rows at their limit: {named}{more})" if rows else ""
+    return "; ".join(dict.fromkeys(reasons)) + at_limit + ". To fix: raise the limit " \
+        "named, move the deadline, or allow more pools"
+
+
+SHOWN_ROWS = 3
+"""Rows at their limit named in a shortfall's reason (the rest are counted)."""
+
+
+def _full_rows_of_job(lp: LinearProgram, act: np.ndarray, j: int) -> list[int]:
+    """Rows holding job ``j``'s GPU-hours that are at their upper limit, by name."""
+    cols = [c for (job, _p, _t), c in lp.h.items() if job == j]
+    rows = np.unique(lp.a_row[np.isin(lp.a_col, cols)])
+    full = [int(r) for r in rows if lp.row_family[r] != "work" and _at_upper(lp, act, int(r))]
+    return sorted(full, key=lp.row_name)
 
 
 def _quota_covers(name: str, pool: CloudPool) -> bool:

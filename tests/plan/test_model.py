@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from builders import catalog, offer, server, workload
 
+from costopt.plan.model import build_model
 from costopt.plan.planner import make_plan
+from costopt.plan.pools import build_pools, eligibility
 
 
 def cost_of(result, pool_prefix: str = "") -> float:
@@ -192,6 +194,25 @@ def test_owned_capacity_shortfall_reason() -> None:
     assert result.status == "infeasible"
     assert sum(s.gpu_hours for s in result.shortfalls) == pytest.approx(24.0)
     assert all("owned capacity: owned:box full" in s.reason for s in result.shortfalls)
+    # the row at its limit is named as the model names it (the workload starts 2027-01-01)
+    assert all("capacity[owned:box,2027-01-01]" in s.reason for s in result.shortfalls)
+
+
+def test_rows_and_columns_have_readable_names() -> None:
+    w = workload([{"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True}],
+                 owned={"servers": [server()]}, cloud={"quotas": [
+                     {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 8}]},
+                 budget_usd=100)
+    cat = catalog(offer(on_demand=3.0, spot=1.0))
+    pools = build_pools(w, cat)
+    lp = build_model(w, pools, eligibility(w, pools, cat))
+    rows = {lp.row_name(r) for r in range(lp.num_rows)}
+    assert {"work[vit]", "gang[vit,2027-01-01]", "capacity[owned:box,2027-01-01]",
+            "packing[aws:us-east-1:p3.2xlarge:spot,2027-01-01]",
+            "walltime[vit,aws:us-east-1:p3.2xlarge:on_demand,2027-01-01]",
+            "quota[us-east-1,spot,P,2027-01-01]", "budget"} <= rows
+    cols = {lp.col_name(c) for c in range(lp.num_cols)}
+    assert {"h[vit,owned:box,2027-01-01]", "u[aws:us-east-1:p3.2xlarge:spot,2027-01-01]"} <= cols
 
 
 def test_speed_prefix_changes_the_cost() -> None:
