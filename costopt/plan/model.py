@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
@@ -130,60 +131,86 @@ class Naming:
 
 @dataclass
 class _Builder:
-    cost: list[float] = field(default_factory=list)
-    variable_cost: list[float] = field(default_factory=list)
-    col_upper: list[float] = field(default_factory=list)
-    integer: list[bool] = field(default_factory=list)
-    seed: list[bool] = field(default_factory=list)
-    row_lower: list[float] = field(default_factory=list)
-    row_upper: list[float] = field(default_factory=list)
-    lazy: list[bool] = field(default_factory=list)
+    """Columns, rows and matrix entries as they are added, in chunks of arrays joined once
+    at the end: a model of millions of entries is built without a Python object each."""
+
+    num_cols: int = 0
+    col_chunks: dict[str, list[np.ndarray]] = field(default_factory=lambda: {
+        k: [] for k in ("cost", "variable_cost", "col_upper", "integer", "seed")})
+    row_chunks: dict[str, list[np.ndarray]] = field(default_factory=lambda: {
+        k: [] for k in ("row_lower", "row_upper", "lazy")})
+    entry_chunks: dict[str, list[np.ndarray]] = field(default_factory=lambda: {
+        k: [] for k in ("a_row", "a_col", "a_val")})
     row_family: list[str] = field(default_factory=list)
     row_key: list[tuple] = field(default_factory=list)
-    a_row: list[int] = field(default_factory=list)
-    a_col: list[int] = field(default_factory=list)
-    a_val: list[float] = field(default_factory=list)
 
-    def col(self, usd: float, upper: float = INF, extra: float = 0.0, integer: bool = False,
-            seed: bool = True) -> int:
-        self.seed.append(seed)
-        self.variable_cost.append(usd)
-        self.cost.append(usd + extra)
-        self.col_upper.append(upper)
-        self.integer.append(integer)
-        return len(self.cost) - 1
+    def cols(self, count: int, usd: ArrayLike, *, extra: ArrayLike = 0.0,
+             upper: ArrayLike = INF, integer: bool = False, seed: ArrayLike = True) -> int:
+        """``count`` columns at ``usd`` (variable cost) + ``extra`` (solver-only cost);
+        scalars or arrays of ``count``. Returns the first column's index."""
+        first = self.num_cols
+        usd_a = np.broadcast_to(np.asarray(usd, dtype=float), (count,))
+        for key, values in (("cost", usd_a + np.asarray(extra, dtype=float)),
+                            ("variable_cost", usd_a), ("col_upper", upper),
+                            ("integer", integer), ("seed", seed)):
+            dtype = bool if key in ("integer", "seed") else float
+            self.col_chunks[key].append(np.broadcast_to(np.asarray(values, dtype=dtype),
+                                                        (count,)))
+        self.num_cols += count
+        return first
 
-    def row(self, family: str, key: tuple, terms: list[tuple[int, float]],
-            lower: float = -INF, upper: float = INF, lazy: bool = False) -> int:
-        r = len(self.row_family)
-        self.lazy.append(lazy)
-        self.row_family.append(family)
-        self.row_key.append(key)
-        self.row_lower.append(lower)
-        self.row_upper.append(upper)
-        for c, v in terms:
-            self.a_row.append(r)
-            self.a_col.append(c)
-            self.a_val.append(v)
-        return r
+    def col(self, usd: float, upper: float = INF, extra: float = 0.0,
+            integer: bool = False) -> int:
+        return self.cols(1, usd, extra=extra, upper=upper, integer=integer)
 
-    def two_term_rows(self, family: str, keys: list[tuple],
-                      first: tuple[list[int], list[float]], second: tuple[list[int], list[float]],
-                      upper: float, lazy: bool) -> None:
-        """Many rows ``a·x + b·y <= upper`` of one family at once (the wall-time rows are
-        most of a large model): row ``i`` has ``first[1][i]`` at column ``first[0][i]`` and
-        ``second[1][i]`` at ``second[0][i]``."""
-        start, count = len(self.row_family), len(keys)
+    def rows(self, family: str, keys: list[tuple], offsets: np.ndarray, cols: np.ndarray,
+             vals: ArrayLike, *, lower: ArrayLike = -INF, upper: ArrayLike = INF,
+             lazy: bool = False) -> int:
+        """Rows of one family: ``keys`` name them, entry ``i`` puts ``vals[i]`` at row
+        ``offsets[i]`` (from the first new row) and column ``cols[i]``. Bounds are scalars
+        or one per row. Returns the first row's index."""
+        first, count = len(self.row_family), len(keys)
         self.row_family.extend([family] * count)
         self.row_key.extend(keys)
-        self.row_lower.extend([-INF] * count)
-        self.row_upper.extend([upper] * count)
-        self.lazy.extend([lazy] * count)
-        rows = range(start, start + count)
-        for cols, vals in (first, second):
-            self.a_row.extend(rows)
-            self.a_col.extend(cols)
-            self.a_val.extend(vals)
+        for key, values in (("row_lower", lower), ("row_upper", upper), ("lazy", lazy)):
+            dtype = bool if key == "lazy" else float
+            self.row_chunks[key].append(np.broadcast_to(np.asarray(values, dtype=dtype),
+                                                        (count,)))
+        offsets = np.asarray(offsets, dtype=np.int64)
+        self.entry_chunks["a_row"].append(first + offsets)
+        self.entry_chunks["a_col"].append(np.asarray(cols, dtype=np.int64))
+        self.entry_chunks["a_val"].append(np.broadcast_to(np.asarray(vals, dtype=float),
+                                                          offsets.shape))
+        return first
+
+    def row(self, family: str, key: tuple, terms: list[tuple[int, float]],
+            lower: float = -INF, upper: float = INF) -> int:
+        cols = [c for c, _v in terms]
+        return self.rows(family, [key], np.zeros(len(terms), dtype=np.int64), cols,
+                         [v for _c, v in terms], lower=lower, upper=upper)
+
+    def joined(self, chunks: dict[str, list[np.ndarray]], key: str, dtype: type) -> np.ndarray:
+        parts = chunks[key]
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class _HColumns:
+    """The ``h`` columns as arrays, one entry per column in column order: job, pool,
+    period, column index, work per GPU-hour, blocking, and for cloud pools the ``u``
+    column of the same pool and period (-1 for owned pools)."""
+
+    job: np.ndarray
+    pool: np.ndarray
+    period: np.ndarray
+    col: np.ndarray
+    rate: np.ndarray
+    block: np.ndarray
+    ucol: np.ndarray
+
+    @property
+    def cloud(self) -> np.ndarray:
+        return self.ucol >= 0
 
 
 def period_label(workload: Workload, t: int) -> str:
@@ -210,28 +237,29 @@ def build_model(
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty."""
     b = _Builder()
-    h, u = _variables(b, workload, pools, pairs)
+    hc, h, u = _variables(b, workload, pools, pairs)
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
-    _work_rows(b, workload, pairs, h, z)
-    _gang_rows(b, workload, h)
-    _capacity_rows(b, workload, pools, pairs, h, n)
-    _packing_rows(b, pools, pairs, h, u)
-    _walltime_rows(b, workload, h, u)
+    _work_rows(b, workload, hc, z)
+    _gang_rows(b, workload, hc)
+    _capacity_rows(b, workload, pools, hc, n)
+    _packing_rows(b, workload, pools, hc, u)
+    _walltime_rows(b, workload, hc)
     _quota_rows(b, workload, pools, u)
     _budget_row(b, workload)
+    col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
-        cost=np.array(b.cost, dtype=float),
-        variable_cost=np.array(b.variable_cost, dtype=float),
-        col_upper=np.array(b.col_upper, dtype=float),
-        integer=np.array(b.integer, dtype=bool),
-        row_lower=np.array(b.row_lower, dtype=float),
-        row_upper=np.array(b.row_upper, dtype=float),
-        lazy=np.array(b.lazy, dtype=bool),
-        seed=np.array(b.seed, dtype=bool),
-        a_row=np.array(b.a_row, dtype=np.int64),
-        a_col=np.array(b.a_col, dtype=np.int64),
-        a_val=np.array(b.a_val, dtype=float),
+        cost=b.joined(col, "cost", float),
+        variable_cost=b.joined(col, "variable_cost", float),
+        col_upper=b.joined(col, "col_upper", float),
+        integer=b.joined(col, "integer", bool),
+        row_lower=b.joined(row, "row_lower", float),
+        row_upper=b.joined(row, "row_upper", float),
+        lazy=b.joined(row, "lazy", bool),
+        seed=b.joined(col, "seed", bool),
+        a_row=b.joined(entry, "a_row", np.int64),
+        a_col=b.joined(entry, "a_col", np.int64),
+        a_val=b.joined(entry, "a_val", float),
         h=h,
         u=u,
         z=z,
@@ -243,31 +271,49 @@ def build_model(
 
 
 def _variables(b: _Builder, w: Workload, pools: Pools,
-               pairs: list[Eligible]) -> tuple[dict, dict]:
+               pairs: list[Eligible]) -> tuple[_HColumns, dict, dict]:
     """h for every eligible pair and period of the job's window; u for every cloud pool and
     period some job could use it in."""
-    all_pools = pools.all
-    periods = w.horizon.periods
+    periods, all_pools = w.horizon.periods, pools.all
     seeded = seed_pairs(pools, pairs)
-    h: dict[tuple[int, int, int], int] = {}
-    used: dict[int, set[int]] = {}
-    for e in pairs:
-        job, pool = w.jobs[e.job], all_pools[e.pool]
-        usd = pool.energy_usd_per_gpu_hour if isinstance(pool, OwnedPool) else 0.0
-        seed = (e.job, e.pool) in seeded
-        for t in w.job_periods(job):
-            tie = TIE_BREAK_USD_PER_GPU_HOUR * (t + 1) / periods
-            h[(e.job, e.pool, t)] = b.col(usd, extra=tie, seed=seed)
-            used.setdefault(e.pool, set()).add(t)
-    u: dict[tuple[int, int], int] = {}
-    for p in sorted(used):
-        pool = all_pools[p]
-        if not isinstance(pool, CloudPool):
-            continue
-        cap = INF if pool.max_instances is None else pool.max_instances * w.horizon.period_hours
-        for t in sorted(used[p]):
-            u[(p, t)] = b.col(pool.usd_per_hour, upper=cap)
-    return h, u
+    windows = [w.job_periods(w.jobs[e.job]) for e in pairs]
+    lengths = np.array([len(r) for r in windows], dtype=np.int64)
+    total = int(lengths.sum())
+    first_period = np.array([r.start for r in windows], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    period = np.arange(total, dtype=np.int64) + np.repeat(first_period - starts, lengths)
+
+    def per_pair(values: list) -> np.ndarray:
+        return np.repeat(np.asarray(values), lengths)
+
+    job = per_pair([e.job for e in pairs]).astype(np.int64)
+    pool = per_pair([e.pool for e in pairs]).astype(np.int64)
+    is_cloud = np.array([isinstance(p, CloudPool) for p in all_pools], dtype=bool)
+    energy = [0.0 if isinstance(p, CloudPool) else p.energy_usd_per_gpu_hour for p in all_pools]
+    first = b.cols(total, np.asarray(energy, dtype=float)[pool] if total else 0.0,
+                   extra=TIE_BREAK_USD_PER_GPU_HOUR * (period + 1) / periods,
+                   seed=per_pair([(e.job, e.pool) in seeded for e in pairs]))
+    col = first + np.arange(total, dtype=np.int64)
+    h = dict(zip(zip(job.tolist(), pool.tolist(), period.tolist(), strict=True), col.tolist(),
+                 strict=True))
+
+    cloud = is_cloud[pool] if total else np.zeros(0, dtype=bool)
+    u_keys = np.unique(pool[cloud] * periods + period[cloud])
+    u_pool, u_period = u_keys // periods, u_keys % periods
+    price = np.array([p.usd_per_hour if isinstance(p, CloudPool) else 0.0 for p in all_pools])
+    cap = np.array([p.max_instances * w.horizon.period_hours
+                    if isinstance(p, CloudPool) and p.max_instances is not None else INF
+                    for p in all_pools])
+    u_first = b.cols(len(u_keys), price[u_pool], upper=cap[u_pool])
+    u_cols = u_first + np.arange(len(u_keys), dtype=np.int64)
+    u = dict(zip(zip(u_pool.tolist(), u_period.tolist(), strict=True), u_cols.tolist(),
+                 strict=True))
+    ucol = np.full(total, -1, dtype=np.int64)
+    ucol[cloud] = u_cols[np.searchsorted(u_keys, pool[cloud] * periods + period[cloud])]
+    hc = _HColumns(job=job, pool=pool, period=period, col=col,
+                   rate=per_pair([e.work_per_gpu_hour for e in pairs]).astype(float),
+                   block=per_pair([e.blocking for e in pairs]).astype(float), ucol=ucol)
+    return hc, h, u
 
 
 SEED_CLOUD_POOLS = 3
@@ -317,67 +363,77 @@ def _shortfalls(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible]) -
     return {j: b.col(0.0, extra=penalty) for j in range(len(w.jobs))}
 
 
-def _work_rows(b: _Builder, w: Workload, pairs: list[Eligible], h: dict, z: dict) -> None:
+def _work_rows(b: _Builder, w: Workload, hc: _HColumns, z: dict) -> None:
     """1. work[j]: the work done, in reference GPU-hours, covers the job."""
-    terms: dict[int, list[tuple[int, float]]] = {j: [] for j in range(len(w.jobs))}
-    rate = {(e.job, e.pool): e.work_per_gpu_hour for e in pairs}
-    for (j, p, _t), col in h.items():
-        terms[j].append((col, rate[(j, p)]))
-    for j, job in enumerate(w.jobs):
-        if j in z:
-            terms[j].append((z[j], 1.0))
-        b.row("work", (j,), terms[j], lower=job.gpu_hours)
+    jobs = np.arange(len(w.jobs), dtype=np.int64)
+    z_jobs = np.array(sorted(z), dtype=np.int64)
+    b.rows("work", [(j,) for j in range(len(w.jobs))],
+           np.concatenate([hc.job, z_jobs]),
+           np.concatenate([hc.col, np.array([z[j] for j in z_jobs.tolist()], dtype=np.int64)]),
+           np.concatenate([hc.rate, np.ones(len(z_jobs))]),
+           lower=np.array([w.jobs[j].gpu_hours for j in jobs.tolist()], dtype=float))
 
 
-def _gang_rows(b: _Builder, w: Workload, h: dict) -> None:
+def _grouped(keys: np.ndarray, width: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Sorted distinct ``a * width + b`` keys as (a, b) pairs, and each entry's group."""
+    distinct, group = np.unique(keys, return_inverse=True)
+    pairs = list(zip((distinct // width).tolist(), (distinct % width).tolist(), strict=True))
+    return pairs, group
+
+
+def _gang_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
     """2. gang[j,t]: a job runs on at most its gang of GPUs at once."""
-    terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for (j, _p, t), col in h.items():
-        terms.setdefault((j, t), []).append((col, 1.0))
-    for (j, t), row in sorted(terms.items()):
-        b.row("gang", (j, t), row, upper=w.jobs[j].gpus * w.horizon.period_hours)
+    periods = w.horizon.periods
+    keys, group = _grouped(hc.job * periods + hc.period, periods)
+    gang = np.array([w.jobs[j].gpus for j, _t in keys], dtype=float)
+    b.rows("gang", keys, group, hc.col, 1.0, upper=gang * w.horizon.period_hours)
 
 
-def _capacity_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible], h: dict,
+def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
                    n: dict[int, int]) -> None:
     """3. capacity[s,t]: owned GPU-hours, blocking included, within the available hours
     (for a candidate: the available hours of the servers bought)."""
-    block = {(e.job, e.pool): e.blocking for e in pairs}
-    terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for (j, p, t), col in h.items():
-        if isinstance(pools.all[p], OwnedPool):
-            terms.setdefault((p, t), []).append((col, block[(j, p)]))
-    for (p, t), row in sorted(terms.items()):
+    periods, owned = w.horizon.periods, ~hc.cloud
+    keys, group = _grouped(hc.pool[owned] * periods + hc.period[owned], periods)
+    caps = []
+    for p, _t in keys:
         pool = pools.all[p]
         assert isinstance(pool, OwnedPool)
-        cap = pool.capacity_gpu_hours(w.horizon.period_hours)
-        if p in n:
-            b.row("capacity", (p, t), [*row, (n[p], -cap)], upper=0.0)
-        else:
-            b.row("capacity", (p, t), row, upper=cap)
+        caps.append(pool.capacity_gpu_hours(w.horizon.period_hours))
+    bought = [i for i, (p, _t) in enumerate(keys) if p in n]
+    upper = np.array(caps, dtype=float)
+    upper[bought] = 0.0
+    b.rows("capacity", keys, np.concatenate([group, np.array(bought, dtype=np.int64)]),
+           np.concatenate([hc.col[owned],
+                           np.array([n[keys[i][0]] for i in bought], dtype=np.int64)]),
+           np.concatenate([hc.block[owned], -np.array([caps[i] for i in bought])]),
+           upper=upper)
 
 
-def _packing_rows(b: _Builder, pools: Pools, pairs: list[Eligible], h: dict, u: dict) -> None:
+def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours."""
-    block = {(e.job, e.pool): e.blocking for e in pairs}
-    terms: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for (j, p, t), col in h.items():
-        if (p, t) in u:
-            terms.setdefault((p, t), []).append((col, block[(j, p)]))
-    for (p, t), row in sorted(terms.items()):
-        pool = pools.all[p]
-        b.row("packing", (p, t), [*row, (u[(p, t)], -float(pool.gpus_per_node))], upper=0.0)
+    periods, cloud = w.horizon.periods, hc.cloud
+    keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
+    nodes = [-float(pools.all[p].gpus_per_node) for p, _t in keys]
+    b.rows("packing", keys, np.concatenate([group, np.arange(len(keys), dtype=np.int64)]),
+           np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
+           np.concatenate([hc.block[cloud], nodes]), upper=0.0)
 
 
-def _walltime_rows(b: _Builder, w: Workload, h: dict, u: dict) -> None:
+def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
     """5. walltime[j,p,t]: an instance runs at least as long as any job on it.
 
     One row per job, pool and period, but they bind only where a pool is under-filled:
     marked lazy, so that a solver may add just the ones a solution violates."""
-    keys = [key for key in h if key[1:] in u]
-    per_gpu = [1.0 / job.gpus for job in w.jobs]
-    b.two_term_rows("walltime", keys, ([h[k] for k in keys], [per_gpu[k[0]] for k in keys]),
-                    ([u[k[1:]] for k in keys], [-1.0] * len(keys)), upper=0.0, lazy=True)
+    cloud = hc.cloud
+    count = int(cloud.sum())
+    keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
+                    strict=True))
+    per_gpu = np.array([1.0 / job.gpus for job in w.jobs])
+    rows = np.arange(count, dtype=np.int64)
+    b.rows("walltime", keys, np.concatenate([rows, rows]),
+           np.concatenate([hc.col[cloud], hc.ucol[cloud]]),
+           np.concatenate([per_gpu[hc.job[cloud]], -np.ones(count)]), upper=0.0, lazy=True)
 
 
 def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict) -> None:
@@ -399,5 +455,7 @@ def _budget_row(b: _Builder, w: Workload) -> None:
     """7. budget: the variable cost within ``budget_usd``."""
     if w.budget_usd is None:
         return
-    terms = [(c, usd) for c, usd in enumerate(b.variable_cost) if usd]
-    b.row("budget", (), terms, upper=w.budget_usd)
+    usd = b.joined(b.col_chunks, "variable_cost", float)
+    cols = np.flatnonzero(usd)
+    b.rows("budget", [()], np.zeros(cols.size, dtype=np.int64), cols, usd[cols],
+           upper=w.budget_usd)
