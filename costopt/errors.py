@@ -83,3 +83,7 @@ class AwsError(CostoptError):
 
 class BudgetExceeded(CostoptError):
     """A launch would take the month's projected spend past the budget."""
+
+
+class ReportError(CostoptError):
+    """The monthly report cannot be made as asked: a bad month, an unreadable ledger."""
