@@ -1,0 +1,47 @@
+"""The report's one read of the orchestrator's ledger: a month's runtimes and
+interruptions, and the plan documents it recorded (validated as ``costopt.plan/v1``).
+
+Read only: a ledger that does not exist yet reads as empty and is not created.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from costopt.errors import ReportError
+from costopt.orchestrate.ledger import Ledger, default_state_dir
+from costopt.plan.planfile import PlanDocument
+from costopt.report.spend import LedgerView, Month
+
+LEDGER_FILE = "ledger.db"  # the name Ledger.open gives it in the state folder
+
+
+def ledger_path(state_dir: Path | None) -> Path:
+    return (state_dir or default_state_dir()) / LEDGER_FILE
+
+
+def read_ledger(state_dir: Path | None, month: Month) -> LedgerView:
+    """The month's rows of the ledger in ``state_dir`` (default: the orchestrator's)."""
+    path = ledger_path(state_dir)
+    if not path.exists():
+        return LedgerView((), (), ())
+    try:
+        with Ledger.open(path.parent) as ledger:
+            runtimes = ledger.runtimes(month.start, month.end)
+            interruptions = ledger.interruptions(month.start, month.end)
+            documents = ledger.plans()
+    except sqlite3.Error as exc:
+        raise ReportError(f"cannot read the ledger {path}: {exc}. To fix: check the file is "
+                          "the ledger `costopt apply` writes, or pass --state-dir") from None
+    plans = []
+    for doc in documents:
+        try:
+            plans.append(PlanDocument.model_validate(doc))
+        except ValidationError as exc:
+            raise ReportError(f"the ledger {path} holds a plan {doc.get('plan_id')!r} that is "
+                              f"not a costopt.plan/v1 document ({exc.error_count()} problems). "
+                              "To fix: record it again with `costopt apply`") from None
+    return LedgerView(tuple(runtimes), tuple(interruptions), tuple(plans))
