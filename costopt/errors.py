@@ -69,6 +69,19 @@ class PlanFileError(InputFileError):
     kind = "plan file"
 
 
+class OutputFileError(CostoptError):
+    """An output file (plan, price file, chart, example) cannot be written where asked."""
+
+    def __init__(self, path: object, exc: OSError) -> None:
+        self.path = path
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            why = f"a file is in the way of the folder {exc.filename}"
+        else:
+            why = f"{exc.strerror or exc} ({exc.filename or path})"
+        super().__init__(f"cannot write {path}: {why}; To fix: choose a file in a folder that "
+                         "exists or can be made, and that you can write to")
+
+
 class InfeasiblePlan(CostoptError):
     """The workload cannot be done as asked; the message says which job falls short and why."""
 

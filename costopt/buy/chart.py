@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from costopt.buy.breakeven import BuyOrRent, rent_usd_per_month
+from costopt.files import write_atomically
 from costopt.workload import Market
 
 WIDTH_PX = 1400
@@ -53,8 +54,8 @@ def breakeven_figure(result: BuyOrRent, market: Market = "on_demand") -> Figure:
 
 def write_chart(result: BuyOrRent, path: Path, market: Market = "on_demand") -> Path:
     """Draw and save the PNG (``WIDTH_PX`` x ``HEIGHT_PX``); returns ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    breakeven_figure(result, market).savefig(path, dpi=DPI, format="png")
+    figure = breakeven_figure(result, market)
+    write_atomically(path, lambda partial: figure.savefig(partial, dpi=DPI, format="png"))
     return path
 
 

@@ -225,6 +225,7 @@ def init(
 
     Example: costopt init my-lab && costopt validate my-lab/workload.yaml
     """
+    from costopt.files import write_atomically
     from costopt.pricing.catalog import shipped_data_dir
 
     env = get_env(ctx)
@@ -232,6 +233,5 @@ def init(
     if target.exists() and not force:
         raise CostoptError(f"{target} exists; To fix: pass --force to overwrite it")
     example = shipped_data_dir().parent / "examples" / "workload.yaml"
-    directory.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(example, target)
+    write_atomically(target, lambda partial: shutil.copyfile(example, partial))
     env.console.print(f"Wrote {target}. Next: costopt validate {target}", highlight=False)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from costopt.errors import FieldIssue, PlanFileError
+from costopt.files import write_atomically
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
 from costopt.workload import iso, price_date_of, slug
@@ -300,10 +301,8 @@ def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) ->
 
 def write_plan(doc: dict[str, Any], path: Path) -> None:
     """Write the plan file atomically (a crash never leaves half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(doc, indent=2) + "\n"
+    write_atomically(path, lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
 def read_plan(path: Path) -> PlanDocument:

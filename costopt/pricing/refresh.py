@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -27,6 +26,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from costopt.files import write_atomically
 from costopt.pricing.catalog import INSTANCE_COLUMNS
 from costopt.pricing.names import canonical_gpu_name, family, interconnect
 from costopt.pricing.spot import band_for, interruptions_per_hour, zone_summary
@@ -328,11 +328,12 @@ def write_price_rows(rows: Iterable[Mapping[str, object]], handle: TextIO) -> No
 
 def write_price_file(rows: Iterable[Mapping[str, object]], path: Path) -> None:
     """Write a price file, atomically (a reader never sees half of it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="") as handle:
-        write_price_rows(rows, handle)
-    os.replace(partial, path)
+
+    def write(partial: Path) -> None:
+        with partial.open("w", newline="") as handle:
+            write_price_rows(rows, handle)
+
+    write_atomically(path, write)
 
 
 # --- the AWS edge -----------------------------------------------------------------------

@@ -21,9 +21,11 @@ with 0.1 interruptions an hour; 50% utilisation.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import struct
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
 import pytest
@@ -84,10 +86,16 @@ def workload_file(tmp_path: Path) -> Path:
     return path
 
 
-def run(*args: str) -> tuple[int, str, str]:
+def run(*args: str, today: date | None = None) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of the command; never a crash (CliRunner would report one
+    as exit 1 with the exception in ``result.exception``)."""
     env = Env(console=Console(width=200, color_system=None),
               err=Console(stderr=True, width=200, color_system=None))
+    if today is not None:
+        env.clock = lambda: datetime.combine(today, time(12), tzinfo=timezone.utc)
     result = CliRunner().invoke(app, list(args), obj=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        result.exception
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -166,6 +174,33 @@ def test_chart_is_written_and_announced(price_files: list[Path | None], workload
     assert code == 0
     assert f"Chart written to {chart}." in out.replace("\n", "")
     assert struct.unpack(">II", chart.read_bytes()[16:24]) == (1400, 560)
+
+
+def test_an_unwritable_chart_path_is_explained(price_files: list[Path | None],
+                                              workload_file: Path) -> None:
+    blocker = workload_file.parent / "charts"
+    blocker.write_text("a file, not a folder")
+    code, _, err = hand_case(workload_file, "--chart", str(blocker / "buy.png"))
+    assert code == 1
+    assert f"cannot write {blocker / 'buy.png'}: a file is in the way of the folder " \
+           f"{blocker}" in " ".join(err.split())
+
+
+def test_prices_are_dated_by_the_offer_compared(monkeypatch: pytest.MonkeyPatch) -> None:
+    # p3.8xlarge's price is of 2026-11-01, 24 days before 2026-11-25: fresh, although the
+    # table also holds a p3.2xlarge price of 2022-01-01 (1,461 + 328 = 1,789 days old).
+    old = dataclasses.replace(offer("p3.2xlarge", on_demand=3.0), price_date=date(2022, 1, 1))
+    both = catalog(offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0), old)
+    monkeypatch.setattr(pricing, "load_catalog", lambda price_file=None, gpu_file=None: both)
+    today = date(2026, 11, 25)
+    code, out, err = run("breakeven", "dgx-1v", "--vs", "p3.8xlarge", today=today)
+    assert code == 0
+    assert "Prices: test-prices.csv (2026-11-01)." in out
+    assert "warning" not in err
+    code, out, err = run("breakeven", "dgx-1v", "--vs", "p3.2xlarge", today=today)
+    assert code == 0
+    assert "Prices: test-prices.csv (2022-01-01)." in out
+    assert "are 1789 days old (from 2022-01-01)" in err
 
 
 def test_flags_override_the_workload(price_files: list[Path | None],

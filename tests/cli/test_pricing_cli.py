@@ -340,3 +340,17 @@ def test_refresh_into_a_file_that_is_not_a_price_file_stops_before_calling_aws(
     assert f"price file {out} has 1 problem" in result.stderr
     assert "missing column(s) instance_type" in result.stderr
     assert out.read_text() == "a,b\n1,2\n"
+
+
+def test_refresh_into_a_path_that_cannot_be_written_is_explained(aws, tmp_path: Path) -> None:
+    env, pricing_stub, spot_stub = aws
+    answer_us_east_1(pricing_stub, spot_stub)
+    blocker = tmp_path / "prices"
+    blocker.write_text("a file, not a folder")
+    result = CliRunner().invoke(app, ["pricing", "refresh", "--regions", "us-east-1",
+                                      "--families", "g5,p4d", "-o", str(blocker / "p.csv")],
+                                obj=env)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"cannot write {blocker / 'p.csv'}: a file is in the way of the folder {blocker}" \
+        in " ".join(result.stderr.split())

@@ -1,0 +1,45 @@
+"""Output files: written whole or not at all, and a path that cannot be written is a clear
+error (the commands that write files turn it into a message and exit 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from costopt.errors import OutputFileError
+from costopt.files import write_atomically
+
+
+def test_writes_the_file_and_makes_its_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "out.txt"
+    write_atomically(path, lambda partial: partial.write_text("new"))
+    assert path.read_text() == "new"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["out.txt"]  # no partial left
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+
+    def half_then_fail(partial: Path) -> None:
+        partial.write_text("ha")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputFileError) as caught:
+        write_atomically(path, half_then_fail)
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    assert str(caught.value) == (
+        f"cannot write {path}: No space left on device ({path}); To fix: choose a file in a "
+        "folder that exists or can be made, and that you can write to")
+
+
+def test_a_file_in_the_way_of_the_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "plans"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputFileError) as caught:
+        write_atomically(blocker / "plan.json", lambda partial: partial.write_text("{}"))
+    assert f"cannot write {blocker / 'plan.json'}: a file is in the way of the folder " \
+           f"{blocker}" in str(caught.value)
+    assert caught.value.exit_code == 1
