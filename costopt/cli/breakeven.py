@@ -77,10 +77,11 @@ def breakeven(
     if ops_usd_per_month is not None:
         owned_server = owned_server.model_copy(update={"ops_usd_per_month": ops_usd_per_month})
     catalog = load_catalog(cloud.pricing if cloud else None)
-    stale = catalog.staleness_warning(env.clock().date())
+    where = region or env.region or "us-east-1"
+    price_date = catalog.price_date_for([vs], [where])  # the prices compared, not the oldest
+    stale = catalog.staleness_warning(env.clock().date(), price_date)
     if stale:
         env.warn(stale)
-    where = region or env.region or "us-east-1"
     owned = owned_side(owned_server, catalog, kwh if electricity is None else electricity,
                        default_pue if pue is None else pue)
     offers = rentals(catalog, vs, where, cloud=cloud, checkpoint_minutes=checkpoint_minutes)
@@ -94,13 +95,12 @@ def breakeven(
         write_chart(result, chart, market)  # type: ignore[arg-type]
     if fmt == "json":
         doc = to_document(result, market)  # type: ignore[arg-type]
-        doc["prices"] = {"source": catalog.source,
-                         "price_date": catalog.price_date.isoformat()}
+        doc["prices"] = {"source": catalog.source, "price_date": price_date.isoformat()}
         doc["chart"] = str(chart) if chart else None
         env.console.print_json(json.dumps(doc))
         return
     _render(result, market, env)  # type: ignore[arg-type]
-    env.console.print(f"Prices: {catalog.source} ({catalog.price_date.isoformat()}).",
+    env.console.print(f"Prices: {catalog.source} ({price_date.isoformat()}).",
                       highlight=False)
     if chart is not None:
         env.console.print(f"Chart written to [bold]{chart}[/bold].", highlight=False)
