@@ -326,8 +326,9 @@ def _issue(err: dict[str, Any], raw: Any) -> FieldIssue:
         msg = f"unknown field; {hint}valid fields here: {', '.join(known)}"
     elif kind == "missing":
         msg = "is required"
-    elif kind == "literal_error":
-        msg = f"{msg}"
+    elif kind in ("model_type", "dict_type"):
+        known = _known_fields((*loc, ""))
+        msg = "must be a mapping" + (f" with the fields {', '.join(known)}" if known else "")
     elif kind in ("datetime_from_date_parsing", "datetime_parsing", "datetime_type"):
         msg = "is not a date or datetime; valid: 2027-01-04 or 2027-01-04T06:00:00Z (UTC)"
     return FieldIssue(_path(loc), value, msg)

@@ -89,6 +89,30 @@ def test_period_hours_must_divide_the_horizon() -> None:
     ({"owned": {"servers": [server(idle_watts=2000)]}},
      "owned.servers[0].idle_watts = 2000: exceeds power_watts = 1650"),
     ({"cloud": {"markets": ["reserved"]}}, "cloud.markets[0] = 'reserved'"),
+    ({"horizon": {"start": "2027-01-04", "days": 7, "period_hours": 0}},
+     "horizon.period_hours = 0: Input should be greater than or equal to 1"),
+    ({"horizon": {"start": "2027-01-04", "days": 7, "period_hours": 169}},
+     "horizon.period_hours = 169: Input should be less than or equal to 168"),
+    ({"horizon": "tomorrow"},
+     "horizon = 'tomorrow': must be a mapping with the fields start, days, period_hours"),
+    ({"jobs": ["train"]}, "jobs[0] = 'train': must be a mapping with the fields name, gpus, "
+                          "gpu_hours,"),
+    ({"jobz": []}, "w.yaml: jobz = []: unknown field; did you mean 'jobs'? valid fields here: "
+                   "name, horizon, budget_usd"),
+    ({"jobs": [{"name": "a", "gpu_hours": 1, "allow": ["spot"]}]},
+     "jobs[0].allow = ['spot']: leaves no pool kind: spot needs interruptible: true"),
+    ({"jobs": [{"name": "a", "gpu_hours": 1, "speed": {"T4": -1}}]},
+     "jobs[0].speed: speeds must be >= 0 (0 forbids a GPU model); got {'T4': -1.0}"),
+    ({"owned": {"servers": [server(), server()]}},
+     "owned.servers[1].name = 'box': is used twice; server and candidate names must be unique"),
+    ({"owned": {"servers": [server()], "candidates": [server()]}},
+     "owned.candidates[0].name = 'box': is used twice"),
+    ({"owned": {"pue": 0.5}}, "owned.pue = 0.5: Input should be greater than or equal to 1"),
+    ({"owned": {"servers": [server(availability=0)]}},
+     "owned.servers[0].availability = 0: Input should be greater than 0"),
+    ({"cloud": {"quotas": [{"region": "us-east-1", "market": "spot", "family": "Q",
+                            "vcpus": 8}]}},
+     "cloud.quotas[0].family = 'Q': unknown quota family; valid: P (p2..p5), G (g3..g6)"),
 ])
 def test_field_errors(change: dict, expected: str) -> None:
     assert expected in errors_of(minimal(**change))
@@ -135,6 +159,34 @@ def test_unknown_gpu_model_and_instance_type() -> None:
     assert "cloud.instance_types[0] = 'p3.2xlarg': unknown instance type" in text
     assert "Did you mean p3.2xlarge?" in text
     assert "jobs[0].speed.B200" in text
+
+
+def test_names_the_price_data_does_not_know() -> None:
+    w = workload([{"name": "a", "gpu_hours": 1, "regions": ["us-est-1"],
+                   "speed": {"V10": 2.0}}],
+                 owned={"candidates": [server("new", gpu="RTX-4090")]},
+                 cloud={"regions": ["us-east-1", "eu-west-9"],
+                        "price_overrides": [{"instance_type": "p9.xlarge", "region": "us-east-1",
+                                             "market": "spot", "usd_per_hour": 1.0}],
+                        "spot_interruptions_per_hour": [{"instance_type": "p3.2xlarge",
+                                                         "region": "us-east-1", "rate": 0.1}],
+                        "max_instances": [{"instance_type": "g4dn.xlarge", "region": "us-east-1",
+                                           "market": "spot", "count": 1}],
+                        "quotas": [{"region": "us-east-1", "market": "spot", "family": "VT",
+                                    "vcpus": 8}]})
+    text = "\n".join(i.render("w.yaml") for i in check_against_catalog(w, catalog(offer())))
+    assert "w.yaml: owned.candidates[0].gpu = 'RTX-4090': unknown GPU model. Did you mean " \
+           "RTX-2080-TI, GTX-1080-TI? Valid: A100-SXM4-40GB" in text
+    # V10 is not a prefix that ends at a dash: it matches neither V100 model.
+    assert "jobs[0].speed.V10 = 'V10': matches no GPU model" in text
+    assert "cloud.regions[1] = 'eu-west-9': no GPU offers in this region." in text
+    assert "jobs[0].regions[0] = 'us-est-1': no GPU offers in this region. Did you mean " \
+           "us-east-1?" in text
+    assert "cloud.price_overrides[0].instance_type = 'p9.xlarge': unknown instance type" in text
+    assert "cloud.max_instances[0].instance_type = 'g4dn.xlarge': unknown instance type" in text
+    assert "cloud.quotas[0].family = 'VT': no instance type in this family; valid: P" in text
+    assert "spot_interruptions_per_hour" not in text  # p3.2xlarge is known
+    assert len(text.splitlines()) == 7
 
 
 def test_gang_larger_than_every_node() -> None:

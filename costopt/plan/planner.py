@@ -143,9 +143,11 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     unless ``prune`` is False."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
+    if issues:  # before the pools: a server of an unknown GPU model has none
+        raise WorkloadError(source, issues)
     pools = build_pools(workload, catalog)
     pairs = eligibility(workload, pools, catalog)
-    issues += unplaceable_jobs(workload, pools, pairs) if not issues else []
+    issues = unplaceable_jobs(workload, pools, pairs)
     if issues:
         raise WorkloadError(source, issues)
     if prune:
