@@ -279,11 +279,6 @@ def refresh(
     rows = core.merge_rows(existing, result)
     core.write_price_file(rows, target)
     _summary(result, env)
-    unbanded = sum(1 for r in result.rows if not r["interruption_band"])
-    if unbanded:
-        env.warn(f"{unbanded} refreshed row(s) have no spot interruption band (types not in "
-                 "the previous table): the planner assumes no interruptions for them. To fix: "
-                 "set cloud.spot_interruptions_per_hour for those types in the workload.")
     used = " `costopt plan` uses it by default." if target == user_price_file() else (
         f" Use it with `cloud: {{pricing: {target}}}` or `costopt pricing show --prices "
         f"{target}`.")
