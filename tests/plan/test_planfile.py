@@ -52,27 +52,65 @@ def small_plan():
     return make_plan(w, cat)
 
 
+# small_plan by hand. One day; the owned 4x V100 gives 4 x 24 h x 0.5 = 48 GPU-h at
+# (1650 - 250) W / 4 / 1000 x 0.15 USD/kWh = 0.0525 USD/GPU-h; its fixed cost over 24 h is
+# 8,760 / 8,760 x 24 + 0.25 kW x 0.15 x 24 = 24.90 USD. p3.8xlarge (4 GPUs): 12 USD/h on
+# demand, 4 on spot (no interruptions). eval (1 GPU, not interruptible) on the cloud would
+# keep a whole 4-GPU on-demand instance: 12 USD a GPU-hour, so its 6 GPU-h go to the owned
+# server (0.315 USD) and train takes the other 42 (2.205 USD). train's last 18 GPU-h run on
+# spot: 18 / 4 GPUs = 4.5 instance-hours x 4 = 18 USD. Variable 2.52 + 18 = 20.52 USD;
+# total 45.42 USD.
+# Baselines (+ the 24.90 fixed): all on demand: train 12/4 x 60 = 180, eval 12 x 6 = 72:
+# 252 -> 276.90. Cheapest per job: train on spot 4/4 x 60 = 60, eval 72: 132 -> 156.90.
+# Owned first: train 48 owned (2.52) + 12 on spot (12), eval 72: 86.52 -> 111.42.
+T0 = "2027-01-01T00:00:00Z"
+SPOT = "aws:us-east-1:p3.8xlarge:spot"
+
+
 def test_document_fields() -> None:
     doc = to_document(small_plan(), "w.yaml", "ab" * 32)
     assert doc["schema"] == "costopt.plan/v1"
     assert doc["plan_id"].startswith("t-") and len(doc["plan_id"]) == 10
-    assert doc["status"] == "optimal"
-    assert doc["shortfalls"] == []
+    assert (doc["status"], doc["solver"], doc["shortfalls"], doc["notes"]) == (
+        "optimal", "cbc", [], [])
     assert doc["workload"] == {"name": "t", "file": "w.yaml", "sha256": "ab" * 32}
-    assert doc["monthly_budget_usd"] == 500
-    cost = doc["cost"]
-    assert cost["total_usd"] == pytest.approx(cost["variable_usd"] + cost["fixed_usd"])
-    assert sum(cost["by_market"].values()) == pytest.approx(cost["variable_usd"])
-    assert sum(a["cost_usd"] for a in doc["assignments"]) == pytest.approx(cost["variable_usd"])
-    assert set(doc["baselines"]) == {"all_on_demand", "cheapest_per_job", "owned_first"}
-    # Owned: 48 GPU-h (capacity); the rest - 12 GPU-h of train and 6 of eval - on spot,
-    # eval is not interruptible: it goes on demand or owned. Check the fleet's pools.
-    [spot] = [f for f in doc["fleet"] if f["market"] == "spot"]
-    assert spot["pool"] == "aws:us-east-1:p3.8xlarge:spot"
-    assert spot["spot_max_price_usd"] == pytest.approx(9.6)  # 0.8 x 12.0 on demand
-    assert spot["on_demand_fallback"] is True
-    assert spot["slots"][0]["slot"] == 0
-    assert {p["pool"] for p in doc["pools"]} >= {"owned:box", "aws:us-east-1:p3.8xlarge:spot"}
+    assert doc["horizon"] == {"start": T0, "end": "2027-01-02T00:00:00Z", "period_hours": 24,
+                              "periods": 1}
+    assert (doc["budget_usd"], doc["monthly_budget_usd"]) == (None, 500)
+    assert doc["prices"] == {"source": "test-prices.csv", "price_date": "2026-11-01"}
+    assert doc["cost"] == {"variable_usd": 20.52, "fixed_usd": 24.9, "total_usd": 45.42,
+                           "by_market": {"owned": 2.52, "on_demand": 0.0, "spot": 18.0}}
+    assert doc["assignments"] == [
+        {"job": "train", "pool": "owned:box", "period_start": T0, "gpu_hours": 42.0,
+         "work_gpu_hours": 42.0, "cost_usd": 2.205},
+        {"job": "train", "pool": SPOT, "period_start": T0, "gpu_hours": 18.0,
+         "work_gpu_hours": 18.0, "cost_usd": 18.0},
+        {"job": "eval", "pool": "owned:box", "period_start": T0, "gpu_hours": 6.0,
+         "work_gpu_hours": 6.0, "cost_usd": 0.315}]
+    assert doc["instance_hours"] == [{"pool": SPOT, "period_start": T0, "instance_hours": 4.5,
+                                      "cost_usd": 18.0}]
+    # One spot instance for 4.5 h from the start of the day; MaxPrice 0.8 x 12 on demand;
+    # train allows on demand, so the orchestrator may fall back to it.
+    assert doc["fleet"] == [{
+        "pool": SPOT, "region": "us-east-1", "instance_type": "p3.8xlarge", "market": "spot",
+        "usd_per_hour": 4.0, "on_demand_usd_per_hour": 12.0, "spot_max_price_usd": 9.6,
+        "on_demand_fallback": True,
+        "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z"}]}]
+    assert {n: (b["variable_usd"], b["total_usd"], b["savings_usd"], b["feasible"])
+            for n, b in doc["baselines"].items()} == {
+        "all_on_demand": (252.0, 276.9, 231.48, True),
+        "cheapest_per_job": (132.0, 156.9, 111.48, True),
+        "owned_first": (86.52, 111.42, 66.0, True)}
+    assert doc["binding"] == {
+        "owned": [{"pool": "owned:box", "used_gpu_hours": 48.0, "capacity_gpu_hours": 48.0,
+                   "used_pct": 100.0, "full_periods": 1}],
+        "limits": [], "jobs_on_deadline": ["train", "eval"]}
+    spot, box = doc["pools"]
+    assert (spot["pool"], spot["vcpus"], spot["usd_per_hour"], spot["price_source"]) == (
+        SPOT, 32, 4.0, "table")
+    assert (box["pool"], box["count"], box["energy_usd_per_gpu_hour"], box["fixed_usd"]) == (
+        "owned:box", 1, 0.0525, 24.9)
+    assert (doc["purchases"], doc["no_buy_total_usd"], doc["buy_saving_usd"]) == ([], None, None)
 
 
 def test_same_input_same_document() -> None:
