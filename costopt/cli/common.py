@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from costopt.errors import CostoptError
+from costopt.errors import AwsError, CostoptError
 
 
 class ExitCode(IntEnum):
@@ -40,13 +40,21 @@ class Env:
     verbose: bool = False
     profile: str | None = None
     region: str | None = None
+    session_factory: Callable[[], Any] | None = None  # tests: a session with event hooks
 
     def boto3_session(self) -> Any:
         """A boto3 session for ``--profile``/``--region``; ``AWS_ENDPOINT_URL`` is honoured
         by boto3 itself."""
+        if self.session_factory is not None:
+            return self.session_factory()
         import boto3
+        from botocore.exceptions import ProfileNotFound
 
-        return boto3.Session(profile_name=self.profile, region_name=self.region)
+        try:
+            return boto3.Session(profile_name=self.profile, region_name=self.region)
+        except ProfileNotFound as exc:
+            raise AwsError(f"{exc}. To fix: pass a profile of your AWS config with --profile"
+                           ) from None
 
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)

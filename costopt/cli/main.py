@@ -8,6 +8,7 @@ import typer
 
 from costopt import __version__
 from costopt.cli import breakeven as breakeven_cli
+from costopt.cli import orchestrate as orchestrate_cli
 from costopt.cli import plan as plan_cli
 from costopt.cli import pricing as pricing_cli
 from costopt.cli.common import Env
@@ -21,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (plan_cli, breakeven_cli, pricing_cli):
+for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli):
     module.register(app)
 
 

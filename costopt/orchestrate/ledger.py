@@ -118,6 +118,17 @@ class Runtime:
     end: datetime | None  # None: still running
     usd_per_hour: float
 
+    def hours_within(self, start: datetime, end: datetime, now: datetime) -> float:
+        """Instance-hours of this runtime inside ``[start, end)``; a runtime still running
+        runs until ``now``."""
+        stop = min(self.end or now, end)
+        begin = max(self.start, start)
+        return max(0.0, (stop - begin).total_seconds() / 3600)
+
+    def usd_within(self, start: datetime, end: datetime, now: datetime) -> float:
+        """What this runtime cost inside ``[start, end)``, in USD."""
+        return self.hours_within(start, end, now) * self.usd_per_hour
+
 
 @dataclass(frozen=True)
 class InstanceRecord:
@@ -278,6 +289,13 @@ class Ledger:
             cur = c.execute("INSERT OR IGNORE INTO interruptions VALUES (?,?,?,?,?)",
                             (instance_id, plan_id, pool, ts(at), reason))
             return cur.rowcount > 0
+
+    def open_runtime_starts(self, plan_id: str) -> dict[str, datetime]:
+        """When each instance of the plan that runs now (per the ledger) last started."""
+        rows = self._conn.execute(
+            "SELECT r.instance_id, r.start FROM runtimes r JOIN instances i USING(instance_id) "
+            "WHERE i.plan_id=? AND r.end IS NULL", (plan_id,))
+        return {r["instance_id"]: parse_ts(r["start"]) for r in rows}
 
     def instances(self, plan_id: str | None = None) -> list[InstanceRecord]:
         sql, args = "SELECT * FROM instances", []

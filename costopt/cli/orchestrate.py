@@ -1,0 +1,391 @@
+"""``costopt apply``, ``costopt status`` and ``costopt watch``: carry a plan out on AWS."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.errors import CostoptError
+
+if TYPE_CHECKING:
+    from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
+    from costopt.orchestrate.ledger import Ledger
+    from costopt.plan.planfile import PlanDocument
+
+
+def register(app: typer.Typer) -> None:
+    app.command("apply")(apply)
+    app.command("status")(status)
+    app.command("watch")(watch)
+
+
+PlanArg = Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
+                                         metavar="PLAN.json")]
+StateDir = Annotated[Path | None, typer.Option(
+    "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")]
+Yes = Annotated[bool, typer.Option("--yes", help="Carry the changes out (without it: a dry "
+                                   "run that changes nothing).")]
+MonthlyBudget = Annotated[float | None, typer.Option(
+    "--monthly-budget", help="USD per calendar month (UTC); overrides the plan's "
+    "monthly_budget_usd.", min=0)]
+OverBudget = Annotated[bool, typer.Option("--allow-over-budget", help="Launch even when the "
+                                          "month's projected spend passes the budget.")]
+ImageIds = Annotated[list[str] | None, typer.Option(
+    "--image-id", help="AMI to boot, as REGION=ami-... (repeat per region) or ami-... for "
+    "every region. Default: AWS's Deep Learning Base GPU AMI.", metavar="[REGION=]AMI")]
+LaunchTemplate = Annotated[str | None, typer.Option(
+    "--launch-template", help="EC2 launch template name (its default version) in each region: "
+    "key pair, security groups, subnets, disks.")]
+SpotAttempts = Annotated[int, typer.Option(
+    "--spot-attempts", help="Failed spot launches where AWS places the instance before "
+    "trying each zone, then on-demand where the jobs allow it.", min=1)]
+RetryMode = Annotated[str, typer.Option("--retry-mode", help="botocore retry mode for "
+                                        "throttling: standard or adaptive.")]
+Format = Annotated[str, typer.Option("--format", help="table (for people) or json.")]
+
+
+def _time(value: str | None, env: Env, option: str = "--at") -> datetime:
+    if value is None:
+        return env.clock().astimezone(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}; valid: an ISO 8601 time such as "
+                                 "2027-01-04T06:00:00Z (UTC when no offset)",
+                                 param_hint=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
+             image_ids: list[str] | None, launch_template: str | None,
+             spot_attempts: int) -> ApplyOptions:
+    from costopt.orchestrate.apply import ApplyOptions
+    from costopt.orchestrate.ec2 import LaunchSettings
+
+    images: dict[str, str] = {}
+    for item in image_ids or []:
+        region, _, ami = item.rpartition("=")
+        if not ami.startswith("ami-"):
+            raise typer.BadParameter(f"{item!r}; valid: REGION=ami-... or ami-...",
+                                     param_hint="--image-id")
+        images[region or "*"] = ami
+    return ApplyOptions(yes=yes, monthly_budget_usd=monthly_budget,
+                        allow_over_budget=allow_over_budget, spot_attempts=spot_attempts,
+                        launch=LaunchSettings(images, launch_template))
+
+
+def _check(fmt: str, retry_mode: str) -> None:
+    from costopt.orchestrate.ec2 import RETRY_MODES
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
+    if retry_mode not in RETRY_MODES:
+        raise typer.BadParameter(f"{retry_mode!r}; valid: {', '.join(RETRY_MODES)}",
+                                 param_hint="--retry-mode")
+
+
+def _ledger(state_dir: Path | None, *, create: bool) -> Ledger | None:
+    """The ledger; ``None`` when it does not exist and may not be made (a dry run)."""
+    from costopt.orchestrate.ledger import Ledger, default_state_dir
+
+    directory = state_dir or default_state_dir()
+    if not create and not (directory / "ledger.db").exists():
+        return None
+    try:
+        return Ledger.open(directory)
+    except OSError as exc:
+        raise CostoptError(f"cannot open the ledger in {directory}: {exc}. To fix: pass a "
+                           "writable --state-dir") from None
+
+
+def _read(plan_file: Path, env: Env) -> PlanDocument:
+    from costopt.plan.planfile import read_plan
+
+    plan = read_plan(plan_file)
+    if plan.status != "optimal":
+        env.warn(f"{plan_file} is an infeasible plan: its fleet does what can be done, and "
+                 "some jobs will fall short (see its shortfalls)")
+    return plan
+
+
+def _say(env: Env, fmt: str) -> Any:
+    colours = {"launch": "green", "start": "green", "stop": "yellow", "terminate": "red",
+               "refused": "red", "failed": "red", "fallback": "yellow",
+               "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan"}
+
+    def say(kind: str, message: str) -> None:
+        out = env.err if fmt == "json" else env.console
+        out.print(f"[{colours.get(kind, 'white')}]{kind}:[/] {message}", highlight=False,
+                  soft_wrap=True)
+
+    return say
+
+
+@guarded
+def apply(
+    ctx: typer.Context,
+    plan_file: PlanArg,
+    at: Annotated[str | None, typer.Option("--at", help="Reconcile for this time (ISO 8601, "
+                                           "UTC); default now.", metavar="TIME")] = None,
+    yes: Yes = False,
+    state_dir: StateDir = None,
+    monthly_budget: MonthlyBudget = None,
+    allow_over_budget: OverBudget = False,
+    image_id: ImageIds = None,
+    launch_template: LaunchTemplate = None,
+    spot_attempts: SpotAttempts = 2,
+    retry_mode: RetryMode = "standard",
+    fmt: Format = "table",
+) -> None:
+    """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
+
+    Without --yes it prints the diff and the change in USD per hour, and changes nothing.
+
+    Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
+    """
+    from costopt.orchestrate.apply import apply_plan
+    from costopt.orchestrate.ec2 import Ec2Fleet
+
+    env = get_env(ctx)
+    _check(fmt, retry_mode)
+    moment = _time(at, env)
+    plan = _read(plan_file, env)
+    options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
+                       spot_attempts)
+    fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
+    ledger = _ledger(state_dir, create=yes)
+    try:
+        outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
+                             say=_say(env, fmt), plan_path=str(plan_file))
+    finally:
+        if ledger is not None:
+            ledger.close()
+    _report(outcome, env, fmt)
+    if outcome.refused or outcome.failed:
+        raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
+    """The diff (dry run) or what was done, and the fleet's hourly cost before and after."""
+    recon = outcome.reconciliation
+    refused = {id(a) for a, _v in outcome.refused}
+    before = outcome.usd_per_hour_before
+    after = before + outcome.usd_per_hour_change
+    if fmt == "json":
+        env.console.print_json(json.dumps({
+            "plan_id": outcome.plan_id, "at": outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "dry_run": outcome.dry_run,
+            "actions": [{"kind": a.kind, "pool": a.pool, "slot": a.slot,
+                         "instance_id": a.instance_id, "market": a.market,
+                         "usd_per_hour": a.usd_per_hour,
+                         "usd_per_hour_change": a.usd_per_hour_change, "reason": a.reason,
+                         "refused": id(a) in refused,
+                         "done": any(a is d for d in outcome.done)} for a in recon.actions],
+            "summary": [{"kind": k, "pool": p, "count": n, "usd_per_hour_change": round(c, 6)}
+                        for k, p, n, c in recon.summary()],
+            "usd_per_hour_before": round(before, 6), "usd_per_hour_after": round(after, 6),
+            "budget_usd": outcome.budget_usd,
+        }))
+        return
+    out = env.console
+    when = outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
+    out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: {len(outcome.observed)} instance(s) "
+              f"tagged for this plan, {live} running.", highlight=False)
+    if outcome.dry_run and recon.actions:
+        signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
+                 "terminate": "[red]-[/]"}
+        table = Table(box=None, show_header=True, pad_edge=False)
+        for col in ("", "action", "pool", "slot", "instance", "USD/h", "why"):
+            table.add_column(col, justify="right" if col in ("slot", "USD/h") else "left",
+                             overflow="fold")
+        for a in recon.actions:
+            kind = f"{a.kind} [red](refused: over budget)[/]" if id(a) in refused else a.kind
+            table.add_row(signs[a.kind], kind, a.pool, "" if a.slot is None else str(a.slot),
+                          a.instance_id or "(new)", f"{a.usd_per_hour_change:+,.4f}", a.reason)
+        out.print(table)
+        for action, verdict in outcome.refused:
+            out.print(f"[red]would be refused:[/] {verdict.message(action, when[:7])}",
+                      highlight=False, soft_wrap=True)
+    counts = ", ".join(f"{recon.count(k)} to {k}" for k in ("launch", "start", "stop",
+                                                             "terminate"))
+    if not recon.actions:
+        out.print("No changes: the fleet matches the plan.")
+    else:
+        out.print(f"Changes: {counts}. Fleet cost {before:,.4f} -> {after:,.4f} USD/h "
+                  f"({after - before:+,.4f} USD/h).", highlight=False)
+    if outcome.dry_run and recon.actions:
+        out.print("Dry run: nothing was changed. Run again with --yes to carry it out.")
+
+
+@guarded
+def status(
+    ctx: typer.Context,
+    plan_file: Annotated[Path | None, typer.Argument(
+        help="Only this plan (default: every plan in the ledger).", metavar="[PLAN.json]")
+    ] = None,
+    state_dir: StateDir = None,
+    at: Annotated[str | None, typer.Option("--at", help="Ages and costs as of this time "
+                                           "(default now).", metavar="TIME")] = None,
+    fmt: Format = "table",
+) -> None:
+    """The managed instances, their state, age and cost so far; interruptions seen.
+
+    Example: costopt status plan.json
+    """
+    from costopt.orchestrate.ec2 import Ec2Fleet
+
+    env = get_env(ctx)
+    _check(fmt, "standard")
+    moment = _time(at, env)
+    ledger = _ledger(state_dir, create=False)
+    if ledger is None and plan_file is None:
+        raise CostoptError("no ledger yet, so no plan has been applied. To fix: run "
+                           "`costopt apply PLAN.json --yes` first, or pass --state-dir")
+    try:
+        plans = _status_plans(plan_file, ledger)
+        records = {i.instance_id: i for i in ledger.instances()} if ledger else {}
+        runtimes = ledger.runtimes(datetime.min.replace(tzinfo=timezone.utc), moment) \
+            if ledger else []
+        interruptions = [i for i in (ledger.interruptions() if ledger else [])
+                         if i.plan_id in plans]
+    finally:
+        if ledger is not None:
+            ledger.close()
+    fleet = Ec2Fleet(env.boto3_session())
+    rows = []
+    for plan_id, regions in plans.items():
+        for o in fleet.describe(plan_id, regions):
+            record = records.get(o.instance_id)
+            launched = record.launched_at if record else o.launched_at
+            cost = sum(r.usd_within(launched, moment, moment) for r in runtimes
+                       if r.instance_id == o.instance_id)
+            rows.append({"plan_id": plan_id, "instance_id": o.instance_id, "pool": o.pool,
+                         "slot": o.slot, "market": o.market, "state": o.state, "az": o.az,
+                         "launched": launched.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "age_hours": round(max(0.0, (moment - launched).total_seconds())
+                                            / 3600, 2),
+                         "usd_per_hour": record.usd_per_hour if record else None,
+                         "cost_usd": round(cost, 2)})
+    lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
+             "at": i.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": i.reason}
+            for i in interruptions]
+    if fmt == "json":
+        env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                           "instances": rows, "interruptions": lost}))
+        return
+    _status_tables(rows, lost, env)
+
+
+def _status_plans(plan_file: Path | None, ledger: Ledger | None) -> dict[str, list[str]]:
+    """plan id -> the regions to look in."""
+    from costopt.plan.planfile import read_plan
+
+    known: dict[str, set[str]] = {}
+    for doc in ledger.plans() if ledger else []:
+        known.setdefault(doc["plan_id"], set()).update(p["region"] for p in doc["fleet"])
+    for inst in ledger.instances() if ledger else []:
+        known.setdefault(inst.plan_id, set()).add(inst.region)
+    if plan_file is not None:
+        plan = read_plan(plan_file)
+        regions = known.get(plan.plan_id, set()) | {p.region for p in plan.fleet}
+        return {plan.plan_id: sorted(regions)}
+    return {plan_id: sorted(regions) for plan_id, regions in sorted(known.items())}
+
+
+def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: Env) -> None:
+    out = env.console
+    if not rows:
+        out.print("No instances tagged for these plans.")
+    else:
+        table = Table(title="Managed instances", title_justify="left")
+        for col in ("instance", "pool", "slot", "market", "state", "AZ", "age h", "USD/h",
+                    "cost so far USD"):
+            table.add_column(col, justify="right" if col in ("slot", "age h", "USD/h",
+                                                            "cost so far USD") else "left",
+                             overflow="fold")
+        for r in rows:
+            table.add_row(r["instance_id"], r["pool"], "" if r["slot"] is None else
+                          str(r["slot"]), r["market"].replace("_", "-"), r["state"],
+                          r["az"] or "", f"{r['age_hours']:,.1f}",
+                          "" if r["usd_per_hour"] is None else f"{r['usd_per_hour']:,.4f}",
+                          f"{r['cost_usd']:,.2f}")
+        out.print(table)
+        total = sum(r["cost_usd"] for r in rows)
+        hourly = sum(r["usd_per_hour"] or 0.0 for r in rows if r["state"] in ("pending",
+                                                                             "running"))
+        out.print(f"Running now: {hourly:,.4f} USD/h. Cost so far of these instances: "
+                  f"{total:,.2f} USD.", highlight=False)
+    if lost:
+        table = Table(title="Spot interruptions", title_justify="left")
+        for col in ("instance", "pool", "at", "reason"):
+            table.add_column(col, overflow="fold")
+        for i in lost:
+            table.add_row(i["instance_id"], i["pool"], i["at"], i["reason"])
+        out.print(table)
+    else:
+        out.print("No spot interruptions recorded.")
+
+
+@guarded
+def watch(
+    ctx: typer.Context,
+    plan_file: PlanArg,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between reconciles.",
+                                            min=1)] = 60.0,
+    yes: Yes = False,
+    state_dir: StateDir = None,
+    monthly_budget: MonthlyBudget = None,
+    allow_over_budget: OverBudget = False,
+    image_id: ImageIds = None,
+    launch_template: LaunchTemplate = None,
+    spot_attempts: SpotAttempts = 2,
+    retry_mode: RetryMode = "standard",
+) -> None:
+    """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
+
+    Ctrl-C or SIGTERM lets the reconcile under way finish, then stops.
+
+    Example: costopt watch plan.json --interval 60 --yes
+    """
+    from costopt.orchestrate.apply import apply_plan
+    from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.watch import StopFlag
+    from costopt.orchestrate.watch import watch as watch_loop
+
+    env = get_env(ctx)
+    _check("table", retry_mode)
+    plan = _read(plan_file, env)
+    options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
+                       spot_attempts)
+    fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
+    end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
+    say = _say(env, "table")
+
+    def tick(moment: datetime) -> ApplyOutcome:
+        ledger = _ledger(state_dir, create=yes)
+        try:
+            outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
+                                 say=say, plan_path=str(plan_file))
+        finally:
+            if ledger is not None:
+                ledger.close()
+        _report(outcome, env, "table")
+        return outcome
+
+    stop = StopFlag()
+    with stop.on_signals(lambda name: env.err.print(
+            f"{name}: stopping after the reconcile under way.", highlight=False)):
+        outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
+                              stop=stop)
+    if stop.raised:
+        env.console.print(f"Stopped on {stop.signal_name} after {len(outcomes)} reconcile(s).")
+    else:
+        env.console.print(f"The plan has ended and its fleet is gone after {len(outcomes)} "
+                          "reconcile(s).")

@@ -1,0 +1,358 @@
+"""The apply shell: observe AWS, settle the ledger, reconcile, guard the budget, act.
+
+One run at time ``at``:
+
+1. Describe every instance tagged with the plan's id in the plan's regions.
+2. Settle intents an earlier run wrote but never closed (a crash between the call and its
+   result) from what AWS shows: an instance carrying the launch's ``ClientToken`` or its
+   slot's tags is the launch's result, so nothing is launched twice.
+3. Bring the ledger's runtimes in line with AWS (instances stopped, terminated or
+   interrupted behind costopt's back) and record spot interruptions.
+4. :func:`~costopt.orchestrate.reconcile.reconcile` gives the actions; the budget guard
+   judges each launch and start.
+5. Without ``yes`` that is all (a dry run: the ledger and AWS are left as they were).
+   With it, stops and terminations go first, then starts, then launches, each written to
+   the ledger before the call (intent) and after it (result). A launch that finds no spot
+   capacity walks the fallback chain (:mod:`costopt.orchestrate.fallback`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from costopt.errors import AwsError
+from costopt.orchestrate.ec2 import (
+    CapacityError,
+    Ec2Fleet,
+    LaunchRequest,
+    LaunchSettings,
+    run_instances_params,
+)
+from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_chain
+from costopt.orchestrate.guard import BudgetGuard, Verdict, month_bounds
+from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.reconcile import (
+    GONE,
+    LIVE,
+    FleetAction,
+    ObservedInstance,
+    Reconciliation,
+    instance_price,
+    reconcile,
+    resumes_within,
+)
+from costopt.plan.planfile import FleetPool, PlanDocument
+
+Say = Callable[[str, str], None]
+"""``(kind, message)``: how the shell tells the user what it does, as it does it."""
+
+ORDER = {"terminate": 0, "stop": 1, "start": 2, "launch": 3}
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """What the user asked for. ``monthly_budget_usd`` overrides the plan's."""
+
+    yes: bool = False
+    monthly_budget_usd: float | None = None
+    allow_over_budget: bool = False
+    spot_attempts: int = 2
+    launch: LaunchSettings = field(default_factory=lambda: LaunchSettings({}))
+
+
+@dataclass
+class ApplyOutcome:
+    """What one run saw and did. USD per hour figures are the fleet's hourly cost."""
+
+    plan_id: str
+    at: datetime
+    dry_run: bool
+    reconciliation: Reconciliation
+    observed: list[ObservedInstance]
+    refused: list[tuple[FleetAction, Verdict]] = field(default_factory=list)
+    done: list[FleetAction] = field(default_factory=list)
+    failed: list[FleetAction] = field(default_factory=list)
+    budget_usd: float | None = None
+    pools: dict[str, FleetPool] = field(default_factory=dict)
+
+    @property
+    def usd_per_hour_before(self) -> float:
+        return sum(a.usd_per_hour for a in self.reconciliation.actions
+                   if a.kind in ("stop", "terminate") and a.running) + sum(
+            instance_price(self.pools[o.pool], o.market)
+            for o, _k in self.reconciliation.kept if o.pool in self.pools)
+
+    @property
+    def usd_per_hour_change(self) -> float:
+        refused = {id(a) for a, _v in self.refused}
+        return sum(a.usd_per_hour_change for a in self.reconciliation.actions
+                   if id(a) not in refused)
+
+
+def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Ec2Fleet, ledger: Ledger | None,
+               options: ApplyOptions, say: Say, plan_path: str | None = None) -> ApplyOutcome:
+    """Reconcile AWS with ``plan`` at ``at``; change nothing unless ``options.yes``.
+    ``ledger`` may be ``None`` only for a dry run with no ledger yet."""
+    pools = {p.pool: p for p in plan.fleet}
+    known_regions = {i.region for i in ledger.instances(plan.plan_id)} if ledger else set()
+    regions = sorted({p.region for p in plan.fleet} | known_regions)
+    if options.yes:
+        if ledger is None:
+            raise ValueError("a run that changes AWS needs a ledger")
+        ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
+    observed = fleet.describe(plan.plan_id, regions)
+    if options.yes and ledger is not None:
+        _settle_pending(plan, observed, ledger, at, say)
+        _sync_ledger(plan, observed, ledger, at, say)
+    else:
+        for o in observed:
+            if o.interrupted and o.state not in LIVE:
+                say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
+                    f"by AWS ({o.state_reason})")
+    recon = reconcile(plan, at, observed)
+    outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
+                           pools=pools)
+    budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
+        else plan.monthly_budget_usd
+    outcome.budget_usd = budget
+    verdicts: dict[int, Verdict] = {}
+    guard = None
+    if budget is not None:
+        guard = BudgetGuard(budget_usd=budget, spent_usd=_spent_this_month(plan, ledger, at),
+                            at=at, fleet=pools, kept=recon.kept)
+        for action in recon.actions:
+            if action.kind in ("launch", "start"):
+                verdict = guard.judge(action)
+                verdicts[id(action)] = verdict
+                if not verdict.allowed and not options.allow_over_budget:
+                    outcome.refused.append((action, verdict))
+    if not options.yes or ledger is None:
+        return outcome
+
+    run_id = uuid.uuid4().hex[:12]
+    refused = {id(a) for a, _v in outcome.refused}
+    period = timedelta(hours=int(plan.horizon["period_hours"]))
+    for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
+        if id(action) in refused:
+            verdict = verdicts[id(action)]
+            ledger.record(status="refused", run_id=run_id, plan_id=plan.plan_id, at=at,
+                          kind=action.kind, pool=action.pool, slot=action.slot,
+                          region=action.region, instance_id=action.instance_id,
+                          usd_per_hour=action.usd_per_hour,
+                          detail=verdict.message(action, guard.month if guard else ""))
+            say("refused", verdict.message(action, guard.month if guard else ""))
+            continue
+        if action.kind == "launch":
+            ok = _launch(plan, pools[action.pool], action, at, run_id, fleet, ledger, options,
+                         say, guard, verdicts.get(id(action)), period)
+        else:
+            ok = _change(plan, action, at, run_id, fleet, ledger, say)
+        (outcome.done if ok else outcome.failed).append(action)
+    return outcome
+
+
+def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime) -> float:
+    """Cloud spend (USD) of the workload's plans from the month's start until ``at``."""
+    if ledger is None:
+        return 0.0
+    start, _end = month_bounds(at)
+    same = {d["plan_id"] for d in ledger.plans()
+            if d.get("workload", {}).get("name") == plan.workload.get("name")} | {plan.plan_id}
+    return sum(r.usd_within(start, at, at) for r in ledger.runtimes(start, at)
+               if r.plan_id in same)
+
+
+def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,
+                    at: datetime, say: Say) -> None:
+    """Close the intents a crashed run left open, from AWS's own state."""
+    known = {i.instance_id for i in ledger.instances(plan.plan_id)}
+    by_id = {o.instance_id: o for o in observed}
+    pools = {p.pool: p for p in plan.fleet}
+    for intent in ledger.pending(plan.plan_id):
+        if intent.kind == "launch":
+            found = next((o for o in observed if intent.client_token
+                          and o.client_token == intent.client_token), None) or next(
+                (o for o in observed if o.pool == intent.pool and o.slot == intent.slot
+                 and o.instance_id not in known and o.state not in GONE), None)
+            if found is None:
+                ledger.result(intent.id, "failed", detail="no instance found after an "
+                              "interrupted run; the slot is launched again")
+                continue
+            ledger.result(intent.id, "ok", instance_id=found.instance_id,
+                          detail="settled from AWS after an interrupted run")
+            known.add(found.instance_id)
+            price = instance_price(pools[intent.pool], found.market) \
+                if intent.pool in pools else (intent.usd_per_hour or 0.0)
+            _record_running(ledger, plan, found, intent.at, price)
+            say("recovered", f"the launch of {intent.pool} slot {intent.slot} cut short by an "
+                f"earlier run did happen: {found.instance_id}; not launched again")
+            continue
+        inst = by_id.get(intent.instance_id or "")
+        reached = inst is not None and (
+            (intent.kind == "start" and inst.state in LIVE)
+            or (intent.kind == "stop" and inst.state not in LIVE)
+            or (intent.kind == "terminate" and inst.state in GONE))
+        ledger.result(intent.id, "ok" if reached else "failed",
+                      detail="settled from AWS after an interrupted run")
+        if reached and inst is not None:
+            if intent.kind == "start":
+                _record_running(ledger, plan, inst, intent.at,
+                                intent.usd_per_hour or 0.0)
+            else:
+                ledger.instance_halted(inst.instance_id, intent.at,
+                                       ended=intent.kind == "terminate")
+            say("recovered", f"the {intent.kind} of {inst.instance_id} cut short by an earlier "
+                "run did happen")
+
+
+def _record_running(ledger: Ledger, plan: PlanDocument, o: ObservedInstance, at: datetime,
+                    usd_per_hour: float) -> None:
+    ledger.instance_running(instance_id=o.instance_id, plan_id=plan.plan_id, pool=o.pool,
+                            region=o.region, instance_type=o.instance_type
+                            or o.pool.split(":")[2], market=o.market, slot=o.slot, az=o.az,
+                            usd_per_hour=usd_per_hour, at=at)
+
+
+def _sync_ledger(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,
+                 at: datetime, say: Say) -> None:
+    """Runtimes and interruptions as AWS shows them (changes made behind costopt's back)."""
+    pools = {p.pool: p for p in plan.fleet}
+    known = {i.instance_id: i for i in ledger.instances(plan.plan_id)}
+    running = ledger.open_runtime_starts(plan.plan_id)
+    for o in observed:
+        price = instance_price(pools[o.pool], o.market) if o.pool in pools else 0.0
+        halted_at = o.changed_at if o.changed_at and running.get(
+            o.instance_id, at) <= o.changed_at <= at else at
+        if o.instance_id not in known:
+            if o.state in LIVE:
+                _record_running(ledger, plan, o, at, price)
+                say("adopted", f"{o.instance_id} carries this plan's tags but was not in the "
+                    "ledger; it is counted from now")
+        elif o.state in LIVE and o.instance_id not in running:
+            _record_running(ledger, plan, o, at, known[o.instance_id].usd_per_hour)
+        elif o.state not in LIVE and o.instance_id in running:
+            ledger.instance_halted(o.instance_id, halted_at, ended=o.state in GONE)
+        elif o.state in GONE and known[o.instance_id].ended_at is None:
+            ledger.instance_halted(o.instance_id, halted_at, ended=True)
+        if o.interrupted and o.state not in LIVE and ledger.record_interruption(
+                instance_id=o.instance_id, plan_id=plan.plan_id, pool=o.pool, at=halted_at,
+                reason=o.state_reason or ""):
+            say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed by "
+                f"AWS ({o.state_reason}); recorded, and its slot is replaced")
+    seen = {o.instance_id for o in observed}
+    for instance_id, record in known.items():
+        if instance_id not in seen and record.ended_at is None:
+            ledger.instance_halted(instance_id, at, ended=True)
+
+
+def _change(plan: PlanDocument, action: FleetAction, at: datetime, run_id: str,
+            fleet: Ec2Fleet, ledger: Ledger, say: Say) -> bool:
+    """Start, stop or terminate one instance, with intent and result in the ledger."""
+    instance_id = action.instance_id or ""
+    intent = ledger.intent(run_id=run_id, plan_id=plan.plan_id, at=at, kind=action.kind,
+                           pool=action.pool, slot=action.slot, region=action.region,
+                           instance_id=instance_id, usd_per_hour=action.usd_per_hour,
+                           detail=action.reason)
+    try:
+        if action.kind == "start":
+            fleet.start(action.region, instance_id)
+        elif action.kind == "stop":
+            fleet.stop(action.region, instance_id)
+        else:
+            fleet.terminate(action.region, instance_id, action.spot_request_id)
+    except AwsError as exc:
+        ledger.result(intent, "failed", detail=str(exc))
+        raise
+    ledger.result(intent, "ok")
+    if action.kind == "start":
+        ledger.instance_running(instance_id=instance_id, plan_id=plan.plan_id,
+                                pool=action.pool, region=action.region,
+                                instance_type=action.instance_type, market=action.market,
+                                slot=action.slot, az=None, usd_per_hour=action.usd_per_hour,
+                                at=at)
+    else:
+        ledger.instance_halted(instance_id, at, ended=action.kind == "terminate")
+    say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
+    return True
+
+
+def launch_history(actions: list[Action], pool: str, slot: int | None) -> tuple[int, int]:
+    """``(capacity failures since the slot's last successful launch, completed launch calls)``
+    of one slot, from the ledger's actions in order."""
+    failures = completed = 0
+    for a in actions:
+        if a.kind != "launch" or a.pool != pool or a.slot != slot or a.status not in (
+                "ok", "failed"):
+            continue
+        completed += 1
+        if a.status == "ok":
+            failures = 0
+        elif (a.detail or "").startswith("capacity:"):
+            failures += 1
+    return failures, completed
+
+
+def _launch(plan: PlanDocument, pool: FleetPool, action: FleetAction, at: datetime,
+            run_id: str, fleet: Ec2Fleet, ledger: Ledger, options: ApplyOptions, say: Say,
+            guard: BudgetGuard | None, verdict: Verdict | None, period: timedelta) -> bool:
+    """Launch one slot's instance, walking the fallback chain when capacity fails."""
+    failures, attempt = launch_history(ledger.actions(plan.plan_id), pool.pool, action.slot)
+    zones = fleet.zones(pool.region) if pool.market == "spot" else []
+    chain = launch_chain(pool.market, zones, options.spot_attempts, pool.on_demand_fallback)
+    image = options.launch.image_for(pool.region)
+    if image is None and options.launch.launch_template is None:
+        image = fleet.default_image(pool.region)
+    for target in remaining_chain(chain, failures):
+        price = instance_price(pool, target.market)
+        if target.market != action.market and guard is not None and verdict is not None:
+            guard.withdraw(verdict)
+            verdict = guard.judge(_on(action, target, price))
+            if not verdict.allowed and not options.allow_over_budget:
+                guard.withdraw(verdict)
+                message = verdict.message(action, guard.month)
+                ledger.record(status="refused", run_id=run_id, plan_id=plan.plan_id, at=at,
+                              kind="launch", pool=pool.pool, slot=action.slot,
+                              region=pool.region, usd_per_hour=price, detail=message)
+                say("refused", f"fallback to {target.describe()}: {message}")
+                return False
+        request = LaunchRequest(plan.plan_id, str(plan.workload.get("name", "")), pool,
+                                action.slot or 0, target, attempt,
+                                persistent=resumes_within(pool, period))
+        params = run_instances_params(request, image, options.launch.launch_template)
+        intent = ledger.intent(run_id=run_id, plan_id=plan.plan_id, at=at, kind="launch",
+                               pool=pool.pool, slot=action.slot, region=pool.region,
+                               client_token=params["ClientToken"], usd_per_hour=price,
+                               detail=target.describe())
+        attempt += 1
+        try:
+            instance_id, az = fleet.launch(params, pool.region)
+        except CapacityError as exc:
+            ledger.result(intent, "failed", detail=f"capacity: {exc} ({target.describe()})")
+            say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
+                f"({target.describe()}): {exc.code}; trying the next step")
+            continue
+        except AwsError as exc:
+            ledger.result(intent, "failed", detail=str(exc))
+            raise
+        ledger.result(intent, "ok", instance_id=instance_id)
+        ledger.instance_running(instance_id=instance_id, plan_id=plan.plan_id, pool=pool.pool,
+                                region=pool.region, instance_type=pool.instance_type,
+                                market=target.market, slot=action.slot, az=az,
+                                usd_per_hour=price, at=at)
+        fell_back = " (fallback)" if target != chain[0] else ""
+        say("launch", f"launch {instance_id} ({pool.pool} slot {action.slot}, "
+            f"{target.describe()}{fell_back}, {price:,.4f} USD/h): {action.reason}")
+        return True
+    if guard is not None and verdict is not None:
+        guard.withdraw(verdict)
+    say("failed", f"no capacity for {pool.pool} slot {action.slot} anywhere the plan allows "
+        "(" + ", ".join(t.describe() for t in chain) + "); the next run tries again")
+    return False
+
+
+def _on(action: FleetAction, target: LaunchTarget, price: float) -> FleetAction:
+    return FleetAction(action.kind, action.pool, action.region, action.instance_type,
+                       target.market, price, action.reason, slot=action.slot)

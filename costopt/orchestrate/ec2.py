@@ -1,0 +1,271 @@
+"""The EC2 edge: the only module that calls AWS for the orchestrator (boto3).
+
+One client per region with botocore's ``standard`` (or ``adaptive``) retry mode, so that
+throttling (``RequestLimitExceeded``) is retried with jittered exponential backoff and never
+in a tight loop; every describe goes through a paginator and filters on the plan's tag.
+Errors become :class:`~costopt.errors.AwsError` with what to do, except a lack of capacity
+(:class:`CapacityError`), which the apply shell answers with the fallback chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from costopt.errors import AwsError
+from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
+from costopt.orchestrate.reconcile import ObservedInstance
+from costopt.plan.planfile import FleetPool
+
+TAG_PLAN = "costopt:plan"
+TAG_POOL = "costopt:pool"
+TAG_SLOT = "costopt:slot"
+TAG_WORKLOAD = "costopt:workload"
+TAG_MARKET = "costopt:market"
+TAG_SPOT_REQUEST = "costopt:spot-request"
+
+DEFAULT_IMAGE_PARAMETER = (
+    "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id")
+"""The public SSM parameter of AWS's Deep Learning Base GPU AMI (Ubuntu 22.04), used when
+neither ``--image-id`` nor ``--launch-template`` is given."""
+
+RETRY_MODES = ("standard", "adaptive")
+
+
+class CapacityError(Exception):
+    """AWS has no capacity for this launch here (see :data:`CAPACITY_ERRORS`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """How instances boot: an AMI per region (``"*"`` for any), or a launch template by name
+    (its default version), which may also carry key pair, security groups and subnets."""
+
+    image_ids: dict[str, str]
+    launch_template: str | None = None
+
+    def image_for(self, region: str) -> str | None:
+        return self.image_ids.get(region) or self.image_ids.get("*")
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One ``RunInstances`` call for one slot of one pool."""
+
+    plan_id: str
+    workload: str
+    pool: FleetPool
+    slot: int
+    target: LaunchTarget
+    attempt: int  # completed launch calls for this slot before this one
+    persistent: bool  # spot: a persistent request that stops on interruption
+
+    def tags(self) -> dict[str, str]:
+        tags = {TAG_PLAN: self.plan_id, TAG_POOL: self.pool.pool, TAG_SLOT: str(self.slot),
+                TAG_WORKLOAD: self.workload, TAG_MARKET: self.target.market,
+                "Name": f"{self.plan_id}/{self.pool.instance_type}/{self.slot}"}
+        if self.target.market == "spot":
+            tags[TAG_SPOT_REQUEST] = "persistent" if self.persistent else "one-time"
+        return tags
+
+
+def run_instances_params(request: LaunchRequest, image_id: str | None,
+                         launch_template: str | None) -> dict[str, Any]:
+    """The ``RunInstances`` parameters, ``ClientToken`` included.
+
+    The token is a hash of every other parameter and the attempt number: the same call
+    retried after a crash carries the same token (AWS then returns the instance it already
+    launched), while a call with other parameters - another zone, market or image - or a
+    later attempt carries another (AWS answers ``IdempotentParameterMismatch`` to a token
+    reused with other parameters). Tokens are per region and at most 64 ASCII characters.
+    """
+    pool = request.pool
+    tags = [{"Key": k, "Value": v} for k, v in request.tags().items()]
+    kinds = ["instance", "volume"] + (["spot-instances-request"]
+                                      if request.target.market == "spot" else [])
+    params: dict[str, Any] = {
+        "InstanceType": pool.instance_type, "MinCount": 1, "MaxCount": 1,
+        "TagSpecifications": [{"ResourceType": kind, "Tags": tags} for kind in kinds],
+    }
+    if image_id:
+        params["ImageId"] = image_id
+    if launch_template:
+        params["LaunchTemplate"] = {"LaunchTemplateName": launch_template, "Version": "$Default"}
+    if request.target.az:
+        params["Placement"] = {"AvailabilityZone": request.target.az}
+    if request.target.market == "spot":
+        spot: dict[str, Any] = {
+            "SpotInstanceType": "persistent" if request.persistent else "one-time",
+            "InstanceInterruptionBehavior": "stop" if request.persistent else "terminate"}
+        if pool.spot_max_price_usd is not None:
+            spot["MaxPrice"] = f"{pool.spot_max_price_usd:.6f}".rstrip("0").rstrip(".")
+        params["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": spot}
+    digest = hashlib.sha256(json.dumps([pool.region, request.attempt, params],
+                                       sort_keys=True).encode()).hexdigest()
+    params["ClientToken"] = f"costopt-{digest[:48]}"
+    return params
+
+
+_WHEN = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:UTC|GMT)\)")
+
+
+def _changed_at(reason: str | None) -> datetime | None:
+    """The time in a ``StateTransitionReason`` such as ``User initiated (2027-01-04 10:00:00
+    GMT)``."""
+    match = _WHEN.search(reason or "")
+    if not match:
+        return None
+    return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | None:
+    """An instance of ``DescribeInstances`` as the reconcile sees it; ``None`` without a pool
+    tag (not costopt's)."""
+    tags = {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
+    if TAG_POOL not in tags:
+        return None
+    market: Literal["on_demand", "spot"] = (
+        "spot" if raw.get("InstanceLifecycle") == "spot" else "on_demand")
+    slot = tags.get(TAG_SLOT, "")
+    return ObservedInstance(
+        instance_id=raw["InstanceId"], pool=tags[TAG_POOL], region=region,
+        state=raw["State"]["Name"], market=market,
+        launched_at=raw["LaunchTime"].astimezone(timezone.utc),
+        slot=int(slot) if slot.isdigit() else None,
+        az=(raw.get("Placement") or {}).get("AvailabilityZone"),
+        state_reason=(raw.get("StateReason") or {}).get("Code") or None,
+        stoppable=market == "on_demand" or tags.get(TAG_SPOT_REQUEST) == "persistent",
+        spot_request_id=raw.get("SpotInstanceRequestId"),
+        instance_type=raw.get("InstanceType"),
+        client_token=raw.get("ClientToken") or None,
+        changed_at=_changed_at(raw.get("StateTransitionReason")),
+    )
+
+
+_FIXES = {
+    "AuthFailure": "check the credentials of the profile in use (aws sts get-caller-identity)",
+    "UnauthorizedOperation": "grant the role ec2:RunInstances, ec2:DescribeInstances, "
+    "ec2:StartInstances, ec2:StopInstances, ec2:TerminateInstances, ec2:CreateTags and "
+    "ec2:CancelSpotInstanceRequests (docs/orchestrator.md lists the policy)",
+    "InvalidAMIID.NotFound": "pass an AMI of this region with --image-id REGION=ami-...",
+    "InvalidAMIID.Malformed": "pass an AMI id such as ami-0123456789abcdef0",
+    "VcpuLimitExceeded": "ask AWS for a higher vCPU quota for this instance family, or plan "
+    "with the quota in the workload's cloud.quotas",
+    "MaxSpotInstanceCountExceeded": "ask AWS for a higher spot vCPU quota",
+}
+
+
+@contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """Turn boto3's errors into :class:`AwsError` (or :class:`CapacityError`) with a fix."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        yield
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "Unknown"))
+        message = str(err.get("Message", "")).strip().splitlines()[0][:300] if err.get(
+            "Message") else ""
+        if code in CAPACITY_ERRORS:
+            raise CapacityError(code, message) from None
+        fix = _FIXES.get(code, "see the message; nothing further was changed")
+        raise AwsError(f"{what} failed: {code}: {message}. To fix: {fix}") from None
+    except NoCredentialsError:
+        raise AwsError(f"{what} failed: no AWS credentials found. To fix: configure a profile "
+                       "(aws configure) and pass --profile, or set AWS_PROFILE") from None
+    except BotoCoreError as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        raise AwsError(f"{what} failed: {first}") from None
+
+
+class Ec2Fleet:
+    """EC2 calls for one plan's fleet, a client per region from an injected boto3 session."""
+
+    def __init__(self, session: Any, *, retry_mode: str = "standard",
+                 max_attempts: int = 10) -> None:
+        from botocore.config import Config
+
+        self._session = session
+        self._config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._zones: dict[str, list[str]] = {}
+
+    def client(self, region: str, service: str = "ec2") -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(service, region_name=region,
+                                                      config=self._config)
+        return self._clients[key]
+
+    def describe(self, plan_id: str, regions: list[str]) -> list[ObservedInstance]:
+        """Every instance tagged with ``plan_id`` in ``regions``, in any state."""
+        found: list[ObservedInstance] = []
+        for region in regions:
+            with aws_errors(f"DescribeInstances in {region}"):
+                pages = self.client(region).get_paginator("describe_instances").paginate(
+                    Filters=[{"Name": f"tag:{TAG_PLAN}", "Values": [plan_id]}])
+                for page in pages:
+                    for reservation in page.get("Reservations", []):
+                        for raw in reservation.get("Instances", []):
+                            inst = observed_instance(raw, region)
+                            if inst is not None:
+                                found.append(inst)
+        return sorted(found, key=lambda o: (o.region, o.pool, o.launched_at, o.instance_id))
+
+    def zones(self, region: str) -> list[str]:
+        """The region's available availability zones (not local or wavelength zones)."""
+        if region not in self._zones:
+            with aws_errors(f"DescribeAvailabilityZones in {region}"):
+                raw = self.client(region).describe_availability_zones(
+                    Filters=[{"Name": "state", "Values": ["available"]}])
+            self._zones[region] = sorted(
+                z["ZoneName"] for z in raw["AvailabilityZones"]
+                if z.get("ZoneType", "availability-zone") == "availability-zone")
+        return self._zones[region]
+
+    def default_image(self, region: str) -> str:
+        """AWS's Deep Learning Base GPU AMI for ``region``, from its public SSM parameter."""
+        try:
+            with aws_errors(f"reading {DEFAULT_IMAGE_PARAMETER} in {region}"):
+                raw = self.client(region, "ssm").get_parameter(Name=DEFAULT_IMAGE_PARAMETER)
+        except AwsError as exc:
+            raise AwsError(f"{exc}. No AMI was given for {region}: pass --image-id "
+                           f"{region}=ami-... or --launch-template NAME") from None
+        return str(raw["Parameter"]["Value"])
+
+    def launch(self, params: dict[str, Any], region: str) -> tuple[str, str | None]:
+        """Run one instance; its id and zone. Raises :class:`CapacityError` when AWS has no
+        capacity for it."""
+        with aws_errors(f"RunInstances of {params['InstanceType']} in {region}"):
+            raw = self.client(region).run_instances(**params)
+        inst = raw["Instances"][0]
+        return inst["InstanceId"], (inst.get("Placement") or {}).get("AvailabilityZone")
+
+    def start(self, region: str, instance_id: str) -> None:
+        with aws_errors(f"StartInstances of {instance_id}"):
+            self.client(region).start_instances(InstanceIds=[instance_id])
+
+    def stop(self, region: str, instance_id: str) -> None:
+        with aws_errors(f"StopInstances of {instance_id}"):
+            self.client(region).stop_instances(InstanceIds=[instance_id])
+
+    def terminate(self, region: str, instance_id: str, spot_request_id: str | None) -> None:
+        """Terminate; a persistent spot request is cancelled first, or AWS would launch a
+        new instance for it."""
+        if spot_request_id:
+            with aws_errors(f"CancelSpotInstanceRequests of {spot_request_id}"):
+                self.client(region).cancel_spot_instance_requests(
+                    SpotInstanceRequestIds=[spot_request_id])
+        with aws_errors(f"TerminateInstances of {instance_id}"):
+            self.client(region).terminate_instances(InstanceIds=[instance_id])

@@ -1,0 +1,251 @@
+"""The reconcile diff: (plan, time, observed instances) -> the actions that make AWS match.
+
+Pure: no AWS, no clock, no ledger. The apply shell (:mod:`costopt.orchestrate.apply`)
+observes, calls :func:`reconcile`, guards the budget and carries the actions out.
+
+The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
+
+1. *Wanted* slots: those with an interval ``[start, end)`` that holds ``at``.
+2. *Live* instances (``pending``/``running``) each claim a wanted slot: first the slot of
+   their ``costopt:slot`` tag, then the lowest unclaimed one.
+3. Too few live instances: start stopped instances of the pool first (those tagged with a
+   missing slot first), then launch one instance per slot still missing.
+4. Too many: the surplus goes, unclaimed instances first, then the newest first. An instance
+   is *stopped* rather than terminated when the pool wants it again within the next period
+   (more slots wanted at some moment of ``(at, at + period]`` than now) and its market allows
+   a stop (on-demand, or spot launched as a persistent request); otherwise terminated.
+   Stopped instances beyond what the next period wants are terminated too.
+5. Instances AWS interrupted (``Server.SpotInstanceTermination``) are not live: a stopped one
+   is terminated (AWS would restart it whenever it pleases) and its slot relaunched.
+6. Pools the plan does not hold, and every pool after its last slot, end with nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Literal
+
+from costopt.plan.planfile import FleetPool, PlanDocument
+
+LIVE = frozenset({"pending", "running"})
+STOPPED = frozenset({"stopping", "stopped"})
+GONE = frozenset({"shutting-down", "terminated"})
+
+SPOT_INTERRUPTION_CODES = frozenset({"Server.SpotInstanceTermination",
+                                     "Server.SpotInstanceShutdown"})
+"""``StateReason`` codes AWS gives an instance it reclaimed from the spot market."""
+
+ActionKind = Literal["launch", "start", "stop", "terminate"]
+
+
+@dataclass(frozen=True)
+class ObservedInstance:
+    """An instance that carries the plan's tags, as ``DescribeInstances`` shows it."""
+
+    instance_id: str
+    pool: str  # the ``costopt:pool`` tag
+    region: str
+    state: str  # EC2's state name: pending, running, stopping, stopped, shutting-down, ...
+    market: Literal["on_demand", "spot"]  # what it really runs as
+    launched_at: datetime
+    slot: int | None = None  # the ``costopt:slot`` tag
+    az: str | None = None
+    state_reason: str | None = None  # ``StateReason.Code``
+    stoppable: bool = True  # on-demand, or spot from a persistent request
+    spot_request_id: str | None = None
+    instance_type: str | None = None
+    client_token: str | None = None
+    changed_at: datetime | None = None  # when AWS says its state last changed, if it says
+
+    @property
+    def interrupted(self) -> bool:
+        """AWS reclaimed it from the spot market."""
+        return self.state_reason in SPOT_INTERRUPTION_CODES
+
+
+@dataclass(frozen=True)
+class FleetAction:
+    """One change to one instance. ``usd_per_hour`` is the price of the instance it acts on
+    (USD per instance-hour); ``usd_per_hour_change`` is what the fleet's hourly cost moves by."""
+
+    kind: ActionKind
+    pool: str
+    region: str
+    instance_type: str
+    market: Literal["on_demand", "spot"]
+    usd_per_hour: float
+    reason: str
+    slot: int | None = None
+    instance_id: str | None = None
+    running: bool = True  # for stop/terminate: whether the instance runs (and costs) now
+    spot_request_id: str | None = None  # cancelled before a terminate
+
+    @property
+    def usd_per_hour_change(self) -> float:
+        if self.kind in ("launch", "start"):
+            return self.usd_per_hour
+        return -self.usd_per_hour if self.running else 0.0
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The actions, and the live instances kept, each with the slot it serves."""
+
+    actions: tuple[FleetAction, ...]
+    kept: tuple[tuple[ObservedInstance, int], ...] = field(default=())
+
+    def count(self, kind: ActionKind) -> int:
+        return sum(1 for a in self.actions if a.kind == kind)
+
+    def summary(self) -> list[tuple[ActionKind, str, int, float]]:
+        """``(kind, pool, count, USD per hour change)`` per kind and pool, in action order."""
+        groups: dict[tuple[ActionKind, str], list[FleetAction]] = {}
+        for a in self.actions:
+            groups.setdefault((a.kind, a.pool), []).append(a)
+        return [(kind, pool, len(acts), sum(a.usd_per_hour_change for a in acts))
+                for (kind, pool), acts in groups.items()]
+
+
+def wanted_slots(pool: FleetPool, at: datetime) -> list[int]:
+    """The slots of ``pool`` whose interval holds ``at``, lowest first."""
+    return sorted({s.slot for s in pool.slots if s.start <= at < s.end})
+
+
+def slots_wanted_soon(pool: FleetPool, at: datetime, period: timedelta) -> int:
+    """The most slots wanted at once at any moment of ``(at, at + period]``."""
+    moments = {s.start for s in pool.slots if at < s.start <= at + period}
+    return max((len(wanted_slots(pool, m)) for m in moments), default=0)
+
+
+def resumes_within(pool: FleetPool, period: timedelta) -> bool:
+    """Whether some slot of ``pool`` pauses and resumes within ``period``: its spot instances
+    are then launched as persistent requests that can be stopped and started again."""
+    by_slot: dict[int, list[tuple[datetime, datetime]]] = {}
+    for s in pool.slots:
+        by_slot.setdefault(s.slot, []).append((s.start, s.end))
+    return any(b[0] - a[1] <= period for spans in by_slot.values()
+               for a, b in pairwise(sorted(spans)))
+
+
+def instance_price(pool: FleetPool, market: str) -> float:
+    """USD per instance-hour of one instance of ``pool`` running on ``market`` (a spot pool
+    that fell back to on-demand pays the on-demand price)."""
+    return pool.usd_per_hour if market == pool.market else pool.on_demand_usd_per_hour
+
+
+def slot_interval(pool: FleetPool, slot: int, at: datetime) -> tuple[datetime, datetime] | None:
+    """The interval of ``slot`` that holds ``at``."""
+    return next(((s.start, s.end) for s in pool.slots if s.slot == slot and s.start <= at < s.end),
+                None)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%m-%d %H:%M")
+
+
+def reconcile(plan: PlanDocument, at: datetime,
+              observed: Iterable[ObservedInstance]) -> Reconciliation:
+    """What to launch, start, stop and terminate at ``at`` so the fleet matches the plan."""
+    period = timedelta(hours=int(plan.horizon["period_hours"]))
+    by_pool: dict[str, list[ObservedInstance]] = {}
+    for o in observed:
+        by_pool.setdefault(o.pool, []).append(o)
+    actions: list[FleetAction] = []
+    kept: list[tuple[ObservedInstance, int]] = []
+    fleet = {p.pool: p for p in plan.fleet}
+    for pool in plan.fleet:
+        pool_actions, pool_kept = _reconcile_pool(pool, at, period, by_pool.get(pool.pool, []))
+        actions += pool_actions
+        kept += pool_kept
+    for pool_id in sorted(set(by_pool) - set(fleet)):
+        for o in by_pool[pool_id]:
+            if o.state not in GONE:
+                actions.append(_end(o, "terminate", o.state in LIVE, 0.0,
+                                    "pool not in this plan"))
+    return Reconciliation(tuple(actions), tuple(kept))
+
+
+def _end(o: ObservedInstance, kind: ActionKind, running: bool, usd_per_hour: float,
+         reason: str) -> FleetAction:
+    return FleetAction(kind=kind, pool=o.pool, region=o.region,
+                       instance_type=o.instance_type or o.pool.split(":")[2], market=o.market,
+                       usd_per_hour=usd_per_hour, reason=reason, slot=o.slot,
+                       instance_id=o.instance_id, running=running,
+                       spot_request_id=o.spot_request_id)
+
+
+def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
+                    observed: list[ObservedInstance]
+                    ) -> tuple[list[FleetAction], list[tuple[ObservedInstance, int]]]:
+    wanted = wanted_slots(pool, at)
+    live = sorted((o for o in observed if o.state in LIVE),
+                  key=lambda o: (o.launched_at, o.instance_id))
+    stopped = [o for o in observed if o.state in STOPPED and not o.interrupted]
+    actions = [_end(o, "terminate", False, instance_price(pool, o.market),
+                    "interrupted by AWS while stopped; its slot is relaunched")
+               for o in observed if o.state in STOPPED and o.interrupted]
+
+    claims: dict[int, ObservedInstance] = {}
+    unclaimed: list[ObservedInstance] = []
+    for o in live:
+        if o.slot in wanted and o.slot not in claims:
+            claims[o.slot] = o
+        else:
+            unclaimed.append(o)
+    for o in list(unclaimed):
+        free = [k for k in wanted if k not in claims]
+        if free:
+            claims[free[0]] = o
+            unclaimed.remove(o)
+    missing = [k for k in wanted if k not in claims]
+    kept = [(o, k) for k, o in sorted(claims.items())]
+
+    def start_order(o: ObservedInstance) -> tuple[bool, datetime, str]:
+        return (o.slot not in missing, o.launched_at, o.instance_id)
+
+    for o in sorted(stopped, key=start_order)[:len(missing)]:
+        k = o.slot if o.slot in missing else missing[0]
+        missing.remove(k)
+        stopped.remove(o)
+        actions.append(FleetAction("start", pool.pool, pool.region, pool.instance_type,
+                                   o.market, instance_price(pool, o.market),
+                                   _slot_reason(pool, k, at), slot=k, instance_id=o.instance_id))
+    for k in missing:
+        actions.append(FleetAction("launch", pool.pool, pool.region, pool.instance_type,
+                                   pool.market, pool.usd_per_hour,
+                                   _slot_reason(pool, k, at, observed), slot=k))
+
+    soon = max(0, slots_wanted_soon(pool, at, period) - len(wanted))
+    room = max(0, soon - len(stopped))
+    for o in sorted(unclaimed, key=lambda o: (o.launched_at, o.instance_id), reverse=True):
+        price = instance_price(pool, o.market)
+        if room and o.stoppable:
+            room -= 1
+            resume = min(s.start for s in pool.slots if s.start > at)
+            actions.append(_end(o, "stop", True, price,
+                                f"not wanted until {_when(resume)}"))
+        else:
+            actions.append(_end(o, "terminate", True, price, _gone_reason(pool, at)))
+    for o in sorted(stopped, key=lambda o: (o.launched_at, o.instance_id))[soon:]:
+        actions.append(_end(o, "terminate", False, instance_price(pool, o.market),
+                            "stopped and " + _gone_reason(pool, at)))
+    return actions, kept
+
+
+def _gone_reason(pool: FleetPool, at: datetime) -> str:
+    if all(s.end <= at for s in pool.slots):
+        return "the plan's last slot of this pool has ended"
+    return "not wanted within the next period"
+
+
+def _slot_reason(pool: FleetPool, slot: int, at: datetime,
+                 observed: Iterable[ObservedInstance] = ()) -> str:
+    interval = slot_interval(pool, slot, at)
+    reason = f"slot {slot} runs until {_when(interval[1])}" if interval else f"slot {slot}"
+    lost = [o.instance_id for o in observed if o.slot == slot and o.interrupted]
+    if lost:
+        reason += f"; replaces {', '.join(lost)} interrupted by AWS"
+    return reason
