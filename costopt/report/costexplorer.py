@@ -1,0 +1,83 @@
+"""The AWS edge of ``costopt report --source aws``: what Cost Explorer billed, day by day
+and instance type, for the resources tagged ``costopt:plan`` with the month's plans.
+
+One call, ``ce:GetCostAndUsage`` (DAILY, metric ``UnblendedCost``, grouped by the
+``INSTANCE_TYPE`` dimension, filtered on the tag), its pages followed by ``NextPageToken``
+(botocore has no paginator for it); throttling is retried by botocore's standard mode.
+The tag only reaches Cost Explorer once it is activated as a cost-allocation tag in the
+Billing console, which takes up to 24 hours; Cost Explorer's own figures lag by about a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from costopt.errors import AwsError
+from costopt.report.spend import AwsCost
+
+TAG = "costopt:plan"
+METRIC = "UnblendedCost"
+CE_REGION = "us-east-1"  # Cost Explorer's one endpoint
+
+
+def window(start: datetime, as_of: datetime) -> tuple[date, date] | None:
+    """Cost Explorer's ``TimePeriod`` for ``[start, as_of)``: whole days, the end exclusive
+    (a day begun counts); None when no time has elapsed."""
+    if as_of <= start:
+        return None
+    last = as_of - timedelta(microseconds=1)
+    return start.date(), last.date() + timedelta(days=1)
+
+
+def request(start: date, end: date, plan_ids: Sequence[str]) -> dict[str, Any]:
+    """The ``GetCostAndUsage`` parameters (without a page token)."""
+    return {
+        "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
+        "Granularity": "DAILY",
+        "Metrics": [METRIC],
+        "GroupBy": [{"Type": "DIMENSION", "Key": "INSTANCE_TYPE"}],
+        "Filter": {"Tags": {"Key": TAG, "Values": list(plan_ids), "MatchOptions": ["EQUALS"]}},
+    }
+
+
+def daily_costs(session: Any, start: date, end: date, plan_ids: Sequence[str]
+                ) -> list[AwsCost]:
+    """Cost Explorer's unblended cost (USD) of each instance type on each day of
+    ``[start, end)`` for the resources tagged with one of ``plan_ids``."""
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    if not plan_ids:
+        return []
+    client = session.client("ce", region_name=CE_REGION,
+                            config=Config(retries={"mode": "standard", "max_attempts": 6}))
+    params = request(start, end, plan_ids)
+    out: list[AwsCost] = []
+    while True:
+        try:
+            page = client.get_cost_and_usage(**params)
+        except NoCredentialsError:
+            raise AwsError("no AWS credentials for Cost Explorer. To fix: configure them "
+                           "(aws configure, AWS_PROFILE or --profile), or leave out "
+                           "--source aws to report from the ledger alone") from None
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise AwsError(f"Cost Explorer refused GetCostAndUsage: {err.get('Code')}: "
+                           f"{err.get('Message')}. To fix: the credentials need "
+                           "ce:GetCostAndUsage, and Cost Explorer must be enabled for the "
+                           "account") from None
+        except BotoCoreError as exc:
+            raise AwsError(f"cannot reach Cost Explorer: {exc}. To fix: check the network "
+                           "and AWS_ENDPOINT_URL, or leave out --source aws") from None
+        for result in page.get("ResultsByTime", []):
+            day = date.fromisoformat(result["TimePeriod"]["Start"])
+            estimated = bool(result.get("Estimated", False))
+            for group in result.get("Groups", []):
+                amount = float(group["Metrics"][METRIC]["Amount"])
+                out.append(AwsCost(day, group["Keys"][0], amount, estimated))
+        token = page.get("NextPageToken")
+        if not token:
+            return out
+        params = {**params, "NextPageToken": token}
