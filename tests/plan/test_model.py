@@ -165,6 +165,29 @@ def test_max_instances() -> None:
     assert result.binding.limits[0].kind == "max_instances"
 
 
+def three_jobs_one_region(**cloud: object):
+    jobs = [{"name": f"j{i}", "gpus": 1, "gpu_hours": 24} for i in range(3)]
+    w = workload(jobs, cloud={"markets": ["on_demand"], **cloud})
+    return make_plan(w, catalog(offer(on_demand=3.06)))
+
+
+@pytest.mark.parametrize(("cloud", "reason"), [
+    # 16 vCPUs = two 8-vCPU instances x 24 h = 48 GPU-h of the 72 asked: 24 short.
+    ({"quotas": [{"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 16}]},
+     "quota: us-east-1 on_demand P at 16 vCPUs"),
+    # Two instances at once: the same 48 GPU-h.
+    ({"max_instances": [{"instance_type": "p3.2xlarge", "region": "us-east-1",
+                         "market": "on_demand", "count": 2}]},
+     "availability: aws:us-east-1:p3.2xlarge:on_demand at 2 instance(s) at once"),
+])
+def test_quota_and_availability_shortfalls_name_their_limit(cloud: dict, reason: str) -> None:
+    result = three_jobs_one_region(**cloud)
+    assert result.status == "infeasible"
+    assert sum(s.gpu_hours for s in result.shortfalls) == pytest.approx(24.0)
+    assert result.shortfalls and all(reason in s.reason for s in result.shortfalls)
+    assert result.variable_usd == pytest.approx(48 * 3.06)
+
+
 def test_budget_leaves_a_shortfall() -> None:
     # 48 GPU-h at 3 USD/h = 144 USD; the budget of 100 USD buys 33.333 GPU-h: short 14.667.
     w = workload([{"name": "a", "gpus": 1, "gpu_hours": 48}], days=2, budget_usd=100,

@@ -7,6 +7,7 @@ from builders import catalog, offer, server, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from costopt.errors import WorkloadError
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import (
     blocking,
@@ -15,6 +16,7 @@ from costopt.plan.pools import (
     prune_dominated,
     spot_efficiency,
 )
+from costopt.pricing.catalog import InstanceOffer
 
 
 @pytest.mark.parametrize(("node", "gang", "expected"), [
@@ -34,9 +36,10 @@ THREE_REGIONS = [offer(region="us-east-1", on_demand=3.0),
                  offer(region="eu-west-1", on_demand=4.0)]
 
 
-def pruned_ids(jobs: list[dict], **cloud: object) -> list[str]:
-    w = workload(jobs, cloud={"markets": ["on_demand"], **cloud})
-    cat = catalog(*THREE_REGIONS)
+def pruned_ids(jobs: list[dict], offers: list[InstanceOffer] = THREE_REGIONS,
+               market: str = "on_demand", **cloud: object) -> list[str]:
+    w = workload(jobs, cloud={"markets": [market], **cloud})
+    cat = catalog(*offers)
     pools = build_pools(w, cat)
     kept, _pairs = prune_dominated(w, pools, eligibility(w, pools, cat))
     return sorted(p.region for p in kept.cloud)
@@ -52,6 +55,33 @@ def test_a_pool_under_a_quota_cannot_dominate() -> None:
     quota = [{"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 8}]
     assert pruned_ids([{"name": "a", "gpu_hours": 1}], quotas=quota) == ["us-east-1",
                                                                           "us-west-2"]
+
+
+def test_a_capped_pool_cannot_dominate() -> None:
+    # us-east-1 is cheapest but at most one instance: it stays, and us-west-2 drops eu-west-1.
+    cap = [{"instance_type": "p3.2xlarge", "region": "us-east-1", "market": "on_demand",
+            "count": 1}]
+    assert pruned_ids([{"name": "a", "gpu_hours": 1}], max_instances=cap) == ["us-east-1",
+                                                                              "us-west-2"]
+
+
+def test_a_cheaper_spot_pool_that_is_interrupted_more_does_not_dominate() -> None:
+    # Spot: us-east-1 1.0 USD/h at 0.1 interruptions/h; us-west-2 1.2 USD/h, never
+    # interrupted; eu-west-1 1.5 USD/h at 0.1. A job checkpointing every 600 minutes keeps
+    # 1 - 0.1 x (300 + 10)/60 = 48.3 % of us-east-1's time: 1.0 / 0.483 = 2.07 USD per
+    # GPU-hour of work, more than us-west-2's 1.2. us-west-2 must stay; eu-west-1, dearer
+    # than us-east-1 at the same rate, goes.
+    offers = [offer(region="us-east-1", spot=1.0, rate=0.1),
+              offer(region="us-west-2", spot=1.2, rate=0.0),
+              offer(region="eu-west-1", spot=1.5, rate=0.1)]
+    jobs = [{"name": "a", "gpu_hours": 1, "interruptible": True, "checkpoint_minutes": 600}]
+    assert pruned_ids(jobs, offers, "spot") == ["us-east-1", "us-west-2"]
+
+
+def test_of_two_equal_pools_exactly_one_stays() -> None:
+    # Same price, same rate: the tie goes to the lower pool id (aws:eu-west-1 < aws:us-east-1).
+    offers = [offer(region="us-east-1", on_demand=3.0), offer(region="eu-west-1", on_demand=3.0)]
+    assert pruned_ids([{"name": "a", "gpu_hours": 1}], offers) == ["eu-west-1"]
 
 
 def test_a_pool_some_job_needs_stays() -> None:
@@ -95,15 +125,14 @@ def multi_region_case(draw: st.DrawFn):
 @given(multi_region_case())
 def test_pruning_keeps_the_optimum(case) -> None:
     w, cat = case
-    try:
-        plain = make_plan(w, cat, prune=False, solver="highs")
-    except Exception as exc:  # a job some region restriction leaves with no pool
+    try:  # the plain model: every pool, whole, CBC through PuLP
+        plain = make_plan(w, cat, prune=False, solver="cbc")
+    except WorkloadError as exc:  # a job some region restriction leaves with no pool
         assert "jobs[" in str(exc)
         return
-    pruned = make_plan(w, cat, prune=True, solver="highs")
-    cbc = make_plan(w, cat, prune=True, solver="cbc")
-    assert pruned.status == plain.status == cbc.status
-    assert pruned.variable_usd == pytest.approx(plain.variable_usd, rel=1e-6, abs=0.01)
-    assert cbc.variable_usd == pytest.approx(plain.variable_usd, rel=1e-6, abs=0.01)
-    assert sum(s.gpu_hours for s in pruned.shortfalls) == pytest.approx(
-        sum(s.gpu_hours for s in plain.shortfalls), abs=1e-4)
+    for prune, solver in ((False, "highs"), (True, "highs"), (True, "cbc")):
+        other = make_plan(w, cat, prune=prune, solver=solver)
+        assert other.status == plain.status, (prune, solver)
+        assert other.variable_usd == pytest.approx(plain.variable_usd, rel=1e-6, abs=0.01)
+        assert sum(s.gpu_hours for s in other.shortfalls) == pytest.approx(
+            sum(s.gpu_hours for s in plain.shortfalls), abs=1e-4)
