@@ -11,6 +11,7 @@ from costopt.cli import breakeven as breakeven_cli
 from costopt.cli import orchestrate as orchestrate_cli
 from costopt.cli import plan as plan_cli
 from costopt.cli import pricing as pricing_cli
+from costopt.cli import report as report_cli
 from costopt.cli.common import Env
 
 app = typer.Typer(
@@ -22,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli):
+for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, report_cli):
     module.register(app)
 
 

@@ -1,0 +1,138 @@
+"""``costopt report``: the monthly budget report (``docs/report.md``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from costopt.cli.common import Env, ExitCode, get_env, guarded
+
+if TYPE_CHECKING:
+    from costopt.report.spend import LedgerView, MonthReport
+
+FORMATS = ("md", "html", "csv", "json")
+SOURCES = ("ledger", "aws")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+@guarded
+def report(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(
+        "--month", help="The calendar month (UTC) to report.", metavar="YYYY-MM")],
+    budget: Annotated[float | None, typer.Option(
+        min=0, help="USD for the month. Default: the workload's monthly_budget_usd, else "
+        "that of the plans in force.", metavar="USD")] = None,
+    workload_file: Annotated[Path | None, typer.Option(
+        "--workload", help="A workload file: its owned servers and monthly_budget_usd "
+        "replace those of the plans in the ledger.", metavar="FILE")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="What to print: md (Markdown), html (a self-contained page), csv "
+        "or json.")] = "md",
+    out_dir: Annotated[Path | None, typer.Option(
+        "-o", "--output-dir", help="Write every format (report.md, report.csv, report.json, "
+        "report.html) and the charts (PNG) into this folder.", metavar="DIR")] = None,
+    source: Annotated[str, typer.Option(
+        "--source", help="ledger, or aws: also AWS Cost Explorer's actuals for the "
+        "costopt:plan tag, beside the ledger's figures.")] = "ledger",
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")
+    ] = None,
+) -> None:
+    """The monthly budget report: spend so far (ledger runtimes x the price in force, owned
+    servers' amortisation and energy), the budget used, the month-end forecast (plans'
+    remaining cost, and run-rate) with alert bands at 50/80/100 %, breakdowns by market,
+    instance type, region, job and day, savings against all on-demand, interruptions.
+    Exits 3 when the forecast is over the budget.
+
+    Example: costopt report --month 2026-12 --budget 9000 -o reports/2026-12
+    """
+    from costopt.report.inputs import ledger_path, read_ledger
+    from costopt.report.render import no_data_message
+    from costopt.report.spend import (
+        Month,
+        choose_budget,
+        month_report,
+        owned_from_plans,
+        owned_from_workload,
+    )
+    from costopt.workload import load_workload
+
+    env = get_env(ctx)
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r}; valid: {', '.join(FORMATS)}", param_hint="--format")
+    if source not in SOURCES:
+        raise typer.BadParameter(f"{source!r}; valid: {', '.join(SOURCES)}",
+                                 param_hint="--source")
+    the_month = Month.parse(month)
+    workload = load_workload(workload_file) if workload_file else None
+    view = read_ledger(state_dir, the_month)
+    owned = (owned_from_workload(workload) if workload
+             else owned_from_plans(view.plans, the_month))
+    result = month_report(the_month, env.clock(), view, owned=owned,
+                          budget=choose_budget(budget, workload, view.plans, the_month))
+    if not result.has_data:
+        env.console.print(no_data_message(the_month.label, ledger_path(state_dir)),
+                          highlight=False, soft_wrap=True)
+        return
+    if source == "aws":
+        result = _with_cost_explorer(result, view, env)
+    if out_dir is None:
+        env.console.out(_text(result, fmt), end="", highlight=False)
+    else:
+        _write_all(result, out_dir, env)
+    if result.budget is not None and result.budget.over:
+        env.warn(f"the forecast for {the_month.label}, USD {result.forecast.usd:,.2f} "
+                 f"({result.forecast.basis}), is over the budget of USD "
+                 f"{result.budget.budget_usd:,.2f}")
+        raise typer.Exit(ExitCode.OVER_BUDGET)
+
+
+def _with_cost_explorer(result: MonthReport, view: LedgerView, env: Env) -> MonthReport:
+    from costopt.report.costexplorer import daily_costs, window
+    from costopt.report.spend import join_cost_explorer, tagged_plan_ids
+
+    plan_ids = tagged_plan_ids(result, view.runtimes)
+    span = window(result.month.start, result.as_of)
+    costs = daily_costs(env.boto3_session(), *span, plan_ids) if span else []
+    return join_cost_explorer(result, costs, plan_ids)
+
+
+def _text(result: MonthReport, fmt: str) -> str:
+    from costopt.report import render
+
+    if fmt == "html":
+        from costopt.report.charts import chart_pngs
+
+        return render.html_page(result, chart_pngs(result))
+    if fmt == "json":
+        return json.dumps(render.json_document(result), indent=2) + "\n"
+    return render.csv_text(result) if fmt == "csv" else render.markdown(result)
+
+
+def _write_all(result: MonthReport, out_dir: Path, env: Env) -> None:
+    """Every format and the chart PNGs into ``out_dir``; the headline and the files on
+    stdout."""
+    from costopt.files import write_atomically
+    from costopt.report import render
+    from costopt.report.charts import chart_pngs
+
+    pngs = chart_pngs(result)
+    files = {
+        "report.md": render.markdown(result).encode(),
+        "report.csv": render.csv_text(result).encode(),
+        "report.json": (json.dumps(render.json_document(result), indent=2) + "\n").encode(),
+        "report.html": render.html_page(result, pngs).encode(),
+        **{f"chart-{name}.png": data for name, data in pngs.items()},
+    }
+    for name, data in files.items():
+        write_atomically(out_dir / name, lambda partial, data=data: partial.write_bytes(data))
+    env.console.print(render.headline(result), highlight=False, soft_wrap=True)
+    env.console.print(f"Written to {out_dir}: {', '.join(files)}", highlight=False,
+                      soft_wrap=True)
