@@ -1,0 +1,407 @@
+"""``costopt apply``, ``status`` and ``watch`` end to end: the real CLI against moto in server
+mode on 127.0.0.1 (``AWS_ENDPOINT_URL``), over a plan made by ``costopt plan``.
+
+The test workload plans (UTC hours of 2027-01-04, periods of 12 h):
+- ``aws:us-east-1:p3.2xlarge:on_demand`` at 3.00 USD/h: slot 0 over [00:00, 18:00) and
+  slot 1 over [00:00, 06:00) (three 1-GPU eval jobs: 12 + 6 GPU-hours by noon, 6 after);
+- ``aws:us-west-2:p3.8xlarge:spot`` at 3.60 USD/h (12.00 on demand, the spot MaxPrice):
+  slot 0 over [00:00, 08:00) and [12:00, 20:00) (two 4-GPU jobs of 32 GPU-hours, one each
+  half-day); the jobs allow on-demand, so the pool may fall back to it.
+The plan's cloud cost is 24 h x 3.00 + 16 h x 3.60 = 129.60 USD.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+from orchestrate.aws_faults import Crash, Faults, no_spot_anywhere, spot_without_zone
+from rich.console import Console
+from typer.testing import CliRunner
+
+from costopt.cli.common import Env
+from costopt.cli.main import app
+from costopt.orchestrate.ledger import Ledger
+
+IMAGE = "ami-0123456789abcdef0"
+COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
+OD = "aws:us-east-1:p3.2xlarge:on_demand"
+SPOT = "aws:us-west-2:p3.8xlarge:spot"
+
+WORKLOAD = """
+name: orch-test
+horizon: {start: 2027-01-04, days: 2, period_hours: 12}
+monthly_budget_usd: 10000
+cloud:
+  regions: [us-east-1, us-west-2]
+  instance_types: [p3.2xlarge, p3.8xlarge]
+  price_overrides:
+    - {instance_type: p3.8xlarge, region: us-west-2, market: spot, usd_per_hour: 3.6}
+    - {instance_type: p3.8xlarge, region: us-west-2, market: on_demand, usd_per_hour: 12.0}
+    - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
+  spot_interruptions_per_hour:
+    - {instance_type: p3.8xlarge, region: us-west-2, rate: 0}
+jobs:
+  - {name: pretrain-a, gpus: 4, gpu_hours: 32, interruptible: true, regions: [us-west-2],
+     allow: [on_demand, spot], deadline: "2027-01-04T12:00:00Z"}
+  - {name: pretrain-b, gpus: 4, gpu_hours: 32, interruptible: true, regions: [us-west-2],
+     allow: [on_demand, spot], start: "2027-01-04T12:00:00Z", deadline: "2027-01-05T00:00:00Z"}
+  - {name: eval-1, gpus: 1, gpu_hours: 12, regions: [us-east-1], deadline: "2027-01-04T12:00:00Z"}
+  - {name: eval-2, gpus: 1, gpu_hours: 6, regions: [us-east-1], deadline: "2027-01-04T12:00:00Z"}
+  - {name: eval-3, gpus: 1, gpu_hours: 6, regions: [us-east-1], start: "2027-01-04T12:00:00Z",
+     deadline: "2027-01-05T00:00:00Z"}
+"""
+
+
+def at(hour: int) -> str:
+    return f"2027-01-04T{hour:02d}:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh moto behind ``AWS_ENDPOINT_URL`` for each test."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset",
+                                                  method="POST")).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    return moto_url
+
+
+@pytest.fixture(scope="module")
+def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("plan")
+    (folder / "workload.yaml").write_text(WORKLOAD)
+    result = CliRunner().invoke(app, ["plan", str(folder / "workload.yaml"), "-o",
+                                      str(folder / "plan.json")])
+    assert result.exit_code == 0, result.output
+    return folder / "plan.json"
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def cli(*args: str, faults: Faults | None = None, width: int = 200):
+    faults = faults or Faults()
+    env = Env(console=Console(width=width), err=Console(stderr=True, width=width),
+              session_factory=faults.session)
+    return CliRunner().invoke(app, list(args), obj=env)
+
+
+def apply(plan_file: Path, state: Path, hour: int, *extra: str, faults: Faults | None = None):
+    return cli("apply", str(plan_file), "--at", at(hour), "--state-dir", str(state),
+               "--image-id", IMAGE, "--yes", *extra, faults=faults)
+
+
+def fleet(region: str) -> list[dict]:
+    ec2 = boto3.client("ec2", region_name=region)
+    return [i for page in ec2.get_paginator("describe_instances").paginate()
+            for r in page["Reservations"] for i in r["Instances"]]
+
+
+def tags(instance: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+
+
+def states(region: str) -> dict[str, str]:
+    return {i["InstanceId"]: i["State"]["Name"] for i in fleet(region)}
+
+
+def run_cli(*args: str, env_url: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``costopt`` console script in a child process."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": env_url, "COLUMNS": "200"}
+    return subprocess.run([COSTOPT, *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_dry_run_changes_nothing(plan_file: Path, state: Path, aws: str) -> None:
+    result = run_cli("apply", str(plan_file), "--at", at(0), "--state-dir", str(state),
+                     env_url=aws)
+    assert result.returncode == 0, result.stderr
+    assert "3 to launch, 0 to start, 0 to stop, 0 to terminate" in result.stdout
+    assert "0.0000 -> 9.6000 USD/h (+9.6000 USD/h)" in result.stdout
+    assert "Dry run: nothing was changed" in result.stdout
+    assert fleet("us-east-1") == [] and fleet("us-west-2") == []
+    assert not state.exists()  # not even a ledger is written
+
+
+def test_apply_at_start_launches_tagged_instances(plan_file: Path, state: Path,
+                                                  aws: str) -> None:
+    plan_id = json.loads(plan_file.read_text())["plan_id"]
+    result = run_cli("apply", str(plan_file), "--at", at(0), "--state-dir", str(state),
+                     "--image-id", f"us-east-1={IMAGE}", "--image-id", IMAGE, "--yes",
+                     env_url=aws)
+    assert result.returncode == 0, result.stderr + result.stdout
+    east, west = fleet("us-east-1"), fleet("us-west-2")
+    assert sorted((tags(i)["costopt:pool"], tags(i)["costopt:slot"]) for i in east) == [
+        (OD, "0"), (OD, "1")]
+    assert all("InstanceLifecycle" not in i and i["InstanceType"] == "p3.2xlarge"
+               for i in east)
+    [spot] = west
+    assert spot["InstanceLifecycle"] == "spot" and spot["InstanceType"] == "p3.8xlarge"
+    assert tags(spot) == {"costopt:plan": plan_id, "costopt:pool": SPOT, "costopt:slot": "0",
+                          "costopt:workload": "orch-test", "costopt:market": "spot",
+                          "costopt:spot-request": "persistent",
+                          "Name": f"{plan_id}/p3.8xlarge/0"}
+    assert spot["ClientToken"].startswith("costopt-") and len(spot["ClientToken"]) <= 64
+    with Ledger.open(state) as ledger:
+        assert [(a.kind, a.status) for a in ledger.actions()] == [("launch", "ok")] * 3
+        assert sorted((i.pool, i.market, i.usd_per_hour) for i in ledger.instances()) == [
+            (OD, "on_demand", 3.0), (OD, "on_demand", 3.0), (SPOT, "spot", 3.6)]
+
+    again = Faults()
+    result = apply(plan_file, state, 0, faults=again)
+    assert result.exit_code == 0, result.output
+    assert "No changes: the fleet matches the plan." in result.output
+    assert again.changing_calls() == []
+    assert set(again.calls) == {"DescribeInstances"}
+
+
+def test_later_times_stop_start_and_terminate_as_the_slots_say(plan_file: Path, state: Path,
+                                                               aws: str) -> None:
+    assert apply(plan_file, state, 0).exit_code == 0
+    east0 = {tags(i)["costopt:slot"]: i["InstanceId"] for i in fleet("us-east-1")}
+    [spot_id] = states("us-west-2")
+
+    result = apply(plan_file, state, 6)
+    assert "1 to terminate" in result.output
+    assert states("us-east-1") == {east0["0"]: "running", east0["1"]: "terminated"}
+
+    result = apply(plan_file, state, 8)
+    assert "1 to stop" in result.output and "not wanted until 01-04 12:00" in result.output
+    assert states("us-west-2") == {spot_id: "stopped"}
+
+    result = apply(plan_file, state, 12)
+    assert "1 to start" in result.output
+    assert states("us-west-2") == {spot_id: "running"}  # the same instance, started again
+
+    apply(plan_file, state, 18)
+    assert states("us-east-1") == {east0["0"]: "terminated", east0["1"]: "terminated"}
+    apply(plan_file, state, 20)
+    assert states("us-west-2") == {spot_id: "terminated"}
+    result = apply(plan_file, state, 23)
+    assert "No changes" in result.output
+
+    with Ledger.open(state) as ledger:
+        start = datetime(2027, 1, 1, tzinfo=timezone.utc)
+        end = datetime(2027, 2, 1, tzinfo=timezone.utc)
+        runs = ledger.runtimes(start, end)
+        # slot 0: 18 h, slot 1: 6 h at 3.00; spot: 8 h + 8 h at 3.60 = 129.60 USD in all,
+        # the plan's own cloud cost.
+        assert sorted(round(r.hours_within(start, end, end), 6) for r in runs) == [
+            6.0, 8.0, 8.0, 18.0]
+        assert sum(r.usd_within(start, end, end) for r in runs) == pytest.approx(129.6)
+
+
+def test_spot_interruption_is_recorded_and_replaced(plan_file: Path, state: Path,
+                                                    aws: str) -> None:
+    from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models.instances import StateReason
+
+    assert apply(plan_file, state, 0).exit_code == 0
+    [lost] = states("us-west-2")
+    inst = get_backend("ec2")[DEFAULT_ACCOUNT_ID]["us-west-2"].get_instance(lost)
+    inst.terminate()
+    inst.state_reason = StateReason("Server.SpotInstanceTermination: Spot instance "
+                                    "termination", "Server.SpotInstanceTermination")
+
+    result = apply(plan_file, state, 2)
+    assert result.exit_code == 0, result.output
+    assert f"{lost} ({SPOT} slot 0) was reclaimed by AWS" in result.output
+    assert f"replaces {lost} interrupted by AWS" in result.output
+    west = states("us-west-2")
+    assert west[lost] == "terminated"
+    [replacement] = [i for i, s in west.items() if s == "running"]
+    with Ledger.open(state) as ledger:
+        [record] = ledger.interruptions()
+        assert (record.instance_id, record.pool, record.reason) == (
+            lost, SPOT, "Server.SpotInstanceTermination")
+        ended = {i.instance_id: i.ended_at for i in ledger.instances()}
+        assert ended[lost] is not None and ended[replacement] is None
+
+    status = cli("status", str(plan_file), "--state-dir", str(state), "--at", at(3))
+    assert status.exit_code == 0, status.output
+    assert "Spot interruptions" in status.output and lost in status.output
+
+    again = apply(plan_file, state, 2)  # recorded once, replaced once
+    assert "No changes" in again.output and "reclaimed" not in again.output
+
+
+def test_no_spot_capacity_falls_back_to_other_zones(plan_file: Path, state: Path,
+                                                    aws: str) -> None:
+    faults = Faults(capacity=spot_without_zone)
+    result = apply(plan_file, state, 0, faults=faults)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("no capacity for aws:us-west-2:p3.8xlarge:spot slot 0 (spot)"
+                               ) == 2  # --spot-attempts 2
+    [spot] = fleet("us-west-2")
+    assert spot["Placement"]["AvailabilityZone"] == "us-west-2a"  # the first zone
+    assert spot["InstanceLifecycle"] == "spot"
+    with Ledger.open(state) as ledger:
+        launches = [(a.status, a.detail) for a in ledger.actions() if a.pool == SPOT]
+    assert [s for s, _d in launches] == ["failed", "failed", "ok"]
+    assert launches[0][1].startswith("capacity: InsufficientInstanceCapacity")
+    assert launches[2][1] == "spot in us-west-2a"
+
+
+def test_no_spot_capacity_anywhere_falls_back_to_on_demand(plan_file: Path, state: Path,
+                                                           aws: str) -> None:
+    result = apply(plan_file, state, 0, "--spot-attempts", "1",
+                   faults=Faults(capacity=no_spot_anywhere))
+    assert result.exit_code == 0, result.output
+    zones = [z["ZoneName"] for z in boto3.client("ec2", region_name="us-west-2")
+             .describe_availability_zones()["AvailabilityZones"]]
+    for zone in zones:
+        assert f"(spot in {zone}): InsufficientInstanceCapacity" in result.output
+    assert "on-demand (fallback), 12.0000 USD/h" in result.output
+    [inst] = fleet("us-west-2")
+    assert "InstanceLifecycle" not in inst
+    assert tags(inst)["costopt:market"] == "on_demand" and tags(inst)["costopt:pool"] == SPOT
+    with Ledger.open(state) as ledger:
+        [record] = [i for i in ledger.instances() if i.pool == SPOT]
+        assert (record.market, record.usd_per_hour) == ("on_demand", 12.0)
+    # The on-demand stand-in is the slot's instance: nothing more next time.
+    assert "No changes" in apply(plan_file, state, 1).output
+
+
+def test_crash_between_call_and_result_converges_without_duplicates(
+        plan_file: Path, state: Path, aws: str) -> None:
+    result = apply(plan_file, state, 0, faults=Faults(crash_after_launches=1))
+    assert isinstance(result.exception, Crash)
+    with Ledger.open(state) as ledger:
+        assert [(a.kind, a.status) for a in ledger.actions()] == [("launch", "ok"),
+                                                                  ("launch", "intent")]
+    launched = states("us-east-1")
+    assert len(launched) == 2  # the second launch happened at AWS, unrecorded
+
+    result = apply(plan_file, state, 0)
+    assert result.exit_code == 0, result.output
+    assert "did happen" in result.output
+    assert states("us-east-1") == launched  # no duplicate
+    assert len(states("us-west-2")) == 1
+    with Ledger.open(state) as ledger:
+        actions = ledger.actions()
+        assert [(a.kind, a.status) for a in actions] == [("launch", "ok")] * 3
+        assert {a.instance_id for a in actions if a.pool == OD} == set(launched)
+    assert "No changes" in apply(plan_file, state, 0).output
+
+
+def test_launch_over_budget_is_refused(plan_file: Path, state: Path, aws: str) -> None:
+    faults = Faults()
+    result = apply(plan_file, state, 0, "--monthly-budget", "15", faults=faults)
+    assert result.exit_code == 1
+    # Each launch alone passes 15 USD: OD slot 0 18 h x 3.00 = 54.00, slot 1 6 h x 3.00 =
+    # 18.00, spot 16 h x 3.60 = 57.60.
+    assert ("launch of aws:us-east-1:p3.2xlarge:on_demand slot 0 refused: it would take the "
+            "projected spend for 2027-01 to 54.00 USD, past the monthly budget of 15.00 USD"
+            ) in result.output
+    assert "slot 1 refused: it would take the projected spend for 2027-01 to 18.00 USD" \
+        in result.output
+    assert "to 57.60 USD" in result.output
+    assert faults.changing_calls() == []
+    assert fleet("us-east-1") == [] and fleet("us-west-2") == []
+    with Ledger.open(state) as ledger:
+        assert [(a.kind, a.status) for a in ledger.actions()] == [("launch", "refused")] * 3
+
+    allowed = apply(plan_file, state, 0, "--monthly-budget", "15", "--allow-over-budget")
+    assert allowed.exit_code == 0 and len(fleet("us-east-1")) == 2
+
+
+def test_throttling_on_every_other_call_still_converges(
+        plan_file: Path, state: Path, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.endpoint
+
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", slept.append)
+    faults = Faults(throttle_every_other=True)
+    result = apply(plan_file, state, 0, faults=faults)
+    assert result.exit_code == 0, result.output
+    assert faults.throttled >= 4
+    assert len(slept) == faults.throttled  # every throttled call backed off, then retried
+    assert len(fleet("us-east-1")) == 2 and len(fleet("us-west-2")) == 1
+    assert "No changes" in apply(plan_file, state, 0).output
+
+
+def test_status_shows_instances_and_cost_so_far(plan_file: Path, state: Path,
+                                                aws: str) -> None:
+    assert apply(plan_file, state, 0).exit_code == 0
+    result = cli("status", "--state-dir", str(state), "--at", at(2), "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["instances"]
+    # two hours each: 2 x 3.00, 2 x 3.00, 2 x 3.60
+    assert sorted(r["cost_usd"] for r in rows) == [6.0, 6.0, 7.2]
+    assert {r["state"] for r in rows} == {"running"} and {r["age_hours"] for r in rows} == {2.0}
+    table = cli("status", "--state-dir", str(state), "--at", at(2))
+    assert "Running now: 9.6000 USD/h" in table.output
+    assert "No spot interruptions recorded." in table.output
+
+
+def test_watch_after_the_plan_ends_terminates_everything(plan_file: Path, state: Path,
+                                                         aws: str) -> None:
+    assert apply(plan_file, state, 0).exit_code == 0
+    ended = datetime(2027, 1, 6, tzinfo=timezone.utc)
+    env = Env(clock=lambda: ended)
+    result = CliRunner().invoke(app, ["watch", str(plan_file), "--state-dir", str(state),
+                                      "--image-id", IMAGE, "--yes", "--interval", "1"],
+                                obj=env, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "The plan has ended and its fleet is gone after 1 reconcile(s)." in result.output
+    assert set(states("us-east-1").values()) == {"terminated"}
+    assert set(states("us-west-2").values()) == {"terminated"}
+
+
+def test_watch_stops_cleanly_on_sigterm(plan_file: Path, state: Path, aws: str) -> None:
+    env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "200"}
+    child = subprocess.Popen([COSTOPT, "watch", str(plan_file),
+                              "--state-dir", str(state), "--image-id", IMAGE, "--yes",
+                              "--interval", "30"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (state / "ledger.db").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # the first reconcile (before the plan starts: nothing to do)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert "SIGTERM: stopping after the reconcile under way." in err
+    assert "Stopped on SIGTERM after 1 reconcile(s)." in out
+
+
+def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: str,
+                                            tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "costopt.plan/v0"}')
+    result = cli("apply", str(bad), "--state-dir", str(state))
+    assert result.exit_code == 1 and "expected 'costopt.plan/v1'" in result.output
+    result = cli("apply", str(plan_file), "--at", "tomorrow", "--state-dir", str(state))
+    assert result.exit_code == 2 and "ISO 8601" in result.output
+    result = cli("apply", str(plan_file), "--image-id", "us-east-1=nope", "--state-dir",
+                 str(state))
+    assert result.exit_code == 2 and "REGION=ami-" in result.output
+    result = cli("status", "--state-dir", str(state))
+    assert result.exit_code == 1 and "no plan has been applied" in result.output

@@ -1,0 +1,92 @@
+"""The apply shell under in-process moto: the ledger follows changes made behind costopt's
+back, and the fallback chain carries on from the ledger's history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+from fleet_plans import at, plan, pool
+from moto import mock_aws
+
+from costopt.orchestrate.apply import ApplyOptions, apply_plan, launch_history
+from costopt.orchestrate.ec2 import Ec2Fleet, LaunchSettings
+from costopt.orchestrate.ledger import Action, Ledger
+
+OD = "aws:us-east-1:p3.2xlarge:on_demand"
+YES = ApplyOptions(yes=True, launch=LaunchSettings({"*": "ami-0123456789abcdef0"}))
+
+
+def action(status: str, detail: str = "", slot: int = 0, kind: str = "launch") -> Action:
+    return Action(0, "r", "p", at(0), kind, OD, slot, "us-east-1", None, None, 3.0, status,
+                  detail)
+
+
+def test_launch_history_counts_capacity_failures_since_the_last_success() -> None:
+    history = [action("failed", "capacity: InsufficientInstanceCapacity (spot)"),
+               action("ok"), action("failed", "capacity: SpotMaxPriceTooLow (spot)"),
+               action("failed", "RunInstances failed: AuthFailure"),
+               action("failed", "capacity: Unsupported (spot in us-east-1e)"),
+               action("intent"), action("failed", "capacity: x", slot=1),
+               action("ok", kind="start")]
+    # completed launch calls of slot 0: 5; capacity failures after the last success: 2
+    assert launch_history(history, OD, 0) == (2, 5)
+
+
+@pytest.fixture
+def moto_ec2():
+    with mock_aws():
+        yield boto3.client("ec2", region_name="us-east-1")
+
+
+def run(ledger: Ledger, hour: float, said: list[str]) -> None:
+    doc = plan(pool(OD, [(0, 0, 24)], usd_per_hour=3.0))
+    apply_plan(doc, at(hour), fleet=Ec2Fleet(boto3.Session()), ledger=ledger, options=YES,
+               say=lambda kind, message: said.append(f"{kind}: {message}"))
+
+
+def test_a_stop_behind_costopts_back_ends_the_runtime_and_is_undone(
+        moto_ec2, tmp_path: Path) -> None:
+    said: list[str] = []
+    with Ledger.open(tmp_path) as ledger:
+        run(ledger, 0, said)
+        [instance_id] = [i.instance_id for i in ledger.instances()]
+        moto_ec2.stop_instances(InstanceIds=[instance_id])
+        run(ledger, 2, said)
+        runs = ledger.runtimes(at(0), at(24))
+        # stopped outside costopt, seen at 02:00; started again at once (slot 0 is wanted)
+        assert [(r.start, r.end) for r in runs] == [(at(0), at(2)), (at(2), None)]
+    assert said[-1].startswith(f"start: start {instance_id}")
+    state = moto_ec2.describe_instances(InstanceIds=[instance_id])
+    assert state["Reservations"][0]["Instances"][0]["State"]["Name"] == "running"
+
+
+def test_an_instance_with_the_plans_tags_is_adopted(moto_ec2, tmp_path: Path) -> None:
+    image = moto_ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [{"Key": "costopt:plan", "Value": "t-0001"}, {"Key": "costopt:pool", "Value": OD},
+            {"Key": "costopt:slot", "Value": "0"}]
+    raw = moto_ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                 InstanceType="p3.2xlarge",
+                                 TagSpecifications=[{"ResourceType": "instance",
+                                                     "Tags": tags}])
+    instance_id = raw["Instances"][0]["InstanceId"]
+    said: list[str] = []
+    with Ledger.open(tmp_path) as ledger:
+        run(ledger, 1, said)
+        assert [i.instance_id for i in ledger.instances()] == [instance_id]
+        assert ledger.open_runtime_starts("t-0001") == {instance_id: at(1)}
+        assert ledger.actions() == []  # nothing launched: it serves slot 0
+    assert said == [f"adopted: {instance_id} carries this plan's tags but was not in the "
+                    "ledger; it is counted from now"]
+
+
+def test_a_dry_run_needs_no_ledger_and_writes_none(moto_ec2, tmp_path: Path) -> None:
+    doc = plan(pool(OD, [(0, 0, 24)], usd_per_hour=3.0), monthly_budget_usd=10.0)
+    outcome = apply_plan(doc, at(0), fleet=Ec2Fleet(boto3.Session()), ledger=None,
+                         options=ApplyOptions(), say=lambda *_: None)
+    assert outcome.dry_run and outcome.reconciliation.count("launch") == 1
+    [(refused, verdict)] = outcome.refused  # 24 h x 3.00 = 72.00 > 10.00
+    assert refused.slot == 0 and verdict.projected_usd == pytest.approx(72.0)
+    assert moto_ec2.describe_instances()["Reservations"] == []
+    assert list(tmp_path.iterdir()) == []

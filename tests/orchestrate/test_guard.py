@@ -1,0 +1,64 @@
+"""The budget guard, with the month's projection worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from fleet_plans import at, plan, pool, seen
+
+from costopt.orchestrate.guard import BudgetGuard, month_bounds, slot_hours
+from costopt.orchestrate.reconcile import reconcile
+
+OD = "aws:us-east-1:p3.2xlarge:on_demand"
+SPOT = "aws:us-west-2:p3.8xlarge:spot"
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_month_bounds() -> None:
+    assert month_bounds(utc(2026, 12, 15, 7)) == (utc(2026, 12, 1), utc(2027, 1, 1))
+    assert month_bounds(utc(2027, 2, 1)) == (utc(2027, 2, 1), utc(2027, 3, 1))
+
+
+def test_slot_hours_clipped_to_the_month() -> None:
+    # slot 0 runs Jan 31 20:00 -> Feb 1 04:00: 4 h of it are in January
+    p = plan(pool(OD, [(0, 27 * 24 + 20, 28 * 24 + 4)]))
+    start, end = month_bounds(at(0))
+    assert slot_hours(p.fleet[0], 0, start, end) == pytest.approx(4.0)
+    assert slot_hours(p.fleet[0], 1, start, end) == 0.0
+
+
+def test_launches_judged_in_order_until_the_budget_is_spent() -> None:
+    p = plan(pool(OD, [(0, 0, 18), (1, 0, 6)], usd_per_hour=3.0),
+             pool(SPOT, [(0, 0, 8), (0, 12, 20)], usd_per_hour=3.6, on_demand=12.0))
+    recon = reconcile(p, at(0), [])
+    guard = BudgetGuard(budget_usd=200.0, spent_usd=100.0, at=at(0),
+                        fleet={f.pool: f for f in p.fleet}, kept=recon.kept)
+    verdicts = [guard.judge(a) for a in recon.actions]
+    # OD slot 0: 18 h x 3.00 = 54.00 -> 154.00; slot 1: 6 h x 3.00 = 18.00 -> 172.00;
+    # SPOT slot 0: (8 + 8) h x 3.60 = 57.60 -> 229.60 > 200: refused.
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    assert [v.action_usd for v in verdicts] == pytest.approx([54.0, 18.0, 57.6])
+    assert verdicts[2].projected_usd == pytest.approx(229.6)
+    assert guard.committed_usd == pytest.approx(72.0)
+    message = verdicts[2].message(recon.actions[2], guard.month)
+    assert "229.60 USD" in message and "200.00 USD" in message and "2027-01" in message
+    assert "--allow-over-budget" in message
+
+
+def test_running_instances_are_committed_until_their_slot_ends() -> None:
+    p = plan(pool(OD, [(0, 0, 18), (1, 0, 6)], usd_per_hour=3.0))
+    recon = reconcile(p, at(2), [seen("i-1", OD, 0)])
+    guard = BudgetGuard(budget_usd=60.0, spent_usd=6.0, at=at(2),
+                        fleet={f.pool: f for f in p.fleet}, kept=recon.kept)
+    # i-1 runs slot 0 until 18:00: 16 h x 3.00 = 48.00 committed; slot 1 from 02:00 to
+    # 06:00: 4 h x 3.00 = 12.00 -> 6 + 48 + 12 = 66.00 > 60: refused, and not committed.
+    assert guard.committed_usd == pytest.approx(48.0)
+    verdict = guard.judge(recon.actions[0])
+    assert not verdict.allowed and verdict.projected_usd == pytest.approx(66.0)
+    assert guard.committed_usd == pytest.approx(48.0)
+    guard.withdraw(verdict)  # a refused verdict takes nothing back
+    assert guard.committed_usd == pytest.approx(48.0)

@@ -1,0 +1,156 @@
+"""The reconcile diff, on small fleets whose answer is read off the slots by hand.
+
+The fleet used by most tests (UTC hours after 2027-01-04T00:00, periods of 12 h):
+- OD: on-demand p3.2xlarge in us-east-1 at 3.00 USD/h; slot 0 runs [0, 18), slot 1 [0, 6).
+- SPOT: spot p3.8xlarge in us-west-2 at 3.60 USD/h (12.00 on demand); slot 0 runs [0, 8)
+  and again [12, 20): it pauses 4 h, less than a period, so its instance is stopped and
+  started again.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fleet_plans import at, plan, pool, seen
+
+from costopt.orchestrate.reconcile import reconcile, resumes_within, wanted_slots
+
+OD = "aws:us-east-1:p3.2xlarge:on_demand"
+SPOT = "aws:us-west-2:p3.8xlarge:spot"
+ELSEWHERE = "aws:eu-west-1:g4dn.xlarge:on_demand"
+
+
+@pytest.fixture
+def two_pools():
+    return plan(pool(OD, [(0, 0, 18), (1, 0, 6)], usd_per_hour=3.0),
+                pool(SPOT, [(0, 0, 8), (0, 12, 20)], usd_per_hour=3.6, on_demand=12.0))
+
+
+def kinds(recon) -> list[tuple[str, str, int | None, str | None]]:
+    return [(a.kind, a.pool, a.slot, a.instance_id) for a in recon.actions]
+
+
+def test_wanted_slots_hold_the_time(two_pools) -> None:
+    od, spot = two_pools.fleet
+    assert wanted_slots(od, at(0)) == [0, 1]
+    assert wanted_slots(od, at(6)) == [0]  # [0, 6) ends at 6
+    assert wanted_slots(spot, at(8)) == []
+    assert wanted_slots(spot, at(12)) == [0]
+    assert wanted_slots(spot, at(20)) == []
+
+
+def test_launch_from_zero_in_two_regions(two_pools) -> None:
+    recon = reconcile(two_pools, at(0), [])
+    assert kinds(recon) == [("launch", OD, 0, None), ("launch", OD, 1, None),
+                            ("launch", SPOT, 0, None)]
+    assert [a.region for a in recon.actions] == ["us-east-1", "us-east-1", "us-west-2"]
+    assert [a.market for a in recon.actions] == ["on_demand", "on_demand", "spot"]
+    # 2 x 3.00 + 3.60 = 9.60 USD/h more
+    assert sum(a.usd_per_hour_change for a in recon.actions) == pytest.approx(9.6)
+    assert recon.summary() == [("launch", OD, 2, pytest.approx(6.0)),
+                               ("launch", SPOT, 1, pytest.approx(3.6))]
+    assert recon.actions[1].reason == "slot 1 runs until 01-04 06:00"
+
+
+def test_steady_state_has_no_actions(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-2", OD, 1), seen("i-3", SPOT, 0)]
+    recon = reconcile(two_pools, at(1), fleet)
+    assert recon.actions == ()
+    assert [(o.instance_id, k) for o, k in recon.kept] == [("i-1", 0), ("i-2", 1), ("i-3", 0)]
+
+
+def test_scale_down_terminates_a_slot_not_wanted_again(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-2", OD, 1), seen("i-3", SPOT, 0)]
+    recon = reconcile(two_pools, at(6), fleet)
+    assert kinds(recon) == [("terminate", OD, 1, "i-2")]
+    assert recon.actions[0].reason == "not wanted within the next period"
+    assert recon.actions[0].usd_per_hour_change == -3.0
+
+
+def test_surplus_goes_unclaimed_first_then_newest_first() -> None:
+    p = plan(pool(OD, [(0, 0, 24)]))
+    fleet = [seen("i-old", OD, 0, launched=0.0), seen("i-twin", OD, 0, launched=0.1),
+             seen("i-late", OD, None, launched=0.5), seen("i-mid", OD, None, launched=0.2)]
+    recon = reconcile(p, at(1), fleet)
+    # i-old claims slot 0 (oldest with the tag); the other three go, newest first.
+    assert kinds(recon) == [("terminate", OD, None, "i-late"), ("terminate", OD, None, "i-mid"),
+                            ("terminate", OD, 0, "i-twin")]
+    assert [o.instance_id for o, _k in recon.kept] == ["i-old"]
+
+
+def test_stop_when_wanted_again_within_a_period(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-3", SPOT, 0)]
+    recon = reconcile(two_pools, at(8), fleet)
+    assert kinds(recon) == [("stop", SPOT, 0, "i-3")]
+    assert recon.actions[0].reason == "not wanted until 01-04 12:00"
+    assert recon.actions[0].usd_per_hour_change == -3.6
+
+
+def test_a_one_time_spot_instance_is_terminated_not_stopped(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-3", SPOT, 0, stoppable=False)]
+    recon = reconcile(two_pools, at(8), fleet)
+    assert kinds(recon) == [("terminate", SPOT, 0, "i-3")]
+
+
+def test_start_stopped_before_launching_new() -> None:
+    p = plan(pool(SPOT, [(0, 0, 8), (0, 12, 20), (1, 12, 20)], usd_per_hour=3.6))
+    fleet = [seen("i-3", SPOT, 0, "stopped")]
+    recon = reconcile(p, at(12), fleet)
+    assert kinds(recon) == [("start", SPOT, 0, "i-3"), ("launch", SPOT, 1, None)]
+    assert sum(a.usd_per_hour_change for a in recon.actions) == pytest.approx(7.2)
+
+
+def test_a_stopped_instance_of_another_slot_is_started_for_a_missing_one() -> None:
+    p = plan(pool(SPOT, [(0, 12, 20)], usd_per_hour=3.6))
+    recon = reconcile(p, at(12), [seen("i-9", SPOT, 4, "stopped")])
+    assert kinds(recon) == [("start", SPOT, 0, "i-9")]
+
+
+def test_interrupted_instance_is_replaced(two_pools) -> None:
+    lost = seen("i-3", SPOT, 0, "terminated", reason="Server.SpotInstanceTermination")
+    recon = reconcile(two_pools, at(2), [seen("i-1", OD, 0), seen("i-2", OD, 1), lost])
+    assert kinds(recon) == [("launch", SPOT, 0, None)]
+    assert recon.actions[0].reason == ("slot 0 runs until 01-04 08:00; replaces i-3 "
+                                       "interrupted by AWS")
+
+
+def test_interrupted_and_stopped_is_terminated_and_replaced(two_pools) -> None:
+    lost = seen("i-3", SPOT, 0, "stopped", reason="Server.SpotInstanceTermination")
+    recon = reconcile(two_pools, at(2), [seen("i-1", OD, 0), seen("i-2", OD, 1), lost])
+    assert kinds(recon) == [("terminate", SPOT, 0, "i-3"), ("launch", SPOT, 0, None)]
+    assert recon.actions[0].usd_per_hour_change == 0.0  # it costs nothing while stopped
+    assert recon.actions[1].usd_per_hour_change == 3.6
+
+
+def test_plan_ended_terminates_everything(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-3", SPOT, 0, "stopped"),
+             seen("i-4", ELSEWHERE, 0), seen("i-5", OD, 1, "terminated")]
+    recon = reconcile(two_pools, at(48), fleet)
+    assert kinds(recon) == [("terminate", OD, 0, "i-1"), ("terminate", SPOT, 0, "i-3"),
+                            ("terminate", ELSEWHERE, 0, "i-4")]
+    assert recon.actions[0].reason == "the plan's last slot of this pool has ended"
+    assert recon.actions[1].reason == "stopped and the plan's last slot of this pool has ended"
+    assert recon.actions[2].reason == "pool not in this plan"
+    assert [a.usd_per_hour_change for a in recon.actions] == [-3.0, 0.0, 0.0]
+
+
+def test_stopped_beyond_what_the_next_period_wants_are_terminated(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-3", SPOT, 0, "stopped", launched=0.0),
+             seen("i-7", SPOT, 1, "stopped", launched=1.0)]
+    recon = reconcile(two_pools, at(9), fleet)
+    # one instance is wanted at 12:00: the older stopped one waits, the other goes
+    assert kinds(recon) == [("terminate", SPOT, 1, "i-7")]
+
+
+def test_a_fallback_instance_is_priced_on_demand() -> None:
+    p = plan(pool(SPOT, [(0, 0, 8)], usd_per_hour=3.6, on_demand=12.0))
+    recon = reconcile(p, at(8), [seen("i-3", SPOT, 0, market="on_demand")])
+    assert kinds(recon) == [("terminate", SPOT, 0, "i-3")]
+    assert recon.actions[0].usd_per_hour_change == -12.0
+
+
+def test_resumes_within_a_period(two_pools) -> None:
+    od, spot = two_pools.fleet
+    assert resumes_within(spot, at(12) - at(0))  # pauses 4 h
+    assert not resumes_within(od, at(12) - at(0))  # never pauses
+    late = plan(pool(SPOT, [(0, 0, 8), (0, 21, 22)])).fleet[0]
+    assert not resumes_within(late, at(12) - at(0))  # pauses 13 h
