@@ -14,13 +14,13 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from costopt.errors import AwsError
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
-from costopt.orchestrate.reconcile import ObservedInstance
+from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 from costopt.plan.planfile import FleetPool
 
 TAG_PLAN = "costopt:plan"
@@ -221,7 +221,28 @@ class Ec2Fleet:
                             inst = observed_instance(raw, region)
                             if inst is not None:
                                 found.append(inst)
+        found = self._with_spot_request_status(found)
         return sorted(found, key=lambda o: (o.region, o.pool, o.launched_at, o.instance_id))
+
+    def _with_spot_request_status(self, found: list[ObservedInstance]
+                                  ) -> list[ObservedInstance]:
+        """Spot instances that no longer run, with their request's status code: a request
+        AWS closed (``instance-terminated-no-capacity`` ...) is an interruption too."""
+        asked: dict[str, list[str]] = {}
+        for o in found:
+            if o.spot_request_id and o.state not in LIVE:
+                asked.setdefault(o.region, []).append(o.spot_request_id)
+        status: dict[str, str] = {}
+        for region, ids in asked.items():
+            with aws_errors(f"DescribeSpotInstanceRequests in {region}"):
+                pages = self.client(region).get_paginator(
+                    "describe_spot_instance_requests").paginate(
+                    Filters=[{"Name": "spot-instance-request-id", "Values": ids}])
+                for page in pages:
+                    for request in page.get("SpotInstanceRequests", []):
+                        status[request["SpotInstanceRequestId"]] = request["Status"]["Code"]
+        return [replace(o, spot_request_status=status[o.spot_request_id])
+                if o.spot_request_id in status else o for o in found]
 
     def zones(self, region: str) -> list[str]:
         """The region's available availability zones (not local or wavelength zones)."""

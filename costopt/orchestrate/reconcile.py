@@ -60,10 +60,16 @@ class ObservedInstance:
     client_token: str | None = None
     changed_at: datetime | None = None  # when AWS says its state last changed, if it says
 
+    spot_request_status: str | None = None  # the spot request's status code, if looked up
+
     @property
     def interrupted(self) -> bool:
-        """AWS reclaimed it from the spot market."""
-        return self.state_reason in SPOT_INTERRUPTION_CODES
+        """AWS reclaimed it from the spot market: its state reason says so, or its spot
+        request was closed or disabled by AWS (``instance-terminated-no-capacity`` ...)."""
+        status = self.spot_request_status or ""
+        return self.state_reason in SPOT_INTERRUPTION_CODES or (
+            status.startswith(("instance-terminated-", "instance-stopped-"))
+            and not status.endswith("-by-user"))
 
 
 @dataclass(frozen=True)

@@ -160,3 +160,30 @@ def test_errors_become_messages_with_a_fix() -> None:
     with pytest.raises(AwsError) as creds, aws_errors("DescribeInstances in us-east-1"):
         raise NoCredentialsError()
     assert "no AWS credentials found" in str(creds.value)
+
+
+def test_a_spot_request_closed_by_aws_counts_as_an_interruption() -> None:
+    client = boto3.client("ec2", region_name="us-west-2")
+    stopped = raw_instance(InstanceId="i-1", State={"Code": 80, "Name": "stopped"},
+                           StateReason={"Code": "Client.UserInitiatedShutdown"})
+    ended = raw_instance(InstanceId="i-2", SpotInstanceRequestId="sir-2",
+                         StateReason={"Code": "Client.UserInitiatedShutdown"})
+    running = raw_instance(InstanceId="i-3", State={"Code": 16, "Name": "running"},
+                           SpotInstanceRequestId="sir-3", StateReason={})
+    with Stubber(client) as stub:
+        stub.add_response("describe_instances", {"Reservations": [
+            {"Instances": [stopped, ended, running]}]})
+        stub.add_response(
+            "describe_spot_instance_requests",
+            {"SpotInstanceRequests": [
+                {"SpotInstanceRequestId": "sir-1",
+                 "Status": {"Code": "instance-stopped-no-capacity"}},
+                {"SpotInstanceRequestId": "sir-2",
+                 "Status": {"Code": "instance-terminated-by-user"}}]},
+            {"Filters": [{"Name": "spot-instance-request-id", "Values": ["sir-1", "sir-2"]}]})
+        found = Ec2Fleet(_OneClient(client)).describe("t-0001", ["us-west-2"])
+        stub.assert_no_pending_responses()
+    by_id = {o.instance_id: o for o in found}
+    assert by_id["i-1"].interrupted  # AWS stopped it: no capacity
+    assert not by_id["i-2"].interrupted  # the user ended it
+    assert not by_id["i-3"].interrupted and by_id["i-3"].spot_request_status is None
