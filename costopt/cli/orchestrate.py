@@ -48,6 +48,7 @@ SpotAttempts = Annotated[int, typer.Option(
 RetryMode = Annotated[str, typer.Option("--retry-mode", help="botocore retry mode for "
                                         "throttling: standard or adaptive.")]
 Format = Annotated[str, typer.Option("--format", help="table (for people) or json.")]
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _time(value: str | None, env: Env, option: str = "--at") -> datetime:
@@ -251,8 +252,7 @@ def status(
     try:
         plans = _status_plans(plan_file, ledger)
         records = {i.instance_id: i for i in ledger.instances()} if ledger else {}
-        runtimes = ledger.runtimes(datetime.min.replace(tzinfo=timezone.utc), moment) \
-            if ledger else []
+        runtimes = ledger.runtimes(EPOCH, moment) if ledger else []
         interruptions = [i for i in (ledger.interruptions() if ledger else [])
                          if i.plan_id in plans]
     finally:
