@@ -43,8 +43,16 @@ def _figure() -> tuple[Figure, Axes]:
     ax = fig.subplots()
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.88)
     ax.yaxis.set_major_formatter(FuncFormatter(_usd))
+    ax.set_ylabel("USD")
     ax.grid(alpha=0.3, axis="y")
     return fig, ax
+
+
+def _finish(ax: Axes, title: str, xlabel: str, legend: str | None) -> None:
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel(xlabel)
+    if legend:
+        ax.legend(fontsize=8, loc=legend)
 
 
 def daily_figure(report: MonthReport) -> Figure:
@@ -64,10 +72,8 @@ def daily_figure(report: MonthReport) -> Figure:
                hatch="//", edgecolor="white", width=0.8, label="planned (rest of month)",
                gid="daily:planned")
     ax.set_xlim(0.4, report.month.hours / 24 + 0.6)
-    ax.set_title(f"Daily spend, {report.month.label} (USD, UTC days)", fontsize=11)
-    ax.set_xlabel("day of the month")
-    ax.set_ylabel("USD")
-    ax.legend(fontsize=8, loc="upper right")
+    _finish(ax, f"Daily spend, {report.month.label} (USD, UTC days)", "day of the month",
+            "upper right")
     return fig
 
 
@@ -103,11 +109,8 @@ def cumulative_figure(report: MonthReport) -> Figure:
     ax.axvline(elapsed, color="grey", lw=1, ls=":", gid="as-of")
     ax.set_xlim(0, month_days)
     ax.set_ylim(0, top * 1.15)
-    ax.set_title(f"Cumulative spend against the budget, {report.month.label} (USD)",
-                 fontsize=11)
-    ax.set_xlabel("days into the month")
-    ax.set_ylabel("USD")
-    ax.legend(fontsize=8, loc="lower right")
+    _finish(ax, f"Cumulative spend against the budget, {report.month.label} (USD)",
+            "days into the month", "lower right")
     return fig
 
 
@@ -125,9 +128,9 @@ def market_figure(report: MonthReport) -> Figure:
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(FuncFormatter(_usd))
     ax.set_xlim(0, max([*values, 1.0]) * 1.25)
+    ax.set_ylabel("")
     ax.grid(alpha=0.3, axis="x")
-    ax.set_title(f"Spend by market, {report.month.label} so far (USD)", fontsize=11)
-    ax.set_xlabel("USD")
+    _finish(ax, f"Spend by market, {report.month.label} so far (USD)", "USD", None)
     return fig
 
 

@@ -40,13 +40,16 @@ def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _band(report: MonthReport) -> str:
+def _band(report: MonthReport) -> tuple[str, str]:
+    """The alert band in words, and as the page's CSS class."""
     b = report.budget
     if b is None:
-        return "no budget"
+        return "no budget", "band-none"
     if b.over:
-        return "over budget"
-    return f"alert {b.band_pct} %" if b.band_pct else "on track"
+        return "over budget", "band-over"
+    if b.band_pct:
+        return f"alert {b.band_pct} %", f"band-{b.band_pct}"
+    return "on track", "band-ok"
 
 
 def no_data_message(month: str, ledger: Path) -> str:
@@ -66,7 +69,7 @@ def headline(report: MonthReport) -> str:
         return (f"{spent}; {forecast}. No budget: give --budget USD or a workload's "
                 "monthly_budget_usd.")
     return (f"{spent} of a USD {_usd(b.budget_usd)} budget ({_pct(b.used_pct)}); {forecast}, "
-            f"{_pct(b.forecast_pct)} of the budget: {_band(report)}.")
+            f"{_pct(b.forecast_pct)} of the budget: {_band(report)[0]}.")
 
 
 # -- tables for Markdown and HTML ----------------------------------------------------------
@@ -98,7 +101,7 @@ def _summary(report: MonthReport) -> Table:
         ("forecast (the larger)", _usd(f.usd), f.basis),
     ]
     if b is not None:
-        rows += [("forecast / budget", _pct(b.forecast_pct), _band(report))]
+        rows += [("forecast / budget", _pct(b.forecast_pct), _band(report)[0])]
     return Table("Summary", ("figure", "value", "how"), tuple(rows), text=(0, 2))
 
 
@@ -309,7 +312,7 @@ h1 { font-size: 1.6rem; margin-bottom: .3rem; }
 h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #dde1e8; }
 .headline { font-size: 1.05rem; padding: .8rem 1rem; border-radius: 6px; }
 .band-ok { background: #e8f5ec; } .band-50 { background: #eef3fb; }
-.band-80 { background: #fdf3d8; } .band-over { background: #fbe3e1; }
+.band-80, .band-100 { background: #fdf3d8; } .band-over { background: #fbe3e1; }
 .band-none { background: #f1f2f4; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .92rem; }
 th, td { padding: .25rem .7rem; border-bottom: 1px solid #e6e8ec; text-align: right; }
@@ -318,15 +321,6 @@ th { background: #f5f6f8; }
 img { display: block; width: 100%; max-width: 1000px; height: auto; margin: .6rem 0; }
 .note { color: #5b6270; font-size: .88rem; }
 """
-
-
-def _band_class(report: MonthReport) -> str:
-    b = report.budget
-    if b is None:
-        return "band-none"
-    if b.over:
-        return "band-over"
-    return {0: "band-ok", 50: "band-50"}.get(b.band_pct, "band-80")
 
 
 def _html_table(t: Table) -> str:
@@ -363,7 +357,7 @@ def html_page(report: MonthReport, charts: Mapping[str, bytes]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<style>{_CSS}</style></head><body>"
         f"<h1>{e(_title(report))}</h1>"
-        f'<p class="headline {_band_class(report)}">{e(headline(report))}</p>'
+        f'<p class="headline {_band(report)[1]}">{e(headline(report))}</p>'
         f"{parts[0]}{images}{''.join(parts[1:])}"
         f"<h2>Sources</h2><ul>{sources}</ul>"
         f'<p class="note">Made by costopt report on {e(_utc(report.now))}. USD throughout; '
