@@ -332,19 +332,22 @@ def owned_from_workload(workload: Workload) -> list[OwnedCost]:
 
 
 def _server_of(plan_id: str, record: PoolRecord) -> tuple[OwnedServer, float, float]:
+    """The owned server entry a plan's pool record describes, its USD/kWh and PUE."""
     fields = {"name": record.pool.removeprefix("owned:"), "gpu": record.gpu_model,
               "gpus": record.gpus_per_node, "count": record.count,
               **{k: getattr(record, k) for k in ServerSpec.model_fields
                  if k not in ("name", "gpu", "gpus")}}
+    kwh, pue = record.electricity_usd_per_kwh, record.pue
+    bad = [k for k, v in (("electricity_usd_per_kwh", kwh), ("pue", pue)) if v is None]
     try:
-        server = OwnedServer.model_validate(fields)
-        if record.electricity_usd_per_kwh is None or record.pue is None:
-            raise ValueError("no electricity_usd_per_kwh or pue")
-    except (ValidationError, ValueError) as exc:
-        raise ReportError(f"plan {plan_id}: pool {record.pool} lacks the owned-server figures "
-                          f"the report needs ({exc}). To fix: give the servers with "
-                          "--workload FILE") from None
-    return server, record.electricity_usd_per_kwh, record.pue
+        server = OwnedServer.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        bad += sorted({str(e["loc"][0]) for e in exc.errors()})
+    else:
+        if kwh is not None and pue is not None:
+            return server, kwh, pue
+    raise ReportError(f"plan {plan_id}: owned pool {record.pool} has no valid "
+                      f"{', '.join(bad)}. To fix: give the owned servers with --workload FILE")
 
 
 def owned_from_plans(plans: Sequence[PlanDocument], month: Month) -> list[OwnedCost]:
@@ -430,25 +433,11 @@ class _Charge:
     on_demand_usd: float = 0.0  # cloud: the same hours at the pool's on-demand price
 
 
-@dataclass
-class _PoolFacts:
-    """What the plans say of a cloud pool: GPUs per instance, on-demand USD/instance-hour."""
-
-    gpus: int | None = None
-    on_demand_usd_per_hour: float | None = None
-
-
-def _pool_facts(plans: Sequence[PlanDocument]) -> dict[str, _PoolFacts]:
-    facts: dict[str, _PoolFacts] = defaultdict(_PoolFacts)
-    for plan in plans:
-        for record in plan.pools:
-            if record.market != OWNED:
-                f = facts[record.pool]
-                f.gpus = record.gpus_per_node
-                f.on_demand_usd_per_hour = record.on_demand_usd_per_hour
-        for pool in plan.fleet:
-            facts[pool.pool].on_demand_usd_per_hour = pool.on_demand_usd_per_hour
-    return facts
+def _pool_facts(plans: Sequence[PlanDocument]) -> dict[str, tuple[int, float]]:
+    """Cloud pool -> (GPUs per instance, on-demand USD per instance-hour), from the plans'
+    pool records (the last recorded wins)."""
+    return {r.pool: (r.gpus_per_node, r.on_demand_usd_per_hour) for plan in plans
+            for r in plan.pools if r.market != OWNED and r.on_demand_usd_per_hour is not None}
 
 
 def _shares(plan: PlanDocument) -> dict[tuple[str, datetime], list[tuple[str, float]]]:
@@ -475,13 +464,9 @@ def _cloud_charges(runtimes: Sequence[Runtime], plans: Sequence[PlanDocument], l
         a, b = max(r.start, lo), min(r.end or now, hi)
         if a >= b:
             continue
-        f = facts.get(r.pool, _PoolFacts())
-        if f.on_demand_usd_per_hour is None and r.market == "spot":
+        if r.pool not in facts:
             unknown.add(r.pool)
-        od_rate = f.on_demand_usd_per_hour
-        if od_rate is None:
-            od_rate = r.usd_per_hour
-        gpus = f.gpus or 0
+        gpus, od_rate = facts.get(r.pool, (0, r.usd_per_hour))
         grid = grids.get(r.plan_id)
         plan_shares = shares.get(r.plan_id, {})
         pieces = _by_period(a, b, grid) if grid else [(None, a, b)]
@@ -493,9 +478,9 @@ def _cloud_charges(runtimes: Sequence[Runtime], plans: Sequence[PlanDocument], l
                     yield _Charge(day, r.market, r.instance_type, r.region, job,
                                   hours * r.usd_per_hour, hours, hours * gpus, hours * od_rate)
     if unknown:
-        notes.append("no on-demand price for spot pool(s) " + ", ".join(sorted(unknown))
-                     + " in any recorded plan: their hours count at their own price in the "
-                     "savings")
+        notes.append(f"pool(s) {', '.join(sorted(unknown))} in no recorded plan: their GPU-hours "
+                     "are not known (counted 0) and their hours count at their own price in "
+                     "the savings against on-demand")
 
 
 def _owned_charges(owned: Sequence[OwnedCost], windows: Sequence[PlanWindow], lo: datetime,

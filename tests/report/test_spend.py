@@ -301,8 +301,28 @@ def test_month_bounds() -> None:
 
 
 def test_a_plan_without_owned_figures_is_a_clear_error() -> None:
-    broken = {**BOX_RECORD, "pue": None}
+    broken = {**BOX_RECORD, "pue": None, "purchase_usd": None}
     plan = PlanDocument.model_validate(plan_document("lab-9", pools=[broken]))
     with pytest.raises(ReportError) as info:
         owned_from_plans([plan], DECEMBER)
-    assert "owned:box" in str(info.value) and "--workload" in str(info.value)
+    assert str(info.value) == ("plan lab-9: owned pool owned:box has no valid pue, "
+                               "purchase_usd. To fix: give the owned servers with "
+                               "--workload FILE")
+
+
+def test_a_runtime_of_a_pool_no_plan_knows(tmp_path: Path) -> None:
+    """i-x on a pool of no recorded plan, 12-05 00:00-02:00 at 5.00: 10.00, unassigned,
+    0 GPU-hours, and 10.00 at its own price in the on-demand comparison."""
+    with Ledger.open(tmp_path) as ledger:
+        ledger.instance_running(instance_id="i-x", plan_id="gone-1", region="eu-west-1",
+                                pool="aws:eu-west-1:g5.xlarge:spot", instance_type="g5.xlarge",
+                                market="spot", slot=0, az=None, usd_per_hour=5.0,
+                                at=at("12-05T00:00"))
+        ledger.instance_halted("i-x", at("12-05T02:00"), ended=True)
+    view = read_ledger(tmp_path, DECEMBER)
+    report = month_report(DECEMBER, NOW, view, owned=[], budget=None)
+    assert lines(report.by_job) == {"(unassigned)": (10.0, 2.0, 0.0)}
+    assert (report.savings.cloud_usd, report.savings.on_demand_usd) == (10.0, 10.0)
+    assert report.notes == ("pool(s) aws:eu-west-1:g5.xlarge:spot in no recorded plan: their "
+                            "GPU-hours are not known (counted 0) and their hours count at "
+                            "their own price in the savings against on-demand",)
