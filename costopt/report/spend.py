@@ -570,11 +570,10 @@ def month_report(month: Month, now: datetime, ledger: LedgerView, *,
     remaining = sum(usd for _d, _m, usd in planned)
     elapsed = _hours(lo, as_of)
     run_rate = total / elapsed * month.hours if elapsed > 0 else None
-    plan_usd = total + remaining
-    basis = "run-rate" if run_rate is not None and run_rate > plan_usd else "plan"
-    forecast = Forecast(plan_usd, remaining, run_rate,
-                        run_rate if basis == "run-rate" and run_rate is not None else plan_usd,
-                        basis)
+    larger, basis = total + remaining, "plan"
+    if run_rate is not None and run_rate > larger:
+        larger, basis = run_rate, "run-rate"
+    forecast = Forecast(total + remaining, remaining, run_rate, larger, basis)
 
     status = None
     if budget is not None:
@@ -593,7 +592,7 @@ def month_report(month: Month, now: datetime, ledger: LedgerView, *,
         by_region=_lines(charges, "region"),
         by_job=_lines(charges, "job"),
         daily=_days(lo, as_of, ((c.day, c.market, c.usd) for c in charges)),
-        remaining_daily=_days(as_of, hi, planned) if as_of < hi else (),
+        remaining_daily=_days(as_of, hi, planned),
         cloud_daily_by_type=tuple(TypeDaySpend(d, t, usd)
                                   for (d, t), usd in sorted(by_type.items())),
         forecast=forecast,
