@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -93,16 +94,16 @@ def _check(fmt: str, retry_mode: str) -> None:
 
 def _ledger(state_dir: Path | None, *, create: bool) -> Ledger | None:
     """The ledger; ``None`` when it does not exist and may not be made (a dry run)."""
-    from costopt.orchestrate.ledger import Ledger, default_state_dir
+    from costopt.orchestrate.ledger import Ledger, ledger_path
 
-    directory = state_dir or default_state_dir()
-    if not create and not (directory / "ledger.db").exists():
+    path = ledger_path(state_dir)
+    if not create and not path.exists():
         return None
     try:
-        return Ledger.open(directory)
-    except OSError as exc:
-        raise CostoptError(f"cannot open the ledger in {directory}: {exc}. To fix: pass a "
-                           "writable --state-dir") from None
+        return Ledger.open(path.parent)
+    except (OSError, sqlite3.Error) as exc:
+        raise CostoptError(f"cannot open the ledger {path}: {exc}. To fix: pass a writable "
+                           "--state-dir") from None
 
 
 def _read(plan_file: Path, env: Env) -> PlanDocument:

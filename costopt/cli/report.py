@@ -53,10 +53,11 @@ def report(
 
     Example: costopt report --month 2026-12 --budget 9000 -o reports/2026-12
     """
-    from costopt.report.inputs import ledger_path, read_ledger
+    from costopt.months import Month
+    from costopt.orchestrate.ledger import ledger_path
+    from costopt.report.inputs import read_ledger
     from costopt.report.render import no_data_message
     from costopt.report.spend import (
-        Month,
         choose_budget,
         month_report,
         owned_from_plans,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from costopt.errors import AwsError
+from costopt.months import Month
 from costopt.orchestrate.ec2 import (
     CapacityError,
     Ec2Fleet,
@@ -32,7 +33,7 @@ from costopt.orchestrate.ec2 import (
     run_instances_params,
 )
 from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_chain
-from costopt.orchestrate.guard import BudgetGuard, Verdict, month_bounds
+from costopt.orchestrate.guard import BudgetGuard, Verdict
 from costopt.orchestrate.ledger import Action, Ledger
 from costopt.orchestrate.reconcile import (
     GONE,
@@ -158,7 +159,7 @@ def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime) -
     """Cloud spend (USD) of the workload's plans from the month's start until ``at``."""
     if ledger is None:
         return 0.0
-    start, _end = month_bounds(at)
+    start = Month.of(at).start
     same = {d["plan_id"] for d in ledger.plans()
             if d.get("workload", {}).get("name") == plan.workload.get("name")} | {plan.plan_id}
     return sum(r.usd_within(start, at, at) for r in ledger.runtimes(start, at)

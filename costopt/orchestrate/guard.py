@@ -12,18 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
+from costopt.months import Month
 from costopt.orchestrate.reconcile import FleetAction, ObservedInstance, instance_price
 from costopt.plan.planfile import FleetPool
-
-
-def month_bounds(at: datetime) -> tuple[datetime, datetime]:
-    """The UTC calendar month that holds ``at``, as ``[start, end)``."""
-    at = at.astimezone(timezone.utc)
-    start = datetime(at.year, at.month, 1, tzinfo=timezone.utc)
-    end = datetime(at.year + at.month // 12, at.month % 12 + 1, 1, tzinfo=timezone.utc)
-    return start, end
 
 
 def slot_hours(pool: FleetPool, slot: int, start: datetime, end: datetime) -> float:
@@ -62,14 +55,14 @@ class BudgetGuard:
         self.budget_usd = budget_usd
         self.spent_usd = spent_usd
         self.at = at
-        self.month_end = month_bounds(at)[1]
+        self.month_end = Month.of(at).end
         self.fleet = fleet
         self.committed_usd = sum(self._cost(fleet[o.pool], k, o.market) for o, k in kept
                                  if o.pool in fleet)
 
     @property
     def month(self) -> str:
-        return self.at.strftime("%Y-%m")
+        return Month.of(self.at).label
 
     def _cost(self, pool: FleetPool, slot: int, market: str) -> float:
         return slot_hours(pool, slot, self.at, self.month_end) * instance_price(pool, market)

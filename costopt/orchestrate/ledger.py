@@ -79,6 +79,11 @@ def default_state_dir() -> Path:
     return Path(base) / "costopt"
 
 
+def ledger_path(state_dir: Path | None = None) -> Path:
+    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`)."""
+    return (state_dir or default_state_dir()) / "ledger.db"
+
+
 def ts(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -118,12 +123,17 @@ class Runtime:
     end: datetime | None  # None: still running
     usd_per_hour: float
 
+    def clipped(self, start: datetime, end: datetime,
+                now: datetime) -> tuple[datetime, datetime] | None:
+        """The part of this runtime inside ``[start, end)``, ``None`` if none; a runtime
+        still running runs until ``now``."""
+        begin, stop = max(self.start, start), min(self.end or now, end)
+        return (begin, stop) if begin < stop else None
+
     def hours_within(self, start: datetime, end: datetime, now: datetime) -> float:
-        """Instance-hours of this runtime inside ``[start, end)``; a runtime still running
-        runs until ``now``."""
-        stop = min(self.end or now, end)
-        begin = max(self.start, start)
-        return max(0.0, (stop - begin).total_seconds() / 3600)
+        """Instance-hours of this runtime inside ``[start, end)``."""
+        part = self.clipped(start, end, now)
+        return (part[1] - part[0]).total_seconds() / 3600 if part else 0.0
 
     def usd_within(self, start: datetime, end: datetime, now: datetime) -> float:
         """What this runtime cost inside ``[start, end)``, in USD."""
@@ -163,9 +173,8 @@ class Ledger:
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
-        directory = state_dir or default_state_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "ledger.db"
+        path = ledger_path(state_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
@@ -322,7 +331,10 @@ class Ledger:
 
     def interruptions(self, start: datetime | None = None,
                       end: datetime | None = None) -> list[Interruption]:
-        rows = self._conn.execute("SELECT * FROM interruptions ORDER BY at, instance_id")
-        out = [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
-                            r["reason"]) for r in rows]
-        return [i for i in out if (start is None or i.at >= start) and (end is None or i.at < end)]
+        """Interruptions with ``start <= at < end`` (either bound may be left out)."""
+        rows = self._conn.execute(
+            "SELECT * FROM interruptions WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?)"
+            " ORDER BY at, instance_id",
+            (*[ts(start) if start else None] * 2, *[ts(end) if end else None] * 2))
+        return [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
+                             r["reason"]) for r in rows]

@@ -12,15 +12,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from costopt.errors import ReportError
-from costopt.orchestrate.ledger import Ledger, default_state_dir
+from costopt.months import Month
+from costopt.orchestrate.ledger import Ledger, ledger_path
 from costopt.plan.planfile import PlanDocument
-from costopt.report.spend import LedgerView, Month
-
-LEDGER_FILE = "ledger.db"  # the name Ledger.open gives it in the state folder
-
-
-def ledger_path(state_dir: Path | None) -> Path:
-    return (state_dir or default_state_dir()) / LEDGER_FILE
+from costopt.report.spend import LedgerView
 
 
 def read_ledger(state_dir: Path | None, month: Month) -> LedgerView:

@@ -30,16 +30,15 @@ The rules (``docs/report.md`` says the same for readers):
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from pydantic import ValidationError
 
 from costopt.errors import ReportError
+from costopt.months import Month
 from costopt.orchestrate.ledger import Interruption, Runtime, parse_ts
 from costopt.plan.planfile import PlanDocument, PoolRecord
 from costopt.plan.pools import energy_usd_per_gpu_hour, fixed_usd
@@ -54,39 +53,6 @@ OWNED_FIXED = "(owned fixed cost)"
 BANDS_PCT = (50, 80, 100)
 _DAY = timedelta(days=1)
 _NOBODY = [(UNASSIGNED, 1.0)]
-
-
-@dataclass(frozen=True)
-class Month:
-    """A calendar month in UTC."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        found = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-        if found is None or not 1 <= int(found[2]) <= 12:
-            raise ReportError(f"month {text!r} is not valid: expected YYYY-MM with a month "
-                              "from 01 to 12. To fix: e.g. --month 2026-12")
-        return cls(int(found[1]), int(found[2]))
-
-    @property
-    def label(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def start(self) -> datetime:
-        return datetime(self.year, self.month, 1, tzinfo=timezone.utc)
-
-    @property
-    def end(self) -> datetime:
-        """The first instant of the next month (exclusive)."""
-        return self.start + calendar.monthrange(self.year, self.month)[1] * _DAY
-
-    @property
-    def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600
 
 
 @dataclass(frozen=True)
@@ -461,9 +427,10 @@ def _cloud_charges(runtimes: Sequence[Runtime], plans: Sequence[PlanDocument], l
     shares = {plan.plan_id: _shares(plan) for plan in plans}
     unknown: set[str] = set()
     for r in runtimes:
-        a, b = max(r.start, lo), min(r.end or now, hi)
-        if a >= b:
+        clipped = r.clipped(lo, hi, now)
+        if clipped is None:
             continue
+        a, b = clipped
         if r.pool not in facts:
             unknown.add(r.pool)
         gpus, od_rate = facts.get(r.pool, (0, r.usd_per_hour))
@@ -584,7 +551,7 @@ def month_report(month: Month, now: datetime, ledger: LedgerView, *,
     by_type: dict[tuple[date, str], float] = defaultdict(float)
     for c in cloud:
         by_type[(c.day, c.instance_type)] += c.usd
-    counted = [r for r in ledger.runtimes if max(r.start, lo) < min(r.end or now, as_of)]
+    counted = [r for r in ledger.runtimes if r.clipped(lo, as_of, now) is not None]
     return MonthReport(
         month=month, now=now, as_of=as_of, total_usd=total,
         by_market=_lines(charges, "market"),

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from fleet_plans import at, plan, pool, seen
 
-from costopt.orchestrate.guard import BudgetGuard, month_bounds, slot_hours
+from costopt.months import Month
+from costopt.orchestrate.guard import BudgetGuard, slot_hours
 from costopt.orchestrate.reconcile import reconcile
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
@@ -18,15 +19,16 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
-def test_month_bounds() -> None:
-    assert month_bounds(utc(2026, 12, 15, 7)) == (utc(2026, 12, 1), utc(2027, 1, 1))
-    assert month_bounds(utc(2027, 2, 1)) == (utc(2027, 2, 1), utc(2027, 3, 1))
+def test_the_month_of_a_moment() -> None:
+    assert Month.of(utc(2026, 12, 15, 7)) == Month(2026, 12)
+    assert (Month.of(utc(2027, 2, 1)).start, Month(2027, 2).end) == (utc(2027, 2, 1),
+                                                                     utc(2027, 3, 1))
 
 
 def test_slot_hours_clipped_to_the_month() -> None:
     # slot 0 runs Jan 31 20:00 -> Feb 1 04:00: 4 h of it are in January
     p = plan(pool(OD, [(0, 27 * 24 + 20, 28 * 24 + 4)]))
-    start, end = month_bounds(at(0))
+    start, end = Month.of(at(0)).start, Month.of(at(0)).end
     assert slot_hours(p.fleet[0], 0, start, end) == pytest.approx(4.0)
     assert slot_hours(p.fleet[0], 1, start, end) == 0.0
 

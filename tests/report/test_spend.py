@@ -42,6 +42,7 @@ from month_case import (
 )
 
 from costopt.errors import ReportError
+from costopt.months import Month
 from costopt.orchestrate.ledger import Ledger
 from costopt.plan.planfile import PlanDocument
 from costopt.report.inputs import read_ledger
@@ -49,7 +50,6 @@ from costopt.report.spend import (
     AwsCost,
     Budget,
     LedgerView,
-    Month,
     MonthReport,
     OwnedCost,
     band_pct,
