@@ -56,6 +56,18 @@ class Env:
             raise AwsError(f"{exc}. To fix: pass a profile of your AWS config with --profile"
                            ) from None
 
+    def time_option(self, value: str | None, option: str = "--at") -> datetime:
+        """A ``--at TIME`` option (ISO 8601, UTC when no offset); now when not given."""
+        if value is None:
+            return self.clock().astimezone(timezone.utc)
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(f"{value!r}; valid: an ISO 8601 time such as "
+                                     "2027-01-04T06:00:00Z (UTC when no offset)",
+                                     param_hint=option) from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
 

@@ -52,18 +52,6 @@ Format = Annotated[str, typer.Option("--format", help="table (for people) or jso
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _time(value: str | None, env: Env, option: str = "--at") -> datetime:
-    if value is None:
-        return env.clock().astimezone(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r}; valid: an ISO 8601 time such as "
-                                 "2027-01-04T06:00:00Z (UTC when no offset)",
-                                 param_hint=option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
              image_ids: list[str] | None, launch_template: str | None,
              spot_attempts: int) -> ApplyOptions:
@@ -156,7 +144,7 @@ def apply(
 
     env = get_env(ctx)
     _check(fmt, retry_mode)
-    moment = _time(at, env)
+    moment = env.time_option(at)
     plan = _read(plan_file, env)
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
                        spot_attempts)
@@ -245,7 +233,7 @@ def status(
 
     env = get_env(ctx)
     _check(fmt, "standard")
-    moment = _time(at, env)
+    moment = env.time_option(at)
     ledger = _ledger(state_dir, create=False)
     if ledger is None and plan_file is None:
         raise CostoptError("no ledger yet, so no plan has been applied. To fix: run "

@@ -44,6 +44,9 @@ def report(
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")
     ] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", help="Report as of this time (ISO 8601, UTC); default now.", metavar="TIME")
+    ] = None,
 ) -> None:
     """The monthly budget report: spend so far (ledger runtimes x the price in force, owned
     servers' amortisation and energy), the budget used, the month-end forecast (plans'
@@ -76,7 +79,7 @@ def report(
     view = read_ledger(state_dir, the_month)
     owned = (owned_from_workload(workload) if workload
              else owned_from_plans(view.plans, the_month))
-    result = month_report(the_month, env.clock(), view, owned=owned,
+    result = month_report(the_month, env.time_option(at), view, owned=owned,
                           budget=choose_budget(budget, workload, view.plans, the_month))
     if not result.has_data:
         env.console.print(no_data_message(the_month.label, ledger_path(state_dir)),
