@@ -143,3 +143,14 @@ def test_source_aws_without_credentials(state: Path, monkeypatch: pytest.MonkeyP
                          "--source", "aws")
     assert (code, out) == (1, "")
     assert "error: no AWS credentials for Cost Explorer" in err
+
+
+def test_at_reports_as_of_another_time(state: Path) -> None:
+    later = datetime(2027, 3, 1, tzinfo=NOW.tzinfo)  # the clock is elsewhere; --at rules
+    code, out, err = run("report", "--month", "2026-12", "--state-dir", str(state),
+                         "--at", "2026-12-11T00:00:00Z", now=later)
+    assert (code, err) == (0, "")
+    assert "As of 2026-12-11 00:00 UTC, spent USD 520.56" in out
+    code, _out, err = run("report", "--month", "2026-12", "--state-dir", str(state),
+                          "--at", "soon")
+    assert code == 2 and "ISO 8601" in err
