@@ -132,6 +132,7 @@ class PlanDocument(_Doc):
     monthly_budget_usd: float | None = None
     prices: dict[str, Any]
     solver: str
+    objective_usd: float | None = None  # the LP's objective: the variable cost, USD
     cost: Cost
     shortfalls: list[ShortfallRecord]
     assignments: list[AssignmentRecord]
@@ -232,6 +233,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         "prices": {"source": result.catalog.source,
                    "price_date": price_date_of(w, result.catalog).isoformat()},
         "solver": result.solver,
+        "objective_usd": _r(result.variable_usd),
         "cost": {"variable_usd": _r(result.variable_usd), "fixed_usd": _r(result.fixed_usd),
                  "total_usd": _r(plan_total),
                  "by_market": {k: _r(v) for k, v in result.by_market.items()}},

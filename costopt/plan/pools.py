@@ -283,7 +283,8 @@ def _why_unplaceable(job: Job, pools: Pools) -> str:
     largest = max(p.gpus_per_node for p in candidates)
     if job.gpus > largest:
         return (f"gang of {job.gpus} GPUs is larger than every node (the largest has {largest} "
-                f"GPUs); To fix: gpus <= {largest}, or allow larger instance types")
+                f"GPU{'s' if largest != 1 else ''}); To fix: gpus <= {largest}, or allow "
+                "larger instance types")
     kinds = job.allowed_kinds()
     reasons = []
     fits = [p for p in candidates if p.gpus_per_node >= job.gpus]

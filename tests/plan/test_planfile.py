@@ -78,6 +78,7 @@ def test_document_fields() -> None:
                               "periods": 1}
     assert (doc["budget_usd"], doc["monthly_budget_usd"]) == (None, 500)
     assert doc["prices"] == {"source": "test-prices.csv", "price_date": "2026-11-01"}
+    assert doc["objective_usd"] == 20.52  # the LP minimises the variable cost
     assert doc["cost"] == {"variable_usd": 20.52, "fixed_usd": 24.9, "total_usd": 45.42,
                            "by_market": {"owned": 2.52, "on_demand": 0.0, "spot": 18.0}}
     assert doc["assignments"] == [
