@@ -201,7 +201,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                           a.instance_id or "(new)", f"{a.usd_per_hour_change:+,.4f}", a.reason)
         out.print(table)
         for action, verdict in outcome.refused:
-            out.print(f"[red]would be refused:[/] {verdict.message(action, when[:7])}",
+            out.print(f"[red]would be refused:[/] {verdict.message(action)}",
                       highlight=False, soft_wrap=True)
     counts = ", ".join(f"{recon.count(k)} to {k}" for k in ("launch", "start", "stop",
                                                              "terminate"))

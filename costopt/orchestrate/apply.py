@@ -133,24 +133,14 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Ec2Fleet, ledger: Led
     if not options.yes or ledger is None:
         return outcome
 
-    run_id = uuid.uuid4().hex[:12]
+    carrier = _Carrier(plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say, guard)
     refused = {id(a) for a, _v in outcome.refused}
-    period = timedelta(hours=int(plan.horizon["period_hours"]))
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
-            verdict = verdicts[id(action)]
-            ledger.record(status="refused", run_id=run_id, plan_id=plan.plan_id, at=at,
-                          kind=action.kind, pool=action.pool, slot=action.slot,
-                          region=action.region, instance_id=action.instance_id,
-                          usd_per_hour=action.usd_per_hour,
-                          detail=verdict.message(action, guard.month if guard else ""))
-            say("refused", verdict.message(action, guard.month if guard else ""))
+            carrier.refuse(action, verdicts[id(action)])
             continue
-        if action.kind == "launch":
-            ok = _launch(plan, pools[action.pool], action, at, run_id, fleet, ledger, options,
-                         say, guard, verdicts.get(id(action)), period)
-        else:
-            ok = _change(plan, action, at, run_id, fleet, ledger, say)
+        ok = carrier.launch(action, verdicts.get(id(action))) if action.kind == "launch" \
+            else carrier.change(action)
         (outcome.done if ok else outcome.failed).append(action)
     return outcome
 
@@ -249,37 +239,6 @@ def _sync_ledger(plan: PlanDocument, observed: list[ObservedInstance], ledger: L
             ledger.instance_halted(instance_id, at, ended=True)
 
 
-def _change(plan: PlanDocument, action: FleetAction, at: datetime, run_id: str,
-            fleet: Ec2Fleet, ledger: Ledger, say: Say) -> bool:
-    """Start, stop or terminate one instance, with intent and result in the ledger."""
-    instance_id = action.instance_id or ""
-    intent = ledger.intent(run_id=run_id, plan_id=plan.plan_id, at=at, kind=action.kind,
-                           pool=action.pool, slot=action.slot, region=action.region,
-                           instance_id=instance_id, usd_per_hour=action.usd_per_hour,
-                           detail=action.reason)
-    try:
-        if action.kind == "start":
-            fleet.start(action.region, instance_id)
-        elif action.kind == "stop":
-            fleet.stop(action.region, instance_id)
-        else:
-            fleet.terminate(action.region, instance_id, action.spot_request_id)
-    except AwsError as exc:
-        ledger.result(intent, "failed", detail=str(exc))
-        raise
-    ledger.result(intent, "ok")
-    if action.kind == "start":
-        ledger.instance_running(instance_id=instance_id, plan_id=plan.plan_id,
-                                pool=action.pool, region=action.region,
-                                instance_type=action.instance_type, market=action.market,
-                                slot=action.slot, az=None, usd_per_hour=action.usd_per_hour,
-                                at=at)
-    else:
-        ledger.instance_halted(instance_id, at, ended=action.kind == "terminate")
-    say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
-    return True
-
-
 def launch_history(actions: list[Action], pool: str, slot: int | None) -> tuple[int, int]:
     """``(capacity failures since the slot's last successful launch, completed launch calls)``
     of one slot, from the ledger's actions in order."""
@@ -296,62 +255,115 @@ def launch_history(actions: list[Action], pool: str, slot: int | None) -> tuple[
     return failures, completed
 
 
-def _launch(plan: PlanDocument, pool: FleetPool, action: FleetAction, at: datetime,
-            run_id: str, fleet: Ec2Fleet, ledger: Ledger, options: ApplyOptions, say: Say,
-            guard: BudgetGuard | None, verdict: Verdict | None, period: timedelta) -> bool:
-    """Launch one slot's instance, walking the fallback chain when capacity fails."""
-    failures, attempt = launch_history(ledger.actions(plan.plan_id), pool.pool, action.slot)
-    zones = fleet.zones(pool.region) if pool.market == "spot" else []
-    chain = launch_chain(pool.market, zones, options.spot_attempts, pool.on_demand_fallback)
-    image = options.launch.image_for(pool.region)
-    if image is None and options.launch.launch_template is None:
-        image = fleet.default_image(pool.region)
-    for target in remaining_chain(chain, failures):
-        price = instance_price(pool, target.market)
-        if target.market != action.market and guard is not None and verdict is not None:
-            guard.withdraw(verdict)
-            verdict = guard.judge(_on(action, target, price))
-            if not verdict.allowed and not options.allow_over_budget:
-                guard.withdraw(verdict)
-                message = verdict.message(action, guard.month)
-                ledger.record(status="refused", run_id=run_id, plan_id=plan.plan_id, at=at,
-                              kind="launch", pool=pool.pool, slot=action.slot,
-                              region=pool.region, usd_per_hour=price, detail=message)
-                say("refused", f"fallback to {target.describe()}: {message}")
-                return False
-        request = LaunchRequest(plan.plan_id, str(plan.workload.get("name", "")), pool,
-                                action.slot or 0, target, attempt,
-                                persistent=resumes_within(pool, period))
-        params = run_instances_params(request, image, options.launch.launch_template)
-        intent = ledger.intent(run_id=run_id, plan_id=plan.plan_id, at=at, kind="launch",
-                               pool=pool.pool, slot=action.slot, region=pool.region,
-                               client_token=params["ClientToken"], usd_per_hour=price,
-                               detail=target.describe())
-        attempt += 1
+@dataclass
+class _Carrier:
+    """Carries the actions of one run out, each with its intent and result in the ledger."""
+
+    plan: PlanDocument
+    at: datetime
+    run_id: str
+    fleet: Ec2Fleet
+    ledger: Ledger
+    options: ApplyOptions
+    say: Say
+    guard: BudgetGuard | None
+
+    def _intent(self, action: FleetAction, **fields: object) -> int:
+        return self.ledger.intent(run_id=self.run_id, plan_id=self.plan.plan_id, at=self.at,
+                                  kind=action.kind, pool=action.pool, slot=action.slot,
+                                  region=action.region, **fields)  # type: ignore[arg-type]
+
+    def refuse(self, action: FleetAction, verdict: Verdict, usd_per_hour: float | None = None,
+               prefix: str = "") -> None:
+        """Record and say a launch or start the budget guard refused."""
+        message = verdict.message(action)
+        self.ledger.result(self._intent(action, instance_id=action.instance_id,
+                                        usd_per_hour=usd_per_hour or action.usd_per_hour,
+                                        detail=message), "refused")
+        self.say("refused", prefix + message)
+
+    def change(self, action: FleetAction) -> bool:
+        """Start, stop or terminate one instance."""
+        instance_id = action.instance_id or ""
+        intent = self._intent(action, instance_id=instance_id,
+                              usd_per_hour=action.usd_per_hour, detail=action.reason)
         try:
-            instance_id, az = fleet.launch(params, pool.region)
-        except CapacityError as exc:
-            ledger.result(intent, "failed", detail=f"capacity: {exc} ({target.describe()})")
-            say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
-                f"({target.describe()}): {exc.code}; trying the next step")
-            continue
+            if action.kind == "start":
+                self.fleet.start(action.region, instance_id)
+            elif action.kind == "stop":
+                self.fleet.stop(action.region, instance_id)
+            else:
+                self.fleet.terminate(action.region, instance_id, action.spot_request_id)
         except AwsError as exc:
-            ledger.result(intent, "failed", detail=str(exc))
+            self.ledger.result(intent, "failed", detail=str(exc))
             raise
-        ledger.result(intent, "ok", instance_id=instance_id)
-        ledger.instance_running(instance_id=instance_id, plan_id=plan.plan_id, pool=pool.pool,
-                                region=pool.region, instance_type=pool.instance_type,
-                                market=target.market, slot=action.slot, az=az,
-                                usd_per_hour=price, at=at)
-        fell_back = " (fallback)" if target != chain[0] else ""
-        say("launch", f"launch {instance_id} ({pool.pool} slot {action.slot}, "
-            f"{target.describe()}{fell_back}, {price:,.4f} USD/h): {action.reason}")
+        self.ledger.result(intent, "ok")
+        if action.kind == "start":
+            self.ledger.instance_running(
+                instance_id=instance_id, plan_id=self.plan.plan_id, pool=action.pool,
+                region=action.region, instance_type=action.instance_type,
+                market=action.market, slot=action.slot, az=None,
+                usd_per_hour=action.usd_per_hour, at=self.at)
+        else:
+            self.ledger.instance_halted(instance_id, self.at, ended=action.kind == "terminate")
+        self.say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
         return True
-    if guard is not None and verdict is not None:
-        guard.withdraw(verdict)
-    say("failed", f"no capacity for {pool.pool} slot {action.slot} anywhere the plan allows "
-        "(" + ", ".join(t.describe() for t in chain) + "); the next run tries again")
-    return False
+
+    def launch(self, action: FleetAction, verdict: Verdict | None) -> bool:
+        """Launch one slot's instance, walking the fallback chain when capacity fails."""
+        pool = next(p for p in self.plan.fleet if p.pool == action.pool)
+        failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
+                                           action.slot)
+        zones = self.fleet.zones(pool.region) if pool.market == "spot" else []
+        chain = launch_chain(pool.market, zones, self.options.spot_attempts,
+                             pool.on_demand_fallback)
+        settings = self.options.launch
+        image = settings.image_for(pool.region)
+        if image is None and settings.launch_template is None:
+            image = self.fleet.default_image(pool.region)
+        period = timedelta(hours=int(self.plan.horizon["period_hours"]))
+        for target in remaining_chain(chain, failures):
+            price = instance_price(pool, target.market)
+            if target.market != action.market and self.guard and verdict:
+                self.guard.withdraw(verdict)
+                verdict = self.guard.judge(_on(action, target, price))
+                if not verdict.allowed and not self.options.allow_over_budget:
+                    self.guard.withdraw(verdict)
+                    self.refuse(action, verdict, price, f"fallback to {target.describe()}: ")
+                    return False
+            request = LaunchRequest(self.plan.plan_id, str(self.plan.workload.get("name", "")),
+                                    pool, action.slot or 0, target, attempt,
+                                    persistent=resumes_within(pool, period))
+            params = run_instances_params(request, image, settings.launch_template)
+            intent = self._intent(action, client_token=params["ClientToken"],
+                                  usd_per_hour=price, detail=target.describe())
+            attempt += 1
+            try:
+                instance_id, az = self.fleet.launch(params, pool.region)
+            except CapacityError as exc:
+                self.ledger.result(intent, "failed",
+                                   detail=f"capacity: {exc} ({target.describe()})")
+                self.say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
+                         f"({target.describe()}): {exc.code}; trying the next step")
+                continue
+            except AwsError as exc:
+                self.ledger.result(intent, "failed", detail=str(exc))
+                raise
+            self.ledger.result(intent, "ok", instance_id=instance_id)
+            self.ledger.instance_running(
+                instance_id=instance_id, plan_id=self.plan.plan_id, pool=pool.pool,
+                region=pool.region, instance_type=pool.instance_type, market=target.market,
+                slot=action.slot, az=az, usd_per_hour=price, at=self.at)
+            fell_back = " (fallback)" if target != chain[0] else ""
+            self.say("launch", f"launch {instance_id} ({pool.pool} slot {action.slot}, "
+                     f"{target.describe()}{fell_back}, {price:,.4f} USD/h): {action.reason}")
+            return True
+        if self.guard and verdict:
+            self.guard.withdraw(verdict)
+        self.say("failed", f"no capacity for {pool.pool} slot {action.slot} anywhere the plan "
+                 "allows (" + ", ".join(t.describe() for t in chain) + "); the next run tries "
+                 "again")
+        return False
 
 
 def _on(action: FleetAction, target: LaunchTarget, price: float) -> FleetAction:

@@ -36,10 +36,11 @@ class Verdict:
     budget_usd: float
     spent_usd: float
     committed_usd: float  # running and accepted instances until slot or month end
+    month: str  # YYYY-MM
 
-    def message(self, action: FleetAction, month: str) -> str:
+    def message(self, action: FleetAction) -> str:
         return (f"{action.kind} of {action.pool} slot {action.slot} refused: it would take "
-                f"the projected spend for {month} to {self.projected_usd:,.2f} USD, past the "
+                f"the projected spend for {self.month} to {self.projected_usd:,.2f} USD, past the "
                 f"monthly budget of {self.budget_usd:,.2f} USD (spent {self.spent_usd:,.2f} so "
                 f"far + {self.committed_usd:,.2f} for the fleet until its slots or the month "
                 f"end + {self.action_usd:,.2f} for this instance). To fix: raise "
@@ -60,10 +61,6 @@ class BudgetGuard:
         self.committed_usd = sum(self._cost(fleet[o.pool], k, o.market) for o, k in kept
                                  if o.pool in fleet)
 
-    @property
-    def month(self) -> str:
-        return Month.of(self.at).label
-
     def _cost(self, pool: FleetPool, slot: int, market: str) -> float:
         return slot_hours(pool, slot, self.at, self.month_end) * instance_price(pool, market)
 
@@ -73,7 +70,7 @@ class BudgetGuard:
         projected = self.spent_usd + self.committed_usd + cost
         allowed = projected <= self.budget_usd + 1e-9
         verdict = Verdict(allowed, cost, projected, self.budget_usd, self.spent_usd,
-                          self.committed_usd)
+                          self.committed_usd, Month.of(self.at).label)
         if allowed:
             self.committed_usd += cost
         return verdict

@@ -31,14 +31,14 @@ CREATE TABLE IF NOT EXISTS actions (
   run_id TEXT NOT NULL,
   plan_id TEXT NOT NULL,
   at TEXT NOT NULL,                -- the reconcile time
-  kind TEXT NOT NULL,              -- launch, start, stop, terminate, refused, fallback
+  kind TEXT NOT NULL,              -- launch, start, stop, terminate
   pool TEXT NOT NULL,
   slot INTEGER,
   region TEXT,
   instance_id TEXT,
   client_token TEXT,
   usd_per_hour REAL,
-  status TEXT NOT NULL,            -- intent, ok, failed
+  status TEXT NOT NULL,            -- intent, then ok, failed or refused (budget guard)
   detail TEXT
 );
 CREATE TABLE IF NOT EXISTS instances (
@@ -232,19 +232,13 @@ class Ledger:
 
     def result(self, action_id: int, status: str, *, instance_id: str | None = None,
                detail: str | None = None) -> None:
-        """Close an intent as ``ok`` or ``failed``."""
+        """Close an intent as ``ok``, ``failed`` or ``refused``."""
         with self._tx() as c:
             c.execute(
                 "UPDATE actions SET status=?, instance_id=COALESCE(?, instance_id), "
                 "detail=COALESCE(?, detail) WHERE id=?",
                 (status, instance_id, detail, action_id),
             )
-
-    def record(self, *, status: str, **fields: Any) -> int:
-        """An action with no call behind it (``refused``, ``fallback``), written at once."""
-        action_id = self.intent(**fields)
-        self.result(action_id, status)
-        return action_id
 
     def actions(self, plan_id: str | None = None, status: str | None = None) -> list[Action]:
         sql, args = "SELECT * FROM actions WHERE 1=1", []

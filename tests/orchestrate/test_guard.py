@@ -46,7 +46,7 @@ def test_launches_judged_in_order_until_the_budget_is_spent() -> None:
     assert [v.action_usd for v in verdicts] == pytest.approx([54.0, 18.0, 57.6])
     assert verdicts[2].projected_usd == pytest.approx(229.6)
     assert guard.committed_usd == pytest.approx(72.0)
-    message = verdicts[2].message(recon.actions[2], guard.month)
+    message = verdicts[2].message(recon.actions[2])
     assert "229.60 USD" in message and "200.00 USD" in message and "2027-01" in message
     assert "--allow-over-budget" in message
 
