@@ -51,6 +51,7 @@ Say = Callable[[str, str], None]
 """``(kind, message)``: how the shell tells the user what it does, as it does it."""
 
 ORDER = {"terminate": 0, "stop": 1, "start": 2, "launch": 3}
+UNSEEN = "no instance found after an interrupted run; the slot is launched again"
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,7 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
                 (o for o in observed if o.pool == intent.pool and o.slot == intent.slot
                  and o.instance_id not in known and o.state not in GONE), None)
             if found is None:
-                ledger.result(intent.id, "failed", detail="no instance found after an "
-                              "interrupted run; the slot is launched again")
+                ledger.result(intent.id, "failed", detail=UNSEEN)
                 continue
             ledger.result(intent.id, "ok", instance_id=found.instance_id,
                           detail="settled from AWS after an interrupted run")
@@ -241,11 +241,13 @@ def _sync_ledger(plan: PlanDocument, observed: list[ObservedInstance], ledger: L
 
 def launch_history(actions: list[Action], pool: str, slot: int | None) -> tuple[int, int]:
     """``(capacity failures since the slot's last successful launch, completed launch calls)``
-    of one slot, from the ledger's actions in order."""
+    of one slot, from the ledger's actions in order. A launch a crash cut short and AWS did
+    not show afterwards is not counted: the next call repeats its ``ClientToken``, so that
+    AWS, whose describe calls may lag, returns the instance if it did launch."""
     failures = completed = 0
     for a in actions:
         if a.kind != "launch" or a.pool != pool or a.slot != slot or a.status not in (
-                "ok", "failed"):
+                "ok", "failed") or a.detail == UNSEEN:
             continue
         completed += 1
         if a.status == "ok":

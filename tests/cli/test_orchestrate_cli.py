@@ -308,6 +308,21 @@ def test_crash_between_call_and_result_converges_without_duplicates(
     assert "No changes" in apply(plan_file, state, 0).output
 
 
+def test_a_launch_cut_short_before_aws_saw_it_is_sent_again_with_its_token(
+        plan_file: Path, state: Path, aws: str) -> None:
+    result = apply(plan_file, state, 0, faults=Faults(crash_before_launch=True))
+    assert isinstance(result.exception, Crash)
+    with Ledger.open(state) as ledger:
+        [intent] = ledger.pending(json.loads(plan_file.read_text())["plan_id"])
+    assert fleet("us-east-1") == []
+
+    assert apply(plan_file, state, 0).exit_code == 0
+    [again] = [i for i in fleet("us-east-1") if tags(i)["costopt:slot"] == str(intent.slot)]
+    assert again["ClientToken"] == intent.client_token  # AWS would answer with the same one
+    with Ledger.open(state) as ledger:
+        assert [a.status for a in ledger.actions()] == ["failed", "ok", "ok", "ok"]
+
+
 def test_launch_over_budget_is_refused(plan_file: Path, state: Path, aws: str) -> None:
     faults = Faults()
     result = apply(plan_file, state, 0, "--monthly-budget", "15", faults=faults)

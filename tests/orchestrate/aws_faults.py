@@ -22,6 +22,7 @@ class Faults:
 
     capacity: Callable[[dict[str, Any]], str | None] = lambda params: None
     crash_after_launches: int | None = None
+    crash_before_launch: bool = False
     throttle_every_other: bool = False
     calls: list[str] = field(default_factory=list)
     sends: int = 0
@@ -41,6 +42,8 @@ class Faults:
         self.calls.append(model.name)
 
     def _capacity(self, params: dict[str, Any], **_: Any) -> None:
+        if self.crash_before_launch:
+            raise Crash("the process died before RunInstances was sent")
         code = self.capacity(params)
         if code:
             raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}},
