@@ -7,6 +7,8 @@ Variables
                  periods inside the job's window)
   u[p,t]   >= 0  instance-hours of cloud pool p in period t (<= max_instances * P_h)
   n[c]     in {0..max_count}  servers of candidate c bought (integer; only with candidates)
+  running[p,t] in {0..}  instances of pool p at once in period t (integer; only pools under
+                 a concurrency limit shared with another pool)
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
@@ -19,7 +21,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
   4. packing[p,t]     sum_j b h - G_p u <= 0
   5. walltime[j,p,t]  h / gpus_j - u <= 0
-  6. quota[r,m,f,t]   sum vcpus u <= vcpus_q * P_h
+  6. quota[q,t]       sum vcpus running <= vcpus_q   (instances at once; running integer,
+     instances[q,t]     sum running <= count            count[p,t]: u <= P_h running; only
+                                                        where a limit spans 2+ pools)
   7. budget           variable cost <= budget_usd
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
@@ -66,6 +70,7 @@ class LinearProgram:
     u: dict[tuple[int, int], int]  # (cloud pool index in Pools.all, period) -> column
     z: dict[int, int]  # job -> shortfall column (elastic only)
     n: dict[int, int]  # candidate pool index in Pools.all -> servers-bought column
+    n_run: dict[tuple[int, int], int]  # (cloud pool, period) -> instances-at-once column
     row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
@@ -99,14 +104,15 @@ class LinearProgram:
         for family, index in (("h", self.h), ("u", self.u)):
             keys.update((col, (family, key)) for key, col in index.items())
         keys.update((col, ("n", (p,))) for p, col in self.n.items())
+        keys.update((col, ("running", key)) for key, col in self.n_run.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
         return keys
 
 
 NAME_PARTS: dict[str, str] = {
-    "h": "jpt", "u": "pt", "n": "p", "shortfall": "j",
+    "h": "jpt", "u": "pt", "n": "p", "running": "pt", "shortfall": "j",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
-    "quota": "qt", "budget": "",
+    "quota": "qt", "instances": "qt", "count": "pt", "budget": "",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
 
@@ -223,12 +229,11 @@ def period_label(workload: Workload, t: int) -> str:
 
 def naming(workload: Workload, pools: Pools) -> Naming:
     """The names of a workload's jobs, pools, periods and quota lines."""
-    quotas = workload.cloud.quotas if workload.cloud else []
     return Naming(
         jobs=tuple(job.name for job in workload.jobs),
         pools=tuple(pool.id for pool in pools.all),
         periods=tuple(period_label(workload, t) for t in range(workload.horizon.periods)),
-        quotas=tuple(f"{q.region},{q.market},{q.family}" for q in quotas),
+        quotas=tuple(lim.name.replace(" ", ",") for lim in pools.limits),
     )
 
 
@@ -245,7 +250,7 @@ def build_model(
     _capacity_rows(b, workload, pools, hc, n)
     _packing_rows(b, workload, pools, hc, u)
     _walltime_rows(b, workload, hc)
-    _quota_rows(b, workload, pools, u)
+    n_run = _concurrency_rows(b, workload, pools, u)
     _budget_row(b, workload)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
@@ -264,6 +269,7 @@ def build_model(
         u=u,
         z=z,
         n=n,
+        n_run=n_run,
         row_family=b.row_family,
         row_key=b.row_key,
         naming=naming(workload, pools),
@@ -301,9 +307,8 @@ def _variables(b: _Builder, w: Workload, pools: Pools,
     u_keys = np.unique(pool[cloud] * periods + period[cloud])
     u_pool, u_period = u_keys // periods, u_keys % periods
     price = np.array([p.usd_per_hour if isinstance(p, CloudPool) else 0.0 for p in all_pools])
-    cap = np.array([p.max_instances * w.horizon.period_hours
-                    if isinstance(p, CloudPool) and p.max_instances is not None else INF
-                    for p in all_pools])
+    bounds = [pools.instance_bound(p) if isinstance(p, CloudPool) else None for p in all_pools]
+    cap = np.array([INF if n is None else n * w.horizon.period_hours for n in bounds])
     u_first = b.cols(len(u_keys), price[u_pool], upper=cap[u_pool])
     u_cols = u_first + np.arange(len(u_keys), dtype=np.int64)
     u = dict(zip(zip(u_pool.tolist(), u_period.tolist(), strict=True), u_cols.tolist(),
@@ -436,19 +441,42 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
            np.concatenate([per_gpu[hc.job[cloud]], -np.ones(count)]), upper=0.0, lazy=True)
 
 
-def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict) -> None:
-    """6. quota[r,m,f,t]: vCPUs running in a region, market and family within the quota."""
-    if w.cloud is None:
-        return
-    for q_index, q in enumerate(w.cloud.quotas):
+def _concurrency_rows(b: _Builder, w: Workload, pools: Pools,
+                      u: dict[tuple[int, int], int]) -> dict[tuple[int, int], int]:
+    """6. quota[q,t] / instances[q,t]: what runs at once under a concurrency limit.
+
+    AWS's quotas bound the vCPUs of instances running at the same instant, so instance-hours
+    cannot stand for them: a pool under a limit gets an integer count ``running[p,t]`` of
+    instances at once in the period, with ``count[p,t]: u - P_h * running <= 0``, and the
+    limit's row is ``sum weight * running <= bound``. Only where a limit spans two or more
+    pools with hours in a period: a limit over one pool is the bound ``floor(bound /
+    weight)`` on that pool's ``u`` already (``Pools.instance_bound``). The fleet schedule
+    runs ``ceil(u / P_h) <= running`` instances at any instant of the period.
+    Returns the ``running`` columns."""
+    index = {pool.id: i for i, pool in enumerate(pools.all)}
+    rows: list[tuple[int, int, list[tuple[int, float]]]] = []
+    for g, limit in enumerate(pools.limits):
+        members = {index[pid]: weight for pid, weight in limit.members if pid in index}
         by_t: dict[int, list[tuple[int, float]]] = {}
-        for (p, t), col in u.items():
-            pool = pools.all[p]
-            assert isinstance(pool, CloudPool)
-            if (pool.region, pool.market, pool.quota_family) == (q.region, q.market, q.family):
-                by_t.setdefault(t, []).append((col, float(pool.vcpus)))
-        for t, row in sorted(by_t.items()):
-            b.row("quota", (q_index, t), row, upper=q.vcpus * w.horizon.period_hours)
+        for (p, t) in u:
+            if p in members:
+                by_t.setdefault(t, []).append((p, members[p]))
+        rows += [(g, t, terms) for t, terms in sorted(by_t.items()) if len(terms) > 1]
+    counted = sorted({(p, t) for _g, _t, terms in rows for p, _w in terms})
+    period_h = float(w.horizon.period_hours)
+    running: dict[tuple[int, int], int] = {}
+    for p, t in counted:
+        pool = pools.all[p]
+        assert isinstance(pool, CloudPool)
+        bound = pools.instance_bound(pool)
+        running[(p, t)] = b.col(0.0, upper=INF if bound is None else float(bound), integer=True)
+        b.row("count", (p, t), [(u[(p, t)], 1.0), (running[(p, t)], -period_h)], upper=0.0)
+    for g, t, terms in rows:
+        limit = pools.limits[g]
+        family = "quota" if limit.kind == "quota" else "instances"
+        b.row(family, (g, t), [(running[(p, t)], weight) for p, weight in terms],
+              upper=limit.bound)
+    return running
 
 
 def _budget_row(b: _Builder, w: Workload) -> None:

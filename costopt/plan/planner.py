@@ -24,6 +24,7 @@ from costopt.plan.pools import (
     Pools,
     build_pools,
     eligibility,
+    over_quota_notes,
     prune_dominated,
     unplaceable_jobs,
 )
@@ -153,6 +154,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
+    result = replace(result, notes=result.notes + over_quota_notes(pools))
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
     if not result.purchases:
         return result
@@ -164,7 +166,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
 
 
 def _without_candidates(pools: Pools) -> Pools:
-    return Pools(owned=tuple(p for p in pools.owned if p.buy_max is None), cloud=pools.cloud)
+    return replace(pools, owned=tuple(p for p in pools.owned if p.buy_max is None))
 
 
 def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:

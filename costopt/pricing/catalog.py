@@ -87,6 +87,17 @@ class GpuModel:
 
 
 @dataclass(frozen=True)
+class ZoneSpotPrice:
+    """The spot price of an instance type in one availability zone, USD per instance-hour.
+    ``zone_id`` is AWS's account-independent zone ID (``use1-az1``); ``zone_name`` the name
+    (``us-east-1a``) in the account that refreshed the prices, when known."""
+
+    zone_id: str
+    usd_per_hour: float
+    zone_name: str | None = None
+
+
+@dataclass(frozen=True)
 class InstanceOffer:
     """An AWS GPU instance type as offered in one region, with its prices.
 
@@ -111,6 +122,7 @@ class InstanceOffer:
     interruption_band: str | None
     spot_interruptions_per_hour: float | None
     price_date: date
+    spot_zones: tuple[ZoneSpotPrice, ...] = ()  # per-zone spot prices, sorted by zone_id
 
     @property
     def quota_family(self) -> str:
@@ -152,6 +164,17 @@ class PriceCatalog:
     @cached_property
     def regions(self) -> frozenset[str]:
         return frozenset(o.region for o in self.offers)
+
+    def zone_id(self, region: str, zone: str) -> str | None:
+        """The zone ID of a zone named by its ID or by its name in the account that
+        refreshed the prices (``us-east-1a`` -> ``use1-az1``); ``None`` when unknown."""
+        for o in self.offers:
+            if o.region != region:
+                continue
+            for z in o.spot_zones:
+                if zone in (z.zone_id, z.zone_name):
+                    return z.zone_id
+        return None
 
     def any_offer(self, instance_type: str) -> InstanceOffer | None:
         """Some region's offer of the type: its facts (GPUs, vCPUs) are the same everywhere."""
