@@ -462,7 +462,7 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools,
             if p in members:
                 by_t.setdefault(t, []).append((p, members[p]))
         rows += [(g, t, terms) for t, terms in sorted(by_t.items()) if len(terms) > 1]
-    counted = sorted({(p, t) for _g, _t, terms in rows for p, _w in terms})
+    counted = sorted({(p, t) for _g, t, terms in rows for p, _w in terms})
     period_h = float(w.horizon.period_hours)
     running: dict[tuple[int, int], int] = {}
     for p, t in counted:

@@ -26,6 +26,7 @@ from costopt.plan.pools import (
     eligibility,
     over_quota_notes,
     prune_dominated,
+    regional_spot_notes,
     unplaceable_jobs,
 )
 from costopt.plan.solve import Solution, SolveStatus, solve
@@ -154,7 +155,9 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
-    result = replace(result, notes=result.notes + over_quota_notes(pools))
+    result = replace(result, notes=result.notes + over_quota_notes(pools)
+                     + regional_spot_notes(pools, catalog.source,
+                                           {ph.pool for ph in result.pool_hours}))
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
     if not result.purchases:
         return result

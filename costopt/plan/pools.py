@@ -499,6 +499,22 @@ def over_quota_notes(pools: Pools) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+def regional_spot_notes(pools: Pools, source: str, used: set[str]) -> tuple[str, ...]:
+    """A note when the plan uses regional spot pools (ids in ``used``): the price data has
+    no zone prices for them (a price file from before zones), so they are priced at the
+    region's median and launch wherever AWS places them."""
+    regional = sorted({f"{p.instance_type} in {p.region}" for p in pools.cloud
+                       if p.market == "spot" and p.zone is None and p.id in used})
+    if not regional:
+        return ()
+    shown = ", ".join(regional[:SHOWN_OVER_QUOTA])
+    more = f" and {len(regional) - SHOWN_OVER_QUOTA} more" if len(regional) > SHOWN_OVER_QUOTA \
+        else ""
+    return (f"spot priced per region, not per zone, for {shown}{more}: {source} has no zone "
+            "prices for them, so such a pool is planned at the region's spot price and "
+            "launches in any zone; To fix: `costopt pricing refresh` writes zone prices",)
+
+
 def prune_dominated(workload: Workload, pools: Pools,
                     pairs: list[Eligible]) -> tuple[Pools, list[Eligible]]:
     """Drop cloud pools that another pool of the same instance type and market dominates.

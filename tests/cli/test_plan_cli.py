@@ -78,7 +78,7 @@ def test_plan_json_format_prints_the_document(lab: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(out), "--format", "json",
                                       "--solver", "highs"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["plan_id"] == json.loads(out.read_text())["plan_id"]
+    assert json.loads(result.stdout)["plan_id"] == json.loads(out.read_text())["plan_id"]
 
 
 def test_infeasible_plan_exits_1_and_still_writes_the_file(lab: Path) -> None:
