@@ -7,12 +7,11 @@ Pure: arrays in, plain records out.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from costopt.plan.model import LinearProgram, period_label
+from costopt.plan.model import LinearProgram, period_label, running_at_once
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
 
@@ -96,12 +95,6 @@ def analyse(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray) -> Bind
         if fam == "budget" and _at_upper(lp, act, r):
             limits.append(Limit("budget", "budget_usd", (), f"{lp.row_upper[r]:.2f} USD"))
     return Binding(tuple(owned_uses), tuple(limits), _on_deadline(w, lp, x))
-
-
-def running_at_once(instance_hours: float, period_hours: float) -> int:
-    """Instances the fleet schedule runs at once for ``instance_hours`` in a period:
-    ``ceil(u / P)`` (solver noise below :data:`TOL` ignored)."""
-    return math.ceil(instance_hours / period_hours - TOL) if instance_hours > TOL else 0
 
 
 def concurrency_limits(w: Workload, pools: Pools, lp: LinearProgram,

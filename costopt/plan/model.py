@@ -21,9 +21,10 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
   4. packing[p,t]     sum_j b h - G_p u <= 0
   5. walltime[j,p,t]  h / gpus_j - u <= 0
-  6. quota[q,t]       sum vcpus running <= vcpus_q   (instances at once; running integer,
-     instances[q,t]     sum running <= count            count[p,t]: u <= P_h running; only
-                                                        where a limit spans 2+ pools)
+  6. quota_hours[q,t] sum vcpus u <= vcpus_q * P_h   (a relaxation, where a limit spans 2+
+                                                        pools; where it binds, at once:)
+     quota[q,t]       sum vcpus running <= vcpus_q      count[p,t]: u <= P_h running
+     instances[q,t]   sum running <= count             (running integer)
   7. budget           variable cost <= budget_usd
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
@@ -112,7 +113,8 @@ class LinearProgram:
 NAME_PARTS: dict[str, str] = {
     "h": "jpt", "u": "pt", "n": "p", "running": "pt", "shortfall": "j",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
-    "quota": "qt", "instances": "qt", "count": "pt", "budget": "",
+    "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
+    "count": "pt", "budget": "",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
 
@@ -238,9 +240,11 @@ def naming(workload: Workload, pools: Pools) -> Naming:
 
 
 def build_model(
-    workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False
+    workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False,
+    counted: frozenset[tuple[int, int]] = frozenset(),
 ) -> LinearProgram:
-    """The LP of the cost model; with ``elastic`` every job may fall short at a penalty."""
+    """The LP of the cost model; with ``elastic`` every job may fall short at a penalty;
+    ``counted`` (limit, period) pairs get integer instance counts (``_concurrency_rows``)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs)
     n = _purchases(b, pools)
@@ -250,7 +254,7 @@ def build_model(
     _capacity_rows(b, workload, pools, hc, n)
     _packing_rows(b, workload, pools, hc, u)
     _walltime_rows(b, workload, hc)
-    n_run = _concurrency_rows(b, workload, pools, u)
+    n_run = _concurrency_rows(b, workload, pools, u, counted)
     _budget_row(b, workload)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
@@ -441,42 +445,85 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
            np.concatenate([per_gpu[hc.job[cloud]], -np.ones(count)]), upper=0.0, lazy=True)
 
 
-def _concurrency_rows(b: _Builder, w: Workload, pools: Pools,
-                      u: dict[tuple[int, int], int]) -> dict[tuple[int, int], int]:
+def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int, int], int],
+                      counted: frozenset[tuple[int, int]]) -> dict[tuple[int, int], int]:
     """6. quota[q,t] / instances[q,t]: what runs at once under a concurrency limit.
 
     AWS's quotas bound the vCPUs of instances running at the same instant, so instance-hours
-    cannot stand for them: a pool under a limit gets an integer count ``running[p,t]`` of
-    instances at once in the period, with ``count[p,t]: u - P_h * running <= 0``, and the
-    limit's row is ``sum weight * running <= bound``. Only where a limit spans two or more
-    pools with hours in a period: a limit over one pool is the bound ``floor(bound /
-    weight)`` on that pool's ``u`` already (``Pools.instance_bound``). The fleet schedule
-    runs ``ceil(u / P_h) <= running`` instances at any instant of the period.
-    Returns the ``running`` columns."""
+    cannot stand for them: where a limit binds, a pool under it gets an integer count
+    ``running[p,t]`` of instances at once in the period, with ``count[p,t]: u - P_h *
+    running <= 0``, and the limit's row is ``sum weight * running <= bound``. A limit over
+    one pool is the bound ``floor(bound / weight)`` on that pool's ``u`` already
+    (``Pools.instance_bound``). Every limit over two or more pools with hours in a period
+    gets its relaxation ``quota_hours[q,t]: sum weight * u <= bound * P_h`` (implied by the
+    counts); the counted rows only for the (limit, period) pairs in ``counted`` - the
+    planner adds those a solution exceeds (:func:`concurrency_excess`) and solves again, so
+    integer counts exist only where a limit binds. The fleet schedule runs ``ceil(u / P_h)
+    <= running`` instances at any instant of the period. Returns the ``running`` columns."""
+    period_h = float(w.horizon.period_hours)
+    rows = limit_terms(pools, u)
+    for (g, t), terms in rows.items():
+        family = "quota_hours" if pools.limits[g].kind == "quota" else "instances_hours"
+        b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
+              upper=pools.limits[g].bound * period_h)
+    running: dict[tuple[int, int], int] = {}
+    for g, t in sorted(counted & rows.keys()):
+        for p, _weight in rows[(g, t)]:
+            if (p, t) in running:
+                continue
+            pool = pools.all[p]
+            assert isinstance(pool, CloudPool)
+            bound = pools.instance_bound(pool)
+            running[(p, t)] = b.col(0.0, upper=INF if bound is None else float(bound),
+                                    integer=True)
+            b.row("count", (p, t), [(u[(p, t)], 1.0), (running[(p, t)], -period_h)],
+                  upper=0.0)
+        family = "quota" if pools.limits[g].kind == "quota" else "instances"
+        b.row(family, (g, t), [(running[(p, t)], weight) for p, weight in rows[(g, t)]],
+              upper=pools.limits[g].bound)
+    return running
+
+
+def limit_terms(pools: Pools, u: dict[tuple[int, int], int]
+                ) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """(limit, period) -> its (pool, weight) terms, where a limit spans two or more pools
+    with hours in the period."""
     index = {pool.id: i for i, pool in enumerate(pools.all)}
-    rows: list[tuple[int, int, list[tuple[int, float]]]] = []
+    out: dict[tuple[int, int], list[tuple[int, float]]] = {}
     for g, limit in enumerate(pools.limits):
         members = {index[pid]: weight for pid, weight in limit.members if pid in index}
         by_t: dict[int, list[tuple[int, float]]] = {}
         for (p, t) in u:
             if p in members:
                 by_t.setdefault(t, []).append((p, members[p]))
-        rows += [(g, t, terms) for t, terms in sorted(by_t.items()) if len(terms) > 1]
-    counted = sorted({(p, t) for _g, t, terms in rows for p, _w in terms})
+        out.update({(g, t): terms for t, terms in sorted(by_t.items()) if len(terms) > 1})
+    return out
+
+
+RUNNING_TOL = 1e-6
+"""Instance-hours per period hour below which a fraction is solver noise, not an instance."""
+
+
+def running_at_once(instance_hours: float, period_hours: float) -> int:
+    """Instances the fleet schedule runs at once for ``instance_hours`` in a period:
+    ``ceil(u / P)`` (solver noise ignored)."""
+    if instance_hours <= RUNNING_TOL:
+        return 0
+    return math.ceil(instance_hours / period_hours - RUNNING_TOL)
+
+
+def concurrency_excess(w: Workload, pools: Pools, lp: LinearProgram,
+                       x: np.ndarray) -> set[tuple[int, int]]:
+    """(limit, period) pairs whose pools would run more at once than the limit allows in
+    the fleet schedule of ``x`` (``sum weight * ceil(u / P) > bound``)."""
     period_h = float(w.horizon.period_hours)
-    running: dict[tuple[int, int], int] = {}
-    for p, t in counted:
-        pool = pools.all[p]
-        assert isinstance(pool, CloudPool)
-        bound = pools.instance_bound(pool)
-        running[(p, t)] = b.col(0.0, upper=INF if bound is None else float(bound), integer=True)
-        b.row("count", (p, t), [(u[(p, t)], 1.0), (running[(p, t)], -period_h)], upper=0.0)
-    for g, t, terms in rows:
-        limit = pools.limits[g]
-        family = "quota" if limit.kind == "quota" else "instances"
-        b.row(family, (g, t), [(running[(p, t)], weight) for p, weight in terms],
-              upper=limit.bound)
-    return running
+    out = set()
+    for (g, t), terms in limit_terms(pools, lp.u).items():
+        used = sum(weight * running_at_once(float(x[lp.u[(p, t)]]), period_h)
+                   for p, weight in terms)
+        if used > pools.limits[g].bound + 1e-9:
+            out.add((g, t))
+    return out
 
 
 def _budget_row(b: _Builder, w: Workload) -> None:

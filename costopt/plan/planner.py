@@ -13,10 +13,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+import numpy as np
+
 from costopt.errors import SolverError, WorkloadError
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
-from costopt.plan.model import LinearProgram, build_model
+from costopt.plan.model import (
+    INF,
+    LinearProgram,
+    build_model,
+    concurrency_excess,
+    limit_terms,
+    running_at_once,
+)
 from costopt.plan.pools import (
     CloudPool,
     Eligible,
@@ -29,7 +38,7 @@ from costopt.plan.pools import (
     regional_spot_notes,
     unplaceable_jobs,
 )
-from costopt.plan.solve import Solution, SolveStatus, solve
+from costopt.plan.solve import MIP_REL_GAP, Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, check_against_catalog
 
@@ -184,19 +193,110 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
           solver: str, time_limit_s: float | None) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
-    lp = clock.run("build", build_model, workload, pools, pairs)
     status = "optimal"
-    sol = None if notes else _checked(clock.run("solve", solve, lp, solver, time_limit_s))
-    if sol is None or sol.status is SolveStatus.INFEASIBLE:
+    lp, sol = None, None
+    if not notes:
+        lp, sol = _solve_within_limits(clock, workload, pools, pairs, solver, time_limit_s)
+    if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp = clock.run("build", build_model, workload, pools, pairs, elastic=True)
-        sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
+        lp, sol = _solve_within_limits(clock, workload, pools, pairs, solver, time_limit_s,
+                                       elastic=True)
         if sol.status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes)
     result.timings.update(clock.seconds)
     return result
+
+
+ROUNDING_TRIES = 3
+"""Rounded instance counts tried before integer counts (each an LP solve)."""
+
+
+def _solve_within_limits(clock: _StageClock, w: Workload, pools: Pools, pairs: list[Eligible],
+                         solver: str, time_limit_s: float | None, *,
+                         elastic: bool = False) -> tuple[LinearProgram, Solution]:
+    """The optimum whose fleet stays within every concurrency limit at every instant.
+
+    1. Solve with each limit relaxed to hours (``quota_hours``). Within every limit at
+       once (``ceil(u/P)`` instances): done.
+    2. Else round: cap each pool of an exceeded (limit, period) at whole instances that fit
+       the limit (dropping the instance that carries the fewest hours) and solve again. A
+       solution within the limits that costs what the relaxation cost is the optimum (the
+       relaxation's cost is a lower bound; to the MILP's relative gap): done.
+    3. Else integer counts (``running``) for every period of each limit exceeded so far,
+       solved as a MILP, until no limit is exceeded: each model is a relaxation of the one
+       with counts everywhere, and its optimum is within every limit, so it is that
+       model's optimum too."""
+    lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic)
+    sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
+    if sol.status is not SolveStatus.OPTIMAL:
+        return lp, sol
+    excess = concurrency_excess(w, pools, lp, sol.x)
+    if not excess:
+        return lp, sol
+    bound = float(lp.cost @ sol.x)
+    seen = set(excess)
+    upper = lp.col_upper.copy()
+    trial, tsol = lp, sol
+    for _ in range(ROUNDING_TRIES):
+        for (p, t), hours in _rounded_caps(w, pools, trial, tsol.x, excess).items():
+            upper[lp.u[(p, t)]] = min(upper[lp.u[(p, t)]], hours)
+        trial = replace(lp, col_upper=upper.copy())
+        tsol = _checked(clock.run("solve", solve, trial, solver, time_limit_s))
+        if tsol.status is not SolveStatus.OPTIMAL:
+            break
+        excess = concurrency_excess(w, pools, trial, tsol.x)
+        seen |= excess
+        if not excess:
+            if float(trial.cost @ tsol.x) <= bound + ROUNDING_TOLERANCE * max(1.0, abs(bound)):
+                return trial, tsol
+            break
+    counted = frozenset(key for key in limit_terms(pools, lp.u)
+                        if key[0] in {g for g, _t in seen})
+    while True:
+        lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic, counted=counted)
+        lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
+        sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
+        if sol.status is not SolveStatus.OPTIMAL:
+            return lp, sol
+        excess = concurrency_excess(w, pools, lp, sol.x) - counted
+        if not excess:
+            return lp, sol
+        counted |= {key for key in limit_terms(pools, lp.u) if key[0] in {g for g, _t in excess}}
+
+
+ROUNDING_TOLERANCE = MIP_REL_GAP
+"""Relative: a rounded solution costing at most this above the relaxation's optimum (a lower
+bound) is the optimum, to the same gap the MILP solvers are held to."""
+
+
+def _rounded_caps(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
+                  excess: set[tuple[int, int]]) -> dict[tuple[int, int], float]:
+    """Instance-hour caps (whole instances x P) on the pools of each exceeded (limit,
+    period) that fit the limit: from ``ceil(u/P)`` instances, drop the ones carrying the
+    fewest hours until the limit holds."""
+    period_h = float(w.horizon.period_hours)
+    terms = limit_terms(pools, lp.u)
+    caps: dict[tuple[int, int], float] = {}
+    for g, t in sorted(excess):
+        hours = {p: float(x[lp.u[(p, t)]]) for p, _w in terms[(g, t)]}
+        count = {p: running_at_once(h, period_h) for p, h in hours.items()}
+        weight = dict(terms[(g, t)])
+        while sum(weight[p] * n for p, n in count.items()) > pools.limits[g].bound + 1e-9:
+            p = min((p for p, n in count.items() if n), key=lambda p: (
+                hours[p] - (count[p] - 1) * period_h, p))
+            count[p] -= 1
+        for p, n in count.items():
+            caps[(p, t)] = min(caps.get((p, t), INF), n * period_h)
+    return caps
+
+
+def _rows_of(lp: LinearProgram, cols: list[int]) -> np.ndarray:
+    """Rows with a term in any of ``cols``."""
+    mask = np.zeros(lp.num_rows, dtype=bool)
+    mask[lp.a_row[np.isin(lp.a_col, cols)]] = True
+    return mask
 
 
 @dataclass

@@ -23,7 +23,7 @@ SOLVERS = ("cbc", "highs")
 LAZY_TOLERANCE = 1e-7  # a lazy row is violated when A x exceeds its bound by more (relative)
 SIMPLEX_DUAL, SIMPLEX_PRIMAL = 1, 4  # HiGHS option simplex_strategy
 PRICING_TOLERANCE = 1e-7  # USD: a column joins when its reduced cost is below minus this
-MIP_REL_GAP = 1e-7
+MIP_REL_GAP = 1e-6
 """Both solvers stop a MILP (integer instance counts, servers to buy) within this relative
 gap of the proven bound, so that CBC and HiGHS agree on its optimum."""
 
