@@ -78,8 +78,9 @@ def plan(
     if env.verbose:
         env.err.print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                   result.timings.items()), highlight=False)
-    doc = to_document(result, str(workload_file), workload_sha256(workload_file))
-    write_plan(doc, output)
+    document = to_document(result, str(workload_file), workload_sha256(workload_file))
+    write_plan(document, output)
+    doc = document.as_json()
     if fmt == "json":
         env.console.print_json(json.dumps(doc))
     else:

@@ -72,6 +72,7 @@ class LinearProgram:
     z: dict[int, int]  # job -> shortfall column (elastic only)
     n: dict[int, int]  # candidate pool index in Pools.all -> servers-bought column
     n_run: dict[tuple[int, int], int]  # (cloud pool, period) -> instances-at-once column
+    starts: dict[tuple[int, int], int]  # (cloud pool, period) -> instance starts column
     row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
@@ -106,12 +107,14 @@ class LinearProgram:
             keys.update((col, (family, key)) for key, col in index.items())
         keys.update((col, ("n", (p,))) for p, col in self.n.items())
         keys.update((col, ("running", key)) for key, col in self.n_run.items())
+        keys.update((col, ("starts", key)) for key, col in self.starts.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
         return keys
 
 
 NAME_PARTS: dict[str, str] = {
-    "h": "jpt", "u": "pt", "n": "p", "running": "pt", "shortfall": "j",
+    "h": "jpt", "u": "pt", "n": "p", "running": "pt", "starts": "pt", "shortfall": "j",
+    "started": "pt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "",
@@ -247,13 +250,14 @@ def build_model(
     ``counted`` (limit, period) pairs get integer instance counts (``_concurrency_rows``)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs)
+    starts = _start_columns(b, workload, u)
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, hc, z)
     _gang_rows(b, workload, hc)
     _capacity_rows(b, workload, pools, hc, n)
-    _packing_rows(b, workload, pools, hc, u)
-    _walltime_rows(b, workload, hc)
+    _packing_rows(b, workload, pools, hc, u, starts)
+    _walltime_rows(b, workload, hc, starts)
     n_run = _concurrency_rows(b, workload, pools, u, counted)
     _budget_row(b, workload)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
@@ -274,6 +278,7 @@ def build_model(
         z=z,
         n=n,
         n_run=n_run,
+        starts=starts,
         row_family=b.row_family,
         row_key=b.row_key,
         naming=naming(workload, pools),
@@ -419,18 +424,58 @@ def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
            upper=upper)
 
 
-def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict) -> None:
-    """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours."""
+def setup_hours(w: Workload) -> float:
+    """Hours every launch and start is paid without doing work (``cloud.setup_minutes``)."""
+    return w.cloud.setup_minutes / 60 if w.cloud else 0.0
+
+
+def _start_columns(b: _Builder, w: Workload, u: dict[tuple[int, int], int]
+                   ) -> dict[tuple[int, int], int]:
+    """starts[p,t] >= 0: instances of a cloud pool started in a period, each paying
+    ``setup_hours`` without work; ``started[p,t]: (u[p,t] - u[p,t-1]) / P_h - starts <= 0``
+    (instances at once grow only by starting some). A lower bound of the fleet schedule's
+    starts, which may restart a partial instance (``fleet.py`` pays for that by running
+    longer). None without setup time."""
+    if setup_hours(w) <= 0 or not u:
+        return {}
+    period_h = float(w.horizon.period_hours)
+    keys = sorted(u)
+    first = b.cols(len(keys), 0.0)
+    starts = {key: first + i for i, key in enumerate(keys)}
+    rows = np.arange(len(keys), dtype=np.int64)
+    before = [(i, u[(p, t - 1)]) for i, (p, t) in enumerate(keys) if (p, t - 1) in u]
+    b.rows("started", keys,
+           np.concatenate([rows, rows, np.array([i for i, _c in before], dtype=np.int64)]),
+           np.concatenate([np.array([u[k] for k in keys], dtype=np.int64),
+                           np.array([starts[k] for k in keys], dtype=np.int64),
+                           np.array([c for _i, c in before], dtype=np.int64)]),
+           np.concatenate([np.full(len(keys), 1.0 / period_h), -np.ones(len(keys)),
+                           np.full(len(before), -1.0 / period_h)]), upper=0.0)
+    return starts
+
+
+def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
+                  starts: dict) -> None:
+    """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
+    of work: ``sum_j b h <= G (u - setup * starts)``."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
-    nodes = [-float(pools.all[p].gpus_per_node) for p, _t in keys]
-    b.rows("packing", keys, np.concatenate([group, np.arange(len(keys), dtype=np.int64)]),
-           np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
-           np.concatenate([hc.block[cloud], nodes]), upper=0.0)
+    nodes = np.array([float(pools.all[p].gpus_per_node) for p, _t in keys])
+    count = np.arange(len(keys), dtype=np.int64)
+    offsets = [group, count]
+    cols = [hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]
+    vals = [hc.block[cloud], -nodes]
+    if starts:
+        offsets.append(count)
+        cols.append(np.array([starts[k] for k in keys], dtype=np.int64))
+        vals.append(nodes * setup_hours(w))
+    b.rows("packing", keys, np.concatenate(offsets), np.concatenate(cols),
+           np.concatenate(vals), upper=0.0)
 
 
-def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
-    """5. walltime[j,p,t]: an instance runs at least as long as any job on it.
+def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict) -> None:
+    """5. walltime[j,p,t]: an instance works at least as long as any job on it:
+    ``h / gpus <= u - setup * starts``.
 
     One row per job, pool and period, but they bind only where a pool is under-filled:
     marked lazy, so that a solver may add just the ones a solution violates."""
@@ -440,9 +485,15 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
                     strict=True))
     per_gpu = np.array([1.0 / job.gpus for job in w.jobs])
     rows = np.arange(count, dtype=np.int64)
-    b.rows("walltime", keys, np.concatenate([rows, rows]),
-           np.concatenate([hc.col[cloud], hc.ucol[cloud]]),
-           np.concatenate([per_gpu[hc.job[cloud]], -np.ones(count)]), upper=0.0, lazy=True)
+    offsets = [rows, rows]
+    cols = [hc.col[cloud], hc.ucol[cloud]]
+    vals = [per_gpu[hc.job[cloud]], -np.ones(count)]
+    if starts:  # u and starts columns are both in (pool, period) order, each contiguous
+        offsets.append(rows)
+        cols.append(hc.ucol[cloud] - int(hc.ucol[cloud].min()) + min(starts.values()))
+        vals.append(np.full(count, setup_hours(w)))
+    b.rows("walltime", keys, np.concatenate(offsets), np.concatenate(cols),
+           np.concatenate(vals), upper=0.0, lazy=True)
 
 
 def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int, int], int],

@@ -18,6 +18,7 @@ import numpy as np
 from costopt.errors import SolverError, WorkloadError
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
+from costopt.plan.fleet import Periods, PoolSchedule, schedule_pool
 from costopt.plan.model import (
     INF,
     LinearProgram,
@@ -27,7 +28,6 @@ from costopt.plan.model import (
     running_at_once,
 )
 from costopt.plan.pools import (
-    CloudPool,
     Eligible,
     OwnedPool,
     Pools,
@@ -109,6 +109,7 @@ class PlanResult:
     constraints: int
     purchases: tuple[Purchase, ...] = ()
     no_buy_total_usd: float | None = None  # the best plan without buying; None: none bought
+    fleet: tuple[PoolSchedule, ...] = ()  # the cloud pools' runs: what the cloud cost is of
     timings: dict[str, float] = field(default_factory=dict)
     """Wall seconds by stage: ``prepare`` (pools, eligibility, pruning), ``build`` (the LP
     arrays), ``solve`` (the solver, elastic re-solve included), ``extract`` (the plan,
@@ -332,6 +333,8 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
             held[(p, t)] = held.get((p, t), 0.0) + rate[(j, p)].blocking * x[col]
+    fleet = fleet_schedule(w, pools, pairs, lp, x)
+    paid = {(s.pool, t): hours for s in fleet for t, hours in s.hours_by_period.items()}
     assignments = []
     for (j, p, t), col in sorted(lp.h.items()):
         h = float(x[col])
@@ -342,17 +345,14 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
             usd = pool.energy_usd_per_gpu_hour * h
         else:
             share = e.blocking * h / held[(p, t)]
-            usd = share * pool.usd_per_hour * float(x[lp.u[(p, t)]])
+            usd = share * pool.usd_per_hour * paid[(pool.id, t)]
         assignments.append(Assignment(w.jobs[j].name, pool.id, t, w.horizon.period_start(t), h,
                                       h * e.work_per_gpu_hour, usd))
-    pool_hours = []
-    for (p, t), col in sorted(lp.u.items()):
-        hours = float(x[col])
-        pool = pools.all[p]
-        assert isinstance(pool, CloudPool)
-        if hours > EPS:
-            pool_hours.append(PoolHours(pool.id, t, w.horizon.period_start(t), hours,
-                                        hours * pool.usd_per_hour))
+    prices = {pool.id: pool.usd_per_hour for pool in pools.cloud}
+    pool_hours = [PoolHours(s.pool, t, w.horizon.period_start(t), hours,
+                            hours * prices[s.pool])
+                  for s in fleet for t, hours in sorted(s.hours_by_period.items())
+                  if hours > EPS]
     binding = analyse(w, pools, lp, x)
     shortfalls = []
     for j, col in sorted(lp.z.items()):
@@ -373,5 +373,34 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
         assignments=tuple(assignments), pool_hours=tuple(pool_hours),
         shortfalls=tuple(shortfalls), baselines=compute_baselines(w, pools, pairs),
         binding=binding, notes=notes, variables=lp.num_cols, constraints=lp.num_rows,
-        purchases=tuple(purchases),
+        purchases=tuple(purchases), fleet=fleet,
     )
+
+
+def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
+                   x: np.ndarray) -> tuple[PoolSchedule, ...]:
+    """Each used cloud pool's runs (``fleet.py``): its instance-hours per period, and the
+    work its jobs need there in instance-hours: the GPUs they hold over the node's
+    (``sum b h / G``), and at least the longest job's wall time (``h / gpus``)."""
+    blocking = {(e.job, e.pool): e.blocking for e in pairs}
+    work: dict[tuple[int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS:
+            pool = pools.all[p]
+            work[(p, t)] = work.get((p, t), 0.0) + blocking[(j, p)] * x[col] / pool.gpus_per_node
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS:
+            work[(p, t)] = max(work[(p, t)], float(x[col]) / w.jobs[j].gpus)
+    h = w.horizon
+    periods = Periods([h.period_start(t) for t in range(h.periods)],
+                      [h.period_start(t + 1) for t in range(h.periods)])
+    cloud = w.cloud
+    setup_s = round(cloud.setup_minutes * 60) if cloud else 0
+    min_s = round(cloud.min_instance_minutes * 60) if cloud else 0
+    paid: dict[int, dict[int, float]] = {}
+    for (p, t), col in sorted(lp.u.items()):
+        if x[col] > EPS:
+            paid.setdefault(p, {})[t] = float(x[col])
+    return tuple(schedule_pool(pools.all[p].id, periods, hours,
+                               {t: work.get((p, t), 0.0) for t in hours}, setup_s, min_s)
+                 for p, hours in sorted(paid.items()))

@@ -63,7 +63,7 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(out)])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "costopt.plan/v1"
+    assert doc["schema"] == "costopt.plan/v2"
     assert doc["status"] == "optimal"
     assert doc["prices"]["source"].endswith("prices.csv")
     assert sum(a["gpu_hours"] for a in doc["assignments"] if a["pool"] == "owned:box") == \
@@ -144,7 +144,7 @@ def test_an_output_path_that_cannot_be_written_is_explained(lab: Path) -> None:
 BUY = """\
 name: buy
 horizon: {start: 2027-01-04, days: 28}
-cloud: {pricing: prices.csv, markets: [on_demand]}
+cloud: {pricing: prices.csv, markets: [on_demand], setup_minutes: 0, min_instance_minutes: 0}
 owned:
   candidates:
     - {name: new-box, gpu: V100-SXM2-16GB, gpus: 1, purchase_usd: 8760, lifetime_years: 1,

@@ -1,0 +1,80 @@
+"""The fleet schedule: slots from instance-hours, setup, and the minimum instance time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from costopt.plan.fleet import Periods, schedule_pool
+
+D0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+DAYS = Periods([D0 + timedelta(days=i) for i in range(4)],
+               [D0 + timedelta(days=i + 1) for i in range(4)])
+H = timedelta(hours=1)
+
+
+def runs(hours: dict[int, float], work: dict[int, float] | None = None, setup_min: float = 0,
+         min_min: float = 0, periods: Periods = DAYS) -> list[tuple[int, datetime, datetime]]:
+    schedule = schedule_pool("p", periods, hours, work or {}, round(setup_min * 60),
+                             round(min_min * 60))
+    return [(r.slot, r.start, r.end) for r in schedule.runs]
+
+
+def test_full_slots_continue_and_a_partial_one_ends_mid_period() -> None:
+    # Day 0: 48 instance-hours = slots 0 and 1 all day. Day 1: 30 = slot 0 all day and
+    # slot 1 for its first 6 hours (it was running). Day 2: 24 = slot 0.
+    assert runs({0: 48.0, 1: 30.0, 2: 24.0}) == [(0, D0, D0 + 72 * H),
+                                                 (1, D0, D0 + 30 * H)]
+
+
+def test_a_partial_slot_that_leads_into_a_full_one_runs_at_the_end() -> None:
+    # Day 0: 12 instance-hours; day 1: 24. The 12 hours run at the end of day 0 so that the
+    # instance runs on without a stop: one interval from 12:00 on day 0 to the end of day 1.
+    assert runs({0: 12.0, 1: 24.0}) == [(0, D0 + 12 * H, D0 + 48 * H)]
+
+
+def test_gap_days_make_separate_intervals() -> None:
+    assert runs({0: 24.0, 2: 24.0}) == [(0, D0, D0 + 24 * H), (0, D0 + 48 * H, D0 + 72 * H)]
+
+
+def test_slots_add_up_to_the_instance_hours_without_overhead() -> None:
+    hours = {0: 50.5, 1: 3.25, 2: 71.0}
+    schedule = schedule_pool("p", DAYS, hours, {}, 0, 0)
+    assert sum(r.hours for r in schedule.runs) == pytest.approx(sum(hours.values()))
+    assert schedule.hours_by_period == pytest.approx(hours)
+
+
+def test_a_short_slot_is_lengthened_to_the_minimum_inside_its_period() -> None:
+    # 7 minutes of p3.8xlarge (the v1 plan's example) with a 30-minute minimum: one run of
+    # 30 minutes from the start of the day.
+    assert runs({0: 7 / 60}, min_min=30) == [(0, D0, D0 + 30 * H / 60)]
+
+
+def test_a_short_pause_inside_a_slot_is_run_through() -> None:
+    # Hourly periods: hour 0 full, hour 1 half (at its start: the slot ran at the end of
+    # hour 0), hour 2 full: a 30-minute pause at 01:30-02:00. With a 45-minute minimum it
+    # is run through: one run 00:00-03:00 (30 minutes more paid).
+    hourly = Periods([D0 + i * H for i in range(3)], [D0 + (i + 1) * H for i in range(3)])
+    hours = {0: 1.0, 1: 0.5, 2: 1.0}
+    assert runs(hours, periods=hourly) == [(0, D0, D0 + 1.5 * H), (0, D0 + 2 * H, D0 + 3 * H)]
+    assert runs(hours, min_min=45, periods=hourly) == [(0, D0, D0 + 3 * H)]
+
+
+def test_setup_is_paid_and_excluded_from_the_work_by_hand() -> None:
+    # 6 h of work on day 0, 10 minutes of setup, as the LP paid it: u = 6 h 10 min. One
+    # run of 6 h 10 min from the start of the day: 10 minutes of setup, then 6 h of work.
+    schedule = schedule_pool("p", DAYS, {0: 6 + 10 / 60}, {0: 6.0}, 600, 1800)
+    [run] = schedule.runs
+    assert (run.start, run.setup_end, run.end) == (D0, D0 + 10 * H / 60, D0 + 6 * H + 10 * H / 60)
+    assert run.work_hours == pytest.approx(6.0)
+    assert run.hours == pytest.approx(6 + 1 / 6)
+
+
+def test_setup_the_lp_did_not_count_is_paid_by_running_longer() -> None:
+    # The LP gave 6 h paid for 6 h of work (it counted no start): the fleet's run needs
+    # 10 more minutes to do the work after its setup, inside the same day.
+    schedule = schedule_pool("p", DAYS, {0: 6.0}, {0: 6.0}, 600, 0)
+    [run] = schedule.runs
+    assert run.work_hours == pytest.approx(6.0)
+    assert schedule.hours_by_period == pytest.approx({0: 6 + 10 / 60})
