@@ -45,6 +45,8 @@ monthly_budget_usd: 10000
 cloud:
   regions: [us-east-1, us-west-2]
   instance_types: [p3.2xlarge, p3.8xlarge]
+  setup_minutes: 0            # the slots below are the LP's hours as they are
+  min_instance_minutes: 0
   price_overrides:
     - {instance_type: p3.8xlarge, region: us-west-2, market: spot, usd_per_hour: 3.6}
     - {instance_type: p3.8xlarge, region: us-west-2, market: on_demand, usd_per_hour: 12.0}
