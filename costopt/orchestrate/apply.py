@@ -311,22 +311,40 @@ class _Carrier:
         self.say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
         return True
 
+    def _no_zone(self, action: FleetAction, target: LaunchTarget, price: float) -> None:
+        """A zone the plan names that this account's DescribeAvailabilityZones does not
+        show: a failed step of the walk (the next run goes on from the step after)."""
+        intent = self._intent(action, usd_per_hour=price, detail=target.describe())
+        self.ledger.result(intent, "failed", detail=_no_zone_detail(target))
+        self.say("fallback", f"{action.pool} slot {action.slot}: zone {target.zone_id} is not "
+                 "offered to this account; trying the next step")
+
     def launch(self, action: FleetAction, verdict: Verdict | None) -> bool:
         """Launch one slot's instance, walking the fallback chain when capacity fails."""
         pool = next(p for p in self.plan.fleet if p.pool == action.pool)
         failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
                                            action.slot)
-        zones = self.fleet.zones(pool.region) if pool.market == "spot" else []
+        regional_spot = pool.market == "spot" and pool.zone is None
+        zones = self.fleet.zones(pool.region) if regional_spot else []
+        placements = self.fleet.placements(pool.region) if pool.zone else {}
         chain = launch_chain(pool.market, zones, self.options.spot_attempts,
-                             pool.on_demand_fallback)
+                             pool.on_demand_fallback, home_zone=pool.zone,
+                             zone_prices=pool.spot_zone_prices
+                             or ({pool.zone: pool.usd_per_hour} if pool.zone else {}))
         settings = self.options.launch
         image = settings.image_for(pool.region)
         if image is None and settings.launch_template is None:
             image = self.fleet.default_image(pool.region)
         period = timedelta(hours=int(self.plan.horizon["period_hours"]))
         for target in remaining_chain(chain, failures):
-            price = instance_price(pool, target.market)
-            if target.market != action.market and self.guard and verdict:
+            price = instance_price(pool, target.market) if target.usd_per_hour is None \
+                else target.usd_per_hour
+            placement = placements.get(target.zone_id) if target.zone_id else None
+            if target.zone_id and placement is None:
+                self._no_zone(action, target, price)
+                continue
+            if (target.market, price) != (action.market, action.usd_per_hour) \
+                    and self.guard and verdict:
                 self.guard.withdraw(verdict)
                 verdict = self.guard.judge(_on(action, target, price))
                 if not verdict.allowed and not self.options.allow_over_budget:
@@ -336,7 +354,7 @@ class _Carrier:
             request = LaunchRequest(self.plan.plan_id, str(self.plan.workload.get("name", "")),
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period))
-            params = run_instances_params(request, image, settings.launch_template)
+            params = run_instances_params(request, image, settings.launch_template, placement)
             intent = self._intent(action, client_token=params["ClientToken"],
                                   usd_per_hour=price, detail=target.describe())
             attempt += 1
@@ -366,6 +384,11 @@ class _Carrier:
                  "allows (" + ", ".join(t.describe() for t in chain) + "); the next run tries "
                  "again")
         return False
+
+
+def _no_zone_detail(target: LaunchTarget) -> str:
+    return (f"capacity: zone {target.zone_id} is not offered to this account "
+            f"({target.describe()})")
 
 
 def _on(action: FleetAction, target: LaunchTarget, price: float) -> FleetAction:

@@ -8,7 +8,7 @@ model holds (``model.running_at_once``).
 
 1. Place: in a period with ``u`` instance-hours, slots ``0..floor(u/P)-1`` run all of it and
    slot ``floor(u/P)`` the rest - at the start of the period when that slot ran at the end
-   of the previous one, at its end when the slot runs in the next period, else at the
+   of the previous one, at its end when the slot runs all of the next period, else at the
    start. Touching intervals of a slot merge into one *run*.
 2. Every run starts with ``setup`` seconds, paid and without work (``cloud.setup_minutes``).
    Where a period's work (reference: what its jobs need, in instance-hours) exceeds what its
@@ -123,8 +123,8 @@ class _Slots:
             rest = self.paid_s[t] - full * length
             if rest >= 1:
                 nxt = order[i + 1] if i + 1 < len(order) else None
-                continues = nxt is not None and self.bounds[nxt][0] == end \
-                    and self.allotted[nxt] > full
+                nb, ne = self.bounds[nxt] if nxt is not None else (None, None)
+                continues = nb == end and self.paid_s[nxt] // (ne - nb) > full  # type: ignore
                 at_end = full not in running_at_end and continues
                 spans.append((full, end - rest, end) if at_end else (full, begin, begin + rest))
             running_at_end = {k for k, _s, e in spans if e == end}

@@ -89,6 +89,9 @@ class FleetPool(_Doc):
     on_demand_fallback: bool = False
     slots: list[Slot]
     zone: str | None = None  # v2: a spot pool's zone ID (use1-az1); None: anywhere in region
+    spot_zone_prices: dict[str, float] = Field(default_factory=dict)
+    """v2: USD per instance-hour of this type's spot in each zone of the region (zone ID ->
+    price): where ``apply`` falls back to, at that price."""
 
 
 class PoolRecord(_Doc):
@@ -289,6 +292,8 @@ def _fleet(result: PlanResult) -> list[FleetPool]:
             spot_max_price_usd=_r(pool.on_demand_usd_per_hour * ratio)
             if pool.market == "spot" else None,
             on_demand_fallback=fallback,
+            spot_zone_prices={z: _r(usd) for z, usd in result.spot_zone_prices.get(
+                (pool.instance_type, pool.region), {}).items()} if pool.zone else {},
             slots=[Slot(slot=r.slot, start=r.start, end=r.end, setup_end=r.setup_end)
                    for r in schedule.runs]))
     return fleet

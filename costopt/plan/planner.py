@@ -110,6 +110,9 @@ class PlanResult:
     purchases: tuple[Purchase, ...] = ()
     no_buy_total_usd: float | None = None  # the best plan without buying; None: none bought
     fleet: tuple[PoolSchedule, ...] = ()  # the cloud pools' runs: what the cloud cost is of
+    spot_zone_prices: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    """(instance type, region) -> zone ID -> spot USD per instance-hour, before pruning:
+    where a spot slot may fall back to."""
     timings: dict[str, float] = field(default_factory=dict)
     """Wall seconds by stage: ``prepare`` (pools, eligibility, pruning), ``build`` (the LP
     arrays), ``solve`` (the solver, elastic re-solve included), ``extract`` (the plan,
@@ -162,10 +165,16 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     issues = unplaceable_jobs(workload, pools, pairs)
     if issues:
         raise WorkloadError(source, issues)
+    zone_prices: dict[tuple[str, str], dict[str, float]] = {}
+    for pool in pools.cloud:
+        if pool.zone is not None:
+            zone_prices.setdefault((pool.instance_type, pool.region), {})[pool.zone] = \
+                pool.usd_per_hour
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
-    result = replace(result, notes=result.notes + over_quota_notes(pools)
+    result = replace(result, spot_zone_prices=zone_prices,
+                     notes=result.notes + over_quota_notes(pools)
                      + regional_spot_notes(pools, catalog.source,
                                            {ph.pool for ph in result.pool_hours}))
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
