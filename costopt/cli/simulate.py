@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from costopt.cli.common import Env, get_env, guarded
@@ -112,8 +113,8 @@ def _verbose(env: Env) -> Any:
 
 
 def _when(stamp: str | None) -> str:
-    """``2027-01-25T00:00:00Z`` -> ``2027-01-25 00:00``."""
-    return stamp[:16].replace("T", " ") if stamp else ""
+    """``2027-01-25T00:00:00Z`` -> ``01-25 00:00``."""
+    return stamp[5:16].replace("T", " ") if stamp else ""
 
 
 def _usd(value: float | None) -> str:
@@ -140,17 +141,19 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
     out.print(summary)
     if doc["hindsight_usd"] is None:
         out.print(f"hindsight: {doc['hindsight_note']}", highlight=False, soft_wrap=True)
-    jobs = Table(title="Jobs", title_justify="left")
-    for col in ("job", "deadline", "finished", "met", "USD", "spot h", "on-demand h",
-                "interruptions", "done / needed GPU-h"):
-        jobs.add_column(col, justify="left" if col in ("job", "deadline", "finished", "met")
-                        else "right", overflow="fold")
+    jobs = Table(title=f"Jobs (times UTC, {doc['horizon']['start'][:4]}; hours are "
+                 "instance-hours; OD on-demand)", title_justify="left", box=box.SIMPLE_HEAD,
+                 padding=(0, 0))
+    for col in ("job", "due", "finished", "USD", "spot h", "OD h", "intr.", "done"):
+        jobs.add_column(col, justify="left" if col in ("job", "due", "finished") else "right",
+                        no_wrap=True)
     for j in doc["jobs"]:
-        jobs.add_row(j["job"], _when(j["deadline"]), _when(j["finished"]) or "not finished",
-                     "yes" if j["met_deadline"] else "[red]no[/red]", _usd(j["realised_usd"]),
+        done = j["done_gpu_hours"] / j["needed_gpu_hours"] if j["needed_gpu_hours"] else 1.0
+        finished = _when(j["finished"]) if j["met_deadline"] else (
+            f"[red]late {_when(j['finished'])}[/red]" if j["finished"] else "[red]not done[/red]")
+        jobs.add_row(j["job"], _when(j["deadline"]), finished, _usd(j["realised_usd"]),
                      f"{j['spot_hours']:,.1f}", f"{j['on_demand_hours']:,.1f}",
-                     str(j["interruptions"]),
-                     f"{j['done_gpu_hours']:,.1f} / {j['needed_gpu_hours']:,.1f}")
+                     str(j["interruptions"]), f"{done:.1%}")
     out.print(jobs)
     if doc["unattributed_usd"] > 0.005:
         out.print(f"{doc['unattributed_usd']:,.2f} USD of instance time fell in periods the "

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from costopt.cli.common import get_env, guarded
@@ -42,20 +43,19 @@ def stats(
     if fmt == "json":
         env.console.print_json(json.dumps(rows))
         return
-    table = Table(title="Spot-capacity traces", title_justify="left")
-    heads = (("file", "file"), ("hours", "hours"), ("availability", "available"),
-             ("preemptions", "preemptions"), ("preemptions_per_spot_hour", "per spot-h"),
-             ("preemptions_per_hour", "per wall h"), ("outages", "outages"),
-             ("outage_hours_mean", "outage mean h"), ("outage_hours_median", "median h"),
-             ("outage_hours_max", "max h"))
-    for _key, head in heads:
-        table.add_column(head, justify="left" if head == "file" else "right", overflow="fold")
+    table = Table(title="Spot-capacity traces (preemptions: falls to none)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("figure", no_wrap=True)
     for row in rows:
-        table.add_row(row["file"], f"{row['hours']:,.1f}", f"{row['availability']:.1%}",
-                      str(row["preemptions"]), *(f"{row[k]:.3f}" for k in (
-                          "preemptions_per_spot_hour", "preemptions_per_hour")),
-                      str(row["outages"]), *(f"{row[k]:,.2f}" for k in (
-                          "outage_hours_mean", "outage_hours_median", "outage_hours_max")))
+        table.add_column(Path(row["file"]).name, justify="right", overflow="fold")
+    figures = (("hours", "hours", "{:,.1f}"), ("availability", "available", "{:.1%}"),
+               ("preemptions_per_spot_hour", "preemptions per spot-hour", "{:.3f}"),
+               ("preemptions_per_hour", "preemptions per wall hour", "{:.3f}"),
+               ("outages", "outages", "{:,}"), ("outage_hours_mean", "outage mean h", "{:,.2f}"),
+               ("outage_hours_median", "outage median h", "{:,.2f}"),
+               ("outage_hours_max", "outage max h", "{:,.2f}"))
+    for key, label, form in figures:
+        table.add_row(label, *(form.format(row[key]) for row in rows))
     env.console.print(table)
 
 

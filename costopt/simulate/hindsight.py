@@ -16,7 +16,7 @@ from datetime import timedelta
 from costopt.plan.planner import PlanResult, make_plan
 from costopt.plan.pools import build_pools
 from costopt.pricing.catalog import PriceCatalog
-from costopt.simulate.traces import PoolTrace, traces_by_pool
+from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool
 from costopt.workload import Workload
 
 
@@ -35,8 +35,10 @@ def capacity_caps(workload: Workload, catalog: PriceCatalog,
     """Instance-hours per (spot pool id, period index) the traces allow."""
     h = workload.horizon
     pools = {p.id: p for p in build_pools(workload, catalog).cloud if p.market == "spot"}
+    sources = traces_by_pool(sorted(pools), traces)
+    check_coverage(sources, h.start, h.end)
     caps: dict[tuple[str, int], float] = {}
-    for pool_id, pool_traces in traces_by_pool(sorted(pools), traces).items():
+    for pool_id, pool_traces in sources.items():
         most = pools[pool_id].max_instances
         for t in range(h.periods):
             start = h.period_start(t)

@@ -1,0 +1,94 @@
+"""The simulation on tiny traces, worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+from sim_cases import at, hourly, one_job, planned, prices, stretched
+
+from costopt.errors import InputFileError
+from costopt.orchestrate.policy import POLICIES
+from costopt.simulate.run import simulate
+
+FOLLOW = POLICIES["plan"]
+
+
+def test_always_available_spot_costs_what_was_planned() -> None:
+    # 10 GPU-h on a 1-GPU instance: one spot slot 00:00-10:00 at 1 USD/h = 10 USD planned.
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    assert plan.cost.variable_usd == pytest.approx(10.0)
+    for traces in ([], [hourly([1] * 24)]):  # no trace: spot always there; or a trace of 1s
+        sim = simulate(plan, workload=w, catalog=cat, traces=traces, policy=FOLLOW)
+        assert sim.realised_usd == pytest.approx(plan.cost.variable_usd, abs=1e-6)
+        (job,) = sim.jobs.values()
+        assert (job.spot_hours, job.on_demand_hours, job.interruptions) == (
+            pytest.approx(10.0), 0.0, 0)
+        # The plan budgets no setup: 10 h less the first 10 minutes = 9.8333 GPU-h of 10.
+        assert job.done_gpu_hours == pytest.approx(10 - 10 / 60)
+        assert not job.finished
+
+
+def test_an_outage_moves_the_slot_to_on_demand_until_it_ends() -> None:
+    # Slot 00:00-12:00 for a job of 10 GPU-h; spot there 00-03, gone 03-05, back from 05.
+    # 00:00 launch on spot. 03:00 the trace falls to 0: interrupted; the relaunch finds no
+    # spot (2 tries) and falls back to on-demand at 03:00, kept until the slot ends at 12:00.
+    # Work: spot 00:10-03:00 = 2.8333 GPU-h, less 60/2 min lost = 2.3333. On-demand from
+    # 03:10 does the other 7.6667 h: finished at 03:10 + 7:40 = 10:50.
+    # Cost: 3 h spot x 1 + 9 h on-demand x 3 = 30 USD.
+    w, cat = one_job(10), prices()
+    plan = stretched(w, cat, 12)
+    sim = simulate(plan, workload=w, catalog=cat, traces=[hourly([1, 1, 1, 0, 0] + [1] * 19)],
+                   policy=FOLLOW)
+    (job,) = sim.jobs.values()
+    assert job.spot_hours == pytest.approx(3.0)
+    assert job.on_demand_hours == pytest.approx(9.0)
+    assert job.interruptions == 1
+    assert job.finished_at == at(10 + 50 / 60)
+    assert job.met_deadline
+    assert sim.realised_usd == pytest.approx(30.0)
+    assert job.usd == pytest.approx(30.0)
+    assert sim.launches == 4  # spot, spot (no capacity), spot (no capacity), on-demand
+
+
+def test_without_on_demand_the_slot_waits_for_spot_to_come_back() -> None:
+    # As above but the job may not run on demand: at 03:00 the relaunch fails (2 tries) and
+    # the slot stays empty; at 05:00 capacity returns and spot is launched again until 12:00.
+    # Work: 2.3333 + (05:10-12:00 = 6.8333) = 9.1667 GPU-h of 10: not finished.
+    # Cost: 3 h + 7 h of spot at 1 USD/h = 10 USD.
+    w, cat = one_job(10, allow=["spot"]), prices()
+    plan = stretched(w, cat, 12, fallback=False)
+    sim = simulate(plan, workload=w, catalog=cat, traces=[hourly([1, 1, 1, 0, 0] + [1] * 19)],
+                   policy=FOLLOW)
+    (job,) = sim.jobs.values()
+    assert (job.spot_hours, job.on_demand_hours) == (pytest.approx(10.0), 0.0)
+    assert job.interruptions == 1
+    assert job.done_gpu_hours == pytest.approx(2.8333333 - 0.5 + 6.8333333)
+    assert not job.finished and not job.met_deadline
+    assert sim.realised_usd == pytest.approx(10.0)
+    assert sim.launches == 4  # spot; 2 refused at 03:00; spot at 05:00
+
+
+def test_a_drop_below_the_running_count_interrupts_only_the_newest() -> None:
+    # The spot pool with two slots 00:00-12:00; the trace holds 2, 2, then 1 at 02:00, then
+    # 2 again: at 02:00 one of the two instances (the newer) is interrupted, the other runs on.
+    w, cat = one_job(20), prices()
+    plan = stretched(w, cat, 12)
+    fleet = plan.fleet[0]
+    fleet.slots.append(fleet.slots[0].model_copy(update={"slot": 1}))
+    sim = simulate(plan, workload=w, catalog=cat, traces=[hourly([2, 2, 1] + [2] * 21)],
+                   policy=FOLLOW)
+    assert sim.interruptions == 1
+    spot = sorted((r.instance_id, r.start, r.end, r.interrupted) for r in sim.runs
+                  if r.market == "spot")
+    assert [s[1:] for s in spot] == [(at(0), at(12), False), (at(0), at(2), True)]
+    # Its slot is replaced on demand (no spot left at 02:00) from 02:00 until 12:00.
+    on_demand = [(r.start, r.end) for r in sim.runs if r.market == "on_demand"]
+    assert on_demand == [(at(2), at(12))]
+
+
+def test_a_trace_that_does_not_cover_the_horizon_is_refused() -> None:
+    w, cat = one_job(10), prices()
+    with pytest.raises(InputFileError) as err:
+        simulate(planned(w, cat), workload=w, catalog=cat, traces=[hourly([1] * 20)],
+                 policy=FOLLOW)
+    assert "does not cover the plan's horizon" in str(err.value)
