@@ -96,6 +96,8 @@ def simulate(
               policy=POLICIES[policy], options=ApplyOptions(spot_attempts=spot_attempts),
               say=_verbose(env))
     doc = score_document(sim, hindsight(workload, catalog, traces, solver=solver), traces)
+    for note in doc["notes"]:
+        env.warn(note)
     if output is not None:
         text = json.dumps(doc, indent=2) + "\n"
         write_atomically(output, lambda partial: partial.write_text(text, encoding="utf-8"))

@@ -29,6 +29,9 @@ def stats(
     files: Annotated[list[Path], typer.Argument(help="Trace files (the public spot-traces "
                                                 "JSON format).", metavar="FILE...")],
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    preempted: Annotated[bool, typer.Option(
+        "--preempted", help="The data say whether the probe was preempted (1 = no spot), as "
+        "the published Can't Be Late traces do.")] = False,
 ) -> None:
     """Per trace: availability, preemptions per spot-hour and per wall hour, outage lengths.
 
@@ -39,7 +42,8 @@ def stats(
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     env = get_env(ctx)
-    rows = [{"file": str(f), **asdict(trace_stats(read_trace(f)))} for f in files]
+    rows = [{"file": str(f), **asdict(trace_stats(read_trace(f, preempted=preempted)))}
+            for f in files]
     if fmt == "json":
         env.console.print_json(json.dumps(rows))
         return

@@ -60,6 +60,7 @@ class Simulation:
     launches: int = 0
     interruptions: int = 0
     said: dict[str, int] = field(default_factory=dict)  # messages of the apply shell, by kind
+    notes: list[str] = field(default_factory=list)
 
     @property
     def realised_usd(self) -> float:
@@ -116,8 +117,13 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
     """Carry ``plan`` out against ``traces`` from its horizon's start to its end."""
     model = progress_model(plan, workload, catalog)
     start, end = model.mix.period_starts[0], model.mix.end
-    sources = traces_by_pool([p.pool for p in plan.fleet if p.market == "spot"], traces)
+    spot_pools = [p.pool for p in plan.fleet if p.market == "spot"]
+    sources = traces_by_pool(spot_pools, traces)
     check_coverage(sources, start, end)
+    used = {id(t) for pool_traces in sources.values() for t in pool_traces}
+    notes = [f"the trace {t.file} of {t.pool.text} matches no spot pool of the plan "
+             f"({', '.join(spot_pools) or 'it has none'}); it is not used"
+             for t in traces if id(t) not in used]
     options = replace(options or ApplyOptions(), yes=True)
     boundaries = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
     said: dict[str, int] = {}
@@ -161,7 +167,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
         cloud_usd=sum((r.end - r.start).total_seconds() / 3600 * r.usd_per_hour for r in runs),
         owned_usd=sum(w.usd for w in model.mix.owned), reconciles=reconciles,
         moments=len(moments), launches=fleet.launch_calls, interruptions=interrupted,
-        said=said)
+        said=said, notes=notes)
 
 
 def _runs(ledger: Ledger, at: datetime) -> list[Run]:

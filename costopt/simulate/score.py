@@ -41,6 +41,7 @@ def score_document(sim: Simulation, hindsight: Hindsight | None,
         "reconciles": sim.reconciles,
         "moments": sim.moments,
         "actions": dict(sorted(sim.said.items())),
+        "notes": list(sim.notes),
         "jobs": [{
             "job": p.job, "deadline": iso(p.deadline),
             "finished": iso(p.finished_at) if p.finished_at else None,

@@ -51,19 +51,21 @@ class Trace:
         return len(self.counts) * self.tick_hours
 
 
-def read_trace(path: Path) -> Trace:
-    """Read a trace in the public format; :class:`TraceError` naming the field otherwise."""
+def read_trace(path: Path, *, preempted: bool = False) -> Trace:
+    """Read a trace in the public format; :class:`TraceError` naming the field otherwise.
+    With ``preempted`` the data say per tick whether the probe was preempted (1 or true: no
+    spot; 0 or false: one instance), as the published "Can't Be Late" traces do."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TraceError.about_file(path, "file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TraceError.about_file(path, f"not a JSON trace: {exc}") from None
-    return parse_trace(raw, str(path))
+    return parse_trace(raw, str(path), preempted=preempted)
 
 
-def parse_trace(raw: Any, file: str) -> Trace:
-    """A trace from parsed JSON (see the module docstring for the format)."""
+def parse_trace(raw: Any, file: str, *, preempted: bool = False) -> Trace:
+    """A trace from parsed JSON (see the module docstring and :func:`read_trace`)."""
     gap = raw.get("metadata", {}).get("gap_seconds") if isinstance(raw, dict) and isinstance(
         raw.get("metadata"), dict) else None
     if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not (
@@ -75,12 +77,17 @@ def parse_trace(raw: Any, file: str) -> Trace:
     if not isinstance(data, list) or not data:
         raise TraceError(file, [FieldIssue("data", type(data).__name__, "must be a non-empty "
                                            "list of instance counts (integers >= 0)")])
-    bad = next((i for i, n in enumerate(data)
-                if isinstance(n, bool) or not isinstance(n, int) or n < 0), None)
+    if preempted:
+        bad = next((i for i, n in enumerate(data) if n not in (0, 1)), None)
+        valid = "must be 1 (or true: preempted, no spot) or 0 (or false: one instance)"
+    else:
+        bad = next((i for i, n in enumerate(data)
+                    if isinstance(n, bool) or not isinstance(n, int) or n < 0), None)
+        valid = "must be an integer >= 0: how many spot instances could be had"
     if bad is not None:
-        raise TraceError(file, [FieldIssue(f"data[{bad}]", data[bad], "must be an integer "
-                                           ">= 0: how many spot instances could be had")])
-    return Trace(float(gap), np.asarray(data, dtype=np.int64))
+        raise TraceError(file, [FieldIssue(f"data[{bad}]", data[bad], valid)])
+    counts = np.asarray(data, dtype=np.int64)
+    return Trace(float(gap), 1 - counts if preempted else counts)
 
 
 def write_trace(trace: Trace, path: Path) -> None:
@@ -268,6 +275,11 @@ class PoolTrace:
         return self.start <= start and end <= self.end
 
 
+ENCODINGS = ("available", "preempted")
+"""What a trace's data say: instances that could be had, or (the published Can't Be Late
+traces) whether the probe instance was preempted."""
+
+
 def load_manifest(path: Path) -> list[PoolTrace]:
     """Read ``traces.yaml`` and the traces it names (paths relative to the manifest)."""
     try:
@@ -287,10 +299,16 @@ def load_manifest(path: Path) -> list[PoolTrace]:
         if not isinstance(item, dict):
             issues.append(FieldIssue(f"[{i}]", item, f"must be a mapping; valid: {example}"))
             continue
-        extra = sorted(set(item) - {"pool", "file", "start"})
+        extra = sorted(set(item) - {"pool", "file", "start", "encoding"})
         if extra:
             issues.append(FieldIssue(f"[{i}].{extra[0]}", item[extra[0]],
-                                     "is not a field; valid: pool, file, start"))
+                                     "is not a field; valid: pool, file, start, encoding"))
+        encoding = item.get("encoding", "available")
+        if encoding not in ENCODINGS:
+            issues.append(FieldIssue(f"[{i}].encoding", encoding, "must be available (how many "
+                                     "instances could be had, the default) or preempted (1 = "
+                                     "preempted, as the Can't Be Late traces)"))
+            continue
         try:
             pool = parse_pool_id(item.get("pool"))  # type: ignore[arg-type]
             if pool.kind != "aws" or pool.market != "spot":
@@ -309,17 +327,17 @@ def load_manifest(path: Path) -> list[PoolTrace]:
             issues.append(FieldIssue(f"[{i}].file", file, "must be the path of a trace file "
                                      "(relative to the manifest)"))
             continue
-        entries.append((i, pool, path.parent / file, start))
-    pools = [pool.text for _i, pool, _f, _s in entries]
-    for i, pool, _f, _s in entries:
+        entries.append((i, pool, path.parent / file, start, encoding == "preempted"))
+    pools = [e[1].text for e in entries]
+    for i, pool, *_rest in entries:
         if pools.count(pool.text) > 1:
             issues.append(FieldIssue(f"[{i}].pool", pool.text, "has more than one trace; give "
                                      "each pool one"))
             break
     if issues:
         raise TraceError(str(path), issues)
-    return [PoolTrace(pool, str(file), start, read_trace(file))
-            for _i, pool, file, start in entries]
+    return [PoolTrace(pool, str(file), start, read_trace(file, preempted=preempted))
+            for _i, pool, file, start, preempted in entries]
 
 
 def _utc(value: Any) -> datetime | None:

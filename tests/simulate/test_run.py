@@ -19,6 +19,7 @@ def test_always_available_spot_costs_what_was_planned() -> None:
     assert plan.cost.variable_usd == pytest.approx(10.0)
     for traces in ([], [hourly([1] * 24)]):  # no trace: spot always there; or a trace of 1s
         sim = simulate(plan, workload=w, catalog=cat, traces=traces, policy=FOLLOW)
+        assert sim.notes == []
         assert sim.realised_usd == pytest.approx(plan.cost.variable_usd, abs=1e-6)
         (job,) = sim.jobs.values()
         assert (job.spot_hours, job.on_demand_hours, job.interruptions) == (
@@ -75,6 +76,7 @@ def test_a_drop_below_the_running_count_interrupts_only_the_newest() -> None:
     plan = stretched(w, cat, 12)
     fleet = plan.fleet[0]
     fleet.slots.append(fleet.slots[0].model_copy(update={"slot": 1}))
+    plan.instance_hours[0].instance_hours = 24.0  # two instances for 12 h
     sim = simulate(plan, workload=w, catalog=cat, traces=[hourly([2, 2, 1] + [2] * 21)],
                    policy=FOLLOW)
     assert sim.interruptions == 1
@@ -92,3 +94,12 @@ def test_a_trace_that_does_not_cover_the_horizon_is_refused() -> None:
         simulate(planned(w, cat), workload=w, catalog=cat, traces=[hourly([1] * 20)],
                  policy=FOLLOW)
     assert "does not cover the plan's horizon" in str(err.value)
+
+
+def test_a_trace_of_a_pool_the_plan_does_not_use_is_noted() -> None:
+    w, cat = one_job(10), prices()
+    other = hourly([0] * 24, pool="aws:us-west-2:p3.2xlarge:spot")
+    sim = simulate(planned(w, cat), workload=w, catalog=cat, traces=[other], policy=FOLLOW)
+    assert sim.realised_usd == pytest.approx(10.0)  # its zeros touch nothing
+    (note,) = sim.notes
+    assert "aws:us-west-2:p3.2xlarge:spot matches no spot pool of the plan" in note

@@ -41,6 +41,17 @@ def test_a_trace_round_trips_through_the_public_format(tmp_path: Path) -> None:
     assert back.gap_seconds == 600.0 and back.counts.tolist() == [0, 2, 1]
 
 
+def test_a_trace_of_preemptions_reads_the_other_way_round(tmp_path: Path) -> None:
+    # The published Can't Be Late traces: 1 (or true) = preempted, 0 = one instance to be had.
+    path = tmp_path / "us-west-2a_v100_1.json"
+    path.write_text(json.dumps({"metadata": {"gap_seconds": 600}, "data": [0, 1, True, False]}))
+    assert read_trace(path, preempted=True).counts.tolist() == [1, 0, 0, 1]
+    path.write_text(json.dumps({"metadata": {"gap_seconds": 600}, "data": [0, 2]}))
+    with pytest.raises(InputFileError) as err:
+        read_trace(path, preempted=True)
+    assert "data[1] = 2: must be 1 (or true: preempted" in str(err.value)
+
+
 @pytest.mark.parametrize(("doc", "where"), [
     ({"data": [1]}, "metadata.gap_seconds"),
     ({"metadata": {"gap_seconds": 0}, "data": [1]}, "metadata.gap_seconds"),
@@ -85,12 +96,14 @@ def test_the_manifest_takes_both_pool_forms(tmp_path: Path) -> None:
     write_trace(Trace(3600.0, np.array([2, 2])), tmp_path / "traces" / "b.json")
     manifest = tmp_path / "traces.yaml"
     manifest.write_text(
-        "- {pool: aws:us-east-1:p3.2xlarge:spot, file: traces/a.json, start: 2027-01-01}\n"
+        "- {pool: aws:us-east-1:p3.2xlarge:spot, file: traces/a.json, start: 2027-01-01,\n"
+        "   encoding: preempted}\n"
         "- {pool: 'aws:us-west-2:p3.2xlarge:spot:usw2-az1', file: traces/b.json,\n"
         "   start: 2027-01-01T00:00:00Z}\n")
     a, b = load_manifest(manifest)
     assert (a.pool.zone_id, b.pool.zone_id) == (None, "usw2-az1")
     assert a.start == b.start == at(0)
+    assert a.trace.counts.tolist() == [0, 1]  # read as preemptions
     # The zone's trace gives the regional pool its capacity.
     sources = traces_by_pool(["aws:us-west-2:p3.2xlarge:spot", "aws:us-east-1:p3.2xlarge:spot",
                               "aws:us-east-1:g4dn.xlarge:spot"], [a, b])
@@ -105,6 +118,8 @@ def test_the_manifest_takes_both_pool_forms(tmp_path: Path) -> None:
     ("- {pool: aws:us-east-1:p3.2xlarge:spot, file: a.json, start: soon}", "[0].start"),
     ("- {pool: aws:us-east-1:p3.2xlarge:spot, start: 2027-01-01}", "[0].file"),
     ("- {pool: aws:us-east-1:p3.2xlarge:spot, file: a.json, start: 2027-01-01, az: x}", "[0].az"),
+    ("- {pool: aws:us-east-1:p3.2xlarge:spot, file: a.json, start: 2027-01-01, encoding: x}",
+     "[0].encoding"),
     ("pool: aws:us-east-1:p3.2xlarge:spot", "(top level)"),
 ])
 def test_a_bad_manifest_names_the_entry(tmp_path: Path, line: str, where: str) -> None:
