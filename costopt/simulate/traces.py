@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 
 from costopt.errors import FieldIssue, InputFileError
-from costopt.files import write_atomically
+from costopt.files import read_input, write_atomically
 from costopt.pool_ids import PoolId, parse_pool_id
 
 
@@ -55,12 +55,7 @@ def read_trace(path: Path, *, preempted: bool = False) -> Trace:
     """Read a trace in the public format; :class:`TraceError` naming the field otherwise.
     With ``preempted`` the data say per tick whether the probe was preempted (1 or true: no
     spot; 0 or false: one instance), as the published "Can't Be Late" traces do."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TraceError.about_file(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TraceError.about_file(path, f"not a JSON trace: {exc}") from None
+    raw = read_input(path, json.loads, TraceError, "a JSON trace")
     return parse_trace(raw, str(path), preempted=preempted)
 
 
@@ -282,12 +277,7 @@ traces) whether the probe instance was preempted."""
 
 def load_manifest(path: Path) -> list[PoolTrace]:
     """Read ``traces.yaml`` and the traces it names (paths relative to the manifest)."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TraceError.about_file(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise TraceError.about_file(path, f"not a YAML manifest: {exc}") from None
+    raw = read_input(path, _yaml, TraceError, "a YAML manifest")
     example = ("a list such as [{pool: aws:us-west-2:p3.2xlarge:spot:usw2-az1, file: "
                "trace.json, start: 2027-03-01T00:00:00Z}]")
     if not isinstance(raw, list) or not raw:
@@ -338,6 +328,13 @@ def load_manifest(path: Path) -> list[PoolTrace]:
         raise TraceError(str(path), issues)
     return [PoolTrace(pool, str(file), start, read_trace(file, preempted=preempted))
             for _i, pool, file, start, preempted in entries]
+
+
+def _yaml(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _utc(value: Any) -> datetime | None:

@@ -136,3 +136,18 @@ def test_changes_and_counts_follow_the_ticks() -> None:
     assert trace.count_at(at(2.5)) == 0
     assert trace.changes(at(0.5), at(6)) == [(at(0.5), 1), (at(2), 0), (at(4), 2)]
     assert trace.covers(at(0), at(6)) and not trace.covers(at(0), at(6.5))
+
+
+def test_missing_or_unparsable_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError) as missing:
+        read_trace(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InputFileError) as broken:
+        read_trace(tmp_path / "bad.json")
+    (tmp_path / "traces.yaml").write_text("- [unclosed\n")
+    with pytest.raises(InputFileError) as manifest:
+        load_manifest(tmp_path / "traces.yaml")
+    assert "none.json: (file) = " in str(missing.value) and "file not found" in str(
+        missing.value)
+    assert "not a JSON trace" in str(broken.value)
+    assert "not a YAML manifest" in str(manifest.value)
