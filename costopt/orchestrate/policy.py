@@ -26,9 +26,12 @@ ProgressNow = Callable[[], dict[str, JobProgress]]
 
 
 class Policy(Protocol):
-    """Decides the fleet schedule to reconcile towards at ``at``."""
+    """Decides the fleet schedule to reconcile towards at ``at``. ``review_seconds``: how
+    often it wants to be asked even when nothing else happens (``None``: only when a slot
+    starts or ends, an instance is interrupted, or capacity returns to a pool left short)."""
 
     name: str
+    review_seconds: float | None
 
     def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> PlanDocument:
         ...
@@ -38,6 +41,7 @@ class FollowPlan:
     """The plan's schedule as it stands (today's ``apply``)."""
 
     name = "plan"
+    review_seconds = None  # the plan's schedule changes only at its slots' boundaries
 
     def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> PlanDocument:
         return plan

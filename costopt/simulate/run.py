@@ -4,8 +4,9 @@ At each moment that can change something, in time order:
 
 1. the in-process EC2 (:class:`~costopt.simulate.ec2.SimulatedEc2`) takes the traces' counts
    for that moment, interrupting spot instances beyond them;
-2. when a slot starts or ends there, an instance was interrupted, or capacity came back to
-   a pool that was left short, the policy gives the schedule to follow and
+2. when a slot starts or ends there, an instance was interrupted, capacity came back to a
+   pool that was left short, or the policy asked to review then (``review_seconds``), the
+   policy gives the schedule to follow and
    :func:`~costopt.orchestrate.apply.apply_plan` reconciles towards it (``--yes``), writing
    an in-memory ledger exactly as ``apply`` writes its own.
 
@@ -16,10 +17,9 @@ there. The runs in the ledger then give each job's progress
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.ledger import Ledger
@@ -92,23 +92,19 @@ def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog
     return ProgressModel(jobs, speed, PlanMix.of(plan), setup_minutes_of(plan, workload))
 
 
-def _moments(plan: PlanDocument, sources: dict[str, list[PoolTrace]], start: datetime,
+def _moments(sources: dict[str, list[PoolTrace]], always: set[datetime], start: datetime,
              end: datetime) -> list[tuple[datetime, list[tuple[str, int]]]]:
-    """Each moment to look at, with the pools whose capacity is set then (pool, count)."""
+    """Each moment to look at - those ``always`` looked at and every trace change - with the
+    pools whose capacity is set then (pool, count)."""
     changes: list[tuple[datetime, str, PoolTrace]] = []
     for pool, pool_traces in sources.items():
         for t in pool_traces:
             changes += [(moment, pool, t) for moment, _n in t.changes(start, end)]
-    by_moment: dict[datetime, set[str]] = {start: set(), end: set()}
+    by_moment: dict[datetime, set[str]] = {m: set() for m in always if start <= m <= end}
     for moment, pool, _t in changes:
         by_moment.setdefault(moment, set()).add(pool)
-    for fleet_pool in plan.fleet:
-        for s in fleet_pool.slots:
-            for moment in (s.start, s.end):
-                if start <= moment <= end:
-                    by_moment.setdefault(moment, set())
     return [(m, [(p, sum(t.count_at(m) for t in sources[p])) for p in sorted(pools)])
-            for m, pools in heapq.nsmallest(len(by_moment), by_moment.items())]
+            for m, pools in sorted(by_moment.items())]
 
 
 def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
@@ -125,7 +121,10 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
              f"({', '.join(spot_pools) or 'it has none'}); it is not used"
              for t in traces if id(t) not in used]
     options = replace(options or ApplyOptions(), yes=True)
-    boundaries = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
+    always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
+    if policy.review_seconds:
+        step = timedelta(seconds=policy.review_seconds)
+        always |= {start + k * step for k in range(int((end - start) / step) + 1)}
     said: dict[str, int] = {}
 
     def tell(kind: str, message: str) -> None:
@@ -141,7 +140,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
 
         short: set[str] = set()  # pools left without an instance they wanted
         reconciles = interrupted = 0
-        moments = _moments(plan, sources, start, end)
+        moments = _moments(sources, always, start, end)
         for moment, counts in moments:
             fleet.advance(moment)
             lost = 0
@@ -151,7 +150,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
                 lost += fleet.set_capacity(pool, count)
                 came_back |= pool in short and (before is None or count > before)
             interrupted += lost
-            if not (lost or came_back or moment in boundaries):
+            if not (lost or came_back or moment in always):
                 continue
             desired = policy.desired(plan, moment, progress_at(moment))
             outcome = apply_plan(desired, moment, fleet=fleet, ledger=ledger, options=options,

@@ -103,3 +103,24 @@ def test_a_trace_of_a_pool_the_plan_does_not_use_is_noted() -> None:
     assert sim.realised_usd == pytest.approx(10.0)  # its zeros touch nothing
     (note,) = sim.notes
     assert "aws:us-west-2:p3.2xlarge:spot matches no spot pool of the plan" in note
+
+
+def test_a_policy_that_reviews_is_asked_at_its_interval() -> None:
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    asked = []
+
+    class Every6h:
+        name = "every-6h"
+        review_seconds = 6 * 3600.0
+
+        def desired(self, plan, at, progress):  # type: ignore[no-untyped-def]
+            asked.append((at, progress()["train"].done_gpu_hours))
+            return plan
+
+    sim = simulate(plan, workload=w, catalog=cat, traces=[], policy=Every6h())
+    # Slot 00:00-10:00 and the horizon's end, plus every 6 h: 00, 06, 10, 12, 18, 24.
+    assert [a for a, _done in asked] == [at(h) for h in (0, 6, 10, 12, 18, 24)]
+    # Progress as the policy sees it: at 06:00, 6 h less 10 minutes of setup.
+    assert asked[1][1] == pytest.approx(6 - 10 / 60)
+    assert sim.policy == "every-6h"
