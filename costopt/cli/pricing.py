@@ -183,7 +183,7 @@ def _current_offers(env: Env) -> tuple[InstanceOffer, ...]:
 
 
 def _summary(result: RefreshResult, env: Env) -> None:
-    from costopt.pricing.refresh import format_number
+    from costopt.pricing.catalog import format_number
 
     table = _table(title="Refreshed")
     for name in ("region", "types", "with spot", "left out"):
