@@ -319,11 +319,14 @@ def refresh(
 ) -> None:
     """Fetch current AWS prices into a price file (the shipped snapshot's columns and units).
 
-    On demand: the AWS Price List API. Spot: each zone's latest price (7 days of history).
+    On demand: the AWS Price List API. Spot: each zone's latest price (7 days of history),
+    written per zone under its zone ID (and this account's zone name), and as the region's
+    median and cheapest zone.
 
     Rows of regions and families not fetched this time stay as they are in the file.
 
-    Needs pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes.
+    Needs pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes,
+    ec2:DescribeAvailabilityZones.
 
     Example: costopt pricing refresh --regions us-east-1,us-west-2 --families p3,g5
     """
@@ -368,8 +371,8 @@ def refresh(
     if not result.rows:
         raise AwsError(f"no prices fetched, {target} left as it is. {why} To fix: check the "
                        "credentials, the permissions pricing:GetProducts, "
-                       "ec2:DescribeInstanceTypes and ec2:DescribeSpotPriceHistory, and the "
-                       "region and family names.")
+                       "ec2:DescribeInstanceTypes, ec2:DescribeSpotPriceHistory and "
+                       "ec2:DescribeAvailabilityZones, and the region and family names.")
     rows = core.merge_rows(existing, result)
     core.write_price_file(rows, target)
     _summary(result, env)
