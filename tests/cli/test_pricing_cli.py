@@ -46,9 +46,14 @@ def price_row(instance_type: str, region: str, gpu: str, gpus: int, on_demand: f
             "price_date": price_date, "source": "test", "spot_zone_prices": zones}
 
 
-def write_prices(path: Path, rows: list[dict[str, Any]]) -> Path:
+OLD_COLUMNS = tuple(c for c in INSTANCE_COLUMNS if c != "spot_zone_prices")
+"""The columns of a price file written before zone prices existed."""
+
+
+def write_prices(path: Path, rows: list[dict[str, Any]],
+                 columns: tuple[str, ...] = INSTANCE_COLUMNS) -> Path:
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=INSTANCE_COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -213,14 +218,8 @@ def test_show_zones_as_json_and_csv(prices: Path) -> None:
 
 def test_show_reads_a_price_file_written_before_zone_prices(prices: Path) -> None:
     with prices.open() as handle:
-        rows = list(csv.DictReader(handle))
-    old = prices.with_name("old.csv")
-    with old.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[c for c in INSTANCE_COLUMNS
-                                                    if c != "spot_zone_prices"],
-                                extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        old = write_prices(prices.with_name("old.csv"), list(csv.DictReader(handle)),
+                           OLD_COLUMNS)
     result = CliRunner().invoke(app, ["pricing", "show", "--prices", str(old), "--zones",
                                       "--format", "json"], obj=env_at())
     assert result.exit_code == 0, result.output
@@ -382,13 +381,8 @@ def test_refresh_merges_into_an_existing_file(aws, tmp_path: Path) -> None:
 def test_refresh_merges_into_a_file_written_before_zone_prices(aws, tmp_path: Path) -> None:
     env, pricing_stub, spot_stub = aws
     answer_us_east_1(pricing_stub, spot_stub)
-    out = tmp_path / "old.csv"
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[c for c in INSTANCE_COLUMNS
-                                                    if c != "spot_zone_prices"],
-                                extrasaction="ignore")
-        writer.writeheader()
-        writer.writerow(price_row("g5.xlarge", "eu-west-1", "A10G", 1, 1.123, 0.5))
+    out = write_prices(tmp_path / "old.csv",
+                       [price_row("g5.xlarge", "eu-west-1", "A10G", 1, 1.123, 0.5)], OLD_COLUMNS)
     result = CliRunner().invoke(app, ["pricing", "refresh", "--regions", "us-east-1",
                                       "--families", "g5,p4d", "-o", str(out)], obj=env)
     assert result.exit_code == 0, result.output

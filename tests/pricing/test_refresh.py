@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 from pricing.aws_records import (
@@ -391,3 +392,29 @@ def test_a_region_whose_price_list_is_not_in_the_documented_shape_fails_alone() 
                 families={"g5"}, now=NOW, bands={}, gpu_memory_gb=GPU_MEMORY)
     assert result.regions == []
     assert result.failures["us-east-1"].startswith("a Price List record is not in the aws_v1")
+
+
+def test_a_region_whose_zones_cannot_be_described_fails_with_the_reason() -> None:
+    class NoZones(Ec2Split):
+        def describe_availability_zones(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "not "
+                              "authorized to perform ec2:DescribeAvailabilityZones"}},
+                              "DescribeAvailabilityZones")
+
+    with mock_aws():
+        pricing = boto3.client("pricing", region_name="us-east-1")
+        pricing_stub = Stubber(pricing)
+        pricing_stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": [
+            price_list_item("g5.xlarge", "us-east-1", 1.006)]})
+        spot_ec2 = boto3.client("ec2", region_name="us-east-1")
+        spot_stub = Stubber(spot_ec2)
+        spot_stub.add_response("describe_spot_price_history", {"SpotPriceHistory": [
+            spot_record("g5.xlarge", "us-east-1a", "0.45", NOW - H)]})
+        with pricing_stub, spot_stub:
+            result = refresh(["us-east-1"], clients=lambda service, region: (
+                pricing if service == "pricing"
+                else NoZones(boto3.client("ec2", region_name=region), spot_ec2)),
+                families={"g5"}, now=NOW, bands={}, gpu_memory_gb=GPU_MEMORY)
+    # Written without zone IDs the file would silently lose its zone prices: the region fails.
+    assert result.regions == []
+    assert "UnauthorizedOperation" in result.failures["us-east-1"]
