@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from costopt.orchestrate.reconcile import ObservedInstance
 
 
+@runtime_checkable
 class Fleet(Protocol):
     """EC2 as the apply shell sees it. ``launch`` raises
     :class:`~costopt.orchestrate.ec2.CapacityError` when there is no capacity for it, other

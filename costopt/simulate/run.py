@@ -39,7 +39,7 @@ from costopt.plan.pools import build_pools, eligibility
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool
-from costopt.workload import Workload
+from costopt.workload import Workload, price_date_of
 
 Say = Callable[[str, str], None]
 
@@ -120,6 +120,11 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
     notes = [f"the trace {t.file} of {t.pool.text} matches no spot pool of the plan "
              f"({', '.join(spot_pools) or 'it has none'}); it is not used"
              for t in traces if id(t) not in used]
+    today = price_date_of(workload, catalog).isoformat()
+    if (catalog.source, today) != (plan.prices.get("source"), plan.prices.get("price_date")):
+        notes.append(f"the plan was made with the prices of {plan.prices.get('source')} "
+                     f"({plan.prices.get('price_date')}); the hindsight optimum uses "
+                     f"{catalog.source} ({today}), so the two are not priced alike")
     options = replace(options or ApplyOptions(), yes=True)
     always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
     if policy.review_seconds:

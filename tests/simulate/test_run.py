@@ -124,3 +124,13 @@ def test_a_policy_that_reviews_is_asked_at_its_interval() -> None:
     # Progress as the policy sees it: at 06:00, 6 h less 10 minutes of setup.
     assert asked[1][1] == pytest.approx(6 - 10 / 60)
     assert sim.policy == "every-6h"
+
+
+def test_prices_other_than_the_plans_are_noted() -> None:
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    plan.prices["price_date"] = "2026-01-01"
+    sim = simulate(plan, workload=w, catalog=cat, traces=[], policy=FOLLOW)
+    (note,) = sim.notes
+    assert "test-prices.csv (2026-01-01); the hindsight optimum uses test-prices.csv " \
+        "(2026-11-01)" in note
