@@ -107,24 +107,30 @@ def _moments(sources: dict[str, list[PoolTrace]], always: set[datetime], start: 
             for m, pools in sorted(by_moment.items())]
 
 
+def _notes(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
+           traces: list[PoolTrace], sources: dict[str, list[PoolTrace]]) -> list[str]:
+    """Traces the plan has no pool for; price data other than the plan's."""
+    used = {id(t) for pool_traces in sources.values() for t in pool_traces}
+    spot_pools = ", ".join(p.pool for p in plan.fleet if p.market == "spot") or "it has none"
+    notes = [f"the trace {t.file} of {t.pool.text} matches no spot pool of the plan "
+             f"({spot_pools}); it is not used" for t in traces if id(t) not in used]
+    today = price_date_of(workload, catalog).isoformat()
+    if (catalog.source, today) != (plan.prices.get("source"), plan.prices.get("price_date")):
+        notes.append(f"the plan was made with the prices of {plan.prices.get('source')} "
+                     f"({plan.prices.get('price_date')}); the hindsight optimum uses "
+                     f"{catalog.source} ({today}), so the two are not priced alike")
+    return notes
+
+
 def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
              traces: list[PoolTrace], policy: Policy, options: ApplyOptions | None = None,
              say: Say | None = None) -> Simulation:
     """Carry ``plan`` out against ``traces`` from its horizon's start to its end."""
     model = progress_model(plan, workload, catalog)
     start, end = model.mix.period_starts[0], model.mix.end
-    spot_pools = [p.pool for p in plan.fleet if p.market == "spot"]
-    sources = traces_by_pool(spot_pools, traces)
+    sources = traces_by_pool([p.pool for p in plan.fleet if p.market == "spot"], traces)
     check_coverage(sources, start, end)
-    used = {id(t) for pool_traces in sources.values() for t in pool_traces}
-    notes = [f"the trace {t.file} of {t.pool.text} matches no spot pool of the plan "
-             f"({', '.join(spot_pools) or 'it has none'}); it is not used"
-             for t in traces if id(t) not in used]
-    today = price_date_of(workload, catalog).isoformat()
-    if (catalog.source, today) != (plan.prices.get("source"), plan.prices.get("price_date")):
-        notes.append(f"the plan was made with the prices of {plan.prices.get('source')} "
-                     f"({plan.prices.get('price_date')}); the hindsight optimum uses "
-                     f"{catalog.source} ({today}), so the two are not priced alike")
+    notes = _notes(plan, workload, catalog, traces, sources)
     options = replace(options or ApplyOptions(), yes=True)
     always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
     if policy.review_seconds:
