@@ -15,13 +15,13 @@ from builders import catalog, offer, workload
 
 from costopt.plan.planfile import PlanDocument, to_document
 from costopt.plan.planner import make_plan
+from costopt.plan.pools import build_pools
 from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.traces import PoolTrace, Trace
 from costopt.workload import Workload
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
-SPOT = "aws:us-east-1:p3.2xlarge:spot"
 
 
 def at(hours: float) -> datetime:
@@ -40,6 +40,15 @@ def one_job(gpu_hours: float = 10, *, allow: list[str] | None = None, days: int 
         job["allow"] = allow
     return workload([job], days=days, period_hours=period_hours,
                     cloud={"regions": ["us-east-1"], **cloud})
+
+
+def _spot_pool() -> str:
+    """The id the planner gives the spot pool (``aws:us-east-1:p3.2xlarge:spot``)."""
+    (spot,) = [p.id for p in build_pools(one_job(), prices()).cloud if p.market == "spot"]
+    return spot
+
+
+SPOT = _spot_pool()
 
 
 def planned(w: Workload, cat: PriceCatalog, **changes: Any) -> PlanDocument:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sim_cases import at, one_job, planned, prices
+from sim_cases import SPOT, at, one_job, planned, prices
 
 from costopt.orchestrate.ec2 import CapacityError, Ec2Fleet, LaunchRequest, run_instances_params
 from costopt.orchestrate.fallback import LaunchTarget
@@ -27,7 +27,7 @@ def test_both_fleets_satisfy_the_protocol() -> None:
 
 def test_spot_is_refused_at_the_trace_count_and_on_demand_never() -> None:
     ec2 = SimulatedEc2(at(0))
-    pool = "aws:us-east-1:p3.2xlarge:spot"
+    pool = SPOT
     ec2.set_capacity(pool, 1)
     first, _az = ec2.launch(params(slot=0), "us-east-1")
     with pytest.raises(CapacityError) as err:
@@ -43,7 +43,7 @@ def test_spot_is_refused_at_the_trace_count_and_on_demand_never() -> None:
 
 def test_a_fall_interrupts_the_newest_spot_instances() -> None:
     ec2 = SimulatedEc2(at(0))
-    pool = "aws:us-east-1:p3.2xlarge:spot"
+    pool = SPOT
     old, _ = ec2.launch(params(slot=0), "us-east-1")
     ec2.advance(at(1))
     new, _ = ec2.launch(params(slot=1, persistent=True), "us-east-1")
@@ -61,7 +61,7 @@ def test_a_fall_interrupts_the_newest_spot_instances() -> None:
 def test_a_terminated_instance_is_shown_once_then_forgotten() -> None:
     ec2 = SimulatedEc2(at(0))
     instance, _ = ec2.launch(params(slot=0), "us-east-1")
-    ec2.set_capacity("aws:us-east-1:p3.2xlarge:spot", 0)
+    ec2.set_capacity(SPOT, 0)
     (gone,) = ec2.describe("plan-1", ["us-east-1"])
     assert (gone.instance_id, gone.state, gone.interrupted) == (instance, "terminated", True)
     assert ec2.describe("plan-1", ["us-east-1"]) == []
