@@ -50,7 +50,7 @@ def capacity_caps(workload: Workload, catalog: PriceCatalog,
 
 
 def hindsight(workload: Workload, catalog: PriceCatalog, traces: list[PoolTrace], *,
-              solver: str = "highs") -> Hindsight:
+              solver: str = "cbc") -> Hindsight:
     caps = capacity_caps(workload, catalog, traces)
     result = make_plan(workload, catalog, solver=solver, prune=False, u_upper=caps)
     if result.status != "optimal":
