@@ -134,3 +134,22 @@ def test_prices_other_than_the_plans_are_noted() -> None:
     (note,) = sim.notes
     assert "test-prices.csv (2026-01-01); the hindsight optimum uses test-prices.csv " \
         "(2026-11-01)" in note
+
+
+def test_a_stopped_spot_instance_waits_for_capacity_to_start_again() -> None:
+    # Slot 0 runs 00:00-04:00 and 08:00-12:00: a persistent spot request, stopped at 04:00 and
+    # started at 08:00 - but the trace holds 0 from 06:00 to 10:00, so the start is refused
+    # (recorded as failed) and done when capacity returns at 10:00. Spot 4 h + 2 h = 6 USD.
+    w, cat = one_job(10), prices()
+    plan = stretched(w, cat, 12)
+    start = plan.fleet[0].slots[0]
+    plan.fleet[0].slots = [start.model_copy(update={"end": at(4)}),
+                           start.model_copy(update={"start": at(8)})]
+    plan.instance_hours[0].instance_hours = 8.0
+    sim = simulate(plan, workload=w, catalog=cat,
+                   traces=[hourly([1] * 6 + [0] * 4 + [1] * 14)], policy=FOLLOW)
+    assert [(r.start, r.end, r.market) for r in sim.runs] == [
+        (at(0), at(4), "spot"), (at(10), at(12), "spot")]
+    assert len({r.instance_id for r in sim.runs}) == 1  # the same instance, started again
+    assert sim.said["failed"] == 1 and sim.interruptions == 0
+    assert sim.realised_usd == pytest.approx(6.0)
