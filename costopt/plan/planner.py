@@ -8,7 +8,7 @@ which job falls short by how many reference GPU-hours and why.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -149,13 +149,15 @@ class PlanResult:
 
 def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
               source: str = "workload", time_limit_s: float | None = None,
-              prune: bool = True) -> PlanResult:
+              prune: bool = True,
+              u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
 
     Pools that another pool dominates are left out first (``prune_dominated``; exact)
-    unless ``prune`` is False."""
+    unless ``prune`` is False. ``u_upper`` caps cloud instance-hours per (pool id, period)
+    (see :func:`~costopt.plan.model.build_model`); pruning knows nothing of it."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -172,7 +174,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
                 pool.usd_per_hour
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
-    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
+    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, u_upper)
     result = replace(result, spot_zone_prices=zone_prices,
                      notes=result.notes + over_quota_notes(pools)
                      + regional_spot_notes(pools, catalog.source,
@@ -181,7 +183,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
-                    solver, time_limit_s)
+                    solver, time_limit_s, u_upper)
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
@@ -200,17 +202,19 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 
 
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
-          solver: str, time_limit_s: float | None) -> PlanResult:
+          solver: str, time_limit_s: float | None,
+          u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
     status = "optimal"
     lp, sol = None, None
     if not notes:
-        lp, sol = _solve_within_limits(clock, workload, pools, pairs, solver, time_limit_s)
+        lp, sol = _solve_within_limits(clock, workload, pools, pairs, solver, time_limit_s,
+                                       u_upper)
     if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
         status = "infeasible"
         lp, sol = _solve_within_limits(clock, workload, pools, pairs, solver, time_limit_s,
-                                       elastic=True)
+                                       u_upper, elastic=True)
         if sol.status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
@@ -224,7 +228,8 @@ ROUNDING_TRIES = 3
 
 
 def _solve_within_limits(clock: _StageClock, w: Workload, pools: Pools, pairs: list[Eligible],
-                         solver: str, time_limit_s: float | None, *,
+                         solver: str, time_limit_s: float | None,
+                         u_upper: Mapping[tuple[str, int], float] | None, *,
                          elastic: bool = False) -> tuple[LinearProgram, Solution]:
     """The optimum whose fleet stays within every concurrency limit at every instant.
 
@@ -238,7 +243,7 @@ def _solve_within_limits(clock: _StageClock, w: Workload, pools: Pools, pairs: l
        solved as a MILP, until no limit is exceeded: each model is a relaxation of the one
        with counts everywhere, and its optimum is within every limit, so it is that
        model's optimum too."""
-    lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic)
+    lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic, u_upper=u_upper)
     sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
     if sol.status is not SolveStatus.OPTIMAL:
         return lp, sol
@@ -265,7 +270,8 @@ def _solve_within_limits(clock: _StageClock, w: Workload, pools: Pools, pairs: l
     counted = frozenset(key for key in limit_terms(pools, lp.u)
                         if key[0] in {g for g, _t in seen})
     while True:
-        lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic, counted=counted)
+        lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic, u_upper=u_upper,
+                       counted=counted)
         lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
         sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
         if sol.status is not SolveStatus.OPTIMAL:

@@ -7,11 +7,13 @@ The test workload plans (UTC hours of 2027-01-04, periods of 12 h):
 - ``aws:us-west-2:p3.8xlarge:spot`` at 3.60 USD/h (12.00 on demand, the spot MaxPrice):
   slot 0 over [00:00, 08:00) and [12:00, 20:00) (two 4-GPU jobs of 32 GPU-hours, one each
   half-day); the jobs allow on-demand, so the pool may fall back to it.
-The plan's cloud cost is 24 h x 3.00 + 16 h x 3.60 = 129.60 USD.
+The plan's cloud cost is 24 h x 3.00 + 16 h x 3.60 = 129.60 USD. The prices are the shipped
+table's without zone prices (an old price file): the spot pool is regional, as in v1 plans.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -34,6 +36,7 @@ from costopt.cli.common import Env
 from costopt.cli.main import app
 from costopt.orchestrate.ledger import Ledger
 from costopt.plan.planfile import write_plan
+from costopt.pricing.catalog import shipped_data_dir
 
 IMAGE = "ami-0123456789abcdef0"
 COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
@@ -49,6 +52,7 @@ cloud:
   instance_types: [p3.2xlarge, p3.8xlarge]
   setup_minutes: 0            # the slots below are the LP's hours as they are
   min_instance_minutes: 0
+  pricing: prices.csv         # the shipped table without zone prices: regional spot pools
   price_overrides:
     - {instance_type: p3.8xlarge, region: us-west-2, market: spot, usd_per_hour: 3.6}
     - {instance_type: p3.8xlarge, region: us-west-2, market: on_demand, usd_per_hour: 12.0}
@@ -95,6 +99,13 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("plan")
     (folder / "workload.yaml").write_text(WORKLOAD)
+    with (shipped_data_dir() / "instances.csv").open(newline="") as shipped, \
+            (folder / "prices.csv").open("w", newline="") as old:
+        rows = csv.DictReader(shipped)
+        columns = [c for c in rows.fieldnames or [] if c != "spot_zone_prices"]
+        out = csv.DictWriter(old, columns, extrasaction="ignore")
+        out.writeheader()
+        out.writerows(rows)
     result = CliRunner().invoke(app, ["plan", str(folder / "workload.yaml"), "-o",
                                       str(folder / "plan.json")])
     assert result.exit_code == 0, result.output

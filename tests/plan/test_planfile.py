@@ -66,7 +66,7 @@ def test_document_fields() -> None:
     assert doc["fleet"] == [{
         "pool": SPOT, "region": "us-east-1", "instance_type": "p3.8xlarge", "market": "spot",
         "usd_per_hour": 4.0, "on_demand_usd_per_hour": 12.0, "spot_max_price_usd": 9.6,
-        "on_demand_fallback": True, "zone": None,
+        "on_demand_fallback": True, "zone": None, "spot_zone_prices": {},
         "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z", "setup_end": T0}]}]
     assert doc["launch_overhead"] == {"setup_minutes": 0.0, "min_instance_minutes": 0.0}
     assert doc["limits"] == []
