@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from builders import catalog, offer, workload
 
 from costopt.plan.fleet import Periods, schedule_pool
+from costopt.plan.planner import make_plan
 
 D0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
 DAYS = Periods([D0 + timedelta(days=i) for i in range(4)],
@@ -78,3 +80,26 @@ def test_setup_the_lp_did_not_count_is_paid_by_running_longer() -> None:
     [run] = schedule.runs
     assert run.work_hours == pytest.approx(6.0)
     assert schedule.hours_by_period == pytest.approx({0: 6 + 10 / 60})
+
+
+def test_a_plan_pays_setup_and_the_minimum_and_its_cost_is_its_fleets() -> None:
+    # One 1-GPU job of 6 GPU-h on p3.2xlarge on demand (3 USD/h), 10 minutes of setup:
+    # 10 min paid without work, then 6 h of work: 6 h 10 min x 3 = 18.50 USD, one slot.
+    # (The LP counts u/P = 0.25 of a start; the fleet pays the whole start by running on.)
+    w = workload([{"name": "j", "gpu_hours": 6}],
+                 cloud={"markets": ["on_demand"], "setup_minutes": 10,
+                        "min_instance_minutes": 30})
+    result = make_plan(w, catalog(offer(on_demand=3.0)))
+    [schedule] = result.fleet
+    [run] = schedule.runs
+    assert (run.setup_end - run.start, run.end - run.start) == (10 * H / 60, 6 * H + 10 * H / 60)
+    assert result.variable_usd == pytest.approx(18.5)
+    # A 6-minute job (0.1 GPU-h) pays the 30-minute minimum: 0.5 h x 3 = 1.50 USD.
+    w = workload([{"name": "j", "gpu_hours": 0.1}],
+                 cloud={"markets": ["on_demand"], "setup_minutes": 10,
+                        "min_instance_minutes": 30})
+    result = make_plan(w, catalog(offer(on_demand=3.0)))
+    [run] = result.fleet[0].runs
+    assert run.end - run.start == 30 * H / 60
+    assert run.work_hours == pytest.approx(20 / 60)  # 10 min setup, 20 min of room
+    assert result.variable_usd == pytest.approx(1.5)

@@ -10,7 +10,7 @@ from builders import catalog, offer, workload
 from costopt.errors import WorkloadError
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools, eligibility, prune_dominated
-from costopt.pricing.catalog import ZoneSpotPrice
+from costopt.pricing.catalog import ZoneSpotPrice, load_catalog
 from costopt.workload import check_against_catalog
 
 NO_OVERHEAD = {"setup_minutes": 0, "min_instance_minutes": 0}
@@ -143,4 +143,19 @@ def test_8_a100_spot_for_20_hours_is_planned_at_the_cheapest_zone(solver: str) -
     assert hours.pool == "aws:us-east-1:p4d.24xlarge:spot:use1-az4"
     # (the fleet schedule runs whole seconds)
     assert hours.instance_hours == pytest.approx(20 / (1 - 0.005564 * 40 / 60), abs=1 / 3600)
+    assert round(result.variable_usd, 2) == 50.35
+
+
+def test_8_a100_spot_for_20_hours_at_the_shipped_tables_cheapest_zone() -> None:
+    # pricing_data/instances.csv, p4d.24xlarge spot: us-east-1 zones use1-az1 2.5084,
+    # use1-az2 8.0553, use1-az4 8.3524, use1-az6 7.6435 (median 7.8494), r = 0.005564;
+    # us-west-2 zones from 7.9968. use1-az1: 20 / (1 - 0.005564 x 40/60) = 20.0745
+    # instance-hours x 2.5084 = 50.35 USD (v1: x 7.8494 = 157.57 USD).
+    w = workload([{"name": "a100", "gpus": 8, "gpu_hours": 160, "interruptible": True,
+                   "speed": {"A100-SXM4-40GB": 1.0}}],
+                 cloud={"markets": ["spot"], "regions": ["us-east-1", "us-west-2"],
+                        "instance_types": ["p4d.24xlarge"], **NO_OVERHEAD})
+    result = make_plan(w, load_catalog(), solver="highs")
+    [hours] = result.pool_hours
+    assert hours.pool == "aws:us-east-1:p4d.24xlarge:spot:use1-az1"
     assert round(result.variable_usd, 2) == 50.35
