@@ -37,6 +37,17 @@ TYPES_60 = ["p3.2xlarge", "p3.8xlarge", "p3.16xlarge", "g4dn.xlarge", "g4dn.12xl
             "g5.xlarge", "g5.12xlarge", "g5.48xlarge", "p4d.24xlarge", "p3dn.24xlarge"]
 
 
+QUOTA_VCPUS = {
+    ("us-east-1", "on_demand", "P"): 384, ("us-east-1", "spot", "P"): 192,
+    ("us-east-1", "on_demand", "G"): 256, ("us-east-1", "spot", "G"): 128,
+    ("us-west-2", "on_demand", "P"): 192, ("us-west-2", "spot", "P"): 96,
+    ("us-west-2", "on_demand", "G"): 192, ("us-west-2", "spot", "G"): 96,
+    ("eu-west-1", "on_demand", "P"): 96, ("eu-west-1", "spot", "P"): 64,
+    ("eu-west-1", "on_demand", "G"): 96, ("eu-west-1", "spot", "G"): 64,
+}
+"""vCPUs running at once per (region, market, family)."""
+
+
 @dataclass(frozen=True)
 class Size:
     name: str
@@ -82,8 +93,10 @@ def synthetic_workload(size: Size, seed: int = 7) -> dict[str, Any]:
         "cloud": {
             "regions": REGIONS,
             "instance_types": list(size.instance_types),
-            "quotas": [{"region": r, "market": m, "family": "P", "vcpus": 2048}
-                       for r in REGIONS for m in ("on_demand", "spot")],
+            # Concurrent vCPU quotas as a new account has them: P and G per region and
+            # market, some small enough to bind (instances at once, integer counts there).
+            "quotas": [{"region": r, "market": m, "family": f, "vcpus": QUOTA_VCPUS[(r, m, f)]}
+                       for r in REGIONS for m in ("on_demand", "spot") for f in ("P", "G")],
         },
         "owned": {
             "electricity_usd_per_kwh": 0.15,
@@ -152,6 +165,7 @@ def run_size(name: str, solver: str) -> dict[str, Any]:
         "total_s": round(total_s, 2),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "objective_usd": round(result.total_usd, 2),
+        "quotas_binding": sum(1 for lim in result.binding.limits if lim.kind == "quota"),
         "status": result.status,
         "solver": solver,
     }
@@ -183,7 +197,7 @@ COLUMNS = [Column("size", "size"), Column("jobs", "jobs"), Column("pools_before"
            Column("variables", "vars pruned"), Column("constraints", "rows pruned"),
            Column("build_s", "build s"), Column("solve_s", "solve s"),
            Column("total_s", "total s"), Column("peak_mb", "peak MB"),
-           Column("objective_usd", "objective USD")]
+           Column("quotas_binding", "quotas binding"), Column("objective_usd", "objective USD")]
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
