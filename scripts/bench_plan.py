@@ -37,13 +37,10 @@ TYPES_60 = ["p3.2xlarge", "p3.8xlarge", "p3.16xlarge", "g4dn.xlarge", "g4dn.12xl
             "g5.xlarge", "g5.12xlarge", "g5.48xlarge", "p4d.24xlarge", "p3dn.24xlarge"]
 
 
-QUOTA_VCPUS = {
-    ("us-east-1", "on_demand", "P"): 384, ("us-east-1", "spot", "P"): 192,
-    ("us-east-1", "on_demand", "G"): 256, ("us-east-1", "spot", "G"): 128,
-    ("us-west-2", "on_demand", "P"): 192, ("us-west-2", "spot", "P"): 96,
-    ("us-west-2", "on_demand", "G"): 192, ("us-west-2", "spot", "G"): 96,
-    ("eu-west-1", "on_demand", "P"): 96, ("eu-west-1", "spot", "P"): 64,
-    ("eu-west-1", "on_demand", "G"): 96, ("eu-west-1", "spot", "G"): 64,
+QUOTA_VCPUS = {(r, m, f): 2048 for r in REGIONS for m in ("on_demand", "spot")
+               for f in ("P", "G")} | {
+    ("eu-west-1", "spot", "G"): 64,       # small enough to bind (four g5.12xlarge at once)
+    ("eu-west-1", "on_demand", "P"): 96,  # one p4d.24xlarge, or three p3.8xlarge
 }
 """vCPUs running at once per (region, market, family)."""
 
