@@ -94,6 +94,10 @@ class AwsError(CostoptError):
     """An AWS call failed in a way the user must act on (credentials, permissions, region)."""
 
 
+class PlanReplaced(CostoptError):
+    """A newer plan of the same workload is in force: the older one is not applied again."""
+
+
 class BudgetExceeded(CostoptError):
     """A launch would take the month's projected spend past the budget."""
 

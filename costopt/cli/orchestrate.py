@@ -49,12 +49,15 @@ SpotAttempts = Annotated[int, typer.Option(
 RetryMode = Annotated[str, typer.Option("--retry-mode", help="botocore retry mode for "
                                         "throttling: standard or adaptive.")]
 Format = Annotated[str, typer.Option("--format", help="table (for people) or json.")]
+Reinstate = Annotated[bool, typer.Option(
+    "--reinstate", help="Apply the plan even though a newer plan of its workload replaced it "
+    "(it takes the fleet back over).")]
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
              image_ids: list[str] | None, launch_template: str | None,
-             spot_attempts: int) -> ApplyOptions:
+             spot_attempts: int, reinstate: bool) -> ApplyOptions:
     from costopt.orchestrate.apply import ApplyOptions
     from costopt.orchestrate.ec2 import LaunchSettings
 
@@ -67,7 +70,7 @@ def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
         images[region or "*"] = ami
     return ApplyOptions(yes=yes, monthly_budget_usd=monthly_budget,
                         allow_over_budget=allow_over_budget, spot_attempts=spot_attempts,
-                        launch=LaunchSettings(images, launch_template))
+                        launch=LaunchSettings(images, launch_template), reinstate=reinstate)
 
 
 def _check(fmt: str, retry_mode: str) -> None:
@@ -107,7 +110,8 @@ def _read(plan_file: Path, env: Env) -> PlanDocument:
 def _say(env: Env, fmt: str) -> Any:
     colours = {"launch": "green", "start": "green", "stop": "yellow", "terminate": "red",
                "refused": "red", "failed": "red", "fallback": "yellow",
-               "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan"}
+               "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan",
+               "claim": "cyan"}
 
     def say(kind: str, message: str) -> None:
         out = env.err if fmt == "json" else env.console
@@ -132,6 +136,7 @@ def apply(
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
     fmt: Format = "table",
+    reinstate: Reinstate = False,
 ) -> None:
     """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
 
@@ -147,7 +152,7 @@ def apply(
     moment = env.time_option(at)
     plan = _read(plan_file, env)
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
-                       spot_attempts)
+                       spot_attempts, reinstate)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     ledger = _ledger(state_dir, create=yes)
     try:
@@ -186,11 +191,15 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     out = env.console
     when = outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
+    older = len({o.plan_id for o in outcome.observed if o.plan_id not in (None, outcome.plan_id)
+                 and o.state not in ("shutting-down", "terminated")})
     out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: {len(outcome.observed)} instance(s) "
-              f"tagged for this plan, {live} running.", highlight=False)
+              f"of its workload, {live} running"
+              + (f"; {older} older plan(s) of the workload to take over." if older else "."),
+              highlight=False)
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
-                 "terminate": "[red]-[/]"}
+                 "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
         table = Table(box=None, show_header=True, pad_edge=False)
         for col in ("", "action", "pool", "slot", "instance", "USD/h", "why"):
             table.add_column(col, justify="right" if col in ("slot", "USD/h") else "left",
@@ -205,6 +214,8 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                       highlight=False, soft_wrap=True)
     counts = ", ".join(f"{recon.count(k)} to {k}" for k in ("launch", "start", "stop",
                                                              "terminate"))
+    if recon.count("claim"):
+        counts += f", {recon.count('claim')} to claim from an older plan"
     if not recon.actions:
         out.print("No changes: the fleet matches the plan.")
     else:
@@ -336,6 +347,7 @@ def watch(
     launch_template: LaunchTemplate = None,
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
+    reinstate: Reinstate = False,
 ) -> None:
     """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
 
@@ -352,7 +364,7 @@ def watch(
     _check("table", retry_mode)
     plan = _read(plan_file, env)
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
-                       spot_attempts)
+                       spot_attempts, reinstate)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
     say = _say(env, "table")

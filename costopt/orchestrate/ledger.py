@@ -368,11 +368,12 @@ class Ledger:
                             (instance_id, plan_id, pool, ts(at), reason))
             return cur.rowcount > 0
 
-    def open_runtime_starts(self, plan_id: str) -> dict[str, datetime]:
-        """When each instance of the plan that runs now (per the ledger) last started."""
+    def open_runtime_starts(self, *plan_ids: str) -> dict[str, datetime]:
+        """When each instance of the plans that runs now (per the ledger) last started."""
         rows = self._conn.execute(
             "SELECT r.instance_id, r.start FROM runtimes r JOIN instances i USING(instance_id) "
-            "WHERE i.plan_id=? AND r.end IS NULL", (plan_id,))
+            f"WHERE i.plan_id IN ({','.join('?' * len(plan_ids))}) AND r.end IS NULL",
+            sorted(plan_ids))
         return {r["instance_id"]: parse_ts(r["start"]) for r in rows}
 
     def instances(self, plan_id: str | None = None, *,

@@ -3,6 +3,7 @@ back, and the fallback chain carries on from the ledger's history."""
 
 from __future__ import annotations
 
+from datetime import timezone
 from pathlib import Path
 
 import boto3
@@ -67,20 +68,23 @@ def test_a_stop_behind_costopts_back_ends_the_runtime_and_is_undone(
 def test_an_instance_with_the_plans_tags_is_adopted(moto_ec2, tmp_path: Path) -> None:
     image = moto_ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     tags = [{"Key": "costopt:plan", "Value": "t-0001"}, {"Key": "costopt:pool", "Value": OD},
-            {"Key": "costopt:slot", "Value": "0"}]
+            {"Key": "costopt:slot", "Value": "0"}, {"Key": "costopt:workload", "Value": "t"}]
     raw = moto_ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
                                  InstanceType="p3.2xlarge",
                                  TagSpecifications=[{"ResourceType": "instance",
                                                      "Tags": tags}])
     instance_id = raw["Instances"][0]["InstanceId"]
+    launched = raw["Instances"][0]["LaunchTime"].astimezone(timezone.utc).replace(microsecond=0)
     said: list[str] = []
     with Ledger.open(tmp_path) as ledger:
         run(ledger, 1, said)
-        assert [i.instance_id for i in ledger.instances()] == [instance_id]
-        assert ledger.open_runtime_starts("t-0001") == {instance_id: at(1)}
+        [record] = ledger.instances()
+        assert (record.instance_id, record.usd_per_hour) == (instance_id, 3.0)  # the pool's
+        # billed from when AWS says it launched, not from when costopt first saw it
+        assert ledger.open_runtime_starts("t-0001") == {instance_id: launched}
         assert ledger.actions() == []  # nothing launched: it serves slot 0
-    assert said == [f"adopted: {instance_id} carries this plan's tags but was not in the "
-                    "ledger; it is counted from now"]
+    assert said == [f"adopted: {instance_id} carries the tags of workload 't' but was not in "
+                    f"the ledger; it is counted from its launch at {launched:%Y-%m-%dT%H:%M:%SZ}"]
 
 
 def test_a_dry_run_needs_no_ledger_and_writes_none(moto_ec2, tmp_path: Path) -> None:
