@@ -16,15 +16,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
 import pytest
+from cli.fleet_cli import COSTOPT, IMAGE, fleet, run_cli, states, tags
 from orchestrate.aws_faults import Crash, Faults, no_spot_anywhere, spot_without_zone
 from rich.console import Console
 from typer.testing import CliRunner
@@ -33,8 +31,6 @@ from costopt.cli.common import Env
 from costopt.cli.main import app
 from costopt.orchestrate.ledger import Ledger
 
-IMAGE = "ami-0123456789abcdef0"
-COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
 SPOT = "aws:us-west-2:p3.8xlarge:spot"
 
@@ -68,26 +64,6 @@ def at(hour: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh moto behind ``AWS_ENDPOINT_URL`` for each test."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset",
-                                                  method="POST")).read()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    return moto_url
-
-
-@pytest.fixture(scope="module")
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("plan")
     (folder / "workload.yaml").write_text(WORKLOAD)
@@ -112,27 +88,6 @@ def cli(*args: str, faults: Faults | None = None, width: int = 200):
 def apply(plan_file: Path, state: Path, hour: int, *extra: str, faults: Faults | None = None):
     return cli("apply", str(plan_file), "--at", at(hour), "--state-dir", str(state),
                "--image-id", IMAGE, "--yes", *extra, faults=faults)
-
-
-def fleet(region: str) -> list[dict]:
-    ec2 = boto3.client("ec2", region_name=region)
-    return [i for page in ec2.get_paginator("describe_instances").paginate()
-            for r in page["Reservations"] for i in r["Instances"]]
-
-
-def tags(instance: dict) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-
-
-def states(region: str) -> dict[str, str]:
-    return {i["InstanceId"]: i["State"]["Name"] for i in fleet(region)}
-
-
-def run_cli(*args: str, env_url: str) -> subprocess.CompletedProcess[str]:
-    """The installed ``costopt`` console script in a child process."""
-    env = {**os.environ, "AWS_ENDPOINT_URL": env_url, "COLUMNS": "200"}
-    return subprocess.run([COSTOPT, *args], env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_dry_run_changes_nothing(plan_file: Path, state: Path, aws: str) -> None:
