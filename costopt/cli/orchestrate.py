@@ -17,7 +17,7 @@ from costopt.errors import CostoptError
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
-    from costopt.plan.planfile import PlanDocument
+    from costopt.plan.planfile import FleetPool, PlanDocument
 
 
 def register(app: typer.Typer) -> None:
@@ -241,6 +241,7 @@ def status(
     Example: costopt status plan.json
     """
     from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.reconcile import LIVE, instance_price
 
     env = get_env(ctx)
     _check(fmt, "standard")
@@ -260,19 +261,26 @@ def status(
             ledger.close()
     fleet = Ec2Fleet(env.boto3_session())
     rows = []
-    for plan_id, regions in plans.items():
+    for plan_id, (regions, pools) in plans.items():
         for o in fleet.describe(plan_id, regions):
             record = records.get(o.instance_id)
             launched = record.launched_at if record else o.launched_at
-            cost = sum(r.usd_within(launched, moment, moment) for r in runtimes
-                       if r.instance_id == o.instance_id)
+            if record is not None:
+                usd_per_hour: float | None = record.usd_per_hour
+                cost = sum(r.usd_within(launched, moment, moment) for r in runtimes
+                           if r.instance_id == o.instance_id)
+            else:  # not in the ledger (yet): the plan's price for its pool, from its launch
+                usd_per_hour = instance_price(pools[o.pool], o.market) if o.pool in pools \
+                    else None
+                cost = (usd_per_hour or 0.0) * max(0.0, (moment - launched).total_seconds()
+                                                   / 3600) if o.state in LIVE else 0.0
             rows.append({"plan_id": plan_id, "instance_id": o.instance_id, "pool": o.pool,
                          "slot": o.slot, "market": o.market, "state": o.state, "az": o.az,
                          "launched": launched.strftime("%Y-%m-%dT%H:%M:%SZ"),
                          "age_hours": round(max(0.0, (moment - launched).total_seconds())
                                             / 3600, 2),
-                         "usd_per_hour": record.usd_per_hour if record else None,
-                         "cost_usd": round(cost, 2)})
+                         "usd_per_hour": usd_per_hour, "cost_usd": round(cost, 2),
+                         "in_ledger": record is not None})
     lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
              "at": i.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": i.reason}
             for i in interruptions]
@@ -283,20 +291,24 @@ def status(
     _status_tables(rows, lost, env)
 
 
-def _status_plans(plan_file: Path | None, ledger: Ledger | None) -> dict[str, list[str]]:
-    """plan id -> the regions to look in."""
-    from costopt.plan.planfile import read_plan
+def _status_plans(plan_file: Path | None, ledger: Ledger | None
+                  ) -> dict[str, tuple[list[str], dict[str, FleetPool]]]:
+    """plan id -> the regions to look in, and the plan's fleet pools (for their prices)."""
+    from costopt.plan.planfile import PlanDocument, read_plan
 
     known: dict[str, set[str]] = {}
-    for doc in ledger.plans() if ledger else []:
-        known.setdefault(doc["plan_id"], set()).update(p["region"] for p in doc["fleet"])
+    pools: dict[str, dict[str, FleetPool]] = {}
+    given = read_plan(plan_file) if plan_file is not None else None
+    documents = [PlanDocument.model_validate(d) for d in (ledger.plans() if ledger else [])]
+    for plan in [*documents, *([given] if given else [])]:
+        known.setdefault(plan.plan_id, set()).update(p.region for p in plan.fleet)
+        pools[plan.plan_id] = {p.pool: p for p in plan.fleet}
     for inst in ledger.instances() if ledger else []:
         known.setdefault(inst.plan_id, set()).add(inst.region)
-    if plan_file is not None:
-        plan = read_plan(plan_file)
-        regions = known.get(plan.plan_id, set()) | {p.region for p in plan.fleet}
-        return {plan.plan_id: sorted(regions)}
-    return {plan_id: sorted(regions) for plan_id, regions in sorted(known.items())}
+    if given is not None:
+        known = {given.plan_id: known[given.plan_id]}
+    return {plan_id: (sorted(regions), pools.get(plan_id, {}))
+            for plan_id, regions in sorted(known.items())}
 
 
 def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: Env) -> None:
@@ -322,6 +334,10 @@ def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: 
                                                                              "running"))
         out.print(f"Running now: {hourly:,.4f} USD/h. Cost so far of these instances: "
                   f"{total:,.2f} USD.", highlight=False)
+        unknown = sum(1 for r in rows if not r["in_ledger"])
+        if unknown:
+            out.print(f"{unknown} instance(s) not in the ledger: priced at their plan's pool "
+                      "from their launch; `costopt apply` adopts them.", highlight=False)
     if lost:
         table = Table(title="Spot interruptions", title_justify="left")
         for col in ("instance", "pool", "at", "reason"):

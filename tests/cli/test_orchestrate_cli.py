@@ -328,6 +328,22 @@ def test_status_shows_instances_and_cost_so_far(plan_file: Path, state: Path,
     assert "No spot interruptions recorded." in table.output
 
 
+def test_status_prices_instances_the_ledger_does_not_know_from_the_plan(
+        plan_file: Path, state: Path, aws: str, tmp_path: Path) -> None:
+    assert apply(plan_file, state, 0).exit_code == 0
+    # another machine's view: the plan file, and a ledger that never saw these instances
+    result = run_cli("status", str(plan_file), "--state-dir", str(tmp_path / "elsewhere"),
+                     env_url=aws)
+    assert result.returncode == 0, result.stderr
+    assert "Running now: 9.6000 USD/h" in result.stdout  # 3.00 + 3.00 + 3.60 from the plan
+    assert "3 instance(s) not in the ledger: priced at their plan's pool from their launch" \
+        in result.stdout
+    rows = json.loads(run_cli("status", str(plan_file), "--state-dir", str(tmp_path / "x"),
+                              "--format", "json", env_url=aws).stdout)["instances"]
+    assert sorted(r["usd_per_hour"] for r in rows) == [3.0, 3.0, 3.6]
+    assert {r["in_ledger"] for r in rows} == {False}
+
+
 def test_watch_after_the_plan_ends_terminates_everything(plan_file: Path, state: Path,
                                                          aws: str) -> None:
     assert apply(plan_file, state, 0).exit_code == 0
