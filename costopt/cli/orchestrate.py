@@ -17,6 +17,7 @@ from costopt.errors import CostoptError
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
+    from costopt.orchestrate.watch import StopFlag
     from costopt.plan.planfile import FleetPool, PlanDocument
 
 
@@ -371,21 +372,45 @@ def watch(
 
     Example: costopt watch plan.json --interval 60 --yes
     """
-    from costopt.orchestrate.apply import apply_plan
-    from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.watch import StopFlag
-    from costopt.orchestrate.watch import watch as watch_loop
 
     env = get_env(ctx)
+    stop = StopFlag()  # first: a signal during the set-up below stops the watch cleanly too
+    with stop.on_signals(lambda name: env.err.print(
+            f"{name}: stopping after the reconcile under way.", highlight=False)):
+        outcomes, tried = _watch(env, stop, plan_file, interval, yes, state_dir, retry_mode,
+                                 _options(yes, monthly_budget, allow_over_budget, image_id,
+                                          launch_template, spot_attempts, reinstate))
+    if stop.raised and not tried:
+        env.console.print(f"Stopped on {stop.signal_name} before the first reconcile: nothing "
+                          "was changed.")
+    elif stop.raised:
+        env.console.print(f"Stopped on {stop.signal_name} after {len(outcomes)} reconcile(s).")
+    else:
+        env.console.print(f"The plan has ended and its fleet is gone after {len(outcomes)} "
+                          "reconcile(s).")
+
+
+def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool,
+           state_dir: Path | None, retry_mode: str, options: ApplyOptions
+           ) -> tuple[list[ApplyOutcome], int]:
+    """Set up and run the watch loop: the completed reconciles' outcomes and how many were
+    tried (none when ``stop`` was raised during the set-up)."""
+    from costopt.orchestrate.apply import apply_plan
+    from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.watch import Backoff
+    from costopt.orchestrate.watch import watch as watch_loop
+
     _check("table", retry_mode)
     plan = _read(plan_file, env)
-    options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
-                       spot_attempts, reinstate)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
     say = _say(env, "table")
 
+    tried: list[datetime] = []
+
     def tick(moment: datetime) -> ApplyOutcome:
+        tried.append(moment)
         ledger = _ledger(state_dir, create=yes)
         try:
             outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
@@ -396,13 +421,14 @@ def watch(
         _report(outcome, env, "table")
         return outcome
 
-    stop = StopFlag()
-    with stop.on_signals(lambda name: env.err.print(
-            f"{name}: stopping after the reconcile under way.", highlight=False)):
-        outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
-                              stop=stop)
+    def on_error(exc: Exception, failures: int, delay_s: float) -> None:
+        env.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        env.err.print(f"The reconcile failed ({failures} in a row); the watch goes on: next "
+                      f"try in {delay_s:,.1f} s.", highlight=False)
+
     if stop.raised:
-        env.console.print(f"Stopped on {stop.signal_name} after {len(outcomes)} reconcile(s).")
-    else:
-        env.console.print(f"The plan has ended and its fleet is gone after {len(outcomes)} "
-                          "reconcile(s).")
+        return [], 0
+    outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval, stop=stop,
+                          backoff=Backoff(base_s=min(interval, 5.0),
+                                          cap_s=max(interval, 300.0)), on_error=on_error)
+    return outcomes, len(tried)

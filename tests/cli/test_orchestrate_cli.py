@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -376,6 +377,81 @@ def test_watch_stops_cleanly_on_sigterm(plan_file: Path, state: Path, aws: str) 
     assert child.returncode == 0, err
     assert "SIGTERM: stopping after the reconcile under way." in err
     assert "Stopped on SIGTERM after 1 reconcile(s)." in out
+
+
+def sigcatch(pid: int) -> int:
+    """The signals a process catches (its handlers), as Linux's ``SigCgt`` mask."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("SigCgt:")), 16)
+
+
+def test_ctrl_c_as_soon_as_watch_starts_stops_it_cleanly(plan_file: Path, state: Path,
+                                                         aws: str) -> None:
+    env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "200"}
+    started = time.monotonic()
+    child = subprocess.Popen([COSTOPT, "watch", str(plan_file), "--state-dir", str(state),
+                              "--image-id", IMAGE, "--yes", "--interval", "30"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Python catches SIGINT from its start; SIGTERM is caught once watch has begun
+        # (its first step): Ctrl-C from then on, well inside the first 2 s
+        while not sigcatch(child.pid) & (1 << (signal.SIGTERM - 1)):
+            assert time.monotonic() - started < 30
+            time.sleep(0.005)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert "Traceback" not in err and "SIGINT: stopping after the reconcile under way." in err
+    assert ("Stopped on SIGINT before the first reconcile: nothing was changed." in out
+            or "Stopped on SIGINT after 1 reconcile(s)." in out)
+
+
+def test_watch_goes_on_after_aws_errors_and_says_how_to_fix_them(tmp_path: Path,
+                                                                 aws: str) -> None:
+    # A plan whose slot holds now (today, UTC, one p3.2xlarge for the whole day), watched
+    # without --image-id: each reconcile asks SSM for AWS's GPU AMI, which moto does not
+    # have - an AWS error in every reconcile. The loop reports it and tries again.
+    today = datetime.now(timezone.utc).date()
+    (tmp_path / "w.yaml").write_text(f"""
+name: watch-errors
+horizon: {{start: {today}, days: 1, period_hours: 24}}
+cloud:
+  regions: [us-east-1]
+  instance_types: [p3.2xlarge]
+  markets: [on_demand]
+jobs:
+  - {{name: all-day, gpus: 1, gpu_hours: 24}}
+""")
+    assert run_cli("plan", str(tmp_path / "w.yaml"), "-o", str(tmp_path / "p.json"),
+                   env_url=aws).returncode == 0
+    env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "200"}
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as err_file:
+        child = subprocess.Popen([COSTOPT, "watch", str(tmp_path / "p.json"), "--state-dir",
+                                  str(tmp_path / "state"), "--yes", "--interval", "1"],
+                                 env=env, stdout=subprocess.PIPE, stderr=err_file, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while log.read_text().count("the watch goes on") < 3:
+                assert time.monotonic() < deadline, log.read_text()
+                assert child.poll() is None, log.read_text()  # the loop never dies
+                time.sleep(0.1)
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=60)
+        finally:
+            child.kill()
+    err = log.read_text()
+    assert child.returncode == 0, err
+    assert "ParameterNotFound" in err and "To fix:" in err and "Traceback" not in err
+    # backoff from min(interval, 5) = 1 s: 0.5-1 s, then 1-2 s, then 2-4 s
+    waits = [float(w) for w in re.findall(r"next try in ([0-9.]+) s", err)]
+    assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0 and 2.0 <= waits[2] <= 4.0
+    assert "The reconcile failed (3 in a row)" in err
+    assert "Stopped on SIGINT after 0 reconcile(s)." in out
+    assert fleet("us-east-1") == []
 
 
 def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: str,
