@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -452,6 +453,41 @@ jobs:
     assert "The reconcile failed (3 in a row)" in err
     assert "Stopped on SIGINT after 0 reconcile(s)." in out
     assert fleet("us-east-1") == []
+
+
+LEDGER_DAMAGE = [
+    ("invalid JSON in a stored plan", "UPDATE plans SET document = '{\"plan_id\": '",
+     "the document is not a costopt.plan/v1 plan (Expecting value"),
+    ("text in a price column", "UPDATE runtimes SET usd_per_hour = 'three'",
+     "runtimes row 1: usd_per_hour = 'three'; valid: a number of USD from 0"),
+    ("a stored plan without fleet", "UPDATE plans SET document = json_remove(document, "
+     "'$.fleet')", "the document is not a costopt.plan/v1 plan (fleet: Field required"),
+    ("a dropped table", "DROP TABLE runtimes", "the table 'runtimes' is missing"),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [d[1:] for d in LEDGER_DAMAGE],
+                         ids=[d[0] for d in LEDGER_DAMAGE])
+def test_a_damaged_ledger_is_an_error_in_every_command(plan_file: Path, state: Path, aws: str,
+                                                       sql: str, expected: str) -> None:
+    assert apply(plan_file, state, 0).exit_code == 0
+    path = state / "ledger.db"
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    for args in (["status", "--state-dir", str(state)],
+                 ["report", "--month", "2027-01", "--state-dir", str(state)],
+                 ["apply", str(plan_file), "--at", at(1), "--state-dir", str(state), "--yes",
+                  "--image-id", IMAGE]):
+        result = run_cli(*args, env_url=aws)
+        message = " ".join(result.stderr.split())
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert f"error: the ledger {path} is damaged: " in message and expected in message
+        assert "Traceback" not in result.stderr and "To fix:" in message
+    assert path.read_bytes() == before  # no table made again, nothing written
+    assert len(fleet("us-east-1")) == 2  # and nothing launched
 
 
 def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: str,
