@@ -195,7 +195,8 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
             found = next((o for o in observed if intent.client_token
                           and o.client_token == intent.client_token), None) or next(
                 (o for o in observed if o.pool == intent.pool and o.slot == intent.slot
-                 and o.instance_id not in known and o.state not in GONE), None)
+                 and o.plan_id in (None, plan.plan_id) and o.instance_id not in known
+                 and o.state not in GONE), None)
             if found is None:
                 ledger.result(intent.id, "failed", detail=UNSEEN)
                 continue

@@ -13,7 +13,9 @@ import hashlib
 import json
 import math
 import re
+from bisect import bisect_right
 from datetime import datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -167,22 +169,43 @@ class BaselineRecord(_Doc):
     jobs: list[dict[str, Any]]
 
 
+class PeriodRun(_Doc):
+    """``count`` periods of ``hours`` hours each, one after another."""
+
+    hours: int = Field(ge=1, le=168)
+    count: int = Field(ge=1)
+
+
 class HorizonRecord(_Doc):
-    """The plan's horizon: ``periods`` periods of ``period_hours`` hours from ``start``."""
+    """The plan's horizon: ``periods`` periods from ``start`` to ``end``, of ``period_hours``
+    hours each - or, where ``period_runs`` is given, of those runs' lengths in order (then
+    ``period_hours`` is the longest)."""
 
     start: AwareDatetime
     end: AwareDatetime
     period_hours: int = Field(ge=1, le=168)
-    periods: int = Field(ge=1)
+    periods: int = Field(ge=1, le=200_000)
+    period_runs: list[PeriodRun] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> HorizonRecord:
         if self.end > LATEST:
             raise ValueError(f"end is in {self.end.year}; valid: before 9000")
-        if self.end - self.start != timedelta(hours=self.period_hours * self.periods):
-            raise ValueError(f"start {iso(self.start)} + {self.periods} periods of "
-                             f"{self.period_hours} h is not end {iso(self.end)}")
+        runs = self.period_runs or [PeriodRun(hours=self.period_hours, count=self.periods)]
+        count = sum(r.count for r in runs)
+        hours = sum(r.hours * r.count for r in runs)
+        if count != self.periods or self.end - self.start != timedelta(hours=hours) \
+                or max(r.hours for r in runs) != self.period_hours:
+            raise ValueError(f"start {iso(self.start)}, end {iso(self.end)}, {self.periods} "
+                             f"periods of {self.period_hours} h (at most) and the period "
+                             "runs do not agree")
         return self
+
+    def boundaries(self) -> list[datetime]:
+        """Where each period starts, and the horizon's end last."""
+        runs = self.period_runs or [PeriodRun(hours=self.period_hours, count=self.periods)]
+        lengths = [timedelta(hours=r.hours) for r in runs for _ in range(r.count)]
+        return list(accumulate(lengths, initial=self.start))
 
 
 class WorkloadRecord(_Doc):
@@ -232,7 +255,7 @@ class PlanDocument(_Doc):
         """Checked as a :class:`HorizonRecord`; kept a dict, its times written as UTC."""
         h = HorizonRecord.model_validate(value)
         return {**value, "start": iso(h.start), "end": iso(h.end),
-                "period_hours": h.period_hours, "periods": h.periods}
+                "period_hours": h.period_hours, "periods": h.periods}  # period_runs as given
 
     def pool(self, pool_id: str) -> PoolRecord | None:
         return next((p for p in self.pools if p.pool == pool_id), None)
@@ -470,8 +493,10 @@ def _issue(err: Any) -> FieldIssue:
         value, message = MISSING, "is required"
     elif err["type"] == "string_pattern_mismatch":
         message = _PATTERNS.get(str(loc[-1]), message)
-    if isinstance(value, (dict, list)):
-        value = f"{type(value).__name__} of {len(value)}"  # a section: too long to repeat
+    if isinstance(value, dict):
+        value = MISSING  # a whole section: the message says what is wrong in it
+    elif isinstance(value, list):
+        value = f"list of {len(value)}"
     elif isinstance(value, str) and len(value) > 80:
         value = value[:77] + "..."
     return FieldIssue(field_path(loc), value, message)
@@ -490,10 +515,16 @@ def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
     horizon, or more instances at once than the pool's instance-hours allow (in a period with
     ``u`` instance-hours of ``P`` hours, at most ``ceil(u / P)``; slots are numbered from 0)."""
     h = HorizonRecord.model_validate(plan.horizon)
+    edges = h.boundaries()
+
+    def at_once(record: InstanceHoursRecord) -> int:
+        t = min(max(bisect_right(edges, record.period_start) - 1, 0), len(edges) - 2)
+        hours = (edges[t + 1] - edges[t]).total_seconds() / 3600
+        return math.ceil(record.instance_hours / hours - 1e-6)
+
     issues = []
     for i, pool in enumerate(plan.fleet):
-        hours = [r.instance_hours for r in plan.instance_hours if r.pool == pool.pool]
-        most = max((math.ceil(u / h.period_hours - 1e-6) for u in hours), default=0)
+        most = max((at_once(r) for r in plan.instance_hours if r.pool == pool.pool), default=0)
         for j, s in enumerate(pool.slots):
             where = f"fleet[{i}].slots[{j}]"
             if s.start < h.start or s.end > h.end:

@@ -202,7 +202,7 @@ DAMAGED = [
     ("garbage pool", _set("fleet.0.pool", "garbage"),
      "fleet[0].pool = 'garbage': not a pool id; valid: aws:REGION:INSTANCE_TYPE:MARKET"),
     ("pool of another region", _set("fleet.0.pool", "aws:us-west-2:p3.8xlarge:spot"),
-     "fleet[0] = 'dict of 9': pool 'aws:us-west-2:p3.8xlarge:spot' does not match its region "
+     "fleet[0]: pool 'aws:us-west-2:p3.8xlarge:spot' does not match its region "
      "'us-east-1'"),
     ("slot ends before it starts", _set("fleet.0.slots.0.end", "2026-12-31T00:00:00Z"),
      "slot 0 ends (2026-12-31T00:00:00Z) before it starts (2027-01-01T00:00:00Z)"),
@@ -256,3 +256,33 @@ def test_five_hundred_problems_are_summed_up_after_twenty(tmp_path: Path) -> Non
     lines = str(info.value).splitlines()
     assert len(lines) == 1 + 20 + 1  # the head, 20 problems, "and 480 more"
     assert lines[-1].endswith("and 480 more problems like these")
+
+
+def test_periods_of_mixed_lengths_bound_each_period_by_its_own_length(tmp_path: Path) -> None:
+    # The day as a 12 h period and two of 6 h. 12 instance-hours in the 6 h period from
+    # 12:00 allow ceil(12 / 6) = 2 instances at once there: slot 1 over [12:00, 18:00) is
+    # fine (with equal 12 h periods it would be ceil(12 / 12) = 1: refused).
+    doc = to_document(small_plan(), "w.yaml", "0" * 64)
+    doc["horizon"] = {**doc["horizon"], "period_hours": 12, "periods": 3,
+                      "period_runs": [{"hours": 12, "count": 1}, {"hours": 6, "count": 2}]}
+    doc["instance_hours"].append({"pool": SPOT, "period_start": "2027-01-01T12:00:00Z",
+                                  "instance_hours": 12.0, "cost_usd": 48.0})
+    doc["fleet"][0]["slots"].append({"slot": 1, "start": "2027-01-01T12:00:00Z",
+                                     "end": "2027-01-01T18:00:00Z"})
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({**doc, "plan_id": plan_id_for(doc)}))
+    assert [s.slot for s in read_plan(path).fleet[0].slots] == [0, 1]
+
+    equal = {**doc, "horizon": {k: v for k, v in doc["horizon"].items() if k != "period_runs"}}
+    equal["horizon"]["periods"] = 2
+    path.write_text(json.dumps({**equal, "plan_id": plan_id_for(equal)}))
+    with pytest.raises(PlanFileError) as equal_periods:
+        read_plan(path)
+    equal["horizon"]["periods"] = 3  # 3 x 12 h is not the day from start to end
+    path.write_text(json.dumps({**equal, "plan_id": plan_id_for(equal)}))
+    with pytest.raises(PlanFileError) as disagree:
+        read_plan(path)
+    assert "fleet[0].slots[1].slot = 1: the plan's instance-hours of " + SPOT + " allow at " \
+        "most 1 instance(s) at once" in str(equal_periods.value)
+    assert "horizon: start 2027-01-01T00:00:00Z, end 2027-01-02T00:00:00Z, 3 periods of 12 " \
+        "h (at most) and the period runs do not agree" in str(disagree.value)
