@@ -18,9 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from costopt.errors import AwsError
-from costopt.orchestrate.apply import ApplyOutcome
+
+if TYPE_CHECKING:  # not imported at run time: watch installs its signal handlers first
+    from costopt.orchestrate.apply import ApplyOutcome
 
 
 class StopFlag:
