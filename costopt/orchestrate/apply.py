@@ -108,7 +108,9 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Ec2Fleet, ledger: Led
     if ledger is not None and not options.reinstate:
         _refuse_if_replaced(plan, ledger)
     same = (ledger.plan_ids_of(workload) if ledger else set()) | {plan.plan_id}
-    known_regions = {i.region for i in ledger.instances(plan_ids=same)} if ledger else set()
+    known_regions = {i.region for i in ledger.instances(plan_ids=same)} | {
+        p["region"] for d in ledger.plans() if d["plan_id"] in same for p in d["fleet"]
+    } if ledger else set()
     regions = sorted({p.region for p in plan.fleet} | known_regions)
     if options.yes:
         if ledger is None:

@@ -19,7 +19,7 @@ import signal
 import sqlite3
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -419,19 +419,20 @@ def test_ctrl_c_in_the_first_seconds_of_watch_is_said_and_clean(
 
 def test_watch_goes_on_after_aws_errors_and_says_how_to_fix_them(tmp_path: Path,
                                                                  aws: str) -> None:
-    # A plan whose slot holds now (today, UTC, one p3.2xlarge for the whole day), watched
-    # without --image-id: each reconcile asks SSM for AWS's GPU AMI, which moto does not
-    # have - an AWS error in every reconcile. The loop reports it and tries again.
-    today = datetime.now(timezone.utc).date()
+    # A plan whose slot holds now (one p3.2xlarge from yesterday until the day after
+    # tomorrow, UTC), watched without --image-id: each reconcile asks SSM for AWS's GPU
+    # AMI, which moto does not have - an AWS error in every reconcile. The loop reports it
+    # and tries again.
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
     (tmp_path / "w.yaml").write_text(f"""
 name: watch-errors
-horizon: {{start: {today}, days: 1, period_hours: 24}}
+horizon: {{start: {yesterday}, days: 3, period_hours: 24}}
 cloud:
   regions: [us-east-1]
   instance_types: [p3.2xlarge]
   markets: [on_demand]
 jobs:
-  - {{name: all-day, gpus: 1, gpu_hours: 24}}
+  - {{name: all-days, gpus: 1, gpu_hours: 72}}
 """)
     assert run_cli("plan", str(tmp_path / "w.yaml"), "-o", str(tmp_path / "p.json"),
                    env_url=aws).returncode == 0
