@@ -1,0 +1,177 @@
+"""Runs of identical periods merged into one, and the solution split back (exact).
+
+Hour after hour of the same prices gives the simplex a plateau of equal optima: the hourly
+example (672 periods) holds the same 4 periods 168 times over. Consecutive periods whose
+data per hour is the same - the same jobs' windows hold them; prices, owned capacity,
+quotas and ``max_instances`` are the same every hour in this model - are merged into one
+period of their summed hours, whose bounds scale with its length. The merged model is
+solved, and each merged period's columns are split back into its parts (``split``).
+``docs/model.md`` ("Solving at scale") proves that the split solution is an optimum of the
+model of the original periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costopt.plan.model import NAME_PARTS, LinearProgram, period_hours
+from costopt.workload import Horizon, PeriodRun, Workload
+
+SLACK_KEPT = 1e-9
+"""Share of a row's room a compressed block leaves unused (against rounding)."""
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """The workload with merged periods, and where each original period went: ``group[t]``
+    is the merged period holding period ``t``, which starts ``offset[t]`` hours into it and
+    lasts ``hours[t]``; ``merged[g]`` is merged period ``g``'s length in hours."""
+
+    coarse: Workload
+    group: np.ndarray
+    offset: np.ndarray
+    hours: np.ndarray
+    merged: np.ndarray
+
+    @property
+    def merges(self) -> bool:
+        """Whether any periods were merged (else the coarse model is the original)."""
+        return len(self.merged) < len(self.group)
+
+
+def period_signature(w: Workload) -> np.ndarray:
+    """Per period, what the model's rows and columns depend on besides the period's length:
+    which jobs' windows hold it (a row of booleans per period)."""
+    holds = np.zeros((w.horizon.periods, len(w.jobs)), dtype=bool)
+    for j, job in enumerate(w.jobs):
+        window = w.job_periods(job)
+        holds[window.start:window.stop, j] = True
+    return holds
+
+
+def aggregate(w: Workload) -> Aggregation:
+    """Merge each run of consecutive periods with the same signature into one period."""
+    signature = period_signature(w)
+    starts = np.ones(len(signature), dtype=bool)
+    starts[1:] = (signature[1:] != signature[:-1]).any(axis=1)
+    group = np.cumsum(starts) - 1
+    hours = period_hours(w)
+    merged = np.bincount(group, weights=hours)
+    begins = np.asarray(w.horizon.period_offsets[:-1], dtype=float)
+    offset = begins - begins[starts][group]
+    h = w.horizon
+    # Built without validation: a merged period may be longer than a workload's may be.
+    runs = [PeriodRun.model_construct(hours=int(length), count=1) for length in merged]
+    coarse_horizon = Horizon.model_construct(start=h.start, days=h.days,
+                                             period_hours=h.period_hours, period_runs=runs)
+    coarse = w.model_copy(update={"horizon": coarse_horizon})
+    return Aggregation(coarse, group, offset, hours, merged)
+
+
+def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
+          x: np.ndarray) -> np.ndarray:
+    """The coarse solution ``x`` as a solution of the model of the original periods.
+
+    Each block of a merged period's columns (``compression``) runs at ``c`` times its
+    average rate from the merged period's start until its work is done, ``1/c`` of the way
+    through; each part gets what falls inside it (``c = 1``: in proportion to its hours).
+    Columns without a period (shortfalls, servers bought) are the same."""
+    rate = compression(coarse, x)
+    out = np.zeros(fine.num_cols)
+    for index, coarse_index in ((fine.h, coarse.h), (fine.u, coarse.u)):
+        keys = list(index)
+        if not keys:
+            continue
+        t = np.array([key[-1] for key in keys], dtype=np.int64)
+        g = agg.group[t]
+        cols = np.array([coarse_index[(*key[:-1], int(gt))] for key, gt in
+                         zip(keys, g.tolist(), strict=True)], dtype=np.int64)
+        busy = agg.merged[g] / rate[cols]  # hours from the merged period's start
+        inside = np.clip(np.minimum(agg.offset[t] + agg.hours[t], busy) - agg.offset[t],
+                         0.0, None)
+        out[np.array(list(index.values()), dtype=np.int64)] = x[cols] * inside / busy
+    for fine_index, coarse_index in ((fine.z, coarse.z), (fine.n, coarse.n)):
+        for key, col in fine_index.items():
+            out[col] = x[coarse_index[key]]
+    return out
+
+
+def compression(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
+    """Per column of ``lp``, how many times its period's average rate it may run at from
+    the period's start, so that every row of the period still holds at every instant.
+
+    Blocks: a cloud pool's ``u`` and ``h`` in a period (its packing and wall-time rows tie
+    them) and each owned ``h``. A block run at ``c`` times its average rate adds ``c`` times
+    its part of a row's activity while it runs and nothing after, so a row whose blocks all
+    add non-negative amounts is at its highest at the start: there ``Σ c·part <= upper``
+    suffices; a row with a block that adds a negative amount holds that block (and the
+    others in it) at ``c = 1``, unless it is that block's alone and holds without it. Blocks
+    are compressed one after another (cloud pools first), each as far as its rows and
+    column bounds allow."""
+    block = _blocks(lp)
+    n_blocks = int(block.max()) + 1 if block.size else 0
+    rate = np.ones(lp.num_cols)
+    if n_blocks == 0:
+        return rate
+    per_period = np.array([("t" in NAME_PARTS[f]) for f in lp.row_family], dtype=bool)
+    entry = per_period[lp.a_row]
+    rows, cols, terms = lp.a_row[entry], lp.a_col[entry], (lp.a_val * x[lp.a_col])[entry]
+    owner = block[cols]
+    fixed = np.bincount(rows[owner < 0], weights=terms[owner < 0], minlength=lp.num_rows)
+    keys, inverse = np.unique(rows[owner >= 0] * n_blocks + owner[owner >= 0],
+                              return_inverse=True)
+    part = np.bincount(inverse, weights=terms[owner >= 0], minlength=keys.size)
+    key_row, key_block = keys // n_blocks, keys % n_blocks
+    room = lp.row_upper - fixed
+    held = np.zeros(n_blocks, dtype=bool)
+    shared = np.bincount(key_row, minlength=lp.num_rows) > 1
+    negative = part < 0
+    held[key_block[negative & (shared[key_row] | (room[key_row] < 0))]] = True
+    held[key_block[np.isfinite(lp.row_lower[key_row])]] = True
+    used = np.bincount(key_row, weights=part, minlength=lp.num_rows)  # at c = 1
+    c = np.ones(n_blocks)
+    col_room = _column_room(lp, x, block, n_blocks)
+    order = np.argsort(key_block, kind="stable")
+    bounds = np.searchsorted(key_block[order], np.arange(n_blocks + 1))
+    for b in range(n_blocks):  # cloud pool-periods first
+        if held[b]:
+            continue
+        mine = order[bounds[b]:bounds[b + 1]]
+        grows = part[mine] > 0
+        if not grows.any():
+            continue
+        r, p = key_row[mine][grows], part[mine][grows]
+        slack = np.maximum(lp.row_upper[r] - fixed[r] - used[r], 0.0) * (1.0 - SLACK_KEPT)
+        c[b] = max(1.0, min(float(np.min(1.0 + slack / p)), col_room[b]))
+        used[r] += p * (c[b] - 1.0)
+    has = block >= 0
+    rate[has] = c[block[has]]
+    return rate
+
+
+def _blocks(lp: LinearProgram) -> np.ndarray:
+    """Per column, its block (-1 for columns without a period): cloud pool-periods first,
+    then each owned ``h``."""
+    block = np.full(lp.num_cols, -1, dtype=np.int64)
+    cloud = {key: i for i, key in enumerate(sorted(lp.u))}
+    for key, col in lp.u.items():
+        block[col] = cloud[key]
+    owned = len(cloud)
+    for (_j, p, t), col in sorted(lp.h.items()):
+        if (p, t) in cloud:
+            block[col] = cloud[(p, t)]
+        else:
+            block[col] = owned
+            owned += 1
+    return block
+
+
+def _column_room(lp: LinearProgram, x: np.ndarray, block: np.ndarray,
+                 n_blocks: int) -> np.ndarray:
+    """Per block, the most ``c`` its columns' upper bounds allow (``upper / value``)."""
+    room = np.full(n_blocks, np.inf)
+    bounded = (block >= 0) & np.isfinite(lp.col_upper) & (x > 0)
+    np.minimum.at(room, block[bounded], lp.col_upper[bounded] / x[bounded])
+    return room
