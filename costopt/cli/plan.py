@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
 
 SUGGEST_HIGHS_AFTER_S = 20.0
 """Above this many seconds of planning with CBC, suggest HiGHS."""
+STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
+"""The stages ``-v`` times, in the order they run."""
 
 
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
@@ -82,11 +84,12 @@ def plan(
     write_plan(doc, output)
     if env.verbose:
         timings = {**result.timings, "write": time.perf_counter() - started}
+        order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
         env.err.print(f"{result.variables:,} variables, {result.constraints:,} constraints; "
                       f"{workload.horizon.periods} period(s) solved as "
                       f"{result.solved_periods} (runs of identical periods merged)",
                       highlight=False)
-        env.err.print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()),
+        env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
                       highlight=False)
     if fmt == "json":
         env.console.print_json(json.dumps(doc))
