@@ -126,11 +126,6 @@ class Horizon(_Strict):
         return (0, *accumulate(self.period_lengths))
 
     @property
-    def equal_periods(self) -> bool:
-        """Whether every period has the same length (``period_hours``)."""
-        return self.period_runs is None or len(set(self.period_lengths)) == 1
-
-    @property
     def periods(self) -> int:
         return len(self.period_lengths)
 
