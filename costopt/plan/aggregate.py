@@ -70,6 +70,16 @@ def aggregate(w: Workload) -> Aggregation:
     return Aggregation(coarse, group, offset, hours, merged)
 
 
+def mergeable(lp: LinearProgram) -> bool:
+    """Whether merging is exact for ``lp``: no integer column other than the servers bought
+    (which have no period). An integer count per period would not merge exactly: one count
+    for a merged period must serve all its parts, where the original model may alternate
+    counts between them (``docs/model.md``)."""
+    candidates = np.zeros(lp.num_cols, dtype=bool)
+    candidates[list(lp.n.values())] = True
+    return not (lp.integer & ~candidates).any()
+
+
 def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
           x: np.ndarray) -> np.ndarray:
     """The coarse solution ``x`` as a solution of the model of the original periods.

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from costopt.errors import SolverError, WorkloadError
-from costopt.plan.aggregate import Aggregation, aggregate, split
+from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
 from costopt.plan.model import LinearProgram, build_model
@@ -217,7 +217,7 @@ class _Model:
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
                        elastic=elastic)
-        if agg is None or not agg.merges:
+        if agg is None or not agg.merges or not mergeable(lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
                            elastic=elastic)
