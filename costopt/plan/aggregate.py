@@ -71,13 +71,32 @@ def aggregate(w: Workload) -> Aggregation:
 
 
 def mergeable(lp: LinearProgram) -> bool:
-    """Whether merging is exact for ``lp``: no integer column other than the servers bought
-    (which have no period). An integer count per period would not merge exactly: one count
-    for a merged period must serve all its parts, where the original model may alternate
-    counts between them (``docs/model.md``)."""
-    candidates = np.zeros(lp.num_cols, dtype=bool)
-    candidates[list(lp.n.values())] = True
-    return not (lp.integer & ~candidates).any()
+    """Whether merging is exact for ``lp``, as ``docs/model.md`` proves it: every column is
+    an ``h`` or ``u`` of one period or has no period (shortfalls, servers bought), no
+    integer column has a period, and every row of a period holds only that period's
+    columns. (An integer count per period would not merge exactly: one count for a merged
+    period must serve all its parts, where the original model may alternate them; a row
+    tying two periods together would see a merged period as one.)"""
+    col_period = np.full(lp.num_cols, -2, dtype=np.int64)  # -2: a column split cannot map
+    for index, place in ((lp.h, 2), (lp.u, 1)):
+        col_period[list(index.values())] = [key[place] for key in index]
+    col_period[list(lp.z.values()) + list(lp.n.values())] = -1
+    if (col_period == -2).any() or (lp.integer & (col_period >= 0)).any():
+        return False
+    row_period = np.array([_period_of(family, key) for family, key in
+                           zip(lp.row_family, lp.row_key, strict=True)], dtype=np.int64)
+    if (row_period == -2).any():
+        return False
+    rows, cols = row_period[lp.a_row], col_period[lp.a_col]
+    return not ((rows >= 0) & (cols >= 0) & (rows != cols)).any()
+
+
+def _period_of(family: str, key: tuple) -> int:
+    """The period a row belongs to; -1 for a row over all periods; -2 for one unknown."""
+    parts = NAME_PARTS.get(family)
+    if parts is None:
+        return -2
+    return int(key[parts.index("t")]) if "t" in parts else -1
 
 
 def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,

@@ -186,3 +186,19 @@ def test_only_servers_bought_may_be_integer_where_periods_merge() -> None:
     assert mergeable(lp)
     lp.integer[next(iter(lp.h.values()))] = True
     assert not mergeable(lp)
+
+
+def test_a_row_tying_two_periods_together_is_not_merged() -> None:
+    # gang[a,1] made (by hand) to hold a column of period 0 as well: merging would see the
+    # two periods as one, so the model is solved whole.
+    w = workload([{"name": "a", "gpu_hours": 10}], days=1, period_hours=1,
+                 owned={"servers": [server()]})
+    pools = build_pools(w, catalog())
+    lp = build_model(w, pools, eligibility(w, pools, catalog()))
+    assert mergeable(lp)
+    gang_1 = lp.row_key.index((0, 1))  # work[a] is row 0, then gang[a,0], gang[a,1], ...
+    assert lp.row_family[gang_1] == "gang"
+    lp.a_row = np.append(lp.a_row, gang_1)
+    lp.a_col = np.append(lp.a_col, lp.h[(0, 0, 0)])
+    lp.a_val = np.append(lp.a_val, 1.0)
+    assert not mergeable(lp)
