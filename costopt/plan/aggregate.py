@@ -4,7 +4,9 @@ Hour after hour of the same prices gives the simplex a plateau of equal optima: 
 example (672 periods) holds the same 4 periods 168 times over. Consecutive periods whose
 data per hour is the same - the same jobs' windows hold them; prices, owned capacity,
 quotas and ``max_instances`` are the same every hour in this model - are merged into one
-period of their summed hours, whose bounds scale with its length. The merged model is
+period of their summed hours, whose bounds scale with its length; caps on ``u`` per period
+(``u_upper``, the hindsight planner's) merge where they are the same per hour. The merged
+model is
 solved, and each merged period's columns are split back into its parts (``split``).
 ``docs/model.md`` ("Solving at scale") proves that the split solution is an optimum of the
 model of the original periods.
@@ -12,7 +14,8 @@ model of the original periods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,13 +30,15 @@ SLACK_KEPT = 1e-9
 class Aggregation:
     """The workload with merged periods, and where each original period went: ``group[t]``
     is the merged period holding period ``t``, which starts ``offset[t]`` hours into it and
-    lasts ``hours[t]``; ``merged[g]`` is merged period ``g``'s length in hours."""
+    lasts ``hours[t]``; ``merged[g]`` is merged period ``g``'s length in hours; ``u_upper``
+    the caps on ``u`` per (pool id, merged period), in instance-hours."""
 
     coarse: Workload
     group: np.ndarray
     offset: np.ndarray
     hours: np.ndarray
     merged: np.ndarray
+    u_upper: dict[tuple[str, int], float] = field(default_factory=dict)
 
     @property
     def merges(self) -> bool:
@@ -41,19 +46,27 @@ class Aggregation:
         return len(self.merged) < len(self.group)
 
 
-def period_signature(w: Workload) -> np.ndarray:
+def period_signature(w: Workload,
+                     u_upper: Mapping[tuple[str, int], float] | None = None) -> np.ndarray:
     """Per period, what the model's rows and columns depend on besides the period's length:
-    which jobs' windows hold it (a row of booleans per period)."""
-    holds = np.zeros((w.horizon.periods, len(w.jobs)), dtype=bool)
+    which jobs' windows hold it (1 or 0 per job) and each capped pool's cap per hour (inf
+    where it has none), a row per period."""
+    capped = sorted({pool for pool, _t in u_upper or {}})
+    out = np.zeros((w.horizon.periods, len(w.jobs) + len(capped)))
     for j, job in enumerate(w.jobs):
         window = w.job_periods(job)
-        holds[window.start:window.stop, j] = True
-    return holds
+        out[window.start:window.stop, j] = 1.0
+    out[:, len(w.jobs):] = np.inf
+    column = {pool: len(w.jobs) + i for i, pool in enumerate(capped)}
+    for (pool, t), cap in (u_upper or {}).items():
+        out[t, column[pool]] = cap / w.horizon.period_lengths[t]
+    return out
 
 
-def aggregate(w: Workload) -> Aggregation:
+def aggregate(w: Workload,
+              u_upper: Mapping[tuple[str, int], float] | None = None) -> Aggregation:
     """Merge each run of consecutive periods with the same signature into one period."""
-    signature = period_signature(w)
+    signature = period_signature(w, u_upper)
     starts = np.ones(len(signature), dtype=bool)
     starts[1:] = (signature[1:] != signature[:-1]).any(axis=1)
     group = np.cumsum(starts) - 1
@@ -67,7 +80,10 @@ def aggregate(w: Workload) -> Aggregation:
     coarse_horizon = Horizon.model_construct(start=h.start, days=h.days,
                                              period_hours=h.period_hours, period_runs=runs)
     coarse = w.model_copy(update={"horizon": coarse_horizon})
-    return Aggregation(coarse, group, offset, hours, merged)
+    caps: dict[tuple[str, int], float] = {}
+    for (pool, t), cap in (u_upper or {}).items():  # equal per hour across a merged period
+        caps[(pool, int(group[t]))] = caps.get((pool, int(group[t])), 0.0) + cap
+    return Aggregation(coarse, group, offset, hours, merged, caps)
 
 
 def mergeable(lp: LinearProgram) -> bool:

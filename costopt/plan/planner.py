@@ -8,7 +8,7 @@ which job falls short by how many reference GPU-hours and why.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -138,14 +138,17 @@ class PlanResult:
 
 def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAULT_SOLVER,
               source: str = "workload", time_limit_s: float | None = None,
-              prune: bool = True, merge: bool = True) -> PlanResult:
+              prune: bool = True, merge: bool = True,
+              u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
 
     Pools that another pool dominates are left out first (``prune_dominated``; exact)
     unless ``prune`` is False; runs of identical periods are solved as one
-    (``aggregate.py``; exact) unless ``merge`` is False."""
+    (``aggregate.py``; exact) unless ``merge`` is False. ``u_upper`` caps cloud
+    instance-hours per (pool id, period) (see :func:`~costopt.plan.model.build_model`);
+    pruning knows nothing of it."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -157,12 +160,12 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
         raise WorkloadError(source, issues)
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
-    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge)
+    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper)
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
-                    solver, time_limit_s, merge)
+                    solver, time_limit_s, merge, u_upper)
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
@@ -181,11 +184,12 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 
 
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
-          solver: str, time_limit_s: float | None, merge: bool) -> PlanResult:
+          solver: str, time_limit_s: float | None, merge: bool,
+          u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
-    agg = clock.run("aggregate", aggregate, workload) if merge else None
-    model = _Model(workload, pools, pairs, agg, solver, time_limit_s, clock)
+    agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
+    model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s, clock)
     status = "optimal"
     lp, sol = model.solved(elastic=False) if not notes else (None, None)
     if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
@@ -207,6 +211,7 @@ class _Model:
     workload: Workload
     pools: Pools
     pairs: list[Eligible]
+    u_upper: Mapping[tuple[str, int], float]
     agg: Aggregation | None
     solver: str
     time_limit_s: float | None
@@ -216,11 +221,11 @@ class _Model:
         """The model of the workload's own periods and its optimum (or why there is none)."""
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
-                       elastic=elastic)
+                       elastic=elastic, u_upper=self.u_upper)
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
-                           elastic=elastic)
+                           elastic=elastic, u_upper=agg.u_upper)
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 

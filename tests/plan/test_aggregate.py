@@ -202,3 +202,39 @@ def test_a_row_tying_two_periods_together_is_not_merged() -> None:
     lp.a_col = np.append(lp.a_col, lp.h[(0, 0, 0)])
     lp.a_val = np.append(lp.a_val, 1.0)
     assert not mergeable(lp)
+
+
+def test_caps_on_u_merge_where_they_are_the_same_per_hour() -> None:
+    # Hourly for 2 days, one job over all of it; pool "x" capped at 1 instance-hour an hour
+    # until 10:00, then at 0.5: two merged periods, [0, 10) and [10, 48), capped at
+    # 10 x 1 = 10 and 38 x 0.5 = 19 instance-hours.
+    w = workload([{"name": "a", "gpu_hours": 1}], days=2, period_hours=1)
+    caps = {("x", t): 1.0 if t < 10 else 0.5 for t in range(48)}
+    agg = aggregate(w, caps)
+    assert agg.merged.tolist() == [10.0, 38.0]
+    assert agg.u_upper == {("x", 0): 10.0, ("x", 1): 19.0}
+
+
+@settings(max_examples=25, deadline=None)
+@given(hourly_case(), st.data())
+def test_planning_merged_under_caps_on_u_gives_the_plain_optimum(case, data) -> None:
+    # Caps per (pool, period) as the hindsight planner gives them: a pool's cap per hour
+    # changes at a random period (so some runs merge and some do not).
+    w, cat = case
+    periods = w.horizon.periods
+    caps = {}
+    for pool in build_pools(w, cat).cloud:
+        if data.draw(st.booleans()):
+            change = data.draw(st.integers(0, periods))
+            before, after = (data.draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])) for _ in "ab")
+            caps.update({(pool.id, t): (before if t < change else after)
+                         * w.horizon.period_lengths[t] for t in range(periods)})
+    try:
+        plain = make_plan(w, cat, merge=False, solver="cbc", u_upper=caps)
+    except WorkloadError:
+        return
+    merged = make_plan(w, cat, solver="cbc", u_upper=caps)
+    assert merged.status == plain.status
+    assert merged.total_usd == pytest.approx(plain.total_usd, rel=1e-6, abs=0.01)
+    assert sum(s.gpu_hours for s in merged.shortfalls) == pytest.approx(
+        sum(s.gpu_hours for s in plain.shortfalls), abs=1e-4)
