@@ -14,6 +14,7 @@ model of the original periods.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -151,10 +152,10 @@ def compression(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
     them) and each owned ``h``. A block run at ``c`` times its average rate adds ``c`` times
     its part of a row's activity while it runs and nothing after, so a row whose blocks all
     add non-negative amounts is at its highest at the start: there ``Σ c·part <= upper``
-    suffices; a row with a block that adds a negative amount holds that block (and the
-    others in it) at ``c = 1``, unless it is that block's alone and holds without it. Blocks
-    are compressed one after another (cloud pools first), each as far as its rows and
-    column bounds allow."""
+    suffices. A block that adds a negative amount to a row others share (or to a row that
+    would not hold without it) is held at ``c = 1``: it then adds the same at every
+    instant; so is a block in a row with a lower bound. Blocks are compressed one after
+    another (cloud pools first), each as far as its rows and column bounds allow."""
     block = _blocks(lp)
     n_blocks = int(block.max()) + 1 if block.size else 0
     rate = np.ones(lp.num_cols)
@@ -189,8 +190,11 @@ def compression(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
             continue
         r, p = key_row[mine][grows], part[mine][grows]
         slack = np.maximum(lp.row_upper[r] - fixed[r] - used[r], 0.0) * (1.0 - SLACK_KEPT)
-        c[b] = max(1.0, min(float(np.min(1.0 + slack / p)), col_room[b]))
-        used[r] += p * (c[b] - 1.0)
+        limit = min(float(np.min(1.0 + slack / p)), col_room[b])
+        if not math.isfinite(limit) or limit <= 1.0:  # no finite bound: leave it even
+            continue
+        c[b] = limit
+        used[r] += p * (limit - 1.0)
     has = block >= 0
     rate[has] = c[block[has]]
     return rate
