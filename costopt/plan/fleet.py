@@ -20,7 +20,7 @@ model holds (``model.running_at_once``).
 
 Steps 2-3 only add paid time, so the fleet's cost is at least the LP's ``price * u``; the
 plan reports the fleet's cost (``docs/model.md``, "Launch overhead"). Pure: numbers in,
-intervals out; times in whole seconds from the first period's start.
+intervals out; times in whole microseconds from the first period's start.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-HOUR = 3600
+TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
+HOUR = 3600 * TICK
 ROUNDS = 50  # repair rounds before giving up (each only lengthens runs; a few suffice)
 
 
@@ -45,12 +46,12 @@ class Run:
 
     @property
     def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / HOUR
+        return (self.end - self.start).total_seconds() / 3600
 
     @property
     def work_hours(self) -> float:
         """Instance-hours of work: the run less its setup."""
-        return max(0.0, (self.end - self.setup_end).total_seconds() / HOUR)
+        return max(0.0, (self.end - self.setup_end).total_seconds() / 3600)
 
 
 @dataclass(frozen=True)
@@ -74,30 +75,31 @@ class Periods:
         return self.starts[0]
 
     def seconds(self, t: int) -> tuple[int, int]:
-        return (round((self.starts[t] - self.origin).total_seconds()),
-                round((self.ends[t] - self.origin).total_seconds()))
+        """Period ``t``'s start and end in microseconds from the first period's start."""
+        return (round((self.starts[t] - self.origin).total_seconds() * TICK),
+                round((self.ends[t] - self.origin).total_seconds() * TICK))
 
 
 def schedule_pool(pool: str, periods: Periods, paid_hours: dict[int, float],
                   work_hours: dict[int, float], setup_s: int, min_run_s: int) -> PoolSchedule:
     """The runs of one pool: ``paid_hours[t]`` instance-hours (the LP's ``u``) and at least
     ``work_hours[t]`` instance-hours of work after setup in each period."""
-    plan = _Slots(periods, paid_hours, setup_s)
+    plan = _Slots(periods, paid_hours, setup_s * TICK)
     plan.place()
     for _ in range(ROUNDS):
-        changed = plan.fill_pauses(min_run_s) | plan.lengthen_short_runs(min_run_s)
+        changed = plan.fill_pauses(min_run_s * TICK) | plan.lengthen_short_runs(min_run_s * TICK)
         changed |= plan.repair_work(work_hours)
         if not changed:
             break
     origin = periods.origin
-    runs = tuple(Run(k, origin + timedelta(seconds=s), origin + timedelta(seconds=e),
-                     origin + timedelta(seconds=min(e, s + setup_s)))
+    runs = tuple(Run(k, origin + timedelta(microseconds=s), origin + timedelta(microseconds=e),
+                     origin + timedelta(microseconds=min(e, s + setup_s * TICK)))
                  for k, s, e in plan.runs())
     return PoolSchedule(pool, runs, {t: plan.paid(t) / HOUR for t in sorted(paid_hours)})
 
 
 class _Slots:
-    """Intervals per slot, in seconds, and the allotment that bounds them."""
+    """Intervals per slot, in microseconds, and the allotment that bounds them."""
 
     def __init__(self, periods: Periods, paid_hours: dict[int, float], setup_s: int) -> None:
         self.periods = periods

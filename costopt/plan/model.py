@@ -1,7 +1,8 @@
 """The cost model as a linear program held in arrays (``workload.md``, "The model").
 
 Sets
-  J jobs; P pools (owned ``S`` and cloud ``C``); T periods of ``P_h`` hours each.
+  J jobs; P pools (owned ``S`` and cloud ``C``); T periods, period t of ``P_h(t)`` hours
+  (equal or mixed lengths: ``Horizon.period_lengths``).
 Variables
   h[j,p,t] >= 0  GPU-hours job j runs on pool p in period t (only eligible pairs, only the
                  periods inside the job's window)
@@ -13,7 +14,8 @@ Variables
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
-  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods,
+  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods: 1e-5 times
+   the period's midpoint as a share of the horizon,
    + penalty * z in the elastic re-solve)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
@@ -47,6 +49,19 @@ from costopt.workload import Workload
 INF = math.inf
 TIE_BREAK_USD_PER_GPU_HOUR = 1e-5
 """The most the tie-break adds per GPU-hour (the last period); it only orders equal plans."""
+
+
+def period_hours(w: Workload) -> np.ndarray:
+    """Each period's length in hours (``P_h(t)``)."""
+    return np.asarray(w.horizon.period_lengths, dtype=float)
+
+
+def tie_break_weights(w: Workload) -> np.ndarray:
+    """Each period's tie-break per GPU-hour, in units of the most: its midpoint as a share of
+    the horizon. The mean of a linear function of time over the period, so that periods
+    merged into one (``aggregate.py``) get the mean of their parts' weights, by hours."""
+    offsets = np.asarray(w.horizon.period_offsets, dtype=float)
+    return (offsets[:-1] + offsets[1:]) / 2.0 / offsets[-1]
 
 
 @dataclass
@@ -228,7 +243,7 @@ class _HColumns:
 def period_label(workload: Workload, t: int) -> str:
     """``2027-01-05`` for daily periods starting at midnight, else ``2027-01-05T06:00``."""
     start = workload.horizon.period_start(t)
-    if workload.horizon.period_hours % 24 == 0 and start.hour == 0 and start.minute == 0:
+    if workload.horizon.period_lengths[t] % 24 == 0 and start.hour == 0 and start.minute == 0:
         return start.strftime("%Y-%m-%d")
     return start.strftime("%Y-%m-%dT%H:%M")
 
@@ -310,7 +325,7 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     is_cloud = np.array([isinstance(p, CloudPool) for p in all_pools], dtype=bool)
     energy = [0.0 if isinstance(p, CloudPool) else p.energy_usd_per_gpu_hour for p in all_pools]
     first = b.cols(total, np.asarray(energy, dtype=float)[pool] if total else 0.0,
-                   extra=TIE_BREAK_USD_PER_GPU_HOUR * (period + 1) / periods,
+                   extra=TIE_BREAK_USD_PER_GPU_HOUR * tie_break_weights(w)[period],
                    seed=per_pair([(e.job, e.pool) in seeded for e in pairs]))
     col = first + np.arange(total, dtype=np.int64)
     h = dict(zip(zip(job.tolist(), pool.tolist(), period.tolist(), strict=True), col.tolist(),
@@ -321,9 +336,10 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     u_pool, u_period = u_keys // periods, u_keys % periods
     price = np.array([p.usd_per_hour if isinstance(p, CloudPool) else 0.0 for p in all_pools])
     bounds = [pools.instance_bound(p) if isinstance(p, CloudPool) else None for p in all_pools]
-    cap = np.array([INF if n is None else n * w.horizon.period_hours for n in bounds])
-    upper = np.minimum(cap[u_pool], [u_upper.get((all_pools[p].id, t), INF) for p, t in
-                                     zip(u_pool.tolist(), u_period.tolist(), strict=True)])
+    cap = np.array([INF if n is None else float(n) for n in bounds])
+    upper = np.minimum(cap[u_pool] * period_hours(w)[u_period],
+                       [u_upper.get((all_pools[p].id, t), INF) for p, t in
+                        zip(u_pool.tolist(), u_period.tolist(), strict=True)])
     u_first = b.cols(len(u_keys), price[u_pool], upper=upper)
     u_cols = u_first + np.arange(len(u_keys), dtype=np.int64)
     u = dict(zip(zip(u_pool.tolist(), u_period.tolist(), strict=True), u_cols.tolist(),
@@ -406,7 +422,8 @@ def _gang_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
     periods = w.horizon.periods
     keys, group = _grouped(hc.job * periods + hc.period, periods)
     gang = np.array([w.jobs[j].gpus for j, _t in keys], dtype=float)
-    b.rows("gang", keys, group, hc.col, 1.0, upper=gang * w.horizon.period_hours)
+    hours = period_hours(w)[np.array([t for _j, t in keys], dtype=np.int64)]
+    b.rows("gang", keys, group, hc.col, 1.0, upper=gang * hours)
 
 
 def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
@@ -415,11 +432,11 @@ def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
     (for a candidate: the available hours of the servers bought)."""
     periods, owned = w.horizon.periods, ~hc.cloud
     keys, group = _grouped(hc.pool[owned] * periods + hc.period[owned], periods)
-    caps = []
-    for p, _t in keys:
+    caps, hours = [], period_hours(w)
+    for p, t in keys:
         pool = pools.all[p]
         assert isinstance(pool, OwnedPool)
-        caps.append(pool.capacity_gpu_hours(w.horizon.period_hours))
+        caps.append(pool.capacity_gpu_hours(hours[t]))
     bought = [i for i, (p, _t) in enumerate(keys) if p in n]
     upper = np.array(caps, dtype=float)
     upper[bought] = 0.0
@@ -438,25 +455,27 @@ def setup_hours(w: Workload) -> float:
 def _start_columns(b: _Builder, w: Workload, u: dict[tuple[int, int], int]
                    ) -> dict[tuple[int, int], int]:
     """starts[p,t] >= 0: instances of a cloud pool started in a period, each paying
-    ``setup_hours`` without work; ``started[p,t]: (u[p,t] - u[p,t-1]) / P_h - starts <= 0``
+    ``setup_hours`` without work; ``started[p,t]: u[p,t] / P_h(t) - u[p,t-1] / P_h(t-1) -
+    starts <= 0``
     (instances at once grow only by starting some). A lower bound of the fleet schedule's
     starts, which may restart a partial instance (``fleet.py`` pays for that by running
     longer). None without setup time."""
     if setup_hours(w) <= 0 or not u:
         return {}
-    period_h = float(w.horizon.period_hours)
+    hours = period_hours(w)
     keys = sorted(u)
     first = b.cols(len(keys), 0.0)
     starts = {key: first + i for i, key in enumerate(keys)}
     rows = np.arange(len(keys), dtype=np.int64)
-    before = [(i, u[(p, t - 1)]) for i, (p, t) in enumerate(keys) if (p, t - 1) in u]
+    before = [(i, u[(p, t - 1)], hours[t - 1]) for i, (p, t) in enumerate(keys)
+              if (p, t - 1) in u]
     b.rows("started", keys,
-           np.concatenate([rows, rows, np.array([i for i, _c in before], dtype=np.int64)]),
+           np.concatenate([rows, rows, np.array([i for i, _c, _h in before], dtype=np.int64)]),
            np.concatenate([np.array([u[k] for k in keys], dtype=np.int64),
                            np.array([starts[k] for k in keys], dtype=np.int64),
-                           np.array([c for _i, c in before], dtype=np.int64)]),
-           np.concatenate([np.full(len(keys), 1.0 / period_h), -np.ones(len(keys)),
-                           np.full(len(before), -1.0 / period_h)]), upper=0.0)
+                           np.array([c for _i, c, _h in before], dtype=np.int64)]),
+           np.concatenate([1.0 / hours[[t for _p, t in keys]], -np.ones(len(keys)),
+                           np.array([-1.0 / h for _i, _c, h in before])]), upper=0.0)
     return starts
 
 
@@ -517,12 +536,12 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int,
     planner adds those a solution exceeds (:func:`concurrency_excess`) and solves again, so
     integer counts exist only where a limit binds. The fleet schedule runs ``ceil(u / P_h)
     <= running`` instances at any instant of the period. Returns the ``running`` columns."""
-    period_h = float(w.horizon.period_hours)
+    hours = period_hours(w)
     rows = limit_terms(pools, u)
     for (g, t), terms in rows.items():
         family = "quota_hours" if pools.limits[g].kind == "quota" else "instances_hours"
         b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
-              upper=pools.limits[g].bound * period_h)
+              upper=pools.limits[g].bound * hours[t])
     running: dict[tuple[int, int], int] = {}
     for g, t in sorted(counted & rows.keys()):
         for p, _weight in rows[(g, t)]:
@@ -533,7 +552,7 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int,
             bound = pools.instance_bound(pool)
             running[(p, t)] = b.col(0.0, upper=INF if bound is None else float(bound),
                                     integer=True)
-            b.row("count", (p, t), [(u[(p, t)], 1.0), (running[(p, t)], -period_h)],
+            b.row("count", (p, t), [(u[(p, t)], 1.0), (running[(p, t)], -float(hours[t]))],
                   upper=0.0)
         family = "quota" if pools.limits[g].kind == "quota" else "instances"
         b.row(family, (g, t), [(running[(p, t)], weight) for p, weight in rows[(g, t)]],
@@ -573,10 +592,10 @@ def concurrency_excess(w: Workload, pools: Pools, lp: LinearProgram,
                        x: np.ndarray) -> set[tuple[int, int]]:
     """(limit, period) pairs whose pools would run more at once than the limit allows in
     the fleet schedule of ``x`` (``sum weight * ceil(u / P) > bound``)."""
-    period_h = float(w.horizon.period_hours)
+    hours = period_hours(w)
     out = set()
     for (g, t), terms in limit_terms(pools, lp.u).items():
-        used = sum(weight * running_at_once(float(x[lp.u[(p, t)]]), period_h)
+        used = sum(weight * running_at_once(float(x[lp.u[(p, t)]]), float(hours[t]))
                    for p, weight in terms)
         if used > pools.limits[g].bound + 1e-9:
             out.add((g, t))

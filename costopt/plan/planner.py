@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from costopt.errors import SolverError, WorkloadError
+from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
 from costopt.plan.fleet import Periods, PoolSchedule, schedule_pool
@@ -25,6 +26,7 @@ from costopt.plan.model import (
     build_model,
     concurrency_excess,
     limit_terms,
+    period_hours,
     running_at_once,
 )
 from costopt.plan.pools import (
@@ -38,7 +40,7 @@ from costopt.plan.pools import (
     regional_spot_notes,
     unplaceable_jobs,
 )
-from costopt.plan.solve import MIP_REL_GAP, Solution, SolveStatus, solve
+from costopt.plan.solve import DEFAULT_SOLVER, MIP_REL_GAP, Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, check_against_catalog
 
@@ -115,8 +117,11 @@ class PlanResult:
     where a spot slot may fall back to."""
     timings: dict[str, float] = field(default_factory=dict)
     """Wall seconds by stage: ``prepare`` (pools, eligibility, pruning), ``build`` (the LP
-    arrays), ``solve`` (the solver, elastic re-solve included), ``extract`` (the plan,
-    baselines, what binds); summed over the no-buy re-plan when there is one."""
+    arrays), ``aggregate`` (merging identical periods, the merged LP), ``solve`` (the
+    solver, elastic re-solve included), ``split`` (the merged solution back to the
+    periods), ``extract`` (the plan, baselines, what binds); summed over the no-buy re-plan
+    when there is one."""
+    solved_periods: int = 0  # periods of the model the solver saw (fewer when merged)
 
     @property
     def by_market(self) -> dict[str, float]:
@@ -147,17 +152,19 @@ class PlanResult:
         return self.variable_usd + self.fixed_usd
 
 
-def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
+def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAULT_SOLVER,
               source: str = "workload", time_limit_s: float | None = None,
-              prune: bool = True,
+              prune: bool = True, merge: bool = True,
               u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
 
     Pools that another pool dominates are left out first (``prune_dominated``; exact)
-    unless ``prune`` is False. ``u_upper`` caps cloud instance-hours per (pool id, period)
-    (see :func:`~costopt.plan.model.build_model`); pruning knows nothing of it."""
+    unless ``prune`` is False; runs of identical periods are solved as one
+    (``aggregate.py``; exact) unless ``merge`` is False. ``u_upper`` caps cloud
+    instance-hours per (pool id, period) (see :func:`~costopt.plan.model.build_model`);
+    pruning knows nothing of it."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -174,7 +181,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
                 pool.usd_per_hour
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
-    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, u_upper)
+    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper)
     result = replace(result, spot_zone_prices=zone_prices,
                      notes=result.notes + over_quota_notes(pools)
                      + regional_spot_notes(pools, catalog.source,
@@ -183,7 +190,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
-                    solver, time_limit_s, u_upper)
+                    solver, time_limit_s, merge, u_upper)
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
@@ -202,84 +209,109 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 
 
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
-          solver: str, time_limit_s: float | None,
+          solver: str, time_limit_s: float | None, merge: bool,
           u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
+    agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
+    model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s, clock)
     status = "optimal"
-    lp, sol = None, None
-    if not notes:
-        lp, sol = _solve_within_limits(clock, workload, pools, pairs, solver, time_limit_s,
-                                       u_upper)
+    lp, sol = model.within_limits(elastic=False) if not notes else (None, None)
     if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp, sol = _solve_within_limits(clock, workload, pools, pairs, solver, time_limit_s,
-                                       u_upper, elastic=True)
+        lp, sol = model.within_limits(elastic=True)
         if sol.status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes)
     result.timings.update(clock.seconds)
-    return result
+    periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
+    return replace(result, solved_periods=periods)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The cost model of one workload, solved merged when runs of its periods merge."""
+
+    workload: Workload
+    pools: Pools
+    pairs: list[Eligible]
+    u_upper: Mapping[tuple[str, int], float]
+    agg: Aggregation | None
+    solver: str
+    time_limit_s: float | None
+    clock: _StageClock
+
+    def solved(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
+        """The model of the workload's own periods and its optimum (or why there is none)."""
+        clock, agg = self.clock, self.agg
+        lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
+                       elastic=elastic, u_upper=self.u_upper)
+        if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
+            return lp, self._solve(lp)
+        coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
+                           elastic=elastic, u_upper=agg.u_upper)
+        sol = self._solve(coarse)
+        return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
+
+    def _solve(self, lp: LinearProgram) -> Solution:
+        return _checked(self.clock.run("solve", solve, lp, self.solver, self.time_limit_s))
+
+    def within_limits(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
+        """The optimum whose fleet stays within every concurrency limit at every instant.
+
+        1. Solve with each limit relaxed to hours (``quota_hours``; merged periods where
+           that is exact). Within every limit at once (``ceil(u/P)`` instances): done.
+        2. Else round: cap each pool of an exceeded (limit, period) at whole instances that
+           fit the limit (dropping the instance that carries the fewest hours) and solve
+           again. A solution within the limits that costs what the relaxation cost is the
+           optimum (the relaxation's cost is a lower bound; to the MILP's relative gap).
+        3. Else integer counts (``running``) for every period of each limit exceeded so
+           far, solved as a MILP, until no limit is exceeded: each model is a relaxation of
+           the one with counts everywhere, and its optimum is within every limit, so it is
+           that model's optimum too."""
+        w, pools, clock = self.workload, self.pools, self.clock
+        lp, sol = self.solved(elastic=elastic)
+        if sol.status is not SolveStatus.OPTIMAL:
+            return lp, sol
+        excess = concurrency_excess(w, pools, lp, sol.x)
+        if not excess:
+            return lp, sol
+        bound = float(lp.cost @ sol.x)
+        seen = set(excess)
+        upper = lp.col_upper.copy()
+        trial, tsol = lp, sol
+        for _ in range(ROUNDING_TRIES):
+            for (p, t), hours in _rounded_caps(w, pools, trial, tsol.x, excess).items():
+                upper[lp.u[(p, t)]] = min(upper[lp.u[(p, t)]], hours)
+            trial = replace(lp, col_upper=upper.copy())
+            tsol = self._solve(trial)
+            if tsol.status is not SolveStatus.OPTIMAL:
+                break
+            excess = concurrency_excess(w, pools, trial, tsol.x)
+            seen |= excess
+            if not excess:
+                if float(trial.cost @ tsol.x) <= bound + ROUNDING_TOLERANCE * max(1.0, abs(bound)):
+                    return trial, tsol
+                break
+        counted = frozenset(key for key in limit_terms(pools, lp.u)
+                            if key[0] in {g for g, _t in seen})
+        while True:
+            lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
+                           u_upper=self.u_upper, counted=counted)
+            lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
+            sol = self._solve(lp)
+            if sol.status is not SolveStatus.OPTIMAL:
+                return lp, sol
+            excess = concurrency_excess(w, pools, lp, sol.x) - counted
+            if not excess:
+                return lp, sol
+            counted |= {key for key in limit_terms(pools, lp.u)
+                        if key[0] in {g for g, _t in excess}}
 
 
 ROUNDING_TRIES = 3
 """Rounded instance counts tried before integer counts (each an LP solve)."""
-
-
-def _solve_within_limits(clock: _StageClock, w: Workload, pools: Pools, pairs: list[Eligible],
-                         solver: str, time_limit_s: float | None,
-                         u_upper: Mapping[tuple[str, int], float] | None, *,
-                         elastic: bool = False) -> tuple[LinearProgram, Solution]:
-    """The optimum whose fleet stays within every concurrency limit at every instant.
-
-    1. Solve with each limit relaxed to hours (``quota_hours``). Within every limit at
-       once (``ceil(u/P)`` instances): done.
-    2. Else round: cap each pool of an exceeded (limit, period) at whole instances that fit
-       the limit (dropping the instance that carries the fewest hours) and solve again. A
-       solution within the limits that costs what the relaxation cost is the optimum (the
-       relaxation's cost is a lower bound; to the MILP's relative gap): done.
-    3. Else integer counts (``running``) for every period of each limit exceeded so far,
-       solved as a MILP, until no limit is exceeded: each model is a relaxation of the one
-       with counts everywhere, and its optimum is within every limit, so it is that
-       model's optimum too."""
-    lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic, u_upper=u_upper)
-    sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
-    if sol.status is not SolveStatus.OPTIMAL:
-        return lp, sol
-    excess = concurrency_excess(w, pools, lp, sol.x)
-    if not excess:
-        return lp, sol
-    bound = float(lp.cost @ sol.x)
-    seen = set(excess)
-    upper = lp.col_upper.copy()
-    trial, tsol = lp, sol
-    for _ in range(ROUNDING_TRIES):
-        for (p, t), hours in _rounded_caps(w, pools, trial, tsol.x, excess).items():
-            upper[lp.u[(p, t)]] = min(upper[lp.u[(p, t)]], hours)
-        trial = replace(lp, col_upper=upper.copy())
-        tsol = _checked(clock.run("solve", solve, trial, solver, time_limit_s))
-        if tsol.status is not SolveStatus.OPTIMAL:
-            break
-        excess = concurrency_excess(w, pools, trial, tsol.x)
-        seen |= excess
-        if not excess:
-            if float(trial.cost @ tsol.x) <= bound + ROUNDING_TOLERANCE * max(1.0, abs(bound)):
-                return trial, tsol
-            break
-    counted = frozenset(key for key in limit_terms(pools, lp.u)
-                        if key[0] in {g for g, _t in seen})
-    while True:
-        lp = clock.run("build", build_model, w, pools, pairs, elastic=elastic, u_upper=u_upper,
-                       counted=counted)
-        lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
-        sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
-        if sol.status is not SolveStatus.OPTIMAL:
-            return lp, sol
-        excess = concurrency_excess(w, pools, lp, sol.x) - counted
-        if not excess:
-            return lp, sol
-        counted |= {key for key in limit_terms(pools, lp.u) if key[0] in {g for g, _t in excess}}
 
 
 ROUNDING_TOLERANCE = MIP_REL_GAP
@@ -292,10 +324,10 @@ def _rounded_caps(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
     """Instance-hour caps (whole instances x P) on the pools of each exceeded (limit,
     period) that fit the limit: from ``ceil(u/P)`` instances, drop the ones carrying the
     fewest hours until the limit holds."""
-    period_h = float(w.horizon.period_hours)
     terms = limit_terms(pools, lp.u)
     caps: dict[tuple[int, int], float] = {}
     for g, t in sorted(excess):
+        period_h = float(period_hours(w)[t])
         hours = {p: float(x[lp.u[(p, t)]]) for p, _w in terms[(g, t)]}
         count = {p: running_at_once(h, period_h) for p, h in hours.items()}
         weight = dict(terms[(g, t)])

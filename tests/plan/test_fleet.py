@@ -40,6 +40,17 @@ def test_gap_days_make_separate_intervals() -> None:
     assert runs({0: 24.0, 2: 24.0}) == [(0, D0, D0 + 24 * H), (0, D0 + 48 * H, D0 + 72 * H)]
 
 
+def test_slots_of_mixed_periods_continue_from_hours_into_a_day() -> None:
+    # Periods: two of 1 h (00:00, 01:00), then one of 22 h (02:00..24:00), then a day.
+    # 1 instance-hour in each hour, 11 in the 22-hour period, 24 on day 1: slot 0 runs
+    # 00:00..02:00 and, running at 02:00, goes on for the 22-hour period's 11 hours
+    # (02:00 + 11 h = 13:00); then all of day 1.
+    bounds = [D0, D0 + H, D0 + 2 * H, D0 + 24 * H, D0 + 48 * H]
+    mixed = Periods(bounds[:-1], bounds[1:])
+    assert runs({0: 1.0, 1: 1.0, 2: 11.0, 3: 24.0}, periods=mixed) == [
+        (0, D0, D0 + 13 * H), (0, D0 + 24 * H, D0 + 48 * H)]
+
+
 def test_slots_add_up_to_the_instance_hours_without_overhead() -> None:
     hours = {0: 50.5, 1: 3.25, 2: 71.0}
     schedule = schedule_pool("p", DAYS, hours, {}, 0, 0)
