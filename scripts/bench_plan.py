@@ -42,7 +42,7 @@ TYPES_60 = ["p3.2xlarge", "p3.8xlarge", "p3.16xlarge", "g4dn.xlarge", "g4dn.12xl
 
 QUOTA_VCPUS = {(r, m, f): 2048 for r in REGIONS for m in ("on_demand", "spot")
                for f in ("P", "G")} | {
-    ("eu-west-1", "spot", "G"): 64,       # small enough to bind (four g5.12xlarge at once)
+    ("eu-west-1", "spot", "G"): 64,       # small: four g5.12xlarge at once
     ("eu-west-1", "on_demand", "P"): 96,  # one p4d.24xlarge, or three p3.8xlarge
 }
 """vCPUs running at once per (region, market, family)."""
