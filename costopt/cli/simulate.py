@@ -54,7 +54,9 @@ def simulate(
         "--workload", help="The workload the plan was made from (default: the file the plan "
         "names; its hash is checked).", metavar="FILE")] = None,
     policy: Annotated[str, typer.Option(
-        help="How the fleet is driven: plan (the plan's schedule, as apply does).")] = "plan",
+        help="How the fleet is driven: deadline (spot while each job keeps its pace, "
+        "on-demand when it falls behind) or plan (the plan's schedule and fallback chain "
+        "as written).")] = "deadline",
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Also write the JSON result to this file.")] = None,

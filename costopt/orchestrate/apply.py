@@ -19,7 +19,7 @@ One run at time ``at``:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +39,7 @@ from costopt.orchestrate.reconcile import (
     GONE,
     LIVE,
     FleetAction,
+    MarketChoice,
     ObservedInstance,
     Reconciliation,
     instance_price,
@@ -95,10 +96,15 @@ class ApplyOutcome:
 
 
 def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger | None,
-               options: ApplyOptions, say: Say, plan_path: str | None = None) -> ApplyOutcome:
+               options: ApplyOptions, say: Say, plan_path: str | None = None,
+               target: PlanDocument | None = None,
+               markets: Mapping[str, MarketChoice] | None = None) -> ApplyOutcome:
     """Reconcile AWS with ``plan`` at ``at``; change nothing unless ``options.yes``.
-    ``ledger`` may be ``None`` only for a dry run with no ledger yet."""
-    pools = {p.pool: p for p in plan.fleet}
+    ``ledger`` may be ``None`` only for a dry run with no ledger yet. A policy steers with
+    ``target`` (the schedule to reconcile towards instead of the plan's, same pools) and
+    ``markets`` (its market choice per pool, :class:`~costopt.orchestrate.reconcile.MarketChoice`);
+    the ledger records ``plan``."""
+    pools = {p.pool: p for p in (target or plan).fleet}
     known_regions = {i.region for i in ledger.instances(plan.plan_id)} if ledger else set()
     regions = sorted({p.region for p in plan.fleet} | known_regions)
     if options.yes:
@@ -114,7 +120,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
             if o.interrupted and o.state not in LIVE:
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
-    recon = reconcile(plan, at, observed)
+    recon = reconcile(target or plan, at, observed, markets)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
                            pools=pools)
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
@@ -134,7 +140,8 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     if not options.yes or ledger is None:
         return outcome
 
-    carrier = _Carrier(plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say, guard)
+    carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
+                       guard)
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -321,9 +328,9 @@ class _Carrier:
         pool = next(p for p in self.plan.fleet if p.pool == action.pool)
         failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
                                            action.slot)
-        zones = self.fleet.zones(pool.region) if pool.market == "spot" else []
-        chain = launch_chain(pool.market, zones, self.options.spot_attempts,
-                             pool.on_demand_fallback)
+        zones = self.fleet.zones(pool.region) if action.market == "spot" else []
+        chain = launch_chain(action.market, zones, self.options.spot_attempts,
+                             pool.on_demand_fallback and action.fallback)
         settings = self.options.launch
         image = settings.image_for(pool.region)
         if image is None and settings.launch_template is None:
@@ -364,6 +371,8 @@ class _Carrier:
             fell_back = " (fallback)" if target != chain[0] else ""
             self.say("launch", f"launch {instance_id} ({pool.pool} slot {action.slot}, "
                      f"{target.describe()}{fell_back}, {price:,.4f} USD/h): {action.reason}")
+            if action.replaces is not None:
+                self.change(action.replaces)
             return True
         if self.guard and verdict:
             self.guard.withdraw(verdict)

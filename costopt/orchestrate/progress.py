@@ -7,8 +7,11 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
   is the plan's mix: the GPU-hours the plan assigns ``j`` on ``p`` in ``t`` per instance-hour
   it buys there. (The plan file does not yet say which job a slot serves: a pool's
   instance-hours are shared among its jobs in proportion to the plan's assignments for that
-  pool and period. Time in a pool-period the plan assigns no job to does no work.) The
-  same shares split each instance's cost and its spot and on-demand hours among the jobs.
+  pool and period. Time in a pool-period the plan assigns no job to - where a deadline-aware
+  policy runs a job outside the plan's slots - is shared among the jobs the plan puts on that
+  pool anywhere, by their GPUs per instance-hour over the whole plan, while their deadline
+  has not passed; time on a pool the plan gives no job does no work.) The same shares split
+  each instance's cost and its spot and on-demand hours among the jobs.
 - **Setup.** Every run of an instance (a launch or a start) does no work for its first
   ``setup_minutes``.
 - **Interruptions.** An instance AWS reclaims loses, for each job it serves, the work of
@@ -48,12 +51,14 @@ class Run:
 
 @dataclass(frozen=True)
 class JobNeeds:
-    """What a job must do: ``gpu_hours`` of work (reference GPU-hours) by ``deadline``."""
+    """What a job must do: ``gpu_hours`` of work (reference GPU-hours) by ``deadline``,
+    from ``start`` (its earliest start; ``None``: the horizon's)."""
 
     name: str
     gpu_hours: float
     checkpoint_minutes: float
     deadline: datetime
+    start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,14 @@ class OwnedWork:
 @dataclass(frozen=True)
 class PlanMix:
     """The plan's mix: per (cloud pool, period index) the GPUs per instance-hour each job
-    holds; the owned work; the periods' starts and the horizon's end."""
+    holds; per cloud pool the same over the whole plan (``pool_gpus``, for periods the plan
+    leaves the pool empty); the owned work; the periods' starts and the horizon's end."""
 
     period_starts: tuple[datetime, ...]
     end: datetime
     gpus: dict[tuple[str, int], dict[str, float]]
     owned: tuple[OwnedWork, ...]
+    pool_gpus: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def period_of(self, moment: datetime) -> int:
         """The index of the period holding ``moment`` (-1 before the horizon)."""
@@ -95,7 +102,11 @@ class PlanMix:
         mix = cls(starts, end, {}, ())
         instance_hours = {(r.pool, mix.period_of(r.period_start)): r.instance_hours
                           for r in plan.instance_hours}
+        pool_hours: dict[str, float] = {}
+        for (pool, _t), u in instance_hours.items():
+            pool_hours[pool] = pool_hours.get(pool, 0.0) + u
         gpus: dict[tuple[str, int], dict[str, float]] = {}
+        pool_gpus: dict[str, dict[str, float]] = {}
         owned = []
         for a in plan.assignments:
             t = mix.period_of(a.period_start)
@@ -103,10 +114,23 @@ class PlanMix:
             if u:
                 shares = gpus.setdefault((a.pool, t), {})
                 shares[a.job] = shares.get(a.job, 0.0) + a.gpu_hours / u
+                overall = pool_gpus.setdefault(a.pool, {})
+                overall[a.job] = overall.get(a.job, 0.0) + a.gpu_hours / pool_hours[a.pool]
             elif a.pool.startswith(("owned:", "buy:")):
                 owned.append(OwnedWork(a.job, starts[t], mix.period_end(t), a.work_gpu_hours,
                                        a.cost_usd))
-        return cls(starts, end, gpus, tuple(owned))
+        return cls(starts, end, gpus, tuple(owned), pool_gpus)
+
+    def shares(self, pool: str, t: int, deadlines: dict[str, datetime],
+               moment: datetime) -> dict[str, float]:
+        """GPUs per instance-hour each job holds on ``pool`` in period ``t``: the plan's for
+        that period, else the pool's over the whole plan among the jobs not yet past their
+        deadline at ``moment``."""
+        planned = self.gpus.get((pool, t))
+        if planned:
+            return planned
+        return {job: g for job, g in self.pool_gpus.get(pool, {}).items()
+                if deadlines.get(job, moment) > moment}
 
 
 @dataclass(frozen=True)
@@ -123,11 +147,17 @@ class ProgressModel:
 @dataclass
 class JobProgress:
     """A job's progress at some moment. Hours are instance-hours attributed to the job;
-    USD its share of what the instances cost, and its owned energy."""
+    USD its share of what the instances cost, and its owned energy. ``start``,
+    ``checkpoint_minutes``, ``setup_minutes`` and ``speed`` (reference GPU-hours per GPU-hour
+    on each cloud pool) are what it was measured with, for a policy to judge its pace."""
 
     job: str
     needed_gpu_hours: float
     deadline: datetime
+    start: datetime | None = None
+    checkpoint_minutes: float = 60.0
+    setup_minutes: float = DEFAULT_SETUP_MINUTES
+    speed: dict[str, float] = field(default_factory=dict)
     done_gpu_hours: float = 0.0
     finished_at: datetime | None = None
     spot_hours: float = 0.0
@@ -161,10 +191,14 @@ def _hours(a: datetime, b: datetime) -> float:
 
 def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dict[str, JobProgress]:
     """Each job's progress at ``at`` from the runs of its pools (clipped to ``at``)."""
-    out = {j.name: JobProgress(j.name, j.gpu_hours, j.deadline) for j in model.jobs}
-    checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
-    setup = timedelta(minutes=model.setup_minutes)
     mix = model.mix
+    out = {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or mix.period_starts[0],
+                               j.checkpoint_minutes, model.setup_minutes,
+                               {pool: s for (job, pool), s in model.speed.items()
+                                if job == j.name}) for j in model.jobs}
+    checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
+    deadlines = {j.name: j.deadline for j in model.jobs}
+    setup = timedelta(minutes=model.setup_minutes)
     for run in runs:
         end = min(run.end, at)
         if end <= run.start:
@@ -175,7 +209,7 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
         shares: dict[str, float] = {}
         while a < end and t < len(mix.period_starts):
             b = min(end, mix.period_end(t))
-            shares = mix.gpus.get((run.pool, t), {})
+            shares = mix.shares(run.pool, t, deadlines, a)
             total = sum(shares.values())
             useful = max(a, min(b, run.start + setup))
             for job, gpus in shares.items():

@@ -87,8 +87,9 @@ def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog
     pools = build_pools(workload, catalog)
     speed = {(workload.jobs[e.job].name, pools.all[e.pool].id): e.speed
              for e in eligibility(workload, pools, catalog)}
-    jobs = tuple(JobNeeds(j.name, j.gpu_hours, j.checkpoint_minutes, workload.job_window(j)[1])
-                 for j in workload.jobs)
+    windows = {j.name: workload.job_window(j) for j in workload.jobs}
+    jobs = tuple(JobNeeds(j.name, j.gpu_hours, j.checkpoint_minutes, windows[j.name][1],
+                          windows[j.name][0]) for j in workload.jobs)
     return ProgressModel(jobs, speed, PlanMix.of(plan), setup_minutes_of(plan, workload))
 
 
@@ -164,8 +165,8 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             if not (lost or came_back or moment in always):
                 continue
             desired = policy.desired(plan, moment, progress_at(moment))
-            outcome = apply_plan(desired, moment, fleet=fleet, ledger=ledger, options=options,
-                                 say=tell)
+            outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
+                                 say=tell, target=desired.plan, markets=desired.markets)
             reconciles += 1
             short = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
         runs = _runs(ledger, end)
