@@ -12,11 +12,13 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.steering import PolicyName, WorkloadFile, policy_named, progress_model_for
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
+    from costopt.orchestrate.policy import Policy
     from costopt.plan.planfile import PlanDocument
 
 
@@ -132,6 +134,8 @@ def apply(
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
     fmt: Format = "table",
+    policy: PolicyName = "deadline",
+    workload_file: WorkloadFile = None,
 ) -> None:
     """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
 
@@ -139,7 +143,6 @@ def apply(
 
     Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
     """
-    from costopt.orchestrate.apply import apply_plan
     from costopt.orchestrate.ec2 import Ec2Fleet
 
     env = get_env(ctx)
@@ -149,16 +152,31 @@ def apply(
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
                        spot_attempts)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
+    driver = policy_named(policy)
     ledger = _ledger(state_dir, create=yes)
     try:
-        outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
-                             say=_say(env, fmt), plan_path=str(plan_file))
+        outcome = _steered(driver, plan, moment, workload_file, fleet=fleet, ledger=ledger,
+                           options=options, say=_say(env, fmt), plan_path=str(plan_file))
     finally:
         if ledger is not None:
             ledger.close()
     _report(outcome, env, fmt)
     if outcome.refused or outcome.failed:
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _steered(driver: Policy, plan: PlanDocument, moment: datetime, workload_file: Path | None,
+             *, ledger: Ledger | None, **apply_args: Any) -> ApplyOutcome:
+    """One apply run towards what ``driver`` wants now (its progress from the ledger)."""
+    import functools
+
+    from costopt.orchestrate.apply import apply_plan
+    from costopt.orchestrate.steer import steer
+
+    model = functools.cache(lambda: progress_model_for(plan, workload_file))
+    desired = steer(driver, plan, moment, model, ledger)
+    return apply_plan(plan, moment, ledger=ledger, target=desired.plan,
+                      markets=desired.markets, **apply_args)
 
 
 def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
@@ -336,6 +354,8 @@ def watch(
     launch_template: LaunchTemplate = None,
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
+    policy: PolicyName = "deadline",
+    workload_file: WorkloadFile = None,
 ) -> None:
     """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
 
@@ -343,7 +363,6 @@ def watch(
 
     Example: costopt watch plan.json --interval 60 --yes
     """
-    from costopt.orchestrate.apply import apply_plan
     from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.watch import StopFlag
     from costopt.orchestrate.watch import watch as watch_loop
@@ -356,12 +375,13 @@ def watch(
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
     say = _say(env, "table")
+    driver = policy_named(policy)
 
     def tick(moment: datetime) -> ApplyOutcome:
         ledger = _ledger(state_dir, create=yes)
         try:
-            outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
-                                 say=say, plan_path=str(plan_file))
+            outcome = _steered(driver, plan, moment, workload_file, fleet=fleet, ledger=ledger,
+                               options=options, say=say, plan_path=str(plan_file))
         finally:
             if ledger is not None:
                 ledger.close()

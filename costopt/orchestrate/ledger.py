@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS interruptions (
   at TEXT NOT NULL,
   reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS progress_reports (
+  plan_id TEXT NOT NULL,
+  job TEXT NOT NULL,
+  at TEXT NOT NULL,
+  done_gpu_hours REAL NOT NULL,    -- reference GPU-hours the job says it has done
+  source TEXT NOT NULL,            -- cli (costopt progress) or tag (costopt:progress)
+  PRIMARY KEY (plan_id, job, at)
+);
 CREATE INDEX IF NOT EXISTS actions_plan ON actions(plan_id, status);
 CREATE INDEX IF NOT EXISTS runtimes_instance ON runtimes(instance_id);
 """
@@ -90,6 +98,16 @@ def ts(moment: datetime) -> str:
 
 def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """What a job said it had done: ``done_gpu_hours`` reference GPU-hours at ``at``."""
+
+    job: str
+    at: datetime
+    done_gpu_hours: float
+    source: str  # cli or tag
 
 
 @dataclass(frozen=True)
@@ -340,3 +358,17 @@ class Ledger:
             (*[ts(start) if start else None] * 2, *[ts(end) if end else None] * 2))
         return [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
                              r["reason"]) for r in rows]
+
+    def report_progress(self, *, plan_id: str, job: str, at: datetime, done_gpu_hours: float,
+                        source: str) -> None:
+        """Record what a job says it has done by ``at`` (the last word at a moment wins)."""
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO progress_reports VALUES (?,?,?,?,?)",
+                      (plan_id, job, ts(at), done_gpu_hours, source))
+
+    def progress_reports(self, plan_id: str) -> list[ProgressReport]:
+        """The plan's jobs' progress reports, oldest first."""
+        rows = self._conn.execute("SELECT * FROM progress_reports WHERE plan_id=? ORDER BY at, "
+                                  "job", (plan_id,))
+        return [ProgressReport(r["job"], parse_ts(r["at"]), r["done_gpu_hours"], r["source"])
+                for r in rows]

@@ -155,28 +155,29 @@ class DeadlineAware:
         jobs = progress()
         mix = PlanMix.of(plan)
         paces = self.paces(plan, at, jobs, mix)
-        deadlines = {name: p.deadline for name, p in jobs.items()}
+        windows = {name: (p.start or at, p.deadline) for name, p in jobs.items()}
         t = mix.period_of(at)
         period = timedelta(hours=float(plan.horizon["period_hours"]))
         fleet = []
         markets: dict[str, MarketChoice] = {}
         for pool in plan.fleet:
-            states = [paces[j].state for j in mix.shares(pool.pool, t, deadlines, at)
-                      if j in paces]
-            live = [s for s in states if s is not PaceState.FINISHED]
+            on_pool = [j for j in mix.shares(pool.pool, t, windows, at) if j in jobs]
+            if pool.market != "spot":  # as the plan says, until its jobs are done
+                busy = any(not jobs[j].finished for j in on_pool)
+                fleet.append(pool if busy else pool.model_copy(update={"slots": []}))
+                continue
+            live = [paces[j].state for j in on_pool
+                    if paces[j].state is not PaceState.FINISHED]
             if not live:
                 fleet.append(pool.model_copy(update={"slots": []}))
-                continue
-            if pool.market != "spot":
-                fleet.append(pool)
                 continue
             slots = [Slot(slot=k, start=at, end=at + period) for k in range(gangs(pool))]
             fleet.append(pool.model_copy(update={"slots": slots}))
             choice = CHOICE[min(live, key=PRESSED.index)]
             if not pool.on_demand_fallback:
                 choice = MarketChoice("spot", "keep")
-            elif choice.market == "spot" and not self.spot_pays(plan, pool, at, [
-                    jobs[j] for j in mix.shares(pool.pool, t, deadlines, at) if j in jobs]):
+            elif choice.market == "spot" and not self.spot_pays(
+                    plan, pool, at, [jobs[j] for j in on_pool]):
                 choice = MarketChoice("on_demand", "keep")
             markets[pool.pool] = choice
         return Desired(plan.model_copy(update={"fleet": fleet}), markets)

@@ -8,10 +8,10 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
   it buys there. (The plan file does not yet say which job a slot serves: a pool's
   instance-hours are shared among its jobs in proportion to the plan's assignments for that
   pool and period. Time in a pool-period the plan assigns no job to - where a deadline-aware
-  policy runs a job outside the plan's slots - is shared among the jobs the plan puts on that
-  pool anywhere, by their GPUs per instance-hour over the whole plan, while their deadline
-  has not passed; time on a pool the plan gives no job does no work.) The same shares split
-  each instance's cost and its spot and on-demand hours among the jobs.
+  policy runs a job outside the plan's slots - goes to the jobs the plan puts on that pool
+  whose window holds it, by their GPUs per instance-hour where the plan has them there
+  (:meth:`PlanMix.shares`); time on a pool the plan gives no job does no work.) The same
+  shares split each instance's cost and its spot and on-demand hours among the jobs.
 - **Setup.** Every run of an instance (a launch or a start) does no work for its first
   ``setup_minutes``.
 - **Interruptions.** An instance AWS reclaims loses, for each job it serves, the work of
@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from costopt.orchestrate.ledger import Interruption, Runtime
+from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
 from costopt.plan.planfile import PlanDocument
 
 DEFAULT_SETUP_MINUTES = 10.0
@@ -76,8 +76,9 @@ class OwnedWork:
 @dataclass(frozen=True)
 class PlanMix:
     """The plan's mix: per (cloud pool, period index) the GPUs per instance-hour each job
-    holds; per cloud pool the same over the whole plan (``pool_gpus``, for periods the plan
-    leaves the pool empty); the owned work; the periods' starts and the horizon's end."""
+    holds; per cloud pool and job the GPUs per instance-hour in the periods the plan gives
+    the job there (``pool_gpus``, for periods the plan leaves the pool empty); the owned work;
+    the periods' starts and the horizon's end."""
 
     period_starts: tuple[datetime, ...]
     end: datetime
@@ -102,35 +103,42 @@ class PlanMix:
         mix = cls(starts, end, {}, ())
         instance_hours = {(r.pool, mix.period_of(r.period_start)): r.instance_hours
                           for r in plan.instance_hours}
-        pool_hours: dict[str, float] = {}
-        for (pool, _t), u in instance_hours.items():
-            pool_hours[pool] = pool_hours.get(pool, 0.0) + u
         gpus: dict[tuple[str, int], dict[str, float]] = {}
-        pool_gpus: dict[str, dict[str, float]] = {}
         owned = []
+        planned: dict[tuple[str, str], list[float]] = {}  # (pool, job) -> [GPU-h, instance-h]
         for a in plan.assignments:
             t = mix.period_of(a.period_start)
             u = instance_hours.get((a.pool, t))
             if u:
                 shares = gpus.setdefault((a.pool, t), {})
                 shares[a.job] = shares.get(a.job, 0.0) + a.gpu_hours / u
-                overall = pool_gpus.setdefault(a.pool, {})
-                overall[a.job] = overall.get(a.job, 0.0) + a.gpu_hours / pool_hours[a.pool]
+                planned.setdefault((a.pool, a.job), [0.0, 0.0])[0] += a.gpu_hours
             elif a.pool.startswith(("owned:", "buy:")):
                 owned.append(OwnedWork(a.job, starts[t], mix.period_end(t), a.work_gpu_hours,
                                        a.cost_usd))
+        for (pool, t), shares in gpus.items():
+            for job in shares:
+                planned[(pool, job)][1] += instance_hours[(pool, t)]
+        pool_gpus: dict[str, dict[str, float]] = {}
+        for (pool, job), (gpu_hours, hours) in planned.items():
+            pool_gpus.setdefault(pool, {})[job] = gpu_hours / hours
         return cls(starts, end, gpus, tuple(owned), pool_gpus)
 
-    def shares(self, pool: str, t: int, deadlines: dict[str, datetime],
+    def shares(self, pool: str, t: int, windows: dict[str, tuple[datetime, datetime]],
                moment: datetime) -> dict[str, float]:
         """GPUs per instance-hour each job holds on ``pool`` in period ``t``: the plan's for
-        that period, else the pool's over the whole plan among the jobs not yet past their
-        deadline at ``moment``."""
+        that period; else, among the pool's jobs whose window ``[start, deadline)`` holds
+        ``moment``, each one's GPUs per instance-hour in the periods the plan gives it there,
+        scaled down to the most the plan ever puts on the pool at once."""
         planned = self.gpus.get((pool, t))
         if planned:
             return planned
-        return {job: g for job, g in self.pool_gpus.get(pool, {}).items()
-                if deadlines.get(job, moment) > moment}
+        live = {job: g for job, g in self.pool_gpus.get(pool, {}).items()
+                if job in windows and windows[job][0] <= moment < windows[job][1]}
+        most = max((sum(s.values()) for (p, _t), s in self.gpus.items() if p == pool),
+                   default=0.0)
+        total = sum(live.values())
+        return {job: g * most / total for job, g in live.items()} if total > most else live
 
 
 @dataclass(frozen=True)
@@ -197,7 +205,7 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
                                {pool: s for (job, pool), s in model.speed.items()
                                 if job == j.name}) for j in model.jobs}
     checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
-    deadlines = {j.name: j.deadline for j in model.jobs}
+    windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
     setup = timedelta(minutes=model.setup_minutes)
     for run in runs:
         end = min(run.end, at)
@@ -209,7 +217,7 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
         shares: dict[str, float] = {}
         while a < end and t < len(mix.period_starts):
             b = min(end, mix.period_end(t))
-            shares = mix.shares(run.pool, t, deadlines, a)
+            shares = mix.shares(run.pool, t, windows, a)
             total = sum(shares.values())
             useful = max(a, min(b, run.start + setup))
             for job, gpus in shares.items():
@@ -265,6 +273,27 @@ def _accumulate(segments: list[tuple[datetime, datetime, float]],
             work = max(0.0, work - change)
         previous = moment
     return work, None
+
+
+def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
+                      reports: Iterable[ProgressReport]) -> dict[str, JobProgress]:
+    """Each job's progress at ``at``, from its last report at or before ``at`` (what the job
+    said it had done then) plus the work its instances did since, as :func:`job_progress`
+    accounts it; a job with no report as :func:`job_progress` has it."""
+    out = job_progress(model, runs, at)
+    latest = {r.job: r for r in sorted(reports, key=lambda r: r.at) if r.at <= at}
+    for job, report in latest.items():
+        p = out.get(job)
+        if p is None:
+            continue
+        since = p.done_gpu_hours - job_progress(model, runs, report.at)[job].done_gpu_hours
+        done = min(p.needed_gpu_hours, report.done_gpu_hours + max(0.0, since))
+        if report.done_gpu_hours >= p.needed_gpu_hours:
+            p.finished_at = report.at
+        elif done < p.needed_gpu_hours:
+            p.finished_at = None
+        p.done_gpu_hours = done
+    return out
 
 
 def runs_from_ledger(runtimes: Iterable[Runtime], interruptions: Iterable[Interruption],

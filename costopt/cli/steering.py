@@ -1,0 +1,65 @@
+"""What the commands that drive a fleet by a policy share (``apply``, ``watch``,
+``simulate``, ``status``, ``progress``): the ``--policy`` option and the workload a plan was
+made from, which progress is measured with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from costopt.errors import CostoptError
+
+if TYPE_CHECKING:
+    from costopt.orchestrate.policy import Policy
+    from costopt.orchestrate.progress import ProgressModel
+    from costopt.plan.planfile import PlanDocument
+    from costopt.workload import Workload
+
+PolicyName = Annotated[str, typer.Option(
+    "--policy", help="How the fleet is driven: deadline (spot while each job keeps the pace "
+    "its deadline needs, on-demand when it falls behind; docs/orchestrator.md) or plan (the "
+    "plan's schedule and fallback chain as written).")]
+WorkloadFile = Annotated[Path | None, typer.Option(
+    "--workload", help="The workload the plan was made from (default: the file the plan "
+    "names; its hash is checked).", metavar="FILE")]
+
+
+def policy_named(name: str) -> Policy:
+    from costopt.orchestrate.policy import POLICIES
+
+    if name not in POLICIES:
+        raise typer.BadParameter(f"{name!r}; valid: {', '.join(POLICIES)}",
+                                 param_hint="--policy")
+    return POLICIES[name]
+
+
+def plan_workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Path]:
+    """The workload the plan was made from: ``given``, else the file the plan names; its
+    hash must be the one the plan records."""
+    from costopt.workload import load_workload, workload_sha256
+
+    recorded = plan.workload.get("file")
+    path = given or (Path(recorded) if recorded else None)
+    if path is None or not path.exists():
+        raise CostoptError(f"the workload plan {plan.plan_id} was made from is needed "
+                           f"({recorded or 'no file recorded'} is not there). To fix: pass "
+                           "it with --workload FILE")
+    digest = workload_sha256(path)
+    if digest != plan.workload.get("sha256"):
+        raise CostoptError(f"{path} is not the workload plan {plan.plan_id} was made from "
+                           f"(sha256 {digest[:12]}..., the plan records "
+                           f"{str(plan.workload.get('sha256'))[:12]}...). To fix: pass the "
+                           "workload the plan was made from with --workload, or plan again")
+    return load_workload(path), path
+
+
+def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
+    """The progress model of ``plan`` (its workload, the workload's price data)."""
+    from costopt.orchestrate.steer import progress_model
+    from costopt.pricing.catalog import load_catalog
+
+    workload, _path = plan_workload(plan, given)
+    return progress_model(plan, workload,
+                          load_catalog(workload.cloud.pricing if workload.cloud else None))
