@@ -27,6 +27,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
 from costopt.plan.planfile import PlanDocument
@@ -98,8 +99,9 @@ class PlanMix:
         h = plan.horizon
         start = datetime.fromisoformat(h["start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(h["end"].replace("Z", "+00:00"))
-        step = timedelta(hours=h["period_hours"])
-        starts = tuple(start + k * step for k in range(int(h["periods"])))
+        runs = h.get("period_runs") or [{"hours": h["period_hours"], "count": h["periods"]}]
+        lengths = [timedelta(hours=r["hours"]) for r in runs for _ in range(int(r["count"]))]
+        starts = tuple(accumulate(lengths[:-1], initial=start))
         mix = cls(starts, end, {}, ())
         instance_hours = {(r.pool, mix.period_of(r.period_start)): r.instance_hours
                           for r in plan.instance_hours}
