@@ -12,7 +12,13 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
-from costopt.cli.steering import PolicyName, WorkloadFile, policy_named, progress_model_for
+from costopt.cli.steering import (
+    PolicyName,
+    WorkloadFile,
+    job_rows,
+    policy_named,
+    progress_model_for,
+)
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
@@ -262,6 +268,7 @@ def status(
         runtimes = ledger.runtimes(EPOCH, moment) if ledger else []
         interruptions = [i for i in (ledger.interruptions() if ledger else [])
                          if i.plan_id in plans]
+        jobs, notes = job_rows(_plan_documents(plan_file, ledger, plans), ledger, moment)
     finally:
         if ledger is not None:
             ledger.close()
@@ -283,11 +290,40 @@ def status(
     lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
              "at": i.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": i.reason}
             for i in interruptions]
+    for note in notes:
+        env.warn(note)
     if fmt == "json":
         env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                           "instances": rows, "interruptions": lost}))
+                                           "instances": rows, "interruptions": lost,
+                                           "jobs": jobs}))
         return
     _status_tables(rows, lost, env)
+    _jobs_table(jobs, env)
+
+
+def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
+                    plans: dict[str, list[str]]) -> list[PlanDocument]:
+    from costopt.plan.planfile import PlanDocument, read_plan
+
+    if plan_file is not None:
+        return [read_plan(plan_file)]
+    return [PlanDocument.model_validate(d) for d in (ledger.plans() if ledger else [])
+            if d["plan_id"] in plans]
+
+
+def _jobs_table(jobs: list[dict[str, Any]], env: Env) -> None:
+    if not jobs:
+        return
+    table = Table(title="Jobs against the plan's pace (reference GPU-hours)",
+                  title_justify="left")
+    for col in ("job", "done", "planned by now", "needed", "due", "pace"):
+        table.add_column(col, justify="left" if col in ("job", "due", "pace") else "right")
+    for j in jobs:
+        colour = {"behind": "yellow", "critical": "red"}.get(j["pace"], "green")
+        table.add_row(j["job"], f"{j['done_gpu_hours']:,.2f}",
+                      f"{j['planned_by_now_gpu_hours']:,.2f}", f"{j['needed_gpu_hours']:,.2f}",
+                      j["deadline"][5:16].replace("T", " "), f"[{colour}]{j['pace']}[/]")
+    env.console.print(table)
 
 
 def _status_plans(plan_file: Path | None, ledger: Ledger | None) -> dict[str, list[str]]:

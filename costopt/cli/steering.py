@@ -4,14 +4,16 @@ made from, which progress is measured with."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
+    from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.progress import ProgressModel
     from costopt.plan.planfile import PlanDocument
@@ -63,3 +65,40 @@ def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     workload, _path = plan_workload(plan, given)
     return progress_model(plan, workload,
                           load_catalog(workload.cloud.pricing if workload.cloud else None))
+
+
+def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
+             at: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per job of each plan: its progress (the ledger's runs and reports), the work the plan
+    has it do by ``at`` (its pace) and where it stands against its deadline; and a note per
+    plan whose workload cannot be read (its jobs' speeds are needed)."""
+    from costopt.orchestrate.policy import DeadlineAware, planned_work
+    from costopt.orchestrate.progress import PlanMix
+    from costopt.orchestrate.steer import ledger_progress
+
+    rows: list[dict[str, Any]] = []
+    notes = []
+    for plan in plans:
+        try:
+            model = progress_model_for(plan, None)
+        except CostoptError as exc:
+            notes.append(f"progress of plan {plan.plan_id} not shown: {exc}")
+            continue
+        jobs = ledger_progress(model, ledger, plan.plan_id, at)
+        mix = PlanMix.of(plan)
+        paces = DeadlineAware().paces(plan, at, jobs, mix)
+        for name, p in jobs.items():
+            rows.append({
+                "plan_id": plan.plan_id, "job": name,
+                "done_gpu_hours": round(p.done_gpu_hours, 4),
+                "needed_gpu_hours": p.needed_gpu_hours,
+                "planned_by_now_gpu_hours": round(planned_work(
+                    plan, mix, name, mix.period_starts[0], at), 4),
+                "deadline": p.deadline.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "finished": p.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                if p.finished_at else None,
+                "pace": "finished" if p.finished else paces[name].state.value,
+                "spot_hours": round(p.spot_hours, 4),
+                "on_demand_hours": round(p.on_demand_hours, 4),
+                "interruptions": p.interruptions})
+    return rows, notes

@@ -81,13 +81,13 @@ def spot_availability(plan: PlanDocument, pool_id: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def planned_elsewhere(plan: PlanDocument, mix: PlanMix, job: str, driven: set[str],
-                      at: datetime, until: datetime) -> float:
-    """Work (reference GPU-hours) the plan does for ``job`` in ``[at, until)`` on pools the
-    policy does not drive (owned servers, on-demand pools), each period's spread evenly."""
+def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until: datetime,
+                 leave_out: frozenset[str] = frozenset()) -> float:
+    """Work (reference GPU-hours) the plan does for ``job`` in ``[at, until)`` on its pools
+    but those left out, each period's spread evenly over it."""
     work = 0.0
     for a in plan.assignments:
-        if a.job != job or a.pool in driven:
+        if a.job != job or a.pool in leave_out:
             continue
         t = mix.period_of(a.period_start)
         start, end = mix.period_starts[t], mix.period_end(t)
@@ -127,7 +127,7 @@ class DeadlineAware:
                 if gpus > 0:
                     rate += gangs(pool) * gpus * p.speed.get(pool_id, 0.0)
                     known.append(spot_availability(plan, pool_id))
-            elsewhere = planned_elsewhere(plan, mix, name, set(spot), at, p.deadline)
+            elsewhere = planned_work(plan, mix, name, at, p.deadline, frozenset(spot))
             overhead = (p.setup_minutes + p.checkpoint_minutes / 2) / 60
             availability = None if not known or None in known else min(
                 a for a in known if a is not None)
