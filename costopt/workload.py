@@ -169,6 +169,16 @@ class SpotInterruptionRate(_Strict):
     rate: float = Field(ge=0)
 
 
+class SpotAvailability(_Strict):
+    """Extension (spec v2): the share of time spot of one instance type can be had in a
+    region, or in one of its zones (``az``, a zone ID such as ``use1-az1``)."""
+
+    instance_type: str
+    region: str
+    az: str | None = None
+    availability: float = Field(gt=0, le=1)
+
+
 class Quota(_Strict):
     """An AWS service quota in vCPUs (as AWS counts them) for a region, market and family."""
 
@@ -207,6 +217,11 @@ class CloudSpec(_Strict):
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
     on-demand price. AWS's default is the on-demand price (1.0)."""
+    spot_availability: list[SpotAvailability] = Field(default_factory=list)
+    """Extension (spec v2): spot availability ``a`` per instance type and region (or zone)."""
+    spot_traces: Path | None = None
+    """Extension (spec v2): a ``traces.yaml`` manifest whose traces' statistics give spot
+    pools their availability and interruption rate (docs/simulate.md)."""
 
 
 class ServerSpec(_Strict):
@@ -419,11 +434,11 @@ def load_workload(path: Path) -> Workload:
     raw = _read_yaml(path)
     workload = parse_workload(raw, str(path))
     cloud = workload.cloud
-    if cloud is not None and cloud.pricing is not None and not cloud.pricing.is_absolute():
-        resolved = (path.parent / cloud.pricing).resolve()
-        workload = workload.model_copy(
-            update={"cloud": cloud.model_copy(update={"pricing": resolved})}
-        )
+    for name in ("pricing", "spot_traces"):
+        given = getattr(cloud, name, None)
+        if cloud is not None and given is not None and not given.is_absolute():
+            cloud = cloud.model_copy(update={name: (path.parent / given).resolve()})
+            workload = workload.model_copy(update={"cloud": cloud})
     return workload
 
 
@@ -557,6 +572,7 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
                                          f"no GPU offers in this region.{_near(region, regions)}"))
         for label, rows in (("price_overrides", cloud.price_overrides),
                             ("spot_interruptions_per_hour", cloud.spot_interruptions_per_hour),
+                            ("spot_availability", cloud.spot_availability),
                             ("max_instances", cloud.max_instances)):
             for i, row in enumerate(rows):
                 if row.instance_type not in known_types:

@@ -74,11 +74,13 @@ def gangs(pool: FleetPool) -> int:
 
 
 def spot_availability(plan: PlanDocument, pool_id: str) -> float | None:
-    """The availability the plan assumed for a spot pool (``spot_availability`` of its pool
-    record, when the plan knew it), else ``None``."""
-    record = plan.pool(pool_id)
-    value = (record.model_extra or {}).get("spot_availability") if record else None
-    return float(value) if isinstance(value, (int, float)) else None
+    """The availability the plan knew for a spot pool (``spot_availability`` of its pool
+    record, given or from traces), else ``None`` (assumed, or not recorded)."""
+    extra = (record.model_extra or {}) if (record := plan.pool(pool_id)) else {}
+    value = extra.get("spot_availability")
+    if extra.get("spot_availability_source") == "assumed" or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until: datetime,

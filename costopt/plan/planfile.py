@@ -273,6 +273,9 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
             "jobs_on_deadline": list(result.binding.on_deadline),
         },
         "notes": list(result.notes),
+        "spot_availability_assumed": sorted(
+            p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
+            and p.availability_source == "assumed"),
     }
     body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     doc["plan_id"] = f"{slug(w.name)}-{hashlib.sha256(body.encode()).hexdigest()[:8]}"
@@ -308,7 +311,10 @@ def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) ->
             "usd_per_hour": _r(pool.usd_per_hour),
             "on_demand_usd_per_hour": _r(pool.on_demand_usd_per_hour),
             "interruptions_per_hour": _r(pool.interruptions_per_hour),
-            "price_source": pool.price_source}
+            "price_source": pool.price_source,
+            **({"spot_availability": _r(pool.availability),
+                "spot_availability_source": pool.availability_source}
+               if pool.market == "spot" else {})}
 
 
 def write_plan(doc: dict[str, Any], path: Path) -> None:
