@@ -23,6 +23,7 @@ from costopt.errors import FieldIssue, PlanFileError
 from costopt.files import write_atomically
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
+from costopt.plan.protection import protection
 from costopt.workload import Horizon, iso, price_date_of, slug
 
 SCHEMA = "costopt.plan/v1"
@@ -222,6 +223,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                       for k, s, e in fleet_slots(period_starts, h.period_lengths, hours)],
         })
     plan_total = result.total_usd
+    guarded = protection(result)
     bought = {b.pool: b.count for b in result.purchases}
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -272,7 +274,10 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                         "detail": lim.detail} for lim in result.binding.limits],
             "jobs_on_deadline": list(result.binding.on_deadline),
         },
-        "notes": list(result.notes),
+        "notes": list(result.notes) + [f"{v.job} is not protected against losing its spot "
+                                       f"capacity: {v.reason}" for v in guarded if not v.protected],
+        "protection": [{"job": v.job, "protected": v.protected, "reason": v.reason}
+                       for v in guarded],
         "spot_availability_assumed": sorted(
             p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
             and p.availability_source == "assumed"),
