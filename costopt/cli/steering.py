@@ -60,9 +60,11 @@ def plan_workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Pat
 def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     """The progress model of ``plan`` (its workload, the workload's price data)."""
     from costopt.orchestrate.steer import progress_model
+    from costopt.plan.resume import workload_of
     from costopt.pricing.catalog import load_catalog
 
-    workload, _path = plan_workload(plan, given)
+    original, _path = plan_workload(plan, given)
+    workload = workload_of((plan.model_extra or {}).get("resumes"), original)
     return progress_model(plan, workload,
                           load_catalog(workload.cloud.pricing if workload.cloud else None))
 
@@ -84,7 +86,7 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
         except CostoptError as exc:
             notes.append(f"progress of plan {plan.plan_id} not shown: {exc}")
             continue
-        jobs = ledger_progress(model, ledger, plan.plan_id, at)
+        jobs = ledger_progress(model, ledger, plan, at)
         mix = PlanMix.of(plan)
         paces = DeadlineAware().paces(plan, at, jobs, mix)
         for name, p in jobs.items():

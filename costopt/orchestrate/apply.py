@@ -34,7 +34,7 @@ from costopt.orchestrate.ec2 import (
 from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_chain
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict
-from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.ledger import Action, InstanceRecord, Ledger
 from costopt.orchestrate.reconcile import (
     GONE,
     LIVE,
@@ -47,6 +47,7 @@ from costopt.orchestrate.reconcile import (
     resumes_within,
 )
 from costopt.plan.planfile import FleetPool, PlanDocument
+from costopt.plan.resume import since
 
 Say = Callable[[str, str], None]
 """``(kind, message)``: how the shell tells the user what it does, as it does it."""
@@ -105,13 +106,13 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     ``markets`` (its market choice per pool, :class:`~costopt.orchestrate.reconcile.MarketChoice`);
     the ledger records ``plan``."""
     pools = {p.pool: p for p in (target or plan).fleet}
-    known_regions = {i.region for i in ledger.instances(plan.plan_id)} if ledger else set()
+    known_regions = {i.region for i in _instances(ledger, plan)} if ledger else set()
     regions = sorted({p.region for p in plan.fleet} | known_regions)
     if options.yes:
         if ledger is None:
             raise ValueError("a run that changes AWS needs a ledger")
         ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
-    observed = fleet.describe(plan.plan_id, regions)
+    observed = [o for plan_id in plan_ids(plan) for o in fleet.describe(plan_id, regions)]
     if options.yes and ledger is not None:
         _settle_pending(plan, observed, ledger, at, say)
         _sync_ledger(plan, observed, ledger, at, say)
@@ -153,6 +154,17 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     return outcome
 
 
+def plan_ids(plan: PlanDocument) -> list[str]:
+    """The plan's id, and that of the plan it resumes (``costopt plan --resume``): the
+    instances tagged with either are the plan's - those still wanted are kept."""
+    old, _since = since((plan.model_extra or {}).get("resumes"))
+    return [plan.plan_id] + ([old] if old else [])
+
+
+def _instances(ledger: Ledger, plan: PlanDocument) -> list[InstanceRecord]:
+    return [i for plan_id in plan_ids(plan) for i in ledger.instances(plan_id)]
+
+
 def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime) -> float:
     """Cloud spend (USD) of the workload's plans from the month's start until ``at``."""
     if ledger is None:
@@ -167,7 +179,7 @@ def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime) -
 def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,
                     at: datetime, say: Say) -> None:
     """Close the intents a crashed run left open, from AWS's own state."""
-    known = {i.instance_id for i in ledger.instances(plan.plan_id)}
+    known = {i.instance_id for i in _instances(ledger, plan)}
     by_id = {o.instance_id: o for o in observed}
     pools = {p.pool: p for p in plan.fleet}
     for intent in ledger.pending(plan.plan_id):
@@ -218,8 +230,9 @@ def _sync_ledger(plan: PlanDocument, observed: list[ObservedInstance], ledger: L
                  at: datetime, say: Say) -> None:
     """Runtimes and interruptions as AWS shows them (changes made behind costopt's back)."""
     pools = {p.pool: p for p in plan.fleet}
-    known = {i.instance_id: i for i in ledger.instances(plan.plan_id)}
-    running = ledger.open_runtime_starts(plan.plan_id)
+    known = {i.instance_id: i for i in _instances(ledger, plan)}
+    running = {k: v for plan_id in plan_ids(plan)
+               for k, v in ledger.open_runtime_starts(plan_id).items()}
     for o in observed:
         price = instance_price(pools[o.pool], o.market) if o.pool in pools else 0.0
         halted_at = o.changed_at if o.changed_at and running.get(

@@ -215,7 +215,7 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
             continue
         done: dict[str, float] = {}
         t = max(0, mix.period_of(run.start))
-        a = run.start
+        a = max(run.start, mix.period_starts[0])  # before the horizon: not the plan's work
         shares: dict[str, float] = {}
         while a < end and t < len(mix.period_starts):
             b = min(end, mix.period_end(t))

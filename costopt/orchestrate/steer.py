@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.ledger import Ledger, ProgressReport
 from costopt.orchestrate.policy import Desired, Policy
 from costopt.orchestrate.progress import (
     DEFAULT_SETUP_MINUTES,
@@ -26,6 +26,7 @@ from costopt.orchestrate.progress import (
 )
 from costopt.plan.planfile import PlanDocument
 from costopt.plan.pools import build_pools, eligibility
+from costopt.plan.resume import since
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 
@@ -53,21 +54,35 @@ def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog
     return ProgressModel(jobs, speed, PlanMix.of(plan), setup_minutes_of(plan, workload))
 
 
-def ledger_runs(ledger: Ledger, plan_id: str, at: datetime) -> list[Run]:
-    """The runs of the plan's instances until ``at``, as the ledger has them."""
-    runtimes = [r for r in ledger.runtimes(EPOCH, at) if r.plan_id == plan_id]
-    lost = [i for i in ledger.interruptions(None, at) if i.plan_id == plan_id]
+def ledger_runs(ledger: Ledger, plan: PlanDocument, at: datetime) -> list[Run]:
+    """The runs of the plan's instances until ``at``, as the ledger has them; for a plan
+    that resumes another, those of both that ran after it took over."""
+    old, since = resumed_from(plan)
+    ids = {plan.plan_id, old} - {None}
+    start = since or EPOCH
+    runtimes = [r for r in ledger.runtimes(start, at) if r.plan_id in ids]
+    lost = [i for i in ledger.interruptions(start, at) if i.plan_id in ids]
     return runs_from_ledger(runtimes, lost, at)
 
 
-def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan_id: str,
+def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan: PlanDocument,
                     at: datetime) -> dict[str, JobProgress]:
     """Each job's progress at ``at``: its instances' work as the ledger's runtimes say, from
-    its last report if it made one. No ledger: nothing done yet."""
+    its last report if it made one (a plan that resumes another counts from nothing done
+    when it took over: its jobs need what was left then). No ledger: nothing done yet."""
+    _old, since = resumed_from(plan)
+    reports = [] if since is None else [ProgressReport(j.name, since, 0.0, "resume")
+                                        for j in model.jobs]
     if ledger is None:
-        return reported_progress(model, [], at, [])
-    return reported_progress(model, ledger_runs(ledger, plan_id, at), at,
-                             ledger.progress_reports(plan_id))
+        return reported_progress(model, [], at, reports)
+    reports += [r for r in ledger.progress_reports(plan.plan_id)
+                if since is None or r.at >= since]
+    return reported_progress(model, ledger_runs(ledger, plan, at), at, reports)
+
+
+def resumed_from(plan: PlanDocument) -> tuple[str | None, datetime | None]:
+    """The plan ``plan`` resumes and from when (``None``s if it resumes none)."""
+    return since((plan.model_extra or {}).get("resumes"))
 
 
 def steer(policy: Policy, plan: PlanDocument, at: datetime,
@@ -75,6 +90,6 @@ def steer(policy: Policy, plan: PlanDocument, at: datetime,
     """What ``policy`` wants at ``at``; the progress model is asked for only when the
     policy asks for progress (the plan policy never does)."""
     def progress() -> dict[str, JobProgress]:
-        return ledger_progress(model(), ledger, plan.plan_id, at)
+        return ledger_progress(model(), ledger, plan, at)
 
     return policy.desired(plan, at, progress)

@@ -137,7 +137,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
                                  say=tell, target=desired.plan, markets=desired.markets)
             reconciles += 1
             short = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
-        runs = ledger_runs(ledger, plan.plan_id, end)
+        runs = ledger_runs(ledger, plan, end)
     finally:
         ledger.close()
     jobs = job_progress(model, runs, end)

@@ -125,3 +125,44 @@ def test_progress_of_an_unknown_job_is_a_clear_error(planned: Path, tmp_path: Pa
                                       str(planned), "--state-dir", str(tmp_path / "s")])
     assert result.exit_code == 1
     assert "no job named 'nope'" in result.output and "jobs: train" in result.output
+
+
+def test_resume_plans_what_is_left_and_keeps_the_running_instance(
+        planned: Path, tmp_path: Path, aws: str) -> None:  # noqa: F811
+    state = tmp_path / "state"
+    first = CliRunner().invoke(app, ["apply", str(planned), "--at", hours(0).isoformat(),
+                                     "--state-dir", str(state), "--image-id", IMAGE, "--yes"],
+                               obj=env(Faults()))
+    assert first.exit_code == 0, first.output
+    (running,) = [i["InstanceId"] for i in fleet("us-east-1")]
+    # At 05:00 the spot instance has done 5 h less 10 min of setup: 4.8333 of 10 GPU-h.
+    rest = tmp_path / "rest.json"
+    result = CliRunner().invoke(app, [
+        "plan", str(tmp_path / "workload.yaml"), "--resume", str(planned), "--at",
+        hours(5).isoformat(), "--state-dir", str(state), "-o", str(rest)], obj=env(Faults()))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(rest.read_text())
+    old_id = json.loads(planned.read_text())["plan_id"]
+    assert doc["resumes"]["plan_id"] == old_id and doc["resumes"]["at"] == "2027-01-04T05:00:00Z"
+    assert doc["resumes"]["done_gpu_hours"]["train"] == pytest.approx(5 - 1 / 6)
+    # Only the rest is planned: 5.1667 GPU-h from 05:00 (19 hourly periods to the day's end).
+    assert sum(a["work_gpu_hours"] for a in doc["assignments"]) == pytest.approx(
+        10 - (5 - 1 / 6), abs=1e-4)
+    assert min(a["period_start"] for a in doc["assignments"]) >= "2027-01-04T05:00:00Z"
+    assert doc["horizon"]["start"] == "2027-01-04T05:00:00Z"
+    # Applying the new plan keeps the instance that runs where it is wanted.
+    second = CliRunner().invoke(app, ["apply", str(rest), "--at", hours(5).isoformat(),
+                                      "--state-dir", str(state), "--image-id", IMAGE, "--yes"],
+                                obj=env(Faults()))
+    assert second.exit_code == 0, second.output
+    assert "No changes" in second.output
+    assert [(i["InstanceId"], i["State"]["Name"]) for i in fleet("us-east-1")] == [
+        (running, "running")]
+    # Its progress counts from the resume: by 08:00 three more hours, no new setup.
+    status = CliRunner().invoke(app, ["status", str(rest), "--state-dir", str(state), "--at",
+                                      hours(8).isoformat(), "--format", "json"],
+                                obj=env(Faults()))
+    assert status.exit_code == 0, status.output
+    (job,) = json.loads(status.output)["jobs"]
+    assert (job["done_gpu_hours"], job["needed_gpu_hours"]) == (
+        pytest.approx(3.0), pytest.approx(10 - (5 - 1 / 6), abs=1e-4))
