@@ -14,6 +14,7 @@ from rich.table import Table
 from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.cli.steering import (
     PolicyName,
+    Replanner,
     WorkloadFile,
     job_rows,
     policy_named,
@@ -392,6 +393,10 @@ def watch(
     retry_mode: RetryMode = "standard",
     policy: PolicyName = "deadline",
     workload_file: WorkloadFile = None,
+    replan: Annotated[bool, typer.Option(
+        "--replan", help="Re-plan what is left (as plan --resume) when a job falls behind "
+        "its pace or a pool fails 3 reconciles in a row; the new plan is written next to "
+        "PLAN.json and followed.")] = False,
 ) -> None:
     """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
 
@@ -412,12 +417,19 @@ def watch(
     end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
     say = _say(env, "table")
     driver = policy_named(policy)
+    replanner = Replanner(plan_file, workload_file, say) if replan and yes else None
+    current, current_path = plan, plan_file
 
     def tick(moment: datetime) -> ApplyOutcome:
+        nonlocal current, current_path
         ledger = _ledger(state_dir, create=yes)
         try:
-            outcome = _steered(driver, plan, moment, workload_file, fleet=fleet, ledger=ledger,
-                               options=options, say=say, plan_path=str(plan_file))
+            outcome = _steered(driver, current, moment, workload_file, fleet=fleet,
+                               ledger=ledger, options=options, say=say,
+                               plan_path=str(current_path))
+            fresh = replanner.after(current, moment, outcome, ledger) if replanner else None
+            if fresh is not None:
+                current, current_path = fresh
         finally:
             if ledger is not None:
                 ledger.close()

@@ -4,6 +4,8 @@ made from, which progress is measured with."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,9 +15,11 @@ import typer
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
+    from costopt.orchestrate.apply import ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.progress import ProgressModel
+    from costopt.orchestrate.replan import ReplanTrigger
     from costopt.plan.planfile import PlanDocument
     from costopt.workload import Workload
 
@@ -104,3 +108,49 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
                 "on_demand_hours": round(p.on_demand_hours, 4),
                 "interruptions": p.interruptions})
     return rows, notes
+
+
+@dataclass
+class Replanner:
+    """``watch --replan``: after a reconcile, re-plan what is left when
+    :class:`~costopt.orchestrate.replan.ReplanTrigger` says so; the new plan is written next
+    to the first (``PLAN.<new id>.json``) and followed from then on."""
+
+    plan_file: Path
+    workload_file: Path | None
+    say: Callable[[str, str], None]
+    trigger: ReplanTrigger = field(default_factory=lambda: _trigger())
+
+    def after(self, plan: PlanDocument, moment: datetime, outcome: ApplyOutcome,
+              ledger: Ledger | None) -> tuple[PlanDocument, Path] | None:
+        """The plan to follow from now and its file if it changes, else ``None``."""
+        from costopt.orchestrate.policy import DeadlineAware
+        from costopt.orchestrate.progress import PlanMix
+        from costopt.orchestrate.replan import replan
+        from costopt.orchestrate.steer import ledger_progress
+        from costopt.plan.planfile import PlanDocument, write_plan
+        from costopt.pricing.catalog import load_catalog
+        from costopt.workload import workload_sha256
+
+        model = progress_model_for(plan, self.workload_file)
+        jobs = ledger_progress(model, ledger, plan, moment)
+        paces = DeadlineAware().paces(plan, moment, jobs, PlanMix.of(plan))
+        reasons = self.trigger.reasons(outcome, {j: p for j, p in paces.items()
+                                                 if not jobs[j].finished})
+        if not reasons or ledger is None:
+            return None
+        workload, path = plan_workload(plan, self.workload_file)
+        catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+        doc = replan(workload, catalog, plan, ledger, moment, workload_file=str(path),
+                     workload_sha256=workload_sha256(path))
+        target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc['plan_id']}.json")
+        write_plan(doc, target)
+        self.say("replanned", f"{'; '.join(reasons)}: the rest re-planned from "
+                 f"{doc['resumes']['at']} as {doc['plan_id']}, written to {target}")
+        return PlanDocument.model_validate(doc), target
+
+
+def _trigger() -> ReplanTrigger:
+    from costopt.orchestrate.replan import ReplanTrigger
+
+    return ReplanTrigger()

@@ -9,11 +9,13 @@ are kept (one level: a plan that resumes a resumed plan does not reach the first
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from costopt.orchestrate.apply import plan_ids
+from costopt.orchestrate.apply import ApplyOutcome, plan_ids
 from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.pace import JobPace, PaceState
 from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model
 from costopt.plan.planfile import PlanDocument, to_document
 from costopt.plan.planner import make_plan
@@ -54,3 +56,31 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     doc = to_document(result, workload_file, workload_sha256)
     doc["resumes"] = resumes_record(plan.plan_id, at, done, spent)
     return doc
+
+
+@dataclass
+class ReplanTrigger:
+    """When ``watch --replan`` re-plans: a job falls behind its pace (it was not behind at
+    the last look), or a pool's launches or starts failed in ``failures`` reconciles in a
+    row (spot that keeps not being there). Each reason is said once; a re-plan starts the
+    counts over."""
+
+    failures: int = 3
+    _pressed: set[str] = field(default_factory=set)
+    _streak: dict[str, int] = field(default_factory=dict)
+
+    def reasons(self, outcome: ApplyOutcome, paces: dict[str, JobPace]) -> list[str]:
+        """Why to re-plan after ``outcome``, given each job's pace then (none: carry on)."""
+        out = []
+        pressed = {j for j, p in paces.items()
+                   if p.state in (PaceState.BEHIND, PaceState.CRITICAL)}
+        out += [f"{j} fell behind its pace ({paces[j].state.value})"
+                for j in sorted(pressed - self._pressed)]
+        self._pressed = pressed
+        failed = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
+        self._streak = {p: self._streak.get(p, 0) + 1 for p in failed}
+        out += [f"{p} failed in {n} reconciles in a row" for p, n in sorted(self._streak.items())
+                if n >= self.failures]
+        if out:
+            self._streak = {}
+        return out

@@ -166,3 +166,34 @@ def test_resume_plans_what_is_left_and_keeps_the_running_instance(
     (job,) = json.loads(status.output)["jobs"]
     assert (job["done_gpu_hours"], job["needed_gpu_hours"]) == (
         pytest.approx(3.0), pytest.approx(10 - (5 - 1 / 6), abs=1e-4))
+
+
+def test_watch_replan_plans_the_rest_when_the_job_falls_behind(planned: Path, tmp_path: Path,
+                                                               aws: str) -> None:  # noqa: F811
+    state = tmp_path / "state"
+    ticks: Iterator[float] = iter([0, 4, 9, 24])
+    now = {"t": hours(0)}
+
+    def clock() -> datetime:
+        now["t"] = hours(next(ticks))
+        return now["t"]
+
+    faults = Faults(capacity=lambda params: "InsufficientInstanceCapacity"
+                    if "InstanceMarketOptions" in params and now["t"] < hours(5) else None)
+    result = CliRunner().invoke(app, ["watch", str(planned), "--state-dir", str(state),
+                                      "--image-id", IMAGE, "--yes", "--interval", "1",
+                                      "--replan"], obj=env(faults, clock))
+    assert result.exit_code == 0, result.output
+    # 04:00: behind (need 0.517 > 0.4286) -> on-demand, and the rest (all 10 GPU-h, none
+    # done) re-planned from 04:00; 09:00 under the new plan, 4.8333 done of its 10, safely
+    # ahead of its own pace (10 / (20 - 2/3) = 0.517): back to spot, the on-demand instance
+    # of the first plan ended. The next look is at 24:00: the spot instance ends then.
+    (replanned,) = planned.parent.glob("plan.*.json")
+    doc = json.loads(replanned.read_text())
+    assert doc["resumes"]["plan_id"] == json.loads(planned.read_text())["plan_id"]
+    assert (doc["resumes"]["at"], doc["resumes"]["done_gpu_hours"]) == (
+        "2027-01-04T04:00:00Z", {"train": 0.0})
+    assert "replanned: train fell behind its pace (behind)" in result.output
+    with Ledger.open(state) as ledger:
+        runs = sorted((r.market, r.start, r.end) for r in ledger.runtimes(hours(-1), hours(48)))
+    assert runs == [("on_demand", hours(4), hours(9)), ("spot", hours(9), hours(24))]
