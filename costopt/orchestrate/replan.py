@@ -2,9 +2,10 @@
 ``watch --replan``): each job's progress from the ledger, the remaining workload
 (:mod:`costopt.plan.resume`), a fresh plan of it that records what it resumes.
 
-The new plan's instances are tagged with its own id; ``apply`` and ``watch`` look for those
-of the plan it resumes too, so that instances still running where the new plan wants them
-are kept (one level: a plan that resumes a resumed plan does not reach the first one's).
+The new plan is a plan of the same workload: ``apply`` and ``watch`` take over the fleet of
+the plan it resumes (plan takeover), so that instances still running where the new plan
+wants them are kept; its progress counts the work of both plans' instances from the moment
+it resumes (one level: a plan that resumes a resumed plan does not reach the first one's).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from costopt.orchestrate.apply import ApplyOutcome, plan_ids
+from costopt.orchestrate.apply import ApplyOutcome
 from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.pace import JobPace, PaceState
-from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model
-from costopt.plan.planfile import PlanDocument, to_document
+from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model, resumed_from
+from costopt.plan.planfile import PlanDocument, plan_id_for, to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.resume import resumed_workload, resumes_record, workload_of
 from costopt.pricing.catalog import PriceCatalog
@@ -41,7 +42,7 @@ def spent_usd(ledger: Ledger | None, plan: PlanDocument, at: datetime) -> float:
     """Cloud spend (USD) of the plan's instances, and those of the plan it resumes, by ``at``."""
     if ledger is None:
         return 0.0
-    ids = set(plan_ids(plan))
+    ids = {plan.plan_id, resumed_from(plan)[0]}
     return sum(r.usd_within(EPOCH, at, at) for r in ledger.runtimes(EPOCH, at)
                if r.plan_id in ids)
 
@@ -55,6 +56,7 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     result = make_plan(resumed_workload(workload, done, at, spent), catalog, solver=solver)
     doc = to_document(result, workload_file, workload_sha256)
     doc["resumes"] = resumes_record(plan.plan_id, at, done, spent)
+    doc["plan_id"] = plan_id_for(doc)  # the id hashes what it resumes too
     return doc
 
 

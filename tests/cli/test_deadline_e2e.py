@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from cli.test_orchestrate_cli import IMAGE, aws, fleet, moto_url, tags  # noqa: F401
+from cli.fleet_cli import IMAGE, fleet, tags
 from orchestrate.aws_faults import Faults
 from rich.console import Console
 from typer.testing import CliRunner
@@ -61,7 +61,7 @@ def env(faults: Faults, clock: object = None) -> Env:
 
 
 def test_watch_goes_on_demand_when_behind_and_back_to_spot(planned: Path, tmp_path: Path,
-                                                           aws: str) -> None:  # noqa: F811
+                                                           aws: str) -> None:
     state = tmp_path / "state"
     ticks: Iterator[float] = iter([0, 4, 9, 12, 15, 24])
     now = {"t": hours(0)}
@@ -128,7 +128,7 @@ def test_progress_of_an_unknown_job_is_a_clear_error(planned: Path, tmp_path: Pa
 
 
 def test_resume_plans_what_is_left_and_keeps_the_running_instance(
-        planned: Path, tmp_path: Path, aws: str) -> None:  # noqa: F811
+        planned: Path, tmp_path: Path, aws: str) -> None:
     state = tmp_path / "state"
     first = CliRunner().invoke(app, ["apply", str(planned), "--at", hours(0).isoformat(),
                                      "--state-dir", str(state), "--image-id", IMAGE, "--yes"],
@@ -143,21 +143,23 @@ def test_resume_plans_what_is_left_and_keeps_the_running_instance(
     assert result.exit_code == 0, result.output
     doc = json.loads(rest.read_text())
     old_id = json.loads(planned.read_text())["plan_id"]
-    assert doc["resumes"]["plan_id"] == old_id and doc["resumes"]["at"] == "2027-01-04T05:00:00Z"
+    assert (doc["resumes"]["plan_id"], doc["resumes"]["at"]) == (old_id, "2027-01-04T05:00:00Z")
     assert doc["resumes"]["done_gpu_hours"]["train"] == pytest.approx(5 - 1 / 6)
-    # Only the rest is planned: 5.1667 GPU-h from 05:00 (19 hourly periods to the day's end).
+    # Only the rest is planned: 5.1667 GPU-h from 05:00 (19 hourly periods to the day's end)
     assert sum(a["work_gpu_hours"] for a in doc["assignments"]) == pytest.approx(
         10 - (5 - 1 / 6), abs=1e-4)
     assert min(a["period_start"] for a in doc["assignments"]) >= "2027-01-04T05:00:00Z"
     assert doc["horizon"]["start"] == "2027-01-04T05:00:00Z"
-    # Applying the new plan keeps the instance that runs where it is wanted.
+    # Applying the new plan keeps the instance that runs where it is wanted: it takes it
+    # over from the plan it resumes (re-tagged), launches and ends nothing.
     second = CliRunner().invoke(app, ["apply", str(rest), "--at", hours(5).isoformat(),
-                                      "--state-dir", str(state), "--image-id", IMAGE, "--yes"],
-                                obj=env(Faults()))
+                                      "--state-dir", str(state), "--image-id", IMAGE,
+                                      "--yes"], obj=env(Faults()))
     assert second.exit_code == 0, second.output
-    assert "No changes" in second.output
-    assert [(i["InstanceId"], i["State"]["Name"]) for i in fleet("us-east-1")] == [
-        (running, "running")]
+    assert "0 to launch, 0 to start, 0 to stop, 0 to terminate, 1 to claim" in second.output
+    (kept,) = fleet("us-east-1")
+    assert (kept["InstanceId"], kept["State"]["Name"], tags(kept)["costopt:plan"]) == (
+        running, "running", doc["plan_id"])
     # Its progress counts from the resume: by 08:00 three more hours, no new setup.
     status = CliRunner().invoke(app, ["status", str(rest), "--state-dir", str(state), "--at",
                                       hours(8).isoformat(), "--format", "json"],
@@ -169,7 +171,7 @@ def test_resume_plans_what_is_left_and_keeps_the_running_instance(
 
 
 def test_watch_replan_plans_the_rest_when_the_job_falls_behind(planned: Path, tmp_path: Path,
-                                                               aws: str) -> None:  # noqa: F811
+                                                               aws: str) -> None:
     state = tmp_path / "state"
     ticks: Iterator[float] = iter([0, 4, 9, 24])
     now = {"t": hours(0)}
