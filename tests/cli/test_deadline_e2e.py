@@ -18,7 +18,7 @@ import pytest
 from cli.fleet_cli import IMAGE, fleet, tags
 from orchestrate.aws_faults import Faults
 from rich.console import Console
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from costopt.cli.common import Env
 from costopt.cli.main import app
@@ -60,22 +60,28 @@ def env(faults: Faults, clock: object = None) -> Env:
                **({"clock": clock} if clock else {}))
 
 
-def test_watch_goes_on_demand_when_behind_and_back_to_spot(planned: Path, tmp_path: Path,
-                                                           aws: str) -> None:
-    state = tmp_path / "state"
-    ticks: Iterator[float] = iter([0, 4, 9, 12, 15, 24])
+def watch_while_spot_is_refused_until_five(planned: Path, state: Path, looks: list[float],
+                                           *extra: str) -> Result:
+    """``costopt watch`` whose clock reads the hours ``looks`` one after another, with spot
+    refused everywhere (where AWS places it and in every zone) until 05:00."""
+    ticks: Iterator[float] = iter(looks)
     now = {"t": hours(0)}
 
     def clock() -> datetime:
         now["t"] = hours(next(ticks))
         return now["t"]
 
-    # Spot is refused everywhere (where AWS places it and in every zone) until 05:00.
     faults = Faults(capacity=lambda params: "InsufficientInstanceCapacity"
                     if "InstanceMarketOptions" in params and now["t"] < hours(5) else None)
-    result = CliRunner().invoke(app, ["watch", str(planned), "--state-dir", str(state),
-                                      "--image-id", IMAGE, "--yes", "--interval", "1"],
-                                obj=env(faults, clock))
+    return CliRunner().invoke(app, ["watch", str(planned), "--state-dir", str(state),
+                                    "--image-id", IMAGE, "--yes", "--interval", "1", *extra],
+                              obj=env(faults, clock))
+
+
+def test_watch_goes_on_demand_when_behind_and_back_to_spot(planned: Path, tmp_path: Path,
+                                                           aws: str) -> None:
+    state = tmp_path / "state"
+    result = watch_while_spot_is_refused_until_five(planned, state, [0, 4, 9, 12, 15, 24])
     assert result.exit_code == 0, result.output
     # 00:00 nothing done, need 10 / 23.33 = 0.4286, on the pace: spot only, refused.
     # 04:00 need 10 / (20 - 2/3) = 0.517 > 0.4286: behind -> on-demand launched.
@@ -173,18 +179,7 @@ def test_resume_plans_what_is_left_and_keeps_the_running_instance(
 def test_watch_replan_plans_the_rest_when_the_job_falls_behind(planned: Path, tmp_path: Path,
                                                                aws: str) -> None:
     state = tmp_path / "state"
-    ticks: Iterator[float] = iter([0, 4, 9, 24])
-    now = {"t": hours(0)}
-
-    def clock() -> datetime:
-        now["t"] = hours(next(ticks))
-        return now["t"]
-
-    faults = Faults(capacity=lambda params: "InsufficientInstanceCapacity"
-                    if "InstanceMarketOptions" in params and now["t"] < hours(5) else None)
-    result = CliRunner().invoke(app, ["watch", str(planned), "--state-dir", str(state),
-                                      "--image-id", IMAGE, "--yes", "--interval", "1",
-                                      "--replan"], obj=env(faults, clock))
+    result = watch_while_spot_is_refused_until_five(planned, state, [0, 4, 9, 24], "--replan")
     assert result.exit_code == 0, result.output
     # 04:00: behind (need 0.517 > 0.4286) -> on-demand, and the rest (all 10 GPU-h, none
     # done) re-planned from 04:00; 09:00 under the new plan, 4.8333 done of its 10, safely
