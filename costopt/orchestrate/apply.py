@@ -39,6 +39,7 @@ from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_c
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict
 from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.progress import parse_progress_tag
 from costopt.orchestrate.reconcile import (
     GONE,
     LIVE,
@@ -127,6 +128,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     if options.yes and ledger is not None:
         _settle_pending(plan, observed, ledger, at, say)
         _sync_ledger(plan, observed, ledger, at, say)
+        _record_progress_tags(plan, observed, ledger, at, say)
     else:
         for o in observed:
             if o.interrupted and o.state not in LIVE:
@@ -234,6 +236,24 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
                                        ended=intent.kind == "terminate")
             say("recovered", f"the {intent.kind} of {inst.instance_id} cut short by an earlier "
                 "run did happen")
+
+
+def _record_progress_tags(plan: PlanDocument, observed: list[ObservedInstance],
+                          ledger: Ledger, at: datetime, say: Say) -> None:
+    """What jobs say on their instances' ``costopt:progress`` tags, recorded as reports the
+    first time a value is seen (the tag does not say when the job set it)."""
+    last = {r.job: r.done_gpu_hours for r in ledger.progress_reports(plan.plan_id)}
+    for o in observed:
+        if not o.progress:
+            continue
+        said, problem = parse_progress_tag(o.progress)
+        if problem:
+            say("failed", f"{o.instance_id}: costopt:progress = {o.progress!r} ignored: {problem}")
+        for job, done in said.items():
+            if last.get(job) != done:
+                ledger.report_progress(plan_id=plan.plan_id, job=job, at=at,
+                                       done_gpu_hours=done, source="tag")
+                last[job] = done
 
 
 def _record_running(ledger: Ledger, plan: PlanDocument, o: ObservedInstance, at: datetime,

@@ -23,6 +23,7 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -296,6 +297,25 @@ def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
             p.finished_at = None
         p.done_gpu_hours = done
     return out
+
+
+def parse_progress_tag(value: str) -> tuple[dict[str, float], str | None]:
+    """The ``costopt:progress`` tag, ``JOB=GPU_HOURS[,JOB=GPU_HOURS...]`` (reference
+    GPU-hours done): the jobs' figures, and what is wrong with the parts left out."""
+    said: dict[str, float] = {}
+    bad = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        job, _, figure = part.partition("=")
+        try:
+            done = float(figure)
+        except ValueError:
+            done = math.nan
+        if not job.strip() or not math.isfinite(done) or done < 0:
+            bad.append(part)
+        else:
+            said[job.strip()] = done
+    problem = f"not JOB=GPU_HOURS (a number >= 0): {', '.join(bad)}" if bad else None
+    return said, problem
 
 
 def runs_from_ledger(runtimes: Iterable[Runtime], interruptions: Iterable[Interruption],

@@ -82,6 +82,7 @@ class ObservedInstance:
 
     spot_request_status: str | None = None  # the spot request's status code, if looked up
     plan_id: str | None = None  # the ``costopt:plan`` tag; None: the plan reconciled
+    progress: str | None = None  # the ``costopt:progress`` tag a job may set: JOB=GPU_HOURS,...
 
     @property
     def interrupted(self) -> bool:

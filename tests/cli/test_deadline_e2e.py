@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import boto3
 import pytest
 from cli.fleet_cli import IMAGE, fleet, tags
 from orchestrate.aws_faults import Faults
@@ -194,3 +195,31 @@ def test_watch_replan_plans_the_rest_when_the_job_falls_behind(planned: Path, tm
     with Ledger.open(state) as ledger:
         runs = sorted((r.market, r.start, r.end) for r in ledger.runtimes(hours(-1), hours(48)))
     assert runs == [("on_demand", hours(4), hours(9)), ("spot", hours(9), hours(24))]
+
+
+def test_a_job_reports_its_progress_on_its_instance_tag(planned: Path, tmp_path: Path,
+                                                         aws: str) -> None:
+    state = tmp_path / "state"
+
+    def apply_at(h: float) -> None:
+        result = CliRunner().invoke(app, ["apply", str(planned), "--at", hours(h).isoformat(),
+                                          "--state-dir", str(state), "--image-id", IMAGE,
+                                          "--yes"], obj=env(Faults()))
+        assert result.exit_code == 0, result.output
+
+    apply_at(0)
+    (instance,) = fleet("us-east-1")
+    boto3.client("ec2", region_name="us-east-1").create_tags(
+        Resources=[instance["InstanceId"]], Tags=[{"Key": "costopt:progress",
+                                                   "Value": "train=6.5"}])
+    apply_at(2)  # seen at 02:00: the job had done 6.5 GPU-h (the ledger alone says 1.8333)
+    apply_at(3)  # the same value again: not a new report
+    with Ledger.open(state) as ledger:
+        plan_id = json.loads(planned.read_text())["plan_id"]
+        assert [(r.at, r.done_gpu_hours, r.source) for r in ledger.progress_reports(plan_id)
+                ] == [(hours(2), 6.5, "tag")]
+    status = CliRunner().invoke(app, ["status", str(planned), "--state-dir", str(state),
+                                      "--at", hours(3).isoformat(), "--format", "json"],
+                                obj=env(Faults()))
+    (job,) = json.loads(status.output)["jobs"]
+    assert job["done_gpu_hours"] == pytest.approx(7.5)  # 6.5 at 02:00 + an hour since
