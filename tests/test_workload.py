@@ -76,8 +76,8 @@ def test_period_hours_must_divide_the_horizon() -> None:
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"horizon": {"start": "2027-13-01", "days": 1}}, "horizon.start = '2027-13-01': is not a "
-                                                      "date or datetime"),
+    ({"horizon": {"start": "2027-13-01", "days": 1}},
+     "horizon.start = '2027-13-01': is not a calendar date (month must be in 1..12)"),
     ({"horizon": {"start": "2027-01-01", "days": 0}}, "horizon.days = 0: Input should be "
                                                      "greater than 0"),
     ({"jobs": []}, "jobs = []: List should have at least 1 item"),

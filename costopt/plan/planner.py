@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from costopt.errors import SolverError, WorkloadError
 from costopt.plan.baselines import Baseline, compute_baselines
-from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
+from costopt.plan.binding import Binding, analyse, shortfall_reasons, window_impossibilities
 from costopt.plan.model import LinearProgram, build_model
 from costopt.plan.pools import (
     CloudPool,
@@ -249,11 +249,9 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
             pool_hours.append(PoolHours(pool.id, t, w.horizon.period_start(t), hours,
                                         hours * pool.usd_per_hour))
     binding = analyse(w, pools, lp, x)
-    shortfalls = []
-    for j, col in sorted(lp.z.items()):
-        if x[col] > EPS:
-            shortfalls.append(Shortfall(w.jobs[j].name, float(x[col]),
-                                        shortfall_reason(w, j, pools, pairs, lp, x, binding)))
+    short = [j for j, col in sorted(lp.z.items()) if x[col] > EPS]
+    reasons = shortfall_reasons(w, short, pools, pairs, lp, x, binding)
+    shortfalls = [Shortfall(w.jobs[j].name, float(x[lp.z[j]]), reasons[j]) for j in short]
     if status == "infeasible" and not shortfalls:
         status = "optimal"  # the first solve's infeasibility was numerical noise
     purchases = []
