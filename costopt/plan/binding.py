@@ -148,6 +148,8 @@ def shortfall_reasons(w: Workload, short: Collection[int], pools: Pools,
     """Why each job of ``short`` falls short in the elastic solution: the limits its options
     run into. What every job shares (row activities, full rows, each job's pools and
     columns) is worked out once, in passes over the model, not once per job."""
+    if not short:
+        return {}
     windows = window_impossibilities(w, pairs)
     act = lp.activity(x)
     bounded = np.flatnonzero(np.isfinite(lp.row_upper))
