@@ -368,9 +368,15 @@ def read_checked_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
+MAX_NUMBER = 1e9
+"""The largest number a price file may hold in any column (USD per hour, GPUs, GiB ...):
+larger ones are typing errors, and would overflow a plan's costs to infinity."""
+
+
 def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
-                 required: bool) -> float | None:
-    """A finite number >= 0 from a CSV cell; a problem is appended to ``issues``."""
+                 required: bool, whole: bool = False) -> float | None:
+    """A finite number from 0 to :data:`MAX_NUMBER` (a whole one if ``whole``) from a CSV
+    cell; a problem is appended to ``issues``."""
     text = raw.strip()
     if not text:
         if required:
@@ -381,8 +387,11 @@ def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
     except ValueError:
         issues.append(FieldIssue(where, raw, "is not a number"))
         return None
-    if not math.isfinite(value) or value < 0:
-        issues.append(FieldIssue(where, raw, "must be a finite number >= 0"))
+    if not math.isfinite(value) or not 0 <= value <= MAX_NUMBER:
+        issues.append(FieldIssue(where, raw, f"must be a finite number from 0 to {MAX_NUMBER:g}"))
+        return None
+    if whole and not value.is_integer():
+        issues.append(FieldIssue(where, raw, "must be a whole number"))
         return None
     return value
 
@@ -396,7 +405,8 @@ def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
         line = i + 2  # 1-based, after the header
         nums: dict[str, float | None] = {}
         for col in _REQUIRED_NUMBERS:
-            nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=True)
+            nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=True,
+                                     whole=col in ("gpus", "vcpus"))
         for col in _OPTIONAL_NUMBERS:
             nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=False)
         try:
