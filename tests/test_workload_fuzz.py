@@ -57,7 +57,8 @@ BASE: dict[str, Any] = {
 
 PATHS: list[tuple[Any, ...]] = [
     ("name",), ("horizon",), ("horizon", "start"), ("horizon", "days"),
-    ("horizon", "period_hours"), ("budget_usd",), ("monthly_budget_usd",), ("cloud",),
+    ("horizon", "period_hours"), ("horizon", "periods"), ("budget_usd",),
+    ("monthly_budget_usd",), ("cloud",),
     ("cloud", "regions"), ("cloud", "markets"), ("cloud", "instance_types"),
     ("cloud", "pricing"), ("cloud", "price_overrides", 0, "usd_per_hour"),
     ("cloud", "price_overrides", 0, "market"), ("cloud", "quotas", 0, "vcpus"),

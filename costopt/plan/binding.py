@@ -60,22 +60,22 @@ def _at_upper(lp: LinearProgram, activity: np.ndarray, r: int) -> bool:
 def analyse(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray) -> Binding:
     """The binding limits of a solution ``x`` of ``lp``."""
     act = lp.activity(x)
-    period_h, periods = w.horizon.period_hours, w.horizon.periods
+    lengths = w.horizon.period_lengths
     units = {p: round(float(x[col])) for p, col in lp.n.items()}  # candidates bought
     used: dict[int, float] = {}
     full: dict[int, int] = {}
     for r, fam in enumerate(lp.row_family):
         if fam == "capacity":
-            p, _t = lp.row_key[r]
+            p, t = lp.row_key[r]
             pool = pools.all[p]
             assert isinstance(pool, OwnedPool)
-            cap = pool.capacity_gpu_hours(period_h) * units.get(p, 1)
+            cap = pool.capacity_gpu_hours(lengths[t]) * units.get(p, 1)
             load = act[r] + (cap if p in units else 0.0)  # a candidate's row is load - cap*n
             used[p] = used.get(p, 0.0) + load
             full[p] = full.get(p, 0) + int(cap > 0 and load >= cap - TOL * max(1.0, cap))
     owned_uses = [
         OwnedUse(pool.id, float(used.get(p, 0.0)),
-                 pool.capacity_gpu_hours(period_h) * periods * units.get(p, 1),
+                 pool.capacity_gpu_hours(w.horizon.hours) * units.get(p, 1),
                  full.get(p, 0))
         for p, pool in enumerate(pools.all)
         if isinstance(pool, OwnedPool) and (pool.buy_max is None or units.get(p))
@@ -130,7 +130,7 @@ def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]
     out = {}
     best_rate = _best_rates(pairs)
     for j, job in enumerate(w.jobs):
-        hours = len(w.job_periods(job)) * w.horizon.period_hours
+        hours = w.job_hours(job)
         most = job.gpus * best_rate.get(j, 0.0) * hours
         if most + TOL < job.gpu_hours:
             best = most / (job.gpus * hours) if hours else 0.0

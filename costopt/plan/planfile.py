@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from costopt.errors import FieldIssue, PlanFileError
 from costopt.files import write_atomically
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
-from costopt.workload import iso, price_date_of, slug
+from costopt.workload import Horizon, iso, price_date_of, slug
 
 SCHEMA = "costopt.plan/v1"
 MIN_SLOT_SECONDS = 60  # AWS bills Linux per second with a one-minute minimum
@@ -150,28 +151,29 @@ class PlanDocument(_Doc):
         return next((p for p in self.pools if p.pool == pool_id), None)
 
 
-def fleet_slots(period_starts: list[datetime], period_hours: int,
+def fleet_slots(period_starts: list[datetime], period_hours: Sequence[int],
                 hours_by_period: dict[int, float]) -> list[tuple[int, datetime, datetime]]:
-    """Slots ``(k, start, end)`` of one pool from its instance-hours per period.
+    """Slots ``(k, start, end)`` of one pool from its instance-hours per period
+    (``period_hours[t]``: period ``t``'s length in hours).
 
-    In a period with ``u`` instance-hours, slots ``0..floor(u/P)-1`` run the whole period
+    In a period of ``P`` hours with ``u`` instance-hours, slots ``0..floor(u/P)-1`` run the
+    whole period
     and slot ``floor(u/P)`` runs the rest: at the start of the period if it ran at the end
     of the previous one, at the end if it runs the whole next period, else at the start.
     Intervals of a slot that touch are merged, so an instance is not stopped at a period
     boundary only to be started again.
     """
-    p_hours = float(period_hours)
-    full = {t: math.floor(h / p_hours + 1e-9) for t, h in hours_by_period.items()}
+    full = {t: math.floor(h / period_hours[t] + 1e-9) for t, h in hours_by_period.items()}
     intervals: dict[int, list[list[datetime]]] = {}
     running_at_end: set[int] = set()  # slots running at the end of period t-1
     for t in sorted(hours_by_period):
         if t - 1 not in hours_by_period:
             running_at_end = set()
         begin = period_starts[t]
-        end = begin + timedelta(hours=period_hours)
+        end = begin + timedelta(hours=period_hours[t])
         n = full[t]
         spans = [(k, begin, end) for k in range(n)]
-        rest = round((hours_by_period[t] - n * p_hours) * 3600)
+        rest = round((hours_by_period[t] - n * period_hours[t]) * 3600)
         if rest >= 1:
             rest = max(rest, MIN_SLOT_SECONDS)
             at_end = n not in running_at_end and full.get(t + 1, 0) > n
@@ -217,7 +219,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
             if pool.market == "spot" else None,
             "on_demand_fallback": fallback,
             "slots": [{"slot": k, "start": iso(s), "end": iso(e)}
-                      for k, s, e in fleet_slots(period_starts, h.period_hours, hours)],
+                      for k, s, e in fleet_slots(period_starts, h.period_lengths, hours)],
         })
     plan_total = result.total_usd
     bought = {b.pool: b.count for b in result.purchases}
@@ -226,8 +228,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         "plan_id": "",
         "status": result.status,
         "workload": {"name": w.name, "file": workload_file, "sha256": workload_sha256},
-        "horizon": {"start": iso(h.start), "end": iso(h.end), "period_hours": h.period_hours,
-                    "periods": h.periods},
+        "horizon": _horizon_record(h),
         "budget_usd": w.budget_usd,
         "monthly_budget_usd": w.monthly_budget_usd,
         "prices": {"source": result.catalog.source,
@@ -276,6 +277,15 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
     body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     doc["plan_id"] = f"{slug(w.name)}-{hashlib.sha256(body.encode()).hexdigest()[:8]}"
     return doc
+
+
+def _horizon_record(h: Horizon) -> dict[str, Any]:
+    """The horizon and its periods: ``period_hours`` their length when they are equal (the
+    longest when they are not), ``period_runs`` their lengths in order."""
+    runs = [{"hours": h.period_hours, "count": h.periods}] if h.period_runs is None else [
+        {"hours": r.hours, "count": r.count} for r in h.period_runs]
+    return {"start": iso(h.start), "end": iso(h.end), "period_hours": max(h.period_lengths),
+            "periods": h.periods, "period_runs": runs}
 
 
 def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) -> dict[str, Any]:

@@ -94,7 +94,7 @@ def test_ten_years_of_hourly_periods_is_a_size_error_not_a_hang(tmp_path: Path) 
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 1, proc.stderr
     # 3,650 days x 24 = 87,600 hourly periods
-    assert "87,600 periods" in proc.stderr
+    assert "horizon = '3650 days of 87600x1 h': makes 87,600 periods" in proc.stderr
     assert "To fix: longer periods" in proc.stderr
 
 
