@@ -154,3 +154,45 @@ def test_resumes_within_a_period(two_pools) -> None:
     assert not resumes_within(od, at(12) - at(0))  # never pauses
     late = plan(pool(SPOT, [(0, 0, 8), (0, 21, 22)])).fleet[0]
     assert not resumes_within(late, at(12) - at(0))  # pauses 13 h
+
+
+# Takeover: "t-0001" is an older plan of the same workload; the plan reconciled is "t-0002".
+OLD = "t-0001"
+
+
+def test_a_newer_plan_claims_what_it_wants_of_the_older_fleet_and_ends_the_rest() -> None:
+    # The older plan ran OD slots 0 and 1 and a SPOT instance; the newer one wants one OD
+    # instance over [0, 18) and no SPOT at all.
+    newer = plan(pool(OD, [(0, 0, 18)], usd_per_hour=3.0), plan_id="t-0002")
+    fleet = [seen("i-1", OD, 0, plan_id=OLD), seen("i-2", OD, 1, plan_id=OLD, launched=0.5),
+             seen("i-3", SPOT, 0, plan_id=OLD)]
+    recon = reconcile(newer, at(1), fleet)
+    assert kinds(recon) == [("claim", OD, 0, "i-1"), ("terminate", OD, 1, "i-2"),
+                            ("terminate", SPOT, 0, "i-3")]
+    claim, surplus, gone = recon.actions
+    assert claim.reason == "of the plan t-0001 this one replaces; serves slot 0"
+    assert surplus.reason == ("not wanted within the next period (of the plan t-0001 this "
+                              "one replaces)")
+    assert gone.reason == "pool not in this plan (of the plan t-0001 this one replaces)"
+    # nothing launched; the fleet's cost falls by i-2's 3.00 USD/h (i-3's price is not
+    # the plan's to know: 0); the claim changes nothing
+    assert [a.usd_per_hour_change for a in recon.actions] == [0.0, -3.0, 0.0]
+    assert [(o.instance_id, k) for o, k in recon.kept] == [("i-1", 0)]
+
+
+def test_the_plans_own_instance_keeps_its_slot_and_an_older_one_fills_the_next() -> None:
+    newer = plan(pool(OD, [(0, 0, 18), (1, 0, 18)]), plan_id="t-0002")
+    fleet = [seen("i-old", OD, 0, plan_id=OLD), seen("i-own", OD, 0, plan_id="t-0002",
+                                                     launched=0.5)]
+    recon = reconcile(newer, at(1), fleet)
+    assert kinds(recon) == [("claim", OD, 1, "i-old")]  # slot 0 stays i-own's
+    assert [(o.instance_id, k) for o, k in recon.kept] == [("i-own", 0), ("i-old", 1)]
+
+
+def test_the_plans_own_stopped_instance_is_started_before_an_older_ones() -> None:
+    newer = plan(pool(OD, [(0, 0, 18)]), plan_id="t-0002")
+    fleet = [seen("i-old", OD, 0, "stopped", plan_id=OLD),
+             seen("i-own", OD, 0, "stopped", plan_id="t-0002", launched=0.5)]
+    recon = reconcile(newer, at(1), fleet)
+    # i-own starts for slot 0; i-old is not wanted again within the period: it ends
+    assert kinds(recon) == [("start", OD, 0, "i-own"), ("terminate", OD, 0, "i-old")]
