@@ -111,6 +111,13 @@ def test_watch_goes_on_demand_when_behind_and_back_to_spot(planned: Path, tmp_pa
     assert (job["done_gpu_hours"], job["finished"], job["pace"]) == (
         10.0, "2027-01-04T14:20:00Z", "finished")
     assert (job["on_demand_hours"], job["spot_hours"], job["interruptions"]) == (5.0, 6.0, 0)
+    # The monthly report shows the same against the plan's pace.
+    report = CliRunner().invoke(app, ["report", "--month", "2027-01", "--state-dir",
+                                      str(state), "--at", hours(16).isoformat(), "--format",
+                                      "json"], obj=env(Faults()))
+    assert report.exit_code == 0, report.output
+    (row,) = json.loads(report.output)["jobs_pace"]
+    assert (row["job"], row["done_gpu_hours"], row["pace"]) == ("train", 10.0, "finished")
 
     # A report wins over the reckoning from then on: 3.0 done at 06:00, then the on-demand
     # instance's hour to 07:00 -> 4.0 (the ledger alone says 2.8333 at 07:00).
