@@ -30,6 +30,7 @@ TAG_SLOT = "costopt:slot"
 TAG_WORKLOAD = "costopt:workload"
 TAG_MARKET = "costopt:market"
 TAG_SPOT_REQUEST = "costopt:spot-request"
+TAG_PROGRESS = "costopt:progress"  # set by a job on its own instance: JOB=GPU_HOURS[,...]
 
 DEFAULT_IMAGE_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id")
@@ -151,6 +152,7 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         client_token=raw.get("ClientToken") or None,
         changed_at=_changed_at(raw.get("StateTransitionReason")),
         plan_id=tags.get(TAG_PLAN),
+        progress=tags.get(TAG_PROGRESS),
     )
 
 
