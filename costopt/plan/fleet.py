@@ -98,6 +98,13 @@ def schedule_pool(pool: str, periods: Periods, paid_hours: dict[int, float],
     return PoolSchedule(pool, runs, {t: plan.paid(t) / HOUR for t in sorted(paid_hours)})
 
 
+def _ticks(hours: float) -> int:
+    """``hours`` in microseconds, rounded to a whole millisecond: a solver's 11.999999997 h
+    is the period's 12 h, not a run that stops 11 microseconds short of it (and restarts,
+    paying setup, at the next period)."""
+    return round(hours * HOUR / 1000) * 1000
+
+
 class _Slots:
     """Intervals per slot, in microseconds, and the allotment that bounds them."""
 
@@ -105,7 +112,7 @@ class _Slots:
         self.periods = periods
         self.setup_s = setup_s
         self.bounds = {t: periods.seconds(t) for t in paid_hours}
-        self.paid_s = {t: round(h * HOUR) for t, h in paid_hours.items()}
+        self.paid_s = {t: _ticks(h) for t, h in paid_hours.items()}
         self.allotted = {t: math.ceil(s / (b[1] - b[0]) - 1e-9) if s > 0 else 0
                          for t, (s, b) in ((t, (self.paid_s[t], self.bounds[t]))
                                            for t in paid_hours)}
@@ -173,7 +180,7 @@ class _Slots:
         """Step 2: grow runs where a period's work falls short of what its jobs need."""
         changed = False
         for t in sorted(self.bounds):
-            short = round(work_hours.get(t, 0.0) * HOUR) - self.work(t)
+            short = _ticks(work_hours.get(t, 0.0)) - self.work(t)
             if short > 0:
                 changed |= self._grow_in(t, short)
         return changed

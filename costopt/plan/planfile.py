@@ -36,6 +36,7 @@ from costopt.errors import MISSING, FieldIssue, PlanFileError
 from costopt.files import write_atomically
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
+from costopt.plan.protection import protection
 from costopt.workload import Horizon, iso, price_date_of, slug
 from costopt.workload import _path as field_path
 
@@ -319,6 +320,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
     used = {a.pool for a in result.assignments} | {ph.pool for ph in result.pool_hours}
     pools_by_id = {p.id: p for p in result.pools.all}
     plan_total = result.total_usd
+    guarded = protection(result)
     bought = {b.pool: b.count for b in result.purchases}
     cloud = w.cloud
     doc = PlanDocument(
@@ -373,11 +375,17 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                         "detail": lim.detail} for lim in result.binding.limits],
             "jobs_on_deadline": list(result.binding.on_deadline),
         },
-        notes=list(result.notes),
+        notes=list(result.notes) + [f"{v.job} is not protected against losing its spot "
+                                    f"capacity: {v.reason}" for v in guarded if not v.protected],
         limits=_limits(result, used),
         launch_overhead=LaunchOverhead(
             setup_minutes=cloud.setup_minutes if cloud else 0.0,
             min_instance_minutes=cloud.min_instance_minutes if cloud else 0.0),
+        protection=[{"job": v.job, "protected": v.protected, "reason": v.reason}
+                    for v in guarded],
+        spot_availability_assumed=sorted(
+            p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
+            and p.availability_source == "assumed"),
     )
     doc.plan_id = plan_id_for(doc.as_json())
     return doc
@@ -469,7 +477,10 @@ def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) ->
         usd_per_hour=_r(pool.usd_per_hour),
         on_demand_usd_per_hour=_r(pool.on_demand_usd_per_hour),
         interruptions_per_hour=_r(pool.interruptions_per_hour),
-        price_source=pool.price_source)
+        price_source=pool.price_source,
+        **({"spot_availability": _r(pool.availability),
+            "spot_availability_source": pool.availability_source}
+           if pool.market == "spot" else {}))
 
 
 def write_plan(doc: PlanDocument, path: Path) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from costopt.errors import FieldIssue, WorkloadError
@@ -80,6 +82,8 @@ class CloudPool:
     max_instances: int | None
     price_source: str  # "table" or "override"
     zone: str | None = None  # spot: the zone ID (use1-az1); None on demand or no zone prices
+    availability: float = 1.0  # share of time spot can be had (spec v2's a); 1 on demand
+    availability_source: str = "assumed"  # "given" (cloud.spot_availability), "traces", "assumed"
 
     @property
     def quota_family(self) -> str:
@@ -304,6 +308,14 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
                            for o in cloud.price_overrides if o.market == "on_demand"}
     rates = {(r.instance_type, r.region, _zone(catalog, r.region, r.az)): r.rate
              for r in cloud.spot_interruptions_per_hour}
+    given: dict[tuple[str, str], float] = {}
+    for line in sorted(cloud.spot_availability, key=lambda a: a.az is None):
+        given[(line.instance_type, line.region)] = max(  # a line for the region wins
+            line.availability, 0.0 if line.az is None else given.get(
+                (line.instance_type, line.region), 0.0))
+    manifest = cloud.spot_traces
+    traced = _trace_stats(manifest, manifest.stat().st_mtime_ns if manifest.exists() else 0) \
+        if manifest else {}
     caps = own_caps(cloud, catalog)
 
     def wanted(instance_type: str, region: str, market: str) -> bool:
@@ -318,16 +330,23 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
     _override_prices(cloud, catalog, wanted, zones, prices)
 
     pools = []
-    for key, (offer, price, source) in sorted(prices.items(), key=lambda kv: _sort_key(kv[0])):
+    for key, (offer, price, price_source) in sorted(prices.items(),
+                                                    key=lambda kv: _sort_key(kv[0])):
         instance_type, region, market, zone = key
         local = catalog.offer(instance_type, region)
         on_demand = (local or offer).on_demand_usd_per_hour
         override_od = on_demand_overrides.get((instance_type, region))
-        rate = 0.0
+        rate, availability, source = 0.0, 1.0, "assumed"
         if market == "spot":
-            table_rate = (local.spot_interruptions_per_hour if local else None) or 0.0
+            stats = traced.get((instance_type, region))
+            table_rate = stats[1] if stats else (
+                (local.spot_interruptions_per_hour if local else None) or 0.0)
             rate = rates.get((instance_type, region, zone),
                              rates.get((instance_type, region, None), table_rate))
+            if (instance_type, region) in given:
+                availability, source = given[(instance_type, region)], "given"
+            elif stats:
+                availability, source = stats[0], "traces"
         pools.append(CloudPool(
             id=cloud_id(region, instance_type, market, zone),
             region=region,
@@ -341,8 +360,10 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
             on_demand_usd_per_hour=override_od if override_od is not None else on_demand,
             interruptions_per_hour=rate,
             max_instances=caps.get(key),
-            price_source=source,
+            price_source=price_source,
             zone=zone,
+            availability=availability,
+            availability_source=source,
         ))
     return pools
 
@@ -395,8 +416,29 @@ def concurrency_limits(workload: Workload, catalog: PriceCatalog,
     return tuple(out)
 
 
+@lru_cache(maxsize=8)
+def _trace_stats(manifest: Path, _mtime_ns: int) -> dict[tuple[str, str], tuple[float, float]]:
+    return spot_trace_stats(manifest)  # read once per manifest version, not per build
+
+
+def spot_trace_stats(manifest: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """``(instance type, region) -> (availability, interruptions per spot-hour)`` from the
+    traces a ``traces.yaml`` manifest names (``traces stats``); where several zones of a
+    region are traced, the best zone's (a launch without a zone may land in any)."""
+    from costopt.simulate.traces import load_manifest, trace_stats
+
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for t in load_manifest(manifest):
+        stats = trace_stats(t.trace)
+        key = (t.pool.instance_type, t.pool.region)
+        if key not in out or stats.availability > out[key][0]:
+            out[key] = (stats.availability, stats.preemptions_per_spot_hour)
+    return out
+
+
 def spot_efficiency(rate: float, checkpoint_minutes: float, restart_minutes: float) -> float:
-    """Useful share of spot time: ``max(0, 1 - r * (checkpoint/2 + restart) / 60)``."""
+    """Useful share of spot time: ``max(0, 1 - r * (checkpoint/2 + restart) / 60)`` (spec v2
+    multiplies it by the pool's availability ``a``: :func:`eligibility`)."""
     return max(0.0, 1.0 - rate * (checkpoint_minutes / 2 + restart_minutes) / 60)
 
 
@@ -432,7 +474,8 @@ def _pair(job: Job, pool: Pool, catalog: PriceCatalog,
         return None
     eff = 1.0
     if isinstance(pool, CloudPool) and pool.market == "spot":
-        eff = spot_efficiency(pool.interruptions_per_hour, job.checkpoint_minutes, restart)
+        eff = pool.availability * spot_efficiency(pool.interruptions_per_hour,
+                                                  job.checkpoint_minutes, restart)
     if eff <= 0 or not math.isfinite(speed):
         return None
     return speed, eff
@@ -521,7 +564,7 @@ def prune_dominated(workload: Workload, pools: Pools,
 
     Pool ``q`` dominates pool ``p`` when both are the same instance type and market (same
     GPUs, memory, vCPUs), ``q`` costs no more per instance-hour, loses no more time to spot
-    interruptions, every job that may use ``p`` may use ``q``, ``q`` has no
+    interruptions and is no less available, every job that may use ``p`` may use ``q``, ``q`` has no
     ``max_instances`` cap of its own, and every concurrency limit over ``q`` (a quota, a
     spot cap over a region's zones) is over ``p`` too. Exact: in any plan, moving all of
     ``p``'s GPU-hours, instance-hours and instance counts onto ``q`` keeps every constraint
@@ -557,7 +600,7 @@ def prune_dominated(workload: Workload, pools: Pools,
         (q_usd, q_rate, _), (p_usd, p_rate, _) = rank(q), rank(p)
         pq, pp = cloud_pool(q), cloud_pool(p)
         return (q != p and pq.max_instances is None and limits_of[pq.id] <= limits_of[pp.id]
-                and q_usd <= p_usd and q_rate <= p_rate
+                and q_usd <= p_usd and q_rate <= p_rate and pq.availability >= pp.availability
                 and rank(q) < rank(p) and jobs_of.get(p, set()) <= jobs_of.get(q, set()))
 
     dropped = {p for members in groups.values() for p in members

@@ -54,7 +54,7 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
     # lost at the interruption) + 7 = 9.5 of 10.
     proc = subprocess.run(
         [sys.executable, "-m", "costopt.cli.main", "simulate", "plan.json", "--traces",
-         "traces.yaml", "--format", "json", "-o", "score.json"],
+         "traces.yaml", "--policy", "plan", "--format", "json", "-o", "score.json"],
         capture_output=True, text=True, timeout=120, cwd=planned)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -72,7 +72,8 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
 
 def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(planned)
-    result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml"])
+    result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml",
+                                      "--policy", "plan"])
     assert result.exit_code == 0, result.output
     assert "hindsight optimum" in result.output
     (row,) = [line for line in result.output.splitlines() if "train" in line]
@@ -89,7 +90,25 @@ def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) 
     assert "is not the workload plan" in result.output
     result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
                                       str(planned / "traces.yaml"), "--policy", "greedy"])
-    assert result.exit_code == 2 and "valid: plan" in result.output
+    assert result.exit_code == 2 and "valid: deadline, plan" in result.output
+
+
+def test_simulate_drives_the_deadline_policy_by_default(planned: Path) -> None:
+    # The workload plans and runs without launch overhead (setup_minutes: 0), so a restart
+    # costs only half a checkpoint (30 min). 00:00 spot; 03:00 interrupted with 2.5 GPU-h
+    # done (3 less half a checkpoint): 7.5 to go in 21 h less 30 min of restart (need
+    # 7.5 / 20.5 = 0.366) is safely ahead of the pace 10 / (24 - 1/2) = 0.4255, so no
+    # on-demand: spot is retried every 15 minutes and comes back at 05:00; no setup, 7.5 h
+    # of work: finished 12:30, ended at that review. Spot 3 h + 7.5 h at 1 USD/h = 10.5
+    # USD, no on-demand.
+    result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
+                                      str(planned / "traces.yaml"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    (job,) = doc["jobs"]
+    assert (doc["policy"], doc["realised_usd"]) == ("deadline", 10.5)
+    assert (job["finished"], job["met_deadline"], job["spot_hours"], job["on_demand_hours"],
+            job["interruptions"]) == ("2027-01-01T12:30:00Z", True, 10.5, 0.0, 1)
 
 
 def test_traces_synth_then_stats(tmp_path: Path) -> None:
