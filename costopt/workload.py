@@ -200,9 +200,17 @@ class OwnedSpec(_Strict):
     candidates: list[CandidateServer] = Field(default_factory=list)
 
 
+COMMAND_BYTES_MAX = 12 * 1024
+"""Most bytes a job's ``setup`` and ``run`` may hold together: AWS takes at most 16 KB of
+user data, and costopt's own script around the commands needs the rest."""
+
+
 class Job(_Strict):
     """A piece of planned GPU work. ``gpu_hours`` is in GPU-hours of the reference GPU
-    (V100 = 1.0); ``gpus`` GPUs run it at once on one node (the gang)."""
+    (V100 = 1.0); ``gpus`` GPUs per node run it at once (the gang), on ``nodes`` nodes of
+    one pool together; up to ``parallel`` such gangs run at once, independently (the trials
+    of a sweep). ``run`` (and ``setup`` before it) is the shell command an instance that
+    serves the job runs."""
 
     name: Name
     gpus: int = Field(default=1, ge=1, le=64)
@@ -215,6 +223,10 @@ class Job(_Strict):
     speed: dict[str, float] = Field(default_factory=dict)
     regions: list[str] | None = None
     allow: list[PoolKind] | None = None
+    parallel: int = Field(default=1, ge=1, le=1024)
+    nodes: int = Field(default=1, ge=1, le=64)
+    run: str | None = Field(default=None, min_length=1)
+    setup: str | None = Field(default=None, min_length=1)
 
     @field_validator("speed")
     @classmethod
@@ -223,6 +235,16 @@ class Job(_Strict):
         if bad:
             raise ValueError(f"speeds must be >= 0 (0 forbids a GPU model); got {bad}")
         return value
+
+    @property
+    def gang_gpus(self) -> int:
+        """GPUs one gang holds at once: ``nodes * gpus``."""
+        return self.nodes * self.gpus
+
+    @property
+    def most_gpus(self) -> int:
+        """GPUs the job may hold at once: ``parallel * nodes * gpus``."""
+        return self.parallel * self.gang_gpus
 
     def allowed_kinds(self) -> frozenset[PoolKind]:
         """Pool kinds the job may use: its ``allow`` list, less spot unless interruptible."""
@@ -420,6 +442,7 @@ def check_consistency(w: Workload) -> list[FieldIssue]:
                 f"the window [start, deadline) holds no whole {h.period_hours}-hour period of "
                 f"the horizon {iso(h.start)} .. {iso(h.end)}; To fix: widen the window or "
                 "shorten horizon.period_hours"))
+        issues.extend(_command_issues(i, job))
         if job.allow is not None and not job.allowed_kinds():
             issues.append(FieldIssue(
                 f"jobs[{i}].allow", job.allow,
@@ -432,6 +455,21 @@ def check_consistency(w: Workload) -> list[FieldIssue]:
                 issues.append(FieldIssue(f"cloud.quotas[{i}].family", q.family,
                                          "unknown quota family; valid: P (p2..p5), G (g3..g6)"))
     return issues
+
+
+def _command_issues(i: int, job: Job) -> list[FieldIssue]:
+    """``setup`` without ``run``, and commands too long for AWS's user data."""
+    if job.setup is not None and job.run is None:
+        return [FieldIssue(f"jobs[{i}].setup", job.setup,
+                           "is given without run; To fix: add run: (the command setup "
+                           "prepares for), or drop setup")]
+    size = sum(len(c.encode()) for c in (job.setup, job.run) if c)
+    if size > COMMAND_BYTES_MAX:
+        return [FieldIssue(f"jobs[{i}].run", f"{size} bytes (setup + run)",
+                           f"is longer than {COMMAND_BYTES_MAX} bytes: AWS takes at most 16 KB "
+                           "of user data; To fix: put the commands in a script on the image "
+                           "or in object storage, and run that")]
+    return []
 
 
 def iso(moment: datetime) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -62,9 +63,17 @@ class InstanceHoursRecord(_Doc):
 
 
 class Slot(_Doc):
+    """One interval of one instance. ``jobs``: the jobs it serves; a multi-node gang's
+    ``nodes`` instances share ``gang`` (its first slot) and the interval, with ranks
+    ``node_rank`` 0..nodes-1."""
+
     slot: int
     start: datetime
     end: datetime
+    jobs: list[str] = Field(default_factory=list)
+    gang: int | None = None
+    node_rank: int | None = None
+    nodes: int = 1
 
 
 class FleetPool(_Doc):
@@ -81,6 +90,17 @@ class FleetPool(_Doc):
     spot_max_price_usd: float | None = None
     on_demand_fallback: bool = False
     slots: list[Slot]
+
+
+class JobRecord(_Doc):
+    """A job as the instances that serve it need it: its gang's shape and its commands."""
+
+    job: str
+    gpus: int
+    nodes: int = 1
+    parallel: int = 1
+    run: str | None = None
+    setup: str | None = None
 
 
 class PoolRecord(_Doc):
@@ -142,12 +162,16 @@ class PlanDocument(_Doc):
     baselines: dict[str, BaselineRecord]
     binding: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
+    jobs: list[JobRecord] = Field(default_factory=list)
     purchases: list[dict[str, Any]] = Field(default_factory=list)
     no_buy_total_usd: float | None = None
     buy_saving_usd: float | None = None
 
     def pool(self, pool_id: str) -> PoolRecord | None:
         return next((p for p in self.pools if p.pool == pool_id), None)
+
+    def job(self, name: str) -> JobRecord | None:
+        return next((j for j in self.jobs if j.job == name), None)
 
 
 def fleet_slots(period_starts: list[datetime], period_hours: int,
@@ -187,6 +211,78 @@ def fleet_slots(period_starts: list[datetime], period_hours: int,
     return sorted((k, s, e) for k, runs in intervals.items() for s, e in runs)
 
 
+@dataclass(frozen=True)
+class FleetSlot:
+    """One interval ``[start, end)`` of slot ``slot``, the jobs it serves, and for a
+    multi-node gang its first slot, this instance's rank and the gang's nodes."""
+
+    slot: int
+    start: datetime
+    end: datetime
+    jobs: tuple[str, ...]
+    gang: int | None = None
+    node_rank: int | None = None
+    nodes: int = 1
+
+
+@dataclass(frozen=True)
+class PoolUse:
+    """What runs on one cloud pool: its instance-hours per period, the instance-hours per
+    period of each multi-node job (``nodes`` and hours; such a gang's nodes are its own),
+    and the jobs that run on it per period."""
+
+    instance_hours: dict[int, float]
+    gangs: dict[str, tuple[int, dict[int, float]]]
+    jobs: dict[int, set[str]]
+
+
+def pool_slots(period_starts: list[datetime], period_hours: int, use: PoolUse) -> list[FleetSlot]:
+    """The slots of one pool. Each multi-node job's gangs come first: its instance-hours
+    over its ``nodes`` are gang-hours, laid out by :func:`fleet_slots`, and every gang slot
+    becomes ``nodes`` slots with the same intervals (never one alone). The pool's other
+    instance-hours follow as :func:`fleet_slots` lays them out, each interval serving the
+    one-node jobs that run on the pool in the periods it overlaps."""
+    out: list[FleetSlot] = []
+    base = 0
+    rest = dict(use.instance_hours)
+    for job, (nodes, hours) in sorted(use.gangs.items()):
+        spans = fleet_slots(period_starts, period_hours, {t: h / nodes for t, h in hours.items()})
+        for k, start, end in spans:
+            first = base + k * nodes
+            out += [FleetSlot(first + r, start, end, (job,), first, r, nodes)
+                    for r in range(nodes)]
+        base += nodes * (1 + max((k for k, _s, _e in spans), default=-1))
+        for t, h in hours.items():
+            rest[t] = rest.get(t, 0.0) - h
+    step = timedelta(hours=period_hours)
+    single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
+    for k, start, end in fleet_slots(period_starts, period_hours,
+                                     {t: h for t, h in rest.items() if h > 1e-6}):
+        jobs = set().union(*(names for t, names in single.items()
+                             if period_starts[t] < end and start < period_starts[t] + step))
+        out.append(FleetSlot(base + k, start, end, tuple(sorted(jobs))))
+    return sorted(out, key=lambda s: (s.slot, s.start))
+
+
+def pool_uses(result: PlanResult) -> dict[str, PoolUse]:
+    """Each cloud pool's :class:`PoolUse` from a solved plan."""
+    jobs = {job.name: job for job in result.workload.jobs}
+    uses: dict[str, PoolUse] = {}
+    for ph in result.pool_hours:
+        use = uses.setdefault(ph.pool, PoolUse({}, {}, {}))
+        use.instance_hours[ph.period] = ph.instance_hours
+    for a in result.assignments:
+        use = uses.get(a.pool)
+        if use is None:
+            continue  # an owned pool
+        use.jobs.setdefault(a.period, set()).add(a.job)
+        job = jobs[a.job]
+        if job.nodes > 1:
+            hours = use.gangs.setdefault(a.job, (job.nodes, {}))[1]
+            hours[a.period] = a.gpu_hours / job.gpus
+    return uses
+
+
 def _r(value: float) -> float:
     return round(float(value), 6) + 0.0
 
@@ -201,9 +297,9 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
     cloud = w.cloud
     ratio = cloud.spot_max_price_ratio if cloud else 1.0
     fleet = []
+    uses = pool_uses(result)
     for pool in result.pools.cloud:
-        hours = {ph.period: ph.instance_hours for ph in result.pool_hours if ph.pool == pool.id}
-        if not hours:
+        if pool.id not in uses:
             continue
         jobs = {a.job for a in result.assignments if a.pool == pool.id}
         fallback = pool.market == "spot" and all(
@@ -216,8 +312,8 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
             "spot_max_price_usd": _r(pool.on_demand_usd_per_hour * ratio)
             if pool.market == "spot" else None,
             "on_demand_fallback": fallback,
-            "slots": [{"slot": k, "start": iso(s), "end": iso(e)}
-                      for k, s, e in fleet_slots(period_starts, h.period_hours, hours)],
+            "slots": [_slot_record(s) for s in pool_slots(period_starts, h.period_hours,
+                                                           uses[pool.id])],
         })
     plan_total = result.total_usd
     bought = {b.pool: b.count for b in result.purchases}
@@ -272,10 +368,21 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
             "jobs_on_deadline": list(result.binding.on_deadline),
         },
         "notes": list(result.notes),
+        "jobs": [{"job": job.name, "gpus": job.gpus, "nodes": job.nodes,
+                  "parallel": job.parallel, "run": job.run, "setup": job.setup}
+                 for job in w.jobs],
     }
     body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     doc["plan_id"] = f"{slug(w.name)}-{hashlib.sha256(body.encode()).hexdigest()[:8]}"
     return doc
+
+
+def _slot_record(s: FleetSlot) -> dict[str, Any]:
+    record: dict[str, Any] = {"slot": s.slot, "start": iso(s.start), "end": iso(s.end),
+                              "jobs": list(s.jobs)}
+    if s.gang is not None:
+        record.update(gang=s.gang, node_rank=s.node_rank, nodes=s.nodes)
+    return record
 
 
 def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) -> dict[str, Any]:
