@@ -45,7 +45,8 @@ from costopt.orchestrate.reconcile import (
     reconcile,
     resumes_within,
 )
-from costopt.plan.planfile import FleetPool, PlanDocument
+from costopt.orchestrate.userdata import checked_user_data, slot_at
+from costopt.plan.planfile import FleetPool, PlanDocument, Slot
 
 Say = Callable[[str, str], None]
 """``(kind, message)``: how the shell tells the user what it does, as it does it."""
@@ -115,6 +116,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Ec2Fleet, ledger: Led
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
     recon = reconcile(plan, at, observed)
+    scripts = _user_data(plan, at, recon, plan_path or plan.plan_id)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
                            pools=pools)
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
@@ -134,7 +136,8 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Ec2Fleet, ledger: Led
     if not options.yes or ledger is None:
         return outcome
 
-    carrier = _Carrier(plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say, guard)
+    carrier = _Carrier(plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say, guard,
+                       scripts)
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -144,6 +147,23 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Ec2Fleet, ledger: Led
             else carrier.change(action)
         (outcome.done if ok else outcome.failed).append(action)
     return outcome
+
+
+def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation,
+               plan_file: str) -> dict[tuple[str, int], tuple[Slot, str | None]]:
+    """The slot each launch serves and its user data, by (pool, slot); all made before
+    anything is launched, so that a script too long for AWS stops the run whole."""
+    pools = {p.pool: p for p in plan.fleet}
+    out: dict[tuple[str, int], tuple[Slot, str | None]] = {}
+    for action in recon.actions:
+        if action.kind != "launch" or action.slot is None:
+            continue
+        pool = pools[action.pool]
+        slot = slot_at(pool, action.slot, at)
+        if slot is not None:
+            out[(pool.pool, action.slot)] = (slot, checked_user_data(plan, pool, slot,
+                                                                     plan_file))
+    return out
 
 
 def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime) -> float:
@@ -269,6 +289,7 @@ class _Carrier:
     options: ApplyOptions
     say: Say
     guard: BudgetGuard | None
+    scripts: dict[tuple[str, int], tuple[Slot, str | None]] = field(default_factory=dict)
 
     def _intent(self, action: FleetAction, **fields: object) -> int:
         return self.ledger.intent(run_id=self.run_id, plan_id=self.plan.plan_id, at=self.at,
@@ -333,9 +354,11 @@ class _Carrier:
                     self.guard.withdraw(verdict)
                     self.refuse(action, verdict, price, f"fallback to {target.describe()}: ")
                     return False
+            serves, script = self.scripts.get((pool.pool, action.slot or 0), (None, None))
             request = LaunchRequest(self.plan.plan_id, str(self.plan.workload.get("name", "")),
                                     pool, action.slot or 0, target, attempt,
-                                    persistent=resumes_within(pool, period))
+                                    persistent=resumes_within(pool, period), serves=serves,
+                                    user_data=script)
             params = run_instances_params(request, image, settings.launch_template)
             intent = self._intent(action, client_token=params["ClientToken"],
                                   usd_per_hour=price, detail=target.describe())

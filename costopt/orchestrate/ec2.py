@@ -21,7 +21,8 @@ from typing import Any, Literal
 from costopt.errors import AwsError
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
-from costopt.plan.planfile import FleetPool
+from costopt.orchestrate.userdata import jobs_tag
+from costopt.plan.planfile import FleetPool, Slot
 
 TAG_PLAN = "costopt:plan"
 TAG_POOL = "costopt:pool"
@@ -29,6 +30,9 @@ TAG_SLOT = "costopt:slot"
 TAG_WORKLOAD = "costopt:workload"
 TAG_MARKET = "costopt:market"
 TAG_SPOT_REQUEST = "costopt:spot-request"
+TAG_JOBS = "costopt:jobs"
+TAG_GANG = "costopt:gang"
+TAG_NODE_RANK = "costopt:node-rank"
 
 DEFAULT_IMAGE_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id")
@@ -69,6 +73,8 @@ class LaunchRequest:
     target: LaunchTarget
     attempt: int  # completed launch calls for this slot before this one
     persistent: bool  # spot: a persistent request that stops on interruption
+    serves: Slot | None = None  # the slot's interval: its jobs, and its gang if multi-node
+    user_data: str | None = None  # the script it runs (``userdata.user_data``)
 
     def tags(self) -> dict[str, str]:
         tags = {TAG_PLAN: self.plan_id, TAG_POOL: self.pool.pool, TAG_SLOT: str(self.slot),
@@ -76,6 +82,12 @@ class LaunchRequest:
                 "Name": f"{self.plan_id}/{self.pool.instance_type}/{self.slot}"}
         if self.target.market == "spot":
             tags[TAG_SPOT_REQUEST] = "persistent" if self.persistent else "one-time"
+        serves = self.serves
+        if serves is not None and serves.jobs:
+            tags[TAG_JOBS] = jobs_tag(serves.jobs)
+        if serves is not None and serves.gang is not None:
+            tags[TAG_GANG] = str(serves.gang)
+            tags[TAG_NODE_RANK] = str(serves.node_rank)
         return tags
 
 
@@ -101,6 +113,8 @@ def run_instances_params(request: LaunchRequest, image_id: str | None,
         params["ImageId"] = image_id
     if launch_template:
         params["LaunchTemplate"] = {"LaunchTemplateName": launch_template, "Version": "$Default"}
+    if request.user_data:  # else a launch template's own user data is kept
+        params["UserData"] = request.user_data
     if request.target.az:
         params["Placement"] = {"AvailabilityZone": request.target.az}
     if request.target.market == "spot":

@@ -7,9 +7,11 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
 
 1. *Wanted* slots: those with an interval ``[start, end)`` that holds ``at``.
 2. *Live* instances (``pending``/``running``) each claim a wanted slot: first the slot of
-   their ``costopt:slot`` tag, then the lowest unclaimed one.
+   their ``costopt:slot`` tag, then the lowest unclaimed one that does the same work (the
+   same commands, gang and rank: an instance runs what its launch's user data says).
 3. Too few live instances: start stopped instances of the pool first (those tagged with a
-   missing slot first), then launch one instance per slot still missing.
+   missing slot first; only for a slot of the same work), then launch one instance per
+   slot still missing.
 4. Too many: the surplus goes, unclaimed instances first, then the newest first. An instance
    is *stopped* rather than terminated when the pool wants it again within the next period
    (more slots wanted at some moment of ``(at, at + period]`` than now) and its market allows
@@ -115,6 +117,16 @@ class Reconciliation:
                 for (kind, pool), acts in groups.items()]
 
 
+SlotWork = tuple[frozenset[str], int | None, int | None]
+
+
+def slot_work(pool: FleetPool, slot: int | None, commanded: frozenset[str]) -> SlotWork:
+    """What an instance of ``slot`` runs: the jobs it serves that have a ``run`` command,
+    its gang and rank (nothing for no slot)."""
+    return next(((commanded & set(s.jobs), s.gang, s.node_rank) for s in pool.slots
+                 if s.slot == slot), (frozenset(), None, None))
+
+
 def wanted_slots(pool: FleetPool, at: datetime) -> list[int]:
     """The slots of ``pool`` whose interval holds ``at``, lowest first."""
     return sorted({s.slot for s in pool.slots if s.start <= at < s.end})
@@ -162,8 +174,10 @@ def reconcile(plan: PlanDocument, at: datetime,
     actions: list[FleetAction] = []
     kept: list[tuple[ObservedInstance, int]] = []
     fleet = {p.pool: p for p in plan.fleet}
+    commanded = frozenset(j.job for j in plan.jobs if j.run)
     for pool in plan.fleet:
-        pool_actions, pool_kept = _reconcile_pool(pool, at, period, by_pool.get(pool.pool, []))
+        pool_actions, pool_kept = _reconcile_pool(pool, at, period, by_pool.get(pool.pool, []),
+                                                  commanded)
         actions += pool_actions
         kept += pool_kept
     for pool_id in sorted(set(by_pool) - set(fleet)):
@@ -184,7 +198,7 @@ def _end(o: ObservedInstance, kind: ActionKind, running: bool, usd_per_hour: flo
 
 
 def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
-                    observed: list[ObservedInstance]
+                    observed: list[ObservedInstance], commanded: frozenset[str]
                     ) -> tuple[list[FleetAction], list[tuple[ObservedInstance, int]]]:
     wanted = wanted_slots(pool, at)
     live = sorted((o for o in observed if o.state in LIVE),
@@ -202,7 +216,9 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
         else:
             unclaimed.append(o)
     for o in list(unclaimed):
-        free = [k for k in wanted if k not in claims]
+        work = slot_work(pool, o.slot, commanded)
+        free = [k for k in wanted
+                if k not in claims and slot_work(pool, k, commanded) == work]
         if free:
             claims[free[0]] = o
             unclaimed.remove(o)
@@ -212,8 +228,12 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
     def start_order(o: ObservedInstance) -> tuple[bool, datetime, str]:
         return (o.slot not in missing, o.launched_at, o.instance_id)
 
-    for o in sorted(stopped, key=start_order)[:len(missing)]:
-        k = o.slot if o.slot in missing else missing[0]
+    for o in sorted(stopped, key=start_order):
+        work = slot_work(pool, o.slot, commanded)
+        same = [k for k in missing if slot_work(pool, k, commanded) == work]
+        if not same:
+            continue
+        k = o.slot if o.slot in same else same[0]
         missing.remove(k)
         stopped.remove(o)
         actions.append(FleetAction("start", pool.pool, pool.region, pool.instance_type,

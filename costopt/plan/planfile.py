@@ -229,11 +229,12 @@ class FleetSlot:
 class PoolUse:
     """What runs on one cloud pool: its instance-hours per period, the instance-hours per
     period of each multi-node job (``nodes`` and hours; such a gang's nodes are its own),
-    and the jobs that run on it per period."""
+    the jobs that run on it per period, and which jobs have a ``run`` command."""
 
     instance_hours: dict[int, float]
     gangs: dict[str, tuple[int, dict[int, float]]]
     jobs: dict[int, set[str]]
+    commanded: frozenset[str] = frozenset()
 
 
 def pool_slots(period_starts: list[datetime], period_hours: int, use: PoolUse) -> list[FleetSlot]:
@@ -241,7 +242,9 @@ def pool_slots(period_starts: list[datetime], period_hours: int, use: PoolUse) -
     over its ``nodes`` are gang-hours, laid out by :func:`fleet_slots`, and every gang slot
     becomes ``nodes`` slots with the same intervals (never one alone). The pool's other
     instance-hours follow as :func:`fleet_slots` lays them out, each interval serving the
-    one-node jobs that run on the pool in the periods it overlaps."""
+    one-node jobs that run on the pool in the periods it overlaps. A slot runs the same
+    commands in all its intervals (its instance's user data holds them): an interval that
+    would serve other jobs with a ``run`` gets a slot number of its own."""
     out: list[FleetSlot] = []
     base = 0
     rest = dict(use.instance_hours)
@@ -256,20 +259,29 @@ def pool_slots(period_starts: list[datetime], period_hours: int, use: PoolUse) -
             rest[t] = rest.get(t, 0.0) - h
     step = timedelta(hours=period_hours)
     single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
-    for k, start, end in fleet_slots(period_starts, period_hours,
-                                     {t: h for t, h in rest.items() if h > 1e-6}):
-        jobs = set().union(*(names for t, names in single.items()
-                             if period_starts[t] < end and start < period_starts[t] + step))
-        out.append(FleetSlot(base + k, start, end, tuple(sorted(jobs))))
+    spans = fleet_slots(period_starts, period_hours, {t: h for t, h in rest.items() if h > 1e-6})
+    number: dict[tuple[int, frozenset[str]], int] = {}  # (k, commands run) -> slot number
+    extra = base + 1 + max((k for k, _s, _e in spans), default=-1)
+    for k, start, end in spans:
+        jobs = tuple(sorted(set().union(*(
+            names for t, names in single.items()
+            if period_starts[t] < end and start < period_starts[t] + step))))
+        key = (k, use.commanded & set(jobs))
+        if key not in number:
+            taken = any(known[0] == k for known in number)
+            number[key] = extra if taken else base + k
+            extra += taken
+        out.append(FleetSlot(number[key], start, end, jobs))
     return sorted(out, key=lambda s: (s.slot, s.start))
 
 
 def pool_uses(result: PlanResult) -> dict[str, PoolUse]:
     """Each cloud pool's :class:`PoolUse` from a solved plan."""
     jobs = {job.name: job for job in result.workload.jobs}
+    commanded = frozenset(name for name, job in jobs.items() if job.run)
     uses: dict[str, PoolUse] = {}
     for ph in result.pool_hours:
-        use = uses.setdefault(ph.pool, PoolUse({}, {}, {}))
+        use = uses.setdefault(ph.pool, PoolUse({}, {}, {}, commanded))
         use.instance_hours[ph.period] = ph.instance_hours
     for a in result.assignments:
         use = uses.get(a.pool)
