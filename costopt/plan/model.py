@@ -18,8 +18,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
   4. packing[p,t]     sum_j b h - G_p u <= 0
-  5. walltime[j,p,t]  h / (gpus_j * c_jp) - u <= 0   (c: the job's gangs one node holds;
-                     an N-node gang holds N instances, so h / gpus_j instance-hours)
+  5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
+                     a one-node job) - u <= 0   (c: the job's gangs one node holds; an
+                     N-node gang holds N instances of its own: h / gpus instance-hours)
   6. quota[r,m,f,t]   sum vcpus u <= vcpus_q * P_h
   7. budget           variable cost <= budget_usd
 
@@ -437,9 +438,28 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
     keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
                     strict=True))
     rows = np.arange(count, dtype=np.int64)
-    b.rows("walltime", keys, np.concatenate([rows, rows]),
-           np.concatenate([hc.col[cloud], hc.ucol[cloud]]),
-           np.concatenate([hc.wall[cloud], -np.ones(count)]), upper=0.0, lazy=True)
+    gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
+    b.rows("walltime", keys, np.concatenate([rows, rows, gang_rows]),
+           np.concatenate([hc.col[cloud], hc.ucol[cloud], gang_cols]),
+           np.concatenate([hc.wall[cloud], -np.ones(count), gang_vals]), upper=0.0, lazy=True)
+
+
+def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries that take the instance-hours of multi-node gangs (``h / gpus``; their nodes
+    are their own) out of the ``u`` a one-node job's walltime row may count on."""
+    gangs: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for j, p, t, col in zip(hc.job.tolist(), hc.pool.tolist(), hc.period.tolist(),
+                            hc.col.tolist(), strict=True):
+        if w.jobs[j].nodes > 1:
+            gangs.setdefault((p, t), []).append((col, 1.0 / w.jobs[j].gpus))
+    entries = [(r, col, val) for r, (j, p, t) in enumerate(keys)
+               if gangs and w.jobs[j].nodes == 1 for col, val in gangs.get((p, t), [])]
+    if not entries:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    r, c, v = zip(*entries, strict=True)
+    return np.array(r, dtype=np.int64), np.array(c, dtype=np.int64), np.array(v)
 
 
 def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict) -> None:
