@@ -237,6 +237,11 @@ class Job(_Strict):
         return value
 
     @property
+    def shape(self) -> str:
+        """The GPUs it holds at once, in words: ``8 GPUs``, ``2 nodes x 8 GPUs``."""
+        return gang_shape(self.gpus, self.nodes, self.parallel)
+
+    @property
     def gang_gpus(self) -> int:
         """GPUs one gang holds at once: ``nodes * gpus``."""
         return self.nodes * self.gpus
@@ -252,6 +257,13 @@ class Job(_Strict):
         if not self.interruptible:
             kinds.discard("spot")
         return frozenset(kinds)
+
+
+def gang_shape(gpus: int, nodes: int = 1, parallel: int = 1) -> str:
+    """``8 GPUs``, ``2 nodes x 8 GPUs``, ``8 gangs x 1 GPU``: GPUs held at once, in words."""
+    shape = [f"{parallel} gangs"] if parallel > 1 else []
+    shape += [f"{nodes} nodes"] if nodes > 1 else []
+    return " x ".join([*shape, f"{gpus} GPU{'s' if gpus != 1 else ''}"])
 
 
 class Workload(_Strict):

@@ -228,3 +228,27 @@ def test_cli_validate_reports_without_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "jobs[0].deadline" in result.output
+
+
+def test_sweep_gang_and_command_fields() -> None:
+    w = parse_workload(minimal(jobs=[
+        {"name": "a", "gpu_hours": 10},
+        {"name": "b", "gpus": 8, "nodes": 2, "parallel": 3, "gpu_hours": 10,
+         "setup": "pip install -r requirements.txt", "run": "python train.py"}]), "w.yaml")
+    a, b = w.jobs
+    assert (a.parallel, a.nodes, a.run, a.setup, a.most_gpus) == (1, 1, None, None, 1)
+    # 3 gangs of 2 nodes of 8 GPUs: 48 GPUs at once
+    assert (b.gang_gpus, b.most_gpus, b.shape) == (16, 48, "3 gangs x 2 nodes x 8 GPUs")
+
+
+@pytest.mark.parametrize(("job", "expected"), [
+    ({"parallel": 0}, "jobs[0].parallel = 0: Input should be greater than or equal to 1"),
+    ({"nodes": 0}, "jobs[0].nodes = 0: Input should be greater than or equal to 1"),
+    ({"run": ""}, "jobs[0].run = '': String should have at least 1 character"),
+    ({"setup": "make"}, "jobs[0].setup = 'make': is given without run"),
+    # 12,289 bytes of commands: 1 more than the 12,288 (12 KB) they may take together
+    ({"setup": "x" * 6144, "run": "y" * 6145},
+     "jobs[0].run = '12289 bytes (setup + run)': is longer than 12288 bytes"),
+])
+def test_sweep_gang_and_command_errors(job: dict, expected: str) -> None:
+    assert expected in errors_of(minimal(jobs=[{"name": "a", "gpu_hours": 10, **job}]))

@@ -13,7 +13,7 @@ import numpy as np
 
 from costopt.plan.model import LinearProgram, period_label
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
-from costopt.workload import Job, Workload
+from costopt.workload import Workload
 
 TOL = 1e-6
 
@@ -123,13 +123,6 @@ def window_limit(w: Workload, j: int, pairs: list[Eligible]) -> float:
     return job.most_gpus * best * len(w.job_periods(job)) * w.horizon.period_hours
 
 
-def _gpus_at_once(job: Job) -> str:
-    """``8 GPUs``, or ``8 x 2 nodes x 8 GPUs`` for parallel multi-node gangs."""
-    shape = [f"{job.parallel} gangs"] if job.parallel > 1 else []
-    shape += [f"{job.nodes} nodes"] if job.nodes > 1 else []
-    return " x ".join([*shape, f"{job.gpus} GPU{'s' if job.gpus != 1 else ''}"])
-
-
 def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]:
     """Jobs whose work cannot fit their window even alone on the fastest pool, explained."""
     out = {}
@@ -139,7 +132,7 @@ def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]
             hours = len(w.job_periods(job)) * w.horizon.period_hours
             best = most / (job.most_gpus * hours) if hours else 0.0
             out[j] = (
-                f"deadline window: {_gpus_at_once(job)} x {hours} h x best speed {best:.3g} "
+                f"deadline window: {job.shape} x {hours} h x best speed {best:.3g} "
                 f"= {most:.1f} reference GPU-hours at most, {job.gpu_hours:g} needed. "
                 "To fix: a later deadline, a larger gang or more parallel gangs, faster "
                 "GPUs, or less work"
@@ -161,7 +154,7 @@ def shortfall_reason(w: Workload, j: int, pools: Pools, pairs: list[Eligible],
     gang_full = [r for r, fam in enumerate(lp.row_family)
                  if fam == "gang" and lp.row_key[r][0] == j and _at_upper(lp, act, r)]
     if len(gang_full) == len(periods):
-        reasons.append(f"deadline window: runs at its full {_gpus_at_once(job)} in all "
+        reasons.append(f"deadline window: runs at its full {job.shape} in all "
                        f"{len(periods)} periods of its window")
     for r, fam in enumerate(lp.row_family):
         if fam == "capacity":
