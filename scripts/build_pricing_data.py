@@ -3,14 +3,17 @@
 Inputs (see ``pricing_data/README.md`` for their sources and dates):
 
 - SkyPilot's AWS catalog (v9, 2026): one row per instance type, region and availability
-  zone, with the region's on-demand price and the zone's spot price;
-- the same project's older catalog (v3, about 2022) for p2, retired from the newer one;
+  zone (by zone ID), with the region's on-demand price and the zone's spot price;
+- the same project's older catalog (v3, about 2022) for p2, retired from the newer one; it
+  names zones by zone *name*, which means a different zone in each AWS account, so its rows
+  get the region's spot median and cheapest zone but no per-zone prices;
 - AWS Spot Instance Advisor data (2025-06-28): the interruption band per region and type.
 
 Output: one row per (instance type, region) in the price-file schema of
 ``costopt.pricing.catalog.INSTANCE_COLUMNS``: spot as the median over the zones with an offer
-and the cheapest zone (``costopt.pricing.spot.zone_summary``), the advisor band and the
-interruptions per instance-hour it stands for (``interruptions_per_hour``).
+and the cheapest zone (``costopt.pricing.spot.zone_summary``), each zone's spot price under
+its zone ID (``spot_zone_prices``), the advisor band and the interruptions per
+instance-hour it stands for (``interruptions_per_hour``).
 
 Usage: ``python scripts/build_pricing_data.py [--data DIR] [-o FILE]``.
 """
@@ -23,9 +26,15 @@ import csv
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from costopt.pricing.catalog import load_gpu_table
+from costopt.pricing.catalog import (
+    ZONE_ID_PATTERN,
+    ZoneSpotPrice,
+    format_number,
+    format_zone_prices,
+    load_gpu_table,
+)
 from costopt.pricing.names import canonical_gpu_name, interconnect
-from costopt.pricing.refresh import format_number, write_price_rows
+from costopt.pricing.refresh import write_price_rows
 from costopt.pricing.spot import band_for, interruptions_per_hour, zone_summary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +49,10 @@ SOURCES = {
 """Price date and source per input. Only the year of each snapshot is known, so the date is
 its first day: staleness warnings err on the side of refreshing."""
 
+ZONES_BY_ID = {CATALOG_2026: True, CATALOG_P2: False}
+"""Whether an input's ``AvailabilityZone`` is the zone ID (per-zone prices are written) or
+the account-specific zone name (they are not: the name says nothing about which zone)."""
+
 ADVISOR_SOURCE = "spot-advisor 2025-06-28"
 
 
@@ -51,6 +64,16 @@ def read_advisor(path: Path) -> dict[tuple[str, str], str]:
             for row in csv.DictReader(handle)
             if row["os"] == "Linux"
         }
+
+
+def zone_prices(offered: list[dict[str, str]], itype: str, region: str) -> str:
+    """The ``spot_zone_prices`` cell of the zones with a spot offer; every zone must be
+    named by its ID."""
+    for row in offered:
+        if not ZONE_ID_PATTERN.match(row["AvailabilityZone"]):
+            raise SystemExit(f"{itype} {region}: {row['AvailabilityZone']!r} is not a zone ID")
+    return format_zone_prices([ZoneSpotPrice(r["AvailabilityZone"], float(r["SpotPrice"]))
+                               for r in offered])
 
 
 def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str, object]]:
@@ -74,7 +97,8 @@ def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str,
         on_demand = {float(r["Price"]) for r in azs}
         if len(on_demand) != 1:
             raise SystemExit(f"{itype} {region}: on-demand price differs by zone: {on_demand}")
-        spot = zone_summary(float(r["SpotPrice"]) for r in azs if r["SpotPrice"].strip())
+        offered = [r for r in azs if r["SpotPrice"].strip()]
+        spot = zone_summary(float(r["SpotPrice"]) for r in offered)
         band, how = band_for(bands, itype, region)
         band_note = f"{ADVISOR_SOURCE}; {how}" if how else ADVISOR_SOURCE
         price_date, source = SOURCES[origin[(itype, region)]]
@@ -97,6 +121,8 @@ def compile_rows(data_dir: Path, gpu_memory: dict[str, float]) -> list[dict[str,
                 "spot_interruptions_per_hour": f"{interruptions_per_hour(band):.6f}",
                 "price_date": price_date,
                 "source": f"{source}; {band_note}",
+                "spot_zone_prices": (zone_prices(offered, itype, region)
+                                     if ZONES_BY_ID[origin[(itype, region)]] else ""),
             }
         )
     return rows

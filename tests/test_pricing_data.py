@@ -7,6 +7,7 @@ Expected figures are read by hand from the reference data the snapshot is compil
 from __future__ import annotations
 
 import csv
+import statistics
 
 import pytest
 
@@ -87,3 +88,26 @@ def test_rates_come_from_bands_and_cheapest_zone_below_median(catalog) -> None:
             interruptions_per_hour(o.interruption_band), abs=1e-6)
         if o.spot_usd_per_hour is not None:
             assert o.spot_usd_per_hour_min <= o.spot_usd_per_hour
+
+
+def test_p4d_us_east_1_zone_prices_are_the_catalogs_rows(catalog) -> None:
+    offer = catalog.offer("p4d.24xlarge", "us-east-1")
+    # The four S1 rows of p4d.24xlarge in us-east-1, by zone ID.
+    assert [(z.zone_id, z.usd_per_hour) for z in offer.spot_zones] == [
+        ("use1-az1", 2.5084), ("use1-az2", 8.0553), ("use1-az4", 8.3524), ("use1-az6", 7.6435)]
+    assert catalog.zone_id("us-east-1", "use1-az1") == "use1-az1"
+    # The snapshot knows no zone names (S1 names zones by ID only).
+    assert catalog.zone_id("us-east-1", "us-east-1a") is None
+
+
+def test_zone_prices_agree_with_the_region_columns_and_p2_has_none(catalog) -> None:
+    for o in catalog.offers:
+        if o.family == "p2":
+            assert o.spot_zones == () and o.spot_usd_per_hour is not None
+            continue
+        prices = sorted(z.usd_per_hour for z in o.spot_zones)
+        if not prices:
+            assert o.spot_usd_per_hour is None
+            continue
+        assert len(prices) == len(o.spot_zones) and o.spot_usd_per_hour_min == prices[0]
+        assert o.spot_usd_per_hour == pytest.approx(statistics.median(prices), abs=1e-6)

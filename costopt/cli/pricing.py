@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import date
@@ -16,13 +17,18 @@ from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.errors import AwsError, CostoptError, PricingDataError
 
 if TYPE_CHECKING:
-    from costopt.pricing.catalog import InstanceOffer
+    from costopt.pricing.catalog import InstanceOffer, PriceCatalog
     from costopt.pricing.refresh import RefreshResult
 
 INTEGER_COLUMNS = ("gpus", "vcpus", "spot_azs")
 NUMBER_COLUMNS = ("gpu_memory_gb", "memory_gib", "on_demand_usd_per_hour", "spot_usd_per_hour",
                   "spot_usd_per_hour_min", "spot_interruptions_per_hour")
 SORTED_BY = "on_demand_usd_per_gpu_hour"
+ZONES_SORTED_BY = "spot_usd_per_gpu_hour"
+ZONE_COLUMNS = ("instance_type", "region", "zone_id", "zone_name", "gpu_model", "gpus",
+                "spot_usd_per_hour", "spot_usd_per_gpu_hour", "region_spot_usd_per_hour",
+                "vs_region")
+"""The rows of ``pricing show --zones`` (json and csv), one per (offer, zone)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -81,6 +87,63 @@ def _select(records: list[dict[str, str]], source: Path, families: list[str],
     return sorted(typed, key=lambda r: (r[SORTED_BY], r["instance_type"], r["region"]))
 
 
+def _with_zones(rows: list[dict[str, Any]], catalog: PriceCatalog) -> list[dict[str, Any]]:
+    """The offers with their zone prices as a list (``spot_zones``), for json."""
+    out = []
+    for r in rows:
+        offer = catalog.offer(r["instance_type"], r["region"])
+        zones = offer.spot_zones if offer else ()
+        out.append({**r, "spot_zones": [{"zone_id": z.zone_id, "zone_name": z.zone_name,
+                                         "usd_per_hour": z.usd_per_hour} for z in zones]})
+    return out
+
+
+def _zone_rows(rows: list[dict[str, Any]], catalog: PriceCatalog,
+               ) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per zone price of the offers shown (``ZONE_COLUMNS``), cheapest spot GPU-hour
+    first; and the offers shown that have no zone prices (``type region``). ``vs_region`` is
+    the zone's price over the region's spot price (the median over its zones)."""
+    zones: list[dict[str, Any]] = []
+    without: list[str] = []
+    for r in rows:
+        offer = catalog.offer(r["instance_type"], r["region"])
+        if offer is None or not offer.spot_zones:
+            without.append(f"{r['instance_type']} {r['region']}")
+            continue
+        median = offer.spot_usd_per_hour
+        zones += [{"instance_type": offer.instance_type, "region": offer.region,
+                   "zone_id": z.zone_id, "zone_name": z.zone_name,
+                   "gpu_model": offer.gpu_model, "gpus": offer.gpus,
+                   "spot_usd_per_hour": z.usd_per_hour,
+                   "spot_usd_per_gpu_hour": z.usd_per_hour / (offer.gpus or 1),
+                   "region_spot_usd_per_hour": median,
+                   "vs_region": z.usd_per_hour / median if median else None}
+                  for z in offer.spot_zones]
+    zones.sort(key=lambda z: (z[ZONES_SORTED_BY], z["instance_type"], z["region"],
+                              z["zone_id"]))
+    return zones, without
+
+
+def _render_zones(zones: list[dict[str, Any]], without: list[str], env: Env) -> None:
+    """The zone rows in 80 columns, and which offers shown have no zone prices."""
+    table = _table(caption="USD per instance-hour, Linux: each zone's spot price snapshot. "
+                   "spot/GPU: per GPU-hour; x med: the zone's price over the region's spot "
+                   "price (the median over its zones). Name cloud.zones by zone ID (use1-az1): "
+                   "a zone name (us-east-1a) is a different zone in each AWS account.")
+    for name in ("type", "region", "zone", "name", "GPUs", "spot", "spot/GPU", "x med"):
+        table.add_column(name, justify="right" if name in ("spot", "spot/GPU", "x med")
+                         else "left", overflow="fold")
+    for z in zones:
+        ratio = z["vs_region"]
+        table.add_row(z["instance_type"], z["region"], z["zone_id"], z["zone_name"] or "-",
+                      str(z["gpus"]), _usd(z["spot_usd_per_hour"]),
+                      _usd(z["spot_usd_per_gpu_hour"]), "-" if ratio is None else f"{ratio:.2f}")
+    env.console.print(table)
+    if without:
+        env.console.print("No zone prices in the file (only the region's spot price) for: "
+                          f"{', '.join(without)}.", highlight=False, soft_wrap=True)
+
+
 def _usd(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
@@ -95,9 +158,10 @@ def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
     """The rows in 80 columns: short headers, units in the caption (json and csv have every
     column at full precision)."""
     table = _table(caption="USD per instance-hour, Linux. od: on demand; od/GPU: on demand per "
-                  "GPU-hour; spot: the median over the region's zones; min: the cheapest zone. "
-                  "int/h: spot interruptions per instance-hour.")
-    for name in ("type", "region", "GPUs", "od", "od/GPU", "spot", "min", "int/h"):
+                  "GPU-hour; spot: the median over the region's zones; min: the cheapest zone; "
+                  "azs: zones with a spot price (--zones lists them). int/h: spot "
+                  "interruptions per instance-hour.")
+    for name in ("type", "region", "GPUs", "od", "od/GPU", "spot", "min", "azs", "int/h"):
         table.add_column(name, justify="left" if name in ("type", "region", "GPUs") else "right",
                          overflow="fold")
     for r in rows:
@@ -105,7 +169,7 @@ def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
         table.add_row(r["instance_type"], r["region"], f"{r['gpus']}x {r['gpu_model']}",
                       _usd(r["on_demand_usd_per_hour"]), _usd(r["on_demand_usd_per_gpu_hour"]),
                       _usd(r["spot_usd_per_hour"]), _usd(r["spot_usd_per_hour_min"]),
-                      "-" if rate is None else f"{rate:.4f}")
+                      str(r["spot_azs"] or "-"), "-" if rate is None else f"{rate:.4f}")
     env.console.print(table)
 
 
@@ -121,7 +185,11 @@ def show(
     gpu: Annotated[list[str] | None, typer.Option(
         "--gpu", metavar="GPU", help="Only these GPU models, or a prefix ending at a dash "
         "(V100).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (a price file).")]
+    zones: Annotated[bool, typer.Option(
+        "--zones", help="One row per availability zone's spot price, cheapest spot GPU-hour "
+        "first: the zone IDs to write in cloud.zones.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (a price file; "
+                                     "with --zones, the zone rows).")]
     = "table",
     prices: Annotated[Path | None, typer.Option(
         "--prices", help="The price file to show (default: the refreshed user file when "
@@ -129,10 +197,10 @@ def show(
 ) -> None:
     """Show the price table in use, its snapshot date and source, cheapest first.
 
-    Example: costopt pricing show --family p3 --region us-east-1
+    Example: costopt pricing show --family p3 --region us-east-1 --zones
     """
     from costopt.pricing.catalog import (
-        INSTANCE_COLUMNS,
+        REQUIRED_INSTANCE_COLUMNS,
         default_price_file,
         load_catalog,
         read_checked_csv,
@@ -144,7 +212,7 @@ def show(
         raise typer.BadParameter(f"{fmt!r}; valid: table, json, csv", param_hint="--format")
     path = prices or default_price_file()
     catalog = load_catalog(path)
-    records = read_checked_csv(path, INSTANCE_COLUMNS).to_dict("records")
+    records = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS).to_dict("records")
     rows = _select(records, path, _split(family, lower=True), _split(region, lower=True),
                    _split(gpu))
     price_date = min(r["price_date"] for r in rows)
@@ -152,10 +220,13 @@ def show(
     if stale:
         env.warn(stale)
     sources = sorted({r["source"].split(";")[0].strip() for r in rows})
-    if fmt == "json":
+    if zones:
+        _show_zones(rows, catalog, fmt, env, {"price_file": str(path), "price_date": price_date,
+                                              "sources": sources})
+    elif fmt == "json":
         env.console.print_json(json.dumps({
             "price_file": str(path), "price_date": price_date, "sources": sources,
-            "sorted_by": SORTED_BY, "offers": rows}))
+            "sorted_by": SORTED_BY, "offers": _with_zones(rows, catalog)}))
     elif fmt == "csv":
         buffer = io.StringIO()
         write_price_rows(rows, buffer)
@@ -167,6 +238,29 @@ def show(
             f"GPU-hour first; prices of {', '.join(dates)}; source: {' | '.join(sources)}",
             highlight=False, soft_wrap=True)
         _render_table(rows, env)
+
+
+def _show_zones(rows: list[dict[str, Any]], catalog: PriceCatalog, fmt: str, env: Env,
+                head: dict[str, Any]) -> None:
+    """``pricing show --zones`` in the format asked."""
+    zone_rows, without = _zone_rows(rows, catalog)
+    if fmt == "json":
+        env.console.print_json(json.dumps({**head, "sorted_by": ZONES_SORTED_BY,
+                                           "zones": zone_rows, "without_zone_prices": without}))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=ZONE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(zone_rows)
+        env.console.out(buffer.getvalue(), end="", highlight=False)
+    else:
+        env.console.print(
+            f"[bold]Zone spot prices from {head['price_file']}[/bold]: {len(zone_rows)} zone "
+            f"price(s) of {len(rows) - len(without)} offer(s), cheapest spot GPU-hour first; "
+            f"prices of {', '.join(sorted({r['price_date'] for r in rows}))}; source: "
+            f"{' | '.join(head['sources'])}",
+            highlight=False, soft_wrap=True)
+        _render_zones(zone_rows, without, env)
 
 
 def _current_offers(env: Env) -> tuple[InstanceOffer, ...]:
@@ -183,7 +277,7 @@ def _current_offers(env: Env) -> tuple[InstanceOffer, ...]:
 
 
 def _summary(result: RefreshResult, env: Env) -> None:
-    from costopt.pricing.refresh import format_number
+    from costopt.pricing.catalog import format_number
 
     table = _table(title="Refreshed")
     for name in ("region", "types", "with spot", "left out"):
@@ -225,11 +319,14 @@ def refresh(
 ) -> None:
     """Fetch current AWS prices into a price file (the shipped snapshot's columns and units).
 
-    On demand: the AWS Price List API. Spot: each zone's latest price (7 days of history).
+    On demand: the AWS Price List API. Spot: each zone's latest price (7 days of history),
+    written per zone under its zone ID (and this account's zone name), and as the region's
+    median and cheapest zone.
 
     Rows of regions and families not fetched this time stay as they are in the file.
 
-    Needs pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes.
+    Needs pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes,
+    ec2:DescribeAvailabilityZones.
 
     Example: costopt pricing refresh --regions us-east-1,us-west-2 --families p3,g5
     """
@@ -238,7 +335,7 @@ def refresh(
 
     from costopt.pricing import refresh as core
     from costopt.pricing.catalog import (
-        INSTANCE_COLUMNS,
+        REQUIRED_INSTANCE_COLUMNS,
         load_gpu_table,
         read_checked_csv,
         shipped_data_dir,
@@ -254,7 +351,7 @@ def refresh(
     wanted_families = _split(families, lower=True) or list(core.DEFAULT_FAMILIES)
     gpu_memory = {k: g.memory_gb for k, g in
                   load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
-    existing = (read_checked_csv(target, INSTANCE_COLUMNS).to_dict("records")
+    existing = (read_checked_csv(target, REQUIRED_INSTANCE_COLUMNS).to_dict("records")
                 if target.is_file() else [])
     session = env.boto3_session()
     config = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -274,8 +371,8 @@ def refresh(
     if not result.rows:
         raise AwsError(f"no prices fetched, {target} left as it is. {why} To fix: check the "
                        "credentials, the permissions pricing:GetProducts, "
-                       "ec2:DescribeInstanceTypes and ec2:DescribeSpotPriceHistory, and the "
-                       "region and family names.")
+                       "ec2:DescribeInstanceTypes, ec2:DescribeSpotPriceHistory and "
+                       "ec2:DescribeAvailabilityZones, and the region and family names.")
     rows = core.merge_rows(existing, result)
     core.write_price_file(rows, target)
     _summary(result, env)

@@ -4,7 +4,8 @@ Two CSV files make a catalog (schemas in ``pricing_data/README.md``):
 
 - an *instance price file* (``instances.csv`` shipped, or a user file written by
   ``costopt pricing refresh``): one row per (instance type, region) with USD per
-  instance-hour on demand and on spot;
+  instance-hour on demand and on spot, and (optional column) each availability zone's spot
+  price;
 - the *GPU table* (``gpus.csv``, always the shipped one): memory, TFLOPS, TDP and the
   relative training speed against the reference GPU (V100 = 1.0).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,8 +46,18 @@ INSTANCE_COLUMNS: tuple[str, ...] = (
     "spot_interruptions_per_hour",
     "price_date",
     "source",
+    "spot_zone_prices",
 )
 """Columns of an instance price file, shipped or refreshed; same names, same units."""
+
+OPTIONAL_INSTANCE_COLUMNS: frozenset[str] = frozenset({"spot_zone_prices"})
+"""Columns a price file may lack (files written before they existed): read as empty."""
+
+REQUIRED_INSTANCE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in INSTANCE_COLUMNS if c not in OPTIONAL_INSTANCE_COLUMNS)
+
+ZONE_ID_PATTERN = re.compile(r"^[a-z]+[0-9]+(-[a-z0-9]+)*-az[0-9]+$")
+"""An AWS availability zone ID: ``use1-az1``, ``usw2-lax1-az1`` (a Local Zone)."""
 
 GPU_COLUMNS: tuple[str, ...] = (
     "gpu_model",
@@ -87,6 +99,15 @@ class GpuModel:
 
 
 @dataclass(frozen=True)
+class ZoneSpotPrice:
+    """One availability zone's spot price snapshot for an instance type."""
+
+    zone_id: str  # AWS zone ID, e.g. "use1-az1" (stable across accounts)
+    usd_per_hour: float  # USD per instance-hour, Linux
+    zone_name: str | None = None  # e.g. "us-east-1a" in the account that refreshed, when known
+
+
+@dataclass(frozen=True)
 class InstanceOffer:
     """An AWS GPU instance type as offered in one region, with its prices.
 
@@ -94,6 +115,8 @@ class InstanceOffer:
     region's availability zones with a spot offer (``None``: no spot offer seen);
     ``spot_usd_per_hour_min`` the cheapest zone. ``spot_interruptions_per_hour`` is the
     estimated number of spot interruptions per instance-hour (see ``pricing_data/README.md``).
+    ``spot_zones`` are the zones' own spot prices, sorted by zone ID; ``()`` when the file
+    has none for the offer (an older file, or a source that does not name zones by ID).
     """
 
     instance_type: str
@@ -111,6 +134,7 @@ class InstanceOffer:
     interruption_band: str | None
     spot_interruptions_per_hour: float | None
     price_date: date
+    spot_zones: tuple[ZoneSpotPrice, ...] = ()  # sorted by zone_id; () when the file has none
 
     @property
     def quota_family(self) -> str:
@@ -134,9 +158,13 @@ class PriceCatalog:
     _by_key: dict[tuple[str, str], InstanceOffer] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _zone_ids: dict[str, dict[str, str | None]] = field(
+        default_factory=dict, repr=False, compare=False
+    )  # region -> zone ID or name -> zone ID (None: a name mapped to two IDs)
 
     def __post_init__(self) -> None:
         self._by_key.update({(o.instance_type, o.region): o for o in self.offers})
+        self._zone_ids.update(zone_index(self.offers))
 
     def gpu(self, name: str) -> GpuModel | None:
         """The GPU model of that name, matched without regard to case."""
@@ -144,6 +172,12 @@ class PriceCatalog:
 
     def offer(self, instance_type: str, region: str) -> InstanceOffer | None:
         return self._by_key.get((instance_type, region))
+
+    def zone_id(self, region: str, zone: str) -> str | None:
+        """A zone ID for ``zone`` (an ID passes through if the region's offers know it; a zone
+        NAME is resolved through the price file's own name->ID mapping from `pricing refresh`);
+        None when it cannot be resolved."""
+        return self._zone_ids.get(region, {}).get(zone)
 
     @cached_property
     def instance_types(self) -> frozenset[str]:
@@ -177,6 +211,86 @@ class PriceCatalog:
             f"prices in {self.source} are {age} days old (from {when.isoformat()});"
             " spot prices move hourly. To fix: run `costopt pricing refresh`."
         )
+
+
+def zone_index(offers: Collection[InstanceOffer]) -> dict[str, dict[str, str | None]]:
+    """Per region: every zone ID its offers price, to itself, and every zone name they know,
+    to its ID. A name the file maps to two IDs (rows refreshed from two accounts) maps to
+    ``None``: it cannot be resolved."""
+    index: dict[str, dict[str, str | None]] = {}
+    for offer in offers:
+        known = index.setdefault(offer.region, {})
+        for zone in offer.spot_zones:
+            known[zone.zone_id] = zone.zone_id
+    for offer in offers:
+        known = index[offer.region]
+        for zone in offer.spot_zones:
+            if zone.zone_name and zone.zone_name not in known:
+                known[zone.zone_name] = zone.zone_id
+            elif zone.zone_name and known[zone.zone_name] != zone.zone_id:
+                known[zone.zone_name] = None
+    return index
+
+
+def format_number(value: float) -> str:
+    """A price-file number: at most six decimals, no trailing zeros (``21.957642``, ``3``)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def format_zone_prices(zones: Collection[ZoneSpotPrice]) -> str:
+    """The ``spot_zone_prices`` cell: ``ID=price`` or ``ID/NAME=price`` per zone, sorted by
+    zone ID, ``;``-separated; prices as :func:`format_number` writes them
+    (``use1-az1=0.9121``)."""
+    def one(zone: ZoneSpotPrice) -> str:
+        where = f"{zone.zone_id}/{zone.zone_name}" if zone.zone_name else zone.zone_id
+        return f"{where}={format_number(zone.usd_per_hour)}"
+
+    return ";".join(one(z) for z in sorted(zones, key=lambda z: z.zone_id))
+
+
+ZONE_CELL_FORMAT = ("ZONE_ID=USD or ZONE_ID/ZONE_NAME=USD per zone, ';'-separated, e.g. "
+                    "'use1-az1=0.9121;use1-az4/us-east-1a=1.02'")
+
+
+def parse_zone_prices(raw: str, region: str, where: str,
+                      issues: list[FieldIssue]) -> tuple[ZoneSpotPrice, ...]:
+    """The zones of a ``spot_zone_prices`` cell (see :func:`format_zone_prices`), sorted by
+    zone ID; ``()`` for an empty cell. Zone IDs must look like IDs (``use1-az1``, not the
+    account-specific name ``us-east-1a``), appear once, and name no zone name outside
+    ``region``; prices must be finite and above zero. Problems are appended to ``issues``
+    and the cell then gives ``()``."""
+    text = raw.strip()
+    if not text:
+        return ()
+    zones: list[ZoneSpotPrice] = []
+    problems: list[str] = []
+    for part in (p.strip() for p in text.split(";")):
+        zone, sep, price_text = part.partition("=")
+        zone_id, _, zone_name = (x.strip() for x in zone.partition("/"))
+        if not part or not sep:
+            problems.append(f"{part!r} is not ZONE_ID=USD")
+            continue
+        if not ZONE_ID_PATTERN.match(zone_id):
+            hint = (" (that is a zone name, which differs per account; use the zone ID "
+                    "DescribeAvailabilityZones gives)" if zone_id.startswith(region) else "")
+            problems.append(f"{zone_id!r} is not a zone ID like 'use1-az1'{hint}")
+        if "/" in zone and not (zone_name.startswith(region) and len(zone_name) > len(region)):
+            problems.append(f"zone name {zone_name!r} is not a zone of {region}")
+        try:
+            price = float(price_text)
+        except ValueError:
+            price = math.nan
+        if not (math.isfinite(price) and price > 0):
+            problems.append(f"the price of {zone_id} ({price_text.strip()!r}) must be a finite "
+                            "number > 0 (USD per instance-hour)")
+        zones.append(ZoneSpotPrice(zone_id, price, zone_name or None))
+    seen = [z.zone_id for z in zones] + [z.zone_name for z in zones if z.zone_name]
+    problems += [f"zone {z!r} appears more than once" for z in sorted(set(seen))
+                 if seen.count(z) > 1]
+    if problems:
+        issues.append(FieldIssue(where, raw, "; ".join(problems) + f". Valid: {ZONE_CELL_FORMAT}"))
+        return ()
+    return tuple(sorted(zones, key=lambda z: z.zone_id))
 
 
 def shipped_data_dir() -> Path:
@@ -260,7 +374,7 @@ def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
 
 def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
     """Read an instance price file; every problem is reported with its row and column."""
-    frame = read_checked_csv(path, INSTANCE_COLUMNS)
+    frame = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS)
     issues: list[FieldIssue] = []
     offers: list[InstanceOffer] = []
     for i, row in enumerate(frame.to_dict("records")):
@@ -277,13 +391,20 @@ def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
                 FieldIssue(f"row {line}.price_date", row["price_date"], "must be YYYY-MM-DD")
             )
             continue
+        region = row["region"].strip()
+        zones = parse_zone_prices(row.get("spot_zone_prices", ""), region,
+                                  f"row {line}.spot_zone_prices", issues)
+        if zones and nums["spot_usd_per_hour"] is None:
+            issues.append(FieldIssue(f"row {line}.spot_usd_per_hour", row["spot_usd_per_hour"],
+                                     "is empty but the row has zone spot prices; give the "
+                                     "region's spot price (the median over the zones) too"))
         if any(nums[c] is None for c in _REQUIRED_NUMBERS):
             continue
         offers.append(
             InstanceOffer(
                 instance_type=row["instance_type"].strip(),
                 family=row["family"].strip(),
-                region=row["region"].strip(),
+                region=region,
                 gpu_model=row["gpu_model"].strip(),
                 gpus=int(nums["gpus"] or 0),
                 gpu_memory_gb=float(nums["gpu_memory_gb"] or 0.0),
@@ -296,6 +417,7 @@ def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
                 interruption_band=row["interruption_band"].strip() or None,
                 spot_interruptions_per_hour=nums["spot_interruptions_per_hour"],
                 price_date=when,
+                spot_zones=zones,
             )
         )
     if issues:

@@ -6,7 +6,10 @@ Three AWS sources per region:
   served from us-east-1), Linux, shared tenancy, no pre-installed software, capacity status
   ``Used``, GPU instances of the region; the ``OnDemand`` term's hourly USD price;
 - spot: ``ec2:DescribeSpotPriceHistory`` (``Linux/UNIX``) over the last 7 days, per zone:
-  the latest price and the time-weighted 7-day median;
+  the latest price and the time-weighted 7-day median; the history names zones by *name*
+  (``us-east-1a``, which means a different zone in each account), so
+  ``ec2:DescribeAvailabilityZones`` maps each name to its zone ID (``use1-az1``, the same in
+  every account), and the file stores both;
 - facts: ``ec2:DescribeInstanceTypes`` (vCPUs, memory, GPU model, count and memory).
 
 The core (``parse_*``, ``zone_spot``, ``region_spot``, ``price_rows``) takes records and
@@ -27,7 +30,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from costopt.files import write_atomically
-from costopt.pricing.catalog import INSTANCE_COLUMNS
+from costopt.pricing.catalog import (
+    INSTANCE_COLUMNS,
+    ZoneSpotPrice,
+    format_number,
+    format_zone_prices,
+)
 from costopt.pricing.names import canonical_gpu_name, family, interconnect
 from costopt.pricing.spot import band_for, interruptions_per_hour, zone_summary
 
@@ -97,13 +105,15 @@ class ZoneSpot:
 @dataclass(frozen=True)
 class RegionSpot:
     """A region's spot prices, USD per instance-hour: the median and the cheapest of the
-    zones' latest prices (the price file's columns), and the median of the zones' 7-day
-    medians (reported, not written)."""
+    zones' latest prices (the price file's columns), the median of the zones' 7-day
+    medians (reported, not written), and each zone's latest price under its zone ID (the
+    zones whose ID is known)."""
 
     usd_per_hour: float
     usd_per_hour_min: float
     azs: int
     median_7d_usd_per_hour: float
+    zones: tuple[ZoneSpotPrice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,25 +253,35 @@ def zone_spot(points: Iterable[SpotPricePoint], now: datetime,
     return out
 
 
-def region_spot(zones: Mapping[Key, ZoneSpot]) -> dict[str, RegionSpot]:
-    """Per instance type: the region's spot prices from its zones (see :class:`RegionSpot`)."""
-    by_type: dict[str, list[ZoneSpot]] = defaultdict(list)
-    for (instance_type, _zone), spot in zones.items():
-        by_type[instance_type].append(spot)
+def region_spot(zones: Mapping[Key, ZoneSpot],
+                zone_ids: Mapping[str, str] | None = None) -> dict[str, RegionSpot]:
+    """Per instance type: the region's spot prices from its zones (see :class:`RegionSpot`).
+    ``zone_ids`` maps zone names to zone IDs (``DescribeAvailabilityZones``); a zone without
+    an ID counts in the median and the cheapest but gets no zone price."""
+    ids = zone_ids or {}
+    by_type: dict[str, list[tuple[str, ZoneSpot]]] = defaultdict(list)
+    for (instance_type, zone), spot in zones.items():
+        by_type[instance_type].append((zone, spot))
     out: dict[str, RegionSpot] = {}
     for instance_type, spots in by_type.items():
-        summary = zone_summary(s.latest_usd_per_hour for s in spots)
+        summary = zone_summary(s.latest_usd_per_hour for _, s in spots)
         if summary is None:
             continue
         median, cheapest, azs = summary
-        out[instance_type] = RegionSpot(median, cheapest, azs,
-                                        statistics.median(s.median_usd_per_hour for s in spots))
+        priced = sorted((ZoneSpotPrice(ids[name], s.latest_usd_per_hour, name)
+                         for name, s in spots if name in ids and s.latest_usd_per_hour > 0),
+                        key=lambda z: z.zone_id)
+        out[instance_type] = RegionSpot(
+            median, cheapest, azs, statistics.median(s.median_usd_per_hour for _, s in spots),
+            tuple(priced))
     return out
 
 
-def format_number(value: float) -> str:
-    """A price-file number: at most six decimals, no trailing zeros (``21.957642``, ``3``)."""
-    return f"{value:.6f}".rstrip("0").rstrip(".")
+def unmapped_zones(zones: Iterable[Key], zone_ids: Mapping[str, str]) -> list[str]:
+    """Notes on the zone names of spot prices that have no zone ID."""
+    return [f"{name}: no zone ID from DescribeAvailabilityZones; its spot prices count in "
+            "the region's median but are not written per zone"
+            for name in sorted({name for _, name in zones} - set(zone_ids))]
 
 
 def price_rows(region: str, facts: Mapping[str, InstanceFacts],
@@ -305,6 +325,8 @@ def price_rows(region: str, facts: Mapping[str, InstanceFacts],
             "spot_interruptions_per_hour": f"{interruptions_per_hour(band):.6f}",
             "price_date": today.isoformat(),
             "source": f"{SOURCE}; {how or 'band kept from the previous table'}",
+            "spot_zone_prices": (format_zone_prices(region_spot_price.zones)
+                                 if region_spot_price else ""),
         })
     return rows, notes
 
@@ -382,6 +404,13 @@ def fetch_spot_points(ec2: Any, instance_types: Collection[str], now: datetime,
     return [parse_spot_record(r) for page in pages for r in page.get("SpotPriceHistory", [])]
 
 
+def fetch_zone_ids(ec2: Any) -> dict[str, str]:
+    """The region's zone names -> zone IDs (``us-east-1a`` -> ``use1-az4``) as this account
+    sees them; every zone, opted in or not, so that no zone with a spot price lacks an ID."""
+    zones = ec2.describe_availability_zones(AllAvailabilityZones=True)["AvailabilityZones"]
+    return {z["ZoneName"]: z["ZoneId"] for z in zones}
+
+
 def refresh_region(region: str, *, pricing: Any, ec2: Any, families: Collection[str],
                    now: datetime, bands: Mapping[tuple[str, str], str],
                    gpu_memory_gb: Mapping[str, float]) -> RegionResult:
@@ -389,11 +418,13 @@ def refresh_region(region: str, *, pricing: Any, ec2: Any, families: Collection[
     facts = fetch_instance_facts(ec2, families, gpu_memory_gb)
     on_demand, notes = fetch_on_demand(pricing, region, families)
     points = fetch_spot_points(ec2, set(facts) & set(on_demand), now)
-    spot = region_spot(zone_spot(points, now))
+    zones = zone_spot(points, now)
+    zone_ids = fetch_zone_ids(ec2) if zones else {}
+    spot = region_spot(zones, zone_ids)
     rows, left_out = price_rows(region, facts, on_demand, spot, bands, now.date())
     return RegionResult(region, tuple(sorted(families)), rows,
                         {t: s.median_7d_usd_per_hour for t, s in spot.items()},
-                        notes + left_out)
+                        notes + left_out + unmapped_zones(zones, zone_ids))
 
 
 ClientFactory = Callable[[str, str], Any]

@@ -23,6 +23,7 @@ from costopt.cli.common import Env
 from costopt.cli.main import app
 from costopt.pricing.catalog import (
     INSTANCE_COLUMNS,
+    load_catalog,
     load_offers,
     shipped_data_dir,
     user_price_file,
@@ -33,7 +34,8 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
 
 def price_row(instance_type: str, region: str, gpu: str, gpus: int, on_demand: float,
-              spot: float | str = "", price_date: str = "2026-11-20") -> dict[str, Any]:
+              spot: float | str = "", price_date: str = "2026-11-20",
+              zones: str = "") -> dict[str, Any]:
     return {"instance_type": instance_type, "family": instance_type.split(".")[0],
             "region": region, "gpu_model": gpu, "gpus": gpus, "gpu_memory_gb": 16,
             "vcpus": 8 * gpus, "memory_gib": 61 * gpus, "interconnect": "PCIe",
@@ -41,12 +43,17 @@ def price_row(instance_type: str, region: str, gpu: str, gpus: int, on_demand: f
             "spot_usd_per_hour_min": spot, "spot_azs": 2 if spot != "" else 0,
             "interruption_band": "<5%" if spot != "" else "",
             "spot_interruptions_per_hour": 0.001055 if spot != "" else "",
-            "price_date": price_date, "source": "test"}
+            "price_date": price_date, "source": "test", "spot_zone_prices": zones}
 
 
-def write_prices(path: Path, rows: list[dict[str, Any]]) -> Path:
+OLD_COLUMNS = tuple(c for c in INSTANCE_COLUMNS if c != "spot_zone_prices")
+"""The columns of a price file written before zone prices existed."""
+
+
+def write_prices(path: Path, rows: list[dict[str, Any]],
+                 columns: tuple[str, ...] = INSTANCE_COLUMNS) -> Path:
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=INSTANCE_COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     return path
@@ -56,9 +63,13 @@ def write_prices(path: Path, rows: list[dict[str, Any]]) -> Path:
 def prices(tmp_path: Path) -> Path:
     # USD per GPU-hour on demand: p3.8xlarge 12/4 = 3.0, p3.2xlarge 3.06/1 = 3.06,
     # g4dn.12xlarge 3.912/4 = 0.978, p3.2xlarge in eu-west-1 3.305/1 = 3.305.
+    # Zone prices: p3.2xlarge in us-east-1 0.7 (use1-az1) and 1.1 (use1-az4/us-east-1a), median
+    # 0.9; p3.8xlarge 3.6 in both zones; the others have none.
     return write_prices(tmp_path / "prices.csv", [
-        price_row("p3.2xlarge", "us-east-1", "V100-SXM2-16GB", 1, 3.06, 0.9),
-        price_row("p3.8xlarge", "us-east-1", "V100-SXM2-16GB", 4, 12.0, 3.6),
+        price_row("p3.2xlarge", "us-east-1", "V100-SXM2-16GB", 1, 3.06, 0.9,
+                  zones="use1-az1=0.7;use1-az4/us-east-1a=1.1"),
+        price_row("p3.8xlarge", "us-east-1", "V100-SXM2-16GB", 4, 12.0, 3.6,
+                  zones="use1-az1=3.6;use1-az4/us-east-1a=3.6"),
         price_row("g4dn.12xlarge", "us-east-1", "T4", 4, 3.912),
         price_row("p3.2xlarge", "eu-west-1", "V100-SXM2-16GB", 1, 3.305, 1.1,
                   price_date="2026-09-01"),
@@ -82,10 +93,10 @@ def test_show_lists_cheapest_gpu_hour_first_with_date_and_source(prices: Path) -
                      ["p3.2xlarge", "us-east-1"], ["p3.2xlarge", "eu-west-1"]]
     assert f"Prices from {prices}: 4 offer(s)" in result.stdout
     assert "prices of 2026-09-01, 2026-11-20; source: test" in result.stdout
-    # p3.8xlarge: 12.00 USD/h, 3.00 per GPU-hour, spot 3.60; no spot for g4dn: "-".
-    assert "p3.8xlarge    us-east-1 4x V100-SXM2-16GB 12.00   3.00 3.60 3.60 0.0011" \
+    # p3.8xlarge: 12.00 USD/h, 3.00 per GPU-hour, spot 3.60 in 2 zones; no spot for g4dn: "-".
+    assert "p3.8xlarge    us-east-1 4x V100-SXM2-16GB 12.00   3.00 3.60 3.60   2 0.0011" \
         in result.stdout
-    assert "g4dn.12xlarge us-east-1 4x T4              3.91   0.98    -    -      -" \
+    assert "g4dn.12xlarge us-east-1 4x T4              3.91   0.98    -    -   -      -" \
         in result.stdout
 
 
@@ -154,6 +165,66 @@ def test_show_uses_the_shipped_snapshot_without_a_user_file() -> None:
     doc = json.loads(result.stdout)
     assert doc["price_file"] == str(shipped_data_dir() / "instances.csv")
     assert [o["instance_type"] for o in doc["offers"]] == ["p4d.24xlarge"]
+
+
+def test_show_json_lists_each_offers_zones(prices: Path) -> None:
+    result = CliRunner().invoke(app, ["pricing", "show", "--prices", str(prices), "--family",
+                                      "p3", "--region", "us-east-1", "--format", "json"],
+                                obj=env_at())
+    offers = {o["instance_type"]: o for o in json.loads(result.stdout)["offers"]}
+    assert offers["p3.2xlarge"]["spot_zones"] == [
+        {"zone_id": "use1-az1", "zone_name": None, "usd_per_hour": 0.7},
+        {"zone_id": "use1-az4", "zone_name": "us-east-1a", "usd_per_hour": 1.1}]
+
+
+def test_show_zones_lists_every_zone_cheapest_spot_gpu_hour_first(prices: Path) -> None:
+    result = CliRunner().invoke(app, ["pricing", "show", "--prices", str(prices), "--zones"],
+                                obj=env_at(), terminal_width=120)
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()
+            if line.startswith(("p3", "g4dn"))]
+    # Per GPU-hour: p3.2xlarge 0.7/1 = 0.70 and 1.1/1 = 1.10; p3.8xlarge 3.6/4 = 0.90 twice.
+    # Over the region's median: 0.7/0.9 = 0.78, 1.1/0.9 = 1.22, 3.6/3.6 = 1.00.
+    assert rows == [
+        ["p3.2xlarge", "us-east-1", "use1-az1", "-", "1", "0.70", "0.70", "0.78"],
+        ["p3.8xlarge", "us-east-1", "use1-az1", "-", "4", "3.60", "0.90", "1.00"],
+        ["p3.8xlarge", "us-east-1", "use1-az4", "us-east-1a", "4", "3.60", "0.90", "1.00"],
+        ["p3.2xlarge", "us-east-1", "use1-az4", "us-east-1a", "1", "1.10", "1.10", "1.22"]]
+    assert "4 zone price(s) of 2 offer(s)" in result.stdout
+    assert ("No zone prices in the file (only the region's spot price) for: g4dn.12xlarge "
+            "us-east-1, p3.2xlarge eu-west-1.") in " ".join(result.stdout.split())
+    assert "Name cloud.zones by zone ID" in " ".join(result.stdout.split())
+
+
+def test_show_zones_as_json_and_csv(prices: Path) -> None:
+    as_json = CliRunner().invoke(app, ["pricing", "show", "--prices", str(prices), "--zones",
+                                       "--gpu", "V100", "--format", "json"], obj=env_at())
+    doc = json.loads(as_json.stdout)
+    assert doc["sorted_by"] == "spot_usd_per_gpu_hour"
+    assert doc["without_zone_prices"] == ["p3.2xlarge eu-west-1"]
+    first = doc["zones"][0]
+    assert (first["instance_type"], first["zone_id"], first["spot_usd_per_hour"],
+            first["region_spot_usd_per_hour"]) == ("p3.2xlarge", "use1-az1", 0.7, 0.9)
+    assert first["vs_region"] == pytest.approx(0.7 / 0.9)
+    as_csv = CliRunner().invoke(app, ["pricing", "show", "--prices", str(prices), "--zones",
+                                      "--format", "csv"], obj=env_at())
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [(r["instance_type"], r["zone_id"], r["zone_name"], r["spot_usd_per_gpu_hour"])
+            for r in rows] == [("p3.2xlarge", "use1-az1", "", "0.7"),
+                               ("p3.8xlarge", "use1-az1", "", "0.9"),
+                               ("p3.8xlarge", "use1-az4", "us-east-1a", "0.9"),
+                               ("p3.2xlarge", "use1-az4", "us-east-1a", "1.1")]
+
+
+def test_show_reads_a_price_file_written_before_zone_prices(prices: Path) -> None:
+    with prices.open() as handle:
+        old = write_prices(prices.with_name("old.csv"), list(csv.DictReader(handle)),
+                           OLD_COLUMNS)
+    result = CliRunner().invoke(app, ["pricing", "show", "--prices", str(old), "--zones",
+                                      "--format", "json"], obj=env_at())
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["zones"] == [] and len(doc["without_zone_prices"]) == 4
 
 
 # --- refresh -------------------------------------------------------------------------------
@@ -246,6 +317,10 @@ def test_refresh_writes_the_user_file_that_plan_then_uses(aws, tmp_path: Path) -
         "interruption_band": band,
         "spot_interruptions_per_hour": f"{interruptions_per_hour(band):.6f}",
         "price_date": "2026-11-24"}
+    # Zone names from the spot history mapped to IDs by moto's DescribeAvailabilityZones
+    # (us-east-1a -> use1-az6, us-east-1b -> use1-az1); each zone's latest price.
+    assert g5["spot_zone_prices"] == "use1-az1/us-east-1b=0.35;use1-az6/us-east-1a=0.45"
+    assert load_catalog(target).zone_id("us-east-1", "us-east-1a") == "use1-az6"
     assert (p4d["instance_type"], p4d["on_demand_usd_per_hour"], p4d["spot_usd_per_hour"]) == (
         "p4d.24xlarge", "21.957642", "")
 
@@ -301,6 +376,21 @@ def test_refresh_merges_into_an_existing_file(aws, tmp_path: Path) -> None:
         ("g5.xlarge", "eu-west-1"): (1.123, "2026-10-01"),
     }
     assert "Wrote 4 row(s)" in result.stdout and "2 refreshed in 1 region(s)" in result.stdout
+
+
+def test_refresh_merges_into_a_file_written_before_zone_prices(aws, tmp_path: Path) -> None:
+    env, pricing_stub, spot_stub = aws
+    answer_us_east_1(pricing_stub, spot_stub)
+    out = write_prices(tmp_path / "old.csv",
+                       [price_row("g5.xlarge", "eu-west-1", "A10G", 1, 1.123, 0.5)], OLD_COLUMNS)
+    result = CliRunner().invoke(app, ["pricing", "refresh", "--regions", "us-east-1",
+                                      "--families", "g5,p4d", "-o", str(out)], obj=env)
+    assert result.exit_code == 0, result.output
+    with out.open() as handle:
+        rows = {(r["instance_type"], r["region"]): r for r in csv.DictReader(handle)}
+    # The file now has the column: empty for the old eu-west-1 row, filled for us-east-1 g5.
+    assert rows[("g5.xlarge", "eu-west-1")]["spot_zone_prices"] == ""
+    assert rows[("g5.xlarge", "us-east-1")]["spot_zone_prices"].startswith("use1-az1/")
 
 
 def test_refresh_verbose_reports_the_seven_day_median(aws, tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def spot_record(instance_type: str, zone: str, usd_per_hour: str,
 
 class Ec2Split:
     """An EC2 client whose spot history comes from a Stubber (moto's is a placeholder) and
-    everything else from moto."""
+    everything else (instance types, availability zones) from moto."""
 
     def __init__(self, moto_client: Any, stubbed_client: Any) -> None:
         self.moto, self.stubbed = moto_client, stubbed_client
@@ -132,3 +132,6 @@ class Ec2Split:
     def get_paginator(self, name: str) -> Any:
         client = self.stubbed if name == "describe_spot_price_history" else self.moto
         return client.get_paginator(name)
+
+    def describe_availability_zones(self, **kwargs: Any) -> Any:
+        return self.moto.describe_availability_zones(**kwargs)

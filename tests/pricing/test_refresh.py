@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 from pricing.aws_records import (
@@ -22,6 +23,7 @@ from pricing.aws_records import (
 
 from costopt.pricing.catalog import (
     INSTANCE_COLUMNS,
+    ZoneSpotPrice,
     load_gpu_table,
     load_offers,
     shipped_data_dir,
@@ -38,6 +40,7 @@ from costopt.pricing.refresh import (
     ZoneSpot,
     fetch_on_demand,
     fetch_spot_points,
+    fetch_zone_ids,
     merge_rows,
     on_demand_by_type,
     parse_instance_type,
@@ -45,6 +48,7 @@ from costopt.pricing.refresh import (
     price_rows,
     refresh,
     region_spot,
+    unmapped_zones,
     weighted_median,
     write_price_file,
     write_price_rows,
@@ -155,6 +159,29 @@ def test_zone_latest_and_seven_day_median_by_hand() -> None:
     assert region_spot(zones) == {"g5.xlarge": RegionSpot(0.60, 0.30, 3, 0.60)}
 
 
+def test_zone_prices_are_written_under_the_zone_id_of_their_name() -> None:
+    zones = {("g5.xlarge", "us-east-1a"): ZoneSpot(1.20, 0.90),
+             ("g5.xlarge", "us-east-1b"): ZoneSpot(0.60, 0.60),
+             ("g5.xlarge", "us-east-1c"): ZoneSpot(0.30, 0.40)}
+    ids = {"us-east-1a": "use1-az6", "us-east-1b": "use1-az1"}  # 1c: no ID known
+    (spot,) = region_spot(zones, ids).values()
+    # The region's figures still count all three zones: median 0.60, cheapest 0.30, 3 zones.
+    assert (spot.usd_per_hour, spot.usd_per_hour_min, spot.azs) == (0.60, 0.30, 3)
+    # Per zone only those with an ID, sorted by ID: use1-az1 (1b) 0.60, use1-az6 (1a) 1.20.
+    assert spot.zones == (ZoneSpotPrice("use1-az1", 0.60, "us-east-1b"),
+                          ZoneSpotPrice("use1-az6", 1.20, "us-east-1a"))
+    assert unmapped_zones(zones, ids) == [
+        "us-east-1c: no zone ID from DescribeAvailabilityZones; its spot prices count in the "
+        "region's median but are not written per zone"]
+
+
+def test_zone_ids_come_from_describe_availability_zones() -> None:
+    with mock_aws():
+        ids = fetch_zone_ids(boto3.client("ec2", region_name="eu-west-1"))
+    # moto's eu-west-1: three zones, each name with the ID moto gives it.
+    assert ids == {"eu-west-1a": "euw1-az3", "eu-west-1b": "euw1-az1", "eu-west-1c": "euw1-az2"}
+
+
 def test_a_price_set_exactly_now_is_the_latest_and_the_median() -> None:
     zones = zone_spot([SpotPricePoint("g5.xlarge", "z", 0.5, NOW)], NOW)
     assert zones == {("g5.xlarge", "z"): ZoneSpot(0.5, 0.5)}
@@ -171,10 +198,11 @@ FACTS = {
 
 
 def test_rows_have_the_price_file_columns_and_units() -> None:
+    zones = (ZoneSpotPrice("use1-az1", 0.4, "us-east-1b"), ZoneSpotPrice("use1-az6", 0.5))
     rows, notes = price_rows(
         "us-east-1", FACTS,
         on_demand={"g5.xlarge": 1.006, "p4d.24xlarge": 21.957642, "g6.xlarge": 0.8048},
-        spot={"g5.xlarge": RegionSpot(0.45, 0.4, 6, 0.5)},
+        spot={"g5.xlarge": RegionSpot(0.45, 0.4, 2, 0.5, zones)},
         bands={("g5.xlarge", "us-east-1"): "<5%"}, today=date(2026, 11, 24))
     assert [r["instance_type"] for r in rows] == ["g5.xlarge", "p4d.24xlarge"]
     g5, p4d = rows
@@ -183,15 +211,17 @@ def test_rows_have_the_price_file_columns_and_units() -> None:
         "instance_type": "g5.xlarge", "family": "g5", "region": "us-east-1",
         "gpu_model": "A10G", "gpus": "1", "gpu_memory_gb": "24", "vcpus": "4",
         "memory_gib": "16", "interconnect": "PCIe", "on_demand_usd_per_hour": "1.006",
-        "spot_usd_per_hour": "0.45", "spot_usd_per_hour_min": "0.4", "spot_azs": "6",
+        "spot_usd_per_hour": "0.45", "spot_usd_per_hour_min": "0.4", "spot_azs": "2",
         # <5%: f = 0.025, r = -ln(0.975) / 24 = 0.025318 / 24 = 0.001055 per instance-hour.
         "interruption_band": "<5%", "spot_interruptions_per_hour": "0.001055",
         "price_date": "2026-11-24", "source": f"{SOURCE}; band kept from the previous table",
+        # Every zone under its ID, sorted by ID, with its name where the refresh knew it.
+        "spot_zone_prices": "use1-az1/us-east-1b=0.4;use1-az6=0.5",
     }
     # No spot price: empty spot columns, 0 zones; NVLink for p4d. No band for p4d anywhere
     # in the table: the worst band, >20%: f = 0.25, r = -ln(0.75) / 24 = 0.011987.
-    assert (p4d["spot_usd_per_hour"], p4d["spot_usd_per_hour_min"], p4d["spot_azs"]) == (
-        "", "", "0")
+    assert (p4d["spot_usd_per_hour"], p4d["spot_usd_per_hour_min"], p4d["spot_azs"],
+            p4d["spot_zone_prices"]) == ("", "", "0", "")
     assert (p4d["interruption_band"], p4d["spot_interruptions_per_hour"]) == (
         ">20%", "0.011987")
     assert p4d["interconnect"] == "NVLink"
@@ -315,6 +345,9 @@ def test_a_failing_region_is_reported_and_the_others_kept() -> None:
     # Zones at 0.45 and 0.35: median 0.40, cheapest 0.35; both held for 24 h -> 7-day
     # median of the zones' medians (0.45, 0.35) = 0.40.
     assert result.rows[0]["spot_usd_per_hour_min"] == "0.35"
+    # moto's us-east-1 maps us-east-1a -> use1-az6 and us-east-1b -> use1-az1.
+    assert result.rows[0]["spot_zone_prices"] == "use1-az1/us-east-1b=0.35;use1-az6/us-east-1a=0.45"
+    assert result.rows[1]["spot_zone_prices"] == ""
     assert region.spot_7d == {"g5.xlarge": pytest.approx(0.40)}
     assert "g5.12xlarge: no on-demand price in the Price List, left out" in region.notes
 
@@ -359,3 +392,29 @@ def test_a_region_whose_price_list_is_not_in_the_documented_shape_fails_alone() 
                 families={"g5"}, now=NOW, bands={}, gpu_memory_gb=GPU_MEMORY)
     assert result.regions == []
     assert result.failures["us-east-1"].startswith("a Price List record is not in the aws_v1")
+
+
+def test_a_region_whose_zones_cannot_be_described_fails_with_the_reason() -> None:
+    class NoZones(Ec2Split):
+        def describe_availability_zones(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "not "
+                              "authorized to perform ec2:DescribeAvailabilityZones"}},
+                              "DescribeAvailabilityZones")
+
+    with mock_aws():
+        pricing = boto3.client("pricing", region_name="us-east-1")
+        pricing_stub = Stubber(pricing)
+        pricing_stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": [
+            price_list_item("g5.xlarge", "us-east-1", 1.006)]})
+        spot_ec2 = boto3.client("ec2", region_name="us-east-1")
+        spot_stub = Stubber(spot_ec2)
+        spot_stub.add_response("describe_spot_price_history", {"SpotPriceHistory": [
+            spot_record("g5.xlarge", "us-east-1a", "0.45", NOW - H)]})
+        with pricing_stub, spot_stub:
+            result = refresh(["us-east-1"], clients=lambda service, region: (
+                pricing if service == "pricing"
+                else NoZones(boto3.client("ec2", region_name=region), spot_ec2)),
+                families={"g5"}, now=NOW, bands={}, gpu_memory_gb=GPU_MEMORY)
+    # Written without zone IDs the file would silently lose its zone prices: the region fails.
+    assert result.regions == []
+    assert "UnauthorizedOperation" in result.failures["us-east-1"]
