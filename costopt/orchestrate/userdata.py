@@ -99,7 +99,7 @@ def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot) -> str | None:
         _export(COSTOPT_PLAN=plan.plan_id, COSTOPT_WORKLOAD=plan.workload.get("name", ""),
                 COSTOPT_POOL=pool.pool, COSTOPT_REGION=pool.region, COSTOPT_SLOT=slot.slot,
                 COSTOPT_NODE_RANK=slot.node_rank or 0, COSTOPT_NODES=slot.nodes),
-        f'COSTOPT_LOG_DIR="${{COSTOPT_LOG_DIR:-{LOG_DIR}}}"; mkdir -p "$COSTOPT_LOG_DIR"',
+        f'export COSTOPT_LOG_DIR="${{COSTOPT_LOG_DIR:-{LOG_DIR}}}"; mkdir -p "$COSTOPT_LOG_DIR"',
         f'boot="${{COSTOPT_PER_BOOT:-{PER_BOOT}}}"',
         '[ "$0" = "$boot" ] || install -D -m 0755 "$0" "$boot"',
     ]
