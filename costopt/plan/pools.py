@@ -251,18 +251,29 @@ def gangs_per_node(gpus_per_node: int, job: Job) -> int:
 
 
 def gang_fits(job: Job, pool: Pool, quotas: list[Quota]) -> bool:
-    """Whether ``nodes`` nodes of the pool can run at once: an owned entry of at least
-    ``nodes`` servers (not a candidate), a cloud pool whose ``max_instances`` and quotas
-    allow ``nodes`` instances at once."""
-    if job.nodes == 1:
-        return True
+    """Whether ``nodes`` nodes of the pool can run at once (:func:`gang_misfit`)."""
+    return gang_misfit(job, pool, quotas) is None
+
+
+def gang_misfit(job: Job, pool: Pool, quotas: list[Quota]) -> str | None:
+    """Why ``nodes`` nodes of the pool cannot run at once, or None when they can: an owned
+    entry needs at least ``nodes`` servers (and is not a candidate), a cloud pool a
+    ``max_instances`` and quotas that allow ``nodes`` instances at once."""
+    n = job.nodes
+    if n == 1:
+        return None
     if isinstance(pool, OwnedPool):
-        return pool.buy_max is None and pool.nodes >= job.nodes
-    if pool.max_instances is not None and pool.max_instances < job.nodes:
-        return False
-    return all(job.nodes * pool.vcpus <= q.vcpus for q in quotas
-               if (q.region, q.market, q.family) == (pool.region, pool.market,
-                                                     pool.quota_family))
+        if pool.buy_max is not None:
+            return f"{pool.id} is a server to buy"
+        return None if pool.nodes >= n else f"{pool.id} has {pool.nodes} server(s)"
+    if pool.max_instances is not None and pool.max_instances < n:
+        return f"{pool.id} has max_instances {pool.max_instances}"
+    for q in quotas:
+        if (q.region, q.market, q.family) == (pool.region, pool.market, pool.quota_family) \
+                and n * pool.vcpus > q.vcpus:
+            return (f"{pool.id}: {n} x {pool.vcpus} vCPUs > the {q.region} {q.market} "
+                    f"{q.family} quota of {q.vcpus}")
+    return None
 
 
 def eligibility(workload: Workload, pools: Pools, catalog: PriceCatalog) -> list[Eligible]:
@@ -319,12 +330,19 @@ def _why_no_nodes(job: Job, pools: Pools, quotas: list[Quota]) -> str | None:
     """Why no pool with nodes large enough holds a multi-node gang; None if one does, or
     if no node is large enough at all (that reason comes first)."""
     fits = [p for p in pools.all if p.gpus_per_node >= job.gpus]
-    if job.nodes == 1 or not fits or any(gang_fits(job, p, quotas) for p in fits):
+    misfits = [gang_misfit(job, p, quotas) for p in fits]
+    if job.nodes == 1 or not fits or None in misfits:
         return None
+    shown = "; ".join(str(m) for m in misfits[:SHOWN_MISFITS])
+    more = f" and {len(misfits) - SHOWN_MISFITS} more" if len(misfits) > SHOWN_MISFITS else ""
     return (f"a gang of {job.nodes} nodes of >= {job.gpus} GPUs needs an owned server entry "
             f"of count >= {job.nodes}, or a cloud pool whose max_instances and vCPU quotas "
-            f"allow {job.nodes} instances at once, and none does; To fix: fewer nodes, more "
-            "servers of one entry, or a higher quota")
+            f"allow {job.nodes} instances at once, and none does ({shown}{more}); To fix: "
+            "fewer nodes, more servers of one entry, or a higher quota")
+
+
+SHOWN_MISFITS = 3
+"""Pools named when no pool can hold a multi-node gang (the rest are counted)."""
 
 
 def _why_unplaceable(job: Job, pools: Pools) -> str:

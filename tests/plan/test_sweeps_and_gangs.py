@@ -136,9 +136,9 @@ def _hours(slot: dict) -> float:
 @pytest.mark.parametrize(("cloud", "fix"), [
     # 2 x 96 vCPUs at once = 192 > 128
     ({"quotas": [{"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 128}]},
-     "2 instances at once"),
+     f"{P4D}: 2 x 96 vCPUs > the us-east-1 on_demand P quota of 128"),
     ({"max_instances": [{"instance_type": "p4d.24xlarge", "region": "us-east-1",
-                         "market": "on_demand", "count": 1}]}, "2 instances at once"),
+                         "market": "on_demand", "count": 1}]}, f"{P4D} has max_instances 1"),
 ])
 def test_a_gang_that_quotas_or_caps_cannot_hold_at_once_is_an_input_error(
         cloud: dict, fix: str) -> None:
@@ -160,6 +160,7 @@ def test_owned_multi_node_needs_count_at_least_nodes() -> None:
         make_plan(workload([job], owned={"servers": [server(count=1)]}), catalog())
     assert err.value.issues[0].path == "jobs[0].nodes"
     assert "count >= 2" in err.value.issues[0].message
+    assert "(owned:box has 1 server(s))" in err.value.issues[0].message
 
 
 def test_gang_row_bounds_parallel_nodes_gpus() -> None:
