@@ -6,8 +6,11 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from costopt.errors import OutputFileError
+from costopt.errors import InputFileError, OutputFileError
+
+T = TypeVar("T")
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
@@ -24,3 +27,18 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
         raise OutputFileError(path, exc) from None
+
+
+def read_input(path: Path, parse: Callable[[str], T], error: type[InputFileError],
+               what: str) -> T:
+    """``parse`` of the text of ``path``; a missing or unreadable file, or text ``parse``
+    rejects with a :class:`ValueError` (JSON and YAML errors are ones), becomes ``error``
+    naming the file: "not ``what``: ..." ."""
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error.about_file(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error.about_file(path, str(exc)) from None
+    except ValueError as exc:
+        raise error.about_file(path, f"not {what}: {exc}") from None

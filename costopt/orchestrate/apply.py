@@ -27,12 +27,12 @@ from costopt.errors import AwsError
 from costopt.months import Month
 from costopt.orchestrate.ec2 import (
     CapacityError,
-    Ec2Fleet,
     LaunchRequest,
     LaunchSettings,
     run_instances_params,
 )
 from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_chain
+from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict
 from costopt.orchestrate.ledger import Action, Ledger
 from costopt.orchestrate.reconcile import (
@@ -95,7 +95,7 @@ class ApplyOutcome:
                    if id(a) not in refused)
 
 
-def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Ec2Fleet, ledger: Ledger | None,
+def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger | None,
                options: ApplyOptions, say: Say, plan_path: str | None = None) -> ApplyOutcome:
     """Reconcile AWS with ``plan`` at ``at``; change nothing unless ``options.yes``.
     ``ledger`` may be ``None`` only for a dry run with no ledger yet."""
@@ -284,7 +284,7 @@ class _Carrier:
     plan: PlanDocument
     at: datetime
     run_id: str
-    fleet: Ec2Fleet
+    fleet: Fleet
     ledger: Ledger
     options: ApplyOptions
     say: Say
@@ -317,6 +317,11 @@ class _Carrier:
                 self.fleet.stop(action.region, instance_id)
             else:
                 self.fleet.terminate(action.region, instance_id, action.spot_request_id)
+        except CapacityError as exc:  # a stopped spot instance with no capacity to start in
+            self.ledger.result(intent, "failed", detail=f"capacity: {exc}")
+            self.say("failed", f"no capacity to start {instance_id} ({action.pool}): "
+                     f"{exc.code}; the next run tries again")
+            return False
         except AwsError as exc:
             self.ledger.result(intent, "failed", detail=str(exc))
             raise

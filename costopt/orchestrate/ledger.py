@@ -182,6 +182,14 @@ class Ledger:
         conn.executescript(SCHEMA)
         return cls(conn, path)
 
+    @classmethod
+    def in_memory(cls) -> Ledger:
+        """A ledger that lives in this process only (``costopt simulate``'s)."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.executescript(SCHEMA)
+        return cls(conn, Path(":memory:"))
+
     def close(self) -> None:
         self._conn.close()
 

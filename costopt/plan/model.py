@@ -31,6 +31,7 @@ solvers (``solve.py``) read the same arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -237,11 +238,14 @@ def naming(workload: Workload, pools: Pools) -> Naming:
 
 
 def build_model(
-    workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False
+    workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False,
+    u_upper: Mapping[tuple[str, int], float] | None = None,
 ) -> LinearProgram:
-    """The LP of the cost model; with ``elastic`` every job may fall short at a penalty."""
+    """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
+    ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
+    a clairvoyant planner knows of spot capacity (``costopt simulate``'s hindsight)."""
     b = _Builder()
-    hc, h, u = _variables(b, workload, pools, pairs)
+    hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, hc, z)
@@ -274,8 +278,8 @@ def build_model(
     )
 
 
-def _variables(b: _Builder, w: Workload, pools: Pools,
-               pairs: list[Eligible]) -> tuple[_HColumns, dict, dict]:
+def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
+               u_upper: Mapping[tuple[str, int], float]) -> tuple[_HColumns, dict, dict]:
     """h for every eligible pair and period of the job's window; u for every cloud pool and
     period some job could use it in."""
     periods, all_pools = w.horizon.periods, pools.all
@@ -308,7 +312,9 @@ def _variables(b: _Builder, w: Workload, pools: Pools,
     cap = np.array([p.max_instances * w.horizon.period_hours
                     if isinstance(p, CloudPool) and p.max_instances is not None else INF
                     for p in all_pools])
-    u_first = b.cols(len(u_keys), price[u_pool], upper=cap[u_pool])
+    upper = np.minimum(cap[u_pool], [u_upper.get((all_pools[p].id, t), INF) for p, t in
+                                     zip(u_pool.tolist(), u_period.tolist(), strict=True)])
+    u_first = b.cols(len(u_keys), price[u_pool], upper=upper)
     u_cols = u_first + np.arange(len(u_keys), dtype=np.int64)
     u = dict(zip(zip(u_pool.tolist(), u_period.tolist(), strict=True), u_cols.tolist(),
                  strict=True))

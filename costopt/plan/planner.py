@@ -8,7 +8,7 @@ which job falls short by how many reference GPU-hours and why.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -134,13 +134,15 @@ class PlanResult:
 
 def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
               source: str = "workload", time_limit_s: float | None = None,
-              prune: bool = True) -> PlanResult:
+              prune: bool = True,
+              u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
 
     Pools that another pool dominates are left out first (``prune_dominated``; exact)
-    unless ``prune`` is False."""
+    unless ``prune`` is False. ``u_upper`` caps cloud instance-hours per (pool id, period)
+    (see :func:`~costopt.plan.model.build_model`); pruning knows nothing of it."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -152,12 +154,12 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
         raise WorkloadError(source, issues)
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
-    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s)
+    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, u_upper)
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
-                    solver, time_limit_s)
+                    solver, time_limit_s, u_upper)
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
@@ -176,15 +178,17 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 
 
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
-          solver: str, time_limit_s: float | None) -> PlanResult:
+          solver: str, time_limit_s: float | None,
+          u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
-    lp = clock.run("build", build_model, workload, pools, pairs)
+    lp = clock.run("build", build_model, workload, pools, pairs, u_upper=u_upper)
     status = "optimal"
     sol = None if notes else _checked(clock.run("solve", solve, lp, solver, time_limit_s))
     if sol is None or sol.status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp = clock.run("build", build_model, workload, pools, pairs, elastic=True)
+        lp = clock.run("build", build_model, workload, pools, pairs, elastic=True,
+                       u_upper=u_upper)
         sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
         if sol.status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({sol.status.value})")

@@ -1,0 +1,162 @@
+"""``costopt simulate``: carry a plan out against spot traces, and score it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from costopt.cli.common import Env, get_env, guarded
+from costopt.errors import CostoptError
+
+if TYPE_CHECKING:
+    from costopt.plan.planfile import PlanDocument
+    from costopt.workload import Workload
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
+
+
+def _workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Path]:
+    """The workload the plan was made from: ``--workload``, else the file the plan names;
+    its hash must be the one the plan records."""
+    from costopt.workload import load_workload, workload_sha256
+
+    recorded = plan.workload.get("file")
+    path = given or (Path(recorded) if recorded else None)
+    if path is None or not path.exists():
+        raise CostoptError(f"simulate needs the workload plan {plan.plan_id} was made from "
+                           f"({recorded or 'no file recorded'} is not there). To fix: pass "
+                           "it with --workload FILE")
+    digest = workload_sha256(path)
+    if digest != plan.workload.get("sha256"):
+        raise CostoptError(f"{path} is not the workload plan {plan.plan_id} was made from "
+                           f"(sha256 {digest[:12]}..., the plan records "
+                           f"{str(plan.workload.get('sha256'))[:12]}...). To fix: pass the "
+                           "workload the plan was made from with --workload, or plan again")
+    return load_workload(path), path
+
+
+@guarded
+def simulate(
+    ctx: typer.Context,
+    plan_file: Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
+                                              metavar="PLAN.json")],
+    traces_file: Annotated[Path, typer.Option(
+        "--traces", help="traces.yaml: the spot pools' capacity traces (docs/simulate.md).",
+        metavar="traces.yaml")],
+    workload_file: Annotated[Path | None, typer.Option(
+        "--workload", help="The workload the plan was made from (default: the file the plan "
+        "names; its hash is checked).", metavar="FILE")] = None,
+    policy: Annotated[str, typer.Option(
+        help="How the fleet is driven: plan (the plan's schedule, as apply does).")] = "plan",
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="Also write the JSON result to this file.")] = None,
+    solver: Annotated[str, typer.Option(help="LP solver of the hindsight optimum: cbc or "
+                                        "highs.")] = "cbc",
+    spot_attempts: Annotated[int, typer.Option(
+        help="Spot launches per slot before the fallback chain moves on (as apply).",
+        min=1)] = 2,
+) -> None:
+    """Carry a plan out against spot-capacity traces with apply's own reconcile, fallback,
+    budget guard and ledger, and score it: realised cost and each job's finish against the
+    plan, all on-demand and the hindsight optimum.
+
+    Example: costopt simulate plan.json --traces traces.yaml --format json -o score.json
+    """
+    from costopt.files import write_atomically
+    from costopt.orchestrate.apply import ApplyOptions
+    from costopt.orchestrate.policy import POLICIES
+    from costopt.plan.planfile import read_plan
+    from costopt.pricing.catalog import load_catalog
+    from costopt.simulate.hindsight import hindsight
+    from costopt.simulate.run import simulate as run
+    from costopt.simulate.score import score_document
+    from costopt.simulate.traces import load_manifest
+
+    env = get_env(ctx)
+    if policy not in POLICIES:
+        raise typer.BadParameter(f"{policy!r}; valid: {', '.join(POLICIES)}",
+                                 param_hint="--policy")
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
+    if solver not in ("cbc", "highs"):
+        raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
+    plan = read_plan(plan_file)
+    workload, _path = _workload(plan, workload_file)
+    catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+    traces = load_manifest(traces_file)
+    sim = run(plan, workload=workload, catalog=catalog, traces=traces,
+              policy=POLICIES[policy], options=ApplyOptions(spot_attempts=spot_attempts),
+              say=_verbose(env))
+    doc = score_document(sim, hindsight(workload, catalog, traces, solver=solver), traces)
+    for note in doc["notes"]:
+        env.warn(note)
+    if output is not None:
+        text = json.dumps(doc, indent=2) + "\n"
+        write_atomically(output, lambda partial: partial.write_text(text, encoding="utf-8"))
+    if fmt == "json":
+        env.console.print_json(json.dumps(doc))
+    else:
+        _tables(doc, env)
+
+
+def _verbose(env: Env) -> Any:
+    if not env.verbose:
+        return None
+    return lambda kind, message: env.err.print(f"{kind}: {message}", highlight=False,
+                                               soft_wrap=True)
+
+
+def _when(stamp: str | None) -> str:
+    """``2027-01-25T00:00:00Z`` -> ``01-25 00:00``."""
+    return stamp[5:16].replace("T", " ") if stamp else ""
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _tables(doc: dict[str, Any], env: Env) -> None:
+    out = env.console
+    out.print(f"[bold]{doc['plan_id']}[/bold] simulated with policy [bold]{doc['policy']}"
+              f"[/bold], {doc['horizon']['start']} to {doc['horizon']['end']}: "
+              f"{doc['reconciles']} reconciles at {doc['moments']} moments, "
+              f"{doc['interruptions']} interruptions.", highlight=False)
+    summary = Table(title="Variable cost of the horizon (USD)", title_justify="left")
+    for col in ("figure", "USD", "/ realised"):
+        summary.add_column(col, justify="left" if col == "figure" else "right")
+    realised = doc["realised_usd"]
+    for label, key in (("realised (the simulation)", "realised_usd"),
+                       ("planned", "planned_usd"),
+                       ("all on-demand (baseline)", "on_demand_only_usd"),
+                       ("hindsight optimum", "hindsight_usd")):
+        value = doc[key]
+        ratio = f"{value / realised:.2f}" if value is not None and realised else "-"
+        summary.add_row(label, _usd(value), ratio)
+    out.print(summary)
+    if doc["hindsight_usd"] is None:
+        out.print(f"hindsight: {doc['hindsight_note']}", highlight=False, soft_wrap=True)
+    jobs = Table(title=f"Jobs (times UTC, {doc['horizon']['start'][:4]}; hours are "
+                 "instance-hours; OD on-demand)", title_justify="left", box=box.SIMPLE_HEAD,
+                 padding=(0, 0))
+    for col in ("job", "due", "finished", "USD", "spot h", "OD h", "intr.", "done"):
+        jobs.add_column(col, justify="left" if col in ("job", "due", "finished") else "right",
+                        no_wrap=True)
+    for j in doc["jobs"]:
+        done = j["done_gpu_hours"] / j["needed_gpu_hours"] if j["needed_gpu_hours"] else 1.0
+        finished = _when(j["finished"]) if j["met_deadline"] else (
+            f"[red]late {_when(j['finished'])}[/red]" if j["finished"] else "[red]not done[/red]")
+        jobs.add_row(j["job"], _when(j["deadline"]), finished, _usd(j["realised_usd"]),
+                     f"{j['spot_hours']:,.1f}", f"{j['on_demand_hours']:,.1f}",
+                     str(j["interruptions"]), f"{done:.1%}")
+    out.print(jobs)
+    if doc["unattributed_usd"] > 0.005:
+        out.print(f"{doc['unattributed_usd']:,.2f} USD of instance time fell in periods the "
+                  "plan assigns no job to the pool.", highlight=False)

@@ -1,0 +1,105 @@
+"""``costopt traces stats`` and ``costopt traces synth``: spot-capacity traces."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from costopt.cli.common import get_env, guarded
+from costopt.errors import CostoptError
+
+app = typer.Typer(help="Spot-capacity traces: statistics, and synthetic ones to simulate "
+                  "with (docs/simulate.md).", no_args_is_help=True)
+
+
+def register(main: typer.Typer) -> None:
+    main.add_typer(app, name="traces")
+
+
+@app.command("stats")
+@guarded
+def stats(
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(help="Trace files (the public spot-traces "
+                                                "JSON format).", metavar="FILE...")],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    preempted: Annotated[bool, typer.Option(
+        "--preempted", help="The data say whether the probe was preempted (1 = no spot), as "
+        "the published Can't Be Late traces do.")] = False,
+) -> None:
+    """Per trace: availability, preemptions per spot-hour and per wall hour, outage lengths.
+
+    Example: costopt traces stats us-west-2a_v100_1.json
+    """
+    from costopt.simulate.traces import read_trace, trace_stats
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
+    env = get_env(ctx)
+    rows = [{"file": str(f), **asdict(trace_stats(read_trace(f, preempted=preempted)))}
+            for f in files]
+    if fmt == "json":
+        env.console.print_json(json.dumps(rows))
+        return
+    table = Table(title="Spot-capacity traces (preemptions: falls to none)",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("figure", no_wrap=True)
+    for row in rows:
+        table.add_column(Path(row["file"]).name, justify="right", overflow="fold")
+    figures = (("hours", "hours", "{:,.1f}"), ("availability", "available", "{:.1%}"),
+               ("preemptions_per_spot_hour", "preemptions per spot-hour", "{:.3f}"),
+               ("preemptions_per_hour", "preemptions per wall hour", "{:.3f}"),
+               ("outages", "outages", "{:,}"), ("outage_hours_mean", "outage mean h", "{:,.2f}"),
+               ("outage_hours_median", "outage median h", "{:,.2f}"),
+               ("outage_hours_max", "outage max h", "{:,.2f}"))
+    for key, label, form in figures:
+        table.add_row(label, *(form.format(row[key]) for row in rows))
+    env.console.print(table)
+
+
+@app.command("synth")
+@guarded
+def synth(
+    ctx: typer.Context,
+    availability: Annotated[float, typer.Option(
+        help="Long-run share of ticks with spot capacity, in (0, 1].")],
+    mean_outage_hours: Annotated[float, typer.Option(help="Mean length of an outage (h).")],
+    interruptions_per_hour: Annotated[float, typer.Option(
+        help="One-tick drops to 0 per hour of up time: interruptions of running instances "
+        "besides the ends of up spells.")],
+    hours: Annotated[float, typer.Option(help="Length of the trace (h).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The trace file to write.")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same trace.")] = 0,
+    gap_seconds: Annotated[float, typer.Option(help="Seconds per tick.")] = 300.0,
+    capacity: Annotated[int, typer.Option(help="Spot instances to be had while up.")] = 1,
+) -> None:
+    """Write a synthetic trace from a seeded two-state (up/down) model (docs/simulate.md).
+
+    Example: costopt traces synth --availability 0.6 --mean-outage-hours 0.5
+    --interruptions-per-hour 0.4 --hours 720 --seed 1 -o synth.json
+    """
+    from costopt.simulate.traces import SynthSpec, trace_stats, write_trace
+    from costopt.simulate.traces import synth as make_trace
+
+    env = get_env(ctx)
+    spec = SynthSpec(availability, mean_outage_hours, interruptions_per_hour, hours, seed,
+                     gap_seconds, capacity)
+    issues = spec.problems() if gap_seconds > 0 else []
+    if not gap_seconds > 0:
+        raise CostoptError(f"--gap-seconds = {gap_seconds}: must be > 0")
+    if issues:
+        raise CostoptError("; ".join(f"{i.path} = {i.value}: {i.message}" for i in issues))
+    trace = make_trace(spec)
+    write_trace(trace, output)
+    s = trace_stats(trace)
+    env.console.print(
+        f"Wrote {output}: {s.ticks:,} ticks of {gap_seconds:g} s ({s.hours:,.1f} h); "
+        f"available {s.availability:.1%}, {s.preemptions_per_spot_hour:.3f} preemptions per "
+        f"spot-hour, mean outage {s.outage_hours_mean:.2f} h (longest {s.outage_hours_max:.2f} h).",
+        highlight=False)

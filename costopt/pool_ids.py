@@ -1,0 +1,53 @@
+"""Pool ids, parsed in one place.
+
+``aws:REGION:INSTANCE_TYPE:MARKET`` (``workload.md``), ``aws:REGION:INSTANCE_TYPE:spot:ZONE_ID``
+(a spot pool in one availability zone, spec v2; ``ZONE_ID`` such as ``usw2-az1``),
+``owned:NAME`` and ``buy:NAME``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ZONE_ID = re.compile(r"^[a-z]{2,}[0-9]*-az[0-9]+$")
+"""An availability zone *ID* (``use1-az1``, ``usw2-az4``), the same in every account."""
+
+MARKETS = ("on_demand", "spot")
+FORMS = ("aws:REGION:TYPE:on_demand, aws:REGION:TYPE:spot, aws:REGION:TYPE:spot:ZONE_ID "
+         "(e.g. aws:us-west-2:p3.2xlarge:spot:usw2-az1), owned:NAME or buy:NAME")
+
+
+@dataclass(frozen=True)
+class PoolId:
+    """A parsed pool id. ``kind`` is ``aws``, ``owned`` or ``buy``; cloud fields are ``None``
+    for owned pools, ``zone_id`` is ``None`` for regional pools."""
+
+    text: str
+    kind: str
+    name: str | None = None
+    region: str | None = None
+    instance_type: str | None = None
+    market: str | None = None
+    zone_id: str | None = None
+
+    @property
+    def regional(self) -> PoolId:
+        """The same pool without its zone: ``aws:REGION:TYPE:spot``."""
+        if self.zone_id is None:
+            return self
+        return parse_pool_id(f"aws:{self.region}:{self.instance_type}:{self.market}")
+
+
+def parse_pool_id(text: str) -> PoolId:
+    """Parse a pool id; :class:`ValueError` saying what is valid for anything else."""
+    parts = text.split(":") if isinstance(text, str) else []
+    if len(parts) == 2 and parts[0] in ("owned", "buy") and parts[1]:
+        return PoolId(text, parts[0], name=parts[1])
+    if parts and parts[0] == "aws" and len(parts) in (4, 5) and all(parts[1:3]):
+        market = parts[3]
+        zone = parts[4] if len(parts) == 5 else None
+        if market in MARKETS and (zone is None or (market == "spot" and ZONE_ID.match(zone))):
+            return PoolId(text, "aws", region=parts[1], instance_type=parts[2],
+                          market=market, zone_id=zone)
+    raise ValueError(f"not a pool id; valid: {FORMS}")

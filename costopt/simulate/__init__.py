@@ -1,0 +1,1 @@
+"""``costopt simulate``: a plan carried out against spot-capacity traces, and scored."""

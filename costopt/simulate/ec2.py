@@ -1,0 +1,157 @@
+"""An in-process EC2 that follows spot-capacity traces, behind the apply shell's
+:class:`~costopt.orchestrate.fleet.Fleet` interface.
+
+- A spot launch (or the start of a stopped spot instance) is refused with
+  ``InsufficientInstanceCapacity`` while the pool's instances running on spot already number
+  what its trace holds now (0 = none at all). A pool without a trace has spot always there.
+- When a trace falls below the spot instances running in its pool, the newest of them are
+  interrupted (state reason ``Server.SpotInstanceTermination``): one from a persistent
+  request is stopped, as AWS does with ``InstanceInterruptionBehavior: stop``; a one-time
+  one is terminated.
+- On-demand is always there. ``ClientToken`` is idempotent, as on AWS.
+- The region has no further zones to fall back to (:meth:`zones` is empty): each traced pool
+  stands for the one zone its trace was taken in.
+- A terminated instance is shown by one ``describe`` after it ends, then forgotten (AWS
+  keeps them about an hour), so that a month of simulation does not drag its history along.
+
+The clock is the simulation's: :meth:`advance` moves it, :meth:`set_capacity` applies a
+trace's count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from costopt.orchestrate.ec2 import TAG_PLAN, TAG_POOL, TAG_SLOT, TAG_SPOT_REQUEST, CapacityError
+from costopt.orchestrate.reconcile import LIVE, ObservedInstance
+
+INTERRUPTED = "Server.SpotInstanceTermination"
+
+
+@dataclass
+class _Instance:
+    instance_id: str
+    plan_id: str
+    pool: str
+    region: str
+    instance_type: str
+    slot: int | None
+    market: Literal["on_demand", "spot"]
+    persistent: bool
+    client_token: str | None
+    launched_at: datetime
+    az: str | None
+    state: str = "running"
+    state_reason: str | None = None
+    changed_at: datetime | None = None
+    shown_gone: bool = False
+
+    def observed(self) -> ObservedInstance:
+        return ObservedInstance(
+            instance_id=self.instance_id, pool=self.pool, region=self.region, state=self.state,
+            market=self.market, launched_at=self.launched_at, slot=self.slot, az=self.az,
+            state_reason=self.state_reason, stoppable=self.market == "on_demand"
+            or self.persistent, spot_request_id=f"sir-{self.instance_id[2:]}"
+            if self.market == "spot" else None, instance_type=self.instance_type,
+            client_token=self.client_token, changed_at=self.changed_at)
+
+
+class SimulatedEc2:
+    """EC2 for one simulation. ``capacity`` holds each traced pool's count now; pools not in
+    it have spot always there."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.capacity: dict[str, int] = {}
+        self._instances: dict[str, _Instance] = {}
+        self._tokens: dict[str, str] = {}
+        self._next = 0
+        self.launch_calls = 0
+
+    def advance(self, now: datetime) -> None:
+        self.now = now
+
+    def _spot_running(self, pool: str) -> list[_Instance]:
+        return [i for i in self._instances.values()
+                if i.pool == pool and i.market == "spot" and i.state in LIVE]
+
+    def set_capacity(self, pool: str, count: int) -> int:
+        """The pool's trace holds ``count`` from now on; interrupts the newest spot
+        instances beyond it. Returns how many were interrupted."""
+        self.capacity[pool] = count
+        running = sorted(self._spot_running(pool), key=lambda i: (i.launched_at, i.instance_id))
+        lost = running[count:] if len(running) > count else []
+        for inst in lost:
+            inst.state = "stopped" if inst.persistent else "terminated"
+            inst.state_reason, inst.changed_at = INTERRUPTED, self.now
+        return len(lost)
+
+    def _check_capacity(self, pool: str, instance_type: str) -> None:
+        count = self.capacity.get(pool)
+        if count is not None and len(self._spot_running(pool)) >= count:
+            raise CapacityError("InsufficientInstanceCapacity",
+                                f"there is no spot capacity for {instance_type} in {pool} now "
+                                f"(the trace holds {count})")
+
+    # -- the Fleet interface -------------------------------------------------------------
+    def describe(self, plan_id: str, regions: list[str]) -> list[ObservedInstance]:
+        found = []
+        for inst in list(self._instances.values()):
+            if inst.plan_id != plan_id or inst.region not in regions:
+                continue
+            if inst.state == "terminated":
+                if inst.shown_gone:
+                    del self._instances[inst.instance_id]
+                    continue
+                inst.shown_gone = True
+            found.append(inst.observed())
+        return sorted(found, key=lambda o: (o.region, o.pool, o.launched_at, o.instance_id))
+
+    def zones(self, region: str) -> list[str]:
+        return []
+
+    def default_image(self, region: str) -> str:
+        return "ami-simulated"
+
+    def launch(self, params: dict[str, Any], region: str) -> tuple[str, str | None]:
+        token = params.get("ClientToken")
+        if token in self._tokens:
+            known = self._instances.get(self._tokens[token])
+            if known is not None:
+                return known.instance_id, known.az
+        tags = {t["Key"]: t["Value"] for spec in params.get("TagSpecifications", [])
+                if spec["ResourceType"] == "instance" for t in spec["Tags"]}
+        pool = tags[TAG_POOL]
+        spot = (params.get("InstanceMarketOptions") or {}).get("MarketType") == "spot"
+        self.launch_calls += 1
+        if spot:
+            self._check_capacity(pool, params["InstanceType"])
+        self._next += 1
+        slot = tags.get(TAG_SLOT, "")
+        inst = _Instance(
+            instance_id=f"i-sim{self._next:013d}", plan_id=tags[TAG_PLAN], pool=pool,
+            region=region, instance_type=params["InstanceType"],
+            slot=int(slot) if slot.isdigit() else None, market="spot" if spot else "on_demand",
+            persistent=tags.get(TAG_SPOT_REQUEST) == "persistent", client_token=token,
+            launched_at=self.now, az=(params.get("Placement") or {}).get("AvailabilityZone"))
+        self._instances[inst.instance_id] = inst
+        if token:
+            self._tokens[token] = inst.instance_id
+        return inst.instance_id, inst.az
+
+    def start(self, region: str, instance_id: str) -> None:
+        inst = self._instances[instance_id]
+        if inst.market == "spot":
+            self._check_capacity(inst.pool, inst.instance_type)
+        inst.state, inst.state_reason, inst.changed_at = "running", None, self.now
+
+    def stop(self, region: str, instance_id: str) -> None:
+        inst = self._instances[instance_id]
+        inst.state, inst.state_reason, inst.changed_at = "stopped", "Client.UserInitiated", \
+            self.now
+
+    def terminate(self, region: str, instance_id: str, spot_request_id: str | None) -> None:
+        inst = self._instances[instance_id]
+        inst.state, inst.changed_at = "terminated", self.now

@@ -1,0 +1,185 @@
+"""The simulation: carry a plan out against spot traces with the apply shell, and score it.
+
+At each moment that can change something, in time order:
+
+1. the in-process EC2 (:class:`~costopt.simulate.ec2.SimulatedEc2`) takes the traces' counts
+   for that moment, interrupting spot instances beyond them;
+2. when a slot starts or ends there, an instance was interrupted, capacity came back to a
+   pool that was left short, or the policy asked to review then (``review_seconds``), the
+   policy gives the schedule to follow and
+   :func:`~costopt.orchestrate.apply.apply_plan` reconciles towards it (``--yes``), writing
+   an in-memory ledger exactly as ``apply`` writes its own.
+
+Ticks where no trace changes and no slot starts or ends are skipped: nothing would happen
+there. The runs in the ledger then give each job's progress
+(:mod:`costopt.orchestrate.progress`), and the ledger's runtimes what it cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from costopt.orchestrate.apply import ApplyOptions, apply_plan
+from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.policy import Policy
+from costopt.orchestrate.progress import (
+    DEFAULT_SETUP_MINUTES,
+    JobNeeds,
+    JobProgress,
+    PlanMix,
+    ProgressModel,
+    Run,
+    job_progress,
+    runs_from_ledger,
+)
+from costopt.plan.planfile import PlanDocument
+from costopt.plan.pools import build_pools, eligibility
+from costopt.pricing.catalog import PriceCatalog
+from costopt.simulate.ec2 import SimulatedEc2
+from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool
+from costopt.workload import Workload, price_date_of
+
+Say = Callable[[str, str], None]
+
+
+@dataclass
+class Simulation:
+    """What a simulation did. USD figures are what the ledger's runtimes cost at the plan's
+    prices (cloud) and the plan's owned energy."""
+
+    policy: str
+    plan: PlanDocument
+    jobs: dict[str, JobProgress]
+    runs: list[Run]
+    cloud_usd: float
+    owned_usd: float
+    reconciles: int = 0
+    moments: int = 0  # moments looked at (trace changes and slot boundaries)
+    launches: int = 0
+    interruptions: int = 0
+    said: dict[str, int] = field(default_factory=dict)  # messages of the apply shell, by kind
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def realised_usd(self) -> float:
+        return self.cloud_usd + self.owned_usd
+
+    @property
+    def unattributed_usd(self) -> float:
+        """Cloud cost in pool-periods the plan assigns no job to."""
+        return self.cloud_usd - sum(p.cloud_usd for p in self.jobs.values())
+
+
+def setup_minutes_of(plan: PlanDocument, workload: Workload) -> float:
+    """``setup_minutes`` from the plan if it records it, else the workload's
+    ``cloud.setup_minutes`` if it has one, else 10."""
+    recorded = (plan.model_extra or {}).get("setup_minutes")
+    if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
+        return float(recorded)
+    return float(getattr(workload.cloud, "setup_minutes", DEFAULT_SETUP_MINUTES))
+
+
+def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog) -> ProgressModel:
+    """The jobs' needs, their speed on each pool (from the workload and the price data's GPU
+    table), the plan's mix and the setup minutes."""
+    pools = build_pools(workload, catalog)
+    speed = {(workload.jobs[e.job].name, pools.all[e.pool].id): e.speed
+             for e in eligibility(workload, pools, catalog)}
+    jobs = tuple(JobNeeds(j.name, j.gpu_hours, j.checkpoint_minutes, workload.job_window(j)[1])
+                 for j in workload.jobs)
+    return ProgressModel(jobs, speed, PlanMix.of(plan), setup_minutes_of(plan, workload))
+
+
+def _moments(sources: dict[str, list[PoolTrace]], always: set[datetime], start: datetime,
+             end: datetime) -> list[tuple[datetime, list[tuple[str, int]]]]:
+    """Each moment to look at - those ``always`` looked at and every trace change - with the
+    pools whose capacity is set then (pool, count)."""
+    changes: list[tuple[datetime, str, PoolTrace]] = []
+    for pool, pool_traces in sources.items():
+        for t in pool_traces:
+            changes += [(moment, pool, t) for moment, _n in t.changes(start, end)]
+    by_moment: dict[datetime, set[str]] = {m: set() for m in always if start <= m <= end}
+    for moment, pool, _t in changes:
+        by_moment.setdefault(moment, set()).add(pool)
+    return [(m, [(p, sum(t.count_at(m) for t in sources[p])) for p in sorted(pools)])
+            for m, pools in sorted(by_moment.items())]
+
+
+def _notes(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
+           traces: list[PoolTrace], sources: dict[str, list[PoolTrace]]) -> list[str]:
+    """Traces the plan has no pool for; price data other than the plan's."""
+    used = {id(t) for pool_traces in sources.values() for t in pool_traces}
+    spot_pools = ", ".join(p.pool for p in plan.fleet if p.market == "spot") or "it has none"
+    notes = [f"the trace {t.file} of {t.pool.text} matches no spot pool of the plan "
+             f"({spot_pools}); it is not used" for t in traces if id(t) not in used]
+    today = price_date_of(workload, catalog).isoformat()
+    if (catalog.source, today) != (plan.prices.get("source"), plan.prices.get("price_date")):
+        notes.append(f"the plan was made with the prices of {plan.prices.get('source')} "
+                     f"({plan.prices.get('price_date')}); the hindsight optimum uses "
+                     f"{catalog.source} ({today}), so the two are not priced alike")
+    return notes
+
+
+def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
+             traces: list[PoolTrace], policy: Policy, options: ApplyOptions | None = None,
+             say: Say | None = None) -> Simulation:
+    """Carry ``plan`` out against ``traces`` from its horizon's start to its end."""
+    model = progress_model(plan, workload, catalog)
+    start, end = model.mix.period_starts[0], model.mix.end
+    sources = traces_by_pool([p.pool for p in plan.fleet if p.market == "spot"], traces)
+    check_coverage(sources, start, end)
+    notes = _notes(plan, workload, catalog, traces, sources)
+    options = replace(options or ApplyOptions(), yes=True)
+    always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
+    if policy.review_seconds:
+        step = timedelta(seconds=policy.review_seconds)
+        always |= {start + k * step for k in range(int((end - start) / step) + 1)}
+    said: dict[str, int] = {}
+
+    def tell(kind: str, message: str) -> None:
+        said[kind] = said.get(kind, 0) + 1
+        if say is not None:
+            say(kind, message)
+
+    fleet = SimulatedEc2(start)
+    ledger = Ledger.in_memory()
+    try:
+        def progress_at(at: datetime) -> Callable[[], dict[str, JobProgress]]:
+            return lambda: job_progress(model, _runs(ledger, at), at)
+
+        short: set[str] = set()  # pools left without an instance they wanted
+        reconciles = interrupted = 0
+        moments = _moments(sources, always, start, end)
+        for moment, counts in moments:
+            fleet.advance(moment)
+            lost = 0
+            came_back = False
+            for pool, count in counts:
+                before = fleet.capacity.get(pool)
+                lost += fleet.set_capacity(pool, count)
+                came_back |= pool in short and (before is None or count > before)
+            interrupted += lost
+            if not (lost or came_back or moment in always):
+                continue
+            desired = policy.desired(plan, moment, progress_at(moment))
+            outcome = apply_plan(desired, moment, fleet=fleet, ledger=ledger, options=options,
+                                 say=tell)
+            reconciles += 1
+            short = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
+        runs = _runs(ledger, end)
+    finally:
+        ledger.close()
+    jobs = job_progress(model, runs, end)
+    return Simulation(
+        policy=policy.name, plan=plan, jobs=jobs, runs=runs,
+        cloud_usd=sum((r.end - r.start).total_seconds() / 3600 * r.usd_per_hour for r in runs),
+        owned_usd=sum(w.usd for w in model.mix.owned), reconciles=reconciles,
+        moments=len(moments), launches=fleet.launch_calls, interruptions=interrupted,
+        said=said, notes=notes)
+
+
+def _runs(ledger: Ledger, at: datetime) -> list[Run]:
+    start = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+    return runs_from_ledger(ledger.runtimes(start, at), ledger.interruptions(None, at), at)

@@ -1,0 +1,103 @@
+"""Benchmark ``costopt simulate`` on the example plan over a month of 5-minute ticks.
+
+``examples/workload.yaml`` is planned (``costopt plan``), then every spot pool of its fleet
+gets a synthetic trace of 30 days at 5-minute ticks (8,640 ticks; ``costopt traces synth``
+with availability 0.6, mean outage 0.5 h, 0.4 interruptions per hour, up to 4 instances,
+a seed per pool). The simulation is then run:
+
+- in this process, stage by stage (read the inputs, the simulation itself, the hindsight
+  LP), with the plan as written (spot falls back to on-demand and stays there) and with its
+  on-demand fallback switched off (every slot chases spot: a reconcile whenever capacity
+  comes back, the most work the loop does);
+- as the command a user runs, ``costopt simulate plan.json --traces traces.yaml --format
+  json -o score.json`` in a fresh interpreter (imports included).
+
+Figures are printed, never asserted. The target: the command under 30 s on this machine.
+
+    python scripts/bench_simulate.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKLOAD = REPO / "examples" / "workload.yaml"
+TICKS = 8640  # 30 days of 5-minute ticks
+SYNTH = {"availability": 0.6, "mean_outage_hours": 0.5, "interruptions_per_hour": 0.4}
+
+
+def costopt(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "costopt.cli.main", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(f"costopt {' '.join(args)} failed:\n{proc.stderr}")
+    return time.perf_counter() - started, proc
+
+
+def main() -> None:
+    from costopt.orchestrate.policy import POLICIES
+    from costopt.plan.planfile import read_plan
+    from costopt.pricing.catalog import load_catalog
+    from costopt.simulate.hindsight import hindsight
+    from costopt.simulate.run import simulate
+    from costopt.simulate.traces import SynthSpec, load_manifest, synth, write_trace
+    from costopt.workload import load_workload
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        seconds, _ = costopt("plan", str(WORKLOAD), "-o", "plan.json", cwd=work)
+        print(f"costopt plan examples/workload.yaml: {seconds:.2f} s (not part of simulate)")
+        plan = read_plan(work / "plan.json")
+        spot = [p.pool for p in plan.fleet if p.market == "spot"]
+        lines = []
+        for seed, pool in enumerate(spot):
+            name = f"trace-{seed}.json"
+            write_trace(synth(SynthSpec(**SYNTH, hours=TICKS * 300 / 3600, seed=seed,
+                                        capacity=4)), work / name)
+            lines.append(f"- {{pool: '{pool}', file: {name}, start: {plan.horizon['start']}}}")
+        (work / "traces.yaml").write_text("\n".join(lines) + "\n")
+        print(f"{len(spot)} spot pool(s) traced, {TICKS:,} ticks of 300 s each; "
+              f"{len(plan.fleet)} pool(s) in the fleet, "
+              f"{sum(len(p.slots) for p in plan.fleet)} slot(s)")
+
+        started = time.perf_counter()
+        workload = load_workload(WORKLOAD)
+        catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+        traces = load_manifest(work / "traces.yaml")
+        print(f"  read the workload, prices and traces: {time.perf_counter() - started:.2f} s")
+        chasing = plan.model_copy(deep=True)
+        for pool in chasing.fleet:
+            pool.on_demand_fallback = False
+        for label, doc in (("as planned (fallback to on-demand)", plan),
+                           ("on-demand fallback off (chasing spot)", chasing)):
+            started = time.perf_counter()
+            sim = simulate(doc, workload=workload, catalog=catalog, traces=traces,
+                           policy=POLICIES["plan"])
+            print(f"  simulate, {label}: {time.perf_counter() - started:.2f} s - "
+                  f"{sim.moments:,} moments looked at, {sim.reconciles:,} reconciles, "
+                  f"{sim.launches:,} launch calls, {sim.interruptions:,} interruptions; "
+                  f"realised {sim.realised_usd:,.2f} USD")
+        started = time.perf_counter()
+        best = hindsight(workload, catalog, traces)
+        print(f"  hindsight LP: {time.perf_counter() - started:.2f} s "
+              f"({best.usd or 0:,.2f} USD)")
+
+        seconds, _ = costopt("simulate", "plan.json", "--traces", "traces.yaml",
+                             "--workload", str(WORKLOAD), "--format", "json",
+                             "-o", "score.json", cwd=work)
+        score = json.loads((work / "score.json").read_text())
+        print(f"costopt simulate (fresh process, a month at 5-minute ticks): {seconds:.2f} s "
+              f"(target < 30 s) - realised {score['realised_usd']:,.2f}, planned "
+              f"{score['planned_usd']:,.2f}, all on-demand {score['on_demand_only_usd']:,.2f}, "
+              f"hindsight {score['hindsight_usd']:,.2f} USD")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""``costopt simulate`` and ``costopt traces`` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from costopt.cli.main import app
+
+WORKLOAD = """\
+name: sim-test
+horizon: {start: 2027-01-01, days: 1}
+cloud:
+  regions: [us-east-1]
+  instance_types: [p3.2xlarge]
+  price_overrides:
+    - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
+    - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
+  spot_interruptions_per_hour:
+    - {instance_type: p3.2xlarge, region: us-east-1, rate: 0.0}
+jobs:
+  - {name: train, gpus: 1, gpu_hours: 10, interruptible: true, checkpoint_minutes: 60}
+"""
+
+
+@pytest.fixture
+def planned(tmp_path: Path) -> Path:
+    """A plan of one 10-hour spot slot (00:00-10:00 at 1 USD/h), and a manifest giving its
+    spot pool an hourly trace with an outage from 03:00 to 05:00."""
+    (tmp_path / "workload.yaml").write_text(WORKLOAD)
+    result = CliRunner().invoke(app, ["plan", str(tmp_path / "workload.yaml"), "-o",
+                                      str(tmp_path / "plan.json")])
+    assert result.exit_code == 0, result.output
+    (spot,) = [p["pool"] for p in json.loads((tmp_path / "plan.json").read_text())["fleet"]]
+    (tmp_path / "trace.json").write_text(json.dumps(
+        {"metadata": {"gap_seconds": 3600}, "data": [1, 1, 1, 0, 0] + [1] * 19}))
+    (tmp_path / "traces.yaml").write_text(
+        f"- {{pool: '{spot}', file: trace.json, start: 2027-01-01T00:00:00Z}}\n")
+    return tmp_path
+
+
+def test_simulate_prints_the_score_as_json(planned: Path) -> None:
+    # 00:00 spot; 03:00 interrupted, no spot -> on-demand until the slot ends at 10:00.
+    # Realised 3 h x 1 + 7 h x 3 = 24 USD; planned 10; all on-demand 10 h x 3 = 30;
+    # hindsight 10 (22 h of spot in the day, 10 needed). Work 2.8333 - 0.5 + 6.8333 = 9.1667.
+    proc = subprocess.run(
+        [sys.executable, "-m", "costopt.cli.main", "simulate", "plan.json", "--traces",
+         "traces.yaml", "--format", "json", "-o", "score.json"],
+        capture_output=True, text=True, timeout=120, cwd=planned)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert json.loads((planned / "score.json").read_text()) == doc
+    assert (doc["policy"], doc["realised_usd"], doc["planned_usd"], doc["on_demand_only_usd"],
+            doc["hindsight_usd"]) == ("plan", 24.0, 10.0, 30.0, 10.0)
+    (job,) = doc["jobs"]
+    assert {k: job[k] for k in ("job", "deadline", "finished", "met_deadline", "spot_hours",
+                                "on_demand_hours", "interruptions", "realised_usd")} == {
+        "job": "train", "deadline": "2027-01-02T00:00:00Z", "finished": None,
+        "met_deadline": False, "spot_hours": 3.0, "on_demand_hours": 7.0,
+        "interruptions": 1, "realised_usd": 24.0}
+    assert job["done_gpu_hours"] == pytest.approx(9.1667, abs=1e-4)
+
+
+def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(planned)
+    result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "hindsight optimum" in result.output
+    (row,) = [line for line in result.output.splitlines() if "train" in line]
+    assert row.split() == ["train", "01-02", "00:00", "not", "done", "24.00", "3.0", "7.0",
+                           "1", "91.7%"]
+
+
+def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) -> None:
+    other = planned / "other.yaml"
+    other.write_text(WORKLOAD.replace("gpu_hours: 10", "gpu_hours: 11"))
+    result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
+                                      str(planned / "traces.yaml"), "--workload", str(other)])
+    assert result.exit_code == 1
+    assert "is not the workload plan" in result.output
+    result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
+                                      str(planned / "traces.yaml"), "--policy", "greedy"])
+    assert result.exit_code == 2 and "valid: plan" in result.output
+
+
+def test_traces_synth_then_stats(tmp_path: Path) -> None:
+    out = tmp_path / "synth.json"
+    result = CliRunner().invoke(app, [
+        "traces", "synth", "--availability", "0.6", "--mean-outage-hours", "0.5",
+        "--interruptions-per-hour", "0.4", "--hours", "720", "--seed", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["metadata"] == {"gap_seconds": 300}
+    result = CliRunner().invoke(app, ["traces", "stats", str(out), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["ticks"] == 8640 and 0.5 < row["availability"] < 0.7
+    table = CliRunner().invoke(app, ["traces", "stats", str(out)])
+    assert table.exit_code == 0
+    assert f"{row['availability']:.1%}" in table.output and "synth.json" in table.output
+
+
+def test_traces_synth_out_of_range_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, [
+        "traces", "synth", "--availability", "1.5", "--mean-outage-hours", "0.5",
+        "--interruptions-per-hour", "0", "--hours", "10", "-o", str(tmp_path / "x.json")])
+    assert result.exit_code == 1
+    assert "--availability = 1.5: must be in (0, 1]" in result.output
+    assert not (tmp_path / "x.json").exists()

@@ -1,0 +1,84 @@
+"""Job progress, worked by hand from runs and the plan's mix."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from costopt.orchestrate.ledger import Interruption, Runtime
+from costopt.orchestrate.progress import (
+    JobNeeds,
+    OwnedWork,
+    PlanMix,
+    ProgressModel,
+    Run,
+    job_progress,
+    runs_from_ledger,
+)
+
+T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+POOL = "aws:us-east-1:p3.8xlarge:spot"
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def model(setup_minutes: float = 6.0) -> ProgressModel:
+    # Two 12-hour periods. In period 0 the plan puts "a" (2 GPUs per instance-hour) and "b"
+    # (1 GPU per instance-hour) on the 4-GPU pool; in period 1 only "a". "b" is 1.5x as fast
+    # on it. "a" also gets 24 GPU-h of owned work spread over period 1.
+    mix = PlanMix((at(0), at(12)), at(24), {(POOL, 0): {"a": 2.0, "b": 1.0},
+                                             (POOL, 1): {"a": 2.0}},
+                  (OwnedWork("a", at(12), at(24), 24.0, 6.0),))
+    jobs = (JobNeeds("a", 100.0, 30, at(24)), JobNeeds("b", 10.0, 60, at(12)))
+    return ProgressModel(jobs, {("a", POOL): 1.0, ("b", POOL): 1.5}, mix, setup_minutes)
+
+
+def test_work_cost_and_hours_are_shared_by_the_plan_mix() -> None:
+    # One spot run 10:00-14:00 at 4 USD/h, interrupted at 14:00.
+    # Period 0 (10:00-12:00, 2 h): "a" holds 2/3, "b" 1/3: 1.3333 h and 0.6667 h, USD 5.333
+    # and 2.667. Work from 10:06 (setup 6 min): a 2 x 1.0 x 1.9 = 3.8; b 1 x 1.5 x 1.9 = 2.85.
+    # Period 1 (12:00-14:00): all "a": 2 h, 8 USD, 2 x 2 = 4 GPU-h.
+    # Interruption: "a" loses 30/2 min x 2 GPUs = 0.5; (its mix at 14:00 is period 1's).
+    # Owned: "a" gets 24 x 2/12 = 4 GPU-h and 6 x 2/12 = 1 USD by 14:00.
+    run = Run("i-1", POOL, "spot", at(10), at(14), 4.0, interrupted=True)
+    p = job_progress(model(), [run], at(14))
+    a, b = p["a"], p["b"]
+    assert a.spot_hours == pytest.approx(4 / 3 + 2) and b.spot_hours == pytest.approx(2 / 3)
+    assert a.cloud_usd == pytest.approx(16 / 3 + 8) and b.cloud_usd == pytest.approx(8 / 3)
+    assert a.owned_usd == pytest.approx(1.0)
+    assert a.done_gpu_hours == pytest.approx(3.8 + 4 - 0.5 + 4)
+    assert b.done_gpu_hours == pytest.approx(2.85)
+    assert (a.interruptions, b.interruptions) == (1, 0)
+    assert not a.finished and a.remaining_gpu_hours == pytest.approx(100 - 11.3)
+
+
+def test_a_job_finishes_when_its_work_is_done() -> None:
+    # "b" needs 10 GPU-h at 1 x 1.5 = 1.5 per instance-hour after 6 minutes of setup:
+    # 10 / 1.5 = 6.6667 h after 00:06 -> 06:46. An on-demand run; its deadline is 12:00.
+    run = Run("i-1", POOL, "on_demand", at(0), at(12), 4.0)
+    b = job_progress(model(), [run], at(12))["b"]
+    assert b.finished_at == at(0.1 + 10 / 1.5)
+    assert b.met_deadline and b.done_gpu_hours == 10.0
+    assert b.on_demand_hours == pytest.approx(4.0) and b.spot_hours == 0.0
+
+
+def test_a_run_shorter_than_its_setup_does_no_work_and_loses_none() -> None:
+    run = Run("i-1", POOL, "spot", at(1), at(1.05), 4.0, interrupted=True)
+    p = job_progress(model(setup_minutes=10), [run], at(2))
+    assert p["a"].done_gpu_hours == 0.0 and p["a"].interruptions == 1
+
+
+def test_runs_from_the_ledger_mark_the_interrupted_one() -> None:
+    def runtime(start: float, end: float | None) -> Runtime:
+        return Runtime("i-1", "p", POOL, "us-east-1", "p3.8xlarge", "spot", at(start),
+                       None if end is None else at(end), 4.0)
+
+    runs = runs_from_ledger([runtime(3, 4), runtime(0, 1)],
+                            [Interruption("i-1", "p", POOL, at(4), "x")], at(5))
+    assert [(r.start, r.end, r.interrupted) for r in runs] == [
+        (at(0), at(1), False), (at(3), at(4), True)]
+    (still,) = runs_from_ledger([runtime(2, None)], [], at(5))
+    assert (still.end, still.interrupted) == (at(5), False)

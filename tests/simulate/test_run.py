@@ -1,0 +1,155 @@
+"""The simulation on tiny traces, worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+from sim_cases import at, hourly, one_job, planned, prices, stretched
+
+from costopt.errors import InputFileError
+from costopt.orchestrate.policy import POLICIES
+from costopt.simulate.run import simulate
+
+FOLLOW = POLICIES["plan"]
+
+
+def test_always_available_spot_costs_what_was_planned() -> None:
+    # 10 GPU-h on a 1-GPU instance: one spot slot 00:00-10:00 at 1 USD/h = 10 USD planned.
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    assert plan.cost.variable_usd == pytest.approx(10.0)
+    for traces in ([], [hourly([1] * 24)]):  # no trace: spot always there; or a trace of 1s
+        sim = simulate(plan, workload=w, catalog=cat, traces=traces, policy=FOLLOW)
+        assert sim.notes == []
+        assert sim.realised_usd == pytest.approx(plan.cost.variable_usd, abs=1e-6)
+        (job,) = sim.jobs.values()
+        assert (job.spot_hours, job.on_demand_hours, job.interruptions) == (
+            pytest.approx(10.0), 0.0, 0)
+        # The plan budgets no setup: 10 h less the first 10 minutes = 9.8333 GPU-h of 10.
+        assert job.done_gpu_hours == pytest.approx(10 - 10 / 60)
+        assert not job.finished
+
+
+def test_an_outage_moves_the_slot_to_on_demand_until_it_ends() -> None:
+    # Slot 00:00-12:00 for a job of 10 GPU-h; spot there 00-03, gone 03-05, back from 05.
+    # 00:00 launch on spot. 03:00 the trace falls to 0: interrupted; the relaunch finds no
+    # spot (2 tries) and falls back to on-demand at 03:00, kept until the slot ends at 12:00.
+    # Work: spot 00:10-03:00 = 2.8333 GPU-h, less 60/2 min lost = 2.3333. On-demand from
+    # 03:10 does the other 7.6667 h: finished at 03:10 + 7:40 = 10:50.
+    # Cost: 3 h spot x 1 + 9 h on-demand x 3 = 30 USD.
+    w, cat = one_job(10), prices()
+    plan = stretched(w, cat, 12)
+    sim = simulate(plan, workload=w, catalog=cat, traces=[hourly([1, 1, 1, 0, 0] + [1] * 19)],
+                   policy=FOLLOW)
+    (job,) = sim.jobs.values()
+    assert job.spot_hours == pytest.approx(3.0)
+    assert job.on_demand_hours == pytest.approx(9.0)
+    assert job.interruptions == 1
+    assert job.finished_at == at(10 + 50 / 60)
+    assert job.met_deadline
+    assert sim.realised_usd == pytest.approx(30.0)
+    assert job.usd == pytest.approx(30.0)
+    assert sim.launches == 4  # spot, spot (no capacity), spot (no capacity), on-demand
+
+
+def test_without_on_demand_the_slot_waits_for_spot_to_come_back() -> None:
+    # As above but the job may not run on demand: at 03:00 the relaunch fails (2 tries) and
+    # the slot stays empty; at 05:00 capacity returns and spot is launched again until 12:00.
+    # Work: 2.3333 + (05:10-12:00 = 6.8333) = 9.1667 GPU-h of 10: not finished.
+    # Cost: 3 h + 7 h of spot at 1 USD/h = 10 USD.
+    w, cat = one_job(10, allow=["spot"]), prices()
+    plan = stretched(w, cat, 12, fallback=False)
+    sim = simulate(plan, workload=w, catalog=cat, traces=[hourly([1, 1, 1, 0, 0] + [1] * 19)],
+                   policy=FOLLOW)
+    (job,) = sim.jobs.values()
+    assert (job.spot_hours, job.on_demand_hours) == (pytest.approx(10.0), 0.0)
+    assert job.interruptions == 1
+    assert job.done_gpu_hours == pytest.approx(2.8333333 - 0.5 + 6.8333333)
+    assert not job.finished and not job.met_deadline
+    assert sim.realised_usd == pytest.approx(10.0)
+    assert sim.launches == 4  # spot; 2 refused at 03:00; spot at 05:00
+
+
+def test_a_drop_below_the_running_count_interrupts_only_the_newest() -> None:
+    # The spot pool with two slots 00:00-12:00; the trace holds 2, 2, then 1 at 02:00, then
+    # 2 again: at 02:00 one of the two instances (the newer) is interrupted, the other runs on.
+    w, cat = one_job(20), prices()
+    plan = stretched(w, cat, 12)
+    fleet = plan.fleet[0]
+    fleet.slots.append(fleet.slots[0].model_copy(update={"slot": 1}))
+    plan.instance_hours[0].instance_hours = 24.0  # two instances for 12 h
+    sim = simulate(plan, workload=w, catalog=cat, traces=[hourly([2, 2, 1] + [2] * 21)],
+                   policy=FOLLOW)
+    assert sim.interruptions == 1
+    spot = sorted((r.instance_id, r.start, r.end, r.interrupted) for r in sim.runs
+                  if r.market == "spot")
+    assert [s[1:] for s in spot] == [(at(0), at(12), False), (at(0), at(2), True)]
+    # Its slot is replaced on demand (no spot left at 02:00) from 02:00 until 12:00.
+    on_demand = [(r.start, r.end) for r in sim.runs if r.market == "on_demand"]
+    assert on_demand == [(at(2), at(12))]
+
+
+def test_a_trace_that_does_not_cover_the_horizon_is_refused() -> None:
+    w, cat = one_job(10), prices()
+    with pytest.raises(InputFileError) as err:
+        simulate(planned(w, cat), workload=w, catalog=cat, traces=[hourly([1] * 20)],
+                 policy=FOLLOW)
+    assert "does not cover the plan's horizon" in str(err.value)
+
+
+def test_a_trace_of_a_pool_the_plan_does_not_use_is_noted() -> None:
+    w, cat = one_job(10), prices()
+    other = hourly([0] * 24, pool="aws:us-west-2:p3.2xlarge:spot")
+    sim = simulate(planned(w, cat), workload=w, catalog=cat, traces=[other], policy=FOLLOW)
+    assert sim.realised_usd == pytest.approx(10.0)  # its zeros touch nothing
+    (note,) = sim.notes
+    assert "aws:us-west-2:p3.2xlarge:spot matches no spot pool of the plan" in note
+
+
+def test_a_policy_that_reviews_is_asked_at_its_interval() -> None:
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    asked = []
+
+    class Every6h:
+        name = "every-6h"
+        review_seconds = 6 * 3600.0
+
+        def desired(self, plan, at, progress):  # type: ignore[no-untyped-def]
+            asked.append((at, progress()["train"].done_gpu_hours))
+            return plan
+
+    sim = simulate(plan, workload=w, catalog=cat, traces=[], policy=Every6h())
+    # Slot 00:00-10:00 and the horizon's end, plus every 6 h: 00, 06, 10, 12, 18, 24.
+    assert [a for a, _done in asked] == [at(h) for h in (0, 6, 10, 12, 18, 24)]
+    # Progress as the policy sees it: at 06:00, 6 h less 10 minutes of setup.
+    assert asked[1][1] == pytest.approx(6 - 10 / 60)
+    assert sim.policy == "every-6h"
+
+
+def test_prices_other_than_the_plans_are_noted() -> None:
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    plan.prices["price_date"] = "2026-01-01"
+    sim = simulate(plan, workload=w, catalog=cat, traces=[], policy=FOLLOW)
+    (note,) = sim.notes
+    assert "test-prices.csv (2026-01-01); the hindsight optimum uses test-prices.csv " \
+        "(2026-11-01)" in note
+
+
+def test_a_stopped_spot_instance_waits_for_capacity_to_start_again() -> None:
+    # Slot 0 runs 00:00-04:00 and 08:00-12:00: a persistent spot request, stopped at 04:00 and
+    # started at 08:00 - but the trace holds 0 from 06:00 to 10:00, so the start is refused
+    # (recorded as failed) and done when capacity returns at 10:00. Spot 4 h + 2 h = 6 USD.
+    w, cat = one_job(10), prices()
+    plan = stretched(w, cat, 12)
+    start = plan.fleet[0].slots[0]
+    plan.fleet[0].slots = [start.model_copy(update={"end": at(4)}),
+                           start.model_copy(update={"start": at(8)})]
+    plan.instance_hours[0].instance_hours = 8.0
+    sim = simulate(plan, workload=w, catalog=cat,
+                   traces=[hourly([1] * 6 + [0] * 4 + [1] * 14)], policy=FOLLOW)
+    assert [(r.start, r.end, r.market) for r in sim.runs] == [
+        (at(0), at(4), "spot"), (at(10), at(12), "spot")]
+    assert len({r.instance_id for r in sim.runs}) == 1  # the same instance, started again
+    assert sim.said["failed"] == 1 and sim.interruptions == 0
+    assert sim.realised_usd == pytest.approx(6.0)

@@ -1,0 +1,27 @@
+"""Pool ids parsed in one place."""
+
+from __future__ import annotations
+
+import pytest
+
+from costopt.pool_ids import parse_pool_id
+
+
+def test_every_form_parses() -> None:
+    regional = parse_pool_id("aws:us-east-1:p3.2xlarge:spot")
+    zonal = parse_pool_id("aws:us-west-2:p3.2xlarge:spot:usw2-az1")
+    assert (regional.region, regional.instance_type, regional.market, regional.zone_id) == (
+        "us-east-1", "p3.2xlarge", "spot", None)
+    assert zonal.zone_id == "usw2-az1"
+    assert zonal.regional.text == "aws:us-west-2:p3.2xlarge:spot"
+    assert parse_pool_id("aws:us-east-1:p3.2xlarge:on_demand").market == "on_demand"
+    assert parse_pool_id("owned:box").name == "box"
+
+
+@pytest.mark.parametrize("text", ["aws:us-east-1:p3.2xlarge", "aws:us-east-1:p3.2xlarge:reserved",
+                                  "aws:us-east-1:p3.2xlarge:on_demand:use1-az1",
+                                  "aws:us-east-1:p3.2xlarge:spot:us-east-1a", "owned:", "gcp:x"])
+def test_anything_else_says_what_is_valid(text: str) -> None:
+    with pytest.raises(ValueError) as err:
+        parse_pool_id(text)
+    assert "aws:REGION:TYPE:spot:ZONE_ID" in str(err.value)
