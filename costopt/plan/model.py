@@ -454,15 +454,17 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entries that take the instance-hours of multi-node gangs (``h / gpus``; their nodes
     are their own) out of the ``u`` a one-node job's walltime row may count on."""
+    empty = np.zeros(0, dtype=np.int64)
+    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
+    if not multi.any():
+        return empty, empty, np.zeros(0)
     gangs: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for j, p, t, col in zip(hc.job.tolist(), hc.pool.tolist(), hc.period.tolist(),
-                            hc.col.tolist(), strict=True):
-        if w.jobs[j].nodes > 1:
-            gangs.setdefault((p, t), []).append((col, 1.0 / w.jobs[j].gpus))
+    for j, p, t, col in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
+                            hc.period[multi].tolist(), hc.col[multi].tolist(), strict=True):
+        gangs.setdefault((p, t), []).append((col, 1.0 / w.jobs[j].gpus))
     entries = [(r, col, val) for r, (j, p, t) in enumerate(keys)
-               if gangs and w.jobs[j].nodes == 1 for col, val in gangs.get((p, t), [])]
+               if w.jobs[j].nodes == 1 for col, val in gangs.get((p, t), [])]
     if not entries:
-        empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
     r, c, v = zip(*entries, strict=True)
     return np.array(r, dtype=np.int64), np.array(c, dtype=np.int64), np.array(v)
