@@ -17,7 +17,8 @@ from moto import mock_aws
 
 from costopt.errors import PlanFileError
 from costopt.orchestrate.apply import ApplyOptions, apply_plan
-from costopt.orchestrate.ec2 import Ec2Fleet, LaunchSettings
+from costopt.orchestrate.ec2 import Ec2Fleet, LaunchRequest, LaunchSettings, run_instances_params
+from costopt.orchestrate.fallback import LaunchTarget
 from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.userdata import checked_user_data, jobs_tag, user_data
 from costopt.plan.planfile import PlanDocument, to_document
@@ -168,3 +169,22 @@ def test_apply_launches_the_gang_with_its_ranks_in_user_data(tmp_path: Path) -> 
     tags, script = seen[(P3, "0")]
     assert tags["costopt:jobs"] == "sweep" and "costopt:gang" not in tags
     assert "COSTOPT_JOB=sweep" in script and "bash -c 'printf '\"'\"'%s|" in script
+
+
+def test_a_launch_templates_user_data_is_kept_unless_a_job_has_run() -> None:
+    plan = planned()
+    pool, first = slot(plan, P4D, 0)
+    script = user_data(plan, pool, first)
+
+    def params(user_data: str | None) -> dict:
+        return run_instances_params(
+            LaunchRequest(plan.plan_id, "t", pool, 0, LaunchTarget("on_demand"), 0, False,
+                          serves=first, user_data=user_data), None, "gpu-nodes")
+
+    assert "UserData" not in params(None)  # the template's own user data applies
+    with_run = params(script)
+    assert with_run["UserData"] == script
+    assert with_run["LaunchTemplate"] == {"LaunchTemplateName": "gpu-nodes",
+                                          "Version": "$Default"}
+    # the script is part of the call, so a changed script is another ClientToken
+    assert with_run["ClientToken"] != params(None)["ClientToken"]
