@@ -154,3 +154,26 @@ def test_resumes_within_a_period(two_pools) -> None:
     assert not resumes_within(od, at(12) - at(0))  # never pauses
     late = plan(pool(SPOT, [(0, 0, 8), (0, 21, 22)])).fleet[0]
     assert not resumes_within(late, at(12) - at(0))  # pauses 13 h
+
+
+def _with_jobs(run: str | None) -> object:
+    """OD with slot 0 over [0, 6) serving job a and slot 1 over [12, 18) serving job b."""
+    doc = plan(pool(OD, [(0, 0, 6), (1, 12, 18)], usd_per_hour=3.0))
+    raw = doc.model_dump(mode="json", by_alias=True)
+    for slot, job in zip(raw["fleet"][0]["slots"], ("a", "b"), strict=True):
+        slot["jobs"] = [job]
+    raw["jobs"] = [{"job": name, "gpus": 1, "run": run} for name in ("a", "b")]
+    return type(doc).model_validate(raw)
+
+
+@pytest.mark.parametrize(("run", "expected"), [
+    # Without commands any instance of the pool serves: the stopped one starts for slot 1.
+    (None, [("start", OD, 1, "i-a")]),
+    # With them, i-a's user data runs job a: slot 1 (job b) gets an instance of its own,
+    # and i-a, wanted by no slot any more, goes.
+    ("python train.py", [("launch", OD, 1, None), ("terminate", OD, 0, "i-a")]),
+])
+def test_an_instance_serves_only_a_slot_that_runs_what_it_runs(
+        run: str | None, expected: list) -> None:
+    recon = reconcile(_with_jobs(run), at(12), [seen("i-a", OD, 0, "stopped")])
+    assert kinds(recon) == expected
