@@ -31,7 +31,12 @@ from costopt.orchestrate.ec2 import (
     LaunchSettings,
     run_instances_params,
 )
-from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_chain
+from costopt.orchestrate.fallback import (
+    LaunchTarget,
+    gang_zone_first,
+    launch_chain,
+    remaining_chain,
+)
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict
 from costopt.orchestrate.ledger import Action, Ledger
@@ -137,7 +142,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         return outcome
 
     carrier = _Carrier(plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say, guard,
-                       scripts)
+                       scripts, _gang_zones(plan, at, observed))
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -163,6 +168,19 @@ def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation,
         if slot is not None:
             out[(pool.pool, action.slot)] = (slot, checked_user_data(plan, pool, slot,
                                                                      plan_file))
+    return out
+
+
+def _gang_zones(plan: PlanDocument, at: datetime,
+                observed: list[ObservedInstance]) -> dict[tuple[str, int], str]:
+    """The zone each multi-node gang's live instances run in, by (pool, gang)."""
+    pools = {p.pool: p for p in plan.fleet}
+    out: dict[tuple[str, int], str] = {}
+    for o in observed:
+        if o.state in LIVE and o.az and o.slot is not None and o.pool in pools:
+            slot = slot_at(pools[o.pool], o.slot, at)
+            if slot is not None and slot.gang is not None:
+                out.setdefault((o.pool, slot.gang), o.az)
     return out
 
 
@@ -290,6 +308,7 @@ class _Carrier:
     say: Say
     guard: BudgetGuard | None
     scripts: dict[tuple[str, int], tuple[Slot, str | None]] = field(default_factory=dict)
+    gang_zones: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def _intent(self, action: FleetAction, **fields: object) -> int:
         return self.ledger.intent(run_id=self.run_id, plan_id=self.plan.plan_id, at=self.at,
@@ -350,7 +369,12 @@ class _Carrier:
         if image is None and settings.launch_template is None:
             image = self.fleet.default_image(pool.region)
         period = timedelta(hours=int(self.plan.horizon["period_hours"]))
-        for target in remaining_chain(chain, failures):
+        serves, script = self.scripts.get((pool.pool, action.slot or 0), (None, None))
+        gang = (pool.pool, serves.gang) if serves and serves.gang is not None else None
+        targets = remaining_chain(chain, failures)
+        if gang is not None:
+            targets = gang_zone_first(targets, self.gang_zones.get(gang))
+        for target in targets:
             price = instance_price(pool, target.market)
             if target.market != action.market and self.guard and verdict:
                 self.guard.withdraw(verdict)
@@ -359,7 +383,6 @@ class _Carrier:
                     self.guard.withdraw(verdict)
                     self.refuse(action, verdict, price, f"fallback to {target.describe()}: ")
                     return False
-            serves, script = self.scripts.get((pool.pool, action.slot or 0), (None, None))
             request = LaunchRequest(self.plan.plan_id, str(self.plan.workload.get("name", "")),
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period), serves=serves,
@@ -380,6 +403,8 @@ class _Carrier:
                 self.ledger.result(intent, "failed", detail=str(exc))
                 raise
             self.ledger.result(intent, "ok", instance_id=instance_id)
+            if gang is not None and az:
+                self.gang_zones.setdefault(gang, az)
             self.ledger.instance_running(
                 instance_id=instance_id, plan_id=self.plan.plan_id, pool=pool.pool,
                 region=pool.region, instance_type=pool.instance_type, market=target.market,

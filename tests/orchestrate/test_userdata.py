@@ -188,3 +188,26 @@ def test_a_launch_templates_user_data_is_kept_unless_a_job_has_run() -> None:
                                           "Version": "$Default"}
     # the script is part of the call, so a changed script is another ClientToken
     assert with_run["ClientToken"] != params(None)["ClientToken"]
+
+
+def test_a_missing_rank_is_launched_in_the_zone_of_its_gang(tmp_path: Path) -> None:
+    plan = planned()
+    options = ApplyOptions(yes=True, launch=LaunchSettings({"*": "ami-0123456789abcdef0"}))
+    with mock_aws(), Ledger.open(tmp_path) as ledger:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        tags = [{"Key": "costopt:plan", "Value": plan.plan_id},
+                {"Key": "costopt:pool", "Value": P4D}, {"Key": "costopt:slot", "Value": "0"}]
+        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="p4d.24xlarge",
+                          Placement={"AvailabilityZone": "us-east-1c"},
+                          TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
+        apply_plan(plan, T0, fleet=Ec2Fleet(boto3.Session()), ledger=ledger, options=options,
+                   say=lambda _kind, _message: None)
+        zones = {}
+        for r in ec2.describe_instances()["Reservations"]:
+            for inst in r["Instances"]:
+                tags_of = {t["Key"]: t["Value"] for t in inst["Tags"]}
+                zones[(tags_of["costopt:pool"], tags_of["costopt:slot"])] = \
+                    inst["Placement"]["AvailabilityZone"]
+    # rank 0 ran in us-east-1c already (adopted); rank 1 joins it there
+    assert zones[(P4D, "0")] == zones[(P4D, "1")] == "us-east-1c"
