@@ -12,7 +12,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from bisect import bisect_left, bisect_right
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
+from itertools import accumulate
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +28,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from costopt.errors import MISSING, FieldIssue, WorkloadError
@@ -60,13 +64,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PeriodRun(_Strict):
+    """``count`` consecutive periods of ``hours`` hours each."""
+
+    hours: int = Field(ge=1, le=168)
+    count: int = Field(ge=1, le=87840)
+
+
 class Horizon(_Strict):
     """The planning window: ``days`` days from ``start``, cut into periods of
-    ``period_hours`` hours."""
+    ``period_hours`` hours, or into the runs of ``periods`` (mixed lengths: hourly near the
+    start, daily after, say; they must add up to the ``days``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     start: UtcDateTime
     days: int = Field(gt=0, le=3660)
     period_hours: int = Field(default=24, ge=1, le=168)
+    period_runs: list[PeriodRun] | None = Field(default=None, alias="periods", min_length=1)
 
     @field_validator("period_hours")
     @classmethod
@@ -79,20 +94,62 @@ class Horizon(_Strict):
             )
         return value
 
+    @model_validator(mode="after")
+    def _runs_fill_the_days(self) -> Horizon:
+        if self.period_runs is None:
+            return self
+        if "period_hours" in self.model_fields_set:
+            raise ValueError("has both period_hours and periods; To fix: give period_hours "
+                             "(periods of equal length) or periods (runs of lengths), not both")
+        total = sum(r.hours * r.count for r in self.period_runs)
+        if total != self.days * 24:
+            runs = self.runs_text.replace(", then ", " + ")
+            raise ValueError(f"periods add up to {runs} = {total} h, but days: {self.days} is "
+                             f"{self.days * 24} h; To fix: make the periods' hours x count add "
+                             "up to days*24 (whole days)")
+        return self
+
     @property
     def end(self) -> datetime:
         return self.start + timedelta(days=self.days)
 
+    @cached_property
+    def period_lengths(self) -> tuple[int, ...]:
+        """Each period's length in hours, in order."""
+        if self.period_runs is None:
+            return (self.period_hours,) * (self.days * 24 // self.period_hours)
+        return tuple(r.hours for r in self.period_runs for _ in range(r.count))
+
+    @cached_property
+    def period_offsets(self) -> tuple[int, ...]:
+        """Hours from the start to each period's start, and to the end (one more entry)."""
+        return (0, *accumulate(self.period_lengths))
+
     @property
     def periods(self) -> int:
-        return self.days * 24 // self.period_hours
+        return len(self.period_lengths)
+
+    @property
+    def runs_text(self) -> str:
+        """The periods in words: ``28x24 h`` or ``48x1 h, then 26x24 h``."""
+        runs = self.period_runs or [PeriodRun(hours=self.period_hours, count=self.periods)]
+        return ", then ".join(f"{r.count}x{r.hours} h" for r in runs)
 
     @property
     def hours(self) -> int:
         return self.days * 24
 
     def period_start(self, t: int) -> datetime:
-        return self.start + timedelta(hours=t * self.period_hours)
+        return self.start + timedelta(hours=self.period_offsets[t])
+
+    def window_periods(self, start: datetime, end: datetime) -> range:
+        """Periods that lie wholly inside ``[start, end)``."""
+        offsets = self.period_offsets
+        lo = (start - self.start).total_seconds() / 3600
+        hi = (end - self.start).total_seconds() / 3600
+        first = bisect_left(offsets, lo)
+        last = min(self.periods, bisect_right(offsets, hi) - 1)
+        return range(first, max(first, last))
 
 
 class PriceOverride(_Strict):
@@ -283,12 +340,12 @@ class Workload(_Strict):
 
     def job_periods(self, job: Job) -> range:
         """Periods that lie wholly inside the job's window."""
-        start, deadline = self.job_window(job)
-        h = self.horizon
-        step = timedelta(hours=h.period_hours)
-        first = max(0, -(-int((start - h.start).total_seconds()) // int(step.total_seconds())))
-        last = min(h.periods, int((deadline - h.start).total_seconds() // step.total_seconds()))
-        return range(first, max(first, last))
+        return self.horizon.window_periods(*self.job_window(job))
+
+    def job_hours(self, job: Job) -> int:
+        """Hours of the periods that lie wholly inside the job's window."""
+        window, lengths = self.job_periods(job), self.horizon.period_lengths
+        return sum(lengths[window.start:window.stop])
 
     @property
     def servers(self) -> list[OwnedServer]:
@@ -327,13 +384,19 @@ def _known_fields(loc: tuple[Any, ...]) -> list[str]:
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        fields = _fields_by_name(model) if hasattr(model, "model_fields") else {}
+        field = fields.get(part)
         if field is None:
             return []
         model = _inner_model(field.annotation)
         if model is None:
             return []
-    return list(model.model_fields) if hasattr(model, "model_fields") else []
+    return list(_fields_by_name(model)) if hasattr(model, "model_fields") else []
+
+
+def _fields_by_name(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the name the YAML file uses (its alias where it has one)."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
 
 
 def _inner_model(annotation: Any) -> type[BaseModel] | None:
@@ -451,9 +514,9 @@ def check_consistency(w: Workload) -> list[FieldIssue]:
         if not w.job_periods(job):
             issues.append(FieldIssue(
                 f"jobs[{i}]", f"{iso(start)} .. {iso(deadline)}",
-                f"the window [start, deadline) holds no whole {h.period_hours}-hour period of "
-                f"the horizon {iso(h.start)} .. {iso(h.end)}; To fix: widen the window or "
-                "shorten horizon.period_hours"))
+                f"the window [start, deadline) holds no whole {period_words(h)} of the "
+                f"horizon {iso(h.start)} .. {iso(h.end)}; To fix: widen the window or "
+                f"shorten horizon.{'period_hours' if h.period_runs is None else 'periods'}"))
         issues.extend(_command_issues(i, job))
         if job.allow is not None and not job.allowed_kinds():
             issues.append(FieldIssue(
@@ -482,6 +545,13 @@ def _command_issues(i: int, job: Job) -> list[FieldIssue]:
                            "of user data; To fix: put the commands in a script on the image "
                            "or in object storage, and run that")]
     return []
+
+
+def period_words(h: Horizon) -> str:
+    """``24-hour period``, or ``period (48x1 h, then 26x24 h)`` for mixed lengths."""
+    if h.period_runs is None:
+        return f"{h.period_hours}-hour period"
+    return f"period ({h.runs_text})"
 
 
 def iso(moment: datetime) -> str:

@@ -6,11 +6,14 @@ interruptible or not), three owned servers and a few quotas. Printed per size: p
 variables and constraints before and after pruning, build, solve and total wall seconds,
 peak resident memory (MB) and the objective (USD). Figures are printed, never asserted.
 
-    python scripts/bench_plan.py                  # S, M, L, XL as a table
+    python scripts/bench_plan.py                  # S, H, M, L, XL as a table
     python scripts/bench_plan.py --sizes S,M --json
+    python scripts/bench_plan.py --sizes H --whole  # and the model solved whole, to compare
 
-Sizes: S the example workload; M 200 jobs, 3 regions, 30 daily periods; L 1,000 jobs,
-60 pools, 30 daily periods; XL 2,000 jobs, 60 pools, 90 daily periods.
+Sizes: S the example workload; H the example with hourly periods (672); M 200 jobs,
+3 regions, 30 daily periods; L 1,000 jobs, 60 pools, 30 daily periods; XL 2,000 jobs,
+60 pools, 90 daily periods. ``--whole`` also plans each size without merging runs of
+identical periods (``make_plan(merge=False)``) and prints both objectives.
 """
 
 from __future__ import annotations
@@ -110,7 +113,17 @@ def _day(offset: int) -> str:
     return (date(2027, 1, 1) + timedelta(days=offset)).isoformat()
 
 
-def run_size(name: str, solver: str) -> dict[str, Any]:
+def example(hourly: bool) -> dict[str, Any]:
+    """The example workload file's content; with ``hourly``, periods of one hour."""
+    import yaml
+
+    raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    if hourly:
+        raw["horizon"]["period_hours"] = 1
+    return raw
+
+
+def run_size(name: str, solver: str, merge: bool = True) -> dict[str, Any]:
     """Plan one size in this process and measure it."""
     from costopt.plan.model import build_model
     from costopt.plan.planner import make_plan
@@ -122,6 +135,8 @@ def run_size(name: str, solver: str) -> dict[str, Any]:
     catalog = load_catalog()
     if name == "S":
         workload = load_workload(EXAMPLE)
+    elif name == "H":
+        workload = parse_workload(example(hourly=True), "bench-H")
     else:
         workload = parse_workload(synthetic_workload(SIZES[name]), f"bench-{name}")
     load_s = time.perf_counter() - started
@@ -132,12 +147,13 @@ def run_size(name: str, solver: str) -> dict[str, Any]:
     del plain
 
     started = time.perf_counter()
-    result = make_plan(workload, catalog, solver=solver, source=f"bench-{name}")
+    result = make_plan(workload, catalog, solver=solver, source=f"bench-{name}", merge=merge)
     total_s = time.perf_counter() - started
     row = {
         "size": name,
         "jobs": len(workload.jobs),
         "periods": workload.horizon.periods,
+        "solved_periods": result.solved_periods,
         "pools_before": before[0],
         "pools": len(result.pools.all),
         "variables_before": before[1],
@@ -147,26 +163,33 @@ def run_size(name: str, solver: str) -> dict[str, Any]:
         "load_s": round(load_s, 2),
         "prepare_s": round(result.timings.get("prepare", 0.0), 2),
         "build_s": round(result.timings.get("build", 0.0), 2),
+        "aggregate_s": round(result.timings.get("aggregate", 0.0), 2),
         "solve_s": round(result.timings.get("solve", 0.0), 2),
+        "split_s": round(result.timings.get("split", 0.0), 2),
         "extract_s": round(result.timings.get("extract", 0.0), 2),
         "total_s": round(total_s, 2),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "objective_usd": round(result.total_usd, 2),
         "status": result.status,
         "solver": solver,
+        "merge": merge,
     }
-    if name == "S":
-        row["cli_s"] = round(_cli_wall(), 2)
+    if name in ("S", "H") and merge:
+        row["cli_s"] = round(_cli_wall(hourly=name == "H"), 2)
     return row
 
 
-def _cli_wall() -> float:
-    """Wall seconds of ``costopt plan`` on the example, as a user runs it."""
+def _cli_wall(hourly: bool) -> float:
+    """Wall seconds of ``costopt plan`` on the example, as a user runs it (default solver)."""
     import tempfile
 
+    import yaml
+
     with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "workload.yaml"
+        path.write_text(yaml.safe_dump(example(hourly)), encoding="utf-8")
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(EXAMPLE),
+        subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(path),
                         "-o", str(Path(tmp) / "plan.json")],
                        check=True, capture_output=True)
         return time.perf_counter() - started
@@ -178,10 +201,12 @@ class Column:
     title: str
 
 
-COLUMNS = [Column("size", "size"), Column("jobs", "jobs"), Column("pools_before", "pools"),
+COLUMNS = [Column("size", "size"), Column("jobs", "jobs"), Column("periods", "periods"),
+           Column("solved_periods", "solved"), Column("pools_before", "pools"),
            Column("pools", "pruned"), Column("variables_before", "vars"),
            Column("variables", "vars pruned"), Column("constraints", "rows pruned"),
-           Column("build_s", "build s"), Column("solve_s", "solve s"),
+           Column("build_s", "build s"), Column("aggregate_s", "aggr s"),
+           Column("solve_s", "solve s"), Column("split_s", "split s"),
            Column("total_s", "total s"), Column("peak_mb", "peak MB"),
            Column("objective_usd", "objective USD")]
 
@@ -195,7 +220,17 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                          for c, w in zip(COLUMNS, widths, strict=True)))
     for r in rows:
         if "cli_s" in r:
-            print(f"S: `costopt plan examples/workload.yaml` wall {r['cli_s']} s (CLI, CBC)")
+            which = "the hourly example" if r["size"] == "H" else "the example"
+            print(f"{r['size']}: `costopt plan` on {which} wall {r['cli_s']} s (CLI, "
+                  "default solver)")
+    for r in rows:
+        if not r["merge"]:
+            merged = next((m for m in rows if m["size"] == r["size"] and m["merge"]), None)
+            if merged is not None:
+                gap = 100 * abs(merged["objective_usd"] - r["objective_usd"]) / r["objective_usd"]
+                print(f"{r['size']}: solved whole {r['objective_usd']:,.2f} USD in "
+                      f"{r['total_s']} s; merged {merged['objective_usd']:,.2f} USD in "
+                      f"{merged['total_s']} s ({gap:.4f} % apart)")
     print(f"machine: {platform.machine()}, {_cpus()} CPU(s), Python "
           f"{platform.python_version()}; solver {rows[0]['solver'] if rows else '-'}")
 
@@ -216,25 +251,31 @@ def _cpus() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the planner (figures printed).")
-    parser.add_argument("--sizes", default="S,M,L,XL", help="comma-separated: S,M,L,XL")
+    parser.add_argument("--sizes", default="S,H,M,L,XL", help="comma-separated: S,H,M,L,XL")
+    parser.add_argument("--whole", action="store_true",
+                        help="also plan each size without merging identical periods")
+    parser.add_argument("--no-merge", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--solver", default="highs", choices=["cbc", "highs"])
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one size here
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_size(args.one, args.solver)))
+        print(json.dumps(run_size(args.one, args.solver, merge=not args.no_merge)))
         return
     sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
-    unknown = [s for s in sizes if s != "S" and s not in SIZES]
+    unknown = [s for s in sizes if s not in ("S", "H") and s not in SIZES]
     if unknown:
-        parser.error(f"unknown size(s) {', '.join(unknown)}; valid: S, M, L, XL")
+        parser.error(f"unknown size(s) {', '.join(unknown)}; valid: S, H, M, L, XL")
     rows = []
     for name in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", name, "--solver", args.solver],
-                             check=True, capture_output=True, text=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        if not args.json:
-            print(f"{name}: {rows[-1]['total_s']} s", file=sys.stderr)
+        for no_merge in (False, True) if args.whole else (False,):
+            command = [sys.executable, __file__, "--one", name, "--solver", args.solver]
+            out = subprocess.run(command + (["--no-merge"] if no_merge else []),
+                                 check=True, capture_output=True, text=True)
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            if not args.json:
+                print(f"{name}{' whole' if no_merge else ''}: {rows[-1]['total_s']} s",
+                      file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

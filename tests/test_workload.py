@@ -70,6 +70,51 @@ def test_window_with_no_whole_period() -> None:
     assert "To fix" in message
 
 
+MIXED = {"start": "2027-01-04", "days": 3, "periods": [{"hours": 1, "count": 48},
+                                                     {"hours": 24, "count": 1}]}
+
+
+def test_mixed_periods_hourly_then_daily() -> None:
+    h = parse_workload(minimal(horizon=MIXED), "w.yaml").horizon
+    # 48 hourly periods from Monday 00:00, then one day from Wednesday 00:00: 49 periods.
+    assert h.periods == 49
+    assert h.period_lengths[47:] == (1, 24)
+    assert h.period_start(1) == datetime(2027, 1, 4, 1, tzinfo=UTC)
+    assert h.period_start(48) == datetime(2027, 1, 6, tzinfo=UTC)
+    assert h.runs_text == "48x1 h, then 1x24 h"
+
+
+def test_a_job_uses_only_the_whole_periods_of_its_window() -> None:
+    # Window Mon 06:30 .. Wed 12:00: hours 7..47 (periods 7..47) lie wholly inside; the day
+    # from Wed 00:00 does not (it ends Thu 00:00).
+    w = parse_workload(minimal(horizon=MIXED, jobs=[{
+        "name": "a", "gpu_hours": 1, "start": "2027-01-04T06:30:00Z",
+        "deadline": "2027-01-06T12:00:00Z"}]), "w.yaml")
+    assert w.job_periods(w.jobs[0]) == range(7, 48)
+    assert w.job_hours(w.jobs[0]) == 41
+
+
+@pytest.mark.parametrize(("horizon", "expected"), [
+    ({**MIXED, "periods": [{"hours": 1, "count": 48}]},
+     "horizon: periods add up to 48x1 h = 48 h, but days: 3 is 72 h"),
+    ({**MIXED, "period_hours": 1}, "horizon: has both period_hours and periods"),
+    ({**MIXED, "periods": [{"hours": 200, "count": 1}]},
+     "horizon.periods[0].hours = 200: Input should be less than or equal to 168"),
+    ({**MIXED, "periods": []}, "horizon.periods"),
+    ({**MIXED, "periods": [{"hours": 24, "cont": 3}]},
+     "horizon.periods[0].cont = 3: unknown field; did you mean 'count'?"),
+])
+def test_mixed_period_errors(horizon: dict, expected: str) -> None:
+    assert expected in errors_of(minimal(horizon=horizon))
+
+
+def test_window_inside_one_long_period_names_the_runs() -> None:
+    message = errors_of(minimal(horizon=MIXED, jobs=[{
+        "name": "a", "gpu_hours": 1, "start": "2027-01-06T01:00:00Z"}]))
+    assert "holds no whole period (48x1 h, then 1x24 h)" in message
+    assert "shorten horizon.periods" in message
+
+
 def test_period_hours_must_divide_the_horizon() -> None:
     message = errors_of(minimal(horizon={"start": "2027-01-04", "days": 1, "period_hours": 7}))
     assert "horizon.period_hours = 7: does not divide days*24 = 24" in message

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
 
 SUGGEST_HIGHS_AFTER_S = 20.0
 """Above this many seconds of planning with CBC, suggest HiGHS."""
+STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
+"""The stages ``-v`` times, in the order they run."""
 
 
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
@@ -46,8 +48,8 @@ def plan(
                                                   metavar="WORKLOAD.yaml")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan "
                                          "file.")] = Path("plan.json"),
-    solver: Annotated[str, typer.Option(help="LP solver: cbc (bundled with PuLP) or highs "
-                                        "(highspy, faster on large models).")] = "cbc",
+    solver: Annotated[str, typer.Option(help="LP solver: highs (highspy, the fast one) or "
+                                        "cbc (bundled with PuLP).")] = "highs",
     fmt: Annotated[str, typer.Option("--format", help="table (for people) or json (the plan "
                                      "file on stdout).")] = "table",
     time_limit: Annotated[float | None, typer.Option(help="Give up after this many seconds "
@@ -57,6 +59,8 @@ def plan(
 
     Example: costopt plan examples/workload.yaml -o plan.json
     """
+    import time
+
     from costopt.plan.planfile import to_document, write_plan
     from costopt.plan.planner import make_plan
     from costopt.workload import workload_sha256
@@ -75,11 +79,18 @@ def plan(
     if solver == "cbc" and seconds > SUGGEST_HIGHS_AFTER_S:
         env.warn(f"planning took {seconds:.0f} s with CBC ({result.variables:,} variables); "
                  "--solver highs finds the same optimum much faster on models this size")
-    if env.verbose:
-        env.err.print("timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in
-                                                  result.timings.items()), highlight=False)
+    started = time.perf_counter()
     doc = to_document(result, str(workload_file), workload_sha256(workload_file))
     write_plan(doc, output)
+    if env.verbose:
+        timings = {**result.timings, "write": time.perf_counter() - started}
+        order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
+        env.err.print(f"{result.variables:,} variables, {result.constraints:,} constraints; "
+                      f"{workload.horizon.periods} period(s) solved as "
+                      f"{result.solved_periods} (runs of identical periods merged)",
+                      highlight=False)
+        env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
+                      highlight=False)
     if fmt == "json":
         env.console.print_json(json.dumps(doc))
     else:
@@ -123,7 +134,8 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         run["gpu_hours"] += a["gpu_hours"]
         run["work"] += a["work_gpu_hours"]
         run["usd"] += a["cost_usd"]
-    stamp = slice(5, 10) if doc["horizon"]["period_hours"] % 24 == 0 else slice(5, 16)
+    daily = all(run["hours"] % 24 == 0 for run in doc["horizon"]["period_runs"])
+    stamp = slice(5, 10) if daily else slice(5, 16)
     table = Table(title=f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
                   ", UTC)", title_justify="left")
     for col, right in (("job", False), ("pool", False), ("GPU-h", True),
@@ -218,7 +230,7 @@ def validate(
     env.console.print(
         f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
         f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
-        f"period(s) of {workload.horizon.period_hours} h.", highlight=False, soft_wrap=True)
+        f"period(s): {workload.horizon.runs_text}.", highlight=False, soft_wrap=True)
 
 
 @guarded

@@ -65,7 +65,7 @@ def compute_baselines(w: Workload, pools: Pools, pairs: list[Eligible]) -> dict[
 
 
 def _window_hours(w: Workload, j: int) -> float:
-    return len(w.job_periods(w.jobs[j])) * w.horizon.period_hours
+    return w.job_hours(w.jobs[j])
 
 
 def _cloud_offers(pools: Pools, options: list[Eligible],
@@ -112,8 +112,8 @@ def _owned_first(w: Workload, pools: Pools,
                  by_job: dict[int, list[Eligible]]) -> tuple[BaselineJob, ...]:
     """Jobs by deadline fill owned capacity earliest-period-first (fastest server first);
     what is left goes to the job's cheapest cloud offer."""
-    period_h = w.horizon.period_hours
-    free = {(p, t): pool.capacity_gpu_hours(period_h)
+    lengths = w.horizon.period_lengths
+    free = {(p, t): pool.capacity_gpu_hours(lengths[t])
             for p, pool in enumerate(pools.all)
             if isinstance(pool, OwnedPool) and pool.buy_max is None
             for t in range(w.horizon.periods)}
@@ -125,7 +125,7 @@ def _owned_first(w: Workload, pools: Pools,
         owned = sorted((e for e in options if (e.pool, 0) in free),
                        key=lambda e: (-e.speed, e.pool))
         left, owned_h, usd = job.gpu_hours, 0.0, 0.0
-        gang_left = {t: job.most_gpus * period_h for t in w.job_periods(job)}
+        gang_left = {t: job.most_gpus * lengths[t] for t in w.job_periods(job)}
         for t in w.job_periods(job):
             for e in owned:
                 if left <= 1e-9:

@@ -59,22 +59,22 @@ def _at_upper(lp: LinearProgram, activity: np.ndarray, r: int) -> bool:
 def analyse(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray) -> Binding:
     """The binding limits of a solution ``x`` of ``lp``."""
     act = lp.activity(x)
-    period_h, periods = w.horizon.period_hours, w.horizon.periods
+    lengths = w.horizon.period_lengths
     units = {p: round(float(x[col])) for p, col in lp.n.items()}  # candidates bought
     used: dict[int, float] = {}
     full: dict[int, int] = {}
     for r, fam in enumerate(lp.row_family):
         if fam == "capacity":
-            p, _t = lp.row_key[r]
+            p, t = lp.row_key[r]
             pool = pools.all[p]
             assert isinstance(pool, OwnedPool)
-            cap = pool.capacity_gpu_hours(period_h) * units.get(p, 1)
+            cap = pool.capacity_gpu_hours(lengths[t]) * units.get(p, 1)
             load = act[r] + (cap if p in units else 0.0)  # a candidate's row is load - cap*n
             used[p] = used.get(p, 0.0) + load
             full[p] = full.get(p, 0) + int(cap > 0 and load >= cap - TOL * max(1.0, cap))
     owned_uses = [
         OwnedUse(pool.id, float(used.get(p, 0.0)),
-                 pool.capacity_gpu_hours(period_h) * periods * units.get(p, 1),
+                 pool.capacity_gpu_hours(w.horizon.hours) * units.get(p, 1),
                  full.get(p, 0))
         for p, pool in enumerate(pools.all)
         if isinstance(pool, OwnedPool) and (pool.buy_max is None or units.get(p))
@@ -120,7 +120,7 @@ def window_limit(w: Workload, j: int, pairs: list[Eligible]) -> float:
     its fastest pool: ``parallel * nodes * gpus * best(s*e) * window hours``."""
     job = w.jobs[j]
     best = max((e.work_per_gpu_hour for e in pairs if e.job == j), default=0.0)
-    return job.most_gpus * best * len(w.job_periods(job)) * w.horizon.period_hours
+    return job.most_gpus * best * w.job_hours(job)
 
 
 def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]:
@@ -129,7 +129,7 @@ def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]
     for j, job in enumerate(w.jobs):
         most = window_limit(w, j, pairs)
         if most + TOL < job.gpu_hours:
-            hours = len(w.job_periods(job)) * w.horizon.period_hours
+            hours = w.job_hours(job)
             best = most / (job.most_gpus * hours) if hours else 0.0
             out[j] = (
                 f"deadline window: {job.shape} x {hours} h x best speed {best:.3g} "

@@ -1,7 +1,8 @@
 """The cost model as a linear program held in arrays (``workload.md``, "The model").
 
 Sets
-  J jobs; P pools (owned ``S`` and cloud ``C``); T periods of ``P_h`` hours each.
+  J jobs; P pools (owned ``S`` and cloud ``C``); T periods, period t of ``P_h(t)`` hours
+  (equal or mixed lengths: ``Horizon.period_lengths``).
 Variables
   h[j,p,t] >= 0  GPU-hours job j runs on pool p in period t (only eligible pairs, only the
                  periods inside the job's window)
@@ -11,7 +12,8 @@ Variables
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
-  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods,
+  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods: 1e-5 times
+   the period's midpoint as a share of the horizon,
    + penalty * z in the elastic re-solve)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
@@ -44,6 +46,19 @@ from costopt.workload import Workload
 INF = math.inf
 TIE_BREAK_USD_PER_GPU_HOUR = 1e-5
 """The most the tie-break adds per GPU-hour (the last period); it only orders equal plans."""
+
+
+def period_hours(w: Workload) -> np.ndarray:
+    """Each period's length in hours (``P_h(t)``)."""
+    return np.asarray(w.horizon.period_lengths, dtype=float)
+
+
+def tie_break_weights(w: Workload) -> np.ndarray:
+    """Each period's tie-break per GPU-hour, in units of the most: its midpoint as a share of
+    the horizon. The mean of a linear function of time over the period, so that periods
+    merged into one (``aggregate.py``) get the mean of their parts' weights, by hours."""
+    offsets = np.asarray(w.horizon.period_offsets, dtype=float)
+    return (offsets[:-1] + offsets[1:]) / 2.0 / offsets[-1]
 
 
 @dataclass
@@ -221,7 +236,7 @@ class _HColumns:
 def period_label(workload: Workload, t: int) -> str:
     """``2027-01-05`` for daily periods starting at midnight, else ``2027-01-05T06:00``."""
     start = workload.horizon.period_start(t)
-    if workload.horizon.period_hours % 24 == 0 and start.hour == 0 and start.minute == 0:
+    if workload.horizon.period_lengths[t] % 24 == 0 and start.hour == 0 and start.minute == 0:
         return start.strftime("%Y-%m-%d")
     return start.strftime("%Y-%m-%dT%H:%M")
 
@@ -299,7 +314,7 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     is_cloud = np.array([isinstance(p, CloudPool) for p in all_pools], dtype=bool)
     energy = [0.0 if isinstance(p, CloudPool) else p.energy_usd_per_gpu_hour for p in all_pools]
     first = b.cols(total, np.asarray(energy, dtype=float)[pool] if total else 0.0,
-                   extra=TIE_BREAK_USD_PER_GPU_HOUR * (period + 1) / periods,
+                   extra=TIE_BREAK_USD_PER_GPU_HOUR * tie_break_weights(w)[period],
                    seed=per_pair([(e.job, e.pool) in seeded for e in pairs]))
     col = first + np.arange(total, dtype=np.int64)
     h = dict(zip(zip(job.tolist(), pool.tolist(), period.tolist(), strict=True), col.tolist(),
@@ -309,11 +324,12 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     u_keys = np.unique(pool[cloud] * periods + period[cloud])
     u_pool, u_period = u_keys // periods, u_keys % periods
     price = np.array([p.usd_per_hour if isinstance(p, CloudPool) else 0.0 for p in all_pools])
-    cap = np.array([p.max_instances * w.horizon.period_hours
+    cap = np.array([p.max_instances
                     if isinstance(p, CloudPool) and p.max_instances is not None else INF
                     for p in all_pools])
-    upper = np.minimum(cap[u_pool], [u_upper.get((all_pools[p].id, t), INF) for p, t in
-                                     zip(u_pool.tolist(), u_period.tolist(), strict=True)])
+    upper = np.minimum(cap[u_pool] * period_hours(w)[u_period],
+                       [u_upper.get((all_pools[p].id, t), INF) for p, t in
+                        zip(u_pool.tolist(), u_period.tolist(), strict=True)])
     u_first = b.cols(len(u_keys), price[u_pool], upper=upper)
     u_cols = u_first + np.arange(len(u_keys), dtype=np.int64)
     u = dict(zip(zip(u_pool.tolist(), u_period.tolist(), strict=True), u_cols.tolist(),
@@ -399,7 +415,8 @@ def _gang_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
     periods = w.horizon.periods
     keys, group = _grouped(hc.job * periods + hc.period, periods)
     gang = np.array([w.jobs[j].most_gpus for j, _t in keys], dtype=float)
-    b.rows("gang", keys, group, hc.col, 1.0, upper=gang * w.horizon.period_hours)
+    hours = period_hours(w)[np.array([t for _j, t in keys], dtype=np.int64)]
+    b.rows("gang", keys, group, hc.col, 1.0, upper=gang * hours)
 
 
 def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
@@ -408,11 +425,11 @@ def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
     (for a candidate: the available hours of the servers bought)."""
     periods, owned = w.horizon.periods, ~hc.cloud
     keys, group = _grouped(hc.pool[owned] * periods + hc.period[owned], periods)
-    caps = []
-    for p, _t in keys:
+    caps, hours = [], period_hours(w)
+    for p, t in keys:
         pool = pools.all[p]
         assert isinstance(pool, OwnedPool)
-        caps.append(pool.capacity_gpu_hours(w.horizon.period_hours))
+        caps.append(pool.capacity_gpu_hours(hours[t]))
     bought = [i for i, (p, _t) in enumerate(keys) if p in n]
     upper = np.array(caps, dtype=float)
     upper[bought] = 0.0
@@ -474,6 +491,7 @@ def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict) -> None:
     """6. quota[r,m,f,t]: vCPUs running in a region, market and family within the quota."""
     if w.cloud is None:
         return
+    hours = period_hours(w)
     for q_index, q in enumerate(w.cloud.quotas):
         by_t: dict[int, list[tuple[int, float]]] = {}
         for (p, t), col in u.items():
@@ -482,7 +500,7 @@ def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict) -> None:
             if (pool.region, pool.market, pool.quota_family) == (q.region, q.market, q.family):
                 by_t.setdefault(t, []).append((col, float(pool.vcpus)))
         for t, row in sorted(by_t.items()):
-            b.row("quota", (q_index, t), row, upper=q.vcpus * w.horizon.period_hours)
+            b.row("quota", (q_index, t), row, upper=q.vcpus * hours[t])
 
 
 def _budget_row(b: _Builder, w: Workload) -> None:

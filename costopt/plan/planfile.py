@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from costopt.errors import FieldIssue, PlanFileError
 from costopt.files import write_atomically
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
-from costopt.workload import iso, price_date_of, slug
+from costopt.workload import Horizon, iso, price_date_of, slug
 
 SCHEMA = "costopt.plan/v1"
 MIN_SLOT_SECONDS = 60  # AWS bills Linux per second with a one-minute minimum
@@ -174,28 +175,29 @@ class PlanDocument(_Doc):
         return next((j for j in self.jobs if j.job == name), None)
 
 
-def fleet_slots(period_starts: list[datetime], period_hours: int,
+def fleet_slots(period_starts: list[datetime], period_hours: Sequence[int],
                 hours_by_period: dict[int, float]) -> list[tuple[int, datetime, datetime]]:
-    """Slots ``(k, start, end)`` of one pool from its instance-hours per period.
+    """Slots ``(k, start, end)`` of one pool from its instance-hours per period
+    (``period_hours[t]``: period ``t``'s length in hours).
 
-    In a period with ``u`` instance-hours, slots ``0..floor(u/P)-1`` run the whole period
+    In a period of ``P`` hours with ``u`` instance-hours, slots ``0..floor(u/P)-1`` run the
+    whole period
     and slot ``floor(u/P)`` runs the rest: at the start of the period if it ran at the end
     of the previous one, at the end if it runs the whole next period, else at the start.
     Intervals of a slot that touch are merged, so an instance is not stopped at a period
     boundary only to be started again.
     """
-    p_hours = float(period_hours)
-    full = {t: math.floor(h / p_hours + 1e-9) for t, h in hours_by_period.items()}
+    full = {t: math.floor(h / period_hours[t] + 1e-9) for t, h in hours_by_period.items()}
     intervals: dict[int, list[list[datetime]]] = {}
     running_at_end: set[int] = set()  # slots running at the end of period t-1
     for t in sorted(hours_by_period):
         if t - 1 not in hours_by_period:
             running_at_end = set()
         begin = period_starts[t]
-        end = begin + timedelta(hours=period_hours)
+        end = begin + timedelta(hours=period_hours[t])
         n = full[t]
         spans = [(k, begin, end) for k in range(n)]
-        rest = round((hours_by_period[t] - n * p_hours) * 3600)
+        rest = round((hours_by_period[t] - n * period_hours[t]) * 3600)
         if rest >= 1:
             rest = max(rest, MIN_SLOT_SECONDS)
             at_end = n not in running_at_end and full.get(t + 1, 0) > n
@@ -237,7 +239,8 @@ class PoolUse:
     commanded: frozenset[str] = frozenset()
 
 
-def pool_slots(period_starts: list[datetime], period_hours: int, use: PoolUse) -> list[FleetSlot]:
+def pool_slots(period_starts: list[datetime], period_hours: Sequence[int],
+               use: PoolUse) -> list[FleetSlot]:
     """The slots of one pool. Each multi-node job's gangs come first: its instance-hours
     over its ``nodes`` are gang-hours, laid out by :func:`fleet_slots`, and every gang slot
     becomes ``nodes`` slots with the same intervals (never one alone). The pool's other
@@ -257,7 +260,6 @@ def pool_slots(period_starts: list[datetime], period_hours: int, use: PoolUse) -
         base += nodes * (1 + max((k for k, _s, _e in spans), default=-1))
         for t, h in hours.items():
             rest[t] = rest.get(t, 0.0) - h
-    step = timedelta(hours=period_hours)
     single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
     spans = fleet_slots(period_starts, period_hours, {t: h for t, h in rest.items() if h > 1e-6})
     number: dict[tuple[int, frozenset[str]], int] = {}  # (k, commands run) -> slot number
@@ -265,7 +267,8 @@ def pool_slots(period_starts: list[datetime], period_hours: int, use: PoolUse) -
     for k, start, end in spans:
         jobs = tuple(sorted(set().union(*(
             names for t, names in single.items()
-            if period_starts[t] < end and start < period_starts[t] + step))))
+            if period_starts[t] < end
+            and start < period_starts[t] + timedelta(hours=period_hours[t])))))
         key = (k, use.commanded & set(jobs))
         if key not in number:
             taken = any(known[0] == k for known in number)
@@ -324,7 +327,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
             "spot_max_price_usd": _r(pool.on_demand_usd_per_hour * ratio)
             if pool.market == "spot" else None,
             "on_demand_fallback": fallback,
-            "slots": [_slot_record(s) for s in pool_slots(period_starts, h.period_hours,
+            "slots": [_slot_record(s) for s in pool_slots(period_starts, h.period_lengths,
                                                            uses[pool.id])],
         })
     plan_total = result.total_usd
@@ -334,8 +337,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         "plan_id": "",
         "status": result.status,
         "workload": {"name": w.name, "file": workload_file, "sha256": workload_sha256},
-        "horizon": {"start": iso(h.start), "end": iso(h.end), "period_hours": h.period_hours,
-                    "periods": h.periods},
+        "horizon": _horizon_record(h),
         "budget_usd": w.budget_usd,
         "monthly_budget_usd": w.monthly_budget_usd,
         "prices": {"source": result.catalog.source,
@@ -395,6 +397,15 @@ def _slot_record(s: FleetSlot) -> dict[str, Any]:
     if s.gang is not None:
         record.update(gang=s.gang, node_rank=s.node_rank, nodes=s.nodes)
     return record
+
+
+def _horizon_record(h: Horizon) -> dict[str, Any]:
+    """The horizon and its periods: ``period_hours`` their length when they are equal (the
+    longest when they are not), ``period_runs`` their lengths in order."""
+    runs = [{"hours": h.period_hours, "count": h.periods}] if h.period_runs is None else [
+        {"hours": r.hours, "count": r.count} for r in h.period_runs]
+    return {"start": iso(h.start), "end": iso(h.end), "period_hours": max(h.period_lengths),
+            "periods": h.periods, "period_runs": runs}
 
 
 def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) -> dict[str, Any]:

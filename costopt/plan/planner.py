@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from costopt.errors import SolverError, WorkloadError
+from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reason, window_impossibilities
 from costopt.plan.model import LinearProgram, build_model
@@ -27,7 +28,7 @@ from costopt.plan.pools import (
     prune_dominated,
     unplaceable_jobs,
 )
-from costopt.plan.solve import Solution, SolveStatus, solve
+from costopt.plan.solve import DEFAULT_SOLVER, Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, check_against_catalog
 
@@ -100,8 +101,11 @@ class PlanResult:
     no_buy_total_usd: float | None = None  # the best plan without buying; None: none bought
     timings: dict[str, float] = field(default_factory=dict)
     """Wall seconds by stage: ``prepare`` (pools, eligibility, pruning), ``build`` (the LP
-    arrays), ``solve`` (the solver, elastic re-solve included), ``extract`` (the plan,
-    baselines, what binds); summed over the no-buy re-plan when there is one."""
+    arrays), ``aggregate`` (merging identical periods, the merged LP), ``solve`` (the
+    solver, elastic re-solve included), ``split`` (the merged solution back to the
+    periods), ``extract`` (the plan, baselines, what binds); summed over the no-buy re-plan
+    when there is one."""
+    solved_periods: int = 0  # periods of the model the solver saw (fewer when merged)
 
     @property
     def by_market(self) -> dict[str, float]:
@@ -132,17 +136,19 @@ class PlanResult:
         return self.variable_usd + self.fixed_usd
 
 
-def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
+def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAULT_SOLVER,
               source: str = "workload", time_limit_s: float | None = None,
-              prune: bool = True,
+              prune: bool = True, merge: bool = True,
               u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
 
     Pools that another pool dominates are left out first (``prune_dominated``; exact)
-    unless ``prune`` is False. ``u_upper`` caps cloud instance-hours per (pool id, period)
-    (see :func:`~costopt.plan.model.build_model`); pruning knows nothing of it."""
+    unless ``prune`` is False; runs of identical periods are solved as one
+    (``aggregate.py``; exact) unless ``merge`` is False. ``u_upper`` caps cloud
+    instance-hours per (pool id, period) (see :func:`~costopt.plan.model.build_model`);
+    pruning knows nothing of it."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -154,12 +160,12 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = "cbc",
         raise WorkloadError(source, issues)
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
-    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, u_upper)
+    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper)
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
-                    solver, time_limit_s, u_upper)
+                    solver, time_limit_s, merge, u_upper)
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
@@ -178,24 +184,53 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 
 
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
-          solver: str, time_limit_s: float | None,
+          solver: str, time_limit_s: float | None, merge: bool,
           u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
-    lp = clock.run("build", build_model, workload, pools, pairs, u_upper=u_upper)
+    agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
+    model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s, clock)
     status = "optimal"
-    sol = None if notes else _checked(clock.run("solve", solve, lp, solver, time_limit_s))
-    if sol is None or sol.status is SolveStatus.INFEASIBLE:
+    lp, sol = model.solved(elastic=False) if not notes else (None, None)
+    if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp = clock.run("build", build_model, workload, pools, pairs, elastic=True,
-                       u_upper=u_upper)
-        sol = _checked(clock.run("solve", solve, lp, solver, time_limit_s))
+        lp, sol = model.solved(elastic=True)
         if sol.status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes)
     result.timings.update(clock.seconds)
-    return result
+    periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
+    return replace(result, solved_periods=periods)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The cost model of one workload, solved merged when runs of its periods merge."""
+
+    workload: Workload
+    pools: Pools
+    pairs: list[Eligible]
+    u_upper: Mapping[tuple[str, int], float]
+    agg: Aggregation | None
+    solver: str
+    time_limit_s: float | None
+    clock: _StageClock
+
+    def solved(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
+        """The model of the workload's own periods and its optimum (or why there is none)."""
+        clock, agg = self.clock, self.agg
+        lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
+                       elastic=elastic, u_upper=self.u_upper)
+        if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
+            return lp, self._solve(lp)
+        coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
+                           elastic=elastic, u_upper=agg.u_upper)
+        sol = self._solve(coarse)
+        return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
+
+    def _solve(self, lp: LinearProgram) -> Solution:
+        return _checked(self.clock.run("solve", solve, lp, self.solver, self.time_limit_s))
 
 
 @dataclass

@@ -30,10 +30,12 @@ The rules (``docs/report.md`` says the same for readers):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 
 from pydantic import ValidationError
 
@@ -247,19 +249,44 @@ class MonthReport:
 # -- plans in force ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class PeriodGrid:
+    """A plan's periods: ``bounds`` holds each period's start and then the horizon's end."""
+
+    bounds: tuple[datetime, ...]
+
+    @property
+    def start(self) -> datetime:
+        return self.bounds[0]
+
+    @property
+    def end(self) -> datetime:
+        return self.bounds[-1]
+
+    def period(self, moment: datetime) -> tuple[datetime, datetime]:
+        """``[start, end)`` of the period holding ``moment`` (inside the horizon)."""
+        i = bisect_right(self.bounds, moment) - 1
+        return self.bounds[i], self.bounds[i + 1]
+
+
+@dataclass(frozen=True)
 class PlanWindow:
-    """A plan and the interval ``[start, end)`` it is in force; its periods last
-    ``period_hours``."""
+    """A plan and the interval ``[start, end)`` it is in force, and the plan's periods."""
 
     plan: PlanDocument
     start: datetime
     end: datetime
-    period_hours: int
+    grid: PeriodGrid
 
 
-def _horizon(plan: PlanDocument) -> tuple[datetime, datetime, int]:
+def _horizon(plan: PlanDocument) -> PeriodGrid:
+    """The plan's periods: its ``period_runs`` (mixed lengths), else equal periods of
+    ``period_hours`` (plan files written before period runs)."""
     h = plan.horizon
-    return parse_ts(str(h["start"])), parse_ts(str(h["end"])), int(h["period_hours"])
+    start, end = parse_ts(str(h["start"])), parse_ts(str(h["end"]))
+    runs = h.get("period_runs") or [{"hours": int(h["period_hours"]), "count": int(
+        (end - start) / timedelta(hours=int(h["period_hours"])))}]
+    lengths = [timedelta(hours=int(r["hours"])) for r in runs for _ in range(int(r["count"]))]
+    return PeriodGrid(tuple(accumulate(lengths, initial=start)))
 
 
 def plan_windows(plans: Sequence[PlanDocument]) -> list[PlanWindow]:
@@ -267,12 +294,12 @@ def plan_windows(plans: Sequence[PlanDocument]) -> list[PlanWindow]:
     (later in ``plans``) begins. Plans wholly superseded have no window."""
     out = []
     for i, plan in enumerate(plans):
-        start, end, period_hours = _horizon(plan)
+        grid = _horizon(plan)
         name = plan.workload.get("name")
-        later = [_horizon(p)[0] for p in plans[i + 1:] if p.workload.get("name") == name]
-        until = min([end, *later])
-        if until > start:
-            out.append(PlanWindow(plan, start, until, period_hours))
+        later = [_horizon(p).start for p in plans[i + 1:] if p.workload.get("name") == name]
+        until = min([grid.end, *later])
+        if until > grid.start:
+            out.append(PlanWindow(plan, grid.start, until, grid))
     return out
 
 
@@ -367,16 +394,15 @@ def _by_day(a: datetime, b: datetime) -> Iterator[tuple[date, float]]:
         a = cut
 
 
-def _by_period(a: datetime, b: datetime, grid: tuple[datetime, datetime, int]
+def _by_period(a: datetime, b: datetime, grid: PeriodGrid
                ) -> Iterator[tuple[datetime | None, datetime, datetime]]:
-    """``[a, b)`` cut at a plan's period boundaries (``grid``: horizon start, end, period
-    hours): (period start, or None outside the horizon; piece start; piece end)."""
-    start, end, period_hours = grid
-    step = timedelta(hours=period_hours)
+    """``[a, b)`` cut at a plan's period boundaries: (period start, or None outside the
+    horizon; piece start; piece end)."""
+    start, end = grid.start, grid.end
     while a < b:
         if start <= a < end:
-            period = start + ((a - start) // step) * step
-            cut = min(b, period + step)
+            period, period_end = grid.period(a)
+            cut = min(b, period_end)
             yield period, a, cut
         else:
             cut = min(b, start) if a < start else b
@@ -460,14 +486,14 @@ def _owned_charges(owned: Sequence[OwnedCost], windows: Sequence[PlanWindow], lo
             yield _Charge(day, OWNED, o.pool, OWNED_REGION, OWNED_FIXED,
                           h * o.fixed_usd_per_hour, h * o.servers)
     for w in _overlapping(windows, lo, hi):
-        step = timedelta(hours=w.period_hours)
         a_lo, a_hi = max(lo, w.start), min(hi, w.end)
         for a in w.plan.assignments:
             o = rates.get(a.pool)
             if o is None:
                 continue
-            for day, h in _by_day(max(a_lo, a.period_start), min(a_hi, a.period_start + step)):
-                gpu_hours = a.gpu_hours * h / w.period_hours
+            begin, end = w.grid.period(a.period_start)
+            for day, h in _by_day(max(a_lo, begin), min(a_hi, end)):
+                gpu_hours = a.gpu_hours * h / _hours(begin, end)
                 yield _Charge(day, OWNED, o.pool, OWNED_REGION, a.job,
                               gpu_hours * o.energy_usd_per_gpu_hour, 0.0, gpu_hours)
 

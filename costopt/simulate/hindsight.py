@@ -42,7 +42,7 @@ def capacity_caps(workload: Workload, catalog: PriceCatalog,
         most = pools[pool_id].max_instances
         for t in range(h.periods):
             start = h.period_start(t)
-            end = start + timedelta(hours=h.period_hours)
+            end = start + timedelta(hours=h.period_lengths[t])
             caps[(pool_id, t)] = sum(
                 tr.capacity_hours(start, end, math.inf if most is None else float(most))
                 for tr in pool_traces)

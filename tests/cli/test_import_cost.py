@@ -48,4 +48,5 @@ def test_plan_does_not_import_aws_or_charts(tmp_path: Path) -> None:
     probe = _heavy_imports("plan", str(EXAMPLE), "-o", str(tmp_path / "plan.json"))
     assert probe["exit"] == 0
     assert not {"boto3", "botocore", "matplotlib"} & set(probe["heavy"])
-    assert "pulp" in probe["heavy"]  # the default solver path really ran
+    assert "highspy" in probe["heavy"]  # the default solver path really ran
+    assert "pulp" not in probe["heavy"]  # CBC's only on --solver cbc

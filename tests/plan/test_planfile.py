@@ -16,31 +16,42 @@ from costopt.plan.planner import make_plan
 UTC = timezone.utc
 D0 = datetime(2027, 1, 1, tzinfo=UTC)
 DAYS = [D0 + timedelta(days=i) for i in range(4)]
+DAILY = [24] * len(DAYS)
 
 
 def test_full_slots_continue_and_a_partial_one_ends_mid_period() -> None:
     # Day 0: 48 instance-hours = slots 0 and 1 all day. Day 1: 30 = slot 0 all day and
     # slot 1 for its first 6 hours (it was running). Day 2: 24 = slot 0.
-    slots = fleet_slots(DAYS, 24, {0: 48.0, 1: 30.0, 2: 24.0})
+    slots = fleet_slots(DAYS, DAILY, {0: 48.0, 1: 30.0, 2: 24.0})
     assert slots == [(0, D0, DAYS[3]), (1, D0, DAYS[1] + timedelta(hours=6))]
 
 
 def test_a_partial_slot_that_leads_into_a_full_one_runs_at_the_end() -> None:
     # Day 0: 12 instance-hours; day 1: 24. The 12 hours run at the end of day 0 so that the
     # instance runs on without a stop: one interval from 12:00 on day 0 to the end of day 1.
-    assert fleet_slots(DAYS, 24, {0: 12.0, 1: 24.0}) == [
+    assert fleet_slots(DAYS, DAILY, {0: 12.0, 1: 24.0}) == [
         (0, D0 + timedelta(hours=12), DAYS[2])]
 
 
 def test_gap_days_make_separate_intervals() -> None:
-    assert fleet_slots(DAYS, 24, {0: 24.0, 2: 24.0}) == [(0, D0, DAYS[1]), (0, DAYS[2], DAYS[3])]
+    assert fleet_slots(DAYS, DAILY, {0: 24.0, 2: 24.0}) == [(0, D0, DAYS[1]), (0, DAYS[2], DAYS[3])]
 
 
 def test_slots_add_up_to_the_instance_hours() -> None:
     hours = {0: 50.5, 1: 3.25, 2: 71.0}
-    slots = fleet_slots(DAYS, 24, hours)
+    slots = fleet_slots(DAYS, DAILY, hours)
     total = sum((e - s).total_seconds() for _k, s, e in slots) / 3600
     assert total == pytest.approx(sum(hours.values()))
+
+
+def test_slots_of_mixed_periods_continue_from_hours_into_a_day() -> None:
+    # Periods: two of 1 h (00:00, 01:00), then one of 22 h (02:00..24:00), then a day.
+    # 1 instance-hour in each hour, 11 in the 22-hour period, 24 on day 1: slot 0 runs
+    # 00:00..02:00 and, running at 02:00, goes on for the 22-hour period's 11 hours
+    # (02:00 + 11 h = 13:00); then all of day 1.
+    starts = [D0, D0 + timedelta(hours=1), D0 + timedelta(hours=2), DAYS[1]]
+    assert fleet_slots(starts, [1, 1, 22, 24], {0: 1.0, 1: 1.0, 2: 11.0, 3: 24.0}) == [
+        (0, D0, D0 + timedelta(hours=13)), (0, DAYS[1], DAYS[2])]
 
 
 def small_plan():
@@ -72,10 +83,10 @@ def test_document_fields() -> None:
     assert doc["schema"] == "costopt.plan/v1"
     assert doc["plan_id"].startswith("t-") and len(doc["plan_id"]) == 10
     assert (doc["status"], doc["solver"], doc["shortfalls"], doc["notes"]) == (
-        "optimal", "cbc", [], [])
+        "optimal", "highs", [], [])
     assert doc["workload"] == {"name": "t", "file": "w.yaml", "sha256": "ab" * 32}
     assert doc["horizon"] == {"start": T0, "end": "2027-01-02T00:00:00Z", "period_hours": 24,
-                              "periods": 1}
+                              "periods": 1, "period_runs": [{"hours": 24, "count": 1}]}
     assert (doc["budget_usd"], doc["monthly_budget_usd"]) == (None, 500)
     assert doc["prices"] == {"source": "test-prices.csv", "price_date": "2026-11-01"}
     assert doc["objective_usd"] == 20.52  # the LP minimises the variable cost

@@ -58,6 +58,7 @@ from costopt.report.spend import (
     month_report,
     owned_from_plans,
     owned_from_workload,
+    plan_windows,
 )
 
 DECEMBER = Month(2026, 12)
@@ -326,3 +327,17 @@ def test_a_runtime_of_a_pool_no_plan_knows(tmp_path: Path) -> None:
     assert report.notes == ("pool(s) aws:eu-west-1:g5.xlarge:spot in no recorded plan: their "
                             "GPU-hours are not known (counted 0) and their hours count at "
                             "their own price in the savings against on-demand",)
+
+
+def test_a_plan_of_mixed_periods_cuts_at_its_own_bounds() -> None:
+    # Horizon 11-30 + 2 days: 24 hourly periods, then one day. 12:30 on 11-30 lies in the
+    # hour 12:00-13:00; 06:00 on 12-01 in the day 12-01 00:00 .. 12-02 00:00. A plan file
+    # without period_runs (written before them) has equal periods of period_hours.
+    doc = plan_document("lab-mixed", days=2)
+    doc["horizon"]["period_runs"] = [{"hours": 1, "count": 24}, {"hours": 24, "count": 1}]
+    [window] = plan_windows([PlanDocument.model_validate(doc)])
+    assert window.grid.period(at("11-30T12:30")) == (at("11-30T12:00"), at("11-30T13:00"))
+    assert window.grid.period(at("12-01T06:00")) == (at("12-01T00:00"), at("12-02T00:00"))
+    old = plan_document("lab-old", days=2)
+    [window] = plan_windows([PlanDocument.model_validate(old)])
+    assert window.grid.period(at("11-30T12:30")) == (at("11-30T00:00"), at("12-01T00:00"))
