@@ -94,8 +94,23 @@ class AwsError(CostoptError):
     """An AWS call failed in a way the user must act on (credentials, permissions, region)."""
 
 
+class PlanReplaced(CostoptError):
+    """A newer plan of the same workload is in force: the older one is not applied again."""
+
+
 class BudgetExceeded(CostoptError):
     """A launch would take the month's projected spend past the budget."""
+
+
+class LedgerError(CostoptError):
+    """The orchestrator's ledger is damaged: a table or column missing, a value of the wrong
+    type, a recorded plan that is not a plan. Nothing is changed in it."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        super().__init__(f"the ledger {path} is damaged: {problem}. Nothing was changed. To "
+                         "fix: restore the file from a backup, or move it away to start a new "
+                         "ledger (its history of spend is then lost to reports)")
 
 
 class ReportError(CostoptError):

@@ -15,6 +15,7 @@ from costopt.cli import report as report_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import traces as traces_cli
 from costopt.cli.common import Env
+from costopt.cli.entry import command_begins
 
 app = typer.Typer(
     name="costopt",
@@ -52,6 +53,7 @@ def main(
     ] = False,
 ) -> None:
     """costopt: plan GPU work across owned servers and AWS, carry it out, report the spend."""
+    command_begins()
     env = ctx.obj if isinstance(ctx.obj, Env) else Env()
     env.verbose = env.verbose or verbose
     env.profile = profile or env.profile

@@ -17,7 +17,8 @@ from costopt.errors import CostoptError
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
-    from costopt.plan.planfile import PlanDocument
+    from costopt.orchestrate.watch import StopFlag
+    from costopt.plan.planfile import FleetPool, PlanDocument
 
 
 def register(app: typer.Typer) -> None:
@@ -49,12 +50,15 @@ SpotAttempts = Annotated[int, typer.Option(
 RetryMode = Annotated[str, typer.Option("--retry-mode", help="botocore retry mode for "
                                         "throttling: standard or adaptive.")]
 Format = Annotated[str, typer.Option("--format", help="table (for people) or json.")]
+Reinstate = Annotated[bool, typer.Option(
+    "--reinstate", help="Apply the plan even though a newer plan of its workload replaced it "
+    "(it takes the fleet back over).")]
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
              image_ids: list[str] | None, launch_template: str | None,
-             spot_attempts: int) -> ApplyOptions:
+             spot_attempts: int, reinstate: bool) -> ApplyOptions:
     from costopt.orchestrate.apply import ApplyOptions
     from costopt.orchestrate.ec2 import LaunchSettings
 
@@ -67,7 +71,7 @@ def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
         images[region or "*"] = ami
     return ApplyOptions(yes=yes, monthly_budget_usd=monthly_budget,
                         allow_over_budget=allow_over_budget, spot_attempts=spot_attempts,
-                        launch=LaunchSettings(images, launch_template))
+                        launch=LaunchSettings(images, launch_template), reinstate=reinstate)
 
 
 def _check(fmt: str, retry_mode: str) -> None:
@@ -107,7 +111,8 @@ def _read(plan_file: Path, env: Env) -> PlanDocument:
 def _say(env: Env, fmt: str) -> Any:
     colours = {"launch": "green", "start": "green", "stop": "yellow", "terminate": "red",
                "refused": "red", "failed": "red", "fallback": "yellow",
-               "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan"}
+               "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan",
+               "claim": "cyan"}
 
     def say(kind: str, message: str) -> None:
         out = env.err if fmt == "json" else env.console
@@ -132,6 +137,7 @@ def apply(
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
     fmt: Format = "table",
+    reinstate: Reinstate = False,
 ) -> None:
     """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
 
@@ -147,7 +153,7 @@ def apply(
     moment = env.time_option(at)
     plan = _read(plan_file, env)
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
-                       spot_attempts)
+                       spot_attempts, reinstate)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     ledger = _ledger(state_dir, create=yes)
     try:
@@ -186,11 +192,15 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     out = env.console
     when = outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
+    older = len({o.plan_id for o in outcome.observed if o.plan_id not in (None, outcome.plan_id)
+                 and o.state not in ("shutting-down", "terminated")})
     out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: {len(outcome.observed)} instance(s) "
-              f"tagged for this plan, {live} running.", highlight=False)
+              f"of its workload, {live} running"
+              + (f"; {older} older plan(s) of the workload to take over." if older else "."),
+              highlight=False)
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
-                 "terminate": "[red]-[/]"}
+                 "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
         table = Table(box=None, show_header=True, pad_edge=False)
         for col in ("", "action", "pool", "slot", "instance", "USD/h", "why"):
             table.add_column(col, justify="right" if col in ("slot", "USD/h") else "left",
@@ -205,6 +215,8 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                       highlight=False, soft_wrap=True)
     counts = ", ".join(f"{recon.count(k)} to {k}" for k in ("launch", "start", "stop",
                                                              "terminate"))
+    if recon.count("claim"):
+        counts += f", {recon.count('claim')} to claim from an older plan"
     if not recon.actions:
         out.print("No changes: the fleet matches the plan.")
     else:
@@ -230,6 +242,7 @@ def status(
     Example: costopt status plan.json
     """
     from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.reconcile import LIVE, instance_price
 
     env = get_env(ctx)
     _check(fmt, "standard")
@@ -249,19 +262,26 @@ def status(
             ledger.close()
     fleet = Ec2Fleet(env.boto3_session())
     rows = []
-    for plan_id, regions in plans.items():
+    for plan_id, (regions, pools) in plans.items():
         for o in fleet.describe(plan_id, regions):
             record = records.get(o.instance_id)
             launched = record.launched_at if record else o.launched_at
-            cost = sum(r.usd_within(launched, moment, moment) for r in runtimes
-                       if r.instance_id == o.instance_id)
+            if record is not None:
+                usd_per_hour: float | None = record.usd_per_hour
+                cost = sum(r.usd_within(launched, moment, moment) for r in runtimes
+                           if r.instance_id == o.instance_id)
+            else:  # not in the ledger (yet): the plan's price for its pool, from its launch
+                usd_per_hour = instance_price(pools[o.pool], o.market) if o.pool in pools \
+                    else None
+                cost = (usd_per_hour or 0.0) * max(0.0, (moment - launched).total_seconds()
+                                                   / 3600) if o.state in LIVE else 0.0
             rows.append({"plan_id": plan_id, "instance_id": o.instance_id, "pool": o.pool,
                          "slot": o.slot, "market": o.market, "state": o.state, "az": o.az,
                          "launched": launched.strftime("%Y-%m-%dT%H:%M:%SZ"),
                          "age_hours": round(max(0.0, (moment - launched).total_seconds())
                                             / 3600, 2),
-                         "usd_per_hour": record.usd_per_hour if record else None,
-                         "cost_usd": round(cost, 2)})
+                         "usd_per_hour": usd_per_hour, "cost_usd": round(cost, 2),
+                         "in_ledger": record is not None})
     lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
              "at": i.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": i.reason}
             for i in interruptions]
@@ -272,20 +292,24 @@ def status(
     _status_tables(rows, lost, env)
 
 
-def _status_plans(plan_file: Path | None, ledger: Ledger | None) -> dict[str, list[str]]:
-    """plan id -> the regions to look in."""
-    from costopt.plan.planfile import read_plan
+def _status_plans(plan_file: Path | None, ledger: Ledger | None
+                  ) -> dict[str, tuple[list[str], dict[str, FleetPool]]]:
+    """plan id -> the regions to look in, and the plan's fleet pools (for their prices)."""
+    from costopt.plan.planfile import PlanDocument, read_plan
 
     known: dict[str, set[str]] = {}
-    for doc in ledger.plans() if ledger else []:
-        known.setdefault(doc["plan_id"], set()).update(p["region"] for p in doc["fleet"])
+    pools: dict[str, dict[str, FleetPool]] = {}
+    given = read_plan(plan_file) if plan_file is not None else None
+    documents = [PlanDocument.model_validate(d) for d in (ledger.plans() if ledger else [])]
+    for plan in [*documents, *([given] if given else [])]:
+        known.setdefault(plan.plan_id, set()).update(p.region for p in plan.fleet)
+        pools[plan.plan_id] = {p.pool: p for p in plan.fleet}
     for inst in ledger.instances() if ledger else []:
         known.setdefault(inst.plan_id, set()).add(inst.region)
-    if plan_file is not None:
-        plan = read_plan(plan_file)
-        regions = known.get(plan.plan_id, set()) | {p.region for p in plan.fleet}
-        return {plan.plan_id: sorted(regions)}
-    return {plan_id: sorted(regions) for plan_id, regions in sorted(known.items())}
+    if given is not None:
+        known = {given.plan_id: known[given.plan_id]}
+    return {plan_id: (sorted(regions), pools.get(plan_id, {}))
+            for plan_id, regions in sorted(known.items())}
 
 
 def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: Env) -> None:
@@ -311,6 +335,10 @@ def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: 
                                                                              "running"))
         out.print(f"Running now: {hourly:,.4f} USD/h. Cost so far of these instances: "
                   f"{total:,.2f} USD.", highlight=False)
+        unknown = sum(1 for r in rows if not r["in_ledger"])
+        if unknown:
+            out.print(f"{unknown} instance(s) not in the ledger: priced at their plan's pool "
+                      "from their launch; `costopt apply` adopts them.", highlight=False)
     if lost:
         table = Table(title="Spot interruptions", title_justify="left")
         for col in ("instance", "pool", "at", "reason"):
@@ -336,6 +364,7 @@ def watch(
     launch_template: LaunchTemplate = None,
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
+    reinstate: Reinstate = False,
 ) -> None:
     """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
 
@@ -343,21 +372,45 @@ def watch(
 
     Example: costopt watch plan.json --interval 60 --yes
     """
-    from costopt.orchestrate.apply import apply_plan
-    from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.watch import StopFlag
-    from costopt.orchestrate.watch import watch as watch_loop
 
     env = get_env(ctx)
+    stop = StopFlag()  # first: a signal during the set-up below stops the watch cleanly too
+    with stop.on_signals(lambda name: env.err.print(
+            f"{name}: stopping after the reconcile under way.", highlight=False)):
+        outcomes, tried = _watch(env, stop, plan_file, interval, yes, state_dir, retry_mode,
+                                 _options(yes, monthly_budget, allow_over_budget, image_id,
+                                          launch_template, spot_attempts, reinstate))
+    if stop.raised and not tried:
+        env.console.print(f"Stopped on {stop.signal_name} before the first reconcile: nothing "
+                          "was changed.")
+    elif stop.raised:
+        env.console.print(f"Stopped on {stop.signal_name} after {len(outcomes)} reconcile(s).")
+    else:
+        env.console.print(f"The plan has ended and its fleet is gone after {len(outcomes)} "
+                          "reconcile(s).")
+
+
+def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool,
+           state_dir: Path | None, retry_mode: str, options: ApplyOptions
+           ) -> tuple[list[ApplyOutcome], int]:
+    """Set up and run the watch loop: the completed reconciles' outcomes and how many were
+    tried (none when ``stop`` was raised during the set-up)."""
+    from costopt.orchestrate.apply import apply_plan
+    from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.watch import Backoff
+    from costopt.orchestrate.watch import watch as watch_loop
+
     _check("table", retry_mode)
     plan = _read(plan_file, env)
-    options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
-                       spot_attempts)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
     say = _say(env, "table")
 
+    tried: list[datetime] = []
+
     def tick(moment: datetime) -> ApplyOutcome:
+        tried.append(moment)
         ledger = _ledger(state_dir, create=yes)
         try:
             outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
@@ -368,13 +421,14 @@ def watch(
         _report(outcome, env, "table")
         return outcome
 
-    stop = StopFlag()
-    with stop.on_signals(lambda name: env.err.print(
-            f"{name}: stopping after the reconcile under way.", highlight=False)):
-        outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
-                              stop=stop)
+    def on_error(exc: Exception, failures: int, delay_s: float) -> None:
+        env.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        env.err.print(f"The reconcile failed ({failures} in a row); the watch goes on: next "
+                      f"try in {delay_s:,.1f} s.", highlight=False)
+
     if stop.raised:
-        env.console.print(f"Stopped on {stop.signal_name} after {len(outcomes)} reconcile(s).")
-    else:
-        env.console.print(f"The plan has ended and its fleet is gone after {len(outcomes)} "
-                          "reconcile(s).")
+        return [], 0
+    outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval, stop=stop,
+                          backoff=Backoff(base_s=min(interval, 5.0),
+                                          cap_s=max(interval, 300.0)), on_error=on_error)
+    return outcomes, len(tried)

@@ -2,7 +2,11 @@
 
 One run at time ``at``:
 
-1. Describe every instance tagged with the plan's id in the plan's regions.
+0. Refuse a plan of the workload that a newer plan has replaced (the ledger keeps which
+   plan of each workload is in force), unless asked to put it back in force.
+1. Describe every instance of the plan's workload (tag ``costopt:workload``) in the plan's
+   regions and those of the ledger's instances of the workload: the plan's own, and those
+   of older plans of it, which this plan takes over (claims or ends).
 2. Settle intents an earlier run wrote but never closed (a crash between the call and its
    result) from what AWS shows: an instance carrying the launch's ``ClientToken`` or its
    slot's tags is the launch's result, so nothing is launched twice.
@@ -23,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from costopt.errors import AwsError
+from costopt.errors import AwsError, PlanReplaced
 from costopt.months import Month
 from costopt.orchestrate.ec2 import (
     CapacityError,
@@ -56,7 +60,7 @@ from costopt.plan.planfile import FleetPool, PlanDocument, Slot
 Say = Callable[[str, str], None]
 """``(kind, message)``: how the shell tells the user what it does, as it does it."""
 
-ORDER = {"terminate": 0, "stop": 1, "start": 2, "launch": 3}
+ORDER = {"claim": 0, "terminate": 1, "stop": 2, "start": 3, "launch": 4}
 UNSEEN = "no instance found after an interrupted run; the slot is launched again"
 
 
@@ -69,6 +73,7 @@ class ApplyOptions:
     allow_over_budget: bool = False
     spot_attempts: int = 2
     launch: LaunchSettings = field(default_factory=lambda: LaunchSettings({}))
+    reinstate: bool = False  # put back in force a plan a newer one of its workload replaced
 
 
 @dataclass
@@ -105,13 +110,20 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     """Reconcile AWS with ``plan`` at ``at``; change nothing unless ``options.yes``.
     ``ledger`` may be ``None`` only for a dry run with no ledger yet."""
     pools = {p.pool: p for p in plan.fleet}
-    known_regions = {i.region for i in ledger.instances(plan.plan_id)} if ledger else set()
+    workload = plan.workload_name
+    if ledger is not None and not options.reinstate:
+        _refuse_if_replaced(plan, ledger)
+    same = (ledger.plan_ids_of(workload) if ledger else set()) | {plan.plan_id}
+    known_regions = {i.region for i in ledger.instances(plan_ids=same)} | {
+        p["region"] for d in ledger.plans() if d["plan_id"] in same for p in d["fleet"]
+    } if ledger else set()
     regions = sorted({p.region for p in plan.fleet} | known_regions)
     if options.yes:
         if ledger is None:
             raise ValueError("a run that changes AWS needs a ledger")
         ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
-    observed = fleet.describe(plan.plan_id, regions)
+        ledger.put_in_force(workload, plan.plan_id, at)
+    observed = fleet.describe_workload(workload, regions)
     if options.yes and ledger is not None:
         _settle_pending(plan, observed, ledger, at, say)
         _sync_ledger(plan, observed, ledger, at, say)
@@ -130,8 +142,9 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     verdicts: dict[int, Verdict] = {}
     guard = None
     if budget is not None:
-        guard = BudgetGuard(budget_usd=budget, spent_usd=_spent_this_month(plan, ledger, at),
-                            at=at, fleet=pools, kept=recon.kept)
+        spent = _spent_this_month(plan, ledger, at, observed)
+        guard = BudgetGuard(budget_usd=budget, spent_usd=spent, at=at, fleet=pools,
+                            kept=recon.kept)
         for action in recon.actions:
             if action.kind in ("launch", "start"):
                 verdict = guard.judge(action)
@@ -184,13 +197,29 @@ def _gang_zones(plan: PlanDocument, at: datetime,
     return out
 
 
-def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime) -> float:
-    """Cloud spend (USD) of the workload's plans from the month's start until ``at``."""
+def _refuse_if_replaced(plan: PlanDocument, ledger: Ledger) -> None:
+    """Raise :class:`PlanReplaced` when a newer plan of the workload replaced this one."""
+    current = ledger.plan_in_force(plan.workload_name)
+    if current is None or current[0] == plan.plan_id \
+            or not ledger.was_in_force(plan.workload_name, plan.plan_id):
+        return
+    newer, since = current
+    raise PlanReplaced(
+        f"plan {plan.plan_id} of workload {plan.workload_name!r} was replaced by plan {newer} "
+        f"on {since.strftime('%Y-%m-%dT%H:%M:%SZ')}; applying it would take the fleet back to "
+        f"an older plan. Nothing was changed. To fix: apply the plan file of {newer}, make a "
+        "new plan with `costopt plan`, or pass --reinstate to put this plan back in force")
+
+
+def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime,
+                      observed: list[ObservedInstance]) -> float:
+    """Cloud spend (USD) of the workload's plans from the month's start until ``at``: every
+    plan of the workload the ledger holds or AWS shows an instance of, not only this one."""
     if ledger is None:
         return 0.0
     start = Month.of(at).start
-    same = {d["plan_id"] for d in ledger.plans()
-            if d.get("workload", {}).get("name") == plan.workload.get("name")} | {plan.plan_id}
+    same = ledger.plan_ids_of(plan.workload_name) | {plan.plan_id} | {
+        o.plan_id for o in observed if o.plan_id}
     return sum(r.usd_within(start, at, at) for r in ledger.runtimes(start, at)
                if r.plan_id in same)
 
@@ -198,7 +227,7 @@ def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime) -
 def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,
                     at: datetime, say: Say) -> None:
     """Close the intents a crashed run left open, from AWS's own state."""
-    known = {i.instance_id for i in ledger.instances(plan.plan_id)}
+    known = {i.instance_id for i in ledger.instances()}
     by_id = {o.instance_id: o for o in observed}
     pools = {p.pool: p for p in plan.fleet}
     for intent in ledger.pending(plan.plan_id):
@@ -206,7 +235,8 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
             found = next((o for o in observed if intent.client_token
                           and o.client_token == intent.client_token), None) or next(
                 (o for o in observed if o.pool == intent.pool and o.slot == intent.slot
-                 and o.instance_id not in known and o.state not in GONE), None)
+                 and o.plan_id in (None, plan.plan_id) and o.instance_id not in known
+                 and o.state not in GONE), None)
             if found is None:
                 ledger.result(intent.id, "failed", detail=UNSEEN)
                 continue
@@ -239,7 +269,8 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
 
 def _record_running(ledger: Ledger, plan: PlanDocument, o: ObservedInstance, at: datetime,
                     usd_per_hour: float) -> None:
-    ledger.instance_running(instance_id=o.instance_id, plan_id=plan.plan_id, pool=o.pool,
+    ledger.instance_running(instance_id=o.instance_id, plan_id=o.plan_id or plan.plan_id,
+                            pool=o.pool,
                             region=o.region, instance_type=o.instance_type
                             or o.pool.split(":")[2], market=o.market, slot=o.slot, az=o.az,
                             usd_per_hour=usd_per_hour, at=at)
@@ -247,19 +278,25 @@ def _record_running(ledger: Ledger, plan: PlanDocument, o: ObservedInstance, at:
 
 def _sync_ledger(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,
                  at: datetime, say: Say) -> None:
-    """Runtimes and interruptions as AWS shows them (changes made behind costopt's back)."""
+    """Runtimes and interruptions as AWS shows them (changes made behind costopt's back),
+    for the instances of every plan of the workload. An instance the ledger does not know
+    is *adopted*: billed from when AWS says it launched, at the plan's price for its pool."""
     pools = {p.pool: p for p in plan.fleet}
-    known = {i.instance_id: i for i in ledger.instances(plan.plan_id)}
-    running = ledger.open_runtime_starts(plan.plan_id)
+    same = ledger.plan_ids_of(plan.workload_name) | {plan.plan_id} | {
+        o.plan_id for o in observed if o.plan_id}
+    known = {i.instance_id: i for i in ledger.instances(plan_ids=same)}
+    running = ledger.open_runtime_starts(*same)
     for o in observed:
         price = instance_price(pools[o.pool], o.market) if o.pool in pools else 0.0
         halted_at = o.changed_at if o.changed_at and running.get(
             o.instance_id, at) <= o.changed_at <= at else at
         if o.instance_id not in known:
             if o.state in LIVE:
-                _record_running(ledger, plan, o, at, price)
-                say("adopted", f"{o.instance_id} carries this plan's tags but was not in the "
-                    "ledger; it is counted from now")
+                since = min(o.launched_at, at)
+                _record_running(ledger, plan, o, since, price)
+                say("adopted", f"{o.instance_id} carries the tags of workload "
+                    f"{plan.workload_name!r} but was not in the ledger; it is counted from its "
+                    f"launch at {since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
         elif o.state in LIVE and o.instance_id not in running:
             _record_running(ledger, plan, o, at, known[o.instance_id].usd_per_hour)
         elif o.state not in LIVE and o.instance_id in running:
@@ -325,12 +362,15 @@ class _Carrier:
         self.say("refused", prefix + message)
 
     def change(self, action: FleetAction) -> bool:
-        """Start, stop or terminate one instance."""
+        """Claim, start, stop or terminate one instance."""
         instance_id = action.instance_id or ""
         intent = self._intent(action, instance_id=instance_id,
                               usd_per_hour=action.usd_per_hour, detail=action.reason)
         try:
-            if action.kind == "start":
+            if action.kind == "claim":
+                self.fleet.claim(action.region, instance_id, self.plan.plan_id, action.slot,
+                                 action.instance_type)
+            elif action.kind == "start":
                 self.fleet.start(action.region, instance_id)
             elif action.kind == "stop":
                 self.fleet.stop(action.region, instance_id)
@@ -345,7 +385,11 @@ class _Carrier:
             self.ledger.result(intent, "failed", detail=str(exc))
             raise
         self.ledger.result(intent, "ok")
-        if action.kind == "start":
+        if action.kind == "claim":
+            self.ledger.instance_claimed(instance_id, plan_id=self.plan.plan_id,
+                                         slot=action.slot, usd_per_hour=action.usd_per_hour,
+                                         at=self.at)
+        elif action.kind == "start":
             self.ledger.instance_running(
                 instance_id=instance_id, plan_id=self.plan.plan_id, pool=action.pool,
                 region=action.region, instance_type=action.instance_type,
@@ -383,7 +427,7 @@ class _Carrier:
                     self.guard.withdraw(verdict)
                     self.refuse(action, verdict, price, f"fallback to {target.describe()}: ")
                     return False
-            request = LaunchRequest(self.plan.plan_id, str(self.plan.workload.get("name", "")),
+            request = LaunchRequest(self.plan.plan_id, self.plan.workload_name,
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period), serves=serves,
                                     user_data=script)

@@ -150,12 +150,11 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         return None
     market: Literal["on_demand", "spot"] = (
         "spot" if raw.get("InstanceLifecycle") == "spot" else "on_demand")
-    slot = tags.get(TAG_SLOT, "")
     return ObservedInstance(
         instance_id=raw["InstanceId"], pool=tags[TAG_POOL], region=region,
         state=raw["State"]["Name"], market=market,
         launched_at=raw["LaunchTime"].astimezone(timezone.utc),
-        slot=int(slot) if slot.isdigit() else None,
+        slot=_whole(tags.get(TAG_SLOT)),
         az=(raw.get("Placement") or {}).get("AvailabilityZone"),
         state_reason=(raw.get("StateReason") or {}).get("Code") or None,
         stoppable=market == "on_demand" or tags.get(TAG_SPOT_REQUEST) == "persistent",
@@ -163,7 +162,16 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         instance_type=raw.get("InstanceType"),
         client_token=raw.get("ClientToken") or None,
         changed_at=_changed_at(raw.get("StateTransitionReason")),
+        plan_id=tags.get(TAG_PLAN),
+        jobs=tuple(name for name in tags.get(TAG_JOBS, "").split(",") if name),
+        gang=_whole(tags.get(TAG_GANG)),
+        node_rank=_whole(tags.get(TAG_NODE_RANK)),
     )
+
+
+def _whole(tag: str | None) -> int | None:
+    """A tag holding a whole number, else None."""
+    return int(tag) if tag is not None and tag.isdigit() else None
 
 
 _FIXES = {
@@ -224,11 +232,19 @@ class Ec2Fleet:
 
     def describe(self, plan_id: str, regions: list[str]) -> list[ObservedInstance]:
         """Every instance tagged with ``plan_id`` in ``regions``, in any state."""
+        return self._describe(TAG_PLAN, plan_id, regions)
+
+    def describe_workload(self, workload: str, regions: list[str]) -> list[ObservedInstance]:
+        """Every instance of every plan of ``workload`` in ``regions``, in any state (tag
+        ``costopt:workload``): the plan's fleet and what older plans of it left running."""
+        return self._describe(TAG_WORKLOAD, workload, regions)
+
+    def _describe(self, tag: str, value: str, regions: list[str]) -> list[ObservedInstance]:
         found: list[ObservedInstance] = []
         for region in regions:
             with aws_errors(f"DescribeInstances in {region}"):
                 pages = self.client(region).get_paginator("describe_instances").paginate(
-                    Filters=[{"Name": f"tag:{TAG_PLAN}", "Values": [plan_id]}])
+                    Filters=[{"Name": f"tag:{tag}", "Values": [value]}])
                 for page in pages:
                     for reservation in page.get("Reservations", []):
                         for raw in reservation.get("Instances", []):
@@ -286,6 +302,16 @@ class Ec2Fleet:
             raw = self.client(region).run_instances(**params)
         inst = raw["Instances"][0]
         return inst["InstanceId"], (inst.get("Placement") or {}).get("AvailabilityZone")
+
+    def claim(self, region: str, instance_id: str, plan_id: str, slot: int | None,
+              instance_type: str) -> None:
+        """Re-tag an instance of an older plan as this plan's (``costopt:plan``, its slot,
+        ``Name``): a takeover."""
+        tags = {TAG_PLAN: plan_id, TAG_SLOT: "" if slot is None else str(slot),
+                "Name": f"{plan_id}/{instance_type}/{'' if slot is None else slot}"}
+        with aws_errors(f"CreateTags on {instance_id}"):
+            self.client(region).create_tags(
+                Resources=[instance_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
     def start(self, region: str, instance_id: str) -> None:
         with aws_errors(f"StartInstances of {instance_id}"):

@@ -22,6 +22,15 @@ class Fleet(Protocol):
         """Every instance tagged with ``plan_id`` in ``regions``, in any state."""
         ...
 
+    def describe_workload(self, workload: str, regions: list[str]) -> list[ObservedInstance]:
+        """Every instance of any plan of ``workload`` in ``regions``, in any state."""
+        ...
+
+    def claim(self, region: str, instance_id: str, plan_id: str, slot: int | None,
+              instance_type: str) -> None:
+        """Re-tag an older plan's instance as ``plan_id``'s, serving ``slot``."""
+        ...
+
     def zones(self, region: str) -> list[str]:
         """The region's availability zones a spot launch may be placed in, by name."""
         ...

@@ -18,6 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from costopt.errors import LedgerError
+from costopt.plan.planfile import PlanDocument
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (
   plan_id TEXT PRIMARY KEY,
@@ -71,6 +76,22 @@ CREATE TABLE IF NOT EXISTS interruptions (
 CREATE INDEX IF NOT EXISTS actions_plan ON actions(plan_id, status);
 CREATE INDEX IF NOT EXISTS runtimes_instance ON runtimes(instance_id);
 """
+IN_FORCE = """
+CREATE TABLE IF NOT EXISTS in_force (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  workload TEXT NOT NULL,          -- the workload's name: its identity
+  plan_id TEXT NOT NULL,           -- from `since`, this plan of the workload is in force
+  since TEXT NOT NULL
+);
+"""
+SCHEMA += IN_FORCE
+VERSION = 2
+"""``PRAGMA user_version`` of a ledger with every table above. Version 0: made before the
+``in_force`` table (which opening adds)."""
+
+TIMES = frozenset({"recorded_at", "at", "launched_at", "ended_at", "start", "end", "since"})
+"""Columns that hold a UTC time, ``2027-01-04T00:00:00Z``."""
+TIME_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z"
 
 
 def default_state_dir() -> Path:
@@ -173,13 +194,27 @@ class Ledger:
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
+        """Open the ledger, made (with every table) only when its file is new. An existing
+        file is checked: its tables and columns, and the type of every value in them (times,
+        prices, the plans' documents); a :class:`LedgerError` says what is wrong where."""
         path = ledger_path(state_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(SCHEMA)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            if new:
+                conn.executescript(SCHEMA + f"PRAGMA user_version={VERSION};")
+            else:
+                _check(conn, path)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise LedgerError(path, f"not a ledger SQLite can read ({exc})") from None
+        except LedgerError:
+            conn.close()
+            raise
         return cls(conn, path)
 
     @classmethod
@@ -221,8 +256,35 @@ class Ledger:
             )
 
     def plans(self) -> list[dict[str, Any]]:
+        """The recorded plan documents (checked on open), oldest first."""
         rows = self._conn.execute("SELECT document FROM plans ORDER BY recorded_at, plan_id")
         return [json.loads(r["document"]) for r in rows]
+
+    def plan_ids_of(self, workload: str) -> set[str]:
+        """The ids of the recorded plans of ``workload``."""
+        rows = self._conn.execute("SELECT plan_id FROM plans WHERE workload=?", (workload,))
+        return {r["plan_id"] for r in rows}
+
+    # -- which plan of a workload is in force ------------------------------------------
+    def plan_in_force(self, workload: str) -> tuple[str, datetime] | None:
+        """The plan of ``workload`` in force and since when; ``None`` before any."""
+        row = self._conn.execute("SELECT plan_id, since FROM in_force WHERE workload=? "
+                                 "ORDER BY id DESC LIMIT 1", (workload,)).fetchone()
+        return (row["plan_id"], parse_ts(row["since"])) if row else None
+
+    def was_in_force(self, workload: str, plan_id: str) -> bool:
+        """Whether ``plan_id`` was ever in force for ``workload``."""
+        return self._conn.execute("SELECT 1 FROM in_force WHERE workload=? AND plan_id=?",
+                                  (workload, plan_id)).fetchone() is not None
+
+    def put_in_force(self, workload: str, plan_id: str, at: datetime) -> None:
+        """From ``at``, ``plan_id`` is the plan of ``workload`` in force (no-op if it is)."""
+        current = self.plan_in_force(workload)
+        if current is not None and current[0] == plan_id:
+            return
+        with self._tx() as c:
+            c.execute("INSERT INTO in_force(workload, plan_id, since) VALUES (?,?,?)",
+                      (workload, plan_id, ts(at)))
 
     # -- actions: intent before the call, result after ----------------------------------
     def intent(self, *, run_id: str, plan_id: str, at: datetime, kind: str, pool: str,
@@ -284,6 +346,19 @@ class Ledger:
                 c.execute("INSERT INTO runtimes(instance_id, start, usd_per_hour) "
                           "VALUES (?,?,?)", (instance_id, ts(at), usd_per_hour))
 
+    def instance_claimed(self, instance_id: str, *, plan_id: str, slot: int | None,
+                         usd_per_hour: float, at: datetime) -> None:
+        """A newer plan took the instance over at ``at``: it is that plan's from now, at its
+        price (a runtime under way is split at ``at`` when the price changes)."""
+        with self._tx() as c:
+            c.execute("UPDATE instances SET plan_id=?, slot=?, usd_per_hour=? "
+                      "WHERE instance_id=?", (plan_id, slot, usd_per_hour, instance_id))
+            moved = c.execute("UPDATE runtimes SET end=? WHERE instance_id=? AND end IS NULL "
+                              "AND usd_per_hour != ?", (ts(at), instance_id, usd_per_hour))
+            if moved.rowcount:
+                c.execute("INSERT INTO runtimes(instance_id, start, usd_per_hour) "
+                          "VALUES (?,?,?)", (instance_id, ts(at), usd_per_hour))
+
     def instance_halted(self, instance_id: str, at: datetime, *, ended: bool) -> None:
         """The instance stopped (``ended=False``) or terminated at ``at``; idempotent."""
         with self._tx() as c:
@@ -301,18 +376,23 @@ class Ledger:
                             (instance_id, plan_id, pool, ts(at), reason))
             return cur.rowcount > 0
 
-    def open_runtime_starts(self, plan_id: str) -> dict[str, datetime]:
-        """When each instance of the plan that runs now (per the ledger) last started."""
+    def open_runtime_starts(self, *plan_ids: str) -> dict[str, datetime]:
+        """When each instance of the plans that runs now (per the ledger) last started."""
         rows = self._conn.execute(
             "SELECT r.instance_id, r.start FROM runtimes r JOIN instances i USING(instance_id) "
-            "WHERE i.plan_id=? AND r.end IS NULL", (plan_id,))
+            f"WHERE i.plan_id IN ({','.join('?' * len(plan_ids))}) AND r.end IS NULL",
+            sorted(plan_ids))
         return {r["instance_id"]: parse_ts(r["start"]) for r in rows}
 
-    def instances(self, plan_id: str | None = None) -> list[InstanceRecord]:
+    def instances(self, plan_id: str | None = None, *,
+                  plan_ids: set[str] | None = None) -> list[InstanceRecord]:
+        """The instances of ``plan_id`` (or of any of ``plan_ids``; else every one)."""
         sql, args = "SELECT * FROM instances", []
         if plan_id is not None:
-            sql += " WHERE plan_id=?"
-            args.append(plan_id)
+            plan_ids = {plan_id}
+        if plan_ids is not None:
+            sql += f" WHERE plan_id IN ({','.join('?' * len(plan_ids))})"
+            args += sorted(plan_ids)
         rows = self._conn.execute(sql + " ORDER BY launched_at, instance_id", args)
         return [InstanceRecord(r["instance_id"], r["plan_id"], r["pool"], r["region"],
                                r["instance_type"], r["market"], r["slot"], r["az"],
@@ -340,3 +420,78 @@ class Ledger:
             (*[ts(start) if start else None] * 2, *[ts(end) if end else None] * 2))
         return [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
                              r["reason"]) for r in rows]
+
+
+def _expected_columns() -> dict[str, list[tuple[str, str, bool]]]:
+    """table -> ``(column, declared type, NOT NULL)`` as :data:`SCHEMA` makes them."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                         "AND name NOT LIKE 'sqlite_%'")]
+    found = {t: [(c[1], c[2], bool(c[3] or c[5])) for c in conn.execute(
+        f"PRAGMA table_info({t})")] for t in tables}
+    conn.close()
+    return found
+
+
+EXPECTED = _expected_columns()
+
+
+def _bad_value(column: str, kind: str, not_null: bool) -> str:
+    """SQL true for a value of ``column`` that is not what the ledger writes there."""
+    q = f'"{column}"'
+    if column in TIMES:
+        good = f"(typeof({q}) = 'text' AND {q} GLOB '{TIME_GLOB}')"
+    elif kind == "REAL":
+        good = f"(typeof({q}) IN ('real', 'integer') AND {q} BETWEEN 0 AND 1e12)"
+    elif kind == "INTEGER":
+        good = f"typeof({q}) = 'integer'"
+    else:
+        good = f"typeof({q}) = 'text'"
+    return f"NOT ({good})" if not_null else f"({q} IS NOT NULL AND NOT {good})"
+
+
+def _check(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise :class:`LedgerError` unless the file holds the ledger's tables, columns and
+    values of the right types; a ledger of version 0 gets the ``in_force`` table."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    missing = [t for t in EXPECTED if t not in tables]
+    if version == 0 and missing == ["in_force"]:  # a ledger made before the table was
+        conn.executescript(IN_FORCE + f"PRAGMA user_version={VERSION};")
+        missing = []
+    if missing:
+        raise LedgerError(path, f"the table {missing[0]!r} is missing"
+                          + (" (a table is never made again in an existing ledger: its rows "
+                             "would be lost silently)" if len(missing) < len(EXPECTED) else
+                             "; the file holds no ledger"))
+    for table, columns in EXPECTED.items():
+        have = {c[1] for c in conn.execute(f"PRAGMA table_info({table})")}
+        lost = [c for c, _k, _n in columns if c not in have]
+        if lost:
+            raise LedgerError(path, f"the table {table!r} has no column {', '.join(lost)}")
+        for column, kind, not_null in columns:
+            row = conn.execute(f'SELECT rowid, "{column}" AS v FROM {table} WHERE '
+                               f"{_bad_value(column, kind, not_null)} LIMIT 1").fetchone()
+            if row is not None:
+                what = "a UTC time such as 2027-01-04T00:00:00Z" if column in TIMES else {
+                    "REAL": "a number of USD from 0", "INTEGER": "a whole number"}.get(
+                    kind, "text")
+                raise LedgerError(path, f"{table} row {row[0]}: {column} = {row[1]!r}; "
+                                  f"valid: {what}")
+    for row in conn.execute("SELECT plan_id, document FROM plans"):
+        _check_document(path, row[0], row[1])
+
+
+def _check_document(path: Path, plan_id: str, document: str) -> None:
+    """A recorded plan's document must be the plan file ``apply`` read."""
+    try:
+        PlanDocument.model_validate(json.loads(document))
+    except (ValueError, RecursionError) as exc:
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            detail = (f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}; "
+                      f"{exc.error_count()} problem(s)")
+        raise LedgerError(path, f"plans row {plan_id!r}: the document is not a "
+                          f"costopt.plan/v1 plan ({detail})") from None

@@ -8,7 +8,8 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
 1. *Wanted* slots: those with an interval ``[start, end)`` that holds ``at``.
 2. *Live* instances (``pending``/``running``) each claim a wanted slot: first the slot of
    their ``costopt:slot`` tag, then the lowest unclaimed one that does the same work (the
-   same commands, gang and rank: an instance runs what its launch's user data says).
+   same commands, gang and rank, as its tags say: an instance runs what its launch's user
+   data says).
 3. Too few live instances: start stopped instances of the pool first (those tagged with a
    missing slot first; only for a slot of the same work), then launch one instance per
    slot still missing.
@@ -20,6 +21,12 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
 5. Instances AWS interrupted (``Server.SpotInstanceTermination``) are not live: a stopped one
    is terminated (AWS would restart it whenever it pleases) and its slot relaunched.
 6. Pools the plan does not hold, and every pool after its last slot, end with nothing.
+7. *Takeover*: instances of another plan of the same workload (an older plan this one
+   replaces) count as the pool's own, after them: they claim wanted slots the plan's own
+   instances leave free, may be started, stopped or kept stopped like its own, and end
+   otherwise. Each one the plan keeps gets a ``claim`` action (re-tagged with this plan).
+   As in rules 2-3 they serve only slots that run what they run; a multi-node gang's
+   instance of another plan serves none (its ranks find each other by that plan's tags).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ SPOT_INTERRUPTION_CODES = frozenset({"Server.SpotInstanceTermination",
                                      "Server.SpotInstanceShutdown"})
 """``StateReason`` codes AWS gives an instance it reclaimed from the spot market."""
 
-ActionKind = Literal["launch", "start", "stop", "terminate"]
+ActionKind = Literal["claim", "launch", "start", "stop", "terminate"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,10 @@ class ObservedInstance:
     changed_at: datetime | None = None  # when AWS says its state last changed, if it says
 
     spot_request_status: str | None = None  # the spot request's status code, if looked up
+    plan_id: str | None = None  # the ``costopt:plan`` tag; None: the plan reconciled
+    jobs: tuple[str, ...] = ()  # the ``costopt:jobs`` tag: the jobs its user data runs
+    gang: int | None = None  # the ``costopt:gang`` tag of a multi-node gang's instance
+    node_rank: int | None = None  # the ``costopt:node-rank`` tag
 
     @property
     def interrupted(self) -> bool:
@@ -93,6 +104,8 @@ class FleetAction:
 
     @property
     def usd_per_hour_change(self) -> float:
+        if self.kind == "claim":
+            return 0.0
         if self.kind in ("launch", "start"):
             return self.usd_per_hour
         return -self.usd_per_hour if self.running else 0.0
@@ -125,6 +138,15 @@ def slot_work(pool: FleetPool, slot: int | None, commanded: frozenset[str]) -> S
     its gang and rank (nothing for no slot)."""
     return next(((commanded & set(s.jobs), s.gang, s.node_rank) for s in pool.slots
                  if s.slot == slot), (frozenset(), None, None))
+
+
+def instance_work(o: ObservedInstance, plan_id: str, commanded: frozenset[str]) -> SlotWork:
+    """What an instance runs, from the tags its launch gave it (:func:`slot_work` of its
+    slot then). A gang's instance of an older plan serves no slot of this one: its ranks
+    find rank 0 through the older plan's tags."""
+    if o.gang is not None and _foreign(o, plan_id):
+        return (frozenset({"(a gang of another plan)"}), o.gang, o.node_rank)
+    return (commanded & set(o.jobs), o.gang, o.node_rank)
 
 
 def wanted_slots(pool: FleetPool, at: datetime) -> list[int]:
@@ -177,15 +199,49 @@ def reconcile(plan: PlanDocument, at: datetime,
     commanded = frozenset(j.job for j in plan.jobs if j.run)
     for pool in plan.fleet:
         pool_actions, pool_kept = _reconcile_pool(pool, at, period, by_pool.get(pool.pool, []),
-                                                  commanded)
+                                                  plan.plan_id, commanded)
         actions += pool_actions
         kept += pool_kept
     for pool_id in sorted(set(by_pool) - set(fleet)):
         for o in by_pool[pool_id]:
             if o.state not in GONE:
                 actions.append(_end(o, "terminate", o.state in LIVE, 0.0,
-                                    "pool not in this plan"))
-    return Reconciliation(tuple(actions), tuple(kept))
+                                    "pool not in this plan" + _of_older(o, plan.plan_id)))
+    return Reconciliation(tuple(_claims(plan, actions, kept, observed)) + tuple(actions),
+                          tuple(kept))
+
+
+def _foreign(o: ObservedInstance, plan_id: str) -> bool:
+    return o.plan_id is not None and o.plan_id != plan_id
+
+
+def _of_older(o: ObservedInstance, plan_id: str) -> str:
+    return f" (of the plan {o.plan_id} this one replaces)" if _foreign(o, plan_id) else ""
+
+
+def _claims(plan: PlanDocument, actions: list[FleetAction],
+            kept: list[tuple[ObservedInstance, int]],
+            observed: Iterable[ObservedInstance]) -> list[FleetAction]:
+    """A ``claim`` for each instance of an older plan that this plan keeps (rule 7)."""
+    fleet = {p.pool: p for p in plan.fleet}
+    slot_of = {o.instance_id: k for o, k in kept}
+    ended = {a.instance_id for a in actions if a.kind == "terminate"}
+    for a in actions:
+        if a.kind == "start":
+            slot_of[a.instance_id or ""] = a.slot if a.slot is not None else -1
+    claims = []
+    for o in observed:
+        if not _foreign(o, plan.plan_id) or o.state in GONE or o.instance_id in ended \
+                or o.pool not in fleet:
+            continue
+        slot = slot_of.get(o.instance_id)
+        serves = f"serves slot {slot}" if slot is not None else "kept stopped"
+        claims.append(FleetAction(
+            "claim", o.pool, o.region, o.instance_type or o.pool.split(":")[2], o.market,
+            instance_price(fleet[o.pool], o.market),
+            f"of the plan {o.plan_id} this one replaces; {serves}", slot=slot,
+            instance_id=o.instance_id, running=o.state in LIVE))
+    return claims
 
 
 def _end(o: ObservedInstance, kind: ActionKind, running: bool, usd_per_hour: float,
@@ -198,7 +254,8 @@ def _end(o: ObservedInstance, kind: ActionKind, running: bool, usd_per_hour: flo
 
 
 def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
-                    observed: list[ObservedInstance], commanded: frozenset[str]
+                    observed: list[ObservedInstance], plan_id: str,
+                    commanded: frozenset[str]
                     ) -> tuple[list[FleetAction], list[tuple[ObservedInstance, int]]]:
     wanted = wanted_slots(pool, at)
     live = sorted((o for o in observed if o.state in LIVE),
@@ -211,12 +268,13 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
     claims: dict[int, ObservedInstance] = {}
     unclaimed: list[ObservedInstance] = []
     for o in live:
-        if o.slot in wanted and o.slot not in claims:
+        if o.slot in wanted and o.slot not in claims and not _foreign(o, plan_id):
             claims[o.slot] = o
         else:
             unclaimed.append(o)
+    unclaimed.sort(key=lambda o: _foreign(o, plan_id))  # the plan's own first (stable)
     for o in list(unclaimed):
-        work = slot_work(pool, o.slot, commanded)
+        work = instance_work(o, plan_id, commanded)
         free = [k for k in wanted
                 if k not in claims and slot_work(pool, k, commanded) == work]
         if free:
@@ -225,15 +283,16 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
     missing = [k for k in wanted if k not in claims]
     kept = [(o, k) for k, o in sorted(claims.items())]
 
-    def start_order(o: ObservedInstance) -> tuple[bool, datetime, str]:
-        return (o.slot not in missing, o.launched_at, o.instance_id)
+    def start_order(o: ObservedInstance) -> tuple[bool, bool, datetime, str]:
+        foreign = _foreign(o, plan_id)
+        return (foreign, foreign or o.slot not in missing, o.launched_at, o.instance_id)
 
     for o in sorted(stopped, key=start_order):
-        work = slot_work(pool, o.slot, commanded)
+        work = instance_work(o, plan_id, commanded)
         same = [k for k in missing if slot_work(pool, k, commanded) == work]
         if not same:
             continue
-        k = o.slot if o.slot in same else same[0]
+        k = o.slot if o.slot in same and not _foreign(o, plan_id) else same[0]
         missing.remove(k)
         stopped.remove(o)
         actions.append(FleetAction("start", pool.pool, pool.region, pool.instance_type,
@@ -246,7 +305,8 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
 
     soon = max(0, slots_wanted_soon(pool, at, period) - len(wanted))
     room = max(0, soon - len(stopped))
-    for o in sorted(unclaimed, key=lambda o: (o.launched_at, o.instance_id), reverse=True):
+    for o in sorted(unclaimed, key=lambda o: (not _foreign(o, plan_id), o.launched_at,
+                                              o.instance_id), reverse=True):
         price = instance_price(pool, o.market)
         if room and o.stoppable:
             room -= 1
@@ -254,10 +314,12 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
             actions.append(_end(o, "stop", True, price,
                                 f"not wanted until {_when(resume)}"))
         else:
-            actions.append(_end(o, "terminate", True, price, _gone_reason(pool, at)))
-    for o in sorted(stopped, key=lambda o: (o.launched_at, o.instance_id))[soon:]:
+            actions.append(_end(o, "terminate", True, price,
+                                _gone_reason(pool, at) + _of_older(o, plan_id)))
+    for o in sorted(stopped, key=lambda o: (_foreign(o, plan_id), o.launched_at,
+                                            o.instance_id))[soon:]:
         actions.append(_end(o, "terminate", False, instance_price(pool, o.market),
-                            "stopped and " + _gone_reason(pool, at)))
+                            "stopped and " + _gone_reason(pool, at) + _of_older(o, plan_id)))
     return actions, kept
 
 

@@ -1,19 +1,29 @@
-"""``costopt watch``: reconcile in a loop until the plan ends or the user stops it.
+"""``costopt watch``: reconcile in a loop until the plan ends or the user stops it - a
+controller that does not die.
 
 SIGINT (Ctrl-C) and SIGTERM only raise a flag: the reconcile under way finishes - every
 intent gets its result - and the loop ends before the next one. Never half a reconcile.
+A reconcile that fails on an AWS error (:class:`~costopt.errors.AwsError`: the call, the
+code and what to do) is reported and tried again after an exponential, capped and jittered
+backoff; the loop goes on until the plan ends or a signal stops it.
 """
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from costopt.orchestrate.apply import ApplyOutcome
+from costopt.errors import AwsError
+
+if TYPE_CHECKING:  # not imported at run time: watch installs its signal handlers first
+    from costopt.orchestrate.apply import ApplyOutcome
 
 
 class StopFlag:
@@ -55,16 +65,52 @@ class StopFlag:
                 signal.signal(sig, old)
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait after the ``n``-th failed reconcile in a row, in seconds:
+    ``min(cap_s, base_s * 2**(n-1))``, less a random share of up to ``jitter`` of it (so
+    that many watchers do not retry in step)."""
+
+    base_s: float = 5.0
+    cap_s: float = 300.0
+    jitter: float = 0.5
+
+    def delay_s(self, failures: int, rand: Callable[[], float] = random.random) -> float:
+        raw = min(self.cap_s, self.base_s * 2.0 ** min(failures - 1, 60))
+        return raw * (1.0 - self.jitter * rand())
+
+
+OnError = Callable[[Exception, int, float], None]
+"""``(error, failures in a row, seconds until the next try)``: how the loop reports one."""
+
+
 def watch(tick: Callable[[datetime], ApplyOutcome], *, clock: Callable[[], datetime],
-          plan_end: datetime, interval_s: float, stop: StopFlag) -> list[ApplyOutcome]:
+          plan_end: datetime, interval_s: float, stop: StopFlag,
+          backoff: Backoff | None = None, on_error: OnError | None = None,
+          rand: Callable[[], float] = random.random) -> list[ApplyOutcome]:
     """Run ``tick`` now and every ``interval_s`` seconds until the plan has ended and its
-    fleet is gone, or ``stop`` is raised. Returns every run's outcome."""
+    fleet is gone, or ``stop`` is raised (also before the first run). A run that raises
+    :class:`AwsError` is reported through ``on_error`` and tried again after
+    ``backoff``'s delay. Returns every completed run's outcome."""
+    backoff = backoff or Backoff()
     outcomes: list[ApplyOutcome] = []
-    while True:
+    failures = 0
+    while not stop.raised:
         at = clock()
-        outcome = tick(at)
+        try:
+            outcome = tick(at)
+        except AwsError as exc:
+            failures += 1
+            delay = backoff.delay_s(failures, rand)
+            if on_error is not None:
+                on_error(exc, failures, delay)
+            if stop.wait(delay):
+                break
+            continue
+        failures = 0
         outcomes.append(outcome)
         if at >= plan_end and not outcome.failed:
-            return outcomes
+            break
         if stop.raised or stop.wait(interval_s):
-            return outcomes
+            break
+    return outcomes

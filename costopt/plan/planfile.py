@@ -12,26 +12,53 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from costopt.errors import FieldIssue, PlanFileError
+from costopt.errors import MISSING, FieldIssue, PlanFileError
 from costopt.files import write_atomically
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
 from costopt.workload import Horizon, iso, price_date_of, slug
+from costopt.workload import _path as field_path
 
 SCHEMA = "costopt.plan/v1"
 MIN_SLOT_SECONDS = 60  # AWS bills Linux per second with a one-minute minimum
+MAX_PLAN_BYTES = 256 * 2**20  # a plan file larger than this is not one `plan` wrote
+MAX_SLOT = 100_000  # slot numbers are instances at once: 0 .. count - 1
+MAX_NODES = 64  # a multi-node gang's nodes, as the workload bounds them
+LATEST = datetime.fromisoformat("9000-01-01T00:00:00+00:00")  # far from datetime's overflow
+
+AWS_POOL = re.compile(r"aws:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):(?P<instance_type>[a-z0-9-]+"
+                      r"\.[a-z0-9-]+):(?P<market>on_demand|spot)(?::(?P<az>[a-z0-9-]+))?")
+"""A cloud pool id: ``aws:REGION:TYPE:MARKET`` (a spot pool of one zone: ``...:spot:AZ``)."""
+POOL = re.compile(rf"(?:{AWS_POOL.pattern})|(?:(?:owned|buy):[^\x00-\x1f]{{1,200}})")
+"""Any pool id: a cloud pool, ``owned:NAME`` or ``buy:NAME`` (a purchase candidate)."""
+
+PoolId = Annotated[str, Field(pattern=rf"^(?:{POOL.pattern})$", max_length=300)]
+Usd = Annotated[float, Field(ge=0)]
+"""USD (or USD per hour): finite (the model refuses inf and NaN) and never negative."""
+Hours = Annotated[float, Field(ge=0)]
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
 
 
 class Cost(_Doc):
@@ -43,38 +70,52 @@ class Cost(_Doc):
 
 class ShortfallRecord(_Doc):
     job: str
-    gpu_hours: float
+    gpu_hours: Hours
     reason: str
 
 
 class AssignmentRecord(_Doc):
     job: str
-    pool: str
-    period_start: datetime
-    gpu_hours: float
-    work_gpu_hours: float
-    cost_usd: float
+    pool: PoolId
+    period_start: AwareDatetime
+    gpu_hours: Hours
+    work_gpu_hours: Hours
+    cost_usd: Usd
 
 
 class InstanceHoursRecord(_Doc):
-    pool: str
-    period_start: datetime
-    instance_hours: float
-    cost_usd: float
+    pool: PoolId
+    period_start: AwareDatetime
+    instance_hours: Hours
+    cost_usd: Usd
 
 
 class Slot(_Doc):
-    """One interval of one instance. ``jobs``: the jobs it serves; a multi-node gang's
-    ``nodes`` instances share ``gang`` (its first slot) and the interval, with ranks
-    ``node_rank`` 0..nodes-1."""
+    """One instance over ``[start, end)``; ``slot`` numbers the instances of a pool at once.
+    ``jobs``: the jobs it serves; a multi-node gang's ``nodes`` instances share ``gang`` (its
+    first slot) and the interval, with ranks ``node_rank`` 0..nodes-1."""
 
-    slot: int
-    start: datetime
-    end: datetime
+    slot: int = Field(ge=0, le=MAX_SLOT)
+    start: AwareDatetime
+    end: AwareDatetime
     jobs: list[str] = Field(default_factory=list)
-    gang: int | None = None
-    node_rank: int | None = None
-    nodes: int = 1
+    gang: int | None = Field(default=None, ge=0, le=MAX_SLOT)
+    node_rank: int | None = Field(default=None, ge=0)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Slot:
+        if self.end <= self.start:
+            raise ValueError(f"slot {self.slot} ends ({iso(self.end)}) before it starts "
+                             f"({iso(self.start)}); valid: end after start")
+        if self.end > LATEST:
+            raise ValueError(f"slot {self.slot} ends in {self.end.year}; valid: before 9000")
+        if (self.gang is None) != (self.node_rank is None) or (
+                self.node_rank is not None and self.node_rank >= self.nodes):
+            raise ValueError(f"slot {self.slot}: gang {self.gang}, node_rank "
+                             f"{self.node_rank} of {self.nodes} nodes; valid: both or neither, "
+                             "and 0 <= node_rank < nodes")
+        return self
 
 
 class FleetPool(_Doc):
@@ -82,24 +123,36 @@ class FleetPool(_Doc):
     instance-hour); ``on_demand_fallback`` says whether every job on this spot pool allows
     on-demand, so that the orchestrator may fall back to it."""
 
-    pool: str
+    pool: str = Field(pattern=rf"^(?:{AWS_POOL.pattern})$")
     region: str
     instance_type: str
     market: Literal["on_demand", "spot"]
-    usd_per_hour: float
-    on_demand_usd_per_hour: float
-    spot_max_price_usd: float | None = None
+    usd_per_hour: Usd
+    on_demand_usd_per_hour: Usd
+    spot_max_price_usd: Usd | None = None
     on_demand_fallback: bool = False
     slots: list[Slot]
+
+    @model_validator(mode="after")
+    def _id_matches_fields(self) -> FleetPool:
+        match = AWS_POOL.fullmatch(self.pool)
+        parts = match.groupdict() if match else {}
+        wrong = [f"{k} {getattr(self, k)!r}" for k in ("region", "instance_type", "market")
+                 if parts.get(k) != getattr(self, k)]
+        if wrong:
+            raise ValueError(f"pool {self.pool!r} does not match its {', '.join(wrong)}; "
+                             "valid: the pool id aws:REGION:INSTANCE_TYPE:MARKET of the same "
+                             "region, instance type and market")
+        return self
 
 
 class JobRecord(_Doc):
     """A job as the instances that serve it need it: its gang's shape and its commands."""
 
     job: str
-    gpus: int
-    nodes: int = 1
-    parallel: int = 1
+    gpus: int = Field(ge=1, le=64)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    parallel: int = Field(default=1, ge=1, le=1024)
     run: str | None = None
     setup: str | None = None
 
@@ -108,16 +161,16 @@ class PoolRecord(_Doc):
     """A pool the plan uses, with the prices (USD per instance-hour) or the owned-server
     figures it was planned with."""
 
-    pool: str
+    pool: PoolId
     market: Literal["owned", "on_demand", "spot"]
     gpu_model: str
-    gpus_per_node: int
+    gpus_per_node: int = Field(ge=1)
     region: str | None = None
     instance_type: str | None = None
     vcpus: int | None = None
-    usd_per_hour: float | None = None
-    on_demand_usd_per_hour: float | None = None
-    interruptions_per_hour: float | None = None
+    usd_per_hour: Usd | None = None
+    on_demand_usd_per_hour: Usd | None = None
+    interruptions_per_hour: Hours | None = None
     price_source: str | None = None
     count: int | None = None  # servers (for a candidate: the number bought)
     max_count: int | None = None  # a candidate's most to buy; None for servers owned
@@ -141,16 +194,64 @@ class BaselineRecord(_Doc):
     jobs: list[dict[str, Any]]
 
 
+class PeriodRun(_Doc):
+    """``count`` periods of ``hours`` hours each, one after another."""
+
+    hours: int = Field(ge=1, le=168)
+    count: int = Field(ge=1)
+
+
+class HorizonRecord(_Doc):
+    """The plan's horizon: ``periods`` periods from ``start`` to ``end``, of ``period_hours``
+    hours each - or, where ``period_runs`` is given, of those runs' lengths in order (then
+    ``period_hours`` is the longest)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    period_hours: int = Field(ge=1, le=168)
+    periods: int = Field(ge=1, le=200_000)
+    period_runs: list[PeriodRun] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HorizonRecord:
+        if self.end > LATEST:
+            raise ValueError(f"end is in {self.end.year}; valid: before 9000")
+        runs = self.period_runs or [PeriodRun(hours=self.period_hours, count=self.periods)]
+        count = sum(r.count for r in runs)
+        hours = sum(r.hours * r.count for r in runs)
+        if count != self.periods or self.end - self.start != timedelta(hours=hours) \
+                or max(r.hours for r in runs) != self.period_hours:
+            raise ValueError(f"start {iso(self.start)}, end {iso(self.end)}, {self.periods} "
+                             f"periods of {self.period_hours} h (at most) and the period "
+                             "runs do not agree")
+        return self
+
+    def boundaries(self) -> list[datetime]:
+        """Where each period starts, and the horizon's end last."""
+        runs = self.period_runs or [PeriodRun(hours=self.period_hours, count=self.periods)]
+        lengths = [timedelta(hours=r.hours) for r in runs for _ in range(r.count)]
+        return list(accumulate(lengths, initial=self.start))
+
+
+class WorkloadRecord(_Doc):
+    """Which workload the plan is of: its name (the workload's identity in tags and the
+    ledger), the file it was read from and the SHA-256 of its content."""
+
+    name: str = Field(min_length=1, max_length=200)
+    file: str | None = None
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class PlanDocument(_Doc):
     """The plan file, as written and as read back by ``apply`` and ``report``."""
 
     schema_: Literal["costopt.plan/v1"] = Field(alias="schema")
-    plan_id: str
+    plan_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     status: Literal["optimal", "infeasible"]
     workload: dict[str, Any]
     horizon: dict[str, Any]
-    budget_usd: float | None = None
-    monthly_budget_usd: float | None = None
+    budget_usd: Usd | None = None
+    monthly_budget_usd: Usd | None = None
     prices: dict[str, Any]
     solver: str
     objective_usd: float | None = None  # the LP's objective: the variable cost, USD
@@ -168,11 +269,31 @@ class PlanDocument(_Doc):
     no_buy_total_usd: float | None = None
     buy_saving_usd: float | None = None
 
+    @field_validator("workload")
+    @classmethod
+    def _workload(cls, value: dict[str, Any]) -> dict[str, Any]:
+        WorkloadRecord.model_validate(value)
+        return value
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Checked as a :class:`HorizonRecord`; kept a dict, its times written as UTC."""
+        h = HorizonRecord.model_validate(value)
+        return {**value, "start": iso(h.start), "end": iso(h.end),
+                "period_hours": h.period_hours, "periods": h.periods}  # period_runs as given
+
     def pool(self, pool_id: str) -> PoolRecord | None:
         return next((p for p in self.pools if p.pool == pool_id), None)
 
     def job(self, name: str) -> JobRecord | None:
         return next((j for j in self.jobs if j.job == name), None)
+
+    @property
+    def workload_name(self) -> str:
+        """The workload's identity: its name, as tagged on instances (``costopt:workload``)
+        and kept in the ledger. Plans of one workload take over each other's fleet."""
+        return str(self.workload["name"])
 
 
 def fleet_slots(period_starts: list[datetime], period_hours: Sequence[int],
@@ -386,8 +507,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                   "parallel": job.parallel, "run": job.run, "setup": job.setup}
                  for job in w.jobs],
     }
-    body = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-    doc["plan_id"] = f"{slug(w.name)}-{hashlib.sha256(body.encode()).hexdigest()[:8]}"
+    doc["plan_id"] = plan_id_for(doc)
     return doc
 
 
@@ -397,6 +517,21 @@ def _slot_record(s: FleetSlot) -> dict[str, Any]:
     if s.gang is not None:
         record.update(gang=s.gang, node_rank=s.node_rank, nodes=s.nodes)
     return record
+
+
+def plan_id_for(doc: dict[str, Any]) -> str:
+    """The plan id of a JSON-ready plan document: the workload's name (as a slug) and 8 hex
+    digits of a SHA-256 of the rest of its content - not of ``plan_id`` itself, nor of the
+    path the workload was read from (the same workload planned from another path is the same
+    plan)."""
+    workload = doc.get("workload")
+    name = str(workload.get("name", "")) if isinstance(workload, dict) else ""
+    content = {**doc, "plan_id": ""}
+    if isinstance(workload, dict):
+        content["workload"] = {k: v for k, v in workload.items() if k != "file"}
+    body = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode()).hexdigest()[:8]
+    return f"{slug(name)[:40].strip('-') or 'workload'}-{digest}"
 
 
 def _horizon_record(h: Horizon) -> dict[str, Any]:
@@ -438,21 +573,100 @@ def write_plan(doc: dict[str, Any], path: Path) -> None:
 
 
 def read_plan(path: Path) -> PlanDocument:
-    """Read and validate a plan file written by ``costopt plan``."""
+    """Read and validate a plan file written by ``costopt plan``: every field (types, finite
+    and non-negative numbers, timestamps with a zone, pool ids), its fleet against its own
+    instance-hours, and its ``plan_id`` against its content (a file changed after ``plan``
+    wrote it is refused). Raises :class:`PlanFileError` naming each field path and value."""
     try:
+        if path.stat().st_size > MAX_PLAN_BYTES:
+            raise PlanFileError.about_file(path, f"larger than {MAX_PLAN_BYTES // 2**20} MB; "
+                                           "not a plan file `costopt plan` wrote")
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PlanFileError.about_file(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanFileError.about_file(path, f"not a JSON plan file: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise PlanFileError.about_file(path, f"not a JSON plan file: {first}") from None
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise PlanFileError(str(path), [FieldIssue("schema", found,
                                                    f"expected {SCHEMA!r}; To fix: make the plan "
                                                    "with `costopt plan`")])
     try:
-        return PlanDocument.model_validate(raw)
+        plan = PlanDocument.model_validate(raw)
     except ValidationError as exc:
-        issues = [FieldIssue(".".join(str(p) for p in e["loc"]), e.get("input"), e["msg"])
-                  for e in exc.errors(include_url=False)]
-        raise PlanFileError(str(path), issues) from None
+        raise PlanFileError(str(path), _few([_issue(e) for e in exc.errors(
+            include_url=False)])) from None
+    issues = fleet_issues(plan)
+    expected = plan_id_for(raw)
+    if plan.plan_id != expected:
+        issues.append(FieldIssue("plan_id", plan.plan_id, f"does not match the plan's content "
+                                 f"(that gives {expected!r}): the file was changed after "
+                                 "`costopt plan` wrote it. To fix: make the plan again with "
+                                 "`costopt plan`"))
+    if issues:
+        raise PlanFileError(str(path), _few(issues))
+    return plan
+
+
+_PATTERNS = {
+    "pool": "not a pool id; valid: aws:REGION:INSTANCE_TYPE:MARKET (on_demand or spot), "
+    "owned:NAME or buy:NAME",
+    "plan_id": "valid: 1 to 64 lower-case letters, digits and dashes, as `costopt plan` "
+    "writes it",
+    "sha256": "valid: 64 hex digits",
+}
+
+
+def _issue(err: Any) -> FieldIssue:
+    """One pydantic error as a field issue: path, value as found, what is valid."""
+    loc = tuple(err["loc"])
+    value = err.get("input")
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        value, message = MISSING, "is required"
+    elif err["type"] == "string_pattern_mismatch":
+        message = _PATTERNS.get(str(loc[-1]), message)
+    if isinstance(value, dict):
+        value = MISSING  # a whole section: the message says what is wrong in it
+    elif isinstance(value, list):
+        value = f"list of {len(value)}"
+    elif isinstance(value, str) and len(value) > 80:
+        value = value[:77] + "..."
+    return FieldIssue(field_path(loc), value, message)
+
+
+def _few(issues: list[FieldIssue], most: int = 20) -> list[FieldIssue]:
+    """At most ``most`` issues, and how many more there are."""
+    if len(issues) <= most:
+        return issues
+    return [*issues[:most], FieldIssue("...", MISSING, f"and {len(issues) - most} more "
+                                       "problems like these")]
+
+
+def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
+    """What is wrong with the fleet schedule against the rest of the plan: slots outside the
+    horizon, or more instances at once than the pool's instance-hours allow (in a period with
+    ``u`` instance-hours of ``P`` hours, at most ``ceil(u / P)``; slots are numbered from 0)."""
+    h = HorizonRecord.model_validate(plan.horizon)
+    edges = h.boundaries()
+
+    def at_once(record: InstanceHoursRecord) -> int:
+        t = min(max(bisect_right(edges, record.period_start) - 1, 0), len(edges) - 2)
+        hours = (edges[t + 1] - edges[t]).total_seconds() / 3600
+        return math.ceil(record.instance_hours / hours - 1e-6)
+
+    issues = []
+    for i, pool in enumerate(plan.fleet):
+        most = max((at_once(r) for r in plan.instance_hours if r.pool == pool.pool), default=0)
+        for j, s in enumerate(pool.slots):
+            where = f"fleet[{i}].slots[{j}]"
+            if s.start < h.start or s.end > h.end:
+                issues.append(FieldIssue(where, f"{iso(s.start)}..{iso(s.end)}",
+                                         f"outside the plan's horizon {iso(h.start)}.."
+                                         f"{iso(h.end)}"))
+            elif s.slot >= most:
+                issues.append(FieldIssue(f"{where}.slot", s.slot, f"the plan's instance-hours "
+                                         f"of {pool.pool} allow at most {most} instance(s) at "
+                                         f"once (slots 0..{most - 1})"))
+    return issues

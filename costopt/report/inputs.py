@@ -1,5 +1,5 @@
 """The report's one read of the orchestrator's ledger: a month's runtimes and
-interruptions, and the plan documents it recorded (validated as ``costopt.plan/v1``).
+interruptions, and the plan documents it recorded (checked when the ledger is opened).
 
 Read only: a ledger that does not exist yet reads as empty and is not created.
 """
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from costopt.errors import ReportError
 from costopt.months import Month
@@ -31,12 +29,5 @@ def read_ledger(state_dir: Path | None, month: Month) -> LedgerView:
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read the ledger {path}: {exc}. To fix: check the file is "
                           "the ledger `costopt apply` writes, or pass --state-dir") from None
-    plans = []
-    for doc in documents:
-        try:
-            plans.append(PlanDocument.model_validate(doc))
-        except ValidationError as exc:
-            raise ReportError(f"the ledger {path} holds a plan {doc.get('plan_id')!r} that is "
-                              f"not a costopt.plan/v1 document ({exc.error_count()} problems). "
-                              "To fix: record it again with `costopt apply`") from None
+    plans = [PlanDocument.model_validate(doc) for doc in documents]  # checked on open
     return LedgerView(tuple(runtimes), tuple(interruptions), tuple(plans))

@@ -20,11 +20,19 @@ trace's count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from costopt.orchestrate.ec2 import TAG_PLAN, TAG_POOL, TAG_SLOT, TAG_SPOT_REQUEST, CapacityError
+from costopt.orchestrate.ec2 import (
+    TAG_PLAN,
+    TAG_POOL,
+    TAG_SLOT,
+    TAG_SPOT_REQUEST,
+    TAG_WORKLOAD,
+    CapacityError,
+)
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 
 INTERRUPTED = "Server.SpotInstanceTermination"
@@ -43,6 +51,7 @@ class _Instance:
     client_token: str | None
     launched_at: datetime
     az: str | None
+    workload: str = ""
     state: str = "running"
     state_reason: str | None = None
     changed_at: datetime | None = None
@@ -55,7 +64,7 @@ class _Instance:
             state_reason=self.state_reason, stoppable=self.market == "on_demand"
             or self.persistent, spot_request_id=f"sir-{self.instance_id[2:]}"
             if self.market == "spot" else None, instance_type=self.instance_type,
-            client_token=self.client_token, changed_at=self.changed_at)
+            client_token=self.client_token, changed_at=self.changed_at, plan_id=self.plan_id)
 
 
 class SimulatedEc2:
@@ -97,9 +106,16 @@ class SimulatedEc2:
 
     # -- the Fleet interface -------------------------------------------------------------
     def describe(self, plan_id: str, regions: list[str]) -> list[ObservedInstance]:
+        return self._describe(lambda inst: inst.plan_id == plan_id, regions)
+
+    def describe_workload(self, workload: str, regions: list[str]) -> list[ObservedInstance]:
+        return self._describe(lambda inst: inst.workload == workload, regions)
+
+    def _describe(self, wanted: Callable[[_Instance], bool],
+                  regions: list[str]) -> list[ObservedInstance]:
         found = []
         for inst in list(self._instances.values()):
-            if inst.plan_id != plan_id or inst.region not in regions:
+            if not wanted(inst) or inst.region not in regions:
                 continue
             if inst.state == "terminated":
                 if inst.shown_gone:
@@ -135,11 +151,17 @@ class SimulatedEc2:
             region=region, instance_type=params["InstanceType"],
             slot=int(slot) if slot.isdigit() else None, market="spot" if spot else "on_demand",
             persistent=tags.get(TAG_SPOT_REQUEST) == "persistent", client_token=token,
-            launched_at=self.now, az=(params.get("Placement") or {}).get("AvailabilityZone"))
+            launched_at=self.now, az=(params.get("Placement") or {}).get("AvailabilityZone"),
+            workload=tags.get(TAG_WORKLOAD, ""))
         self._instances[inst.instance_id] = inst
         if token:
             self._tokens[token] = inst.instance_id
         return inst.instance_id, inst.az
+
+    def claim(self, region: str, instance_id: str, plan_id: str, slot: int | None,
+              instance_type: str) -> None:
+        inst = self._instances[instance_id]
+        inst.plan_id, inst.slot = plan_id, slot
 
     def start(self, region: str, instance_id: str) -> None:
         inst = self._instances[instance_id]

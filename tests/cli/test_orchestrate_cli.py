@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
 import pytest
+from cli.fleet_cli import COSTOPT, IMAGE, fleet, run_cli, states, tags
 from orchestrate.aws_faults import Crash, Faults, no_spot_anywhere, spot_without_zone
 from rich.console import Console
 from typer.testing import CliRunner
@@ -33,8 +33,6 @@ from costopt.cli.common import Env
 from costopt.cli.main import app
 from costopt.orchestrate.ledger import Ledger
 
-IMAGE = "ami-0123456789abcdef0"
-COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
 SPOT = "aws:us-west-2:p3.8xlarge:spot"
 
@@ -68,26 +66,6 @@ def at(hour: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh moto behind ``AWS_ENDPOINT_URL`` for each test."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset",
-                                                  method="POST")).read()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    return moto_url
-
-
-@pytest.fixture(scope="module")
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("plan")
     (folder / "workload.yaml").write_text(WORKLOAD)
@@ -112,27 +90,6 @@ def cli(*args: str, faults: Faults | None = None, width: int = 200):
 def apply(plan_file: Path, state: Path, hour: int, *extra: str, faults: Faults | None = None):
     return cli("apply", str(plan_file), "--at", at(hour), "--state-dir", str(state),
                "--image-id", IMAGE, "--yes", *extra, faults=faults)
-
-
-def fleet(region: str) -> list[dict]:
-    ec2 = boto3.client("ec2", region_name=region)
-    return [i for page in ec2.get_paginator("describe_instances").paginate()
-            for r in page["Reservations"] for i in r["Instances"]]
-
-
-def tags(instance: dict) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-
-
-def states(region: str) -> dict[str, str]:
-    return {i["InstanceId"]: i["State"]["Name"] for i in fleet(region)}
-
-
-def run_cli(*args: str, env_url: str) -> subprocess.CompletedProcess[str]:
-    """The installed ``costopt`` console script in a child process."""
-    env = {**os.environ, "AWS_ENDPOINT_URL": env_url, "COLUMNS": "200"}
-    return subprocess.run([COSTOPT, *args], env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_dry_run_changes_nothing(plan_file: Path, state: Path, aws: str) -> None:
@@ -373,6 +330,22 @@ def test_status_shows_instances_and_cost_so_far(plan_file: Path, state: Path,
     assert "No spot interruptions recorded." in table.output
 
 
+def test_status_prices_instances_the_ledger_does_not_know_from_the_plan(
+        plan_file: Path, state: Path, aws: str, tmp_path: Path) -> None:
+    assert apply(plan_file, state, 0).exit_code == 0
+    # another machine's view: the plan file, and a ledger that never saw these instances
+    result = run_cli("status", str(plan_file), "--state-dir", str(tmp_path / "elsewhere"),
+                     env_url=aws)
+    assert result.returncode == 0, result.stderr
+    assert "Running now: 9.6000 USD/h" in result.stdout  # 3.00 + 3.00 + 3.60 from the plan
+    assert "3 instance(s) not in the ledger: priced at their plan's pool from their launch" \
+        in result.stdout
+    rows = json.loads(run_cli("status", str(plan_file), "--state-dir", str(tmp_path / "x"),
+                              "--format", "json", env_url=aws).stdout)["instances"]
+    assert sorted(r["usd_per_hour"] for r in rows) == [3.0, 3.0, 3.6]
+    assert {r["in_ledger"] for r in rows} == {False}
+
+
 def test_watch_after_the_plan_ends_terminates_everything(plan_file: Path, state: Path,
                                                          aws: str) -> None:
     assert apply(plan_file, state, 0).exit_code == 0
@@ -405,6 +378,124 @@ def test_watch_stops_cleanly_on_sigterm(plan_file: Path, state: Path, aws: str) 
     assert child.returncode == 0, err
     assert "SIGTERM: stopping after the reconcile under way." in err
     assert "Stopped on SIGTERM after 1 reconcile(s)." in out
+
+
+def sigcatch(pid: int) -> int:
+    """The signals a process catches (its handlers), as Linux's ``SigCgt`` mask."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("SigCgt:")), 16)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.0, 1.8])
+def test_ctrl_c_in_the_first_seconds_of_watch_is_said_and_clean(
+        plan_file: Path, state: Path, aws: str, delay: float) -> None:
+    env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "200"}
+    started = time.monotonic()
+    child = subprocess.Popen([COSTOPT, "watch", str(plan_file), "--state-dir", str(state),
+                              "--image-id", IMAGE, "--yes", "--interval", "30"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # costopt's entry point catches SIGTERM (and SIGINT) first thing; before that the
+        # interpreter itself is starting, which no program can take signals in
+        while not sigcatch(child.pid) & (1 << (signal.SIGTERM - 1)):
+            assert time.monotonic() - started < 30
+            time.sleep(0.005)
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert "Traceback" not in err
+    if child.returncode == 130:  # still importing: nothing began
+        assert "costopt: stopped on SIGINT while starting, before the command began: " \
+            "nothing was done." in err
+    else:
+        assert child.returncode == 0, err
+        assert "SIGINT: stopping after the reconcile under way." in err
+        assert ("Stopped on SIGINT before the first reconcile: nothing was changed." in out
+                or "Stopped on SIGINT after 1 reconcile(s)." in out)
+
+
+def test_watch_goes_on_after_aws_errors_and_says_how_to_fix_them(tmp_path: Path,
+                                                                 aws: str) -> None:
+    # A plan whose slot holds now (one p3.2xlarge from yesterday until the day after
+    # tomorrow, UTC), watched without --image-id: each reconcile asks SSM for AWS's GPU
+    # AMI, which moto does not have - an AWS error in every reconcile. The loop reports it
+    # and tries again.
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    (tmp_path / "w.yaml").write_text(f"""
+name: watch-errors
+horizon: {{start: {yesterday}, days: 3, period_hours: 24}}
+cloud:
+  regions: [us-east-1]
+  instance_types: [p3.2xlarge]
+  markets: [on_demand]
+jobs:
+  - {{name: all-days, gpus: 1, gpu_hours: 72}}
+""")
+    assert run_cli("plan", str(tmp_path / "w.yaml"), "-o", str(tmp_path / "p.json"),
+                   env_url=aws).returncode == 0
+    env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "200"}
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as err_file:
+        child = subprocess.Popen([COSTOPT, "watch", str(tmp_path / "p.json"), "--state-dir",
+                                  str(tmp_path / "state"), "--yes", "--interval", "1"],
+                                 env=env, stdout=subprocess.PIPE, stderr=err_file, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while log.read_text().count("the watch goes on") < 3:
+                assert time.monotonic() < deadline, log.read_text()
+                assert child.poll() is None, log.read_text()  # the loop never dies
+                time.sleep(0.1)
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate(timeout=60)
+        finally:
+            child.kill()
+    err = log.read_text()
+    assert child.returncode == 0, err
+    assert "ParameterNotFound" in err and "To fix:" in err and "Traceback" not in err
+    # backoff from min(interval, 5) = 1 s: 0.5-1 s, then 1-2 s, then 2-4 s
+    waits = [float(w) for w in re.findall(r"next try in ([0-9.]+) s", err)]
+    assert 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0 and 2.0 <= waits[2] <= 4.0
+    assert "The reconcile failed (3 in a row)" in err
+    assert "Stopped on SIGINT after 0 reconcile(s)." in out
+    assert fleet("us-east-1") == []
+
+
+LEDGER_DAMAGE = [
+    ("invalid JSON in a stored plan", "UPDATE plans SET document = '{\"plan_id\": '",
+     "the document is not a costopt.plan/v1 plan (Expecting value"),
+    ("text in a price column", "UPDATE runtimes SET usd_per_hour = 'three'",
+     "runtimes row 1: usd_per_hour = 'three'; valid: a number of USD from 0"),
+    ("a stored plan without fleet", "UPDATE plans SET document = json_remove(document, "
+     "'$.fleet')", "the document is not a costopt.plan/v1 plan (fleet: Field required"),
+    ("a dropped table", "DROP TABLE runtimes", "the table 'runtimes' is missing"),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [d[1:] for d in LEDGER_DAMAGE],
+                         ids=[d[0] for d in LEDGER_DAMAGE])
+def test_a_damaged_ledger_is_an_error_in_every_command(plan_file: Path, state: Path, aws: str,
+                                                       sql: str, expected: str) -> None:
+    assert apply(plan_file, state, 0).exit_code == 0
+    path = state / "ledger.db"
+    conn = sqlite3.connect(path)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    for args in (["status", "--state-dir", str(state)],
+                 ["report", "--month", "2027-01", "--state-dir", str(state)],
+                 ["apply", str(plan_file), "--at", at(1), "--state-dir", str(state), "--yes",
+                  "--image-id", IMAGE]):
+        result = run_cli(*args, env_url=aws)
+        message = " ".join(result.stderr.split())
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert f"error: the ledger {path} is damaged: " in message and expected in message
+        assert "Traceback" not in result.stderr and "To fix:" in message
+    assert path.read_bytes() == before  # no table made again, nothing written
+    assert len(fleet("us-east-1")) == 2  # and nothing launched
 
 
 def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: str,

@@ -50,10 +50,11 @@ def plan(*pools: dict[str, Any], days: int = 2, period_hours: int = 12,
 
 def seen(instance_id: str, pool_id: str, slot: int | None, state: str = "running", *,
          launched: float = 0.0, market: str | None = None, reason: str | None = None,
-         stoppable: bool = True) -> ObservedInstance:
+         stoppable: bool = True, plan_id: str | None = None) -> ObservedInstance:
     """An instance as DescribeInstances shows it, launched ``launched`` hours after T0."""
     _aws, region, instance_type, pool_market = pool_id.split(":")
     return ObservedInstance(instance_id=instance_id, pool=pool_id, region=region, state=state,
                             market=market or pool_market,  # type: ignore[arg-type]
                             launched_at=at(launched), slot=slot, state_reason=reason,
-                            stoppable=stoppable, instance_type=instance_type)
+                            stoppable=stoppable, instance_type=instance_type,
+                            plan_id=plan_id)

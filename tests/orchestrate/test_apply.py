@@ -3,6 +3,7 @@ back, and the fallback chain carries on from the ledger's history."""
 
 from __future__ import annotations
 
+from datetime import timezone
 from pathlib import Path
 
 import boto3
@@ -67,20 +68,23 @@ def test_a_stop_behind_costopts_back_ends_the_runtime_and_is_undone(
 def test_an_instance_with_the_plans_tags_is_adopted(moto_ec2, tmp_path: Path) -> None:
     image = moto_ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     tags = [{"Key": "costopt:plan", "Value": "t-0001"}, {"Key": "costopt:pool", "Value": OD},
-            {"Key": "costopt:slot", "Value": "0"}]
+            {"Key": "costopt:slot", "Value": "0"}, {"Key": "costopt:workload", "Value": "t"}]
     raw = moto_ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
                                  InstanceType="p3.2xlarge",
                                  TagSpecifications=[{"ResourceType": "instance",
                                                      "Tags": tags}])
     instance_id = raw["Instances"][0]["InstanceId"]
+    launched = raw["Instances"][0]["LaunchTime"].astimezone(timezone.utc).replace(microsecond=0)
     said: list[str] = []
     with Ledger.open(tmp_path) as ledger:
         run(ledger, 1, said)
-        assert [i.instance_id for i in ledger.instances()] == [instance_id]
-        assert ledger.open_runtime_starts("t-0001") == {instance_id: at(1)}
+        [record] = ledger.instances()
+        assert (record.instance_id, record.usd_per_hour) == (instance_id, 3.0)  # the pool's
+        # billed from when AWS says it launched, not from when costopt first saw it
+        assert ledger.open_runtime_starts("t-0001") == {instance_id: launched}
         assert ledger.actions() == []  # nothing launched: it serves slot 0
-    assert said == [f"adopted: {instance_id} carries this plan's tags but was not in the "
-                    "ledger; it is counted from now"]
+    assert said == [f"adopted: {instance_id} carries the tags of workload 't' but was not in "
+                    f"the ledger; it is counted from its launch at {launched:%Y-%m-%dT%H:%M:%SZ}"]
 
 
 def test_a_dry_run_needs_no_ledger_and_writes_none(moto_ec2, tmp_path: Path) -> None:
@@ -92,3 +96,51 @@ def test_a_dry_run_needs_no_ledger_and_writes_none(moto_ec2, tmp_path: Path) -> 
     assert refused.slot == 0 and verdict.projected_usd == pytest.approx(72.0)
     assert moto_ec2.describe_instances()["Reservations"] == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_guard_counts_what_an_older_plan_of_the_workload_spent(moto_ec2,
+                                                                   tmp_path: Path) -> None:
+    older = plan(pool(OD, [(0, 0, 10)]), plan_id="t-0001")
+    newer = plan(pool(OD, [(0, 10, 24)]), plan_id="t-0002", monthly_budget_usd=60.0)
+    with Ledger.open(tmp_path) as ledger:
+        ledger.record_plan(older.model_dump(mode="json", by_alias=True), "old.json", at(0))
+        ledger.instance_running(instance_id="i-old", plan_id="t-0001", pool=OD,
+                                region="us-east-1", instance_type="p3.2xlarge",
+                                market="on_demand", slot=0, az=None, usd_per_hour=3.0, at=at(0))
+        ledger.instance_halted("i-old", at(10), ended=True)
+        outcome = apply_plan(newer, at(10), fleet=Ec2Fleet(boto3.Session()), ledger=ledger,
+                             options=ApplyOptions(), say=lambda *_: None)
+    # the older plan's 10 h x 3.00 = 30.00 spent this month + 14 h x 3.00 = 42.00 for the
+    # new slot = 72.00 > 60.00: refused (counting the new plan alone, 42.00 would pass)
+    [(refused, verdict)] = outcome.refused
+    assert (refused.kind, verdict.spent_usd, verdict.projected_usd) == (
+        "launch", pytest.approx(30.0), pytest.approx(72.0))
+
+
+def test_the_guard_counts_an_older_plan_aws_shows_and_the_instance_it_claims(
+        moto_ec2, tmp_path: Path) -> None:
+    # The older plan's instance runs (tagged t-0001, workload t); the ledger has its runtime
+    # but not the older plan's document. The newer plan wants two instances over [10, 24).
+    image = moto_ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [{"Key": "costopt:plan", "Value": "t-0001"}, {"Key": "costopt:pool", "Value": OD},
+            {"Key": "costopt:slot", "Value": "0"}, {"Key": "costopt:workload", "Value": "t"}]
+    old = moto_ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                 InstanceType="p3.2xlarge", TagSpecifications=[
+                                     {"ResourceType": "instance", "Tags": tags}])
+    old_id = old["Instances"][0]["InstanceId"]
+    newer = plan(pool(OD, [(0, 10, 24), (1, 10, 24)]), plan_id="t-0002",
+                 monthly_budget_usd=100.0)
+    with Ledger.open(tmp_path) as ledger:
+        ledger.instance_running(instance_id=old_id, plan_id="t-0001", pool=OD,
+                                region="us-east-1", instance_type="p3.2xlarge",
+                                market="on_demand", slot=0, az=None, usd_per_hour=3.0, at=at(0))
+        outcome = apply_plan(newer, at(10), fleet=Ec2Fleet(boto3.Session()), ledger=ledger,
+                             options=ApplyOptions(), say=lambda *_: None)
+    assert [(a.kind, a.slot, a.instance_id) for a in outcome.reconciliation.actions] == [
+        ("claim", 0, old_id), ("launch", 1, None)]
+    # spent: the older instance's 10 h x 3.00 = 30.00; kept: it, claimed, until 24:00,
+    # 14 h x 3.00 = 42.00; the launch 42.00: 114.00 > 100.00 (without the older plan's
+    # spend, 84.00 would pass)
+    [(_, verdict)] = outcome.refused
+    assert (verdict.spent_usd, verdict.committed_usd, verdict.projected_usd) == (
+        pytest.approx(30.0), pytest.approx(42.0), pytest.approx(114.0))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
-from fleet_plans import at
+from fleet_plans import at, plan
 
+from costopt.errors import LedgerError
 from costopt.orchestrate.ledger import Ledger
 
 POOL = "aws:us-east-1:p3.2xlarge:on_demand"
@@ -62,3 +65,98 @@ def test_an_interruption_is_recorded_once(tmp_path: Path) -> None:
                                               at=at(4), reason="again")
         assert [(i.instance_id, i.at) for i in ledger.interruptions()] == [("i-1", at(3))]
         assert ledger.interruptions(at(4), at(5)) == []
+
+
+def a_ledger_with_a_plan(folder: Path) -> Path:
+    with Ledger.open(folder) as ledger:
+        ledger.record_plan(plan().model_dump(mode="json", by_alias=True), "p.json", at(0))
+        running(ledger, "i-1", 0)
+        ledger.instance_halted("i-1", at(2), ended=True)
+    return folder / "ledger.db"
+
+
+def damage(path: Path, sql: str, *args: object) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(sql, args)
+    conn.commit()
+    conn.close()
+
+
+DOCUMENT = "UPDATE plans SET document=?"
+DAMAGED = [
+    ("invalid JSON in a plan", DOCUMENT, ('{"plan_id": ',),
+     "plans row 't-0001': the document is not a costopt.plan/v1 plan (Expecting value"),
+    ("a plan without fleet", DOCUMENT,
+     (json.dumps({k: v for k, v in plan().model_dump(mode="json", by_alias=True).items()
+                  if k != "fleet"}),),
+     "plans row 't-0001': the document is not a costopt.plan/v1 plan (fleet: Field required"),
+    ("text in a price column", "UPDATE runtimes SET usd_per_hour='three'", (),
+     "runtimes row 1: usd_per_hour = 'three'; valid: a number of USD from 0"),
+    ("a negative price", "UPDATE instances SET usd_per_hour=-3", (),
+     "instances row 1: usd_per_hour = -3.0; valid: a number of USD from 0"),
+    ("a time that is not one", "UPDATE runtimes SET start='yesterday'", (),
+     "runtimes row 1: start = 'yesterday'; valid: a UTC time such as 2027-01-04T00:00:00Z"),
+    ("a dropped table", "DROP TABLE runtimes", (),
+     "the table 'runtimes' is missing (a table is never made again"),
+    ("a dropped column", "ALTER TABLE interruptions DROP COLUMN reason", (),
+     "the table 'interruptions' has no column reason"),
+]
+
+
+@pytest.mark.parametrize(("sql", "args", "expected"), [d[1:] for d in DAMAGED],
+                         ids=[d[0] for d in DAMAGED])
+def test_a_damaged_ledger_is_refused_on_open_and_left_as_it_was(
+        tmp_path: Path, sql: str, args: tuple[object, ...], expected: str) -> None:
+    path = a_ledger_with_a_plan(tmp_path)
+    damage(path, sql, *args)
+    before = path.read_bytes()
+    with pytest.raises(LedgerError) as info:
+        Ledger.open(tmp_path)
+    assert str(info.value).startswith(f"the ledger {path} is damaged: {expected}")
+    assert path.read_bytes() == before  # nothing made again, nothing changed
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    (tmp_path / "ledger.db").write_text("not sqlite at all\n" * 100)
+    with pytest.raises(LedgerError) as info:
+        Ledger.open(tmp_path)
+    assert "is damaged: not a ledger SQLite can read (file is not a database)" in str(
+        info.value)
+
+
+def test_a_ledger_made_before_the_in_force_table_gets_it(tmp_path: Path) -> None:
+    path = a_ledger_with_a_plan(tmp_path)
+    damage(path, "DROP TABLE in_force")
+    damage(path, "PRAGMA user_version=0")
+    with Ledger.open(tmp_path) as ledger:
+        assert ledger.plan_in_force("t") is None
+        ledger.put_in_force("t", "t-0001", at(0))
+        assert ledger.plan_in_force("t") == ("t-0001", at(0))
+    damage(path, "DROP TABLE in_force")  # at version 2 the table is not made again
+    with pytest.raises(LedgerError):
+        Ledger.open(tmp_path)
+
+
+def test_plans_in_force_one_after_another(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as ledger:
+        ledger.put_in_force("lab", "lab-1", at(0))
+        ledger.put_in_force("lab", "lab-1", at(1))  # already in force: nothing new
+        ledger.put_in_force("lab", "lab-2", at(2))
+        ledger.put_in_force("other", "other-1", at(3))
+        assert ledger.plan_in_force("lab") == ("lab-2", at(2))
+        assert ledger.was_in_force("lab", "lab-1") and not ledger.was_in_force("lab", "x")
+        assert ledger.plan_in_force("nothing") is None
+
+
+def test_a_claimed_instance_is_the_new_plans_at_its_price(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as ledger:
+        running(ledger, "i-1", 0, usd_per_hour=3.0)
+        ledger.instance_claimed("i-1", plan_id="q", slot=2, usd_per_hour=4.0, at=at(5))
+        [record] = ledger.instances("q")
+        assert (record.slot, record.usd_per_hour) == (2, 4.0)
+        # 5 h at 3.00 under the old plan's price, then 4.00 from the claim: until 08:00,
+        # 15.00 + 3 x 4.00 = 27.00 USD
+        runs = ledger.runtimes(at(0), at(8))
+        assert [(r.start, r.end, r.usd_per_hour) for r in runs] == [
+            (at(0), at(5), 3.0), (at(5), None, 4.0)]
+        assert sum(r.usd_within(at(0), at(8), at(8)) for r in runs) == pytest.approx(27.0)

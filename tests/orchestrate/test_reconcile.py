@@ -9,6 +9,8 @@ The fleet used by most tests (UTC hours after 2027-01-04T00:00, periods of 12 h)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fleet_plans import at, plan, pool, seen
 
@@ -156,6 +158,48 @@ def test_resumes_within_a_period(two_pools) -> None:
     assert not resumes_within(late, at(12) - at(0))  # pauses 13 h
 
 
+# Takeover: "t-0001" is an older plan of the same workload; the plan reconciled is "t-0002".
+OLD = "t-0001"
+
+
+def test_a_newer_plan_claims_what_it_wants_of_the_older_fleet_and_ends_the_rest() -> None:
+    # The older plan ran OD slots 0 and 1 and a SPOT instance; the newer one wants one OD
+    # instance over [0, 18) and no SPOT at all.
+    newer = plan(pool(OD, [(0, 0, 18)], usd_per_hour=3.0), plan_id="t-0002")
+    fleet = [seen("i-1", OD, 0, plan_id=OLD), seen("i-2", OD, 1, plan_id=OLD, launched=0.5),
+             seen("i-3", SPOT, 0, plan_id=OLD)]
+    recon = reconcile(newer, at(1), fleet)
+    assert kinds(recon) == [("claim", OD, 0, "i-1"), ("terminate", OD, 1, "i-2"),
+                            ("terminate", SPOT, 0, "i-3")]
+    claim, surplus, gone = recon.actions
+    assert claim.reason == "of the plan t-0001 this one replaces; serves slot 0"
+    assert surplus.reason == ("not wanted within the next period (of the plan t-0001 this "
+                              "one replaces)")
+    assert gone.reason == "pool not in this plan (of the plan t-0001 this one replaces)"
+    # nothing launched; the fleet's cost falls by i-2's 3.00 USD/h (i-3's price is not
+    # the plan's to know: 0); the claim changes nothing
+    assert [a.usd_per_hour_change for a in recon.actions] == [0.0, -3.0, 0.0]
+    assert [(o.instance_id, k) for o, k in recon.kept] == [("i-1", 0)]
+
+
+def test_the_plans_own_instance_keeps_its_slot_and_an_older_one_fills_the_next() -> None:
+    newer = plan(pool(OD, [(0, 0, 18), (1, 0, 18)]), plan_id="t-0002")
+    fleet = [seen("i-old", OD, 0, plan_id=OLD), seen("i-own", OD, 0, plan_id="t-0002",
+                                                     launched=0.5)]
+    recon = reconcile(newer, at(1), fleet)
+    assert kinds(recon) == [("claim", OD, 1, "i-old")]  # slot 0 stays i-own's
+    assert [(o.instance_id, k) for o, k in recon.kept] == [("i-own", 0), ("i-old", 1)]
+
+
+def test_the_plans_own_stopped_instance_is_started_before_an_older_ones() -> None:
+    newer = plan(pool(OD, [(0, 0, 18)]), plan_id="t-0002")
+    fleet = [seen("i-old", OD, 0, "stopped", plan_id=OLD),
+             seen("i-own", OD, 0, "stopped", plan_id="t-0002", launched=0.5)]
+    recon = reconcile(newer, at(1), fleet)
+    # i-own starts for slot 0; i-old is not wanted again within the period: it ends
+    assert kinds(recon) == [("start", OD, 0, "i-own"), ("terminate", OD, 0, "i-old")]
+
+
 def _with_jobs(run: str | None) -> object:
     """OD with slot 0 over [0, 6) serving job a and slot 1 over [12, 18) serving job b."""
     doc = plan(pool(OD, [(0, 0, 6), (1, 12, 18)], usd_per_hour=3.0))
@@ -175,5 +219,6 @@ def _with_jobs(run: str | None) -> object:
 ])
 def test_an_instance_serves_only_a_slot_that_runs_what_it_runs(
         run: str | None, expected: list) -> None:
-    recon = reconcile(_with_jobs(run), at(12), [seen("i-a", OD, 0, "stopped")])
+    i_a = replace(seen("i-a", OD, 0, "stopped"), jobs=("a",))  # tagged costopt:jobs=a
+    recon = reconcile(_with_jobs(run), at(12), [i_a])
     assert kinds(recon) == expected

@@ -197,6 +197,7 @@ def test_a_missing_rank_is_launched_in_the_zone_of_its_gang(tmp_path: Path) -> N
         ec2 = boto3.client("ec2", region_name="us-east-1")
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         tags = [{"Key": "costopt:plan", "Value": plan.plan_id},
+                {"Key": "costopt:workload", "Value": "t"},
                 {"Key": "costopt:pool", "Value": P4D}, {"Key": "costopt:slot", "Value": "0"}]
         ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="p4d.24xlarge",
                           Placement={"AvailabilityZone": "us-east-1c"},

@@ -8,9 +8,10 @@ from datetime import datetime
 
 from fleet_plans import at, plan
 
+from costopt.errors import AwsError
 from costopt.orchestrate.apply import ApplyOutcome
 from costopt.orchestrate.reconcile import Reconciliation
-from costopt.orchestrate.watch import StopFlag, watch
+from costopt.orchestrate.watch import Backoff, StopFlag, watch
 
 
 def outcome(moment: datetime, *, failed: bool = False) -> ApplyOutcome:
@@ -81,3 +82,55 @@ def test_signals_raise_the_flag_instead_of_interrupting() -> None:
         assert stop.wait(5)
     assert stop.raised and stop.signal_name == "SIGINT" and said == ["SIGTERM"]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_aws_error_is_reported_and_tried_again_after_a_growing_wait() -> None:
+    time = FakeTime(at(47))
+    errors = iter([AwsError("DescribeInstances in us-east-1 failed: Unavailable: x. To fix: "
+                            "wait"), AwsError("again"), None])
+    reported: list[tuple[str, int, float]] = []
+
+    def tick(moment: datetime) -> ApplyOutcome:
+        error = next(errors, None)
+        if error is not None:
+            raise error
+        return outcome(moment)
+
+    outcomes = watch(tick, clock=time.clock, plan_end=at(48), interval_s=600,
+                     stop=time.flag(), backoff=Backoff(base_s=5, cap_s=300, jitter=0.5),
+                     on_error=lambda e, n, d: reported.append((str(e)[:19], n, d)),
+                     rand=lambda: 0.0)
+    # two failures: waits of 5 and 5 x 2 = 10 s (no jitter drawn), then the run succeeds
+    # at 49:00 (each wait moves the fake clock an hour), past the plan's end: done
+    assert reported == [("DescribeInstances i", 1, 5.0), ("again", 2, 10.0)]
+    assert time.waits == [5.0, 10.0]
+    assert [o.at for o in outcomes] == [at(49)]
+
+
+def test_the_backoff_doubles_is_capped_and_jittered() -> None:
+    backoff = Backoff(base_s=5, cap_s=300, jitter=0.5)
+    assert [backoff.delay_s(n, lambda: 0.0) for n in range(1, 8)] == [
+        5, 10, 20, 40, 80, 160, 300]  # 5 x 2^6 = 320 is capped at 300
+    assert backoff.delay_s(3, lambda: 1.0) == 10.0  # 20 less the most jitter, half
+    assert backoff.delay_s(1000, lambda: 0.0) == 300  # no overflow after many failures
+
+
+def test_a_flag_raised_before_the_first_run_runs_nothing() -> None:
+    time = FakeTime(at(0))
+    stop = time.flag()
+    stop.raise_flag("SIGINT")
+    assert watch(lambda m: outcome(m), clock=time.clock, plan_end=at(48), interval_s=60,
+                 stop=stop) == []
+    assert time.waits == []
+
+
+def test_a_flag_raised_while_waiting_to_retry_ends_the_loop() -> None:
+    time = FakeTime(at(0))
+    stop = time.flag()
+
+    def failing(moment: datetime) -> ApplyOutcome:
+        raise AwsError("no")
+
+    outcomes = watch(failing, clock=time.clock, plan_end=at(48), interval_s=60, stop=stop,
+                     on_error=lambda *_: stop.raise_flag("SIGTERM"))
+    assert outcomes == [] and len(time.waits) == 1

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import math
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import catalog, offer, server, workload
 
 from costopt.errors import PlanFileError
-from costopt.plan.planfile import fleet_slots, read_plan, to_document, write_plan
+from costopt.plan.planfile import (
+    fleet_slots,
+    plan_id_for,
+    read_plan,
+    to_document,
+    write_plan,
+)
 from costopt.plan.planner import make_plan
 
 UTC = timezone.utc
@@ -151,3 +161,143 @@ def test_reading_a_file_that_is_not_a_plan(tmp_path: Path) -> None:
     with pytest.raises(PlanFileError) as info:
         read_plan(path)
     assert "schema = 'something/v9': expected 'costopt.plan/v1'" in str(info.value)
+
+
+def test_the_plan_id_hashes_the_content_not_the_workloads_path() -> None:
+    here = to_document(small_plan(), "w.yaml", "0" * 64)
+    there = to_document(small_plan(), "./elsewhere/../w.yaml", "0" * 64)
+    other = to_document(small_plan(), "w.yaml", "1" * 64)  # another workload content
+    assert here["plan_id"] == there["plan_id"] == plan_id_for(here)
+    assert other["plan_id"] != here["plan_id"]
+
+
+def damage(doc: dict[str, Any], change: Callable[[dict[str, Any]], object],
+           rehash: bool) -> dict[str, Any]:
+    broken = copy.deepcopy(doc)
+    change(broken)
+    if rehash:  # as an adversary would: the id made to match, so the fields must be checked
+        broken["plan_id"] = plan_id_for(broken)
+    return broken
+
+
+def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+
+    def change(doc: dict[str, Any]) -> None:
+        node: Any = doc
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    return change
+
+
+def _extra_slots(doc: dict[str, Any]) -> None:
+    # The "500 slots, no budget -> 501 launches": slots 1..500 added to a pool whose
+    # instance-hours (4.5 in a 24 h period) allow ceil(4.5 / 24) = 1 instance at once.
+    doc["monthly_budget_usd"] = None
+    doc["fleet"][0]["slots"] += [{"slot": k, "start": T0, "end": "2027-01-02T00:00:00Z"}
+                                 for k in range(1, 501)]
+
+
+DAMAGED = [
+    ("horizon", _set("horizon", {}), "horizon.start: is required"),
+    ("period_hours abc", _set("horizon.period_hours", "abc"),
+     "horizon.period_hours = 'abc': Input should be a valid integer"),
+    ("no zone", _set("fleet.0.slots.0.start", "2027-01-01T00:00:00"),
+     "fleet[0].slots[0].start = '2027-01-01T00:00:00': Input should have timezone info"),
+    ("slot 10^30", _set("fleet.0.slots.0.slot", 10**30),
+     "fleet[0].slots[0].slot = 1000000000000000000000000000000: Input should be less than or "
+     "equal to 100000"),
+    ("NaN price", _set("fleet.0.usd_per_hour", math.nan),
+     "fleet[0].usd_per_hour = nan: Input should be a finite number"),
+    ("inf price", _set("pools.0.usd_per_hour", math.inf),
+     "pools[0].usd_per_hour = inf: Input should be a finite number"),
+    ("negative price", _set("fleet.0.on_demand_usd_per_hour", -12.0),
+     "fleet[0].on_demand_usd_per_hour = -12.0: Input should be greater than or equal to 0"),
+    ("garbage pool", _set("fleet.0.pool", "garbage"),
+     "fleet[0].pool = 'garbage': not a pool id; valid: aws:REGION:INSTANCE_TYPE:MARKET"),
+    ("pool of another region", _set("fleet.0.pool", "aws:us-west-2:p3.8xlarge:spot"),
+     "fleet[0]: pool 'aws:us-west-2:p3.8xlarge:spot' does not match its region "
+     "'us-east-1'"),
+    ("slot ends before it starts", _set("fleet.0.slots.0.end", "2026-12-31T00:00:00Z"),
+     "slot 0 ends (2026-12-31T00:00:00Z) before it starts (2027-01-01T00:00:00Z)"),
+    ("slot outside the horizon", _set("fleet.0.slots.0.end", "2027-03-01T00:00:00Z"),
+     "fleet[0].slots[0] = '2027-01-01T00:00:00Z..2027-03-01T00:00:00Z': outside the plan's "
+     "horizon 2027-01-01T00:00:00Z..2027-01-02T00:00:00Z"),
+    ("500 slots", _extra_slots,
+     "fleet[0].slots[1].slot = 1: the plan's instance-hours of aws:us-east-1:p3.8xlarge:spot "
+     "allow at most 1 instance(s) at once (slots 0..0)"),
+    ("workload without a name", _set("workload.name", ""),
+     "workload.name = '': String should have at least 1 character"),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), [c[1:] for c in DAMAGED],
+                         ids=[c[0] for c in DAMAGED])
+@pytest.mark.parametrize("rehash", [True, False], ids=["id-matches", "id-stale"])
+def test_a_damaged_plan_is_refused_naming_field_and_value(
+        tmp_path: Path, change: Callable[[dict[str, Any]], object], expected: str,
+        rehash: bool) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(damage(to_document(small_plan(), "w.yaml", "0" * 64), change,
+                                      rehash)))
+    with pytest.raises(PlanFileError) as info:
+        read_plan(path)
+    assert expected in str(info.value)
+    assert str(info.value).startswith(f"plan file {path} has ")
+
+
+@pytest.mark.parametrize(("plan_id", "expected"), [
+    ("", "plan_id = '': String should have at least 1 character"),
+    ("a" * 300, "plan_id = '" + "a" * 77 + "...': String should have at most 64 characters"),
+    ("t-00000000", "plan_id = 't-00000000': does not match the plan's content (that gives "),
+])
+def test_a_plan_id_that_is_not_the_contents_is_refused(tmp_path: Path, plan_id: str,
+                                                         expected: str) -> None:
+    doc = to_document(small_plan(), "w.yaml", "0" * 64)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({**doc, "plan_id": plan_id}))
+    with pytest.raises(PlanFileError) as info:
+        read_plan(path)
+    assert expected in str(info.value)
+
+
+def test_five_hundred_problems_are_summed_up_after_twenty(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(damage(to_document(small_plan(), "w.yaml", "0" * 64),
+                                      _extra_slots, True)))
+    with pytest.raises(PlanFileError) as info:
+        read_plan(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 1 + 20 + 1  # the head, 20 problems, "and 480 more"
+    assert lines[-1].endswith("and 480 more problems like these")
+
+
+def test_periods_of_mixed_lengths_bound_each_period_by_its_own_length(tmp_path: Path) -> None:
+    # The day as a 12 h period and two of 6 h. 12 instance-hours in the 6 h period from
+    # 12:00 allow ceil(12 / 6) = 2 instances at once there: slot 1 over [12:00, 18:00) is
+    # fine (with equal 12 h periods it would be ceil(12 / 12) = 1: refused).
+    doc = to_document(small_plan(), "w.yaml", "0" * 64)
+    doc["horizon"] = {**doc["horizon"], "period_hours": 12, "periods": 3,
+                      "period_runs": [{"hours": 12, "count": 1}, {"hours": 6, "count": 2}]}
+    doc["instance_hours"].append({"pool": SPOT, "period_start": "2027-01-01T12:00:00Z",
+                                  "instance_hours": 12.0, "cost_usd": 48.0})
+    doc["fleet"][0]["slots"].append({"slot": 1, "start": "2027-01-01T12:00:00Z",
+                                     "end": "2027-01-01T18:00:00Z"})
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({**doc, "plan_id": plan_id_for(doc)}))
+    assert [s.slot for s in read_plan(path).fleet[0].slots] == [0, 1]
+
+    equal = {**doc, "horizon": {k: v for k, v in doc["horizon"].items() if k != "period_runs"}}
+    equal["horizon"]["periods"] = 2
+    path.write_text(json.dumps({**equal, "plan_id": plan_id_for(equal)}))
+    with pytest.raises(PlanFileError) as equal_periods:
+        read_plan(path)
+    equal["horizon"]["periods"] = 3  # 3 x 12 h is not the day from start to end
+    path.write_text(json.dumps({**equal, "plan_id": plan_id_for(equal)}))
+    with pytest.raises(PlanFileError) as disagree:
+        read_plan(path)
+    assert "fleet[0].slots[1].slot = 1: the plan's instance-hours of " + SPOT + " allow at " \
+        "most 1 instance(s) at once" in str(equal_periods.value)
+    assert "horizon: start 2027-01-01T00:00:00Z, end 2027-01-02T00:00:00Z, 3 periods of 12 " \
+        "h (at most) and the period runs do not agree" in str(disagree.value)

@@ -335,6 +335,7 @@ def test_a_plan_of_mixed_periods_cuts_at_its_own_bounds() -> None:
     # without period_runs (written before them) has equal periods of period_hours.
     doc = plan_document("lab-mixed", days=2)
     doc["horizon"]["period_runs"] = [{"hours": 1, "count": 24}, {"hours": 24, "count": 1}]
+    doc["horizon"]["periods"] = 25  # as the plan file has it: the runs' periods
     [window] = plan_windows([PlanDocument.model_validate(doc)])
     assert window.grid.period(at("11-30T12:30")) == (at("11-30T12:00"), at("11-30T13:00"))
     assert window.grid.period(at("12-01T06:00")) == (at("12-01T00:00"), at("12-02T00:00"))

@@ -1,0 +1,148 @@
+"""A newer plan of a workload takes the older plan's fleet over: end to end, the installed
+``costopt`` in a child process against moto in server mode on 127.0.0.1.
+
+The issue's case: plan ``examples/workload.yaml``, change its ``budget_usd``, plan again and
+apply both. At 2027-01-04T00:00 each plan wants two spot instances in us-east-1 - slot 0 of
+p3.16xlarge (until 20:00) and slot 0 of p4d.24xlarge (until 10:00, ``max_instances`` 1).
+Before the takeover, the second apply launched two more beside the first two: 4 running.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli.fleet_cli import IMAGE, fleet, run_cli, states, tags
+
+from costopt.orchestrate.ledger import Ledger
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "workload.yaml"
+START = "2027-01-04T00:00:00Z"
+
+
+def plan(workload: Path, out: Path) -> str:
+    result = run_cli("plan", str(workload), "-o", str(out), env_url="http://127.0.0.1:9")
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text())["plan_id"]
+
+
+def apply(plan_file: Path, state: Path, when: str, url: str, *extra: str):
+    return run_cli("apply", str(plan_file), "--at", when, "--state-dir", str(state),
+                   "--image-id", IMAGE, *extra, env_url=url)
+
+
+def running() -> list[dict]:
+    return [i for i in fleet("us-east-1") if i["State"]["Name"] in ("pending", "running")]
+
+
+@pytest.fixture(scope="module")
+def example_plans(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str, str]:
+    folder = tmp_path_factory.mktemp("example")
+    text = EXAMPLE.read_text()
+    assert "budget_usd: 12000 " in text
+    (folder / "w.yaml").write_text(text)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "w.yaml").write_text(text.replace("budget_usd: 12000 ",
+                                                        "budget_usd: 11000 "))
+    first = plan(folder / "w.yaml", folder / "first.json")
+    # the same workload through another path is the same plan: the id hashes no path
+    assert plan(folder / "sub" / ".." / "w.yaml", folder / "again.json") == first
+    second = plan(folder / "sub" / "w.yaml", folder / "second.json")
+    assert second != first and second.startswith("lab-jan-2027-")
+    return folder / "first.json", folder / "second.json", first, second
+
+
+def test_a_replan_takes_the_fleet_over_instead_of_starting_a_second_one(
+        example_plans: tuple[Path, Path, str, str], tmp_path: Path, aws: str) -> None:
+    first_file, second_file, first, second = example_plans
+    state = tmp_path / "state"
+    result = apply(first_file, state, START, aws, "--yes")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert sorted(i["InstanceType"] for i in running()) == ["p3.16xlarge", "p4d.24xlarge"]
+
+    diff = apply(second_file, state, START, aws)  # dry run: the diff
+    assert diff.returncode == 0, diff.stderr
+    assert "2 instance(s) of its workload, 2 running; 1 older plan(s) of the workload to " \
+        "take over." in diff.stdout
+    assert diff.stdout.count(f"of the plan {first} this one replaces; serves slot 0") == 2
+    assert "Changes: 0 to launch, 0 to start, 0 to stop, 0 to terminate, 2 to claim from an " \
+        "older plan. Fleet cost" in diff.stdout
+
+    result = apply(second_file, state, START, aws, "--yes")
+    assert result.returncode == 0, result.stderr + result.stdout
+    now = running()
+    assert len(now) == 2  # not 4: the new plan's fleet only
+    assert sorted(i["InstanceType"] for i in now) == ["p3.16xlarge", "p4d.24xlarge"]
+    assert {tags(i)["costopt:plan"] for i in now} == {second}
+    assert {tags(i)["Name"].split("/")[0] for i in now} == {second}
+    with Ledger.open(state) as ledger:
+        assert ledger.plan_in_force("lab-jan-2027")[0] == second
+        assert {i.plan_id for i in ledger.instances()} == {second}
+        assert [(a.kind, a.status) for a in ledger.actions(second)] == [("claim", "ok")] * 2
+
+    again = apply(second_file, state, START, aws, "--yes")
+    assert "No changes: the fleet matches the plan." in again.stdout
+
+
+def test_an_older_plan_is_refused_after_a_newer_one_unless_reinstated(
+        example_plans: tuple[Path, Path, str, str], tmp_path: Path, aws: str) -> None:
+    first_file, second_file, first, second = example_plans
+    state = tmp_path / "state"
+    assert apply(first_file, state, START, aws, "--yes").returncode == 0
+    assert apply(second_file, state, START, aws, "--yes").returncode == 0
+    before = states("us-east-1")
+
+    older = apply(first_file, state, "2027-01-04T01:00:00Z", aws, "--yes")
+    assert older.returncode == 1 and "Traceback" not in older.stderr
+    assert f"plan {first} of workload 'lab-jan-2027' was replaced by plan {second} on " \
+        "2027-01-04T00:00:00Z" in older.stderr.replace("\n", "")
+    assert states("us-east-1") == before
+
+    back = apply(first_file, state, "2027-01-04T01:00:00Z", aws, "--yes", "--reinstate")
+    assert back.returncode == 0, back.stderr
+    assert states("us-east-1") == before  # the same two instances, claimed back
+    assert {tags(i)["costopt:plan"] for i in running()} == {first}
+
+
+SMALL = """
+name: takeover-small
+horizon: {start: 2027-01-04, days: 1, period_hours: 12}
+cloud:
+  regions: [us-east-1]
+  instance_types: [p3.2xlarge]
+  markets: [on_demand]
+  price_overrides:
+    - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
+jobs:
+  - {name: eval-long, gpus: 1, gpu_hours: 24}
+"""
+SHORT_JOB = '  - {name: eval-short, gpus: 1, gpu_hours: 12, deadline: "2027-01-04T12:00:00Z"}\n'
+
+
+def test_a_newer_plan_that_wants_less_ends_the_rest_and_status_prices_what_it_claimed(
+        tmp_path: Path, aws: str) -> None:
+    # The older plan runs eval-long on slot 0 over [00:00, 24:00) and eval-short on slot 1
+    # over [00:00, 12:00), one p3.2xlarge each at 3.00 USD/h; the newer one drops eval-short.
+    (tmp_path / "both.yaml").write_text(SMALL + SHORT_JOB)
+    (tmp_path / "one.yaml").write_text(SMALL)
+    older = plan(tmp_path / "both.yaml", tmp_path / "older.json")
+    newer = plan(tmp_path / "one.yaml", tmp_path / "newer.json")
+    state = tmp_path / "state"
+    assert apply(tmp_path / "older.json", state, START, aws, "--yes").returncode == 0
+    assert len(running()) == 2
+
+    result = apply(tmp_path / "newer.json", state, "2027-01-04T01:00:00Z", aws, "--yes")
+    assert result.returncode == 0, result.stderr
+    [kept] = running()
+    assert tags(kept)["costopt:plan"] == newer
+    assert sorted(states("us-east-1").values()) == ["running", "terminated"]
+    assert f"(of the plan {older} this one replaces)" in result.stdout
+
+    status = run_cli("status", str(tmp_path / "newer.json"), "--state-dir", str(state),
+                     "--at", "2027-01-04T02:00:00Z", "--format", "json", env_url=aws)
+    assert status.returncode == 0, status.stderr
+    [row] = json.loads(status.stdout)["instances"]
+    # claimed at 01:00 at the same price: billed 3.00 USD/h since 00:00, 2 h = 6.00 USD
+    assert (row["instance_id"], row["usd_per_hour"], row["cost_usd"]) == (
+        kept["InstanceId"], 3.0, 6.0)
