@@ -150,6 +150,7 @@ def test_apply_launches_the_gang_with_its_ranks_in_user_data(tmp_path: Path) -> 
                    say=lambda _kind, _message: None)
         ec2 = boto3.client("ec2", region_name="us-east-1")
         found = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+        described = Ec2Fleet(boto3.Session()).describe(plan.plan_id, ["us-east-1"])
         seen = {}
         for inst in found:
             tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
@@ -166,6 +167,9 @@ def test_apply_launches_the_gang_with_its_ranks_in_user_data(tmp_path: Path) -> 
         assert f"COSTOPT_NODE_RANK={rank} COSTOPT_NODES=2" in script
         assert "COSTOPT_JOB=big COSTOPT_GPUS=8" in script
         assert script == user_data(plan, *slot(plan, P4D, rank))
+        # describe reads back what the instance runs, for reconcile
+        o = next(d for d in described if d.pool == P4D and d.slot == rank)
+        assert (o.jobs, o.gang, o.node_rank) == (("big",), 0, rank)
     tags, script = seen[(P3, "0")]
     assert tags["costopt:jobs"] == "sweep" and "costopt:gang" not in tags
     assert "COSTOPT_JOB=sweep" in script and "bash -c 'printf '\"'\"'%s|" in script

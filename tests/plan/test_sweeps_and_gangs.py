@@ -9,8 +9,8 @@ import pytest
 from builders import catalog, offer, random_case, server, workload
 from hypothesis import HealthCheck, given, settings
 
-from costopt.errors import WorkloadError
-from costopt.plan.planfile import to_document
+from costopt.errors import PlanFileError, WorkloadError
+from costopt.plan.planfile import read_plan, to_document, write_plan
 from costopt.plan.planner import make_plan
 
 P3 = "aws:us-east-1:p3.2xlarge:on_demand"
@@ -196,3 +196,20 @@ def test_fleet_holds_each_gang_whole_and_costs_the_instance_hours(case) -> None:
         # the slots' hours are the pool's instance-hours (each slot at least a minute)
         hours = sum(ph.instance_hours for ph in result.pool_hours if ph.pool == fleet["pool"])
         assert sum(_hours(s) for s in slots) == pytest.approx(hours, abs=0.02 * len(slots))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"node_rank": 2}, "node_rank 2 of 2 nodes"),  # ranks are 0..nodes-1
+    ({"gang": None}, "both or neither"),
+    ({"nodes": 0}, "greater than or equal to 1"),
+])
+def test_a_damaged_gang_slot_in_a_plan_file_is_refused(tmp_path, change: dict,
+                                                       message: str) -> None:
+    _w, _cat, result = two_node_plan()
+    doc = to_document(result, "w.yaml", "0" * 64)
+    doc["fleet"][0]["slots"][1].update(change)
+    path = tmp_path / "plan.json"
+    write_plan(doc, path)
+    with pytest.raises(PlanFileError) as err:
+        read_plan(path)
+    assert message in str(err.value)
