@@ -9,6 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 from costopt.errors import ReportError
 
+YEARS = (1970, 2999)
+"""The years a plan can cover: of the workload's dates and of a report's month (a horizon of
+at most 3,660 days from the last of them still ends inside Python's calendar)."""
+
 
 @dataclass(frozen=True)
 class Month:
@@ -19,10 +23,14 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> Month:
-        found = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-        if found is None or not 1 <= int(found[2]) <= 12:
+        """``YYYY-MM`` exactly (no spaces), a month from 01 to 12 of a year in
+        :data:`YEARS`."""
+        found = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if (found is None or not 1 <= int(found[2]) <= 12
+                or not YEARS[0] <= int(found[1]) <= YEARS[1]):
             raise ReportError(f"month {text!r} is not valid: expected YYYY-MM with a month "
-                              "from 01 to 12. To fix: e.g. --month 2026-12")
+                              f"from 01 to 12 of a year from {YEARS[0]} to {YEARS[1]}. "
+                              "To fix: e.g. --month 2026-12")
         return cls(int(found[1]), int(found[2]))
 
     @classmethod

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,8 +32,10 @@ from pydantic import (
     model_validator,
 )
 
+from costopt.boundedyaml import MAX_BYTES, load_bounded
 from costopt.errors import MISSING, FieldIssue, WorkloadError
-from costopt.pricing.catalog import PriceCatalog, quota_family
+from costopt.months import YEARS
+from costopt.pricing.catalog import InstanceOffer, PriceCatalog, quota_family
 
 Market = Literal["on_demand", "spot"]
 PoolKind = Literal["owned", "on_demand", "spot"]
@@ -40,8 +43,12 @@ MARKETS: tuple[Market, ...] = ("on_demand", "spot")
 POOL_KINDS: tuple[PoolKind, ...] = ("owned", "on_demand", "spot")
 
 
+DATE_FORMS = "valid: 2027-01-04 or 2027-01-04T06:00:00Z (UTC)"
+
+
 def _to_utc(value: Any) -> Any:
-    """Dates become midnight UTC; naive datetimes are read as UTC."""
+    """Dates become midnight UTC; naive datetimes are read as UTC. Text that looks like a
+    date but is none (``2027-02-30``) is an error that says why."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if isinstance(value, date):
@@ -50,18 +57,38 @@ def _to_utc(value: Any) -> Any:
         text = value.strip().replace("Z", "+00:00")
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
+        except ValueError as exc:
+            if re.match(r"\d{4}-\d{2}-\d{2}", text):
+                raise ValueError(f"is not a calendar date ({exc}); {DATE_FORMS}") from None
             return value  # pydantic reports it
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     return value
 
 
-UtcDateTime = Annotated[datetime, BeforeValidator(_to_utc)]
+def _in_years(value: datetime) -> datetime:
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise ValueError(f"is outside the years {YEARS[0]} to {YEARS[1]} that a plan can "
+                         "cover; To fix: a date such as 2027-01-04")
+    return value
+
+
+def _none_or_some(value: list[str] | None) -> list[str] | None:
+    if value is not None and not value:
+        raise ValueError("an empty list allows nothing; To fix: leave the field out to allow "
+                         "every one, or list some")
+    return value
+
+
+UtcDateTime = Annotated[datetime, BeforeValidator(_to_utc), AfterValidator(_in_years)]
+AllowList = Annotated[list[str] | None, AfterValidator(_none_or_some)]
+"""An optional allow-list: left out, everything is allowed; given, it may not be empty."""
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown fields are errors; numbers are finite, and ``true`` is no number (strict)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class PeriodRun(_Strict):
@@ -195,10 +222,10 @@ class MaxInstances(_Strict):
 class CloudSpec(_Strict):
     """Which AWS regions, markets and instance types may be used, and at what prices."""
 
-    regions: list[str] | None = None
+    regions: AllowList = None
     markets: list[Market] = Field(default_factory=lambda: list(MARKETS), min_length=1)
-    instance_types: list[str] | None = None
-    pricing: Path | None = None
+    instance_types: AllowList = None
+    pricing: Path | None = Field(default=None, strict=False)  # from a YAML string
     price_overrides: list[PriceOverride] = Field(default_factory=list)
     spot_interruptions_per_hour: list[SpotInterruptionRate] = Field(default_factory=list)
     spot_restart_minutes: float = Field(default=10, ge=0)
@@ -215,12 +242,12 @@ class ServerSpec(_Strict):
     name: Name
     gpu: str
     gpus: int = Field(ge=1, le=64)
-    purchase_usd: float = Field(ge=0)
-    lifetime_years: float = Field(gt=0)
-    power_watts: float = Field(ge=0)
+    purchase_usd: float = Field(ge=0, le=1e9)
+    lifetime_years: float = Field(ge=0.1, le=100)
+    power_watts: float = Field(ge=0, le=1e6)
     idle_watts: float = Field(ge=0)
     availability: float = Field(default=1.0, gt=0, le=1)
-    ops_usd_per_month: float = Field(default=0, ge=0)
+    ops_usd_per_month: float = Field(default=0, ge=0, le=1e9)
 
     @field_validator("idle_watts")
     @classmethod
@@ -251,7 +278,7 @@ class CandidateServer(ServerSpec):
 class OwnedSpec(_Strict):
     """The team's own servers, the ones it could buy, and what electricity costs."""
 
-    electricity_usd_per_kwh: float = Field(default=0.15, ge=0)
+    electricity_usd_per_kwh: float = Field(default=0.15, ge=0, le=100)
     pue: float = Field(default=1.0, ge=1.0, le=3.0)
     servers: list[OwnedServer] = Field(default_factory=list)
     candidates: list[CandidateServer] = Field(default_factory=list)
@@ -278,7 +305,7 @@ class Job(_Strict):
     interruptible: bool = False
     checkpoint_minutes: float = Field(default=60, ge=0)
     speed: dict[str, float] = Field(default_factory=dict)
-    regions: list[str] | None = None
+    regions: AllowList = None
     allow: list[PoolKind] | None = None
     parallel: int = Field(default=1, ge=1, le=1024)
     nodes: int = Field(default=1, ge=1, le=64)
@@ -415,19 +442,28 @@ def _issue(err: dict[str, Any], raw: Any) -> FieldIssue:
     value = _lookup(raw, loc)
     if isinstance(value, dict):
         value = MISSING  # a whole section: the message says what is wrong in it
+    if isinstance(value, date):
+        value = value.isoformat()  # as the file has it
     msg = err["msg"].removeprefix("Value error, ")
     if kind == "extra_forbidden":
         known = _known_fields(loc)
         near = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean '{near[0]}'? " if near else ""
         msg = f"unknown field; {hint}valid fields here: {', '.join(known)}"
+    elif kind == "finite_number":
+        msg = "is not a finite number; valid: a number (not .inf or .nan)"
     elif kind == "missing":
         msg = "is required"
     elif kind in ("model_type", "dict_type"):
         known = _known_fields((*loc, ""))
         msg = "must be a mapping" + (f" with the fields {', '.join(known)}" if known else "")
     elif kind in ("datetime_from_date_parsing", "datetime_parsing", "datetime_type"):
-        msg = "is not a date or datetime; valid: 2027-01-04 or 2027-01-04T06:00:00Z (UTC)"
+        msg = f"is not a date or datetime; {DATE_FORMS}"
+    elif kind in ("int_type", "float_type") and isinstance(value, (bool, str)):
+        what = "a whole number" if kind == "int_type" else "a number"
+        msg = (f"is {'true/false' if isinstance(value, bool) else 'text'}, not {what}; "
+               f"valid: {what} such as 4{'' if kind == 'int_type' else ' or 1.0e3'}"
+               + ("" if isinstance(value, bool) else " (YAML reads 1e3 without a dot as text)"))
     return FieldIssue(_path(loc), value, msg)
 
 
@@ -453,8 +489,13 @@ def load_workload(path: Path) -> Workload:
     raw = _read_yaml(path)
     workload = parse_workload(raw, str(path))
     cloud = workload.cloud
-    if cloud is not None and cloud.pricing is not None and not cloud.pricing.is_absolute():
-        resolved = (path.parent / cloud.pricing).resolve()
+    if cloud is not None and cloud.pricing is not None:
+        resolved = (path.parent / cloud.pricing).resolve()  # an absolute path stays itself
+        if resolved.exists() and not resolved.is_file():
+            raise WorkloadError(str(path), [FieldIssue(
+                "cloud.pricing", str(cloud.pricing),
+                f"is not a file ({resolved} is a folder or a device); To fix: name a price "
+                "file (CSV), such as one `costopt pricing refresh -o prices.csv` writes")])
         workload = workload.model_copy(
             update={"cloud": cloud.model_copy(update={"pricing": resolved})}
         )
@@ -462,14 +503,17 @@ def load_workload(path: Path) -> Workload:
 
 
 def _read_yaml(path: Path) -> Any:
+    """The file's YAML, read within bounds (:mod:`costopt.boundedyaml`): size, depth, alias
+    expansion, duplicate keys."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_BYTES + 1)  # no more: /dev/zero or a huge file
     except FileNotFoundError:
         raise WorkloadError.about_file(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkloadError.about_file(path, str(exc)) from None
     try:
-        return yaml.safe_load(text)
+        return load_bounded(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -477,6 +521,17 @@ def _read_yaml(path: Path) -> Any:
         raise WorkloadError(
             str(path), [FieldIssue(where, MISSING, f"not valid YAML: {problem}")]
         ) from None
+
+
+def horizon_started(w: Workload, now: datetime) -> str | None:
+    """A warning when the horizon has already begun at ``now``: its past periods are still
+    planned, though no one can run work in them."""
+    if now <= w.horizon.start:
+        return None
+    past = "ended" if now >= w.horizon.end else "started"
+    return (f"the horizon {past} on {iso(w.horizon.start if past == 'started' else w.horizon.end)}"
+            f" (it is now {iso(now)}): work planned before now cannot run then. To fix: set "
+            "horizon.start to a date to come")
 
 
 def workload_sha256(path: Path) -> str:
@@ -564,13 +619,18 @@ def _near(value: str, options: set[str] | frozenset[str]) -> str:
     return f" Did you mean {', '.join(near)}?" if near else ""
 
 
-def price_date_of(w: Workload, catalog: PriceCatalog) -> date:
-    """The date of the oldest price the workload may use: its regions and instance types
-    (all when it names none). Staleness is judged by it, not by offers it cannot use."""
+def offers_of(w: Workload, catalog: PriceCatalog) -> tuple[InstanceOffer, ...]:
+    """The price rows the workload may use: its regions and instance types (all when it
+    names none). Staleness is judged by them, not by offers it cannot use."""
     cloud = w.cloud
     if cloud is None:
-        return catalog.price_date
-    return catalog.price_date_for(cloud.instance_types, cloud.regions)
+        return catalog.offers
+    return catalog.offers_for(cloud.instance_types, cloud.regions)
+
+
+def price_date_of(w: Workload, catalog: PriceCatalog) -> date:
+    """The date of the oldest price the workload may use (see :func:`offers_of`)."""
+    return min((o.price_date for o in offers_of(w, catalog)), default=catalog.price_date)
 
 
 def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue]:

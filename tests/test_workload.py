@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,14 @@ from builders import catalog, offer, server, workload
 
 from costopt.errors import WorkloadError
 from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
-from costopt.workload import check_against_catalog, load_workload, parse_workload, speed_for
+from costopt.workload import (
+    check_against_catalog,
+    horizon_started,
+    load_workload,
+    offers_of,
+    parse_workload,
+    speed_for,
+)
 
 UTC = timezone.utc
 
@@ -121,8 +129,8 @@ def test_period_hours_must_divide_the_horizon() -> None:
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ({"horizon": {"start": "2027-13-01", "days": 1}}, "horizon.start = '2027-13-01': is not a "
-                                                      "date or datetime"),
+    ({"horizon": {"start": "2027-13-01", "days": 1}},
+     "horizon.start = '2027-13-01': is not a calendar date (month must be in 1..12)"),
     ({"horizon": {"start": "2027-01-01", "days": 0}}, "horizon.days = 0: Input should be "
                                                      "greater than 0"),
     ({"jobs": []}, "jobs = []: List should have at least 1 item"),
@@ -273,6 +281,94 @@ def test_cli_validate_reports_without_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "jobs[0].deadline" in result.output
+
+
+@pytest.mark.parametrize(("change", "path"), [
+    ({"jobs": [{"name": "a", "gpu_hours": float("inf")}]}, "jobs[0].gpu_hours"),
+    ({"jobs": [{"name": "a", "gpu_hours": 1, "speed": {"V100": float("nan")}}]},
+     "jobs[0].speed.V100"),
+    ({"jobs": [{"name": "a", "gpu_hours": 1, "checkpoint_minutes": float("inf")}]},
+     "jobs[0].checkpoint_minutes"),
+    ({"budget_usd": float("inf")}, "budget_usd"),
+    ({"cloud": {"spot_restart_minutes": float("nan")}}, "cloud.spot_restart_minutes"),
+    ({"owned": {"pue": float("nan")}}, "owned.pue"),
+    ({"owned": {"servers": [server(power_watts=float("inf"))]}},
+     "owned.servers[0].power_watts"),
+])
+def test_numbers_are_finite_everywhere(change: dict, path: str) -> None:
+    assert f"w.yaml: {path} = " in errors_of(minimal(**change))
+    assert "is not a finite number" in errors_of(minimal(**change))
+
+
+@pytest.mark.parametrize(("job", "expected"), [
+    ({"gpus": True}, "jobs[0].gpus = True: is true/false, not a whole number"),
+    ({"gpus": 2.0}, "jobs[0].gpus = 2.0: Input should be a valid integer"),
+    ({"gpu_hours": False}, "jobs[0].gpu_hours = False: is true/false, not a number"),
+    ({"gpu_hours": "1e3"}, "jobs[0].gpu_hours = '1e3': is text, not a number; valid: a "
+                           "number such as 4 or 1.0e3 (YAML reads 1e3 without a dot as text)"),
+    ({"speed": {"V100": True}}, "jobs[0].speed.V100 = True: is true/false, not a number"),
+])
+def test_true_and_text_are_no_numbers(job: dict, expected: str) -> None:
+    assert expected in errors_of(minimal(jobs=[{"name": "a", "gpu_hours": 5, **job}]))
+
+
+def test_an_empty_allow_list_allows_nothing() -> None:
+    message = errors_of(minimal(cloud={"regions": [], "instance_types": []},
+                                jobs=[{"name": "a", "gpu_hours": 1, "regions": []}]))
+    for path in ("cloud.regions", "cloud.instance_types", "jobs[0].regions"):
+        assert f"{path} = []: an empty list allows nothing; To fix: leave the field out" \
+            in message
+
+
+def test_dates_are_of_the_years_a_plan_covers() -> None:
+    # The horizon's end (start + days) must stay inside the calendar: 9999-12-25 + 7 days
+    # would not.
+    assert "horizon.start = '9999-12-25': is outside the years 1970 to 2999" in errors_of(
+        minimal(horizon={"start": "9999-12-25", "days": 7}))
+    assert "jobs[0].deadline = '0001-01-01': is outside the years" in errors_of(
+        minimal(jobs=[{"name": "a", "gpu_hours": 1, "deadline": "0001-01-01"}]))
+
+
+def test_lifetime_and_money_are_bounded() -> None:
+    message = errors_of(minimal(owned={"servers": [server(lifetime_years=1e-300,
+                                                          purchase_usd=1e300)]}))
+    assert "owned.servers[0].lifetime_years = 1e-300: Input should be greater than or " \
+        "equal to 0.1" in message
+    assert "owned.servers[0].purchase_usd = 1e+300: Input should be less than or equal to " \
+        "1000000000" in message
+
+
+def test_a_started_horizon_is_warned_with_its_date() -> None:
+    w = parse_workload(minimal(), "w.yaml")  # 2027-01-04, 28 days
+    assert horizon_started(w, datetime(2027, 1, 4, tzinfo=UTC)) is None
+    assert horizon_started(w, datetime(2027, 1, 10, 6, tzinfo=UTC)).startswith(
+        "the horizon started on 2027-01-04T00:00:00Z (it is now 2027-01-10T06:00:00Z)")
+    assert "the horizon ended on 2027-02-01T00:00:00Z" in horizon_started(
+        w, datetime(2027, 3, 1, tzinfo=UTC))
+
+
+def test_a_price_file_that_is_a_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "prices").mkdir()
+    (tmp_path / "w.yaml").write_text("name: t\nhorizon: {start: 2027-01-04, days: 1}\n"
+                                     "cloud: {pricing: prices}\njobs: [{name: a, gpu_hours: 1}]\n")
+    with pytest.raises(WorkloadError) as info:
+        load_workload(tmp_path / "w.yaml")
+    assert "cloud.pricing = 'prices': is not a file" in str(info.value)
+
+
+def test_staleness_is_judged_by_the_rows_in_use_and_says_which() -> None:
+    # The table holds a p3 row of 2026-11-01 and a p2 row of 2022-01-01; on 2026-12-31 the
+    # p3 row is 60 days old and the p2 row 1,825 (2022-01-01 .. 2026-12-31, one leap day).
+    old = replace(offer("p2.xlarge"), price_date=date(2022, 1, 1))
+    cat = catalog(offer("p3.2xlarge"), old)
+    w = parse_workload(minimal(cloud={"instance_types": ["p3.2xlarge"]}), "w.yaml")
+    today = date(2026, 12, 31)
+    assert cat.staleness_warning(today, offers_of(w, cat), "this workload may use").startswith(
+        "prices in test-prices.csv are 60 days old (from 2026-11-01) in 1 of the 1 rows this "
+        "workload may use (p3)")
+    assert cat.staleness_warning(today).startswith(
+        "prices in test-prices.csv are 1825 days old (from 2022-01-01) in 1 of the 2 rows in "
+        "the file (p2)")
 
 
 def test_sweep_gang_and_command_fields() -> None:

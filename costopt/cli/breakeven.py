@@ -79,7 +79,8 @@ def breakeven(
     catalog = load_catalog(cloud.pricing if cloud else None)
     where = region or env.region or "us-east-1"
     price_date = catalog.price_date_for([vs], [where])  # the prices compared, not the oldest
-    stale = catalog.staleness_warning(env.clock().date(), price_date)
+    stale = catalog.staleness_warning(env.clock().date(), catalog.offers_for([vs], [where]),
+                                      "compared")
     if stale:
         env.warn(stale)
     owned = owned_side(owned_server, catalog, kwh if electricity is None else electricity,

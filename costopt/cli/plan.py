@@ -30,14 +30,18 @@ STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     """The workload and the price catalog it asks for, staleness warned."""
     from costopt.pricing.catalog import load_catalog
-    from costopt.workload import load_workload, price_date_of
+    from costopt.workload import horizon_started, load_workload, offers_of
 
     workload = load_workload(workload_file)
     price_file = workload.cloud.pricing if workload.cloud else None
     catalog = load_catalog(price_file)
-    stale = catalog.staleness_warning(env.clock().date(), price_date_of(workload, catalog))
+    stale = catalog.staleness_warning(env.clock().date(), offers_of(workload, catalog),
+                                      "this workload may use")
     if stale:
         env.warn(stale)
+    started = horizon_started(workload, env.clock())
+    if started:
+        env.warn(started)
     return workload, catalog
 
 
@@ -177,10 +181,13 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
     for col in ("baseline", "total USD", "plan saves USD", "saves %", "note"):
         base.add_column(col, justify="left" if col in ("baseline", "note") else "right")
     for name, b in doc["baselines"].items():
+        if not b["feasible"]:  # it leaves work undone: no saving to compare
+            misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
+            base.add_row(name, _usd(b["total_usd"]), "not comparable", "-",
+                         "not feasible, cannot do: " + (", ".join(misfits) or "all the work"))
+            continue
         pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
-        misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
-        note = "" if b["feasible"] else "cannot do: " + ", ".join(misfits)
-        base.add_row(name, _usd(b["total_usd"]), _usd(b["savings_usd"]), f"{pct:.1f}", note)
+        base.add_row(name, _usd(b["total_usd"]), _usd(b["savings_usd"]), f"{pct:.1f}", "")
     out.print(base)
 
     binding = doc["binding"]

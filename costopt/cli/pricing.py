@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -216,7 +215,10 @@ def show(
     rows = _select(records, path, _split(family, lower=True), _split(region, lower=True),
                    _split(gpu))
     price_date = min(r["price_date"] for r in rows)
-    stale = catalog.staleness_warning(env.clock().date(), date.fromisoformat(price_date))
+    shown = {(r["instance_type"], r["region"]) for r in rows}
+    stale = catalog.staleness_warning(
+        env.clock().date(), [o for o in catalog.offers if (o.instance_type, o.region) in shown],
+        "shown")
     if stale:
         env.warn(stale)
     sources = sorted({r["source"].split(";")[0].strip() for r in rows})

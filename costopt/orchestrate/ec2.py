@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from costopt.awserrors import aws_error, aws_exceptions, failure_of
 from costopt.errors import AwsError
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
@@ -189,26 +190,15 @@ _FIXES = {
 
 @contextmanager
 def aws_errors(what: str) -> Iterator[None]:
-    """Turn boto3's errors into :class:`AwsError` (or :class:`CapacityError`) with a fix."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
+    """Turn boto3's errors into :class:`AwsError` (or :class:`CapacityError`) with a fix
+    (the one AWS edge mapper, :mod:`costopt.awserrors`, with EC2's fixes)."""
     try:
         yield
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", "Unknown"))
-        message = str(err.get("Message", "")).strip().splitlines()[0][:300] if err.get(
-            "Message") else ""
-        if code in CAPACITY_ERRORS:
-            raise CapacityError(code, message) from None
-        fix = _FIXES.get(code, "see the message; nothing further was changed")
-        raise AwsError(f"{what} failed: {code}: {message}. To fix: {fix}") from None
-    except NoCredentialsError:
-        raise AwsError(f"{what} failed: no AWS credentials found. To fix: configure a profile "
-                       "(aws configure) and pass --profile, or set AWS_PROFILE") from None
-    except BotoCoreError as exc:
-        first = str(exc).strip().splitlines()[0][:300]
-        raise AwsError(f"{what} failed: {first}") from None
+    except aws_exceptions() as exc:
+        failure = failure_of(exc)
+        if failure.code in CAPACITY_ERRORS:
+            raise CapacityError(failure.code, failure.message) from None
+        raise aws_error(what, failure, _FIXES) from None
 
 
 class Ec2Fleet:

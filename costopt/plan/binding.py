@@ -7,6 +7,7 @@ Pure: arrays in, plain records out.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,21 +116,23 @@ def _on_deadline(w: Workload, lp: LinearProgram, x: np.ndarray) -> tuple[str, ..
                  if w.job_periods(job) and last_used.get(j) == w.job_periods(job)[-1])
 
 
-def window_limit(w: Workload, j: int, pairs: list[Eligible]) -> float:
-    """The most reference GPU-hours job ``j`` could do in its window with all its gangs on
-    its fastest pool: ``parallel * nodes * gpus * best(s*e) * window hours``."""
-    job = w.jobs[j]
-    best = max((e.work_per_gpu_hour for e in pairs if e.job == j), default=0.0)
-    return job.most_gpus * best * w.job_hours(job)
+def _best_rates(pairs: list[Eligible]) -> dict[int, float]:
+    """Job -> its best reference GPU-hours per GPU-hour (``s*e``) over its pools: one pass."""
+    best: dict[int, float] = {}
+    for e in pairs:
+        best[e.job] = max(best.get(e.job, 0.0), e.work_per_gpu_hour)
+    return best
 
 
 def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]:
-    """Jobs whose work cannot fit their window even alone on the fastest pool, explained."""
+    """Jobs whose work cannot fit their window even alone on the fastest pool, explained:
+    ``parallel * nodes * gpus * best(s*e) * window hours`` reference GPU-hours at most."""
     out = {}
+    best_rate = _best_rates(pairs)
     for j, job in enumerate(w.jobs):
-        most = window_limit(w, j, pairs)
+        hours = w.job_hours(job)
+        most = job.most_gpus * best_rate.get(j, 0.0) * hours
         if most + TOL < job.gpu_hours:
-            hours = w.job_hours(job)
             best = most / (job.most_gpus * hours) if hours else 0.0
             out[j] = (
                 f"deadline window: {job.shape} x {hours} h x best speed {best:.3g} "
@@ -140,28 +143,51 @@ def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]
     return out
 
 
-def shortfall_reason(w: Workload, j: int, pools: Pools, pairs: list[Eligible],
-                     lp: LinearProgram, x: np.ndarray, binding: Binding) -> str:
-    """Why job ``j`` falls short in the elastic solution: the limits its options run into."""
-    window = window_impossibilities(w, pairs).get(j)
-    if window:
-        return window
-    job = w.jobs[j]
+def shortfall_reasons(w: Workload, short: Collection[int], pools: Pools,
+                      pairs: list[Eligible], lp: LinearProgram, x: np.ndarray,
+                      binding: Binding) -> dict[int, str]:
+    """Why each job of ``short`` falls short in the elastic solution: the limits its options
+    run into. What every job shares (row activities, full rows, each job's pools and
+    columns) is worked out once, in passes over the model, not once per job."""
+    if not short:
+        return {}
+    windows = window_impossibilities(w, pairs)
     act = lp.activity(x)
-    mine = {e.pool for e in pairs if e.job == j}
+    bounded = np.flatnonzero(np.isfinite(lp.row_upper))
+    upper = lp.row_upper[bounded]
+    full = np.zeros(lp.num_rows, dtype=bool)
+    full[bounded] = act[bounded] >= upper - TOL * np.maximum(1.0, np.abs(upper))
+    pools_of: dict[int, set[int]] = {}
+    for e in pairs:
+        pools_of.setdefault(e.job, set()).add(e.pool)
+    gang_full: dict[int, int] = {}
+    full_capacity: dict[int, set[int]] = {}  # pool -> periods its owned capacity is full
+    for r in np.flatnonzero(full):
+        fam, key = lp.row_family[r], lp.row_key[r]
+        if fam == "gang":
+            gang_full[key[0]] = gang_full.get(key[0], 0) + 1
+        elif fam == "capacity":
+            full_capacity.setdefault(key[0], set()).add(key[1])
+    rows_of = _full_rows_by_job(lp, full, set(short))
+    return {j: windows.get(j) or _reason(w, j, pools, pools_of.get(j, set()), gang_full,
+                                         full_capacity, rows_of.get(j, []), lp, binding)
+            for j in short}
+
+
+def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[int, int],
+            full_capacity: dict[int, set[int]], rows: list[int], lp: LinearProgram,
+            binding: Binding) -> str:
+    """One short job's reason, from the passes of :func:`shortfall_reasons`."""
+    job = w.jobs[j]
     periods = set(w.job_periods(job))
     reasons: list[str] = []
-    gang_full = [r for r, fam in enumerate(lp.row_family)
-                 if fam == "gang" and lp.row_key[r][0] == j and _at_upper(lp, act, r)]
-    if len(gang_full) == len(periods):
+    if gang_full.get(j, 0) == len(periods):
         reasons.append(f"deadline window: runs at its full {job.shape} in all "
                        f"{len(periods)} periods of its window")
-    for r, fam in enumerate(lp.row_family):
-        if fam == "capacity":
-            p, t = lp.row_key[r]
-            if p in mine and t in periods and _at_upper(lp, act, r):
-                reasons.append(f"owned capacity: {pools.all[p].id} full")
-                break
+    for p in sorted(mine):
+        if full_capacity.get(p, set()) & periods:
+            reasons.append(f"owned capacity: {pools.all[p].id} full")
+            break
     for limit in binding.limits:
         if limit.kind == "budget":
             reasons.append(f"budget: variable cost at budget_usd = {limit.detail}")
@@ -174,7 +200,7 @@ def shortfall_reason(w: Workload, j: int, pools: Pools, pairs: list[Eligible],
             reasons.append(f"quota: {limit.name} at {limit.detail}")
     if not reasons:
         reasons.append("the limits on its pools leave no room for it")
-    rows = _full_rows_of_job(lp, act, j)
+    rows = sorted(rows, key=lp.row_name)
     named = ", ".join(lp.row_name(r) for r in rows[:SHOWN_ROWS])
     more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
     at_limit = f" (rows at their limit: {named}{more})" if rows else ""
@@ -186,12 +212,22 @@ SHOWN_ROWS = 3
 """Rows at their limit named in a shortfall's reason (the rest are counted)."""
 
 
-def _full_rows_of_job(lp: LinearProgram, act: np.ndarray, j: int) -> list[int]:
-    """Rows holding job ``j``'s GPU-hours that are at their upper limit, by name."""
-    cols = [c for (job, _p, _t), c in lp.h.items() if job == j]
-    rows = np.unique(lp.a_row[np.isin(lp.a_col, cols)])
-    full = [int(r) for r in rows if lp.row_family[r] != "work" and _at_upper(lp, act, int(r))]
-    return sorted(full, key=lp.row_name)
+def _full_rows_by_job(lp: LinearProgram, full: np.ndarray, jobs: set[int]
+                      ) -> dict[int, list[int]]:
+    """Job -> the rows at their upper limit (other than its work row) that hold its
+    GPU-hours, for the jobs of ``jobs``: one pass over the model's entries."""
+    job_of_col = np.full(lp.num_cols, -1, dtype=np.int64)
+    for (j, _p, _t), col in lp.h.items():
+        if j in jobs:
+            job_of_col[col] = j
+    entry_job = job_of_col[lp.a_col]
+    keep = (entry_job >= 0) & full[lp.a_row]
+    found = np.unique(np.stack([entry_job[keep], lp.a_row[keep]]), axis=1)
+    out: dict[int, list[int]] = {}
+    for j, r in found.T.tolist():
+        if lp.row_family[r] != "work":
+            out.setdefault(j, []).append(r)
+    return out
 
 
 def _quota_covers(name: str, pool: CloudPool) -> bool:

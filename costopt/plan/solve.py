@@ -10,7 +10,11 @@ the CBC path checks ``sol_status`` as well (``facts.md``).
 from __future__ import annotations
 
 import math
+import os
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 
@@ -167,6 +171,21 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
                     master.highs.modelStatusToString(status))
 
 
+@contextmanager
+def _solver_output_off() -> Iterator[None]:
+    """File descriptor 1 points at the null device meanwhile: what a solver's C code prints
+    there never reaches our stdout (``--format json`` must parse)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class _HighsMaster:
     """The part of ``lp`` HiGHS holds: some columns and rows, in the order they joined.
 
@@ -204,8 +223,10 @@ class _HighsMaster:
             kinds = highspy.HighsVarType
             model.integrality_ = [kinds.kInteger if whole else kinds.kContinuous
                                   for whole in lp.integer]
-        self.highs = highspy.Highs()
+        with _solver_output_off():  # HiGHS prints its banner on fd 1 when first made
+            self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("log_to_console", False)
         self.highs.setOptionValue("random_seed", 0)
         if time_limit_s is not None:
             self.highs.setOptionValue("time_limit", float(time_limit_s))

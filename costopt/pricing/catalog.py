@@ -191,25 +191,40 @@ class PriceCatalog:
         """Some region's offer of the type: its facts (GPUs, vCPUs) are the same everywhere."""
         return next((o for o in self.offers if o.instance_type == instance_type), None)
 
+    def offers_for(self, instance_types: Collection[str] | None = None,
+                   regions: Collection[str] | None = None) -> tuple[InstanceOffer, ...]:
+        """The offers of these types and regions (``None`` or empty: all)."""
+        return tuple(o for o in self.offers
+                     if (not instance_types or o.instance_type in instance_types)
+                     and (not regions or o.region in regions))
+
     def price_date_for(self, instance_types: Collection[str] | None = None,
                        regions: Collection[str] | None = None) -> date:
         """The oldest price date among the offers of these types and regions (``None`` or
         empty: all): what a plan that may use only them is judged by."""
-        dates = [o.price_date for o in self.offers
-                 if (not instance_types or o.instance_type in instance_types)
-                 and (not regions or o.region in regions)]
+        dates = [o.price_date for o in self.offers_for(instance_types, regions)]
         return min(dates, default=self.price_date)
 
-    def staleness_warning(self, today: date, price_date: date | None = None) -> str | None:
-        """A warning when the prices (from ``price_date``, default the oldest offer's) are
-        older than :data:`STALE_AFTER_DAYS`, else ``None``."""
-        when = price_date or self.price_date
+    def staleness_warning(self, today: date, offers: Collection[InstanceOffer] | None = None,
+                          rows: str = "in the file") -> str | None:
+        """A warning when prices are older than :data:`STALE_AFTER_DAYS`, else ``None``.
+
+        One rule for every command: the age of the **oldest row among the rows the command
+        uses** (``offers``: those a workload may use, those shown, those compared; default
+        every row). The message names those rows (``rows`` says which), the oldest date and
+        how many rows of which families carry it."""
+        used = tuple(offers) if offers else self.offers
+        when = min(o.price_date for o in used)
         age = (today - when).days
         if age <= STALE_AFTER_DAYS:
             return None
+        oldest = [o for o in used if o.price_date == when]
+        families = ", ".join(sorted({o.family for o in oldest}))
         return (
-            f"prices in {self.source} are {age} days old (from {when.isoformat()});"
-            " spot prices move hourly. To fix: run `costopt pricing refresh`."
+            f"prices in {self.source} are {age} days old (from {when.isoformat()}) in "
+            f"{len(oldest):,} of the {len(used):,} rows {rows} ({families}); staleness is the "
+            "age of the oldest row in use, and spot prices move hourly. "
+            "To fix: run `costopt pricing refresh`."
         )
 
 
@@ -353,9 +368,15 @@ def read_checked_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
+MAX_NUMBER = 1e9
+"""The largest number a price file may hold in any column (USD per hour, GPUs, GiB ...):
+larger ones are typing errors, and would overflow a plan's costs to infinity."""
+
+
 def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
-                 required: bool) -> float | None:
-    """A finite number >= 0 from a CSV cell; a problem is appended to ``issues``."""
+                 required: bool, whole: bool = False) -> float | None:
+    """A finite number from 0 to :data:`MAX_NUMBER` (a whole one if ``whole``) from a CSV
+    cell; a problem is appended to ``issues``."""
     text = raw.strip()
     if not text:
         if required:
@@ -366,8 +387,11 @@ def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
     except ValueError:
         issues.append(FieldIssue(where, raw, "is not a number"))
         return None
-    if not math.isfinite(value) or value < 0:
-        issues.append(FieldIssue(where, raw, "must be a finite number >= 0"))
+    if not math.isfinite(value) or not 0 <= value <= MAX_NUMBER:
+        issues.append(FieldIssue(where, raw, f"must be a finite number from 0 to {MAX_NUMBER:g}"))
+        return None
+    if whole and not value.is_integer():
+        issues.append(FieldIssue(where, raw, "must be a whole number"))
         return None
     return value
 
@@ -381,7 +405,8 @@ def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
         line = i + 2  # 1-based, after the header
         nums: dict[str, float | None] = {}
         for col in _REQUIRED_NUMBERS:
-            nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=True)
+            nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=True,
+                                     whole=col in ("gpus", "vcpus"))
         for col in _OPTIONAL_NUMBERS:
             nums[col] = parse_number(row[col], f"row {line}.{col}", issues, required=False)
         try:

@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from costopt.awserrors import aws_exceptions, failure_of
 from costopt.files import write_atomically
 from costopt.pricing.catalog import (
     INSTANCE_COLUMNS,
@@ -438,8 +439,6 @@ def refresh(regions: Iterable[str], *, clients: ClientFactory, families: Collect
     """Refresh every region; a region whose calls fail is recorded in ``failures`` (the first
     line of the error: a server's HTML error page is not repeated) and the others go on.
     ``on_region`` is called after each region (a progress bar)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     pricing = clients("pricing", PRICING_API_REGION)
     result = RefreshResult()
     for region in regions:
@@ -447,7 +446,9 @@ def refresh(regions: Iterable[str], *, clients: ClientFactory, families: Collect
             result.regions.append(refresh_region(
                 region, pricing=pricing, ec2=clients("ec2", region), families=families,
                 now=now, bands=bands, gpu_memory_gb=gpu_memory_gb))
-        except (BotoCoreError, ClientError, ValueError) as exc:
+        except aws_exceptions() as exc:
+            result.failures[region] = str(failure_of(exc))
+        except ValueError as exc:
             result.failures[region] = str(exc).strip().splitlines()[0][:300]
         on_region(region)
     return result

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from costopt.errors import AwsError
+from costopt.awserrors import NO_CREDENTIALS, aws_errors
 from costopt.report.spend import AwsCost
 
 TAG = "costopt:plan"
@@ -42,12 +42,17 @@ def request(start: date, end: date, plan_ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
+_FIXES = {NO_CREDENTIALS: "configure them (aws configure, AWS_PROFILE or --profile), or leave "
+           "out --source aws to report from the ledger alone"}
+_DEFAULT_FIX = ("the credentials need ce:GetCostAndUsage, and Cost Explorer must be enabled for "
+                "the account; or leave out --source aws to report from the ledger alone")
+
+
 def daily_costs(session: Any, start: date, end: date, plan_ids: Sequence[str]
                 ) -> list[AwsCost]:
     """Cost Explorer's unblended cost (USD) of each instance type on each day of
     ``[start, end)`` for the resources tagged with one of ``plan_ids``."""
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     if not plan_ids:
         return []
@@ -56,21 +61,8 @@ def daily_costs(session: Any, start: date, end: date, plan_ids: Sequence[str]
     params = request(start, end, plan_ids)
     out: list[AwsCost] = []
     while True:
-        try:
+        with aws_errors("Cost Explorer GetCostAndUsage", _FIXES, _DEFAULT_FIX):
             page = client.get_cost_and_usage(**params)
-        except NoCredentialsError:
-            raise AwsError("no AWS credentials for Cost Explorer. To fix: configure them "
-                           "(aws configure, AWS_PROFILE or --profile), or leave out "
-                           "--source aws to report from the ledger alone") from None
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            raise AwsError(f"Cost Explorer refused GetCostAndUsage: {err.get('Code')}: "
-                           f"{err.get('Message')}. To fix: the credentials need "
-                           "ce:GetCostAndUsage, and Cost Explorer must be enabled for the "
-                           "account") from None
-        except BotoCoreError as exc:
-            raise AwsError(f"cannot reach Cost Explorer: {exc}. To fix: check the network "
-                           "and AWS_ENDPOINT_URL, or leave out --source aws") from None
         for result in page.get("ResultsByTime", []):
             day = date.fromisoformat(result["TimePeriod"]["Start"])
             estimated = bool(result.get("Estimated", False))

@@ -142,7 +142,8 @@ def test_source_aws_without_credentials(state: Path, monkeypatch: pytest.MonkeyP
     code, out, err = run("report", "--month", "2026-12", "--state-dir", str(state),
                          "--source", "aws")
     assert (code, out) == (1, "")
-    assert "error: no AWS credentials for Cost Explorer" in err
+    assert ("error: Cost Explorer GetCostAndUsage failed: NoCredentials: no AWS credentials "
+            "found. To fix:") in err
 
 
 def test_at_reports_as_of_another_time(state: Path) -> None:

@@ -151,3 +151,24 @@ def test_a_name_the_file_maps_to_two_ids_is_not_resolved(tmp_path: Path) -> None
         {**ROW, "instance_type": "p3.8xlarge", "spot_zone_prices": "use1-az6/us-east-1a=3"}])
     assert cat.zone_id("us-east-1", "us-east-1a") is None
     assert cat.zone_id("us-east-1", "use1-az6") == "use1-az6"
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+def test_every_number_of_a_price_file_is_finite_and_whole_where_it_counts(
+        tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", [
+        {**ROW, "on_demand_usd_per_hour": "inf"},
+        {**ROW, "instance_type": "p3.8xlarge", "spot_usd_per_hour": "nan"},
+        {**ROW, "instance_type": "p3.16xlarge", "memory_gib": "1e308"},
+        {**ROW, "instance_type": "p4d.24xlarge", "gpus": "2.5", "vcpus": "true"}])
+    with pytest.raises(PricingDataError) as caught:
+        load_offers(path)
+    text = str(caught.value)
+    assert f"price file {path} has 5 problems" in text
+    for cell in ("row 2.on_demand_usd_per_hour = 'inf'", "row 3.spot_usd_per_hour = 'nan'",
+                 "row 4.memory_gib = '1e308'"):
+        assert f"{path}: {cell}: must be a finite number from 0 to 1e+09" in text
+    assert f"{path}: row 5.gpus = '2.5': must be a whole number" in text
+    assert f"{path}: row 5.vcpus = 'true': is not a number" in text

@@ -1,0 +1,163 @@
+"""Hostile and surprising input through the installed ``costopt`` command in a child process:
+a clear error (file, field path, value, what is valid) and exit 1, never a traceback or a
+hang; ``--format json`` stdout that parses whatever the solver prints (CliRunner cannot see
+what a solver writes to file descriptor 1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
+REPO = Path(__file__).resolve().parents[2]
+
+HEAD = "name: t\nhorizon: {start: 2027-01-04, days: 7}\n"
+JOB = "jobs: [{name: a, gpu_hours: 50}]\n"
+SERVER = ("owned: {servers: [{name: box, gpu: V100-SXM2-16GB, gpus: 4, purchase_usd: 4800, "
+          "lifetime_years: 3, power_watts: 1650, idle_watts: 250}]}\n")
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([COSTOPT, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env={**os.environ, "COLUMNS": "250", **(env or {})})
+
+
+def _bomb() -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"  # 9**9 = 387,420,489 strings once expanded
+
+
+CASES = {
+    # name: (the file, what the error says)
+    "february-30": ("name: t\nhorizon: {start: 2027-02-30, days: 7}\n" + JOB,
+                    "horizon.start = '2027-02-30': is not a calendar date (day is out of "
+                    "range for month)"),
+    "year-9999": ("name: t\nhorizon: {start: 9999-12-25, days: 7}\n" + JOB,
+                  "horizon.start = '9999-12-25': is outside the years 1970 to 2999"),
+    "inf-gpu-hours": (HEAD + "jobs: [{name: a, gpu_hours: .inf}]\n",
+                      "jobs[0].gpu_hours = inf: is not a finite number"),
+    "nan-speed": (HEAD + SERVER + "jobs: [{name: a, gpu_hours: 5, speed: {V100: .nan}}]\n",
+                  "jobs[0].speed.V100 = nan: is not a finite number"),
+    "inf-price": (HEAD + "cloud: {price_overrides: [{instance_type: p3.2xlarge, region: "
+                  "us-east-1, market: on_demand, usd_per_hour: .inf}]}\n" + JOB,
+                  "cloud.price_overrides[0].usd_per_hour = inf: is not a finite number"),
+    "nan-electricity": (HEAD + "owned: {electricity_usd_per_kwh: .nan}\n" + JOB,
+                        "owned.electricity_usd_per_kwh = nan: is not a finite number"),
+    "inf-purchase": (HEAD + SERVER.replace("4800", ".inf") + JOB,
+                     "owned.servers[0].purchase_usd = inf: is not a finite number"),
+    "tiny-lifetime": (HEAD + SERVER.replace("lifetime_years: 3", "lifetime_years: 1.0e-300")
+                      + JOB, "owned.servers[0].lifetime_years = 1e-300: Input should be "
+                      "greater than or equal to 0.1"),
+    "gpus-true": (HEAD + SERVER + "jobs: [{name: a, gpu_hours: 5, gpus: true}]\n",
+                  "jobs[0].gpus = True: is true/false, not a whole number"),
+    "regions-empty": (HEAD + "cloud: {regions: []}\n" + JOB,
+                      "cloud.regions = []: an empty list allows nothing"),
+    "duplicate-key": (HEAD + JOB + "name: u\n",
+                      "line 4, column 1: not valid YAML: the key 'name' appears on lines 1 "
+                      "and 4"),
+    "deep": ("a: " + "[" * 5000 + "]" * 5000 + "\n", "not valid YAML"),
+    "nested-70": ("a:\n" + "".join(" " * (2 * i) + f"- b{i}:\n" for i in range(1, 70))
+                  + " " * 140 + "- 1\n", "nested more than 64 levels deep"),
+    "alias-bomb": (_bomb(), "expands to more than 2,000,000 values through anchors and "
+                   "aliases"),
+    "pricing-folder": (HEAD + "cloud: {pricing: .}\n" + JOB,
+                       "cloud.pricing = '.': is not a file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_workloads_get_a_clear_error(case: str, tmp_path: Path) -> None:
+    text, expected = CASES[case]
+    (tmp_path / "w.yaml").write_text(text)
+    proc = run("validate", "w.yaml", cwd=tmp_path, timeout=60)
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert "error: workload w.yaml has" in proc.stderr
+    assert f"w.yaml: {expected}" in proc.stderr.replace("\n", " ") or expected in proc.stderr
+
+
+def test_ten_years_of_hourly_periods_is_a_size_error_not_a_hang(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text(
+        "name: t\nhorizon: {start: 2027-01-04, days: 3650, period_hours: 1}\n" + SERVER + JOB)
+    proc = run("plan", "w.yaml", "--time-limit", "5", cwd=tmp_path, timeout=60)
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    # 3,650 days x 24 = 87,600 hourly periods
+    assert "horizon = '3650 days of 87600x1 h': makes 87,600 periods" in proc.stderr
+    assert "To fix: longer periods" in proc.stderr
+
+
+@pytest.mark.parametrize("month", ["0000-01", "9999-12", " 2027-01", "2027-1", "2027-13"])
+def test_report_months_are_parsed_strictly(month: str, tmp_path: Path) -> None:
+    proc = run("report", "--month", month, "--state-dir", str(tmp_path), cwd=tmp_path)
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert f"month {month!r} is not valid: expected YYYY-MM" in proc.stderr
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_json_on_stdout_parses_whatever_the_solver_prints(solver: str, tmp_path: Path) -> None:
+    proc = run("plan", str(REPO / "examples" / "workload.yaml"), "--solver", solver,
+               "--format", "json", "-o", str(tmp_path / "plan.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # nothing but the plan: no banner before it
+    assert doc["solver"] == solver
+    assert doc == json.loads((tmp_path / "plan.json").read_text())
+
+
+def test_an_infeasible_baseline_shows_no_saving(tmp_path: Path) -> None:
+    # One 4-GPU owned server, 7 days: 4 x 168 = 672 GPU-hours. A job allowed only on owned
+    # servers needs 700: the plan falls short, and so does owned-first; its "saving" would
+    # compare work not done.
+    (tmp_path / "w.yaml").write_text(
+        HEAD + SERVER + "jobs: [{name: a, gpus: 4, gpu_hours: 700, allow: [owned]}]\n")
+    proc = run("plan", "w.yaml", cwd=tmp_path)
+    assert "Traceback" not in proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "owned_first" in x)
+    assert "not comparable" in line and "not feasible, cannot do: a" in line
+    assert not re.search(r"-\d", line)  # no negative saving
+
+
+def test_a_started_horizon_is_warned_with_its_date(tmp_path: Path) -> None:
+    (tmp_path / "w.yaml").write_text("name: t\nhorizon: {start: 2020-01-06, days: 7}\n"
+                                     + SERVER + JOB)
+    proc = run("validate", "w.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "the horizon ended on 2020-01-13T00:00:00Z" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+    yield url
+    server.stop()
+
+
+def test_an_html_error_page_from_the_endpoint_is_a_clear_error(moto_url: str,
+                                                               tmp_path: Path) -> None:
+    # moto answers EC2 calls for a region it does not know with an HTML 500 page, which
+    # botocore raises as ResponseParserError (not a ClientError).
+    proc = run("pricing", "refresh", "--regions", "nowhere-1", "-o", str(tmp_path / "p.csv"),
+               cwd=tmp_path, env={"AWS_ENDPOINT_URL": moto_url})
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert ("nowhere-1: NotAnAwsResponse: the endpoint answered with something that is no "
+            "AWS response (500 Internal Server Error)") in proc.stderr
+    assert not (tmp_path / "p.csv").exists()
