@@ -196,6 +196,16 @@ class SpotInterruptionRate(_Strict):
     rate: float = Field(ge=0)
 
 
+class SpotAvailability(_Strict):
+    """Extension (spec v2): the share of time spot of one instance type can be had in a
+    region, or in one of its zones (``az``, a zone ID such as ``use1-az1``)."""
+
+    instance_type: str
+    region: str
+    az: str | None = None
+    availability: float = Field(gt=0, le=1)
+
+
 class Quota(_Strict):
     """An AWS service quota in vCPUs (as AWS counts them) for a region, market and family."""
 
@@ -234,6 +244,11 @@ class CloudSpec(_Strict):
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
     on-demand price. AWS's default is the on-demand price (1.0)."""
+    spot_availability: list[SpotAvailability] = Field(default_factory=list)
+    """Extension (spec v2): spot availability ``a`` per instance type and region (or zone)."""
+    spot_traces: Path | None = Field(default=None, strict=False)  # from a YAML string
+    """Extension (spec v2): a ``traces.yaml`` manifest whose traces' statistics give spot
+    pools their availability and interruption rate (docs/simulate.md)."""
 
 
 class ServerSpec(_Strict):
@@ -496,9 +511,12 @@ def load_workload(path: Path) -> Workload:
                 "cloud.pricing", str(cloud.pricing),
                 f"is not a file ({resolved} is a folder or a device); To fix: name a price "
                 "file (CSV), such as one `costopt pricing refresh -o prices.csv` writes")])
-        workload = workload.model_copy(
-            update={"cloud": cloud.model_copy(update={"pricing": resolved})}
-        )
+        cloud = cloud.model_copy(update={"pricing": resolved})
+        workload = workload.model_copy(update={"cloud": cloud})
+    if cloud is not None and cloud.spot_traces is not None:  # relative to the workload too
+        cloud = cloud.model_copy(update={"spot_traces": (path.parent / cloud.spot_traces)
+                                         .resolve()})
+        workload = workload.model_copy(update={"cloud": cloud})
     return workload
 
 
@@ -667,6 +685,7 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
                                          f"no GPU offers in this region.{_near(region, regions)}"))
         for label, rows in (("price_overrides", cloud.price_overrides),
                             ("spot_interruptions_per_hour", cloud.spot_interruptions_per_hour),
+                            ("spot_availability", cloud.spot_availability),
                             ("max_instances", cloud.max_instances)):
             for i, row in enumerate(rows):
                 if row.instance_type not in known_types:

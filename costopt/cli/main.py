@@ -11,6 +11,7 @@ from costopt.cli import breakeven as breakeven_cli
 from costopt.cli import orchestrate as orchestrate_cli
 from costopt.cli import plan as plan_cli
 from costopt.cli import pricing as pricing_cli
+from costopt.cli import progress as progress_cli
 from costopt.cli import report as report_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import traces as traces_cli
@@ -26,8 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, report_cli, simulate_cli,
-               traces_cli):
+for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, progress_cli, report_cli,
+               simulate_cli, traces_cli):
     module.register(app)
 
 

@@ -12,11 +12,20 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.steering import (
+    PolicyName,
+    Replanner,
+    WorkloadFile,
+    job_rows,
+    policy_named,
+    progress_model_for,
+)
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
+    from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.watch import StopFlag
     from costopt.plan.planfile import FleetPool, PlanDocument
 
@@ -137,6 +146,8 @@ def apply(
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
     fmt: Format = "table",
+    policy: PolicyName = "deadline",
+    workload_file: WorkloadFile = None,
     reinstate: Reinstate = False,
 ) -> None:
     """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
@@ -145,7 +156,6 @@ def apply(
 
     Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
     """
-    from costopt.orchestrate.apply import apply_plan
     from costopt.orchestrate.ec2 import Ec2Fleet
 
     env = get_env(ctx)
@@ -155,16 +165,31 @@ def apply(
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
                        spot_attempts, reinstate)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
+    driver = policy_named(policy)
     ledger = _ledger(state_dir, create=yes)
     try:
-        outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
-                             say=_say(env, fmt), plan_path=str(plan_file))
+        outcome = _steered(driver, plan, moment, workload_file, fleet=fleet, ledger=ledger,
+                           options=options, say=_say(env, fmt), plan_path=str(plan_file))
     finally:
         if ledger is not None:
             ledger.close()
     _report(outcome, env, fmt)
     if outcome.refused or outcome.failed:
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _steered(driver: Policy, plan: PlanDocument, moment: datetime, workload_file: Path | None,
+             *, ledger: Ledger | None, **apply_args: Any) -> ApplyOutcome:
+    """One apply run towards what ``driver`` wants now (its progress from the ledger)."""
+    import functools
+
+    from costopt.orchestrate.apply import apply_plan
+    from costopt.orchestrate.steer import steer
+
+    model = functools.cache(lambda: progress_model_for(plan, workload_file))
+    desired = steer(driver, plan, moment, model, ledger)
+    return apply_plan(plan, moment, ledger=ledger, target=desired.plan,
+                      markets=desired.markets, **apply_args)
 
 
 def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
@@ -257,6 +282,7 @@ def status(
         runtimes = ledger.runtimes(EPOCH, moment) if ledger else []
         interruptions = [i for i in (ledger.interruptions() if ledger else [])
                          if i.plan_id in plans]
+        jobs, notes = job_rows(_plan_documents(plan_file, ledger, plans), ledger, moment)
     finally:
         if ledger is not None:
             ledger.close()
@@ -285,11 +311,40 @@ def status(
     lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
              "at": i.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": i.reason}
             for i in interruptions]
+    for note in notes:
+        env.warn(note)
     if fmt == "json":
         env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                           "instances": rows, "interruptions": lost}))
+                                           "instances": rows, "interruptions": lost,
+                                           "jobs": jobs}))
         return
     _status_tables(rows, lost, env)
+    _jobs_table(jobs, env)
+
+
+def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
+                    plans: dict[str, list[str]]) -> list[PlanDocument]:
+    from costopt.plan.planfile import PlanDocument, read_plan
+
+    if plan_file is not None:
+        return [read_plan(plan_file)]
+    return [PlanDocument.model_validate(d) for d in (ledger.plans() if ledger else [])
+            if d["plan_id"] in plans]
+
+
+def _jobs_table(jobs: list[dict[str, Any]], env: Env) -> None:
+    if not jobs:
+        return
+    table = Table(title="Jobs against the plan's pace (reference GPU-hours)",
+                  title_justify="left")
+    for col in ("job", "done", "planned by now", "needed", "due", "pace"):
+        table.add_column(col, justify="left" if col in ("job", "due", "pace") else "right")
+    for j in jobs:
+        colour = {"behind": "yellow", "critical": "red"}.get(j["pace"], "green")
+        table.add_row(j["job"], f"{j['done_gpu_hours']:,.2f}",
+                      f"{j['planned_by_now_gpu_hours']:,.2f}", f"{j['needed_gpu_hours']:,.2f}",
+                      j["deadline"][5:16].replace("T", " "), f"[{colour}]{j['pace']}[/]")
+    env.console.print(table)
 
 
 def _status_plans(plan_file: Path | None, ledger: Ledger | None
@@ -364,6 +419,12 @@ def watch(
     launch_template: LaunchTemplate = None,
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
+    policy: PolicyName = "deadline",
+    workload_file: WorkloadFile = None,
+    replan: Annotated[bool, typer.Option(
+        "--replan", help="Re-plan what is left (as plan --resume) when a job falls behind "
+        "its pace or a pool fails 3 reconciles in a row; the new plan is written next to "
+        "PLAN.json and followed.")] = False,
     reinstate: Reinstate = False,
 ) -> None:
     """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
@@ -380,7 +441,8 @@ def watch(
             f"{name}: stopping after the reconcile under way.", highlight=False)):
         outcomes, tried = _watch(env, stop, plan_file, interval, yes, state_dir, retry_mode,
                                  _options(yes, monthly_budget, allow_over_budget, image_id,
-                                          launch_template, spot_attempts, reinstate))
+                                          launch_template, spot_attempts, reinstate),
+                                 policy_named(policy), workload_file, replan)
     if stop.raised and not tried:
         env.console.print(f"Stopped on {stop.signal_name} before the first reconcile: nothing "
                           "was changed.")
@@ -392,11 +454,10 @@ def watch(
 
 
 def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool,
-           state_dir: Path | None, retry_mode: str, options: ApplyOptions
-           ) -> tuple[list[ApplyOutcome], int]:
+           state_dir: Path | None, retry_mode: str, options: ApplyOptions, driver: Policy,
+           workload_file: Path | None, replan: bool) -> tuple[list[ApplyOutcome], int]:
     """Set up and run the watch loop: the completed reconciles' outcomes and how many were
     tried (none when ``stop`` was raised during the set-up)."""
-    from costopt.orchestrate.apply import apply_plan
     from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.watch import Backoff
     from costopt.orchestrate.watch import watch as watch_loop
@@ -406,15 +467,22 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
     say = _say(env, "table")
+    replanner = Replanner(plan_file, workload_file, say) if replan and yes else None
+    current, current_path = plan, plan_file
 
     tried: list[datetime] = []
 
     def tick(moment: datetime) -> ApplyOutcome:
+        nonlocal current, current_path
         tried.append(moment)
         ledger = _ledger(state_dir, create=yes)
         try:
-            outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
-                                 say=say, plan_path=str(plan_file))
+            outcome = _steered(driver, current, moment, workload_file, fleet=fleet,
+                               ledger=ledger, options=options, say=say,
+                               plan_path=str(current_path))
+            fresh = replanner.after(current, moment, outcome, ledger) if replanner else None
+            if fresh is not None:
+                current, current_path = fresh
         finally:
             if ledger is not None:
                 ledger.close()

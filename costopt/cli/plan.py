@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.errors import CostoptError, WorkloadError
+
+if TYPE_CHECKING:
+    from costopt.pricing.catalog import PriceCatalog
+    from costopt.workload import Workload
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +63,16 @@ def plan(
                                      "file on stdout).")] = "table",
     time_limit: Annotated[float | None, typer.Option(help="Give up after this many seconds "
                                                      "of solving.")] = None,
+    resume: Annotated[Path | None, typer.Option(
+        "--resume", help="Re-plan only what is left of this plan in force: each job's "
+        "progress from the ledger; instances still wanted are kept.",
+        metavar="PLAN.json")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="With --resume: re-plan from this "
+                                           "time (ISO 8601, UTC); default now.",
+                                           metavar="TIME")] = None,
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="With --resume: where the ledger lives (default "
+        "~/.local/state/costopt).")] = None,
 ) -> None:
     """Plan the workload at the lowest cost that meets every deadline, and write the plan.
 
@@ -75,6 +90,10 @@ def plan(
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     workload, catalog = _load(workload_file, env)
+    if resume is not None:
+        _resume(workload, catalog, workload_file, resume, env.time_option(at), state_dir,
+                solver, output, fmt, env)
+        return
     result = make_plan(workload, catalog, solver=solver, source=str(workload_file),
                        time_limit_s=time_limit)
     for note in result.notes:
@@ -95,6 +114,38 @@ def plan(
                       highlight=False)
         env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
                       highlight=False)
+    _written(doc, output, fmt, env)
+
+
+def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resume: Path,
+            at: datetime, state_dir: Path | None, solver: str, output: Path, fmt: str,
+            env: Env) -> None:
+    """``plan --resume``: the rest of the plan in force, from the ledger's progress."""
+    from costopt.orchestrate.ledger import Ledger, ledger_path
+    from costopt.orchestrate.replan import replan
+    from costopt.plan.planfile import read_plan, write_plan
+    from costopt.workload import workload_sha256
+
+    old = read_plan(resume)
+    ledger = Ledger.open(state_dir) if ledger_path(state_dir).exists() else None
+    try:
+        doc = replan(workload, catalog, old, ledger, at, workload_file=str(workload_file),
+                     workload_sha256=workload_sha256(workload_file), solver=solver)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    for note in doc["notes"]:
+        env.warn(note)
+    write_plan(doc, output)
+    done = doc["resumes"]["done_gpu_hours"]
+    env.err.print(f"Resuming {old.plan_id} at {doc['resumes']['at']}: " + ", ".join(
+        f"{job} {d:,.2f} of {j.gpu_hours:,.2f} GPU-h done" for j in workload.jobs
+        for job, d in done.items() if job == j.name), highlight=False, soft_wrap=True)
+    _written(doc, output, fmt, env)
+
+
+def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env) -> None:
+    """Say what plan was written, and exit 1 for an infeasible one."""
     if fmt == "json":
         env.console.print_json(json.dumps(doc))
     else:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -87,10 +88,11 @@ def report(
         return
     if source == "aws":
         result = _with_cost_explorer(result, view, env)
+    pace = _jobs_pace(view, state_dir, result.as_of)
     if out_dir is None:
-        env.console.out(_text(result, fmt), end="", highlight=False)
+        env.console.out(_text(result, fmt, pace), end="", highlight=False)
     else:
-        _write_all(result, out_dir, env)
+        _write_all(result, out_dir, env, pace)
     if result.budget is not None and result.budget.over:
         env.warn(f"the forecast for {the_month.label}, USD {result.forecast.usd:,.2f} "
                  f"({result.forecast.basis}), is over the budget of USD "
@@ -108,7 +110,34 @@ def _with_cost_explorer(result: MonthReport, view: LedgerView, env: Env) -> Mont
     return join_cost_explorer(result, costs, plan_ids)
 
 
-def _text(result: MonthReport, fmt: str) -> str:
+def _jobs_pace(view: LedgerView, state_dir: Path | None, at: datetime) -> list[dict[str, Any]]:
+    """Each job of the plans that ran this month against its plan's pace at ``at`` (as
+    ``status`` shows it); plans whose workload cannot be read are left out."""
+    from costopt.cli.steering import job_rows
+    from costopt.orchestrate.ledger import Ledger, ledger_path
+
+    ran = {r.plan_id for r in view.runtimes}
+    plans = [p for p in view.plans if p.plan_id in ran]
+    if not plans:
+        return []
+    with Ledger.open(ledger_path(state_dir).parent) as ledger:
+        rows, _notes = job_rows(plans, ledger, at)
+    return rows
+
+
+def _pace_markdown(pace: list[dict[str, Any]]) -> str:
+    if not pace:
+        return ""
+    lines = ["", "## Jobs against their plans' pace (reference GPU-hours)", "",
+             "| plan | job | done | planned by now | needed | due | pace |",
+             "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+    lines += [f"| {j['plan_id']} | {j['job']} | {j['done_gpu_hours']:,.2f} | "
+              f"{j['planned_by_now_gpu_hours']:,.2f} | {j['needed_gpu_hours']:,.2f} | "
+              f"{j['deadline']} | {j['pace']} |" for j in pace]
+    return "\n".join(lines) + "\n"
+
+
+def _text(result: MonthReport, fmt: str, pace: list[dict[str, Any]]) -> str:
     from costopt.report import render
 
     if fmt == "html":
@@ -116,11 +145,13 @@ def _text(result: MonthReport, fmt: str) -> str:
 
         return render.html_page(result, chart_pngs(result))
     if fmt == "json":
-        return json.dumps(render.json_document(result), indent=2) + "\n"
-    return render.csv_text(result) if fmt == "csv" else render.markdown(result)
+        return json.dumps({**render.json_document(result), "jobs_pace": pace}, indent=2) + "\n"
+    return render.csv_text(result) if fmt == "csv" else render.markdown(result) + \
+        _pace_markdown(pace)
 
 
-def _write_all(result: MonthReport, out_dir: Path, env: Env) -> None:
+def _write_all(result: MonthReport, out_dir: Path, env: Env,
+               pace: list[dict[str, Any]]) -> None:
     """Every format and the chart PNGs into ``out_dir``; the headline and the files on
     stdout."""
     from costopt.files import write_atomically
@@ -129,9 +160,9 @@ def _write_all(result: MonthReport, out_dir: Path, env: Env) -> None:
 
     pngs = chart_pngs(result)
     files = {
-        "report.md": render.markdown(result).encode(),
+        "report.md": _text(result, "md", pace).encode(),
         "report.csv": render.csv_text(result).encode(),
-        "report.json": (json.dumps(render.json_document(result), indent=2) + "\n").encode(),
+        "report.json": _text(result, "json", pace).encode(),
         "report.html": render.html_page(result, pngs).encode(),
         **{f"chart-{name}.png": data for name, data in pngs.items()},
     }

@@ -4,42 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
 from costopt.cli.common import Env, get_env, guarded
-from costopt.errors import CostoptError
-
-if TYPE_CHECKING:
-    from costopt.plan.planfile import PlanDocument
-    from costopt.workload import Workload
+from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
 
 
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
-
-
-def _workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Path]:
-    """The workload the plan was made from: ``--workload``, else the file the plan names;
-    its hash must be the one the plan records."""
-    from costopt.workload import load_workload, workload_sha256
-
-    recorded = plan.workload.get("file")
-    path = given or (Path(recorded) if recorded else None)
-    if path is None or not path.exists():
-        raise CostoptError(f"simulate needs the workload plan {plan.plan_id} was made from "
-                           f"({recorded or 'no file recorded'} is not there). To fix: pass "
-                           "it with --workload FILE")
-    digest = workload_sha256(path)
-    if digest != plan.workload.get("sha256"):
-        raise CostoptError(f"{path} is not the workload plan {plan.plan_id} was made from "
-                           f"(sha256 {digest[:12]}..., the plan records "
-                           f"{str(plan.workload.get('sha256'))[:12]}...). To fix: pass the "
-                           "workload the plan was made from with --workload, or plan again")
-    return load_workload(path), path
 
 
 @guarded
@@ -50,11 +26,8 @@ def simulate(
     traces_file: Annotated[Path, typer.Option(
         "--traces", help="traces.yaml: the spot pools' capacity traces (docs/simulate.md).",
         metavar="traces.yaml")],
-    workload_file: Annotated[Path | None, typer.Option(
-        "--workload", help="The workload the plan was made from (default: the file the plan "
-        "names; its hash is checked).", metavar="FILE")] = None,
-    policy: Annotated[str, typer.Option(
-        help="How the fleet is driven: plan (the plan's schedule, as apply does).")] = "plan",
+    workload_file: WorkloadFile = None,
+    policy: PolicyName = "deadline",
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Also write the JSON result to this file.")] = None,
@@ -72,7 +45,6 @@ def simulate(
     """
     from costopt.files import write_atomically
     from costopt.orchestrate.apply import ApplyOptions
-    from costopt.orchestrate.policy import POLICIES
     from costopt.plan.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.hindsight import hindsight
@@ -81,19 +53,17 @@ def simulate(
     from costopt.simulate.traces import load_manifest
 
     env = get_env(ctx)
-    if policy not in POLICIES:
-        raise typer.BadParameter(f"{policy!r}; valid: {', '.join(POLICIES)}",
-                                 param_hint="--policy")
+    driver = policy_named(policy)
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     if solver not in ("cbc", "highs"):
         raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
     plan = read_plan(plan_file)
-    workload, _path = _workload(plan, workload_file)
+    workload, _path = plan_workload(plan, workload_file)
     catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
     traces = load_manifest(traces_file)
     sim = run(plan, workload=workload, catalog=catalog, traces=traces,
-              policy=POLICIES[policy], options=ApplyOptions(spot_attempts=spot_attempts),
+              policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
               say=_verbose(env))
     doc = score_document(sim, hindsight(workload, catalog, traces, solver=solver), traces)
     for note in doc["notes"]:

@@ -23,7 +23,7 @@ One run at time ``at``:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -44,10 +44,12 @@ from costopt.orchestrate.fallback import (
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict
 from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.progress import parse_progress_tag
 from costopt.orchestrate.reconcile import (
     GONE,
     LIVE,
     FleetAction,
+    MarketChoice,
     ObservedInstance,
     Reconciliation,
     instance_price,
@@ -106,10 +108,15 @@ class ApplyOutcome:
 
 
 def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger | None,
-               options: ApplyOptions, say: Say, plan_path: str | None = None) -> ApplyOutcome:
+               options: ApplyOptions, say: Say, plan_path: str | None = None,
+               target: PlanDocument | None = None,
+               markets: Mapping[str, MarketChoice] | None = None) -> ApplyOutcome:
     """Reconcile AWS with ``plan`` at ``at``; change nothing unless ``options.yes``.
-    ``ledger`` may be ``None`` only for a dry run with no ledger yet."""
-    pools = {p.pool: p for p in plan.fleet}
+    ``ledger`` may be ``None`` only for a dry run with no ledger yet. A policy steers with
+    ``target`` (the schedule to reconcile towards instead of the plan's, same pools) and
+    ``markets`` (its market choice per pool, :class:`~costopt.orchestrate.reconcile.MarketChoice`);
+    the ledger records ``plan``."""
+    pools = {p.pool: p for p in (target or plan).fleet}
     workload = plan.workload_name
     if ledger is not None and not options.reinstate:
         _refuse_if_replaced(plan, ledger)
@@ -127,13 +134,14 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     if options.yes and ledger is not None:
         _settle_pending(plan, observed, ledger, at, say)
         _sync_ledger(plan, observed, ledger, at, say)
+        _record_progress_tags(plan, observed, ledger, at, say)
     else:
         for o in observed:
             if o.interrupted and o.state not in LIVE:
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
-    recon = reconcile(plan, at, observed)
-    scripts = _user_data(plan, at, recon, plan_path or plan.plan_id)
+    recon = reconcile(target or plan, at, observed, markets)
+    scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
                            pools=pools)
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
@@ -154,8 +162,8 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     if not options.yes or ledger is None:
         return outcome
 
-    carrier = _Carrier(plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say, guard,
-                       scripts, _gang_zones(plan, at, observed))
+    carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
+                       guard, scripts, _gang_zones(target or plan, at, observed))
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -265,6 +273,24 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
                                        ended=intent.kind == "terminate")
             say("recovered", f"the {intent.kind} of {inst.instance_id} cut short by an earlier "
                 "run did happen")
+
+
+def _record_progress_tags(plan: PlanDocument, observed: list[ObservedInstance],
+                          ledger: Ledger, at: datetime, say: Say) -> None:
+    """What jobs say on their instances' ``costopt:progress`` tags, recorded as reports the
+    first time a value is seen (the tag does not say when the job set it)."""
+    last = {r.job: r.done_gpu_hours for r in ledger.progress_reports(plan.plan_id)}
+    for o in observed:
+        if not o.progress:
+            continue
+        said, problem = parse_progress_tag(o.progress)
+        if problem:
+            say("failed", f"{o.instance_id}: costopt:progress = {o.progress!r} ignored: {problem}")
+        for job, done in said.items():
+            if last.get(job) != done:
+                ledger.report_progress(plan_id=plan.plan_id, job=job, at=at,
+                                       done_gpu_hours=done, source="tag")
+                last[job] = done
 
 
 def _record_running(ledger: Ledger, plan: PlanDocument, o: ObservedInstance, at: datetime,
@@ -405,9 +431,9 @@ class _Carrier:
         pool = next(p for p in self.plan.fleet if p.pool == action.pool)
         failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
                                            action.slot)
-        zones = self.fleet.zones(pool.region) if pool.market == "spot" else []
-        chain = launch_chain(pool.market, zones, self.options.spot_attempts,
-                             pool.on_demand_fallback)
+        zones = self.fleet.zones(pool.region) if action.market == "spot" else []
+        chain = launch_chain(action.market, zones, self.options.spot_attempts,
+                             pool.on_demand_fallback and action.fallback)
         settings = self.options.launch
         image = settings.image_for(pool.region)
         if image is None and settings.launch_template is None:
@@ -456,6 +482,8 @@ class _Carrier:
             fell_back = " (fallback)" if target != chain[0] else ""
             self.say("launch", f"launch {instance_id} ({pool.pool} slot {action.slot}, "
                      f"{target.describe()}{fell_back}, {price:,.4f} USD/h): {action.reason}")
+            if action.replaces is not None:
+                self.change(action.replaces)
             return True
         if self.guard and verdict:
             self.guard.withdraw(verdict)

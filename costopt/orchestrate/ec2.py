@@ -34,6 +34,7 @@ TAG_SPOT_REQUEST = "costopt:spot-request"
 TAG_JOBS = "costopt:jobs"
 TAG_GANG = "costopt:gang"
 TAG_NODE_RANK = "costopt:node-rank"
+TAG_PROGRESS = "costopt:progress"  # set by a job on its own instance: JOB=GPU_HOURS[,...]
 
 DEFAULT_IMAGE_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id")
@@ -167,6 +168,7 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         jobs=tuple(name for name in tags.get(TAG_JOBS, "").split(",") if name),
         gang=_whole(tags.get(TAG_GANG)),
         node_rank=_whole(tags.get(TAG_NODE_RANK)),
+        progress=tags.get(TAG_PROGRESS),
     )
 
 

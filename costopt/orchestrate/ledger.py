@@ -84,10 +84,22 @@ CREATE TABLE IF NOT EXISTS in_force (
   since TEXT NOT NULL
 );
 """
-SCHEMA += IN_FORCE
-VERSION = 2
+PROGRESS = """
+CREATE TABLE IF NOT EXISTS progress_reports (
+  plan_id TEXT NOT NULL,
+  job TEXT NOT NULL,
+  at TEXT NOT NULL,
+  done_gpu_hours REAL NOT NULL,    -- reference GPU-hours the job says it has done
+  source TEXT NOT NULL,            -- cli (costopt progress) or tag (costopt:progress)
+  PRIMARY KEY (plan_id, job, at)
+);
+"""
+SCHEMA += IN_FORCE + PROGRESS
+VERSION = 3
 """``PRAGMA user_version`` of a ledger with every table above. Version 0: made before the
-``in_force`` table (which opening adds)."""
+``in_force`` table; version 2: before ``progress_reports`` (opening adds what is missing)."""
+ADDED = {"in_force": (0, IN_FORCE), "progress_reports": (2, PROGRESS)}
+"""Tables added after a ledger version, and the latest version that lacks them."""
 
 TIMES = frozenset({"recorded_at", "at", "launched_at", "ended_at", "start", "end", "since"})
 """Columns that hold a UTC time, ``2027-01-04T00:00:00Z``."""
@@ -111,6 +123,16 @@ def ts(moment: datetime) -> str:
 
 def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """What a job said it had done: ``done_gpu_hours`` reference GPU-hours at ``at``."""
+
+    job: str
+    at: datetime
+    done_gpu_hours: float
+    source: str  # cli or tag
 
 
 @dataclass(frozen=True)
@@ -421,6 +443,19 @@ class Ledger:
         return [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
                              r["reason"]) for r in rows]
 
+    def report_progress(self, *, plan_id: str, job: str, at: datetime, done_gpu_hours: float,
+                        source: str) -> None:
+        """Record what a job says it has done by ``at`` (the last word at a moment wins)."""
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO progress_reports VALUES (?,?,?,?,?)",
+                      (plan_id, job, ts(at), done_gpu_hours, source))
+
+    def progress_reports(self, plan_id: str) -> list[ProgressReport]:
+        """The plan's jobs' progress reports, oldest first."""
+        rows = self._conn.execute("SELECT * FROM progress_reports WHERE plan_id=? ORDER BY at, "
+                                  "job", (plan_id,))
+        return [ProgressReport(r["job"], parse_ts(r["at"]), r["done_gpu_hours"], r["source"])
+                for r in rows]
 
 def _expected_columns() -> dict[str, list[tuple[str, str, bool]]]:
     """table -> ``(column, declared type, NOT NULL)`` as :data:`SCHEMA` makes them."""
@@ -457,8 +492,10 @@ def _check(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     missing = [t for t in EXPECTED if t not in tables]
-    if version == 0 and missing == ["in_force"]:  # a ledger made before the table was
-        conn.executescript(IN_FORCE + f"PRAGMA user_version={VERSION};")
+    if missing and all(t in ADDED and version <= ADDED[t][0] for t in missing):
+        # a ledger made before these tables were: add them
+        conn.executescript("".join(ADDED[t][1] for t in missing)
+                           + f"PRAGMA user_version={VERSION};")
         missing = []
     if missing:
         raise LedgerError(path, f"the table {missing[0]!r} is missing"

@@ -1,28 +1,48 @@
 """How the fleet is driven between the plan and AWS: the policy seam.
 
-A policy answers, at a moment, *which fleet schedule to reconcile towards*, given the plan
-and (if it wants it) each job's progress. The reconcile, fallback chain, budget guard and
-ledger then carry that schedule out unchanged, for ``apply`` and ``simulate`` alike.
+A policy answers, at a moment, *which fleet schedule to reconcile towards, and on which
+market* (:class:`Desired`), given the plan and (if it wants it) each job's progress. The
+reconcile, fallback chain, budget guard and ledger then carry that out unchanged, for
+``apply``, ``watch`` and ``simulate`` alike.
 
+- ``deadline`` (:class:`DeadlineAware`, the default): spec v2, "Carrying a plan out on time".
+  Each spot pool of the plan runs its gangs while a job the plan puts on it is unfinished,
+  on the market its pace calls for (:mod:`costopt.orchestrate.pace`): behind - the missing
+  gangs on-demand now (a spot instance still running is kept: it works as fast); critical -
+  on-demand, a running spot instance swapped for it; ahead - spot, retried at every
+  reconcile (an on-demand instance already running is kept); safely ahead - spot only, the
+  on-demand instances ended. Spot whose interruptions, as seen so far, leave it dearer per
+  unit of work than on-demand (:func:`~costopt.orchestrate.pace.spot_efficiency` times the
+  on-demand price below the spot price) is not used: on-demand runs instead, whatever the
+  pace. On-demand pools and owned servers do what the plan has for them
+  (their future work counts towards the job's pace); every pool ends once its jobs are done.
 - ``plan`` (:class:`FollowPlan`): the plan's own schedule; a spot slot that finds no
   capacity falls back as the fallback chain says and stays there until the slot ends.
-  This is what ``apply`` does.
-
-A deadline-aware policy (spec v2, "Carrying a plan out on time") returns another schedule:
-slots moved to an on-demand pool while a job is behind, back to spot when it is ahead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from costopt.orchestrate.progress import JobProgress
-from costopt.plan.planfile import PlanDocument
+from costopt.orchestrate.pace import JobPace, PaceState, spot_efficiency
+from costopt.orchestrate.progress import JobProgress, PlanMix
+from costopt.orchestrate.reconcile import MarketChoice
+from costopt.plan.planfile import FleetPool, PlanDocument, Slot
 
 ProgressNow = Callable[[], dict[str, JobProgress]]
 """Each job's progress now, computed only when a policy asks for it."""
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The schedule to reconcile towards, and the market a policy chooses per pool id (a pool
+    without a choice runs as the plan says, with its fallback chain)."""
+
+    plan: PlanDocument
+    markets: dict[str, MarketChoice] = field(default_factory=dict)
 
 
 class Policy(Protocol):
@@ -33,19 +53,146 @@ class Policy(Protocol):
     name: str
     review_seconds: float | None
 
-    def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> PlanDocument:
+    def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> Desired:
         ...
 
 
 class FollowPlan:
-    """The plan's schedule as it stands (today's ``apply``)."""
+    """The plan's schedule as it stands (``--policy plan``)."""
 
     name = "plan"
     review_seconds = None  # the plan's schedule changes only at its slots' boundaries
 
-    def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> PlanDocument:
-        return plan
+    def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> Desired:
+        return Desired(plan)
 
 
-POLICIES: dict[str, Policy] = {"plan": FollowPlan()}
-"""The policies ``--policy`` may name."""
+def gangs(pool: FleetPool) -> int:
+    """The most slots of ``pool`` the plan runs at once."""
+    return max((sum(1 for s in pool.slots if s.start <= m < s.end) for m in
+                {s.start for s in pool.slots}), default=0)
+
+
+def _now(pool: FleetPool, k: int, at: datetime, period: timedelta) -> Slot:
+    """Slot ``k`` of ``pool`` over ``[at, at + period)``, serving what the plan's slot ``k``
+    serves (its jobs, and its gang and rank): an instance runs its slot's user data."""
+    plan_slot = next((s for s in pool.slots if s.slot == k), None)
+    if plan_slot is None:
+        return Slot(slot=k, start=at, end=at + period)
+    return plan_slot.model_copy(update={"start": at, "end": at + period})
+
+
+def spot_availability(plan: PlanDocument, pool_id: str) -> float | None:
+    """The availability the plan knew for a spot pool (``spot_availability`` of its pool
+    record, given or from traces), else ``None`` (assumed, or not recorded)."""
+    extra = (record.model_extra or {}) if (record := plan.pool(pool_id)) else {}
+    value = extra.get("spot_availability")
+    if extra.get("spot_availability_source") == "assumed" or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until: datetime,
+                 leave_out: frozenset[str] = frozenset()) -> float:
+    """Work (reference GPU-hours) the plan does for ``job`` in ``[at, until)`` on its pools
+    but those left out, each period's spread evenly over it."""
+    work = 0.0
+    for a in plan.assignments:
+        if a.job != job or a.pool in leave_out:
+            continue
+        t = mix.period_of(a.period_start)
+        start, end = mix.period_starts[t], mix.period_end(t)
+        inside = (min(end, until) - max(start, at)).total_seconds()
+        if inside > 0:
+            work += a.work_gpu_hours * inside / (end - start).total_seconds()
+    return work
+
+
+CHOICE = {
+    PaceState.CRITICAL: MarketChoice("on_demand", "swap"),
+    PaceState.BEHIND: MarketChoice("on_demand", "keep"),
+    PaceState.AHEAD: MarketChoice("spot", "keep"),
+    PaceState.SAFE: MarketChoice("spot", "end"),
+}
+"""The market of a spot pool whose jobs may run on-demand, by the most pressed job's pace."""
+
+PRESSED = [PaceState.CRITICAL, PaceState.BEHIND, PaceState.AHEAD, PaceState.SAFE]
+
+
+class DeadlineAware:
+    """The deadline-aware policy (``--policy deadline``, the default): see the module."""
+
+    name = "deadline"
+    review_seconds: float | None = 900.0  # spot is retried at least every 15 minutes
+
+    def paces(self, plan: PlanDocument, at: datetime, jobs: dict[str, JobProgress],
+              mix: PlanMix) -> dict[str, JobPace]:
+        """Each job's pace on the plan's spot pools (the pools this policy drives)."""
+        spot = {p.pool: p for p in plan.fleet if p.market == "spot"}
+        out = {}
+        for name, p in jobs.items():
+            rate = 0.0
+            known: list[float | None] = []
+            for pool_id, pool in spot.items():
+                gpus = mix.pool_gpus.get(pool_id, {}).get(name, 0.0)
+                if gpus > 0:
+                    rate += gangs(pool) * gpus * p.speed.get(pool_id, 0.0)
+                    known.append(spot_availability(plan, pool_id))
+            elsewhere = planned_work(plan, mix, name, at, p.deadline, frozenset(spot))
+            overhead = (p.setup_minutes + p.checkpoint_minutes / 2) / 60
+            availability = None if not known or None in known else min(
+                a for a in known if a is not None)
+            out[name] = JobPace(name, at, p.start or at, p.deadline, p.needed_gpu_hours,
+                                max(0.0, p.remaining_gpu_hours - elsewhere), rate, overhead,
+                                overhead, availability)
+        return out
+
+    @staticmethod
+    def spot_pays(plan: PlanDocument, pool: FleetPool, at: datetime,
+                  jobs: list[JobProgress]) -> bool:
+        """Whether spot on ``pool`` costs less per unit of work than on-demand, by the
+        interruptions its jobs have seen there so far (the price data's rate before)."""
+        record = plan.pool(pool.pool)
+        prior = (record.interruptions_per_hour if record else None) or 0.0
+        for p in jobs:
+            efficiency = spot_efficiency(
+                interruptions=p.interruptions, spot_hours=p.spot_hours, prior_per_hour=prior,
+                overhead_hours=(p.setup_minutes + p.checkpoint_minutes / 2) / 60)
+            if efficiency * pool.on_demand_usd_per_hour < pool.usd_per_hour:
+                return False
+        return True
+
+    def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> Desired:
+        jobs = progress()
+        mix = PlanMix.of(plan)
+        paces = self.paces(plan, at, jobs, mix)
+        windows = {name: (p.start or at, p.deadline) for name, p in jobs.items()}
+        t = mix.period_of(at)
+        period = timedelta(hours=float(plan.horizon["period_hours"]))
+        fleet = []
+        markets: dict[str, MarketChoice] = {}
+        for pool in plan.fleet:
+            on_pool = [j for j in mix.shares(pool.pool, t, windows, at) if j in jobs]
+            if pool.market != "spot":  # as the plan says, until its jobs are done
+                busy = any(not jobs[j].finished for j in on_pool)
+                fleet.append(pool if busy else pool.model_copy(update={"slots": []}))
+                continue
+            live = [paces[j].state for j in on_pool
+                    if paces[j].state is not PaceState.FINISHED]
+            if not live:
+                fleet.append(pool.model_copy(update={"slots": []}))
+                continue
+            slots = [_now(pool, k, at, period) for k in range(gangs(pool))]
+            fleet.append(pool.model_copy(update={"slots": slots}))
+            choice = CHOICE[min(live, key=PRESSED.index)]
+            if not pool.on_demand_fallback:
+                choice = MarketChoice("spot", "keep")
+            elif choice.market == "spot" and not self.spot_pays(
+                    plan, pool, at, [jobs[j] for j in on_pool]):
+                choice = MarketChoice("on_demand", "keep")
+            markets[pool.pool] = choice
+        return Desired(plan.model_copy(update={"fleet": fleet}), markets)
+
+
+POLICIES: dict[str, Policy] = {"deadline": DeadlineAware(), "plan": FollowPlan()}
+"""The policies ``--policy`` may name; the first is the default."""

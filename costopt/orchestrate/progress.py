@@ -7,8 +7,11 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
   is the plan's mix: the GPU-hours the plan assigns ``j`` on ``p`` in ``t`` per instance-hour
   it buys there. (The plan file does not yet say which job a slot serves: a pool's
   instance-hours are shared among its jobs in proportion to the plan's assignments for that
-  pool and period. Time in a pool-period the plan assigns no job to does no work.) The
-  same shares split each instance's cost and its spot and on-demand hours among the jobs.
+  pool and period. Time in a pool-period the plan assigns no job to - where a deadline-aware
+  policy runs a job outside the plan's slots - goes to the jobs the plan puts on that pool
+  whose window holds it, by their GPUs per instance-hour where the plan has them there
+  (:meth:`PlanMix.shares`); time on a pool the plan gives no job does no work.) The same
+  shares split each instance's cost and its spot and on-demand hours among the jobs.
 - **Setup.** Every run of an instance (a launch or a start) does no work for its first
   ``setup_minutes``.
 - **Interruptions.** An instance AWS reclaims loses, for each job it serves, the work of
@@ -20,12 +23,14 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 
-from costopt.orchestrate.ledger import Interruption, Runtime
+from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
 from costopt.plan.planfile import PlanDocument
 
 DEFAULT_SETUP_MINUTES = 10.0
@@ -48,12 +53,14 @@ class Run:
 
 @dataclass(frozen=True)
 class JobNeeds:
-    """What a job must do: ``gpu_hours`` of work (reference GPU-hours) by ``deadline``."""
+    """What a job must do: ``gpu_hours`` of work (reference GPU-hours) by ``deadline``,
+    from ``start`` (its earliest start; ``None``: the horizon's)."""
 
     name: str
     gpu_hours: float
     checkpoint_minutes: float
     deadline: datetime
+    start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -71,12 +78,15 @@ class OwnedWork:
 @dataclass(frozen=True)
 class PlanMix:
     """The plan's mix: per (cloud pool, period index) the GPUs per instance-hour each job
-    holds; the owned work; the periods' starts and the horizon's end."""
+    holds; per cloud pool and job the GPUs per instance-hour in the periods the plan gives
+    the job there (``pool_gpus``, for periods the plan leaves the pool empty); the owned work;
+    the periods' starts and the horizon's end."""
 
     period_starts: tuple[datetime, ...]
     end: datetime
     gpus: dict[tuple[str, int], dict[str, float]]
     owned: tuple[OwnedWork, ...]
+    pool_gpus: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def period_of(self, moment: datetime) -> int:
         """The index of the period holding ``moment`` (-1 before the horizon)."""
@@ -90,23 +100,48 @@ class PlanMix:
         h = plan.horizon
         start = datetime.fromisoformat(h["start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(h["end"].replace("Z", "+00:00"))
-        step = timedelta(hours=h["period_hours"])
-        starts = tuple(start + k * step for k in range(int(h["periods"])))
+        runs = h.get("period_runs") or [{"hours": h["period_hours"], "count": h["periods"]}]
+        lengths = [timedelta(hours=r["hours"]) for r in runs for _ in range(int(r["count"]))]
+        starts = tuple(accumulate(lengths[:-1], initial=start))
         mix = cls(starts, end, {}, ())
         instance_hours = {(r.pool, mix.period_of(r.period_start)): r.instance_hours
                           for r in plan.instance_hours}
         gpus: dict[tuple[str, int], dict[str, float]] = {}
         owned = []
+        planned: dict[tuple[str, str], list[float]] = {}  # (pool, job) -> [GPU-h, instance-h]
         for a in plan.assignments:
             t = mix.period_of(a.period_start)
             u = instance_hours.get((a.pool, t))
             if u:
                 shares = gpus.setdefault((a.pool, t), {})
                 shares[a.job] = shares.get(a.job, 0.0) + a.gpu_hours / u
+                planned.setdefault((a.pool, a.job), [0.0, 0.0])[0] += a.gpu_hours
             elif a.pool.startswith(("owned:", "buy:")):
                 owned.append(OwnedWork(a.job, starts[t], mix.period_end(t), a.work_gpu_hours,
                                        a.cost_usd))
-        return cls(starts, end, gpus, tuple(owned))
+        for (pool, t), shares in gpus.items():
+            for job in shares:
+                planned[(pool, job)][1] += instance_hours[(pool, t)]
+        pool_gpus: dict[str, dict[str, float]] = {}
+        for (pool, job), (gpu_hours, hours) in planned.items():
+            pool_gpus.setdefault(pool, {})[job] = gpu_hours / hours
+        return cls(starts, end, gpus, tuple(owned), pool_gpus)
+
+    def shares(self, pool: str, t: int, windows: dict[str, tuple[datetime, datetime]],
+               moment: datetime) -> dict[str, float]:
+        """GPUs per instance-hour each job holds on ``pool`` in period ``t``: the plan's for
+        that period; else, among the pool's jobs whose window ``[start, deadline)`` holds
+        ``moment``, each one's GPUs per instance-hour in the periods the plan gives it there,
+        scaled down to the most the plan ever puts on the pool at once."""
+        planned = self.gpus.get((pool, t))
+        if planned:
+            return planned
+        live = {job: g for job, g in self.pool_gpus.get(pool, {}).items()
+                if job in windows and windows[job][0] <= moment < windows[job][1]}
+        most = max((sum(s.values()) for (p, _t), s in self.gpus.items() if p == pool),
+                   default=0.0)
+        total = sum(live.values())
+        return {job: g * most / total for job, g in live.items()} if total > most else live
 
 
 @dataclass(frozen=True)
@@ -123,11 +158,17 @@ class ProgressModel:
 @dataclass
 class JobProgress:
     """A job's progress at some moment. Hours are instance-hours attributed to the job;
-    USD its share of what the instances cost, and its owned energy."""
+    USD its share of what the instances cost, and its owned energy. ``start``,
+    ``checkpoint_minutes``, ``setup_minutes`` and ``speed`` (reference GPU-hours per GPU-hour
+    on each cloud pool) are what it was measured with, for a policy to judge its pace."""
 
     job: str
     needed_gpu_hours: float
     deadline: datetime
+    start: datetime | None = None
+    checkpoint_minutes: float = 60.0
+    setup_minutes: float = DEFAULT_SETUP_MINUTES
+    speed: dict[str, float] = field(default_factory=dict)
     done_gpu_hours: float = 0.0
     finished_at: datetime | None = None
     spot_hours: float = 0.0
@@ -161,21 +202,25 @@ def _hours(a: datetime, b: datetime) -> float:
 
 def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dict[str, JobProgress]:
     """Each job's progress at ``at`` from the runs of its pools (clipped to ``at``)."""
-    out = {j.name: JobProgress(j.name, j.gpu_hours, j.deadline) for j in model.jobs}
-    checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
-    setup = timedelta(minutes=model.setup_minutes)
     mix = model.mix
+    out = {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or mix.period_starts[0],
+                               j.checkpoint_minutes, model.setup_minutes,
+                               {pool: s for (job, pool), s in model.speed.items()
+                                if job == j.name}) for j in model.jobs}
+    checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
+    windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
+    setup = timedelta(minutes=model.setup_minutes)
     for run in runs:
         end = min(run.end, at)
         if end <= run.start:
             continue
         done: dict[str, float] = {}
         t = max(0, mix.period_of(run.start))
-        a = run.start
+        a = max(run.start, mix.period_starts[0])  # before the horizon: not the plan's work
         shares: dict[str, float] = {}
         while a < end and t < len(mix.period_starts):
             b = min(end, mix.period_end(t))
-            shares = mix.gpus.get((run.pool, t), {})
+            shares = mix.shares(run.pool, t, windows, a)
             total = sum(shares.values())
             useful = max(a, min(b, run.start + setup))
             for job, gpus in shares.items():
@@ -231,6 +276,46 @@ def _accumulate(segments: list[tuple[datetime, datetime, float]],
             work = max(0.0, work - change)
         previous = moment
     return work, None
+
+
+def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
+                      reports: Iterable[ProgressReport]) -> dict[str, JobProgress]:
+    """Each job's progress at ``at``, from its last report at or before ``at`` (what the job
+    said it had done then) plus the work its instances did since, as :func:`job_progress`
+    accounts it; a job with no report as :func:`job_progress` has it."""
+    out = job_progress(model, runs, at)
+    latest = {r.job: r for r in sorted(reports, key=lambda r: r.at) if r.at <= at}
+    for job, report in latest.items():
+        p = out.get(job)
+        if p is None:
+            continue
+        since = p.done_gpu_hours - job_progress(model, runs, report.at)[job].done_gpu_hours
+        done = min(p.needed_gpu_hours, report.done_gpu_hours + max(0.0, since))
+        if report.done_gpu_hours >= p.needed_gpu_hours:
+            p.finished_at = report.at
+        elif done < p.needed_gpu_hours:
+            p.finished_at = None
+        p.done_gpu_hours = done
+    return out
+
+
+def parse_progress_tag(value: str) -> tuple[dict[str, float], str | None]:
+    """The ``costopt:progress`` tag, ``JOB=GPU_HOURS[,JOB=GPU_HOURS...]`` (reference
+    GPU-hours done): the jobs' figures, and what is wrong with the parts left out."""
+    said: dict[str, float] = {}
+    bad = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        job, _, figure = part.partition("=")
+        try:
+            done = float(figure)
+        except ValueError:
+            done = math.nan
+        if not job.strip() or not math.isfinite(done) or done < 0:
+            bad.append(part)
+        else:
+            said[job.strip()] = done
+    problem = f"not JOB=GPU_HOURS (a number >= 0): {', '.join(bad)}" if bad else None
+    return said, problem
 
 
 def runs_from_ledger(runtimes: Iterable[Runtime], interruptions: Iterable[Interruption],

@@ -27,11 +27,16 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
    otherwise. Each one the plan keeps gets a ``claim`` action (re-tagged with this plan).
    As in rules 2-3 they serve only slots that run what they run; a multi-node gang's
    instance of another plan serves none (its ranks find each other by that plan's tags).
+8. A policy may choose a pool's market now (:class:`MarketChoice`): its missing slots launch
+   on that market with no fallback to the other (the policy chose); a live instance on the
+   other market is kept, swapped (an instance on the chosen market is launched for its slot
+   and the other terminated once it runs) or ended (terminated, its slot launched on the
+   chosen market); a stopped instance on the other market is not started but terminated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -48,6 +53,17 @@ SPOT_INTERRUPTION_CODES = frozenset({"Server.SpotInstanceTermination",
 """``StateReason`` codes AWS gives an instance it reclaimed from the spot market."""
 
 ActionKind = Literal["claim", "launch", "start", "stop", "terminate"]
+Market = Literal["on_demand", "spot"]
+
+
+@dataclass(frozen=True)
+class MarketChoice:
+    """What a policy wants a pool's slots to run as now: ``market``; and what becomes of a
+    live instance on the other market: ``keep`` it, ``swap`` it (replaced once an instance on
+    ``market`` runs for its slot) or ``end`` it (terminated; its slot launched on ``market``)."""
+
+    market: Market
+    other: Literal["keep", "swap", "end"] = "keep"
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,7 @@ class ObservedInstance:
     jobs: tuple[str, ...] = ()  # the ``costopt:jobs`` tag: the jobs its user data runs
     gang: int | None = None  # the ``costopt:gang`` tag of a multi-node gang's instance
     node_rank: int | None = None  # the ``costopt:node-rank`` tag
+    progress: str | None = None  # the ``costopt:progress`` tag a job may set: JOB=GPU_HOURS,...
 
     @property
     def interrupted(self) -> bool:
@@ -101,6 +118,8 @@ class FleetAction:
     instance_id: str | None = None
     running: bool = True  # for stop/terminate: whether the instance runs (and costs) now
     spot_request_id: str | None = None  # cancelled before a terminate
+    fallback: bool = True  # for a launch: may the chain end on the other market
+    replaces: FleetAction | None = None  # for a launch: the terminate to carry out once it runs
 
     @property
     def usd_per_hour_change(self) -> float:
@@ -186,9 +205,10 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%m-%d %H:%M")
 
 
-def reconcile(plan: PlanDocument, at: datetime,
-              observed: Iterable[ObservedInstance]) -> Reconciliation:
-    """What to launch, start, stop and terminate at ``at`` so the fleet matches the plan."""
+def reconcile(plan: PlanDocument, at: datetime, observed: Iterable[ObservedInstance],
+              markets: Mapping[str, MarketChoice] | None = None) -> Reconciliation:
+    """What to launch, start, stop and terminate at ``at`` so the fleet matches the plan;
+    ``markets``: a policy's market choice per pool id (rule 8)."""
     period = timedelta(hours=int(plan.horizon["period_hours"]))
     by_pool: dict[str, list[ObservedInstance]] = {}
     for o in observed:
@@ -199,7 +219,9 @@ def reconcile(plan: PlanDocument, at: datetime,
     commanded = frozenset(j.job for j in plan.jobs if j.run)
     for pool in plan.fleet:
         pool_actions, pool_kept = _reconcile_pool(pool, at, period, by_pool.get(pool.pool, []),
-                                                  plan.plan_id, commanded)
+                                                  plan.plan_id,
+                                                  (markets or {}).get(pool.pool),
+                                                  commanded)
         actions += pool_actions
         kept += pool_kept
     for pool_id in sorted(set(by_pool) - set(fleet)):
@@ -255,15 +277,24 @@ def _end(o: ObservedInstance, kind: ActionKind, running: bool, usd_per_hour: flo
 
 def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                     observed: list[ObservedInstance], plan_id: str,
-                    commanded: frozenset[str]
+                    choice: MarketChoice | None = None,
+                    commanded: frozenset[str] = frozenset(),
                     ) -> tuple[list[FleetAction], list[tuple[ObservedInstance, int]]]:
     wanted = wanted_slots(pool, at)
+    market: Market = choice.market if choice else pool.market
     live = sorted((o for o in observed if o.state in LIVE),
                   key=lambda o: (o.launched_at, o.instance_id))
     stopped = [o for o in observed if o.state in STOPPED and not o.interrupted]
     actions = [_end(o, "terminate", False, instance_price(pool, o.market),
                     "interrupted by AWS while stopped; its slot is relaunched")
                for o in observed if o.state in STOPPED and o.interrupted]
+    if choice is not None:
+        moved = f"the policy runs this pool on {market.replace('_', '-')} now"
+        actions += [_end(o, "terminate", o.state in LIVE, instance_price(pool, o.market), moved)
+                    for o in live + stopped if o.market != market
+                    and (o.state not in LIVE or choice.other == "end")]
+        live = [o for o in live if o.market == market or choice.other != "end"]
+        stopped = [o for o in stopped if o.market == market]
 
     claims: dict[int, ObservedInstance] = {}
     unclaimed: list[ObservedInstance] = []
@@ -300,8 +331,19 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                                    _slot_reason(pool, k, at), slot=k, instance_id=o.instance_id))
     for k in missing:
         actions.append(FleetAction("launch", pool.pool, pool.region, pool.instance_type,
-                                   pool.market, pool.usd_per_hour,
-                                   _slot_reason(pool, k, at, observed), slot=k))
+                                   market, instance_price(pool, market),
+                                   _slot_reason(pool, k, at, observed), slot=k,
+                                   fallback=choice is None))
+    if choice is not None and choice.other == "swap":
+        for o, k in kept:
+            if o.market != market:
+                old = _end(o, "terminate", True, instance_price(pool, o.market),
+                           f"replaced by {market.replace('_', '-')} for slot {k}")
+                actions.append(FleetAction(
+                    "launch", pool.pool, pool.region, pool.instance_type, market,
+                    instance_price(pool, market), f"slot {k} moves to "
+                    f"{market.replace('_', '-')}; replaces {o.instance_id} once it runs",
+                    slot=k, fallback=False, replaces=old))
 
     soon = max(0, slots_wanted_soon(pool, at, period) - len(wanted))
     room = max(0, soon - len(stopped))

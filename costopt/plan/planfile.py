@@ -35,6 +35,7 @@ from costopt.errors import MISSING, FieldIssue, PlanFileError
 from costopt.files import write_atomically
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
+from costopt.plan.protection import protection
 from costopt.workload import Horizon, iso, price_date_of, slug
 from costopt.workload import _path as field_path
 
@@ -452,6 +453,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                                                            uses[pool.id])],
         })
     plan_total = result.total_usd
+    guarded = protection(result)
     bought = {b.pool: b.count for b in result.purchases}
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -502,7 +504,13 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                         "detail": lim.detail} for lim in result.binding.limits],
             "jobs_on_deadline": list(result.binding.on_deadline),
         },
-        "notes": list(result.notes),
+        "notes": list(result.notes) + [f"{v.job} is not protected against losing its spot "
+                                       f"capacity: {v.reason}" for v in guarded if not v.protected],
+        "protection": [{"job": v.job, "protected": v.protected, "reason": v.reason}
+                       for v in guarded],
+        "spot_availability_assumed": sorted(
+            p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
+            and p.availability_source == "assumed"),
         "jobs": [{"job": job.name, "gpus": job.gpus, "nodes": job.nodes,
                   "parallel": job.parallel, "run": job.run, "setup": job.setup}
                  for job in w.jobs],
@@ -563,7 +571,10 @@ def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) ->
             "usd_per_hour": _r(pool.usd_per_hour),
             "on_demand_usd_per_hour": _r(pool.on_demand_usd_per_hour),
             "interruptions_per_hour": _r(pool.interruptions_per_hour),
-            "price_source": pool.price_source}
+            "price_source": pool.price_source,
+            **({"spot_availability": _r(pool.availability),
+                "spot_availability_source": pool.availability_source}
+               if pool.market == "spot" else {})}
 
 
 def write_plan(doc: dict[str, Any], path: Path) -> None:

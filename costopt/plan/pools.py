@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
@@ -69,6 +71,8 @@ class CloudPool:
     interruptions_per_hour: float  # spot interruptions per instance-hour; 0 on demand
     max_instances: int | None
     price_source: str  # "table" or "override"
+    availability: float = 1.0  # share of time spot can be had (spec v2's a); 1 on demand
+    availability_source: str = "assumed"  # "given" (cloud.spot_availability), "traces", "assumed"
 
     @property
     def quota_family(self) -> str:
@@ -176,6 +180,14 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
     overrides = {(o.instance_type, o.region, o.market): o.usd_per_hour
                  for o in cloud.price_overrides}
     rates = {(r.instance_type, r.region): r.rate for r in cloud.spot_interruptions_per_hour}
+    given: dict[tuple[str, str], float] = {}
+    for line in sorted(cloud.spot_availability, key=lambda a: a.az is None):
+        given[(line.instance_type, line.region)] = max(  # a line for the region wins
+            line.availability, 0.0 if line.az is None else given.get(
+                (line.instance_type, line.region), 0.0))
+    manifest = cloud.spot_traces
+    traced = _trace_stats(manifest, manifest.stat().st_mtime_ns if manifest.exists() else 0) \
+        if manifest else {}
     caps = {(m.instance_type, m.region, m.market): m.count for m in cloud.max_instances}
 
     def wanted(instance_type: str, region: str, market: str) -> bool:
@@ -197,14 +209,19 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
             prices[(instance_type, region, market)] = (offer, price, "override")
 
     pools = []
-    for (instance_type, region, market), (offer, price, source) in sorted(prices.items()):
+    for (instance_type, region, market), (offer, price, price_source) in sorted(prices.items()):
         local = catalog.offer(instance_type, region)
         on_demand = (local or offer).on_demand_usd_per_hour
         override_od = overrides.get((instance_type, region, "on_demand"))
-        rate = 0.0
+        rate, availability, source = 0.0, 1.0, "assumed"
         if market == "spot":
-            rate = rates.get((instance_type, region),
+            stats = traced.get((instance_type, region))
+            rate = rates.get((instance_type, region), stats[1] if stats else
                              (local.spot_interruptions_per_hour if local else None) or 0.0)
+            if (instance_type, region) in given:
+                availability, source = given[(instance_type, region)], "given"
+            elif stats:
+                availability, source = stats[0], "traces"
         pools.append(CloudPool(
             id=cloud_id(region, instance_type, market),
             region=region,
@@ -218,13 +235,36 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
             on_demand_usd_per_hour=override_od if override_od is not None else on_demand,
             interruptions_per_hour=rate,
             max_instances=caps.get((instance_type, region, market)),
-            price_source=source,
+            price_source=price_source,
+            availability=availability,
+            availability_source=source,
         ))
     return pools
 
 
+@lru_cache(maxsize=8)
+def _trace_stats(manifest: Path, _mtime_ns: int) -> dict[tuple[str, str], tuple[float, float]]:
+    return spot_trace_stats(manifest)  # read once per manifest version, not per build
+
+
+def spot_trace_stats(manifest: Path) -> dict[tuple[str, str], tuple[float, float]]:
+    """``(instance type, region) -> (availability, interruptions per spot-hour)`` from the
+    traces a ``traces.yaml`` manifest names (``traces stats``); where several zones of a
+    region are traced, the best zone's (a launch without a zone may land in any)."""
+    from costopt.simulate.traces import load_manifest, trace_stats
+
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for t in load_manifest(manifest):
+        stats = trace_stats(t.trace)
+        key = (t.pool.instance_type, t.pool.region)
+        if key not in out or stats.availability > out[key][0]:
+            out[key] = (stats.availability, stats.preemptions_per_spot_hour)
+    return out
+
+
 def spot_efficiency(rate: float, checkpoint_minutes: float, restart_minutes: float) -> float:
-    """Useful share of spot time: ``max(0, 1 - r * (checkpoint/2 + restart) / 60)``."""
+    """Useful share of spot time: ``max(0, 1 - r * (checkpoint/2 + restart) / 60)`` (spec v2
+    multiplies it by the pool's availability ``a``: :func:`eligibility`)."""
     return max(0.0, 1.0 - rate * (checkpoint_minutes / 2 + restart_minutes) / 60)
 
 
@@ -305,7 +345,8 @@ def _pair(job: Job, pool: Pool, catalog: PriceCatalog,
         return None
     eff = 1.0
     if isinstance(pool, CloudPool) and pool.market == "spot":
-        eff = spot_efficiency(pool.interruptions_per_hour, job.checkpoint_minutes, restart)
+        eff = pool.availability * spot_efficiency(pool.interruptions_per_hour,
+                                                  job.checkpoint_minutes, restart)
     if eff <= 0 or not math.isfinite(speed):
         return None
     return speed, eff

@@ -24,18 +24,9 @@ from datetime import datetime, timedelta
 from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.policy import Policy
-from costopt.orchestrate.progress import (
-    DEFAULT_SETUP_MINUTES,
-    JobNeeds,
-    JobProgress,
-    PlanMix,
-    ProgressModel,
-    Run,
-    job_progress,
-    runs_from_ledger,
-)
+from costopt.orchestrate.progress import JobProgress, Run, job_progress
+from costopt.orchestrate.steer import ledger_runs, progress_model, steer
 from costopt.plan.planfile import PlanDocument
-from costopt.plan.pools import build_pools, eligibility
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool
@@ -70,26 +61,6 @@ class Simulation:
     def unattributed_usd(self) -> float:
         """Cloud cost in pool-periods the plan assigns no job to."""
         return self.cloud_usd - sum(p.cloud_usd for p in self.jobs.values())
-
-
-def setup_minutes_of(plan: PlanDocument, workload: Workload) -> float:
-    """``setup_minutes`` from the plan if it records it, else the workload's
-    ``cloud.setup_minutes`` if it has one, else 10."""
-    recorded = (plan.model_extra or {}).get("setup_minutes")
-    if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
-        return float(recorded)
-    return float(getattr(workload.cloud, "setup_minutes", DEFAULT_SETUP_MINUTES))
-
-
-def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog) -> ProgressModel:
-    """The jobs' needs, their speed on each pool (from the workload and the price data's GPU
-    table), the plan's mix and the setup minutes."""
-    pools = build_pools(workload, catalog)
-    speed = {(workload.jobs[e.job].name, pools.all[e.pool].id): e.speed
-             for e in eligibility(workload, pools, catalog)}
-    jobs = tuple(JobNeeds(j.name, j.gpu_hours, j.checkpoint_minutes, workload.job_window(j)[1])
-                 for j in workload.jobs)
-    return ProgressModel(jobs, speed, PlanMix.of(plan), setup_minutes_of(plan, workload))
 
 
 def _moments(sources: dict[str, list[PoolTrace]], always: set[datetime], start: datetime,
@@ -146,8 +117,6 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
     fleet = SimulatedEc2(start)
     ledger = Ledger.in_memory()
     try:
-        def progress_at(at: datetime) -> Callable[[], dict[str, JobProgress]]:
-            return lambda: job_progress(model, _runs(ledger, at), at)
 
         short: set[str] = set()  # pools left without an instance they wanted
         reconciles = interrupted = 0
@@ -163,12 +132,12 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             interrupted += lost
             if not (lost or came_back or moment in always):
                 continue
-            desired = policy.desired(plan, moment, progress_at(moment))
-            outcome = apply_plan(desired, moment, fleet=fleet, ledger=ledger, options=options,
-                                 say=tell)
+            desired = steer(policy, plan, moment, lambda: model, ledger)
+            outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
+                                 say=tell, target=desired.plan, markets=desired.markets)
             reconciles += 1
             short = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
-        runs = _runs(ledger, end)
+        runs = ledger_runs(ledger, plan, end)
     finally:
         ledger.close()
     jobs = job_progress(model, runs, end)
@@ -178,8 +147,3 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
         owned_usd=sum(w.usd for w in model.mix.owned), reconciles=reconciles,
         moments=len(moments), launches=fleet.launch_calls, interruptions=interrupted,
         said=said, notes=notes)
-
-
-def _runs(ledger: Ledger, at: datetime) -> list[Run]:
-    start = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
-    return runs_from_ledger(ledger.runtimes(start, at), ledger.interruptions(None, at), at)

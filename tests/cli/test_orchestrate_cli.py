@@ -89,7 +89,7 @@ def cli(*args: str, faults: Faults | None = None, width: int = 200):
 
 def apply(plan_file: Path, state: Path, hour: int, *extra: str, faults: Faults | None = None):
     return cli("apply", str(plan_file), "--at", at(hour), "--state-dir", str(state),
-               "--image-id", IMAGE, "--yes", *extra, faults=faults)
+               "--image-id", IMAGE, "--yes", "--policy", "plan", *extra, faults=faults)
 
 
 def test_dry_run_changes_nothing(plan_file: Path, state: Path, aws: str) -> None:
@@ -108,7 +108,7 @@ def test_apply_at_start_launches_tagged_instances(plan_file: Path, state: Path,
     plan_id = json.loads(plan_file.read_text())["plan_id"]
     result = run_cli("apply", str(plan_file), "--at", at(0), "--state-dir", str(state),
                      "--image-id", f"us-east-1={IMAGE}", "--image-id", IMAGE, "--yes",
-                     env_url=aws)
+                     "--policy", "plan", env_url=aws)
     assert result.returncode == 0, result.stderr + result.stdout
     east, west = fleet("us-east-1"), fleet("us-west-2")
     assert sorted((tags(i)["costopt:pool"], tags(i)["costopt:slot"]) for i in east) == [
@@ -352,7 +352,8 @@ def test_watch_after_the_plan_ends_terminates_everything(plan_file: Path, state:
     ended = datetime(2027, 1, 6, tzinfo=timezone.utc)
     env = Env(clock=lambda: ended)
     result = CliRunner().invoke(app, ["watch", str(plan_file), "--state-dir", str(state),
-                                      "--image-id", IMAGE, "--yes", "--interval", "1"],
+                                      "--image-id", IMAGE, "--yes", "--policy", "plan",
+                                      "--interval", "1"],
                                 obj=env, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "The plan has ended and its fleet is gone after 1 reconcile(s)." in result.output
@@ -364,8 +365,8 @@ def test_watch_stops_cleanly_on_sigterm(plan_file: Path, state: Path, aws: str) 
     env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "200"}
     child = subprocess.Popen([COSTOPT, "watch", str(plan_file),
                               "--state-dir", str(state), "--image-id", IMAGE, "--yes",
-                              "--interval", "30"], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                              "--policy", "plan", "--interval", "30"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not (state / "ledger.db").exists() and time.monotonic() < deadline:

@@ -50,7 +50,7 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
     # hindsight 10 (22 h of spot in the day, 10 needed). Work 2.8333 - 0.5 + 6.8333 = 9.1667.
     proc = subprocess.run(
         [sys.executable, "-m", "costopt.cli.main", "simulate", "plan.json", "--traces",
-         "traces.yaml", "--format", "json", "-o", "score.json"],
+         "traces.yaml", "--policy", "plan", "--format", "json", "-o", "score.json"],
         capture_output=True, text=True, timeout=120, cwd=planned)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -68,7 +68,8 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
 
 def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(planned)
-    result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml"])
+    result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml",
+                                      "--policy", "plan"])
     assert result.exit_code == 0, result.output
     assert "hindsight optimum" in result.output
     (row,) = [line for line in result.output.splitlines() if "train" in line]
@@ -85,7 +86,23 @@ def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) 
     assert "is not the workload plan" in result.output
     result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
                                       str(planned / "traces.yaml"), "--policy", "greedy"])
-    assert result.exit_code == 2 and "valid: plan" in result.output
+    assert result.exit_code == 2 and "valid: deadline, plan" in result.output
+
+
+def test_simulate_drives_the_deadline_policy_by_default(planned: Path) -> None:
+    # 00:00 spot; 03:00 interrupted with 2.3333 GPU-h done (2.8333 less half a checkpoint):
+    # 7.6667 to go in 21 h less 40 min of restart (need 0.377) is safely ahead of the pace
+    # 10 / (24 - 2/3) = 0.4286, so no on-demand: spot is retried every 15 minutes and comes
+    # back at 05:00; setup to 05:10, 7.6667 h of work: finished 12:50, ended at the review
+    # at 13:00. Spot 3 h + 8 h at 1 USD/h = 11 USD, no on-demand.
+    result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
+                                      str(planned / "traces.yaml"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    (job,) = doc["jobs"]
+    assert (doc["policy"], doc["realised_usd"]) == ("deadline", 11.0)
+    assert (job["finished"], job["met_deadline"], job["spot_hours"], job["on_demand_hours"],
+            job["interruptions"]) == ("2027-01-01T12:50:00Z", True, 11.0, 0.0, 1)
 
 
 def test_traces_synth_then_stats(tmp_path: Path) -> None:

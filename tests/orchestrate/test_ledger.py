@@ -160,3 +160,14 @@ def test_a_claimed_instance_is_the_new_plans_at_its_price(tmp_path: Path) -> Non
         assert [(r.start, r.end, r.usd_per_hour) for r in runs] == [
             (at(0), at(5), 3.0), (at(5), None, 4.0)]
         assert sum(r.usd_within(at(0), at(8), at(8)) for r in runs) == pytest.approx(27.0)
+
+
+def test_a_ledger_made_before_progress_reports_gets_the_table(tmp_path: Path) -> None:
+    path = a_ledger_with_a_plan(tmp_path)
+    damage(path, "DROP TABLE progress_reports")
+    damage(path, "PRAGMA user_version=2")
+    with Ledger.open(tmp_path) as ledger:
+        ledger.report_progress(plan_id="t-0001", job="a", at=at(1), done_gpu_hours=2.5,
+                               source="cli")
+        assert [(r.job, r.at, r.done_gpu_hours) for r in ledger.progress_reports("t-0001")] == [
+            ("a", at(1), 2.5)]

@@ -14,6 +14,7 @@ from costopt.orchestrate.progress import (
     ProgressModel,
     Run,
     job_progress,
+    parse_progress_tag,
     runs_from_ledger,
 )
 
@@ -82,3 +83,10 @@ def test_runs_from_the_ledger_mark_the_interrupted_one() -> None:
         (at(0), at(1), False), (at(3), at(4), True)]
     (still,) = runs_from_ledger([runtime(2, None)], [], at(5))
     assert (still.end, still.interrupted) == (at(5), False)
+
+
+def test_the_progress_tag_names_jobs_and_their_work() -> None:
+    assert parse_progress_tag("train=6.5, eval=0") == ({"train": 6.5, "eval": 0.0}, None)
+    said, problem = parse_progress_tag("train=6.5,oops,eval=-1,x=nan")
+    assert said == {"train": 6.5}
+    assert problem == "not JOB=GPU_HOURS (a number >= 0): oops, eval=-1, x=nan"

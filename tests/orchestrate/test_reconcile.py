@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 from fleet_plans import at, plan, pool, seen
 
-from costopt.orchestrate.reconcile import reconcile, resumes_within, wanted_slots
+from costopt.orchestrate.reconcile import MarketChoice, reconcile, resumes_within, wanted_slots
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
 SPOT = "aws:us-west-2:p3.8xlarge:spot"
@@ -156,6 +156,50 @@ def test_resumes_within_a_period(two_pools) -> None:
     assert not resumes_within(od, at(12) - at(0))  # never pauses
     late = plan(pool(SPOT, [(0, 0, 8), (0, 21, 22)])).fleet[0]
     assert not resumes_within(late, at(12) - at(0))  # pauses 13 h
+
+
+def test_a_chosen_market_launches_missing_slots_there_with_no_fallback(two_pools) -> None:
+    # The policy runs the spot pool on-demand now: its missing slot 0 is launched on-demand
+    # at the pool's on-demand price (12.00 USD/h), and may not fall back to spot.
+    recon = reconcile(two_pools, at(1), [seen("i-1", OD, 0), seen("i-2", OD, 1)],
+                      {SPOT: MarketChoice("on_demand")})
+    (launch,) = recon.actions
+    assert (launch.kind, launch.pool, launch.slot, launch.market) == ("launch", SPOT, 0,
+                                                                      "on_demand")
+    assert launch.usd_per_hour == 12.0 and not launch.fallback
+
+
+def test_keep_leaves_a_running_instance_of_the_other_market(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-2", OD, 1), seen("i-3", SPOT, 0)]
+    recon = reconcile(two_pools, at(1), fleet, {SPOT: MarketChoice("on_demand", "keep")})
+    assert recon.actions == ()
+
+
+def test_swap_launches_first_and_ends_the_other_once_it_runs(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-2", OD, 1), seen("i-3", SPOT, 0)]
+    recon = reconcile(two_pools, at(1), fleet, {SPOT: MarketChoice("on_demand", "swap")})
+    (launch,) = recon.actions  # no terminate on its own: it rides on the launch
+    assert (launch.kind, launch.slot, launch.market) == ("launch", 0, "on_demand")
+    assert launch.replaces is not None
+    assert (launch.replaces.kind, launch.replaces.instance_id) == ("terminate", "i-3")
+    assert [o.instance_id for o, _k in recon.kept] == ["i-1", "i-2", "i-3"]
+
+
+def test_end_terminates_the_other_market_and_launches_on_the_chosen(two_pools) -> None:
+    fleet = [seen("i-1", OD, 0), seen("i-2", OD, 1),
+             seen("i-3", SPOT, 0, market="on_demand")]
+    recon = reconcile(two_pools, at(1), fleet, {SPOT: MarketChoice("spot", "end")})
+    assert kinds(recon) == [("terminate", SPOT, 0, "i-3"), ("launch", SPOT, 0, None)]
+    assert recon.actions[1].market == "spot" and not recon.actions[1].fallback
+    assert "runs this pool on spot now" in recon.actions[0].reason
+
+
+def test_a_stopped_instance_of_the_other_market_is_not_started(two_pools) -> None:
+    # At 12:00 the spot slot resumes; its instance sits stopped on spot, the policy wants
+    # on-demand: the stopped one goes and an on-demand instance is launched.
+    fleet = [seen("i-1", OD, 0), seen("i-3", SPOT, 0, "stopped")]
+    recon = reconcile(two_pools, at(12), fleet, {SPOT: MarketChoice("on_demand")})
+    assert kinds(recon) == [("terminate", SPOT, 0, "i-3"), ("launch", SPOT, 0, None)]
 
 
 # Takeover: "t-0001" is an older plan of the same workload; the plan reconciled is "t-0002".

@@ -7,7 +7,7 @@ import base64
 import os
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -20,6 +20,8 @@ from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.ec2 import Ec2Fleet, LaunchRequest, LaunchSettings, run_instances_params
 from costopt.orchestrate.fallback import LaunchTarget
 from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.policy import DeadlineAware
+from costopt.orchestrate.progress import JobProgress
 from costopt.orchestrate.userdata import checked_user_data, jobs_tag, user_data
 from costopt.plan.planfile import PlanDocument, to_document
 from costopt.plan.planner import make_plan
@@ -216,3 +218,22 @@ def test_a_missing_rank_is_launched_in_the_zone_of_its_gang(tmp_path: Path) -> N
                     inst["Placement"]["AvailabilityZone"]
     # rank 0 ran in us-east-1c already (adopted); rank 1 joins it there
     assert zones[(P4D, "0")] == zones[(P4D, "1")] == "us-east-1c"
+
+
+def test_the_deadline_policy_runs_a_gangs_slots_as_the_plan_has_them() -> None:
+    # The 2-node gang on spot (10 USD/h a p4d, 32 on demand): the deadline-aware policy
+    # runs the pool's slots from now for a period; they still serve job big as ranks 0
+    # and 1 of gang 0, so that their user data and tags are the gang's.
+    w = workload([{"name": "big", "gpus": 8, "nodes": 2, "gpu_hours": 960, "run": RUN,
+                   "interruptible": True}], days=2, cloud={"regions": ["us-east-1"]})
+    cat = catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96,
+                        on_demand=32.0, spot=10.0, rate=0.0))
+    plan = PlanDocument.model_validate(to_document(make_plan(w, cat), "w.yaml", "0" * 64))
+    [spot] = [p.pool for p in plan.fleet]
+    now = T0 + timedelta(hours=1)
+    progress = {"big": JobProgress("big", 960.0, T0 + timedelta(days=2), T0,
+                                   speed={spot: 2.0}, done_gpu_hours=32.0)}
+    desired = DeadlineAware().desired(plan, now, lambda: progress)
+    [pool] = desired.plan.fleet
+    assert [(s.slot, s.start, s.jobs, s.gang, s.node_rank, s.nodes) for s in pool.slots] == [
+        (k, now, ["big"], 0, k, 2) for k in (0, 1)]

@@ -6,7 +6,7 @@ import pytest
 from sim_cases import at, hourly, one_job, planned, prices, stretched
 
 from costopt.errors import InputFileError
-from costopt.orchestrate.policy import POLICIES
+from costopt.orchestrate.policy import POLICIES, Desired
 from costopt.simulate.run import simulate
 
 FOLLOW = POLICIES["plan"]
@@ -116,7 +116,7 @@ def test_a_policy_that_reviews_is_asked_at_its_interval() -> None:
 
         def desired(self, plan, at, progress):  # type: ignore[no-untyped-def]
             asked.append((at, progress()["train"].done_gpu_hours))
-            return plan
+            return Desired(plan)
 
     sim = simulate(plan, workload=w, catalog=cat, traces=[], policy=Every6h())
     # Slot 00:00-10:00 and the horizon's end, plus every 6 h: 00, 06, 10, 12, 18, 24.

@@ -1,0 +1,69 @@
+"""``costopt progress JOB --done GPU_HOURS``: a job says how far it has got."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costopt.cli.common import get_env, guarded
+from costopt.errors import CostoptError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("progress")(progress)
+
+
+@guarded
+def progress(
+    ctx: typer.Context,
+    job: Annotated[str, typer.Argument(help="The job's name, as in the workload.")],
+    done: Annotated[float, typer.Option(
+        "--done", help="Reference GPU-hours the job has done so far (V100 = 1.0).", min=0)],
+    plan_file: Annotated[Path | None, typer.Option(
+        "--plan", help="The plan the job runs under (default: the last plan applied that "
+        "has it).", metavar="PLAN.json")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="When it had done that (ISO 8601, "
+                                           "UTC); default now.", metavar="TIME")] = None,
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")] = None,
+) -> None:
+    """Record how much work a job has done, for the deadline-aware policy and `status`.
+
+    The job's progress is then this report plus what its instances do from now on.
+
+    Example: costopt progress vit-pretrain --done 412.5
+    """
+    from costopt.orchestrate.ledger import Ledger
+    from costopt.plan.planfile import read_plan
+
+    env = get_env(ctx)
+    if not math.isfinite(done):
+        raise typer.BadParameter(f"{done!r}; valid: a finite number >= 0", param_hint="--done")
+    moment = env.time_option(at)
+    with Ledger.open(state_dir) as ledger:
+        if plan_file is not None:
+            plan = read_plan(plan_file).model_dump(mode="json", by_alias=True)
+            candidates = [plan] if _jobs(plan) & {job} else []
+        else:
+            candidates = [d for d in ledger.plans() if job in _jobs(d)]
+        if not candidates:
+            where = str(plan_file) if plan_file else "the ledger's plans"
+            known = sorted(set().union(*(_jobs(d) for d in ledger.plans()))) \
+                if plan_file is None else sorted(_jobs(plan))
+            raise CostoptError(f"no job named {job!r} in {where} (jobs: "
+                               f"{', '.join(known) or 'none'}). To fix: name a job of the "
+                               "plan, or apply its plan first")
+        plan_id = candidates[-1]["plan_id"]
+        ledger.report_progress(plan_id=plan_id, job=job, at=moment, done_gpu_hours=done,
+                               source="cli")
+    env.console.print(f"{job}: {done:,.2f} GPU-hours done at "
+                      f"{moment.strftime('%Y-%m-%dT%H:%M:%SZ')} (plan {plan_id}).",
+                      highlight=False)
+
+
+def _jobs(document: dict) -> set[str]:
+    return {a["job"] for a in document.get("assignments", [])} | {
+        s["job"] for s in document.get("shortfalls", [])}

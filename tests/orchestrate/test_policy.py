@@ -1,0 +1,73 @@
+"""The deadline-aware policy's choices at one moment, from progress given by hand.
+
+The plan: one 1-GPU job of 10 GPU-h due at the end of 2027-01-01 (one 24-hour period), on
+spot p3.2xlarge (1 USD/h; 3 on demand), slot 0 from 00:00 to 10:00. Setup 10 minutes and
+checkpoint every 60: a restart costs 40 minutes.
+"""
+
+from __future__ import annotations
+
+import pytest
+from simulate.sim_cases import SPOT, T0, at, one_job, planned, prices
+
+from costopt.orchestrate.policy import POLICIES, DeadlineAware, gangs
+from costopt.orchestrate.progress import JobProgress
+from costopt.orchestrate.reconcile import MarketChoice
+
+POLICY = DeadlineAware()
+
+
+def progress(done: float, **fields: float) -> dict[str, JobProgress]:
+    return {"train": JobProgress("train", 10.0, at(24), T0, 60.0, 10.0, {SPOT: 1.0},
+                                 done_gpu_hours=done, **fields)}  # type: ignore[arg-type]
+
+
+def test_the_default_policy_is_deadline_aware() -> None:
+    assert next(iter(POLICIES)) == "deadline"
+
+
+@pytest.mark.parametrize(("hours", "done", "choice"), [
+    # need0 = 10 / (24 - 2/3) = 0.4286. At 12:00 with 4 done: 6 / (12 - 2/3) = 0.529: behind.
+    (12, 4.0, MarketChoice("on_demand", "keep")),
+    # At 12:00 with 5.2 done: 4.8 / 11.333 = 0.4235; with a switch 5.467 / 11.333 = 0.482:
+    # ahead, not safely.
+    (12, 5.2, MarketChoice("spot", "keep")),
+    # With 8 done: 2 / 11.333 = 0.176; with a switch 0.235: safely ahead.
+    (12, 8.0, MarketChoice("spot", "end")),
+    # At 20:00 with 5 done: 5 / 3.333 = 1.5: critical; the spot instance is swapped.
+    (20, 5.0, MarketChoice("on_demand", "swap")),
+])
+def test_the_market_follows_the_pace(hours: float, done: float, choice: MarketChoice) -> None:
+    plan = planned(one_job(10), prices())
+    desired = POLICY.desired(plan, at(hours), lambda: progress(done))
+    (pool,) = desired.plan.fleet
+    # The pool runs its one gang now, past the plan's slot (00:00-10:00).
+    assert [(s.slot, s.start) for s in pool.slots] == [(0, at(hours))]
+    assert desired.markets == {SPOT: choice}
+    assert desired.plan.plan_id == plan.plan_id
+
+
+def test_a_finished_job_runs_nothing() -> None:
+    plan = planned(one_job(10), prices())
+    desired = POLICY.desired(plan, at(5), lambda: progress(10.0))
+    assert [p.slots for p in desired.plan.fleet] == [[]]
+
+
+def test_spot_interrupted_too_often_gives_way_to_on_demand() -> None:
+    # Safely ahead, but 3 interruptions in 1 spot-hour: 3 / (1 + 1) = 1.5 an hour at 2/3 h
+    # each leaves e = 0 of a spot-hour's work: dearer than on-demand (0 x 3 < 1 USD/h).
+    plan = planned(one_job(10), prices())
+    desired = POLICY.desired(plan, at(12), lambda: progress(8.0, interruptions=3,
+                                                             spot_hours=1.0))
+    assert desired.markets == {SPOT: MarketChoice("on_demand", "keep")}
+
+
+def test_without_on_demand_allowed_the_pool_stays_on_spot() -> None:
+    plan = planned(one_job(10, allow=["spot"]), prices())
+    desired = POLICY.desired(plan, at(12), lambda: progress(4.0))
+    assert desired.markets == {SPOT: MarketChoice("spot", "keep")}
+
+
+def test_gangs_is_the_most_slots_at_once() -> None:
+    plan = planned(one_job(10), prices())
+    assert gangs(plan.fleet[0]) == 1
