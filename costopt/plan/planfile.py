@@ -15,6 +15,7 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
@@ -42,6 +43,7 @@ SCHEMA = "costopt.plan/v1"
 MIN_SLOT_SECONDS = 60  # AWS bills Linux per second with a one-minute minimum
 MAX_PLAN_BYTES = 256 * 2**20  # a plan file larger than this is not one `plan` wrote
 MAX_SLOT = 100_000  # slot numbers are instances at once: 0 .. count - 1
+MAX_NODES = 64  # a multi-node gang's nodes, as the workload bounds them
 LATEST = datetime.fromisoformat("9000-01-01T00:00:00+00:00")  # far from datetime's overflow
 
 AWS_POOL = re.compile(r"aws:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):(?P<instance_type>[a-z0-9-]+"
@@ -90,11 +92,17 @@ class InstanceHoursRecord(_Doc):
 
 
 class Slot(_Doc):
-    """One instance over ``[start, end)``; ``slot`` numbers the instances of a pool at once."""
+    """One instance over ``[start, end)``; ``slot`` numbers the instances of a pool at once.
+    ``jobs``: the jobs it serves; a multi-node gang's ``nodes`` instances share ``gang`` (its
+    first slot) and the interval, with ranks ``node_rank`` 0..nodes-1."""
 
     slot: int = Field(ge=0, le=MAX_SLOT)
     start: AwareDatetime
     end: AwareDatetime
+    jobs: list[str] = Field(default_factory=list)
+    gang: int | None = Field(default=None, ge=0, le=MAX_SLOT)
+    node_rank: int | None = Field(default=None, ge=0)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Slot:
@@ -103,6 +111,11 @@ class Slot(_Doc):
                              f"({iso(self.start)}); valid: end after start")
         if self.end > LATEST:
             raise ValueError(f"slot {self.slot} ends in {self.end.year}; valid: before 9000")
+        if (self.gang is None) != (self.node_rank is None) or (
+                self.node_rank is not None and self.node_rank >= self.nodes):
+            raise ValueError(f"slot {self.slot}: gang {self.gang}, node_rank "
+                             f"{self.node_rank} of {self.nodes} nodes; valid: both or neither, "
+                             "and 0 <= node_rank < nodes")
         return self
 
 
@@ -132,6 +145,17 @@ class FleetPool(_Doc):
                              "valid: the pool id aws:REGION:INSTANCE_TYPE:MARKET of the same "
                              "region, instance type and market")
         return self
+
+
+class JobRecord(_Doc):
+    """A job as the instances that serve it need it: its gang's shape and its commands."""
+
+    job: str
+    gpus: int = Field(ge=1, le=64)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    parallel: int = Field(default=1, ge=1, le=1024)
+    run: str | None = None
+    setup: str | None = None
 
 
 class PoolRecord(_Doc):
@@ -241,6 +265,7 @@ class PlanDocument(_Doc):
     baselines: dict[str, BaselineRecord]
     binding: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
+    jobs: list[JobRecord] = Field(default_factory=list)
     purchases: list[dict[str, Any]] = Field(default_factory=list)
     no_buy_total_usd: float | None = None
     buy_saving_usd: float | None = None
@@ -261,6 +286,9 @@ class PlanDocument(_Doc):
 
     def pool(self, pool_id: str) -> PoolRecord | None:
         return next((p for p in self.pools if p.pool == pool_id), None)
+
+    def job(self, name: str) -> JobRecord | None:
+        return next((j for j in self.jobs if j.job == name), None)
 
     @property
     def workload_name(self) -> str:
@@ -307,6 +335,91 @@ def fleet_slots(period_starts: list[datetime], period_hours: Sequence[int],
     return sorted((k, s, e) for k, runs in intervals.items() for s, e in runs)
 
 
+@dataclass(frozen=True)
+class FleetSlot:
+    """One interval ``[start, end)`` of slot ``slot``, the jobs it serves, and for a
+    multi-node gang its first slot, this instance's rank and the gang's nodes."""
+
+    slot: int
+    start: datetime
+    end: datetime
+    jobs: tuple[str, ...]
+    gang: int | None = None
+    node_rank: int | None = None
+    nodes: int = 1
+
+
+@dataclass(frozen=True)
+class PoolUse:
+    """What runs on one cloud pool: its instance-hours per period, the instance-hours per
+    period of each multi-node job (``nodes`` and hours; such a gang's nodes are its own),
+    the jobs that run on it per period, and which jobs have a ``run`` command."""
+
+    instance_hours: dict[int, float]
+    gangs: dict[str, tuple[int, dict[int, float]]]
+    jobs: dict[int, set[str]]
+    commanded: frozenset[str] = frozenset()
+
+
+def pool_slots(period_starts: list[datetime], period_hours: Sequence[int],
+               use: PoolUse) -> list[FleetSlot]:
+    """The slots of one pool. Each multi-node job's gangs come first: its instance-hours
+    over its ``nodes`` are gang-hours, laid out by :func:`fleet_slots`, and every gang slot
+    becomes ``nodes`` slots with the same intervals (never one alone). The pool's other
+    instance-hours follow as :func:`fleet_slots` lays them out, each interval serving the
+    one-node jobs that run on the pool in the periods it overlaps. A slot runs the same
+    commands in all its intervals (its instance's user data holds them): an interval that
+    would serve other jobs with a ``run`` gets a slot number of its own."""
+    out: list[FleetSlot] = []
+    base = 0
+    rest = dict(use.instance_hours)
+    for job, (nodes, hours) in sorted(use.gangs.items()):
+        spans = fleet_slots(period_starts, period_hours, {t: h / nodes for t, h in hours.items()})
+        for k, start, end in spans:
+            first = base + k * nodes
+            out += [FleetSlot(first + r, start, end, (job,), first, r, nodes)
+                    for r in range(nodes)]
+        base += nodes * (1 + max((k for k, _s, _e in spans), default=-1))
+        for t, h in hours.items():
+            rest[t] = rest.get(t, 0.0) - h
+    single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
+    spans = fleet_slots(period_starts, period_hours, {t: h for t, h in rest.items() if h > 1e-6})
+    number: dict[tuple[int, frozenset[str]], int] = {}  # (k, commands run) -> slot number
+    extra = base + 1 + max((k for k, _s, _e in spans), default=-1)
+    for k, start, end in spans:
+        jobs = tuple(sorted(set().union(*(
+            names for t, names in single.items()
+            if period_starts[t] < end
+            and start < period_starts[t] + timedelta(hours=period_hours[t])))))
+        key = (k, use.commanded & set(jobs))
+        if key not in number:
+            taken = any(known[0] == k for known in number)
+            number[key] = extra if taken else base + k
+            extra += taken
+        out.append(FleetSlot(number[key], start, end, jobs))
+    return sorted(out, key=lambda s: (s.slot, s.start))
+
+
+def pool_uses(result: PlanResult) -> dict[str, PoolUse]:
+    """Each cloud pool's :class:`PoolUse` from a solved plan."""
+    jobs = {job.name: job for job in result.workload.jobs}
+    commanded = frozenset(name for name, job in jobs.items() if job.run)
+    uses: dict[str, PoolUse] = {}
+    for ph in result.pool_hours:
+        use = uses.setdefault(ph.pool, PoolUse({}, {}, {}, commanded))
+        use.instance_hours[ph.period] = ph.instance_hours
+    for a in result.assignments:
+        use = uses.get(a.pool)
+        if use is None:
+            continue  # an owned pool
+        use.jobs.setdefault(a.period, set()).add(a.job)
+        job = jobs[a.job]
+        if job.nodes > 1:
+            hours = use.gangs.setdefault(a.job, (job.nodes, {}))[1]
+            hours[a.period] = a.gpu_hours / job.gpus
+    return uses
+
+
 def _r(value: float) -> float:
     return round(float(value), 6) + 0.0
 
@@ -321,9 +434,9 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
     cloud = w.cloud
     ratio = cloud.spot_max_price_ratio if cloud else 1.0
     fleet = []
+    uses = pool_uses(result)
     for pool in result.pools.cloud:
-        hours = {ph.period: ph.instance_hours for ph in result.pool_hours if ph.pool == pool.id}
-        if not hours:
+        if pool.id not in uses:
             continue
         jobs = {a.job for a in result.assignments if a.pool == pool.id}
         fallback = pool.market == "spot" and all(
@@ -336,8 +449,8 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
             "spot_max_price_usd": _r(pool.on_demand_usd_per_hour * ratio)
             if pool.market == "spot" else None,
             "on_demand_fallback": fallback,
-            "slots": [{"slot": k, "start": iso(s), "end": iso(e)}
-                      for k, s, e in fleet_slots(period_starts, h.period_lengths, hours)],
+            "slots": [_slot_record(s) for s in pool_slots(period_starts, h.period_lengths,
+                                                           uses[pool.id])],
         })
     plan_total = result.total_usd
     guarded = protection(result)
@@ -398,9 +511,20 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         "spot_availability_assumed": sorted(
             p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
             and p.availability_source == "assumed"),
+        "jobs": [{"job": job.name, "gpus": job.gpus, "nodes": job.nodes,
+                  "parallel": job.parallel, "run": job.run, "setup": job.setup}
+                 for job in w.jobs],
     }
     doc["plan_id"] = plan_id_for(doc)
     return doc
+
+
+def _slot_record(s: FleetSlot) -> dict[str, Any]:
+    record: dict[str, Any] = {"slot": s.slot, "start": iso(s.start), "end": iso(s.end),
+                              "jobs": list(s.jobs)}
+    if s.gang is not None:
+        record.update(gang=s.gang, node_rank=s.node_rank, nodes=s.nodes)
+    return record
 
 
 def plan_id_for(doc: dict[str, Any]) -> str:
