@@ -314,9 +314,17 @@ class OwnedSpec(_Strict):
     candidates: list[CandidateServer] = Field(default_factory=list)
 
 
+COMMAND_BYTES_MAX = 12 * 1024
+"""Most bytes a job's ``setup`` and ``run`` may hold together: AWS takes at most 16 KB of
+user data, and costopt's own script around the commands needs the rest."""
+
+
 class Job(_Strict):
     """A piece of planned GPU work. ``gpu_hours`` is in GPU-hours of the reference GPU
-    (V100 = 1.0); ``gpus`` GPUs run it at once on one node (the gang)."""
+    (V100 = 1.0); ``gpus`` GPUs per node run it at once (the gang), on ``nodes`` nodes of
+    one pool together; up to ``parallel`` such gangs run at once, independently (the trials
+    of a sweep). ``run`` (and ``setup`` before it) is the shell command an instance that
+    serves the job runs."""
 
     name: Name
     gpus: int = Field(default=1, ge=1, le=64)
@@ -329,6 +337,10 @@ class Job(_Strict):
     speed: dict[str, float] = Field(default_factory=dict)
     regions: AllowList = None
     allow: list[PoolKind] | None = None
+    parallel: int = Field(default=1, ge=1, le=1024)
+    nodes: int = Field(default=1, ge=1, le=64)
+    run: str | None = Field(default=None, min_length=1)
+    setup: str | None = Field(default=None, min_length=1)
 
     @field_validator("speed")
     @classmethod
@@ -338,12 +350,34 @@ class Job(_Strict):
             raise ValueError(f"speeds must be >= 0 (0 forbids a GPU model); got {bad}")
         return value
 
+    @property
+    def shape(self) -> str:
+        """The GPUs it holds at once, in words: ``8 GPUs``, ``2 nodes x 8 GPUs``."""
+        return gang_shape(self.gpus, self.nodes, self.parallel)
+
+    @property
+    def gang_gpus(self) -> int:
+        """GPUs one gang holds at once: ``nodes * gpus``."""
+        return self.nodes * self.gpus
+
+    @property
+    def most_gpus(self) -> int:
+        """GPUs the job may hold at once: ``parallel * nodes * gpus``."""
+        return self.parallel * self.gang_gpus
+
     def allowed_kinds(self) -> frozenset[PoolKind]:
         """Pool kinds the job may use: its ``allow`` list, less spot unless interruptible."""
         kinds = set(self.allow if self.allow is not None else POOL_KINDS)
         if not self.interruptible:
             kinds.discard("spot")
         return frozenset(kinds)
+
+
+def gang_shape(gpus: int, nodes: int = 1, parallel: int = 1) -> str:
+    """``8 GPUs``, ``2 nodes x 8 GPUs``, ``8 gangs x 1 GPU``: GPUs held at once, in words."""
+    shape = [f"{parallel} gangs"] if parallel > 1 else []
+    shape += [f"{nodes} nodes"] if nodes > 1 else []
+    return " x ".join([*shape, f"{gpus} GPU{'s' if gpus != 1 else ''}"])
 
 
 class Workload(_Strict):
@@ -571,6 +605,7 @@ def check_consistency(w: Workload) -> list[FieldIssue]:
                 f"the window [start, deadline) holds no whole {period_words(h)} of the "
                 f"horizon {iso(h.start)} .. {iso(h.end)}; To fix: widen the window or "
                 f"shorten horizon.{'period_hours' if h.period_runs is None else 'periods'}"))
+        issues.extend(_command_issues(i, job))
         if job.allow is not None and not job.allowed_kinds():
             issues.append(FieldIssue(
                 f"jobs[{i}].allow", job.allow,
@@ -607,6 +642,22 @@ def _check_launch_overhead(cloud: CloudSpec, h: Horizon) -> list[FieldIssue]:
                                  f"leaves no working time in a period of {period_minutes} "
                                  "minutes; To fix: a value below the shortest period in minutes"))
     return issues
+
+
+def _command_issues(i: int, job: Job) -> list[FieldIssue]:
+    """``setup`` without ``run``, and commands too long for AWS's user data."""
+    if job.setup is not None and job.run is None:
+        return [FieldIssue(f"jobs[{i}].setup", job.setup,
+                           "is given without run; To fix: add run: (the command setup "
+                           "prepares for), or drop setup")]
+    size = sum(len(c.encode()) for c in (job.setup, job.run) if c)
+    if size > COMMAND_BYTES_MAX:
+        return [FieldIssue(f"jobs[{i}].run", f"{size} bytes (setup + run)",
+                           f"is longer than {COMMAND_BYTES_MAX} bytes: AWS takes at most 16 KB "
+                           "of user data; To fix: put the commands in a script on the image "
+                           "or in object storage, and run that")]
+    return []
+
 
 
 def period_words(h: Horizon) -> str:

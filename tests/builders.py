@@ -99,7 +99,7 @@ def random_case(draw: st.DrawFn):
             offers.append(offer(name, region, gpu=gpu, gpus=gpus, vcpus=vcpus, on_demand=od,
                                 spot=spot, rate=draw(st.floats(0.0, 0.5))))
     servers = [server(f"s{i}", gpu=draw(st.sampled_from(["V100-SXM2-16GB", "RTX-2080-TI"])),
-                      gpus=draw(st.sampled_from([1, 2, 4, 8])),
+                      gpus=draw(st.sampled_from([1, 2, 4, 8])), count=draw(st.integers(1, 2)),
                       availability=draw(st.floats(0.3, 1.0)))
                for i in range(draw(st.integers(0, 2)))]
     largest = max([o.gpus for o in offers] + [s["gpus"] for s in servers])
@@ -108,12 +108,18 @@ def random_case(draw: st.DrawFn):
     for i in range(draw(st.integers(1, 3))):
         first = draw(st.integers(0, periods - 1))
         last = draw(st.integers(first + 1, periods))
+        gpus = draw(st.sampled_from(gangs))
+        # a multi-node gang only where a cloud pool (no quotas here) can always hold it
+        nodes = draw(st.sampled_from([1, 1, 2, 3])) if any(o.gpus >= gpus for o in offers) \
+            else 1
         jobs.append({
-            "name": f"j{i}", "gpus": draw(st.sampled_from(gangs)),
+            "name": f"j{i}", "gpus": gpus,
             "gpu_hours": draw(st.floats(1.0, 150.0)),
             "interruptible": draw(st.booleans()),
             "start": at(first * period_hours),
             "deadline": at(last * period_hours),
+            "parallel": draw(st.sampled_from([1, 1, 2, 8])),
+            "nodes": nodes,
         })
     w = workload(jobs, days=days, period_hours=period_hours,
                  owned={"servers": servers} if servers else None, cloud={})

@@ -369,3 +369,27 @@ def test_staleness_is_judged_by_the_rows_in_use_and_says_which() -> None:
     assert cat.staleness_warning(today).startswith(
         "prices in test-prices.csv are 1825 days old (from 2022-01-01) in 1 of the 2 rows in "
         "the file (p2)")
+
+
+def test_sweep_gang_and_command_fields() -> None:
+    w = parse_workload(minimal(jobs=[
+        {"name": "a", "gpu_hours": 10},
+        {"name": "b", "gpus": 8, "nodes": 2, "parallel": 3, "gpu_hours": 10,
+         "setup": "pip install -r requirements.txt", "run": "python train.py"}]), "w.yaml")
+    a, b = w.jobs
+    assert (a.parallel, a.nodes, a.run, a.setup, a.most_gpus) == (1, 1, None, None, 1)
+    # 3 gangs of 2 nodes of 8 GPUs: 48 GPUs at once
+    assert (b.gang_gpus, b.most_gpus, b.shape) == (16, 48, "3 gangs x 2 nodes x 8 GPUs")
+
+
+@pytest.mark.parametrize(("job", "expected"), [
+    ({"parallel": 0}, "jobs[0].parallel = 0: Input should be greater than or equal to 1"),
+    ({"nodes": 0}, "jobs[0].nodes = 0: Input should be greater than or equal to 1"),
+    ({"run": ""}, "jobs[0].run = '': String should have at least 1 character"),
+    ({"setup": "make"}, "jobs[0].setup = 'make': is given without run"),
+    # 12,289 bytes of commands: 1 more than the 12,288 (12 KB) they may take together
+    ({"setup": "x" * 6144, "run": "y" * 6145},
+     "jobs[0].run = '12289 bytes (setup + run)': is longer than 12288 bytes"),
+])
+def test_sweep_gang_and_command_errors(job: dict, expected: str) -> None:
+    assert expected in errors_of(minimal(jobs=[{"name": "a", "gpu_hours": 10, **job}]))

@@ -173,7 +173,10 @@ def _pool_words(pool: str) -> str:
 
 
 def render_plan(doc: dict[str, Any], env: Env) -> None:
-    """The plan for people: jobs, cost by market, baselines, what binds, shortfalls."""
+    """The plan for people: jobs (a sweep's or multi-node job's GPUs at once beside its
+    name), cost by market, baselines, what binds, shortfalls."""
+    from costopt.workload import gang_shape
+
     out = env.console
     cost = doc["cost"]
     out.print(f"[bold]{doc['plan_id']}[/bold]  status: [bold]{doc['status']}[/bold]  "
@@ -197,8 +200,11 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         table.add_column(col, justify="right" if right else "left", overflow="fold",
                          min_width=12 if col == "periods" else None)
     previous = None
+    shapes = {j["job"]: gang_shape(j["gpus"], j["nodes"], j["parallel"])
+              for j in doc.get("jobs", []) if j["nodes"] > 1 or j["parallel"] > 1}
     for (job, pool), run in sorted(runs.items(), key=lambda kv: (kv[0][0], -kv[1]["work"])):
-        table.add_row(job if job != previous else "", _pool_words(pool),
+        label = f"{job} ({shapes[job]})" if job in shapes else job
+        table.add_row(label if job != previous else "", _pool_words(pool),
                       f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",
                       f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
                       _usd(run["usd"]))

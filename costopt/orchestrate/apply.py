@@ -35,7 +35,12 @@ from costopt.orchestrate.ec2 import (
     LaunchSettings,
     run_instances_params,
 )
-from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_chain
+from costopt.orchestrate.fallback import (
+    LaunchTarget,
+    gang_zone_first,
+    launch_chain,
+    remaining_chain,
+)
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict
 from costopt.orchestrate.ledger import Action, Ledger
@@ -51,7 +56,8 @@ from costopt.orchestrate.reconcile import (
     reconcile,
     resumes_within,
 )
-from costopt.plan.planfile import FleetPool, PlanDocument
+from costopt.orchestrate.userdata import checked_user_data, slot_at
+from costopt.plan.planfile import FleetPool, PlanDocument, Slot
 
 Say = Callable[[str, str], None]
 """``(kind, message)``: how the shell tells the user what it does, as it does it."""
@@ -135,6 +141,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
     recon = reconcile(target or plan, at, observed, markets)
+    scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
                            pools=pools)
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
@@ -156,7 +163,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         return outcome
 
     carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
-                       guard)
+                       guard, scripts, _gang_zones(target or plan, at, observed))
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -166,6 +173,36 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
             else carrier.change(action)
         (outcome.done if ok else outcome.failed).append(action)
     return outcome
+
+
+def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation,
+               plan_file: str) -> dict[tuple[str, int], tuple[Slot, str | None]]:
+    """The slot each launch serves and its user data, by (pool, slot); all made before
+    anything is launched, so that a script too long for AWS stops the run whole."""
+    pools = {p.pool: p for p in plan.fleet}
+    out: dict[tuple[str, int], tuple[Slot, str | None]] = {}
+    for action in recon.actions:
+        if action.kind != "launch" or action.slot is None:
+            continue
+        pool = pools[action.pool]
+        slot = slot_at(pool, action.slot, at)
+        if slot is not None:
+            out[(pool.pool, action.slot)] = (slot, checked_user_data(plan, pool, slot,
+                                                                     plan_file))
+    return out
+
+
+def _gang_zones(plan: PlanDocument, at: datetime,
+                observed: list[ObservedInstance]) -> dict[tuple[str, int], str]:
+    """The zone each multi-node gang's live instances run in, by (pool, gang)."""
+    pools = {p.pool: p for p in plan.fleet}
+    out: dict[tuple[str, int], str] = {}
+    for o in observed:
+        if o.state in LIVE and o.az and o.slot is not None and o.pool in pools:
+            slot = slot_at(pools[o.pool], o.slot, at)
+            if slot is not None and slot.gang is not None:
+                out.setdefault((o.pool, slot.gang), o.az)
+    return out
 
 
 def _refuse_if_replaced(plan: PlanDocument, ledger: Ledger) -> None:
@@ -333,6 +370,8 @@ class _Carrier:
     options: ApplyOptions
     say: Say
     guard: BudgetGuard | None
+    scripts: dict[tuple[str, int], tuple[Slot, str | None]] = field(default_factory=dict)
+    gang_zones: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def _intent(self, action: FleetAction, **fields: object) -> int:
         return self.ledger.intent(run_id=self.run_id, plan_id=self.plan.plan_id, at=self.at,
@@ -414,7 +453,12 @@ class _Carrier:
         if image is None and settings.launch_template is None:
             image = self.fleet.default_image(pool.region)
         period = timedelta(hours=int(self.plan.horizon["period_hours"]))
-        for target in remaining_chain(chain, failures):
+        serves, script = self.scripts.get((pool.pool, action.slot or 0), (None, None))
+        gang = (pool.pool, serves.gang) if serves and serves.gang is not None else None
+        targets = remaining_chain(chain, failures)
+        if gang is not None:
+            targets = gang_zone_first(targets, self.gang_zones.get(gang))
+        for target in targets:
             price = instance_price(pool, target.market) if target.usd_per_hour is None \
                 else target.usd_per_hour
             placement = placements.get(target.zone_id) if target.zone_id else None
@@ -431,7 +475,8 @@ class _Carrier:
                     return False
             request = LaunchRequest(self.plan.plan_id, self.plan.workload_name,
                                     pool, action.slot or 0, target, attempt,
-                                    persistent=resumes_within(pool, period))
+                                    persistent=resumes_within(pool, period), serves=serves,
+                                    user_data=script)
             params = run_instances_params(request, image, settings.launch_template, placement)
             intent = self._intent(action, client_token=params["ClientToken"],
                                   usd_per_hour=price, detail=target.describe())
@@ -448,6 +493,8 @@ class _Carrier:
                 self.ledger.result(intent, "failed", detail=str(exc))
                 raise
             self.ledger.result(intent, "ok", instance_id=instance_id)
+            if gang is not None and az:
+                self.gang_zones.setdefault(gang, az)
             self.ledger.instance_running(
                 instance_id=instance_id, plan_id=self.plan.plan_id, pool=pool.pool,
                 region=pool.region, instance_type=pool.instance_type, market=target.market,

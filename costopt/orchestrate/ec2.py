@@ -22,7 +22,8 @@ from costopt.awserrors import aws_error, aws_exceptions, failure_of
 from costopt.errors import AwsError
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
-from costopt.plan.planfile import FleetPool
+from costopt.orchestrate.userdata import jobs_tag
+from costopt.plan.planfile import FleetPool, Slot
 
 TAG_PLAN = "costopt:plan"
 TAG_POOL = "costopt:pool"
@@ -30,6 +31,9 @@ TAG_SLOT = "costopt:slot"
 TAG_WORKLOAD = "costopt:workload"
 TAG_MARKET = "costopt:market"
 TAG_SPOT_REQUEST = "costopt:spot-request"
+TAG_JOBS = "costopt:jobs"
+TAG_GANG = "costopt:gang"
+TAG_NODE_RANK = "costopt:node-rank"
 TAG_PROGRESS = "costopt:progress"  # set by a job on its own instance: JOB=GPU_HOURS[,...]
 
 DEFAULT_IMAGE_PARAMETER = (
@@ -103,6 +107,8 @@ class LaunchRequest:
     target: LaunchTarget
     attempt: int  # completed launch calls for this slot before this one
     persistent: bool  # spot: a persistent request that stops on interruption
+    serves: Slot | None = None  # the slot's interval: its jobs, and its gang if multi-node
+    user_data: str | None = None  # the script it runs (``userdata.user_data``)
 
     def tags(self) -> dict[str, str]:
         tags = {TAG_PLAN: self.plan_id, TAG_POOL: self.pool.pool, TAG_SLOT: str(self.slot),
@@ -110,6 +116,12 @@ class LaunchRequest:
                 "Name": f"{self.plan_id}/{self.pool.instance_type}/{self.slot}"}
         if self.target.market == "spot":
             tags[TAG_SPOT_REQUEST] = "persistent" if self.persistent else "one-time"
+        serves = self.serves
+        if serves is not None and serves.jobs:
+            tags[TAG_JOBS] = jobs_tag(serves.jobs)
+        if serves is not None and serves.gang is not None:
+            tags[TAG_GANG] = str(serves.gang)
+            tags[TAG_NODE_RANK] = str(serves.node_rank)
         return tags
 
 
@@ -136,6 +148,8 @@ def run_instances_params(request: LaunchRequest, image_id: str | None,
         params["ImageId"] = image_id
     if launch_template:
         params["LaunchTemplate"] = {"LaunchTemplateName": launch_template, "Version": "$Default"}
+    if request.user_data:  # else a launch template's own user data is kept
+        params["UserData"] = request.user_data
     if request.target.az:
         params["Placement"] = {"AvailabilityZone": request.target.az}
     if placement is not None:
@@ -173,12 +187,11 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         return None
     market: Literal["on_demand", "spot"] = (
         "spot" if raw.get("InstanceLifecycle") == "spot" else "on_demand")
-    slot = tags.get(TAG_SLOT, "")
     return ObservedInstance(
         instance_id=raw["InstanceId"], pool=tags[TAG_POOL], region=region,
         state=raw["State"]["Name"], market=market,
         launched_at=raw["LaunchTime"].astimezone(timezone.utc),
-        slot=int(slot) if slot.isdigit() else None,
+        slot=_whole(tags.get(TAG_SLOT)),
         az=(raw.get("Placement") or {}).get("AvailabilityZone"),
         state_reason=(raw.get("StateReason") or {}).get("Code") or None,
         stoppable=market == "on_demand" or tags.get(TAG_SPOT_REQUEST) == "persistent",
@@ -187,8 +200,16 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         client_token=raw.get("ClientToken") or None,
         changed_at=_changed_at(raw.get("StateTransitionReason")),
         plan_id=tags.get(TAG_PLAN),
+        jobs=tuple(name for name in tags.get(TAG_JOBS, "").split(",") if name),
+        gang=_whole(tags.get(TAG_GANG)),
+        node_rank=_whole(tags.get(TAG_NODE_RANK)),
         progress=tags.get(TAG_PROGRESS),
     )
+
+
+def _whole(tag: str | None) -> int | None:
+    """A tag holding a whole number, else None."""
+    return int(tag) if tag is not None and tag.isdigit() else None
 
 
 _FIXES = {

@@ -4,11 +4,11 @@ A spot pool of one zone (plan v2, ``aws:REGION:TYPE:spot:ZONE_ID``) launches in 
 to ``spot_attempts`` times; then once in each other zone of the region with a price, the
 cheapest first, at that zone's price. A regional spot pool (a v1 plan, or a price file
 without zone prices) first goes where AWS places it (no zone asked for) up to
-``spot_attempts`` times; then once in each availability zone of the region. Then - only
-when every job the plan puts on the pool allows on-demand - on demand. The chain is walked
-from the number of capacity failures the ledger holds for the slot since its last
-successful launch, so a fallback carries on from one run to the next instead of starting
-over.
+``spot_attempts`` times; then once in each availability zone of the region. A rank of a
+multi-node gang first goes to the zone of the gang's other instances. Then - only when
+every job the plan puts on the pool allows on-demand - on demand. The chain is walked from
+the number of capacity failures the ledger holds for the slot since its last successful
+launch, so a fallback carries on from one run to the next instead of starting over.
 """
 
 from __future__ import annotations
@@ -73,3 +73,14 @@ def remaining_chain(chain: list[LaunchTarget], failures: int) -> list[LaunchTarg
     if chain[-1].market == "on_demand":
         return chain[-1:]
     return chain[failures % len(chain):]
+
+
+def gang_zone_first(targets: list[LaunchTarget], zone: str | None) -> list[LaunchTarget]:
+    """``targets`` with a first step that lets AWS choose the zone sent to ``zone``, where
+    the other instances of a multi-node gang run (its ranks talk all the time: one zone is
+    faster and free of cross-zone traffic). Replaced, not added, so that the ledger's count
+    of failures still walks the same chain. A pool of one zone (v2) keeps its chain: its
+    gang's instances all start in that zone."""
+    if zone is None or not targets or targets[0].az is not None or targets[0].zone_id:
+        return targets
+    return [LaunchTarget(targets[0].market, zone), *targets[1:]]

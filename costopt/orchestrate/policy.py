@@ -73,6 +73,15 @@ def gangs(pool: FleetPool) -> int:
                 {s.start for s in pool.slots}), default=0)
 
 
+def _now(pool: FleetPool, k: int, at: datetime, period: timedelta) -> Slot:
+    """Slot ``k`` of ``pool`` over ``[at, at + period)``, serving what the plan's slot ``k``
+    serves (its jobs, and its gang and rank): an instance runs its slot's user data."""
+    plan_slot = next((s for s in pool.slots if s.slot == k), None)
+    if plan_slot is None:
+        return Slot(slot=k, start=at, end=at + period)
+    return plan_slot.model_copy(update={"start": at, "end": at + period})
+
+
 def spot_availability(plan: PlanDocument, pool_id: str) -> float | None:
     """The availability the plan knew for a spot pool (``spot_availability`` of its pool
     record, given or from traces), else ``None`` (assumed, or not recorded)."""
@@ -173,7 +182,7 @@ class DeadlineAware:
             if not live:
                 fleet.append(pool.model_copy(update={"slots": []}))
                 continue
-            slots = [Slot(slot=k, start=at, end=at + period) for k in range(gangs(pool))]
+            slots = [_now(pool, k, at, period) for k in range(gangs(pool))]
             fleet.append(pool.model_copy(update={"slots": slots}))
             choice = CHOICE[min(live, key=PRESSED.index)]
             if not pool.on_demand_fallback:

@@ -7,9 +7,12 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
 
 1. *Wanted* slots: those with an interval ``[start, end)`` that holds ``at``.
 2. *Live* instances (``pending``/``running``) each claim a wanted slot: first the slot of
-   their ``costopt:slot`` tag, then the lowest unclaimed one.
+   their ``costopt:slot`` tag, then the lowest unclaimed one that does the same work (the
+   same commands, gang and rank, as its tags say: an instance runs what its launch's user
+   data says).
 3. Too few live instances: start stopped instances of the pool first (those tagged with a
-   missing slot first), then launch one instance per slot still missing.
+   missing slot first; only for a slot of the same work), then launch one instance per
+   slot still missing.
 4. Too many: the surplus goes, unclaimed instances first, then the newest first. An instance
    is *stopped* rather than terminated when the pool wants it again within the next period
    (more slots wanted at some moment of ``(at, at + period]`` than now) and its market allows
@@ -22,6 +25,8 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
    replaces) count as the pool's own, after them: they claim wanted slots the plan's own
    instances leave free, may be started, stopped or kept stopped like its own, and end
    otherwise. Each one the plan keeps gets a ``claim`` action (re-tagged with this plan).
+   As in rules 2-3 they serve only slots that run what they run; a multi-node gang's
+   instance of another plan serves none (its ranks find each other by that plan's tags).
 8. A policy may choose a pool's market now (:class:`MarketChoice`): its missing slots launch
    on that market with no fallback to the other (the policy chose); a live instance on the
    other market is kept, swapped (an instance on the chosen market is launched for its slot
@@ -82,6 +87,9 @@ class ObservedInstance:
 
     spot_request_status: str | None = None  # the spot request's status code, if looked up
     plan_id: str | None = None  # the ``costopt:plan`` tag; None: the plan reconciled
+    jobs: tuple[str, ...] = ()  # the ``costopt:jobs`` tag: the jobs its user data runs
+    gang: int | None = None  # the ``costopt:gang`` tag of a multi-node gang's instance
+    node_rank: int | None = None  # the ``costopt:node-rank`` tag
     progress: str | None = None  # the ``costopt:progress`` tag a job may set: JOB=GPU_HOURS,...
 
     @property
@@ -141,6 +149,25 @@ class Reconciliation:
                 for (kind, pool), acts in groups.items()]
 
 
+SlotWork = tuple[frozenset[str], int | None, int | None]
+
+
+def slot_work(pool: FleetPool, slot: int | None, commanded: frozenset[str]) -> SlotWork:
+    """What an instance of ``slot`` runs: the jobs it serves that have a ``run`` command,
+    its gang and rank (nothing for no slot)."""
+    return next(((commanded & set(s.jobs), s.gang, s.node_rank) for s in pool.slots
+                 if s.slot == slot), (frozenset(), None, None))
+
+
+def instance_work(o: ObservedInstance, plan_id: str, commanded: frozenset[str]) -> SlotWork:
+    """What an instance runs, from the tags its launch gave it (:func:`slot_work` of its
+    slot then). A gang's instance of an older plan serves no slot of this one: its ranks
+    find rank 0 through the older plan's tags."""
+    if o.gang is not None and _foreign(o, plan_id):
+        return (frozenset({"(a gang of another plan)"}), o.gang, o.node_rank)
+    return (commanded & set(o.jobs), o.gang, o.node_rank)
+
+
 def wanted_slots(pool: FleetPool, at: datetime) -> list[int]:
     """The slots of ``pool`` whose interval holds ``at``, lowest first."""
     return sorted({s.slot for s in pool.slots if s.start <= at < s.end})
@@ -189,9 +216,12 @@ def reconcile(plan: PlanDocument, at: datetime, observed: Iterable[ObservedInsta
     actions: list[FleetAction] = []
     kept: list[tuple[ObservedInstance, int]] = []
     fleet = {p.pool: p for p in plan.fleet}
+    commanded = frozenset(j.job for j in plan.jobs if j.run)
     for pool in plan.fleet:
         pool_actions, pool_kept = _reconcile_pool(pool, at, period, by_pool.get(pool.pool, []),
-                                                  plan.plan_id, (markets or {}).get(pool.pool))
+                                                  plan.plan_id,
+                                                  (markets or {}).get(pool.pool),
+                                                  commanded)
         actions += pool_actions
         kept += pool_kept
     for pool_id in sorted(set(by_pool) - set(fleet)):
@@ -248,6 +278,7 @@ def _end(o: ObservedInstance, kind: ActionKind, running: bool, usd_per_hour: flo
 def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                     observed: list[ObservedInstance], plan_id: str,
                     choice: MarketChoice | None = None,
+                    commanded: frozenset[str] = frozenset(),
                     ) -> tuple[list[FleetAction], list[tuple[ObservedInstance, int]]]:
     wanted = wanted_slots(pool, at)
     market: Market = choice.market if choice else pool.market
@@ -274,7 +305,9 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
             unclaimed.append(o)
     unclaimed.sort(key=lambda o: _foreign(o, plan_id))  # the plan's own first (stable)
     for o in list(unclaimed):
-        free = [k for k in wanted if k not in claims]
+        work = instance_work(o, plan_id, commanded)
+        free = [k for k in wanted
+                if k not in claims and slot_work(pool, k, commanded) == work]
         if free:
             claims[free[0]] = o
             unclaimed.remove(o)
@@ -285,8 +318,12 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
         foreign = _foreign(o, plan_id)
         return (foreign, foreign or o.slot not in missing, o.launched_at, o.instance_id)
 
-    for o in sorted(stopped, key=start_order)[:len(missing)]:
-        k = o.slot if o.slot in missing and not _foreign(o, plan_id) else missing[0]
+    for o in sorted(stopped, key=start_order):
+        work = instance_work(o, plan_id, commanded)
+        same = [k for k in missing if slot_work(pool, k, commanded) == work]
+        if not same:
+            continue
+        k = o.slot if o.slot in same and not _foreign(o, plan_id) else same[0]
         missing.remove(k)
         stopped.remove(o)
         actions.append(FleetAction("start", pool.pool, pool.region, pool.instance_type,

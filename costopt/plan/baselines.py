@@ -80,14 +80,16 @@ def _cloud_offers(pools: Pools, options: list[Eligible],
 
 def _cheapest_cloud(w: Workload, j: int, work: float, wall_hours: float,
                     offers: list[tuple[Eligible, CloudPool]]) -> BaselineJob:
-    """The job's ``work`` alone on its cheapest offer: ``price / (gpus * s * e) * work``,
-    preferring offers that finish within ``wall_hours``."""
+    """The job's ``work`` alone on its cheapest offer: ``price / (gpus * c * s * e) * work``
+    (``c`` of its gangs share an instance; an N-node gang pays N instances for ``1/N`` of
+    the time), preferring offers that finish within ``wall_hours`` with all its gangs
+    (``work / (parallel * nodes * gpus * s * e)`` hours)."""
     job = w.jobs[j]
     if not offers:
         return BaselineJob(job.name, None, 0.0, 0.0, False, "no eligible cloud pool")
     rated = sorted(
-        (pool.usd_per_hour / (job.gpus * e.work_per_gpu_hour) * work,
-         work / (job.gpus * e.work_per_gpu_hour), pool.id)
+        (pool.usd_per_hour / (job.gpus * e.gangs_per_node * e.work_per_gpu_hour) * work,
+         work / (job.most_gpus * e.work_per_gpu_hour), pool.id)
         for e, pool in offers
     )
     fitting = [r for r in rated if r[1] <= wall_hours + 1e-9]
@@ -123,7 +125,7 @@ def _owned_first(w: Workload, pools: Pools,
         owned = sorted((e for e in options if (e.pool, 0) in free),
                        key=lambda e: (-e.speed, e.pool))
         left, owned_h, usd = job.gpu_hours, 0.0, 0.0
-        gang_left = {t: job.gpus * lengths[t] for t in w.job_periods(job)}
+        gang_left = {t: job.most_gpus * lengths[t] for t in w.job_periods(job)}
         for t in w.job_periods(job):
             for e in owned:
                 if left <= 1e-9:
@@ -141,7 +143,7 @@ def _owned_first(w: Workload, pools: Pools,
         if left <= 1e-9:
             results[j] = BaselineJob(job.name, None, owned_h, usd, True)
             continue
-        wall = sum(gang_left.values()) / job.gpus
+        wall = sum(gang_left.values()) / job.most_gpus
         rest = _cheapest_cloud(w, j, left, wall, _cloud_offers(pools, options, lambda p: True))
         results[j] = BaselineJob(job.name, rest.pool, owned_h, usd + rest.variable_usd,
                                  rest.fits, rest.note)

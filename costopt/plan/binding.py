@@ -147,18 +147,19 @@ def _best_rates(pairs: list[Eligible]) -> dict[int, float]:
 
 def window_impossibilities(w: Workload, pairs: list[Eligible]) -> dict[int, str]:
     """Jobs whose work cannot fit their window even alone on the fastest pool, explained:
-    ``gpus * best(s*e) * window hours`` reference GPU-hours at most."""
+    ``parallel * nodes * gpus * best(s*e) * window hours`` reference GPU-hours at most."""
     out = {}
     best_rate = _best_rates(pairs)
     for j, job in enumerate(w.jobs):
         hours = w.job_hours(job)
-        most = job.gpus * best_rate.get(j, 0.0) * hours
+        most = job.most_gpus * best_rate.get(j, 0.0) * hours
         if most + TOL < job.gpu_hours:
-            best = most / (job.gpus * hours) if hours else 0.0
+            best = most / (job.most_gpus * hours) if hours else 0.0
             out[j] = (
-                f"deadline window: {job.gpus} GPUs x {hours} h x best speed {best:.3g} "
+                f"deadline window: {job.shape} x {hours} h x best speed {best:.3g} "
                 f"= {most:.1f} reference GPU-hours at most, {job.gpu_hours:g} needed. "
-                "To fix: a later deadline, a larger gang, faster GPUs, or less work"
+                "To fix: a later deadline, a larger gang or more parallel gangs, faster "
+                "GPUs, or less work"
             )
     return out
 
@@ -202,7 +203,7 @@ def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[i
     periods = set(w.job_periods(job))
     reasons: list[str] = []
     if gang_full.get(j, 0) == len(periods):
-        reasons.append(f"deadline window: runs at its full gang of {job.gpus} GPUs in all "
+        reasons.append(f"deadline window: runs at its full {job.shape} in all "
                        f"{len(periods)} periods of its window")
     for p in sorted(mine):
         if full_capacity.get(p, set()) & periods:

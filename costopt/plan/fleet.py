@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
@@ -43,6 +43,10 @@ class Run:
     start: datetime
     end: datetime
     setup_end: datetime
+    jobs: tuple[str, ...] = ()  # the jobs it serves
+    gang: int | None = None  # a multi-node gang's first slot (its nodes share the interval)
+    node_rank: int | None = None  # this instance's rank in the gang, 0..nodes-1
+    nodes: int = 1
 
     @property
     def hours(self) -> float:
@@ -74,6 +78,10 @@ class Periods:
     def origin(self) -> datetime:
         return self.starts[0]
 
+    def micros(self, moment: datetime) -> int:
+        """``moment`` in microseconds from the first period's start."""
+        return round((moment - self.origin).total_seconds() * TICK)
+
     def seconds(self, t: int) -> tuple[int, int]:
         """Period ``t``'s start and end in microseconds from the first period's start."""
         return (round((self.starts[t] - self.origin).total_seconds() * TICK),
@@ -103,6 +111,78 @@ def _ticks(hours: float) -> int:
     is the period's 12 h, not a run that stops 11 microseconds short of it (and restarts,
     paying setup, at the next period)."""
     return round(hours * HOUR / 1000) * 1000
+
+
+@dataclass(frozen=True)
+class PoolUse:
+    """What runs on one cloud pool besides its hours: per multi-node job its ``nodes`` and
+    its instance-hours of work per period (``h / gpus``; such a gang's nodes are its own),
+    the jobs that run on it per period, and which jobs have a ``run`` command."""
+
+    gangs: dict[str, tuple[int, dict[int, float]]] = field(default_factory=dict)
+    jobs: dict[int, set[str]] = field(default_factory=dict)
+    commanded: frozenset[str] = frozenset()
+
+
+def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float],
+                       work_hours: dict[int, float], setup_s: int, min_run_s: int,
+                       use: PoolUse) -> PoolSchedule:
+    """The runs of one pool and the jobs each serves. Each multi-node job's gangs come
+    first: its work over its ``nodes`` is gang-hours, paid with a setup where a gang's run
+    starts (a period its gang did not fill before), scheduled as :func:`schedule_pool` does
+    (setup per run, no run or pause shorter than ``min_run_s``), and every run becomes
+    ``nodes`` runs with the same interval (never one alone). The pool's other instance-hours
+    and work follow, each run serving the one-node jobs of the periods it overlaps. A slot
+    runs the same commands in all its runs (its instance's user data holds them): a run that
+    would serve other jobs with a ``run`` gets a slot number of its own."""
+    runs: list[Run] = []
+    hours_by_period: dict[int, float] = {}
+    rest_paid = dict(paid_hours)
+    rest_work = dict(work_hours)
+    base = 0
+    for job, (nodes, hours) in sorted(use.gangs.items()):
+        gang_work = {t: h / nodes for t, h in hours.items()}
+        gang_paid = {}
+        for t, h in gang_work.items():
+            begin, end = periods.seconds(t)
+            length = (end - begin) / HOUR
+            before = t - 1 if t > 0 and periods.seconds(t - 1)[1] == begin else None
+            carried = before is not None and gang_work.get(before, 0.0) >= \
+                (periods.seconds(before)[1] - periods.seconds(before)[0]) / HOUR - 1e-9
+            gang_paid[t] = min(length, h + (0.0 if carried else setup_s / 3600))
+        schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
+        for r in schedule.runs:
+            first = base + r.slot * nodes
+            runs += [replace(r, slot=first + k, jobs=(job,), gang=first, node_rank=k,
+                             nodes=nodes) for k in range(nodes)]
+        base += nodes * (1 + max((r.slot for r in schedule.runs), default=-1))
+        for t, h in schedule.hours_by_period.items():
+            hours_by_period[t] = hours_by_period.get(t, 0.0) + h * nodes
+            rest_paid[t] = rest_paid.get(t, 0.0) - h * nodes
+        for t, h in hours.items():
+            rest_work[t] = rest_work.get(t, 0.0) - h
+    paid = {t: h for t, h in rest_paid.items() if h > 1e-6}
+    rest = schedule_pool(pool, periods, paid, {t: max(0.0, rest_work.get(t, 0.0))
+                                               for t in paid}, setup_s, min_run_s)
+    single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
+    number: dict[tuple[int, frozenset[str]], int] = {}  # (slot, commands run) -> slot number
+    extra = base + 1 + max((r.slot for r in rest.runs), default=-1)
+    for r in rest.runs:
+        start, end = periods.micros(r.start), periods.micros(r.end)
+        jobs = tuple(sorted(set().union(*(
+            names for t, names in single.items()
+            if t < len(periods.starts) and periods.seconds(t)[0] < end
+            and start < periods.seconds(t)[1]))))
+        key = (r.slot, use.commanded & set(jobs))
+        if key not in number:
+            taken = any(known[0] == r.slot for known in number)
+            number[key] = extra if taken else base + r.slot
+            extra += taken
+        runs.append(replace(r, slot=number[key], jobs=jobs))
+    for t, h in rest.hours_by_period.items():
+        hours_by_period[t] = hours_by_period.get(t, 0.0) + h
+    return PoolSchedule(pool, tuple(sorted(runs, key=lambda r: (r.slot, r.start))),
+                        {t: hours_by_period.get(t, 0.0) for t in sorted(paid_hours)})
 
 
 class _Slots:

@@ -19,10 +19,13 @@ Objective (the variable cost, USD)
    + penalty * z in the elastic re-solve)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
-  2. gang[j,t]        sum_p h <= gpus_j * P_h
+  2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
   4. packing[p,t]     sum_j b h - G_p u <= 0
-  5. walltime[j,p,t]  h / gpus_j - u <= 0
+  5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
+                     a one-node job) - u + setup * starts <= 0   (c: the job's gangs one
+                     node holds; an N-node gang holds N instances of its own: h / gpus
+                     instance-hours)
   6. quota_hours[q,t] sum vcpus u <= vcpus_q * P_h   (a relaxation, where a limit spans 2+
                                                         pools; where it binds, at once:)
      quota[q,t]       sum vcpus running <= vcpus_q      count[p,t]: u <= P_h running
@@ -225,7 +228,8 @@ class _Builder:
 class _HColumns:
     """The ``h`` columns as arrays, one entry per column in column order: job, pool,
     period, column index, work per GPU-hour, blocking, and for cloud pools the ``u``
-    column of the same pool and period (-1 for owned pools)."""
+    column of the same pool and period (-1 for owned pools); ``wall`` the instance-hours
+    per GPU-hour at the least (``1 / (gpus * gangs_per_node)``)."""
 
     job: np.ndarray
     pool: np.ndarray
@@ -234,6 +238,7 @@ class _HColumns:
     rate: np.ndarray
     block: np.ndarray
     ucol: np.ndarray
+    wall: np.ndarray
 
     @property
     def cloud(self) -> np.ndarray:
@@ -348,7 +353,9 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     ucol[cloud] = u_cols[np.searchsorted(u_keys, pool[cloud] * periods + period[cloud])]
     hc = _HColumns(job=job, pool=pool, period=period, col=col,
                    rate=per_pair([e.work_per_gpu_hour for e in pairs]).astype(float),
-                   block=per_pair([e.blocking for e in pairs]).astype(float), ucol=ucol)
+                   block=per_pair([e.blocking for e in pairs]).astype(float), ucol=ucol,
+                   wall=per_pair([1.0 / (w.jobs[e.job].gpus * e.gangs_per_node)
+                                  for e in pairs]).astype(float))
     return hc, h, u
 
 
@@ -418,10 +425,11 @@ def _grouped(keys: np.ndarray, width: int) -> tuple[list[tuple[int, int]], np.nd
 
 
 def _gang_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
-    """2. gang[j,t]: a job runs on at most its gang of GPUs at once."""
+    """2. gang[j,t]: a job runs on at most its gangs' GPUs at once (``parallel`` gangs of
+    ``nodes * gpus``)."""
     periods = w.horizon.periods
     keys, group = _grouped(hc.job * periods + hc.period, periods)
-    gang = np.array([w.jobs[j].gpus for j, _t in keys], dtype=float)
+    gang = np.array([w.jobs[j].most_gpus for j, _t in keys], dtype=float)
     hours = period_hours(w)[np.array([t for _j, t in keys], dtype=np.int64)]
     b.rows("gang", keys, group, hc.col, 1.0, upper=gang * hours)
 
@@ -499,8 +507,9 @@ def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict
 
 
 def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict) -> None:
-    """5. walltime[j,p,t]: an instance works at least as long as any job on it:
-    ``h / gpus <= u - setup * starts``.
+    """5. walltime[j,p,t]: an instance works at least as long as any job on it
+    (``u - setup * starts`` of work); one node holds at most ``c`` of the job's gangs at
+    once, and an N-node gang holds N instances.
 
     One row per job, pool and period, but they bind only where a pool is under-filled:
     marked lazy, so that a solver may add just the ones a solution violates."""
@@ -508,17 +517,37 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict) -> Non
     count = int(cloud.sum())
     keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
                     strict=True))
-    per_gpu = np.array([1.0 / job.gpus for job in w.jobs])
     rows = np.arange(count, dtype=np.int64)
-    offsets = [rows, rows]
-    cols = [hc.col[cloud], hc.ucol[cloud]]
-    vals = [per_gpu[hc.job[cloud]], -np.ones(count)]
+    gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
+    offsets = [rows, rows, gang_rows]
+    cols = [hc.col[cloud], hc.ucol[cloud], gang_cols]
+    vals = [hc.wall[cloud], -np.ones(count), gang_vals]
     if starts:  # u and starts columns are both in (pool, period) order, each contiguous
         offsets.append(rows)
         cols.append(hc.ucol[cloud] - int(hc.ucol[cloud].min()) + min(starts.values()))
         vals.append(np.full(count, setup_hours(w)))
     b.rows("walltime", keys, np.concatenate(offsets), np.concatenate(cols),
            np.concatenate(vals), upper=0.0, lazy=True)
+
+
+def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries that take the instance-hours of multi-node gangs (``h / gpus``; their nodes
+    are their own) out of the ``u`` a one-node job's walltime row may count on."""
+    empty = np.zeros(0, dtype=np.int64)
+    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
+    if not multi.any():
+        return empty, empty, np.zeros(0)
+    gangs: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for j, p, t, col in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
+                            hc.period[multi].tolist(), hc.col[multi].tolist(), strict=True):
+        gangs.setdefault((p, t), []).append((col, 1.0 / w.jobs[j].gpus))
+    entries = [(r, col, val) for r, (j, p, t) in enumerate(keys)
+               if w.jobs[j].nodes == 1 for col, val in gangs.get((p, t), [])]
+    if not entries:
+        return empty, empty, np.zeros(0)
+    r, c, v = zip(*entries, strict=True)
+    return np.array(r, dtype=np.int64), np.array(c, dtype=np.int64), np.array(v)
 
 
 def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int, int], int],

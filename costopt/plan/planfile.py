@@ -45,6 +45,7 @@ SCHEMAS = ("costopt.plan/v1", SCHEMA)
 """Plan files ``apply`` and ``report`` read: v1 (no zones, no setup) and v2."""
 MAX_PLAN_BYTES = 256 * 2**20  # a plan file larger than this is not one `plan` wrote
 MAX_SLOT = 100_000  # slot numbers are instances at once: 0 .. count - 1
+MAX_NODES = 64  # a multi-node gang's nodes, as the workload bounds them
 LATEST = datetime.fromisoformat("9000-01-01T00:00:00+00:00")  # far from datetime's overflow
 
 AWS_POOL = re.compile(r"aws:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):(?P<instance_type>[a-z0-9-]+"
@@ -93,12 +94,18 @@ class InstanceHoursRecord(_Doc):
 
 
 class Slot(_Doc):
-    """One instance over ``[start, end)``; ``slot`` numbers the instances of a pool at once."""
+    """One instance over ``[start, end)``; ``slot`` numbers the instances of a pool at once.
+    ``jobs``: the jobs it serves; a multi-node gang's ``nodes`` instances share ``gang`` (its
+    first slot) and the interval, with ranks ``node_rank`` 0..nodes-1."""
 
     slot: int = Field(ge=0, le=MAX_SLOT)
     start: AwareDatetime
     end: AwareDatetime
     setup_end: AwareDatetime | None = None  # v2: work starts here; None in v1 (no setup)
+    jobs: list[str] = Field(default_factory=list)
+    gang: int | None = Field(default=None, ge=0, le=MAX_SLOT)
+    node_rank: int | None = Field(default=None, ge=0)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Slot:
@@ -107,6 +114,11 @@ class Slot(_Doc):
                              f"({iso(self.start)}); valid: end after start")
         if self.end > LATEST:
             raise ValueError(f"slot {self.slot} ends in {self.end.year}; valid: before 9000")
+        if (self.gang is None) != (self.node_rank is None) or (
+                self.node_rank is not None and self.node_rank >= self.nodes):
+            raise ValueError(f"slot {self.slot}: gang {self.gang}, node_rank "
+                             f"{self.node_rank} of {self.nodes} nodes; valid: both or neither, "
+                             "and 0 <= node_rank < nodes")
         return self
 
 
@@ -140,6 +152,17 @@ class FleetPool(_Doc):
                              "valid: the pool id aws:REGION:INSTANCE_TYPE:MARKET of the same "
                              "region, instance type and market")
         return self
+
+
+class JobRecord(_Doc):
+    """A job as the instances that serve it need it: its gang's shape and its commands."""
+
+    job: str
+    gpus: int = Field(ge=1, le=64)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    parallel: int = Field(default=1, ge=1, le=1024)
+    run: str | None = None
+    setup: str | None = None
 
 
 class PoolRecord(_Doc):
@@ -275,6 +298,7 @@ class PlanDocument(_Doc):
     baselines: dict[str, BaselineRecord]
     binding: dict[str, Any]
     notes: list[str] = Field(default_factory=list)
+    jobs: list[JobRecord] = Field(default_factory=list)
     purchases: list[dict[str, Any]] = Field(default_factory=list)
     no_buy_total_usd: float | None = None
     buy_saving_usd: float | None = None
@@ -297,6 +321,9 @@ class PlanDocument(_Doc):
 
     def pool(self, pool_id: str) -> PoolRecord | None:
         return next((p for p in self.pools if p.pool == pool_id), None)
+
+    def job(self, name: str) -> JobRecord | None:
+        return next((j for j in self.jobs if j.job == name), None)
 
     @property
     def workload_name(self) -> str:
@@ -386,13 +413,16 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         spot_availability_assumed=sorted(
             p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
             and p.availability_source == "assumed"),
+        jobs=[JobRecord(job=job.name, gpus=job.gpus, nodes=job.nodes, parallel=job.parallel,
+                        run=job.run, setup=job.setup) for job in w.jobs],
     )
     doc.plan_id = plan_id_for(doc.as_json())
     return doc
 
 
 def _fleet(result: PlanResult) -> list[FleetPool]:
-    """Each used cloud pool's slots from the plan's fleet schedule."""
+    """Each used cloud pool's slots from the plan's fleet schedule: the jobs each serves, and
+    for a multi-node gang its first slot, the instance's rank and the gang's nodes."""
     w = result.workload
     cloud = w.cloud
     ratio = cloud.spot_max_price_ratio if cloud else 1.0
@@ -415,8 +445,9 @@ def _fleet(result: PlanResult) -> list[FleetPool]:
             on_demand_fallback=fallback,
             spot_zone_prices={z: _r(usd) for z, usd in result.spot_zone_prices.get(
                 (pool.instance_type, pool.region), {}).items()} if pool.zone else {},
-            slots=[Slot(slot=r.slot, start=r.start, end=r.end, setup_end=r.setup_end)
-                   for r in schedule.runs]))
+            slots=[Slot(slot=r.slot, start=r.start, end=r.end, setup_end=r.setup_end,
+                        jobs=list(r.jobs), gang=r.gang, node_rank=r.node_rank,
+                        nodes=r.nodes) for r in schedule.runs]))
     return fleet
 
 

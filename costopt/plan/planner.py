@@ -19,7 +19,7 @@ from costopt.errors import FieldIssue, SolverError, WorkloadError
 from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reasons, window_impossibilities
-from costopt.plan.fleet import Periods, PoolSchedule, schedule_pool
+from costopt.plan.fleet import Periods, PoolSchedule, PoolUse, schedule_pool_jobs
 from costopt.plan.model import (
     INF,
     LinearProgram,
@@ -461,17 +461,30 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                    x: np.ndarray) -> tuple[PoolSchedule, ...]:
     """Each used cloud pool's runs (``fleet.py``): its instance-hours per period, and the
-    work its jobs need there in instance-hours: the GPUs they hold over the node's
-    (``sum b h / G``), and at least the longest job's wall time (``h / gpus``)."""
+    work its one-node jobs need there in instance-hours: the GPUs they hold over the node's
+    (``sum b h / G``), and at least the longest job's wall time (``h / (gpus * c)``, ``c``
+    of its gangs on one node); a multi-node
+    job's gangs apart (their instance-hours ``h / gpus`` over their nodes); the jobs each
+    slot serves."""
     blocking = {(e.job, e.pool): e.blocking for e in pairs}
+    commanded = frozenset(job.name for job in w.jobs if job.run)
+    uses: dict[int, PoolUse] = {}
     work: dict[tuple[int, int], float] = {}
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
+            job = w.jobs[j]
+            use = uses.setdefault(p, PoolUse(commanded=commanded))
+            use.jobs.setdefault(t, set()).add(job.name)
+            if job.nodes > 1:
+                use.gangs.setdefault(job.name, (job.nodes, {}))[1][t] = float(x[col]) / job.gpus
+                continue
             pool = pools.all[p]
             work[(p, t)] = work.get((p, t), 0.0) + blocking[(j, p)] * x[col] / pool.gpus_per_node
+    per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
     for (j, p, t), col in lp.h.items():
-        if (p, t) in lp.u and x[col] > EPS:
-            work[(p, t)] = max(work[(p, t)], float(x[col]) / w.jobs[j].gpus)
+        if (p, t) in lp.u and x[col] > EPS and w.jobs[j].nodes == 1:
+            wall = float(x[col]) / (w.jobs[j].gpus * per_node[(j, p)])
+            work[(p, t)] = max(work[(p, t)], wall)
     h = w.horizon
     periods = Periods([h.period_start(t) for t in range(h.periods)],
                       [h.period_start(t + 1) for t in range(h.periods)])
@@ -482,6 +495,7 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     for (p, t), col in sorted(lp.u.items()):
         if x[col] > EPS:
             paid.setdefault(p, {})[t] = float(x[col])
-    return tuple(schedule_pool(pools.all[p].id, periods, hours,
-                               {t: work.get((p, t), 0.0) for t in hours}, setup_s, min_s)
+    return tuple(schedule_pool_jobs(pools.all[p].id, periods, hours,
+                                    {t: work.get((p, t), 0.0) for t in hours}, setup_s, min_s,
+                                    uses.get(p, PoolUse(commanded=commanded)))
                  for p, hours in sorted(paid.items()))

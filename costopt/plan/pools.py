@@ -22,6 +22,7 @@ from costopt.workload import (
     Job,
     Market,
     OwnedServer,
+    Quota,
     ServerSpec,
     Workload,
     speed_for,
@@ -137,6 +138,8 @@ class Eligible:
     speed: float
     efficiency: float
     blocking: float
+    gangs_per_node: int = 1
+    """Gangs of the job one node (instance) holds at once: a wall-time bound."""
 
     @property
     def work_per_gpu_hour(self) -> float:
@@ -447,16 +450,61 @@ def blocking(gpus_per_node: int, gang: int) -> float:
     return gpus_per_node / (gang * (gpus_per_node // gang))
 
 
+def job_blocking(gpus_per_node: int, job: Job) -> float:
+    """The share of a node's GPUs the job holds: ``blocking`` for a one-node gang; a node of
+    a multi-node gang is the gang's alone (``G / gpus``), as its ranks share the node's
+    network with no one."""
+    if job.nodes > 1:
+        return gpus_per_node / job.gpus
+    return blocking(gpus_per_node, job.gpus)
+
+
+def gangs_per_node(gpus_per_node: int, job: Job) -> int:
+    """Gangs of the job one node holds at once: ``min(parallel, floor(G / gpus))`` for
+    one-node gangs (the trials of a sweep share an instance), 1 for a multi-node gang."""
+    if job.nodes > 1:
+        return 1
+    return min(job.parallel, gpus_per_node // job.gpus)
+
+
+def gang_fits(job: Job, pool: Pool, quotas: list[Quota]) -> bool:
+    """Whether ``nodes`` nodes of the pool can run at once (:func:`gang_misfit`)."""
+    return gang_misfit(job, pool, quotas) is None
+
+
+def gang_misfit(job: Job, pool: Pool, quotas: list[Quota]) -> str | None:
+    """Why ``nodes`` nodes of the pool cannot run at once, or None when they can: an owned
+    entry needs at least ``nodes`` servers (and is not a candidate), a cloud pool a
+    ``max_instances`` and quotas that allow ``nodes`` instances at once."""
+    n = job.nodes
+    if n == 1:
+        return None
+    if isinstance(pool, OwnedPool):
+        if pool.buy_max is not None:
+            return f"{pool.id} is a server to buy"
+        return None if pool.nodes >= n else f"{pool.id} has {pool.nodes} server(s)"
+    if pool.max_instances is not None and pool.max_instances < n:
+        return f"{pool.id} has max_instances {pool.max_instances}"
+    for q in quotas:
+        if (q.region, q.market, q.family) == (pool.region, pool.market, pool.quota_family) \
+                and n * pool.vcpus > q.vcpus:
+            return (f"{pool.id}: {n} x {pool.vcpus} vCPUs > the {q.region} {q.market} "
+                    f"{q.family} quota of {q.vcpus}")
+    return None
+
+
 def eligibility(workload: Workload, pools: Pools, catalog: PriceCatalog) -> list[Eligible]:
     """Every (job, pool) pair the model may use, with ``s``, ``e`` and ``b``."""
     restart = workload.cloud.spot_restart_minutes if workload.cloud else 0.0
+    quotas = workload.cloud.quotas if workload.cloud else []
     out: list[Eligible] = []
     for j, job in enumerate(workload.jobs):
         for p, pool in enumerate(pools.all):
             pair = _pair(job, pool, catalog, restart)
-            if pair is not None:
+            if pair is not None and gang_fits(job, pool, quotas):
                 speed, eff = pair
-                out.append(Eligible(j, p, speed, eff, blocking(pool.gpus_per_node, job.gpus)))
+                out.append(Eligible(j, p, speed, eff, job_blocking(pool.gpus_per_node, job),
+                                    gangs_per_node(pool.gpus_per_node, job)))
     return out
 
 
@@ -482,14 +530,37 @@ def _pair(job: Job, pool: Pool, catalog: PriceCatalog,
 
 
 def unplaceable_jobs(workload: Workload, pools: Pools, pairs: list[Eligible]) -> list[FieldIssue]:
-    """Jobs no pool can take, each explained: the largest node, memory, markets, regions."""
+    """Jobs no pool can take, each explained: the largest node, the nodes of a multi-node
+    gang, memory, markets, regions."""
     usable = {e.job for e in pairs}
+    quotas = workload.cloud.quotas if workload.cloud else []
     issues = []
     for j, job in enumerate(workload.jobs):
         if j in usable:
             continue
-        issues.append(FieldIssue(f"jobs[{j}]", job.name, _why_unplaceable(job, pools)))
+        nodes = _why_no_nodes(job, pools, quotas)
+        issues.append(FieldIssue(f"jobs[{j}].nodes", job.nodes, nodes) if nodes
+                      else FieldIssue(f"jobs[{j}]", job.name, _why_unplaceable(job, pools)))
     return issues
+
+
+def _why_no_nodes(job: Job, pools: Pools, quotas: list[Quota]) -> str | None:
+    """Why no pool with nodes large enough holds a multi-node gang; None if one does, or
+    if no node is large enough at all (that reason comes first)."""
+    fits = [p for p in pools.all if p.gpus_per_node >= job.gpus]
+    misfits = [gang_misfit(job, p, quotas) for p in fits]
+    if job.nodes == 1 or not fits or None in misfits:
+        return None
+    shown = "; ".join(str(m) for m in misfits[:SHOWN_MISFITS])
+    more = f" and {len(misfits) - SHOWN_MISFITS} more" if len(misfits) > SHOWN_MISFITS else ""
+    return (f"a gang of {job.nodes} nodes of >= {job.gpus} GPUs needs an owned server entry "
+            f"of count >= {job.nodes}, or a cloud pool whose max_instances and vCPU quotas "
+            f"allow {job.nodes} instances at once, and none does ({shown}{more}); To fix: "
+            "fewer nodes, more servers of one entry, or a higher quota")
+
+
+SHOWN_MISFITS = 3
+"""Pools named when no pool can hold a multi-node gang (the rest are counted)."""
 
 
 def _why_unplaceable(job: Job, pools: Pools) -> str:

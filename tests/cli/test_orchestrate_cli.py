@@ -134,7 +134,7 @@ def test_apply_at_start_launches_tagged_instances(plan_file: Path, state: Path,
     assert spot["InstanceLifecycle"] == "spot" and spot["InstanceType"] == "p3.8xlarge"
     assert tags(spot) == {"costopt:plan": plan_id, "costopt:pool": SPOT, "costopt:slot": "0",
                           "costopt:workload": "orch-test", "costopt:market": "spot",
-                          "costopt:spot-request": "persistent",
+                          "costopt:spot-request": "persistent", "costopt:jobs": "pretrain-a",
                           "Name": f"{plan_id}/p3.8xlarge/0"}
     assert spot["ClientToken"].startswith("costopt-") and len(spot["ClientToken"]) <= 64
     with Ledger.open(state) as ledger:

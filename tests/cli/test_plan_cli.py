@@ -219,7 +219,11 @@ def test_init_writes_an_example_that_validates(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["init", str(tmp_path)]).exit_code == 0
     target = tmp_path / "workload.yaml"
-    assert target.read_text().startswith("# A month of GPU work")
+    text = target.read_text()
+    assert text.startswith("# A month of GPU work")
+    # the sweeps run trials in parallel; a multi-node gang and the commands, commented
+    assert "parallel: 8" in text and "# nodes: 2" in text
+    assert "# setup: " in text and "# run: " in text
     again = runner.invoke(app, ["init", str(tmp_path)])
     assert again.exit_code == 1
     assert "--force" in again.output

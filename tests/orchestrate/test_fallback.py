@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from costopt.orchestrate.fallback import LaunchTarget, launch_chain, remaining_chain
+from costopt.orchestrate.fallback import (
+    LaunchTarget,
+    gang_zone_first,
+    launch_chain,
+    remaining_chain,
+)
 
 ZONES = ["us-east-1b", "us-east-1a"]
 
@@ -33,3 +38,17 @@ def test_without_on_demand_the_chain_starts_over() -> None:
     assert chain[-1] == LaunchTarget("spot", "us-east-1b")
     assert remaining_chain(chain, 3) == chain
     assert remaining_chain(chain, 4) == chain[1:]
+
+
+def test_a_gangs_rank_goes_first_to_the_zone_of_its_other_instances() -> None:
+    chain = launch_chain("spot", ["us-east-1a", "us-east-1b"], 2, True)
+    # the first "anywhere" step goes to the gang's zone; the chain keeps its length, so the
+    # ledger's failure count walks it as before
+    assert gang_zone_first(chain, "us-east-1b") == [
+        LaunchTarget("spot", "us-east-1b"), LaunchTarget("spot"),
+        LaunchTarget("spot", "us-east-1a"), LaunchTarget("spot", "us-east-1b"),
+        LaunchTarget("on_demand")]
+    assert gang_zone_first(chain, None) == chain
+    assert gang_zone_first(chain[2:], "us-east-1b") == chain[2:]  # a zone already chosen
+    assert gang_zone_first([LaunchTarget("on_demand")], "us-east-1c") == [
+        LaunchTarget("on_demand", "us-east-1c")]

@@ -9,6 +9,8 @@ The fleet used by most tests (UTC hours after 2027-01-04T00:00, periods of 12 h)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fleet_plans import at, plan, pool, seen
 
@@ -240,3 +242,27 @@ def test_the_plans_own_stopped_instance_is_started_before_an_older_ones() -> Non
     recon = reconcile(newer, at(1), fleet)
     # i-own starts for slot 0; i-old is not wanted again within the period: it ends
     assert kinds(recon) == [("start", OD, 0, "i-own"), ("terminate", OD, 0, "i-old")]
+
+
+def _with_jobs(run: str | None) -> object:
+    """OD with slot 0 over [0, 6) serving job a and slot 1 over [12, 18) serving job b."""
+    doc = plan(pool(OD, [(0, 0, 6), (1, 12, 18)], usd_per_hour=3.0))
+    raw = doc.model_dump(mode="json", by_alias=True)
+    for slot, job in zip(raw["fleet"][0]["slots"], ("a", "b"), strict=True):
+        slot["jobs"] = [job]
+    raw["jobs"] = [{"job": name, "gpus": 1, "run": run} for name in ("a", "b")]
+    return type(doc).model_validate(raw)
+
+
+@pytest.mark.parametrize(("run", "expected"), [
+    # Without commands any instance of the pool serves: the stopped one starts for slot 1.
+    (None, [("start", OD, 1, "i-a")]),
+    # With them, i-a's user data runs job a: slot 1 (job b) gets an instance of its own,
+    # and i-a, wanted by no slot any more, goes.
+    ("python train.py", [("launch", OD, 1, None), ("terminate", OD, 0, "i-a")]),
+])
+def test_an_instance_serves_only_a_slot_that_runs_what_it_runs(
+        run: str | None, expected: list) -> None:
+    i_a = replace(seen("i-a", OD, 0, "stopped"), jobs=("a",))  # tagged costopt:jobs=a
+    recon = reconcile(_with_jobs(run), at(12), [i_a])
+    assert kinds(recon) == expected

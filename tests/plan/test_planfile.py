@@ -81,9 +81,13 @@ def test_document_fields() -> None:
         "pool": SPOT, "region": "us-east-1", "instance_type": "p3.8xlarge", "market": "spot",
         "usd_per_hour": 4.0, "on_demand_usd_per_hour": 12.0, "spot_max_price_usd": 9.6,
         "on_demand_fallback": True, "zone": None, "spot_zone_prices": {},
-        "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z", "setup_end": T0}]}]
+        "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z", "setup_end": T0,
+                   "jobs": ["train"], "gang": None, "node_rank": None, "nodes": 1}]}]
     assert doc["launch_overhead"] == {"setup_minutes": 0.0, "min_instance_minutes": 0.0}
     assert doc["limits"] == []
+    assert doc["jobs"] == [
+        {"job": "train", "gpus": 4, "nodes": 1, "parallel": 1, "run": None, "setup": None},
+        {"job": "eval", "gpus": 1, "nodes": 1, "parallel": 1, "run": None, "setup": None}]
     assert {n: (b["variable_usd"], b["total_usd"], b["savings_usd"], b["feasible"])
             for n, b in doc["baselines"].items()} == {
         "all_on_demand": (252.0, 276.9, 231.48, True),

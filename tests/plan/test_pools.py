@@ -126,6 +126,8 @@ def multi_region_case(draw: st.DrawFn):
     jobs = [{"name": f"j{i}", "gpus": draw(st.sampled_from([g for g in (1, 2, 4)
                                                             if g <= largest])),
              "gpu_hours": draw(st.floats(1.0, 80.0)), "interruptible": draw(st.booleans()),
+             "nodes": draw(st.sampled_from([1, 1, 2])),
+             "parallel": draw(st.sampled_from([1, 2, 4])),
              **({"regions": [draw(st.sampled_from(REGIONS))]} if draw(st.booleans()) else {})}
             for i in range(draw(st.integers(1, 4)))]
     w = workload(jobs, days=2, owned={"servers": [server(gpus=2)]} if draw(st.booleans())
