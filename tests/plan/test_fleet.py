@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from builders import catalog, offer, workload
 
-from costopt.plan.fleet import Periods, schedule_pool
+from costopt.plan.fleet import Periods, PoolUse, schedule_pool, schedule_pool_jobs
 from costopt.plan.planner import make_plan
 
 D0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
@@ -114,3 +114,20 @@ def test_a_plan_pays_setup_and_the_minimum_and_its_cost_is_its_fleets() -> None:
     assert run.end - run.start == 30 * H / 60
     assert run.work_hours == pytest.approx(20 / 60)  # 10 min setup, 20 min of room
     assert result.variable_usd == pytest.approx(1.5)
+
+
+def test_a_gang_runs_its_nodes_together_each_paying_setup_beside_a_one_node_job() -> None:
+    # A 2-node gang of 12 instance-hours of work on day 0 (6 h per node) and a one-node job
+    # of 4 h, 10 minutes of setup, runs of at least 30 minutes. The LP paid u = 12 + 4 +
+    # 3 x 1/6 (three starts) = 16.5 h. The gang: 6 h + 10 min per node, both nodes over the
+    # same interval (ranks 0 and 1 of gang 0); the rest: 16.5 - 2 x 6 1/6 = 4 1/6 h, one run
+    # of 10 minutes of setup and 4 h of work, in slot 2 (after the gang's two), serving "one".
+    use = PoolUse(gangs={"big": (2, {0: 12.0})}, jobs={0: {"big", "one"}})
+    schedule = schedule_pool_jobs("p", DAYS, {0: 16.5}, {0: 16.0}, 600, 1800, use)
+    setup = 10 * H / 60
+    assert [(r.slot, r.start, r.setup_end, r.end, r.jobs, r.gang, r.node_rank, r.nodes)
+            for r in schedule.runs] == [
+        (0, D0, D0 + setup, D0 + 6 * H + setup, ("big",), 0, 0, 2),
+        (1, D0, D0 + setup, D0 + 6 * H + setup, ("big",), 0, 1, 2),
+        (2, D0, D0 + setup, D0 + 4 * H + setup, ("one",), None, None, 1)]
+    assert schedule.hours_by_period == pytest.approx({0: 16.5})
