@@ -20,6 +20,7 @@ with the checks above added.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -150,6 +151,18 @@ class BoundedSafeLoader(_Bounds, yaml.SafeLoader):
 
 BoundedSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _Bounds.construct_calendar)
 
+EXPONENT_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+"""``1e3``, ``1.5e2``, ``-2E-4``: floats in YAML 1.2 (and to anyone writing a number), text
+to PyYAML's YAML 1.1 resolver, which wants a dot and a signed exponent (``1.0e+3``)."""
+
+
+def _resolve_exponent_floats(loader: type) -> None:
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT,
+                                 list("-+.0123456789"))
+
+
+_resolve_exponent_floats(BoundedSafeLoader)
+
 _Loader: type = BoundedSafeLoader
 if getattr(yaml, "__with_libyaml__", False):
     from yaml.cyaml import CParser
@@ -165,6 +178,7 @@ if getattr(yaml, "__with_libyaml__", False):
 
     _FastBoundedSafeLoader.add_constructor("tag:yaml.org,2002:timestamp",
                                            _Bounds.construct_calendar)
+    _resolve_exponent_floats(_FastBoundedSafeLoader)
     _Loader = _FastBoundedSafeLoader
 
 

@@ -493,7 +493,7 @@ def _issue(err: dict[str, Any], raw: Any) -> FieldIssue:
         what = "a whole number" if kind == "int_type" else "a number"
         msg = (f"is {'true/false' if isinstance(value, bool) else 'text'}, not {what}; "
                f"valid: {what} such as 4{'' if kind == 'int_type' else ' or 1.0e3'}"
-               + ("" if isinstance(value, bool) else " (YAML reads 1e3 without a dot as text)"))
+               + ("" if isinstance(value, bool) else " (written unquoted)"))
     return FieldIssue(_path(loc), value, msg)
 
 

@@ -86,3 +86,14 @@ def test_a_value_an_explicit_tag_cannot_make_is_an_error_at_its_line() -> None:
 def test_text_longer_than_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(boundedyaml, "MAX_BYTES", 100)
     assert "is longer than" in str(_error("a: " + "x" * 200))
+
+
+def test_exponents_are_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # YAML 1.1 (PyYAML) reads 1e3 and 1.5e2 as text (it wants a dot and a signed exponent);
+    # costopt reads them as the numbers a user means.
+    # A quoted '1e3' stays text, and so does what only looks like a number.
+    text = "a: 1e3\nb: -2E-4\nc: '1e3'\nd: 1.5e2\ne: 1e\nf: 7\ng: .5e1\n"
+    for loader in {boundedyaml.BoundedSafeLoader, boundedyaml._Loader}:
+        monkeypatch.setattr(boundedyaml, "_Loader", loader)
+        assert load_bounded(text) == {"a": 1000.0, "b": -0.0002, "c": "1e3", "d": 150.0,
+                                      "e": "1e", "f": 7, "g": 5.0}

@@ -305,7 +305,7 @@ def test_numbers_are_finite_everywhere(change: dict, path: str) -> None:
     ({"gpus": 2.0}, "jobs[0].gpus = 2.0: Input should be a valid integer"),
     ({"gpu_hours": False}, "jobs[0].gpu_hours = False: is true/false, not a number"),
     ({"gpu_hours": "1e3"}, "jobs[0].gpu_hours = '1e3': is text, not a number; valid: a "
-                           "number such as 4 or 1.0e3 (YAML reads 1e3 without a dot as text)"),
+                           "number such as 4 or 1.0e3 (written unquoted)"),
     ({"speed": {"V100": True}}, "jobs[0].speed.V100 = True: is true/false, not a number"),
 ])
 def test_true_and_text_are_no_numbers(job: dict, expected: str) -> None:

@@ -50,8 +50,9 @@ def plan_workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Pat
     path = given or (Path(recorded) if recorded else None)
     if path is None or not path.exists():
         raise CostoptError(f"the workload plan {plan.plan_id} was made from is needed "
-                           f"({recorded or 'no file recorded'} is not there). To fix: pass "
-                           "it with --workload FILE")
+                           f"({recorded or 'no file recorded'} is not there): its jobs' speeds "
+                           "give their progress. To fix: pass it with --workload FILE (apply and "
+                           "watch can instead follow the plan as written: --policy plan)")
     digest = workload_sha256(path)
     if digest != plan.workload.get("sha256"):
         raise CostoptError(f"{path} is not the workload plan {plan.plan_id} was made from "
