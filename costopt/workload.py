@@ -186,6 +186,9 @@ class PriceOverride(_Strict):
     region: str
     market: Market
     usd_per_hour: float = Field(ge=0)
+    az: str | None = None
+    """Spot only: one availability zone (ID ``use1-az1``, or a name resolved through the
+    price data); without it a spot override sets every zone of the region."""
 
 
 class SpotInterruptionRate(_Strict):
@@ -194,6 +197,7 @@ class SpotInterruptionRate(_Strict):
     instance_type: str
     region: str
     rate: float = Field(ge=0)
+    az: str | None = None  # one zone (ID or name); without it every zone of the region
 
 
 class SpotAvailability(_Strict):
@@ -227,6 +231,9 @@ class MaxInstances(_Strict):
     region: str
     market: Market
     count: int = Field(ge=0)
+    az: str | None = None
+    """Spot only: the cap of one zone's pool; without it the cap holds for all the region's
+    zones together."""
 
 
 class CloudSpec(_Strict):
@@ -244,6 +251,14 @@ class CloudSpec(_Strict):
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
     on-demand price. AWS's default is the on-demand price (1.0)."""
+    zones: list[str] | None = None
+    """Spot v2: the availability zones (IDs such as ``usw2-az1``) spot may use; default all."""
+    setup_minutes: float = Field(default=10, ge=0, le=1440)
+    """Spot v2: every launch and start is paid and does no work for this long (boot, image,
+    data staging)."""
+    min_instance_minutes: float = Field(default=30, ge=0, le=1440)
+    """Spot v2: no instance runs for a shorter interval, and no pause inside a slot is
+    shorter."""
     spot_availability: list[SpotAvailability] = Field(default_factory=list)
     """Extension (spec v2): spot availability ``a`` per instance type and region (or zone)."""
     spot_traces: Path | None = Field(default=None, strict=False)  # from a YAML string
@@ -598,10 +613,34 @@ def check_consistency(w: Workload) -> list[FieldIssue]:
                 "on_demand, or set interruptible: true"))
     cloud = w.cloud
     if cloud is not None:
+        issues += _check_launch_overhead(cloud, h)
+        for label, rows in (("price_overrides", cloud.price_overrides),
+                            ("max_instances", cloud.max_instances)):
+            for i, row in enumerate(rows):
+                if row.az is not None and row.market != "spot":
+                    issues.append(FieldIssue(f"cloud.{label}[{i}].az", row.az,
+                                             "zones apply to spot only (on-demand pools are "
+                                             "regional); To fix: remove az or use market: spot"))
         for i, q in enumerate(cloud.quotas):
             if q.family not in ("P", "G", "VT", "DL", "INF", "TRN", "F", "X"):
                 issues.append(FieldIssue(f"cloud.quotas[{i}].family", q.family,
                                          "unknown quota family; valid: P (p2..p5), G (g3..g6)"))
+    return issues
+
+
+def _check_launch_overhead(cloud: CloudSpec, h: Horizon) -> list[FieldIssue]:
+    """A slot lies within the periods it is planned in: the minimum slot and the setup
+    must fit the shortest period."""
+    issues = []
+    period_minutes = min(h.period_lengths) * 60
+    if cloud.min_instance_minutes > period_minutes:
+        issues.append(FieldIssue("cloud.min_instance_minutes", cloud.min_instance_minutes,
+                                 f"is longer than the shortest period ({period_minutes} "
+                                 "minutes); To fix: a value <= the shortest period in minutes"))
+    if cloud.setup_minutes >= period_minutes:
+        issues.append(FieldIssue("cloud.setup_minutes", cloud.setup_minutes,
+                                 f"leaves no working time in a period of {period_minutes} "
+                                 "minutes; To fix: a value below the shortest period in minutes"))
     return issues
 
 
@@ -618,6 +657,7 @@ def _command_issues(i: int, job: Job) -> list[FieldIssue]:
                            "of user data; To fix: put the commands in a script on the image "
                            "or in object storage, and run that")]
     return []
+
 
 
 def period_words(h: Horizon) -> str:
@@ -692,6 +732,7 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
                     issues.append(FieldIssue(
                         f"cloud.{label}[{i}].instance_type", row.instance_type,
                         f"unknown instance type.{_near(row.instance_type, known_types)}"))
+        issues += _check_zones(cloud, catalog)
         families = {quota_family(t) for t in known_types}
         for i, q in enumerate(cloud.quotas):
             if q.family not in families and not any(f.startswith(q.family) for f in families):
@@ -704,6 +745,28 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
                 issues.append(FieldIssue(f"jobs[{i}].regions[{r}]", region,
                                          f"no GPU offers in this region."
                                          f"{_near(region, catalog.regions)}"))
+    return issues
+
+
+def _check_zones(cloud: CloudSpec, catalog: PriceCatalog) -> list[FieldIssue]:
+    """Every zone the workload names is one the price data knows (by ID, or by the name
+    it has in the account that refreshed the prices)."""
+    how = ("a zone ID such as use1-az1 (zone names such as us-east-1a differ by account and "
+           "resolve only through a price file from `costopt pricing refresh`)")
+    issues = []
+    for label, rows in (("price_overrides", cloud.price_overrides),
+                        ("spot_interruptions_per_hour", cloud.spot_interruptions_per_hour),
+                        ("max_instances", cloud.max_instances)):
+        for i, row in enumerate(rows):
+            if row.az is not None and catalog.zone_id(row.region, row.az) is None:
+                issues.append(FieldIssue(f"cloud.{label}[{i}].az", row.az,
+                                         f"no zone of {row.region} by that ID or name in "
+                                         f"{catalog.source}; To fix: {how}"))
+    for i, zone in enumerate(cloud.zones or []):
+        if not any(catalog.zone_id(region, zone) for region in catalog.regions):
+            issues.append(FieldIssue(f"cloud.zones[{i}]", zone,
+                                     f"no zone by that ID or name in {catalog.source}; "
+                                     f"To fix: {how}"))
     return issues
 
 

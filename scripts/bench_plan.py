@@ -40,6 +40,14 @@ TYPES_60 = ["p3.2xlarge", "p3.8xlarge", "p3.16xlarge", "g4dn.xlarge", "g4dn.12xl
             "g5.xlarge", "g5.12xlarge", "g5.48xlarge", "p4d.24xlarge", "p3dn.24xlarge"]
 
 
+QUOTA_VCPUS = {(r, m, f): 2048 for r in REGIONS for m in ("on_demand", "spot")
+               for f in ("P", "G")} | {
+    ("eu-west-1", "spot", "G"): 64,       # small: four g5.12xlarge at once
+    ("eu-west-1", "on_demand", "P"): 96,  # one p4d.24xlarge, or three p3.8xlarge
+}
+"""vCPUs running at once per (region, market, family)."""
+
+
 @dataclass(frozen=True)
 class Size:
     name: str
@@ -85,8 +93,10 @@ def synthetic_workload(size: Size, seed: int = 7) -> dict[str, Any]:
         "cloud": {
             "regions": REGIONS,
             "instance_types": list(size.instance_types),
-            "quotas": [{"region": r, "market": m, "family": "P", "vcpus": 2048}
-                       for r in REGIONS for m in ("on_demand", "spot")],
+            # Concurrent vCPU quotas as a new account has them: P and G per region and
+            # market, some small enough to bind (instances at once, integer counts there).
+            "quotas": [{"region": r, "market": m, "family": f, "vcpus": QUOTA_VCPUS[(r, m, f)]}
+                       for r in REGIONS for m in ("on_demand", "spot") for f in ("P", "G")],
         },
         "owned": {
             "electricity_usd_per_kwh": 0.15,
@@ -170,6 +180,7 @@ def run_size(name: str, solver: str, merge: bool = True) -> dict[str, Any]:
         "total_s": round(total_s, 2),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "objective_usd": round(result.total_usd, 2),
+        "quotas_binding": sum(1 for lim in result.binding.limits if lim.kind == "quota"),
         "status": result.status,
         "solver": solver,
         "merge": merge,
@@ -208,7 +219,7 @@ COLUMNS = [Column("size", "size"), Column("jobs", "jobs"), Column("periods", "pe
            Column("build_s", "build s"), Column("aggregate_s", "aggr s"),
            Column("solve_s", "solve s"), Column("split_s", "split s"),
            Column("total_s", "total s"), Column("peak_mb", "peak MB"),
-           Column("objective_usd", "objective USD")]
+           Column("quotas_binding", "quotas binding"), Column("objective_usd", "objective USD")]
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

@@ -44,9 +44,17 @@ def catalog(*offers: InstanceOffer) -> PriceCatalog:
                         price_date=date(2026, 11, 1))
 
 
+NO_LAUNCH_OVERHEAD = {"setup_minutes": 0, "min_instance_minutes": 0}
+"""What a test's cloud section gets unless it says otherwise: the arithmetic of most tests
+is the model's without launch overhead (tests of the overhead set it)."""
+
+
 def workload(jobs: list[dict[str, Any]], *, days: int = 1, period_hours: int = 24,
              **fields: Any) -> Workload:
-    """A workload starting 2027-01-01 with the given jobs and top-level fields."""
+    """A workload starting 2027-01-01 with the given jobs and top-level fields; a cloud
+    section without launch overhead unless it sets some."""
+    if fields.get("cloud") is not None:
+        fields["cloud"] = {**NO_LAUNCH_OVERHEAD, **fields["cloud"]}
     raw: dict[str, Any] = {
         "name": "t",
         "horizon": {"start": "2027-01-01", "days": days, "period_hours": period_hours},

@@ -103,8 +103,9 @@ def plan(
         env.warn(f"planning took {seconds:.0f} s with CBC ({result.variables:,} variables); "
                  "--solver highs finds the same optimum much faster on models this size")
     started = time.perf_counter()
-    doc = to_document(result, str(workload_file), workload_sha256(workload_file))
-    write_plan(doc, output)
+    document = to_document(result, str(workload_file), workload_sha256(workload_file))
+    write_plan(document, output)
+    doc = document.as_json()
     if env.verbose:
         timings = {**result.timings, "write": time.perf_counter() - started}
         order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
@@ -134,14 +135,15 @@ def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resu
     finally:
         if ledger is not None:
             ledger.close()
-    for note in doc["notes"]:
+    for note in doc.notes:
         env.warn(note)
     write_plan(doc, output)
-    done = doc["resumes"]["done_gpu_hours"]
-    env.err.print(f"Resuming {old.plan_id} at {doc['resumes']['at']}: " + ", ".join(
+    resumes = doc.as_json()["resumes"]
+    done = resumes["done_gpu_hours"]
+    env.err.print(f"Resuming {old.plan_id} at {resumes['at']}: " + ", ".join(
         f"{job} {d:,.2f} of {j.gpu_hours:,.2f} GPU-h done" for j in workload.jobs
         for job, d in done.items() if job == j.name), highlight=False, soft_wrap=True)
-    _written(doc, output, fmt, env)
+    _written(doc.as_json(), output, fmt, env)
 
 
 def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env) -> None:

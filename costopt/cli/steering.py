@@ -80,7 +80,7 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
     has it do by ``at`` (its pace) and where it stands against its deadline; and a note per
     plan whose workload cannot be read (its jobs' speeds are needed)."""
     from costopt.orchestrate.policy import DeadlineAware, planned_work
-    from costopt.orchestrate.progress import PlanMix
+    from costopt.orchestrate.progress import PlanMix, held_gpus
     from costopt.orchestrate.steer import ledger_progress
 
     rows: list[dict[str, Any]] = []
@@ -92,7 +92,7 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
             notes.append(f"progress of plan {plan.plan_id} not shown: {exc}")
             continue
         jobs = ledger_progress(model, ledger, plan, at)
-        mix = PlanMix.of(plan)
+        mix = PlanMix.of(plan, held_gpus(jobs))
         paces = DeadlineAware().paces(plan, at, jobs, mix)
         for name, p in jobs.items():
             rows.append({
@@ -126,16 +126,15 @@ class Replanner:
               ledger: Ledger | None) -> tuple[PlanDocument, Path] | None:
         """The plan to follow from now and its file if it changes, else ``None``."""
         from costopt.orchestrate.policy import DeadlineAware
-        from costopt.orchestrate.progress import PlanMix
         from costopt.orchestrate.replan import replan
         from costopt.orchestrate.steer import ledger_progress
-        from costopt.plan.planfile import PlanDocument, write_plan
+        from costopt.plan.planfile import write_plan
         from costopt.pricing.catalog import load_catalog
         from costopt.workload import workload_sha256
 
         model = progress_model_for(plan, self.workload_file)
         jobs = ledger_progress(model, ledger, plan, moment)
-        paces = DeadlineAware().paces(plan, moment, jobs, PlanMix.of(plan))
+        paces = DeadlineAware().paces(plan, moment, jobs, model.mix)
         reasons = self.trigger.reasons(outcome, {j: p for j, p in paces.items()
                                                  if not jobs[j].finished})
         if not reasons or ledger is None:
@@ -144,11 +143,11 @@ class Replanner:
         catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
         doc = replan(workload, catalog, plan, ledger, moment, workload_file=str(path),
                      workload_sha256=workload_sha256(path))
-        target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc['plan_id']}.json")
+        target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc.plan_id}.json")
         write_plan(doc, target)
         self.say("replanned", f"{'; '.join(reasons)}: the rest re-planned from "
-                 f"{doc['resumes']['at']} as {doc['plan_id']}, written to {target}")
-        return PlanDocument.model_validate(doc), target
+                 f"{doc.as_json()['resumes']['at']} as {doc.plan_id}, written to {target}")
+        return doc, target
 
 
 def _trigger() -> ReplanTrigger:

@@ -426,14 +426,28 @@ class _Carrier:
         self.say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
         return True
 
+    def _no_zone(self, action: FleetAction, target: LaunchTarget, price: float) -> None:
+        """A zone the plan names that this account's DescribeAvailabilityZones does not
+        show: a failed step of the walk (the next run goes on from the step after)."""
+        intent = self._intent(action, usd_per_hour=price, detail=target.describe())
+        self.ledger.result(intent, "failed", detail=_no_zone_detail(target))
+        self.say("fallback", f"{action.pool} slot {action.slot}: zone {target.zone_id} is not "
+                 "offered to this account; trying the next step")
+
     def launch(self, action: FleetAction, verdict: Verdict | None) -> bool:
         """Launch one slot's instance, walking the fallback chain when capacity fails."""
         pool = next(p for p in self.plan.fleet if p.pool == action.pool)
         failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
                                            action.slot)
-        zones = self.fleet.zones(pool.region) if action.market == "spot" else []
+        regional_spot = action.market == "spot" and pool.zone is None
+        zones = self.fleet.zones(pool.region) if regional_spot else []
+        zoned = action.market == "spot" and pool.zone is not None
+        placements = self.fleet.placements(pool.region) if zoned else {}
         chain = launch_chain(action.market, zones, self.options.spot_attempts,
-                             pool.on_demand_fallback and action.fallback)
+                             pool.on_demand_fallback and action.fallback,
+                             home_zone=pool.zone if zoned else None,
+                             zone_prices=(pool.spot_zone_prices
+                                          or {pool.zone: pool.usd_per_hour}) if zoned else {})
         settings = self.options.launch
         image = settings.image_for(pool.region)
         if image is None and settings.launch_template is None:
@@ -445,8 +459,14 @@ class _Carrier:
         if gang is not None:
             targets = gang_zone_first(targets, self.gang_zones.get(gang))
         for target in targets:
-            price = instance_price(pool, target.market)
-            if target.market != action.market and self.guard and verdict:
+            price = instance_price(pool, target.market) if target.usd_per_hour is None \
+                else target.usd_per_hour
+            placement = placements.get(target.zone_id) if target.zone_id else None
+            if target.zone_id and placement is None:
+                self._no_zone(action, target, price)
+                continue
+            if (target.market, price) != (action.market, action.usd_per_hour) \
+                    and self.guard and verdict:
                 self.guard.withdraw(verdict)
                 verdict = self.guard.judge(_on(action, target, price))
                 if not verdict.allowed and not self.options.allow_over_budget:
@@ -457,7 +477,7 @@ class _Carrier:
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period), serves=serves,
                                     user_data=script)
-            params = run_instances_params(request, image, settings.launch_template)
+            params = run_instances_params(request, image, settings.launch_template, placement)
             intent = self._intent(action, client_token=params["ClientToken"],
                                   usd_per_hour=price, detail=target.describe())
             attempt += 1
@@ -491,6 +511,11 @@ class _Carrier:
                  "allows (" + ", ".join(t.describe() for t in chain) + "); the next run tries "
                  "again")
         return False
+
+
+def _no_zone_detail(target: LaunchTarget) -> str:
+    return (f"capacity: zone {target.zone_id} is not offered to this account "
+            f"({target.describe()})")
 
 
 def _on(action: FleetAction, target: LaunchTarget, price: float) -> FleetAction:

@@ -65,6 +65,38 @@ class LaunchSettings:
 
 
 @dataclass(frozen=True)
+class ZonePlacement:
+    """Where a launch in one zone goes in this account: the zone's name (zone IDs are the
+    same in every account, names are not) and a subnet there, if the account has one."""
+
+    zone_id: str
+    zone_name: str
+    subnet_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        """``SubnetId`` when there is a subnet in the zone, else ``Placement``."""
+        if self.subnet_id:
+            return {"SubnetId": self.subnet_id}
+        return {"Placement": {"AvailabilityZone": self.zone_name}}
+
+
+def zone_placements(zones: list[dict[str, Any]],
+                    subnets: list[dict[str, Any]]) -> dict[str, ZonePlacement]:
+    """Zone ID -> placement, from DescribeAvailabilityZones and DescribeSubnets: per zone,
+    its default subnet, else the available subnet of the lowest id."""
+    out = {}
+    for z in zones:
+        if z.get("ZoneType", "availability-zone") != "availability-zone" or "ZoneId" not in z:
+            continue
+        here = sorted((not s.get("DefaultForAz", False), s["SubnetId"]) for s in subnets
+                      if s.get("AvailabilityZoneId") == z["ZoneId"]
+                      and s.get("State", "available") == "available")
+        out[z["ZoneId"]] = ZonePlacement(z["ZoneId"], z["ZoneName"],
+                                         here[0][1] if here else None)
+    return out
+
+
+@dataclass(frozen=True)
 class LaunchRequest:
     """One ``RunInstances`` call for one slot of one pool."""
 
@@ -94,7 +126,8 @@ class LaunchRequest:
 
 
 def run_instances_params(request: LaunchRequest, image_id: str | None,
-                         launch_template: str | None) -> dict[str, Any]:
+                         launch_template: str | None,
+                         placement: ZonePlacement | None = None) -> dict[str, Any]:
     """The ``RunInstances`` parameters, ``ClientToken`` included.
 
     The token is a hash of every other parameter and the attempt number: the same call
@@ -119,6 +152,8 @@ def run_instances_params(request: LaunchRequest, image_id: str | None,
         params["UserData"] = request.user_data
     if request.target.az:
         params["Placement"] = {"AvailabilityZone": request.target.az}
+    if placement is not None:
+        params.update(placement.params())
     if request.target.market == "spot":
         spot: dict[str, Any] = {
             "SpotInstanceType": "persistent" if request.persistent else "one-time",
@@ -214,6 +249,7 @@ class Ec2Fleet:
         self._config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
         self._clients: dict[tuple[str, str], Any] = {}
         self._zones: dict[str, list[str]] = {}
+        self._placements: dict[str, dict[str, ZonePlacement]] = {}
 
     def client(self, region: str, service: str = "ec2") -> Any:
         key = (service, region)
@@ -276,6 +312,20 @@ class Ec2Fleet:
                 z["ZoneName"] for z in raw["AvailabilityZones"]
                 if z.get("ZoneType", "availability-zone") == "availability-zone")
         return self._zones[region]
+
+    def placements(self, region: str) -> dict[str, ZonePlacement]:
+        """Zone ID -> where a launch in that zone goes in this account (a subnet there, else
+        the zone's name), from DescribeAvailabilityZones and DescribeSubnets."""
+        if region not in self._placements:
+            client = self.client(region)
+            with aws_errors(f"DescribeAvailabilityZones in {region}"):
+                zones = client.describe_availability_zones(
+                    Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+            with aws_errors(f"DescribeSubnets in {region}"):
+                subnets = [s for page in client.get_paginator("describe_subnets").paginate()
+                           for s in page["Subnets"]]
+            self._placements[region] = zone_placements(zones, subnets)
+        return self._placements[region]
 
     def default_image(self, region: str) -> str:
         """AWS's Deep Learning Base GPU AMI for ``region``, from its public SSM parameter."""

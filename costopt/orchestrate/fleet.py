@@ -7,9 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from costopt.orchestrate.reconcile import ObservedInstance
+
+if TYPE_CHECKING:
+    from costopt.orchestrate.ec2 import ZonePlacement
 
 
 @runtime_checkable
@@ -33,6 +36,10 @@ class Fleet(Protocol):
 
     def zones(self, region: str) -> list[str]:
         """The region's availability zones a spot launch may be placed in, by name."""
+        ...
+
+    def placements(self, region: str) -> dict[str, ZonePlacement]:
+        """Zone ID -> where a launch in that zone goes (a subnet, else the zone's name)."""
         ...
 
     def default_image(self, region: str) -> str:

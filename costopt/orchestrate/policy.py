@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from costopt.orchestrate.pace import JobPace, PaceState, spot_efficiency
-from costopt.orchestrate.progress import JobProgress, PlanMix
+from costopt.orchestrate.progress import JobProgress, PlanMix, held_gpus
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.plan.planfile import FleetPool, PlanDocument, Slot
 
@@ -164,7 +164,7 @@ class DeadlineAware:
 
     def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> Desired:
         jobs = progress()
-        mix = PlanMix.of(plan)
+        mix = PlanMix.of(plan, held_gpus(jobs))
         paces = self.paces(plan, at, jobs, mix)
         windows = {name: (p.start or at, p.deadline) for name, p in jobs.items()}
         t = mix.period_of(at)

@@ -13,7 +13,9 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
   (:meth:`PlanMix.shares`); time on a pool the plan gives no job does no work.) The same
   shares split each instance's cost and its spot and on-demand hours among the jobs.
 - **Setup.** Every run of an instance (a launch or a start) does no work for its first
-  ``setup_minutes``.
+  ``setup_minutes``. The plan's instance-hours include its slots' setup (v2); the mix
+  divides the plan's GPU-hours by the working instance-hours only (without the slots'
+  ``[start, setup_end)``), so that setup is not counted twice.
 - **Interruptions.** An instance AWS reclaims loses, for each job it serves, the work of
   ``checkpoint_minutes / 2`` (the mean since the last checkpoint), at most what that run did.
 - **Owned servers** do the plan's work on them, spread evenly over each period (traces do not
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate
@@ -61,6 +63,7 @@ class JobNeeds:
     checkpoint_minutes: float
     deadline: datetime
     start: datetime | None = None
+    gpus: float | None = None  # GPUs it holds while it runs; None: not known
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,11 @@ class PlanMix:
         return self.period_starts[t + 1] if t + 1 < len(self.period_starts) else self.end
 
     @classmethod
-    def of(cls, plan: PlanDocument) -> PlanMix:
+    def of(cls, plan: PlanDocument, job_gpus: Mapping[str, float] | None = None) -> PlanMix:
+        """The plan's mix. With ``job_gpus`` (each job's GPUs while it runs), a pool-period's
+        working instance-hours count only as many as its jobs keep busy (``sum_j h / gpus``,
+        when fewer): time a slot is kept beyond its work - to its minimum length, a whole
+        instance for a fraction of one - does not thin the GPUs a job holds."""
         h = plan.horizon
         start = datetime.fromisoformat(h["start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(h["end"].replace("Z", "+00:00"))
@@ -104,28 +111,51 @@ class PlanMix:
         lengths = [timedelta(hours=r["hours"]) for r in runs for _ in range(int(r["count"]))]
         starts = tuple(accumulate(lengths[:-1], initial=start))
         mix = cls(starts, end, {}, ())
-        instance_hours = {(r.pool, mix.period_of(r.period_start)): r.instance_hours
-                          for r in plan.instance_hours}
-        gpus: dict[tuple[str, int], dict[str, float]] = {}
+        setup = mix._setup_hours(plan)
+        instance_hours = {(r.pool, t): r.instance_hours - setup.get((r.pool, t), 0.0)
+                          for r in plan.instance_hours
+                          for t in [mix.period_of(r.period_start)]}
+        assigned: dict[tuple[str, int], dict[str, float]] = {}  # (pool, t) -> job -> GPU-h
         owned = []
-        planned: dict[tuple[str, str], list[float]] = {}  # (pool, job) -> [GPU-h, instance-h]
         for a in plan.assignments:
             t = mix.period_of(a.period_start)
-            u = instance_hours.get((a.pool, t))
-            if u:
-                shares = gpus.setdefault((a.pool, t), {})
-                shares[a.job] = shares.get(a.job, 0.0) + a.gpu_hours / u
-                planned.setdefault((a.pool, a.job), [0.0, 0.0])[0] += a.gpu_hours
+            if instance_hours.get((a.pool, t), 0.0) > 1e-9:
+                on = assigned.setdefault((a.pool, t), {})
+                on[a.job] = on.get(a.job, 0.0) + a.gpu_hours
             elif a.pool.startswith(("owned:", "buy:")):
                 owned.append(OwnedWork(a.job, starts[t], mix.period_end(t), a.work_gpu_hours,
                                        a.cost_usd))
-        for (pool, t), shares in gpus.items():
-            for job in shares:
-                planned[(pool, job)][1] += instance_hours[(pool, t)]
+        gpus: dict[tuple[str, int], dict[str, float]] = {}
+        planned: dict[tuple[str, str], list[float]] = {}  # (pool, job) -> [GPU-h, instance-h]
+        for (pool, t), on in assigned.items():
+            u = instance_hours[(pool, t)]
+            if job_gpus is not None and all(job_gpus.get(j) for j in on):
+                u = min(u, sum(g / job_gpus[j] for j, g in on.items()))
+            gpus[(pool, t)] = {j: g / u for j, g in on.items()}
+            for j, g in on.items():
+                total = planned.setdefault((pool, j), [0.0, 0.0])
+                total[0] += g
+                total[1] += u
         pool_gpus: dict[str, dict[str, float]] = {}
         for (pool, job), (gpu_hours, hours) in planned.items():
             pool_gpus.setdefault(pool, {})[job] = gpu_hours / hours
         return cls(starts, end, gpus, tuple(owned), pool_gpus)
+
+    def _setup_hours(self, plan: PlanDocument) -> dict[tuple[str, int], float]:
+        """Per (cloud pool, period index) the instance-hours its slots spend in setup (v2:
+        ``[start, setup_end)``): paid, in the plan's instance-hours, but no work."""
+        out: dict[tuple[str, int], float] = {}
+        for pool in plan.fleet:
+            for slot in pool.slots:
+                if slot.setup_end is None:
+                    continue
+                t = max(0, self.period_of(slot.start))
+                a = slot.start
+                while a < slot.setup_end and t < len(self.period_starts):
+                    b = min(slot.setup_end, self.period_end(t))
+                    out[(pool.pool, t)] = out.get((pool.pool, t), 0.0) + _hours(a, b)
+                    a, t = b, t + 1
+        return out
 
     def shares(self, pool: str, t: int, windows: dict[str, tuple[datetime, datetime]],
                moment: datetime) -> dict[str, float]:
@@ -178,6 +208,7 @@ class JobProgress:
     owned_usd: float = 0.0
     _segments: list[tuple[datetime, datetime, float]] = field(default_factory=list, repr=False)
     _losses: list[tuple[datetime, float]] = field(default_factory=list, repr=False)
+    gpus: float | None = None  # GPUs it holds while it runs (JobNeeds.gpus)
 
     @property
     def finished(self) -> bool:
@@ -196,6 +227,11 @@ class JobProgress:
         return self.cloud_usd + self.owned_usd
 
 
+def held_gpus(jobs: Mapping[str, JobProgress]) -> dict[str, float]:
+    """Each job's GPUs while it runs, where known (for :meth:`PlanMix.of`)."""
+    return {name: p.gpus for name, p in jobs.items() if p.gpus}
+
+
 def _hours(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / 3600
 
@@ -206,7 +242,7 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
     out = {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or mix.period_starts[0],
                                j.checkpoint_minutes, model.setup_minutes,
                                {pool: s for (job, pool), s in model.speed.items()
-                                if job == j.name}) for j in model.jobs}
+                                if job == j.name}, gpus=j.gpus) for j in model.jobs}
     checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
     windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
     setup = timedelta(minutes=model.setup_minutes)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from costopt.orchestrate.apply import ApplyOutcome
 from costopt.orchestrate.ledger import Ledger
@@ -49,14 +48,14 @@ def spent_usd(ledger: Ledger | None, plan: PlanDocument, at: datetime) -> float:
 
 def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
            ledger: Ledger | None, at: datetime, *, workload_file: str, workload_sha256: str,
-           solver: str = "highs") -> dict[str, Any]:
+           solver: str = "highs") -> PlanDocument:
     """The plan file of what is left of ``workload`` at ``at`` under ``plan``."""
     done = done_so_far(workload, catalog, plan, ledger, at)
     spent = spent_usd(ledger, plan, at)
     result = make_plan(resumed_workload(workload, done, at, spent), catalog, solver=solver)
     doc = to_document(result, workload_file, workload_sha256)
-    doc["resumes"] = resumes_record(plan.plan_id, at, done, spent)
-    doc["plan_id"] = plan_id_for(doc)  # the id hashes what it resumes too
+    doc.resumes = resumes_record(plan.plan_id, at, done, spent)  # an extra field of the file
+    doc.plan_id = plan_id_for(doc.as_json())  # the id hashes what it resumes too
     return doc
 
 

@@ -34,8 +34,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def setup_minutes_of(plan: PlanDocument, workload: Workload) -> float:
-    """``setup_minutes`` from the plan if it records it, else the workload's
-    ``cloud.setup_minutes`` if it has one, else 10."""
+    """``setup_minutes`` from the plan if it records it (v2: ``launch_overhead``), else the
+    workload's ``cloud.setup_minutes`` if it has one, else 10."""
+    if plan.launch_overhead is not None:
+        return plan.launch_overhead.setup_minutes
     recorded = (plan.model_extra or {}).get("setup_minutes")
     if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
         return float(recorded)
@@ -50,8 +52,10 @@ def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog
              for e in eligibility(workload, pools, catalog)}
     windows = {j.name: workload.job_window(j) for j in workload.jobs}
     jobs = tuple(JobNeeds(j.name, j.gpu_hours, j.checkpoint_minutes, windows[j.name][1],
-                          windows[j.name][0]) for j in workload.jobs)
-    return ProgressModel(jobs, speed, PlanMix.of(plan), setup_minutes_of(plan, workload))
+                          windows[j.name][0], float(j.gpus)) for j in workload.jobs)
+    return ProgressModel(jobs, speed, PlanMix.of(plan, {j.name: float(j.gpus)
+                                                        for j in workload.jobs}),
+                         setup_minutes_of(plan, workload))
 
 
 def ledger_runs(ledger: Ledger, plan: PlanDocument, at: datetime) -> list[Run]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costopt.plan.model import LinearProgram, period_label
+from costopt.plan.model import LinearProgram, period_hours, period_label, running_at_once
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
 
@@ -80,20 +80,13 @@ def analyse(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray) -> Bind
         for p, pool in enumerate(pools.all)
         if isinstance(pool, OwnedPool) and (pool.buy_max is None or units.get(p))
     ]
-    limits: list[Limit] = []
-    quota_periods: dict[int, list[str]] = {}
-    for r, fam in enumerate(lp.row_family):
-        if fam == "quota" and _at_upper(lp, act, r):
-            q, t = lp.row_key[r]
-            quota_periods.setdefault(q, []).append(period_label(w, t))
-    for q, periods in sorted(quota_periods.items()):
-        quota = w.cloud.quotas[q]  # type: ignore[union-attr]
-        limits.append(Limit("quota", f"{quota.region} {quota.market} {quota.family}",
-                            tuple(periods), f"{quota.vcpus} vCPUs"))
+    limits = concurrency_limits(w, pools, lp, x)
+    hours = period_hours(w)
     capped: dict[int, list[str]] = {}
     for (p, t), col in lp.u.items():
         ub = lp.col_upper[col]
-        if np.isfinite(ub) and x[col] >= ub - TOL * max(1.0, ub):
+        own = pools.all[p].max_instances  # type: ignore[union-attr]
+        if own is not None and ub == own * hours[t] and x[col] >= ub - TOL * max(1.0, ub):
             capped.setdefault(p, []).append(period_label(w, t))
     for p, periods in sorted(capped.items()):
         pool = pools.all[p]
@@ -104,6 +97,34 @@ def analyse(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray) -> Bind
         if fam == "budget" and _at_upper(lp, act, r):
             limits.append(Limit("budget", "budget_usd", (), f"{lp.row_upper[r]:.2f} USD"))
     return Binding(tuple(owned_uses), tuple(limits), _on_deadline(w, lp, x))
+
+
+def concurrency_limits(w: Workload, pools: Pools, lp: LinearProgram,
+                       x: np.ndarray) -> list[Limit]:
+    """Quotas and zone-spanning caps with no room for one more instance in some period,
+    each with its peak (what runs at once at most, in the limit's unit)."""
+    hours = period_hours(w)
+    index = {pool.id: i for i, pool in enumerate(pools.all)}
+    out = []
+    for limit in pools.limits:
+        members = {index[pid]: weight for pid, weight in limit.members if pid in index}
+        if not members:
+            continue
+        load: dict[int, float] = {}
+        for (p, t), col in lp.u.items():
+            if p in members:
+                load[t] = load.get(t, 0.0) + members[p] * running_at_once(float(x[col]),
+                                                                         float(hours[t]))
+        peak = max(load.values(), default=0.0)
+        if peak <= 0:
+            continue
+        smallest = min(members.values())
+        full = [period_label(w, t) for t, used in sorted(load.items())
+                if used + smallest > limit.bound + TOL]
+        if full:
+            out.append(Limit(limit.kind, limit.name, tuple(full),
+                             f"{limit.bound:g} {limit.unit} (peak {peak:g} {limit.unit} at once)"))
+    return out
 
 
 def _on_deadline(w: Workload, lp: LinearProgram, x: np.ndarray) -> tuple[str, ...]:
@@ -188,15 +209,15 @@ def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[i
         if full_capacity.get(p, set()) & periods:
             reasons.append(f"owned capacity: {pools.all[p].id} full")
             break
+    members = {lim.name: {pid for pid, _w in lim.members} for lim in pools.limits}
+    mine_ids = {pools.all[p].id for p in mine}
     for limit in binding.limits:
+        covers = limit.name in mine_ids or bool(members.get(limit.name, set()) & mine_ids)
         if limit.kind == "budget":
             reasons.append(f"budget: variable cost at budget_usd = {limit.detail}")
-        elif limit.kind == "max_instances" and any(
-                pools.all[p].id == limit.name for p in mine):
+        elif limit.kind == "max_instances" and covers:
             reasons.append(f"availability: {limit.name} at {limit.detail}")
-        elif limit.kind == "quota" and any(
-                isinstance(pools.all[p], CloudPool) and _quota_covers(limit.name, pools.all[p])
-                for p in mine):
+        elif limit.kind == "quota" and covers:
             reasons.append(f"quota: {limit.name} at {limit.detail}")
     if not reasons:
         reasons.append("the limits on its pools leave no room for it")
@@ -228,7 +249,3 @@ def _full_rows_by_job(lp: LinearProgram, full: np.ndarray, jobs: set[int]
         if lp.row_family[r] != "work":
             out.setdefault(j, []).append(r)
     return out
-
-
-def _quota_covers(name: str, pool: CloudPool) -> bool:
-    return name == f"{pool.region} {pool.market} {pool.quota_family}"

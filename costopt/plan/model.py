@@ -8,6 +8,8 @@ Variables
                  periods inside the job's window)
   u[p,t]   >= 0  instance-hours of cloud pool p in period t (<= max_instances * P_h)
   n[c]     in {0..max_count}  servers of candidate c bought (integer; only with candidates)
+  running[p,t] in {0..}  instances of pool p at once in period t (integer; only pools under
+                 a concurrency limit shared with another pool)
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
@@ -21,9 +23,13 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
   4. packing[p,t]     sum_j b h - G_p u <= 0
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
-                     a one-node job) - u <= 0   (c: the job's gangs one node holds; an
-                     N-node gang holds N instances of its own: h / gpus instance-hours)
-  6. quota[r,m,f,t]   sum vcpus u <= vcpus_q * P_h
+                     a one-node job) - u + setup * starts <= 0   (c: the job's gangs one
+                     node holds; an N-node gang holds N instances of its own: h / gpus
+                     instance-hours)
+  6. quota_hours[q,t] sum vcpus u <= vcpus_q * P_h   (a relaxation, where a limit spans 2+
+                                                        pools; where it binds, at once:)
+     quota[q,t]       sum vcpus running <= vcpus_q      count[p,t]: u <= P_h running
+     instances[q,t]   sum running <= count             (running integer)
   7. budget           variable cost <= budget_usd
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
@@ -84,6 +90,8 @@ class LinearProgram:
     u: dict[tuple[int, int], int]  # (cloud pool index in Pools.all, period) -> column
     z: dict[int, int]  # job -> shortfall column (elastic only)
     n: dict[int, int]  # candidate pool index in Pools.all -> servers-bought column
+    n_run: dict[tuple[int, int], int]  # (cloud pool, period) -> instances-at-once column
+    starts: dict[tuple[int, int], int]  # (cloud pool, period) -> instance starts column
     row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
@@ -117,14 +125,18 @@ class LinearProgram:
         for family, index in (("h", self.h), ("u", self.u)):
             keys.update((col, (family, key)) for key, col in index.items())
         keys.update((col, ("n", (p,))) for p, col in self.n.items())
+        keys.update((col, ("running", key)) for key, col in self.n_run.items())
+        keys.update((col, ("starts", key)) for key, col in self.starts.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
         return keys
 
 
 NAME_PARTS: dict[str, str] = {
-    "h": "jpt", "u": "pt", "n": "p", "shortfall": "j",
+    "h": "jpt", "u": "pt", "n": "p", "running": "pt", "starts": "pt", "shortfall": "j",
+    "started": "pt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
-    "quota": "qt", "budget": "",
+    "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
+    "count": "pt", "budget": "",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
 
@@ -243,32 +255,34 @@ def period_label(workload: Workload, t: int) -> str:
 
 def naming(workload: Workload, pools: Pools) -> Naming:
     """The names of a workload's jobs, pools, periods and quota lines."""
-    quotas = workload.cloud.quotas if workload.cloud else []
     return Naming(
         jobs=tuple(job.name for job in workload.jobs),
         pools=tuple(pool.id for pool in pools.all),
         periods=tuple(period_label(workload, t) for t in range(workload.horizon.periods)),
-        quotas=tuple(f"{q.region},{q.market},{q.family}" for q in quotas),
+        quotas=tuple(lim.name.replace(" ", ",") for lim in pools.limits),
     )
 
 
 def build_model(
     workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False,
     u_upper: Mapping[tuple[str, int], float] | None = None,
+    counted: frozenset[tuple[int, int]] = frozenset(),
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
-    a clairvoyant planner knows of spot capacity (``costopt simulate``'s hindsight)."""
+    a clairvoyant planner knows of spot capacity (``costopt simulate``'s hindsight).
+    ``counted`` (limit, period) pairs get integer instance counts (``_concurrency_rows``)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
+    starts = _start_columns(b, workload, u)
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, hc, z)
     _gang_rows(b, workload, hc)
     _capacity_rows(b, workload, pools, hc, n)
-    _packing_rows(b, workload, pools, hc, u)
-    _walltime_rows(b, workload, hc)
-    _quota_rows(b, workload, pools, u)
+    _packing_rows(b, workload, pools, hc, u, starts)
+    _walltime_rows(b, workload, hc, starts)
+    n_run = _concurrency_rows(b, workload, pools, u, counted)
     _budget_row(b, workload)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
@@ -287,6 +301,8 @@ def build_model(
         u=u,
         z=z,
         n=n,
+        n_run=n_run,
+        starts=starts,
         row_family=b.row_family,
         row_key=b.row_key,
         naming=naming(workload, pools),
@@ -324,9 +340,8 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     u_keys = np.unique(pool[cloud] * periods + period[cloud])
     u_pool, u_period = u_keys // periods, u_keys % periods
     price = np.array([p.usd_per_hour if isinstance(p, CloudPool) else 0.0 for p in all_pools])
-    cap = np.array([p.max_instances
-                    if isinstance(p, CloudPool) and p.max_instances is not None else INF
-                    for p in all_pools])
+    bounds = [pools.instance_bound(p) if isinstance(p, CloudPool) else None for p in all_pools]
+    cap = np.array([INF if n is None else float(n) for n in bounds])
     upper = np.minimum(cap[u_pool] * period_hours(w)[u_period],
                        [u_upper.get((all_pools[p].id, t), INF) for p, t in
                         zip(u_pool.tolist(), u_period.tolist(), strict=True)])
@@ -440,19 +455,61 @@ def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
            upper=upper)
 
 
-def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict) -> None:
-    """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours."""
+def setup_hours(w: Workload) -> float:
+    """Hours every launch and start is paid without doing work (``cloud.setup_minutes``)."""
+    return w.cloud.setup_minutes / 60 if w.cloud else 0.0
+
+
+def _start_columns(b: _Builder, w: Workload, u: dict[tuple[int, int], int]
+                   ) -> dict[tuple[int, int], int]:
+    """starts[p,t] >= 0: instances of a cloud pool started in a period, each paying
+    ``setup_hours`` without work; ``started[p,t]: u[p,t] / P_h(t) - u[p,t-1] / P_h(t-1) -
+    starts <= 0``
+    (instances at once grow only by starting some). A lower bound of the fleet schedule's
+    starts, which may restart a partial instance (``fleet.py`` pays for that by running
+    longer). None without setup time."""
+    if setup_hours(w) <= 0 or not u:
+        return {}
+    hours = period_hours(w)
+    keys = sorted(u)
+    first = b.cols(len(keys), 0.0)
+    starts = {key: first + i for i, key in enumerate(keys)}
+    rows = np.arange(len(keys), dtype=np.int64)
+    before = [(i, u[(p, t - 1)], hours[t - 1]) for i, (p, t) in enumerate(keys)
+              if (p, t - 1) in u]
+    b.rows("started", keys,
+           np.concatenate([rows, rows, np.array([i for i, _c, _h in before], dtype=np.int64)]),
+           np.concatenate([np.array([u[k] for k in keys], dtype=np.int64),
+                           np.array([starts[k] for k in keys], dtype=np.int64),
+                           np.array([c for _i, c, _h in before], dtype=np.int64)]),
+           np.concatenate([1.0 / hours[[t for _p, t in keys]], -np.ones(len(keys)),
+                           np.array([-1.0 / h for _i, _c, h in before])]), upper=0.0)
+    return starts
+
+
+def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
+                  starts: dict) -> None:
+    """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
+    of work: ``sum_j b h <= G (u - setup * starts)``."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
-    nodes = [-float(pools.all[p].gpus_per_node) for p, _t in keys]
-    b.rows("packing", keys, np.concatenate([group, np.arange(len(keys), dtype=np.int64)]),
-           np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
-           np.concatenate([hc.block[cloud], nodes]), upper=0.0)
+    nodes = np.array([float(pools.all[p].gpus_per_node) for p, _t in keys])
+    count = np.arange(len(keys), dtype=np.int64)
+    offsets = [group, count]
+    cols = [hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]
+    vals = [hc.block[cloud], -nodes]
+    if starts:
+        offsets.append(count)
+        cols.append(np.array([starts[k] for k in keys], dtype=np.int64))
+        vals.append(nodes * setup_hours(w))
+    b.rows("packing", keys, np.concatenate(offsets), np.concatenate(cols),
+           np.concatenate(vals), upper=0.0)
 
 
-def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
-    """5. walltime[j,p,t]: an instance runs at least as long as any job on it; one node
-    holds at most ``c`` of the job's gangs at once, and an N-node gang holds N instances.
+def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict) -> None:
+    """5. walltime[j,p,t]: an instance works at least as long as any job on it
+    (``u - setup * starts`` of work); one node holds at most ``c`` of the job's gangs at
+    once, and an N-node gang holds N instances.
 
     One row per job, pool and period, but they bind only where a pool is under-filled:
     marked lazy, so that a solver may add just the ones a solution violates."""
@@ -462,9 +519,15 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
                     strict=True))
     rows = np.arange(count, dtype=np.int64)
     gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
-    b.rows("walltime", keys, np.concatenate([rows, rows, gang_rows]),
-           np.concatenate([hc.col[cloud], hc.ucol[cloud], gang_cols]),
-           np.concatenate([hc.wall[cloud], -np.ones(count), gang_vals]), upper=0.0, lazy=True)
+    offsets = [rows, rows, gang_rows]
+    cols = [hc.col[cloud], hc.ucol[cloud], gang_cols]
+    vals = [hc.wall[cloud], -np.ones(count), gang_vals]
+    if starts:  # u and starts columns are both in (pool, period) order, each contiguous
+        offsets.append(rows)
+        cols.append(hc.ucol[cloud] - int(hc.ucol[cloud].min()) + min(starts.values()))
+        vals.append(np.full(count, setup_hours(w)))
+    b.rows("walltime", keys, np.concatenate(offsets), np.concatenate(cols),
+           np.concatenate(vals), upper=0.0, lazy=True)
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
@@ -487,20 +550,85 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
     return np.array(r, dtype=np.int64), np.array(c, dtype=np.int64), np.array(v)
 
 
-def _quota_rows(b: _Builder, w: Workload, pools: Pools, u: dict) -> None:
-    """6. quota[r,m,f,t]: vCPUs running in a region, market and family within the quota."""
-    if w.cloud is None:
-        return
+def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int, int], int],
+                      counted: frozenset[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """6. quota[q,t] / instances[q,t]: what runs at once under a concurrency limit.
+
+    AWS's quotas bound the vCPUs of instances running at the same instant, so instance-hours
+    cannot stand for them: where a limit binds, a pool under it gets an integer count
+    ``running[p,t]`` of instances at once in the period, with ``count[p,t]: u - P_h *
+    running <= 0``, and the limit's row is ``sum weight * running <= bound``. A limit over
+    one pool is the bound ``floor(bound / weight)`` on that pool's ``u`` already
+    (``Pools.instance_bound``). Every limit over two or more pools with hours in a period
+    gets its relaxation ``quota_hours[q,t]: sum weight * u <= bound * P_h`` (implied by the
+    counts); the counted rows only for the (limit, period) pairs in ``counted`` - the
+    planner adds those a solution exceeds (:func:`concurrency_excess`) and solves again, so
+    integer counts exist only where a limit binds. The fleet schedule runs ``ceil(u / P_h)
+    <= running`` instances at any instant of the period. Returns the ``running`` columns."""
     hours = period_hours(w)
-    for q_index, q in enumerate(w.cloud.quotas):
-        by_t: dict[int, list[tuple[int, float]]] = {}
-        for (p, t), col in u.items():
+    rows = limit_terms(pools, u)
+    for (g, t), terms in rows.items():
+        family = "quota_hours" if pools.limits[g].kind == "quota" else "instances_hours"
+        b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
+              upper=pools.limits[g].bound * hours[t])
+    running: dict[tuple[int, int], int] = {}
+    for g, t in sorted(counted & rows.keys()):
+        for p, _weight in rows[(g, t)]:
+            if (p, t) in running:
+                continue
             pool = pools.all[p]
             assert isinstance(pool, CloudPool)
-            if (pool.region, pool.market, pool.quota_family) == (q.region, q.market, q.family):
-                by_t.setdefault(t, []).append((col, float(pool.vcpus)))
-        for t, row in sorted(by_t.items()):
-            b.row("quota", (q_index, t), row, upper=q.vcpus * hours[t])
+            bound = pools.instance_bound(pool)
+            running[(p, t)] = b.col(0.0, upper=INF if bound is None else float(bound),
+                                    integer=True)
+            b.row("count", (p, t), [(u[(p, t)], 1.0), (running[(p, t)], -float(hours[t]))],
+                  upper=0.0)
+        family = "quota" if pools.limits[g].kind == "quota" else "instances"
+        b.row(family, (g, t), [(running[(p, t)], weight) for p, weight in rows[(g, t)]],
+              upper=pools.limits[g].bound)
+    return running
+
+
+def limit_terms(pools: Pools, u: dict[tuple[int, int], int]
+                ) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """(limit, period) -> its (pool, weight) terms, where a limit spans two or more pools
+    with hours in the period."""
+    index = {pool.id: i for i, pool in enumerate(pools.all)}
+    out: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for g, limit in enumerate(pools.limits):
+        members = {index[pid]: weight for pid, weight in limit.members if pid in index}
+        by_t: dict[int, list[tuple[int, float]]] = {}
+        for (p, t) in u:
+            if p in members:
+                by_t.setdefault(t, []).append((p, members[p]))
+        out.update({(g, t): terms for t, terms in sorted(by_t.items()) if len(terms) > 1})
+    return out
+
+
+RUNNING_TOL = 1e-6
+"""Instance-hours per period hour below which a fraction is solver noise, not an instance."""
+
+
+def running_at_once(instance_hours: float, period_hours: float) -> int:
+    """Instances the fleet schedule runs at once for ``instance_hours`` in a period:
+    ``ceil(u / P)`` (solver noise ignored)."""
+    if instance_hours <= RUNNING_TOL:
+        return 0
+    return math.ceil(instance_hours / period_hours - RUNNING_TOL)
+
+
+def concurrency_excess(w: Workload, pools: Pools, lp: LinearProgram,
+                       x: np.ndarray) -> set[tuple[int, int]]:
+    """(limit, period) pairs whose pools would run more at once than the limit allows in
+    the fleet schedule of ``x`` (``sum weight * ceil(u / P) > bound``)."""
+    hours = period_hours(w)
+    out = set()
+    for (g, t), terms in limit_terms(pools, lp.u).items():
+        used = sum(weight * running_at_once(float(x[lp.u[(p, t)]]), float(hours[t]))
+                   for p, weight in terms)
+        if used > pools.limits[g].bound + 1e-9:
+            out.add((g, t))
+    return out
 
 
 def _budget_row(b: _Builder, w: Workload) -> None:

@@ -1,10 +1,13 @@
-"""The plan file (``costopt.plan/v1``): what ``plan`` writes and ``apply``/``report`` read.
+"""The plan file (``costopt.plan/v2``): what ``plan`` writes and ``apply``/``report`` read.
 
-Self-contained (the prices and owned-server figures it used, the workload's hash) and
-deterministic for the same input: no timestamps of its own, numbers rounded to 6 places.
-The *fleet schedule* turns each cloud pool's instance-hours per period into slots - whole
-instances over ``[start, end)`` intervals - where slot ``k`` continues from one period into
-the next while it is still wanted.
+Self-contained (the prices and owned-server figures it used, the workload's hash, the
+concurrency limits its fleet keeps) and deterministic for the same input: no timestamps of
+its own, numbers rounded to 6 places. One typed document (:class:`PlanDocument`), written
+and read by the same models. The *fleet schedule* holds each cloud pool's slots - whole
+instances over ``[start, end)`` intervals, the first ``setup_end - start`` of each paid
+setup without work (``costopt.plan.fleet``). v2 adds spot pools per zone (``zone``), the
+slots' setup, the launch overhead and the limits; ``apply`` reads v1 files too (a v1 spot
+pool launches anywhere in its region).
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ import json
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
@@ -39,8 +40,9 @@ from costopt.plan.protection import protection
 from costopt.workload import Horizon, iso, price_date_of, slug
 from costopt.workload import _path as field_path
 
-SCHEMA = "costopt.plan/v1"
-MIN_SLOT_SECONDS = 60  # AWS bills Linux per second with a one-minute minimum
+SCHEMA = "costopt.plan/v2"
+SCHEMAS = ("costopt.plan/v1", SCHEMA)
+"""Plan files ``apply`` and ``report`` read: v1 (no zones, no setup) and v2."""
 MAX_PLAN_BYTES = 256 * 2**20  # a plan file larger than this is not one `plan` wrote
 MAX_SLOT = 100_000  # slot numbers are instances at once: 0 .. count - 1
 MAX_NODES = 64  # a multi-node gang's nodes, as the workload bounds them
@@ -99,6 +101,7 @@ class Slot(_Doc):
     slot: int = Field(ge=0, le=MAX_SLOT)
     start: AwareDatetime
     end: AwareDatetime
+    setup_end: AwareDatetime | None = None  # v2: work starts here; None in v1 (no setup)
     jobs: list[str] = Field(default_factory=list)
     gang: int | None = Field(default=None, ge=0, le=MAX_SLOT)
     node_rank: int | None = Field(default=None, ge=0)
@@ -133,6 +136,10 @@ class FleetPool(_Doc):
     spot_max_price_usd: Usd | None = None
     on_demand_fallback: bool = False
     slots: list[Slot]
+    zone: str | None = None  # v2: a spot pool's zone ID (use1-az1); None: anywhere in region
+    spot_zone_prices: dict[str, Usd] = Field(default_factory=dict)
+    """v2: USD per instance-hour of this type's spot in each zone of the region (zone ID ->
+    price): where ``apply`` falls back to, at that price."""
 
     @model_validator(mode="after")
     def _id_matches_fields(self) -> FleetPool:
@@ -173,6 +180,7 @@ class PoolRecord(_Doc):
     on_demand_usd_per_hour: Usd | None = None
     interruptions_per_hour: Hours | None = None
     price_source: str | None = None
+    zone: str | None = None  # v2: a spot pool's zone ID
     count: int | None = None  # servers (for a candidate: the number bought)
     max_count: int | None = None  # a candidate's most to buy; None for servers owned
     purchase_usd: float | None = None
@@ -243,10 +251,35 @@ class WorkloadRecord(_Doc):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class LimitMember(_Doc):
+    pool: str
+    weight: float  # vCPUs of one instance (a quota), or 1 (instances)
+
+
+class LimitRecord(_Doc):
+    """What may run at once (v2): a quota line, or a ``max_instances`` cap (over one pool,
+    or over a region's spot zones). At every instant of the fleet schedule, the sum over
+    the members' running slots of their weight is at most ``bound``."""
+
+    kind: Literal["quota", "max_instances"]
+    name: str
+    bound: float
+    unit: str
+    members: list[LimitMember]
+
+
+class LaunchOverhead(_Doc):
+    """v2: minutes every launch and start is paid without work, and the shortest run and
+    pause of a slot."""
+
+    setup_minutes: float
+    min_instance_minutes: float
+
+
 class PlanDocument(_Doc):
     """The plan file, as written and as read back by ``apply`` and ``report``."""
 
-    schema_: Literal["costopt.plan/v1"] = Field(alias="schema")
+    schema_: Literal["costopt.plan/v1", "costopt.plan/v2"] = Field(alias="schema")
     plan_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     status: Literal["optimal", "infeasible"]
     workload: dict[str, Any]
@@ -269,6 +302,8 @@ class PlanDocument(_Doc):
     purchases: list[dict[str, Any]] = Field(default_factory=list)
     no_buy_total_usd: float | None = None
     buy_saving_usd: float | None = None
+    limits: list[LimitRecord] = Field(default_factory=list)  # v2
+    launch_overhead: LaunchOverhead | None = None  # v2
 
     @field_validator("workload")
     @classmethod
@@ -296,206 +331,69 @@ class PlanDocument(_Doc):
         and kept in the ledger. Plans of one workload take over each other's fleet."""
         return str(self.workload["name"])
 
-
-def fleet_slots(period_starts: list[datetime], period_hours: Sequence[int],
-                hours_by_period: dict[int, float]) -> list[tuple[int, datetime, datetime]]:
-    """Slots ``(k, start, end)`` of one pool from its instance-hours per period
-    (``period_hours[t]``: period ``t``'s length in hours).
-
-    In a period of ``P`` hours with ``u`` instance-hours, slots ``0..floor(u/P)-1`` run the
-    whole period
-    and slot ``floor(u/P)`` runs the rest: at the start of the period if it ran at the end
-    of the previous one, at the end if it runs the whole next period, else at the start.
-    Intervals of a slot that touch are merged, so an instance is not stopped at a period
-    boundary only to be started again.
-    """
-    full = {t: math.floor(h / period_hours[t] + 1e-9) for t, h in hours_by_period.items()}
-    intervals: dict[int, list[list[datetime]]] = {}
-    running_at_end: set[int] = set()  # slots running at the end of period t-1
-    for t in sorted(hours_by_period):
-        if t - 1 not in hours_by_period:
-            running_at_end = set()
-        begin = period_starts[t]
-        end = begin + timedelta(hours=period_hours[t])
-        n = full[t]
-        spans = [(k, begin, end) for k in range(n)]
-        rest = round((hours_by_period[t] - n * period_hours[t]) * 3600)
-        if rest >= 1:
-            rest = max(rest, MIN_SLOT_SECONDS)
-            at_end = n not in running_at_end and full.get(t + 1, 0) > n
-            spans.append((n, end - timedelta(seconds=rest), end) if at_end
-                         else (n, begin, begin + timedelta(seconds=rest)))
-        running_at_end = {k for k, _s, e in spans if e == end}
-        for k, s, e in spans:
-            runs = intervals.setdefault(k, [])
-            if runs and runs[-1][1] == s:
-                runs[-1][1] = e
-            else:
-                runs.append([s, e])
-    return sorted((k, s, e) for k, runs in intervals.items() for s, e in runs)
-
-
-@dataclass(frozen=True)
-class FleetSlot:
-    """One interval ``[start, end)`` of slot ``slot``, the jobs it serves, and for a
-    multi-node gang its first slot, this instance's rank and the gang's nodes."""
-
-    slot: int
-    start: datetime
-    end: datetime
-    jobs: tuple[str, ...]
-    gang: int | None = None
-    node_rank: int | None = None
-    nodes: int = 1
-
-
-@dataclass(frozen=True)
-class PoolUse:
-    """What runs on one cloud pool: its instance-hours per period, the instance-hours per
-    period of each multi-node job (``nodes`` and hours; such a gang's nodes are its own),
-    the jobs that run on it per period, and which jobs have a ``run`` command."""
-
-    instance_hours: dict[int, float]
-    gangs: dict[str, tuple[int, dict[int, float]]]
-    jobs: dict[int, set[str]]
-    commanded: frozenset[str] = frozenset()
-
-
-def pool_slots(period_starts: list[datetime], period_hours: Sequence[int],
-               use: PoolUse) -> list[FleetSlot]:
-    """The slots of one pool. Each multi-node job's gangs come first: its instance-hours
-    over its ``nodes`` are gang-hours, laid out by :func:`fleet_slots`, and every gang slot
-    becomes ``nodes`` slots with the same intervals (never one alone). The pool's other
-    instance-hours follow as :func:`fleet_slots` lays them out, each interval serving the
-    one-node jobs that run on the pool in the periods it overlaps. A slot runs the same
-    commands in all its intervals (its instance's user data holds them): an interval that
-    would serve other jobs with a ``run`` gets a slot number of its own."""
-    out: list[FleetSlot] = []
-    base = 0
-    rest = dict(use.instance_hours)
-    for job, (nodes, hours) in sorted(use.gangs.items()):
-        spans = fleet_slots(period_starts, period_hours, {t: h / nodes for t, h in hours.items()})
-        for k, start, end in spans:
-            first = base + k * nodes
-            out += [FleetSlot(first + r, start, end, (job,), first, r, nodes)
-                    for r in range(nodes)]
-        base += nodes * (1 + max((k for k, _s, _e in spans), default=-1))
-        for t, h in hours.items():
-            rest[t] = rest.get(t, 0.0) - h
-    single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
-    spans = fleet_slots(period_starts, period_hours, {t: h for t, h in rest.items() if h > 1e-6})
-    number: dict[tuple[int, frozenset[str]], int] = {}  # (k, commands run) -> slot number
-    extra = base + 1 + max((k for k, _s, _e in spans), default=-1)
-    for k, start, end in spans:
-        jobs = tuple(sorted(set().union(*(
-            names for t, names in single.items()
-            if period_starts[t] < end
-            and start < period_starts[t] + timedelta(hours=period_hours[t])))))
-        key = (k, use.commanded & set(jobs))
-        if key not in number:
-            taken = any(known[0] == k for known in number)
-            number[key] = extra if taken else base + k
-            extra += taken
-        out.append(FleetSlot(number[key], start, end, jobs))
-    return sorted(out, key=lambda s: (s.slot, s.start))
-
-
-def pool_uses(result: PlanResult) -> dict[str, PoolUse]:
-    """Each cloud pool's :class:`PoolUse` from a solved plan."""
-    jobs = {job.name: job for job in result.workload.jobs}
-    commanded = frozenset(name for name, job in jobs.items() if job.run)
-    uses: dict[str, PoolUse] = {}
-    for ph in result.pool_hours:
-        use = uses.setdefault(ph.pool, PoolUse({}, {}, {}, commanded))
-        use.instance_hours[ph.period] = ph.instance_hours
-    for a in result.assignments:
-        use = uses.get(a.pool)
-        if use is None:
-            continue  # an owned pool
-        use.jobs.setdefault(a.period, set()).add(a.job)
-        job = jobs[a.job]
-        if job.nodes > 1:
-            hours = use.gangs.setdefault(a.job, (job.nodes, {}))[1]
-            hours[a.period] = a.gpu_hours / job.gpus
-    return uses
+    def as_json(self) -> dict[str, Any]:
+        """The document as the file holds it (JSON types, ``schema`` by its name)."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 def _r(value: float) -> float:
     return round(float(value), 6) + 0.0
 
 
-def to_document(result: PlanResult, workload_file: str, workload_sha256: str) -> dict[str, Any]:
-    """The plan file's content as a JSON-ready dict (``plan_id`` derived from the rest)."""
+def to_document(result: PlanResult, workload_file: str, workload_sha256: str) -> PlanDocument:
+    """The plan file's document (``plan_id`` derived from the rest)."""
     w = result.workload
     h = w.horizon
-    period_starts = [h.period_start(t) for t in range(h.periods)]
     used = {a.pool for a in result.assignments} | {ph.pool for ph in result.pool_hours}
     pools_by_id = {p.id: p for p in result.pools.all}
-    cloud = w.cloud
-    ratio = cloud.spot_max_price_ratio if cloud else 1.0
-    fleet = []
-    uses = pool_uses(result)
-    for pool in result.pools.cloud:
-        if pool.id not in uses:
-            continue
-        jobs = {a.job for a in result.assignments if a.pool == pool.id}
-        fallback = pool.market == "spot" and all(
-            "on_demand" in job.allowed_kinds() for job in w.jobs if job.name in jobs
-        ) and (cloud is None or "on_demand" in cloud.markets)
-        fleet.append({
-            "pool": pool.id, "region": pool.region, "instance_type": pool.instance_type,
-            "market": pool.market, "usd_per_hour": _r(pool.usd_per_hour),
-            "on_demand_usd_per_hour": _r(pool.on_demand_usd_per_hour),
-            "spot_max_price_usd": _r(pool.on_demand_usd_per_hour * ratio)
-            if pool.market == "spot" else None,
-            "on_demand_fallback": fallback,
-            "slots": [_slot_record(s) for s in pool_slots(period_starts, h.period_lengths,
-                                                           uses[pool.id])],
-        })
     plan_total = result.total_usd
     guarded = protection(result)
     bought = {b.pool: b.count for b in result.purchases}
-    doc: dict[str, Any] = {
-        "schema": SCHEMA,
-        "plan_id": "",
-        "status": result.status,
-        "workload": {"name": w.name, "file": workload_file, "sha256": workload_sha256},
-        "horizon": _horizon_record(h),
-        "budget_usd": w.budget_usd,
-        "monthly_budget_usd": w.monthly_budget_usd,
-        "prices": {"source": result.catalog.source,
-                   "price_date": price_date_of(w, result.catalog).isoformat()},
-        "solver": result.solver,
-        "objective_usd": _r(result.variable_usd),
-        "cost": {"variable_usd": _r(result.variable_usd), "fixed_usd": _r(result.fixed_usd),
-                 "total_usd": _r(plan_total),
-                 "by_market": {k: _r(v) for k, v in result.by_market.items()}},
-        "shortfalls": [{"job": s.job, "gpu_hours": _r(s.gpu_hours), "reason": s.reason}
-                       for s in result.shortfalls],
-        "assignments": [{"job": a.job, "pool": a.pool, "period_start": iso(a.period_start),
-                         "gpu_hours": _r(a.gpu_hours), "work_gpu_hours": _r(a.work_gpu_hours),
-                         "cost_usd": _r(a.cost_usd)} for a in result.assignments],
-        "instance_hours": [{"pool": ph.pool, "period_start": iso(ph.period_start),
-                            "instance_hours": _r(ph.instance_hours), "cost_usd": _r(ph.cost_usd)}
-                           for ph in result.pool_hours],
-        "fleet": fleet,
-        "pools": [_pool_record(pools_by_id[pid], w, bought) for pid in sorted(used)]
+    cloud = w.cloud
+    doc = PlanDocument(
+        schema=SCHEMA,
+        plan_id="pending",  # plan_id_for hashes the content without it
+        status=result.status,  # type: ignore[arg-type]
+        workload={"name": w.name, "file": workload_file, "sha256": workload_sha256},
+        horizon=_horizon_record(h),
+        budget_usd=w.budget_usd,
+        monthly_budget_usd=w.monthly_budget_usd,
+        prices={"source": result.catalog.source,
+                "price_date": price_date_of(w, result.catalog).isoformat()},
+        solver=result.solver,
+        objective_usd=_r(result.variable_usd),
+        cost=Cost(variable_usd=_r(result.variable_usd), fixed_usd=_r(result.fixed_usd),
+                  total_usd=_r(plan_total),
+                  by_market={k: _r(v) for k, v in result.by_market.items()}),
+        shortfalls=[ShortfallRecord(job=s.job, gpu_hours=_r(s.gpu_hours), reason=s.reason)
+                    for s in result.shortfalls],
+        assignments=[AssignmentRecord(job=a.job, pool=a.pool, period_start=a.period_start,
+                                      gpu_hours=_r(a.gpu_hours),
+                                      work_gpu_hours=_r(a.work_gpu_hours),
+                                      cost_usd=_r(a.cost_usd)) for a in result.assignments],
+        instance_hours=[InstanceHoursRecord(pool=ph.pool, period_start=ph.period_start,
+                                            instance_hours=_r(ph.instance_hours),
+                                            cost_usd=_r(ph.cost_usd))
+                        for ph in result.pool_hours],
+        fleet=_fleet(result),
+        pools=[_pool_record(pools_by_id[pid], w, bought) for pid in sorted(used)]
         + [_pool_record(p, w, bought) for p in result.pools.owned if p.id not in used],
-        "purchases": [{"pool": b.pool, "count": b.count, "max_count": b.max_count,
-                       "fixed_usd": _r(b.fixed_usd)} for b in result.purchases],
-        "no_buy_total_usd": None if result.no_buy_total_usd is None
+        purchases=[{"pool": b.pool, "count": b.count, "max_count": b.max_count,
+                    "fixed_usd": _r(b.fixed_usd)} for b in result.purchases],
+        no_buy_total_usd=None if result.no_buy_total_usd is None
         else _r(result.no_buy_total_usd),
-        "buy_saving_usd": None if result.no_buy_total_usd is None
+        buy_saving_usd=None if result.no_buy_total_usd is None
         else _r(result.no_buy_total_usd - plan_total),
-        "baselines": {
-            name: {"variable_usd": _r(b.variable_usd), "total_usd": _r(b.total_usd),
-                   "feasible": b.feasible, "savings_usd": _r(b.total_usd - plan_total),
-                   "jobs": [{"job": j.job, "pool": j.pool, "owned_gpu_hours": _r(j.owned_gpu_hours),
-                             "variable_usd": _r(j.variable_usd), "fits": j.fits, "note": j.note}
-                            for j in b.jobs]}
+        baselines={
+            name: BaselineRecord(
+                variable_usd=_r(b.variable_usd), total_usd=_r(b.total_usd),
+                feasible=b.feasible, savings_usd=_r(b.total_usd - plan_total),
+                jobs=[{"job": j.job, "pool": j.pool, "owned_gpu_hours": _r(j.owned_gpu_hours),
+                       "variable_usd": _r(j.variable_usd), "fits": j.fits, "note": j.note}
+                      for j in b.jobs])
             for name, b in result.baselines.items()
         },
-        "binding": {
+        binding={
             "owned": [{"pool": o.pool, "used_gpu_hours": _r(o.used_gpu_hours),
                        "capacity_gpu_hours": _r(o.capacity_gpu_hours),
                        "used_pct": _r(o.used_pct), "full_periods": o.full_periods}
@@ -504,27 +402,65 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
                         "detail": lim.detail} for lim in result.binding.limits],
             "jobs_on_deadline": list(result.binding.on_deadline),
         },
-        "notes": list(result.notes) + [f"{v.job} is not protected against losing its spot "
-                                       f"capacity: {v.reason}" for v in guarded if not v.protected],
-        "protection": [{"job": v.job, "protected": v.protected, "reason": v.reason}
-                       for v in guarded],
-        "spot_availability_assumed": sorted(
+        notes=list(result.notes) + [f"{v.job} is not protected against losing its spot "
+                                    f"capacity: {v.reason}" for v in guarded if not v.protected],
+        limits=_limits(result, used),
+        launch_overhead=LaunchOverhead(
+            setup_minutes=cloud.setup_minutes if cloud else 0.0,
+            min_instance_minutes=cloud.min_instance_minutes if cloud else 0.0),
+        protection=[{"job": v.job, "protected": v.protected, "reason": v.reason}
+                    for v in guarded],
+        spot_availability_assumed=sorted(
             p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
             and p.availability_source == "assumed"),
-        "jobs": [{"job": job.name, "gpus": job.gpus, "nodes": job.nodes,
-                  "parallel": job.parallel, "run": job.run, "setup": job.setup}
-                 for job in w.jobs],
-    }
-    doc["plan_id"] = plan_id_for(doc)
+        jobs=[JobRecord(job=job.name, gpus=job.gpus, nodes=job.nodes, parallel=job.parallel,
+                        run=job.run, setup=job.setup) for job in w.jobs],
+    )
+    doc.plan_id = plan_id_for(doc.as_json())
     return doc
 
 
-def _slot_record(s: FleetSlot) -> dict[str, Any]:
-    record: dict[str, Any] = {"slot": s.slot, "start": iso(s.start), "end": iso(s.end),
-                              "jobs": list(s.jobs)}
-    if s.gang is not None:
-        record.update(gang=s.gang, node_rank=s.node_rank, nodes=s.nodes)
-    return record
+def _fleet(result: PlanResult) -> list[FleetPool]:
+    """Each used cloud pool's slots from the plan's fleet schedule: the jobs each serves, and
+    for a multi-node gang its first slot, the instance's rank and the gang's nodes."""
+    w = result.workload
+    cloud = w.cloud
+    ratio = cloud.spot_max_price_ratio if cloud else 1.0
+    schedules = {s.pool: s for s in result.fleet}
+    fleet = []
+    for pool in result.pools.cloud:
+        schedule = schedules.get(pool.id)
+        if schedule is None or not schedule.runs:
+            continue
+        jobs = {a.job for a in result.assignments if a.pool == pool.id}
+        fallback = pool.market == "spot" and all(
+            "on_demand" in job.allowed_kinds() for job in w.jobs if job.name in jobs
+        ) and (cloud is None or "on_demand" in cloud.markets)
+        fleet.append(FleetPool(
+            pool=pool.id, region=pool.region, instance_type=pool.instance_type,
+            market=pool.market, zone=pool.zone, usd_per_hour=_r(pool.usd_per_hour),
+            on_demand_usd_per_hour=_r(pool.on_demand_usd_per_hour),
+            spot_max_price_usd=_r(pool.on_demand_usd_per_hour * ratio)
+            if pool.market == "spot" else None,
+            on_demand_fallback=fallback,
+            spot_zone_prices={z: _r(usd) for z, usd in result.spot_zone_prices.get(
+                (pool.instance_type, pool.region), {}).items()} if pool.zone else {},
+            slots=[Slot(slot=r.slot, start=r.start, end=r.end, setup_end=r.setup_end,
+                        jobs=list(r.jobs), gang=r.gang, node_rank=r.node_rank,
+                        nodes=r.nodes) for r in schedule.runs]))
+    return fleet
+
+
+def _limits(result: PlanResult, used: set[str]) -> list[LimitRecord]:
+    """The concurrency limits over the pools the plan uses, and their own caps."""
+    out = [LimitRecord(kind=lim.kind, name=lim.name, bound=lim.bound, unit=lim.unit,
+                       members=[LimitMember(pool=pid, weight=wt) for pid, wt in lim.members
+                                if pid in used])
+           for lim in result.pools.limits]
+    out += [LimitRecord(kind="max_instances", name=p.id, bound=float(p.max_instances),
+                        unit="instance(s)", members=[LimitMember(pool=p.id, weight=1.0)])
+            for p in result.pools.cloud if p.max_instances is not None and p.id in used]
+    return [lim for lim in out if lim.members]
 
 
 def plan_id_for(doc: dict[str, Any]) -> str:
@@ -551,35 +487,36 @@ def _horizon_record(h: Horizon) -> dict[str, Any]:
             "periods": h.periods, "period_runs": runs}
 
 
-def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) -> dict[str, Any]:
+def _pool_record(pool: CloudPool | OwnedPool, w: Any, bought: dict[str, int]) -> PoolRecord:
     if isinstance(pool, OwnedPool):
         s = pool.server
         owned = w.owned
         count = pool.nodes if pool.buy_max is None else bought.get(pool.id, 0)
-        return {"pool": pool.id, "market": "owned", "gpu_model": pool.gpu_model,
-                "gpus_per_node": s.gpus, "count": count, "max_count": pool.buy_max,
-                "purchase_usd": s.purchase_usd,
-                "lifetime_years": s.lifetime_years, "power_watts": s.power_watts,
-                "idle_watts": s.idle_watts, "availability": s.availability,
-                "ops_usd_per_month": s.ops_usd_per_month,
-                "electricity_usd_per_kwh": owned.electricity_usd_per_kwh, "pue": owned.pue,
-                "energy_usd_per_gpu_hour": _r(pool.energy_usd_per_gpu_hour),
-                "fixed_usd": _r(pool.fixed_usd)}  # per server for a candidate
-    return {"pool": pool.id, "market": pool.market, "gpu_model": pool.gpu_model,
-            "gpus_per_node": pool.gpus_per_node, "region": pool.region,
-            "instance_type": pool.instance_type, "vcpus": pool.vcpus,
-            "usd_per_hour": _r(pool.usd_per_hour),
-            "on_demand_usd_per_hour": _r(pool.on_demand_usd_per_hour),
-            "interruptions_per_hour": _r(pool.interruptions_per_hour),
-            "price_source": pool.price_source,
-            **({"spot_availability": _r(pool.availability),
-                "spot_availability_source": pool.availability_source}
-               if pool.market == "spot" else {})}
+        return PoolRecord(
+            pool=pool.id, market="owned", gpu_model=pool.gpu_model, gpus_per_node=s.gpus,
+            count=count, max_count=pool.buy_max, purchase_usd=s.purchase_usd,
+            lifetime_years=s.lifetime_years, power_watts=s.power_watts,
+            idle_watts=s.idle_watts, availability=s.availability,
+            ops_usd_per_month=s.ops_usd_per_month,
+            electricity_usd_per_kwh=owned.electricity_usd_per_kwh, pue=owned.pue,
+            energy_usd_per_gpu_hour=_r(pool.energy_usd_per_gpu_hour),
+            fixed_usd=_r(pool.fixed_usd))  # per server for a candidate
+    return PoolRecord(
+        pool=pool.id, market=pool.market, gpu_model=pool.gpu_model,
+        gpus_per_node=pool.gpus_per_node, region=pool.region,
+        instance_type=pool.instance_type, vcpus=pool.vcpus, zone=pool.zone,
+        usd_per_hour=_r(pool.usd_per_hour),
+        on_demand_usd_per_hour=_r(pool.on_demand_usd_per_hour),
+        interruptions_per_hour=_r(pool.interruptions_per_hour),
+        price_source=pool.price_source,
+        **({"spot_availability": _r(pool.availability),
+            "spot_availability_source": pool.availability_source}
+           if pool.market == "spot" else {}))
 
 
-def write_plan(doc: dict[str, Any], path: Path) -> None:
+def write_plan(doc: PlanDocument, path: Path) -> None:
     """Write the plan file atomically (a crash never leaves half a file)."""
-    text = json.dumps(doc, indent=2) + "\n"
+    text = json.dumps(doc.as_json(), indent=2) + "\n"
     write_atomically(path, lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
@@ -598,11 +535,11 @@ def read_plan(path: Path) -> PlanDocument:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise PlanFileError.about_file(path, f"not a JSON plan file: {first}") from None
-    if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
+    if not isinstance(raw, dict) or raw.get("schema") not in SCHEMAS:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise PlanFileError(str(path), [FieldIssue("schema", found,
-                                                   f"expected {SCHEMA!r}; To fix: make the plan "
-                                                   "with `costopt plan`")])
+                                                   f"expected one of {', '.join(SCHEMAS)}; To "
+                                                   "fix: make the plan with `costopt plan`")])
     try:
         plan = PlanDocument.model_validate(raw)
     except ValidationError as exc:

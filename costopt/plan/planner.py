@@ -13,22 +13,34 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+import numpy as np
+
 from costopt.errors import FieldIssue, SolverError, WorkloadError
 from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reasons, window_impossibilities
-from costopt.plan.model import LinearProgram, build_model
+from costopt.plan.fleet import Periods, PoolSchedule, PoolUse, schedule_pool_jobs
+from costopt.plan.model import (
+    INF,
+    LinearProgram,
+    build_model,
+    concurrency_excess,
+    limit_terms,
+    period_hours,
+    running_at_once,
+)
 from costopt.plan.pools import (
-    CloudPool,
     Eligible,
     OwnedPool,
     Pools,
     build_pools,
     eligibility,
+    over_quota_notes,
     prune_dominated,
+    regional_spot_notes,
     unplaceable_jobs,
 )
-from costopt.plan.solve import DEFAULT_SOLVER, Solution, SolveStatus, solve
+from costopt.plan.solve import DEFAULT_SOLVER, MIP_REL_GAP, Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, check_against_catalog
 
@@ -99,6 +111,10 @@ class PlanResult:
     constraints: int
     purchases: tuple[Purchase, ...] = ()
     no_buy_total_usd: float | None = None  # the best plan without buying; None: none bought
+    fleet: tuple[PoolSchedule, ...] = ()  # the cloud pools' runs: what the cloud cost is of
+    spot_zone_prices: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    """(instance type, region) -> zone ID -> spot USD per instance-hour, before pruning:
+    where a spot slot may fall back to."""
     timings: dict[str, float] = field(default_factory=dict)
     """Wall seconds by stage: ``prepare`` (pools, eligibility, pruning), ``build`` (the LP
     arrays), ``aggregate`` (merging identical periods, the merged LP), ``solve`` (the
@@ -158,12 +174,21 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     issues = unplaceable_jobs(workload, pools, pairs)
     if issues:
         raise WorkloadError(source, issues)
+    zone_prices: dict[tuple[str, str], dict[str, float]] = {}
+    for pool in pools.cloud:
+        if pool.zone is not None:
+            zone_prices.setdefault((pool.instance_type, pool.region), {})[pool.zone] = \
+                pool.usd_per_hour
     if prune:
         pools, pairs = prune_dominated(workload, pools, pairs)
     issues = size_issues(workload, pools, pairs)
     if issues:  # a model this size would take hours to build and solve: say so now
         raise WorkloadError(source, issues)
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper)
+    result = replace(result, spot_zone_prices=zone_prices,
+                     notes=result.notes + over_quota_notes(pools)
+                     + regional_spot_notes(pools, catalog.source,
+                                           {ph.pool for ph in result.pool_hours}))
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())
     if not result.purchases:
         return result
@@ -208,7 +233,7 @@ def size_issues(w: Workload, pools: Pools, pairs: list[Eligible]) -> list[FieldI
 
 
 def _without_candidates(pools: Pools) -> Pools:
-    return Pools(owned=tuple(p for p in pools.owned if p.buy_max is None), cloud=pools.cloud)
+    return replace(pools, owned=tuple(p for p in pools.owned if p.buy_max is None))
 
 
 def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
@@ -227,10 +252,10 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
     model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s, clock)
     status = "optimal"
-    lp, sol = model.solved(elastic=False) if not notes else (None, None)
+    lp, sol = model.within_limits(elastic=False) if not notes else (None, None)
     if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp, sol = model.solved(elastic=True)
+        lp, sol = model.within_limits(elastic=True)
         if sol.status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
@@ -268,6 +293,95 @@ class _Model:
     def _solve(self, lp: LinearProgram) -> Solution:
         return _checked(self.clock.run("solve", solve, lp, self.solver, self.time_limit_s))
 
+    def within_limits(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
+        """The optimum whose fleet stays within every concurrency limit at every instant.
+
+        1. Solve with each limit relaxed to hours (``quota_hours``; merged periods where
+           that is exact). Within every limit at once (``ceil(u/P)`` instances): done.
+        2. Else round: cap each pool of an exceeded (limit, period) at whole instances that
+           fit the limit (dropping the instance that carries the fewest hours) and solve
+           again. A solution within the limits that costs what the relaxation cost is the
+           optimum (the relaxation's cost is a lower bound; to the MILP's relative gap).
+        3. Else integer counts (``running``) for every period of each limit exceeded so
+           far, solved as a MILP, until no limit is exceeded: each model is a relaxation of
+           the one with counts everywhere, and its optimum is within every limit, so it is
+           that model's optimum too."""
+        w, pools, clock = self.workload, self.pools, self.clock
+        lp, sol = self.solved(elastic=elastic)
+        if sol.status is not SolveStatus.OPTIMAL:
+            return lp, sol
+        excess = concurrency_excess(w, pools, lp, sol.x)
+        if not excess:
+            return lp, sol
+        bound = float(lp.cost @ sol.x)
+        seen = set(excess)
+        upper = lp.col_upper.copy()
+        trial, tsol = lp, sol
+        for _ in range(ROUNDING_TRIES):
+            for (p, t), hours in _rounded_caps(w, pools, trial, tsol.x, excess).items():
+                upper[lp.u[(p, t)]] = min(upper[lp.u[(p, t)]], hours)
+            trial = replace(lp, col_upper=upper.copy())
+            tsol = self._solve(trial)
+            if tsol.status is not SolveStatus.OPTIMAL:
+                break
+            excess = concurrency_excess(w, pools, trial, tsol.x)
+            seen |= excess
+            if not excess:
+                if float(trial.cost @ tsol.x) <= bound + ROUNDING_TOLERANCE * max(1.0, abs(bound)):
+                    return trial, tsol
+                break
+        counted = frozenset(key for key in limit_terms(pools, lp.u)
+                            if key[0] in {g for g, _t in seen})
+        while True:
+            lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
+                           u_upper=self.u_upper, counted=counted)
+            lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
+            sol = self._solve(lp)
+            if sol.status is not SolveStatus.OPTIMAL:
+                return lp, sol
+            excess = concurrency_excess(w, pools, lp, sol.x) - counted
+            if not excess:
+                return lp, sol
+            counted |= {key for key in limit_terms(pools, lp.u)
+                        if key[0] in {g for g, _t in excess}}
+
+
+ROUNDING_TRIES = 3
+"""Rounded instance counts tried before integer counts (each an LP solve)."""
+
+
+ROUNDING_TOLERANCE = MIP_REL_GAP
+"""Relative: a rounded solution costing at most this above the relaxation's optimum (a lower
+bound) is the optimum, to the same gap the MILP solvers are held to."""
+
+
+def _rounded_caps(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
+                  excess: set[tuple[int, int]]) -> dict[tuple[int, int], float]:
+    """Instance-hour caps (whole instances x P) on the pools of each exceeded (limit,
+    period) that fit the limit: from ``ceil(u/P)`` instances, drop the ones carrying the
+    fewest hours until the limit holds."""
+    terms = limit_terms(pools, lp.u)
+    caps: dict[tuple[int, int], float] = {}
+    for g, t in sorted(excess):
+        period_h = float(period_hours(w)[t])
+        hours = {p: float(x[lp.u[(p, t)]]) for p, _w in terms[(g, t)]}
+        count = {p: running_at_once(h, period_h) for p, h in hours.items()}
+        weight = dict(terms[(g, t)])
+        while sum(weight[p] * n for p, n in count.items()) > pools.limits[g].bound + 1e-9:
+            p = min((p for p, n in count.items() if n), key=lambda p: (
+                hours[p] - (count[p] - 1) * period_h, p))
+            count[p] -= 1
+        for p, n in count.items():
+            caps[(p, t)] = min(caps.get((p, t), INF), n * period_h)
+    return caps
+
+
+def _rows_of(lp: LinearProgram, cols: list[int]) -> np.ndarray:
+    """Rows with a term in any of ``cols``."""
+    mask = np.zeros(lp.num_rows, dtype=bool)
+    mask[lp.a_row[np.isin(lp.a_col, cols)]] = True
+    return mask
+
 
 @dataclass
 class _StageClock:
@@ -302,6 +416,8 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
             held[(p, t)] = held.get((p, t), 0.0) + rate[(j, p)].blocking * x[col]
+    fleet = fleet_schedule(w, pools, pairs, lp, x)
+    paid = {(s.pool, t): hours for s in fleet for t, hours in s.hours_by_period.items()}
     assignments = []
     for (j, p, t), col in sorted(lp.h.items()):
         h = float(x[col])
@@ -312,17 +428,14 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
             usd = pool.energy_usd_per_gpu_hour * h
         else:
             share = e.blocking * h / held[(p, t)]
-            usd = share * pool.usd_per_hour * float(x[lp.u[(p, t)]])
+            usd = share * pool.usd_per_hour * paid[(pool.id, t)]
         assignments.append(Assignment(w.jobs[j].name, pool.id, t, w.horizon.period_start(t), h,
                                       h * e.work_per_gpu_hour, usd))
-    pool_hours = []
-    for (p, t), col in sorted(lp.u.items()):
-        hours = float(x[col])
-        pool = pools.all[p]
-        assert isinstance(pool, CloudPool)
-        if hours > EPS:
-            pool_hours.append(PoolHours(pool.id, t, w.horizon.period_start(t), hours,
-                                        hours * pool.usd_per_hour))
+    prices = {pool.id: pool.usd_per_hour for pool in pools.cloud}
+    pool_hours = [PoolHours(s.pool, t, w.horizon.period_start(t), hours,
+                            hours * prices[s.pool])
+                  for s in fleet for t, hours in sorted(s.hours_by_period.items())
+                  if hours > EPS]
     binding = analyse(w, pools, lp, x)
     short = [j for j, col in sorted(lp.z.items()) if x[col] > EPS]
     reasons = shortfall_reasons(w, short, pools, pairs, lp, x, binding)
@@ -341,5 +454,48 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
         assignments=tuple(assignments), pool_hours=tuple(pool_hours),
         shortfalls=tuple(shortfalls), baselines=compute_baselines(w, pools, pairs),
         binding=binding, notes=notes, variables=lp.num_cols, constraints=lp.num_rows,
-        purchases=tuple(purchases),
+        purchases=tuple(purchases), fleet=fleet,
     )
+
+
+def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
+                   x: np.ndarray) -> tuple[PoolSchedule, ...]:
+    """Each used cloud pool's runs (``fleet.py``): its instance-hours per period, and the
+    work its one-node jobs need there in instance-hours: the GPUs they hold over the node's
+    (``sum b h / G``), and at least the longest job's wall time (``h / (gpus * c)``, ``c``
+    of its gangs on one node); a multi-node
+    job's gangs apart (their instance-hours ``h / gpus`` over their nodes); the jobs each
+    slot serves."""
+    blocking = {(e.job, e.pool): e.blocking for e in pairs}
+    commanded = frozenset(job.name for job in w.jobs if job.run)
+    uses: dict[int, PoolUse] = {}
+    work: dict[tuple[int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS:
+            job = w.jobs[j]
+            use = uses.setdefault(p, PoolUse(commanded=commanded))
+            use.jobs.setdefault(t, set()).add(job.name)
+            if job.nodes > 1:
+                use.gangs.setdefault(job.name, (job.nodes, {}))[1][t] = float(x[col]) / job.gpus
+                continue
+            pool = pools.all[p]
+            work[(p, t)] = work.get((p, t), 0.0) + blocking[(j, p)] * x[col] / pool.gpus_per_node
+    per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS and w.jobs[j].nodes == 1:
+            wall = float(x[col]) / (w.jobs[j].gpus * per_node[(j, p)])
+            work[(p, t)] = max(work[(p, t)], wall)
+    h = w.horizon
+    periods = Periods([h.period_start(t) for t in range(h.periods)],
+                      [h.period_start(t + 1) for t in range(h.periods)])
+    cloud = w.cloud
+    setup_s = round(cloud.setup_minutes * 60) if cloud else 0
+    min_s = round(cloud.min_instance_minutes * 60) if cloud else 0
+    paid: dict[int, dict[int, float]] = {}
+    for (p, t), col in sorted(lp.u.items()):
+        if x[col] > EPS:
+            paid.setdefault(p, {})[t] = float(x[col])
+    return tuple(schedule_pool_jobs(pools.all[p].id, periods, hours,
+                                    {t: work.get((p, t), 0.0) for t in hours}, setup_s, min_s,
+                                    uses.get(p, PoolUse(commanded=commanded)))
+                 for p, hours in sorted(paid.items()))

@@ -9,13 +9,24 @@ pool this module works out the speed ``s``, the spot efficiency ``e`` and the bl
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
-from costopt.workload import Job, Market, OwnedServer, Quota, ServerSpec, Workload, speed_for
+from costopt.workload import (
+    CloudSpec,
+    Job,
+    Market,
+    OwnedServer,
+    Quota,
+    ServerSpec,
+    Workload,
+    speed_for,
+)
 
 HOURS_PER_YEAR = 8760
 HOURS_PER_MONTH = 730
@@ -71,12 +82,44 @@ class CloudPool:
     interruptions_per_hour: float  # spot interruptions per instance-hour; 0 on demand
     max_instances: int | None
     price_source: str  # "table" or "override"
+    zone: str | None = None  # spot: the zone ID (use1-az1); None on demand or no zone prices
     availability: float = 1.0  # share of time spot can be had (spec v2's a); 1 on demand
     availability_source: str = "assumed"  # "given" (cloud.spot_availability), "traces", "assumed"
 
     @property
     def quota_family(self) -> str:
         return self.instance_type[:1].upper()
+
+
+@dataclass(frozen=True)
+class ConcurrencyLimit:
+    """A bound on what runs at once over several pools, per instant: a quota line (each
+    instance weighs its vCPUs) or a spot ``max_instances`` line over a region's zones (each
+    weighs 1). ``members`` pairs pool ids with their weight; ``bound`` is in ``unit``."""
+
+    kind: Literal["quota", "max_instances"]
+    name: str  # "us-east-1 on_demand P"
+    members: tuple[tuple[str, float], ...]
+    bound: float
+    unit: str  # "vCPUs" or "instance(s)"
+
+    def weight(self, pool_id: str) -> float | None:
+        return next((w for pid, w in self.members if pid == pool_id), None)
+
+
+@dataclass(frozen=True)
+class OverQuota:
+    """A pool left out because one instance exceeds its quota (vCPUs)."""
+
+    pool: str
+    vcpus: int
+    quota: str
+    quota_vcpus: float
+    gpus_per_node: int
+
+    def explain(self) -> str:
+        return (f"{self.pool}: one instance has {self.vcpus} vCPUs, above the quota "
+                f"{self.quota} of {self.quota_vcpus:g} vCPUs (running at once)")
 
 
 Pool = OwnedPool | CloudPool
@@ -109,10 +152,22 @@ class Pools:
 
     owned: tuple[OwnedPool, ...]
     cloud: tuple[CloudPool, ...]
+    limits: tuple[ConcurrencyLimit, ...] = ()
+    over_quota: tuple[OverQuota, ...] = ()  # pools left out: one instance is over its quota
 
     @property
     def all(self) -> tuple[Pool, ...]:
         return (*self.owned, *self.cloud)
+
+    def instance_bound(self, pool: CloudPool) -> int | None:
+        """The most instances of ``pool`` at once: its ``max_instances`` and, for each limit
+        over it, as many as the limit holds alone (``floor(bound / weight)``)."""
+        bounds = [] if pool.max_instances is None else [pool.max_instances]
+        for limit in self.limits:
+            weight = limit.weight(pool.id)
+            if weight:
+                bounds.append(math.floor(limit.bound / weight + 1e-9))
+        return min(bounds, default=None)
 
 
 def owned_id(name: str) -> str:
@@ -124,8 +179,9 @@ def buy_id(name: str) -> str:
     return f"buy:{name}"
 
 
-def cloud_id(region: str, instance_type: str, market: str) -> str:
-    return f"aws:{region}:{instance_type}:{market}"
+def cloud_id(region: str, instance_type: str, market: str, zone: str | None = None) -> str:
+    """``aws:REGION:TYPE:MARKET``, and ``:ZONE_ID`` for a spot pool of one zone."""
+    return f"aws:{region}:{instance_type}:{market}" + (f":{zone}" if zone else "")
 
 
 def energy_usd_per_gpu_hour(server: ServerSpec, usd_per_kwh: float, pue: float) -> float:
@@ -167,7 +223,81 @@ def build_pools(workload: Workload, catalog: PriceCatalog) -> Pools:
                 fixed_usd=fixed_usd(server, kwh, pue, workload.horizon.hours),
                 buy_max=buy_max,
             ))
-    return Pools(owned=tuple(owned), cloud=tuple(_cloud_pools(workload, catalog)))
+    cloud = _cloud_pools(workload, catalog)
+    limits = concurrency_limits(workload, catalog, cloud)
+    over = [OverQuota(p.id, p.vcpus, lim.name, lim.bound, p.gpus_per_node) for lim in limits
+            if lim.kind == "quota" for p in cloud if lim.weight(p.id) and p.vcpus > lim.bound]
+    out = {o.pool for o in over}
+    kept = tuple(p for p in cloud if p.id not in out)
+    return Pools(owned=tuple(owned), cloud=kept,
+                 limits=tuple(_without(lim, out) for lim in limits),
+                 over_quota=tuple(over))
+
+
+def _without(limit: ConcurrencyLimit, pool_ids: set[str]) -> ConcurrencyLimit:
+    return replace(limit, members=tuple(m for m in limit.members if m[0] not in pool_ids))
+
+
+Key = tuple[str, str, str, "str | None"]
+"""(instance type, region, market, zone ID or None): what a cloud pool is."""
+
+
+def _zone(catalog: PriceCatalog, region: str, az: str | None) -> str | None:
+    """A zone named by ID or name as its ID (``check_against_catalog`` reports unknown ones)."""
+    return None if az is None else catalog.zone_id(region, az)
+
+
+def _allowed_zones(cloud: CloudSpec, catalog: PriceCatalog) -> set[str] | None:
+    """The zone IDs ``cloud.zones`` allows (``None``: every zone)."""
+    if cloud.zones is None:
+        return None
+    return {z for name in cloud.zones for region in catalog.regions
+            if (z := catalog.zone_id(region, name)) is not None}
+
+
+def _table_prices(cloud: CloudSpec, catalog: PriceCatalog, wanted: Callable[..., bool],
+                  zones: set[str] | None) -> dict[Key, tuple[InstanceOffer, float, str]]:
+    """Pools the price table offers: on demand per region, spot per zone (per region for
+    an offer without zone prices: an old price file)."""
+    prices: dict[Key, tuple[InstanceOffer, float, str]] = {}
+    for o in catalog.offers:
+        t, r = o.instance_type, o.region
+        if wanted(t, r, "on_demand"):
+            prices[(t, r, "on_demand", None)] = (o, o.on_demand_usd_per_hour, "table")
+        if not wanted(t, r, "spot"):
+            continue
+        if o.spot_zones:
+            for z in o.spot_zones:
+                if zones is None or z.zone_id in zones:
+                    prices[(t, r, "spot", z.zone_id)] = (o, z.usd_per_hour, "table")
+        elif o.spot_usd_per_hour is not None:
+            prices[(t, r, "spot", None)] = (o, o.spot_usd_per_hour, "table")
+    return prices
+
+
+def _override_prices(cloud: CloudSpec, catalog: PriceCatalog, wanted: Callable[..., bool],
+                     zones: set[str] | None,
+                     prices: dict[Key, tuple[InstanceOffer, float, str]]) -> None:
+    """Apply ``price_overrides``: a spot line without ``az`` sets every zone of the region
+    (the zones the table has, else a regional pool); with ``az`` one zone. Lines with a
+    zone go last, so they win over the region's."""
+    for o in sorted(cloud.price_overrides, key=lambda o: o.az is not None):
+        t, r, m = o.instance_type, o.region, o.market
+        offer = catalog.offer(t, r) or catalog.any_offer(t)
+        if offer is None or not wanted(t, r, m):
+            continue
+        if m == "on_demand":
+            keys: list[Key] = [(t, r, m, None)]
+        elif o.az is not None:
+            zone = _zone(catalog, r, o.az)
+            keys = [(t, r, m, zone)] if zone and (zones is None or zone in zones) else []
+        else:
+            local = catalog.offer(t, r)
+            table_zones = [z.zone_id for z in local.spot_zones] if local else []
+            keys = [(t, r, m, z) for z in table_zones if zones is None or z in zones] \
+                if table_zones else [(t, r, m, None)]
+        for key in keys:
+            prices[key] = (offer, o.usd_per_hour, "override")
 
 
 def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
@@ -177,9 +307,10 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
     regions = set(cloud.regions) if cloud.regions else None
     types = set(cloud.instance_types) if cloud.instance_types else None
     markets = set(cloud.markets)
-    overrides = {(o.instance_type, o.region, o.market): o.usd_per_hour
-                 for o in cloud.price_overrides}
-    rates = {(r.instance_type, r.region): r.rate for r in cloud.spot_interruptions_per_hour}
+    on_demand_overrides = {(o.instance_type, o.region): o.usd_per_hour
+                           for o in cloud.price_overrides if o.market == "on_demand"}
+    rates = {(r.instance_type, r.region, _zone(catalog, r.region, r.az)): r.rate
+             for r in cloud.spot_interruptions_per_hour}
     given: dict[tuple[str, str], float] = {}
     for line in sorted(cloud.spot_availability, key=lambda a: a.az is None):
         given[(line.instance_type, line.region)] = max(  # a line for the region wins
@@ -188,7 +319,7 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
     manifest = cloud.spot_traces
     traced = _trace_stats(manifest, manifest.stat().st_mtime_ns if manifest.exists() else 0) \
         if manifest else {}
-    caps = {(m.instance_type, m.region, m.market): m.count for m in cloud.max_instances}
+    caps = own_caps(cloud, catalog)
 
     def wanted(instance_type: str, region: str, market: str) -> bool:
         return (
@@ -197,33 +328,30 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
             and (types is None or instance_type in types)
         )
 
-    prices: dict[tuple[str, str, str], tuple[InstanceOffer, float, str]] = {}
-    for offer in catalog.offers:
-        for market, price in (("on_demand", offer.on_demand_usd_per_hour),
-                              ("spot", offer.spot_usd_per_hour)):
-            if price is not None and wanted(offer.instance_type, offer.region, market):
-                prices[(offer.instance_type, offer.region, market)] = (offer, price, "table")
-    for (instance_type, region, market), price in overrides.items():
-        offer = catalog.offer(instance_type, region) or catalog.any_offer(instance_type)
-        if offer is not None and wanted(instance_type, region, market):
-            prices[(instance_type, region, market)] = (offer, price, "override")
+    zones = _allowed_zones(cloud, catalog)
+    prices = _table_prices(cloud, catalog, wanted, zones)
+    _override_prices(cloud, catalog, wanted, zones, prices)
 
     pools = []
-    for (instance_type, region, market), (offer, price, price_source) in sorted(prices.items()):
+    for key, (offer, price, price_source) in sorted(prices.items(),
+                                                    key=lambda kv: _sort_key(kv[0])):
+        instance_type, region, market, zone = key
         local = catalog.offer(instance_type, region)
         on_demand = (local or offer).on_demand_usd_per_hour
-        override_od = overrides.get((instance_type, region, "on_demand"))
+        override_od = on_demand_overrides.get((instance_type, region))
         rate, availability, source = 0.0, 1.0, "assumed"
         if market == "spot":
             stats = traced.get((instance_type, region))
-            rate = rates.get((instance_type, region), stats[1] if stats else
-                             (local.spot_interruptions_per_hour if local else None) or 0.0)
+            table_rate = stats[1] if stats else (
+                (local.spot_interruptions_per_hour if local else None) or 0.0)
+            rate = rates.get((instance_type, region, zone),
+                             rates.get((instance_type, region, None), table_rate))
             if (instance_type, region) in given:
                 availability, source = given[(instance_type, region)], "given"
             elif stats:
                 availability, source = stats[0], "traces"
         pools.append(CloudPool(
-            id=cloud_id(region, instance_type, market),
+            id=cloud_id(region, instance_type, market, zone),
             region=region,
             instance_type=instance_type,
             market=market,  # type: ignore[arg-type]
@@ -234,12 +362,61 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
             usd_per_hour=price,
             on_demand_usd_per_hour=override_od if override_od is not None else on_demand,
             interruptions_per_hour=rate,
-            max_instances=caps.get((instance_type, region, market)),
+            max_instances=caps.get(key),
             price_source=price_source,
+            zone=zone,
             availability=availability,
             availability_source=source,
         ))
     return pools
+
+
+def _sort_key(key: Key) -> tuple[str, str, str, str]:
+    instance_type, region, market, zone = key
+    return (instance_type, region, market, zone or "")
+
+
+def own_caps(cloud: CloudSpec, catalog: PriceCatalog) -> dict[Key, int]:
+    """``max_instances`` lines that cap one pool: on demand, a spot line with ``az``, or
+    a spot line without it where the region's spot pool is regional (no zone prices).
+    A spot line without ``az`` over zone pools is a :class:`ConcurrencyLimit` instead."""
+    caps: dict[Key, int] = {}
+    for m in cloud.max_instances:
+        zone = _zone(catalog, m.region, m.az)
+        if m.market == "spot" and m.az is None and _has_zones(catalog, m.instance_type, m.region):
+            continue
+        caps[(m.instance_type, m.region, m.market, zone)] = m.count
+    return caps
+
+
+def _has_zones(catalog: PriceCatalog, instance_type: str, region: str) -> bool:
+    offer = catalog.offer(instance_type, region)
+    return bool(offer and offer.spot_zones)
+
+
+def concurrency_limits(workload: Workload, catalog: PriceCatalog,
+                       cloud_pools: Sequence[CloudPool]) -> tuple[ConcurrencyLimit, ...]:
+    """The limits on instances running at once over several pools: every quota line
+    (vCPUs of its region, market and family), and every spot ``max_instances`` line
+    without ``az`` over a region's zone pools (instances)."""
+    cloud = workload.cloud
+    if cloud is None:
+        return ()
+    out = []
+    for q in cloud.quotas:
+        members = tuple((p.id, float(p.vcpus)) for p in cloud_pools
+                        if (p.region, p.market, p.quota_family) == (q.region, q.market, q.family))
+        out.append(ConcurrencyLimit("quota", f"{q.region} {q.market} {q.family}", members,
+                                    float(q.vcpus), "vCPUs"))
+    for m in cloud.max_instances:
+        if m.market == "spot" and m.az is None and _has_zones(catalog, m.instance_type, m.region):
+            members = tuple((p.id, 1.0) for p in cloud_pools
+                            if (p.instance_type, p.region, p.market)
+                            == (m.instance_type, m.region, "spot"))
+            out.append(ConcurrencyLimit("max_instances",
+                                        f"{m.region} spot {m.instance_type} (all zones)",
+                                        members, float(m.count), "instance(s)"))
+    return tuple(out)
 
 
 @lru_cache(maxsize=8)
@@ -387,6 +564,14 @@ SHOWN_MISFITS = 3
 
 
 def _why_unplaceable(job: Job, pools: Pools) -> str:
+    over = [o for o in pools.over_quota if o.gpus_per_node >= job.gpus]
+    if over:
+        shown = "; ".join(o.explain() for o in over[:SHOWN_OVER_QUOTA])
+        more = f" and {len(over) - SHOWN_OVER_QUOTA} more" if len(over) > SHOWN_OVER_QUOTA else ""
+        return (f"the pools with {job.gpus} GPU(s) per node or more that it could use are over "
+                f"their vCPU quota: {shown}{more}; To fix: raise the quota (AWS Service "
+                "Quotas) and cloud.quotas, or allow an instance type that fits it, then: "
+                + _why_unplaceable(job, replace(pools, over_quota=())))
     candidates = list(pools.all)
     if not candidates:
         return ("no pool at all: the workload has no owned servers and no cloud section; "
@@ -413,24 +598,58 @@ def _why_unplaceable(job: Job, pools: Pools) -> str:
     return "; ".join(reasons) + "; To fix: relax the job's requirements or add pools"
 
 
+SHOWN_OVER_QUOTA = 3
+"""Over-quota pools named in one explanation (the rest are counted)."""
+
+
+def over_quota_notes(pools: Pools) -> tuple[str, ...]:
+    """One line per instance type and market left out because it is over its quota."""
+    seen: dict[str, str] = {}
+    for o in pools.over_quota:
+        kind = ":".join(o.pool.split(":")[:4])  # the zones of a spot type share one line
+        seen.setdefault(kind, f"not used: {kind}" + (" (every zone)" if kind != o.pool else "")
+                        + f": one instance has {o.vcpus} vCPUs, above the quota {o.quota} of "
+                        f"{o.quota_vcpus:g} vCPUs running at once")
+    return tuple(seen.values())
+
+
+def regional_spot_notes(pools: Pools, source: str, used: set[str]) -> tuple[str, ...]:
+    """A note when the plan uses regional spot pools (ids in ``used``): the price data has
+    no zone prices for them (a price file from before zones), so they are priced at the
+    region's median and launch wherever AWS places them."""
+    regional = sorted({f"{p.instance_type} in {p.region}" for p in pools.cloud
+                       if p.market == "spot" and p.zone is None and p.id in used})
+    if not regional:
+        return ()
+    shown = ", ".join(regional[:SHOWN_OVER_QUOTA])
+    more = f" and {len(regional) - SHOWN_OVER_QUOTA} more" if len(regional) > SHOWN_OVER_QUOTA \
+        else ""
+    return (f"spot priced per region, not per zone, for {shown}{more}: {source} has no zone "
+            "prices for them, so such a pool is planned at the region's spot price and "
+            "launches in any zone; To fix: `costopt pricing refresh` writes zone prices",)
+
+
 def prune_dominated(workload: Workload, pools: Pools,
                     pairs: list[Eligible]) -> tuple[Pools, list[Eligible]]:
     """Drop cloud pools that another pool of the same instance type and market dominates.
 
     Pool ``q`` dominates pool ``p`` when both are the same instance type and market (same
     GPUs, memory, vCPUs), ``q`` costs no more per instance-hour, loses no more time to spot
-    interruptions, every job that may use ``p`` may use ``q``, and no quota line or
-    ``max_instances`` cap limits ``q``. Exact: in any plan, moving all of ``p``'s GPU-hours and
-    instance-hours onto ``q`` keeps every constraint (``q`` has no limit; work, gang,
-    packing and wall-time rows are the same for the same GPUs) and costs no more. Ties go to
-    the lower (price, rate, id), so two equal pools never remove each other; a chain of
-    dominated pools ends at one that stays.
+    interruptions and is no less available, every job that may use ``p`` may use ``q``, ``q`` has no
+    ``max_instances`` cap of its own, and every concurrency limit over ``q`` (a quota, a
+    spot cap over a region's zones) is over ``p`` too. Exact: in any plan, moving all of
+    ``p``'s GPU-hours, instance-hours and instance counts onto ``q`` keeps every constraint
+    (work, gang, packing and wall-time rows are the same for the same GPUs; a limit over
+    both sees the same weight, one over ``p`` alone only loosens; ``q`` has no cap of its
+    own) and costs no more. So the zones of a spot type under one regional quota reduce to
+    the cheapest. Ties go to the lower (price, rate, id), so two equal pools never remove
+    each other; a chain of dominated pools ends at one that stays.
     """
-    cloud = workload.cloud
-    if cloud is None or not pools.cloud:
+    if workload.cloud is None or not pools.cloud:
         return pools, pairs
-    limited = {(q.region, q.market, q.family) for q in cloud.quotas}
-    capped = {(m.instance_type, m.region, m.market) for m in cloud.max_instances}
+    limits_of: dict[str, frozenset[int]] = {
+        pool.id: frozenset(i for i, lim in enumerate(pools.limits) if lim.weight(pool.id))
+        for pool in pools.cloud}
     jobs_of: dict[int, set[int]] = {}
     for e in pairs:
         jobs_of.setdefault(e.pool, set()).add(e.job)
@@ -439,28 +658,29 @@ def prune_dominated(workload: Workload, pools: Pools,
     for i, pool in enumerate(pools.cloud):
         groups.setdefault((pool.instance_type, pool.market), []).append(offset + i)
 
-    def free(p: int) -> bool:
+    def cloud_pool(p: int) -> CloudPool:
         pool = pools.all[p]
         assert isinstance(pool, CloudPool)
-        return ((pool.region, pool.market, pool.quota_family) not in limited
-                and (pool.instance_type, pool.region, pool.market) not in capped)
+        return pool
 
     def rank(p: int) -> tuple[float, float, str]:
-        pool = pools.all[p]
-        assert isinstance(pool, CloudPool)
+        pool = cloud_pool(p)
         return (pool.usd_per_hour, pool.interruptions_per_hour, pool.id)
 
     def dominates(q: int, p: int) -> bool:
         (q_usd, q_rate, _), (p_usd, p_rate, _) = rank(q), rank(p)
-        return (q != p and free(q) and q_usd <= p_usd and q_rate <= p_rate
+        pq, pp = cloud_pool(q), cloud_pool(p)
+        return (q != p and pq.max_instances is None and limits_of[pq.id] <= limits_of[pp.id]
+                and q_usd <= p_usd and q_rate <= p_rate and pq.availability >= pp.availability
                 and rank(q) < rank(p) and jobs_of.get(p, set()) <= jobs_of.get(q, set()))
 
     dropped = {p for members in groups.values() for p in members
                if any(dominates(q, p) for q in members)}
     if not dropped:
         return pools, pairs
-    kept = Pools(owned=pools.owned,
-                 cloud=tuple(pl for i, pl in enumerate(pools.cloud) if offset + i not in dropped))
+    gone = {pools.all[p].id for p in dropped}
+    kept = replace(pools, cloud=tuple(pl for pl in pools.cloud if pl.id not in gone),
+                   limits=tuple(_without(lim, gone) for lim in pools.limits))
     index = {pool.id: i for i, pool in enumerate(kept.all)}
     return kept, [replace(e, pool=index[pools.all[e.pool].id]) for e in pairs
                   if e.pool not in dropped]

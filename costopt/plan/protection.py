@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from costopt.plan.planner import PlanResult
-from costopt.plan.pools import CloudPool, OwnedPool, eligibility
+from costopt.plan.pools import CloudPool, OwnedPool, Pools, eligibility
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ def protection(result: PlanResult) -> list[Protection]:
                      and pools.all[e.pool].market in ("on_demand", "owned")]
         on_demand = [(p, s) for p, s in fallbacks if isinstance(p, CloudPool)
                      and _fits_quota(p, cloud)]
-        if not fallbacks:
+        if not fallbacks and not ("on_demand" in job.allowed_kinds()
+                                  and _on_demand_over_quota(pools)):
             out.append(Protection(job.name, False, "it may run on no on-demand or owned pool "
                                   f"(allow: {', '.join(sorted(job.allowed_kinds()))})"))
             continue
@@ -92,6 +93,11 @@ def protection(result: PlanResult) -> list[Protection]:
         out.append(verdict or Protection(job.name, True, "on-demand or owned room to finish "
                                          "by its deadline from any period"))
     return out
+
+
+def _on_demand_over_quota(pools: Pools) -> bool:
+    """Whether an on-demand pool was left out because one instance is over its quota."""
+    return any(o.pool.split(":")[3] == "on_demand" for o in pools.over_quota)
 
 
 def _fits_quota(pool: CloudPool, cloud: object) -> bool:

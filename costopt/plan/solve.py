@@ -32,6 +32,9 @@ merged, both take well under a second on the examples; CBC stays for ``--solver 
 LAZY_TOLERANCE = 1e-7  # a lazy row is violated when A x exceeds its bound by more (relative)
 SIMPLEX_DUAL, SIMPLEX_PRIMAL = 1, 4  # HiGHS option simplex_strategy
 PRICING_TOLERANCE = 1e-7  # USD: a column joins when its reduced cost is below minus this
+MIP_REL_GAP = 1e-6
+"""Both solvers stop a MILP (integer instance counts, servers to buy) within this relative
+gap of the proven bound, so that CBC and HiGHS agree on its optimum."""
 
 
 class SolveStatus(str, Enum):
@@ -96,7 +99,8 @@ def _solve_cbc(lp: LinearProgram, time_limit_s: float | None) -> Solution:
             name = f"r{r}" if math.isinf(lo) else f"r{r}u"
             prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, name, float(hi)))
     with tempfile.TemporaryDirectory(prefix="costopt-cbc-") as tmp:
-        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, keepFiles=False)
+        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, keepFiles=False,
+                                gapRel=MIP_REL_GAP if lp.integer.any() else None)
         cmd.tmpDir = tmp
         prob.solve(cmd)
     x = np.array([v.varValue or 0.0 for v in xs], dtype=float)
@@ -230,6 +234,8 @@ class _HighsMaster:
         self.highs.setOptionValue("random_seed", 0)
         if time_limit_s is not None:
             self.highs.setOptionValue("time_limit", float(time_limit_s))
+        if mip:
+            self.highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
         self.highs.passModel(model)
 
     @property

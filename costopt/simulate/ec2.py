@@ -9,8 +9,9 @@
   request is stopped, as AWS does with ``InstanceInterruptionBehavior: stop``; a one-time
   one is terminated.
 - On-demand is always there. ``ClientToken`` is idempotent, as on AWS.
-- The region has no further zones to fall back to (:meth:`zones` is empty): each traced pool
-  stands for the one zone its trace was taken in.
+- The region has no further zones to fall back to (:meth:`zones` is empty, and
+  :meth:`placements` knows only the plan's own zones, ``zone_ids``): each traced pool stands
+  for the one zone its trace was taken in.
 - A terminated instance is shown by one ``describe`` after it ends, then forgotten (AWS
   keeps them about an hour), so that a month of simulation does not drag its history along.
 
@@ -32,6 +33,7 @@ from costopt.orchestrate.ec2 import (
     TAG_SPOT_REQUEST,
     TAG_WORKLOAD,
     CapacityError,
+    ZonePlacement,
 )
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 
@@ -78,6 +80,7 @@ class SimulatedEc2:
         self._tokens: dict[str, str] = {}
         self._next = 0
         self.launch_calls = 0
+        self.zone_ids: set[str] = set()  # the zones of the plan's spot pools
 
     def advance(self, now: datetime) -> None:
         self.now = now
@@ -127,6 +130,9 @@ class SimulatedEc2:
 
     def zones(self, region: str) -> list[str]:
         return []
+
+    def placements(self, region: str) -> dict[str, ZonePlacement]:
+        return {z: ZonePlacement(z, z) for z in sorted(self.zone_ids)}
 
     def default_image(self, region: str) -> str:
         return "ami-simulated"

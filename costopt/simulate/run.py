@@ -115,6 +115,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             say(kind, message)
 
     fleet = SimulatedEc2(start)
+    fleet.zone_ids = {p.zone for p in plan.fleet if p.zone}
     ledger = Ledger.in_memory()
     try:
 

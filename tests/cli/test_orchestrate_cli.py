@@ -7,11 +7,13 @@ The test workload plans (UTC hours of 2027-01-04, periods of 12 h):
 - ``aws:us-west-2:p3.8xlarge:spot`` at 3.60 USD/h (12.00 on demand, the spot MaxPrice):
   slot 0 over [00:00, 08:00) and [12:00, 20:00) (two 4-GPU jobs of 32 GPU-hours, one each
   half-day); the jobs allow on-demand, so the pool may fall back to it.
-The plan's cloud cost is 24 h x 3.00 + 16 h x 3.60 = 129.60 USD.
+The plan's cloud cost is 24 h x 3.00 + 16 h x 3.60 = 129.60 USD. The prices are the shipped
+table's without zone prices (an old price file): the spot pool is regional, as in v1 plans.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -25,6 +27,7 @@ from pathlib import Path
 import boto3
 import pytest
 from cli.fleet_cli import COSTOPT, IMAGE, fleet, run_cli, states, tags
+from orchestrate import fleet_plans
 from orchestrate.aws_faults import Crash, Faults, no_spot_anywhere, spot_without_zone
 from rich.console import Console
 from typer.testing import CliRunner
@@ -32,6 +35,8 @@ from typer.testing import CliRunner
 from costopt.cli.common import Env
 from costopt.cli.main import app
 from costopt.orchestrate.ledger import Ledger
+from costopt.plan.planfile import InstanceHoursRecord, plan_id_for, write_plan
+from costopt.pricing.catalog import shipped_data_dir
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
 SPOT = "aws:us-west-2:p3.8xlarge:spot"
@@ -43,6 +48,9 @@ monthly_budget_usd: 10000
 cloud:
   regions: [us-east-1, us-west-2]
   instance_types: [p3.2xlarge, p3.8xlarge]
+  setup_minutes: 0            # the slots below are the LP's hours as they are
+  min_instance_minutes: 0
+  pricing: prices.csv         # the shipped table without zone prices: regional spot pools
   price_overrides:
     - {instance_type: p3.8xlarge, region: us-west-2, market: spot, usd_per_hour: 3.6}
     - {instance_type: p3.8xlarge, region: us-west-2, market: on_demand, usd_per_hour: 12.0}
@@ -69,6 +77,13 @@ def at(hour: int) -> str:
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("plan")
     (folder / "workload.yaml").write_text(WORKLOAD)
+    with (shipped_data_dir() / "instances.csv").open(newline="") as shipped, \
+            (folder / "prices.csv").open("w", newline="") as old:
+        rows = csv.DictReader(shipped)
+        columns = [c for c in rows.fieldnames or [] if c != "spot_zone_prices"]
+        out = csv.DictWriter(old, columns, extrasaction="ignore")
+        out.writeheader()
+        out.writerows(rows)
     result = CliRunner().invoke(app, ["plan", str(folder / "workload.yaml"), "-o",
                                       str(folder / "plan.json")])
     assert result.exit_code == 0, result.output
@@ -504,7 +519,8 @@ def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: s
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "costopt.plan/v0"}')
     result = cli("apply", str(bad), "--state-dir", str(state))
-    assert result.exit_code == 1 and "expected 'costopt.plan/v1'" in result.output
+    assert result.exit_code == 1
+    assert "expected one of costopt.plan/v1, costopt.plan/v2" in result.output
     result = cli("apply", str(plan_file), "--at", "tomorrow", "--state-dir", str(state))
     assert result.exit_code == 2 and "ISO 8601" in result.output
     result = cli("apply", str(plan_file), "--image-id", "us-east-1=nope", "--state-dir",
@@ -512,3 +528,71 @@ def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: s
     assert result.exit_code == 2 and "REGION=ami-" in result.output
     result = cli("status", "--state-dir", str(state))
     assert result.exit_code == 1 and "no plan has been applied" in result.output
+
+
+def zone_plan(folder: Path, zone_id: str, zone_prices: dict[str, float]) -> Path:
+    """A v2 plan: one p3.8xlarge spot slot in ``zone_id`` over [00:00, 12:00) at its zone's
+    price, the region's other zones priced for the fallback."""
+    pool_id = f"aws:us-east-1:p3.8xlarge:spot:{zone_id}"
+    spot = {"pool": pool_id, "region": "us-east-1", "instance_type": "p3.8xlarge",
+            "market": "spot", "zone": zone_id, "usd_per_hour": zone_prices[zone_id],
+            "on_demand_usd_per_hour": 12.0, "spot_max_price_usd": 12.0,
+            "on_demand_fallback": True, "spot_zone_prices": zone_prices,
+            "slots": [{"slot": 0, "start": at(0), "end": at(12), "setup_end": at(0)}]}
+    hours = InstanceHoursRecord(pool=pool_id, period_start=fleet_plans.T0, instance_hours=12.0,
+                                cost_usd=12.0 * zone_prices[zone_id])
+    doc = fleet_plans.plan(spot, plan_id="zones-0001").model_copy(
+        update={"schema_": "costopt.plan/v2", "instance_hours": [hours]})
+    doc.plan_id = plan_id_for(doc.as_json())  # as `costopt plan` writes it
+    path = folder / "zone-plan.json"
+    write_plan(doc, path)
+    return path
+
+
+def zone_ids(region: str) -> dict[str, str]:
+    """Zone ID -> zone name in moto's account."""
+    ec2 = boto3.client("ec2", region_name=region)
+    return {z["ZoneId"]: z["ZoneName"]
+            for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+
+
+def subnet_zone(subnet_id: str) -> str:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    [subnet] = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+    return subnet["AvailabilityZoneId"]
+
+
+def test_a_spot_slot_launches_in_its_zone(tmp_path: Path, state: Path, aws: str) -> None:
+    ids = sorted(zone_ids("us-east-1"))
+    home = ids[1]
+    path = zone_plan(tmp_path, home, {ids[0]: 1.5, home: 1.2})
+    result = apply(path, state, 1)
+    assert result.exit_code == 0, result.output
+    [inst] = fleet("us-east-1")
+    # A default subnet of the pool's zone (DescribeSubnets' AvailabilityZoneId), so the
+    # instance is in the zone the plan priced, whatever the zone's name in this account.
+    assert subnet_zone(inst["SubnetId"]) == home
+    assert inst["Placement"]["AvailabilityZone"] == zone_ids("us-east-1")[home]
+    assert tags(inst)["costopt:pool"] == f"aws:us-east-1:p3.8xlarge:spot:{home}"
+
+
+def test_no_spot_in_the_zone_falls_back_to_the_cheapest_other_zone_at_its_price(
+        tmp_path: Path, state: Path, aws: str) -> None:
+    ids = sorted(zone_ids("us-east-1"))
+    home, cheap, dear = ids[0], ids[1], ids[2]
+    path = zone_plan(tmp_path, home, {home: 1.0, cheap: 1.4, dear: 2.0})
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    home_subnets = {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
+                    if s["AvailabilityZoneId"] == home}
+
+    def no_spot_at_home(params: dict) -> str | None:
+        return "InsufficientInstanceCapacity" if params.get("SubnetId") in home_subnets \
+            else None
+
+    result = apply(path, state, 1, "--spot-attempts", "1",
+                   faults=Faults(capacity=no_spot_at_home))
+    assert result.exit_code == 0, result.output
+    [inst] = fleet("us-east-1")
+    assert subnet_zone(inst["SubnetId"]) == cheap
+    text = " ".join(result.output.split())
+    assert f"spot in {cheap} (fallback), 1.4000 USD/h" in text

@@ -65,7 +65,7 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(out)])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "costopt.plan/v1"
+    assert doc["schema"] == "costopt.plan/v2"
     assert doc["status"] == "optimal"
     assert doc["prices"]["source"].endswith("prices.csv")
     assert sum(a["gpu_hours"] for a in doc["assignments"] if a["pool"] == "owned:box") == \
@@ -76,9 +76,12 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
 
 
 def test_mixed_periods_plan_and_verbose_says_where_the_time_went(lab: Path) -> None:
-    # 24 hourly periods, then a day: both jobs' windows hold all 25, which merge into one.
+    # 24 hourly periods, then a day: both jobs' windows hold all 25, which merge into one
+    # (without launch overhead: setup ties a period to the one before, docs/model.md).
     lab.write_text(WORKLOAD.replace("days: 2}", "days: 2, periods: [{hours: 1, count: 24}, "
-                                                "{hours: 24, count: 1}]}"))
+                                                "{hours: 24, count: 1}]}")
+                   .replace("  pricing: prices.csv\n", "  pricing: prices.csv\n"
+                            "  setup_minutes: 0\n  min_instance_minutes: 0\n"))
     out = lab.parent / "plan.json"
     env = Env(console=Console(width=200, color_system=None),
               err=Console(stderr=True, width=200, color_system=None))
@@ -102,7 +105,7 @@ def test_plan_json_format_prints_the_document(lab: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(out), "--format", "json",
                                       "--solver", "highs"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["plan_id"] == json.loads(out.read_text())["plan_id"]
+    assert json.loads(result.stdout)["plan_id"] == json.loads(out.read_text())["plan_id"]
 
 
 def test_infeasible_plan_exits_1_and_still_writes_the_file(lab: Path) -> None:
@@ -168,7 +171,7 @@ def test_an_output_path_that_cannot_be_written_is_explained(lab: Path) -> None:
 BUY = """\
 name: buy
 horizon: {start: 2027-01-04, days: 28}
-cloud: {pricing: prices.csv, markets: [on_demand]}
+cloud: {pricing: prices.csv, markets: [on_demand], setup_minutes: 0, min_instance_minutes: 0}
 owned:
   candidates:
     - {name: new-box, gpu: V100-SXM2-16GB, gpus: 1, purchase_usd: 8760, lifetime_years: 1,

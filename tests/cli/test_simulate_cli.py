@@ -18,6 +18,8 @@ horizon: {start: 2027-01-01, days: 1}
 cloud:
   regions: [us-east-1]
   instance_types: [p3.2xlarge]
+  setup_minutes: 0
+  min_instance_minutes: 0
   price_overrides:
     - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
     - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
@@ -47,7 +49,9 @@ def planned(tmp_path: Path) -> Path:
 def test_simulate_prints_the_score_as_json(planned: Path) -> None:
     # 00:00 spot; 03:00 interrupted, no spot -> on-demand until the slot ends at 10:00.
     # Realised 3 h x 1 + 7 h x 3 = 24 USD; planned 10; all on-demand 10 h x 3 = 30;
-    # hindsight 10 (22 h of spot in the day, 10 needed). Work 2.8333 - 0.5 + 6.8333 = 9.1667.
+    # hindsight 10 (22 h of spot in the day, 10 needed). The workload plans without launch
+    # overhead, and the plan says so: no setup per launch. Work 3 - 0.5 (half a checkpoint
+    # lost at the interruption) + 7 = 9.5 of 10.
     proc = subprocess.run(
         [sys.executable, "-m", "costopt.cli.main", "simulate", "plan.json", "--traces",
          "traces.yaml", "--policy", "plan", "--format", "json", "-o", "score.json"],
@@ -63,7 +67,7 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
         "job": "train", "deadline": "2027-01-02T00:00:00Z", "finished": None,
         "met_deadline": False, "spot_hours": 3.0, "on_demand_hours": 7.0,
         "interruptions": 1, "realised_usd": 24.0}
-    assert job["done_gpu_hours"] == pytest.approx(9.1667, abs=1e-4)
+    assert job["done_gpu_hours"] == pytest.approx(9.5, abs=1e-4)
 
 
 def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,7 +78,7 @@ def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "hindsight optimum" in result.output
     (row,) = [line for line in result.output.splitlines() if "train" in line]
     assert row.split() == ["train", "01-02", "00:00", "not", "done", "24.00", "3.0", "7.0",
-                           "1", "91.7%"]
+                           "1", "95.0%"]
 
 
 def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) -> None:
@@ -90,19 +94,21 @@ def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) 
 
 
 def test_simulate_drives_the_deadline_policy_by_default(planned: Path) -> None:
-    # 00:00 spot; 03:00 interrupted with 2.3333 GPU-h done (2.8333 less half a checkpoint):
-    # 7.6667 to go in 21 h less 40 min of restart (need 0.377) is safely ahead of the pace
-    # 10 / (24 - 2/3) = 0.4286, so no on-demand: spot is retried every 15 minutes and comes
-    # back at 05:00; setup to 05:10, 7.6667 h of work: finished 12:50, ended at the review
-    # at 13:00. Spot 3 h + 8 h at 1 USD/h = 11 USD, no on-demand.
+    # The workload plans and runs without launch overhead (setup_minutes: 0), so a restart
+    # costs only half a checkpoint (30 min). 00:00 spot; 03:00 interrupted with 2.5 GPU-h
+    # done (3 less half a checkpoint): 7.5 to go in 21 h less 30 min of restart (need
+    # 7.5 / 20.5 = 0.366) is safely ahead of the pace 10 / (24 - 1/2) = 0.4255, so no
+    # on-demand: spot is retried every 15 minutes and comes back at 05:00; no setup, 7.5 h
+    # of work: finished 12:30, ended at that review. Spot 3 h + 7.5 h at 1 USD/h = 10.5
+    # USD, no on-demand.
     result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
                                       str(planned / "traces.yaml"), "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     (job,) = doc["jobs"]
-    assert (doc["policy"], doc["realised_usd"]) == ("deadline", 11.0)
+    assert (doc["policy"], doc["realised_usd"]) == ("deadline", 10.5)
     assert (job["finished"], job["met_deadline"], job["spot_hours"], job["on_demand_hours"],
-            job["interruptions"]) == ("2027-01-01T12:50:00Z", True, 11.0, 0.0, 1)
+            job["interruptions"]) == ("2027-01-01T12:30:00Z", True, 10.5, 0.0, 1)
 
 
 def test_traces_synth_then_stats(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 ``costopt`` in a child process against moto in server mode on 127.0.0.1.
 
 The issue's case: plan ``examples/workload.yaml``, change its ``budget_usd``, plan again and
-apply both. At 2027-01-04T00:00 each plan wants two spot instances in us-east-1 - slot 0 of
-p3.16xlarge (until 20:00) and slot 0 of p4d.24xlarge (until 10:00, ``max_instances`` 1).
-Before the takeover, the second apply launched two more beside the first two: 4 running.
+apply both. At 2027-01-04T00:00 each plan wants one spot instance in us-east-1: slot 0 of
+p4d.24xlarge in use1-az1 (the cheapest zone; the 96-vCPU spot P quota holds one p4d at
+once). Before the takeover, the second apply launched another beside the first: 2 running.
 """
 
 from __future__ import annotations
@@ -59,27 +59,27 @@ def test_a_replan_takes_the_fleet_over_instead_of_starting_a_second_one(
     state = tmp_path / "state"
     result = apply(first_file, state, START, aws, "--yes")
     assert result.returncode == 0, result.stderr + result.stdout
-    assert sorted(i["InstanceType"] for i in running()) == ["p3.16xlarge", "p4d.24xlarge"]
+    assert sorted(i["InstanceType"] for i in running()) == ["p4d.24xlarge"]
 
     diff = apply(second_file, state, START, aws)  # dry run: the diff
     assert diff.returncode == 0, diff.stderr
-    assert "2 instance(s) of its workload, 2 running; 1 older plan(s) of the workload to " \
+    assert "1 instance(s) of its workload, 1 running; 1 older plan(s) of the workload to " \
         "take over." in diff.stdout
-    assert diff.stdout.count(f"of the plan {first} this one replaces; serves slot 0") == 2
-    assert "Changes: 0 to launch, 0 to start, 0 to stop, 0 to terminate, 2 to claim from an " \
+    assert diff.stdout.count(f"of the plan {first} this one replaces; serves slot 0") == 1
+    assert "Changes: 0 to launch, 0 to start, 0 to stop, 0 to terminate, 1 to claim from an " \
         "older plan. Fleet cost" in diff.stdout
 
     result = apply(second_file, state, START, aws, "--yes")
     assert result.returncode == 0, result.stderr + result.stdout
     now = running()
-    assert len(now) == 2  # not 4: the new plan's fleet only
-    assert sorted(i["InstanceType"] for i in now) == ["p3.16xlarge", "p4d.24xlarge"]
+    assert len(now) == 1  # not 2: the new plan's fleet only
+    assert sorted(i["InstanceType"] for i in now) == ["p4d.24xlarge"]
     assert {tags(i)["costopt:plan"] for i in now} == {second}
     assert {tags(i)["Name"].split("/")[0] for i in now} == {second}
     with Ledger.open(state) as ledger:
         assert ledger.plan_in_force("lab-jan-2027")[0] == second
         assert {i.plan_id for i in ledger.instances()} == {second}
-        assert [(a.kind, a.status) for a in ledger.actions(second)] == [("claim", "ok")] * 2
+        assert [(a.kind, a.status) for a in ledger.actions(second)] == [("claim", "ok")]
 
     again = apply(second_file, state, START, aws, "--yes")
     assert "No changes: the fleet matches the plan." in again.stdout
@@ -101,7 +101,7 @@ def test_an_older_plan_is_refused_after_a_newer_one_unless_reinstated(
 
     back = apply(first_file, state, "2027-01-04T01:00:00Z", aws, "--yes", "--reinstate")
     assert back.returncode == 0, back.stderr
-    assert states("us-east-1") == before  # the same two instances, claimed back
+    assert states("us-east-1") == before  # the same instance, claimed back
     assert {tags(i)["costopt:plan"] for i in running()} == {first}
 
 
@@ -112,6 +112,8 @@ cloud:
   regions: [us-east-1]
   instance_types: [p3.2xlarge]
   markets: [on_demand]
+  setup_minutes: 0            # the slots below are the hours as planned
+  min_instance_minutes: 0
   price_overrides:
     - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
 jobs:

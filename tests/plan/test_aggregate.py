@@ -85,7 +85,10 @@ def hourly_case(draw: st.DrawFn):
         last = draw(st.integers(first + 1, periods))
         job["start"], job["deadline"] = at(first * period_hours), at(last * period_hours)
     first_offer = cat.offers[0]
+    # Without launch overhead: with it, ``started`` rows tie each period to the one before,
+    # and ``mergeable`` refuses to merge (tested below).
     raw["cloud"] = {
+        "setup_minutes": 0, "min_instance_minutes": 0,
         "quotas": [{"region": "us-east-1", "market": "on_demand", "family": "P",
                     "vcpus": draw(st.sampled_from([8, 32, 96]))}] if draw(st.booleans()) else [],
         "max_instances": [{"instance_type": first_offer.instance_type,
@@ -97,6 +100,14 @@ def hourly_case(draw: st.DrawFn):
         raw.setdefault("owned", {})["candidates"] = [server("buy", purchase_usd=2000,
                                                             max_count=2)]
     return parse_workload(raw, "test.yaml"), cat
+
+
+def test_launch_overhead_ties_periods_together_so_they_do_not_merge() -> None:
+    w = workload([{"name": "a", "gpu_hours": 1}], days=1, period_hours=1,
+                 cloud={"setup_minutes": 10})
+    cat = catalog(offer())
+    pools = build_pools(w, cat)
+    assert not mergeable(build_model(w, pools, eligibility(w, pools, cat)))
 
 
 @settings(max_examples=40, deadline=None)

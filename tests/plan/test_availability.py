@@ -69,11 +69,11 @@ def test_a_workloads_traces_path_is_relative_to_it(tmp_path: Path) -> None:
 
 def test_the_plan_names_the_pools_whose_availability_it_assumed() -> None:
     w = workload([JOB], cloud={"regions": ["us-east-1"]})
-    doc = to_document(make_plan(w, PRICES), "w.yaml", "0" * 64)
+    doc = to_document(make_plan(w, PRICES), "w.yaml", "0" * 64).as_json()
     assert doc["spot_availability_assumed"] == [SPOT]
     (record,) = [p for p in doc["pools"] if p["pool"] == SPOT]
     assert (record["spot_availability"], record["spot_availability_source"]) == (1.0, "assumed")
     line = {"instance_type": "p3.2xlarge", "region": "us-east-1", "availability": 0.9}
     w = workload([JOB], cloud={"regions": ["us-east-1"], "spot_availability": [line]})
-    doc = to_document(make_plan(w, PRICES), "w.yaml", "0" * 64)
+    doc = to_document(make_plan(w, PRICES), "w.yaml", "0" * 64).as_json()
     assert doc["spot_availability_assumed"] == []

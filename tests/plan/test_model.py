@@ -153,7 +153,7 @@ def test_quota_in_vcpus() -> None:
     assert result.variable_usd == pytest.approx(230.88)
     [limit] = result.binding.limits
     assert (limit.kind, limit.name, limit.detail) == ("quota", "us-east-1 on_demand P",
-                                                       "16 vCPUs")
+                                                       "16 vCPUs (peak 16 vCPUs at once)")
 
 
 def test_max_instances() -> None:
@@ -224,18 +224,23 @@ def test_owned_capacity_shortfall_reason() -> None:
 def test_rows_and_columns_have_readable_names() -> None:
     w = workload([{"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True}],
                  owned={"servers": [server()]}, cloud={"quotas": [
-                     {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 8}]},
+                     {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 40}]},
                  budget_usd=100)
-    cat = catalog(offer(on_demand=3.0, spot=1.0))
+    # Two spot types under one quota: its relaxation in hours, and where it is counted
+    # (as the planner does where a solution exceeds it), integer instances per pool.
+    cat = catalog(offer(on_demand=3.0, spot=1.0),
+                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=4.0))
     pools = build_pools(w, cat)
-    lp = build_model(w, pools, eligibility(w, pools, cat))
+    lp = build_model(w, pools, eligibility(w, pools, cat), counted=frozenset({(0, 0)}))
     rows = {lp.row_name(r) for r in range(lp.num_rows)}
     assert {"work[vit]", "gang[vit,2027-01-01]", "capacity[owned:box,2027-01-01]",
             "packing[aws:us-east-1:p3.2xlarge:spot,2027-01-01]",
             "walltime[vit,aws:us-east-1:p3.2xlarge:on_demand,2027-01-01]",
-            "quota[us-east-1,spot,P,2027-01-01]", "budget"} <= rows
+            "quota[us-east-1,spot,P,2027-01-01]", "quota_hours[us-east-1,spot,P,2027-01-01]",
+            "count[aws:us-east-1:p3.8xlarge:spot,2027-01-01]", "budget"} <= rows
     cols = {lp.col_name(c) for c in range(lp.num_cols)}
-    assert {"h[vit,owned:box,2027-01-01]", "u[aws:us-east-1:p3.2xlarge:spot,2027-01-01]"} <= cols
+    assert {"h[vit,owned:box,2027-01-01]", "u[aws:us-east-1:p3.2xlarge:spot,2027-01-01]",
+            "running[aws:us-east-1:p3.2xlarge:spot,2027-01-01]"} <= cols
 
 
 def test_speed_prefix_changes_the_cost() -> None:

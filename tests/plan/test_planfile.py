@@ -6,7 +6,6 @@ import copy
 import json
 import math
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,53 +14,12 @@ from builders import catalog, offer, server, workload
 
 from costopt.errors import PlanFileError
 from costopt.plan.planfile import (
-    fleet_slots,
     plan_id_for,
     read_plan,
     to_document,
     write_plan,
 )
 from costopt.plan.planner import make_plan
-
-UTC = timezone.utc
-D0 = datetime(2027, 1, 1, tzinfo=UTC)
-DAYS = [D0 + timedelta(days=i) for i in range(4)]
-DAILY = [24] * len(DAYS)
-
-
-def test_full_slots_continue_and_a_partial_one_ends_mid_period() -> None:
-    # Day 0: 48 instance-hours = slots 0 and 1 all day. Day 1: 30 = slot 0 all day and
-    # slot 1 for its first 6 hours (it was running). Day 2: 24 = slot 0.
-    slots = fleet_slots(DAYS, DAILY, {0: 48.0, 1: 30.0, 2: 24.0})
-    assert slots == [(0, D0, DAYS[3]), (1, D0, DAYS[1] + timedelta(hours=6))]
-
-
-def test_a_partial_slot_that_leads_into_a_full_one_runs_at_the_end() -> None:
-    # Day 0: 12 instance-hours; day 1: 24. The 12 hours run at the end of day 0 so that the
-    # instance runs on without a stop: one interval from 12:00 on day 0 to the end of day 1.
-    assert fleet_slots(DAYS, DAILY, {0: 12.0, 1: 24.0}) == [
-        (0, D0 + timedelta(hours=12), DAYS[2])]
-
-
-def test_gap_days_make_separate_intervals() -> None:
-    assert fleet_slots(DAYS, DAILY, {0: 24.0, 2: 24.0}) == [(0, D0, DAYS[1]), (0, DAYS[2], DAYS[3])]
-
-
-def test_slots_add_up_to_the_instance_hours() -> None:
-    hours = {0: 50.5, 1: 3.25, 2: 71.0}
-    slots = fleet_slots(DAYS, DAILY, hours)
-    total = sum((e - s).total_seconds() for _k, s, e in slots) / 3600
-    assert total == pytest.approx(sum(hours.values()))
-
-
-def test_slots_of_mixed_periods_continue_from_hours_into_a_day() -> None:
-    # Periods: two of 1 h (00:00, 01:00), then one of 22 h (02:00..24:00), then a day.
-    # 1 instance-hour in each hour, 11 in the 22-hour period, 24 on day 1: slot 0 runs
-    # 00:00..02:00 and, running at 02:00, goes on for the 22-hour period's 11 hours
-    # (02:00 + 11 h = 13:00); then all of day 1.
-    starts = [D0, D0 + timedelta(hours=1), D0 + timedelta(hours=2), DAYS[1]]
-    assert fleet_slots(starts, [1, 1, 22, 24], {0: 1.0, 1: 1.0, 2: 11.0, 3: 24.0}) == [
-        (0, D0, D0 + timedelta(hours=13)), (0, DAYS[1], DAYS[2])]
 
 
 def small_plan():
@@ -71,6 +29,11 @@ def small_plan():
                  cloud={"spot_max_price_ratio": 0.8})
     cat = catalog(offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=4.0, rate=0.0))
     return make_plan(w, cat)
+
+
+def small_document(file: str = "w.yaml", sha: str = "0" * 64) -> dict[str, Any]:
+    """small_plan's plan file, as JSON."""
+    return to_document(small_plan(), file, sha).as_json()
 
 
 # small_plan by hand. One day; the owned 4x V100 gives 4 x 24 h x 0.5 = 48 GPU-h at
@@ -89,11 +52,12 @@ SPOT = "aws:us-east-1:p3.8xlarge:spot"
 
 
 def test_document_fields() -> None:
-    doc = to_document(small_plan(), "w.yaml", "ab" * 32)
-    assert doc["schema"] == "costopt.plan/v1"
+    doc = small_document(sha="ab" * 32)
+    assert doc["schema"] == "costopt.plan/v2"
     assert doc["plan_id"].startswith("t-") and len(doc["plan_id"]) == 10
-    assert (doc["status"], doc["solver"], doc["shortfalls"], doc["notes"]) == (
-        "optimal", "highs", [], [])
+    assert (doc["status"], doc["solver"], doc["shortfalls"]) == ("optimal", "highs", [])
+    [note] = doc["notes"]  # the test offer has no zone prices: a regional spot pool
+    assert note.startswith("spot priced per region, not per zone, for p3.8xlarge in us-east-1")
     assert doc["workload"] == {"name": "t", "file": "w.yaml", "sha256": "ab" * 32}
     assert doc["horizon"] == {"start": T0, "end": "2027-01-02T00:00:00Z", "period_hours": 24,
                               "periods": 1, "period_runs": [{"hours": 24, "count": 1}]}
@@ -116,9 +80,11 @@ def test_document_fields() -> None:
     assert doc["fleet"] == [{
         "pool": SPOT, "region": "us-east-1", "instance_type": "p3.8xlarge", "market": "spot",
         "usd_per_hour": 4.0, "on_demand_usd_per_hour": 12.0, "spot_max_price_usd": 9.6,
-        "on_demand_fallback": True,
-        "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z",
-                   "jobs": ["train"]}]}]
+        "on_demand_fallback": True, "zone": None, "spot_zone_prices": {},
+        "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z", "setup_end": T0,
+                   "jobs": ["train"], "gang": None, "node_rank": None, "nodes": 1}]}]
+    assert doc["launch_overhead"] == {"setup_minutes": 0.0, "min_instance_minutes": 0.0}
+    assert doc["limits"] == []
     assert doc["jobs"] == [
         {"job": "train", "gpus": 4, "nodes": 1, "parallel": 1, "run": None, "setup": None},
         {"job": "eval", "gpus": 1, "nodes": 1, "parallel": 1, "run": None, "setup": None}]
@@ -140,8 +106,8 @@ def test_document_fields() -> None:
 
 
 def test_same_input_same_document() -> None:
-    first = json.dumps(to_document(small_plan(), "w.yaml", "0" * 64), sort_keys=True)
-    second = json.dumps(to_document(small_plan(), "w.yaml", "0" * 64), sort_keys=True)
+    first = json.dumps(small_document(), sort_keys=True)
+    second = json.dumps(small_document(), sort_keys=True)
     assert first == second
 
 
@@ -150,7 +116,7 @@ def test_write_and_read_back(tmp_path: Path) -> None:
     path = tmp_path / "out" / "plan.json"
     write_plan(doc, path)
     back = read_plan(path)
-    assert back.plan_id == doc["plan_id"]
+    assert back == doc  # written and read by the same models
     assert back.fleet[0].slots[0].start.tzinfo is not None
     assert back.pool("owned:box") is not None
 
@@ -160,13 +126,14 @@ def test_reading_a_file_that_is_not_a_plan(tmp_path: Path) -> None:
     path.write_text('{"schema": "something/v9"}')
     with pytest.raises(PlanFileError) as info:
         read_plan(path)
-    assert "schema = 'something/v9': expected 'costopt.plan/v1'" in str(info.value)
+    assert ("schema = 'something/v9': expected one of costopt.plan/v1, costopt.plan/v2"
+            in str(info.value))
 
 
 def test_the_plan_id_hashes_the_content_not_the_workloads_path() -> None:
-    here = to_document(small_plan(), "w.yaml", "0" * 64)
-    there = to_document(small_plan(), "./elsewhere/../w.yaml", "0" * 64)
-    other = to_document(small_plan(), "w.yaml", "1" * 64)  # another workload content
+    here = small_document()
+    there = small_document("./elsewhere/../w.yaml")
+    other = small_document(sha="1" * 64)  # another workload content
     assert here["plan_id"] == there["plan_id"] == plan_id_for(here)
     assert other["plan_id"] != here["plan_id"]
 
@@ -239,7 +206,7 @@ def test_a_damaged_plan_is_refused_naming_field_and_value(
         tmp_path: Path, change: Callable[[dict[str, Any]], object], expected: str,
         rehash: bool) -> None:
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps(damage(to_document(small_plan(), "w.yaml", "0" * 64), change,
+    path.write_text(json.dumps(damage(small_document(), change,
                                       rehash)))
     with pytest.raises(PlanFileError) as info:
         read_plan(path)
@@ -254,7 +221,7 @@ def test_a_damaged_plan_is_refused_naming_field_and_value(
 ])
 def test_a_plan_id_that_is_not_the_contents_is_refused(tmp_path: Path, plan_id: str,
                                                          expected: str) -> None:
-    doc = to_document(small_plan(), "w.yaml", "0" * 64)
+    doc = small_document()
     path = tmp_path / "plan.json"
     path.write_text(json.dumps({**doc, "plan_id": plan_id}))
     with pytest.raises(PlanFileError) as info:
@@ -264,7 +231,7 @@ def test_a_plan_id_that_is_not_the_contents_is_refused(tmp_path: Path, plan_id: 
 
 def test_five_hundred_problems_are_summed_up_after_twenty(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
-    path.write_text(json.dumps(damage(to_document(small_plan(), "w.yaml", "0" * 64),
+    path.write_text(json.dumps(damage(small_document(),
                                       _extra_slots, True)))
     with pytest.raises(PlanFileError) as info:
         read_plan(path)
@@ -277,7 +244,7 @@ def test_periods_of_mixed_lengths_bound_each_period_by_its_own_length(tmp_path: 
     # The day as a 12 h period and two of 6 h. 12 instance-hours in the 6 h period from
     # 12:00 allow ceil(12 / 6) = 2 instances at once there: slot 1 over [12:00, 18:00) is
     # fine (with equal 12 h periods it would be ceil(12 / 12) = 1: refused).
-    doc = to_document(small_plan(), "w.yaml", "0" * 64)
+    doc = small_document()
     doc["horizon"] = {**doc["horizon"], "period_hours": 12, "periods": 3,
                       "period_runs": [{"hours": 12, "count": 1}, {"hours": 6, "count": 2}]}
     doc["instance_hours"].append({"pool": SPOT, "period_start": "2027-01-01T12:00:00Z",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from builders import catalog, offer, server, workload
 from hypothesis import given, settings
@@ -16,7 +18,7 @@ from costopt.plan.pools import (
     prune_dominated,
     spot_efficiency,
 )
-from costopt.pricing.catalog import InstanceOffer
+from costopt.pricing.catalog import InstanceOffer, ZoneSpotPrice
 
 
 @pytest.mark.parametrize(("node", "gang", "expected"), [
@@ -93,6 +95,10 @@ def test_a_pool_some_job_needs_stays() -> None:
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 
 
+ZONES = {"us-east-1": ["use1-az1", "use1-az2", "use1-az4"],
+         "us-west-2": ["usw2-az1", "usw2-az2"], "eu-west-1": ["euw1-az1"]}
+
+
 @st.composite
 def multi_region_case(draw: st.DrawFn):
     offers = []
@@ -100,16 +106,22 @@ def multi_region_case(draw: st.DrawFn):
         for name, gpus, vcpus in (("p3.2xlarge", 1, 8), ("p3.8xlarge", 4, 32)):
             if draw(st.booleans()):
                 od = draw(st.sampled_from([2.0, 3.0, 3.0, 4.0])) * gpus
-                offers.append(offer(name, region, gpus=gpus, vcpus=vcpus, on_demand=od,
-                                    spot=od * draw(st.sampled_from([0.3, 0.5])),
-                                    rate=draw(st.sampled_from([0.0, 0.1]))))
+                o = offer(name, region, gpus=gpus, vcpus=vcpus, on_demand=od,
+                          spot=od * draw(st.sampled_from([0.3, 0.5])),
+                          rate=draw(st.sampled_from([0.0, 0.1])))
+                zones = draw(st.lists(st.sampled_from(ZONES[region]), unique=True, max_size=3))
+                offers.append(replace(o, spot_zones=tuple(
+                    ZoneSpotPrice(z, od * draw(st.sampled_from([0.3, 0.4, 0.5])))
+                    for z in sorted(zones))))
     if not offers:
         offers.append(offer())
     quotas = [{"region": r, "market": draw(st.sampled_from(["on_demand", "spot"])),
                "family": "P", "vcpus": draw(st.sampled_from([8, 16, 32]))}
               for r in REGIONS if draw(st.booleans())]
     caps = [{"instance_type": o.instance_type, "region": o.region, "market": "spot",
-             "count": 1} for o in offers if draw(st.integers(0, 4)) == 0]
+             "count": draw(st.sampled_from([1, 2])),
+             **({"az": o.spot_zones[0].zone_id} if o.spot_zones and draw(st.booleans()) else {})}
+            for o in offers if draw(st.integers(0, 4)) == 0]
     largest = max(o.gpus for o in offers)
     jobs = [{"name": f"j{i}", "gpus": draw(st.sampled_from([g for g in (1, 2, 4)
                                                             if g <= largest])),

@@ -72,7 +72,7 @@ def test_the_plan_file_records_protection_and_notes_the_unprotected() -> None:
     job = {"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
            "allow": ["spot"]}
     doc = to_document(make_plan(workload([job], cloud={"regions": ["us-east-1"]}),
-                                catalog(V100)), "w.yaml", "0" * 64)
+                                catalog(V100)), "w.yaml", "0" * 64).as_json()
     assert doc["protection"] == [{"job": "train", "protected": False, "reason":
                                   "it may run on no on-demand or owned pool (allow: spot)"}]
     assert "train is not protected against losing its spot capacity: it may run on no " \

@@ -3,6 +3,8 @@
 The workload: one 1-GPU job of ``gpu_hours`` reference GPU-hours (checkpoint every 60
 minutes) on 2027-01-01, one day in one 24-hour period; p3.2xlarge (1 V100, speed 1.0) in
 us-east-1 at 3 USD/h on demand and 1 USD/h on spot with no interruptions priced in (e = 1).
+It is planned without launch overhead (the test builders' default) and carried out with
+10 minutes of setup per launch (``CARRIED_OUT_SETUP``, recorded in the plan's document).
 """
 
 from __future__ import annotations
@@ -51,9 +53,18 @@ def _spot_pool() -> str:
 SPOT = _spot_pool()
 
 
+CARRIED_OUT_SETUP = {"setup_minutes": 10.0, "min_instance_minutes": 0.0}
+
+
+def _document(w: Workload, cat: PriceCatalog) -> dict[str, Any]:
+    doc = to_document(make_plan(w, cat), "test.yaml", "0" * 64).as_json()
+    doc["launch_overhead"] = dict(CARRIED_OUT_SETUP)
+    return doc
+
+
 def planned(w: Workload, cat: PriceCatalog, **changes: Any) -> PlanDocument:
     """The plan ``costopt plan`` makes, with fields of its document changed."""
-    doc = to_document(make_plan(w, cat), "test.yaml", "0" * 64)
+    doc = _document(w, cat)
     doc.update(changes)
     return PlanDocument.model_validate(doc)
 
@@ -62,7 +73,7 @@ def stretched(w: Workload, cat: PriceCatalog, hours: float, *,
               fallback: bool = True) -> PlanDocument:
     """The plan with its one spot slot, the instance-hours and the job's GPU-hours made
     ``hours`` long from midnight: a plan with room to spare."""
-    doc = to_document(make_plan(w, cat), "test.yaml", "0" * 64)
+    doc = _document(w, cat)
     (pool,) = doc["fleet"]
     assert pool["pool"] == SPOT
     pool["slots"] = [{"slot": 0, "start": "2027-01-01T00:00:00Z",

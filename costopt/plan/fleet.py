@@ -1,0 +1,322 @@
+"""The fleet schedule: each cloud pool's instance-hours per period as whole instances over
+intervals (*slots*), with launch overhead and a minimum instance time.
+
+Per pool, slot ``k`` may run in period ``t`` only while ``k < ceil(u[t] / P)`` (it is
+*allotted* there): every change below stays inside allotted periods, so the fleet never runs
+more instances at once than ``ceil(u/P)`` - within ``max_instances`` and every quota the
+model holds (``model.running_at_once``).
+
+1. Place: in a period with ``u`` instance-hours, slots ``0..floor(u/P)-1`` run all of it and
+   slot ``floor(u/P)`` the rest - at the start of the period when that slot ran at the end
+   of the previous one, at its end when the slot runs all of the next period, else at the
+   start. Touching intervals of a slot merge into one *run*.
+2. Every run starts with ``setup`` seconds, paid and without work (``cloud.setup_minutes``).
+   Where a period's work (reference: what its jobs need, in instance-hours) exceeds what its
+   runs deliver after setup, the period's partial slot grows inside the period, or a slot
+   that restarts at the period's start keeps running from the previous period (one setup
+   fewer).
+3. No run is shorter than ``min_run`` and no pause inside a slot is: short runs grow inside
+   their periods, short pauses are filled (``cloud.min_instance_minutes``).
+
+Steps 2-3 only add paid time, so the fleet's cost is at least the LP's ``price * u``; the
+plan reports the fleet's cost (``docs/model.md``, "Launch overhead"). Pure: numbers in,
+intervals out; times in whole microseconds from the first period's start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
+HOUR = 3600 * TICK
+ROUNDS = 50  # repair rounds before giving up (each only lengthens runs; a few suffice)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Slot ``slot`` runs ``[start, end)``; its first ``setup_end - start`` is setup."""
+
+    slot: int
+    start: datetime
+    end: datetime
+    setup_end: datetime
+    jobs: tuple[str, ...] = ()  # the jobs it serves
+    gang: int | None = None  # a multi-node gang's first slot (its nodes share the interval)
+    node_rank: int | None = None  # this instance's rank in the gang, 0..nodes-1
+    nodes: int = 1
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+    @property
+    def work_hours(self) -> float:
+        """Instance-hours of work: the run less its setup."""
+        return max(0.0, (self.end - self.setup_end).total_seconds() / 3600)
+
+
+@dataclass(frozen=True)
+class PoolSchedule:
+    """One cloud pool's runs, and its paid instance-hours per period (from the runs)."""
+
+    pool: str
+    runs: tuple[Run, ...]
+    hours_by_period: dict[int, float]
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Period boundaries: ``starts[t]`` to ``ends[t]``, in order, non-overlapping."""
+
+    starts: Sequence[datetime]
+    ends: Sequence[datetime]
+
+    @property
+    def origin(self) -> datetime:
+        return self.starts[0]
+
+    def micros(self, moment: datetime) -> int:
+        """``moment`` in microseconds from the first period's start."""
+        return round((moment - self.origin).total_seconds() * TICK)
+
+    def seconds(self, t: int) -> tuple[int, int]:
+        """Period ``t``'s start and end in microseconds from the first period's start."""
+        return (round((self.starts[t] - self.origin).total_seconds() * TICK),
+                round((self.ends[t] - self.origin).total_seconds() * TICK))
+
+
+def schedule_pool(pool: str, periods: Periods, paid_hours: dict[int, float],
+                  work_hours: dict[int, float], setup_s: int, min_run_s: int) -> PoolSchedule:
+    """The runs of one pool: ``paid_hours[t]`` instance-hours (the LP's ``u``) and at least
+    ``work_hours[t]`` instance-hours of work after setup in each period."""
+    plan = _Slots(periods, paid_hours, setup_s * TICK)
+    plan.place()
+    for _ in range(ROUNDS):
+        changed = plan.fill_pauses(min_run_s * TICK) | plan.lengthen_short_runs(min_run_s * TICK)
+        changed |= plan.repair_work(work_hours)
+        if not changed:
+            break
+    origin = periods.origin
+    runs = tuple(Run(k, origin + timedelta(microseconds=s), origin + timedelta(microseconds=e),
+                     origin + timedelta(microseconds=min(e, s + setup_s * TICK)))
+                 for k, s, e in plan.runs())
+    return PoolSchedule(pool, runs, {t: plan.paid(t) / HOUR for t in sorted(paid_hours)})
+
+
+def _ticks(hours: float) -> int:
+    """``hours`` in microseconds, rounded to a whole millisecond: a solver's 11.999999997 h
+    is the period's 12 h, not a run that stops 11 microseconds short of it (and restarts,
+    paying setup, at the next period)."""
+    return round(hours * HOUR / 1000) * 1000
+
+
+@dataclass(frozen=True)
+class PoolUse:
+    """What runs on one cloud pool besides its hours: per multi-node job its ``nodes`` and
+    its instance-hours of work per period (``h / gpus``; such a gang's nodes are its own),
+    the jobs that run on it per period, and which jobs have a ``run`` command."""
+
+    gangs: dict[str, tuple[int, dict[int, float]]] = field(default_factory=dict)
+    jobs: dict[int, set[str]] = field(default_factory=dict)
+    commanded: frozenset[str] = frozenset()
+
+
+def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float],
+                       work_hours: dict[int, float], setup_s: int, min_run_s: int,
+                       use: PoolUse) -> PoolSchedule:
+    """The runs of one pool and the jobs each serves. Each multi-node job's gangs come
+    first: its work over its ``nodes`` is gang-hours, paid with a setup where a gang's run
+    starts (a period its gang did not fill before), scheduled as :func:`schedule_pool` does
+    (setup per run, no run or pause shorter than ``min_run_s``), and every run becomes
+    ``nodes`` runs with the same interval (never one alone). The pool's other instance-hours
+    and work follow, each run serving the one-node jobs of the periods it overlaps. A slot
+    runs the same commands in all its runs (its instance's user data holds them): a run that
+    would serve other jobs with a ``run`` gets a slot number of its own."""
+    runs: list[Run] = []
+    hours_by_period: dict[int, float] = {}
+    rest_paid = dict(paid_hours)
+    rest_work = dict(work_hours)
+    base = 0
+    for job, (nodes, hours) in sorted(use.gangs.items()):
+        gang_work = {t: h / nodes for t, h in hours.items()}
+        gang_paid = {}
+        for t, h in gang_work.items():
+            begin, end = periods.seconds(t)
+            length = (end - begin) / HOUR
+            before = t - 1 if t > 0 and periods.seconds(t - 1)[1] == begin else None
+            carried = before is not None and gang_work.get(before, 0.0) >= \
+                (periods.seconds(before)[1] - periods.seconds(before)[0]) / HOUR - 1e-9
+            gang_paid[t] = min(length, h + (0.0 if carried else setup_s / 3600))
+        schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
+        for r in schedule.runs:
+            first = base + r.slot * nodes
+            runs += [replace(r, slot=first + k, jobs=(job,), gang=first, node_rank=k,
+                             nodes=nodes) for k in range(nodes)]
+        base += nodes * (1 + max((r.slot for r in schedule.runs), default=-1))
+        for t, h in schedule.hours_by_period.items():
+            hours_by_period[t] = hours_by_period.get(t, 0.0) + h * nodes
+            rest_paid[t] = rest_paid.get(t, 0.0) - h * nodes
+        for t, h in hours.items():
+            rest_work[t] = rest_work.get(t, 0.0) - h
+    paid = {t: h for t, h in rest_paid.items() if h > 1e-6}
+    rest = schedule_pool(pool, periods, paid, {t: max(0.0, rest_work.get(t, 0.0))
+                                               for t in paid}, setup_s, min_run_s)
+    single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
+    number: dict[tuple[int, frozenset[str]], int] = {}  # (slot, commands run) -> slot number
+    extra = base + 1 + max((r.slot for r in rest.runs), default=-1)
+    for r in rest.runs:
+        start, end = periods.micros(r.start), periods.micros(r.end)
+        jobs = tuple(sorted(set().union(*(
+            names for t, names in single.items()
+            if t < len(periods.starts) and periods.seconds(t)[0] < end
+            and start < periods.seconds(t)[1]))))
+        key = (r.slot, use.commanded & set(jobs))
+        if key not in number:
+            taken = any(known[0] == r.slot for known in number)
+            number[key] = extra if taken else base + r.slot
+            extra += taken
+        runs.append(replace(r, slot=number[key], jobs=jobs))
+    for t, h in rest.hours_by_period.items():
+        hours_by_period[t] = hours_by_period.get(t, 0.0) + h
+    return PoolSchedule(pool, tuple(sorted(runs, key=lambda r: (r.slot, r.start))),
+                        {t: hours_by_period.get(t, 0.0) for t in sorted(paid_hours)})
+
+
+class _Slots:
+    """Intervals per slot, in microseconds, and the allotment that bounds them."""
+
+    def __init__(self, periods: Periods, paid_hours: dict[int, float], setup_s: int) -> None:
+        self.periods = periods
+        self.setup_s = setup_s
+        self.bounds = {t: periods.seconds(t) for t in paid_hours}
+        self.paid_s = {t: _ticks(h) for t, h in paid_hours.items()}
+        self.allotted = {t: math.ceil(s / (b[1] - b[0]) - 1e-9) if s > 0 else 0
+                         for t, (s, b) in ((t, (self.paid_s[t], self.bounds[t]))
+                                           for t in paid_hours)}
+        self.spans: dict[int, list[list[int]]] = {}  # slot -> sorted [start, end) intervals
+
+    def place(self) -> None:
+        """Step 1 (module docstring)."""
+        running_at_end: set[int] = set()
+        order = sorted(self.bounds)
+        for i, t in enumerate(order):
+            begin, end = self.bounds[t]
+            if i == 0 or self.bounds[order[i - 1]][1] != begin:
+                running_at_end = set()
+            length = end - begin
+            full = self.paid_s[t] // length
+            spans = [(k, begin, end) for k in range(full)]
+            rest = self.paid_s[t] - full * length
+            if rest >= 1:
+                nxt = order[i + 1] if i + 1 < len(order) else None
+                nb, ne = self.bounds[nxt] if nxt is not None else (None, None)
+                continues = nb == end and self.paid_s[nxt] // (ne - nb) > full  # type: ignore
+                at_end = full not in running_at_end and continues
+                spans.append((full, end - rest, end) if at_end else (full, begin, begin + rest))
+            running_at_end = {k for k, _s, e in spans if e == end}
+            for k, s, e in spans:
+                self._add(k, s, e)
+
+    def _add(self, k: int, s: int, e: int) -> None:
+        runs = self.spans.setdefault(k, [])
+        runs.append([s, e])
+        runs.sort()
+        merged: list[list[int]] = []
+        for run in runs:
+            if merged and run[0] <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], run[1])
+            else:
+                merged.append(list(run))
+        self.spans[k] = merged
+
+    def runs(self) -> list[tuple[int, int, int]]:
+        return sorted((k, s, e) for k, spans in self.spans.items() for s, e in spans)
+
+    def period_of(self, moment: int, *, ending: bool = False) -> int | None:
+        """The period holding ``moment`` (its end, when ``ending``) among the pool's."""
+        for t, (b, e) in self.bounds.items():
+            if (b < moment <= e) if ending else (b <= moment < e):
+                return t
+        return None
+
+    def is_allotted(self, k: int, t: int | None) -> bool:
+        return t is not None and k < self.allotted[t]
+
+    def paid(self, t: int) -> int:
+        b, e = self.bounds[t]
+        return sum(max(0, min(e, re) - max(b, rs)) for _k, rs, re in self.runs())
+
+    def work(self, t: int) -> int:
+        """Seconds of work in period ``t``: paid time less the setups that fall in it."""
+        b, e = self.bounds[t]
+        setup = sum(max(0, min(e, rs + self.setup_s, re) - max(b, rs))
+                    for _k, rs, re in self.runs())
+        return self.paid(t) - setup
+
+    def repair_work(self, work_hours: dict[int, float]) -> bool:
+        """Step 2: grow runs where a period's work falls short of what its jobs need."""
+        changed = False
+        for t in sorted(self.bounds):
+            short = _ticks(work_hours.get(t, 0.0)) - self.work(t)
+            if short > 0:
+                changed |= self._grow_in(t, short)
+        return changed
+
+    def _grow_in(self, t: int, seconds: int) -> bool:
+        """Lengthen runs in period ``t`` by up to ``seconds``: first a slot whose time in
+        the period does not fill it (away from the edge it touches), then a slot that
+        restarts at the period's start, run through from the previous period."""
+        b, e = self.bounds[t]
+        for k in range(self.allotted[t]):
+            covered = [(max(s, b), min(f, e)) for s, f in self.spans.get(k, [])
+                       if max(s, b) < min(f, e)]
+            if not covered or covered == [(b, e)]:
+                continue
+            s, f = covered[0]
+            if f < e:
+                self._add(k, f, min(e, f + seconds))
+            else:
+                self._add(k, max(b, s - seconds), s)
+            return True
+        before = self.period_of(b, ending=True)
+        if before is None:
+            return False
+        pb = self.bounds[before][0]
+        for k in range(self.allotted[t]):
+            restarts = any(s == b for s, _f in self.spans.get(k, []))
+            prior = [f for s, f in self.spans.get(k, []) if s < b and f > pb]
+            if restarts and prior and self.is_allotted(k, before):
+                self._add(k, max(prior), b)
+                return True
+        return False
+
+    def lengthen_short_runs(self, min_run_s: int) -> bool:
+        """Step 3: a run shorter than ``min_run_s`` grows forward inside the period of its
+        end, then backward inside the period of its start."""
+        changed = False
+        for k, s, e in self.runs():
+            if e - s >= min_run_s:
+                continue
+            last = self.period_of(e, ending=True)
+            first = self.period_of(s)
+            new_e = min(self.bounds[last][1], s + min_run_s) if last is not None else e
+            new_s = max(self.bounds[first][0], new_e - min_run_s) if first is not None else s
+            if (new_s, new_e) != (s, e):
+                self._add(k, new_s, new_e)
+                changed = True
+        return changed
+
+    def fill_pauses(self, min_run_s: int) -> bool:
+        """Step 3: a pause inside a slot shorter than ``min_run_s`` is run through (it lies
+        in the periods of the runs on either side, where the slot is allotted)."""
+        changed = False
+        for k, spans in list(self.spans.items()):
+            for (_s1, e1), (s2, _e2) in zip(spans, spans[1:], strict=False):
+                if 0 < s2 - e1 < min_run_s:
+                    self._add(k, e1, s2)
+                    changed = True
+                    break
+        return changed

@@ -1,0 +1,144 @@
+"""Random plans' fleets, walked instant by instant: never over a quota or a cap, no run or
+pause shorter than the minimum, setup excluded from the work, the cost the fleet's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from builders import OFFERS, catalog, offer, workload
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from costopt.errors import WorkloadError
+from costopt.plan.planfile import to_document
+from costopt.plan.planner import make_plan
+from costopt.pricing.catalog import ZoneSpotPrice, quota_family
+
+REGIONS = ["us-east-1", "us-west-2"]
+ZONES = {"us-east-1": ["use1-az1", "use1-az2"], "us-west-2": ["usw2-az1"]}
+
+
+@st.composite
+def limited_case(draw: st.DrawFn):
+    period_hours = draw(st.sampled_from([6, 12, 24]))
+    days = draw(st.integers(1, 2))
+    periods = days * 24 // period_hours
+    offers = []
+    for name, gpu, gpus, vcpus in draw(st.lists(st.sampled_from(OFFERS), min_size=1,
+                                                max_size=4, unique=True)):
+        for region in REGIONS:
+            od = draw(st.floats(1.0, 30.0))
+            o = offer(name, region, gpu=gpu, gpus=gpus, vcpus=vcpus, on_demand=od,
+                      spot=od / 2, rate=draw(st.sampled_from([0.0, 0.05])))
+            if draw(st.booleans()):
+                o = replace(o, spot_zones=tuple(ZoneSpotPrice(z, od * draw(st.floats(0.2, 0.6)))
+                                                for z in ZONES[region]))
+            offers.append(o)
+    quotas = [{"region": r, "market": m, "family": f,
+               "vcpus": draw(st.sampled_from([32, 40, 64, 96, 100, 200]))}
+              for r in REGIONS for m in ("on_demand", "spot") for f in ("P", "G")
+              if draw(st.integers(0, 2)) == 0]
+    caps = [{"instance_type": o.instance_type, "region": o.region,
+             "market": draw(st.sampled_from(["on_demand", "spot"])),
+             "count": draw(st.integers(1, 3))} for o in offers if draw(st.integers(0, 3)) == 0]
+    jobs = []
+    for i in range(draw(st.integers(1, 4))):
+        first = draw(st.integers(0, periods - 1))
+        last = draw(st.integers(first + 1, periods))
+        jobs.append({"name": f"j{i}", "gpus": draw(st.sampled_from([1, 1, 2, 4])),
+                     "gpu_hours": draw(st.floats(1.0, 200.0)),
+                     "interruptible": draw(st.booleans()),
+                     "start": _at(first * period_hours), "deadline": _at(last * period_hours)})
+    cloud = {"quotas": quotas, "max_instances": caps, "regions": REGIONS,
+             "setup_minutes": draw(st.sampled_from([0, 10, 25])),
+             "min_instance_minutes": draw(st.sampled_from([0, 30, 60]))}
+    w = workload(jobs, days=days, period_hours=period_hours, cloud=cloud)
+    return w, catalog(*offers), draw(st.sampled_from(["cbc", "highs"]))
+
+
+def _at(hours: int) -> str:
+    return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
+
+
+def _peak(intervals: list[tuple[datetime, datetime, float]]) -> float:
+    """The most weight running at any instant (an interval ends before one starts)."""
+    events = sorted([(s, 1, w) for s, _e, w in intervals] + [(e, 0, -w) for _s, e, w in intervals])
+    running = peak = 0.0
+    for _t, _kind, w in events:
+        running += w
+        peak = max(peak, running)
+    return peak
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(limited_case())
+def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> None:
+    w, cat, solver = case
+    try:
+        result = make_plan(w, cat, solver=solver)
+    except WorkloadError:  # a job left with no pool (quotas, gangs): explained, not planned
+        event("no pool for some job")
+        return
+    event(f"planned: {result.status}, {len(result.fleet)} pool(s) in the fleet")
+    doc = to_document(result, "w.yaml", "0" * 64).as_json()
+    pools = {p["pool"]: p for p in doc["pools"]}
+    fleet = {f["pool"]: f for f in doc["fleet"]}
+    slots = [(f["pool"], s) for f in doc["fleet"] for s in f["slots"]]
+
+    def intervals(pool_ids: set[str], weight) -> list[tuple[datetime, datetime, float]]:
+        return [(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]),
+                 weight(pools[p])) for p, s in slots if p in pool_ids]
+
+    # 1. The workload's quota lines, from the plan file alone: vCPUs at once.
+    for q in w.cloud.quotas:
+        members = {p for p, r in pools.items() if r["market"] == q.market
+                   and r.get("region") == q.region
+                   and quota_family(r["instance_type"]) == q.family}
+        assert _peak(intervals(members, lambda r: r["vcpus"])) <= q.vcpus
+    # 2. max_instances: instances of the line's type, region and market at once (over all
+    #    zones of a spot line).
+    for m in w.cloud.max_instances:
+        members = {p for p, r in pools.items() if r["market"] == m.market
+                   and r.get("region") == m.region and r["instance_type"] == m.instance_type}
+        assert _peak(intervals(members, lambda r: 1)) <= m.count
+    # 3. The limits the file records hold too.
+    for lim in doc["limits"]:
+        weights = {m["pool"]: m["weight"] for m in lim["members"]}
+        assert _peak(intervals(set(weights), lambda r, ws=weights: ws[r["pool"]])) \
+            <= lim["bound"]
+    # 4. No run and no pause of a slot shorter than the minimum; setup at each run's start.
+    least = doc["launch_overhead"]["min_instance_minutes"] * 60
+    setup = doc["launch_overhead"]["setup_minutes"] * 60
+    by_slot: dict[tuple[str, int], list[tuple[datetime, datetime]]] = {}
+    for p, s in slots:
+        start, end = datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])
+        assert (end - start).total_seconds() >= least - 1e-6
+        setup_end = datetime.fromisoformat(s["setup_end"])
+        assert (setup_end - start).total_seconds() == min(setup, (end - start).total_seconds())
+        by_slot.setdefault((p, s["slot"]), []).append((start, end))
+    for runs in by_slot.values():
+        runs.sort()
+        for (_s1, e1), (s2, _e2) in zip(runs, runs[1:], strict=False):
+            assert (s2 - e1).total_seconds() >= least - 1e-6
+    # 5. The cloud cost is the fleet's, to the cent.
+    fleet_usd = sum((datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"]))
+                    .total_seconds() / 3600 * fleet[p]["usd_per_hour"] for p, s in slots)
+    cloud_usd = doc["cost"]["by_market"]["on_demand"] + doc["cost"]["by_market"]["spot"]
+    assert cloud_usd == pytest.approx(fleet_usd, abs=0.01)
+    # 6. The work: each pool's runs, less their setup, hold its jobs' GPU-hours over its
+    #    GPUs per node, period by period (to the second).
+    length = timedelta(hours=doc["horizon"]["period_hours"])
+    for p in fleet:
+        periods = {a["period_start"] for a in doc["assignments"] if a["pool"] == p}
+        for start in periods:
+            t0 = datetime.fromisoformat(start)
+            t1 = t0 + length
+            need = sum(a["gpu_hours"] for a in doc["assignments"]
+                       if a["pool"] == p and a["period_start"] == start) \
+                / pools[p]["gpus_per_node"]
+            work = sum(max(0.0, (min(t1, datetime.fromisoformat(s["end"]))
+                                 - max(t0, datetime.fromisoformat(s["setup_end"])))
+                           .total_seconds()) for q, s in slots if q == p) / 3600
+            assert work >= need - 2 / 3600
