@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costopt.plan.model import NAME_PARTS, LinearProgram, period_hours
+from costopt.plan.model import (
+    NAME_PARTS,
+    SPANNING,
+    LinearProgram,
+    identical_runs,
+    period_hours,
+)
 from costopt.workload import Horizon, PeriodRun, Workload
 
 SLACK_KEPT = 1e-9
@@ -47,30 +53,12 @@ class Aggregation:
         return len(self.merged) < len(self.group)
 
 
-def period_signature(w: Workload,
-                     u_upper: Mapping[tuple[str, int], float] | None = None) -> np.ndarray:
-    """Per period, what the model's rows and columns depend on besides the period's length:
-    which jobs' windows hold it (1 or 0 per job) and each capped pool's cap per hour (inf
-    where it has none), a row per period."""
-    capped = sorted({pool for pool, _t in u_upper or {}})
-    out = np.zeros((w.horizon.periods, len(w.jobs) + len(capped)))
-    for j, job in enumerate(w.jobs):
-        window = w.job_periods(job)
-        out[window.start:window.stop, j] = 1.0
-    out[:, len(w.jobs):] = np.inf
-    column = {pool: len(w.jobs) + i for i, pool in enumerate(capped)}
-    for (pool, t), cap in (u_upper or {}).items():
-        out[t, column[pool]] = cap / w.horizon.period_lengths[t]
-    return out
-
-
 def aggregate(w: Workload,
               u_upper: Mapping[tuple[str, int], float] | None = None) -> Aggregation:
     """Merge each run of consecutive periods with the same signature into one period."""
-    signature = period_signature(w, u_upper)
-    starts = np.ones(len(signature), dtype=bool)
-    starts[1:] = (signature[1:] != signature[:-1]).any(axis=1)
-    group = np.cumsum(starts) - 1
+    group = identical_runs(w, u_upper)
+    starts = np.ones(len(group), dtype=bool)
+    starts[1:] = group[1:] != group[:-1]
     hours = period_hours(w)
     merged = np.bincount(group, weights=hours)
     begins = np.asarray(w.horizon.period_offsets[:-1], dtype=float)
@@ -89,15 +77,16 @@ def aggregate(w: Workload,
 
 def mergeable(lp: LinearProgram) -> bool:
     """Whether merging is exact for ``lp``, as ``docs/model.md`` proves it: every column is
-    an ``h`` or ``u`` of one period or has no period (shortfalls, servers bought), no
-    integer column has a period, and every row of a period holds only that period's
-    columns. (An integer count per period would not merge exactly: one count for a merged
+    an ``h`` or ``u`` of one period or has no period (shortfalls, servers bought, starts
+    of runs), no integer column has a period, and every row of a period holds only that
+    period's columns (rows over whole runs, ``SPANNING``, sum their periods' columns: a
+    merged run keeps them). (An integer count per period would not merge exactly: one count for a merged
     period must serve all its parts, where the original model may alternate them; a row
     tying two periods together would see a merged period as one.)"""
     col_period = np.full(lp.num_cols, -2, dtype=np.int64)  # -2: a column split cannot map
     for index, place in ((lp.h, 2), (lp.u, 1)):
         col_period[list(index.values())] = [key[place] for key in index]
-    col_period[list(lp.z.values()) + list(lp.n.values())] = -1
+    col_period[list(lp.z.values()) + list(lp.n.values()) + list(lp.starts.values())] = -1
     if (col_period == -2).any() or (lp.integer & (col_period >= 0)).any():
         return False
     row_period = np.array([_period_of(family, key) for family, key in
@@ -113,6 +102,8 @@ def _period_of(family: str, key: tuple) -> int:
     parts = NAME_PARTS.get(family)
     if parts is None:
         return -2
+    if family in SPANNING:
+        return -1
     return int(key[parts.index("t")]) if "t" in parts else -1
 
 
@@ -141,6 +132,8 @@ def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
     for fine_index, coarse_index in ((fine.z, coarse.z), (fine.n, coarse.n)):
         for key, col in fine_index.items():
             out[col] = x[coarse_index[key]]
+    for (p, t), col in fine.starts.items():  # keyed by their run's first period
+        out[col] = x[coarse.starts[(p, int(agg.group[t]))]]
     return out
 
 
@@ -161,8 +154,11 @@ def compression(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
     rate = np.ones(lp.num_cols)
     if n_blocks == 0:
         return rate
-    per_period = np.array([("t" in NAME_PARTS[f]) for f in lp.row_family], dtype=bool)
-    entry = per_period[lp.a_row]
+    per_period = np.array([("t" in NAME_PARTS[f]) and f not in SPANNING
+                           for f in lp.row_family], dtype=bool)
+    starts = np.zeros(lp.num_cols, dtype=bool)
+    starts[list(lp.starts.values())] = True
+    entry = per_period[lp.a_row] & ~starts[lp.a_col]
     rows, cols, terms = lp.a_row[entry], lp.a_col[entry], (lp.a_val * x[lp.a_col])[entry]
     owner = block[cols]
     fixed = np.bincount(rows[owner < 0], weights=terms[owner < 0], minlength=lp.num_rows)

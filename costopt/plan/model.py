@@ -133,7 +133,7 @@ class LinearProgram:
 
 NAME_PARTS: dict[str, str] = {
     "h": "jpt", "u": "pt", "n": "p", "running": "pt", "starts": "pt", "shortfall": "j",
-    "started": "pt",
+    "started": "pt", "packing_setup": "pt", "walltime_setup": "jpt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "",
@@ -245,6 +245,41 @@ class _HColumns:
         return self.ucol >= 0
 
 
+def period_signature(w: Workload,
+                     u_upper: Mapping[tuple[str, int], float] | None = None) -> np.ndarray:
+    """Per period, what the model's rows and columns depend on besides the period's length:
+    which jobs' windows hold it (1 or 0 per job) and each capped pool's cap per hour (inf
+    where it has none), a row per period."""
+    capped = sorted({pool for pool, _t in u_upper or {}})
+    out = np.zeros((w.horizon.periods, len(w.jobs) + len(capped)))
+    for j, job in enumerate(w.jobs):
+        window = w.job_periods(job)
+        out[window.start:window.stop, j] = 1.0
+    out[:, len(w.jobs):] = np.inf
+    column = {pool: len(w.jobs) + i for i, pool in enumerate(capped)}
+    for (pool, t), cap in (u_upper or {}).items():
+        out[t, column[pool]] = cap / w.horizon.period_lengths[t]
+    return out
+
+
+def identical_runs(w: Workload,
+                   u_upper: Mapping[tuple[str, int], float] | None = None) -> np.ndarray:
+    """Per period, the number of its run of consecutive periods with the same signature
+    (``0, 0, 1, 1, 1, 2, ...``): every hour of a run offers the same. What ``aggregate.py``
+    merges into one period, and what launch overhead is counted over (``_start_columns``)."""
+    signature = period_signature(w, u_upper)
+    new = np.ones(len(signature), dtype=bool)
+    new[1:] = (signature[1:] != signature[:-1]).any(axis=1)
+    return np.cumsum(new) - 1
+
+
+def first_periods(runs: np.ndarray) -> np.ndarray:
+    """Per period, the first period of its run (``runs`` numbers each period's run)."""
+    new = np.ones(len(runs), dtype=bool)
+    new[1:] = runs[1:] != runs[:-1]
+    return np.flatnonzero(new)[runs]
+
+
 def period_label(workload: Workload, t: int) -> str:
     """``2027-01-05`` for daily periods starting at midnight, else ``2027-01-05T06:00``."""
     start = workload.horizon.period_start(t)
@@ -266,22 +301,25 @@ def naming(workload: Workload, pools: Pools) -> Naming:
 def build_model(
     workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False,
     u_upper: Mapping[tuple[str, int], float] | None = None,
-    counted: frozenset[tuple[int, int]] = frozenset(),
+    counted: frozenset[tuple[int, int]] = frozenset(), blocks: np.ndarray | None = None,
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
     a clairvoyant planner knows of spot capacity (``costopt simulate``'s hindsight).
-    ``counted`` (limit, period) pairs get integer instance counts (``_concurrency_rows``)."""
+    ``counted`` (limit, period) pairs get integer instance counts (``_concurrency_rows``).
+    ``blocks`` numbers each period's run of periods that launch overhead is counted over
+    (:func:`identical_runs` unless given; ``np.arange(periods)``: every period its own)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
-    starts = _start_columns(b, workload, u)
+    runs = identical_runs(workload, u_upper) if blocks is None else np.asarray(blocks)
+    starts = _start_columns(b, workload, u, runs)
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, hc, z)
     _gang_rows(b, workload, hc)
     _capacity_rows(b, workload, pools, hc, n)
-    _packing_rows(b, workload, pools, hc, u, starts)
-    _walltime_rows(b, workload, hc, starts)
+    _packing_rows(b, workload, pools, hc, u, starts, runs)
+    _walltime_rows(b, workload, hc, starts, runs)
     n_run = _concurrency_rows(b, workload, pools, u, counted)
     _budget_row(b, workload)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
@@ -460,56 +498,109 @@ def setup_hours(w: Workload) -> float:
     return w.cloud.setup_minutes / 60 if w.cloud else 0.0
 
 
-def _start_columns(b: _Builder, w: Workload, u: dict[tuple[int, int], int]
-                   ) -> dict[tuple[int, int], int]:
-    """starts[p,t] >= 0: instances of a cloud pool started in a period, each paying
-    ``setup_hours`` without work; ``started[p,t]: u[p,t] / P_h(t) - u[p,t-1] / P_h(t-1) -
-    starts <= 0``
-    (instances at once grow only by starting some). A lower bound of the fleet schedule's
-    starts, which may restart a partial instance (``fleet.py`` pays for that by running
-    longer). None without setup time."""
+def _start_columns(b: _Builder, w: Workload, u: dict[tuple[int, int], int],
+                   runs: np.ndarray) -> dict[tuple[int, int], int]:
+    """starts[p,r] >= 0: instances of cloud pool p started in run r of periods (keyed by the
+    run's first period), each paying ``setup_hours`` without work.
+
+    Within a run of identical periods (``identical_runs``) every hour offers the same, so a
+    fleet holds its instances at one rate there and starts some only where its rate rises
+    above the run before's: ``started[p,r]: U_r / L_r - U_(r-1) / L_(r-1) - starts <= 0``
+    (``U`` a run's instance-hours of the pool, ``L`` its hours). Counted over runs rather
+    than periods, these rows hold for any split of a run's hours among its periods, so
+    merging a run into one period (``aggregate.py``) leaves the model as it is. A lower
+    bound of the starts the fleet schedule pays (it starts whole instances; ``fleet.py``
+    runs longer for the setups the bound leaves out). None without setup time."""
     if setup_hours(w) <= 0 or not u:
         return {}
-    hours = period_hours(w)
-    keys = sorted(u)
-    first = b.cols(len(keys), 0.0)
-    starts = {key: first + i for i, key in enumerate(keys)}
-    rows = np.arange(len(keys), dtype=np.int64)
-    before = [(i, u[(p, t - 1)], hours[t - 1]) for i, (p, t) in enumerate(keys)
-              if (p, t - 1) in u]
-    b.rows("started", keys,
-           np.concatenate([rows, rows, np.array([i for i, _c, _h in before], dtype=np.int64)]),
-           np.concatenate([np.array([u[k] for k in keys], dtype=np.int64),
-                           np.array([starts[k] for k in keys], dtype=np.int64),
-                           np.array([c for _i, c, _h in before], dtype=np.int64)]),
-           np.concatenate([1.0 / hours[[t for _p, t in keys]], -np.ones(len(keys)),
-                           np.array([-1.0 / h for _i, _c, h in before])]), upper=0.0)
+    periods = len(runs)
+    first = first_periods(runs)
+    length = np.bincount(runs, weights=period_hours(w))
+    following = np.full(len(length), -1, dtype=np.int64)  # each run's next run's first period
+    following[:-1] = np.flatnonzero(np.diff(runs)) + 1
+    keys = np.array(list(u), dtype=np.int64).reshape(-1, 2)
+    ucols = np.fromiter(u.values(), dtype=np.int64, count=len(u))
+    pool, period = keys[:, 0], keys[:, 1]
+    run = runs[period]
+    own = pool * periods + first[period]
+    distinct = np.unique(own)
+    col0 = b.cols(len(distinct), 0.0)
+    starts = {(int(c // periods), int(c % periods)): col0 + i
+              for i, c in enumerate(distinct.tolist())}
+    after = pool * periods + following[run]
+    nxt = (following[run] >= 0) & np.isin(after, distinct)
+    b.rows("started", list(starts),
+           np.concatenate([np.searchsorted(distinct, own), np.searchsorted(distinct, after[nxt]),
+                           np.arange(len(distinct), dtype=np.int64)]),
+           np.concatenate([ucols, ucols[nxt], col0 + np.arange(len(distinct), dtype=np.int64)]),
+           np.concatenate([1.0 / length[run], -1.0 / length[run[nxt]],
+                           -np.ones(len(distinct))]), upper=0.0)
     return starts
 
 
+SPANNING = frozenset({"started", "packing_setup", "walltime_setup"})
+"""Row families over whole runs of identical periods (sums of their periods' columns): a
+merged run keeps them as they are, whatever the split of its hours (``aggregate.py``)."""
+
+
+def _with_setup(b: _Builder, family: str, keys: list[tuple], prefix: np.ndarray,
+                entries: tuple[np.ndarray, np.ndarray, np.ndarray], setup: np.ndarray,
+                runs: np.ndarray, starts: dict[tuple[int, int], int], *,
+                lazy: bool = False) -> None:
+    """Rows ``sum entries <= 0`` of ``family``, one per key ``(..., pool, period)`` (``prefix``
+    numbers each key's part before the period), with the launch overhead of the pool's
+    starts: in a period that is a run of its own, ``setup * starts`` joins its row; the
+    periods of a longer run keep their rows as they are, and get one more row together,
+    ``<family>_setup``: the sum of their rows plus ``setup * starts`` of the run."""
+    offsets, cols, vals = entries
+    if not starts:
+        b.rows(family, keys, offsets, cols, vals, upper=0.0, lazy=lazy)
+        return
+    periods = len(runs)
+    first = first_periods(runs)
+    size = np.bincount(runs)
+    kt = np.array([k[-1] for k in keys], dtype=np.int64)
+    kp = np.array([k[-2] for k in keys], dtype=np.int64)
+    scol = np.array([starts[(p, f)] for p, f in zip(kp.tolist(), first[kt].tolist(),
+                                                     strict=True)], dtype=np.int64)
+    single = np.flatnonzero(size[runs[kt]] == 1)
+    b.rows(family, keys, np.concatenate([offsets, single]), np.concatenate([cols, scol[single]]),
+           np.concatenate([vals, setup[single]]), upper=0.0, lazy=lazy)
+    multi = size[runs[kt]] > 1
+    if not multi.any():
+        return
+    code = prefix * periods + first[kt]
+    distinct, row = np.unique(code[multi], return_inverse=True)
+    of_key = np.full(len(keys), -1, dtype=np.int64)
+    of_key[multi] = row
+    member = np.flatnonzero(multi)[np.unique(row, return_index=True)[1]]
+    e = multi[offsets]
+    b.rows(f"{family}_setup", [(*keys[i][:-1], int(first[kt[i]])) for i in member.tolist()],
+           np.concatenate([of_key[offsets[e]], np.arange(len(distinct), dtype=np.int64)]),
+           np.concatenate([cols[e], scol[member]]),
+           np.concatenate([vals[e], setup[member]]), upper=0.0, lazy=lazy)
+
+
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
-                  starts: dict) -> None:
+                  starts: dict, runs: np.ndarray) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
-    of work: ``sum_j b h <= G (u - setup * starts)``."""
+    of work: ``sum_j b h <= G (u - setup * starts)`` (setup over runs: ``_with_setup``)."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
     nodes = np.array([float(pools.all[p].gpus_per_node) for p, _t in keys])
     count = np.arange(len(keys), dtype=np.int64)
-    offsets = [group, count]
-    cols = [hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]
-    vals = [hc.block[cloud], -nodes]
-    if starts:
-        offsets.append(count)
-        cols.append(np.array([starts[k] for k in keys], dtype=np.int64))
-        vals.append(nodes * setup_hours(w))
-    b.rows("packing", keys, np.concatenate(offsets), np.concatenate(cols),
-           np.concatenate(vals), upper=0.0)
+    entries = (np.concatenate([group, count]),
+               np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
+               np.concatenate([hc.block[cloud], -nodes]))
+    _with_setup(b, "packing", keys, np.array([p for p, _t in keys], dtype=np.int64), entries,
+                nodes * setup_hours(w), runs, starts)
 
 
-def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict) -> None:
+def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict,
+                   runs: np.ndarray) -> None:
     """5. walltime[j,p,t]: an instance works at least as long as any job on it
-    (``u - setup * starts`` of work); one node holds at most ``c`` of the job's gangs at
-    once, and an N-node gang holds N instances.
+    (``u - setup * starts`` of work; setup over runs: ``_with_setup``); one node holds at
+    most ``c`` of the job's gangs at once, and an N-node gang holds N instances.
 
     One row per job, pool and period, but they bind only where a pool is under-filled:
     marked lazy, so that a solver may add just the ones a solution violates."""
@@ -519,15 +610,12 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict) -> Non
                     strict=True))
     rows = np.arange(count, dtype=np.int64)
     gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
-    offsets = [rows, rows, gang_rows]
-    cols = [hc.col[cloud], hc.ucol[cloud], gang_cols]
-    vals = [hc.wall[cloud], -np.ones(count), gang_vals]
-    if starts:  # u and starts columns are both in (pool, period) order, each contiguous
-        offsets.append(rows)
-        cols.append(hc.ucol[cloud] - int(hc.ucol[cloud].min()) + min(starts.values()))
-        vals.append(np.full(count, setup_hours(w)))
-    b.rows("walltime", keys, np.concatenate(offsets), np.concatenate(cols),
-           np.concatenate(vals), upper=0.0, lazy=True)
+    entries = (np.concatenate([rows, rows, gang_rows]),
+               np.concatenate([hc.col[cloud], hc.ucol[cloud], gang_cols]),
+               np.concatenate([hc.wall[cloud], -np.ones(count), gang_vals]))
+    prefix = hc.job[cloud] * (int(hc.pool.max(initial=0)) + 1) + hc.pool[cloud]
+    _with_setup(b, "walltime", keys, prefix, entries, np.full(count, setup_hours(w)), runs,
+                starts, lazy=True)
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]

@@ -334,7 +334,8 @@ class _Model:
                             if key[0] in {g for g, _t in seen})
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
-                           u_upper=self.u_upper, counted=counted)
+                           u_upper=self.u_upper, counted=counted,
+                           blocks=np.arange(w.horizon.periods))
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
             sol = self._solve(lp)
             if sol.status is not SolveStatus.OPTIMAL:

@@ -71,10 +71,10 @@ def _split_and_whole(w: Workload, cat) -> tuple[float, float] | None:
 
 
 @st.composite
-def hourly_case(draw: st.DrawFn):
+def hourly_case(draw: st.DrawFn, overhead: bool = False):
     """A small workload in periods of 1-6 hours, windows on any period boundary, servers,
     sometimes a quota, a max_instances line, a budget and servers to buy: many runs of
-    identical periods."""
+    identical periods. With ``overhead``, launch overhead of 0, 10 or 25 minutes."""
     w, cat = draw(random_case())
     period_hours = draw(st.sampled_from([1, 2, 3, 6]))
     periods = w.horizon.days * 24 // period_hours
@@ -85,10 +85,9 @@ def hourly_case(draw: st.DrawFn):
         last = draw(st.integers(first + 1, periods))
         job["start"], job["deadline"] = at(first * period_hours), at(last * period_hours)
     first_offer = cat.offers[0]
-    # Without launch overhead: with it, ``started`` rows tie each period to the one before,
-    # and ``mergeable`` refuses to merge (tested below).
     raw["cloud"] = {
-        "setup_minutes": 0, "min_instance_minutes": 0,
+        "setup_minutes": draw(st.sampled_from([0, 10, 25])) if overhead else 0,
+        "min_instance_minutes": 0,
         "quotas": [{"region": "us-east-1", "market": "on_demand", "family": "P",
                     "vcpus": draw(st.sampled_from([8, 32, 96]))}] if draw(st.booleans()) else [],
         "max_instances": [{"instance_type": first_offer.instance_type,
@@ -102,16 +101,23 @@ def hourly_case(draw: st.DrawFn):
     return parse_workload(raw, "test.yaml"), cat
 
 
-def test_launch_overhead_ties_periods_together_so_they_do_not_merge() -> None:
+def test_launch_overhead_is_counted_over_runs_so_periods_still_merge() -> None:
+    # 24 hourly periods, one run: starts are counted over the run (one ``starts`` column,
+    # one ``started`` row), the hourly packing rows keep no setup and one row over the
+    # run holds it, so the day merges into one period.
     w = workload([{"name": "a", "gpu_hours": 1}], days=1, period_hours=1,
                  cloud={"setup_minutes": 10})
     cat = catalog(offer())
     pools = build_pools(w, cat)
-    assert not mergeable(build_model(w, pools, eligibility(w, pools, cat)))
+    lp = build_model(w, pools, eligibility(w, pools, cat))
+    assert list(lp.starts) == [(0, 0)]
+    assert lp.row_family.count("started") == 1 and lp.row_family.count("packing_setup") == 1
+    assert lp.row_family.count("packing") == 24
+    assert mergeable(lp)
 
 
 @settings(max_examples=40, deadline=None)
-@given(hourly_case())
+@given(hourly_case(overhead=True))
 def test_the_split_solution_is_an_optimum_of_the_plain_model(case) -> None:
     w, cat = case
     try:
