@@ -22,7 +22,6 @@ import numpy as np
 
 from costopt.plan.model import (
     NAME_PARTS,
-    SPANNING,
     LinearProgram,
     identical_runs,
     period_hours,
@@ -77,16 +76,17 @@ def aggregate(w: Workload,
 
 def mergeable(lp: LinearProgram) -> bool:
     """Whether merging is exact for ``lp``, as ``docs/model.md`` proves it: every column is
-    an ``h`` or ``u`` of one period or has no period (shortfalls, servers bought, starts
-    of runs), no integer column has a period, and every row of a period holds only that
-    period's columns (rows over whole runs, ``SPANNING``, sum their periods' columns: a
-    merged run keeps them). (An integer count per period would not merge exactly: one count for a merged
-    period must serve all its parts, where the original model may alternate them; a row
-    tying two periods together would see a merged period as one.)"""
+    an ``h`` or ``u`` of one period or has no period (shortfalls, servers bought) or holds
+    for a whole run of identical periods (instances at once, gangs at once), no integer
+    column has a period, and every row of a period holds only that period's columns and
+    run columns. (An integer count per period would not merge exactly: one count for a
+    merged period must serve all its parts, where the original model may alternate them;
+    a row tying two periods together would see a merged period as one.)"""
     col_period = np.full(lp.num_cols, -2, dtype=np.int64)  # -2: a column split cannot map
     for index, place in ((lp.h, 2), (lp.u, 1)):
         col_period[list(index.values())] = [key[place] for key in index]
-    col_period[list(lp.z.values()) + list(lp.n.values()) + list(lp.starts.values())] = -1
+    col_period[list(lp.z.values()) + list(lp.n.values()) + list(lp.n_run.values())
+               + list(lp.lanes.values())] = -1
     if (col_period == -2).any() or (lp.integer & (col_period >= 0)).any():
         return False
     row_period = np.array([_period_of(family, key) for family, key in
@@ -102,8 +102,6 @@ def _period_of(family: str, key: tuple) -> int:
     parts = NAME_PARTS.get(family)
     if parts is None:
         return -2
-    if family in SPANNING:
-        return -1
     return int(key[parts.index("t")]) if "t" in parts else -1
 
 
@@ -132,8 +130,9 @@ def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
     for fine_index, coarse_index in ((fine.z, coarse.z), (fine.n, coarse.n)):
         for key, col in fine_index.items():
             out[col] = x[coarse_index[key]]
-    for (p, t), col in fine.starts.items():  # keyed by their run's first period
-        out[col] = x[coarse.starts[(p, int(agg.group[t]))]]
+    for fine_index, coarse_index in ((fine.n_run, coarse.n_run), (fine.lanes, coarse.lanes)):
+        for key, col in fine_index.items():  # keyed by their run's first period
+            out[col] = x[coarse_index[(*key[:-1], int(agg.group[key[-1]]))]]
     return out
 
 
@@ -154,11 +153,8 @@ def compression(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
     rate = np.ones(lp.num_cols)
     if n_blocks == 0:
         return rate
-    per_period = np.array([("t" in NAME_PARTS[f]) and f not in SPANNING
-                           for f in lp.row_family], dtype=bool)
-    starts = np.zeros(lp.num_cols, dtype=bool)
-    starts[list(lp.starts.values())] = True
-    entry = per_period[lp.a_row] & ~starts[lp.a_col]
+    per_period = np.array([("t" in NAME_PARTS[f]) for f in lp.row_family], dtype=bool)
+    entry = per_period[lp.a_row]
     rows, cols, terms = lp.a_row[entry], lp.a_col[entry], (lp.a_val * x[lp.a_col])[entry]
     owner = block[cols]
     fixed = np.bincount(rows[owner < 0], weights=terms[owner < 0], minlength=lp.num_rows)

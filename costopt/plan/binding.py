@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costopt.plan.model import LinearProgram, period_hours, period_label, running_at_once
+from costopt.plan.model import LinearProgram, instances_at_once, period_hours, period_label
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
 
@@ -103,7 +103,7 @@ def concurrency_limits(w: Workload, pools: Pools, lp: LinearProgram,
                        x: np.ndarray) -> list[Limit]:
     """Quotas and zone-spanning caps with no room for one more instance in some period,
     each with its peak (what runs at once at most, in the limit's unit)."""
-    hours = period_hours(w)
+    at_once = instances_at_once(w, lp, x)
     index = {pool.id: i for i, pool in enumerate(pools.all)}
     out = []
     for limit in pools.limits:
@@ -111,10 +111,9 @@ def concurrency_limits(w: Workload, pools: Pools, lp: LinearProgram,
         if not members:
             continue
         load: dict[int, float] = {}
-        for (p, t), col in lp.u.items():
+        for (p, t), count in at_once.items():
             if p in members:
-                load[t] = load.get(t, 0.0) + members[p] * running_at_once(float(x[col]),
-                                                                         float(hours[t]))
+                load[t] = load.get(t, 0.0) + members[p] * count
         peak = max(load.values(), default=0.0)
         if peak <= 0:
             continue

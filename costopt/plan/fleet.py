@@ -25,6 +25,7 @@ intervals out; times in whole microseconds from the first period's start.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -106,6 +107,21 @@ def schedule_pool(pool: str, periods: Periods, paid_hours: dict[int, float],
     return PoolSchedule(pool, runs, {t: plan.paid(t) / HOUR for t in sorted(paid_hours)})
 
 
+def hours_in_periods(runs: Sequence[Run], periods: Periods) -> dict[int, float]:
+    """Instance-hours of ``runs`` in each period they touch."""
+    out: dict[int, float] = {}
+    begins = [periods.seconds(t)[0] for t in range(len(periods.starts))]
+    for r in runs:
+        s, e = periods.micros(r.start), periods.micros(r.end)
+        t = max(0, bisect.bisect_right(begins, s) - 1)
+        while t < len(begins) and begins[t] < e:
+            inside = min(e, periods.seconds(t)[1]) - max(s, begins[t])
+            if inside > 0:
+                out[t] = out.get(t, 0.0) + inside / HOUR
+            t += 1
+    return out
+
+
 def _ticks(hours: float) -> int:
     """``hours`` in microseconds, rounded to a whole millisecond: a solver's 11.999999997 h
     is the period's 12 h, not a run that stops 11 microseconds short of it (and restarts,
@@ -127,18 +143,19 @@ class PoolUse:
 def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float],
                        work_hours: dict[int, float], setup_s: int, min_run_s: int,
                        use: PoolUse) -> PoolSchedule:
-    """The runs of one pool and the jobs each serves. Each multi-node job's gangs come
-    first: its work over its ``nodes`` is gang-hours, paid with a setup where a gang's run
-    starts (a period its gang did not fill before), scheduled as :func:`schedule_pool` does
-    (setup per run, no run or pause shorter than ``min_run_s``), and every run becomes
-    ``nodes`` runs with the same interval (never one alone). The pool's other instance-hours
-    and work follow, each run serving the one-node jobs of the periods it overlaps. A slot
-    runs the same commands in all its runs (its instance's user data holds them): a run that
-    would serve other jobs with a ``run`` gets a slot number of its own."""
+    """The runs of one pool and the jobs each serves; ``work_hours`` is the work of its
+    one-node jobs (instance-hours per period), the gangs' is in ``use``. Each multi-node
+    job's gangs come first: its work over its ``nodes`` is gang-hours, on as many gangs at
+    once as it needs, each paid with a setup where a gang's run starts (a period its gang
+    did not fill before), scheduled as :func:`schedule_pool` does (setup per run, no run or
+    pause shorter than ``min_run_s``), and every run becomes ``nodes`` runs with the same
+    interval (never one alone). The pool's other instance-hours and work follow, each run
+    serving the one-node jobs of the periods it overlaps. A slot runs the same commands in
+    all its runs (its instance's user data holds them): a run that would serve other jobs
+    with a ``run`` gets a slot number of its own."""
     runs: list[Run] = []
     hours_by_period: dict[int, float] = {}
     rest_paid = dict(paid_hours)
-    rest_work = dict(work_hours)
     base = 0
     for job, (nodes, hours) in sorted(use.gangs.items()):
         gang_work = {t: h / nodes for t, h in hours.items()}
@@ -149,7 +166,8 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
             before = t - 1 if t > 0 and periods.seconds(t - 1)[1] == begin else None
             carried = before is not None and gang_work.get(before, 0.0) >= \
                 (periods.seconds(before)[1] - periods.seconds(before)[0]) / HOUR - 1e-9
-            gang_paid[t] = min(length, h + (0.0 if carried else setup_s / 3600))
+            lanes = max(1, math.ceil(h / length - 1e-9))  # the job's gangs at once
+            gang_paid[t] = min(lanes * length, h + (0.0 if carried else setup_s / 3600) * lanes)
         schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
         for r in schedule.runs:
             first = base + r.slot * nodes
@@ -159,11 +177,11 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
         for t, h in schedule.hours_by_period.items():
             hours_by_period[t] = hours_by_period.get(t, 0.0) + h * nodes
             rest_paid[t] = rest_paid.get(t, 0.0) - h * nodes
-        for t, h in hours.items():
-            rest_work[t] = rest_work.get(t, 0.0) - h
-    paid = {t: h for t, h in rest_paid.items() if h > 1e-6}
-    rest = schedule_pool(pool, periods, paid, {t: max(0.0, rest_work.get(t, 0.0))
-                                               for t in paid}, setup_s, min_run_s)
+    # The rest holds its jobs' work even where the gangs' setups took more than the LP gave.
+    paid = {t: max(h, work_hours.get(t, 0.0)) for t, h in rest_paid.items()
+            if max(h, work_hours.get(t, 0.0)) > 1e-6}
+    rest = schedule_pool(pool, periods, paid, {t: work_hours.get(t, 0.0) for t in paid},
+                         setup_s, min_run_s)
     single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
     number: dict[tuple[int, frozenset[str]], int] = {}  # (slot, commands run) -> slot number
     extra = base + 1 + max((r.slot for r in rest.runs), default=-1)

@@ -8,9 +8,13 @@ Variables
                  periods inside the job's window)
   u[p,t]   >= 0  instance-hours of cloud pool p in period t (<= max_instances * P_h)
   n[c]     in {0..max_count}  servers of candidate c bought (integer; only with candidates)
-  running[p,t] in {0..}  instances of pool p at once in period t (integer; only pools under
-                 a concurrency limit shared with another pool)
+  running[p,r] in {0..}  instances of pool p at once in run r of periods (integer; only
+                 where a concurrency limit binds), lanes[j,p,r] a multi-node job's gangs
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
+Runs: consecutive periods whose every hour offers the same (``identical_runs``), r(t) the
+run of period t and L(t) its hours. Launch overhead is counted per run: every instance-hour
+of a run does work for ``f(t) = 1 - setup / L(t)`` of it (each instance of the run starts in
+it and pays ``setup`` hours once).
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
@@ -20,16 +24,18 @@ Objective (the variable cost, USD)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
+     cloud_gang[j,t]  sum_(cloud p) h <= parallel_j * nodes_j * gpus_j * P_h * f(t)
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
-  4. packing[p,t]     sum_j b h - G_p u <= 0
+  4. packing[p,t]     sum_j b h - G_p f u <= 0
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
-                     a one-node job) - u + setup * starts <= 0   (c: the job's gangs one
-                     node holds; an N-node gang holds N instances of its own: h / gpus
-                     instance-hours)
+                     a one-node job) - f u <= 0   (c: the job's gangs one node holds; an
+                     N-node gang holds N instances of its own: h / gpus instance-hours)
   6. quota_hours[q,t] sum vcpus u <= vcpus_q * P_h   (a relaxation, where a limit spans 2+
                                                         pools; where it binds, at once:)
-     quota[q,t]       sum vcpus running <= vcpus_q      count[p,t]: u <= P_h running
-     instances[q,t]   sum running <= count             (running integer)
+     quota[q,r]       sum vcpus (running + N lanes) <= vcpus_q
+     instances[q,r]   sum (running + N lanes) <= count
+       count[p,t]: u - sum_gangs h / gpus <= P_h running;  gang_lanes[j,p,t]: h / (gpus N)
+       <= P_h f lanes
   7. budget           variable cost <= budget_usd
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
@@ -46,7 +52,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike
 
-from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
+from costopt.plan.pools import CloudPool, ConcurrencyLimit, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
 
 INF = math.inf
@@ -90,8 +96,11 @@ class LinearProgram:
     u: dict[tuple[int, int], int]  # (cloud pool index in Pools.all, period) -> column
     z: dict[int, int]  # job -> shortfall column (elastic only)
     n: dict[int, int]  # candidate pool index in Pools.all -> servers-bought column
-    n_run: dict[tuple[int, int], int]  # (cloud pool, period) -> instances-at-once column
-    starts: dict[tuple[int, int], int]  # (cloud pool, period) -> instance starts column
+    n_run: dict[tuple[int, int], int]  # (cloud pool, run's first period) -> at once column
+    lanes: dict[tuple[int, int, int], int]  # (multi-node job, pool, run) -> gangs at once
+    limits: tuple[ConcurrencyLimit, ...]  # what the fleet is held to at once (fleet_limits)
+    gang_pools: frozenset[int]  # cloud pools a multi-node job may use
+    runs: np.ndarray  # per period, its run of periods launch overhead is counted over
     row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
@@ -126,14 +135,14 @@ class LinearProgram:
             keys.update((col, (family, key)) for key, col in index.items())
         keys.update((col, ("n", (p,))) for p, col in self.n.items())
         keys.update((col, ("running", key)) for key, col in self.n_run.items())
-        keys.update((col, ("starts", key)) for key, col in self.starts.items())
+        keys.update((col, ("lanes", key)) for key, col in self.lanes.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
         return keys
 
 
 NAME_PARTS: dict[str, str] = {
-    "h": "jpt", "u": "pt", "n": "p", "running": "pt", "starts": "pt", "shortfall": "j",
-    "started": "pt", "packing_setup": "pt", "walltime_setup": "jpt",
+    "h": "jpt", "u": "pt", "n": "p", "running": "pt", "shortfall": "j", "lanes": "jpt",
+    "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "",
@@ -288,39 +297,65 @@ def period_label(workload: Workload, t: int) -> str:
     return start.strftime("%Y-%m-%dT%H:%M")
 
 
-def naming(workload: Workload, pools: Pools) -> Naming:
-    """The names of a workload's jobs, pools, periods and quota lines."""
+def naming(workload: Workload, pools: Pools,
+           limits: tuple[ConcurrencyLimit, ...] | None = None) -> Naming:
+    """The names of a workload's jobs, pools, periods and concurrency limits."""
     return Naming(
         jobs=tuple(job.name for job in workload.jobs),
         pools=tuple(pool.id for pool in pools.all),
         periods=tuple(period_label(workload, t) for t in range(workload.horizon.periods)),
-        quotas=tuple(lim.name.replace(" ", ",") for lim in pools.limits),
+        quotas=tuple(lim.name.replace(" ", ",") for lim in
+                     (pools.limits if limits is None else limits)),
     )
+
+
+def gang_pools(w: Workload, pools: Pools, pairs: list[Eligible]) -> frozenset[int]:
+    """Cloud pools (indices) a multi-node job may use."""
+    return frozenset(e.pool for e in pairs
+                     if w.jobs[e.job].nodes > 1 and isinstance(pools.all[e.pool], CloudPool))
+
+
+def fleet_limits(pools: Pools, gangs: frozenset[int]) -> tuple[ConcurrencyLimit, ...]:
+    """The limits the fleet schedule is held to at every instant: the pools' own (quotas,
+    spot ``max_instances`` over zones), and for each pool a multi-node job may use, its
+    bound of instances at once alone (``Pools.instance_bound``): a gang's N instances run
+    together, so a bound on the pool's instance-hours no longer bounds them."""
+    own = []
+    for p in sorted(gangs):
+        pool = pools.all[p]
+        assert isinstance(pool, CloudPool)
+        bound = pools.instance_bound(pool)
+        if bound is not None:
+            own.append(ConcurrencyLimit("max_instances", f"{pool.id} at once", ((pool.id, 1.0),),
+                                        float(bound), "instance(s)"))
+    return (*pools.limits, *own)
 
 
 def build_model(
     workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False,
     u_upper: Mapping[tuple[str, int], float] | None = None,
-    counted: frozenset[tuple[int, int]] = frozenset(), blocks: np.ndarray | None = None,
+    counted: frozenset[tuple[int, int]] = frozenset(),
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
     a clairvoyant planner knows of spot capacity (``costopt simulate``'s hindsight).
-    ``counted`` (limit, period) pairs get integer instance counts (``_concurrency_rows``).
-    ``blocks`` numbers each period's run of periods that launch overhead is counted over
-    (:func:`identical_runs` unless given; ``np.arange(periods)``: every period its own)."""
+    ``counted`` (limit, run's first period) pairs get integer instance counts
+    (``_concurrency_rows``)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
-    runs = identical_runs(workload, u_upper) if blocks is None else np.asarray(blocks)
-    starts = _start_columns(b, workload, u, runs)
+    runs = identical_runs(workload, u_upper)
+    factor = work_factor(workload, runs)
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, hc, z)
-    _gang_rows(b, workload, hc)
+    _gang_rows(b, workload, hc, factor)
     _capacity_rows(b, workload, pools, hc, n)
-    _packing_rows(b, workload, pools, hc, u, starts, runs)
-    _walltime_rows(b, workload, hc, starts, runs)
-    n_run = _concurrency_rows(b, workload, pools, u, counted)
+    _packing_rows(b, workload, pools, hc, u, factor)
+    _walltime_rows(b, workload, hc, factor)
+    gangs = gang_pools(workload, pools, pairs)
+    limits = fleet_limits(pools, gangs)
+    n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
+                                     factor)
     _budget_row(b, workload)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
@@ -340,10 +375,13 @@ def build_model(
         z=z,
         n=n,
         n_run=n_run,
-        starts=starts,
+        lanes=lanes,
+        limits=limits,
+        gang_pools=gangs,
+        runs=runs,
         row_family=b.row_family,
         row_key=b.row_key,
-        naming=naming(workload, pools),
+        naming=naming(workload, pools, limits),
     )
 
 
@@ -462,14 +500,24 @@ def _grouped(keys: np.ndarray, width: int) -> tuple[list[tuple[int, int]], np.nd
     return pairs, group
 
 
-def _gang_rows(b: _Builder, w: Workload, hc: _HColumns) -> None:
+def _gang_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) -> None:
     """2. gang[j,t]: a job runs on at most its gangs' GPUs at once (``parallel`` gangs of
-    ``nodes * gpus``)."""
+    ``nodes * gpus``); cloud_gang[j,t]: on cloud pools, less the setup each of its gangs pays
+    once in the run (``f``). Only with launch overhead, and lazy: they bind only where a job
+    needs nearly all of its window."""
     periods = w.horizon.periods
     keys, group = _grouped(hc.job * periods + hc.period, periods)
     gang = np.array([w.jobs[j].most_gpus for j, _t in keys], dtype=float)
     hours = period_hours(w)[np.array([t for _j, t in keys], dtype=np.int64)]
     b.rows("gang", keys, group, hc.col, 1.0, upper=gang * hours)
+    cloud = hc.cloud
+    if (factor >= 1.0).all() or not cloud.any():
+        return
+    keys, group = _grouped(hc.job[cloud] * periods + hc.period[cloud], periods)
+    t = np.array([t for _j, t in keys], dtype=np.int64)
+    gang = np.array([w.jobs[j].most_gpus for j, _t in keys], dtype=float)
+    b.rows("cloud_gang", keys, group, hc.col[cloud], 1.0,
+           upper=gang * period_hours(w)[t] * factor[t], lazy=True)
 
 
 def _capacity_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
@@ -498,109 +546,41 @@ def setup_hours(w: Workload) -> float:
     return w.cloud.setup_minutes / 60 if w.cloud else 0.0
 
 
-def _start_columns(b: _Builder, w: Workload, u: dict[tuple[int, int], int],
-                   runs: np.ndarray) -> dict[tuple[int, int], int]:
-    """starts[p,r] >= 0: instances of cloud pool p started in run r of periods (keyed by the
-    run's first period), each paying ``setup_hours`` without work.
-
-    Within a run of identical periods (``identical_runs``) every hour offers the same, so a
-    fleet holds its instances at one rate there and starts some only where its rate rises
-    above the run before's: ``started[p,r]: U_r / L_r - U_(r-1) / L_(r-1) - starts <= 0``
-    (``U`` a run's instance-hours of the pool, ``L`` its hours). Counted over runs rather
-    than periods, these rows hold for any split of a run's hours among its periods, so
-    merging a run into one period (``aggregate.py``) leaves the model as it is. A lower
-    bound of the starts the fleet schedule pays (it starts whole instances; ``fleet.py``
-    runs longer for the setups the bound leaves out). None without setup time."""
-    if setup_hours(w) <= 0 or not u:
-        return {}
-    periods = len(runs)
-    first = first_periods(runs)
-    length = np.bincount(runs, weights=period_hours(w))
-    following = np.full(len(length), -1, dtype=np.int64)  # each run's next run's first period
-    following[:-1] = np.flatnonzero(np.diff(runs)) + 1
-    keys = np.array(list(u), dtype=np.int64).reshape(-1, 2)
-    ucols = np.fromiter(u.values(), dtype=np.int64, count=len(u))
-    pool, period = keys[:, 0], keys[:, 1]
-    run = runs[period]
-    own = pool * periods + first[period]
-    distinct = np.unique(own)
-    col0 = b.cols(len(distinct), 0.0)
-    starts = {(int(c // periods), int(c % periods)): col0 + i
-              for i, c in enumerate(distinct.tolist())}
-    after = pool * periods + following[run]
-    nxt = (following[run] >= 0) & np.isin(after, distinct)
-    b.rows("started", list(starts),
-           np.concatenate([np.searchsorted(distinct, own), np.searchsorted(distinct, after[nxt]),
-                           np.arange(len(distinct), dtype=np.int64)]),
-           np.concatenate([ucols, ucols[nxt], col0 + np.arange(len(distinct), dtype=np.int64)]),
-           np.concatenate([1.0 / length[run], -1.0 / length[run[nxt]],
-                           -np.ones(len(distinct))]), upper=0.0)
-    return starts
-
-
-SPANNING = frozenset({"started", "packing_setup", "walltime_setup"})
-"""Row families over whole runs of identical periods (sums of their periods' columns): a
-merged run keeps them as they are, whatever the split of its hours (``aggregate.py``)."""
-
-
-def _with_setup(b: _Builder, family: str, keys: list[tuple], prefix: np.ndarray,
-                entries: tuple[np.ndarray, np.ndarray, np.ndarray], setup: np.ndarray,
-                runs: np.ndarray, starts: dict[tuple[int, int], int], *,
-                lazy: bool = False) -> None:
-    """Rows ``sum entries <= 0`` of ``family``, one per key ``(..., pool, period)`` (``prefix``
-    numbers each key's part before the period), with the launch overhead of the pool's
-    starts: in a period that is a run of its own, ``setup * starts`` joins its row; the
-    periods of a longer run keep their rows as they are, and get one more row together,
-    ``<family>_setup``: the sum of their rows plus ``setup * starts`` of the run."""
-    offsets, cols, vals = entries
-    if not starts:
-        b.rows(family, keys, offsets, cols, vals, upper=0.0, lazy=lazy)
-        return
-    periods = len(runs)
-    first = first_periods(runs)
-    size = np.bincount(runs)
-    kt = np.array([k[-1] for k in keys], dtype=np.int64)
-    kp = np.array([k[-2] for k in keys], dtype=np.int64)
-    scol = np.array([starts[(p, f)] for p, f in zip(kp.tolist(), first[kt].tolist(),
-                                                     strict=True)], dtype=np.int64)
-    single = np.flatnonzero(size[runs[kt]] == 1)
-    b.rows(family, keys, np.concatenate([offsets, single]), np.concatenate([cols, scol[single]]),
-           np.concatenate([vals, setup[single]]), upper=0.0, lazy=lazy)
-    multi = size[runs[kt]] > 1
-    if not multi.any():
-        return
-    code = prefix * periods + first[kt]
-    distinct, row = np.unique(code[multi], return_inverse=True)
-    of_key = np.full(len(keys), -1, dtype=np.int64)
-    of_key[multi] = row
-    member = np.flatnonzero(multi)[np.unique(row, return_index=True)[1]]
-    e = multi[offsets]
-    b.rows(f"{family}_setup", [(*keys[i][:-1], int(first[kt[i]])) for i in member.tolist()],
-           np.concatenate([of_key[offsets[e]], np.arange(len(distinct), dtype=np.int64)]),
-           np.concatenate([cols[e], scol[member]]),
-           np.concatenate([vals[e], setup[member]]), upper=0.0, lazy=lazy)
+def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
+    """Per period, the share of an instance-hour that does work: ``1 - setup / L`` with
+    ``L`` the hours of the period's run (``identical_runs``). Every hour of a run offers the
+    same, so a fleet runs its instances through a run at one rate, each starting once in it
+    and paying ``setup_hours`` there: counted per run rather than per instance start, the
+    model stays linear, and merging a run into one period (``aggregate.py``) leaves it as it
+    is. An instance that carries on from the run before pays no second setup (the model
+    reserves one it may not need: its fleet's cost is what the plan reports); a partial
+    instance pays a whole setup where the model reserved its share (``fleet.py`` runs it
+    longer). 0 where a run is no longer than the setup."""
+    setup = setup_hours(w)
+    if setup <= 0:
+        return np.ones(len(runs))
+    length = np.bincount(runs, weights=period_hours(w))[runs]
+    return np.clip(1.0 - setup / length, 0.0, 1.0)
 
 
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
-                  starts: dict, runs: np.ndarray) -> None:
+                  factor: np.ndarray) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
-    of work: ``sum_j b h <= G (u - setup * starts)`` (setup over runs: ``_with_setup``)."""
+    of work: ``sum_j b h <= G f u`` (``work_factor``)."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
     nodes = np.array([float(pools.all[p].gpus_per_node) for p, _t in keys])
     count = np.arange(len(keys), dtype=np.int64)
-    entries = (np.concatenate([group, count]),
-               np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
-               np.concatenate([hc.block[cloud], -nodes]))
-    _with_setup(b, "packing", keys, np.array([p for p, _t in keys], dtype=np.int64), entries,
-                nodes * setup_hours(w), runs, starts)
+    f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
+    b.rows("packing", keys, np.concatenate([group, count]),
+           np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
+           np.concatenate([hc.block[cloud], -nodes * f]), upper=0.0)
 
 
-def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict,
-                   runs: np.ndarray) -> None:
-    """5. walltime[j,p,t]: an instance works at least as long as any job on it
-    (``u - setup * starts`` of work; setup over runs: ``_with_setup``); one node holds at
-    most ``c`` of the job's gangs at once, and an N-node gang holds N instances.
+def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) -> None:
+    """5. walltime[j,p,t]: an instance works at least as long as any job on it (``f u`` of
+    work: ``work_factor``); one node holds at most ``c`` of the job's gangs at once, and an
+    N-node gang holds N instances.
 
     One row per job, pool and period, but they bind only where a pool is under-filled:
     marked lazy, so that a solver may add just the ones a solution violates."""
@@ -610,12 +590,10 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, starts: dict,
                     strict=True))
     rows = np.arange(count, dtype=np.int64)
     gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
-    entries = (np.concatenate([rows, rows, gang_rows]),
-               np.concatenate([hc.col[cloud], hc.ucol[cloud], gang_cols]),
-               np.concatenate([hc.wall[cloud], -np.ones(count), gang_vals]))
-    prefix = hc.job[cloud] * (int(hc.pool.max(initial=0)) + 1) + hc.pool[cloud]
-    _with_setup(b, "walltime", keys, prefix, entries, np.full(count, setup_hours(w)), runs,
-                starts, lazy=True)
+    b.rows("walltime", keys, np.concatenate([rows, rows, gang_rows]),
+           np.concatenate([hc.col[cloud], hc.ucol[cloud], gang_cols]),
+           np.concatenate([hc.wall[cloud], -factor[hc.period[cloud]], gang_vals]),
+           upper=0.0, lazy=True)
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
@@ -638,58 +616,98 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
     return np.array(r, dtype=np.int64), np.array(c, dtype=np.int64), np.array(v)
 
 
-def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int, int], int],
-                      counted: frozenset[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """6. quota[q,t] / instances[q,t]: what runs at once under a concurrency limit.
+def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int, int, int], int],
+                      u: dict[tuple[int, int], int], counted: frozenset[tuple[int, int]],
+                      limits: tuple[ConcurrencyLimit, ...], gangs: frozenset[int],
+                      runs: np.ndarray, factor: np.ndarray
+                      ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int, int], int]]:
+    """6. quota[q,r] / instances[q,r]: what runs at once under a concurrency limit.
 
     AWS's quotas bound the vCPUs of instances running at the same instant, so instance-hours
     cannot stand for them: where a limit binds, a pool under it gets an integer count
-    ``running[p,t]`` of instances at once in the period, with ``count[p,t]: u - P_h *
-    running <= 0``, and the limit's row is ``sum weight * running <= bound``. A limit over
-    one pool is the bound ``floor(bound / weight)`` on that pool's ``u`` already
-    (``Pools.instance_bound``). Every limit over two or more pools with hours in a period
-    gets its relaxation ``quota_hours[q,t]: sum weight * u <= bound * P_h`` (implied by the
-    counts); the counted rows only for the (limit, period) pairs in ``counted`` - the
-    planner adds those a solution exceeds (:func:`concurrency_excess`) and solves again, so
-    integer counts exist only where a limit binds. The fleet schedule runs ``ceil(u / P_h)
-    <= running`` instances at any instant of the period. Returns the ``running`` columns."""
+    ``running[p,r]`` of instances at once through run ``r`` of periods (the fleet holds a
+    run's instances at one rate, ``fleet.py``), with ``count[p,t]: u - P_h * running <= 0``
+    in each of its periods, and the limit's row is ``sum weight * running <= bound``. A
+    multi-node job's gangs count apart: ``lanes[j,p,r]`` of its gangs at once (integer, at
+    most ``parallel``), each holding its gang-hours after setup (``gang_lanes[j,p,t]: h /
+    (gpus N) <= P_h f lanes``) and weighing ``N`` instances; ``running`` counts the rest (``u
+    - sum h / gpus``). A limit over one pool without gangs is the bound ``floor(bound /
+    weight)`` on that pool's ``u`` already (``Pools.instance_bound``). Every other limit
+    with hours in a period gets its relaxation ``quota_hours[q,t]: sum weight * u <= bound
+    * P_h`` (implied by the counts); the counted rows only for the (limit, run) pairs in
+    ``counted`` (keyed by the run's first period) - the planner adds those a solution
+    exceeds (:func:`concurrency_excess`) and solves again, so integer counts exist only
+    where a limit binds. Counts per run keep merging a run into one period exact. The fleet
+    schedule runs at most :func:`instances_at_once` instances of a pool at any instant of
+    a run. Returns the ``running`` and ``lanes`` columns."""
     hours = period_hours(w)
-    rows = limit_terms(pools, u)
+    first = first_periods(runs)
+    rows = limit_terms(limits, pools, u, gangs)
     for (g, t), terms in rows.items():
-        family = "quota_hours" if pools.limits[g].kind == "quota" else "instances_hours"
+        family = "quota_hours" if limits[g].kind == "quota" else "instances_hours"
         b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
-              upper=pools.limits[g].bound * hours[t])
+              upper=limits[g].bound * hours[t])
+    multi: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (pool, period) -> (job, h col)
+    for (j, p, t), col in h.items():
+        if p in gangs and w.jobs[j].nodes > 1:
+            multi.setdefault((p, t), []).append((j, col))
+    periods_of: dict[int, list[int]] = {}
+    for t, f in enumerate(first.tolist()):
+        periods_of.setdefault(f, []).append(t)
     running: dict[tuple[int, int], int] = {}
-    for g, t in sorted(counted & rows.keys()):
-        for p, _weight in rows[(g, t)]:
-            if (p, t) in running:
-                continue
-            pool = pools.all[p]
-            assert isinstance(pool, CloudPool)
-            bound = pools.instance_bound(pool)
-            running[(p, t)] = b.col(0.0, upper=INF if bound is None else float(bound),
-                                    integer=True)
-            b.row("count", (p, t), [(u[(p, t)], 1.0), (running[(p, t)], -float(hours[t]))],
+    lanes: dict[tuple[int, int, int], int] = {}
+    for g, r in sorted(key for key in counted & rows.keys() if first[key[1]] == key[1]):
+        for p, _weight in rows[(g, r)]:
+            if (p, r) not in running:
+                _run_counts(b, w, pools, p, r, periods_of[r], u, multi, factor, running, lanes)
+        family = "quota" if limits[g].kind == "quota" else "instances"
+        b.row(family, (g, r), [(running[(p, r)], weight) for p, weight in rows[(g, r)]]
+              + [(col, weight * w.jobs[j].nodes) for p, weight in rows[(g, r)]
+                 for (j, q, f), col in lanes.items() if (q, f) == (p, r)],
+              upper=limits[g].bound)
+    return running, lanes
+
+
+def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods: list[int],
+                u: dict[tuple[int, int], int], multi: dict[tuple[int, int], list[tuple[int, int]]],
+                factor: np.ndarray, running: dict[tuple[int, int], int],
+                lanes: dict[tuple[int, int, int], int]) -> None:
+    """``running[p,r]`` and each multi-node job's ``lanes[j,p,r]`` with their ``count`` and
+    ``gang_lanes`` rows in every period of run ``r`` (``_concurrency_rows``)."""
+    hours = period_hours(w)
+    pool = pools.all[p]
+    assert isinstance(pool, CloudPool)
+    bound = pools.instance_bound(pool)
+    running[(p, r)] = b.col(0.0, upper=INF if bound is None else float(bound), integer=True)
+    for t in periods:
+        gang_terms = []
+        for j, col in multi.get((p, t), []):
+            job = w.jobs[j]
+            if (j, p, r) not in lanes:
+                lanes[(j, p, r)] = b.col(0.0, upper=float(job.parallel), integer=True)
+            b.row("gang_lanes", (j, p, t), [(col, 1.0 / (job.gpus * job.nodes)),
+                                            (lanes[(j, p, r)], -hours[t] * factor[t])],
                   upper=0.0)
-        family = "quota" if pools.limits[g].kind == "quota" else "instances"
-        b.row(family, (g, t), [(running[(p, t)], weight) for p, weight in rows[(g, t)]],
-              upper=pools.limits[g].bound)
-    return running
+            gang_terms.append((col, -1.0 / job.gpus))
+        b.row("count", (p, t), [(u[(p, t)], 1.0), *gang_terms,
+                                (running[(p, r)], -float(hours[t]))], upper=0.0)
 
 
-def limit_terms(pools: Pools, u: dict[tuple[int, int], int]
+def limit_terms(limits: tuple[ConcurrencyLimit, ...], pools: Pools,
+                u: dict[tuple[int, int], int], gangs: frozenset[int] = frozenset()
                 ) -> dict[tuple[int, int], list[tuple[int, float]]]:
     """(limit, period) -> its (pool, weight) terms, where a limit spans two or more pools
-    with hours in the period."""
+    with hours in the period, or a pool a multi-node job may use (``gangs``)."""
     index = {pool.id: i for i, pool in enumerate(pools.all)}
     out: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for g, limit in enumerate(pools.limits):
+    for g, limit in enumerate(limits):
         members = {index[pid]: weight for pid, weight in limit.members if pid in index}
         by_t: dict[int, list[tuple[int, float]]] = {}
         for (p, t) in u:
             if p in members:
                 by_t.setdefault(t, []).append((p, members[p]))
-        out.update({(g, t): terms for t, terms in sorted(by_t.items()) if len(terms) > 1})
+        out.update({(g, t): terms for t, terms in sorted(by_t.items())
+                    if len(terms) > 1 or terms[0][0] in gangs})
     return out
 
 
@@ -705,16 +723,45 @@ def running_at_once(instance_hours: float, period_hours: float) -> int:
     return math.ceil(instance_hours / period_hours - RUNNING_TOL)
 
 
+def instances_at_once(w: Workload, lp: LinearProgram, x: np.ndarray
+                      ) -> dict[tuple[int, int], int]:
+    """(cloud pool, run's first period) -> the most instances the fleet schedule of ``x``
+    runs at once in the run (``fleet.py`` lays a run out as one): each multi-node job's
+    gangs at once (``ceil((d + setup) / L)`` of its gang-hours ``d = sum h / (gpus N)``
+    over the run's ``L`` hours) times its ``N`` nodes, and the rest of the pool's hours as
+    whole instances (``ceil((U - sum h / gpus) / L)``)."""
+    first = first_periods(lp.runs)
+    length = np.bincount(lp.runs, weights=period_hours(w))[lp.runs]
+    setup = setup_hours(w)
+    rest: dict[tuple[int, int], float] = {}
+    for (p, t), col in lp.u.items():
+        key = (p, int(first[t]))
+        rest[key] = rest.get(key, 0.0) + float(x[col])
+    gang: dict[tuple[int, int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        job = w.jobs[j]
+        if p in lp.gang_pools and job.nodes > 1 and x[col] > RUNNING_TOL:
+            key = (p, int(first[t]))
+            gang[(j, *key)] = gang.get((j, *key), 0.0) + float(x[col]) / (job.gpus * job.nodes)
+            rest[key] -= float(x[col]) / job.gpus
+    out = {(p, f): running_at_once(max(0.0, r), float(length[f])) for (p, f), r in rest.items()}
+    for (j, p, f), d in gang.items():
+        out[(p, f)] += w.jobs[j].nodes * running_at_once(d + setup, float(length[f]))
+    return out
+
+
 def concurrency_excess(w: Workload, pools: Pools, lp: LinearProgram,
                        x: np.ndarray) -> set[tuple[int, int]]:
-    """(limit, period) pairs whose pools would run more at once than the limit allows in
-    the fleet schedule of ``x`` (``sum weight * ceil(u / P) > bound``)."""
-    hours = period_hours(w)
+    """(limit, run's first period) pairs whose pools would run more at once than the limit
+    allows in the fleet schedule of ``x`` (:func:`instances_at_once`)."""
+    at_once = instances_at_once(w, lp, x)
+    first = first_periods(lp.runs)
     out = set()
-    for (g, t), terms in limit_terms(pools, lp.u).items():
-        used = sum(weight * running_at_once(float(x[lp.u[(p, t)]]), float(hours[t]))
-                   for p, weight in terms)
-        if used > pools.limits[g].bound + 1e-9:
+    for (g, t), terms in limit_terms(lp.limits, pools, lp.u, lp.gang_pools).items():
+        if first[t] != t:
+            continue
+        used = sum(weight * at_once[(p, t)] for p, weight in terms)
+        if used > lp.limits[g].bound + 1e-9:
             out.add((g, t))
     return out
 

@@ -19,12 +19,19 @@ from costopt.errors import FieldIssue, SolverError, WorkloadError
 from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reasons, window_impossibilities
-from costopt.plan.fleet import Periods, PoolSchedule, PoolUse, schedule_pool_jobs
+from costopt.plan.fleet import (
+    Periods,
+    PoolSchedule,
+    PoolUse,
+    hours_in_periods,
+    schedule_pool_jobs,
+)
 from costopt.plan.model import (
     INF,
     LinearProgram,
     build_model,
     concurrency_excess,
+    first_periods,
     limit_terms,
     period_hours,
     running_at_once,
@@ -302,10 +309,12 @@ class _Model:
            fit the limit (dropping the instance that carries the fewest hours) and solve
            again. A solution within the limits that costs what the relaxation cost is the
            optimum (the relaxation's cost is a lower bound; to the MILP's relative gap).
-        3. Else integer counts (``running``) for every period of each limit exceeded so
-           far, solved as a MILP, until no limit is exceeded: each model is a relaxation of
-           the one with counts everywhere, and its optimum is within every limit, so it is
-           that model's optimum too."""
+           (Not where a multi-node job's gangs are among the instances: rounding counts
+           none.)
+        3. Else integer counts (``running``, and ``lanes`` of gangs) for every period of
+           each limit exceeded so far, solved as a MILP, until no limit is exceeded: each
+           model is a relaxation of the one with counts everywhere, and its optimum is
+           within every limit, so it is that model's optimum too."""
         w, pools, clock = self.workload, self.pools, self.clock
         lp, sol = self.solved(elastic=elastic)
         if sol.status is not SolveStatus.OPTIMAL:
@@ -317,7 +326,9 @@ class _Model:
         seen = set(excess)
         upper = lp.col_upper.copy()
         trial, tsol = lp, sol
-        for _ in range(ROUNDING_TRIES):
+        terms = limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
+        gangs = any(p in lp.gang_pools for key in excess for p, _w in terms[key])
+        for _ in range(0 if gangs else ROUNDING_TRIES):  # rounding counts no gangs
             for (p, t), hours in _rounded_caps(w, pools, trial, tsol.x, excess).items():
                 upper[lp.u[(p, t)]] = min(upper[lp.u[(p, t)]], hours)
             trial = replace(lp, col_upper=upper.copy())
@@ -330,12 +341,10 @@ class _Model:
                 if float(trial.cost @ tsol.x) <= bound + ROUNDING_TOLERANCE * max(1.0, abs(bound)):
                     return trial, tsol
                 break
-        counted = frozenset(key for key in limit_terms(pools, lp.u)
-                            if key[0] in {g for g, _t in seen})
+        counted = frozenset(key for key in terms if key[0] in {g for g, _t in seen})
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
-                           u_upper=self.u_upper, counted=counted,
-                           blocks=np.arange(w.horizon.periods))
+                           u_upper=self.u_upper, counted=counted)
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
             sol = self._solve(lp)
             if sol.status is not SolveStatus.OPTIMAL:
@@ -343,7 +352,7 @@ class _Model:
             excess = concurrency_excess(w, pools, lp, sol.x) - counted
             if not excess:
                 return lp, sol
-            counted |= {key for key in limit_terms(pools, lp.u)
+            counted |= {key for key in limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
                         if key[0] in {g for g, _t in excess}}
 
 
@@ -358,22 +367,26 @@ bound) is the optimum, to the same gap the MILP solvers are held to."""
 
 def _rounded_caps(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
                   excess: set[tuple[int, int]]) -> dict[tuple[int, int], float]:
-    """Instance-hour caps (whole instances x P) on the pools of each exceeded (limit,
-    period) that fit the limit: from ``ceil(u/P)`` instances, drop the ones carrying the
-    fewest hours until the limit holds."""
-    terms = limit_terms(pools, lp.u)
+    """Instance-hour caps (whole instances x P, in each period of the run) on the pools of
+    each exceeded (limit, run) that fit the limit: from ``ceil(U/L)`` instances over the
+    run, drop the ones carrying the fewest hours until the limit holds."""
+    terms = limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
+    first = first_periods(lp.runs)
+    hours = period_hours(w)
     caps: dict[tuple[int, int], float] = {}
-    for g, t in sorted(excess):
-        period_h = float(period_hours(w)[t])
-        hours = {p: float(x[lp.u[(p, t)]]) for p, _w in terms[(g, t)]}
-        count = {p: running_at_once(h, period_h) for p, h in hours.items()}
-        weight = dict(terms[(g, t)])
-        while sum(weight[p] * n for p, n in count.items()) > pools.limits[g].bound + 1e-9:
+    for g, r in sorted(excess):
+        members = np.flatnonzero(first == r).tolist()
+        length = float(hours[members].sum())
+        used = {p: sum(float(x[lp.u[(p, t)]]) for t in members) for p, _w in terms[(g, r)]}
+        count = {p: running_at_once(h, length) for p, h in used.items()}
+        weight = dict(terms[(g, r)])
+        while sum(weight[p] * n for p, n in count.items()) > lp.limits[g].bound + 1e-9:
             p = min((p for p, n in count.items() if n), key=lambda p: (
-                hours[p] - (count[p] - 1) * period_h, p))
+                used[p] - (count[p] - 1) * length, p))
             count[p] -= 1
         for p, n in count.items():
-            caps[(p, t)] = min(caps.get((p, t), INF), n * period_h)
+            for t in members:
+                caps[(p, t)] = min(caps.get((p, t), INF), n * float(hours[t]))
     return caps
 
 
@@ -412,13 +425,19 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
             lp: LinearProgram, sol: Solution, status: str, notes: tuple[str, ...]) -> PlanResult:
     x = sol.x
     rate = {(e.job, e.pool): e for e in pairs}
-    # Cloud cost of a pool-period is shared among its jobs by the GPUs they hold (b*h).
+    # The cloud cost of a pool over a run of periods (the fleet's unit, ``fleet_schedule``)
+    # is shared among the run's jobs by the GPUs they hold (b*h).
+    first = first_periods(lp.runs)
     held: dict[tuple[int, int], float] = {}
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
-            held[(p, t)] = held.get((p, t), 0.0) + rate[(j, p)].blocking * x[col]
+            key = (p, int(first[t]))
+            held[key] = held.get(key, 0.0) + rate[(j, p)].blocking * x[col]
     fleet = fleet_schedule(w, pools, pairs, lp, x)
-    paid = {(s.pool, t): hours for s in fleet for t, hours in s.hours_by_period.items()}
+    paid: dict[tuple[str, int], float] = {}
+    for s in fleet:
+        for t, hours in s.hours_by_period.items():
+            paid[(s.pool, int(first[t]))] = paid.get((s.pool, int(first[t])), 0.0) + hours
     assignments = []
     for (j, p, t), col in sorted(lp.h.items()):
         h = float(x[col])
@@ -428,8 +447,8 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
         if isinstance(pool, OwnedPool):
             usd = pool.energy_usd_per_gpu_hour * h
         else:
-            share = e.blocking * h / held[(p, t)]
-            usd = share * pool.usd_per_hour * paid[(pool.id, t)]
+            share = e.blocking * h / held[(p, int(first[t]))]
+            usd = share * pool.usd_per_hour * paid.get((pool.id, int(first[t])), 0.0)
         assignments.append(Assignment(w.jobs[j].name, pool.id, t, w.horizon.period_start(t), h,
                                       h * e.work_per_gpu_hour, usd))
     prices = {pool.id: pool.usd_per_hour for pool in pools.cloud}
@@ -461,32 +480,42 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
 
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                    x: np.ndarray) -> tuple[PoolSchedule, ...]:
-    """Each used cloud pool's runs (``fleet.py``): its instance-hours per period, and the
-    work its one-node jobs need there in instance-hours: the GPUs they hold over the node's
-    (``sum b h / G``), and at least the longest job's wall time (``h / (gpus * c)``, ``c``
-    of its gangs on one node); a multi-node
-    job's gangs apart (their instance-hours ``h / gpus`` over their nodes); the jobs each
-    slot serves."""
+    """Each used cloud pool's runs (``fleet.py``), laid out over the LP's runs of periods
+    (``lp.runs``; every hour of a run offers the same, and the LP counts setup over a run,
+    so a run's hours and work may fall anywhere in it): a pool's instance-hours per run, and
+    the work its one-node jobs need there in instance-hours: the GPUs they hold over the
+    node's (``sum b h / G``), and at least the longest job's wall time (``h / (gpus * c)``,
+    ``c`` of its gangs on one node); a multi-node job's gangs apart (their instance-hours
+    ``h / gpus`` over their nodes); the jobs each slot serves. Its hours per period are
+    the time its runs spend in each period of the workload."""
     blocking = {(e.job, e.pool): e.blocking for e in pairs}
+    per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
     commanded = frozenset(job.name for job in w.jobs if job.run)
+    first = first_periods(lp.runs)
+    runs = sorted(set(first.tolist()))
+    run_of = {f: r for r, f in enumerate(runs)}
     uses: dict[int, PoolUse] = {}
-    work: dict[tuple[int, int], float] = {}
+    packed: dict[tuple[int, int], float] = {}
+    wall: dict[tuple[int, int, int], float] = {}
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
-            job = w.jobs[j]
+            job, r = w.jobs[j], run_of[int(first[t])]
             use = uses.setdefault(p, PoolUse(commanded=commanded))
-            use.jobs.setdefault(t, set()).add(job.name)
+            use.jobs.setdefault(r, set()).add(job.name)
             if job.nodes > 1:
-                use.gangs.setdefault(job.name, (job.nodes, {}))[1][t] = float(x[col]) / job.gpus
+                gang = use.gangs.setdefault(job.name, (job.nodes, {}))[1]
+                gang[r] = gang.get(r, 0.0) + float(x[col]) / job.gpus
                 continue
-            pool = pools.all[p]
-            work[(p, t)] = work.get((p, t), 0.0) + blocking[(j, p)] * x[col] / pool.gpus_per_node
-    per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
-    for (j, p, t), col in lp.h.items():
-        if (p, t) in lp.u and x[col] > EPS and w.jobs[j].nodes == 1:
-            wall = float(x[col]) / (w.jobs[j].gpus * per_node[(j, p)])
-            work[(p, t)] = max(work[(p, t)], wall)
+            packed[(p, r)] = packed.get((p, r), 0.0) + \
+                blocking[(j, p)] * x[col] / pools.all[p].gpus_per_node
+            wall[(j, p, r)] = wall.get((j, p, r), 0.0) + \
+                float(x[col]) / (job.gpus * per_node[(j, p)])
+    work = dict(packed)
+    for (_j, p, r), hours in wall.items():
+        work[(p, r)] = max(work[(p, r)], hours)
     h = w.horizon
+    ends = [*runs[1:], h.periods]
+    blocks = Periods([h.period_start(f) for f in runs], [h.period_start(e) for e in ends])
     periods = Periods([h.period_start(t) for t in range(h.periods)],
                       [h.period_start(t + 1) for t in range(h.periods)])
     cloud = w.cloud
@@ -495,8 +524,12 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     paid: dict[int, dict[int, float]] = {}
     for (p, t), col in sorted(lp.u.items()):
         if x[col] > EPS:
-            paid.setdefault(p, {})[t] = float(x[col])
-    return tuple(schedule_pool_jobs(pools.all[p].id, periods, hours,
-                                    {t: work.get((p, t), 0.0) for t in hours}, setup_s, min_s,
-                                    uses.get(p, PoolUse(commanded=commanded)))
-                 for p, hours in sorted(paid.items()))
+            r = run_of[int(first[t])]
+            paid.setdefault(p, {})[r] = paid.get(p, {}).get(r, 0.0) + float(x[col])
+    out = []
+    for p, hours in sorted(paid.items()):
+        schedule = schedule_pool_jobs(pools.all[p].id, blocks, hours,
+                                      {r: work.get((p, r), 0.0) for r in hours}, setup_s, min_s,
+                                      uses.get(p, PoolUse(commanded=commanded)))
+        out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods)))
+    return tuple(out)

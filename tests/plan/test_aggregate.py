@@ -102,17 +102,23 @@ def hourly_case(draw: st.DrawFn, overhead: bool = False):
 
 
 def test_launch_overhead_is_counted_over_runs_so_periods_still_merge() -> None:
-    # 24 hourly periods, one run: starts are counted over the run (one ``starts`` column,
-    # one ``started`` row), the hourly packing rows keep no setup and one row over the
-    # run holds it, so the day merges into one period.
+    # 24 hourly periods, one run of 24 h: an instance-hour works 1 - (10/60)/24 of the hour
+    # in every hour of the run (its setup spread over the run), so the day merges into one
+    # period - with integer counts of instances at once too, which hold per run.
     w = workload([{"name": "a", "gpu_hours": 1}], days=1, period_hours=1,
-                 cloud={"setup_minutes": 10})
-    cat = catalog(offer())
+                 cloud={"setup_minutes": 10,
+                        "quotas": [{"region": "us-east-1", "market": "on_demand",
+                                    "family": "P", "vcpus": 64}]})
+    cat = catalog(offer(), offer("p3.8xlarge", gpus=4, vcpus=32))
     pools = build_pools(w, cat)
-    lp = build_model(w, pools, eligibility(w, pools, cat))
-    assert list(lp.starts) == [(0, 0)]
-    assert lp.row_family.count("started") == 1 and lp.row_family.count("packing_setup") == 1
-    assert lp.row_family.count("packing") == 24
+    lp = build_model(w, pools, eligibility(w, pools, cat), counted=frozenset({(0, 0)}))
+    packing = [r for r, f in enumerate(lp.row_family) if f == "packing"]
+    assert len(packing) == 48  # 2 pools x 24 hours
+    u_entries = lp.a_val[np.isin(lp.a_row, packing) & np.isin(lp.a_col, list(lp.u.values()))]
+    f = 1 - 10 / 60 / 24  # -G f per instance-hour: G = 1 and 4 GPUs
+    assert sorted(set(np.round(u_entries, 12))) == pytest.approx([-4 * f, -f])
+    assert sorted(lp.n_run) == [(0, 0), (1, 0)]  # one count per pool for the day's run
+    assert lp.row_family.count("count") == 48 and lp.row_family.count("quota") == 1
     assert mergeable(lp)
 
 

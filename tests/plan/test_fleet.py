@@ -118,12 +118,13 @@ def test_a_plan_pays_setup_and_the_minimum_and_its_cost_is_its_fleets() -> None:
 
 def test_a_gang_runs_its_nodes_together_each_paying_setup_beside_a_one_node_job() -> None:
     # A 2-node gang of 12 instance-hours of work on day 0 (6 h per node) and a one-node job
-    # of 4 h, 10 minutes of setup, runs of at least 30 minutes. The LP paid u = 12 + 4 +
-    # 3 x 1/6 (three starts) = 16.5 h. The gang: 6 h + 10 min per node, both nodes over the
-    # same interval (ranks 0 and 1 of gang 0); the rest: 16.5 - 2 x 6 1/6 = 4 1/6 h, one run
-    # of 10 minutes of setup and 4 h of work, in slot 2 (after the gang's two), serving "one".
+    # of 4 h (its work, the gang's apart), 10 minutes of setup, runs of at least 30 minutes.
+    # The LP paid u = 12 + 4 + 3 x 1/6 (three starts) = 16.5 h. The gang: 6 h + 10 min per
+    # node, both nodes over the same interval (ranks 0 and 1 of gang 0); the rest:
+    # 16.5 - 2 x 6 1/6 = 4 1/6 h, one run of 10 minutes of setup and 4 h of work, in slot 2
+    # (after the gang's two), serving "one".
     use = PoolUse(gangs={"big": (2, {0: 12.0})}, jobs={0: {"big", "one"}})
-    schedule = schedule_pool_jobs("p", DAYS, {0: 16.5}, {0: 16.0}, 600, 1800, use)
+    schedule = schedule_pool_jobs("p", DAYS, {0: 16.5}, {0: 4.0}, 600, 1800, use)
     setup = 10 * H / 60
     assert [(r.slot, r.start, r.setup_end, r.end, r.jobs, r.gang, r.node_rank, r.nodes)
             for r in schedule.runs] == [
