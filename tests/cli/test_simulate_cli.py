@@ -90,19 +90,23 @@ def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) 
 
 
 def test_simulate_drives_the_deadline_policy_by_default(planned: Path) -> None:
-    # 00:00 spot; 03:00 interrupted with 2.3333 GPU-h done (2.8333 less half a checkpoint):
-    # 7.6667 to go in 21 h less 40 min of restart (need 0.377) is safely ahead of the pace
-    # 10 / (24 - 2/3) = 0.4286, so no on-demand: spot is retried every 15 minutes and comes
-    # back at 05:00; setup to 05:10, 7.6667 h of work: finished 12:50, ended at the review
-    # at 13:00. Spot 3 h + 8 h at 1 USD/h = 11 USD, no on-demand.
+    # The pace line: 10 / (24 - 2/3) = 0.42857 GPU-h an hour; a switch costs 2/3 GPU-h.
+    # 00:00 spot; at 00:15 its setup leaves 0.0833 done against 0.1071: behind, so on-demand
+    # (the spot instance swapped, as Uniform Progress does). Working from 00:25, it is safely
+    # ahead at 01:45 (1.4167 done: 10 - 1.4167 + 0.6667 = 9.25 <= 0.42857 x 21.583 = 9.25): spot
+    # again, interrupted at 03:00 with 2.5 done, less half a checkpoint: 2.0. Ahead, it waits
+    # for spot until 04:45 (line 2.036 > 2.0: behind): on-demand, working from 04:55, safely
+    # ahead at 06:30 with 3.5833 done (7.0833 <= 0.42857 x 16.833 = 7.214). Spot from 06:30:
+    # 6.4167 to go after setup, finished 13:05, ended at the 13:15 review.
+    # Spot 0.25 + 1.25 + 6.75 = 8.25 h at 1 USD, on-demand 1.5 + 1.75 = 3.25 h at 3: 18 USD.
     result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
                                       str(planned / "traces.yaml"), "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     (job,) = doc["jobs"]
-    assert (doc["policy"], doc["realised_usd"]) == ("deadline", 11.0)
+    assert (doc["policy"], doc["realised_usd"]) == ("deadline", 18.0)
     assert (job["finished"], job["met_deadline"], job["spot_hours"], job["on_demand_hours"],
-            job["interruptions"]) == ("2027-01-01T12:50:00Z", True, 11.0, 0.0, 1)
+            job["interruptions"]) == ("2027-01-01T13:05:00Z", True, 8.25, 3.25, 1)
 
 
 def test_traces_synth_then_stats(tmp_path: Path) -> None:
