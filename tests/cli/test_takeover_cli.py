@@ -99,7 +99,11 @@ def test_an_older_plan_is_refused_after_a_newer_one_unless_reinstated(
         "2027-01-04T00:00:00Z" in older.stderr.replace("\n", "")
     assert states("us-east-1") == before
 
-    back = apply(first_file, state, "2027-01-04T01:00:00Z", aws, "--yes", "--reinstate")
+    # The plan's own slots (--policy plan): by this plan's ledger its jobs did nothing in the
+    # hour the newer plan held the instances, so the deadline policy would find them behind
+    # and swap the spot instances for on-demand, as Uniform Progress does.
+    back = apply(first_file, state, "2027-01-04T01:00:00Z", aws, "--yes", "--reinstate",
+                 "--policy", "plan")
     assert back.returncode == 0, back.stderr
     assert states("us-east-1") == before  # the same instance, claimed back
     assert {tags(i)["costopt:plan"] for i in running()} == {first}

@@ -8,15 +8,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from costopt.orchestrate.pace import JobPace, PaceState, spot_efficiency
+from costopt.orchestrate.pace import JobPace, PaceState, spot_dearer
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
 RESTART_H = (10 + 60 / 2) / 60  # hours
 
 
-def pace(hours: float, remaining: float, availability: float | None = None) -> JobPace:
+def pace(hours: float, remaining: float) -> JobPace:
     return JobPace("train", T0 + timedelta(hours=hours), T0, T0 + timedelta(hours=60), 48.0,
-                   remaining, 1.0, RESTART_H, RESTART_H, availability)
+                   remaining, 1.0, RESTART_H, RESTART_H)
 
 
 def test_uniform_progress_line_is_the_need_at_the_start() -> None:
@@ -42,25 +42,26 @@ def test_critical_when_only_running_without_a_break_finishes() -> None:
     assert pace(60, 1.0).state is PaceState.CRITICAL  # no time left at all
 
 
-def test_known_availability_lowers_the_bar_to_what_spot_gives() -> None:
-    # With spot there 90 % of the time the line is max(0.80899, 0.9) = 0.9: 40 to go at
-    # 10 h (need 0.8108, with a switch 0.8243) is safely ahead, no longer behind.
-    assert pace(10, 40, availability=0.9).state is PaceState.SAFE
-    assert pace(10, 40, availability=0.5).state is PaceState.BEHIND  # line stays 0.80899
-
-
 def test_nothing_left_is_finished() -> None:
     assert pace(10, 0.0).state is PaceState.FINISHED
 
 
-def test_spot_efficiency_from_the_interruptions_seen() -> None:
-    # 2 interruptions in 1 spot-hour, no prior rate, drawn over 1 prior hour: 2/2 = 1 an hour;
-    # each costs 2/3 h: e = 1 - 2/3.
-    assert spot_efficiency(interruptions=2, spot_hours=1.0, prior_per_hour=0.0,
-                           overhead_hours=RESTART_H) == pytest.approx(1 / 3)
-    # Before any spot-hour the price data's rate: 0.3 an hour -> e = 1 - 0.2 = 0.8.
-    assert spot_efficiency(interruptions=0, spot_hours=0.0, prior_per_hour=0.3,
-                           overhead_hours=RESTART_H) == pytest.approx(0.8)
-    # Never below 0.
-    assert spot_efficiency(interruptions=10, spot_hours=0.5, prior_per_hour=0.0,
-                           overhead_hours=RESTART_H) == 0.0
+def dearer(interruptions: int, spot_hours: float, prior: float = 0.0,
+           spot_usd: float = 1.0) -> bool:
+    return spot_dearer(interruptions=interruptions, spot_hours=spot_hours, prior_per_hour=prior,
+                       overhead_hours=RESTART_H, spot_usd_per_hour=spot_usd,
+                       on_demand_usd_per_hour=3.0)
+
+
+def test_spot_is_dearer_only_beyond_chance_at_the_break_even_rate() -> None:
+    # Spot at 1 USD/h against 3 on demand saves 2/3 of an hour's price; each interruption
+    # costs 2/3 h of work: break-even at r* = (2/3) / (2/3) = 1 interruption a spot-hour.
+    # 3 spot-hours and the prior hour: 4 expected at r*, dearer beyond 4 + 2 x sqrt(4) = 8.
+    assert not dearer(8, 3.0)
+    assert dearer(9, 3.0)
+    # Before any spot-hour the price data's rate, as if seen for an hour: 1 expected, the bar
+    # 1 + 2 x 1 = 3: a rate of 2 an hour is not clearly dearer, 4 an hour is.
+    assert not dearer(0, 0.0, prior=2.0)
+    assert dearer(0, 0.0, prior=4.0)
+    # Spot priced at on-demand's is dearer whatever it did.
+    assert dearer(0, 10.0, spot_usd=3.0)

@@ -28,29 +28,36 @@ def _issue_job():  # type: ignore[no-untyped-def]
                     days=3, period_hours=12, cloud={"regions": ["us-east-1"]})
 
 
-CASES = [(a, outage) for a in (0.3, 0.5, 0.7, 0.9) for outage in (0.25, 4.0, 24.0)]
+CASES = [(a, outage, seed) for a in (0.3, 0.5, 0.7, 0.9) for outage in (0.25, 4.0, 24.0)
+         for seed in (1, 2, 3)]
 
 
-def test_no_deadline_missed_and_cheaper_than_uniform_progress_in_all() -> None:
+def test_no_deadline_missed_and_no_dearer_than_uniform_progress_on_any_trace() -> None:
+    # The deadline policy takes Uniform Progress's decision wherever its line says on-demand
+    # is needed, and leaves spot for on-demand only once spot's interruptions show it clearly
+    # dearer per unit of work: so on every trace it pays what Uniform Progress pays, or less
+    # where spot is interrupted faster than it works (15-minute outages at availability 0.3
+    # and 0.5; measured 2026-11-30: 4,123.92 USD in all against Uniform Progress's
+    # 4,155.83). Only float noise is allowed for.
     w, cat = _issue_job(), prices()
     plan = planned(w, cat)
-    ours_usd, up_usd = [], []
-    for a, outage in CASES:
-        trace = synth(SynthSpec(a, outage, 0.2, 72, seed=1))
-        traces = [PoolTrace(parse_pool_id(SPOT), f"a{a}-{outage}h.json", T0, trace)]
+    ours_usd, up_usd, dearer = [], [], []
+    for a, outage, seed in CASES:
+        trace = synth(SynthSpec(a, outage, 0.2, 72, seed=seed))
+        traces = [PoolTrace(parse_pool_id(SPOT), f"a{a}-{outage}h-{seed}.json", T0, trace)]
         ours = simulate(plan, workload=w, catalog=cat, traces=traces,
                         policy=POLICIES["deadline"])
         up = simulate(plan, workload=w, catalog=cat, traces=traces, policy=UniformProgress())
         (job,) = ours.jobs.values()
-        assert job.met_deadline, (a, outage)  # on-demand has no quota: it can always finish
+        assert job.met_deadline, (a, outage, seed)  # on-demand has no quota: it can finish
         (up_job,) = up.jobs.values()
-        assert up_job.met_deadline, (a, outage)
-        # Each trace: no dearer than Uniform Progress but for the luck of one interruption's
-        # timing (2 %: a relaunch and a lost half checkpoint at on-demand prices is ~2 USD).
-        assert ours.realised_usd <= up.realised_usd * 1.02, (a, outage)
+        assert up_job.met_deadline, (a, outage, seed)
+        if ours.realised_usd > up.realised_usd * (1 + 1e-6):
+            dearer.append((a, outage, seed, ours.realised_usd, up.realised_usd))
         ours_usd.append(ours.realised_usd)
         up_usd.append(up.realised_usd)
-    assert sum(ours_usd) <= sum(up_usd)
+    assert dearer == []
+    assert sum(ours_usd) < sum(up_usd)
 
 
 def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
@@ -68,18 +75,27 @@ def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
 
 
 @pytest.mark.parametrize("policy", ["deadline", "plan"])
-def test_spot_always_there_runs_on_spot_only(policy: str) -> None:
-    # With spot never refused, 48 GPU-h need 48 h + 10 min of setup on spot at 1 USD/h.
-    # The deadline policy runs on past the plan's slot until done (finished at 48:10) and
-    # ends the instance at its next review, 48:15: 48.25 USD. The plan stops at its slot's
-    # end (48 USD), 10 minutes of work short.
+def test_spot_always_there(policy: str) -> None:
+    # The plan policy runs spot in the plan's slot and stops at its end (48 USD), 10 minutes of
+    # work short. The deadline policy starts as Uniform Progress does: spot at 0:00, exactly
+    # on the line; at the 0:15 review the launch's 10 minutes of setup leave 0.0833 done
+    # against the line's 48 x 0.25 / (60 - 25/60) = 0.2014: behind, so on-demand, the spot
+    # instance swapped for it. On-demand (working from 0:25) is safely ahead once
+    # 0.0833 + (t - 0.4167) >= 0.80559 t + 0.4167, t >= 3.858 h: at the 4:00 review. Spot
+    # again from 4:00 with 3.6667 done: 44.333 to go after 10 minutes of setup, finished at
+    # 48:30 and ended then. 0.25 + 44.5 = 44.75 spot hours and 3.75 on-demand:
+    # 44.75 + 3 x 3.75 = 56 USD - the price of taking Uniform Progress's decision whenever its
+    # line says on-demand (keeping the spot instance at 0:15 is what loses when spot is then
+    # interrupted before the job catches up).
     w, cat = _issue_job(), prices()
     sim = simulate(planned(w, cat), workload=w, catalog=cat, traces=[],
                    policy=POLICIES[policy])
     (job,) = sim.jobs.values()
-    assert job.on_demand_hours == 0.0
     if policy == "deadline":
-        assert job.finished_at == T0 + timedelta(hours=48, minutes=10)
-        assert sim.realised_usd == pytest.approx(48.25)
+        assert job.finished_at == T0 + timedelta(hours=48, minutes=30)
+        assert (job.spot_hours, job.on_demand_hours) == (pytest.approx(44.75),
+                                                         pytest.approx(3.75))
+        assert sim.realised_usd == pytest.approx(56.0)
     else:
+        assert job.on_demand_hours == 0.0
         assert sim.realised_usd == pytest.approx(48.0) and not job.finished
