@@ -20,6 +20,7 @@ checkout's command (before/after).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import resource
@@ -92,7 +93,8 @@ def run_case(name: str, solver: str, command: list[str], folder: Path) -> dict[s
     started = time.perf_counter()
     proc = subprocess.run([*command, "-v", "plan", str(workload), "--solver", solver,
                            "-o", str(folder / f"{name}.json")],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "400"})  # the timings on one line
     wall = time.perf_counter() - started
     cpu = _children_cpu_s() - cpu_before
     timings = re.search(r"timings \(s\): (.*)", proc.stderr)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from costopt.plan.planner import PlanResult
-from costopt.plan.pools import CloudPool, OwnedPool, Pools, eligibility
+from costopt.plan.planner import Assignment, PlanResult
+from costopt.plan.pools import CloudPool, OwnedPool, Pool, Pools, eligibility
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,22 @@ def protection(result: PlanResult) -> list[Protection]:
     spot = {p.id for p in pools.cloud if p.market == "spot"}
     pairs = eligibility(w, pools, result.catalog)
     used_owned: dict[tuple[str, int], float] = {}
+    by_job: dict[str, list[Assignment]] = {}
     for a in result.assignments:
+        by_job.setdefault(a.job, []).append(a)
         if a.pool.startswith(("owned:", "buy:")):
             used_owned[(a.pool, a.period)] = used_owned.get((a.pool, a.period), 0.0) + a.gpu_hours
+    options: dict[int, list[tuple[Pool, float]]] = {}
+    for e in pairs:
+        if pools.all[e.pool].market in ("on_demand", "owned"):
+            options.setdefault(e.job, []).append((pools.all[e.pool], e.speed))
     out = []
     for j, job in enumerate(w.jobs):
-        mine = [a for a in result.assignments if a.job == job.name]
+        mine = by_job.get(job.name, [])
         if not job.interruptible or not any(a.pool in spot for a in mine):
             continue
         window = list(w.job_periods(job))
-        fallbacks = [(pools.all[e.pool], e.speed) for e in pairs if e.job == j
-                     and pools.all[e.pool].market in ("on_demand", "owned")]
+        fallbacks = options.get(j, [])
         on_demand = [(p, s) for p, s in fallbacks if isinstance(p, CloudPool)
                      and _fits_quota(p, cloud)]
         if not fallbacks and not ("on_demand" in job.allowed_kinds()
