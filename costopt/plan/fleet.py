@@ -107,12 +107,13 @@ def schedule_pool(pool: str, periods: Periods, paid_hours: dict[int, float],
     return PoolSchedule(pool, runs, {t: plan.paid(t) / HOUR for t in sorted(paid_hours)})
 
 
-def hours_in_periods(runs: Sequence[Run], periods: Periods) -> dict[int, float]:
-    """Instance-hours of ``runs`` in each period they touch."""
+def hours_in_periods(runs: Sequence[Run], periods: Periods, *,
+                     working: bool = False) -> dict[int, float]:
+    """Instance-hours of ``runs`` in each period they touch (``working``: after setup)."""
     out: dict[int, float] = {}
     begins = [periods.seconds(t)[0] for t in range(len(periods.starts))]
     for r in runs:
-        s, e = periods.micros(r.start), periods.micros(r.end)
+        s, e = periods.micros(r.setup_end if working else r.start), periods.micros(r.end)
         t = max(0, bisect.bisect_right(begins, s) - 1)
         while t < len(begins) and begins[t] < e:
             inside = min(e, periods.seconds(t)[1]) - max(s, begins[t])

@@ -438,9 +438,10 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
     for s in fleet:
         for t, hours in s.hours_by_period.items():
             paid[(s.pool, int(first[t]))] = paid.get((s.pool, int(first[t])), 0.0) + hours
+    gpu_hours = {key: float(x[col]) for key, col in lp.h.items()}
+    gpu_hours.update(_as_the_fleet_runs(w, pools, lp, x, fleet))
     assignments = []
-    for (j, p, t), col in sorted(lp.h.items()):
-        h = float(x[col])
+    for (j, p, t), h in sorted(gpu_hours.items()):
         if h <= EPS:
             continue
         pool, e = pools.all[p], rate[(j, p)]
@@ -476,6 +477,37 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
         binding=binding, notes=notes, variables=lp.num_cols, constraints=lp.num_rows,
         purchases=tuple(purchases), fleet=fleet,
     )
+
+
+def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
+                       fleet: tuple[PoolSchedule, ...]) -> dict[tuple[int, int, int], float]:
+    """Each job's cloud GPU-hours per period as its pool's slots do the work: its GPU-hours
+    over a run of periods (the LP's, which may fall anywhere in the run) spread over the
+    run's periods in proportion to the working time (after setup) of the slots serving it
+    in each. The fleet starts an instance with its setup, so the plan's periods then say
+    what the fleet does in them, which progress and pace read (``orchestrate/progress.py``)."""
+    first = first_periods(lp.runs)
+    h = w.horizon
+    periods = Periods([h.period_start(t) for t in range(h.periods)],
+                      [h.period_start(t + 1) for t in range(h.periods)])
+    schedules = {s.pool: s for s in fleet}
+    total: dict[tuple[int, int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS:
+            key = (j, p, int(first[t]))
+            total[key] = total.get(key, 0.0) + float(x[col])
+    out: dict[tuple[int, int, int], float] = {}
+    for (j, p, f), hours in total.items():
+        name = w.jobs[j].name
+        work = hours_in_periods([r for r in schedules[pools.all[p].id].runs if name in r.jobs],
+                                periods, working=True)
+        members = np.flatnonzero(first == f).tolist()
+        done = sum(work.get(t, 0.0) for t in members)
+        if done <= EPS:
+            continue
+        for t in members:
+            out[(j, p, t)] = hours * work.get(t, 0.0) / done
+    return out
 
 
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
