@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costopt.plan.model import LinearProgram, instances_at_once, period_hours, period_label
+from costopt.plan.model import (
+    LinearProgram,
+    first_periods,
+    instances_at_once,
+    period_hours,
+    period_label,
+)
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
 
@@ -102,8 +108,11 @@ def analyse(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray) -> Bind
 def concurrency_limits(w: Workload, pools: Pools, lp: LinearProgram,
                        x: np.ndarray) -> list[Limit]:
     """Quotas and zone-spanning caps with no room for one more instance in some period,
-    each with its peak (what runs at once at most, in the limit's unit)."""
+    each with its peak (what runs at once at most, in the limit's unit). Counted per run of
+    identical periods, as the fleet runs them (``model.instances_at_once``): every period of
+    a full run is full."""
     at_once = instances_at_once(w, lp, x)
+    first = first_periods(lp.runs)
     index = {pool.id: i for i, pool in enumerate(pools.all)}
     out = []
     for limit in pools.limits:
@@ -118,8 +127,8 @@ def concurrency_limits(w: Workload, pools: Pools, lp: LinearProgram,
         if peak <= 0:
             continue
         smallest = min(members.values())
-        full = [period_label(w, t) for t, used in sorted(load.items())
-                if used + smallest > limit.bound + TOL]
+        full = [period_label(w, t) for t in range(len(first))
+                if load.get(int(first[t]), 0.0) + smallest > limit.bound + TOL]
         if full:
             out.append(Limit(limit.kind, limit.name, tuple(full),
                              f"{limit.bound:g} {limit.unit} (peak {peak:g} {limit.unit} at once)"))

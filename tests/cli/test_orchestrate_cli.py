@@ -447,6 +447,7 @@ cloud:
   regions: [us-east-1]
   instance_types: [p3.2xlarge]
   markets: [on_demand]
+  setup_minutes: 0            # 72 GPU-h in 72 h leave no time for a setup
 jobs:
   - {{name: all-days, gpus: 1, gpu_hours: 72}}
 """)

@@ -2,7 +2,8 @@
 ``costopt`` in a child process against moto in server mode on 127.0.0.1.
 
 The issue's case: plan ``examples/workload.yaml``, change its ``budget_usd``, plan again and
-apply both. At 2027-01-04T00:00 each plan wants one spot instance in us-east-1: slot 0 of
+apply both. At 2027-01-04T00:00 each plan runs one spot instance in us-east-1 (the deadline
+policy, the default, runs a spot pool while its jobs are in their windows): slot 0 of
 p4d.24xlarge in use1-az1 (the cheapest zone; the 96-vCPU spot P quota holds one p4d at
 once). Before the takeover, the second apply launched another beside the first: 2 running.
 """
@@ -10,6 +11,7 @@ once). Before the takeover, the second apply launched another beside the first: 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -99,11 +101,14 @@ def test_an_older_plan_is_refused_after_a_newer_one_unless_reinstated(
         "2027-01-04T00:00:00Z" in older.stderr.replace("\n", "")
     assert states("us-east-1") == before
 
-    # The plan's own slots (--policy plan): by this plan's ledger its jobs did nothing in the
-    # hour the newer plan held the instances, so the deadline policy would find them behind
-    # and swap the spot instances for on-demand, as Uniform Progress does.
-    back = apply(first_file, state, "2027-01-04T01:00:00Z", aws, "--yes", "--reinstate",
-                 "--policy", "plan")
+    # The plan's own slots (--policy plan), an hour into its p4d slot: by this plan's ledger
+    # its jobs did nothing while the newer plan held the instance, so the deadline policy
+    # would find them behind and swap the spot instance for on-demand, as Uniform Progress
+    # does.
+    (slot,) = next(f for f in json.loads(first_file.read_text())["fleet"]
+                   if "p4d" in f["pool"])["slots"][:1]
+    hour_in = (datetime.fromisoformat(slot["start"]) + timedelta(hours=1)).isoformat()
+    back = apply(first_file, state, hour_in, aws, "--yes", "--reinstate", "--policy", "plan")
     assert back.returncode == 0, back.stderr
     assert states("us-east-1") == before  # the same instance, claimed back
     assert {tags(i)["costopt:plan"] for i in running()} == {first}
