@@ -298,14 +298,13 @@ def period_label(workload: Workload, t: int) -> str:
 
 
 def naming(workload: Workload, pools: Pools,
-           limits: tuple[ConcurrencyLimit, ...] | None = None) -> Naming:
+           limits: tuple[ConcurrencyLimit, ...]) -> Naming:
     """The names of a workload's jobs, pools, periods and concurrency limits."""
     return Naming(
         jobs=tuple(job.name for job in workload.jobs),
         pools=tuple(pool.id for pool in pools.all),
         periods=tuple(period_label(workload, t) for t in range(workload.horizon.periods)),
-        quotas=tuple(lim.name.replace(" ", ",") for lim in
-                     (pools.limits if limits is None else limits)),
+        quotas=tuple(lim.name.replace(" ", ",") for lim in limits),
     )
 
 
@@ -344,7 +343,7 @@ def build_model(
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
     runs = identical_runs(workload, u_upper)
-    factor = work_factor(workload, runs)
+    factor = work_factor(workload, identical_runs(workload))
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, hc, z)
@@ -555,7 +554,9 @@ def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
     is. An instance that carries on from the run before pays no second setup (the model
     reserves one it may not need: its fleet's cost is what the plan reports); a partial
     instance pays a whole setup where the model reserved its share (``fleet.py`` runs it
-    longer). 0 where a run is no longer than the setup."""
+    longer). 0 where a run is no longer than the setup. ``runs`` are the workload's own
+    (jobs' windows): caps on ``u`` (the hindsight planner's) split the model's runs further,
+    not an instance's, so a clairvoyant plan is not charged a setup per capped period."""
     setup = setup_hours(w)
     if setup <= 0:
         return np.ones(len(runs))
@@ -694,7 +695,7 @@ def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods:
 
 
 def limit_terms(limits: tuple[ConcurrencyLimit, ...], pools: Pools,
-                u: dict[tuple[int, int], int], gangs: frozenset[int] = frozenset()
+                u: dict[tuple[int, int], int], gangs: frozenset[int]
                 ) -> dict[tuple[int, int], list[tuple[int, float]]]:
     """(limit, period) -> its (pool, weight) terms, where a limit spans two or more pools
     with hours in the period, or a pool a multi-node job may use (``gangs``)."""
