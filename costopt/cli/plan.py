@@ -165,11 +165,16 @@ def _usd(value: float) -> str:
 
 def _pool_words(pool: str) -> str:
     """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
-    ``spot p3.2xlarge us-east-1``."""
+    ``spot p3.2xlarge us-east-1``; a spot pool's zone last (``... us-east-1 use1-az1``)."""
     parts = pool.split(":")
-    if parts[0] == "aws" and len(parts) == 4:
-        return f"{parts[3].replace('_', '-')} {parts[2]} {parts[1]}"
+    if parts[0] == "aws" and len(parts) in (4, 5):
+        return " ".join([parts[3].replace("_", "-"), parts[2], parts[1], *parts[4:]])
     return " ".join(parts)
+
+
+TABLE_ROWS = 200
+"""Rows of the jobs table a terminal shows: a plan of 10,000 jobs has the rest in its file
+(and printing them all took 12 s of the 45 s such a plan takes)."""
 
 
 def render_plan(doc: dict[str, Any], env: Env) -> None:
@@ -202,7 +207,11 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
     previous = None
     shapes = {j["job"]: gang_shape(j["gpus"], j["nodes"], j["parallel"])
               for j in doc.get("jobs", []) if j["nodes"] > 1 or j["parallel"] > 1}
-    for (job, pool), run in sorted(runs.items(), key=lambda kv: (kv[0][0], -kv[1]["work"])):
+    rows = sorted(runs.items(), key=lambda kv: (kv[0][0], -kv[1]["work"]))
+    if len(rows) > TABLE_ROWS:
+        table.caption = (f"... and {len(rows) - TABLE_ROWS:,} more rows (job, pool): the plan "
+                         "file holds every assignment")
+    for (job, pool), run in rows[:TABLE_ROWS]:
         label = f"{job} ({shapes[job]})" if job in shapes else job
         table.add_row(label if job != previous else "", _pool_words(pool),
                       f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",

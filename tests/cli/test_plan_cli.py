@@ -75,6 +75,24 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
         assert heading in result.output
 
 
+def test_a_plan_of_many_jobs_shows_the_first_rows_and_says_where_the_rest_are(
+        lab: Path) -> None:
+    # 205 one-GPU jobs of 1 GPU-h each, one (job, pool) row each: the table shows 200 and
+    # says 5 more are in the plan file, which holds all 205 jobs' work.
+    jobs = "".join(f"  - {{name: j{i:03d}, gpus: 1, gpu_hours: 1}}\n" for i in range(205))
+    lab.write_text(WORKLOAD.split("jobs:")[0] + "jobs:\n" + jobs)
+    out = lab.parent / "plan.json"
+    result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(out)],
+                                obj=Env(console=Console(width=200)))
+    assert result.exit_code == 0, result.output
+    assert "... and 5 more rows (job, pool): the plan file holds every assignment" \
+        in result.output
+    table = result.output.split("Cost (USD)")[0]
+    assert "j199" in table and "j200" not in table
+    doc = json.loads(out.read_text())
+    assert len({a["job"] for a in doc["assignments"]}) == 205
+
+
 def test_mixed_periods_plan_and_verbose_says_where_the_time_went(lab: Path) -> None:
     # 24 hourly periods, then a day: both jobs' windows hold all 25, which merge into one
     # (without launch overhead: setup ties a period to the one before, docs/model.md).
