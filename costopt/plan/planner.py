@@ -23,6 +23,7 @@ from costopt.plan.fleet import (
     Periods,
     PoolSchedule,
     PoolUse,
+    Run,
     hours_in_periods,
     schedule_pool_jobs,
 )
@@ -490,18 +491,27 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
     h = w.horizon
     periods = Periods([h.period_start(t) for t in range(h.periods)],
                       [h.period_start(t + 1) for t in range(h.periods)])
-    schedules = {s.pool: s for s in fleet}
+    serving: dict[tuple[str, str], list[Run]] = {}  # (pool id, job) -> runs serving it
+    for s in fleet:
+        for r in s.runs:
+            for name in r.jobs:
+                serving.setdefault((s.pool, name), []).append(r)
+    worked: dict[tuple[int, int], dict[int, float]] = {}
     total: dict[tuple[int, int, int], float] = {}
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
             key = (j, p, int(first[t]))
             total[key] = total.get(key, 0.0) + float(x[col])
     out: dict[tuple[int, int, int], float] = {}
+    members_of: dict[int, list[int]] = {}
+    for t, f in enumerate(first.tolist()):
+        members_of.setdefault(f, []).append(t)
     for (j, p, f), hours in total.items():
-        name = w.jobs[j].name
-        work = hours_in_periods([r for r in schedules[pools.all[p].id].runs if name in r.jobs],
-                                periods, working=True)
-        members = np.flatnonzero(first == f).tolist()
+        if (j, p) not in worked:
+            worked[(j, p)] = hours_in_periods(serving.get((pools.all[p].id, w.jobs[j].name), []),
+                                              periods, working=True)
+        work = worked[(j, p)]
+        members = members_of[f]
         done = sum(work.get(t, 0.0) for t in members)
         if done <= EPS:
             continue
