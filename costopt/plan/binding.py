@@ -213,6 +213,10 @@ def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[i
     if gang_full.get(j, 0) == len(periods):
         reasons.append(f"deadline window: runs at its full {job.shape} in all "
                        f"{len(periods)} periods of its window")
+    if w.cloud is not None and any(lp.row_family[r] == "cloud_gang" for r in rows):
+        reasons.append(f"launch overhead: {w.cloud.setup_minutes:g} minutes of setup per "
+                       "instance (cloud.setup_minutes) leave its gangs too little of its window "
+                       "on cloud pools")
     for p in sorted(mine):
         if full_capacity.get(p, set()) & periods:
             reasons.append(f"owned capacity: {pools.all[p].id} full")

@@ -221,6 +221,20 @@ def test_owned_capacity_shortfall_reason() -> None:
     assert all("capacity[owned:box,2027-01-01]" in s.reason for s in result.shortfalls)
 
 
+def test_launch_overhead_shortfall_reason() -> None:
+    # A 1-GPU job of 24 GPU-h due in its one day on 1-GPU instances with 60 minutes of setup:
+    # its gang works 24 - 1 = 23 h of the day (cloud_gang: 1 x 24 x (1 - 1/24)), 1 GPU-h
+    # short; a second gang it may not have (parallel 1).
+    w = workload([{"name": "a", "gpus": 1, "gpu_hours": 24}],
+                 cloud={"markets": ["on_demand"], "setup_minutes": 60})
+    result = make_plan(w, catalog(offer(on_demand=3.0)))
+    assert result.status == "infeasible"
+    (short,) = result.shortfalls
+    assert short.gpu_hours == pytest.approx(1.0)
+    assert short.reason.startswith("launch overhead: 60 minutes of setup per instance")
+    assert "cloud_gang[a,2027-01-01]" in short.reason
+
+
 def test_rows_and_columns_have_readable_names() -> None:
     w = workload([{"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True}],
                  owned={"servers": [server()]}, cloud={"quotas": [
