@@ -133,10 +133,9 @@ class DeadlineAware:
                 if gpus > 0:
                     rate += gangs(pool) * gpus * p.speed.get(pool_id, 0.0)
             elsewhere = planned_work(plan, mix, name, at, p.deadline, frozenset(spot))
-            overhead = (p.setup_minutes + p.checkpoint_minutes / 2) / 60
             out[name] = JobPace(name, at, p.start or at, p.deadline, p.needed_gpu_hours,
-                                max(0.0, p.remaining_gpu_hours - elsewhere), rate, overhead,
-                                overhead)
+                                max(0.0, p.remaining_gpu_hours - elsewhere), rate,
+                                p.restart_hours, p.restart_hours)
         return out
 
     @staticmethod
@@ -148,7 +147,7 @@ class DeadlineAware:
         prior = (record.interruptions_per_hour if record else None) or 0.0
         return not any(spot_dearer(
             interruptions=p.interruptions, spot_hours=p.spot_hours, prior_per_hour=prior,
-            overhead_hours=(p.setup_minutes + p.checkpoint_minutes / 2) / 60,
+            overhead_hours=p.restart_hours,
             spot_usd_per_hour=pool.usd_per_hour,
             on_demand_usd_per_hour=pool.on_demand_usd_per_hour) for p in jobs)
 

@@ -219,6 +219,11 @@ class JobProgress:
         return self.finished_at is not None and self.finished_at <= self.deadline
 
     @property
+    def restart_hours(self) -> float:
+        """Hours a restart costs: a fresh instance's setup and half a checkpoint interval."""
+        return (self.setup_minutes + self.checkpoint_minutes / 2) / 60
+
+    @property
     def remaining_gpu_hours(self) -> float:
         return max(0.0, self.needed_gpu_hours - self.done_gpu_hours)
 

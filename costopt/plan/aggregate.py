@@ -23,6 +23,7 @@ import numpy as np
 from costopt.plan.model import (
     NAME_PARTS,
     LinearProgram,
+    first_periods,
     identical_runs,
     period_hours,
 )
@@ -56,12 +57,10 @@ def aggregate(w: Workload,
               u_upper: Mapping[tuple[str, int], float] | None = None) -> Aggregation:
     """Merge each run of consecutive periods with the same signature into one period."""
     group = identical_runs(w, u_upper)
-    starts = np.ones(len(group), dtype=bool)
-    starts[1:] = group[1:] != group[:-1]
     hours = period_hours(w)
     merged = np.bincount(group, weights=hours)
     begins = np.asarray(w.horizon.period_offsets[:-1], dtype=float)
-    offset = begins - begins[starts][group]
+    offset = begins - begins[first_periods(group)]
     h = w.horizon
     # Built without validation: a merged period may be longer than a workload's may be.
     runs = [PeriodRun.model_construct(hours=int(length), count=1) for length in merged]

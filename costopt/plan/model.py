@@ -275,7 +275,7 @@ def identical_runs(w: Workload,
                    u_upper: Mapping[tuple[str, int], float] | None = None) -> np.ndarray:
     """Per period, the number of its run of consecutive periods with the same signature
     (``0, 0, 1, 1, 1, 2, ...``): every hour of a run offers the same. What ``aggregate.py``
-    merges into one period, and what launch overhead is counted over (``_start_columns``)."""
+    merges into one period, and what launch overhead is counted over (``work_factor``)."""
     signature = period_signature(w, u_upper)
     new = np.ones(len(signature), dtype=bool)
     new[1:] = (signature[1:] != signature[:-1]).any(axis=1)
@@ -287,6 +287,19 @@ def first_periods(runs: np.ndarray) -> np.ndarray:
     new = np.ones(len(runs), dtype=bool)
     new[1:] = runs[1:] != runs[:-1]
     return np.flatnonzero(new)[runs]
+
+
+def run_periods(runs: np.ndarray) -> dict[int, list[int]]:
+    """Each run's first period -> the periods of the run, in order."""
+    out: dict[int, list[int]] = {}
+    for t, f in enumerate(first_periods(runs).tolist()):
+        out.setdefault(f, []).append(t)
+    return out
+
+
+def run_hours(w: Workload, runs: np.ndarray) -> np.ndarray:
+    """Per period, the hours of its whole run (``L``)."""
+    return np.bincount(runs, weights=period_hours(w))[runs]
 
 
 def period_label(workload: Workload, t: int) -> str:
@@ -560,8 +573,7 @@ def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
     setup = setup_hours(w)
     if setup <= 0:
         return np.ones(len(runs))
-    length = np.bincount(runs, weights=period_hours(w))[runs]
-    return np.clip(1.0 - setup / length, 0.0, 1.0)
+    return np.clip(1.0 - setup / run_hours(w, runs), 0.0, 1.0)
 
 
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
@@ -652,9 +664,7 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
     for (j, p, t), col in h.items():
         if p in gangs and w.jobs[j].nodes > 1:
             multi.setdefault((p, t), []).append((j, col))
-    periods_of: dict[int, list[int]] = {}
-    for t, f in enumerate(first.tolist()):
-        periods_of.setdefault(f, []).append(t)
+    periods_of = run_periods(runs)
     running: dict[tuple[int, int], int] = {}
     lanes: dict[tuple[int, int, int], int] = {}
     for g, r in sorted(key for key in counted & rows.keys() if first[key[1]] == key[1]):
@@ -732,7 +742,7 @@ def instances_at_once(w: Workload, lp: LinearProgram, x: np.ndarray
     over the run's ``L`` hours) times its ``N`` nodes, and the rest of the pool's hours as
     whole instances (``ceil((U - sum h / gpus) / L)``)."""
     first = first_periods(lp.runs)
-    length = np.bincount(lp.runs, weights=period_hours(w))[lp.runs]
+    length = run_hours(w, lp.runs)
     setup = setup_hours(w)
     rest: dict[tuple[int, int], float] = {}
     for (p, t), col in lp.u.items():

@@ -35,6 +35,7 @@ from costopt.plan.model import (
     first_periods,
     limit_terms,
     period_hours,
+    run_periods,
     running_at_once,
 )
 from costopt.plan.pools import (
@@ -305,14 +306,15 @@ class _Model:
         """The optimum whose fleet stays within every concurrency limit at every instant.
 
         1. Solve with each limit relaxed to hours (``quota_hours``; merged periods where
-           that is exact). Within every limit at once (``ceil(u/P)`` instances): done.
-        2. Else round: cap each pool of an exceeded (limit, period) at whole instances that
+           that is exact). Within every limit at once (``instances_at_once`` per run of
+           periods, as the fleet runs them): done.
+        2. Else round: cap each pool of an exceeded (limit, run) at whole instances that
            fit the limit (dropping the instance that carries the fewest hours) and solve
            again. A solution within the limits that costs what the relaxation cost is the
            optimum (the relaxation's cost is a lower bound; to the MILP's relative gap).
            (Not where a multi-node job's gangs are among the instances: rounding counts
            none.)
-        3. Else integer counts (``running``, and ``lanes`` of gangs) for every period of
+        3. Else integer counts (``running``, and ``lanes`` of gangs) for every run of
            each limit exceeded so far, solved as a MILP, until no limit is exceeded: each
            model is a relaxation of the one with counts everywhere, and its optimum is
            within every limit, so it is that model's optimum too."""
@@ -346,7 +348,9 @@ class _Model:
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
                            u_upper=self.u_upper, counted=counted)
-            lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, [lp.u[k] for k in lp.n_run]))
+            first = first_periods(lp.runs)
+            counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
+            lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
             sol = self._solve(lp)
             if sol.status is not SolveStatus.OPTIMAL:
                 return lp, sol
@@ -372,11 +376,11 @@ def _rounded_caps(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
     each exceeded (limit, run) that fit the limit: from ``ceil(U/L)`` instances over the
     run, drop the ones carrying the fewest hours until the limit holds."""
     terms = limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
-    first = first_periods(lp.runs)
+    periods_of = run_periods(lp.runs)
     hours = period_hours(w)
     caps: dict[tuple[int, int], float] = {}
     for g, r in sorted(excess):
-        members = np.flatnonzero(first == r).tolist()
+        members = periods_of[r]
         length = float(hours[members].sum())
         used = {p: sum(float(x[lp.u[(p, t)]]) for t in members) for p, _w in terms[(g, r)]}
         count = {p: running_at_once(h, length) for p, h in used.items()}
@@ -488,9 +492,7 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
     in each. The fleet starts an instance with its setup, so the plan's periods then say
     what the fleet does in them, which progress and pace read (``orchestrate/progress.py``)."""
     first = first_periods(lp.runs)
-    h = w.horizon
-    periods = Periods([h.period_start(t) for t in range(h.periods)],
-                      [h.period_start(t + 1) for t in range(h.periods)])
+    periods = _spans(w, list(range(w.horizon.periods)))
     serving: dict[tuple[str, str], list[Run]] = {}  # (pool id, job) -> runs serving it
     for s in fleet:
         for r in s.runs:
@@ -503,9 +505,7 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
             key = (j, p, int(first[t]))
             total[key] = total.get(key, 0.0) + float(x[col])
     out: dict[tuple[int, int, int], float] = {}
-    members_of: dict[int, list[int]] = {}
-    for t, f in enumerate(first.tolist()):
-        members_of.setdefault(f, []).append(t)
+    members_of = run_periods(lp.runs)
     for (j, p, f), hours in total.items():
         if (j, p) not in worked:
             worked[(j, p)] = hours_in_periods(serving.get((pools.all[p].id, w.jobs[j].name), []),
@@ -518,6 +518,14 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
         for t in members:
             out[(j, p, t)] = hours * work.get(t, 0.0) / done
     return out
+
+
+def _spans(w: Workload, firsts: list[int]) -> Periods:
+    """The spans from each of ``firsts`` (period indices, ascending) to the next, the last
+    to the horizon's end: the workload's periods, or its runs of periods."""
+    ends = [*firsts[1:], w.horizon.periods]
+    return Periods([w.horizon.period_start(f) for f in firsts],
+                   [w.horizon.period_start(e) for e in ends])
 
 
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
@@ -555,11 +563,7 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     work = dict(packed)
     for (_j, p, r), hours in wall.items():
         work[(p, r)] = max(work[(p, r)], hours)
-    h = w.horizon
-    ends = [*runs[1:], h.periods]
-    blocks = Periods([h.period_start(f) for f in runs], [h.period_start(e) for e in ends])
-    periods = Periods([h.period_start(t) for t in range(h.periods)],
-                      [h.period_start(t + 1) for t in range(h.periods)])
+    blocks, periods = _spans(w, runs), _spans(w, list(range(w.horizon.periods)))
     cloud = w.cloud
     setup_s = round(cloud.setup_minutes * 60) if cloud else 0
     min_s = round(cloud.min_instance_minutes * 60) if cloud else 0
