@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from costopt.plan.model import running_at_once
+
 TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
 HOUR = 3600 * TICK
 ROUNDS = 50  # repair rounds before giving up (each only lengthens runs; a few suffice)
@@ -208,13 +210,16 @@ class _Slots:
     """Intervals per slot, in microseconds, and the allotment that bounds them."""
 
     def __init__(self, periods: Periods, paid_hours: dict[int, float], setup_s: int) -> None:
+        """Slot ``k`` is allotted in period ``t`` while ``k < running_at_once(paid, length)``:
+        the count the planner holds to its limits, solver noise ignored; the paid time is
+        cut to the allotted slots (the noise above whole instances is no instance)."""
         self.periods = periods
         self.setup_s = setup_s
         self.bounds = {t: periods.seconds(t) for t in paid_hours}
-        self.paid_s = {t: _ticks(h) for t, h in paid_hours.items()}
-        self.allotted = {t: math.ceil(s / (b[1] - b[0]) - 1e-9) if s > 0 else 0
-                         for t, (s, b) in ((t, (self.paid_s[t], self.bounds[t]))
-                                           for t in paid_hours)}
+        self.allotted = {t: running_at_once(h, (b[1] - b[0]) / HOUR)
+                         for t, h in paid_hours.items() for b in [self.bounds[t]]}
+        self.paid_s = {t: min(_ticks(h), self.allotted[t] * (b[1] - b[0]))
+                       for t, h in paid_hours.items() for b in [self.bounds[t]]}
         self.spans: dict[int, list[list[int]]] = {}  # slot -> sorted [start, end) intervals
 
     def place(self) -> None:

@@ -30,6 +30,13 @@ def test_full_slots_continue_and_a_partial_one_ends_mid_period() -> None:
                                                  (1, D0, D0 + 30 * H)]
 
 
+def test_solver_noise_is_no_instance() -> None:
+    # 48 instance-hours and 2e-6 more on day 0 (a solver's noise: 7 ms) are 2 instances all
+    # day, as the planner counts them against its limits (running_at_once), not a third
+    # for 7 ms; 2e-6 alone on day 1 is none.
+    assert runs({0: 48 + 2e-6, 1: 2e-6}) == [(0, D0, D0 + 24 * H), (1, D0, D0 + 24 * H)]
+
+
 def test_a_partial_slot_that_leads_into_a_full_one_runs_at_the_end() -> None:
     # Day 0: 12 instance-hours; day 1: 24. The 12 hours run at the end of day 0 so that the
     # instance runs on without a stop: one interval from 12:00 on day 0 to the end of day 1.
