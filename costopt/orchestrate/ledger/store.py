@@ -1,109 +1,29 @@
-"""The orchestrator's ledger: SQLite (WAL) at ``~/.local/state/costopt/ledger.db``.
+"""The orchestrator's ledger: SQLite (WAL) at ``~/.local/state/costopt/ledger.db`` by
+default, or a PostgreSQL database a team shares (:mod:`~costopt.orchestrate.ledger.engines`).
 
 Every cloud action is written *before* the call (an ``intent``) and after it (its result),
 so a crash between the two is resolved on the next run from AWS's own state and the tags.
 Instance *runtimes* - the intervals an instance ran, each with the USD per instance-hour in
 force - are what the monthly report bills. Times are UTC, stored as ``2027-01-04T00:00:00Z``.
+
+Two controllers on one ledger never launch one slot twice: a launch's intent is written in a
+transaction that first checks no other run launched that slot since this one looked (a
+*claim*, :meth:`Ledger.look`), and - when this controller holds the workload's lease
+(:meth:`Ledger.hold`) - that the lease is still its own.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from costopt.errors import LedgerError
-from costopt.plan.planfile import PlanDocument
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS plans (
-  plan_id TEXT PRIMARY KEY,
-  workload TEXT NOT NULL,
-  path TEXT,
-  document TEXT NOT NULL,          -- the plan file's JSON
-  recorded_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS actions (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  run_id TEXT NOT NULL,
-  plan_id TEXT NOT NULL,
-  at TEXT NOT NULL,                -- the reconcile time
-  kind TEXT NOT NULL,              -- launch, start, stop, terminate
-  pool TEXT NOT NULL,
-  slot INTEGER,
-  region TEXT,
-  instance_id TEXT,
-  client_token TEXT,
-  usd_per_hour REAL,
-  status TEXT NOT NULL,            -- intent, then ok, failed or refused (budget guard)
-  detail TEXT
-);
-CREATE TABLE IF NOT EXISTS instances (
-  instance_id TEXT PRIMARY KEY,
-  plan_id TEXT NOT NULL,
-  pool TEXT NOT NULL,
-  region TEXT NOT NULL,
-  instance_type TEXT NOT NULL,
-  market TEXT NOT NULL,            -- on_demand or spot (what it really runs as)
-  slot INTEGER,
-  az TEXT,
-  usd_per_hour REAL NOT NULL,
-  launched_at TEXT NOT NULL,
-  ended_at TEXT                    -- terminated (by costopt or by AWS)
-);
-CREATE TABLE IF NOT EXISTS runtimes (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  instance_id TEXT NOT NULL REFERENCES instances(instance_id),
-  start TEXT NOT NULL,
-  end TEXT,                        -- NULL while running
-  usd_per_hour REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS interruptions (
-  instance_id TEXT PRIMARY KEY,
-  plan_id TEXT NOT NULL,
-  pool TEXT NOT NULL,
-  at TEXT NOT NULL,
-  reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS actions_plan ON actions(plan_id, status);
-CREATE INDEX IF NOT EXISTS runtimes_instance ON runtimes(instance_id);
-"""
-IN_FORCE = """
-CREATE TABLE IF NOT EXISTS in_force (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  workload TEXT NOT NULL,          -- the workload's name: its identity
-  plan_id TEXT NOT NULL,           -- from `since`, this plan of the workload is in force
-  since TEXT NOT NULL
-);
-"""
-PROGRESS = """
-CREATE TABLE IF NOT EXISTS progress_reports (
-  plan_id TEXT NOT NULL,
-  job TEXT NOT NULL,
-  at TEXT NOT NULL,
-  done_gpu_hours REAL NOT NULL,    -- reference GPU-hours the job says it has done
-  source TEXT NOT NULL,            -- cli (costopt progress) or tag (costopt:progress)
-  PRIMARY KEY (plan_id, job, at)
-);
-"""
-SCHEMA += IN_FORCE + PROGRESS
-VERSION = 3
-"""``PRAGMA user_version`` of a ledger with every table above. Version 0: made before the
-``in_force`` table; version 2: before ``progress_reports`` (opening adds what is missing)."""
-ADDED = {"in_force": (0, IN_FORCE), "progress_reports": (2, PROGRESS)}
-"""Tables added after a ledger version, and the latest version that lacks them."""
-
-TIMES = frozenset({"recorded_at", "at", "launched_at", "ended_at", "start", "end", "since"})
-"""Columns that hold a UTC time, ``2027-01-04T00:00:00Z``."""
-TIME_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z"
+from costopt.errors import CostoptError
+from costopt.orchestrate.ledger.engines import Engine, SqliteEngine, open_engine
+from costopt.orchestrate.ledger.location import StateLocation
 
 
 def default_state_dir() -> Path:
@@ -207,48 +127,78 @@ class Interruption:
     reason: str
 
 
-class Ledger:
-    """A handle on the ledger database. Use :meth:`open`; close with :meth:`close`."""
+@dataclass(frozen=True)
+class Lease:
+    """Who is in charge of a workload: a controller (``holder``, a random id per process) of
+    ``role`` watch or apply, on ``host`` as ``pid``. Times in wall-clock seconds since
+    1970-01-01 UTC; the lease lapses at ``expires_epoch_s`` unless renewed."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self.path = path
+    workload: str
+    holder: str
+    role: str
+    host: str
+    pid: int
+    acquired_epoch_s: float
+    renewed_epoch_s: float
+    expires_epoch_s: float
+    last_tick_epoch_s: float | None
+
+    def live(self, now_epoch_s: float) -> bool:
+        return now_epoch_s < self.expires_epoch_s
+
+    def describe(self) -> str:
+        """``the watch of pid 123 on host-a``, for messages."""
+        return f"the {self.role} of pid {self.pid} on {self.host}"
+
+
+class SlotClaimed(CostoptError):
+    """Another controller launched a slot since this run looked at the fleet."""
+
+
+class LeaseLost(CostoptError):
+    """This controller's lease on its workload passed to another controller."""
+
+
+class Ledger:
+    """A handle on the ledger database. Use :meth:`open` (SQLite in a state directory) or
+    :meth:`connect` (any state URL); close with :meth:`close`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.location = engine.location
+        self.path = engine.location.path or Path(engine.location.shown)
+        self._looked_at: int | None = None  # the last action id when this run looked
+        self._fence: tuple[str, str] | None = None  # (workload, holder) this handle holds
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
-        """Open the ledger, made (with every table) only when its file is new. An existing
-        file is checked: its tables and columns, and the type of every value in them (times,
-        prices, the plans' documents); a :class:`LedgerError` says what is wrong where."""
-        path = ledger_path(state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists() or path.stat().st_size == 0
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            if new:
-                conn.executescript(SCHEMA + f"PRAGMA user_version={VERSION};")
-            else:
-                _check(conn, path)
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise LedgerError(path, f"not a ledger SQLite can read ({exc})") from None
-        except LedgerError:
-            conn.close()
-            raise
-        return cls(conn, path)
+        """Open the SQLite ledger in ``state_dir``, made (with every table) only when its
+        file is new. An existing file is checked: its tables and columns, and the type of
+        every value in them (times, prices, the plans' documents); a :class:`LedgerError`
+        says what is wrong where."""
+        return cls(SqliteEngine.open(StateLocation.sqlite_in(state_dir)))
+
+    @classmethod
+    def connect(cls, location: StateLocation) -> Ledger:
+        """Open the ledger at ``location`` (SQLite or PostgreSQL), made or checked."""
+        return cls(open_engine(location))
 
     @classmethod
     def in_memory(cls) -> Ledger:
         """A ledger that lives in this process only (``costopt simulate``'s)."""
-        conn = sqlite3.connect(":memory:", isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.executescript(SCHEMA)
-        return cls(conn, Path(":memory:"))
+        return cls(SqliteEngine.in_memory())
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def _conn(self) -> Any:
+        """The SQLite connection (tests read its pragmas)."""
+        return self._engine._conn  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        self._conn.close()
+        self._engine.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -256,15 +206,11 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _tx(self, *tables: str) -> Any:
+        return self._engine.transaction(*tables)
+
+    def _rows(self, sql: str, args: Any = ()) -> Any:
+        return self._engine.execute(sql, args)
 
     # -- plans ---------------------------------------------------------------------------
     def record_plan(self, document: dict[str, Any], path: str | None, at: datetime) -> None:
@@ -279,25 +225,25 @@ class Ledger:
 
     def plans(self) -> list[dict[str, Any]]:
         """The recorded plan documents (checked on open), oldest first."""
-        rows = self._conn.execute("SELECT document FROM plans ORDER BY recorded_at, plan_id")
+        rows = self._rows("SELECT document FROM plans ORDER BY recorded_at, plan_id")
         return [json.loads(r["document"]) for r in rows]
 
     def plan_ids_of(self, workload: str) -> set[str]:
         """The ids of the recorded plans of ``workload``."""
-        rows = self._conn.execute("SELECT plan_id FROM plans WHERE workload=?", (workload,))
+        rows = self._rows("SELECT plan_id FROM plans WHERE workload=?", (workload,))
         return {r["plan_id"] for r in rows}
 
     # -- which plan of a workload is in force ------------------------------------------
     def plan_in_force(self, workload: str) -> tuple[str, datetime] | None:
         """The plan of ``workload`` in force and since when; ``None`` before any."""
-        row = self._conn.execute("SELECT plan_id, since FROM in_force WHERE workload=? "
-                                 "ORDER BY id DESC LIMIT 1", (workload,)).fetchone()
+        row = self._rows("SELECT plan_id, since FROM in_force WHERE workload=? "
+                         "ORDER BY id DESC LIMIT 1", (workload,)).fetchone()
         return (row["plan_id"], parse_ts(row["since"])) if row else None
 
     def was_in_force(self, workload: str, plan_id: str) -> bool:
         """Whether ``plan_id`` was ever in force for ``workload``."""
-        return self._conn.execute("SELECT 1 FROM in_force WHERE workload=? AND plan_id=?",
-                                  (workload, plan_id)).fetchone() is not None
+        return self._rows("SELECT 1 AS one FROM in_force WHERE workload=? AND plan_id=?",
+                          (workload, plan_id)).fetchone() is not None
 
     def put_in_force(self, workload: str, plan_id: str, at: datetime) -> None:
         """From ``at``, ``plan_id`` is the plan of ``workload`` in force (no-op if it is)."""
@@ -309,18 +255,58 @@ class Ledger:
                       (workload, plan_id, ts(at)))
 
     # -- actions: intent before the call, result after ----------------------------------
+    def look(self) -> None:
+        """This run is about to look at the fleet: a launch it then decides is refused
+        (:class:`SlotClaimed`) if another run launches the same slot meanwhile."""
+        row = self._rows("SELECT COALESCE(MAX(id), 0) AS last FROM actions").fetchone()
+        self._looked_at = int(row["last"])
+
+    def hold(self, workload: str, holder: str) -> None:
+        """Intents written through this handle need ``holder``'s lease on ``workload``
+        (:class:`LeaseLost` once another controller has taken it over)."""
+        self._fence = (workload, holder)
+
     def intent(self, *, run_id: str, plan_id: str, at: datetime, kind: str, pool: str,
                slot: int | None = None, region: str | None = None,
                instance_id: str | None = None, client_token: str | None = None,
                usd_per_hour: float | None = None, detail: str | None = None) -> int:
-        with self._tx() as c:
+        with self._tx("actions") as c:
+            self._check_fence(c)
+            if kind == "launch" and self._looked_at is not None:
+                self._check_claim(c, run_id, plan_id, pool, slot)
             cur = c.execute(
                 "INSERT INTO actions(run_id, plan_id, at, kind, pool, slot, region, instance_id,"
-                " client_token, usd_per_hour, status, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " client_token, usd_per_hour, status, detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "RETURNING id",
                 (run_id, plan_id, ts(at), kind, pool, slot, region, instance_id, client_token,
                  usd_per_hour, "intent", detail),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()["id"])
+
+    def _check_fence(self, c: Engine) -> None:
+        if self._fence is None:
+            return
+        workload, holder = self._fence
+        row = c.execute("SELECT * FROM leases WHERE workload=?", (workload,)).fetchone()
+        if row is None or row["holder"] != holder:
+            taker = f"; {_lease(row).describe()} holds it now" if row else ""
+            raise LeaseLost(f"this controller lost its lease on workload {workload!r}{taker}. "
+                            "Nothing more was changed by it. To fix: nothing - the controller "
+                            "in charge carries the plan on; run `costopt status` to see it")
+
+    def _check_claim(self, c: Engine, run_id: str, plan_id: str, pool: str,
+                     slot: int | None) -> None:
+        row = c.execute(
+            "SELECT run_id, at, status FROM actions WHERE id > ? AND kind='launch' AND "
+            "plan_id=? AND pool=? AND slot IS NOT DISTINCT FROM ? AND run_id != ? AND "
+            "status IN ('intent', 'ok') ORDER BY id LIMIT 1",
+            (self._looked_at, plan_id, pool, slot, run_id)).fetchone()
+        if row is not None:
+            raise SlotClaimed(
+                f"{pool} slot {slot} of plan {plan_id} was launched by another controller "
+                f"(run {row['run_id']}, {row['status']}) after this run looked at the fleet; "
+                "this run launched nothing more, so the slot is not launched twice. To fix: "
+                "nothing - run again to see the fleet as it is now")
 
     def result(self, action_id: int, status: str, *, instance_id: str | None = None,
                detail: str | None = None) -> None:
@@ -340,7 +326,7 @@ class Ledger:
         if status is not None:
             sql += " AND status=?"
             args.append(status)
-        rows = self._conn.execute(sql + " ORDER BY id", args)
+        rows = self._rows(sql + " ORDER BY id", args)
         return [Action(r["id"], r["run_id"], r["plan_id"], parse_ts(r["at"]), r["kind"],
                        r["pool"], r["slot"], r["region"], r["instance_id"], r["client_token"],
                        r["usd_per_hour"], r["status"], r["detail"]) for r in rows]
@@ -354,16 +340,16 @@ class Ledger:
                          instance_type: str, market: str, slot: int | None, az: str | None,
                          usd_per_hour: float, at: datetime) -> None:
         """The instance runs from ``at`` (a launch or a start); idempotent."""
-        with self._tx() as c:
+        with self._tx("runtimes") as c:
             c.execute(
-                "INSERT OR IGNORE INTO instances(instance_id, plan_id, pool, region,"
+                "INSERT INTO instances(instance_id, plan_id, pool, region,"
                 " instance_type, market, slot, az, usd_per_hour, launched_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (instance_id, plan_id, pool, region, instance_type, market, slot, az,
                  usd_per_hour, ts(at)),
             )
-            open_run = c.execute("SELECT 1 FROM runtimes WHERE instance_id=? AND end IS NULL",
-                                 (instance_id,)).fetchone()
+            open_run = c.execute("SELECT 1 AS one FROM runtimes WHERE instance_id=? AND "
+                                 '"end" IS NULL', (instance_id,)).fetchone()
             if open_run is None:
                 c.execute("INSERT INTO runtimes(instance_id, start, usd_per_hour) "
                           "VALUES (?,?,?)", (instance_id, ts(at), usd_per_hour))
@@ -372,19 +358,19 @@ class Ledger:
                          usd_per_hour: float, at: datetime) -> None:
         """A newer plan took the instance over at ``at``: it is that plan's from now, at its
         price (a runtime under way is split at ``at`` when the price changes)."""
-        with self._tx() as c:
+        with self._tx("runtimes") as c:
             c.execute("UPDATE instances SET plan_id=?, slot=?, usd_per_hour=? "
                       "WHERE instance_id=?", (plan_id, slot, usd_per_hour, instance_id))
-            moved = c.execute("UPDATE runtimes SET end=? WHERE instance_id=? AND end IS NULL "
-                              "AND usd_per_hour != ?", (ts(at), instance_id, usd_per_hour))
+            moved = c.execute('UPDATE runtimes SET "end"=? WHERE instance_id=? AND "end" IS '
+                              "NULL AND usd_per_hour != ?", (ts(at), instance_id, usd_per_hour))
             if moved.rowcount:
                 c.execute("INSERT INTO runtimes(instance_id, start, usd_per_hour) "
                           "VALUES (?,?,?)", (instance_id, ts(at), usd_per_hour))
 
     def instance_halted(self, instance_id: str, at: datetime, *, ended: bool) -> None:
         """The instance stopped (``ended=False``) or terminated at ``at``; idempotent."""
-        with self._tx() as c:
-            c.execute("UPDATE runtimes SET end=? WHERE instance_id=? AND end IS NULL",
+        with self._tx("runtimes") as c:
+            c.execute('UPDATE runtimes SET "end"=? WHERE instance_id=? AND "end" IS NULL',
                       (ts(at), instance_id))
             if ended:
                 c.execute("UPDATE instances SET ended_at=? WHERE instance_id=? "
@@ -394,15 +380,16 @@ class Ledger:
                             reason: str) -> bool:
         """Record an interruption once; ``True`` when it is new."""
         with self._tx() as c:
-            cur = c.execute("INSERT OR IGNORE INTO interruptions VALUES (?,?,?,?,?)",
+            cur = c.execute("INSERT INTO interruptions(instance_id, plan_id, pool, at, reason)"
+                            " VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING",
                             (instance_id, plan_id, pool, ts(at), reason))
             return cur.rowcount > 0
 
     def open_runtime_starts(self, *plan_ids: str) -> dict[str, datetime]:
         """When each instance of the plans that runs now (per the ledger) last started."""
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT r.instance_id, r.start FROM runtimes r JOIN instances i USING(instance_id) "
-            f"WHERE i.plan_id IN ({','.join('?' * len(plan_ids))}) AND r.end IS NULL",
+            f'WHERE i.plan_id IN ({",".join("?" * len(plan_ids))}) AND r."end" IS NULL',
             sorted(plan_ids))
         return {r["instance_id"]: parse_ts(r["start"]) for r in rows}
 
@@ -413,9 +400,11 @@ class Ledger:
         if plan_id is not None:
             plan_ids = {plan_id}
         if plan_ids is not None:
+            if not plan_ids:
+                return []
             sql += f" WHERE plan_id IN ({','.join('?' * len(plan_ids))})"
             args += sorted(plan_ids)
-        rows = self._conn.execute(sql + " ORDER BY launched_at, instance_id", args)
+        rows = self._rows(sql + " ORDER BY launched_at, instance_id", args)
         return [InstanceRecord(r["instance_id"], r["plan_id"], r["pool"], r["region"],
                                r["instance_type"], r["market"], r["slot"], r["az"],
                                r["usd_per_hour"], parse_ts(r["launched_at"]),
@@ -424,22 +413,27 @@ class Ledger:
 
     def runtimes(self, start: datetime, end: datetime) -> list[Runtime]:
         """Runtimes that overlap ``[start, end)``, not clipped."""
-        rows = self._conn.execute(
-            "SELECT r.start, r.end, r.usd_per_hour, i.* FROM runtimes r "
-            "JOIN instances i USING(instance_id) WHERE r.start < ? AND (r.end IS NULL OR "
-            "r.end > ?) ORDER BY r.start, i.instance_id", (ts(end), ts(start)))
+        rows = self._rows(
+            'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, i.* '
+            'FROM runtimes r JOIN instances i USING(instance_id) WHERE r.start < ? AND '
+            '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id',
+            (ts(end), ts(start)))
         return [Runtime(r["instance_id"], r["plan_id"], r["pool"], r["region"],
                         r["instance_type"], r["market"], parse_ts(r["start"]),
-                        parse_ts(r["end"]) if r["end"] else None, r["usd_per_hour"])
+                        parse_ts(r["stop"]) if r["stop"] else None, r["run_usd_per_hour"])
                 for r in rows]
 
     def interruptions(self, start: datetime | None = None,
                       end: datetime | None = None) -> list[Interruption]:
         """Interruptions with ``start <= at < end`` (either bound may be left out)."""
-        rows = self._conn.execute(
-            "SELECT * FROM interruptions WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?)"
-            " ORDER BY at, instance_id",
-            (*[ts(start) if start else None] * 2, *[ts(end) if end else None] * 2))
+        sql, args = "SELECT * FROM interruptions WHERE 1=1", []
+        if start is not None:
+            sql += " AND at >= ?"
+            args.append(ts(start))
+        if end is not None:
+            sql += " AND at < ?"
+            args.append(ts(end))
+        rows = self._rows(sql + " ORDER BY at, instance_id", args)
         return [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
                              r["reason"]) for r in rows]
 
@@ -447,88 +441,63 @@ class Ledger:
                         source: str) -> None:
         """Record what a job says it has done by ``at`` (the last word at a moment wins)."""
         with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO progress_reports VALUES (?,?,?,?,?)",
+            c.execute("INSERT INTO progress_reports(plan_id, job, at, done_gpu_hours, source) "
+                      "VALUES (?,?,?,?,?) ON CONFLICT(plan_id, job, at) DO UPDATE SET "
+                      "done_gpu_hours=excluded.done_gpu_hours, source=excluded.source",
                       (plan_id, job, ts(at), done_gpu_hours, source))
 
     def progress_reports(self, plan_id: str) -> list[ProgressReport]:
         """The plan's jobs' progress reports, oldest first."""
-        rows = self._conn.execute("SELECT * FROM progress_reports WHERE plan_id=? ORDER BY at, "
-                                  "job", (plan_id,))
+        rows = self._rows("SELECT * FROM progress_reports WHERE plan_id=? ORDER BY at, job",
+                          (plan_id,))
         return [ProgressReport(r["job"], parse_ts(r["at"]), r["done_gpu_hours"], r["source"])
                 for r in rows]
 
-def _expected_columns() -> dict[str, list[tuple[str, str, bool]]]:
-    """table -> ``(column, declared type, NOT NULL)`` as :data:`SCHEMA` makes them."""
-    conn = sqlite3.connect(":memory:")
-    conn.executescript(SCHEMA)
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                         "AND name NOT LIKE 'sqlite_%'")]
-    found = {t: [(c[1], c[2], bool(c[3] or c[5])) for c in conn.execute(
-        f"PRAGMA table_info({t})")] for t in tables}
-    conn.close()
-    return found
+    # -- leases: one controller in charge of a workload ---------------------------------
+    def take_lease(self, workload: str, *, holder: str, role: str, host: str, pid: int,
+                   now_epoch_s: float, ttl_s: float) -> Lease:
+        """Take or renew ``workload``'s lease for ``ttl_s`` seconds from ``now_epoch_s`` if
+        it is free, lapsed or already ``holder``'s. Returns the lease as it now stands:
+        ``holder``'s when it was taken, else the other controller's."""
+        with self._tx("leases") as c:
+            c.execute(
+                "INSERT INTO leases(workload, holder, role, host, pid, acquired_epoch_s, "
+                "renewed_epoch_s, expires_epoch_s) VALUES (?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(workload) DO UPDATE SET holder=excluded.holder, "
+                "role=excluded.role, host=excluded.host, pid=excluded.pid, "
+                "acquired_epoch_s=CASE WHEN leases.holder=excluded.holder THEN "
+                "leases.acquired_epoch_s ELSE excluded.acquired_epoch_s END, "
+                "last_tick_epoch_s=CASE WHEN leases.holder=excluded.holder THEN "
+                "leases.last_tick_epoch_s END, "
+                "renewed_epoch_s=excluded.renewed_epoch_s, "
+                "expires_epoch_s=excluded.expires_epoch_s "
+                "WHERE leases.holder=excluded.holder OR leases.expires_epoch_s <= ?",
+                (workload, holder, role, host, pid, now_epoch_s, now_epoch_s,
+                 now_epoch_s + ttl_s, now_epoch_s))
+            row = c.execute("SELECT * FROM leases WHERE workload=?", (workload,)).fetchone()
+        return _lease(row)
+
+    def lease_ticked(self, workload: str, holder: str, now_epoch_s: float) -> None:
+        """The holder finished a reconcile at ``now_epoch_s`` (what ``status`` shows)."""
+        with self._tx("leases") as c:
+            c.execute("UPDATE leases SET last_tick_epoch_s=? WHERE workload=? AND holder=?",
+                      (now_epoch_s, workload, holder))
+
+    def release_lease(self, workload: str, holder: str) -> None:
+        """Give the lease up (no-op unless ``holder`` has it): a standby takes over at once."""
+        with self._tx("leases") as c:
+            c.execute("DELETE FROM leases WHERE workload=? AND holder=?", (workload, holder))
+
+    def leases(self) -> list[Lease]:
+        """Every workload's lease, live or lapsed, by workload."""
+        return [_lease(r) for r in self._rows("SELECT * FROM leases ORDER BY workload")]
+
+    def lease_of(self, workload: str) -> Lease | None:
+        row = self._rows("SELECT * FROM leases WHERE workload=?", (workload,)).fetchone()
+        return _lease(row) if row else None
 
 
-EXPECTED = _expected_columns()
-
-
-def _bad_value(column: str, kind: str, not_null: bool) -> str:
-    """SQL true for a value of ``column`` that is not what the ledger writes there."""
-    q = f'"{column}"'
-    if column in TIMES:
-        good = f"(typeof({q}) = 'text' AND {q} GLOB '{TIME_GLOB}')"
-    elif kind == "REAL":
-        good = f"(typeof({q}) IN ('real', 'integer') AND {q} BETWEEN 0 AND 1e12)"
-    elif kind == "INTEGER":
-        good = f"typeof({q}) = 'integer'"
-    else:
-        good = f"typeof({q}) = 'text'"
-    return f"NOT ({good})" if not_null else f"({q} IS NOT NULL AND NOT {good})"
-
-
-def _check(conn: sqlite3.Connection, path: Path) -> None:
-    """Raise :class:`LedgerError` unless the file holds the ledger's tables, columns and
-    values of the right types; a ledger of version 0 gets the ``in_force`` table."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    missing = [t for t in EXPECTED if t not in tables]
-    if missing and all(t in ADDED and version <= ADDED[t][0] for t in missing):
-        # a ledger made before these tables were: add them
-        conn.executescript("".join(ADDED[t][1] for t in missing)
-                           + f"PRAGMA user_version={VERSION};")
-        missing = []
-    if missing:
-        raise LedgerError(path, f"the table {missing[0]!r} is missing"
-                          + (" (a table is never made again in an existing ledger: its rows "
-                             "would be lost silently)" if len(missing) < len(EXPECTED) else
-                             "; the file holds no ledger"))
-    for table, columns in EXPECTED.items():
-        have = {c[1] for c in conn.execute(f"PRAGMA table_info({table})")}
-        lost = [c for c, _k, _n in columns if c not in have]
-        if lost:
-            raise LedgerError(path, f"the table {table!r} has no column {', '.join(lost)}")
-        for column, kind, not_null in columns:
-            row = conn.execute(f'SELECT rowid, "{column}" AS v FROM {table} WHERE '
-                               f"{_bad_value(column, kind, not_null)} LIMIT 1").fetchone()
-            if row is not None:
-                what = "a UTC time such as 2027-01-04T00:00:00Z" if column in TIMES else {
-                    "REAL": "a number of USD from 0", "INTEGER": "a whole number"}.get(
-                    kind, "text")
-                raise LedgerError(path, f"{table} row {row[0]}: {column} = {row[1]!r}; "
-                                  f"valid: {what}")
-    for row in conn.execute("SELECT plan_id, document FROM plans"):
-        _check_document(path, row[0], row[1])
-
-
-def _check_document(path: Path, plan_id: str, document: str) -> None:
-    """A recorded plan's document must be the plan file ``apply`` read."""
-    try:
-        PlanDocument.model_validate(json.loads(document))
-    except (ValueError, RecursionError) as exc:
-        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            detail = (f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}; "
-                      f"{exc.error_count()} problem(s)")
-        raise LedgerError(path, f"plans row {plan_id!r}: the document is not a "
-                          f"costopt.plan/v1 plan ({detail})") from None
+def _lease(row: Any) -> Lease:
+    return Lease(row["workload"], row["holder"], row["role"], row["host"], int(row["pid"]),
+                 row["acquired_epoch_s"], row["renewed_epoch_s"], row["expires_epoch_s"],
+                 row["last_tick_epoch_s"])
