@@ -10,7 +10,7 @@ import pytest
 from fleet_plans import at, plan
 
 from costopt.errors import LedgerError
-from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.ledger import Ledger, StateLocation
 
 POOL = "aws:us-east-1:p3.2xlarge:on_demand"
 
@@ -22,8 +22,8 @@ def running(ledger: Ledger, instance_id: str, hour: float, usd_per_hour: float =
                             at=at(hour))
 
 
-def test_intent_then_result_and_what_is_pending(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as ledger:
+def test_intent_then_result_and_what_is_pending(location: StateLocation) -> None:
+    with Ledger.connect(location) as ledger:
         first = ledger.intent(run_id="r", plan_id="p", at=at(0), kind="launch", pool=POOL,
                               slot=0, client_token="tok")
         second = ledger.intent(run_id="r", plan_id="p", at=at(0), kind="launch", pool=POOL,
@@ -32,14 +32,14 @@ def test_intent_then_result_and_what_is_pending(tmp_path: Path) -> None:
         assert [a.id for a in ledger.pending("p")] == [second]
         [done] = ledger.actions("p", "ok")
         assert (done.instance_id, done.client_token, done.status) == ("i-1", "tok", "ok")
-    with Ledger.open(tmp_path) as again:  # it is on disk, in WAL mode
+    with Ledger.connect(location) as again:  # it is on disk (SQLite: in WAL mode)
         assert [a.id for a in again.pending("p")] == [second]
-        mode = again._conn.execute("PRAGMA journal_mode").fetchone()[0]
-        assert mode == "wal"
+        if location.engine == "sqlite":
+            assert again._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_runtimes_stop_start_and_clipping(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as ledger:
+def test_runtimes_stop_start_and_clipping(location: StateLocation) -> None:
+    with Ledger.connect(location) as ledger:
         running(ledger, "i-1", 0)
         running(ledger, "i-1", 1)  # idempotent: still one open runtime from 00:00
         ledger.instance_halted("i-1", at(8), ended=False)
@@ -57,8 +57,8 @@ def test_runtimes_stop_start_and_clipping(tmp_path: Path) -> None:
         assert record.ended_at == at(20) and ledger.open_runtime_starts("p") == {}
 
 
-def test_an_interruption_is_recorded_once(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as ledger:
+def test_an_interruption_is_recorded_once(location: StateLocation) -> None:
+    with Ledger.connect(location) as ledger:
         assert ledger.record_interruption(instance_id="i-1", plan_id="p", pool=POOL,
                                           at=at(3), reason="Server.SpotInstanceTermination")
         assert not ledger.record_interruption(instance_id="i-1", plan_id="p", pool=POOL,
@@ -137,8 +137,8 @@ def test_a_ledger_made_before_the_in_force_table_gets_it(tmp_path: Path) -> None
         Ledger.open(tmp_path)
 
 
-def test_plans_in_force_one_after_another(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as ledger:
+def test_plans_in_force_one_after_another(location: StateLocation) -> None:
+    with Ledger.connect(location) as ledger:
         ledger.put_in_force("lab", "lab-1", at(0))
         ledger.put_in_force("lab", "lab-1", at(1))  # already in force: nothing new
         ledger.put_in_force("lab", "lab-2", at(2))
@@ -148,8 +148,8 @@ def test_plans_in_force_one_after_another(tmp_path: Path) -> None:
         assert ledger.plan_in_force("nothing") is None
 
 
-def test_a_claimed_instance_is_the_new_plans_at_its_price(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as ledger:
+def test_a_claimed_instance_is_the_new_plans_at_its_price(location: StateLocation) -> None:
+    with Ledger.connect(location) as ledger:
         running(ledger, "i-1", 0, usd_per_hour=3.0)
         ledger.instance_claimed("i-1", plan_id="q", slot=2, usd_per_hour=4.0, at=at(5))
         [record] = ledger.instances("q")
