@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from datetime import datetime, timezone
+import time
+from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +13,7 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.state import StateUrl, as_of, ledger_at, open_ledger
 from costopt.cli.steering import (
     PolicyName,
     Replanner,
@@ -24,7 +26,8 @@ from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
-    from costopt.orchestrate.ledger import Ledger
+    from costopt.orchestrate.lease import LeaseKeeper
+    from costopt.orchestrate.ledger import Lease, Ledger
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.watch import StopFlag
     from costopt.plan.planfile import FleetPool, PlanDocument
@@ -62,7 +65,9 @@ Format = Annotated[str, typer.Option("--format", help="table (for people) or jso
 Reinstate = Annotated[bool, typer.Option(
     "--reinstate", help="Apply the plan even though a newer plan of its workload replaced it "
     "(it takes the fleet back over).")]
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+Force = Annotated[bool, typer.Option(
+    "--force", help="Apply even while a watch is in charge of the workload (launches are "
+    "still claimed in the ledger, so no slot is launched twice).")]
 
 
 def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
@@ -93,18 +98,13 @@ def _check(fmt: str, retry_mode: str) -> None:
                                  param_hint="--retry-mode")
 
 
-def _ledger(state_dir: Path | None, *, create: bool) -> Ledger | None:
-    """The ledger; ``None`` when it does not exist and may not be made (a dry run)."""
-    from costopt.orchestrate.ledger import Ledger, ledger_path
+def _keeper(ledger: Ledger, workload: str, role: str, ttl_s: float) -> LeaseKeeper:
+    """The lease this controller takes on ``workload`` (its heartbeat opens its own
+    connection to the same ledger)."""
+    from costopt.orchestrate.lease import LeaseKeeper
 
-    path = ledger_path(state_dir)
-    if not create and not path.exists():
-        return None
-    try:
-        return Ledger.open(path.parent)
-    except (OSError, sqlite3.Error) as exc:
-        raise CostoptError(f"cannot open the ledger {path}: {exc}. To fix: pass a writable "
-                           "--state-dir") from None
+    location = ledger.location
+    return LeaseKeeper(lambda: open_ledger(location), workload, role, ttl_s)
 
 
 def _read(plan_file: Path, env: Env) -> PlanDocument:
@@ -149,10 +149,14 @@ def apply(
     policy: PolicyName = "deadline",
     workload_file: WorkloadFile = None,
     reinstate: Reinstate = False,
+    state: StateUrl = None,
+    force: Force = False,
 ) -> None:
     """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
 
     Without --yes it prints the diff and the change in USD per hour, and changes nothing.
+    With it, the run takes the workload's lease: it waits while another apply holds it, and
+    refuses while a watch is in charge (unless --force).
 
     Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
     """
@@ -166,16 +170,42 @@ def apply(
                        spot_attempts, reinstate)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     driver = policy_named(policy)
-    ledger = _ledger(state_dir, create=yes)
+    say = _say(env, fmt)
+    ledger = ledger_at(state, state_dir, create=yes)
     try:
-        outcome = _steered(driver, plan, moment, workload_file, fleet=fleet, ledger=ledger,
-                           options=options, say=_say(env, fmt), plan_path=str(plan_file))
+        keeper = _apply_lease(ledger, plan.workload_name, yes, force, say)
+        with keeper.kept() if keeper else nullcontext():
+            if ledger is not None:
+                ledger.look()
+            outcome = _steered(driver, plan, moment, workload_file, fleet=fleet,
+                               ledger=ledger, options=options, say=say,
+                               plan_path=str(plan_file))
     finally:
         if ledger is not None:
             ledger.close()
     _report(outcome, env, fmt)
     if outcome.refused or outcome.failed:
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _apply_lease(ledger: Ledger | None, workload: str, yes: bool, force: bool,
+                 say: Any) -> LeaseKeeper | None:
+    """The lease an apply run holds (taken: waited for, or refused), ``None`` for a dry run
+    or ``--force``; either says who else is in charge."""
+    from costopt.orchestrate.lease import APPLY_TTL_S, take_for_apply
+
+    if ledger is None:
+        return None
+    if not yes or force:
+        lease = ledger.lease_of(workload)
+        if lease is not None and lease.live(time.time()):
+            say("fallback", f"{lease.describe()} is in charge of workload {workload!r}"
+                + ("; --force: this apply acts anyway" if yes else ""))
+        return None
+    keeper = _keeper(ledger, workload, "apply", APPLY_TTL_S)
+    take_for_apply(keeper, ledger, sleep=time.sleep, say=say)
+    ledger.hold(workload, keeper.holder)
+    return keeper
 
 
 def _steered(driver: Policy, plan: PlanDocument, moment: datetime, workload_file: Path | None,
@@ -261,18 +291,20 @@ def status(
     at: Annotated[str | None, typer.Option("--at", help="Ages and costs as of this time "
                                            "(default now).", metavar="TIME")] = None,
     fmt: Format = "table",
+    state: StateUrl = None,
 ) -> None:
     """The managed instances, their state, age and cost so far; interruptions seen.
 
     Example: costopt status plan.json
     """
     from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.ledger.store import EPOCH
     from costopt.orchestrate.reconcile import LIVE, instance_price
 
     env = get_env(ctx)
     _check(fmt, "standard")
     moment = env.time_option(at)
-    ledger = _ledger(state_dir, create=False)
+    ledger = ledger_at(state, state_dir, create=False)
     if ledger is None and plan_file is None:
         raise CostoptError("no ledger yet, so no plan has been applied. To fix: run "
                            "`costopt apply PLAN.json --yes` first, or pass --state-dir")
@@ -283,6 +315,7 @@ def status(
         interruptions = [i for i in (ledger.interruptions() if ledger else [])
                          if i.plan_id in plans]
         jobs, notes = job_rows(_plan_documents(plan_file, ledger, plans), ledger, moment)
+        leaders = _leaders(ledger)
     finally:
         if ledger is not None:
             ledger.close()
@@ -316,10 +349,34 @@ def status(
     if fmt == "json":
         env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                            "instances": rows, "interruptions": lost,
-                                           "jobs": jobs}))
+                                           "jobs": jobs, "controllers": leaders}))
         return
     _status_tables(rows, lost, env)
     _jobs_table(jobs, env)
+    _leaders_table(leaders, env)
+
+
+def _leaders(ledger: Ledger | None) -> list[dict[str, Any]]:
+    """Each workload's controller in charge (or last in charge: a lapsed lease)."""
+    now = time.time()
+    return [{"workload": lease.workload, "role": lease.role, "host": lease.host,
+             "pid": lease.pid, "last_tick": as_of(lease.last_tick_epoch_s),
+             "lease_until": as_of(lease.expires_epoch_s), "live": lease.live(now)}
+            for lease in (ledger.leases() if ledger else [])]
+
+
+def _leaders_table(leaders: list[dict[str, Any]], env: Env) -> None:
+    if not leaders:
+        env.console.print("No controller in charge of any workload (no watch is running).")
+        return
+    table = Table(title="Controllers in charge", title_justify="left")
+    for col in ("workload", "role", "host", "pid", "last tick", "lease until", "state"):
+        table.add_column(col, overflow="fold")
+    for c in leaders:
+        table.add_row(c["workload"], c["role"], c["host"], str(c["pid"]), c["last_tick"],
+                      c["lease_until"], "[green]leading[/]" if c["live"] else
+                      "[red]lapsed: a standby or the next apply takes over[/]")
+    env.console.print(table)
 
 
 def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
@@ -426,10 +483,13 @@ def watch(
         "its pace or a pool fails 3 reconciles in a row; the new plan is written next to "
         "PLAN.json and followed.")] = False,
     reinstate: Reinstate = False,
+    state: StateUrl = None,
 ) -> None:
     """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
 
-    Ctrl-C or SIGTERM lets the reconcile under way finish, then stops.
+    Ctrl-C or SIGTERM lets the reconcile under way finish, then stops. With --yes the watch
+    takes the workload's lease; a second watch of the workload waits as a standby and takes
+    over within two intervals of the first one's death.
 
     Example: costopt watch plan.json --interval 60 --yes
     """
@@ -439,7 +499,8 @@ def watch(
     stop = StopFlag()  # first: a signal during the set-up below stops the watch cleanly too
     with stop.on_signals(lambda name: env.err.print(
             f"{name}: stopping after the reconcile under way.", highlight=False)):
-        outcomes, tried = _watch(env, stop, plan_file, interval, yes, state_dir, retry_mode,
+        outcomes, tried = _watch(env, stop, plan_file, interval, yes, (state, state_dir),
+                                 retry_mode,
                                  _options(yes, monthly_budget, allow_over_budget, image_id,
                                           launch_template, spot_attempts, reinstate),
                                  policy_named(policy), workload_file, replan)
@@ -454,8 +515,9 @@ def watch(
 
 
 def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool,
-           state_dir: Path | None, retry_mode: str, options: ApplyOptions, driver: Policy,
-           workload_file: Path | None, replan: bool) -> tuple[list[ApplyOutcome], int]:
+           state: tuple[str | None, Path | None], retry_mode: str, options: ApplyOptions,
+           driver: Policy, workload_file: Path | None,
+           replan: bool) -> tuple[list[ApplyOutcome], int]:
     """Set up and run the watch loop: the completed reconciles' outcomes and how many were
     tried (none when ``stop`` was raised during the set-up)."""
     from costopt.orchestrate.ec2 import Ec2Fleet
@@ -475,14 +537,19 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     def tick(moment: datetime) -> ApplyOutcome:
         nonlocal current, current_path
         tried.append(moment)
-        ledger = _ledger(state_dir, create=yes)
+        ledger = ledger_at(*state, create=yes)
         try:
+            if ledger is not None and keeper is not None:
+                ledger.hold(plan.workload_name, keeper.holder)
+                ledger.look()
             outcome = _steered(driver, current, moment, workload_file, fleet=fleet,
                                ledger=ledger, options=options, say=say,
                                plan_path=str(current_path))
             fresh = replanner.after(current, moment, outcome, ledger) if replanner else None
             if fresh is not None:
                 current, current_path = fresh
+            if ledger is not None and keeper is not None:
+                keeper.ticked(ledger)
         finally:
             if ledger is not None:
                 ledger.close()
@@ -494,9 +561,39 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
         env.err.print(f"The reconcile failed ({failures} in a row); the watch goes on: next "
                       f"try in {delay_s:,.1f} s.", highlight=False)
 
+    keeper = _watch_lease(env, stop, plan.workload_name, interval, state) if yes else None
     if stop.raised:
         return [], 0
-    outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval, stop=stop,
-                          backoff=Backoff(base_s=min(interval, 5.0),
-                                          cap_s=max(interval, 300.0)), on_error=on_error)
+    with keeper.kept() if keeper else nullcontext():
+        outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
+                              stop=stop, backoff=Backoff(base_s=min(interval, 5.0),
+                                                         cap_s=max(interval, 300.0)),
+                              on_error=on_error)
     return outcomes, len(tried)
+
+
+def _watch_lease(env: Env, stop: StopFlag, workload: str, interval: float,
+                 state: tuple[str | None, Path | None]) -> LeaseKeeper | None:
+    """The workload's lease for this watch: taken at once, or after waiting as a standby
+    (polling four times an interval) until its holder stops renewing it; ``None`` when a
+    signal stopped the wait. The lease lives one interval between renewals."""
+    from costopt.orchestrate.ledger import state_location
+
+    ledger = open_ledger(state_location(*state))
+    try:
+        keeper = _keeper(ledger, workload, "watch", interval)
+
+        def standby(lease: Lease) -> None:
+            env.console.print(f"standby: {lease.describe()} is in charge of workload "
+                              f"{workload!r}; this watch takes over if it stops (its lease "
+                              f"runs until {as_of(lease.expires_epoch_s)} unless renewed).",
+                              highlight=False)
+
+        if not keeper.wait_for(ledger, poll_s=interval / 4, wait=stop.wait,
+                               on_standby=standby):
+            return None
+        env.console.print(f"leader: this watch (pid {keeper.pid} on {keeper.host}) is in "
+                          f"charge of workload {workload!r}.", highlight=False)
+        return keeper
+    finally:
+        ledger.close()

@@ -25,6 +25,8 @@ from costopt.errors import CostoptError
 from costopt.orchestrate.ledger.engines import Engine, SqliteEngine, open_engine
 from costopt.orchestrate.ledger.location import StateLocation
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
 
 def default_state_dir() -> Path:
     """``$XDG_STATE_HOME/costopt``, else ``~/.local/state/costopt``."""
