@@ -67,6 +67,9 @@ def migrate(
     target: Annotated[str, typer.Option("--to", help="Where to copy it: a state URL naming "
                                         "an empty ledger (or none yet).", metavar="URL")],
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    at: Annotated[str | None, typer.Option(
+        "--at", help="Bill runtimes still open until this time in the check (ISO 8601, UTC; "
+        "default now).", metavar="TIME")] = None,
 ) -> None:
     """Copy a ledger to another engine, every row, then check nothing was lost: the rows of
     each table and every month's cloud spend (USD, to the cent) read back from the copy.
@@ -89,7 +92,7 @@ def migrate(
     if source_at.path is not None and not source_at.path.is_file():
         raise CostoptError(f"--from: there is no ledger at {source_at.shown}. To fix: pass the "
                            "path of an existing ledger.db")
-    now = env.clock()
+    now = env.time_option(at)
     with open_ledger(source_at) as old, open_ledger(target_at) as new:
         check = copy_ledger(old, new, now)
     if fmt == "json":

@@ -386,7 +386,12 @@ def test_watch_stops_cleanly_on_sigterm(plan_file: Path, state: Path, aws: str) 
         deadline = time.monotonic() + 60
         while not (state / "ledger.db").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(1.0)  # the first reconcile (before the plan starts: nothing to do)
+        # the first reconcile (before the plan starts: nothing to do) puts the plan in force
+        while time.monotonic() < deadline:
+            with Ledger.open(state) as ledger:
+                if ledger.plan_in_force("orch-test"):
+                    break
+            time.sleep(0.1)
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=30)
     finally:

@@ -45,8 +45,8 @@ class StateLocation:
         """The SQLite ledger in ``state_dir`` (default: the orchestrator's state directory)."""
         from costopt.orchestrate.ledger.store import ledger_path
 
-        path = ledger_path(state_dir)
-        return cls("sqlite", f"sqlite:///{path}", path)
+        path = ledger_path(state_dir).absolute()
+        return cls("sqlite", f"sqlite://{path}", path)
 
 
 def redact(url: str) -> str:
@@ -76,7 +76,8 @@ def parse_state_url(url: str, source: str = "--state") -> StateLocation:
             raise StateUrlError(f"{source} = {url!r}: a SQLite URL names a file after three "
                                 "slashes. Valid: sqlite:///home/me/ledger.db or "
                                 "sqlite:///./ledger.db")
-        path = Path(rest[1:]) if rest.startswith("/./") else Path(rest)
+        # sqlite:///./x is relative; sqlite:///x and SQLAlchemy's sqlite:////x are /x
+        path = Path(rest[1:]) if rest.startswith("/./") else Path("/" + rest.lstrip("/"))
         return StateLocation("sqlite", url, path)
     raise StateUrlError(f"{source} = {redact(url)!r}: valid: sqlite:///PATH/ledger.db or "
                         "postgresql://USER@HOST[:PORT]/DATABASE")
