@@ -180,8 +180,8 @@ def month_with_interruptions(ledger: Ledger) -> None:
 
 
 def dump(ledger: Ledger) -> dict[str, list[tuple[object, ...]]]:
-    return {t: [tuple(r[k] for k in r.keys()) if hasattr(r, "keys") else tuple(r)
-                for r in ledger.engine.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()]
+    """Every row of a SQLite ledger, table by table."""
+    return {t: [tuple(r) for r in ledger.engine.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()]
             for t in COPIED}
 
 

@@ -13,8 +13,10 @@ interleave.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -84,19 +86,22 @@ class SqliteEngine(Engine):
         checked (:func:`check`)."""
         path = location.path or Path(":memory:")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        new = not path.exists() or path.stat().st_size == 0
         if not path.exists():  # the owner's only (0600): it holds the jobs' commands
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            with contextlib.suppress(FileExistsError):  # another process made it just now
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         engine = cls(conn, location)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            if new:
-                conn.executescript(ddl("sqlite") + f"PRAGMA user_version={VERSION};")
-            else:
-                check(engine, int(conn.execute("PRAGMA user_version").fetchone()[0]))
+            if not engine.tables():  # a new file: made whole, in one transaction, once
+                with engine.transaction():
+                    if not engine.tables():
+                        for statement in statements(ddl("sqlite")):
+                            conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version={VERSION}")
+            check(engine, int(conn.execute("PRAGMA user_version").fetchone()[0]))
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise LedgerError(path, f"not a ledger SQLite can read ({exc})") from None
@@ -254,6 +259,11 @@ def _without_secret(text: str, location: StateLocation) -> str:
 
     password = urlsplit(location.url).password
     return text.replace(password, "***") if password else text
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a DDL script, one by one (they end with ``;`` at a line's end)."""
+    return [part.strip() for part in re.split(r";[ \t]*(?:\n|$)", script) if part.strip()]
 
 
 def open_engine(location: StateLocation) -> Engine:
