@@ -5,7 +5,7 @@
 # The cluster lives in a temp directory owned by the `postgres` user (initdb refuses root);
 # the role `costopt` may create databases (each test makes its own and drops it after).
 set -euo pipefail
-port="${COSTOPT_TEST_PG_PORT:-54329}"
+port="${COSTOPT_TEST_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 dir="$(mktemp -d /tmp/costopt-pg.XXXXXX)"
 password="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -199,7 +199,7 @@ def _apply_lease(ledger: Ledger | None, workload: str, yes: bool, force: bool,
     if not yes or force:
         lease = ledger.lease_of(workload)
         if lease is not None and lease.live(time.time()):
-            say("fallback", f"{lease.describe()} is in charge of workload {workload!r}"
+            say("note", f"{lease.describe()} is in charge of workload {workload!r}"
                 + ("; --force: this apply acts anyway" if yes else ""))
         return None
     keeper = _keeper(ledger, workload, "apply", APPLY_TTL_S)

@@ -140,8 +140,8 @@ def take_for_apply(keeper: LeaseKeeper, ledger: Ledger, *, sleep: Callable[[floa
                            "`costopt status` to see who holds it, and try again")
     took = keeper.clock_s() - start
     if took >= 0.2:
-        say("waited", f"waited {took:,.1f} s for another apply of workload "
-            f"{keeper.workload!r}; the fleet is looked at afresh now")
+        say("waited", f"{took:,.1f} s for another apply of workload {keeper.workload!r}; "
+            "the fleet is looked at afresh now")
 
 
 def held_message(lease: Lease, workload: str, now_epoch_s: float) -> str:
