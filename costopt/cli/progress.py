@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from costopt.cli.common import get_env, guarded
+from costopt.cli.state import StateUrl
 from costopt.errors import CostoptError
 
 
@@ -29,6 +30,7 @@ def progress(
                                            "UTC); default now.", metavar="TIME")] = None,
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")] = None,
+    state: StateUrl = None,
 ) -> None:
     """Record how much work a job has done, for the deadline-aware policy and `status`.
 
@@ -36,14 +38,14 @@ def progress(
 
     Example: costopt progress vit-pretrain --done 412.5
     """
-    from costopt.orchestrate.ledger import Ledger
+    from costopt.orchestrate.ledger import Ledger, state_location
     from costopt.plan.planfile import read_plan
 
     env = get_env(ctx)
     if not math.isfinite(done):
         raise typer.BadParameter(f"{done!r}; valid: a finite number >= 0", param_hint="--done")
     moment = env.time_option(at)
-    with Ledger.open(state_dir) as ledger:
+    with Ledger.connect(state_location(state, state_dir)) as ledger:
         if plan_file is not None:
             plan = read_plan(plan_file).model_dump(mode="json", by_alias=True)
             candidates = [plan] if _jobs(plan) & {job} else []

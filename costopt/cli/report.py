@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.state import StateUrl
 
 if TYPE_CHECKING:
     from costopt.report.spend import LedgerView, MonthReport
@@ -48,6 +49,7 @@ def report(
     at: Annotated[str | None, typer.Option(
         "--at", help="Report as of this time (ISO 8601, UTC); default now.", metavar="TIME")
     ] = None,
+    state: StateUrl = None,
 ) -> None:
     """The monthly budget report: spend so far (ledger runtimes x the price in force, owned
     servers' amortisation and energy), the budget used, the month-end forecast (plans'
@@ -58,7 +60,7 @@ def report(
     Example: costopt report --month 2026-12 --budget 9000 -o reports/2026-12
     """
     from costopt.months import Month
-    from costopt.orchestrate.ledger import ledger_path
+    from costopt.orchestrate.ledger import state_location
     from costopt.report.inputs import read_ledger
     from costopt.report.render import no_data_message
     from costopt.report.spend import (
@@ -77,18 +79,19 @@ def report(
                                  param_hint="--source")
     the_month = Month.parse(month)
     workload = load_workload(workload_file) if workload_file else None
-    view = read_ledger(state_dir, the_month)
+    view = read_ledger(state_dir, the_month, state)
     owned = (owned_from_workload(workload) if workload
              else owned_from_plans(view.plans, the_month))
     result = month_report(the_month, env.time_option(at), view, owned=owned,
                           budget=choose_budget(budget, workload, view.plans, the_month))
     if not result.has_data:
-        env.console.print(no_data_message(the_month.label, ledger_path(state_dir)),
+        env.console.print(no_data_message(the_month.label,
+                                          state_location(state, state_dir).shown),
                           highlight=False, soft_wrap=True)
         return
     if source == "aws":
         result = _with_cost_explorer(result, view, env)
-    pace = _jobs_pace(view, state_dir, result.as_of)
+    pace = _jobs_pace(view, (state, state_dir), result.as_of)
     if out_dir is None:
         env.console.out(_text(result, fmt, pace), end="", highlight=False)
     else:
@@ -110,17 +113,18 @@ def _with_cost_explorer(result: MonthReport, view: LedgerView, env: Env) -> Mont
     return join_cost_explorer(result, costs, plan_ids)
 
 
-def _jobs_pace(view: LedgerView, state_dir: Path | None, at: datetime) -> list[dict[str, Any]]:
+def _jobs_pace(view: LedgerView, state: tuple[str | None, Path | None],
+               at: datetime) -> list[dict[str, Any]]:
     """Each job of the plans that ran this month against its plan's pace at ``at`` (as
     ``status`` shows it); plans whose workload cannot be read are left out."""
     from costopt.cli.steering import job_rows
-    from costopt.orchestrate.ledger import Ledger, ledger_path
+    from costopt.orchestrate.ledger import Ledger, state_location
 
     ran = {r.plan_id for r in view.runtimes}
     plans = [p for p in view.plans if p.plan_id in ran]
     if not plans:
         return []
-    with Ledger.open(ledger_path(state_dir).parent) as ledger:
+    with Ledger.connect(state_location(*state)) as ledger:
         rows, _notes = job_rows(plans, ledger, at)
     return rows
 

@@ -11,23 +11,26 @@ from pathlib import Path
 
 from costopt.errors import ReportError
 from costopt.months import Month
-from costopt.orchestrate.ledger import Ledger, ledger_path
+from costopt.orchestrate.ledger import Ledger, state_location
 from costopt.plan.planfile import PlanDocument
 from costopt.report.spend import LedgerView
 
 
-def read_ledger(state_dir: Path | None, month: Month) -> LedgerView:
-    """The month's rows of the ledger in ``state_dir`` (default: the orchestrator's)."""
-    path = ledger_path(state_dir)
-    if not path.exists():
+def read_ledger(state_dir: Path | None, month: Month,
+                state: str | None = None) -> LedgerView:
+    """The month's rows of the ledger ``state`` names (a state URL, else the SQLite ledger
+    in ``state_dir``, default the orchestrator's)."""
+    location = state_location(state, state_dir)
+    if location.path is not None and not location.path.exists():
         return LedgerView((), (), ())
     try:
-        with Ledger.open(path.parent) as ledger:
+        with Ledger.connect(location) as ledger:
             runtimes = ledger.runtimes(month.start, month.end)
             interruptions = ledger.interruptions(month.start, month.end)
             documents = ledger.plans()
     except sqlite3.Error as exc:
-        raise ReportError(f"cannot read the ledger {path}: {exc}. To fix: check the file is "
-                          "the ledger `costopt apply` writes, or pass --state-dir") from None
+        raise ReportError(f"cannot read the ledger {location.shown}: {exc}. To fix: check the "
+                          "file is the ledger `costopt apply` writes, or pass --state-dir"
+                          ) from None
     plans = [PlanDocument.model_validate(doc) for doc in documents]  # checked on open
     return LedgerView(tuple(runtimes), tuple(interruptions), tuple(plans))

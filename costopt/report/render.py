@@ -52,7 +52,7 @@ def _band(report: MonthReport) -> tuple[str, str]:
     return "on track", "band-ok"
 
 
-def no_data_message(month: str, ledger: Path) -> str:
+def no_data_message(month: str, ledger: Path | str) -> str:
     """What a month with nothing to report says (exit 0)."""
     return (f"no spend recorded for {month} in {ledger}: no instance ran, no plan was in "
             "force and no owned server is known. Run `costopt apply PLAN.json --yes` to "

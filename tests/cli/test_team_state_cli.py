@@ -213,6 +213,12 @@ def test_state_migrate_round_trips_a_month_to_the_cent(location: StateLocation,
         new = middle.intent(run_id="r", plan_id="t-0001", at=hour(0), kind="stop",
                             pool="x", instance_id="i-3")
         assert new == max(a.id for a in first.actions()) + 1
+    # the monthly report reads the same month from either engine
+    reports = [cli("report", "--month", "2027-01", "--state", where.url, "--format", "json",
+                   "--at", "2027-02-01T00:00:00Z") for where in (source, location)]
+    assert [r.exit_code for r in reports] == [0, 0], reports[1].output
+    assert reports[0].output == reports[1].output
+    assert json.loads(reports[1].output)["spend"]["cloud_usd"] == pytest.approx(3310.20)
     refused = cli("state", "migrate", "--from", source.url, "--to", location.url)
     assert refused.exit_code == 1
     assert "is not empty (" in refused.output and "nothing was copied" in refused.output
