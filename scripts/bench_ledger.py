@@ -24,11 +24,14 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from failover_kills import scratch_database  # noqa: E402
+
 START = datetime(2027, 1, 4, tzinfo=timezone.utc)
 
 
@@ -111,7 +114,6 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,5,20")
     parser.add_argument("--pg-url", default=os.environ.get("COSTOPT_TEST_PG_URL"))
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
     sizes = [int(s) for s in args.sizes.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     print(f"{os.cpu_count()} cores; each workload a process; {args.seconds:g} s per run")
@@ -121,23 +123,12 @@ def main() -> None:
             print("postgresql  (skipped: no --pg-url or COSTOPT_TEST_PG_URL)")
             continue
         for n in sizes:
-            database = None
-            if engine == "sqlite":
-                url = f"sqlite://{folder / f'{n}.db'}"
-            else:
-                import psycopg
-
-                database = f"costopt_bench_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(args.pg_url, autocommit=True) as admin:
-                    admin.execute(f"CREATE DATABASE {database}")
-                url = urlunsplit(urlsplit(args.pg_url)._replace(path=f"/{database}"))
-            _make(url)
-            try:
+            with ExitStack() as stack:
+                url = f"sqlite://{folder / f'{n}.db'}" if engine == "sqlite" else \
+                    stack.enter_context(scratch_database(args.pg_url,
+                                                         f"bench_{uuid.uuid4().hex[:8]}"))
+                _make(url)
                 ticks = measure(url, n, args.seconds)
-            finally:
-                if database:
-                    with psycopg.connect(args.pg_url, autocommit=True) as admin:
-                        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
             print(f"{engine:<11} {n:>9}  {sum(ticks) / args.seconds:>13.1f}  "
                   f"{min(ticks) / args.seconds:>26.1f}", flush=True)
 

@@ -24,10 +24,15 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 COSTOPT = str(Path(sys.executable).with_name("costopt"))
 IMAGE = "ami-0123456789abcdef0"
@@ -184,6 +189,48 @@ def _outcome(url: str, takeovers: list[float]) -> Outcome:
     return Outcome(takeovers, len(every), live, spend, expected)
 
 
+@contextmanager
+def moto_server() -> Iterator[tuple[str, Callable[[], None]]]:
+    """moto in server mode on 127.0.0.1, with fake credentials: its URL, and a reset."""
+    import urllib.request
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": url}.items():
+        os.environ[key] = value
+
+    def reset() -> None:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset",
+                                                      method="POST")).read()
+
+    try:
+        yield url, reset
+    finally:
+        server.stop()
+
+
+@contextmanager
+def scratch_database(server_url: str, name: str) -> Iterator[str]:
+    """A new database ``costopt_NAME`` on the PostgreSQL server ``server_url``: its URL;
+    dropped after."""
+    import psycopg
+
+    database = f"costopt_{name}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{database}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=20)
@@ -193,39 +240,17 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("COSTOPT_TEST_PG_URL"),
                         help="A PostgreSQL server's URL (a database is made and dropped).")
     args = parser.parse_args()
-    import tempfile
-    import urllib.request
-    import uuid
-    from urllib.parse import urlsplit, urlunsplit
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    moto_url = f"http://{host}:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_url}.items():
-        os.environ[key] = value
-    engines: list[tuple[str, tuple[str, str], str | None]] = []
     folder = Path(tempfile.mkdtemp(prefix="failover-"))
-    file_url = f"sqlite:///{folder / 'sqlite' / 'ledger.db'}"
-    engines.append(("sqlite", (file_url, file_url), None))
-    if args.pg_url:
-        import psycopg
-
-        name = f"costopt_failover_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.pg_url, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        parts = urlsplit(args.pg_url)._replace(path=f"/{name}")
-        other = parts._replace(netloc=parts.netloc.replace("127.0.0.1", "localhost"))
-        engines.append(("postgresql", (urlunsplit(parts), urlunsplit(other)), name))
-    try:
-        for engine, urls, _db in engines:
-            urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset",
-                                                          method="POST")).read()
+    with moto_server() as (moto_url, reset), ExitStack() as stack:
+        engines = {"sqlite": f"sqlite://{folder / 'sqlite' / 'ledger.db'}"}
+        if args.pg_url:
+            engines["postgresql"] = stack.enter_context(
+                scratch_database(args.pg_url, f"failover_{uuid.uuid4().hex[:8]}"))
+        for engine, url in engines.items():
+            reset()
             (folder / engine).mkdir(exist_ok=True)
+            # two URLs of one ledger: PostgreSQL's reached as 127.0.0.1 and as localhost
+            urls = (url, url.replace("@127.0.0.1", "@localhost"))
             out = run_kills(folder / engine, urls, moto_url, kills=args.kills,
                             rng=random.Random(args.seed), slots=args.slots,
                             interval_s=args.interval)
@@ -237,15 +262,7 @@ def main() -> None:
                   f"{out.launched} for {args.slots} slots; live per slot "
                   f"{dict(sorted(out.live_by_slot.items()))}; ledger spend "
                   f"{out.spend_usd:.4f} USD against {out.expected_spend_usd:.4f} USD from "
-                  "the instances' launches")
-    finally:
-        for _engine, _urls, db in engines:
-            if db:
-                import psycopg
-
-                with psycopg.connect(args.pg_url, autocommit=True) as admin:
-                    admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        server.stop()
+                  "the instances' launches", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import random
 import re
-import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from cli.fleet_cli import COSTOPT, IMAGE, fleet, tags
+from cli.fleet_cli import IMAGE, fleet
 from cli.test_orchestrate_cli import at, cli, plan_file  # noqa: F401 (the plan fixture)
 from orchestrate.fleet_plans import at as hour
 from orchestrate.fleet_plans import plan as a_plan
@@ -43,49 +41,21 @@ def script(name: str) -> ModuleType:
     return module
 
 
-def apply_child(plan: Path, url: str, aws: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "300"}
-    with log.open("w") as out:
-        return subprocess.Popen([COSTOPT, "apply", str(plan), "--at", at(0), "--state", url,
-                                 "--image-id", IMAGE, "--yes", "--policy", "plan"],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def live_by_slot() -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = {}
-    for region in ("us-east-1", "us-west-2"):
-        for i in fleet(region):
-            if i["State"]["Name"] in ("pending", "running"):
-                key = (tags(i)["costopt:pool"], tags(i)["costopt:slot"])
-                out[key] = out.get(key, 0) + 1
-    return out
-
-
 @pytest.mark.parametrize("delay_s", [0.0, 0.15, 0.4])
 def test_two_applies_at_once_never_launch_a_slot_twice(
         plan_file: Path, location: StateLocation, aws: str, tmp_path: Path,  # noqa: F811
         delay_s: float) -> None:
     """The second apply starts ``delay_s`` after the first, both on one ledger: while the
     first holds the workload the second waits and says so, then sees three instances and
-    launches nothing; if the first was done already, it finds no changes."""
-    first = apply_child(plan_file, location.url, aws, tmp_path / "first.log")
-    time.sleep(delay_s)
-    second = apply_child(plan_file, location.url, aws, tmp_path / "second.log")
-    assert first.wait(timeout=120) == 0, (tmp_path / "first.log").read_text()
-    assert second.wait(timeout=120) == 0, (tmp_path / "second.log").read_text()
-    logs = [(tmp_path / f"{n}.log").read_text() for n in ("first", "second")]
-    assert sorted(live_by_slot().values()) == [1, 1, 1]
-    assert len(fleet("us-east-1")) + len(fleet("us-west-2")) == 3  # none launched twice
-    launched = [log.count("launch:") for log in logs]
-    assert sorted(launched) == [0, 3]
-    idle = logs[launched.index(0)]
-    assert "No changes: the fleet matches the plan." in idle
-    # it waited and said so both ways, or it came after the first had finished; started
-    # together, the first to take the lease makes the other wait
-    waited = re.search(r"waited: \d+\.\d s for another apply of workload 'orch-test'; the "
-                       r"fleet is looked at afresh now", idle)
-    assert ("waiting: the apply of pid" in idle) == (waited is not None)
-    assert waited or delay_s > 0
+    launches nothing; if the first was done already, it finds no changes. Started together,
+    the first to take the lease makes the other wait."""
+    out = script("apply_races").race(plan_file, location.url, aws, delay_s, tmp_path,
+                                     "--at", at(0))
+    assert out.exit_codes == (0, 0), out.logs
+    assert out.instances == 3 and sorted(out.live_by_slot.values()) == [1, 1, 1]
+    assert sorted(out.launched_by) == [0, 3]
+    assert out.said_so, out.idle_log
+    assert out.waited or delay_s > 0
 
 
 def test_apply_refuses_a_workload_a_watch_leads_unless_forced(
@@ -115,7 +85,7 @@ def test_apply_refuses_a_workload_a_watch_leads_unless_forced(
     assert forced.exit_code == 0, forced.output
     assert "the watch of pid 4242 on lab-box is in charge of workload 'orch-test'; --force: " \
         "this apply acts anyway" in forced.output
-    assert sorted(live_by_slot().values()) == [1, 1, 1]
+    assert len(fleet("us-east-1")) == 2 and len(fleet("us-west-2")) == 1
 
 
 def two_urls(location: StateLocation) -> tuple[str, str]:
