@@ -300,7 +300,7 @@ class Ledger:
                      slot: int | None) -> None:
         row = c.execute(
             "SELECT run_id, at, status FROM actions WHERE id > ? AND kind='launch' AND "
-            "plan_id=? AND pool=? AND slot IS NOT DISTINCT FROM ? AND run_id != ? AND "
+            "plan_id=? AND pool=? AND COALESCE(slot, -1) = COALESCE(?, -1) AND run_id != ? AND "
             "status IN ('intent', 'ok') ORDER BY id LIMIT 1",
             (self._looked_at, plan_id, pool, slot, run_id)).fetchone()
         if row is not None:
