@@ -540,6 +540,7 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
         ledger = ledger_at(*state, create=yes)
         try:
             if ledger is not None and keeper is not None:
+                keeper.check()
                 ledger.hold(plan.workload_name, keeper.holder)
                 ledger.look()
             outcome = _steered(driver, current, moment, workload_file, fleet=fleet,
@@ -561,10 +562,12 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
         env.err.print(f"The reconcile failed ({failures} in a row); the watch goes on: next "
                       f"try in {delay_s:,.1f} s.", highlight=False)
 
-    keeper = _watch_lease(env, stop, plan.workload_name, interval, state) if yes else None
     if stop.raised:
         return [], 0
+    keeper = _watch_lease(env, stop, plan.workload_name, interval, state) if yes else None
     with keeper.kept() if keeper else nullcontext():
+        if stop.raised:  # during the wait for the lease
+            return [], 0
         outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
                               stop=stop, backoff=Backoff(base_s=min(interval, 5.0),
                                                          cap_s=max(interval, 300.0)),

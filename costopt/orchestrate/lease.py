@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from costopt.errors import CostoptError
-from costopt.orchestrate.ledger import Lease, Ledger
+from costopt.orchestrate.ledger import Lease, LeaseLost, Ledger
 
 OpenLedger = Callable[[], Ledger]
 """Opens a new handle on the ledger (the heartbeat thread keeps one of its own)."""
@@ -71,6 +71,14 @@ class LeaseKeeper:
             if wait(poll_s):
                 return False
 
+    def check(self) -> None:
+        """Raise :class:`LeaseLost` once the heartbeat found the lease in another's name."""
+        if self.lost_to is not None:
+            raise LeaseLost(f"this {self.role} lost its lease on workload {self.workload!r}; "
+                            f"{self.lost_to.describe()} holds it now. It changes nothing "
+                            "more. To fix: nothing - the controller in charge carries the "
+                            "plan on; run `costopt status` to see it")
+
     def ticked(self, ledger: Ledger) -> None:
         """A reconcile finished now (``status`` shows it as the leader's last tick)."""
         ledger.lease_ticked(self.workload, self.holder, self.clock_s())
@@ -92,16 +100,20 @@ class LeaseKeeper:
                 ledger.release_lease(self.workload, self.holder)
 
     def _heartbeat(self, done: threading.Event) -> None:
+        """Renew at once (the thread's connection made), then every third of the lease's
+        life, until ``done`` or another controller holds the lease."""
         ledger: Ledger | None = None
-        while not done.wait(self.ttl_s / 3):
+        while True:
             try:
                 ledger = ledger or self.open_ledger()
                 lease = self.try_take(ledger)
             except Exception as exc:  # noqa: BLE001 - the database is out of reach for now:
                 self.last_error = exc  # try again at the next beat; the fence guards intents
-                continue
-            if not self.mine(lease):
-                self.lost_to = lease  # the next intent raises LeaseLost
+            else:
+                if not self.mine(lease):
+                    self.lost_to = lease  # the next tick or intent raises LeaseLost
+                    break
+            if done.wait(self.ttl_s / 3):
                 break
         if ledger is not None:
             ledger.close()
