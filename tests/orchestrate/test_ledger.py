@@ -11,6 +11,7 @@ from fleet_plans import at, plan
 
 from costopt.errors import LedgerError
 from costopt.orchestrate.ledger import Ledger, StateLocation
+from costopt.orchestrate.ledger.location import parse_state_url
 
 POOL = "aws:us-east-1:p3.2xlarge:on_demand"
 
@@ -171,3 +172,34 @@ def test_a_ledger_made_before_progress_reports_gets_the_table(tmp_path: Path) ->
                                source="cli")
         assert [(r.job, r.at, r.done_gpu_hours) for r in ledger.progress_reports("t-0001")] == [
             ("a", at(1), 2.5)]
+
+
+PG_DAMAGED = [
+    ("UPDATE runtimes SET start='yesterday'",
+     "runtimes row 1: start = 'yesterday'; valid: a UTC time such as 2027-01-04T00:00:00Z"),
+    ("UPDATE instances SET usd_per_hour=-3",
+     "instances row 'i-1': usd_per_hour = -3.0; valid: a number of USD from 0"),
+    ("UPDATE plans SET document='{\"plan_id\": '",
+     "plans row 't-0001': the document is not a costopt.plan/v1 plan (Expecting value"),
+    ("ALTER TABLE interruptions DROP COLUMN reason",
+     "the table 'interruptions' has no column reason"),
+    ("DROP TABLE runtimes", "the table 'runtimes' is missing (a table is never made again"),
+]
+
+
+@pytest.mark.parametrize(("sql", "expected"), PG_DAMAGED, ids=[d[0][:24] for d in PG_DAMAGED])
+def test_a_damaged_postgresql_ledger_is_refused_the_same_way(pg_url: str, sql: str,
+                                                              expected: str) -> None:
+    import psycopg
+
+    location = parse_state_url(pg_url)
+    with Ledger.connect(location) as ledger:
+        ledger.record_plan(plan().model_dump(mode="json", by_alias=True), "p.json", at(0))
+        running(ledger, "i-1", 0)
+        ledger.instance_halted("i-1", at(2), ended=True)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+    with pytest.raises(LedgerError) as info:
+        Ledger.connect(location)
+    assert str(info.value).startswith(f"the ledger {location.shown} is damaged: {expected}")
+    assert ":***@" in location.shown

@@ -306,7 +306,8 @@ def check(engine: Engine, version: int) -> None:
         lost = [c for c, _k, _n in columns if c not in have]
         if lost:
             raise LedgerError(where, f"the table {table!r} has no column {', '.join(lost)}")
-        key = "rowid" if engine.name == "sqlite" else "ctid"
+        # a row is named by SQLite's rowid, or on PostgreSQL by its table's first column
+        key = "rowid" if engine.name == "sqlite" else f'"{columns[0][0]}"'
         for column, kind, not_null in columns:
             row = engine.execute(f'SELECT {key} AS k, "{column}" AS v FROM {table} WHERE '
                                  f"{engine.bad_value(column, kind, not_null)} LIMIT 1"
@@ -315,7 +316,8 @@ def check(engine: Engine, version: int) -> None:
                 what = "a UTC time such as 2027-01-04T00:00:00Z" if column in TIMES else {
                     "REAL": "a number of USD from 0", "INTEGER": "a whole number"}.get(
                     kind, "text")
-                raise LedgerError(where, f"{table} row {row['k']}: {column} = {row['v']!r}; "
+                name = row["k"] if isinstance(row["k"], int) else repr(row["k"])
+                raise LedgerError(where, f"{table} row {name}: {column} = {row['v']!r}; "
                                   f"valid: {what}")
     for row in engine.execute("SELECT plan_id, document FROM plans"):
         check_document(where, row["plan_id"], row["document"])
