@@ -248,8 +248,9 @@ class LedgerUnreachable(LedgerError):
 
     def __init__(self, location: StateLocation, exc: Exception) -> None:
         self.path = location.shown
+        detail = " ".join(_without_secret(str(exc), location).split()).rstrip(".?")
         Exception.__init__(self, f"cannot reach the ledger {location.shown}: "
-                           f"{_without_secret(str(exc), location).strip()}. Nothing was "
+                           f"{detail}. Nothing was "
                            "changed. To fix: check the host, port, database and user in the "
                            "URL, and the password (in the URL, PGPASSWORD or ~/.pgpass)")
 
