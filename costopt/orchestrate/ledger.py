@@ -220,8 +220,10 @@ class Ledger:
         file is checked: its tables and columns, and the type of every value in them (times,
         prices, the plans' documents); a :class:`LedgerError` says what is wrong where."""
         path = ledger_path(state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         new = not path.exists() or path.stat().st_size == 0
+        if not path.exists():  # the owner's only (0600): it holds the jobs' commands
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
