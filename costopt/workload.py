@@ -82,7 +82,9 @@ def _none_or_some(value: list[str] | None) -> list[str] | None:
 UtcDateTime = Annotated[datetime, BeforeValidator(_to_utc), AfterValidator(_in_years)]
 AllowList = Annotated[list[str] | None, AfterValidator(_none_or_some)]
 """An optional allow-list: left out, everything is allowed; given, it may not be empty."""
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""What a name (of the workload, a job, a server) may be: letters, digits, ``.``, ``_``, ``-``."""
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -251,7 +253,7 @@ class CloudSpec(_Strict):
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
     on-demand price. AWS's default is the on-demand price (1.0)."""
-    zones: list[str] | None = None
+    zones: AllowList = None
     """Spot v2: the availability zones (IDs such as ``usw2-az1``) spot may use; default all."""
     setup_minutes: float = Field(default=10, ge=0, le=1440)
     """Spot v2: every launch and start is paid and does no work for this long (boot, image,
