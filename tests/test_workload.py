@@ -393,3 +393,23 @@ def test_sweep_gang_and_command_fields() -> None:
 ])
 def test_sweep_gang_and_command_errors(job: dict, expected: str) -> None:
     assert expected in errors_of(minimal(jobs=[{"name": "a", "gpu_hours": 10, **job}]))
+
+
+def test_no_zones_at_all_is_refused_not_spot_silently_off() -> None:
+    """``zones: []`` allowed no zone, which turned spot off without a word; it is refused
+    with what to write instead."""
+    message = errors_of(minimal(cloud={"zones": []}))
+    assert "cloud.zones" in message and "an empty list allows nothing" in message
+
+
+def test_a_workload_file_reads_numbers_as_yaml_1_2(tmp_path: Path) -> None:
+    """``days: 010`` is a ten-day horizon (YAML 1.1 read 8); ``days: 1:30`` is no number,
+    reported with its field (YAML 1.1 read 90)."""
+    path = tmp_path / "w.yaml"
+    path.write_text("name: lab\nhorizon: {start: 2027-01-04, days: 010}\n"
+                    "jobs: [{name: a, gpu_hours: 10}]\n")
+    assert load_workload(path).horizon.days == 10
+    path.write_text(path.read_text().replace("010", "1:30"))
+    with pytest.raises(WorkloadError) as info:
+        load_workload(path)
+    assert "horizon.days" in str(info.value) and "'1:30'" in str(info.value)
