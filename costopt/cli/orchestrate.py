@@ -161,6 +161,8 @@ def apply(
     env = get_env(ctx)
     _check(fmt, retry_mode)
     moment = env.time_option(at)
+    if yes:
+        _refuse_a_far_clock(moment, env)
     plan = _read(plan_file, env)
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
                        spot_attempts, reinstate)
@@ -176,6 +178,18 @@ def apply(
     _report(outcome, env, fmt)
     if outcome.refused or outcome.failed:
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _refuse_a_far_clock(moment: datetime, env: Env) -> None:
+    """:func:`~costopt.orchestrate.guard.far_clock_refusal` as an error."""
+    import os
+
+    from costopt.orchestrate.guard import FAKE_CLOCK_VARIABLE, far_clock_refusal
+
+    refusal = far_clock_refusal(moment, env.clock().astimezone(timezone.utc),
+                                os.environ.get(FAKE_CLOCK_VARIABLE) == "1")
+    if refusal is not None:
+        raise CostoptError(refusal)
 
 
 def _steered(driver: Policy, plan: PlanDocument, moment: datetime, workload_file: Path | None,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from costopt.months import Month
 from costopt.orchestrate.reconcile import FleetAction, ObservedInstance, instance_price
 from costopt.plan.planfile import FleetPool
+from costopt.workload import iso
 
 
 def slot_hours(pool: FleetPool, slot: int, start: datetime, end: datetime) -> float:
@@ -80,3 +81,26 @@ class BudgetGuard:
         price)."""
         if verdict.allowed:
             self.committed_usd -= verdict.action_usd
+
+
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far ``--at`` may be from the real clock for a run that changes AWS."""
+FAKE_CLOCK_VARIABLE = "COSTOPT_FAKE_CLOCK"
+"""Set to 1 where AWS is a stand-in (moto, a replay): ``--at`` is then carried out at any
+time. Against a real account it would let the guard judge spend at a time that is not now."""
+
+
+def far_clock_refusal(at: datetime, now: datetime, fake_clock: bool) -> str | None:
+    """Why a run that changes AWS may not reconcile for ``at`` when the real clock says
+    ``now`` (None when it may): instances launch *now* whatever ``at`` says, so the budget
+    guard judges spend and the month at the real moment; ``at`` is for dry runs."""
+    if fake_clock or abs(at - now) <= CLOCK_TOLERANCE:
+        return None
+    hours = abs(at - now).total_seconds() / 3600
+    return (f"--at {iso(at)} is {hours:,.2f} h {'after' if at > now else 'before'} the real "
+            f"clock ({iso(now)}) and --yes would change AWS now: the budget guard would judge "
+            "spend at another moment than the one money is spent in, and the plan's schedule "
+            "would be carried out at the wrong time. Nothing was changed. To fix: leave --at "
+            f"out with --yes (or keep it within {CLOCK_TOLERANCE.total_seconds() / 60:.0f} "
+            "minutes of now); use --at for dry runs; only against a stand-in for AWS (moto) "
+            f"set {FAKE_CLOCK_VARIABLE}=1")

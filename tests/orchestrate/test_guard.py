@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fleet_plans import at, plan, pool, seen
 
 from costopt.months import Month
-from costopt.orchestrate.guard import BudgetGuard, slot_hours
+from costopt.orchestrate.guard import BudgetGuard, far_clock_refusal, slot_hours
 from costopt.orchestrate.reconcile import reconcile
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
@@ -64,3 +64,18 @@ def test_running_instances_are_committed_until_their_slot_ends() -> None:
     assert guard.committed_usd == pytest.approx(48.0)
     guard.withdraw(verdict)  # a refused verdict takes nothing back
     assert guard.committed_usd == pytest.approx(48.0)
+
+
+def test_a_change_of_aws_is_judged_within_minutes_of_the_real_clock() -> None:
+    """Five minutes either way of the real clock is now; six is not, unless the clock is a
+    stand-in's (moto)."""
+    now = datetime(2027, 2, 10, 12, 0, tzinfo=timezone.utc)
+    assert far_clock_refusal(now + timedelta(minutes=5), now, fake_clock=False) is None
+    assert far_clock_refusal(now - timedelta(minutes=5), now, fake_clock=False) is None
+    later = far_clock_refusal(now + timedelta(minutes=6), now, fake_clock=False)
+    assert later is not None and later.startswith(
+        "--at 2027-02-10T12:06:00Z is 0.10 h after the real clock (2027-02-10T12:00:00Z)")
+    earlier = far_clock_refusal(datetime(2027, 1, 31, tzinfo=timezone.utc), now,
+                                fake_clock=False)
+    assert earlier is not None and "h before the real clock" in earlier
+    assert far_clock_refusal(now + timedelta(days=19), now, fake_clock=True) is None
