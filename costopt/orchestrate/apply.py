@@ -17,7 +17,9 @@ One run at time ``at``:
 5. Without ``yes`` that is all (a dry run: the ledger and AWS are left as they were).
    With it, stops and terminations go first, then starts, then launches, each written to
    the ledger before the call (intent) and after it (result). A launch that finds no spot
-   capacity walks the fallback chain (:mod:`costopt.orchestrate.fallback`).
+   capacity walks the fallback chain (:mod:`costopt.orchestrate.fallback`). An action AWS
+   refuses (termination protection, a permission) is recorded, said and counted as failed;
+   the run goes on with the others, and the next run tries it again.
 """
 
 from __future__ import annotations
@@ -407,9 +409,11 @@ class _Carrier:
             self.say("failed", f"no capacity to start {instance_id} ({action.pool}): "
                      f"{exc.code}; the next run tries again")
             return False
-        except AwsError as exc:
+        except AwsError as exc:  # one stuck instance is one problem: the rest goes on
             self.ledger.result(intent, "failed", detail=str(exc))
-            raise
+            self.say("failed", f"{action.kind} of {instance_id} ({action.pool}) failed: {exc}; "
+                     "the other changes go on, and the next run tries it again")
+            return False
         self.ledger.result(intent, "ok")
         if action.kind == "claim":
             self.ledger.instance_claimed(instance_id, plan_id=self.plan.plan_id,
@@ -489,9 +493,13 @@ class _Carrier:
                 self.say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
                          f"({target.describe()}): {exc.code}; trying the next step")
                 continue
-            except AwsError as exc:
+            except AwsError as exc:  # not for want of capacity: the other slots go on
                 self.ledger.result(intent, "failed", detail=str(exc))
-                raise
+                if self.guard and verdict:
+                    self.guard.withdraw(verdict)
+                self.say("failed", f"the launch of {pool.pool} slot {action.slot} failed: "
+                         f"{exc}; the other changes go on, and the next run tries it again")
+                return False
             self.ledger.result(intent, "ok", instance_id=instance_id)
             if gang is not None and az:
                 self.gang_zones.setdefault(gang, az)

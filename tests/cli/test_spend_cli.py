@@ -45,3 +45,46 @@ def test_a_run_that_changes_aws_is_judged_at_the_real_clock(
                    "--image-id", IMAGE, "--yes", "--policy", "plan", env_url=aws)
     assert done.returncode == 0, done.stderr
     assert len(live("us-east-1")) == 2 and len(live("us-west-2")) == 1
+
+
+def apply_at(plan_file: Path, state: Path, hour: int, url: str, *extra: str):
+    return run_cli("apply", str(plan_file), "--at", at(hour), "--state-dir", str(state),
+                   "--image-id", IMAGE, "--yes", "--policy", "plan", *extra, env_url=url)
+
+
+def test_one_instance_that_cannot_be_terminated_is_one_problem(
+        plan_file: Path, tmp_path: Path, aws: str) -> None:
+    """The issue's case: an instance with termination protection made every reconcile stop
+    at its terminate, so a slot due elsewhere never launched. At 12:00 slot 1 of the
+    on-demand pool is over (its instance is to go: protected, it cannot) and slot 0 of the
+    spot pool runs again (its instance was ended behind costopt's back: a launch). The
+    launch happens; the terminate fails on its own, said, exit 1; once the protection is
+    lifted the next run ends the instance."""
+    import boto3
+
+    state = tmp_path / "state"
+    first = apply_at(plan_file, state, 0, aws)
+    assert first.returncode == 0, first.stderr
+    east = boto3.client("ec2", region_name="us-east-1")
+    west = boto3.client("ec2", region_name="us-west-2")
+    slot1 = next(i["InstanceId"] for i in live("us-east-1")
+                 if {"Key": "costopt:slot", "Value": "1"} in i["Tags"])
+    east.modify_instance_attribute(InstanceId=slot1, DisableApiTermination={"Value": True})
+    [spot] = live("us-west-2")
+    west.terminate_instances(InstanceIds=[spot["InstanceId"]])
+
+    stuck = apply_at(plan_file, state, 12, aws)
+    assert stuck.returncode == 1
+    assert f"terminate of {slot1} (aws:us-east-1:p3.2xlarge:on_demand) failed: " \
+        "TerminateInstances" in stuck.stdout
+    assert "OperationNotPermitted" in stuck.stdout and "Traceback" not in stuck.stderr
+    assert [i["InstanceId"] for i in live("us-west-2")] != [spot["InstanceId"]]
+    assert len(live("us-west-2")) == 1  # the spot slot launched all the same
+    assert slot1 in [i["InstanceId"] for i in live("us-east-1")]
+
+    east.modify_instance_attribute(InstanceId=slot1, DisableApiTermination={"Value": False})
+    again = apply_at(plan_file, state, 12, aws)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [i["InstanceId"] for i in live("us-east-1")] != [] and slot1 not in [
+        i["InstanceId"] for i in live("us-east-1")]
+    assert len(live("us-west-2")) == 1
