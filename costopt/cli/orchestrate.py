@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.policy import Policy
+    from costopt.orchestrate.reconcile import ObservedInstance
     from costopt.orchestrate.watch import StopFlag
     from costopt.plan.planfile import FleetPool, PlanDocument
 
@@ -226,6 +227,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                         for k, p, n, c in recon.summary()],
             "usd_per_hour_before": round(before, 6), "usd_per_hour_after": round(after, 6),
             "budget_usd": outcome.budget_usd,
+            "foreign_instances": [o.instance_id for o in outcome.foreign],
         }))
         return
     out = env.console
@@ -237,6 +239,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
               f"of its workload, {live} running"
               + (f"; {older} older plan(s) of the workload to take over." if older else "."),
               highlight=False)
+    _say_foreign(outcome.foreign, env)
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
                  "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
@@ -265,6 +268,18 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
         out.print("Dry run: nothing was changed. Run again with --yes to carry it out.")
 
 
+def _say_foreign(foreign: list[ObservedInstance], env: Env) -> None:
+    """Instances of a workload of the same name that another ledger runs: they exist, and
+    are left alone."""
+    live = [o for o in foreign if o.state not in ("shutting-down", "terminated")]
+    if live:
+        owners = sorted({o.owner or "none" for o in live})
+        env.console.print(
+            f"{len(live)} instance(s) carry the workload's name but belong to another ledger "
+            f"(costopt:owner {', '.join(owners)}): another workload's, left alone: "
+            + ", ".join(o.instance_id for o in live), highlight=False, soft_wrap=True)
+
+
 @guarded
 def status(
     ctx: typer.Context,
@@ -281,6 +296,7 @@ def status(
     Example: costopt status plan.json
     """
     from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.ownership import Owner, split_by_owner
     from costopt.orchestrate.reconcile import LIVE, instance_price
 
     env = get_env(ctx)
@@ -296,11 +312,19 @@ def status(
         runtimes = ledger.runtimes(EPOCH, moment) if ledger else []
         interruptions = [i for i in (ledger.interruptions() if ledger else [])
                          if i.plan_id in plans]
-        jobs, notes = job_rows(_plan_documents(plan_file, ledger, plans), ledger, moment)
+        documents = _plan_documents(plan_file, ledger, plans)
+        jobs, notes = job_rows(documents, ledger, moment)
+        owner = Owner(ledger.owner_id(create=False) if ledger else None, set(records),
+                      set(plans))
     finally:
         if ledger is not None:
             ledger.close()
     fleet = Ec2Fleet(env.boto3_session())
+    regions: dict[str, set[str]] = {}  # workload name -> the regions of its plans
+    for d in documents:
+        regions.setdefault(d.workload_name, set()).update(plans[d.plan_id][0])
+    foreign = [o for name, where in sorted(regions.items())
+               for o in split_by_owner(fleet.describe_workload(name, sorted(where)), owner)[1]]
     rows = []
     for plan_id, (regions, pools) in plans.items():
         for o in fleet.describe(plan_id, regions):
@@ -330,9 +354,13 @@ def status(
     if fmt == "json":
         env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                            "instances": rows, "interruptions": lost,
-                                           "jobs": jobs}))
+                                           "jobs": jobs, "foreign_instances": [
+                                               {"instance_id": o.instance_id,
+                                                "owner": o.owner, "state": o.state,
+                                                "pool": o.pool} for o in foreign]}))
         return
     _status_tables(rows, lost, env)
+    _say_foreign(foreign, env)
     _jobs_table(jobs, env)
 
 

@@ -6,7 +6,9 @@ One run at time ``at``:
    plan of each workload is in force), unless asked to put it back in force.
 1. Describe every instance of the plan's workload (tag ``costopt:workload``) in the plan's
    regions and those of the ledger's instances of the workload: the plan's own, and those
-   of older plans of it, which this plan takes over (claims or ends).
+   of older plans of it, which this plan takes over (claims or ends). Those of a workload of
+   the same name that another ledger runs are left alone, and reported
+   (:mod:`costopt.orchestrate.ownership`).
 2. Settle intents an earlier run wrote but never closed (a crash between the call and its
    result) from what AWS shows: an instance carrying the launch's ``ClientToken`` or its
    slot's tags is the launch's result, so nothing is launched twice.
@@ -46,6 +48,7 @@ from costopt.orchestrate.fallback import (
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict
 from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.ownership import Owner, split_by_owner
 from costopt.orchestrate.progress import parse_progress_tag
 from costopt.orchestrate.reconcile import (
     GONE,
@@ -94,6 +97,7 @@ class ApplyOutcome:
     failed: list[FleetAction] = field(default_factory=list)
     budget_usd: float | None = None
     pools: dict[str, FleetPool] = field(default_factory=dict)
+    foreign: list[ObservedInstance] = field(default_factory=list)  # another ledger's: untouched
 
     @property
     def usd_per_hour_before(self) -> float:
@@ -132,7 +136,9 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
             raise ValueError("a run that changes AWS needs a ledger")
         ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
         ledger.put_in_force(workload, plan.plan_id, at)
-    observed = fleet.describe_workload(workload, regions)
+    owner = Owner(ledger.owner_id(create=options.yes) if ledger else None,
+                  {i.instance_id for i in ledger.instances()} if ledger else set(), same)
+    observed, foreign = split_by_owner(fleet.describe_workload(workload, regions), owner)
     if options.yes and ledger is not None:
         _settle_pending(plan, observed, ledger, at, say)
         _sync_ledger(plan, observed, ledger, at, say)
@@ -145,7 +151,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     recon = reconcile(target or plan, at, observed, markets)
     scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
-                           pools=pools)
+                           pools=pools, foreign=foreign)
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
         else plan.monthly_budget_usd
     outcome.budget_usd = budget
@@ -165,7 +171,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         return outcome
 
     carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
-                       guard, scripts, _gang_zones(target or plan, at, observed))
+                       guard, owner.owner_id, scripts, _gang_zones(target or plan, at, observed))
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -372,6 +378,7 @@ class _Carrier:
     options: ApplyOptions
     say: Say
     guard: BudgetGuard | None
+    owner_id: str | None
     scripts: dict[tuple[str, int], tuple[Slot, str | None]] = field(default_factory=dict)
     gang_zones: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -480,7 +487,7 @@ class _Carrier:
             request = LaunchRequest(self.plan.plan_id, self.plan.workload_name,
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period), serves=serves,
-                                    user_data=script)
+                                    user_data=script, owner=self.owner_id)
             params = run_instances_params(request, image, settings.launch_template, placement)
             intent = self._intent(action, client_token=params["ClientToken"],
                                   usd_per_hour=price, detail=target.describe())

@@ -91,6 +91,7 @@ class ObservedInstance:
     gang: int | None = None  # the ``costopt:gang`` tag of a multi-node gang's instance
     node_rank: int | None = None  # the ``costopt:node-rank`` tag
     progress: str | None = None  # the ``costopt:progress`` tag a job may set: JOB=GPU_HOURS,...
+    owner: str | None = None  # the ``costopt:owner`` tag: the id of the ledger that launched it
 
     @property
     def interrupted(self) -> bool:

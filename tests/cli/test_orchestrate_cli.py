@@ -75,8 +75,13 @@ def at(hour: int) -> str:
 
 @pytest.fixture(scope="module")
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("plan")
-    (folder / "workload.yaml").write_text(WORKLOAD)
+    return make_plan_file(tmp_path_factory.mktemp("plan"), WORKLOAD)
+
+
+def make_plan_file(folder: Path, workload: str) -> Path:
+    """``costopt plan`` of ``workload`` in ``folder``, with the shipped prices without zone
+    prices: ``folder/plan.json``."""
+    (folder / "workload.yaml").write_text(workload)
     with (shipped_data_dir() / "instances.csv").open(newline="") as shipped, \
             (folder / "prices.csv").open("w", newline="") as old:
         rows = csv.DictReader(shipped)

@@ -9,9 +9,22 @@ from pathlib import Path
 
 import pytest
 from cli.fleet_cli import IMAGE, fleet, run_cli
-from cli.test_orchestrate_cli import at, plan_file  # noqa: F401 (a fixture)
+from cli.test_orchestrate_cli import WORKLOAD, at, make_plan_file
 
 from costopt.orchestrate.guard import FAKE_CLOCK_VARIABLE
+
+
+@pytest.fixture(scope="module")
+def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_plan_file(tmp_path_factory.mktemp("plan"), WORKLOAD)
+
+
+@pytest.fixture(scope="module")
+def other_team_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another team's workload, also named ``orch-test`` (another budget: another plan)."""
+    assert "monthly_budget_usd: 10000" in WORKLOAD
+    return make_plan_file(tmp_path_factory.mktemp("other"), WORKLOAD.replace(
+        "monthly_budget_usd: 10000", "monthly_budget_usd: 9000"))
 
 
 def live(region: str) -> list[dict]:
@@ -88,3 +101,39 @@ def test_one_instance_that_cannot_be_terminated_is_one_problem(
     assert [i["InstanceId"] for i in live("us-east-1")] != [] and slot1 not in [
         i["InstanceId"] for i in live("us-east-1")]
     assert len(live("us-west-2")) == 1
+
+
+def test_two_workloads_of_one_name_never_touch_each_others_fleet(
+        plan_file: Path, other_team_plan: Path, tmp_path: Path, aws: str) -> None:
+    """The issue's case: two teams, two ledgers, one account, two workloads both named
+    ``orch-test``: each apply took the other's instances for the plan it replaces and ended
+    them (36 launches in 6 rounds where 6 were needed). Each ledger tags its launches
+    ``costopt:owner`` with its own id: each team runs its own 3 instances (2 on-demand in
+    us-east-1, 1 spot in us-west-2), however often both apply, and each sees the other's."""
+    import json
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for _round in range(2):
+        for plan, state in ((plan_file, ours), (other_team_plan, theirs)):
+            result = apply_at(plan, state, 0, aws)
+            assert result.returncode == 0, result.stdout + result.stderr
+    every = fleet("us-east-1") + fleet("us-west-2")
+    assert len(every) == 6  # 6 launches, nothing ended
+    assert {i["State"]["Name"] for i in every} == {"running"}
+    owners: dict[str, list[str]] = {}
+    for i in every:
+        owners.setdefault({t["Key"]: t["Value"] for t in i["Tags"]}["costopt:owner"],
+                          []).append(i["InstanceId"])
+    assert sorted(len(v) for v in owners.values()) == [3, 3]
+    again = apply_at(plan_file, ours, 0, aws)
+    assert "No changes: the fleet matches the plan." in again.stdout
+    assert "3 instance(s) carry the workload's name but belong to another ledger" \
+        in again.stdout
+    status = run_cli("status", "--state-dir", str(ours), "--at", at(1), "--format", "json",
+                     env_url=aws)
+    assert status.returncode == 0, status.stderr
+    seen = json.loads(status.stdout)
+    mine = {r["instance_id"] for r in seen["instances"]}
+    other = {r["instance_id"] for r in seen["foreign_instances"]}
+    assert len(mine) == 3 and len(other) == 3 and not mine & other
+    assert mine | other == {i["InstanceId"] for i in every}
