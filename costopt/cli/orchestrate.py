@@ -122,7 +122,7 @@ def _say(env: Env, fmt: str) -> Any:
     colours = {"launch": "green", "start": "green", "stop": "yellow", "terminate": "red",
                "refused": "red", "failed": "red", "fallback": "yellow",
                "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan",
-               "claim": "cyan"}
+               "claim": "cyan", "late": "red", "replanned": "cyan"}
 
     def say(kind: str, message: str) -> None:
         out = env.err if fmt == "json" else env.console
@@ -194,15 +194,23 @@ def _refuse_a_far_clock(moment: datetime, env: Env) -> None:
 
 
 def _steered(driver: Policy, plan: PlanDocument, moment: datetime, workload_file: Path | None,
-             *, ledger: Ledger | None, **apply_args: Any) -> ApplyOutcome:
-    """One apply run towards what ``driver`` wants now (its progress from the ledger)."""
+             *, ledger: Ledger | None, carry_on: bool = False, **apply_args: Any
+             ) -> ApplyOutcome:
+    """One apply run towards what ``driver`` wants now (its progress from the ledger). With
+    ``carry_on`` (a watch), a policy that cannot steer gives way to the plan as written."""
     import functools
 
     from costopt.orchestrate.apply import apply_plan
-    from costopt.orchestrate.steer import steer
+    from costopt.orchestrate.steer import steer, steer_or_follow
 
     model = functools.cache(lambda: progress_model_for(plan, workload_file))
-    desired = steer(driver, plan, moment, model, ledger)
+    if carry_on:
+        desired, why = steer_or_follow(driver, plan, moment, model, ledger)
+        if why is not None:
+            apply_args["say"]("failed", f"the policy cannot steer: {why}. This reconcile "
+                              f"follows plan {plan.plan_id} as written")
+    else:
+        desired = steer(driver, plan, moment, model, ledger)
     return apply_plan(plan, moment, ledger=ledger, target=desired.plan,
                       markets=desired.markets, **apply_args)
 
@@ -521,7 +529,7 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
         try:
             outcome = _steered(driver, current, moment, workload_file, fleet=fleet,
                                ledger=ledger, options=options, say=say,
-                               plan_path=str(current_path))
+                               plan_path=str(current_path), carry_on=True)
             fresh = replanner.after(current, moment, outcome, ledger) if replanner else None
             if fresh is not None:
                 current, current_path = fresh
