@@ -269,11 +269,14 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
         reached = inst is not None and (
             (intent.kind == "start" and inst.state in LIVE)
             or (intent.kind == "stop" and inst.state not in LIVE)
-            or (intent.kind == "terminate" and inst.state in GONE))
-        ledger.result(intent.id, "ok" if reached else "failed",
-                      detail="settled from AWS after an interrupted run")
-        if reached and inst is not None:
-            if intent.kind == "start":
+            or (intent.kind == "terminate" and inst.state in GONE)
+            or (intent.kind == "claim" and inst.plan_id == intent.plan_id))
+        if reached and inst is not None:  # finish it: the record first, then the result
+            if intent.kind == "claim":  # AWS's tags say the takeover happened
+                ledger.instance_claimed(inst.instance_id, plan_id=intent.plan_id,
+                                        slot=intent.slot, usd_per_hour=intent.usd_per_hour
+                                        or 0.0, at=intent.at)
+            elif intent.kind == "start":
                 _record_running(ledger, plan, inst, intent.at,
                                 intent.usd_per_hour or 0.0)
             else:
@@ -281,6 +284,9 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
                                        ended=intent.kind == "terminate")
             say("recovered", f"the {intent.kind} of {inst.instance_id} cut short by an earlier "
                 "run did happen")
+        ledger.result(intent.id, "ok" if reached else "failed",
+                      detail="settled from AWS after an interrupted run" if reached else
+                      "not done at AWS when an earlier run was cut short: undone")
 
 
 def _record_progress_tags(plan: PlanDocument, observed: list[ObservedInstance],
@@ -421,7 +427,9 @@ class _Carrier:
             self.say("failed", f"{action.kind} of {instance_id} ({action.pool}) failed: {exc}; "
                      "the other changes go on, and the next run tries it again")
             return False
-        self.ledger.result(intent, "ok")
+        # Intent, call, the instance's record, then the result: a run killed in between
+        # leaves the intent open, and the next run finishes it from AWS's state
+        # (_settle_pending; each record is idempotent).
         if action.kind == "claim":
             self.ledger.instance_claimed(instance_id, plan_id=self.plan.plan_id,
                                          slot=action.slot, usd_per_hour=action.usd_per_hour,
@@ -434,6 +442,7 @@ class _Carrier:
                 usd_per_hour=action.usd_per_hour, at=self.at)
         else:
             self.ledger.instance_halted(instance_id, self.at, ended=action.kind == "terminate")
+        self.ledger.result(intent, "ok")
         self.say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
         return True
 
