@@ -46,7 +46,7 @@ from costopt.orchestrate.fallback import (
     remaining_chain,
 )
 from costopt.orchestrate.fleet import Fleet
-from costopt.orchestrate.guard import BudgetGuard, Verdict
+from costopt.orchestrate.guard import BudgetGuard, Verdict, unrecorded_spend_usd
 from costopt.orchestrate.ledger import Action, Ledger
 from costopt.orchestrate.ownership import Owner, split_by_owner
 from costopt.orchestrate.progress import parse_progress_tag
@@ -158,7 +158,9 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     verdicts: dict[int, Verdict] = {}
     guard = None
     if budget is not None:
-        spent = _spent_this_month(plan, ledger, at, observed)
+        recorded = {i.instance_id for i in ledger.instances()} if ledger else set()
+        spent = _spent_this_month(plan, ledger, at, observed) + unrecorded_spend_usd(
+            observed + foreign, recorded, pools, Month.of(at).start, at)
         guard = BudgetGuard(budget_usd=budget, spent_usd=spent, at=at, fleet=pools,
                             kept=recon.kept)
         for action in recon.actions:

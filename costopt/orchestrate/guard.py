@@ -2,20 +2,24 @@
 the monthly budget.
 
 Projected spend for the calendar month (UTC) of ``at`` = cloud spend so far this month (the
-ledger's runtimes of the workload's plans, at the price in force) + what the instances kept
-running will cost until their slots end or the month does + the same for every launch and
-start already accepted in this run + the one being judged. Owned servers are not counted:
-a launch does not change what they cost. Pure: every figure is passed in.
+ledger's runtimes of the workload's plans, at the price in force, and what AWS shows of the
+instances carrying the workload's name that the ledger does not know:
+:func:`unrecorded_spend_usd`) + what the instances kept running will cost until their slots
+end or the month does + the same for every launch and start already accepted in this run +
+the one being judged. What is still to come is counted at :func:`guarded_price`: a spot
+instance at its ``MaxPrice``, the most AWS may charge for it, not at the price the plan
+expects. Owned servers are not counted: a launch does not change what they cost. Pure:
+every figure is passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from costopt.months import Month
-from costopt.orchestrate.reconcile import FleetAction, ObservedInstance, instance_price
+from costopt.orchestrate.reconcile import LIVE, FleetAction, ObservedInstance, instance_price
 from costopt.plan.planfile import FleetPool
 from costopt.workload import iso
 
@@ -48,6 +52,38 @@ class Verdict:
                 "monthly_budget_usd, pass --monthly-budget, or --allow-over-budget")
 
 
+def guarded_price(pool: FleetPool, market: str) -> float:
+    """USD per instance-hour the guard counts for an instance of ``pool`` to come: on spot,
+    its ``MaxPrice`` bid when the plan sets one (AWS may charge up to it), else the plan's
+    price."""
+    if market == "spot" and pool.spot_max_price_usd is not None:
+        return max(pool.spot_max_price_usd, instance_price(pool, market))
+    return instance_price(pool, market)
+
+
+def unrecorded_spend_usd(observed: Iterable[ObservedInstance], known: Collection[str],
+                         pools: dict[str, FleetPool], start: datetime, at: datetime) -> float:
+    """USD spent in ``[start, at)`` by the instances AWS shows carrying the workload's name
+    that the ledger does not know (a ledger moved away or lost, another ledger's): each from
+    its ``LaunchTime`` (or ``start``) until ``at`` while it runs, or until AWS says it
+    stopped, at :func:`guarded_price` of its pool in ``pools`` (others have no price at
+    hand: not counted). A lower bound: AWS shows an instance ended only for about an hour,
+    and its ``LaunchTime`` is its last start."""
+    total = 0.0
+    for o in observed:
+        if o.instance_id in known or o.pool not in pools:
+            continue
+        if o.state in LIVE:
+            end = at
+        elif o.changed_at is not None:
+            end = min(o.changed_at, at)
+        else:
+            continue
+        hours = max(0.0, (end - max(o.launched_at, start)).total_seconds() / 3600)
+        total += hours * guarded_price(pools[o.pool], o.market)
+    return total
+
+
 class BudgetGuard:
     """Judges launches and starts in order; each accepted one adds to what is committed."""
 
@@ -63,7 +99,7 @@ class BudgetGuard:
                                  if o.pool in fleet)
 
     def _cost(self, pool: FleetPool, slot: int, market: str) -> float:
-        return slot_hours(pool, slot, self.at, self.month_end) * instance_price(pool, market)
+        return slot_hours(pool, slot, self.at, self.month_end) * guarded_price(pool, market)
 
     def judge(self, action: FleetAction) -> Verdict:
         """Accept (and commit) or refuse one launch or start."""

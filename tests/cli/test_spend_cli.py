@@ -137,3 +137,31 @@ def test_two_workloads_of_one_name_never_touch_each_others_fleet(
     other = {r["instance_id"] for r in seen["foreign_instances"]}
     assert len(mine) == 3 and len(other) == 3 and not mine & other
     assert mine | other == {i["InstanceId"] for i in every}
+
+
+def test_a_ledger_moved_away_does_not_forget_what_was_spent(
+        plan_file: Path, tmp_path: Path, aws: str) -> None:
+    """The issue's case: moving the ledger away (as the damaged-ledger error advises) forgot
+    the month's spend, and a refused launch was then allowed. At 00:00 the first ledger
+    launches the plan's 3 instances. At 12:00, with a fresh ledger (they are another
+    ledger's now: left alone), the plan's slot 0 of each pool is launched again, under a
+    budget of 150 USD: with nothing spent, 6 h x 3.00 = 18.00 and 8 h x 12.00 (spot at its
+    MaxPrice) = 96.00 would pass. AWS shows the 3 instances running: each counts from its
+    LaunchTime (or the month's start) until 12:00 at its pool's price, spot at its bid."""
+    import re
+    from datetime import datetime
+
+    from costopt.months import Month
+
+    assert apply_at(plan_file, tmp_path / "first", 0, aws).returncode == 0
+    moment = datetime.fromisoformat(at(12).replace("Z", "+00:00"))
+    price = {"us-east-1": 3.0, "us-west-2": 12.0}
+    spent = sum((moment - max(i["LaunchTime"], Month.of(moment).start)).total_seconds() / 3600
+                * price[region] for region in price for i in live(region))
+    result = apply_at(plan_file, tmp_path / "moved", 12, aws, "--monthly-budget", "150")
+    assert result.returncode == 1
+    said = [float(x.replace(",", "")) for x in re.findall(r"\(spent ([\d,.]+) so far",
+                                                          result.stdout)]
+    assert said and all(x == pytest.approx(spent, abs=0.01) for x in said)
+    assert spent > 150
+    assert len(live("us-east-1")) == 2 and len(live("us-west-2")) == 1  # nothing launched
