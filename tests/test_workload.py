@@ -413,3 +413,21 @@ def test_a_workload_file_reads_numbers_as_yaml_1_2(tmp_path: Path) -> None:
     with pytest.raises(WorkloadError) as info:
         load_workload(path)
     assert "horizon.days" in str(info.value) and "'1:30'" in str(info.value)
+
+
+def test_a_spot_bid_below_every_spot_price_is_refused() -> None:
+    """``spot_max_price_ratio: 1e-9`` planned spot with a bid of 0 (AWS fills none). Spot at
+    1.00 of an on-demand 3.00 needs a ratio of at least 1/3: 1e-9 is refused with that
+    figure; 0.5 bids 1.50 and passes; without spot in the markets nothing is bid."""
+    cat = catalog(offer(spot=1.0, on_demand=3.0))
+
+    def issues(ratio: float, **cloud: object) -> list[str]:
+        w = workload([{"name": "a", "gpu_hours": 10}],
+                     cloud={"spot_max_price_ratio": ratio, **cloud})
+        return [f"{i.path} = {i.value}: {i.message}" for i in check_against_catalog(w, cat)]
+
+    [message] = issues(1e-9)
+    assert message.startswith("cloud.spot_max_price_ratio = 1e-09: bids below the spot price")
+    assert "the lowest is 0.3333 x the on-demand price" in message
+    assert "raise it to at least 0.3333" in message
+    assert issues(0.5) == [] and issues(1e-9, markets=["on_demand"]) == []
