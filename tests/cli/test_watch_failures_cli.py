@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli.fleet_cli import IMAGE, fleet
-from cli.test_deadline_e2e import WORKLOAD, env, hours
+from cli.test_deadline_e2e import WORKLOAD, env, hours, plan_in
 from orchestrate.aws_faults import Faults
 from typer.testing import CliRunner, Result
 
@@ -21,11 +21,7 @@ from costopt.orchestrate.ledger import Ledger
 
 @pytest.fixture
 def planned(tmp_path: Path) -> Path:
-    (tmp_path / "workload.yaml").write_text(WORKLOAD)
-    result = CliRunner().invoke(app, ["plan", str(tmp_path / "workload.yaml"), "-o",
-                                      str(tmp_path / "plan.json")])
-    assert result.exit_code == 0, result.output
-    return tmp_path / "plan.json"
+    return plan_in(tmp_path)
 
 
 def watch(planned: Path, state: Path, looks: list[float], at_each: dict[float, object],
