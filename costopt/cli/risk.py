@@ -214,11 +214,15 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
 
 def plan_risk(env: Env, plan: PlanDocument, workload: Workload, catalog: PriceCatalog, *,
               scenarios: int, budget_usd: float | None,
-              replan: Callable[[Workload], PlanDocument]) -> tuple[PlanDocument, str]:
-    """``plan --risk N [--risk-budget USD]``: the plan to write and its risk line. With a
-    budget, plans for the tail (:func:`costopt.risk.assess.plan_for_tail`)."""
+              replan: Callable[[Workload], PlanDocument]) -> tuple[PlanDocument, str | None]:
+    """``plan --risk N [--risk-budget USD]``: the plan to write and its risk line (none for
+    an infeasible plan). With a budget, plans for the tail
+    (:func:`costopt.risk.assess.plan_for_tail`)."""
     from costopt.risk.assess import plan_for_tail
     from costopt.risk.document import headline
+
+    if plan.status != "optimal":
+        return plan, None
 
     inputs = _inputs(plan, workload, catalog, None, None, None, 0.0, "deadline", 2)
 

@@ -67,7 +67,7 @@ def plan_for_tail(inputs: RiskInputs, budget_usd: float,
                   risk: Callable[[RiskInputs], dict[str, Any]]) -> list[TailAttempt]:
     """Plan for the tail: the plan of ``inputs`` first, then re-plans of the workload with
     the spot availability derated by each factor of :data:`DERATING` in turn, until a plan's
-    P90 is within ``budget_usd``. The scenarios stay those of the first plan's statistics:
+    P90 is within ``budget_usd`` (or a re-plan is infeasible). The scenarios stay those of the first plan's statistics:
     derating changes what is planned, not what spot will do. Every attempt is returned, the
     last the one to use (or, when none meets the budget, the one of least P90 is the
     caller's choice)."""
@@ -77,6 +77,8 @@ def plan_for_tail(inputs: RiskInputs, budget_usd: float,
         if p90 is not None and p90 <= budget_usd:
             break
         plan = replan(derated(inputs.workload, inputs.plan, factor))
+        if plan.status != "optimal":  # derated further, it would not be feasible either
+            break
         attempt = replace(inputs, plan=plan)
         attempts.append(TailAttempt(factor, plan, risk(attempt)))
     return attempts

@@ -55,9 +55,10 @@ class ZoneStats:
                          preemptions_per_spot_hour: float) -> ZoneStats:
         """The stats whose up spells end ``r`` times per spot-hour: outages come ``r A``
         times per wall hour and fill ``1 - A`` of it, so they last ``(1 - A) / (r A)`` hours
-        on average (0.59 and 0.44 give 1.58 h). Always up when ``A`` is 1."""
-        if availability >= 1:
-            return cls(1.0, TICK_SECONDS / 3600)
+        on average (0.59 and 0.44 give 1.58 h), at least one tick. Always up when ``A`` is
+        1; an ``A`` out of (0, 1] is kept for :meth:`SynthSpec.problems` to refuse."""
+        if availability == 1 or not 0 < availability < 1:
+            return cls(availability, TICK_SECONDS / 3600)
         return cls(availability, max(TICK_SECONDS / 3600, (1 - availability) / (
             preemptions_per_spot_hour * availability)))
 

@@ -3,6 +3,7 @@ local Ray; a scenario that fails is reported with its index, never dropped."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -50,7 +51,9 @@ def test_local_processes_give_the_same_results(here: list[ScenarioResult]) -> No
 
 
 def test_a_local_ray_gives_the_same_results(here: list[ScenarioResult]) -> None:
-    import ray  # installed by the extra `costopt[ray]` (.ci/run): not skipped
+    # CI installs the extra costopt[ray] (.ci/run) and never skips this; elsewhere it runs
+    # where Ray is installed.
+    ray = __import__("ray") if os.environ.get("CI") else pytest.importorskip("ray")
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # fail_second, to workers

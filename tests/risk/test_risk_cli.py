@@ -1,0 +1,96 @@
+"""``costopt risk`` and ``costopt plan --risk`` through the CLI; the JSON's figures agree
+with separate ``costopt simulate`` runs of the same scenarios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from costopt.cli.main import app
+
+WORKLOAD = """\
+name: risk-test
+horizon: {start: 2027-01-01, days: 1, period_hours: 4}
+cloud:
+  regions: [us-east-1]
+  instance_types: [p3.2xlarge]
+  setup_minutes: 10
+  min_instance_minutes: 0
+  price_overrides:
+    - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
+    - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
+  spot_interruptions_per_hour:
+    - {instance_type: p3.2xlarge, region: us-east-1, rate: 0.0}
+jobs:
+  - {name: train, gpus: 1, gpu_hours: 8, interruptible: true, checkpoint_minutes: 30,
+     deadline: 2027-01-01T16:00:00Z}
+"""
+"""One 8 GPU-hour job due at 16:00 on p3.2xlarge (4-hour periods), 1 USD/h spot, 3 USD/h on
+demand."""
+
+
+def cli(*args: str) -> Result:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "workload.yaml").write_text(WORKLOAD)
+    cli("plan", "workload.yaml", "-o", "plan.json")
+    return tmp_path
+
+
+def test_the_json_agrees_with_simulate_runs_of_the_same_scenarios(planned: Path) -> None:
+    cli("risk", "plan.json", "-n", "4", "--seed", "7", "--workers", "1", "--availability",
+        "0.6", "--mean-outage-hours", "1", "--format", "json", "-o", "risk.json",
+        "--write-traces", "scenarios")
+    doc = json.loads((planned / "risk.json").read_text())
+    assert (doc["scenarios"], doc["completed"], doc["failed"], doc["policy"]) == (
+        4, 4, [], "deadline")
+    for s in doc["scenario_results"]:
+        folder = planned / "scenarios" / f"scenario-{s['index']:04d}"
+        cli("simulate", "plan.json", "--traces", str(folder / "traces.yaml"), "--format",
+            "json", "-o", str(folder / "score.json"))
+        score = json.loads((folder / "score.json").read_text())
+        assert s["realised_usd"] == score["realised_usd"]
+        assert [(j["job"], j["finished"], j["met_deadline"]) for j in s["jobs"]] == [
+            (j["job"], j["finished"], j["met_deadline"]) for j in score["jobs"]]
+    costs = sorted(s["realised_usd"] for s in doc["scenario_results"])
+    # Four scenarios: P10 the 1st cost, P50 the 2nd, P90 the 4th (ceil(0.9 x 4) = 4).
+    assert (doc["cost"]["p10_usd"], doc["cost"]["p50_usd"], doc["cost"]["p90_usd"],
+            doc["cost"]["max_usd"]) == (costs[0], costs[1], costs[3], costs[3])
+    assert len(set(costs)) > 1  # the scenarios differ
+
+
+def test_tables_and_the_html_page(planned: Path) -> None:
+    out = cli("risk", "plan.json", "-n", "3", "--workers", "1").output
+    assert "P90" in out and "train" in out
+    assert "Risk over 3 scenario(s): P50" in out
+    cli("risk", "plan.json", "-n", "3", "--workers", "1", "--format", "html", "-o",
+        "risk.html")
+    page = (planned / "risk.html").read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert 'id="chart-risk"' in page and "data:image/png;base64," in page
+
+
+def test_bad_traces_and_format_are_refused_without_a_traceback(planned: Path) -> None:
+    result = CliRunner().invoke(app, ["risk", "plan.json", "--traces", "missing.yaml"])
+    assert result.exit_code == 1
+    assert "missing.yaml" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["risk", "plan.json", "--format", "xml"])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(app, ["risk", "plan.json", "--availability", "1.5"])
+    assert result.exit_code == 1
+    assert "--availability = 1.5" in result.output
+
+
+def test_plan_prints_its_risk_line(planned: Path) -> None:
+    out = cli("plan", "workload.yaml", "-o", "plan2.json", "--risk", "3").output
+    assert out.index("Plan written to") < out.index("Risk over 3 scenario(s): P50")
