@@ -66,11 +66,11 @@ def plan_for_tail(inputs: RiskInputs, budget_usd: float,
                   replan: Callable[[Workload], PlanDocument],
                   risk: Callable[[RiskInputs], dict[str, Any]]) -> list[TailAttempt]:
     """Plan for the tail: the plan of ``inputs`` first, then re-plans of the workload with
-    the spot availability derated by each factor of :data:`DERATING` in turn, until a plan's
-    P90 is within ``budget_usd`` (or a re-plan is infeasible). The scenarios stay those of the first plan's statistics:
-    derating changes what is planned, not what spot will do. Every attempt is returned, the
-    last the one to use (or, when none meets the budget, the one of least P90 is the
-    caller's choice)."""
+    the spot availability derated by each factor of :data:`DERATING` in turn, until a
+    plan's P90 is within ``budget_usd`` (or a re-plan is infeasible). The scenarios stay
+    those of the first plan's statistics: derating changes what is planned, not what spot
+    will do. Every attempt is returned; the first within the budget is the one to use (when
+    none is, the caller picks, say the one of least P90)."""
     attempts = [TailAttempt(1.0, inputs.plan, risk(inputs))]
     for factor in DERATING[1:]:
         p90 = attempts[-1].p90_usd
