@@ -7,30 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from cli.test_simulate_cli import WORKLOAD as SIMULATE_WORKLOAD
 from click.testing import Result
 from typer.testing import CliRunner
 
 from costopt.cli.main import app
 
-WORKLOAD = """\
-name: risk-test
-horizon: {start: 2027-01-01, days: 1, period_hours: 4}
-cloud:
-  regions: [us-east-1]
-  instance_types: [p3.2xlarge]
-  setup_minutes: 10
-  min_instance_minutes: 0
-  price_overrides:
-    - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
-    - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
-  spot_interruptions_per_hour:
-    - {instance_type: p3.2xlarge, region: us-east-1, rate: 0.0}
-jobs:
-  - {name: train, gpus: 1, gpu_hours: 8, interruptible: true, checkpoint_minutes: 30,
-     deadline: 2027-01-01T16:00:00Z}
-"""
-"""One 8 GPU-hour job due at 16:00 on p3.2xlarge (4-hour periods), 1 USD/h spot, 3 USD/h on
-demand."""
+WORKLOAD = SIMULATE_WORKLOAD.replace("setup_minutes: 0", "setup_minutes: 10")
+"""``simulate``'s CLI case, launches paid 10 minutes of setup: one 10 GPU-hour job on
+p3.2xlarge in us-east-1 (1 USD/h spot, 3 USD/h on demand) on 2027-01-01."""
 
 
 def cli(*args: str) -> Result:
