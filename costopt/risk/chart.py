@@ -40,8 +40,9 @@ def risk_figure(doc: dict[str, Any]) -> Figure:
     costs_ax.set_title(f"Realised cost, {doc['completed']} scenarios", fontsize=11)
     costs_ax.legend(fontsize=8)
     jobs = doc["jobs"]
-    miss_ax.bar([j["job"] for j in jobs], [j["miss_probability"] for j in jobs],
-                color=COLOURS["on_demand"], gid="miss")
+    bars = miss_ax.bar([j["job"] for j in jobs], [j["miss_probability"] for j in jobs],
+                       color=COLOURS["on_demand"], gid="miss")
+    miss_ax.bar_label(bars, labels=[f"{j['miss_probability']:.0%}" for j in jobs], fontsize=8)
     miss_ax.set_ylim(0, 1)
     miss_ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     miss_ax.tick_params(axis="x", labelrotation=30, labelsize=8)
