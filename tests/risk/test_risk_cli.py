@@ -79,3 +79,17 @@ def test_bad_traces_and_format_are_refused_without_a_traceback(planned: Path) ->
 def test_plan_prints_its_risk_line(planned: Path) -> None:
     out = cli("plan", "workload.yaml", "-o", "plan2.json", "--risk", "3").output
     assert out.index("Plan written to") < out.index("Risk over 3 scenario(s): P50")
+
+
+def test_plan_for_the_tail_says_what_it_tried(planned: Path) -> None:
+    # No plan can cost nothing: with a budget of 0 every derating is tried (availability x 1,
+    # 0.8, 0.64, 0.512, 0.41), each attempt's P90 printed, and the least P90 kept, said so.
+    result = CliRunner().invoke(app, ["plan", "workload.yaml", "-o", "plan3.json", "--risk",
+                                      "2", "--risk-budget", "0"])
+    assert result.exit_code == 0, result.output
+    tried = [line for line in result.output.splitlines()
+             if line.startswith("spot availability x ")]
+    assert [line.split(":")[0] for line in tried] == [
+        f"spot availability x {f}" for f in ("1", "0.8", "0.64", "0.512", "0.41")]
+    assert "no plan tried has its P90 within 0.00 USD" in result.output
+    assert (planned / "plan3.json").exists()
