@@ -48,17 +48,21 @@ class TailAttempt:
 
 def derated(workload: Workload, plan: PlanDocument, factor: float) -> Workload:
     """``workload`` with every spot pool of ``plan`` given ``factor`` times the availability
-    the plan assumed for it (``cloud.spot_availability`` by instance type and region)."""
+    the plan assumed for it (``cloud.spot_availability`` lines by instance type, region and
+    zone, in place of the workload's for those types and regions; ``cloud.spot_traces``
+    left out, since a traced availability would win)."""
     stats = plan_zone_stats(plan)
     records = {r.pool: r for r in plan.pools}
-    lines = {(records[p].instance_type, records[p].region):
-             max(1e-3, stats[p].availability * factor) for p in spot_pools(plan)
-             if p in records and records[p].instance_type and records[p].region}
+    lines = [SpotAvailability(instance_type=r.instance_type, region=r.region, az=r.zone,
+                              availability=max(1e-3, stats[p].availability * factor))
+             for p in spot_pools(plan) if (r := records.get(p)) and r.instance_type and r.region]
+    if workload.cloud is None:
+        return workload
+    derated_types = {(a.instance_type, a.region) for a in lines}
     kept = [a for a in workload.cloud.spot_availability
-            if (a.instance_type, a.region) not in lines] if workload.cloud else []
-    cloud = workload.cloud.model_copy(update={"spot_availability": kept + [
-        SpotAvailability(instance_type=t, region=r, availability=a)
-        for (t, r), a in sorted(lines.items())]}) if workload.cloud else None
+            if (a.instance_type, a.region) not in derated_types]
+    cloud = workload.cloud.model_copy(update={"spot_traces": None,
+                                              "spot_availability": kept + lines})
     return workload.model_copy(update={"cloud": cloud})
 
 

@@ -80,18 +80,19 @@ def pool_capacity(plan: PlanDocument, pool: str) -> int:
 
 def plan_zone_stats(plan: PlanDocument) -> dict[str, ZoneStats]:
     """Each spot pool's statistics as the plan assumed them: its record's
-    ``spot_availability`` where given or traced, else :data:`DEFAULT_AVAILABILITY`; its
-    ``interruptions_per_hour`` (per spot-hour) where traced, else
-    :data:`DEFAULT_PREEMPTIONS_PER_SPOT_HOUR` (a price table's rate says how often an
-    instance is reclaimed, not how long capacity stays away)."""
+    ``spot_availability`` (given, traced, or the workload's default), except that a plan
+    which took spot as always there (1.0, assumed: made before availability was assumed)
+    gets :data:`DEFAULT_AVAILABILITY`; its ``interruptions_per_hour`` (per spot-hour) where
+    traced, else :data:`DEFAULT_PREEMPTIONS_PER_SPOT_HOUR` (a price table's rate says how
+    often an instance is reclaimed, not how long capacity stays away)."""
     records = {r.pool: r for r in plan.pools}
     out = {}
     for pool in spot_pools(plan):
         record = records.get(pool)
-        extra = (record.model_extra or {}) if record else {}
-        source = extra.get("spot_availability_source")
-        availability = float(extra["spot_availability"]) if source in ("given", "traces") \
-            else DEFAULT_AVAILABILITY
+        given = getattr(record, "spot_availability", None)
+        source = getattr(record, "spot_availability_source", None)
+        availability = DEFAULT_AVAILABILITY if given is None or (
+            source == "assumed" and given >= 1) else float(given)
         rate = record.interruptions_per_hour if record and source == "traces" else None
         out[pool] = ZoneStats.from_preemptions(
             availability, rate if rate else DEFAULT_PREEMPTIONS_PER_SPOT_HOUR)
