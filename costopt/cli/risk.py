@@ -109,30 +109,19 @@ def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
     from costopt.errors import CostoptError
     from costopt.risk.replay import load_source
     from costopt.risk.scenario import RiskInputs
-    from costopt.risk.scenarios import (
-        DEFAULT_PREEMPTIONS_PER_SPOT_HOUR,
-        SyntheticSource,
-        ZoneStats,
-        plan_zone_stats,
-    )
-    from costopt.simulate.traces import SynthSpec
+    from costopt.risk.scenarios import synthetic_source
 
     if traces is not None:
         source: Any = load_source(traces)
         source.check(plan)
     else:
-        stats = plan_zone_stats(plan)
-        for pool, given in stats.items():
-            s = given if availability is None else ZoneStats.from_preemptions(
-                availability, DEFAULT_PREEMPTIONS_PER_SPOT_HOUR)
-            stats[pool] = ZoneStats(s.availability, mean_outage_hours or s.mean_outage_hours,
-                                    interruptions_per_hour)
-            problems = SynthSpec(stats[pool].availability, stats[pool].mean_outage_hours,
-                                 interruptions_per_hour, hours=24.0, seed=0).problems()
-            if problems:
-                raise CostoptError(f"synthetic traces for {pool}: " + "; ".join(
-                    f"{i.path} = {i.value}: {i.message}" for i in problems))
-        source = SyntheticSource(stats)
+        try:
+            source = synthetic_source(plan, availability=availability,
+                                      mean_outage_hours=mean_outage_hours,
+                                      interruptions_per_hour=interruptions_per_hour)
+        except ValueError as exc:
+            raise CostoptError(f"{exc}. To fix: give values the generator can reach "
+                               "(docs/risk.md)") from None
     return RiskInputs(plan=plan, workload=workload, catalog=catalog, source=source,
                       policy=policy, spot_attempts=spot_attempts)
 

@@ -99,13 +99,31 @@ def plan_zone_stats(plan: PlanDocument) -> dict[str, ZoneStats]:
     return out
 
 
+def synthetic_source(plan: PlanDocument, *, availability: float | None = None,
+                     mean_outage_hours: float | None = None,
+                     interruptions_per_hour: float = 0.0) -> SyntheticSource:
+    """The plan's own statistics (:func:`plan_zone_stats`), with what is given put in their
+    place for every spot pool (an ``availability`` alone: outages from
+    :data:`DEFAULT_PREEMPTIONS_PER_SPOT_HOUR`). :class:`ValueError` naming the pool and the
+    option when the generator cannot reach them (:meth:`SynthSpec.problems`)."""
+    stats = {}
+    for pool, planned in plan_zone_stats(plan).items():
+        s = planned if availability is None else ZoneStats.from_preemptions(
+            availability, DEFAULT_PREEMPTIONS_PER_SPOT_HOUR)
+        s = ZoneStats(s.availability, s.mean_outage_hours if mean_outage_hours is None
+                      else mean_outage_hours, interruptions_per_hour)
+        problems = SynthSpec(s.availability, s.mean_outage_hours, s.interruptions_per_hour,
+                             hours=24.0, seed=0, gap_seconds=TICK_SECONDS).problems()
+        if problems:
+            raise ValueError(f"synthetic traces for {pool}: " + "; ".join(
+                f"{i.path} = {i.value}: {i.message}" for i in problems))
+        stats[pool] = s
+    return SyntheticSource(stats)
+
+
 def scenario_seeds(seed: int, count: int) -> list[int]:
     """One seed per scenario, spawned from the master ``seed`` (the same for any runner)."""
     return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
-
-
-def _pool_seeds(seed: int, count: int) -> list[np.random.SeedSequence]:
-    return np.random.SeedSequence(seed).spawn(count)
 
 
 def _horizon(plan: PlanDocument) -> tuple[datetime, datetime]:
@@ -132,7 +150,7 @@ class SyntheticSource:
         hours = math.ceil((end - start).total_seconds() / TICK_SECONDS) * TICK_SECONDS / 3600
         pools = spot_pools(plan)
         out = []
-        for pool, child in zip(pools, _pool_seeds(seed, len(pools)), strict=True):
+        for pool, child in zip(pools, np.random.SeedSequence(seed).spawn(len(pools)), strict=True):
             s = self.stats.get(pool, DEFAULT_STATS)
             trace = synth(SynthSpec(
                 availability=s.availability, mean_outage_hours=s.mean_outage_hours,

@@ -21,6 +21,7 @@ from costopt.risk.scenarios import (
     ZoneStats,
     plan_zone_stats,
     scenario_seeds,
+    synthetic_source,
 )
 from costopt.simulate.traces import Trace
 
@@ -123,3 +124,20 @@ def test_plan_zone_stats_default_to_the_public_traces_median() -> None:
     (stats,) = plan_zone_stats(planned(given, cat)).values()
     assert stats.availability == 0.8
     assert stats.mean_outage_hours == pytest.approx(0.2 / (0.44 * 0.8))
+
+
+def test_options_put_their_statistics_in_place_of_the_plans() -> None:
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    # --availability 0.8 alone: outages 0.2 / (0.44 x 0.8) = 0.568 h; with a mean outage too.
+    (s,) = synthetic_source(plan, availability=0.8).stats.values()
+    assert (s.availability, s.mean_outage_hours) == (0.8, pytest.approx(0.2 / 0.352))
+    (s,) = synthetic_source(plan, mean_outage_hours=3.0, interruptions_per_hour=0.1
+                            ).stats.values()
+    assert (s.availability, s.mean_outage_hours, s.interruptions_per_hour) == (0.59, 3.0, 0.1)
+    # An outage shorter than a 5-minute tick cannot be drawn: refused, naming the option.
+    with pytest.raises(ValueError) as caught:
+        synthetic_source(plan, mean_outage_hours=0.01)
+    assert str(caught.value).startswith(f"synthetic traces for {SPOT}: ")
+    assert "--mean-outage-hours = 0.01: must be at least one tick (0.0833333 h)" in str(
+        caught.value)
