@@ -194,7 +194,8 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
         rich = Table(title=t.title, title_justify="left", caption=t.note or None,
                      caption_justify="left")
         for i, col in enumerate(t.columns):
-            rich.add_column(col, justify="left" if i in t.text else "right")
+            rich.add_column(col, justify="left" if i in t.text else "right",
+                            no_wrap=i not in t.text, overflow="fold")  # ids never cut
         for row in t.rows:
             rich.add_row(*row)
         env.console.print(rich)

@@ -104,9 +104,8 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                  tuple((j["job"], _when(j["deadline"]), f"{j['miss_probability']:.1%}",
                         _when(j["p50_finish"]), _when(j["p90_finish"])) for j in doc["jobs"]),
                  text=(0, 1, 3, 4))
-    tail = Table(f"Pools in the tail (the {doc['tail_scenarios']} scenario(s) at or above P90)",
-                 ("pool", "mean USD", "tail USD", "excess USD", "share", "avail.",
-                  "tail avail."),
+    tail = Table(f"Pools in the tail (USD; the {doc['tail_scenarios']} scenario(s) at or above "
+                 "P90)", ("pool", "mean", "tail", "excess", "share", "avail.", "tail avail."),
                  tuple((t["pool"], _usd(t["mean_usd"]), _usd(t["tail_mean_usd"]),
                         _usd(t["excess_usd"]), f"{t['excess_share']:.0%}",
                         _share(t["mean_availability"]), _share(t["tail_availability"]))
