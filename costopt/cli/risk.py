@@ -203,7 +203,7 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
 
 
 def plan_risk(env: Env, plan: PlanDocument, workload: Workload, catalog: PriceCatalog, *,
-              scenarios: int, budget_usd: float | None,
+              scenarios: int | None, budget_usd: float | None,
               replan: Callable[[Workload], PlanDocument]) -> tuple[PlanDocument, str | None]:
     """``plan --risk N [--risk-budget USD]``: the plan to write and its risk line (none for
     an infeasible plan). With a budget, plans for the tail
@@ -211,6 +211,9 @@ def plan_risk(env: Env, plan: PlanDocument, workload: Workload, catalog: PriceCa
     from costopt.risk.assess import plan_for_tail
     from costopt.risk.document import headline
 
+    if scenarios is None:
+        raise typer.BadParameter("plans for the tail of N scenarios: give --risk N too",
+                                 param_hint="--risk-budget")
     if plan.status != "optimal":
         return plan, None
 

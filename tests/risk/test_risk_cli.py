@@ -93,3 +93,11 @@ def test_plan_for_the_tail_says_what_it_tried(planned: Path) -> None:
         f"spot availability x {f}" for f in ("1", "0.8", "0.64", "0.512", "0.41")]
     assert "no plan tried has its P90 within 0.00 USD" in result.output
     assert (planned / "plan3.json").exists()
+
+
+def test_a_risk_budget_without_scenarios_is_a_usage_error(planned: Path) -> None:
+    result = CliRunner().invoke(app, ["plan", "workload.yaml", "-o", "plan4.json",
+                                      "--risk-budget", "100"])
+    assert result.exit_code == 2
+    assert "--risk" in result.output
+    assert not (planned / "plan4.json").exists()
