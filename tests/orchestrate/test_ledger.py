@@ -203,3 +203,13 @@ def test_a_damaged_postgresql_ledger_is_refused_the_same_way(pg_url: str, sql: s
         Ledger.connect(location)
     assert str(info.value).startswith(f"the ledger {location.shown} is damaged: {expected}")
     assert ":***@" in location.shown
+
+
+def test_a_new_ledger_is_its_owners_only(tmp_path: Path) -> None:
+    """The ledger holds the plans and their jobs' ``run`` commands: 0600 (and its WAL files,
+    which SQLite makes with the database's mode), its new folder 0700."""
+    with Ledger.open(tmp_path / "state") as ledger:
+        ledger.intent(run_id="r", plan_id="p", at=at(0), kind="launch", pool=POOL, slot=0)
+        files = sorted((tmp_path / "state").iterdir())
+        assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700

@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS progress_reports (
   source TEXT NOT NULL,            -- cli (costopt progress) or tag (costopt:progress)
   PRIMARY KEY (plan_id, job, at)
 );""",
+    "ledger_identity": """
+CREATE TABLE IF NOT EXISTS ledger_identity (
+  owner_id TEXT NOT NULL           -- random, made once: the costopt:owner tag of its launches
+);""",
     "leases": """
 CREATE TABLE IF NOT EXISTS leases (
   workload TEXT PRIMARY KEY,       -- one controller in charge of each workload
@@ -102,11 +106,11 @@ CREATE TABLE IF NOT EXISTS leases (
 }
 """table -> its DDL, in the order the tables are made (and copied by ``state migrate``)."""
 
-VERSION = 4
+VERSION = 5
 """``PRAGMA user_version`` of a SQLite ledger with every table above. Version 0: made
-before ``in_force``; version 2: before ``progress_reports``; version 3: before ``leases``
-(opening adds what is missing)."""
-ADDED = {"in_force": 0, "progress_reports": 2, "leases": 3}
+before ``in_force``; version 2: before ``progress_reports``; version 3: before
+``ledger_identity``; version 4: before ``leases`` (opening adds what is missing)."""
+ADDED = {"in_force": 0, "progress_reports": 2, "ledger_identity": 3, "leases": 4}
 """Tables added after a ledger version, and the latest version that lacks them."""
 
 TIMES = frozenset({"recorded_at", "at", "launched_at", "ended_at", "start", "end", "since"})

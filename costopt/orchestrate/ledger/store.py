@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -189,6 +190,24 @@ class Ledger:
     def in_memory(cls) -> Ledger:
         """A ledger that lives in this process only (``costopt simulate``'s)."""
         return cls(SqliteEngine.in_memory())
+
+    def owner_id(self, *, create: bool) -> str | None:
+        """This ledger's own id (32 hex digits), tagged ``costopt:owner`` on what its runs
+        launch (:mod:`costopt.orchestrate.ownership`); made the first time ``create`` allows
+        (a dry run writes nothing, so it may get None). Made once, whoever comes first: a
+        team's controllers on one ledger share it."""
+        row = self._rows("SELECT owner_id FROM ledger_identity").fetchone()
+        if row is not None:
+            return str(row["owner_id"])
+        if not create:
+            return None
+        with self._tx("ledger_identity") as c:
+            row = c.execute("SELECT owner_id FROM ledger_identity").fetchone()
+            if row is not None:
+                return str(row["owner_id"])
+            made = uuid.uuid4().hex
+            c.execute("INSERT INTO ledger_identity (owner_id) VALUES (?)", (made,))
+        return made
 
     @property
     def engine(self) -> Engine:
