@@ -61,6 +61,7 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
     assert json.loads((planned / "score.json").read_text()) == doc
     assert (doc["policy"], doc["realised_usd"], doc["planned_usd"], doc["on_demand_only_usd"],
             doc["hindsight_usd"]) == ("plan", 24.0, 10.0, 30.0, 10.0)
+    assert doc["hindsight_kind"] == "exact"  # one job: spot 05:00-15:00, no setup
     (job,) = doc["jobs"]
     assert {k: job[k] for k in ("job", "deadline", "finished", "met_deadline", "spot_hours",
                                 "on_demand_hours", "interruptions", "realised_usd")} == {
@@ -75,7 +76,7 @@ def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) 
     result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml",
                                       "--policy", "plan"])
     assert result.exit_code == 0, result.output
-    assert "hindsight optimum" in result.output
+    assert "hindsight optimum (exact)" in result.output
     (row,) = [line for line in result.output.splitlines() if "train" in line]
     assert row.split() == ["train", "01-02", "00:00", "not", "done", "24.00", "3.0", "7.0",
                            "1", "95.0%"]
