@@ -30,8 +30,8 @@ def stats(
                                                 "JSON format).", metavar="FILE...")],
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     preempted: Annotated[bool, typer.Option(
-        "--preempted", help="The data say whether the probe was preempted (1 = no spot), as "
-        "the published Can't Be Late traces do.")] = False,
+        "--preempted", help="The data say whether a probe was preempted (1 = no spot). Not "
+        "the published spot-traces files: they record 1 = spot could be had.")] = False,
 ) -> None:
     """Per trace: availability, preemptions per spot-hour and per wall hour, outage lengths.
 

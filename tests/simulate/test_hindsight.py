@@ -9,14 +9,14 @@ import math
 import numpy as np
 import pytest
 from builders import catalog, offer, workload
-from sim_cases import SPOT, T0, at, hourly, one_job, planned, prices
-from up_policy import UniformProgress
+from sim_cases import SPOT, T0, at, hourly, issue_job, one_job, planned, prices
 
 from costopt.errors import InputFileError
 from costopt.pool_ids import parse_pool_id
 from costopt.simulate.hindsight import capacity_caps, hindsight
 from costopt.simulate.run import simulate
 from costopt.simulate.traces import PoolTrace, SynthSpec, Trace, synth
+from costopt.simulate.uniform_progress import UniformProgress
 
 PERIOD_H = 8  # three periods of 8 h in the day
 
@@ -111,14 +111,6 @@ def test_a_stop_before_an_interruption_loses_nothing() -> None:
 
 # -- by hand, and against Uniform Progress ---------------------------------------------------
 
-def _issue_job():  # type: ignore[no-untyped-def]
-    """The issue's job: 48 GPU-h due 60 h after its start, 30-minute checkpoints; spot 1 USD/h,
-    on-demand 3; carried out with 10 minutes of setup per run (sim_cases)."""
-    return workload([{"name": "train", "gpus": 1, "gpu_hours": 48, "interruptible": True,
-                      "checkpoint_minutes": 30, "deadline": "2027-01-03T12:00:00Z"}],
-                    days=3, period_hours=12, cloud={"regions": ["us-east-1"]})
-
-
 def _synth_trace(a: float, outage_h: float, seed: int) -> PoolTrace:
     return PoolTrace(parse_pool_id(SPOT), f"a{a}-{outage_h}h-{seed}.json", T0,
                      synth(SynthSpec(a, outage_h, 0.2, 72, seed=seed)))
@@ -126,13 +118,13 @@ def _synth_trace(a: float, outage_h: float, seed: int) -> PoolTrace:
 
 def test_spot_always_there_pays_one_setup() -> None:
     # One spot run from 0:00: 10 minutes of setup, then 48 h of work: 48 1/6 h x 1 USD.
-    h = hindsight(_issue_job(), prices(), [hourly([1] * 72)], setup_minutes=10)
+    h = hindsight(issue_job(), prices(), [hourly([1] * 72)], setup_minutes=10)
     assert h.kind == "exact" and h.usd == pytest.approx(48 + 1 / 6)
 
 
 def test_no_spot_at_all_pays_on_demand_and_one_setup() -> None:
     # 48 1/6 h of on-demand at 3 USD = 144.50.
-    h = hindsight(_issue_job(), prices(), [hourly([0] * 72)], setup_minutes=10)
+    h = hindsight(issue_job(), prices(), [hourly([0] * 72)], setup_minutes=10)
     assert h.usd == pytest.approx(144.5)
 
 
@@ -141,7 +133,7 @@ def test_spot_that_comes_too_late_is_of_no_use() -> None:
     # of work after its setup (2.00 USD), saving 2 USD an hour of work against on-demand for
     # one more setup; on-demand from 0:00 does the other 46 1/6 h (to 46:20, 46 1/3 h x 3 =
     # 139.00): 141.00, against 144.50 on-demand alone.
-    h = hindsight(_issue_job(), prices(), [hourly([0] * 58 + [1] * 14)], setup_minutes=10)
+    h = hindsight(issue_job(), prices(), [hourly([0] * 58 + [1] * 14)], setup_minutes=10)
     assert h.usd == pytest.approx(141.0)
 
 
@@ -151,7 +143,7 @@ def test_never_above_uniform_progress(a: float, outage_h: float, seed: int) -> N
     # Uniform Progress's runs are one schedule among those the programme weighs (its reviews
     # every 15 minutes and the 5-minute ticks fall on the programme's 5-minute steps), and it
     # pays on to its next review after the work is done.
-    w, cat = _issue_job(), prices()
+    w, cat = issue_job(), prices()
     traces = [_synth_trace(a, outage_h, seed)]
     up = simulate(planned(w, cat), workload=w, catalog=cat, traces=traces,
                   policy=UniformProgress())
@@ -165,7 +157,7 @@ def test_never_above_uniform_progress(a: float, outage_h: float, seed: int) -> N
 def test_the_lp_is_a_bound_below_the_exact_optimum() -> None:
     # Without setup or lost work, and with spot counted per 12-hour period wherever it falls
     # in it, the LP pays no more than the best schedule (the job's window is whole periods).
-    w, cat = _issue_job(), prices()
+    w, cat = issue_job(), prices()
     for a, outage_h, seed in [(0.3, 0.25, 1), (0.5, 4.0, 2), (0.7, 24.0, 3), (0.9, 0.25, 1)]:
         traces = [_synth_trace(a, outage_h, seed)]
         exact = hindsight(w, cat, traces, setup_minutes=10)
