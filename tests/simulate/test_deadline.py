@@ -20,7 +20,6 @@ from costopt.simulate.run import simulate
 from costopt.simulate.traces import PoolTrace, SynthSpec, synth
 from costopt.simulate.uniform_progress import UniformProgress
 
-
 CASES = [(a, outage, seed) for a in (0.3, 0.5, 0.7, 0.9) for outage in (0.25, 4.0, 24.0)
          for seed in (1, 2, 3)]
 
