@@ -148,7 +148,8 @@ def test_synth_zones_writes_a_manifest_simulate_reads(tmp_path: Path) -> None:
 
     (tmp_path / "workload.yaml").write_text(WORKLOAD)
     result = CliRunner().invoke(app, ["traces", "synth-zones", "--workload",
-                                      str(tmp_path / "workload.yaml"), "--seed", "3", "-o", str(tmp_path / "traces.yaml")])
+                                      str(tmp_path / "workload.yaml"), "--seed", "3",
+                                      "-o", str(tmp_path / "traces.yaml")])
     assert result.exit_code == 0, result.output
     traces = load_manifest(tmp_path / "traces.yaml")
     spot = [p.id for p in build_pools(load_workload(tmp_path / "workload.yaml"),
