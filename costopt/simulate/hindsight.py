@@ -38,8 +38,9 @@ from costopt.workload import Workload
 HindsightKind = Literal["exact", "bound"]
 
 MAX_DP_CELLS = 300_000_000
-"""Steps x work levels x run states beyond which the exact programme is not tried (about
-a minute of numpy here): the bound is given instead, and says why."""
+"""Steps x work levels x run states beyond which the exact programme is not tried: the
+bound is given instead, and says why. Measured 2026-12-06 on this machine (shared): about 7
+million a second (the single-job grid's 5 million in 0.7 s), so this is under a minute."""
 
 
 @dataclass(frozen=True)
