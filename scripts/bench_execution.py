@@ -57,6 +57,7 @@ GRID_JOB = {
 }
 GRID_TRACE_DAYS = 20
 POLICY_NAMES = ("deadline", "plan")
+NOISE_GPU_HOURS = 1e-3
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Row:
     case: str
     planned_usd: float
     realised_usd: dict[str, float]
-    missed: dict[str, int]  # jobs that missed their deadline, per policy
+    missed: dict[str, list[str]]  # jobs that missed their deadline, per policy
     hindsight_usd: float | None
     hindsight_kind: str
     on_demand_usd: float
@@ -81,8 +82,13 @@ def spot_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
     return [p for p in build_pools(workload, catalog).cloud if p.market == "spot"]
 
 
-def missed(sim: Simulation) -> int:
-    return sum(1 for p in sim.jobs.values() if not p.met_deadline)
+def missed(sim: Simulation) -> list[str]:
+    """Jobs not finished by their deadline - less those left short by no more than
+    ``NOISE_GPU_HOURS`` at the end: the plan's LP gives a job up to about 1e-5 GPU-h less than
+    it needs (solver tolerance), which the simulation counts as not finished (the example's
+    ``ablations`` and ``student-projects``, run on owned servers up to the horizon's end)."""
+    return [p.job for p in sim.jobs.values() if not p.met_deadline
+            and not (p.finished_at is None and p.remaining_gpu_hours <= NOISE_GPU_HOURS)]
 
 
 def carry_out(case: str, plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
@@ -112,7 +118,8 @@ def print_rows(title: str, rows: list[Row]) -> None:
     print("|" + " --- |" * len(head))
     for r in rows:
         cells = [r.case, usd(r.planned_usd),
-                 *(f"{usd(r.realised_usd[p])} ({r.missed[p]})" if p in r.realised_usd else "-"
+                 *(f"{usd(r.realised_usd[p])} ({len(r.missed[p])})" if p in r.realised_usd
+                   else "-"
                    for p in policies),
                  f"{usd(r.hindsight_usd)} {r.hindsight_kind}", usd(r.on_demand_usd),
                  f"{r.seconds:.0f}"]
@@ -120,9 +127,11 @@ def print_rows(title: str, rows: list[Row]) -> None:
     for p in policies:
         ratios = [r.realised_usd[p] / r.hindsight_usd for r in rows
                   if p in r.realised_usd and r.hindsight_usd]
+        late = [job for r in rows for job in r.missed.get(p, [])]
         if ratios:
             print(f"- {p}: realised / hindsight {min(ratios):.2f}-{max(ratios):.2f}, "
-                  f"deadlines missed {sum(r.missed[p] for r in rows if p in r.missed)}")
+                  f"deadlines missed {len(late)}" + (f" ({', '.join(sorted(set(late)))})"
+                                                     if late else ""))
 
 
 def workload_cases(path: Path, seeds: range) -> list[Row]:
@@ -177,7 +186,7 @@ def print_grid(rows: list[Row], gaps: list[float]) -> None:
                         if r.realised_usd[p] > 1.02 * r.realised_usd["uniform-progress"])
         dearer_od = sum(1 for r in rows if r.realised_usd[p] > r.on_demand_usd)
         print(f"| {p} | {total:,.2f} | {total / on_demand:.3f} | "
-              f"{sum(r.missed[p] for r in rows)} | {dearer_up} | {dearer_od} |")
+              f"{sum(len(r.missed[p]) for r in rows)} | {dearer_up} | {dearer_od} |")
     exact = [r.hindsight_usd for r in rows if r.hindsight_usd is not None]
     print(f"| hindsight ({rows[0].hindsight_kind}) | {sum(exact):,.2f} | "
           f"{sum(exact) / on_demand:.3f} | | | |")
