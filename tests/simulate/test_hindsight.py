@@ -207,6 +207,18 @@ def test_two_jobs_get_the_bound_and_say_why() -> None:
     assert "2 jobs" in h.note
 
 
+def test_one_job_on_pools_of_two_speeds_gets_the_bound_and_says_why() -> None:
+    # p3.2xlarge (V100, speed 1) and g4dn.xlarge (T4, speed 0.5): work per step differs, so
+    # the programme does not apply. The bound: g4dn.xlarge spot (no trace: always there) at
+    # 0.4 USD/h does a GPU-h for 0.8 USD against p3.2xlarge spot's 1.0: 20 h x 0.4 = 8 USD.
+    cat = catalog(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0, rate=0.0),
+                  offer("g4dn.xlarge", "us-east-1", gpu="T4", on_demand=0.5, spot=0.4,
+                        rate=0.0))
+    h = hindsight(one_job(10), cat, [hourly([1] * 24)])
+    assert (h.kind, h.usd) == ("bound", pytest.approx(8.0))
+    assert "train runs at 2 speeds" in h.note
+
+
 def test_caps_are_the_trace_summed_over_each_period() -> None:
     # Half-hour ticks from 23:45 the day before (not on a period boundary), counts 1,2,3,4,...
     # Period 0 (00:00-08:00): tick 0 (23:45-00:15) counts 1 x 0.25 h; ticks 1-15 whole:
