@@ -148,7 +148,7 @@ def test_no_spot_at_all_pays_on_demand_and_one_setup() -> None:
     assert h.usd == pytest.approx(144.5)
 
 
-def test_spot_that_comes_too_late_is_of_no_use() -> None:
+def test_spot_only_near_the_deadline_does_the_last_hours() -> None:
     # Spot only from 58 h on, 2 h before the deadline: a spot run 58:00-60:00 does 1 5/6 h
     # of work after its setup (2.00 USD), saving 2 USD an hour of work against on-demand for
     # one more setup; on-demand from 0:00 does the other 46 1/6 h (to 46:20, 46 1/3 h x 3 =
