@@ -122,8 +122,10 @@ def synth_zones(
     capacity: Annotated[int, typer.Option(help="Spot instances a zone holds while up.",
                                           min=1)] = 1,
 ) -> None:
-    """Write a manifest of synthetic traces for every spot pool the workload may use, each
-    zone its own statistics (availability 0.2-0.9, mean outages 15 min-24 h; docs/simulate.md).
+    """Write synthetic traces of every spot pool a workload may use, zones that differ.
+
+    A trace per zone, each zone its own statistics (availability 0.2-0.9, mean outages 15
+    min-24 h), and a manifest naming them (docs/simulate.md).
 
     Example: costopt traces synth-zones --workload examples/workload.yaml --seed 1 -o traces.yaml
     """
