@@ -105,28 +105,21 @@ def test_exact_hindsight_is_the_least_over_every_schedule(
     assert round(h.usd, 2) == round(expected, 2), (counts, gpu_hours)
 
 
-def test_work_done_as_the_trace_falls_is_not_lost() -> None:
-    # East spot up in hours 0 and 1, down in 2; the job needs 1.5 GPU-h. On east spot from
-    # 0:00: setup to 0:30, 1.5 h of work to 2:00, done just as the trace falls: 2 h x 1 USD.
-    # The brute force agrees.
+@pytest.mark.parametrize("gpu_hours,usd", [(1.5, 2.0), (2.0, 6.0)])
+def test_what_the_trace_ends_and_what_a_run_ended_by_choice_keeps(gpu_hours: float,
+                                                                  usd: float) -> None:
+    # East spot up in hours 0 and 1, down in 2; west spot down; due at 3:00.
+    # 1.5 GPU-h: on east spot from 0:00, setup to 0:30, 1.5 h of work to 2:00, done just as
+    # the trace falls: 2 h x 1 USD = 2.00.
+    # 2 GPU-h: east spot 0:00-2:00 would do 1.5 h of work and lose 0.5 when the trace falls
+    # at 2:00, leaving 1 h for on-demand that can do only 0.5. Ended by choice at 1:30 it
+    # keeps its 1 h of work (1.50 USD), and on-demand 1:30-3:00 does the other 1 h after its
+    # setup (1.5 h x 3 = 4.50): 6.00, against 7.50 all on-demand (2.5 h).
     traces = [hourly([1, 1, 0], f"{EAST}:spot"), hourly([0, 0, 0], f"{WEST}:spot")]
-    h = hindsight(_two_regions(1.5), _two_region_prices(), traces)
-    assert h.usd == pytest.approx(2.0)
+    h = hindsight(_two_regions(gpu_hours), _two_region_prices(), traces)
+    assert h.usd == pytest.approx(usd)
     assert brute_force({f"{EAST}:spot": [True] * 4 + [False] * 2,
-                        f"{WEST}:spot": [False] * 6}, 1.5, 6) == pytest.approx(2.0)
-
-
-def test_a_run_ended_before_the_trace_falls_loses_nothing() -> None:
-    # The same spot, 2 GPU-h needed by 3:00. East spot 0:00-2:00 would do 1.5 h of work and
-    # lose 0.5 when the trace falls at 2:00, leaving 1 h for on-demand from 2:00 that can do
-    # only 0.5. Ended by choice at 1:30 it keeps its 1 h of work (1.50 USD), and on-demand
-    # 1:30-3:00 does the other 1 h after its setup (1.5 h x 3 = 4.50): 6.00, against 7.50
-    # all on-demand (2.5 h).
-    traces = [hourly([1, 1, 0], f"{EAST}:spot"), hourly([0, 0, 0], f"{WEST}:spot")]
-    h = hindsight(_two_regions(2.0), _two_region_prices(), traces)
-    assert h.usd == pytest.approx(6.0)
-    assert brute_force({f"{EAST}:spot": [True] * 4 + [False] * 2,
-                        f"{WEST}:spot": [False] * 6}, 2.0, 6) == pytest.approx(6.0)
+                        f"{WEST}:spot": [False] * 6}, gpu_hours, 6) == pytest.approx(usd)
 
 
 # -- by hand, and against Uniform Progress ---------------------------------------------------
