@@ -16,7 +16,7 @@ from costopt.cli import report as report_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import traces as traces_cli
 from costopt.cli.common import Env
-from costopt.cli.entry import command_begins
+from costopt.cli.startup import command_begins
 
 app = typer.Typer(
     name="costopt",
