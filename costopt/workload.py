@@ -34,6 +34,7 @@ from pydantic import (
 
 from costopt.boundedyaml import MAX_BYTES, load_bounded
 from costopt.errors import MISSING, FieldIssue, WorkloadError
+from costopt.files import read_text
 from costopt.months import YEARS
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog, quota_family
 
@@ -538,13 +539,7 @@ def load_workload(path: Path) -> Workload:
 def _read_yaml(path: Path) -> Any:
     """The file's YAML, read within bounds (:mod:`costopt.boundedyaml`): size, depth, alias
     expansion, duplicate keys."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            text = handle.read(MAX_BYTES + 1)  # no more: /dev/zero or a huge file
-    except FileNotFoundError:
-        raise WorkloadError.about_file(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError.about_file(path, str(exc)) from None
+    text = read_text(path, WorkloadError, MAX_BYTES)
     try:
         return load_bounded(text)
     except yaml.YAMLError as exc:
