@@ -109,16 +109,22 @@ def _refuse_unless(place: Path, want: str, test: Callable[[int], bool],
                     "nothing else by that name")
 
 
-def file_in_place(path: Path, error: Callable[[str], Exception]) -> Path:
-    """``path``, once it can be a file read and written in place (the ledger): its folder
-    is a folder, made when missing (a file given as ``--state-dir`` is refused), and the
-    path itself a regular file or nothing yet (a FIFO would hang whoever opens it).
-    Anything else raises ``error`` of a message naming the path."""
+def check_file_place(path: Path, error: Callable[[str], Exception]) -> Path:
+    """``path``, unless something is in the way of a file there that is read and written in
+    place (the ledger): its folder must be a folder or not made yet (a file given as
+    ``--state-dir`` is refused), the path itself a regular file or nothing yet (a FIFO would
+    hang whoever opens it). Anything else raises ``error`` of a message naming the path."""
     _refuse_unless(path.parent, "a folder", stat.S_ISDIR, error)
+    _refuse_unless(path, "a regular file", stat.S_ISREG, error)
+    return path
+
+
+def file_in_place(path: Path, error: Callable[[str], Exception]) -> Path:
+    """``path`` once :func:`check_file_place` passes and its folder is made."""
+    check_file_place(path, error)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise error(f"cannot make the folder {path.parent}: {exc.strerror or exc}; To fix: "
                     "give a folder that exists or can be made") from None
-    _refuse_unless(path, "a regular file", stat.S_ISREG, error)
     return path

@@ -123,6 +123,13 @@ class Horizon(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _ends_in_years(self) -> Horizon:
+        if self.end.year > YEARS[1]:
+            raise ValueError(f"ends on {self.end.date()}, after {YEARS[1]}, the last year a "
+                             "plan can cover; To fix: an earlier start or fewer days")
+        return self
+
+    @model_validator(mode="after")
     def _runs_fill_the_days(self) -> Horizon:
         if self.period_runs is None:
             return self
@@ -252,7 +259,7 @@ class CloudSpec(_Strict):
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
     on-demand price. AWS's default is the on-demand price (1.0)."""
-    zones: list[str] | None = None
+    zones: AllowList = None
     """Spot v2: the availability zones (IDs such as ``usw2-az1``) spot may use; default all."""
     setup_minutes: float = Field(default=10, ge=0, le=1440)
     """Spot v2: every launch and start is paid and does no work for this long (boot, image,

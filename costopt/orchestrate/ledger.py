@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from costopt.errors import CostoptError, LedgerError
-from costopt.files import file_in_place
+from costopt.files import check_file_place, file_in_place
 from costopt.plan.planfile import PlanDocument
 
 SCHEMA = """
@@ -114,8 +114,9 @@ def default_state_dir() -> Path:
 
 
 def ledger_path(state_dir: Path | None = None) -> Path:
-    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`)."""
-    return (state_dir or default_state_dir()) / "ledger.db"
+    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`); a
+    :class:`CostoptError` when a file is in the way (:func:`files.check_file_place`)."""
+    return check_file_place((state_dir or default_state_dir()) / "ledger.db", CostoptError)
 
 
 def ts(moment: datetime) -> str:
