@@ -332,9 +332,9 @@ def refresh(
 
     Example: costopt pricing refresh --regions us-east-1,us-west-2 --families p3,g5
     """
-    from botocore.config import Config
     from rich.progress import Progress
 
+    from costopt.aws import Clients
     from costopt.pricing import refresh as core
     from costopt.pricing.catalog import (
         REQUIRED_INSTANCE_COLUMNS,
@@ -355,12 +355,7 @@ def refresh(
                   load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
     existing = (read_checked_csv(target, REQUIRED_INSTANCE_COLUMNS)
                 if target.is_file() else [])
-    session = env.boto3_session()
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
-
-    def clients(service: str, region: str) -> Any:
-        return session.client(service, region_name=region, config=config)
-
+    clients = Clients(env.boto3_session())
     with Progress(console=env.err, transient=True) as progress:
         task = progress.add_task("Fetching prices", total=len(wanted_regions))
         result = core.refresh(
