@@ -283,7 +283,7 @@ def test_crash_between_call_and_result_converges_without_duplicates(
 
 def test_a_launch_cut_short_before_aws_saw_it_is_sent_again_with_its_token(
         plan_file: Path, state: Path, aws: str) -> None:
-    result = apply(plan_file, state, 0, faults=Faults(crash_before_launch=True))
+    result = apply(plan_file, state, 0, faults=Faults(crash_before="RunInstances"))
     assert isinstance(result.exception, Crash)
     with Ledger.open(state) as ledger:
         [intent] = ledger.pending(json.loads(plan_file.read_text())["plan_id"])
@@ -593,3 +593,45 @@ def test_no_spot_in_the_zone_falls_back_to_the_cheapest_other_zone_at_its_price(
     assert subnet_zone(inst["SubnetId"]) == cheap
     text = " ".join(result.output.split())
     assert f"spot in {cheap} (fallback), 1.4000 USD/h" in text
+
+
+@pytest.mark.parametrize(("call", "hour", "kind", "reached", "when"), [
+    ("StopInstances", 8, "stop", "stopped", "after"),
+    ("StartInstances", 12, "start", "running", "after"),
+    ("TerminateInstances", 20, "terminate", "terminated", "after"),
+    ("StopInstances", 8, "stop", "stopped", "before"),  # settled alike for the three
+])
+def test_a_stop_start_or_terminate_cut_short_converges(
+        plan_file: Path, state: Path, aws: str, call: str, hour: int, kind: str, reached: str,
+        when: str) -> None:
+    """The spot slot in us-west-2 runs 0-8 h and 12-20 h: stopped at 8, started at 12,
+    terminated at 20. The run that makes that change dies just before the call is sent or
+    just after AWS answered it; the next run at the same hour finds the intent open, settles
+    it from AWS's state (done: recorded as done; not done: failed, and done now), and the
+    one after that has nothing to do."""
+    assert apply(plan_file, state, 0).exit_code == 0
+    [spot_id] = states("us-west-2")
+    for earlier in (8, 12, 18):  # 18: us-east-1 ends, leaving 20 to the spot slot alone
+        if earlier < hour:
+            assert apply(plan_file, state, earlier).exit_code == 0
+    before = states("us-west-2")[spot_id]
+
+    faults = Faults(crash_before=call) if when == "before" else Faults(crash_after=call)
+    assert isinstance(apply(plan_file, state, hour, faults=faults).exception, Crash)
+    assert states("us-west-2")[spot_id] == (before if when == "before" else reached)
+    with Ledger.open(state) as ledger:
+        [intent] = ledger.pending(json.loads(plan_file.read_text())["plan_id"])
+    assert (intent.kind, intent.instance_id) == (kind, spot_id)
+
+    recovery = apply(plan_file, state, hour)
+    assert recovery.exit_code == 0, recovery.output
+    assert states("us-west-2") == {spot_id: reached}  # the same instance, no other
+    if when == "after":
+        assert f"the {kind} of {spot_id} cut short by an earlier run did happen" \
+            in " ".join(recovery.output.split())
+    with Ledger.open(state) as ledger:
+        mine = [a.status for a in ledger.actions()
+                if (a.kind, a.instance_id) == (kind, spot_id)]
+        assert ledger.pending(intent.plan_id) == []
+    assert mine == (["failed", "ok"] if when == "before" else ["ok"])
+    assert "No changes" in apply(plan_file, state, hour).output

@@ -22,7 +22,12 @@ class Faults:
 
     capacity: Callable[[dict[str, Any]], str | None] = lambda params: None
     crash_after_launches: int | None = None
-    crash_before_launch: bool = False
+    crash_before: str | None = None
+    """An EC2 operation (``RunInstances``, ``StopInstances``, ...): the process dies as it
+    is about to be sent - the ledger holds the intent, AWS never saw the call."""
+    crash_after: str | None = None
+    """An EC2 operation: the process dies once AWS has answered it - AWS did it, the ledger
+    holds only the intent."""
     throttle_every_other: bool = False
     calls: list[str] = field(default_factory=list)
     sends: int = 0
@@ -33,17 +38,25 @@ class Faults:
         session = boto3.Session(region_name="us-east-1")
         events = session.events
         events.register("before-parameter-build.ec2.*", self._record)
+        events.register("before-parameter-build.ec2.*", self._crash_before)
         events.register("before-parameter-build.ec2.RunInstances", self._capacity)
         events.register("after-call.ec2.RunInstances", self._crash)
+        events.register("after-call.ec2.*", self._crash_after)
         events.register_first("before-send.ec2.*", self._throttle)
         return session
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls.append(model.name)
 
+    def _crash_before(self, model: Any, **_: Any) -> None:
+        if model.name == self.crash_before:
+            raise Crash(f"the process died before {model.name} was sent")
+
+    def _crash_after(self, model: Any, **_: Any) -> None:
+        if model.name == self.crash_after:
+            raise Crash(f"the process died after {model.name} returned")
+
     def _capacity(self, params: dict[str, Any], **_: Any) -> None:
-        if self.crash_before_launch:
-            raise Crash("the process died before RunInstances was sent")
         code = self.capacity(params)
         if code:
             raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}},
