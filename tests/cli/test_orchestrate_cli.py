@@ -635,3 +635,51 @@ def test_a_stop_start_or_terminate_cut_short_converges(
         assert ledger.pending(intent.plan_id) == []
     assert mine == (["failed", "ok"] if when == "before" else ["ok"])
     assert "No changes" in apply(plan_file, state, hour).output
+
+
+def test_a_launch_template_boots_the_fleet_without_an_image_id(plan_file: Path, state: Path,
+                                                               aws: str) -> None:
+    """``--launch-template`` alone: each region's template of that name (its default
+    version) gives the image; the instances carry costopt's tags as ever."""
+    templates = {}
+    for region, image in (("us-east-1", "ami-0a1b2c3d4e5f60718"),
+                          ("us-west-2", "ami-0f1e2d3c4b5a60718")):
+        made = boto3.client("ec2", region_name=region).create_launch_template(
+            LaunchTemplateName="gpu-boot", LaunchTemplateData={"ImageId": image})
+        templates[region] = (made["LaunchTemplate"]["LaunchTemplateId"], image)
+    result = cli("apply", str(plan_file), "--at", at(0), "--state-dir", str(state),
+                 "--launch-template", "gpu-boot", "--yes", "--policy", "plan")
+    assert result.exit_code == 0, result.output
+    for region, count in (("us-east-1", 2), ("us-west-2", 1)):
+        launched = fleet(region)
+        assert len(launched) == count
+        template_id, image = templates[region]
+        assert {i["ImageId"] for i in launched} == {image}
+        assert {tags(i)["aws:ec2launchtemplate:id"] for i in launched} == {template_id}
+        assert {tags(i)["costopt:plan"] for i in launched} == {
+            json.loads(plan_file.read_text())["plan_id"]}
+
+
+def test_adaptive_retry_mode_converges_under_throttling(
+        plan_file: Path, state: Path, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--retry-mode adaptive``: every other call is throttled; each is retried after a
+    backoff (botocore's adaptive mode also rate-limits the client), and the fleet is the
+    plan's, launched once."""
+    import botocore.endpoint
+
+    import costopt.aws
+
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", slept.append)
+    modes: list[str] = []
+    config = costopt.aws.retry_config
+    monkeypatch.setattr(costopt.aws, "retry_config",
+                        lambda mode="standard": modes.append(mode) or config(mode))
+    faults = Faults(throttle_every_other=True)
+    result = apply(plan_file, state, 0, "--retry-mode", "adaptive", faults=faults)
+    assert result.exit_code == 0, result.output
+    assert modes == ["adaptive"]  # the one client factory of the run, in the mode asked
+    assert faults.throttled >= 4
+    assert len(slept) == faults.throttled
+    assert len(fleet("us-east-1")) == 2 and len(fleet("us-west-2")) == 1
+    assert "No changes" in apply(plan_file, state, 0, "--retry-mode", "adaptive").output
