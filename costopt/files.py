@@ -64,11 +64,12 @@ def read_text(path: Path, error: type[InputFileError],
         raise error.about_file(path, "file not found") from None
     except OSError as exc:
         raise error.about_file(path, f"cannot be read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise error.about_file(path, f"is {_kind(mode)}, not a regular file; To fix: give "
+                               "the path of a file")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise error.about_file(path, f"is {_kind(mode)}, not a regular file; To fix: give "
-                                   "the path of a file")
         os.set_blocking(fd, True)
         try:
             data = handle.read(max_bytes + 1)
