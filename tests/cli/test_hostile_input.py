@@ -11,8 +11,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -147,19 +145,6 @@ def test_a_started_horizon_is_warned_with_its_date(tmp_path: Path) -> None:
     proc = run("validate", "w.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "the horizon ended on 2020-01-13T00:00:00Z" in proc.stderr
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
-    yield url
-    server.stop()
 
 
 def test_an_html_error_page_from_the_endpoint_is_a_clear_error(moto_url: str,
