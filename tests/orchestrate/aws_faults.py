@@ -7,8 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+
+_LOADER = botocore.loaders.create_loader()
+"""One loader of AWS's service models for every session the tests make: it caches the
+parsed models (EC2's takes most of a second to read), which are read-only."""
 
 
 class Crash(Exception):
@@ -35,7 +41,9 @@ class Faults:
     launches: int = 0
 
     def session(self) -> boto3.Session:
-        session = boto3.Session(region_name="us-east-1")
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _LOADER)
+        session = boto3.Session(botocore_session=core, region_name="us-east-1")
         events = session.events
         events.register("before-parameter-build.ec2.*", self._record)
         events.register("before-parameter-build.ec2.*", self._crash_before)
