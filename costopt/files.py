@@ -33,8 +33,8 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
 
 MAX_INPUT_BYTES = 256 * 2**20
-"""The largest input file read unless its reader says less (256 MiB: a plan of an XL
-workload is about 40 MiB, a year of one zone's spot trace at 10-minute ticks 2 MiB)."""
+"""The largest input file read unless its reader says less (256 MiB, the plan file's bound
+before every file was read here); the workload's is :data:`costopt.boundedyaml.MAX_BYTES`."""
 
 _KINDS = ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a folder"),
           (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
