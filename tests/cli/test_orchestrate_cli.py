@@ -377,7 +377,7 @@ def test_watch_after_the_plan_ends_terminates_everything(plan_file: Path, state:
     assert set(states("us-west-2").values()) == {"terminated"}
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_watch_stops_cleanly_on_a_signal_once_it_began(plan_file: Path, state: Path, aws: str,
                                                        signum: signal.Signals) -> None:
     env = {**os.environ, "AWS_ENDPOINT_URL": aws, "COLUMNS": "200"}
