@@ -241,21 +241,28 @@ STATE_DIR_COMMANDS = {
 }
 
 
+def _command(name: str, plan_json: Path) -> list[str]:
+    return [str(plan_json) if a == "PLAN" else a for a in STATE_DIR_COMMANDS[name]]
+
+
 @pytest.mark.parametrize("command", sorted(STATE_DIR_COMMANDS))
 def test_a_state_dir_that_is_a_file_is_an_error(command: str, plan_json: Path,
                                                 tmp_path: Path) -> None:
     blocker = tmp_path / "state"
     blocker.write_text("not a folder")
-    args = [str(plan_json) if a == "PLAN" else a for a in STATE_DIR_COMMANDS[command]]
-    proc = run(*args, "--state-dir", str(blocker), cwd=tmp_path, timeout=60)
+    proc = run(*_command(command, plan_json), "--state-dir", str(blocker), cwd=tmp_path,
+               timeout=60)
     _clear_error(proc, f"{blocker} is a file, not a folder")
     assert blocker.read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("moment", ["2027-02-30T10:00:00Z", "2027-01-04T29:00:00Z",
-                                    "2027-01-39T10:00:00Z"])
-@pytest.mark.parametrize("command", ["status", "report", "progress"])
+@pytest.mark.parametrize(("command", "moment"), [
+    ("status", "2027-02-30T10:00:00Z"), ("status", "2027-01-04T29:00:00Z"),
+    ("status", "2027-01-39T10:00:00Z"), ("report", "2027-02-30T10:00:00Z"),
+    ("progress", "2027-01-04T29:00:00Z"), ("apply", "2027-01-39T10:00:00Z"),
+])
 def test_an_impossible_time_in_the_ledger_names_its_row(command: str, moment: str,
+                                                        plan_json: Path,
                                                         tmp_path: Path) -> None:
     """The time matches the ledger's pattern (digits where digits go) but is no time."""
     from costopt.orchestrate.ledger import Ledger
@@ -265,7 +272,7 @@ def test_an_impossible_time_in_the_ledger_names_its_row(command: str, moment: st
     with sqlite3.connect(state / "ledger.db") as conn:
         conn.execute("INSERT INTO interruptions VALUES ('i-1', 'p-1', "
                      "'aws:us-east-1:p3.2xlarge:spot', ?, 'spot')", (moment,))
-    args = [a for a in STATE_DIR_COMMANDS[command]]
-    proc = run(*args, "--state-dir", str(state), cwd=tmp_path, timeout=60)
+    proc = run(*_command(command, plan_json), "--state-dir", str(state), cwd=tmp_path,
+               timeout=60)
     _clear_error(proc, f"the ledger {state / 'ledger.db'} is damaged: interruptions row 1: "
                  f"at = '{moment}'; valid: a UTC time such as 2027-01-04T00:00:00Z")
