@@ -26,7 +26,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from costopt.errors import LedgerError
+from costopt.errors import CostoptError, LedgerError
+from costopt.files import file_in_place
 from costopt.orchestrate.ledger.location import StateLocation
 from costopt.orchestrate.ledger.schema import ADDED, TABLES, TIMES, VERSION, ddl
 from costopt.plan.planfile import PlanDocument
@@ -84,13 +85,15 @@ class SqliteEngine(Engine):
     def open(cls, location: StateLocation) -> SqliteEngine:
         """Open the file, made (with every table) only when it is new; an existing file is
         checked (:func:`check`)."""
-        path = location.path or Path(":memory:")
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from costopt.orchestrate.ledger.store import is_time
+
+        path = file_in_place(location.path or Path(":memory:"), CostoptError, folder_mode=0o700)
         if not path.exists():  # the owner's only (0600): it holds the jobs' commands
             with contextlib.suppress(FileExistsError):  # another process made it just now
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
+        conn.create_function("is_time", 1, is_time, deterministic=True)
         engine = cls(conn, location)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -149,7 +152,7 @@ class SqliteEngine(Engine):
     def bad_value(self, column: str, kind: str, not_null: bool) -> str:
         q = f'"{column}"'
         if column in TIMES:
-            good = f"(typeof({q}) = 'text' AND {q} GLOB '{TIME_GLOB}')"
+            good = f"(typeof({q}) = 'text' AND {q} GLOB '{TIME_GLOB}' AND is_time({q}))"
         elif kind == "REAL":
             good = f"(typeof({q}) IN ('real', 'integer') AND {q} BETWEEN 0 AND 1e12)"
         elif kind == "INTEGER":

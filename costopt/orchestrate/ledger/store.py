@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from costopt.errors import CostoptError
+from costopt.files import check_file_place
 from costopt.orchestrate.ledger.engines import Engine, SqliteEngine, open_engine
 from costopt.orchestrate.ledger.location import StateLocation
 
@@ -36,8 +37,9 @@ def default_state_dir() -> Path:
 
 
 def ledger_path(state_dir: Path | None = None) -> Path:
-    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`)."""
-    return (state_dir or default_state_dir()) / "ledger.db"
+    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`); a
+    :class:`CostoptError` when a file is in the way (:func:`files.check_file_place`)."""
+    return check_file_place((state_dir or default_state_dir()) / "ledger.db", CostoptError)
 
 
 def ts(moment: datetime) -> str:
@@ -45,7 +47,19 @@ def ts(moment: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
+    """A time the ledger or a plan file stored (``2027-01-04T00:00:00Z``): the one parser
+    of stored times. ``ValueError`` for one that is no time (February 30, hour 29)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def is_time(text: object) -> bool:
+    """SQL ``is_time(value)`` (SQLite's check on open): true for text :func:`parse_ts`
+    reads."""
+    try:
+        parse_ts(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
