@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.watch import StopFlag
-    from costopt.plan.planfile import FleetPool, PlanDocument
+    from costopt.planfile import FleetPool, PlanDocument
 
 
 def register(app: typer.Typer) -> None:
@@ -108,7 +108,7 @@ def _ledger(state_dir: Path | None, *, create: bool) -> Ledger | None:
 
 
 def _read(plan_file: Path, env: Env) -> PlanDocument:
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
 
     plan = read_plan(plan_file)
     if plan.status != "optimal":
@@ -324,7 +324,7 @@ def status(
 
 def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
                     plans: dict[str, list[str]]) -> list[PlanDocument]:
-    from costopt.plan.planfile import PlanDocument, read_plan
+    from costopt.planfile import PlanDocument, read_plan
 
     if plan_file is not None:
         return [read_plan(plan_file)]
@@ -350,7 +350,7 @@ def _jobs_table(jobs: list[dict[str, Any]], env: Env) -> None:
 def _status_plans(plan_file: Path | None, ledger: Ledger | None
                   ) -> dict[str, tuple[list[str], dict[str, FleetPool]]]:
     """plan id -> the regions to look in, and the plan's fleet pools (for their prices)."""
-    from costopt.plan.planfile import PlanDocument, read_plan
+    from costopt.planfile import PlanDocument, read_plan
 
     known: dict[str, set[str]] = {}
     pools: dict[str, dict[str, FleetPool]] = {}

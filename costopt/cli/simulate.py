@@ -45,7 +45,7 @@ def simulate(
     """
     from costopt.files import write_atomically
     from costopt.orchestrate.apply import ApplyOptions
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate as run

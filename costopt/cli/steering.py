@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.progress import ProgressModel
     from costopt.orchestrate.replan import ReplanTrigger
-    from costopt.plan.planfile import PlanDocument
+    from costopt.planfile import PlanDocument
     from costopt.workload import Workload
 
 PolicyName = Annotated[str, typer.Option(
@@ -128,7 +128,7 @@ class Replanner:
         from costopt.orchestrate.policy import DeadlineAware
         from costopt.orchestrate.replan import replan
         from costopt.orchestrate.steer import ledger_progress
-        from costopt.plan.planfile import write_plan
+        from costopt.planfile import write_plan
         from costopt.pricing.catalog import load_catalog
         from costopt.workload import workload_sha256
 

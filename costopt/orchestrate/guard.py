@@ -16,7 +16,7 @@ from datetime import datetime
 
 from costopt.months import Month
 from costopt.orchestrate.reconcile import FleetAction, ObservedInstance, instance_price
-from costopt.plan.planfile import FleetPool
+from costopt.planfile import FleetPool
 
 
 def slot_hours(pool: FleetPool, slot: int, start: datetime, end: datetime) -> float:

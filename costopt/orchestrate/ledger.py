@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from costopt.errors import LedgerError
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (

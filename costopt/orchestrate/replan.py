@@ -17,9 +17,10 @@ from costopt.orchestrate.apply import ApplyOutcome
 from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.pace import JobPace, PaceState
 from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model, resumed_from
-from costopt.plan.planfile import PlanDocument, plan_id_for, to_document
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.resume import resumed_workload, resumes_record, workload_of
+from costopt.planfile import PlanDocument, plan_id_for
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 

@@ -24,9 +24,9 @@ from costopt.orchestrate.progress import (
     reported_progress,
     runs_from_ledger,
 )
-from costopt.plan.planfile import PlanDocument
 from costopt.plan.pools import build_pools, eligibility
 from costopt.plan.resume import since
+from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 

@@ -17,7 +17,7 @@ import shlex
 from datetime import datetime
 
 from costopt.errors import FieldIssue, PlanFileError
-from costopt.plan.planfile import FleetPool, JobRecord, PlanDocument, Slot
+from costopt.planfile import FleetPool, JobRecord, PlanDocument, Slot
 
 USER_DATA_MAX_BYTES = 16 * 1024
 """AWS's limit on user data, before base64 encoding."""

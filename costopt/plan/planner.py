@@ -20,6 +20,7 @@ from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reasons, window_impossibilities
 from costopt.plan.fleet import (
+    HOUR,
     Periods,
     PoolSchedule,
     PoolUse,
@@ -27,16 +28,20 @@ from costopt.plan.fleet import (
     hours_in_periods,
     schedule_pool_jobs,
 )
+from costopt.plan.layout import Piece
 from costopt.plan.model import (
     INF,
     LinearProgram,
+    apart_from,
     build_model,
     concurrency_excess,
     first_periods,
+    identical_runs,
     limit_terms,
     period_hours,
     run_periods,
     running_at_once,
+    work_factor,
 )
 from costopt.plan.pools import (
     Eligible,
@@ -261,14 +266,16 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
     model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s, clock)
     status = "optimal"
-    lp, sol = model.within_limits(elastic=False) if not notes else (None, None)
-    if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
+    laid = model.laid_out(elastic=False) if not notes else None
+    if laid is None or laid[1].status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp, sol = model.within_limits(elastic=True)
-        if sol.status is not SolveStatus.OPTIMAL:
-            raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
+        learned = laid[3] if laid is not None else model.layout
+        laid = replace(model, layout=learned).laid_out(elastic=True)
+        if laid[1].status is not SolveStatus.OPTIMAL:
+            raise SolverError(f"the elastic re-solve failed ({laid[1].status.value})")
+    lp, sol, fleet, _learned = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
-                       notes)
+                       notes, fleet)
     result.timings.update(clock.seconds)
     periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
     return replace(result, solved_periods=periods)
@@ -286,16 +293,39 @@ class _Model:
     solver: str
     time_limit_s: float | None
     clock: _StageClock
+    layout: frozenset[tuple[int, int]] = frozenset()
+
+    def laid_out(self, *, elastic: bool) -> tuple[LinearProgram, Solution,
+                                                  tuple[PoolSchedule, ...],
+                                                  frozenset[tuple[int, int]]]:
+        """The optimum within every limit whose fleet carries its jobs at every instant
+        (``layout.py``), that fleet, and the ``layout`` rows learned. Where the layout finds
+        a job short on a pool, the model learns the ``layout`` rows of that job and pool
+        (``model.py``, 8) and is solved again, until no job is short, or the rows learned
+        no longer cut the solution off: then what is short stays short, and the plan says
+        so."""
+        model = self
+        while True:
+            lp, sol = model.within_limits(elastic=elastic)
+            if sol.status is not SolveStatus.OPTIMAL:
+                return lp, sol, (), model.layout
+            fleet = model.clock.run("extract", fleet_schedule, self.workload, self.pools,
+                                    self.pairs, lp, sol.x)
+            learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
+                                                 sol.x, fleet)
+            if learned == model.layout:
+                return lp, sol, fleet, learned
+            model = replace(model, layout=learned)
 
     def solved(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
         """The model of the workload's own periods and its optimum (or why there is none)."""
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
-                       elastic=elastic, u_upper=self.u_upper)
+                       elastic=elastic, u_upper=self.u_upper, layout=self.layout)
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
-                           elastic=elastic, u_upper=agg.u_upper)
+                           elastic=elastic, u_upper=agg.u_upper, layout=self.layout)
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 
@@ -347,7 +377,7 @@ class _Model:
         counted = frozenset(key for key in terms if key[0] in {g for g, _t in seen})
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
-                           u_upper=self.u_upper, counted=counted)
+                           u_upper=self.u_upper, counted=counted, layout=self.layout)
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
@@ -427,7 +457,8 @@ def _checked(sol: Solution) -> Solution:
 
 
 def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
-            lp: LinearProgram, sol: Solution, status: str, notes: tuple[str, ...]) -> PlanResult:
+            lp: LinearProgram, sol: Solution, status: str, notes: tuple[str, ...],
+            fleet: tuple[PoolSchedule, ...]) -> PlanResult:
     x = sol.x
     rate = {(e.job, e.pool): e for e in pairs}
     # The cloud cost of a pool over a run of periods (the fleet's unit, ``fleet_schedule``)
@@ -438,7 +469,6 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
         if (p, t) in lp.u and x[col] > EPS:
             key = (p, int(first[t]))
             held[key] = held.get(key, 0.0) + rate[(j, p)].blocking * x[col]
-    fleet = fleet_schedule(w, pools, pairs, lp, x)
     paid: dict[tuple[str, int], float] = {}
     for s in fleet:
         for t, hours in s.hours_by_period.items():
@@ -528,6 +558,38 @@ def _spans(w: Workload, firsts: list[int]) -> Periods:
                    [w.horizon.period_start(e) for e in ends])
 
 
+LAYOUT_TOL = 1e-6
+"""Instance-hours by which a ``layout`` row may be exceeded before it counts as violated."""
+
+
+def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
+                x: np.ndarray, fleet: tuple[PoolSchedule, ...]) -> set[tuple[int, int]]:
+    """(job, cloud pool) pairs whose ``layout`` rows (``model.py``, 8) ``x`` violates over a
+    run of periods where the fleet's layout left that job short on that pool: the jobs that
+    cannot run beside it on one instance at once need more instance time than ``x`` buys.
+    Only for jobs whose gangs never share an instance (one per node)."""
+    index = {pool.id: p for p, pool in enumerate(pools.all)}
+    per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
+    names = {job.name: j for j, job in enumerate(w.jobs)}
+    periods_of = run_periods(lp.runs)
+    factor = work_factor(w, identical_runs(w))
+    out = set()
+    for schedule in fleet:
+        p = index[schedule.pool]
+        for first, name in sorted(schedule.short):
+            k = names[name]
+            if per_node.get((k, p)) != 1:
+                continue
+            members = apart_from(w, pools, k, p)
+            need = sum(float(x[lp.h[(i, p, t)]]) / w.jobs[i].gpus for i in members
+                       for t in periods_of[first] if (i, p, t) in lp.h)
+            bought = sum(factor[t] * float(x[lp.u[(p, t)]]) for t in periods_of[first]
+                         if (p, t) in lp.u)
+            if need > bought + LAYOUT_TOL:
+                out.add((k, p))
+    return out
+
+
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                    x: np.ndarray) -> tuple[PoolSchedule, ...]:
     """Each used cloud pool's runs (``fleet.py``), laid out over the LP's runs of periods
@@ -550,19 +612,23 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
             job, r = w.jobs[j], run_of[int(first[t])]
-            use = uses.setdefault(p, PoolUse(commanded=commanded))
-            use.jobs.setdefault(r, set()).add(job.name)
+            use = uses.setdefault(p, PoolUse(commanded=commanded,
+                                             gpus_per_node=pools.all[p].gpus_per_node))
             if job.nodes > 1:
                 gang = use.gangs.setdefault(job.name, (job.nodes, {}))[1]
                 gang[r] = gang.get(r, 0.0) + float(x[col]) / job.gpus
+                use.gang_gpus[job.name] = job.gpus
                 continue
             packed[(p, r)] = packed.get((p, r), 0.0) + \
                 blocking[(j, p)] * x[col] / pools.all[p].gpus_per_node
-            wall[(j, p, r)] = wall.get((j, p, r), 0.0) + \
-                float(x[col]) / (job.gpus * per_node[(j, p)])
+            wall[(j, p, r)] = wall.get((j, p, r), 0.0) + float(x[col]) / job.gpus
+    for (j, p, r), hours in wall.items():
+        job = w.jobs[j]
+        uses[p].pieces.setdefault(r, []).append(
+            Piece(job.name, job.gpus, round(hours * HOUR), job.parallel))
     work = dict(packed)
-    for (_j, p, r), hours in wall.items():
-        work[(p, r)] = max(work[(p, r)], hours)
+    for (j, p, r), hours in wall.items():
+        work[(p, r)] = max(work[(p, r)], hours / per_node[(j, p)])
     blocks, periods = _spans(w, runs), _spans(w, list(range(w.horizon.periods)))
     cloud = w.cloud
     setup_s = round(cloud.setup_minutes * 60) if cloud else 0
@@ -577,5 +643,6 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
         schedule = schedule_pool_jobs(pools.all[p].id, blocks, hours,
                                       {r: work.get((p, r), 0.0) for r in hours}, setup_s, min_s,
                                       uses.get(p, PoolUse(commanded=commanded)))
-        out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods)))
+        out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods),
+                           short={(runs[r], name): h for (r, name), h in schedule.short.items()}))
     return tuple(out)

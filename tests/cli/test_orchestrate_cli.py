@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 from costopt.cli.common import Env
 from costopt.cli.main import app
 from costopt.orchestrate.ledger import Ledger
-from costopt.plan.planfile import InstanceHoursRecord, plan_id_for, write_plan
+from costopt.planfile import InstanceHoursRecord, plan_id_for, write_plan
 from costopt.pricing.catalog import shipped_data_dir
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"

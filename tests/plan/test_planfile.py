@@ -13,13 +13,9 @@ import pytest
 from builders import catalog, offer, server, workload
 
 from costopt.errors import PlanFileError
-from costopt.plan.planfile import (
-    plan_id_for,
-    read_plan,
-    to_document,
-    write_plan,
-)
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.planfile import plan_id_for, read_plan, write_plan
 
 
 def small_plan():

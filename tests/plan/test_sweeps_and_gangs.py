@@ -11,8 +11,9 @@ from builders import catalog, offer, random_case, server, workload
 from hypothesis import HealthCheck, given, settings
 
 from costopt.errors import PlanFileError, WorkloadError
-from costopt.plan.planfile import read_plan, to_document
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.planfile import read_plan
 
 P3 = "aws:us-east-1:p3.2xlarge:on_demand"
 P3_16 = "aws:us-east-1:p3.16xlarge:on_demand"
