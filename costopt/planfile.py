@@ -41,9 +41,10 @@ from costopt.files import write_atomically
 from costopt.workload import _path as field_path
 from costopt.workload import iso, slug
 
-SCHEMA = "costopt.plan/v2"
-SCHEMAS = ("costopt.plan/v1", SCHEMA)
-"""Plan files ``apply`` and ``report`` read: v1 (no zones, no setup) and v2."""
+SCHEMA = "costopt.plan/v3"
+SCHEMAS = ("costopt.plan/v1", "costopt.plan/v2", SCHEMA)
+"""Plan files ``apply`` and ``report`` read: v1 (no zones, no setup), v2 (no uses, no
+speeds) and v3."""
 MAX_PLAN_BYTES = 256 * 2**20  # a plan file larger than this is not one `plan` wrote
 MAX_SLOT = 100_000  # slot numbers are instances at once: 0 .. count - 1
 MAX_NODES = 64  # a multi-node gang's nodes, as the workload bounds them
@@ -62,14 +63,20 @@ Hours = Annotated[float, Field(ge=0)]
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Cost(_Doc):
+    """What the plan costs (USD over the horizon): its variable cost (owned energy,
+    on-demand and spot, the fleet's paid instance-hours), fixed cost and total.
+    ``expected_usd``: the total expected under spot's availability, where the plan
+    estimates it (None: not estimated)."""
+
     variable_usd: float
     fixed_usd: float
     total_usd: float
     by_market: dict[str, float]
+    expected_usd: float | None = None
 
 
 class ShortfallRecord(_Doc):
@@ -94,10 +101,21 @@ class InstanceHoursRecord(_Doc):
     cost_usd: Usd
 
 
+class SlotUse(_Doc):
+    """Job ``job`` runs a gang on ``gpus`` of the instance's GPUs over ``[start, end)``."""
+
+    job: str
+    gpus: int = Field(ge=1, le=64)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
 class Slot(_Doc):
     """One instance over ``[start, end)``; ``slot`` numbers the instances of a pool at once.
-    ``jobs``: the jobs it serves; a multi-node gang's ``nodes`` instances share ``gang`` (its
-    first slot) and the interval, with ranks ``node_rank`` 0..nodes-1."""
+    ``jobs``: the jobs it serves; ``uses`` (v3) what its GPUs run when, within its working
+    time (``setup_end`` to ``end``), at every instant at most the instance's GPUs; a
+    multi-node gang's ``nodes`` instances share ``gang`` (its first slot) and the interval,
+    with ranks ``node_rank`` 0..nodes-1."""
 
     slot: int = Field(ge=0, le=MAX_SLOT)
     start: AwareDatetime
@@ -107,6 +125,7 @@ class Slot(_Doc):
     gang: int | None = Field(default=None, ge=0, le=MAX_SLOT)
     node_rank: int | None = Field(default=None, ge=0)
     nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    uses: list[SlotUse] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Slot:
@@ -120,6 +139,13 @@ class Slot(_Doc):
             raise ValueError(f"slot {self.slot}: gang {self.gang}, node_rank "
                              f"{self.node_rank} of {self.nodes} nodes; valid: both or neither, "
                              "and 0 <= node_rank < nodes")
+        outside = [u.job for u in self.uses if not (
+            (self.setup_end or self.start) <= u.start < u.end <= self.end)]
+        if outside:
+            raise ValueError(f"slot {self.slot}: the uses of {', '.join(outside)} are not "
+                             f"within its working time {iso(self.setup_end or self.start)}.."
+                             f"{iso(self.end)}; valid: setup_end <= start < end <= the "
+                             "slot's end")
         return self
 
 
@@ -156,7 +182,9 @@ class FleetPool(_Doc):
 
 
 class JobRecord(_Doc):
-    """A job as the instances that serve it need it: its gang's shape and its commands."""
+    """A job as the instances that serve it need it: its gang's shape and its commands;
+    ``speeds`` (v3): its work per GPU-hour on each pool it may use (reference GPU-hours,
+    spot's efficiency not included), so that no reader rebuilds the pools to learn it."""
 
     job: str
     gpus: int = Field(ge=1, le=64)
@@ -164,6 +192,7 @@ class JobRecord(_Doc):
     parallel: int = Field(default=1, ge=1, le=1024)
     run: str | None = None
     setup: str | None = None
+    speeds: dict[PoolId, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
 class PoolRecord(_Doc):
@@ -194,6 +223,8 @@ class PoolRecord(_Doc):
     pue: float | None = None
     energy_usd_per_gpu_hour: float | None = None
     fixed_usd: float | None = None
+    spot_availability: float | None = Field(default=None, ge=0, le=1)
+    spot_availability_source: str | None = None
 
 
 class BaselineRecord(_Doc):
@@ -269,6 +300,24 @@ class LimitRecord(_Doc):
     members: list[LimitMember]
 
 
+class ProtectionRecord(_Doc):
+    """Whether a job keeps its deadline if it loses its spot capacity, and why."""
+
+    job: str
+    protected: bool
+    reason: str
+
+
+class ResumesRecord(_Doc):
+    """What a plan made with ``--resume`` follows on: the plan, the moment, the work done
+    then (reference GPU-hours per job) and the USD spent."""
+
+    plan_id: str
+    at: AwareDatetime
+    spent_usd: float = 0.0
+    done_gpu_hours: dict[str, float]
+
+
 class LaunchOverhead(_Doc):
     """v2: minutes every launch and start is paid without work, and the shortest run and
     pause of a slot."""
@@ -280,7 +329,8 @@ class LaunchOverhead(_Doc):
 class PlanDocument(_Doc):
     """The plan file, as written and as read back by ``apply`` and ``report``."""
 
-    schema_: Literal["costopt.plan/v1", "costopt.plan/v2"] = Field(alias="schema")
+    schema_: Literal["costopt.plan/v1", "costopt.plan/v2", "costopt.plan/v3"] = Field(
+        alias="schema")
     plan_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     status: Literal["optimal", "infeasible"]
     workload: dict[str, Any]
@@ -305,6 +355,33 @@ class PlanDocument(_Doc):
     buy_saving_usd: float | None = None
     limits: list[LimitRecord] = Field(default_factory=list)  # v2
     launch_overhead: LaunchOverhead | None = None  # v2
+    protection: list[ProtectionRecord] = Field(default_factory=list)
+    spot_availability_assumed: list[str] = Field(default_factory=list)
+    resumes: dict[str, Any] | None = None  # a plan made with --resume (ResumesRecord)
+    setup_minutes: float | None = None  # v1: the setup minutes, before launch_overhead
+    expected_cost: dict[str, Any] | None = None  # the cost expected under availability
+
+    @field_validator("resumes")
+    @classmethod
+    def _resumes(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Checked as a :class:`ResumesRecord`; kept a dict, as ``plan_id_for`` hashes it."""
+        if value is not None:
+            ResumesRecord.model_validate(value)
+        return value
+
+    @property
+    def resumed_from(self) -> tuple[str | None, datetime | None]:
+        """The plan this plan resumes and from when (``None``s for one that resumes none)."""
+        if not self.resumes:
+            return None, None
+        record = ResumesRecord.model_validate(self.resumes)
+        return record.plan_id, record.at
+
+    def speed(self, job: str, pool: str) -> float | None:
+        """Work per GPU-hour of ``job`` on ``pool`` as the plan recorded it (v3; None where
+        it did not)."""
+        record = self.job(job)
+        return None if record is None else record.speeds.get(pool)
 
     @field_validator("workload")
     @classmethod

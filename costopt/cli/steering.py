@@ -69,7 +69,7 @@ def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     from costopt.pricing.catalog import load_catalog
 
     original, _path = plan_workload(plan, given)
-    workload = workload_of((plan.model_extra or {}).get("resumes"), original)
+    workload = workload_of(plan.resumes, original)
     return progress_model(plan, workload,
                           load_catalog(workload.cloud.pricing if workload.cloud else None))
 

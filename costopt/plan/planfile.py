@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from costopt.plan.planner import PlanResult
-from costopt.plan.pools import CloudPool, OwnedPool
+from costopt.plan.pools import CloudPool, OwnedPool, eligibility
 from costopt.plan.protection import protection
 from costopt.planfile import (
     SCHEMA,
@@ -21,8 +21,10 @@ from costopt.planfile import (
     LimitRecord,
     PlanDocument,
     PoolRecord,
+    ProtectionRecord,
     ShortfallRecord,
     Slot,
+    SlotUse,
     plan_id_for,
 )
 from costopt.workload import Horizon, iso, price_date_of
@@ -42,6 +44,12 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
     guarded = protection(result)
     bought = {b.pool: b.count for b in result.purchases}
     cloud = w.cloud
+    recorded = used | {p.id for p in result.pools.owned}
+    speeds: dict[str, dict[str, float]] = {}
+    for e in eligibility(w, result.pools, result.catalog):
+        pid = result.pools.all[e.pool].id
+        if pid in recorded:
+            speeds.setdefault(w.jobs[e.job].name, {})[pid] = _r(e.speed)
     doc = PlanDocument(
         schema=SCHEMA,
         plan_id="pending",  # plan_id_for hashes the content without it
@@ -100,13 +108,14 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         launch_overhead=LaunchOverhead(
             setup_minutes=cloud.setup_minutes if cloud else 0.0,
             min_instance_minutes=cloud.min_instance_minutes if cloud else 0.0),
-        protection=[{"job": v.job, "protected": v.protected, "reason": v.reason}
+        protection=[ProtectionRecord(job=v.job, protected=v.protected, reason=v.reason)
                     for v in guarded],
         spot_availability_assumed=sorted(
             p.id for p in result.pools.cloud if p.id in used and p.market == "spot"
             and p.availability_source == "assumed"),
         jobs=[JobRecord(job=job.name, gpus=job.gpus, nodes=job.nodes, parallel=job.parallel,
-                        run=job.run, setup=job.setup) for job in w.jobs],
+                        run=job.run, setup=job.setup, speeds=speeds.get(job.name, {}))
+              for job in w.jobs],
     )
     doc.plan_id = plan_id_for(doc.as_json())
     return doc
@@ -139,7 +148,9 @@ def _fleet(result: PlanResult) -> list[FleetPool]:
                 (pool.instance_type, pool.region), {}).items()} if pool.zone else {},
             slots=[Slot(slot=r.slot, start=r.start, end=r.end, setup_end=r.setup_end,
                         jobs=list(r.jobs), gang=r.gang, node_rank=r.node_rank,
-                        nodes=r.nodes) for r in schedule.runs]))
+                        nodes=r.nodes, uses=[SlotUse(job=u.job, gpus=u.gpus, start=u.start,
+                                                     end=u.end) for u in r.uses])
+                   for r in schedule.runs]))
     return fleet
 
 

@@ -521,7 +521,7 @@ def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: s
     bad.write_text('{"schema": "costopt.plan/v0"}')
     result = cli("apply", str(bad), "--state-dir", str(state))
     assert result.exit_code == 1
-    assert "expected one of costopt.plan/v1, costopt.plan/v2" in result.output
+    assert "expected one of costopt.plan/v1, costopt.plan/v2, costopt.plan/v3" in result.output
     result = cli("apply", str(plan_file), "--at", "tomorrow", "--state-dir", str(state))
     assert result.exit_code == 2 and "ISO 8601" in result.output
     result = cli("apply", str(plan_file), "--image-id", "us-east-1=nope", "--state-dir",
