@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +23,12 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "XDG_STATE_HOME": str(tmp_path / "xdg-state")}
     for key, value in fake.items():
         monkeypatch.setenv(key, value)
+
+
+# Hypothesis: CI (``CI`` set) runs the same examples every time (derandomised, so a red build
+# is the code's and not the draw's); ``HYPOTHESIS_PROFILE=wide`` (``scripts/fleet_walk.py``)
+# draws fresh ones without the example database; else hypothesis's defaults.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("wide", database=None, phases=[Phase.explicit, Phase.generate])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI")
+                                     else "default"))

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from costopt.plan.layout import Piece, lay_out
+from costopt.plan.layout import Layout, Piece, lay_out
 from costopt.plan.model import running_at_once
 
 TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
@@ -161,6 +161,9 @@ class PoolUse:
     pieces: dict[int, list[Piece]] = field(default_factory=dict)
     gpus_per_node: int = 1
     gang_gpus: dict[str, int] = field(default_factory=dict)  # a multi-node job's per node
+    busy: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """Each job's gangs on other pools (microseconds from the periods' origin): the
+    layout runs no more of its gangs at once than ``parallel`` over all pools."""
 
 
 def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float],
@@ -206,10 +209,10 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
             if max(h, work_hours.get(t, 0.0)) > 1e-6}
     rest = schedule_pool(pool, periods, paid, {t: work_hours.get(t, 0.0) for t in paid},
                          setup_s, min_run_s)
-    uses, short = _laid_out(rest.runs, periods, use)
+    rest_runs, uses, short = _laid_out(list(rest.runs), periods, use, min_run_s * TICK)
     number: dict[tuple[int, frozenset[str]], int] = {}  # (slot, commands run) -> slot number
     extra = base + 1 + max((r.slot for r in rest.runs), default=-1)
-    for r, placed in zip(rest.runs, uses, strict=True):
+    for r, placed in zip(rest_runs, uses, strict=True):
         jobs = tuple(sorted({u.job for u in placed}))
         key = (r.slot, use.commanded & set(jobs))
         if key not in number:
@@ -223,26 +226,57 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
                         {t: hours_by_period.get(t, 0.0) for t in sorted(paid_hours)}, short)
 
 
-def _laid_out(runs: Sequence[Run], periods: Periods, use: PoolUse
-              ) -> tuple[list[list[Use]], dict[tuple[int, str], float]]:
-    """Each run's uses: per period, its one-node jobs laid out (``layout.lay_out``) on the
-    working time (after setup) of the runs in it; and the gang-hours per (period, job) that
-    did not fit."""
+def _laid_out(runs: list[Run], periods: Periods, use: PoolUse, min_run: int
+              ) -> tuple[list[Run], list[list[Use]], dict[tuple[int, str], float]]:
+    """The runs, each run's uses and the gang-hours per (period, job) that did not fit: per
+    period, its one-node jobs laid out (``layout.lay_out``) on the working time (after
+    setup) of the runs in it, beside their gangs on other pools (``use.busy``). Where some
+    do not fit, the runs that lie inside the period, alone in their slot there, move to
+    its end (as many instances, as long, in the same period: the same cost and limits) if
+    the jobs fit better so - a job that runs on another pool at the period's start goes on
+    here after it."""
     uses: list[list[Use]] = [[] for _ in runs]
     short: dict[tuple[int, str], float] = {}
     origin = periods.origin
     for t, pieces in sorted(use.pieces.items()):
         begin, end = periods.seconds(t)
-        inside = [(i, max(begin, periods.micros(r.setup_end)), min(end, periods.micros(r.end)))
-                  for i, r in enumerate(runs)]
-        inside = [(i, s, e) for i, s, e in inside if s < e]
-        layout = lay_out([(s, e) for _i, s, e in inside], use.gpus_per_node, pieces)
+        inside, layout = _lay_out_in(runs, periods, begin, end, use, pieces)
+        if layout.short:
+            moved = [_moved_to(r, periods, runs, begin, end, min_run) for r in runs]
+            again, second = _lay_out_in(moved, periods, begin, end, use, pieces)
+            if sum(second.short.values()) < sum(layout.short.values()):
+                runs, inside, layout = moved, again, second
         for p in layout.placements:
             uses[inside[p.bin][0]].append(Use(p.job, p.gpus,
                                               origin + timedelta(microseconds=p.start),
                                               origin + timedelta(microseconds=p.end)))
         short.update({(t, job): micros / HOUR for job, micros in layout.short.items()})
-    return [sorted(u, key=lambda u: (u.start, u.job)) for u in uses], short
+    return runs, [sorted(u, key=lambda u: (u.start, u.job)) for u in uses], short
+
+
+def _lay_out_in(runs: list[Run], periods: Periods, begin: int, end: int, use: PoolUse,
+                pieces: list[Piece]) -> tuple[list[tuple[int, int, int]], Layout]:
+    """The runs' working time in ``[begin, end)`` (run index, start, end) and the layout
+    of ``pieces`` on it."""
+    inside = [(i, max(begin, periods.micros(r.setup_end)), min(end, periods.micros(r.end)))
+              for i, r in enumerate(runs)]
+    inside = [(i, s, e) for i, s, e in inside if s < e]
+    return inside, lay_out([(s, e) for _i, s, e in inside], use.gpus_per_node, pieces,
+                           use.busy)
+
+
+def _moved_to(r: Run, periods: Periods, runs: list[Run], begin: int, end: int,
+              min_run: int) -> Run:
+    """``r`` moved to end at ``end`` if it lies inside ``[begin, end)`` and no other run of
+    its slot comes within ``min_run`` of the period; else ``r``."""
+    s, e = periods.micros(r.start), periods.micros(r.end)
+    alone = not any(o.slot == r.slot and o is not r
+                    and periods.micros(o.start) < end + min_run
+                    and periods.micros(o.end) > begin - min_run for o in runs)
+    if not (begin <= s and e < end and alone):
+        return r
+    shift = timedelta(microseconds=end - e)
+    return replace(r, start=r.start + shift, end=r.end + shift, setup_end=r.setup_end + shift)
 
 
 class _Slots:

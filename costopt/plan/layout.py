@@ -23,7 +23,7 @@ Pure: numbers in, placements out; times in microseconds (``fleet.TICK``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 SHORT_TOL = 2_000_000
@@ -76,16 +76,17 @@ class Layout:
     short: dict[str, int] = field(default_factory=dict)
 
 
-def lay_out(bins: Sequence[tuple[int, int]], gpus_per_node: int,
-            pieces: Sequence[Piece]) -> Layout:
+def lay_out(bins: Sequence[tuple[int, int]], gpus_per_node: int, pieces: Sequence[Piece],
+            busy: Mapping[str, Sequence[tuple[int, int]]] | None = None) -> Layout:
     """Place ``pieces`` on instances of ``gpus_per_node`` GPUs working over ``bins``
     (``[start, end)`` each, one per instance's run in the block) - the module docstring's
-    greedy. A piece wider than the instance is all short."""
+    greedy - beside each job's gangs ``busy`` elsewhere (other pools), one gang each. A
+    piece wider than the instance is all short."""
     open_bins = [_Bin(s, e, [s] * gpus_per_node) for s, e in bins]
     out = Layout()
     for piece in sorted(pieces, key=lambda p: (-p.gpus, -p.micros, p.job)):
         left = piece.micros
-        mine: list[tuple[int, int]] = []  # the job's pieces placed so far
+        mine = list((busy or {}).get(piece.job, ()))  # the job's gangs running already
         while left > SHORT_TOL and piece.gpus <= gpus_per_node:
             best: tuple[int, int, int] | None = None  # (length, -start, bin)
             for i, b in enumerate(open_bins):

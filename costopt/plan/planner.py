@@ -558,6 +558,18 @@ def _spans(w: Workload, firsts: list[int]) -> Periods:
                    [w.horizon.period_start(e) for e in ends])
 
 
+def _with_uses(busy: dict[str, list[tuple[int, int]]], schedule: PoolSchedule,
+               periods: Periods) -> dict[str, list[tuple[int, int]]]:
+    """``busy`` and the one-node gangs of ``schedule`` (microseconds from the origin)."""
+    out = {job: list(spans) for job, spans in busy.items()}
+    for r in schedule.runs:
+        if r.gang is None:
+            for u in r.uses:
+                out.setdefault(u.job, []).append((periods.micros(u.start),
+                                                  periods.micros(u.end)))
+    return out
+
+
 LAYOUT_TOL = 1e-6
 """Instance-hours by which a ``layout`` row may be exceeded before it counts as violated."""
 
@@ -639,10 +651,13 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
             r = run_of[int(first[t])]
             paid.setdefault(p, {})[r] = paid.get(p, {}).get(r, 0.0) + float(x[col])
     out = []
+    busy: dict[str, list[tuple[int, int]]] = {}  # each job's gangs on the pools laid out
     for p, hours in sorted(paid.items()):
+        use = replace(uses.get(p, PoolUse(commanded=commanded)), busy=busy)
         schedule = schedule_pool_jobs(pools.all[p].id, blocks, hours,
                                       {r: work.get((p, r), 0.0) for r in hours}, setup_s, min_s,
-                                      uses.get(p, PoolUse(commanded=commanded)))
+                                      use)
+        busy = _with_uses(busy, schedule, blocks)
         out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods),
                            short={(runs[r], name): h for (r, name), h in schedule.short.items()}))
     return tuple(out)
