@@ -352,13 +352,16 @@ def build_model(
     u_upper: Mapping[tuple[str, int], float] | None = None,
     counted: frozenset[tuple[int, int]] = frozenset(),
     layout: frozenset[tuple[int, int]] = frozenset(),
+    kept: frozenset[tuple[int, int, int]] = frozenset(),
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
     a clairvoyant planner knows of spot capacity (``costopt simulate``'s hindsight).
     ``counted`` (limit, run's first period) pairs get integer instance counts
     (``_concurrency_rows``). ``layout`` (job, cloud pool) pairs get the rows that keep apart
-    the jobs that cannot share an instance with the job (``_layout_rows``)."""
+    the jobs that cannot share an instance with the job (``_layout_rows``). ``kept``
+    (job, pool, period): the job runs on no other pool in that period (the planner keeps a
+    job the fleet cannot lay out on two pools one after the other to one of them)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
     runs = identical_runs(workload, u_upper)
@@ -380,7 +383,7 @@ def build_model(
     return LinearProgram(
         cost=b.joined(col, "cost", float),
         variable_cost=b.joined(col, "variable_cost", float),
-        col_upper=b.joined(col, "col_upper", float),
+        col_upper=_kept_to(b.joined(col, "col_upper", float), h, kept),
         integer=b.joined(col, "integer", bool),
         row_lower=b.joined(row, "row_lower", float),
         row_upper=b.joined(row, "row_upper", float),
@@ -402,6 +405,20 @@ def build_model(
         row_key=b.row_key,
         naming=naming(workload, pools, limits),
     )
+
+
+def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
+             kept: frozenset[tuple[int, int, int]]) -> np.ndarray:
+    """Column bounds with each job of ``kept`` (job, pool, period) off its other pools in
+    that period."""
+    if not kept:
+        return upper
+    on = {(j, t): p for j, p, t in kept}
+    out = upper.copy()
+    for (j, p, t), col in h.items():
+        if on.get((j, t), p) != p:
+            out[col] = 0.0
+    return out
 
 
 def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],

@@ -294,6 +294,7 @@ class _Model:
     time_limit_s: float | None
     clock: _StageClock
     layout: frozenset[tuple[int, int]] = frozenset()
+    kept: frozenset[tuple[int, int, int]] = frozenset()
 
     def laid_out(self, *, elastic: bool) -> tuple[LinearProgram, Solution,
                                                   tuple[PoolSchedule, ...],
@@ -314,18 +315,24 @@ class _Model:
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
                                                  sol.x, fleet)
             if learned == model.layout:
-                return lp, sol, fleet, learned
+                kept = model.kept | kept_to_one_pool(self.workload, self.pools, lp, sol.x,
+                                                     fleet)
+                if kept == model.kept:
+                    return lp, sol, fleet, learned
+                model = replace(model, kept=kept)
             model = replace(model, layout=learned)
 
     def solved(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
         """The model of the workload's own periods and its optimum (or why there is none)."""
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
-                       elastic=elastic, u_upper=self.u_upper, layout=self.layout)
+                       elastic=elastic, u_upper=self.u_upper, layout=self.layout,
+                       kept=self.kept)
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
-                           elastic=elastic, u_upper=agg.u_upper, layout=self.layout)
+                           elastic=elastic, u_upper=agg.u_upper, layout=self.layout,
+                           kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept))
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 
@@ -377,7 +384,8 @@ class _Model:
         counted = frozenset(key for key in terms if key[0] in {g for g, _t in seen})
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
-                           u_upper=self.u_upper, counted=counted, layout=self.layout)
+                           u_upper=self.u_upper, counted=counted, layout=self.layout,
+                           kept=self.kept)
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
@@ -558,6 +566,28 @@ def _spans(w: Workload, firsts: list[int]) -> Periods:
                    [w.horizon.period_start(e) for e in ends])
 
 
+def _apart_hours(w: Workload, pools: Pools, per_node: dict[tuple[int, int], int],
+                 wall: dict[tuple[int, int, int], float]) -> dict[tuple[int, int], float]:
+    """(pool, run) -> the most instance-hours of work a set of one-node jobs that never
+    share an instance at once needs there (``model.apart_from``: a job and the jobs wider
+    than half the instance and than what it leaves): the fleet's runs deliver at least
+    that much work after their setups, so that the layout can place them one after the
+    other."""
+    by_run: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for (j, p, r), hours in wall.items():
+        by_run.setdefault((p, r), []).append((j, hours))
+    out = {}
+    for (p, r), jobs in by_run.items():
+        room = pools.all[p].gpus_per_node
+        wide = [(j, w.jobs[j].gpus, hours) for j, hours in jobs if 2 * w.jobs[j].gpus > room]
+        if not wide:
+            continue
+        out[(p, r)] = max((hours + sum(h for i, g, h in wide
+                                      if i != k and g > room - w.jobs[k].gpus)
+                          for k, hours in jobs if per_node[(k, p)] == 1), default=0.0)
+    return out
+
+
 def _with_uses(busy: dict[str, list[tuple[int, int]]], schedule: PoolSchedule,
                periods: Periods) -> dict[str, list[tuple[int, int]]]:
     """``busy`` and the one-node gangs of ``schedule`` (microseconds from the origin)."""
@@ -602,6 +632,28 @@ def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProg
     return out
 
 
+def kept_to_one_pool(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
+                     fleet: tuple[PoolSchedule, ...]) -> set[tuple[int, int, int]]:
+    """(job, pool, period) for each job the fleet's layout left short in a run of periods
+    where it also runs on another pool: its gangs there and here could not be laid out one
+    after the other (each pool's instances run where the pool's own jobs need them). The
+    job is kept, in every period of the run, to the pool that carries most of its hours."""
+    names = {job.name: j for j, job in enumerate(w.jobs)}
+    periods_of = run_periods(lp.runs)
+    out = set()
+    for schedule in fleet:
+        for first, name in schedule.short:
+            k, members = names[name], periods_of[first]
+            hours: dict[int, float] = {}
+            for (j, p, t), col in lp.h.items():
+                if j == k and t in members and x[col] > EPS:
+                    hours[p] = hours.get(p, 0.0) + float(x[col])
+            if len(hours) > 1:
+                main = max(sorted(hours), key=hours.__getitem__)
+                out.update((k, main, t) for t in members)
+    return out
+
+
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                    x: np.ndarray) -> tuple[PoolSchedule, ...]:
     """Each used cloud pool's runs (``fleet.py``), laid out over the LP's runs of periods
@@ -641,6 +693,8 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     work = dict(packed)
     for (j, p, r), hours in wall.items():
         work[(p, r)] = max(work[(p, r)], hours / per_node[(j, p)])
+    for (p, r), hours in _apart_hours(w, pools, per_node, wall).items():
+        work[(p, r)] = max(work[(p, r)], hours)
     blocks, periods = _spans(w, runs), _spans(w, list(range(w.horizon.periods)))
     cloud = w.cloud
     setup_s = round(cloud.setup_minutes * 60) if cloud else 0
