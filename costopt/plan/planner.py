@@ -32,7 +32,6 @@ from costopt.plan.layout import Piece
 from costopt.plan.model import (
     INF,
     LinearProgram,
-    apart_from,
     build_model,
     concurrency_excess,
     first_periods,
@@ -313,7 +312,7 @@ class _Model:
             fleet = model.clock.run("extract", fleet_schedule, self.workload, self.pools,
                                     self.pairs, lp, sol.x)
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
-                                                 sol.x, fleet)
+                                                 sol.x)
             if learned == model.layout:
                 kept = model.kept | kept_to_one_pool(self.workload, self.pools, lp, sol.x,
                                                      fleet)
@@ -566,25 +565,27 @@ def _spans(w: Workload, firsts: list[int]) -> Periods:
                    [w.horizon.period_start(e) for e in ends])
 
 
-def _apart_hours(w: Workload, pools: Pools, per_node: dict[tuple[int, int], int],
-                 wall: dict[tuple[int, int, int], float]) -> dict[tuple[int, int], float]:
-    """(pool, run) -> the most instance-hours of work a set of one-node jobs that never
-    share an instance at once needs there (``model.apart_from``: a job and the jobs wider
-    than half the instance and than what it leaves): the fleet's runs deliver at least
-    that much work after their setups, so that the layout can place them one after the
-    other."""
+def apart_needs(w: Workload, pools: Pools, per_node: dict[tuple[int, int], int],
+                wall: dict[tuple[int, int, int], float]
+                ) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """(pool, run) -> per job ``k`` whose gangs never share an instance (one per node), the
+    instance-hours of work the jobs of ``model.apart_from(k, pool)`` need there: ``k`` and
+    the jobs wider than half the instance and than what ``k`` leaves (multi-node gangs:
+    always), which run one at a time on each instance. ``wall``: (job, pool, run) ->
+    gang-hours (``h / gpus``)."""
     by_run: dict[tuple[int, int], list[tuple[int, float]]] = {}
     for (j, p, r), hours in wall.items():
         by_run.setdefault((p, r), []).append((j, hours))
-    out = {}
+    out: dict[tuple[int, int], list[tuple[int, float]]] = {}
     for (p, r), jobs in by_run.items():
         room = pools.all[p].gpus_per_node
-        wide = [(j, w.jobs[j].gpus, hours) for j, hours in jobs if 2 * w.jobs[j].gpus > room]
+        wide = [(j, w.jobs[j].gpus, hours) for j, hours in jobs
+                if 2 * w.jobs[j].gpus > room or w.jobs[j].nodes > 1]
         if not wide:
             continue
-        out[(p, r)] = max((hours + sum(h for i, g, h in wide
-                                      if i != k and g > room - w.jobs[k].gpus)
-                          for k, hours in jobs if per_node[(k, p)] == 1), default=0.0)
+        out[(p, r)] = [(k, hours + sum(h for i, g, h in wide if i != k and (
+            g > room - w.jobs[k].gpus or w.jobs[i].nodes > 1)))
+            for k, hours in jobs if w.jobs[k].nodes == 1 and per_node[(k, p)] == 1]
     return out
 
 
@@ -600,35 +601,32 @@ def _with_uses(busy: dict[str, list[tuple[int, int]]], schedule: PoolSchedule,
     return out
 
 
-LAYOUT_TOL = 1e-6
+LAYOUT_TOL = 1e-4
 """Instance-hours by which a ``layout`` row may be exceeded before it counts as violated."""
 
 
 def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
-                x: np.ndarray, fleet: tuple[PoolSchedule, ...]) -> set[tuple[int, int]]:
-    """(job, cloud pool) pairs whose ``layout`` rows (``model.py``, 8) ``x`` violates over a
-    run of periods where the fleet's layout left that job short on that pool: the jobs that
-    cannot run beside it on one instance at once need more instance time than ``x`` buys.
-    Only for jobs whose gangs never share an instance (one per node)."""
-    index = {pool.id: p for p, pool in enumerate(pools.all)}
+                x: np.ndarray) -> set[tuple[int, int]]:
+    """(job, cloud pool) pairs whose ``layout`` rows (``model.py``, 8) ``x`` violates in a
+    run of periods (the most violated per pool and run): the jobs that cannot run beside
+    the job on one instance at once need more instance-hours of work than ``x`` buys."""
     per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
-    names = {job.name: j for j, job in enumerate(w.jobs)}
-    periods_of = run_periods(lp.runs)
+    first = first_periods(lp.runs)
     factor = work_factor(w, identical_runs(w))
+    wall: dict[tuple[int, int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS:
+            key = (j, p, int(first[t]))
+            wall[key] = wall.get(key, 0.0) + float(x[col]) / w.jobs[j].gpus
+    bought: dict[tuple[int, int], float] = {}
+    for (p, t), col in lp.u.items():
+        key = (p, int(first[t]))
+        bought[key] = bought.get(key, 0.0) + factor[t] * float(x[col])
     out = set()
-    for schedule in fleet:
-        p = index[schedule.pool]
-        for first, name in sorted(schedule.short):
-            k = names[name]
-            if per_node.get((k, p)) != 1:
-                continue
-            members = apart_from(w, pools, k, p)
-            need = sum(float(x[lp.h[(i, p, t)]]) / w.jobs[i].gpus for i in members
-                       for t in periods_of[first] if (i, p, t) in lp.h)
-            bought = sum(factor[t] * float(x[lp.u[(p, t)]]) for t in periods_of[first]
-                         if (p, t) in lp.u)
-            if need > bought + LAYOUT_TOL:
-                out.add((k, p))
+    for (p, r), needs in apart_needs(w, pools, per_node, wall).items():
+        k, need = max(needs, key=lambda kn: (kn[1], -kn[0]), default=(None, 0.0))
+        if k is not None and need > bought.get((p, r), 0.0) + LAYOUT_TOL:
+            out.add((k, p))
     return out
 
 
@@ -693,8 +691,8 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     work = dict(packed)
     for (j, p, r), hours in wall.items():
         work[(p, r)] = max(work[(p, r)], hours / per_node[(j, p)])
-    for (p, r), hours in _apart_hours(w, pools, per_node, wall).items():
-        work[(p, r)] = max(work[(p, r)], hours)
+    for (p, r), needs in apart_needs(w, pools, per_node, wall).items():
+        work[(p, r)] = max([work[(p, r)]] + [hours for _k, hours in needs])
     blocks, periods = _spans(w, runs), _spans(w, list(range(w.horizon.periods)))
     cloud = w.cloud
     setup_s = round(cloud.setup_minutes * 60) if cloud else 0

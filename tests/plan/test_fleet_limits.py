@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from builders import OFFERS, catalog, offer, workload
+from fleet_walk import peak, walk_the_layout
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -66,16 +67,6 @@ def _at(hours: int) -> str:
     return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
 
 
-def _peak(intervals: list[tuple[datetime, datetime, float]]) -> float:
-    """The most weight running at any instant (an interval ends before one starts)."""
-    events = sorted([(s, 1, w) for s, _e, w in intervals] + [(e, 0, -w) for _s, e, w in intervals])
-    running = peak = 0.0
-    for _t, _kind, w in events:
-        running += w
-        peak = max(peak, running)
-    return peak
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(limited_case())
 def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> None:
@@ -100,17 +91,17 @@ def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> Non
         members = {p for p, r in pools.items() if r["market"] == q.market
                    and r.get("region") == q.region
                    and quota_family(r["instance_type"]) == q.family}
-        assert _peak(intervals(members, lambda r: r["vcpus"])) <= q.vcpus
+        assert peak(intervals(members, lambda r: r["vcpus"])) <= q.vcpus
     # 2. max_instances: instances of the line's type, region and market at once (over all
     #    zones of a spot line).
     for m in w.cloud.max_instances:
         members = {p for p, r in pools.items() if r["market"] == m.market
                    and r.get("region") == m.region and r["instance_type"] == m.instance_type}
-        assert _peak(intervals(members, lambda r: 1)) <= m.count
+        assert peak(intervals(members, lambda r: 1)) <= m.count
     # 3. The limits the file records hold too.
     for lim in doc["limits"]:
         weights = {m["pool"]: m["weight"] for m in lim["members"]}
-        assert _peak(intervals(set(weights), lambda r, ws=weights: ws[r["pool"]])) \
+        assert peak(intervals(set(weights), lambda r, ws=weights: ws[r["pool"]])) \
             <= lim["bound"]
     # 4. No run and no pause of a slot shorter than the minimum; setup at each run's start.
     least = doc["launch_overhead"]["min_instance_minutes"] * 60
@@ -156,53 +147,4 @@ def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> Non
                                  - max(t0, datetime.fromisoformat(s["setup_end"])))
                            .total_seconds()) for q, s in slots if q == p) / 3600
             assert work >= need - 2 / 3600
-    _walk_the_layout(w, doc)
-
-
-def _walk_the_layout(w, doc) -> None:
-    """7. The layout, instant by instant: on every slot the GPUs its uses hold at once are
-    at most the instance's; each use is one gang of its job (the job's ``gpus``), every node
-    of a multi-node gang carries it over the gang's interval; no job runs more gangs at once
-    than ``parallel`` (a multi-node gang counts once); uses lie inside the job's window; and
-    each job's GPU-hours on each pool in the uses are the plan's assignments (to 2 s of each
-    gang). An optimal plan carries all its cloud work this way."""
-    pools = {p["pool"]: p for p in doc["pools"]}
-    jobs = {j.name: j for j in w.jobs}
-    laid: dict[tuple[str, str], float] = {}
-    gangs: dict[object, list[tuple[datetime, datetime, float]]] = {}
-    for f in doc["fleet"]:
-        room = pools[f["pool"]]["gpus_per_node"]
-        for s in f["slots"]:
-            uses = [(datetime.fromisoformat(u["start"]), datetime.fromisoformat(u["end"]),
-                     u["gpus"], u["job"]) for u in s["uses"]]
-            assert _peak([(a, b, g) for a, b, g, _j in uses]) <= room
-            assert set(s["jobs"]) == {j for *_x, j in uses}
-            for a, b, g, name in uses:
-                job = jobs[name]
-                begin, end = w.job_window(job)
-                assert g == job.gpus and begin <= a < b <= end
-                assert datetime.fromisoformat(s["setup_end"]) <= a
-                assert b <= datetime.fromisoformat(s["end"])
-                if job.nodes > 1:
-                    assert s["nodes"] == job.nodes and (a, b) == (
-                        datetime.fromisoformat(s["setup_end"]), datetime.fromisoformat(s["end"]))
-                # one-node gangs over all pools; a multi-node job's gangs per pool (the
-                # gangs of one job on two pools are not coordinated: left as it was)
-                owner = name if job.nodes == 1 else (name, f["pool"])
-                gangs.setdefault(owner, []).append((a, b, 1 / job.nodes))
-                key = (name, f["pool"])
-                laid[key] = laid.get(key, 0.0) + (b - a).total_seconds() / 3600 * g
-    for owner, intervals in gangs.items():
-        name = owner if isinstance(owner, str) else owner[0]
-        assert _peak(intervals) <= jobs[name].parallel + 1e-9
-    planned: dict[tuple[str, str], float] = {}
-    for a in doc["assignments"]:
-        if a["pool"] in {f["pool"] for f in doc["fleet"]}:
-            planned[(a["job"], a["pool"])] = planned.get((a["job"], a["pool"]), 0.0) \
-                + a["gpu_hours"]
-    if doc["status"] == "optimal":
-        for key, hours in planned.items():
-            if jobs[key[0]].nodes == 1:
-                assert laid.get(key, 0.0) == pytest.approx(hours, abs=0.005), key
-            else:  # a gang holds its instances for their whole working time
-                assert laid.get(key, 0.0) >= hours - 0.005, key
+    walk_the_layout(w, doc)
