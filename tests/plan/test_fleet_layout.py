@@ -91,7 +91,7 @@ def test_a_one_at_a_time_job_never_runs_beside_itself_on_another_pool() -> None:
 @pytest.mark.parametrize("path", ["examples/workload.yaml", "tests/plan/lab_two_weeks.yaml"])
 def test_the_example_and_a_two_week_lab_are_laid_out_in_every_pool_period(path: str) -> None:
     """Every job's cloud GPU-hours are on its slots' GPUs at every instant, none short (see
-    README, "The plan file", for what this cost: the example 1,719.42 -> 1,794.85 USD)."""
+    README, "The plan file", for what this cost: the example 1,719.42 -> 1,758.73 USD)."""
     w = load_workload(REPO / path)
     result = make_plan(w, load_catalog())
     assert result.status == "optimal"

@@ -6,6 +6,7 @@ slots (the layout, ``plan/layout.py``). CI runs a fixed set of examples (the ``c
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -67,7 +68,11 @@ def _at(hours: int) -> str:
     return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", "300"))
+"""Examples drawn per run: 300 in the suite; ``scripts/fleet_walk.py`` asks for more."""
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(limited_case())
 def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> None:
     w, cat, solver = case
