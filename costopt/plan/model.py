@@ -835,12 +835,13 @@ def _layout_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, factor: 
             by_pool[p] = cloud[hc.pool[cloud] == p]
         mine = by_pool[p]
         members = np.array(sorted(apart_from(w, pools, k, p)), dtype=np.int64)
-        entries = mine[np.isin(hc.job[mine], members)]
-        periods = np.unique(hc.period[mine])
+        periods = np.unique(hc.period[mine][hc.job[mine] == k])  # where k may run on p
+        entries = mine[np.isin(hc.job[mine], members) & np.isin(hc.period[mine], periods)]
         keys = [(k, p, int(t)) for t in periods.tolist()]
         offset = np.searchsorted(periods, hc.period[entries])
         gpus = np.array([float(job.gpus) for job in w.jobs])[hc.job[entries]]
-        ucols = hc.ucol[mine][np.unique(hc.period[mine], return_index=True)[1]]
+        ucols = hc.ucol[mine][np.isin(hc.period[mine], periods)][
+            np.unique(hc.period[mine][np.isin(hc.period[mine], periods)], return_index=True)[1]]
         b.rows("layout", keys,
                np.concatenate([offset, np.arange(len(keys), dtype=np.int64)]),
                np.concatenate([hc.col[entries], ucols]),

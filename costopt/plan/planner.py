@@ -314,8 +314,7 @@ class _Model:
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
                                                  sol.x)
             if learned == model.layout:
-                kept = model.kept | kept_to_one_pool(self.workload, self.pools, lp, sol.x,
-                                                     fleet)
+                kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
                     return lp, sol, fleet, learned
                 model = replace(model, kept=kept)
@@ -608,7 +607,7 @@ LAYOUT_TOL = 1e-4
 def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                 x: np.ndarray) -> set[tuple[int, int]]:
     """(job, cloud pool) pairs whose ``layout`` rows (``model.py``, 8) ``x`` violates in a
-    run of periods (the most violated per pool and run): the jobs that cannot run beside
+    run of periods: the jobs that cannot run beside
     the job on one instance at once need more instance-hours of work than ``x`` buys."""
     per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
     first = first_periods(lp.runs)
@@ -622,33 +621,33 @@ def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProg
     for (p, t), col in lp.u.items():
         key = (p, int(first[t]))
         bought[key] = bought.get(key, 0.0) + factor[t] * float(x[col])
-    out = set()
-    for (p, r), needs in apart_needs(w, pools, per_node, wall).items():
-        k, need = max(needs, key=lambda kn: (kn[1], -kn[0]), default=(None, 0.0))
-        if k is not None and need > bought.get((p, r), 0.0) + LAYOUT_TOL:
-            out.add((k, p))
-    return out
+    return {(k, p) for (p, r), needs in apart_needs(w, pools, per_node, wall).items()
+            if any(need > bought.get((p, r), 0.0) + LAYOUT_TOL for _k, need in needs)
+            for k, _need in needs}
 
 
-def kept_to_one_pool(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
+def kept_to_one_pool(w: Workload, lp: LinearProgram, x: np.ndarray,
                      fleet: tuple[PoolSchedule, ...]) -> set[tuple[int, int, int]]:
-    """(job, pool, period) for each job the fleet's layout left short in a run of periods
-    where it also runs on another pool: its gangs there and here could not be laid out one
-    after the other (each pool's instances run where the pool's own jobs need them). The
-    job is kept, in every period of the run, to the pool that carries most of its hours."""
-    names = {job.name: j for j, job in enumerate(w.jobs)}
+    """(job, pool, period) for the jobs that run on two or more cloud pools in one run of
+    periods, once the fleet's layout left some such job short: its gangs on the pools could
+    not be laid out one after the other (each pool's instances run where the pool's own jobs
+    need them). Every such one-node job is kept, in every period of the run, to the pool
+    that carries most of its hours there - all at once, not one solve per job. None where
+    no job is short."""
+    if not any(schedule.short for schedule in fleet):
+        return set()
+    first = first_periods(lp.runs)
+    hours: dict[tuple[int, int], dict[int, float]] = {}  # (job, run) -> pool -> GPU-hours
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS and w.jobs[j].nodes == 1:
+            on = hours.setdefault((j, int(first[t])), {})
+            on[p] = on.get(p, 0.0) + float(x[col])
     periods_of = run_periods(lp.runs)
     out = set()
-    for schedule in fleet:
-        for first, name in schedule.short:
-            k, members = names[name], periods_of[first]
-            hours: dict[int, float] = {}
-            for (j, p, t), col in lp.h.items():
-                if j == k and t in members and x[col] > EPS:
-                    hours[p] = hours.get(p, 0.0) + float(x[col])
-            if len(hours) > 1:
-                main = max(sorted(hours), key=hours.__getitem__)
-                out.update((k, main, t) for t in members)
+    for (k, r), on in hours.items():
+        if len(on) > 1:
+            main = max(sorted(on), key=on.__getitem__)
+            out.update((k, main, t) for t in periods_of[r])
     return out
 
 
