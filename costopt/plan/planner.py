@@ -621,9 +621,19 @@ def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProg
     for (p, t), col in lp.u.items():
         key = (p, int(first[t]))
         bought[key] = bought.get(key, 0.0) + factor[t] * float(x[col])
-    return {(k, p) for (p, r), needs in apart_needs(w, pools, per_node, wall).items()
-            if any(need > bought.get((p, r), 0.0) + LAYOUT_TOL for _k, need in needs)
-            for k, _need in needs}
+    needs = apart_needs(w, pools, per_node, wall)
+    if not any(need > bought.get(key, 0.0) + LAYOUT_TOL
+               for key, more in needs.items() for _k, need in more):
+        return set()
+    return {(k, p) for (p, r), more in needs.items()
+            if any(need > NEAR * bought.get((p, r), 0.0) for _k, need in more)
+            for k, _need in more}
+
+
+NEAR = 0.5
+"""Once some ``layout`` row is violated, the rows of every pool and run whose jobs that
+cannot share an instance need this share of its instance time or more are added too: the
+LP would move its work there next, one solve at a time."""
 
 
 def kept_to_one_pool(w: Workload, lp: LinearProgram, x: np.ndarray,
