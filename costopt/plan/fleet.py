@@ -18,6 +18,10 @@ model holds (``model.running_at_once``).
 3. No run is shorter than ``min_run`` and no pause inside a slot is: short runs grow inside
    their periods, short pauses are filled (``cloud.min_instance_minutes``).
 
+4. Lay the jobs out on the runs' GPUs (``layout.py``): each run's ``uses``; where jobs do
+   not fit, runs alone in their slot inside a period move to its end (same cost and
+   limits); what still does not fit is the schedule's ``short``, which the planner answers.
+
 Steps 2-3 only add paid time, so the fleet's cost is at least the LP's ``price * u``; the
 plan reports the fleet's cost (``docs/model.md``, "Launch overhead"). Pure: numbers in,
 intervals out; times in whole microseconds from the first period's start.
