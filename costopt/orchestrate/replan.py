@@ -55,7 +55,7 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     spent = spent_usd(ledger, plan, at)
     result = make_plan(resumed_workload(workload, done, at, spent), catalog, solver=solver)
     doc = to_document(result, workload_file, workload_sha256)
-    doc.resumes = resumes_record(plan.plan_id, at, done, spent)  # an extra field of the file
+    doc.resumes = resumes_record(plan.plan_id, at, done, spent)
     doc.plan_id = plan_id_for(doc.as_json())  # the id hashes what it resumes too
     return doc
 
