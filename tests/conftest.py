@@ -1,4 +1,10 @@
-"""Shared fixtures: every test runs with fake AWS credentials and private state folders."""
+"""Shared fixtures: every test runs with fake AWS credentials and private state folders.
+
+Property tests (Hypothesis) are derandomised where ``CI`` is set (the ``ci`` profile): each
+test draws the same examples on every run, so CI passes or fails on the code, not on the
+draw. ``scripts/property_tests_wide.sh`` runs them with random seeds, round after round,
+for the wider search (the ``wide`` profile); ``HYPOTHESIS_PROFILE`` picks one by name.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,12 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("wide", derandomize=False, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI") else "default"))
 
 
 @pytest.fixture(autouse=True)
@@ -25,11 +36,3 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key, value in fake.items():
         monkeypatch.setenv(key, value)
 
-
-# Hypothesis: CI (``CI`` set) runs the same examples every time (derandomised, so a red build
-# is the code's and not the draw's); ``HYPOTHESIS_PROFILE=wide`` (``scripts/fleet_walk.py``)
-# draws fresh ones without the example database; else hypothesis's defaults.
-settings.register_profile("ci", derandomize=True, database=None)
-settings.register_profile("wide", database=None, phases=[Phase.explicit, Phase.generate])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI")
-                                     else "default"))
