@@ -34,9 +34,10 @@ from typing import Any
 
 from costopt.orchestrate.policy import POLICIES
 from costopt.orchestrate.steer import setup_minutes_of
-from costopt.plan.planfile import PlanDocument, to_document
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import CloudPool, build_pools
+from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog, load_catalog
 from costopt.simulate.hindsight import hindsight
 from costopt.simulate.run import Simulation, simulate

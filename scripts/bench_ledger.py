@@ -36,7 +36,7 @@ START = datetime(2027, 1, 4, tzinfo=timezone.utc)
 
 
 def plan_of(workload: str):  # -> PlanDocument
-    from costopt.plan.planfile import PlanDocument
+    from costopt.planfile import PlanDocument
 
     def iso(hours: float) -> str:
         return (START + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--ray-address", default="local")
     args = parser.parse_args()
 
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
     from costopt.risk.fanout import run_sweep
     from costopt.risk.scenario import RiskInputs

@@ -43,7 +43,7 @@ def costopt(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess[s
 
 def main() -> None:
     from costopt.orchestrate.policy import POLICIES
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate

@@ -36,3 +36,4 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "COSTOPT_FAKE_CLOCK": "1"}  # AWS is moto: `apply --at T --yes` walks a plan
     for key, value in fake.items():
         monkeypatch.setenv(key, value)
+

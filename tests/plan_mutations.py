@@ -13,7 +13,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from costopt.cli.main import app
-from costopt.plan.planfile import plan_id_for
+from costopt.planfile import plan_id_for
 
 SMALL_WORKLOAD = """
 name: fuzz-small

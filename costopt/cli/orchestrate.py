@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.reconcile import ObservedInstance
     from costopt.orchestrate.watch import StopFlag
-    from costopt.plan.planfile import FleetPool, PlanDocument
+    from costopt.planfile import FleetPool, PlanDocument
 
 
 def register(app: typer.Typer) -> None:
@@ -109,7 +109,7 @@ def _keeper(ledger: Ledger, workload: str, role: str, ttl_s: float) -> LeaseKeep
 
 
 def _read(plan_file: Path, env: Env) -> PlanDocument:
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
 
     plan = read_plan(plan_file)
     if plan.status != "optimal":
@@ -335,7 +335,7 @@ def status(
     Example: costopt status plan.json
     """
     from costopt.orchestrate.ec2 import Ec2Fleet
-    from costopt.orchestrate.ledger.store import EPOCH
+    from costopt.orchestrate.ledger.times import EPOCH
     from costopt.orchestrate.ownership import Owner, split_by_owner
     from costopt.orchestrate.reconcile import LIVE, instance_price
 
@@ -432,7 +432,7 @@ def _leaders_table(leaders: list[dict[str, Any]], env: Env) -> None:
 
 def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
                     plans: dict[str, list[str]]) -> list[PlanDocument]:
-    from costopt.plan.planfile import PlanDocument, read_plan
+    from costopt.planfile import PlanDocument, read_plan
 
     if plan_file is not None:
         return [read_plan(plan_file)]
@@ -458,7 +458,7 @@ def _jobs_table(jobs: list[dict[str, Any]], env: Env) -> None:
 def _status_plans(plan_file: Path | None, ledger: Ledger | None
                   ) -> dict[str, tuple[list[str], dict[str, FleetPool]]]:
     """plan id -> the regions to look in, and the plan's fleet pools (for their prices)."""
-    from costopt.plan.planfile import PlanDocument, read_plan
+    from costopt.planfile import PlanDocument, read_plan
 
     known: dict[str, set[str]] = {}
     pools: dict[str, dict[str, FleetPool]] = {}

@@ -87,8 +87,9 @@ def plan(
     """
     import time
 
-    from costopt.plan.planfile import to_document, write_plan
+    from costopt.plan.planfile import to_document
     from costopt.plan.planner import make_plan
+    from costopt.planfile import write_plan
     from costopt.workload import workload_sha256
 
     env = get_env(ctx)
@@ -145,7 +146,7 @@ def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resu
     """``plan --resume``: the rest of the plan in force, from the ledger's progress."""
     from costopt.orchestrate.ledger import Ledger, ledger_path
     from costopt.orchestrate.replan import replan
-    from costopt.plan.planfile import read_plan, write_plan
+    from costopt.planfile import read_plan, write_plan
     from costopt.workload import workload_sha256
 
     old = read_plan(resume)

@@ -39,7 +39,7 @@ def progress(
     Example: costopt progress vit-pretrain --done 412.5
     """
     from costopt.orchestrate.ledger import Ledger, state_location
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
 
     env = get_env(ctx)
     if not math.isfinite(done):

@@ -17,7 +17,7 @@ from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
 
 if TYPE_CHECKING:
-    from costopt.plan.planfile import PlanDocument
+    from costopt.planfile import PlanDocument
     from costopt.pricing.catalog import PriceCatalog
     from costopt.risk.fanout import Done
     from costopt.risk.scenario import RiskInputs
@@ -78,7 +78,7 @@ def risk(
 
     Example: costopt risk plan.json -n 200 --format html -o risk.html
     """
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
 
     env = get_env(ctx)

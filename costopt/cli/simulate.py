@@ -46,7 +46,7 @@ def simulate(
     from costopt.files import write_atomically
     from costopt.orchestrate.apply import ApplyOptions
     from costopt.orchestrate.steer import setup_minutes_of
-    from costopt.plan.planfile import read_plan
+    from costopt.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate as run

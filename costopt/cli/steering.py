@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.progress import ProgressModel
     from costopt.orchestrate.replan import ReplanTrigger
-    from costopt.plan.planfile import PlanDocument
+    from costopt.planfile import PlanDocument
     from costopt.workload import Workload
 
 PolicyName = Annotated[str, typer.Option(
@@ -69,7 +69,7 @@ def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     from costopt.pricing.catalog import load_catalog
 
     original, _path = plan_workload(plan, given)
-    workload = workload_of((plan.model_extra or {}).get("resumes"), original)
+    workload = workload_of(plan.resumes, original)
     return progress_model(plan, workload,
                           load_catalog(workload.cloud.pricing if workload.cloud else None))
 
@@ -129,8 +129,8 @@ class Replanner:
         from costopt.orchestrate.policy import DeadlineAware
         from costopt.orchestrate.replan import replan
         from costopt.orchestrate.steer import ledger_progress
-        from costopt.plan.planfile import write_plan
         from costopt.plan.resume import late_jobs
+        from costopt.planfile import write_plan
         from costopt.pricing.catalog import load_catalog
         from costopt.workload import workload_sha256
 

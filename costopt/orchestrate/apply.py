@@ -62,7 +62,7 @@ from costopt.orchestrate.reconcile import (
     resumes_within,
 )
 from costopt.orchestrate.userdata import checked_user_data, slot_at
-from costopt.plan.planfile import FleetPool, PlanDocument, Slot
+from costopt.planfile import FleetPool, PlanDocument, Slot
 
 Say = Callable[[str, str], None]
 """``(kind, message)``: how the shell tells the user what it does, as it does it."""

@@ -25,7 +25,7 @@ from costopt.errors import AwsError
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 from costopt.orchestrate.userdata import jobs_tag
-from costopt.plan.planfile import FleetPool, Slot
+from costopt.planfile import FleetPool, Slot
 
 TAG_PLAN = "costopt:plan"
 TAG_POOL = "costopt:pool"

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from costopt.months import Month
 from costopt.orchestrate.reconcile import LIVE, FleetAction, ObservedInstance, instance_price
-from costopt.plan.planfile import FleetPool
+from costopt.planfile import FleetPool
 from costopt.workload import iso
 
 

@@ -35,7 +35,7 @@ from typing import Protocol
 from costopt.orchestrate.pace import JobPace, PaceState, spot_dearer
 from costopt.orchestrate.progress import JobProgress, PlanMix, held_gpus
 from costopt.orchestrate.reconcile import MarketChoice
-from costopt.plan.planfile import FleetPool, PlanDocument, Slot
+from costopt.planfile import FleetPool, PlanDocument, Slot
 
 ProgressNow = Callable[[], dict[str, JobProgress]]
 """Each job's progress now, computed only when a policy asks for it."""

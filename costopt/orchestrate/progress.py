@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 
 DEFAULT_SETUP_MINUTES = 10.0
 """Minutes a launched or started instance is paid for before it works (``cloud.setup_minutes``)."""

@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
-from costopt.plan.planfile import FleetPool, PlanDocument
+from costopt.planfile import FleetPool, PlanDocument
 
 LIVE = frozenset({"pending", "running"})
 STOPPED = frozenset({"stopping", "stopped"})

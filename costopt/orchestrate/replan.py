@@ -16,10 +16,11 @@ from datetime import datetime
 from costopt.orchestrate.apply import ApplyOutcome
 from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.pace import JobPace, PaceState
-from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model, resumed_from
-from costopt.plan.planfile import PlanDocument, plan_id_for, to_document
+from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.resume import resumed_workload, resumes_record, workload_of
+from costopt.planfile import PlanDocument, plan_id_for
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 
@@ -28,7 +29,7 @@ def done_so_far(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
                 ledger: Ledger | None, at: datetime) -> dict[str, float]:
     """Reference GPU-hours each job of ``workload`` has done by ``at`` under ``plan`` (and
     before it, for a plan that resumes another)."""
-    resumes = (plan.model_extra or {}).get("resumes")
+    resumes = plan.resumes
     model = progress_model(plan, workload_of(resumes, workload), catalog)
     before = dict((resumes or {}).get("done_gpu_hours", {}))
     now = ledger_progress(model, ledger, plan, at)
@@ -41,7 +42,7 @@ def spent_usd(ledger: Ledger | None, plan: PlanDocument, at: datetime) -> float:
     """Cloud spend (USD) of the plan's instances, and those of the plan it resumes, by ``at``."""
     if ledger is None:
         return 0.0
-    ids = {plan.plan_id, resumed_from(plan)[0]}
+    ids = {plan.plan_id, plan.resumed_from[0]}
     return sum(r.usd_within(EPOCH, at, at) for r in ledger.runtimes(EPOCH, at)
                if r.plan_id in ids)
 
@@ -54,7 +55,7 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     spent = spent_usd(ledger, plan, at)
     result = make_plan(resumed_workload(workload, done, at, spent), catalog, solver=solver)
     doc = to_document(result, workload_file, workload_sha256)
-    doc.resumes = resumes_record(plan.plan_id, at, done, spent)  # an extra field of the file
+    doc.resumes = resumes_record(plan.plan_id, at, done, spent)
     doc.plan_id = plan_id_for(doc.as_json())  # the id hashes what it resumes too
     return doc
 

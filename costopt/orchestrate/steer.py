@@ -25,11 +25,9 @@ from costopt.orchestrate.progress import (
     reported_progress,
     runs_from_ledger,
 )
-from costopt.plan.planfile import PlanDocument
-from costopt.plan.pools import build_pools, eligibility
-from costopt.plan.resume import since
+from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
-from costopt.workload import Workload
+from costopt.workload import Workload, speed_for
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -39,18 +37,25 @@ def setup_minutes_of(plan: PlanDocument, workload: Workload) -> float:
     workload's ``cloud.setup_minutes`` if it has one, else 10."""
     if plan.launch_overhead is not None:
         return plan.launch_overhead.setup_minutes
-    recorded = (plan.model_extra or {}).get("setup_minutes")
-    if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
-        return float(recorded)
+    if plan.setup_minutes is not None:
+        return plan.setup_minutes
     return float(getattr(workload.cloud, "setup_minutes", DEFAULT_SETUP_MINUTES))
 
 
 def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog) -> ProgressModel:
-    """The jobs' needs, their speed on each pool (from the workload and the price data's GPU
-    table), the plan's mix and the setup minutes."""
-    pools = build_pools(workload, catalog)
-    speed = {(workload.jobs[e.job].name, pools.all[e.pool].id): e.speed
-             for e in eligibility(workload, pools, catalog)}
+    """The jobs' needs, their speed on each pool of the plan, the plan's mix and the setup
+    minutes. The speeds are the plan's own (v3); a v1 or v2 plan recorded none, so they
+    are the workload's ``speed`` for the pool's GPU model, else the price data's GPU
+    table's (what ``plan`` planned with)."""
+    speed = {}
+    for job in workload.jobs:
+        for pool in plan.pools:
+            recorded = plan.speed(job.name, pool.pool)
+            gpu = catalog.gpu(pool.gpu_model)
+            found = recorded if recorded is not None else speed_for(
+                job, pool.gpu_model, gpu.relative_speed if gpu else 0.0)
+            if found > 0:
+                speed[(job.name, pool.pool)] = found
     windows = {j.name: workload.job_window(j) for j in workload.jobs}
     jobs = tuple(JobNeeds(j.name, j.gpu_hours, j.checkpoint_minutes, windows[j.name][1],
                           windows[j.name][0], float(j.gpus)) for j in workload.jobs)
@@ -62,7 +67,7 @@ def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog
 def ledger_runs(ledger: Ledger, plan: PlanDocument, at: datetime) -> list[Run]:
     """The runs of the plan's instances until ``at``, as the ledger has them; for a plan
     that resumes another, those of both that ran after it took over."""
-    old, since = resumed_from(plan)
+    old, since = plan.resumed_from
     ids = {plan.plan_id, old} - {None}
     start = since or EPOCH
     runtimes = [r for r in ledger.runtimes(start, at) if r.plan_id in ids]
@@ -75,7 +80,7 @@ def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan: PlanDocum
     """Each job's progress at ``at``: its instances' work as the ledger's runtimes say, from
     its last report if it made one (a plan that resumes another counts from nothing done
     when it took over: its jobs need what was left then). No ledger: nothing done yet."""
-    _old, since = resumed_from(plan)
+    _old, since = plan.resumed_from
     reports = [] if since is None else [ProgressReport(j.name, since, 0.0, "resume")
                                         for j in model.jobs]
     if ledger is None:
@@ -83,11 +88,6 @@ def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan: PlanDocum
     reports += [r for r in ledger.progress_reports(plan.plan_id)
                 if since is None or r.at >= since]
     return reported_progress(model, ledger_runs(ledger, plan, at), at, reports)
-
-
-def resumed_from(plan: PlanDocument) -> tuple[str | None, datetime | None]:
-    """The plan ``plan`` resumes and from when (``None``s if it resumes none)."""
-    return since((plan.model_extra or {}).get("resumes"))
 
 
 def steer(policy: Policy, plan: PlanDocument, at: datetime,

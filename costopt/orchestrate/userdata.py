@@ -18,7 +18,7 @@ import shlex
 from datetime import datetime
 
 from costopt.errors import FieldIssue, PlanFileError
-from costopt.plan.planfile import FleetPool, JobRecord, PlanDocument, Slot
+from costopt.planfile import FleetPool, JobRecord, PlanDocument, Slot
 from costopt.workload import NAME_PATTERN
 
 USER_DATA_MAX_BYTES = 16 * 1024

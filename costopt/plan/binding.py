@@ -14,6 +14,7 @@ import numpy as np
 
 from costopt.plan.model import (
     LinearProgram,
+    apart_from,
     first_periods,
     instances_at_once,
     period_hours,
@@ -217,6 +218,10 @@ def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[i
         reasons.append(f"launch overhead: {w.cloud.setup_minutes:g} minutes of setup per "
                        "instance (cloud.setup_minutes) leave its gangs too little of its window "
                        "on cloud pools")
+    for r in rows:
+        if lp.row_family[r] == "layout":
+            reasons.append(_apart(w, pools, *lp.row_key[r][:2]))
+            break
     for p in sorted(mine):
         if full_capacity.get(p, set()) & periods:
             reasons.append(f"owned capacity: {pools.all[p].id} full")
@@ -239,6 +244,17 @@ def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[i
     at_limit = f" (rows at their limit: {named}{more})" if rows else ""
     return "; ".join(dict.fromkeys(reasons)) + at_limit + ". To fix: raise the limit " \
         "named, move the deadline, or allow more pools"
+
+
+def _apart(w: Workload, pools: Pools, k: int, p: int) -> str:
+    """Why job ``k`` needs instance time of its own on pool ``p`` (a ``layout`` row)."""
+    pool = pools.all[p]
+    others = sorted(apart_from(w, pools, k, p) - {k})
+    shown = ", ".join(f"{w.jobs[i].name} ({w.jobs[i].shape})" for i in others[:SHOWN_ROWS])
+    more = f" and {len(others) - SHOWN_ROWS} more" if len(others) > SHOWN_ROWS else ""
+    return (f"layout: on {pool.id} ({pool.gpus_per_node} GPUs per instance) "
+            f"{w.jobs[k].name} ({w.jobs[k].shape}) never fits one instance at once beside "
+            f"{shown}{more}, so each needs instance time of its own")
 
 
 SHOWN_ROWS = 3

@@ -18,6 +18,10 @@ model holds (``model.running_at_once``).
 3. No run is shorter than ``min_run`` and no pause inside a slot is: short runs grow inside
    their periods, short pauses are filled (``cloud.min_instance_minutes``).
 
+4. Lay the jobs out on the runs' GPUs (``layout.py``): each run's ``uses``; where jobs do
+   not fit, runs alone in their slot inside a period move to its end (same cost and
+   limits); what still does not fit is the schedule's ``short``, which the planner answers.
+
 Steps 2-3 only add paid time, so the fleet's cost is at least the LP's ``price * u``; the
 plan reports the fleet's cost (``docs/model.md``, "Launch overhead"). Pure: numbers in,
 intervals out; times in whole microseconds from the first period's start.
@@ -31,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from costopt.plan.layout import Layout, Piece, lay_out
 from costopt.plan.model import running_at_once
 
 TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
@@ -39,8 +44,21 @@ ROUNDS = 50  # repair rounds before giving up (each only lengthens runs; a few s
 
 
 @dataclass(frozen=True)
+class Use:
+    """Job ``job`` runs on ``gpus`` GPUs of the instance over ``[start, end)`` (a gang of
+    it; two gangs of a sweep on one instance are two uses)."""
+
+    job: str
+    gpus: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
 class Run:
-    """Slot ``slot`` runs ``[start, end)``; its first ``setup_end - start`` is setup."""
+    """Slot ``slot`` runs ``[start, end)``; its first ``setup_end - start`` is setup;
+    ``uses`` what its GPUs run when (``layout.py``): at every instant they sum to at most
+    the instance's GPUs."""
 
     slot: int
     start: datetime
@@ -50,6 +68,7 @@ class Run:
     gang: int | None = None  # a multi-node gang's first slot (its nodes share the interval)
     node_rank: int | None = None  # this instance's rank in the gang, 0..nodes-1
     nodes: int = 1
+    uses: tuple[Use, ...] = ()
 
     @property
     def hours(self) -> float:
@@ -63,11 +82,13 @@ class Run:
 
 @dataclass(frozen=True)
 class PoolSchedule:
-    """One cloud pool's runs, and its paid instance-hours per period (from the runs)."""
+    """One cloud pool's runs, its paid instance-hours per period (from the runs), and the
+    gang-hours of each (block, job) its runs could not carry (``layout.py``)."""
 
     pool: str
     runs: tuple[Run, ...]
     hours_by_period: dict[int, float]
+    short: dict[tuple[int, str], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,11 +157,17 @@ def _ticks(hours: float) -> int:
 class PoolUse:
     """What runs on one cloud pool besides its hours: per multi-node job its ``nodes`` and
     its instance-hours of work per period (``h / gpus``; such a gang's nodes are its own),
-    the jobs that run on it per period, and which jobs have a ``run`` command."""
+    which jobs have a ``run`` command, and the one-node jobs' gang-time per period to lay
+    out on instances of ``gpus_per_node`` GPUs."""
 
     gangs: dict[str, tuple[int, dict[int, float]]] = field(default_factory=dict)
-    jobs: dict[int, set[str]] = field(default_factory=dict)
     commanded: frozenset[str] = frozenset()
+    pieces: dict[int, list[Piece]] = field(default_factory=dict)
+    gpus_per_node: int = 1
+    gang_gpus: dict[str, int] = field(default_factory=dict)  # a multi-node job's per node
+    busy: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """Each job's gangs on other pools (microseconds from the periods' origin): the
+    layout runs no more of its gangs at once than ``parallel`` over all pools."""
 
 
 def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float],
@@ -174,8 +201,9 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
         schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
         for r in schedule.runs:
             first = base + r.slot * nodes
+            gang_use = (Use(job, use.gang_gpus.get(job, 1), r.setup_end, r.end),)
             runs += [replace(r, slot=first + k, jobs=(job,), gang=first, node_rank=k,
-                             nodes=nodes) for k in range(nodes)]
+                             nodes=nodes, uses=gang_use) for k in range(nodes)]
         base += nodes * (1 + max((r.slot for r in schedule.runs), default=-1))
         for t, h in schedule.hours_by_period.items():
             hours_by_period[t] = hours_by_period.get(t, 0.0) + h * nodes
@@ -185,25 +213,74 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
             if max(h, work_hours.get(t, 0.0)) > 1e-6}
     rest = schedule_pool(pool, periods, paid, {t: work_hours.get(t, 0.0) for t in paid},
                          setup_s, min_run_s)
-    single = {t: names - set(use.gangs) for t, names in use.jobs.items()}
+    rest_runs, uses, short = _laid_out(list(rest.runs), periods, use, min_run_s * TICK)
     number: dict[tuple[int, frozenset[str]], int] = {}  # (slot, commands run) -> slot number
     extra = base + 1 + max((r.slot for r in rest.runs), default=-1)
-    for r in rest.runs:
-        start, end = periods.micros(r.start), periods.micros(r.end)
-        jobs = tuple(sorted(set().union(*(
-            names for t, names in single.items()
-            if t < len(periods.starts) and periods.seconds(t)[0] < end
-            and start < periods.seconds(t)[1]))))
+    for r, placed in zip(rest_runs, uses, strict=True):
+        jobs = tuple(sorted({u.job for u in placed}))
         key = (r.slot, use.commanded & set(jobs))
         if key not in number:
             taken = any(known[0] == r.slot for known in number)
             number[key] = extra if taken else base + r.slot
             extra += taken
-        runs.append(replace(r, slot=number[key], jobs=jobs))
+        runs.append(replace(r, slot=number[key], jobs=jobs, uses=tuple(placed)))
     for t, h in rest.hours_by_period.items():
         hours_by_period[t] = hours_by_period.get(t, 0.0) + h
     return PoolSchedule(pool, tuple(sorted(runs, key=lambda r: (r.slot, r.start))),
-                        {t: hours_by_period.get(t, 0.0) for t in sorted(paid_hours)})
+                        {t: hours_by_period.get(t, 0.0) for t in sorted(paid_hours)}, short)
+
+
+def _laid_out(runs: list[Run], periods: Periods, use: PoolUse, min_run: int
+              ) -> tuple[list[Run], list[list[Use]], dict[tuple[int, str], float]]:
+    """The runs, each run's uses and the gang-hours per (period, job) that did not fit: per
+    period, its one-node jobs laid out (``layout.lay_out``) on the working time (after
+    setup) of the runs in it, beside their gangs on other pools (``use.busy``). Where some
+    do not fit, the runs that lie inside the period, alone in their slot there, move to
+    its end (as many instances, as long, in the same period: the same cost and limits) if
+    the jobs fit better so - a job that runs on another pool at the period's start goes on
+    here after it."""
+    uses: list[list[Use]] = [[] for _ in runs]
+    short: dict[tuple[int, str], float] = {}
+    origin = periods.origin
+    for t, pieces in sorted(use.pieces.items()):
+        begin, end = periods.seconds(t)
+        inside, layout = _lay_out_in(runs, periods, begin, end, use, pieces)
+        if layout.short:
+            moved = [_moved_to(r, periods, runs, begin, end, min_run) for r in runs]
+            again, second = _lay_out_in(moved, periods, begin, end, use, pieces)
+            if sum(second.short.values()) < sum(layout.short.values()):
+                runs, inside, layout = moved, again, second
+        for p in layout.placements:
+            uses[inside[p.bin][0]].append(Use(p.job, p.gpus,
+                                              origin + timedelta(microseconds=p.start),
+                                              origin + timedelta(microseconds=p.end)))
+        short.update({(t, job): micros / HOUR for job, micros in layout.short.items()})
+    return runs, [sorted(u, key=lambda u: (u.start, u.job)) for u in uses], short
+
+
+def _lay_out_in(runs: list[Run], periods: Periods, begin: int, end: int, use: PoolUse,
+                pieces: list[Piece]) -> tuple[list[tuple[int, int, int]], Layout]:
+    """The runs' working time in ``[begin, end)`` (run index, start, end) and the layout
+    of ``pieces`` on it."""
+    inside = [(i, max(begin, periods.micros(r.setup_end)), min(end, periods.micros(r.end)))
+              for i, r in enumerate(runs)]
+    inside = [(i, s, e) for i, s, e in inside if s < e]
+    return inside, lay_out([(s, e) for _i, s, e in inside], use.gpus_per_node, pieces,
+                           use.busy)
+
+
+def _moved_to(r: Run, periods: Periods, runs: list[Run], begin: int, end: int,
+              min_run: int) -> Run:
+    """``r`` moved to end at ``end`` if it lies inside ``[begin, end)`` and no other run of
+    its slot comes within ``min_run`` of the period; else ``r``."""
+    s, e = periods.micros(r.start), periods.micros(r.end)
+    alone = not any(o.slot == r.slot and o is not r
+                    and periods.micros(o.start) < end + min_run
+                    and periods.micros(o.end) > begin - min_run for o in runs)
+    if not (begin <= s and e < end and alone):
+        return r
+    shift = timedelta(microseconds=end - e)
+    return replace(r, start=r.start + shift, end=r.end + shift, setup_end=r.setup_end + shift)
 
 
 class _Slots:

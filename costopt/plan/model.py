@@ -37,6 +37,10 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
        count[p,t]: u - sum_gangs h / gpus <= P_h running;  gang_lanes[j,p,t]: h / (gpus N)
        <= P_h f lanes
   7. budget           variable cost <= budget_usd
+  8. layout[k,p,t]    sum_(i in S(k,p)) h[i,p,t] / gpus_i - f u <= 0, learned (``layout.py``):
+                     S(k,p) is job k and every job on p that cannot share one of p's
+                     instances with k at once (gpus_i + gpus_k > G, or a multi-node gang's
+                     node): at any instant an instance runs at most one of them
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
 solvers (``solve.py``) read the same arrays.
@@ -145,7 +149,7 @@ NAME_PARTS: dict[str, str] = {
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
-    "count": "pt", "budget": "",
+    "count": "pt", "budget": "", "layout": "jpt",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
 
@@ -347,12 +351,17 @@ def build_model(
     workload: Workload, pools: Pools, pairs: list[Eligible], *, elastic: bool = False,
     u_upper: Mapping[tuple[str, int], float] | None = None,
     counted: frozenset[tuple[int, int]] = frozenset(),
+    layout: frozenset[tuple[int, int]] = frozenset(),
+    kept: frozenset[tuple[int, int, int]] = frozenset(),
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
     a clairvoyant planner knows of spot capacity (``costopt simulate``'s hindsight).
     ``counted`` (limit, run's first period) pairs get integer instance counts
-    (``_concurrency_rows``)."""
+    (``_concurrency_rows``). ``layout`` (job, cloud pool) pairs get the rows that keep apart
+    the jobs that cannot share an instance with the job (``_layout_rows``). ``kept``
+    (job, pool, period): the job runs on no other pool in that period (the planner keeps a
+    job the fleet cannot lay out on two pools one after the other to one of them)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
     runs = identical_runs(workload, u_upper)
@@ -369,11 +378,12 @@ def build_model(
     n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
                                      factor)
     _budget_row(b, workload)
+    _layout_rows(b, workload, pools, hc, factor, layout)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
         cost=b.joined(col, "cost", float),
         variable_cost=b.joined(col, "variable_cost", float),
-        col_upper=b.joined(col, "col_upper", float),
+        col_upper=_kept_to(b.joined(col, "col_upper", float), h, kept),
         integer=b.joined(col, "integer", bool),
         row_lower=b.joined(row, "row_lower", float),
         row_upper=b.joined(row, "row_upper", float),
@@ -395,6 +405,20 @@ def build_model(
         row_key=b.row_key,
         naming=naming(workload, pools, limits),
     )
+
+
+def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
+             kept: frozenset[tuple[int, int, int]]) -> np.ndarray:
+    """Column bounds with each job of ``kept`` (job, pool, period) off its other pools in
+    that period."""
+    if not kept:
+        return upper
+    on = {(j, t): p for j, p, t in kept}
+    out = upper.copy()
+    for (j, p, t), col in h.items():
+        if on.get((j, t), p) != p:
+            out[col] = 0.0
+    return out
 
 
 def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
@@ -785,3 +809,40 @@ def _budget_row(b: _Builder, w: Workload) -> None:
     cols = np.flatnonzero(usd)
     b.rows("budget", [()], np.zeros(cols.size, dtype=np.int64), cols, usd[cols],
            upper=w.budget_usd)
+
+
+def apart_from(w: Workload, pools: Pools, k: int, p: int) -> frozenset[int]:
+    """Jobs that never run on one instance of cloud pool ``p`` at once with job ``k`` or
+    with each other, ``k`` among them (``k``'s gangs never share an instance: one per node):
+    ``k``, the multi-node jobs (their nodes are their own) and the one-node jobs wider than
+    half the instance and than what ``k`` leaves of it."""
+    room = pools.all[p].gpus_per_node
+    wide = room - w.jobs[k].gpus
+    return frozenset({k} | {i for i, job in enumerate(w.jobs) if i != k and (
+        job.nodes > 1 or (2 * job.gpus > room and job.gpus > wide))})
+
+
+def _layout_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, factor: np.ndarray,
+                 layout: frozenset[tuple[int, int]]) -> None:
+    """8. layout[k,p,t]: the jobs of ``apart_from(k, p)`` run one at a time on each
+    instance, so their gang-hours (``h / gpus``; a multi-node gang's instance-hours) take
+    instance time of their own: ``sum h / gpus <= f u``. Learned: the planner adds a pair
+    ``(k, p)`` where the layout of a solution finds job ``k`` short on pool ``p``."""
+    cloud = np.flatnonzero(hc.cloud)
+    by_pool: dict[int, np.ndarray] = {}
+    for k, p in sorted(layout):
+        if p not in by_pool:
+            by_pool[p] = cloud[hc.pool[cloud] == p]
+        mine = by_pool[p]
+        members = np.array(sorted(apart_from(w, pools, k, p)), dtype=np.int64)
+        periods = np.unique(hc.period[mine][hc.job[mine] == k])  # where k may run on p
+        entries = mine[np.isin(hc.job[mine], members) & np.isin(hc.period[mine], periods)]
+        keys = [(k, p, int(t)) for t in periods.tolist()]
+        offset = np.searchsorted(periods, hc.period[entries])
+        gpus = np.array([float(job.gpus) for job in w.jobs])[hc.job[entries]]
+        ucols = hc.ucol[mine][np.isin(hc.period[mine], periods)][
+            np.unique(hc.period[mine][np.isin(hc.period[mine], periods)], return_index=True)[1]]
+        b.rows("layout", keys,
+               np.concatenate([offset, np.arange(len(keys), dtype=np.int64)]),
+               np.concatenate([hc.col[entries], ucols]),
+               np.concatenate([1.0 / gpus, -factor[periods]]), upper=0.0)

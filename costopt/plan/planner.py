@@ -20,6 +20,7 @@ from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reasons, window_impossibilities
 from costopt.plan.fleet import (
+    HOUR,
     Periods,
     PoolSchedule,
     PoolUse,
@@ -27,16 +28,19 @@ from costopt.plan.fleet import (
     hours_in_periods,
     schedule_pool_jobs,
 )
+from costopt.plan.layout import Piece
 from costopt.plan.model import (
     INF,
     LinearProgram,
     build_model,
     concurrency_excess,
     first_periods,
+    identical_runs,
     limit_terms,
     period_hours,
     run_periods,
     running_at_once,
+    work_factor,
 )
 from costopt.plan.pools import (
     Eligible,
@@ -229,14 +233,16 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
     model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s, clock)
     status = "optimal"
-    lp, sol = model.within_limits(elastic=False) if not notes else (None, None)
-    if lp is None or sol is None or sol.status is SolveStatus.INFEASIBLE:
+    laid = model.laid_out(elastic=False) if not notes else None
+    if laid is None or laid[1].status is SolveStatus.INFEASIBLE:
         status = "infeasible"
-        lp, sol = model.within_limits(elastic=True)
-        if sol.status is not SolveStatus.OPTIMAL:
-            raise SolverError(f"the elastic re-solve failed ({sol.status.value})")
+        learned = laid[3] if laid is not None else model.layout
+        laid = replace(model, layout=learned).laid_out(elastic=True)
+        if laid[1].status is not SolveStatus.OPTIMAL:
+            raise SolverError(f"the elastic re-solve failed ({laid[1].status.value})")
+    lp, sol, fleet, _learned = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
-                       notes)
+                       notes, fleet)
     result.timings.update(clock.seconds)
     periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
     return replace(result, solved_periods=periods)
@@ -254,16 +260,45 @@ class _Model:
     solver: str
     time_limit_s: float | None
     clock: _StageClock
+    layout: frozenset[tuple[int, int]] = frozenset()
+    kept: frozenset[tuple[int, int, int]] = frozenset()
+
+    def laid_out(self, *, elastic: bool) -> tuple[LinearProgram, Solution,
+                                                  tuple[PoolSchedule, ...],
+                                                  frozenset[tuple[int, int]]]:
+        """The optimum within every limit whose fleet carries its jobs at every instant
+        (``layout.py``), that fleet, and the ``layout`` rows learned. Where the layout finds
+        a job short on a pool, the model learns the ``layout`` rows of that job and pool
+        (``model.py``, 8) and is solved again, until no job is short, or the rows learned
+        no longer cut the solution off: then what is short stays short, and the plan says
+        so."""
+        model = self
+        while True:
+            lp, sol = model.within_limits(elastic=elastic)
+            if sol.status is not SolveStatus.OPTIMAL:
+                return lp, sol, (), model.layout
+            fleet = model.clock.run("extract", fleet_schedule, self.workload, self.pools,
+                                    self.pairs, lp, sol.x)
+            learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
+                                                 sol.x)
+            if learned == model.layout:
+                kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
+                if kept == model.kept:
+                    return lp, sol, fleet, learned
+                model = replace(model, kept=kept)
+            model = replace(model, layout=learned)
 
     def solved(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
         """The model of the workload's own periods and its optimum (or why there is none)."""
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
-                       elastic=elastic, u_upper=self.u_upper)
+                       elastic=elastic, u_upper=self.u_upper, layout=self.layout,
+                       kept=self.kept)
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
-                           elastic=elastic, u_upper=agg.u_upper)
+                           elastic=elastic, u_upper=agg.u_upper, layout=self.layout,
+                           kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept))
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 
@@ -315,7 +350,8 @@ class _Model:
         counted = frozenset(key for key in terms if key[0] in {g for g, _t in seen})
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
-                           u_upper=self.u_upper, counted=counted)
+                           u_upper=self.u_upper, counted=counted, layout=self.layout,
+                           kept=self.kept)
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
@@ -395,7 +431,8 @@ def _checked(sol: Solution) -> Solution:
 
 
 def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
-            lp: LinearProgram, sol: Solution, status: str, notes: tuple[str, ...]) -> PlanResult:
+            lp: LinearProgram, sol: Solution, status: str, notes: tuple[str, ...],
+            fleet: tuple[PoolSchedule, ...]) -> PlanResult:
     x = sol.x
     rate = {(e.job, e.pool): e for e in pairs}
     # The cloud cost of a pool over a run of periods (the fleet's unit, ``fleet_schedule``)
@@ -406,7 +443,6 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
         if (p, t) in lp.u and x[col] > EPS:
             key = (p, int(first[t]))
             held[key] = held.get(key, 0.0) + rate[(j, p)].blocking * x[col]
-    fleet = fleet_schedule(w, pools, pairs, lp, x)
     paid: dict[tuple[str, int], float] = {}
     for s in fleet:
         for t, hours in s.hours_by_period.items():
@@ -496,6 +532,103 @@ def _spans(w: Workload, firsts: list[int]) -> Periods:
                    [w.horizon.period_start(e) for e in ends])
 
 
+def apart_needs(w: Workload, pools: Pools, per_node: dict[tuple[int, int], int],
+                wall: dict[tuple[int, int, int], float]
+                ) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """(pool, run) -> per job ``k`` whose gangs never share an instance (one per node), the
+    instance-hours of work the jobs of ``model.apart_from(k, pool)`` need there: ``k`` and
+    the jobs wider than half the instance and than what ``k`` leaves (multi-node gangs:
+    always), which run one at a time on each instance. ``wall``: (job, pool, run) ->
+    gang-hours (``h / gpus``)."""
+    by_run: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for (j, p, r), hours in wall.items():
+        by_run.setdefault((p, r), []).append((j, hours))
+    out: dict[tuple[int, int], list[tuple[int, float]]] = {}
+    for (p, r), jobs in by_run.items():
+        room = pools.all[p].gpus_per_node
+        wide = [(j, w.jobs[j].gpus, hours) for j, hours in jobs
+                if 2 * w.jobs[j].gpus > room or w.jobs[j].nodes > 1]
+        if not wide:
+            continue
+        out[(p, r)] = [(k, hours + sum(h for i, g, h in wide if i != k and (
+            g > room - w.jobs[k].gpus or w.jobs[i].nodes > 1)))
+            for k, hours in jobs if w.jobs[k].nodes == 1 and per_node[(k, p)] == 1]
+    return out
+
+
+def _with_uses(busy: dict[str, list[tuple[int, int]]], schedule: PoolSchedule,
+               periods: Periods) -> dict[str, list[tuple[int, int]]]:
+    """``busy`` and the one-node gangs of ``schedule`` (microseconds from the origin)."""
+    out = {job: list(spans) for job, spans in busy.items()}
+    for r in schedule.runs:
+        if r.gang is None:
+            for u in r.uses:
+                out.setdefault(u.job, []).append((periods.micros(u.start),
+                                                  periods.micros(u.end)))
+    return out
+
+
+LAYOUT_TOL = 1e-4
+"""Instance-hours by which a ``layout`` row may be exceeded before it counts as violated."""
+
+
+def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
+                x: np.ndarray) -> set[tuple[int, int]]:
+    """(job, cloud pool) pairs whose ``layout`` rows (``model.py``, 8) ``x`` violates in a
+    run of periods: the jobs that cannot run beside
+    the job on one instance at once need more instance-hours of work than ``x`` buys."""
+    per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
+    first = first_periods(lp.runs)
+    factor = work_factor(w, identical_runs(w))
+    wall: dict[tuple[int, int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS:
+            key = (j, p, int(first[t]))
+            wall[key] = wall.get(key, 0.0) + float(x[col]) / w.jobs[j].gpus
+    bought: dict[tuple[int, int], float] = {}
+    for (p, t), col in lp.u.items():
+        key = (p, int(first[t]))
+        bought[key] = bought.get(key, 0.0) + factor[t] * float(x[col])
+    needs = apart_needs(w, pools, per_node, wall)
+    if not any(need > bought.get(key, 0.0) + LAYOUT_TOL
+               for key, more in needs.items() for _k, need in more):
+        return set()
+    return {(k, p) for (p, r), more in needs.items()
+            if any(need > NEAR * bought.get((p, r), 0.0) for _k, need in more)
+            for k, _need in more}
+
+
+NEAR = 0.5
+"""Once some ``layout`` row is violated, the rows of every pool and run whose jobs that
+cannot share an instance need this share of its instance time or more are added too: the
+LP would move its work there next, one solve at a time."""
+
+
+def kept_to_one_pool(w: Workload, lp: LinearProgram, x: np.ndarray,
+                     fleet: tuple[PoolSchedule, ...]) -> set[tuple[int, int, int]]:
+    """(job, pool, period) for the jobs that run on two or more cloud pools in one run of
+    periods, once the fleet's layout left some such job short: its gangs on the pools could
+    not be laid out one after the other (each pool's instances run where the pool's own jobs
+    need them). Every such one-node job is kept, in every period of the run, to the pool
+    that carries most of its hours there - all at once, not one solve per job. None where
+    no job is short."""
+    if not any(schedule.short for schedule in fleet):
+        return set()
+    first = first_periods(lp.runs)
+    hours: dict[tuple[int, int], dict[int, float]] = {}  # (job, run) -> pool -> GPU-hours
+    for (j, p, t), col in lp.h.items():
+        if (p, t) in lp.u and x[col] > EPS and w.jobs[j].nodes == 1:
+            on = hours.setdefault((j, int(first[t])), {})
+            on[p] = on.get(p, 0.0) + float(x[col])
+    periods_of = run_periods(lp.runs)
+    out = set()
+    for (k, r), on in hours.items():
+        if len(on) > 1:
+            main = max(sorted(on), key=on.__getitem__)
+            out.update((k, main, t) for t in periods_of[r])
+    return out
+
+
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                    x: np.ndarray) -> tuple[PoolSchedule, ...]:
     """Each used cloud pool's runs (``fleet.py``), laid out over the LP's runs of periods
@@ -518,19 +651,25 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
             job, r = w.jobs[j], run_of[int(first[t])]
-            use = uses.setdefault(p, PoolUse(commanded=commanded))
-            use.jobs.setdefault(r, set()).add(job.name)
+            use = uses.setdefault(p, PoolUse(commanded=commanded,
+                                             gpus_per_node=pools.all[p].gpus_per_node))
             if job.nodes > 1:
                 gang = use.gangs.setdefault(job.name, (job.nodes, {}))[1]
                 gang[r] = gang.get(r, 0.0) + float(x[col]) / job.gpus
+                use.gang_gpus[job.name] = job.gpus
                 continue
             packed[(p, r)] = packed.get((p, r), 0.0) + \
                 blocking[(j, p)] * x[col] / pools.all[p].gpus_per_node
-            wall[(j, p, r)] = wall.get((j, p, r), 0.0) + \
-                float(x[col]) / (job.gpus * per_node[(j, p)])
+            wall[(j, p, r)] = wall.get((j, p, r), 0.0) + float(x[col]) / job.gpus
+    for (j, p, r), hours in wall.items():
+        job = w.jobs[j]
+        uses[p].pieces.setdefault(r, []).append(
+            Piece(job.name, job.gpus, round(hours * HOUR), job.parallel))
     work = dict(packed)
-    for (_j, p, r), hours in wall.items():
-        work[(p, r)] = max(work[(p, r)], hours)
+    for (j, p, r), hours in wall.items():
+        work[(p, r)] = max(work[(p, r)], hours / per_node[(j, p)])
+    for (p, r), needs in apart_needs(w, pools, per_node, wall).items():
+        work[(p, r)] = max([work[(p, r)]] + [hours for _k, hours in needs])
     blocks, periods = _spans(w, runs), _spans(w, list(range(w.horizon.periods)))
     cloud = w.cloud
     setup_s = round(cloud.setup_minutes * 60) if cloud else 0
@@ -541,9 +680,13 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
             r = run_of[int(first[t])]
             paid.setdefault(p, {})[r] = paid.get(p, {}).get(r, 0.0) + float(x[col])
     out = []
+    busy: dict[str, list[tuple[int, int]]] = {}  # each job's gangs on the pools laid out
     for p, hours in sorted(paid.items()):
+        use = replace(uses.get(p, PoolUse(commanded=commanded)), busy=busy)
         schedule = schedule_pool_jobs(pools.all[p].id, blocks, hours,
                                       {r: work.get((p, r), 0.0) for r in hours}, setup_s, min_s,
-                                      uses.get(p, PoolUse(commanded=commanded)))
-        out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods)))
+                                      use)
+        busy = _with_uses(busy, schedule, blocks)
+        out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods),
+                           short={(runs[r], name): h for (r, name), h in schedule.short.items()}))
     return tuple(out)

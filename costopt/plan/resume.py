@@ -97,12 +97,3 @@ def workload_of(resumes: dict[str, Any] | None, workload: Workload) -> Workload:
     at = datetime.fromisoformat(str(resumes["at"]).replace("Z", "+00:00"))
     return resumed_workload(workload, dict(resumes["done_gpu_hours"]), at,
                             float(resumes.get("spent_usd", 0.0)))
-
-
-def since(resumes: dict[str, Any] | None) -> tuple[str | None, datetime | None]:
-    """The plan a plan resumes and from when (``None``s for a plan that resumes none)."""
-    if not resumes:
-        return None, None
-    return str(resumes["plan_id"]), datetime.fromisoformat(
-        str(resumes["at"]).replace("Z", "+00:00"))
-

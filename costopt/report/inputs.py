@@ -12,7 +12,7 @@ from pathlib import Path
 from costopt.errors import ReportError
 from costopt.months import Month
 from costopt.orchestrate.ledger import Ledger, state_location
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 from costopt.report.spend import LedgerView
 
 

@@ -42,8 +42,8 @@ from pydantic import ValidationError
 from costopt.errors import ReportError
 from costopt.months import Month
 from costopt.orchestrate.ledger import Interruption, Runtime, parse_ts
-from costopt.plan.planfile import PlanDocument, PoolRecord
 from costopt.plan.pools import energy_usd_per_gpu_hour, fixed_usd
+from costopt.planfile import PlanDocument, PoolRecord
 from costopt.workload import OwnedServer, ServerSpec, Workload
 
 OWNED = "owned"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 from costopt.risk.document import risk_document
 from costopt.risk.fanout import Done, run_sweep
 from costopt.risk.scenario import RiskInputs

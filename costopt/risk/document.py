@@ -13,7 +13,7 @@ import html
 from datetime import datetime
 from typing import Any
 
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 from costopt.report.render import _CSS, Table, _html_table
 from costopt.risk.fanout import Sweep
 from costopt.risk.stats import RiskSummary

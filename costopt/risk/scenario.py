@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from costopt.orchestrate.apply import ApplyOptions
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.risk.scenarios import Source
 from costopt.simulate.traces import PoolTrace

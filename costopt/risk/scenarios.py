@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from costopt.errors import FieldIssue
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 from costopt.pool_ids import parse_pool_id
 from costopt.simulate.traces import PoolTrace, SynthSpec, Trace, TraceError, synth, traces_by_pool
 

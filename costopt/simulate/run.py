@@ -26,7 +26,7 @@ from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.policy import Policy
 from costopt.orchestrate.progress import JobProgress, Run, job_progress
 from costopt.orchestrate.steer import ledger_runs, progress_model, steer
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from costopt.orchestrate.policy import Desired, ProgressNow, gangs
 from costopt.orchestrate.reconcile import MarketChoice
-from costopt.plan.planfile import PlanDocument, Slot
+from costopt.planfile import PlanDocument, Slot
 
 
 class UniformProgress:

@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 from costopt.cli.common import Env
 from costopt.cli.main import app
 from costopt.orchestrate.ledger import Ledger
-from costopt.plan.planfile import InstanceHoursRecord, plan_id_for, write_plan
+from costopt.planfile import InstanceHoursRecord, plan_id_for, write_plan
 from costopt.pricing.catalog import shipped_data_dir
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
@@ -534,7 +534,7 @@ def test_errors_are_messages_not_tracebacks(plan_file: Path, state: Path, aws: s
     bad.write_text('{"schema": "costopt.plan/v0"}')
     result = cli("apply", str(bad), "--state-dir", str(state))
     assert result.exit_code == 1
-    assert "expected one of costopt.plan/v1, costopt.plan/v2" in result.output
+    assert "expected one of costopt.plan/v1, costopt.plan/v2, costopt.plan/v3" in result.output
     result = cli("apply", str(plan_file), "--at", "tomorrow", "--state-dir", str(state))
     assert result.exit_code == 2 and "ISO 8601" in result.output
     result = cli("apply", str(plan_file), "--image-id", "us-east-1=nope", "--state-dir",

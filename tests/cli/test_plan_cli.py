@@ -65,7 +65,7 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(out)])
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "costopt.plan/v2"
+    assert doc["schema"] == "costopt.plan/v3"
     assert doc["status"] == "optimal"
     assert doc["prices"]["source"].endswith("prices.csv")
     assert sum(a["gpu_hours"] for a in doc["assignments"] if a["pool"] == "owned:box") == \

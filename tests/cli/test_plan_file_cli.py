@@ -13,7 +13,7 @@ import pytest
 from cli.fleet_cli import IMAGE, fleet, run_cli
 from plan_mutations import mutate, real_plan
 
-from costopt.plan.planfile import plan_id_for
+from costopt.planfile import plan_id_for
 
 
 @pytest.fixture(scope="module")

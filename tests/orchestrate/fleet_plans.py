@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from costopt.orchestrate.reconcile import ObservedInstance
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 
 T0 = datetime(2027, 1, 4, tzinfo=timezone.utc)
 

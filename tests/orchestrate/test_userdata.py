@@ -23,8 +23,9 @@ from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.policy import DeadlineAware
 from costopt.orchestrate.progress import JobProgress
 from costopt.orchestrate.userdata import checked_user_data, jobs_tag, user_data
-from costopt.plan.planfile import PlanDocument, to_document
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.planfile import PlanDocument
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
 P4D = "aws:us-east-1:p4d.24xlarge:on_demand"

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from builders import catalog, offer, workload
 
-from costopt.plan.fleet import Periods, PoolUse, schedule_pool, schedule_pool_jobs
+from costopt.plan.fleet import HOUR, Periods, PoolUse, Use, schedule_pool, schedule_pool_jobs
+from costopt.plan.layout import Piece
 from costopt.plan.planner import make_plan
 
 D0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
@@ -129,8 +130,9 @@ def test_a_gang_runs_its_nodes_together_each_paying_setup_beside_a_one_node_job(
     # The LP paid u = 12 + 4 + 3 x 1/6 (three starts) = 16.5 h. The gang: 6 h + 10 min per
     # node, both nodes over the same interval (ranks 0 and 1 of gang 0); the rest:
     # 16.5 - 2 x 6 1/6 = 4 1/6 h, one run of 10 minutes of setup and 4 h of work, in slot 2
-    # (after the gang's two), serving "one".
-    use = PoolUse(gangs={"big": (2, {0: 12.0})}, jobs={0: {"big", "one"}})
+    # (after the gang's two), serving "one" on its 1 GPU (of 1) for those 4 h.
+    use = PoolUse(gangs={"big": (2, {0: 12.0})}, pieces={0: [Piece("one", 1, 4 * HOUR)]},
+                  gang_gpus={"big": 1})
     schedule = schedule_pool_jobs("p", DAYS, {0: 16.5}, {0: 4.0}, 600, 1800, use)
     setup = 10 * H / 60
     assert [(r.slot, r.start, r.setup_end, r.end, r.jobs, r.gang, r.node_rank, r.nodes)
@@ -139,3 +141,6 @@ def test_a_gang_runs_its_nodes_together_each_paying_setup_beside_a_one_node_job(
         (1, D0, D0 + setup, D0 + 6 * H + setup, ("big",), 0, 1, 2),
         (2, D0, D0 + setup, D0 + 4 * H + setup, ("one",), None, None, 1)]
     assert schedule.hours_by_period == pytest.approx({0: 16.5})
+    assert schedule.runs[2].uses == (Use("one", 1, D0 + setup, D0 + 4 * H + setup),)
+    assert schedule.runs[0].uses == (Use("big", 1, D0 + setup, D0 + 6 * H + setup),)
+    assert schedule.short == {}

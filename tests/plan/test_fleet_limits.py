@@ -1,13 +1,18 @@
 """Random plans' fleets, walked instant by instant: never over a quota or a cap, no run or
-pause shorter than the minimum, setup excluded from the work, the cost the fleet's."""
+pause shorter than the minimum, setup excluded from the work, the cost the fleet's; each
+instance's jobs within its GPUs at every instant, gangs whole, every job's work done in its
+slots (the layout, ``plan/layout.py``). CI runs a fixed set of examples (the ``ci`` profile,
+``tests/conftest.py``); ``scripts/fleet_walk.py`` runs it wider with fresh seeds."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from builders import OFFERS, catalog, offer, workload
+from fleet_walk import peak, walk_the_layout
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -63,17 +68,11 @@ def _at(hours: int) -> str:
     return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
 
 
-def _peak(intervals: list[tuple[datetime, datetime, float]]) -> float:
-    """The most weight running at any instant (an interval ends before one starts)."""
-    events = sorted([(s, 1, w) for s, _e, w in intervals] + [(e, 0, -w) for _s, e, w in intervals])
-    running = peak = 0.0
-    for _t, _kind, w in events:
-        running += w
-        peak = max(peak, running)
-    return peak
+EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", "300"))
+"""Examples drawn per run: 300 in the suite; ``scripts/fleet_walk.py`` asks for more."""
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(limited_case())
 def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> None:
     w, cat, solver = case
@@ -97,17 +96,17 @@ def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> Non
         members = {p for p, r in pools.items() if r["market"] == q.market
                    and r.get("region") == q.region
                    and quota_family(r["instance_type"]) == q.family}
-        assert _peak(intervals(members, lambda r: r["vcpus"])) <= q.vcpus
+        assert peak(intervals(members, lambda r: r["vcpus"])) <= q.vcpus
     # 2. max_instances: instances of the line's type, region and market at once (over all
     #    zones of a spot line).
     for m in w.cloud.max_instances:
         members = {p for p, r in pools.items() if r["market"] == m.market
                    and r.get("region") == m.region and r["instance_type"] == m.instance_type}
-        assert _peak(intervals(members, lambda r: 1)) <= m.count
+        assert peak(intervals(members, lambda r: 1)) <= m.count
     # 3. The limits the file records hold too.
     for lim in doc["limits"]:
         weights = {m["pool"]: m["weight"] for m in lim["members"]}
-        assert _peak(intervals(set(weights), lambda r, ws=weights: ws[r["pool"]])) \
+        assert peak(intervals(set(weights), lambda r, ws=weights: ws[r["pool"]])) \
             <= lim["bound"]
     # 4. No run and no pause of a slot shorter than the minimum; setup at each run's start.
     least = doc["launch_overhead"]["min_instance_minutes"] * 60
@@ -153,3 +152,4 @@ def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> Non
                                  - max(t0, datetime.fromisoformat(s["setup_end"])))
                            .total_seconds()) for q, s in slots if q == p) / 3600
             assert work >= need - 2 / 3600
+    walk_the_layout(w, doc)

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from costopt.errors import InfeasiblePlan
-from costopt.plan.planfile import read_plan, to_document, write_plan
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.planfile import read_plan, write_plan
 
 CATALOG = catalog(offer("p3.2xlarge", gpus=1, vcpus=8, on_demand=3.0, spot=1.0, rate=0.05),
                   offer("p3.16xlarge", gpus=8, vcpus=64, on_demand=24.0, spot=8.0, rate=0.05))

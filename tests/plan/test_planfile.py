@@ -13,13 +13,9 @@ import pytest
 from builders import catalog, offer, server, workload
 
 from costopt.errors import PlanFileError
-from costopt.plan.planfile import (
-    plan_id_for,
-    read_plan,
-    to_document,
-    write_plan,
-)
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.planfile import plan_id_for, read_plan, write_plan
 
 
 def small_plan():
@@ -53,7 +49,7 @@ SPOT = "aws:us-east-1:p3.8xlarge:spot"
 
 def test_document_fields() -> None:
     doc = small_document(sha="ab" * 32)
-    assert doc["schema"] == "costopt.plan/v2"
+    assert doc["schema"] == "costopt.plan/v3"
     assert doc["plan_id"].startswith("t-") and len(doc["plan_id"]) == 10
     assert (doc["status"], doc["solver"], doc["shortfalls"]) == ("optimal", "highs", [])
     [note] = doc["notes"]  # the test offer has no zone prices: a regional spot pool
@@ -65,7 +61,8 @@ def test_document_fields() -> None:
     assert doc["prices"] == {"source": "test-prices.csv", "price_date": "2026-11-01"}
     assert doc["objective_usd"] == 20.52  # the LP minimises the variable cost
     assert doc["cost"] == {"variable_usd": 20.52, "fixed_usd": 24.9, "total_usd": 45.42,
-                           "by_market": {"owned": 2.52, "on_demand": 0.0, "spot": 18.0}}
+                           "by_market": {"owned": 2.52, "on_demand": 0.0, "spot": 18.0},
+                           "expected_usd": None}
     assert doc["assignments"] == [
         {"job": "train", "pool": "owned:box", "period_start": T0, "gpu_hours": 42.0,
          "work_gpu_hours": 42.0, "cost_usd": 2.205},
@@ -82,12 +79,19 @@ def test_document_fields() -> None:
         "usd_per_hour": 4.0, "on_demand_usd_per_hour": 12.0, "spot_max_price_usd": 9.6,
         "on_demand_fallback": True, "zone": None, "spot_zone_prices": {},
         "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z", "setup_end": T0,
-                   "jobs": ["train"], "gang": None, "node_rank": None, "nodes": 1}]}]
+                   "jobs": ["train"], "gang": None, "node_rank": None, "nodes": 1,
+                   # train's 18 GPU-hours on all 4 of the instance's GPUs: 4.5 h
+                   "uses": [{"job": "train", "gpus": 4, "start": T0,
+                             "end": "2027-01-01T04:30:00Z"}]}]}]
     assert doc["launch_overhead"] == {"setup_minutes": 0.0, "min_instance_minutes": 0.0}
     assert doc["limits"] == []
+    # Speeds on the pools the file holds (V100 is the reference: 1); eval is not
+    # interruptible, so it has none on spot.
     assert doc["jobs"] == [
-        {"job": "train", "gpus": 4, "nodes": 1, "parallel": 1, "run": None, "setup": None},
-        {"job": "eval", "gpus": 1, "nodes": 1, "parallel": 1, "run": None, "setup": None}]
+        {"job": "train", "gpus": 4, "nodes": 1, "parallel": 1, "run": None, "setup": None,
+         "speeds": {"owned:box": 1.0, SPOT: 1.0}},
+        {"job": "eval", "gpus": 1, "nodes": 1, "parallel": 1, "run": None, "setup": None,
+         "speeds": {"owned:box": 1.0}}]
     assert {n: (b["variable_usd"], b["total_usd"], b["savings_usd"], b["feasible"])
             for n, b in doc["baselines"].items()} == {
         "all_on_demand": (252.0, 276.9, 231.48, True),
@@ -126,8 +130,8 @@ def test_reading_a_file_that_is_not_a_plan(tmp_path: Path) -> None:
     path.write_text('{"schema": "something/v9"}')
     with pytest.raises(PlanFileError) as info:
         read_plan(path)
-    assert ("schema = 'something/v9': expected one of costopt.plan/v1, costopt.plan/v2"
-            in str(info.value))
+    assert ("schema = 'something/v9': expected one of costopt.plan/v1, costopt.plan/v2, "
+            "costopt.plan/v3" in str(info.value))
 
 
 def test_the_plan_id_hashes_the_content_not_the_workloads_path() -> None:
@@ -268,3 +272,16 @@ def test_periods_of_mixed_lengths_bound_each_period_by_its_own_length(tmp_path: 
         "most 1 instance(s) at once" in str(equal_periods.value)
     assert "horizon: start 2027-01-01T00:00:00Z, end 2027-01-02T00:00:00Z, 3 periods of 12 " \
         "h (at most) and the period runs do not agree" in str(disagree.value)
+
+
+def test_a_v2_plan_file_written_before_v3_is_still_read() -> None:
+    """``data/v2_example.plan.json``: ``costopt plan examples/workload.yaml`` as main wrote it
+    before v3 (commit 638577e). Read as it is: its slots list their jobs without uses, its
+    jobs have no speeds, its plan_id still matches its content."""
+    plan = read_plan(Path(__file__).parent / "data" / "v2_example.plan.json")
+    assert (plan.schema_, plan.plan_id) == ("costopt.plan/v2", "lab-jan-2027-1948ae80")
+    slots = [s for pool in plan.fleet for s in pool.slots]
+    assert slots and all(s.jobs and not s.uses for s in slots)
+    assert plan.jobs and all(not j.speeds for j in plan.jobs)
+    assert plan.speed("vit-pretrain", plan.fleet[0].pool) is None
+    assert plan.cost.total_usd == 1719.423489 and plan.cost.expected_usd is None

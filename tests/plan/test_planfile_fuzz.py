@@ -17,7 +17,7 @@ from plan_mutations import mutate, real_plan
 from costopt.errors import PlanFileError
 from costopt.orchestrate.guard import BudgetGuard
 from costopt.orchestrate.reconcile import reconcile
-from costopt.plan.planfile import PlanDocument, read_plan
+from costopt.planfile import PlanDocument, read_plan
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ from builders import catalog, offer, random_case, server, workload
 from hypothesis import HealthCheck, given, settings
 
 from costopt.errors import PlanFileError, WorkloadError
-from costopt.plan.planfile import read_plan, to_document
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.planfile import read_plan
 
 P3 = "aws:us-east-1:p3.2xlarge:on_demand"
 P3_16 = "aws:us-east-1:p3.16xlarge:on_demand"
@@ -89,19 +90,24 @@ def test_a_two_node_gang_holds_two_instances_together_never_one_alone() -> None:
     doc = to_document(result, "w.yaml", "0" * 64).as_json()
     [fleet] = doc["fleet"]
     start = w.horizon.start
-    # Slots 0 and 1 are the gang's ranks 0 and 1, over the same interval: 30 h from the start.
+    # Slots 0 and 1 are the gang's ranks 0 and 1, over the same interval: 30 h from the start,
+    # each carrying the gang on its 8 GPUs all that time.
     assert fleet["slots"] == [
         {"slot": k, "start": "2027-01-01T00:00:00Z", "end": "2027-01-02T06:00:00Z",
          "setup_end": "2027-01-01T00:00:00Z",  # the builders' workload: no setup time
-         "jobs": ["big"], "gang": 0, "node_rank": k, "nodes": 2} for k in (0, 1)]
+         "jobs": ["big"], "gang": 0, "node_rank": k, "nodes": 2,
+         "uses": [{"job": "big", "gpus": 8, "start": "2027-01-01T00:00:00Z",
+                   "end": "2027-01-02T06:00:00Z"}]} for k in (0, 1)]
     for t in range(w.horizon.periods):  # in every period the job runs: exactly 2 at once
         begin = start + timedelta(days=t)
         moments = [begin + timedelta(hours=h) for h in range(24)]
         running = [sum(1 for s in fleet["slots"] if s["start"] <= _iso(m) < s["end"])
                    for m in moments]
         assert set(running) <= {0, 2}
+    # its speed on the p4d as planned: 60 instance-hours x 8 GPUs = 480 GPU-hours do its
+    # 960 reference GPU-hours, s = 2
     assert doc["jobs"] == [{"job": "big", "gpus": 8, "nodes": 2, "parallel": 1, "run": None,
-                            "setup": None}]
+                            "setup": None, "speeds": {P4D: 2.0}}]
 
 
 def _iso(moment) -> str:

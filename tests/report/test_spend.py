@@ -44,7 +44,7 @@ from month_case import (
 from costopt.errors import ReportError
 from costopt.months import Month
 from costopt.orchestrate.ledger import Ledger
-from costopt.plan.planfile import PlanDocument
+from costopt.planfile import PlanDocument
 from costopt.report.inputs import read_ledger
 from costopt.report.spend import (
     AwsCost,

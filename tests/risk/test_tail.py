@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from simulate.sim_cases import one_job, planned, prices
 
-from costopt.plan.planfile import PlanDocument, to_document
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.planfile import PlanDocument
 from costopt.risk.assess import derated, plan_for_tail
 from costopt.risk.scenario import RiskInputs
 from costopt.risk.scenarios import SyntheticSource

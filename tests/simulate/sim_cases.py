@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from builders import catalog, offer, workload
 
-from costopt.plan.planfile import PlanDocument, to_document
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools
+from costopt.planfile import PlanDocument
 from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.traces import PoolTrace, Trace

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from costopt.orchestrate.ledger.location import StateLocation, state_location
+from costopt.orchestrate.ledger.location import (
+    StateLocation,
+    default_state_dir,
+    ledger_path,
+    state_location,
+)
 from costopt.orchestrate.ledger.store import (
     Action,
     InstanceRecord,
@@ -13,8 +18,6 @@ from costopt.orchestrate.ledger.store import (
     ProgressReport,
     Runtime,
     SlotClaimed,
-    default_state_dir,
-    ledger_path,
     parse_ts,
     ts,
 )

@@ -30,7 +30,8 @@ from costopt.errors import CostoptError, LedgerError
 from costopt.files import file_in_place
 from costopt.orchestrate.ledger.location import StateLocation
 from costopt.orchestrate.ledger.schema import ADDED, TABLES, TIMES, VERSION, ddl
-from costopt.plan.planfile import PlanDocument
+from costopt.orchestrate.ledger.times import is_time
+from costopt.planfile import PlanDocument
 
 TIME_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z"
 TIME_REGEX = r"^[0-9]{4}-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z$"
@@ -85,7 +86,6 @@ class SqliteEngine(Engine):
     def open(cls, location: StateLocation) -> SqliteEngine:
         """Open the file, made (with every table) only when it is new; an existing file is
         checked (:func:`check`)."""
-        from costopt.orchestrate.ledger.store import is_time
 
         path = file_in_place(location.path or Path(":memory:"), CostoptError, folder_mode=0o700)
         if not path.exists():  # the owner's only (0600): it holds the jobs' commands

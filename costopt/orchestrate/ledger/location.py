@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from costopt.errors import CostoptError
+from costopt.files import check_file_place
 
 STATE_URL_ENV = "COSTOPT_STATE_URL"
 SCHEMES = ("sqlite", "postgresql")
@@ -43,7 +44,6 @@ class StateLocation:
     @classmethod
     def sqlite_in(cls, state_dir: Path | None = None) -> StateLocation:
         """The SQLite ledger in ``state_dir`` (default: the orchestrator's state directory)."""
-        from costopt.orchestrate.ledger.store import ledger_path
 
         path = ledger_path(state_dir).absolute()
         return cls("sqlite", f"sqlite://{path}", path)
@@ -94,3 +94,15 @@ def state_location(state: str | None, state_dir: Path | None) -> StateLocation:
     if state_dir is not None:
         raise StateUrlError("--state and --state-dir both name a ledger. To fix: pass one")
     return parse_state_url(state, source)
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/costopt``, else ``~/.local/state/costopt``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "costopt"
+
+
+def ledger_path(state_dir: Path | None = None) -> Path:
+    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`); a
+    :class:`CostoptError` when a file is in the way (:func:`files.check_file_place`)."""
+    return check_file_place((state_dir or default_state_dir()) / "ledger.db", CostoptError)

@@ -16,7 +16,8 @@ from costopt.errors import CostoptError
 from costopt.months import Month
 from costopt.orchestrate.ledger.engines import EXPECTED
 from costopt.orchestrate.ledger.schema import NUMBERED, TABLES
-from costopt.orchestrate.ledger.store import EPOCH, Ledger, parse_ts
+from costopt.orchestrate.ledger.store import Ledger
+from costopt.orchestrate.ledger.times import EPOCH, parse_ts
 
 COPIED = [t for t in TABLES if t != "leases"]
 """The tables a migration copies, parents before children."""

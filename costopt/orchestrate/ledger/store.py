@@ -15,51 +15,16 @@ transaction that first checks no other run launched that slot since this one loo
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from costopt.errors import CostoptError
-from costopt.files import check_file_place
 from costopt.orchestrate.ledger.engines import Engine, SqliteEngine, open_engine
 from costopt.orchestrate.ledger.location import StateLocation
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def default_state_dir() -> Path:
-    """``$XDG_STATE_HOME/costopt``, else ``~/.local/state/costopt``."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "costopt"
-
-
-def ledger_path(state_dir: Path | None = None) -> Path:
-    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`); a
-    :class:`CostoptError` when a file is in the way (:func:`files.check_file_place`)."""
-    return check_file_place((state_dir or default_state_dir()) / "ledger.db", CostoptError)
-
-
-def ts(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_ts(text: str) -> datetime:
-    """A time the ledger or a plan file stored (``2027-01-04T00:00:00Z``): the one parser
-    of stored times. ``ValueError`` for one that is no time (February 30, hour 29)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def is_time(text: object) -> bool:
-    """SQL ``is_time(value)`` (SQLite's check on open): true for text :func:`parse_ts`
-    reads."""
-    try:
-        parse_ts(str(text))
-    except ValueError:
-        return False
-    return True
+from costopt.orchestrate.ledger.times import parse_ts, ts
 
 
 @dataclass(frozen=True)

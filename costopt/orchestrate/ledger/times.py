@@ -1,0 +1,28 @@
+"""Times as the ledger stores them (``2027-01-04T00:00:00Z``, UTC): written by :func:`ts`,
+read back by :func:`parse_ts`, the one parser of stored times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def ts(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(text: str) -> datetime:
+    """A time the ledger or a plan file stored (``2027-01-04T00:00:00Z``): the one parser
+    of stored times. ``ValueError`` for one that is no time (February 30, hour 29)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def is_time(text: object) -> bool:
+    """SQL ``is_time(value)`` (SQLite's check on open): true for text :func:`parse_ts`
+    reads."""
+    try:
+        parse_ts(str(text))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,99 @@
+"""The layout: each instance carries jobs that fit its GPUs at every instant, and the LP
+learns where its GPU-hour packing promised more than instances can carry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from builders import catalog, offer, workload
+from fleet_walk import walk_the_layout
+
+from costopt.plan.layout import Piece, Placement, lay_out
+from costopt.plan.planfile import to_document
+from costopt.plan.planner import make_plan
+from costopt.pricing.catalog import load_catalog
+from costopt.workload import load_workload
+
+REPO = Path(__file__).resolve().parents[2]
+H = 3_600_000_000  # an hour in the layout's microseconds
+D0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+A100 = {"A100-SXM4-40GB": 1.0}  # work per GPU-hour at A100 speed: GPU-hours are A100 hours
+P4D = "aws:us-east-1:p4d.24xlarge:on_demand"
+
+
+def p4d_only(jobs: list[dict], **cloud: object):
+    """One day, p4d.24xlarge on demand in us-east-1 only, at 21.96 USD per hour."""
+    w = workload(jobs, cloud={"regions": ["us-east-1"], "markets": ["on_demand"], **cloud})
+    return w, catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96,
+                            on_demand=21.96))
+
+
+def test_an_8_gpu_job_and_a_1_gpu_job_on_one_p4d_for_a_day_is_infeasible() -> None:
+    """The issue's repro: 96 GPU-hours on 8 GPUs (12 h) and 20 on 1 GPU (20 h), one p4d at
+    most. GPU-hours fit (116 <= 8 x 24) and so did the old plan (one p4d for 20 h, 439.20
+    USD, "optimal"); but 8 + 1 GPUs never fit one p4d at once, so the two need 12 + 20 =
+    32 instance-hours, and one instance has 24 in the day: 8 of small's GPU-hours cannot be
+    done."""
+    w, cat = p4d_only([{"name": "big", "gpus": 8, "gpu_hours": 96, "speed": A100},
+                       {"name": "small", "gpus": 1, "gpu_hours": 20, "speed": A100}],
+                      max_instances=[{"instance_type": "p4d.24xlarge", "region": "us-east-1",
+                                      "market": "on_demand", "count": 1}])
+    result = make_plan(w, cat)
+    assert result.status == "infeasible"
+    [short] = result.shortfalls
+    assert (short.job, short.gpu_hours) == ("small", pytest.approx(8.0, abs=1e-6))
+    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) small (1 GPU) "
+                                   "never fits one instance at once beside big (8 GPUs)")
+    assert "at 1 instance(s) at once" in short.reason
+
+
+def test_two_4_gpu_jobs_share_one_8_gpu_instance_at_once() -> None:
+    """Two jobs of 48 GPU-hours on 4 GPUs each (12 h), a day, p4d only (8 GPUs): side by side
+    on one instance for 12 h, 12 x 21.96 = 263.52 USD - not two instances (the same 24
+    instance-hours, 527.04 USD, if each had its own)."""
+    w, cat = p4d_only([{"name": "a", "gpus": 4, "gpu_hours": 48, "speed": A100},
+                       {"name": "b", "gpus": 4, "gpu_hours": 48, "speed": A100}])
+    result = make_plan(w, cat)
+    assert result.status == "optimal"
+    assert result.total_usd == pytest.approx(263.52, abs=0.01)
+    [pool] = result.fleet
+    [run] = pool.runs
+    assert (run.slot, run.start, run.end) == (0, D0, D0 + timedelta(hours=12))
+    assert sorted((u.job, u.gpus, u.start, u.end) for u in run.uses) == [
+        ("a", 4, D0, D0 + timedelta(hours=12)), ("b", 4, D0, D0 + timedelta(hours=12))]
+
+
+def test_widest_first_trials_side_by_side_and_a_one_at_a_time_job_short() -> None:
+    """Two instances of 8 GPUs working 0-10 h and 0-6 h. Widest, then longest, first:
+    ``big`` (8 GPUs, 8 h) takes the longer instance, 0-8 h. ``sweep`` (2 GPUs, 3 trials at
+    once, 10 h) runs 6 h on the other, 0-6, and its other 4 h beside them there, 0-4 (two
+    trials at once). ``long`` (1 GPU, 13 h, one at a time) runs 0-6 on the second (2 + 2 +
+    1 <= 8), then 8-10 on the first after ``big``; nowhere else without running beside
+    itself: 5 h short. ``one`` (1 GPU, 6 h) fits whole on the second, 0-6."""
+    layout = lay_out([(0, 10 * H), (0, 6 * H)], 8, [
+        Piece("one", 1, 6 * H), Piece("big", 8, 8 * H), Piece("sweep", 2, 10 * H, 3),
+        Piece("long", 1, 13 * H)])
+    assert layout.placements == [
+        Placement(0, "big", 8, 0, 8 * H), Placement(1, "sweep", 2, 0, 6 * H),
+        Placement(1, "sweep", 2, 0, 4 * H), Placement(1, "long", 1, 0, 6 * H),
+        Placement(0, "long", 1, 8 * H, 10 * H), Placement(1, "one", 1, 0, 6 * H)]
+    assert layout.short == {"long": 5 * H}
+
+
+def test_a_one_at_a_time_job_never_runs_beside_itself_on_another_pool() -> None:
+    """``job`` runs 0-5 h on another pool; here its 3 h go on after, 5-8 h."""
+    layout = lay_out([(0, 10 * H)], 4, [Piece("job", 1, 3 * H)], {"job": [(0, 5 * H)]})
+    assert layout.placements == [Placement(0, "job", 1, 5 * H, 8 * H)]
+
+
+@pytest.mark.parametrize("path", ["examples/workload.yaml", "tests/plan/lab_two_weeks.yaml"])
+def test_the_example_and_a_two_week_lab_are_laid_out_in_every_pool_period(path: str) -> None:
+    """Every job's cloud GPU-hours are on its slots' GPUs at every instant, none short (see
+    README, "The plan file", for what this cost: the example 1,719.42 -> 1,758.73 USD)."""
+    w = load_workload(REPO / path)
+    result = make_plan(w, load_catalog())
+    assert result.status == "optimal"
+    assert all(not s.short for s in result.fleet)
+    walk_the_layout(w, to_document(result, path, "0" * 64).as_json())
