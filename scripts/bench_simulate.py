@@ -47,7 +47,7 @@ def main() -> None:
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate
-    from costopt.simulate.traces import SynthSpec, load_manifest, synth, write_trace
+    from costopt.traces import SynthSpec, load_manifest, synth, write_trace
     from costopt.workload import load_workload
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from costopt.plan.model import (
+    CUMULATIVE_ROWS,
     NAME_PARTS,
     LinearProgram,
     first_periods,
@@ -97,10 +98,14 @@ def mergeable(lp: LinearProgram) -> bool:
 
 
 def _period_of(family: str, key: tuple) -> int:
-    """The period a row belongs to; -1 for a row over all periods; -2 for one unknown."""
+    """The period a row belongs to; -1 for a row over all periods (or all before one: work
+    done by then, which a split that runs work from its merged period's start only adds
+    to); -2 for one unknown."""
     parts = NAME_PARTS.get(family)
     if parts is None:
         return -2
+    if family in CUMULATIVE_ROWS:
+        return -1
     return int(key[parts.index("t")]) if "t" in parts else -1
 
 
@@ -152,7 +157,8 @@ def compression(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
     rate = np.ones(lp.num_cols)
     if n_blocks == 0:
         return rate
-    per_period = np.array([("t" in NAME_PARTS[f]) for f in lp.row_family], dtype=bool)
+    per_period = np.array([("t" in NAME_PARTS[f]) and f not in CUMULATIVE_ROWS
+                           for f in lp.row_family], dtype=bool)
     entry = per_period[lp.a_row]
     rows, cols, terms = lp.a_row[entry], lp.a_col[entry], (lp.a_val * x[lp.a_col])[entry]
     owner = block[cols]

@@ -37,6 +37,12 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
        count[p,t]: u - sum_gangs h / gpus <= P_h running;  gang_lanes[j,p,t]: h / (gpus N)
        <= P_h f lanes
   7. budget           variable cost <= budget_usd
+  8. reserve[j,k]     sum_{t<k} sum_p s e h (+ z) >= gpu_hours - C_j(k)   (a job with a
+                     deadline that may use spot, at each boundary k of its window where it
+                     binds: the work left after k fits on capacity that does not vanish,
+                     ``C_j(k)`` = the most its best on-demand or owned pool could do from k to
+                     the deadline; ``reserve_capacity``)
+Spot availability ``a`` (``pools.py``) derates spot work per instance-hour: ``e`` carries it.
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
 solvers (``solve.py``) read the same arrays.
@@ -145,9 +151,13 @@ NAME_PARTS: dict[str, str] = {
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
-    "count": "pt", "budget": "",
+    "count": "pt", "budget": "", "reserve": "jt",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
+
+CUMULATIVE_ROWS = frozenset({"reserve"})
+"""Row families over every period before their key's period (work done by then), rather
+than over that period alone."""
 
 
 @dataclass(frozen=True)
@@ -369,6 +379,7 @@ def build_model(
     n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
                                      factor)
     _budget_row(b, workload)
+    _reserve_rows(b, workload, pools, pairs, hc, z, factor)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
         cost=b.joined(col, "cost", float),
@@ -785,3 +796,67 @@ def _budget_row(b: _Builder, w: Workload) -> None:
     cols = np.flatnonzero(usd)
     b.rows("budget", [()], np.zeros(cols.size, dtype=np.int64), cols, usd[cols],
            upper=w.budget_usd)
+
+
+def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
+                     factor: np.ndarray) -> dict[int, np.ndarray]:
+    """Job -> per period, the most work (reference GPU-hours) it could do there on capacity
+    that does not vanish, for each job with a deadline that may use spot: its best single
+    pool of on-demand (all its gangs, as many as the pool's bound of instances at once
+    holds, after setup ``f``) or owned servers (its gangs' GPUs, at most the servers'
+    available GPUs). Owned capacity is counted whole, as if no other job used it (the
+    reserve is a promise per job, as ``protection.py`` checks it)."""
+    hours = period_hours(w)
+    best: dict[int, np.ndarray] = {}
+    spot_jobs = {e.job for e in pairs if pools.all[e.pool].market == "spot"}
+    for e in pairs:
+        job, pool = w.jobs[e.job], pools.all[e.pool]
+        if e.job not in spot_jobs or job.deadline is None or pool.market == "spot" or (
+                isinstance(pool, OwnedPool) and pool.buy_max is not None):
+            continue
+        if isinstance(pool, CloudPool):
+            bound = pools.instance_bound(pool)
+            gangs = job.parallel if bound is None else min(
+                job.parallel, bound * e.gangs_per_node // job.nodes)
+            per_hour = gangs * job.gang_gpus * e.work_per_gpu_hour * factor
+        else:
+            gpus = min(job.most_gpus, pool.capacity_gpu_hours(1) / e.blocking)
+            per_hour = np.full(len(hours), gpus * e.work_per_gpu_hour)
+        best[e.job] = np.maximum(best.get(e.job, 0.0), per_hour * hours)
+    return best
+
+
+def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
+                  hc: _HColumns, z: dict[int, int], factor: np.ndarray) -> None:
+    """8. reserve[j,k]: at each boundary ``k`` inside the window of a job with a deadline
+    that may use spot, the work done before ``k`` (any pool; spot work done is kept, from
+    its checkpoints) leaves no more than the job could still do from ``k`` to the deadline
+    on capacity that does not vanish (:func:`reserve_capacity`): ``sum_{t<k} s e h >=
+    gpu_hours - C_j(k)``. Only where that bound is positive. A job whose whole work does not
+    fit that capacity from its start gets no rows: it cannot be protected, and the plan
+    says so (``protection.py``) rather than failing. Off with ``cloud.deadline_reserve:
+    false``."""
+    if w.cloud is None or not w.cloud.deadline_reserve:
+        return
+    keys: list[tuple] = []
+    offsets, cols, vals, lower = [], [], [], []
+    for j, per_period in sorted(reserve_capacity(w, pools, pairs, factor).items()):
+        job, window = w.jobs[j], w.job_periods(w.jobs[j])
+        left = np.cumsum(per_period[window.start:window.stop][::-1])[::-1]  # C_j(k)
+        need = job.gpu_hours - left
+        if need[0] > 1e-9:
+            continue
+        mine = hc.job == j
+        for i, k in enumerate(window):
+            if i == 0 or need[i] <= 1e-9:
+                continue
+            before = mine & (hc.period < k)
+            row = len(keys)
+            keys.append((j, k))
+            cols.append(np.concatenate([hc.col[before], [z[j]] if j in z else []]))
+            vals.append(np.concatenate([hc.rate[before], [1.0] if j in z else []]))
+            offsets.append(np.full(len(cols[-1]), row, dtype=np.int64))
+            lower.append(need[i])
+    if keys:
+        b.rows("reserve", keys, np.concatenate(offsets), np.concatenate(cols),
+               np.concatenate(vals), lower=np.array(lower))

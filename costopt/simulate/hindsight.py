@@ -16,7 +16,7 @@ from datetime import timedelta
 from costopt.plan.planner import PlanResult, make_plan
 from costopt.plan.pools import build_pools
 from costopt.pricing.catalog import PriceCatalog
-from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool
+from costopt.traces import PoolTrace, check_coverage, traces_by_pool
 from costopt.workload import Workload
 
 
@@ -49,8 +49,21 @@ def capacity_caps(workload: Workload, catalog: PriceCatalog,
     return caps
 
 
+def clairvoyant(workload: Workload) -> Workload:
+    """The workload as a planner that knows the traces plans it: spot is there whenever the
+    traces' caps say (no availability estimate to derate it by) and no deadline reserve
+    (nothing vanishes unforeseen)."""
+    if workload.cloud is None:
+        return workload
+    cloud = workload.cloud.model_copy(update={
+        "spot_availability_default": 1.0, "spot_availability": [], "spot_traces": None,
+        "deadline_reserve": False})
+    return workload.model_copy(update={"cloud": cloud})
+
+
 def hindsight(workload: Workload, catalog: PriceCatalog, traces: list[PoolTrace], *,
               solver: str = "cbc") -> Hindsight:
+    workload = clairvoyant(workload)
     caps = capacity_caps(workload, catalog, traces)
     result = make_plan(workload, catalog, solver=solver, prune=False, u_upper=caps)
     if result.status != "optimal":

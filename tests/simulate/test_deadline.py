@@ -19,7 +19,7 @@ from up_policy import UniformProgress
 from costopt.orchestrate.policy import POLICIES
 from costopt.pool_ids import parse_pool_id
 from costopt.simulate.run import simulate
-from costopt.simulate.traces import PoolTrace, SynthSpec, synth
+from costopt.traces import PoolTrace, SynthSpec, synth
 
 
 def _issue_job():  # type: ignore[no-untyped-def]

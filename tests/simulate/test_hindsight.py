@@ -12,7 +12,7 @@ from sim_cases import SPOT, at, hourly, one_job, prices
 from costopt.errors import InputFileError
 from costopt.pool_ids import parse_pool_id
 from costopt.simulate.hindsight import capacity_caps, hindsight
-from costopt.simulate.traces import PoolTrace, Trace
+from costopt.traces import PoolTrace, Trace
 
 PERIOD_H = 8  # three periods of 8 h in the day
 
