@@ -228,7 +228,10 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
     by_market.add_row("variable cost", _usd(cost["variable_usd"]))
     by_market.add_row("fixed: owned servers (amortisation, idle power, ops)",
                       _usd(cost["fixed_usd"]))
-    by_market.add_row("[bold]total[/bold]", f"[bold]{_usd(cost['total_usd'])}[/bold]")
+    by_market.add_row("[bold]total[/bold] (expected: spot there as often as its availability)",
+                      f"[bold]{_usd(cost['total_usd'])}[/bold]")
+    if cost.get("spot_always_there_usd") is not None:
+        by_market.add_row("total were spot always there", _usd(cost["spot_always_there_usd"]))
     out.print(by_market)
     for buy in doc.get("purchases", []):
         out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "

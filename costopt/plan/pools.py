@@ -562,7 +562,7 @@ def unplaceable_jobs(workload: Workload, pools: Pools, pairs: list[Eligible]) ->
             continue
         nodes = _why_no_nodes(job, pools, quotas)
         issues.append(FieldIssue(f"jobs[{j}].nodes", job.nodes, nodes) if nodes
-                      else FieldIssue(f"jobs[{j}]", job.name, _why_unplaceable(job, pools)))
+                      else FieldIssue(f"jobs[{j}]", job.name, _why_unplaceable(job, pools, workload)))
     return issues
 
 
@@ -585,16 +585,23 @@ SHOWN_MISFITS = 3
 """Pools named when no pool can hold a multi-node gang (the rest are counted)."""
 
 
-def _why_unplaceable(job: Job, pools: Pools) -> str:
+def _why_unplaceable(job: Job, pools: Pools, w: Workload) -> str:
     over = [o for o in pools.over_quota if o.gpus_per_node >= job.gpus]
     if over:
         shown = "; ".join(o.explain() for o in over[:SHOWN_OVER_QUOTA])
         more = f" and {len(over) - SHOWN_OVER_QUOTA} more" if len(over) > SHOWN_OVER_QUOTA else ""
+        rest = replace(pools, over_quota=())
         return (f"the pools with {job.gpus} GPU(s) per node or more that it could use are over "
                 f"their vCPU quota: {shown}{more}; To fix: raise the quota (AWS Service "
-                "Quotas) and cloud.quotas, or allow an instance type that fits it, then: "
-                + _why_unplaceable(job, replace(pools, over_quota=())))
+                "Quotas) and cloud.quotas, or allow an instance type that fits it"
+                + (f", then: {_why_unplaceable(job, rest, w)}" if rest.all else
+                   " (no other pool is left)"))
     candidates = list(pools.all)
+    if not candidates and w.cloud is not None:
+        return ("the cloud section allows no pool: no instance type of the price data "
+                "matches its regions, markets, instance_types and zones"
+                + ("" if w.servers else ", and the workload has no owned servers")
+                + "; To fix: widen the cloud section, or add owned.servers")
     if not candidates:
         return ("no pool at all: the workload has no owned servers and no cloud section; "
                 "To fix: add owned.servers or a cloud: section")
