@@ -2,8 +2,8 @@
 
 ``examples/workload.yaml`` is planned (``costopt plan``), then every spot pool of its fleet
 gets a synthetic trace of 30 days at 5-minute ticks (8,640 ticks; ``costopt traces synth``
-with the default spot availability the planner assumes, 0.59, mean outage 0.5 h, 0.4 interruptions per hour, up to 4 instances,
-a seed per pool). The simulation is then run:
+with the default spot availability the planner assumes, 0.59, mean outage 0.5 h, 0.4
+interruptions per hour, up to 4 instances, a seed per pool). The simulation is then run:
 
 - in this process, stage by stage (read the inputs, the simulation itself, the hindsight
   LP), with the plan as written (spot falls back to on-demand and stays there) and with its

@@ -241,8 +241,10 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
                   f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)
 
-    base = Table(title="Against the baselines (same prices, ignoring capacity, quotas and "
-                 "budget)", title_justify="left")
+    base = Table(title="Against the baselines (same prices, setup and spot availability; "
+                 "ignoring owned capacity, limits shared between jobs and the budget; jobs "
+                 "only owned servers can run cost in each what they cost in the plan)",
+                 title_justify="left")
     for col in ("baseline", "total USD", "plan saves USD", "saves %", "note"):
         base.add_column(col, justify="left" if col in ("baseline", "note") else "right")
     for name, b in doc["baselines"].items():

@@ -562,7 +562,8 @@ def unplaceable_jobs(workload: Workload, pools: Pools, pairs: list[Eligible]) ->
             continue
         nodes = _why_no_nodes(job, pools, quotas)
         issues.append(FieldIssue(f"jobs[{j}].nodes", job.nodes, nodes) if nodes
-                      else FieldIssue(f"jobs[{j}]", job.name, _why_unplaceable(job, pools, workload)))
+                      else FieldIssue(f"jobs[{j}]", job.name,
+                                      _why_unplaceable(job, pools, workload)))
     return issues
 
 

@@ -91,8 +91,9 @@ def test_a_sweep_baseline_runs_as_many_trials_at_once_as_pay_off() -> None:
 
 
 def test_owned_only_jobs_are_costed_as_planned_so_every_baseline_compares() -> None:
-    # "lab" may run only on the owned 1-GPU server (24 GPU-h a day); "train" anywhere. Without owned_only jobs at
-    # the plan's cost, all_on_demand could not do "lab" and would compare nothing. Here it
+    # "lab" may run only on the owned 1-GPU server (24 GPU-h a day); "train" anywhere.
+    # Without owned-only jobs at the plan's cost, all_on_demand could not do "lab" and
+    # would compare nothing. Here it
     # is costed as in the plan (its energy: 10 GPU-h x 1.4 kW x 0.15 USD/kWh = 2.10 USD) in
     # every baseline, and "train" alone on p3.2xlarge on demand: 20 x 3 = 60 USD.
     w = workload([{"name": "lab", "gpus": 1, "gpu_hours": 10, "allow": ["owned"]},
