@@ -85,7 +85,8 @@ def mergeable(lp: LinearProgram) -> bool:
     col_period = np.full(lp.num_cols, -2, dtype=np.int64)  # -2: a column split cannot map
     for index, place in ((lp.h, 2), (lp.u, 1)):
         col_period[list(index.values())] = [key[place] for key in index]
-    col_period[list(lp.z.values()) + list(lp.n.values()) + list(lp.n_run.values())
+    col_period[list(lp.z.values()) + list(lp.unreserved.values()) + list(lp.n.values())
+               + list(lp.n_run.values())
                + list(lp.lanes.values())] = -1
     if (col_period == -2).any() or (lp.integer & (col_period >= 0)).any():
         return False
@@ -131,9 +132,10 @@ def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
         inside = np.clip(np.minimum(agg.offset[t] + agg.hours[t], busy) - agg.offset[t],
                          0.0, None)
         out[np.array(list(index.values()), dtype=np.int64)] = x[cols] * inside / busy
-    for fine_index, coarse_index in ((fine.z, coarse.z), (fine.n, coarse.n)):
-        for key, col in fine_index.items():
-            out[col] = x[coarse_index[key]]
+    for fine_index, coarse_index in ((fine.z, coarse.z), (fine.unreserved, coarse.unreserved),
+                                     (fine.n, coarse.n)):
+        for key, col in fine_index.items():  # a reserve only inner boundaries need: 0
+            out[col] = x[coarse_index[key]] if key in coarse_index else 0.0
     for fine_index, coarse_index in ((fine.n_run, coarse.n_run), (fine.lanes, coarse.lanes)):
         for key, col in fine_index.items():  # keyed by their run's first period
             out[col] = x[coarse_index[(*key[:-1], int(agg.group[key[-1]]))]]

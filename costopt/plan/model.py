@@ -11,6 +11,7 @@ Variables
   running[p,r] in {0..}  instances of pool p at once in run r of periods (integer; only
                  where a concurrency limit binds), lanes[j,p,r] a multi-node job's gangs
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
+  r[j]     >= 0  deadline reserve job j does not keep, reference GPU-hours (penalised)
 Runs: consecutive periods whose every hour offers the same (``identical_runs``), r(t) the
 run of period t and L(t) its hours. Launch overhead is counted per run: every instance-hour
 of a run does work for ``f(t) = 1 - setup / L(t)`` of it (each instance of the run starts in
@@ -20,7 +21,7 @@ Objective (the variable cost, USD)
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
   (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods: 1e-5 times
    the period's midpoint as a share of the horizon,
-   + penalty * z in the elastic re-solve)
+   + penalty * z in the elastic re-solve, + penalty / 10 * r)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
@@ -37,7 +38,7 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
        count[p,t]: u - sum_gangs h / gpus <= P_h running;  gang_lanes[j,p,t]: h / (gpus N)
        <= P_h f lanes
   7. budget           variable cost <= budget_usd
-  8. reserve[j,k]     sum_{t<k} sum_p s e h (+ z) >= gpu_hours - C_j(k)   (a job with a
+  8. reserve[j,k]     sum_{t<k} sum_p s e h + r (+ z) >= gpu_hours - C_j(k)   (a job with a
                      deadline that may use spot, at each boundary k of its window where it
                      binds: the work left after k fits on capacity that does not vanish,
                      ``C_j(k)`` = the most its best on-demand or owned pool could do from k to
@@ -110,6 +111,7 @@ class LinearProgram:
     row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
+    unreserved: dict[int, int] = field(default_factory=dict)  # job -> reserve not kept
 
     @property
     def num_cols(self) -> int:
@@ -143,11 +145,13 @@ class LinearProgram:
         keys.update((col, ("running", key)) for key, col in self.n_run.items())
         keys.update((col, ("lanes", key)) for key, col in self.lanes.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
+        keys.update((col, ("unreserved", (j,))) for j, col in self.unreserved.items())
         return keys
 
 
 NAME_PARTS: dict[str, str] = {
     "h": "jpt", "u": "pt", "n": "p", "running": "pt", "shortfall": "j", "lanes": "jpt",
+    "unreserved": "j",
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
@@ -379,7 +383,7 @@ def build_model(
     n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
                                      factor)
     _budget_row(b, workload)
-    _reserve_rows(b, workload, pools, pairs, hc, z, factor)
+    unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
         cost=b.joined(col, "cost", float),
@@ -405,6 +409,7 @@ def build_model(
         row_family=b.row_family,
         row_key=b.row_key,
         naming=naming(workload, pools, limits),
+        unreserved=unreserved,
     )
 
 
@@ -827,36 +832,45 @@ def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
 
 
 def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
-                  hc: _HColumns, z: dict[int, int], factor: np.ndarray) -> None:
+                  hc: _HColumns, z: dict[int, int], factor: np.ndarray) -> dict[int, int]:
     """8. reserve[j,k]: at each boundary ``k`` inside the window of a job with a deadline
     that may use spot, the work done before ``k`` (any pool; spot work done is kept, from
     its checkpoints) leaves no more than the job could still do from ``k`` to the deadline
-    on capacity that does not vanish (:func:`reserve_capacity`): ``sum_{t<k} s e h >=
-    gpu_hours - C_j(k)``. Only where that bound is positive. A job whose whole work does not
-    fit that capacity from its start gets no rows: it cannot be protected, and the plan
-    says so (``protection.py``) rather than failing. Off with ``cloud.deadline_reserve:
-    false``."""
+    on capacity that does not vanish (:func:`reserve_capacity`): ``sum_{t<k} s e h + r_j >=
+    gpu_hours - C_j(k)``. Only where that bound is positive. ``r_j`` (``unreserved[j]``) is
+    what the job cannot keep where jobs share that capacity (owned servers, a quota), at a
+    tenth of the shortfall penalty: the reserve is kept wherever it can be, never at the
+    cost of work, and a plan that cannot keep it is not called infeasible
+    (``protection.py`` says the job is not protected). A job whose whole work does not fit
+    that capacity from its start gets no rows, for the same reason. Off with
+    ``cloud.deadline_reserve: false``. Returns the ``r`` columns."""
     if w.cloud is None or not w.cloud.deadline_reserve:
-        return
+        return {}
+    capacity = reserve_capacity(w, pools, pairs, factor)
+    order = np.argsort(hc.job, kind="stable")
+    bounds = np.searchsorted(hc.job[order], np.arange(len(w.jobs) + 1))
+    penalty = shortfall_penalty(w, pools, pairs) / 10
     keys: list[tuple] = []
     offsets, cols, vals, lower = [], [], [], []
-    for j, per_period in sorted(reserve_capacity(w, pools, pairs, factor).items()):
+    unreserved: dict[int, int] = {}
+    for j, per_period in sorted(capacity.items()):
         job, window = w.jobs[j], w.job_periods(w.jobs[j])
-        left = np.cumsum(per_period[window.start:window.stop][::-1])[::-1]  # C_j(k)
-        need = job.gpu_hours - left
-        if need[0] > 1e-9:
+        need = job.gpu_hours - np.cumsum(per_period[window.start:window.stop][::-1])[::-1]
+        if need[0] > 1e-9 or not (need[1:] > 1e-9).any():
             continue
-        mine = hc.job == j
+        mine = order[bounds[j]:bounds[j + 1]]
+        unreserved[j] = b.col(0.0, extra=penalty)
+        extra = [unreserved[j]] + ([z[j]] if j in z else [])
         for i, k in enumerate(window):
             if i == 0 or need[i] <= 1e-9:
                 continue
-            before = mine & (hc.period < k)
-            row = len(keys)
+            before = mine[hc.period[mine] < k]
             keys.append((j, k))
-            cols.append(np.concatenate([hc.col[before], [z[j]] if j in z else []]))
-            vals.append(np.concatenate([hc.rate[before], [1.0] if j in z else []]))
-            offsets.append(np.full(len(cols[-1]), row, dtype=np.int64))
+            cols.append(np.concatenate([hc.col[before], extra]))
+            vals.append(np.concatenate([hc.rate[before], np.ones(len(extra))]))
+            offsets.append(np.full(len(cols[-1]), len(keys) - 1, dtype=np.int64))
             lower.append(need[i])
     if keys:
-        b.rows("reserve", keys, np.concatenate(offsets), np.concatenate(cols),
+        b.rows("reserve", keys, np.concatenate(offsets), np.concatenate(cols).astype(np.int64),
                np.concatenate(vals), lower=np.array(lower))
+    return unreserved
