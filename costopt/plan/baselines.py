@@ -92,8 +92,10 @@ def _as_planned(w: Workload, pools: Pools, by_job: dict[int, list[Eligible]],
         if not options or any(pools.all[e.pool].id in cloud for e in options):
             continue
         mine = [a for a in planned if a.job == job.name]
+        done = sum(a.work_gpu_hours for a in mine) >= job.gpu_hours * (1 - 1e-6)
         out[j] = BaselineJob(job.name, None, sum(a.gpu_hours for a in mine),
-                             sum(a.cost_usd for a in mine), True, OWNED_ONLY_NOTE)
+                             sum(a.cost_usd for a in mine), done, OWNED_ONLY_NOTE if done
+                             else "only owned servers can run it, and they cannot do it all")
     return out
 
 

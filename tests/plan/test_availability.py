@@ -153,11 +153,11 @@ def test_the_reserve_row_keeps_the_work_left_within_on_demand_reach() -> None:
         "h[train,aws:us-east-1:p3.2xlarge:on_demand,2027-01-01T00:00]": pytest.approx(1.0),
         f"h[train,{SPOT},2027-01-01T00:00]": pytest.approx(0.5 * 0.92),
         "unreserved[train]": 1.0}  # what cannot be kept, at a penalty (zero here)
-    # The plan keeps it: 8 GPU-h of work or more before 12:00.
-    # a tenth of the shortfall penalty: 100 x the dearest USD per unit of work (3, on demand)
+    # What it cannot keep costs a tenth of the shortfall penalty: 100 x the dearest USD per
+    # unit of work (3, on demand).
     unreserved = lp.unreserved[0]
     assert (lp.cost[unreserved], lp.variable_cost[unreserved]) == (pytest.approx(300.0), 0.0)
-    result = make_plan(w, PRICES)
+    result = make_plan(w, PRICES)  # it keeps it: 8 GPU-h of work or more before 12:00
     assert sum(a.work_gpu_hours for a in result.assignments if a.period == 0) >= 8 - 1e-6
     # 10 GPU-h fit on-demand after 12:00 whole: no row. Without the reserve: none either.
     assert "reserve" not in build_model(reserve_case(10), pools, pairs).row_family
