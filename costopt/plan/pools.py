@@ -9,12 +9,12 @@ pool this module works out the speed ``s``, the spot efficiency ``e`` and the bl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pool_ids import is_local_zone
@@ -345,12 +345,12 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
         override_od = on_demand_overrides.get((instance_type, region))
         rate, availability, source = 0.0, 1.0, "assumed"
         if market == "spot":
-            stats = for_zone(traced, instance_type, region, zone)
+            stats = for_zone(traced, instance_type, region, zone, lambda ar: ar[0])
             table_rate = stats[1] if stats else (
                 (local.spot_interruptions_per_hour if local else None) or 0.0)
             rate = rates.get((instance_type, region, zone),
                              rates.get((instance_type, region, None), table_rate))
-            line = for_zone(given, instance_type, region, zone)
+            line = for_zone(given, instance_type, region, zone, float)
             availability, source = (
                 (stats[0], "traces") if stats else (line, "given") if line is not None
                 else (cloud.spot_availability_default, "assumed"))
@@ -425,19 +425,21 @@ def concurrency_limits(workload: Workload, catalog: PriceCatalog,
 
 ZoneKey = tuple[str, str, "str | None"]
 """(instance type, region, zone ID or None for the whole region)."""
+V = TypeVar("V")
 
 
-def for_zone(table: dict[ZoneKey, Any], instance_type: str, region: str,
-             zone: str | None) -> Any:
+def for_zone(table: Mapping[ZoneKey, V], instance_type: str, region: str, zone: str | None,
+             availability: Callable[[V], float]) -> V | None:
     """What ``table`` says for a pool: a zone pool its zone's entry, else its region's; a
-    regional pool (no zone prices) its region's entry, else its best zone's (a launch
-    without a zone may land in any). ``None`` when it says nothing."""
+    regional pool (no zone prices) its region's entry, else its best zone's by
+    ``availability`` (a launch without a zone may land in any). ``None`` when it says
+    nothing."""
     if (instance_type, region, zone) in table:
         return table[(instance_type, region, zone)]
     if zone is not None:
         return table.get((instance_type, region, None))
     zones = [v for (t, r, _z), v in table.items() if (t, r) == (instance_type, region)]
-    return max(zones, key=lambda v: v[0] if isinstance(v, tuple) else v, default=None)
+    return max(zones, key=availability, default=None)
 
 
 @lru_cache(maxsize=8)
