@@ -20,6 +20,7 @@ cloud:
   instance_types: [p3.2xlarge]
   setup_minutes: 0
   min_instance_minutes: 0
+  spot_availability_default: 1.0   # planned as if spot were always there: a 10-hour slot
   price_overrides:
     - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
     - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
