@@ -11,7 +11,7 @@ Variables
   running[p,r] in {0..}  instances of pool p at once in run r of periods (integer; only
                  where a concurrency limit binds), lanes[j,p,r] a multi-node job's gangs
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
-  r[j]     >= 0  deadline reserve job j does not keep, reference GPU-hours (penalised)
+  unreserved[j] >= 0  deadline reserve job j does not keep, reference GPU-hours (penalised)
 Runs: consecutive periods whose every hour offers the same (``identical_runs``), r(t) the
 run of period t and L(t) its hours. Launch overhead is counted per run: every instance-hour
 of a run does work for ``f(t) = 1 - setup / L(t)`` of it (each instance of the run starts in
@@ -21,7 +21,7 @@ Objective (the variable cost, USD)
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
   (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods: 1e-5 times
    the period's midpoint as a share of the horizon,
-   + penalty * z in the elastic re-solve, + penalty / 10 * r)
+   + penalty * z in the elastic re-solve, + penalty / 10 * unreserved)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
@@ -38,11 +38,11 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
        count[p,t]: u - sum_gangs h / gpus <= P_h running;  gang_lanes[j,p,t]: h / (gpus N)
        <= P_h f lanes
   7. budget           variable cost <= budget_usd
-  8. reserve[j,k]     sum_{t<k} sum_p s e h + r (+ z) >= gpu_hours - C_j(k)   (a job with a
-                     deadline that may use spot, at each boundary k of its window where it
-                     binds: the work left after k fits on capacity that does not vanish,
-                     ``C_j(k)`` = the most its best on-demand or owned pool could do from k to
-                     the deadline; ``reserve_capacity``)
+  8. reserve[j,k]     sum_{t<k} sum_p s e h + unreserved (+ z) >= gpu_hours - C_j(k)
+                     (a job with a deadline that may use spot, at each boundary k of its
+                     window where it binds: the work left after k fits on capacity that does
+                     not vanish, ``C_j(k)`` = the most its best on-demand or owned pool could
+                     do from k to the deadline; ``reserve_capacity``)
 Spot availability ``a`` (``pools.py``) derates spot work per instance-hour: ``e`` carries it.
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
@@ -836,8 +836,8 @@ def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     """8. reserve[j,k]: at each boundary ``k`` inside the window of a job with a deadline
     that may use spot, the work done before ``k`` (any pool; spot work done is kept, from
     its checkpoints) leaves no more than the job could still do from ``k`` to the deadline
-    on capacity that does not vanish (:func:`reserve_capacity`): ``sum_{t<k} s e h + r_j >=
-    gpu_hours - C_j(k)``. Only where that bound is positive. ``r_j`` (``unreserved[j]``) is
+    on capacity that does not vanish (:func:`reserve_capacity`): ``sum_{t<k} s e h +
+    unreserved_j >= gpu_hours - C_j(k)``. Only where that bound is positive. ``unreserved`` is
     what the job cannot keep where jobs share that capacity (owned servers, a quota), at a
     tenth of the shortfall penalty: the reserve is kept wherever it can be, never at the
     cost of work, and a plan that cannot keep it is not called infeasible
