@@ -73,6 +73,13 @@ def plan(
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", help="With --resume: where the ledger lives (default "
         "~/.local/state/costopt).")] = None,
+    risk: Annotated[int | None, typer.Option(
+        "--risk", help="Then carry the plan out in N scenarios of spot capacity and print its "
+        "risk line: P50/P90 cost, jobs at risk (docs/risk.md).", metavar="N", min=1)] = None,
+    risk_budget: Annotated[float | None, typer.Option(
+        "--risk-budget", help="With --risk, plan for the tail: re-plan with the spot "
+        "availability derated until the P90 is within this many USD (docs/risk.md).",
+        metavar="USD", min=0)] = None,
 ) -> None:
     """Plan the workload at the lowest cost that meets every deadline, and write the plan.
 
@@ -104,6 +111,17 @@ def plan(
                  "--solver highs finds the same optimum much faster on models this size")
     started = time.perf_counter()
     document = to_document(result, str(workload_file), workload_sha256(workload_file))
+    risk_line = None
+    if risk is not None or risk_budget is not None:
+        from costopt.cli.risk import plan_risk
+
+        risk_started = time.perf_counter()
+        document, risk_line = plan_risk(env, document, workload, catalog, scenarios=risk,
+                                        budget_usd=risk_budget, replan=lambda w: to_document(
+            make_plan(w, catalog, solver=solver, source=str(workload_file),
+                      time_limit_s=time_limit), str(workload_file),
+            workload_sha256(workload_file)))
+        started += time.perf_counter() - risk_started  # the sweep is no part of writing
     write_plan(document, output)
     doc = document.as_json()
     if env.verbose:
@@ -116,6 +134,9 @@ def plan(
         env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
                       highlight=False)
     _written(doc, output, fmt, env)
+    if risk_line:
+        (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
+                                                          soft_wrap=True)
 
 
 def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resume: Path,
