@@ -1,5 +1,5 @@
 """How a failed AWS call reads: the one error mapper of every AWS edge (EC2, the Price List
-and spot prices of ``pricing refresh``, Cost Explorer).
+and spot prices of ``pricing refresh``, Cost Explorer), whose clients :mod:`costopt.aws` makes.
 
 botocore raises three kinds of error, and a call must expect all of them:
 ``ClientError`` (AWS answered with an error code), ``BotoCoreError`` (no credentials, no
@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from costopt.aws import THROTTLED_FIX, THROTTLING_CODES
 from costopt.errors import AwsError
 
 NO_CREDENTIALS = "NoCredentials"
@@ -25,6 +26,7 @@ GENERIC_FIXES: Mapping[str, str] = {
     "AWS_PROFILE",
     NOT_AWS: "check the region name and AWS_ENDPOINT_URL (a proxy or a wrong endpoint "
     "answers with a web page); a later retry may succeed",
+    **dict.fromkeys(THROTTLING_CODES, THROTTLED_FIX),
 }
 DEFAULT_FIX = "see the message; nothing further was changed"
 

@@ -34,6 +34,7 @@ from pydantic import (
 
 from costopt.boundedyaml import MAX_BYTES, load_bounded
 from costopt.errors import MISSING, FieldIssue, WorkloadError
+from costopt.files import read_text
 from costopt.months import YEARS
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog, quota_family
 
@@ -122,6 +123,13 @@ class Horizon(_Strict):
                 f"{days * 24} such as 1, 2, 3, 4, 6, 8, 12 or 24"
             )
         return value
+
+    @model_validator(mode="after")
+    def _ends_in_years(self) -> Horizon:
+        if self.end.year > YEARS[1]:
+            raise ValueError(f"ends on {self.end.date()}, after {YEARS[1]}, the last year a "
+                             "plan can cover; To fix: an earlier start or fewer days")
+        return self
 
     @model_validator(mode="after")
     def _runs_fill_the_days(self) -> Horizon:
@@ -556,13 +564,7 @@ def load_workload(path: Path) -> Workload:
 def _read_yaml(path: Path) -> Any:
     """The file's YAML, read within bounds (:mod:`costopt.boundedyaml`): size, depth, alias
     expansion, duplicate keys."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            text = handle.read(MAX_BYTES + 1)  # no more: /dev/zero or a huge file
-    except FileNotFoundError:
-        raise WorkloadError.about_file(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError.about_file(path, str(exc)) from None
+    text = read_text(path, WorkloadError, MAX_BYTES)
     try:
         return load_bounded(text)
     except yaml.YAMLError as exc:

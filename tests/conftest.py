@@ -1,10 +1,23 @@
-"""Shared fixtures: every test runs with fake AWS credentials and private state folders."""
+"""Shared fixtures: every test runs with fake AWS credentials and private state folders.
+
+Property tests (Hypothesis) are derandomised where ``CI`` is set (the ``ci`` profile): each
+test draws the same examples on every run, so CI passes or fails on the code, not on the
+draw. ``scripts/property_tests_wide.sh`` runs them with random seeds, round after round,
+for the wider search (the ``wide`` profile); ``HYPOTHESIS_PROFILE`` picks one by name.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("wide", derandomize=False, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI") else "default"))
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costopt.errors import CostoptError
-from costopt.plan.planner import size_issues
 from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
+from costopt.plan.size import size_issues
 from costopt.pricing.catalog import load_catalog, shipped_data_dir
 from costopt.workload import (
     check_against_catalog,

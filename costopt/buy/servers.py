@@ -103,10 +103,10 @@ def load_servers(path: Path | None = None) -> dict[str, ServerBuild]:
     Every problem is reported with its row and column (:class:`PricingDataError`).
     """
     file = path or shipped_server_file()
-    frame = read_checked_csv(file, SERVER_COLUMNS)
+    rows = read_checked_csv(file, SERVER_COLUMNS)
     issues: list[FieldIssue] = []
     builds: dict[str, ServerBuild] = {}
-    for i, row in enumerate(frame.to_dict("records")):
+    for i, row in enumerate(rows):
         build = _row(row, i + 2, issues)  # 1-based line numbers, after the header
         if build is None:
             continue

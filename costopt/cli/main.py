@@ -17,7 +17,7 @@ from costopt.cli import risk as risk_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import traces as traces_cli
 from costopt.cli.common import Env
-from costopt.cli.entry import command_begins
+from costopt.cli.startup import command_begins
 
 app = typer.Typer(
     name="costopt",

@@ -85,7 +85,7 @@ def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
 
 
 def _check(fmt: str, retry_mode: str) -> None:
-    from costopt.orchestrate.ec2 import RETRY_MODES
+    from costopt.aws import RETRY_MODES
 
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")

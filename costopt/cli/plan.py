@@ -311,6 +311,7 @@ def validate(
     Example: costopt validate examples/workload.yaml
     """
     from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
+    from costopt.plan.size import size_issues
     from costopt.workload import check_against_catalog
 
     env = get_env(ctx)
@@ -318,7 +319,8 @@ def validate(
     issues = check_against_catalog(workload, catalog)
     if not issues:
         pools = build_pools(workload, catalog)
-        issues = unplaceable_jobs(workload, pools, eligibility(workload, pools, catalog))
+        pairs = eligibility(workload, pools, catalog)
+        issues = unplaceable_jobs(workload, pools, pairs) + size_issues(workload, pools, pairs)
     if issues:
         raise WorkloadError(str(workload_file), issues)
     pools = build_pools(workload, catalog)

@@ -211,7 +211,7 @@ def show(
         raise typer.BadParameter(f"{fmt!r}; valid: table, json, csv", param_hint="--format")
     path = prices or default_price_file()
     catalog = load_catalog(path)
-    records = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS).to_dict("records")
+    records = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS)
     rows = _select(records, path, _split(family, lower=True), _split(region, lower=True),
                    _split(gpu))
     price_date = min(r["price_date"] for r in rows)
@@ -332,9 +332,9 @@ def refresh(
 
     Example: costopt pricing refresh --regions us-east-1,us-west-2 --families p3,g5
     """
-    from botocore.config import Config
     from rich.progress import Progress
 
+    from costopt.aws import Clients
     from costopt.pricing import refresh as core
     from costopt.pricing.catalog import (
         REQUIRED_INSTANCE_COLUMNS,
@@ -353,14 +353,9 @@ def refresh(
     wanted_families = _split(families, lower=True) or list(core.DEFAULT_FAMILIES)
     gpu_memory = {k: g.memory_gb for k, g in
                   load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
-    existing = (read_checked_csv(target, REQUIRED_INSTANCE_COLUMNS).to_dict("records")
+    existing = (read_checked_csv(target, REQUIRED_INSTANCE_COLUMNS)
                 if target.is_file() else [])
-    session = env.boto3_session()
-    config = Config(retries={"mode": "standard", "max_attempts": 5})
-
-    def clients(service: str, region: str) -> Any:
-        return session.client(service, region_name=region, config=config)
-
+    clients = Clients(env.boto3_session())
     with Progress(console=env.err, transient=True) as progress:
         task = progress.add_task("Fetching prices", total=len(wanted_regions))
         result = core.refresh(

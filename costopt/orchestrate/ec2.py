@@ -1,9 +1,10 @@
 """The EC2 edge: the only module that calls AWS for the orchestrator (boto3).
 
-One client per region with botocore's ``standard`` (or ``adaptive``) retry mode, so that
-throttling (``RequestLimitExceeded``) is retried with jittered exponential backoff and never
-in a tight loop; every describe goes through a paginator and filters on the plan's tag.
-Errors become :class:`~costopt.errors.AwsError` with what to do, except a lack of capacity
+One client per region from :class:`costopt.aws.Clients` (one retry policy: throttling such as
+``RequestLimitExceeded`` is retried with jittered exponential backoff, never in a tight
+loop; ``--retry-mode adaptive`` also slows down on the client's side); every describe goes
+through a paginator and filters on the plan's tag. Errors become
+:class:`~costopt.errors.AwsError` with what to do, except a lack of capacity
 (:class:`CapacityError`), which the apply shell answers with the fallback chain.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from costopt.aws import Clients
 from costopt.awserrors import aws_error, aws_exceptions, failure_of
 from costopt.errors import AwsError
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
@@ -41,9 +43,6 @@ DEFAULT_IMAGE_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id")
 """The public SSM parameter of AWS's Deep Learning Base GPU AMI (Ubuntu 22.04), used when
 neither ``--image-id`` nor ``--launch-template`` is given."""
-
-RETRY_MODES = ("standard", "adaptive")
-
 
 class CapacityError(Exception):
     """AWS has no capacity for this launch here (see :data:`CAPACITY_ERRORS`)."""
@@ -246,22 +245,13 @@ def aws_errors(what: str) -> Iterator[None]:
 class Ec2Fleet:
     """EC2 calls for one plan's fleet, a client per region from an injected boto3 session."""
 
-    def __init__(self, session: Any, *, retry_mode: str = "standard",
-                 max_attempts: int = 10) -> None:
-        from botocore.config import Config
-
-        self._session = session
-        self._config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
-        self._clients: dict[tuple[str, str], Any] = {}
+    def __init__(self, session: Any, *, retry_mode: str = "standard") -> None:
+        self._clients = Clients(session, retry_mode)
         self._zones: dict[str, list[str]] = {}
         self._placements: dict[str, dict[str, ZonePlacement]] = {}
 
     def client(self, region: str, service: str = "ec2") -> Any:
-        key = (service, region)
-        if key not in self._clients:
-            self._clients[key] = self._session.client(service, region_name=region,
-                                                      config=self._config)
-        return self._clients[key]
+        return self._clients(service, region)
 
     def describe(self, plan_id: str, regions: list[str]) -> list[ObservedInstance]:
         """Every instance tagged with ``plan_id`` in ``regions``, in any state."""

@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from costopt.errors import LedgerError
+from costopt.errors import CostoptError, LedgerError
+from costopt.files import check_file_place, file_in_place
 from costopt.plan.planfile import PlanDocument
 
 SCHEMA = """
@@ -121,8 +122,9 @@ def default_state_dir() -> Path:
 
 
 def ledger_path(state_dir: Path | None = None) -> Path:
-    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`)."""
-    return (state_dir or default_state_dir()) / "ledger.db"
+    """The ledger's file in ``state_dir`` (default: :func:`default_state_dir`); a
+    :class:`CostoptError` when a file is in the way (:func:`files.check_file_place`)."""
+    return check_file_place((state_dir or default_state_dir()) / "ledger.db", CostoptError)
 
 
 def ts(moment: datetime) -> str:
@@ -130,7 +132,18 @@ def ts(moment: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
+    """A time the ledger or a plan file stored (``2027-01-04T00:00:00Z``): the one parser
+    of stored times. ``ValueError`` for one that is no time (February 30, hour 29)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _is_time(text: object) -> bool:
+    """SQL ``is_time(value)``: true for text :func:`parse_ts` reads."""
+    try:
+        parse_ts(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -227,13 +240,13 @@ class Ledger:
         """Open the ledger, made (with every table) only when its file is new. An existing
         file is checked: its tables and columns, and the type of every value in them (times,
         prices, the plans' documents); a :class:`LedgerError` says what is wrong where."""
-        path = ledger_path(state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = file_in_place(ledger_path(state_dir), CostoptError, folder_mode=0o700)
         new = not path.exists() or path.stat().st_size == 0
         if not path.exists():  # the owner's only (0600): it holds the jobs' commands
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
+        conn.create_function("is_time", 1, _is_time, deterministic=True)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -499,7 +512,7 @@ def _bad_value(column: str, kind: str, not_null: bool) -> str:
     """SQL true for a value of ``column`` that is not what the ledger writes there."""
     q = f'"{column}"'
     if column in TIMES:
-        good = f"(typeof({q}) = 'text' AND {q} GLOB '{TIME_GLOB}')"
+        good = f"(typeof({q}) = 'text' AND {q} GLOB '{TIME_GLOB}' AND is_time({q}))"
     elif kind == "REAL":
         good = f"(typeof({q}) IN ('real', 'integer') AND {q} BETWEEN 0 AND 1e12)"
     elif kind == "INTEGER":

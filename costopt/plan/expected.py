@@ -11,7 +11,10 @@ Pure: a solved plan in, USD out.
 
 from __future__ import annotations
 
-from costopt.plan.planner import PlanResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from costopt.plan.planner import PlanResult
 
 
 def spot_always_there_usd(result: PlanResult) -> float:

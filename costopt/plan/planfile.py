@@ -20,7 +20,7 @@ from bisect import bisect_right
 from datetime import datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -33,13 +33,15 @@ from pydantic import (
 )
 
 from costopt.errors import MISSING, FieldIssue, PlanFileError
-from costopt.files import write_atomically
+from costopt.files import read_input, write_atomically
 from costopt.plan.expected import spot_always_there_usd
-from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool
 from costopt.plan.protection import protection
 from costopt.workload import Horizon, iso, price_date_of, slug
 from costopt.workload import _path as field_path
+
+if TYPE_CHECKING:  # the plan file is read without numpy and the solvers
+    from costopt.plan.planner import PlanResult
 
 SCHEMA = "costopt.plan/v2"
 SCHEMAS = ("costopt.plan/v1", SCHEMA)
@@ -528,16 +530,7 @@ def read_plan(path: Path) -> PlanDocument:
     and non-negative numbers, timestamps with a zone, pool ids), its fleet against its own
     instance-hours, and its ``plan_id`` against its content (a file changed after ``plan``
     wrote it is refused). Raises :class:`PlanFileError` naming each field path and value."""
-    try:
-        if path.stat().st_size > MAX_PLAN_BYTES:
-            raise PlanFileError.about_file(path, f"larger than {MAX_PLAN_BYTES // 2**20} MB; "
-                                           "not a plan file `costopt plan` wrote")
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlanFileError.about_file(path, "file not found") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise PlanFileError.about_file(path, f"not a JSON plan file: {first}") from None
+    raw = read_input(path, json.loads, PlanFileError, "a JSON plan file", MAX_PLAN_BYTES)
     if not isinstance(raw, dict) or raw.get("schema") not in SCHEMAS:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise PlanFileError(str(path), [FieldIssue("schema", found,

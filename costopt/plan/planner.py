@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from costopt.errors import FieldIssue, SolverError, WorkloadError
+from costopt.errors import SolverError, WorkloadError
 from costopt.plan.aggregate import Aggregation, aggregate, mergeable, split
 from costopt.plan.baselines import Baseline, compute_baselines
 from costopt.plan.binding import Binding, analyse, shortfall_reasons, window_impossibilities
@@ -49,6 +49,7 @@ from costopt.plan.pools import (
     regional_spot_notes,
     unplaceable_jobs,
 )
+from costopt.plan.size import size_issues
 from costopt.plan.solve import DEFAULT_SOLVER, MIP_REL_GAP, Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, check_against_catalog
@@ -206,39 +207,6 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
-
-
-MAX_PERIODS = 8_784
-"""The most periods a plan holds: a leap year of hourly periods."""
-MAX_VARIABLES = 3_000_000
-"""The most LP columns a plan is built with (GPU-hours per job, pool and period, and
-instance-hours per cloud pool and period): HiGHS builds 3.6 million in ~5 s, PuLP for CBC
-in ~120 s (``facts.md``)."""
-_PERIOD_HOURS = (2, 3, 4, 6, 8, 12, 24, 48, 72, 168)
-
-
-def size_issues(w: Workload, pools: Pools, pairs: list[Eligible]) -> list[FieldIssue]:
-    """A horizon of more than :data:`MAX_PERIODS` periods, or a model of more than
-    :data:`MAX_VARIABLES` columns, with the numbers and how to make it smaller."""
-    h = w.horizon
-    longer = None if h.period_runs else next(
-        (p for p in _PERIOD_HOURS if p > h.period_hours and not h.hours % p
-         and h.hours // p <= MAX_PERIODS), None)
-    fix = (f"To fix: longer periods (period_hours: {longer} gives {h.hours // longer:,} "
-           "periods)" if longer else "To fix: longer periods") + " or a shorter horizon"
-    if h.periods > MAX_PERIODS:
-        return [FieldIssue("horizon", f"{h.days} days of {h.runs_text}",
-                           f"makes {h.periods:,} periods, more than the {MAX_PERIODS:,} a plan "
-                           f"holds (a year of hourly periods); {fix}")]
-    periods = [len(w.job_periods(job)) for job in w.jobs]
-    columns = sum(periods[e.job] for e in pairs) + len(pools.cloud) * h.periods
-    if columns > MAX_VARIABLES:
-        return [FieldIssue("(model)", f"{len(w.jobs):,} jobs, {len(pools.all):,} pools, "
-                           f"{h.periods:,} periods",
-                           f"make {columns:,} LP variables, more than the {MAX_VARIABLES:,} a "
-                           f"plan is built with; {fix}, fewer instance types or regions, or "
-                           "fewer jobs")]
-    return []
 
 
 def _without_candidates(pools: Pools) -> Pools:

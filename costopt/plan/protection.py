@@ -23,10 +23,13 @@ A job that fails names the first reason: no fallback it may use, the quota, the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from costopt.plan.planner import Assignment, PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool, Pool, Pools, eligibility
 from costopt.workload import Job, Workload
+
+if TYPE_CHECKING:  # read with the plan file, which needs neither numpy nor the solvers
+    from costopt.plan.planner import Assignment, PlanResult
 
 
 @dataclass(frozen=True)

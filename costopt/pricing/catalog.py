@@ -14,6 +14,7 @@ Loading validates columns and numbers and reports the file, row and column of an
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from collections.abc import Collection, Mapping
@@ -23,9 +24,8 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-import pandas as pd
-
 from costopt.errors import FieldIssue, PricingDataError
+from costopt.files import read_text
 from costopt.pool_ids import ZONE_ID as ZONE_ID_PATTERN
 
 INSTANCE_COLUMNS: tuple[str, ...] = (
@@ -340,30 +340,43 @@ def load_catalog(price_file: Path | None = None, gpu_file: Path | None = None) -
     )
 
 
-def read_checked_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Read a CSV of strings that must have ``columns``; a clear error otherwise."""
+def read_checked_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a CSV file of strings that must have ``columns``, each row a dict by
+    column name; a clear error otherwise. Lines starting with ``#`` and blank lines are
+    skipped; a short row is padded with empty cells, a row with more cells than the header
+    is an error naming its line."""
+    text = read_text(path, PricingDataError)
+    lines = [line for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#")
-    except FileNotFoundError:
-        raise PricingDataError.about_file(path, "file not found") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        table = list(csv.reader(lines, strict=True))
+    except csv.Error as exc:
         raise PricingDataError.about_file(path, f"not a readable CSV file: {exc}") from None
-    missing = [c for c in columns if c not in frame.columns]
+    if not table:
+        raise PricingDataError.about_file(path, "not a readable CSV file: no header")
+    header = [name.strip() for name in table[0]]
+    missing = [c for c in columns if c not in header]
     if missing:
         raise PricingDataError(
             str(path),
             [
                 FieldIssue(
                     "(header)",
-                    list(frame.columns),
+                    header,
                     f"missing column(s) {', '.join(missing)}; a price file has the columns "
                     f"{', '.join(columns)}",
                 )
             ],
         )
-    if frame.empty:
+    long = next((i for i, cells in enumerate(table) if len(cells) > len(header)), None)
+    if long is not None:
+        raise PricingDataError.about_file(path, f"not a readable CSV file: row {long + 1} has "
+                                          f"{len(table[long])} cells, the header "
+                                          f"{len(header)}")
+    if len(table) == 1:
         raise PricingDataError.about_file(path, "has no rows")
-    return frame
+    return [dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
+            for cells in table[1:]]
 
 
 MAX_NUMBER = 1e9
@@ -396,10 +409,10 @@ def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
 
 def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
     """Read an instance price file; every problem is reported with its row and column."""
-    frame = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS)
+    rows = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS)
     issues: list[FieldIssue] = []
     offers: list[InstanceOffer] = []
-    for i, row in enumerate(frame.to_dict("records")):
+    for i, row in enumerate(rows):
         line = i + 2  # 1-based, after the header
         nums: dict[str, float | None] = {}
         for col in _REQUIRED_NUMBERS:
@@ -450,10 +463,10 @@ def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
 
 def load_gpu_table(path: Path) -> dict[str, GpuModel]:
     """Read the GPU table, keyed by upper-case model name."""
-    frame = read_checked_csv(path, GPU_COLUMNS)
+    rows = read_checked_csv(path, GPU_COLUMNS)
     issues: list[FieldIssue] = []
     table: dict[str, GpuModel] = {}
-    for i, row in enumerate(frame.to_dict("records")):
+    for i, row in enumerate(rows):
         line = i + 2
         nums = {
             c: parse_number(row[c], f"row {line}.{c}", issues, required=c == "relative_speed")

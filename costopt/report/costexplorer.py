@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from costopt.aws import Clients
 from costopt.awserrors import NO_CREDENTIALS, aws_errors
 from costopt.report.spend import AwsCost
 
@@ -52,12 +53,9 @@ def daily_costs(session: Any, start: date, end: date, plan_ids: Sequence[str]
                 ) -> list[AwsCost]:
     """Cost Explorer's unblended cost (USD) of each instance type on each day of
     ``[start, end)`` for the resources tagged with one of ``plan_ids``."""
-    from botocore.config import Config
-
     if not plan_ids:
         return []
-    client = session.client("ce", region_name=CE_REGION,
-                            config=Config(retries={"mode": "standard", "max_attempts": 6}))
+    client = Clients(session)("ce", CE_REGION)
     params = request(start, end, plan_ids)
     out: list[AwsCost] = []
     while True:

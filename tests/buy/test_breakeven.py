@@ -1,29 +1,14 @@
-"""Buy-or-rent arithmetic, worked by hand (the case is described in conftest.py).
-
-Owned, a month (730 h):
-  amortisation   8,760 / 12 months                     = 730.00
-  idle energy    0.25 kW x 730 h x 0.10 x 1.2          =  21.90
-  ops                                                     = 100.00
-  fixed F        730 + 21.90 + 100                     = 851.90
-  active energy  1.4 kW x 730 h x U x 0.10 x 1.2       = 122.64 U   (A = 122.64)
-At U = 0.5: active 61.32; running (idle + ops + active) 183.22; total 913.22.
-Work at U = 0.5: 4 GPUs x 1.0 x 730 h x 0.5 = 1,460 reference GPU-hours.
-
-On demand: 1,460 / (4 GPUs x 1.0 x 1.0) = 365 instance-hours x 12 = 4,380 USD (R = 8,760).
-  break-even  851.90 / (8,760 - 122.64)          = 0.0986296739
-  payback     8,760 / (4,380 - 183.22)            = 2.0873145602 months
-  saving      (4,380 - 913.22) x 12               = 41,601.36 USD
-Spot: e = 1 - 0.1 x (60/2 + 10) / 60 = 0.9333...; 1,460 / (4 x 0.9333) = 391.0714 h x 4
-  = 1,564.2857 USD (R = 3,128.5714).
-  break-even  851.90 / (3,128.5714 - 122.64)     = 0.2834063319
-  payback     8,760 / (1,564.2857 - 183.22)       = 6.3429277183 months
-  saving      (1,564.2857 - 913.22) x 12          = 7,812.7886 USD
-"""
+"""Buy-or-rent arithmetic against the hand-worked case: every figure is derived step by
+step in ``hand_case.py`` from the case's inputs (described in ``conftest.py``), and the
+derivation is checked against the figures worked by hand once, below."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from builders import catalog, offer, server
+from buy import hand_case as hand
 
 from costopt.buy.breakeven import (
     BuyOrRent,
@@ -41,16 +26,47 @@ from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import CandidateServer, CloudSpec, OwnedServer
 
 
+def test_the_derivation_gives_the_figures_worked_by_hand() -> None:
+    """Owned, a month (730 h):
+      amortisation   8,760 / 12 months                     = 730.00
+      idle energy    0.25 kW x 730 h x 0.10 x 1.2          =  21.90
+      fixed F        730 + 21.90 + 100 (ops)               = 851.90
+      active energy  1.4 kW x 730 h x U x 0.10 x 1.2       = 122.64 U
+    At U = 0.5: active 61.32; running (idle + ops + active) 183.22; total 913.22.
+    Work at U = 0.5: 4 GPUs x 1.0 x 730 h x 0.5 = 1,460 reference GPU-hours.
+    On demand: 1,460 / 4 = 365 instance-hours x 12 = 4,380 USD (R = 8,760):
+      break-even 851.90 / (8,760 - 122.64), payback 8,760 / (4,380 - 183.22) months,
+      saving (4,380 - 913.22) x 12.
+    Spot: e = 1 - 0.1 x (60/2 + 10) / 60 = 14/15; 1,460 / (4 x 14/15) = 391.0714 h x 4
+      = 1,564.2857 USD (R = 3,128.5714): break-even 851.90 / (3,128.5714 - 122.64),
+      payback 8,760 / (1,564.2857 - 183.22), saving (1,564.2857 - 913.22) x 12."""
+    assert [round(x, 2) for x in (hand.AMORTISATION, hand.IDLE_ENERGY, hand.FIXED,
+                                  hand.ACTIVE_PER_U, hand.ACTIVE, hand.RUNNING, hand.TOTAL,
+                                  hand.WORK_GPU_HOURS)] == [
+        730.0, 21.9, 851.9, 122.64, 61.32, 183.22, 913.22, 1460.0]
+    on_demand_by_hand = {
+        "instance_hours": 365.0, "usd": 4380.0, "breakeven": 851.9 / (8760 - 122.64),
+        "payback_months": 8760 / (4380 - 183.22), "saving_usd": (4380 - 913.22) * 12}
+    spot_hours = 1460 / (4 * 14 / 15)
+    spot_by_hand = {
+        "instance_hours": spot_hours, "usd": spot_hours * 4,
+        "breakeven": 851.9 / (spot_hours * 4 / 0.5 - 122.64),
+        "payback_months": 8760 / (spot_hours * 4 - 183.22),
+        "saving_usd": (spot_hours * 4 - 913.22) * 12}
+    assert pytest.approx(on_demand_by_hand) == hand.ON_DEMAND
+    assert pytest.approx(spot_by_hand) == hand.SPOT
+
+
 def test_owned_month_by_hand(hand_result: BuyOrRent) -> None:
     owned = hand_result.owned
-    assert owned.amortisation_usd_per_month == pytest.approx(730.0)
-    assert owned.idle_energy_usd_per_month == pytest.approx(21.9)
-    assert owned.ops_usd_per_month == pytest.approx(100.0)
-    assert owned.fixed_usd_per_month == pytest.approx(851.9)
-    assert owned.active_energy_usd(0.5) == pytest.approx(61.32)
-    assert owned.running_usd(0.5) == pytest.approx(183.22)
-    assert hand_result.owned_usd_per_month == pytest.approx(913.22)
-    assert hand_result.work_gpu_hours_per_month == pytest.approx(1460.0)
+    assert owned.amortisation_usd_per_month == pytest.approx(hand.AMORTISATION)
+    assert owned.idle_energy_usd_per_month == pytest.approx(hand.IDLE_ENERGY)
+    assert owned.ops_usd_per_month == pytest.approx(hand.OPS)
+    assert owned.fixed_usd_per_month == pytest.approx(hand.FIXED)
+    assert owned.active_energy_usd(hand.U) == pytest.approx(hand.ACTIVE)
+    assert owned.running_usd(hand.U) == pytest.approx(hand.RUNNING)
+    assert hand_result.owned_usd_per_month == pytest.approx(hand.TOTAL)
+    assert hand_result.work_gpu_hours_per_month == pytest.approx(hand.WORK_GPU_HOURS)
 
 
 def test_fixed_parts_add_up_to_the_planners_fixed_cost(hand_owned: OwnedSide) -> None:
@@ -62,25 +78,23 @@ def test_fixed_parts_add_up_to_the_planners_fixed_cost(hand_owned: OwnedSide) ->
     assert hand_owned.fixed_usd_per_month == pytest.approx(planner)
 
 
+def verdict_figures(verdict: Any) -> dict[str, float | None]:
+    return {"instance_hours": verdict.instance_hours_per_month,
+            "usd": verdict.rent_usd_per_month, "breakeven": verdict.breakeven_utilization,
+            "payback_months": verdict.payback_months,
+            "saving_usd": verdict.lifetime_saving_usd}
+
+
 def test_on_demand_by_hand(hand_result: BuyOrRent) -> None:
     od = hand_result.markets["on_demand"]
     assert od.rented.efficiency == 1.0
-    assert od.instance_hours_per_month == pytest.approx(365.0)
-    assert od.rent_usd_per_month == pytest.approx(4380.0)
-    assert od.breakeven_utilization == pytest.approx(851.9 / (8760 - 122.64))
-    assert od.breakeven_utilization == pytest.approx(0.0986296739)
-    assert od.payback_months == pytest.approx(2.0873145602)
-    assert od.lifetime_saving_usd == pytest.approx(41601.36)
+    assert verdict_figures(od) == pytest.approx(hand.ON_DEMAND)
 
 
 def test_spot_by_hand(hand_result: BuyOrRent) -> None:
     spot = hand_result.markets["spot"]
-    assert spot.rented.efficiency == pytest.approx(1 - 0.1 * 40 / 60)
-    assert spot.instance_hours_per_month == pytest.approx(391.0714286)
-    assert spot.rent_usd_per_month == pytest.approx(1564.2857143)
-    assert spot.breakeven_utilization == pytest.approx(0.2834063319)
-    assert spot.payback_months == pytest.approx(6.3429277183)
-    assert spot.lifetime_saving_usd == pytest.approx(7812.7885714)
+    assert spot.rented.efficiency == pytest.approx(hand.SPOT_EFFICIENCY)
+    assert verdict_figures(spot) == pytest.approx(hand.SPOT)
 
 
 def test_costs_are_equal_at_the_break_even(hand_result: BuyOrRent) -> None:
@@ -126,10 +140,10 @@ def test_count_scales_money_not_the_break_even(hand_catalog: PriceCatalog) -> No
                      rentals(hand_catalog, "p3.8xlarge", "us-east-1"), 0.5)
     od = result.markets["on_demand"]
     assert result.owned.purchase_usd == 17520.0
-    assert result.work_gpu_hours_per_month == pytest.approx(2920.0)
-    assert od.breakeven_utilization == pytest.approx(0.0986296739)
-    assert od.payback_months == pytest.approx(2.0873145602)
-    assert od.lifetime_saving_usd == pytest.approx(2 * 41601.36)
+    assert result.work_gpu_hours_per_month == pytest.approx(2 * hand.WORK_GPU_HOURS)
+    assert od.breakeven_utilization == pytest.approx(hand.ON_DEMAND["breakeven"])
+    assert od.payback_months == pytest.approx(hand.ON_DEMAND["payback_months"])
+    assert od.lifetime_saving_usd == pytest.approx(2 * hand.ON_DEMAND["saving_usd"])
 
 
 def test_slower_gpus_do_less_work_per_hour() -> None:
@@ -214,10 +228,10 @@ def test_document_carries_the_headline_market(hand_result: BuyOrRent) -> None:
     doc = to_document(hand_result, "spot")
     assert doc["schema"] == "costopt.breakeven/v1"
     assert doc["market"] == "spot"
-    assert doc["breakeven_utilization"] == pytest.approx(0.2834063319)
-    assert doc["payback_months"] == pytest.approx(6.3429277183)
-    assert doc["lifetime_saving_usd"] == pytest.approx(7812.7885714)
+    assert doc["breakeven_utilization"] == pytest.approx(hand.SPOT["breakeven"])
+    assert doc["payback_months"] == pytest.approx(hand.SPOT["payback_months"])
+    assert doc["lifetime_saving_usd"] == pytest.approx(hand.SPOT["saving_usd"])
     assert doc["owned_usd_per_month"] == pytest.approx(
-        {"amortisation": 730.0, "idle_energy": 21.9, "ops": 100.0, "active_energy": 61.32,
-         "running": 183.22, "total": 913.22})
+        {"amortisation": hand.AMORTISATION, "idle_energy": hand.IDLE_ENERGY, "ops": hand.OPS,
+         "active_energy": hand.ACTIVE, "running": hand.RUNNING, "total": hand.TOTAL})
     assert set(doc["rent"]) == {"on_demand", "spot"}  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from builders import catalog, offer
+from buy import hand_case as hand
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image
@@ -52,7 +53,8 @@ def test_png_is_the_right_size_and_not_blank(hand_result: BuyOrRent, tmp_path: P
 def test_break_even_drawn_where_computed(hand_result: BuyOrRent) -> None:
     fig = breakeven_figure(hand_result)
     owned = _line(fig, "owned")
-    for market, expected in (("on_demand", 0.0986296739), ("spot", 0.2834063319)):
+    for market, expected in (("on_demand", hand.ON_DEMAND["breakeven"]),
+                             ("spot", hand.SPOT["breakeven"])):
         computed = hand_result.markets[market].breakeven_utilization
         assert computed == pytest.approx(expected)
         drawn = _crossing(owned, _line(fig, f"rent:{market}"))
@@ -65,8 +67,9 @@ def test_break_even_drawn_where_computed(hand_result: BuyOrRent) -> None:
 def test_payback_drawn_where_computed(hand_result: BuyOrRent) -> None:
     fig = breakeven_figure(hand_result)
     owned = _line(fig, "cumulative:owned")
-    assert owned.get_ydata()[0] == pytest.approx(8760.0)  # the purchase, up front
-    for market, expected in (("on_demand", 2.0873145602), ("spot", 6.3429277183)):
+    assert owned.get_ydata()[0] == pytest.approx(hand.PURCHASE_USD)  # up front
+    for market, expected in (("on_demand", hand.ON_DEMAND["payback_months"]),
+                             ("spot", hand.SPOT["payback_months"])):
         computed = hand_result.markets[market].payback_months
         assert computed == pytest.approx(expected)
         drawn = _crossing(owned, _line(fig, f"cumulative:{market}"))

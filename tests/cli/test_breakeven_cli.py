@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from builders import catalog, offer
+from buy import hand_case as hand
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -155,13 +156,14 @@ def test_json_by_hand(price_files: list[Path | None], workload_file: Path,
     assert code == 0
     doc = json.loads(out)
     assert doc["market"] == "on_demand"
-    assert doc["breakeven_utilization"] == pytest.approx(851.9 / (8760 - 122.64))
-    assert doc["payback_months"] == pytest.approx(8760 / (4380 - 183.22))
-    assert doc["lifetime_saving_usd"] == pytest.approx(41601.36)
-    assert doc["work_gpu_hours_per_month"] == pytest.approx(1460.0)
-    assert doc["owned_usd_per_month"]["total"] == pytest.approx(913.22)
-    assert doc["rent"]["spot"]["usd_per_month"] == pytest.approx(1564.2857143)
-    assert doc["rent"]["spot"]["breakeven_utilization"] == pytest.approx(0.2834063319)
+    assert doc["breakeven_utilization"] == pytest.approx(hand.ON_DEMAND["breakeven"])
+    assert doc["payback_months"] == pytest.approx(hand.ON_DEMAND["payback_months"])
+    assert doc["lifetime_saving_usd"] == pytest.approx(hand.ON_DEMAND["saving_usd"])
+    assert doc["work_gpu_hours_per_month"] == pytest.approx(hand.WORK_GPU_HOURS)
+    assert doc["owned_usd_per_month"]["total"] == pytest.approx(hand.TOTAL)
+    assert doc["rent"]["spot"]["usd_per_month"] == pytest.approx(hand.SPOT["usd"])
+    assert doc["rent"]["spot"]["breakeven_utilization"] == pytest.approx(
+        hand.SPOT["breakeven"])
     assert doc["prices"] == {"source": "test-prices.csv", "price_date": "2026-11-01"}
     assert doc["chart"] == str(chart)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

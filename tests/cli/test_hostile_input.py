@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,6 +72,17 @@ CASES = {
                    "aliases"),
     "pricing-folder": (HEAD + "cloud: {pricing: .}\n" + JOB,
                        "cloud.pricing = '.': is not a file"),
+    "zones-empty": (HEAD + "cloud: {zones: []}\n" + JOB,
+                    "cloud.zones = []: an empty list allows nothing"),
+    # 2999-12-01 + 3,650 days = 3009-11-29: the start is in range, the end is not
+    "horizon-to-3009": ("name: t\nhorizon: {start: 2999-12-01, days: 3650}\n" + JOB,
+                        "horizon: ends on 3009-11-29, after 2999, the last year a plan can "
+                        "cover"),
+    "ten-years-hourly": ("name: t\nhorizon: {start: 2027-01-04, days: 3650, period_hours: 1}"
+                         "\n" + SERVER + JOB,
+                         "makes 87,600 periods, more than the 8,784 a plan holds (a year of "
+                         "hourly periods); To fix: longer periods (period_hours: 12 gives "
+                         "7,300 periods)"),
 }
 
 
@@ -137,19 +147,6 @@ def test_a_started_horizon_is_warned_with_its_date(tmp_path: Path) -> None:
     assert "the horizon ended on 2020-01-13T00:00:00Z" in proc.stderr
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
-    yield url
-    server.stop()
-
-
 def test_an_html_error_page_from_the_endpoint_is_a_clear_error(moto_url: str,
                                                                tmp_path: Path) -> None:
     # moto answers EC2 calls for a region it does not know with an HTML 500 page, which
@@ -161,3 +158,121 @@ def test_an_html_error_page_from_the_endpoint_is_a_clear_error(moto_url: str,
     assert ("nowhere-1: NotAnAwsResponse: the endpoint answered with something that is no "
             "AWS response (500 Internal Server Error)") in proc.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+# Files that are no regular files: a FIFO would block whoever opens it until a writer comes
+# (forever), /dev/zero reads without end. Each is a clear error within the timeout.
+
+def _fifo(folder: Path) -> Path:
+    path = folder / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+SPECIAL = {"fifo": _fifo, "dev-zero": lambda _folder: Path("/dev/zero")}
+NOT_A_FILE = {"fifo": "is a named pipe (FIFO), not a regular file",
+              "dev-zero": "is a character device, not a regular file"}
+
+
+@pytest.fixture(scope="module")
+def plan_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("plan")
+    (folder / "w.yaml").write_text(HEAD + SERVER + JOB)
+    proc = run("plan", "w.yaml", "-o", "plan.json", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    return folder / "plan.json"
+
+
+def _clear_error(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    flat = " ".join(proc.stderr.split())
+    for text in expected:
+        assert text in flat
+
+
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_workload_that_is_no_file_is_an_error_not_a_hang(kind: str, command: str,
+                                                            tmp_path: Path) -> None:
+    path = SPECIAL[kind](tmp_path)
+    proc = run(command, str(path), cwd=tmp_path, timeout=30)
+    _clear_error(proc, f"error: workload {path} has 1 problem", NOT_A_FILE[kind])
+
+
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_a_plan_file_that_is_no_file_is_an_error_not_a_hang(kind: str,
+                                                            tmp_path: Path) -> None:
+    path = SPECIAL[kind](tmp_path)
+    proc = run("apply", str(path), "--state-dir", str(tmp_path / "state"), cwd=tmp_path,
+               timeout=30)
+    _clear_error(proc, f"plan file {path} has 1 problem", NOT_A_FILE[kind])
+
+
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_traces_that_are_no_files_are_an_error_not_a_hang(kind: str, plan_json: Path,
+                                                          tmp_path: Path) -> None:
+    path = SPECIAL[kind](tmp_path)
+    workload = str(plan_json.with_name("w.yaml"))
+    as_manifest = run("simulate", str(plan_json), "--traces", str(path), "--workload",
+                      workload, cwd=tmp_path, timeout=30)
+    _clear_error(as_manifest, str(path), NOT_A_FILE[kind])
+    (tmp_path / "traces.yaml").write_text(
+        f"[{{pool: 'aws:us-east-1:p3.2xlarge:spot', file: '{path}', "
+        "start: 2027-01-04T00:00:00Z}]\n")
+    named = run("simulate", str(plan_json), "--traces", "traces.yaml", "--workload", workload,
+                cwd=tmp_path, timeout=30)
+    _clear_error(named, str(path), NOT_A_FILE[kind])
+
+
+def test_a_ledger_that_is_a_fifo_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "ledger.db")
+    proc = run("status", "--state-dir", str(state), cwd=tmp_path, timeout=30)
+    _clear_error(proc, f"{state / 'ledger.db'} is a named pipe (FIFO), not a regular file")
+
+
+STATE_DIR_COMMANDS = {
+    "status": ("status",),
+    "report": ("report", "--month", "2027-01"),
+    "progress": ("progress", "a", "--done", "1"),
+    "apply": ("apply", "PLAN", "--yes"),
+}
+
+
+def _command(name: str, plan_json: Path) -> list[str]:
+    return [str(plan_json) if a == "PLAN" else a for a in STATE_DIR_COMMANDS[name]]
+
+
+@pytest.mark.parametrize("command", sorted(STATE_DIR_COMMANDS))
+def test_a_state_dir_that_is_a_file_is_an_error(command: str, plan_json: Path,
+                                                tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")
+    proc = run(*_command(command, plan_json), "--state-dir", str(blocker), cwd=tmp_path,
+               timeout=60)
+    _clear_error(proc, f"{blocker} is a file, not a folder")
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(("command", "moment"), [
+    ("status", "2027-02-30T10:00:00Z"), ("status", "2027-01-04T29:00:00Z"),
+    ("status", "2027-01-39T10:00:00Z"), ("report", "2027-02-30T10:00:00Z"),
+    ("progress", "2027-01-04T29:00:00Z"), ("apply", "2027-01-39T10:00:00Z"),
+])
+def test_an_impossible_time_in_the_ledger_names_its_row(command: str, moment: str,
+                                                        plan_json: Path,
+                                                        tmp_path: Path) -> None:
+    """The time matches the ledger's pattern (digits where digits go) but is no time."""
+    from costopt.orchestrate.ledger import Ledger
+
+    state = tmp_path / "state"
+    Ledger.open(state).close()
+    with sqlite3.connect(state / "ledger.db") as conn:
+        conn.execute("INSERT INTO interruptions VALUES ('i-1', 'p-1', "
+                     "'aws:us-east-1:p3.2xlarge:spot', ?, 'spot')", (moment,))
+    proc = run(*_command(command, plan_json), "--state-dir", str(state), cwd=tmp_path,
+               timeout=60)
+    _clear_error(proc, f"the ledger {state / 'ledger.db'} is damaged: interruptions row 1: "
+                 f"at = '{moment}'; valid: a UTC time such as 2027-01-04T00:00:00Z")

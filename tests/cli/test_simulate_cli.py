@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,7 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
     assert json.loads((planned / "score.json").read_text()) == doc
     assert (doc["policy"], doc["realised_usd"], doc["planned_usd"], doc["on_demand_only_usd"],
             doc["hindsight_usd"]) == ("plan", 24.0, 10.0, 30.0, 10.0)
+    assert doc["hindsight_kind"] == "exact"  # one job: spot 05:00-15:00, no setup
     (job,) = doc["jobs"]
     assert {k: job[k] for k in ("job", "deadline", "finished", "met_deadline", "spot_hours",
                                 "on_demand_hours", "interruptions", "realised_usd")} == {
@@ -76,7 +78,7 @@ def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) 
     result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml",
                                       "--policy", "plan"])
     assert result.exit_code == 0, result.output
-    assert "hindsight optimum" in result.output
+    assert "hindsight optimum (exact)" in result.output
     (row,) = [line for line in result.output.splitlines() if "train" in line]
     assert row.split() == ["train", "01-02", "00:00", "not", "done", "24.00", "3.0", "7.0",
                            "1", "95.0%"]
@@ -135,3 +137,26 @@ def test_traces_synth_out_of_range_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "--availability = 1.5: must be in (0, 1]" in result.output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_synth_zones_writes_a_manifest_simulate_reads(tmp_path: Path) -> None:
+    # The shipped prices give p3.2xlarge spot in us-east-1 a pool per zone: each gets its
+    # zone's trace over the workload's day, read back by the manifest reader.
+    from costopt.plan.pools import build_pools
+    from costopt.pricing.catalog import load_catalog
+    from costopt.traces import load_manifest
+    from costopt.workload import load_workload
+
+    (tmp_path / "workload.yaml").write_text(WORKLOAD)
+    result = CliRunner().invoke(app, ["traces", "synth-zones", "--workload",
+                                      str(tmp_path / "workload.yaml"), "--seed", "3",
+                                      "-o", str(tmp_path / "traces.yaml")])
+    assert result.exit_code == 0, result.output
+    traces = load_manifest(tmp_path / "traces.yaml")
+    spot = [p.id for p in build_pools(load_workload(tmp_path / "workload.yaml"),
+                                      load_catalog(None)).cloud if p.market == "spot"]
+    assert [t.pool.text for t in traces] == sorted(spot)
+    assert all(t.pool.zone_id for t in traces) and len(traces) > 1
+    day = (datetime(2027, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 2, tzinfo=timezone.utc))
+    assert all((t.start, t.end) == day for t in traces)
+    assert "use1-az2" in result.output  # the table of each trace's statistics

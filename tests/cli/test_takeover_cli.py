@@ -218,7 +218,7 @@ def test_a_takeover_killed_after_any_call_ends_with_tags_and_ledger_agreeing(
     before = {i["InstanceId"] for i in running()}
 
     point = KILL_POINTS[kill_after]
-    faults = Faults(crash_after_call="CreateTags" if point is None else None)
+    faults = Faults(crash_after="CreateTags" if point is None else None)
     with monkeypatch.context() as patch:
         if point is not None:
             _dies_after(patch, *point)

@@ -7,8 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
+
+_LOADER = botocore.loaders.create_loader()
+"""One loader of AWS's service models for every session the tests make: it caches the
+parsed models (EC2's takes most of a second to read), which are read-only."""
 
 
 class Crash(Exception):
@@ -22,8 +28,12 @@ class Faults:
 
     capacity: Callable[[dict[str, Any]], str | None] = lambda params: None
     crash_after_launches: int | None = None
-    crash_before_launch: bool = False
-    crash_after_call: str | None = None  # an EC2 operation: the process dies once it returns
+    crash_before: str | None = None
+    """An EC2 operation (``RunInstances``, ``StopInstances``, ...): the process dies as it
+    is about to be sent - the ledger holds the intent, AWS never saw the call."""
+    crash_after: str | None = None
+    """An EC2 operation: the process dies once AWS has answered it - AWS did it, the ledger
+    holds only the intent."""
     throttle_every_other: bool = False
     calls: list[str] = field(default_factory=list)
     sends: int = 0
@@ -31,25 +41,30 @@ class Faults:
     launches: int = 0
 
     def session(self) -> boto3.Session:
-        session = boto3.Session(region_name="us-east-1")
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _LOADER)
+        session = boto3.Session(botocore_session=core, region_name="us-east-1")
         events = session.events
         events.register("before-parameter-build.ec2.*", self._record)
+        events.register("before-parameter-build.ec2.*", self._crash_before)
         events.register("before-parameter-build.ec2.RunInstances", self._capacity)
         events.register("after-call.ec2.RunInstances", self._crash)
+        events.register("after-call.ec2.*", self._crash_after)
         events.register_first("before-send.ec2.*", self._throttle)
-        if self.crash_after_call:
-            events.register(f"after-call.ec2.{self.crash_after_call}", self._crash_after)
         return session
-
-    def _crash_after(self, **_: Any) -> None:
-        raise Crash(f"the process died after {self.crash_after_call} returned")
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls.append(model.name)
 
+    def _crash_before(self, model: Any, **_: Any) -> None:
+        if model.name == self.crash_before:
+            raise Crash(f"the process died before {model.name} was sent")
+
+    def _crash_after(self, model: Any, **_: Any) -> None:
+        if model.name == self.crash_after:
+            raise Crash(f"the process died after {model.name} returned")
+
     def _capacity(self, params: dict[str, Any], **_: Any) -> None:
-        if self.crash_before_launch:
-            raise Crash("the process died before RunInstances was sent")
         code = self.capacity(params)
         if code:
             raise ClientError({"Error": {"Code": code, "Message": "injected by the test"}},

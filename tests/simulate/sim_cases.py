@@ -44,6 +44,15 @@ def one_job(gpu_hours: float = 10, *, allow: list[str] | None = None, days: int 
                     cloud={"regions": ["us-east-1"], **cloud})
 
 
+def issue_job() -> Workload:
+    """Issue 21's job: 48 GPU-hours of a 1-GPU job due 60 h after its start (2027-01-03
+    12:00), checkpoint every 30 minutes, in 12-hour periods of a 3-day horizon, on
+    p3.2xlarge in us-east-1 (spot 1 USD/h, on-demand 3 with ``prices()``)."""
+    return workload([{"name": "train", "gpus": 1, "gpu_hours": 48, "interruptible": True,
+                      "checkpoint_minutes": 30, "deadline": "2027-01-03T12:00:00Z"}],
+                    days=3, period_hours=12, cloud={"regions": ["us-east-1"]})
+
+
 def _spot_pool() -> str:
     """The id the planner gives the spot pool (``aws:us-east-1:p3.2xlarge:spot``)."""
     (spot,) = [p.id for p in build_pools(one_job(), prices()).cloud if p.market == "spot"]

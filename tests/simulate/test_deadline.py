@@ -12,21 +12,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from builders import workload
-from sim_cases import SPOT, T0, planned, prices
-from up_policy import UniformProgress
+from sim_cases import SPOT, T0, issue_job, planned, prices
 
 from costopt.orchestrate.policy import POLICIES
 from costopt.pool_ids import parse_pool_id
 from costopt.simulate.run import simulate
+from costopt.simulate.uniform_progress import UniformProgress
 from costopt.traces import PoolTrace, SynthSpec, synth
-
-
-def _issue_job():  # type: ignore[no-untyped-def]
-    return workload([{"name": "train", "gpus": 1, "gpu_hours": 48, "interruptible": True,
-                      "checkpoint_minutes": 30, "deadline": "2027-01-03T12:00:00Z"}],
-                    days=3, period_hours=12, cloud={"regions": ["us-east-1"]})
-
 
 CASES = [(a, outage, seed) for a in (0.3, 0.5, 0.7, 0.9) for outage in (0.25, 4.0, 24.0)
          for seed in (1, 2, 3)]
@@ -39,7 +31,7 @@ def test_no_deadline_missed_and_no_dearer_than_uniform_progress_on_any_trace() -
     # where spot is interrupted faster than it works (15-minute outages at availability 0.3
     # and 0.5; measured 2026-11-30: 4,123.92 USD in all against Uniform Progress's
     # 4,155.83). Only float noise is allowed for.
-    w, cat = _issue_job(), prices()
+    w, cat = issue_job(), prices()
     plan = planned(w, cat)
     ours_usd, up_usd, dearer = [], [], []
     for a, outage, seed in CASES:
@@ -64,7 +56,7 @@ def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
     # The plan policy keeps a slot on on-demand once spot fails, until the slot ends at 48 h:
     # the setup and lost work it never planned for leave the job short; the deadline policy
     # runs on past the plan's slots and finishes.
-    w, cat = _issue_job(), prices()
+    w, cat = issue_job(), prices()
     plan = planned(w, cat)
     traces = [PoolTrace(parse_pool_id(SPOT), "t.json", T0, synth(SynthSpec(0.5, 4.0, 0.2, 72, 1)))]
     follow = simulate(plan, workload=w, catalog=cat, traces=traces, policy=POLICIES["plan"])
@@ -87,7 +79,7 @@ def test_spot_always_there(policy: str) -> None:
     # 44.75 + 3 x 3.75 = 56 USD - the price of taking Uniform Progress's decision whenever its
     # line says on-demand (keeping the spot instance at 0:15 is what loses when spot is then
     # interrupted before the job catches up).
-    w, cat = _issue_job(), prices()
+    w, cat = issue_job(), prices()
     sim = simulate(planned(w, cat), workload=w, catalog=cat, traces=[],
                    policy=POLICIES[policy])
     (job,) = sim.jobs.values()

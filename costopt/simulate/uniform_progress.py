@@ -1,13 +1,14 @@
-"""Uniform Progress ("Can't Be Late", NSDI'24), the reference the deadline-aware policy is
-judged against - written here, in the tests, from facts.md's reading, not from the product's
-pace arithmetic.
+"""Uniform Progress ("Can't Be Late", NSDI'24), the reference execution is judged against
+(``tests/simulate``, ``scripts/bench_execution.py``) - written from facts.md's reading, not
+from the product's pace arithmetic.
 
 Per job: a straight line from 0 work at the job's start to all of its work at the deadline
 less the restart overhead still to pay (``setup_minutes + checkpoint_minutes / 2``). While
 the work done is below the line, run on-demand (a spot instance running is swapped for
 one); while above it and spot is there, run spot; an on-demand instance already running is
 kept until the job is *safely* ahead - above the line by one restart's work - and then
-ended. A finished job runs nothing. Its one spot pool runs the plan's gangs meanwhile.
+ended. A finished job runs nothing. The plan's one spot pool runs its gangs meanwhile (the
+plan's other pools are left out).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class UniformProgress:
 
     def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> Desired:
         (job,) = progress().values()  # the reference handles one job on one spot pool
-        (pool,) = plan.fleet
+        (pool,) = [p for p in plan.fleet if p.market == "spot"]
         if job.finished:
             return Desired(plan.model_copy(update={"fleet": [pool.model_copy(
                 update={"slots": []})]}))
