@@ -68,15 +68,15 @@ class _Doc(BaseModel):
 
 class Cost(_Doc):
     """What the plan costs (USD over the horizon): its variable cost (owned energy,
-    on-demand and spot, the fleet's paid instance-hours), fixed cost and total.
-    ``expected_usd``: the total expected under spot's availability, where the plan
-    estimates it (None: not estimated)."""
+    on-demand and spot, the fleet's paid instance-hours), fixed cost and total, expected
+    under each spot pool's availability (``plan/expected.py``); ``spot_always_there_usd``:
+    the same plan were spot always there (None in files written before it was recorded)."""
 
     variable_usd: float
     fixed_usd: float
     total_usd: float
     by_market: dict[str, float]
-    expected_usd: float | None = None
+    spot_always_there_usd: float | None = None
 
 
 class ShortfallRecord(_Doc):
@@ -359,7 +359,6 @@ class PlanDocument(_Doc):
     spot_availability_assumed: list[str] = Field(default_factory=list)
     resumes: dict[str, Any] | None = None  # a plan made with --resume (ResumesRecord)
     setup_minutes: float | None = None  # v1: the setup minutes, before launch_overhead
-    expected_cost: dict[str, Any] | None = None  # the cost expected under availability
 
     @field_validator("resumes")
     @classmethod

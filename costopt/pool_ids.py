@@ -1,7 +1,8 @@
 """Pool ids, parsed in one place.
 
 ``aws:REGION:INSTANCE_TYPE:MARKET`` (``workload.md``), ``aws:REGION:INSTANCE_TYPE:spot:ZONE_ID``
-(a spot pool in one availability zone, spec v2; ``ZONE_ID`` such as ``usw2-az1``),
+(a spot pool in one availability zone, spec v2; ``ZONE_ID`` such as ``usw2-az1`` or the
+Local Zone ``usw2-lax1-az1``),
 ``owned:NAME`` and ``buy:NAME``.
 """
 
@@ -10,8 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-ZONE_ID = re.compile(r"^[a-z]{2,}[0-9]*-az[0-9]+$")
-"""An availability zone *ID* (``use1-az1``, ``usw2-az4``), the same in every account."""
+ZONE_ID = re.compile(r"^[a-z]+[0-9]+(-[a-z0-9]+)*-az[0-9]+$")
+"""An availability zone *ID* (``use1-az1``, ``usw2-az4``; a Local Zone ``usw2-lax1-az1``),
+the same in every account."""
+
+
+def is_local_zone(zone_id: str) -> bool:
+    """Whether a zone ID names an AWS Local Zone (``usw2-lax1-az1``: a city between the
+    region and ``az``), which an account must opt in to before it can launch there."""
+    return len(zone_id.split("-")) > 2
 
 MARKETS = ("on_demand", "spot")
 FORMS = ("aws:REGION:TYPE:on_demand, aws:REGION:TYPE:spot, aws:REGION:TYPE:spot:ZONE_ID "

@@ -246,6 +246,13 @@ class MaxInstances(_Strict):
     zones together."""
 
 
+DEFAULT_SPOT_AVAILABILITY = 0.59
+"""Share of the time spot can be had where nothing better is known: the median over the 21
+public AWS GPU traces of "Can't Be Late" (NSDI'24; 0.12-0.90, ``facts.md``). The median, not
+a low quantile: it is what the expected cost is for; deadlines are kept by the reserve,
+which assumes spot may vanish altogether."""
+
+
 class CloudSpec(_Strict):
     """Which AWS regions, markets and instance types may be used, and at what prices."""
 
@@ -274,6 +281,15 @@ class CloudSpec(_Strict):
     spot_traces: Path | None = Field(default=None, strict=False)  # from a YAML string
     """Extension (spec v2): a ``traces.yaml`` manifest whose traces' statistics give spot
     pools their availability and interruption rate (docs/simulate.md)."""
+    spot_availability_default: float = Field(default=DEFAULT_SPOT_AVAILABILITY, gt=0, le=1)
+    """Spec v3: the availability of a spot pool that neither a trace nor a
+    ``spot_availability`` line covers (docs/model.md, "Spot availability")."""
+    deadline_reserve: bool = True
+    """Spec v3: every job with a deadline keeps work it could still finish on capacity that
+    does not vanish (docs/model.md, "The deadline reserve")."""
+    local_zones: bool = False
+    """Spec v3: plan spot in AWS Local Zones (``usw2-lax1-az1``; opt-in per account) without
+    naming them in ``zones``."""
 
 
 class ServerSpec(_Strict):

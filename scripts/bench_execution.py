@@ -41,9 +41,9 @@ from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog, load_catalog
 from costopt.simulate.hindsight import hindsight
 from costopt.simulate.run import Simulation, simulate
-from costopt.simulate.traces import PoolTrace
 from costopt.simulate.uniform_progress import UniformProgress
 from costopt.simulate.zones import zone_traces
+from costopt.traces import PoolTrace
 from costopt.workload import Workload, load_workload, parse_workload, workload_sha256
 
 REPO = Path(__file__).resolve().parents[1]

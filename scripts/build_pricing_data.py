@@ -26,8 +26,8 @@ import csv
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from costopt.pool_ids import ZONE_ID as ZONE_ID_PATTERN
 from costopt.pricing.catalog import (
-    ZONE_ID_PATTERN,
     ZoneSpotPrice,
     format_number,
     format_zone_prices,

@@ -49,12 +49,18 @@ NO_LAUNCH_OVERHEAD = {"setup_minutes": 0, "min_instance_minutes": 0}
 is the model's without launch overhead (tests of the overhead set it)."""
 
 
+SPOT_ALWAYS_THERE = {"spot_availability_default": 1.0, "deadline_reserve": False}
+"""Likewise: spot there whenever planned and no deadline reserve, unless a test sets them
+(``tests/plan/test_availability.py`` and ``random_case`` do)."""
+
+
 def workload(jobs: list[dict[str, Any]], *, days: int = 1, period_hours: int = 24,
              **fields: Any) -> Workload:
     """A workload starting 2027-01-01 with the given jobs and top-level fields; a cloud
-    section without launch overhead unless it sets some."""
+    section without launch overhead, with spot always there and no deadline reserve unless
+    it sets them."""
     if fields.get("cloud") is not None:
-        fields["cloud"] = {**NO_LAUNCH_OVERHEAD, **fields["cloud"]}
+        fields["cloud"] = {**NO_LAUNCH_OVERHEAD, **SPOT_ALWAYS_THERE, **fields["cloud"]}
     raw: dict[str, Any] = {
         "name": "t",
         "horizon": {"start": "2027-01-01", "days": days, "period_hours": period_hours},
@@ -122,5 +128,7 @@ def random_case(draw: st.DrawFn):
             "nodes": nodes,
         })
     w = workload(jobs, days=days, period_hours=period_hours,
-                 owned={"servers": servers} if servers else None, cloud={})
+                 owned={"servers": servers} if servers else None,
+                 cloud={"deadline_reserve": draw(st.booleans()),
+                        "spot_availability_default": draw(st.sampled_from([1.0, 0.59]))})
     return w, catalog(*offers)

@@ -17,11 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "costopt"
 
-KNOWN_ARROWS_UP: frozenset[tuple[str, str]] = frozenset({
-    # plan/pools.py reads spot traces through simulate/traces (issue 23); the `avail` branch
-    # moves trace reading below plan/. The lead removes this entry after merging it.
-    ("costopt.plan.pools", "costopt.simulate.traces"),
-})
+KNOWN_ARROWS_UP: frozenset[tuple[str, str]] = frozenset()
 """Arrows that break the layer rule today, each with the change that removes it."""
 
 CORE_MAY_NOT_IMPORT = ("costopt.cli", "typer", "rich")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costopt.pool_ids import parse_pool_id
+from costopt.pool_ids import is_local_zone, parse_pool_id
 
 
 def test_every_form_parses() -> None:
@@ -16,6 +16,9 @@ def test_every_form_parses() -> None:
     assert zonal.regional.text == "aws:us-west-2:p3.2xlarge:spot"
     assert parse_pool_id("aws:us-east-1:p3.2xlarge:on_demand").market == "on_demand"
     assert parse_pool_id("owned:box").name == "box"
+    local = parse_pool_id("aws:us-west-2:g4dn.xlarge:spot:usw2-lax1-az1")  # a Local Zone
+    assert (local.zone_id, is_local_zone("usw2-lax1-az1"), is_local_zone("usw2-az1")) == (
+        "usw2-lax1-az1", True, False)
 
 
 @pytest.mark.parametrize("text", ["aws:us-east-1:p3.2xlarge", "aws:us-east-1:p3.2xlarge:reserved",

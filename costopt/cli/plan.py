@@ -250,7 +250,10 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
     by_market.add_row("variable cost", _usd(cost["variable_usd"]))
     by_market.add_row("fixed: owned servers (amortisation, idle power, ops)",
                       _usd(cost["fixed_usd"]))
-    by_market.add_row("[bold]total[/bold]", f"[bold]{_usd(cost['total_usd'])}[/bold]")
+    by_market.add_row("[bold]total[/bold] (expected: spot there as often as its availability)",
+                      f"[bold]{_usd(cost['total_usd'])}[/bold]")
+    if cost.get("spot_always_there_usd") is not None:
+        by_market.add_row("total were spot always there", _usd(cost["spot_always_there_usd"]))
     out.print(by_market)
     for buy in doc.get("purchases", []):
         out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
@@ -260,8 +263,10 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
                   f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)
 
-    base = Table(title="Against the baselines (same prices, ignoring capacity, quotas and "
-                 "budget)", title_justify="left")
+    base = Table(title="Against the baselines (same prices, setup and spot availability; "
+                 "ignoring owned capacity, limits shared between jobs and the budget; jobs "
+                 "only owned servers can run cost in each what they cost in the plan)",
+                 title_justify="left")
     for col in ("baseline", "total USD", "plan saves USD", "saves %", "note"):
         base.add_column(col, justify="left" if col in ("baseline", "note") else "right")
     for name, b in doc["baselines"].items():

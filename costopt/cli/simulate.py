@@ -51,7 +51,7 @@ def simulate(
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate as run
     from costopt.simulate.score import score_document
-    from costopt.simulate.traces import load_manifest
+    from costopt.traces import load_manifest
 
     env = get_env(ctx)
     driver = policy_named(policy)

@@ -37,7 +37,7 @@ def stats(
 
     Example: costopt traces stats us-west-2a_v100_1.json
     """
-    from costopt.simulate.traces import read_trace, trace_stats
+    from costopt.traces import read_trace, trace_stats
 
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
@@ -84,8 +84,8 @@ def synth(
     Example: costopt traces synth --availability 0.6 --mean-outage-hours 0.5
     --interruptions-per-hour 0.4 --hours 720 --seed 1 -o synth.json
     """
-    from costopt.simulate.traces import SynthSpec, trace_stats, write_trace
-    from costopt.simulate.traces import synth as make_trace
+    from costopt.traces import SynthSpec, trace_stats, write_trace
+    from costopt.traces import synth as make_trace
 
     env = get_env(ctx)
     spec = SynthSpec(availability, mean_outage_hours, interruptions_per_hour, hours, seed,
@@ -132,8 +132,8 @@ def synth_zones(
     from costopt.files import write_atomically
     from costopt.plan.pools import build_pools
     from costopt.pricing.catalog import load_catalog
-    from costopt.simulate.traces import trace_stats, write_trace
     from costopt.simulate.zones import zone_traces
+    from costopt.traces import trace_stats, write_trace
     from costopt.workload import iso, load_workload
 
     env = get_env(ctx)

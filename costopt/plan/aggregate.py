@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from costopt.plan.model import (
+    CUMULATIVE_ROWS,
     NAME_PARTS,
     LinearProgram,
     first_periods,
@@ -84,7 +85,8 @@ def mergeable(lp: LinearProgram) -> bool:
     col_period = np.full(lp.num_cols, -2, dtype=np.int64)  # -2: a column split cannot map
     for index, place in ((lp.h, 2), (lp.u, 1)):
         col_period[list(index.values())] = [key[place] for key in index]
-    col_period[list(lp.z.values()) + list(lp.n.values()) + list(lp.n_run.values())
+    col_period[list(lp.z.values()) + list(lp.unreserved.values()) + list(lp.n.values())
+               + list(lp.n_run.values())
                + list(lp.lanes.values())] = -1
     if (col_period == -2).any() or (lp.integer & (col_period >= 0)).any():
         return False
@@ -97,10 +99,14 @@ def mergeable(lp: LinearProgram) -> bool:
 
 
 def _period_of(family: str, key: tuple) -> int:
-    """The period a row belongs to; -1 for a row over all periods; -2 for one unknown."""
+    """The period a row belongs to; -1 for a row over all periods (or all before one: work
+    done by then, which a split that runs work from its merged period's start only adds
+    to); -2 for one unknown."""
     parts = NAME_PARTS.get(family)
     if parts is None:
         return -2
+    if family in CUMULATIVE_ROWS:
+        return -1
     return int(key[parts.index("t")]) if "t" in parts else -1
 
 
@@ -126,9 +132,10 @@ def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
         inside = np.clip(np.minimum(agg.offset[t] + agg.hours[t], busy) - agg.offset[t],
                          0.0, None)
         out[np.array(list(index.values()), dtype=np.int64)] = x[cols] * inside / busy
-    for fine_index, coarse_index in ((fine.z, coarse.z), (fine.n, coarse.n)):
-        for key, col in fine_index.items():
-            out[col] = x[coarse_index[key]]
+    for fine_index, coarse_index in ((fine.z, coarse.z), (fine.unreserved, coarse.unreserved),
+                                     (fine.n, coarse.n)):
+        for key, col in fine_index.items():  # a reserve only inner boundaries need: 0
+            out[col] = x[coarse_index[key]] if key in coarse_index else 0.0
     for fine_index, coarse_index in ((fine.n_run, coarse.n_run), (fine.lanes, coarse.lanes)):
         for key, col in fine_index.items():  # keyed by their run's first period
             out[col] = x[coarse_index[(*key[:-1], int(agg.group[key[-1]]))]]
@@ -152,7 +159,8 @@ def compression(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
     rate = np.ones(lp.num_cols)
     if n_blocks == 0:
         return rate
-    per_period = np.array([("t" in NAME_PARTS[f]) for f in lp.row_family], dtype=bool)
+    per_period = np.array([("t" in NAME_PARTS[f]) and f not in CUMULATIVE_ROWS
+                           for f in lp.row_family], dtype=bool)
     entry = per_period[lp.a_row]
     rows, cols, terms = lp.a_row[entry], lp.a_col[entry], (lp.a_val * x[lp.a_col])[entry]
     owner = block[cols]

@@ -1,19 +1,30 @@
 """The simple plans the optimum is compared with (``workload.md``, "Baselines").
 
 Each baseline uses the same prices, buys nothing, and ignores owned capacity limits other
-than its own bookkeeping, quotas, ``max_instances`` and the budget. A job that cannot fit
-its window is marked so, and the baseline is then not feasible. Totals include the owned
+than its own bookkeeping, limits shared between jobs (a quota's vCPUs over several jobs'
+instances) and the budget. On equal terms with the plan: a job's cloud part pays
+``cloud.setup_minutes`` per instance and at least ``cloud.min_instance_minutes`` of it, runs
+no more instances at once than the pool's own bound (``max_instances``, a quota alone), and
+does spot work at the pool's availability. A job only owned servers can run (``allow:
+[owned]``, or no cloud pool fits it) is costed in every baseline as the plan does it, so the
+saving compares the jobs a baseline can run, like with like. A job that cannot fit its
+window is marked so, and the baseline is then not feasible. Totals include the owned
 servers' fixed cost over the horizon, as the plan's total does: the servers cost it whether
 used or not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
+
+if TYPE_CHECKING:
+    from costopt.plan.planner import Assignment
 
 BASELINE_NAMES = ("all_on_demand", "cheapest_per_job", "owned_first")
 
@@ -49,19 +60,43 @@ class Baseline:
         return self.variable_usd + self.fixed_usd
 
 
-def compute_baselines(w: Workload, pools: Pools, pairs: list[Eligible]) -> dict[str, Baseline]:
-    """All three baselines, keyed by name."""
+def compute_baselines(w: Workload, pools: Pools, pairs: list[Eligible],
+                      planned: Sequence[Assignment] = ()) -> dict[str, Baseline]:
+    """All three baselines, keyed by name; ``planned`` the plan's assignments, which cost
+    the jobs only owned servers can run."""
     fixed = sum(p.fixed_usd for p in pools.owned if p.buy_max is None)
     by_job: dict[int, list[Eligible]] = {}
     for e in pairs:
         by_job.setdefault(e.job, []).append(e)
-    on_demand = _per_job(w, pools, by_job, lambda pool: pool.market == "on_demand")
-    cheapest = _per_job(w, pools, by_job, lambda pool: True)
+    as_planned = _as_planned(w, pools, by_job, planned)
+    on_demand = _per_job(w, pools, by_job, lambda pool: pool.market == "on_demand",
+                         as_planned)
+    cheapest = _per_job(w, pools, by_job, lambda pool: True, as_planned)
     return {
         "all_on_demand": Baseline("all_on_demand", on_demand, fixed),
         "cheapest_per_job": Baseline("cheapest_per_job", cheapest, fixed),
         "owned_first": Baseline("owned_first", _owned_first(w, pools, by_job), fixed),
     }
+
+
+OWNED_ONLY_NOTE = "only owned servers can run it: costed as in the plan"
+
+
+def _as_planned(w: Workload, pools: Pools, by_job: dict[int, list[Eligible]],
+                planned: Sequence[Assignment]) -> dict[int, BaselineJob]:
+    """The jobs no cloud pool can take but owned servers can, as the plan runs them."""
+    cloud = {p.id for p in pools.cloud}
+    out: dict[int, BaselineJob] = {}
+    for j, job in enumerate(w.jobs):
+        options = by_job.get(j, [])
+        if not options or any(pools.all[e.pool].id in cloud for e in options):
+            continue
+        mine = [a for a in planned if a.job == job.name]
+        done = sum(a.work_gpu_hours for a in mine) >= job.gpu_hours * (1 - 1e-6)
+        out[j] = BaselineJob(job.name, None, sum(a.gpu_hours for a in mine),
+                             sum(a.cost_usd for a in mine), done, OWNED_ONLY_NOTE if done
+                             else "only owned servers can run it, and they cannot do it all")
+    return out
 
 
 def _window_hours(w: Workload, j: int) -> float:
@@ -78,31 +113,63 @@ def _cloud_offers(pools: Pools, options: list[Eligible],
     return out
 
 
-def _cheapest_cloud(w: Workload, j: int, work: float, wall_hours: float,
+@dataclass(frozen=True)
+class _Way:
+    """One way to run a job's cloud work: ``gangs`` of it at once on ``instances``
+    instances of a pool, each for ``hours`` of work after setup."""
+
+    usd: float
+    hours: float
+    pool: str
+    fits: bool
+
+
+def _ways(w: Workload, j: int, work: float, wall_hours: float, e: Eligible,
+          pool: CloudPool, bound: int | None) -> list[_Way]:
+    """Every number of gangs ``g`` at once (1 to ``parallel``) within the pool's bound:
+    ``n = nodes * ceil(g / c)`` instances (``c`` of its gangs share one), each running
+    ``H = work / (g * nodes * gpus * s * e)`` hours of work after ``setup``, paid for at
+    least the minimum instance time: ``price * n * max(H + setup, min)``."""
+    job, cloud = w.jobs[j], w.cloud
+    setup = cloud.setup_minutes / 60 if cloud else 0.0
+    least = cloud.min_instance_minutes / 60 if cloud else 0.0
+    out = []
+    for g in range(1, job.parallel + 1):
+        n = job.nodes * math.ceil(g / e.gangs_per_node)
+        if bound is not None and n > bound:
+            break
+        hours = work / (g * job.gang_gpus * e.work_per_gpu_hour)
+        out.append(_Way(pool.usd_per_hour * n * max(hours + setup, least), hours + setup,
+                        pool.id, hours + setup <= wall_hours + 1e-9))
+    return out
+
+
+def _cheapest_cloud(w: Workload, pools: Pools, j: int, work: float, wall_hours: float,
                     offers: list[tuple[Eligible, CloudPool]]) -> BaselineJob:
-    """The job's ``work`` alone on its cheapest offer: ``price / (gpus * c * s * e) * work``
-    (``c`` of its gangs share an instance; an N-node gang pays N instances for ``1/N`` of
-    the time), preferring offers that finish within ``wall_hours`` with all its gangs
-    (``work / (parallel * nodes * gpus * s * e)`` hours)."""
+    """The job's ``work`` alone on its cheapest way (:func:`_ways`) that finishes within
+    ``wall_hours``; when none does, the fastest, marked as not fitting."""
     job = w.jobs[j]
-    if not offers:
-        return BaselineJob(job.name, None, 0.0, 0.0, False, "no eligible cloud pool")
-    rated = sorted(
-        (pool.usd_per_hour / (job.gpus * e.gangs_per_node * e.work_per_gpu_hour) * work,
-         work / (job.most_gpus * e.work_per_gpu_hour), pool.id)
-        for e, pool in offers
-    )
-    fitting = [r for r in rated if r[1] <= wall_hours + 1e-9]
-    usd, hours, pool_id = (fitting or rated)[0]
-    note = "" if fitting else (f"needs {hours:.1f} h at its gang but only {wall_hours:.1f} h "
-                               "are left in its window")
-    return BaselineJob(job.name, pool_id, 0.0, usd, bool(fitting), note)
+    ways = [way for e, pool in offers
+            for way in _ways(w, j, work, wall_hours, e, pool, pools.instance_bound(pool))]
+    if not ways:
+        return BaselineJob(job.name, None, 0.0, 0.0, False, "no eligible cloud pool" if not offers
+                           else "no cloud pool holds its gang within max_instances and quotas")
+    fitting = [way for way in ways if way.fits]
+    if fitting:
+        best = min(fitting, key=lambda way: (way.usd, way.hours, way.pool))
+        return BaselineJob(job.name, best.pool, 0.0, best.usd, True)
+    fastest = min(ways, key=lambda way: (way.hours, way.usd, way.pool))
+    return BaselineJob(job.name, fastest.pool, 0.0, fastest.usd, False,
+                       f"needs {fastest.hours:.1f} h at its gang but only {wall_hours:.1f} h "
+                       "are left in its window")
 
 
 def _per_job(w: Workload, pools: Pools, by_job: dict[int, list[Eligible]],
-             keep: Callable[[CloudPool], bool]) -> tuple[BaselineJob, ...]:
+             keep: Callable[[CloudPool], bool],
+             as_planned: dict[int, BaselineJob]) -> tuple[BaselineJob, ...]:
     return tuple(
-        _cheapest_cloud(w, j, job.gpu_hours, _window_hours(w, j),
+        as_planned[j] if j in as_planned else
+        _cheapest_cloud(w, pools, j, job.gpu_hours, _window_hours(w, j),
                         _cloud_offers(pools, by_job.get(j, []), keep))
         for j, job in enumerate(w.jobs)
     )
@@ -144,7 +211,8 @@ def _owned_first(w: Workload, pools: Pools,
             results[j] = BaselineJob(job.name, None, owned_h, usd, True)
             continue
         wall = sum(gang_left.values()) / job.most_gpus
-        rest = _cheapest_cloud(w, j, left, wall, _cloud_offers(pools, options, lambda p: True))
+        rest = _cheapest_cloud(w, pools, j, left, wall,
+                               _cloud_offers(pools, options, lambda p: True))
         results[j] = BaselineJob(job.name, rest.pool, owned_h, usd + rest.variable_usd,
                                  rest.fits, rest.note)
     return tuple(results[j] for j in range(len(w.jobs)))

@@ -11,6 +11,7 @@ Variables
   running[p,r] in {0..}  instances of pool p at once in run r of periods (integer; only
                  where a concurrency limit binds), lanes[j,p,r] a multi-node job's gangs
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
+  unreserved[j] >= 0  deadline reserve job j does not keep, reference GPU-hours (penalised)
 Runs: consecutive periods whose every hour offers the same (``identical_runs``), r(t) the
 run of period t and L(t) its hours. Launch overhead is counted per run: every instance-hour
 of a run does work for ``f(t) = 1 - setup / L(t)`` of it (each instance of the run starts in
@@ -20,7 +21,7 @@ Objective (the variable cost, USD)
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
   (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods: 1e-5 times
    the period's midpoint as a share of the horizon,
-   + penalty * z in the elastic re-solve)
+   + penalty * z in the elastic re-solve, + penalty / 10 * unreserved)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
@@ -41,6 +42,12 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
                      S(k,p) is job k and every job on p that cannot share one of p's
                      instances with k at once (gpus_i + gpus_k > G, or a multi-node gang's
                      node): at any instant an instance runs at most one of them
+  9. reserve[j,k]     sum_{t<k} sum_p s e h + unreserved (+ z) >= gpu_hours - C_j(k)
+                     (a job with a deadline that may use spot, at each boundary k of its
+                     window where it binds: the work left after k fits on capacity that does
+                     not vanish, ``C_j(k)`` = the most its best on-demand or owned pool could
+                     do from k to the deadline; ``reserve_capacity``)
+Spot availability ``a`` (``pools.py``) derates spot work per instance-hour: ``e`` carries it.
 
 The model is one source of truth held as sparse arrays (COO) with named index maps; the
 solvers (``solve.py``) read the same arrays.
@@ -108,6 +115,7 @@ class LinearProgram:
     row_family: list[str]  # row -> family ("work", "gang", "capacity", ...)
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
+    unreserved: dict[int, int] = field(default_factory=dict)  # job -> reserve not kept
 
     @property
     def num_cols(self) -> int:
@@ -141,17 +149,23 @@ class LinearProgram:
         keys.update((col, ("running", key)) for key, col in self.n_run.items())
         keys.update((col, ("lanes", key)) for key, col in self.lanes.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
+        keys.update((col, ("unreserved", (j,))) for j, col in self.unreserved.items())
         return keys
 
 
 NAME_PARTS: dict[str, str] = {
     "h": "jpt", "u": "pt", "n": "p", "running": "pt", "shortfall": "j", "lanes": "jpt",
+    "unreserved": "j",
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
-    "count": "pt", "budget": "", "layout": "jpt",
+    "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
+
+CUMULATIVE_ROWS = frozenset({"reserve"})
+"""Row families over every period before their key's period (work done by then), rather
+than over that period alone."""
 
 
 @dataclass(frozen=True)
@@ -379,6 +393,7 @@ def build_model(
                                      factor)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
+    unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
         cost=b.joined(col, "cost", float),
@@ -404,6 +419,7 @@ def build_model(
         row_family=b.row_family,
         row_key=b.row_key,
         naming=naming(workload, pools, limits),
+        unreserved=unreserved,
     )
 
 
@@ -846,3 +862,74 @@ def _layout_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, factor: 
                np.concatenate([offset, np.arange(len(keys), dtype=np.int64)]),
                np.concatenate([hc.col[entries], ucols]),
                np.concatenate([1.0 / gpus, -factor[periods]]), upper=0.0)
+def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
+                     factor: np.ndarray) -> dict[int, np.ndarray]:
+    """Job -> per period, the most work (reference GPU-hours) it could do there on capacity
+    that does not vanish, for each job with a deadline that may use spot: its best single
+    pool of on-demand (all its gangs, as many as the pool's bound of instances at once
+    holds, after setup ``f``) or owned servers (its gangs' GPUs, at most the servers'
+    available GPUs). Owned capacity is counted whole, as if no other job used it (the
+    reserve is a promise per job, as ``protection.py`` checks it)."""
+    hours = period_hours(w)
+    best: dict[int, np.ndarray] = {}
+    spot_jobs = {e.job for e in pairs if pools.all[e.pool].market == "spot"}
+    for e in pairs:
+        job, pool = w.jobs[e.job], pools.all[e.pool]
+        if e.job not in spot_jobs or job.deadline is None or pool.market == "spot" or (
+                isinstance(pool, OwnedPool) and pool.buy_max is not None):
+            continue
+        if isinstance(pool, CloudPool):
+            bound = pools.instance_bound(pool)
+            gangs = job.parallel if bound is None else min(
+                job.parallel, bound * e.gangs_per_node // job.nodes)
+            per_hour = gangs * job.gang_gpus * e.work_per_gpu_hour * factor
+        else:
+            gpus = min(job.most_gpus, pool.capacity_gpu_hours(1) / e.blocking)
+            per_hour = np.full(len(hours), gpus * e.work_per_gpu_hour)
+        best[e.job] = np.maximum(best.get(e.job, 0.0), per_hour * hours)
+    return best
+
+
+def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
+                  hc: _HColumns, z: dict[int, int], factor: np.ndarray) -> dict[int, int]:
+    """9. reserve[j,k]: at each boundary ``k`` inside the window of a job with a deadline
+    that may use spot, the work done before ``k`` (any pool; spot work done is kept, from
+    its checkpoints) leaves no more than the job could still do from ``k`` to the deadline
+    on capacity that does not vanish (:func:`reserve_capacity`): ``sum_{t<k} s e h +
+    unreserved_j >= gpu_hours - C_j(k)``. Only where that bound is positive. ``unreserved`` is
+    what the job cannot keep where jobs share that capacity (owned servers, a quota), at a
+    tenth of the shortfall penalty: the reserve is kept wherever it can be, never at the
+    cost of work, and a plan that cannot keep it is not called infeasible
+    (``protection.py`` says the job is not protected). A job whose whole work does not fit
+    that capacity from its start gets no rows, for the same reason. Off with
+    ``cloud.deadline_reserve: false``. Returns the ``r`` columns."""
+    if w.cloud is None or not w.cloud.deadline_reserve:
+        return {}
+    capacity = reserve_capacity(w, pools, pairs, factor)
+    order = np.argsort(hc.job, kind="stable")
+    bounds = np.searchsorted(hc.job[order], np.arange(len(w.jobs) + 1))
+    penalty = shortfall_penalty(w, pools, pairs) / 10
+    keys: list[tuple] = []
+    offsets, cols, vals, lower = [], [], [], []
+    unreserved: dict[int, int] = {}
+    for j, per_period in sorted(capacity.items()):
+        job, window = w.jobs[j], w.job_periods(w.jobs[j])
+        need = job.gpu_hours - np.cumsum(per_period[window.start:window.stop][::-1])[::-1]
+        if need[0] > 1e-9 or not (need[1:] > 1e-9).any():
+            continue
+        mine = order[bounds[j]:bounds[j + 1]]
+        unreserved[j] = b.col(0.0, extra=penalty)
+        extra = [unreserved[j]] + ([z[j]] if j in z else [])
+        for i, k in enumerate(window):
+            if i == 0 or need[i] <= 1e-9:
+                continue
+            before = mine[hc.period[mine] < k]
+            keys.append((j, k))
+            cols.append(np.concatenate([hc.col[before], extra]))
+            vals.append(np.concatenate([hc.rate[before], np.ones(len(extra))]))
+            offsets.append(np.full(len(cols[-1]), len(keys) - 1, dtype=np.int64))
+            lower.append(need[i])
+    if keys:
+        b.rows("reserve", keys, np.concatenate(offsets), np.concatenate(cols).astype(np.int64),
+               np.concatenate(vals), lower=np.array(lower))
+    return unreserved

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costopt.plan.expected import spot_always_there_usd
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool, eligibility
 from costopt.plan.protection import protection
@@ -64,7 +65,8 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         objective_usd=_r(result.variable_usd),
         cost=Cost(variable_usd=_r(result.variable_usd), fixed_usd=_r(result.fixed_usd),
                   total_usd=_r(plan_total),
-                  by_market={k: _r(v) for k, v in result.by_market.items()}),
+                  by_market={k: _r(v) for k, v in result.by_market.items()},
+                  spot_always_there_usd=_r(spot_always_there_usd(result))),
         shortfalls=[ShortfallRecord(job=s.job, gpu_hours=_r(s.gpu_hours), reason=s.reason)
                     for s in result.shortfalls],
         assignments=[AssignmentRecord(job=a.job, pool=a.pool, period_start=a.period_start,

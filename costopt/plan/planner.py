@@ -482,7 +482,7 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
     return PlanResult(
         workload=w, catalog=catalog, pools=pools, status=status, solver=sol.solver,
         assignments=tuple(assignments), pool_hours=tuple(pool_hours),
-        shortfalls=tuple(shortfalls), baselines=compute_baselines(w, pools, pairs),
+        shortfalls=tuple(shortfalls), baselines=compute_baselines(w, pools, pairs, assignments),
         binding=binding, notes=notes, variables=lp.num_cols, constraints=lp.num_rows,
         purchases=tuple(purchases), fleet=fleet,
     )

@@ -9,14 +9,17 @@ pool this module works out the speed ``s``, the spot efficiency ``e`` and the bl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from costopt.errors import FieldIssue, WorkloadError
+from costopt.pool_ids import is_local_zone
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
+from costopt.traces import load_manifest
 from costopt.workload import (
     CloudSpec,
     Job,
@@ -247,16 +250,19 @@ def _zone(catalog: PriceCatalog, region: str, az: str | None) -> str | None:
     return None if az is None else catalog.zone_id(region, az)
 
 
-def _allowed_zones(cloud: CloudSpec, catalog: PriceCatalog) -> set[str] | None:
-    """The zone IDs ``cloud.zones`` allows (``None``: every zone)."""
+def _allowed_zones(cloud: CloudSpec, catalog: PriceCatalog) -> Callable[[str], bool]:
+    """Whether ``cloud.zones`` allows a zone ID: the zones it names; without it every zone
+    but the Local Zones (``usw2-lax1-az1``), which an AWS account must opt in to first:
+    they take ``cloud.local_zones: true`` or their names in ``zones``."""
     if cloud.zones is None:
-        return None
-    return {z for name in cloud.zones for region in catalog.regions
-            if (z := catalog.zone_id(region, name)) is not None}
+        return lambda zone: cloud.local_zones or not is_local_zone(zone)
+    named = {z for name in cloud.zones for region in catalog.regions
+             if (z := catalog.zone_id(region, name)) is not None}
+    return named.__contains__
 
 
 def _table_prices(cloud: CloudSpec, catalog: PriceCatalog, wanted: Callable[..., bool],
-                  zones: set[str] | None) -> dict[Key, tuple[InstanceOffer, float, str]]:
+                  zones: Callable[[str], bool]) -> dict[Key, tuple[InstanceOffer, float, str]]:
     """Pools the price table offers: on demand per region, spot per zone (per region for
     an offer without zone prices: an old price file)."""
     prices: dict[Key, tuple[InstanceOffer, float, str]] = {}
@@ -268,7 +274,7 @@ def _table_prices(cloud: CloudSpec, catalog: PriceCatalog, wanted: Callable[...,
             continue
         if o.spot_zones:
             for z in o.spot_zones:
-                if zones is None or z.zone_id in zones:
+                if zones(z.zone_id):
                     prices[(t, r, "spot", z.zone_id)] = (o, z.usd_per_hour, "table")
         elif o.spot_usd_per_hour is not None:
             prices[(t, r, "spot", None)] = (o, o.spot_usd_per_hour, "table")
@@ -276,7 +282,7 @@ def _table_prices(cloud: CloudSpec, catalog: PriceCatalog, wanted: Callable[...,
 
 
 def _override_prices(cloud: CloudSpec, catalog: PriceCatalog, wanted: Callable[..., bool],
-                     zones: set[str] | None,
+                     zones: Callable[[str], bool],
                      prices: dict[Key, tuple[InstanceOffer, float, str]]) -> None:
     """Apply ``price_overrides``: a spot line without ``az`` sets every zone of the region
     (the zones the table has, else a regional pool); with ``az`` one zone. Lines with a
@@ -290,11 +296,11 @@ def _override_prices(cloud: CloudSpec, catalog: PriceCatalog, wanted: Callable[.
             keys: list[Key] = [(t, r, m, None)]
         elif o.az is not None:
             zone = _zone(catalog, r, o.az)
-            keys = [(t, r, m, zone)] if zone and (zones is None or zone in zones) else []
+            keys = [(t, r, m, zone)] if zone and zones(zone) else []
         else:
             local = catalog.offer(t, r)
             table_zones = [z.zone_id for z in local.spot_zones] if local else []
-            keys = [(t, r, m, z) for z in table_zones if zones is None or z in zones] \
+            keys = [(t, r, m, z) for z in table_zones if zones(z)] \
                 if table_zones else [(t, r, m, None)]
         for key in keys:
             prices[key] = (offer, o.usd_per_hour, "override")
@@ -311,14 +317,12 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
                            for o in cloud.price_overrides if o.market == "on_demand"}
     rates = {(r.instance_type, r.region, _zone(catalog, r.region, r.az)): r.rate
              for r in cloud.spot_interruptions_per_hour}
-    given: dict[tuple[str, str], float] = {}
-    for line in sorted(cloud.spot_availability, key=lambda a: a.az is None):
-        given[(line.instance_type, line.region)] = max(  # a line for the region wins
-            line.availability, 0.0 if line.az is None else given.get(
-                (line.instance_type, line.region), 0.0))
+    given = {(a.instance_type, a.region, _zone(catalog, a.region, a.az)): a.availability
+             for a in cloud.spot_availability}
     manifest = cloud.spot_traces
-    traced = _trace_stats(manifest, manifest.stat().st_mtime_ns if manifest.exists() else 0) \
-        if manifest else {}
+    h = workload.horizon
+    traced = _trace_stats(manifest, manifest.stat().st_mtime_ns if manifest.exists() else 0,
+                          h.start, h.end) if manifest else {}
     caps = own_caps(cloud, catalog)
 
     def wanted(instance_type: str, region: str, market: str) -> bool:
@@ -341,15 +345,15 @@ def _cloud_pools(workload: Workload, catalog: PriceCatalog) -> list[CloudPool]:
         override_od = on_demand_overrides.get((instance_type, region))
         rate, availability, source = 0.0, 1.0, "assumed"
         if market == "spot":
-            stats = traced.get((instance_type, region))
+            stats = for_zone(traced, instance_type, region, zone, lambda ar: ar[0])
             table_rate = stats[1] if stats else (
                 (local.spot_interruptions_per_hour if local else None) or 0.0)
             rate = rates.get((instance_type, region, zone),
                              rates.get((instance_type, region, None), table_rate))
-            if (instance_type, region) in given:
-                availability, source = given[(instance_type, region)], "given"
-            elif stats:
-                availability, source = stats[0], "traces"
+            line = for_zone(given, instance_type, region, zone, float)
+            availability, source = (
+                (stats[0], "traces") if stats else (line, "given") if line is not None
+                else (cloud.spot_availability_default, "assumed"))
         pools.append(CloudPool(
             id=cloud_id(region, instance_type, market, zone),
             region=region,
@@ -419,23 +423,43 @@ def concurrency_limits(workload: Workload, catalog: PriceCatalog,
     return tuple(out)
 
 
+ZoneKey = tuple[str, str, "str | None"]
+"""(instance type, region, zone ID or None for the whole region)."""
+V = TypeVar("V")
+
+
+def for_zone(table: Mapping[ZoneKey, V], instance_type: str, region: str, zone: str | None,
+             availability: Callable[[V], float]) -> V | None:
+    """What ``table`` says for a pool: a zone pool its zone's entry, else its region's; a
+    regional pool (no zone prices) its region's entry, else its best zone's by
+    ``availability`` (a launch without a zone may land in any). ``None`` when it says
+    nothing."""
+    if (instance_type, region, zone) in table:
+        return table[(instance_type, region, zone)]
+    if zone is not None:
+        return table.get((instance_type, region, None))
+    zones = [v for (t, r, _z), v in table.items() if (t, r) == (instance_type, region)]
+    return max(zones, key=availability, default=None)
+
+
 @lru_cache(maxsize=8)
-def _trace_stats(manifest: Path, _mtime_ns: int) -> dict[tuple[str, str], tuple[float, float]]:
-    return spot_trace_stats(manifest)  # read once per manifest version, not per build
+def _trace_stats(manifest: Path, _mtime_ns: int, start: datetime,
+                 end: datetime) -> dict[ZoneKey, tuple[float, float]]:
+    return spot_trace_stats(manifest, start, end)  # read once per manifest version and horizon
 
 
-def spot_trace_stats(manifest: Path) -> dict[tuple[str, str], tuple[float, float]]:
-    """``(instance type, region) -> (availability, interruptions per spot-hour)`` from the
-    traces a ``traces.yaml`` manifest names (``traces stats``); where several zones of a
-    region are traced, the best zone's (a launch without a zone may land in any)."""
-    from costopt.simulate.traces import load_manifest, trace_stats
-
-    out: dict[tuple[str, str], tuple[float, float]] = {}
+def spot_trace_stats(manifest: Path, start: datetime,
+                     end: datetime) -> dict[ZoneKey, tuple[float, float]]:
+    """``(instance type, region, zone ID) -> (availability, interruptions per spot-hour)``
+    from each trace a ``traces.yaml`` manifest names, over the horizon ``[start, end)`` or
+    the trace's last weeks (:meth:`~costopt.traces.PoolTrace.stats_for`); zone ``None`` for
+    a regional trace. Each zone its own trace: a region's zones differ more than regions
+    do (``facts.md``)."""
+    out: dict[ZoneKey, tuple[float, float]] = {}
     for t in load_manifest(manifest):
-        stats = trace_stats(t.trace)
-        key = (t.pool.instance_type, t.pool.region)
-        if key not in out or stats.availability > out[key][0]:
-            out[key] = (stats.availability, stats.preemptions_per_spot_hour)
+        stats = t.stats_for(start, end)
+        out[(t.pool.instance_type, t.pool.region, t.pool.zone_id)] = (
+            stats.availability, stats.preemptions_per_spot_hour)
     return out
 
 
@@ -540,7 +564,8 @@ def unplaceable_jobs(workload: Workload, pools: Pools, pairs: list[Eligible]) ->
             continue
         nodes = _why_no_nodes(job, pools, quotas)
         issues.append(FieldIssue(f"jobs[{j}].nodes", job.nodes, nodes) if nodes
-                      else FieldIssue(f"jobs[{j}]", job.name, _why_unplaceable(job, pools)))
+                      else FieldIssue(f"jobs[{j}]", job.name,
+                                      _why_unplaceable(job, pools, workload)))
     return issues
 
 
@@ -563,16 +588,23 @@ SHOWN_MISFITS = 3
 """Pools named when no pool can hold a multi-node gang (the rest are counted)."""
 
 
-def _why_unplaceable(job: Job, pools: Pools) -> str:
+def _why_unplaceable(job: Job, pools: Pools, w: Workload) -> str:
     over = [o for o in pools.over_quota if o.gpus_per_node >= job.gpus]
     if over:
         shown = "; ".join(o.explain() for o in over[:SHOWN_OVER_QUOTA])
         more = f" and {len(over) - SHOWN_OVER_QUOTA} more" if len(over) > SHOWN_OVER_QUOTA else ""
+        rest = replace(pools, over_quota=())
         return (f"the pools with {job.gpus} GPU(s) per node or more that it could use are over "
                 f"their vCPU quota: {shown}{more}; To fix: raise the quota (AWS Service "
-                "Quotas) and cloud.quotas, or allow an instance type that fits it, then: "
-                + _why_unplaceable(job, replace(pools, over_quota=())))
+                "Quotas) and cloud.quotas, or allow an instance type that fits it"
+                + (f", then: {_why_unplaceable(job, rest, w)}" if rest.all else
+                   " (no other pool is left)"))
     candidates = list(pools.all)
+    if not candidates and w.cloud is not None:
+        return ("the cloud section allows no pool: no instance type of the price data "
+                "matches its regions, markets, instance_types and zones"
+                + ("" if w.servers else ", and the workload has no owned servers")
+                + "; To fix: widen the cloud section, or add owned.servers")
     if not candidates:
         return ("no pool at all: the workload has no owned servers and no cloud section; "
                 "To fix: add owned.servers or a cloud: section")

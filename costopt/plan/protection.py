@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from costopt.plan.pools import CloudPool, OwnedPool, Pool, Pools, eligibility
+from costopt.workload import Job, Workload
 
 if TYPE_CHECKING:  # read with the plan file, which needs neither numpy nor the solvers
     from costopt.plan.planner import Assignment, PlanResult
@@ -68,8 +69,7 @@ def protection(result: PlanResult) -> list[Protection]:
                      and _fits_quota(p, cloud)]
         if not fallbacks and not ("on_demand" in job.allowed_kinds()
                                   and _on_demand_over_quota(pools)):
-            out.append(Protection(job.name, False, "it may run on no on-demand or owned pool "
-                                  f"(allow: {', '.join(sorted(job.allowed_kinds()))})"))
+            out.append(Protection(job.name, False, _no_fallback(job, w)))
             continue
         if not on_demand and not any(isinstance(p, OwnedPool) for p, _s in fallbacks):
             out.append(Protection(job.name, False, "the quota or max_instances leaves no room "
@@ -101,6 +101,24 @@ def protection(result: PlanResult) -> list[Protection]:
         out.append(verdict or Protection(job.name, True, "on-demand or owned room to finish "
                                          "by its deadline from any period"))
     return out
+
+
+def _no_fallback(job: Job, w: Workload) -> str:
+    """Why a job has no on-demand or owned pool: its ``allow``, else what the workload
+    offers (``cloud.markets``, owned servers) or what fits it."""
+    kinds = job.allowed_kinds()
+    if not kinds & {"on_demand", "owned"}:
+        return f"it may run on no on-demand or owned pool (allow: {', '.join(sorted(kinds))})"
+    causes = []
+    if "on_demand" in kinds:
+        markets = w.cloud.markets if w.cloud else []
+        causes.append(f"cloud.markets is [{', '.join(markets)}], without on_demand"
+                      if "on_demand" not in markets else "no on-demand pool fits it (GPUs, "
+                      "memory, regions or cloud.instance_types)")
+    if "owned" in kinds:
+        causes.append("the workload has no owned servers" if not w.servers
+                      else "no owned server fits it")
+    return "no on-demand or owned pool to fall back on: " + "; ".join(causes)
 
 
 def _on_demand_over_quota(pools: Pools) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from costopt.errors import FieldIssue, PricingDataError
 from costopt.files import read_text
+from costopt.pool_ids import ZONE_ID as ZONE_ID_PATTERN
 
 INSTANCE_COLUMNS: tuple[str, ...] = (
     "instance_type",
@@ -56,8 +56,6 @@ OPTIONAL_INSTANCE_COLUMNS: frozenset[str] = frozenset({"spot_zone_prices"})
 REQUIRED_INSTANCE_COLUMNS: tuple[str, ...] = tuple(
     c for c in INSTANCE_COLUMNS if c not in OPTIONAL_INSTANCE_COLUMNS)
 
-ZONE_ID_PATTERN = re.compile(r"^[a-z]+[0-9]+(-[a-z0-9]+)*-az[0-9]+$")
-"""An AWS availability zone ID: ``use1-az1``, ``usw2-lax1-az1`` (a Local Zone)."""
 
 GPU_COLUMNS: tuple[str, ...] = (
     "gpu_model",

@@ -10,7 +10,7 @@ import yaml
 from costopt.errors import FieldIssue
 from costopt.files import write_atomically
 from costopt.risk.scenarios import WindowSource
-from costopt.simulate.traces import PoolTrace, TraceError, load_manifest, read_trace, write_trace
+from costopt.traces import PoolTrace, TraceError, load_manifest, read_trace, write_trace
 from costopt.workload import iso
 
 

@@ -15,7 +15,7 @@ from costopt.orchestrate.apply import ApplyOptions
 from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.risk.scenarios import Source
-from costopt.simulate.traces import PoolTrace
+from costopt.traces import PoolTrace
 from costopt.workload import Workload
 
 

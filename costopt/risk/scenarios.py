@@ -3,7 +3,7 @@
 Pure: a plan and a source of capacity in, the traces of scenario ``k`` out. Two sources:
 
 - :class:`SyntheticSource`: each spot pool's trace is drawn by ``costopt traces synth``'s
-  generator (:func:`costopt.simulate.traces.synth`) from that pool's statistics
+  generator (:func:`costopt.traces.synth`) from that pool's statistics
   (:class:`ZoneStats`: availability, mean outage, extra interruptions per hour), holding the
   pool's instances (:func:`pool_capacity`) while up;
 - :class:`WindowSource`: windows of recorded traces, the plan's horizon long. From a
@@ -28,7 +28,7 @@ import numpy as np
 from costopt.errors import FieldIssue
 from costopt.planfile import PlanDocument
 from costopt.pool_ids import parse_pool_id
-from costopt.simulate.traces import PoolTrace, SynthSpec, Trace, TraceError, synth, traces_by_pool
+from costopt.traces import PoolTrace, SynthSpec, Trace, TraceError, synth, traces_by_pool
 
 DEFAULT_AVAILABILITY = 0.59
 """Share of the time spot could be had, the median of the 21 public AWS GPU traces
@@ -44,7 +44,7 @@ class ZoneStats:
     """A spot pool's capacity statistics: ``availability`` (share of the time, (0, 1]),
     ``mean_outage_hours`` (mean length of a spell without capacity, hours) and
     ``interruptions_per_hour`` (one-tick drops per up hour on top of the ends of up spells;
-    0 by default) - what :class:`~costopt.simulate.traces.SynthSpec` takes."""
+    0 by default) - what :class:`~costopt.traces.SynthSpec` takes."""
 
     availability: float
     mean_outage_hours: float

@@ -32,7 +32,7 @@ from costopt.plan.planner import PlanResult, make_plan
 from costopt.plan.pools import CloudPool, build_pools, eligibility
 from costopt.plan.solve import DEFAULT_SOLVER
 from costopt.pricing.catalog import PriceCatalog
-from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool
+from costopt.traces import PoolTrace, check_coverage, traces_by_pool
 from costopt.workload import Workload
 
 HindsightKind = Literal["exact", "bound"]
@@ -220,11 +220,12 @@ def capacity_caps(workload: Workload, catalog: PriceCatalog,
 def frictionless(workload: Workload) -> Workload:
     """The workload without what the bound leaves out: no setup or minimum instance time,
     no restart or checkpoint loss discounting spot, no availability estimate (the traces'
-    caps say it)."""
+    caps say it) and no deadline reserve (nothing vanishes unforeseen)."""
     jobs = [j.model_copy(update={"checkpoint_minutes": 0.0}) for j in workload.jobs]
     cloud = workload.cloud.model_copy(update={
         "setup_minutes": 0.0, "min_instance_minutes": 0.0, "spot_restart_minutes": 0.0,
-        "spot_availability": [], "spot_traces": None}) if workload.cloud else None
+        "spot_availability": [], "spot_traces": None, "spot_availability_default": 1.0,
+        "deadline_reserve": False}) if workload.cloud else None
     return workload.model_copy(update={"jobs": jobs, "cloud": cloud})
 
 

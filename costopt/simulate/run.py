@@ -29,7 +29,7 @@ from costopt.orchestrate.steer import ledger_runs, progress_model, steer
 from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
-from costopt.simulate.traces import PoolTrace, check_coverage, traces_by_pool
+from costopt.traces import PoolTrace, check_coverage, traces_by_pool
 from costopt.workload import Workload, price_date_of
 
 Say = Callable[[str, str], None]

@@ -11,7 +11,7 @@ from typing import Any
 
 from costopt.simulate.hindsight import Hindsight
 from costopt.simulate.run import Simulation
-from costopt.simulate.traces import PoolTrace, trace_stats
+from costopt.traces import PoolTrace, trace_stats
 from costopt.workload import iso
 
 

@@ -1,7 +1,7 @@
 """Synthetic traces for every spot pool a workload may use, zones that differ (``costopt
 traces synth-zones``).
 
-Each (spot pool, zone) gets its own seeded :class:`~costopt.simulate.traces.SynthSpec`,
+Each (spot pool, zone) gets its own seeded :class:`~costopt.traces.SynthSpec`,
 drawn from ranges that hold the public AWS GPU traces' statistics (facts.md: spot could be
 had 12-90 % of the time, 0.1-1.4 preemptions per spot-hour, median outages 0.2-0.8 h but
 the longest 5-341 h; zones of one region differ more than regions do):
@@ -14,7 +14,7 @@ the longest 5-341 h; zones of one region differ more than regions do):
 
 A pool of one zone (``aws:R:T:spot:ZONE_ID``) gets a trace of that zone; a regional pool
 (``aws:R:T:spot``) one per zone of ``zones`` synthetic zone IDs of its region
-(``use1-az1`` ...), whose counts add up (:func:`~costopt.simulate.traces.traces_by_pool`).
+(``use1-az1`` ...), whose counts add up (:func:`~costopt.traces.traces_by_pool`).
 Pure: the traces are returned, not written.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from costopt.plan.pools import CloudPool, cloud_id
 from costopt.pool_ids import PoolId
-from costopt.simulate.traces import PoolTrace, SynthSpec, synth
+from costopt.traces import PoolTrace, SynthSpec, synth
 
 ZONE_AVAILABILITY = (0.2, 0.9)
 ZONE_MEAN_OUTAGE_HOURS = (0.25, 24.0)

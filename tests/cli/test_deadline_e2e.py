@@ -32,6 +32,7 @@ horizon: {start: 2027-01-04, days: 1}
 cloud:
   regions: [us-east-1]
   instance_types: [p3.2xlarge]
+  spot_availability_default: 1.0   # planned as one 10-hour spot slot, spot always there
   price_overrides:
     - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
     - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}

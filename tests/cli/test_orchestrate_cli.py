@@ -51,6 +51,8 @@ cloud:
   instance_types: [p3.2xlarge, p3.8xlarge]
   setup_minutes: 0            # the slots below are the LP's hours as they are
   min_instance_minutes: 0
+  spot_availability_default: 1.0   # and spot planned as always there, without a reserve
+  deadline_reserve: false
   pricing: prices.csv         # the shipped table without zone prices: regional spot pools
   price_overrides:
     - {instance_type: p3.8xlarge, region: us-west-2, market: spot, usd_per_hour: 3.6}

@@ -21,6 +21,7 @@ cloud:
   instance_types: [p3.2xlarge]
   setup_minutes: 0
   min_instance_minutes: 0
+  spot_availability_default: 1.0   # planned as if spot were always there: a 10-hour slot
   price_overrides:
     - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
     - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
@@ -143,7 +144,7 @@ def test_synth_zones_writes_a_manifest_simulate_reads(tmp_path: Path) -> None:
     # zone's trace over the workload's day, read back by the manifest reader.
     from costopt.plan.pools import build_pools
     from costopt.pricing.catalog import load_catalog
-    from costopt.simulate.traces import load_manifest
+    from costopt.traces import load_manifest
     from costopt.workload import load_workload
 
     (tmp_path / "workload.yaml").write_text(WORKLOAD)

@@ -62,7 +62,7 @@ def test_document_fields() -> None:
     assert doc["objective_usd"] == 20.52  # the LP minimises the variable cost
     assert doc["cost"] == {"variable_usd": 20.52, "fixed_usd": 24.9, "total_usd": 45.42,
                            "by_market": {"owned": 2.52, "on_demand": 0.0, "spot": 18.0},
-                           "expected_usd": None}
+                           "spot_always_there_usd": 45.42}  # spot availability 1 here
     assert doc["assignments"] == [
         {"job": "train", "pool": "owned:box", "period_start": T0, "gpu_hours": 42.0,
          "work_gpu_hours": 42.0, "cost_usd": 2.205},
@@ -284,4 +284,4 @@ def test_a_v2_plan_file_written_before_v3_is_still_read() -> None:
     assert slots and all(s.jobs and not s.uses for s in slots)
     assert plan.jobs and all(not j.speeds for j in plan.jobs)
     assert plan.speed("vit-pretrain", plan.fleet[0].pool) is None
-    assert plan.cost.total_usd == 1719.423489 and plan.cost.expected_usd is None
+    assert plan.cost.total_usd == 1719.423489 and plan.cost.spot_always_there_usd is None

@@ -17,6 +17,7 @@ from costopt.plan.pools import (
     eligibility,
     prune_dominated,
     spot_efficiency,
+    unplaceable_jobs,
 )
 from costopt.pricing.catalog import InstanceOffer, ZoneSpotPrice
 
@@ -150,3 +151,31 @@ def test_pruning_keeps_the_optimum(case) -> None:
         assert other.variable_usd == pytest.approx(plain.variable_usd, rel=1e-6, abs=0.01)
         assert sum(s.gpu_hours for s in other.shortfalls) == pytest.approx(
             sum(s.gpu_hours for s in plain.shortfalls), abs=1e-4)
+
+
+def test_a_cloud_section_whose_only_instance_is_over_quota_says_so() -> None:
+    # p3.16xlarge has 64 vCPUs; the on-demand P quota of 32 holds none, and nothing else is
+    # allowed: the reason is the quota, and no other pool is left - not "no cloud section".
+    w = workload([{"name": "big", "gpus": 8, "gpu_hours": 10}],
+                 cloud={"markets": ["on_demand"], "quotas": [
+                     {"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 32}]})
+    cat = catalog(offer("p3.16xlarge", gpus=8, vcpus=64))
+    pools = build_pools(w, cat)
+    [issue] = unplaceable_jobs(w, pools, eligibility(w, pools, cat))
+    assert issue.message.startswith(
+        "the pools with 8 GPU(s) per node or more that it could use are over their vCPU "
+        "quota: aws:us-east-1:p3.16xlarge:on_demand: one instance has 64 vCPUs, above the "
+        "quota us-east-1 on_demand P of 32 vCPUs")
+    assert issue.message.endswith("(no other pool is left)")
+    assert "no cloud section" not in issue.message
+
+
+def test_a_cloud_section_that_matches_no_offer_says_so() -> None:
+    w = workload([{"name": "a", "gpu_hours": 1}], cloud={"instance_types": ["g5.xlarge"]})
+    cat = catalog(offer())
+    pools = build_pools(w, cat)
+    [issue] = unplaceable_jobs(w, pools, eligibility(w, pools, cat))
+    assert issue.message.startswith("the cloud section allows no pool: no instance type of "
+                                    "the price data matches its regions, markets, "
+                                    "instance_types and zones, and the workload has no owned "
+                                    "servers")

@@ -39,6 +39,14 @@ def test_a_job_that_may_not_run_on_demand_is_named() -> None:
     assert not protected and reason == "it may run on no on-demand or owned pool (allow: spot)"
 
 
+def test_a_spot_only_cloud_section_is_named_as_the_cause() -> None:
+    # The job allows every kind; it is the workload that offers only spot and no servers.
+    ((_job, protected, reason),) = verdicts(cloud={"markets": ["spot"]})
+    assert not protected
+    assert reason == ("no on-demand or owned pool to fall back on: cloud.markets is [spot], "
+                      "without on_demand; the workload has no owned servers")
+
+
 def test_a_quota_without_room_for_one_instance() -> None:
     # p3.2xlarge has 8 vCPUs; an on-demand P quota of 4 holds none.
     quota = {"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 4}

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from builders import catalog, offer, workload
 
 from costopt.errors import WorkloadError
+from costopt.plan.planfile import read_plan, to_document, write_plan
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools, eligibility, prune_dominated
+from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import ZoneSpotPrice, load_catalog
+from costopt.traces import load_manifest
 from costopt.workload import check_against_catalog
 
 NO_OVERHEAD = {"setup_minutes": 0, "min_instance_minutes": 0}
@@ -159,3 +163,32 @@ def test_8_a100_spot_for_20_hours_at_the_shipped_tables_cheapest_zone() -> None:
     [hours] = result.pool_hours
     assert hours.pool == "aws:us-east-1:p4d.24xlarge:spot:use1-az1"
     assert round(result.variable_usd, 2) == 50.35
+
+
+WEST = zoned(offer("g4dn.xlarge", "us-west-2", gpu="T4", on_demand=0.5, spot=0.3, rate=0.0),
+             ("usw2-az1", 0.3, "us-west-2a"), ("usw2-lax1-az1", 0.2, "us-west-2-lax-1a"))
+
+
+def test_local_zones_only_when_named_or_opted_in() -> None:
+    # The Local Zone is cheaper, but an account must opt in to it: by default it is left out.
+    lax = "aws:us-west-2:g4dn.xlarge:spot:usw2-lax1-az1"
+    assert pool_prices({}, WEST) == {"aws:us-west-2:g4dn.xlarge:spot:usw2-az1": 0.3}
+    assert pool_prices({"zones": ["usw2-lax1-az1"]}, WEST) == {lax: 0.2}
+    assert pool_prices({"local_zones": True}, WEST) == {
+        "aws:us-west-2:g4dn.xlarge:spot:usw2-az1": 0.3, lax: 0.2}
+
+
+def test_a_local_zone_pool_id_plan_writes_is_read_back_everywhere(tmp_path: Path) -> None:
+    w = workload([{"name": "j", "gpus": 1, "gpu_hours": 2, "interruptible": True}],
+                 cloud={"markets": ["spot"], "zones": ["usw2-lax1-az1"]})
+    result = make_plan(w, catalog(WEST))
+    (pool,) = {a.pool for a in result.assignments}
+    assert pool == "aws:us-west-2:g4dn.xlarge:spot:usw2-lax1-az1"
+    assert parse_pool_id(pool).zone_id == "usw2-lax1-az1"
+    write_plan(to_document(result, "w.yaml", "0" * 64), tmp_path / "plan.json")
+    assert {s.pool for s in read_plan(tmp_path / "plan.json").fleet} == {pool}
+    (tmp_path / "t.json").write_text('{"metadata": {"gap_seconds": 3600}, "data": [1, 0]}')
+    (tmp_path / "traces.yaml").write_text(
+        f"- {{pool: '{pool}', file: t.json, start: 2027-01-01T00:00:00Z}}\n")
+    (trace,) = load_manifest(tmp_path / "traces.yaml")
+    assert trace.pool.text == pool

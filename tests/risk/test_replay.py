@@ -12,7 +12,7 @@ from simulate.sim_cases import SPOT, one_job, prices, stretched
 from costopt.errors import InputFileError
 from costopt.risk.replay import load_source, write_scenario
 from costopt.risk.scenarios import scenario_seeds
-from costopt.simulate.traces import load_manifest
+from costopt.traces import load_manifest
 
 
 def test_a_folder_of_traces_gives_windows_a_scenario_writes_back(tmp_path: Path) -> None:

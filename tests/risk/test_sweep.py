@@ -23,7 +23,7 @@ from costopt.risk.scenarios import (
     scenario_seeds,
     synthetic_source,
 )
-from costopt.simulate.traces import Trace
+from costopt.traces import Trace
 
 ALWAYS = SyntheticSource({SPOT: ZoneStats(1.0, 0.25)})
 """Spot always there: availability 1, no drops."""

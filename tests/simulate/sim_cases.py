@@ -21,7 +21,7 @@ from costopt.plan.pools import build_pools
 from costopt.planfile import PlanDocument
 from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import PriceCatalog
-from costopt.simulate.traces import PoolTrace, Trace
+from costopt.traces import PoolTrace, Trace
 from costopt.workload import Workload
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)

@@ -17,8 +17,8 @@ from sim_cases import SPOT, T0, issue_job, planned, prices
 from costopt.orchestrate.policy import POLICIES
 from costopt.pool_ids import parse_pool_id
 from costopt.simulate.run import simulate
-from costopt.simulate.traces import PoolTrace, SynthSpec, synth
 from costopt.simulate.uniform_progress import UniformProgress
+from costopt.traces import PoolTrace, SynthSpec, synth
 
 CASES = [(a, outage, seed) for a in (0.3, 0.5, 0.7, 0.9) for outage in (0.25, 4.0, 24.0)
          for seed in (1, 2, 3)]

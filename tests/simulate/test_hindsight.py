@@ -13,10 +13,10 @@ from sim_cases import SPOT, T0, at, hourly, issue_job, one_job, planned, prices
 
 from costopt.errors import InputFileError
 from costopt.pool_ids import parse_pool_id
-from costopt.simulate.hindsight import capacity_caps, hindsight
+from costopt.simulate.hindsight import capacity_caps, frictionless, hindsight, lp_bound
 from costopt.simulate.run import simulate
-from costopt.simulate.traces import PoolTrace, SynthSpec, Trace, synth
 from costopt.simulate.uniform_progress import UniformProgress
+from costopt.traces import PoolTrace, SynthSpec, Trace, synth
 
 PERIOD_H = 8  # three periods of 8 h in the day
 
@@ -250,3 +250,16 @@ def test_caps_are_the_trace_summed_over_each_period() -> None:
 def test_hindsight_needs_traces_that_cover_the_horizon(exact: bool) -> None:
     with pytest.raises(InputFileError):
         hindsight(one_job(4), prices(), [hourly([1] * 23)], exact=exact)
+
+
+def test_hindsight_plans_with_the_traces_not_the_availability_estimate() -> None:
+    # 10 GPU-h due at the end of the day, spot at 0.5 availability and the reserve on: the
+    # plan derates spot (20 h held); the clairvoyant planner knows when spot is there from
+    # the traces' caps, so it plans at a = 1 and keeps no reserve. With spot there the
+    # whole day (24 h of caps), hindsight pays 10 h x 1 USD.
+    w = one_job(10, spot_availability_default=0.5, deadline_reserve=True)
+    seen = frictionless(w).cloud
+    assert seen is not None
+    assert (seen.spot_availability_default, seen.deadline_reserve) == (1.0, False)
+    full_day = PoolTrace(parse_pool_id(SPOT), "t.json", at(0), Trace(3600.0, np.ones(24, int)))
+    assert lp_bound(w, prices(), [full_day]).usd == pytest.approx(10.0)

@@ -10,7 +10,7 @@ import pytest
 from sim_cases import at, hourly
 
 from costopt.errors import InputFileError
-from costopt.simulate.traces import (
+from costopt.traces import (
     SynthSpec,
     Trace,
     load_manifest,

@@ -8,7 +8,6 @@ import numpy as np
 from sim_cases import SPOT, T0, one_job, prices
 
 from costopt.plan.pools import build_pools
-from costopt.simulate.traces import traces_by_pool
 from costopt.simulate.zones import (
     ZONE_AVAILABILITY,
     ZONE_INTERRUPTIONS_PER_HOUR,
@@ -18,6 +17,7 @@ from costopt.simulate.zones import (
     zone_spec,
     zone_traces,
 )
+from costopt.traces import traces_by_pool
 
 
 def _spot_pool():  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """Spot-capacity traces: the public format, the ``traces.yaml`` manifest, statistics, and a
-seeded synthetic generator.
+seeded synthetic generator. Below ``plan/`` and ``simulate/``: the planner reads a zone's
+availability from here, the simulator its capacity.
 
 A trace (the format of the public spot-traces data set of "Can't Be Late", NSDI'24) is
 ``{"metadata": {"gap_seconds": G}, "data": [n0, n1, ...]}``: per tick of ``G`` seconds, how
@@ -268,6 +269,22 @@ class PoolTrace:
 
     def covers(self, start: datetime, end: datetime) -> bool:
         return self.start <= start and end <= self.end
+
+    def stats_for(self, start: datetime, end: datetime) -> TraceStats:
+        """The trace's statistics over ``[start, end)`` (a plan's horizon) where it covers
+        it, else over its last :data:`RECENT_WEEKS` weeks (the whole trace if shorter): a
+        trace that ends before the horizon says most about it through its latest weeks."""
+        if self.covers(start, end):
+            first, last = self.tick_of(start), self.tick_of(end - timedelta(microseconds=1))
+        else:
+            last = len(self.trace.counts) - 1
+            ticks = math.ceil(RECENT_WEEKS * 7 * 86400 / self.trace.gap_seconds)
+            first = max(0, last + 1 - ticks)
+        return trace_stats(Trace(self.trace.gap_seconds, self.trace.counts[first:last + 1]))
+
+
+RECENT_WEEKS = 4
+"""Weeks at the end of a trace that stand for a horizon the trace does not cover."""
 
 
 ENCODINGS = ("available", "preempted")
