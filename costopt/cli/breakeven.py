@@ -13,7 +13,7 @@ from costopt.cli.common import Env, get_env, guarded
 
 if TYPE_CHECKING:
     from costopt.buy.breakeven import BuyOrRent
-    from costopt.workload import CloudSpec, Market, ServerSpec
+    from costopt.workload import Market, ServerSpec, Workload
 
 _MARKET_LABELS = {"on_demand": "on-demand", "spot": "spot"}
 
@@ -67,16 +67,18 @@ def breakeven(
     from costopt.buy.breakeven import compare, owned_side, rentals, to_document
     from costopt.errors import CostoptError
     from costopt.pricing.catalog import load_catalog
+    from costopt.workload import catalog_for
 
     env = get_env(ctx)
     if market not in _MARKET_LABELS:
         raise typer.BadParameter(f"{market!r}; valid: on_demand, spot", param_hint="--market")
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
-    owned_server, kwh, default_pue, cloud = _server(server, workload_file)
+    owned_server, kwh, default_pue, workload = _server(server, workload_file)
+    cloud = workload.cloud if workload else None
     if ops_usd_per_month is not None:
         owned_server = owned_server.model_copy(update={"ops_usd_per_month": ops_usd_per_month})
-    catalog = load_catalog(cloud.pricing if cloud else None)
+    catalog = catalog_for(workload) if workload else load_catalog()
     where = region or env.region or "us-east-1"
     price_date = catalog.price_date_for([vs], [where])  # the prices compared, not the oldest
     stale = catalog.staleness_warning(env.clock().date(), catalog.offers_for([vs], [where]),
@@ -108,8 +110,9 @@ def breakeven(
 
 
 def _server(name: str, workload_file: Path | None
-            ) -> tuple[ServerSpec, float, float, CloudSpec | None]:
-    """The owned server, the default electricity price and PUE, and the cloud section."""
+            ) -> tuple[ServerSpec, float, float, Workload | None]:
+    """The owned server, the default electricity price and PUE, and the workload it comes
+    from (its cloud section and GPU models apply)."""
     from costopt.buy.servers import find_by_name, load_servers, shipped_server_file
     from costopt.workload import OwnedSpec, load_workload
 
@@ -125,7 +128,7 @@ def _server(name: str, workload_file: Path | None
     found = find_by_name(entries, name, str(workload_file),
                          "the name of one of the workload's owned.servers or "
                          "owned.candidates, or leave out --workload to use the server catalog")
-    return found, owned.electricity_usd_per_kwh, owned.pue, workload.cloud
+    return found, owned.electricity_usd_per_kwh, owned.pue, workload
 
 
 def _usd(value: float) -> str:

@@ -34,12 +34,10 @@ STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
 
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     """The workload and the price catalog it asks for, staleness warned."""
-    from costopt.pricing.catalog import load_catalog
-    from costopt.workload import horizon_started, load_workload, offers_of
+    from costopt.workload import catalog_for, horizon_started, load_workload, offers_of
 
     workload = load_workload(workload_file)
-    price_file = workload.cloud.pricing if workload.cloud else None
-    catalog = load_catalog(price_file)
+    catalog = catalog_for(workload)
     stale = catalog.staleness_warning(env.clock().date(), offers_of(workload, catalog),
                                       "this workload may use")
     if stale:

@@ -46,11 +46,11 @@ def simulate(
     from costopt.files import write_atomically
     from costopt.orchestrate.apply import ApplyOptions
     from costopt.plan.planfile import read_plan
-    from costopt.pricing.catalog import load_catalog
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate as run
     from costopt.simulate.score import score_document
     from costopt.simulate.traces import load_manifest
+    from costopt.workload import catalog_for
 
     env = get_env(ctx)
     driver = policy_named(policy)
@@ -60,7 +60,7 @@ def simulate(
         raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
     plan = read_plan(plan_file)
     workload, _path = plan_workload(plan, workload_file)
-    catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+    catalog = catalog_for(workload)
     traces = load_manifest(traces_file)
     sim = run(plan, workload=workload, catalog=catalog, traces=traces,
               policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),

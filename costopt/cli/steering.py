@@ -66,12 +66,11 @@ def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     """The progress model of ``plan`` (its workload, the workload's price data)."""
     from costopt.orchestrate.steer import progress_model
     from costopt.plan.resume import workload_of
-    from costopt.pricing.catalog import load_catalog
+    from costopt.workload import catalog_for
 
     original, _path = plan_workload(plan, given)
     workload = workload_of((plan.model_extra or {}).get("resumes"), original)
-    return progress_model(plan, workload,
-                          load_catalog(workload.cloud.pricing if workload.cloud else None))
+    return progress_model(plan, workload, catalog_for(workload))
 
 
 def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
@@ -129,8 +128,7 @@ class Replanner:
         from costopt.orchestrate.replan import replan
         from costopt.orchestrate.steer import ledger_progress
         from costopt.plan.planfile import write_plan
-        from costopt.pricing.catalog import load_catalog
-        from costopt.workload import workload_sha256
+        from costopt.workload import catalog_for, workload_sha256
 
         model = progress_model_for(plan, self.workload_file)
         jobs = ledger_progress(model, ledger, plan, moment)
@@ -140,7 +138,7 @@ class Replanner:
         if not reasons or ledger is None:
             return None
         workload, path = plan_workload(plan, self.workload_file)
-        catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+        catalog = catalog_for(workload)
         doc = replan(workload, catalog, plan, ledger, moment, workload_file=str(path),
                      workload_sha256=workload_sha256(path))
         target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc.plan_id}.json")
