@@ -7,6 +7,7 @@ module level here, so ``costopt --help`` stays fast.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +25,21 @@ class ExitCode(IntEnum):
     USER_ERROR = 1  # bad file, infeasible plan, refused action
     USAGE = 2  # Typer's own usage errors
     OVER_BUDGET = 3  # the report's forecast exceeds the budget
+    DEADLINE_MISSED = 4  # simulate: a job missed its deadline (late or not done)
+
+
+PIPE_WIDTH = 100_000
+"""Columns of a console that writes to a pipe or file with no ``COLUMNS`` set: as wide as any
+line, so nothing is wrapped or cut (``costopt status | grep i-0abc`` finds whole lines)."""
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for stdout or stderr: the terminal's width; ``COLUMNS`` where set; else, when
+    piped, :data:`PIPE_WIDTH`. Colour as Rich does it: off when piped or under ``NO_COLOR``."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
 
 
 def _utc_now() -> datetime:
@@ -34,8 +50,8 @@ def _utc_now() -> datetime:
 class Env:
     """Effects a command may use, injectable by tests: consoles, the clock, AWS settings."""
 
-    console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    console: Console = field(default_factory=make_console)
+    err: Console = field(default_factory=lambda: make_console(stderr=True))
     clock: Callable[[], datetime] = _utc_now
     verbose: bool = False
     profile: str | None = None
@@ -91,8 +107,8 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CostoptError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, markup=True,
-                                      soft_wrap=True)
+            make_console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False,
+                                            markup=True, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -21,6 +21,7 @@ from costopt.cli.steering import (
     progress_model_for,
 )
 from costopt.errors import CostoptError
+from costopt.orchestrate.job_state import states_help
 
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     app.command("apply")(apply)
-    app.command("status")(status)
+    app.command("status", epilog=states_help())(status)
     app.command("watch")(watch)
 
 
@@ -335,16 +336,18 @@ def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
 def _jobs_table(jobs: list[dict[str, Any]], env: Env) -> None:
     if not jobs:
         return
-    table = Table(title="Jobs against the plan's pace (reference GPU-hours)",
-                  title_justify="left")
-    for col in ("job", "done", "planned by now", "needed", "due", "pace"):
-        table.add_column(col, justify="left" if col in ("job", "due", "pace") else "right")
+    from costopt.cli.tables import Col, show, styled, table_of
+
+    table = table_of("Jobs against the plan's pace", [
+        Col("job", "name"), Col("done\nGPU-h", "number"), Col("planned\nby now\nGPU-h", "number"),
+        Col("needed\nGPU-h", "number"), Col("due\nUTC", "stamp"), Col("state", "word")])
     for j in jobs:
-        colour = {"behind": "yellow", "critical": "red"}.get(j["pace"], "green")
         table.add_row(j["job"], f"{j['done_gpu_hours']:,.2f}",
                       f"{j['planned_by_now_gpu_hours']:,.2f}", f"{j['needed_gpu_hours']:,.2f}",
-                      j["deadline"][5:16].replace("T", " "), f"[{colour}]{j['pace']}[/]")
-    env.console.print(table)
+                      j["deadline"][5:16].replace("T", " "), styled(j["pace"]))
+    show(env.console, table)
+    env.console.print("GPU-h: reference GPU-hours (V100 = 1.0). States: costopt status --help.",
+                      highlight=False)
 
 
 def _status_plans(plan_file: Path | None, ledger: Ledger | None
@@ -368,23 +371,23 @@ def _status_plans(plan_file: Path | None, ledger: Ledger | None
 
 
 def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: Env) -> None:
+    from costopt.cli.tables import Col, pool_words, show, styled, table_of
+
     out = env.console
     if not rows:
         out.print("No instances tagged for these plans.")
     else:
-        table = Table(title="Managed instances", title_justify="left")
-        for col in ("instance", "pool", "slot", "market", "state", "AZ", "age h", "USD/h",
-                    "cost so far USD"):
-            table.add_column(col, justify="right" if col in ("slot", "age h", "USD/h",
-                                                            "cost so far USD") else "left",
-                             overflow="fold")
+        table = table_of("Managed instances", [
+            Col("instance", "id"), Col("pool"), Col("slot", "number", optional=True),
+            Col("market", "word"), Col("state", "word"), Col("AZ", "id", optional=True),
+            Col("age\nh", "number"), Col("USD/h", "number"), Col("cost so\nfar USD", "number")])
         for r in rows:
-            table.add_row(r["instance_id"], r["pool"], "" if r["slot"] is None else
-                          str(r["slot"]), r["market"].replace("_", "-"), r["state"],
+            table.add_row(r["instance_id"], pool_words(r["pool"]), "" if r["slot"] is None else
+                          str(r["slot"]), styled(r["market"].replace("_", "-")), r["state"],
                           r["az"] or "", f"{r['age_hours']:,.1f}",
                           "" if r["usd_per_hour"] is None else f"{r['usd_per_hour']:,.4f}",
                           f"{r['cost_usd']:,.2f}")
-        out.print(table)
+        show(out, table)
         total = sum(r["cost_usd"] for r in rows)
         hourly = sum(r["usd_per_hour"] or 0.0 for r in rows if r["state"] in ("pending",
                                                                              "running"))
@@ -395,12 +398,11 @@ def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: 
             out.print(f"{unknown} instance(s) not in the ledger: priced at their plan's pool "
                       "from their launch; `costopt apply` adopts them.", highlight=False)
     if lost:
-        table = Table(title="Spot interruptions", title_justify="left")
-        for col in ("instance", "pool", "at", "reason"):
-            table.add_column(col, overflow="fold")
+        table = table_of("Spot interruptions", [Col("instance", "id"), Col("pool"),
+                                                Col("at (UTC)", "stamp"), Col("reason")])
         for i in lost:
-            table.add_row(i["instance_id"], i["pool"], i["at"], i["reason"])
-        out.print(table)
+            table.add_row(i["instance_id"], pool_words(i["pool"]), i["at"], i["reason"])
+        show(out, table)
     else:
         out.print("No spot interruptions recorded.")
 

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.tables import pool_words
 from costopt.errors import CostoptError, WorkloadError
 
 if TYPE_CHECKING:
@@ -161,15 +162,6 @@ def _usd(value: float) -> str:
     return f"{value:,.2f}"
 
 
-def _pool_words(pool: str) -> str:
-    """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
-    ``spot p3.2xlarge us-east-1``; a spot pool's zone last (``... us-east-1 use1-az1``)."""
-    parts = pool.split(":")
-    if parts[0] == "aws" and len(parts) in (4, 5):
-        return " ".join([parts[3].replace("_", "-"), parts[2], parts[1], *parts[4:]])
-    return " ".join(parts)
-
-
 TABLE_ROWS = 200
 """Rows of the jobs table a terminal shows: a plan of 10,000 jobs has the rest in its file
 (and printing them all took 12 s of the 45 s such a plan takes)."""
@@ -211,7 +203,7 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
                          "file holds every assignment")
     for (job, pool), run in rows[:TABLE_ROWS]:
         label = f"{job} ({shapes[job]})" if job in shapes else job
-        table.add_row(label if job != previous else "", _pool_words(pool),
+        table.add_row(label if job != previous else "", pool_words(pool),
                       f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",
                       f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
                       _usd(run["usd"]))

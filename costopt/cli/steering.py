@@ -78,6 +78,7 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
     """Per job of each plan: its progress (the ledger's runs and reports), the work the plan
     has it do by ``at`` (its pace) and where it stands against its deadline; and a note per
     plan whose workload cannot be read (its jobs' speeds are needed)."""
+    from costopt.orchestrate.job_state import job_state
     from costopt.orchestrate.policy import DeadlineAware, planned_work
     from costopt.orchestrate.progress import PlanMix, held_gpus
     from costopt.orchestrate.steer import ledger_progress
@@ -103,7 +104,9 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
                 "deadline": p.deadline.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "finished": p.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                 if p.finished_at else None,
-                "pace": "finished" if p.finished else paces[name].state.value,
+                "pace": job_state(finished=p.finished, done_gpu_hours=p.done_gpu_hours,
+                                  at=at, start=p.start or mix.period_starts[0],
+                                  deadline=p.deadline, pace=paces[name].state.value).value,
                 "spot_hours": round(p.spot_hours, 4),
                 "on_demand_hours": round(p.on_demand_hours, 4),
                 "interruptions": p.interruptions})

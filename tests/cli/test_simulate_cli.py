@@ -51,12 +51,13 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
     # Realised 3 h x 1 + 7 h x 3 = 24 USD; planned 10; all on-demand 10 h x 3 = 30;
     # hindsight 10 (22 h of spot in the day, 10 needed). The workload plans without launch
     # overhead, and the plan says so: no setup per launch. Work 3 - 0.5 (half a checkpoint
-    # lost at the interruption) + 7 = 9.5 of 10.
+    # lost at the interruption) + 7 = 9.5 of 10: the deadline is missed, exit code 4.
     proc = subprocess.run(
         [sys.executable, "-m", "costopt.cli.main", "simulate", "plan.json", "--traces",
          "traces.yaml", "--policy", "plan", "--format", "json", "-o", "score.json"],
         capture_output=True, text=True, timeout=120, cwd=planned)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 4, proc.stderr
+    assert "deadline missed: train (exit code 4)" in proc.stderr
     doc = json.loads(proc.stdout)
     assert json.loads((planned / "score.json").read_text()) == doc
     assert (doc["policy"], doc["realised_usd"], doc["planned_usd"], doc["on_demand_only_usd"],
@@ -74,11 +75,11 @@ def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.chdir(planned)
     result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml",
                                       "--policy", "plan"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
     assert "hindsight optimum" in result.output
-    (row,) = [line for line in result.output.splitlines() if "train" in line]
+    (row,) = [line for line in result.output.splitlines() if line.startswith("  train")]
     assert row.split() == ["train", "01-02", "00:00", "not", "done", "24.00", "3.0", "7.0",
-                           "1", "95.0%"]
+                           "1", "9.50", "95.0"]
 
 
 def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) -> None:
