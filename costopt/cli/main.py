@@ -8,6 +8,7 @@ import typer
 
 from costopt import __version__
 from costopt.cli import breakeven as breakeven_cli
+from costopt.cli import diff as diff_cli
 from costopt.cli import orchestrate as orchestrate_cli
 from costopt.cli import plan as plan_cli
 from costopt.cli import pricing as pricing_cli
@@ -28,7 +29,7 @@ app = typer.Typer(
 )
 
 for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, progress_cli, report_cli,
-               simulate_cli, traces_cli):
+               simulate_cli, traces_cli, diff_cli):
     module.register(app)
 
 

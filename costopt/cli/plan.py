@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.console import Console
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
-from costopt.cli.tables import pool_words
+from costopt.cli.tables import Col, pool_words, show, table_of
 from costopt.errors import CostoptError, WorkloadError
 
 if TYPE_CHECKING:
@@ -70,10 +70,16 @@ def plan(
                                            "time (ISO 8601, UTC); default now.",
                                            metavar="TIME")] = None,
     state_dir: Annotated[Path | None, typer.Option(
-        "--state-dir", help="With --resume: where the ledger lives (default "
-        "~/.local/state/costopt).")] = None,
+        "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt): "
+        "--resume reads progress there; the plan in force is looked up there.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite the plan file even when it holds the plan in force.")
+    ] = False,
 ) -> None:
     """Plan the workload at the lowest cost that meets every deadline, and write the plan.
+
+    When the output file holds a plan already, what changes is shown first (as `costopt
+    diff`); the plan in force (the one `apply` carries out) is overwritten only with --force.
 
     Example: costopt plan examples/workload.yaml -o plan.json
     """
@@ -103,8 +109,10 @@ def plan(
                  "--solver highs finds the same optimum much faster on models this size")
     started = time.perf_counter()
     document = to_document(result, str(workload_file), workload_sha256(workload_file))
-    write_plan(document, output)
     doc = document.as_json()
+    _before_overwrite(output, doc, workload.name, state_dir, force,
+                      env.err if fmt == "json" else env.console)
+    write_plan(document, output)
     if env.verbose:
         timings = {**result.timings, "write": time.perf_counter() - started}
         order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
@@ -115,6 +123,37 @@ def plan(
         env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
                       highlight=False)
     _written(doc, output, fmt, env)
+
+
+def _before_overwrite(output: Path, new: dict[str, Any], workload: str,
+                      state_dir: Path | None, force: bool, out: Console) -> None:
+    """Before ``output`` is written over: show what changes from the plan it holds; refuse,
+    unless ``force``, when that plan is the one in force for the workload in the ledger."""
+    from costopt.cli.diff import render_diff
+    from costopt.orchestrate.ledger import Ledger, ledger_path
+    from costopt.plan.diff import diff_plans
+    from costopt.plan.planfile import read_plan
+
+    if not output.is_file():
+        return
+    try:
+        old = read_plan(output).as_json()
+    except CostoptError:
+        return  # not a plan file: nothing to compare
+    if old["plan_id"] == new["plan_id"]:
+        return
+    out.print(f"{output} holds a plan already; what changes:", highlight=False)
+    render_diff(diff_plans(old, new), out)
+    if force or not ledger_path(state_dir).exists():
+        return
+    with Ledger.open(state_dir) as ledger:
+        in_force = ledger.plan_in_force(workload)
+    if in_force is not None and in_force[0] == old["plan_id"]:
+        raise CostoptError(
+            f"{output} holds {old['plan_id']}, the plan in force for {workload} since "
+            f"{in_force[1].strftime('%Y-%m-%dT%H:%M:%SZ')}; nothing was written. To fix: "
+            f"write the new plan elsewhere (-o plan-new.json) and compare with `costopt diff "
+            f"{output} plan-new.json`, or pass --force to overwrite it")
 
 
 def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resume: Path,
@@ -188,12 +227,10 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         run["usd"] += a["cost_usd"]
     daily = all(run["hours"] % 24 == 0 for run in doc["horizon"]["period_runs"])
     stamp = slice(5, 10) if daily else slice(5, 16)
-    table = Table(title=f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
-                  ", UTC)", title_justify="left")
-    for col, right in (("job", False), ("pool", False), ("GPU-h", True),
-                       ("work (ref GPU-h)", True), ("periods", False), ("USD", True)):
-        table.add_column(col, justify="right" if right else "left", overflow="fold",
-                         min_width=12 if col == "periods" else None)
+    table = table_of(f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
+                     ", UTC)", [Col("job", "name"), Col("pool"), Col("GPU-h", "number"),
+                                Col("work\nref GPU-h", "number"), Col("periods", "stamp"),
+                                Col("USD", "number")])
     previous = None
     shapes = {j["job"]: gang_shape(j["gpus"], j["nodes"], j["parallel"])
               for j in doc.get("jobs", []) if j["nodes"] > 1 or j["parallel"] > 1}
@@ -208,18 +245,16 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
                       f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
                       _usd(run["usd"]))
         previous = job
-    out.print(table)
+    show(out, table)
 
-    by_market = Table(title="Cost (USD)", title_justify="left")
-    by_market.add_column("part")
-    by_market.add_column("USD", justify="right")
+    by_market = table_of("Cost over the horizon", [Col("part"), Col("USD", "number")])
     for market, usd in cost["by_market"].items():
         by_market.add_row(f"variable: {market.replace('_', '-')}", _usd(usd))
     by_market.add_row("variable cost", _usd(cost["variable_usd"]))
     by_market.add_row("fixed: owned servers (amortisation, idle power, ops)",
                       _usd(cost["fixed_usd"]))
     by_market.add_row("[bold]total[/bold]", f"[bold]{_usd(cost['total_usd'])}[/bold]")
-    out.print(by_market)
+    show(out, by_market)
     for buy in doc.get("purchases", []):
         out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
                   f"{buy['max_count']}): {_usd(buy['fixed_usd'])} USD of fixed cost over the "
@@ -228,10 +263,10 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
                   f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)
 
-    base = Table(title="Against the baselines (same prices, ignoring capacity, quotas and "
-                 "budget)", title_justify="left")
-    for col in ("baseline", "total USD", "plan saves USD", "saves %", "note"):
-        base.add_column(col, justify="left" if col in ("baseline", "note") else "right")
+    base = table_of("Against the baselines (same prices, ignoring capacity, quotas and "
+                    "budget)", [Col("baseline", "name"), Col("total\nUSD", "number"),
+                                Col("plan saves\nUSD", "number"), Col("saves\n%", "number"),
+                                Col("note")])
     for name, b in doc["baselines"].items():
         if not b["feasible"]:  # it leaves work undone: no saving to compare
             misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
@@ -240,7 +275,7 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
             continue
         pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
         base.add_row(name, _usd(b["total_usd"]), _usd(b["savings_usd"]), f"{pct:.1f}", "")
-    out.print(base)
+    show(out, base)
 
     binding = doc["binding"]
     lines = [f"owned {o['pool']}: {o['used_pct']:.0f}% used, full in {o['full_periods']} "
@@ -254,13 +289,11 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
     for line in lines or ["nothing: every limit has room"]:
         out.print(f"  - {line}", highlight=False)
     if doc["shortfalls"]:
-        short = Table(title="Shortfalls: work that cannot be done", title_justify="left")
-        short.add_column("job")
-        short.add_column("ref GPU-hours", justify="right")
-        short.add_column("why")
+        short = table_of("Shortfalls: work that cannot be done", [
+            Col("job", "name"), Col("short\nref GPU-h", "number"), Col("why")])
         for s in doc["shortfalls"]:
             short.add_row(s["job"], f"{s['gpu_hours']:,.1f}", s["reason"])
-        out.print(short)
+        show(out, short)
 
 
 @guarded
