@@ -83,8 +83,7 @@ def breakeven(
     price_date = catalog.price_date_for([vs], [where])  # the prices compared, not the oldest
     stale = catalog.staleness_warning(env.clock().date(), catalog.offers_for([vs], [where]),
                                       "compared")
-    if stale:
-        env.warn(stale)
+    env.warn_stale(stale, catalog.source)
     owned = owned_side(owned_server, catalog, kwh if electricity is None else electricity,
                        default_pue if pue is None else pue)
     offers = rentals(catalog, vs, where, cloud=cloud, checkpoint_minutes=checkpoint_minutes)

@@ -87,6 +87,27 @@ class Env:
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
 
+    def warn_stale(self, message: str | None, price_file: str) -> None:
+        """The stale-price warning, once a day per price file (every time with -v): a
+        marker ``STATE_DIR/warned/stale-prices-HASH-DAY`` records that it was shown."""
+        if message is None:
+            return
+        import hashlib
+
+        from costopt.orchestrate.ledger import default_state_dir
+
+        day = self.clock().date().isoformat()
+        key = hashlib.sha256(price_file.encode()).hexdigest()[:16]
+        marker = default_state_dir() / "warned" / f"stale-prices-{key}-{day}"
+        if marker.exists() and not self.verbose:
+            return
+        self.warn(f"{message} (Shown once a day for this price file; -v shows it always.)")
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # a read-only home: the warning is shown every time
+
 
 def get_env(ctx: typer.Context) -> Env:
     """The command's environment: the one a test passed as ``obj``, else a default."""

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.cli.steering import (
@@ -220,22 +219,25 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
     older = len({o.plan_id for o in outcome.observed if o.plan_id not in (None, outcome.plan_id)
                  and o.state not in ("shutting-down", "terminated")})
-    out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: {len(outcome.observed)} instance(s) "
-              f"of its workload, {live} running"
+    out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: found {len(outcome.observed)} "
+              f"instance(s) of its workload, {live} running, before "
+              + ("any change" if outcome.dry_run else "the changes above")
               + (f"; {older} older plan(s) of the workload to take over." if older else "."),
               highlight=False)
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
                  "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
-        table = Table(box=None, show_header=True, pad_edge=False)
-        for col in ("", "action", "pool", "slot", "instance", "USD/h", "why"):
-            table.add_column(col, justify="right" if col in ("slot", "USD/h") else "left",
-                             overflow="fold")
+        from costopt.cli.tables import Col, pool_words, show, table_of
+
+        table = table_of("", [Col("", "word"), Col("action"), Col("pool"),
+                              Col("slot", "number", optional=True), Col("instance", "id"),
+                              Col("USD/h", "number"), Col("why")])
         for a in recon.actions:
             kind = f"{a.kind} [red](refused: over budget)[/]" if id(a) in refused else a.kind
-            table.add_row(signs[a.kind], kind, a.pool, "" if a.slot is None else str(a.slot),
-                          a.instance_id or "(new)", f"{a.usd_per_hour_change:+,.4f}", a.reason)
-        out.print(table)
+            table.add_row(signs[a.kind], kind, pool_words(a.pool),
+                          "" if a.slot is None else str(a.slot), a.instance_id or "(new)",
+                          f"{a.usd_per_hour_change:+,.4f}", a.reason)
+        show(out, table)
         for action, verdict in outcome.refused:
             out.print(f"[red]would be refused:[/] {verdict.message(action)}",
                       highlight=False, soft_wrap=True)

@@ -41,8 +41,7 @@ def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     catalog = catalog_for(workload)
     stale = catalog.staleness_warning(env.clock().date(), offers_of(workload, catalog),
                                       "this workload may use")
-    if stale:
-        env.warn(stale)
+    env.warn_stale(stale, catalog.source)
     started = horizon_started(workload, env.clock())
     if started:
         env.warn(started)
