@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from costopt.cli.common import Env, get_env, guarded
+from costopt.cli.common import Env, MarketName, OutputFormat, get_env, guarded
 
 if TYPE_CHECKING:
     from costopt.buy.breakeven import BuyOrRent
@@ -33,9 +33,9 @@ def breakeven(
     region: Annotated[str | None, typer.Option(
         help="AWS region of the instance's prices. Default: the global --region, else "
         "us-east-1.")] = None,
-    market: Annotated[str, typer.Option(
-        help="The market the verdict is about: on_demand or spot (both are shown).")
-    ] = "on_demand",
+    market_choice: Annotated[MarketName, typer.Option(
+        "--market", help="The market the verdict is about (both are shown).")
+    ] = MarketName.ON_DEMAND,
     electricity: Annotated[float | None, typer.Option(
         min=0, help="USD per kWh. Default: the workload's, else 0.15.")] = None,
     pue: Annotated[float | None, typer.Option(
@@ -55,8 +55,9 @@ def breakeven(
     chart: Annotated[Path | None, typer.Option(
         help="Write the chart (PNG) here: monthly cost against utilisation, and cumulative "
         "cost over the lifetime.", metavar="PATH.png")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table (for people) or json.")
-                   ] = "table",
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table (for people) or json (errors as JSON on stderr).")
+    ] = OutputFormat.TABLE,
 ) -> None:
     """Buy or rent: the utilisation above which owning SERVER beats renting INSTANCE_TYPE
     for the same work, and at --utilization the monthly costs, the months to pay back the
@@ -70,10 +71,7 @@ def breakeven(
     from costopt.workload import catalog_for
 
     env = get_env(ctx)
-    if market not in _MARKET_LABELS:
-        raise typer.BadParameter(f"{market!r}; valid: on_demand, spot", param_hint="--market")
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
+    market: Market = market_choice.value  # type: ignore[assignment]
     owned_server, kwh, default_pue, workload = _server(server, workload_file)
     cloud = workload.cloud if workload else None
     if ops_usd_per_month is not None:
@@ -94,14 +92,14 @@ def breakeven(
     if chart is not None:
         from costopt.buy.chart import write_chart
 
-        write_chart(result, chart, market)  # type: ignore[arg-type]
+        write_chart(result, chart, market)
     if fmt == "json":
-        doc = to_document(result, market)  # type: ignore[arg-type]
+        doc = to_document(result, market)
         doc["prices"] = {"source": catalog.source, "price_date": price_date.isoformat()}
         doc["chart"] = str(chart) if chart else None
         env.console.print_json(json.dumps(doc))
         return
-    _render(result, market, env)  # type: ignore[arg-type]
+    _render(result, market, env)
     env.console.print(f"Prices: {catalog.source} ({price_date.isoformat()}).",
                       highlight=False)
     if chart is not None:

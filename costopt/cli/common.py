@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any, TypeVar
 
 import typer
@@ -40,6 +40,43 @@ def make_console(*, stderr: bool = False) -> Console:
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = PIPE_WIDTH
     return console
+
+
+class OutputFormat(str, Enum):
+    """``--format``: for people, or JSON for programs."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+class Solver(str, Enum):
+    """``--solver``: the LP solver."""
+
+    HIGHS = "highs"  # highspy: the fast one
+    CBC = "cbc"  # bundled with PuLP
+
+
+class MarketName(str, Enum):
+    """``--market``: an AWS purchase option."""
+
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+
+
+def flags_without_type() -> None:
+    """``--help`` shows a flag as ``--force``, not ``--force <bool>`` (Typer 0.29 prints the
+    type of every option that has no metavar, flags included)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "costopt_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.costopt_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 def _utc_now() -> datetime:
@@ -120,16 +157,38 @@ def get_env(ctx: typer.Context) -> Env:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def error_document(exc: CostoptError) -> dict[str, Any]:
+    """An error as ``--format json`` puts it on stderr: the message, the exit code, and for
+    an input file each issue's field path, value and message."""
+    from costopt.errors import MISSING, InputFileError
+
+    doc: dict[str, Any] = {"error": str(exc), "exit_code": exc.exit_code,
+                           "kind": type(exc).__name__}
+    if isinstance(exc, InputFileError):
+        doc["file"] = exc.file
+        doc["issues"] = [{"path": i.path, "value": None if i.value is MISSING else i.value,
+                          "message": i.message} for i in exc.issues]
+    return doc
+
+
 def guarded(fn: F) -> F:
-    """Turn a :class:`CostoptError` into a message on stderr and its exit code."""
+    """Turn a :class:`CostoptError` into a message on stderr and its exit code; under
+    ``--format json`` (a command's ``fmt``) the message is a JSON document
+    (:func:`error_document`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CostoptError as exc:
-            make_console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False,
-                                            markup=True, soft_wrap=True)
+            err = make_console(stderr=True)
+            if kwargs.get("fmt") == OutputFormat.JSON:
+                import json
+
+                err.out(json.dumps(error_document(exc), default=str), highlight=False)
+            else:
+                err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True,
+                          soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from costopt.cli.common import get_env, guarded
+from costopt.cli.common import OutputFormat, get_env, guarded
 from costopt.cli.tables import Col, pool_words, show, table_of
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ def diff(
     ctx: typer.Context,
     old: Annotated[Path, typer.Argument(help="The plan before.", metavar="OLD.json")],
     new: Annotated[Path, typer.Argument(help="The plan after.", metavar="NEW.json")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table or json (errors as JSON on stderr).")] = OutputFormat.TABLE,
 ) -> None:
     """Show what changed between two plans: jobs moved between pools, pools added and
     removed, the cost by market and the change in USD (+ dearer, - cheaper).
@@ -38,8 +39,6 @@ def diff(
     from costopt.plan.planfile import read_plan
 
     env = get_env(ctx)
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     change = diff_plans(read_plan(old).as_json(), read_plan(new).as_json())
     if fmt == "json":
         env.console.print_json(json.dumps({**asdict(change), "change_usd": change.change_usd}))

@@ -16,7 +16,7 @@ from costopt.cli import progress as progress_cli
 from costopt.cli import report as report_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import traces as traces_cli
-from costopt.cli.common import Env
+from costopt.cli.common import Env, flags_without_type
 from costopt.cli.entry import command_begins
 
 app = typer.Typer(
@@ -24,9 +24,11 @@ app = typer.Typer(
     help="Where to run planned GPU work - owned servers, AWS on-demand or AWS spot - at the "
     "lowest cost that meets every deadline.\n\nExample: costopt plan examples/workload.yaml",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+flags_without_type()
 
 for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, progress_cli, report_cli,
                simulate_cli, traces_cli, diff_cli):

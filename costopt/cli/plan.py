@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
 from costopt.cli.tables import Col, pool_words, show, table_of
 from costopt.errors import CostoptError, WorkloadError
 
@@ -55,10 +55,11 @@ def plan(
                                                   metavar="WORKLOAD.yaml")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan "
                                          "file.")] = Path("plan.json"),
-    solver: Annotated[str, typer.Option(help="LP solver: highs (highspy, the fast one) or "
-                                        "cbc (bundled with PuLP).")] = "highs",
-    fmt: Annotated[str, typer.Option("--format", help="table (for people) or json (the plan "
-                                     "file on stdout).")] = "table",
+    solver: Annotated[Solver, typer.Option(help="LP solver: highs (highspy, the fast one) or "
+                                           "cbc (bundled with PuLP).")] = Solver.HIGHS,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table (for people) or json (the plan file on stdout; errors as "
+        "JSON on stderr).")] = OutputFormat.TABLE,
     time_limit: Annotated[float | None, typer.Option(help="Give up after this many seconds "
                                                      "of solving.")] = None,
     resume: Annotated[Path | None, typer.Option(
@@ -89,16 +90,12 @@ def plan(
     from costopt.workload import workload_sha256
 
     env = get_env(ctx)
-    if solver not in ("cbc", "highs"):
-        raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     workload, catalog = _load(workload_file, env)
     if resume is not None:
         _resume(workload, catalog, workload_file, resume, env.time_option(at), state_dir,
-                solver, output, fmt, env)
+                solver.value, output, fmt.value, env)
         return
-    result = make_plan(workload, catalog, solver=solver, source=str(workload_file),
+    result = make_plan(workload, catalog, solver=solver.value, source=str(workload_file),
                        time_limit_s=time_limit)
     for note in result.notes:
         env.warn(note)
@@ -300,6 +297,9 @@ def validate(
     ctx: typer.Context,
     workload_file: Annotated[Path, typer.Argument(help="The workload YAML file.",
                                                   metavar="WORKLOAD.yaml")],
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table (for people) or json (a summary on stdout; errors as JSON "
+        "on stderr).")] = OutputFormat.TABLE,
 ) -> None:
     """Check a workload file and say precisely what is wrong (file, field, value, what is
     valid).
@@ -318,6 +318,12 @@ def validate(
     if issues:
         raise WorkloadError(str(workload_file), issues)
     pools = build_pools(workload, catalog)
+    if fmt == OutputFormat.JSON:
+        env.console.print_json(json.dumps({
+            "file": str(workload_file), "valid": True, "jobs": len(workload.jobs),
+            "owned_pools": len(pools.owned), "cloud_pools": len(pools.cloud),
+            "periods": workload.horizon.periods}))
+        return
     env.console.print(
         f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
         f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
 from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
 from costopt.cli.tables import Col, show, styled, table_of
 
@@ -28,11 +28,12 @@ def simulate(
         metavar="traces.yaml")],
     workload_file: WorkloadFile = None,
     policy: PolicyName = "deadline",
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table or json (errors as JSON on stderr).")] = OutputFormat.TABLE,
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Also write the JSON result to this file.")] = None,
-    solver: Annotated[str, typer.Option(help="LP solver of the hindsight optimum: cbc or "
-                                        "highs.")] = "cbc",
+    solver: Annotated[Solver, typer.Option(help="LP solver of the hindsight optimum.")
+                      ] = Solver.CBC,
     spot_attempts: Annotated[int, typer.Option(
         help="Spot launches per slot before the fallback chain moves on (as apply).",
         min=1)] = 2,
@@ -54,10 +55,6 @@ def simulate(
 
     env = get_env(ctx)
     driver = policy_named(policy)
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
-    if solver not in ("cbc", "highs"):
-        raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
     plan = read_plan(plan_file)
     workload, _path = plan_workload(plan, workload_file)
     catalog = catalog_for(workload)
@@ -65,7 +62,7 @@ def simulate(
     sim = run(plan, workload=workload, catalog=catalog, traces=traces,
               policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
               say=_verbose(env))
-    doc = score_document(sim, hindsight(workload, catalog, traces, solver=solver), traces)
+    doc = score_document(sim, hindsight(workload, catalog, traces, solver=solver.value), traces)
     for note in doc["notes"]:
         env.warn(note)
     if output is not None:
