@@ -31,8 +31,8 @@ def breakeven(
     vs: Annotated[str, typer.Option("--vs", help="The AWS instance type to rent instead, "
                                     "e.g. p3.8xlarge.", metavar="INSTANCE_TYPE")],
     region: Annotated[str | None, typer.Option(
-        help="AWS region of the instance's prices. Default: the global --region, else "
-        "us-east-1.")] = None,
+        metavar="REGION", help="AWS region of the instance's prices. Default: the global "
+        "--region, else us-east-1.")] = None,
     market_choice: Annotated[MarketName, typer.Option(
         "--market", help="The market the verdict is about (both are shown).")
     ] = MarketName.ON_DEMAND,

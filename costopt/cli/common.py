@@ -64,19 +64,25 @@ class MarketName(str, Enum):
 
 
 def flags_without_type() -> None:
-    """``--help`` shows a flag as ``--force``, not ``--force <bool>`` (Typer 0.29 prints the
-    type of every option that has no metavar, flags included)."""
-    from typer.core import TyperOption
+    """``--help`` shows a flag as ``--force``, not ``--force <bool>``, and an argument by its
+    metavar alone (``SERVER``, not ``SERVER <str>``): Typer 0.29 prints the type of every
+    parameter, flags included."""
+    from typer.core import TyperArgument, TyperOption
 
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "costopt_flags", False):
+    if getattr(TyperOption.display_type_rich, "costopt_flags", False):
         return
+    option_type = TyperOption.display_type_rich
+    argument_type = TyperArgument.display_type_rich
 
-    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
-        return None if self.is_flag else shown(self, ctx)
+    def option_display(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else option_type(self, ctx)
 
-    display_type_rich.costopt_flags = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    def argument_display(self: TyperArgument, ctx: Any) -> str | None:
+        return None if self.metavar else argument_type(self, ctx)
+
+    option_display.costopt_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = option_display  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign]
 
 
 def _utc_now() -> datetime:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
     from costopt.plan.planfile import PlanDocument
     from costopt.workload import Workload
 
-PolicyName = Annotated[str, typer.Option(
+class PolicyChoice(str, Enum):
+    """``--policy``: the names of ``orchestrate.policy.POLICIES``."""
+
+    DEADLINE = "deadline"
+    PLAN = "plan"
+
+
+PolicyName = Annotated[PolicyChoice, typer.Option(
     "--policy", help="How the fleet is driven: deadline (spot while each job keeps the pace "
     "its deadline needs, on-demand when it falls behind; docs/orchestrator.md) or plan (the "
     "plan's schedule and fallback chain as written).")]

@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from costopt.awserrors import aws_error, aws_exceptions, failure_of
-from costopt.errors import AwsError
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 from costopt.orchestrate.userdata import jobs_tag
@@ -329,12 +328,11 @@ class Ec2Fleet:
 
     def default_image(self, region: str) -> str:
         """AWS's Deep Learning Base GPU AMI for ``region``, from its public SSM parameter."""
-        try:
-            with aws_errors(f"reading {DEFAULT_IMAGE_PARAMETER} in {region}"):
-                raw = self.client(region, "ssm").get_parameter(Name=DEFAULT_IMAGE_PARAMETER)
-        except AwsError as exc:
-            raise AwsError(f"{exc}. No AMI was given for {region}: pass --image-id "
-                           f"{region}=ami-... or --launch-template NAME") from None
+        fix = (f"no AMI was given for {region}, and AWS's public one could not be read; pass "
+               f"--image-id {region}=ami-... (an AMI of that region) or --launch-template "
+               "NAME; nothing further was changed")
+        with aws_errors(f"reading {DEFAULT_IMAGE_PARAMETER} in {region}", default_fix=fix):
+            raw = self.client(region, "ssm").get_parameter(Name=DEFAULT_IMAGE_PARAMETER)
         return str(raw["Parameter"]["Value"])
 
     def launch(self, params: dict[str, Any], region: str) -> tuple[str, str | None]:

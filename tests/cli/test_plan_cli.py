@@ -70,8 +70,8 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
     assert doc["prices"]["source"].endswith("prices.csv")
     assert sum(a["gpu_hours"] for a in doc["assignments"] if a["pool"] == "owned:box") == \
         pytest.approx(96.0)
-    for heading in ("Where and when each job runs", "Cost (USD)", "Against the baselines",
-                    "What binds", "Plan written to"):
+    for heading in ("Where and when each job runs", "Cost over the horizon",
+                    "Against the baselines", "What binds", "Plan written to"):
         assert heading in result.output
 
 
@@ -87,7 +87,7 @@ def test_a_plan_of_many_jobs_shows_the_first_rows_and_says_where_the_rest_are(
     assert result.exit_code == 0, result.output
     assert "... and 5 more rows (job, pool): the plan file holds every assignment" \
         in result.output
-    table = result.output.split("Cost (USD)")[0]
+    table = result.output.split("Cost over the horizon")[0]
     assert "j199" in table and "j200" not in table
     doc = json.loads(out.read_text())
     assert len({a["job"] for a in doc["assignments"]}) == 205
