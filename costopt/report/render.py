@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from costopt.report.spend import MARKET_LABELS, MonthReport, SpendLine
+from costopt.report.spend import MARKET_LABELS, OWNED, MonthReport, SpendLine
 
 SCHEMA = "costopt.report/v1"
 
@@ -60,10 +60,19 @@ def no_data_message(month: str, ledger: Path) -> str:
             "--month.")
 
 
+def cloud_usd(report: MonthReport) -> float:
+    """The month's cloud spend (on-demand and spot): what the launch guard counts against
+    ``monthly_budget_usd``. The report's spend adds the owned servers' costs."""
+    return sum(line.usd for line in report.by_market if line.name != OWNED)
+
+
 def headline(report: MonthReport) -> str:
-    """One sentence: spend, budget, forecast and the alert band."""
+    """One sentence: spend (cloud and owned, as the budget counts it here), budget, forecast
+    and the alert band."""
     f, b = report.forecast, report.budget
-    spent = f"As of {_utc(report.as_of)}, spent USD {_usd(report.total_usd)}"
+    cloud = cloud_usd(report)
+    spent = (f"As of {_utc(report.as_of)}, spent USD {_usd(report.total_usd)} (cloud "
+             f"{_usd(cloud)} + owned servers {_usd(report.total_usd - cloud)})")
     forecast = f"forecast USD {_usd(f.usd)} by month end ({f.basis})"
     if b is None:
         return (f"{spent}; {forecast}. No budget: give --budget USD or a workload's "
@@ -88,8 +97,12 @@ class Table:
 
 def _summary(report: MonthReport) -> Table:
     f, b, m = report.forecast, report.budget, report.month
-    rows = [("spent so far", _usd(report.total_usd),
-             f"{report.elapsed_hours / 24:g} of {m.hours / 24:g} days")]
+    cloud = cloud_usd(report)
+    rows = [("spent so far: cloud + owned", _usd(report.total_usd),
+             f"{report.elapsed_hours / 24:g} of {m.hours / 24:g} days; owned servers' "
+             "amortisation, idle power, ops and energy included"),
+            ("of which cloud", _usd(cloud), "on-demand + spot: what apply's budget guard "
+             "counts against monthly_budget_usd")]
     if b is not None:
         rows += [("budget", _usd(b.budget_usd), b.source),
                  ("used", _pct(b.used_pct), "spent so far / budget")]
