@@ -175,7 +175,8 @@ def _doc(path: str, field: Any, comment: str | None) -> str:
     generic = re.sub(r"^owned\.(servers|candidates)\[\]\.", "owned.servers[].", path)
     text = field.description or comment or DESCRIPTIONS.get(path) or \
         DESCRIPTIONS.get(generic, "")
-    return " ".join(text.split()).replace("|", "/")
+    text = re.sub(r"\s*\((?:extension, )?spec v\d\)|Extension \(spec v\d\): ", "", text)
+    return " ".join(text.split()).replace("|", "/").replace("``", "`")
 
 
 def rows(model: type[BaseModel], prefix: str = "") -> list[str]:
