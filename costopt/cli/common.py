@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum, IntEnum
@@ -129,6 +130,13 @@ class Env:
 
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+    def busy(self, message: str) -> AbstractContextManager[Any]:
+        """A spinner with ``message`` on stderr while the work inside runs, in a terminal
+        only (piped, nothing is drawn)."""
+        if not self.err.is_terminal:
+            return nullcontext()
+        return self.err.status(message)
 
     def warn_stale(self, message: str | None, price_file: str) -> None:
         """The stale-price warning, once a day per price file (every time with -v): a

@@ -95,8 +95,9 @@ def plan(
         _resume(workload, catalog, workload_file, resume, env.time_option(at), state_dir,
                 solver.value, output, fmt.value, env)
         return
-    result = make_plan(workload, catalog, solver=solver.value, source=str(workload_file),
-                       time_limit_s=time_limit)
+    with env.busy(f"Planning {len(workload.jobs):,} job(s) with {solver.value}..."):
+        result = make_plan(workload, catalog, solver=solver.value, source=str(workload_file),
+                           time_limit_s=time_limit)
     for note in result.notes:
         env.warn(note)
     seconds = sum(result.timings.values())

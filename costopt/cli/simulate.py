@@ -59,10 +59,12 @@ def simulate(
     workload, _path = plan_workload(plan, workload_file)
     catalog = catalog_for(workload)
     traces = load_manifest(traces_file)
-    sim = run(plan, workload=workload, catalog=catalog, traces=traces,
-              policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
-              say=_verbose(env))
-    doc = score_document(sim, hindsight(workload, catalog, traces, solver=solver.value), traces)
+    with env.busy(f"Simulating {plan.plan_id} against {len(traces)} trace(s)..."):
+        sim = run(plan, workload=workload, catalog=catalog, traces=traces,
+                  policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
+                  say=_verbose(env))
+        best = hindsight(workload, catalog, traces, solver=solver.value)
+        doc = score_document(sim, best, traces)
     for note in doc["notes"]:
         env.warn(note)
     if output is not None:
