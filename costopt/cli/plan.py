@@ -119,7 +119,7 @@ def plan(
                       highlight=False)
         env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
                       highlight=False)
-    _written(doc, output, fmt, env)
+    _written(doc, output, fmt, env, [c.name for c in workload.candidates])
 
 
 def _before_overwrite(output: Path, new: dict[str, Any], workload: str,
@@ -181,12 +181,13 @@ def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resu
     _written(doc.as_json(), output, fmt, env)
 
 
-def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env) -> None:
+def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env,
+             candidates: list[str] | None = None) -> None:
     """Say what plan was written, and exit 1 for an infeasible one."""
     if fmt == "json":
         env.console.print_json(json.dumps(doc))
     else:
-        render_plan(doc, env)
+        render_plan(doc, env, candidates or [])
         env.console.print(f"Plan written to [bold]{output}[/bold] ({doc['plan_id']}).")
     if doc["status"] != "optimal":
         env.err.print(f"[red]infeasible:[/red] the workload cannot be done as asked; "
@@ -203,7 +204,7 @@ TABLE_ROWS = 200
 (and printing them all took 12 s of the 45 s such a plan takes)."""
 
 
-def render_plan(doc: dict[str, Any], env: Env) -> None:
+def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = None) -> None:
     """The plan for people: jobs (a sweep's or multi-node job's GPUs at once beside its
     name), cost by market, baselines, what binds, shortfalls."""
     from costopt.workload import gang_shape
@@ -256,6 +257,11 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
                   f"{buy['max_count']}): {_usd(buy['fixed_usd'])} USD of fixed cost over the "
                   "horizon", highlight=False)
+    bought = {buy["pool"] for buy in doc.get("purchases", [])}
+    for name in candidates or []:
+        if f"buy:{name}" not in bought:
+            out.print(f"[bold]Not bought[/bold]: candidate {name} - buying it would cost more "
+                      "over the horizon (its fixed cost) than it saves.", highlight=False)
     if doc.get("buy_saving_usd") is not None:
         out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
                   f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)

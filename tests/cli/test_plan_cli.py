@@ -217,6 +217,17 @@ def test_plan_says_what_to_buy_and_what_it_saves(lab: Path) -> None:
         672.0, 8064.0, 7392.0)
 
 
+def test_a_candidate_not_bought_is_mentioned(lab: Path) -> None:
+    # At 100 x the price the box costs 67,200 USD over the 672 h: renting (8,064) is cheaper.
+    lab.write_text(BUY.replace("purchase_usd: 8760", "purchase_usd: 876000"))
+    result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(lab.parent / "plan.json")],
+                                terminal_width=160)
+    assert result.exit_code == 0, result.output
+    assert "Not bought: candidate new-box - buying it would cost more over the horizon" \
+        in " ".join(result.output.split())
+    assert "Buy 1 of" not in result.output
+
+
 def test_bad_solver_is_a_usage_error(lab: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(lab), "--solver", "gurobi"])
     assert result.exit_code == 2
