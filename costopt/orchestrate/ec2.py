@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from costopt.awserrors import aws_error, aws_exceptions, failure_of
+from costopt.awserrors import DEFAULT_FIX, aws_error, aws_exceptions, failure_of
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 from costopt.orchestrate.userdata import jobs_tag
@@ -225,16 +225,17 @@ _FIXES = {
 
 
 @contextmanager
-def aws_errors(what: str) -> Iterator[None]:
+def aws_errors(what: str, default_fix: str = DEFAULT_FIX) -> Iterator[None]:
     """Turn boto3's errors into :class:`AwsError` (or :class:`CapacityError`) with a fix
-    (the one AWS edge mapper, :mod:`costopt.awserrors`, with EC2's fixes)."""
+    (the one AWS edge mapper, :mod:`costopt.awserrors`, with EC2's fixes; ``default_fix``
+    for any other code)."""
     try:
         yield
     except aws_exceptions() as exc:
         failure = failure_of(exc)
         if failure.code in CAPACITY_ERRORS:
             raise CapacityError(failure.code, failure.message) from None
-        raise aws_error(what, failure, _FIXES) from None
+        raise aws_error(what, failure, _FIXES, default_fix) from None
 
 
 class Ec2Fleet:

@@ -13,7 +13,7 @@ import base64
 import csv
 import html
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -191,18 +191,35 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown(report: MonthReport) -> str:
+def pace_table(pace: Sequence[Mapping[str, Any]]) -> Table:
+    """Each job against its plan's pace (rows as ``status --format json`` has them)."""
+    return Table("Jobs against their plans' pace", (
+        "plan", "job", "done GPU-h", "planned by now GPU-h", "needed GPU-h", "due (UTC)",
+        "state"), tuple((j["plan_id"], j["job"], f"{j['done_gpu_hours']:,.2f}",
+                         f"{j['planned_by_now_gpu_hours']:,.2f}", f"{j['needed_gpu_hours']:,.2f}",
+                         j["deadline"], j["pace"]) for j in pace),
+        note="GPU-h: reference GPU-hours (V100 = 1.0); the states are defined in "
+             "`costopt status --help`.", text=(0, 1, 5, 6))
+
+
+def markdown_table(t: Table) -> list[str]:
+    """One table as Markdown lines, under its heading."""
+    out = [f"## {t.title}", ""]
+    if t.rows:
+        out.append("| " + " | ".join(t.columns) + " |")
+        out.append("|" + "|".join(" --- " if i in t.text else " ---: "
+                                  for i in range(len(t.columns))) + "|")
+        out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+    else:
+        out.append("(none)")
+    return out + [""] + ([t.note, ""] if t.note else [])
+
+
+def markdown(report: MonthReport, pace: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The report as Markdown, with the jobs' pace when given."""
     out = [f"# {_title(report)}", "", f"**{headline(report)}**", ""]
-    for t in tables(report):
-        out += [f"## {t.title}", ""]
-        if t.rows:
-            out.append("| " + " | ".join(t.columns) + " |")
-            out.append("|" + "|".join(" --- " if i in t.text else " ---: "
-                                      for i in range(len(t.columns))) + "|")
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
-        else:
-            out.append("(none)")
-        out += [""] + ([t.note, ""] if t.note else [])
+    for t in tables(report) + ([pace_table(pace)] if pace else []):
+        out += markdown_table(t)
     out += _notes(report)
     return "\n".join(out).rstrip() + "\n"
 
@@ -327,7 +344,10 @@ h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #dde1e8; }
 .band-ok { background: #e8f5ec; } .band-50 { background: #eef3fb; }
 .band-80, .band-100 { background: #fdf3d8; } .band-over { background: #fbe3e1; }
 .band-none { background: #f1f2f4; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .92rem; }
+@media (max-width: 600px) { body { margin: 1rem auto; padding: 0 .5rem; }
+  th, td { padding: .2rem .4rem; } table { font-size: .8rem; } }
 th, td { padding: .25rem .7rem; border-bottom: 1px solid #e6e8ec; text-align: right; }
 .text { text-align: left; }
 th { background: #f5f6f8; }
@@ -346,7 +366,8 @@ def _html_table(t: Table) -> str:
                    + "</tr>" for row in t.rows)
     body = body or f'<tr><td class="text" colspan="{len(t.columns)}">(none)</td></tr>'
     note = f'<p class="note">{e(t.note)}</p>' if t.note else ""
-    return f"<h2>{e(t.title)}</h2><table><tr>{head}</tr>{body}</table>{note}"
+    return (f'<h2>{e(t.title)}</h2><div class="scroll"><table><tr>{head}</tr>{body}</table>'
+            f"</div>{note}")
 
 
 _ALT = {"daily": "Daily spend by market, and the plans' remaining cost per day",
@@ -354,14 +375,17 @@ _ALT = {"daily": "Daily spend by market, and the plans' remaining cost per day",
         "markets": "Spend by market"}
 
 
-def html_page(report: MonthReport, charts: Mapping[str, bytes]) -> str:
-    """One self-contained page: the headline, the charts (PNG ``data:`` URIs), the tables."""
+def html_page(report: MonthReport, charts: Mapping[str, bytes],
+              pace: Sequence[Mapping[str, Any]] = ()) -> str:
+    """One self-contained page: the headline, the charts (PNG ``data:`` URIs), the tables,
+    the jobs' pace when given. Wide tables scroll inside their own box on a narrow screen
+    (a phone's 420 px), never the page."""
     e = html.escape
     images = "".join(
         f'<img id="chart-{name}" alt="{e(_ALT.get(name, name))}" '
         f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
         for name, data in charts.items())
-    parts = [_html_table(t) for t in tables(report)]
+    parts = [_html_table(t) for t in tables(report) + ([pace_table(pace)] if pace else [])]
     sources = "".join(f"<li>{e(line[2:])}</li>" for line in _notes(report) if
                       line.startswith("- "))
     return (
