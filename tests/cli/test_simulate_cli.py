@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from console_cli import WIDTHS, run_costopt
 from typer.testing import CliRunner
 
 from costopt.cli.main import app
@@ -80,6 +81,31 @@ def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) 
     (row,) = [line for line in result.output.splitlines() if line.startswith("  train")]
     assert row.split() == ["train", "01-02", "00:00", "not", "done", "24.00", "3.0", "7.0",
                            "1", "9.50", "95.0"]
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_the_jobs_table_keeps_its_words_whole_at_any_width(planned: Path,
+                                                           columns: int | None) -> None:
+    """9.5 of 10 GPU-h done: 95.0 %, "not done", at 80 and 200 columns and piped; at 80 the
+    optional columns are left out, and a line says so."""
+    result = run_costopt("simulate", "plan.json", "--traces", "traces.yaml", "--policy",
+                         "plan", cwd=planned, columns=columns)
+    assert result.returncode == 4, result.stderr
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith("  train")]
+    assert "not done" in row and row.split()[-2:] == ["9.50", "95.0"]
+    if columns is not None:
+        assert max(len(line) for line in result.stdout.splitlines()) <= columns
+    assert ("left out at 80 columns" in result.stdout) is (columns == 80)
+
+
+def test_state_words_are_coloured_in_a_terminal_and_not_under_no_color(planned: Path) -> None:
+    """Rich colours "not done" bold red where it may (FORCE_COLOR stands in for a
+    terminal); NO_COLOR takes the colour away, the words stay."""
+    args = ("simulate", "plan.json", "--traces", "traces.yaml", "--policy", "plan")
+    coloured = run_costopt(*args, cwd=planned, columns=120, FORCE_COLOR="1")
+    assert "\x1b[1;31mnot done" in coloured.stdout
+    plain = run_costopt(*args, cwd=planned, columns=120, FORCE_COLOR="1", NO_COLOR="1")
+    assert "not done" in plain.stdout and "\x1b[1;31m" not in plain.stdout
 
 
 def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) -> None:

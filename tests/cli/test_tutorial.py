@@ -30,6 +30,10 @@ def test_the_tutorial_runs_as_written(tmp_path: Path, aws: str) -> None:
         if args[0] == "apply" and "--yes" in args:
             launched = fleet("us-east-1") + fleet("us-west-2")
             assert launched, "apply --yes launched nothing"
+        if args[:1] == ["status"] and "json" not in args:  # at 80 columns, ids kept whole
+            ids = [i["InstanceId"] for i in fleet("us-east-1") + fleet("us-west-2")]
+            assert ids and all(i in result.stdout for i in ids)
+            assert max(len(line) for line in result.stdout.splitlines()) <= 80
         if args[:1] == ["status"] and "json" in args:
             jobs = {j["job"]: j for j in json.loads(result.stdout)["jobs"]}
             assert jobs["vit-pretrain"]["done_gpu_hours"] >= 150
