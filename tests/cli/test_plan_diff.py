@@ -8,25 +8,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console_cli import WIDTHS, run_costopt
+from test_simulate_cli import WORKLOAD as SIMULATED
 
 from costopt.orchestrate.ledger import Ledger
 
-WORKLOAD = """\
-name: diff-test
-horizon: {start: 2027-01-01, days: 1}
-cloud:
-  regions: [us-east-1]
-  instance_types: [p3.2xlarge]
-  setup_minutes: 0
-  min_instance_minutes: 0
-  price_overrides:
-    - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
-    - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
-  spot_interruptions_per_hour:
-    - {instance_type: p3.2xlarge, region: us-east-1, rate: 0.0}
-jobs:
-  - {name: train-a-rather-long-job-name, gpus: 1, gpu_hours: 10, interruptible: true}
-"""
+WORKLOAD = SIMULATED.replace("name: sim-test", "name: diff-test").replace(
+    "{name: train,", "{name: train-a-rather-long-job-name,")
+"""One p3.2xlarge job, 1 USD/h on spot and 3 on demand (the workload simulate's tests use)."""
 
 
 def test_diff_and_the_overwrite_of_a_plan_file(tmp_path: Path) -> None:
