@@ -129,7 +129,9 @@ class Env:
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        """A warning on stderr, wrapped between words at the terminal's width (piped with no
+        ``COLUMNS``: one line)."""
+        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
 
     def busy(self, message: str) -> AbstractContextManager[Any]:
         """A spinner with ``message`` on stderr while the work inside runs, in a terminal

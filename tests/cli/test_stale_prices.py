@@ -21,8 +21,14 @@ def test_the_stale_price_warning_is_shown_once_a_day(tmp_path: Path) -> None:
     first = run_costopt("validate", "w.yaml", cwd=tmp_path, columns=80)
     assert first.returncode == 0, first.stderr
     assert "days old" in first.stderr and "Shown once a day for this price file" in first.stderr
-    # Not cut mid-word: the warning is one line, however narrow the terminal.
-    (line,) = [t for t in first.stderr.splitlines() if "days old" in t]
+    # Wrapped between words at 80 columns, never inside one.
+    lines = first.stderr.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "(Shown once a day for this price file; -v shows it always.)" in " ".join(
+        " ".join(lines).split())
+    assert all(not line.endswith("-") or line.endswith(" -") for line in lines)
+    piped = run_costopt("-v", "validate", "w.yaml", cwd=tmp_path, columns=None)
+    (line,) = [t for t in piped.stderr.splitlines() if "days old" in t]  # piped: one line
     assert line.startswith("warning: prices in ") and line.endswith("-v shows it always.)")
     second = run_costopt("validate", "w.yaml", cwd=tmp_path, columns=80)
     assert second.returncode == 0 and "days old" not in second.stderr
