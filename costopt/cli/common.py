@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum, IntEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -84,6 +85,24 @@ def flags_without_type() -> None:
     option_display.costopt_flags = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = option_display  # type: ignore[method-assign]
     TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign]
+
+
+def completion_shell_from_env() -> None:
+    """``--install-completion`` and ``--show-completion`` find the shell from ``$SHELL`` when
+    the process tree shows none (a parent that is no shell, a background job): Typer alone
+    then says "Shell  not supported"."""
+    from typer import completion
+
+    detect = completion._get_shell_name
+    if getattr(detect, "costopt_shell", False):
+        return
+
+    def shell_name() -> str | None:
+        return detect() or (Path(os.environ["SHELL"]).name.lower()
+                            if os.environ.get("SHELL") else None)
+
+    shell_name.costopt_shell = True  # type: ignore[attr-defined]
+    completion._get_shell_name = shell_name
 
 
 def _utc_now() -> datetime:

@@ -16,7 +16,7 @@ from costopt.cli import progress as progress_cli
 from costopt.cli import report as report_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import traces as traces_cli
-from costopt.cli.common import Env, flags_without_type
+from costopt.cli.common import Env, completion_shell_from_env, flags_without_type
 from costopt.cli.entry import command_begins
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 flags_without_type()
+completion_shell_from_env()
 
 for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, progress_cli, report_cli,
                simulate_cli, traces_cli, diff_cli):
