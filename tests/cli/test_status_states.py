@@ -68,10 +68,9 @@ def test_a_job_before_its_window_waits_and_a_report_does_not_finish_it(
     table = status(planned, "2027-01-06T12:00:00Z", columns=80, aws=aws)
     (row,) = [line for line in table.splitlines() if "thesis-student-long-name" in line]
     assert row.split()[-1] == "on-pace" and "54.00" in row
-    # After its deadline, 54 + the box's 36 h x 4 = 198 > 192: finished, on 01-07 22:30.
+    # After its deadline, 54 + the box's 36 h x 4 = 198 >= 192: finished, all of it done.
     late = json.loads(status(planned, "2027-01-09T00:00:00Z", "--format", "json", aws=aws))
-    assert (late["jobs"][0]["pace"], late["jobs"][0]["finished"]) == (
-        "finished", "2027-01-07T22:30:00Z")
+    assert (late["jobs"][0]["pace"], late["jobs"][0]["done_gpu_hours"]) == ("finished", 192.0)
 
 
 def test_the_states_are_defined_once_and_shown_in_help() -> None:
