@@ -9,6 +9,8 @@
 - **alias expansion**: at most :data:`MAX_VALUES` values once every alias is expanded (an
   "anchor bomb" of nine aliases nine deep is 387 million), and no alias inside its own anchor;
 - **duplicate keys**: an error naming both lines (PyYAML keeps the last silently);
+- **numbers**: YAML 1.2's, not PyYAML's YAML 1.1: ``010`` is ten (no octal), ``1:30`` is
+  text (no base 60), ``1e3`` is a thousand;
 - **calendar**: a date-like scalar that is no calendar date (``2027-02-30``, ``0000-01-01``)
   stays a string, so that the field that holds it reports it with its path; any other value
   an explicit tag cannot make (``!!int abc``) is an error at its line.
@@ -82,6 +84,17 @@ class _Bounds(Composer, SafeConstructor):
         except (ValueError, OverflowError):
             return self.construct_scalar(node)
 
+    def construct_yaml_int(self, node: Node) -> int:
+        """YAML 1.2's integers: a leading zero is no octal, a colon no base 60."""
+        text = str(self.construct_scalar(node)).replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits, 10)
+
 
 def _check_duplicate_keys(loader: SafeConstructor, node: MappingNode) -> None:
     """Refuse a key given twice in one mapping (merge keys ``<<`` may be overridden)."""
@@ -151,17 +164,29 @@ class BoundedSafeLoader(_Bounds, yaml.SafeLoader):
 
 BoundedSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _Bounds.construct_calendar)
 
-EXPONENT_FLOAT = re.compile(r"^[-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
-"""``1e3``, ``1.5e2``, ``-2E-4``: floats in YAML 1.2 (and to anyone writing a number), text
-to PyYAML's YAML 1.1 resolver, which wants a dot and a signed exponent (``1.0e+3``)."""
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+YAML_1_2_INT = re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+)$")
+"""Integers as YAML 1.2 reads them: decimal (``010`` is ten, not YAML 1.1's octal 8),
+``0o17``, ``0xff``; no sexagesimal (YAML 1.1 reads ``1:30`` as 90: here it is text)."""
+YAML_1_2_FLOAT = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+"""Floats as YAML 1.2 reads them: ``1.5``, ``.5``, ``1e3`` and ``-2E-4`` (YAML 1.1 wants a
+dot and a signed exponent), ``.inf``, ``.nan``; no sexagesimal (``1:30.5`` is text)."""
 
 
-def _resolve_exponent_floats(loader: type) -> None:
-    loader.add_implicit_resolver("tag:yaml.org,2002:float", EXPONENT_FLOAT,
-                                 list("-+.0123456789"))
+def _yaml_1_2_numbers(loader: type) -> None:
+    """Resolve plain numbers with YAML 1.2's rules instead of PyYAML's YAML 1.1 ones."""
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+        for first, resolvers in loader.yaml_implicit_resolvers.items()}
+    loader.add_implicit_resolver(_INT_TAG, YAML_1_2_INT, list("-+0123456789"))
+    loader.add_implicit_resolver(_FLOAT_TAG, YAML_1_2_FLOAT, list("-+.0123456789"))
+    loader.add_constructor(_INT_TAG, _Bounds.construct_yaml_int)
 
 
-_resolve_exponent_floats(BoundedSafeLoader)
+_yaml_1_2_numbers(BoundedSafeLoader)
 
 _Loader: type = BoundedSafeLoader
 if getattr(yaml, "__with_libyaml__", False):
@@ -178,7 +203,7 @@ if getattr(yaml, "__with_libyaml__", False):
 
     _FastBoundedSafeLoader.add_constructor("tag:yaml.org,2002:timestamp",
                                            _Bounds.construct_calendar)
-    _resolve_exponent_floats(_FastBoundedSafeLoader)
+    _yaml_1_2_numbers(_FastBoundedSafeLoader)
     _Loader = _FastBoundedSafeLoader
 
 

@@ -82,7 +82,9 @@ def _none_or_some(value: list[str] | None) -> list[str] | None:
 UtcDateTime = Annotated[datetime, BeforeValidator(_to_utc), AfterValidator(_in_years)]
 AllowList = Annotated[list[str] | None, AfterValidator(_none_or_some)]
 """An optional allow-list: left out, everything is allowed; given, it may not be empty."""
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""What a name (of the workload, a job, a server) may be: letters, digits, ``.``, ``_``, ``-``."""
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -251,7 +253,7 @@ class CloudSpec(_Strict):
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
     on-demand price. AWS's default is the on-demand price (1.0)."""
-    zones: list[str] | None = None
+    zones: AllowList = None
     """Spot v2: the availability zones (IDs such as ``usw2-az1``) spot may use; default all."""
     setup_minutes: float = Field(default=10, ge=0, le=1440)
     """Spot v2: every launch and start is paid and does no work for this long (boot, image,
@@ -770,6 +772,7 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
                         f"cloud.{label}[{i}].instance_type", row.instance_type,
                         f"unknown instance type.{_near(row.instance_type, known_types)}"))
         issues += _check_zones(cloud, catalog)
+        issues += _check_spot_bid(cloud, offers_of(w, catalog))
         families = {quota_family(t) for t in known_types}
         for i, q in enumerate(cloud.quotas):
             if q.family not in families and not any(f.startswith(q.family) for f in families):
@@ -805,6 +808,22 @@ def _check_zones(cloud: CloudSpec, catalog: PriceCatalog) -> list[FieldIssue]:
                                      f"no zone by that ID or name in {catalog.source}; "
                                      f"To fix: {how}"))
     return issues
+
+
+def _check_spot_bid(cloud: CloudSpec, offers: tuple[InstanceOffer, ...]) -> list[FieldIssue]:
+    """A spot bid (``MaxPrice`` = on-demand price x ``spot_max_price_ratio``) below the spot
+    price of every instance the workload may use: AWS would fill no spot request, yet the
+    plan would count on spot."""
+    needed = [o.spot_usd_per_hour / o.on_demand_usd_per_hour for o in offers
+              if o.spot_usd_per_hour and o.on_demand_usd_per_hour]
+    if "spot" not in cloud.markets or not needed or cloud.spot_max_price_ratio >= min(needed):
+        return []
+    lowest = min(needed)
+    return [FieldIssue("cloud.spot_max_price_ratio", cloud.spot_max_price_ratio,
+                       f"bids below the spot price of every instance the workload may use (the "
+                       f"lowest is {lowest:.4f} x the on-demand price): spot would be planned "
+                       f"and never run. To fix: raise it to at least {lowest:.4f}, leave it out "
+                       "(1.0, AWS's default bid), or plan without spot (cloud.markets)")]
 
 
 def _speed_key_matches(key: str, gpu_names: set[str]) -> bool:

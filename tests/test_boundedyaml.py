@@ -97,3 +97,19 @@ def test_exponents_are_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(boundedyaml, "_Loader", loader)
         assert load_bounded(text) == {"a": 1000.0, "b": -0.0002, "c": "1e3", "d": 150.0,
                                       "e": "1e", "f": 7, "g": 5.0}
+
+
+def test_numbers_and_times_read_as_yaml_1_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's surprises: PyYAML (YAML 1.1) reads ``days: 010`` as octal 8 and
+    ``1:30`` as sexagesimal 90. YAML 1.2: 010 is ten, 1:30 is text (for the field to report),
+    0o10 is eight and 0x10 sixteen, as written; booleans and dates are as before."""
+    text = ("days: 010\nwindow: 1:30\nneg: -007\noct: 0o10\nhex: 0x10\nbig: 1_000\n"
+            "f: 1:30.5\ng: .inf\nh: 2.50\nyes_: true\nday: 2027-01-04\n")
+    assert yaml.safe_load(text)["days"] == 8 and yaml.safe_load(text)["window"] == 90
+    for loader in {boundedyaml.BoundedSafeLoader, boundedyaml._Loader}:
+        monkeypatch.setattr(boundedyaml, "_Loader", loader)
+        assert load_bounded(text) == {"days": 10, "window": "1:30", "neg": -7, "oct": 8,
+                                      "hex": 16, "big": 1000, "f": "1:30.5",
+                                      "g": float("inf"), "h": 2.5, "yes_": True,
+                                      "day": date(2027, 1, 4)}
+        assert str(_error("a: !!int 1:30")).count("cannot read '1:30'") == 1

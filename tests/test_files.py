@@ -43,3 +43,25 @@ def test_a_file_in_the_way_of_the_folder(tmp_path: Path) -> None:
     assert f"cannot write {blocker / 'plan.json'}: a file is in the way of the folder " \
            f"{blocker}" in str(caught.value)
     assert caught.value.exit_code == 1
+
+
+def test_a_link_planted_where_the_partial_file_went_is_not_followed(tmp_path: Path) -> None:
+    """The issue's attack: ``ln -s victim plan.json.partial`` before a write of plan.json
+    overwrote ``victim``. The partial file now has a random name made with O_EXCL."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "plan.json.partial").symlink_to(victim)
+    write_atomically(tmp_path / "plan.json", lambda partial: partial.write_text("{}"))
+    assert victim.read_text() == "precious"
+    assert (tmp_path / "plan.json").read_text() == "{}"
+    assert not (tmp_path / "plan.json").is_symlink()
+
+
+def test_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """Plans and reports hold the jobs' ``run`` commands: 0600, whatever the umask, also
+    when an older file of 0644 is replaced."""
+    path = tmp_path / "plan.json"
+    path.write_text("old")
+    path.chmod(0o644)
+    write_atomically(path, lambda partial: partial.write_text("new"))
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -393,3 +393,41 @@ def test_sweep_gang_and_command_fields() -> None:
 ])
 def test_sweep_gang_and_command_errors(job: dict, expected: str) -> None:
     assert expected in errors_of(minimal(jobs=[{"name": "a", "gpu_hours": 10, **job}]))
+
+
+def test_no_zones_at_all_is_refused_not_spot_silently_off() -> None:
+    """``zones: []`` allowed no zone, which turned spot off without a word; it is refused
+    with what to write instead."""
+    message = errors_of(minimal(cloud={"zones": []}))
+    assert "cloud.zones" in message and "an empty list allows nothing" in message
+
+
+def test_a_workload_file_reads_numbers_as_yaml_1_2(tmp_path: Path) -> None:
+    """``days: 010`` is a ten-day horizon (YAML 1.1 read 8); ``days: 1:30`` is no number,
+    reported with its field (YAML 1.1 read 90)."""
+    path = tmp_path / "w.yaml"
+    path.write_text("name: lab\nhorizon: {start: 2027-01-04, days: 010}\n"
+                    "jobs: [{name: a, gpu_hours: 10}]\n")
+    assert load_workload(path).horizon.days == 10
+    path.write_text(path.read_text().replace("010", "1:30"))
+    with pytest.raises(WorkloadError) as info:
+        load_workload(path)
+    assert "horizon.days" in str(info.value) and "'1:30'" in str(info.value)
+
+
+def test_a_spot_bid_below_every_spot_price_is_refused() -> None:
+    """``spot_max_price_ratio: 1e-9`` planned spot with a bid of 0 (AWS fills none). Spot at
+    1.00 of an on-demand 3.00 needs a ratio of at least 1/3: 1e-9 is refused with that
+    figure; 0.5 bids 1.50 and passes; without spot in the markets nothing is bid."""
+    cat = catalog(offer(spot=1.0, on_demand=3.0))
+
+    def issues(ratio: float, **cloud: object) -> list[str]:
+        w = workload([{"name": "a", "gpu_hours": 10}],
+                     cloud={"spot_max_price_ratio": ratio, **cloud})
+        return [f"{i.path} = {i.value}: {i.message}" for i in check_against_catalog(w, cat)]
+
+    [message] = issues(1e-9)
+    assert message.startswith("cloud.spot_max_price_ratio = 1e-09: bids below the spot price")
+    assert "the lowest is 0.3333 x the on-demand price" in message
+    assert "raise it to at least 0.3333" in message
+    assert issues(0.5) == [] and issues(1e-9, markets=["on_demand"]) == []

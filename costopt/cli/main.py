@@ -14,6 +14,7 @@ from costopt.cli import plan as plan_cli
 from costopt.cli import pricing as pricing_cli
 from costopt.cli import progress as progress_cli
 from costopt.cli import report as report_cli
+from costopt.cli import risk as risk_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import traces as traces_cli
 from costopt.cli.common import Env, completion_shell_from_env, flags_without_type
@@ -32,7 +33,7 @@ flags_without_type()
 completion_shell_from_env()
 
 for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, progress_cli, report_cli,
-               simulate_cli, traces_cli, diff_cli):
+               simulate_cli, traces_cli, risk_cli, diff_cli):
     module.register(app)
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
     from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.policy import Policy
+    from costopt.orchestrate.reconcile import ObservedInstance
     from costopt.orchestrate.watch import StopFlag
     from costopt.plan.planfile import FleetPool, PlanDocument
 
@@ -121,7 +122,7 @@ def _say(env: Env, fmt: str) -> Any:
     colours = {"launch": "green", "start": "green", "stop": "yellow", "terminate": "red",
                "refused": "red", "failed": "red", "fallback": "yellow",
                "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan",
-               "claim": "cyan"}
+               "claim": "cyan", "late": "red", "replanned": "cyan"}
 
     def say(kind: str, message: str) -> None:
         out = env.err if fmt == "json" else env.console
@@ -161,6 +162,8 @@ def apply(
     env = get_env(ctx)
     _check(fmt, retry_mode)
     moment = env.time_option(at)
+    if yes:
+        _refuse_a_far_clock(moment, env)
     plan = _read(plan_file, env)
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
                        spot_attempts, reinstate)
@@ -178,16 +181,36 @@ def apply(
         raise typer.Exit(ExitCode.USER_ERROR)
 
 
+def _refuse_a_far_clock(moment: datetime, env: Env) -> None:
+    """:func:`~costopt.orchestrate.guard.far_clock_refusal` as an error."""
+    import os
+
+    from costopt.orchestrate.guard import FAKE_CLOCK_VARIABLE, far_clock_refusal
+
+    refusal = far_clock_refusal(moment, env.clock().astimezone(timezone.utc),
+                                os.environ.get(FAKE_CLOCK_VARIABLE) == "1")
+    if refusal is not None:
+        raise CostoptError(refusal)
+
+
 def _steered(driver: Policy, plan: PlanDocument, moment: datetime, workload_file: Path | None,
-             *, ledger: Ledger | None, **apply_args: Any) -> ApplyOutcome:
-    """One apply run towards what ``driver`` wants now (its progress from the ledger)."""
+             *, ledger: Ledger | None, carry_on: bool = False, **apply_args: Any
+             ) -> ApplyOutcome:
+    """One apply run towards what ``driver`` wants now (its progress from the ledger). With
+    ``carry_on`` (a watch), a policy that cannot steer gives way to the plan as written."""
     import functools
 
     from costopt.orchestrate.apply import apply_plan
-    from costopt.orchestrate.steer import steer
+    from costopt.orchestrate.steer import steer, steer_or_follow
 
     model = functools.cache(lambda: progress_model_for(plan, workload_file))
-    desired = steer(driver, plan, moment, model, ledger)
+    if carry_on:
+        desired, why = steer_or_follow(driver, plan, moment, model, ledger)
+        if why is not None:
+            apply_args["say"]("failed", f"the policy cannot steer: {why}. This reconcile "
+                              f"follows plan {plan.plan_id} as written")
+    else:
+        desired = steer(driver, plan, moment, model, ledger)
     return apply_plan(plan, moment, ledger=ledger, target=desired.plan,
                       markets=desired.markets, **apply_args)
 
@@ -212,6 +235,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                         for k, p, n, c in recon.summary()],
             "usd_per_hour_before": round(before, 6), "usd_per_hour_after": round(after, 6),
             "budget_usd": outcome.budget_usd,
+            "foreign_instances": [o.instance_id for o in outcome.foreign],
         }))
         return
     out = env.console
@@ -224,6 +248,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
               + ("any change" if outcome.dry_run else "the changes above")
               + (f"; {older} older plan(s) of the workload to take over." if older else "."),
               highlight=False)
+    _say_foreign(outcome.foreign, env)
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
                  "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
@@ -254,6 +279,18 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
         out.print("Dry run: nothing was changed. Run again with --yes to carry it out.")
 
 
+def _say_foreign(foreign: list[ObservedInstance], env: Env) -> None:
+    """Instances of a workload of the same name that another ledger runs: they exist, and
+    are left alone."""
+    live = [o for o in foreign if o.state not in ("shutting-down", "terminated")]
+    if live:
+        owners = sorted({o.owner or "none" for o in live})
+        env.console.print(
+            f"{len(live)} instance(s) carry the workload's name but belong to another ledger "
+            f"(costopt:owner {', '.join(owners)}): another workload's, left alone: "
+            + ", ".join(o.instance_id for o in live), highlight=False, soft_wrap=True)
+
+
 @guarded
 def status(
     ctx: typer.Context,
@@ -270,6 +307,7 @@ def status(
     Example: costopt status plan.json
     """
     from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.ownership import Owner, split_by_owner
     from costopt.orchestrate.reconcile import LIVE, instance_price
 
     env = get_env(ctx)
@@ -285,11 +323,19 @@ def status(
         runtimes = ledger.runtimes(EPOCH, moment) if ledger else []
         interruptions = [i for i in (ledger.interruptions() if ledger else [])
                          if i.plan_id in plans]
-        jobs, notes = job_rows(_plan_documents(plan_file, ledger, plans), ledger, moment)
+        documents = _plan_documents(plan_file, ledger, plans)
+        jobs, notes = job_rows(documents, ledger, moment)
+        owner = Owner(ledger.owner_id(create=False) if ledger else None, set(records),
+                      set(plans))
     finally:
         if ledger is not None:
             ledger.close()
     fleet = Ec2Fleet(env.boto3_session())
+    regions: dict[str, set[str]] = {}  # workload name -> the regions of its plans
+    for d in documents:
+        regions.setdefault(d.workload_name, set()).update(plans[d.plan_id][0])
+    foreign = [o for name, where in sorted(regions.items())
+               for o in split_by_owner(fleet.describe_workload(name, sorted(where)), owner)[1]]
     rows = []
     for plan_id, (regions, pools) in plans.items():
         for o in fleet.describe(plan_id, regions):
@@ -319,9 +365,13 @@ def status(
     if fmt == "json":
         env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                            "instances": rows, "interruptions": lost,
-                                           "jobs": jobs}))
+                                           "jobs": jobs, "foreign_instances": [
+                                               {"instance_id": o.instance_id,
+                                                "owner": o.owner, "state": o.state,
+                                                "pool": o.pool} for o in foreign]}))
         return
     _status_tables(rows, lost, env)
+    _say_foreign(foreign, env)
     _jobs_table(jobs, env)
 
 
@@ -483,7 +533,7 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
         try:
             outcome = _steered(driver, current, moment, workload_file, fleet=fleet,
                                ledger=ledger, options=options, say=say,
-                               plan_path=str(current_path))
+                               plan_path=str(current_path), carry_on=True)
             fresh = replanner.after(current, moment, outcome, ledger) if replanner else None
             if fresh is not None:
                 current, current_path = fresh

@@ -75,6 +75,13 @@ def plan(
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite the plan file even when it holds the plan in force.")
     ] = False,
+    risk: Annotated[int | None, typer.Option(
+        "--risk", help="Then carry the plan out in N scenarios of spot capacity and print its "
+        "risk line: P50/P90 cost, jobs at risk (docs/risk.md).", metavar="N", min=1)] = None,
+    risk_budget: Annotated[float | None, typer.Option(
+        "--risk-budget", help="With --risk, plan for the tail: re-plan with the spot "
+        "availability derated until the P90 is within this many USD (docs/risk.md).",
+        metavar="USD", min=0)] = None,
 ) -> None:
     """Plan the workload at the lowest cost that meets every deadline, and write the plan.
 
@@ -106,6 +113,17 @@ def plan(
                  "--solver highs finds the same optimum much faster on models this size")
     started = time.perf_counter()
     document = to_document(result, str(workload_file), workload_sha256(workload_file))
+    risk_line = None
+    if risk is not None or risk_budget is not None:
+        from costopt.cli.risk import plan_risk
+
+        risk_started = time.perf_counter()
+        document, risk_line = plan_risk(env, document, workload, catalog, scenarios=risk,
+                                        budget_usd=risk_budget, replan=lambda w: to_document(
+            make_plan(w, catalog, solver=solver.value, source=str(workload_file),
+                      time_limit_s=time_limit), str(workload_file),
+            workload_sha256(workload_file)))
+        started += time.perf_counter() - risk_started  # the sweep is no part of writing
     doc = document.as_json()
     _before_overwrite(output, doc, workload.name, state_dir, force,
                       env.err if fmt == "json" else env.console)
@@ -120,6 +138,9 @@ def plan(
         env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
                       highlight=False)
     _written(doc, output, fmt, env, [c.name for c in workload.candidates])
+    if risk_line:
+        (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
+                                                          soft_wrap=True)
 
 
 def _before_overwrite(output: Path, new: dict[str, Any], workload: str,

@@ -131,6 +131,7 @@ class Replanner:
     workload_file: Path | None
     say: Callable[[str, str], None]
     trigger: ReplanTrigger = field(default_factory=lambda: _trigger())
+    _last_failure: str | None = None
 
     def after(self, plan: PlanDocument, moment: datetime, outcome: ApplyOutcome,
               ledger: Ledger | None) -> tuple[PlanDocument, Path] | None:
@@ -139,23 +140,38 @@ class Replanner:
         from costopt.orchestrate.replan import replan
         from costopt.orchestrate.steer import ledger_progress
         from costopt.plan.planfile import write_plan
+        from costopt.plan.resume import late_jobs
         from costopt.workload import catalog_for, workload_sha256
 
-        model = progress_model_for(plan, self.workload_file)
-        jobs = ledger_progress(model, ledger, plan, moment)
-        paces = DeadlineAware().paces(plan, moment, jobs, model.mix)
-        reasons = self.trigger.reasons(outcome, {j: p for j, p in paces.items()
-                                                 if not jobs[j].finished})
-        if not reasons or ledger is None:
+        reasons: list[str] = []
+        try:
+            model = progress_model_for(plan, self.workload_file)
+            jobs = ledger_progress(model, ledger, plan, moment)
+            paces = DeadlineAware().paces(plan, moment, jobs, model.mix)
+            reasons = self.trigger.reasons(outcome, {j: p for j, p in paces.items()
+                                                     if not jobs[j].finished})
+            if not reasons or ledger is None:
+                return None
+            workload, path = plan_workload(plan, self.workload_file)
+            catalog = catalog_for(workload)
+            doc = replan(workload, catalog, plan, ledger, moment, workload_file=str(path),
+                         workload_sha256=workload_sha256(path))
+            target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc.plan_id}.json")
+            write_plan(doc, target)
+        except CostoptError as exc:  # the fleet goes on under the plan in force
+            said = (f"{'; '.join(reasons)}, but " if reasons else "") + \
+                f"no re-plan can be made: {exc}. Plan {plan.plan_id} stays in force and is " \
+                "carried on"
+            if said != self._last_failure:  # once, not at every reconcile
+                self.say("failed", said)
+            self._last_failure = said
             return None
-        workload, path = plan_workload(plan, self.workload_file)
-        catalog = catalog_for(workload)
-        doc = replan(workload, catalog, plan, ledger, moment, workload_file=str(path),
-                     workload_sha256=workload_sha256(path))
-        target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc.plan_id}.json")
-        write_plan(doc, target)
+        resumes = doc.as_json()["resumes"]
         self.say("replanned", f"{'; '.join(reasons)}: the rest re-planned from "
-                 f"{doc.as_json()['resumes']['at']} as {doc.plan_id}, written to {target}")
+                 f"{resumes['at']} as {doc.plan_id}, written to {target}")
+        for job in late_jobs(workload, resumes["done_gpu_hours"], moment):
+            self.say("late", f"{job} is past its deadline and not done: it is due at the new "
+                     f"plan's end ({doc.horizon['end']}), on the cheapest capacity")
         return doc, target
 
 

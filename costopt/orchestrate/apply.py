@@ -6,7 +6,9 @@ One run at time ``at``:
    plan of each workload is in force), unless asked to put it back in force.
 1. Describe every instance of the plan's workload (tag ``costopt:workload``) in the plan's
    regions and those of the ledger's instances of the workload: the plan's own, and those
-   of older plans of it, which this plan takes over (claims or ends).
+   of older plans of it, which this plan takes over (claims or ends). Those of a workload of
+   the same name that another ledger runs are left alone, and reported
+   (:mod:`costopt.orchestrate.ownership`).
 2. Settle intents an earlier run wrote but never closed (a crash between the call and its
    result) from what AWS shows: an instance carrying the launch's ``ClientToken`` or its
    slot's tags is the launch's result, so nothing is launched twice.
@@ -17,7 +19,9 @@ One run at time ``at``:
 5. Without ``yes`` that is all (a dry run: the ledger and AWS are left as they were).
    With it, stops and terminations go first, then starts, then launches, each written to
    the ledger before the call (intent) and after it (result). A launch that finds no spot
-   capacity walks the fallback chain (:mod:`costopt.orchestrate.fallback`).
+   capacity walks the fallback chain (:mod:`costopt.orchestrate.fallback`). An action AWS
+   refuses (termination protection, a permission) is recorded, said and counted as failed;
+   the run goes on with the others, and the next run tries it again.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ from costopt.orchestrate.fallback import (
     remaining_chain,
 )
 from costopt.orchestrate.fleet import Fleet
-from costopt.orchestrate.guard import BudgetGuard, Verdict
+from costopt.orchestrate.guard import BudgetGuard, Verdict, unrecorded_spend_usd
 from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.ownership import Owner, split_by_owner
 from costopt.orchestrate.progress import parse_progress_tag
 from costopt.orchestrate.reconcile import (
     GONE,
@@ -92,6 +97,7 @@ class ApplyOutcome:
     failed: list[FleetAction] = field(default_factory=list)
     budget_usd: float | None = None
     pools: dict[str, FleetPool] = field(default_factory=dict)
+    foreign: list[ObservedInstance] = field(default_factory=list)  # another ledger's: untouched
 
     @property
     def usd_per_hour_before(self) -> float:
@@ -130,7 +136,9 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
             raise ValueError("a run that changes AWS needs a ledger")
         ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
         ledger.put_in_force(workload, plan.plan_id, at)
-    observed = fleet.describe_workload(workload, regions)
+    owner = Owner(ledger.owner_id(create=options.yes) if ledger else None,
+                  {i.instance_id for i in ledger.instances()} if ledger else set(), same)
+    observed, foreign = split_by_owner(fleet.describe_workload(workload, regions), owner)
     if options.yes and ledger is not None:
         _settle_pending(plan, observed, ledger, at, say)
         _sync_ledger(plan, observed, ledger, at, say)
@@ -143,14 +151,16 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     recon = reconcile(target or plan, at, observed, markets)
     scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
-                           pools=pools)
+                           pools=pools, foreign=foreign)
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
         else plan.monthly_budget_usd
     outcome.budget_usd = budget
     verdicts: dict[int, Verdict] = {}
     guard = None
     if budget is not None:
-        spent = _spent_this_month(plan, ledger, at, observed)
+        recorded = {i.instance_id for i in ledger.instances()} if ledger else set()
+        spent = _spent_this_month(plan, ledger, at, observed) + unrecorded_spend_usd(
+            observed + foreign, recorded, pools, Month.of(at).start, at)
         guard = BudgetGuard(budget_usd=budget, spent_usd=spent, at=at, fleet=pools,
                             kept=recon.kept)
         for action in recon.actions:
@@ -163,7 +173,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         return outcome
 
     carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
-                       guard, scripts, _gang_zones(target or plan, at, observed))
+                       guard, owner.owner_id, scripts, _gang_zones(target or plan, at, observed))
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -261,11 +271,14 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
         reached = inst is not None and (
             (intent.kind == "start" and inst.state in LIVE)
             or (intent.kind == "stop" and inst.state not in LIVE)
-            or (intent.kind == "terminate" and inst.state in GONE))
-        ledger.result(intent.id, "ok" if reached else "failed",
-                      detail="settled from AWS after an interrupted run")
-        if reached and inst is not None:
-            if intent.kind == "start":
+            or (intent.kind == "terminate" and inst.state in GONE)
+            or (intent.kind == "claim" and inst.plan_id == intent.plan_id))
+        if reached and inst is not None:  # finish it: the record first, then the result
+            if intent.kind == "claim":  # AWS's tags say the takeover happened
+                ledger.instance_claimed(inst.instance_id, plan_id=intent.plan_id,
+                                        slot=intent.slot, usd_per_hour=intent.usd_per_hour
+                                        or 0.0, at=intent.at)
+            elif intent.kind == "start":
                 _record_running(ledger, plan, inst, intent.at,
                                 intent.usd_per_hour or 0.0)
             else:
@@ -273,6 +286,9 @@ def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger
                                        ended=intent.kind == "terminate")
             say("recovered", f"the {intent.kind} of {inst.instance_id} cut short by an earlier "
                 "run did happen")
+        ledger.result(intent.id, "ok" if reached else "failed",
+                      detail="settled from AWS after an interrupted run" if reached else
+                      "not done at AWS when an earlier run was cut short: undone")
 
 
 def _record_progress_tags(plan: PlanDocument, observed: list[ObservedInstance],
@@ -370,6 +386,7 @@ class _Carrier:
     options: ApplyOptions
     say: Say
     guard: BudgetGuard | None
+    owner_id: str | None
     scripts: dict[tuple[str, int], tuple[Slot, str | None]] = field(default_factory=dict)
     gang_zones: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -407,10 +424,14 @@ class _Carrier:
             self.say("failed", f"no capacity to start {instance_id} ({action.pool}): "
                      f"{exc.code}; the next run tries again")
             return False
-        except AwsError as exc:
+        except AwsError as exc:  # one stuck instance is one problem: the rest goes on
             self.ledger.result(intent, "failed", detail=str(exc))
-            raise
-        self.ledger.result(intent, "ok")
+            self.say("failed", f"{action.kind} of {instance_id} ({action.pool}) failed: {exc}; "
+                     "the other changes go on, and the next run tries it again")
+            return False
+        # Intent, call, the instance's record, then the result: a run killed in between
+        # leaves the intent open, and the next run finishes it from AWS's state
+        # (_settle_pending; each record is idempotent).
         if action.kind == "claim":
             self.ledger.instance_claimed(instance_id, plan_id=self.plan.plan_id,
                                          slot=action.slot, usd_per_hour=action.usd_per_hour,
@@ -423,6 +444,7 @@ class _Carrier:
                 usd_per_hour=action.usd_per_hour, at=self.at)
         else:
             self.ledger.instance_halted(instance_id, self.at, ended=action.kind == "terminate")
+        self.ledger.result(intent, "ok")
         self.say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
         return True
 
@@ -476,7 +498,7 @@ class _Carrier:
             request = LaunchRequest(self.plan.plan_id, self.plan.workload_name,
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period), serves=serves,
-                                    user_data=script)
+                                    user_data=script, owner=self.owner_id)
             params = run_instances_params(request, image, settings.launch_template, placement)
             intent = self._intent(action, client_token=params["ClientToken"],
                                   usd_per_hour=price, detail=target.describe())
@@ -489,9 +511,13 @@ class _Carrier:
                 self.say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
                          f"({target.describe()}): {exc.code}; trying the next step")
                 continue
-            except AwsError as exc:
+            except AwsError as exc:  # not for want of capacity: the other slots go on
                 self.ledger.result(intent, "failed", detail=str(exc))
-                raise
+                if self.guard and verdict:
+                    self.guard.withdraw(verdict)
+                self.say("failed", f"the launch of {pool.pool} slot {action.slot} failed: "
+                         f"{exc}; the other changes go on, and the next run tries it again")
+                return False
             self.ledger.result(intent, "ok", instance_id=instance_id)
             if gang is not None and az:
                 self.gang_zones.setdefault(gang, az)

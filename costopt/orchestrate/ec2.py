@@ -34,6 +34,7 @@ TAG_JOBS = "costopt:jobs"
 TAG_GANG = "costopt:gang"
 TAG_NODE_RANK = "costopt:node-rank"
 TAG_PROGRESS = "costopt:progress"  # set by a job on its own instance: JOB=GPU_HOURS[,...]
+TAG_OWNER = "costopt:owner"  # the id of the ledger whose run launched it (ownership.py)
 
 DEFAULT_IMAGE_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id")
@@ -108,11 +109,14 @@ class LaunchRequest:
     persistent: bool  # spot: a persistent request that stops on interruption
     serves: Slot | None = None  # the slot's interval: its jobs, and its gang if multi-node
     user_data: str | None = None  # the script it runs (``userdata.user_data``)
+    owner: str | None = None  # the launching ledger's id (``Ledger.owner_id``)
 
     def tags(self) -> dict[str, str]:
         tags = {TAG_PLAN: self.plan_id, TAG_POOL: self.pool.pool, TAG_SLOT: str(self.slot),
                 TAG_WORKLOAD: self.workload, TAG_MARKET: self.target.market,
                 "Name": f"{self.plan_id}/{self.pool.instance_type}/{self.slot}"}
+        if self.owner is not None:
+            tags[TAG_OWNER] = self.owner
         if self.target.market == "spot":
             tags[TAG_SPOT_REQUEST] = "persistent" if self.persistent else "one-time"
         serves = self.serves
@@ -203,6 +207,7 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         gang=_whole(tags.get(TAG_GANG)),
         node_rank=_whole(tags.get(TAG_NODE_RANK)),
         progress=tags.get(TAG_PROGRESS),
+        owner=tags.get(TAG_OWNER),
     )
 
 

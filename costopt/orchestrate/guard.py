@@ -2,21 +2,26 @@
 the monthly budget.
 
 Projected spend for the calendar month (UTC) of ``at`` = cloud spend so far this month (the
-ledger's runtimes of the workload's plans, at the price in force) + what the instances kept
-running will cost until their slots end or the month does + the same for every launch and
-start already accepted in this run + the one being judged. Owned servers are not counted:
-a launch does not change what they cost. Pure: every figure is passed in.
+ledger's runtimes of the workload's plans, at the price in force, and what AWS shows of the
+instances carrying the workload's name that the ledger does not know:
+:func:`unrecorded_spend_usd`) + what the instances kept running will cost until their slots
+end or the month does + the same for every launch and start already accepted in this run +
+the one being judged. What is still to come is counted at :func:`guarded_price`: a spot
+instance at its ``MaxPrice``, the most AWS may charge for it, not at the price the plan
+expects. Owned servers are not counted: a launch does not change what they cost. Pure:
+every figure is passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from costopt.months import Month
-from costopt.orchestrate.reconcile import FleetAction, ObservedInstance, instance_price
+from costopt.orchestrate.reconcile import LIVE, FleetAction, ObservedInstance, instance_price
 from costopt.plan.planfile import FleetPool
+from costopt.workload import iso
 
 
 def slot_hours(pool: FleetPool, slot: int, start: datetime, end: datetime) -> float:
@@ -47,6 +52,38 @@ class Verdict:
                 "monthly_budget_usd, pass --monthly-budget, or --allow-over-budget")
 
 
+def guarded_price(pool: FleetPool, market: str) -> float:
+    """USD per instance-hour the guard counts for an instance of ``pool`` to come: on spot,
+    its ``MaxPrice`` bid when the plan sets one (AWS may charge up to it), else the plan's
+    price."""
+    if market == "spot" and pool.spot_max_price_usd is not None:
+        return max(pool.spot_max_price_usd, instance_price(pool, market))
+    return instance_price(pool, market)
+
+
+def unrecorded_spend_usd(observed: Iterable[ObservedInstance], known: Collection[str],
+                         pools: dict[str, FleetPool], start: datetime, at: datetime) -> float:
+    """USD spent in ``[start, at)`` by the instances AWS shows carrying the workload's name
+    that the ledger does not know (a ledger moved away or lost, another ledger's): each from
+    its ``LaunchTime`` (or ``start``) until ``at`` while it runs, or until AWS says it
+    stopped, at :func:`guarded_price` of its pool in ``pools`` (others have no price at
+    hand: not counted). A lower bound: AWS shows an instance ended only for about an hour,
+    and its ``LaunchTime`` is its last start."""
+    total = 0.0
+    for o in observed:
+        if o.instance_id in known or o.pool not in pools:
+            continue
+        if o.state in LIVE:
+            end = at
+        elif o.changed_at is not None:
+            end = min(o.changed_at, at)
+        else:
+            continue
+        hours = max(0.0, (end - max(o.launched_at, start)).total_seconds() / 3600)
+        total += hours * guarded_price(pools[o.pool], o.market)
+    return total
+
+
 class BudgetGuard:
     """Judges launches and starts in order; each accepted one adds to what is committed."""
 
@@ -62,7 +99,7 @@ class BudgetGuard:
                                  if o.pool in fleet)
 
     def _cost(self, pool: FleetPool, slot: int, market: str) -> float:
-        return slot_hours(pool, slot, self.at, self.month_end) * instance_price(pool, market)
+        return slot_hours(pool, slot, self.at, self.month_end) * guarded_price(pool, market)
 
     def judge(self, action: FleetAction) -> Verdict:
         """Accept (and commit) or refuse one launch or start."""
@@ -80,3 +117,26 @@ class BudgetGuard:
         price)."""
         if verdict.allowed:
             self.committed_usd -= verdict.action_usd
+
+
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far ``--at`` may be from the real clock for a run that changes AWS."""
+FAKE_CLOCK_VARIABLE = "COSTOPT_FAKE_CLOCK"
+"""Set to 1 where AWS is a stand-in (moto, a replay): ``--at`` is then carried out at any
+time. Against a real account it would let the guard judge spend at a time that is not now."""
+
+
+def far_clock_refusal(at: datetime, now: datetime, fake_clock: bool) -> str | None:
+    """Why a run that changes AWS may not reconcile for ``at`` when the real clock says
+    ``now`` (None when it may): instances launch *now* whatever ``at`` says, so the budget
+    guard judges spend and the month at the real moment; ``at`` is for dry runs."""
+    if fake_clock or abs(at - now) <= CLOCK_TOLERANCE:
+        return None
+    hours = abs(at - now).total_seconds() / 3600
+    return (f"--at {iso(at)} is {hours:,.2f} h {'after' if at > now else 'before'} the real "
+            f"clock ({iso(now)}) and --yes would change AWS now: the budget guard would judge "
+            "spend at another moment than the one money is spent in, and the plan's schedule "
+            "would be carried out at the wrong time. Nothing was changed. To fix: leave --at "
+            f"out with --yes (or keep it within {CLOCK_TOLERANCE.total_seconds() / 60:.0f} "
+            "minutes of now); use --at for dry runs; only against a stand-in for AWS (moto) "
+            f"set {FAKE_CLOCK_VARIABLE}=1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,11 +95,18 @@ CREATE TABLE IF NOT EXISTS progress_reports (
   PRIMARY KEY (plan_id, job, at)
 );
 """
-SCHEMA += IN_FORCE + PROGRESS
-VERSION = 3
+IDENTITY = """
+CREATE TABLE IF NOT EXISTS ledger_identity (
+  owner_id TEXT NOT NULL           -- random, made once: the costopt:owner tag of its launches
+);
+"""
+SCHEMA += IN_FORCE + PROGRESS + IDENTITY
+VERSION = 4
 """``PRAGMA user_version`` of a ledger with every table above. Version 0: made before the
-``in_force`` table; version 2: before ``progress_reports`` (opening adds what is missing)."""
-ADDED = {"in_force": (0, IN_FORCE), "progress_reports": (2, PROGRESS)}
+``in_force`` table; version 2: before ``progress_reports``; version 3: before
+``ledger_identity`` (opening adds what is missing)."""
+ADDED = {"in_force": (0, IN_FORCE), "progress_reports": (2, PROGRESS),
+         "ledger_identity": (3, IDENTITY)}
 """Tables added after a ledger version, and the latest version that lacks them."""
 
 TIMES = frozenset({"recorded_at", "at", "launched_at", "ended_at", "start", "end", "since"})
@@ -220,8 +228,10 @@ class Ledger:
         file is checked: its tables and columns, and the type of every value in them (times,
         prices, the plans' documents); a :class:`LedgerError` says what is wrong where."""
         path = ledger_path(state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         new = not path.exists() or path.stat().st_size == 0
+        if not path.exists():  # the owner's only (0600): it holds the jobs' commands
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
@@ -246,6 +256,19 @@ class Ledger:
         conn.row_factory = sqlite3.Row
         conn.executescript(SCHEMA)
         return cls(conn, Path(":memory:"))
+
+    def owner_id(self, *, create: bool) -> str | None:
+        """This ledger's own id (32 hex digits), tagged ``costopt:owner`` on what its runs
+        launch (:mod:`costopt.orchestrate.ownership`); made the first time ``create`` allows
+        (a dry run writes nothing, so it may get None)."""
+        row = self._conn.execute("SELECT owner_id FROM ledger_identity").fetchone()
+        if row is not None:
+            return str(row[0])
+        if not create:
+            return None
+        made = uuid.uuid4().hex
+        self._conn.execute("INSERT INTO ledger_identity (owner_id) VALUES (?)", (made,))
+        return made
 
     def close(self) -> None:
         self._conn.close()

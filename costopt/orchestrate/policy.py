@@ -183,5 +183,6 @@ class DeadlineAware:
         return Desired(plan.model_copy(update={"fleet": fleet}), markets)
 
 
-POLICIES: dict[str, Policy] = {"deadline": DeadlineAware(), "plan": FollowPlan()}
+FOLLOW_PLAN = FollowPlan()
+POLICIES: dict[str, Policy] = {"deadline": DeadlineAware(), "plan": FOLLOW_PLAN}
 """The policies ``--policy`` may name; the first is the default."""

@@ -25,7 +25,8 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
    replaces) count as the pool's own, after them: they claim wanted slots the plan's own
    instances leave free, may be started, stopped or kept stopped like its own, and end
    otherwise. Each one the plan keeps gets a ``claim`` action (re-tagged with this plan).
-   As in rules 2-3 they serve only slots that run what they run; a multi-node gang's
+   As in rules 2-3 they serve only slots that run what they run, and one that can serve no
+   slot of the pool is terminated, never stopped or kept stopped; a multi-node gang's
    instance of another plan serves none (its ranks find each other by that plan's tags).
 8. A policy may choose a pool's market now (:class:`MarketChoice`): its missing slots launch
    on that market with no fallback to the other (the policy chose); a live instance on the
@@ -91,6 +92,7 @@ class ObservedInstance:
     gang: int | None = None  # the ``costopt:gang`` tag of a multi-node gang's instance
     node_rank: int | None = None  # the ``costopt:node-rank`` tag
     progress: str | None = None  # the ``costopt:progress`` tag a job may set: JOB=GPU_HOURS,...
+    owner: str | None = None  # the ``costopt:owner`` tag: the id of the ledger that launched it
 
     @property
     def interrupted(self) -> bool:
@@ -346,11 +348,13 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                     slot=k, fallback=False, replaces=old))
 
     soon = max(0, slots_wanted_soon(pool, at, period) - len(wanted))
+    useless = [o for o in stopped if not _can_serve(pool, o, plan_id, commanded)]
+    stopped = [o for o in stopped if o not in useless]
     room = max(0, soon - len(stopped))
     for o in sorted(unclaimed, key=lambda o: (not _foreign(o, plan_id), o.launched_at,
                                               o.instance_id), reverse=True):
         price = instance_price(pool, o.market)
-        if room and o.stoppable:
+        if room and o.stoppable and _can_serve(pool, o, plan_id, commanded):
             room -= 1
             resume = min(s.start for s in pool.slots if s.start > at)
             actions.append(_end(o, "stop", True, price,
@@ -362,7 +366,18 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                                             o.instance_id))[soon:]:
         actions.append(_end(o, "terminate", False, instance_price(pool, o.market),
                             "stopped and " + _gone_reason(pool, at) + _of_older(o, plan_id)))
+    actions += [_end(o, "terminate", False, instance_price(pool, o.market),
+                     "stopped, and it runs no slot of this plan" + _of_older(o, plan_id))
+                for o in useless]
     return actions, kept
+
+
+def _can_serve(pool: FleetPool, o: ObservedInstance, plan_id: str,
+               commanded: frozenset[str]) -> bool:
+    """Whether some slot of ``pool`` runs what ``o`` runs: one that can serve none (a rank
+    of an older plan's gang) is ended, never kept stopped for later."""
+    work = instance_work(o, plan_id, commanded)
+    return any(slot_work(pool, k, commanded) == work for k in {s.slot for s in pool.slots})
 
 
 def _gone_reason(pool: FleetPool, at: datetime) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from costopt.errors import AwsError, CostoptError
 from costopt.orchestrate.ledger import Ledger, ProgressReport
-from costopt.orchestrate.policy import Desired, Policy
+from costopt.orchestrate.policy import FOLLOW_PLAN, Desired, Policy
 from costopt.orchestrate.progress import (
     DEFAULT_SETUP_MINUTES,
     JobNeeds,
@@ -97,3 +98,18 @@ def steer(policy: Policy, plan: PlanDocument, at: datetime,
         return ledger_progress(model(), ledger, plan, at)
 
     return policy.desired(plan, at, progress)
+
+
+def steer_or_follow(policy: Policy, plan: PlanDocument, at: datetime,
+                    model: Callable[[], ProgressModel], ledger: Ledger | None
+                    ) -> tuple[Desired, str | None]:
+    """:func:`steer`, or - when the policy cannot steer (its progress needs a workload that
+    is gone, changed or no longer valid) - the plan as written, with why: a watch carries on
+    with the plan in force rather than stop with its instances running. AWS's errors are not
+    caught (the watch tries those again)."""
+    try:
+        return steer(policy, plan, at, model, ledger), None
+    except AwsError:
+        raise
+    except CostoptError as exc:
+        return steer(FOLLOW_PLAN, plan, at, model, ledger), str(exc)

@@ -13,11 +13,13 @@ request) runs its jobs again (docs/orchestrator.md, "What an instance runs").
 
 from __future__ import annotations
 
+import re
 import shlex
 from datetime import datetime
 
 from costopt.errors import FieldIssue, PlanFileError
 from costopt.plan.planfile import FleetPool, JobRecord, PlanDocument, Slot
+from costopt.workload import NAME_PATTERN
 
 USER_DATA_MAX_BYTES = 16 * 1024
 """AWS's limit on user data, before base64 encoding."""
@@ -69,7 +71,7 @@ def _export(**values: object) -> str:
 def _job_block(job: JobRecord, gangs_here: int, gang: int | None) -> str:
     steps = [f"bash -c {shlex.quote(job.setup)}"] if job.setup else []
     steps.append(f"bash -c {shlex.quote(job.run or '')}")
-    log = f'"$COSTOPT_LOG_DIR"/{job.job}.log'
+    log = f'"$COSTOPT_LOG_DIR"/{shlex.quote(job.job + ".log")}'
     find_rank0 = [] if gang is None else [_export(COSTOPT_GANG=gang), _RANK0.rstrip("\n")]
     return "\n".join([
         "(",
@@ -109,9 +111,24 @@ def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def _name_issues(plan: PlanDocument, slot: Slot) -> list[FieldIssue]:
+    """The workload's and the slot's job names that are no names a workload may have: a
+    plan file edited (and its id hashed again) to carry shell text in them."""
+    named = [("workload.name", plan.workload.get("name", ""))] + [
+        (f"jobs[{i}].job", job.job) for i, job in enumerate(plan.jobs) if job.job in slot.jobs]
+    return [FieldIssue(where, name, "is no name `costopt plan` writes (letters, digits, '.', "
+                       "'_', '-'); nothing was launched. To fix: make the plan again with "
+                       "`costopt plan`") for where, name in named
+            if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)]
+
+
 def checked_user_data(plan: PlanDocument, pool: FleetPool, slot: Slot,
                       plan_file: str) -> str | None:
-    """:func:`user_data`, or :class:`PlanFileError` when it is longer than AWS takes."""
+    """:func:`user_data`, or :class:`PlanFileError` when a name in it is none a workload
+    may have, or when it is longer than AWS takes."""
+    issues = _name_issues(plan, slot)
+    if issues:
+        raise PlanFileError(plan_file, issues)
     script = user_data(plan, pool, slot)
     size = len(script.encode()) if script else 0
     if size > USER_DATA_MAX_BYTES:

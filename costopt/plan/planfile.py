@@ -595,7 +595,10 @@ def _few(issues: list[FieldIssue], most: int = 20) -> list[FieldIssue]:
 def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
     """What is wrong with the fleet schedule against the rest of the plan: slots outside the
     horizon, or more instances at once than the pool's instance-hours allow (in a period with
-    ``u`` instance-hours of ``P`` hours, at most ``ceil(u / P)``; slots are numbered from 0)."""
+    ``u`` instance-hours of ``P`` hours, at most ``ceil(u / P)``, and ``N`` more for each
+    multi-node gang of ``N`` of the pool: the planner counts a gang's nodes at once beside the
+    rest's whole instances, and a short gang runs ``N`` at once on less than ``P``
+    instance-hours; slots are numbered from 0)."""
     h = HorizonRecord.model_validate(plan.horizon)
     edges = h.boundaries()
 
@@ -606,7 +609,9 @@ def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
 
     issues = []
     for i, pool in enumerate(plan.fleet):
-        most = max((at_once(r) for r in plan.instance_hours if r.pool == pool.pool), default=0)
+        gangs = {(s.gang, s.nodes) for s in pool.slots if s.gang is not None and s.nodes > 1}
+        most = max((at_once(r) for r in plan.instance_hours if r.pool == pool.pool),
+                   default=0) + sum(nodes for _gang, nodes in gangs)
         for j, s in enumerate(pool.slots):
             where = f"fleet[{i}].slots[{j}]"
             if s.start < h.start or s.end > h.end:

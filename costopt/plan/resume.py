@@ -7,7 +7,9 @@ The remaining workload:
   (rounded up to whole days, the extra hours past every job's deadline): hourly periods up
   to the workload's next period boundary, then the workload's own periods;
 - each job with work left keeps its name, needs ``gpu_hours - done`` and may start at that
-  hour at the earliest, with its deadline as it was; finished jobs are left out;
+  hour at the earliest, with its deadline as it was - a job already past its deadline is
+  *late*: it is due at the remaining horizon's end, so it finishes on the cheapest capacity
+  rather than make the rest no workload at all; finished jobs are left out;
 - ``budget_usd`` less what has been spent.
 
 A plan made from it records ``resumes``: the plan it follows on, the moment, and the work
@@ -18,7 +20,7 @@ done then, so that the same remaining workload can be derived again from the wor
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from costopt.errors import CostoptError
@@ -48,6 +50,8 @@ def resumed_workload(workload: Workload, done: dict[str, float], at: datetime,
         if left <= DONE:
             continue
         job_start, deadline = workload.job_window(job)
+        if deadline <= at:  # late (late_jobs): due at the remaining horizon's end
+            deadline = start + timedelta(hours=days * 24)
         jobs.append({**job.model_dump(mode="json", exclude_none=True, by_alias=True),
                      "gpu_hours": left, "start": iso(max(job_start, start)),
                      "deadline": iso(deadline)})
@@ -59,6 +63,13 @@ def resumed_workload(workload: Workload, done: dict[str, float], at: datetime,
     if workload.budget_usd is not None:
         raw["budget_usd"] = max(0.0, workload.budget_usd - spent_usd)
     return parse_workload(raw, f"{workload.name} (the rest from {iso(at)})")
+
+
+def late_jobs(workload: Workload, done: dict[str, float], at: datetime) -> list[str]:
+    """The jobs with work left whose deadline is not after ``at``: :func:`resumed_workload`
+    gives them until its horizon's end."""
+    return [j.name for j in workload.jobs if j.gpu_hours - done.get(j.name, 0.0) > DONE
+            and workload.job_window(j)[1] <= at]
 
 
 def _runs(lengths: list[int]) -> list[dict[str, int]]:

@@ -44,11 +44,16 @@ jobs:
 
 @pytest.fixture
 def planned(tmp_path: Path) -> Path:
-    (tmp_path / "workload.yaml").write_text(WORKLOAD)
-    result = CliRunner().invoke(app, ["plan", str(tmp_path / "workload.yaml"), "-o",
-                                      str(tmp_path / "plan.json")])
+    return plan_in(tmp_path)
+
+
+def plan_in(folder: Path) -> Path:
+    """``costopt plan`` of WORKLOAD in ``folder``: ``folder/plan.json``."""
+    (folder / "workload.yaml").write_text(WORKLOAD)
+    result = CliRunner().invoke(app, ["plan", str(folder / "workload.yaml"), "-o",
+                                      str(folder / "plan.json")])
     assert result.exit_code == 0, result.output
-    return tmp_path / "plan.json"
+    return folder / "plan.json"
 
 
 def hours(h: float) -> datetime:

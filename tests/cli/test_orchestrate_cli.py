@@ -75,8 +75,13 @@ def at(hour: int) -> str:
 
 @pytest.fixture(scope="module")
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("plan")
-    (folder / "workload.yaml").write_text(WORKLOAD)
+    return make_plan_file(tmp_path_factory.mktemp("plan"), WORKLOAD)
+
+
+def make_plan_file(folder: Path, workload: str) -> Path:
+    """``costopt plan`` of ``workload`` in ``folder``, with the shipped prices without zone
+    prices: ``folder/plan.json``."""
+    (folder / "workload.yaml").write_text(workload)
     with (shipped_data_dir() / "instances.csv").open(newline="") as shipped, \
             (folder / "prices.csv").open("w", newline="") as old:
         rows = csv.DictReader(shipped)
@@ -93,6 +98,11 @@ def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     return tmp_path / "state"
+
+
+def owner_id(state: Path) -> str | None:
+    with Ledger.open(state) as ledger:
+        return ledger.owner_id(create=False)
 
 
 def cli(*args: str, faults: Faults | None = None, width: int = 200):
@@ -135,7 +145,8 @@ def test_apply_at_start_launches_tagged_instances(plan_file: Path, state: Path,
     assert tags(spot) == {"costopt:plan": plan_id, "costopt:pool": SPOT, "costopt:slot": "0",
                           "costopt:workload": "orch-test", "costopt:market": "spot",
                           "costopt:spot-request": "persistent", "costopt:jobs": "pretrain-a",
-                          "Name": f"{plan_id}/p3.8xlarge/0"}
+                          "Name": f"{plan_id}/p3.8xlarge/0",
+                          "costopt:owner": owner_id(state)}  # the ledger's own id
     assert spot["ClientToken"].startswith("costopt-") and len(spot["ClientToken"]) <= 64
     with Ledger.open(state) as ledger:
         assert [(a.kind, a.status) for a in ledger.actions()] == [("launch", "ok")] * 3
@@ -300,13 +311,14 @@ def test_launch_over_budget_is_refused(plan_file: Path, state: Path, aws: str) -
     result = apply(plan_file, state, 0, "--monthly-budget", "15", faults=faults)
     assert result.exit_code == 1
     # Each launch alone passes 15 USD: OD slot 0 18 h x 3.00 = 54.00, slot 1 6 h x 3.00 =
-    # 18.00, spot 16 h x 3.60 = 57.60.
+    # 18.00, spot 16 h x 12.00 = 192.00 (at its MaxPrice bid, the on-demand price: what AWS
+    # may charge, not the 3.60 the plan expects).
     assert ("launch of aws:us-east-1:p3.2xlarge:on_demand slot 0 refused: it would take the "
             "projected spend for 2027-01 to 54.00 USD, past the monthly budget of 15.00 USD"
             ) in result.output
     assert "slot 1 refused: it would take the projected spend for 2027-01 to 18.00 USD" \
         in result.output
-    assert "to 57.60 USD" in result.output
+    assert "to 192.00 USD" in result.output
     assert faults.changing_calls() == []
     assert fleet("us-east-1") == [] and fleet("us-west-2") == []
     with Ledger.open(state) as ledger:

@@ -11,11 +11,14 @@ once). Before the takeover, the second apply launched another beside the first: 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli.fleet_cli import IMAGE, fleet, run_cli, states, tags
+from orchestrate.aws_faults import Crash, Faults
 
 from costopt.orchestrate.ledger import Ledger
 
@@ -157,3 +160,85 @@ def test_a_newer_plan_that_wants_less_ends_the_rest_and_status_prices_what_it_cl
     # claimed at 01:00 at the same price: billed 3.00 USD/h since 00:00, 2 h = 6.00 USD
     assert (row["instance_id"], row["usd_per_hour"], row["cost_usd"]) == (
         kept["InstanceId"], 3.0, 6.0)
+
+
+@pytest.fixture(scope="module")
+def small_plans(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """The older plan of SMALL with eval-short, the newer without (as above), and its id."""
+    folder = tmp_path_factory.mktemp("small")
+    (folder / "both.yaml").write_text(SMALL + SHORT_JOB)
+    (folder / "one.yaml").write_text(SMALL)
+    plan(folder / "both.yaml", folder / "older.json")
+    return folder / "older.json", folder / "newer.json", plan(folder / "one.yaml",
+                                                              folder / "newer.json")
+
+
+def _dies_after(monkeypatch: pytest.MonkeyPatch, method: str, when: Callable[..., bool]
+                ) -> None:
+    """``Ledger.method`` does its work, then the process dies (the first call ``when``
+    accepts)."""
+    original = getattr(Ledger, method)
+
+    def then_die(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        out = original(self, *args, **kwargs)
+        if when(*args, **kwargs):
+            raise Crash(f"the process died after Ledger.{method}")
+        return out
+
+    monkeypatch.setattr(Ledger, method, then_die)
+
+
+KILL_POINTS = {
+    "the claim's intent": ("intent", lambda **kw: kw.get("kind") == "claim"),
+    "CreateTags": None,
+    "the instance's new record": ("instance_claimed", lambda *a, **kw: True),
+    "the claim's result": ("result", lambda *a, **kw: a[1:] == ("ok",)),
+}
+
+
+@pytest.mark.parametrize("kill_after", list(KILL_POINTS))
+def test_a_takeover_killed_after_any_call_ends_with_tags_and_ledger_agreeing(
+        kill_after: str, small_plans: tuple[Path, Path, str], tmp_path: Path, aws: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's case: SIGKILL after CreateTags went through left AWS saying the new plan
+    owns the instance and the ledger the old plan, for good. The takeover is intent, then
+    tags, then the ledger's record, then the result; the process dies after each in turn
+    (before the terminate of the instance the newer plan does not want). The next run
+    finishes or undoes it: one instance runs, tagged with the newer plan, which the ledger
+    holds it under at its price (3.00 USD/h); the claim is done once, and nothing is open."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from costopt.cli.common import Env
+    from costopt.cli.main import app
+
+    older_file, newer_file, newer = small_plans
+    state = tmp_path / "state"
+    assert apply(older_file, state, START, aws, "--yes").returncode == 0
+    before = {i["InstanceId"] for i in running()}
+
+    point = KILL_POINTS[kill_after]
+    faults = Faults(crash_after_call="CreateTags" if point is None else None)
+    with monkeypatch.context() as patch:
+        if point is not None:
+            _dies_after(patch, *point)
+        killed = CliRunner().invoke(app, [
+            "apply", str(newer_file), "--at", "2027-01-04T01:00:00Z", "--state-dir",
+            str(state), "--image-id", IMAGE, "--yes"],
+            obj=Env(console=Console(width=200), err=Console(stderr=True, width=200),
+                    session_factory=faults.session))
+    assert isinstance(killed.exception, Crash), killed.output
+    assert len(running()) == 2  # killed before the terminate
+
+    again = apply(newer_file, state, "2027-01-04T01:00:00Z", aws, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    [now] = running()
+    assert now["InstanceId"] in before and tags(now)["costopt:plan"] == newer
+    with Ledger.open(state) as ledger:
+        record = next(i for i in ledger.instances() if i.instance_id == now["InstanceId"])
+        assert (record.plan_id, record.usd_per_hour) == (newer, 3.0)
+        assert ledger.pending(newer) == []
+        claims = [a.status for a in ledger.actions(newer) if a.kind == "claim"]
+    # killed before AWS saw it: undone, claimed again; after: finished, not claimed again
+    assert claims == (["failed", "ok"] if kill_after == "the claim's intent" else ["ok"])
+    assert "No changes" in apply(newer_file, state, "2027-01-04T01:00:00Z", aws).stdout

@@ -23,6 +23,7 @@ class Faults:
     capacity: Callable[[dict[str, Any]], str | None] = lambda params: None
     crash_after_launches: int | None = None
     crash_before_launch: bool = False
+    crash_after_call: str | None = None  # an EC2 operation: the process dies once it returns
     throttle_every_other: bool = False
     calls: list[str] = field(default_factory=list)
     sends: int = 0
@@ -36,7 +37,12 @@ class Faults:
         events.register("before-parameter-build.ec2.RunInstances", self._capacity)
         events.register("after-call.ec2.RunInstances", self._crash)
         events.register_first("before-send.ec2.*", self._throttle)
+        if self.crash_after_call:
+            events.register(f"after-call.ec2.{self.crash_after_call}", self._crash_after)
         return session
+
+    def _crash_after(self, **_: Any) -> None:
+        raise Crash(f"the process died after {self.crash_after_call} returned")
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls.append(model.name)

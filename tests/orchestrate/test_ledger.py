@@ -171,3 +171,13 @@ def test_a_ledger_made_before_progress_reports_gets_the_table(tmp_path: Path) ->
                                source="cli")
         assert [(r.job, r.at, r.done_gpu_hours) for r in ledger.progress_reports("t-0001")] == [
             ("a", at(1), 2.5)]
+
+
+def test_a_new_ledger_is_its_owners_only(tmp_path: Path) -> None:
+    """The ledger holds the plans and their jobs' ``run`` commands: 0600 (and its WAL files,
+    which SQLite makes with the database's mode), its new folder 0700."""
+    with Ledger.open(tmp_path / "state") as ledger:
+        ledger.intent(run_id="r", plan_id="p", at=at(0), kind="launch", pool=POOL, slot=0)
+        files = sorted((tmp_path / "state").iterdir())
+        assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700

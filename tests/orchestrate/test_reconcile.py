@@ -266,3 +266,26 @@ def test_an_instance_serves_only_a_slot_that_runs_what_it_runs(
     i_a = replace(seen("i-a", OD, 0, "stopped"), jobs=("a",))  # tagged costopt:jobs=a
     recon = reconcile(_with_jobs(run), at(12), [i_a])
     assert kinds(recon) == expected
+
+
+def test_an_older_plans_gang_ranks_are_ended_not_left_stopped() -> None:
+    """The issue's case: a re-plan left one rank of the older plan's 2-node gang stopped (9
+    instances where 7 were wanted). A gang's instance of another plan can serve no slot of
+    this one (its ranks find rank 0 by that plan's tags), so it is neither stopped for later
+    nor kept stopped: at 00:00 the new plan runs its gang on slots 0 and 1 over [00:00,
+    06:00) and slot 2 from 03:00 (one more within the period: room to keep one stopped
+    instance). The older gang's running rank 0 and stopped rank 1 are both terminated; the
+    new gang's two ranks launch."""
+    raw = pool("aws:us-east-1:p3.16xlarge:on_demand", [(0, 0, 6), (1, 0, 6), (2, 3, 9)],
+               usd_per_hour=24.0)
+    for s in raw["slots"][:2]:
+        s.update({"gang": 0, "node_rank": s["slot"], "nodes": 2})
+    p = plan(raw)
+    old = [replace(seen("i-r0", raw["pool"], 0, plan_id="old"), gang=0, node_rank=0),
+           replace(seen("i-r1", raw["pool"], 1, "stopped", plan_id="old"), gang=0,
+                   node_rank=1)]
+    recon = reconcile(p, at(0), old)
+    assert sorted((a.kind, a.instance_id or a.slot) for a in recon.actions) == [
+        ("launch", 0), ("launch", 1), ("terminate", "i-r0"), ("terminate", "i-r1")]
+    assert [a.reason for a in recon.actions if a.instance_id == "i-r1"] == [
+        "stopped, and it runs no slot of this plan (of the plan old this one replaces)"]

@@ -136,6 +136,38 @@ def test_no_run_no_user_data_and_too_long_is_an_error() -> None:
     assert "longer than AWS's 16384 bytes" in str(err.value)
 
 
+def renamed(plan: PlanDocument, old: str, new: str) -> PlanDocument:
+    """``plan`` with job ``old`` called ``new`` everywhere (as an editor of its file would)."""
+    raw = plan.model_dump(mode="json", by_alias=True)
+    for job in raw["jobs"]:
+        job["job"] = new if job["job"] == old else job["job"]
+    for pool in raw["fleet"]:
+        for s in pool["slots"]:
+            s["jobs"] = [new if j == old else j for j in s["jobs"]]
+    return PlanDocument.model_validate(raw)
+
+
+def test_a_job_name_reaches_bash_as_a_word_and_shell_text_in_it_is_refused(
+        tmp_path: Path) -> None:
+    """The issue's attack: a job name from an edited (and re-hashed) plan file went into the
+    log redirect unquoted, so ``x;touch PWNED;y`` ran ``touch`` on the instance. The log
+    path is now quoted (the script, run by bash, makes no PWNED and logs to the file of that
+    odd name), and apply's checked user data refuses such a name before anything launches."""
+    odd = "x;touch PWNED;y"
+    plan = renamed(planned(), "sweep", odd)
+    pool, first = slot(plan, P3, 0)
+    script = user_data(plan, pool, first)
+    assert script is not None
+    out = run_script(script, tmp_path, odd).splitlines()
+    assert out[0] == f"{odd}|0|0|1|1|8|it's \"quoted\" 42"
+    assert not list(tmp_path.rglob("PWNED")) and not Path("PWNED").exists()
+    with pytest.raises(PlanFileError) as err:
+        checked_user_data(plan, pool, first, "plan.json")
+    assert f"jobs[1].job = '{odd}': is no name `costopt plan` writes" in str(err.value)
+    fine = renamed(planned(), "sweep", "sweep-2.v1_a")
+    assert checked_user_data(fine, *slot(fine, P3, 0), "plan.json") is not None
+
+
 def test_jobs_tag_fits_256_characters() -> None:
     assert jobs_tag(["a", "b"]) == "a,b"
     names = [f"job-{i:02d}-" + "x" * 50 for i in range(10)]  # 57 characters each

@@ -8,7 +8,7 @@ import pytest
 from builders import workload
 
 from costopt.errors import CostoptError
-from costopt.plan.resume import resumed_workload, resumes_record, workload_of
+from costopt.plan.resume import late_jobs, resumed_workload, resumes_record, workload_of
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
 
@@ -55,3 +55,20 @@ def test_the_record_gives_the_same_rest_back() -> None:
     assert workload_of(record, three_days()) == resumed_workload(
         three_days(), {"a": 10.0, "b": 5.0}, at, 30.0)
     assert workload_of(None, three_days()) == three_days()
+
+
+def test_a_job_past_its_deadline_is_late_not_an_invalid_rest() -> None:
+    """The issue's case: the rest of a workload with a job past its deadline was refused
+    ("deadline is not after the job's start") and the watch stopped with an instance
+    running. From 13:30 on day 3 (a was due at 12:00, 40 of 48 done): the horizon starts at
+    13:00; 11 hourly periods to the workload's end, rounded up to a day (24 h, to day 4 at
+    13:00). a is late: due at that end; b keeps its deadline, the workload's end."""
+    at = T0 + timedelta(hours=61.5)
+    assert late_jobs(three_days(), {"a": 40.0}, at) == ["a"]
+    assert late_jobs(three_days(), {"a": 48.0}, at) == []  # done: not late
+    rest = resumed_workload(three_days(), {"a": 40.0}, at)
+    assert (rest.horizon.days, rest.horizon.runs_text) == (1, "24x1 h")
+    a, b = rest.jobs
+    assert (a.name, a.gpu_hours) == ("a", 8.0)
+    assert rest.job_window(a) == (T0 + timedelta(hours=61), T0 + timedelta(hours=85))
+    assert rest.job_window(b) == (T0 + timedelta(hours=61), T0 + timedelta(hours=72))

@@ -242,7 +242,7 @@ def test_a_written_price_file_loads_as_a_catalog(tmp_path: Path) -> None:
     assert (offer.on_demand_usd_per_hour, offer.spot_usd_per_hour, offer.spot_usd_per_hour_min,
             offer.spot_interruptions_per_hour, offer.price_date) == (
         1.006, 0.45, 0.4, 0.001055, date(2026, 11, 24))
-    assert not (tmp_path / "deep" / "prices.csv.partial").exists()
+    assert [p.name for p in (tmp_path / "deep").iterdir()] == ["prices.csv"]  # no partial
 
 
 def test_merge_replaces_only_the_refreshed_regions_and_families() -> None:

@@ -1,0 +1,73 @@
+"""A watch never leaves money running on an error (issue 26): end to end, ``costopt watch
+--replan`` (in-process, its clock injected) against moto in server mode, over the one-job
+plan of ``test_deadline_e2e`` (10 GPU-hours due at the end of 2027-01-04, p3.2xlarge in
+us-east-1 at 1 USD/h spot, 3 on demand)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cli.fleet_cli import IMAGE, fleet
+from cli.test_deadline_e2e import WORKLOAD, env, hours, plan_in
+from orchestrate.aws_faults import Faults
+from typer.testing import CliRunner, Result
+
+from costopt.cli.main import app
+from costopt.orchestrate.ledger import Ledger
+
+
+@pytest.fixture
+def planned(tmp_path: Path) -> Path:
+    return plan_in(tmp_path)
+
+
+def watch(planned: Path, state: Path, looks: list[float], at_each: dict[float, object],
+          spot_back_at: float = 5) -> Result:
+    """``costopt watch --replan`` whose clock reads the hours ``looks`` in turn, calling
+    ``at_each[hour]`` as it reads that hour; spot is refused until ``spot_back_at``."""
+    ticks: Iterator[float] = iter(looks)
+    now = {"t": hours(0)}
+
+    def clock() -> datetime:
+        h = next(ticks)
+        if h in at_each:
+            at_each[h]()  # type: ignore[operator]
+        now["t"] = hours(h)
+        return now["t"]
+
+    faults = Faults(capacity=lambda params: "InsufficientInstanceCapacity"
+                    if "InstanceMarketOptions" in params and now["t"] < hours(spot_back_at)
+                    else None)
+    return CliRunner().invoke(app, ["watch", str(planned), "--state-dir", str(state),
+                                    "--image-id", IMAGE, "--yes", "--interval", "1",
+                                    "--replan"], obj=env(faults, clock))
+
+
+def test_a_workload_that_becomes_invalid_mid_run_does_not_stop_the_watch(
+        planned: Path, tmp_path: Path, aws: str) -> None:
+    """04:00: behind, on-demand launched and the rest re-planned (as in test_deadline_e2e).
+    Then the workload file is changed into one that is no workload (a job of -5 GPU-hours):
+    from 09:00 the policy cannot measure progress and no re-plan can be made. Before, the
+    watch stopped there with exit 1 and the on-demand instance running (3 USD/h for ever).
+    Now each reconcile follows the plan in force as written, says why, and at 24:00 the plan
+    has ended and its fleet is gone: exit 0, nothing running."""
+    workload = planned.parent / "workload.yaml"
+    state = tmp_path / "state"
+
+    def break_the_workload() -> None:
+        workload.write_text(WORKLOAD.replace("gpu_hours: 10", "gpu_hours: -5"))
+
+    result = watch(planned, state, [0, 4, 9, 12, 24], {9: break_the_workload})
+    assert result.exit_code == 0, result.output
+    assert "replanned: train fell behind its pace (behind)" in result.output
+    assert result.output.count("the policy cannot steer: ") == 3  # at 09:00, 12:00, 24:00
+    assert "This reconcile follows plan" in result.output
+    assert result.output.count("no re-plan can be made: ") == 1  # said once
+    assert "The plan has ended and its fleet is gone after 5 reconcile(s)." in result.output
+    assert [i for i in fleet("us-east-1") if i["State"]["Name"] in ("pending", "running")] == []
+    with Ledger.open(state) as ledger:
+        assert all(r.end is not None and r.end <= hours(24)
+                   for r in ledger.runtimes(hours(-1), hours(48)))

@@ -1,0 +1,143 @@
+"""Sweeps of tiny cases carried out by ``simulate``, worked by hand.
+
+The case (``tests/simulate/sim_cases.py``): one 1-GPU job of 10 GPU-hours due at the end of
+2027-01-01, p3.2xlarge in us-east-1 at 1 USD/h spot and 3 USD/h on demand; 10 minutes of
+setup per launch; the plan's own schedule followed (``--policy plan``: a spot slot that
+finds no capacity falls back to on-demand until the slot ends).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from simulate.sim_cases import SPOT, at, hourly, one_job, planned, prices, stretched
+
+from costopt.errors import InputFileError
+from costopt.risk.assess import assess
+from costopt.risk.scenario import RiskInputs
+from costopt.risk.scenarios import (
+    SyntheticSource,
+    WindowSource,
+    ZoneStats,
+    plan_zone_stats,
+    scenario_seeds,
+    synthetic_source,
+)
+from costopt.simulate.traces import Trace
+
+ALWAYS = SyntheticSource({SPOT: ZoneStats(1.0, 0.25)})
+"""Spot always there: availability 1, no drops."""
+
+
+def test_spot_always_there_every_scenario_costs_the_plan() -> None:
+    # The plan: one spot slot 00:00-10:00 = 10 USD. With spot always there each scenario
+    # runs it as written: 10 USD. The plan budgets no setup, so the job does 10 h less the
+    # 10 minutes of setup = 9.83 of 10 GPU-h: it misses its deadline in every scenario.
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    doc = assess(RiskInputs(plan, w, cat, ALWAYS, policy="plan"), scenarios=5, seed=3,
+                 workers=1)
+    assert plan.cost.variable_usd == pytest.approx(10.0)
+    assert [s["realised_usd"] for s in doc["scenario_results"]] == [10.0] * 5
+    assert doc["cost"] == {"p10_usd": 10.0, "p50_usd": 10.0, "p90_usd": 10.0,
+                           "max_usd": 10.0, "mean_usd": 10.0}
+    (job,) = doc["jobs"]
+    assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (1.0, None, None)
+    assert (doc["completed"], doc["failed"]) == (5, [])
+
+
+ONE_OUTAGE = WindowSource(library=(("hand.json", Trace(3 * 3600.0, np.asarray(
+    [0, 1, 1, 1, 1, 1, 1, 1, 1]))),))
+"""Nine 3-hour ticks, no spot in the first: a 24-hour window starts at tick 0 (the outage
+at 00:00-03:00) or tick 1 (spot all day), nothing else."""
+
+
+def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
+    # The plan stretched to one spot slot 00:00-12:00 (the job needs 10 h + 10 min setup).
+    # Window at tick 0: at 00:00 the spot launch finds no capacity (2 tries), the slot falls
+    # back to on-demand until 12:00: 12 h x 3 = 36 USD; the job runs from 00:10 and is done
+    # at 10:10. Window at tick 1: spot 00:00-12:00 = 12 USD, done at 10:10 too. No miss.
+    w, cat = one_job(10), prices()
+    inputs = RiskInputs(stretched(w, cat, 12), w, cat, ONE_OUTAGE, policy="plan")
+    n = 20
+    doc = assess(inputs, scenarios=n, seed=0, workers=1)
+    outage = [int(inputs.traces(s)[0].trace.counts[0] == 0) for s in scenario_seeds(0, n)]
+    k = sum(outage)  # scenarios whose window holds the outage
+    assert 0 < k < n  # both windows drawn (seeded)
+    assert [s["realised_usd"] for s in doc["scenario_results"]] == [
+        36.0 if o else 12.0 for o in outage]
+    # Sorted: n - k twelves then k 36s; quantile q is the ceil(q n)-th value.
+    expected = {q: 36.0 if np.ceil(q * n) > n - k else 12.0 for q in (0.1, 0.5, 0.9)}
+    assert doc["cost"] == {"p10_usd": expected[0.1], "p50_usd": expected[0.5],
+                           "p90_usd": expected[0.9], "max_usd": 36.0,
+                           "mean_usd": pytest.approx((12 * (n - k) + 36 * k) / n)}
+    (job,) = doc["jobs"]
+    assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (
+        0.0, "2027-01-01T10:10:00Z", "2027-01-01T10:10:00Z")
+    # With P90 = 36 the tail is the k outage scenarios: the pool's 36 against its mean; its
+    # capacity 7 of 8 ticks there against (7k + 8(n - k)) / 8n overall.
+    if expected[0.9] == 36.0:
+        (pool,) = doc["tail_pools"]
+        assert (pool["pool"], pool["tail_mean_usd"], pool["excess_share"]) == (SPOT, 36.0, 1.0)
+        assert pool["tail_availability"] == 0.875
+        assert pool["mean_availability"] == pytest.approx((7 * k + 8 * (n - k)) / (8 * n),
+                                                          abs=1e-4)
+
+
+def test_a_window_source_shorter_than_the_horizon_is_refused() -> None:
+    w, cat = one_job(10), prices()
+    short = WindowSource(library=(("short.json", Trace(3600.0, np.ones(23, dtype=np.int64))),))
+    with pytest.raises(InputFileError) as caught:
+        short.check(stretched(w, cat, 12))
+    assert "short.json" in str(caught.value)
+    assert "24 h" in str(caught.value)
+
+
+def test_manifest_windows_are_one_stretch_of_time_for_every_pool() -> None:
+    # A manifest trace of the pool from 12 hours before the plan's day: 48 hourly ticks,
+    # tick k holding k. A window is 24 ticks from one whole hour in 0..24 of the trace, put
+    # at the plan's start: counts first..first+23, every first drawn in range.
+    w, cat = one_job(10), prices()
+    plan = stretched(w, cat, 12)
+    source = WindowSource(manifest=(hourly(list(range(48)), start=at(-12)),))
+    source.check(plan)
+    firsts = set()
+    for seed in scenario_seeds(5, 40):
+        (trace,) = source.traces(plan, seed)
+        first = int(trace.trace.counts[0])
+        assert (trace.start, list(trace.trace.counts)) == (at(0), list(range(first, first + 24)))
+        firsts.add(first)
+    assert firsts <= set(range(25)) and len(firsts) > 10
+
+
+def test_plan_zone_stats_default_to_the_public_traces_median() -> None:
+    # The tiny plan assumed its spot availability (no cloud.spot_availability, no traces):
+    # 0.59, and 0.44 preemptions per spot-hour -> outages of 0.41 / (0.44 x 0.59) = 1.579 h.
+    w, cat = one_job(10), prices()
+    (stats,) = plan_zone_stats(planned(w, cat)).values()
+    assert stats.availability == 0.59
+    assert stats.mean_outage_hours == pytest.approx(0.41 / (0.44 * 0.59))
+    assert stats.interruptions_per_hour == 0.0
+    # Given in the workload (cloud.spot_availability), the plan records it and it is used.
+    given = one_job(10, spot_availability=[{"instance_type": "p3.2xlarge",
+                                            "region": "us-east-1", "availability": 0.8}])
+    (stats,) = plan_zone_stats(planned(given, cat)).values()
+    assert stats.availability == 0.8
+    assert stats.mean_outage_hours == pytest.approx(0.2 / (0.44 * 0.8))
+
+
+def test_options_put_their_statistics_in_place_of_the_plans() -> None:
+    w, cat = one_job(10), prices()
+    plan = planned(w, cat)
+    # --availability 0.8 alone: outages 0.2 / (0.44 x 0.8) = 0.568 h; with a mean outage too.
+    (s,) = synthetic_source(plan, availability=0.8).stats.values()
+    assert (s.availability, s.mean_outage_hours) == (0.8, pytest.approx(0.2 / 0.352))
+    (s,) = synthetic_source(plan, mean_outage_hours=3.0, interruptions_per_hour=0.1
+                            ).stats.values()
+    assert (s.availability, s.mean_outage_hours, s.interruptions_per_hour) == (0.59, 3.0, 0.1)
+    # An outage shorter than a 5-minute tick cannot be drawn: refused, naming the option.
+    with pytest.raises(ValueError) as caught:
+        synthetic_source(plan, mean_outage_hours=0.01)
+    assert str(caught.value).startswith(f"synthetic traces for {SPOT}: ")
+    assert "--mean-outage-hours = 0.01: must be at least one tick (0.0833333 h)" in str(
+        caught.value)
