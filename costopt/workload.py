@@ -406,6 +406,22 @@ def gang_shape(gpus: int, nodes: int = 1, parallel: int = 1) -> str:
     return " x ".join([*shape, f"{gpus} GPU{'s' if gpus != 1 else ''}"])
 
 
+class GpuDeclaration(_Strict):
+    """A GPU model of the user's own, for GPUs the built-in table lacks (``gpu_models:``).
+
+    ``memory_gb`` is GB per GPU; ``relative_speed`` training throughput per GPU against the
+    reference GPU (V100-SXM2-16GB = 1.0); ``power_watts`` board power per GPU in watts
+    (informational: owned servers give their own ``power_watts``). A declared name equal to
+    one of the built-in table replaces that row for this workload."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64,
+                               pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    memory_gb: float = Field(gt=0, le=4096)
+    relative_speed: float = Field(gt=0, le=100)
+    power_watts: float = Field(default=0, ge=0, le=10_000)
+    vendor: str = Field(default="", max_length=64)
+
+
 class Workload(_Strict):
     """The whole workload file."""
 
@@ -415,6 +431,9 @@ class Workload(_Strict):
     monthly_budget_usd: float | None = Field(default=None, ge=0)
     cloud: CloudSpec | None = None
     owned: OwnedSpec | None = None
+    gpu_models: list[GpuDeclaration] = Field(default_factory=list)
+    """GPU models of the user's own, usable by owned servers, candidates and ``speed:``
+    keys like the table's (:class:`GpuDeclaration`)."""
     jobs: list[Job] = Field(min_length=1)
 
     def job_window(self, job: Job) -> tuple[datetime, datetime]:
@@ -603,6 +622,12 @@ def check_consistency(w: Workload) -> list[FieldIssue]:
                                      "is used twice; job names must be unique"))
         seen.add(name)
     seen = set()
+    for i, gpu in enumerate(w.gpu_models):
+        if gpu.name.upper() in seen:
+            issues.append(FieldIssue(f"gpu_models[{i}].name", gpu.name,
+                                     "is declared twice (names match without regard to case)"))
+        seen.add(gpu.name.upper())
+    seen = set()
     servers = [("owned.servers", i, s.name) for i, s in enumerate(w.servers)]
     servers += [("owned.candidates", i, s.name) for i, s in enumerate(w.candidates)]
     for label, i, name in servers:
@@ -709,6 +734,18 @@ def offers_of(w: Workload, catalog: PriceCatalog) -> tuple[InstanceOffer, ...]:
 def price_date_of(w: Workload, catalog: PriceCatalog) -> date:
     """The date of the oldest price the workload may use (see :func:`offers_of`)."""
     return min((o.price_date for o in offers_of(w, catalog)), default=catalog.price_date)
+
+
+def catalog_for(w: Workload, catalog: PriceCatalog | None = None) -> PriceCatalog:
+    """The price catalog the workload asks for (``cloud.pricing``, else the shipped one;
+    ``catalog`` when given), with the GPU models it declares (``gpu_models:``) added."""
+    from costopt.pricing.catalog import GpuModel, load_catalog
+
+    base = catalog or load_catalog(w.cloud.pricing if w.cloud else None)
+    return base.with_gpus([GpuModel(name=g.name, vendor=g.vendor, memory_gb=g.memory_gb,
+                                    fp32_tflops=0.0, fp16_tensor_tflops=0.0,
+                                    tdp_watts=g.power_watts, relative_speed=g.relative_speed)
+                           for g in w.gpu_models])
 
 
 def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue]:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from costopt.cli.common import Env, get_env, guarded
+from costopt.cli.common import Env, MarketName, OutputFormat, get_env, guarded
 
 if TYPE_CHECKING:
     from costopt.buy.breakeven import BuyOrRent
-    from costopt.workload import CloudSpec, Market, ServerSpec
+    from costopt.workload import Market, ServerSpec, Workload
 
 _MARKET_LABELS = {"on_demand": "on-demand", "spot": "spot"}
 
@@ -31,11 +31,11 @@ def breakeven(
     vs: Annotated[str, typer.Option("--vs", help="The AWS instance type to rent instead, "
                                     "e.g. p3.8xlarge.", metavar="INSTANCE_TYPE")],
     region: Annotated[str | None, typer.Option(
-        help="AWS region of the instance's prices. Default: the global --region, else "
-        "us-east-1.")] = None,
-    market: Annotated[str, typer.Option(
-        help="The market the verdict is about: on_demand or spot (both are shown).")
-    ] = "on_demand",
+        metavar="REGION", help="AWS region of the instance's prices. Default: the global "
+        "--region, else us-east-1.")] = None,
+    market_choice: Annotated[MarketName, typer.Option(
+        "--market", help="The market the verdict is about (both are shown).")
+    ] = MarketName.ON_DEMAND,
     electricity: Annotated[float | None, typer.Option(
         min=0, help="USD per kWh. Default: the workload's, else 0.15.")] = None,
     pue: Annotated[float | None, typer.Option(
@@ -55,8 +55,9 @@ def breakeven(
     chart: Annotated[Path | None, typer.Option(
         help="Write the chart (PNG) here: monthly cost against utilisation, and cumulative "
         "cost over the lifetime.", metavar="PATH.png")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table (for people) or json.")
-                   ] = "table",
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table (for people) or json (errors as JSON on stderr).")
+    ] = OutputFormat.TABLE,
 ) -> None:
     """Buy or rent: the utilisation above which owning SERVER beats renting INSTANCE_TYPE
     for the same work, and at --utilization the monthly costs, the months to pay back the
@@ -67,22 +68,20 @@ def breakeven(
     from costopt.buy.breakeven import compare, owned_side, rentals, to_document
     from costopt.errors import CostoptError
     from costopt.pricing.catalog import load_catalog
+    from costopt.workload import catalog_for
 
     env = get_env(ctx)
-    if market not in _MARKET_LABELS:
-        raise typer.BadParameter(f"{market!r}; valid: on_demand, spot", param_hint="--market")
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
-    owned_server, kwh, default_pue, cloud = _server(server, workload_file)
+    market: Market = market_choice.value  # type: ignore[assignment]
+    owned_server, kwh, default_pue, workload = _server(server, workload_file)
+    cloud = workload.cloud if workload else None
     if ops_usd_per_month is not None:
         owned_server = owned_server.model_copy(update={"ops_usd_per_month": ops_usd_per_month})
-    catalog = load_catalog(cloud.pricing if cloud else None)
+    catalog = catalog_for(workload) if workload else load_catalog()
     where = region or env.region or "us-east-1"
     price_date = catalog.price_date_for([vs], [where])  # the prices compared, not the oldest
     stale = catalog.staleness_warning(env.clock().date(), catalog.offers_for([vs], [where]),
                                       "compared")
-    if stale:
-        env.warn(stale)
+    env.warn_stale(stale, catalog.source)
     owned = owned_side(owned_server, catalog, kwh if electricity is None else electricity,
                        default_pue if pue is None else pue)
     offers = rentals(catalog, vs, where, cloud=cloud, checkpoint_minutes=checkpoint_minutes)
@@ -93,14 +92,14 @@ def breakeven(
     if chart is not None:
         from costopt.buy.chart import write_chart
 
-        write_chart(result, chart, market)  # type: ignore[arg-type]
+        write_chart(result, chart, market)
     if fmt == "json":
-        doc = to_document(result, market)  # type: ignore[arg-type]
+        doc = to_document(result, market)
         doc["prices"] = {"source": catalog.source, "price_date": price_date.isoformat()}
         doc["chart"] = str(chart) if chart else None
         env.console.print_json(json.dumps(doc))
         return
-    _render(result, market, env)  # type: ignore[arg-type]
+    _render(result, market, env)
     env.console.print(f"Prices: {catalog.source} ({price_date.isoformat()}).",
                       highlight=False)
     if chart is not None:
@@ -108,8 +107,9 @@ def breakeven(
 
 
 def _server(name: str, workload_file: Path | None
-            ) -> tuple[ServerSpec, float, float, CloudSpec | None]:
-    """The owned server, the default electricity price and PUE, and the cloud section."""
+            ) -> tuple[ServerSpec, float, float, Workload | None]:
+    """The owned server, the default electricity price and PUE, and the workload it comes
+    from (its cloud section and GPU models apply)."""
     from costopt.buy.servers import find_by_name, load_servers, shipped_server_file
     from costopt.workload import OwnedSpec, load_workload
 
@@ -125,7 +125,7 @@ def _server(name: str, workload_file: Path | None
     found = find_by_name(entries, name, str(workload_file),
                          "the name of one of the workload's owned.servers or "
                          "owned.candidates, or leave out --workload to use the server catalog")
-    return found, owned.electricity_usd_per_kwh, owned.pue, workload.cloud
+    return found, owned.electricity_usd_per_kwh, owned.pue, workload
 
 
 def _usd(value: float) -> str:

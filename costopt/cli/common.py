@@ -7,10 +7,13 @@ module level here, so ``costopt --help`` stays fast.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import IntEnum
+from enum import Enum, IntEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -24,6 +27,82 @@ class ExitCode(IntEnum):
     USER_ERROR = 1  # bad file, infeasible plan, refused action
     USAGE = 2  # Typer's own usage errors
     OVER_BUDGET = 3  # the report's forecast exceeds the budget
+    DEADLINE_MISSED = 4  # simulate: a job missed its deadline (late or not done)
+
+
+PIPE_WIDTH = 100_000
+"""Columns of a console that writes to a pipe or file with no ``COLUMNS`` set: as wide as any
+line, so nothing is wrapped or cut (``costopt status | grep i-0abc`` finds whole lines)."""
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for stdout or stderr: the terminal's width; ``COLUMNS`` where set; else, when
+    piped, :data:`PIPE_WIDTH`. Colour as Rich does it: off when piped or under ``NO_COLOR``."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
+
+
+class OutputFormat(str, Enum):
+    """``--format``: for people, or JSON for programs."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+class Solver(str, Enum):
+    """``--solver``: the LP solver."""
+
+    HIGHS = "highs"  # highspy: the fast one
+    CBC = "cbc"  # bundled with PuLP
+
+
+class MarketName(str, Enum):
+    """``--market``: an AWS purchase option."""
+
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+
+
+def flags_without_type() -> None:
+    """``--help`` shows a flag as ``--force``, not ``--force <bool>``, and an argument by its
+    metavar alone (``SERVER``, not ``SERVER <str>``): Typer 0.29 prints the type of every
+    parameter, flags included."""
+    from typer.core import TyperArgument, TyperOption
+
+    if getattr(TyperOption.display_type_rich, "costopt_flags", False):
+        return
+    option_type = TyperOption.display_type_rich
+    argument_type = TyperArgument.display_type_rich
+
+    def option_display(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else option_type(self, ctx)
+
+    def argument_display(self: TyperArgument, ctx: Any) -> str | None:
+        return None if self.metavar else argument_type(self, ctx)
+
+    option_display.costopt_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = option_display  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_display  # type: ignore[method-assign]
+
+
+def completion_shell_from_env() -> None:
+    """``--install-completion`` and ``--show-completion`` find the shell from ``$SHELL`` when
+    the process tree shows none (a parent that is no shell, a background job): Typer alone
+    then says "Shell  not supported"."""
+    from typer import completion
+
+    detect = completion._get_shell_name
+    if getattr(detect, "costopt_shell", False):
+        return
+
+    def shell_name() -> str | None:
+        return detect() or (Path(os.environ["SHELL"]).name.lower()
+                            if os.environ.get("SHELL") else None)
+
+    shell_name.costopt_shell = True  # type: ignore[attr-defined]
+    completion._get_shell_name = shell_name
 
 
 def _utc_now() -> datetime:
@@ -34,8 +113,8 @@ def _utc_now() -> datetime:
 class Env:
     """Effects a command may use, injectable by tests: consoles, the clock, AWS settings."""
 
-    console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    console: Console = field(default_factory=make_console)
+    err: Console = field(default_factory=lambda: make_console(stderr=True))
     clock: Callable[[], datetime] = _utc_now
     verbose: bool = False
     profile: str | None = None
@@ -69,7 +148,37 @@ class Env:
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        """A warning on stderr, wrapped between words at the terminal's width (piped with no
+        ``COLUMNS``: one line)."""
+        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+    def busy(self, message: str) -> AbstractContextManager[Any]:
+        """A spinner with ``message`` on stderr while the work inside runs, in a terminal
+        only (piped, nothing is drawn)."""
+        if not self.err.is_terminal:
+            return nullcontext()
+        return self.err.status(message)
+
+    def warn_stale(self, message: str | None, price_file: str) -> None:
+        """The stale-price warning, once a day per price file (every time with -v): a
+        marker ``STATE_DIR/warned/stale-prices-HASH-DAY`` records that it was shown."""
+        if message is None:
+            return
+        import hashlib
+
+        from costopt.orchestrate.ledger import default_state_dir
+
+        day = self.clock().date().isoformat()
+        key = hashlib.sha256(price_file.encode()).hexdigest()[:16]
+        marker = default_state_dir() / "warned" / f"stale-prices-{key}-{day}"
+        if marker.exists() and not self.verbose:
+            return
+        self.warn(f"{message} (Shown once a day for this price file; -v shows it always.)")
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # a read-only home: the warning is shown every time
 
 
 def get_env(ctx: typer.Context) -> Env:
@@ -83,16 +192,38 @@ def get_env(ctx: typer.Context) -> Env:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def error_document(exc: CostoptError) -> dict[str, Any]:
+    """An error as ``--format json`` puts it on stderr: the message, the exit code, and for
+    an input file each issue's field path, value and message."""
+    from costopt.errors import MISSING, InputFileError
+
+    doc: dict[str, Any] = {"error": str(exc), "exit_code": exc.exit_code,
+                           "kind": type(exc).__name__}
+    if isinstance(exc, InputFileError):
+        doc["file"] = exc.file
+        doc["issues"] = [{"path": i.path, "value": None if i.value is MISSING else i.value,
+                          "message": i.message} for i in exc.issues]
+    return doc
+
+
 def guarded(fn: F) -> F:
-    """Turn a :class:`CostoptError` into a message on stderr and its exit code."""
+    """Turn a :class:`CostoptError` into a message on stderr and its exit code; under
+    ``--format json`` (a command's ``fmt``) the message is a JSON document
+    (:func:`error_document`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CostoptError as exc:
-            Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, markup=True,
-                                      soft_wrap=True)
+            err = make_console(stderr=True)
+            if kwargs.get("fmt") == OutputFormat.JSON:
+                import json
+
+                err.out(json.dumps(error_document(exc), default=str), highlight=False)
+            else:
+                err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True,
+                          soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

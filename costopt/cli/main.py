@@ -8,6 +8,7 @@ import typer
 
 from costopt import __version__
 from costopt.cli import breakeven as breakeven_cli
+from costopt.cli import diff as diff_cli
 from costopt.cli import orchestrate as orchestrate_cli
 from costopt.cli import plan as plan_cli
 from costopt.cli import pricing as pricing_cli
@@ -17,7 +18,7 @@ from costopt.cli import risk as risk_cli
 from costopt.cli import simulate as simulate_cli
 from costopt.cli import state as state_cli
 from costopt.cli import traces as traces_cli
-from costopt.cli.common import Env
+from costopt.cli.common import Env, completion_shell_from_env, flags_without_type
 from costopt.cli.startup import command_begins
 
 app = typer.Typer(
@@ -25,12 +26,15 @@ app = typer.Typer(
     help="Where to run planned GPU work - owned servers, AWS on-demand or AWS spot - at the "
     "lowest cost that meets every deadline.\n\nExample: costopt plan examples/workload.yaml",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+flags_without_type()
+completion_shell_from_env()
 
 for module in (plan_cli, breakeven_cli, pricing_cli, orchestrate_cli, progress_cli, report_cli,
-               simulate_cli, traces_cli, risk_cli, state_cli):
+               simulate_cli, traces_cli, risk_cli, state_cli, diff_cli):
     module.register(app)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.cli.state import StateUrl, as_of, ledger_at, open_ledger
@@ -23,6 +22,7 @@ from costopt.cli.steering import (
     progress_model_for,
 )
 from costopt.errors import CostoptError
+from costopt.orchestrate.job_state import states_help
 
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     app.command("apply")(apply)
-    app.command("status")(status)
+    app.command("status", epilog=states_help())(status)
     app.command("watch")(watch)
 
 
@@ -273,23 +273,26 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
     older = len({o.plan_id for o in outcome.observed if o.plan_id not in (None, outcome.plan_id)
                  and o.state not in ("shutting-down", "terminated")})
-    out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: {len(outcome.observed)} instance(s) "
-              f"of its workload, {live} running"
+    out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: found {len(outcome.observed)} "
+              f"instance(s) of its workload, {live} running, before "
+              + ("any change" if outcome.dry_run else "the changes above")
               + (f"; {older} older plan(s) of the workload to take over." if older else "."),
               highlight=False)
     _say_foreign(outcome.foreign, env)
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
                  "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
-        table = Table(box=None, show_header=True, pad_edge=False)
-        for col in ("", "action", "pool", "slot", "instance", "USD/h", "why"):
-            table.add_column(col, justify="right" if col in ("slot", "USD/h") else "left",
-                             overflow="fold")
+        from costopt.cli.tables import Col, pool_words, show, table_of
+
+        table = table_of("", [Col("", "word"), Col("action"), Col("pool"),
+                              Col("slot", "number", optional=True), Col("instance", "id"),
+                              Col("USD/h", "number"), Col("why")])
         for a in recon.actions:
             kind = f"{a.kind} [red](refused: over budget)[/]" if id(a) in refused else a.kind
-            table.add_row(signs[a.kind], kind, a.pool, "" if a.slot is None else str(a.slot),
-                          a.instance_id or "(new)", f"{a.usd_per_hour_change:+,.4f}", a.reason)
-        out.print(table)
+            table.add_row(signs[a.kind], kind, pool_words(a.pool),
+                          "" if a.slot is None else str(a.slot), a.instance_id or "(new)",
+                          f"{a.usd_per_hour_change:+,.4f}", a.reason)
+        show(out, table)
         for action, verdict in outcome.refused:
             out.print(f"[red]would be refused:[/] {verdict.message(action)}",
                       highlight=False, soft_wrap=True)
@@ -420,14 +423,17 @@ def _leaders_table(leaders: list[dict[str, Any]], env: Env) -> None:
     if not leaders:
         env.console.print("No controller in charge of any workload (no watch is running).")
         return
-    table = Table(title="Controllers in charge", title_justify="left")
-    for col in ("workload", "role", "host", "pid", "last tick", "lease until", "state"):
-        table.add_column(col, overflow="fold")
+    from costopt.cli.tables import Col, show, table_of
+
+    table = table_of("Controllers in charge", [
+        Col("workload", "name"), Col("role", "name"), Col("host", "name"),
+        Col("pid", "number", optional=True), Col("last tick", "stamp", optional=True),
+        Col("lease until", "stamp", optional=True), Col("state")])
     for c in leaders:
         table.add_row(c["workload"], c["role"], c["host"], str(c["pid"]), c["last_tick"],
                       c["lease_until"], "[green]leading[/]" if c["live"] else
                       "[red]lapsed: a standby or the next apply takes over[/]")
-    env.console.print(table)
+    show(env.console, table)
 
 
 def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
@@ -443,16 +449,18 @@ def _plan_documents(plan_file: Path | None, ledger: Ledger | None,
 def _jobs_table(jobs: list[dict[str, Any]], env: Env) -> None:
     if not jobs:
         return
-    table = Table(title="Jobs against the plan's pace (reference GPU-hours)",
-                  title_justify="left")
-    for col in ("job", "done", "planned by now", "needed", "due", "pace"):
-        table.add_column(col, justify="left" if col in ("job", "due", "pace") else "right")
+    from costopt.cli.tables import Col, show, styled, table_of
+
+    table = table_of("Jobs against the plan's pace", [
+        Col("job", "name"), Col("done\nGPU-h", "number"), Col("planned\nby now\nGPU-h", "number"),
+        Col("needed\nGPU-h", "number"), Col("due\nUTC", "stamp"), Col("state", "word")])
     for j in jobs:
-        colour = {"behind": "yellow", "critical": "red"}.get(j["pace"], "green")
         table.add_row(j["job"], f"{j['done_gpu_hours']:,.2f}",
                       f"{j['planned_by_now_gpu_hours']:,.2f}", f"{j['needed_gpu_hours']:,.2f}",
-                      j["deadline"][5:16].replace("T", " "), f"[{colour}]{j['pace']}[/]")
-    env.console.print(table)
+                      j["deadline"][5:16].replace("T", " "), styled(j["pace"]))
+    show(env.console, table)
+    env.console.print("GPU-h: reference GPU-hours (V100 = 1.0). States: costopt status --help.",
+                      highlight=False)
 
 
 def _status_plans(plan_file: Path | None, ledger: Ledger | None
@@ -476,23 +484,23 @@ def _status_plans(plan_file: Path | None, ledger: Ledger | None
 
 
 def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: Env) -> None:
+    from costopt.cli.tables import Col, pool_words, show, styled, table_of
+
     out = env.console
     if not rows:
         out.print("No instances tagged for these plans.")
     else:
-        table = Table(title="Managed instances", title_justify="left")
-        for col in ("instance", "pool", "slot", "market", "state", "AZ", "age h", "USD/h",
-                    "cost so far USD"):
-            table.add_column(col, justify="right" if col in ("slot", "age h", "USD/h",
-                                                            "cost so far USD") else "left",
-                             overflow="fold")
+        table = table_of("Managed instances", [
+            Col("instance", "id"), Col("pool"), Col("slot", "number", optional=True),
+            Col("market", "word"), Col("state", "word"), Col("AZ", "id", optional=True),
+            Col("age\nh", "number"), Col("USD/h", "number"), Col("cost so\nfar USD", "number")])
         for r in rows:
-            table.add_row(r["instance_id"], r["pool"], "" if r["slot"] is None else
-                          str(r["slot"]), r["market"].replace("_", "-"), r["state"],
+            table.add_row(r["instance_id"], pool_words(r["pool"]), "" if r["slot"] is None else
+                          str(r["slot"]), styled(r["market"].replace("_", "-")), r["state"],
                           r["az"] or "", f"{r['age_hours']:,.1f}",
                           "" if r["usd_per_hour"] is None else f"{r['usd_per_hour']:,.4f}",
                           f"{r['cost_usd']:,.2f}")
-        out.print(table)
+        show(out, table)
         total = sum(r["cost_usd"] for r in rows)
         hourly = sum(r["usd_per_hour"] or 0.0 for r in rows if r["state"] in ("pending",
                                                                              "running"))
@@ -503,12 +511,11 @@ def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: 
             out.print(f"{unknown} instance(s) not in the ledger: priced at their plan's pool "
                       "from their launch; `costopt apply` adopts them.", highlight=False)
     if lost:
-        table = Table(title="Spot interruptions", title_justify="left")
-        for col in ("instance", "pool", "at", "reason"):
-            table.add_column(col, overflow="fold")
+        table = table_of("Spot interruptions", [Col("instance", "id"), Col("pool"),
+                                                Col("at (UTC)", "stamp"), Col("reason")])
         for i in lost:
-            table.add_row(i["instance_id"], i["pool"], i["at"], i["reason"])
-        out.print(table)
+            table.add_row(i["instance_id"], pool_words(i["pool"]), i["at"], i["reason"])
+        show(out, table)
     else:
         out.print("No spot interruptions recorded.")
 

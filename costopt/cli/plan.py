@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.console import Console
 
-from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
+from costopt.cli.tables import Col, pool_words, show, table_of
 from costopt.errors import CostoptError, WorkloadError
 
 if TYPE_CHECKING:
@@ -34,16 +35,13 @@ STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
 
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     """The workload and the price catalog it asks for, staleness warned."""
-    from costopt.pricing.catalog import load_catalog
-    from costopt.workload import horizon_started, load_workload, offers_of
+    from costopt.workload import catalog_for, horizon_started, load_workload, offers_of
 
     workload = load_workload(workload_file)
-    price_file = workload.cloud.pricing if workload.cloud else None
-    catalog = load_catalog(price_file)
+    catalog = catalog_for(workload)
     stale = catalog.staleness_warning(env.clock().date(), offers_of(workload, catalog),
                                       "this workload may use")
-    if stale:
-        env.warn(stale)
+    env.warn_stale(stale, catalog.source)
     started = horizon_started(workload, env.clock())
     if started:
         env.warn(started)
@@ -57,10 +55,11 @@ def plan(
                                                   metavar="WORKLOAD.yaml")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan "
                                          "file.")] = Path("plan.json"),
-    solver: Annotated[str, typer.Option(help="LP solver: highs (highspy, the fast one) or "
-                                        "cbc (bundled with PuLP).")] = "highs",
-    fmt: Annotated[str, typer.Option("--format", help="table (for people) or json (the plan "
-                                     "file on stdout).")] = "table",
+    solver: Annotated[Solver, typer.Option(help="LP solver: highs (highspy, the fast one) or "
+                                           "cbc (bundled with PuLP).")] = Solver.HIGHS,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table (for people) or json (the plan file on stdout; errors as "
+        "JSON on stderr).")] = OutputFormat.TABLE,
     time_limit: Annotated[float | None, typer.Option(help="Give up after this many seconds "
                                                      "of solving.")] = None,
     resume: Annotated[Path | None, typer.Option(
@@ -71,8 +70,11 @@ def plan(
                                            "time (ISO 8601, UTC); default now.",
                                            metavar="TIME")] = None,
     state_dir: Annotated[Path | None, typer.Option(
-        "--state-dir", help="With --resume: where the ledger lives (default "
-        "~/.local/state/costopt).")] = None,
+        "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt): "
+        "--resume reads progress there; the plan in force is looked up there.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite the plan file even when it holds the plan in force.")
+    ] = False,
     risk: Annotated[int | None, typer.Option(
         "--risk", help="Then carry the plan out in N scenarios of spot capacity and print its "
         "risk line: P50/P90 cost, jobs at risk (docs/risk.md).", metavar="N", min=1)] = None,
@@ -82,6 +84,9 @@ def plan(
         metavar="USD", min=0)] = None,
 ) -> None:
     """Plan the workload at the lowest cost that meets every deadline, and write the plan.
+
+    When the output file holds a plan already, what changes is shown first (as `costopt
+    diff`); the plan in force (the one `apply` carries out) is overwritten only with --force.
 
     Example: costopt plan examples/workload.yaml -o plan.json
     """
@@ -93,17 +98,14 @@ def plan(
     from costopt.workload import workload_sha256
 
     env = get_env(ctx)
-    if solver not in ("cbc", "highs"):
-        raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     workload, catalog = _load(workload_file, env)
     if resume is not None:
         _resume(workload, catalog, workload_file, resume, env.time_option(at), state_dir,
-                solver, output, fmt, env)
+                solver.value, output, fmt.value, env)
         return
-    result = make_plan(workload, catalog, solver=solver, source=str(workload_file),
-                       time_limit_s=time_limit)
+    with env.busy(f"Planning {len(workload.jobs):,} job(s) with {solver.value}..."):
+        result = make_plan(workload, catalog, solver=solver.value, source=str(workload_file),
+                           time_limit_s=time_limit)
     for note in result.notes:
         env.warn(note)
     seconds = sum(result.timings.values())
@@ -119,12 +121,14 @@ def plan(
         risk_started = time.perf_counter()
         document, risk_line = plan_risk(env, document, workload, catalog, scenarios=risk,
                                         budget_usd=risk_budget, replan=lambda w: to_document(
-            make_plan(w, catalog, solver=solver, source=str(workload_file),
+            make_plan(w, catalog, solver=solver.value, source=str(workload_file),
                       time_limit_s=time_limit), str(workload_file),
             workload_sha256(workload_file)))
         started += time.perf_counter() - risk_started  # the sweep is no part of writing
-    write_plan(document, output)
     doc = document.as_json()
+    _before_overwrite(output, doc, workload.name, state_dir, force,
+                      env.err if fmt == "json" else env.console)
+    write_plan(document, output)
     if env.verbose:
         timings = {**result.timings, "write": time.perf_counter() - started}
         order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
@@ -134,10 +138,41 @@ def plan(
                       highlight=False)
         env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
                       highlight=False)
-    _written(doc, output, fmt, env)
+    _written(doc, output, fmt, env, [c.name for c in workload.candidates])
     if risk_line:
         (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
                                                           soft_wrap=True)
+
+
+def _before_overwrite(output: Path, new: dict[str, Any], workload: str,
+                      state_dir: Path | None, force: bool, out: Console) -> None:
+    """Before ``output`` is written over: show what changes from the plan it holds; refuse,
+    unless ``force``, when that plan is the one in force for the workload in the ledger."""
+    from costopt.cli.diff import render_diff
+    from costopt.orchestrate.ledger import Ledger, ledger_path
+    from costopt.plan.diff import diff_plans
+    from costopt.planfile import read_plan
+
+    if not output.is_file():
+        return
+    try:
+        old = read_plan(output).as_json()
+    except CostoptError:
+        return  # not a plan file: nothing to compare
+    if old["plan_id"] == new["plan_id"]:
+        return
+    out.print(f"{output} holds a plan already; what changes:", highlight=False)
+    render_diff(diff_plans(old, new), out)
+    if force or not ledger_path(state_dir).exists():
+        return
+    with Ledger.open(state_dir) as ledger:
+        in_force = ledger.plan_in_force(workload)
+    if in_force is not None and in_force[0] == old["plan_id"]:
+        raise CostoptError(
+            f"{output} holds {old['plan_id']}, the plan in force for {workload} since "
+            f"{in_force[1].strftime('%Y-%m-%dT%H:%M:%SZ')}; nothing was written. To fix: "
+            f"write the new plan elsewhere (-o plan-new.json) and compare with `costopt diff "
+            f"{output} plan-new.json`, or pass --force to overwrite it")
 
 
 def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resume: Path,
@@ -168,12 +203,13 @@ def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resu
     _written(doc.as_json(), output, fmt, env)
 
 
-def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env) -> None:
+def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env,
+             candidates: list[str] | None = None) -> None:
     """Say what plan was written, and exit 1 for an infeasible one."""
     if fmt == "json":
         env.console.print_json(json.dumps(doc))
     else:
-        render_plan(doc, env)
+        render_plan(doc, env, candidates or [])
         env.console.print(f"Plan written to [bold]{output}[/bold] ({doc['plan_id']}).")
     if doc["status"] != "optimal":
         env.err.print(f"[red]infeasible:[/red] the workload cannot be done as asked; "
@@ -185,21 +221,12 @@ def _usd(value: float) -> str:
     return f"{value:,.2f}"
 
 
-def _pool_words(pool: str) -> str:
-    """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
-    ``spot p3.2xlarge us-east-1``; a spot pool's zone last (``... us-east-1 use1-az1``)."""
-    parts = pool.split(":")
-    if parts[0] == "aws" and len(parts) in (4, 5):
-        return " ".join([parts[3].replace("_", "-"), parts[2], parts[1], *parts[4:]])
-    return " ".join(parts)
-
-
 TABLE_ROWS = 200
 """Rows of the jobs table a terminal shows: a plan of 10,000 jobs has the rest in its file
 (and printing them all took 12 s of the 45 s such a plan takes)."""
 
 
-def render_plan(doc: dict[str, Any], env: Env) -> None:
+def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = None) -> None:
     """The plan for people: jobs (a sweep's or multi-node job's GPUs at once beside its
     name), cost by market, baselines, what binds, shortfalls."""
     from costopt.workload import gang_shape
@@ -220,12 +247,10 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
         run["usd"] += a["cost_usd"]
     daily = all(run["hours"] % 24 == 0 for run in doc["horizon"]["period_runs"])
     stamp = slice(5, 10) if daily else slice(5, 16)
-    table = Table(title=f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
-                  ", UTC)", title_justify="left")
-    for col, right in (("job", False), ("pool", False), ("GPU-h", True),
-                       ("work (ref GPU-h)", True), ("periods", False), ("USD", True)):
-        table.add_column(col, justify="right" if right else "left", overflow="fold",
-                         min_width=12 if col == "periods" else None)
+    table = table_of(f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
+                     ", UTC)", [Col("job", "name"), Col("pool"), Col("GPU-h", "number"),
+                                Col("work\nref GPU-h", "number"), Col("periods", "stamp"),
+                                Col("USD", "number")])
     previous = None
     shapes = {j["job"]: gang_shape(j["gpus"], j["nodes"], j["parallel"])
               for j in doc.get("jobs", []) if j["nodes"] > 1 or j["parallel"] > 1}
@@ -235,16 +260,14 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
                          "file holds every assignment")
     for (job, pool), run in rows[:TABLE_ROWS]:
         label = f"{job} ({shapes[job]})" if job in shapes else job
-        table.add_row(label if job != previous else "", _pool_words(pool),
+        table.add_row(label if job != previous else "", pool_words(pool),
                       f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",
                       f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
                       _usd(run["usd"]))
         previous = job
-    out.print(table)
+    show(out, table)
 
-    by_market = Table(title="Cost (USD)", title_justify="left")
-    by_market.add_column("part")
-    by_market.add_column("USD", justify="right")
+    by_market = table_of("Cost over the horizon", [Col("part"), Col("USD", "number")])
     for market, usd in cost["by_market"].items():
         by_market.add_row(f"variable: {market.replace('_', '-')}", _usd(usd))
     by_market.add_row("variable cost", _usd(cost["variable_usd"]))
@@ -254,21 +277,26 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
                       f"[bold]{_usd(cost['total_usd'])}[/bold]")
     if cost.get("spot_always_there_usd") is not None:
         by_market.add_row("total were spot always there", _usd(cost["spot_always_there_usd"]))
-    out.print(by_market)
+    show(out, by_market)
     for buy in doc.get("purchases", []):
         out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
                   f"{buy['max_count']}): {_usd(buy['fixed_usd'])} USD of fixed cost over the "
                   "horizon", highlight=False)
+    bought = {buy["pool"] for buy in doc.get("purchases", [])}
+    for name in candidates or []:
+        if f"buy:{name}" not in bought:
+            out.print(f"[bold]Not bought[/bold]: candidate {name} - buying it would cost more "
+                      "over the horizon (its fixed cost) than it saves.", highlight=False)
     if doc.get("buy_saving_usd") is not None:
         out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
                   f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)
 
-    base = Table(title="Against the baselines (same prices, setup and spot availability; "
-                 "ignoring owned capacity, limits shared between jobs and the budget; jobs "
-                 "only owned servers can run cost in each what they cost in the plan)",
-                 title_justify="left")
-    for col in ("baseline", "total USD", "plan saves USD", "saves %", "note"):
-        base.add_column(col, justify="left" if col in ("baseline", "note") else "right")
+    base = table_of("Against the baselines (same prices, setup and spot availability; "
+                    "ignoring owned capacity, limits shared between jobs and the budget; "
+                    "jobs only owned servers can run cost in each what they cost in the plan)",
+                    [Col("baseline", "name"), Col("total\nUSD", "number"),
+                     Col("plan saves\nUSD", "number"), Col("saves\n%", "number"),
+                     Col("note")])
     for name, b in doc["baselines"].items():
         if not b["feasible"]:  # it leaves work undone: no saving to compare
             misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
@@ -277,7 +305,7 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
             continue
         pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
         base.add_row(name, _usd(b["total_usd"]), _usd(b["savings_usd"]), f"{pct:.1f}", "")
-    out.print(base)
+    show(out, base)
 
     binding = doc["binding"]
     lines = [f"owned {o['pool']}: {o['used_pct']:.0f}% used, full in {o['full_periods']} "
@@ -291,13 +319,11 @@ def render_plan(doc: dict[str, Any], env: Env) -> None:
     for line in lines or ["nothing: every limit has room"]:
         out.print(f"  - {line}", highlight=False)
     if doc["shortfalls"]:
-        short = Table(title="Shortfalls: work that cannot be done", title_justify="left")
-        short.add_column("job")
-        short.add_column("ref GPU-hours", justify="right")
-        short.add_column("why")
+        short = table_of("Shortfalls: work that cannot be done", [
+            Col("job", "name"), Col("short\nref GPU-h", "number"), Col("why")])
         for s in doc["shortfalls"]:
             short.add_row(s["job"], f"{s['gpu_hours']:,.1f}", s["reason"])
-        out.print(short)
+        show(out, short)
 
 
 @guarded
@@ -305,6 +331,9 @@ def validate(
     ctx: typer.Context,
     workload_file: Annotated[Path, typer.Argument(help="The workload YAML file.",
                                                   metavar="WORKLOAD.yaml")],
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table (for people) or json (a summary on stdout; errors as JSON "
+        "on stderr).")] = OutputFormat.TABLE,
 ) -> None:
     """Check a workload file and say precisely what is wrong (file, field, value, what is
     valid).
@@ -325,6 +354,12 @@ def validate(
     if issues:
         raise WorkloadError(str(workload_file), issues)
     pools = build_pools(workload, catalog)
+    if fmt == OutputFormat.JSON:
+        env.console.print_json(json.dumps({
+            "file": str(workload_file), "valid": True, "jobs": len(workload.jobs),
+            "owned_pools": len(pools.owned), "cloud_pools": len(pools.cloud),
+            "periods": workload.horizon.periods}))
+        return
     env.console.print(
         f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
         f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "

@@ -219,8 +219,7 @@ def show(
     stale = catalog.staleness_warning(
         env.clock().date(), [o for o in catalog.offers if (o.instance_type, o.region) in shown],
         "shown")
-    if stale:
-        env.warn(stale)
+    env.warn_stale(stale, catalog.source)
     sources = sorted({r["source"].split(";")[0].strip() for r in rows})
     if zones:
         _show_zones(rows, catalog, fmt, env, {"price_file": str(path), "price_date": price_date,
@@ -311,7 +310,11 @@ def refresh(
     ctx: typer.Context,
     regions: Annotated[list[str] | None, typer.Option(
         "--regions", metavar="REGION,...", help="Regions to refresh; repeat or "
-        "comma-separate (default: the regions of the table in use).")] = None,
+        "comma-separate (default: the workload's cloud.regions with --workload, else the "
+        "global --region, else the regions of the table in use).")] = None,
+    workload_file: Annotated[Path | None, typer.Option(
+        "--workload", metavar="WORKLOAD.yaml", help="Refresh the regions this workload "
+        "names (cloud.regions).")] = None,
     families: Annotated[list[str] | None, typer.Option(
         "--families", metavar="FAMILY,...", help="Instance families; repeat or "
         "comma-separate (default: p2 p3 p3dn p4d p4de p5 g4dn g4ad g5 g6).")] = None,
@@ -349,7 +352,8 @@ def refresh(
     current = _current_offers(env)
     bands = {(o.instance_type, o.region): o.interruption_band
              for o in current if o.interruption_band}
-    wanted_regions = _split(regions, lower=True) or sorted({o.region for o in current})
+    wanted_regions = (_split(regions, lower=True) or _workload_regions(workload_file)
+                      or ([env.region] if env.region else sorted({o.region for o in current})))
     wanted_families = _split(families, lower=True) or list(core.DEFAULT_FAMILIES)
     gpu_memory = {k: g.memory_gb for k, g in
                   load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
@@ -363,8 +367,8 @@ def refresh(
             bands=bands, gpu_memory_gb=gpu_memory,
             on_region=lambda region: progress.update(task, advance=1,
                                                      description=f"{region} done"))
-    failed = "; ".join(f"{region}: {message}" for region, message in result.failures.items())
-    why = f"Failed: {failed}." if failed else "No rows for the families asked."
+    failed = " ".join(failure_lines(result.failures))
+    why = f"Failed: {failed}" if failed else "No rows for the families asked."
     if not result.rows:
         raise AwsError(f"no prices fetched, {target} left as it is. {why} To fix: check the "
                        "credentials, the permissions pricing:GetProducts, "
@@ -380,10 +384,36 @@ def refresh(
                       f"{len(result.regions)} region(s), prices of {env.clock().date()}).{used}",
                       highlight=False, soft_wrap=True)
     if result.failures:
-        for region, message in result.failures.items():
-            env.err.print(f"[red]failed:[/red] {region}: {message}", highlight=False,
-                          soft_wrap=True)
+        for line in failure_lines(result.failures):
+            env.err.print(f"[red]failed:[/red] {line}", highlight=False, soft_wrap=True)
         env.err.print(f"{len(result.failures)} region(s) failed and kept their previous rows "
                       f"in {target}, if any. To fix: run again with --regions "
                       f"{','.join(result.failures)}.", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+FAILURE_CHARS = 160
+"""Most characters of one failure's message shown (an HTML error page is cut, with "...")."""
+
+
+def failure_lines(failures: dict[str, str]) -> list[str]:
+    """One line per kind of failure (the message with its region's name taken out), naming
+    the regions it hit: ``23 regions (af-south-1, ...): 500: <!doctype html>...``."""
+    kinds: dict[str, list[str]] = {}
+    for region, message in failures.items():
+        text = " ".join(message.replace(region, "REGION").split())
+        if len(text) > FAILURE_CHARS:
+            text = text[:FAILURE_CHARS].rsplit(" ", 1)[0] + " ..."
+        kinds.setdefault(text, []).append(region)
+    return [f"{len(where)} region{'s' if len(where) > 1 else ''} ({', '.join(where)}): {text}"
+            for text, where in kinds.items()]
+
+
+def _workload_regions(workload_file: Path | None) -> list[str]:
+    """The regions a workload's ``cloud.regions`` names ([] without one)."""
+    if workload_file is None:
+        return []
+    from costopt.workload import load_workload
+
+    cloud = load_workload(workload_file).cloud
+    return list(cloud.regions or []) if cloud else []

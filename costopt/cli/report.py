@@ -129,29 +129,16 @@ def _jobs_pace(view: LedgerView, state: tuple[str | None, Path | None],
     return rows
 
 
-def _pace_markdown(pace: list[dict[str, Any]]) -> str:
-    if not pace:
-        return ""
-    lines = ["", "## Jobs against their plans' pace (reference GPU-hours)", "",
-             "| plan | job | done | planned by now | needed | due | pace |",
-             "| --- | --- | ---: | ---: | ---: | --- | --- |"]
-    lines += [f"| {j['plan_id']} | {j['job']} | {j['done_gpu_hours']:,.2f} | "
-              f"{j['planned_by_now_gpu_hours']:,.2f} | {j['needed_gpu_hours']:,.2f} | "
-              f"{j['deadline']} | {j['pace']} |" for j in pace]
-    return "\n".join(lines) + "\n"
-
-
 def _text(result: MonthReport, fmt: str, pace: list[dict[str, Any]]) -> str:
     from costopt.report import render
 
     if fmt == "html":
         from costopt.report.charts import chart_pngs
 
-        return render.html_page(result, chart_pngs(result))
+        return render.html_page(result, chart_pngs(result), pace)
     if fmt == "json":
         return json.dumps({**render.json_document(result), "jobs_pace": pace}, indent=2) + "\n"
-    return render.csv_text(result) if fmt == "csv" else render.markdown(result) + \
-        _pace_markdown(pace)
+    return render.csv_text(result) if fmt == "csv" else render.markdown(result, pace)
 
 
 def _write_all(result: MonthReport, out_dir: Path, env: Env,
@@ -167,7 +154,7 @@ def _write_all(result: MonthReport, out_dir: Path, env: Env,
         "report.md": _text(result, "md", pace).encode(),
         "report.csv": render.csv_text(result).encode(),
         "report.json": _text(result, "json", pace).encode(),
-        "report.html": render.html_page(result, pngs).encode(),
+        "report.html": render.html_page(result, pngs, pace).encode(),
         **{f"chart-{name}.png": data for name, data in pngs.items()},
     }
     for name, data in files.items():

@@ -79,7 +79,7 @@ def risk(
     Example: costopt risk plan.json -n 200 --format html -o risk.html
     """
     from costopt.planfile import read_plan
-    from costopt.pricing.catalog import load_catalog
+    from costopt.workload import catalog_for
 
     env = get_env(ctx)
     policy_named(policy)
@@ -87,7 +87,7 @@ def risk(
         raise typer.BadParameter(f"{fmt!r}; valid: {', '.join(FORMATS)}", param_hint="--format")
     plan = read_plan(plan_file)
     workload, _path = plan_workload(plan, workload_file)
-    catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+    catalog = catalog_for(workload)
     inputs = _inputs(plan, workload, catalog, traces, availability, mean_outage_hours,
                      interruptions_per_hour, policy, spot_attempts)
     if write_traces is not None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
 
-from costopt.cli.common import Env, get_env, guarded
+from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
 from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
+from costopt.cli.tables import Col, show, styled, table_of
 
 
 def register(app: typer.Typer) -> None:
@@ -28,11 +28,12 @@ def simulate(
         metavar="traces.yaml")],
     workload_file: WorkloadFile = None,
     policy: PolicyName = "deadline",
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", help="table or json (errors as JSON on stderr).")] = OutputFormat.TABLE,
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Also write the JSON result to this file.")] = None,
-    solver: Annotated[str, typer.Option(help="LP solver of the hindsight bound (many jobs): "
-                                        "highs or cbc.")] = "highs",
+    solver: Annotated[Solver, typer.Option(help="LP solver of the hindsight bound (many "
+                                           "jobs).")] = Solver.HIGHS,
     spot_attempts: Annotated[int, typer.Option(
         help="Spot launches per slot before the fallback chain moves on (as apply).",
         min=1)] = 2,
@@ -47,28 +48,25 @@ def simulate(
     from costopt.orchestrate.apply import ApplyOptions
     from costopt.orchestrate.steer import setup_minutes_of
     from costopt.planfile import read_plan
-    from costopt.pricing.catalog import load_catalog
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate as run
     from costopt.simulate.score import score_document
     from costopt.traces import load_manifest
+    from costopt.workload import catalog_for
 
     env = get_env(ctx)
     driver = policy_named(policy)
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
-    if solver not in ("cbc", "highs"):
-        raise typer.BadParameter(f"{solver!r}; valid: cbc, highs", param_hint="--solver")
     plan = read_plan(plan_file)
     workload, _path = plan_workload(plan, workload_file)
-    catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+    catalog = catalog_for(workload)
     traces = load_manifest(traces_file)
-    sim = run(plan, workload=workload, catalog=catalog, traces=traces,
-              policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
-              say=_verbose(env))
-    best = hindsight(workload, catalog, traces, solver=solver,
-                     setup_minutes=setup_minutes_of(plan, workload))
-    doc = score_document(sim, best, traces)
+    with env.busy(f"Simulating {plan.plan_id} against {len(traces)} trace(s)..."):
+        sim = run(plan, workload=workload, catalog=catalog, traces=traces,
+                  policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
+                  say=_verbose(env))
+        best = hindsight(workload, catalog, traces, solver=solver.value,
+                         setup_minutes=setup_minutes_of(plan, workload))
+        doc = score_document(sim, best, traces)
     for note in doc["notes"]:
         env.warn(note)
     if output is not None:
@@ -78,6 +76,11 @@ def simulate(
         env.console.print_json(json.dumps(doc))
     else:
         _tables(doc, env)
+    missed = [j["job"] for j in doc["jobs"] if not j["met_deadline"]]
+    if missed:
+        env.err.print(f"[red]deadline missed:[/red] {', '.join(missed)} (exit code "
+                      f"{ExitCode.DEADLINE_MISSED.value})", highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitCode.DEADLINE_MISSED)
 
 
 def _verbose(env: Env) -> Any:
@@ -100,15 +103,23 @@ def _usd(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def done_percent(job: dict[str, Any]) -> str:
+    """The share of its work a job did, to 0.1 %, rounded down: 99.97 % is ``99.9``, so
+    ``100.0`` means done, never "not done"."""
+    if job["finished"]:
+        return "100.0"
+    share = job["done_gpu_hours"] / job["needed_gpu_hours"] if job["needed_gpu_hours"] else 0.0
+    return f"{math.floor(share * 1000) / 10:.1f}"
+
+
 def _tables(doc: dict[str, Any], env: Env) -> None:
     out = env.console
     out.print(f"[bold]{doc['plan_id']}[/bold] simulated with policy [bold]{doc['policy']}"
               f"[/bold], {doc['horizon']['start']} to {doc['horizon']['end']}: "
               f"{doc['reconciles']} reconciles at {doc['moments']} moments, "
               f"{doc['interruptions']} interruptions.", highlight=False)
-    summary = Table(title="Variable cost of the horizon (USD)", title_justify="left")
-    for col in ("figure", "USD", "/ realised"):
-        summary.add_column(col, justify="left" if col == "figure" else "right")
+    summary = table_of("Variable cost of the horizon", [
+        Col("figure"), Col("USD", "number"), Col("realised\n= 1", "number")])
     realised = doc["realised_usd"]
     for label, key in (("realised (the simulation)", "realised_usd"),
                        ("planned", "planned_usd"),
@@ -118,23 +129,24 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
         value = doc[key]
         ratio = f"{value / realised:.2f}" if value is not None and realised else "-"
         summary.add_row(label, _usd(value), ratio)
-    out.print(summary)
+    show(out, summary)
     if doc["hindsight_usd"] is None:
         out.print(f"hindsight: {doc['hindsight_note']}", highlight=False, soft_wrap=True)
-    jobs = Table(title=f"Jobs (times UTC, {doc['horizon']['start'][:4]}; hours are "
-                 "instance-hours; OD on-demand)", title_justify="left", box=box.SIMPLE_HEAD,
-                 padding=(0, 0))
-    for col in ("job", "due", "finished", "USD", "spot h", "OD h", "intr.", "done"):
-        jobs.add_column(col, justify="left" if col in ("job", "due", "finished") else "right",
-                        no_wrap=True)
+    jobs = table_of(f"Jobs (times UTC, {doc['horizon']['start'][:4]}; hours are "
+                    "instance-hours)", [
+                        Col("job", "name"), Col("due", "stamp"), Col("state", "word"),
+                        Col("finished", "stamp"), Col("USD", "number"),
+                        Col("spot\nh", "number", optional=True),
+                        Col("on-demand\nh", "number", optional=True),
+                        Col("interrup-\ntions", "number", optional=True),
+                        Col("done\nGPU-h", "number"), Col("done\n%", "number")])
     for j in doc["jobs"]:
-        done = j["done_gpu_hours"] / j["needed_gpu_hours"] if j["needed_gpu_hours"] else 1.0
-        finished = _when(j["finished"]) if j["met_deadline"] else (
-            f"[red]late {_when(j['finished'])}[/red]" if j["finished"] else "[red]not done[/red]")
-        jobs.add_row(j["job"], _when(j["deadline"]), finished, _usd(j["realised_usd"]),
-                     f"{j['spot_hours']:,.1f}", f"{j['on_demand_hours']:,.1f}",
-                     str(j["interruptions"]), f"{done:.1%}")
-    out.print(jobs)
+        state = "met" if j["met_deadline"] else "late" if j["finished"] else "not done"
+        jobs.add_row(j["job"], _when(j["deadline"]), styled(state), _when(j["finished"]),
+                     _usd(j["realised_usd"]), f"{j['spot_hours']:,.1f}",
+                     f"{j['on_demand_hours']:,.1f}", str(j["interruptions"]),
+                     f"{j['done_gpu_hours']:,.2f}", done_percent(j))
+    show(out, jobs)
     if doc["unattributed_usd"] > 0.005:
         out.print(f"{doc['unattributed_usd']:,.2f} USD of instance time fell in periods the "
                   "plan assigns no job to the pool.", highlight=False)

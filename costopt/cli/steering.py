@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
     from costopt.planfile import PlanDocument
     from costopt.workload import Workload
 
-PolicyName = Annotated[str, typer.Option(
+class PolicyChoice(str, Enum):
+    """``--policy``: the names of ``orchestrate.policy.POLICIES``."""
+
+    DEADLINE = "deadline"
+    PLAN = "plan"
+
+
+PolicyName = Annotated[PolicyChoice, typer.Option(
     "--policy", help="How the fleet is driven: deadline (spot while each job keeps the pace "
     "its deadline needs, on-demand when it falls behind; docs/orchestrator.md) or plan (the "
     "plan's schedule and fallback chain as written).")]
@@ -66,12 +74,11 @@ def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     """The progress model of ``plan`` (its workload, the workload's price data)."""
     from costopt.orchestrate.steer import progress_model
     from costopt.plan.resume import workload_of
-    from costopt.pricing.catalog import load_catalog
+    from costopt.workload import catalog_for
 
     original, _path = plan_workload(plan, given)
     workload = workload_of(plan.resumes, original)
-    return progress_model(plan, workload,
-                          load_catalog(workload.cloud.pricing if workload.cloud else None))
+    return progress_model(plan, workload, catalog_for(workload))
 
 
 def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
@@ -79,6 +86,7 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
     """Per job of each plan: its progress (the ledger's runs and reports), the work the plan
     has it do by ``at`` (its pace) and where it stands against its deadline; and a note per
     plan whose workload cannot be read (its jobs' speeds are needed)."""
+    from costopt.orchestrate.job_state import job_state
     from costopt.orchestrate.policy import DeadlineAware, planned_work
     from costopt.orchestrate.progress import PlanMix, held_gpus
     from costopt.orchestrate.steer import ledger_progress
@@ -104,7 +112,9 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
                 "deadline": p.deadline.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "finished": p.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                 if p.finished_at else None,
-                "pace": "finished" if p.finished else paces[name].state.value,
+                "pace": job_state(finished=p.finished, done_gpu_hours=p.done_gpu_hours,
+                                  at=at, start=p.start or mix.period_starts[0],
+                                  deadline=p.deadline, pace=paces[name].state.value).value,
                 "spot_hours": round(p.spot_hours, 4),
                 "on_demand_hours": round(p.on_demand_hours, 4),
                 "interruptions": p.interruptions})
@@ -131,8 +141,7 @@ class Replanner:
         from costopt.orchestrate.steer import ledger_progress
         from costopt.plan.resume import late_jobs
         from costopt.planfile import write_plan
-        from costopt.pricing.catalog import load_catalog
-        from costopt.workload import workload_sha256
+        from costopt.workload import catalog_for, workload_sha256
 
         reasons: list[str] = []
         try:
@@ -144,7 +153,7 @@ class Replanner:
             if not reasons or ledger is None:
                 return None
             workload, path = plan_workload(plan, self.workload_file)
-            catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+            catalog = catalog_for(workload)
             doc = replan(workload, catalog, plan, ledger, moment, workload_file=str(path),
                          workload_sha256=workload_sha256(path))
             target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc.plan_id}.json")

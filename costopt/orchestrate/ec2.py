@@ -20,8 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from costopt.aws import Clients
-from costopt.awserrors import aws_error, aws_exceptions, failure_of
-from costopt.errors import AwsError
+from costopt.awserrors import DEFAULT_FIX, aws_error, aws_exceptions, failure_of
 from costopt.orchestrate.fallback import CAPACITY_ERRORS, LaunchTarget
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 from costopt.orchestrate.userdata import jobs_tag
@@ -230,16 +229,17 @@ _FIXES = {
 
 
 @contextmanager
-def aws_errors(what: str) -> Iterator[None]:
+def aws_errors(what: str, default_fix: str = DEFAULT_FIX) -> Iterator[None]:
     """Turn boto3's errors into :class:`AwsError` (or :class:`CapacityError`) with a fix
-    (the one AWS edge mapper, :mod:`costopt.awserrors`, with EC2's fixes)."""
+    (the one AWS edge mapper, :mod:`costopt.awserrors`, with EC2's fixes; ``default_fix``
+    for any other code)."""
     try:
         yield
     except aws_exceptions() as exc:
         failure = failure_of(exc)
         if failure.code in CAPACITY_ERRORS:
             raise CapacityError(failure.code, failure.message) from None
-        raise aws_error(what, failure, _FIXES) from None
+        raise aws_error(what, failure, _FIXES, default_fix) from None
 
 
 class Ec2Fleet:
@@ -324,12 +324,11 @@ class Ec2Fleet:
 
     def default_image(self, region: str) -> str:
         """AWS's Deep Learning Base GPU AMI for ``region``, from its public SSM parameter."""
-        try:
-            with aws_errors(f"reading {DEFAULT_IMAGE_PARAMETER} in {region}"):
-                raw = self.client(region, "ssm").get_parameter(Name=DEFAULT_IMAGE_PARAMETER)
-        except AwsError as exc:
-            raise AwsError(f"{exc}. No AMI was given for {region}: pass --image-id "
-                           f"{region}=ami-... or --launch-template NAME") from None
+        fix = (f"no AMI was given for {region}, and AWS's public one could not be read; pass "
+               f"--image-id {region}=ami-... (an AMI of that region) or --launch-template "
+               "NAME; nothing further was changed")
+        with aws_errors(f"reading {DEFAULT_IMAGE_PARAMETER} in {region}", default_fix=fix):
+            raw = self.client(region, "ssm").get_parameter(Name=DEFAULT_IMAGE_PARAMETER)
         return str(raw["Parameter"]["Value"])
 
     def launch(self, params: dict[str, Any], region: str) -> tuple[str, str | None]:

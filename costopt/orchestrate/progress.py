@@ -20,7 +20,9 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
   ``checkpoint_minutes / 2`` (the mean since the last checkpoint), at most what that run did.
 - **Owned servers** do the plan's work on them, spread evenly over each period (traces do not
   touch them), at the plan's energy cost.
-- A job is **finished** at the moment its work reaches its ``gpu_hours``.
+- A job is **finished** at the moment its work reaches its ``gpu_hours``, within
+  :func:`done_tolerance` (a millionth of it, at least 0.0001 GPU-hours): 1,999.999995 of
+  2,000 is done, and nothing shown rounded to 4 places reads as done while it is not.
 """
 
 from __future__ import annotations
@@ -37,6 +39,22 @@ from costopt.planfile import PlanDocument
 
 DEFAULT_SETUP_MINUTES = 10.0
 """Minutes a launched or started instance is paid for before it works (``cloud.setup_minutes``)."""
+
+DONE_TOLERANCE_SHARE = 1e-6
+"""Work within this share of what a job needs counts as all of it (float sums of many runs)."""
+DONE_TOLERANCE_GPU_HOURS = 1e-4
+"""...and within at least this many reference GPU-hours: more than half the last place the
+JSON documents round to (4 places), so a figure shown as the whole need is the whole need."""
+
+
+def done_tolerance(needed_gpu_hours: float) -> float:
+    """Reference GPU-hours short of ``needed_gpu_hours`` that still count as done."""
+    return max(DONE_TOLERANCE_GPU_HOURS, DONE_TOLERANCE_SHARE * needed_gpu_hours)
+
+
+def is_done(done_gpu_hours: float, needed_gpu_hours: float) -> bool:
+    """Whether ``done_gpu_hours`` is all of ``needed_gpu_hours`` (:func:`done_tolerance`)."""
+    return done_gpu_hours >= needed_gpu_hours - done_tolerance(needed_gpu_hours)
 
 
 @dataclass(frozen=True)
@@ -308,7 +326,7 @@ def _accumulate(segments: list[tuple[datetime, datetime, float]],
     for moment, order, change in events:
         if previous is not None and rate > 1e-12:
             gained = rate * _hours(previous, moment)
-            if work + gained >= needed - 1e-9:
+            if is_done(work + gained, needed):
                 return needed, previous + timedelta(hours=(needed - work) / rate)
             work += gained
         if order == 0:
@@ -332,11 +350,11 @@ def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
             continue
         since = p.done_gpu_hours - job_progress(model, runs, report.at)[job].done_gpu_hours
         done = min(p.needed_gpu_hours, report.done_gpu_hours + max(0.0, since))
-        if report.done_gpu_hours >= p.needed_gpu_hours:
+        if is_done(report.done_gpu_hours, p.needed_gpu_hours):
             p.finished_at = report.at
-        elif done < p.needed_gpu_hours:
+        elif not is_done(done, p.needed_gpu_hours):
             p.finished_at = None
-        p.done_gpu_hours = done
+        p.done_gpu_hours = p.needed_gpu_hours if p.finished_at else done
     return out
 
 

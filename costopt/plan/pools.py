@@ -19,7 +19,6 @@ from typing import Literal, TypeVar
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pool_ids import is_local_zone
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
-from costopt.traces import load_manifest
 from costopt.workload import (
     CloudSpec,
     Job,
@@ -455,6 +454,8 @@ def spot_trace_stats(manifest: Path, start: datetime,
     the trace's last weeks (:meth:`~costopt.traces.PoolTrace.stats_for`); zone ``None`` for
     a regional trace. Each zone its own trace: a region's zones differ more than regions
     do (``facts.md``)."""
+    from costopt.traces import load_manifest  # numpy: only for a workload with traces
+
     out: dict[ZoneKey, tuple[float, float]] = {}
     for t in load_manifest(manifest):
         stats = t.stats_for(start, end)

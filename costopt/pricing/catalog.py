@@ -18,7 +18,7 @@ import csv
 import math
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from importlib import resources
@@ -167,6 +167,14 @@ class PriceCatalog:
     def gpu(self, name: str) -> GpuModel | None:
         """The GPU model of that name, matched without regard to case."""
         return self.gpus.get(name.upper())
+
+    def with_gpus(self, models: Collection[GpuModel]) -> PriceCatalog:
+        """This catalog with more GPU models (a workload's own); a model of a name the table
+        has replaces that row."""
+        if not models:
+            return self
+        return replace(self, gpus={**self.gpus, **{m.name.upper(): m for m in models}},
+                       _by_key={}, _zone_ids={})
 
     def offer(self, instance_type: str, region: str) -> InstanceOffer | None:
         return self._by_key.get((instance_type, region))

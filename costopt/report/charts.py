@@ -105,6 +105,8 @@ def cumulative_figure(report: MonthReport) -> Figure:
                    lw=0, gid="band:100")
         ax.axhline(b.budget_usd, color=_BUDGET, lw=2, gid="budget",
                    label=f"budget: {b.budget_usd:,.0f}")
+        ax.axhline(0.5 * b.budget_usd, color=_BUDGET, lw=1, ls="--", gid="alert:50",
+                   label=f"50 % alert: {0.5 * b.budget_usd:,.0f}")
         top = max(top, b.budget_usd)
     ax.axvline(elapsed, color="grey", lw=1, ls=":", gid="as-of")
     ax.set_xlim(0, month_days)

@@ -13,13 +13,13 @@ import base64
 import csv
 import html
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from costopt.report.spend import MARKET_LABELS, MonthReport, SpendLine
+from costopt.report.spend import MARKET_LABELS, OWNED, MonthReport, SpendLine
 
 SCHEMA = "costopt.report/v1"
 
@@ -60,10 +60,19 @@ def no_data_message(month: str, ledger: Path | str) -> str:
             "--month.")
 
 
+def cloud_usd(report: MonthReport) -> float:
+    """The month's cloud spend (on-demand and spot): what the launch guard counts against
+    ``monthly_budget_usd``. The report's spend adds the owned servers' costs."""
+    return sum(line.usd for line in report.by_market if line.name != OWNED)
+
+
 def headline(report: MonthReport) -> str:
-    """One sentence: spend, budget, forecast and the alert band."""
+    """One sentence: spend (cloud and owned, as the budget counts it here), budget, forecast
+    and the alert band."""
     f, b = report.forecast, report.budget
-    spent = f"As of {_utc(report.as_of)}, spent USD {_usd(report.total_usd)}"
+    cloud = cloud_usd(report)
+    spent = (f"As of {_utc(report.as_of)}, spent USD {_usd(report.total_usd)} (cloud "
+             f"{_usd(cloud)} + owned servers {_usd(report.total_usd - cloud)})")
     forecast = f"forecast USD {_usd(f.usd)} by month end ({f.basis})"
     if b is None:
         return (f"{spent}; {forecast}. No budget: give --budget USD or a workload's "
@@ -88,8 +97,12 @@ class Table:
 
 def _summary(report: MonthReport) -> Table:
     f, b, m = report.forecast, report.budget, report.month
-    rows = [("spent so far", _usd(report.total_usd),
-             f"{report.elapsed_hours / 24:g} of {m.hours / 24:g} days")]
+    cloud = cloud_usd(report)
+    rows = [("spent so far: cloud + owned", _usd(report.total_usd),
+             f"{report.elapsed_hours / 24:g} of {m.hours / 24:g} days; owned servers' "
+             "amortisation, idle power, ops and energy included"),
+            ("of which cloud", _usd(cloud), "on-demand + spot: what apply's budget guard "
+             "counts against monthly_budget_usd")]
     if b is not None:
         rows += [("budget", _usd(b.budget_usd), b.source),
                  ("used", _pct(b.used_pct), "spent so far / budget")]
@@ -178,18 +191,35 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown(report: MonthReport) -> str:
+def pace_table(pace: Sequence[Mapping[str, Any]]) -> Table:
+    """Each job against its plan's pace (rows as ``status --format json`` has them)."""
+    return Table("Jobs against their plans' pace", (
+        "plan", "job", "done GPU-h", "planned by now GPU-h", "needed GPU-h", "due (UTC)",
+        "state"), tuple((j["plan_id"], j["job"], f"{j['done_gpu_hours']:,.2f}",
+                         f"{j['planned_by_now_gpu_hours']:,.2f}", f"{j['needed_gpu_hours']:,.2f}",
+                         j["deadline"], j["pace"]) for j in pace),
+        note="GPU-h: reference GPU-hours (V100 = 1.0); the states are defined in "
+             "`costopt status --help`.", text=(0, 1, 5, 6))
+
+
+def markdown_table(t: Table) -> list[str]:
+    """One table as Markdown lines, under its heading."""
+    out = [f"## {t.title}", ""]
+    if t.rows:
+        out.append("| " + " | ".join(t.columns) + " |")
+        out.append("|" + "|".join(" --- " if i in t.text else " ---: "
+                                  for i in range(len(t.columns))) + "|")
+        out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+    else:
+        out.append("(none)")
+    return out + [""] + ([t.note, ""] if t.note else [])
+
+
+def markdown(report: MonthReport, pace: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The report as Markdown, with the jobs' pace when given."""
     out = [f"# {_title(report)}", "", f"**{headline(report)}**", ""]
-    for t in tables(report):
-        out += [f"## {t.title}", ""]
-        if t.rows:
-            out.append("| " + " | ".join(t.columns) + " |")
-            out.append("|" + "|".join(" --- " if i in t.text else " ---: "
-                                      for i in range(len(t.columns))) + "|")
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
-        else:
-            out.append("(none)")
-        out += [""] + ([t.note, ""] if t.note else [])
+    for t in tables(report) + ([pace_table(pace)] if pace else []):
+        out += markdown_table(t)
     out += _notes(report)
     return "\n".join(out).rstrip() + "\n"
 
@@ -314,7 +344,10 @@ h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #dde1e8; }
 .band-ok { background: #e8f5ec; } .band-50 { background: #eef3fb; }
 .band-80, .band-100 { background: #fdf3d8; } .band-over { background: #fbe3e1; }
 .band-none { background: #f1f2f4; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .92rem; }
+@media (max-width: 600px) { body { margin: 1rem auto; padding: 0 .5rem; }
+  th, td { padding: .2rem .4rem; } table { font-size: .8rem; } }
 th, td { padding: .25rem .7rem; border-bottom: 1px solid #e6e8ec; text-align: right; }
 .text { text-align: left; }
 th { background: #f5f6f8; }
@@ -333,7 +366,8 @@ def _html_table(t: Table) -> str:
                    + "</tr>" for row in t.rows)
     body = body or f'<tr><td class="text" colspan="{len(t.columns)}">(none)</td></tr>'
     note = f'<p class="note">{e(t.note)}</p>' if t.note else ""
-    return f"<h2>{e(t.title)}</h2><table><tr>{head}</tr>{body}</table>{note}"
+    return (f'<h2>{e(t.title)}</h2><div class="scroll"><table><tr>{head}</tr>{body}</table>'
+            f"</div>{note}")
 
 
 _ALT = {"daily": "Daily spend by market, and the plans' remaining cost per day",
@@ -341,14 +375,17 @@ _ALT = {"daily": "Daily spend by market, and the plans' remaining cost per day",
         "markets": "Spend by market"}
 
 
-def html_page(report: MonthReport, charts: Mapping[str, bytes]) -> str:
-    """One self-contained page: the headline, the charts (PNG ``data:`` URIs), the tables."""
+def html_page(report: MonthReport, charts: Mapping[str, bytes],
+              pace: Sequence[Mapping[str, Any]] = ()) -> str:
+    """One self-contained page: the headline, the charts (PNG ``data:`` URIs), the tables,
+    the jobs' pace when given. Wide tables scroll inside their own box on a narrow screen
+    (a phone's 420 px), never the page."""
     e = html.escape
     images = "".join(
         f'<img id="chart-{name}" alt="{e(_ALT.get(name, name))}" '
         f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
         for name, data in charts.items())
-    parts = [_html_table(t) for t in tables(report)]
+    parts = [_html_table(t) for t in tables(report) + ([pace_table(pace)] if pace else [])]
     sources = "".join(f"<li>{e(line[2:])}</li>" for line in _notes(report) if
                       line.startswith("- "))
     return (

@@ -155,8 +155,8 @@ def test_an_html_error_page_from_the_endpoint_is_a_clear_error(moto_url: str,
                cwd=tmp_path, env={"AWS_ENDPOINT_URL": moto_url})
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 1
-    assert ("nowhere-1: NotAnAwsResponse: the endpoint answered with something that is no "
-            "AWS response (500 Internal Server Error)") in proc.stderr
+    assert ("1 region (nowhere-1): NotAnAwsResponse: the endpoint answered with something "
+            "that is no AWS response (500 Internal Server Error)") in proc.stderr
     assert not (tmp_path / "p.csv").exists()
 
 

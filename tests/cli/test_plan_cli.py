@@ -70,8 +70,8 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
     assert doc["prices"]["source"].endswith("prices.csv")
     assert sum(a["gpu_hours"] for a in doc["assignments"] if a["pool"] == "owned:box") == \
         pytest.approx(96.0)
-    for heading in ("Where and when each job runs", "Cost (USD)", "Against the baselines",
-                    "What binds", "Plan written to"):
+    for heading in ("Where and when each job runs", "Cost over the horizon",
+                    "Against the baselines", "What binds", "Plan written to"):
         assert heading in result.output
 
 
@@ -87,7 +87,7 @@ def test_a_plan_of_many_jobs_shows_the_first_rows_and_says_where_the_rest_are(
     assert result.exit_code == 0, result.output
     assert "... and 5 more rows (job, pool): the plan file holds every assignment" \
         in result.output
-    table = result.output.split("Cost (USD)")[0]
+    table = result.output.split("Cost over the horizon")[0]
     assert "j199" in table and "j200" not in table
     doc = json.loads(out.read_text())
     assert len({a["job"] for a in doc["assignments"]}) == 205
@@ -215,6 +215,17 @@ def test_plan_says_what_to_buy_and_what_it_saves(lab: Path) -> None:
     doc = json.loads(out_file.read_text())
     assert (doc["cost"]["total_usd"], doc["no_buy_total_usd"], doc["buy_saving_usd"]) == (
         672.0, 8064.0, 7392.0)
+
+
+def test_a_candidate_not_bought_is_mentioned(lab: Path) -> None:
+    # At 100 x the price the box costs 67,200 USD over the 672 h: renting (8,064) is cheaper.
+    lab.write_text(BUY.replace("purchase_usd: 8760", "purchase_usd: 876000"))
+    result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(lab.parent / "plan.json")],
+                                terminal_width=160)
+    assert result.exit_code == 0, result.output
+    assert "Not bought: candidate new-box - buying it would cost more over the horizon" \
+        in " ".join(result.output.split())
+    assert "Buy 1 of" not in result.output
 
 
 def test_bad_solver_is_a_usage_error(lab: Path) -> None:

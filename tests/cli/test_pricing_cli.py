@@ -348,7 +348,8 @@ def test_refresh_keeps_the_regions_that_work_and_names_the_one_that_failed(
                                       "--regions", "eu-west-1", "--families", "g5,p4d", "-o",
                                       str(out)], obj=env)
     assert result.exit_code == 1
-    assert "failed: eu-west-1:" in result.stderr and "ThrottlingException" in result.stderr
+    assert "failed: 1 region (eu-west-1):" in result.stderr
+    assert "ThrottlingException" in result.stderr
     assert "run again with --regions eu-west-1" in result.stderr
     assert {(o.instance_type, o.region) for o in load_offers(out)} == {
         ("g5.xlarge", "us-east-1"), ("p4d.24xlarge", "us-east-1")}
@@ -417,6 +418,32 @@ def test_refresh_where_every_region_fails_writes_nothing(aws, tmp_path: Path) ->
     assert "no prices fetched" in result.stderr and "AccessDeniedException" in result.stderr
     assert "pricing:GetProducts" in result.stderr
     assert not out.exists()
+
+
+def test_refresh_says_each_kind_of_failure_once(aws, tmp_path: Path) -> None:
+    """Three regions refused alike: one line naming the three, not three lines."""
+    env, pricing_stub, _ = aws
+    for _region in range(3):
+        pricing_stub.add_client_error("get_products", "AccessDeniedException", "no pricing:*")
+    result = CliRunner().invoke(app, ["pricing", "refresh", "--regions",
+                                      "us-east-1,eu-west-1,us-west-2", "--families", "g5",
+                                      "-o", str(tmp_path / "p.csv")], obj=env)
+    assert result.exit_code == 1
+    assert "3 regions (us-east-1, eu-west-1, us-west-2): " in result.stderr
+    assert result.stderr.count("AccessDeniedException") == 1
+
+
+def test_refresh_defaults_to_the_regions_of_the_workload(aws, tmp_path: Path) -> None:
+    """The workload names us-east-1 only: one region fetched (the stubs answer it alone)."""
+    env, pricing_stub, spot_stub = aws
+    answer_us_east_1(pricing_stub, spot_stub)
+    (tmp_path / "w.yaml").write_text(WORKLOAD)
+    result = CliRunner().invoke(app, ["pricing", "refresh", "--workload", str(tmp_path / "w.yaml"),
+                                      "--families", "g5,p4d", "-o", str(tmp_path / "p.csv")],
+                                obj=env)
+    assert result.exit_code == 0, result.stderr
+    assert "2 refreshed in 1 region(s)" in result.stdout
+    assert {o.region for o in load_offers(tmp_path / "p.csv")} == {"us-east-1"}
 
 
 def test_refresh_into_a_file_that_is_not_a_price_file_stops_before_calling_aws(

@@ -38,7 +38,8 @@ def test_markdown_on_stdout(state: Path) -> None:
     code, out, err = run("report", "--month", "2026-12", "--state-dir", str(state))
     assert (code, err) == (0, "")
     assert out.startswith("# GPU spend, 2026-12\n")
-    assert ("As of 2026-12-11 00:00 UTC, spent USD 520.56 of a USD 2,000.00 budget (26.0 %); "
+    assert ("As of 2026-12-11 00:00 UTC, spent USD 520.56 (cloud 246.00 + owned servers 274.56) "
+            "of a USD 2,000.00 budget (26.0 %); "
             "forecast USD 1,613.74 by month end (run-rate), 80.7 % of the budget: alert 80 %."
             ) in out
     assert "| spot | 60.00 | 11.5 % | 15.0 | 60.0 |" in out
@@ -117,7 +118,8 @@ def test_workload_gives_owned_servers_and_budget(state: Path, tmp_path: Path) ->
     code, out, _err = run("report", "--month", "2026-12", "--state-dir", str(state),
                           "--workload", str(path))
     assert code == 3
-    assert "spent USD 246.00 of a USD 300.00 budget (82.0 %)" in out
+    assert "spent USD 246.00 (cloud 246.00 + owned servers 0.00) of a USD 300.00 budget " \
+        "(82.0 %)" in out
 
 
 @mock_aws

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from console_cli import WIDTHS, run_costopt
 from typer.testing import CliRunner
 
 from costopt.cli.main import app
@@ -53,12 +54,13 @@ def test_simulate_prints_the_score_as_json(planned: Path) -> None:
     # Realised 3 h x 1 + 7 h x 3 = 24 USD; planned 10; all on-demand 10 h x 3 = 30;
     # hindsight 10 (22 h of spot in the day, 10 needed). The workload plans without launch
     # overhead, and the plan says so: no setup per launch. Work 3 - 0.5 (half a checkpoint
-    # lost at the interruption) + 7 = 9.5 of 10.
+    # lost at the interruption) + 7 = 9.5 of 10: the deadline is missed, exit code 4.
     proc = subprocess.run(
         [sys.executable, "-m", "costopt.cli.main", "simulate", "plan.json", "--traces",
          "traces.yaml", "--policy", "plan", "--format", "json", "-o", "score.json"],
         capture_output=True, text=True, timeout=120, cwd=planned)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 4, proc.stderr
+    assert "deadline missed: train (exit code 4)" in proc.stderr
     doc = json.loads(proc.stdout)
     assert json.loads((planned / "score.json").read_text()) == doc
     assert (doc["policy"], doc["realised_usd"], doc["planned_usd"], doc["on_demand_only_usd"],
@@ -77,11 +79,36 @@ def test_simulate_prints_tables(planned: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.chdir(planned)
     result = CliRunner().invoke(app, ["simulate", "plan.json", "--traces", "traces.yaml",
                                       "--policy", "plan"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
     assert "hindsight optimum (exact)" in result.output
-    (row,) = [line for line in result.output.splitlines() if "train" in line]
+    (row,) = [line for line in result.output.splitlines() if line.startswith("  train")]
     assert row.split() == ["train", "01-02", "00:00", "not", "done", "24.00", "3.0", "7.0",
-                           "1", "95.0%"]
+                           "1", "9.50", "95.0"]
+
+
+@pytest.mark.parametrize("columns", WIDTHS)
+def test_the_jobs_table_keeps_its_words_whole_at_any_width(planned: Path,
+                                                           columns: int | None) -> None:
+    """9.5 of 10 GPU-h done: 95.0 %, "not done", at 80 and 200 columns and piped; at 80 the
+    optional columns are left out, and a line says so."""
+    result = run_costopt("simulate", "plan.json", "--traces", "traces.yaml", "--policy",
+                         "plan", cwd=planned, columns=columns)
+    assert result.returncode == 4, result.stderr
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith("  train")]
+    assert "not done" in row and row.split()[-2:] == ["9.50", "95.0"]
+    if columns is not None:
+        assert max(len(line) for line in result.stdout.splitlines()) <= columns
+    assert ("left out at 80 columns" in result.stdout) is (columns == 80)
+
+
+def test_state_words_are_coloured_in_a_terminal_and_not_under_no_color(planned: Path) -> None:
+    """Rich colours "not done" bold red where it may (FORCE_COLOR stands in for a
+    terminal); NO_COLOR takes the colour away, the words stay."""
+    args = ("simulate", "plan.json", "--traces", "traces.yaml", "--policy", "plan")
+    coloured = run_costopt(*args, cwd=planned, columns=120, FORCE_COLOR="1")
+    assert "\x1b[1;31mnot done" in coloured.stdout
+    plain = run_costopt(*args, cwd=planned, columns=120, FORCE_COLOR="1", NO_COLOR="1")
+    assert "not done" in plain.stdout and "\x1b[1;31m" not in plain.stdout
 
 
 def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) -> None:
@@ -93,7 +120,7 @@ def test_simulate_refuses_another_workload_and_an_unknown_policy(planned: Path) 
     assert "is not the workload plan" in result.output
     result = CliRunner().invoke(app, ["simulate", str(planned / "plan.json"), "--traces",
                                       str(planned / "traces.yaml"), "--policy", "greedy"])
-    assert result.exit_code == 2 and "valid: deadline, plan" in result.output
+    assert result.exit_code == 2 and "'deadline', 'plan'" in " ".join(result.output.split())
 
 
 def test_simulate_drives_the_deadline_policy_by_default(planned: Path) -> None:

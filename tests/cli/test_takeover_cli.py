@@ -68,8 +68,8 @@ def test_a_replan_takes_the_fleet_over_instead_of_starting_a_second_one(
 
     diff = apply(second_file, state, START, aws)  # dry run: the diff
     assert diff.returncode == 0, diff.stderr
-    assert "1 instance(s) of its workload, 1 running; 1 older plan(s) of the workload to " \
-        "take over." in diff.stdout
+    assert "found 1 instance(s) of its workload, 1 running, before any change; 1 older " \
+        "plan(s) of the workload to take over." in diff.stdout
     assert diff.stdout.count(f"of the plan {first} this one replaces; serves slot 0") == 1
     assert "Changes: 0 to launch, 0 to start, 0 to stop, 0 to terminate, 1 to claim from an " \
         "older plan. Fleet cost" in diff.stdout

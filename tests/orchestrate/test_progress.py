@@ -66,6 +66,21 @@ def test_a_job_finishes_when_its_work_is_done() -> None:
     assert b.on_demand_hours == pytest.approx(4.0) and b.spot_hours == 0.0
 
 
+def test_work_within_a_millionth_of_the_need_is_done_and_less_is_not() -> None:
+    """Owned work of "a" (needs 100) spread evenly over period 1 (12:00-24:00). Planned
+    99.99995: short by 5e-5, within the tolerance max(1e-4, 1e-6 x 100) = 1e-4 -> finished,
+    its done figure the whole 100. Planned 99.9998: short by 2e-4 -> not finished, and its
+    figure (rounded to 4 places as the JSON has it) is not 100 either. The old absolute
+    1e-9 left 1,999.999995 of 2,000 "not done" at 100.0 %."""
+    jobs = (JobNeeds("a", 100.0, 30, at(24)),)
+    for planned, finished in ((99.99995, True), (99.9998, False)):
+        mix = PlanMix((at(0), at(12)), at(24), {}, (OwnedWork("a", at(12), at(24), planned,
+                                                               0.0),))
+        a = job_progress(ProgressModel(jobs, {}, mix), [], at(24))["a"]
+        assert a.finished is finished
+        assert (round(a.done_gpu_hours, 4) == 100.0) is finished
+
+
 def test_a_run_shorter_than_its_setup_does_no_work_and_loses_none() -> None:
     run = Run("i-1", POOL, "spot", at(1), at(1.05), 4.0, interrupted=True)
     p = job_progress(model(setup_minutes=10), [run], at(2))

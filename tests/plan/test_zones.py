@@ -9,9 +9,10 @@ import pytest
 from builders import catalog, offer, workload
 
 from costopt.errors import WorkloadError
-from costopt.plan.planfile import read_plan, to_document, write_plan
+from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools, eligibility, prune_dominated
+from costopt.planfile import read_plan, write_plan
 from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import ZoneSpotPrice, load_catalog
 from costopt.traces import load_manifest

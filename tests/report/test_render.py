@@ -52,7 +52,8 @@ def page(report: MonthReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_markdown(report: MonthReport) -> None:
     text = markdown(report)
     assert text.startswith("# GPU spend, 2026-12\n")
-    assert ("As of 2026-12-11 00:00 UTC, spent USD 520.56 of a USD 2,000.00 budget (26.0 %); "
+    assert ("As of 2026-12-11 00:00 UTC, spent USD 520.56 (cloud 246.00 + owned servers 274.56) "
+            "of a USD 2,000.00 budget (26.0 %); "
             "forecast USD 1,613.74 by month end (run-rate), 80.7 % of the budget: alert 80 %."
             ) in text
     assert "| on-demand | 186.00 | 35.7 % | 26.0 | 62.0 |" in text
