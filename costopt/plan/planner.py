@@ -271,10 +271,21 @@ class _Model:
         a job short on a pool, the model learns the ``layout`` rows of that job and pool
         (``model.py``, 8) and is solved again, until no job is short, or the rows learned
         no longer cut the solution off: then what is short stays short, and the plan says
-        so."""
+        so.
+
+        Keeping jobs to one pool (``kept_to_one_pool``) only helps the fleet lay a solution
+        out; it is no limit of the workload's. Where it leaves the model infeasible, or
+        shorter of work than the solution before it (its main pool may be spot, whose
+        derated work cannot carry the job alone), the solution before it stands, with the
+        layout its fleet found."""
         model = self
+        before: tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
+                      frozenset[tuple[int, int]]] | None = None
         while True:
             lp, sol = model.within_limits(elastic=elastic)
+            if before is not None and _worse(lp, sol, before[0], before[1]):
+                return before
+            before = None
             if sol.status is not SolveStatus.OPTIMAL:
                 return lp, sol, (), model.layout
             fleet = model.clock.run("extract", fleet_schedule, self.workload, self.pools,
@@ -285,6 +296,7 @@ class _Model:
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
                     return lp, sol, fleet, learned
+                before = (lp, sol, fleet, learned)
                 model = replace(model, kept=kept)
             model = replace(model, layout=learned)
 
@@ -363,6 +375,16 @@ class _Model:
                 return lp, sol
             counted |= {key for key in limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
                         if key[0] in {g for g, _t in excess}}
+
+
+def _worse(lp: LinearProgram, sol: Solution, lp0: LinearProgram, sol0: Solution) -> bool:
+    """Whether ``sol`` (solved with more jobs kept to one pool) is no solution, or falls
+    shorter of work than ``sol0`` (the elastic re-solve's ``z``) did."""
+    if sol.status is not SolveStatus.OPTIMAL:
+        return True
+    def short(lp: LinearProgram, x: np.ndarray) -> float:
+        return sum(float(x[col]) for col in lp.z.values())
+    return short(lp, sol.x) > short(lp0, sol0.x) + EPS
 
 
 ROUNDING_TRIES = 3

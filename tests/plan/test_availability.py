@@ -248,3 +248,31 @@ def test_reserves_hold_and_merged_runs_stay_exact(case) -> None:
         done = sum(a.work_gpu_hours for a in whole.assignments
                    if a.job == w.jobs[j].name and a.period < k)
         assert done >= lp.row_lower[r] - 1e-6 or not kept.get(w.jobs[j].name, True)
+
+
+def test_keeping_a_job_to_spot_never_makes_a_feasible_plan_infeasible() -> None:
+    # Hypothesis's simplest case: no owned servers, on demand unlimited, so it is feasible.
+    # Spot does e = 0.59 x (1 - 0.1/h x (30 + 10) min / 60) = 0.550667 work per GPU-hour
+    # (availability, then checkpoint and restart losses). Both 1-GPU jobs run their whole
+    # windows, spot (1 USD/h) where they can and on demand (3 USD/h, e = 1) for the rest:
+    # j0, 18 GPU-h in 24 h: on demand o0 = (18 - 24 e) / (1 - e) = 10.6469 h; j1, 36 GPU-h
+    # in 48 h: o1 = (36 - 48 e) / (1 - e) = 2 o0. Cost: 72 h x 1 + 2 x (o0 + o1) = 72 +
+    # 6 o0 = 135.881 USD (the reserves - j0 6 GPU-h before 12:00, j1 12 before day 2 and 24
+    # before its noon - hold on that, work early). The fleet's layout of the unmerged
+    # optimum left a job short, and keeping each split job to its main pool kept j0 to spot,
+    # where 24 h do 13.2 GPU-h of its 18: that re-solve is infeasible, and the plan said so.
+    e = 0.59 * (1 - 0.1 * (30 + 10) / 60)
+    o0 = (18 - 24 * e) / (1 - e)
+    w = workload([{"name": "j0", "gpus": 1, "gpu_hours": 18.0, "interruptible": True,
+                   "start": at(0), "deadline": at(24)},
+                  {"name": "j1", "gpus": 1, "gpu_hours": 36.0, "interruptible": True,
+                   "start": at(0), "deadline": at(48)}],
+                 days=3, period_hours=12,
+                 cloud={"deadline_reserve": True, "spot_availability_default": 0.59})
+    cat = catalog(offer("p3.2xlarge", on_demand=3.0, spot=1.0, rate=0.1),
+                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=2.0, rate=0.2))
+    for plan in (make_plan(w, cat, solver="highs", merge=False),
+                 make_plan(w, cat, solver="highs"), make_plan(w, cat, solver="cbc")):
+        assert plan.status == "optimal" and not plan.shortfalls
+        assert plan.variable_usd == pytest.approx(72 + 6 * o0, abs=0.01)
+        assert plan.variable_usd == pytest.approx(135.881, abs=0.01)
