@@ -250,6 +250,21 @@ def test_reserves_hold_and_merged_runs_stay_exact(case) -> None:
         assert done >= lp.row_lower[r] - 1e-6 or not kept.get(w.jobs[j].name, True)
 
 
+def _j0_beside(*, gpus: int, gpu_hours: float, start: int, deadline: int, days: int):
+    """Hypothesis's reserve cases: j0 (1 GPU, 18 GPU-h from hour 0 to 24) beside j1 (its
+    GPUs and work, from hour ``start`` to ``deadline``), 12-hour periods, spot availability
+    0.59 and the reserve on; p3.2xlarge (3 USD/h on demand, 1 spot) and p3.8xlarge (12, 2)."""
+    w = workload([{"name": "j0", "gpus": 1, "gpu_hours": 18.0, "interruptible": True,
+                   "start": at(0), "deadline": at(24)},
+                  {"name": "j1", "gpus": gpus, "gpu_hours": gpu_hours, "interruptible": True,
+                   "start": at(start), "deadline": at(deadline)}],
+                 days=days, period_hours=12,
+                 cloud={"deadline_reserve": True, "spot_availability_default": 0.59})
+    return w, catalog(offer("p3.2xlarge", on_demand=3.0, spot=1.0, rate=0.1),
+                      offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=2.0,
+                            rate=0.2))
+
+
 def test_keeping_a_job_to_spot_never_makes_a_feasible_plan_infeasible() -> None:
     # Hypothesis's simplest case: no owned servers, on demand unlimited, so it is feasible.
     # Spot does e = 0.59 x (1 - 0.1/h x (30 + 10) min / 60) = 0.550667 work per GPU-hour
@@ -263,14 +278,7 @@ def test_keeping_a_job_to_spot_never_makes_a_feasible_plan_infeasible() -> None:
     # where 24 h do 13.2 GPU-h of its 18: that re-solve is infeasible, and the plan said so.
     e = 0.59 * (1 - 0.1 * (30 + 10) / 60)
     o0 = (18 - 24 * e) / (1 - e)
-    w = workload([{"name": "j0", "gpus": 1, "gpu_hours": 18.0, "interruptible": True,
-                   "start": at(0), "deadline": at(24)},
-                  {"name": "j1", "gpus": 1, "gpu_hours": 36.0, "interruptible": True,
-                   "start": at(0), "deadline": at(48)}],
-                 days=3, period_hours=12,
-                 cloud={"deadline_reserve": True, "spot_availability_default": 0.59})
-    cat = catalog(offer("p3.2xlarge", on_demand=3.0, spot=1.0, rate=0.1),
-                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=2.0, rate=0.2))
+    w, cat = _j0_beside(gpus=1, gpu_hours=36.0, start=0, deadline=48, days=3)
     for plan in (make_plan(w, cat, solver="highs", merge=False),
                  make_plan(w, cat, solver="highs"), make_plan(w, cat, solver="cbc")):
         assert plan.status == "optimal" and not plan.shortfalls
@@ -287,14 +295,7 @@ def test_the_cost_does_not_depend_on_which_equal_optimum_the_solver_returns() ->
     # 36:00), spot at availability 0.59. HiGHS unmerged splits j0 over on demand and spot in
     # 12:00-24:00, its layout comes up short and j0 is kept to on demand (+0.88 USD); CBC's
     # equally cheap optimum lays out as it is. Both plans should cost the same.
-    w = workload([{"name": "j0", "gpus": 1, "gpu_hours": 18.0, "interruptible": True,
-                   "start": at(0), "deadline": at(24)},
-                  {"name": "j1", "gpus": 4, "gpu_hours": 96.0, "interruptible": True,
-                   "start": at(12), "deadline": at(36)}],
-                 days=2, period_hours=12,
-                 cloud={"deadline_reserve": True, "spot_availability_default": 0.59})
-    cat = catalog(offer("p3.2xlarge", on_demand=3.0, spot=1.0, rate=0.1),
-                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=2.0, rate=0.2))
+    w, cat = _j0_beside(gpus=4, gpu_hours=96.0, start=12, deadline=36, days=2)
     whole = make_plan(w, cat, solver="highs", merge=False)
     cbc = make_plan(w, cat, solver="cbc")
     assert whole.status == cbc.status == "optimal"
