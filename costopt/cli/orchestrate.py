@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,17 +16,23 @@ from costopt.cli.common import Env, ExitCode, get_env, guarded
 from costopt.cli.state import StateUrl, as_of, ledger_at, open_ledger
 from costopt.cli.steering import (
     PolicyName,
-    Replanner,
     WorkloadFile,
     job_rows,
     policy_named,
-    progress_model_for,
+    workload_context,
 )
 from costopt.errors import CostoptError
 from costopt.orchestrate.job_state import states_help
 
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
+    from costopt.orchestrate.controller import (
+        Controller,
+        ControllerOptions,
+        LedgerSource,
+        TickOutcome,
+    )
+    from costopt.orchestrate.fleet import Fleet
     from costopt.orchestrate.lease import LeaseKeeper
     from costopt.orchestrate.ledger import Lease, Ledger
     from costopt.orchestrate.policy import Policy
@@ -147,7 +154,7 @@ def apply(
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
     fmt: Format = "table",
-    policy: PolicyName = "deadline",
+    policy: PolicyName = "plan",
     workload_file: WorkloadFile = None,
     reinstate: Reinstate = False,
     state: StateUrl = None,
@@ -161,6 +168,7 @@ def apply(
 
     Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
     """
+    from costopt.orchestrate.controller import ControllerOptions
     from costopt.orchestrate.ec2 import Ec2Fleet
 
     env = get_env(ctx)
@@ -180,13 +188,16 @@ def apply(
         with keeper.kept() if keeper else nullcontext():
             if ledger is not None:
                 ledger.look()
-            outcome = _steered(driver, plan, moment, workload_file, fleet=fleet,
-                               ledger=ledger, options=options, say=say,
-                               plan_path=str(plan_file))
+            controller = _controller(
+                plan, plan_file, workload_file, driver, fleet=fleet,
+                ledger=lambda: nullcontext(ledger), say=say,
+                options=ControllerOptions(options, replan=False))
+            outcome = controller.tick(moment)
     finally:
         if ledger is not None:
             ledger.close()
-    _report(outcome, env, fmt)
+    for applied in outcome.applied:
+        _report(applied, env, fmt)
     if outcome.refused or outcome.failed:
         raise typer.Exit(ExitCode.USER_ERROR)
 
@@ -223,32 +234,40 @@ def _refuse_a_far_clock(moment: datetime, env: Env) -> None:
         raise CostoptError(refusal)
 
 
-def _steered(driver: Policy, plan: PlanDocument, moment: datetime, workload_file: Path | None,
-             *, ledger: Ledger | None, carry_on: bool = False, **apply_args: Any
-             ) -> ApplyOutcome:
-    """One apply run towards what ``driver`` wants now (its progress from the ledger). With
-    ``carry_on`` (a watch), a policy that cannot steer gives way to the plan as written."""
-    import functools
+def _controller(plan: PlanDocument, plan_file: Path, workload_file: Path | None,
+                driver: Policy | None, *, fleet: Fleet, ledger: LedgerSource, say: Any,
+                options: ControllerOptions) -> Controller:
+    """The controller of ``plan``. The default policy measures progress with the workload
+    the plan was made from where it can be read, else carries the plan out as written (no
+    floor, no re-plan) and says why; a baseline policy needs it."""
+    from costopt.orchestrate.controller import Controller
+    from costopt.planfile import write_plan
 
-    from costopt.orchestrate.apply import apply_plan
-    from costopt.orchestrate.steer import steer, steer_or_follow
+    try:
+        context = workload_context(plan, workload_file)
+    except CostoptError as exc:
+        if driver is not None:
+            raise
+        context = None
+        say("note", f"progress is not measured: {exc}. The plan is carried out as written "
+            "(no floor, no re-plan)")
 
-    model = functools.cache(lambda: progress_model_for(plan, workload_file))
-    if carry_on:
-        desired, why = steer_or_follow(driver, plan, moment, model, ledger)
-        if why is not None:
-            apply_args["say"]("failed", f"the policy cannot steer: {why}. This reconcile "
-                              f"follows plan {plan.plan_id} as written")
-    else:
-        desired = steer(driver, plan, moment, model, ledger)
-    return apply_plan(plan, moment, ledger=ledger, target=desired.plan,
-                      markets=desired.markets, **apply_args)
+    def on_replan(doc: PlanDocument) -> str:
+        target = plan_file.with_name(f"{plan_file.stem}.{doc.plan_id}.json")
+        write_plan(doc, target)
+        controller.plan_path = str(target)
+        return f"written to {target}"
+
+    controller = Controller(plan, fleet=fleet, ledger=ledger, options=options, say=say,
+                            context=context, policy=driver, plan_path=str(plan_file),
+                            on_replan=on_replan)
+    return controller
 
 
 def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     """The diff (dry run) or what was done, and the fleet's hourly cost before and after."""
     recon = outcome.reconciliation
-    refused = {id(a) for a, _v in outcome.refused}
+    refused = {a for a, _v in outcome.refused}
     before = outcome.usd_per_hour_before
     after = before + outcome.usd_per_hour_change
     if fmt == "json":
@@ -259,7 +278,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                          "instance_id": a.instance_id, "market": a.market,
                          "usd_per_hour": a.usd_per_hour,
                          "usd_per_hour_change": a.usd_per_hour_change, "reason": a.reason,
-                         "refused": id(a) in refused,
+                         "refused": a in refused,
                          "done": any(a is d for d in outcome.done)} for a in recon.actions],
             "summary": [{"kind": k, "pool": p, "count": n, "usd_per_hour_change": round(c, 6)}
                         for k, p, n, c in recon.summary()],
@@ -288,7 +307,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                               Col("slot", "number", optional=True), Col("instance", "id"),
                               Col("USD/h", "number"), Col("why")])
         for a in recon.actions:
-            kind = f"{a.kind} [red](refused: over budget)[/]" if id(a) in refused else a.kind
+            kind = f"{a.kind} [red](refused: over budget)[/]" if a in refused else a.kind
             table.add_row(signs[a.kind], kind, pool_words(a.pool),
                           "" if a.slot is None else str(a.slot), a.instance_id or "(new)",
                           f"{a.usd_per_hour_change:+,.4f}", a.reason)
@@ -534,12 +553,14 @@ def watch(
     launch_template: LaunchTemplate = None,
     spot_attempts: SpotAttempts = 2,
     retry_mode: RetryMode = "standard",
-    policy: PolicyName = "deadline",
+    policy: PolicyName = "plan",
     workload_file: WorkloadFile = None,
     replan: Annotated[bool, typer.Option(
-        "--replan", help="Re-plan what is left (as plan --resume) when a job falls behind "
-        "its pace or a pool fails 3 reconciles in a row; the new plan is written next to "
-        "PLAN.json and followed.")] = False,
+        "--replan/--no-replan", help="Re-plan what is left (as plan --resume) on an event: a "
+        "launch refused for want of spot capacity, a job behind its planned progress, a job "
+        "done early, a job that must run now (docs/orchestrator.md); the new plan is written "
+        "next to PLAN.json and carried out. On by default (--replan is kept as a no-op).")
+    ] = True,
     reinstate: Reinstate = False,
     state: StateUrl = None,
 ) -> None:
@@ -574,10 +595,11 @@ def watch(
 
 def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool,
            state: tuple[str | None, Path | None], retry_mode: str, options: ApplyOptions,
-           driver: Policy, workload_file: Path | None,
-           replan: bool) -> tuple[list[ApplyOutcome], int]:
+           driver: Policy | None, workload_file: Path | None,
+           replan: bool) -> tuple[list[TickOutcome], int]:
     """Set up and run the watch loop: the completed reconciles' outcomes and how many were
     tried (none when ``stop`` was raised during the set-up)."""
+    from costopt.orchestrate.controller import ControllerOptions
     from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.watch import Backoff
     from costopt.orchestrate.watch import watch as watch_loop
@@ -587,32 +609,30 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
     end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
     say = _say(env, "table")
-    replanner = Replanner(plan_file, workload_file, say) if replan and yes else None
-    current, current_path = plan, plan_file
 
-    tried: list[datetime] = []
-
-    def tick(moment: datetime) -> ApplyOutcome:
-        nonlocal current, current_path
-        tried.append(moment)
+    @contextmanager
+    def ledger_for_tick() -> Iterator[Ledger | None]:
+        """The ledger for one tick, the lease checked before it and renewed after."""
         ledger = ledger_at(*state, create=yes)
         try:
             if ledger is not None and keeper is not None:
                 keeper.check()
                 ledger.hold(plan.workload_name, keeper.holder)
                 ledger.look()
-            outcome = _steered(driver, current, moment, workload_file, fleet=fleet,
-                               ledger=ledger, options=options, say=say,
-                               plan_path=str(current_path), carry_on=True)
-            fresh = replanner.after(current, moment, outcome, ledger) if replanner else None
-            if fresh is not None:
-                current, current_path = fresh
+            yield ledger
             if ledger is not None and keeper is not None:
                 keeper.ticked(ledger)
         finally:
             if ledger is not None:
                 ledger.close()
-        _report(outcome, env, "table")
+
+    tried: list[datetime] = []
+
+    def tick(moment: datetime) -> TickOutcome:
+        tried.append(moment)
+        outcome = controller.tick(moment)
+        for applied in outcome.applied:
+            _report(applied, env, "table")
         return outcome
 
     def on_error(exc: Exception, failures: int, delay_s: float) -> None:
@@ -622,6 +642,9 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
 
     if stop.raised:
         return [], 0
+    controller = _controller(plan, plan_file, workload_file, driver, fleet=fleet,
+                             ledger=ledger_for_tick, say=say,
+                             options=ControllerOptions(options, replan=replan and yes))
     keeper = _watch_lease(env, stop, plan.workload_name, interval, state) if yes else None
     with keeper.kept() if keeper else nullcontext():
         if stop.raised:  # during the wait for the lease

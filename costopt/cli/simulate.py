@@ -27,7 +27,7 @@ def simulate(
         "--traces", help="traces.yaml: the spot pools' capacity traces (docs/simulate.md).",
         metavar="traces.yaml")],
     workload_file: WorkloadFile = None,
-    policy: PolicyName = "deadline",
+    policy: PolicyName = "plan",
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", help="table or json (errors as JSON on stderr).")] = OutputFormat.TABLE,
     output: Annotated[Path | None, typer.Option(

@@ -1,11 +1,9 @@
-"""What the commands that drive a fleet by a policy share (``apply``, ``watch``,
-``simulate``, ``status``, ``progress``): the ``--policy`` option and the workload a plan was
-made from, which progress is measured with."""
+"""What the commands that drive a fleet share (``apply``, ``watch``, ``simulate``,
+``status``, ``progress``): the ``--policy`` option and the workload a plan was made from,
+which progress is measured with and re-plans solve."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -16,31 +14,32 @@ import typer
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
-    from costopt.orchestrate.apply import ApplyOutcome
+    from costopt.orchestrate.controller import WorkloadContext
     from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.progress import ProgressModel
-    from costopt.orchestrate.replan import ReplanTrigger
     from costopt.planfile import PlanDocument
     from costopt.workload import Workload
 
 class PolicyChoice(str, Enum):
     """``--policy``: the names of ``orchestrate.policy.POLICIES``."""
 
-    DEADLINE = "deadline"
     PLAN = "plan"
+    DEADLINE = "deadline"
 
 
 PolicyName = Annotated[PolicyChoice, typer.Option(
-    "--policy", help="How the fleet is driven: deadline (spot while each job keeps the pace "
-    "its deadline needs, on-demand when it falls behind; docs/orchestrator.md) or plan (the "
-    "plan's schedule and fallback chain as written).")]
+    "--policy", help="How the fleet is driven: plan (the plan in force carried out exactly, "
+    "re-planned on events: refusals, a job behind its plan, a job done early; "
+    "docs/orchestrator.md) or deadline (spec v2's pace policy, a baseline: spot while each "
+    "job keeps its pace, on-demand when it falls behind; no re-plan).")]
 WorkloadFile = Annotated[Path | None, typer.Option(
     "--workload", help="The workload the plan was made from (default: the file the plan "
     "names; its hash is checked).", metavar="FILE")]
 
 
-def policy_named(name: str) -> Policy:
+def policy_named(name: str) -> Policy | None:
+    """The baseline policy ``--policy`` names; ``None`` for ``plan`` (the controller's own)."""
     from costopt.orchestrate.policy import POLICIES
 
     if name not in POLICIES:
@@ -68,6 +67,17 @@ def plan_workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Pat
                            f"{str(plan.workload.get('sha256'))[:12]}...). To fix: pass the "
                            "workload the plan was made from with --workload, or plan again")
     return load_workload(path), path
+
+
+def workload_context(plan: PlanDocument, given: Path | None) -> WorkloadContext:
+    """The workload ``plan`` was made from (checked), its price data and file: what the
+    controller measures progress with and re-plans."""
+    from costopt.orchestrate.controller import WorkloadContext
+    from costopt.workload import catalog_for
+
+    workload, path = plan_workload(plan, given)
+    return WorkloadContext(workload, catalog_for(workload), str(path),
+                           str(plan.workload.get("sha256")))
 
 
 def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
@@ -120,62 +130,3 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
                 "interruptions": p.interruptions})
     return rows, notes
 
-
-@dataclass
-class Replanner:
-    """``watch --replan``: after a reconcile, re-plan what is left when
-    :class:`~costopt.orchestrate.replan.ReplanTrigger` says so; the new plan is written next
-    to the first (``PLAN.<new id>.json``) and followed from then on."""
-
-    plan_file: Path
-    workload_file: Path | None
-    say: Callable[[str, str], None]
-    trigger: ReplanTrigger = field(default_factory=lambda: _trigger())
-    _last_failure: str | None = None
-
-    def after(self, plan: PlanDocument, moment: datetime, outcome: ApplyOutcome,
-              ledger: Ledger | None) -> tuple[PlanDocument, Path] | None:
-        """The plan to follow from now and its file if it changes, else ``None``."""
-        from costopt.orchestrate.policy import DeadlineAware
-        from costopt.orchestrate.replan import replan
-        from costopt.orchestrate.steer import ledger_progress
-        from costopt.plan.resume import late_jobs
-        from costopt.planfile import write_plan
-        from costopt.workload import catalog_for, workload_sha256
-
-        reasons: list[str] = []
-        try:
-            model = progress_model_for(plan, self.workload_file)
-            jobs = ledger_progress(model, ledger, plan, moment)
-            paces = DeadlineAware().paces(plan, moment, jobs, model.mix)
-            reasons = self.trigger.reasons(outcome, {j: p for j, p in paces.items()
-                                                     if not jobs[j].finished})
-            if not reasons or ledger is None:
-                return None
-            workload, path = plan_workload(plan, self.workload_file)
-            catalog = catalog_for(workload)
-            doc = replan(workload, catalog, plan, ledger, moment, workload_file=str(path),
-                         workload_sha256=workload_sha256(path))
-            target = self.plan_file.with_name(f"{self.plan_file.stem}.{doc.plan_id}.json")
-            write_plan(doc, target)
-        except CostoptError as exc:  # the fleet goes on under the plan in force
-            said = (f"{'; '.join(reasons)}, but " if reasons else "") + \
-                f"no re-plan can be made: {exc}. Plan {plan.plan_id} stays in force and is " \
-                "carried on"
-            if said != self._last_failure:  # once, not at every reconcile
-                self.say("failed", said)
-            self._last_failure = said
-            return None
-        resumes = doc.as_json()["resumes"]
-        self.say("replanned", f"{'; '.join(reasons)}: the rest re-planned from "
-                 f"{resumes['at']} as {doc.plan_id}, written to {target}")
-        for job in late_jobs(workload, resumes["done_gpu_hours"], moment):
-            self.say("late", f"{job} is past its deadline and not done: it is due at the new "
-                     f"plan's end ({doc.horizon['end']}), on the cheapest capacity")
-        return doc, target
-
-
-def _trigger() -> ReplanTrigger:
-    from costopt.orchestrate.replan import ReplanTrigger
-
-    return ReplanTrigger()

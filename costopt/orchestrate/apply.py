@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 
 from costopt.errors import AwsError, PlanReplaced
 from costopt.months import Month
@@ -83,6 +84,22 @@ class ApplyOptions:
     reinstate: bool = False  # put back in force a plan a newer one of its workload replaced
 
 
+class FailReason(str, Enum):
+    """Why an action of a run failed."""
+
+    CAPACITY = "capacity"  # no capacity anywhere the launch's chain allows (or to start in)
+    AWS = "aws"  # AWS refused the call for another reason (a permission, a protection ...)
+    BUDGET = "budget"  # the budget guard refused the fallback the chain came to
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An action that failed, and why."""
+
+    action: FleetAction
+    reason: FailReason
+
+
 @dataclass
 class ApplyOutcome:
     """What one run saw and did. USD per hour figures are the fleet's hourly cost."""
@@ -94,7 +111,9 @@ class ApplyOutcome:
     observed: list[ObservedInstance]
     refused: list[tuple[FleetAction, Verdict]] = field(default_factory=list)
     done: list[FleetAction] = field(default_factory=list)
-    failed: list[FleetAction] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+    capacity_refused: list[FleetAction] = field(default_factory=list)  # met a capacity
+    # refusal on their own market (a fallback may then have run them elsewhere)
     budget_usd: float | None = None
     pools: dict[str, FleetPool] = field(default_factory=dict)
     foreign: list[ObservedInstance] = field(default_factory=list)  # another ledger's: untouched
@@ -108,9 +127,9 @@ class ApplyOutcome:
 
     @property
     def usd_per_hour_change(self) -> float:
-        refused = {id(a) for a, _v in self.refused}
+        refused = {a for a, _v in self.refused}
         return sum(a.usd_per_hour_change for a in self.reconciliation.actions
-                   if id(a) not in refused)
+                   if a not in refused)
 
 
 def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger | None,
@@ -155,7 +174,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
         else plan.monthly_budget_usd
     outcome.budget_usd = budget
-    verdicts: dict[int, Verdict] = {}
+    judged: list[tuple[FleetAction, Verdict | None]] = [(a, None) for a in recon.actions]
     guard = None
     if budget is not None:
         recorded = {i.instance_id for i in ledger.instances()} if ledger else set()
@@ -163,25 +182,27 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
             observed + foreign, recorded, pools, Month.of(at).start, at)
         guard = BudgetGuard(budget_usd=budget, spent_usd=spent, at=at, fleet=pools,
                             kept=recon.kept)
-        for action in recon.actions:
-            if action.kind in ("launch", "start"):
-                verdict = guard.judge(action)
-                verdicts[id(action)] = verdict
-                if not verdict.allowed and not options.allow_over_budget:
-                    outcome.refused.append((action, verdict))
+        judged = [(a, guard.judge(a) if a.kind in ("launch", "start") else None)
+                  for a in recon.actions]
+        outcome.refused = [(a, v) for a, v in judged if v is not None and not v.allowed
+                           and not options.allow_over_budget]
     if not options.yes or ledger is None:
         return outcome
 
     carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
                        guard, owner.owner_id, scripts, _gang_zones(target or plan, at, observed))
-    refused = {id(a) for a, _v in outcome.refused}
-    for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
-        if id(action) in refused:
-            carrier.refuse(action, verdicts[id(action)])
+    for action, verdict in sorted(judged, key=lambda pair: ORDER[pair[0].kind]):
+        if verdict is not None and not verdict.allowed and not options.allow_over_budget:
+            carrier.refuse(action, verdict)
             continue
-        ok = carrier.launch(action, verdicts.get(id(action))) if action.kind == "launch" \
+        failure = carrier.launch(action, verdict) if action.kind == "launch" \
             else carrier.change(action)
-        (outcome.done if ok else outcome.failed).append(action)
+        if failure is None:
+            outcome.done.append(action)
+        else:
+            outcome.failed.append(Failed(action, failure))
+        if (action.pool, action.slot) in carrier.short:
+            outcome.capacity_refused.append(action)
     return outcome
 
 
@@ -389,6 +410,8 @@ class _Carrier:
     owner_id: str | None
     scripts: dict[tuple[str, int], tuple[Slot, str | None]] = field(default_factory=dict)
     gang_zones: dict[tuple[str, int], str] = field(default_factory=dict)
+    short: set[tuple[str, int | None]] = field(default_factory=set)  # (pool, slot) refused
+    # for want of capacity on the market asked for
 
     def _intent(self, action: FleetAction, **fields: object) -> int:
         return self.ledger.intent(run_id=self.run_id, plan_id=self.plan.plan_id, at=self.at,
@@ -404,8 +427,8 @@ class _Carrier:
                                         detail=message), "refused")
         self.say("refused", prefix + message)
 
-    def change(self, action: FleetAction) -> bool:
-        """Claim, start, stop or terminate one instance."""
+    def change(self, action: FleetAction) -> FailReason | None:
+        """Claim, start, stop or terminate one instance; why it failed, if it did."""
         instance_id = action.instance_id or ""
         intent = self._intent(action, instance_id=instance_id,
                               usd_per_hour=action.usd_per_hour, detail=action.reason)
@@ -421,14 +444,15 @@ class _Carrier:
                 self.fleet.terminate(action.region, instance_id, action.spot_request_id)
         except CapacityError as exc:  # a stopped spot instance with no capacity to start in
             self.ledger.result(intent, "failed", detail=f"capacity: {exc}")
+            self.short.add((action.pool, action.slot))
             self.say("failed", f"no capacity to start {instance_id} ({action.pool}): "
                      f"{exc.code}; the next run tries again")
-            return False
+            return FailReason.CAPACITY
         except AwsError as exc:  # one stuck instance is one problem: the rest goes on
             self.ledger.result(intent, "failed", detail=str(exc))
             self.say("failed", f"{action.kind} of {instance_id} ({action.pool}) failed: {exc}; "
                      "the other changes go on, and the next run tries it again")
-            return False
+            return FailReason.AWS
         # Intent, call, the instance's record, then the result: a run killed in between
         # leaves the intent open, and the next run finishes it from AWS's state
         # (_settle_pending; each record is idempotent).
@@ -446,7 +470,7 @@ class _Carrier:
             self.ledger.instance_halted(instance_id, self.at, ended=action.kind == "terminate")
         self.ledger.result(intent, "ok")
         self.say(action.kind, f"{action.kind} {instance_id} ({action.pool}): {action.reason}")
-        return True
+        return None
 
     def _no_zone(self, action: FleetAction, target: LaunchTarget, price: float) -> None:
         """A zone the plan names that this account's DescribeAvailabilityZones does not
@@ -456,8 +480,9 @@ class _Carrier:
         self.say("fallback", f"{action.pool} slot {action.slot}: zone {target.zone_id} is not "
                  "offered to this account; trying the next step")
 
-    def launch(self, action: FleetAction, verdict: Verdict | None) -> bool:
-        """Launch one slot's instance, walking the fallback chain when capacity fails."""
+    def launch(self, action: FleetAction, verdict: Verdict | None) -> FailReason | None:
+        """Launch one slot's instance, walking the fallback chain when capacity fails; why
+        it failed, if it did."""
         pool = next(p for p in self.plan.fleet if p.pool == action.pool)
         failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
                                            action.slot)
@@ -494,7 +519,7 @@ class _Carrier:
                 if not verdict.allowed and not self.options.allow_over_budget:
                     self.guard.withdraw(verdict)
                     self.refuse(action, verdict, price, f"fallback to {target.describe()}: ")
-                    return False
+                    return FailReason.BUDGET
             request = LaunchRequest(self.plan.plan_id, self.plan.workload_name,
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period), serves=serves,
@@ -508,6 +533,8 @@ class _Carrier:
             except CapacityError as exc:
                 self.ledger.result(intent, "failed",
                                    detail=f"capacity: {exc} ({target.describe()})")
+                if target.market == action.market:
+                    self.short.add((action.pool, action.slot))
                 self.say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
                          f"({target.describe()}): {exc.code}; trying the next step")
                 continue
@@ -517,7 +544,7 @@ class _Carrier:
                     self.guard.withdraw(verdict)
                 self.say("failed", f"the launch of {pool.pool} slot {action.slot} failed: "
                          f"{exc}; the other changes go on, and the next run tries it again")
-                return False
+                return FailReason.AWS
             self.ledger.result(intent, "ok", instance_id=instance_id)
             if gang is not None and az:
                 self.gang_zones.setdefault(gang, az)
@@ -530,13 +557,13 @@ class _Carrier:
                      f"{target.describe()}{fell_back}, {price:,.4f} USD/h): {action.reason}")
             if action.replaces is not None:
                 self.change(action.replaces)
-            return True
+            return None
         if self.guard and verdict:
             self.guard.withdraw(verdict)
         self.say("failed", f"no capacity for {pool.pool} slot {action.slot} anywhere the plan "
                  "allows (" + ", ".join(t.describe() for t in chain) + "); the next run tries "
                  "again")
-        return False
+        return FailReason.CAPACITY
 
 
 def _no_zone_detail(target: LaunchTarget) -> str:

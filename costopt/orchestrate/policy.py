@@ -1,11 +1,11 @@
-"""How the fleet is driven between the plan and AWS: the policy seam.
+"""Policies that steer the fleet instead of the plan in force: baselines the controller
+(:mod:`costopt.orchestrate.controller`, ``--policy plan``, the default) is measured against.
 
 A policy answers, at a moment, *which fleet schedule to reconcile towards, and on which
 market* (:class:`Desired`), given the plan and (if it wants it) each job's progress. The
-reconcile, fallback chain, budget guard and ledger then carry that out unchanged, for
-``apply``, ``watch`` and ``simulate`` alike.
+reconcile, fallback chain, budget guard and ledger then carry that out unchanged.
 
-- ``deadline`` (:class:`DeadlineAware`, the default): spec v2, "Carrying a plan out on time".
+- ``deadline`` (:class:`DeadlineAware`): spec v2, "Carrying a plan out on time".
   Each spot pool of the plan runs its gangs while a job the plan puts on it is unfinished,
   on the market its pace calls for (:mod:`costopt.orchestrate.pace`). Where Uniform
   Progress's line says on-demand is needed it takes Uniform Progress's decision: behind (or
@@ -20,9 +20,8 @@ reconcile, fallback chain, budget guard and ledger then carry that out unchanged
   cheaper in total on 96 synthetic traces, but dearer than Uniform Progress on 20 of them,
   by up to 13 % - an interruption before the job catches up leaves it later on the line.)
   On-demand pools and owned servers do what the plan has for them (their future work counts
-  towards the job's pace); every pool ends once its jobs are done.
-- ``plan`` (:class:`FollowPlan`): the plan's own schedule; a spot slot that finds no
-  capacity falls back as the fallback chain says and stays there until the slot ends.
+  towards the job's pace); every pool ends once its jobs are done. Measured against the
+  controller in docs/simulate.md: it pays several times what the plan expects.
 """
 
 from __future__ import annotations
@@ -60,16 +59,6 @@ class Policy(Protocol):
 
     def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> Desired:
         ...
-
-
-class FollowPlan:
-    """The plan's schedule as it stands (``--policy plan``)."""
-
-    name = "plan"
-    review_seconds = None  # the plan's schedule changes only at its slots' boundaries
-
-    def desired(self, plan: PlanDocument, at: datetime, progress: ProgressNow) -> Desired:
-        return Desired(plan)
 
 
 def gangs(pool: FleetPool) -> int:
@@ -183,6 +172,8 @@ class DeadlineAware:
         return Desired(plan.model_copy(update={"fleet": fleet}), markets)
 
 
-FOLLOW_PLAN = FollowPlan()
-POLICIES: dict[str, Policy] = {"deadline": DeadlineAware(), "plan": FOLLOW_PLAN}
-"""The policies ``--policy`` may name; the first is the default."""
+POLICIES: dict[str, Policy | None] = {"plan": None, "deadline": DeadlineAware()}
+"""The policies ``--policy`` may name; the first is the default. ``plan`` (``None``): the
+controller's own - the plan in force carried out exactly, re-planned on events
+(:mod:`costopt.orchestrate.controller`); ``deadline``: the pace policy of spec v2, kept as
+a baseline to measure the controller against (it does not re-plan)."""

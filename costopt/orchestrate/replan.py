@@ -1,5 +1,5 @@
-"""Re-planning the remaining work of a plan in force (``costopt plan --resume``,
-``watch --replan``): each job's progress from the ledger, the remaining workload
+"""Re-planning the remaining work of a plan in force (``costopt plan --resume``, the
+controller's re-plans): each job's progress from the ledger, the remaining workload
 (:mod:`costopt.plan.resume`), a fresh plan of it that records what it resumes.
 
 The new plan is a plan of the same workload: ``apply`` and ``watch`` take over the fleet of
@@ -10,12 +10,10 @@ it resumes (one level: a plan that resumes a resumed plan does not reach the fir
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
-from costopt.orchestrate.apply import ApplyOutcome
 from costopt.orchestrate.ledger import Ledger
-from costopt.orchestrate.pace import JobPace, PaceState
 from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
@@ -47,42 +45,34 @@ def spent_usd(ledger: Ledger | None, plan: PlanDocument, at: datetime) -> float:
                if r.plan_id in ids)
 
 
+def held_caps(rest: Workload, held: Mapping[str, datetime]) -> dict[tuple[str, int], float]:
+    """Instance-hour caps (``make_plan``'s ``u_upper``) that keep each pool of ``held``
+    (pool id -> until when) out of the remaining workload ``rest`` while it is held: zero in
+    every period that ends by then, and in the one it ends in when most of that is held."""
+    caps = {}
+    h = rest.horizon
+    for t in range(h.periods):
+        start, hours = h.period_start(t), h.period_lengths[t]
+        for pool, until in held.items():
+            if (until - start) >= timedelta(hours=hours / 2):
+                caps[(pool, t)] = 0.0
+    return caps
+
+
 def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
            ledger: Ledger | None, at: datetime, *, workload_file: str, workload_sha256: str,
-           solver: str = "highs") -> PlanDocument:
-    """The plan file of what is left of ``workload`` at ``at`` under ``plan``."""
+           solver: str = "highs", held: Mapping[str, datetime] | None = None) -> PlanDocument:
+    """The plan file of what is left of ``workload`` at ``at`` under ``plan``; the pools in
+    ``held`` (pool id -> until when: seen without capacity) are left out until then. Pools
+    another dominates are not pruned when some are held (the one held may be the one that
+    dominates)."""
     done = done_so_far(workload, catalog, plan, ledger, at)
     spent = spent_usd(ledger, plan, at)
-    result = make_plan(resumed_workload(workload, done, at, spent), catalog, solver=solver)
+    rest = resumed_workload(workload, done, at, spent)
+    caps = held_caps(rest, held or {})
+    result = make_plan(rest, catalog, solver=solver, u_upper=caps or None, prune=not caps)
     doc = to_document(result, workload_file, workload_sha256)
     doc.resumes = resumes_record(plan.plan_id, at, done, spent)
     doc.plan_id = plan_id_for(doc.as_json())  # the id hashes what it resumes too
     return doc
 
-
-@dataclass
-class ReplanTrigger:
-    """When ``watch --replan`` re-plans: a job falls behind its pace (it was not behind at
-    the last look), or a pool's launches or starts failed in ``failures`` reconciles in a
-    row (spot that keeps not being there). Each reason is said once; a re-plan starts the
-    counts over."""
-
-    failures: int = 3
-    _pressed: set[str] = field(default_factory=set)
-    _streak: dict[str, int] = field(default_factory=dict)
-
-    def reasons(self, outcome: ApplyOutcome, paces: dict[str, JobPace]) -> list[str]:
-        """Why to re-plan after ``outcome``, given each job's pace then (none: carry on)."""
-        out = []
-        pressed = {j for j, p in paces.items()
-                   if p.state in (PaceState.BEHIND, PaceState.CRITICAL)}
-        out += [f"{j} fell behind its pace ({paces[j].state.value})"
-                for j in sorted(pressed - self._pressed)]
-        self._pressed = pressed
-        failed = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
-        self._streak = {p: self._streak.get(p, 0) + 1 for p in failed}
-        out += [f"{p} failed in {n} reconciles in a row" for p, n in sorted(self._streak.items())
-                if n >= self.failures]
-        if out:
-            self._streak = {}
-        return out

@@ -1,5 +1,4 @@
-"""A policy steering ``apply``, ``watch`` and ``simulate``: each job's progress from the
-ledger, and the schedule and markets the policy wants from it.
+"""Each job's progress from the ledger, for the controller, its baselines and ``status``.
 
 Progress is not stored twice: it is worked out, whenever a policy or ``status`` asks, from
 what the ledger holds - the plan's instances' runtimes and interruptions
@@ -9,12 +8,9 @@ what the ledger holds - the plan's instances' runtimes and interruptions
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timezone
 
-from costopt.errors import AwsError, CostoptError
 from costopt.orchestrate.ledger import Ledger, ProgressReport
-from costopt.orchestrate.policy import FOLLOW_PLAN, Desired, Policy
 from costopt.orchestrate.progress import (
     DEFAULT_SETUP_MINUTES,
     JobNeeds,
@@ -89,27 +85,3 @@ def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan: PlanDocum
                 if since is None or r.at >= since]
     return reported_progress(model, ledger_runs(ledger, plan, at), at, reports)
 
-
-def steer(policy: Policy, plan: PlanDocument, at: datetime,
-          model: Callable[[], ProgressModel], ledger: Ledger | None) -> Desired:
-    """What ``policy`` wants at ``at``; the progress model is asked for only when the
-    policy asks for progress (the plan policy never does)."""
-    def progress() -> dict[str, JobProgress]:
-        return ledger_progress(model(), ledger, plan, at)
-
-    return policy.desired(plan, at, progress)
-
-
-def steer_or_follow(policy: Policy, plan: PlanDocument, at: datetime,
-                    model: Callable[[], ProgressModel], ledger: Ledger | None
-                    ) -> tuple[Desired, str | None]:
-    """:func:`steer`, or - when the policy cannot steer (its progress needs a workload that
-    is gone, changed or no longer valid) - the plan as written, with why: a watch carries on
-    with the plan in force rather than stop with its instances running. AWS's errors are not
-    caught (the watch tries those again)."""
-    try:
-        return steer(policy, plan, at, model, ledger), None
-    except AwsError:
-        raise
-    except CostoptError as exc:
-        return steer(FOLLOW_PLAN, plan, at, model, ledger), str(exc)

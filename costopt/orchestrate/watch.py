@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from costopt.errors import AwsError
 
 if TYPE_CHECKING:  # not imported at run time: watch installs its signal handlers first
-    from costopt.orchestrate.apply import ApplyOutcome
+    from costopt.orchestrate.controller import TickOutcome
 
 
 class StopFlag:
@@ -84,16 +84,17 @@ OnError = Callable[[Exception, int, float], None]
 """``(error, failures in a row, seconds until the next try)``: how the loop reports one."""
 
 
-def watch(tick: Callable[[datetime], ApplyOutcome], *, clock: Callable[[], datetime],
+def watch(tick: Callable[[datetime], TickOutcome], *, clock: Callable[[], datetime],
           plan_end: datetime, interval_s: float, stop: StopFlag,
           backoff: Backoff | None = None, on_error: OnError | None = None,
-          rand: Callable[[], float] = random.random) -> list[ApplyOutcome]:
-    """Run ``tick`` now and every ``interval_s`` seconds until the plan has ended and its
+          rand: Callable[[], float] = random.random) -> list[TickOutcome]:
+    """Run ``tick`` (the controller's) now and every ``interval_s`` seconds until the plan
+    has ended and its
     fleet is gone, or ``stop`` is raised (also before the first run). A run that raises
     :class:`AwsError` is reported through ``on_error`` and tried again after
     ``backoff``'s delay. Returns every completed run's outcome."""
     backoff = backoff or Backoff()
-    outcomes: list[ApplyOutcome] = []
+    outcomes: list[TickOutcome] = []
     failures = 0
     while not stop.raised:
         at = clock()

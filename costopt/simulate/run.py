@@ -18,15 +18,25 @@ there. The runs in the ledger then give each job's progress
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from costopt.orchestrate.apply import ApplyOptions, apply_plan
+from costopt.orchestrate.apply import ApplyOptions
+from costopt.orchestrate.controller import Controller, ControllerOptions, WorkloadContext
 from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.policy import Policy
-from costopt.orchestrate.progress import JobProgress, Run, job_progress
-from costopt.orchestrate.steer import ledger_runs, progress_model, steer
+from costopt.orchestrate.progress import (
+    JobProgress,
+    ProgressModel,
+    Run,
+    job_progress,
+    runs_from_ledger,
+)
+from costopt.orchestrate.steer import ledger_runs, progress_model
+from costopt.plan.pools import build_pools
 from costopt.planfile import PlanDocument
+from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.traces import PoolTrace, check_coverage, traces_by_pool
@@ -47,6 +57,7 @@ class Simulation:
     cloud_usd: float
     owned_usd: float
     reconciles: int = 0
+    replans: int = 0
     moments: int = 0  # moments looked at (trace changes and slot boundaries)
     launches: int = 0
     interruptions: int = 0
@@ -93,19 +104,85 @@ def _notes(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
     return notes
 
 
+def _spot_pool_ids(plan: PlanDocument, context: WorkloadContext | None) -> list[str]:
+    """The spot pools the plan, or a re-plan of its workload, may run."""
+    ids = [p.pool for p in plan.fleet if p.market == "spot"]
+    if context is not None:
+        ids += [p.id for p in build_pools(context.workload, context.catalog).cloud
+                if p.market == "spot"]
+    return list(dict.fromkeys(ids))
+
+
+@dataclass
+class _Chain:
+    """The plans a simulation had in force, and each job's progress at each hand-over:
+    progress counts from the moment a plan took over, so the whole is pieced together."""
+
+    controller: Controller
+    ledger: Ledger
+    first: PlanDocument
+    closed: dict[str, JobProgress] = field(default_factory=dict)  # done before the last plan
+    before: dict[str, JobProgress] = field(default_factory=dict)  # cost etc. of earlier plans
+
+    def hand_over(self, old: PlanDocument, at: datetime) -> None:
+        """Keep each job's progress under ``old`` until ``at`` (a new plan takes over)."""
+        jobs = self.controller.progress(old, self.ledger, at) or {}
+        for name, p in jobs.items():
+            self.before[name] = _added(self.before.get(name), p)
+            if p.finished:
+                self.closed[name] = p
+
+    def jobs(self, model: ProgressModel, at: datetime) -> dict[str, JobProgress]:
+        """Each job of the first plan's workload, whole: what it needed and its deadline
+        as first planned, its work across every plan in force."""
+        last = self.controller.plan
+        now = self.controller.progress(last, self.ledger, at) or {}
+        done_before = dict((last.resumes or {}).get("done_gpu_hours", {}))
+        out = {}
+        for need in model.jobs:
+            p = now.get(need.name) or self.closed.get(need.name)
+            if p is None:
+                continue
+            earlier = self.before.get(need.name)
+            out[need.name] = replace(
+                _added(earlier, p) if need.name in now else p,
+                needed_gpu_hours=need.gpu_hours, deadline=need.deadline,
+                done_gpu_hours=need.gpu_hours if need.name not in now
+                else done_before.get(need.name, 0.0) + p.done_gpu_hours)
+        return out
+
+
+def _added(a: JobProgress | None, b: JobProgress) -> JobProgress:
+    """``b`` with ``a``'s hours, interruptions and cost added."""
+    if a is None:
+        return b
+    return replace(b, spot_hours=a.spot_hours + b.spot_hours,
+                   on_demand_hours=a.on_demand_hours + b.on_demand_hours,
+                   interruptions=a.interruptions + b.interruptions,
+                   cloud_usd=a.cloud_usd + b.cloud_usd)
+
+
 def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
-             traces: list[PoolTrace], policy: Policy, options: ApplyOptions | None = None,
+             traces: list[PoolTrace], policy: Policy | None = None,
+             options: ApplyOptions | None = None, replan: bool = True,
              say: Say | None = None) -> Simulation:
-    """Carry ``plan`` out against ``traces`` from its horizon's start to its end."""
+    """Carry ``plan`` out against ``traces`` from its horizon's start to its end, as
+    ``watch`` would (re-plans included unless ``replan`` is false). ``policy``: steer by a
+    named policy instead (a baseline: no re-plan)."""
     model = progress_model(plan, workload, catalog)
     start, end = model.mix.period_starts[0], model.mix.end
-    sources = traces_by_pool([p.pool for p in plan.fleet if p.market == "spot"], traces)
+    context = None if policy is not None else WorkloadContext(
+        workload, catalog, str(plan.workload.get("file") or ""),
+        str(plan.workload.get("sha256") or ""))
+    sources = traces_by_pool(_spot_pool_ids(plan, context), traces)
     check_coverage(sources, start, end)
     notes = _notes(plan, workload, catalog, traces, sources)
-    options = replace(options or ApplyOptions(), yes=True)
+    settings = ControllerOptions(replace(options or ApplyOptions(), yes=True),
+                                 replan=replan and context is not None)
+    review = policy.review_seconds if policy is not None else settings.review.total_seconds()
     always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
-    if policy.review_seconds:
-        step = timedelta(seconds=policy.review_seconds)
+    if review:
+        step = timedelta(seconds=review)
         always |= {start + k * step for k in range(int((end - start) / step) + 1)}
     said: dict[str, int] = {}
 
@@ -115,10 +192,13 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             say(kind, message)
 
     fleet = SimulatedEc2(start)
-    fleet.zone_ids = {p.zone for p in plan.fleet if p.zone}
+    fleet.zone_ids = {parse_pool_id(p).zone_id for p in sources} - {None} | {
+        p.zone for p in plan.fleet if p.zone}
     ledger = Ledger.in_memory()
+    controller = Controller(plan, fleet=fleet, ledger=lambda: nullcontext(ledger),
+                            options=settings, say=tell, context=context, policy=policy)
+    chain = _Chain(controller, ledger, plan)
     try:
-
         short: set[str] = set()  # pools left without an instance they wanted
         reconciles = interrupted = 0
         moments = _moments(sources, always, start, end)
@@ -133,18 +213,20 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             interrupted += lost
             if not (lost or came_back or moment in always):
                 continue
-            desired = steer(policy, plan, moment, lambda: model, ledger)
-            outcome = apply_plan(plan, moment, fleet=fleet, ledger=ledger, options=options,
-                                 say=tell, target=desired.plan, markets=desired.markets)
-            reconciles += 1
-            short = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
-        runs = ledger_runs(ledger, plan, end)
+            old = controller.plan
+            outcome = controller.tick(moment)
+            if outcome.replanned is not None:
+                chain.hand_over(old, moment)
+            reconciles += len(outcome.applied)
+            short = {a.pool for a in outcome.applied[-1].capacity_refused}
+        runs = ledger_runs(ledger, plan, end) if controller.replans == 0 else \
+            runs_from_ledger(ledger.runtimes(start, end), ledger.interruptions(start, end), end)
+        jobs = chain.jobs(model, end) if context is not None else job_progress(model, runs, end)
     finally:
         ledger.close()
-    jobs = job_progress(model, runs, end)
     return Simulation(
-        policy=policy.name, plan=plan, jobs=jobs, runs=runs,
+        policy=policy.name if policy is not None else "plan", plan=plan, jobs=jobs, runs=runs,
         cloud_usd=sum((r.end - r.start).total_seconds() / 3600 * r.usd_per_hour for r in runs),
         owned_usd=sum(w.usd for w in model.mix.owned), reconciles=reconciles,
         moments=len(moments), launches=fleet.launch_calls, interruptions=interrupted,
-        said=said, notes=notes)
+        replans=controller.replans, said=said, notes=notes)

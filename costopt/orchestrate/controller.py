@@ -1,0 +1,388 @@
+"""The controller: one tick that observes, decides and reconciles (spec v3, designs 3-5).
+
+``apply`` runs one tick, ``watch`` a tick per interval and ``simulate`` a tick per moment
+that can change something; all three build a :class:`Controller` and call
+:meth:`Controller.tick`. The moment is passed in (the controller has no clock); the fleet
+(boto3's edge or the simulation's EC2), the ledger and the workload are injected.
+
+A tick at ``at``:
+
+1. *Observe*: each job's progress (the ledger's runs and reports, when the workload the plan
+   was made from is known), the offerings held unavailable.
+2. *Decide*: the plan in force is carried out exactly - every slot it holds at ``at``, on
+   its pool's market - with three corrections:
+   a. slots whose jobs are all done are dropped (the plan would run them idle);
+   b. the floor (Uniform Progress's rule): a job that could no longer finish if it waited
+      one more review, even on its fastest capacity without a break, runs on-demand now -
+      the spot pools serving it then run on-demand, a spot instance swapped for an
+      on-demand one once that runs;
+   c. a spot slot that fell back to on-demand goes back to spot once its pool is no longer
+      held unavailable - the on-demand instance ends only once the spot one runs (swap).
+3. *Reconcile*: :func:`~costopt.orchestrate.apply.apply_plan` towards that schedule.
+4. *Events*: a launch or start refused for want of spot capacity (its pool is held
+   unavailable for a while, :class:`UnavailableOfferings`), a job behind its *planned*
+   progress by more than the tolerance, a job done while the plan still holds slots for it,
+   a job on the floor that no slot serves, an offering whose hold expired. On an event the
+   controller re-plans what is left (:func:`~costopt.orchestrate.replan.replan`: progress,
+   the held pools capped to nothing while held, the deadline reserve), puts the new plan in
+   force and reconciles towards it in the same tick (the takeover keeps the instances the
+   new plan still wants). Re-plans are rate-limited: at most one per ``replan_gap`` unless
+   a job is on the floor; events that wait are kept for the first tick after the gap.
+
+Interruptions are not events of their own: an interrupted slot is relaunched as the plan
+says; a relaunch that finds no capacity is a refusal, and the work lost shows as the job
+falling behind its planned progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+
+from costopt.errors import CostoptError
+from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome, Failed, Say, apply_plan
+from costopt.orchestrate.fleet import Fleet
+from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.policy import Policy, planned_work
+from costopt.orchestrate.progress import JobProgress, ProgressModel
+from costopt.orchestrate.reconcile import MarketChoice
+from costopt.orchestrate.replan import replan
+from costopt.orchestrate.steer import ledger_progress, progress_model
+from costopt.plan.resume import late_jobs, workload_of
+from costopt.planfile import FleetPool, PlanDocument
+from costopt.pricing.catalog import PriceCatalog
+from costopt.workload import Workload
+
+LedgerSource = Callable[[], AbstractContextManager[Ledger | None]]
+"""Opens the ledger for one tick (and closes it after, where it is a connection)."""
+
+
+class EventKind(str, Enum):
+    """What makes the controller re-plan."""
+
+    REFUSED = "refused"  # a spot launch or start found no capacity in its pool
+    BEHIND = "behind"  # a job behind its planned progress by more than the tolerance
+    DONE_EARLY = "done early"  # a job done while the plan still holds slots for it
+    FLOOR = "floor"  # a job that must run now on any capacity, and no slot serves it
+    OFFERING_BACK = "offering back"  # a pool held unavailable may be tried again
+
+
+URGENT = frozenset({EventKind.FLOOR})
+"""Events that re-plan at once, whatever the rate limit."""
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    detail: str
+
+
+@dataclass
+class UnavailableOfferings:
+    """Spot pools seen without capacity, each held unavailable until a moment (like
+    Karpenter's unavailable-offerings cache): ``first_hold`` after a first refusal, doubled
+    at each refusal in a row up to ``longest_hold``; a spot instance that runs there clears
+    it. Public traces' outages last 0.2-0.8 h at the median, up to days (facts.md)."""
+
+    first_hold: timedelta = timedelta(hours=1)
+    longest_hold: timedelta = timedelta(hours=24)
+    until: dict[str, datetime] = field(default_factory=dict)
+    strikes: dict[str, int] = field(default_factory=dict)
+
+    def refused(self, pool: str, at: datetime) -> datetime:
+        """Hold ``pool`` from ``at``; until when."""
+        self.strikes[pool] = self.strikes.get(pool, 0) + 1
+        hold = min(self.longest_hold, self.first_hold * 2 ** (self.strikes[pool] - 1))
+        self.until[pool] = at + hold
+        return self.until[pool]
+
+    def ran(self, pool: str) -> None:
+        self.strikes.pop(pool, None)
+        self.until.pop(pool, None)
+
+    def held(self, at: datetime) -> dict[str, datetime]:
+        return {pool: until for pool, until in self.until.items() if until > at}
+
+    def expire(self, at: datetime) -> list[str]:
+        """The pools whose hold ran out by ``at`` (no longer held; their strikes stay)."""
+        out = sorted(p for p, until in self.until.items() if until <= at)
+        for pool in out:
+            del self.until[pool]
+        return out
+
+
+@dataclass(frozen=True)
+class WorkloadContext:
+    """The workload a plan was made from, its price data and file: what progress is
+    measured with and what a re-plan solves."""
+
+    workload: Workload
+    catalog: PriceCatalog
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    """``review``: how often a tick comes at the least (the floor looks that far ahead);
+    ``replan``: re-plan on events (``watch --no-replan``: never); ``replan_gap``: the least
+    time between two re-plans but urgent ones; ``behind_share``: the tolerance a job may lag
+    its planned progress by, as a share of its work (plus one restart's work)."""
+
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
+    review: timedelta = timedelta(minutes=15)
+    replan: bool = True
+    replan_gap: timedelta = timedelta(hours=1)
+    behind_share: float = 0.05
+    solver: str = "highs"
+
+
+@dataclass
+class TickOutcome:
+    """What one tick saw and did: the apply runs (two when it re-planned: towards the plan
+    it had, then towards the new one), the events, the new plan if one was made."""
+
+    at: datetime
+    applied: list[ApplyOutcome] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    replanned: PlanDocument | None = None
+
+    @property
+    def failed(self) -> list[Failed]:
+        return self.applied[-1].failed if self.applied else []
+
+    @property
+    def refused(self) -> bool:
+        return any(o.refused for o in self.applied)
+
+
+def floor_jobs(jobs: dict[str, JobProgress], at: datetime, review: timedelta) -> list[str]:
+    """Uniform Progress's floor: the unfinished jobs that could no longer finish by their
+    deadline if they waited one more ``review`` - running from then on without a break on
+    their fastest pool (``gpus x speed`` reference GPU-hours per hour), one restart paid."""
+    out = []
+    for name, p in jobs.items():
+        rate = (p.gpus or 1.0) * max(p.speed.values(), default=0.0)
+        if p.finished or rate <= 0:
+            continue
+        hours_left = (p.deadline - at - review).total_seconds() / 3600
+        if p.remaining_gpu_hours / rate + p.restart_hours >= hours_left:
+            out.append(name)
+    return out
+
+
+def behind_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProgress],
+                at: datetime, share: float) -> dict[str, float]:
+    """The unfinished jobs whose work done lags what the plan has them do by ``at`` by more
+    than ``share`` of their work plus one restart's work (``gpus x restart hours``), with
+    the lag (reference GPU-hours)."""
+    start = model.mix.period_starts[0]
+    out = {}
+    for name, p in jobs.items():
+        if p.finished:
+            continue
+        lag = planned_work(plan, model.mix, name, start, at) - p.done_gpu_hours
+        if lag > share * p.needed_gpu_hours + (p.gpus or 1.0) * p.restart_hours:
+            out[name] = lag
+    return out
+
+
+def _serves(pool: FleetPool, at: datetime, jobs: set[str]) -> bool:
+    """Whether a slot of ``pool`` that holds ``at`` serves one of ``jobs``."""
+    return any(s.start <= at < s.end and jobs & set(s.jobs) for s in pool.slots)
+
+
+def _without_done(plan: PlanDocument, done: set[str]) -> PlanDocument:
+    """``plan`` less the slots whose jobs (named) are all done."""
+    if not done:
+        return plan
+    fleet = [p.model_copy(update={"slots": [s for s in p.slots
+                                             if not s.jobs or set(s.jobs) - done]})
+             for p in plan.fleet]
+    return plan.model_copy(update={"fleet": fleet})
+
+
+class Controller:
+    """Carries the plan in force out, one :meth:`tick` at a time, and re-plans on events.
+
+    ``context``: the workload the plan was made from (``None``: progress is not measured -
+    the plan is carried out as written, no floor, no re-plan). ``policy``: a policy to steer
+    by instead of the plan in force (a named baseline, ``--policy deadline``).
+    ``on_replan(new plan)``: keeps the new plan (``watch`` writes it next to the first) and
+    says where; ``plan_path``: the plan file's path, for the instances' user data."""
+
+    def __init__(self, plan: PlanDocument, *, fleet: Fleet, ledger: LedgerSource,
+                 options: ControllerOptions, say: Say, context: WorkloadContext | None = None,
+                 policy: Policy | None = None, plan_path: str | None = None,
+                 on_replan: Callable[[PlanDocument], str] | None = None) -> None:
+        self.plan = plan
+        self.fleet = fleet
+        self.ledger = ledger
+        self.options = options
+        self.say = say
+        self.context = context
+        self.policy = policy
+        self.plan_path = plan_path
+        self.on_replan = on_replan
+        self.offerings = UnavailableOfferings()
+        self.replans = 0
+        self._models: dict[str, ProgressModel] = {}
+        self._waiting: list[Event] = []  # events held back by the rate limit
+        self._said: set[tuple[EventKind, str]] = set()  # per plan: each job's event once
+        self._last_replan: datetime | None = None
+        self._last_failure: str | None = None
+
+    def model(self, plan: PlanDocument) -> ProgressModel | None:
+        """The progress model of ``plan`` (``None`` without a workload)."""
+        if self.context is None:
+            return None
+        if plan.plan_id not in self._models:
+            workload = workload_of(plan.resumes, self.context.workload)
+            self._models[plan.plan_id] = progress_model(plan, workload, self.context.catalog)
+        return self._models[plan.plan_id]
+
+    def progress(self, plan: PlanDocument, ledger: Ledger | None,
+                 at: datetime) -> dict[str, JobProgress] | None:
+        model = self.model(plan)
+        return None if model is None else ledger_progress(model, ledger, plan, at)
+
+    def tick(self, at: datetime) -> TickOutcome:
+        """Observe, decide and reconcile at ``at``; re-plan on events."""
+        out = TickOutcome(at)
+        with self.ledger() as ledger:
+            jobs = self.progress(self.plan, ledger, at)
+            target, markets, events = self._decide(self.plan, at, ledger, jobs)
+            out.applied.append(self._apply(at, ledger, target, markets))
+            events += self._observe(out.applied[-1], at, jobs)
+            out.events = events
+            new = self._maybe_replan(events, at, ledger)
+            if new is not None:
+                out.replanned = new
+                jobs = self.progress(new, ledger, at)
+                target, markets, _events = self._decide(new, at, ledger, jobs)
+                out.applied.append(self._apply(at, ledger, target, markets))
+        return out
+
+    def _apply(self, at: datetime, ledger: Ledger | None, target: PlanDocument,
+               markets: dict[str, MarketChoice]) -> ApplyOutcome:
+        return apply_plan(self.plan, at, fleet=self.fleet, ledger=ledger,
+                          options=self.options.apply, say=self.say, plan_path=self.plan_path,
+                          target=target, markets=markets)
+
+    def _decide(self, plan: PlanDocument, at: datetime, ledger: Ledger | None,
+                jobs: dict[str, JobProgress] | None
+                ) -> tuple[PlanDocument, dict[str, MarketChoice], list[Event]]:
+        """The schedule and markets to reconcile towards, and the events seen deciding."""
+        if self.policy is not None:
+            desired = self.policy.desired(plan, at, lambda: jobs or {})
+            return desired.plan, dict(desired.markets), []
+        events = [Event(EventKind.OFFERING_BACK, f"{pool} is tried again: its hold ran out")
+                  for pool in self.offerings.expire(at)]
+        if jobs is None:
+            return plan, {}, events
+        done = {name for name, p in jobs.items() if p.finished}
+        target = _without_done(plan, done)
+        events += self._once(EventKind.DONE_EARLY, [
+            (name, f"{name} is done and the plan still holds slots for it")
+            for name in sorted(done) if any(name in s.jobs for p in plan.fleet for s in p.slots
+                                            if s.end > at)])
+        floor = set(floor_jobs(jobs, at, self.options.review))
+        markets: dict[str, MarketChoice] = {}
+        held = self.offerings.held(at)
+        fallen = self._fallen_back(ledger, plan)
+        for pool in target.fleet:
+            if pool.market != "spot" or not pool.on_demand_fallback:
+                continue
+            if floor and _serves(pool, at, floor):
+                markets[pool.pool] = MarketChoice("on_demand", "swap")
+            elif pool.pool in fallen and pool.pool not in held:
+                markets[pool.pool] = MarketChoice("spot", "swap")
+        unserved = sorted(j for j in floor if not any(_serves(p, at, {j}) for p in target.fleet))
+        events += self._once(EventKind.FLOOR, [
+            (j, f"{j} must run now to meet its deadline and no slot serves it")
+            for j in unserved])
+        return target, markets, events
+
+    def _fallen_back(self, ledger: Ledger | None, plan: PlanDocument) -> set[str]:
+        """Spot pools of ``plan`` with a live instance that runs on-demand (a fallback)."""
+        if ledger is None:
+            return set()
+        spot = {p.pool for p in plan.fleet if p.market == "spot"}
+        ids = {plan.plan_id, plan.resumed_from[0]} - {None}
+        return {i.pool for i in ledger.instances(plan_ids=ids)  # type: ignore[arg-type]
+                if i.ended_at is None and i.pool in spot and i.market == "on_demand"}
+
+    def _once(self, kind: EventKind, found: list[tuple[str, str]]) -> list[Event]:
+        out = [Event(kind, detail) for key, detail in found if (kind, key) not in self._said]
+        self._said |= {(kind, key) for key, _d in found}
+        return out
+
+    def _observe(self, outcome: ApplyOutcome, at: datetime,
+                 jobs: dict[str, JobProgress] | None) -> list[Event]:
+        """Refusals (their pools held unavailable), spot that ran again, jobs behind."""
+        events = []
+        refused = set(outcome.capacity_refused)
+        for action in outcome.done:
+            if action.kind in ("launch", "start") and action.market == "spot" \
+                    and action not in refused:
+                self.offerings.ran(action.pool)
+        pools = {p.pool: p for p in self.plan.fleet}
+        for pool in sorted({a.pool for a in refused}):
+            if pool in pools and pools[pool].market == "spot":
+                until = self.offerings.refused(pool, at)
+                events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
+                                    f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}"))
+        model = self.model(self.plan)
+        if jobs is not None and model is not None and self.policy is None:
+            lag = behind_jobs(self.plan, model, jobs, at, self.options.behind_share)
+            events += self._once(EventKind.BEHIND, [
+                (j, f"{j} is {g:,.2f} GPU-h behind its planned progress")
+                for j, g in sorted(lag.items())])
+        return events
+
+    def _maybe_replan(self, events: list[Event], at: datetime,
+                      ledger: Ledger | None) -> PlanDocument | None:
+        """A new plan of what is left when an event calls for it (and the rate limit lets
+        it), put in force; ``None`` otherwise."""
+        if self.context is None or ledger is None or not self.options.replan \
+                or not self.options.apply.yes or self.policy is not None:
+            return None
+        waiting = self._waiting + events
+        if not waiting:
+            return None
+        urgent = any(e.kind in URGENT for e in waiting)
+        if not urgent and self._last_replan is not None \
+                and at - self._last_replan < self.options.replan_gap:
+            self._waiting = waiting
+            return None
+        self._waiting = []
+        reasons = "; ".join(dict.fromkeys(e.detail for e in waiting))
+        ctx = self.context
+        try:
+            doc = replan(ctx.workload, ctx.catalog, self.plan, ledger, at,
+                         workload_file=ctx.file, workload_sha256=ctx.sha256,
+                         solver=self.options.solver, held=self.offerings.held(at))
+            where = self.on_replan(doc) if self.on_replan else doc.plan_id
+        except CostoptError as exc:  # the fleet goes on under the plan in force
+            said = f"{reasons}, but no re-plan can be made: {exc}. Plan " \
+                f"{self.plan.plan_id} stays in force and is carried on"
+            if said != self._last_failure:
+                self.say("failed", said)
+            self._last_failure = said
+            self._last_replan = at
+            return None
+        self.say("replanned", f"{reasons}: the rest re-planned from "
+                 f"{at:%Y-%m-%dT%H:%M:%SZ} as {doc.plan_id}, {where}")
+        done = (doc.resumes or {}).get("done_gpu_hours", {})
+        for job in late_jobs(ctx.workload, done, at):
+            self.say("late", f"{job} is past its deadline and not done: it is due at the new "
+                     f"plan's end ({doc.horizon['end']}), on the cheapest capacity")
+        self.plan = doc
+        self.replans += 1
+        self._last_replan = at
+        self._said = set()
+        return doc
+
