@@ -159,17 +159,23 @@ class TickOutcome:
         return any(o.refused for o in self.applied)
 
 
-def floor_jobs(jobs: dict[str, JobProgress], at: datetime, review: timedelta) -> list[str]:
+def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProgress],
+               at: datetime, review: timedelta) -> list[str]:
     """Uniform Progress's floor: the unfinished jobs that could no longer finish by their
     deadline if they waited one more ``review`` - running from then on without a break on
-    their fastest pool (``gpus x speed`` reference GPU-hours per hour), one restart paid."""
+    their fastest cloud pool (``gpus x speed`` reference GPU-hours per hour), one restart
+    paid - for the work the plan does not leave to owned servers before the deadline."""
+    cloud = {p.pool for p in plan.fleet}
     out = []
     for name, p in jobs.items():
-        rate = (p.gpus or 1.0) * max(p.speed.values(), default=0.0)
+        rate = (p.gpus or 1.0) * max((v for k, v in p.speed.items() if k in cloud),
+                                     default=0.0)
         if p.finished or rate <= 0:
             continue
+        left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
+                                                    frozenset(cloud))
         hours_left = (p.deadline - at - review).total_seconds() / 3600
-        if p.remaining_gpu_hours / rate + p.restart_hours >= hours_left:
+        if left > 0 and left / rate + p.restart_hours >= hours_left:
             out.append(name)
     return out
 
@@ -289,7 +295,8 @@ class Controller:
             (name, f"{name} is done and the plan still holds slots for it")
             for name in sorted(done) if any(name in s.jobs for p in plan.fleet for s in p.slots
                                             if s.end > at)])
-        floor = set(floor_jobs(jobs, at, self.options.review))
+        model = self.model(plan)
+        floor = set(floor_jobs(plan, model, jobs, at, self.options.review)) if model else set()
         markets: dict[str, MarketChoice] = {}
         held = self.offerings.held(at)
         fallen = self._fallen_back(ledger, plan)

@@ -103,7 +103,11 @@ class BudgetGuard:
 
     def judge(self, action: FleetAction) -> Verdict:
         """Accept (and commit) or refuse one launch or start."""
-        cost = self._cost(self.fleet[action.pool], action.slot or 0, action.market)
+        pool = self.fleet[action.pool]
+        cost = self._cost(pool, action.slot or 0, action.market)
+        if action.replaces is not None:  # a swap: the instance it replaces (kept, so
+            # committed) ends once this one runs
+            cost -= self._cost(pool, action.slot or 0, action.replaces.market)
         projected = self.spent_usd + self.committed_usd + cost
         allowed = projected <= self.budget_usd + 1e-9
         verdict = Verdict(allowed, cost, projected, self.budget_usd, self.spent_usd,

@@ -171,14 +171,14 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
     named policy instead (a baseline: no re-plan)."""
     model = progress_model(plan, workload, catalog)
     start, end = model.mix.period_starts[0], model.mix.end
-    context = None if policy is not None else WorkloadContext(
-        workload, catalog, str(plan.workload.get("file") or ""),
-        str(plan.workload.get("sha256") or ""))
-    sources = traces_by_pool(_spot_pool_ids(plan, context), traces)
+    context = WorkloadContext(workload, catalog, str(plan.workload.get("file") or ""),
+                              str(plan.workload.get("sha256") or ""))
+    replans = replan and policy is None
+    sources = traces_by_pool(_spot_pool_ids(plan, context if replans else None), traces)
     check_coverage(sources, start, end)
     notes = _notes(plan, workload, catalog, traces, sources)
     settings = ControllerOptions(replace(options or ApplyOptions(), yes=True),
-                                 replan=replan and context is not None)
+                                 replan=replans)
     review = policy.review_seconds if policy is not None else settings.review.total_seconds()
     always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
     if review:
@@ -221,7 +221,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             short = {a.pool for a in outcome.applied[-1].capacity_refused}
         runs = ledger_runs(ledger, plan, end) if controller.replans == 0 else \
             runs_from_ledger(ledger.runtimes(start, end), ledger.interruptions(start, end), end)
-        jobs = chain.jobs(model, end) if context is not None else job_progress(model, runs, end)
+        jobs = chain.jobs(model, end) if controller.replans else job_progress(model, runs, end)
     finally:
         ledger.close()
     return Simulation(

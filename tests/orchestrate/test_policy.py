@@ -22,8 +22,9 @@ def progress(done: float, **fields: float) -> dict[str, JobProgress]:
                                  done_gpu_hours=done, **fields)}  # type: ignore[arg-type]
 
 
-def test_the_default_policy_is_deadline_aware() -> None:
-    assert next(iter(POLICIES)) == "deadline"
+def test_the_default_is_the_controller_and_deadline_a_baseline() -> None:
+    assert list(POLICIES) == ["plan", "deadline"]
+    assert POLICIES["plan"] is None and isinstance(POLICIES["deadline"], DeadlineAware)
 
 
 @pytest.mark.parametrize(("hours", "done", "choice"), [

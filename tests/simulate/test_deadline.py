@@ -53,17 +53,20 @@ def test_no_deadline_missed_and_no_dearer_than_uniform_progress_on_any_trace() -
 
 
 def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
-    # The plan policy keeps a slot on on-demand once spot fails, until the slot ends at 48 h:
-    # the setup and lost work it never planned for leave the job short; the deadline policy
-    # runs on past the plan's slots and finishes.
+    # The plan carried out as written (no re-plan) keeps a slot on on-demand once spot fails,
+    # until the slot ends at 48 h: the setup and lost work it never planned for leave the job
+    # short; the deadline policy runs on past the plan's slots and finishes, and so does the
+    # controller, which re-plans the rest when the job falls behind its plan.
     w, cat = issue_job(), prices()
     plan = planned(w, cat)
     traces = [PoolTrace(parse_pool_id(SPOT), "t.json", T0, synth(SynthSpec(0.5, 4.0, 0.2, 72, 1)))]
-    follow = simulate(plan, workload=w, catalog=cat, traces=traces, policy=POLICIES["plan"])
+    follow = simulate(plan, workload=w, catalog=cat, traces=traces, replan=False)
     ours = simulate(plan, workload=w, catalog=cat, traces=traces, policy=POLICIES["deadline"])
+    controller = simulate(plan, workload=w, catalog=cat, traces=traces)  # re-plans
     assert not next(iter(follow.jobs.values())).met_deadline
     assert next(iter(ours.jobs.values())).met_deadline
     assert ours.realised_usd < follow.realised_usd
+    assert controller.replans > 0 and next(iter(controller.jobs.values())).met_deadline
 
 
 @pytest.mark.parametrize("policy", ["deadline", "plan"])

@@ -151,6 +151,7 @@ class Ledger:
         self.path = engine.location.path or Path(engine.location.shown)
         self._looked_at: int | None = None  # the last action id when this run looked
         self._fence: tuple[str, str] | None = None  # (workload, holder) this handle holds
+        self._documents: dict[str, dict[str, Any]] = {}  # plan id -> its document, decoded
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
@@ -225,8 +226,12 @@ class Ledger:
 
     def plans(self) -> list[dict[str, Any]]:
         """The recorded plan documents (checked on open), oldest first."""
-        rows = self._rows("SELECT document FROM plans ORDER BY recorded_at, plan_id")
-        return [json.loads(r["document"]) for r in rows]
+        rows = list(self._rows("SELECT plan_id, document FROM plans ORDER BY recorded_at, "
+                               "plan_id"))
+        for r in rows:  # a plan's document never changes once recorded: decoded once
+            if r["plan_id"] not in self._documents:
+                self._documents[r["plan_id"]] = json.loads(r["document"])
+        return [self._documents[r["plan_id"]] for r in rows]
 
     def plan_ids_of(self, workload: str) -> set[str]:
         """The ids of the recorded plans of ``workload``."""
