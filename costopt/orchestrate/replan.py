@@ -75,4 +75,3 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     doc.resumes = resumes_record(plan.plan_id, at, done, spent)
     doc.plan_id = plan_id_for(doc.as_json())  # the id hashes what it resumes too
     return doc
-
