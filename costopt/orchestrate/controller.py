@@ -130,7 +130,8 @@ class ControllerOptions:
     """``review``: how often a tick comes at the least (the floor looks that far ahead);
     ``replan``: re-plan on events (``watch --no-replan``: never); ``replan_gap``: the least
     time between two re-plans but urgent ones; ``behind_share``: the tolerance a job may lag
-    its planned progress by, as a share of its work (plus one restart's work)."""
+    its planned progress by, as a share of its work (plus one restart's work); ``hold``: how
+    long a pool that refused spot is held unavailable at first."""
 
     apply: ApplyOptions = field(default_factory=ApplyOptions)
     review: timedelta = timedelta(minutes=15)
@@ -138,6 +139,8 @@ class ControllerOptions:
     replan_gap: timedelta = timedelta(hours=1)
     behind_share: float = 0.05
     solver: str = "highs"
+    hold: timedelta = timedelta(hours=1)  # a pool's first hold after a refusal (doubled at
+    # each refusal in a row, up to a day)
 
 
 @dataclass
@@ -233,7 +236,7 @@ class Controller:
         self.policy = policy
         self.plan_path = plan_path
         self.on_replan = on_replan
-        self.offerings = UnavailableOfferings()
+        self.offerings = UnavailableOfferings(first_hold=options.hold)
         self.replans = 0
         self._models: dict[str, ProgressModel] = {}
         self._waiting: list[Event] = []  # events held back by the rate limit

@@ -8,7 +8,7 @@ what the ledger holds - the plan's instances' runtimes and interruptions
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from costopt.orchestrate.ledger import Ledger, ProgressReport
 from costopt.orchestrate.progress import (
@@ -67,7 +67,9 @@ def ledger_runs(ledger: Ledger, plan: PlanDocument, at: datetime) -> list[Run]:
     ids = {plan.plan_id, old} - {None}
     start = since or EPOCH
     runtimes = [r for r in ledger.runtimes(start, at) if r.plan_id in ids]
-    lost = [i for i in ledger.interruptions(start, at) if i.plan_id in ids]
+    lost = [i for i in ledger.interruptions(start, at + timedelta(seconds=1))
+            if i.plan_id in ids]  # one at ``at`` itself has happened by then (the ledger
+    # keeps whole seconds)
     return runs_from_ledger(runtimes, lost, at)
 
 

@@ -17,6 +17,7 @@ there. The runs in the ledger then give each job's progress
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -165,10 +166,11 @@ def _added(a: JobProgress | None, b: JobProgress) -> JobProgress:
 def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
              traces: list[PoolTrace], policy: Policy | None = None,
              options: ApplyOptions | None = None, replan: bool = True,
-             say: Say | None = None) -> Simulation:
+             hold: timedelta | None = None, say: Say | None = None) -> Simulation:
     """Carry ``plan`` out against ``traces`` from its horizon's start to its end, as
     ``watch`` would (re-plans included unless ``replan`` is false). ``policy``: steer by a
-    named policy instead (a baseline: no re-plan)."""
+    named policy instead (a baseline: no re-plan). ``hold``: how long a pool that refused
+    spot is held unavailable at first (the controller's default otherwise)."""
     model = progress_model(plan, workload, catalog)
     start, end = model.mix.period_starts[0], model.mix.end
     context = WorkloadContext(workload, catalog, str(plan.workload.get("file") or ""),
@@ -179,6 +181,8 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
     notes = _notes(plan, workload, catalog, traces, sources)
     settings = ControllerOptions(replace(options or ApplyOptions(), yes=True),
                                  replan=replans)
+    if hold is not None:
+        settings = replace(settings, hold=hold)
     review = policy.review_seconds if policy is not None else settings.review.total_seconds()
     always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
     if review:
@@ -202,7 +206,9 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
         short: set[str] = set()  # pools left without an instance they wanted
         reconciles = interrupted = 0
         moments = _moments(sources, always, start, end)
-        for moment, counts in moments:
+        queue = list(moments)  # sorted; a new plan's slot boundaries join it as they come
+        while queue:
+            moment, counts = heapq.heappop(queue)
             fleet.advance(moment)
             lost = 0
             came_back = False
@@ -217,6 +223,11 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             outcome = controller.tick(moment)
             if outcome.replanned is not None:
                 chain.hand_over(old, moment)
+                later = {m for p in outcome.replanned.fleet for s in p.slots
+                         for m in (s.start, s.end) if moment < m <= end} - always
+                always |= later
+                for m in later:
+                    heapq.heappush(queue, (m, []))
             reconciles += len(outcome.applied)
             short = {a.pool for a in outcome.applied[-1].capacity_refused}
         runs = ledger_runs(ledger, plan, end) if controller.replans == 0 else \

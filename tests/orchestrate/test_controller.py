@@ -1,0 +1,109 @@
+"""The controller's decisions and its re-plans, worked by hand (issue 21)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from builders import catalog, offer, workload
+from simulate.sim_cases import hourly, planned
+
+from costopt.orchestrate.controller import UnavailableOfferings, floor_jobs
+from costopt.orchestrate.progress import JobProgress
+from costopt.orchestrate.replan import held_caps
+from costopt.orchestrate.steer import progress_model
+from costopt.plan.resume import resumed_workload
+from costopt.pricing.catalog import ZoneSpotPrice
+from costopt.simulate.run import simulate
+
+T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+AZ1 = "aws:us-east-1:p3.2xlarge:spot:use1-az1"
+AZ2 = "aws:us-east-1:p3.2xlarge:spot:use1-az2"
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def two_zones() -> tuple:
+    """10 GPU-h of a 1-GPU job due at 16:00, 4-hour periods, 10 minutes of setup a launch,
+    checkpoint every 60 minutes; p3.2xlarge spot at 1.00 USD/h in use1-az1 and 1.20 in
+    use1-az2, 3.00 on demand."""
+    cat = catalog(replace(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0, rate=0.0),
+                          spot_zones=(ZoneSpotPrice("use1-az1", 1.0),
+                                      ZoneSpotPrice("use1-az2", 1.2))))
+    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
+                   "checkpoint_minutes": 60, "deadline": "2027-01-01T16:00:00Z"}],
+                 period_hours=4, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
+    return w, cat
+
+
+def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
+    """The plan: use1-az1 spot 00:00-10:10 (10 min setup + 10 h), 10.1667 USD. The zone's
+    spot goes at 03:00 for the rest of the day (held unavailable for it: ``hold`` 24 h).
+    03:00: the instance is interrupted after 2.8333 h of work, less half a checkpoint
+    interval (0.5 h) lost = 2.3333 done; its relaunch finds no spot and falls back to
+    on-demand (the chain); the refusal is an event: the rest (7.6667 GPU-h) is re-planned
+    from 03:00 with use1-az1 held - use1-az2's spot at 1.20, 03:00-10:50 (setup + 7:40),
+    9.40 USD. The on-demand fallback is ended at once (the new plan does not hold it).
+    Realised: 3 h x 1.00 + 7.8333 h x 1.20 = 12.40 USD; done at 10:50, before 16:00."""
+    w, cat = two_zones()
+    plan = planned(w, cat)
+    (pool,) = plan.fleet
+    assert (pool.pool, pool.slots[0].start, pool.slots[0].end) == (AZ1, at(0), at(10 + 1 / 6))
+    traces = [hourly([1, 1, 1] + [0] * 21, AZ1), hourly([1] * 24, AZ2)]
+    sim = simulate(plan, workload=w, catalog=cat, traces=traces, hold=timedelta(hours=24))
+    assert sim.replans == 1
+    runs = sorted((r.pool, r.market, r.start, r.end) for r in sim.runs)
+    assert runs == [(AZ1, "on_demand", at(3), at(3)), (AZ1, "spot", at(0), at(3)),
+                    (AZ2, "spot", at(3), at(10 + 50 / 60))]
+    assert sim.realised_usd == pytest.approx(3 * 1.0 + (7 + 50 / 60) * 1.2)
+    (job,) = sim.jobs.values()
+    assert job.finished_at is not None and job.met_deadline  # the new plan's work is
+    # recorded to 6 places: done within a second of 10:50
+    assert abs(job.finished_at - at(10 + 50 / 60)) < timedelta(seconds=1)
+
+
+def test_an_offering_is_held_longer_at_each_refusal_in_a_row() -> None:
+    cache = UnavailableOfferings()
+    assert cache.refused(AZ1, at(0)) == at(1)
+    assert cache.expire(at(0.5)) == [] and cache.held(at(0.5)) == {AZ1: at(1)}
+    assert cache.expire(at(1)) == [AZ1] and cache.held(at(1)) == {}
+    assert cache.refused(AZ1, at(1)) == at(3)  # the second in a row: 2 h
+    assert cache.refused(AZ1, at(3)) == at(7)  # 4 h
+    cache.ran(AZ1)  # spot ran there: the next refusal starts over
+    assert cache.refused(AZ1, at(8)) == at(9)
+    assert UnavailableOfferings(first_hold=timedelta(hours=16)).refused(AZ1, at(0)) \
+        == at(16)
+    for _k in range(2):
+        cache.refused(AZ2, at(0))
+    assert cache.refused(AZ2, at(0)) == at(4)
+
+
+def test_a_held_pool_is_capped_to_nothing_while_held() -> None:
+    """The rest from 02:30 of a 4-hour-period day: hourly periods 02:00, 03:00, then the
+    4-hour periods from 04:00. Held until 05:30: the hours 02:00 and 03:00 wholly, and the
+    period 04:00-08:00 half held (1.5 h of 4: not most of it, so left open)."""
+    w, _cat = two_zones()
+    rest = resumed_workload(w, {"train": 2.0}, at(2.5))
+    assert rest.horizon.period_lengths[:3] == (1, 1, 4)
+    assert held_caps(rest, {AZ1: at(5.5)}) == {(AZ1, 0): 0.0, (AZ1, 1): 0.0}
+    assert held_caps(rest, {AZ1: at(6)}) == {(AZ1, 0): 0.0, (AZ1, 1): 0.0, (AZ1, 2): 0.0}
+
+
+def test_the_floor_is_uniform_progress_rule() -> None:
+    """7.6667 GPU-h left at 1 GPU-h an hour on the fastest pool, a restart of 10 minutes'
+    setup + 30 minutes' lost work: 8.3333 h needed. Due at 16:00, looked at every 15
+    minutes: at 07:15, 16 - 7.25 - 0.25 = 8.5 h are left after the next look: not yet;
+    at 07:30, 8.25 h: on the floor (on-demand now)."""
+    w, cat = two_zones()
+    plan = planned(w, cat)
+    model = progress_model(plan, w, cat)
+    needs = JobProgress("train", 10.0, at(16), at(0), 60.0, 10.0, {AZ1: 1.0},
+                        done_gpu_hours=10 - 7 - 2 / 3, gpus=1.0)
+    review = timedelta(minutes=15)
+    assert floor_jobs(plan, model, {"train": needs}, at(7.25), review) == []
+    assert floor_jobs(plan, model, {"train": needs}, at(7.5), review) == ["train"]
+    done = replace(needs, done_gpu_hours=10.0, finished_at=at(7))
+    assert floor_jobs(plan, model, {"train": done}, at(15), review) == []
