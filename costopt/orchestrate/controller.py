@@ -95,7 +95,7 @@ class UnavailableOfferings:
     def refused(self, pool: str, at: datetime) -> datetime:
         """Hold ``pool`` from ``at``; until when."""
         self.strikes[pool] = self.strikes.get(pool, 0) + 1
-        hold = min(self.longest_hold, self.first_hold * 2 ** (self.strikes[pool] - 1))
+        hold = min(self.longest_hold, self.first_hold * 2 ** min(self.strikes[pool] - 1, 16))
         self.until[pool] = at + hold
         return self.until[pool]
 

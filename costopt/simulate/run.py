@@ -183,7 +183,8 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
                                  replan=replans)
     if hold is not None:
         settings = replace(settings, hold=hold)
-    review = policy.review_seconds if policy is not None else settings.review.total_seconds()
+    review = policy.review_seconds if policy is not None else \
+        settings.review.total_seconds() if replans else None  # as written: slots and traces
     always = {m for p in plan.fleet for s in p.slots for m in (s.start, s.end)} | {start, end}
     if review:
         step = timedelta(seconds=review)
