@@ -243,6 +243,7 @@ class Controller:
         self._said: set[tuple[EventKind, str]] = set()  # per plan: each job's event once
         self._last_replan: datetime | None = None
         self._last_failure: str | None = None
+        self._expired: list[str] = []  # pools whose hold ran out in this tick
 
     def model(self, plan: PlanDocument) -> ProgressModel | None:
         """The progress model of ``plan`` (``None`` without a workload)."""
@@ -288,8 +289,8 @@ class Controller:
         if self.policy is not None:
             desired = self.policy.desired(plan, at, lambda: jobs or {})
             return desired.plan, dict(desired.markets), []
-        events = [Event(EventKind.OFFERING_BACK, f"{pool} is tried again: its hold ran out")
-                  for pool in self.offerings.expire(at)]
+        self._expired = self.offerings.expire(at)  # an event only if spot does not run
+        events: list[Event] = []  # there in this tick (_observe)
         if jobs is None:
             return plan, {}, events
         done = {name for name, p in jobs.items() if p.finished}
@@ -332,13 +333,17 @@ class Controller:
 
     def _observe(self, outcome: ApplyOutcome, at: datetime,
                  jobs: dict[str, JobProgress] | None) -> list[Event]:
-        """Refusals (their pools held unavailable), spot that ran again, jobs behind."""
-        events = []
+        """Refusals (their pools held unavailable), spot that ran again, holds run out
+        (where spot did not run again in this tick), jobs behind."""
         refused = set(outcome.capacity_refused)
-        for action in outcome.done:
-            if action.kind in ("launch", "start") and action.market == "spot" \
-                    and action not in refused:
-                self.offerings.ran(action.pool)
+        ran = {a.pool for a in outcome.done if a.kind in ("launch", "start")
+               and a.market == "spot" and a not in refused}
+        for pool in ran:
+            self.offerings.ran(pool)
+        events = [Event(EventKind.OFFERING_BACK, f"{pool} is tried again: its hold ran out")
+                  for pool in self._expired if pool not in ran
+                  and pool not in {a.pool for a in refused}]
+        self._expired = []
         pools = {p.pool: p for p in self.plan.fleet}
         for pool in sorted({a.pool for a in refused}):
             if pool in pools and pools[pool].market == "spot":
