@@ -18,6 +18,8 @@ A tick at ``at``:
       on-demand one once that runs;
    c. a spot slot that fell back to on-demand goes back to spot once its pool is no longer
       held unavailable - the on-demand instance ends only once the spot one runs (swap).
+      The holds live as long as the controller (a ``watch``, a simulation): a new ``apply``
+      has seen no refusal, and leaves a fallback instance as it is.
 3. *Reconcile*: :func:`~costopt.orchestrate.apply.apply_plan` towards that schedule.
 4. *Events*: a launch or start refused for want of spot capacity (its pool is held
    unavailable for a while, :class:`UnavailableOfferings`), a job behind its *planned*
@@ -309,7 +311,9 @@ class Controller:
                 continue
             if floor and _serves(pool, at, floor):
                 markets[pool.pool] = MarketChoice("on_demand", "swap")
-            elif pool.pool in fallen and pool.pool not in held:
+            elif pool.pool in fallen and pool.pool in self.offerings.strikes \
+                    and pool.pool not in held:  # refused while this controller ran; the
+                # hold is out: spot is tried again (a new ``apply`` has seen no refusal)
                 markets[pool.pool] = MarketChoice("spot", "swap")
         unserved = sorted(j for j in floor if not any(_serves(p, at, {j}) for p in target.fleet))
         events += self._once(EventKind.FLOOR, [
