@@ -73,6 +73,10 @@ class EventKind(str, Enum):
 
 
 URGENT = frozenset({EventKind.FLOOR})
+
+RESUME_ROUNDING = timedelta(hours=1)
+"""A re-plan's horizon starts at the hour holding the moment (``plan --resume``): its slots
+may count on up to an hour already gone. The floor keeps that much more in hand."""
 """Events that re-plan at once, whatever the rate limit."""
 
 
@@ -169,7 +173,8 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
     """Uniform Progress's floor: the unfinished jobs that could no longer finish by their
     deadline if they waited one more ``review`` - running from then on without a break on
     their fastest cloud pool (``gpus x speed`` reference GPU-hours per hour), one restart
-    paid - for the work the plan does not leave to owned servers before the deadline."""
+    paid, with :data:`RESUME_ROUNDING` in hand - for the work the plan does not leave to
+    owned servers before the deadline."""
     cloud = {p.pool for p in plan.fleet}
     out = []
     for name, p in jobs.items():
@@ -179,7 +184,7 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
             continue
         left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
                                                     frozenset(cloud))
-        hours_left = (p.deadline - at - review).total_seconds() / 3600
+        hours_left = (p.deadline - at - review - RESUME_ROUNDING).total_seconds() / 3600
         if left > 0 and left / rate + p.restart_hours >= hours_left:
             out.append(name)
     return out
