@@ -36,10 +36,11 @@ from pydantic import (
     model_validator,
 )
 
+from costopt.core.times import ts
 from costopt.errors import MISSING, FieldIssue, PlanFileError
 from costopt.files import read_input, write_atomically
 from costopt.workload import _path as field_path
-from costopt.workload import iso, slug
+from costopt.workload import slug
 
 SCHEMA = "costopt.plan/v3"
 SCHEMAS = ("costopt.plan/v1", "costopt.plan/v2", SCHEMA)
@@ -130,8 +131,8 @@ class Slot(_Doc):
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Slot:
         if self.end <= self.start:
-            raise ValueError(f"slot {self.slot} ends ({iso(self.end)}) before it starts "
-                             f"({iso(self.start)}); valid: end after start")
+            raise ValueError(f"slot {self.slot} ends ({ts(self.end)}) before it starts "
+                             f"({ts(self.start)}); valid: end after start")
         if self.end > LATEST:
             raise ValueError(f"slot {self.slot} ends in {self.end.year}; valid: before 9000")
         if (self.gang is None) != (self.node_rank is None) or (
@@ -143,8 +144,8 @@ class Slot(_Doc):
             (self.setup_end or self.start) <= u.start < u.end <= self.end)]
         if outside:
             raise ValueError(f"slot {self.slot}: the uses of {', '.join(outside)} are not "
-                             f"within its working time {iso(self.setup_end or self.start)}.."
-                             f"{iso(self.end)}; valid: setup_end <= start < end <= the "
+                             f"within its working time {ts(self.setup_end or self.start)}.."
+                             f"{ts(self.end)}; valid: setup_end <= start < end <= the "
                              "slot's end")
         return self
 
@@ -262,7 +263,7 @@ class HorizonRecord(_Doc):
         hours = sum(r.hours * r.count for r in runs)
         if count != self.periods or self.end - self.start != timedelta(hours=hours) \
                 or max(r.hours for r in runs) != self.period_hours:
-            raise ValueError(f"start {iso(self.start)}, end {iso(self.end)}, {self.periods} "
+            raise ValueError(f"start {ts(self.start)}, end {ts(self.end)}, {self.periods} "
                              f"periods of {self.period_hours} h (at most) and the period "
                              "runs do not agree")
         return self
@@ -393,7 +394,7 @@ class PlanDocument(_Doc):
     def _horizon(cls, value: dict[str, Any]) -> dict[str, Any]:
         """Checked as a :class:`HorizonRecord`; kept a dict, its times written as UTC."""
         h = HorizonRecord.model_validate(value)
-        return {**value, "start": iso(h.start), "end": iso(h.end),
+        return {**value, "start": ts(h.start), "end": ts(h.end),
                 "period_hours": h.period_hours, "periods": h.periods}  # period_runs as given
 
     def pool(self, pool_id: str) -> PoolRecord | None:
@@ -522,9 +523,9 @@ def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
         for j, s in enumerate(pool.slots):
             where = f"fleet[{i}].slots[{j}]"
             if s.start < h.start or s.end > h.end:
-                issues.append(FieldIssue(where, f"{iso(s.start)}..{iso(s.end)}",
-                                         f"outside the plan's horizon {iso(h.start)}.."
-                                         f"{iso(h.end)}"))
+                issues.append(FieldIssue(where, f"{ts(s.start)}..{ts(s.end)}",
+                                         f"outside the plan's horizon {ts(h.start)}.."
+                                         f"{ts(h.end)}"))
             elif s.slot >= most:
                 issues.append(FieldIssue(f"{where}.slot", s.slot, f"the plan's instance-hours "
                                          f"of {pool.pool} allow at most {most} instance(s) at "

@@ -33,9 +33,10 @@ from pydantic import (
 )
 
 from costopt.boundedyaml import MAX_BYTES, load_bounded
+from costopt.core.months import YEARS
+from costopt.core.times import parse_ts, ts
 from costopt.errors import MISSING, FieldIssue, WorkloadError
 from costopt.files import read_text
-from costopt.months import YEARS
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog, quota_family
 
 Market = Literal["on_demand", "spot"]
@@ -55,9 +56,9 @@ def _to_utc(value: Any) -> Any:
     if isinstance(value, date):
         return datetime.combine(value, time(0), tzinfo=timezone.utc)
     if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
+        text = value.strip()
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = parse_ts(text)
         except ValueError as exc:
             if re.match(r"\d{4}-\d{2}-\d{2}", text):
                 raise ValueError(f"is not a calendar date ({exc}); {DATE_FORMS}") from None
@@ -601,8 +602,8 @@ def horizon_started(w: Workload, now: datetime) -> str | None:
     if now <= w.horizon.start:
         return None
     past = "ended" if now >= w.horizon.end else "started"
-    return (f"the horizon {past} on {iso(w.horizon.start if past == 'started' else w.horizon.end)}"
-            f" (it is now {iso(now)}): work planned before now cannot run then. To fix: set "
+    return (f"the horizon {past} on {ts(w.horizon.start if past == 'started' else w.horizon.end)}"
+            f" (it is now {ts(now)}): work planned before now cannot run then. To fix: set "
             "horizon.start to a date to come")
 
 
@@ -640,15 +641,15 @@ def check_consistency(w: Workload) -> list[FieldIssue]:
         start, deadline = w.job_window(job)
         if deadline <= start:
             issues.append(FieldIssue(
-                f"jobs[{i}].deadline", iso(deadline),
-                f"is not after the job's start ({iso(start)}); To fix: a deadline later "
+                f"jobs[{i}].deadline", ts(deadline),
+                f"is not after the job's start ({ts(start)}); To fix: a deadline later "
                 "than the start"))
             continue
         if not w.job_periods(job):
             issues.append(FieldIssue(
-                f"jobs[{i}]", f"{iso(start)} .. {iso(deadline)}",
+                f"jobs[{i}]", f"{ts(start)} .. {ts(deadline)}",
                 f"the window [start, deadline) holds no whole {period_words(h)} of the "
-                f"horizon {iso(h.start)} .. {iso(h.end)}; To fix: widen the window or "
+                f"horizon {ts(h.start)} .. {ts(h.end)}; To fix: widen the window or "
                 f"shorten horizon.{'period_hours' if h.period_runs is None else 'periods'}"))
         issues.extend(_command_issues(i, job))
         if job.allow is not None and not job.allowed_kinds():
@@ -710,11 +711,6 @@ def period_words(h: Horizon) -> str:
     if h.period_runs is None:
         return f"{h.period_hours}-hour period"
     return f"period ({h.runs_text})"
-
-
-def iso(moment: datetime) -> str:
-    """A UTC timestamp as the plan file writes it: ``2027-01-04T00:00:00Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _near(value: str, options: set[str] | frozenset[str]) -> str:

@@ -120,7 +120,7 @@ def stages(state_dir: Path) -> list[tuple[str, float]]:
     """Seconds of each stage of the report, in this process (imports done first)."""
     import json
 
-    from costopt.months import Month
+    from costopt.core.months import Month
     from costopt.report import render
     from costopt.report.charts import chart_pngs
     from costopt.report.inputs import read_ledger

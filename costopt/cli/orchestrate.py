@@ -21,6 +21,7 @@ from costopt.cli.steering import (
     policy_named,
     progress_model_for,
 )
+from costopt.core.times import parse_ts, ts
 from costopt.errors import CostoptError
 from costopt.orchestrate.job_state import states_help
 
@@ -253,7 +254,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     after = before + outcome.usd_per_hour_change
     if fmt == "json":
         env.console.print_json(json.dumps({
-            "plan_id": outcome.plan_id, "at": outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "plan_id": outcome.plan_id, "at": ts(outcome.at),
             "dry_run": outcome.dry_run,
             "actions": [{"kind": a.kind, "pool": a.pool, "slot": a.slot,
                          "instance_id": a.instance_id, "market": a.market,
@@ -269,7 +270,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
         }))
         return
     out = env.console
-    when = outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = ts(outcome.at)
     live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
     older = len({o.plan_id for o in outcome.observed if o.plan_id not in (None, outcome.plan_id)
                  and o.state not in ("shutting-down", "terminated")})
@@ -337,8 +338,8 @@ def status(
 
     Example: costopt status plan.json
     """
+    from costopt.core.times import EPOCH
     from costopt.orchestrate.ec2 import Ec2Fleet
-    from costopt.orchestrate.ledger.times import EPOCH
     from costopt.orchestrate.ownership import Owner, split_by_owner
     from costopt.orchestrate.reconcile import LIVE, instance_price
 
@@ -385,18 +386,18 @@ def status(
                                                    / 3600) if o.state in LIVE else 0.0
             rows.append({"plan_id": plan_id, "instance_id": o.instance_id, "pool": o.pool,
                          "slot": o.slot, "market": o.market, "state": o.state, "az": o.az,
-                         "launched": launched.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "launched": ts(launched),
                          "age_hours": round(max(0.0, (moment - launched).total_seconds())
                                             / 3600, 2),
                          "usd_per_hour": usd_per_hour, "cost_usd": round(cost, 2),
                          "in_ledger": record is not None})
     lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
-             "at": i.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": i.reason}
+             "at": ts(i.at), "reason": i.reason}
             for i in interruptions]
     for note in notes:
         env.warn(note)
     if fmt == "json":
-        env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        env.console.print_json(json.dumps({"at": ts(moment),
                                            "instances": rows, "interruptions": lost,
                                            "jobs": jobs, "controllers": leaders,
                                            "foreign_instances": [
@@ -585,7 +586,7 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     _check("table", retry_mode)
     plan = _read(plan_file, env)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
-    end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
+    end = parse_ts(plan.horizon["end"])
     say = _say(env, "table")
     replanner = Replanner(plan_file, workload_file, say) if replan and yes else None
     current, current_path = plan, plan_file

@@ -14,6 +14,8 @@ from rich.console import Console
 
 from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
 from costopt.cli.tables import Col, pool_words, show, table_of
+from costopt.core.money import usd
+from costopt.core.times import ts
 from costopt.errors import CostoptError, WorkloadError
 
 if TYPE_CHECKING:
@@ -170,7 +172,7 @@ def _before_overwrite(output: Path, new: dict[str, Any], workload: str,
     if in_force is not None and in_force[0] == old["plan_id"]:
         raise CostoptError(
             f"{output} holds {old['plan_id']}, the plan in force for {workload} since "
-            f"{in_force[1].strftime('%Y-%m-%dT%H:%M:%SZ')}; nothing was written. To fix: "
+            f"{ts(in_force[1])}; nothing was written. To fix: "
             f"write the new plan elsewhere (-o plan-new.json) and compare with `costopt diff "
             f"{output} plan-new.json`, or pass --force to overwrite it")
 
@@ -217,10 +219,6 @@ def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env,
         raise typer.Exit(ExitCode.USER_ERROR)
 
 
-def _usd(value: float) -> str:
-    return f"{value:,.2f}"
-
-
 TABLE_ROWS = 200
 """Rows of the jobs table a terminal shows: a plan of 10,000 jobs has the rest in its file
 (and printing them all took 12 s of the 45 s such a plan takes)."""
@@ -263,24 +261,24 @@ def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = No
         table.add_row(label if job != previous else "", pool_words(pool),
                       f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",
                       f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
-                      _usd(run["usd"]))
+                      usd(run["usd"]))
         previous = job
     show(out, table)
 
     by_market = table_of("Cost over the horizon", [Col("part"), Col("USD", "number")])
-    for market, usd in cost["by_market"].items():
-        by_market.add_row(f"variable: {market.replace('_', '-')}", _usd(usd))
-    by_market.add_row("variable cost", _usd(cost["variable_usd"]))
+    for market, amount in cost["by_market"].items():
+        by_market.add_row(f"variable: {market.replace('_', '-')}", usd(amount))
+    by_market.add_row("variable cost", usd(cost["variable_usd"]))
     by_market.add_row("fixed: owned servers (amortisation, idle power, ops)",
-                      _usd(cost["fixed_usd"]))
+                      usd(cost["fixed_usd"]))
     by_market.add_row("[bold]total[/bold] (expected: spot there as often as its availability)",
-                      f"[bold]{_usd(cost['total_usd'])}[/bold]")
+                      f"[bold]{usd(cost['total_usd'])}[/bold]")
     if cost.get("spot_always_there_usd") is not None:
-        by_market.add_row("total were spot always there", _usd(cost["spot_always_there_usd"]))
+        by_market.add_row("total were spot always there", usd(cost["spot_always_there_usd"]))
     show(out, by_market)
     for buy in doc.get("purchases", []):
         out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
-                  f"{buy['max_count']}): {_usd(buy['fixed_usd'])} USD of fixed cost over the "
+                  f"{buy['max_count']}): {usd(buy['fixed_usd'])} USD of fixed cost over the "
                   "horizon", highlight=False)
     bought = {buy["pool"] for buy in doc.get("purchases", [])}
     for name in candidates or []:
@@ -288,8 +286,8 @@ def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = No
             out.print(f"[bold]Not bought[/bold]: candidate {name} - buying it would cost more "
                       "over the horizon (its fixed cost) than it saves.", highlight=False)
     if doc.get("buy_saving_usd") is not None:
-        out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
-                  f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)
+        out.print(f"Buying saves {usd(doc['buy_saving_usd'])} USD against the best plan "
+                  f"without buying ({usd(doc['no_buy_total_usd'])} USD).", highlight=False)
 
     base = table_of("Against the baselines (same prices, setup and spot availability; "
                     "ignoring owned capacity, limits shared between jobs and the budget; "
@@ -300,11 +298,11 @@ def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = No
     for name, b in doc["baselines"].items():
         if not b["feasible"]:  # it leaves work undone: no saving to compare
             misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
-            base.add_row(name, _usd(b["total_usd"]), "not comparable", "-",
+            base.add_row(name, usd(b["total_usd"]), "not comparable", "-",
                          "not feasible, cannot do: " + (", ".join(misfits) or "all the work"))
             continue
         pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
-        base.add_row(name, _usd(b["total_usd"]), _usd(b["savings_usd"]), f"{pct:.1f}", "")
+        base.add_row(name, usd(b["total_usd"]), usd(b["savings_usd"]), f"{pct:.1f}", "")
     show(out, base)
 
     binding = doc["binding"]

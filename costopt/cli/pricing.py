@@ -13,6 +13,7 @@ from rich import box
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.core.money import usd
 from costopt.errors import AwsError, CostoptError, PricingDataError
 
 if TYPE_CHECKING:
@@ -135,16 +136,12 @@ def _render_zones(zones: list[dict[str, Any]], without: list[str], env: Env) -> 
     for z in zones:
         ratio = z["vs_region"]
         table.add_row(z["instance_type"], z["region"], z["zone_id"], z["zone_name"] or "-",
-                      str(z["gpus"]), _usd(z["spot_usd_per_hour"]),
-                      _usd(z["spot_usd_per_gpu_hour"]), "-" if ratio is None else f"{ratio:.2f}")
+                      str(z["gpus"]), usd(z["spot_usd_per_hour"]),
+                      usd(z["spot_usd_per_gpu_hour"]), "-" if ratio is None else f"{ratio:.2f}")
     env.console.print(table)
     if without:
         env.console.print("No zone prices in the file (only the region's spot price) for: "
                           f"{', '.join(without)}.", highlight=False, soft_wrap=True)
-
-
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
 
 
 def _table(**fields: Any) -> Table:
@@ -166,8 +163,8 @@ def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
     for r in rows:
         rate = r["spot_interruptions_per_hour"]
         table.add_row(r["instance_type"], r["region"], f"{r['gpus']}x {r['gpu_model']}",
-                      _usd(r["on_demand_usd_per_hour"]), _usd(r["on_demand_usd_per_gpu_hour"]),
-                      _usd(r["spot_usd_per_hour"]), _usd(r["spot_usd_per_hour_min"]),
+                      usd(r["on_demand_usd_per_hour"]), usd(r["on_demand_usd_per_gpu_hour"]),
+                      usd(r["spot_usd_per_hour"]), usd(r["spot_usd_per_hour_min"]),
                       str(r["spot_azs"] or "-"), "-" if rate is None else f"{rate:.4f}")
     env.console.print(table)
 

@@ -59,7 +59,7 @@ def report(
 
     Example: costopt report --month 2026-12 --budget 9000 -o reports/2026-12
     """
-    from costopt.months import Month
+    from costopt.core.months import Month
     from costopt.orchestrate.ledger import state_location
     from costopt.report.inputs import read_ledger
     from costopt.report.render import no_data_message

@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import get_env, guarded
+from costopt.core.times import ts
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
@@ -117,4 +118,4 @@ def as_of(epoch_s: float | None) -> str:
 
     if epoch_s is None:
         return "never"
-    return datetime.fromtimestamp(epoch_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts(datetime.fromtimestamp(epoch_s, timezone.utc))

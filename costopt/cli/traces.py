@@ -129,12 +129,13 @@ def synth_zones(
 
     Example: costopt traces synth-zones --workload examples/workload.yaml --seed 1 -o traces.yaml
     """
+    from costopt.core.times import ts
     from costopt.files import write_atomically
     from costopt.plan.pools import build_pools
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.zones import zone_traces
     from costopt.traces import trace_stats, write_trace
-    from costopt.workload import iso, load_workload
+    from costopt.workload import load_workload
 
     env = get_env(ctx)
     workload = load_workload(workload_file)
@@ -156,7 +157,7 @@ def synth_zones(
         s = trace_stats(trace.trace)
         table.add_row(trace.pool.text, f"{s.availability:.1%}", f"{s.outage_hours_mean:.2f}",
                       f"{s.outage_hours_max:.1f}", f"{s.preemptions_per_spot_hour:.2f}")
-    text = "".join(f"- {{pool: '{t.pool.text}', file: {t.file}, start: {iso(t.start)}}}\n"
+    text = "".join(f"- {{pool: '{t.pool.text}', file: {t.file}, start: {ts(t.start)}}}\n"
                    for t, _spec in traced)
     write_atomically(output, lambda partial: partial.write_text(text, encoding="utf-8"))
     env.console.print(table)

@@ -31,8 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from costopt.core.months import Month
 from costopt.errors import AwsError, PlanReplaced
-from costopt.months import Month
 from costopt.orchestrate.ec2 import (
     CapacityError,
     LaunchRequest,

@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from costopt.core.pool_ids import is_local_zone
 from costopt.errors import FieldIssue, WorkloadError
-from costopt.pool_ids import is_local_zone
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
 from costopt.workload import (
     CloudSpec,

@@ -39,8 +39,8 @@ from itertools import accumulate
 
 from pydantic import ValidationError
 
+from costopt.core.months import Month
 from costopt.errors import ReportError
-from costopt.months import Month
 from costopt.orchestrate.ledger import Interruption, Runtime, parse_ts
 from costopt.plan.pools import energy_usd_per_gpu_hour, fixed_usd
 from costopt.planfile import PlanDocument, PoolRecord

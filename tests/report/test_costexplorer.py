@@ -17,8 +17,8 @@ import requests
 from month_case import NOW, build_ledger
 from moto import mock_aws
 
+from costopt.core.months import Month
 from costopt.errors import AwsError
-from costopt.months import Month
 from costopt.report.costexplorer import daily_costs, window
 from costopt.report.inputs import read_ledger
 from costopt.report.spend import (

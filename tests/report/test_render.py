@@ -16,7 +16,7 @@ import pytest
 from month_case import NOW, build_ledger
 from PIL import Image
 
-from costopt.months import Month
+from costopt.core.months import Month
 from costopt.report.charts import CHARTS, COLOURS, HEIGHT_PX, WIDTH_PX, chart_pngs, figures
 from costopt.report.inputs import read_ledger
 from costopt.report.render import csv_text, html_page, json_document, markdown

@@ -41,8 +41,8 @@ from month_case import (
     slots,
 )
 
+from costopt.core.months import Month
 from costopt.errors import ReportError
-from costopt.months import Month
 from costopt.orchestrate.ledger import Ledger
 from costopt.planfile import PlanDocument
 from costopt.report.inputs import read_ledger
