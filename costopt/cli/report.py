@@ -61,14 +61,11 @@ def report(
     """
     from costopt.core.months import Month
     from costopt.orchestrate.ledger import state_location
+    from costopt.report.attribution import owned_from_plans, owned_from_workload
+    from costopt.report.forecast import choose_budget
     from costopt.report.inputs import read_ledger
     from costopt.report.render import no_data_message
-    from costopt.report.spend import (
-        choose_budget,
-        month_report,
-        owned_from_plans,
-        owned_from_workload,
-    )
+    from costopt.report.spend import month_report
     from costopt.workload import load_workload
 
     env = get_env(ctx)
@@ -104,8 +101,8 @@ def report(
 
 
 def _with_cost_explorer(result: MonthReport, view: LedgerView, env: Env) -> MonthReport:
+    from costopt.report.comparison import join_cost_explorer, tagged_plan_ids
     from costopt.report.costexplorer import daily_costs, window
-    from costopt.report.spend import join_cost_explorer, tagged_plan_ids
 
     plan_ids = tagged_plan_ids(result, view.runtimes)
     span = window(result.month.start, result.as_of)

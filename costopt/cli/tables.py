@@ -20,6 +20,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from costopt.core.pool_ids import parse_pool_id
+
 WHOLE = ("name", "id", "number", "stamp", "word")
 """Kinds of cell that are never split."""
 
@@ -89,10 +91,14 @@ def _natural_width(console: Console, table: Table) -> int:
 def pool_words(pool: str) -> str:
     """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
     ``spot p3.2xlarge us-east-1``; a spot pool's zone last (``... us-east-1 use1-az1``)."""
-    parts = pool.split(":")
-    if parts[0] == "aws" and len(parts) in (4, 5):
-        return " ".join([parts[3].replace("_", "-"), parts[2], parts[1], *parts[4:]])
-    return " ".join(parts)
+    try:
+        p = parse_pool_id(pool)
+    except ValueError:
+        return pool
+    if p.kind != "aws":
+        return f"{p.kind} {p.name}"
+    words = [str(p.market).replace("_", "-"), p.instance_type, p.region, p.zone_id]
+    return " ".join(w for w in words if w)
 
 
 def styled(word: str) -> str:

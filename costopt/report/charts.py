@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from costopt.core.money import usd_whole
-from costopt.report.spend import MARKET_LABELS, MARKETS, MonthReport
+from costopt.report.attribution import MARKET_LABELS, MARKETS
+from costopt.report.spend import MonthReport
 
 WIDTH_PX = 1000
 HEIGHT_PX = 420

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from costopt.core.money import usd
-from costopt.report.spend import MARKET_LABELS, OWNED, MonthReport, SpendLine
+from costopt.report.attribution import MARKET_LABELS, OWNED
+from costopt.report.spend import MonthReport, SpendLine
 
 SCHEMA = "costopt.report/v1"
 
