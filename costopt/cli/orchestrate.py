@@ -283,7 +283,8 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
                  "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
-        from costopt.cli.tables import Col, pool_words, show, table_of
+        from costopt.cli.tables import Col, show, table_of
+        from costopt.core.pool_ids import pool_words
 
         table = table_of("", [Col("", "word"), Col("action"), Col("pool"),
                               Col("slot", "number", optional=True), Col("instance", "id"),
@@ -485,7 +486,8 @@ def _status_plans(plan_file: Path | None, ledger: Ledger | None
 
 
 def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: Env) -> None:
-    from costopt.cli.tables import Col, pool_words, show, styled, table_of
+    from costopt.cli.tables import Col, show, styled, table_of
+    from costopt.core.pool_ids import pool_words
 
     out = env.console
     if not rows:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,8 +12,7 @@ import typer
 from rich.console import Console
 
 from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
-from costopt.cli.tables import Col, pool_words, show, table_of
-from costopt.core.money import usd
+from costopt.cli.tables import show_data
 from costopt.core.times import ts
 from costopt.errors import CostoptError, WorkloadError
 
@@ -219,109 +217,15 @@ def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env,
         raise typer.Exit(ExitCode.USER_ERROR)
 
 
-TABLE_ROWS = 200
-"""Rows of the jobs table a terminal shows: a plan of 10,000 jobs has the rest in its file
-(and printing them all took 12 s of the 45 s such a plan takes)."""
-
-
 def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = None) -> None:
-    """The plan for people: jobs (a sweep's or multi-node job's GPUs at once beside its
-    name), cost by market, baselines, what binds, shortfalls."""
-    from costopt.workload import gang_shape
+    """The plan for people (:mod:`costopt.plan.render` lays it out)."""
+    from costopt.plan.render import plan_blocks
 
-    out = env.console
-    cost = doc["cost"]
-    out.print(f"[bold]{doc['plan_id']}[/bold]  status: [bold]{doc['status']}[/bold]  "
-              f"solver: {doc['solver']}  prices: {doc['prices']['source']} "
-              f"({doc['prices']['price_date']})", highlight=False)
-
-    runs: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"periods": [], "gpu_hours": 0.0, "work": 0.0, "usd": 0.0})
-    for a in doc["assignments"]:
-        run = runs[(a["job"], a["pool"])]
-        run["periods"].append(a["period_start"])
-        run["gpu_hours"] += a["gpu_hours"]
-        run["work"] += a["work_gpu_hours"]
-        run["usd"] += a["cost_usd"]
-    daily = all(run["hours"] % 24 == 0 for run in doc["horizon"]["period_runs"])
-    stamp = slice(5, 10) if daily else slice(5, 16)
-    table = table_of(f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
-                     ", UTC)", [Col("job", "name"), Col("pool"), Col("GPU-h", "number"),
-                                Col("work\nref GPU-h", "number"), Col("periods", "stamp"),
-                                Col("USD", "number")])
-    previous = None
-    shapes = {j["job"]: gang_shape(j["gpus"], j["nodes"], j["parallel"])
-              for j in doc.get("jobs", []) if j["nodes"] > 1 or j["parallel"] > 1}
-    rows = sorted(runs.items(), key=lambda kv: (kv[0][0], -kv[1]["work"]))
-    if len(rows) > TABLE_ROWS:
-        table.caption = (f"... and {len(rows) - TABLE_ROWS:,} more rows (job, pool): the plan "
-                         "file holds every assignment")
-    for (job, pool), run in rows[:TABLE_ROWS]:
-        label = f"{job} ({shapes[job]})" if job in shapes else job
-        table.add_row(label if job != previous else "", pool_words(pool),
-                      f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",
-                      f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
-                      usd(run["usd"]))
-        previous = job
-    show(out, table)
-
-    by_market = table_of("Cost over the horizon", [Col("part"), Col("USD", "number")])
-    for market, amount in cost["by_market"].items():
-        by_market.add_row(f"variable: {market.replace('_', '-')}", usd(amount))
-    by_market.add_row("variable cost", usd(cost["variable_usd"]))
-    by_market.add_row("fixed: owned servers (amortisation, idle power, ops)",
-                      usd(cost["fixed_usd"]))
-    by_market.add_row("[bold]total[/bold] (expected: spot there as often as its availability)",
-                      f"[bold]{usd(cost['total_usd'])}[/bold]")
-    if cost.get("spot_always_there_usd") is not None:
-        by_market.add_row("total were spot always there", usd(cost["spot_always_there_usd"]))
-    show(out, by_market)
-    for buy in doc.get("purchases", []):
-        out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
-                  f"{buy['max_count']}): {usd(buy['fixed_usd'])} USD of fixed cost over the "
-                  "horizon", highlight=False)
-    bought = {buy["pool"] for buy in doc.get("purchases", [])}
-    for name in candidates or []:
-        if f"buy:{name}" not in bought:
-            out.print(f"[bold]Not bought[/bold]: candidate {name} - buying it would cost more "
-                      "over the horizon (its fixed cost) than it saves.", highlight=False)
-    if doc.get("buy_saving_usd") is not None:
-        out.print(f"Buying saves {usd(doc['buy_saving_usd'])} USD against the best plan "
-                  f"without buying ({usd(doc['no_buy_total_usd'])} USD).", highlight=False)
-
-    base = table_of("Against the baselines (same prices, setup and spot availability; "
-                    "ignoring owned capacity, limits shared between jobs and the budget; "
-                    "jobs only owned servers can run cost in each what they cost in the plan)",
-                    [Col("baseline", "name"), Col("total\nUSD", "number"),
-                     Col("plan saves\nUSD", "number"), Col("saves\n%", "number"),
-                     Col("note")])
-    for name, b in doc["baselines"].items():
-        if not b["feasible"]:  # it leaves work undone: no saving to compare
-            misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
-            base.add_row(name, usd(b["total_usd"]), "not comparable", "-",
-                         "not feasible, cannot do: " + (", ".join(misfits) or "all the work"))
-            continue
-        pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
-        base.add_row(name, usd(b["total_usd"]), usd(b["savings_usd"]), f"{pct:.1f}", "")
-    show(out, base)
-
-    binding = doc["binding"]
-    lines = [f"owned {o['pool']}: {o['used_pct']:.0f}% used, full in {o['full_periods']} "
-             f"period(s)" for o in binding["owned"]]
-    lines += [f"{lim['kind']} {lim['name']} at {lim['detail']}"
-              + (f" in {len(lim['periods'])} period(s)" if lim["periods"] else "")
-              for lim in binding["limits"]]
-    if binding["jobs_on_deadline"]:
-        lines.append("jobs running up to their deadline: " + ", ".join(binding["jobs_on_deadline"]))
-    out.print("[bold]What binds[/bold]")
-    for line in lines or ["nothing: every limit has room"]:
-        out.print(f"  - {line}", highlight=False)
-    if doc["shortfalls"]:
-        short = table_of("Shortfalls: work that cannot be done", [
-            Col("job", "name"), Col("short\nref GPU-h", "number"), Col("why")])
-        for s in doc["shortfalls"]:
-            short.add_row(s["job"], f"{s['gpu_hours']:,.1f}", s["reason"])
-        show(out, short)
+    for block in plan_blocks(doc, candidates):
+        if isinstance(block, str):
+            env.console.print(block, highlight=False)
+        else:
+            show_data(env.console, block)
 
 
 @guarded
