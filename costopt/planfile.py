@@ -20,9 +20,7 @@ import hashlib
 import json
 import math
 import re
-from bisect import bisect_right
 from datetime import datetime, timedelta
-from itertools import accumulate
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,10 +34,11 @@ from pydantic import (
     model_validator,
 )
 
+from costopt.core.fields import field_issue
+from costopt.core.periods import Periods
 from costopt.core.times import ts
 from costopt.errors import MISSING, FieldIssue, PlanFileError
 from costopt.files import read_input, write_atomically
-from costopt.workload import _path as field_path
 from costopt.workload import slug
 
 SCHEMA = "costopt.plan/v3"
@@ -268,11 +267,10 @@ class HorizonRecord(_Doc):
                              "runs do not agree")
         return self
 
-    def boundaries(self) -> list[datetime]:
-        """Where each period starts, and the horizon's end last."""
+    def grid(self) -> Periods:
+        """The periods: where each starts, and the horizon's end."""
         runs = self.period_runs or [PeriodRun(hours=self.period_hours, count=self.periods)]
-        lengths = [timedelta(hours=r.hours) for r in runs for _ in range(r.count)]
-        return list(accumulate(lengths, initial=self.start))
+        return Periods.of_runs(self.start, [(r.hours, r.count) for r in runs])
 
 
 class WorkloadRecord(_Doc):
@@ -475,21 +473,19 @@ _PATTERNS = {
 
 
 def _issue(err: Any) -> FieldIssue:
-    """One pydantic error as a field issue: path, value as found, what is valid."""
-    loc = tuple(err["loc"])
-    value = err.get("input")
-    message = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "missing":
-        value, message = MISSING, "is required"
-    elif err["type"] == "string_pattern_mismatch":
-        message = _PATTERNS.get(str(loc[-1]), message)
+    """One pydantic error as a field issue (:func:`~costopt.core.fields.field_issue`), with
+    what is valid for a pattern and a long value shortened."""
+    issue = field_issue(err)
+    value, message = issue.value, issue.message
+    if err["type"] == "string_pattern_mismatch":
+        message = _PATTERNS.get(str(err["loc"][-1]), message)
     if isinstance(value, dict):
         value = MISSING  # a whole section: the message says what is wrong in it
     elif isinstance(value, list):
         value = f"list of {len(value)}"
     elif isinstance(value, str) and len(value) > 80:
         value = value[:77] + "..."
-    return FieldIssue(field_path(loc), value, message)
+    return FieldIssue(issue.path, value, message)
 
 
 def _few(issues: list[FieldIssue], most: int = 20) -> list[FieldIssue]:
@@ -508,11 +504,11 @@ def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
     rest's whole instances, and a short gang runs ``N`` at once on less than ``P``
     instance-hours; slots are numbered from 0)."""
     h = HorizonRecord.model_validate(plan.horizon)
-    edges = h.boundaries()
+    grid = h.grid()
 
     def at_once(record: InstanceHoursRecord) -> int:
-        t = min(max(bisect_right(edges, record.period_start) - 1, 0), len(edges) - 2)
-        hours = (edges[t + 1] - edges[t]).total_seconds() / 3600
+        start, end = grid.period(record.period_start)
+        hours = (end - start).total_seconds() / 3600
         return math.ceil(record.instance_hours / hours - 1e-6)
 
     issues = []

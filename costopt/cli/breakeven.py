@@ -69,7 +69,7 @@ def breakeven(
     from costopt.buy.breakeven import compare, owned_side, rentals, to_document
     from costopt.errors import CostoptError
     from costopt.pricing.catalog import load_catalog
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     env = get_env(ctx)
     market: Market = market_choice.value  # type: ignore[assignment]
@@ -112,7 +112,8 @@ def _server(name: str, workload_file: Path | None
     """The owned server, the default electricity price and PUE, and the workload it comes
     from (its cloud section and GPU models apply)."""
     from costopt.buy.servers import find_by_name, load_servers, shipped_server_file
-    from costopt.workload import OwnedSpec, load_workload
+    from costopt.workload import OwnedSpec
+    from costopt.workload_checks import load_workload
 
     if workload_file is None:
         defaults = OwnedSpec()

@@ -35,7 +35,7 @@ STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
 
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     """The workload and the price catalog it asks for, staleness warned."""
-    from costopt.workload import catalog_for, horizon_started, load_workload, offers_of
+    from costopt.workload_checks import catalog_for, horizon_started, load_workload, offers_of
 
     workload = load_workload(workload_file)
     catalog = catalog_for(workload)
@@ -93,9 +93,8 @@ def plan(
     import time
 
     from costopt.plan.planfile import to_document
-    from costopt.plan.planner import make_plan
     from costopt.planfile import write_plan
-    from costopt.workload import workload_sha256
+    from costopt.workload_checks import workload_sha256
 
     env = get_env(ctx)
     workload, catalog = _load(workload_file, env)
@@ -103,8 +102,35 @@ def plan(
         _resume(workload, catalog, workload_file, resume, env.time_option(at), state_dir,
                 solver.value, output, fmt.value, env)
         return
-    with env.busy(f"Planning {len(workload.jobs):,} job(s) with {solver.value}..."):
-        result = make_plan(workload, catalog, solver=solver.value, source=str(workload_file),
+    result = _solved(workload, catalog, workload_file, solver.value, time_limit, env)
+    started = time.perf_counter()
+    document = to_document(result, str(workload_file), workload_sha256(workload_file))
+    risk_line = None
+    if risk is not None or risk_budget is not None:
+        risk_started = time.perf_counter()
+        document, risk_line = _with_risk(document, workload, catalog, workload_file,
+                                         (risk, risk_budget), (solver.value, time_limit), env)
+        started += time.perf_counter() - risk_started  # the sweep is no part of writing
+    doc = document.as_json()
+    _before_overwrite(output, doc, workload.name, state_dir, force,
+                      env.err if fmt == "json" else env.console)
+    write_plan(document, output)
+    if env.verbose:
+        _say_timings(result, workload, time.perf_counter() - started, env)
+    _written(doc, output, fmt, env, [c.name for c in workload.candidates])
+    if risk_line:
+        (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
+                                                          soft_wrap=True)
+
+
+def _solved(workload: Workload, catalog: PriceCatalog, workload_file: Path, solver: str,
+            time_limit: float | None, env: Env) -> Any:
+    """The planner's result (``PlanResult``), its notes warned; with CBC on a model that
+    took long, a hint to use HiGHS."""
+    from costopt.plan.planner import make_plan
+
+    with env.busy(f"Planning {len(workload.jobs):,} job(s) with {solver}..."):
+        result = make_plan(workload, catalog, solver=solver, source=str(workload_file),
                            time_limit_s=time_limit)
     for note in result.notes:
         env.warn(note)
@@ -112,36 +138,38 @@ def plan(
     if solver == "cbc" and seconds > SUGGEST_HIGHS_AFTER_S:
         env.warn(f"planning took {seconds:.0f} s with CBC ({result.variables:,} variables); "
                  "--solver highs finds the same optimum much faster on models this size")
-    started = time.perf_counter()
-    document = to_document(result, str(workload_file), workload_sha256(workload_file))
-    risk_line = None
-    if risk is not None or risk_budget is not None:
-        from costopt.cli.risk import plan_risk
+    return result
 
-        risk_started = time.perf_counter()
-        document, risk_line = plan_risk(env, document, workload, catalog, scenarios=risk,
-                                        budget_usd=risk_budget, replan=lambda w: to_document(
-            make_plan(w, catalog, solver=solver.value, source=str(workload_file),
-                      time_limit_s=time_limit), str(workload_file),
-            workload_sha256(workload_file)))
-        started += time.perf_counter() - risk_started  # the sweep is no part of writing
-    doc = document.as_json()
-    _before_overwrite(output, doc, workload.name, state_dir, force,
-                      env.err if fmt == "json" else env.console)
-    write_plan(document, output)
-    if env.verbose:
-        timings = {**result.timings, "write": time.perf_counter() - started}
-        order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
-        env.err.print(f"{result.variables:,} variables, {result.constraints:,} constraints; "
-                      f"{workload.horizon.periods} period(s) solved as "
-                      f"{result.solved_periods} (runs of identical periods merged)",
-                      highlight=False)
-        env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
-                      highlight=False)
-    _written(doc, output, fmt, env, [c.name for c in workload.candidates])
-    if risk_line:
-        (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
-                                                          soft_wrap=True)
+
+def _with_risk(document: Any, workload: Workload, catalog: PriceCatalog, workload_file: Path,
+               risk: tuple[int | None, float | None], solving: tuple[str, float | None],
+               env: Env) -> tuple[Any, str | None]:
+    """``--risk N`` / ``--risk-budget USD``: the plan (re-planned for the tail when a budget
+    is given) and its risk line."""
+    from costopt.cli.risk import plan_risk
+    from costopt.plan.planfile import to_document
+    from costopt.plan.planner import make_plan
+    from costopt.workload_checks import workload_sha256
+
+    scenarios, budget_usd = risk
+    solver, time_limit = solving
+    return plan_risk(env, document, workload, catalog, scenarios=scenarios,
+                     budget_usd=budget_usd, replan=lambda w: to_document(
+                         make_plan(w, catalog, solver=solver, source=str(workload_file),
+                                   time_limit_s=time_limit), str(workload_file),
+                         workload_sha256(workload_file)))
+
+
+def _say_timings(result: Any, workload: Workload, write_s: float, env: Env) -> None:
+    """``-v``: the model's size and each stage's seconds, in the order they run."""
+    timings = {**result.timings, "write": write_s}
+    order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
+    env.err.print(f"{result.variables:,} variables, {result.constraints:,} constraints; "
+                  f"{workload.horizon.periods} period(s) solved as "
+                  f"{result.solved_periods} (runs of identical periods merged)",
+                  highlight=False)
+    env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
+                  highlight=False)
 
 
 def _before_overwrite(output: Path, new: dict[str, Any], workload: str,
@@ -182,7 +210,7 @@ def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resu
     from costopt.orchestrate.ledger import Ledger, ledger_path
     from costopt.orchestrate.replan import replan
     from costopt.planfile import read_plan, write_plan
-    from costopt.workload import workload_sha256
+    from costopt.workload_checks import workload_sha256
 
     old = read_plan(resume)
     ledger = Ledger.open(state_dir) if ledger_path(state_dir).exists() else None
@@ -244,7 +272,7 @@ def validate(
     """
     from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
     from costopt.plan.size import size_issues
-    from costopt.workload import check_against_catalog
+    from costopt.workload_checks import check_against_catalog
 
     env = get_env(ctx)
     workload, catalog = _load(workload_file, env)

@@ -53,7 +53,7 @@ def simulate(
     from costopt.simulate.run import simulate as run
     from costopt.simulate.score import score_document
     from costopt.traces import load_manifest
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     env = get_env(ctx)
     driver = policy_named(policy)

@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from costopt.cli.common import get_env, guarded
+from costopt.cli.common import OutputFormat, get_env, guarded
 from costopt.errors import CostoptError
 
 app = typer.Typer(help="Spot-capacity traces: statistics, and synthetic ones to simulate "
@@ -28,7 +28,8 @@ def stats(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Trace files (the public spot-traces "
                                                 "JSON format).", metavar="FILE...")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
+                   ] = OutputFormat.TABLE,
     preempted: Annotated[bool, typer.Option(
         "--preempted", help="The data say whether a probe was preempted (1 = no spot). Not "
         "the published spot-traces files: they record 1 = spot could be had.")] = False,
@@ -39,8 +40,6 @@ def stats(
     """
     from costopt.traces import read_trace, trace_stats
 
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     env = get_env(ctx)
     rows = [{"file": str(f), **asdict(trace_stats(read_trace(f, preempted=preempted)))}
             for f in files]
@@ -135,7 +134,7 @@ def synth_zones(
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.zones import zone_traces
     from costopt.traces import trace_stats, write_trace
-    from costopt.workload import load_workload
+    from costopt.workload_checks import load_workload
 
     env = get_env(ctx)
     workload = load_workload(workload_file)

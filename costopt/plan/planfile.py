@@ -29,7 +29,8 @@ from costopt.planfile import (
     SlotUse,
     plan_id_for,
 )
-from costopt.workload import Horizon, price_date_of
+from costopt.workload import Horizon
+from costopt.workload_checks import price_date_of
 
 
 def _r(value: float) -> float:

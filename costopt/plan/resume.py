@@ -25,7 +25,8 @@ from typing import Any
 
 from costopt.core.times import parse_ts, ts
 from costopt.errors import CostoptError
-from costopt.workload import Workload, parse_workload
+from costopt.workload import Workload
+from costopt.workload_checks import parse_workload
 
 DONE = 1e-6  # GPU-hours: a job this close to its work is finished
 

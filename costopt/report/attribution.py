@@ -22,6 +22,7 @@ from datetime import date, datetime
 from pydantic import ValidationError
 
 from costopt.core.months import Month
+from costopt.core.periods import Periods
 from costopt.errors import ReportError
 from costopt.orchestrate.ledger import Runtime
 from costopt.plan.pools import energy_usd_per_gpu_hour, fixed_usd
@@ -32,7 +33,6 @@ from costopt.report.windows import (
     by_period,
     hours_between,
     overlapping,
-    plan_grid,
     plan_windows,
 )
 from costopt.workload import OwnedServer, ServerSpec, Workload
@@ -103,7 +103,6 @@ def owned_from_plans(plans: Sequence[PlanDocument], month: Month) -> list[OwnedC
     return [found[k] for k in sorted(found)]
 
 
-
 @dataclass(frozen=True)
 class Charge:
     """One piece of spend (USD): a day, a market, an instance type, a region and the job it
@@ -145,7 +144,7 @@ def cloud_charges(runtimes: Sequence[Runtime], plans: Sequence[PlanDocument], lo
                    hi: datetime, now: datetime, notes: list[str]) -> Iterator[Charge]:
     """The runtimes' spend inside ``[lo, hi)``, cut by day and by their plan's periods."""
     facts = _pool_facts(plans)
-    grids = {plan.plan_id: plan_grid(plan) for plan in plans}
+    grids = {plan.plan_id: Periods.of_plan(plan.horizon) for plan in plans}
     shares = {plan.plan_id: _shares(plan) for plan in plans}
     unknown: set[str] = set()
     for r in runtimes:

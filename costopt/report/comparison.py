@@ -60,7 +60,6 @@ class AwsComparison:
         return self.aws_usd - self.ledger_usd
 
 
-
 def join_cost_explorer(report: MonthReport, costs: Sequence[AwsCost],
                        plan_ids: Sequence[str]) -> MonthReport:
     """The report with Cost Explorer's daily cost per instance type beside the ledger's

@@ -31,7 +31,6 @@ class Budget:
     source: str
 
 
-
 @dataclass(frozen=True)
 class Forecast:
     """Month-end spend, two ways (USD). ``usd`` is the larger; ``basis`` says which."""
@@ -56,7 +55,6 @@ class BudgetStatus:
     over: bool  # the forecast is more than the budget
 
 
-
 def choose_budget(budget_usd: float | None, workload: Workload | None,
                   plans: Sequence[PlanDocument], month: Month) -> Budget | None:
     """``--budget``, else the workload's ``monthly_budget_usd``, else the sum over the
@@ -78,7 +76,6 @@ def choose_budget(budget_usd: float | None, workload: Workload | None,
                   f"monthly_budget_usd of plan{'s' if len(latest) > 1 else ''} {ids}")
 
 
-
 def planned_cloud(windows: Sequence[PlanWindow], lo: datetime, hi: datetime
                    ) -> Iterator[tuple[date, str, float]]:
     """The fleet's slots inside ``[lo, hi)`` and each plan's window: (day, market, USD)."""
@@ -88,8 +85,6 @@ def planned_cloud(windows: Sequence[PlanWindow], lo: datetime, hi: datetime
             for slot in pool.slots:
                 for day, h in by_day(max(s_lo, slot.start), min(s_hi, slot.end)):
                     yield day, pool.market, h * pool.usd_per_hour
-
-
 
 
 def band_pct(forecast_usd: float, budget_usd: float) -> int:

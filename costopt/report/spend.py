@@ -92,7 +92,6 @@ class TypeDaySpend:
     usd: float
 
 
-
 @dataclass(frozen=True)
 class Savings:
     """Cloud spend against the same instance-hours all on-demand (USD)."""
@@ -107,7 +106,6 @@ class Savings:
     @property
     def savings_pct(self) -> float | None:
         return None if self.on_demand_usd == 0 else 100 * self.savings_usd / self.on_demand_usd
-
 
 
 @dataclass(frozen=True)

@@ -7,36 +7,14 @@ after it begins (a re-plan takes over from its own start).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from itertools import accumulate
 
-from costopt.core.times import parse_ts
+from costopt.core.periods import Periods
 from costopt.planfile import PlanDocument
 
 DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class PeriodGrid:
-    """A plan's periods: ``bounds`` holds each period's start and then the horizon's end."""
-
-    bounds: tuple[datetime, ...]
-
-    @property
-    def start(self) -> datetime:
-        return self.bounds[0]
-
-    @property
-    def end(self) -> datetime:
-        return self.bounds[-1]
-
-    def period(self, moment: datetime) -> tuple[datetime, datetime]:
-        """``[start, end)`` of the period holding ``moment`` (inside the horizon)."""
-        i = bisect_right(self.bounds, moment) - 1
-        return self.bounds[i], self.bounds[i + 1]
 
 
 @dataclass(frozen=True)
@@ -46,18 +24,7 @@ class PlanWindow:
     plan: PlanDocument
     start: datetime
     end: datetime
-    grid: PeriodGrid
-
-
-def plan_grid(plan: PlanDocument) -> PeriodGrid:
-    """The plan's periods: its ``period_runs`` (mixed lengths), else equal periods of
-    ``period_hours`` (plan files written before period runs)."""
-    h = plan.horizon
-    start, end = parse_ts(str(h["start"])), parse_ts(str(h["end"]))
-    runs = h.get("period_runs") or [{"hours": int(h["period_hours"]), "count": int(
-        (end - start) / timedelta(hours=int(h["period_hours"])))}]
-    lengths = [timedelta(hours=int(r["hours"])) for r in runs for _ in range(int(r["count"]))]
-    return PeriodGrid(tuple(accumulate(lengths, initial=start)))
+    grid: Periods
 
 
 def plan_windows(plans: Sequence[PlanDocument]) -> list[PlanWindow]:
@@ -65,9 +32,10 @@ def plan_windows(plans: Sequence[PlanDocument]) -> list[PlanWindow]:
     (later in ``plans``) begins. Plans wholly superseded have no window."""
     out = []
     for i, plan in enumerate(plans):
-        grid = plan_grid(plan)
+        grid = Periods.of_plan(plan.horizon)
         name = plan.workload.get("name")
-        later = [plan_grid(p).start for p in plans[i + 1:] if p.workload.get("name") == name]
+        later = [Periods.of_plan(p.horizon).start for p in plans[i + 1:]
+                 if p.workload.get("name") == name]
         until = min([grid.end, *later])
         if until > grid.start:
             out.append(PlanWindow(plan, grid.start, until, grid))
@@ -98,7 +66,7 @@ def by_day(a: datetime, b: datetime) -> Iterator[tuple[date, float]]:
         a = cut
 
 
-def by_period(a: datetime, b: datetime, grid: PeriodGrid
+def by_period(a: datetime, b: datetime, grid: Periods
                ) -> Iterator[tuple[datetime | None, datetime, datetime]]:
     """``[a, b)`` cut at a plan's period boundaries: (period start, or None outside the
     horizon; piece start; piece end)."""

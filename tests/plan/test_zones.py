@@ -16,7 +16,7 @@ from costopt.plan.pools import build_pools, eligibility, prune_dominated
 from costopt.planfile import read_plan, write_plan
 from costopt.pricing.catalog import ZoneSpotPrice, load_catalog
 from costopt.traces import load_manifest
-from costopt.workload import check_against_catalog
+from costopt.workload_checks import check_against_catalog
 
 NO_OVERHEAD = {"setup_minutes": 0, "min_instance_minutes": 0}
 
