@@ -199,8 +199,9 @@ def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation, plan_fil
         pool = pools[action.pool]
         slot = slot_at(pool, action.slot, at)
         if slot is not None:
-            out[(pool.pool, action.slot)] = (slot, checked_user_data(
-                plan, pool, slot, plan_file, gang_ids.get((pool.pool, slot.gang or 0))))
+            gang_id = gang_ids.get((pool.pool, slot.gang)) if slot.gang is not None else None
+            out[(pool.pool, action.slot)] = (slot, checked_user_data(plan, pool, slot,
+                                                                     plan_file, gang_id))
     return out
 
 
