@@ -277,13 +277,13 @@ def validate(
     env = get_env(ctx)
     workload, catalog = _load(workload_file, env)
     issues = check_against_catalog(workload, catalog)
-    if not issues:
-        pools = build_pools(workload, catalog)
-        pairs = eligibility(workload, pools, catalog)
-        issues = unplaceable_jobs(workload, pools, pairs) + size_issues(workload, pools, pairs)
     if issues:
         raise WorkloadError(str(workload_file), issues)
-    pools = build_pools(workload, catalog)
+    pools = build_pools(workload, catalog)  # needs a workload the catalog knows all of
+    pairs = eligibility(workload, pools, catalog)
+    issues = unplaceable_jobs(workload, pools, pairs) + size_issues(workload, pools, pairs)
+    if issues:
+        raise WorkloadError(str(workload_file), issues)
     if fmt == OutputFormat.JSON:
         env.console.print_json(json.dumps({
             "file": str(workload_file), "valid": True, "jobs": len(workload.jobs),
