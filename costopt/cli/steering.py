@@ -51,7 +51,7 @@ def policy_named(name: str) -> Policy | None:
 def plan_workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Path]:
     """The workload the plan was made from: ``given``, else the file the plan names; its
     hash must be the one the plan records."""
-    from costopt.workload import load_workload, workload_sha256
+    from costopt.workload_checks import load_workload, workload_sha256
 
     recorded = plan.workload.get("file")
     path = given or (Path(recorded) if recorded else None)
@@ -73,7 +73,7 @@ def workload_context(plan: PlanDocument, given: Path | None) -> WorkloadContext:
     """The workload ``plan`` was made from (checked), its price data and file: what the
     controller measures progress with and re-plans."""
     from costopt.orchestrate.controller import WorkloadContext
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     workload, path = plan_workload(plan, given)
     return WorkloadContext(workload, catalog_for(workload), str(path),
@@ -84,7 +84,7 @@ def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     """The progress model of ``plan`` (its workload, the workload's price data)."""
     from costopt.orchestrate.steer import progress_model
     from costopt.plan.resume import workload_of
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     original, _path = plan_workload(plan, given)
     workload = workload_of(plan.resumes, original)

@@ -8,8 +8,9 @@ what the ledger holds - the plan's instances' runtimes and interruptions
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from costopt.core.times import EPOCH
 from costopt.orchestrate.ledger import Ledger, ProgressReport
 from costopt.orchestrate.progress import (
     DEFAULT_SETUP_MINUTES,
@@ -24,8 +25,6 @@ from costopt.orchestrate.progress import (
 from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, speed_for
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def setup_minutes_of(plan: PlanDocument, workload: Workload) -> float:

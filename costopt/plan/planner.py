@@ -57,7 +57,8 @@ from costopt.plan.pools import (
 from costopt.plan.size import size_issues
 from costopt.plan.solve import DEFAULT_SOLVER, MIP_REL_GAP, Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
-from costopt.workload import Workload, check_against_catalog
+from costopt.workload import Workload
+from costopt.workload_checks import check_against_catalog
 
 T = TypeVar("T")
 EPS = 1e-6  # GPU-hours or instance-hours below this are solver noise

@@ -23,6 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.orchestrate.apply import ApplyOptions
 from costopt.orchestrate.controller import Controller, ControllerOptions, WorkloadContext
 from costopt.orchestrate.ledger import Ledger
@@ -37,11 +38,11 @@ from costopt.orchestrate.progress import (
 from costopt.orchestrate.steer import ledger_runs, progress_model
 from costopt.plan.pools import build_pools
 from costopt.planfile import PlanDocument
-from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.traces import PoolTrace, check_coverage, traces_by_pool
-from costopt.workload import Workload, price_date_of
+from costopt.workload import Workload
+from costopt.workload_checks import price_date_of
 
 Say = Callable[[str, str], None]
 

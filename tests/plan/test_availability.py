@@ -20,7 +20,8 @@ from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools, eligibility
 from costopt.plan.protection import protection
 from costopt.pricing.catalog import ZoneSpotPrice
-from costopt.workload import DEFAULT_SPOT_AVAILABILITY, CloudSpec, load_workload
+from costopt.workload import DEFAULT_SPOT_AVAILABILITY, CloudSpec
+from costopt.workload_checks import load_workload
 
 SPOT = "aws:us-east-1:p3.2xlarge:spot"
 PRICES = catalog(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0, rate=0.12))

@@ -14,7 +14,7 @@ from costopt.plan.layout import Piece, Placement, lay_out
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.pricing.catalog import load_catalog
-from costopt.workload import load_workload
+from costopt.workload_checks import load_workload
 
 REPO = Path(__file__).resolve().parents[2]
 H = 3_600_000_000  # an hour in the layout's microseconds
