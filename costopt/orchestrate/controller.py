@@ -54,7 +54,7 @@ from costopt.orchestrate.reconcile import MarketChoice
 from costopt.orchestrate.replan import replan
 from costopt.orchestrate.steer import ledger_progress, progress_model
 from costopt.plan.resume import late_jobs, workload_of
-from costopt.planfile import FleetPool, PlanDocument
+from costopt.planfile import FleetPool, PlanDocument, Slot
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 
@@ -211,6 +211,33 @@ def _serves(pool: FleetPool, at: datetime, jobs: set[str]) -> bool:
     return any(s.start <= at < s.end and jobs & set(s.jobs) for s in pool.slots)
 
 
+def _floor_slots(plan: PlanDocument, jobs: list[str], progress: dict[str, JobProgress],
+                 at: datetime, review: timedelta,
+                 markets: dict[str, MarketChoice]) -> PlanDocument:
+    """``plan`` with a slot of one review from ``at`` for each of ``jobs`` (on the floor, no
+    slot serving them), on-demand: on the job's fastest on-demand pool of the plan, else its
+    fastest spot pool that may fall back (run on-demand, ``markets``); a job with neither
+    (or a gang) is left to the re-plan. The slot's number follows the pool's own, so it is
+    the same at every tick of one plan."""
+    if not jobs:
+        return plan
+    fleet = {p.pool: p for p in plan.fleet}
+    for job in jobs:
+        p = progress[job]
+        usable = [f for f in plan.fleet if p.speed.get(f.pool, 0.0) > 0 and (
+            f.market == "on_demand" or f.on_demand_fallback)]
+        if not usable or any(s.nodes > 1 for f in usable for s in f.slots if job in s.jobs):
+            continue
+        pool = max((fleet[f.pool] for f in usable),
+                   key=lambda f: (f.market == "on_demand", p.speed.get(f.pool, 0.0)))
+        k = max((s.slot for s in pool.slots), default=-1) + 1
+        fleet[pool.pool] = pool.model_copy(update={"slots": [*pool.slots, Slot(
+            slot=k, start=at, end=at + review, jobs=[job])]})
+        if pool.market == "spot":
+            markets[pool.pool] = MarketChoice("on_demand", "swap")
+    return plan.model_copy(update={"fleet": [fleet[f.pool] for f in plan.fleet]})
+
+
 def _without_done(plan: PlanDocument, done: set[str]) -> PlanDocument:
     """``plan`` less the slots whose jobs (named) are all done."""
     if not done:
@@ -324,6 +351,7 @@ class Controller:
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")
             for j in unserved])
+        target = _floor_slots(target, unserved, jobs, at, self.options.review, markets)
         return target, markets, events
 
     def _fallen_back(self, ledger: Ledger | None, plan: PlanDocument) -> set[str]:
