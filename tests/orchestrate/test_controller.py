@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -9,12 +10,21 @@ import pytest
 from builders import catalog, offer, workload
 from simulate.sim_cases import hourly, planned
 
-from costopt.orchestrate.controller import UnavailableOfferings, floor_jobs
+from costopt.orchestrate.apply import ApplyOptions
+from costopt.orchestrate.controller import (
+    Controller,
+    ControllerOptions,
+    UnavailableOfferings,
+    WorkloadContext,
+    floor_jobs,
+)
+from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.progress import JobProgress
 from costopt.orchestrate.replan import held_caps
 from costopt.orchestrate.steer import progress_model
 from costopt.plan.resume import resumed_workload
 from costopt.pricing.catalog import ZoneSpotPrice
+from costopt.simulate.ec2 import SimulatedEc2
 from costopt.simulate.run import simulate
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
@@ -108,3 +118,27 @@ def test_the_floor_is_uniform_progress_rule() -> None:
     assert floor_jobs(plan, model, {"train": needs}, at(6.5), review) == ["train"]
     done = replace(needs, done_gpu_hours=10.0, finished_at=at(7))
     assert floor_jobs(plan, model, {"train": done}, at(15), review) == []
+
+
+def test_a_job_on_the_floor_that_no_slot_serves_runs_on_demand_at_once() -> None:
+    """At 11:00 the plan's one slot (00:00-10:10) is over and the job has done nothing (no
+    instance ran): 10 GPU-h + a restart's 0.6667 h cannot wait for the next look before
+    16:00 (16 - 11 - 0.25 - 1 = 3.75 h left). The tick gives it a slot of one review
+    (11:00-11:15, slot 1 of use1-az1's pool, after the plan's slot 0) on-demand at once,
+    without waiting for a re-plan (off here): one on-demand launch at 3.00 USD/h."""
+    w, cat = two_zones()
+    plan = planned(w, cat)
+    fleet = SimulatedEc2(at(11))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    ledger = Ledger.in_memory()
+    controller = Controller(plan, fleet=fleet, ledger=lambda: nullcontext(ledger),
+                            options=ControllerOptions(ApplyOptions(yes=True), replan=False),
+                            say=lambda kind, message: None,
+                            context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+    outcome = controller.tick(at(11))
+    # behind its plan too: 10 GPU-h planned by 10:10, none done
+    assert sorted(e.kind.value for e in outcome.events) == ["behind", "floor"]
+    (launch,) = outcome.applied[0].done
+    assert (launch.kind, launch.pool, launch.slot, launch.market, launch.usd_per_hour) == (
+        "launch", AZ1, 1, "on_demand", 3.0)
+    ledger.close()
