@@ -58,7 +58,7 @@ def risk(
     interruptions_per_hour: Annotated[float, typer.Option(
         help="Synthetic traces: one-tick drops per up hour on top of outages.")] = 0.0,
     workload_file: WorkloadFile = None,
-    policy: PolicyName = "plan",
+    policy: PolicyName = "deadline",
     workers: Annotated[int | None, typer.Option(
         help="Local processes (default: every core; 1 runs in this process).", min=1)] = None,
     ray_address: Annotated[str | None, typer.Option(

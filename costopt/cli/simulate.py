@@ -38,6 +38,9 @@ def simulate(
     spot_attempts: Annotated[int, typer.Option(
         help="Spot launches per slot before the fallback chain moves on (as apply).",
         min=1)] = 2,
+    replan: Annotated[bool, typer.Option(
+        "--replan/--no-replan", help="Re-plan on events as watch does (the default); "
+        "--no-replan carries the plan out as written.")] = True,
 ) -> None:
     """Carry a plan out against spot-capacity traces with apply's own reconcile, fallback,
     budget guard and ledger, and score it: realised cost and each job's finish against the
@@ -64,6 +67,7 @@ def simulate(
     with env.busy(f"Simulating {plan.plan_id} against {len(traces)} trace(s)..."):
         sim = run(plan, workload=workload, catalog=catalog, traces=traces,
                   policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
+                  replan=replan,
                   say=_verbose(env))
         best = hindsight(workload, catalog, traces, solver=solver.value,
                          setup_minutes=setup_minutes_of(plan, workload))

@@ -82,7 +82,8 @@ def run_scenario(inputs: RiskInputs, index: int, seed: int) -> ScenarioResult:
     traces = inputs.traces(seed)
     sim = simulate(inputs.plan, workload=inputs.workload, catalog=inputs.catalog,
                    traces=traces, policy=POLICIES[inputs.policy],
-                   options=ApplyOptions(spot_attempts=inputs.spot_attempts))
+                   options=ApplyOptions(spot_attempts=inputs.spot_attempts),
+                   replan=False)  # the plan as written: hundreds of scenarios, no re-plans
     pool_usd: dict[str, float] = {}
     for r in sim.runs:
         pool_usd[r.pool] = pool_usd.get(r.pool, 0.0) + (

@@ -53,10 +53,12 @@ at 00:00-03:00) or tick 1 (spot all day), nothing else."""
 
 
 def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
-    # The plan stretched to one spot slot 00:00-12:00 (the job needs 10 h + 10 min setup).
-    # Window at tick 0: at 00:00 the spot launch finds no capacity (2 tries), the slot falls
-    # back to on-demand until 12:00: 12 h x 3 = 36 USD; the job runs from 00:10 and is done
-    # at 10:10. Window at tick 1: spot 00:00-12:00 = 12 USD, done at 10:10 too. No miss.
+    # The plan stretched to one spot slot 00:00-12:00 (the job needs 10 h + 10 min setup),
+    # carried out as written. Window at tick 0: at 00:00 the spot launch finds no capacity
+    # (2 tries), the slot falls back to on-demand; 03:00 spot is back: a spot instance
+    # replaces it (a swap) until 12:00: 3 h x 3 + 9 h x 1 = 18 USD; 2.8333 h of work on
+    # on-demand (00:10-03:00), 7.1667 on spot from 03:10: done at 10:20. Window at tick 1:
+    # spot 00:00-12:00 = 12 USD, done at 10:10. No miss.
     w, cat = one_job(10), prices()
     inputs = RiskInputs(stretched(w, cat, 12), w, cat, ONE_OUTAGE, policy="plan")
     n = 20
@@ -65,20 +67,22 @@ def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
     k = sum(outage)  # scenarios whose window holds the outage
     assert 0 < k < n  # both windows drawn (seeded)
     assert [s["realised_usd"] for s in doc["scenario_results"]] == [
-        36.0 if o else 12.0 for o in outage]
-    # Sorted: n - k twelves then k 36s; quantile q is the ceil(q n)-th value.
-    expected = {q: 36.0 if np.ceil(q * n) > n - k else 12.0 for q in (0.1, 0.5, 0.9)}
+        18.0 if o else 12.0 for o in outage]
+    # Sorted: n - k twelves then k 18s; quantile q is the ceil(q n)-th value.
+    late = {q: np.ceil(q * n) > n - k for q in (0.1, 0.5, 0.9)}
+    expected = {q: 18.0 if late[q] else 12.0 for q in late}
     assert doc["cost"] == {"p10_usd": expected[0.1], "p50_usd": expected[0.5],
-                           "p90_usd": expected[0.9], "max_usd": 36.0,
-                           "mean_usd": pytest.approx((12 * (n - k) + 36 * k) / n)}
+                           "p90_usd": expected[0.9], "max_usd": 18.0,
+                           "mean_usd": pytest.approx((12 * (n - k) + 18 * k) / n)}
     (job,) = doc["jobs"]
+    finish = {q: "2027-01-01T10:20:00Z" if late[q] else "2027-01-01T10:10:00Z" for q in late}
     assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (
-        0.0, "2027-01-01T10:10:00Z", "2027-01-01T10:10:00Z")
-    # With P90 = 36 the tail is the k outage scenarios: the pool's 36 against its mean; its
+        0.0, finish[0.5], finish[0.9])
+    # With P90 = 18 the tail is the k outage scenarios: the pool's 18 against its mean; its
     # capacity 7 of 8 ticks there against (7k + 8(n - k)) / 8n overall.
-    if expected[0.9] == 36.0:
+    if expected[0.9] == 18.0:
         (pool,) = doc["tail_pools"]
-        assert (pool["pool"], pool["tail_mean_usd"], pool["excess_share"]) == (SPOT, 36.0, 1.0)
+        assert (pool["pool"], pool["tail_mean_usd"], pool["excess_share"]) == (SPOT, 18.0, 1.0)
         assert pool["tail_availability"] == 0.875
         assert pool["mean_availability"] == pytest.approx((7 * k + 8 * (n - k)) / (8 * n),
                                                           abs=1e-4)
