@@ -25,6 +25,8 @@ from costopt.orchestrate.ledger import Ledger
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "workload.yaml"
 START = "2027-01-04T00:00:00Z"
+DEADLINE = ("--policy", "deadline")  # the takeover cases were worked with the deadline
+# policy (a baseline now), which runs the p4d spot pool from the horizon's start
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +50,11 @@ def test_a_replan_takes_the_fleet_over_instead_of_starting_a_second_one(
         example_plans: tuple[Path, Path, str, str], tmp_path: Path, aws: str) -> None:
     first_file, second_file, first, second = example_plans
     state = tmp_path / "state"
-    result = apply(first_file, state, START, aws, "--yes")
+    result = apply(first_file, state, START, aws, *DEADLINE, "--yes")
     assert result.returncode == 0, result.stderr + result.stdout
     assert sorted(i["InstanceType"] for i in running()) == ["p4d.24xlarge"]
 
-    diff = apply(second_file, state, START, aws)  # dry run: the diff
+    diff = apply(second_file, state, START, aws, *DEADLINE)  # dry run: the diff
     assert diff.returncode == 0, diff.stderr
     assert "found 1 instance(s) of its workload, 1 running, before any change; 1 older " \
         "plan(s) of the workload to take over." in diff.stdout
@@ -60,7 +62,7 @@ def test_a_replan_takes_the_fleet_over_instead_of_starting_a_second_one(
     assert "Changes: 0 to launch, 0 to start, 0 to stop, 0 to terminate, 1 to claim from an " \
         "older plan. Fleet cost" in diff.stdout
 
-    result = apply(second_file, state, START, aws, "--yes")
+    result = apply(second_file, state, START, aws, *DEADLINE, "--yes")
     assert result.returncode == 0, result.stderr + result.stdout
     now = running()
     assert len(now) == 1  # not 2: the new plan's fleet only
@@ -72,7 +74,7 @@ def test_a_replan_takes_the_fleet_over_instead_of_starting_a_second_one(
         assert {i.plan_id for i in ledger.instances()} == {second}
         assert [(a.kind, a.status) for a in ledger.actions(second)] == [("claim", "ok")]
 
-    again = apply(second_file, state, START, aws, "--yes")
+    again = apply(second_file, state, START, aws, *DEADLINE, "--yes")
     assert "No changes: the fleet matches the plan." in again.stdout
 
 
@@ -80,8 +82,8 @@ def test_an_older_plan_is_refused_after_a_newer_one_unless_reinstated(
         example_plans: tuple[Path, Path, str, str], tmp_path: Path, aws: str) -> None:
     first_file, second_file, first, second = example_plans
     state = tmp_path / "state"
-    assert apply(first_file, state, START, aws, "--yes").returncode == 0
-    assert apply(second_file, state, START, aws, "--yes").returncode == 0
+    assert apply(first_file, state, START, aws, *DEADLINE, "--yes").returncode == 0
+    assert apply(second_file, state, START, aws, *DEADLINE, "--yes").returncode == 0
     before = states("us-east-1")
 
     older = apply(first_file, state, "2027-01-04T01:00:00Z", aws, "--yes")
