@@ -56,6 +56,11 @@ class Engine(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def others_version(self) -> int | None:
+        """A number that changes whenever another connection commits to the database;
+        ``None`` when the engine cannot tell (a read is then never reused)."""
+        return None
+
     @abstractmethod
     def after_copy(self, table: str) -> None:
         """Rows were copied into ``table`` with their ids: move its id sequence past them."""
@@ -135,6 +140,10 @@ class SqliteEngine(Engine):
 
     def close(self) -> None:
         self._conn.close()
+
+    def others_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: the same until another connection commits."""
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def after_copy(self, table: str) -> None:
         """Nothing to do: AUTOINCREMENT moves past the largest id written."""
