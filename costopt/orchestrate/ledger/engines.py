@@ -56,9 +56,10 @@ class Engine(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def others_version(self) -> int | None:
-        """A number that changes whenever another connection commits to the database;
-        ``None`` when the engine cannot tell (a read is then never reused)."""
+    def version(self) -> tuple[int, int] | None:
+        """A value that changes whenever the database may have changed: a transaction of
+        this connection, or a commit of another one; ``None`` when the engine cannot tell
+        (a read is then never reused)."""
         return None
 
     @abstractmethod
@@ -86,6 +87,7 @@ class SqliteEngine(Engine):
     def __init__(self, conn: sqlite3.Connection, location: StateLocation) -> None:
         self._conn = conn
         self.location = location
+        self._transactions = 0
 
     @classmethod
     def open(cls, location: StateLocation) -> SqliteEngine:
@@ -130,6 +132,7 @@ class SqliteEngine(Engine):
 
     @contextmanager
     def transaction(self, *tables: str) -> Iterator[Engine]:
+        self._transactions += 1
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
@@ -141,9 +144,10 @@ class SqliteEngine(Engine):
     def close(self) -> None:
         self._conn.close()
 
-    def others_version(self) -> int:
-        """SQLite's ``PRAGMA data_version``: the same until another connection commits."""
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+    def version(self) -> tuple[int, int]:
+        """This connection's transactions, and SQLite's ``PRAGMA data_version`` (the same
+        until another connection commits)."""
+        return self._transactions, int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def after_copy(self, table: str) -> None:
         """Nothing to do: AUTOINCREMENT moves past the largest id written."""

@@ -185,7 +185,6 @@ class Ledger:
         self.path = engine.location.path or Path(engine.location.shown)
         self._looked_at: int | None = None  # the last action id when this run looked
         self._fence: tuple[str, str] | None = None  # (workload, holder) this handle holds
-        self._writes = 0  # transactions begun through this handle
         self._read: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}  # reads since...
         self._read_version: tuple[int, int] | None = None  # ...the database was this
         self._actions = RecordsRead(_action)
@@ -248,7 +247,6 @@ class Ledger:
         self.close()
 
     def _tx(self, *tables: str) -> Any:
-        self._writes += 1
         return self._engine.transaction(*tables)
 
     def _rows(self, sql: str, args: Any = ()) -> Any:
@@ -257,12 +255,11 @@ class Ledger:
     def _records(self, records: RecordsRead[Record], sql: str,
                  args: Any = ()) -> list[Record]:
         """The records of a query's rows; the same query read again while nothing was
-        written to the database (through this handle, or by another connection as far as
-        the engine can tell) gives back what it gave, without reading the rows again."""
-        others = self._engine.others_version()
-        if others is None:
+        written to the database (by this connection, or by another one as far as the engine
+        can tell) gives back what it gave, without reading the rows again."""
+        version = self._engine.version()
+        if version is None:
             return records(self._rows(sql, args))
-        version = (self._writes, others)
         if version != self._read_version or len(self._read) >= READS_KEPT:
             self._read, self._read_version = {}, version
         key = (sql, tuple(args))
