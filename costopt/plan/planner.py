@@ -701,14 +701,40 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
         if x[col] > EPS:
             r = run_of[int(first[t])]
             paid.setdefault(p, {})[r] = paid.get(p, {}).get(r, 0.0) + float(x[col])
-    out = []
-    busy: dict[str, list[tuple[int, int]]] = {}  # each job's gangs on the pools laid out
-    for p, hours in sorted(paid.items()):
-        use = replace(uses.get(p, PoolUse(commanded=commanded)), busy=busy)
-        schedule = schedule_pool_jobs(pools.all[p].id, blocks, hours,
-                                      {r: work.get((p, r), 0.0) for r in hours}, setup_s, min_s,
-                                      use)
-        busy = _with_uses(busy, schedule, blocks)
-        out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods),
-                           short={(runs[r], name): h for (r, name), h in schedule.short.items()}))
-    return tuple(out)
+
+    def laid_out(order: list[int]) -> dict[int, PoolSchedule]:
+        """Each pool's schedule, laid out in ``order``: a pool's one-node jobs beside their
+        gangs on the pools laid out before it."""
+        out: dict[int, PoolSchedule] = {}
+        busy: dict[str, list[tuple[int, int]]] = {}  # each job's gangs on the pools laid out
+        for p in order:
+            use = replace(uses.get(p, PoolUse(commanded=commanded)), busy=busy)
+            out[p] = schedule_pool_jobs(pools.all[p].id, blocks, paid[p],
+                                        {r: work.get((p, r), 0.0) for r in paid[p]}, setup_s,
+                                        min_s, use)
+            busy = _with_uses(busy, out[p], blocks)
+        return out
+
+    order = sorted(paid)
+    best = laid_out(order)
+    for _ in range(len(order) - 1):
+        short = _short_hours(best)
+        if not short:
+            break
+        # A job split over pools runs on them one after the other: a pool whose runs are
+        # fixed where they are (carried over from a period before) left it short beside a
+        # pool laid out before it, whose runs could have moved out of the way
+        # (``fleet._laid_out``). Lay the pools that came up short out first.
+        order = [p for p in order if best[p].short] + [p for p in order if not best[p].short]
+        again = laid_out(order)
+        if _short_hours(again) >= short:
+            break
+        best = again
+    return tuple(replace(s, hours_by_period=hours_in_periods(s.runs, periods),
+                         short={(runs[r], name): h for (r, name), h in s.short.items()})
+                 for _p, s in sorted(best.items()))
+
+
+def _short_hours(schedules: dict[int, PoolSchedule]) -> float:
+    """Gang-hours the schedules' layouts could not carry, over all pools."""
+    return sum(h for s in schedules.values() for h in s.short.values())
