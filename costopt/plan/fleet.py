@@ -248,8 +248,9 @@ def _laid_out(runs: list[Run], periods: Periods, use: PoolUse, min_run: int
         inside, layout = _lay_out_in(runs, periods, begin, end, use, pieces)
         anchors = [] if not layout.short else [end] + sorted(
             {e for job in layout.short for _s, e in use.busy.get(job, ()) if begin < e < end})
+        placed = runs
         for anchor in anchors:
-            moved = [_moved_to(r, periods, runs, begin, end, min_run, anchor) for r in runs]
+            moved = [_moved_to(r, periods, placed, begin, end, min_run, anchor) for r in placed]
             again, second = _lay_out_in(moved, periods, begin, end, use, pieces)
             if sum(second.short.values()) < sum(layout.short.values()):
                 runs, inside, layout = moved, again, second

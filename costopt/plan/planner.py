@@ -243,6 +243,9 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     lp, sol, fleet, _learned = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes, fleet)
+    unfit = layout_shortfalls(workload, pools, pairs, fleet)
+    if unfit:  # the loop's last re-solve still buys too little instance time to lay out
+        result = replace(result, status="infeasible", shortfalls=result.shortfalls + unfit)
     result.timings.update(clock.seconds)
     periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
     return replace(result, solved_periods=periods)
@@ -375,6 +378,32 @@ class _Model:
                 return lp, sol
             counted |= {key for key in limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
                         if key[0] in {g for g, _t in excess}}
+
+
+def layout_shortfalls(w: Workload, pools: Pools, pairs: list[Eligible],
+                      fleet: tuple[PoolSchedule, ...]) -> tuple[Shortfall, ...]:
+    """The work the fleet's layout could not place, per job and pool: what the layout loop
+    (``_Model.laid_out``) left short after its last re-solve. Each gang-hour short is
+    ``gpus`` GPU-hours at the job's work per GPU-hour on the pool (reference GPU-hours)."""
+    index = {pool.id: p for p, pool in enumerate(pools.all)}
+    names = {job.name: j for j, job in enumerate(w.jobs)}
+    rate = {(e.job, e.pool): e.work_per_gpu_hour for e in pairs}
+    short: dict[tuple[str, str], tuple[float, int]] = {}  # (job, pool) -> (h, first period)
+    for schedule in fleet:
+        for (first, name), hours in sorted(schedule.short.items()):
+            had, since = short.get((name, schedule.pool), (0.0, first))
+            short[(name, schedule.pool)] = (had + hours, min(since, first))
+    out = []
+    for (name, pool_id), (hours, since) in sorted(short.items()):
+        j, p = names[name], index[pool_id]
+        job, pool = w.jobs[j], pools.all[p]
+        out.append(Shortfall(name, hours * job.gpus * rate[(j, p)], (
+            f"layout: on {pool_id} ({pool.gpus_per_node} GPUs per instance) {hours:.2f} h of "
+            f"{name}'s gangs ({job.shape}) from {w.horizon.period_start(since):%Y-%m-%d %H:%M} "
+            "find no GPUs free at once on the instance time the plan buys, beside the pool's "
+            "other jobs and the job's own stretches on other pools. To fix: allow more "
+            "instances of the pool or more pools, or move the deadline")))
+    return tuple(out)
 
 
 def _worse(lp: LinearProgram, sol: Solution, lp0: LinearProgram, sol0: Solution) -> bool:

@@ -49,6 +49,26 @@ def test_an_8_gpu_job_and_a_1_gpu_job_on_one_p4d_for_a_day_is_infeasible() -> No
     assert "at 1 instance(s) at once" in short.reason
 
 
+def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasible() -> None:
+    """Three jobs of 40 GPU-hours on 3 GPUs each (13.33 h), a day, p4d only. No job is
+    wider than half the instance, so the LP learns no ``layout`` row and splits no job over
+    pools: the loop ends at its first solve. Its GPU-hour packing buys 20 instance-hours
+    (two 3-GPU gangs share 8 GPUs: each holds 4; 3 x 13.33 h x 4 / 8 = 20 h, 439.20 USD).
+    The greedy layout runs j0 and j1 side by side 0-13.33 h; j2 finds 3 GPUs free only
+    from 13.33 h to 20 h: 6.67 h of its 13.33, 6.67 x 3 = 20 GPU-hours short. (A schedule
+    that splits j2 around the others exists; the greedy does not find it.) The plan is
+    infeasible, naming the job, the pool and why - not written as if it fitted."""
+    w, cat = p4d_only([{"name": f"j{i}", "gpus": 3, "gpu_hours": 40, "speed": A100}
+                       for i in range(3)])
+    result = make_plan(w, cat)
+    assert result.status == "infeasible"
+    [short] = result.shortfalls
+    assert (short.job, short.gpu_hours) == ("j2", pytest.approx(20.0, abs=1e-3))
+    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) 6.67 h of j2's "
+                                   "gangs (3 GPUs) from 2027-01-01 00:00 find no GPUs free")
+    assert result.total_usd == pytest.approx(20 * 21.96, abs=0.01)
+
+
 def test_two_4_gpu_jobs_share_one_8_gpu_instance_at_once() -> None:
     """Two jobs of 48 GPU-hours on 4 GPUs each (12 h), a day, p4d only (8 GPUs): side by side
     on one instance for 12 h, 12 x 21.96 = 263.52 USD - not two instances (the same 24
