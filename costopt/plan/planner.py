@@ -401,8 +401,9 @@ def layout_shortfalls(w: Workload, pools: Pools, pairs: list[Eligible],
             f"layout: on {pool_id} ({pool.gpus_per_node} GPUs per instance) {hours:.2f} h of "
             f"{name}'s gangs ({job.shape}) from {w.horizon.period_start(since):%Y-%m-%d %H:%M} "
             "find no GPUs free at once on the instance time the plan buys, beside the pool's "
-            "other jobs and the job's own stretches on other pools. To fix: allow more "
-            "instances of the pool or more pools, or move the deadline")))
+            "other jobs and the job's own stretches on other pools (the plan's GPU-hour "
+            "packing bought too little to lay them out). To fix: move the deadline, allow "
+            "more pools, or plan the job in a workload of its own")))
     return tuple(out)
 
 

@@ -40,33 +40,56 @@ def test_an_8_gpu_job_and_a_1_gpu_job_on_one_p4d_for_a_day_is_infeasible() -> No
                        {"name": "small", "gpus": 1, "gpu_hours": 20, "speed": A100}],
                       max_instances=[{"instance_type": "p4d.24xlarge", "region": "us-east-1",
                                       "market": "on_demand", "count": 1}])
-    result = make_plan(w, cat)
-    assert result.status == "infeasible"
-    [short] = result.shortfalls
+    short = only_shortfall(make_plan(w, cat))
     assert (short.job, short.gpu_hours) == ("small", pytest.approx(8.0, abs=1e-6))
     assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) small (1 GPU) "
                                    "never fits one instance at once beside big (8 GPUs)")
     assert "at 1 instance(s) at once" in short.reason
 
 
-def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasible() -> None:
-    """Three jobs of 40 GPU-hours on 3 GPUs each (13.33 h), a day, p4d only. No job is
-    wider than half the instance, so the LP learns no ``layout`` row and splits no job over
-    pools: the loop ends at its first solve. Its GPU-hour packing buys 20 instance-hours
-    (two 3-GPU gangs share 8 GPUs: each holds 4; 3 x 13.33 h x 4 / 8 = 20 h, 439.20 USD).
-    The greedy layout runs j0 and j1 side by side 0-13.33 h; j2 finds 3 GPUs free only
-    from 13.33 h to 20 h: 6.67 h of its 13.33, 6.67 x 3 = 20 GPU-hours short. (A schedule
-    that splits j2 around the others exists; the greedy does not find it.) The plan is
-    infeasible, naming the job, the pool and why - not written as if it fitted."""
+def only_shortfall(result):
+    """The plan's one shortfall, once the plan is known infeasible."""
+    assert result.status == "infeasible"
+    [short] = result.shortfalls
+    return short
+
+
+def test_three_3_gpu_jobs_wrap_around_on_one_8_gpu_instance() -> None:
+    """Three jobs of 40 GPU-hours on 3 GPUs each (13.33 h), a day, p4d only. Two 3-GPU gangs
+    share 8 GPUs (each holds 4): the LP buys 3 x 13.33 h x 4 / 8 = 20 instance-hours,
+    439.20 USD. Side by side, j0 and j1 would leave j2 3 GPUs only from 13.33 h: 6.67 h
+    short. Wrapped around (McNaughton): j0 0-13.33 on one lane, j1 13.33-20 there and 0-6.67
+    on the other, j2 6.67-20: all 40 gang-hours in 20 h, no job beside itself."""
     w, cat = p4d_only([{"name": f"j{i}", "gpus": 3, "gpu_hours": 40, "speed": A100}
                        for i in range(3)])
     result = make_plan(w, cat)
-    assert result.status == "infeasible"
-    [short] = result.shortfalls
-    assert (short.job, short.gpu_hours) == ("j2", pytest.approx(20.0, abs=1e-3))
-    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) 6.67 h of j2's "
-                                   "gangs (3 GPUs) from 2027-01-01 00:00 find no GPUs free")
+    assert result.status == "optimal"
     assert result.total_usd == pytest.approx(20 * 21.96, abs=0.01)
+    [pool] = result.fleet
+    [run] = pool.runs
+    assert (run.start, run.end) == (D0, D0 + timedelta(hours=20))
+    assert sum((u.end - u.start).total_seconds() * u.gpus for u in run.uses) / 3600 == \
+        pytest.approx(120.0)
+    walk_the_layout(w, to_document(result, "w.yaml", "0" * 64).as_json())
+
+
+def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasible() -> None:
+    """Three jobs of 60 GPU-hours on 3 GPUs each (20 h), a day, p4d only. No job is wider
+    than half the instance and none is split over pools, so the loop learns nothing and
+    ends at its first solve: 3 x 20 h x 4 GPUs held / 8 = 30 instance-hours (658.80 USD),
+    one instance all day and one for 6 h. Both run 0-6 h: four 3-GPU lanes then, but three
+    jobs, each on one lane at a time, so 6 lane-hours stay idle and the 60 gang-hours need
+    66 of lane time where 2 x 24 + 2 x 6 = 60 are bought: 6 h of a job's gangs (18
+    GPU-hours) short, whatever the layout. The plan is infeasible, naming the job, the pool
+    and why - never written as if it fitted."""
+    w, cat = p4d_only([{"name": f"j{i}", "gpus": 3, "gpu_hours": 60, "speed": A100}
+                       for i in range(3)])
+    result = make_plan(w, cat)
+    short = only_shortfall(result)
+    assert (short.job, short.gpu_hours) == ("j2", pytest.approx(18.0, abs=1e-3))
+    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) 6.00 h of j2's "
+                                   "gangs (3 GPUs) from 2027-01-01 00:00 find no GPUs free")
+    assert result.total_usd == pytest.approx(30 * 21.96, abs=0.01)
 
 
 def test_two_4_gpu_jobs_share_one_8_gpu_instance_at_once() -> None:
