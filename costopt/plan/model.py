@@ -35,8 +35,8 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
                                                         pools; where it binds, at once:)
      quota[q,r]       sum vcpus (running + N lanes) <= vcpus_q
      instances[q,r]   sum (running + N lanes) <= count
-       count[p,t]: u - sum_gangs h / gpus <= P_h running;  gang_lanes[j,p,t]: h / (gpus N)
-       <= P_h f lanes
+       count[p,t]: u - sum_gangs h / (gpus f) <= P_h running;  gang_lanes[j,p,t]:
+       h / (gpus N) <= P_h f lanes
   7. budget           variable cost <= budget_usd
   8. layout[k,p,t]    sum_(i in S(k,p)) h[i,p,t] / gpus_i - f u <= 0, learned (``layout.py``):
                      S(k,p) is job k and every job on p that cannot share one of p's
@@ -739,7 +739,9 @@ def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods:
             b.row("gang_lanes", (j, p, t), [(col, 1.0 / (job.gpus * job.nodes)),
                                             (lanes[(j, p, r)], -hours[t] * factor[t])],
                   upper=0.0)
-            gang_terms.append((col, -1.0 / job.gpus))
+            # the gang's instance-hours, its setup's share included (h / (gpus f)): only
+            # the rest of u is ``running``'s
+            gang_terms.append((col, -1.0 / (job.gpus * (factor[t] if factor[t] > 0 else 1.0))))
         b.row("count", (p, t), [(u[(p, t)], 1.0), *gang_terms,
                                 (running[(p, r)], -float(hours[t]))], upper=0.0)
 
