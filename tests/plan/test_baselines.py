@@ -131,15 +131,24 @@ def test_owned_only_jobs_are_costed_as_planned_so_every_baseline_compares() -> N
 
 @st.composite
 def case_with_launch_overhead(draw: st.DrawFn):
-    """A random case with setup drawn, where the jobs' windows make one run of identical
-    periods: across a run boundary the model pays an instance's setup again
-    (``model.work_factor``) where a baseline running the job in one stretch pays it once,
-    and the model does not see the minimum instance time the fleet pads runs to (two equal
-    LP optima then cost differently) - known gaps of the plan (docs/model.md,
-    "Baselines"), not of the baselines."""
+    """A random case with setup and quotas shared between jobs drawn (where a quota leaves
+    a multi-node gang too little, the plan refuses it, explained). Known gaps of the plan
+    (docs/model.md, "Baselines"), found again by drawing them, stay out: setup where the
+    jobs' windows make more than one run of identical periods (the model pays an
+    instance's setup again across a run boundary, ``model.work_factor``, where a baseline
+    running the job in one stretch pays it once: a 2-node job over a day of two runs with
+    45 minutes of setup, 76.01 USD planned against 74.51), and the minimum instance time,
+    which the LP does not see (a 2-GPU job of 1 GPU-hour: the LP takes p4d.24xlarge for
+    0.25 h at 3 USD/h, the fleet pads it to 30 minutes, 1.50 USD, where the baseline runs
+    p3.8xlarge at 2 USD/h for 0.5 h, 1.00)."""
     w, cat = draw(random_case())
     setup = draw(st.sampled_from([0.0, 10.0, 45.0])) if identical_runs(w).max() == 0 else 0.0
-    cloud = w.cloud.model_copy(update={"setup_minutes": setup, "min_instance_minutes": 0.0})
+    quotas = [Quota(region="us-east-1", market=market, family=family,
+                    vcpus=draw(st.sampled_from([64, 96, 200])))
+              for market in ("on_demand", "spot") for family in ("P", "G")
+              if draw(st.integers(0, 2)) == 0]
+    cloud = w.cloud.model_copy(update={"setup_minutes": setup, "quotas": quotas,
+                                       "min_instance_minutes": 0.0})
     return w.model_copy(update={"cloud": cloud}), cat
 
 
@@ -147,9 +156,12 @@ def case_with_launch_overhead(draw: st.DrawFn):
 @given(case_with_launch_overhead())
 def test_plan_never_costs_more_than_a_feasible_baseline_and_solvers_agree(case) -> None:
     w, cat = case
-    cbc = make_plan(w, cat, solver="cbc")
+    try:
+        cbc = make_plan(w, cat, solver="cbc")
+    except WorkloadError:  # a quota drawn leaves a gang no pool: explained, not planned
+        return
     highs = make_plan(w, cat, solver="highs")
-    assert cbc.status == highs.status
+    assert cbc.status == highs.status, [s.reason for s in cbc.shortfalls + highs.shortfalls]
     assert cbc.variable_usd == pytest.approx(highs.variable_usd, rel=1e-6, abs=0.01)
     assert sum(s.gpu_hours for s in cbc.shortfalls) == pytest.approx(
         sum(s.gpu_hours for s in highs.shortfalls), rel=1e-6, abs=1e-4)
@@ -158,31 +170,3 @@ def test_plan_never_costs_more_than_a_feasible_baseline_and_solvers_agree(case) 
             assert cbc.status == "optimal", name
             assert cbc.total_usd <= baseline.total_usd + 0.01 + 1e-6 * baseline.total_usd, name
 
-
-@st.composite
-def case_with_every_overhead(draw: st.DrawFn):
-    """A random case with setup (over any runs of periods), a minimum instance time and a
-    shared quota drawn."""
-    w, cat = draw(random_case())
-    quotas = [{"region": "us-east-1", "market": m, "family": f,
-               "vcpus": draw(st.sampled_from([64, 96, 200]))}
-              for m in ("on_demand", "spot") for f in ("P", "G") if draw(st.integers(0, 2)) == 0]
-    cloud = w.cloud.model_copy(update={
-        "setup_minutes": draw(st.sampled_from([0.0, 10.0, 45.0])),
-        "min_instance_minutes": draw(st.sampled_from([0.0, 30.0, 60.0])),
-        "quotas": [Quota(**q) for q in quotas]})
-    return w.model_copy(update={"cloud": cloud}), cat
-
-
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case_with_every_overhead())
-def test_wide_never_negative(case) -> None:
-    w, cat = case
-    try:
-        cbc = make_plan(w, cat, solver="cbc")
-    except WorkloadError:
-        return
-    for name, baseline in cbc.baselines.items():
-        if baseline.feasible:
-            assert cbc.status == "optimal", name
-            assert cbc.total_usd <= baseline.total_usd + 0.01 + 1e-6 * baseline.total_usd, name
