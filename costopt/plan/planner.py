@@ -265,6 +265,8 @@ class _Model:
     clock: _StageClock
     layout: frozenset[tuple[int, int]] = frozenset()
     kept: frozenset[tuple[int, int, int]] = frozenset()
+    filled: tuple[tuple[int, float], ...] = ()  # (cloud pool, share of its GPUs filled)
+    fill_steps: int = 0  # times ``filled`` was lowered
 
     def laid_out(self, *, elastic: bool) -> tuple[LinearProgram, Solution,
                                                   tuple[PoolSchedule, ...],
@@ -272,9 +274,11 @@ class _Model:
         """The optimum within every limit whose fleet carries its jobs at every instant
         (``layout.py``), that fleet, and the ``layout`` rows learned. Where the layout finds
         a job short on a pool, the model learns the ``layout`` rows of that job and pool
-        (``model.py``, 8) and is solved again, until no job is short, or the rows learned
-        no longer cut the solution off: then what is short stays short, and the plan says
-        so.
+        (``model.py``, 8) and is solved again. Where no row is learned and no job is kept
+        to one pool (below), the pools left short are taken to fill a smaller share of
+        their GPUs at once (``_filled``: the LP's packing bought too little) and the model
+        is solved again, at most ``FILL_STEPS`` times. What is short then stays short, and
+        the plan is infeasible for it (``layout_shortfalls``).
 
         Keeping jobs to one pool (``kept_to_one_pool``) only helps the fleet lay a solution
         out; it is no limit of the workload's. Where it leaves the model infeasible, or
@@ -298,7 +302,13 @@ class _Model:
             if learned == model.layout:
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
-                    return lp, sol, fleet, learned
+                    if not any(s.short for s in fleet) or model.fill_steps >= FILL_STEPS:
+                        return lp, sol, fleet, learned
+                    filled = _filled(self.workload, dict(model.filled), self.pools, fleet)
+                    before = (lp, sol, fleet, learned)
+                    model = replace(model, filled=tuple(sorted(filled.items())),
+                                    fill_steps=model.fill_steps + 1)
+                    continue
                 before = (lp, sol, fleet, learned)
                 model = replace(model, kept=kept)
             model = replace(model, layout=learned)
@@ -308,12 +318,13 @@ class _Model:
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
                        elastic=elastic, u_upper=self.u_upper, layout=self.layout,
-                       kept=self.kept)
+                       kept=self.kept, filled=dict(self.filled))
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
                            elastic=elastic, u_upper=agg.u_upper, layout=self.layout,
-                           kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept))
+                           kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept),
+                           filled=dict(self.filled))
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 
@@ -366,7 +377,7 @@ class _Model:
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
                            u_upper=self.u_upper, counted=counted, layout=self.layout,
-                           kept=self.kept)
+                           kept=self.kept, filled=dict(self.filled))
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
@@ -405,6 +416,39 @@ def layout_shortfalls(w: Workload, pools: Pools, pairs: list[Eligible],
             "packing bought too little to lay them out). To fix: move the deadline, allow "
             "more pools, or plan the job in a workload of its own")))
     return tuple(out)
+
+
+FILL_STEPS = 6
+"""Times a pool's share of GPUs its jobs fill at once is learned before what its layout
+still leaves short makes the plan infeasible (``layout_shortfalls``)."""
+
+FILL_MARGIN = 0.01
+"""Each lowering takes at least this share off, so a layout seconds short converges."""
+
+LEAST_FILLED = 0.25
+"""The least share of a pool's GPUs its jobs are taken to fill at once."""
+
+
+def _filled(w: Workload, filled: dict[int, float], pools: Pools,
+            fleet: tuple[PoolSchedule, ...]) -> dict[int, float]:
+    """Each cloud pool's share of its GPUs its jobs fill at once, lowered where its layout
+    came up short: by twice the short GPU-hours' share of those its runs work (after
+    setup), at most by half - the LP's packing bought too little there, and a layout on a
+    little more time may still leave some short; the next solve buys more instance time,
+    or moves the work. Never below ``LEAST_FILLED``."""
+    index = {pool.id: p for p, pool in enumerate(pools.all)}
+    gpus = {job.name: job.gpus for job in w.jobs}
+    out = dict(filled)
+    for s in fleet:
+        if not s.short:
+            continue
+        p = index[s.pool]
+        worked = pools.all[p].gpus_per_node * sum(
+            (r.end - r.setup_end).total_seconds() / 3600 for r in s.runs)
+        missing = sum(h * gpus[name] for (_t, name), h in s.short.items())
+        lower = max(0.5, 1.0 - 2 * missing / worked - FILL_MARGIN) if worked > 0 else 0.5
+        out[p] = max(LEAST_FILLED, out.get(p, 1.0) * lower)
+    return out
 
 
 def _worse(lp: LinearProgram, sol: Solution, lp0: LinearProgram, sol0: Solution) -> bool:
