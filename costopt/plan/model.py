@@ -368,7 +368,7 @@ def build_model(
     counted: frozenset[tuple[int, int]] = frozenset(),
     layout: frozenset[tuple[int, int]] = frozenset(),
     kept: frozenset[tuple[int, int, int]] = frozenset(),
-    filled: Mapping[int, float] | None = None,
+    filled: Mapping[tuple[int, int], float] | None = None,
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
@@ -378,8 +378,9 @@ def build_model(
     the jobs that cannot share an instance with the job (``_layout_rows``). ``kept``
     (job, pool, period): the job runs on no other pool in that period (the planner keeps a
     job the fleet cannot lay out on two pools one after the other to one of them).
-    ``filled`` (cloud pool -> a share, at most 1): the share of the pool's GPU-hours of work
-    its jobs can fill at once, learned where its layout came up short (``packing``)."""
+    ``filled`` ((cloud pool, period) -> a share, at most 1): the share of the pool's
+    GPU-hours of work its jobs can fill at once there, learned where its layout came up
+    short (``packing``)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
     runs = identical_runs(workload, u_upper)
@@ -621,13 +622,13 @@ def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
 
 
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
-                  factor: np.ndarray, filled: Mapping[int, float]) -> None:
+                  factor: np.ndarray, filled: Mapping[tuple[int, int], float]) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
     of work: ``sum_j b h <= G f u`` (``work_factor``), ``G`` times the share ``filled``
     learned for the pool where its jobs' gangs could not fill its GPUs at once."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
-    nodes = np.array([pools.all[p].gpus_per_node * filled.get(p, 1.0) for p, _t in keys])
+    nodes = np.array([pools.all[p].gpus_per_node * filled.get((p, t), 1.0) for p, t in keys])
     count = np.arange(len(keys), dtype=np.int64)
     f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
     b.rows("packing", keys, np.concatenate([group, count]),

@@ -265,7 +265,8 @@ class _Model:
     clock: _StageClock
     layout: frozenset[tuple[int, int]] = frozenset()
     kept: frozenset[tuple[int, int, int]] = frozenset()
-    filled: tuple[tuple[int, float], ...] = ()  # (cloud pool, share of its GPUs filled)
+    filled: tuple[tuple[tuple[int, int], float], ...] = ()
+    """((cloud pool, period), the share of its GPUs its jobs fill at once there)."""
     fill_steps: int = 0  # times ``filled`` was lowered
 
     def laid_out(self, *, elastic: bool) -> tuple[LinearProgram, Solution,
@@ -304,7 +305,8 @@ class _Model:
                 if kept == model.kept:
                     if not any(s.short for s in fleet) or model.fill_steps >= FILL_STEPS:
                         return lp, sol, fleet, learned
-                    filled = _filled(self.workload, dict(model.filled), self.pools, fleet)
+                    filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
+                                     run_periods(lp.runs))
                     before = (lp, sol, fleet, learned)
                     model = replace(model, filled=tuple(sorted(filled.items())),
                                     fill_steps=model.fill_steps + 1)
@@ -324,7 +326,8 @@ class _Model:
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
                            elastic=elastic, u_upper=agg.u_upper, layout=self.layout,
                            kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept),
-                           filled=dict(self.filled))
+                           filled={(p, int(agg.group[t])): share
+                                   for (p, t), share in sorted(self.filled, key=lambda f: -f[1])})
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 
@@ -429,25 +432,30 @@ LEAST_FILLED = 0.25
 """The least share of a pool's GPUs its jobs are taken to fill at once."""
 
 
-def _filled(w: Workload, filled: dict[int, float], pools: Pools,
-            fleet: tuple[PoolSchedule, ...]) -> dict[int, float]:
-    """Each cloud pool's share of its GPUs its jobs fill at once, lowered where its layout
-    came up short: by twice the short GPU-hours' share of those its runs work (after
-    setup), at most by half - the LP's packing bought too little there, and a layout on a
-    little more time may still leave some short; the next solve buys more instance time,
-    or moves the work. Never below ``LEAST_FILLED``."""
+def _filled(w: Workload, filled: dict[tuple[int, int], float], pools: Pools,
+            fleet: tuple[PoolSchedule, ...], periods_of: Mapping[int, list[int]]
+            ) -> dict[tuple[int, int], float]:
+    """Each (cloud pool, period)'s share of the pool's GPUs its jobs fill at once, lowered
+    in the runs of periods (``periods_of``: a run's first period -> its periods) where the
+    pool's layout came up short: by twice the short GPU-hours' share of the GPU-hours the
+    pool pays there, at most by half and at least by ``FILL_MARGIN`` - the LP's packing
+    bought too little there, and a layout on a little more time may still leave some
+    short; the next solve buys more instance time, or moves the work. Never below
+    ``LEAST_FILLED``."""
     index = {pool.id: p for p, pool in enumerate(pools.all)}
     gpus = {job.name: job.gpus for job in w.jobs}
     out = dict(filled)
     for s in fleet:
-        if not s.short:
-            continue
         p = index[s.pool]
-        worked = pools.all[p].gpus_per_node * sum(
-            (r.end - r.setup_end).total_seconds() / 3600 for r in s.runs)
-        missing = sum(h * gpus[name] for (_t, name), h in s.short.items())
-        lower = max(0.5, 1.0 - 2 * missing / worked - FILL_MARGIN) if worked > 0 else 0.5
-        out[p] = max(LEAST_FILLED, out.get(p, 1.0) * lower)
+        missing: dict[int, float] = {}
+        for (first, name), hours in s.short.items():
+            missing[first] = missing.get(first, 0.0) + hours * gpus[name]
+        for first, short in missing.items():
+            paid = pools.all[p].gpus_per_node * sum(s.hours_by_period.get(t, 0.0)
+                                                   for t in periods_of[first])
+            lower = max(0.5, 1.0 - 2 * short / paid - FILL_MARGIN) if paid > 0 else 0.5
+            for t in periods_of[first]:
+                out[(p, t)] = max(LEAST_FILLED, out.get((p, t), 1.0) * lower)
     return out
 
 
