@@ -298,7 +298,8 @@ class Controller:
         out = TickOutcome(at)
         with self.ledger() as ledger:
             jobs = self.progress(self.plan, ledger, at)
-            target, markets, events = self._decide(self.plan, at, ledger, jobs)
+            floor_now = not self._may_replan(ledger)  # else the re-plan comes first
+            target, markets, events = self._decide(self.plan, at, ledger, jobs, floor_now)
             out.applied.append(self._apply(at, ledger, target, markets))
             events += self._observe(out.applied[-1], at, jobs)
             out.events = events
@@ -306,7 +307,9 @@ class Controller:
             if new is not None:
                 out.replanned = new
                 jobs = self.progress(new, ledger, at)
-                target, markets, _events = self._decide(new, at, ledger, jobs)
+            if new is not None or (not floor_now and any(
+                    e.kind is EventKind.FLOOR for e in events)):
+                target, markets, _events = self._decide(self.plan, at, ledger, jobs, True)
                 out.applied.append(self._apply(at, ledger, target, markets))
         return out
 
@@ -317,9 +320,11 @@ class Controller:
                           target=target, markets=markets)
 
     def _decide(self, plan: PlanDocument, at: datetime, ledger: Ledger | None,
-                jobs: dict[str, JobProgress] | None
+                jobs: dict[str, JobProgress] | None, floor_now: bool = True
                 ) -> tuple[PlanDocument, dict[str, MarketChoice], list[Event]]:
-        """The schedule and markets to reconcile towards, and the events seen deciding."""
+        """The schedule and markets to reconcile towards, and the events seen deciding;
+        ``floor_now``: give a job on the floor that no slot serves a slot of its own now
+        (not when a re-plan is about to be made for it)."""
         if self.policy is not None:
             desired = self.policy.desired(plan, at, lambda: jobs or {})
             return desired.plan, dict(desired.markets), []
@@ -351,7 +356,8 @@ class Controller:
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")
             for j in unserved])
-        target = _floor_slots(target, unserved, jobs, at, self.options.review, markets)
+        if floor_now:
+            target = _floor_slots(target, unserved, jobs, at, self.options.review, markets)
         return target, markets, events
 
     def _fallen_back(self, ledger: Ledger | None, plan: PlanDocument) -> set[str]:
@@ -395,12 +401,15 @@ class Controller:
                 for j, g in sorted(lag.items())])
         return events
 
+    def _may_replan(self, ledger: Ledger | None) -> bool:
+        return self.context is not None and ledger is not None and self.options.replan \
+            and self.options.apply.yes and self.policy is None
+
     def _maybe_replan(self, events: list[Event], at: datetime,
                       ledger: Ledger | None) -> PlanDocument | None:
         """A new plan of what is left when an event calls for it (and the rate limit lets
         it), put in force; ``None`` otherwise."""
-        if self.context is None or ledger is None or not self.options.replan \
-                or not self.options.apply.yes or self.policy is not None:
+        if not self._may_replan(ledger):
             return None
         waiting = self._waiting + events
         if not waiting:
