@@ -6,6 +6,7 @@ import pytest
 from builders import catalog, offer, random_case, server, workload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 from costopt.plan.model import identical_runs
 from costopt.plan.planner import make_plan
@@ -123,7 +124,8 @@ def case_with_launch_overhead(draw: st.DrawFn):
     return w.model_copy(update={"cloud": cloud}), cat
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60, ci=20), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(case_with_launch_overhead())
 def test_plan_never_costs_more_than_a_feasible_baseline_and_solvers_agree(case) -> None:
     w, cat = case

@@ -15,6 +15,7 @@ from builders import OFFERS, catalog, offer, workload
 from fleet_walk import peak, walk_the_layout
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 from costopt.errors import WorkloadError
 from costopt.plan.planfile import to_document
@@ -68,8 +69,9 @@ def _at(hours: int) -> str:
     return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
 
 
-EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", "300"))
-"""Examples drawn per run: 300 in the suite; ``scripts/fleet_walk.py`` asks for more."""
+EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=60)))
+"""Examples drawn per run: 300 in the suite (60 fixed ones in CI, a solve each);
+``scripts/fleet_walk.py`` asks for more."""
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
