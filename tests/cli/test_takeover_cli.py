@@ -24,6 +24,7 @@ from costopt.orchestrate.ledger import Ledger
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "workload.yaml"
 START = "2027-01-04T00:00:00Z"
+pytestmark = pytest.mark.xdist_group("takeover")  # one worker plans the example, once
 
 
 def plan(workload: Path, out: Path) -> str:
