@@ -267,7 +267,9 @@ class CloudSpec(_Strict):
     max_instances: list[MaxInstances] = Field(default_factory=list)
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
-    on-demand price. AWS's default is the on-demand price (1.0)."""
+    on-demand price. AWS's default is the on-demand price (1.0). A spot pool priced above
+    its bid is left out of the plan, named in a warning; a bid below every spot price is
+    refused."""
     zones: AllowList = None
     """Spot v2: the availability zones (IDs such as ``usw2-az1``) spot may use; default all."""
     setup_minutes: float = Field(default=10, ge=0, le=1440)

@@ -61,7 +61,7 @@ from costopt.orchestrate.reconcile import (
     reconcile,
     resumes_within,
 )
-from costopt.orchestrate.userdata import checked_user_data, slot_at
+from costopt.orchestrate.userdata import checked_user_data, new_gang_id, slot_at
 from costopt.planfile import FleetPool, PlanDocument, Slot
 
 Say = Callable[[str, str], None]
@@ -149,7 +149,8 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
     recon = reconcile(target or plan, at, observed, markets)
-    scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id)
+    gang_ids, gang_zones = _gangs(target or plan, at, recon, observed, owner.owner_id)
+    scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id, gang_ids)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
                            pools=pools, foreign=foreign)
     budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
@@ -173,7 +174,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         return outcome
 
     carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
-                       guard, owner.owner_id, scripts, _gang_zones(target or plan, at, observed))
+                       guard, owner.owner_id, scripts, gang_zones, gang_ids)
     refused = {id(a) for a, _v in outcome.refused}
     for action in sorted(recon.actions, key=lambda a: ORDER[a.kind]):
         if id(action) in refused:
@@ -185,8 +186,9 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     return outcome
 
 
-def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation,
-               plan_file: str) -> dict[tuple[str, int], tuple[Slot, str | None]]:
+def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation, plan_file: str,
+               gang_ids: Mapping[tuple[str, int], str]
+               ) -> dict[tuple[str, int], tuple[Slot, str | None]]:
     """The slot each launch serves and its user data, by (pool, slot); all made before
     anything is launched, so that a script too long for AWS stops the run whole."""
     pools = {p.pool: p for p in plan.fleet}
@@ -197,22 +199,37 @@ def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation,
         pool = pools[action.pool]
         slot = slot_at(pool, action.slot, at)
         if slot is not None:
-            out[(pool.pool, action.slot)] = (slot, checked_user_data(plan, pool, slot,
-                                                                     plan_file))
+            out[(pool.pool, action.slot)] = (slot, checked_user_data(
+                plan, pool, slot, plan_file, gang_ids.get((pool.pool, slot.gang or 0))))
     return out
 
 
-def _gang_zones(plan: PlanDocument, at: datetime,
-                observed: list[ObservedInstance]) -> dict[tuple[str, int], str]:
-    """The zone each multi-node gang's live instances run in, by (pool, gang)."""
+def _gangs(plan: PlanDocument, at: datetime, recon: Reconciliation,
+           observed: list[ObservedInstance], owner_id: str | None
+           ) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
+    """``(gang id, zone)`` of each multi-node gang of the plan, by (pool, gang): the
+    ``costopt:gang-id`` of the ranks the run keeps or starts (whichever plan launched them),
+    else a new one (:func:`~costopt.orchestrate.userdata.new_gang_id`); and the zone its
+    running ranks are in, where one runs."""
     pools = {p.pool: p for p in plan.fleet}
-    out: dict[tuple[str, int], str] = {}
-    for o in observed:
-        if o.state in LIVE and o.az and o.slot is not None and o.pool in pools:
-            slot = slot_at(pools[o.pool], o.slot, at)
-            if slot is not None and slot.gang is not None:
-                out.setdefault((o.pool, slot.gang), o.az)
-    return out
+    by_id = {o.instance_id: o for o in observed}
+    serving = list(recon.kept) + [(by_id[a.instance_id], a.slot) for a in recon.actions
+                                  if a.kind == "start" and a.instance_id in by_id
+                                  and a.slot is not None]
+    ids: dict[tuple[str, int], str] = {}
+    zones: dict[tuple[str, int], str] = {}
+    for o, k in serving:
+        slot = slot_at(pools[o.pool], k, at) if o.pool in pools else None
+        if slot is None or slot.gang is None:
+            continue
+        if o.gang_id:
+            ids.setdefault((o.pool, slot.gang), o.gang_id)
+        if o.state in LIVE and o.az:
+            zones.setdefault((o.pool, slot.gang), o.az)
+    for pool in plan.fleet:
+        for gang in {s.gang for s in pool.slots if s.gang is not None}:
+            ids.setdefault((pool.pool, gang), new_gang_id(plan.plan_id, gang, owner_id))
+    return ids, zones
 
 
 def _refuse_if_replaced(plan: PlanDocument, ledger: Ledger) -> None:
@@ -389,6 +406,7 @@ class _Carrier:
     owner_id: str | None
     scripts: dict[tuple[str, int], tuple[Slot, str | None]] = field(default_factory=dict)
     gang_zones: dict[tuple[str, int], str] = field(default_factory=dict)
+    gang_ids: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def _intent(self, action: FleetAction, **fields: object) -> int:
         return self.ledger.intent(run_id=self.run_id, plan_id=self.plan.plan_id, at=self.at,
@@ -411,8 +429,11 @@ class _Carrier:
                               usd_per_hour=action.usd_per_hour, detail=action.reason)
         try:
             if action.kind == "claim":
+                pool = next(p for p in self.plan.fleet if p.pool == action.pool)
+                serves = slot_at(pool, action.slot, self.at) if action.slot is not None \
+                    else None
                 self.fleet.claim(action.region, instance_id, self.plan.plan_id, action.slot,
-                                 action.instance_type)
+                                 action.instance_type, serves.gang if serves else None)
             elif action.kind == "start":
                 self.fleet.start(action.region, instance_id)
             elif action.kind == "stop":
@@ -498,7 +519,8 @@ class _Carrier:
             request = LaunchRequest(self.plan.plan_id, self.plan.workload_name,
                                     pool, action.slot or 0, target, attempt,
                                     persistent=resumes_within(pool, period), serves=serves,
-                                    user_data=script, owner=self.owner_id)
+                                    user_data=script, owner=self.owner_id,
+                                    gang_id=self.gang_ids.get(gang) if gang else None)
             params = run_instances_params(request, image, settings.launch_template, placement)
             intent = self._intent(action, client_token=params["ClientToken"],
                                   usd_per_hour=price, detail=target.describe())

@@ -35,6 +35,8 @@ TAG_SPOT_REQUEST = "costopt:spot-request"
 TAG_JOBS = "costopt:jobs"
 TAG_GANG = "costopt:gang"
 TAG_NODE_RANK = "costopt:node-rank"
+TAG_GANG_ID = "costopt:gang-id"  # a multi-node gang's identity, kept when a newer plan claims it
+TAG_NODES = "costopt:nodes"  # a multi-node gang's instances
 TAG_PROGRESS = "costopt:progress"  # set by a job on its own instance: JOB=GPU_HOURS[,...]
 TAG_OWNER = "costopt:owner"  # the id of the ledger whose run launched it (ownership.py)
 
@@ -109,6 +111,7 @@ class LaunchRequest:
     serves: Slot | None = None  # the slot's interval: its jobs, and its gang if multi-node
     user_data: str | None = None  # the script it runs (``userdata.user_data``)
     owner: str | None = None  # the launching ledger's id (``Ledger.owner_id``)
+    gang_id: str | None = None  # a multi-node gang's ``costopt:gang-id``
 
     def tags(self) -> dict[str, str]:
         tags = {TAG_PLAN: self.plan_id, TAG_POOL: self.pool.pool, TAG_SLOT: str(self.slot),
@@ -124,6 +127,9 @@ class LaunchRequest:
         if serves is not None and serves.gang is not None:
             tags[TAG_GANG] = str(serves.gang)
             tags[TAG_NODE_RANK] = str(serves.node_rank)
+            tags[TAG_NODES] = str(serves.nodes)
+            if self.gang_id is not None:
+                tags[TAG_GANG_ID] = self.gang_id
         return tags
 
 
@@ -207,6 +213,8 @@ def observed_instance(raw: dict[str, Any], region: str) -> ObservedInstance | No
         node_rank=_whole(tags.get(TAG_NODE_RANK)),
         progress=tags.get(TAG_PROGRESS),
         owner=tags.get(TAG_OWNER),
+        gang_id=tags.get(TAG_GANG_ID),
+        nodes=_whole(tags.get(TAG_NODES)),
     )
 
 
@@ -340,11 +348,14 @@ class Ec2Fleet:
         return inst["InstanceId"], (inst.get("Placement") or {}).get("AvailabilityZone")
 
     def claim(self, region: str, instance_id: str, plan_id: str, slot: int | None,
-              instance_type: str) -> None:
+              instance_type: str, gang: int | None = None) -> None:
         """Re-tag an instance of an older plan as this plan's (``costopt:plan``, its slot,
-        ``Name``): a takeover."""
+        ``Name``, and the number ``gang`` of the gang it is a rank of in this plan): a
+        takeover. Its ``costopt:gang-id`` stays: its gang's ranks still find each other."""
         tags = {TAG_PLAN: plan_id, TAG_SLOT: "" if slot is None else str(slot),
                 "Name": f"{plan_id}/{instance_type}/{'' if slot is None else slot}"}
+        if gang is not None:
+            tags[TAG_GANG] = str(gang)
         with aws_errors(f"CreateTags on {instance_id}"):
             self.client(region).create_tags(
                 Resources=[instance_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])

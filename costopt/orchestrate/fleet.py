@@ -30,8 +30,9 @@ class Fleet(Protocol):
         ...
 
     def claim(self, region: str, instance_id: str, plan_id: str, slot: int | None,
-              instance_type: str) -> None:
-        """Re-tag an older plan's instance as ``plan_id``'s, serving ``slot``."""
+              instance_type: str, gang: int | None = None) -> None:
+        """Re-tag an older plan's instance as ``plan_id``'s, serving ``slot`` (as a rank of
+        ``gang``, a multi-node gang's number in ``plan_id``)."""
         ...
 
     def zones(self, region: str) -> list[str]:

@@ -26,8 +26,13 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
    instances leave free, may be started, stopped or kept stopped like its own, and end
    otherwise. Each one the plan keeps gets a ``claim`` action (re-tagged with this plan).
    As in rules 2-3 they serve only slots that run what they run, and one that can serve no
-   slot of the pool is terminated, never stopped or kept stopped; a multi-node gang's
-   instance of another plan serves none (its ranks find each other by that plan's tags).
+   slot of the pool is terminated, never stopped or kept stopped. A multi-node gang of
+   another plan is taken over whole (:func:`carried_gangs`): its ranks, known as one gang by
+   their ``costopt:gang-id`` tag whichever plan launched them, serve the ranks of one gang of
+   this plan with the same jobs and nodes (wanted now first); a running rank is claimed, a
+   stopped one started (or kept stopped, or ended, like any other), a missing one launched
+   into the same gang. A gang's instance without that tag, or of a gang no gang of this
+   plan matches, serves no slot (its ranks could not find each other under this plan).
 8. A policy may choose a pool's market now (:class:`MarketChoice`): its missing slots launch
    on that market with no fallback to the other (the policy chose); a live instance on the
    other market is kept, swapped (an instance on the chosen market is launched for its slot
@@ -93,6 +98,8 @@ class ObservedInstance:
     node_rank: int | None = None  # the ``costopt:node-rank`` tag
     progress: str | None = None  # the ``costopt:progress`` tag a job may set: JOB=GPU_HOURS,...
     owner: str | None = None  # the ``costopt:owner`` tag: the id of the ledger that launched it
+    gang_id: str | None = None  # the ``costopt:gang-id`` tag: its gang, the same in every plan
+    nodes: int | None = None  # the ``costopt:nodes`` tag: how many instances its gang has
 
     @property
     def interrupted(self) -> bool:
@@ -161,13 +168,55 @@ def slot_work(pool: FleetPool, slot: int | None, commanded: frozenset[str]) -> S
                  if s.slot == slot), (frozenset(), None, None))
 
 
-def instance_work(o: ObservedInstance, plan_id: str, commanded: frozenset[str]) -> SlotWork:
+def instance_work(o: ObservedInstance, plan_id: str, commanded: frozenset[str],
+                  carried: Mapping[str, int] | None = None) -> SlotWork:
     """What an instance runs, from the tags its launch gave it (:func:`slot_work` of its
-    slot then). A gang's instance of an older plan serves no slot of this one: its ranks
-    find rank 0 through the older plan's tags."""
+    slot then). A gang's instance of an older plan runs, under this plan, the gang
+    ``carried`` maps its gang id to (:func:`carried_gangs`), and otherwise serves no slot."""
     if o.gang is not None and _foreign(o, plan_id):
-        return (frozenset({"(a gang of another plan)"}), o.gang, o.node_rank)
+        gang = (carried or {}).get(o.gang_id or "")
+        if gang is None:
+            return (frozenset({"(a gang of another plan)"}), o.gang, o.node_rank)
+        return (commanded & set(o.jobs), gang, o.node_rank)
     return (commanded & set(o.jobs), o.gang, o.node_rank)
+
+
+def carried_gangs(pool: FleetPool, at: datetime, observed: Iterable[ObservedInstance],
+                  plan_id: str, commanded: frozenset[str]) -> dict[str, int]:
+    """Rule 7 for gangs: which gang of ``pool`` each multi-node gang of an older plan becomes,
+    by its ``costopt:gang-id``. A gang of this plan takes one older gang whole when it runs
+    the same jobs on as many nodes, has not ended by ``at``, and none of this plan's own
+    instances holds it yet; the gangs wanted at ``at`` are matched first (then by their
+    next start), the older gangs with the most running ranks first."""
+    shapes: dict[int, tuple[frozenset[str], int]] = {}
+    starts: dict[int, datetime] = {}
+    for s in pool.slots:
+        if s.gang is not None and s.end > at:
+            shapes.setdefault(s.gang, (commanded & set(s.jobs), s.nodes))
+            starts[s.gang] = min(starts.get(s.gang, s.start), s.start)
+    observed = [o for o in observed if o.state not in GONE]
+    taken = {o.gang for o in observed if not _foreign(o, plan_id)}
+    free = sorted((g for g in shapes if g not in taken),
+                  key=lambda g: (starts[g] > at, starts[g], g))
+    groups: dict[str, list[ObservedInstance]] = {}
+    for o in observed:
+        if _foreign(o, plan_id) and o.gang_id and o.gang is not None and o.nodes:
+            groups.setdefault(o.gang_id, []).append(o)
+    out: dict[str, int] = {}
+    for gang_id, ranks in sorted(groups.items(), key=lambda kv: (
+            -sum(o.state in LIVE for o in kv[1]), kv[0])):
+        shape = (commanded & set(ranks[0].jobs), ranks[0].nodes)
+        match = next((g for g in free if shapes[g] == shape), None)
+        if match is not None:
+            out[gang_id] = match
+            free.remove(match)
+    return out
+
+
+def gang_slot(pool: FleetPool, gang: int, node_rank: int | None) -> int | None:
+    """The slot of ``pool`` that is rank ``node_rank`` of ``gang``."""
+    return next((s.slot for s in pool.slots if s.gang == gang and s.node_rank == node_rank),
+                None)
 
 
 def wanted_slots(pool: FleetPool, at: datetime) -> list[int]:
@@ -219,11 +268,13 @@ def reconcile(plan: PlanDocument, at: datetime, observed: Iterable[ObservedInsta
     kept: list[tuple[ObservedInstance, int]] = []
     fleet = {p.pool: p for p in plan.fleet}
     commanded = frozenset(j.job for j in plan.jobs if j.run)
+    carried = {p.pool: carried_gangs(p, at, by_pool.get(p.pool, []), plan.plan_id, commanded)
+               for p in plan.fleet}
     for pool in plan.fleet:
         pool_actions, pool_kept = _reconcile_pool(pool, at, period, by_pool.get(pool.pool, []),
                                                   plan.plan_id,
                                                   (markets or {}).get(pool.pool),
-                                                  commanded)
+                                                  commanded, carried[pool.pool])
         actions += pool_actions
         kept += pool_kept
     for pool_id in sorted(set(by_pool) - set(fleet)):
@@ -231,8 +282,8 @@ def reconcile(plan: PlanDocument, at: datetime, observed: Iterable[ObservedInsta
             if o.state not in GONE:
                 actions.append(_end(o, "terminate", o.state in LIVE, 0.0,
                                     "pool not in this plan" + _of_older(o, plan.plan_id)))
-    return Reconciliation(tuple(_claims(plan, actions, kept, observed)) + tuple(actions),
-                          tuple(kept))
+    return Reconciliation(tuple(_claims(plan, actions, kept, observed, carried))
+                          + tuple(actions), tuple(kept))
 
 
 def _foreign(o: ObservedInstance, plan_id: str) -> bool:
@@ -245,8 +296,10 @@ def _of_older(o: ObservedInstance, plan_id: str) -> str:
 
 def _claims(plan: PlanDocument, actions: list[FleetAction],
             kept: list[tuple[ObservedInstance, int]],
-            observed: Iterable[ObservedInstance]) -> list[FleetAction]:
-    """A ``claim`` for each instance of an older plan that this plan keeps (rule 7)."""
+            observed: Iterable[ObservedInstance],
+            carried: Mapping[str, Mapping[str, int]]) -> list[FleetAction]:
+    """A ``claim`` for each instance of an older plan that this plan keeps (rule 7); a rank of
+    a gang taken over whole and kept stopped is claimed for its rank's slot."""
     fleet = {p.pool: p for p in plan.fleet}
     slot_of = {o.instance_id: k for o, k in kept}
     ended = {a.instance_id for a in actions if a.kind == "terminate"}
@@ -260,6 +313,9 @@ def _claims(plan: PlanDocument, actions: list[FleetAction],
             continue
         slot = slot_of.get(o.instance_id)
         serves = f"serves slot {slot}" if slot is not None else "kept stopped"
+        gang = carried[o.pool].get(o.gang_id or "")
+        if slot is None and gang is not None:
+            slot = gang_slot(fleet[o.pool], gang, o.node_rank)
         claims.append(FleetAction(
             "claim", o.pool, o.region, o.instance_type or o.pool.split(":")[2], o.market,
             instance_price(fleet[o.pool], o.market),
@@ -281,6 +337,7 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                     observed: list[ObservedInstance], plan_id: str,
                     choice: MarketChoice | None = None,
                     commanded: frozenset[str] = frozenset(),
+                    carried: Mapping[str, int] | None = None,
                     ) -> tuple[list[FleetAction], list[tuple[ObservedInstance, int]]]:
     wanted = wanted_slots(pool, at)
     market: Market = choice.market if choice else pool.market
@@ -307,7 +364,7 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
             unclaimed.append(o)
     unclaimed.sort(key=lambda o: _foreign(o, plan_id))  # the plan's own first (stable)
     for o in list(unclaimed):
-        work = instance_work(o, plan_id, commanded)
+        work = instance_work(o, plan_id, commanded, carried)
         free = [k for k in wanted
                 if k not in claims and slot_work(pool, k, commanded) == work]
         if free:
@@ -321,7 +378,7 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
         return (foreign, foreign or o.slot not in missing, o.launched_at, o.instance_id)
 
     for o in sorted(stopped, key=start_order):
-        work = instance_work(o, plan_id, commanded)
+        work = instance_work(o, plan_id, commanded, carried)
         same = [k for k in missing if slot_work(pool, k, commanded) == work]
         if not same:
             continue
@@ -348,13 +405,13 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                     slot=k, fallback=False, replaces=old))
 
     soon = max(0, slots_wanted_soon(pool, at, period) - len(wanted))
-    useless = [o for o in stopped if not _can_serve(pool, o, plan_id, commanded)]
+    useless = [o for o in stopped if not _can_serve(pool, o, plan_id, commanded, carried)]
     stopped = [o for o in stopped if o not in useless]
     room = max(0, soon - len(stopped))
     for o in sorted(unclaimed, key=lambda o: (not _foreign(o, plan_id), o.launched_at,
                                               o.instance_id), reverse=True):
         price = instance_price(pool, o.market)
-        if room and o.stoppable and _can_serve(pool, o, plan_id, commanded):
+        if room and o.stoppable and _can_serve(pool, o, plan_id, commanded, carried):
             room -= 1
             resume = min(s.start for s in pool.slots if s.start > at)
             actions.append(_end(o, "stop", True, price,
@@ -373,10 +430,10 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
 
 
 def _can_serve(pool: FleetPool, o: ObservedInstance, plan_id: str,
-               commanded: frozenset[str]) -> bool:
+               commanded: frozenset[str], carried: Mapping[str, int] | None) -> bool:
     """Whether some slot of ``pool`` runs what ``o`` runs: one that can serve none (a rank
     of an older plan's gang) is ended, never kept stopped for later."""
-    work = instance_work(o, plan_id, commanded)
+    work = instance_work(o, plan_id, commanded, carried)
     return any(slot_work(pool, k, commanded) == work for k in {s.slot for s in pool.slots})
 
 

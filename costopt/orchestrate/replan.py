@@ -63,12 +63,15 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
 @dataclass
 class ReplanTrigger:
     """When ``watch --replan`` re-plans: a job falls behind its pace (it was not behind at
-    the last look), or a pool's launches or starts failed in ``failures`` reconciles in a
-    row (spot that keeps not being there). Each reason is said once; a re-plan starts the
+    the last look), a job's deadline passes with work left (the plan in force holds no slot
+    for it after its deadline: the re-plan makes it due at the horizon's end, on the
+    cheapest capacity), or a pool's launches or starts failed in ``failures`` reconciles in
+    a row (spot that keeps not being there). Each reason is said once; a re-plan starts the
     counts over."""
 
     failures: int = 3
     _pressed: set[str] = field(default_factory=set)
+    _late: set[str] = field(default_factory=set)
     _streak: dict[str, int] = field(default_factory=dict)
 
     def reasons(self, outcome: ApplyOutcome, paces: dict[str, JobPace]) -> list[str]:
@@ -76,9 +79,12 @@ class ReplanTrigger:
         out = []
         pressed = {j for j, p in paces.items()
                    if p.state in (PaceState.BEHIND, PaceState.CRITICAL)}
+        late = {j for j, p in paces.items()
+                if p.at >= p.deadline and p.state is not PaceState.FINISHED}
         out += [f"{j} fell behind its pace ({paces[j].state.value})"
-                for j in sorted(pressed - self._pressed)]
-        self._pressed = pressed
+                for j in sorted(pressed - self._pressed - late)]
+        out += [f"{j} is past its deadline with work left" for j in sorted(late - self._late)]
+        self._pressed, self._late = pressed, late
         failed = {a.pool for a in outcome.failed if a.kind in ("launch", "start")}
         self._streak = {p: self._streak.get(p, 0) + 1 for p in failed}
         out += [f"{p} failed in {n} reconciles in a row" for p, n in sorted(self._streak.items())

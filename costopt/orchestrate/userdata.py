@@ -5,8 +5,10 @@ Pure: a plan, a pool and a slot in, a shell script out. Each job of the slot tha
 the commands quoted with :func:`shlex.quote`, so they arrive exactly as written), with
 ``COSTOPT_*`` variables in its environment and its output in
 ``/var/log/costopt/JOB.log``; the jobs of one instance run side by side. A slot of a
-multi-node gang also learns its rank and the address of rank 0. cloud-init runs user data
-on an instance's first boot only: the script copies itself to cloud-init's per-boot
+multi-node gang also learns its rank and the address of rank 0, which it finds by the gang's
+``costopt:gang-id`` tag (the same whichever plan holds the gang now: a newer plan takes a
+running gang over whole, and a rank started or launched again finds its rank 0). cloud-init
+runs user data on an instance's first boot only: the script copies itself to cloud-init's per-boot
 scripts, so that an instance stopped and started again (a paused slot, a persistent spot
 request) runs its jobs again (docs/orchestrator.md, "What an instance runs").
 """
@@ -39,13 +41,12 @@ TAG_VALUE_MAX = 256
 
 _RANK0 = """\
 costopt_rank0_address() {
-  # Rank 0 is the instance of this plan, pool and gang tagged costopt:node-rank=0.
+  # Rank 0 is the running instance of this gang (by its id) tagged costopt:node-rank=0.
   if [ "$COSTOPT_NODE_RANK" = 0 ]; then hostname -I | awk '{print $1}'; return; fi
   while true; do
     addr=$(aws ec2 describe-instances --region "$COSTOPT_REGION" --output text \\
       --query 'Reservations[].Instances[].PrivateIpAddress' --filters \\
-      "Name=tag:costopt:plan,Values=$COSTOPT_PLAN" "Name=tag:costopt:pool,Values=$COSTOPT_POOL" \\
-      "Name=tag:costopt:gang,Values=$COSTOPT_GANG" "Name=tag:costopt:node-rank,Values=0" \\
+      "Name=tag:costopt:gang-id,Values=$COSTOPT_GANG_ID" "Name=tag:costopt:node-rank,Values=0" \\
       "Name=instance-state-name,Values=running" 2>/dev/null | awk '{print $1}')
     if [ -n "$addr" ] && [ "$addr" != None ]; then echo "$addr"; return; fi
     sleep 10
@@ -68,11 +69,18 @@ def _export(**values: object) -> str:
     return "export " + " ".join(f"{k}={shlex.quote(str(v))}" for k, v in values.items())
 
 
-def _job_block(job: JobRecord, gangs_here: int, gang: int | None) -> str:
+def new_gang_id(plan_id: str, gang: int, owner: str | None) -> str:
+    """The ``costopt:gang-id`` of a multi-node gang launched afresh: the plan, its gang number
+    and the launching ledger's id (two ledgers running the same plan never share one)."""
+    return f"{plan_id}.g{gang}.{owner or 'no-ledger'}"
+
+
+def _job_block(job: JobRecord, gangs_here: int, gang: int | None, gang_id: str) -> str:
     steps = [f"bash -c {shlex.quote(job.setup)}"] if job.setup else []
     steps.append(f"bash -c {shlex.quote(job.run or '')}")
     log = f'"$COSTOPT_LOG_DIR"/{shlex.quote(job.job + ".log")}'
-    find_rank0 = [] if gang is None else [_export(COSTOPT_GANG=gang), _RANK0.rstrip("\n")]
+    find_rank0 = [] if gang is None else [_export(COSTOPT_GANG=gang, COSTOPT_GANG_ID=gang_id),
+                                          _RANK0.rstrip("\n")]
     return "\n".join([
         "(",
         _export(COSTOPT_JOB=job.job, COSTOPT_GPUS=job.gpus, COSTOPT_GANGS=gangs_here),
@@ -82,9 +90,11 @@ def _job_block(job: JobRecord, gangs_here: int, gang: int | None) -> str:
     ])
 
 
-def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot) -> str | None:
+def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot,
+              gang_id: str | None = None) -> str | None:
     """The script for an instance of ``slot``; None when no job of the slot has a ``run``
-    (a launch template's own user data is then kept).
+    (a launch template's own user data is then kept). ``gang_id``: the ``costopt:gang-id``
+    of the slot's multi-node gang (default: :func:`new_gang_id` with no ledger).
 
     ``COSTOPT_GANGS`` is how many of the job's gangs the instance holds at once
     (``min(parallel, floor(G / gpus))`` for one-node gangs, 1 for a multi-node one): a
@@ -107,7 +117,8 @@ def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot) -> str | None:
     ]
     for job in jobs:
         here = 1 if job.nodes > 1 else max(1, min(job.parallel, per_node // job.gpus))
-        lines.append(_job_block(job, here, slot.gang))
+        lines.append(_job_block(job, here, slot.gang, gang_id or new_gang_id(
+            plan.plan_id, slot.gang or 0, None)))
     return "\n".join(lines) + "\n"
 
 
@@ -123,13 +134,13 @@ def _name_issues(plan: PlanDocument, slot: Slot) -> list[FieldIssue]:
 
 
 def checked_user_data(plan: PlanDocument, pool: FleetPool, slot: Slot,
-                      plan_file: str) -> str | None:
+                      plan_file: str, gang_id: str | None = None) -> str | None:
     """:func:`user_data`, or :class:`PlanFileError` when a name in it is none a workload
     may have, or when it is longer than AWS takes."""
     issues = _name_issues(plan, slot)
     if issues:
         raise PlanFileError(plan_file, issues)
-    script = user_data(plan, pool, slot)
+    script = user_data(plan, pool, slot, gang_id)
     size = len(script.encode()) if script else 0
     if size > USER_DATA_MAX_BYTES:
         raise PlanFileError(plan_file, [FieldIssue(

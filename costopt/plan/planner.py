@@ -48,6 +48,7 @@ from costopt.plan.pools import (
     Pools,
     build_pools,
     eligibility,
+    over_bid_notes,
     over_quota_notes,
     prune_dominated,
     regional_spot_notes,
@@ -201,6 +202,8 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper)
     result = replace(result, spot_zone_prices=zone_prices,
                      notes=result.notes + over_quota_notes(pools)
+                     + over_bid_notes(pools, workload.cloud.spot_max_price_ratio
+                                      if workload.cloud else 1.0)
                      + regional_spot_notes(pools, catalog.source,
                                            {ph.pool for ph in result.pool_hours}))
     result.timings["prepare"] = time.perf_counter() - started - sum(result.timings.values())

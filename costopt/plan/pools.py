@@ -156,6 +156,7 @@ class Pools:
     cloud: tuple[CloudPool, ...]
     limits: tuple[ConcurrencyLimit, ...] = ()
     over_quota: tuple[OverQuota, ...] = ()  # pools left out: one instance is over its quota
+    over_bid: tuple[CloudPool, ...] = ()  # spot pools left out: priced above the spot bid
 
     @property
     def all(self) -> tuple[Pool, ...]:
@@ -229,11 +230,14 @@ def build_pools(workload: Workload, catalog: PriceCatalog) -> Pools:
     limits = concurrency_limits(workload, catalog, cloud)
     over = [OverQuota(p.id, p.vcpus, lim.name, lim.bound, p.gpus_per_node) for lim in limits
             if lim.kind == "quota" for p in cloud if lim.weight(p.id) and p.vcpus > lim.bound]
-    out = {o.pool for o in over}
+    ratio = workload.cloud.spot_max_price_ratio if workload.cloud else 1.0
+    over_bid = tuple(p for p in cloud if p.market == "spot"
+                     and p.usd_per_hour > p.on_demand_usd_per_hour * ratio + 1e-9)
+    out = {o.pool for o in over} | {p.id for p in over_bid}
     kept = tuple(p for p in cloud if p.id not in out)
     return Pools(owned=tuple(owned), cloud=kept,
                  limits=tuple(_without(lim, out) for lim in limits),
-                 over_quota=tuple(over))
+                 over_quota=tuple(over), over_bid=over_bid)
 
 
 def _without(limit: ConcurrencyLimit, pool_ids: set[str]) -> ConcurrencyLimit:
@@ -643,6 +647,24 @@ def over_quota_notes(pools: Pools) -> tuple[str, ...]:
         seen.setdefault(kind, f"not used: {kind}" + (" (every zone)" if kind != o.pool else "")
                         + f": one instance has {o.vcpus} vCPUs, above the quota {o.quota} of "
                         f"{o.quota_vcpus:g} vCPUs running at once")
+    return tuple(seen.values())
+
+
+def over_bid_notes(pools: Pools, ratio: float) -> tuple[str, ...]:
+    """One line per spot instance type and region left out because its spot price is above
+    the bid (``MaxPrice`` = on-demand price x ``cloud.spot_max_price_ratio``): AWS would fill
+    no request there, so the plan does not count on it."""
+    seen: dict[str, str] = {}
+    for p in pools.over_bid:
+        kind = cloud_id(p.region, p.instance_type, p.market)
+        zones = sorted(q.zone or p.region for q in pools.over_bid
+                       if cloud_id(q.region, q.instance_type, q.market) == kind)
+        seen.setdefault(kind, f"not used: {kind} ({', '.join(zones)}): its spot price "
+                        f"{p.usd_per_hour:.4f} USD/h is above the bid "
+                        f"{p.on_demand_usd_per_hour * ratio:.4f} USD/h (on-demand "
+                        f"{p.on_demand_usd_per_hour:.4f} x cloud.spot_max_price_ratio "
+                        f"{ratio:g}); AWS would fill no spot request there. To fix: raise "
+                        "cloud.spot_max_price_ratio to use it")
     return tuple(seen.values())
 
 

@@ -165,7 +165,7 @@ class SimulatedEc2:
         return inst.instance_id, inst.az
 
     def claim(self, region: str, instance_id: str, plan_id: str, slot: int | None,
-              instance_type: str) -> None:
+              instance_type: str, gang: int | None = None) -> None:
         inst = self._instances[instance_id]
         inst.plan_id, inst.slot = plan_id, slot
 

@@ -3,6 +3,7 @@ process, and the fleet as moto's EC2 shows it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,3 +34,22 @@ def run_cli(*args: str, env_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AWS_ENDPOINT_URL": env_url, "COLUMNS": "200"}
     return subprocess.run([COSTOPT, *args], env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def plan(workload: Path, out: Path, *extra: str) -> str:
+    """``costopt plan WORKLOAD -o OUT EXTRA...``: the plan's id."""
+    result = run_cli("plan", str(workload), "-o", str(out), *extra,
+                     env_url="http://127.0.0.1:9")
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text())["plan_id"]
+
+
+def apply(plan_file: Path, state: Path, when: str, url: str, *extra: str
+          ) -> subprocess.CompletedProcess[str]:
+    """``costopt apply PLAN --at WHEN`` with the ledger in ``state`` and moto's image."""
+    return run_cli("apply", str(plan_file), "--at", when, "--state-dir", str(state),
+                   "--image-id", IMAGE, *extra, env_url=url)
+
+
+def running(region: str = "us-east-1") -> list[dict]:
+    return [i for i in fleet(region) if i["State"]["Name"] in ("pending", "running")]

@@ -48,9 +48,9 @@ def planned(tmp_path: Path) -> Path:
     return plan_in(tmp_path)
 
 
-def plan_in(folder: Path) -> Path:
-    """``costopt plan`` of WORKLOAD in ``folder``: ``folder/plan.json``."""
-    (folder / "workload.yaml").write_text(WORKLOAD)
+def plan_in(folder: Path, workload: str = WORKLOAD) -> Path:
+    """``costopt plan`` of ``workload`` in ``folder``: ``folder/plan.json``."""
+    (folder / "workload.yaml").write_text(workload)
     result = CliRunner().invoke(app, ["plan", str(folder / "workload.yaml"), "-o",
                                       str(folder / "plan.json")])
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.fleet_cli import IMAGE, fleet, run_cli, states, tags
+from cli.fleet_cli import IMAGE, apply, plan, run_cli, running, states, tags
 from orchestrate.aws_faults import Crash, Faults
 
 from costopt.orchestrate.ledger import Ledger
@@ -25,21 +25,6 @@ from costopt.orchestrate.ledger import Ledger
 EXAMPLE = Path(__file__).parents[2] / "examples" / "workload.yaml"
 START = "2027-01-04T00:00:00Z"
 pytestmark = pytest.mark.xdist_group("takeover")  # one worker plans the example, once
-
-
-def plan(workload: Path, out: Path) -> str:
-    result = run_cli("plan", str(workload), "-o", str(out), env_url="http://127.0.0.1:9")
-    assert result.returncode == 0, result.stderr
-    return json.loads(out.read_text())["plan_id"]
-
-
-def apply(plan_file: Path, state: Path, when: str, url: str, *extra: str):
-    return run_cli("apply", str(plan_file), "--at", when, "--state-dir", str(state),
-                   "--image-id", IMAGE, *extra, env_url=url)
-
-
-def running() -> list[dict]:
-    return [i for i in fleet("us-east-1") if i["State"]["Name"] in ("pending", "running")]
 
 
 @pytest.fixture(scope="module")

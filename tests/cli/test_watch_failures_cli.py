@@ -5,6 +5,7 @@ us-east-1 at 1 USD/h spot, 3 on demand)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +26,10 @@ def planned(tmp_path: Path) -> Path:
 
 
 def watch(planned: Path, state: Path, looks: list[float], at_each: dict[float, object],
-          spot_back_at: float = 5) -> Result:
+          spot_back_at: float = 5, all_back_at: float = 0) -> Result:
     """``costopt watch --replan`` whose clock reads the hours ``looks`` in turn, calling
-    ``at_each[hour]`` as it reads that hour; spot is refused until ``spot_back_at``."""
+    ``at_each[hour]`` as it reads that hour; spot is refused until ``spot_back_at``, every
+    launch until ``all_back_at``."""
     ticks: Iterator[float] = iter(looks)
     now = {"t": hours(0)}
 
@@ -39,7 +41,8 @@ def watch(planned: Path, state: Path, looks: list[float], at_each: dict[float, o
         return now["t"]
 
     faults = Faults(capacity=lambda params: "InsufficientInstanceCapacity"
-                    if "InstanceMarketOptions" in params and now["t"] < hours(spot_back_at)
+                    if now["t"] < hours(all_back_at) or (
+                        "InstanceMarketOptions" in params and now["t"] < hours(spot_back_at))
                     else None)
     return CliRunner().invoke(app, ["watch", str(planned), "--state-dir", str(state),
                                     "--image-id", IMAGE, "--yes", "--interval", "1",
@@ -71,3 +74,46 @@ def test_a_workload_that_becomes_invalid_mid_run_does_not_stop_the_watch(
     with Ledger.open(state) as ledger:
         assert all(r.end is not None and r.end <= hours(24)
                    for r in ledger.runtimes(hours(-1), hours(48)))
+
+
+LATE = WORKLOAD.replace("days: 1}", "days: 2, period_hours: 12}").replace(
+    "checkpoint_minutes: 60}", 'checkpoint_minutes: 60, deadline: "2027-01-04T12:00:00Z"}')
+"""The job of WORKLOAD due at 12:00 on a horizon of two days (periods of 12 h)."""
+
+
+def test_a_job_past_its_deadline_is_reported_late_and_finished(tmp_path: Path,
+                                                                aws: str) -> None:
+    """The issue's case: a job whose deadline passed stopped the watch (its rest was no valid
+    workload). Here no capacity of any market is there until 13:00, so the 10 GPU-hours due
+    at 12:00 cannot be done in time: 04:00 it is critical, the rest is re-planned; its
+    launches keep failing. Before, the plan in force held no slot for the job after 12:00:
+    the watch went on with nothing running and the job was never finished. Now the look at
+    13:00 finds it past its deadline, re-plans it due at the new plan's end (two days from
+    13:00) and says it is late; it runs from 14:00 (on-demand 14:00-16:00, as the policy
+    steers a job behind its fresh plan, then spot at 1 USD/h, the cheapest): 1 5/6 GPU-h
+    (2 h less 10 min of setup) then 8 1/6 more from 16:10, done at 00:20; the look at 06:00
+    ends it. Nothing runs at the end, and every instance that ran was the late re-plan's."""
+    planned = plan_in(tmp_path, LATE)
+    state = tmp_path / "state"
+    result = watch(planned, state, [0, 4, 9, 11, 13, 14, 16, 20, 30, 48], {},
+                   all_back_at=13)
+    assert result.exit_code == 0, result.output
+    assert "replanned: train fell behind its pace (critical)" in result.output
+    assert result.output.count("replanned: train is past its deadline with work left: the "
+                               "rest re-planned from 2027-01-04T13:00:00Z") == 1
+    assert "late: train is past its deadline and not done: it is due at the new plan's end " \
+        "(2027-01-06T13:00:00Z), on the cheapest capacity" in result.output
+    assert "The plan has ended and its fleet is gone after 10 reconcile(s)." in result.output
+    assert [i for i in fleet("us-east-1") if i["State"]["Name"] in ("pending", "running")] == []
+    with Ledger.open(state) as ledger:
+        late_plan = ledger.plan_in_force("deadline-e2e")[0]
+        runs = sorted((r.start, r.end, r.market, r.plan_id)
+                      for r in ledger.runtimes(hours(-1), hours(72)))
+    assert runs == [(hours(14), hours(16), "on_demand", late_plan),
+                    (hours(16), hours(30), "spot", late_plan)]
+    status = CliRunner().invoke(app, ["status", str(planned.with_name(
+        f"plan.{late_plan}.json")), "--state-dir", str(state), "--at", hours(30).isoformat(),
+        "--format", "json"], obj=env(Faults()))
+    assert status.exit_code == 0, status.output
+    (job,) = json.loads(status.output)["jobs"]
+    assert (job["done_gpu_hours"], job["finished"]) == (10.0, "2027-01-05T00:20:00Z")

@@ -15,10 +15,12 @@ import pytest
 from fleet_plans import at, plan, pool, seen
 
 from costopt.orchestrate.reconcile import MarketChoice, reconcile, resumes_within, wanted_slots
+from costopt.planfile import PlanDocument
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
 SPOT = "aws:us-west-2:p3.8xlarge:spot"
 ELSEWHERE = "aws:eu-west-1:g4dn.xlarge:on_demand"
+P16 = "aws:us-east-1:p3.16xlarge:on_demand"
 
 
 @pytest.fixture
@@ -289,3 +291,63 @@ def test_an_older_plans_gang_ranks_are_ended_not_left_stopped() -> None:
         ("launch", 0), ("launch", 1), ("terminate", "i-r0"), ("terminate", "i-r1")]
     assert [a.reason for a in recon.actions if a.instance_id == "i-r1"] == [
         "stopped, and it runs no slot of this plan (of the plan old this one replaces)"]
+
+
+def _gang_plan(nodes: int = 2) -> object:
+    """P16 (24.00 USD/h) over [0, 12): slot 0 a one-node job ``solo``; slots 1.. the ranks
+    0.. of gang 1, ``nodes`` nodes of job ``pair``; both jobs have commands."""
+    raw = pool(P16, [(0, 0, 12)] + [(1 + r, 0, 12) for r in range(nodes)], usd_per_hour=24.0)
+    raw["slots"][0]["jobs"] = ["solo"]
+    for rank, s in enumerate(raw["slots"][1:]):
+        s.update({"jobs": ["pair"], "gang": 1, "node_rank": rank, "nodes": nodes})
+    doc = plan(raw, plan_id="new").model_dump(mode="json", by_alias=True)
+    doc["jobs"] = [{"job": "solo", "gpus": 1, "run": "s"},
+                   {"job": "pair", "gpus": 8, "nodes": nodes, "run": "p"}]
+    return PlanDocument.model_validate(doc)
+
+
+def _older_gang(rank1_state: str = "stopped", nodes: int = 2) -> list:
+    """The older plan's 2-node gang of ``pair`` (its gang 0, on slots 0 and 1; gang id
+    ``old.g0``): rank 0 running, rank 1 ``rank1_state``; and its ``solo`` on slot 2."""
+    return [replace(seen("i-r0", P16, 0, plan_id="old"), jobs=("pair",), gang=0, node_rank=0,
+                    gang_id="old.g0", nodes=nodes),
+            replace(seen("i-r1", P16, 1, rank1_state, plan_id="old"), jobs=("pair",), gang=0,
+                    node_rank=1, gang_id="old.g0", nodes=nodes),
+            replace(seen("i-solo", P16, 2, plan_id="old"), jobs=("solo",))]
+
+
+def test_a_newer_plan_takes_an_older_gang_over_whole_ranks_and_all() -> None:
+    """The issue's case: a re-plan with the same fleet terminated the older plan's 2-node gang
+    and launched it again, leaving a rank stopped. Here the newer plan numbers the gang 1
+    (slots 1 and 2) where the older one numbered it 0 (slots 0 and 1): its ranks are known as
+    one gang by their gang id, whatever the numbers. Rank 0 is claimed for slot 1, stopped
+    rank 1 started for slot 2, solo claimed for slot 0: nothing launched or terminated."""
+    recon = reconcile(_gang_plan(), at(1), _older_gang())
+    assert sorted((a.kind, a.slot, a.instance_id) for a in recon.actions) == [
+        ("claim", 0, "i-solo"), ("claim", 1, "i-r0"), ("claim", 2, "i-r1"),
+        ("start", 2, "i-r1")]
+    assert [(o.instance_id, k) for o, k in recon.kept] == [("i-solo", 0), ("i-r0", 1)]
+
+
+def test_a_missing_rank_of_a_gang_taken_over_is_launched_into_it() -> None:
+    # rank 1 was interrupted by AWS and is gone: rank 0 is claimed, slot 2 launched
+    recon = reconcile(_gang_plan(), at(1), _older_gang("terminated"))
+    assert sorted((a.kind, a.slot, a.instance_id) for a in recon.actions) == [
+        ("claim", 0, "i-solo"), ("claim", 1, "i-r0"), ("launch", 2, None)]
+
+
+def test_a_gang_of_another_shape_or_without_a_gang_id_is_ended_not_kept() -> None:
+    # The newer plan runs pair on 3 nodes: the older 2-node gang's processes were started
+    # for 2 (NNODES=2) and cannot serve it; both ranks end and 3 ranks launch.
+    recon = reconcile(_gang_plan(nodes=3), at(1), _older_gang())
+    assert sorted((a.kind, a.slot, a.instance_id) for a in recon.actions
+                  if a.kind != "claim") == [
+        ("launch", 1, None), ("launch", 2, None), ("launch", 3, None),
+        ("terminate", 0, "i-r0"), ("terminate", 1, "i-r1")]
+    # Launched before ranks carried a gang id: not known to be one gang, so ended as well.
+    untagged = [replace(o, gang_id=None) for o in _older_gang()]
+    recon = reconcile(_gang_plan(), at(1), untagged)
+    assert sorted((a.kind, a.slot, a.instance_id) for a in recon.actions
+                  if a.kind != "claim") == [
+        ("launch", 1, None), ("launch", 2, None),
+        ("terminate", 0, "i-r0"), ("terminate", 1, "i-r1")]

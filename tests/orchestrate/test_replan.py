@@ -44,3 +44,18 @@ def test_a_pool_that_keeps_failing() -> None:
     assert trigger.reasons(outcome(True), pace(4.0)) == []  # counts start over
     assert trigger.reasons(outcome(False), pace(4.0)) == []  # a success breaks the row
     assert trigger.reasons(outcome(True), pace(4.0)) == []
+
+
+def test_a_job_past_its_deadline_with_work_left_is_said_once() -> None:
+    """Due at 24:00: at 25:00 with 2 GPU-h left it is late (and critical: a need of
+    2 / (-1 - 2/3) h is no need that can be met), said as late, not as behind; once."""
+    def late(remaining: float) -> dict[str, JobPace]:
+        return {"train": JobPace("train", T0 + timedelta(hours=25), T0,
+                                 T0 + timedelta(hours=24), 10.0, remaining, 1.0, 2 / 3, 2 / 3)}
+
+    trigger = ReplanTrigger()
+    assert trigger.reasons(outcome(False), pace(4.0)) == []
+    assert trigger.reasons(outcome(False), late(2.0)) == ["train is past its deadline with "
+                                                          "work left"]
+    assert trigger.reasons(outcome(False), late(2.0)) == []  # still late: not again
+    assert trigger.reasons(outcome(False), late(0.0)) == []  # done, though after its deadline

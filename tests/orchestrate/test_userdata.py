@@ -90,10 +90,12 @@ def test_rank_0_runs_setup_then_run_with_its_variables(tmp_path: Path) -> None:
     assert out[2].startswith("master=") and out[2] != "master=none"  # rank 0's own address
 
 
-def test_rank_1_finds_rank_0_through_the_plans_tags(tmp_path: Path) -> None:
+def test_rank_1_finds_rank_0_through_its_gangs_id(tmp_path: Path) -> None:
+    """By the ``costopt:gang-id`` its launch was given, which a newer plan that takes the
+    gang over keeps (the plan's own tag changes then)."""
     plan = planned()
     pool, second = slot(plan, P4D, 1)
-    script = user_data(plan, pool, second)
+    script = user_data(plan, pool, second, "t-1.g0.ledger-1")
     assert script is not None
     # A stand-in for the AWS CLI that answers as DescribeInstances would, and records the
     # filters it was asked for.
@@ -105,10 +107,10 @@ def test_rank_1_finds_rank_0_through_the_plans_tags(tmp_path: Path) -> None:
     assert out[0] == "big|1|1|2|8|1|it's \"quoted\" 42"
     assert out[2] == "master=10.0.0.5"
     asked = (tmp_path / "asked").read_text()
-    for wanted in (f"Name=tag:costopt:plan,Values={plan.plan_id}",
-                   f"Name=tag:costopt:pool,Values={P4D}", "Name=tag:costopt:gang,Values=0",
+    for wanted in ("Name=tag:costopt:gang-id,Values=t-1.g0.ledger-1",
                    "Name=tag:costopt:node-rank,Values=0"):
         assert wanted in asked
+    assert "costopt:plan" not in asked
 
 
 def test_a_sweep_instance_knows_how_many_trials_it_holds(tmp_path: Path) -> None:
@@ -186,6 +188,7 @@ def test_apply_launches_the_gang_with_its_ranks_in_user_data(tmp_path: Path) -> 
         ec2 = boto3.client("ec2", region_name="us-east-1")
         found = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
         described = Ec2Fleet(boto3.Session()).describe(plan.plan_id, ["us-east-1"])
+        ledger_id = ledger.owner_id(create=False)
         seen = {}
         for inst in found:
             tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
@@ -201,10 +204,13 @@ def test_apply_launches_the_gang_with_its_ranks_in_user_data(tmp_path: Path) -> 
             "big", "0", str(rank))
         assert f"COSTOPT_NODE_RANK={rank} COSTOPT_NODES=2" in script
         assert "COSTOPT_JOB=big COSTOPT_GPUS=8" in script
-        assert script == user_data(plan, *slot(plan, P4D, rank))
+        # one gang id for both ranks: the plan's, its gang's and this ledger's
+        assert tags["costopt:gang-id"] == f"{plan.plan_id}.g0.{ledger_id}"
+        assert tags["costopt:nodes"] == "2"
+        assert script == user_data(plan, *slot(plan, P4D, rank), tags["costopt:gang-id"])
         # describe reads back what the instance runs, for reconcile
         o = next(d for d in described if d.pool == P4D and d.slot == rank)
-        assert (o.jobs, o.gang, o.node_rank) == (("big",), 0, rank)
+        assert (o.jobs, o.gang, o.node_rank, o.nodes) == (("big",), 0, rank, 2)
     tags, script = seen[(P3, "0")]
     assert tags["costopt:jobs"] == "sweep" and "costopt:gang" not in tags
     assert "COSTOPT_JOB=sweep" in script and "bash -c 'printf '\"'\"'%s|" in script

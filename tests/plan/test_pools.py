@@ -180,3 +180,34 @@ def test_a_cloud_section_that_matches_no_offer_says_so() -> None:
                                     "the price data matches its regions, markets, "
                                     "instance_types and zones, and the workload has no owned "
                                     "servers")
+
+
+def test_spot_pools_priced_above_the_bid_are_left_out_and_named() -> None:
+    """A bid below only some pools' spot prices: ``spot_max_price_ratio: 0.5`` bids half the
+    on-demand price, 1.50 USD/h in us-east-1 and 2.00 in us-west-2 (on-demand 3.00 and
+    4.00). Spot at 1.40 in us-east-1 is under it; spot at 2.50 in us-west-2 is over it (AWS
+    would fill no request there): left out of the plan, named in its notes. Before, the plan
+    put the job there: 10 GPU-h at speed 2.0 is 5 h x 2.50 = 12.50 USD, less than 10 h x
+    1.40 = 14.00 on us-east-1 spot."""
+    offers = [offer(region="us-east-1", on_demand=3.0, spot=1.4),
+              offer("p4d.24xlarge", region="us-west-2", gpu="A100-SXM4-40GB", gpus=1,
+                    on_demand=4.0, spot=2.5)]
+    job = {"name": "a", "gpu_hours": 10, "interruptible": True}
+    w = workload([job], cloud={"spot_max_price_ratio": 0.5})
+    pools = build_pools(w, catalog(*offers))
+    assert sorted(p.id for p in pools.cloud) == [
+        "aws:us-east-1:p3.2xlarge:on_demand", "aws:us-east-1:p3.2xlarge:spot",
+        "aws:us-west-2:p4d.24xlarge:on_demand"]
+    assert [p.id for p in pools.over_bid] == ["aws:us-west-2:p4d.24xlarge:spot"]
+    result = make_plan(w, catalog(*offers))
+    assert ("not used: aws:us-west-2:p4d.24xlarge:spot (us-west-2): its spot price 2.5000 "
+            "USD/h is above the bid 2.0000 USD/h (on-demand 4.0000 x "
+            "cloud.spot_max_price_ratio 0.5); AWS would fill no spot request there. To fix: "
+            "raise cloud.spot_max_price_ratio to use it") in result.notes
+    # 10 GPU-h on us-east-1 spot at 1.40 USD/h: 14.00 USD (p4d on demand: 5 h x 4.00 =
+    # 20.00, dearer)
+    assert [(a.pool, a.gpu_hours, a.cost_usd) for a in result.assignments] == [
+        ("aws:us-east-1:p3.2xlarge:spot", pytest.approx(10.0), pytest.approx(14.0))]
+    # at the default bid (the on-demand price) both spot pools are there
+    bid_as_aws = build_pools(workload([job], cloud={}), catalog(*offers))
+    assert bid_as_aws.over_bid == () and len(bid_as_aws.cloud) == 4
