@@ -20,9 +20,7 @@ import hashlib
 import json
 import math
 import re
-from bisect import bisect_right
 from datetime import datetime, timedelta
-from itertools import accumulate
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,10 +34,12 @@ from pydantic import (
     model_validator,
 )
 
+from costopt.core.fields import field_issue
+from costopt.core.periods import Periods
+from costopt.core.times import ts
 from costopt.errors import MISSING, FieldIssue, PlanFileError
 from costopt.files import read_input, write_atomically
-from costopt.workload import _path as field_path
-from costopt.workload import iso, slug
+from costopt.workload import slug
 
 SCHEMA = "costopt.plan/v3"
 SCHEMAS = ("costopt.plan/v1", "costopt.plan/v2", SCHEMA)
@@ -130,8 +130,8 @@ class Slot(_Doc):
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Slot:
         if self.end <= self.start:
-            raise ValueError(f"slot {self.slot} ends ({iso(self.end)}) before it starts "
-                             f"({iso(self.start)}); valid: end after start")
+            raise ValueError(f"slot {self.slot} ends ({ts(self.end)}) before it starts "
+                             f"({ts(self.start)}); valid: end after start")
         if self.end > LATEST:
             raise ValueError(f"slot {self.slot} ends in {self.end.year}; valid: before 9000")
         if (self.gang is None) != (self.node_rank is None) or (
@@ -143,8 +143,8 @@ class Slot(_Doc):
             (self.setup_end or self.start) <= u.start < u.end <= self.end)]
         if outside:
             raise ValueError(f"slot {self.slot}: the uses of {', '.join(outside)} are not "
-                             f"within its working time {iso(self.setup_end or self.start)}.."
-                             f"{iso(self.end)}; valid: setup_end <= start < end <= the "
+                             f"within its working time {ts(self.setup_end or self.start)}.."
+                             f"{ts(self.end)}; valid: setup_end <= start < end <= the "
                              "slot's end")
         return self
 
@@ -262,16 +262,15 @@ class HorizonRecord(_Doc):
         hours = sum(r.hours * r.count for r in runs)
         if count != self.periods or self.end - self.start != timedelta(hours=hours) \
                 or max(r.hours for r in runs) != self.period_hours:
-            raise ValueError(f"start {iso(self.start)}, end {iso(self.end)}, {self.periods} "
+            raise ValueError(f"start {ts(self.start)}, end {ts(self.end)}, {self.periods} "
                              f"periods of {self.period_hours} h (at most) and the period "
                              "runs do not agree")
         return self
 
-    def boundaries(self) -> list[datetime]:
-        """Where each period starts, and the horizon's end last."""
+    def grid(self) -> Periods:
+        """The periods: where each starts, and the horizon's end."""
         runs = self.period_runs or [PeriodRun(hours=self.period_hours, count=self.periods)]
-        lengths = [timedelta(hours=r.hours) for r in runs for _ in range(r.count)]
-        return list(accumulate(lengths, initial=self.start))
+        return Periods.of_runs(self.start, [(r.hours, r.count) for r in runs])
 
 
 class WorkloadRecord(_Doc):
@@ -393,7 +392,7 @@ class PlanDocument(_Doc):
     def _horizon(cls, value: dict[str, Any]) -> dict[str, Any]:
         """Checked as a :class:`HorizonRecord`; kept a dict, its times written as UTC."""
         h = HorizonRecord.model_validate(value)
-        return {**value, "start": iso(h.start), "end": iso(h.end),
+        return {**value, "start": ts(h.start), "end": ts(h.end),
                 "period_hours": h.period_hours, "periods": h.periods}  # period_runs as given
 
     def pool(self, pool_id: str) -> PoolRecord | None:
@@ -474,21 +473,19 @@ _PATTERNS = {
 
 
 def _issue(err: Any) -> FieldIssue:
-    """One pydantic error as a field issue: path, value as found, what is valid."""
-    loc = tuple(err["loc"])
-    value = err.get("input")
-    message = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "missing":
-        value, message = MISSING, "is required"
-    elif err["type"] == "string_pattern_mismatch":
-        message = _PATTERNS.get(str(loc[-1]), message)
+    """One pydantic error as a field issue (:func:`~costopt.core.fields.field_issue`), with
+    what is valid for a pattern and a long value shortened."""
+    issue = field_issue(err)
+    value, message = issue.value, issue.message
+    if err["type"] == "string_pattern_mismatch":
+        message = _PATTERNS.get(str(err["loc"][-1]), message)
     if isinstance(value, dict):
         value = MISSING  # a whole section: the message says what is wrong in it
     elif isinstance(value, list):
         value = f"list of {len(value)}"
     elif isinstance(value, str) and len(value) > 80:
         value = value[:77] + "..."
-    return FieldIssue(field_path(loc), value, message)
+    return FieldIssue(issue.path, value, message)
 
 
 def _few(issues: list[FieldIssue], most: int = 20) -> list[FieldIssue]:
@@ -507,11 +504,11 @@ def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
     rest's whole instances, and a short gang runs ``N`` at once on less than ``P``
     instance-hours; slots are numbered from 0)."""
     h = HorizonRecord.model_validate(plan.horizon)
-    edges = h.boundaries()
+    grid = h.grid()
 
     def at_once(record: InstanceHoursRecord) -> int:
-        t = min(max(bisect_right(edges, record.period_start) - 1, 0), len(edges) - 2)
-        hours = (edges[t + 1] - edges[t]).total_seconds() / 3600
+        start, end = grid.period(record.period_start)
+        hours = (end - start).total_seconds() / 3600
         return math.ceil(record.instance_hours / hours - 1e-6)
 
     issues = []
@@ -522,9 +519,9 @@ def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
         for j, s in enumerate(pool.slots):
             where = f"fleet[{i}].slots[{j}]"
             if s.start < h.start or s.end > h.end:
-                issues.append(FieldIssue(where, f"{iso(s.start)}..{iso(s.end)}",
-                                         f"outside the plan's horizon {iso(h.start)}.."
-                                         f"{iso(h.end)}"))
+                issues.append(FieldIssue(where, f"{ts(s.start)}..{ts(s.end)}",
+                                         f"outside the plan's horizon {ts(h.start)}.."
+                                         f"{ts(h.end)}"))
             elif s.slot >= most:
                 issues.append(FieldIssue(f"{where}.slot", s.slot, f"the plan's instance-hours "
                                          f"of {pool.pool} allow at most {most} instance(s) at "

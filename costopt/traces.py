@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from costopt.core.pool_ids import PoolId, parse_pool_id
+from costopt.core.times import parse_ts, ts
 from costopt.errors import FieldIssue, InputFileError
 from costopt.files import read_input, write_atomically
-from costopt.pool_ids import PoolId, parse_pool_id
 
 
 class TraceError(InputFileError):
@@ -357,7 +358,7 @@ def _yaml(text: str) -> Any:
 def _utc(value: Any) -> datetime | None:
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = parse_ts(value.strip())
         except ValueError:
             return None
     if isinstance(value, date) and not isinstance(value, datetime):
@@ -389,7 +390,7 @@ def check_coverage(sources: dict[str, list[PoolTrace]], start: datetime,
             if not t.covers(start, end):
                 raise TraceError(t.file, [FieldIssue(
                     "data", f"{len(t.trace.counts)} ticks of {t.trace.gap_seconds:g} s from "
-                    f"{t.start:%Y-%m-%dT%H:%M:%SZ} to {t.end:%Y-%m-%dT%H:%M:%SZ}",
-                    f"does not cover the plan's horizon {start:%Y-%m-%dT%H:%M:%SZ} to "
-                    f"{end:%Y-%m-%dT%H:%M:%SZ} for {t.pool.text}. To fix: give a longer "
+                    f"{ts(t.start)} to {ts(t.end)}",
+                    f"does not cover the plan's horizon {ts(start)} to "
+                    f"{ts(end)} for {t.pool.text}. To fix: give a longer "
                     "trace, or a manifest start that aligns it with the plan")])

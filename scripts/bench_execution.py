@@ -44,7 +44,8 @@ from costopt.simulate.run import Simulation, simulate
 from costopt.simulate.uniform_progress import UniformProgress
 from costopt.simulate.zones import zone_traces
 from costopt.traces import PoolTrace
-from costopt.workload import Workload, load_workload, parse_workload, workload_sha256
+from costopt.workload import Workload
+from costopt.workload_checks import load_workload, parse_workload, workload_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 CAPACITY = 4  # spot instances a zone holds while up

@@ -139,7 +139,7 @@ def run_size(name: str, solver: str, merge: bool = True) -> dict[str, Any]:
     from costopt.plan.planner import make_plan
     from costopt.plan.pools import build_pools, eligibility
     from costopt.pricing.catalog import load_catalog
-    from costopt.workload import load_workload, parse_workload
+    from costopt.workload_checks import load_workload, parse_workload
 
     started = time.perf_counter()
     catalog = load_catalog()

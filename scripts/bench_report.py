@@ -120,11 +120,13 @@ def stages(state_dir: Path) -> list[tuple[str, float]]:
     """Seconds of each stage of the report, in this process (imports done first)."""
     import json
 
-    from costopt.months import Month
+    from costopt.core.months import Month
     from costopt.report import render
+    from costopt.report.attribution import owned_from_plans
     from costopt.report.charts import chart_pngs
+    from costopt.report.forecast import choose_budget
     from costopt.report.inputs import read_ledger
-    from costopt.report.spend import choose_budget, month_report, owned_from_plans
+    from costopt.report.spend import month_report
 
     month = Month(2026, 12)
     out = []

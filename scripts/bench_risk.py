@@ -51,7 +51,7 @@ def main() -> None:
     from costopt.risk.scenario import RiskInputs
     from costopt.risk.scenarios import SyntheticSource, plan_zone_stats, scenario_seeds
     from costopt.risk.stats import summarise
-    from costopt.workload import load_workload
+    from costopt.workload_checks import load_workload
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(WORKLOAD), "-o",

@@ -54,7 +54,7 @@ def main() -> None:
     from costopt.simulate.hindsight import hindsight
     from costopt.simulate.run import simulate
     from costopt.traces import SynthSpec, load_manifest, synth, write_trace
-    from costopt.workload import load_workload
+    from costopt.workload_checks import load_workload
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -26,7 +26,7 @@ import csv
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from costopt.pool_ids import ZONE_ID as ZONE_ID_PATTERN
+from costopt.core.pool_ids import ZONE_ID as ZONE_ID_PATTERN
 from costopt.pricing.catalog import (
     ZoneSpotPrice,
     format_number,

@@ -165,9 +165,9 @@ def _converged(slots: int, timeout_s: float) -> None:
 
 
 def _outcome(url: str, takeovers: list[float]) -> Outcome:
+    from costopt.core.times import EPOCH
     from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.ledger.location import parse_state_url
-    from costopt.orchestrate.ledger.times import EPOCH
 
     every = _instances()
     live: dict[int, int] = {}

@@ -3,7 +3,7 @@
 ``tests/plan/test_fleet_limits.py`` draws plans (nodes, parallel, quotas, caps, setup) and
 walks each fleet instant by instant: limits, setup, minimum run, cost, and the layout (no
 instance's jobs over its GPUs, gangs whole, every job's work in its slots). CI runs it
-derandomised (the same 300 examples every time); this runs it with ``--examples`` fresh ones
+derandomised (the same 40 examples every time); this runs it with ``--examples`` fresh ones
 and prints the seed, so that a failure can be replayed::
 
     python scripts/fleet_walk.py --examples 2000

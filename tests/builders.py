@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from costopt.pricing.catalog import GpuModel, InstanceOffer, PriceCatalog
-from costopt.workload import Workload, parse_workload
+from costopt.workload import Workload
+from costopt.workload_checks import parse_workload
 
 TEST_GPUS = {
     # name: (memory GB, relative speed)

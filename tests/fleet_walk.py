@@ -67,3 +67,13 @@ def walk_the_layout(w: Workload, doc: dict[str, Any]) -> None:
                 assert laid.get(key, 0.0) == pytest.approx(hours, abs=0.005), key
             else:  # a gang holds its instances for their whole working time
                 assert laid.get(key, 0.0) >= hours - 0.005, key
+
+
+def short_of_layout_only(plan: Any) -> bool:
+    """Whether a plan is infeasible only because its layout came up short after the
+    planner's last re-solve (``planner.layout_shortfalls``): a known gap of the greedy
+    layout and of the share of GPUs it learns (docs/model.md, "The layout"), not of the
+    model."""
+    return plan.status == "infeasible" and all(
+        s.reason.startswith("layout: on ") and "find no GPUs free" in s.reason
+        for s in plan.shortfalls)

@@ -11,13 +11,13 @@ from builders import catalog, offer, server, workload
 
 from costopt.errors import WorkloadError
 from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
-from costopt.workload import (
+from costopt.workload import speed_for
+from costopt.workload_checks import (
     check_against_catalog,
     horizon_started,
     load_workload,
     offers_of,
     parse_workload,
-    speed_for,
 )
 
 UTC = timezone.utc

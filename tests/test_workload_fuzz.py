@@ -26,7 +26,7 @@ from costopt.errors import CostoptError
 from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
 from costopt.plan.size import size_issues
 from costopt.pricing.catalog import load_catalog, shipped_data_dir
-from costopt.workload import (
+from costopt.workload_checks import (
     check_against_catalog,
     horizon_started,
     load_workload,

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from costopt.buy.breakeven import BuyOrRent, rent_usd_per_month
+from costopt.core.money import usd_whole
 from costopt.files import write_atomically
 from costopt.workload import Market
 
@@ -31,10 +32,6 @@ DPI = 100
 _SAMPLES = 101
 _COLOURS = {"owned": "#1f3b73", "on_demand": "#d9822b", "spot": "#2e8b57"}
 _LABELS: dict[Market, str] = {"on_demand": "on-demand", "spot": "spot"}
-
-
-def _usd(value: float, _pos: object = None) -> str:
-    return f"{value:,.0f}"
 
 
 def breakeven_figure(result: BuyOrRent, market: Market = "on_demand") -> Figure:
@@ -90,7 +87,7 @@ def _monthly_panel(ax: Axes, result: BuyOrRent, headline: Market) -> None:
     ax.set_xlabel("utilisation (share of the 730 hours of a month)")
     ax.set_ylabel("USD per month")
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax.yaxis.set_major_formatter(FuncFormatter(_usd))
+    ax.yaxis.set_major_formatter(FuncFormatter(usd_whole))
     ax.set_xlim(0, owned.max_utilization)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -125,7 +122,7 @@ def _cumulative_panel(ax: Axes, result: BuyOrRent, headline: Market) -> None:
                  f"{u:.0%} utilisation", fontsize=11)
     ax.set_xlabel("months after purchase")
     ax.set_ylabel("USD")
-    ax.yaxis.set_major_formatter(FuncFormatter(_usd))
+    ax.yaxis.set_major_formatter(FuncFormatter(usd_whole))
     ax.set_xlim(0, owned.lifetime_months)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

@@ -18,6 +18,7 @@ from typing import Literal, TypeVar
 
 from pydantic import ValidationError
 
+from costopt.core.fields import field_issue, field_path
 from costopt.errors import MISSING, CostoptError, FieldIssue, PricingDataError
 from costopt.pricing.catalog import parse_number, read_checked_csv, shipped_data_dir
 from costopt.workload import CandidateServer, OwnedServer
@@ -153,10 +154,10 @@ def _row(row: dict[str, str], line: int, issues: list[FieldIssue]) -> ServerBuil
         build.owned_server()
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in err["loc"])
+            field = field_path(tuple(err["loc"])) if err["loc"] else ""
             value = row.get(field, MISSING) if field else MISSING
             issues.append(FieldIssue(f"row {line}.{field}" if field else f"row {line}", value,
-                                     err["msg"].removeprefix("Value error, ")))
+                                     field_issue(err).message))
         return None
     return build
 

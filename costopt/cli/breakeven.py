@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, MarketName, OutputFormat, get_env, guarded
+from costopt.core.money import usd
 
 if TYPE_CHECKING:
     from costopt.buy.breakeven import BuyOrRent
@@ -68,7 +69,7 @@ def breakeven(
     from costopt.buy.breakeven import compare, owned_side, rentals, to_document
     from costopt.errors import CostoptError
     from costopt.pricing.catalog import load_catalog
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     env = get_env(ctx)
     market: Market = market_choice.value  # type: ignore[assignment]
@@ -111,7 +112,8 @@ def _server(name: str, workload_file: Path | None
     """The owned server, the default electricity price and PUE, and the workload it comes
     from (its cloud section and GPU models apply)."""
     from costopt.buy.servers import find_by_name, load_servers, shipped_server_file
-    from costopt.workload import OwnedSpec, load_workload
+    from costopt.workload import OwnedSpec
+    from costopt.workload_checks import load_workload
 
     if workload_file is None:
         defaults = OwnedSpec()
@@ -126,10 +128,6 @@ def _server(name: str, workload_file: Path | None
                          "the name of one of the workload's owned.servers or "
                          "owned.candidates, or leave out --workload to use the server catalog")
     return found, owned.electricity_usd_per_kwh, owned.pue, workload
-
-
-def _usd(value: float) -> str:
-    return f"{value:,.2f}"
 
 
 def _share(value: float | None) -> str:
@@ -147,7 +145,7 @@ def _render(result: BuyOrRent, headline: Market, env: Env) -> None:
     s = owned.server
     count = f"{owned.count} x " if owned.count > 1 else ""
     out.print(f"[bold]Buy[/bold] {count}{s.name}: {owned.gpus} x {owned.gpu_model} (speed "
-              f"{owned.speed:.2f}), USD {_usd(owned.purchase_usd)}, {s.lifetime_years:g}-year "
+              f"{owned.speed:.2f}), USD {usd(owned.purchase_usd)}, {s.lifetime_years:g}-year "
               f"life, {s.power_watts:,.0f} W at load, {s.idle_watts:,.0f} W idle; electricity "
               f"{owned.usd_per_kwh:.3f} USD/kWh x PUE {owned.pue:.2f}", highlight=False)
     first = next(iter(result.markets.values())).rented
@@ -169,17 +167,17 @@ def _render(result: BuyOrRent, headline: Market, env: Env) -> None:
     table.add_row("useful share of instance time", "",
                   *(f"{v.rented.efficiency:.1%}" for _, v in markets))
     table.add_row("instance-hours", "", *(f"{v.instance_hours_per_month:,.1f}" for _, v in markets))
-    table.add_row("amortisation", _usd(owned.amortisation_usd_per_month), *blank)
-    table.add_row("idle energy", _usd(owned.idle_energy_usd_per_month), *blank)
-    table.add_row("ops", _usd(owned.ops_usd_per_month), *blank)
-    table.add_row("active energy", _usd(owned.active_energy_usd(u)), *blank)
-    table.add_row("[bold]cost a month[/bold]", _usd(owned.total_usd(u)),
-                  *(_usd(v.rent_usd_per_month) for _, v in markets))
+    table.add_row("amortisation", usd(owned.amortisation_usd_per_month), *blank)
+    table.add_row("idle energy", usd(owned.idle_energy_usd_per_month), *blank)
+    table.add_row("ops", usd(owned.ops_usd_per_month), *blank)
+    table.add_row("active energy", usd(owned.active_energy_usd(u)), *blank)
+    table.add_row("[bold]cost a month[/bold]", usd(owned.total_usd(u)),
+                  *(usd(v.rent_usd_per_month) for _, v in markets))
     table.add_row("break-even utilisation", "", *(_share(v.breakeven_utilization)
                                                   for _, v in markets))
     table.add_row("months to pay back", "", *(_months(v.payback_months) for _, v in markets))
     table.add_row(f"saving over {owned.lifetime_months:g} months", "",
-                  *(_usd(v.lifetime_saving_usd) for _, v in markets))
+                  *(usd(v.lifetime_saving_usd) for _, v in markets))
     out.print(table)
     out.print(_verdict(result, headline), highlight=False)
 
@@ -197,11 +195,11 @@ def _verdict(result: BuyOrRent, headline: Market) -> str:
                 f"{_share(v.breakeven_utilization)} utilisation.")
     if v.lifetime_saving_usd > 0:
         tail = (f" At {u:.0%} it pays back in {_months(v.payback_months)} months and saves "
-                f"USD {_usd(v.lifetime_saving_usd)} over its {life}.")
+                f"USD {usd(v.lifetime_saving_usd)} over its {life}.")
     else:
         paid = ("never pays back" if v.payback_months is None
                 else f"would pay back only after {_months(v.payback_months)} months")
         tail = (f" At {u:.0%} renting is cheaper: owning {paid} and costs USD "
-                f"{_usd(-v.lifetime_saving_usd)} more over its {life}.")
+                f"{usd(-v.lifetime_saving_usd)} more over its {life}.")
     return head + tail
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from costopt.core.times import parse_ts
 from costopt.errors import AwsError, CostoptError
 
 
@@ -140,7 +141,7 @@ class Env:
         if value is None:
             return self.clock().astimezone(timezone.utc)
         try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            moment = parse_ts(value.strip())
         except ValueError:
             raise typer.BadParameter(f"{value!r}; valid: an ISO 8601 time such as "
                                      "2027-01-04T06:00:00Z (UTC when no offset)",
@@ -166,7 +167,7 @@ class Env:
             return
         import hashlib
 
-        from costopt.orchestrate.ledger import default_state_dir
+        from costopt.core.places import default_state_dir
 
         day = self.clock().date().isoformat()
         key = hashlib.sha256(price_file.encode()).hexdigest()[:16]

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from costopt.cli.common import OutputFormat, get_env, guarded
-from costopt.cli.tables import Col, pool_words, show, table_of
+from costopt.cli.tables import Col, show, table_of
+from costopt.core.pool_ids import pool_words
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -9,6 +9,6 @@ from costopt.cli.startup import note_signals
 def run() -> None:
     """Console-script entry point (``costopt``)."""
     note_signals()
-    from costopt.cli.main import app
+    from costopt.cli.main import run as run_application
 
-    app()
+    run_application()

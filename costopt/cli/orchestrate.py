@@ -21,13 +21,16 @@ from costopt.cli.steering import (
     policy_named,
     progress_model_for,
 )
+from costopt.core.times import EPOCH, parse_ts, ts
 from costopt.errors import CostoptError
 from costopt.orchestrate.job_state import states_help
 
 if TYPE_CHECKING:
     from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome
+    from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.lease import LeaseKeeper
-    from costopt.orchestrate.ledger import Lease, Ledger
+    from costopt.orchestrate.ledger import InstanceRecord, Lease, Ledger, Runtime
+    from costopt.orchestrate.ownership import Owner
     from costopt.orchestrate.policy import Policy
     from costopt.orchestrate.reconcile import ObservedInstance
     from costopt.orchestrate.watch import StopFlag
@@ -253,7 +256,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     after = before + outcome.usd_per_hour_change
     if fmt == "json":
         env.console.print_json(json.dumps({
-            "plan_id": outcome.plan_id, "at": outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "plan_id": outcome.plan_id, "at": ts(outcome.at),
             "dry_run": outcome.dry_run,
             "actions": [{"kind": a.kind, "pool": a.pool, "slot": a.slot,
                          "instance_id": a.instance_id, "market": a.market,
@@ -269,7 +272,7 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
         }))
         return
     out = env.console
-    when = outcome.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = ts(outcome.at)
     live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
     older = len({o.plan_id for o in outcome.observed if o.plan_id not in (None, outcome.plan_id)
                  and o.state not in ("shutting-down", "terminated")})
@@ -282,7 +285,8 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     if outcome.dry_run and recon.actions:
         signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
                  "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
-        from costopt.cli.tables import Col, pool_words, show, table_of
+        from costopt.cli.tables import Col, show, table_of
+        from costopt.core.pool_ids import pool_words
 
         table = table_of("", [Col("", "word"), Col("action"), Col("pool"),
                               Col("slot", "number", optional=True), Col("instance", "id"),
@@ -338,9 +342,7 @@ def status(
     Example: costopt status plan.json
     """
     from costopt.orchestrate.ec2 import Ec2Fleet
-    from costopt.orchestrate.ledger.times import EPOCH
-    from costopt.orchestrate.ownership import Owner, split_by_owner
-    from costopt.orchestrate.reconcile import LIVE, instance_price
+    from costopt.orchestrate.ownership import Owner
 
     env = get_env(ctx)
     _check(fmt, "standard")
@@ -353,8 +355,9 @@ def status(
         plans = _status_plans(plan_file, ledger)
         records = {i.instance_id: i for i in ledger.instances()} if ledger else {}
         runtimes = ledger.runtimes(EPOCH, moment) if ledger else []
-        interruptions = [i for i in (ledger.interruptions() if ledger else [])
-                         if i.plan_id in plans]
+        lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
+                 "at": ts(i.at), "reason": i.reason}
+                for i in (ledger.interruptions() if ledger else []) if i.plan_id in plans]
         documents = _plan_documents(plan_file, ledger, plans)
         jobs, notes = job_rows(documents, ledger, moment)
         owner = Owner(ledger.owner_id(create=False) if ledger else None, set(records),
@@ -364,50 +367,62 @@ def status(
         if ledger is not None:
             ledger.close()
     fleet = Ec2Fleet(env.boto3_session())
-    regions: dict[str, set[str]] = {}  # workload name -> the regions of its plans
-    for d in documents:
-        regions.setdefault(d.workload_name, set()).update(plans[d.plan_id][0])
-    foreign = [o for name, where in sorted(regions.items())
-               for o in split_by_owner(fleet.describe_workload(name, sorted(where)), owner)[1]]
-    rows = []
-    for plan_id, (regions, pools) in plans.items():
-        for o in fleet.describe(plan_id, regions):
-            record = records.get(o.instance_id)
-            launched = record.launched_at if record else o.launched_at
-            if record is not None:
-                usd_per_hour: float | None = record.usd_per_hour
-                cost = sum(r.usd_within(launched, moment, moment) for r in runtimes
-                           if r.instance_id == o.instance_id)
-            else:  # not in the ledger (yet): the plan's price for its pool, from its launch
-                usd_per_hour = instance_price(pools[o.pool], o.market) if o.pool in pools \
-                    else None
-                cost = (usd_per_hour or 0.0) * max(0.0, (moment - launched).total_seconds()
-                                                   / 3600) if o.state in LIVE else 0.0
-            rows.append({"plan_id": plan_id, "instance_id": o.instance_id, "pool": o.pool,
-                         "slot": o.slot, "market": o.market, "state": o.state, "az": o.az,
-                         "launched": launched.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                         "age_hours": round(max(0.0, (moment - launched).total_seconds())
-                                            / 3600, 2),
-                         "usd_per_hour": usd_per_hour, "cost_usd": round(cost, 2),
-                         "in_ledger": record is not None})
-    lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
-             "at": i.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": i.reason}
-            for i in interruptions]
+    foreign = _foreign(fleet, documents, plans, owner)
+    rows = [_instance_row(plan_id, o, records.get(o.instance_id), pools, runtimes, moment)
+            for plan_id, (where, pools) in plans.items() for o in fleet.describe(plan_id, where)]
     for note in notes:
         env.warn(note)
     if fmt == "json":
-        env.console.print_json(json.dumps({"at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                           "instances": rows, "interruptions": lost,
-                                           "jobs": jobs, "controllers": leaders,
-                                           "foreign_instances": [
-                                               {"instance_id": o.instance_id,
-                                                "owner": o.owner, "state": o.state,
-                                                "pool": o.pool} for o in foreign]}))
+        env.console.print_json(json.dumps({
+            "at": ts(moment), "instances": rows, "interruptions": lost, "jobs": jobs,
+            "controllers": leaders, "foreign_instances": [_foreign_json(o) for o in foreign]}))
         return
     _status_tables(rows, lost, env)
     _say_foreign(foreign, env)
     _jobs_table(jobs, env)
     _leaders_table(leaders, env)
+
+
+def _foreign_json(o: ObservedInstance) -> dict[str, Any]:
+    return {"instance_id": o.instance_id, "owner": o.owner, "state": o.state, "pool": o.pool}
+
+
+def _foreign(fleet: Ec2Fleet, documents: list[PlanDocument],
+             plans: dict[str, tuple[list[str], dict[str, FleetPool]]],
+             owner: Owner) -> list[ObservedInstance]:
+    """Instances tagged with these plans' workloads that another ledger launched."""
+    from costopt.orchestrate.ownership import split_by_owner
+
+    regions: dict[str, set[str]] = {}  # workload name -> the regions of its plans
+    for d in documents:
+        regions.setdefault(d.workload_name, set()).update(plans[d.plan_id][0])
+    return [o for name, where in sorted(regions.items())
+            for o in split_by_owner(fleet.describe_workload(name, sorted(where)), owner)[1]]
+
+
+def _instance_row(plan_id: str, o: ObservedInstance, record: InstanceRecord | None,
+                  pools: dict[str, FleetPool], runtimes: list[Runtime],
+                  moment: datetime) -> dict[str, Any]:
+    """One instance as ``status`` shows it: its price (USD per hour) and cost so far (USD)
+    from the ledger, or for one not in the ledger (yet) the plan's price for its pool from
+    its launch."""
+    from costopt.orchestrate.reconcile import LIVE, instance_price
+
+    launched = record.launched_at if record else o.launched_at
+    if record is not None:
+        usd_per_hour: float | None = record.usd_per_hour
+        cost = sum(r.usd_within(launched, moment, moment) for r in runtimes
+                   if r.instance_id == o.instance_id)
+    else:
+        usd_per_hour = instance_price(pools[o.pool], o.market) if o.pool in pools else None
+        cost = (usd_per_hour or 0.0) * max(0.0, (moment - launched).total_seconds()
+                                           / 3600) if o.state in LIVE else 0.0
+    return {"plan_id": plan_id, "instance_id": o.instance_id, "pool": o.pool,
+            "slot": o.slot, "market": o.market, "state": o.state, "az": o.az,
+            "launched": ts(launched),
+            "age_hours": round(max(0.0, (moment - launched).total_seconds()) / 3600, 2),
+            "usd_per_hour": usd_per_hour, "cost_usd": round(cost, 2),
+            "in_ledger": record is not None}
 
 
 def _leaders(ledger: Ledger | None) -> list[dict[str, Any]]:
@@ -484,7 +499,8 @@ def _status_plans(plan_file: Path | None, ledger: Ledger | None
 
 
 def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: Env) -> None:
-    from costopt.cli.tables import Col, pool_words, show, styled, table_of
+    from costopt.cli.tables import Col, show, styled, table_of
+    from costopt.core.pool_ids import pool_words
 
     out = env.console
     if not rows:
@@ -585,7 +601,7 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     _check("table", retry_mode)
     plan = _read(plan_file, env)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
-    end = datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00"))
+    end = parse_ts(plan.horizon["end"])
     say = _say(env, "table")
     replanner = Replanner(plan_file, workload_file, say) if replan and yes else None
     current, current_path = plan, plan_file

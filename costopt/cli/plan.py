@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,7 +12,8 @@ import typer
 from rich.console import Console
 
 from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
-from costopt.cli.tables import Col, pool_words, show, table_of
+from costopt.cli.tables import show_data
+from costopt.core.times import ts
 from costopt.errors import CostoptError, WorkloadError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
 
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     """The workload and the price catalog it asks for, staleness warned."""
-    from costopt.workload import catalog_for, horizon_started, load_workload, offers_of
+    from costopt.workload_checks import catalog_for, horizon_started, load_workload, offers_of
 
     workload = load_workload(workload_file)
     catalog = catalog_for(workload)
@@ -93,9 +93,8 @@ def plan(
     import time
 
     from costopt.plan.planfile import to_document
-    from costopt.plan.planner import make_plan
     from costopt.planfile import write_plan
-    from costopt.workload import workload_sha256
+    from costopt.workload_checks import workload_sha256
 
     env = get_env(ctx)
     workload, catalog = _load(workload_file, env)
@@ -103,8 +102,35 @@ def plan(
         _resume(workload, catalog, workload_file, resume, env.time_option(at), state_dir,
                 solver.value, output, fmt.value, env)
         return
-    with env.busy(f"Planning {len(workload.jobs):,} job(s) with {solver.value}..."):
-        result = make_plan(workload, catalog, solver=solver.value, source=str(workload_file),
+    result = _solved(workload, catalog, workload_file, solver.value, time_limit, env)
+    started = time.perf_counter()
+    document = to_document(result, str(workload_file), workload_sha256(workload_file))
+    risk_line = None
+    if risk is not None or risk_budget is not None:
+        risk_started = time.perf_counter()
+        document, risk_line = _with_risk(document, workload, catalog, workload_file,
+                                         (risk, risk_budget), (solver.value, time_limit), env)
+        started += time.perf_counter() - risk_started  # the sweep is no part of writing
+    doc = document.as_json()
+    _before_overwrite(output, doc, workload.name, state_dir, force,
+                      env.err if fmt == "json" else env.console)
+    write_plan(document, output)
+    if env.verbose:
+        _say_timings(result, workload, time.perf_counter() - started, env)
+    _written(doc, output, fmt, env, [c.name for c in workload.candidates])
+    if risk_line:
+        (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
+                                                          soft_wrap=True)
+
+
+def _solved(workload: Workload, catalog: PriceCatalog, workload_file: Path, solver: str,
+            time_limit: float | None, env: Env) -> Any:
+    """The planner's result (``PlanResult``), its notes warned; with CBC on a model that
+    took long, a hint to use HiGHS."""
+    from costopt.plan.planner import make_plan
+
+    with env.busy(f"Planning {len(workload.jobs):,} job(s) with {solver}..."):
+        result = make_plan(workload, catalog, solver=solver, source=str(workload_file),
                            time_limit_s=time_limit)
     for note in result.notes:
         env.warn(note)
@@ -112,36 +138,38 @@ def plan(
     if solver == "cbc" and seconds > SUGGEST_HIGHS_AFTER_S:
         env.warn(f"planning took {seconds:.0f} s with CBC ({result.variables:,} variables); "
                  "--solver highs finds the same optimum much faster on models this size")
-    started = time.perf_counter()
-    document = to_document(result, str(workload_file), workload_sha256(workload_file))
-    risk_line = None
-    if risk is not None or risk_budget is not None:
-        from costopt.cli.risk import plan_risk
+    return result
 
-        risk_started = time.perf_counter()
-        document, risk_line = plan_risk(env, document, workload, catalog, scenarios=risk,
-                                        budget_usd=risk_budget, replan=lambda w: to_document(
-            make_plan(w, catalog, solver=solver.value, source=str(workload_file),
-                      time_limit_s=time_limit), str(workload_file),
-            workload_sha256(workload_file)))
-        started += time.perf_counter() - risk_started  # the sweep is no part of writing
-    doc = document.as_json()
-    _before_overwrite(output, doc, workload.name, state_dir, force,
-                      env.err if fmt == "json" else env.console)
-    write_plan(document, output)
-    if env.verbose:
-        timings = {**result.timings, "write": time.perf_counter() - started}
-        order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
-        env.err.print(f"{result.variables:,} variables, {result.constraints:,} constraints; "
-                      f"{workload.horizon.periods} period(s) solved as "
-                      f"{result.solved_periods} (runs of identical periods merged)",
-                      highlight=False)
-        env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
-                      highlight=False)
-    _written(doc, output, fmt, env, [c.name for c in workload.candidates])
-    if risk_line:
-        (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
-                                                          soft_wrap=True)
+
+def _with_risk(document: Any, workload: Workload, catalog: PriceCatalog, workload_file: Path,
+               risk: tuple[int | None, float | None], solving: tuple[str, float | None],
+               env: Env) -> tuple[Any, str | None]:
+    """``--risk N`` / ``--risk-budget USD``: the plan (re-planned for the tail when a budget
+    is given) and its risk line."""
+    from costopt.cli.risk import plan_risk
+    from costopt.plan.planfile import to_document
+    from costopt.plan.planner import make_plan
+    from costopt.workload_checks import workload_sha256
+
+    scenarios, budget_usd = risk
+    solver, time_limit = solving
+    return plan_risk(env, document, workload, catalog, scenarios=scenarios,
+                     budget_usd=budget_usd, replan=lambda w: to_document(
+                         make_plan(w, catalog, solver=solver, source=str(workload_file),
+                                   time_limit_s=time_limit), str(workload_file),
+                         workload_sha256(workload_file)))
+
+
+def _say_timings(result: Any, workload: Workload, write_s: float, env: Env) -> None:
+    """``-v``: the model's size and each stage's seconds, in the order they run."""
+    timings = {**result.timings, "write": write_s}
+    order = [s for s in STAGES if s in timings] + [s for s in timings if s not in STAGES]
+    env.err.print(f"{result.variables:,} variables, {result.constraints:,} constraints; "
+                  f"{workload.horizon.periods} period(s) solved as "
+                  f"{result.solved_periods} (runs of identical periods merged)",
+                  highlight=False)
+    env.err.print("timings (s): " + ", ".join(f"{k} {timings[k]:.2f}" for k in order),
+                  highlight=False)
 
 
 def _before_overwrite(output: Path, new: dict[str, Any], workload: str,
@@ -170,7 +198,7 @@ def _before_overwrite(output: Path, new: dict[str, Any], workload: str,
     if in_force is not None and in_force[0] == old["plan_id"]:
         raise CostoptError(
             f"{output} holds {old['plan_id']}, the plan in force for {workload} since "
-            f"{in_force[1].strftime('%Y-%m-%dT%H:%M:%SZ')}; nothing was written. To fix: "
+            f"{ts(in_force[1])}; nothing was written. To fix: "
             f"write the new plan elsewhere (-o plan-new.json) and compare with `costopt diff "
             f"{output} plan-new.json`, or pass --force to overwrite it")
 
@@ -182,7 +210,7 @@ def _resume(workload: Workload, catalog: PriceCatalog, workload_file: Path, resu
     from costopt.orchestrate.ledger import Ledger, ledger_path
     from costopt.orchestrate.replan import replan
     from costopt.planfile import read_plan, write_plan
-    from costopt.workload import workload_sha256
+    from costopt.workload_checks import workload_sha256
 
     old = read_plan(resume)
     ledger = Ledger.open(state_dir) if ledger_path(state_dir).exists() else None
@@ -217,113 +245,15 @@ def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env,
         raise typer.Exit(ExitCode.USER_ERROR)
 
 
-def _usd(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-TABLE_ROWS = 200
-"""Rows of the jobs table a terminal shows: a plan of 10,000 jobs has the rest in its file
-(and printing them all took 12 s of the 45 s such a plan takes)."""
-
-
 def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = None) -> None:
-    """The plan for people: jobs (a sweep's or multi-node job's GPUs at once beside its
-    name), cost by market, baselines, what binds, shortfalls."""
-    from costopt.workload import gang_shape
+    """The plan for people (:mod:`costopt.plan.render` lays it out)."""
+    from costopt.plan.render import plan_blocks
 
-    out = env.console
-    cost = doc["cost"]
-    out.print(f"[bold]{doc['plan_id']}[/bold]  status: [bold]{doc['status']}[/bold]  "
-              f"solver: {doc['solver']}  prices: {doc['prices']['source']} "
-              f"({doc['prices']['price_date']})", highlight=False)
-
-    runs: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"periods": [], "gpu_hours": 0.0, "work": 0.0, "usd": 0.0})
-    for a in doc["assignments"]:
-        run = runs[(a["job"], a["pool"])]
-        run["periods"].append(a["period_start"])
-        run["gpu_hours"] += a["gpu_hours"]
-        run["work"] += a["work_gpu_hours"]
-        run["usd"] += a["cost_usd"]
-    daily = all(run["hours"] % 24 == 0 for run in doc["horizon"]["period_runs"])
-    stamp = slice(5, 10) if daily else slice(5, 16)
-    table = table_of(f"Where and when each job runs (periods of {doc['horizon']['start'][:4]}"
-                     ", UTC)", [Col("job", "name"), Col("pool"), Col("GPU-h", "number"),
-                                Col("work\nref GPU-h", "number"), Col("periods", "stamp"),
-                                Col("USD", "number")])
-    previous = None
-    shapes = {j["job"]: gang_shape(j["gpus"], j["nodes"], j["parallel"])
-              for j in doc.get("jobs", []) if j["nodes"] > 1 or j["parallel"] > 1}
-    rows = sorted(runs.items(), key=lambda kv: (kv[0][0], -kv[1]["work"]))
-    if len(rows) > TABLE_ROWS:
-        table.caption = (f"... and {len(rows) - TABLE_ROWS:,} more rows (job, pool): the plan "
-                         "file holds every assignment")
-    for (job, pool), run in rows[:TABLE_ROWS]:
-        label = f"{job} ({shapes[job]})" if job in shapes else job
-        table.add_row(label if job != previous else "", pool_words(pool),
-                      f"{run['gpu_hours']:,.1f}", f"{run['work']:,.1f}",
-                      f"{min(run['periods'])[stamp]}..{max(run['periods'])[stamp]}",
-                      _usd(run["usd"]))
-        previous = job
-    show(out, table)
-
-    by_market = table_of("Cost over the horizon", [Col("part"), Col("USD", "number")])
-    for market, usd in cost["by_market"].items():
-        by_market.add_row(f"variable: {market.replace('_', '-')}", _usd(usd))
-    by_market.add_row("variable cost", _usd(cost["variable_usd"]))
-    by_market.add_row("fixed: owned servers (amortisation, idle power, ops)",
-                      _usd(cost["fixed_usd"]))
-    by_market.add_row("[bold]total[/bold] (expected: spot there as often as its availability)",
-                      f"[bold]{_usd(cost['total_usd'])}[/bold]")
-    if cost.get("spot_always_there_usd") is not None:
-        by_market.add_row("total were spot always there", _usd(cost["spot_always_there_usd"]))
-    show(out, by_market)
-    for buy in doc.get("purchases", []):
-        out.print(f"[bold]Buy[/bold] {buy['count']} of {buy['pool']} (at most "
-                  f"{buy['max_count']}): {_usd(buy['fixed_usd'])} USD of fixed cost over the "
-                  "horizon", highlight=False)
-    bought = {buy["pool"] for buy in doc.get("purchases", [])}
-    for name in candidates or []:
-        if f"buy:{name}" not in bought:
-            out.print(f"[bold]Not bought[/bold]: candidate {name} - buying it would cost more "
-                      "over the horizon (its fixed cost) than it saves.", highlight=False)
-    if doc.get("buy_saving_usd") is not None:
-        out.print(f"Buying saves {_usd(doc['buy_saving_usd'])} USD against the best plan "
-                  f"without buying ({_usd(doc['no_buy_total_usd'])} USD).", highlight=False)
-
-    base = table_of("Against the baselines (same prices, setup and spot availability; "
-                    "ignoring owned capacity, limits shared between jobs and the budget; "
-                    "jobs only owned servers can run cost in each what they cost in the plan)",
-                    [Col("baseline", "name"), Col("total\nUSD", "number"),
-                     Col("plan saves\nUSD", "number"), Col("saves\n%", "number"),
-                     Col("note")])
-    for name, b in doc["baselines"].items():
-        if not b["feasible"]:  # it leaves work undone: no saving to compare
-            misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
-            base.add_row(name, _usd(b["total_usd"]), "not comparable", "-",
-                         "not feasible, cannot do: " + (", ".join(misfits) or "all the work"))
-            continue
-        pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
-        base.add_row(name, _usd(b["total_usd"]), _usd(b["savings_usd"]), f"{pct:.1f}", "")
-    show(out, base)
-
-    binding = doc["binding"]
-    lines = [f"owned {o['pool']}: {o['used_pct']:.0f}% used, full in {o['full_periods']} "
-             f"period(s)" for o in binding["owned"]]
-    lines += [f"{lim['kind']} {lim['name']} at {lim['detail']}"
-              + (f" in {len(lim['periods'])} period(s)" if lim["periods"] else "")
-              for lim in binding["limits"]]
-    if binding["jobs_on_deadline"]:
-        lines.append("jobs running up to their deadline: " + ", ".join(binding["jobs_on_deadline"]))
-    out.print("[bold]What binds[/bold]")
-    for line in lines or ["nothing: every limit has room"]:
-        out.print(f"  - {line}", highlight=False)
-    if doc["shortfalls"]:
-        short = table_of("Shortfalls: work that cannot be done", [
-            Col("job", "name"), Col("short\nref GPU-h", "number"), Col("why")])
-        for s in doc["shortfalls"]:
-            short.add_row(s["job"], f"{s['gpu_hours']:,.1f}", s["reason"])
-        show(out, short)
+    for block in plan_blocks(doc, candidates):
+        if isinstance(block, str):
+            env.console.print(block, highlight=False)
+        else:
+            show_data(env.console, block)
 
 
 @guarded
@@ -342,18 +272,18 @@ def validate(
     """
     from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
     from costopt.plan.size import size_issues
-    from costopt.workload import check_against_catalog
+    from costopt.workload_checks import check_against_catalog
 
     env = get_env(ctx)
     workload, catalog = _load(workload_file, env)
     issues = check_against_catalog(workload, catalog)
-    if not issues:
-        pools = build_pools(workload, catalog)
-        pairs = eligibility(workload, pools, catalog)
-        issues = unplaceable_jobs(workload, pools, pairs) + size_issues(workload, pools, pairs)
     if issues:
         raise WorkloadError(str(workload_file), issues)
-    pools = build_pools(workload, catalog)
+    pools = build_pools(workload, catalog)  # needs a workload the catalog knows all of
+    pairs = eligibility(workload, pools, catalog)
+    issues = unplaceable_jobs(workload, pools, pairs) + size_issues(workload, pools, pairs)
+    if issues:
+        raise WorkloadError(str(workload_file), issues)
     if fmt == OutputFormat.JSON:
         env.console.print_json(json.dumps({
             "file": str(workload_file), "valid": True, "jobs": len(workload.jobs),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ from rich import box
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.core.money import usd
 from costopt.errors import AwsError, CostoptError, PricingDataError
 
 if TYPE_CHECKING:
@@ -28,6 +30,14 @@ ZONE_COLUMNS = ("instance_type", "region", "zone_id", "zone_name", "gpu_model", 
                 "spot_usd_per_hour", "spot_usd_per_gpu_hour", "region_spot_usd_per_hour",
                 "vs_region")
 """The rows of ``pricing show --zones`` (json and csv), one per (offer, zone)."""
+
+
+class PriceFormat(str, Enum):
+    """``pricing show --format``: for people, JSON, or CSV (a price file)."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
 
 
 def register(app: typer.Typer) -> None:
@@ -135,16 +145,12 @@ def _render_zones(zones: list[dict[str, Any]], without: list[str], env: Env) -> 
     for z in zones:
         ratio = z["vs_region"]
         table.add_row(z["instance_type"], z["region"], z["zone_id"], z["zone_name"] or "-",
-                      str(z["gpus"]), _usd(z["spot_usd_per_hour"]),
-                      _usd(z["spot_usd_per_gpu_hour"]), "-" if ratio is None else f"{ratio:.2f}")
+                      str(z["gpus"]), usd(z["spot_usd_per_hour"]),
+                      usd(z["spot_usd_per_gpu_hour"]), "-" if ratio is None else f"{ratio:.2f}")
     env.console.print(table)
     if without:
         env.console.print("No zone prices in the file (only the region's spot price) for: "
                           f"{', '.join(without)}.", highlight=False, soft_wrap=True)
-
-
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
 
 
 def _table(**fields: Any) -> Table:
@@ -166,8 +172,8 @@ def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
     for r in rows:
         rate = r["spot_interruptions_per_hour"]
         table.add_row(r["instance_type"], r["region"], f"{r['gpus']}x {r['gpu_model']}",
-                      _usd(r["on_demand_usd_per_hour"]), _usd(r["on_demand_usd_per_gpu_hour"]),
-                      _usd(r["spot_usd_per_hour"]), _usd(r["spot_usd_per_hour_min"]),
+                      usd(r["on_demand_usd_per_hour"]), usd(r["on_demand_usd_per_gpu_hour"]),
+                      usd(r["spot_usd_per_hour"]), usd(r["spot_usd_per_hour_min"]),
                       str(r["spot_azs"] or "-"), "-" if rate is None else f"{rate:.4f}")
     env.console.print(table)
 
@@ -187,9 +193,9 @@ def show(
     zones: Annotated[bool, typer.Option(
         "--zones", help="One row per availability zone's spot price, cheapest spot GPU-hour "
         "first: the zone IDs to write in cloud.zones.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv (a price file; "
-                                     "with --zones, the zone rows).")]
-    = "table",
+    fmt: Annotated[PriceFormat, typer.Option(
+        "--format", help="table, json or csv (a price file; with --zones, the zone rows).")
+    ] = PriceFormat.TABLE,
     prices: Annotated[Path | None, typer.Option(
         "--prices", help="The price file to show (default: the refreshed user file when "
         "there is one, else the shipped snapshot).")] = None,
@@ -207,8 +213,6 @@ def show(
     from costopt.pricing.refresh import write_price_rows
 
     env = get_env(ctx)
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json, csv", param_hint="--format")
     path = prices or default_price_file()
     catalog = load_catalog(path)
     records = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS)
@@ -335,41 +339,17 @@ def refresh(
 
     Example: costopt pricing refresh --regions us-east-1,us-west-2 --families p3,g5
     """
-    from rich.progress import Progress
-
-    from costopt.aws import Clients
     from costopt.pricing import refresh as core
-    from costopt.pricing.catalog import (
-        REQUIRED_INSTANCE_COLUMNS,
-        load_gpu_table,
-        read_checked_csv,
-        shipped_data_dir,
-        user_price_file,
-    )
+    from costopt.pricing.catalog import REQUIRED_INSTANCE_COLUMNS, read_checked_csv, user_price_file
 
     env = get_env(ctx)
     target = output or user_price_file()
-    current = _current_offers(env)
-    bands = {(o.instance_type, o.region): o.interruption_band
-             for o in current if o.interruption_band}
-    wanted_regions = (_split(regions, lower=True) or _workload_regions(workload_file)
-                      or ([env.region] if env.region else sorted({o.region for o in current})))
-    wanted_families = _split(families, lower=True) or list(core.DEFAULT_FAMILIES)
-    gpu_memory = {k: g.memory_gb for k, g in
-                  load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
     existing = (read_checked_csv(target, REQUIRED_INSTANCE_COLUMNS)
                 if target.is_file() else [])
-    clients = Clients(env.boto3_session())
-    with Progress(console=env.err, transient=True) as progress:
-        task = progress.add_task("Fetching prices", total=len(wanted_regions))
-        result = core.refresh(
-            wanted_regions, clients=clients, families=set(wanted_families), now=env.clock(),
-            bands=bands, gpu_memory_gb=gpu_memory,
-            on_region=lambda region: progress.update(task, advance=1,
-                                                     description=f"{region} done"))
-    failed = " ".join(failure_lines(result.failures))
-    why = f"Failed: {failed}" if failed else "No rows for the families asked."
+    result = _fetched(env, regions, workload_file, families)
     if not result.rows:
+        failed = " ".join(failure_lines(result.failures))
+        why = f"Failed: {failed}" if failed else "No rows for the families asked."
         raise AwsError(f"no prices fetched, {target} left as it is. {why} To fix: check the "
                        "credentials, the permissions pricing:GetProducts, "
                        "ec2:DescribeInstanceTypes, ec2:DescribeSpotPriceHistory and "
@@ -390,6 +370,35 @@ def refresh(
                       f"in {target}, if any. To fix: run again with --regions "
                       f"{','.join(result.failures)}.", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _fetched(env: Env, regions: list[str] | None, workload_file: Path | None,
+             families: list[str] | None) -> Any:
+    """The prices fetched from AWS (``RefreshResult``) for the regions and families asked
+    (defaults: the workload's regions, else ``--region``, else those of the table in use;
+    the default families), a progress bar on stderr meanwhile. The interruption bands of
+    the table in use are kept."""
+    from rich.progress import Progress
+
+    from costopt.aws import Clients
+    from costopt.pricing import refresh as core
+    from costopt.pricing.catalog import load_gpu_table, shipped_data_dir
+
+    current = _current_offers(env)
+    bands = {(o.instance_type, o.region): o.interruption_band
+             for o in current if o.interruption_band}
+    wanted_regions = (_split(regions, lower=True) or _workload_regions(workload_file)
+                      or ([env.region] if env.region else sorted({o.region for o in current})))
+    wanted_families = _split(families, lower=True) or list(core.DEFAULT_FAMILIES)
+    gpu_memory = {k: g.memory_gb for k, g in
+                  load_gpu_table(shipped_data_dir() / "gpus.csv").items()}
+    with Progress(console=env.err, transient=True) as progress:
+        task = progress.add_task("Fetching prices", total=len(wanted_regions))
+        return core.refresh(
+            wanted_regions, clients=Clients(env.boto3_session()), families=set(wanted_families),
+            now=env.clock(), bands=bands, gpu_memory_gb=gpu_memory,
+            on_region=lambda region: progress.update(task, advance=1,
+                                                     description=f"{region} done"))
 
 
 FAILURE_CHARS = 160
@@ -413,7 +422,7 @@ def _workload_regions(workload_file: Path | None) -> list[str]:
     """The regions a workload's ``cloud.regions`` names ([] without one)."""
     if workload_file is None:
         return []
-    from costopt.workload import load_workload
+    from costopt.workload_checks import load_workload
 
     cloud = load_workload(workload_file).cloud
     return list(cloud.regions or []) if cloud else []

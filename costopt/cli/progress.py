@@ -10,6 +10,7 @@ import typer
 
 from costopt.cli.common import get_env, guarded
 from costopt.cli.state import StateUrl
+from costopt.core.times import ts
 from costopt.errors import CostoptError
 
 
@@ -62,7 +63,7 @@ def progress(
         ledger.report_progress(plan_id=plan_id, job=job, at=moment, done_gpu_hours=done,
                                source="cli")
     env.console.print(f"{job}: {done:,.2f} GPU-hours done at "
-                      f"{moment.strftime('%Y-%m-%dT%H:%M:%SZ')} (plan {plan_id}).",
+                      f"{ts(moment)} (plan {plan_id}).",
                       highlight=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,8 +16,20 @@ from costopt.cli.state import StateUrl
 if TYPE_CHECKING:
     from costopt.report.spend import LedgerView, MonthReport
 
-FORMATS = ("md", "html", "csv", "json")
-SOURCES = ("ledger", "aws")
+class ReportFormat(str, Enum):
+    """``report --format``: Markdown, a self-contained HTML page, CSV or JSON."""
+
+    MD = "md"
+    HTML = "html"
+    CSV = "csv"
+    JSON = "json"
+
+
+class Source(str, Enum):
+    """``report --source``: the ledger alone, or AWS Cost Explorer's actuals beside it."""
+
+    LEDGER = "ledger"
+    AWS = "aws"
 
 
 def register(app: typer.Typer) -> None:
@@ -34,15 +47,15 @@ def report(
     workload_file: Annotated[Path | None, typer.Option(
         "--workload", help="A workload file: its owned servers and monthly_budget_usd "
         "replace those of the plans in the ledger.", metavar="FILE")] = None,
-    fmt: Annotated[str, typer.Option(
+    fmt: Annotated[ReportFormat, typer.Option(
         "--format", help="What to print: md (Markdown), html (a self-contained page), csv "
-        "or json.")] = "md",
+        "or json.")] = ReportFormat.MD,
     out_dir: Annotated[Path | None, typer.Option(
         "-o", "--output-dir", help="Write every format (report.md, report.csv, report.json, "
         "report.html) and the charts (PNG) into this folder.", metavar="DIR")] = None,
-    source: Annotated[str, typer.Option(
+    source: Annotated[Source, typer.Option(
         "--source", help="ledger, or aws: also AWS Cost Explorer's actuals for the "
-        "costopt:plan tag, beside the ledger's figures.")] = "ledger",
+        "costopt:plan tag, beside the ledger's figures.")] = Source.LEDGER,
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")
     ] = None,
@@ -59,24 +72,16 @@ def report(
 
     Example: costopt report --month 2026-12 --budget 9000 -o reports/2026-12
     """
-    from costopt.months import Month
+    from costopt.core.months import Month
     from costopt.orchestrate.ledger import state_location
+    from costopt.report.attribution import owned_from_plans, owned_from_workload
+    from costopt.report.forecast import choose_budget
     from costopt.report.inputs import read_ledger
     from costopt.report.render import no_data_message
-    from costopt.report.spend import (
-        choose_budget,
-        month_report,
-        owned_from_plans,
-        owned_from_workload,
-    )
-    from costopt.workload import load_workload
+    from costopt.report.spend import month_report
+    from costopt.workload_checks import load_workload
 
     env = get_env(ctx)
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"{fmt!r}; valid: {', '.join(FORMATS)}", param_hint="--format")
-    if source not in SOURCES:
-        raise typer.BadParameter(f"{source!r}; valid: {', '.join(SOURCES)}",
-                                 param_hint="--source")
     the_month = Month.parse(month)
     workload = load_workload(workload_file) if workload_file else None
     view = read_ledger(state_dir, the_month, state)
@@ -104,8 +109,8 @@ def report(
 
 
 def _with_cost_explorer(result: MonthReport, view: LedgerView, env: Env) -> MonthReport:
+    from costopt.report.comparison import join_cost_explorer, tagged_plan_ids
     from costopt.report.costexplorer import daily_costs, window
-    from costopt.report.spend import join_cost_explorer, tagged_plan_ids
 
     plan_ids = tagged_plan_ids(result, view.runtimes)
     span = window(result.month.start, result.as_of)

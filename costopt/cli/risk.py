@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,7 +24,12 @@ if TYPE_CHECKING:
     from costopt.risk.scenario import RiskInputs
     from costopt.workload import Workload
 
-FORMATS = ("table", "json", "html")
+class RiskFormat(str, Enum):
+    """``risk --format``: for people, JSON, or an HTML page."""
+
+    TABLE = "table"
+    JSON = "json"
+    HTML = "html"
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +67,8 @@ def risk(
         "pip install 'costopt[ray]'.", metavar="ADDRESS")] = None,
     retries: Annotated[int, typer.Option(help="On Ray: tries again of a failed scenario "
                                          "before it is reported.", min=0)] = 2,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or html.")] = "table",
+    fmt: Annotated[RiskFormat, typer.Option("--format", help="table, json or html.")
+                   ] = RiskFormat.TABLE,
     output: Annotated[Path | None, typer.Option(
         "-o", "--output", help="Also write the JSON (or, with --format html, the page) "
         "here.")] = None,
@@ -79,12 +86,10 @@ def risk(
     Example: costopt risk plan.json -n 200 --format html -o risk.html
     """
     from costopt.planfile import read_plan
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     env = get_env(ctx)
     policy_named(policy)
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"{fmt!r}; valid: {', '.join(FORMATS)}", param_hint="--format")
     plan = read_plan(plan_file)
     workload, _path = plan_workload(plan, workload_file)
     catalog = catalog_for(workload)

@@ -12,6 +12,7 @@ import typer
 from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
 from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
 from costopt.cli.tables import Col, show, styled, table_of
+from costopt.core.money import usd
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +53,7 @@ def simulate(
     from costopt.simulate.run import simulate as run
     from costopt.simulate.score import score_document
     from costopt.traces import load_manifest
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     env = get_env(ctx)
     driver = policy_named(policy)
@@ -99,10 +100,6 @@ HINDSIGHT_LABEL = {"exact": "hindsight optimum (exact)",
                    "bound": "hindsight bound (LP, a lower bound)"}
 
 
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
 def done_percent(job: dict[str, Any]) -> str:
     """The share of its work a job did, to 0.1 %, rounded down: 99.97 % is ``99.9``, so
     ``100.0`` means done, never "not done"."""
@@ -128,7 +125,7 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
                         "hindsight_usd")):
         value = doc[key]
         ratio = f"{value / realised:.2f}" if value is not None and realised else "-"
-        summary.add_row(label, _usd(value), ratio)
+        summary.add_row(label, usd(value), ratio)
     show(out, summary)
     if doc["hindsight_usd"] is None:
         out.print(f"hindsight: {doc['hindsight_note']}", highlight=False, soft_wrap=True)
@@ -143,7 +140,7 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
     for j in doc["jobs"]:
         state = "met" if j["met_deadline"] else "late" if j["finished"] else "not done"
         jobs.add_row(j["job"], _when(j["deadline"]), styled(state), _when(j["finished"]),
-                     _usd(j["realised_usd"]), f"{j['spot_hours']:,.1f}",
+                     usd(j["realised_usd"]), f"{j['spot_hours']:,.1f}",
                      f"{j['on_demand_hours']:,.1f}", str(j["interruptions"]),
                      f"{j['done_gpu_hours']:,.2f}", done_percent(j))
     show(out, jobs)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from costopt.cli.common import get_env, guarded
+from costopt.cli.common import OutputFormat, get_env, guarded
+from costopt.core.times import ts
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
@@ -66,7 +67,8 @@ def migrate(
                                         metavar="URL")],
     target: Annotated[str, typer.Option("--to", help="Where to copy it: a state URL naming "
                                         "an empty ledger (or none yet).", metavar="URL")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
+                   ] = OutputFormat.TABLE,
     at: Annotated[str | None, typer.Option(
         "--at", help="Bill runtimes still open until this time in the check (ISO 8601, UTC; "
         "default now).", metavar="TIME")] = None,
@@ -84,8 +86,6 @@ def migrate(
     from costopt.orchestrate.ledger.migrate import copy_ledger
 
     env = get_env(ctx)
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     source_at, target_at = parse_state_url(source, "--from"), parse_state_url(target, "--to")
     if source_at.url == target_at.url:
         raise CostoptError("--from and --to name the same ledger. To fix: name another one")
@@ -117,4 +117,4 @@ def as_of(epoch_s: float | None) -> str:
 
     if epoch_s is None:
         return "never"
-    return datetime.fromtimestamp(epoch_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts(datetime.fromtimestamp(epoch_s, timezone.utc))

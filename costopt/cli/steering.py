@@ -52,7 +52,7 @@ def policy_named(name: str) -> Policy:
 def plan_workload(plan: PlanDocument, given: Path | None) -> tuple[Workload, Path]:
     """The workload the plan was made from: ``given``, else the file the plan names; its
     hash must be the one the plan records."""
-    from costopt.workload import load_workload, workload_sha256
+    from costopt.workload_checks import load_workload, workload_sha256
 
     recorded = plan.workload.get("file")
     path = given or (Path(recorded) if recorded else None)
@@ -74,7 +74,7 @@ def progress_model_for(plan: PlanDocument, given: Path | None) -> ProgressModel:
     """The progress model of ``plan`` (its workload, the workload's price data)."""
     from costopt.orchestrate.steer import progress_model
     from costopt.plan.resume import workload_of
-    from costopt.workload import catalog_for
+    from costopt.workload_checks import catalog_for
 
     original, _path = plan_workload(plan, given)
     workload = workload_of(plan.resumes, original)
@@ -141,7 +141,7 @@ class Replanner:
         from costopt.orchestrate.steer import ledger_progress
         from costopt.plan.resume import late_jobs
         from costopt.planfile import write_plan
-        from costopt.workload import catalog_for, workload_sha256
+        from costopt.workload_checks import catalog_for, workload_sha256
 
         reasons: list[str] = []
         try:

@@ -12,32 +12,18 @@ wrapping at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-WHOLE = ("name", "id", "number", "stamp", "word")
-"""Kinds of cell that are never split."""
+from costopt.core.tables import WHOLE, Col, TableData
 
 STATE_STYLES = {"finished": "green", "on-pace": "green", "waiting": "dim", "behind": "yellow",
                 "critical": "bold red", "late": "bold red", "met": "green",
                 "not done": "bold red", "spot": "cyan", "on-demand": "magenta"}
 """Colour per state or market word (Rich leaves it out when piped or under NO_COLOR)."""
-
-
-@dataclass(frozen=True)
-class Col:
-    """A column: its header (a newline puts the unit on a line of its own), its kind (one
-    of :data:`WHOLE`, or ``text``: wraps at spaces) and whether it may be left out when the
-    table does not fit."""
-
-    header: str
-    kind: str = "text"
-    optional: bool = False
 
 
 class FitTable(Table):
@@ -58,6 +44,14 @@ def table_of(title: str, columns: list[Col], caption: str | None = None) -> FitT
     table.optional = [c.header for c in columns if c.optional]
     table.kept_whole = [c.header for c in columns if c.kind in WHOLE]
     return table
+
+
+def show_data(console: Console, data: TableData) -> None:
+    """Print a table the core described (:class:`TableData`), as :func:`show` does."""
+    table = table_of(data.title, data.columns, data.caption)
+    for row in data.rows:
+        table.add_row(*row)
+    show(console, table)
 
 
 def show(console: Console, table: Table) -> None:
@@ -84,15 +78,6 @@ def show(console: Console, table: Table) -> None:
 def _natural_width(console: Console, table: Table) -> int:
     """Columns the table takes with room to spare."""
     return Measurement.get(console, console.options.update_width(10**5), table).maximum
-
-
-def pool_words(pool: str) -> str:
-    """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
-    ``spot p3.2xlarge us-east-1``; a spot pool's zone last (``... us-east-1 use1-az1``)."""
-    parts = pool.split(":")
-    if parts[0] == "aws" and len(parts) in (4, 5):
-        return " ".join([parts[3].replace("_", "-"), parts[2], parts[1], *parts[4:]])
-    return " ".join(parts)
 
 
 def styled(word: str) -> str:

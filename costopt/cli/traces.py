@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from costopt.cli.common import get_env, guarded
+from costopt.cli.common import OutputFormat, get_env, guarded
 from costopt.errors import CostoptError
 
 app = typer.Typer(help="Spot-capacity traces: statistics, and synthetic ones to simulate "
@@ -28,7 +28,8 @@ def stats(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Trace files (the public spot-traces "
                                                 "JSON format).", metavar="FILE...")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
+                   ] = OutputFormat.TABLE,
     preempted: Annotated[bool, typer.Option(
         "--preempted", help="The data say whether a probe was preempted (1 = no spot). Not "
         "the published spot-traces files: they record 1 = spot could be had.")] = False,
@@ -39,8 +40,6 @@ def stats(
     """
     from costopt.traces import read_trace, trace_stats
 
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
     env = get_env(ctx)
     rows = [{"file": str(f), **asdict(trace_stats(read_trace(f, preempted=preempted)))}
             for f in files]
@@ -129,12 +128,13 @@ def synth_zones(
 
     Example: costopt traces synth-zones --workload examples/workload.yaml --seed 1 -o traces.yaml
     """
+    from costopt.core.times import ts
     from costopt.files import write_atomically
     from costopt.plan.pools import build_pools
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.zones import zone_traces
     from costopt.traces import trace_stats, write_trace
-    from costopt.workload import iso, load_workload
+    from costopt.workload_checks import load_workload
 
     env = get_env(ctx)
     workload = load_workload(workload_file)
@@ -156,7 +156,7 @@ def synth_zones(
         s = trace_stats(trace.trace)
         table.add_row(trace.pool.text, f"{s.availability:.1%}", f"{s.outage_hours_mean:.2f}",
                       f"{s.outage_hours_max:.1f}", f"{s.preemptions_per_spot_hour:.2f}")
-    text = "".join(f"- {{pool: '{t.pool.text}', file: {t.file}, start: {iso(t.start)}}}\n"
+    text = "".join(f"- {{pool: '{t.pool.text}', file: {t.file}, start: {ts(t.start)}}}\n"
                    for t, _spec in traced)
     write_atomically(output, lambda partial: partial.write_text(text, encoding="utf-8"))
     env.console.print(table)

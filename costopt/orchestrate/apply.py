@@ -31,8 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from costopt.core.months import Month
+from costopt.core.pool_ids import parse_pool_id
 from costopt.errors import AwsError, PlanReplaced
-from costopt.months import Month
 from costopt.orchestrate.ec2 import (
     CapacityError,
     LaunchRequest,
@@ -199,8 +200,9 @@ def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation, plan_fil
         pool = pools[action.pool]
         slot = slot_at(pool, action.slot, at)
         if slot is not None:
-            out[(pool.pool, action.slot)] = (slot, checked_user_data(
-                plan, pool, slot, plan_file, gang_ids.get((pool.pool, slot.gang or 0))))
+            gang_id = gang_ids.get((pool.pool, slot.gang)) if slot.gang is not None else None
+            out[(pool.pool, action.slot)] = (slot, checked_user_data(plan, pool, slot,
+                                                                     plan_file, gang_id))
     return out
 
 
@@ -331,7 +333,8 @@ def _record_running(ledger: Ledger, plan: PlanDocument, o: ObservedInstance, at:
     ledger.instance_running(instance_id=o.instance_id, plan_id=o.plan_id or plan.plan_id,
                             pool=o.pool,
                             region=o.region, instance_type=o.instance_type
-                            or o.pool.split(":")[2], market=o.market, slot=o.slot, az=o.az,
+                            or parse_pool_id(o.pool).instance_type, market=o.market,
+                            slot=o.slot, az=o.az,
                             usd_per_hour=usd_per_hour, at=at)
 
 

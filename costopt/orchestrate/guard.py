@@ -18,10 +18,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from costopt.months import Month
+from costopt.core.months import Month
+from costopt.core.times import ts
 from costopt.orchestrate.reconcile import LIVE, FleetAction, ObservedInstance, instance_price
 from costopt.planfile import FleetPool
-from costopt.workload import iso
 
 
 def slot_hours(pool: FleetPool, slot: int, start: datetime, end: datetime) -> float:
@@ -133,8 +133,8 @@ def far_clock_refusal(at: datetime, now: datetime, fake_clock: bool) -> str | No
     if fake_clock or abs(at - now) <= CLOCK_TOLERANCE:
         return None
     hours = abs(at - now).total_seconds() / 3600
-    return (f"--at {iso(at)} is {hours:,.2f} h {'after' if at > now else 'before'} the real "
-            f"clock ({iso(now)}) and --yes would change AWS now: the budget guard would judge "
+    return (f"--at {ts(at)} is {hours:,.2f} h {'after' if at > now else 'before'} the real "
+            f"clock ({ts(now)}) and --yes would change AWS now: the budget guard would judge "
             "spend at another moment than the one money is spent in, and the plan's schedule "
             "would be carried out at the wrong time. Nothing was changed. To fix: leave --at "
             f"out with --yes (or keep it within {CLOCK_TOLERANCE.total_seconds() / 60:.0f} "

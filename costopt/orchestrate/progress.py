@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import accumulate
 
+from costopt.core.times import parse_ts
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
 from costopt.planfile import PlanDocument
 
@@ -123,8 +124,8 @@ class PlanMix:
         when fewer): time a slot is kept beyond its work - to its minimum length, a whole
         instance for a fraction of one - does not thin the GPUs a job holds."""
         h = plan.horizon
-        start = datetime.fromisoformat(h["start"].replace("Z", "+00:00"))
-        end = datetime.fromisoformat(h["end"].replace("Z", "+00:00"))
+        start = parse_ts(h["start"])
+        end = parse_ts(h["end"])
         runs = h.get("period_runs") or [{"hours": h["period_hours"], "count": h["periods"]}]
         lengths = [timedelta(hours=r["hours"]) for r in runs for _ in range(int(r["count"]))]
         starts = tuple(accumulate(lengths[:-1], initial=start))

@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.planfile import FleetPool, PlanDocument
 
 LIVE = frozenset({"pending", "running"})
@@ -317,7 +318,8 @@ def _claims(plan: PlanDocument, actions: list[FleetAction],
         if slot is None and gang is not None:
             slot = gang_slot(fleet[o.pool], gang, o.node_rank)
         claims.append(FleetAction(
-            "claim", o.pool, o.region, o.instance_type or o.pool.split(":")[2], o.market,
+            "claim", o.pool, o.region, o.instance_type or parse_pool_id(o.pool).instance_type,
+            o.market,
             instance_price(fleet[o.pool], o.market),
             f"of the plan {o.plan_id} this one replaces; {serves}", slot=slot,
             instance_id=o.instance_id, running=o.state in LIVE))
@@ -327,7 +329,8 @@ def _claims(plan: PlanDocument, actions: list[FleetAction],
 def _end(o: ObservedInstance, kind: ActionKind, running: bool, usd_per_hour: float,
          reason: str) -> FleetAction:
     return FleetAction(kind=kind, pool=o.pool, region=o.region,
-                       instance_type=o.instance_type or o.pool.split(":")[2], market=o.market,
+                       instance_type=o.instance_type or parse_pool_id(o.pool).instance_type,
+                       market=o.market,
                        usd_per_hour=usd_per_hour, reason=reason, slot=o.slot,
                        instance_id=o.instance_id, running=running,
                        spot_request_id=o.spot_request_id)

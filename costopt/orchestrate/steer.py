@@ -10,8 +10,9 @@ what the ledger holds - the plan's instances' runtimes and interruptions
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
+from costopt.core.times import EPOCH
 from costopt.errors import AwsError, CostoptError
 from costopt.orchestrate.ledger import Ledger, ProgressReport
 from costopt.orchestrate.policy import FOLLOW_PLAN, Desired, Policy
@@ -28,8 +29,6 @@ from costopt.orchestrate.progress import (
 from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload, speed_for
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def setup_minutes_of(plan: PlanDocument, workload: Workload) -> float:

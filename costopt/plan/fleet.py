@@ -235,18 +235,22 @@ def _laid_out(runs: list[Run], periods: Periods, use: PoolUse, min_run: int
     """The runs, each run's uses and the gang-hours per (period, job) that did not fit: per
     period, its one-node jobs laid out (``layout.lay_out``) on the working time (after
     setup) of the runs in it, beside their gangs on other pools (``use.busy``). Where some
-    do not fit, the runs that lie inside the period, alone in their slot there, move to
-    its end (as many instances, as long, in the same period: the same cost and limits) if
-    the jobs fit better so - a job that runs on another pool at the period's start goes on
-    here after it."""
+    do not fit, the runs that lie inside the period, alone in their slot there, move (as
+    many instances, as long, in the same period: the same cost and limits) to the period's
+    end, or to start where a gang of a job left short ends on another pool, whichever
+    fits the jobs best - a job that runs on another pool for a while goes on here after
+    it."""
     uses: list[list[Use]] = [[] for _ in runs]
     short: dict[tuple[int, str], float] = {}
     origin = periods.origin
     for t, pieces in sorted(use.pieces.items()):
         begin, end = periods.seconds(t)
         inside, layout = _lay_out_in(runs, periods, begin, end, use, pieces)
-        if layout.short:
-            moved = [_moved_to(r, periods, runs, begin, end, min_run) for r in runs]
+        anchors = [] if not layout.short else [end] + sorted(
+            {e for job in layout.short for _s, e in use.busy.get(job, ()) if begin < e < end})
+        placed = runs
+        for anchor in anchors:
+            moved = [_moved_to(r, periods, placed, begin, end, min_run, anchor) for r in placed]
             again, second = _lay_out_in(moved, periods, begin, end, use, pieces)
             if sum(second.short.values()) < sum(layout.short.values()):
                 runs, inside, layout = moved, again, second
@@ -270,16 +274,17 @@ def _lay_out_in(runs: list[Run], periods: Periods, begin: int, end: int, use: Po
 
 
 def _moved_to(r: Run, periods: Periods, runs: list[Run], begin: int, end: int,
-              min_run: int) -> Run:
-    """``r`` moved to end at ``end`` if it lies inside ``[begin, end)`` and no other run of
-    its slot comes within ``min_run`` of the period; else ``r``."""
+              min_run: int, anchor: int) -> Run:
+    """``r`` moved to start at ``anchor`` (to end at ``end`` where it would run past it) if
+    it lies inside ``[begin, end)`` and no other run of its slot comes within ``min_run``
+    of the period; else ``r``."""
     s, e = periods.micros(r.start), periods.micros(r.end)
     alone = not any(o.slot == r.slot and o is not r
                     and periods.micros(o.start) < end + min_run
                     and periods.micros(o.end) > begin - min_run for o in runs)
     if not (begin <= s and e < end and alone):
         return r
-    shift = timedelta(microseconds=end - e)
+    shift = timedelta(microseconds=min(anchor, end - (e - s)) - s)
     return replace(r, start=r.start + shift, end=r.end + shift, setup_end=r.setup_end + shift)
 
 

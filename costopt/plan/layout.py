@@ -13,6 +13,11 @@ each block's (the LP's run of identical periods) jobs out on those runs' working
   run longest from the earliest instant its GPUs are free (its pieces on several instances
   never overlap in time beyond ``parallel``), split at an instance's end and continued on
   another where it does not fit whole;
+- where that leaves some job short, the pieces are laid out again filling lanes the other
+  way (McNaughton's wrap-around): each gang goes on the GPUs that are free *latest* (but
+  before the instance's end), and what does not fit there wraps to GPUs free earlier -
+  so three 3-GPU jobs of 13.3 h fit one 8-GPU instance for 20 h, the third split around
+  the others; the layout with less short wins;
 - what cannot be placed is *short*: the layout needs more instance time than the LP bought.
 
 The planner then teaches the LP what the layout needs (``model.py``, ``layout`` rows: a job
@@ -58,13 +63,23 @@ class _Bin:
     end: int
     free: list[int]  # per GPU: the instant it is free from
 
-    def earliest(self, gpus: int) -> int:
-        """The first instant ``gpus`` of its GPUs are all free."""
-        return max(self.start, sorted(self.free)[gpus - 1])
+    def chosen(self, gpus: int, latest: bool) -> list[int]:
+        """The ``gpus`` GPUs a gang takes: those free earliest, or (``latest``) those free
+        latest before the instance's end (none where too few are)."""
+        order = sorted(range(len(self.free)), key=self.free.__getitem__)
+        if latest:
+            order = [i for i in reversed(order) if self.free[i] < self.end]
+        return order[:gpus] if len(order) >= gpus else []
 
-    def take(self, gpus: int, until: int) -> None:
-        """The ``gpus`` GPUs free earliest are busy until ``until``."""
-        for i in sorted(range(len(self.free)), key=self.free.__getitem__)[:gpus]:
+    def earliest(self, gpus: int, latest: bool = False) -> int:
+        """The first instant the ``gpus`` GPUs of :meth:`chosen` are all free (the
+        instance's end where there are none)."""
+        chosen = self.chosen(gpus, latest)
+        return max([self.start] + [self.free[i] for i in chosen]) if chosen else self.end
+
+    def take(self, gpus: int, until: int, latest: bool = False) -> None:
+        """The GPUs of :meth:`chosen` are busy until ``until``."""
+        for i in self.chosen(gpus, latest):
             self.free[i] = until
 
 
@@ -82,23 +97,36 @@ def lay_out(bins: Sequence[tuple[int, int]], gpus_per_node: int, pieces: Sequenc
     (``[start, end)`` each, one per instance's run in the block) - the module docstring's
     greedy - beside each job's gangs ``busy`` elsewhere (other pools), one gang each. A
     piece wider than the instance is all short."""
+    first = _greedy(bins, gpus_per_node, pieces, busy or {}, latest=False)
+    if not first.short:
+        return first
+    wrapped = _greedy(bins, gpus_per_node, pieces, busy or {}, latest=True)
+    return wrapped if sum(wrapped.short.values()) < sum(first.short.values()) else first
+
+
+def _greedy(bins: Sequence[tuple[int, int]], gpus_per_node: int, pieces: Sequence[Piece],
+            busy: Mapping[str, Sequence[tuple[int, int]]], *, latest: bool) -> Layout:
+    """One pass of the module docstring's greedy: each gang on the GPUs free earliest, or
+    (``latest``) on those free latest, wrapping what does not fit to GPUs free earlier."""
     open_bins = [_Bin(s, e, [s] * gpus_per_node) for s, e in bins]
     out = Layout()
     for piece in sorted(pieces, key=lambda p: (-p.gpus, -p.micros, p.job)):
         left = piece.micros
-        mine = list((busy or {}).get(piece.job, ()))  # the job's gangs running already
+        mine = list(busy.get(piece.job, ()))  # the job's gangs running already
         while left > SHORT_TOL and piece.gpus <= gpus_per_node:
             best: tuple[int, int, int] | None = None  # (length, -start, bin)
             for i, b in enumerate(open_bins):
-                start, end = _clear_of(mine, b.earliest(piece.gpus), b.end, left,
+                start, end = _clear_of(mine, b.earliest(piece.gpus, latest), b.end, left,
                                        piece.parallel)
                 length = end - start
-                if length > 0 and (best is None or (length, -start) > best[:2]):
-                    best = (length, -start, i)
+                key = (start, length) if latest else (length, -start)
+                if length > 0 and (best is None or key > best[:2]):
+                    best = (*key, i)
             if best is None:
                 break
-            length, start, i = best[0], -best[1], best[2]
-            open_bins[i].take(piece.gpus, start + length)
+            start, length = (best[0], best[1]) if latest else (-best[1], best[0])
+            i = best[2]
+            open_bins[i].take(piece.gpus, start + length, latest)
             out.placements.append(Placement(i, piece.job, piece.gpus, start, start + length))
             mine.append((start, start + length))
             left -= length

@@ -27,7 +27,8 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
      cloud_gang[j,t]  sum_(cloud p) h <= parallel_j * nodes_j * gpus_j * P_h * f(t)
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
-  4. packing[p,t]     sum_j b h - G_p f u <= 0
+  4. packing[p,t]     sum_j b h - G_p f u <= 0   (G_p times the share its jobs fill at
+                     once, where the layout learned one: ``filled``)
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
                      a one-node job) - f u <= 0   (c: the job's gangs one node holds; an
                      N-node gang holds N instances of its own: h / gpus instance-hours)
@@ -35,8 +36,8 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
                                                         pools; where it binds, at once:)
      quota[q,r]       sum vcpus (running + N lanes) <= vcpus_q
      instances[q,r]   sum (running + N lanes) <= count
-       count[p,t]: u - sum_gangs h / gpus <= P_h running;  gang_lanes[j,p,t]: h / (gpus N)
-       <= P_h f lanes
+       count[p,t]: u - sum_gangs h / (gpus f) <= P_h running;  gang_lanes[j,p,t]:
+       h / (gpus N) <= P_h f lanes
   7. budget           variable cost <= budget_usd
   8. layout[k,p,t]    sum_(i in S(k,p)) h[i,p,t] / gpus_i - f u <= 0, learned (``layout.py``):
                      S(k,p) is job k and every job on p that cannot share one of p's
@@ -367,6 +368,7 @@ def build_model(
     counted: frozenset[tuple[int, int]] = frozenset(),
     layout: frozenset[tuple[int, int]] = frozenset(),
     kept: frozenset[tuple[int, int, int]] = frozenset(),
+    filled: Mapping[tuple[int, int], float] | None = None,
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
@@ -375,7 +377,10 @@ def build_model(
     (``_concurrency_rows``). ``layout`` (job, cloud pool) pairs get the rows that keep apart
     the jobs that cannot share an instance with the job (``_layout_rows``). ``kept``
     (job, pool, period): the job runs on no other pool in that period (the planner keeps a
-    job the fleet cannot lay out on two pools one after the other to one of them)."""
+    job the fleet cannot lay out on two pools one after the other to one of them).
+    ``filled`` ((cloud pool, period) -> a share, at most 1): the share of the pool's
+    GPU-hours of work its jobs can fill at once there, learned where its layout came up
+    short (``packing``)."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
     runs = identical_runs(workload, u_upper)
@@ -385,7 +390,7 @@ def build_model(
     _work_rows(b, workload, hc, z)
     _gang_rows(b, workload, hc, factor)
     _capacity_rows(b, workload, pools, hc, n)
-    _packing_rows(b, workload, pools, hc, u, factor)
+    _packing_rows(b, workload, pools, hc, u, factor, filled or {})
     _walltime_rows(b, workload, hc, factor)
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
@@ -617,12 +622,13 @@ def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
 
 
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
-                  factor: np.ndarray) -> None:
+                  factor: np.ndarray, filled: Mapping[tuple[int, int], float]) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
-    of work: ``sum_j b h <= G f u`` (``work_factor``)."""
+    of work: ``sum_j b h <= G f u`` (``work_factor``), ``G`` times the share ``filled``
+    learned for the pool where its jobs' gangs could not fill its GPUs at once."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
-    nodes = np.array([float(pools.all[p].gpus_per_node) for p, _t in keys])
+    nodes = np.array([pools.all[p].gpus_per_node * filled.get((p, t), 1.0) for p, t in keys])
     count = np.arange(len(keys), dtype=np.int64)
     f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
     b.rows("packing", keys, np.concatenate([group, count]),
@@ -739,7 +745,9 @@ def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods:
             b.row("gang_lanes", (j, p, t), [(col, 1.0 / (job.gpus * job.nodes)),
                                             (lanes[(j, p, r)], -hours[t] * factor[t])],
                   upper=0.0)
-            gang_terms.append((col, -1.0 / job.gpus))
+            # the gang's instance-hours, its setup's share included (h / (gpus f)): only
+            # the rest of u is ``running``'s
+            gang_terms.append((col, -1.0 / (job.gpus * (factor[t] if factor[t] > 0 else 1.0))))
         b.row("count", (p, t), [(u[(p, t)], 1.0), *gang_terms,
                                 (running[(p, r)], -float(hours[t]))], upper=0.0)
 

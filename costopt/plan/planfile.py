@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from costopt.core.times import ts
 from costopt.plan.expected import spot_always_there_usd
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool, eligibility
@@ -28,7 +29,8 @@ from costopt.planfile import (
     SlotUse,
     plan_id_for,
 )
-from costopt.workload import Horizon, iso, price_date_of
+from costopt.workload import Horizon
+from costopt.workload_checks import price_date_of
 
 
 def _r(value: float) -> float:
@@ -173,7 +175,7 @@ def _horizon_record(h: Horizon) -> dict[str, Any]:
     longest when they are not), ``period_runs`` their lengths in order."""
     runs = [{"hours": h.period_hours, "count": h.periods}] if h.period_runs is None else [
         {"hours": r.hours, "count": r.count} for r in h.period_runs]
-    return {"start": iso(h.start), "end": iso(h.end), "period_hours": max(h.period_lengths),
+    return {"start": ts(h.start), "end": ts(h.end), "period_hours": max(h.period_lengths),
             "periods": h.periods, "period_runs": runs}
 
 

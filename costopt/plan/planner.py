@@ -57,7 +57,8 @@ from costopt.plan.pools import (
 from costopt.plan.size import size_issues
 from costopt.plan.solve import DEFAULT_SOLVER, MIP_REL_GAP, Solution, SolveStatus, solve
 from costopt.pricing.catalog import PriceCatalog
-from costopt.workload import Workload, check_against_catalog
+from costopt.workload import Workload
+from costopt.workload_checks import check_against_catalog
 
 T = TypeVar("T")
 EPS = 1e-6  # GPU-hours or instance-hours below this are solver noise
@@ -246,6 +247,9 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     lp, sol, fleet, _learned = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes, fleet)
+    unfit = layout_shortfalls(workload, pools, pairs, fleet)
+    if unfit:  # the loop's last re-solve still buys too little instance time to lay out
+        result = replace(result, status="infeasible", shortfalls=result.shortfalls + unfit)
     result.timings.update(clock.seconds)
     periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
     return replace(result, solved_periods=periods)
@@ -265,6 +269,9 @@ class _Model:
     clock: _StageClock
     layout: frozenset[tuple[int, int]] = frozenset()
     kept: frozenset[tuple[int, int, int]] = frozenset()
+    filled: tuple[tuple[tuple[int, int], float], ...] = ()
+    """((cloud pool, period), the share of its GPUs its jobs fill at once there)."""
+    fill_steps: int = 0  # times ``filled`` was lowered
 
     def laid_out(self, *, elastic: bool) -> tuple[LinearProgram, Solution,
                                                   tuple[PoolSchedule, ...],
@@ -272,9 +279,11 @@ class _Model:
         """The optimum within every limit whose fleet carries its jobs at every instant
         (``layout.py``), that fleet, and the ``layout`` rows learned. Where the layout finds
         a job short on a pool, the model learns the ``layout`` rows of that job and pool
-        (``model.py``, 8) and is solved again, until no job is short, or the rows learned
-        no longer cut the solution off: then what is short stays short, and the plan says
-        so.
+        (``model.py``, 8) and is solved again. Where no row is learned and no job is kept
+        to one pool (below), the pools left short are taken to fill a smaller share of
+        their GPUs at once (``_filled``: the LP's packing bought too little) and the model
+        is solved again, at most ``FILL_STEPS`` times. What is short then stays short, and
+        the plan is infeasible for it (``layout_shortfalls``).
 
         Keeping jobs to one pool (``kept_to_one_pool``) only helps the fleet lay a solution
         out; it is no limit of the workload's. Where it leaves the model infeasible, or
@@ -298,7 +307,14 @@ class _Model:
             if learned == model.layout:
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
-                    return lp, sol, fleet, learned
+                    if not any(s.short for s in fleet) or model.fill_steps >= FILL_STEPS:
+                        return lp, sol, fleet, learned
+                    filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
+                                     run_periods(lp.runs))
+                    before = (lp, sol, fleet, learned)
+                    model = replace(model, filled=tuple(sorted(filled.items())),
+                                    fill_steps=model.fill_steps + 1)
+                    continue
                 before = (lp, sol, fleet, learned)
                 model = replace(model, kept=kept)
             model = replace(model, layout=learned)
@@ -308,12 +324,14 @@ class _Model:
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
                        elastic=elastic, u_upper=self.u_upper, layout=self.layout,
-                       kept=self.kept)
+                       kept=self.kept, filled=dict(self.filled))
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
                            elastic=elastic, u_upper=agg.u_upper, layout=self.layout,
-                           kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept))
+                           kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept),
+                           filled={(p, int(agg.group[t])): share
+                                   for (p, t), share in sorted(self.filled, key=lambda f: -f[1])})
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 
@@ -366,7 +384,7 @@ class _Model:
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
                            u_upper=self.u_upper, counted=counted, layout=self.layout,
-                           kept=self.kept)
+                           kept=self.kept, filled=dict(self.filled))
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
@@ -378,6 +396,71 @@ class _Model:
                 return lp, sol
             counted |= {key for key in limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
                         if key[0] in {g for g, _t in excess}}
+
+
+def layout_shortfalls(w: Workload, pools: Pools, pairs: list[Eligible],
+                      fleet: tuple[PoolSchedule, ...]) -> tuple[Shortfall, ...]:
+    """The work the fleet's layout could not place, per job and pool: what the layout loop
+    (``_Model.laid_out``) left short after its last re-solve. Each gang-hour short is
+    ``gpus`` GPU-hours at the job's work per GPU-hour on the pool (reference GPU-hours)."""
+    index = {pool.id: p for p, pool in enumerate(pools.all)}
+    names = {job.name: j for j, job in enumerate(w.jobs)}
+    rate = {(e.job, e.pool): e.work_per_gpu_hour for e in pairs}
+    short: dict[tuple[str, str], tuple[float, int]] = {}  # (job, pool) -> (h, first period)
+    for schedule in fleet:
+        for (first, name), hours in sorted(schedule.short.items()):
+            had, since = short.get((name, schedule.pool), (0.0, first))
+            short[(name, schedule.pool)] = (had + hours, min(since, first))
+    out = []
+    for (name, pool_id), (hours, since) in sorted(short.items()):
+        j, p = names[name], index[pool_id]
+        job, pool = w.jobs[j], pools.all[p]
+        out.append(Shortfall(name, hours * job.gpus * rate[(j, p)], (
+            f"layout: on {pool_id} ({pool.gpus_per_node} GPUs per instance) {hours:.2f} h of "
+            f"{name}'s gangs ({job.shape}) from {w.horizon.period_start(since):%Y-%m-%d %H:%M} "
+            "find no GPUs free at once on the instance time the plan buys, beside the pool's "
+            "other jobs and the job's own stretches on other pools (the plan's GPU-hour "
+            "packing bought too little to lay them out). To fix: move the deadline, allow "
+            "more pools, or plan the job in a workload of its own")))
+    return tuple(out)
+
+
+FILL_STEPS = 6
+"""Times a pool's share of GPUs its jobs fill at once is learned before what its layout
+still leaves short makes the plan infeasible (``layout_shortfalls``)."""
+
+FILL_MARGIN = 0.01
+"""Each lowering takes at least this share off, so a layout seconds short converges."""
+
+LEAST_FILLED = 0.25
+"""The least share of a pool's GPUs its jobs are taken to fill at once."""
+
+
+def _filled(w: Workload, filled: dict[tuple[int, int], float], pools: Pools,
+            fleet: tuple[PoolSchedule, ...], periods_of: Mapping[int, list[int]]
+            ) -> dict[tuple[int, int], float]:
+    """Each (cloud pool, period)'s share of the pool's GPUs its jobs fill at once, lowered
+    in the runs of periods (``periods_of``: a run's first period -> its periods) where the
+    pool's layout came up short: by twice the short GPU-hours' share of the GPU-hours the
+    pool pays there, at most by half and at least by ``FILL_MARGIN`` - the LP's packing
+    bought too little there, and a layout on a little more time may still leave some
+    short; the next solve buys more instance time, or moves the work. Never below
+    ``LEAST_FILLED``."""
+    index = {pool.id: p for p, pool in enumerate(pools.all)}
+    gpus = {job.name: job.gpus for job in w.jobs}
+    out = dict(filled)
+    for s in fleet:
+        p = index[s.pool]
+        missing: dict[int, float] = {}
+        for (first, name), hours in s.short.items():
+            missing[first] = missing.get(first, 0.0) + hours * gpus[name]
+        for first, short in missing.items():
+            paid = pools.all[p].gpus_per_node * sum(s.hours_by_period.get(t, 0.0)
+                                                   for t in periods_of[first])
+            lower = max(0.5, 1.0 - 2 * short / paid - FILL_MARGIN) if paid > 0 else 0.5
+            for t in periods_of[first]:
+                out[(p, t)] = max(LEAST_FILLED, out.get((p, t), 1.0) * lower)
+    return out
 
 
 def _worse(lp: LinearProgram, sol: Solution, lp0: LinearProgram, sol0: Solution) -> bool:
@@ -704,14 +787,40 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
         if x[col] > EPS:
             r = run_of[int(first[t])]
             paid.setdefault(p, {})[r] = paid.get(p, {}).get(r, 0.0) + float(x[col])
-    out = []
-    busy: dict[str, list[tuple[int, int]]] = {}  # each job's gangs on the pools laid out
-    for p, hours in sorted(paid.items()):
-        use = replace(uses.get(p, PoolUse(commanded=commanded)), busy=busy)
-        schedule = schedule_pool_jobs(pools.all[p].id, blocks, hours,
-                                      {r: work.get((p, r), 0.0) for r in hours}, setup_s, min_s,
-                                      use)
-        busy = _with_uses(busy, schedule, blocks)
-        out.append(replace(schedule, hours_by_period=hours_in_periods(schedule.runs, periods),
-                           short={(runs[r], name): h for (r, name), h in schedule.short.items()}))
-    return tuple(out)
+
+    def laid_out(order: list[int]) -> dict[int, PoolSchedule]:
+        """Each pool's schedule, laid out in ``order``: a pool's one-node jobs beside their
+        gangs on the pools laid out before it."""
+        out: dict[int, PoolSchedule] = {}
+        busy: dict[str, list[tuple[int, int]]] = {}  # each job's gangs on the pools laid out
+        for p in order:
+            use = replace(uses.get(p, PoolUse(commanded=commanded)), busy=busy)
+            out[p] = schedule_pool_jobs(pools.all[p].id, blocks, paid[p],
+                                        {r: work.get((p, r), 0.0) for r in paid[p]}, setup_s,
+                                        min_s, use)
+            busy = _with_uses(busy, out[p], blocks)
+        return out
+
+    order = sorted(paid)
+    best = laid_out(order)
+    for _ in range(len(order) - 1):
+        short = _short_hours(best)
+        if not short:
+            break
+        # A job split over pools runs on them one after the other: a pool whose runs are
+        # fixed where they are (carried over from a period before) left it short beside a
+        # pool laid out before it, whose runs could have moved out of the way
+        # (``fleet._laid_out``). Lay the pools that came up short out first.
+        order = [p for p in order if best[p].short] + [p for p in order if not best[p].short]
+        again = laid_out(order)
+        if _short_hours(again) >= short:
+            break
+        best = again
+    return tuple(replace(s, hours_by_period=hours_in_periods(s.runs, periods),
+                         short={(runs[r], name): h for (r, name), h in s.short.items()})
+                 for _p, s in sorted(best.items()))
+
+
+def _short_hours(schedules: dict[int, PoolSchedule]) -> float:
+    """Gang-hours the schedules' layouts could not carry, over all pools."""
+    return sum(h for s in schedules.values() for h in s.short.values())

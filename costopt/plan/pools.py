@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from costopt.core.pool_ids import is_local_zone, parse_pool_id
 from costopt.errors import FieldIssue, WorkloadError
-from costopt.pool_ids import is_local_zone
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
 from costopt.workload import (
     CloudSpec,
@@ -643,7 +643,7 @@ def over_quota_notes(pools: Pools) -> tuple[str, ...]:
     """One line per instance type and market left out because it is over its quota."""
     seen: dict[str, str] = {}
     for o in pools.over_quota:
-        kind = ":".join(o.pool.split(":")[:4])  # the zones of a spot type share one line
+        kind = parse_pool_id(o.pool).regional.text  # the zones of a spot type share one line
         seen.setdefault(kind, f"not used: {kind}" + (" (every zone)" if kind != o.pool else "")
                         + f": one instance has {o.vcpus} vCPUs, above the quota {o.quota} of "
                         f"{o.quota_vcpus:g} vCPUs running at once")

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.plan.pools import CloudPool, OwnedPool, Pool, Pools, eligibility
 from costopt.workload import Job, Workload
 
@@ -123,7 +124,7 @@ def _no_fallback(job: Job, w: Workload) -> str:
 
 def _on_demand_over_quota(pools: Pools) -> bool:
     """Whether an on-demand pool was left out because one instance is over its quota."""
-    return any(o.pool.split(":")[3] == "on_demand" for o in pools.over_quota)
+    return any(parse_pool_id(o.pool).market == "on_demand" for o in pools.over_quota)
 
 
 def _fits_quota(pool: CloudPool, cloud: object) -> bool:

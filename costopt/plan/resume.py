@@ -23,8 +23,10 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from costopt.core.times import parse_ts, ts
 from costopt.errors import CostoptError
-from costopt.workload import Workload, iso, parse_workload
+from costopt.workload import Workload
+from costopt.workload_checks import parse_workload
 
 DONE = 1e-6  # GPU-hours: a job this close to its work is finished
 
@@ -36,8 +38,8 @@ def resumed_workload(workload: Workload, done: dict[str, float], at: datetime,
     h = workload.horizon
     start = at.replace(minute=0, second=0, microsecond=0)
     if start >= h.end:
-        raise CostoptError(f"nothing to re-plan: {iso(at)} is past the horizon's end "
-                           f"({iso(h.end)})")
+        raise CostoptError(f"nothing to re-plan: {ts(at)} is past the horizon's end "
+                           f"({ts(h.end)})")
     boundaries = [h.period_start(t) for t in range(h.periods)]
     later = [t for t, b in enumerate(boundaries) if b >= start]
     head = int(((boundaries[later[0]] if later else h.end) - start).total_seconds() // 3600)
@@ -53,16 +55,16 @@ def resumed_workload(workload: Workload, done: dict[str, float], at: datetime,
         if deadline <= at:  # late (late_jobs): due at the remaining horizon's end
             deadline = start + timedelta(hours=days * 24)
         jobs.append({**job.model_dump(mode="json", exclude_none=True, by_alias=True),
-                     "gpu_hours": left, "start": iso(max(job_start, start)),
-                     "deadline": iso(deadline)})
+                     "gpu_hours": left, "start": ts(max(job_start, start)),
+                     "deadline": ts(deadline)})
     if not jobs:
         raise CostoptError("nothing to re-plan: every job has done its work")
     raw = workload.model_dump(mode="json", exclude_none=True, by_alias=True)
-    raw["horizon"] = {"start": iso(start), "days": days, "periods": _runs(lengths)}
+    raw["horizon"] = {"start": ts(start), "days": days, "periods": _runs(lengths)}
     raw["jobs"] = jobs
     if workload.budget_usd is not None:
         raw["budget_usd"] = max(0.0, workload.budget_usd - spent_usd)
-    return parse_workload(raw, f"{workload.name} (the rest from {iso(at)})")
+    return parse_workload(raw, f"{workload.name} (the rest from {ts(at)})")
 
 
 def late_jobs(workload: Workload, done: dict[str, float], at: datetime) -> list[str]:
@@ -85,7 +87,7 @@ def _runs(lengths: list[int]) -> list[dict[str, int]]:
 def resumes_record(plan_id: str, at: datetime, done: dict[str, float],
                    spent_usd: float) -> dict[str, Any]:
     """The ``resumes`` field of a plan made from :func:`resumed_workload`."""
-    return {"plan_id": plan_id, "at": iso(at), "spent_usd": round(spent_usd, 6),
+    return {"plan_id": plan_id, "at": ts(at), "spent_usd": round(spent_usd, 6),
             "done_gpu_hours": {job: round(d, 6) for job, d in sorted(done.items())}}
 
 
@@ -94,6 +96,6 @@ def workload_of(resumes: dict[str, Any] | None, workload: Workload) -> Workload:
     another (its ``resumes`` record) what was left of it then."""
     if not resumes:
         return workload
-    at = datetime.fromisoformat(str(resumes["at"]).replace("Z", "+00:00"))
+    at = parse_ts(str(resumes["at"]))
     return resumed_workload(workload, dict(resumes["done_gpu_hours"]), at,
                             float(resumes.get("spent_usd", 0.0)))

@@ -24,9 +24,9 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
+from costopt.core.pool_ids import ZONE_ID as ZONE_ID_PATTERN
 from costopt.errors import FieldIssue, PricingDataError
 from costopt.files import read_text
-from costopt.pool_ids import ZONE_ID as ZONE_ID_PATTERN
 
 INSTANCE_COLUMNS: tuple[str, ...] = (
     "instance_type",

@@ -21,7 +21,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from costopt.report.spend import MARKET_LABELS, MARKETS, MonthReport
+from costopt.core.money import usd_whole
+from costopt.report.attribution import MARKET_LABELS, MARKETS
+from costopt.report.spend import MonthReport
 
 WIDTH_PX = 1000
 HEIGHT_PX = 420
@@ -34,15 +36,11 @@ _PLANNED = "#b8b8b8"
 _BUDGET = "#c0392b"
 
 
-def _usd(value: float, _pos: object = None) -> str:
-    return f"{value:,.0f}"
-
-
 def _figure() -> tuple[Figure, Axes]:
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
     ax = fig.subplots()
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.88)
-    ax.yaxis.set_major_formatter(FuncFormatter(_usd))
+    ax.yaxis.set_major_formatter(FuncFormatter(usd_whole))
     ax.set_ylabel("USD")
     ax.grid(alpha=0.3, axis="y")
     return fig, ax
@@ -128,7 +126,7 @@ def market_figure(report: MonthReport) -> Figure:
         ax.text(usd, i, f"  {usd:,.2f}{share}", va="center", fontsize=9)
     ax.set_yticks(range(len(names)), [MARKET_LABELS[m] for m in names])
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(FuncFormatter(_usd))
+    ax.xaxis.set_major_formatter(FuncFormatter(usd_whole))
     ax.set_xlim(0, max([*values, 1.0]) * 1.25)
     ax.set_ylabel("")
     ax.grid(alpha=0.3, axis="x")

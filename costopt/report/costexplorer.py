@@ -16,7 +16,7 @@ from typing import Any
 
 from costopt.aws import Clients
 from costopt.awserrors import NO_CREDENTIALS, aws_errors
-from costopt.report.spend import AwsCost
+from costopt.report.comparison import AwsCost
 
 TAG = "costopt:plan"
 METRIC = "UnblendedCost"

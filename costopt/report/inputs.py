@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from costopt.core.months import Month
 from costopt.errors import ReportError
-from costopt.months import Month
 from costopt.orchestrate.ledger import Ledger, state_location
 from costopt.planfile import PlanDocument
 from costopt.report.spend import LedgerView

@@ -19,13 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from costopt.report.spend import MARKET_LABELS, OWNED, MonthReport, SpendLine
+from costopt.core.money import usd
+from costopt.report.attribution import MARKET_LABELS, OWNED
+from costopt.report.spend import MonthReport, SpendLine
 
 SCHEMA = "costopt.report/v1"
-
-
-def _usd(value: float) -> str:
-    return f"{value:,.2f}"
 
 
 def _pct(value: float | None) -> str:
@@ -71,13 +69,13 @@ def headline(report: MonthReport) -> str:
     and the alert band."""
     f, b = report.forecast, report.budget
     cloud = cloud_usd(report)
-    spent = (f"As of {_utc(report.as_of)}, spent USD {_usd(report.total_usd)} (cloud "
-             f"{_usd(cloud)} + owned servers {_usd(report.total_usd - cloud)})")
-    forecast = f"forecast USD {_usd(f.usd)} by month end ({f.basis})"
+    spent = (f"As of {_utc(report.as_of)}, spent USD {usd(report.total_usd)} (cloud "
+             f"{usd(cloud)} + owned servers {usd(report.total_usd - cloud)})")
+    forecast = f"forecast USD {usd(f.usd)} by month end ({f.basis})"
     if b is None:
         return (f"{spent}; {forecast}. No budget: give --budget USD or a workload's "
                 "monthly_budget_usd.")
-    return (f"{spent} of a USD {_usd(b.budget_usd)} budget ({_pct(b.used_pct)}); {forecast}, "
+    return (f"{spent} of a USD {usd(b.budget_usd)} budget ({_pct(b.used_pct)}); {forecast}, "
             f"{_pct(b.forecast_pct)} of the budget: {_band(report)[0]}.")
 
 
@@ -98,20 +96,20 @@ class Table:
 def _summary(report: MonthReport) -> Table:
     f, b, m = report.forecast, report.budget, report.month
     cloud = cloud_usd(report)
-    rows = [("spent so far: cloud + owned", _usd(report.total_usd),
+    rows = [("spent so far: cloud + owned", usd(report.total_usd),
              f"{report.elapsed_hours / 24:g} of {m.hours / 24:g} days; owned servers' "
              "amortisation, idle power, ops and energy included"),
-            ("of which cloud", _usd(cloud), "on-demand + spot: what apply's budget guard "
+            ("of which cloud", usd(cloud), "on-demand + spot: what apply's budget guard "
              "counts against monthly_budget_usd")]
     if b is not None:
-        rows += [("budget", _usd(b.budget_usd), b.source),
+        rows += [("budget", usd(b.budget_usd), b.source),
                  ("used", _pct(b.used_pct), "spent so far / budget")]
     rows += [
-        ("forecast: spent + plans' remaining cost", _usd(f.plan_usd),
-         f"remaining USD {_usd(f.remaining_usd)} from {_utc(report.as_of)} to month end"),
-        ("forecast: run-rate", "-" if f.run_rate_usd is None else _usd(f.run_rate_usd),
+        ("forecast: spent + plans' remaining cost", usd(f.plan_usd),
+         f"remaining USD {usd(f.remaining_usd)} from {_utc(report.as_of)} to month end"),
+        ("forecast: run-rate", "-" if f.run_rate_usd is None else usd(f.run_rate_usd),
          f"spent / {_hours(report.elapsed_hours)} h x {_hours(m.hours)} h"),
-        ("forecast (the larger)", _usd(f.usd), f.basis),
+        ("forecast (the larger)", usd(f.usd), f.basis),
     ]
     if b is not None:
         rows += [("forecast / budget", _pct(b.forecast_pct), _band(report)[0])]
@@ -120,7 +118,7 @@ def _summary(report: MonthReport) -> Table:
 
 def _breakdown(title: str, lines: tuple[SpendLine, ...], total: float, label: str,
                names: Mapping[str, str] | None = None) -> Table:
-    rows = tuple((names.get(x.name, x.name) if names else x.name, _usd(x.usd),
+    rows = tuple((names.get(x.name, x.name) if names else x.name, usd(x.usd),
                   _pct(100 * x.usd / total) if total else "-", _hours(x.instance_hours),
                   _hours(x.gpu_hours)) for x in lines)
     return Table(title, (label, "USD", "share", "instance-hours", "GPU-hours"), rows)
@@ -130,8 +128,8 @@ def _daily(report: MonthReport) -> Table:
     rows, running = [], 0.0
     for d in report.daily:
         running += d.usd
-        rows.append((d.day.isoformat(), _usd(d.owned_usd), _usd(d.on_demand_usd),
-                     _usd(d.spot_usd), _usd(d.usd), _usd(running)))
+        rows.append((d.day.isoformat(), usd(d.owned_usd), usd(d.on_demand_usd),
+                     usd(d.spot_usd), usd(d.usd), usd(running)))
     return Table("Daily spend (UTC days)",
                  ("day", "owned", "on-demand", "spot", "total", "cumulative"), tuple(rows))
 
@@ -139,9 +137,9 @@ def _daily(report: MonthReport) -> Table:
 def _savings(report: MonthReport) -> Table:
     s = report.savings
     return Table("Savings against all on-demand", ("figure", "USD"), (
-        ("cloud spend", _usd(s.cloud_usd)),
-        ("the same instance-hours at on-demand prices", _usd(s.on_demand_usd)),
-        ("saved", f"{_usd(s.savings_usd)} ({_pct(s.savings_pct)})"),
+        ("cloud spend", usd(s.cloud_usd)),
+        ("the same instance-hours at on-demand prices", usd(s.on_demand_usd)),
+        ("saved", f"{usd(s.savings_usd)} ({_pct(s.savings_pct)})"),
     ), note="Owned servers are not in this comparison.")
 
 
@@ -155,9 +153,9 @@ def _aws(report: MonthReport) -> Table | None:
     a = report.aws
     if a is None:
         return None
-    rows = [(r.day.isoformat(), r.instance_type, _usd(r.ledger_usd), _usd(r.aws_usd),
-             _usd(r.difference_usd), "estimated" if r.estimated else "") for r in a.rows]
-    rows.append(("total", "", _usd(a.ledger_usd), _usd(a.aws_usd), _usd(a.difference_usd), ""))
+    rows = [(r.day.isoformat(), r.instance_type, usd(r.ledger_usd), usd(r.aws_usd),
+             usd(r.difference_usd), "estimated" if r.estimated else "") for r in a.rows]
+    rows.append(("total", "", usd(a.ledger_usd), usd(a.aws_usd), usd(a.difference_usd), ""))
     tags = ", ".join(a.plan_ids) or "(none)"
     return Table("AWS Cost Explorer against the ledger (cloud, USD)",
                  ("day", "instance type", "ledger", "AWS", "AWS - ledger", ""), tuple(rows),

@@ -13,11 +13,12 @@ import html
 from datetime import datetime
 from typing import Any
 
+from costopt.core.money import usd
+from costopt.core.times import ts
 from costopt.planfile import PlanDocument
 from costopt.report.render import _CSS, Table, _html_table
 from costopt.risk.fanout import Sweep
 from costopt.risk.stats import RiskSummary
-from costopt.workload import iso
 
 
 def _r(value: float | None, places: int = 4) -> float | None:
@@ -25,7 +26,7 @@ def _r(value: float | None, places: int = 4) -> float | None:
 
 
 def _t(moment: datetime | None) -> str | None:
-    return iso(moment) if moment is not None else None
+    return ts(moment) if moment is not None else None
 
 
 def risk_document(plan: PlanDocument, sweep: Sweep, summary: RiskSummary | None, *,
@@ -49,7 +50,7 @@ def risk_document(plan: PlanDocument, sweep: Sweep, summary: RiskSummary | None,
         doc["cost"] = {"p10_usd": _r(c.p10_usd), "p50_usd": _r(c.p50_usd),
                        "p90_usd": _r(c.p90_usd), "max_usd": _r(c.max_usd),
                        "mean_usd": _r(c.mean_usd)}
-        doc["jobs"] = [{"job": j.job, "deadline": iso(j.deadline),
+        doc["jobs"] = [{"job": j.job, "deadline": ts(j.deadline),
                         "miss_probability": _r(j.miss_probability),
                         "p50_finish": _t(j.p50_finish), "p90_finish": _t(j.p90_finish)}
                        for j in summary.jobs]
@@ -69,10 +70,6 @@ def risk_document(plan: PlanDocument, sweep: Sweep, summary: RiskSummary | None,
     return doc
 
 
-def _usd(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
 def _when(stamp: str | None) -> str:
     """``2027-01-25T00:00:00Z`` -> ``01-25 00:00``; ``None`` -> not finished."""
     return stamp[5:16].replace("T", " ") if stamp else "not finished"
@@ -85,9 +82,9 @@ def headline(doc: dict[str, Any]) -> str:
         return f"Risk: none of {doc['scenarios']} scenario(s) ran to its end."
     at_risk = [f"{j['job']} {j['miss_probability']:.0%}" for j in doc["jobs"]
                if j["miss_probability"] > 0]
-    return (f"Risk over {doc['completed']} scenario(s): P50 {_usd(c['p50_usd'])} USD, P90 "
-            f"{_usd(c['p90_usd'])} USD (planned {_usd(doc['planned_usd'])}, all on-demand "
-            f"{_usd(doc['on_demand_only_usd'])}); jobs at risk of missing their deadline: "
+    return (f"Risk over {doc['completed']} scenario(s): P50 {usd(c['p50_usd'])} USD, P90 "
+            f"{usd(c['p90_usd'])} USD (planned {usd(doc['planned_usd'])}, all on-demand "
+            f"{usd(doc['on_demand_only_usd'])}); jobs at risk of missing their deadline: "
             f"{', '.join(at_risk) or 'none'}.")
 
 
@@ -95,7 +92,7 @@ def tables(doc: dict[str, Any]) -> list[Table]:
     """The cost spread, the jobs and the pools of the tail, as formatted tables."""
     c = doc["cost"] or {}
     cost = Table("Realised cost over the scenarios (USD, variable cost of the horizon)",
-                 ("figure", "USD"), tuple((label, _usd(value)) for label, value in (
+                 ("figure", "USD"), tuple((label, usd(value)) for label, value in (
                      ("P10", c.get("p10_usd")), ("P50 (median)", c.get("p50_usd")),
                      ("P90", c.get("p90_usd")), ("max", c.get("max_usd")),
                      ("mean", c.get("mean_usd")), ("planned", doc["planned_usd"]),
@@ -106,8 +103,8 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                  text=(0, 1, 3, 4))
     tail = Table(f"Pools in the tail (USD; the {doc['tail_scenarios']} scenario(s) at or above "
                  "P90)", ("pool", "mean", "tail", "excess", "share", "avail.", "tail avail."),
-                 tuple((t["pool"], _usd(t["mean_usd"]), _usd(t["tail_mean_usd"]),
-                        _usd(t["excess_usd"]), f"{t['excess_share']:.0%}",
+                 tuple((t["pool"], usd(t["mean_usd"]), usd(t["tail_mean_usd"]),
+                        usd(t["excess_usd"]), f"{t['excess_share']:.0%}",
                         _share(t["mean_availability"]), _share(t["tail_availability"]))
                        for t in doc["tail_pools"]),
                  note="excess: the pool's mean cost in the tail less its mean over all "

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import yaml
 
+from costopt.core.times import ts
 from costopt.errors import FieldIssue
 from costopt.files import write_atomically
 from costopt.risk.scenarios import WindowSource
 from costopt.traces import PoolTrace, TraceError, load_manifest, read_trace, write_trace
-from costopt.workload import iso
 
 
 def load_source(path: Path) -> WindowSource:
@@ -35,7 +35,7 @@ def write_scenario(traces: list[PoolTrace], folder: Path) -> Path:
     for t in traces:
         name = t.pool.text.replace(":", "_") + ".json"
         write_trace(t.trace, folder / name)
-        entries.append({"pool": t.pool.text, "file": name, "start": iso(t.start)})
+        entries.append({"pool": t.pool.text, "file": name, "start": ts(t.start)})
     manifest = folder / "traces.yaml"
     text = yaml.safe_dump(entries, sort_keys=False)
     write_atomically(manifest, lambda partial: partial.write_text(text, encoding="utf-8"))

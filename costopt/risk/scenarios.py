@@ -25,9 +25,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from costopt.core.pool_ids import parse_pool_id
+from costopt.core.times import parse_ts, ts
 from costopt.errors import FieldIssue
 from costopt.planfile import PlanDocument
-from costopt.pool_ids import parse_pool_id
 from costopt.traces import PoolTrace, SynthSpec, Trace, TraceError, synth, traces_by_pool
 
 DEFAULT_AVAILABILITY = 0.59
@@ -127,8 +128,7 @@ def scenario_seeds(seed: int, count: int) -> list[int]:
 
 
 def _horizon(plan: PlanDocument) -> tuple[datetime, datetime]:
-    return (datetime.fromisoformat(plan.horizon["start"].replace("Z", "+00:00")),
-            datetime.fromisoformat(plan.horizon["end"].replace("Z", "+00:00")))
+    return parse_ts(plan.horizon["start"]), parse_ts(plan.horizon["end"])
 
 
 def _aligned(pool: str, start: datetime, label: str, trace: Trace) -> PoolTrace:
@@ -191,7 +191,7 @@ class WindowSource:
                 if (hi - lo).total_seconds() / 3600 < hours:
                     raise TraceError(used[0].file, [FieldIssue(
                         "start", f"the manifest's traces of the plan's pools overlap from "
-                        f"{lo:%Y-%m-%dT%H:%M:%SZ} to {hi:%Y-%m-%dT%H:%M:%SZ}",
+                        f"{ts(lo)} to {ts(hi)}",
                         f"must share at least the plan's horizon ({hours:g} h) to draw "
                         "windows from. To fix: give longer traces, or starts that align them")])
             return
@@ -217,7 +217,7 @@ class WindowSource:
             lo, hi = max(t.start for t in used), min(t.end for t in used)
             step = timedelta(seconds=min(t.trace.gap_seconds for t in used))
             at = lo + step * int(rng.integers(0, int((hi - lo - (end - start)) / step) + 1))
-            return [_aligned(t.pool.text, start, f"{t.file}@{at:%Y-%m-%dT%H:%M:%SZ}", _window(
+            return [_aligned(t.pool.text, start, f"{t.file}@{ts(at)}", _window(
                 t.trace, t.tick_of(at), hours)) for t in used]
         out = []
         for pool in spot_pools(plan):

@@ -30,7 +30,8 @@ from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.traces import PoolTrace, check_coverage, traces_by_pool
-from costopt.workload import Workload, price_date_of
+from costopt.workload import Workload
+from costopt.workload_checks import price_date_of
 
 Say = Callable[[str, str], None]
 

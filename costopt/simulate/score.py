@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from costopt.core.times import ts
 from costopt.simulate.hindsight import Hindsight
 from costopt.simulate.run import Simulation
 from costopt.traces import PoolTrace, trace_stats
-from costopt.workload import iso
 
 
 def _r(value: float | None, places: int = 4) -> float | None:
@@ -44,14 +44,14 @@ def score_document(sim: Simulation, hindsight: Hindsight | None,
         "actions": dict(sorted(sim.said.items())),
         "notes": list(sim.notes),
         "jobs": [{
-            "job": p.job, "deadline": iso(p.deadline),
-            "finished": iso(p.finished_at) if p.finished_at else None,
+            "job": p.job, "deadline": ts(p.deadline),
+            "finished": ts(p.finished_at) if p.finished_at else None,
             "met_deadline": p.met_deadline, "realised_usd": _r(p.usd),
             "spot_hours": _r(p.spot_hours), "on_demand_hours": _r(p.on_demand_hours),
             "interruptions": p.interruptions, "needed_gpu_hours": _r(p.needed_gpu_hours),
             "done_gpu_hours": _r(p.done_gpu_hours),
         } for p in sim.jobs.values()],
-        "traces": [{"pool": t.pool.text, "file": t.file, "start": iso(t.start),
+        "traces": [{"pool": t.pool.text, "file": t.file, "start": ts(t.start),
                     **{k: _r(v) if isinstance(v, float) else v
                        for k, v in vars(trace_stats(t.trace)).items()}} for t in traces],
     }

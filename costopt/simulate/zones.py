@@ -26,8 +26,8 @@ from datetime import datetime
 
 import numpy as np
 
+from costopt.core.pool_ids import PoolId
 from costopt.plan.pools import CloudPool, cloud_id
-from costopt.pool_ids import PoolId
 from costopt.traces import PoolTrace, SynthSpec, synth
 
 ZONE_AVAILABILITY = (0.2, 0.9)

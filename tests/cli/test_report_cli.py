@@ -104,7 +104,8 @@ def test_bad_month(state: Path, month: str) -> None:
 
 def test_bad_options(state: Path, tmp_path: Path) -> None:
     code, _out, err = run("report", "--month", "2026-12", "--format", "pdf")
-    assert code == 2 and "'pdf'; valid: md, html, csv, json" in err
+    said = " ".join(err.replace("│", " ").split())  # the message, out of its box's lines
+    assert code == 2 and "'pdf' is not one of 'md', 'html', 'csv', 'json'" in said
     code, _out, err = run("report", "--month", "2026-12", "--workload",
                           str(tmp_path / "missing.yaml"), "--state-dir", str(state))
     assert code == 1 and "file not found" in err and "Traceback" not in err

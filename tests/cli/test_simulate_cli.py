@@ -172,7 +172,7 @@ def test_synth_zones_writes_a_manifest_simulate_reads(tmp_path: Path) -> None:
     from costopt.plan.pools import build_pools
     from costopt.pricing.catalog import load_catalog
     from costopt.traces import load_manifest
-    from costopt.workload import load_workload
+    from costopt.workload_checks import load_workload
 
     (tmp_path / "workload.yaml").write_text(WORKLOAD)
     result = CliRunner().invoke(app, ["traces", "synth-zones", "--workload",

@@ -151,7 +151,7 @@ def test_a_ledger_moved_away_does_not_forget_what_was_spent(
     import re
     from datetime import datetime
 
-    from costopt.months import Month
+    from costopt.core.months import Month
 
     assert apply_at(plan_file, tmp_path / "first", 0, aws).returncode == 0
     moment = datetime.fromisoformat(at(12).replace("Z", "+00:00"))

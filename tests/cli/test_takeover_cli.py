@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
-from cli.fleet_cli import IMAGE, apply, plan, run_cli, running, states, tags
+from cli.fleet_cli import IMAGE, apply, fleet, plan, run_cli, running, states, tags
 from orchestrate.aws_faults import Crash, Faults
 
 from costopt.orchestrate.ledger import Ledger
@@ -228,3 +229,56 @@ def test_a_takeover_killed_after_any_call_ends_with_tags_and_ledger_agreeing(
     # killed before AWS saw it: undone, claimed again; after: finished, not claimed again
     assert claims == (["failed", "ok"] if kill_after == "the claim's intent" else ["ok"])
     assert "No changes" in apply(newer_file, state, "2027-01-04T01:00:00Z", aws).stdout
+
+
+GANG = '  - {name: pair, gpus: 1, nodes: 2, gpu_hours: 48, run: "python train.py"}\n'
+
+
+def test_a_replan_claims_a_running_gang_whole_and_starts_its_stopped_rank(
+        tmp_path: Path, aws: str) -> None:
+    """The issue's case: with an identical fleet, the new plan terminated the older plan's
+    2-node gang and launched it again, and left one old rank stopped (9 instances where 7
+    were wanted). Each job of SMALL + GANG needs p3.2xlarge (1 GPU, 3.00 USD/h) all day: 48
+    GPU-h on 2 nodes and 24 GPU-h on one in 24 h: the plan runs the gang's ranks 0 and 1 and
+    eval-long from 00:00, 3 launches. At 01:00 rank 1 has been stopped behind costopt's back, and
+    the plan is made again from its progress (``plan --resume``: another plan id). Applying it
+    claims the three instances, starts the stopped rank: the same 3 ids, all running, none
+    launched or terminated."""
+    (tmp_path / "w.yaml").write_text(SMALL + GANG)
+    state = tmp_path / "state"
+    first = plan(tmp_path / "w.yaml", tmp_path / "first.json")
+    result = apply(tmp_path / "first.json", state, START, aws, "--yes")
+    assert result.returncode == 0, result.stderr + result.stdout
+    launched = states("us-east-1")
+    assert sorted(launched.values()) == ["running"] * 3
+    ranks = {tags(i)["costopt:node-rank"]: i for i in fleet("us-east-1")
+             if "costopt:gang" in tags(i)}
+    assert sorted(ranks) == ["0", "1"]
+    gang_ids = {tags(i).get("costopt:gang-id") for i in ranks.values()}
+    boto3.client("ec2", region_name="us-east-1").stop_instances(
+        InstanceIds=[ranks["1"]["InstanceId"]])
+
+    second = plan(tmp_path / "w.yaml", tmp_path / "second.json", "--resume",
+                  str(tmp_path / "first.json"), "--at", "2027-01-04T01:00:00Z",
+                  "--state-dir", str(state))
+    assert second != first
+    result = apply(tmp_path / "second.json", state, "2027-01-04T01:00:00Z", aws, "--yes")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Changes: 0 to launch, 1 to start, 0 to stop, 0 to terminate, 3 to claim from an " \
+        "older plan." in result.stdout
+    now = {i["InstanceId"]: i for i in fleet("us-east-1")}
+    assert {k: i["State"]["Name"] for k, i in now.items()} == {k: "running" for k in launched}
+    assert {tags(i)["costopt:plan"] for i in now.values()} == {second}
+    # the ranks are still one gang: the id their user data finds rank 0 by is kept
+    [gang_id] = gang_ids
+    assert gang_id is not None and gang_id.startswith(f"{first}.g")
+    assert sorted((tags(i)["costopt:node-rank"], tags(i)["costopt:gang-id"])
+                  for i in now.values() if "costopt:gang" in tags(i)) == [
+        ("0", gang_id), ("1", gang_id)]
+    with Ledger.open(state) as ledger:
+        assert {i.plan_id for i in ledger.instances()} == {second}
+        assert sorted(a.kind for a in ledger.actions(second)) == [
+            "claim", "claim", "claim", "start"]
+
+    again = apply(tmp_path / "second.json", state, "2027-01-04T02:00:00Z", aws)
+    assert "No changes: the fleet matches the plan." in again.stdout, again.stdout

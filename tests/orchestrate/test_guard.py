@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fleet_plans import at, plan, pool, seen
 
-from costopt.months import Month
+from costopt.core.months import Month
 from costopt.orchestrate.guard import (
     BudgetGuard,
     far_clock_refusal,

@@ -293,10 +293,12 @@ def test_an_older_plans_gang_ranks_are_ended_not_left_stopped() -> None:
         "stopped, and it runs no slot of this plan (of the plan old this one replaces)"]
 
 
-def _gang_plan(nodes: int = 2) -> object:
+def _gang_plan(nodes: int = 2, gang_from: float = 0) -> object:
     """P16 (24.00 USD/h) over [0, 12): slot 0 a one-node job ``solo``; slots 1.. the ranks
-    0.. of gang 1, ``nodes`` nodes of job ``pair``; both jobs have commands."""
-    raw = pool(P16, [(0, 0, 12)] + [(1 + r, 0, 12) for r in range(nodes)], usd_per_hour=24.0)
+    0.. of gang 1, ``nodes`` nodes of job ``pair``, from ``gang_from``; both jobs have
+    commands."""
+    raw = pool(P16, [(0, 0, 12)] + [(1 + r, gang_from, 12) for r in range(nodes)],
+               usd_per_hour=24.0)
     raw["slots"][0]["jobs"] = ["solo"]
     for rank, s in enumerate(raw["slots"][1:]):
         s.update({"jobs": ["pair"], "gang": 1, "node_rank": rank, "nodes": nodes})
@@ -351,3 +353,22 @@ def test_a_gang_of_another_shape_or_without_a_gang_id_is_ended_not_kept() -> Non
                   if a.kind != "claim") == [
         ("launch", 1, None), ("launch", 2, None),
         ("terminate", 0, "i-r0"), ("terminate", 1, "i-r1")]
+
+
+def test_a_gang_taken_over_before_its_slots_is_stopped_and_claimed_for_its_ranks() -> None:
+    """The newer plan runs the gang from 03:00, within the period (12 h) after 01:00: its two
+    running ranks are stopped, not ended, and claimed for the slots of their ranks (1 and 2),
+    so that the next run starts them there; solo is claimed for slot 0 as it runs."""
+    recon = reconcile(_gang_plan(gang_from=3), at(1), _older_gang("running"))
+    assert sorted((a.kind, a.slot, a.instance_id) for a in recon.actions) == [
+        ("claim", 0, "i-solo"), ("claim", 1, "i-r0"), ("claim", 2, "i-r1"),
+        ("stop", 0, "i-r0"), ("stop", 1, "i-r1")]  # a stop names the slot it was tagged with
+    assert {a.reason for a in recon.actions if a.kind == "claim" and a.slot} == {
+        "of the plan old this one replaces; kept stopped"}
+    # 03:00, as the claims and stops left them (this plan's, gang 1, slots 1 and 2): started
+    r0, r1, solo = _older_gang("stopped")
+    claimed = [replace(r0, state="stopped", plan_id="new", slot=1, gang=1),
+               replace(r1, plan_id="new", slot=2, gang=1), replace(solo, plan_id="new", slot=0)]
+    recon = reconcile(_gang_plan(gang_from=3), at(3), claimed)
+    assert sorted((a.kind, a.slot, a.instance_id) for a in recon.actions) == [
+        ("start", 1, "i-r0"), ("start", 2, "i-r1")]

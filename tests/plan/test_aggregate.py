@@ -16,7 +16,8 @@ from costopt.plan.model import build_model
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools, eligibility
 from costopt.plan.solve import solve
-from costopt.workload import Horizon, Workload, parse_workload
+from costopt.workload import Horizon, Workload
+from costopt.workload_checks import parse_workload
 
 
 def test_runs_of_periods_with_the_same_jobs_merge() -> None:

@@ -14,7 +14,7 @@ from costopt.plan.layout import Piece, Placement, lay_out
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.pricing.catalog import load_catalog
-from costopt.workload import load_workload
+from costopt.workload_checks import load_workload
 
 REPO = Path(__file__).resolve().parents[2]
 H = 3_600_000_000  # an hour in the layout's microseconds
@@ -40,13 +40,79 @@ def test_an_8_gpu_job_and_a_1_gpu_job_on_one_p4d_for_a_day_is_infeasible() -> No
                        {"name": "small", "gpus": 1, "gpu_hours": 20, "speed": A100}],
                       max_instances=[{"instance_type": "p4d.24xlarge", "region": "us-east-1",
                                       "market": "on_demand", "count": 1}])
-    result = make_plan(w, cat)
-    assert result.status == "infeasible"
-    [short] = result.shortfalls
+    short = only_shortfall(make_plan(w, cat))
     assert (short.job, short.gpu_hours) == ("small", pytest.approx(8.0, abs=1e-6))
     assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) small (1 GPU) "
                                    "never fits one instance at once beside big (8 GPUs)")
     assert "at 1 instance(s) at once" in short.reason
+
+
+def only_shortfall(result):
+    """The plan's one shortfall, once the plan is known infeasible."""
+    assert result.status == "infeasible"
+    [short] = result.shortfalls
+    return short
+
+
+def test_three_3_gpu_jobs_wrap_around_on_one_8_gpu_instance() -> None:
+    """Three jobs of 40 GPU-hours on 3 GPUs each (13.33 h), a day, p4d only. Two 3-GPU gangs
+    share 8 GPUs (each holds 4): the LP buys 3 x 13.33 h x 4 / 8 = 20 instance-hours,
+    439.20 USD. Side by side, j0 and j1 would leave j2 3 GPUs only from 13.33 h: 6.67 h
+    short. Wrapped around (McNaughton): j0 0-13.33 on one lane, j1 13.33-20 there and 0-6.67
+    on the other, j2 6.67-20: all 40 gang-hours in 20 h, no job beside itself."""
+    w, cat = p4d_only([{"name": f"j{i}", "gpus": 3, "gpu_hours": 40, "speed": A100}
+                       for i in range(3)])
+    result = make_plan(w, cat)
+    assert result.status == "optimal"
+    assert result.total_usd == pytest.approx(20 * 21.96, abs=0.01)
+    [pool] = result.fleet
+    [run] = pool.runs
+    assert (run.start, run.end) == (D0, D0 + timedelta(hours=20))
+    assert sum((u.end - u.start).total_seconds() * u.gpus for u in run.uses) / 3600 == \
+        pytest.approx(120.0)
+    walk_the_layout(w, to_document(result, "w.yaml", "0" * 64).as_json())
+
+
+def test_a_pool_whose_jobs_cannot_fill_its_gpus_buys_more_instance_time() -> None:
+    """Three jobs of 60 GPU-hours on 3 GPUs each (20 h), a day, p4d only. No job is wider
+    than half the instance and none is split over pools, so no ``layout`` row applies. The
+    LP's packing buys 3 x 20 h x 4 GPUs held / 8 = 30 instance-hours (658.80 USD): one
+    instance all day and one for 6 h, both running 0-6 h - four 3-GPU lanes then but three
+    jobs, each on one lane at a time, so 6 lane-hours idle and 6 h of gangs short,
+    whatever the layout. The planner learns that the pool's jobs fill less of its GPUs and
+    buys more instance time until the layout fits: dearer than the packing's 658.80, no
+    more than two instances all day (1,054.08), and every job's work on its slots."""
+    w, cat = p4d_only([{"name": f"j{i}", "gpus": 3, "gpu_hours": 60, "speed": A100}
+                       for i in range(3)])
+    result = make_plan(w, cat)
+    assert result.status == "optimal" and not result.shortfalls
+    assert 30 * 21.96 < result.total_usd <= 48 * 21.96
+    walk_the_layout(w, to_document(result, "w.yaml", "0" * 64).as_json())
+
+
+def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasible() -> None:
+    """``wide`` (4 GPUs, two trials at once, 160 GPU-hours: 40 gang-hours) and ``narrow``
+    (2 GPUs, 32 GPU-hours: 16 h) on one p4d for a day. GPU-hours fit exactly (160 + 32 =
+    8 x 24) and no ``layout`` row applies (4 and 2 GPUs are not over half of 8), so the
+    LP buys the 24 h. But while ``narrow`` runs, ``wide`` has one gang (4 + 4 + 2 > 8): in
+    x hours of ``narrow`` ``wide`` gets x + 2 (24 - x) = 48 - x gang-hours, so x <= 8 and at
+    least 2 x (16 - 8) = 16 GPU-hours are short, however laid out (more if ``wide`` gave
+    way). Learning that the pool fills less of its GPUs asks for instance time the cap of
+    one p4d does not give, so the loop ends with the layout short: the plan is infeasible,
+    naming the job, the pool and why - never written as if it fitted."""
+    cap = {"instance_type": "p4d.24xlarge", "region": "us-east-1", "market": "on_demand",
+           "count": 1}
+    w, cat = p4d_only([{"name": "wide", "gpus": 4, "parallel": 2, "gpu_hours": 160,
+                        "speed": A100},
+                       {"name": "narrow", "gpus": 2, "gpu_hours": 32, "speed": A100}],
+                      max_instances=[cap])
+    result = make_plan(w, cat)
+    short = only_shortfall(result)
+    assert (short.job, short.gpu_hours) == ("narrow", pytest.approx(16.0, abs=1e-3))
+    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) 8.00 h of "
+                                   "narrow's gangs (2 GPUs) from 2027-01-01 00:00 find no "
+                                   "GPUs free")
+    assert result.total_usd == pytest.approx(24 * 21.96, abs=0.01)
 
 
 def test_two_4_gpu_jobs_share_one_8_gpu_instance_at_once() -> None:

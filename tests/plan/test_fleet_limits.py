@@ -57,6 +57,7 @@ def limited_case(draw: st.DrawFn):
                      "gpu_hours": draw(st.floats(1.0, 200.0)),
                      "interruptible": draw(st.booleans()),
                      "nodes": draw(st.sampled_from([1, 1, 1, 2, 3])),
+                     "parallel": draw(st.sampled_from([1, 1, 2, 4])),
                      "start": _at(first * period_hours), "deadline": _at(last * period_hours)})
     cloud = {"quotas": quotas, "max_instances": caps, "regions": REGIONS,
              "setup_minutes": draw(st.sampled_from([0, 10, 25])),
@@ -69,8 +70,8 @@ def _at(hours: int) -> str:
     return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
 
 
-EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=60)))
-"""Examples drawn per run: 300 in the suite (60 fixed ones in CI, a solve each);
+EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
+"""Examples drawn per run: 300 in the suite, 40 in CI (a fixed set, a few seconds);
 ``scripts/fleet_walk.py`` asks for more."""
 
 

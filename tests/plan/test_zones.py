@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from builders import catalog, offer, workload
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.errors import WorkloadError
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools, eligibility, prune_dominated
 from costopt.planfile import read_plan, write_plan
-from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import ZoneSpotPrice, load_catalog
 from costopt.traces import load_manifest
-from costopt.workload import check_against_catalog
+from costopt.workload_checks import check_against_catalog
 
 NO_OVERHEAD = {"setup_minutes": 0, "min_instance_minutes": 0}
 

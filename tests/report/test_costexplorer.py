@@ -17,18 +17,14 @@ import requests
 from month_case import NOW, build_ledger
 from moto import mock_aws
 
+from costopt.core.months import Month
 from costopt.errors import AwsError
-from costopt.months import Month
+from costopt.report.attribution import owned_from_plans
+from costopt.report.comparison import AwsCost, join_cost_explorer, tagged_plan_ids
 from costopt.report.costexplorer import daily_costs, window
+from costopt.report.forecast import choose_budget
 from costopt.report.inputs import read_ledger
-from costopt.report.spend import (
-    AwsCost,
-    choose_budget,
-    join_cost_explorer,
-    month_report,
-    owned_from_plans,
-    tagged_plan_ids,
-)
+from costopt.report.spend import month_report
 
 QUEUE = "http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results"
 

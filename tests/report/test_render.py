@@ -16,16 +16,13 @@ import pytest
 from month_case import NOW, build_ledger
 from PIL import Image
 
-from costopt.months import Month
+from costopt.core.months import Month
+from costopt.report.attribution import owned_from_plans
 from costopt.report.charts import CHARTS, COLOURS, HEIGHT_PX, WIDTH_PX, chart_pngs, figures
+from costopt.report.forecast import choose_budget
 from costopt.report.inputs import read_ledger
 from costopt.report.render import csv_text, html_page, json_document, markdown
-from costopt.report.spend import (
-    MonthReport,
-    choose_budget,
-    month_report,
-    owned_from_plans,
-)
+from costopt.report.spend import MonthReport, month_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

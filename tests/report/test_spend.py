@@ -41,25 +41,16 @@ from month_case import (
     slots,
 )
 
+from costopt.core.months import Month
 from costopt.errors import ReportError
-from costopt.months import Month
 from costopt.orchestrate.ledger import Ledger
 from costopt.planfile import PlanDocument
+from costopt.report.attribution import OwnedCost, owned_from_plans, owned_from_workload
+from costopt.report.comparison import AwsCost, join_cost_explorer
+from costopt.report.forecast import Budget, band_pct, choose_budget
 from costopt.report.inputs import read_ledger
-from costopt.report.spend import (
-    AwsCost,
-    Budget,
-    LedgerView,
-    MonthReport,
-    OwnedCost,
-    band_pct,
-    choose_budget,
-    join_cost_explorer,
-    month_report,
-    owned_from_plans,
-    owned_from_workload,
-    plan_windows,
-)
+from costopt.report.spend import LedgerView, MonthReport, month_report
+from costopt.report.windows import plan_windows
 
 DECEMBER = Month(2026, 12)
 CENT = 0.005

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from builders import catalog, offer, workload
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools
 from costopt.planfile import PlanDocument
-from costopt.pool_ids import parse_pool_id
 from costopt.pricing.catalog import PriceCatalog
 from costopt.traces import PoolTrace, Trace
 from costopt.workload import Workload

@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 from sim_cases import SPOT, T0, issue_job, planned, prices
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.orchestrate.policy import POLICIES
-from costopt.pool_ids import parse_pool_id
 from costopt.simulate.run import simulate
 from costopt.simulate.uniform_progress import UniformProgress
 from costopt.traces import PoolTrace, SynthSpec, synth

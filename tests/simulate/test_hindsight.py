@@ -11,8 +11,8 @@ import pytest
 from builders import catalog, offer, workload
 from sim_cases import SPOT, T0, at, hourly, issue_job, one_job, planned, prices
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.errors import InputFileError
-from costopt.pool_ids import parse_pool_id
 from costopt.simulate.hindsight import capacity_caps, frictionless, hindsight, lp_bound
 from costopt.simulate.run import simulate
 from costopt.simulate.uniform_progress import UniformProgress

@@ -26,11 +26,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from costopt.core.times import is_time
 from costopt.errors import CostoptError, LedgerError
 from costopt.files import file_in_place
 from costopt.orchestrate.ledger.location import StateLocation
 from costopt.orchestrate.ledger.schema import ADDED, TABLES, TIMES, VERSION, ddl
-from costopt.orchestrate.ledger.times import is_time
 from costopt.planfile import PlanDocument
 
 TIME_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]Z"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from costopt.core.places import default_state_dir
 from costopt.errors import CostoptError
 from costopt.files import check_file_place
 
@@ -94,12 +95,6 @@ def state_location(state: str | None, state_dir: Path | None) -> StateLocation:
     if state_dir is not None:
         raise StateUrlError("--state and --state-dir both name a ledger. To fix: pass one")
     return parse_state_url(state, source)
-
-
-def default_state_dir() -> Path:
-    """``$XDG_STATE_HOME/costopt``, else ``~/.local/state/costopt``."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "costopt"
 
 
 def ledger_path(state_dir: Path | None = None) -> Path:

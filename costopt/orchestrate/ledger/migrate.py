@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from costopt.core.months import Month
+from costopt.core.times import EPOCH, parse_ts
 from costopt.errors import CostoptError
-from costopt.months import Month
 from costopt.orchestrate.ledger.engines import EXPECTED
 from costopt.orchestrate.ledger.schema import NUMBERED, TABLES
 from costopt.orchestrate.ledger.store import Ledger
-from costopt.orchestrate.ledger.times import EPOCH, parse_ts
 
 COPIED = [t for t in TABLES if t != "leases"]
 """The tables a migration copies, parents before children."""

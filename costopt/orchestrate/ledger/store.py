@@ -21,10 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from costopt.core.times import parse_ts, ts
 from costopt.errors import CostoptError
 from costopt.orchestrate.ledger.engines import Engine, SqliteEngine, open_engine
 from costopt.orchestrate.ledger.location import StateLocation
-from costopt.orchestrate.ledger.times import parse_ts, ts
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,16 @@ def parse_pool_id(text: str) -> PoolId:
             return PoolId(text, "aws", region=parts[1], instance_type=parts[2],
                           market=market, zone_id=zone)
     raise ValueError(f"not a pool id; valid: {FORMS}")
+
+
+def pool_words(pool: str) -> str:
+    """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
+    ``spot p3.2xlarge us-east-1``; a spot pool's zone last (``... us-east-1 use1-az1``)."""
+    try:
+        p = parse_pool_id(pool)
+    except ValueError:
+        return pool
+    if p.kind != "aws":
+        return f"{p.kind} {p.name}"
+    words = [str(p.market).replace("_", "-"), p.instance_type, p.region, p.zone_id]
+    return " ".join(w for w in words if w)

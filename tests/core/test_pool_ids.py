@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costopt.pool_ids import is_local_zone, parse_pool_id
+from costopt.core.pool_ids import is_local_zone, parse_pool_id
 
 
 def test_every_form_parses() -> None:

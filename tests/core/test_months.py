@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from costopt.core.months import Month
 from costopt.errors import ReportError
-from costopt.months import Month
 
 
 def test_a_month_is_parsed_with_its_bounds() -> None:
