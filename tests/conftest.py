@@ -22,8 +22,11 @@ settings.load_profile(PROFILE)
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test can read real credentials, reach a real account by accident, or see the
-    user's price file and ledger."""
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE", "COSTOPT_STATE_URL"):
+    user's price file and ledger; and none sees the terminal size of whoever runs pytest
+    (an xdist worker has ``COLUMNS=80``, one process run from a pipe none): a command run in
+    process writes as to a pipe, and tests that mean a width set it."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE", "COSTOPT_STATE_URL",
+                "COLUMNS", "LINES"):
         monkeypatch.delenv(key, raising=False)
     fake = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
