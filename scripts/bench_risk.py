@@ -7,7 +7,11 @@ it, outages of 1.58 h on average: docs/risk.md) and carries the plan out with
 ``simulate``'s code. Then, with the same master seed:
 
 1. ``--speedup`` scenarios (default 4) in this process, then the same on 2 local processes:
-   scenarios per second of each and the ratio (the target: 2 processes >= 1.8x one);
+   scenarios per second of each and the ratio (the target: 2 processes >= 1.8x one), with
+   the CPU-seconds of each scenario in this process and the most two processes could gain
+   with those scenarios (dealt in order to whichever process is free: a few scenarios of
+   unequal length leave one process idle at the end), and the load average (the machine is
+   shared: other work takes cores from the two processes);
 2. ``--scenarios`` scenarios (default 200; 0 to stop after 1) on local processes, every
    core (the target: under 10 minutes on this machine);
 3. the same on a local Ray (``ray.init`` with this machine's cores, its start-up timed
@@ -32,6 +36,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "examples" / "workload.yaml"
+
+
+def makespan(seconds: list[float], workers: int) -> float:
+    """How long ``workers`` processes take for tasks of ``seconds``, each task dealt in
+    order to the process free first (as a process pool does)."""
+    free = [0.0] * workers
+    for s in seconds:
+        free[free.index(min(free))] += s
+    return max(free)
 
 
 def main() -> None:
@@ -67,17 +80,28 @@ def main() -> None:
           + f"; policy {args.policy}; {os.cpu_count()} cores")
 
     def timed(label: str, seeds: list[int], **how: object) -> tuple[float, list]:
-        started = time.perf_counter()
+        started, load = time.perf_counter(), os.getloadavg()[0]
         sweep = run_sweep(inputs, seeds, **how)  # type: ignore[arg-type]
         seconds = time.perf_counter() - started
         print(f"  {label} ({sweep.runner}): {len(seeds)} scenarios in {seconds:.1f} s, "
-              f"{len(seeds) / seconds:.3f} scenarios/s"
+              f"{len(seeds) / seconds:.3f} scenarios/s (load average {load:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after)"
               + (f", {len(sweep.failures)} FAILED" if sweep.failures else ""))
         return len(seeds) / seconds, sweep.results
 
     few = scenario_seeds(args.seed, args.speedup)
-    one, first = timed("one process", few, workers=1)
+    cpu: list[float] = []
+    clock = [time.process_time()]
+
+    def lap(_outcome: object) -> None:
+        cpu.append(time.process_time() - clock[0])
+        clock[0] = time.process_time()
+
+    one, first = timed("one process", few, workers=1, on_done=lap)
     two, again = timed("two processes", few, workers=2)
+    print("  CPU-seconds per scenario in one process: "
+          + ", ".join(f"{c:.1f}" for c in cpu) + f" (mean {sum(cpu) / len(cpu):.1f}); "
+          f"the most 2 processes can gain with them: {sum(cpu) / makespan(cpu, 2):.2f}x")
     print(f"  speed-up of 2 processes over 1: {two / one:.2f}x (target >= 1.8x); same "
           f"results: {first == again}")
     if args.scenarios == 0:  # the speed-up only

@@ -194,14 +194,36 @@ class PlanMix:
 
 
 @dataclass(frozen=True)
+class RunShare:
+    """What one run did for one job: its share of the run's instance-hours on each market
+    and of its cost (USD), the work segments ``(from, to, reference GPU-hours per hour)``,
+    the work done (reference GPU-hours), and the GPUs per instance-hour the job held at the
+    run's end (what an interruption loses)."""
+
+    job: str
+    cloud_usd: float
+    spot_hours: float
+    on_demand_hours: float
+    segments: tuple[tuple[datetime, datetime, float], ...]
+    done_gpu_hours: float
+    gpus_at_end: float | None
+
+
+@dataclass(frozen=True)
 class ProgressModel:
     """Everything progress is computed from but the runs. ``speed`` is reference GPU-hours
-    per GPU-hour of a job on a pool (no spot efficiency: interruptions are counted)."""
+    per GPU-hour of a job on a pool (no spot efficiency: interruptions are counted).
+
+    ``shares`` keeps what each run that ended did for the jobs (:func:`run_shares`): a run
+    that ended does the same whenever progress is asked for again, so a tick's progress
+    works out only the runs that are new or still running."""
 
     jobs: tuple[JobNeeds, ...]
     speed: dict[tuple[str, str], float]
     mix: PlanMix
     setup_minutes: float = DEFAULT_SETUP_MINUTES
+    shares: dict[Run, tuple[RunShare, ...]] = field(default_factory=dict, compare=False,
+                                                     hash=False, repr=False)
 
 
 @dataclass
@@ -260,47 +282,73 @@ def _hours(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / 3600
 
 
+def run_shares(model: ProgressModel, run: Run, end: datetime) -> tuple[RunShare, ...]:
+    """What ``run``, clipped to ``end``, did for each job it served, job by job in the order
+    the plan's shares first name them."""
+    mix = model.mix
+    windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
+    setup = timedelta(minutes=model.setup_minutes)
+    parts: dict[str, list] = {}  # job -> [usd, spot h, on-demand h, segments, done, gpus]
+    t = max(0, mix.period_of(run.start))
+    a = max(run.start, mix.period_starts[0])  # before the horizon: not the plan's work
+    shares: dict[str, float] = {}
+    while a < end and t < len(mix.period_starts):
+        b = min(end, mix.period_end(t))
+        shares = mix.shares(run.pool, t, windows, a)
+        total = sum(shares.values())
+        useful = max(a, min(b, run.start + setup))
+        for job, gpus in shares.items():
+            p = parts.setdefault(job, [0.0, 0.0, 0.0, [], 0.0, None])
+            share = _hours(a, b) * gpus / total
+            p[0] += share * run.usd_per_hour
+            p[1 if run.market == "spot" else 2] += share
+            rate = gpus * model.speed.get((job, run.pool), 0.0)
+            if useful < b and rate > 0:
+                p[3].append((useful, b, rate))
+                p[4] += rate * _hours(useful, b)
+        a, t = b, t + 1
+    for job, gpus in shares.items():  # the last period's: where the run ended
+        parts[job][5] = gpus
+    return tuple(RunShare(job, usd, spot, on_demand, tuple(segments), done, gpus)
+                 for job, (usd, spot, on_demand, segments, done, gpus) in parts.items())
+
+
 def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dict[str, JobProgress]:
-    """Each job's progress at ``at`` from the runs of its pools (clipped to ``at``)."""
+    """Each job's progress at ``at`` from the runs of its pools (clipped to ``at``). What a
+    run that ended by ``at`` did is kept on ``model`` (:attr:`ProgressModel.shares`) for the
+    next call."""
     mix = model.mix
     out = {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or mix.period_starts[0],
                                j.checkpoint_minutes, model.setup_minutes,
                                {pool: s for (job, pool), s in model.speed.items()
                                 if job == j.name}, gpus=j.gpus) for j in model.jobs}
     checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
-    windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
-    setup = timedelta(minutes=model.setup_minutes)
+    kept, used = model.shares, {}
     for run in runs:
         end = min(run.end, at)
         if end <= run.start:
             continue
-        done: dict[str, float] = {}
-        t = max(0, mix.period_of(run.start))
-        a = max(run.start, mix.period_starts[0])  # before the horizon: not the plan's work
-        shares: dict[str, float] = {}
-        while a < end and t < len(mix.period_starts):
-            b = min(end, mix.period_end(t))
-            shares = mix.shares(run.pool, t, windows, a)
-            total = sum(shares.values())
-            useful = max(a, min(b, run.start + setup))
-            for job, gpus in shares.items():
-                p = out[job]
-                share = _hours(a, b) * gpus / total
-                p.cloud_usd += share * run.usd_per_hour
-                if run.market == "spot":
-                    p.spot_hours += share
-                else:
-                    p.on_demand_hours += share
-                rate = gpus * model.speed.get((job, run.pool), 0.0)
-                if useful < b and rate > 0:
-                    p._segments.append((useful, b, rate))
-                    done[job] = done.get(job, 0.0) + rate * _hours(useful, b)
-            a, t = b, t + 1
-        if run.interrupted and run.end <= at:
-            for job, gpus in shares.items():
-                out[job].interruptions += 1
-                lost = checkpoint[job] / 120 * gpus * model.speed.get((job, run.pool), 0.0)
-                out[job]._losses.append((run.end, min(lost, done.get(job, 0.0))))
+        if run.end <= at:
+            parts = kept.get(run)
+            if parts is None:
+                parts = run_shares(model, run, end)
+            used[run] = parts
+        else:
+            parts = run_shares(model, run, end)
+        for part in parts:
+            p = out[part.job]
+            p.cloud_usd += part.cloud_usd
+            p.spot_hours += part.spot_hours
+            p.on_demand_hours += part.on_demand_hours
+            p._segments += part.segments
+            if run.interrupted and run.end <= at and part.gpus_at_end is not None:
+                p.interruptions += 1
+                lost = checkpoint[part.job] / 120 * part.gpus_at_end * model.speed.get(
+                    (part.job, run.pool), 0.0)
+                p._losses.append((run.end, min(lost, part.done_gpu_hours)))
+    if len(kept) > 4 * len(used) + 256:  # runs read no more (a run still open ends later)
+        kept.clear()
+    kept.update(used)
     for w in mix.owned:
         if w.start < at and w.job in out:
             b = min(w.end, at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,41 @@ def test_a_ledger_made_before_the_in_force_table_gets_it(tmp_path: Path) -> None
     damage(path, "DROP TABLE in_force")  # at version 2 the table is not made again
     with pytest.raises(LedgerError):
         Ledger.open(tmp_path)
+
+
+def test_a_read_again_sees_every_write_of_this_handle_and_of_another(
+        location: StateLocation) -> None:
+    # A read is kept for reuse while nothing is written: each write below, through this
+    # handle or through another connection to the same ledger, must show in the next read.
+    with Ledger.connect(location) as ledger, Ledger.connect(location) as other:
+        running(ledger, "i-1", 0)
+        assert [(r.start, r.end) for r in ledger.runtimes(at(0), at(48))] == [(at(0), None)]
+        assert ledger.runtimes(at(0), at(48)) == ledger.runtimes(at(0), at(48))  # reused
+        other.instance_halted("i-1", at(8), ended=True)
+        assert [(r.start, r.end) for r in ledger.runtimes(at(0), at(48))] == [(at(0), at(8))]
+        assert [i.ended_at for i in ledger.instances()] == [at(8)]
+        running(other, "i-2", 10)
+        assert [i.instance_id for i in ledger.instances()] == ["i-1", "i-2"]
+        ledger.instance_claimed("i-2", plan_id="q", slot=1, usd_per_hour=5.0, at=at(11))
+        assert [(r.plan_id, r.usd_per_hour) for r in other.runtimes(at(0), at(48))] == [
+            ("p", 3.0), ("q", 3.0), ("q", 5.0)]  # i-2's runtimes are the claiming plan's
+        other.record_interruption(instance_id="i-1", plan_id="p", pool=POOL, at=at(8),
+                                  reason="Server.SpotInstanceTermination")
+        assert [i.instance_id for i in ledger.interruptions()] == ["i-1"]
+
+
+def test_runtimes_end_where_the_stored_seconds_do(location: StateLocation) -> None:
+    # Times are stored to the second: a runtime from 10:00:00 does not overlap a window
+    # ending at 10:00:00.5 (stored 10:00:00), and does overlap one ending at 10:00:01.
+    with Ledger.connect(location) as ledger:
+        running(ledger, "i-1", 0)
+        ledger.instance_halted("i-1", at(2), ended=True)
+        running(ledger, "i-2", 10)
+        half = timedelta(milliseconds=500)
+        assert [r.instance_id for r in ledger.runtimes(at(0), at(10) + half)] == ["i-1"]
+        assert [r.instance_id for r in ledger.runtimes(at(1), at(10) + 2 * half)] == [
+            "i-1", "i-2"]
+        assert [r.instance_id for r in ledger.runtimes(at(2), at(11))] == ["i-2"]
 
 
 def test_plans_in_force_one_after_another(location: StateLocation) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -105,3 +106,42 @@ def test_the_progress_tag_names_jobs_and_their_work() -> None:
     said, problem = parse_progress_tag("train=6.5,oops,eval=-1,x=nan")
     assert said == {"train": 6.5}
     assert problem == "not JOB=GPU_HOURS (a number >= 0): oops, eval=-1, x=nan"
+
+
+def _random_history(rng: random.Random, ticks: list[datetime]) -> list[list[Run]]:
+    """Runs as the ledger gives them at each tick: instances start and end (some
+    interrupted) between ticks; one still running at a tick runs until it (the ledger's
+    open runtime), as :func:`runs_from_ledger` makes it."""
+    closed: list[Run] = []
+    open_: dict[str, tuple[datetime, str, float]] = {}
+    out = []
+    for k, tick in enumerate(ticks):
+        for instance_id in list(open_):
+            if rng.random() < 0.3:
+                start, market, usd = open_.pop(instance_id)
+                end = max(start, tick - timedelta(minutes=rng.randrange(0, 50)))
+                closed.append(Run(instance_id, POOL, market, start, end, usd,
+                                  interrupted=market == "spot" and rng.random() < 0.5))
+        if rng.random() < 0.6:
+            open_[f"i-{k}"] = (tick - timedelta(minutes=rng.randrange(0, 50)),
+                               rng.choice(["spot", "on_demand"]), rng.choice([3.0, 4.5]))
+        out.append(closed + [Run(i, POOL, m, s, tick, usd) for i, (s, m, usd) in open_.items()])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_progress_kept_from_tick_to_tick_is_the_progress_worked_out_afresh(seed: int) -> None:
+    # One model asked tick after tick keeps what each ended run did; a new model each tick
+    # works every run out again. Every figure of every job must be the same at every tick,
+    # and also for a moment in the past (a report's, as reported_progress asks).
+    rng = random.Random(seed)
+    ticks = [at(h / 4) for h in range(1, 4 * 26)]  # every 15 minutes, past the horizon
+    kept = model()
+    fields = ("done_gpu_hours", "finished_at", "spot_hours", "on_demand_hours",
+              "interruptions", "cloud_usd", "owned_usd")
+    for tick, runs in zip(ticks, _random_history(rng, ticks), strict=True):
+        for moment in (tick, tick - timedelta(hours=3)):
+            again, afresh = job_progress(kept, runs, moment), job_progress(model(), runs, moment)
+            assert {j: [getattr(p, f) for f in fields] for j, p in again.items()} == {
+                j: [getattr(p, f) for f in fields] for j, p in afresh.items()}
+    assert kept.shares  # it did keep something

@@ -56,6 +56,12 @@ class Engine(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def version(self) -> tuple[int, int] | None:
+        """A value that changes whenever the database may have changed: a transaction of
+        this connection, or a commit of another one; ``None`` when the engine cannot tell
+        (a read is then never reused)."""
+        return None
+
     @abstractmethod
     def after_copy(self, table: str) -> None:
         """Rows were copied into ``table`` with their ids: move its id sequence past them."""
@@ -81,6 +87,7 @@ class SqliteEngine(Engine):
     def __init__(self, conn: sqlite3.Connection, location: StateLocation) -> None:
         self._conn = conn
         self.location = location
+        self._transactions = 0
 
     @classmethod
     def open(cls, location: StateLocation) -> SqliteEngine:
@@ -125,6 +132,7 @@ class SqliteEngine(Engine):
 
     @contextmanager
     def transaction(self, *tables: str) -> Iterator[Engine]:
+        self._transactions += 1
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
@@ -135,6 +143,11 @@ class SqliteEngine(Engine):
 
     def close(self) -> None:
         self._conn.close()
+
+    def version(self) -> tuple[int, int]:
+        """This connection's transactions, and SQLite's ``PRAGMA data_version`` (the same
+        until another connection commits)."""
+        return self._transactions, int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def after_copy(self, table: str) -> None:
         """Nothing to do: AUTOINCREMENT moves past the largest id written."""

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from costopt.core.times import parse_ts, ts
 from costopt.errors import CostoptError
@@ -133,6 +135,38 @@ class Lease:
         return f"the {self.role} of pid {self.pid} on {self.host}"
 
 
+Record = TypeVar("Record")
+READS_KEPT = 32
+"""Reads a ledger handle keeps for reuse while nothing is written (each tick of a watch
+asks for the runtimes until a new moment: a new read)."""
+
+
+class RecordsRead(Generic[Record]):
+    """Rows made into records once: a row read again with the same values (a closed runtime,
+    an instance that did not change) gives back the record already made, so a read of the
+    whole history parses only the rows that are new or changed since the last read (every
+    tick of ``watch`` and ``simulate`` reads the runtimes, instances and actions so far).
+
+    Exact whatever else writes the database, since a record is keyed by all its row's
+    values. A row has few versions (a runtime open, then closed; an action an intent, then
+    its result), so what is kept stays within a few times the rows read."""
+
+    def __init__(self, make: Callable[[Any], Record]) -> None:
+        self._make = make
+        self._known: dict[tuple[Any, ...], Record] = {}
+
+    def __call__(self, rows: Iterable[Any]) -> list[Record]:
+        known, make = self._known, self._make
+        out = []
+        for row in rows:
+            key = tuple(row.values()) if isinstance(row, dict) else tuple(row)
+            record = known.get(key)
+            if record is None:
+                record = known[key] = make(row)
+            out.append(record)
+        return out
+
+
 class SlotClaimed(CostoptError):
     """Another controller launched a slot since this run looked at the fleet."""
 
@@ -151,6 +185,12 @@ class Ledger:
         self.path = engine.location.path or Path(engine.location.shown)
         self._looked_at: int | None = None  # the last action id when this run looked
         self._fence: tuple[str, str] | None = None  # (workload, holder) this handle holds
+        self._read: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}  # reads since...
+        self._read_version: tuple[int, int] | None = None  # ...the database was this
+        self._actions = RecordsRead(_action)
+        self._instances = RecordsRead(_instance)
+        self._runtimes = RecordsRead(_runtime)
+        self._interruptions = RecordsRead(_interruption)
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
@@ -212,9 +252,30 @@ class Ledger:
     def _rows(self, sql: str, args: Any = ()) -> Any:
         return self._engine.execute(sql, args)
 
+    def _records(self, records: RecordsRead[Record], sql: str,
+                 args: Any = ()) -> list[Record]:
+        """The records of a query's rows; the same query read again while nothing was
+        written to the database (by this connection, or by another one as far as the engine
+        can tell) gives back what it gave, without reading the rows again."""
+        version = self._engine.version()
+        if version is None:
+            return records(self._rows(sql, args))
+        if version != self._read_version or len(self._read) >= READS_KEPT:
+            self._read, self._read_version = {}, version
+        key = (sql, tuple(args))
+        cached = self._read.get(key)
+        if cached is None:
+            cached = self._read[key] = records(self._rows(sql, args))
+        return list(cached)
+
     # -- plans ---------------------------------------------------------------------------
     def record_plan(self, document: dict[str, Any], path: str | None, at: datetime) -> None:
-        """Keep the plan file's content, so that reports can read it later."""
+        """Keep the plan file's content, so that reports can read it later (a plan already
+        kept keeps its first content; only its path follows the latest)."""
+        row = self._rows("SELECT path FROM plans WHERE plan_id=?",
+                         (document["plan_id"],)).fetchone()
+        if row is not None and row["path"] == path:  # every reconcile records its plan
+            return
         with self._tx() as c:
             c.execute(
                 "INSERT INTO plans(plan_id, workload, path, document, recorded_at) "
@@ -326,10 +387,7 @@ class Ledger:
         if status is not None:
             sql += " AND status=?"
             args.append(status)
-        rows = self._rows(sql + " ORDER BY id", args)
-        return [Action(r["id"], r["run_id"], r["plan_id"], parse_ts(r["at"]), r["kind"],
-                       r["pool"], r["slot"], r["region"], r["instance_id"], r["client_token"],
-                       r["usd_per_hour"], r["status"], r["detail"]) for r in rows]
+        return self._records(self._actions, sql + " ORDER BY id", args)
 
     def pending(self, plan_id: str) -> list[Action]:
         """Intents with no result: the calls a crash may have cut short."""
@@ -395,33 +453,23 @@ class Ledger:
 
     def instances(self, plan_id: str | None = None, *,
                   plan_ids: set[str] | None = None) -> list[InstanceRecord]:
-        """The instances of ``plan_id`` (or of any of ``plan_ids``; else every one)."""
-        sql, args = "SELECT * FROM instances", []
+        """The instances of ``plan_id`` (or of any of ``plan_ids``; else every one). Picked
+        from every one (``apply`` reads every one anyway): one read serves both."""
+        every = self._records(self._instances,
+                              "SELECT * FROM instances ORDER BY launched_at, instance_id")
         if plan_id is not None:
             plan_ids = {plan_id}
-        if plan_ids is not None:
-            if not plan_ids:
-                return []
-            sql += f" WHERE plan_id IN ({','.join('?' * len(plan_ids))})"
-            args += sorted(plan_ids)
-        rows = self._rows(sql + " ORDER BY launched_at, instance_id", args)
-        return [InstanceRecord(r["instance_id"], r["plan_id"], r["pool"], r["region"],
-                               r["instance_type"], r["market"], r["slot"], r["az"],
-                               r["usd_per_hour"], parse_ts(r["launched_at"]),
-                               parse_ts(r["ended_at"]) if r["ended_at"] else None)
-                for r in rows]
+        return every if plan_ids is None else [i for i in every if i.plan_id in plan_ids]
 
     def runtimes(self, start: datetime, end: datetime) -> list[Runtime]:
         """Runtimes that overlap ``[start, end)``, not clipped."""
-        rows = self._rows(
-            'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, i.* '
-            'FROM runtimes r JOIN instances i USING(instance_id) WHERE r.start < ? AND '
-            '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id',
-            (ts(end), ts(start)))
-        return [Runtime(r["instance_id"], r["plan_id"], r["pool"], r["region"],
-                        r["instance_type"], r["market"], parse_ts(r["start"]),
-                        parse_ts(r["stop"]) if r["stop"] else None, r["run_usd_per_hour"])
-                for r in rows]
+        since = self._records(  # read for any end: a tick's read is the last tick's again
+            self._runtimes, 'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
+            "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market "
+            'FROM runtimes r JOIN instances i USING(instance_id) WHERE '
+            '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id', (ts(start),))
+        cut = parse_ts(ts(end))  # as the stored times compare: to the second
+        return since[:bisect_left(since, cut, key=lambda r: r.start)]
 
     def interruptions(self, start: datetime | None = None,
                       end: datetime | None = None) -> list[Interruption]:
@@ -433,9 +481,7 @@ class Ledger:
         if end is not None:
             sql += " AND at < ?"
             args.append(ts(end))
-        rows = self._rows(sql + " ORDER BY at, instance_id", args)
-        return [Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
-                             r["reason"]) for r in rows]
+        return self._records(self._interruptions, sql + " ORDER BY at, instance_id", args)
 
     def report_progress(self, *, plan_id: str, job: str, at: datetime, done_gpu_hours: float,
                         source: str) -> None:
@@ -495,6 +541,30 @@ class Ledger:
     def lease_of(self, workload: str) -> Lease | None:
         row = self._rows("SELECT * FROM leases WHERE workload=?", (workload,)).fetchone()
         return _lease(row) if row else None
+
+
+def _action(r: Any) -> Action:
+    return Action(r["id"], r["run_id"], r["plan_id"], parse_ts(r["at"]), r["kind"], r["pool"],
+                  r["slot"], r["region"], r["instance_id"], r["client_token"],
+                  r["usd_per_hour"], r["status"], r["detail"])
+
+
+def _instance(r: Any) -> InstanceRecord:
+    return InstanceRecord(r["instance_id"], r["plan_id"], r["pool"], r["region"],
+                          r["instance_type"], r["market"], r["slot"], r["az"],
+                          r["usd_per_hour"], parse_ts(r["launched_at"]),
+                          parse_ts(r["ended_at"]) if r["ended_at"] else None)
+
+
+def _runtime(r: Any) -> Runtime:
+    return Runtime(r["instance_id"], r["plan_id"], r["pool"], r["region"], r["instance_type"],
+                   r["market"], parse_ts(r["start"]), parse_ts(r["stop"]) if r["stop"] else None,
+                   r["run_usd_per_hour"])
+
+
+def _interruption(r: Any) -> Interruption:
+    return Interruption(r["instance_id"], r["plan_id"], r["pool"], parse_ts(r["at"]),
+                        r["reason"])
 
 
 def _lease(row: Any) -> Lease:
