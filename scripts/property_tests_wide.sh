@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The property tests with random seeds, round after round: the wide search CI does not make
-# (CI draws the same examples every run: the `ci` Hypothesis profile in tests/conftest.py).
+# (CI draws the same examples every run: the `ci` Hypothesis profile in tests/conftest.py),
+# each property with its full count of examples (CI draws fewer where one costs a solve:
+# `examples(full, ci=...)` in tests/hypothesis_profiles.py).
 # Each round is a fresh seed, printed, so that a failure is replayed with
 #   HYPOTHESIS_PROFILE=wide python -m pytest FILE --hypothesis-seed=SEED
 # Usage: scripts/property_tests_wide.sh [ROUNDS=5] [pytest arguments...]

@@ -3,29 +3,30 @@
 Property tests (Hypothesis) are derandomised where ``CI`` is set (the ``ci`` profile): each
 test draws the same examples on every run, so CI passes or fails on the code, not on the
 draw. ``scripts/property_tests_wide.sh`` runs them with random seeds, round after round,
-for the wider search (the ``wide`` profile); ``HYPOTHESIS_PROFILE`` picks one by name.
+for the wider search (the ``wide`` profile); ``HYPOTHESIS_PROFILE`` picks one by name
+(``hypothesis_profiles.py``).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis_profiles import PROFILE
 from state_engines import location, pg_url  # noqa: F401 (the ledger engines' fixtures)
 
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.register_profile("wide", derandomize=False, database=None, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
-                      or ("ci" if os.environ.get("CI") else "default"))
+settings.load_profile(PROFILE)
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test can read real credentials, reach a real account by accident, or see the
-    user's price file and ledger."""
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE", "COSTOPT_STATE_URL"):
+    user's price file and ledger; and none sees the terminal size of whoever runs pytest
+    (an xdist worker has ``COLUMNS=80``, one process run from a pipe none): a command run in
+    process writes as to a pipe, and tests that mean a width set it."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE", "COSTOPT_STATE_URL",
+                "COLUMNS", "LINES"):
         monkeypatch.delenv(key, raising=False)
     fake = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
+    """One moto server per test process (per xdist worker), on a free port of 127.0.0.1;
+    ``aws`` resets it before each test."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -27,6 +27,7 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "workload.yaml"
 START = "2027-01-04T00:00:00Z"
 DEADLINE = ("--policy", "deadline")  # the takeover cases were worked with the deadline
 # policy (a baseline now), which runs the p4d spot pool from the horizon's start
+pytestmark = pytest.mark.xdist_group("takeover")  # one worker plans the example, once
 
 
 @pytest.fixture(scope="module")

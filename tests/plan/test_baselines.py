@@ -7,6 +7,7 @@ from builders import catalog, offer, random_case, server, workload
 from fleet_walk import short_of_layout_only
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 from costopt.errors import WorkloadError
 from costopt.plan.model import identical_runs
@@ -153,7 +154,8 @@ def case_with_launch_overhead(draw: st.DrawFn):
     return w.model_copy(update={"cloud": cloud}), cat
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60, ci=20), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(case_with_launch_overhead())
 def test_plan_never_costs_more_than_a_feasible_baseline_and_solvers_agree(case) -> None:
     w, cat = case

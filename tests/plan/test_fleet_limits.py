@@ -15,6 +15,7 @@ from builders import OFFERS, catalog, offer, workload
 from fleet_walk import peak, walk_the_layout
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 from costopt.errors import WorkloadError
 from costopt.plan.planfile import to_document
@@ -69,7 +70,7 @@ def _at(hours: int) -> str:
     return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
 
 
-EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", "40" if os.environ.get("CI") else "300"))
+EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
 """Examples drawn per run: 300 in the suite, 40 in CI (a fixed set, a few seconds);
 ``scripts/fleet_walk.py`` asks for more."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from builders import catalog, offer, workload
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 from costopt.errors import InfeasiblePlan
 from costopt.plan.planfile import to_document
@@ -51,7 +52,7 @@ JOB = st.fixed_dictionaries({
              "parallel": st.integers(min_value=1, max_value=4)})
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[
+@settings(max_examples=examples(100, ci=30), deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(jobs=st.lists(JOB, min_size=1, max_size=4),
        markets=st.sampled_from([["on_demand"], ["on_demand", "spot"]]),

@@ -8,6 +8,7 @@ import pytest
 from builders import catalog, offer, server, workload
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 from costopt.errors import WorkloadError
 from costopt.plan.planner import make_plan
@@ -136,7 +137,7 @@ def multi_region_case(draw: st.DrawFn):
     return w, catalog(*offers)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40, ci=15), deadline=None)
 @given(multi_region_case())
 def test_pruning_keeps_the_optimum(case) -> None:
     w, cat = case

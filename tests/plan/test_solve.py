@@ -13,6 +13,7 @@ import pytest
 from builders import catalog, offer, random_case, server, workload
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_profiles import examples
 
 from costopt.plan.model import build_model, seed_pairs
 from costopt.plan.pools import build_pools, eligibility
@@ -25,7 +26,8 @@ def _model(w, cat, elastic=False):
     return build_model(w, pools, pairs, elastic=elastic), pools, pairs
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40, ci=15), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(random_case(), st.integers(0, 2**32 - 1))
 def test_highs_with_any_seed_matches_cbc_on_the_whole_model(case, seed) -> None:
     w, cat = case

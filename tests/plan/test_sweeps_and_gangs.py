@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from builders import catalog, offer, random_case, server, workload
 from hypothesis import HealthCheck, given, settings
+from hypothesis_profiles import examples
 
 from costopt.errors import PlanFileError, WorkloadError
 from costopt.plan.planfile import to_document
@@ -182,7 +183,8 @@ def test_gang_row_bounds_parallel_nodes_gpus() -> None:
         "deadline window: 2 gangs x 2 nodes x 4 GPUs x 24 h")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40, ci=15), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(random_case())
 def test_fleet_holds_each_gang_whole_and_costs_the_instance_hours(case) -> None:
     w, cat = case

@@ -23,6 +23,7 @@ def inputs() -> RiskInputs:
 
 
 SEEDS = scenario_seeds(11, 6)
+pytestmark = pytest.mark.xdist_group("risk_fanout")  # one worker runs `here`'s sweep, once
 
 
 @pytest.fixture(scope="module")
