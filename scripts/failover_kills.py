@@ -10,6 +10,10 @@ per slot, no instance launched beyond them (none twice, no orphan), every instan
 ledger with one open runtime, and the ledger's spend equal to the instances' hours at their
 price. Prints how long each takeover took (the target: within two intervals).
 
+The watches do not re-plan (``--no-replan``): the plan starts yesterday with no progress
+reported, so the leader would re-plan at once, and a standby given the original plan file
+refuses it as replaced (a known gap: a standby should take over the plan in force).
+
     python scripts/failover_kills.py --kills 20 [--pg-url postgresql://...]
 
 The end-to-end test (``tests/cli/test_failover_cli.py``) runs the same with 3 kills.
@@ -80,7 +84,7 @@ class Watcher:
         with log.open("w") as out:
             self.child = subprocess.Popen(
                 [COSTOPT, "watch", str(plan), "--state", state_url, "--image-id", IMAGE,
-                 "--yes", "--policy", "plan", "--interval", str(interval_s)],
+                 "--yes", "--policy", "plan", "--no-replan", "--interval", str(interval_s)],
                 env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def said(self, text: str) -> bool:
