@@ -652,7 +652,8 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
         return outcome
 
     def on_error(exc: Exception, failures: int, delay_s: float) -> None:
-        env.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        said = exc if isinstance(exc, CostoptError) else f"unexpected {type(exc).__name__}: {exc}"
+        env.err.print(f"[red]error:[/red] {said}", highlight=False, soft_wrap=True)
         env.err.print(f"The reconcile failed ({failures} in a row); the watch goes on: next "
                       f"try in {delay_s:,.1f} s.", highlight=False)
 

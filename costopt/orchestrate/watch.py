@@ -20,7 +20,7 @@ from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from costopt.errors import AwsError
+from costopt.errors import AwsError, CostoptError
 
 if TYPE_CHECKING:  # not imported at run time: watch installs its signal handlers first
     from costopt.orchestrate.controller import TickOutcome
@@ -91,8 +91,11 @@ def watch(tick: Callable[[datetime], TickOutcome], *, clock: Callable[[], dateti
     """Run ``tick`` (the controller's) now and every ``interval_s`` seconds until the plan
     has ended and its
     fleet is gone, or ``stop`` is raised (also before the first run). A run that raises
-    :class:`AwsError` is reported through ``on_error`` and tried again after
-    ``backoff``'s delay. Returns every completed run's outcome."""
+    :class:`AwsError`, or an error that is not one of costopt's own (a fault nobody
+    foresaw: the fleet must not be left unwatched for it), is reported through ``on_error``
+    and tried again after ``backoff``'s delay. costopt's other errors (a lease lost, a
+    damaged ledger) end the loop: retrying cannot mend them. Returns every completed run's
+    outcome."""
     backoff = backoff or Backoff()
     outcomes: list[TickOutcome] = []
     failures = 0
@@ -100,7 +103,9 @@ def watch(tick: Callable[[datetime], TickOutcome], *, clock: Callable[[], dateti
         at = clock()
         try:
             outcome = tick(at)
-        except AwsError as exc:
+        except Exception as exc:
+            if isinstance(exc, CostoptError) and not isinstance(exc, AwsError):
+                raise
             failures += 1
             delay = backoff.delay_s(failures, rand)
             if on_error is not None:

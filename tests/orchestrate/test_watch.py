@@ -6,9 +6,10 @@ import os
 import signal
 from datetime import datetime
 
+import pytest
 from fleet_plans import at, plan
 
-from costopt.errors import AwsError
+from costopt.errors import AwsError, CostoptError
 from costopt.orchestrate.apply import ApplyOutcome
 from costopt.orchestrate.reconcile import Reconciliation
 from costopt.orchestrate.watch import Backoff, StopFlag, watch
@@ -105,6 +106,34 @@ def test_an_aws_error_is_reported_and_tried_again_after_a_growing_wait() -> None
     assert reported == [("DescribeInstances i", 1, 5.0), ("again", 2, 10.0)]
     assert time.waits == [5.0, 10.0]
     assert [o.at for o in outcomes] == [at(49)]
+
+
+def test_an_unforeseen_fault_is_reported_and_tried_again_a_refusal_of_ours_ends_the_loop() -> None:
+    """A tick that raises something not of costopt's own (a bug, a driver's error) must not
+    leave the fleet unwatched: it is retried as an AWS error is (one wait of 5 s, no jitter
+    drawn). A CostoptError other than AwsError (a lease lost, a damaged ledger) ends it."""
+    time = FakeTime(at(47))
+    faults = iter([KeyError("slot"), None])
+
+    def tick(moment: datetime) -> ApplyOutcome:
+        fault = next(faults, None)
+        if fault is not None:
+            raise fault
+        return outcome(moment)
+
+    reported: list[tuple[str, int]] = []
+    outcomes = watch(tick, clock=time.clock, plan_end=at(48), interval_s=600,
+                     stop=time.flag(), backoff=Backoff(base_s=5, cap_s=300, jitter=0.5),
+                     on_error=lambda e, n, d: reported.append((type(e).__name__, n)),
+                     rand=lambda: 0.0)
+    assert reported == [("KeyError", 1)] and time.waits == [5.0]
+    assert [o.at for o in outcomes] == [at(48)]
+
+    def refused(moment: datetime) -> ApplyOutcome:
+        raise CostoptError("this watch lost its lease")
+
+    with pytest.raises(CostoptError, match="lost its lease"):
+        watch(refused, clock=time.clock, plan_end=at(48), interval_s=600, stop=time.flag())
 
 
 def test_the_backoff_doubles_is_capped_and_jittered() -> None:
