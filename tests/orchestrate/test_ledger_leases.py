@@ -81,14 +81,18 @@ def test_two_controllers_claiming_one_slot_at_once_one_wins(location: StateLocat
         gate = threading.Barrier(2)
 
         def claim(name: str, slot: int = slot, gate: threading.Barrier = gate) -> None:
-            with Ledger.connect(location) as ledger:
-                ledger.look()
-                gate.wait()
-                try:
-                    launch(ledger, name, slot)
-                    outcomes.append("won")
-                except SlotClaimed:
-                    outcomes.append("refused")
+            try:
+                with Ledger.connect(location) as ledger:
+                    ledger.look()
+                    gate.wait(timeout=30)  # a thread that failed before it must not hang the other
+                    try:
+                        launch(ledger, name, slot)
+                        outcomes.append("won")
+                    except SlotClaimed:
+                        outcomes.append("refused")
+            except Exception as exc:  # the test reads it below, not the thread's hook
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+                gate.abort()
 
         threads = [threading.Thread(target=claim, args=(f"run-{slot}-{i}",)) for i in (0, 1)]
         for t in threads:
