@@ -9,31 +9,38 @@ A tick at ``at``:
 
 1. *Observe*: each job's progress (the ledger's runs and reports, when the workload the plan
    was made from is known), the offerings held unavailable.
-2. *Decide*: the plan in force is carried out exactly - every slot it holds at ``at``, on
-   its pool's market - with three corrections:
+2. *Decide*: the plan in force is carried out - every slot it holds at ``at`` - with
+   these corrections (:mod:`costopt.orchestrate.markets`: Uniform Progress's rule laid over
+   the plan):
    a. slots whose jobs are all done are dropped (the plan would run them idle);
-   b. the floor (Uniform Progress's rule): a job that could no longer finish if it waited
-      one more review, even on its fastest capacity without a break, runs on-demand now -
-      the spot pools serving it then run on-demand, a spot instance swapped for an
-      on-demand one once that runs;
-   c. a spot slot that fell back to on-demand goes back to spot once its pool is no longer
-      held unavailable - the on-demand instance ends only once the spot one runs (swap).
-      The holds live as long as the controller (a ``watch``, a simulation): a new ``apply``
-      has seen no refusal, and leaves a fallback instance as it is.
+   b. a spot slot runs on-demand while one of its jobs is behind Uniform Progress's line
+      (or on the floor), on spot otherwise; a spot launch that finds no capacity does not
+      fall back to on-demand: a job ahead of its line waits for spot (tried again at every
+      tick), and on-demand ends only once the spot instance replacing it runs;
+   c. spot first: an on-demand slot whose jobs are ahead runs on the plan's spot pool of
+      those jobs instead (the plan's reserve is spent last);
+   d. the floor: a job that could no longer finish if it waited one more review, even on
+      its fastest capacity without a break, and that no slot serves, gets an on-demand slot
+      of one review now.
 3. *Reconcile*: :func:`~costopt.orchestrate.apply.apply_plan` towards that schedule.
-4. *Events*: a launch or start refused for want of spot capacity (its pool is held
-   unavailable for a while, :class:`UnavailableOfferings`), a job behind its *planned*
-   progress by more than the tolerance, a job done while the plan still holds slots for it,
-   a job on the floor that no slot serves, an offering whose hold expired. On an event the
-   controller re-plans what is left (:func:`~costopt.orchestrate.replan.replan`: progress,
-   the held pools capped to nothing while held, the deadline reserve), puts the new plan in
-   force and reconciles towards it in the same tick (the takeover keeps the instances the
-   new plan still wants). Re-plans are rate-limited: at most one per ``replan_gap`` unless
-   a job is on the floor; events that wait are kept for the first tick after the gap.
+4. *Events* (each re-plans what is left, :func:`~costopt.orchestrate.replan.replan`, puts
+   the new plan in force and reconciles towards it in the same tick; the takeover keeps
+   the instances the new plan still wants):
+   - REFUSED: a spot pool refused capacity and its hold (:class:`UnavailableOfferings`)
+     reached ``move_after`` while the workload has a spot pool not held - a long outage,
+     another zone may do better (a short one is waited out without an LP; a refusal while
+     its pool is held is no new strike);
+   - BEHIND: a job behind its *planned* progress by more than the tolerance and behind
+     Uniform Progress's line too (its deadline at risk);
+   - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
+   - FLOOR: a job on the floor that no slot serves (at once, whatever the rate limit).
+   Re-plans are rate-limited: at most one per ``replan_gap`` unless urgent; events that
+   wait are kept for the first tick after the gap. The holds are kept in the ledger, so a
+   later ``apply`` knows what an earlier one was refused.
 
 Interruptions are not events of their own: an interrupted slot is relaunched as the plan
 says; a relaunch that finds no capacity is a refusal, and the work lost shows as the job
-falling behind its planned progress.
+falling behind.
 """
 
 from __future__ import annotations
@@ -48,11 +55,20 @@ from costopt.errors import CostoptError
 from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome, Failed, Say, apply_plan
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.markets import (
+    LiveMarkets,
+    cloud_rate,
+    job_paces,
+    spot_first,
+    spot_markets,
+)
+from costopt.orchestrate.pace import PaceState
 from costopt.orchestrate.policy import Policy, planned_work
 from costopt.orchestrate.progress import JobProgress, ProgressModel
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.orchestrate.replan import replan
 from costopt.orchestrate.steer import ledger_progress, progress_model
+from costopt.plan.pools import build_pools
 from costopt.plan.resume import late_jobs, workload_of
 from costopt.planfile import FleetPool, PlanDocument, Slot
 from costopt.pricing.catalog import PriceCatalog
@@ -69,21 +85,24 @@ class EventKind(str, Enum):
     BEHIND = "behind"  # a job behind its planned progress by more than the tolerance
     DONE_EARLY = "done early"  # a job done while the plan still holds slots for it
     FLOOR = "floor"  # a job that must run now on any capacity, and no slot serves it
-    OFFERING_BACK = "offering back"  # a pool held unavailable may be tried again
 
 
 URGENT = frozenset({EventKind.FLOOR})
+"""Events that re-plan at once, whatever the rate limit."""
 
 RESUME_ROUNDING = timedelta(hours=1)
 """A re-plan's horizon starts at the hour holding the moment (``plan --resume``): its slots
 may count on up to an hour already gone. The floor keeps that much more in hand."""
-"""Events that re-plan at once, whatever the rate limit."""
 
 
 @dataclass(frozen=True)
 class Event:
+    """What the controller saw; ``replans``: whether it calls for a re-plan (a refusal
+    waited out does not)."""
+
     kind: EventKind
     detail: str
+    replans: bool = True
 
 
 @dataclass
@@ -112,12 +131,6 @@ class UnavailableOfferings:
     def held(self, at: datetime) -> dict[str, datetime]:
         return {pool: until for pool, until in self.until.items() if until > at}
 
-    def expire(self, at: datetime) -> list[str]:
-        """The pools whose hold ran out by ``at`` (no longer held; their strikes stay)."""
-        out = sorted(p for p, until in self.until.items() if until <= at)
-        for pool in out:
-            del self.until[pool]
-        return out
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,8 @@ class ControllerOptions:
     ``replan``: re-plan on events (``watch --no-replan``: never); ``replan_gap``: the least
     time between two re-plans but urgent ones; ``behind_share``: the tolerance a job may lag
     its planned progress by, as a share of its work (plus one restart's work); ``hold``: how
-    long a pool that refused spot is held unavailable at first."""
+    long a pool that refused spot is held unavailable at first; ``move_after``: a hold at
+    least this long re-plans (a long outage), a shorter one is waited out."""
 
     apply: ApplyOptions = field(default_factory=ApplyOptions)
     review: timedelta = timedelta(minutes=15)
@@ -147,6 +161,7 @@ class ControllerOptions:
     solver: str = "highs"
     hold: timedelta = timedelta(hours=1)  # a pool's first hold after a refusal (doubled at
     # each refusal in a row, up to a day)
+    move_after: timedelta = timedelta(hours=2)  # a hold this long re-plans (another zone)
 
 
 @dataclass
@@ -175,15 +190,14 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
     their fastest cloud pool (``gpus x speed`` reference GPU-hours per hour), one restart
     paid, with :data:`RESUME_ROUNDING` in hand - for the work the plan does not leave to
     owned servers before the deadline."""
-    cloud = {p.pool for p in plan.fleet}
+    cloud = frozenset(p.pool for p in plan.fleet)
     out = []
     for name, p in jobs.items():
-        rate = (p.gpus or 1.0) * max((v for k, v in p.speed.items() if k in cloud),
-                                     default=0.0)
+        rate = cloud_rate(p, cloud)
         if p.finished or rate <= 0:
             continue
         left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
-                                                    frozenset(cloud))
+                                                    cloud)
         hours_left = (p.deadline - at - review - RESUME_ROUNDING).total_seconds() / 3600
         if left > 0 and left / rate + p.restart_hours >= hours_left:
             out.append(name)
@@ -277,7 +291,7 @@ class Controller:
         self._said: set[tuple[EventKind, str]] = set()  # per plan: each job's event once
         self._last_replan: datetime | None = None
         self._last_failure: str | None = None
-        self._expired: list[str] = []  # pools whose hold ran out in this tick
+        self._workload_spot: frozenset[str] | None = None
 
     def model(self, plan: PlanDocument) -> ProgressModel | None:
         """The progress model of ``plan`` (``None`` without a workload)."""
@@ -328,30 +342,21 @@ class Controller:
         if self.policy is not None:
             desired = self.policy.desired(plan, at, lambda: jobs or {})
             return desired.plan, dict(desired.markets), []
-        self._expired = self.offerings.expire(at)  # an event only if spot does not run
-        events: list[Event] = []  # there in this tick (_observe)
+        events: list[Event] = []
         if jobs is None:
             return plan, {}, events
         done = {name for name, p in jobs.items() if p.finished}
         target = _without_done(plan, done)
-        events += self._once(EventKind.DONE_EARLY, [
-            (name, f"{name} is done and the plan still holds slots for it")
-            for name in sorted(done) if any(name in s.jobs for p in plan.fleet for s in p.slots
-                                            if s.end > at)])
+        if len(done) < len(jobs):  # with nothing left there is nothing to re-plan
+            events += self._once(EventKind.DONE_EARLY, [
+                (name, f"{name} is done and the plan still holds slots for it")
+                for name in sorted(done) if any(name in s.jobs for p in plan.fleet
+                                                for s in p.slots if s.end > at)])
         model = self.model(plan)
         floor = set(floor_jobs(plan, model, jobs, at, self.options.review)) if model else set()
-        markets: dict[str, MarketChoice] = {}
-        held = self.offerings.held(at)
-        fallen = self._fallen_back(ledger, plan)
-        for pool in target.fleet:
-            if pool.market != "spot" or not pool.on_demand_fallback:
-                continue
-            if floor and _serves(pool, at, floor):
-                markets[pool.pool] = MarketChoice("on_demand", "swap")
-            elif pool.pool in fallen and pool.pool in self.offerings.strikes \
-                    and pool.pool not in held:  # refused while this controller ran; the
-                # hold is out: spot is tried again (a new ``apply`` has seen no refusal)
-                markets[pool.pool] = MarketChoice("spot", "swap")
+        paces = job_paces(plan, model, jobs, at) if model else {}
+        target = spot_first(target, at, paces, floor, self._live_markets(ledger, plan))
+        markets = spot_markets(target, at, paces, floor)
         unserved = sorted(j for j in floor if not any(_serves(p, at, {j}) for p in target.fleet))
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")
@@ -360,14 +365,26 @@ class Controller:
             target = _floor_slots(target, unserved, jobs, at, self.options.review, markets)
         return target, markets, events
 
-    def _fallen_back(self, ledger: Ledger | None, plan: PlanDocument) -> set[str]:
-        """Spot pools of ``plan`` with a live instance that runs on-demand (a fallback)."""
+    def _live_markets(self, ledger: Ledger | None, plan: PlanDocument) -> LiveMarkets:
+        """The markets of the instances of ``plan`` (and of the plan it resumes) running
+        now, per pool."""
+        out: dict[str, set[str]] = {}
         if ledger is None:
-            return set()
-        spot = {p.pool for p in plan.fleet if p.market == "spot"}
+            return out
         ids = {plan.plan_id, plan.resumed_from[0]} - {None}
-        return {i.pool for i in ledger.instances(plan_ids=ids)  # type: ignore[arg-type]
-                if i.ended_at is None and i.pool in spot and i.market == "on_demand"}
+        for i in ledger.instances(plan_ids=ids):  # type: ignore[arg-type]
+            if i.ended_at is None:
+                out.setdefault(i.pool, set()).add(i.market)
+        return out
+
+    def _spot_pools(self) -> frozenset[str]:
+        """Every spot pool the workload may use (a re-plan may move a job to any)."""
+        if self._workload_spot is None:
+            ctx = self.context
+            self._workload_spot = frozenset() if ctx is None else frozenset(
+                p.id for p in build_pools(ctx.workload, ctx.catalog).cloud
+                if p.market == "spot")
+        return self._workload_spot
 
     def _once(self, kind: EventKind, found: list[tuple[str, str]]) -> list[Event]:
         out = [Event(kind, detail) for key, detail in found if (kind, key) not in self._said]
@@ -376,29 +393,30 @@ class Controller:
 
     def _observe(self, outcome: ApplyOutcome, at: datetime,
                  jobs: dict[str, JobProgress] | None) -> list[Event]:
-        """Refusals (their pools held unavailable), spot that ran again, holds run out
-        (where spot did not run again in this tick), jobs behind."""
-        refused = set(outcome.capacity_refused)
-        ran = {a.pool for a in outcome.done if a.kind in ("launch", "start")
-               and a.market == "spot" and a not in refused}
-        for pool in ran:
+        """Refusals (their pools held unavailable; a refusal while held is no new strike),
+        spot that ran again, jobs behind their plan and Uniform Progress's line."""
+        refused = {a.pool for a in outcome.capacity_refused}
+        for pool in {a.pool for a in outcome.done if a.kind in ("launch", "start")
+                     and a.market == "spot"} - refused:
             self.offerings.ran(pool)
-        events = [Event(EventKind.OFFERING_BACK, f"{pool} is tried again: its hold ran out")
-                  for pool in self._expired if pool not in ran
-                  and pool not in {a.pool for a in refused}]
-        self._expired = []
-        pools = {p.pool: p for p in self.plan.fleet}
-        for pool in sorted({a.pool for a in refused}):
-            if pool in pools and pools[pool].market == "spot":
-                until = self.offerings.refused(pool, at)
-                events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
-                                    f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}"))
+        held = self.offerings.held(at)
+        spot = {p.pool for p in self.plan.fleet if p.market == "spot"}
+        events = []
+        for pool in sorted(refused & spot - set(held)):
+            until = self.offerings.refused(pool, at)
+            elsewhere = self._spot_pools() - set(self.offerings.held(at))
+            events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
+                                f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}",
+                                replans=until - at >= self.options.move_after
+                                and bool(elsewhere)))
         model = self.model(self.plan)
         if jobs is not None and model is not None and self.policy is None:
+            paces = job_paces(self.plan, model, jobs, at)
             lag = behind_jobs(self.plan, model, jobs, at, self.options.behind_share)
             events += self._once(EventKind.BEHIND, [
-                (j, f"{j} is {g:,.2f} GPU-h behind its planned progress")
-                for j, g in sorted(lag.items())])
+                (j, f"{j} is {g:,.2f} GPU-h behind its planned progress and its pace line")
+                for j, g in sorted(lag.items())
+                if paces[j].state in (PaceState.CRITICAL, PaceState.BEHIND)])
         return events
 
     def _may_replan(self, ledger: Ledger | None) -> bool:
@@ -411,7 +429,7 @@ class Controller:
         it), put in force; ``None`` otherwise."""
         if not self._may_replan(ledger):
             return None
-        waiting = self._waiting + events
+        waiting = self._waiting + [e for e in events if e.replans]
         if not waiting:
             return None
         urgent = any(e.kind in URGENT for e in waiting)
