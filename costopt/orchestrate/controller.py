@@ -45,7 +45,7 @@ falling behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,7 +65,7 @@ from costopt.orchestrate.markets import (
 from costopt.orchestrate.pace import PaceState
 from costopt.orchestrate.policy import Policy, planned_work
 from costopt.orchestrate.progress import JobProgress, ProgressModel
-from costopt.orchestrate.reconcile import MarketChoice
+from costopt.orchestrate.reconcile import Market, MarketChoice
 from costopt.orchestrate.replan import replan
 from costopt.orchestrate.steer import ledger_progress, progress_model
 from costopt.plan.pools import build_pools
@@ -225,31 +225,39 @@ def _serves(pool: FleetPool, at: datetime, jobs: set[str]) -> bool:
     return any(s.start <= at < s.end and jobs & set(s.jobs) for s in pool.slots)
 
 
-def _floor_slots(plan: PlanDocument, jobs: list[str], progress: dict[str, JobProgress],
-                 at: datetime, review: timedelta,
-                 markets: dict[str, MarketChoice]) -> PlanDocument:
-    """``plan`` with a slot of one review from ``at`` for each of ``jobs`` (on the floor, no
-    slot serving them), on-demand: on the job's fastest on-demand pool of the plan, else its
-    fastest spot pool that may fall back (run on-demand, ``markets``); a job with neither
-    (or a gang) is left to the re-plan. The slot's number follows the pool's own, so it is
-    the same at every tick of one plan."""
-    if not jobs:
-        return plan
+def _extra_slots(plan: PlanDocument, jobs: Mapping[str, Market],
+                 progress: dict[str, JobProgress], at: datetime, review: timedelta,
+                 markets: dict[str, MarketChoice]) -> tuple[PlanDocument, set[str]]:
+    """``plan`` with a slot of one review from ``at`` for each of ``jobs`` (no slot serving
+    them; job -> the market it must run on now), and the jobs given one. On-demand: on the
+    job's fastest on-demand pool of the plan, else its fastest spot pool that may fall back
+    (run on-demand, ``markets``). Spot: on its fastest spot pool of the plan, the cheapest
+    of those, with no fallback (a plan without one: on-demand). A job with no such pool (or
+    a gang) is left to the re-plan. The slot's number follows the pool's own, so it is the
+    same at every tick of one plan."""
     fleet = {p.pool: p for p in plan.fleet}
-    for job in jobs:
+    placed = set()
+    for job, wanted in sorted(jobs.items()):
         p = progress[job]
-        usable = [f for f in plan.fleet if p.speed.get(f.pool, 0.0) > 0 and (
-            f.market == "on_demand" or f.on_demand_fallback)]
+        runs = [f for f in plan.fleet if p.speed.get(f.pool, 0.0) > 0]
+        market = "spot" if wanted == "spot" and any(f.market == "spot" for f in runs) \
+            else "on_demand"
+        usable = [f for f in runs if (f.market == "spot" if market == "spot"
+                                      else f.market == "on_demand" or f.on_demand_fallback)]
         if not usable or any(s.nodes > 1 for f in usable for s in f.slots if job in s.jobs):
             continue
+        placed.add(job)
         pool = max((fleet[f.pool] for f in usable),
-                   key=lambda f: (f.market == "on_demand", p.speed.get(f.pool, 0.0)))
+                   key=lambda f: (f.market == "on_demand", p.speed.get(f.pool, 0.0),
+                                  -f.usd_per_hour))
         k = max((s.slot for s in pool.slots), default=-1) + 1
         fleet[pool.pool] = pool.model_copy(update={"slots": [*pool.slots, Slot(
             slot=k, start=at, end=at + review, jobs=[job])]})
-        if pool.market == "spot":
+        if pool.market == "spot" and market == "on_demand":
             markets[pool.pool] = MarketChoice("on_demand", "swap")
-    return plan.model_copy(update={"fleet": [fleet[f.pool] for f in plan.fleet]})
+        elif pool.pool not in markets:
+            markets[pool.pool] = MarketChoice(market, "keep")
+    return plan.model_copy(update={"fleet": [fleet[f.pool] for f in plan.fleet]}), placed
 
 
 def _without_done(plan: PlanDocument, done: set[str]) -> PlanDocument:
@@ -312,8 +320,7 @@ class Controller:
         out = TickOutcome(at)
         with self.ledger() as ledger:
             jobs = self.progress(self.plan, ledger, at)
-            floor_now = not self._may_replan(ledger)  # else the re-plan comes first
-            target, markets, events = self._decide(self.plan, at, ledger, jobs, floor_now)
+            target, markets, events = self._decide(self.plan, at, ledger, jobs)
             out.applied.append(self._apply(at, ledger, target, markets))
             events += self._observe(out.applied[-1], at, jobs)
             out.events = events
@@ -321,9 +328,7 @@ class Controller:
             if new is not None:
                 out.replanned = new
                 jobs = self.progress(new, ledger, at)
-            if new is not None or (not floor_now and any(
-                    e.kind is EventKind.FLOOR for e in events)):
-                target, markets, _events = self._decide(self.plan, at, ledger, jobs, True)
+                target, markets, _events = self._decide(self.plan, at, ledger, jobs)
                 out.applied.append(self._apply(at, ledger, target, markets))
         return out
 
@@ -334,11 +339,13 @@ class Controller:
                           target=target, markets=markets)
 
     def _decide(self, plan: PlanDocument, at: datetime, ledger: Ledger | None,
-                jobs: dict[str, JobProgress] | None, floor_now: bool = True
+                jobs: dict[str, JobProgress] | None
                 ) -> tuple[PlanDocument, dict[str, MarketChoice], list[Event]]:
-        """The schedule and markets to reconcile towards, and the events seen deciding;
-        ``floor_now``: give a job on the floor that no slot serves a slot of its own now
-        (not when a re-plan is about to be made for it)."""
+        """The schedule and markets to reconcile towards, and the events seen deciding. A
+        job on the floor that no slot serves gets an on-demand slot of one review now; a
+        job whose slots in the plan are all over but whose work is not done gets one too,
+        on spot while it is ahead of its line, on-demand once behind (a FLOOR event
+        re-plans only for a job that could be given none)."""
         if self.policy is not None:
             desired = self.policy.desired(plan, at, lambda: jobs or {})
             return desired.plan, dict(desired.markets), []
@@ -357,12 +364,17 @@ class Controller:
         paces = job_paces(plan, model, jobs, at) if model else {}
         target = spot_first(target, at, paces, floor, self._live_markets(ledger, plan))
         markets = spot_markets(target, at, paces, floor)
-        unserved = sorted(j for j in floor if not any(_serves(p, at, {j}) for p in target.fleet))
+        unserved = {j for j in paces if not any(_serves(p, at, {j}) for p in target.fleet)}
+        over = {j for j in unserved if not any(j in s.jobs and s.end > at
+                                               for p in plan.fleet for s in p.slots)}
+        wants: dict[str, Market] = {
+            j: "on_demand" if j in floor or paces[j].state in (
+                PaceState.CRITICAL, PaceState.BEHIND) else "spot"
+            for j in unserved & floor | over}
+        target, placed = _extra_slots(target, wants, jobs, at, self.options.review, markets)
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")
-            for j in unserved])
-        if floor_now:
-            target = _floor_slots(target, unserved, jobs, at, self.options.review, markets)
+            for j in sorted(unserved & floor)], waited=placed)
         return target, markets, events
 
     def _live_markets(self, ledger: Ledger | None, plan: PlanDocument) -> LiveMarkets:
@@ -386,8 +398,12 @@ class Controller:
                 if p.market == "spot")
         return self._workload_spot
 
-    def _once(self, kind: EventKind, found: list[tuple[str, str]]) -> list[Event]:
-        out = [Event(kind, detail) for key, detail in found if (kind, key) not in self._said]
+    def _once(self, kind: EventKind, found: list[tuple[str, str]],
+              waited: set[str] | frozenset[str] = frozenset()) -> list[Event]:
+        """Each ``(key, detail)`` found as an event, once per plan in force; those keyed in
+        ``waited`` call for no re-plan."""
+        out = [Event(kind, detail, replans=key not in waited) for key, detail in found
+               if (kind, key) not in self._said]
         self._said |= {(kind, key) for key, _d in found}
         return out
 
