@@ -420,11 +420,10 @@ class Controller:
         events = []
         for pool in sorted(refused & spot - set(held)):
             until = self.offerings.refused(pool, at)
-            elsewhere = self._spot_pools() - set(self.offerings.held(at))
             events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
                                 f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}",
                                 replans=until - at >= self.options.move_after
-                                and bool(elsewhere)))
+                                and self._may_move(at)))
         model = self.model(self.plan)
         if jobs is not None and model is not None and self.policy is None:
             paces = job_paces(self.plan, model, jobs, at)
@@ -432,8 +431,15 @@ class Controller:
             events += self._once(EventKind.BEHIND, [
                 (j, f"{j} is {g:,.2f} GPU-h behind its planned progress and its pace line")
                 for j, g in sorted(lag.items())
-                if paces[j].state in (PaceState.CRITICAL, PaceState.BEHIND)])
+                if paces[j].state in (PaceState.CRITICAL, PaceState.BEHIND)],
+                waited=frozenset() if self._may_move(at) else frozenset(lag))
         return events
+
+    def _may_move(self, at: datetime) -> bool:
+        """Whether a re-plan has somewhere to move work to: a spot pool of the workload not
+        held (with every one held, it could only drop spot for the rest of the hold - the
+        pace rule runs on-demand meanwhile, and keeps the plan's spot pool to go back to)."""
+        return bool(self._spot_pools() - set(self.offerings.held(at)))
 
     def _may_replan(self, ledger: Ledger | None) -> bool:
         return self.context is not None and ledger is not None and self.options.replan \
