@@ -4,7 +4,10 @@ over the plan (the controller's decision between re-plans, :mod:`costopt.orchest
 Pure. Each unfinished job has Uniform Progress's pace (:mod:`costopt.orchestrate.pace`): a
 straight line from nothing at its start to all of its work at its deadline less one
 restart, on its fastest cloud pool of the plan (``gpus x speed`` reference GPU-hours per
-hour), the work the plan leaves to owned servers counted as done. Then, at a moment:
+hour), the work the plan leaves to owned servers counted as done; the line starts one
+restart after the job may start (its first instance's setup is not lag: without that, a
+job is behind from its first minute and spot is swapped for on-demand before it could
+work). Then, at a moment:
 
 1. *Spot slots* (of a spot pool whose jobs may run on-demand) serving a job now run, by the
    most pressed of their jobs: behind the line, critical or on the floor - on-demand, a
@@ -27,7 +30,7 @@ single-job grid paid all on-demand's price: docs/simulate.md).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from costopt.orchestrate.pace import JobPace, PaceState
 from costopt.orchestrate.policy import planned_work
@@ -56,7 +59,8 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         if p.finished:
             continue
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
-        out[name] = JobPace(name, at, p.start or at, p.deadline, p.needed_gpu_hours,
+        start = (p.start or at) + timedelta(hours=p.restart_hours)
+        out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
                             max(0.0, p.remaining_gpu_hours - owned), cloud_rate(p, cloud),
                             p.restart_hours, p.restart_hours)
     return out
