@@ -361,12 +361,17 @@ class Controller:
                                                 for s in p.slots if s.end > at)])
         model = self.model(plan)
         floor = set(floor_jobs(plan, model, jobs, at, self.options.review)) if model else set()
-        paces = job_paces(plan, model, jobs, at) if model else {}
-        target = spot_first(target, at, paces, floor, self._live_markets(ledger, plan))
-        markets = spot_markets(target, at, paces, floor)
-        unserved = {j for j in paces if not any(_serves(p, at, {j}) for p in target.fleet)}
-        over = {j for j in unserved if not any(j in s.jobs and s.end > at
-                                               for p in plan.fleet for s in p.slots)}
+        live = self._live_markets(ledger, plan)
+        if self.options.replan:
+            paces = job_paces(plan, model, jobs, at) if model else {}
+            target = spot_first(target, at, paces, floor, live)
+            markets = spot_markets(target, at, paces, floor)
+        else:
+            paces, markets = {}, self._as_written(target, at, floor, live)
+        unserved = {j for j, p in jobs.items() if not p.finished
+                    and not any(_serves(f, at, {j}) for f in target.fleet)}
+        over = {j for j in unserved if j in paces and not any(
+            j in s.jobs and s.end > at for f in plan.fleet for s in f.slots)}
         wants: dict[str, Market] = {
             j: "on_demand" if j in floor or paces[j].state in (
                 PaceState.CRITICAL, PaceState.BEHIND) else "spot"
@@ -376,6 +381,24 @@ class Controller:
             (j, f"{j} must run now to meet its deadline and no slot serves it")
             for j in sorted(unserved & floor)], waited=placed)
         return target, markets, events
+
+    def _as_written(self, plan: PlanDocument, at: datetime, floor: set[str],
+                    live: LiveMarkets) -> dict[str, MarketChoice]:
+        """The markets of the plan carried out as written (``--no-replan``): each spot pool
+        on its market with its fallback chain, but on-demand (swapped) while it serves a
+        job on the floor, and back to spot (swapped) once the hold of a pool that fell
+        back to on-demand while this controller ran is out."""
+        markets = {}
+        held = self.offerings.held(at)
+        for pool in plan.fleet:
+            if pool.market != "spot" or not pool.on_demand_fallback:
+                continue
+            if floor and _serves(pool, at, floor):
+                markets[pool.pool] = MarketChoice("on_demand", "swap")
+            elif "on_demand" in live.get(pool.pool, set()) \
+                    and pool.pool in self.offerings.strikes and pool.pool not in held:
+                markets[pool.pool] = MarketChoice("spot", "swap")
+        return markets
 
     def _live_markets(self, ledger: Ledger | None, plan: PlanDocument) -> LiveMarkets:
         """The markets of the instances of ``plan`` (and of the plan it resumes) running

@@ -53,10 +53,13 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
     """The plan: use1-az1 spot 00:00-10:10 (10 min setup + 10 h), 10.1667 USD. The zone's
     spot goes at 03:00 for the rest of the day (held unavailable for it: ``hold`` 24 h).
     03:00: the instance is interrupted after 2.8333 h of work, less half a checkpoint
-    interval (0.5 h) lost = 2.3333 done; its relaunch finds no spot and falls back to
-    on-demand (the chain); the refusal is an event: the rest (7.6667 GPU-h) is re-planned
-    from 03:00 with use1-az1 held - use1-az2's spot at 1.20, 03:00-10:50 (setup + 7:40),
-    9.40 USD. The on-demand fallback is ended at once (the new plan does not hold it).
+    interval (0.5 h) lost = 2.3333 done. The job is ahead of Uniform Progress's line (a
+    restart o = 10/60 + 0.5 = 0.6667 h; the line from 0 at 0:40 to 10 at 15:20 needs
+    10 / 14.6667 = 0.6818 of the time left, the job 7.6667 / (16 - 3 - 0.6667) = 0.6216),
+    so its relaunch asks for spot only and does not fall back to on-demand. The refusal
+    holds use1-az1 for 24 h - at least ``move_after`` (2 h), with use1-az2 not held: an
+    event. The rest (7.6667 GPU-h) is re-planned from 03:00 with use1-az1 held - use1-az2's
+    spot at 1.20, 03:00-10:50 (setup + 7:40), 9.40 USD. No on-demand instance runs.
     Realised: 3 h x 1.00 + 7.8333 h x 1.20 = 12.40 USD; done at 10:50, before 16:00."""
     w, cat = two_zones()
     plan = planned(w, cat)
@@ -66,8 +69,7 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
     sim = simulate(plan, workload=w, catalog=cat, traces=traces, hold=timedelta(hours=24))
     assert sim.replans == 1
     runs = sorted((r.pool, r.market, r.start, r.end) for r in sim.runs)
-    assert runs == [(AZ1, "on_demand", at(3), at(3)), (AZ1, "spot", at(0), at(3)),
-                    (AZ2, "spot", at(3), at(10 + 50 / 60))]
+    assert runs == [(AZ1, "spot", at(0), at(3)), (AZ2, "spot", at(3), at(10 + 50 / 60))]
     assert sim.realised_usd == pytest.approx(3 * 1.0 + (7 + 50 / 60) * 1.2)
     (job,) = sim.jobs.values()
     assert job.finished_at is not None and job.met_deadline  # the new plan's work is
@@ -78,8 +80,7 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
 def test_an_offering_is_held_longer_at_each_refusal_in_a_row() -> None:
     cache = UnavailableOfferings()
     assert cache.refused(AZ1, at(0)) == at(1)
-    assert cache.expire(at(0.5)) == [] and cache.held(at(0.5)) == {AZ1: at(1)}
-    assert cache.expire(at(1)) == [AZ1] and cache.held(at(1)) == {}
+    assert cache.held(at(0.5)) == {AZ1: at(1)} and cache.held(at(1)) == {}
     assert cache.refused(AZ1, at(1)) == at(3)  # the second in a row: 2 h
     assert cache.refused(AZ1, at(3)) == at(7)  # 4 h
     cache.ran(AZ1)  # spot ran there: the next refusal starts over
