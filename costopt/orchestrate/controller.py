@@ -59,13 +59,14 @@ from costopt.orchestrate.markets import (
     LiveMarkets,
     cloud_rate,
     job_paces,
+    pace_choice,
     spot_first,
     spot_markets,
 )
 from costopt.orchestrate.pace import PaceState
 from costopt.orchestrate.policy import Policy, planned_work
 from costopt.orchestrate.progress import JobProgress, ProgressModel
-from costopt.orchestrate.reconcile import Market, MarketChoice
+from costopt.orchestrate.reconcile import MarketChoice
 from costopt.orchestrate.replan import replan
 from costopt.orchestrate.steer import ledger_progress, progress_model
 from costopt.plan.pools import build_pools
@@ -90,9 +91,6 @@ class EventKind(str, Enum):
 URGENT = frozenset({EventKind.FLOOR})
 """Events that re-plan at once, whatever the rate limit."""
 
-RESUME_ROUNDING = timedelta(hours=1)
-"""A re-plan's horizon starts at the hour holding the moment (``plan --resume``): its slots
-may count on up to an hour already gone. The floor keeps that much more in hand."""
 
 
 @dataclass(frozen=True)
@@ -188,8 +186,10 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
     """Uniform Progress's floor: the unfinished jobs that could no longer finish by their
     deadline if they waited one more ``review`` - running from then on without a break on
     their fastest cloud pool (``gpus x speed`` reference GPU-hours per hour), one restart
-    paid, with :data:`RESUME_ROUNDING` in hand - for the work the plan does not leave to
-    owned servers before the deadline."""
+    paid - for the work the plan does not leave to owned servers before the deadline. (An
+    hour more in hand, for a re-plan's slots that start at the hour, was measured: once on
+    the floor a job stays there to its end, so it ran the last 1.25 h on-demand where
+    Uniform Progress ran spot - 5 % dearer on short-outage traces.)"""
     cloud = frozenset(p.pool for p in plan.fleet)
     out = []
     for name, p in jobs.items():
@@ -198,7 +198,7 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
             continue
         left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
                                                     cloud)
-        hours_left = (p.deadline - at - review - RESUME_ROUNDING).total_seconds() / 3600
+        hours_left = (p.deadline - at - review).total_seconds() / 3600
         if left > 0 and left / rate + p.restart_hours >= hours_left:
             out.append(name)
     return out
@@ -225,7 +225,7 @@ def _serves(pool: FleetPool, at: datetime, jobs: set[str]) -> bool:
     return any(s.start <= at < s.end and jobs & set(s.jobs) for s in pool.slots)
 
 
-def _extra_slots(plan: PlanDocument, jobs: Mapping[str, Market],
+def _extra_slots(plan: PlanDocument, jobs: Mapping[str, MarketChoice],
                  progress: dict[str, JobProgress], at: datetime, review: timedelta,
                  markets: dict[str, MarketChoice]) -> tuple[PlanDocument, set[str]]:
     """``plan`` with a slot of one review from ``at`` for each of ``jobs`` (no slot serving
@@ -240,7 +240,7 @@ def _extra_slots(plan: PlanDocument, jobs: Mapping[str, Market],
     for job, wanted in sorted(jobs.items()):
         p = progress[job]
         runs = [f for f in plan.fleet if p.speed.get(f.pool, 0.0) > 0]
-        market = "spot" if wanted == "spot" and any(f.market == "spot" for f in runs) \
+        market = "spot" if wanted.market == "spot" and any(f.market == "spot" for f in runs) \
             else "on_demand"
         usable = [f for f in runs if (f.market == "spot" if market == "spot"
                                       else f.market == "on_demand" or f.on_demand_fallback)]
@@ -256,7 +256,8 @@ def _extra_slots(plan: PlanDocument, jobs: Mapping[str, Market],
         if pool.market == "spot" and market == "on_demand":
             markets[pool.pool] = MarketChoice("on_demand", "swap")
         elif pool.pool not in markets:
-            markets[pool.pool] = MarketChoice(market, "keep")
+            markets[pool.pool] = wanted if wanted.market == market \
+                else MarketChoice(market, "keep")
     return plan.model_copy(update={"fleet": [fleet[f.pool] for f in plan.fleet]}), placed
 
 
@@ -372,10 +373,8 @@ class Controller:
                     and not any(_serves(f, at, {j}) for f in target.fleet)}
         over = {j for j in unserved if j in paces and not any(
             j in s.jobs and s.end > at for f in plan.fleet for s in f.slots)}
-        wants: dict[str, Market] = {
-            j: "on_demand" if j in floor or paces[j].state in (
-                PaceState.CRITICAL, PaceState.BEHIND) else "spot"
-            for j in unserved & floor | over}
+        wants = {j: pace_choice(PaceState.CRITICAL if j in floor or j not in paces
+                                else paces[j].state) for j in unserved & floor | over}
         target, placed = _extra_slots(target, wants, jobs, at, self.options.review, markets)
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")

@@ -77,6 +77,13 @@ def _now(pool: FleetPool, at: datetime) -> list[Slot]:
     return [s for s in pool.slots if s.start <= at < s.end]
 
 
+def pace_choice(state: PaceState) -> MarketChoice:
+    """Rule 1's market for a job's (or a slot's most pressed job's) pace state."""
+    if state in (PaceState.CRITICAL, PaceState.BEHIND):
+        return MarketChoice("on_demand", "swap")
+    return MarketChoice("spot", "swap" if state is PaceState.SAFE else "keep")
+
+
 def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
                  floor: set[str]) -> dict[str, MarketChoice]:
     """Rule 1: the market of each spot pool that may fall back and serves a job now."""
@@ -85,12 +92,8 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         if pool.market != "spot" or not pool.on_demand_fallback:
             continue
         state = _state([j for s in _now(pool, at) for j in s.jobs], paces, floor)
-        if state in (PaceState.CRITICAL, PaceState.BEHIND):
-            out[pool.pool] = MarketChoice("on_demand", "swap")
-        elif state is PaceState.SAFE:
-            out[pool.pool] = MarketChoice("spot", "swap")
-        elif state is PaceState.AHEAD:
-            out[pool.pool] = MarketChoice("spot", "keep")
+        if state is not PaceState.FINISHED:
+            out[pool.pool] = pace_choice(state)
     return out
 
 

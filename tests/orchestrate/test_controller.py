@@ -106,17 +106,16 @@ def test_a_held_pool_is_capped_to_nothing_while_held() -> None:
 def test_the_floor_is_uniform_progress_rule() -> None:
     """7.6667 GPU-h left at 1 GPU-h an hour on the fastest pool, a restart of 10 minutes'
     setup + 30 minutes' lost work: 8.3333 h needed. Due at 16:00, looked at every 15
-    minutes, an hour kept in hand (a re-plan's slots start at the hour): at 06:15,
-    16 - 6.25 - 0.25 - 1 = 8.5 h are left after the next look: not yet; at 06:30, 8.25 h:
-    on the floor (on-demand now)."""
+    minutes: at 07:15, 16 - 7.25 - 0.25 = 8.5 h are left after the next look: not yet; at
+    07:30, 8.25 h: on the floor (on-demand now)."""
     w, cat = two_zones()
     plan = planned(w, cat)
     model = progress_model(plan, w, cat)
     needs = JobProgress("train", 10.0, at(16), at(0), 60.0, 10.0, {AZ1: 1.0},
                         done_gpu_hours=10 - 7 - 2 / 3, gpus=1.0)
     review = timedelta(minutes=15)
-    assert floor_jobs(plan, model, {"train": needs}, at(6.25), review) == []
-    assert floor_jobs(plan, model, {"train": needs}, at(6.5), review) == ["train"]
+    assert floor_jobs(plan, model, {"train": needs}, at(7.25), review) == []
+    assert floor_jobs(plan, model, {"train": needs}, at(7.5), review) == ["train"]
     done = replace(needs, done_gpu_hours=10.0, finished_at=at(7))
     assert floor_jobs(plan, model, {"train": done}, at(15), review) == []
 
@@ -124,7 +123,7 @@ def test_the_floor_is_uniform_progress_rule() -> None:
 def test_a_job_on_the_floor_that_no_slot_serves_runs_on_demand_at_once() -> None:
     """At 11:00 the plan's one slot (00:00-10:10) is over and the job has done nothing (no
     instance ran): 10 GPU-h + a restart's 0.6667 h cannot wait for the next look before
-    16:00 (16 - 11 - 0.25 - 1 = 3.75 h left). The tick gives it a slot of one review
+    16:00 (16 - 11 - 0.25 = 4.75 h left). The tick gives it a slot of one review
     (11:00-11:15, slot 1 of use1-az1's pool, after the plan's slot 0) on-demand at once,
     without waiting for a re-plan (off here): one on-demand launch at 3.00 USD/h."""
     w, cat = two_zones()
