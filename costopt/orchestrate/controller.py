@@ -35,8 +35,8 @@ A tick at ``at``:
    - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
    - FLOOR: a job on the floor that no slot serves (at once, whatever the rate limit).
    Re-plans are rate-limited: at most one per ``replan_gap`` unless urgent; events that
-   wait are kept for the first tick after the gap. The holds are kept in the ledger, so a
-   later ``apply`` knows what an earlier one was refused.
+   wait are kept for the first tick after the gap. The holds are kept in the ledger
+   (``offering_holds``), so a later ``apply`` knows what an earlier one was refused.
 
 Interruptions are not events of their own: an interrupted slot is relaunched as the plan
 says; a relaunch that finds no capacity is a refusal, and the work lost shows as the job
@@ -122,9 +122,18 @@ class UnavailableOfferings:
         self.until[pool] = at + hold
         return self.until[pool]
 
-    def ran(self, pool: str) -> None:
+    def ran(self, pool: str) -> bool:
+        """Spot ran in ``pool``: its hold and strikes go; whether it had any."""
+        had = pool in self.strikes
         self.strikes.pop(pool, None)
         self.until.pop(pool, None)
+        return had
+
+    def load(self, holds: dict[str, tuple[datetime, int]]) -> None:
+        """Take the holds the ledger keeps (pool -> until, strikes): another process's
+        refusals count here too."""
+        self.until = {pool: until for pool, (until, _n) in holds.items()}
+        self.strikes = {pool: n for pool, (_until, n) in holds.items()}
 
     def held(self, at: datetime) -> dict[str, datetime]:
         return {pool: until for pool, until in self.until.items() if until > at}
@@ -320,10 +329,12 @@ class Controller:
         """Observe, decide and reconcile at ``at``; re-plan on events."""
         out = TickOutcome(at)
         with self.ledger() as ledger:
+            if ledger is not None:
+                self.offerings.load(ledger.offering_holds())
             jobs = self.progress(self.plan, ledger, at)
             target, markets, events = self._decide(self.plan, at, ledger, jobs)
             out.applied.append(self._apply(at, ledger, target, markets))
-            events += self._observe(out.applied[-1], at, jobs)
+            events += self._observe(out.applied[-1], at, jobs, ledger)
             out.events = events
             new = self._maybe_replan(events, at, ledger)
             if new is not None:
@@ -430,18 +441,22 @@ class Controller:
         return out
 
     def _observe(self, outcome: ApplyOutcome, at: datetime,
-                 jobs: dict[str, JobProgress] | None) -> list[Event]:
+                 jobs: dict[str, JobProgress] | None, ledger: Ledger | None) -> list[Event]:
         """Refusals (their pools held unavailable; a refusal while held is no new strike),
-        spot that ran again, jobs behind their plan and Uniform Progress's line."""
+        spot that ran again, jobs behind their plan and Uniform Progress's line; the holds
+        kept in the ledger."""
         refused = {a.pool for a in outcome.capacity_refused}
         for pool in {a.pool for a in outcome.done if a.kind in ("launch", "start")
                      and a.market == "spot"} - refused:
-            self.offerings.ran(pool)
+            if self.offerings.ran(pool) and ledger is not None:
+                ledger.release_offering(pool)
         held = self.offerings.held(at)
         spot = {p.pool for p in self.plan.fleet if p.market == "spot"}
         events = []
         for pool in sorted(refused & spot - set(held)):
             until = self.offerings.refused(pool, at)
+            if ledger is not None:
+                ledger.hold_offering(pool, until, self.offerings.strikes[pool])
             events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
                                 f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}",
                                 replans=until - at >= self.options.move_after

@@ -142,3 +142,31 @@ def test_a_job_on_the_floor_that_no_slot_serves_runs_on_demand_at_once() -> None
     assert (launch.kind, launch.pool, launch.slot, launch.market, launch.usd_per_hour) == (
         "launch", AZ1, 1, "on_demand", 3.0)
     ledger.close()
+
+
+def test_a_later_apply_knows_the_refusals_of_an_earlier_one() -> None:
+    """Two ``apply`` processes a quarter of an hour apart on one ledger, use1-az1 without
+    spot capacity: the first is refused at 00:00 and holds the pool until 01:00 (the first
+    hold, an hour) - in the ledger. The second, a new controller, reads the hold: its own
+    refusal at 00:15 is no new strike (the hold stays until 01:00, one strike), and no
+    re-plan is made for it (a short hold is waited out)."""
+    w, cat = two_zones()
+    plan = planned(w, cat)
+    ledger = Ledger.in_memory()
+    fleet = SimulatedEc2(at(0))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    fleet.set_capacity(AZ1, 0)
+    events = []
+    for k in range(2):
+        fleet.advance(at(k / 4))
+        controller = Controller(plan, fleet=fleet, ledger=lambda: nullcontext(ledger),
+                                options=ControllerOptions(ApplyOptions(yes=True)),
+                                say=lambda kind, message: None,
+                                context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+        outcome = controller.tick(at(k / 4))
+        assert [a.pool for a in outcome.applied[0].capacity_refused] == [AZ1]
+        assert outcome.replanned is None
+        assert ledger.offering_holds() == {AZ1: (at(1), 1)}
+        events.append([(e.kind.value, e.replans) for e in outcome.events])
+    assert events == [[("refused", False)], []]  # the second: held already, no new event
+    ledger.close()
