@@ -34,8 +34,10 @@ A tick at ``at``:
      Uniform Progress's line too (its deadline at risk);
    - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
    - FLOOR: a job on the floor that no slot serves (at once, whatever the rate limit).
-   Re-plans are rate-limited: at most one per ``replan_gap`` unless urgent; events that
-   wait are kept for the first tick after the gap. The holds are kept in the ledger
+   Re-plans are rate-limited: at most one per ``replan_gap`` unless urgent, and made in
+   the first ``review`` of an hour (a re-plan's horizon starts at the hour: later in it, the
+   plan counts on work in the part gone - owned servers' work that is never done); events
+   that wait are kept for the first tick that may. The holds are kept in the ledger
    (``offering_holds``), so a later ``apply`` knows what an earlier one was refused.
 
 Interruptions are not events of their own: an interrupted slot is relaunched as the plan
@@ -492,9 +494,12 @@ class Controller:
         if not waiting:
             return None
         urgent = any(e.kind in URGENT for e in waiting)
-        if not urgent and self._last_replan is not None \
-                and at - self._last_replan < self.options.replan_gap:
-            self._waiting = waiting
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        if not urgent and (at - hour >= self.options.review or (
+                self._last_replan is not None
+                and at - self._last_replan < self.options.replan_gap)):
+            self._waiting = waiting  # a re-plan's horizon starts at the hour: made later
+            # in the hour, it plans work in the part gone (owned servers' work never done)
             return None
         self._waiting = []
         reasons = "; ".join(dict.fromkeys(e.detail for e in waiting))
