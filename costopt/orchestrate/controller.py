@@ -72,7 +72,7 @@ from costopt.orchestrate.reconcile import MarketChoice
 from costopt.orchestrate.replan import replan
 from costopt.orchestrate.steer import ledger_progress, progress_model
 from costopt.plan.pools import build_pools
-from costopt.plan.resume import late_jobs, workload_of
+from costopt.plan.resume import DONE, late_jobs, workload_of
 from costopt.planfile import FleetPool, PlanDocument, Slot
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
@@ -242,8 +242,9 @@ def _extra_slots(plan: PlanDocument, jobs: Mapping[str, MarketChoice],
     """``plan`` with a slot of one review from ``at`` for each of ``jobs`` (no slot serving
     them; job -> the market it must run on now), and the jobs given one. On-demand: on the
     job's fastest on-demand pool of the plan, else its fastest spot pool that may fall back
-    (run on-demand, ``markets``). Spot: on its fastest spot pool of the plan, the cheapest
-    of those, with no fallback (a plan without one: on-demand). A job with no such pool (or
+    (run on-demand, ``markets``). Spot: on its fastest spot pool of the plan that serves it
+    somewhere (so it may run on spot there), the cheapest of those, with no fallback (a plan
+    without one: on-demand). A job with no such pool (or
     a gang) is left to the re-plan. The slot's number follows the pool's own, so it is the
     same at every tick of one plan."""
     fleet = {p.pool: p for p in plan.fleet}
@@ -251,10 +252,10 @@ def _extra_slots(plan: PlanDocument, jobs: Mapping[str, MarketChoice],
     for job, wanted in sorted(jobs.items()):
         p = progress[job]
         runs = [f for f in plan.fleet if p.speed.get(f.pool, 0.0) > 0]
-        market = "spot" if wanted.market == "spot" and any(f.market == "spot" for f in runs) \
-            else "on_demand"
-        usable = [f for f in runs if (f.market == "spot" if market == "spot"
-                                      else f.market == "on_demand" or f.on_demand_fallback)]
+        spot = [f for f in runs if f.market == "spot" and any(job in s.jobs for s in f.slots)]
+        market = "spot" if wanted.market == "spot" and spot else "on_demand"
+        usable = spot if market == "spot" else [
+            f for f in runs if f.market == "on_demand" or f.on_demand_fallback]
         if not usable or any(s.nodes > 1 for f in usable for s in f.slots if job in s.jobs):
             continue
         placed.add(job)
@@ -384,8 +385,8 @@ class Controller:
             paces, markets = {}, self._as_written(target, at, floor, live)
         unserved = {j for j, p in jobs.items() if not p.finished
                     and not any(_serves(f, at, {j}) for f in target.fleet)}
-        over = {j for j in unserved if j in paces and not any(
-            j in s.jobs and s.end > at for f in plan.fleet for s in f.slots)}
+        over = {j for j in unserved if j in paces and paces[j].remaining_gpu_hours > DONE
+                and not any(j in s.jobs and s.end > at for f in plan.fleet for s in f.slots)}
         wants = {j: pace_choice(PaceState.CRITICAL if j in floor or j not in paces
                                 else paces[j].state) for j in unserved & floor | over}
         target, placed = _extra_slots(target, wants, jobs, at, self.options.review, markets)

@@ -4,13 +4,18 @@ over the plan (the controller's decision between re-plans, :mod:`costopt.orchest
 Pure. Each unfinished job has Uniform Progress's pace (:mod:`costopt.orchestrate.pace`): a
 straight line from nothing at its start to all of its work at its deadline less one
 restart, on its fastest cloud pool of the plan (``gpus x speed`` reference GPU-hours per
-hour), the work the plan leaves to owned servers counted as done; the line starts one
-restart after the job may start (its first instance's setup is not lag: without that, a
-job is behind from its first minute and spot is swapped for on-demand before it could
-work). Then, at a moment:
+hour; with the GPUs the plan gives it there, when it shares an instance), the work the
+plan leaves to owned servers counted as done. The line starts one
+restart after the plan's first cloud slot for the job (or the job's start, if later): the
+plan's schedule, not the job's window, says when its cloud work begins (a line from the
+window's start finds a job the plan starts days later behind at once, and runs its shared
+instance on-demand for hundreds of hours), and its first instance's setup is not lag
+(without that, a job is behind from its first minute and spot is swapped for on-demand
+before it could work). Then, at a moment:
 
 1. *Spot slots* (of a spot pool whose jobs may run on-demand) serving a job now run, by the
-   most pressed of their jobs: behind the line, critical or on the floor - on-demand, a
+   most pressed of their jobs working now (:func:`working`): behind the line, critical or on
+   the floor - on-demand, a
    spot instance swapped for it; ahead - spot, an on-demand instance already running kept;
    safely ahead (by one restart's work) - spot, an on-demand instance swapped (ended only
    once the spot one runs). A launch that finds no spot does not fall back: the job waits
@@ -50,6 +55,14 @@ def cloud_rate(p: JobProgress, cloud: frozenset[str]) -> float:
     return (p.gpus or 1.0) * max((v for k, v in p.speed.items() if k in cloud), default=0.0)
 
 
+def shared_rate(p: JobProgress, model: ProgressModel) -> float:
+    """Reference GPU-hours per hour ``p``'s job does on the plan's fastest cloud pool for it
+    with the GPUs the plan gives it there (``PlanMix.pool_gpus``): on an instance it shares,
+    its share - the line a job can keep to there, not the one it would keep alone."""
+    return max((gpus * p.speed.get(pool, 0.0) for pool, by_job in model.mix.pool_gpus.items()
+                for job, gpus in by_job.items() if job == p.job), default=0.0)
+
+
 def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobProgress],
               at: datetime) -> dict[str, JobPace]:
     """Each unfinished job's pace at ``at`` (the module's line)."""
@@ -59,9 +72,12 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         if p.finished:
             continue
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
-        start = (p.start or at) + timedelta(hours=p.restart_hours)
+        first = min((s.start for f in plan.fleet for s in f.slots if name in s.jobs),
+                    default=p.start or at)
+        start = max(p.start or at, first) + timedelta(hours=p.restart_hours)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
-                            max(0.0, p.remaining_gpu_hours - owned), cloud_rate(p, cloud),
+                            max(0.0, p.remaining_gpu_hours - owned),
+                            shared_rate(p, model) or cloud_rate(p, cloud),
                             p.restart_hours, p.restart_hours)
     return out
 
@@ -69,7 +85,7 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
 def _state(jobs: list[str], paces: Mapping[str, JobPace], floor: set[str]) -> PaceState:
     """The most pressed state of ``jobs`` (those on the floor count as critical)."""
     states = [PaceState.CRITICAL if j in floor else paces[j].state for j in jobs
-              if j in paces]
+              if j in paces and (j in floor or paces[j].state is not PaceState.FINISHED)]
     return min(states, key=PRESSED.index, default=PaceState.FINISHED)
 
 
@@ -84,6 +100,16 @@ def pace_choice(state: PaceState) -> MarketChoice:
     return MarketChoice("spot", "swap" if state is PaceState.SAFE else "keep")
 
 
+def working(slot: Slot, at: datetime) -> list[str]:
+    """The jobs ``slot`` runs at ``at``: those its GPUs' uses (v3) have working then, else
+    all of its jobs. A job the plan has wait for another on a shared instance cannot be
+    helped by its market, and must not move the others (one 1-GPU job behind put a shared
+    8-GPU instance on-demand for 230 h of the example month)."""
+    if not slot.uses:
+        return list(slot.jobs)
+    return [u.job for u in slot.uses if u.start <= at < u.end]
+
+
 def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
                  floor: set[str]) -> dict[str, MarketChoice]:
     """Rule 1: the market of each spot pool that may fall back and serves a job now."""
@@ -91,9 +117,14 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
     for pool in plan.fleet:
         if pool.market != "spot" or not pool.on_demand_fallback:
             continue
-        state = _state([j for s in _now(pool, at) for j in s.jobs], paces, floor)
-        if state is not PaceState.FINISHED:
-            out[pool.pool] = pace_choice(state)
+        slots = _now(pool, at)
+        if not any(j in paces for s in slots for j in s.jobs):
+            continue
+        state = _state([j for s in slots for j in s.jobs if j in floor or j in working(s, at)],
+                       paces, floor)
+        out[pool.pool] = pace_choice(state) if state is not PaceState.FINISHED \
+            else MarketChoice("spot", "keep")  # no job of its works now: none is pressed
+    return out
     return out
 
 
