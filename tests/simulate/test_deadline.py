@@ -46,7 +46,7 @@ def test_the_controller_meets_every_deadline_for_less_than_uniform_progress_in_a
     # The controller lays Uniform Progress's rule over the plan (spot while ahead of the
     # line, a refusal waited out, on-demand while behind) and starts the line one restart
     # late (its first setup is no lag): on these 12 traces it misses no deadline and pays
-    # less than Uniform Progress in all (measured 2026-12-07: 1,244.00 USD against
+    # less than Uniform Progress in all (measured 2026-12-07: 1,244.75 USD against
     # 1,316.75). Not on every trace: with 15-minute outages at availability 0.9 it paid
     # 105.08 against 99.25 - each swap back to spot pays a setup the next interruption
     # may waste, and which of the two is luckier there is the trace's draw.
