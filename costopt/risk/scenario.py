@@ -22,14 +22,22 @@ from costopt.workload import Workload
 @dataclass(frozen=True)
 class RiskInputs:
     """What every scenario of one sweep shares. ``policy`` names one of
-    :data:`costopt.orchestrate.policy.POLICIES`."""
+    :data:`costopt.orchestrate.policy.POLICIES` (``plan``: the controller ``apply`` and
+    ``watch`` run); ``replan``: the controller re-plans on events, as ``watch`` does (a
+    baseline policy never does)."""
 
     plan: PlanDocument
     workload: Workload
     catalog: PriceCatalog
     source: Source
-    policy: str = "deadline"
+    policy: str = "plan"
     spot_attempts: int = 2
+    replan: bool = True
+
+    @property
+    def replans(self) -> bool:
+        """Whether the scenarios re-plan: the controller's policy with ``replan``."""
+        return self.replan and self.policy == "plan"
 
     def traces(self, seed: int) -> list[PoolTrace]:
         """The traces of the scenario with this seed."""
@@ -83,7 +91,7 @@ def run_scenario(inputs: RiskInputs, index: int, seed: int) -> ScenarioResult:
     sim = simulate(inputs.plan, workload=inputs.workload, catalog=inputs.catalog,
                    traces=traces, policy=POLICIES[inputs.policy],
                    options=ApplyOptions(spot_attempts=inputs.spot_attempts),
-                   replan=False)  # the plan as written: hundreds of scenarios, no re-plans
+                   replan=inputs.replan)
     pool_usd: dict[str, float] = {}
     for r in sim.runs:
         pool_usd[r.pool] = pool_usd.get(r.pool, 0.0) + (
