@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import catalog, offer
 from simulate.sim_cases import SPOT, at, hourly, one_job, planned, prices, stretched
 
 from costopt.errors import InputFileError
 from costopt.risk.assess import assess
 from costopt.risk.scenario import RiskInputs
 from costopt.risk.scenarios import (
+    DEFAULT_STATS,
     SyntheticSource,
     WindowSource,
     ZoneStats,
@@ -221,3 +223,29 @@ def test_options_put_their_statistics_in_place_of_the_plans() -> None:
     assert str(caught.value).startswith(f"synthetic traces for {SPOT}: ")
     assert "--mean-outage-hours = 0.01: must be at least one tick (0.0833333 h)" in str(
         caught.value)
+
+
+def test_re_planning_scenarios_trace_every_spot_pool_the_workload_allows() -> None:
+    """The job may run in us-east-1 (spot 1 USD/h) or us-west-2 (spot 1.5 USD/h): the plan
+    holds the cheaper pool only. A re-plan may move the job west, so each scenario draws a
+    trace for the west pool too (else its spot would always be there), after the plan's:
+    the plan's own trace is the one drawn without re-planning. Outside the fleet, the pool
+    holds the fleet's instances (1) while up."""
+    cat = catalog(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0, rate=0.0),
+                  offer("p3.2xlarge", "us-west-2", on_demand=3.0, spot=1.5, rate=0.0))
+    w = one_job(10, regions=["us-east-1", "us-west-2"], **SETUP_PAID)
+    plan = planned(w, cat)
+    assert {p.pool for p in plan.fleet if p.market == "spot"} == {SPOT}
+    west = SPOT.replace("us-east-1", "us-west-2")
+    source = SyntheticSource({SPOT: ZoneStats(0.6, 1.0)})
+    replanning, as_written = RiskInputs(plan, w, cat, source), RiskInputs(
+        plan, w, cat, source, replan=False)
+    assert replanning.spot_pools == [SPOT, west] and as_written.spot_pools == [SPOT]
+    for seed in scenario_seeds(4, 3):
+        east_trace, west_trace = replanning.traces(seed)
+        (alone,) = as_written.traces(seed)
+        assert (east_trace.pool.text, west_trace.pool.text) == (SPOT, west)
+        assert list(east_trace.trace.counts) == list(alone.trace.counts)
+        assert set(west_trace.trace.counts) <= {0, 1}
+    # the west pool's statistics: the default (0.59), not the east pool's 0.6
+    assert source.default == DEFAULT_STATS
