@@ -194,7 +194,7 @@ def apply(
             if ledger is not None:
                 ledger.look()
             plan, plan_file = follow(plan, plan_file, ledger, reinstate=reinstate,
-                                     role="apply", say=say)
+                                     role="apply", say=say, write=yes)
             controller = _controller(
                 plan, plan_file, workload_file, driver, fleet=fleet,
                 ledger=lambda: nullcontext(ledger), say=say,
@@ -689,7 +689,7 @@ def _follow(controller: Controller, plan_file: Path, state: tuple[str | None, Pa
     ledger = ledger_at(*state, create=yes)
     try:
         controller.plan, path = follow(controller.plan, plan_file, ledger,
-                                       reinstate=reinstate, role="watch", say=say)
+                                       reinstate=reinstate, role="watch", say=say, write=yes)
     finally:
         if ledger is not None:
             ledger.close()

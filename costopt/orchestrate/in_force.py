@@ -78,20 +78,23 @@ def beside(plan_file: Path, plan: PlanDocument) -> Path:
 
 
 def follow(plan: PlanDocument, plan_file: Path, ledger: Ledger | None, *, reinstate: bool,
-           role: str, say: Callable[[str, str], None]) -> tuple[PlanDocument, Path]:
+           role: str, say: Callable[[str, str], None],
+           write: bool = True) -> tuple[PlanDocument, Path]:
     """The plan a controller (``role``: watch or apply) given ``plan_file`` (holding
     ``plan``) carries out, and its file: the plan in force where it is a re-plan of
-    ``plan`` - written next to ``plan_file`` and said in one line - else ``plan`` itself
-    (also with ``reinstate``, or no ledger yet). Raises :class:`PlanReplaced` as
-    :func:`successor_in_force`."""
+    ``plan`` - written next to ``plan_file`` (unless ``write`` is false: a dry run changes
+    nothing) and said in one line - else ``plan`` itself (also with ``reinstate``, or no
+    ledger yet). Raises :class:`PlanReplaced` as :func:`successor_in_force`."""
     if ledger is None or reinstate:
         return plan, plan_file
     successor = successor_in_force(plan, ledger)
     if successor is None:
         return plan, plan_file
     target = beside(plan_file, successor.plan)
-    write_plan(successor.plan, target)
+    if write:
+        write_plan(successor.plan, target)
     say("following", f"plan {plan.plan_id} was re-planned since ({successor.replans} "
         f"re-plan(s)): this {role} carries out the plan in force, {successor.plan.plan_id} "
-        f"(since {ts(successor.since)}), written to {target}")
+        f"(since {ts(successor.since)}), " + (f"written to {target}" if write else
+                                              f"written to {target} with --yes"))
     return successor.plan, target

@@ -97,6 +97,17 @@ def test_follow_writes_the_plan_in_force_beside_the_file_and_says_so_once(
                      f"written to {path}")]
 
 
+def test_a_dry_run_follows_without_writing_the_file(ledger: Ledger, tmp_path: Path) -> None:
+    said: list[tuple[str, str]] = []
+    doc, path = follow(a_doc("t-b", "t-a", 1), tmp_path / "plan.json", ledger,
+                       reinstate=False, role="apply", write=False,
+                       say=lambda kind, text: said.append((kind, text)))
+    assert doc.plan_id == "t-c" and not path.exists() and list(tmp_path.iterdir()) == []
+    assert said == [("following", "plan t-b was re-planned since (1 re-plan(s)): this apply "
+                     "carries out the plan in force, t-c (since 2027-01-04T02:00:00Z), "
+                     f"written to {path} with --yes")]
+
+
 def test_follow_keeps_the_file_with_reinstate_without_a_ledger_or_when_in_force(
         ledger: Ledger, tmp_path: Path) -> None:
     said: list[tuple[str, str]] = []
