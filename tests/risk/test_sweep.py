@@ -85,12 +85,15 @@ def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
     """Re-planning (the default). The plan, setup paid: spot 00:00-10:10, 10.1667 USD.
     Window at tick 1 (spot all day): as planned, 10.1667 USD, done at 10:10.
     Window at tick 0 (no spot 00:00-03:00): at 00:00 the spot launch finds no capacity (2
-    tries) and falls back to on-demand (3 USD/h); the refusal holds the pool 1 h and
-    re-plans, the new plan keeping that instance. At 01:00 the hold has run out: spot is
-    tried again, refused, the pool held 2 h (to 03:00), and the rest re-planned from 01:00
-    with 0.8333 GPU-h done (on-demand 00:10-01:00): 9.1667 GPU-h + 10 min setup on spot from
-    03:00 = 03:00-12:20, cheaper than on-demand meanwhile, so the on-demand instance ends.
-    1 h x 3 + 9.3333 h x 1 = 12.3333 USD, done at 12:20. No miss (due at 24:00)."""
+    tries); the job is not behind Uniform Progress's line (a restart o = 10 min + 30 min =
+    0.6667 h; the line runs from nothing at 00:40 to 10 GPU-h at 23:20, 0.4412 of the time
+    left), so it waits for spot (no fallback; the 1-hour hold is waited out, no re-plan),
+    tried again at each 15-minute look. At 00:45 it is behind (10 / (24 - 0.75 - 0.6667) =
+    0.4428): on-demand (3 USD/h), working from 00:55. At 03:00 spot is back and the job is
+    safely ahead (2.0833 done: 7.9167 + a switch's 0.6667 over 20.3333 h = 0.4221): spot is
+    launched and the on-demand instance ended (2.25 h). Spot works from 03:10 and is done at
+    11:05 (7.9167 h; past the plan's slot, its extra slot carries on on the same instance),
+    ended at the 11:15 look. 2.25 h x 3 + 8.25 h x 1 = 15.00 USD. No miss (due at 24:00)."""
     w, cat = one_job(10, **SETUP_PAID), prices()
     inputs = RiskInputs(planned(w, cat), w, cat, ONE_OUTAGE)
     n = 20
@@ -98,7 +101,7 @@ def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
     outage = [int(inputs.traces(s)[0].trace.counts[0] == 0) for s in scenario_seeds(0, n)]
     k = sum(outage)  # scenarios whose window holds the outage
     assert 0 < k < n  # both windows drawn (seeded)
-    dear, cheap = 3 + 9 + 1 / 3, 10 + 1 / 6
+    dear, cheap = 2.25 * 3 + 8.25 * 1, 10 + 1 / 6
     assert [s["realised_usd"] for s in doc["scenario_results"]] == [
         pytest.approx(dear if o else cheap, abs=1e-4) for o in outage]
     # Sorted: n - k cheap costs then k dear ones; quantile q is the ceil(q n)-th value.
@@ -111,7 +114,7 @@ def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
                            "mean_usd": pytest.approx((cheap * (n - k) + dear * k) / n,
                                                      abs=1e-4)}
     (job,) = doc["jobs"]
-    finish = {q: "2027-01-01T12:20:00Z" if late[q] else "2027-01-01T10:10:00Z" for q in late}
+    finish = {q: "2027-01-01T11:05:00Z" if late[q] else "2027-01-01T10:10:00Z" for q in late}
     assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (
         0.0, finish[0.5], finish[0.9])
 
