@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
-from costopt.cli.tables import show_data
 from costopt.core.times import ts
 from costopt.errors import CostoptError, WorkloadError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from costopt.pricing.catalog import PriceCatalog
     from costopt.workload import Workload
 
@@ -247,6 +247,7 @@ def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env,
 
 def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = None) -> None:
     """The plan for people (:mod:`costopt.plan.render` lays it out)."""
+    from costopt.cli.tables import show_data
     from costopt.plan.render import plan_blocks
 
     for block in plan_blocks(doc, candidates):
@@ -290,10 +291,9 @@ def validate(
             "owned_pools": len(pools.owned), "cloud_pools": len(pools.cloud),
             "periods": workload.horizon.periods}))
         return
-    env.console.print(
-        f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
-        f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
-        f"period(s): {workload.horizon.runs_text}.", highlight=False, soft_wrap=True)
+    env.say(f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
+            f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
+            f"period(s): {workload.horizon.runs_text}.")
 
 
 @guarded
