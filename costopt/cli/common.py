@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum, IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -49,6 +49,12 @@ def make_console(*, stderr: bool = False) -> Console:
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = PIPE_WIDTH
     return console
+
+
+WorkloadArgument = Annotated[Path, typer.Argument(help="The workload YAML file.",
+                                                 metavar="WORKLOAD.yaml")]
+PlanArgument = Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
+                                              metavar="PLAN.json")]
 
 
 class OutputFormat(str, Enum):
