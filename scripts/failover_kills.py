@@ -16,7 +16,7 @@ refuses it as replaced (a known gap: a standby should take over the plan in forc
 
     python scripts/failover_kills.py --kills 20 [--pg-url postgresql://...]
 
-The end-to-end test (``tests/cli/test_failover_cli.py``) runs the same with 3 kills.
+The end-to-end test (``tests/cli/test_team_state_cli.py``) runs the same with 2 kills.
 """
 
 from __future__ import annotations
