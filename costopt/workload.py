@@ -79,13 +79,9 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 
 class _Strict(BaseModel):
-    """Unknown fields are errors; numbers are finite, and ``true`` is no number (strict).
-    Validators are built when a model is first used, not when this module is imported
-    (``defer_build``): building each of them at import cost ~40 ms of every command's start,
-    and a nested model is built as part of the model that holds it anyway."""
+    """Unknown fields are errors; numbers are finite, and ``true`` is no number (strict)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True,
-                              defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class PeriodRun(_Strict):
@@ -100,8 +96,7 @@ class Horizon(_Strict):
     ``period_hours`` hours, or into the runs of ``periods`` (mixed lengths: hourly near the
     start, daily after, say; they must add up to the ``days``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
-                              defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     start: UtcDateTime
     days: int = Field(gt=0, le=3660)
