@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.common import Env, ExitCode, PlanArgument, get_env, guarded
 from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
 
 if TYPE_CHECKING:
@@ -36,48 +36,59 @@ def register(app: typer.Typer) -> None:
     app.command("risk")(risk)
 
 
+ScenariosOption = Annotated[int, typer.Option(
+    "-n", "--scenarios", help="Scenarios of spot capacity to carry the plan out in.", min=1)]
+SeedOption = Annotated[int, typer.Option(
+    help="Master seed: the same seed and count give the same figures on any runner.", min=0)]
+TracesOption = Annotated[Path | None, typer.Option(
+    "--traces", help="Draw windows of recorded traces: a traces.yaml manifest, or a folder of "
+    "trace files in the public format (default: synthetic traces from each spot pool's "
+    "statistics).", metavar="PATH")]
+AvailabilityOption = Annotated[float | None, typer.Option(
+    help="Synthetic traces: share of the time spot can be had, for every spot pool (default: "
+    "the plan's assumption where given or traced, else 0.59).")]
+MeanOutageOption = Annotated[float | None, typer.Option(
+    help="Synthetic traces: mean outage, hours (default: from the pool's preemptions per "
+    "spot-hour, else 0.44).")]
+DropsOption = Annotated[float, typer.Option(
+    help="Synthetic traces: one-tick drops per up hour on top of outages.")]
+WorkersOption = Annotated[int | None, typer.Option(
+    help="Local processes (default: every core; 1 runs in this process).", min=1)]
+RayOption = Annotated[str | None, typer.Option(
+    "--ray", help="Run on Ray: a cluster address (auto, ray://HEAD:10001) or `local`; default "
+    "the RAY_ADDRESS variable, else local processes. Needs pip install 'costopt[ray]'.",
+    metavar="ADDRESS")]
+RetriesOption = Annotated[int, typer.Option(
+    help="On Ray: tries again of a failed scenario before it is reported.", min=0)]
+RiskFormatOption = Annotated[RiskFormat, typer.Option("--format", help="table, json or html.")]
+OutputOption = Annotated[Path | None, typer.Option(
+    "-o", "--output", help="Also write the JSON (or, with --format html, the page) here.")]
+WriteTracesOption = Annotated[Path | None, typer.Option(
+    "--write-traces", help="Write each scenario's traces to DIR/scenario-K/ with a "
+    "traces.yaml, to replay with `costopt simulate`.", metavar="DIR")]
+SpotAttemptsOption = Annotated[int, typer.Option(
+    help="Spot launches per slot before the fallback chain moves on (as apply).", min=1)]
+
+
 @guarded
 def risk(
     ctx: typer.Context,
-    plan_file: Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
-                                              metavar="PLAN.json")],
-    scenarios: Annotated[int, typer.Option("-n", "--scenarios", help="Scenarios of spot "
-                                           "capacity to carry the plan out in.", min=1)] = 100,
-    seed: Annotated[int, typer.Option(help="Master seed: the same seed and count give the "
-                                      "same figures on any runner.", min=0)] = 0,
-    traces: Annotated[Path | None, typer.Option(
-        "--traces", help="Draw windows of recorded traces: a traces.yaml manifest, or a folder "
-        "of trace files in the public format (default: synthetic traces from each spot pool's "
-        "statistics).", metavar="PATH")] = None,
-    availability: Annotated[float | None, typer.Option(
-        help="Synthetic traces: share of the time spot can be had, for every spot pool "
-        "(default: the plan's assumption where given or traced, else 0.59).")] = None,
-    mean_outage_hours: Annotated[float | None, typer.Option(
-        help="Synthetic traces: mean outage, hours (default: from the pool's preemptions "
-        "per spot-hour, else 0.44).")] = None,
-    interruptions_per_hour: Annotated[float, typer.Option(
-        help="Synthetic traces: one-tick drops per up hour on top of outages.")] = 0.0,
+    plan_file: PlanArgument,
+    scenarios: ScenariosOption = 100,
+    seed: SeedOption = 0,
+    traces: TracesOption = None,
+    availability: AvailabilityOption = None,
+    mean_outage_hours: MeanOutageOption = None,
+    interruptions_per_hour: DropsOption = 0.0,
     workload_file: WorkloadFile = None,
     policy: PolicyName = "deadline",
-    workers: Annotated[int | None, typer.Option(
-        help="Local processes (default: every core; 1 runs in this process).", min=1)] = None,
-    ray_address: Annotated[str | None, typer.Option(
-        "--ray", help="Run on Ray: a cluster address (auto, ray://HEAD:10001) or `local`; "
-        "default the RAY_ADDRESS variable, else local processes. Needs "
-        "pip install 'costopt[ray]'.", metavar="ADDRESS")] = None,
-    retries: Annotated[int, typer.Option(help="On Ray: tries again of a failed scenario "
-                                         "before it is reported.", min=0)] = 2,
-    fmt: Annotated[RiskFormat, typer.Option("--format", help="table, json or html.")
-                   ] = RiskFormat.TABLE,
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Also write the JSON (or, with --format html, the page) "
-        "here.")] = None,
-    write_traces: Annotated[Path | None, typer.Option(
-        "--write-traces", help="Write each scenario's traces to DIR/scenario-K/ with a "
-        "traces.yaml, to replay with `costopt simulate`.", metavar="DIR")] = None,
-    spot_attempts: Annotated[int, typer.Option(
-        help="Spot launches per slot before the fallback chain moves on (as apply).",
-        min=1)] = 2,
+    workers: WorkersOption = None,
+    ray_address: RayOption = None,
+    retries: RetriesOption = 2,
+    fmt: RiskFormatOption = RiskFormat.TABLE,
+    output: OutputOption = None,
+    write_traces: WriteTracesOption = None,
+    spot_attempts: SpotAttemptsOption = 2,
 ) -> None:
     """Carry a plan out in N scenarios of spot capacity with simulate's own code, and give
     the odds: realised cost P10/P50/P90/max against the plan and all on-demand, each job's
@@ -85,14 +96,8 @@ def risk(
 
     Example: costopt risk plan.json -n 200 --format html -o risk.html
     """
-    from costopt.planfile import read_plan
-    from costopt.workload_checks import catalog_for
-
     env = get_env(ctx)
-    policy_named(policy)
-    plan = read_plan(plan_file)
-    workload, _path = plan_workload(plan, workload_file)
-    catalog = catalog_for(workload)
+    plan, workload, catalog = _plan_to_assess(plan_file, workload_file, policy)
     inputs = _inputs(plan, workload, catalog, traces, availability, mean_outage_hours,
                      interruptions_per_hour, policy, spot_attempts)
     if write_traces is not None:
@@ -106,6 +111,19 @@ def risk(
                       "scenario(s) failed (their errors are in the output's `failed`); the "
                       "figures are over the others.", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _plan_to_assess(plan_file: Path, workload_file: Path | None, policy: str
+                    ) -> tuple[PlanDocument, Workload, PriceCatalog]:
+    """The plan, the workload it was made from (``workload_file`` when given) and its price
+    catalog; ``policy`` checked first."""
+    from costopt.planfile import read_plan
+    from costopt.workload_checks import catalog_for
+
+    policy_named(policy)
+    plan = read_plan(plan_file)
+    workload, _path = plan_workload(plan, workload_file)
+    return plan, workload, catalog_for(workload)
 
 
 def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
