@@ -134,7 +134,8 @@ def _say(env: Env, fmt: str) -> Any:
     colours = {"launch": "green", "start": "green", "stop": "yellow", "terminate": "red",
                "refused": "red", "failed": "red", "fallback": "yellow",
                "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan",
-               "claim": "cyan", "late": "red", "replanned": "cyan"}
+               "claim": "cyan", "late": "red", "replanned": "cyan",
+               "following": "cyan"}
 
     def say(kind: str, message: str) -> None:
         out = env.err if fmt == "json" else env.console
@@ -209,6 +210,7 @@ def _apply_once(run: ApplyRun, env: Env) -> TickOutcome:
     under the workload's lease (:func:`_apply_lease`); the ledger closed after."""
     from costopt.orchestrate.controller import ControllerOptions
     from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.in_force import follow
 
     yes = run.options.yes
     if yes:
@@ -223,8 +225,11 @@ def _apply_once(run: ApplyRun, env: Env) -> TickOutcome:
         with keeper.kept() if keeper else nullcontext():
             if ledger is not None:
                 ledger.look()
+            plan, plan_file = follow(plan, run.plan_file, ledger,
+                                     reinstate=run.options.reinstate, role="apply", say=say,
+                                     write=yes)
             controller = _controller(
-                plan, run.plan_file, run.workload_file, driver, fleet=fleet,
+                plan, plan_file, run.workload_file, driver, fleet=fleet,
                 ledger=lambda: nullcontext(ledger), say=say,
                 options=ControllerOptions(run.options, replan=False))
             return controller.tick(run.moment)
@@ -272,6 +277,7 @@ def _controller(plan: PlanDocument, plan_file: Path, workload_file: Path | None,
     the plan was made from where it can be read, else carries the plan out as written (no
     floor, no re-plan) and says why; a baseline policy needs it."""
     from costopt.orchestrate.controller import Controller
+    from costopt.orchestrate.in_force import beside
     from costopt.planfile import write_plan
 
     try:
@@ -284,7 +290,7 @@ def _controller(plan: PlanDocument, plan_file: Path, workload_file: Path | None,
             "(no floor, no re-plan)")
 
     def on_replan(doc: PlanDocument) -> str:
-        target = plan_file.with_name(f"{plan_file.stem}.{doc.plan_id}.json")
+        target = beside(plan_file, doc)
         write_plan(doc, target)
         controller.plan_path = str(target)
         return f"written to {target}"
@@ -659,6 +665,7 @@ def watch(
 
     env = get_env(ctx)
     stop = StopFlag()  # first: a signal during the set-up below stops the watch cleanly too
+    _check("table", retry_mode)
     with stop.on_signals(lambda name: env.err.print(
             f"{name}: stopping after the reconcile under way.", highlight=False)):
         outcomes, tried = _watch(env, stop, plan_file, interval, yes, (state, state_dir),
@@ -688,10 +695,9 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     from costopt.orchestrate.watch import Backoff
     from costopt.orchestrate.watch import watch as watch_loop
 
-    _check("table", retry_mode)
     plan = _read(plan_file, env)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
-    end = parse_ts(plan.horizon["end"])
+    say = _say(env, "table")
     tried: list[datetime] = []
 
     def tick(moment: datetime) -> TickOutcome:
@@ -706,16 +712,35 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     controller = _controller(
         plan, plan_file, workload_file, driver, fleet=fleet,
         ledger=lambda: _ledger_for_tick(state, yes, plan.workload_name, keeper),
-        say=_say(env, "table"), options=ControllerOptions(options, replan=replan and yes))
+        say=say, options=ControllerOptions(options, replan=replan and yes))
     keeper = _watch_lease(env, stop, plan.workload_name, interval, state) if yes else None
     with keeper.kept() if keeper else nullcontext():
         if stop.raised:  # during the wait for the lease
             return [], 0
-        outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
-                              stop=stop, backoff=Backoff(base_s=min(interval, 5.0),
-                                                         cap_s=max(interval, 300.0)),
+        _follow(controller, plan_file, state, yes, options.reinstate, say)
+        outcomes = watch_loop(tick, clock=env.clock, plan_end=parse_ts(plan.horizon["end"]),
+                              interval_s=interval, stop=stop,
+                              backoff=Backoff(base_s=min(interval, 5.0),
+                                              cap_s=max(interval, 300.0)),
                               on_error=functools.partial(_say_watch_error, env))
     return outcomes, len(tried)
+
+
+def _follow(controller: Controller, plan_file: Path, state: tuple[str | None, Path | None],
+            yes: bool, reinstate: bool, say: Any) -> None:
+    """Once in charge, carry out the plan in force where it is a re-plan of the file's
+    (:func:`~costopt.orchestrate.in_force.follow`): a standby given the file its leader began
+    with takes over the leader's latest plan."""
+    from costopt.orchestrate.in_force import follow
+
+    ledger = ledger_at(*state, create=yes)
+    try:
+        controller.plan, path = follow(controller.plan, plan_file, ledger,
+                                       reinstate=reinstate, role="watch", say=say, write=yes)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    controller.plan_path = str(path)
 
 
 @contextmanager

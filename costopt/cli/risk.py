@@ -52,6 +52,9 @@ MeanOutageOption = Annotated[float | None, typer.Option(
     "spot-hour, else 0.44).")]
 DropsOption = Annotated[float, typer.Option(
     help="Synthetic traces: one-tick drops per up hour on top of outages.")]
+ReplanOption = Annotated[bool, typer.Option(
+    "--replan/--no-replan", help="With --policy plan: re-plan on events as watch does (the "
+    "default); --no-replan carries the plan out as written.")]
 WorkersOption = Annotated[int | None, typer.Option(
     help="Local processes (default: every core; 1 runs in this process).", min=1)]
 RayOption = Annotated[str | None, typer.Option(
@@ -81,7 +84,8 @@ def risk(
     mean_outage_hours: MeanOutageOption = None,
     interruptions_per_hour: DropsOption = 0.0,
     workload_file: WorkloadFile = None,
-    policy: PolicyName = "deadline",
+    policy: PolicyName = "plan",
+    replan: ReplanOption = True,
     workers: WorkersOption = None,
     ray_address: RayOption = None,
     retries: RetriesOption = 2,
@@ -90,22 +94,28 @@ def risk(
     write_traces: WriteTracesOption = None,
     spot_attempts: SpotAttemptsOption = 2,
 ) -> None:
-    """Carry a plan out in N scenarios of spot capacity with simulate's own code, and give
-    the odds: realised cost P10/P50/P90/max against the plan and all on-demand, each job's
-    probability of missing its deadline and its P90 finish, and the pools that drive the tail.
+    """Carry a plan out in N scenarios of spot capacity with the controller apply and watch
+    run (re-planning included, as simulate does), and give the odds: realised cost
+    P10/P50/P90/max against the plan and all on-demand, each job's probability of missing its
+    deadline and its P90 finish, and the pools that drive the tail.
 
     Example: costopt risk plan.json -n 200 --format html -o risk.html
     """
     env = get_env(ctx)
     plan, workload, catalog = _plan_to_assess(plan_file, workload_file, policy)
     inputs = _inputs(plan, workload, catalog, traces, availability, mean_outage_hours,
-                     interruptions_per_hour, policy, spot_attempts)
+                     interruptions_per_hour, policy, spot_attempts, replan)
     if write_traces is not None:
         _write_traces(inputs, seed, scenarios, write_traces)
     with _progress(env, scenarios) as done:
         doc = _assess(inputs, scenarios, seed, workers, ray_address or os.environ.get(
             "RAY_ADDRESS"), retries, done)
     _emit(doc, fmt, output, env)
+    _exit_if_any_failed(doc, env)
+
+
+def _exit_if_any_failed(doc: dict[str, Any], env: Env) -> None:
+    """Scenarios that failed (the figures are over the others): say so, exit 1."""
     if doc["failed"]:
         env.err.print(f"[red]error:[/red] {len(doc['failed'])} of {doc['scenarios']} "
                       "scenario(s) failed (their errors are in the output's `failed`); the "
@@ -128,7 +138,8 @@ def _plan_to_assess(plan_file: Path, workload_file: Path | None, policy: str
 
 def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
             traces: Path | None, availability: float | None, mean_outage_hours: float | None,
-            interruptions_per_hour: float, policy: str, spot_attempts: int) -> RiskInputs:
+            interruptions_per_hour: float, policy: str, spot_attempts: int,
+            replan: bool = True) -> RiskInputs:
     from costopt.errors import CostoptError
     from costopt.risk.replay import load_source
     from costopt.risk.scenario import RiskInputs
@@ -146,7 +157,7 @@ def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
             raise CostoptError(f"{exc}. To fix: give values the generator can reach "
                                "(docs/risk.md)") from None
     return RiskInputs(plan=plan, workload=workload, catalog=catalog, source=source,
-                      policy=policy, spot_attempts=spot_attempts)
+                      policy=policy, spot_attempts=spot_attempts, replan=replan)
 
 
 def _assess(inputs: RiskInputs, scenarios: int, seed: int, workers: int | None,
@@ -211,7 +222,8 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
     from costopt.risk.document import headline, tables
 
     env.console.print(f"[bold]{doc['plan_id']}[/bold] in {doc['scenarios']} scenario(s) "
-                      f"({doc['source']}; policy {doc['policy']}; seed {doc['seed']}; "
+                      f"({doc['source']}; policy {doc['policy']}"
+                      f"{', re-planning' if doc['replan'] else ''}; seed {doc['seed']}; "
                       f"{doc['runner']}).", highlight=False, soft_wrap=True)
     for t in tables(doc):
         rich = Table(title=t.title, title_justify="left", caption=t.note or None,
@@ -240,7 +252,7 @@ def plan_risk(env: Env, plan: PlanDocument, workload: Workload, catalog: PriceCa
     if plan.status != "optimal":
         return plan, None
 
-    inputs = _inputs(plan, workload, catalog, None, None, None, 0.0, "deadline", 2)
+    inputs = _inputs(plan, workload, catalog, None, None, None, 0.0, "plan", 2)
 
     def run(attempt: RiskInputs) -> dict[str, Any]:
         with _progress(env, scenarios) as done:

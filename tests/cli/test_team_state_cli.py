@@ -102,17 +102,20 @@ def two_urls(location: StateLocation) -> tuple[str, str]:
 @pytest.mark.parametrize("seed", [7])
 def test_killing_the_leading_watch_twice_the_standby_takes_over(
         location: StateLocation, aws: str, tmp_path: Path, seed: int) -> None:
-    """Two SIGKILLs of the leader at random moments (interval 2 s): each time the standby
-    takes charge within two intervals, the second time a standby that was a leader's
-    replacement; after, one instance per slot and no other, each billed once from its
-    launch. ``scripts/failover_kills.py`` runs the same with 20 kills (a kill costs the
-    suite some seconds of waiting for the takeover)."""
+    """Two SIGKILLs of the leader at random moments (interval 2 s), the watches
+    re-planning: each time the standby takes charge within two intervals, the second time a
+    standby that was a leader's replacement; after, one instance per slot and no other,
+    each billed once from its launch. The plan starts yesterday with nothing done, so the
+    first leader to reconcile re-plans (two plans in force); no standby, given the first
+    plan's file, refuses it as replaced. ``scripts/failover_kills.py`` runs the same with
+    20 kills (a kill costs the suite some seconds of waiting for the takeover)."""
     failover = script("failover_kills")
     out = failover.run_kills(tmp_path, two_urls(location), aws, kills=2,
                              rng=random.Random(seed), slots=3, interval_s=2.0)
     assert len(out.takeovers_s) == 2 and max(out.takeovers_s) <= 2 * 2.0
     assert out.launched == 3 and out.live_by_slot == {0: 1, 1: 1, 2: 1}
     assert out.spend_usd == pytest.approx(out.expected_spend_usd, abs=0.005)
+    assert out.plans_in_force >= 2 and out.refused == 0
 
 
 def month_with_interruptions(ledger: Ledger) -> None:
