@@ -15,7 +15,13 @@ import typer
 from rich.table import Table
 
 from costopt.cli.common import Env, ExitCode, PlanArgument, get_env, guarded
-from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
+from costopt.cli.steering import (
+    PolicyName,
+    SpotAttemptsPerSlot,
+    WorkloadFile,
+    plan_workload,
+    policy_named,
+)
 
 if TYPE_CHECKING:
     from costopt.planfile import PlanDocument
@@ -69,8 +75,6 @@ OutputOption = Annotated[Path | None, typer.Option(
 WriteTracesOption = Annotated[Path | None, typer.Option(
     "--write-traces", help="Write each scenario's traces to DIR/scenario-K/ with a "
     "traces.yaml, to replay with `costopt simulate`.", metavar="DIR")]
-SpotAttemptsOption = Annotated[int, typer.Option(
-    help="Spot launches per slot before the fallback chain moves on (as apply).", min=1)]
 
 
 @guarded
@@ -92,7 +96,7 @@ def risk(
     fmt: RiskFormatOption = RiskFormat.TABLE,
     output: OutputOption = None,
     write_traces: WriteTracesOption = None,
-    spot_attempts: SpotAttemptsOption = 2,
+    spot_attempts: SpotAttemptsPerSlot = 2,
 ) -> None:
     """Carry a plan out in N scenarios of spot capacity with the controller apply and watch
     run (re-planning included, as simulate does), and give the odds: realised cost

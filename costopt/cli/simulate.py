@@ -18,7 +18,13 @@ from costopt.cli.common import (
     get_env,
     guarded,
 )
-from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
+from costopt.cli.steering import (
+    PolicyName,
+    SpotAttemptsPerSlot,
+    WorkloadFile,
+    plan_workload,
+    policy_named,
+)
 from costopt.cli.tables import Col, show, styled, table_of
 from costopt.core.money import usd
 
@@ -36,8 +42,6 @@ OutputOption = Annotated[Path | None, typer.Option(
     "-o", "--output", help="Also write the JSON result to this file.")]
 SolverOption = Annotated[Solver, typer.Option(
     help="LP solver of the hindsight bound (many jobs).")]
-SpotAttemptsOption = Annotated[int, typer.Option(
-    help="Spot launches per slot before the fallback chain moves on (as apply).", min=1)]
 ReplanOption = Annotated[bool, typer.Option(
     "--replan/--no-replan", help="Re-plan on events as watch does (the default); --no-replan "
     "carries the plan out as written.")]
@@ -53,7 +57,7 @@ def simulate(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     solver: SolverOption = Solver.HIGHS,
-    spot_attempts: SpotAttemptsOption = 2,
+    spot_attempts: SpotAttemptsPerSlot = 2,
     replan: ReplanOption = True,
 ) -> None:
     """Carry a plan out against spot-capacity traces with apply's own reconcile, fallback,
