@@ -161,7 +161,8 @@ def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
             raise CostoptError(f"{exc}. To fix: give values the generator can reach "
                                "(docs/risk.md)") from None
     return RiskInputs(plan=plan, workload=workload, catalog=catalog, source=source,
-                      policy=policy, spot_attempts=spot_attempts, replan=replan)
+                      policy=getattr(policy, "value", policy),  # the name, not the enum
+                      spot_attempts=spot_attempts, replan=replan)
 
 
 def _assess(inputs: RiskInputs, scenarios: int, seed: int, workers: int | None,
