@@ -82,18 +82,20 @@ at 00:00-03:00) or tick 1 (spot all day), nothing else."""
 
 
 def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
-    """Re-planning (the default). The plan, setup paid: spot 00:00-10:10, 10.1667 USD.
+    """The controller (the default). The plan, setup paid: spot 00:00-10:10, 10.1667 USD.
     Window at tick 1 (spot all day): as planned, 10.1667 USD, done at 10:10.
-    Window at tick 0 (no spot 00:00-03:00): at 00:00 the spot launch finds no capacity (2
-    tries); the job is not behind Uniform Progress's line (a restart o = 10 min + 30 min =
-    0.6667 h; the line runs from nothing at 00:40 to 10 GPU-h at 23:20, 0.4412 of the time
-    left), so it waits for spot (no fallback; the 1-hour hold is waited out, no re-plan),
-    tried again at each 15-minute look. At 00:45 it is behind (10 / (24 - 0.75 - 0.6667) =
-    0.4428): on-demand (3 USD/h), working from 00:55. At 03:00 spot is back and the job is
-    safely ahead (2.0833 done: 7.9167 + a switch's 0.6667 over 20.3333 h = 0.4221): spot is
-    launched and the on-demand instance ended (2.25 h). Spot works from 03:10 and is done at
-    11:05 (7.9167 h; past the plan's slot, its extra slot carries on on the same instance),
-    ended at the 11:15 look. 2.25 h x 3 + 8.25 h x 1 = 15.00 USD. No miss (due at 24:00)."""
+    Window at tick 0 (no spot 00:00-03:00): ticks every 15 minutes; the job's restart is 40
+    min (10 min setup + half its 60-min checkpoint), so Uniform Progress's line starts at
+    00:40 and its slope is 10 / (24 - 0:40 - 0:40) = 10 / 22.6667 = 0.44118 of the time.
+    00:00-00:30: spot refused at each tick; no fallback while the job is on its line
+    (need = line before 00:40). 00:45: need 10 / (24 - 0.75 - 0.6667) = 0.44280 > 0.44118,
+    behind: the slot runs on-demand (3 USD/h), work from 00:55. 01:15: 9.667 left, need
+    0.43774, ahead: on-demand kept. 02:30: 8.4167 left, ahead by more than a restart's work
+    ((8.4167 + 0.6667) / 20.8333 = 0.436 <= 0.44118), safe: spot tried (refused 02:30,
+    02:45), launched at 03:00 when spot is back and the on-demand instance ended then. Work:
+    on-demand 00:55-03:00 = 2.0833 GPU-h, spot from 03:10, 7.9167 GPU-h: done at 11:05, the
+    instance ended at the next tick, 11:15. 2.25 h x 3 + 8.25 h x 1 = 15.00 USD. No re-plan
+    (a refusal with no other spot pool to move to is waited out). No miss (due 24:00)."""
     w, cat = one_job(10, **SETUP_PAID), prices()
     inputs = RiskInputs(planned(w, cat), w, cat, ONE_OUTAGE)
     n = 20
@@ -120,8 +122,8 @@ def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
 
 
 def test_spot_never_there_and_spot_only_every_scenario_misses() -> None:
-    """Re-planning, the job allowed spot only (no on-demand), and no spot capacity all day:
-    every launch is refused, every re-plan waits for spot that never comes; nothing runs:
+    """The controller, the job allowed spot only (no on-demand), and no spot capacity all
+    day: every launch is refused, every re-plan waits for spot that never comes; nothing runs:
     0 USD in every scenario and the job misses its deadline in all (probability 1)."""
     w, cat = one_job(10, markets=["spot"], **SETUP_PAID), prices()
     never = WindowSource(library=(("never.json", Trace(3 * 3600.0, np.zeros(9, np.int64))),))
