@@ -360,7 +360,8 @@ class Controller:
         job on the floor that no slot serves gets an on-demand slot of one review now; a
         job whose slots in the plan are all over but whose work is not done gets one too,
         on spot while it is ahead of its line, on-demand once behind (a FLOOR event
-        re-plans only for a job that could be given none)."""
+        re-plans only for a job that could be given none, or one past its deadline: the
+        re-plan says it late and gives it to the new plan's end)."""
         if self.policy is not None:
             desired = self.policy.desired(plan, at, lambda: jobs or {})
             return desired.plan, dict(desired.markets), []
@@ -387,12 +388,14 @@ class Controller:
                     and not any(_serves(f, at, {j}) for f in target.fleet)}
         over = {j for j in unserved if j in paces and paces[j].remaining_gpu_hours > DONE
                 and not any(j in s.jobs and s.end > at for f in plan.fleet for s in f.slots)}
+        late = {j for j in unserved if jobs[j].deadline <= at} \
+            if self._may_replan(ledger) else set()  # the re-plan says them late
         wants = {j: pace_choice(PaceState.CRITICAL if j in floor or j not in paces
-                                else paces[j].state) for j in unserved & floor | over}
+                                else paces[j].state) for j in (unserved & floor | over) - late}
         target, placed = _extra_slots(target, wants, jobs, at, self.options.review, markets)
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")
-            for j in sorted(unserved & floor)], waited=placed)
+            for j in sorted(unserved & floor | late)], waited=placed)
         return target, markets, events
 
     def _as_written(self, plan: PlanDocument, at: datetime, floor: set[str],

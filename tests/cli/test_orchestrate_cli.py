@@ -268,8 +268,16 @@ def test_no_spot_capacity_anywhere_falls_back_to_on_demand(plan_file: Path, stat
     with Ledger.open(state) as ledger:
         [record] = [i for i in ledger.instances() if i.pool == SPOT]
         assert (record.market, record.usd_per_hour) == ("on_demand", 12.0)
-    # The on-demand stand-in is the slot's instance: nothing more next time.
-    assert "No changes" in apply(plan_file, state, 1).output
+    # The refusal is kept in the ledger: while the pool is held (an hour after a first
+    # refusal) the on-demand stand-in is the slot's instance, even for another apply.
+    assert "No changes" in apply(plan_file, state, 0).output
+    # Once the hold is out, spot is tried again: the stand-in ends once the spot instance
+    # runs (moto runs it at once, so in the same apply).
+    back = apply(plan_file, state, 1)
+    assert "slot 0 moves to spot" in back.output
+    assert f"replaces {inst['InstanceId']} once it runs" in back.output
+    assert sorted((tags(i)["costopt:market"], i["State"]["Name"]) for i in fleet("us-west-2")
+                  ) == [("on_demand", "terminated"), ("spot", "running")]
 
 
 def test_crash_between_call_and_result_converges_without_duplicates(
