@@ -15,8 +15,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -131,10 +132,43 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
     ``c - A^T y``, absent rows at dual 0) and those that would lower the cost are added.
     HiGHS re-solves from its last basis each time. When neither is left, the solution
     satisfies every row and no column can improve it: the optimum of the whole model.
-    A model with integer columns (servers to buy) is solved whole from the start."""
+
+    A model with integer columns (servers to buy, instance counts) has every column from
+    the start, and its lazy rows are those its LP relaxation needed (solved first, the
+    same way): a MILP is solved from scratch after each row added, so adding them one
+    violation at a time cost ~30 MILP runs a model (``scripts/bench_replan.py``). Rows the
+    MILP's optimum still violates are added as for an LP."""
     import highspy
 
-    master = _HighsMaster(lp, time_limit_s)
+    rows_in = None
+    if lp.integer.any():
+        relaxed = _HighsMaster(replace(lp, integer=np.zeros_like(lp.integer)), time_limit_s)
+        _generate(relaxed)
+        rows_in = relaxed.row_pos >= 0
+    master = _HighsMaster(lp, time_limit_s, rows_in)
+    status = _generate(master)
+    x = master.x_full()
+    detail = (f"{master.rows_added} lazy row(s) added, {master.cols_added} column(s) priced "
+              f"in, {master.runs} solve(s)")
+    ms = highspy.HighsModelStatus
+    if status == ms.kOptimal:
+        x = np.maximum(x, 0.0)
+        x[lp.integer] = np.round(x[lp.integer])
+        return Solution(SolveStatus.OPTIMAL, x, "highs", detail)
+    if status == ms.kInfeasible:
+        return Solution(SolveStatus.INFEASIBLE, x, "highs", detail)
+    if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
+        return Solution(SolveStatus.UNBOUNDED, x, "highs", detail)
+    return Solution(SolveStatus.NOT_SOLVED, x, "highs",
+                    master.highs.modelStatusToString(status))
+
+
+def _generate(master: _HighsMaster) -> Any:
+    """Solve ``master``, adding the lazy rows its solutions violate and the columns that
+    would lower its cost until neither is left (``_solve_highs``); HiGHS's model status."""
+    import highspy
+
+    lp = master.lp
     ms = highspy.HighsModelStatus
     while True:
         master.run()
@@ -160,19 +194,7 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
         if not better.any():
             break
         master.add_cols(np.flatnonzero(better))
-    x = master.x_full()
-    detail = (f"{master.rows_added} lazy row(s) added, {master.cols_added} column(s) priced "
-              f"in, {master.runs} solve(s)")
-    if status == ms.kOptimal:
-        x = np.maximum(x, 0.0)
-        x[lp.integer] = np.round(x[lp.integer])
-        return Solution(SolveStatus.OPTIMAL, x, "highs", detail)
-    if status == ms.kInfeasible:
-        return Solution(SolveStatus.INFEASIBLE, x, "highs", detail)
-    if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
-        return Solution(SolveStatus.UNBOUNDED, x, "highs", detail)
-    return Solution(SolveStatus.NOT_SOLVED, x, "highs",
-                    master.highs.modelStatusToString(status))
+    return status
 
 
 @contextmanager
@@ -194,16 +216,17 @@ class _HighsMaster:
     """The part of ``lp`` HiGHS holds: some columns and rows, in the order they joined.
 
     ``col_pos``/``row_pos`` map a column/row of ``lp`` to its position in HiGHS (-1: not
-    there yet)."""
+    there yet). ``rows_in``: lazy rows held from the start (bool per row of ``lp``)."""
 
-    def __init__(self, lp: LinearProgram, time_limit_s: float | None) -> None:
+    def __init__(self, lp: LinearProgram, time_limit_s: float | None,
+                 rows_in: np.ndarray | None = None) -> None:
         import highspy
 
         self.lp = lp
         self.inf = highspy.kHighsInf
         mip = bool(lp.integer.any())
         cols = np.arange(lp.num_cols) if mip else np.flatnonzero(lp.seed)
-        rows = np.flatnonzero(~lp.lazy)
+        rows = np.flatnonzero(~lp.lazy if rows_in is None else ~lp.lazy | rows_in)
         self.col_pos = np.full(lp.num_cols, -1, dtype=np.int64)
         self.col_pos[cols] = np.arange(cols.size)
         self.row_pos = np.full(lp.num_rows, -1, dtype=np.int64)
