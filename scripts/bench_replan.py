@@ -2,8 +2,9 @@
 
 Each workload (``examples/workload.yaml``, ``examples/lab-month.yaml``) is planned once;
 then, at a few moments of its horizon, what is left of it is re-planned the way
-``replan`` does it: each job credited with the share of its work the moment's share of
-the horizon stands for (its progress on plan, roughly), the remaining workload from
+``replan`` does it: each job credited with a share of its work (the moment's share of the
+horizon: on plan, roughly; and once far behind, as a simulated month's re-plans often
+are, and the dearest: their layout comes up short), the remaining workload from
 ``resume.resumed_workload``, one spot pool of the plan's fleet held unavailable for the
 next 3 hours (``held_caps``: a refusal, the most common event), and ``make_plan`` of the
 rest with the caps and no pruning. Printed per re-plan: CPU-seconds of this process
@@ -28,7 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOADS = [REPO / "examples" / "workload.yaml", REPO / "examples" / "lab-month.yaml"]
-MOMENTS = (0.1, 0.3, 0.5)  # shares of the horizon at which a re-plan is timed
+MOMENTS = ((0.1, 0.1), (0.18, 0.02), (0.3, 0.3), (0.5, 0.5))
+"""(share of the horizon gone, share of each job's work done) at each re-plan timed."""
 HELD_HOURS = 3
 
 
@@ -83,9 +85,9 @@ def main() -> None:
               f"{runs} HiGHS runs, {plan.total_usd:,.2f} USD ({plan.status})")
         spot = sorted({ph.pool for ph in plan.pool_hours if ":spot" in ph.pool})
         h = workload.horizon
-        for share in MOMENTS:
+        for share, done_share in MOMENTS:
             at = h.start + timedelta(hours=round(share * h.hours)) + timedelta(minutes=20)
-            done = {j.name: share * j.gpu_hours for j in workload.jobs}
+            done = {j.name: done_share * j.gpu_hours for j in workload.jobs}
             rest = resumed_workload(workload, done, at)
             held = {spot[0]: at + timedelta(hours=HELD_HOURS)} if spot else {}
             caps = held_caps(rest, held)
@@ -99,7 +101,7 @@ def main() -> None:
             total_cpu += seconds
             replans += 1
             solves, runs = counts.reset()
-            print(f"  re-plan at {at:%Y-%m-%d %H:%M} ({share:.0%} done, "
+            print(f"  re-plan at {at:%Y-%m-%d %H:%M} ({done_share:.0%} done, "
                   f"{held and next(iter(held)) or 'nothing'} held): {seconds:.2f} CPU-s, "
                   f"{time.perf_counter() - wall:.2f} s; {solves} LP solves, {runs} HiGHS "
                   f"runs; {result.total_usd:,.2f} USD ({result.status}, "

@@ -15,9 +15,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 import numpy as np
 
@@ -133,42 +132,13 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
     HiGHS re-solves from its last basis each time. When neither is left, the solution
     satisfies every row and no column can improve it: the optimum of the whole model.
 
-    A model with integer columns (servers to buy, instance counts) has every column from
-    the start, and its lazy rows are those its LP relaxation needed (solved first, the
-    same way): a MILP is solved from scratch after each row added, so adding them one
-    violation at a time cost ~30 MILP runs a model (``scripts/bench_replan.py``). Rows the
-    MILP's optimum still violates are added as for an LP."""
+    A model with integer columns (servers to buy, instance counts) is solved whole from the
+    start, its lazy rows included: HiGHS solves a MILP from scratch after rows are added,
+    and adding them as its solutions violated them took 4-30 MILP runs per model in a
+    re-plan, each slower than the one MILP with every row (``scripts/bench_replan.py``)."""
     import highspy
 
-    rows_in = None
-    if lp.integer.any():
-        relaxed = _HighsMaster(replace(lp, integer=np.zeros_like(lp.integer)), time_limit_s)
-        _generate(relaxed)
-        rows_in = relaxed.row_pos >= 0
-    master = _HighsMaster(lp, time_limit_s, rows_in)
-    status = _generate(master)
-    x = master.x_full()
-    detail = (f"{master.rows_added} lazy row(s) added, {master.cols_added} column(s) priced "
-              f"in, {master.runs} solve(s)")
-    ms = highspy.HighsModelStatus
-    if status == ms.kOptimal:
-        x = np.maximum(x, 0.0)
-        x[lp.integer] = np.round(x[lp.integer])
-        return Solution(SolveStatus.OPTIMAL, x, "highs", detail)
-    if status == ms.kInfeasible:
-        return Solution(SolveStatus.INFEASIBLE, x, "highs", detail)
-    if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
-        return Solution(SolveStatus.UNBOUNDED, x, "highs", detail)
-    return Solution(SolveStatus.NOT_SOLVED, x, "highs",
-                    master.highs.modelStatusToString(status))
-
-
-def _generate(master: _HighsMaster) -> Any:
-    """Solve ``master``, adding the lazy rows its solutions violate and the columns that
-    would lower its cost until neither is left (``_solve_highs``); HiGHS's model status."""
-    import highspy
-
-    lp = master.lp
+    master = _HighsMaster(lp, time_limit_s)
     ms = highspy.HighsModelStatus
     while True:
         master.run()
@@ -194,7 +164,19 @@ def _generate(master: _HighsMaster) -> Any:
         if not better.any():
             break
         master.add_cols(np.flatnonzero(better))
-    return status
+    x = master.x_full()
+    detail = (f"{master.rows_added} lazy row(s) added, {master.cols_added} column(s) priced "
+              f"in, {master.runs} solve(s)")
+    if status == ms.kOptimal:
+        x = np.maximum(x, 0.0)
+        x[lp.integer] = np.round(x[lp.integer])
+        return Solution(SolveStatus.OPTIMAL, x, "highs", detail)
+    if status == ms.kInfeasible:
+        return Solution(SolveStatus.INFEASIBLE, x, "highs", detail)
+    if status in (ms.kUnbounded, ms.kUnboundedOrInfeasible):
+        return Solution(SolveStatus.UNBOUNDED, x, "highs", detail)
+    return Solution(SolveStatus.NOT_SOLVED, x, "highs",
+                    master.highs.modelStatusToString(status))
 
 
 @contextmanager
@@ -216,17 +198,16 @@ class _HighsMaster:
     """The part of ``lp`` HiGHS holds: some columns and rows, in the order they joined.
 
     ``col_pos``/``row_pos`` map a column/row of ``lp`` to its position in HiGHS (-1: not
-    there yet). ``rows_in``: lazy rows held from the start (bool per row of ``lp``)."""
+    there yet)."""
 
-    def __init__(self, lp: LinearProgram, time_limit_s: float | None,
-                 rows_in: np.ndarray | None = None) -> None:
+    def __init__(self, lp: LinearProgram, time_limit_s: float | None) -> None:
         import highspy
 
         self.lp = lp
         self.inf = highspy.kHighsInf
         mip = bool(lp.integer.any())
         cols = np.arange(lp.num_cols) if mip else np.flatnonzero(lp.seed)
-        rows = np.flatnonzero(~lp.lazy if rows_in is None else ~lp.lazy | rows_in)
+        rows = np.arange(lp.num_rows) if mip else np.flatnonzero(~lp.lazy)
         self.col_pos = np.full(lp.num_cols, -1, dtype=np.int64)
         self.col_pos[cols] = np.arange(cols.size)
         self.row_pos = np.full(lp.num_rows, -1, dtype=np.int64)
@@ -255,6 +236,8 @@ class _HighsMaster:
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("log_to_console", False)
         self.highs.setOptionValue("random_seed", 0)
+        self.highs.setOptionValue("threads", 1)  # more cost CPU time, not less: a re-plan's
+        # MILP took 1.5 CPU-s on one thread, 2.25 on HiGHS's default, to the same optimum
         if time_limit_s is not None:
             self.highs.setOptionValue("time_limit", float(time_limit_s))
         if mip:
