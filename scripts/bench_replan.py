@@ -19,7 +19,7 @@ The target (issue 21): a re-plan well under a second, < 0.5 CPU-s on the example
 Measured 2026-12-07 (2 shared cores, load ~15), the example: on-schedule re-plans 0.2-0.4
 CPU-s before and after (same USD); the one 2 % done at 18 % of the month 75.49 CPU-s, 23
 LP solves, 200 HiGHS runs at 3004cc3 -> 21.16 CPU-s, 19 solves, 121 runs (1,997.41 ->
-1,995.35 USD, infeasible by the same 47 s of gang time: docs/simulate.md, "Speed").
+1,995.35 USD, an infeasible rest both times: docs/simulate.md, "Speed").
 """
 
 from __future__ import annotations
