@@ -9,7 +9,14 @@ than the wall time). Byte-code is written as on a user's install, even where
 Also printed: the heavy libraries each command loaded, read from ``-X importtime`` of one
 more run.
 
-Target (issue 23): ``costopt validate examples/workload.yaml`` under 0.3 s.
+Target (issue 23): ``costopt validate examples/workload.yaml`` under 0.3 s. Printed last:
+the floor under it, a process that only imports the libraries ``validate`` cannot do without
+(Typer, pydantic, which Typer 0.29 also uses to convert options, and PyYAML). Counted with
+``valgrind --tool=callgrind`` on 2026-12-07 (instructions, which a busy machine does not
+change): validate 1,119M at 3004cc3, 1,109M with Rich left out of its path; of these, that
+import is 677M (an empty ``python -c pass`` 39M, ``import typer`` alone 258M) and reading the
+shipped price file 113M. Under 0.3 s on a machine where validate takes 0.45 s asks for about
+740M: little more than the floor.
 
     python scripts/bench_startup.py [--runs N]
 """
@@ -31,6 +38,10 @@ COSTOPT = str(Path(sys.executable).with_name("costopt"))
 HEAVY = ("boto3", "botocore", "matplotlib", "pandas", "pulp", "highspy", "numpy")
 
 
+FLOOR = "import typer, typer._adapters, yaml"
+"""The imports ``validate`` cannot avoid: Typer, pydantic (through Typer's adapters), PyYAML."""
+
+
 def commands(state_dir: Path) -> dict[str, list[str]]:
     return {
         "--help": ["--help"],
@@ -42,11 +53,11 @@ def commands(state_dir: Path) -> dict[str, list[str]]:
 RUN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def seconds(args: list[str]) -> tuple[float, float]:
-    """The wall time and the CPU time (user + system) of one run of ``costopt ARGS``."""
+def seconds(args: list[str], program: str = COSTOPT) -> tuple[float, float]:
+    """The wall time and the CPU time (user + system) of one run of ``PROGRAM ARGS``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([COSTOPT, *args], capture_output=True, check=False, env=RUN_ENV)
+    subprocess.run([program, *args], capture_output=True, check=False, env=RUN_ENV)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -75,6 +86,9 @@ def main() -> None:
             print(f"costopt {name:<34} median {statistics.median(t for t, _ in times):.3f} s"
                   f"  fastest {times[0][0]:.3f} s (CPU {times[0][1]:.3f} s)  ({runs} runs)  "
                   f"heavy libraries: {heavy}")
+    floor = sorted(seconds(["-c", FLOOR], sys.executable) for _ in range(runs))
+    print(f"floor: python -c '{FLOOR}'  median {statistics.median(t for t, _ in floor):.3f} s"
+          f"  fastest {floor[0][0]:.3f} s (CPU {floor[0][1]:.3f} s)  ({runs} runs)")
 
 
 if __name__ == "__main__":

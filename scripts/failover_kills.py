@@ -11,14 +11,15 @@ ledger with one open runtime, and the ledger's spend equal to the instances' hou
 price. Prints how long each takeover took (the target: within two intervals).
 
 The watches re-plan (the default): the plan starts yesterday with no progress reported, so
-the first leader to reconcile finds every job behind and re-plans at once; each standby is
-given the original plan file and, on taking charge, carries out the plan in force (the
-file's newest descendant in the ledger, ``following:``), never refusing the file as
-replaced. Prints how many plans were put in force and how many takeovers followed one.
+a leader finds every job behind and re-plans (the controller re-plans in the first 15
+minutes of an hour only, so a short run may see none); each standby is given the original
+plan file and, on taking charge, carries out the plan in force (the file's newest
+descendant in the ledger, ``following:``), never refusing the file as replaced. Prints how
+many plans were put in force and how many takeovers followed one.
 
     python scripts/failover_kills.py --kills 20 [--pg-url postgresql://...]
 
-The end-to-end test (``tests/cli/test_failover_cli.py``) runs the same with 3 kills.
+The end-to-end test (``tests/cli/test_team_state_cli.py``) runs the same with 2 kills.
 """
 
 from __future__ import annotations

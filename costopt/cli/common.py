@@ -1,7 +1,9 @@
 """What every command shares: exit codes, the injectable environment, error handling.
 
 Heavy libraries (boto3, matplotlib, pandas, PuLP) are imported inside commands, never at
-module level here, so ``costopt --help`` stays fast.
+module level here, so ``costopt --help`` stays fast; Rich (~40 ms) only when a console is
+first used (:class:`ConsoleOnFirstUse`), so a command that answers in plain text does
+without it.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ import functools
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum, IntEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from costopt.core.times import parse_ts
 from costopt.errors import AwsError, CostoptError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class ExitCode(IntEnum):
@@ -39,10 +43,18 @@ line, so nothing is wrapped or cut (``costopt status | grep i-0abc`` finds whole
 def make_console(*, stderr: bool = False) -> Console:
     """A console for stdout or stderr: the terminal's width; ``COLUMNS`` where set; else, when
     piped, :data:`PIPE_WIDTH`. Colour as Rich does it: off when piped or under ``NO_COLOR``."""
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = PIPE_WIDTH
     return console
+
+
+WorkloadArgument = Annotated[Path, typer.Argument(help="The workload YAML file.",
+                                                 metavar="WORKLOAD.yaml")]
+PlanArgument = Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
+                                              metavar="PLAN.json")]
 
 
 class OutputFormat(str, Enum):
@@ -110,12 +122,44 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class ConsoleOnFirstUse:
+    """A console field of :class:`Env` (a dataclass field with a descriptor as its default):
+    the console given to ``Env(...)``, else one :func:`make_console` builds when the field is
+    first read, so Rich is imported only by a command that prints through it."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self.stderr = stderr
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, env: Any, owner: type) -> Any:
+        if env is None:
+            return None  # the field's default: build on first use
+        console = env.__dict__.get(self.slot)
+        if console is None:
+            console = env.__dict__[self.slot] = make_console(stderr=self.stderr)
+        return console
+
+    def __set__(self, env: Any, console: Console | None) -> None:
+        env.__dict__[self.slot] = console
+
+    def in_use(self, env: Any) -> bool:
+        """Whether ``env`` holds a console here already (given, or built by a read)."""
+        return env.__dict__.get(self.slot) is not None
+
+
+STDOUT_CONSOLE = ConsoleOnFirstUse(stderr=False)
+STDERR_CONSOLE = ConsoleOnFirstUse(stderr=True)
+
+
 @dataclass
 class Env:
     """Effects a command may use, injectable by tests: consoles, the clock, AWS settings."""
 
-    console: Console = field(default_factory=make_console)
-    err: Console = field(default_factory=lambda: make_console(stderr=True))
+    console: Console = STDOUT_CONSOLE  # type: ignore[assignment]
+    err: Console = STDERR_CONSOLE  # type: ignore[assignment]
     clock: Callable[[], datetime] = _utc_now
     verbose: bool = False
     profile: str | None = None
@@ -147,6 +191,14 @@ class Env:
                                      "2027-01-04T06:00:00Z (UTC when no offset)",
                                      param_hint=option) from None
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+    def say(self, text: str) -> None:
+        """A line of plain text on stdout, as it is (no markup, never wrapped): through the
+        console when one is in use, else written without importing Rich."""
+        if STDOUT_CONSOLE.in_use(self):
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            typer.echo(text)
 
     def warn(self, message: str) -> None:
         """A warning on stderr, wrapped between words at the terminal's width (piped with no

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -143,12 +145,30 @@ def _say(env: Env, fmt: str) -> Any:
     return say
 
 
+ApplyAt = Annotated[str | None, typer.Option(
+    "--at", help="Reconcile for this time (ISO 8601, UTC); default now.", metavar="TIME")]
+
+
+@dataclass(frozen=True)
+class ApplyRun:
+    """One ``apply``: what to reconcile, when, and how."""
+
+    plan_file: Path
+    moment: datetime  # the time reconciled for, UTC
+    options: ApplyOptions  # --yes, budget, launch settings ...
+    force: bool  # act even while a watch leads the workload
+    retry_mode: str  # botocore's: standard or adaptive
+    fmt: str  # table or json
+    policy: str  # plan or deadline
+    workload_file: Path | None
+    state: tuple[str | None, Path | None]  # --state, --state-dir
+
+
 @guarded
 def apply(
     ctx: typer.Context,
     plan_file: PlanArg,
-    at: Annotated[str | None, typer.Option("--at", help="Reconcile for this time (ISO 8601, "
-                                           "UTC); default now.", metavar="TIME")] = None,
+    at: ApplyAt = None,
     yes: Yes = False,
     state_dir: StateDir = None,
     monthly_budget: MonthlyBudget = None,
@@ -172,41 +192,50 @@ def apply(
 
     Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
     """
-    from costopt.orchestrate.controller import ControllerOptions
-    from costopt.orchestrate.ec2 import Ec2Fleet
-    from costopt.orchestrate.in_force import follow
-
     env = get_env(ctx)
     _check(fmt, retry_mode)
     moment = env.time_option(at)
-    if yes:
-        _refuse_a_far_clock(moment, env)
-    plan = _read(plan_file, env)
     options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
                        spot_attempts, reinstate)
-    fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
-    driver = policy_named(policy)
-    say = _say(env, fmt)
-    ledger = ledger_at(state, state_dir, create=yes)
-    try:
-        keeper = _apply_lease(ledger, plan.workload_name, yes, force, say)
-        with keeper.kept() if keeper else nullcontext():
-            if ledger is not None:
-                ledger.look()
-            plan, plan_file = follow(plan, plan_file, ledger, reinstate=reinstate,
-                                     role="apply", say=say, write=yes)
-            controller = _controller(
-                plan, plan_file, workload_file, driver, fleet=fleet,
-                ledger=lambda: nullcontext(ledger), say=say,
-                options=ControllerOptions(options, replan=False))
-            outcome = controller.tick(moment)
-    finally:
-        if ledger is not None:
-            ledger.close()
+    outcome = _apply_once(ApplyRun(plan_file, moment, options, force, retry_mode, fmt, policy,
+                                   workload_file, (state, state_dir)), env)
     for applied in outcome.applied:
         _report(applied, env, fmt)
     if outcome.refused or outcome.failed:
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _apply_once(run: ApplyRun, env: Env) -> TickOutcome:
+    """One reconcile of the plan at ``run.moment`` (with --yes: a far clock refused first),
+    under the workload's lease (:func:`_apply_lease`); the ledger closed after."""
+    from costopt.orchestrate.controller import ControllerOptions
+    from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.in_force import follow
+
+    yes = run.options.yes
+    if yes:
+        _refuse_a_far_clock(run.moment, env)
+    plan = _read(run.plan_file, env)
+    fleet = Ec2Fleet(env.boto3_session(), retry_mode=run.retry_mode)
+    driver = policy_named(run.policy)
+    say = _say(env, run.fmt)
+    ledger = ledger_at(*run.state, create=yes)
+    try:
+        keeper = _apply_lease(ledger, plan.workload_name, yes, run.force, say)
+        with keeper.kept() if keeper else nullcontext():
+            if ledger is not None:
+                ledger.look()
+            plan, plan_file = follow(plan, run.plan_file, ledger,
+                                     reinstate=run.options.reinstate, role="apply", say=say,
+                                     write=yes)
+            controller = _controller(
+                plan, plan_file, run.workload_file, driver, fleet=fleet,
+                ledger=lambda: nullcontext(ledger), say=say,
+                options=ControllerOptions(run.options, replan=False))
+            return controller.tick(run.moment)
+    finally:
+        if ledger is not None:
+            ledger.close()
 
 
 def _apply_lease(ledger: Ledger | None, workload: str, yes: bool, force: bool,
@@ -274,56 +303,24 @@ def _controller(plan: PlanDocument, plan_file: Path, workload_file: Path | None,
 
 def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
     """The diff (dry run) or what was done, and the fleet's hourly cost before and after."""
+    if fmt == "json":
+        env.console.print_json(json.dumps(_outcome_document(outcome)))
+        return
     recon = outcome.reconciliation
-    refused = {a for a, _v in outcome.refused}
     before = outcome.usd_per_hour_before
     after = before + outcome.usd_per_hour_change
-    if fmt == "json":
-        env.console.print_json(json.dumps({
-            "plan_id": outcome.plan_id, "at": ts(outcome.at),
-            "dry_run": outcome.dry_run,
-            "actions": [{"kind": a.kind, "pool": a.pool, "slot": a.slot,
-                         "instance_id": a.instance_id, "market": a.market,
-                         "usd_per_hour": a.usd_per_hour,
-                         "usd_per_hour_change": a.usd_per_hour_change, "reason": a.reason,
-                         "refused": a in refused,
-                         "done": any(a is d for d in outcome.done)} for a in recon.actions],
-            "summary": [{"kind": k, "pool": p, "count": n, "usd_per_hour_change": round(c, 6)}
-                        for k, p, n, c in recon.summary()],
-            "usd_per_hour_before": round(before, 6), "usd_per_hour_after": round(after, 6),
-            "budget_usd": outcome.budget_usd,
-            "foreign_instances": [o.instance_id for o in outcome.foreign],
-        }))
-        return
     out = env.console
-    when = ts(outcome.at)
     live = sum(1 for o in outcome.observed if o.state in ("pending", "running"))
     older = len({o.plan_id for o in outcome.observed if o.plan_id not in (None, outcome.plan_id)
                  and o.state not in ("shutting-down", "terminated")})
-    out.print(f"[bold]{outcome.plan_id}[/bold] at {when}: found {len(outcome.observed)} "
-              f"instance(s) of its workload, {live} running, before "
+    out.print(f"[bold]{outcome.plan_id}[/bold] at {ts(outcome.at)}: found "
+              f"{len(outcome.observed)} instance(s) of its workload, {live} running, before "
               + ("any change" if outcome.dry_run else "the changes above")
               + (f"; {older} older plan(s) of the workload to take over." if older else "."),
               highlight=False)
     _say_foreign(outcome.foreign, env)
     if outcome.dry_run and recon.actions:
-        signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
-                 "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
-        from costopt.cli.tables import Col, show, table_of
-        from costopt.core.pool_ids import pool_words
-
-        table = table_of("", [Col("", "word"), Col("action"), Col("pool"),
-                              Col("slot", "number", optional=True), Col("instance", "id"),
-                              Col("USD/h", "number"), Col("why")])
-        for a in recon.actions:
-            kind = f"{a.kind} [red](refused: over budget)[/]" if a in refused else a.kind
-            table.add_row(signs[a.kind], kind, pool_words(a.pool),
-                          "" if a.slot is None else str(a.slot), a.instance_id or "(new)",
-                          f"{a.usd_per_hour_change:+,.4f}", a.reason)
-        show(out, table)
-        for action, verdict in outcome.refused:
-            out.print(f"[red]would be refused:[/] {verdict.message(action)}",
-                      highlight=False, soft_wrap=True)
+        _dry_run_table(outcome, env)
     counts = ", ".join(f"{recon.count(k)} to {k}" for k in ("launch", "start", "stop",
                                                              "terminate"))
     if recon.count("claim"):
@@ -335,6 +332,52 @@ def _report(outcome: ApplyOutcome, env: Env, fmt: str) -> None:
                   f"({after - before:+,.4f} USD/h).", highlight=False)
     if outcome.dry_run and recon.actions:
         out.print("Dry run: nothing was changed. Run again with --yes to carry it out.")
+
+
+def _outcome_document(outcome: ApplyOutcome) -> dict[str, Any]:
+    """``apply --format json``: each action (refused, done), the summary, the hourly cost
+    before and after (USD per hour), the budget and the instances of another ledger."""
+    recon = outcome.reconciliation
+    refused = {a for a, _v in outcome.refused}
+    before = outcome.usd_per_hour_before
+    return {
+        "plan_id": outcome.plan_id, "at": ts(outcome.at),
+        "dry_run": outcome.dry_run,
+        "actions": [{"kind": a.kind, "pool": a.pool, "slot": a.slot,
+                     "instance_id": a.instance_id, "market": a.market,
+                     "usd_per_hour": a.usd_per_hour,
+                     "usd_per_hour_change": a.usd_per_hour_change, "reason": a.reason,
+                     "refused": a in refused,
+                     "done": any(a is d for d in outcome.done)} for a in recon.actions],
+        "summary": [{"kind": k, "pool": p, "count": n, "usd_per_hour_change": round(c, 6)}
+                    for k, p, n, c in recon.summary()],
+        "usd_per_hour_before": round(before, 6),
+        "usd_per_hour_after": round(before + outcome.usd_per_hour_change, 6),
+        "budget_usd": outcome.budget_usd,
+        "foreign_instances": [o.instance_id for o in outcome.foreign],
+    }
+
+
+def _dry_run_table(outcome: ApplyOutcome, env: Env) -> None:
+    """The actions a dry run would take, and those the budget guard would refuse."""
+    from costopt.cli.tables import Col, show, table_of
+    from costopt.core.pool_ids import pool_words
+
+    signs = {"launch": "[green]+[/]", "start": "[green]~[/]", "stop": "[yellow]~[/]",
+             "terminate": "[red]-[/]", "claim": "[cyan]>[/]"}
+    refused = {a for a, _v in outcome.refused}
+    table = table_of("", [Col("", "word"), Col("action"), Col("pool"),
+                          Col("slot", "number", optional=True), Col("instance", "id"),
+                          Col("USD/h", "number"), Col("why")])
+    for a in outcome.reconciliation.actions:
+        kind = f"{a.kind} [red](refused: over budget)[/]" if a in refused else a.kind
+        table.add_row(signs[a.kind], kind, pool_words(a.pool),
+                      "" if a.slot is None else str(a.slot), a.instance_id or "(new)",
+                      f"{a.usd_per_hour_change:+,.4f}", a.reason)
+    show(env.console, table)
+    for action, verdict in outcome.refused:
+        env.console.print(f"[red]would be refused:[/] {verdict.message(action)}",
+                          highlight=False, soft_wrap=True)
 
 
 def _say_foreign(foreign: list[ObservedInstance], env: Env) -> None:
@@ -349,15 +392,18 @@ def _say_foreign(foreign: list[ObservedInstance], env: Env) -> None:
             + ", ".join(o.instance_id for o in live), highlight=False, soft_wrap=True)
 
 
+StatusPlan = Annotated[Path | None, typer.Argument(
+    help="Only this plan (default: every plan in the ledger).", metavar="[PLAN.json]")]
+StatusAt = Annotated[str | None, typer.Option(
+    "--at", help="Ages and costs as of this time (default now).", metavar="TIME")]
+
+
 @guarded
 def status(
     ctx: typer.Context,
-    plan_file: Annotated[Path | None, typer.Argument(
-        help="Only this plan (default: every plan in the ledger).", metavar="[PLAN.json]")
-    ] = None,
+    plan_file: StatusPlan = None,
     state_dir: StateDir = None,
-    at: Annotated[str | None, typer.Option("--at", help="Ages and costs as of this time "
-                                           "(default now).", metavar="TIME")] = None,
+    at: StatusAt = None,
     fmt: Format = "table",
     state: StateUrl = None,
 ) -> None:
@@ -371,17 +417,12 @@ def status(
     env = get_env(ctx)
     _check(fmt, "standard")
     moment = env.time_option(at)
-    ledger = ledger_at(state, state_dir, create=False)
-    if ledger is None and plan_file is None:
-        raise CostoptError("no ledger yet, so no plan has been applied. To fix: run "
-                           "`costopt apply PLAN.json --yes` first, or pass --state-dir")
+    ledger = _status_ledger((state, state_dir), plan_file)
     try:
         plans = _status_plans(plan_file, ledger)
         records = {i.instance_id: i for i in ledger.instances()} if ledger else {}
         runtimes = ledger.runtimes(EPOCH, moment) if ledger else []
-        lost = [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
-                 "at": ts(i.at), "reason": i.reason}
-                for i in (ledger.interruptions() if ledger else []) if i.plan_id in plans]
+        lost = _interruptions(ledger, plans)
         documents = _plan_documents(plan_file, ledger, plans)
         jobs, notes = job_rows(documents, ledger, moment)
         owner = Owner(ledger.owner_id(create=False) if ledger else None, set(records),
@@ -396,15 +437,39 @@ def status(
             for plan_id, (where, pools) in plans.items() for o in fleet.describe(plan_id, where)]
     for note in notes:
         env.warn(note)
+    _show_status({"at": ts(moment), "instances": rows, "interruptions": lost, "jobs": jobs,
+                  "controllers": leaders, "foreign_instances": foreign}, fmt, env)
+
+
+def _status_ledger(state: tuple[str | None, Path | None], plan_file: Path | None
+                   ) -> Ledger | None:
+    """The ledger ``status`` reads; ``None`` when there is none yet, which only a plan
+    file given makes an answer."""
+    ledger = ledger_at(*state, create=False)
+    if ledger is None and plan_file is None:
+        raise CostoptError("no ledger yet, so no plan has been applied. To fix: run "
+                           "`costopt apply PLAN.json --yes` first, or pass --state-dir")
+    return ledger
+
+
+def _interruptions(ledger: Ledger | None, plans: Collection[str]) -> list[dict[str, Any]]:
+    """The spot interruptions the ledger recorded for ``plans`` (plan ids)."""
+    return [{"instance_id": i.instance_id, "plan_id": i.plan_id, "pool": i.pool,
+             "at": ts(i.at), "reason": i.reason}
+            for i in (ledger.interruptions() if ledger else []) if i.plan_id in plans]
+
+
+def _show_status(doc: dict[str, Any], fmt: str, env: Env) -> None:
+    """``status`` as JSON, or as tables: instances, interruptions, instances of another
+    ledger, jobs, controllers."""
     if fmt == "json":
-        env.console.print_json(json.dumps({
-            "at": ts(moment), "instances": rows, "interruptions": lost, "jobs": jobs,
-            "controllers": leaders, "foreign_instances": [_foreign_json(o) for o in foreign]}))
+        foreign = [_foreign_json(o) for o in doc["foreign_instances"]]
+        env.console.print_json(json.dumps({**doc, "foreign_instances": foreign}))
         return
-    _status_tables(rows, lost, env)
-    _say_foreign(foreign, env)
-    _jobs_table(jobs, env)
-    _leaders_table(leaders, env)
+    _status_tables(doc["instances"], doc["interruptions"], env)
+    _say_foreign(doc["foreign_instances"], env)
+    _jobs_table(doc["jobs"], env)
+    _leaders_table(doc["controllers"], env)
 
 
 def _foreign_json(o: ObservedInstance) -> dict[str, Any]:
@@ -560,12 +625,20 @@ def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: 
         out.print("No spot interruptions recorded.")
 
 
+Interval = Annotated[float, typer.Option("--interval", help="Seconds between reconciles.",
+                                         min=1)]
+Replan = Annotated[bool, typer.Option(
+    "--replan/--no-replan", help="Re-plan what is left (as plan --resume) on an event: a "
+    "launch refused for want of spot capacity, a job behind its planned progress, a job done "
+    "early, a job that must run now (docs/orchestrator.md); the new plan is written next to "
+    "PLAN.json and carried out. On by default (--replan is kept as a no-op).")]
+
+
 @guarded
 def watch(
     ctx: typer.Context,
     plan_file: PlanArg,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between reconciles.",
-                                            min=1)] = 60.0,
+    interval: Interval = 60.0,
     yes: Yes = False,
     state_dir: StateDir = None,
     monthly_budget: MonthlyBudget = None,
@@ -576,12 +649,7 @@ def watch(
     retry_mode: RetryMode = "standard",
     policy: PolicyName = "plan",
     workload_file: WorkloadFile = None,
-    replan: Annotated[bool, typer.Option(
-        "--replan/--no-replan", help="Re-plan what is left (as plan --resume) on an event: a "
-        "launch refused for want of spot capacity, a job behind its planned progress, a job "
-        "done early, a job that must run now (docs/orchestrator.md); the new plan is written "
-        "next to PLAN.json and carried out. On by default (--replan is kept as a no-op).")
-    ] = True,
+    replan: Replan = True,
     reinstate: Reinstate = False,
     state: StateUrl = None,
 ) -> None:
@@ -597,6 +665,7 @@ def watch(
 
     env = get_env(ctx)
     stop = StopFlag()  # first: a signal during the set-up below stops the watch cleanly too
+    _check("table", retry_mode)
     with stop.on_signals(lambda name: env.err.print(
             f"{name}: stopping after the reconcile under way.", highlight=False)):
         outcomes, tried = _watch(env, stop, plan_file, interval, yes, (state, state_dir),
@@ -604,14 +673,15 @@ def watch(
                                  _options(yes, monthly_budget, allow_over_budget, image_id,
                                           launch_template, spot_attempts, reinstate),
                                  policy_named(policy), workload_file, replan)
+    env.console.print(_how_the_watch_ended(stop, len(outcomes), tried))
+
+
+def _how_the_watch_ended(stop: StopFlag, reconciles: int, tried: int) -> str:
     if stop.raised and not tried:
-        env.console.print(f"Stopped on {stop.signal_name} before the first reconcile: nothing "
-                          "was changed.")
-    elif stop.raised:
-        env.console.print(f"Stopped on {stop.signal_name} after {len(outcomes)} reconcile(s).")
-    else:
-        env.console.print(f"The plan has ended and its fleet is gone after {len(outcomes)} "
-                          "reconcile(s).")
+        return f"Stopped on {stop.signal_name} before the first reconcile: nothing was changed."
+    if stop.raised:
+        return f"Stopped on {stop.signal_name} after {reconciles} reconcile(s)."
+    return f"The plan has ended and its fleet is gone after {reconciles} reconcile(s)."
 
 
 def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool,
@@ -625,28 +695,9 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     from costopt.orchestrate.watch import Backoff
     from costopt.orchestrate.watch import watch as watch_loop
 
-    _check("table", retry_mode)
     plan = _read(plan_file, env)
     fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
-    end = parse_ts(plan.horizon["end"])
     say = _say(env, "table")
-
-    @contextmanager
-    def ledger_for_tick() -> Iterator[Ledger | None]:
-        """The ledger for one tick, the lease checked before it and renewed after."""
-        ledger = ledger_at(*state, create=yes)
-        try:
-            if ledger is not None and keeper is not None:
-                keeper.check()
-                ledger.hold(plan.workload_name, keeper.holder)
-                ledger.look()
-            yield ledger
-            if ledger is not None and keeper is not None:
-                keeper.ticked(ledger)
-        finally:
-            if ledger is not None:
-                ledger.close()
-
     tried: list[datetime] = []
 
     def tick(moment: datetime) -> TickOutcome:
@@ -656,26 +707,22 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
             _report(applied, env, "table")
         return outcome
 
-    def on_error(exc: Exception, failures: int, delay_s: float) -> None:
-        said = exc if isinstance(exc, CostoptError) else f"unexpected {type(exc).__name__}: {exc}"
-        env.err.print(f"[red]error:[/red] {said}", highlight=False, soft_wrap=True)
-        env.err.print(f"The reconcile failed ({failures} in a row); the watch goes on: next "
-                      f"try in {delay_s:,.1f} s.", highlight=False)
-
     if stop.raised:
         return [], 0
-    controller = _controller(plan, plan_file, workload_file, driver, fleet=fleet,
-                             ledger=ledger_for_tick, say=say,
-                             options=ControllerOptions(options, replan=replan and yes))
+    controller = _controller(
+        plan, plan_file, workload_file, driver, fleet=fleet,
+        ledger=lambda: _ledger_for_tick(state, yes, plan.workload_name, keeper),
+        say=say, options=ControllerOptions(options, replan=replan and yes))
     keeper = _watch_lease(env, stop, plan.workload_name, interval, state) if yes else None
     with keeper.kept() if keeper else nullcontext():
         if stop.raised:  # during the wait for the lease
             return [], 0
         _follow(controller, plan_file, state, yes, options.reinstate, say)
-        outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
-                              stop=stop, backoff=Backoff(base_s=min(interval, 5.0),
-                                                         cap_s=max(interval, 300.0)),
-                              on_error=on_error)
+        outcomes = watch_loop(tick, clock=env.clock, plan_end=parse_ts(plan.horizon["end"]),
+                              interval_s=interval, stop=stop,
+                              backoff=Backoff(base_s=min(interval, 5.0),
+                                              cap_s=max(interval, 300.0)),
+                              on_error=functools.partial(_say_watch_error, env))
     return outcomes, len(tried)
 
 
@@ -694,6 +741,32 @@ def _follow(controller: Controller, plan_file: Path, state: tuple[str | None, Pa
         if ledger is not None:
             ledger.close()
     controller.plan_path = str(path)
+
+
+@contextmanager
+def _ledger_for_tick(state: tuple[str | None, Path | None], create: bool, workload: str,
+                     keeper: LeaseKeeper | None) -> Iterator[Ledger | None]:
+    """The ledger for one tick of a watch, the lease checked before it and renewed after."""
+    ledger = ledger_at(*state, create=create)
+    try:
+        if ledger is not None and keeper is not None:
+            keeper.check()
+            ledger.hold(workload, keeper.holder)
+            ledger.look()
+        yield ledger
+        if ledger is not None and keeper is not None:
+            keeper.ticked(ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _say_watch_error(env: Env, exc: Exception, failures: int, delay_s: float) -> None:
+    """A failed reconcile of a watch, and when it tries again."""
+    said = exc if isinstance(exc, CostoptError) else f"unexpected {type(exc).__name__}: {exc}"
+    env.err.print(f"[red]error:[/red] {said}", highlight=False, soft_wrap=True)
+    env.err.print(f"The reconcile failed ({failures} in a row); the watch goes on: next "
+                  f"try in {delay_s:,.1f} s.", highlight=False)
 
 
 def _watch_lease(env: Env, stop: StopFlag, workload: str, interval: float,

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
-from costopt.cli.tables import show_data
+from costopt.cli.common import (
+    Env,
+    ExitCode,
+    OutputFormat,
+    Solver,
+    WorkloadArgument,
+    get_env,
+    guarded,
+)
 from costopt.core.times import ts
 from costopt.errors import CostoptError, WorkloadError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from costopt.pricing.catalog import PriceCatalog
     from costopt.workload import Workload
 
@@ -48,40 +57,63 @@ def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
     return workload, catalog
 
 
+OutputOption = Annotated[Path, typer.Option("-o", "--output",
+                                            help="Where to write the plan file.")]
+SolverOption = Annotated[Solver, typer.Option(
+    help="LP solver: highs (highspy, the fast one) or cbc (bundled with PuLP).")]
+PlanFormatOption = Annotated[OutputFormat, typer.Option(
+    "--format", help="table (for people) or json (the plan file on stdout; errors as JSON on "
+    "stderr).")]
+TimeLimitOption = Annotated[float | None, typer.Option(
+    help="Give up after this many seconds of solving.")]
+ResumeOption = Annotated[Path | None, typer.Option(
+    "--resume", help="Re-plan only what is left of this plan in force: each job's progress "
+    "from the ledger; instances still wanted are kept.", metavar="PLAN.json")]
+ResumeAtOption = Annotated[str | None, typer.Option(
+    "--at", help="With --resume: re-plan from this time (ISO 8601, UTC); default now.",
+    metavar="TIME")]
+PlanStateDirOption = Annotated[Path | None, typer.Option(
+    "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt): --resume "
+    "reads progress there; the plan in force is looked up there.")]
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="Overwrite the plan file even when it holds the plan in force.")]
+RiskOption = Annotated[int | None, typer.Option(
+    "--risk", help="Then carry the plan out in N scenarios of spot capacity and print its "
+    "risk line: P50/P90 cost, jobs at risk (docs/risk.md).", metavar="N", min=1)]
+RiskBudgetOption = Annotated[float | None, typer.Option(
+    "--risk-budget", help="With --risk, plan for the tail: re-plan with the spot availability "
+    "derated until the P90 is within this many USD (docs/risk.md).", metavar="USD", min=0)]
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What ``costopt plan`` was asked for: where the plan goes and how it is solved."""
+
+    workload_file: Path
+    output: Path
+    solver: str  # "highs" or "cbc"
+    time_limit_s: float | None
+    risk_scenarios: int | None
+    risk_budget_usd: float | None
+    state_dir: Path | None  # the ledger that names the plan in force
+    force: bool  # overwrite the plan in force
+    fmt: OutputFormat
+
+
 @guarded
 def plan(
     ctx: typer.Context,
-    workload_file: Annotated[Path, typer.Argument(help="The workload YAML file.",
-                                                  metavar="WORKLOAD.yaml")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plan "
-                                         "file.")] = Path("plan.json"),
-    solver: Annotated[Solver, typer.Option(help="LP solver: highs (highspy, the fast one) or "
-                                           "cbc (bundled with PuLP).")] = Solver.HIGHS,
-    fmt: Annotated[OutputFormat, typer.Option(
-        "--format", help="table (for people) or json (the plan file on stdout; errors as "
-        "JSON on stderr).")] = OutputFormat.TABLE,
-    time_limit: Annotated[float | None, typer.Option(help="Give up after this many seconds "
-                                                     "of solving.")] = None,
-    resume: Annotated[Path | None, typer.Option(
-        "--resume", help="Re-plan only what is left of this plan in force: each job's "
-        "progress from the ledger; instances still wanted are kept.",
-        metavar="PLAN.json")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="With --resume: re-plan from this "
-                                           "time (ISO 8601, UTC); default now.",
-                                           metavar="TIME")] = None,
-    state_dir: Annotated[Path | None, typer.Option(
-        "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt): "
-        "--resume reads progress there; the plan in force is looked up there.")] = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Overwrite the plan file even when it holds the plan in force.")
-    ] = False,
-    risk: Annotated[int | None, typer.Option(
-        "--risk", help="Then carry the plan out in N scenarios of spot capacity and print its "
-        "risk line: P50/P90 cost, jobs at risk (docs/risk.md).", metavar="N", min=1)] = None,
-    risk_budget: Annotated[float | None, typer.Option(
-        "--risk-budget", help="With --risk, plan for the tail: re-plan with the spot "
-        "availability derated until the P90 is within this many USD (docs/risk.md).",
-        metavar="USD", min=0)] = None,
+    workload_file: WorkloadArgument,
+    output: OutputOption = Path("plan.json"),
+    solver: SolverOption = Solver.HIGHS,
+    fmt: PlanFormatOption = OutputFormat.TABLE,
+    time_limit: TimeLimitOption = None,
+    resume: ResumeOption = None,
+    at: ResumeAtOption = None,
+    state_dir: PlanStateDirOption = None,
+    force: ForceOption = False,
+    risk: RiskOption = None,
+    risk_budget: RiskBudgetOption = None,
 ) -> None:
     """Plan the workload at the lowest cost that meets every deadline, and write the plan.
 
@@ -90,37 +122,47 @@ def plan(
 
     Example: costopt plan examples/workload.yaml -o plan.json
     """
-    import time
-
-    from costopt.plan.planfile import to_document
-    from costopt.planfile import write_plan
-    from costopt.workload_checks import workload_sha256
-
     env = get_env(ctx)
     workload, catalog = _load(workload_file, env)
     if resume is not None:
         _resume(workload, catalog, workload_file, resume, env.time_option(at), state_dir,
                 solver.value, output, fmt.value, env)
         return
-    result = _solved(workload, catalog, workload_file, solver.value, time_limit, env)
+    _plan_and_write(workload, catalog, PlanRequest(
+        workload_file, output, solver.value, time_limit, risk, risk_budget, state_dir, force,
+        fmt), env)
+
+
+def _plan_and_write(workload: Workload, catalog: PriceCatalog, ask: PlanRequest,
+                    env: Env) -> None:
+    """Solve, price the risk when asked, show what changes from the plan ``ask.output``
+    holds (refusing to overwrite the plan in force), write the plan and say so."""
+    import time
+
+    from costopt.plan.planfile import to_document
+    from costopt.planfile import write_plan
+    from costopt.workload_checks import workload_sha256
+
+    result = _solved(workload, catalog, ask.workload_file, ask.solver, ask.time_limit_s, env)
     started = time.perf_counter()
-    document = to_document(result, str(workload_file), workload_sha256(workload_file))
+    document = to_document(result, str(ask.workload_file), workload_sha256(ask.workload_file))
     risk_line = None
-    if risk is not None or risk_budget is not None:
+    if ask.risk_scenarios is not None or ask.risk_budget_usd is not None:
         risk_started = time.perf_counter()
-        document, risk_line = _with_risk(document, workload, catalog, workload_file,
-                                         (risk, risk_budget), (solver.value, time_limit), env)
+        document, risk_line = _with_risk(document, workload, catalog, ask.workload_file,
+                                         (ask.risk_scenarios, ask.risk_budget_usd),
+                                         (ask.solver, ask.time_limit_s), env)
         started += time.perf_counter() - risk_started  # the sweep is no part of writing
     doc = document.as_json()
-    _before_overwrite(output, doc, workload.name, state_dir, force,
-                      env.err if fmt == "json" else env.console)
-    write_plan(document, output)
+    _before_overwrite(ask.output, doc, workload.name, ask.state_dir, ask.force,
+                      env.err if ask.fmt == "json" else env.console)
+    write_plan(document, ask.output)
     if env.verbose:
         _say_timings(result, workload, time.perf_counter() - started, env)
-    _written(doc, output, fmt, env, [c.name for c in workload.candidates])
+    _written(doc, ask.output, ask.fmt, env, [c.name for c in workload.candidates])
     if risk_line:
-        (env.err if fmt == "json" else env.console).print(risk_line, highlight=False,
-                                                          soft_wrap=True)
+        (env.err if ask.fmt == "json" else env.console).print(risk_line, highlight=False,
+                                                              soft_wrap=True)
 
 
 def _solved(workload: Workload, catalog: PriceCatalog, workload_file: Path, solver: str,
@@ -247,6 +289,7 @@ def _written(doc: dict[str, Any], output: Path, fmt: str, env: Env,
 
 def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = None) -> None:
     """The plan for people (:mod:`costopt.plan.render` lays it out)."""
+    from costopt.cli.tables import show_data
     from costopt.plan.render import plan_blocks
 
     for block in plan_blocks(doc, candidates):
@@ -259,8 +302,7 @@ def render_plan(doc: dict[str, Any], env: Env, candidates: list[str] | None = No
 @guarded
 def validate(
     ctx: typer.Context,
-    workload_file: Annotated[Path, typer.Argument(help="The workload YAML file.",
-                                                  metavar="WORKLOAD.yaml")],
+    workload_file: WorkloadArgument,
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", help="table (for people) or json (a summary on stdout; errors as JSON "
         "on stderr).")] = OutputFormat.TABLE,
@@ -290,10 +332,9 @@ def validate(
             "owned_pools": len(pools.owned), "cloud_pools": len(pools.cloud),
             "periods": workload.horizon.periods}))
         return
-    env.console.print(
-        f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
-        f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
-        f"period(s): {workload.horizon.runs_text}.", highlight=False, soft_wrap=True)
+    env.say(f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
+            f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
+            f"period(s): {workload.horizon.runs_text}.")
 
 
 @guarded

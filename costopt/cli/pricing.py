@@ -178,27 +178,32 @@ def _render_table(rows: list[dict[str, Any]], env: Env) -> None:
     env.console.print(table)
 
 
+FamilyOption = Annotated[list[str] | None, typer.Option(
+    "--family", metavar="FAMILY", help="Only these families (p3, g5 ...); repeat or "
+    "comma-separate.")]
+RegionsShownOption = Annotated[list[str] | None, typer.Option(
+    "--region", metavar="REGION", help="Only these regions; repeat or comma-separate.")]
+GpuOption = Annotated[list[str] | None, typer.Option(
+    "--gpu", metavar="GPU", help="Only these GPU models, or a prefix ending at a dash (V100).")]
+ZonesOption = Annotated[bool, typer.Option(
+    "--zones", help="One row per availability zone's spot price, cheapest spot GPU-hour "
+    "first: the zone IDs to write in cloud.zones.")]
+PriceFormatOption = Annotated[PriceFormat, typer.Option(
+    "--format", help="table, json or csv (a price file; with --zones, the zone rows).")]
+PricesOption = Annotated[Path | None, typer.Option(
+    "--prices", help="The price file to show (default: the refreshed user file when there is "
+    "one, else the shipped snapshot).")]
+
+
 @guarded
 def show(
     ctx: typer.Context,
-    family: Annotated[list[str] | None, typer.Option(
-        "--family", metavar="FAMILY", help="Only these families (p3, g5 ...); repeat or "
-        "comma-separate.")] = None,
-    region: Annotated[list[str] | None, typer.Option(
-        "--region", metavar="REGION", help="Only these regions; repeat or comma-separate.")]
-    = None,
-    gpu: Annotated[list[str] | None, typer.Option(
-        "--gpu", metavar="GPU", help="Only these GPU models, or a prefix ending at a dash "
-        "(V100).")] = None,
-    zones: Annotated[bool, typer.Option(
-        "--zones", help="One row per availability zone's spot price, cheapest spot GPU-hour "
-        "first: the zone IDs to write in cloud.zones.")] = False,
-    fmt: Annotated[PriceFormat, typer.Option(
-        "--format", help="table, json or csv (a price file; with --zones, the zone rows).")
-    ] = PriceFormat.TABLE,
-    prices: Annotated[Path | None, typer.Option(
-        "--prices", help="The price file to show (default: the refreshed user file when "
-        "there is one, else the shipped snapshot).")] = None,
+    family: FamilyOption = None,
+    region: RegionsShownOption = None,
+    gpu: GpuOption = None,
+    zones: ZonesOption = False,
+    fmt: PriceFormatOption = PriceFormat.TABLE,
+    prices: PricesOption = None,
 ) -> None:
     """Show the price table in use, its snapshot date and source, cheapest first.
 
@@ -210,7 +215,6 @@ def show(
         load_catalog,
         read_checked_csv,
     )
-    from costopt.pricing.refresh import write_price_rows
 
     env = get_env(ctx)
     path = prices or default_price_file()
@@ -218,20 +222,27 @@ def show(
     records = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS)
     rows = _select(records, path, _split(family, lower=True), _split(region, lower=True),
                    _split(gpu))
-    price_date = min(r["price_date"] for r in rows)
     shown = {(r["instance_type"], r["region"]) for r in rows}
     stale = catalog.staleness_warning(
         env.clock().date(), [o for o in catalog.offers if (o.instance_type, o.region) in shown],
         "shown")
     env.warn_stale(stale, catalog.source)
-    sources = sorted({r["source"].split(";")[0].strip() for r in rows})
+    head = {"price_file": str(path), "price_date": min(r["price_date"] for r in rows),
+            "sources": sorted({r["source"].split(";")[0].strip() for r in rows})}
     if zones:
-        _show_zones(rows, catalog, fmt, env, {"price_file": str(path), "price_date": price_date,
-                                              "sources": sources})
-    elif fmt == "json":
-        env.console.print_json(json.dumps({
-            "price_file": str(path), "price_date": price_date, "sources": sources,
-            "sorted_by": SORTED_BY, "offers": _with_zones(rows, catalog)}))
+        _show_zones(rows, catalog, fmt, env, head)
+    else:
+        _show_offers(rows, catalog, fmt, env, head)
+
+
+def _show_offers(rows: list[dict[str, Any]], catalog: PriceCatalog, fmt: str, env: Env,
+                 head: dict[str, Any]) -> None:
+    """``pricing show`` (an offer a row) in the format asked."""
+    from costopt.pricing.refresh import write_price_rows
+
+    if fmt == "json":
+        env.console.print_json(json.dumps({**head, "sorted_by": SORTED_BY,
+                                           "offers": _with_zones(rows, catalog)}))
     elif fmt == "csv":
         buffer = io.StringIO()
         write_price_rows(rows, buffer)
@@ -239,9 +250,9 @@ def show(
     else:
         dates = sorted({r["price_date"] for r in rows})
         env.console.print(
-            f"[bold]Prices from {path}[/bold]: {len(rows)} offer(s), cheapest on-demand "
-            f"GPU-hour first; prices of {', '.join(dates)}; source: {' | '.join(sources)}",
-            highlight=False, soft_wrap=True)
+            f"[bold]Prices from {head['price_file']}[/bold]: {len(rows)} offer(s), cheapest "
+            f"on-demand GPU-hour first; prices of {', '.join(dates)}; source: "
+            f"{' | '.join(head['sources'])}", highlight=False, soft_wrap=True)
         _render_table(rows, env)
 
 
@@ -309,22 +320,28 @@ def _summary(result: RefreshResult, env: Env) -> None:
                 env.console.print(f"  {r.region}: {note}", highlight=False, soft_wrap=True)
 
 
+RegionsOption = Annotated[list[str] | None, typer.Option(
+    "--regions", metavar="REGION,...", help="Regions to refresh; repeat or comma-separate "
+    "(default: the workload's cloud.regions with --workload, else the global --region, else "
+    "the regions of the table in use).")]
+RefreshWorkloadOption = Annotated[Path | None, typer.Option(
+    "--workload", metavar="WORKLOAD.yaml", help="Refresh the regions this workload names "
+    "(cloud.regions).")]
+FamiliesOption = Annotated[list[str] | None, typer.Option(
+    "--families", metavar="FAMILY,...", help="Instance families; repeat or comma-separate "
+    "(default: p2 p3 p3dn p4d p4de p5 g4dn g4ad g5 g6).")]
+PriceOutputOption = Annotated[Path | None, typer.Option(
+    "-o", "--output", help="The price file to write (default: "
+    "~/.local/share/costopt/prices.csv, which plan then uses).")]
+
+
 @guarded
 def refresh(
     ctx: typer.Context,
-    regions: Annotated[list[str] | None, typer.Option(
-        "--regions", metavar="REGION,...", help="Regions to refresh; repeat or "
-        "comma-separate (default: the workload's cloud.regions with --workload, else the "
-        "global --region, else the regions of the table in use).")] = None,
-    workload_file: Annotated[Path | None, typer.Option(
-        "--workload", metavar="WORKLOAD.yaml", help="Refresh the regions this workload "
-        "names (cloud.regions).")] = None,
-    families: Annotated[list[str] | None, typer.Option(
-        "--families", metavar="FAMILY,...", help="Instance families; repeat or "
-        "comma-separate (default: p2 p3 p3dn p4d p4de p5 g4dn g4ad g5 g6).")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="The price file to write (default: "
-        "~/.local/share/costopt/prices.csv, which plan then uses).")] = None,
+    regions: RegionsOption = None,
+    workload_file: RefreshWorkloadOption = None,
+    families: FamiliesOption = None,
+    output: PriceOutputOption = None,
 ) -> None:
     """Fetch current AWS prices into a price file (the shipped snapshot's columns and units).
 
@@ -356,11 +373,19 @@ def refresh(
                        "ec2:DescribeAvailabilityZones, and the region and family names.")
     rows = core.merge_rows(existing, result)
     core.write_price_file(rows, target)
+    _say_refreshed(result, len(rows), target, env)
+
+
+def _say_refreshed(result: RefreshResult, written: int, target: Path, env: Env) -> None:
+    """What a refresh wrote (``written`` rows to ``target``); the regions that failed, with
+    exit 1."""
+    from costopt.pricing.catalog import user_price_file
+
     _summary(result, env)
     used = " `costopt plan` uses it by default." if target == user_price_file() else (
         f" Use it with `cloud: {{pricing: {target}}}` or `costopt pricing show --prices "
         f"{target}`.")
-    env.console.print(f"Wrote {len(rows)} row(s) to {target} ({len(result.rows)} refreshed in "
+    env.console.print(f"Wrote {written} row(s) to {target} ({len(result.rows)} refreshed in "
                       f"{len(result.regions)} region(s), prices of {env.clock().date()}).{used}",
                       highlight=False, soft_wrap=True)
     if result.failures:

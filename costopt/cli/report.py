@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
-from costopt.cli.state import StateUrl
+from costopt.cli.state import StateDir, StateUrl
 
 if TYPE_CHECKING:
+    from costopt.core.months import Month
     from costopt.report.spend import LedgerView, MonthReport
 
 class ReportFormat(str, Enum):
@@ -36,32 +37,38 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
+MonthOption = Annotated[str, typer.Option("--month", help="The calendar month (UTC) to report.",
+                                          metavar="YYYY-MM")]
+BudgetOption = Annotated[float | None, typer.Option(
+    min=0, help="USD for the month. Default: the workload's monthly_budget_usd, else that of "
+    "the plans in force.", metavar="USD")]
+WorkloadOption = Annotated[Path | None, typer.Option(
+    "--workload", help="A workload file: its owned servers and monthly_budget_usd replace "
+    "those of the plans in the ledger.", metavar="FILE")]
+ReportFormatOption = Annotated[ReportFormat, typer.Option(
+    "--format", help="What to print: md (Markdown), html (a self-contained page), csv or "
+    "json.")]
+OutDirOption = Annotated[Path | None, typer.Option(
+    "-o", "--output-dir", help="Write every format (report.md, report.csv, report.json, "
+    "report.html) and the charts (PNG) into this folder.", metavar="DIR")]
+SourceOption = Annotated[Source, typer.Option(
+    "--source", help="ledger, or aws: also AWS Cost Explorer's actuals for the costopt:plan "
+    "tag, beside the ledger's figures.")]
+AtOption = Annotated[str | None, typer.Option(
+    "--at", help="Report as of this time (ISO 8601, UTC); default now.", metavar="TIME")]
+
+
 @guarded
 def report(
     ctx: typer.Context,
-    month: Annotated[str, typer.Option(
-        "--month", help="The calendar month (UTC) to report.", metavar="YYYY-MM")],
-    budget: Annotated[float | None, typer.Option(
-        min=0, help="USD for the month. Default: the workload's monthly_budget_usd, else "
-        "that of the plans in force.", metavar="USD")] = None,
-    workload_file: Annotated[Path | None, typer.Option(
-        "--workload", help="A workload file: its owned servers and monthly_budget_usd "
-        "replace those of the plans in the ledger.", metavar="FILE")] = None,
-    fmt: Annotated[ReportFormat, typer.Option(
-        "--format", help="What to print: md (Markdown), html (a self-contained page), csv "
-        "or json.")] = ReportFormat.MD,
-    out_dir: Annotated[Path | None, typer.Option(
-        "-o", "--output-dir", help="Write every format (report.md, report.csv, report.json, "
-        "report.html) and the charts (PNG) into this folder.", metavar="DIR")] = None,
-    source: Annotated[Source, typer.Option(
-        "--source", help="ledger, or aws: also AWS Cost Explorer's actuals for the "
-        "costopt:plan tag, beside the ledger's figures.")] = Source.LEDGER,
-    state_dir: Annotated[Path | None, typer.Option(
-        "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")
-    ] = None,
-    at: Annotated[str | None, typer.Option(
-        "--at", help="Report as of this time (ISO 8601, UTC); default now.", metavar="TIME")
-    ] = None,
+    month: MonthOption,
+    budget: BudgetOption = None,
+    workload_file: WorkloadOption = None,
+    fmt: ReportFormatOption = ReportFormat.MD,
+    out_dir: OutDirOption = None,
+    source: SourceOption = Source.LEDGER,
+    state_dir: StateDir = None,
+    at: AtOption = None,
     state: StateUrl = None,
 ) -> None:
     """The monthly budget report: spend so far (ledger runtimes x the price in force, owned
@@ -73,26 +80,13 @@ def report(
     Example: costopt report --month 2026-12 --budget 9000 -o reports/2026-12
     """
     from costopt.core.months import Month
-    from costopt.orchestrate.ledger import state_location
-    from costopt.report.attribution import owned_from_plans, owned_from_workload
-    from costopt.report.forecast import choose_budget
     from costopt.report.inputs import read_ledger
-    from costopt.report.render import no_data_message
-    from costopt.report.spend import month_report
-    from costopt.workload_checks import load_workload
 
-    env = get_env(ctx)
-    the_month = Month.parse(month)
-    workload = load_workload(workload_file) if workload_file else None
+    env, the_month = get_env(ctx), Month.parse(month)
     view = read_ledger(state_dir, the_month, state)
-    owned = (owned_from_workload(workload) if workload
-             else owned_from_plans(view.plans, the_month))
-    result = month_report(the_month, env.time_option(at), view, owned=owned,
-                          budget=choose_budget(budget, workload, view.plans, the_month))
+    result = _month_report(the_month, view, workload_file, budget, env.time_option(at))
     if not result.has_data:
-        env.console.print(no_data_message(the_month.label,
-                                          state_location(state, state_dir).shown),
-                          highlight=False, soft_wrap=True)
+        _say_no_data(the_month, (state, state_dir), env)
         return
     if source == "aws":
         result = _with_cost_explorer(result, view, env)
@@ -101,8 +95,38 @@ def report(
         env.console.out(_text(result, fmt, pace), end="", highlight=False)
     else:
         _write_all(result, out_dir, env, pace)
+    _exit_if_over_budget(result, env)
+
+
+def _month_report(month: Month, view: LedgerView, workload_file: Path | None,
+                  budget_usd: float | None, at: datetime) -> MonthReport:
+    """The month's report as of ``at``: owned servers and the budget from the workload file
+    when given, else from the plans in the ledger (``budget_usd`` before either)."""
+    from costopt.report.attribution import owned_from_plans, owned_from_workload
+    from costopt.report.forecast import choose_budget
+    from costopt.report.spend import month_report
+    from costopt.workload_checks import load_workload
+
+    workload = load_workload(workload_file) if workload_file else None
+    owned = (owned_from_workload(workload) if workload
+             else owned_from_plans(view.plans, month))
+    return month_report(month, at, view, owned=owned,
+                        budget=choose_budget(budget_usd, workload, view.plans, month))
+
+
+def _say_no_data(month: Month, state: tuple[str | None, Path | None], env: Env) -> None:
+    """The month has nothing to report: say so, naming the ledger read."""
+    from costopt.orchestrate.ledger import state_location
+    from costopt.report.render import no_data_message
+
+    env.console.print(no_data_message(month.label, state_location(*state).shown),
+                      highlight=False, soft_wrap=True)
+
+
+def _exit_if_over_budget(result: MonthReport, env: Env) -> None:
+    """Warn and exit 3 when the month-end forecast is over the budget."""
     if result.budget is not None and result.budget.over:
-        env.warn(f"the forecast for {the_month.label}, USD {result.forecast.usd:,.2f} "
+        env.warn(f"the forecast for {result.month.label}, USD {result.forecast.usd:,.2f} "
                  f"({result.forecast.basis}), is over the budget of USD "
                  f"{result.budget.budget_usd:,.2f}")
         raise typer.Exit(ExitCode.OVER_BUDGET)

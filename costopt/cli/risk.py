@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from costopt.cli.common import Env, ExitCode, get_env, guarded
-from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
+from costopt.cli.common import Env, ExitCode, PlanArgument, get_env, guarded
+from costopt.cli.steering import (
+    PolicyName,
+    SpotAttemptsPerSlot,
+    WorkloadFile,
+    plan_workload,
+    policy_named,
+)
 
 if TYPE_CHECKING:
     from costopt.planfile import PlanDocument
@@ -36,51 +42,61 @@ def register(app: typer.Typer) -> None:
     app.command("risk")(risk)
 
 
+ScenariosOption = Annotated[int, typer.Option(
+    "-n", "--scenarios", help="Scenarios of spot capacity to carry the plan out in.", min=1)]
+SeedOption = Annotated[int, typer.Option(
+    help="Master seed: the same seed and count give the same figures on any runner.", min=0)]
+TracesOption = Annotated[Path | None, typer.Option(
+    "--traces", help="Draw windows of recorded traces: a traces.yaml manifest, or a folder of "
+    "trace files in the public format (default: synthetic traces from each spot pool's "
+    "statistics).", metavar="PATH")]
+AvailabilityOption = Annotated[float | None, typer.Option(
+    help="Synthetic traces: share of the time spot can be had, for every spot pool (default: "
+    "the plan's assumption where given or traced, else 0.59).")]
+MeanOutageOption = Annotated[float | None, typer.Option(
+    help="Synthetic traces: mean outage, hours (default: from the pool's preemptions per "
+    "spot-hour, else 0.44).")]
+DropsOption = Annotated[float, typer.Option(
+    help="Synthetic traces: one-tick drops per up hour on top of outages.")]
+ReplanOption = Annotated[bool, typer.Option(
+    "--replan/--no-replan", help="With --policy plan: re-plan on events as watch does (the "
+    "default); --no-replan carries the plan out as written.")]
+WorkersOption = Annotated[int | None, typer.Option(
+    help="Local processes (default: every core; 1 runs in this process).", min=1)]
+RayOption = Annotated[str | None, typer.Option(
+    "--ray", help="Run on Ray: a cluster address (auto, ray://HEAD:10001) or `local`; default "
+    "the RAY_ADDRESS variable, else local processes. Needs pip install 'costopt[ray]'.",
+    metavar="ADDRESS")]
+RetriesOption = Annotated[int, typer.Option(
+    help="On Ray: tries again of a failed scenario before it is reported.", min=0)]
+RiskFormatOption = Annotated[RiskFormat, typer.Option("--format", help="table, json or html.")]
+OutputOption = Annotated[Path | None, typer.Option(
+    "-o", "--output", help="Also write the JSON (or, with --format html, the page) here.")]
+WriteTracesOption = Annotated[Path | None, typer.Option(
+    "--write-traces", help="Write each scenario's traces to DIR/scenario-K/ with a "
+    "traces.yaml, to replay with `costopt simulate`.", metavar="DIR")]
+
+
 @guarded
 def risk(
     ctx: typer.Context,
-    plan_file: Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
-                                              metavar="PLAN.json")],
-    scenarios: Annotated[int, typer.Option("-n", "--scenarios", help="Scenarios of spot "
-                                           "capacity to carry the plan out in.", min=1)] = 100,
-    seed: Annotated[int, typer.Option(help="Master seed: the same seed and count give the "
-                                      "same figures on any runner.", min=0)] = 0,
-    traces: Annotated[Path | None, typer.Option(
-        "--traces", help="Draw windows of recorded traces: a traces.yaml manifest, or a folder "
-        "of trace files in the public format (default: synthetic traces from each spot pool's "
-        "statistics).", metavar="PATH")] = None,
-    availability: Annotated[float | None, typer.Option(
-        help="Synthetic traces: share of the time spot can be had, for every spot pool "
-        "(default: the plan's assumption where given or traced, else 0.59).")] = None,
-    mean_outage_hours: Annotated[float | None, typer.Option(
-        help="Synthetic traces: mean outage, hours (default: from the pool's preemptions "
-        "per spot-hour, else 0.44).")] = None,
-    interruptions_per_hour: Annotated[float, typer.Option(
-        help="Synthetic traces: one-tick drops per up hour on top of outages.")] = 0.0,
+    plan_file: PlanArgument,
+    scenarios: ScenariosOption = 100,
+    seed: SeedOption = 0,
+    traces: TracesOption = None,
+    availability: AvailabilityOption = None,
+    mean_outage_hours: MeanOutageOption = None,
+    interruptions_per_hour: DropsOption = 0.0,
     workload_file: WorkloadFile = None,
     policy: PolicyName = "plan",
-    replan: Annotated[bool, typer.Option(
-        "--replan/--no-replan", help="With --policy plan: re-plan on events as watch does "
-        "(the default); --no-replan carries the plan out as written.")] = True,
-    workers: Annotated[int | None, typer.Option(
-        help="Local processes (default: every core; 1 runs in this process).", min=1)] = None,
-    ray_address: Annotated[str | None, typer.Option(
-        "--ray", help="Run on Ray: a cluster address (auto, ray://HEAD:10001) or `local`; "
-        "default the RAY_ADDRESS variable, else local processes. Needs "
-        "pip install 'costopt[ray]'.", metavar="ADDRESS")] = None,
-    retries: Annotated[int, typer.Option(help="On Ray: tries again of a failed scenario "
-                                         "before it is reported.", min=0)] = 2,
-    fmt: Annotated[RiskFormat, typer.Option("--format", help="table, json or html.")
-                   ] = RiskFormat.TABLE,
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Also write the JSON (or, with --format html, the page) "
-        "here.")] = None,
-    write_traces: Annotated[Path | None, typer.Option(
-        "--write-traces", help="Write each scenario's traces to DIR/scenario-K/ with a "
-        "traces.yaml, to replay with `costopt simulate`.", metavar="DIR")] = None,
-    spot_attempts: Annotated[int, typer.Option(
-        help="Spot launches per slot before the fallback chain moves on (as apply).",
-        min=1)] = 2,
+    replan: ReplanOption = True,
+    workers: WorkersOption = None,
+    ray_address: RayOption = None,
+    retries: RetriesOption = 2,
+    fmt: RiskFormatOption = RiskFormat.TABLE,
+    output: OutputOption = None,
+    write_traces: WriteTracesOption = None,
+    spot_attempts: SpotAttemptsPerSlot = 2,
 ) -> None:
     """Carry a plan out in N scenarios of spot capacity with the controller apply and watch
     run (re-planning included, as simulate does), and give the odds: realised cost
@@ -89,14 +105,8 @@ def risk(
 
     Example: costopt risk plan.json -n 200 --format html -o risk.html
     """
-    from costopt.planfile import read_plan
-    from costopt.workload_checks import catalog_for
-
     env = get_env(ctx)
-    policy_named(policy)
-    plan = read_plan(plan_file)
-    workload, _path = plan_workload(plan, workload_file)
-    catalog = catalog_for(workload)
+    plan, workload, catalog = _plan_to_assess(plan_file, workload_file, policy)
     inputs = _inputs(plan, workload, catalog, traces, availability, mean_outage_hours,
                      interruptions_per_hour, policy, spot_attempts, replan)
     if write_traces is not None:
@@ -105,11 +115,29 @@ def risk(
         doc = _assess(inputs, scenarios, seed, workers, ray_address or os.environ.get(
             "RAY_ADDRESS"), retries, done)
     _emit(doc, fmt, output, env)
+    _exit_if_any_failed(doc, env)
+
+
+def _exit_if_any_failed(doc: dict[str, Any], env: Env) -> None:
+    """Scenarios that failed (the figures are over the others): say so, exit 1."""
     if doc["failed"]:
         env.err.print(f"[red]error:[/red] {len(doc['failed'])} of {doc['scenarios']} "
                       "scenario(s) failed (their errors are in the output's `failed`); the "
                       "figures are over the others.", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.USER_ERROR)
+
+
+def _plan_to_assess(plan_file: Path, workload_file: Path | None, policy: str
+                    ) -> tuple[PlanDocument, Workload, PriceCatalog]:
+    """The plan, the workload it was made from (``workload_file`` when given) and its price
+    catalog; ``policy`` checked first."""
+    from costopt.planfile import read_plan
+    from costopt.workload_checks import catalog_for
+
+    policy_named(policy)
+    plan = read_plan(plan_file)
+    workload, _path = plan_workload(plan, workload_file)
+    return plan, workload, catalog_for(workload)
 
 
 def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
@@ -133,7 +161,8 @@ def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
             raise CostoptError(f"{exc}. To fix: give values the generator can reach "
                                "(docs/risk.md)") from None
     return RiskInputs(plan=plan, workload=workload, catalog=catalog, source=source,
-                      policy=policy, spot_attempts=spot_attempts, replan=replan)
+                      policy=getattr(policy, "value", policy),  # the name, not the enum
+                      spot_attempts=spot_attempts, replan=replan)
 
 
 def _assess(inputs: RiskInputs, scenarios: int, seed: int, workers: int | None,

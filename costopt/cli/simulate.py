@@ -9,8 +9,22 @@ from typing import Annotated, Any
 
 import typer
 
-from costopt.cli.common import Env, ExitCode, OutputFormat, Solver, get_env, guarded
-from costopt.cli.steering import PolicyName, WorkloadFile, plan_workload, policy_named
+from costopt.cli.common import (
+    Env,
+    ExitCode,
+    OutputFormat,
+    PlanArgument,
+    Solver,
+    get_env,
+    guarded,
+)
+from costopt.cli.steering import (
+    PolicyName,
+    SpotAttemptsPerSlot,
+    WorkloadFile,
+    plan_workload,
+    policy_named,
+)
 from costopt.cli.tables import Col, show, styled, table_of
 from costopt.core.money import usd
 
@@ -19,28 +33,32 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
 
 
+TracesOption = Annotated[Path, typer.Option(
+    "--traces", help="traces.yaml: the spot pools' capacity traces (docs/simulate.md).",
+    metavar="traces.yaml")]
+FormatOption = Annotated[OutputFormat, typer.Option(
+    "--format", help="table or json (errors as JSON on stderr).")]
+OutputOption = Annotated[Path | None, typer.Option(
+    "-o", "--output", help="Also write the JSON result to this file.")]
+SolverOption = Annotated[Solver, typer.Option(
+    help="LP solver of the hindsight bound (many jobs).")]
+ReplanOption = Annotated[bool, typer.Option(
+    "--replan/--no-replan", help="Re-plan on events as watch does (the default); --no-replan "
+    "carries the plan out as written.")]
+
+
 @guarded
 def simulate(
     ctx: typer.Context,
-    plan_file: Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
-                                              metavar="PLAN.json")],
-    traces_file: Annotated[Path, typer.Option(
-        "--traces", help="traces.yaml: the spot pools' capacity traces (docs/simulate.md).",
-        metavar="traces.yaml")],
+    plan_file: PlanArgument,
+    traces_file: TracesOption,
     workload_file: WorkloadFile = None,
     policy: PolicyName = "plan",
-    fmt: Annotated[OutputFormat, typer.Option(
-        "--format", help="table or json (errors as JSON on stderr).")] = OutputFormat.TABLE,
-    output: Annotated[Path | None, typer.Option(
-        "-o", "--output", help="Also write the JSON result to this file.")] = None,
-    solver: Annotated[Solver, typer.Option(help="LP solver of the hindsight bound (many "
-                                           "jobs).")] = Solver.HIGHS,
-    spot_attempts: Annotated[int, typer.Option(
-        help="Spot launches per slot before the fallback chain moves on (as apply).",
-        min=1)] = 2,
-    replan: Annotated[bool, typer.Option(
-        "--replan/--no-replan", help="Re-plan on events as watch does (the default); "
-        "--no-replan carries the plan out as written.")] = True,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    solver: SolverOption = Solver.HIGHS,
+    spot_attempts: SpotAttemptsPerSlot = 2,
+    replan: ReplanOption = True,
 ) -> None:
     """Carry a plan out against spot-capacity traces with apply's own reconcile, fallback,
     budget guard and ledger, and score it: realised cost and each job's finish against the
@@ -49,29 +67,10 @@ def simulate(
     Example: costopt simulate plan.json --traces traces.yaml --format json -o score.json
     """
     from costopt.files import write_atomically
-    from costopt.orchestrate.apply import ApplyOptions
-    from costopt.orchestrate.steer import setup_minutes_of
-    from costopt.planfile import read_plan
-    from costopt.simulate.hindsight import hindsight
-    from costopt.simulate.run import simulate as run
-    from costopt.simulate.score import score_document
-    from costopt.traces import load_manifest
-    from costopt.workload_checks import catalog_for
 
     env = get_env(ctx)
-    driver = policy_named(policy)
-    plan = read_plan(plan_file)
-    workload, _path = plan_workload(plan, workload_file)
-    catalog = catalog_for(workload)
-    traces = load_manifest(traces_file)
-    with env.busy(f"Simulating {plan.plan_id} against {len(traces)} trace(s)..."):
-        sim = run(plan, workload=workload, catalog=catalog, traces=traces,
-                  policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
-                  replan=replan,
-                  say=_verbose(env))
-        best = hindsight(workload, catalog, traces, solver=solver.value,
-                         setup_minutes=setup_minutes_of(plan, workload))
-        doc = score_document(sim, best, traces)
+    doc = _scored(plan_file, traces_file, workload_file, policy,
+                  (solver.value, spot_attempts, replan), env)
     for note in doc["notes"]:
         env.warn(note)
     if output is not None:
@@ -86,6 +85,34 @@ def simulate(
         env.err.print(f"[red]deadline missed:[/red] {', '.join(missed)} (exit code "
                       f"{ExitCode.DEADLINE_MISSED.value})", highlight=False, soft_wrap=True)
         raise typer.Exit(ExitCode.DEADLINE_MISSED)
+
+
+def _scored(plan_file: Path, traces_file: Path, workload_file: Path | None, policy: str,
+            how: tuple[str, int, bool], env: Env) -> dict[str, Any]:
+    """The score document of the plan carried out against the traces (``how``: the
+    hindsight's solver, spot attempts per slot, re-plan on events)."""
+    from costopt.orchestrate.apply import ApplyOptions
+    from costopt.orchestrate.steer import setup_minutes_of
+    from costopt.planfile import read_plan
+    from costopt.simulate.hindsight import hindsight
+    from costopt.simulate.run import simulate as run
+    from costopt.simulate.score import score_document
+    from costopt.traces import load_manifest
+    from costopt.workload_checks import catalog_for
+
+    solver, spot_attempts, replan = how
+    driver = policy_named(policy)
+    plan = read_plan(plan_file)
+    workload, _path = plan_workload(plan, workload_file)
+    catalog = catalog_for(workload)
+    traces = load_manifest(traces_file)
+    with env.busy(f"Simulating {plan.plan_id} against {len(traces)} trace(s)..."):
+        sim = run(plan, workload=workload, catalog=catalog, traces=traces,
+                  policy=driver, options=ApplyOptions(spot_attempts=spot_attempts),
+                  replan=replan, say=_verbose(env))
+        best = hindsight(workload, catalog, traces, solver=solver,
+                         setup_minutes=setup_minutes_of(plan, workload))
+        return score_document(sim, best, traces)
 
 
 def _verbose(env: Env) -> Any:

@@ -14,19 +14,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from costopt.cli.common import OutputFormat, get_env, guarded
+from costopt.cli.common import Env, OutputFormat, get_env, guarded
 from costopt.core.times import ts
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
     from costopt.orchestrate.ledger import Ledger, StateLocation
+    from costopt.orchestrate.ledger.migrate import LedgerCheck
 
 StateUrl = Annotated[str | None, typer.Option(
     "--state", help="The ledger: sqlite:///PATH/ledger.db or postgresql://USER@HOST[:PORT]/DB "
     "(password from the URL, PGPASSWORD or ~/.pgpass). Default: $COSTOPT_STATE_URL, else the "
     "SQLite ledger in --state-dir.", metavar="URL")]
+StateDir = Annotated[Path | None, typer.Option(
+    "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")]
 
 app = typer.Typer(help="The orchestrator's ledger: move it between SQLite and PostgreSQL.",
                   no_args_is_help=True)
@@ -59,19 +61,25 @@ def ledger_at(state: str | None, state_dir: Path | None, *, create: bool) -> Led
     return open_ledger(location)
 
 
+FromOption = Annotated[str, typer.Option("--from", help="The ledger to copy, as a state URL.",
+                                         metavar="URL")]
+ToOption = Annotated[str, typer.Option(
+    "--to", help="Where to copy it: a state URL naming an empty ledger (or none yet).",
+    metavar="URL")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table or json.")]
+CheckAtOption = Annotated[str | None, typer.Option(
+    "--at", help="Bill runtimes still open until this time in the check (ISO 8601, UTC; "
+    "default now).", metavar="TIME")]
+
+
 @app.command("migrate")
 @guarded
 def migrate(
     ctx: typer.Context,
-    source: Annotated[str, typer.Option("--from", help="The ledger to copy, as a state URL.",
-                                        metavar="URL")],
-    target: Annotated[str, typer.Option("--to", help="Where to copy it: a state URL naming "
-                                        "an empty ledger (or none yet).", metavar="URL")],
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
-                   ] = OutputFormat.TABLE,
-    at: Annotated[str | None, typer.Option(
-        "--at", help="Bill runtimes still open until this time in the check (ISO 8601, UTC; "
-        "default now).", metavar="TIME")] = None,
+    source: FromOption,
+    target: ToOption,
+    fmt: FormatOption = OutputFormat.TABLE,
+    at: CheckAtOption = None,
 ) -> None:
     """Copy a ledger to another engine, every row, then check nothing was lost: the rows of
     each table and every month's cloud spend (USD, to the cent) read back from the copy.
@@ -95,12 +103,20 @@ def migrate(
     now = env.time_option(at)
     with open_ledger(source_at) as old, open_ledger(target_at) as new:
         check = copy_ledger(old, new, now)
+    _say_migrated(check, source_at.shown, target_at.shown, fmt, env)
+
+
+def _say_migrated(check: LedgerCheck, source: str, target: str, fmt: OutputFormat,
+                  env: Env) -> None:
+    """The rows copied per table and each month's spend read back, as JSON or a table."""
+    from rich.table import Table
+
     if fmt == "json":
         env.console.print_json(json.dumps({
-            "from": source_at.shown, "to": target_at.shown, "rows": check.rows,
+            "from": source, "to": target, "rows": check.rows,
             "spend_usd": {m: round(v, 2) for m, v in check.spend_usd.items()}}))
         return
-    table = Table(title=f"{source_at.shown} -> {target_at.shown}", title_justify="left")
+    table = Table(title=f"{source} -> {target}", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in check.rows.items():

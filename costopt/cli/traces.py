@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from costopt.cli.common import OutputFormat, get_env, guarded
 from costopt.errors import CostoptError
+
+if TYPE_CHECKING:
+    from costopt.traces import PoolTrace, SynthSpec
 
 app = typer.Typer(help="Spot-capacity traces: statistics, and synthetic ones to simulate "
                   "with (docs/simulate.md).", no_args_is_help=True)
@@ -104,22 +107,30 @@ def synth(
         highlight=False)
 
 
+ZonesWorkloadOption = Annotated[Path, typer.Option(
+    "--workload", help="The workload: every spot pool it may use is traced over its horizon.",
+    metavar="FILE")]
+ManifestOption = Annotated[Path, typer.Option(
+    "-o", "--output", help="The manifest to write (traces.yaml); the traces go beside it.",
+    metavar="traces.yaml")]
+ZonesSeedOption = Annotated[int, typer.Option(
+    help="Random seed: the same seed, the same traces.")]
+ZonesOption = Annotated[int, typer.Option(help="Zones per regional spot pool.", min=1, max=9)]
+ZonesGapOption = Annotated[float, typer.Option(help="Seconds per tick.", min=1)]
+ZonesCapacityOption = Annotated[int, typer.Option(help="Spot instances a zone holds while up.",
+                                                  min=1)]
+
+
 @app.command("synth-zones")
 @guarded
 def synth_zones(
     ctx: typer.Context,
-    workload_file: Annotated[Path, typer.Option(
-        "--workload", help="The workload: every spot pool it may use is traced over its "
-        "horizon.", metavar="FILE")],
-    output: Annotated[Path, typer.Option(
-        "-o", "--output", help="The manifest to write (traces.yaml); the traces go beside it.",
-        metavar="traces.yaml")],
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same traces.")] = 0,
-    zones: Annotated[int, typer.Option(help="Zones per regional spot pool.", min=1,
-                                       max=9)] = 3,
-    gap_seconds: Annotated[float, typer.Option(help="Seconds per tick.", min=1)] = 300.0,
-    capacity: Annotated[int, typer.Option(help="Spot instances a zone holds while up.",
-                                          min=1)] = 1,
+    workload_file: ZonesWorkloadOption,
+    output: ManifestOption,
+    seed: ZonesSeedOption = 0,
+    zones: ZonesOption = 3,
+    gap_seconds: ZonesGapOption = 300.0,
+    capacity: ZonesCapacityOption = 1,
 ) -> None:
     """Write synthetic traces of every spot pool a workload may use, zones that differ.
 
@@ -128,12 +139,9 @@ def synth_zones(
 
     Example: costopt traces synth-zones --workload examples/workload.yaml --seed 1 -o traces.yaml
     """
-    from costopt.core.times import ts
-    from costopt.files import write_atomically
     from costopt.plan.pools import build_pools
     from costopt.pricing.catalog import load_catalog
     from costopt.simulate.zones import zone_traces
-    from costopt.traces import trace_stats, write_trace
     from costopt.workload_checks import load_workload
 
     env = get_env(ctx)
@@ -146,8 +154,20 @@ def synth_zones(
     h = workload.horizon
     traced = zone_traces(spot, start=h.start, hours=(h.end - h.start).total_seconds() / 3600,
                          seed=seed, zones=zones, gap_seconds=gap_seconds, capacity=capacity)
-    table = Table(title=f"{len(traced)} synthetic traces for {len(spot)} spot pool(s)",
-                  title_justify="left", box=box.SIMPLE_HEAD)
+    table = _write_zone_traces(traced, output)
+    table.title = f"{len(traced)} synthetic traces for {len(spot)} spot pool(s)"
+    env.console.print(table)
+    env.console.print(f"Wrote {output}", highlight=False)
+
+
+def _write_zone_traces(traced: list[tuple[PoolTrace, SynthSpec]], output: Path) -> Table:
+    """Each zone's trace beside ``output``, then the manifest naming them at ``output``; a
+    table of each trace's statistics (untitled)."""
+    from costopt.core.times import ts
+    from costopt.files import write_atomically
+    from costopt.traces import trace_stats, write_trace
+
+    table = Table(title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("pool", "available", "mean outage h", "longest h", "preemptions/spot-h"):
         table.add_column(col, justify="left" if col == "pool" else "right",
                          no_wrap=col == "pool")
@@ -159,5 +179,4 @@ def synth_zones(
     text = "".join(f"- {{pool: '{t.pool.text}', file: {t.file}, start: {ts(t.start)}}}\n"
                    for t, _spec in traced)
     write_atomically(output, lambda partial: partial.write_text(text, encoding="utf-8"))
-    env.console.print(table)
-    env.console.print(f"Wrote {output}", highlight=False)
+    return table

@@ -1,5 +1,6 @@
-"""What the end-to-end CLI tests of the orchestrator share: the console script in a child
-process, and the fleet as moto's EC2 shows it."""
+"""What the end-to-end CLI tests of the orchestrator share: ``costopt`` against moto's server
+(in this process, or the console script in a child process with ``process=True``:
+:mod:`in_process` says when which), and the fleet as moto's EC2 shows it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import boto3
+from in_process import invoke_costopt
 
 IMAGE = "ami-0123456789abcdef0"
 COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
@@ -29,10 +31,13 @@ def states(region: str) -> dict[str, str]:
     return {i["InstanceId"]: i["State"]["Name"] for i in fleet(region)}
 
 
-def run_cli(*args: str, env_url: str) -> subprocess.CompletedProcess[str]:
-    """The installed ``costopt`` console script in a child process."""
-    env = {**os.environ, "AWS_ENDPOINT_URL": env_url, "COLUMNS": "200"}
-    return subprocess.run([COSTOPT, *args], env=env,
+def run_cli(*args: str, env_url: str, process: bool = False
+            ) -> subprocess.CompletedProcess[str]:
+    """``costopt ARGS`` with AWS at ``env_url``, 200 columns wide."""
+    changes = {"AWS_ENDPOINT_URL": env_url, "COLUMNS": "200"}
+    if not process:
+        return invoke_costopt(args, env=changes)
+    return subprocess.run([COSTOPT, *args], env={**os.environ, **changes},
                           capture_output=True, text=True, timeout=120)
 
 

@@ -1,4 +1,5 @@
-"""Friction 8 and 9 of a new user's first hour: CLI conventions, through the real CLI."""
+"""Friction 8 and 9 of a new user's first hour: CLI conventions, through the CLI (shell
+completion and validate's JSON through the installed command in a child process)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_help_lists_choices_takes_h_and_shows_flags_bare() -> None:
 
 def test_shell_completion_is_offered() -> None:
     # Typer finds the shell in the process tree; here (pytest) there may be none: $SHELL
-    result = run_costopt("--show-completion", columns=200, SHELL="/bin/bash")
+    result = run_costopt("--show-completion", columns=200, process=True, SHELL="/bin/bash")
     assert result.returncode == 0, result.stderr
     assert "_costopt_completion" in result.stdout
     assert "--install-completion" in run_costopt("--help", columns=200).stdout
@@ -43,7 +44,7 @@ def test_shell_completion_is_offered() -> None:
 
 def test_validate_speaks_json_and_its_errors_too(tmp_path: Path) -> None:
     (tmp_path / "w.yaml").write_text(WORKLOAD)
-    ok = run_costopt("validate", "w.yaml", "--format", "json", cwd=tmp_path)
+    ok = run_costopt("validate", "w.yaml", "--format", "json", cwd=tmp_path, process=True)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == {"file": "w.yaml", "valid": True, "jobs": 1,
                                      "owned_pools": 0, "cloud_pools": 1, "periods": 1}

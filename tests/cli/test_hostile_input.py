@@ -1,7 +1,11 @@
-"""Hostile and surprising input through the installed ``costopt`` command in a child process:
-a clear error (file, field path, value, what is valid) and exit 1, never a traceback or a
-hang; ``--format json`` stdout that parses whatever the solver prints (CliRunner cannot see
-what a solver writes to file descriptor 1)."""
+"""Hostile and surprising input: a clear error (file, field path, value, what is valid) and
+exit 1, never a traceback or a hang; ``--format json`` stdout that parses whatever the solver
+prints (CliRunner cannot see what a solver writes to file descriptor 1).
+
+Through the installed ``costopt`` command in a child process where the process is the point
+(a hang ended by a timeout, a solver's output, the ledger's file), else in-process
+(:func:`in_process.invoke_costopt`): the same exit code, stdout and stderr, a traceback
+written to stderr as a child would write it, without a child's second of imports."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from in_process import invoke_costopt
 
 COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +33,11 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([COSTOPT, *args], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, env={**os.environ, "COLUMNS": "250", **(env or {})})
+
+
+def run_here(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """As :func:`run`, in this process (for input that cannot hang: regular small files)."""
+    return invoke_costopt(args, cwd=cwd, env={"COLUMNS": "250"})
 
 
 def _bomb() -> str:
@@ -90,7 +100,7 @@ CASES = {
 def test_hostile_workloads_get_a_clear_error(case: str, tmp_path: Path) -> None:
     text, expected = CASES[case]
     (tmp_path / "w.yaml").write_text(text)
-    proc = run("validate", "w.yaml", cwd=tmp_path, timeout=60)
+    proc = run_here("validate", "w.yaml", cwd=tmp_path)
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 1, proc.stderr
     assert "error: workload w.yaml has" in proc.stderr
@@ -110,7 +120,7 @@ def test_ten_years_of_hourly_periods_is_a_size_error_not_a_hang(tmp_path: Path) 
 
 @pytest.mark.parametrize("month", ["0000-01", "9999-12", " 2027-01", "2027-1", "2027-13"])
 def test_report_months_are_parsed_strictly(month: str, tmp_path: Path) -> None:
-    proc = run("report", "--month", month, "--state-dir", str(tmp_path), cwd=tmp_path)
+    proc = run_here("report", "--month", month, "--state-dir", str(tmp_path), cwd=tmp_path)
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 1
     assert f"month {month!r} is not valid: expected YYYY-MM" in proc.stderr

@@ -122,7 +122,7 @@ def apply(plan_file: Path, state: Path, hour: int, *extra: str, faults: Faults |
 
 def test_dry_run_changes_nothing(plan_file: Path, state: Path, aws: str) -> None:
     result = run_cli("apply", str(plan_file), "--at", at(0), "--state-dir", str(state),
-                     env_url=aws)
+                     env_url=aws, process=True)  # apply end to end, through the console script
     assert result.returncode == 0, result.stderr
     assert "3 to launch, 0 to start, 0 to stop, 0 to terminate" in result.stdout
     assert "0.0000 -> 9.6000 USD/h (+9.6000 USD/h)" in result.stdout
@@ -365,7 +365,7 @@ def test_status_prices_instances_the_ledger_does_not_know_from_the_plan(
     assert apply(plan_file, state, 0).exit_code == 0
     # another machine's view: the plan file, and a ledger that never saw these instances
     result = run_cli("status", str(plan_file), "--state-dir", str(tmp_path / "elsewhere"),
-                     env_url=aws)
+                     env_url=aws, process=True)  # status end to end
     assert result.returncode == 0, result.stderr
     assert "Running now: 9.6000 USD/h" in result.stdout  # 3.00 + 3.00 + 3.60 from the plan
     assert "3 instance(s) not in the ledger: priced at their plan's pool from their launch" \

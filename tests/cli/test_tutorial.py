@@ -22,7 +22,8 @@ def commands() -> list[list[str]]:
 def test_the_tutorial_runs_as_written(tmp_path: Path, aws: str) -> None:
     ran = []
     for args in commands():
-        result = run_costopt(*args, cwd=tmp_path, columns=80, AWS_ENDPOINT_URL=aws)
+        result = run_costopt(*args, cwd=tmp_path, columns=80, process=True,
+                             AWS_ENDPOINT_URL=aws)
         ran.append(args[0])
         # report exits 3 when its forecast is over the budget: the tutorial says so
         assert result.returncode in ((0, 3) if args[0] == "report" else (0,)), (

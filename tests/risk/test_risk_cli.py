@@ -104,3 +104,13 @@ def test_a_risk_budget_without_scenarios_is_a_usage_error(planned: Path) -> None
     assert result.exit_code == 2
     assert "--risk" in result.output
     assert not (planned / "plan4.json").exists()
+
+
+def test_no_replan_and_the_deadline_policy_are_said_in_the_output(planned: Path) -> None:
+    for options, policy, replan in [(["--no-replan"], "plan", False),
+                                    (["--policy", "deadline"], "deadline", False)]:
+        doc = json.loads(cli("risk", "plan.json", "-n", "2", "--workers", "1", "--format",
+                             "json", *options).output)
+        assert (doc["policy"], doc["replan"], doc["completed"]) == (policy, replan, 2)
+    table = cli("risk", "plan.json", "-n", "2", "--workers", "1").output
+    assert "policy plan, re-planning; seed 0" in " ".join(table.split())

@@ -82,15 +82,20 @@ at 00:00-03:00) or tick 1 (spot all day), nothing else."""
 
 
 def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
-    """Re-planning (the default). The plan, setup paid: spot 00:00-10:10, 10.1667 USD.
+    """The controller (the default). The plan, setup paid: spot 00:00-10:10, 10.1667 USD.
     Window at tick 1 (spot all day): as planned, 10.1667 USD, done at 10:10.
-    Window at tick 0 (no spot 00:00-03:00): at 00:00 the spot launch finds no capacity (2
-    tries) and falls back to on-demand (3 USD/h); the refusal holds the pool 1 h and
-    re-plans, the new plan keeping that instance. At 01:00 the hold has run out: spot is
-    tried again, refused, the pool held 2 h (to 03:00), and the rest re-planned from 01:00
-    with 0.8333 GPU-h done (on-demand 00:10-01:00): 9.1667 GPU-h + 10 min setup on spot from
-    03:00 = 03:00-12:20, cheaper than on-demand meanwhile, so the on-demand instance ends.
-    1 h x 3 + 9.3333 h x 1 = 12.3333 USD, done at 12:20. No miss (due at 24:00)."""
+    Window at tick 0 (no spot 00:00-03:00): ticks every 15 minutes; the job's restart is 40
+    min (10 min setup + half its 60-min checkpoint), so Uniform Progress's line starts at
+    00:40 and its slope is 10 / (24 - 0:40 - 0:40) = 10 / 22.6667 = 0.44118 of the time.
+    00:00-00:30: spot refused at each tick; no fallback while the job is on its line
+    (need = line before 00:40). 00:45: need 10 / (24 - 0.75 - 0.6667) = 0.44280 > 0.44118,
+    behind: the slot runs on-demand (3 USD/h), work from 00:55. 01:15: 9.667 left, need
+    0.43774, ahead: on-demand kept. 02:30: 8.4167 left, ahead by more than a restart's work
+    ((8.4167 + 0.6667) / 20.8333 = 0.436 <= 0.44118), safe: spot tried (refused 02:30,
+    02:45), launched at 03:00 when spot is back and the on-demand instance ended then. Work:
+    on-demand 00:55-03:00 = 2.0833 GPU-h, spot from 03:10, 7.9167 GPU-h: done at 11:05, the
+    instance ended at the next tick, 11:15. 2.25 h x 3 + 8.25 h x 1 = 15.00 USD. No re-plan
+    (a refusal with no other spot pool to move to is waited out). No miss (due 24:00)."""
     w, cat = one_job(10, **SETUP_PAID), prices()
     inputs = RiskInputs(planned(w, cat), w, cat, ONE_OUTAGE)
     n = 20
@@ -98,7 +103,7 @@ def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
     outage = [int(inputs.traces(s)[0].trace.counts[0] == 0) for s in scenario_seeds(0, n)]
     k = sum(outage)  # scenarios whose window holds the outage
     assert 0 < k < n  # both windows drawn (seeded)
-    dear, cheap = 3 + 9 + 1 / 3, 10 + 1 / 6
+    dear, cheap = 2.25 * 3 + 8.25 * 1, 10 + 1 / 6
     assert [s["realised_usd"] for s in doc["scenario_results"]] == [
         pytest.approx(dear if o else cheap, abs=1e-4) for o in outage]
     # Sorted: n - k cheap costs then k dear ones; quantile q is the ceil(q n)-th value.
@@ -111,14 +116,14 @@ def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
                            "mean_usd": pytest.approx((cheap * (n - k) + dear * k) / n,
                                                      abs=1e-4)}
     (job,) = doc["jobs"]
-    finish = {q: "2027-01-01T12:20:00Z" if late[q] else "2027-01-01T10:10:00Z" for q in late}
+    finish = {q: "2027-01-01T11:05:00Z" if late[q] else "2027-01-01T10:10:00Z" for q in late}
     assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (
         0.0, finish[0.5], finish[0.9])
 
 
 def test_spot_never_there_and_spot_only_every_scenario_misses() -> None:
-    """Re-planning, the job allowed spot only (no on-demand), and no spot capacity all day:
-    every launch is refused, every re-plan waits for spot that never comes; nothing runs:
+    """The controller, the job allowed spot only (no on-demand), and no spot capacity all
+    day: every launch is refused, every re-plan waits for spot that never comes; nothing runs:
     0 USD in every scenario and the job misses its deadline in all (probability 1)."""
     w, cat = one_job(10, markets=["spot"], **SETUP_PAID), prices()
     never = WindowSource(library=(("never.json", Trace(3 * 3600.0, np.zeros(9, np.int64))),))
