@@ -8,7 +8,7 @@ which job falls short by how many reference GPU-hours and why.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -282,8 +282,10 @@ class _Model:
         (``model.py``, 8) and is solved again. Where no row is learned and no job is kept
         to one pool (below), the pools left short are taken to fill a smaller share of
         their GPUs at once (``_filled``: the LP's packing bought too little) and the model
-        is solved again, at most ``FILL_STEPS`` times. What is short then stays short, and
-        the plan is infeasible for it (``layout_shortfalls``).
+        is solved again, at most ``FILL_STEPS`` times, and only while each lowering leaves
+        less short than the one before: where it shrank nothing, the solution before it
+        stands (as short, and no dearer: the lowered model asks more instance time). What
+        is short then stays short, and the plan is infeasible for it (``layout_shortfalls``).
 
         Keeping jobs to one pool (``kept_to_one_pool``) only helps the fleet lay a solution
         out; it is no limit of the workload's. Where it leaves the model infeasible, or
@@ -293,6 +295,9 @@ class _Model:
         model = self
         before: tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
                       frozenset[tuple[int, int]]] | None = None
+        unfilled: tuple[float, tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
+                                     frozenset[tuple[int, int]]]] | None = None
+        # (gang-hours short, the solution) before the last lowering of ``filled``
         while True:
             lp, sol = model.within_limits(elastic=elastic)
             if before is not None and _worse(lp, sol, before[0], before[1]):
@@ -307,11 +312,15 @@ class _Model:
             if learned == model.layout:
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
-                    if not any(s.short for s in fleet) or model.fill_steps >= FILL_STEPS:
+                    short = _short_hours(fleet)
+                    if unfilled is not None and short >= unfilled[0] - EPS:
+                        return unfilled[1]  # the lowering shrank nothing
+                    if not short or model.fill_steps >= FILL_STEPS:
                         return lp, sol, fleet, learned
                     filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
                                      run_periods(lp.runs))
                     before = (lp, sol, fleet, learned)
+                    unfilled = (short, before)
                     model = replace(model, filled=tuple(sorted(filled.items())),
                                     fill_steps=model.fill_steps + 1)
                     continue
@@ -804,7 +813,7 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     order = sorted(paid)
     best = laid_out(order)
     for _ in range(len(order) - 1):
-        short = _short_hours(best)
+        short = _short_hours(best.values())
         if not short:
             break
         # A job split over pools runs on them one after the other: a pool whose runs are
@@ -813,7 +822,7 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
         # (``fleet._laid_out``). Lay the pools that came up short out first.
         order = [p for p in order if best[p].short] + [p for p in order if not best[p].short]
         again = laid_out(order)
-        if _short_hours(again) >= short:
+        if _short_hours(again.values()) >= short:
             break
         best = again
     return tuple(replace(s, hours_by_period=hours_in_periods(s.runs, periods),
@@ -821,6 +830,6 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
                  for _p, s in sorted(best.items()))
 
 
-def _short_hours(schedules: dict[int, PoolSchedule]) -> float:
+def _short_hours(schedules: Iterable[PoolSchedule]) -> float:
     """Gang-hours the schedules' layouts could not carry, over all pools."""
-    return sum(h for s in schedules.values() for h in s.short.values())
+    return sum(h for s in schedules for h in s.short.values())

@@ -131,7 +131,11 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
     ``c - A^T y``, absent rows at dual 0) and those that would lower the cost are added.
     HiGHS re-solves from its last basis each time. When neither is left, the solution
     satisfies every row and no column can improve it: the optimum of the whole model.
-    A model with integer columns (servers to buy) is solved whole from the start."""
+
+    A model with integer columns (servers to buy, instance counts) is solved whole from the
+    start, its lazy rows included: HiGHS solves a MILP from scratch after rows are added,
+    and adding them as its solutions violated them took 4-30 MILP runs per model in a
+    re-plan, each slower than the one MILP with every row (``scripts/bench_replan.py``)."""
     import highspy
 
     master = _HighsMaster(lp, time_limit_s)
@@ -203,7 +207,7 @@ class _HighsMaster:
         self.inf = highspy.kHighsInf
         mip = bool(lp.integer.any())
         cols = np.arange(lp.num_cols) if mip else np.flatnonzero(lp.seed)
-        rows = np.flatnonzero(~lp.lazy)
+        rows = np.arange(lp.num_rows) if mip else np.flatnonzero(~lp.lazy)
         self.col_pos = np.full(lp.num_cols, -1, dtype=np.int64)
         self.col_pos[cols] = np.arange(cols.size)
         self.row_pos = np.full(lp.num_rows, -1, dtype=np.int64)
@@ -232,6 +236,8 @@ class _HighsMaster:
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("log_to_console", False)
         self.highs.setOptionValue("random_seed", 0)
+        self.highs.setOptionValue("threads", 1)  # more cost CPU time, not less: a re-plan's
+        # MILP took 1.5 CPU-s on one thread, 2.25 on HiGHS's default, to the same optimum
         if time_limit_s is not None:
             self.highs.setOptionValue("time_limit", float(time_limit_s))
         if mip:
