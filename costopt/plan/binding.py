@@ -21,7 +21,7 @@ from costopt.plan.model import (
     period_label,
 )
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
-from costopt.workload import Workload
+from costopt.workload import Workload, gang_shape
 
 TOL = 1e-6
 
@@ -222,6 +222,10 @@ def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[i
         if lp.row_family[r] == "layout":
             reasons.append(_apart(w, pools, *lp.row_key[r][:2]))
             break
+    for r in rows:
+        if lp.row_family[r] == "beside":
+            reasons.append(_beside(w, pools, *lp.row_key[r][:3]))
+            break
     for p in sorted(mine):
         if full_capacity.get(p, set()) & periods:
             reasons.append(f"owned capacity: {pools.all[p].id} full")
@@ -255,6 +259,18 @@ def _apart(w: Workload, pools: Pools, k: int, p: int) -> str:
     return (f"layout: on {pool.id} ({pool.gpus_per_node} GPUs per instance) "
             f"{w.jobs[k].name} ({w.jobs[k].shape}) never fits one instance at once beside "
             f"{shown}{more}, so each needs instance time of its own")
+
+
+def _beside(w: Workload, pools: Pools, i: int, k: int, p: int) -> str:
+    """Why sweep ``i`` and job ``k`` need more instance time on pool ``p`` than their
+    GPU-hours (a ``beside`` row)."""
+    pool, sweep, other = pools.all[p], w.jobs[i], w.jobs[k]
+    at_once = min(sweep.parallel, pool.gpus_per_node // sweep.gpus)
+    beside = (pool.gpus_per_node - other.gpus) // sweep.gpus
+    return (f"layout: on {pool.id} ({pool.gpus_per_node} GPUs per instance) {sweep.name} "
+            f"runs {beside} of its {at_once} gangs of {gang_shape(sweep.gpus)} at once while "
+            f"{other.name} ({other.shape}) runs there, so the two need more instance time "
+            "than their GPU-hours")
 
 
 SHOWN_ROWS = 3

@@ -159,6 +159,7 @@ NAME_PARTS: dict[str, str] = {
     "unreserved": "j",
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
+    "launch": "jpt", "beside": "jjpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
 }
@@ -393,6 +394,7 @@ def build_model(
     _packing_rows(b, workload, pools, hc, u, factor, filled or {})
     _walltime_rows(b, workload, hc, factor)
     launch = _launch_rows(b, workload, hc)
+    _beside_rows(b, workload, pools, hc, factor)
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
     n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
@@ -694,6 +696,43 @@ def _launch_rows(b: _Builder, w: Workload, hc: _HColumns) -> dict[int, float]:
            np.concatenate([hc.col[cloud], hc.ucol[cloud]]),
            np.concatenate([per_gpu_hour, -np.ones(count)]), upper=0.0, lazy=True)
     return dict(zip(hc.col[cloud].tolist(), per_gpu_hour.tolist(), strict=True))
+
+
+def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
+                 factor: np.ndarray) -> None:
+    """5c. beside[i,k,p,t]: a sweep ``i`` whose ``c_i >= 2`` gangs share one instance of
+    ``p`` runs only ``m = floor((G - gpus_k) / gpus_i) < c_i`` of them while a gang of job
+    ``k`` is on it. On each instance ``c_i T >= g_i + (c_i - m) w_k`` (``T`` its working
+    hours, ``g_i`` i's gang-hours on it, ``w_k`` the hours some gang of k runs there), so
+    over the pool: ``h_i / (gpus_i c_i) + (1 - m / c_i) h_k / (gpus_k c_k) <= f u``. Without
+    it the GPU-hour packing prices ``k`` at its GPUs' share of instances ``i`` fills whole
+    (two 4-GPU trials of 0.4375 h and a 1-GPU job of 0.5 h on one 8-GPU instance: 0.5 h to
+    the packing, 0.6875 h laid out: ``(0.875 + 0.5) / 2``). One-node jobs only; the
+    ``layout`` rows keep jobs apart that never share an instance (``c_i = 1``). Lazy."""
+    keys: list[tuple] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    by_pool_period: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for c in np.flatnonzero(hc.cloud).tolist():
+        j, p, t = int(hc.job[c]), int(hc.pool[c]), int(hc.period[c])
+        if w.jobs[j].nodes == 1:
+            by_pool_period.setdefault((p, t), []).append((j, int(hc.col[c]), c))
+    for (p, t), jobs in sorted(by_pool_period.items()):
+        room = pools.all[p].gpus_per_node
+        for i, col_i, at_i in jobs:
+            gpus_i = w.jobs[i].gpus
+            c_i = round(1.0 / (float(hc.wall[at_i]) * gpus_i))
+            for k, col_k, at_k in jobs if c_i >= 2 else ():
+                m = min(c_i, (room - w.jobs[k].gpus) // gpus_i)
+                if k == i or m >= c_i:
+                    continue
+                keys.append((i, k, p, t))
+                cols += [col_i, col_k, int(hc.ucol[at_i])]
+                vals += [float(hc.wall[at_i]), (1 - m / c_i) * float(hc.wall[at_k]),
+                         -float(factor[t])]
+    if keys:
+        b.rows("beside", keys, np.repeat(np.arange(len(keys), dtype=np.int64), 3),
+               np.array(cols, dtype=np.int64), np.array(vals), upper=0.0, lazy=True)
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]

@@ -97,9 +97,9 @@ def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasibl
     LP buys the 24 h. But while ``narrow`` runs, ``wide`` has one gang (4 + 4 + 2 > 8): in
     x hours of ``narrow`` ``wide`` gets x + 2 (24 - x) = 48 - x gang-hours, so x <= 8 and at
     least 2 x (16 - 8) = 16 GPU-hours are short, however laid out (more if ``wide`` gave
-    way). Learning that the pool fills less of its GPUs asks for instance time the cap of
-    one p4d does not give, so the loop ends with the layout short: the plan is infeasible,
-    naming the job, the pool and why - never written as if it fitted."""
+    way). The ``beside`` row (``model.py``) is that bound: ``40 / 2 + (1 - 1/2) x <= 24``.
+    The plan is infeasible, naming the job, the pool and why - never written as if it
+    fitted."""
     cap = {"instance_type": "p4d.24xlarge", "region": "us-east-1", "market": "on_demand",
            "count": 1}
     w, cat = p4d_only([{"name": "wide", "gpus": 4, "parallel": 2, "gpu_hours": 160,
@@ -109,9 +109,10 @@ def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasibl
     result = make_plan(w, cat)
     short = only_shortfall(result)
     assert (short.job, short.gpu_hours) == ("narrow", pytest.approx(16.0, abs=1e-3))
-    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) 8.00 h of "
-                                   "narrow's gangs (2 GPUs) from 2027-01-01 00:00 find no "
-                                   "GPUs free")
+    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) wide runs 1 of "
+                                   "its 2 gangs of 4 GPUs at once while narrow (2 GPUs) runs "
+                                   "there, so the two need more instance time than their "
+                                   "GPU-hours")
     assert result.total_usd == pytest.approx(24 * 21.96, abs=0.01)
 
 
