@@ -132,6 +132,26 @@ def test_two_4_gpu_jobs_share_one_8_gpu_instance_at_once() -> None:
         ("a", 4, D0, D0 + timedelta(hours=12)), ("b", 4, D0, D0 + timedelta(hours=12))]
 
 
+def test_a_small_job_beside_a_sweep_that_fills_the_instance_is_priced_as_laid_out() -> None:
+    """``sweep``: two trials of 4 GPUs at once, 7 GPU-hours (V100) = 3.5 on A100s: 0.875
+    gang-hours, 0.4375 h side by side on one p4d (8 A100s, 1 USD/h). ``small``: 1 GPU,
+    1 GPU-hour = 0.5 h on an A100, or 1 h on p3.2xlarge (1 V100) at 0.20 USD/h. Beside
+    ``small`` one trial only runs (4 + 4 + 1 > 8), so the two on one p4d take
+    ``(0.875 + 0.5) / 2 = 0.6875`` h: ``small`` adds 0.25 USD there, more than 0.20 on
+    p3.2xlarge. The GPU-hour packing saw (3.5 + 0.5) / 8 = 0.5 h, ``small`` adding 0.0625,
+    and the fleet paid 0.69. Plan: 0.4375 + 0.20 = 0.6375 USD, with either solver."""
+    w = workload([{"name": "sweep", "gpus": 4, "parallel": 2, "gpu_hours": 7},
+                  {"name": "small", "gpus": 1, "gpu_hours": 1}],
+                 cloud={"regions": ["us-east-1"], "markets": ["on_demand"]})
+    cat = catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96, on_demand=1.0),
+                  offer("p3.2xlarge", on_demand=0.2))
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert result.total_usd == pytest.approx(0.4375 + 0.2, abs=1e-4)
+        assert {(a.job, a.pool) for a in result.assignments} == {
+            ("sweep", P4D), ("small", "aws:us-east-1:p3.2xlarge:on_demand")}
+
+
 def test_widest_first_trials_side_by_side_and_a_one_at_a_time_job_short() -> None:
     """Two instances of 8 GPUs working 0-10 h and 0-6 h. Widest, then longest, first:
     ``big`` (8 GPUs, 8 h) takes the longer instance, 0-8 h. ``sweep`` (2 GPUs, 3 trials at
