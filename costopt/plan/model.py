@@ -159,7 +159,7 @@ NAME_PARTS: dict[str, str] = {
     "unreserved": "j",
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
-    "launch": "jpt", "beside": "jjpt",
+    "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
 }
@@ -707,11 +707,15 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
     over the pool: ``h_i / (gpus_i c_i) + (1 - m / c_i) h_k / (gpus_k c_k) <= f u``. Without
     it the GPU-hour packing prices ``k`` at its GPUs' share of instances ``i`` fills whole
     (two 4-GPU trials of 0.4375 h and a 1-GPU job of 0.5 h on one 8-GPU instance: 0.5 h to
-    the packing, 0.6875 h laid out: ``(0.875 + 0.5) / 2``). One-node jobs only; the
-    ``layout`` rows keep jobs apart that never share an instance (``c_i = 1``). Lazy."""
-    keys: list[tuple] = []
-    cols: list[int] = []
-    vals: list[float] = []
+    the packing, 0.6875 h laid out: ``(0.875 + 0.5) / 2``).
+
+    beside_wide[i,p,t]: the jobs ``K`` wider than half the instance that leave ``i`` no
+    GPUs (``m = 0``) never run beside each other either, so their hours add up:
+    ``h_i / (gpus_i c_i) + sum_K h_k / gpus_k <= f u`` (in place of their ``beside`` rows).
+    One-node jobs only; the ``layout`` rows keep jobs apart that never share an instance
+    (``c_i = 1``). Lazy."""
+    rows: dict[str, tuple[list[tuple], list[list[tuple[int, float]]]]] = {
+        "beside": ([], []), "beside_wide": ([], [])}
     by_pool_period: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
     for c in np.flatnonzero(hc.cloud).tolist():
         j, p, t = int(hc.job[c]), int(hc.pool[c]), int(hc.period[c])
@@ -722,17 +726,28 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
         for i, col_i, at_i in jobs:
             gpus_i = w.jobs[i].gpus
             c_i = round(1.0 / (float(hc.wall[at_i]) * gpus_i))
+            mine = (col_i, float(hc.wall[at_i]))
+            rest = (int(hc.ucol[at_i]), -float(factor[t]))
+            wide = []
             for k, col_k, at_k in jobs if c_i >= 2 else ():
                 m = min(c_i, (room - w.jobs[k].gpus) // gpus_i)
                 if k == i or m >= c_i:
                     continue
-                keys.append((i, k, p, t))
-                cols += [col_i, col_k, int(hc.ucol[at_i])]
-                vals += [float(hc.wall[at_i]), (1 - m / c_i) * float(hc.wall[at_k]),
-                         -float(factor[t])]
-    if keys:
-        b.rows("beside", keys, np.repeat(np.arange(len(keys), dtype=np.int64), 3),
-               np.array(cols, dtype=np.int64), np.array(vals), upper=0.0, lazy=True)
+                if m == 0 and 2 * w.jobs[k].gpus > room:
+                    wide.append((col_k, float(hc.wall[at_k])))
+                    continue
+                rows["beside"][0].append((i, k, p, t))
+                rows["beside"][1].append([mine, (col_k, (1 - m / c_i) * float(hc.wall[at_k])),
+                                          rest])
+            if wide:
+                rows["beside_wide"][0].append((i, p, t))
+                rows["beside_wide"][1].append([mine, *wide, rest])
+    for family, (keys, terms) in rows.items():
+        if keys:
+            b.rows(family, keys,
+                   np.repeat(np.arange(len(keys), dtype=np.int64), [len(r) for r in terms]),
+                   np.array([c for r in terms for c, _v in r], dtype=np.int64),
+                   np.array([v for r in terms for _c, v in r]), upper=0.0, lazy=True)
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
