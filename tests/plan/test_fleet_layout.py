@@ -11,8 +11,11 @@ from builders import catalog, offer, workload
 from fleet_walk import walk_the_layout
 
 from costopt.plan.layout import Piece, Placement, lay_out
+from costopt.plan.model import build_model
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.plan.pools import build_pools, eligibility
+from costopt.plan.solve import solve
 from costopt.pricing.catalog import load_catalog
 from costopt.workload_checks import load_workload
 
@@ -150,6 +153,31 @@ def test_a_small_job_beside_a_sweep_that_fills_the_instance_is_priced_as_laid_ou
         assert result.total_usd == pytest.approx(0.4375 + 0.2, abs=1e-4)
         assert {(a.job, a.pool) for a in result.assignments} == {
             ("sweep", P4D), ("small", "aws:us-east-1:p3.2xlarge:on_demand")}
+
+
+def test_jobs_that_leave_a_sweep_no_gpus_add_their_hours_in_the_first_solve() -> None:
+    """On p4d (8 A100s, 1 USD/h): ``a`` 8 GPUs for 8 h, ``b`` 7 GPUs for 7 h, ``trials`` two
+    2-GPU gangs at once for 4 h (16 GPU-hours). Neither ``a`` nor ``b`` leaves a trial a
+    GPU, nor each other: 8 + 7 + 4 = 19 instance-hours. A 4-GPU A100 instance at 0.75 USD/h
+    runs the trials for 3.00 USD, so the optimum is 15 + 3 = 18. The first LP (before any
+    learning) already knows: its optimum is 18 (``beside_wide``), where the GPU-hour packing
+    alone says 17 for all three on p4d ((64 + 8/7 x 49 + 16) / 8), a figure only the
+    layout's re-solves corrected."""
+    w = workload([{"name": "a", "gpus": 8, "gpu_hours": 64, "speed": A100},
+                  {"name": "b", "gpus": 7, "gpu_hours": 49, "speed": A100},
+                  {"name": "trials", "gpus": 2, "parallel": 2, "gpu_hours": 16, "speed": A100}],
+                 cloud={"regions": ["us-east-1"], "markets": ["on_demand"]})
+    cat = catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96, on_demand=1.0),
+                  offer("p4d.12xlarge", gpu="A100-SXM4-40GB", gpus=4, vcpus=48,
+                        on_demand=0.75))
+    pools = build_pools(w, cat)
+    lp = build_model(w, pools, eligibility(w, pools, cat))
+    sol = solve(lp)
+    assert float(lp.variable_cost @ sol.x) == pytest.approx(18.0, abs=1e-3)
+    result = make_plan(w, cat)
+    assert result.total_usd == pytest.approx(18.0, abs=1e-3)
+    assert {(a.job, a.pool) for a in result.assignments} == {
+        ("a", P4D), ("b", P4D), ("trials", "aws:us-east-1:p4d.12xlarge:on_demand")}
 
 
 def test_widest_first_trials_side_by_side_and_a_one_at_a_time_job_short() -> None:
