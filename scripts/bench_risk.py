@@ -1,27 +1,29 @@
-"""Benchmark ``costopt risk`` on the example: scenarios per second on one process, on local
-processes and on a local Ray, and the speed-up over one process.
+"""Benchmark ``costopt risk`` on the example: scenarios per second on one process, on two
+local processes and on a local Ray, the speed-up over one process, and what each projects
+for 200 scenarios.
 
 ``examples/workload.yaml`` is planned (``costopt plan``); each scenario draws a synthetic
 trace per spot pool from the plan's statistics (availability 0.59 where the plan assumed
-it, outages of 1.58 h on average: docs/risk.md) and carries the plan out with
-``simulate``'s code. Then, with the same master seed:
+it, outages of 1.58 h on average: docs/risk.md) and carries the plan out with the
+controller ``apply`` and ``watch`` run, re-planning included (``risk``'s default; the
+options ``--policy deadline`` and ``--no-replan`` time the others). With one master seed,
+``--scenarios`` scenarios (default 200; 4 run in a couple of minutes) are run:
 
-1. ``--speedup`` scenarios (default 4) in this process, then the same on 2 local processes:
-   scenarios per second of each and the ratio (the target: 2 processes >= 1.8x one), with
-   the CPU-seconds of each scenario in this process and the most two processes could gain
-   with those scenarios (dealt in order to whichever process is free: a few scenarios of
-   unequal length leave one process idle at the end), and the load average (the machine is
-   shared: other work takes cores from the two processes);
-2. ``--scenarios`` scenarios (default 200; 0 to stop after 1) on local processes, every
-   core (the target: under 10 minutes on this machine);
-3. the same on a local Ray (``ray.init`` with this machine's cores, its start-up timed
-   apart), unless ``--no-ray`` or Ray is not installed.
+1. in this process: scenarios per second, and the CPU-seconds of each (``process_time``:
+   the machine is shared, wall time is noisy) with the most two processes could gain with
+   them (dealt in order to whichever process is free: a few scenarios of unequal length
+   leave one process idle at the end);
+2. on 2 local processes: scenarios per second and the speed-up over one (the target:
+   >= 1.8x), the load average before and after (other work takes cores from them);
+3. on a local Ray (``ray.init`` with this machine's cores, its start-up timed apart),
+   unless ``--no-ray`` or Ray is not installed.
 
-Figures are printed, never asserted; the results of 1-3 are checked identical where they
-overlap (the same seeds). To time a real cluster: ``--ray-address auto`` (or
-``ray://HEAD:10001``) in place of the local Ray.
+Each prints what ``--projection`` scenarios (default 200) would take at its rate (the
+target: under 10 minutes with local processes). Figures are printed, never asserted; the
+three runs' results are checked identical (the same seeds). To time a real cluster:
+``--ray-address auto`` (or ``ray://HEAD:10001``) in place of the local Ray.
 
-    python scripts/bench_risk.py [--scenarios 200] [--speedup 4] [--policy deadline]
+    python scripts/bench_risk.py --scenarios 4 [--projection 200] [--no-replan]
 """
 
 from __future__ import annotations
@@ -49,10 +51,13 @@ def makespan(seconds: list[float], workers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", type=int, default=200)
-    parser.add_argument("--speedup", type=int, default=4,
-                        help="scenarios for the one-process against two-process figure")
-    parser.add_argument("--policy", default="deadline")
+    parser.add_argument("--scenarios", type=int, default=200,
+                        help="scenarios run on each runner")
+    parser.add_argument("--projection", type=int, default=200,
+                        help="scenarios each rate is projected to")
+    parser.add_argument("--policy", default="plan", choices=["plan", "deadline"])
+    parser.add_argument("--no-replan", action="store_true",
+                        help="with --policy plan: carry the plan out as written")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--ray-address", default="local")
@@ -73,23 +78,27 @@ def main() -> None:
     workload = load_workload(WORKLOAD)
     catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
     stats = plan_zone_stats(plan)
-    inputs = RiskInputs(plan, workload, catalog, SyntheticSource(stats), policy=args.policy)
+    inputs = RiskInputs(plan, workload, catalog, SyntheticSource(stats), policy=args.policy,
+                        replan=not args.no_replan)
     print(f"the example's plan {plan.plan_id}: {len(plan.fleet)} pool(s) in its fleet, spot "
           "pools " + ", ".join(f"{p} (availability {s.availability:g}, mean outage "
                                f"{s.mean_outage_hours:.2f} h)" for p, s in stats.items())
-          + f"; policy {args.policy}; {os.cpu_count()} cores")
+          + f"; policy {args.policy}{', re-planning' if inputs.replans else ''}; "
+          f"{os.cpu_count()} cores")
+    seeds = scenario_seeds(args.seed, args.scenarios)
 
-    def timed(label: str, seeds: list[int], **how: object) -> tuple[float, list]:
+    def timed(label: str, **how: object) -> tuple[float, list]:
         started, load = time.perf_counter(), os.getloadavg()[0]
         sweep = run_sweep(inputs, seeds, **how)  # type: ignore[arg-type]
         seconds = time.perf_counter() - started
+        rate = len(seeds) / seconds
         print(f"  {label} ({sweep.runner}): {len(seeds)} scenarios in {seconds:.1f} s, "
-              f"{len(seeds) / seconds:.3f} scenarios/s (load average {load:.1f} before, "
+              f"{rate:.3f} scenarios/s; {args.projection} scenarios would take "
+              f"{args.projection / rate / 60:.1f} min (load average {load:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after)"
               + (f", {len(sweep.failures)} FAILED" if sweep.failures else ""))
-        return len(seeds) / seconds, sweep.results
+        return rate, sweep.results
 
-    few = scenario_seeds(args.seed, args.speedup)
     cpu: list[float] = []
     clock = [time.process_time()]
 
@@ -97,23 +106,17 @@ def main() -> None:
         cpu.append(time.process_time() - clock[0])
         clock[0] = time.process_time()
 
-    one, first = timed("one process", few, workers=1, on_done=lap)
-    two, again = timed("two processes", few, workers=2)
+    one, first = timed("one process", workers=1, on_done=lap)
     print("  CPU-seconds per scenario in one process: "
           + ", ".join(f"{c:.1f}" for c in cpu) + f" (mean {sum(cpu) / len(cpu):.1f}); "
           f"the most 2 processes can gain with them: {sum(cpu) / makespan(cpu, 2):.2f}x")
+    two, again = timed("two processes", workers=2)
     print(f"  speed-up of 2 processes over 1: {two / one:.2f}x (target >= 1.8x); same "
           f"results: {first == again}")
-    if args.scenarios == 0:  # the speed-up only
-        return
-    seeds = scenario_seeds(args.seed, args.scenarios)
-    rate, results = timed("local processes, every core", seeds)
-    s = summarise(results)
-    print(f"  {args.scenarios} scenarios: {args.scenarios / rate / 60:.1f} min (target < 10); "
-          f"P10/P50/P90/max {s.cost.p10_usd:,.2f} / {s.cost.p50_usd:,.2f} / "
+    s = summarise(first)
+    print(f"  P10/P50/P90/max {s.cost.p10_usd:,.2f} / {s.cost.p50_usd:,.2f} / "
           f"{s.cost.p90_usd:,.2f} / {s.cost.max_usd:,.2f} USD against planned "
-          f"{plan.cost.variable_usd:,.2f}; first ones as one process: "
-          f"{results[:len(first)] == first}")
+          f"{plan.cost.variable_usd:,.2f}")
     if args.no_ray:
         return
     try:
@@ -128,8 +131,8 @@ def main() -> None:
         ray.init(address=args.ray_address)
     print(f"  ray.init: {time.perf_counter() - started:.1f} s")
     try:
-        _rate, on_ray = timed(f"Ray at {args.ray_address}", seeds, ray_address=args.ray_address)
-        print(f"  Ray results as local processes': {on_ray == results}")
+        _rate, on_ray = timed(f"Ray at {args.ray_address}", ray_address=args.ray_address)
+        print(f"  Ray results as one process': {on_ray == first}")
     finally:
         ray.shutdown()
 

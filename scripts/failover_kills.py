@@ -10,9 +10,11 @@ per slot, no instance launched beyond them (none twice, no orphan), every instan
 ledger with one open runtime, and the ledger's spend equal to the instances' hours at their
 price. Prints how long each takeover took (the target: within two intervals).
 
-The watches do not re-plan (``--no-replan``): the plan starts yesterday with no progress
-reported, so the leader would re-plan at once, and a standby given the original plan file
-refuses it as replaced (a known gap: a standby should take over the plan in force).
+The watches re-plan (the default): the plan starts yesterday with no progress reported, so
+the first leader to reconcile finds every job behind and re-plans at once; each standby is
+given the original plan file and, on taking charge, carries out the plan in force (the
+file's newest descendant in the ledger, ``following:``), never refusing the file as
+replaced. Prints how many plans were put in force and how many takeovers followed one.
 
     python scripts/failover_kills.py --kills 20 [--pg-url postgresql://...]
 
@@ -53,6 +55,9 @@ class Outcome:
     live_by_slot: dict[int, int]
     spend_usd: float
     expected_spend_usd: float
+    plans_in_force: int  # distinct plans the ledger put in force: 2 or more once re-planned
+    followed: int  # takeovers that carried out a re-plan of the plan file given
+    refused: int  # watches that refused their plan file as replaced (the gap closed: none)
 
 
 def plan_now(folder: Path, slots: int, env: dict[str, str]) -> Path:
@@ -84,7 +89,7 @@ class Watcher:
         with log.open("w") as out:
             self.child = subprocess.Popen(
                 [COSTOPT, "watch", str(plan), "--state", state_url, "--image-id", IMAGE,
-                 "--yes", "--policy", "plan", "--no-replan", "--interval", str(interval_s)],
+                 "--yes", "--policy", "plan", "--interval", str(interval_s)],
                 env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def said(self, text: str) -> bool:
@@ -144,7 +149,8 @@ def run_kills(folder: Path, urls: tuple[str, str], moto_url: str, *, kills: int,
     _converged(slots, 30 * interval_s)
     leader.stop()
     standby.stop()
-    return _outcome(urls[0], takeovers)
+    logs = [log.read_text() for log in sorted(folder.glob("watch-*.log"))]
+    return _outcome(urls[0], takeovers, logs)
 
 
 def _instances() -> list[dict]:
@@ -168,7 +174,7 @@ def _converged(slots: int, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
-def _outcome(url: str, takeovers: list[float]) -> Outcome:
+def _outcome(url: str, takeovers: list[float], logs: list[str]) -> Outcome:
     from costopt.core.times import EPOCH
     from costopt.orchestrate.ledger import Ledger
     from costopt.orchestrate.ledger.location import parse_state_url
@@ -182,6 +188,8 @@ def _outcome(url: str, takeovers: list[float]) -> Outcome:
     with Ledger.connect(parse_state_url(url)) as ledger:
         runs = ledger.runtimes(EPOCH, now)
         records = {r.instance_id: r for r in ledger.instances()}
+        in_force = sum(ledger.was_in_force("failover", p) for p in ledger.plan_ids_of(
+            "failover"))
     spend = sum(r.usd_within(EPOCH, now, now) for r in runs)
     # what AWS's instances cost from their launch (as the ledger recorded it) until `now`,
     # each once at its price: equal to the runtimes' sum when none was billed twice or lost
@@ -190,7 +198,9 @@ def _outcome(url: str, takeovers: list[float]) -> Outcome:
                    for i in every if i["InstanceId"] in records)
     if len(records) != len(every):
         expected = float("nan")  # an instance AWS has and the ledger does not: not exact
-    return Outcome(takeovers, len(every), live, spend, expected)
+    return Outcome(takeovers, len(every), live, spend, expected, in_force,
+                   sum("following: plan" in log for log in logs),
+                   sum("was replaced by plan" in log for log in logs))
 
 
 @contextmanager
@@ -266,7 +276,9 @@ def main() -> None:
                   f"{out.launched} for {args.slots} slots; live per slot "
                   f"{dict(sorted(out.live_by_slot.items()))}; ledger spend "
                   f"{out.spend_usd:.4f} USD against {out.expected_spend_usd:.4f} USD from "
-                  "the instances' launches", flush=True)
+                  f"the instances' launches; {out.plans_in_force} plan(s) put in force, "
+                  f"{out.followed} takeover(s) followed a re-plan, {out.refused} plan file(s) "
+                  "refused as replaced", flush=True)
 
 
 if __name__ == "__main__":

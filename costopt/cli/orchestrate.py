@@ -132,7 +132,8 @@ def _say(env: Env, fmt: str) -> Any:
     colours = {"launch": "green", "start": "green", "stop": "yellow", "terminate": "red",
                "refused": "red", "failed": "red", "fallback": "yellow",
                "interrupted": "magenta", "recovered": "cyan", "adopted": "cyan",
-               "claim": "cyan", "late": "red", "replanned": "cyan"}
+               "claim": "cyan", "late": "red", "replanned": "cyan",
+               "following": "cyan"}
 
     def say(kind: str, message: str) -> None:
         out = env.err if fmt == "json" else env.console
@@ -173,6 +174,7 @@ def apply(
     """
     from costopt.orchestrate.controller import ControllerOptions
     from costopt.orchestrate.ec2 import Ec2Fleet
+    from costopt.orchestrate.in_force import follow
 
     env = get_env(ctx)
     _check(fmt, retry_mode)
@@ -191,6 +193,8 @@ def apply(
         with keeper.kept() if keeper else nullcontext():
             if ledger is not None:
                 ledger.look()
+            plan, plan_file = follow(plan, plan_file, ledger, reinstate=reinstate,
+                                     role="apply", say=say, write=yes)
             controller = _controller(
                 plan, plan_file, workload_file, driver, fleet=fleet,
                 ledger=lambda: nullcontext(ledger), say=say,
@@ -244,6 +248,7 @@ def _controller(plan: PlanDocument, plan_file: Path, workload_file: Path | None,
     the plan was made from where it can be read, else carries the plan out as written (no
     floor, no re-plan) and says why; a baseline policy needs it."""
     from costopt.orchestrate.controller import Controller
+    from costopt.orchestrate.in_force import beside
     from costopt.planfile import write_plan
 
     try:
@@ -256,7 +261,7 @@ def _controller(plan: PlanDocument, plan_file: Path, workload_file: Path | None,
             "(no floor, no re-plan)")
 
     def on_replan(doc: PlanDocument) -> str:
-        target = plan_file.with_name(f"{plan_file.stem}.{doc.plan_id}.json")
+        target = beside(plan_file, doc)
         write_plan(doc, target)
         controller.plan_path = str(target)
         return f"written to {target}"
@@ -666,11 +671,29 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     with keeper.kept() if keeper else nullcontext():
         if stop.raised:  # during the wait for the lease
             return [], 0
+        _follow(controller, plan_file, state, yes, options.reinstate, say)
         outcomes = watch_loop(tick, clock=env.clock, plan_end=end, interval_s=interval,
                               stop=stop, backoff=Backoff(base_s=min(interval, 5.0),
                                                          cap_s=max(interval, 300.0)),
                               on_error=on_error)
     return outcomes, len(tried)
+
+
+def _follow(controller: Controller, plan_file: Path, state: tuple[str | None, Path | None],
+            yes: bool, reinstate: bool, say: Any) -> None:
+    """Once in charge, carry out the plan in force where it is a re-plan of the file's
+    (:func:`~costopt.orchestrate.in_force.follow`): a standby given the file its leader began
+    with takes over the leader's latest plan."""
+    from costopt.orchestrate.in_force import follow
+
+    ledger = ledger_at(*state, create=yes)
+    try:
+        controller.plan, path = follow(controller.plan, plan_file, ledger,
+                                       reinstate=reinstate, role="watch", say=say, write=yes)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    controller.plan_path = str(path)
 
 
 def _watch_lease(env: Env, stop: StopFlag, workload: str, interval: float,

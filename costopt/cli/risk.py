@@ -58,7 +58,10 @@ def risk(
     interruptions_per_hour: Annotated[float, typer.Option(
         help="Synthetic traces: one-tick drops per up hour on top of outages.")] = 0.0,
     workload_file: WorkloadFile = None,
-    policy: PolicyName = "deadline",
+    policy: PolicyName = "plan",
+    replan: Annotated[bool, typer.Option(
+        "--replan/--no-replan", help="With --policy plan: re-plan on events as watch does "
+        "(the default); --no-replan carries the plan out as written.")] = True,
     workers: Annotated[int | None, typer.Option(
         help="Local processes (default: every core; 1 runs in this process).", min=1)] = None,
     ray_address: Annotated[str | None, typer.Option(
@@ -79,9 +82,10 @@ def risk(
         help="Spot launches per slot before the fallback chain moves on (as apply).",
         min=1)] = 2,
 ) -> None:
-    """Carry a plan out in N scenarios of spot capacity with simulate's own code, and give
-    the odds: realised cost P10/P50/P90/max against the plan and all on-demand, each job's
-    probability of missing its deadline and its P90 finish, and the pools that drive the tail.
+    """Carry a plan out in N scenarios of spot capacity with the controller apply and watch
+    run (re-planning included, as simulate does), and give the odds: realised cost
+    P10/P50/P90/max against the plan and all on-demand, each job's probability of missing its
+    deadline and its P90 finish, and the pools that drive the tail.
 
     Example: costopt risk plan.json -n 200 --format html -o risk.html
     """
@@ -94,7 +98,7 @@ def risk(
     workload, _path = plan_workload(plan, workload_file)
     catalog = catalog_for(workload)
     inputs = _inputs(plan, workload, catalog, traces, availability, mean_outage_hours,
-                     interruptions_per_hour, policy, spot_attempts)
+                     interruptions_per_hour, policy, spot_attempts, replan)
     if write_traces is not None:
         _write_traces(inputs, seed, scenarios, write_traces)
     with _progress(env, scenarios) as done:
@@ -110,7 +114,8 @@ def risk(
 
 def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
             traces: Path | None, availability: float | None, mean_outage_hours: float | None,
-            interruptions_per_hour: float, policy: str, spot_attempts: int) -> RiskInputs:
+            interruptions_per_hour: float, policy: str, spot_attempts: int,
+            replan: bool = True) -> RiskInputs:
     from costopt.errors import CostoptError
     from costopt.risk.replay import load_source
     from costopt.risk.scenario import RiskInputs
@@ -128,7 +133,7 @@ def _inputs(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,
             raise CostoptError(f"{exc}. To fix: give values the generator can reach "
                                "(docs/risk.md)") from None
     return RiskInputs(plan=plan, workload=workload, catalog=catalog, source=source,
-                      policy=policy, spot_attempts=spot_attempts)
+                      policy=policy, spot_attempts=spot_attempts, replan=replan)
 
 
 def _assess(inputs: RiskInputs, scenarios: int, seed: int, workers: int | None,
@@ -193,7 +198,8 @@ def _tables(doc: dict[str, Any], env: Env) -> None:
     from costopt.risk.document import headline, tables
 
     env.console.print(f"[bold]{doc['plan_id']}[/bold] in {doc['scenarios']} scenario(s) "
-                      f"({doc['source']}; policy {doc['policy']}; seed {doc['seed']}; "
+                      f"({doc['source']}; policy {doc['policy']}"
+                      f"{', re-planning' if doc['replan'] else ''}; seed {doc['seed']}; "
                       f"{doc['runner']}).", highlight=False, soft_wrap=True)
     for t in tables(doc):
         rich = Table(title=t.title, title_justify="left", caption=t.note or None,
@@ -222,7 +228,7 @@ def plan_risk(env: Env, plan: PlanDocument, workload: Workload, catalog: PriceCa
     if plan.status != "optimal":
         return plan, None
 
-    inputs = _inputs(plan, workload, catalog, None, None, None, 0.0, "deadline", 2)
+    inputs = _inputs(plan, workload, catalog, None, None, None, 0.0, "plan", 2)
 
     def run(attempt: RiskInputs) -> dict[str, Any]:
         with _progress(env, scenarios) as done:

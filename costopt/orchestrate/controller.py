@@ -9,36 +9,45 @@ A tick at ``at``:
 
 1. *Observe*: each job's progress (the ledger's runs and reports, when the workload the plan
    was made from is known), the offerings held unavailable.
-2. *Decide*: the plan in force is carried out exactly - every slot it holds at ``at``, on
-   its pool's market - with three corrections:
+2. *Decide*: the plan in force is carried out - every slot it holds at ``at`` - with
+   these corrections (:mod:`costopt.orchestrate.markets`: Uniform Progress's rule laid over
+   the plan):
    a. slots whose jobs are all done are dropped (the plan would run them idle);
-   b. the floor (Uniform Progress's rule): a job that could no longer finish if it waited
-      one more review, even on its fastest capacity without a break, runs on-demand now -
-      the spot pools serving it then run on-demand, a spot instance swapped for an
-      on-demand one once that runs;
-   c. a spot slot that fell back to on-demand goes back to spot once its pool is no longer
-      held unavailable - the on-demand instance ends only once the spot one runs (swap).
-      The holds live as long as the controller (a ``watch``, a simulation): a new ``apply``
-      has seen no refusal, and leaves a fallback instance as it is.
+   b. a spot slot runs on-demand while one of its jobs is behind Uniform Progress's line
+      (or on the floor), on spot otherwise; a spot launch that finds no capacity does not
+      fall back to on-demand: a job ahead of its line waits for spot (tried again at every
+      tick), and on-demand ends only once the spot instance replacing it runs;
+   c. spot first: an on-demand slot whose jobs are ahead runs on the plan's spot pool of
+      those jobs instead (the plan's reserve is spent last);
+   d. the floor: a job that could no longer finish if it waited one more review, even on
+      its fastest capacity without a break, and that no slot serves, gets an on-demand slot
+      of one review now.
 3. *Reconcile*: :func:`~costopt.orchestrate.apply.apply_plan` towards that schedule.
-4. *Events*: a launch or start refused for want of spot capacity (its pool is held
-   unavailable for a while, :class:`UnavailableOfferings`), a job behind its *planned*
-   progress by more than the tolerance, a job done while the plan still holds slots for it,
-   a job on the floor that no slot serves, an offering whose hold expired. On an event the
-   controller re-plans what is left (:func:`~costopt.orchestrate.replan.replan`: progress,
-   the held pools capped to nothing while held, the deadline reserve), puts the new plan in
-   force and reconciles towards it in the same tick (the takeover keeps the instances the
-   new plan still wants). Re-plans are rate-limited: at most one per ``replan_gap`` unless
-   a job is on the floor; events that wait are kept for the first tick after the gap.
+4. *Events* (each re-plans what is left, :func:`~costopt.orchestrate.replan.replan`, puts
+   the new plan in force and reconciles towards it in the same tick; the takeover keeps
+   the instances the new plan still wants):
+   - REFUSED: a spot pool refused capacity and its hold (:class:`UnavailableOfferings`)
+     reached ``move_after`` while the workload has a spot pool not held - a long outage,
+     another zone may do better (a short one is waited out without an LP; a refusal while
+     its pool is held is no new strike);
+   - BEHIND: a job behind its *planned* progress by more than the tolerance and behind
+     Uniform Progress's line too (its deadline at risk);
+   - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
+   - FLOOR: a job on the floor that no slot serves (at once, whatever the rate limit).
+   Re-plans are rate-limited: at most one per ``replan_gap`` unless urgent, and made in
+   the first ``review`` of an hour (a re-plan's horizon starts at the hour: later in it, the
+   plan counts on work in the part gone - owned servers' work that is never done); events
+   that wait are kept for the first tick that may. The holds are kept in the ledger
+   (``offering_holds``), so a later ``apply`` knows what an earlier one was refused.
 
 Interruptions are not events of their own: an interrupted slot is relaunched as the plan
 says; a relaunch that finds no capacity is a refusal, and the work lost shows as the job
-falling behind its planned progress.
+falling behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,11 +57,21 @@ from costopt.errors import CostoptError
 from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome, Failed, Say, apply_plan
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.markets import (
+    LiveMarkets,
+    cloud_rate,
+    job_paces,
+    pace_choice,
+    spot_first,
+    spot_markets,
+)
+from costopt.orchestrate.pace import PaceState
 from costopt.orchestrate.policy import Policy, planned_work
 from costopt.orchestrate.progress import JobProgress, ProgressModel
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.orchestrate.replan import replan
 from costopt.orchestrate.steer import ledger_progress, progress_model
+from costopt.plan.pools import build_pools
 from costopt.plan.resume import late_jobs, workload_of
 from costopt.planfile import FleetPool, PlanDocument, Slot
 from costopt.pricing.catalog import PriceCatalog
@@ -69,21 +88,21 @@ class EventKind(str, Enum):
     BEHIND = "behind"  # a job behind its planned progress by more than the tolerance
     DONE_EARLY = "done early"  # a job done while the plan still holds slots for it
     FLOOR = "floor"  # a job that must run now on any capacity, and no slot serves it
-    OFFERING_BACK = "offering back"  # a pool held unavailable may be tried again
 
 
 URGENT = frozenset({EventKind.FLOOR})
-
-RESUME_ROUNDING = timedelta(hours=1)
-"""A re-plan's horizon starts at the hour holding the moment (``plan --resume``): its slots
-may count on up to an hour already gone. The floor keeps that much more in hand."""
 """Events that re-plan at once, whatever the rate limit."""
+
 
 
 @dataclass(frozen=True)
 class Event:
+    """What the controller saw; ``replans``: whether it calls for a re-plan (a refusal
+    waited out does not)."""
+
     kind: EventKind
     detail: str
+    replans: bool = True
 
 
 @dataclass
@@ -105,19 +124,22 @@ class UnavailableOfferings:
         self.until[pool] = at + hold
         return self.until[pool]
 
-    def ran(self, pool: str) -> None:
+    def ran(self, pool: str) -> bool:
+        """Spot ran in ``pool``: its hold and strikes go; whether it had any."""
+        had = pool in self.strikes
         self.strikes.pop(pool, None)
         self.until.pop(pool, None)
+        return had
+
+    def load(self, holds: dict[str, tuple[datetime, int]]) -> None:
+        """Take the holds the ledger keeps (pool -> until, strikes): another process's
+        refusals count here too."""
+        self.until = {pool: until for pool, (until, _n) in holds.items()}
+        self.strikes = {pool: n for pool, (_until, n) in holds.items()}
 
     def held(self, at: datetime) -> dict[str, datetime]:
         return {pool: until for pool, until in self.until.items() if until > at}
 
-    def expire(self, at: datetime) -> list[str]:
-        """The pools whose hold ran out by ``at`` (no longer held; their strikes stay)."""
-        out = sorted(p for p, until in self.until.items() if until <= at)
-        for pool in out:
-            del self.until[pool]
-        return out
 
 
 @dataclass(frozen=True)
@@ -137,7 +159,8 @@ class ControllerOptions:
     ``replan``: re-plan on events (``watch --no-replan``: never); ``replan_gap``: the least
     time between two re-plans but urgent ones; ``behind_share``: the tolerance a job may lag
     its planned progress by, as a share of its work (plus one restart's work); ``hold``: how
-    long a pool that refused spot is held unavailable at first."""
+    long a pool that refused spot is held unavailable at first; ``move_after``: a hold at
+    least this long re-plans (a long outage), a shorter one is waited out."""
 
     apply: ApplyOptions = field(default_factory=ApplyOptions)
     review: timedelta = timedelta(minutes=15)
@@ -147,6 +170,7 @@ class ControllerOptions:
     solver: str = "highs"
     hold: timedelta = timedelta(hours=1)  # a pool's first hold after a refusal (doubled at
     # each refusal in a row, up to a day)
+    move_after: timedelta = timedelta(hours=2)  # a hold this long re-plans (another zone)
 
 
 @dataclass
@@ -173,18 +197,19 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
     """Uniform Progress's floor: the unfinished jobs that could no longer finish by their
     deadline if they waited one more ``review`` - running from then on without a break on
     their fastest cloud pool (``gpus x speed`` reference GPU-hours per hour), one restart
-    paid, with :data:`RESUME_ROUNDING` in hand - for the work the plan does not leave to
-    owned servers before the deadline."""
-    cloud = {p.pool for p in plan.fleet}
+    paid - for the work the plan does not leave to owned servers before the deadline. (An
+    hour more in hand, for a re-plan's slots that start at the hour, was measured: once on
+    the floor a job stays there to its end, so it ran the last 1.25 h on-demand where
+    Uniform Progress ran spot - 5 % dearer on short-outage traces.)"""
+    cloud = frozenset(p.pool for p in plan.fleet)
     out = []
     for name, p in jobs.items():
-        rate = (p.gpus or 1.0) * max((v for k, v in p.speed.items() if k in cloud),
-                                     default=0.0)
+        rate = cloud_rate(p, cloud)
         if p.finished or rate <= 0:
             continue
         left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
-                                                    frozenset(cloud))
-        hours_left = (p.deadline - at - review - RESUME_ROUNDING).total_seconds() / 3600
+                                                    cloud)
+        hours_left = (p.deadline - at - review).total_seconds() / 3600
         if left > 0 and left / rate + p.restart_hours >= hours_left:
             out.append(name)
     return out
@@ -211,31 +236,40 @@ def _serves(pool: FleetPool, at: datetime, jobs: set[str]) -> bool:
     return any(s.start <= at < s.end and jobs & set(s.jobs) for s in pool.slots)
 
 
-def _floor_slots(plan: PlanDocument, jobs: list[str], progress: dict[str, JobProgress],
-                 at: datetime, review: timedelta,
-                 markets: dict[str, MarketChoice]) -> PlanDocument:
-    """``plan`` with a slot of one review from ``at`` for each of ``jobs`` (on the floor, no
-    slot serving them), on-demand: on the job's fastest on-demand pool of the plan, else its
-    fastest spot pool that may fall back (run on-demand, ``markets``); a job with neither
-    (or a gang) is left to the re-plan. The slot's number follows the pool's own, so it is
-    the same at every tick of one plan."""
-    if not jobs:
-        return plan
+def _extra_slots(plan: PlanDocument, jobs: Mapping[str, MarketChoice],
+                 progress: dict[str, JobProgress], at: datetime, review: timedelta,
+                 markets: dict[str, MarketChoice]) -> tuple[PlanDocument, set[str]]:
+    """``plan`` with a slot of one review from ``at`` for each of ``jobs`` (no slot serving
+    them; job -> the market it must run on now), and the jobs given one. On-demand: on the
+    job's fastest on-demand pool of the plan, else its fastest spot pool that may fall back
+    (run on-demand, ``markets``). Spot: on its fastest spot pool of the plan, the cheapest
+    of those, with no fallback (a plan without one: on-demand). A job with no such pool (or
+    a gang) is left to the re-plan. The slot's number follows the pool's own, so it is the
+    same at every tick of one plan."""
     fleet = {p.pool: p for p in plan.fleet}
-    for job in jobs:
+    placed = set()
+    for job, wanted in sorted(jobs.items()):
         p = progress[job]
-        usable = [f for f in plan.fleet if p.speed.get(f.pool, 0.0) > 0 and (
-            f.market == "on_demand" or f.on_demand_fallback)]
+        runs = [f for f in plan.fleet if p.speed.get(f.pool, 0.0) > 0]
+        market = "spot" if wanted.market == "spot" and any(f.market == "spot" for f in runs) \
+            else "on_demand"
+        usable = [f for f in runs if (f.market == "spot" if market == "spot"
+                                      else f.market == "on_demand" or f.on_demand_fallback)]
         if not usable or any(s.nodes > 1 for f in usable for s in f.slots if job in s.jobs):
             continue
+        placed.add(job)
         pool = max((fleet[f.pool] for f in usable),
-                   key=lambda f: (f.market == "on_demand", p.speed.get(f.pool, 0.0)))
+                   key=lambda f: (f.market == "on_demand", p.speed.get(f.pool, 0.0),
+                                  -f.usd_per_hour))
         k = max((s.slot for s in pool.slots), default=-1) + 1
         fleet[pool.pool] = pool.model_copy(update={"slots": [*pool.slots, Slot(
             slot=k, start=at, end=at + review, jobs=[job])]})
-        if pool.market == "spot":
+        if pool.market == "spot" and market == "on_demand":
             markets[pool.pool] = MarketChoice("on_demand", "swap")
-    return plan.model_copy(update={"fleet": [fleet[f.pool] for f in plan.fleet]})
+        elif pool.pool not in markets:
+            markets[pool.pool] = wanted if wanted.market == market \
+                else MarketChoice(market, "keep")
+    return plan.model_copy(update={"fleet": [fleet[f.pool] for f in plan.fleet]}), placed
 
 
 def _without_done(plan: PlanDocument, done: set[str]) -> PlanDocument:
@@ -277,7 +311,7 @@ class Controller:
         self._said: set[tuple[EventKind, str]] = set()  # per plan: each job's event once
         self._last_replan: datetime | None = None
         self._last_failure: str | None = None
-        self._expired: list[str] = []  # pools whose hold ran out in this tick
+        self._workload_spot: frozenset[str] | None = None
 
     def model(self, plan: PlanDocument) -> ProgressModel | None:
         """The progress model of ``plan`` (``None`` without a workload)."""
@@ -297,19 +331,18 @@ class Controller:
         """Observe, decide and reconcile at ``at``; re-plan on events."""
         out = TickOutcome(at)
         with self.ledger() as ledger:
+            if ledger is not None:
+                self.offerings.load(ledger.offering_holds())
             jobs = self.progress(self.plan, ledger, at)
-            floor_now = not self._may_replan(ledger)  # else the re-plan comes first
-            target, markets, events = self._decide(self.plan, at, ledger, jobs, floor_now)
+            target, markets, events = self._decide(self.plan, at, ledger, jobs)
             out.applied.append(self._apply(at, ledger, target, markets))
-            events += self._observe(out.applied[-1], at, jobs)
+            events += self._observe(out.applied[-1], at, jobs, ledger)
             out.events = events
             new = self._maybe_replan(events, at, ledger)
             if new is not None:
                 out.replanned = new
                 jobs = self.progress(new, ledger, at)
-            if new is not None or (not floor_now and any(
-                    e.kind is EventKind.FLOOR for e in events)):
-                target, markets, _events = self._decide(self.plan, at, ledger, jobs, True)
+                target, markets, _events = self._decide(self.plan, at, ledger, jobs)
                 out.applied.append(self._apply(at, ledger, target, markets))
         return out
 
@@ -320,86 +353,132 @@ class Controller:
                           target=target, markets=markets)
 
     def _decide(self, plan: PlanDocument, at: datetime, ledger: Ledger | None,
-                jobs: dict[str, JobProgress] | None, floor_now: bool = True
+                jobs: dict[str, JobProgress] | None
                 ) -> tuple[PlanDocument, dict[str, MarketChoice], list[Event]]:
-        """The schedule and markets to reconcile towards, and the events seen deciding;
-        ``floor_now``: give a job on the floor that no slot serves a slot of its own now
-        (not when a re-plan is about to be made for it)."""
+        """The schedule and markets to reconcile towards, and the events seen deciding. A
+        job on the floor that no slot serves gets an on-demand slot of one review now; a
+        job whose slots in the plan are all over but whose work is not done gets one too,
+        on spot while it is ahead of its line, on-demand once behind (a FLOOR event
+        re-plans only for a job that could be given none)."""
         if self.policy is not None:
             desired = self.policy.desired(plan, at, lambda: jobs or {})
             return desired.plan, dict(desired.markets), []
-        self._expired = self.offerings.expire(at)  # an event only if spot does not run
-        events: list[Event] = []  # there in this tick (_observe)
+        events: list[Event] = []
         if jobs is None:
             return plan, {}, events
         done = {name for name, p in jobs.items() if p.finished}
         target = _without_done(plan, done)
-        events += self._once(EventKind.DONE_EARLY, [
-            (name, f"{name} is done and the plan still holds slots for it")
-            for name in sorted(done) if any(name in s.jobs for p in plan.fleet for s in p.slots
-                                            if s.end > at)])
+        if len(done) < len(jobs):  # with nothing left there is nothing to re-plan
+            events += self._once(EventKind.DONE_EARLY, [
+                (name, f"{name} is done and the plan still holds slots for it")
+                for name in sorted(done) if any(name in s.jobs for p in plan.fleet
+                                                for s in p.slots if s.end > at)])
         model = self.model(plan)
         floor = set(floor_jobs(plan, model, jobs, at, self.options.review)) if model else set()
-        markets: dict[str, MarketChoice] = {}
+        live = self._live_markets(ledger, plan)
+        if self.options.replan:
+            paces = job_paces(plan, model, jobs, at) if model else {}
+            target = spot_first(target, at, paces, floor, live)
+            markets = spot_markets(target, at, paces, floor)
+        else:
+            paces, markets = {}, self._as_written(target, at, floor, live)
+        unserved = {j for j, p in jobs.items() if not p.finished
+                    and not any(_serves(f, at, {j}) for f in target.fleet)}
+        over = {j for j in unserved if j in paces and not any(
+            j in s.jobs and s.end > at for f in plan.fleet for s in f.slots)}
+        wants = {j: pace_choice(PaceState.CRITICAL if j in floor or j not in paces
+                                else paces[j].state) for j in unserved & floor | over}
+        target, placed = _extra_slots(target, wants, jobs, at, self.options.review, markets)
+        events += self._once(EventKind.FLOOR, [
+            (j, f"{j} must run now to meet its deadline and no slot serves it")
+            for j in sorted(unserved & floor)], waited=placed)
+        return target, markets, events
+
+    def _as_written(self, plan: PlanDocument, at: datetime, floor: set[str],
+                    live: LiveMarkets) -> dict[str, MarketChoice]:
+        """The markets of the plan carried out as written (``--no-replan``): each spot pool
+        on its market with its fallback chain, but on-demand (swapped) while it serves a
+        job on the floor, and back to spot (swapped) once the hold of a pool that fell
+        back to on-demand while this controller ran is out."""
+        markets = {}
         held = self.offerings.held(at)
-        fallen = self._fallen_back(ledger, plan)
-        for pool in target.fleet:
+        for pool in plan.fleet:
             if pool.market != "spot" or not pool.on_demand_fallback:
                 continue
             if floor and _serves(pool, at, floor):
                 markets[pool.pool] = MarketChoice("on_demand", "swap")
-            elif pool.pool in fallen and pool.pool in self.offerings.strikes \
-                    and pool.pool not in held:  # refused while this controller ran; the
-                # hold is out: spot is tried again (a new ``apply`` has seen no refusal)
+            elif "on_demand" in live.get(pool.pool, set()) \
+                    and pool.pool in self.offerings.strikes and pool.pool not in held:
                 markets[pool.pool] = MarketChoice("spot", "swap")
-        unserved = sorted(j for j in floor if not any(_serves(p, at, {j}) for p in target.fleet))
-        events += self._once(EventKind.FLOOR, [
-            (j, f"{j} must run now to meet its deadline and no slot serves it")
-            for j in unserved])
-        if floor_now:
-            target = _floor_slots(target, unserved, jobs, at, self.options.review, markets)
-        return target, markets, events
+        return markets
 
-    def _fallen_back(self, ledger: Ledger | None, plan: PlanDocument) -> set[str]:
-        """Spot pools of ``plan`` with a live instance that runs on-demand (a fallback)."""
+    def _live_markets(self, ledger: Ledger | None, plan: PlanDocument) -> LiveMarkets:
+        """The markets of the instances of ``plan`` (and of the plan it resumes) running
+        now, per pool."""
+        out: dict[str, set[str]] = {}
         if ledger is None:
-            return set()
-        spot = {p.pool for p in plan.fleet if p.market == "spot"}
+            return out
         ids = {plan.plan_id, plan.resumed_from[0]} - {None}
-        return {i.pool for i in ledger.instances(plan_ids=ids)  # type: ignore[arg-type]
-                if i.ended_at is None and i.pool in spot and i.market == "on_demand"}
+        for i in ledger.instances(plan_ids=ids):  # type: ignore[arg-type]
+            if i.ended_at is None:
+                out.setdefault(i.pool, set()).add(i.market)
+        return out
 
-    def _once(self, kind: EventKind, found: list[tuple[str, str]]) -> list[Event]:
-        out = [Event(kind, detail) for key, detail in found if (kind, key) not in self._said]
+    def _spot_pools(self) -> frozenset[str]:
+        """Every spot pool the workload may use (a re-plan may move a job to any)."""
+        if self._workload_spot is None:
+            ctx = self.context
+            self._workload_spot = frozenset() if ctx is None else frozenset(
+                p.id for p in build_pools(ctx.workload, ctx.catalog).cloud
+                if p.market == "spot")
+        return self._workload_spot
+
+    def _once(self, kind: EventKind, found: list[tuple[str, str]],
+              waited: set[str] | frozenset[str] = frozenset()) -> list[Event]:
+        """Each ``(key, detail)`` found as an event, once per plan in force; those keyed in
+        ``waited`` call for no re-plan."""
+        out = [Event(kind, detail, replans=key not in waited) for key, detail in found
+               if (kind, key) not in self._said]
         self._said |= {(kind, key) for key, _d in found}
         return out
 
     def _observe(self, outcome: ApplyOutcome, at: datetime,
-                 jobs: dict[str, JobProgress] | None) -> list[Event]:
-        """Refusals (their pools held unavailable), spot that ran again, holds run out
-        (where spot did not run again in this tick), jobs behind."""
-        refused = set(outcome.capacity_refused)
-        ran = {a.pool for a in outcome.done if a.kind in ("launch", "start")
-               and a.market == "spot" and a not in refused}
-        for pool in ran:
-            self.offerings.ran(pool)
-        events = [Event(EventKind.OFFERING_BACK, f"{pool} is tried again: its hold ran out")
-                  for pool in self._expired if pool not in ran
-                  and pool not in {a.pool for a in refused}]
-        self._expired = []
-        pools = {p.pool: p for p in self.plan.fleet}
-        for pool in sorted({a.pool for a in refused}):
-            if pool in pools and pools[pool].market == "spot":
-                until = self.offerings.refused(pool, at)
-                events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
-                                    f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}"))
+                 jobs: dict[str, JobProgress] | None, ledger: Ledger | None) -> list[Event]:
+        """Refusals (their pools held unavailable; a refusal while held is no new strike),
+        spot that ran again, jobs behind their plan and Uniform Progress's line; the holds
+        kept in the ledger."""
+        refused = {a.pool for a in outcome.capacity_refused}
+        for pool in {a.pool for a in outcome.done if a.kind in ("launch", "start")
+                     and a.market == "spot"} - refused:
+            if self.offerings.ran(pool) and ledger is not None:
+                ledger.release_offering(pool)
+        held = self.offerings.held(at)
+        spot = {p.pool for p in self.plan.fleet if p.market == "spot"}
+        events = []
+        for pool in sorted(refused & spot - set(held)):
+            until = self.offerings.refused(pool, at)
+            if ledger is not None:
+                ledger.hold_offering(pool, until, self.offerings.strikes[pool])
+            events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
+                                f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}",
+                                replans=until - at >= self.options.move_after
+                                and self._may_move(at)))
         model = self.model(self.plan)
         if jobs is not None and model is not None and self.policy is None:
+            paces = job_paces(self.plan, model, jobs, at)
             lag = behind_jobs(self.plan, model, jobs, at, self.options.behind_share)
             events += self._once(EventKind.BEHIND, [
-                (j, f"{j} is {g:,.2f} GPU-h behind its planned progress")
-                for j, g in sorted(lag.items())])
+                (j, f"{j} is {g:,.2f} GPU-h behind its planned progress and its pace line")
+                for j, g in sorted(lag.items())
+                if paces[j].state in (PaceState.CRITICAL, PaceState.BEHIND)],
+                waited=frozenset() if self._may_move(at) else frozenset(lag))
         return events
+
+    def _may_move(self, at: datetime) -> bool:
+        """Whether a re-plan has somewhere to move work to: a spot pool of the workload not
+        held (with every one held, it could only drop spot for the rest of the hold - the
+        pace rule runs on-demand meanwhile, and keeps the plan's spot pool to go back to)."""
+        return bool(self._spot_pools() - set(self.offerings.held(at)))
 
     def _may_replan(self, ledger: Ledger | None) -> bool:
         return self.context is not None and ledger is not None and self.options.replan \
@@ -411,13 +490,16 @@ class Controller:
         it), put in force; ``None`` otherwise."""
         if not self._may_replan(ledger):
             return None
-        waiting = self._waiting + events
+        waiting = self._waiting + [e for e in events if e.replans]
         if not waiting:
             return None
         urgent = any(e.kind in URGENT for e in waiting)
-        if not urgent and self._last_replan is not None \
-                and at - self._last_replan < self.options.replan_gap:
-            self._waiting = waiting
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        if not urgent and (at - hour >= self.options.review or (
+                self._last_replan is not None
+                and at - self._last_replan < self.options.replan_gap)):
+            self._waiting = waiting  # a re-plan's horizon starts at the hour: made later
+            # in the hour, it plans work in the part gone (owned servers' work never done)
             return None
         self._waiting = []
         reasons = "; ".join(dict.fromkeys(e.detail for e in waiting))

@@ -8,6 +8,7 @@ what the ledger holds - the plan's instances' runtimes and interruptions
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from costopt.core.times import EPOCH
@@ -19,6 +20,7 @@ from costopt.orchestrate.progress import (
     PlanMix,
     ProgressModel,
     Run,
+    job_progress,
     reported_progress,
     runs_from_ledger,
 )
@@ -78,11 +80,32 @@ def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan: PlanDocum
     its last report if it made one (a plan that resumes another counts from nothing done
     when it took over: its jobs need what was left then). No ledger: nothing done yet."""
     _old, since = plan.resumed_from
-    reports = [] if since is None else [ProgressReport(j.name, since, 0.0, "resume")
-                                        for j in model.jobs]
     if ledger is None:
+        reports = [] if since is None else [ProgressReport(j.name, since, 0.0, "resume")
+                                            for j in model.jobs]
         return reported_progress(model, [], at, reports)
-    reports += [r for r in ledger.progress_reports(plan.plan_id)
-                if since is None or r.at >= since]
-    return reported_progress(model, ledger_runs(ledger, plan, at), at, reports)
+    runs = ledger_runs(ledger, plan, at)
+    reports = [r for r in ledger.progress_reports(plan.plan_id)
+               if since is None or r.at >= since]
+    if since is None:
+        return reported_progress(model, runs, at, reports)
+    return _resumed_progress(model, runs, at, since, reports)
 
+
+def _resumed_progress(model: ProgressModel, runs: list[Run], at: datetime, since: datetime,
+                      reports: list[ProgressReport]) -> dict[str, JobProgress]:
+    """Progress under a plan that took over at ``since``: the runs it took over worked
+    before then too (the work of the last plan), so each job is measured against what it
+    needed then plus that work, from a report of that work at ``since``, and both are taken
+    off after - a job's work is never capped short of what it needs by work done before."""
+    before = {name: p.done_gpu_hours for name, p in job_progress(model, runs, since).items()}
+    grown = replace(model, jobs=tuple(replace(j, gpu_hours=j.gpu_hours + before[j.name])
+                                      for j in model.jobs))
+    shifted = [ProgressReport(j.name, since, before[j.name], "resume") for j in model.jobs]
+    shifted += [replace(r, done_gpu_hours=r.done_gpu_hours + before.get(r.job, 0.0))
+                for r in reports]
+    out = reported_progress(grown, runs, at, shifted)
+    for name, p in out.items():
+        p.needed_gpu_hours -= before[name]
+        p.done_gpu_hours = max(0.0, p.done_gpu_hours - before[name])
+    return out

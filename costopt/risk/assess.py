@@ -25,7 +25,8 @@ def assess(inputs: RiskInputs, *, scenarios: int, seed: int, workers: int | None
                       ray_address=ray_address, retries=retries, on_done=on_done)
     summary = summarise(sweep.results) if sweep.results else None
     return risk_document(inputs.plan, sweep, summary, seed=seed,
-                         source=inputs.source.describe(), policy=inputs.policy)
+                         source=inputs.source.describe(), policy=inputs.policy,
+                         replan=inputs.replans)
 
 
 DERATING = (1.0, 0.8, 0.64, 0.512, 0.41)

@@ -30,13 +30,15 @@ def _t(moment: datetime | None) -> str | None:
 
 
 def risk_document(plan: PlanDocument, sweep: Sweep, summary: RiskSummary | None, *,
-                  seed: int, source: str, policy: str) -> dict[str, Any]:
-    """The sweep's figures; ``summary`` is ``None`` when no scenario ran to its end."""
+                  seed: int, source: str, policy: str, replan: bool) -> dict[str, Any]:
+    """The sweep's figures; ``summary`` is ``None`` when no scenario ran to its end.
+    ``replan``: the controller re-planned on events in the scenarios."""
     on_demand = plan.baselines.get("all_on_demand")
     doc: dict[str, Any] = {
         "plan_id": plan.plan_id,
         "horizon": {"start": plan.horizon["start"], "end": plan.horizon["end"]},
-        "policy": policy, "source": source, "seed": seed, "runner": sweep.runner,
+        "policy": policy, "replan": replan, "source": source, "seed": seed,
+        "runner": sweep.runner,
         "scenarios": len(sweep.results) + len(sweep.failures),
         "completed": len(sweep.results),
         "failed": [{"index": f.index, "seed": f.seed, "error": f.error}
@@ -133,5 +135,6 @@ def html_page(doc: dict[str, Any], chart_png: bytes) -> str:
         f'<p class="headline">{e(headline(doc))}</p>{image}'
         f"{''.join(_html_table(t) for t in tables(doc))}"
         + (f"<h2>Failed scenarios</h2><ul>{failed}</ul>" if failed else "")
-        + f'<p class="note">{e(doc["source"])}; policy {e(doc["policy"])}; seed {doc["seed"]}; '
+        + f'<p class="note">{e(doc["source"])}; policy {e(doc["policy"])}'
+        + (", re-planning" if doc["replan"] else "") + f'; seed {doc["seed"]}; '
         f"run on {e(doc['runner'])}. USD throughout; times UTC.</p></body></html>\n")

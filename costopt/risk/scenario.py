@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from costopt.orchestrate.apply import ApplyOptions
+from costopt.plan.pools import build_pools
 from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
-from costopt.risk.scenarios import Source
+from costopt.risk.scenarios import Source, spot_pools
 from costopt.traces import PoolTrace
 from costopt.workload import Workload
 
@@ -22,18 +24,37 @@ from costopt.workload import Workload
 @dataclass(frozen=True)
 class RiskInputs:
     """What every scenario of one sweep shares. ``policy`` names one of
-    :data:`costopt.orchestrate.policy.POLICIES`."""
+    :data:`costopt.orchestrate.policy.POLICIES` (``plan``: the controller ``apply`` and
+    ``watch`` run); ``replan``: the controller re-plans on events, as ``watch`` does (a
+    baseline policy never does)."""
 
     plan: PlanDocument
     workload: Workload
     catalog: PriceCatalog
     source: Source
-    policy: str = "deadline"
+    policy: str = "plan"
     spot_attempts: int = 2
+    replan: bool = True
+
+    @property
+    def replans(self) -> bool:
+        """Whether the scenarios re-plan: the controller's policy with ``replan``."""
+        return self.replan and self.policy == "plan"
+
+    @cached_property
+    def spot_pools(self) -> list[str]:
+        """The spot pools a scenario gives a trace: the plan's, then, when re-planning,
+        every other spot pool the workload allows (a re-plan may move a job there, design
+        5: without a trace its spot would always be there)."""
+        ids = spot_pools(self.plan)
+        if self.replans:
+            ids += [p.id for p in build_pools(self.workload, self.catalog).cloud
+                    if p.market == "spot"]
+        return list(dict.fromkeys(ids))
 
     def traces(self, seed: int) -> list[PoolTrace]:
         """The traces of the scenario with this seed."""
-        return self.source.traces(self.plan, seed)
+        return self.source.traces(self.plan, seed, self.spot_pools)
 
 
 @dataclass(frozen=True)
@@ -83,7 +104,7 @@ def run_scenario(inputs: RiskInputs, index: int, seed: int) -> ScenarioResult:
     sim = simulate(inputs.plan, workload=inputs.workload, catalog=inputs.catalog,
                    traces=traces, policy=POLICIES[inputs.policy],
                    options=ApplyOptions(spot_attempts=inputs.spot_attempts),
-                   replan=False)  # the plan as written: hundreds of scenarios, no re-plans
+                   replan=inputs.replan)
     pool_usd: dict[str, float] = {}
     for r in sim.runs:
         pool_usd[r.pool] = pool_usd.get(r.pool, 0.0) + (

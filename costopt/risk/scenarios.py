@@ -74,9 +74,11 @@ def spot_pools(plan: PlanDocument) -> list[str]:
 
 
 def pool_capacity(plan: PlanDocument, pool: str) -> int:
-    """Instances a pool's trace holds while up: the slots the plan gives the pool (at least 1)."""
-    (fleet,) = [p for p in plan.fleet if p.pool == pool]
-    return max(1, len({s.slot for s in fleet.slots}))
+    """Instances a pool's trace holds while up: the slots the plan gives the pool (at least
+    1); for a pool outside the plan's fleet (one a re-plan may move jobs to) the slots of the
+    whole fleet, so that it could take every instance of the plan."""
+    fleet = [p for p in plan.fleet if p.pool == pool] or plan.fleet
+    return max(1, sum(len({s.slot for s in p.slots}) for p in fleet))
 
 
 def plan_zone_stats(plan: PlanDocument) -> dict[str, ZoneStats]:
@@ -103,12 +105,14 @@ def plan_zone_stats(plan: PlanDocument) -> dict[str, ZoneStats]:
 def synthetic_source(plan: PlanDocument, *, availability: float | None = None,
                      mean_outage_hours: float | None = None,
                      interruptions_per_hour: float = 0.0) -> SyntheticSource:
-    """The plan's own statistics (:func:`plan_zone_stats`), with what is given put in their
-    place for every spot pool (an ``availability`` alone: outages from
-    :data:`DEFAULT_PREEMPTIONS_PER_SPOT_HOUR`). :class:`ValueError` naming the pool and the
-    option when the generator cannot reach them (:meth:`SynthSpec.problems`)."""
+    """The plan's own statistics (:func:`plan_zone_stats`; :data:`DEFAULT_STATS` for a spot
+    pool outside the plan), with what is given put in their place for every spot pool (an
+    ``availability`` alone: outages from :data:`DEFAULT_PREEMPTIONS_PER_SPOT_HOUR`).
+    :class:`ValueError` naming the pool and the option when the generator cannot reach them
+    (:meth:`SynthSpec.problems`)."""
     stats = {}
-    for pool, planned in plan_zone_stats(plan).items():
+    for pool, planned in [*plan_zone_stats(plan).items(), ("(pools outside the plan)",
+                                                           DEFAULT_STATS)]:
         s = planned if availability is None else ZoneStats.from_preemptions(
             availability, DEFAULT_PREEMPTIONS_PER_SPOT_HOUR)
         s = ZoneStats(s.availability, s.mean_outage_hours if mean_outage_hours is None
@@ -119,7 +123,8 @@ def synthetic_source(plan: PlanDocument, *, availability: float | None = None,
             raise ValueError(f"synthetic traces for {pool}: " + "; ".join(
                 f"{i.path} = {i.value}: {i.message}" for i in problems))
         stats[pool] = s
-    return SyntheticSource(stats)
+    default = stats.pop("(pools outside the plan)")
+    return SyntheticSource(stats, default)
 
 
 def scenario_seeds(seed: int, count: int) -> list[int]:
@@ -137,21 +142,26 @@ def _aligned(pool: str, start: datetime, label: str, trace: Trace) -> PoolTrace:
 
 @dataclass(frozen=True)
 class SyntheticSource:
-    """Synthetic traces from each spot pool's :class:`ZoneStats` (:data:`DEFAULT_STATS` for
-    a pool it does not name, such as one a re-plan brought in)."""
+    """Synthetic traces from each spot pool's :class:`ZoneStats` (``default`` for a pool it
+    does not name, such as one a re-plan may bring in)."""
 
     stats: dict[str, ZoneStats]
+    default: ZoneStats = DEFAULT_STATS
 
     def describe(self) -> str:
         return "synthetic traces from each spot pool's statistics"
 
-    def traces(self, plan: PlanDocument, seed: int) -> list[PoolTrace]:
+    def traces(self, plan: PlanDocument, seed: int,
+               pools: list[str] | None = None) -> list[PoolTrace]:
+        """A trace per pool of ``pools`` (default: the plan's spot pools). Pool ``i``'s
+        trace is drawn from the ``i``-th seed spawned from ``seed``, so pools added after
+        the plan's leave the plan's own traces as they were."""
         start, end = _horizon(plan)
         hours = math.ceil((end - start).total_seconds() / TICK_SECONDS) * TICK_SECONDS / 3600
-        pools = spot_pools(plan)
+        pools = pools or spot_pools(plan)
         out = []
         for pool, child in zip(pools, np.random.SeedSequence(seed).spawn(len(pools)), strict=True):
-            s = self.stats.get(pool, DEFAULT_STATS)
+            s = self.stats.get(pool, self.default)
             trace = synth(SynthSpec(
                 availability=s.availability, mean_outage_hours=s.mean_outage_hours,
                 interruptions_per_hour=s.interruptions_per_hour, hours=hours,
@@ -202,16 +212,19 @@ class WindowSource:
                     f"must cover at least the plan's horizon ({hours:g} h). To fix: leave "
                     "the file out of the folder, or give a longer trace")])
 
-    def _used(self, plan: PlanDocument) -> list[PoolTrace]:
-        sources = traces_by_pool(spot_pools(plan), list(self.manifest))
+    def _used(self, plan: PlanDocument, pools: list[str] | None = None) -> list[PoolTrace]:
+        sources = traces_by_pool(pools or spot_pools(plan), list(self.manifest))
         return [t for pool_traces in sources.values() for t in pool_traces]
 
-    def traces(self, plan: PlanDocument, seed: int) -> list[PoolTrace]:
+    def traces(self, plan: PlanDocument, seed: int,
+               pools: list[str] | None = None) -> list[PoolTrace]:
+        """A window for each pool of ``pools`` (default: the plan's spot pools) that the
+        manifest traces, or, from a folder, for each of them, drawn in their order."""
         start, end = _horizon(plan)
         hours = (end - start).total_seconds() / 3600
         rng = np.random.default_rng(seed)
         if self.manifest:
-            used = self._used(plan)
+            used = self._used(plan, pools)
             if not used:
                 return []
             lo, hi = max(t.start for t in used), min(t.end for t in used)
@@ -220,7 +233,7 @@ class WindowSource:
             return [_aligned(t.pool.text, start, f"{t.file}@{ts(at)}", _window(
                 t.trace, t.tick_of(at), hours)) for t in used]
         out = []
-        for pool in spot_pools(plan):
+        for pool in pools or spot_pools(plan):
             file, trace = self.library[int(rng.integers(0, len(self.library)))]
             ticks = math.ceil(hours * 3600 / trace.gap_seconds - 1e-9)
             first = int(rng.integers(0, len(trace.counts) - ticks + 1))

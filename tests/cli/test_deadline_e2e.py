@@ -192,28 +192,34 @@ def test_resume_plans_what_is_left_and_keeps_the_running_instance(
         pytest.approx(3.0), pytest.approx(10 - (5 - 1 / 6), abs=1e-4))
 
 
-def test_watch_replans_when_spot_is_refused(planned: Path, tmp_path: Path,
-                                            aws: str) -> None:
-    """The controller (the default): the plan is one spot slot in use1-az1 from 00:00.
-    00:00: spot refused everywhere -> the slot falls back to on-demand; the refusal holds
-    use1-az1 for 1 h and re-plans the rest from 00:00 (plan 2), which keeps the on-demand
-    instance (claimed). 04:00: use1-az1's hold is out, so spot is tried again for the slot
-    (a swap) - refused: held 2 h more, re-planned from 04:00 (plan 3), which wants use1-az1
-    spot once the hold is out and not the on-demand instance: it is ended, and nothing runs
-    until the next look (a known weakness: the re-plan does not keep capacity that runs).
-    09:00: spot runs (back since 05:00); the job is 2.83 GPU-h behind plan 3's progress,
-    more than its tolerance (5 % of 10 + one restart's 0.67): re-planned again (plan 4).
-    The next look is at 24:00: the spot instance ends then."""
+def test_watch_waits_out_a_refusal_and_replans_once_behind(planned: Path, tmp_path: Path,
+                                                          aws: str) -> None:
+    """The controller (the default): the plan is one spot slot in use1-az1 from 00:00 (10 h
+    of work, a restart o = 10 min of setup + 30 min of lost work = 0.6667 h).
+    00:00: spot refused in every zone. The job is not behind Uniform Progress's line (it
+    starts one restart late), so it waits for spot: no on-demand fallback, nothing runs;
+    use1-az1 is held until 01:00 - a short hold, waited out without a re-plan.
+    04:00: nothing done. The line needs 10 / (24 - 2 x 0.6667) = 0.4412 of the time left,
+    the job 10 / (24 - 4 - 0.6667) = 0.5172: behind - the slot runs on-demand (a swap). It is
+    behind its plan too (10 GPU-h spread over the 24-hour period: 1.67 by 04:00, more than
+    5 % of 10 + 0.67), and use1-az1 is no longer held: re-planned from 04:00 (plan 2), which
+    claims the on-demand instance.
+    09:00: spot is back (since 05:00). On-demand has done 5 h less 10 min of setup = 4.8333
+    of plan 2's 10: 5.1667 + a switch's 0.6667 over 24 - 9 - 0.6667 h = 0.407, within plan
+    2's line (10 / (20 - 2 x 0.6667) = 0.5357): safely ahead - spot is launched and the
+    on-demand instance ended once it runs. The next look is at 24:00: the spot instance
+    (done at 14:20) ends then."""
     state = tmp_path / "state"
-    result = watch_while_spot_is_refused_until_five(planned, state, [0, 4, 9, 24], "--replan")
+    result = watch_while_spot_is_refused_until_five(planned, state, [0, 4, 9, 24])
     assert result.exit_code == 0, result.output
-    assert result.output.count("replanned: aws:us-east-1:p3.2xlarge:spot:use1-az1 has no spot "
-                               "capacity") == 2
-    assert len(list(planned.parent.glob("plan.*.json"))) == 3
+    assert "replanned: aws:us-east-1:p3.2xlarge:spot:use1-az1 has no spot" not in result.output
+    assert result.output.count("replanned:") == 1
+    assert "replanned: train is 1.67 GPU-h behind its planned progress and its pace line" \
+        in result.output
+    assert len(list(planned.parent.glob("plan.*.json"))) == 1
     with Ledger.open(state) as ledger:
         runs = sorted((r.market, r.start, r.end) for r in ledger.runtimes(hours(-1), hours(48)))
-    assert runs == [("on_demand", hours(0), hours(4)), ("spot", hours(9), hours(24))]
-    assert "replanned: train is 2.83 GPU-h behind its planned progress" in result.output
+    assert runs == [("on_demand", hours(4), hours(9)), ("spot", hours(9), hours(24))]
 
 
 def test_a_job_reports_its_progress_on_its_instance_tag(planned: Path, tmp_path: Path,

@@ -284,3 +284,13 @@ def test_a_replan_claims_a_running_gang_whole_and_starts_its_stopped_rank(
 
     again = apply(tmp_path / "second.json", state, "2027-01-04T02:00:00Z", aws)
     assert "No changes: the fleet matches the plan." in again.stdout, again.stdout
+
+    # The first plan's file, now that its re-plan is in force: apply follows the plan in
+    # force (docs/orchestrator.md), written beside the file, and changes nothing.
+    stale = apply(tmp_path / "first.json", state, "2027-01-04T02:00:00Z", aws, "--yes")
+    assert stale.returncode == 0, stale.stderr + stale.stdout
+    assert f"following: plan {first} was re-planned since (1 re-plan(s)): this apply carries " \
+        f"out the plan in force, {second} (since 2027-01-04T01:00:00Z), written to " \
+        f"{tmp_path / f'first.{second}.json'}" in " ".join(stale.stdout.split())
+    assert "No changes: the fleet matches the plan." in stale.stdout
+    assert {tags(i)["costopt:plan"] for i in fleet("us-east-1")} == {second}

@@ -102,15 +102,18 @@ def two_urls(location: StateLocation) -> tuple[str, str]:
 @pytest.mark.parametrize("seed", [7])
 def test_killing_the_leading_watch_three_times_the_standby_takes_over(
         location: StateLocation, aws: str, tmp_path: Path, seed: int) -> None:
-    """Three SIGKILLs of the leader at random moments (interval 2 s): each time the standby
-    takes charge within two intervals; after, one instance per slot and no other, each
-    billed once from its launch."""
+    """Three SIGKILLs of the leader at random moments (interval 2 s), the watches
+    re-planning: each time the standby takes charge within two intervals; after, one
+    instance per slot and no other, each billed once from its launch. The plan starts
+    yesterday with nothing done, so the first leader to reconcile re-plans (two plans in
+    force); no standby, given the first plan's file, refuses it as replaced."""
     failover = script("failover_kills")
     out = failover.run_kills(tmp_path, two_urls(location), aws, kills=3,
                              rng=random.Random(seed), slots=3, interval_s=2.0)
     assert len(out.takeovers_s) == 3 and max(out.takeovers_s) <= 2 * 2.0
     assert out.launched == 3 and out.live_by_slot == {0: 1, 1: 1, 2: 1}
     assert out.spend_usd == pytest.approx(out.expected_spend_usd, abs=0.005)
+    assert out.plans_in_force >= 2 and out.refused == 0
 
 
 def month_with_interruptions(ledger: Ledger) -> None:

@@ -53,10 +53,13 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
     """The plan: use1-az1 spot 00:00-10:10 (10 min setup + 10 h), 10.1667 USD. The zone's
     spot goes at 03:00 for the rest of the day (held unavailable for it: ``hold`` 24 h).
     03:00: the instance is interrupted after 2.8333 h of work, less half a checkpoint
-    interval (0.5 h) lost = 2.3333 done; its relaunch finds no spot and falls back to
-    on-demand (the chain); the refusal is an event: the rest (7.6667 GPU-h) is re-planned
-    from 03:00 with use1-az1 held - use1-az2's spot at 1.20, 03:00-10:50 (setup + 7:40),
-    9.40 USD. The on-demand fallback is ended at once (the new plan does not hold it).
+    interval (0.5 h) lost = 2.3333 done. The job is ahead of Uniform Progress's line (a
+    restart o = 10/60 + 0.5 = 0.6667 h; the line from 0 at 0:40 to 10 at 15:20 needs
+    10 / 14.6667 = 0.6818 of the time left, the job 7.6667 / (16 - 3 - 0.6667) = 0.6216),
+    so its relaunch asks for spot only and does not fall back to on-demand. The refusal
+    holds use1-az1 for 24 h - at least ``move_after`` (2 h), with use1-az2 not held: an
+    event. The rest (7.6667 GPU-h) is re-planned from 03:00 with use1-az1 held - use1-az2's
+    spot at 1.20, 03:00-10:50 (setup + 7:40), 9.40 USD. No on-demand instance runs.
     Realised: 3 h x 1.00 + 7.8333 h x 1.20 = 12.40 USD; done at 10:50, before 16:00."""
     w, cat = two_zones()
     plan = planned(w, cat)
@@ -66,8 +69,7 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
     sim = simulate(plan, workload=w, catalog=cat, traces=traces, hold=timedelta(hours=24))
     assert sim.replans == 1
     runs = sorted((r.pool, r.market, r.start, r.end) for r in sim.runs)
-    assert runs == [(AZ1, "on_demand", at(3), at(3)), (AZ1, "spot", at(0), at(3)),
-                    (AZ2, "spot", at(3), at(10 + 50 / 60))]
+    assert runs == [(AZ1, "spot", at(0), at(3)), (AZ2, "spot", at(3), at(10 + 50 / 60))]
     assert sim.realised_usd == pytest.approx(3 * 1.0 + (7 + 50 / 60) * 1.2)
     (job,) = sim.jobs.values()
     assert job.finished_at is not None and job.met_deadline  # the new plan's work is
@@ -78,8 +80,7 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
 def test_an_offering_is_held_longer_at_each_refusal_in_a_row() -> None:
     cache = UnavailableOfferings()
     assert cache.refused(AZ1, at(0)) == at(1)
-    assert cache.expire(at(0.5)) == [] and cache.held(at(0.5)) == {AZ1: at(1)}
-    assert cache.expire(at(1)) == [AZ1] and cache.held(at(1)) == {}
+    assert cache.held(at(0.5)) == {AZ1: at(1)} and cache.held(at(1)) == {}
     assert cache.refused(AZ1, at(1)) == at(3)  # the second in a row: 2 h
     assert cache.refused(AZ1, at(3)) == at(7)  # 4 h
     cache.ran(AZ1)  # spot ran there: the next refusal starts over
@@ -105,17 +106,16 @@ def test_a_held_pool_is_capped_to_nothing_while_held() -> None:
 def test_the_floor_is_uniform_progress_rule() -> None:
     """7.6667 GPU-h left at 1 GPU-h an hour on the fastest pool, a restart of 10 minutes'
     setup + 30 minutes' lost work: 8.3333 h needed. Due at 16:00, looked at every 15
-    minutes, an hour kept in hand (a re-plan's slots start at the hour): at 06:15,
-    16 - 6.25 - 0.25 - 1 = 8.5 h are left after the next look: not yet; at 06:30, 8.25 h:
-    on the floor (on-demand now)."""
+    minutes: at 07:15, 16 - 7.25 - 0.25 = 8.5 h are left after the next look: not yet; at
+    07:30, 8.25 h: on the floor (on-demand now)."""
     w, cat = two_zones()
     plan = planned(w, cat)
     model = progress_model(plan, w, cat)
     needs = JobProgress("train", 10.0, at(16), at(0), 60.0, 10.0, {AZ1: 1.0},
                         done_gpu_hours=10 - 7 - 2 / 3, gpus=1.0)
     review = timedelta(minutes=15)
-    assert floor_jobs(plan, model, {"train": needs}, at(6.25), review) == []
-    assert floor_jobs(plan, model, {"train": needs}, at(6.5), review) == ["train"]
+    assert floor_jobs(plan, model, {"train": needs}, at(7.25), review) == []
+    assert floor_jobs(plan, model, {"train": needs}, at(7.5), review) == ["train"]
     done = replace(needs, done_gpu_hours=10.0, finished_at=at(7))
     assert floor_jobs(plan, model, {"train": done}, at(15), review) == []
 
@@ -123,7 +123,7 @@ def test_the_floor_is_uniform_progress_rule() -> None:
 def test_a_job_on_the_floor_that_no_slot_serves_runs_on_demand_at_once() -> None:
     """At 11:00 the plan's one slot (00:00-10:10) is over and the job has done nothing (no
     instance ran): 10 GPU-h + a restart's 0.6667 h cannot wait for the next look before
-    16:00 (16 - 11 - 0.25 - 1 = 3.75 h left). The tick gives it a slot of one review
+    16:00 (16 - 11 - 0.25 = 4.75 h left). The tick gives it a slot of one review
     (11:00-11:15, slot 1 of use1-az1's pool, after the plan's slot 0) on-demand at once,
     without waiting for a re-plan (off here): one on-demand launch at 3.00 USD/h."""
     w, cat = two_zones()
@@ -141,4 +141,32 @@ def test_a_job_on_the_floor_that_no_slot_serves_runs_on_demand_at_once() -> None
     (launch,) = outcome.applied[0].done
     assert (launch.kind, launch.pool, launch.slot, launch.market, launch.usd_per_hour) == (
         "launch", AZ1, 1, "on_demand", 3.0)
+    ledger.close()
+
+
+def test_a_later_apply_knows_the_refusals_of_an_earlier_one() -> None:
+    """Two ``apply`` processes a quarter of an hour apart on one ledger, use1-az1 without
+    spot capacity: the first is refused at 00:00 and holds the pool until 01:00 (the first
+    hold, an hour) - in the ledger. The second, a new controller, reads the hold: its own
+    refusal at 00:15 is no new strike (the hold stays until 01:00, one strike), and no
+    re-plan is made for it (a short hold is waited out)."""
+    w, cat = two_zones()
+    plan = planned(w, cat)
+    ledger = Ledger.in_memory()
+    fleet = SimulatedEc2(at(0))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    fleet.set_capacity(AZ1, 0)
+    events = []
+    for k in range(2):
+        fleet.advance(at(k / 4))
+        controller = Controller(plan, fleet=fleet, ledger=lambda: nullcontext(ledger),
+                                options=ControllerOptions(ApplyOptions(yes=True)),
+                                say=lambda kind, message: None,
+                                context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+        outcome = controller.tick(at(k / 4))
+        assert [a.pool for a in outcome.applied[0].capacity_refused] == [AZ1]
+        assert outcome.replanned is None
+        assert ledger.offering_holds() == {AZ1: (at(1), 1)}
+        events.append([(e.kind.value, e.replans) for e in outcome.events])
+    assert events == [[("refused", False)], []]  # the second: held already, no new event
     ledger.close()

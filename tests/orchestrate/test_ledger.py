@@ -249,3 +249,15 @@ def test_a_new_ledger_is_its_owners_only(tmp_path: Path) -> None:
         files = sorted((tmp_path / "state").iterdir())
         assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+
+
+def test_offering_holds_outlive_the_process_that_saw_the_refusal(
+        location: StateLocation) -> None:
+    spot = "aws:us-east-1:p3.2xlarge:spot:use1-az1"
+    with Ledger.connect(location) as ledger:
+        ledger.hold_offering(spot, at(1), 1)
+        ledger.hold_offering(spot, at(3), 2)  # refused again: the hold doubled
+    with Ledger.connect(location) as again:
+        assert again.offering_holds() == {spot: (at(3), 2)}
+        again.release_offering(spot)  # spot ran there
+        assert again.offering_holds() == {}

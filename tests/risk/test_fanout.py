@@ -15,11 +15,12 @@ from costopt.risk.scenarios import SyntheticSource, ZoneStats, scenario_seeds
 
 
 def inputs() -> RiskInputs:
-    """The 10 GPU-hour job's 12-hour spot slot, under the deadline policy, on synthetic spot
-    there 60 % of the time in 1-hour outages (so scenarios differ)."""
+    """The 10 GPU-hour job's 12-hour spot slot, carried out by the controller re-planning
+    (risk's default), on synthetic spot there 60 % of the time in 1-hour outages (so
+    scenarios differ)."""
     w, cat = one_job(10), prices()
     return RiskInputs(stretched(w, cat, 12), w, cat,
-                      SyntheticSource({SPOT: ZoneStats(0.6, 1.0, 0.2)}), policy="deadline")
+                      SyntheticSource({SPOT: ZoneStats(0.6, 1.0, 0.2)}))
 
 
 SEEDS = scenario_seeds(11, 6)

@@ -2,20 +2,24 @@
 
 The case (``tests/simulate/sim_cases.py``): one 1-GPU job of 10 GPU-hours due at the end of
 2027-01-01, p3.2xlarge in us-east-1 at 1 USD/h spot and 3 USD/h on demand; 10 minutes of
-setup per launch; the plan's own schedule followed (``--policy plan``: a spot slot that
-finds no capacity falls back to on-demand until the slot ends).
+setup per launch. By default each scenario runs the controller ``apply`` and ``watch`` run
+(``--policy plan``), re-planning on events; ``replan=False`` (``--no-replan``) carries the
+plan out as written (a spot slot that finds no capacity falls back to on-demand until the
+slot ends).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import catalog, offer
 from simulate.sim_cases import SPOT, at, hourly, one_job, planned, prices, stretched
 
 from costopt.errors import InputFileError
 from costopt.risk.assess import assess
 from costopt.risk.scenario import RiskInputs
 from costopt.risk.scenarios import (
+    DEFAULT_STATS,
     SyntheticSource,
     WindowSource,
     ZoneStats,
@@ -29,13 +33,38 @@ ALWAYS = SyntheticSource({SPOT: ZoneStats(1.0, 0.25)})
 """Spot always there: availability 1, no drops."""
 
 
+SETUP_PAID = {"setup_minutes": 10}
+"""The workload planned with the 10 minutes of setup each launch pays."""
+
+
 def test_spot_always_there_every_scenario_costs_the_plan() -> None:
-    # The plan: one spot slot 00:00-10:00 = 10 USD. With spot always there each scenario
-    # runs it as written: 10 USD. The plan budgets no setup, so the job does 10 h less the
-    # 10 minutes of setup = 9.83 of 10 GPU-h: it misses its deadline in every scenario.
+    """The plan, setup paid: one spot slot 00:00-10:10 (10 GPU-h + 10 min setup) =
+    10.1667 USD. With spot always there the controller carries it out as written - no
+    refusal, the job on its planned progress, done as its slot ends - so no event and no
+    re-plan: every scenario costs 10.1667 USD, the job done at 10:10, never late."""
+    w, cat = one_job(10, **SETUP_PAID), prices()
+    plan = planned(w, cat)
+    doc = assess(RiskInputs(plan, w, cat, ALWAYS), scenarios=5, seed=3, workers=1)
+    assert plan.cost.variable_usd == pytest.approx(10 + 10 / 60)
+    assert [s["realised_usd"] for s in doc["scenario_results"]] == [
+        pytest.approx(10 + 10 / 60, abs=1e-4)] * 5
+    assert doc["cost"]["p10_usd"] == doc["cost"]["max_usd"] == pytest.approx(10.1667,
+                                                                               abs=1e-4)
+    (job,) = doc["jobs"]
+    assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (
+        0.0, "2027-01-01T10:10:00Z", "2027-01-01T10:10:00Z")
+    assert (doc["completed"], doc["failed"], doc["policy"], doc["replan"]) == (
+        5, [], "plan", True)
+
+
+def test_spot_always_there_as_written_the_plans_missing_setup_makes_a_miss() -> None:
+    # --no-replan. The plan without setup: one spot slot 00:00-10:00 = 10 USD. With spot
+    # always there each scenario runs it as written: 10 USD. The plan budgets no setup, so
+    # the job does 10 h less the 10 minutes of setup = 9.83 of 10 GPU-h: it misses its
+    # deadline in every scenario.
     w, cat = one_job(10), prices()
     plan = planned(w, cat)
-    doc = assess(RiskInputs(plan, w, cat, ALWAYS, policy="plan"), scenarios=5, seed=3,
+    doc = assess(RiskInputs(plan, w, cat, ALWAYS, replan=False), scenarios=5, seed=3,
                  workers=1)
     assert plan.cost.variable_usd == pytest.approx(10.0)
     assert [s["realised_usd"] for s in doc["scenario_results"]] == [10.0] * 5
@@ -53,14 +82,63 @@ at 00:00-03:00) or tick 1 (spot all day), nothing else."""
 
 
 def test_one_known_outage_gives_two_costs_with_their_frequencies() -> None:
-    # The plan stretched to one spot slot 00:00-12:00 (the job needs 10 h + 10 min setup),
-    # carried out as written. Window at tick 0: at 00:00 the spot launch finds no capacity
-    # (2 tries), the slot falls back to on-demand; 03:00 spot is back: a spot instance
+    """Re-planning (the default). The plan, setup paid: spot 00:00-10:10, 10.1667 USD.
+    Window at tick 1 (spot all day): as planned, 10.1667 USD, done at 10:10.
+    Window at tick 0 (no spot 00:00-03:00): at 00:00 the spot launch finds no capacity (2
+    tries) and falls back to on-demand (3 USD/h); the refusal holds the pool 1 h and
+    re-plans, the new plan keeping that instance. At 01:00 the hold has run out: spot is
+    tried again, refused, the pool held 2 h (to 03:00), and the rest re-planned from 01:00
+    with 0.8333 GPU-h done (on-demand 00:10-01:00): 9.1667 GPU-h + 10 min setup on spot from
+    03:00 = 03:00-12:20, cheaper than on-demand meanwhile, so the on-demand instance ends.
+    1 h x 3 + 9.3333 h x 1 = 12.3333 USD, done at 12:20. No miss (due at 24:00)."""
+    w, cat = one_job(10, **SETUP_PAID), prices()
+    inputs = RiskInputs(planned(w, cat), w, cat, ONE_OUTAGE)
+    n = 20
+    doc = assess(inputs, scenarios=n, seed=0, workers=1)
+    outage = [int(inputs.traces(s)[0].trace.counts[0] == 0) for s in scenario_seeds(0, n)]
+    k = sum(outage)  # scenarios whose window holds the outage
+    assert 0 < k < n  # both windows drawn (seeded)
+    dear, cheap = 3 + 9 + 1 / 3, 10 + 1 / 6
+    assert [s["realised_usd"] for s in doc["scenario_results"]] == [
+        pytest.approx(dear if o else cheap, abs=1e-4) for o in outage]
+    # Sorted: n - k cheap costs then k dear ones; quantile q is the ceil(q n)-th value.
+    late = {q: np.ceil(q * n) > n - k for q in (0.1, 0.5, 0.9)}
+    expected = {q: dear if late[q] else cheap for q in late}
+    assert doc["cost"] == {"p10_usd": pytest.approx(expected[0.1], abs=1e-4),
+                           "p50_usd": pytest.approx(expected[0.5], abs=1e-4),
+                           "p90_usd": pytest.approx(expected[0.9], abs=1e-4),
+                           "max_usd": pytest.approx(dear, abs=1e-4),
+                           "mean_usd": pytest.approx((cheap * (n - k) + dear * k) / n,
+                                                     abs=1e-4)}
+    (job,) = doc["jobs"]
+    finish = {q: "2027-01-01T12:20:00Z" if late[q] else "2027-01-01T10:10:00Z" for q in late}
+    assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (
+        0.0, finish[0.5], finish[0.9])
+
+
+def test_spot_never_there_and_spot_only_every_scenario_misses() -> None:
+    """Re-planning, the job allowed spot only (no on-demand), and no spot capacity all day:
+    every launch is refused, every re-plan waits for spot that never comes; nothing runs:
+    0 USD in every scenario and the job misses its deadline in all (probability 1)."""
+    w, cat = one_job(10, markets=["spot"], **SETUP_PAID), prices()
+    never = WindowSource(library=(("never.json", Trace(3 * 3600.0, np.zeros(9, np.int64))),))
+    plan = planned(w, cat)
+    assert {p.market for p in plan.fleet} == {"spot"}
+    doc = assess(RiskInputs(plan, w, cat, never), scenarios=3, seed=1, workers=1)
+    assert [s["realised_usd"] for s in doc["scenario_results"]] == [0.0] * 3
+    (job,) = doc["jobs"]
+    assert (job["miss_probability"], job["p50_finish"], job["p90_finish"]) == (1.0, None, None)
+
+
+def test_one_known_outage_as_written_gives_two_costs_with_their_frequencies() -> None:
+    # --no-replan. The plan stretched to one spot slot 00:00-12:00 (the job needs 10 h + 10
+    # min setup), carried out as written. Window at tick 0: at 00:00 the spot launch finds
+    # no capacity (2 tries), the slot falls back to on-demand; 03:00 spot is back: a spot instance
     # replaces it (a swap) until 12:00: 3 h x 3 + 9 h x 1 = 18 USD; 2.8333 h of work on
     # on-demand (00:10-03:00), 7.1667 on spot from 03:10: done at 10:20. Window at tick 1:
     # spot 00:00-12:00 = 12 USD, done at 10:10. No miss.
     w, cat = one_job(10), prices()
-    inputs = RiskInputs(stretched(w, cat, 12), w, cat, ONE_OUTAGE, policy="plan")
+    inputs = RiskInputs(stretched(w, cat, 12), w, cat, ONE_OUTAGE, replan=False)
     n = 20
     doc = assess(inputs, scenarios=n, seed=0, workers=1)
     outage = [int(inputs.traces(s)[0].trace.counts[0] == 0) for s in scenario_seeds(0, n)]
@@ -145,3 +223,29 @@ def test_options_put_their_statistics_in_place_of_the_plans() -> None:
     assert str(caught.value).startswith(f"synthetic traces for {SPOT}: ")
     assert "--mean-outage-hours = 0.01: must be at least one tick (0.0833333 h)" in str(
         caught.value)
+
+
+def test_re_planning_scenarios_trace_every_spot_pool_the_workload_allows() -> None:
+    """The job may run in us-east-1 (spot 1 USD/h) or us-west-2 (spot 1.5 USD/h): the plan
+    holds the cheaper pool only. A re-plan may move the job west, so each scenario draws a
+    trace for the west pool too (else its spot would always be there), after the plan's:
+    the plan's own trace is the one drawn without re-planning. Outside the fleet, the pool
+    holds the fleet's instances (1) while up."""
+    cat = catalog(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0, rate=0.0),
+                  offer("p3.2xlarge", "us-west-2", on_demand=3.0, spot=1.5, rate=0.0))
+    w = one_job(10, regions=["us-east-1", "us-west-2"], **SETUP_PAID)
+    plan = planned(w, cat)
+    assert {p.pool for p in plan.fleet if p.market == "spot"} == {SPOT}
+    west = SPOT.replace("us-east-1", "us-west-2")
+    source = SyntheticSource({SPOT: ZoneStats(0.6, 1.0)})
+    replanning, as_written = RiskInputs(plan, w, cat, source), RiskInputs(
+        plan, w, cat, source, replan=False)
+    assert replanning.spot_pools == [SPOT, west] and as_written.spot_pools == [SPOT]
+    for seed in scenario_seeds(4, 3):
+        east_trace, west_trace = replanning.traces(seed)
+        (alone,) = as_written.traces(seed)
+        assert (east_trace.pool.text, west_trace.pool.text) == (SPOT, west)
+        assert list(east_trace.trace.counts) == list(alone.trace.counts)
+        assert set(west_trace.trace.counts) <= {0, 1}
+    # the west pool's statistics: the default (0.59), not the east pool's 0.6
+    assert source.default == DEFAULT_STATS

@@ -10,6 +10,7 @@ minutes of setup per launch. All on-demand would cost 48 x 3 = 144 USD.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 import pytest
 from sim_cases import SPOT, T0, issue_job, planned, prices
@@ -26,6 +27,35 @@ time three seeds took (about 8 minutes of the suite under load); ``scripts/bench
 runs the single-job grid wider."""
 
 
+@cache
+def carried_out(policy: str, a: float, outage: float, seed: int) -> tuple[float, bool]:
+    """The issue's job carried out on one synthetic trace by ``policy`` (``plan``: the
+    controller, re-planning; ``deadline``; ``uniform-progress``): realised USD, and whether
+    it met its deadline."""
+    w, cat = issue_job(), prices()
+    trace = synth(SynthSpec(a, outage, 0.2, 72, seed=seed))
+    traces = [PoolTrace(parse_pool_id(SPOT), f"a{a}-{outage}h-{seed}.json", T0, trace)]
+    how = {"plan": None, "deadline": POLICIES["deadline"],
+           "uniform-progress": UniformProgress()}[policy]
+    sim = simulate(planned(w, cat), workload=w, catalog=cat, traces=traces, policy=how)
+    (job,) = sim.jobs.values()
+    return sim.realised_usd, job.met_deadline
+
+
+def test_the_controller_meets_every_deadline_for_less_than_uniform_progress_in_all() -> None:
+    # The controller lays Uniform Progress's rule over the plan (spot while ahead of the
+    # line, a refusal waited out, on-demand while behind) and starts the line one restart
+    # late (its first setup is no lag): on these 12 traces it misses no deadline and pays
+    # less than Uniform Progress in all (measured 2026-12-07: 1,244.00 USD against
+    # 1,316.75). Not on every trace: with 15-minute outages at availability 0.9 it paid
+    # 105.08 against 99.25 - each swap back to spot pays a setup the next interruption
+    # may waste, and which of the two is luckier there is the trace's draw.
+    ours = [carried_out("plan", *case) for case in CASES]
+    up = [carried_out("uniform-progress", *case) for case in CASES]
+    assert [case for case, (_usd, met) in zip(CASES, ours, strict=True) if not met] == []
+    assert sum(usd for usd, _met in ours) < sum(usd for usd, _met in up)
+
+
 def test_no_deadline_missed_and_no_dearer_than_uniform_progress_on_any_trace() -> None:
     # The deadline policy takes Uniform Progress's decision wherever its line says on-demand
     # is needed, and leaves spot for on-demand only once spot's interruptions show it clearly
@@ -34,23 +64,16 @@ def test_no_deadline_missed_and_no_dearer_than_uniform_progress_on_any_trace() -
     # and 0.5; measured 2026-12-07 on these 12 traces: 1,305.08 USD in all against Uniform
     # Progress's 1,316.75, i.e. 147.67 vs 153.75 and 149.00 vs 154.58 there, equal
     # elsewhere). Only float noise is allowed for.
-    w, cat = issue_job(), prices()
-    plan = planned(w, cat)
     ours_usd, up_usd, dearer = [], [], []
-    for a, outage, seed in CASES:
-        trace = synth(SynthSpec(a, outage, 0.2, 72, seed=seed))
-        traces = [PoolTrace(parse_pool_id(SPOT), f"a{a}-{outage}h-{seed}.json", T0, trace)]
-        ours = simulate(plan, workload=w, catalog=cat, traces=traces,
-                        policy=POLICIES["deadline"])
-        up = simulate(plan, workload=w, catalog=cat, traces=traces, policy=UniformProgress())
-        (job,) = ours.jobs.values()
-        assert job.met_deadline, (a, outage, seed)  # on-demand has no quota: it can finish
-        (up_job,) = up.jobs.values()
-        assert up_job.met_deadline, (a, outage, seed)
-        if ours.realised_usd > up.realised_usd * (1 + 1e-6):
-            dearer.append((a, outage, seed, ours.realised_usd, up.realised_usd))
-        ours_usd.append(ours.realised_usd)
-        up_usd.append(up.realised_usd)
+    for case in CASES:
+        ours, met = carried_out("deadline", *case)
+        assert met, case  # on-demand has no quota: it can finish
+        up, up_met = carried_out("uniform-progress", *case)
+        assert up_met, case
+        if ours > up * (1 + 1e-6):
+            dearer.append((*case, ours, up))
+        ours_usd.append(ours)
+        up_usd.append(up)
     assert dearer == []
     assert sum(ours_usd) < sum(up_usd)
 
@@ -70,13 +93,15 @@ def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
 
 
 def test_the_controller_meets_the_deadline_where_spot_fails() -> None:
-    # The case above carried out by the controller (re-planning on events; a job on the
-    # floor that no slot serves runs on-demand at once): it meets the deadline too.
+    # The case above carried out by the controller: it meets the deadline too, without an
+    # LP - the workload has one spot pool, so when it is held a re-plan has nowhere to move
+    # the job; the pace rule waits for spot while the job is ahead of Uniform Progress's
+    # line and runs on-demand while it is behind.
     w, cat = issue_job(), prices()
     plan = planned(w, cat)
     traces = [PoolTrace(parse_pool_id(SPOT), "t.json", T0, synth(SynthSpec(0.5, 4.0, 0.2, 72, 1)))]
     controller = simulate(plan, workload=w, catalog=cat, traces=traces)
-    assert controller.replans > 0
+    assert controller.replans == 0 and controller.said.get("replanned") is None
     assert next(iter(controller.jobs.values())).met_deadline
 
 

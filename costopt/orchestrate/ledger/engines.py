@@ -18,8 +18,9 @@ import json
 import os
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,29 @@ class Engine(ABC):
         """SQL true for a value of ``column`` that is not what the ledger writes there."""
 
 
+BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite statement waits for another connection's lock before it fails."""
+
+
+def _write_ahead_log(conn: sqlite3.Connection, clock: Callable[[], float] = time.monotonic,
+                     sleep: Callable[[float], None] = time.sleep) -> None:
+    """Put the file in WAL mode. On a new file another connection may be making the tables
+    at that moment: SQLite then answers ``database is locked`` at once, without waiting its
+    busy timeout (the switch needs the file to itself, and waiting could deadlock), so the
+    switch is tried again every 20 ms for up to :data:`BUSY_TIMEOUT_S` (two controllers
+    opening a new ledger together: about 1 open in 1,000 failed, reported as a damaged
+    ledger)."""
+    deadline = clock() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or clock() >= deadline:
+                raise
+        sleep(0.02)
+
+
 class SqliteEngine(Engine):
     name = "sqlite"
 
@@ -98,12 +122,12 @@ class SqliteEngine(Engine):
         if not path.exists():  # the owner's only (0600): it holds the jobs' commands
             with contextlib.suppress(FileExistsError):  # another process made it just now
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.create_function("is_time", 1, is_time, deterministic=True)
         engine = cls(conn, location)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(conn)
             conn.execute("PRAGMA foreign_keys=ON")
             if not engine.tables():  # a new file: made whole, in one transaction, once
                 with engine.transaction():

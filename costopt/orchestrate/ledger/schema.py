@@ -103,17 +103,26 @@ CREATE TABLE IF NOT EXISTS leases (
   expires_epoch_s {real} NOT NULL,   -- another controller may take over after this
   last_tick_epoch_s {real}           -- the holder's last completed reconcile
 );""",
+    "offering_holds": """
+CREATE TABLE IF NOT EXISTS offering_holds (
+  pool TEXT PRIMARY KEY,           -- a spot pool seen without capacity
+  until {time} NOT NULL,           -- held unavailable until then
+  strikes INTEGER NOT NULL         -- refusals in a row (each doubles the hold)
+);""",
 }
 """table -> its DDL, in the order the tables are made (and copied by ``state migrate``)."""
 
-VERSION = 5
+VERSION = 6
 """``PRAGMA user_version`` of a SQLite ledger with every table above. Version 0: made
 before ``in_force``; version 2: before ``progress_reports``; version 3: before
-``ledger_identity``; version 4: before ``leases`` (opening adds what is missing)."""
-ADDED = {"in_force": 0, "progress_reports": 2, "ledger_identity": 3, "leases": 4}
+``ledger_identity``; version 4: before ``leases``; version 5: before ``offering_holds``
+(opening adds what is missing)."""
+ADDED = {"in_force": 0, "progress_reports": 2, "ledger_identity": 3, "leases": 4,
+         "offering_holds": 5}
 """Tables added after a ledger version, and the latest version that lacks them."""
 
-TIMES = frozenset({"recorded_at", "at", "launched_at", "ended_at", "start", "end", "since"})
+TIMES = frozenset({"recorded_at", "at", "launched_at", "ended_at", "start", "end", "since",
+                   "until"})
 """Columns that hold a UTC time, ``2027-01-04T00:00:00Z``."""
 NUMBERED = ("actions", "runtimes", "in_force")
 """Tables whose ``id`` a sequence gives (``state migrate`` moves the sequence on)."""

@@ -504,6 +504,25 @@ class Ledger:
         return [ProgressReport(r["job"], parse_ts(r["at"]), r["done_gpu_hours"], r["source"])
                 for r in rows]
 
+    # -- offerings held unavailable: what a later process must know of refusals ------------
+    def hold_offering(self, pool: str, until: datetime, strikes: int) -> None:
+        """Hold spot pool ``pool`` unavailable until ``until``, after ``strikes`` refusals
+        in a row."""
+        with self._tx() as c:
+            c.execute("INSERT INTO offering_holds(pool, until, strikes) VALUES (?,?,?) "
+                      "ON CONFLICT(pool) DO UPDATE SET until=excluded.until, "
+                      "strikes=excluded.strikes", (pool, ts(until), strikes))
+
+    def release_offering(self, pool: str) -> None:
+        """Spot ran in ``pool``: its hold and strikes go."""
+        with self._tx() as c:
+            c.execute("DELETE FROM offering_holds WHERE pool=?", (pool,))
+
+    def offering_holds(self) -> dict[str, tuple[datetime, int]]:
+        """pool -> (held until, strikes), for every pool refused since spot last ran there."""
+        return {r["pool"]: (parse_ts(r["until"]), int(r["strikes"]))
+                for r in self._rows("SELECT * FROM offering_holds ORDER BY pool")}
+
     # -- leases: one controller in charge of a workload ---------------------------------
     def take_lease(self, workload: str, *, holder: str, role: str, host: str, pid: int,
                    now_epoch_s: float, ttl_s: float) -> Lease:

@@ -1,0 +1,140 @@
+"""Which market the plan in force's cloud slots run on now: Uniform Progress's rule laid
+over the plan (the controller's decision between re-plans, :mod:`costopt.orchestrate.controller`).
+
+Pure. Each unfinished job has Uniform Progress's pace (:mod:`costopt.orchestrate.pace`): a
+straight line from nothing at its start to all of its work at its deadline less one
+restart, on its fastest cloud pool of the plan (``gpus x speed`` reference GPU-hours per
+hour), the work the plan leaves to owned servers counted as done; the line starts one
+restart after the job may start (its first instance's setup is not lag: without that, a
+job is behind from its first minute and spot is swapped for on-demand before it could
+work). Then, at a moment:
+
+1. *Spot slots* (of a spot pool whose jobs may run on-demand) serving a job now run, by the
+   most pressed of their jobs: behind the line, critical or on the floor - on-demand, a
+   spot instance swapped for it; ahead - spot, an on-demand instance already running kept;
+   safely ahead (by one restart's work) - spot, an on-demand instance swapped (ended only
+   once the spot one runs). A launch that finds no spot does not fall back: the job waits
+   for spot while it is ahead, and runs on-demand once it is behind.
+2. *Spot first*: an on-demand slot whose jobs are all safely ahead - or ahead, with no
+   on-demand instance of its pool running - runs now on a spot pool of the plan of the
+   same instance type and region that serves one of them later (the plan's reserve is
+   spent last, as Uniform Progress spends it): the slot moves to that pool, numbered as
+   the pool's next slot of the same jobs (so the instance carries on into it), and the
+   on-demand slot is kept until a spot instance of that pool runs.
+
+The plan's LP is indifferent to the order of a job's hours; carried out as written, the
+on-demand hours it puts first are paid whether or not spot would have done them (the
+single-job grid paid all on-demand's price: docs/simulate.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from costopt.orchestrate.pace import JobPace, PaceState
+from costopt.orchestrate.policy import planned_work
+from costopt.orchestrate.progress import JobProgress, ProgressModel
+from costopt.orchestrate.reconcile import MarketChoice
+from costopt.planfile import FleetPool, PlanDocument, Slot
+
+PRESSED = (PaceState.CRITICAL, PaceState.BEHIND, PaceState.AHEAD, PaceState.SAFE)
+"""Pace states from the most pressed to the least."""
+
+LiveMarkets = Mapping[str, set[str]]
+"""Pool id -> the markets of its instances running now."""
+
+
+def cloud_rate(p: JobProgress, cloud: frozenset[str]) -> float:
+    """Reference GPU-hours per hour ``p``'s job does on its fastest pool of ``cloud``."""
+    return (p.gpus or 1.0) * max((v for k, v in p.speed.items() if k in cloud), default=0.0)
+
+
+def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobProgress],
+              at: datetime) -> dict[str, JobPace]:
+    """Each unfinished job's pace at ``at`` (the module's line)."""
+    cloud = frozenset(p.pool for p in plan.fleet)
+    out = {}
+    for name, p in jobs.items():
+        if p.finished:
+            continue
+        owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
+        start = (p.start or at) + timedelta(hours=p.restart_hours)
+        out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
+                            max(0.0, p.remaining_gpu_hours - owned), cloud_rate(p, cloud),
+                            p.restart_hours, p.restart_hours)
+    return out
+
+
+def _state(jobs: list[str], paces: Mapping[str, JobPace], floor: set[str]) -> PaceState:
+    """The most pressed state of ``jobs`` (those on the floor count as critical)."""
+    states = [PaceState.CRITICAL if j in floor else paces[j].state for j in jobs
+              if j in paces]
+    return min(states, key=PRESSED.index, default=PaceState.FINISHED)
+
+
+def _now(pool: FleetPool, at: datetime) -> list[Slot]:
+    return [s for s in pool.slots if s.start <= at < s.end]
+
+
+def pace_choice(state: PaceState) -> MarketChoice:
+    """Rule 1's market for a job's (or a slot's most pressed job's) pace state."""
+    if state in (PaceState.CRITICAL, PaceState.BEHIND):
+        return MarketChoice("on_demand", "swap")
+    return MarketChoice("spot", "swap" if state is PaceState.SAFE else "keep")
+
+
+def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
+                 floor: set[str]) -> dict[str, MarketChoice]:
+    """Rule 1: the market of each spot pool that may fall back and serves a job now."""
+    out = {}
+    for pool in plan.fleet:
+        if pool.market != "spot" or not pool.on_demand_fallback:
+            continue
+        state = _state([j for s in _now(pool, at) for j in s.jobs], paces, floor)
+        if state is not PaceState.FINISHED:
+            out[pool.pool] = pace_choice(state)
+    return out
+
+
+def _spot_for(plan: PlanDocument, od: FleetPool, slot: Slot, at: datetime
+              ) -> tuple[FleetPool, int] | None:
+    """The spot pool ``slot`` of on-demand pool ``od`` may move to, and its slot number."""
+    jobs = set(slot.jobs)
+    for pool in plan.fleet:
+        if pool.market != "spot" or not pool.on_demand_fallback \
+                or (pool.instance_type, pool.region) != (od.instance_type, od.region):
+            continue
+        same = [s for s in pool.slots if set(s.jobs) == jobs and s.end > at]
+        if same:
+            return pool, min(same, key=lambda s: s.start).slot
+        if any(jobs & set(s.jobs) for s in pool.slots):
+            return pool, max(s.slot for s in pool.slots) + 1 + slot.slot
+    return None
+
+
+def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
+               floor: set[str], live: LiveMarkets) -> PlanDocument:
+    """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there."""
+    fleet = {p.pool: p for p in plan.fleet}
+    for od in plan.fleet:
+        if od.market != "on_demand":
+            continue
+        for slot in _now(od, at):
+            state = _state(slot.jobs, paces, floor)
+            running = "on_demand" in live.get(od.pool, set())
+            if slot.nodes > 1 or not (state is PaceState.SAFE or (
+                    state is PaceState.AHEAD and not running)):
+                continue
+            found = _spot_for(plan, od, slot, at)
+            if found is None:
+                continue
+            spot, k = found
+            moved = slot.model_copy(update={"slot": k, "start": at, "setup_end": None,
+                                            "uses": []})
+            fleet[spot.pool] = fleet[spot.pool].model_copy(
+                update={"slots": [*fleet[spot.pool].slots, moved]})
+            if "spot" in live.get(spot.pool, set()) or not running:
+                fleet[od.pool] = fleet[od.pool].model_copy(update={"slots": [
+                    s for s in fleet[od.pool].slots if s is not slot]})
+    return plan.model_copy(update={"fleet": [fleet[p.pool] for p in plan.fleet]})

@@ -1,0 +1,102 @@
+"""Uniform Progress's rule laid over the plan (orchestrate/markets.py), worked by hand.
+
+The plan: one job, ``train`` (20 GPU-h due at 30:00), on an on-demand slot 00:00-10:00 and
+then a spot slot 10:00-20:00 of the same instance type and region - the order the LP, which
+is indifferent to it, happened to write. Its pace (no start grace here: the JobPace is built
+by hand): 1 GPU-h an hour, a restart of 0.5 h, so Uniform Progress's line needs
+20 / (30 - 0.5) = 0.6780 of the time left. At 02:00, 27.5 h are left before the line's end:
+behind with more than 0.6780 x 27.5 = 18.644 GPU-h to go (done < 1.356), safely ahead with
+at most 18.644 - 0.5 = 18.144 to go (done >= 1.856), ahead between.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fleet_plans import at, plan, pool
+
+from costopt.orchestrate.markets import pace_choice, spot_first, spot_markets
+from costopt.orchestrate.pace import JobPace, PaceState
+from costopt.orchestrate.reconcile import MarketChoice
+from costopt.planfile import PlanDocument
+
+OD = "aws:us-east-1:p3.2xlarge:on_demand"
+SPOT = "aws:us-east-1:p3.2xlarge:spot"
+
+
+def od_then_spot() -> PlanDocument:
+    doc = plan(pool(OD, [(0, 0, 10)]),
+               pool(SPOT, [(0, 10, 20)], usd_per_hour=1.0, on_demand=3.0, fallback=True))
+    fleet = [p.model_copy(update={"slots": [s.model_copy(update={"jobs": ["train"]})
+                                            for s in p.slots]}) for p in doc.fleet]
+    return doc.model_copy(update={"fleet": fleet})
+
+
+def paces(done: float, hours: float = 2.0) -> dict[str, JobPace]:
+    return {"train": JobPace("train", at(hours), at(0), at(30), 20.0, 20.0 - done, 1.0,
+                             0.5, 0.5)}
+
+
+def slots(doc: PlanDocument, pool_id: str) -> list[tuple[int, float, float]]:
+    (found,) = [p for p in doc.fleet if p.pool == pool_id]
+    return sorted((s.slot, (s.start - at(0)).total_seconds() / 3600,
+                   (s.end - at(0)).total_seconds() / 3600) for s in found.slots)
+
+
+@pytest.mark.parametrize(("done", "state"), [(1.3, PaceState.BEHIND), (1.5, PaceState.AHEAD),
+                                             (1.9, PaceState.SAFE)])
+def test_the_states_at_two_o_clock(done: float, state: PaceState) -> None:
+    assert paces(done)["train"].state is state
+
+
+def test_a_job_safely_ahead_runs_its_on_demand_slot_on_its_spot_pool_first() -> None:
+    # Nothing runs yet: the on-demand slot moves whole to the spot pool from 02:00 to its
+    # end (10:00), numbered as that pool's next slot of the same job (0), so the instance
+    # carries on into the plan's own spot slot at 10:00.
+    moved = spot_first(od_then_spot(), at(2), paces(1.9), set(), {})
+    assert slots(moved, SPOT) == [(0, 2.0, 10.0), (0, 10.0, 20.0)]
+    assert slots(moved, OD) == []
+
+
+def test_on_demand_is_ended_only_once_the_spot_instance_runs() -> None:
+    # Safely ahead with an on-demand instance running: both slots are wanted (the spot one
+    # launched, the on-demand one kept) until a spot instance of the pool runs.
+    both = spot_first(od_then_spot(), at(2), paces(1.9), set(), {OD: {"on_demand"}})
+    assert slots(both, OD) == [(0, 0.0, 10.0)]
+    assert slots(both, SPOT) == [(0, 2.0, 10.0), (0, 10.0, 20.0)]
+    swapped = spot_first(od_then_spot(), at(2), paces(1.9), set(),
+                         {OD: {"on_demand"}, SPOT: {"spot"}})
+    assert slots(swapped, OD) == []
+
+
+def test_a_job_ahead_keeps_the_on_demand_instance_it_has_and_one_behind_the_plan() -> None:
+    # Ahead but not safely: with an on-demand instance running nothing moves (no switch
+    # paid to win back less than it costs); with none running, spot is tried first. Behind:
+    # the plan's on-demand slot runs as written.
+    kept = spot_first(od_then_spot(), at(2), paces(1.5), set(), {OD: {"on_demand"}})
+    assert kept == od_then_spot()
+    assert slots(spot_first(od_then_spot(), at(2), paces(1.5), set(), {}), OD) == []
+    assert spot_first(od_then_spot(), at(2), paces(1.3), set(), {}) == od_then_spot()
+    # On the floor, a job runs as the plan says too, however far ahead its line has it.
+    assert spot_first(od_then_spot(), at(2), paces(1.9), {"train"}, {}) == od_then_spot()
+
+
+def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
+    # At 12:00 the spot slot serves the job: 17.5 h to the line's end, 0.6780 x 17.5 =
+    # 11.864 GPU-h to go at most (done >= 8.136), safely ahead at done >= 8.636.
+    doc = od_then_spot()
+    assert spot_markets(doc, at(12), paces(8.0, 12), set()) == {
+        SPOT: MarketChoice("on_demand", "swap")}
+    assert spot_markets(doc, at(12), paces(8.3, 12), set()) == {
+        SPOT: MarketChoice("spot", "keep")}
+    assert spot_markets(doc, at(12), paces(8.7, 12), set()) == {
+        SPOT: MarketChoice("spot", "swap")}
+    assert spot_markets(doc, at(12), paces(8.7, 12), {"train"}) == {
+        SPOT: MarketChoice("on_demand", "swap")}
+    assert spot_markets(doc, at(2), paces(1.9), set()) == {}  # no spot slot at 02:00
+
+
+def test_pace_choice_is_uniform_progress_with_a_swap_for_an_end() -> None:
+    assert [pace_choice(s) for s in (PaceState.CRITICAL, PaceState.BEHIND, PaceState.AHEAD,
+                                     PaceState.SAFE)] == [
+        MarketChoice("on_demand", "swap"), MarketChoice("on_demand", "swap"),
+        MarketChoice("spot", "keep"), MarketChoice("spot", "swap")]
