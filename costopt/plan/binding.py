@@ -21,7 +21,7 @@ from costopt.plan.model import (
     period_label,
 )
 from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
-from costopt.workload import Workload
+from costopt.workload import Workload, gang_shape
 
 TOL = 1e-6
 
@@ -222,6 +222,10 @@ def _reason(w: Workload, j: int, pools: Pools, mine: set[int], gang_full: dict[i
         if lp.row_family[r] == "layout":
             reasons.append(_apart(w, pools, *lp.row_key[r][:2]))
             break
+    for r in rows:
+        if lp.row_family[r] in ("beside", "beside_wide"):
+            reasons.append(_beside(w, pools, *lp.row_key[r][:-1]))
+            break
     for p in sorted(mine):
         if full_capacity.get(p, set()) & periods:
             reasons.append(f"owned capacity: {pools.all[p].id} full")
@@ -255,6 +259,24 @@ def _apart(w: Workload, pools: Pools, k: int, p: int) -> str:
     return (f"layout: on {pool.id} ({pool.gpus_per_node} GPUs per instance) "
             f"{w.jobs[k].name} ({w.jobs[k].shape}) never fits one instance at once beside "
             f"{shown}{more}, so each needs instance time of its own")
+
+
+def _beside(w: Workload, pools: Pools, i: int, *rest: int) -> str:
+    """Why sweep ``i`` and job ``k`` need more instance time on pool ``p`` than their
+    GPU-hours (a ``beside`` row, ``rest = (k, p)``), or sweep ``i`` and the jobs wider than
+    half the instance (a ``beside_wide`` row, ``rest = (p,)``)."""
+    pool, sweep = pools.all[rest[-1]], w.jobs[i]
+    at_once = min(sweep.parallel, pool.gpus_per_node // sweep.gpus)
+    head = f"layout: on {pool.id} ({pool.gpus_per_node} GPUs per instance) {sweep.name} runs "
+    if len(rest) == 1:
+        return (head + f"none of its {at_once} gangs of {gang_shape(sweep.gpus)} while a job "
+                "wider than half the instance runs there, so they need instance time of "
+                "their own")
+    other = w.jobs[rest[0]]
+    beside = (pool.gpus_per_node - other.gpus) // sweep.gpus
+    return (head + f"{beside} of its {at_once} gangs of {gang_shape(sweep.gpus)} at once "
+            f"while {other.name} ({other.shape}) runs there, so the two need more instance "
+            "time than their GPU-hours")
 
 
 SHOWN_ROWS = 3

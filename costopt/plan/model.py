@@ -159,6 +159,7 @@ NAME_PARTS: dict[str, str] = {
     "unreserved": "j",
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
+    "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
 }
@@ -392,10 +393,12 @@ def build_model(
     _capacity_rows(b, workload, pools, hc, n)
     _packing_rows(b, workload, pools, hc, u, factor, filled or {})
     _walltime_rows(b, workload, hc, factor)
+    launch = _launch_rows(b, workload, hc)
+    _beside_rows(b, workload, pools, hc, factor)
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
     n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
-                                     factor)
+                                     factor, launch)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
     unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
@@ -655,6 +658,98 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) 
            upper=0.0, lazy=True)
 
 
+def launch_hours_per_gpu_hour(w: Workload, hc: _HColumns) -> np.ndarray:
+    """Per cloud ``h`` column, the instance-hours (``launch`` rows) one GPU-hour of it
+    takes at the least: its wall time ``wall``, plus the share of the job's work it does
+    (``rate / gpu_hours``) of the setup (``s``) and of the minimum instance time (``m``)
+    that each of the gang's ``nodes`` instances pays once: ``max(wall + s n e / W,
+    m n e / W)``. Valid: whatever part of a job runs on a pool starts at least one gang's
+    ``n`` instances there, each paying ``s`` besides its work and at least ``m``; a share
+    ``e h / W <= 1`` of that is a lower bound of it, linear in ``h``."""
+    cloud = hc.cloud
+    setup = setup_hours(w)
+    least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
+    per_job = np.array([job.nodes / job.gpu_hours if job.gpu_hours > 0 else 0.0
+                        for job in w.jobs])[hc.job[cloud]] * hc.rate[cloud]
+    return np.maximum(hc.wall[cloud] + setup * per_job, least * per_job)
+
+
+def _launch_rows(b: _Builder, w: Workload, hc: _HColumns) -> dict[int, float]:
+    """5b. launch[j,p,t]: ``h * launch_hours_per_gpu_hour - u <= 0``. The ``f u`` of the
+    ``walltime`` rows counts setup per instance-hour (``work_factor``), so a job far
+    shorter than its run pays a sliver of it there: a fast, dear instance then looks as
+    cheap as a slow, cheap one while its setup costs more (1 GPU-hour with 10 minutes of
+    setup in a day: p4d at 6 USD/h, 0.5 h, and p3.2xlarge at 3 USD/h, 1 h, both 3.02 USD
+    to the LP; 4.00 and 3.50 USD as the fleet runs them). These rows charge each job's
+    share of the setup and minimum instance time its pool pays at least once. None without
+    setup or minimum instance time. Lazy, like ``walltime``. Returns each cloud ``h``
+    column's instance-hours per GPU-hour in them (``count`` rows take a gang's out)."""
+    if setup_hours(w) <= 0 and not (w.cloud and w.cloud.min_instance_minutes > 0):
+        return {}
+    cloud = hc.cloud
+    count = int(cloud.sum())
+    keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
+                    strict=True))
+    rows = np.arange(count, dtype=np.int64)
+    per_gpu_hour = launch_hours_per_gpu_hour(w, hc)
+    b.rows("launch", keys, np.concatenate([rows, rows]),
+           np.concatenate([hc.col[cloud], hc.ucol[cloud]]),
+           np.concatenate([per_gpu_hour, -np.ones(count)]), upper=0.0, lazy=True)
+    return dict(zip(hc.col[cloud].tolist(), per_gpu_hour.tolist(), strict=True))
+
+
+def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
+                 factor: np.ndarray) -> None:
+    """5c. beside[i,k,p,t]: a sweep ``i`` whose ``c_i >= 2`` gangs share one instance of
+    ``p`` runs only ``m = floor((G - gpus_k) / gpus_i) < c_i`` of them while a gang of job
+    ``k`` is on it. On each instance ``c_i T >= g_i + (c_i - m) w_k`` (``T`` its working
+    hours, ``g_i`` i's gang-hours on it, ``w_k`` the hours some gang of k runs there), so
+    over the pool: ``h_i / (gpus_i c_i) + (1 - m / c_i) h_k / (gpus_k c_k) <= f u``. Without
+    it the GPU-hour packing prices ``k`` at its GPUs' share of instances ``i`` fills whole
+    (two 4-GPU trials of 0.4375 h and a 1-GPU job of 0.5 h on one 8-GPU instance: 0.5 h to
+    the packing, 0.6875 h laid out: ``(0.875 + 0.5) / 2``).
+
+    beside_wide[i,p,t]: the jobs ``K`` wider than half the instance that leave ``i`` no
+    GPUs (``m = 0``) never run beside each other either, so their hours add up:
+    ``h_i / (gpus_i c_i) + sum_K h_k / gpus_k <= f u`` (in place of their ``beside`` rows).
+    One-node jobs only; the ``layout`` rows keep jobs apart that never share an instance
+    (``c_i = 1``). Lazy."""
+    rows: dict[str, tuple[list[tuple], list[list[tuple[int, float]]]]] = {
+        "beside": ([], []), "beside_wide": ([], [])}
+    by_pool_period: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for c in np.flatnonzero(hc.cloud).tolist():
+        j, p, t = int(hc.job[c]), int(hc.pool[c]), int(hc.period[c])
+        if w.jobs[j].nodes == 1:
+            by_pool_period.setdefault((p, t), []).append((j, int(hc.col[c]), c))
+    for (p, t), jobs in sorted(by_pool_period.items()):
+        room = pools.all[p].gpus_per_node
+        for i, col_i, at_i in jobs:
+            gpus_i = w.jobs[i].gpus
+            c_i = round(1.0 / (float(hc.wall[at_i]) * gpus_i))
+            mine = (col_i, float(hc.wall[at_i]))
+            rest = (int(hc.ucol[at_i]), -float(factor[t]))
+            wide = []
+            for k, col_k, at_k in jobs if c_i >= 2 else ():
+                m = min(c_i, (room - w.jobs[k].gpus) // gpus_i)
+                if k == i or m >= c_i:
+                    continue
+                if m == 0 and 2 * w.jobs[k].gpus > room:
+                    wide.append((col_k, float(hc.wall[at_k])))
+                    continue
+                rows["beside"][0].append((i, k, p, t))
+                rows["beside"][1].append([mine, (col_k, (1 - m / c_i) * float(hc.wall[at_k])),
+                                          rest])
+            if wide:
+                rows["beside_wide"][0].append((i, p, t))
+                rows["beside_wide"][1].append([mine, *wide, rest])
+    for family, (keys, terms) in rows.items():
+        if keys:
+            b.rows(family, keys,
+                   np.repeat(np.arange(len(keys), dtype=np.int64), [len(r) for r in terms]),
+                   np.array([c for r in terms for c, _v in r], dtype=np.int64),
+                   np.array([v for r in terms for _c, v in r]), upper=0.0, lazy=True)
+
+
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entries that take the instance-hours of multi-node gangs (``h / gpus``; their nodes
@@ -678,7 +773,7 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
 def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int, int, int], int],
                       u: dict[tuple[int, int], int], counted: frozenset[tuple[int, int]],
                       limits: tuple[ConcurrencyLimit, ...], gangs: frozenset[int],
-                      runs: np.ndarray, factor: np.ndarray
+                      runs: np.ndarray, factor: np.ndarray, launch: Mapping[int, float]
                       ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int, int], int]]:
     """6. quota[q,r] / instances[q,r]: what runs at once under a concurrency limit.
 
@@ -690,8 +785,9 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
     multi-node job's gangs count apart: ``lanes[j,p,r]`` of its gangs at once (integer, at
     most ``parallel``), each holding its gang-hours after setup (``gang_lanes[j,p,t]: h /
     (gpus N) <= P_h f lanes``) and weighing ``N`` instances; ``running`` counts the rest (``u
-    - sum h / gpus``). A limit over one pool without gangs is the bound ``floor(bound /
-    weight)`` on that pool's ``u`` already (``Pools.instance_bound``). Every other limit
+    - sum h / gpus``, or the gang's ``launch`` hours where more). A limit over one pool
+    without gangs is the bound ``floor(bound / weight)`` on that pool's ``u`` already
+    (``Pools.instance_bound``). Every other limit
     with hours in a period gets its relaxation ``quota_hours[q,t]: sum weight * u <= bound
     * P_h`` (implied by the counts); the counted rows only for the (limit, run) pairs in
     ``counted`` (keyed by the run's first period) - the planner adds those a solution
@@ -716,7 +812,8 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
     for g, r in sorted(key for key in counted & rows.keys() if first[key[1]] == key[1]):
         for p, _weight in rows[(g, r)]:
             if (p, r) not in running:
-                _run_counts(b, w, pools, p, r, periods_of[r], u, multi, factor, running, lanes)
+                _run_counts(b, w, pools, p, r, periods_of[r], u, multi, factor, launch,
+                            running, lanes)
         family = "quota" if limits[g].kind == "quota" else "instances"
         b.row(family, (g, r), [(running[(p, r)], weight) for p, weight in rows[(g, r)]]
               + [(col, weight * w.jobs[j].nodes) for p, weight in rows[(g, r)]
@@ -727,7 +824,8 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
 
 def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods: list[int],
                 u: dict[tuple[int, int], int], multi: dict[tuple[int, int], list[tuple[int, int]]],
-                factor: np.ndarray, running: dict[tuple[int, int], int],
+                factor: np.ndarray, launch: Mapping[int, float],
+                running: dict[tuple[int, int], int],
                 lanes: dict[tuple[int, int, int], int]) -> None:
     """``running[p,r]`` and each multi-node job's ``lanes[j,p,r]`` with their ``count`` and
     ``gang_lanes`` rows in every period of run ``r`` (``_concurrency_rows``)."""
@@ -745,9 +843,10 @@ def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods:
             b.row("gang_lanes", (j, p, t), [(col, 1.0 / (job.gpus * job.nodes)),
                                             (lanes[(j, p, r)], -hours[t] * factor[t])],
                   upper=0.0)
-            # the gang's instance-hours, its setup's share included (h / (gpus f)): only
-            # the rest of u is ``running``'s
-            gang_terms.append((col, -1.0 / (job.gpus * (factor[t] if factor[t] > 0 else 1.0))))
+            # the gang's instance-hours, its setup's share included (h / (gpus f), or its
+            # ``launch`` rows' where more): only the rest of u is ``running``'s
+            gang_terms.append((col, -max(1.0 / (job.gpus * (factor[t] if factor[t] > 0 else 1.0)),
+                                         launch.get(col, 0.0))))
         b.row("count", (p, t), [(u[(p, t)], 1.0), *gang_terms,
                                 (running[(p, r)], -float(hours[t]))], upper=0.0)
 

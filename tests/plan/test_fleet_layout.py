@@ -11,8 +11,11 @@ from builders import catalog, offer, workload
 from fleet_walk import walk_the_layout
 
 from costopt.plan.layout import Piece, Placement, lay_out
+from costopt.plan.model import build_model
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import make_plan
+from costopt.plan.pools import build_pools, eligibility
+from costopt.plan.solve import solve
 from costopt.pricing.catalog import load_catalog
 from costopt.workload_checks import load_workload
 
@@ -97,9 +100,9 @@ def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasibl
     LP buys the 24 h. But while ``narrow`` runs, ``wide`` has one gang (4 + 4 + 2 > 8): in
     x hours of ``narrow`` ``wide`` gets x + 2 (24 - x) = 48 - x gang-hours, so x <= 8 and at
     least 2 x (16 - 8) = 16 GPU-hours are short, however laid out (more if ``wide`` gave
-    way). Learning that the pool fills less of its GPUs asks for instance time the cap of
-    one p4d does not give, so the loop ends with the layout short: the plan is infeasible,
-    naming the job, the pool and why - never written as if it fitted."""
+    way). The ``beside`` row (``model.py``) is that bound: ``40 / 2 + (1 - 1/2) x <= 24``.
+    The plan is infeasible, naming the job, the pool and why - never written as if it
+    fitted."""
     cap = {"instance_type": "p4d.24xlarge", "region": "us-east-1", "market": "on_demand",
            "count": 1}
     w, cat = p4d_only([{"name": "wide", "gpus": 4, "parallel": 2, "gpu_hours": 160,
@@ -109,9 +112,10 @@ def test_what_the_layout_still_cannot_place_after_the_last_re_solve_is_infeasibl
     result = make_plan(w, cat)
     short = only_shortfall(result)
     assert (short.job, short.gpu_hours) == ("narrow", pytest.approx(16.0, abs=1e-3))
-    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) 8.00 h of "
-                                   "narrow's gangs (2 GPUs) from 2027-01-01 00:00 find no "
-                                   "GPUs free")
+    assert short.reason.startswith(f"layout: on {P4D} (8 GPUs per instance) wide runs 1 of "
+                                   "its 2 gangs of 4 GPUs at once while narrow (2 GPUs) runs "
+                                   "there, so the two need more instance time than their "
+                                   "GPU-hours")
     assert result.total_usd == pytest.approx(24 * 21.96, abs=0.01)
 
 
@@ -129,6 +133,51 @@ def test_two_4_gpu_jobs_share_one_8_gpu_instance_at_once() -> None:
     assert (run.slot, run.start, run.end) == (0, D0, D0 + timedelta(hours=12))
     assert sorted((u.job, u.gpus, u.start, u.end) for u in run.uses) == [
         ("a", 4, D0, D0 + timedelta(hours=12)), ("b", 4, D0, D0 + timedelta(hours=12))]
+
+
+def test_a_small_job_beside_a_sweep_that_fills_the_instance_is_priced_as_laid_out() -> None:
+    """``sweep``: two trials of 4 GPUs at once, 7 GPU-hours (V100) = 3.5 on A100s: 0.875
+    gang-hours, 0.4375 h side by side on one p4d (8 A100s, 1 USD/h). ``small``: 1 GPU,
+    1 GPU-hour = 0.5 h on an A100, or 1 h on p3.2xlarge (1 V100) at 0.20 USD/h. Beside
+    ``small`` one trial only runs (4 + 4 + 1 > 8), so the two on one p4d take
+    ``(0.875 + 0.5) / 2 = 0.6875`` h: ``small`` adds 0.25 USD there, more than 0.20 on
+    p3.2xlarge. The GPU-hour packing saw (3.5 + 0.5) / 8 = 0.5 h, ``small`` adding 0.0625,
+    and the fleet paid 0.69. Plan: 0.4375 + 0.20 = 0.6375 USD, with either solver."""
+    w = workload([{"name": "sweep", "gpus": 4, "parallel": 2, "gpu_hours": 7},
+                  {"name": "small", "gpus": 1, "gpu_hours": 1}],
+                 cloud={"regions": ["us-east-1"], "markets": ["on_demand"]})
+    cat = catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96, on_demand=1.0),
+                  offer("p3.2xlarge", on_demand=0.2))
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert result.total_usd == pytest.approx(0.4375 + 0.2, abs=1e-4)
+        assert {(a.job, a.pool) for a in result.assignments} == {
+            ("sweep", P4D), ("small", "aws:us-east-1:p3.2xlarge:on_demand")}
+
+
+def test_jobs_that_leave_a_sweep_no_gpus_add_their_hours_in_the_first_solve() -> None:
+    """On p4d (8 A100s, 1 USD/h): ``a`` 8 GPUs for 8 h, ``b`` 7 GPUs for 7 h, ``trials`` two
+    2-GPU gangs at once for 4 h (16 GPU-hours). Neither ``a`` nor ``b`` leaves a trial a
+    GPU, nor each other: 8 + 7 + 4 = 19 instance-hours. A 4-GPU A100 instance at 0.75 USD/h
+    runs the trials for 3.00 USD, so the optimum is 15 + 3 = 18. The first LP (before any
+    learning) already knows: its optimum is 18 (``beside_wide``), where the GPU-hour packing
+    alone says 17 for all three on p4d ((64 + 8/7 x 49 + 16) / 8), a figure only the
+    layout's re-solves corrected."""
+    w = workload([{"name": "a", "gpus": 8, "gpu_hours": 64, "speed": A100},
+                  {"name": "b", "gpus": 7, "gpu_hours": 49, "speed": A100},
+                  {"name": "trials", "gpus": 2, "parallel": 2, "gpu_hours": 16, "speed": A100}],
+                 cloud={"regions": ["us-east-1"], "markets": ["on_demand"]})
+    cat = catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96, on_demand=1.0),
+                  offer("p4d.12xlarge", gpu="A100-SXM4-40GB", gpus=4, vcpus=48,
+                        on_demand=0.75))
+    pools = build_pools(w, cat)
+    lp = build_model(w, pools, eligibility(w, pools, cat))
+    sol = solve(lp)
+    assert float(lp.variable_cost @ sol.x) == pytest.approx(18.0, abs=1e-3)
+    result = make_plan(w, cat)
+    assert result.total_usd == pytest.approx(18.0, abs=1e-3)
+    assert {(a.job, a.pool) for a in result.assignments} == {
+        ("a", P4D), ("b", P4D), ("trials", "aws:us-east-1:p4d.12xlarge:on_demand")}
 
 
 def test_widest_first_trials_side_by_side_and_a_one_at_a_time_job_short() -> None:
