@@ -375,8 +375,8 @@ def _accumulate(segments: list[tuple[datetime, datetime, float]],
     for moment, order, change in events:
         if previous is not None and rate > 1e-12:
             gained = rate * _hours(previous, moment)
-            if is_done(work + gained, needed):
-                return needed, previous + timedelta(hours=(needed - work) / rate)
+            if is_done(work + gained, needed):  # within the tolerance: by ``moment`` at the latest
+                return needed, min(moment, previous + timedelta(hours=(needed - work) / rate))
             work += gained
         if order == 0:
             rate += change

@@ -80,6 +80,9 @@ def test_work_within_a_millionth_of_the_need_is_done_and_less_is_not() -> None:
         a = job_progress(ProgressModel(jobs, {}, mix), [], at(24))["a"]
         assert a.finished is finished
         assert (round(a.done_gpu_hours, 4) == 100.0) is finished
+        if finished:  # done by the end of the work (24:00), not 100 / (99.99995 / 12) h
+            # after 12:00 (24:00:00.02): the deadline of 24:00 is met
+            assert a.finished_at == at(24) and a.met_deadline
 
 
 def test_a_run_shorter_than_its_setup_does_no_work_and_loses_none() -> None:
