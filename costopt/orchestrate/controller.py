@@ -386,7 +386,9 @@ class Controller:
             paces, markets = {}, self._as_written(target, at, floor, live)
         unserved = {j for j, p in jobs.items() if not p.finished
                     and not any(_serves(f, at, {j}) for f in target.fleet)}
-        over = {j for j in unserved if j in paces and paces[j].remaining_gpu_hours > DONE
+        slotted = {j for f in plan.fleet for s in f.slots for j in s.jobs}
+        over = {j for j in unserved & slotted  # a job left to owned servers gets no cloud
+                if j in paces and paces[j].remaining_gpu_hours > DONE  # slot (BEHIND re-plans)
                 and not any(j in s.jobs and s.end > at for f in plan.fleet for s in f.slots)}
         late = {j for j in unserved if jobs[j].deadline <= at} \
             if self._may_replan(ledger) else set()  # the re-plan says them late
