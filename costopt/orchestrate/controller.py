@@ -94,7 +94,6 @@ URGENT = frozenset({EventKind.FLOOR})
 """Events that re-plan at once, whatever the rate limit."""
 
 
-
 @dataclass(frozen=True)
 class Event:
     """What the controller saw; ``replans``: whether it calls for a re-plan (a refusal
@@ -139,7 +138,6 @@ class UnavailableOfferings:
 
     def held(self, at: datetime) -> dict[str, datetime]:
         return {pool: until for pool, until in self.until.items() if until > at}
-
 
 
 @dataclass(frozen=True)
@@ -471,8 +469,8 @@ class Controller:
                                 and self._may_move(at)))
         model = self.model(self.plan)
         if jobs is not None and model is not None and self.policy is None:
-            paces = job_paces(self.plan, model, jobs, at)
             lag = behind_jobs(self.plan, model, jobs, at, self.options.behind_share)
+            paces = job_paces(self.plan, model, jobs, at) if lag else {}
             events += self._once(EventKind.BEHIND, [
                 (j, f"{j} is {g:,.2f} GPU-h behind its planned progress and its pace line")
                 for j, g in sorted(lag.items())

@@ -125,7 +125,6 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         out[pool.pool] = pace_choice(state) if state is not PaceState.FINISHED \
             else MarketChoice("spot", "keep")  # no job of its works now: none is pressed
     return out
-    return out
 
 
 def _spot_for(plan: PlanDocument, od: FleetPool, slot: Slot, at: datetime
