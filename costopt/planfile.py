@@ -526,4 +526,23 @@ def fleet_issues(plan: PlanDocument) -> list[FieldIssue]:
                 issues.append(FieldIssue(f"{where}.slot", s.slot, f"the plan's instance-hours "
                                          f"of {pool.pool} allow at most {most} instance(s) at "
                                          f"once (slots 0..{most - 1})"))
+        issues += _slots_held_twice(i, pool)
+    return issues
+
+
+def _slots_held_twice(i: int, pool: FleetPool) -> list[FieldIssue]:
+    """A slot number is one instance: two slots of ``pool`` (``fleet[i]``) with the same
+    number whose times overlap would ask one instance to be two at once."""
+    issues = []
+    seen: dict[int, tuple[int, Slot]] = {}
+    for j, s in sorted(enumerate(pool.slots), key=lambda js: (js[1].slot, js[1].start)):
+        before = seen.get(s.slot)
+        if before is not None and s.start < before[1].end:
+            issues.append(FieldIssue(f"fleet[{i}].slots[{j}].slot", s.slot,
+                                     f"slot {s.slot} of {pool.pool} is already held "
+                                     f"{ts(before[1].start)}..{ts(before[1].end)} "
+                                     f"(fleet[{i}].slots[{before[0]}]); a slot number is one "
+                                     "instance: give overlapping slots numbers of their own"))
+        if before is None or s.end > before[1].end:
+            seen[s.slot] = (j, s)
     return issues

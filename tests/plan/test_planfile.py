@@ -170,6 +170,11 @@ def _extra_slots(doc: dict[str, Any]) -> None:
                                  for k in range(1, 501)]
 
 
+def _slot_twice(doc: dict[str, Any]) -> None:
+    # The fuzz's find: slot 0 of the pool written twice, so one instance is asked to be two.
+    doc["fleet"][0]["slots"].append(dict(doc["fleet"][0]["slots"][0]))
+
+
 DAMAGED = [
     ("horizon", _set("horizon", {}), "horizon.start: is required"),
     ("period_hours abc", _set("horizon.period_hours", "abc"),
@@ -198,6 +203,9 @@ DAMAGED = [
     ("500 slots", _extra_slots,
      "fleet[0].slots[1].slot = 1: the plan's instance-hours of aws:us-east-1:p3.8xlarge:spot "
      "allow at most 1 instance(s) at once (slots 0..0)"),
+    ("slot held twice", _slot_twice,
+     "fleet[0].slots[1].slot = 0: slot 0 of aws:us-east-1:p3.8xlarge:spot is already held "
+     "2027-01-01T00:00:00Z.."),
     ("workload without a name", _set("workload.name", ""),
      "workload.name = '': String should have at least 1 character"),
 ]
