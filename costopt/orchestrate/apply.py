@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -597,5 +597,7 @@ def _no_zone_detail(target: LaunchTarget) -> str:
 
 
 def _on(action: FleetAction, target: LaunchTarget, price: float) -> FleetAction:
-    return FleetAction(action.kind, action.pool, action.region, action.instance_type,
-                       target.market, price, action.reason, slot=action.slot)
+    """``action`` on ``target``'s market at ``price``: still the swap it was (a swap to spot
+    in another zone, judged without the instance it ends, was refused as a second instance
+    and kept on-demand to its slot's end)."""
+    return replace(action, market=target.market, usd_per_hour=price)

@@ -144,3 +144,43 @@ def test_the_guard_counts_an_older_plan_aws_shows_and_the_instance_it_claims(
     [(_, verdict)] = outcome.refused
     assert (verdict.spent_usd, verdict.committed_usd, verdict.projected_usd) == (
         pytest.approx(30.0), pytest.approx(42.0), pytest.approx(114.0))
+
+
+def test_a_swap_to_spot_in_another_zone_is_judged_as_a_swap_by_the_guard() -> None:
+    # A spot pool of use1-az1 (1.00 USD/h; use1-az2 1.20; on-demand and MaxPrice 3.00) runs
+    # slot 0 (00-24) on its on-demand fallback from 00:00. At 01:00 the policy wants spot
+    # back (a swap); use1-az1 has no spot (2 tries), use1-az2 comes next. The guard counts
+    # spot at MaxPrice: the swap adds 23 h x 3.00 = 69.00 and ends the on-demand one's 69.00,
+    # so the month stays at 3.00 spent + 69.00 = 72.00 <= 100.00. Judged without the swap
+    # (as a fallback step once was) it is 141.00 > 100.00: refused, and the next run starts
+    # the chain at use1-az2 and is refused again, keeping on-demand to the slot's end (129 h
+    # of a p4d in the example month). At 02:00 spot is back: the swap runs and on-demand ends.
+    from costopt.orchestrate.reconcile import MarketChoice
+    from costopt.simulate.ec2 import SimulatedEc2
+
+    spot = "aws:us-east-1:p3.2xlarge:spot:use1-az1"
+    doc = plan({**pool("aws:us-east-1:p3.2xlarge:spot", [(0, 0, 24)], usd_per_hour=1.0,
+                       on_demand=3.0, fallback=True),
+                "pool": spot, "zone": "use1-az1",
+                "spot_zone_prices": {"use1-az1": 1.0, "use1-az2": 1.2}},
+               monthly_budget_usd=100.0)
+    fleet = SimulatedEc2(at(0))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    said: list[str] = []
+    ledger = Ledger.in_memory()
+
+    def run(hour: float, market: str) -> None:
+        fleet.advance(at(hour))
+        apply_plan(doc, at(hour), fleet=fleet, ledger=ledger, options=YES,
+                   say=lambda kind, message: said.append(f"{kind}: {message}"),
+                   markets={spot: MarketChoice(market, "swap")})
+
+    run(0, "on_demand")
+    fleet.set_capacity(spot, 0)
+    run(1, "spot")
+    assert not [s for s in said if s.startswith("refused")]
+    fleet.set_capacity(spot, 1)
+    run(2, "spot")
+    live = [i for i in fleet.describe_workload("t", ["us-east-1"]) if i.state == "running"]
+    assert [i.market for i in live] == ["spot"]
+    ledger.close()
