@@ -2,16 +2,21 @@
 
 Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's progress out.
 
-- **Work.** An instance-hour of cloud pool ``p`` in period ``t`` does, for job ``j``,
+- **Work, by the slot.** An instance serving slot ``k`` of a v3 plan (its slot as the ledger
+  has it) does, for each of the slot's uses, ``gpus * speed(j,p)`` reference GPU-hours an
+  hour while the use's ``[start, end)`` and the run's working time overlap; the run's
+  instance-hours, spot and on-demand, and its cost go to the slot's jobs by their GPU-hours
+  of use in it (:func:`_slot_shares`).
+- **Work, by the mix** (a v1 or v2 plan, whose slots name no uses, or an instance serving a
+  slot the plan does not hold - one the controller adds for a job on the floor): an
+  instance-hour of cloud pool ``p`` in period ``t`` does, for job ``j``,
   ``gpus[j,p,t] * speed(j,p)`` reference GPU-hours, where ``gpus[j,p,t] = h[j,p,t] / u[p,t]``
   is the plan's mix: the GPU-hours the plan assigns ``j`` on ``p`` in ``t`` per instance-hour
-  it buys there. (The plan file does not yet say which job a slot serves: a pool's
-  instance-hours are shared among its jobs in proportion to the plan's assignments for that
-  pool and period. Time in a pool-period the plan assigns no job to - where a deadline-aware
-  policy runs a job outside the plan's slots - goes to the jobs the plan puts on that pool
-  whose window holds it, by their GPUs per instance-hour where the plan has them there
-  (:meth:`PlanMix.shares`); time on a pool the plan gives no job does no work.) The same
-  shares split each instance's cost and its spot and on-demand hours among the jobs.
+  it buys there. Time in a pool-period the plan assigns no job to goes to the jobs the plan
+  puts on that pool whose window holds it, by their GPUs per instance-hour where the plan
+  has them there (:meth:`PlanMix.shares`); time on a pool the plan gives no job does no
+  work. The same shares split each instance's cost and its spot and on-demand hours among
+  the jobs.
 - **Setup.** Every run of an instance (a launch or a start) does no work for its first
   ``setup_minutes``. The plan's instance-hours include its slots' setup (v2); the mix
   divides the plan's GPU-hours by the working instance-hours only (without the slots'
@@ -70,6 +75,7 @@ class Run:
     end: datetime
     usd_per_hour: float
     interrupted: bool = False
+    slot: int | None = None  # the plan's slot it serves (None: not known)
 
 
 @dataclass(frozen=True)
@@ -98,17 +104,30 @@ class OwnedWork:
 
 
 @dataclass(frozen=True)
+class SlotWork:
+    """What a v3 slot's use says: ``job`` holds ``gpus`` GPUs of the instance over
+    ``[start, end)``."""
+
+    job: str
+    gpus: float
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
 class PlanMix:
     """The plan's mix: per (cloud pool, period index) the GPUs per instance-hour each job
     holds; per cloud pool and job the GPUs per instance-hour in the periods the plan gives
     the job there (``pool_gpus``, for periods the plan leaves the pool empty); the owned work;
-    the periods' starts and the horizon's end."""
+    the periods' starts and the horizon's end; per (cloud pool, slot number) the uses of a
+    v3 plan's slots (``uses``: which jobs the instance serving that slot runs when)."""
 
     period_starts: tuple[datetime, ...]
     end: datetime
     gpus: dict[tuple[str, int], dict[str, float]]
     owned: tuple[OwnedWork, ...]
     pool_gpus: dict[str, dict[str, float]] = field(default_factory=dict)
+    uses: dict[tuple[str, int], tuple[SlotWork, ...]] = field(default_factory=dict)
 
     def period_of(self, moment: datetime) -> int:
         """The index of the period holding ``moment`` (-1 before the horizon)."""
@@ -158,7 +177,13 @@ class PlanMix:
         pool_gpus: dict[str, dict[str, float]] = {}
         for (pool, job), (gpu_hours, hours) in planned.items():
             pool_gpus.setdefault(pool, {})[job] = gpu_hours / hours
-        return cls(starts, end, gpus, tuple(owned), pool_gpus)
+        uses: dict[tuple[str, int], list[SlotWork]] = {}
+        for fleet_pool in plan.fleet:
+            for slot in fleet_pool.slots:
+                uses.setdefault((fleet_pool.pool, slot.slot), []).extend(
+                    SlotWork(u.job, float(u.gpus), u.start, u.end) for u in slot.uses)
+        return cls(starts, end, gpus, tuple(owned), pool_gpus,
+                   {key: tuple(works) for key, works in uses.items() if works})
 
     def _setup_hours(self, plan: PlanDocument) -> dict[tuple[str, int], float]:
         """Per (cloud pool, period index) the instance-hours its slots spend in setup (v2:
@@ -282,15 +307,22 @@ def _hours(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / 3600
 
 
-def run_shares(model: ProgressModel, run: Run, end: datetime) -> tuple[RunShare, ...]:
-    """What ``run``, clipped to ``end``, did for each job it served, job by job in the order
-    the plan's shares first name them."""
+def run_shares(model: ProgressModel, run: Run, end: datetime,
+               since: datetime | None = None) -> tuple[RunShare, ...]:
+    """What ``run``, clipped to ``[since, end)``, did for each job it served (its setup
+    counted from its own start): by the uses of the plan's slot it serves (v3,
+    :func:`_slot_shares`), else by the plan's mix, job by job in the order the plan's shares
+    first name them."""
     mix = model.mix
+    a = max(run.start, mix.period_starts[0], since or run.start)  # before the horizon: not
+    # the plan's work
+    works = mix.uses.get((run.pool, run.slot)) if run.slot is not None else None
+    if works:
+        return _slot_shares(model, run, a, end, works)
     windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
     setup = timedelta(minutes=model.setup_minutes)
     parts: dict[str, list] = {}  # job -> [usd, spot h, on-demand h, segments, done, gpus]
-    t = max(0, mix.period_of(run.start))
-    a = max(run.start, mix.period_starts[0])  # before the horizon: not the plan's work
+    t = max(0, mix.period_of(a))
     shares: dict[str, float] = {}
     while a < end and t < len(mix.period_starts):
         b = min(end, mix.period_end(t))
@@ -311,6 +343,43 @@ def run_shares(model: ProgressModel, run: Run, end: datetime) -> tuple[RunShare,
         parts[job][5] = gpus
     return tuple(RunShare(job, usd, spot, on_demand, tuple(segments), done, gpus)
                  for job, (usd, spot, on_demand, segments, done, gpus) in parts.items())
+
+
+def _slot_shares(model: ProgressModel, run: Run, a: datetime, end: datetime,
+                 works: tuple[SlotWork, ...]) -> tuple[RunShare, ...]:
+    """What ``run``, over ``[a, end)``, did for the jobs of the slot it serves: each use
+    works ``gpus * speed`` reference GPU-hours an hour where it overlaps the run's working
+    time (after its setup); the run's hours and cost go to the slot's jobs by their
+    GPU-hours of use within ``[a, end)`` (all of the slot's uses when none falls there), so
+    that they add up to the run's."""
+    useful = run.start + timedelta(minutes=model.setup_minutes)
+    weight: dict[str, float] = {}
+    segments: dict[str, list[tuple[datetime, datetime, float]]] = {}
+    at_end: dict[str, float] = {}
+    for w in works:
+        segments.setdefault(w.job, [])
+        weight[w.job] = weight.get(w.job, 0.0) + w.gpus * max(0.0, _hours(max(a, w.start),
+                                                                        min(end, w.end)))
+        if w.start < end <= w.end:
+            at_end[w.job] = at_end.get(w.job, 0.0) + w.gpus
+        rate = w.gpus * model.speed.get((w.job, run.pool), 0.0)
+        begin, stop = max(a, useful, w.start), min(end, w.end)
+        if begin < stop and rate > 0:
+            segments[w.job].append((begin, stop, rate))
+    if not sum(weight.values()):
+        weight = {}
+        for w in works:
+            weight[w.job] = weight.get(w.job, 0.0) + w.gpus * _hours(w.start, w.end)
+    hours = max(0.0, _hours(a, end))
+    total = sum(weight.values())
+    out = []
+    for job, spans in segments.items():
+        share = hours * weight[job] / total
+        out.append(RunShare(job, share * run.usd_per_hour,
+                            share if run.market == "spot" else 0.0,
+                            0.0 if run.market == "spot" else share, tuple(spans),
+                            sum(rate * _hours(b, e) for b, e, rate in spans), at_end.get(job)))
+    return tuple(out)
 
 
 def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dict[str, JobProgress]:
@@ -434,5 +503,5 @@ def runs_from_ledger(runtimes: Iterable[Runtime], interruptions: Iterable[Interr
     runs = sorted(runtimes, key=lambda r: (r.instance_id, r.start))
     last = {r.instance_id: r.start for r in runs}
     return [Run(r.instance_id, r.pool, r.market, r.start, r.end or at, r.usd_per_hour,
-                r.instance_id in lost and r.start == last[r.instance_id] and r.end is not None)
-            for r in runs]
+                r.instance_id in lost and r.start == last[r.instance_id] and r.end is not None,
+                r.slot) for r in runs]

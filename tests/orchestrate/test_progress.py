@@ -14,6 +14,7 @@ from costopt.orchestrate.progress import (
     PlanMix,
     ProgressModel,
     Run,
+    SlotWork,
     job_progress,
     parse_progress_tag,
     runs_from_ledger,
@@ -55,6 +56,32 @@ def test_work_cost_and_hours_are_shared_by_the_plan_mix() -> None:
     assert b.done_gpu_hours == pytest.approx(2.85)
     assert (a.interruptions, b.interruptions) == (1, 0)
     assert not a.finished and a.remaining_gpu_hours == pytest.approx(100 - 11.3)
+
+
+def test_a_run_serving_a_v3_slot_works_for_the_jobs_its_uses_name_then() -> None:
+    """Slot 0 of the pool runs "a" on 4 GPUs 00:00-06:00, then "b" on 2 GPUs 06:00-12:00.
+    A spot run of that slot 05:00-08:00 at 4 USD/h, setup 6 min, interrupted at 08:00:
+    - a works 4 GPUs x 1.0 from 05:06 to 06:00: 3.6 GPU-h; b 2 x 1.5 x 2 h = 6 GPU-h, less
+      half its 60-min checkpoint on 2 GPUs at 1.5 (0.5 x 3 = 1.5) lost at 08:00: 4.5;
+    - GPU-hours of use within 05:00-08:00: a 4 x 1 = 4, b 2 x 2 = 4, so of its 3 h and
+      12 USD each has 1.5 h and 6 USD (they add up to the run's);
+    - only b held GPUs when it was interrupted.
+    The plan's mix would have given period 0 to a and b 2:1 (a 2 h and 8 USD); a run whose
+    slot the plan does not hold, or whose slot is not known (v2), still goes by it."""
+    base = model()
+    uses = {(POOL, 0): (SlotWork("a", 4, at(0), at(6)), SlotWork("b", 2, at(6), at(12)))}
+    slotted = ProgressModel(base.jobs, base.speed, PlanMix(
+        base.mix.period_starts, base.mix.end, base.mix.gpus, base.mix.owned, uses=uses), 6.0)
+    run = Run("i-1", POOL, "spot", at(5), at(8), 4.0, interrupted=True, slot=0)
+    p = job_progress(slotted, [run], at(9))
+    a, b = p["a"], p["b"]
+    assert a.done_gpu_hours == pytest.approx(3.6) and b.done_gpu_hours == pytest.approx(4.5)
+    assert (a.spot_hours, b.spot_hours) == (pytest.approx(1.5), pytest.approx(1.5))
+    assert (a.cloud_usd, b.cloud_usd) == (pytest.approx(6.0), pytest.approx(6.0))
+    assert (a.interruptions, b.interruptions) == (0, 1)
+    for other in (Run("i-1", POOL, "spot", at(5), at(8), 4.0, slot=7),
+                  Run("i-1", POOL, "spot", at(5), at(8), 4.0)):
+        assert job_progress(slotted, [other], at(9))["a"].spot_hours == pytest.approx(2.0)
 
 
 def test_a_job_finishes_when_its_work_is_done() -> None:

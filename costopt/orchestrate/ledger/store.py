@@ -69,6 +69,7 @@ class Runtime:
     start: datetime
     end: datetime | None  # None: still running
     usd_per_hour: float
+    slot: int | None = None  # the slot of its plan the instance serves (the last claim's)
 
     def clipped(self, start: datetime, end: datetime,
                 now: datetime) -> tuple[datetime, datetime] | None:
@@ -470,7 +471,7 @@ class Ledger:
         """Runtimes that overlap ``[start, end)``, not clipped."""
         since = self._records(  # read for any end: a tick's read is the last tick's again
             self._runtimes, 'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
-            "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market "
+            "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market, i.slot "
             'FROM runtimes r JOIN instances i USING(instance_id) WHERE '
             '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id', (ts(start),))
         cut = parse_ts(ts(end))  # as the stored times compare: to the second
@@ -583,7 +584,7 @@ def _instance(r: Any) -> InstanceRecord:
 def _runtime(r: Any) -> Runtime:
     return Runtime(r["instance_id"], r["plan_id"], r["pool"], r["region"], r["instance_type"],
                    r["market"], parse_ts(r["start"]), parse_ts(r["stop"]) if r["stop"] else None,
-                   r["run_usd_per_hour"])
+                   r["run_usd_per_hour"], r["slot"])
 
 
 def _interruption(r: Any) -> Interruption:
