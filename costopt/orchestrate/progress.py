@@ -307,91 +307,177 @@ def _hours(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / 3600
 
 
+@dataclass
+class _Part:
+    """What a run did for one job so far (see :class:`RunShare`)."""
+
+    usd: float = 0.0
+    spot_hours: float = 0.0
+    on_demand_hours: float = 0.0
+    segments: list[tuple[datetime, datetime, float]] = field(default_factory=list)
+    gpus_at_end: float | None = None
+
+    def add_hours(self, run: Run, hours: float) -> None:
+        self.usd += hours * run.usd_per_hour
+        if run.market == "spot":
+            self.spot_hours += hours
+        else:
+            self.on_demand_hours += hours
+
+    def work(self, a: datetime, b: datetime, rate: float) -> None:
+        if a < b and rate > 0:
+            self.segments.append((a, b, rate))
+
+
 def run_shares(model: ProgressModel, run: Run, end: datetime,
                since: datetime | None = None) -> tuple[RunShare, ...]:
     """What ``run``, clipped to ``[since, end)``, did for each job it served (its setup
-    counted from its own start): by the uses of the plan's slot it serves (v3,
-    :func:`_slot_shares`), else by the plan's mix, job by job in the order the plan's shares
-    first name them."""
+    counted from its own start): while a use of the v3 slot it serves holds GPUs, for the
+    jobs of those uses (:func:`_slot_parts`); at other times by the plan's mix
+    (:func:`_mix_parts`). Jobs in the order they are first met."""
     mix = model.mix
     a = max(run.start, mix.period_starts[0], since or run.start)  # before the horizon: not
     # the plan's work
-    works = mix.uses.get((run.pool, run.slot)) if run.slot is not None else None
-    if works:
-        return _slot_shares(model, run, a, end, works)
+    works = mix.uses.get((run.pool, run.slot), ()) if run.slot is not None else ()
+    covered = _union([(max(a, w.start), min(end, w.end)) for w in works])
+    parts: dict[str, _Part] = {}
+    last: dict[str, float] = {}
+    for b, e in _gaps(a, end, covered):
+        last = _mix_parts(model, run, b, e, parts)
+    for part in parts.values():
+        part.gpus_at_end = None
+    if covered:
+        _slot_parts(model, run, a, end, covered, works, parts)
+    if not covered or covered[-1][1] < end:  # the mix's at the run's end
+        for job, gpus in last.items():
+            parts[job].gpus_at_end = gpus
+    return tuple(RunShare(job, p.usd, p.spot_hours, p.on_demand_hours, tuple(p.segments),
+                          sum(rate * _hours(x, y) for x, y, rate in p.segments), p.gpus_at_end)
+                 for job, p in parts.items())
+
+
+def _union(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The non-empty ``spans`` merged where they touch or overlap, in time order."""
+    out: list[tuple[datetime, datetime]] = []
+    for a, b in sorted(s for s in spans if s[0] < s[1]):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _gaps(a: datetime, end: datetime, covered: list[tuple[datetime, datetime]]
+          ) -> list[tuple[datetime, datetime]]:
+    """The parts of ``[a, end)`` outside ``covered`` (merged spans within it)."""
+    out, at = [], a
+    for b, e in covered:
+        if at < b:
+            out.append((at, b))
+        at = max(at, e)
+    return out + [(at, end)] if at < end else out
+
+
+def _mix_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
+               parts: dict[str, _Part]) -> dict[str, float]:
+    """Add what ``run`` did over ``[a, end)`` by the plan's mix, period by period, to
+    ``parts``; the GPUs per instance-hour of the last period's jobs."""
+    mix = model.mix
     windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
-    setup = timedelta(minutes=model.setup_minutes)
-    parts: dict[str, list] = {}  # job -> [usd, spot h, on-demand h, segments, done, gpus]
+    useful = run.start + timedelta(minutes=model.setup_minutes)
     t = max(0, mix.period_of(a))
     shares: dict[str, float] = {}
     while a < end and t < len(mix.period_starts):
         b = min(end, mix.period_end(t))
         shares = mix.shares(run.pool, t, windows, a)
         total = sum(shares.values())
-        useful = max(a, min(b, run.start + setup))
         for job, gpus in shares.items():
-            p = parts.setdefault(job, [0.0, 0.0, 0.0, [], 0.0, None])
-            share = _hours(a, b) * gpus / total
-            p[0] += share * run.usd_per_hour
-            p[1 if run.market == "spot" else 2] += share
-            rate = gpus * model.speed.get((job, run.pool), 0.0)
-            if useful < b and rate > 0:
-                p[3].append((useful, b, rate))
-                p[4] += rate * _hours(useful, b)
+            p = parts.setdefault(job, _Part())
+            p.add_hours(run, _hours(a, b) * gpus / total)
+            p.work(max(a, min(b, useful)), b, gpus * model.speed.get((job, run.pool), 0.0))
         a, t = b, t + 1
-    for job, gpus in shares.items():  # the last period's: where the run ended
-        parts[job][5] = gpus
-    return tuple(RunShare(job, usd, spot, on_demand, tuple(segments), done, gpus)
-                 for job, (usd, spot, on_demand, segments, done, gpus) in parts.items())
+    return shares
 
 
-def _slot_shares(model: ProgressModel, run: Run, a: datetime, end: datetime,
-                 works: tuple[SlotWork, ...]) -> tuple[RunShare, ...]:
-    """What ``run``, over ``[a, end)``, did for the jobs of the slot it serves: each use
-    works ``gpus * speed`` reference GPU-hours an hour where it overlaps the run's working
-    time (after its setup); the run's hours and cost go to the slot's jobs by their
-    GPU-hours of use within ``[a, end)`` (all of the slot's uses when none falls there), so
-    that they add up to the run's."""
+def _slot_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
+                covered: list[tuple[datetime, datetime]], works: tuple[SlotWork, ...],
+                parts: dict[str, _Part]) -> None:
+    """Add what ``run`` did over ``covered`` (within ``[a, end)``, where uses of its slot
+    hold GPUs) to ``parts``: each use works ``gpus * speed`` reference GPU-hours an hour
+    after the run's setup; the covered hours and their cost go to the uses' jobs by their
+    GPU-hours of use within ``[a, end)``, so that they add up to the run's."""
     useful = run.start + timedelta(minutes=model.setup_minutes)
     weight: dict[str, float] = {}
-    segments: dict[str, list[tuple[datetime, datetime, float]]] = {}
-    at_end: dict[str, float] = {}
     for w in works:
-        segments.setdefault(w.job, [])
-        weight[w.job] = weight.get(w.job, 0.0) + w.gpus * max(0.0, _hours(max(a, w.start),
-                                                                        min(end, w.end)))
+        overlap = _hours(max(a, w.start), min(end, w.end))
+        if overlap > 0:
+            weight[w.job] = weight.get(w.job, 0.0) + w.gpus * overlap
+            p = parts.setdefault(w.job, _Part())
+            p.work(max(a, useful, w.start), min(end, w.end),
+                   w.gpus * model.speed.get((w.job, run.pool), 0.0))
         if w.start < end <= w.end:
-            at_end[w.job] = at_end.get(w.job, 0.0) + w.gpus
-        rate = w.gpus * model.speed.get((w.job, run.pool), 0.0)
-        begin, stop = max(a, useful, w.start), min(end, w.end)
-        if begin < stop and rate > 0:
-            segments[w.job].append((begin, stop, rate))
-    if not sum(weight.values()):
-        weight = {}
-        for w in works:
-            weight[w.job] = weight.get(w.job, 0.0) + w.gpus * _hours(w.start, w.end)
-    hours = max(0.0, _hours(a, end))
+            p = parts.setdefault(w.job, _Part())
+            p.gpus_at_end = (p.gpus_at_end or 0.0) + w.gpus
+    hours = sum(_hours(b, e) for b, e in covered)
     total = sum(weight.values())
-    out = []
-    for job, spans in segments.items():
-        share = hours * weight[job] / total
-        out.append(RunShare(job, share * run.usd_per_hour,
-                            share if run.market == "spot" else 0.0,
-                            0.0 if run.market == "spot" else share, tuple(spans),
-                            sum(rate * _hours(b, e) for b, e, rate in spans), at_end.get(job)))
-    return tuple(out)
+    for job, g in weight.items():
+        parts[job].add_hours(run, hours * g / total)
+
+
+def no_progress(model: ProgressModel) -> dict[str, JobProgress]:
+    """Each job of ``model`` with nothing done yet."""
+    start = model.mix.period_starts[0]
+    return {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or start,
+                                j.checkpoint_minutes, model.setup_minutes,
+                                {pool: s for (job, pool), s in model.speed.items()
+                                 if job == j.name}, gpus=j.gpus) for j in model.jobs}
+
+
+def credit_run(out: dict[str, JobProgress], model: ProgressModel, run: Run,
+               parts: Iterable[RunShare], at: datetime) -> None:
+    """Add what ``run`` did (``parts``, worked out with ``model``) to the jobs of ``out``
+    it served; an interrupted run that ended by ``at`` loses, for each job holding GPUs
+    when it ended, half its checkpoint interval's work on them (at most what it did)."""
+    for part in parts:
+        p = out.get(part.job)
+        if p is None:
+            continue
+        p.cloud_usd += part.cloud_usd
+        p.spot_hours += part.spot_hours
+        p.on_demand_hours += part.on_demand_hours
+        p._segments += part.segments
+        if run.interrupted and run.end <= at and part.gpus_at_end is not None:
+            p.interruptions += 1
+            lost = p.checkpoint_minutes / 120 * part.gpus_at_end * model.speed.get(
+                (part.job, run.pool), 0.0)
+            p._losses.append((run.end, min(lost, part.done_gpu_hours)))
+
+
+def credit_owned(out: dict[str, JobProgress], owned: Iterable[OwnedWork], since: datetime,
+                 at: datetime) -> None:
+    """Add the owned work of ``owned`` done in ``[since, at)`` (each spread evenly over its
+    interval) and its energy cost to the jobs of ``out``."""
+    for w in owned:
+        a, b = max(w.start, since), min(w.end, at)
+        if a < b and w.job in out:
+            whole = _hours(w.start, w.end)
+            out[w.job].owned_usd += w.usd * _hours(a, b) / whole
+            out[w.job]._segments.append((a, b, w.work_gpu_hours / whole))
+
+
+def finish(out: dict[str, JobProgress]) -> dict[str, JobProgress]:
+    """``out`` with each job's work and the moment it was done worked out from what was
+    credited to it."""
+    for p in out.values():
+        p.done_gpu_hours, p.finished_at = _accumulate(p._segments, p._losses, p.needed_gpu_hours)
+    return out
 
 
 def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dict[str, JobProgress]:
     """Each job's progress at ``at`` from the runs of its pools (clipped to ``at``). What a
     run that ended by ``at`` did is kept on ``model`` (:attr:`ProgressModel.shares`) for the
     next call."""
-    mix = model.mix
-    out = {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or mix.period_starts[0],
-                               j.checkpoint_minutes, model.setup_minutes,
-                               {pool: s for (job, pool), s in model.speed.items()
-                                if job == j.name}, gpus=j.gpus) for j in model.jobs}
-    checkpoint = {j.name: j.checkpoint_minutes for j in model.jobs}
+    out = no_progress(model)
     kept, used = model.shares, {}
     for run in runs:
         end = min(run.end, at)
@@ -404,29 +490,12 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
             used[run] = parts
         else:
             parts = run_shares(model, run, end)
-        for part in parts:
-            p = out[part.job]
-            p.cloud_usd += part.cloud_usd
-            p.spot_hours += part.spot_hours
-            p.on_demand_hours += part.on_demand_hours
-            p._segments += part.segments
-            if run.interrupted and run.end <= at and part.gpus_at_end is not None:
-                p.interruptions += 1
-                lost = checkpoint[part.job] / 120 * part.gpus_at_end * model.speed.get(
-                    (part.job, run.pool), 0.0)
-                p._losses.append((run.end, min(lost, part.done_gpu_hours)))
+        credit_run(out, model, run, parts, at)
     if len(kept) > 4 * len(used) + 256:  # runs read no more (a run still open ends later)
         kept.clear()
     kept.update(used)
-    for w in mix.owned:
-        if w.start < at and w.job in out:
-            b = min(w.end, at)
-            part = _hours(w.start, b) / _hours(w.start, w.end)
-            out[w.job].owned_usd += w.usd * part
-            out[w.job]._segments.append((w.start, b, w.work_gpu_hours / _hours(w.start, w.end)))
-    for p in out.values():
-        p.done_gpu_hours, p.finished_at = _accumulate(p._segments, p._losses, p.needed_gpu_hours)
-    return out
+    credit_owned(out, model.mix.owned, model.mix.period_starts[0], at)
+    return finish(out)
 
 
 def _accumulate(segments: list[tuple[datetime, datetime, float]],

@@ -14,6 +14,8 @@
   for the one zone its trace was taken in.
 - A terminated instance is shown by one ``describe`` after it ends, then forgotten (AWS
   keeps them about an hour), so that a month of simulation does not drag its history along.
+- ``served`` keeps, for every instance, which plan and slot its tags named from when (its
+  launch, each claim by a newer plan): what the score credits each run to.
 
 The clock is the simulation's: :meth:`advance` moves it, :meth:`set_capacity` applies a
 trace's count.
@@ -38,6 +40,15 @@ from costopt.orchestrate.ec2 import (
 from costopt.orchestrate.reconcile import LIVE, ObservedInstance
 
 INTERRUPTED = "Server.SpotInstanceTermination"
+
+
+@dataclass(frozen=True)
+class Served:
+    """From ``since`` on, an instance carried slot ``slot`` of plan ``plan_id``."""
+
+    since: datetime
+    plan_id: str
+    slot: int | None
 
 
 @dataclass
@@ -81,6 +92,7 @@ class SimulatedEc2:
         self._next = 0
         self.launch_calls = 0
         self.zone_ids: set[str] = set()  # the zones of the plan's spot pools
+        self.served: dict[str, list[Served]] = {}  # instance -> its plan and slot, from when
 
     def advance(self, now: datetime) -> None:
         self.now = now
@@ -160,6 +172,7 @@ class SimulatedEc2:
             launched_at=self.now, az=(params.get("Placement") or {}).get("AvailabilityZone"),
             workload=tags.get(TAG_WORKLOAD, ""))
         self._instances[inst.instance_id] = inst
+        self.served[inst.instance_id] = [Served(self.now, inst.plan_id, inst.slot)]
         if token:
             self._tokens[token] = inst.instance_id
         return inst.instance_id, inst.az
@@ -168,6 +181,7 @@ class SimulatedEc2:
               instance_type: str, gang: int | None = None) -> None:
         inst = self._instances[instance_id]
         inst.plan_id, inst.slot = plan_id, slot
+        self.served[instance_id].append(Served(self.now, plan_id, slot))
 
     def start(self, region: str, instance_id: str) -> None:
         inst = self._instances[instance_id]

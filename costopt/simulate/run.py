@@ -11,8 +11,9 @@ At each moment that can change something, in time order:
    an in-memory ledger exactly as ``apply`` writes its own.
 
 Ticks where no trace changes and no slot starts or ends are skipped: nothing would happen
-there. The runs in the ledger then give each job's progress
-(:mod:`costopt.orchestrate.progress`), and the ledger's runtimes what it cost.
+there. The runs in the ledger then give each job's progress, each piece of a run credited by
+the plan whose slot its instance served then (:mod:`costopt.simulate.whole`), and the
+ledger's runtimes what it cost.
 """
 
 from __future__ import annotations
@@ -30,16 +31,16 @@ from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.policy import Policy
 from costopt.orchestrate.progress import (
     JobProgress,
-    ProgressModel,
     Run,
-    job_progress,
     runs_from_ledger,
 )
-from costopt.orchestrate.steer import ledger_runs, progress_model
+from costopt.orchestrate.steer import progress_model
 from costopt.plan.pools import build_pools
+from costopt.plan.resume import workload_of
 from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
+from costopt.simulate.whole import InForce, whole_progress
 from costopt.traces import PoolTrace, check_coverage, traces_by_pool
 from costopt.workload import Workload
 from costopt.workload_checks import price_date_of
@@ -50,7 +51,7 @@ Say = Callable[[str, str], None]
 @dataclass
 class Simulation:
     """What a simulation did. USD figures are what the ledger's runtimes cost at the plan's
-    prices (cloud) and the plan's owned energy."""
+    prices (cloud) and the owned energy of the plans in force (each while it was)."""
 
     policy: str
     plan: PlanDocument
@@ -72,7 +73,8 @@ class Simulation:
 
     @property
     def unattributed_usd(self) -> float:
-        """Cloud cost in pool-periods the plan assigns no job to."""
+        """Cloud cost credited to no job: instances serving no slot with uses, in
+        pool-periods their plan assigns no job to."""
         return self.cloud_usd - sum(p.cloud_usd for p in self.jobs.values())
 
 
@@ -115,55 +117,6 @@ def _spot_pool_ids(plan: PlanDocument, context: WorkloadContext | None) -> list[
     return list(dict.fromkeys(ids))
 
 
-@dataclass
-class _Chain:
-    """The plans a simulation had in force, and each job's progress at each hand-over:
-    progress counts from the moment a plan took over, so the whole is pieced together."""
-
-    controller: Controller
-    ledger: Ledger
-    first: PlanDocument
-    closed: dict[str, JobProgress] = field(default_factory=dict)  # done before the last plan
-    before: dict[str, JobProgress] = field(default_factory=dict)  # cost etc. of earlier plans
-
-    def hand_over(self, old: PlanDocument, at: datetime) -> None:
-        """Keep each job's progress under ``old`` until ``at`` (a new plan takes over)."""
-        jobs = self.controller.progress(old, self.ledger, at) or {}
-        for name, p in jobs.items():
-            self.before[name] = _added(self.before.get(name), p)
-            if p.finished:
-                self.closed[name] = p
-
-    def jobs(self, model: ProgressModel, at: datetime) -> dict[str, JobProgress]:
-        """Each job of the first plan's workload, whole: what it needed and its deadline
-        as first planned, its work across every plan in force."""
-        last = self.controller.plan
-        now = self.controller.progress(last, self.ledger, at) or {}
-        done_before = dict((last.resumes or {}).get("done_gpu_hours", {}))
-        out = {}
-        for need in model.jobs:
-            p = now.get(need.name) or self.closed.get(need.name)
-            if p is None:
-                continue
-            earlier = self.before.get(need.name)
-            out[need.name] = replace(
-                _added(earlier, p) if need.name in now else p,
-                needed_gpu_hours=need.gpu_hours, deadline=need.deadline,
-                done_gpu_hours=need.gpu_hours if need.name not in now
-                else done_before.get(need.name, 0.0) + p.done_gpu_hours)
-        return out
-
-
-def _added(a: JobProgress | None, b: JobProgress) -> JobProgress:
-    """``b`` with ``a``'s hours, interruptions and cost added."""
-    if a is None:
-        return b
-    return replace(b, spot_hours=a.spot_hours + b.spot_hours,
-                   on_demand_hours=a.on_demand_hours + b.on_demand_hours,
-                   interruptions=a.interruptions + b.interruptions,
-                   cloud_usd=a.cloud_usd + b.cloud_usd)
-
-
 def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
              traces: list[PoolTrace], policy: Policy | None = None,
              options: ApplyOptions | None = None, replan: bool = True,
@@ -203,7 +156,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
     ledger = Ledger.in_memory()
     controller = Controller(plan, fleet=fleet, ledger=lambda: nullcontext(ledger),
                             options=settings, say=tell, context=context, policy=policy)
-    chain = _Chain(controller, ledger, plan)
+    in_force = [InForce(start, plan.plan_id, model)]
     try:
         short: set[str] = set()  # pools left without an instance they wanted
         reconciles = interrupted = 0
@@ -221,25 +174,26 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             interrupted += lost
             if not (lost or came_back or moment in always):
                 continue
-            old = controller.plan
             outcome = controller.tick(moment)
             if outcome.replanned is not None:
-                chain.hand_over(old, moment)
-                later = {m for p in outcome.replanned.fleet for s in p.slots
+                new = outcome.replanned
+                in_force.append(InForce(moment, new.plan_id, progress_model(
+                    new, workload_of(new.resumes, workload), catalog)))
+                later = {m for p in new.fleet for s in p.slots
                          for m in (s.start, s.end) if moment < m <= end} - always
                 always |= later
                 for m in later:
                     heapq.heappush(queue, (m, []))
             reconciles += len(outcome.applied)
             short = {a.pool for a in outcome.applied[-1].capacity_refused}
-        runs = ledger_runs(ledger, plan, end) if controller.replans == 0 else \
-            runs_from_ledger(ledger.runtimes(start, end), ledger.interruptions(start, end), end)
-        jobs = chain.jobs(model, end) if controller.replans else job_progress(model, runs, end)
+        runs = runs_from_ledger(ledger.runtimes(start, end), ledger.interruptions(start, end),
+                                end)
+        jobs = whole_progress(model, in_force, runs, fleet.served, end)
     finally:
         ledger.close()
     return Simulation(
         policy=policy.name if policy is not None else "plan", plan=plan, jobs=jobs, runs=runs,
         cloud_usd=sum((r.end - r.start).total_seconds() / 3600 * r.usd_per_hour for r in runs),
-        owned_usd=sum(w.usd for w in model.mix.owned), reconciles=reconciles,
+        owned_usd=sum(p.owned_usd for p in jobs.values()), reconciles=reconciles,
         moments=len(moments), launches=fleet.launch_calls, interruptions=interrupted,
         replans=controller.replans, said=said, notes=notes)
