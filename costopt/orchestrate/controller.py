@@ -372,7 +372,10 @@ class Controller:
             events += self._once(EventKind.DONE_EARLY, [
                 (name, f"{name} is done and the plan still holds slots for it")
                 for name in sorted(done) if any(name in s.jobs for p in plan.fleet
-                                                for s in p.slots if s.end > at)])
+                                                for s in p.slots if s.end > at and (
+                                                    not s.uses or any(  # v3: its own uses
+                                                        u.job == name and u.end > at
+                                                        for u in s.uses)))])
         model = self.model(plan)
         floor = set(floor_jobs(plan, model, jobs, at, self.options.review)) if model else set()
         live = self._live_markets(ledger, plan)

@@ -58,9 +58,15 @@ def cloud_rate(p: JobProgress, cloud: frozenset[str]) -> float:
 def shared_rate(p: JobProgress, model: ProgressModel) -> float:
     """Reference GPU-hours per hour ``p``'s job does on the plan's fastest cloud pool for it
     with the GPUs the plan gives it there (``PlanMix.pool_gpus``): on an instance it shares,
-    its share - the line a job can keep to there, not the one it would keep alone."""
-    return max((gpus * p.speed.get(pool, 0.0) for pool, by_job in model.mix.pool_gpus.items()
-                for job, gpus in by_job.items() if job == p.job), default=0.0)
+    its share - the line a job can keep to there, not the one it would keep alone. Where the
+    plan's slots name their uses (v3), the GPUs its uses hold at once on a slot, as its
+    progress counts them."""
+    held = [sum(v.gpus for v in works if v.job == p.job and v.start <= u.start < v.end)
+            * p.speed.get(pool, 0.0) for (pool, _slot), works in model.mix.uses.items()
+            for u in works if u.job == p.job]
+    return max(held or [gpus * p.speed.get(pool, 0.0)
+                        for pool, by_job in model.mix.pool_gpus.items()
+                        for job, gpus in by_job.items() if job == p.job], default=0.0)
 
 
 def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobProgress],
@@ -72,8 +78,10 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         if p.finished:
             continue
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
-        first = min((s.start for f in plan.fleet for s in f.slots if name in s.jobs),
-                    default=p.start or at)
+        first = min((u.start for f in plan.fleet for s in f.slots for u in s.uses
+                     if u.job == name),  # v3: its first use, as its progress counts
+                    default=min((s.start for f in plan.fleet for s in f.slots
+                                 if name in s.jobs), default=p.start or at))
         start = max(p.start or at, first) + timedelta(hours=p.restart_hours)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
                             max(0.0, p.remaining_gpu_hours - owned),

@@ -79,10 +79,21 @@ def _now(pool: FleetPool, k: int, at: datetime, period: timedelta) -> Slot:
 def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until: datetime,
                  leave_out: frozenset[str] = frozenset()) -> float:
     """Work (reference GPU-hours) the plan does for ``job`` in ``[at, until)`` on its pools
-    but those left out, each period's spread evenly over it."""
-    work = 0.0
+    but those left out: on a pool whose slots name their uses (v3) and whose speed for the
+    job the plan records, the job's uses there (GPUs x speed x hours, as progress credits
+    them: :func:`~costopt.orchestrate.progress.run_shares`); elsewhere each period's
+    assignment spread evenly over it."""
+    by_uses: dict[str, float] = {}
+    for (pool, _slot), works in mix.uses.items():
+        speed = plan.speed(job, pool)
+        if pool in leave_out or speed is None:
+            continue
+        by_uses[pool] = by_uses.get(pool, 0.0) + sum(
+            w.gpus * speed * max(0.0, (min(until, w.end) - max(at, w.start)).total_seconds())
+            for w in works if w.job == job) / 3600
+    work = sum(by_uses.values())
     for a in plan.assignments:
-        if a.job != job or a.pool in leave_out:
+        if a.job != job or a.pool in leave_out or a.pool in by_uses:
             continue
         t = mix.period_of(a.period_start)
         start, end = mix.period_starts[t], mix.period_end(t)

@@ -120,7 +120,8 @@ class PlanMix:
     holds; per cloud pool and job the GPUs per instance-hour in the periods the plan gives
     the job there (``pool_gpus``, for periods the plan leaves the pool empty); the owned work;
     the periods' starts and the horizon's end; per (cloud pool, slot number) the uses of a
-    v3 plan's slots (``uses``: which jobs the instance serving that slot runs when)."""
+    v3 plan's slots (``uses``: which jobs the instance serving that slot runs when) and the
+    slots' ``[start, end)`` (``spans``)."""
 
     period_starts: tuple[datetime, ...]
     end: datetime
@@ -128,6 +129,8 @@ class PlanMix:
     owned: tuple[OwnedWork, ...]
     pool_gpus: dict[str, dict[str, float]] = field(default_factory=dict)
     uses: dict[tuple[str, int], tuple[SlotWork, ...]] = field(default_factory=dict)
+    spans: dict[tuple[str, int], tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict)
 
     def period_of(self, moment: datetime) -> int:
         """The index of the period holding ``moment`` (-1 before the horizon)."""
@@ -178,12 +181,17 @@ class PlanMix:
         for (pool, job), (gpu_hours, hours) in planned.items():
             pool_gpus.setdefault(pool, {})[job] = gpu_hours / hours
         uses: dict[tuple[str, int], list[SlotWork]] = {}
+        spans: dict[tuple[str, int], list[tuple[datetime, datetime]]] = {}
         for fleet_pool in plan.fleet:
             for slot in fleet_pool.slots:
-                uses.setdefault((fleet_pool.pool, slot.slot), []).extend(
-                    SlotWork(u.job, float(u.gpus), u.start, u.end) for u in slot.uses)
+                if slot.uses:
+                    key = (fleet_pool.pool, slot.slot)
+                    uses.setdefault(key, []).extend(
+                        SlotWork(u.job, float(u.gpus), u.start, u.end) for u in slot.uses)
+                    spans.setdefault(key, []).append((slot.start, slot.end))
         return cls(starts, end, gpus, tuple(owned), pool_gpus,
-                   {key: tuple(works) for key, works in uses.items() if works})
+                   {key: tuple(works) for key, works in uses.items()},
+                   {key: tuple(spans[key]) for key in uses})
 
     def _setup_hours(self, plan: PlanDocument) -> dict[tuple[str, int], float]:
         """Per (cloud pool, period index) the instance-hours its slots spend in setup (v2:
@@ -332,14 +340,15 @@ class _Part:
 def run_shares(model: ProgressModel, run: Run, end: datetime,
                since: datetime | None = None) -> tuple[RunShare, ...]:
     """What ``run``, clipped to ``[since, end)``, did for each job it served (its setup
-    counted from its own start): while a use of the v3 slot it serves holds GPUs, for the
-    jobs of those uses (:func:`_slot_parts`); at other times by the plan's mix
-    (:func:`_mix_parts`). Jobs in the order they are first met."""
+    counted from its own start): within the v3 slot it serves, for the jobs of its uses
+    (:func:`_slot_parts`); outside it by the plan's mix (:func:`_mix_parts`). Jobs in the
+    order they are first met."""
     mix = model.mix
     a = max(run.start, mix.period_starts[0], since or run.start)  # before the horizon: not
     # the plan's work
-    works = mix.uses.get((run.pool, run.slot), ()) if run.slot is not None else ()
-    covered = _union([(max(a, w.start), min(end, w.end)) for w in works])
+    key = (run.pool, run.slot if run.slot is not None else -1)
+    works = mix.uses.get(key, ())
+    covered = _union([(max(a, s), min(end, e)) for s, e in mix.spans.get(key, ())])
     parts: dict[str, _Part] = {}
     last: dict[str, float] = {}
     for b, e in _gaps(a, end, covered):
@@ -402,10 +411,11 @@ def _mix_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
 def _slot_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
                 covered: list[tuple[datetime, datetime]], works: tuple[SlotWork, ...],
                 parts: dict[str, _Part]) -> None:
-    """Add what ``run`` did over ``covered`` (within ``[a, end)``, where uses of its slot
-    hold GPUs) to ``parts``: each use works ``gpus * speed`` reference GPU-hours an hour
-    after the run's setup; the covered hours and their cost go to the uses' jobs by their
-    GPU-hours of use within ``[a, end)``, so that they add up to the run's."""
+    """Add what ``run`` did over ``covered`` (the parts of ``[a, end)`` within its slot's
+    span) to ``parts``: each use works ``gpus * speed`` reference GPU-hours an hour after
+    the run's setup; the covered hours and their cost (setup and idle time too) go to the
+    uses' jobs by their GPU-hours of use within ``[a, end)`` - all of the slot's when none
+    falls there - so that they add up to the run's."""
     useful = run.start + timedelta(minutes=model.setup_minutes)
     weight: dict[str, float] = {}
     for w in works:
@@ -418,6 +428,10 @@ def _slot_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
         if w.start < end <= w.end:
             p = parts.setdefault(w.job, _Part())
             p.gpus_at_end = (p.gpus_at_end or 0.0) + w.gpus
+    if not weight:
+        for w in works:
+            weight[w.job] = weight.get(w.job, 0.0) + w.gpus * _hours(w.start, w.end)
+            parts.setdefault(w.job, _Part())
     hours = sum(_hours(b, e) for b, e in covered)
     total = sum(weight.values())
     for job, g in weight.items():

@@ -71,7 +71,8 @@ def test_a_run_serving_a_v3_slot_works_for_the_jobs_its_uses_name_then() -> None
     base = model()
     uses = {(POOL, 0): (SlotWork("a", 4, at(0), at(6)), SlotWork("b", 2, at(6), at(12)))}
     slotted = ProgressModel(base.jobs, base.speed, PlanMix(
-        base.mix.period_starts, base.mix.end, base.mix.gpus, base.mix.owned, uses=uses), 6.0)
+        base.mix.period_starts, base.mix.end, base.mix.gpus, base.mix.owned, uses=uses,
+        spans={(POOL, 0): ((at(0), at(12)),)}), 6.0)
     run = Run("i-1", POOL, "spot", at(5), at(8), 4.0, interrupted=True, slot=0)
     p = job_progress(slotted, [run], at(9))
     a, b = p["a"], p["b"]
