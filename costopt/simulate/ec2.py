@@ -12,6 +12,11 @@
 - The region has no further zones to fall back to (:meth:`zones` is empty, and
   :meth:`placements` knows only the plan's own zones, ``zone_ids``): each traced pool stands
   for the one zone its trace was taken in.
+- A zoned spot pool's launch that the fallback chain places in another zone
+  (``aws:R:T:spot:use1-az1`` launched in use1-az6) lives by that zone's pool
+  (``aws:R:T:spot:use1-az6``) when it is traced: refused at its count, interrupted when it
+  falls. When it is not traced, by the home pool's trace, as if it were in the home zone
+  (a simulation that does not re-plan traces only the plan's own pools).
 - A terminated instance is shown by one ``describe`` after it ends, then forgotten (AWS
   keeps them about an hour), so that a month of simulation does not drag its history along.
 - ``served`` keeps, for every instance, which plan and slot its tags named from when (its
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.orchestrate.ec2 import (
     TAG_PLAN,
     TAG_POOL,
@@ -65,6 +71,7 @@ class _Instance:
     launched_at: datetime
     az: str | None
     workload: str = ""
+    capacity_pool: str = ""  # the traced pool whose capacity it lives by (see the module)
     state: str = "running"
     state_reason: str | None = None
     changed_at: datetime | None = None
@@ -99,7 +106,7 @@ class SimulatedEc2:
 
     def _spot_running(self, pool: str) -> list[_Instance]:
         return [i for i in self._instances.values()
-                if i.pool == pool and i.market == "spot" and i.state in LIVE]
+                if i.capacity_pool == pool and i.market == "spot" and i.state in LIVE]
 
     def set_capacity(self, pool: str, count: int) -> int:
         """The pool's trace holds ``count`` from now on; interrupts the newest spot
@@ -118,6 +125,15 @@ class SimulatedEc2:
             raise CapacityError("InsufficientInstanceCapacity",
                                 f"there is no spot capacity for {instance_type} in {pool} now "
                                 f"(the trace holds {count})")
+
+    def _capacity_pool(self, pool: str, az: str | None) -> str:
+        """The pool whose trace a spot instance of ``pool`` placed in zone ``az`` (a zone ID
+        here: :meth:`placements`) lives by: the zone's own pool when traced, else ``pool``."""
+        home = parse_pool_id(pool)
+        if home.zone_id is None or az is None or az == home.zone_id:
+            return pool
+        there = f"{home.regional.text}:{az}"
+        return there if there in self.capacity else pool
 
     # -- the Fleet interface -------------------------------------------------------------
     def describe(self, plan_id: str, regions: list[str]) -> list[ObservedInstance]:
@@ -159,9 +175,11 @@ class SimulatedEc2:
                 if spec["ResourceType"] == "instance" for t in spec["Tags"]}
         pool = tags[TAG_POOL]
         spot = (params.get("InstanceMarketOptions") or {}).get("MarketType") == "spot"
+        az = (params.get("Placement") or {}).get("AvailabilityZone")
+        lives_by = self._capacity_pool(pool, az)
         self.launch_calls += 1
         if spot:
-            self._check_capacity(pool, params["InstanceType"])
+            self._check_capacity(lives_by, params["InstanceType"])
         self._next += 1
         slot = tags.get(TAG_SLOT, "")
         inst = _Instance(
@@ -169,8 +187,8 @@ class SimulatedEc2:
             region=region, instance_type=params["InstanceType"],
             slot=int(slot) if slot.isdigit() else None, market="spot" if spot else "on_demand",
             persistent=tags.get(TAG_SPOT_REQUEST) == "persistent", client_token=token,
-            launched_at=self.now, az=(params.get("Placement") or {}).get("AvailabilityZone"),
-            workload=tags.get(TAG_WORKLOAD, ""))
+            launched_at=self.now, az=az, workload=tags.get(TAG_WORKLOAD, ""),
+            capacity_pool=lives_by)
         self._instances[inst.instance_id] = inst
         self.served[inst.instance_id] = [Served(self.now, inst.plan_id, inst.slot)]
         if token:
@@ -186,7 +204,7 @@ class SimulatedEc2:
     def start(self, region: str, instance_id: str) -> None:
         inst = self._instances[instance_id]
         if inst.market == "spot":
-            self._check_capacity(inst.pool, inst.instance_type)
+            self._check_capacity(inst.capacity_pool, inst.instance_type)
         inst.state, inst.state_reason, inst.changed_at = "running", None, self.now
 
     def stop(self, region: str, instance_id: str) -> None:

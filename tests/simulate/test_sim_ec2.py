@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from sim_cases import SPOT, at, one_job, planned, prices
 
-from costopt.orchestrate.ec2 import CapacityError, Ec2Fleet, LaunchRequest, run_instances_params
+from costopt.orchestrate.ec2 import (
+    TAG_POOL,
+    CapacityError,
+    Ec2Fleet,
+    LaunchRequest,
+    run_instances_params,
+)
 from costopt.orchestrate.fallback import LaunchTarget
 from costopt.orchestrate.fleet import Fleet
 from costopt.simulate.ec2 import SimulatedEc2
@@ -65,3 +71,34 @@ def test_a_terminated_instance_is_shown_once_then_forgotten() -> None:
     (gone,) = ec2.describe("plan-1", ["us-east-1"])
     assert (gone.instance_id, gone.state, gone.interrupted) == (instance, "terminated", True)
     assert ec2.describe("plan-1", ["us-east-1"]) == []
+
+
+def test_a_fallback_to_another_zone_lives_by_that_zones_trace_when_traced() -> None:
+    """A launch of the use1-az1 pool placed in use1-az2 by the fallback chain: while
+    use1-az2 is traced it is refused at use1-az2's count (not use1-az1's) and interrupted
+    when use1-az2's trace falls, whatever use1-az1 does. Untraced, use1-az6 goes by the home
+    zone's trace (today's behaviour, for a simulation tracing only the plan's pools)."""
+    home, other = f"{SPOT}:use1-az1", f"{SPOT}:use1-az2"
+
+    def zoned(slot: int, zone: str) -> dict:
+        p = params(slot=slot)
+        p["TagSpecifications"][0]["Tags"] = [
+            {**t, "Value": home} if t["Key"] == TAG_POOL else t
+            for t in p["TagSpecifications"][0]["Tags"]]
+        return {**p, "Placement": {"AvailabilityZone": zone}}
+
+    ec2 = SimulatedEc2(at(0))
+    ec2.set_capacity(home, 0)
+    ec2.set_capacity(other, 1)
+    moved, az = ec2.launch(zoned(0, "use1-az2"), "us-east-1")
+    assert az == "use1-az2"
+    with pytest.raises(CapacityError):  # use1-az2 holds 1, and it runs there
+        ec2.launch(zoned(1, "use1-az2"), "us-east-1")
+    with pytest.raises(CapacityError):  # use1-az6 is not traced: use1-az1's 0
+        ec2.launch(zoned(1, "use1-az6"), "us-east-1")
+    ec2.set_capacity(home, 3)
+    assert ec2.launch(zoned(1, "use1-az6"), "us-east-1")[1] == "use1-az6"
+    assert ec2.set_capacity(other, 0) == 1  # the one in use1-az2
+    by_id = {o.instance_id: o for o in ec2.describe("plan-1", ["us-east-1"])}
+    assert by_id[moved].interrupted
+    assert ec2.set_capacity(home, 0) == 1  # the one in use1-az6, by the home zone's trace
