@@ -82,12 +82,15 @@ def planned(w: Workload, cat: PriceCatalog, **changes: Any) -> PlanDocument:
 def stretched(w: Workload, cat: PriceCatalog, hours: float, *,
               fallback: bool = True) -> PlanDocument:
     """The plan with its one spot slot, the instance-hours and the job's GPU-hours made
-    ``hours`` long from midnight: a plan with room to spare."""
+    ``hours`` long from midnight: a plan with room to spare. The slot names its job, as
+    ``plan`` writes it (a slot naming none ties no job's pace or end to it: the controller
+    kept a fallback on-demand instance to the slot's end)."""
     doc = _document(w, cat)
     (pool,) = doc["fleet"]
     assert pool["pool"] == SPOT
     pool["slots"] = [{"slot": 0, "start": "2027-01-01T00:00:00Z",
-                      "end": (T0 + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")}]
+                      "end": (T0 + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      "jobs": [j.name for j in w.jobs]}]
     pool["on_demand_fallback"] = fallback
     (hours_row,) = doc["instance_hours"]
     hours_row["instance_hours"] = hours
