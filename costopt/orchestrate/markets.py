@@ -78,8 +78,9 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         if p.finished:
             continue
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
-        first = min((u.start for f in plan.fleet for s in f.slots for u in s.uses
-                     if u.job == name),  # v3: its first use, as its progress counts
+        first = min((u.start - ((s.setup_end or s.start) - s.start) for f in plan.fleet
+                     for s in f.slots for u in s.uses if u.job == name),  # v3: its first
+                    # use, less its slot's setup (the restart below pays it)
                     default=min((s.start for f in plan.fleet for s in f.slots
                                  if name in s.jobs), default=p.start or at))
         start = max(p.start or at, first) + timedelta(hours=p.restart_hours)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from builders import workload
+from sim_cases import hourly, planned
 
 from costopt.orchestrate.progress import JobNeeds, PlanMix, ProgressModel, Run, SlotWork
 from costopt.simulate.ec2 import Served
+from costopt.simulate.run import simulate
 from costopt.simulate.whole import InForce, whole_progress
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
@@ -61,3 +64,37 @@ def test_a_run_of_an_instance_with_no_tags_known_is_credited_to_no_job() -> None
     out = whole_progress(first, [InForce(at(0), "p1", first)],
                          [Run("i-9", POOL, "spot", at(0), at(5), 1.0)], {}, at(12))
     assert out["a"].done_gpu_hours == 0.0 and out["a"].cloud_usd == 0.0
+
+
+def test_two_jobs_laid_out_one_after_the_other_are_scored_by_their_slots_uses() -> None:
+    """The zone-outage case of the controller's tests with a second job: "train" (10 GPU-h)
+    and "short" (2 GPU-h), both 1 GPU, due 16:00. The plan lays them out on one use1-az1
+    spot instance: train 00:10-10:10, short 10:10-12:10. The zone's spot goes at 03:00:
+    train has done 2.8333 - 0.5 lost = 2.3333; the re-plan puts the rest on use1-az2 spot
+    (1.20 USD/h) from 03:00: setup, train 03:10-10:50 (7.6667 h), short 10:50-12:50 (the
+    relaunch's fallback in use1-az2 for use1-az1's slot is ended at once by the takeover:
+    a run of no time). By hand:
+    - use1-az1, 00:00-03:00 (3 USD): all train's (its only use then);
+    - use1-az2, 03:00-12:50 (9.8333 h, 11.80 USD): uses of train 7.6667 GPU-h, short 2:
+      train 9.8333 x 7.6667 / 9.6667 = 7.7989 h, short 2.0345 h;
+    - train done 10:50, short 12:50 - each as its own use ends, neither behind its line nor
+      done early while the other works (no second re-plan, no on-demand);
+    - 3 + 11.80 = 14.80 USD, all of it the two jobs'."""
+    from orchestrate.test_controller import AZ1, AZ2, two_zones
+
+    _w, cat = two_zones()
+    w = workload([{"name": name, "gpus": 1, "gpu_hours": gpu_hours, "interruptible": True,
+                   "checkpoint_minutes": 60, "deadline": "2027-01-01T16:00:00Z"}
+                  for name, gpu_hours in (("short", 2), ("train", 10))],
+                 period_hours=4, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
+    traces = [hourly([1, 1, 1] + [0] * 21, AZ1), hourly([1] * 24, AZ2)]
+    sim = simulate(planned(w, cat), workload=w, catalog=cat, traces=traces,
+                   hold=timedelta(hours=24))
+    assert sim.replans == 1 and all(r.market == "spot" for r in sim.runs)
+    train, short = sim.jobs["train"], sim.jobs["short"]
+    assert (train.finished_at, short.finished_at) == (at(10 + 50 / 60), at(12 + 50 / 60))
+    assert train.spot_hours == pytest.approx(3 + 9 + 50 / 60 - 2 * (9 + 50 / 60) / (9 + 2 / 3))
+    assert short.spot_hours == pytest.approx(2 * (9 + 50 / 60) / (9 + 2 / 3))
+    assert train.on_demand_hours == short.on_demand_hours == 0.0
+    assert sim.cloud_usd == pytest.approx(3 + (9 + 50 / 60) * 1.2)
+    assert sim.unattributed_usd == pytest.approx(0.0, abs=1e-9)
