@@ -61,9 +61,11 @@ def shared_rate(p: JobProgress, model: ProgressModel) -> float:
     its share - the line a job can keep to there, not the one it would keep alone. Where the
     plan's slots name their uses (v3), the GPUs its uses hold at once on a slot, as its
     progress counts them."""
-    held = [sum(v.gpus for v in works if v.job == p.job and v.start <= u.start < v.end)
-            * p.speed.get(pool, 0.0) for (pool, _slot), works in model.mix.uses.items()
-            for u in works if u.job == p.job]
+    held = []
+    for (pool, _slot), works in model.mix.uses.items():
+        mine = [w for w in works if w.job == p.job]
+        held += [sum(v.gpus for v in mine if v.start <= u.start < v.end)
+                 * p.speed.get(pool, 0.0) for u in mine]
     return max(held or [gpus * p.speed.get(pool, 0.0)
                         for pool, by_job in model.mix.pool_gpus.items()
                         for job, gpus in by_job.items() if job == p.job], default=0.0)
