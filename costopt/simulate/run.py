@@ -5,8 +5,9 @@ At each moment that can change something, in time order:
 1. the in-process EC2 (:class:`~costopt.simulate.ec2.SimulatedEc2`) takes the traces' counts
    for that moment, interrupting spot instances beyond them;
 2. when a slot starts or ends there, an instance was interrupted, capacity came back to a
-   pool that was left short, a pool's hold after a refusal runs out (as written, the slot
-   goes back to spot then), or the policy asked to review then (``review_seconds``), the
+   pool that was left short (refused at the last tick, or held unavailable since: spot that
+   comes back while it is held is looked at again at its next rise), or the policy asked
+   to review then (``review_seconds``), the
    policy gives the schedule to follow and
    :func:`~costopt.orchestrate.apply.apply_plan` reconciles towards it (``--yes``), writing
    an in-memory ledger exactly as ``apply`` writes its own.
@@ -181,15 +182,13 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
                 in_force.append(InForce(moment, new.plan_id, progress_model(
                     new, workload_of(new.resumes, workload), catalog)))
                 later = {m for p in new.fleet for s in p.slots
-                         for m in (s.start, s.end) if moment < m <= end}
-            else:
-                later = set()
-            later |= {m for m in controller.offerings.held(moment).values() if m <= end}
-            for m in later - always:  # a new plan's slot boundaries, the end of a hold
-                heapq.heappush(queue, (m, []))
-            always |= later
+                         for m in (s.start, s.end) if moment < m <= end} - always
+                always |= later
+                for m in later:
+                    heapq.heappush(queue, (m, []))
             reconciles += len(outcome.applied)
-            short = {a.pool for a in outcome.applied[-1].capacity_refused}
+            held = controller.offerings.held(moment)  # still short until it is tried again
+            short = {a.pool for a in outcome.applied[-1].capacity_refused} | (short & set(held))
         runs = runs_from_ledger(ledger.runtimes(start, end), ledger.interruptions(start, end),
                                 end)
         jobs = whole_progress(model, in_force, runs, fleet.served, end)
