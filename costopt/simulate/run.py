@@ -5,9 +5,9 @@ At each moment that can change something, in time order:
 1. the in-process EC2 (:class:`~costopt.simulate.ec2.SimulatedEc2`) takes the traces' counts
    for that moment, interrupting spot instances beyond them;
 2. when a slot starts or ends there, an instance was interrupted, capacity came back to a
-   pool that was left short (refused at the last tick, or held unavailable since: spot that
-   comes back while it is held is looked at again at its next rise), or the policy asked
-   to review then (``review_seconds``), the
+   pool that was left short (refused at the last tick, or held unavailable since: at the
+   end of its hold if its trace holds capacity then, else at its next rise), or the policy
+   asked to review then (``review_seconds``), the
    policy gives the schedule to follow and
    :func:`~costopt.orchestrate.apply.apply_plan` reconciles towards it (``--yes``), writing
    an in-memory ledger exactly as ``apply`` writes its own.
@@ -161,6 +161,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
     in_force = [InForce(start, plan.plan_id, model)]
     try:
         short: set[str] = set()  # pools left without an instance they wanted
+        hold_ends: dict[datetime, set[str]] = {}  # when a short pool's hold runs out
         reconciles = interrupted = 0
         moments = _moments(sources, always, start, end)
         queue = list(moments)  # sorted; a new plan's slot boundaries join it as they come
@@ -174,6 +175,8 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
                 lost += fleet.set_capacity(pool, count)
                 came_back |= pool in short and (before is None or count > before)
             interrupted += lost
+            came_back |= any(fleet.capacity.get(pool, 1) > 0
+                             for pool in hold_ends.pop(moment, set()) & short)
             if not (lost or came_back or moment in always):
                 continue
             outcome = controller.tick(moment)
@@ -189,6 +192,10 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             reconciles += len(outcome.applied)
             held = controller.offerings.held(moment)  # still short until it is tried again
             short = {a.pool for a in outcome.applied[-1].capacity_refused} | (short & set(held))
+            for pool in short & set(held):
+                if held[pool] <= end and pool not in hold_ends.get(held[pool], set()):
+                    hold_ends.setdefault(held[pool], set()).add(pool)
+                    heapq.heappush(queue, (held[pool], []))
         runs = runs_from_ledger(ledger.runtimes(start, end), ledger.interruptions(start, end),
                                 end)
         jobs = whole_progress(model, in_force, runs, fleet.served, end)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from sim_cases import at, hourly, one_job, planned, prices, stretched
+from sim_cases import SPOT, T0, at, hourly, one_job, planned, prices, stretched
 
+from costopt.core.pool_ids import parse_pool_id
 from costopt.errors import InputFileError
 from costopt.orchestrate.policy import Desired
 from costopt.simulate.run import simulate
+from costopt.traces import PoolTrace, Trace
 
 # The plan carried out exactly, without re-plans: what these hand-worked cases check.
 
@@ -52,6 +55,24 @@ def test_an_outage_moves_the_slot_to_on_demand_and_back_once_spot_runs() -> None
     assert job.met_deadline
     assert sim.realised_usd == pytest.approx(16.0)
     assert sim.launches == 5  # spot, spot and spot refused then on-demand; spot at 05:00
+
+
+def test_spot_back_while_its_pool_is_held_is_taken_when_the_hold_ends() -> None:
+    # Risk's one-job case, smallest: half-hour ticks, no spot 00:00-00:30, then spot all day.
+    # 00:00 spot refused (2 tries): on-demand (fallback), the pool held until 01:00. 00:30
+    # spot comes back while held: nothing to do. 01:00 the hold ends with spot there: a spot
+    # instance replaces the on-demand one. (Once, nothing looked again until the slot's end:
+    # on-demand 00:00-12:00, 36 USD.) Work: on-demand 00:10-01:00 = 0.8333, spot from 01:10
+    # the other 9.1667: done 10:20. Cost: 1 h x 3 + 11 h of spot to the slot's end x 1 = 14.
+    w, cat = one_job(10), prices()
+    trace = PoolTrace(parse_pool_id(SPOT), "hand.json", T0,
+                      Trace(1800.0, np.asarray([0] + [1] * 47, dtype=np.int64)))
+    sim = simulate(stretched(w, cat, 12), workload=w, catalog=cat, traces=[trace],
+                   replan=False)
+    (job,) = sim.jobs.values()
+    assert [(r.market, r.start, r.end) for r in sim.runs] == [
+        ("on_demand", at(0), at(1)), ("spot", at(1), at(12))]
+    assert job.finished_at == at(10 + 1 / 3) and sim.realised_usd == pytest.approx(14.0)
 
 
 def test_without_on_demand_the_slot_waits_for_spot_to_come_back() -> None:
