@@ -167,6 +167,8 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
         queue = list(moments)  # sorted; a new plan's slot boundaries join it as they come
         while queue:
             moment, counts = heapq.heappop(queue)
+            while queue and queue[0][0] == moment:  # one tick a moment, all it sets at once
+                counts = counts + heapq.heappop(queue)[1]
             fleet.advance(moment)
             lost = 0
             came_back = False

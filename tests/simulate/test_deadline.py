@@ -79,9 +79,10 @@ def test_no_deadline_missed_and_no_dearer_than_uniform_progress_on_any_trace() -
 
 
 def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
-    # The plan carried out as written (no re-plan) keeps a slot on on-demand once spot fails,
-    # until the slot ends at 48 h: the setup and lost work it never planned for leave the job
-    # short; the deadline policy runs on past the plan's slots and finishes.
+    # The plan carried out as written (no re-plan) falls back to on-demand when spot fails
+    # and goes back to spot once the pool's hold is out, until the slot ends at 48 h: the
+    # setup and lost work it never planned for leave the job short; the deadline policy runs
+    # on past the plan's slots and finishes (paying more: on-demand while behind its line).
     w, cat = issue_job(), prices()
     plan = planned(w, cat)
     traces = [PoolTrace(parse_pool_id(SPOT), "t.json", T0, synth(SynthSpec(0.5, 4.0, 0.2, 72, 1)))]
@@ -89,7 +90,6 @@ def test_the_plan_as_written_misses_the_deadline_where_spot_fails() -> None:
     ours = simulate(plan, workload=w, catalog=cat, traces=traces, policy=POLICIES["deadline"])
     assert not next(iter(follow.jobs.values())).met_deadline
     assert next(iter(ours.jobs.values())).met_deadline
-    assert ours.realised_usd < follow.realised_usd
 
 
 def test_the_controller_meets_the_deadline_where_spot_fails() -> None:
