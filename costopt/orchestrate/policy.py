@@ -80,17 +80,17 @@ def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until
                  leave_out: frozenset[str] = frozenset()) -> float:
     """Work (reference GPU-hours) the plan does for ``job`` in ``[at, until)`` on its pools
     but those left out: on a pool whose slots name their uses (v3) and whose speed for the
-    job the plan records, the job's uses there (GPUs x speed x hours, as progress credits
-    them: :func:`~costopt.orchestrate.progress.run_shares`); elsewhere each period's
-    assignment spread evenly over it."""
+    job the plan records, the job's uses there as written (GPUs x speed x hours; progress
+    credits them the same way: :func:`~costopt.orchestrate.progress.run_shares`);
+    elsewhere each period's assignment spread evenly over it."""
     by_uses: dict[str, float] = {}
-    for (pool, _slot), works in mix.uses.items():
-        speed = plan.speed(job, pool)
-        if pool in leave_out or speed is None:
+    for pool in plan.fleet:
+        speed = plan.speed(job, pool.pool)
+        if pool.pool in leave_out or speed is None or not any(s.uses for s in pool.slots):
             continue
-        by_uses[pool] = by_uses.get(pool, 0.0) + sum(
-            w.gpus * speed * max(0.0, (min(until, w.end) - max(at, w.start)).total_seconds())
-            for w in works if w.job == job) / 3600
+        by_uses[pool.pool] = sum(
+            u.gpus * speed * max(0.0, (min(until, u.end) - max(at, u.start)).total_seconds())
+            for s in pool.slots for u in s.uses if u.job == job) / 3600
     work = sum(by_uses.values())
     for a in plan.assignments:
         if a.job != job or a.pool in leave_out or a.pool in by_uses:

@@ -186,8 +186,12 @@ class PlanMix:
             for slot in fleet_pool.slots:
                 if slot.uses:
                     key = (fleet_pool.pool, slot.slot)
+                    working = slot.setup_end or slot.start  # a use from then begins with
+                    # the slot: the setup is the run's own, from its start (a run taken
+                    # over from an older plan works on at once)
                     uses.setdefault(key, []).extend(
-                        SlotWork(u.job, float(u.gpus), u.start, u.end) for u in slot.uses)
+                        SlotWork(u.job, float(u.gpus), slot.start if u.start <= working
+                                 else u.start, u.end) for u in slot.uses)
                     spans.setdefault(key, []).append((slot.start, slot.end))
         return cls(starts, end, gpus, tuple(owned), pool_gpus,
                    {key: tuple(works) for key, works in uses.items()},

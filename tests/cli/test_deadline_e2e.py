@@ -138,8 +138,8 @@ def test_watch_goes_on_demand_when_behind_and_back_to_spot(planned: Path, tmp_pa
                                 obj=env(Faults()))
     (job,) = json.loads(status.output)["jobs"]
     assert job["done_gpu_hours"] == pytest.approx(4.0)
-    # Planned by 07:00: the plan's 10 GPU-h spread over its one 24-hour period: 7/24 x 10.
-    assert job["planned_by_now_gpu_hours"] == pytest.approx(10 * 7 / 24, abs=1e-4)
+    # Planned by 07:00: the plan's slot uses 1 GPU for train from 00:10 (after setup): 6.8333.
+    assert job["planned_by_now_gpu_hours"] == pytest.approx(7 - 1 / 6, abs=1e-4)
 
 
 def test_progress_of_an_unknown_job_is_a_clear_error(planned: Path, tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_watch_waits_out_a_refusal_and_replans_once_behind(planned: Path, tmp_pa
     use1-az1 is held until 01:00 - a short hold, waited out without a re-plan.
     04:00: nothing done. The line needs 10 / (24 - 2 x 0.6667) = 0.4412 of the time left,
     the job 10 / (24 - 4 - 0.6667) = 0.5172: behind - the slot runs on-demand (a swap). It is
-    behind its plan too (10 GPU-h spread over the 24-hour period: 1.67 by 04:00, more than
+    behind its plan too (its slot's use of 1 GPU from 00:10: 3.83 by 04:00, more than
     5 % of 10 + 0.67), and use1-az1 is no longer held: re-planned from 04:00 (plan 2), which
     claims the on-demand instance.
     09:00: spot is back (since 05:00). On-demand has done 5 h less 10 min of setup = 4.8333
@@ -214,7 +214,7 @@ def test_watch_waits_out_a_refusal_and_replans_once_behind(planned: Path, tmp_pa
     assert result.exit_code == 0, result.output
     assert "replanned: aws:us-east-1:p3.2xlarge:spot:use1-az1 has no spot" not in result.output
     assert result.output.count("replanned:") == 1
-    assert "replanned: train is 1.67 GPU-h behind its planned progress and its pace line" \
+    assert "replanned: train is 3.83 GPU-h behind its planned progress and its pace line" \
         in result.output
     assert len(list(planned.parent.glob("plan.*.json"))) == 1
     with Ledger.open(state) as ledger:

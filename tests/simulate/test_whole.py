@@ -75,8 +75,9 @@ def test_two_jobs_laid_out_one_after_the_other_are_scored_by_their_slots_uses() 
     relaunch's fallback in use1-az2 for use1-az1's slot is ended at once by the takeover:
     a run of no time). By hand:
     - use1-az1, 00:00-03:00 (3 USD): all train's (its only use then);
-    - use1-az2, 03:00-12:50 (9.8333 h, 11.80 USD): uses of train 7.6667 GPU-h, short 2:
-      train 9.8333 x 7.6667 / 9.6667 = 7.7989 h, short 2.0345 h;
+    - use1-az2, 03:00-12:50 (9.8333 h, 11.80 USD): train's use from the slot's start (its
+      first: the setup is the run's) 03:00-10:50, 7.8333 h on 1 GPU, short's 2 h: train
+      7.8333 h, short 2 h;
     - train done 10:50, short 12:50 - each as its own use ends, neither behind its line nor
       done early while the other works (no second re-plan, no on-demand);
     - 3 + 11.80 = 14.80 USD, all of it the two jobs'."""
@@ -93,8 +94,8 @@ def test_two_jobs_laid_out_one_after_the_other_are_scored_by_their_slots_uses() 
     assert sim.replans == 1 and all(r.market == "spot" for r in sim.runs)
     train, short = sim.jobs["train"], sim.jobs["short"]
     assert (train.finished_at, short.finished_at) == (at(10 + 50 / 60), at(12 + 50 / 60))
-    assert train.spot_hours == pytest.approx(3 + 9 + 50 / 60 - 2 * (9 + 50 / 60) / (9 + 2 / 3))
-    assert short.spot_hours == pytest.approx(2 * (9 + 50 / 60) / (9 + 2 / 3))
+    assert train.spot_hours == pytest.approx(3 + 7 + 50 / 60)
+    assert short.spot_hours == pytest.approx(2.0)
     assert train.on_demand_hours == short.on_demand_hours == 0.0
     assert sim.cloud_usd == pytest.approx(3 + (9 + 50 / 60) * 1.2)
     assert sim.unattributed_usd == pytest.approx(0.0, abs=1e-9)
