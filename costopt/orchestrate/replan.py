@@ -22,7 +22,6 @@ from costopt.planfile import PlanDocument, plan_id_for
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 
-
 REPLAN_TOLERANCES = Tolerances(mip_rel_gap=0.01, short_hours=5 / 60)
 """How close to exact a re-plan solves (``make_plan``'s ``tolerances``; ``plan`` is exact).
 
