@@ -117,10 +117,14 @@ class Tolerances:
     (``_Model.within_limits``). ``short_hours``: gang-hours of a job (over all its pools and
     runs of periods) the fleet's layout may leave unplaced and the plan still count as laid
     out: the layout loop (``_Model.laid_out``) stops there, and ``layout_shortfalls`` does not
-    report it. The defaults are exact: ``plan`` makes the plan a team commits to."""
+    report it. ``solves``: the most times the layout loop solves the model; then the
+    solution that left least short beyond ``short_hours`` stands (the last of equals), and
+    what it leaves short is reported as usual (None: no limit). The defaults are exact:
+    ``plan`` makes the plan a team commits to."""
 
     mip_rel_gap: float = MIP_REL_GAP
     short_hours: float = 0.0
+    solves: int | None = None
 
 
 EXACT = Tolerances()
@@ -305,7 +309,8 @@ class _Model:
         (``model.py``, 8) and is solved again. Where no row is learned and no job is kept
         to one pool (below), the pools left short are taken to fill a smaller share of
         their GPUs at once (``_filled``: the LP's packing bought too little) and the model
-        is solved again, at most ``FILL_STEPS`` times, and only while each lowering leaves
+        is solved again, at most ``FILL_STEPS`` times (and at most ``tolerances.solves``
+        solves in all, :class:`Tolerances`), and only while each lowering leaves
         less short than the one before: where it shrank nothing, the solution before it
         stands (as short, and no dearer: the lowered model asks more instance time). What
         is short then stays short, and the plan is infeasible for it (``layout_shortfalls``).
@@ -321,6 +326,10 @@ class _Model:
         unfilled: tuple[float, tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
                                      frozenset[tuple[int, int]]]] | None = None
         # (gang-hours short, the solution) before the last lowering of ``filled``
+        least: tuple[float, tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
+                                  frozenset[tuple[int, int]]]] | None = None
+        # the solution that left least short so far, for ``tolerances.solves``
+        solves = 0
         while True:
             lp, sol = model.within_limits(elastic=elastic)
             if before is not None and _worse(lp, sol, before[0], before[1]):
@@ -332,8 +341,13 @@ class _Model:
                                     self.pairs, lp, sol.x)
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
                                                  sol.x)
+            short = _short_hours(fleet, self.tolerances.short_hours)
+            if least is None or short <= least[0]:
+                least = (short, (lp, sol, fleet, learned))
+            solves += 1
+            if self.tolerances.solves is not None and solves >= self.tolerances.solves:
+                return least[1]
             if learned == model.layout:
-                short = _short_hours(fleet, self.tolerances.short_hours)
                 if not short:
                     return lp, sol, fleet, learned
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)

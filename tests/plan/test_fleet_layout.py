@@ -235,3 +235,21 @@ def test_a_layout_short_within_the_tolerance_counts_as_laid_out() -> None:
     assert sum(pool.short.values()) == pytest.approx(6.0, abs=1e-3)
     replanned = make_plan(w, cat, tolerances=REPLAN_TOLERANCES)
     assert replanned.total_usd == pytest.approx(exact.total_usd, abs=0.01)
+
+
+def test_a_layout_loop_held_to_a_number_of_solves_keeps_the_least_short() -> None:
+    """The same case: exact, the loop solves three times (6 h of j2's gangs short on 30
+    instance-hours, then 0.29 h short on 35.71, then none, 797.04 USD). Held to one solve,
+    the first stands, its 6 h short reported: 6 h x 3 GPUs = 18 GPU-hours of j2, 658.80
+    USD. Held to two, the second, less short (0.29 h x 3 = 0.86 GPU-hours) and dearer."""
+    w, cat = p4d_only([{"name": f"j{i}", "gpus": 3, "gpu_hours": 60, "speed": A100}
+                       for i in range(3)])
+    first = make_plan(w, cat, tolerances=Tolerances(solves=1))
+    assert first.total_usd == pytest.approx(30 * 21.96, abs=0.01)
+    assert only_shortfall(first).job == "j2"
+    assert only_shortfall(first).gpu_hours == pytest.approx(18.0, abs=1e-3)
+    second = make_plan(w, cat, tolerances=Tolerances(solves=2))
+    assert 30 * 21.96 < second.total_usd < make_plan(w, cat).total_usd
+    assert 0 < only_shortfall(second).gpu_hours < 18.0
+    assert make_plan(w, cat, tolerances=Tolerances(solves=3)).total_usd == \
+        pytest.approx(make_plan(w, cat).total_usd, abs=0.01)
