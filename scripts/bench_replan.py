@@ -8,10 +8,12 @@ are, and the dearest: their layout comes up short), the remaining workload from
 ``resume.resumed_workload``, one spot pool of the plan's fleet held unavailable for the
 next 3 hours (``held_caps``: a refusal, the most common event), and ``make_plan`` of the
 rest with the caps, no pruning and the re-plan's tolerances (``REPLAN_TOLERANCES``; with
-``--exact``, ``plan``'s: the figures before them). Printed per re-plan: CPU-seconds of this process
-(``time.process_time``, what a risk scenario pays whatever else the machine runs), wall
-seconds, the LP solves (``solve.solve`` calls), the HiGHS runs inside them and the plan's
-total (USD). Figures are printed, never asserted.
+``--exact``, ``plan``'s: the figures before them). Printed per re-plan: CPU-seconds of
+this process (``time.process_time``, what a risk scenario pays whatever else the machine
+runs), wall seconds, the LP solves (``solve.solve`` calls), the HiGHS runs inside them, the
+plan's total (USD) and the work it leaves short (reference GPU-hours: the plan of an
+infeasible rest is the cheaper the more it leaves undone). Figures are printed, never
+asserted.
 
     python scripts/bench_replan.py
     python scripts/bench_replan.py --profile   # and the top of a cProfile of the re-plans
@@ -114,6 +116,7 @@ def main() -> None:
                   f"{held and next(iter(held)) or 'nothing'} held): {seconds:.2f} CPU-s, "
                   f"{time.perf_counter() - wall:.2f} s; {solves} LP solves, {runs} HiGHS "
                   f"runs; {result.total_usd:,.2f} USD ({result.status}, "
+                  f"{sum(f.gpu_hours for f in result.shortfalls):,.2f} GPU-h short, "
                   f"{result.solved_periods} periods solved)")
     print(f"mean re-plan: {total_cpu / replans:.2f} CPU-s over {replans} (target < 0.5 on "
           "the example)")
