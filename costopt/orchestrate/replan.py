@@ -22,8 +22,7 @@ from costopt.planfile import PlanDocument, plan_id_for
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 
-REPLAN_TOLERANCES = Tolerances(mip_rel_gap=0.01, short_hours=5 / 60, solves=6,
-                               first_laid_out=True)
+REPLAN_TOLERANCES = Tolerances(mip_rel_gap=0.01, short_hours=5 / 60, solves=6)
 """How close to exact a re-plan solves (``make_plan``'s ``tolerances``; ``plan`` is exact).
 
 A re-plan is made under uncertainty and is itself replaced at the next event (the example

@@ -119,17 +119,12 @@ class Tolerances:
     out: the layout loop (``_Model.laid_out``) stops there, and ``layout_shortfalls`` does not
     report it. ``solves``: the most times the layout loop solves the model; then the
     solution that left least short beyond ``short_hours`` stands (the last of equals), and
-    what it leaves short is reported as usual (None: no limit). ``first_laid_out``: the
-    first solution whose fleet lays every job out (to ``short_hours``) stands, though the
-    LP's ``layout`` rows learned from it are violated: the fleet buys the instance time
-    those rows ask (``fleet_schedule``, ``apart_needs``) and the plan costs what the fleet
-    pays; learning them would only let the LP look for a cheaper split. The defaults are
-    exact: ``plan`` makes the plan a team commits to."""
+    what it leaves short is reported as usual (None: no limit). The defaults are exact:
+    ``plan`` makes the plan a team commits to."""
 
     mip_rel_gap: float = MIP_REL_GAP
     short_hours: float = 0.0
     solves: int | None = None
-    first_laid_out: bool = False
 
 
 EXACT = Tolerances()
@@ -352,8 +347,6 @@ class _Model:
             solves += 1
             if self.tolerances.solves is not None and solves >= self.tolerances.solves:
                 return least[1]
-            if not short and self.tolerances.first_laid_out:
-                return lp, sol, fleet, learned
             if learned == model.layout:
                 if not short:
                     return lp, sol, fleet, learned
