@@ -109,6 +109,28 @@ class Purchase:
 
 
 @dataclass(frozen=True)
+class Tolerances:
+    """How close to exact ``make_plan`` solves.
+
+    ``mip_rel_gap``: relative gap to its proven bound within which a MILP (integer instance
+    counts, servers to buy) stops, and within which a rounded solution counts as the optimum
+    (``_Model.within_limits``). ``short_hours``: gang-hours of a job (over all its pools and
+    runs of periods) the fleet's layout may leave unplaced and the plan still count as laid
+    out: the layout loop (``_Model.laid_out``) stops there, and ``layout_shortfalls`` does not
+    report it. ``solves``: the most times the layout loop solves the model; then the
+    solution that left least short beyond ``short_hours`` stands (the last of equals), and
+    what it leaves short is reported as usual (None: no limit). The defaults are exact:
+    ``plan`` makes the plan a team commits to."""
+
+    mip_rel_gap: float = MIP_REL_GAP
+    short_hours: float = 0.0
+    solves: int | None = None
+
+
+EXACT = Tolerances()
+
+
+@dataclass(frozen=True)
 class PlanResult:
     """A solved plan: what runs where and when, what it costs, and what binds."""
 
@@ -171,7 +193,8 @@ class PlanResult:
 def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAULT_SOLVER,
               source: str = "workload", time_limit_s: float | None = None,
               prune: bool = True, merge: bool = True,
-              u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
+              u_upper: Mapping[tuple[str, int], float] | None = None,
+              tolerances: Tolerances = EXACT) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
@@ -180,7 +203,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     unless ``prune`` is False; runs of identical periods are solved as one
     (``aggregate.py``; exact) unless ``merge`` is False. ``u_upper`` caps cloud
     instance-hours per (pool id, period) (see :func:`~costopt.plan.model.build_model`);
-    pruning knows nothing of it."""
+    pruning knows nothing of it. ``tolerances``: how close to exact (:class:`Tolerances`)."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -200,7 +223,8 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     issues = size_issues(workload, pools, pairs)
     if issues:  # a model this size would take hours to build and solve: say so now
         raise WorkloadError(source, issues)
-    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper)
+    result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper,
+                   tolerances)
     result = replace(result, spot_zone_prices=zone_prices,
                      notes=result.notes + over_quota_notes(pools)
                      + over_bid_notes(pools, workload.cloud.spot_max_price_ratio
@@ -211,7 +235,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
-                    solver, time_limit_s, merge, u_upper)
+                    solver, time_limit_s, merge, u_upper, tolerances)
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
@@ -231,11 +255,13 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
           solver: str, time_limit_s: float | None, merge: bool,
-          u_upper: Mapping[tuple[str, int], float] | None = None) -> PlanResult:
+          u_upper: Mapping[tuple[str, int], float] | None = None,
+          tolerances: Tolerances = EXACT) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
     agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
-    model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s, clock)
+    model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s,
+                   tolerances, clock)
     status = "optimal"
     laid = model.laid_out(elastic=False) if not notes else None
     if laid is None or laid[1].status is SolveStatus.INFEASIBLE:
@@ -247,7 +273,7 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     lp, sol, fleet, _learned = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes, fleet)
-    unfit = layout_shortfalls(workload, pools, pairs, fleet)
+    unfit = layout_shortfalls(workload, pools, pairs, fleet, tolerances.short_hours)
     if unfit:  # the loop's last re-solve still buys too little instance time to lay out
         result = replace(result, status="infeasible", shortfalls=result.shortfalls + unfit)
     result.timings.update(clock.seconds)
@@ -266,6 +292,7 @@ class _Model:
     agg: Aggregation | None
     solver: str
     time_limit_s: float | None
+    tolerances: Tolerances
     clock: _StageClock
     layout: frozenset[tuple[int, int]] = frozenset()
     kept: frozenset[tuple[int, int, int]] = frozenset()
@@ -282,7 +309,8 @@ class _Model:
         (``model.py``, 8) and is solved again. Where no row is learned and no job is kept
         to one pool (below), the pools left short are taken to fill a smaller share of
         their GPUs at once (``_filled``: the LP's packing bought too little) and the model
-        is solved again, at most ``FILL_STEPS`` times, and only while each lowering leaves
+        is solved again, at most ``FILL_STEPS`` times (and at most ``tolerances.solves``
+        solves in all, :class:`Tolerances`), and only while each lowering leaves
         less short than the one before: where it shrank nothing, the solution before it
         stands (as short, and no dearer: the lowered model asks more instance time). What
         is short then stays short, and the plan is infeasible for it (``layout_shortfalls``).
@@ -298,6 +326,10 @@ class _Model:
         unfilled: tuple[float, tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
                                      frozenset[tuple[int, int]]]] | None = None
         # (gang-hours short, the solution) before the last lowering of ``filled``
+        least: tuple[float, tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
+                                  frozenset[tuple[int, int]]]] | None = None
+        # the solution that left least short so far, for ``tolerances.solves``
+        solves = 0
         while True:
             lp, sol = model.within_limits(elastic=elastic)
             if before is not None and _worse(lp, sol, before[0], before[1]):
@@ -309,13 +341,20 @@ class _Model:
                                     self.pairs, lp, sol.x)
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
                                                  sol.x)
+            short = _short_hours(fleet, self.tolerances.short_hours)
+            if least is None or short <= least[0]:
+                least = (short, (lp, sol, fleet, learned))
+            solves += 1
+            if self.tolerances.solves is not None and solves >= self.tolerances.solves:
+                return least[1]
             if learned == model.layout:
+                if not short:
+                    return lp, sol, fleet, learned
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
-                    short = _short_hours(fleet)
                     if unfilled is not None and short >= unfilled[0] - EPS:
                         return unfilled[1]  # the lowering shrank nothing
-                    if not short or model.fill_steps >= FILL_STEPS:
+                    if model.fill_steps >= FILL_STEPS:
                         return lp, sol, fleet, learned
                     filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
                                      run_periods(lp.runs))
@@ -345,7 +384,8 @@ class _Model:
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
 
     def _solve(self, lp: LinearProgram) -> Solution:
-        return _checked(self.clock.run("solve", solve, lp, self.solver, self.time_limit_s))
+        return _checked(self.clock.run("solve", solve, lp, self.solver, self.time_limit_s,
+                                       self.tolerances.mip_rel_gap))
 
     def within_limits(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
         """The optimum whose fleet stays within every concurrency limit at every instant.
@@ -356,7 +396,8 @@ class _Model:
         2. Else round: cap each pool of an exceeded (limit, run) at whole instances that
            fit the limit (dropping the instance that carries the fewest hours) and solve
            again. A solution within the limits that costs what the relaxation cost is the
-           optimum (the relaxation's cost is a lower bound; to the MILP's relative gap).
+           optimum (the relaxation's cost is a lower bound; to the MILP's relative gap,
+           ``tolerances.mip_rel_gap``).
            (Not where a multi-node job's gangs are among the instances: rounding counts
            none.)
         3. Else integer counts (``running``, and ``lanes`` of gangs) for every run of
@@ -386,7 +427,8 @@ class _Model:
             excess = concurrency_excess(w, pools, trial, tsol.x)
             seen |= excess
             if not excess:
-                if float(trial.cost @ tsol.x) <= bound + ROUNDING_TOLERANCE * max(1.0, abs(bound)):
+                gap = self.tolerances.mip_rel_gap
+                if float(trial.cost @ tsol.x) <= bound + gap * max(1.0, abs(bound)):
                     return trial, tsol
                 break
         counted = frozenset(key for key in terms if key[0] in {g for g, _t in seen})
@@ -408,16 +450,22 @@ class _Model:
 
 
 def layout_shortfalls(w: Workload, pools: Pools, pairs: list[Eligible],
-                      fleet: tuple[PoolSchedule, ...]) -> tuple[Shortfall, ...]:
+                      fleet: tuple[PoolSchedule, ...],
+                      accepted_hours: float = 0.0) -> tuple[Shortfall, ...]:
     """The work the fleet's layout could not place, per job and pool: what the layout loop
-    (``_Model.laid_out``) left short after its last re-solve. Each gang-hour short is
-    ``gpus`` GPU-hours at the job's work per GPU-hour on the pool (reference GPU-hours)."""
+    (``_Model.laid_out``) left short after its last re-solve, but for the jobs short of at
+    most ``accepted_hours`` gang-hours in all (``Tolerances.short_hours``). Each gang-hour
+    short is ``gpus`` GPU-hours at the job's work per GPU-hour on the pool (reference
+    GPU-hours)."""
     index = {pool.id: p for p, pool in enumerate(pools.all)}
     names = {job.name: j for j, job in enumerate(w.jobs)}
     rate = {(e.job, e.pool): e.work_per_gpu_hour for e in pairs}
     short: dict[tuple[str, str], tuple[float, int]] = {}  # (job, pool) -> (h, first period)
+    beyond = _short_jobs(fleet, accepted_hours)
     for schedule in fleet:
         for (first, name), hours in sorted(schedule.short.items()):
+            if name not in beyond:
+                continue
             had, since = short.get((name, schedule.pool), (0.0, first))
             short[(name, schedule.pool)] = (had + hours, min(since, first))
     out = []
@@ -484,11 +532,6 @@ def _worse(lp: LinearProgram, sol: Solution, lp0: LinearProgram, sol0: Solution)
 
 ROUNDING_TRIES = 3
 """Rounded instance counts tried before integer counts (each an LP solve)."""
-
-
-ROUNDING_TOLERANCE = MIP_REL_GAP
-"""Relative: a rounded solution costing at most this above the relaxation's optimum (a lower
-bound) is the optimum, to the same gap the MILP solvers are held to."""
 
 
 def _rounded_caps(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
@@ -830,6 +873,18 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
                  for _p, s in sorted(best.items()))
 
 
-def _short_hours(schedules: Iterable[PoolSchedule]) -> float:
-    """Gang-hours the schedules' layouts could not carry, over all pools."""
-    return sum(h for s in schedules for h in s.short.values())
+def _short_jobs(schedules: Iterable[PoolSchedule], accepted_hours: float = 0.0
+                ) -> dict[str, float]:
+    """Job -> gang-hours the schedules' layouts could not carry of it, over all pools, for
+    the jobs short of more than ``accepted_hours``."""
+    short: dict[str, float] = {}
+    for s in schedules:
+        for (_first, name), hours in s.short.items():
+            short[name] = short.get(name, 0.0) + hours
+    return {name: hours for name, hours in short.items() if hours > accepted_hours}
+
+
+def _short_hours(schedules: Iterable[PoolSchedule], accepted_hours: float = 0.0) -> float:
+    """Gang-hours the schedules' layouts could not carry, over all pools and the jobs short
+    of more than ``accepted_hours``."""
+    return sum(_short_jobs(schedules, accepted_hours).values())

@@ -34,7 +34,8 @@ SIMPLEX_DUAL, SIMPLEX_PRIMAL = 1, 4  # HiGHS option simplex_strategy
 PRICING_TOLERANCE = 1e-7  # USD: a column joins when its reduced cost is below minus this
 MIP_REL_GAP = 1e-6
 """Both solvers stop a MILP (integer instance counts, servers to buy) within this relative
-gap of the proven bound, so that CBC and HiGHS agree on its optimum."""
+gap of the proven bound, so that CBC and HiGHS agree on its optimum (by default: a re-plan
+accepts a wider gap, ``orchestrate/replan.py``)."""
 
 
 class SolveStatus(str, Enum):
@@ -59,12 +60,13 @@ class Solution:
 
 
 def solve(lp: LinearProgram, solver: str = DEFAULT_SOLVER,
-          time_limit_s: float | None = None) -> Solution:
-    """Solve ``lp`` with ``solver`` (``cbc`` or ``highs``)."""
+          time_limit_s: float | None = None, mip_rel_gap: float = MIP_REL_GAP) -> Solution:
+    """Solve ``lp`` with ``solver`` (``cbc`` or ``highs``); a MILP to ``mip_rel_gap``
+    (relative) of its proven bound."""
     if solver == "cbc":
-        return _solve_cbc(lp, time_limit_s)
+        return _solve_cbc(lp, time_limit_s, mip_rel_gap)
     if solver == "highs":
-        return _solve_highs(lp, time_limit_s)
+        return _solve_highs(lp, time_limit_s, mip_rel_gap)
     raise SolverError(f"unknown solver {solver!r}; valid: {', '.join(SOLVERS)}")
 
 
@@ -76,7 +78,7 @@ def _rows_by_index(lp: LinearProgram) -> list[tuple[np.ndarray, np.ndarray]]:
             for r in range(lp.num_rows)]
 
 
-def _solve_cbc(lp: LinearProgram, time_limit_s: float | None) -> Solution:
+def _solve_cbc(lp: LinearProgram, time_limit_s: float | None, mip_rel_gap: float) -> Solution:
     import pulp
 
     prob = pulp.LpProblem("costopt", pulp.LpMinimize)
@@ -100,7 +102,7 @@ def _solve_cbc(lp: LinearProgram, time_limit_s: float | None) -> Solution:
             prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintLE, name, float(hi)))
     with tempfile.TemporaryDirectory(prefix="costopt-cbc-") as tmp:
         cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, keepFiles=False,
-                                gapRel=MIP_REL_GAP if lp.integer.any() else None)
+                                gapRel=mip_rel_gap if lp.integer.any() else None)
         cmd.tmpDir = tmp
         prob.solve(cmd)
     x = np.array([v.varValue or 0.0 for v in xs], dtype=float)
@@ -122,7 +124,8 @@ def _csc(n_cols: int, rows: np.ndarray, cols: np.ndarray,
     return starts.astype(np.int32), rows[order].astype(np.int32), vals[order]
 
 
-def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
+def _solve_highs(lp: LinearProgram, time_limit_s: float | None,
+                 mip_rel_gap: float) -> Solution:
     """HiGHS through highspy, with rows and columns generated as they are needed.
 
     Lazy rows (the wall-time rows) start out of the model, and so do the columns that are
@@ -138,7 +141,7 @@ def _solve_highs(lp: LinearProgram, time_limit_s: float | None) -> Solution:
     re-plan, each slower than the one MILP with every row (``scripts/bench_replan.py``)."""
     import highspy
 
-    master = _HighsMaster(lp, time_limit_s)
+    master = _HighsMaster(lp, time_limit_s, mip_rel_gap)
     ms = highspy.HighsModelStatus
     while True:
         master.run()
@@ -200,7 +203,8 @@ class _HighsMaster:
     ``col_pos``/``row_pos`` map a column/row of ``lp`` to its position in HiGHS (-1: not
     there yet)."""
 
-    def __init__(self, lp: LinearProgram, time_limit_s: float | None) -> None:
+    def __init__(self, lp: LinearProgram, time_limit_s: float | None,
+                 mip_rel_gap: float) -> None:
         import highspy
 
         self.lp = lp
@@ -241,7 +245,7 @@ class _HighsMaster:
         if time_limit_s is not None:
             self.highs.setOptionValue("time_limit", float(time_limit_s))
         if mip:
-            self.highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
+            self.highs.setOptionValue("mip_rel_gap", mip_rel_gap)
         self.highs.passModel(model)
 
     @property
