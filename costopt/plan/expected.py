@@ -18,10 +18,11 @@ out, no one pays for the hours a held run has no capacity: AWS bills running ins
 2. **Shortfall.** Up time over the run and the slack after it (to the latest deadline of
    its jobs, ``s``) is about normal: mean ``a (L + s)``, variance ``v (L + s)`` with ``v =
    2 mu_u^2 mu_d^2 / (mu_u + mu_d)^3`` (an alternating renewal process of exponential
-   spells). The hours it falls short of ``R``, ``X = (R - U)+``, run on demand: ``E[X] = m
-   Phi(m / sd) + sd phi(m / sd)`` with ``m = R - a (L + s)``.
-3. **Cost.** ``spot price (R - E[X]) + on-demand price E[X]`` in place of the run's held
-   ``spot price L``.
+   spells). It falls short of ``R`` by ``X = (R - U)+`` spot hours, ``E[X] = m Phi(m / sd)
+   + sd phi(m / sd)`` with ``m = R - a (L + s)``; their work runs on demand, where no
+   preemption slows it: ``E[X]`` times the efficiency on spot, in on-demand hours.
+3. **Cost.** ``spot price (R - E[X]) + on-demand price x those hours`` in place of the
+   run's held ``spot price L``.
 
 The expected total is the plan's total with every spot run costed so; spot always there
 (``a = 1``, no preemption beyond the plan's rate) is ``total - sum (1 - a) price L``. A
