@@ -12,6 +12,8 @@ Variables
                  where a concurrency limit binds), lanes[j,p,r] a multi-node job's gangs
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
   unreserved[j] >= 0  deadline reserve job j does not keep, reference GPU-hours (penalised)
+  started[j,p,r] in {0,1}  multi-node job j runs on cloud pool p in run r at all (only with
+                 setup or a minimum instance time)
 Runs: consecutive periods whose every hour offers the same (``identical_runs``), r(t) the
 run of period t and L(t) its hours. Launch overhead is counted per run: every instance-hour
 of a run does work for ``f(t) = 1 - setup / L(t)`` of it (each instance of the run starts in
@@ -43,6 +45,11 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
                      S(k,p) is job k and every job on p that cannot share one of p's
                      instances with k at once (gpus_i + gpus_k > G, or a multi-node gang's
                      node): at any instant an instance runs at most one of them
+  5d. gang_start[j,p,t]  h <= H started (H: the job's gangs' GPU-hours in the period)
+     gang_setup[j,p,r]    sum_(t in r) (h / gpus - u) + N s started <= 0, and
+     gang_least[j,p,r]    N m started - sum_(t in r) u <= 0: a multi-node gang on p at
+                          all starts N instances, each paying setup and at least the
+                          minimum instance time
   9. reserve[j,k]     sum_{t<k} sum_p s e h + unreserved (+ z) >= gpu_hours - C_j(k)
                      (a job with a deadline that may use spot, at each boundary k of its
                      window where it binds: the work left after k fits on capacity that does
@@ -117,6 +124,8 @@ class LinearProgram:
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
     unreserved: dict[int, int] = field(default_factory=dict)  # job -> reserve not kept
+    started: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    """(multi-node job, cloud pool, run's first period) -> 1 where the gang runs there."""
 
     @property
     def num_cols(self) -> int:
@@ -149,6 +158,7 @@ class LinearProgram:
         keys.update((col, ("n", (p,))) for p, col in self.n.items())
         keys.update((col, ("running", key)) for key, col in self.n_run.items())
         keys.update((col, ("lanes", key)) for key, col in self.lanes.items())
+        keys.update((col, ("started", key)) for key, col in self.started.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
         keys.update((col, ("unreserved", (j,))) for j, col in self.unreserved.items())
         return keys
@@ -159,15 +169,17 @@ NAME_PARTS: dict[str, str] = {
     "unreserved": "j",
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
-    "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt",
+    "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt", "started": "jpt",
+    "gang_start": "jpt", "gang_setup": "jpt", "gang_least": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
 
-CUMULATIVE_ROWS = frozenset({"reserve"})
-"""Row families over every period before their key's period (work done by then), rather
-than over that period alone."""
+CUMULATIVE_ROWS = frozenset({"reserve", "gang_setup", "gang_least"})
+"""Row families over more than their key's period: every period before it (``reserve``:
+work done by then) or its whole run (``gang_setup``, ``gang_least``: sums over the run,
+which a split of a merged run into its periods keeps)."""
 
 
 @dataclass(frozen=True)
@@ -394,6 +406,7 @@ def build_model(
     _packing_rows(b, workload, pools, hc, u, factor, filled or {})
     _walltime_rows(b, workload, hc, factor)
     launch = _launch_rows(b, workload, hc)
+    started = _gang_setup_rows(b, workload, hc, runs)
     _beside_rows(b, workload, pools, hc, factor)
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
@@ -428,6 +441,7 @@ def build_model(
         row_key=b.row_key,
         naming=naming(workload, pools, limits),
         unreserved=unreserved,
+        started=started,
     )
 
 
@@ -696,6 +710,48 @@ def _launch_rows(b: _Builder, w: Workload, hc: _HColumns) -> dict[int, float]:
            np.concatenate([hc.col[cloud], hc.ucol[cloud]]),
            np.concatenate([per_gpu_hour, -np.ones(count)]), upper=0.0, lazy=True)
     return dict(zip(hc.col[cloud].tolist(), per_gpu_hour.tolist(), strict=True))
+
+
+def _gang_setup_rows(b: _Builder, w: Workload, hc: _HColumns,
+                     runs: np.ndarray) -> dict[tuple[int, int, int], int]:
+    """5d. A multi-node gang that runs on a cloud pool at all in a run of periods starts
+    its ``N`` instances there, each paying the setup ``s`` and at least the minimum instance
+    time ``m``, however little work it does: ``started[j,p,r]`` in {0, 1} (integer),
+    ``gang_start[j,p,t]: h <= H started`` (``H`` the job's gangs' GPU-hours in the period)
+    and ``gang_setup[j,p,r]: sum_(t in r) (h / gpus - u) + N s started <= 0``
+    (``h / gpus`` the gang's instance-hours of work; other jobs' hours only add to ``u``),
+    ``gang_least[j,p,r]: N m started - sum_(t in r) u <= 0``.
+    The ``launch`` rows charge a share ``e h / W`` of it, exact where a job runs whole on
+    one pool and a sliver where it spills over: a 2-node job with a few minutes on a second
+    pool was planned at that sliver and paid two whole setups there. Whole-number charges
+    make the model a MILP, but only for multi-node jobs, and only with setup or a minimum
+    instance time. Returns the ``started`` columns."""
+    setup = setup_hours(w)
+    least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
+    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
+    if max(setup, least) <= 0 or not multi.any():
+        return {}
+    hours, first = period_hours(w), first_periods(runs)
+    started: dict[tuple[int, int, int], int] = {}
+    sums: dict[tuple[int, int, int], list[tuple[int, float]]] = {}
+    for j, p, t, col, ucol in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
+                                  hc.period[multi].tolist(), hc.col[multi].tolist(),
+                                  hc.ucol[multi].tolist(), strict=True):
+        job, key = w.jobs[j], (j, p, int(first[t]))
+        if key not in started:
+            started[key] = b.col(0.0, upper=1.0, integer=True)
+            sums[key] = []
+        b.row("gang_start", (j, p, t), [(col, 1.0), (started[key], -float(
+            job.parallel * job.nodes * job.gpus * hours[t]))], upper=0.0)
+        sums[key] += [(col, 1.0 / job.gpus), (ucol, -1.0)]
+    for key, terms in sums.items():
+        nodes = w.jobs[key[0]].nodes
+        if setup > 0:
+            b.row("gang_setup", key, [(started[key], nodes * setup), *terms], upper=0.0)
+        if least > 0:
+            b.row("gang_least", key, [(started[key], nodes * least),
+                                      *[(c, v) for c, v in terms if v < 0]], upper=0.0)
+    return started
 
 
 def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
