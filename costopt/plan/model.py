@@ -808,16 +808,25 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entries that take the instance-hours of multi-node gangs (``h / gpus``; their nodes
-    are their own) out of the ``u`` a one-node job's walltime row may count on."""
+    """Entries that take the instance-hours of multi-node gangs out of the ``u`` a one-node
+    job's walltime row may count on: their nodes are their own, ``h / gpus`` of work, and
+    at least their share of the minimum instance time each of the ``N`` nodes pays (``m N e
+    / W`` per GPU-hour, as in the ``launch`` rows). Without that share, a gang of three 1-GPU
+    nodes doing 1 GPU-h with 30 minutes at least (1.5 instance-hours paid, 1 of work) left
+    0.5 h of its paid time to two one-node jobs: the fleet ran them on a fourth instance
+    beside the gang's three, over a cap of 3."""
     empty = np.zeros(0, dtype=np.int64)
     multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
     if not multi.any():
         return empty, empty, np.zeros(0)
+    least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
     gangs: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for j, p, t, col in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
-                            hc.period[multi].tolist(), hc.col[multi].tolist(), strict=True):
-        gangs.setdefault((p, t), []).append((col, 1.0 / w.jobs[j].gpus))
+    for j, p, t, col, rate in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
+                                  hc.period[multi].tolist(), hc.col[multi].tolist(),
+                                  hc.rate[multi].tolist(), strict=True):
+        job = w.jobs[j]
+        gangs.setdefault((p, t), []).append(
+            (col, max(1.0 / job.gpus, least * job.nodes * rate / job.gpu_hours)))
     entries = [(r, col, val) for r, (j, p, t) in enumerate(keys)
                if w.jobs[j].nodes == 1 for col, val in gangs.get((p, t), [])]
     if not entries:
