@@ -32,8 +32,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   4. packing[p,t]     sum_j b h - G_p f u <= 0   (G_p times the share its jobs fill at
                      once, where the layout learned one: ``filled``)
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
-                     a one-node job) - f u <= 0   (c: the job's gangs one node holds; an
-                     N-node gang holds N instances of its own: h / gpus instance-hours)
+                     a one-node job, or their share of the minimum instance time where
+                     more) - f u <= 0   (c: the job's gangs one node holds; an N-node gang
+                     holds N instances of its own: h / gpus instance-hours)
   6. quota_hours[q,t] sum vcpus u <= vcpus_q * P_h   (a relaxation, where a limit spans 2+
                                                         pools; where it binds, at once:)
      quota[q,r]       sum vcpus (running + N lanes) <= vcpus_q
