@@ -15,8 +15,8 @@ out, no one pays for the hours a held run has no capacity: AWS bills running ins
    interruption band says). Each preemption loses ``restart + checkpoint / 2``
    (``pools.spot_efficiency``), so the run's work takes ``R = a L k`` running hours, ``k``
    the ratio of the planned efficiency to this one (by GPU-hours of the run's jobs).
-2. **Shortfall.** Up time over the run and the slack after it (to the latest deadline of
-   its jobs, ``s``) is about normal: mean ``a (L + s)``, variance ``v (L + s)`` with ``v =
+2. **Shortfall.** Up time over the run and the slack after it (to the earliest deadline
+   of its jobs, ``s``: spot short of the run's work delays all of it) is about normal: mean ``a (L + s)``, variance ``v (L + s)`` with ``v =
    2 mu_u^2 mu_d^2 / (mu_u + mu_d)^3`` (an alternating renewal process of exponential
    spells). It falls short of ``R`` by ``X = (R - U)+`` spot hours, ``E[X] = m Phi(m / sd)
    + sd phi(m / sd)`` with ``m = R - a (L + s)``; their work runs on demand, where no
@@ -122,7 +122,7 @@ def spot_run(pool: CloudPool, run: Run, workload: Workload) -> SpotRun:
     deadlines = [jobs[name].deadline for name in run.jobs if jobs[name].deadline is not None]
     if not deadlines or rate <= 0:
         return SpotRun(held, needed, 0.0)
-    slack = max(0.0, max((d - run.end).total_seconds() / 3600 for d in deadlines))
+    slack = max(0.0, min((d - run.end).total_seconds() / 3600 for d in deadlines))
     up_hours = 1.0 / rate
     down_hours = up_hours * (1.0 - a) / a
     spread = math.sqrt(2 * up_hours**2 * down_hours**2 / (up_hours + down_hours) ** 3

@@ -32,8 +32,8 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   4. packing[p,t]     sum_j b h - G_p f u <= 0   (G_p times the share its jobs fill at
                      once, where the layout learned one: ``filled``)
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
-                     a one-node job, or their share of the minimum instance time where
-                     more) - f u <= 0   (c: the job's gangs one node holds; an N-node gang
+                     a one-node job, with their share of setup and minimum instance time:
+                     ``launch``) - f u <= 0   (c: the job's gangs one node holds; an N-node gang
                      holds N instances of its own: h / gpus instance-hours)
   6. quota_hours[q,t] sum vcpus u <= vcpus_q * P_h   (a relaxation, where a limit spans 2+
                                                         pools; where it binds, at once:)
@@ -811,23 +811,22 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entries that take the instance-hours of multi-node gangs out of the ``u`` a one-node
     job's walltime row may count on: their nodes are their own, ``h / gpus`` of work, and
-    at least their share of the minimum instance time each of the ``N`` nodes pays (``m N e
-    / W`` per GPU-hour, as in the ``launch`` rows). Without that share, a gang of three 1-GPU
-    nodes doing 1 GPU-h with 30 minutes at least (1.5 instance-hours paid, 1 of work) left
-    0.5 h of its paid time to two one-node jobs: the fleet ran them on a fourth instance
-    beside the gang's three, over a cap of 3."""
+    their share of the setup and minimum instance time each of the ``N`` nodes pays
+    (``launch_hours_per_gpu_hour``). Without it, a gang of three 1-GPU nodes doing 1 GPU-h
+    with 30 minutes at least (1.5 instance-hours paid, 1 of work), or with 10 minutes of
+    setup each, left the rest of its paid time to two one-node jobs: the fleet ran them on
+    a fourth instance beside the gang's three, over a cap of 3. (Their setup share is then
+    also in the ``f`` of ``f u``: a little more than the fleet pays, never less.)"""
     empty = np.zeros(0, dtype=np.int64)
     multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
     if not multi.any():
         return empty, empty, np.zeros(0)
-    least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
+    hours = launch_hours_per_gpu_hour(w, hc)[multi[hc.cloud]]
     gangs: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for j, p, t, col, rate in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
-                                  hc.period[multi].tolist(), hc.col[multi].tolist(),
-                                  hc.rate[multi].tolist(), strict=True):
-        job = w.jobs[j]
-        gangs.setdefault((p, t), []).append(
-            (col, max(1.0 / job.gpus, least * job.nodes * rate / job.gpu_hours)))
+    for j, p, t, col, value in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
+                                   hc.period[multi].tolist(), hc.col[multi].tolist(),
+                                   hours.tolist(), strict=True):
+        gangs.setdefault((p, t), []).append((col, max(1.0 / w.jobs[j].gpus, value)))
     entries = [(r, col, val) for r, (j, p, t) in enumerate(keys)
                if w.jobs[j].nodes == 1 for col, val in gangs.get((p, t), [])]
     if not entries:
