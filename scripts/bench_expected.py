@@ -14,7 +14,7 @@ execution changes), CPU-seconds, deadlines missed; then the mean.
 The design's target (execution.md, design 2): expected within 15 % of realised. Figures
 are printed, never asserted.
 
-    python scripts/bench_expected.py [--seeds 3] [--no-replan]
+    python scripts/bench_expected.py [--seeds 3] [--no-replan] [--workload FILE]
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="trace sets to simulate")
     parser.add_argument("--no-replan", action="store_true", help="carry the plan out as written")
+    parser.add_argument("--workload", type=Path, default=WORKLOAD,
+                        help="the workload to plan (default: examples/workload.yaml)")
     args = parser.parse_args()
+    args.workload = args.workload.resolve()
 
     from costopt.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
@@ -50,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(WORKLOAD), "-o",
+        subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(args.workload), "-o",
                         "plan.json"], cwd=work, check=True, capture_output=True, timeout=900)
         plan = read_plan(work / "plan.json")
         cost = plan.cost
@@ -61,7 +64,7 @@ def main() -> None:
         expected = cost.expected_usd - cost.fixed_usd
         print(f"variable: held {cost.variable_usd:,.2f}, expected {expected:,.2f}, spot always "
               f"there {cost.spot_always_there_usd - cost.fixed_usd:,.2f} USD")
-        workload = load_workload(WORKLOAD)
+        workload = load_workload(args.workload)
         catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
         spot = [p.pool for p in plan.fleet if p.market == "spot"]
         outage = (1 - A) / (A * R)
