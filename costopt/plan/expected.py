@@ -16,11 +16,12 @@ out, no one pays for the hours a held run has no capacity: AWS bills running ins
    (``pools.spot_efficiency``), so the run's work takes ``R = a L k`` running hours, ``k``
    the ratio of the planned efficiency to this one (by GPU-hours of the run's jobs).
 2. **Shortfall.** Up time over the run and the slack after it (to the earliest deadline
-   of its jobs, ``s``: spot short of the run's work delays all of it) is about normal: mean ``a (L + s)``, variance ``v (L + s)`` with ``v =
-   2 mu_u^2 mu_d^2 / (mu_u + mu_d)^3`` (an alternating renewal process of exponential
-   spells). It falls short of ``R`` by ``X = (R - U)+`` spot hours, ``E[X] = m Phi(m / sd)
-   + sd phi(m / sd)`` with ``m = R - a (L + s)``; their work runs on demand, where no
-   preemption slows it: ``E[X]`` times the efficiency on spot, in on-demand hours.
+   of its jobs, ``s``: spot short of the run's work delays all of it) is about normal:
+   mean ``a (L + s)``, variance ``v (L + s)`` with ``v = 2 mu_u^2 mu_d^2 / (mu_u +
+   mu_d)^3`` (an alternating renewal process of exponential spells). It falls short of
+   ``R`` by ``X = (R - U)+`` spot hours, ``E[X] = m Phi(m / sd) + sd phi(m / sd)`` with
+   ``m = R - a (L + s)``; their work runs on demand, where no preemption slows it:
+   ``E[X]`` times the efficiency on spot, in on-demand hours.
 3. **Cost.** ``spot price (R - E[X]) + on-demand price x those hours`` in place of the
    run's held ``spot price L``.
 
