@@ -217,13 +217,9 @@ class Env:
         marker ``STATE_DIR/warned/stale-prices-HASH-DAY`` records that it was shown."""
         if message is None:
             return
-        import hashlib
+        from costopt.core.places import stale_prices_marker
 
-        from costopt.core.places import default_state_dir
-
-        day = self.clock().date().isoformat()
-        key = hashlib.sha256(price_file.encode()).hexdigest()[:16]
-        marker = default_state_dir() / "warned" / f"stale-prices-{key}-{day}"
+        marker = stale_prices_marker(price_file, self.clock().date())
         if marker.exists() and not self.verbose:
             return
         self.warn(f"{message} (Shown once a day for this price file; -v shows it always.)")
