@@ -34,7 +34,6 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
             "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
             "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
-            "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
             "COSTOPT_FAKE_CLOCK": "1"}  # AWS is moto: `apply --at T --yes` walks a plan
     for key, value in fake.items():
         monkeypatch.setenv(key, value)

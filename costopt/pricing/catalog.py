@@ -336,15 +336,10 @@ def default_price_file() -> Path:
 
 def load_catalog(price_file: Path | None = None, gpu_file: Path | None = None) -> PriceCatalog:
     """Load and validate a price file and the GPU table into a :class:`PriceCatalog`."""
-    from costopt.pricing.cache import cache_key, parsed_once
-
     price_path = price_file or default_price_file()
     gpu_path = gpu_file or shipped_data_dir() / "gpus.csv"
-    gpu_text = read_text(gpu_path, PricingDataError)
-    price_text = read_text(price_path, PricingDataError)
-    key = cache_key((price_text, gpu_text), (InstanceOffer, ZoneSpotPrice, GpuModel))
-    gpus, offers = parsed_once(price_path, key, lambda: (
-        load_gpu_table(gpu_path, gpu_text), load_offers(price_path, price_text)))
+    gpus = load_gpu_table(gpu_path)
+    offers = load_offers(price_path)
     return PriceCatalog(
         offers=offers,
         gpus=gpus,
@@ -353,14 +348,12 @@ def load_catalog(price_file: Path | None = None, gpu_file: Path | None = None) -
     )
 
 
-def read_checked_csv(path: Path, columns: tuple[str, ...], text: str | None = None
-                     ) -> list[dict[str, str]]:
+def read_checked_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """The rows of a CSV file of strings that must have ``columns``, each row a dict by
     column name; a clear error otherwise. Lines starting with ``#`` and blank lines are
     skipped; a short row is padded with empty cells, a row with more cells than the header
-    is an error naming its line. ``text``: the file's text, when it has been read already."""
-    if text is None:
-        text = read_text(path, PricingDataError)
+    is an error naming its line."""
+    text = read_text(path, PricingDataError)
     lines = [line for line in text.splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
     try:
@@ -422,10 +415,9 @@ def parse_number(raw: str, where: str, issues: list[FieldIssue], *,
     return value
 
 
-def load_offers(path: Path, text: str | None = None) -> tuple[InstanceOffer, ...]:
-    """Read an instance price file (``text``: its text, when read already); every problem is
-    reported with its row and column."""
-    rows = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS, text)
+def load_offers(path: Path) -> tuple[InstanceOffer, ...]:
+    """Read an instance price file; every problem is reported with its row and column."""
+    rows = read_checked_csv(path, REQUIRED_INSTANCE_COLUMNS)
     issues: list[FieldIssue] = []
     offers: list[InstanceOffer] = []
     for i, row in enumerate(rows):
@@ -477,10 +469,9 @@ def load_offers(path: Path, text: str | None = None) -> tuple[InstanceOffer, ...
     return tuple(offers)
 
 
-def load_gpu_table(path: Path, text: str | None = None) -> dict[str, GpuModel]:
-    """Read the GPU table (``text``: its text, when read already), keyed by upper-case model
-    name."""
-    rows = read_checked_csv(path, GPU_COLUMNS, text)
+def load_gpu_table(path: Path) -> dict[str, GpuModel]:
+    """Read the GPU table, keyed by upper-case model name."""
+    rows = read_checked_csv(path, GPU_COLUMNS)
     issues: list[FieldIssue] = []
     table: dict[str, GpuModel] = {}
     for i, row in enumerate(rows):
