@@ -165,6 +165,7 @@ class Env:
     profile: str | None = None
     region: str | None = None
     session_factory: Callable[[], Any] | None = None  # tests: a session with event hooks
+    stop_flag: Callable[[], Any] | None = None  # tests: a watch's StopFlag that never sleeps
 
     def boto3_session(self) -> Any:
         """A boto3 session for ``--profile``/``--region``; ``AWS_ENDPOINT_URL`` is honoured
