@@ -14,13 +14,17 @@ instance on-demand for hundreds of hours), and its first instance's setup is not
 before it could work). Then, at a moment:
 
 1. *Spot slots* (of a spot pool whose jobs may run on-demand) serving a job now run, by the
-   most pressed of their jobs working now (:func:`working`): behind the line, critical or on
-   the floor - on-demand, a
-   spot instance swapped for it; ahead - spot, an on-demand instance already running kept;
+   most pressed of their jobs working now (:func:`working`): critical or on the floor -
+   on-demand, a spot instance swapped for it; behind the line - on-demand for a launch, a
+   spot instance that runs kept (it works as fast as on-demand would; swapping it pays a
+   restart for insurance the floor gives later: on the 105-case single-job grid, keeping it
+   cost 10,095.65 USD against 10,160.96 for swapping, 3 cases more than 2 % dearer than
+   Uniform Progress against 4, 5 dearer than all on-demand against 7, none late in either);
+   ahead - spot, an on-demand instance already running kept;
    safely ahead (by one restart's work) - spot, an on-demand instance swapped (ended only
    once the spot one runs). A launch that finds no spot does not fall back: the job waits
    for spot while it is ahead, and runs on-demand once it is behind.
-2. *Spot first*: an on-demand slot whose jobs are all safely ahead - or ahead, with no
+2. *Spot first*: an on-demand slot whose jobs working now are all safely ahead - or ahead, with no
    on-demand instance of its pool running - runs now on a spot pool of the plan of the
    same instance type and region that serves one of them later (the plan's reserve is
    spent last, as Uniform Progress spends it): the slot moves to that pool, numbered as
@@ -95,8 +99,10 @@ def _now(pool: FleetPool, at: datetime) -> list[Slot]:
 
 def pace_choice(state: PaceState) -> MarketChoice:
     """Rule 1's market for a job's (or a slot's most pressed job's) pace state."""
-    if state in (PaceState.CRITICAL, PaceState.BEHIND):
+    if state is PaceState.CRITICAL:
         return MarketChoice("on_demand", "swap")
+    if state is PaceState.BEHIND:
+        return MarketChoice("on_demand", "keep")
     return MarketChoice("spot", "swap" if state is PaceState.SAFE else "keep")
 
 
@@ -151,7 +157,8 @@ def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         if od.market != "on_demand":
             continue
         for slot in _now(od, at):
-            state = _state(slot.jobs, paces, floor)
+            now = working(slot, at) or slot.jobs  # none working yet: its setup runs
+            state = _state([j for j in slot.jobs if j in floor or j in now], paces, floor)
             running = "on_demand" in live.get(od.pool, set())
             if slot.nodes > 1 or not (state is PaceState.SAFE or (
                     state is PaceState.AHEAD and not running)):

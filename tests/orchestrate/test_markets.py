@@ -84,8 +84,8 @@ def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
     # At 12:00 the spot slot serves the job: 17.5 h to the line's end, 0.6780 x 17.5 =
     # 11.864 GPU-h to go at most (done >= 8.136), safely ahead at done >= 8.636.
     doc = od_then_spot()
-    assert spot_markets(doc, at(12), paces(8.0, 12), set()) == {
-        SPOT: MarketChoice("on_demand", "swap")}
+    assert spot_markets(doc, at(12), paces(8.0, 12), set()) == {  # behind: a spot instance
+        SPOT: MarketChoice("on_demand", "keep")}  # running is kept, a launch is on-demand
     assert spot_markets(doc, at(12), paces(8.3, 12), set()) == {
         SPOT: MarketChoice("spot", "keep")}
     assert spot_markets(doc, at(12), paces(8.7, 12), set()) == {
@@ -95,8 +95,33 @@ def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
     assert spot_markets(doc, at(2), paces(1.9), set()) == {}  # no spot slot at 02:00
 
 
-def test_pace_choice_is_uniform_progress_with_a_swap_for_an_end() -> None:
+def test_pace_choice_is_uniform_progress_keeping_spot_that_runs_until_critical() -> None:
     assert [pace_choice(s) for s in (PaceState.CRITICAL, PaceState.BEHIND, PaceState.AHEAD,
                                      PaceState.SAFE)] == [
-        MarketChoice("on_demand", "swap"), MarketChoice("on_demand", "swap"),
+        MarketChoice("on_demand", "swap"), MarketChoice("on_demand", "keep"),
         MarketChoice("spot", "keep"), MarketChoice("spot", "swap")]
+
+
+def test_spot_first_judges_an_on_demand_slot_by_the_jobs_working_in_it_now() -> None:
+    # The on-demand slot 00:00-10:00 carries ``train`` (working 00:00-10:00, safely ahead at
+    # 02:00: 1.9 done) and ``later`` (its GPUs' use starts at 06:00; nothing done: behind).
+    # At 02:00 only ``train`` works, so the slot runs on spot, as rule 1 judges a spot slot
+    # (``working``); ``later`` waiting cannot be helped by the market. At 06:00 both work and
+    # ``later`` is behind: the slot stays on-demand.
+    from costopt.planfile import SlotUse
+
+    doc = od_then_spot()
+    uses = [SlotUse(job="train", gpus=1, start=at(0), end=at(10)),
+            SlotUse(job="later", gpus=1, start=at(6), end=at(10))]
+    fleet = [p.model_copy(update={"slots": [s.model_copy(update={
+        "jobs": ["train", "later"], "uses": uses}) for s in p.slots]}) if p.pool == OD else p
+        for p in doc.fleet]
+    doc = doc.model_copy(update={"fleet": fleet})
+    behind = {"later": JobPace("later", at(2), at(0), at(30), 20.0, 20.0, 1.0, 0.5, 0.5)}
+    moved = spot_first(doc, at(2), {**paces(1.9), **behind}, set(), {})
+    # numbered after the spot pool's own slots: the spot slot carries ``train`` alone
+    assert slots(moved, SPOT) == [(0, 10.0, 20.0), (1, 2.0, 10.0)]
+    assert slots(moved, OD) == []
+    behind6 = {"later": JobPace("later", at(6), at(0), at(30), 20.0, 20.0, 1.0, 0.5, 0.5)}
+    kept = spot_first(doc, at(6), {**paces(5.9, 6.0), **behind6}, set(), {})
+    assert slots(kept, OD) == [(0, 0.0, 10.0)]
