@@ -68,15 +68,20 @@ class _Doc(BaseModel):
 
 class Cost(_Doc):
     """What the plan costs (USD over the horizon): its variable cost (owned energy,
-    on-demand and spot, the fleet's paid instance-hours), fixed cost and total, expected
-    under each spot pool's availability (``plan/expected.py``); ``spot_always_there_usd``:
-    the same plan were spot always there (None in files written before it was recorded)."""
+    on-demand and spot, the fleet's paid instance-hours: every hour a spot slot is held
+    paid), fixed cost and total; carried out (``plan/expected.py``): ``expected_usd``, the
+    total with spot there as often as its availability (held spot hours without capacity
+    not paid, preemptions, and ``expected_on_demand_usd`` of on-demand making up for spot
+    that falls short of a deadline), and ``spot_always_there_usd``, the same plan were spot
+    always there. Each None in files written before it was recorded."""
 
     variable_usd: float
     fixed_usd: float
     total_usd: float
     by_market: dict[str, float]
     spot_always_there_usd: float | None = None
+    expected_usd: float | None = None
+    expected_on_demand_usd: float | None = None
 
 
 class ShortfallRecord(_Doc):

@@ -10,13 +10,18 @@ Also printed: the heavy libraries each command loaded, read from ``-X importtime
 more run.
 
 Target (issue 23): ``costopt validate examples/workload.yaml`` under 0.3 s. Printed last:
-the floor under it, a process that only imports the libraries ``validate`` cannot do without
-(Typer, pydantic, which Typer 0.29 also uses to convert options, and PyYAML). Counted with
-``valgrind --tool=callgrind`` on 2026-12-07 (instructions, which a busy machine does not
-change): validate 1,119M at 3004cc3, 1,109M with Rich left out of its path; of these, that
-import is 677M (an empty ``python -c pass`` 39M, ``import typer`` alone 258M) and reading the
-shipped price file 113M. Under 0.3 s on a machine where validate takes 0.45 s asks for about
-740M: little more than the floor.
+the floor under it, a process that only imports what ``validate`` cannot do without (PyYAML,
+and pydantic with one model built: the first model pays for most of pydantic's machinery).
+
+Counted with ``valgrind --tool=callgrind`` (instructions, which a busy machine does not
+change), 2026-12-07: validate 1,115M when it went through the application (Typer, Click,
+pydantic's adapters for Typer, building the command); 993M since the console script answers
+``costopt validate FILE`` itself when the file passes with nothing to warn of
+(``cli/validation.py``). Of those 993M: ``python -c pass`` 39M; the floor 674M; costopt's
+workload models 117M more; the rest is reading the workload and the price file and the
+checks. A cache of the parsed price table was tried and dropped: 979M with it (a hit still
+reads, hashes and indexes the file). So validate is within 1.5x of a floor that is already
+0.27 s where validate took 0.45 s; under 0.3 s asks for pydantic to cost less.
 
     python scripts/bench_startup.py [--runs N]
 """
@@ -38,8 +43,8 @@ COSTOPT = str(Path(sys.executable).with_name("costopt"))
 HEAVY = ("boto3", "botocore", "matplotlib", "pandas", "pulp", "highspy", "numpy")
 
 
-FLOOR = "import typer, typer._adapters, yaml"
-"""The imports ``validate`` cannot avoid: Typer, pydantic (through Typer's adapters), PyYAML."""
+FLOOR = "import yaml\nfrom pydantic import BaseModel\nclass Model(BaseModel):\n    a: int = 0"
+"""What ``validate`` cannot do without: PyYAML, and pydantic with one model built."""
 
 
 def commands(state_dir: Path) -> dict[str, list[str]]:
@@ -87,7 +92,7 @@ def main() -> None:
                   f"  fastest {times[0][0]:.3f} s (CPU {times[0][1]:.3f} s)  ({runs} runs)  "
                   f"heavy libraries: {heavy}")
     floor = sorted(seconds(["-c", FLOOR], sys.executable) for _ in range(runs))
-    print(f"floor: python -c '{FLOOR}'  median {statistics.median(t for t, _ in floor):.3f} s"
+    print(f"floor: python -c {FLOOR!r}  median {statistics.median(t for t, _ in floor):.3f} s"
           f"  fastest {floor[0][0]:.3f} s (CPU {floor[0][1]:.3f} s)  ({runs} runs)")
 
 

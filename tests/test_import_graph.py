@@ -19,6 +19,7 @@ is a module, else to the package.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def _package_of(module: str) -> str:
     return module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
 
 
+@functools.cache
 def imports_of(module: str) -> set[str]:
     """Every name ``module`` imports: costopt modules resolved, others by top-level name."""
     names: set[str] = set()
@@ -92,9 +94,18 @@ def imports_of(module: str) -> set[str]:
     return names
 
 
-GRAPH = {module: {name for name in imports_of(module) if name in MODULES} - {module}
-         for module in MODULES}
-EXTERNAL = {module: {name.split(".")[0] for name in imports_of(module) if name not in MODULES}
+@functools.cache
+def graph() -> dict[str, set[str]]:
+    """Each costopt module -> the costopt modules it imports. Read on first use, not at
+    import: every xdist worker collects this file, one runs its tests."""
+    return {module: {name for name in imports_of(module) if name in MODULES} - {module}
+            for module in MODULES}
+
+
+@functools.cache
+def external() -> dict[str, set[str]]:
+    """Each costopt module -> the top-level names of the other packages it imports."""
+    return {module: {name.split(".")[0] for name in imports_of(module) if name not in MODULES}
             for module in MODULES}
 
 
@@ -156,15 +167,15 @@ def arrows_up(graph: dict[str, set[str]],
 
 def test_the_graph_is_read_from_every_module() -> None:
     """A sanity check of the reader on arrows known to exist, deferred and top level."""
-    assert "costopt.cli.main" in GRAPH["costopt.cli.entry"]  # inside run()
-    assert "costopt.report.render" in GRAPH["costopt.cli.report"]  # from costopt.report import X
-    assert "costopt.pricing.catalog" in GRAPH["costopt.plan.pools"]
-    assert "typer" in EXTERNAL["costopt.cli.main"]
+    assert "costopt.cli.main" in graph()["costopt.cli.entry"]  # inside run()
+    assert "costopt.report.render" in graph()["costopt.cli.report"]  # from costopt.report import X
+    assert "costopt.pricing.catalog" in graph()["costopt.plan.pools"]
+    assert "typer" in external()["costopt.cli.main"]
     assert len(MODULES) > 60
 
 
 def test_the_import_graph_has_no_cycle() -> None:
-    assert cycles(GRAPH) == []
+    assert cycles(graph()) == []
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
@@ -175,7 +186,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if not _within(m, ("costopt.cli",))))
 def test_the_core_imports_no_cli_typer_or_rich(module: str) -> None:
-    named = GRAPH[module] | EXTERNAL[module]
+    named = graph()[module] | external()[module]
     assert sorted(n for n in named if _within(n, CORE_MAY_NOT_IMPORT)) == []
 
 
@@ -185,7 +196,7 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_no_module_imports_a_layer_above_its_own() -> None:
-    assert arrows_up(GRAPH) == []
+    assert arrows_up(graph()) == []
 
 
 def test_the_layer_check_finds_an_arrow_up() -> None:

@@ -165,6 +165,7 @@ class Env:
     profile: str | None = None
     region: str | None = None
     session_factory: Callable[[], Any] | None = None  # tests: a session with event hooks
+    stop_flag: Callable[[], Any] | None = None  # tests: a watch's StopFlag that never sleeps
 
     def boto3_session(self) -> Any:
         """A boto3 session for ``--profile``/``--region``; ``AWS_ENDPOINT_URL`` is honoured
@@ -217,13 +218,9 @@ class Env:
         marker ``STATE_DIR/warned/stale-prices-HASH-DAY`` records that it was shown."""
         if message is None:
             return
-        import hashlib
+        from costopt.core.places import stale_prices_marker
 
-        from costopt.core.places import default_state_dir
-
-        day = self.clock().date().isoformat()
-        key = hashlib.sha256(price_file.encode()).hexdigest()[:16]
-        marker = default_state_dir() / "warned" / f"stale-prices-{key}-{day}"
+        marker = stale_prices_marker(price_file, self.clock().date())
         if marker.exists() and not self.verbose:
             return
         self.warn(f"{message} (Shown once a day for this price file; -v shows it always.)")

@@ -664,7 +664,7 @@ def watch(
     from costopt.orchestrate.watch import StopFlag
 
     env = get_env(ctx)
-    stop = StopFlag()  # first: a signal during the set-up below stops the watch cleanly too
+    stop = (env.stop_flag or StopFlag)()  # first: a signal during the set-up stops it too
     _check("table", retry_mode)
     with stop.on_signals(lambda name: env.err.print(
             f"{name}: stopping after the reconcile under way.", highlight=False)):

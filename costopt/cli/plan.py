@@ -21,7 +21,7 @@ from costopt.cli.common import (
     guarded,
 )
 from costopt.core.times import ts
-from costopt.errors import CostoptError, WorkloadError
+from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,18 +43,14 @@ STAGES = ("prepare", "build", "aggregate", "solve", "split", "extract", "write")
 
 
 def _load(workload_file: Path, env: Env) -> tuple[Any, Any]:
-    """The workload and the price catalog it asks for, staleness warned."""
-    from costopt.workload_checks import catalog_for, horizon_started, load_workload, offers_of
+    """The workload and the price catalog it asks for, its warnings shown."""
+    from costopt.cli.validation import load_for_planning
 
-    workload = load_workload(workload_file)
-    catalog = catalog_for(workload)
-    stale = catalog.staleness_warning(env.clock().date(), offers_of(workload, catalog),
-                                      "this workload may use")
-    env.warn_stale(stale, catalog.source)
-    started = horizon_started(workload, env.clock())
-    if started:
-        env.warn(started)
-    return workload, catalog
+    loaded = load_for_planning(workload_file, env.clock())
+    env.warn_stale(loaded.stale_prices, loaded.catalog.source)
+    if loaded.horizon_started:
+        env.warn(loaded.horizon_started)
+    return loaded.workload, loaded.catalog
 
 
 OutputOption = Annotated[Path, typer.Option("-o", "--output",
@@ -312,29 +308,18 @@ def validate(
 
     Example: costopt validate examples/workload.yaml
     """
-    from costopt.plan.pools import build_pools, eligibility, unplaceable_jobs
-    from costopt.plan.size import size_issues
-    from costopt.workload_checks import check_against_catalog
+    from costopt.cli.validation import checked_pools, valid_line
 
     env = get_env(ctx)
     workload, catalog = _load(workload_file, env)
-    issues = check_against_catalog(workload, catalog)
-    if issues:
-        raise WorkloadError(str(workload_file), issues)
-    pools = build_pools(workload, catalog)  # needs a workload the catalog knows all of
-    pairs = eligibility(workload, pools, catalog)
-    issues = unplaceable_jobs(workload, pools, pairs) + size_issues(workload, pools, pairs)
-    if issues:
-        raise WorkloadError(str(workload_file), issues)
+    pools = checked_pools(workload_file, workload, catalog)
     if fmt == OutputFormat.JSON:
         env.console.print_json(json.dumps({
             "file": str(workload_file), "valid": True, "jobs": len(workload.jobs),
             "owned_pools": len(pools.owned), "cloud_pools": len(pools.cloud),
             "periods": workload.horizon.periods}))
         return
-    env.say(f"{workload_file} is valid: {len(workload.jobs)} job(s), {len(pools.owned)} owned "
-            f"server pool(s), {len(pools.cloud)} cloud pool(s), {workload.horizon.periods} "
-            f"period(s): {workload.horizon.runs_text}.")
+    env.say(valid_line(workload_file, workload, pools))
 
 
 @guarded

@@ -87,7 +87,7 @@ def mergeable(lp: LinearProgram) -> bool:
         col_period[list(index.values())] = [key[place] for key in index]
     col_period[list(lp.z.values()) + list(lp.unreserved.values()) + list(lp.n.values())
                + list(lp.n_run.values())
-               + list(lp.lanes.values())] = -1
+               + list(lp.lanes.values()) + list(lp.started.values())] = -1
     if (col_period == -2).any() or (lp.integer & (col_period >= 0)).any():
         return False
     row_period = np.array([_period_of(family, key) for family, key in
@@ -136,7 +136,8 @@ def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
                                      (fine.n, coarse.n)):
         for key, col in fine_index.items():  # a reserve only inner boundaries need: 0
             out[col] = x[coarse_index[key]] if key in coarse_index else 0.0
-    for fine_index, coarse_index in ((fine.n_run, coarse.n_run), (fine.lanes, coarse.lanes)):
+    for fine_index, coarse_index in ((fine.n_run, coarse.n_run), (fine.lanes, coarse.lanes),
+                                     (fine.started, coarse.started)):
         for key, col in fine_index.items():  # keyed by their run's first period
             out[col] = x[coarse_index[(*key[:-1], int(agg.group[key[-1]]))]]
     return out

@@ -1,28 +1,141 @@
-"""The plan's cost under spot availability, and what it would cost were spot always there.
+"""What the plan is expected to cost carried out, with spot there as often as its
+availability, and what it would cost were spot always there (docs/model.md, "Expected
+cost").
 
-The model derates spot work per instance-hour by the pool's availability ``a``
-(``pools.py``): a spot pool holds ``u`` instance-hours for work that, with spot there all the
-time, would take ``a · u``. The plan's cost pays every held hour. With spot always there the
-same work costs ``a`` times the spot part: ``total - sum over spot pool-periods (1 - a) ·
-cost``. Carried out, a held hour without spot is not paid (a job waits) or is paid
-on-demand (a job that cannot wait), so the least the plan can be carried out for is the
-spot-always-there figure (the example's hindsight on traces at the default availability:
-815.16 USD variable against 816.97 here and 1,219.96 held; docs/model.md, "Expected
-cost"). Pure: a solved plan in, USD out.
+The model derates spot work per instance-hour by the pool's availability ``a`` (``pools.py``):
+a spot run held ``L`` hours does work that, with spot always there, takes ``a L``. Carried
+out, no one pays for the hours a held run has no capacity: AWS bills running instances, and
+``simulate`` bills each instance run. So per spot run (one slot's stretch, ``fleet.py``):
+
+1. **Running hours.** Spot capacity comes and goes as an alternating up/down process with
+   ``r`` preemptions per spot-hour (up spells of ``mu_u = 1 / r`` hours) and availability
+   ``a`` (outages of ``mu_d = mu_u (1 - a) / a``). ``r`` is the pool's own rate where a
+   trace gave it, else at least ``DEFAULT_PREEMPTIONS_PER_SPOT_HOUR`` (the public traces'
+   median: a running instance is ended at every outage, far more often than the catalog's
+   interruption band says). Each preemption loses ``restart + checkpoint / 2``
+   (``pools.spot_efficiency``), so the run's work takes ``R = a L k`` running hours, ``k``
+   the ratio of the planned efficiency to this one (by GPU-hours of the run's jobs).
+2. **Shortfall.** Up time over the run and the slack after it (to the earliest deadline
+   of its jobs, ``s``: spot short of the run's work delays all of it) is about normal:
+   mean ``a (L + s)``, variance ``v (L + s)`` with ``v = 2 mu_u^2 mu_d^2 / (mu_u +
+   mu_d)^3`` (an alternating renewal process of exponential spells). It falls short of
+   ``R`` by ``X = (R - U)+`` spot hours, ``E[X] = m Phi(m / sd) + sd phi(m / sd)`` with
+   ``m = R - a (L + s)``; their work runs on demand, where no preemption slows it:
+   ``E[X]`` times the efficiency on spot, in on-demand hours.
+3. **Cost.** ``spot price (R - E[X]) + on-demand price x those hours`` in place of the
+   run's held ``spot price L``.
+
+The expected total is the plan's total with every spot run costed so; spot always there
+(``a = 1``, no preemption beyond the plan's rate) is ``total - sum (1 - a) price L``. A
+derivation, not a simulation: pure, a solved plan in, USD out; ``scripts/bench_expected.py``
+measures it against ``simulate`` on synthetic traces of the same statistics.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from costopt.plan.pools import CloudPool, spot_efficiency
+
 if TYPE_CHECKING:
+    from costopt.plan.fleet import Run
     from costopt.plan.planner import PlanResult
+    from costopt.workload import Workload
+
+DEFAULT_PREEMPTIONS_PER_SPOT_HOUR = 0.44
+"""Preemptions per spot-hour where no trace gives a pool's own: the median over the 21 public
+AWS GPU traces of "Can't Be Late" (NSDI'24; 0.1-1.4, ``facts.md``). With the default
+availability 0.59 that is up spells of 2.3 h and outages of 1.6 h on average."""
 
 
-def spot_always_there_usd(result: PlanResult) -> float:
-    """The plan's total (USD) were spot there whenever planned: its spot instance-hours
-    doing their work in ``a`` of the time (``a`` each pool's availability)."""
-    availability = {p.id: p.availability for p in result.pools.cloud if p.market == "spot"}
-    saved = sum((1.0 - availability[ph.pool]) * ph.cost_usd for ph in result.pool_hours
-                if ph.pool in availability)
-    return result.total_usd - saved
+@dataclass(frozen=True)
+class ExpectedCost:
+    """The plan's total (USD over the horizon, fixed cost included) carried out three ways:
+    every held spot hour paid (``held_usd``, the plan's ``total_usd``); with spot there as
+    often as its availability (``expected_usd``), of which ``on_demand_usd`` is the on-demand
+    expected to make up for spot that falls short; and were spot always there."""
+
+    held_usd: float
+    expected_usd: float
+    on_demand_usd: float
+    spot_always_there_usd: float
+
+
+@dataclass(frozen=True)
+class SpotRun:
+    """One spot run carried out, instance-hours: held by the plan, expected running on spot
+    (paid), and expected on demand making up for spot that fell short."""
+
+    held_hours: float
+    spot_hours: float
+    on_demand_hours: float
+
+
+def expected_cost(result: PlanResult) -> ExpectedCost:
+    """The plan's expected total and its parts (see the module's docstring)."""
+    pools = {p.id: p for p in result.pools.cloud if p.market == "spot" and p.availability < 1}
+    change = on_demand = unavailable = 0.0
+    for schedule in result.fleet:
+        pool = pools.get(schedule.pool)
+        for run in schedule.runs if pool is not None else ():
+            spot = spot_run(pool, run, result.workload)
+            on_demand += pool.on_demand_usd_per_hour * spot.on_demand_hours
+            change += pool.usd_per_hour * (spot.spot_hours - spot.held_hours)
+            unavailable += (1.0 - pool.availability) * pool.usd_per_hour * spot.held_hours
+    return ExpectedCost(held_usd=result.total_usd,
+                        expected_usd=result.total_usd + change + on_demand,
+                        on_demand_usd=on_demand,
+                        spot_always_there_usd=result.total_usd - unavailable)
+
+
+def preemptions_per_spot_hour(pool: CloudPool) -> float:
+    """Preemptions a running spot instance of the pool sees per hour: its trace's, else at
+    least the public traces' median (``DEFAULT_PREEMPTIONS_PER_SPOT_HOUR``)."""
+    if pool.availability_source == "traces":
+        return pool.interruptions_per_hour
+    return max(pool.interruptions_per_hour, DEFAULT_PREEMPTIONS_PER_SPOT_HOUR)
+
+
+def spot_run(pool: CloudPool, run: Run, workload: Workload) -> SpotRun:
+    """A spot run's held hours, expected spot running hours and on-demand make-up (steps
+    1-2 of the module's docstring)."""
+    a, held = pool.availability, run.hours
+    rate = preemptions_per_spot_hour(pool)
+    restart = workload.cloud.spot_restart_minutes if workload.cloud else 0.0
+    jobs = {j.name: j for j in workload.jobs}
+    weight = planned = actual = 0.0
+    for use in run.uses:
+        gpu_hours = use.gpus * (use.end - use.start).total_seconds() / 3600
+        checkpoint = jobs[use.job].checkpoint_minutes
+        weight += gpu_hours
+        planned += gpu_hours * spot_efficiency(pool.interruptions_per_hour, checkpoint, restart)
+        actual += gpu_hours * spot_efficiency(rate, checkpoint, restart)
+    if weight > 0:
+        planned, actual = planned / weight, actual / weight
+    else:
+        planned = actual = 1.0
+    work = a * held * planned  # instance-hours of work without interruption
+    if actual <= 0:  # spot loses all it does: the work runs on demand
+        return SpotRun(held, 0.0, work)
+    needed = work / actual
+    deadlines = [jobs[name].deadline for name in run.jobs if jobs[name].deadline is not None]
+    if not deadlines or rate <= 0:
+        return SpotRun(held, needed, 0.0)
+    slack = max(0.0, min((d - run.end).total_seconds() / 3600 for d in deadlines))
+    up_hours = 1.0 / rate
+    down_hours = up_hours * (1.0 - a) / a
+    spread = math.sqrt(2 * up_hours**2 * down_hours**2 / (up_hours + down_hours) ** 3
+                       * (held + slack))
+    short = min(needed, expected_shortfall(needed - a * (held + slack), spread))
+    return SpotRun(held, needed - short, short * actual)
+
+
+def expected_shortfall(mean: float, spread: float) -> float:
+    """``E[max(0, X)]`` for ``X`` normal with this mean and standard deviation."""
+    if spread <= 0:
+        return max(0.0, mean)
+    z = mean / spread
+    return mean * 0.5 * math.erfc(-z / math.sqrt(2)) \
+        + spread * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)

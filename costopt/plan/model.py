@@ -12,6 +12,8 @@ Variables
                  where a concurrency limit binds), lanes[j,p,r] a multi-node job's gangs
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
   unreserved[j] >= 0  deadline reserve job j does not keep, reference GPU-hours (penalised)
+  started[j,p,r] in {0,1}  multi-node job j runs on cloud pool p in run r at all (only with
+                 setup or a minimum instance time)
 Runs: consecutive periods whose every hour offers the same (``identical_runs``), r(t) the
 run of period t and L(t) its hours. Launch overhead is counted per run: every instance-hour
 of a run does work for ``f(t) = 1 - setup / L(t)`` of it (each instance of the run starts in
@@ -30,8 +32,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   4. packing[p,t]     sum_j b h - G_p f u <= 0   (G_p times the share its jobs fill at
                      once, where the layout learned one: ``filled``)
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
-                     a one-node job) - f u <= 0   (c: the job's gangs one node holds; an
-                     N-node gang holds N instances of its own: h / gpus instance-hours)
+                     a one-node job, with their share of setup and minimum instance time:
+                     ``launch``) - f u <= 0   (c: the job's gangs one node holds; an N-node gang
+                     holds N instances of its own: h / gpus instance-hours)
   6. quota_hours[q,t] sum vcpus u <= vcpus_q * P_h   (a relaxation, where a limit spans 2+
                                                         pools; where it binds, at once:)
      quota[q,r]       sum vcpus (running + N lanes) <= vcpus_q
@@ -43,6 +46,11 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
                      S(k,p) is job k and every job on p that cannot share one of p's
                      instances with k at once (gpus_i + gpus_k > G, or a multi-node gang's
                      node): at any instant an instance runs at most one of them
+  5d. gang_start[j,p,t]  h <= H started (H: the job's gangs' GPU-hours in the period)
+     gang_setup[j,p,r]    sum_(t in r) (h / gpus - u) + N s started <= 0, and
+     gang_least[j,p,r]    N m started - sum_(t in r) u <= 0: a multi-node gang on p at
+                          all starts N instances, each paying setup and at least the
+                          minimum instance time
   9. reserve[j,k]     sum_{t<k} sum_p s e h + unreserved (+ z) >= gpu_hours - C_j(k)
                      (a job with a deadline that may use spot, at each boundary k of its
                      window where it binds: the work left after k fits on capacity that does
@@ -117,6 +125,8 @@ class LinearProgram:
     row_key: list[tuple]  # row -> its index tuple within the family
     naming: Naming
     unreserved: dict[int, int] = field(default_factory=dict)  # job -> reserve not kept
+    started: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    """(multi-node job, cloud pool, run's first period) -> 1 where the gang runs there."""
 
     @property
     def num_cols(self) -> int:
@@ -149,6 +159,7 @@ class LinearProgram:
         keys.update((col, ("n", (p,))) for p, col in self.n.items())
         keys.update((col, ("running", key)) for key, col in self.n_run.items())
         keys.update((col, ("lanes", key)) for key, col in self.lanes.items())
+        keys.update((col, ("started", key)) for key, col in self.started.items())
         keys.update((col, ("shortfall", (j,))) for j, col in self.z.items())
         keys.update((col, ("unreserved", (j,))) for j, col in self.unreserved.items())
         return keys
@@ -159,15 +170,17 @@ NAME_PARTS: dict[str, str] = {
     "unreserved": "j",
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
-    "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt",
+    "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt", "started": "jpt",
+    "gang_start": "jpt", "gang_setup": "jpt", "gang_least": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
 
-CUMULATIVE_ROWS = frozenset({"reserve"})
-"""Row families over every period before their key's period (work done by then), rather
-than over that period alone."""
+CUMULATIVE_ROWS = frozenset({"reserve", "gang_setup", "gang_least"})
+"""Row families over more than their key's period: every period before it (``reserve``:
+work done by then) or its whole run (``gang_setup``, ``gang_least``: sums over the run,
+which a split of a merged run into its periods keeps)."""
 
 
 @dataclass(frozen=True)
@@ -394,6 +407,7 @@ def build_model(
     _packing_rows(b, workload, pools, hc, u, factor, filled or {})
     _walltime_rows(b, workload, hc, factor)
     launch = _launch_rows(b, workload, hc)
+    started = _gang_setup_rows(b, workload, hc, runs)
     _beside_rows(b, workload, pools, hc, factor)
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
@@ -428,6 +442,7 @@ def build_model(
         row_key=b.row_key,
         naming=naming(workload, pools, limits),
         unreserved=unreserved,
+        started=started,
     )
 
 
@@ -698,6 +713,48 @@ def _launch_rows(b: _Builder, w: Workload, hc: _HColumns) -> dict[int, float]:
     return dict(zip(hc.col[cloud].tolist(), per_gpu_hour.tolist(), strict=True))
 
 
+def _gang_setup_rows(b: _Builder, w: Workload, hc: _HColumns,
+                     runs: np.ndarray) -> dict[tuple[int, int, int], int]:
+    """5d. A multi-node gang that runs on a cloud pool at all in a run of periods starts
+    its ``N`` instances there, each paying the setup ``s`` and at least the minimum instance
+    time ``m``, however little work it does: ``started[j,p,r]`` in {0, 1} (integer),
+    ``gang_start[j,p,t]: h <= H started`` (``H`` the job's gangs' GPU-hours in the period)
+    and ``gang_setup[j,p,r]: sum_(t in r) (h / gpus - u) + N s started <= 0``
+    (``h / gpus`` the gang's instance-hours of work; other jobs' hours only add to ``u``),
+    ``gang_least[j,p,r]: N m started - sum_(t in r) u <= 0``.
+    The ``launch`` rows charge a share ``e h / W`` of it, exact where a job runs whole on
+    one pool and a sliver where it spills over: a 2-node job with a few minutes on a second
+    pool was planned at that sliver and paid two whole setups there. Whole-number charges
+    make the model a MILP, but only for multi-node jobs, and only with setup or a minimum
+    instance time. Returns the ``started`` columns."""
+    setup = setup_hours(w)
+    least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
+    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
+    if max(setup, least) <= 0 or not multi.any():
+        return {}
+    hours, first = period_hours(w), first_periods(runs)
+    started: dict[tuple[int, int, int], int] = {}
+    sums: dict[tuple[int, int, int], list[tuple[int, float]]] = {}
+    for j, p, t, col, ucol in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
+                                  hc.period[multi].tolist(), hc.col[multi].tolist(),
+                                  hc.ucol[multi].tolist(), strict=True):
+        job, key = w.jobs[j], (j, p, int(first[t]))
+        if key not in started:
+            started[key] = b.col(0.0, upper=1.0, integer=True)
+            sums[key] = []
+        b.row("gang_start", (j, p, t), [(col, 1.0), (started[key], -float(
+            job.parallel * job.nodes * job.gpus * hours[t]))], upper=0.0)
+        sums[key] += [(col, 1.0 / job.gpus), (ucol, -1.0)]
+    for key, terms in sums.items():
+        nodes = w.jobs[key[0]].nodes
+        if setup > 0:
+            b.row("gang_setup", key, [(started[key], nodes * setup), *terms], upper=0.0)
+        if least > 0:
+            b.row("gang_least", key, [(started[key], nodes * least),
+                                      *[(c, v) for c, v in terms if v < 0]], upper=0.0)
+    return started
+
+
 def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
                  factor: np.ndarray) -> None:
     """5c. beside[i,k,p,t]: a sweep ``i`` whose ``c_i >= 2`` gangs share one instance of
@@ -752,16 +809,24 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entries that take the instance-hours of multi-node gangs (``h / gpus``; their nodes
-    are their own) out of the ``u`` a one-node job's walltime row may count on."""
+    """Entries that take the instance-hours of multi-node gangs out of the ``u`` a one-node
+    job's walltime row may count on: their nodes are their own, ``h / gpus`` of work, and
+    their share of the setup and minimum instance time each of the ``N`` nodes pays
+    (``launch_hours_per_gpu_hour``). Without it, a gang of three 1-GPU nodes doing 1 GPU-h
+    with 30 minutes at least (1.5 instance-hours paid, 1 of work), or with 10 minutes of
+    setup each, left the rest of its paid time to two one-node jobs: the fleet ran them on
+    a fourth instance beside the gang's three, over a cap of 3. (Their setup share is then
+    also in the ``f`` of ``f u``: a little more than the fleet pays, never less.)"""
     empty = np.zeros(0, dtype=np.int64)
     multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
     if not multi.any():
         return empty, empty, np.zeros(0)
+    hours = launch_hours_per_gpu_hour(w, hc)[multi[hc.cloud]]
     gangs: dict[tuple[int, int], list[tuple[int, float]]] = {}
-    for j, p, t, col in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
-                            hc.period[multi].tolist(), hc.col[multi].tolist(), strict=True):
-        gangs.setdefault((p, t), []).append((col, 1.0 / w.jobs[j].gpus))
+    for j, p, t, col, value in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
+                                   hc.period[multi].tolist(), hc.col[multi].tolist(),
+                                   hours.tolist(), strict=True):
+        gangs.setdefault((p, t), []).append((col, max(1.0 / w.jobs[j].gpus, value)))
     entries = [(r, col, val) for r, (j, p, t) in enumerate(keys)
                if w.jobs[j].nodes == 1 for col, val in gangs.get((p, t), [])]
     if not entries:

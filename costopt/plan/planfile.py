@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from costopt.core.times import ts
-from costopt.plan.expected import spot_always_there_usd
+from costopt.plan.expected import expected_cost
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool, eligibility
 from costopt.plan.protection import protection
@@ -44,6 +44,7 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
     used = {a.pool for a in result.assignments} | {ph.pool for ph in result.pool_hours}
     pools_by_id = {p.id: p for p in result.pools.all}
     plan_total = result.total_usd
+    expected = expected_cost(result)
     guarded = protection(result)
     bought = {b.pool: b.count for b in result.purchases}
     cloud = w.cloud
@@ -68,7 +69,9 @@ def to_document(result: PlanResult, workload_file: str, workload_sha256: str) ->
         cost=Cost(variable_usd=_r(result.variable_usd), fixed_usd=_r(result.fixed_usd),
                   total_usd=_r(plan_total),
                   by_market={k: _r(v) for k, v in result.by_market.items()},
-                  spot_always_there_usd=_r(spot_always_there_usd(result))),
+                  spot_always_there_usd=_r(expected.spot_always_there_usd),
+                  expected_usd=_r(expected.expected_usd),
+                  expected_on_demand_usd=_r(expected.on_demand_usd)),
         shortfalls=[ShortfallRecord(job=s.job, gpu_hours=_r(s.gpu_hours), reason=s.reason)
                     for s in result.shortfalls],
         assignments=[AssignmentRecord(job=a.job, pool=a.pool, period_start=a.period_start,

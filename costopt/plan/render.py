@@ -81,8 +81,11 @@ def _costs(cost: dict[str, Any]) -> TableData:
         table.add_row(f"variable: {market.replace('_', '-')}", usd(amount))
     table.add_row("variable cost", usd(cost["variable_usd"]))
     table.add_row("fixed: owned servers (amortisation, idle power, ops)", usd(cost["fixed_usd"]))
-    table.add_row("[bold]total[/bold] (expected: spot there as often as its availability)",
+    table.add_row("[bold]total[/bold] (every held spot hour paid)",
                   f"[bold]{usd(cost['total_usd'])}[/bold]")
+    if cost.get("expected_usd") is not None:
+        table.add_row(f"expected total (spot as available; {usd(cost['expected_on_demand_usd'])} "
+                      "of it on demand)", usd(cost["expected_usd"]))
     if cost.get("spot_always_there_usd") is not None:
         table.add_row("total were spot always there", usd(cost["spot_always_there_usd"]))
     return table

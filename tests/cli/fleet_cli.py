@@ -13,8 +13,19 @@ from pathlib import Path
 import boto3
 from in_process import invoke_costopt
 
+from costopt.orchestrate.watch import StopFlag
+
 IMAGE = "ami-0123456789abcdef0"
 COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
+
+
+class StopFlagThatNeverSleeps(StopFlag):
+    """A watch's stop flag (``Env(stop_flag=...)``) whose waits return at once: the watch
+    reads the test's clock, so a real second between two of its looks is only time lost
+    (``--interval`` is at least 1 s)."""
+
+    def wait(self, seconds: float) -> bool:
+        return self.raised
 
 
 def fleet(region: str) -> list[dict]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cli.fleet_cli import IMAGE, fleet, tags
+from cli.fleet_cli import IMAGE, StopFlagThatNeverSleeps, fleet, tags
 from orchestrate.aws_faults import Faults
 from rich.console import Console
 from typer.testing import CliRunner, Result
@@ -64,7 +64,7 @@ def hours(h: float) -> datetime:
 def env(faults: Faults, clock: object = None) -> Env:
     wide = Console(width=200)
     return Env(console=wide, err=Console(stderr=True, width=200), session_factory=faults.session,
-               **({"clock": clock} if clock else {}))
+               stop_flag=StopFlagThatNeverSleeps, **({"clock": clock} if clock else {}))
 
 
 def watch_while_spot_is_refused_until_five(planned: Path, state: Path, looks: list[float],

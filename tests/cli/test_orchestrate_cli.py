@@ -21,9 +21,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -687,17 +689,46 @@ def test_a_launch_template_boots_the_fleet_without_an_image_id(plan_file: Path, 
             json.loads(plan_file.read_text())["plan_id"]}
 
 
+class _LimiterClock:
+    """A clock for botocore's adaptive rate limiter (``bucket.Clock``'s methods) that moves
+    only when the limiter waits: from 0, by each wait and a millisecond more, as a real wait
+    overshoots (an exact step can leave the bucket a rounding short of a token, for ever)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def current_time(self) -> float:
+        return self.now
+
+    def sleep(self, amount: float) -> None:
+        self.now += amount + 0.001
+
+
 def test_adaptive_retry_mode_converges_under_throttling(
         plan_file: Path, state: Path, aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--retry-mode adaptive``: every other call is throttled; each is retried after a
-    backoff (botocore's adaptive mode also rate-limits the client), and the fleet is the
-    plan's, launched once."""
+    backoff, botocore's adaptive mode also rate-limits the client (its token bucket waits),
+    and the fleet is the plan's, launched once. The backoffs and the bucket's waits are
+    recorded instead of slept (they were most of the test's ~10 s): the bucket runs on a
+    clock of its own that each wait moves on."""
     import botocore.endpoint
+    from botocore.retries import bucket
 
     import costopt.aws
 
     slept: list[float] = []
     monkeypatch.setattr(botocore.endpoint.time, "sleep", slept.append)
+    clock, waited = _LimiterClock(), []
+
+    class Waits(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            waited.append(timeout)
+            clock.sleep(timeout or 0.0)
+            return False
+
+    monkeypatch.setattr(bucket, "Clock", lambda: clock)
+    monkeypatch.setattr(bucket, "threading", SimpleNamespace(Lock=threading.Lock,
+                                                             Condition=Waits))
     modes: list[str] = []
     config = costopt.aws.retry_config
     monkeypatch.setattr(costopt.aws, "retry_config",
@@ -708,5 +739,6 @@ def test_adaptive_retry_mode_converges_under_throttling(
     assert modes == ["adaptive"]  # the one client factory of the run, in the mode asked
     assert faults.throttled >= 4
     assert len(slept) == faults.throttled
+    assert waited and all(w > 0 for w in waited)  # the client was rate-limited
     assert len(fleet("us-east-1")) == 2 and len(fleet("us-west-2")) == 1
     assert "No changes" in apply(plan_file, state, 0, "--retry-mode", "adaptive").output

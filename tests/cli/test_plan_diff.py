@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console_cli import WIDTHS, run_costopt
-from test_simulate_cli import WORKLOAD as SIMULATED
+from one_job_case import WORKLOAD as SIMULATED
 
 from costopt.orchestrate.ledger import Ledger
 

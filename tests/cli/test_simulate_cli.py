@@ -10,27 +10,10 @@ from pathlib import Path
 
 import pytest
 from console_cli import WIDTHS, run_costopt
+from one_job_case import WORKLOAD
 from typer.testing import CliRunner
 
 from costopt.cli.main import app
-
-WORKLOAD = """\
-name: sim-test
-horizon: {start: 2027-01-01, days: 1}
-cloud:
-  regions: [us-east-1]
-  instance_types: [p3.2xlarge]
-  setup_minutes: 0
-  min_instance_minutes: 0
-  spot_availability_default: 1.0   # planned as if spot were always there: a 10-hour slot
-  price_overrides:
-    - {instance_type: p3.2xlarge, region: us-east-1, market: on_demand, usd_per_hour: 3.0}
-    - {instance_type: p3.2xlarge, region: us-east-1, market: spot, usd_per_hour: 1.0}
-  spot_interruptions_per_hour:
-    - {instance_type: p3.2xlarge, region: us-east-1, rate: 0.0}
-jobs:
-  - {name: train, gpus: 1, gpu_hours: 10, interruptible: true, checkpoint_minutes: 60}
-"""
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""The tutorial's commands, in order, as written, on moto's server (``docs/tutorial.md``)."""
+"""The tutorial's commands, in order, as written, on moto's server (``docs/tutorial.md``).
+
+Run in this process (:mod:`in_process`): eleven child processes cost ~1 s of imports each,
+and what only a real process shows is tested where it matters (the console script in
+``test_hostile_input`` and ``test_fast_validate``, ``apply`` and ``status`` end to end in
+``test_orchestrate_cli``)."""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ def commands() -> list[list[str]]:
 def test_the_tutorial_runs_as_written(tmp_path: Path, aws: str) -> None:
     ran = []
     for args in commands():
-        result = run_costopt(*args, cwd=tmp_path, columns=80, process=True,
+        result = run_costopt(*args, cwd=tmp_path, columns=80,
                              AWS_ENDPOINT_URL=aws)
         ran.append(args[0])
         # report exits 3 when its forecast is over the budget: the tutorial says so

@@ -122,6 +122,31 @@ def test_setup_is_paid_per_instance_not_per_hour_of_the_day() -> None:
         assert result.baselines["all_on_demand"].total_usd == pytest.approx(3.5, abs=1e-6)
 
 
+def test_a_gang_that_spills_onto_a_second_pool_pays_its_whole_setup_there() -> None:
+    """A 2-node gang of 1 GPU per node, 50 GPU-h (V100) in a day, 30 minutes of setup, two
+    gangs at once allowed. p3.2xlarge (1 V100, 1 USD/h) is capped at 2 instances, one gang:
+    at most 2 x (24 - 0.5) = 47 GPU-h; p4d.24xlarge (A100s, twice the speed, 2 USD/h) has
+    no cap. Split: p3.2xlarge 2 x 24 h = 48 USD, the last 3 GPU-h on p4d in 1.5 A100 GPU-h,
+    0.75 h per node + 0.5 h setup, 2 nodes: 2.5 h x 2 = 5 USD; 53 USD. Whole on p4d: 25
+    A100 GPU-h, 12.5 h per node + 0.5, 2 nodes: 26 h x 2 = 52 USD, what every baseline
+    pays. The ``launch`` rows charged the p4d slice a share 2 x 0.5 x (3 / 50) of its two
+    setups (the LP saw 51.06 for the split) and the plan paid 53, 1 USD above the
+    baselines; ``gang_setup`` charges the whole of them (``started``): 52, with either
+    solver."""
+    w = workload([{"name": "gang", "gpus": 1, "nodes": 2, "parallel": 2, "gpu_hours": 50}],
+                 cloud={"markets": ["on_demand"], "setup_minutes": 30, "max_instances": [
+                     {"instance_type": "p3.2xlarge", "region": "us-east-1",
+                      "market": "on_demand", "count": 2}]})
+    cat = catalog(offer("p3.2xlarge", on_demand=1.0, rate=0.0),
+                  offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96, on_demand=2.0,
+                        rate=0.0))
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert {a.pool for a in result.assignments} == {"aws:us-east-1:p4d.24xlarge:on_demand"}
+        assert result.total_usd == pytest.approx(52.0, abs=1e-6)
+        assert min(b.total_usd for b in result.baselines.values()) == pytest.approx(52.0)
+
+
 def test_the_minimum_instance_time_is_priced_before_the_pool_is_chosen() -> None:
     """A 2-GPU job of 1 GPU-hour (V100), 30 minutes at least per instance, no setup.
     p4d.24xlarge (A100s, twice the speed, 3 USD/h) works 0.25 h and is paid 0.5 h: 1.50

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from builders import OFFERS, catalog, offer, workload
 from fleet_walk import peak, walk_the_layout
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis_profiles import examples
 
@@ -70,6 +70,40 @@ def _at(hours: int) -> str:
     return f"2027-01-{1 + hours // 24:02d}T{hours % 24:02d}:00:00Z"
 
 
+def gang_beside_two_small_jobs_under_a_cap(setup: int = 0, least: int = 30):
+    """Found by the random profile (a cap broken, 4 instances of p3.8xlarge at once against
+    ``count: 3``): a 3-node gang of 1 GPU per node and two 1-GPU jobs, 1 GPU-h each, in one
+    6-hour period; every offer 1 USD/h on demand; a minimum instance time of 30 minutes (or
+    10 minutes of setup); a cap of 3 p3.8xlarge. The gang's three nodes were paid 1.5
+    instance-hours for 1 of work, and the model let the one-node jobs count on the gang's
+    0.5 h of minimum time (or setup): the fleet then ran them on a fourth p3.8xlarge beside
+    the gang's three."""
+    offers = [offer(name, region, gpu=gpu, gpus=gpus, vcpus=vcpus, on_demand=1.0, spot=0.5,
+                    rate=0.0) for name, gpu, gpus, vcpus in OFFERS for region in REGIONS]
+    cloud = {"regions": REGIONS, "setup_minutes": setup, "min_instance_minutes": least,
+             "quotas": [{"region": "us-east-1", "market": "on_demand", "family": "P",
+                         "vcpus": 200}],
+             "max_instances": [{"instance_type": "p3.8xlarge", "region": "us-east-1",
+                                "market": "on_demand", "count": 3}]}
+    jobs = [{"name": f"j{i}", "gpus": 1, "gpu_hours": 1.0, "nodes": nodes, "start": _at(0),
+             "deadline": _at(6)} for i, nodes in enumerate((3, 1, 1))]
+    return workload(jobs, days=1, period_hours=6, cloud=cloud), catalog(*offers), "cbc"
+
+
+def test_a_gangs_minimum_time_is_its_own() -> None:
+    """The case above, worked by hand: the gang needs 3 instances and the two small jobs at
+    least one more, each paid its 30 minutes at 1 USD/h: 4 x 0.5 = 2.00 USD, the least any
+    plan can pay, and no more than 3 instances of p3.8xlarge at once (the plan once paid
+    2.50 USD with 4 of them)."""
+    w, cat, _solver = gang_beside_two_small_jobs_under_a_cap()
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert result.total_usd == pytest.approx(2.0, abs=1e-6)
+        eight = [(r.start, r.end, 1) for s in result.fleet for r in s.runs
+                 if s.pool == "aws:us-east-1:p3.8xlarge:on_demand"]
+        assert peak(eight) <= 3
+
+
 EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
 """Examples drawn per run: 300 in the suite, 40 in CI (a fixed set, a few seconds);
 ``scripts/fleet_walk.py`` asks for more."""
@@ -77,6 +111,8 @@ EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(limited_case())
+@example(gang_beside_two_small_jobs_under_a_cap())
+@example(gang_beside_two_small_jobs_under_a_cap(setup=10, least=0))
 def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> None:
     w, cat, solver = case
     try:

@@ -62,7 +62,8 @@ def test_document_fields() -> None:
     assert doc["objective_usd"] == 20.52  # the LP minimises the variable cost
     assert doc["cost"] == {"variable_usd": 20.52, "fixed_usd": 24.9, "total_usd": 45.42,
                            "by_market": {"owned": 2.52, "on_demand": 0.0, "spot": 18.0},
-                           "spot_always_there_usd": 45.42}  # spot availability 1 here
+                           "spot_always_there_usd": 45.42,  # spot availability 1 here:
+                           "expected_usd": 45.42, "expected_on_demand_usd": 0.0}  # as held
     assert doc["assignments"] == [
         {"job": "train", "pool": "owned:box", "period_start": T0, "gpu_hours": 42.0,
          "work_gpu_hours": 42.0, "cost_usd": 2.205},

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from cli.test_simulate_cli import WORKLOAD as SIMULATE_WORKLOAD
 from click.testing import Result
+from one_job_case import WORKLOAD as SIMULATE_WORKLOAD
 from typer.testing import CliRunner
 
 from costopt.cli.main import app

@@ -1,0 +1,102 @@
+"""Measure the plan's expected cost against what ``simulate`` realises, on the example.
+
+``examples/workload.yaml`` is planned (``costopt plan``). Its expected cost assumes, for a
+spot pool no trace covers, the default availability ``a = 0.59`` and preemptions at the
+public traces' median, ``r = 0.44`` per spot-hour (``plan/expected.py``; docs/model.md,
+"Expected cost"). Every spot pool of its fleet then gets synthetic traces *of those
+statistics* (``costopt traces synth``: availability ``a``, mean outage ``(1 - a) / (a r) =
+1.58`` h so that up spells end ``r`` times a spot-hour, no one-tick drops besides; a month of
+5-minute ticks, up to 4 instances), one set per seed, and the plan is carried out on each
+(``simulate``, the default policy: the plan in force, re-planned on events). Printed per
+seed: realised USD (variable: cloud and owned energy, what ``simulate`` bills) against the
+expected variable cost (the expected total less the owned servers' fixed cost, which no
+execution changes), CPU-seconds, deadlines missed; then the mean.
+The design's target (execution.md, design 2): expected within 15 % of realised. Figures
+are printed, never asserted.
+
+    python scripts/bench_expected.py [--seeds 3] [--no-replan] [--workload FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from costopt.plan.expected import DEFAULT_PREEMPTIONS_PER_SPOT_HOUR
+from costopt.workload import DEFAULT_SPOT_AVAILABILITY
+
+REPO = Path(__file__).resolve().parents[1]
+WORKLOAD = REPO / "examples" / "workload.yaml"
+HOURS = 720.0  # a month of 5-minute ticks
+A, R = DEFAULT_SPOT_AVAILABILITY, DEFAULT_PREEMPTIONS_PER_SPOT_HOUR
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="trace sets to simulate")
+    parser.add_argument("--no-replan", action="store_true", help="carry the plan out as written")
+    parser.add_argument("--workload", type=Path, default=WORKLOAD,
+                        help="the workload to plan (default: examples/workload.yaml)")
+    args = parser.parse_args()
+    args.workload = args.workload.resolve()
+
+    from costopt.planfile import read_plan
+    from costopt.pricing.catalog import load_catalog
+    from costopt.simulate.run import simulate
+    from costopt.traces import SynthSpec, load_manifest, synth, write_trace
+    from costopt.workload_checks import load_workload
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(args.workload), "-o",
+                        "plan.json"], cwd=work, check=True, capture_output=True, timeout=900)
+        plan = read_plan(work / "plan.json")
+        cost = plan.cost
+        print(f"costopt plan: {time.perf_counter() - started:.1f} s; total {cost.total_usd:,.2f} "
+              f"USD (every held spot hour paid), expected {cost.expected_usd:,.2f} (of which "
+              f"on-demand {cost.expected_on_demand_usd:,.2f}), spot always there "
+              f"{cost.spot_always_there_usd:,.2f}; fixed {cost.fixed_usd:,.2f}")
+        expected = cost.expected_usd - cost.fixed_usd
+        print(f"variable: held {cost.variable_usd:,.2f}, expected {expected:,.2f}, spot always "
+              f"there {cost.spot_always_there_usd - cost.fixed_usd:,.2f} USD")
+        workload = load_workload(args.workload)
+        catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+        spot = [p.pool for p in plan.fleet if p.market == "spot"]
+        outage = (1 - A) / (A * R)
+        print(f"traces: a = {A}, mean outage {outage:.2f} h ({R} preemptions per spot-hour), "
+              f"{HOURS:.0f} h, {len(spot)} spot pool(s); replan: {not args.no_replan}")
+        realised = []
+        for seed in range(args.seeds):
+            folder = work / f"seed-{seed}"
+            folder.mkdir()
+            lines = []
+            for k, pool in enumerate(spot):
+                name = f"trace-{k}.json"
+                write_trace(synth(SynthSpec(availability=A, mean_outage_hours=outage,
+                                            interruptions_per_hour=0.0, hours=HOURS,
+                                            seed=1000 * seed + k, capacity=4)), folder / name)
+                lines.append(f"- {{pool: '{pool}', file: {name}, "
+                             f"start: {plan.horizon['start']}}}")
+            (folder / "traces.yaml").write_text("\n".join(lines) + "\n")
+            cpu, wall = time.process_time(), time.perf_counter()
+            sim = simulate(plan, workload=workload, catalog=catalog,
+                           traces=load_manifest(folder / "traces.yaml"),
+                           replan=not args.no_replan)
+            realised.append(sim.realised_usd)
+            print(f"  seed {seed}: realised {sim.realised_usd:,.2f} USD variable = "
+                  f"{sim.realised_usd / expected:.2f} x expected; {sim.replans} re-plan(s), "
+                  f"{sum(not j.met_deadline for j in sim.jobs.values())} deadline(s) missed; "
+                  f"{time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s")
+        mean = sum(realised) / len(realised)
+        print(f"mean realised {mean:,.2f} USD variable: expected {expected:,.2f} is "
+              f"{(expected - mean) / mean:+.1%} of it (target within 15 %); every held hour "
+              f"paid {cost.variable_usd:,.2f}, {(cost.variable_usd - mean) / mean:+.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The expected cost of a plan carried out (``plan/expected.py``), worked by hand: held spot
+hours without capacity are not paid, preemptions cost what they lose, and spot that falls
+short of a deadline is made up on demand."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from builders import catalog, offer, workload
+
+from costopt.plan.expected import expected_cost, expected_shortfall, spot_run
+from costopt.plan.fleet import Run, Use
+from costopt.plan.planfile import to_document
+from costopt.plan.planner import make_plan
+from costopt.plan.pools import CloudPool
+
+START = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_the_expected_shortfall_of_a_normal() -> None:
+    # E[max(0, X)], X ~ N(m, s^2) = m Phi(m/s) + s phi(m/s): m = 0: s / sqrt(2 pi);
+    # m = s = 1: Phi(1) = 0.841345, phi(1) = 0.241971, 1.083316; far below 0: nothing;
+    # no spread: max(0, m).
+    assert expected_shortfall(0.0, 2.0) == pytest.approx(2 / math.sqrt(2 * math.pi))
+    assert expected_shortfall(1.0, 1.0) == pytest.approx(1.083316, abs=1e-6)
+    assert expected_shortfall(-50.0, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert (expected_shortfall(3.0, 0.0), expected_shortfall(-3.0, 0.0)) == (3.0, 0.0)
+
+
+def traced_pool(availability: float, rate: float) -> CloudPool:
+    return CloudPool(id="aws:us-east-1:p3.2xlarge:spot", region="us-east-1",
+                     instance_type="p3.2xlarge", market="spot", gpu_model="V100-SXM2-16GB",
+                     gpus_per_node=1, gpu_memory_gb=16, vcpus=8, usd_per_hour=1.0,
+                     on_demand_usd_per_hour=3.0, interruptions_per_hour=rate,
+                     max_instances=None, price_source="table", availability=availability,
+                     availability_source="traces")
+
+
+def one_job(deadline_hours: float):
+    return workload([{"name": "j", "gpus": 1, "gpu_hours": 10, "interruptible": True,
+                      "checkpoint_minutes": 0,
+                      "deadline": (START + timedelta(hours=deadline_hours)).isoformat()}],
+                    days=2, period_hours=4, cloud={"spot_restart_minutes": 0})
+
+
+def held(hours: float) -> Run:
+    end = START + timedelta(hours=hours)
+    return Run(slot=0, start=START, end=end, setup_end=START, jobs=("j",),
+               uses=(Use("j", 1, START, end),))
+
+
+def test_a_run_due_at_its_end_falls_short_half_the_time() -> None:
+    """A traced pool at a = 0.5 with 0.5 preemptions per spot-hour: up spells of 2 h,
+    outages of 2 h, variance of up time ``2 x 2^2 x 2^2 / 4^3 = 0.5`` h per hour. A run held
+    20 h for 10 h of work (no checkpoint loss, no restart): up time over the 20 h is 10 h on
+    average, sd sqrt(0.5 x 20) = sqrt(10); the job due at the run's end is short by
+    ``E[max(0, 10 - U)] = sqrt(10) / sqrt(2 pi) = 1.26157`` h, run on demand; spot runs
+    ``10 - 1.26157 = 8.73843`` h."""
+    spot = spot_run(traced_pool(0.5, 0.5), held(20), one_job(20))
+    assert spot.held_hours == pytest.approx(20.0)
+    assert spot.on_demand_hours == pytest.approx(math.sqrt(10 / (2 * math.pi)))
+    assert spot.spot_hours == pytest.approx(10 - 1.261566, abs=1e-6)
+
+
+def test_slack_after_the_run_leaves_less_to_make_up() -> None:
+    """The same run due 12 h after its end: up time over 32 h has mean 16 and sd
+    sqrt(0.5 x 32) = 4; the shortfall ``m = 10 - 16 = -6``, ``z = -1.5``: ``-6 Phi(-1.5) + 4
+    phi(1.5) = -6 x 0.0668072 + 4 x 0.1295176 = 0.117227`` h on demand."""
+    spot = spot_run(traced_pool(0.5, 0.5), held(20), one_job(32))
+    assert spot.on_demand_hours == pytest.approx(0.117227, abs=1e-6)
+    assert spot.spot_hours == pytest.approx(10 - 0.117227, abs=1e-6)
+
+
+def test_preemptions_at_the_public_traces_rate_where_none_was_traced() -> None:
+    """10 GPU-h (1 V100, checkpoint 60 min, restart 10 min), spot only at the assumed a = 0.5,
+    the catalog's 0.12 interruptions an hour, a week to do it. The plan holds
+    ``10 / (0.5 x 0.92) = 21.74`` h (0.92 = 1 - 0.12 x 40/60), 21.74 USD at 1 USD/h. A
+    running instance is ended at every outage, 0.44 times a spot-hour (the public traces'
+    median, above the catalog's rate), each losing 40 minutes: the work takes ``10 / (1 -
+    0.44 x 40/60) = 14.151`` h of spot; a week's slack leaves nothing to make up on demand
+    (the shortfall is 7 sd below 0). Spot always there: half the held hours, 10.87 USD."""
+    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
+                   "checkpoint_minutes": 60}], days=7,
+                 cloud={"regions": ["us-east-1"], "markets": ["spot"],
+                        "spot_availability_default": 0.5})
+    result = make_plan(w, catalog(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0,
+                                        rate=0.12)))
+    cost = expected_cost(result)
+    assert cost.held_usd == pytest.approx(10 / (0.5 * 0.92), rel=1e-4)
+    assert cost.expected_usd == pytest.approx(10 / (1 - 0.44 * 40 / 60), rel=1e-4)
+    assert cost.on_demand_usd == pytest.approx(0.0, abs=1e-6)
+    assert cost.spot_always_there_usd == pytest.approx(10 / 0.92, rel=1e-4)
+    doc = to_document(result, "w.yaml", "0" * 64).as_json()["cost"]
+    assert (doc["total_usd"], doc["expected_usd"], doc["expected_on_demand_usd"]) == (
+        pytest.approx(21.7391, abs=1e-4), pytest.approx(14.1509, abs=1e-4), 0.0)
