@@ -154,7 +154,8 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
     if options.yes:
         if ledger is None:
             raise ValueError("a run that changes AWS needs a ledger")
-        ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
+        if not ledger.has_plan(plan.plan_id, plan_path):
+            ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
         ledger.put_in_force(workload, plan.plan_id, at)
     owner = Owner(ledger.owner_id(create=options.yes) if ledger else None,
                   {i.instance_id for i in ledger.instances()} if ledger else set(), same)

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from costopt.orchestrate.pace import JobPace, PaceState, spot_dearer
-from costopt.orchestrate.progress import JobProgress, PlanMix, held_gpus
+from costopt.orchestrate.progress import JobProgress, PlanMix, PlannedWork, held_gpus
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.planfile import FleetPool, PlanDocument, Slot
 
@@ -82,25 +82,41 @@ def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until
     but those left out: on a pool whose slots name their uses (v3) and whose speed for the
     job the plan records, the job's uses there as written (GPUs x speed x hours; progress
     credits them the same way: :func:`~costopt.orchestrate.progress.run_shares`);
-    elsewhere each period's assignment spread evenly over it."""
-    by_uses: dict[str, float] = {}
-    for pool in plan.fleet:
-        speed = plan.speed(job, pool.pool)
-        if pool.pool in leave_out or speed is None or not any(s.uses for s in pool.slots):
+    elsewhere each period's assignment spread evenly over it. ``mix`` is the plan's (it
+    keeps what is read of the plan for the job, :attr:`PlanMix.planned`)."""
+    kept = mix.planned.get(job)
+    if kept is None or kept[0] is not plan:
+        kept = mix.planned[job] = (plan, _planned_work_of(plan, mix, job))
+    work = sum(sum(rate * max(0.0, (min(until, end) - max(at, start)).total_seconds())
+                   for rate, start, end in uses) / 3600
+               for pool, uses in kept[1].by_uses if pool not in leave_out)
+    for pool, gpu_hours, start, end, seconds in kept[1].by_period:
+        if pool in leave_out:
             continue
-        by_uses[pool.pool] = sum(
-            u.gpus * speed * max(0.0, (min(until, u.end) - max(at, u.start)).total_seconds())
-            for s in pool.slots for u in s.uses if u.job == job) / 3600
-    work = sum(by_uses.values())
-    for a in plan.assignments:
-        if a.job != job or a.pool in leave_out or a.pool in by_uses:
-            continue
-        t = mix.period_of(a.period_start)
-        start, end = mix.period_starts[t], mix.period_end(t)
         inside = (min(end, until) - max(start, at)).total_seconds()
         if inside > 0:
-            work += a.work_gpu_hours * inside / (end - start).total_seconds()
+            work += gpu_hours * inside / seconds
     return work
+
+
+def _planned_work_of(plan: PlanDocument, mix: PlanMix, job: str) -> PlannedWork:
+    """What :func:`planned_work` reads of ``plan`` for ``job``."""
+    by_uses = []
+    for pool in plan.fleet:
+        speed = plan.speed(job, pool.pool)
+        if speed is not None and any(s.uses for s in pool.slots):
+            by_uses.append((pool.pool, tuple((u.gpus * speed, u.start, u.end)
+                                             for s in pool.slots for u in s.uses
+                                             if u.job == job)))
+    on_uses = {pool for pool, _uses in by_uses}
+    by_period = []
+    for a in plan.assignments:
+        if a.job == job and a.pool not in on_uses:
+            t = mix.period_of(a.period_start)
+            start, end = mix.period_starts[t], mix.period_end(t)
+            by_period.append((a.pool, a.work_gpu_hours, start, end,
+                              (end - start).total_seconds()))
+    return PlannedWork(tuple(by_uses), tuple(by_period))
 
 
 CHOICE = {

@@ -115,6 +115,18 @@ class SlotWork:
 
 
 @dataclass(frozen=True)
+class PlannedWork:
+    """What a plan has one job do, as :func:`~costopt.orchestrate.policy.planned_work` reads
+    it: ``by_uses``, per pool (in the fleet's order) whose slots name their uses (v3) and
+    whose speed for the job the plan records, the job's uses there as ``(GPUs x speed,
+    start, end)``; ``by_period``, the job's assignments on the other pools as ``(pool, work
+    in reference GPU-hours, period start, period end, period seconds)``."""
+
+    by_uses: tuple[tuple[str, tuple[tuple[float, datetime, datetime], ...]], ...]
+    by_period: tuple[tuple[str, float, datetime, datetime, float], ...]
+
+
+@dataclass(frozen=True)
 class PlanMix:
     """The plan's mix: per (cloud pool, period index) the GPUs per instance-hour each job
     holds; per cloud pool and job the GPUs per instance-hour in the periods the plan gives
@@ -131,6 +143,11 @@ class PlanMix:
     uses: dict[tuple[str, int], tuple[SlotWork, ...]] = field(default_factory=dict)
     spans: dict[tuple[str, int], tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict)
+    planned: dict[str, tuple[PlanDocument, PlannedWork]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False)
+    """Per job, the plan this mix is of and what
+    :func:`~costopt.orchestrate.policy.planned_work` reads of it for the job, kept for the
+    next call (a controller asks it for every job at every tick)."""
 
     def period_of(self, moment: datetime) -> int:
         """The index of the period holding ``moment`` (-1 before the horizon)."""
@@ -549,11 +566,15 @@ def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
     accounts it; a job with no report as :func:`job_progress` has it."""
     out = job_progress(model, runs, at)
     latest = {r.job: r for r in sorted(reports, key=lambda r: r.at) if r.at <= at}
+    then: dict[datetime, dict[str, JobProgress]] = {}  # reports made at one moment (a
+    # resumed plan's, one per job): that moment's progress worked out once
     for job, report in latest.items():
         p = out.get(job)
         if p is None:
             continue
-        since = p.done_gpu_hours - job_progress(model, runs, report.at)[job].done_gpu_hours
+        if report.at not in then:
+            then[report.at] = job_progress(model, runs, report.at)
+        since = p.done_gpu_hours - then[report.at][job].done_gpu_hours
         done = min(p.needed_gpu_hours, report.done_gpu_hours + max(0.0, since))
         if is_done(report.done_gpu_hours, p.needed_gpu_hours):
             p.finished_at = report.at

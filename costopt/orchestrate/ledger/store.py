@@ -271,12 +271,16 @@ class Ledger:
         return list(cached)
 
     # -- plans ---------------------------------------------------------------------------
+    def has_plan(self, plan_id: str, path: str | None) -> bool:
+        """Whether the plan ``plan_id`` is kept, with ``path`` as its path (every reconcile
+        records its plan: this saves making its document again)."""
+        row = self._rows("SELECT path FROM plans WHERE plan_id=?", (plan_id,)).fetchone()
+        return row is not None and row["path"] == path
+
     def record_plan(self, document: dict[str, Any], path: str | None, at: datetime) -> None:
         """Keep the plan file's content, so that reports can read it later (a plan already
         kept keeps its first content; only its path follows the latest)."""
-        row = self._rows("SELECT path FROM plans WHERE plan_id=?",
-                         (document["plan_id"],)).fetchone()
-        if row is not None and row["path"] == path:  # every reconcile records its plan
+        if self.has_plan(document["plan_id"], path):
             return
         with self._tx() as c:
             c.execute(
@@ -288,12 +292,14 @@ class Ledger:
 
     def plans(self) -> list[dict[str, Any]]:
         """The recorded plan documents (checked on open), oldest first."""
-        rows = list(self._rows("SELECT plan_id, document FROM plans ORDER BY recorded_at, "
-                               "plan_id"))
-        for r in rows:  # a plan's document never changes once recorded: decoded once
-            if r["plan_id"] not in self._documents:
-                self._documents[r["plan_id"]] = json.loads(r["document"])
-        return [self._documents[r["plan_id"]] for r in rows]
+        ids = [r["plan_id"] for r in self._rows("SELECT plan_id FROM plans "
+                                                 "ORDER BY recorded_at, plan_id")]
+        for plan_id in ids:  # a plan's document never changes once recorded: read and
+            if plan_id not in self._documents:  # decoded once
+                row = self._rows("SELECT document FROM plans WHERE plan_id=?",
+                                 (plan_id,)).fetchone()
+                self._documents[plan_id] = json.loads(row["document"])
+        return [self._documents[plan_id] for plan_id in ids]
 
     def plan_ids_of(self, workload: str) -> set[str]:
         """The ids of the recorded plans of ``workload``."""
