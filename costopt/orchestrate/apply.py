@@ -279,8 +279,7 @@ def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime,
     start = Month.of(at).start
     same = ledger.plan_ids_of(plan.workload_name) | {plan.plan_id} | {
         o.plan_id for o in observed if o.plan_id}
-    return sum(r.usd_within(start, at, at) for r in ledger.runtimes(start, at)
-               if r.plan_id in same)
+    return ledger.spent_usd(same, start, at)
 
 
 def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,

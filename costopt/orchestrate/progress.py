@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import accumulate
 
@@ -278,6 +278,11 @@ class ProgressModel:
     setup_minutes: float = DEFAULT_SETUP_MINUTES
     shares: dict[Run, tuple[RunShare, ...]] = field(default_factory=dict, compare=False,
                                                      hash=False, repr=False)
+    past: dict[tuple[datetime, tuple[JobNeeds, ...], tuple[Run, ...]],
+               dict[str, JobProgress]] = field(default_factory=dict, compare=False,
+                                               hash=False, repr=False)
+    """Progress at past moments (:func:`progress_then`), by the moment, the jobs' needs and
+    the runs as they were by then."""
 
 
 @dataclass
@@ -533,6 +538,26 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
     return finish(out)
 
 
+PAST_KEPT = 64
+"""Past moments' progress a model keeps (:attr:`ProgressModel.past`)."""
+
+
+def progress_then(model: ProgressModel, runs: Iterable[Run],
+                  when: datetime) -> dict[str, JobProgress]:
+    """:func:`job_progress` at ``when``, kept on ``model`` for the runs as they were by then:
+    a run open at ``when`` does the same by then whenever it ends (a tick asks again for
+    the moment a plan took over, or a report was made). Read only: the figures are shared."""
+    key = (when, model.jobs, tuple(r if r.end <= when else replace(r, end=when,
+                                                                    interrupted=False)
+                                   for r in runs if r.start < when))
+    out = model.past.get(key)
+    if out is None:
+        if len(model.past) >= PAST_KEPT:
+            model.past.clear()
+        out = model.past[key] = job_progress(model, runs, when)
+    return out
+
+
 def _accumulate(segments: list[tuple[datetime, datetime, float]],
                 losses: list[tuple[datetime, float]],
                 needed: float) -> tuple[float, datetime | None]:
@@ -566,15 +591,11 @@ def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
     accounts it; a job with no report as :func:`job_progress` has it."""
     out = job_progress(model, runs, at)
     latest = {r.job: r for r in sorted(reports, key=lambda r: r.at) if r.at <= at}
-    then: dict[datetime, dict[str, JobProgress]] = {}  # reports made at one moment (a
-    # resumed plan's, one per job): that moment's progress worked out once
     for job, report in latest.items():
         p = out.get(job)
         if p is None:
             continue
-        if report.at not in then:
-            then[report.at] = job_progress(model, runs, report.at)
-        since = p.done_gpu_hours - then[report.at][job].done_gpu_hours
+        since = p.done_gpu_hours - progress_then(model, runs, report.at)[job].done_gpu_hours
         done = min(p.needed_gpu_hours, report.done_gpu_hours + max(0.0, since))
         if is_done(report.done_gpu_hours, p.needed_gpu_hours):
             p.finished_at = report.at

@@ -20,7 +20,7 @@ from costopt.orchestrate.progress import (
     PlanMix,
     ProgressModel,
     Run,
-    job_progress,
+    progress_then,
     reported_progress,
     runs_from_ledger,
 )
@@ -98,7 +98,8 @@ def _resumed_progress(model: ProgressModel, runs: list[Run], at: datetime, since
     before then too (the work of the last plan), so each job is measured against what it
     needed then plus that work, from a report of that work at ``since``, and both are taken
     off after - a job's work is never capped short of what it needs by work done before."""
-    before = {name: p.done_gpu_hours for name, p in job_progress(model, runs, since).items()}
+    before = {name: p.done_gpu_hours
+              for name, p in progress_then(model, runs, since).items()}
     grown = replace(model, jobs=tuple(replace(j, gpu_hours=j.gpu_hours + before[j.name])
                                       for j in model.jobs))
     shifted = [ProgressReport(j.name, since, before[j.name], "resume") for j in model.jobs]

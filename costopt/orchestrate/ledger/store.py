@@ -193,6 +193,7 @@ class Ledger:
         self._instances = RecordsRead(_instance)
         self._runtimes = RecordsRead(_runtime)
         self._interruptions = RecordsRead(_interruption)
+        self._closed_usd: tuple[datetime | None, dict[Runtime, float]] = (None, {})
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
@@ -482,6 +483,27 @@ class Ledger:
             '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id', (ts(start),))
         cut = parse_ts(ts(end))  # as the stored times compare: to the second
         return since[:bisect_left(since, cut, key=lambda r: r.start)]
+
+    def spent_usd(self, plan_ids: set[str], start: datetime, at: datetime) -> float:
+        """What the runtimes of ``plan_ids`` cost in ``[start, at)`` (USD), a runtime still
+        running until ``at``. A runtime closed by ``at`` costs the same at every later
+        ``at``: its part is worked out once (every tick asks for the month so far)."""
+        since, kept = self._closed_usd
+        if since != start:
+            kept = {}
+            self._closed_usd = (start, kept)
+        total = 0.0
+        for r in self.runtimes(start, at):
+            if r.plan_id not in plan_ids:
+                continue
+            if r.end is None or r.end > at:
+                total += r.usd_within(start, at, at)
+                continue
+            usd = kept.get(r)
+            if usd is None:
+                usd = kept[r] = r.usd_within(start, at, at)
+            total += usd
+        return total
 
     def interruptions(self, start: datetime | None = None,
                       end: datetime | None = None) -> list[Interruption]:
