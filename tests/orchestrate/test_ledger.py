@@ -174,6 +174,39 @@ def test_runtimes_end_where_the_stored_seconds_do(location: StateLocation) -> No
         assert [r.instance_id for r in ledger.runtimes(at(2), at(11))] == ["i-2"]
 
 
+def test_spend_so_far_counts_closed_runtimes_once_and_open_ones_until_now(
+        location: StateLocation) -> None:
+    with Ledger.connect(location) as ledger:
+        running(ledger, "i-1", 0)  # 3.00 USD/h, plan "p"
+        ledger.instance_halted("i-1", at(4), ended=True)
+        running(ledger, "i-2", 2, usd_per_hour=5.0)
+        ledger.instance_running(instance_id="i-3", plan_id="other", pool=POOL,
+                                region="us-east-1", instance_type="p3.2xlarge",
+                                market="on_demand", slot=0, az=None, usd_per_hour=7.0,
+                                at=at(0))
+        # from 01:00 until 06:00: i-1 01:00-04:00, 3 h x 3.00 = 9.00; i-2 open, 02:00-06:00,
+        # 4 h x 5.00 = 20.00; i-3 is another plan's
+        assert ledger.spent_usd({"p"}, at(1), at(6)) == pytest.approx(29.0)
+        # two hours on: i-1's part is the same 9.00 (kept), i-2 runs on: 6 h x 5.00 = 30.00
+        assert ledger.spent_usd({"p"}, at(1), at(8)) == pytest.approx(39.0)
+        assert ledger.spent_usd({"p", "other"}, at(1), at(8)) == pytest.approx(39.0 + 49.0)
+        # from another start, i-1's part is its own again: 03:00-04:00, 1 h x 3.00; i-2's
+        # 03:00-08:00, 5 h x 5.00
+        assert ledger.spent_usd({"p"}, at(3), at(8)) == pytest.approx(3.0 + 25.0)
+
+
+def test_a_plan_kept_once_and_its_path_followed(location: StateLocation) -> None:
+    with Ledger.connect(location) as ledger:
+        doc = {"plan_id": "lab-1", "workload": {"name": "lab"}, "fleet": []}
+        assert not ledger.has_plan("lab-1", "a.json")
+        ledger.record_plan(doc, "a.json", at(0))
+        assert ledger.has_plan("lab-1", "a.json") and not ledger.has_plan("lab-1", "b.json")
+        ledger.record_plan({**doc, "fleet": ["changed"]}, "b.json", at(1))
+        ledger.record_plan({"plan_id": "lab-2", "workload": {"name": "lab"}}, None, at(2))
+        assert ledger.has_plan("lab-1", "b.json") and ledger.has_plan("lab-2", None)
+        assert ledger.plans() == [doc, {"plan_id": "lab-2", "workload": {"name": "lab"}}]
+
+
 def test_plans_in_force_one_after_another(location: StateLocation) -> None:
     with Ledger.connect(location) as ledger:
         ledger.put_in_force("lab", "lab-1", at(0))

@@ -17,6 +17,7 @@ from costopt.orchestrate.progress import (
     SlotWork,
     job_progress,
     parse_progress_tag,
+    progress_then,
     runs_from_ledger,
 )
 
@@ -176,3 +177,29 @@ def test_progress_kept_from_tick_to_tick_is_the_progress_worked_out_afresh(seed:
             assert {j: [getattr(p, f) for f in fields] for j, p in again.items()} == {
                 j: [getattr(p, f) for f in fields] for j, p in afresh.items()}
     assert kept.shares  # it did keep something
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_progress_then_kept_is_the_progress_then_worked_out_afresh(seed: int) -> None:
+    # A moment in the past asked tick after tick (a plan's takeover at 06:00, and 3 h ago):
+    # kept on the model for the runs as they were by then. Each figure is job_progress's
+    # afresh; a run open at 06:00 that runs on later does the same by then, so a later tick
+    # whose runs differ only after 06:00 gets 06:00's figures kept, not worked out again.
+    rng = random.Random(seed)
+    ticks = [at(h / 4) for h in range(1, 4 * 26)]
+    kept = model()
+    fields = ("done_gpu_hours", "finished_at", "spot_hours", "on_demand_hours",
+              "interruptions", "cloud_usd", "owned_usd")
+    for tick, runs in zip(ticks, _random_history(rng, ticks), strict=True):
+        for moment in (at(6), tick - timedelta(hours=3)):
+            then, afresh = progress_then(kept, runs, moment), job_progress(model(), runs, moment)
+            assert {j: [getattr(p, f) for f in fields] for j, p in then.items()} == {
+                j: [getattr(p, f) for f in fields] for j, p in afresh.items()}
+    later = [Run("i-open", POOL, "spot", at(5), at(7), 4.0),
+             Run("i-new", POOL, "on_demand", at(6.5), at(7), 3.0)]
+    then = progress_then(kept, later, at(6))
+    ran_on = [Run("i-open", POOL, "spot", at(5), at(9), 4.0, interrupted=True),
+              Run("i-new", POOL, "on_demand", at(6.5), at(9), 3.0)]
+    assert progress_then(kept, ran_on, at(6)) is then
+    assert progress_then(kept, ran_on[:1] + [Run("i-0", POOL, "spot", at(5.5), at(9), 4.0)],
+                         at(6)) is not then  # a run by 06:00 more: worked out again
