@@ -8,11 +8,16 @@ checkpoint every 60: a restart costs 40 minutes.
 from __future__ import annotations
 
 import pytest
+from fleet_plans import at as fleet_at
+from fleet_plans import iso
+from fleet_plans import plan as fleet_plan
+from fleet_plans import pool as fleet_pool
 from simulate.sim_cases import SPOT, T0, at, one_job, planned, prices
 
-from costopt.orchestrate.policy import POLICIES, DeadlineAware, gangs
-from costopt.orchestrate.progress import JobProgress
+from costopt.orchestrate.policy import POLICIES, DeadlineAware, gangs, planned_work
+from costopt.orchestrate.progress import JobProgress, PlanMix
 from costopt.orchestrate.reconcile import MarketChoice
+from costopt.planfile import AssignmentRecord, PlanDocument
 
 POLICY = DeadlineAware()
 
@@ -80,3 +85,26 @@ def test_without_on_demand_allowed_the_pool_stays_on_spot() -> None:
 def test_gangs_is_the_most_slots_at_once() -> None:
     plan = planned(one_job(10), prices())
     assert gangs(plan.fleet[0]) == 1
+
+
+def test_planned_work_spreads_each_period_and_reads_each_plan_of_a_mix_afresh() -> None:
+    # Two 12-hour periods; "a" gets 24 GPU-h of work on the on-demand pool in period 0 and
+    # 12 on the owned server in period 1. In [06:00, 18:00): 24 x 6/12 + 12 x 6/12 = 18;
+    # leaving the owned server out, 12. A second plan (same mix object) moves period 1's
+    # work to 36 GPU-h: what the mix kept for the first plan must not answer for it.
+    od = "aws:us-east-1:p3.2xlarge:on_demand"
+    owned = "owned:lab"
+
+    def with_work(second: float) -> PlanDocument:
+        doc = fleet_plan(fleet_pool(od, [(0, 0, 12)]), days=1)
+        return doc.model_copy(update={"assignments": [AssignmentRecord(
+            job="a", pool=p, period_start=iso(h), gpu_hours=g, work_gpu_hours=g, cost_usd=0)
+            for p, h, g in ((od, 0, 24.0), (owned, 12, second))]})
+
+    first, second = with_work(12.0), with_work(36.0)
+    mix = PlanMix.of(first)
+    assert planned_work(first, mix, "a", fleet_at(6), fleet_at(18)) == pytest.approx(18.0)
+    assert planned_work(first, mix, "a", fleet_at(6), fleet_at(18),
+                        frozenset({owned})) == pytest.approx(12.0)
+    assert planned_work(second, mix, "a", fleet_at(6), fleet_at(18)) == pytest.approx(30.0)
+    assert planned_work(first, mix, "b", fleet_at(0), fleet_at(24)) == 0
