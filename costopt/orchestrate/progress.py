@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import accumulate
@@ -542,7 +542,7 @@ PAST_KEPT = 64
 """Past moments' progress a model keeps (:attr:`ProgressModel.past`)."""
 
 
-def progress_then(model: ProgressModel, runs: Iterable[Run],
+def progress_then(model: ProgressModel, runs: Sequence[Run],
                   when: datetime) -> dict[str, JobProgress]:
     """:func:`job_progress` at ``when``, kept on ``model`` for the runs as they were by then:
     a run open at ``when`` does the same by then whenever it ends (a tick asks again for
