@@ -38,7 +38,6 @@ from costopt.orchestrate.progress import (
 )
 from costopt.orchestrate.steer import progress_model
 from costopt.plan.pools import build_pools
-from costopt.plan.resume import workload_of
 from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
@@ -184,8 +183,7 @@ def simulate(plan: PlanDocument, *, workload: Workload, catalog: PriceCatalog,
             outcome = controller.tick(moment)
             if outcome.replanned is not None:
                 new = outcome.replanned
-                in_force.append(InForce(moment, new.plan_id, progress_model(
-                    new, workload_of(new.resumes, workload), catalog)))
+                in_force.append(InForce(moment, new.plan_id, controller.model(new)))
                 later = {m for p in new.fleet for s in p.slots
                          for m in (s.start, s.end) if moment < m <= end} - always
                 always |= later
