@@ -62,6 +62,8 @@ from costopt.workload_checks import check_against_catalog
 
 T = TypeVar("T")
 EPS = 1e-6  # GPU-hours or instance-hours below this are solver noise
+LaidOut = tuple[LinearProgram, Solution, tuple[PoolSchedule, ...], frozenset[tuple[int, int]]]
+"""A solution whose fleet was laid out: the model, its solution, the fleet, the layout rows."""
 
 
 @dataclass(frozen=True)
@@ -300,9 +302,7 @@ class _Model:
     """((cloud pool, period), the share of its GPUs its jobs fill at once there)."""
     fill_steps: int = 0  # times ``filled`` was lowered
 
-    def laid_out(self, *, elastic: bool) -> tuple[LinearProgram, Solution,
-                                                  tuple[PoolSchedule, ...],
-                                                  frozenset[tuple[int, int]]]:
+    def laid_out(self, *, elastic: bool) -> LaidOut:
         """The optimum within every limit whose fleet carries its jobs at every instant
         (``layout.py``), that fleet, and the ``layout`` rows learned. Where the layout finds
         a job short on a pool, the model learns the ``layout`` rows of that job and pool
@@ -321,13 +321,10 @@ class _Model:
         derated work cannot carry the job alone), the solution before it stands, with the
         layout its fleet found."""
         model = self
-        before: tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
-                      frozenset[tuple[int, int]]] | None = None
-        unfilled: tuple[float, tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
-                                     frozenset[tuple[int, int]]]] | None = None
+        before: LaidOut | None = None
+        unfilled: tuple[float, LaidOut] | None = None
         # (gang-hours short, the solution) before the last lowering of ``filled``
-        least: tuple[float, tuple[LinearProgram, Solution, tuple[PoolSchedule, ...],
-                                  frozenset[tuple[int, int]]]] | None = None
+        least: tuple[float, LaidOut] | None = None
         # the solution that left least short so far, for ``tolerances.solves``
         solves = 0
         while True:
