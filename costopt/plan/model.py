@@ -771,40 +771,50 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
     ``h_i / (gpus_i c_i) + sum_K h_k / gpus_k <= f u`` (in place of their ``beside`` rows).
     One-node jobs only; the ``layout`` rows keep jobs apart that never share an instance
     (``c_i = 1``). Lazy."""
-    rows: dict[str, tuple[list[tuple], list[list[tuple[int, float]]]]] = {
-        "beside": ([], []), "beside_wide": ([], [])}
-    by_pool_period: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-    for c in np.flatnonzero(hc.cloud).tolist():
-        j, p, t = int(hc.job[c]), int(hc.pool[c]), int(hc.period[c])
-        if w.jobs[j].nodes == 1:
-            by_pool_period.setdefault((p, t), []).append((j, int(hc.col[c]), c))
-    for (p, t), jobs in sorted(by_pool_period.items()):
-        room = pools.all[p].gpus_per_node
-        for i, col_i, at_i in jobs:
-            gpus_i = w.jobs[i].gpus
-            c_i = round(1.0 / (float(hc.wall[at_i]) * gpus_i))
-            mine = (col_i, float(hc.wall[at_i]))
-            rest = (int(hc.ucol[at_i]), -float(factor[t]))
-            wide = []
-            for k, col_k, at_k in jobs if c_i >= 2 else ():
-                m = min(c_i, (room - w.jobs[k].gpus) // gpus_i)
-                if k == i or m >= c_i:
-                    continue
-                if m == 0 and 2 * w.jobs[k].gpus > room:
-                    wide.append((col_k, float(hc.wall[at_k])))
-                    continue
-                rows["beside"][0].append((i, k, p, t))
-                rows["beside"][1].append([mine, (col_k, (1 - m / c_i) * float(hc.wall[at_k])),
-                                          rest])
-            if wide:
-                rows["beside_wide"][0].append((i, p, t))
-                rows["beside_wide"][1].append([mine, *wide, rest])
-    for family, (keys, terms) in rows.items():
-        if keys:
-            b.rows(family, keys,
-                   np.repeat(np.arange(len(keys), dtype=np.int64), [len(r) for r in terms]),
-                   np.array([c for r in terms for c, _v in r], dtype=np.int64),
-                   np.array([v for r in terms for _c, v in r]), upper=0.0, lazy=True)
+    gpus = np.array([job.gpus for job in w.jobs], dtype=np.int64)
+    one_node = np.array([job.nodes == 1 for job in w.jobs], dtype=bool)
+    room = np.array([pool.gpus_per_node for pool in pools.all], dtype=np.int64)
+    at = np.flatnonzero(hc.cloud & one_node[hc.job])
+    at = at[np.lexsort((hc.period[at], hc.pool[at]))]  # by (pool, period), stable
+    # every (i, k) of one (pool, period), i then k in column order
+    key = hc.pool[at] * (int(hc.period.max(initial=0)) + 1) + hc.period[at]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    size = np.diff(np.r_[starts, len(at)])
+    group_size = np.repeat(size, size)
+    i = np.repeat(np.arange(len(at)), group_size)
+    k = np.repeat(np.repeat(starts, size), group_size) + (
+        np.arange(len(i)) - np.repeat(np.cumsum(group_size) - group_size, group_size))
+    ai, ak = at[i], at[k]
+    job_i, job_k, p, t = hc.job[ai], hc.job[ak], hc.pool[ai], hc.period[ai]
+    gpus_i, gpus_k = gpus[job_i], gpus[job_k]
+    c_i = np.round(1.0 / (hc.wall[ai] * gpus_i)).astype(np.int64)
+    m = np.minimum(c_i, (room[p] - gpus_k) // gpus_i)
+    apart = (c_i >= 2) & (job_k != job_i) & (m < c_i)
+    wide = apart & (m == 0) & (2 * gpus_k > room[p])
+    beside = np.flatnonzero(apart & ~wide)
+    if len(beside):
+        s = beside
+        keys = list(zip(job_i[s].tolist(), job_k[s].tolist(), p[s].tolist(), t[s].tolist(),
+                        strict=True))
+        cols = np.stack([hc.col[ai[s]], hc.col[ak[s]], hc.ucol[ai[s]]], axis=1).ravel()
+        vals = np.stack([hc.wall[ai[s]], (1 - m[s] / c_i[s]) * hc.wall[ak[s]],
+                         -factor[t[s]]], axis=1).ravel()
+        b.rows("beside", keys, np.repeat(np.arange(len(s), dtype=np.int64), 3), cols, vals,
+               upper=0.0, lazy=True)
+    if wide.any():
+        rows_i, count = np.unique(i[wide], return_counts=True)  # i in order
+        a = at[rows_i]
+        keys = list(zip(hc.job[a].tolist(), hc.pool[a].tolist(), hc.period[a].tolist(),
+                        strict=True))
+        row_of = np.repeat(np.arange(len(rows_i), dtype=np.int64), count)
+        offsets = np.concatenate([np.arange(len(rows_i)), row_of, np.arange(len(rows_i))])
+        place = np.concatenate([np.zeros(len(rows_i)), np.ones(len(row_of)),
+                                np.full(len(rows_i), 2.0)])
+        cols = np.concatenate([hc.col[a], hc.col[ak[wide]], hc.ucol[a]])
+        vals = np.concatenate([hc.wall[a], hc.wall[ak[wide]], -factor[hc.period[a]]])
+        order = np.lexsort((place, offsets))  # stable: the wide ks keep their order
+        b.rows("beside_wide", keys, offsets[order], cols[order], vals[order], upper=0.0,
+               lazy=True)
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
