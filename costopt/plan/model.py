@@ -201,6 +201,20 @@ class Naming:
         return f"{family}[{','.join(lookup[k][i] for k, i in zip(parts, key, strict=True))}]"
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """Columns ``first_col`` to ``end_col``, rows and entries one builder made (its chunks,
+    its rows numbered from 0), to be added to other models (``_Builder.add``)."""
+
+    first_col: int
+    end_col: int
+    col_chunks: dict[str, list[np.ndarray]]
+    row_chunks: dict[str, list[np.ndarray]]
+    entry_chunks: dict[str, list[np.ndarray]]
+    row_family: list[str]
+    row_key: list[tuple]
+
+
 @dataclass
 class _Builder:
     """Columns, rows and matrix entries as they are added, in chunks of arrays joined once
@@ -260,6 +274,28 @@ class _Builder:
         cols = [c for c, _v in terms]
         return self.rows(family, [key], np.zeros(len(terms), dtype=np.int64), cols,
                          [v for _c, v in terms], lower=lower, upper=upper)
+
+    def segment(self) -> _Segment:
+        """What was added to this builder, to add to others (:meth:`add`)."""
+        return _Segment(self.num_cols - sum(len(c) for c in self.col_chunks["cost"]),
+                        self.num_cols, self.col_chunks, self.row_chunks, self.entry_chunks,
+                        self.row_family, self.row_key)
+
+    def add(self, segment: _Segment) -> None:
+        """Add the columns, rows and entries of ``segment``, made by a builder whose
+        columns began where this one's end now; its rows follow this one's."""
+        if segment.first_col != self.num_cols:
+            raise ValueError(f"a segment of columns from {segment.first_col} added to a "
+                             f"model of {self.num_cols} columns")
+        rows = len(self.row_family)
+        for mine, theirs in ((self.col_chunks, segment.col_chunks),
+                             (self.row_chunks, segment.row_chunks),
+                             (self.entry_chunks, segment.entry_chunks)):
+            for key, chunks in theirs.items():
+                mine[key].extend([c + rows for c in chunks] if key == "a_row" else chunks)
+        self.row_family.extend(segment.row_family)
+        self.row_key.extend(segment.row_key)
+        self.num_cols = segment.end_col
 
     def joined(self, chunks: dict[str, list[np.ndarray]], key: str, dtype: type) -> np.ndarray:
         parts = chunks[key]
@@ -383,6 +419,7 @@ def build_model(
     layout: frozenset[tuple[int, int]] = frozenset(),
     kept: frozenset[tuple[int, int, int]] = frozenset(),
     filled: Mapping[tuple[int, int], float] | None = None,
+    base: ModelBase | None = None,
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
@@ -394,25 +431,23 @@ def build_model(
     job the fleet cannot lay out on two pools one after the other to one of them).
     ``filled`` ((cloud pool, period) -> a share, at most 1): the share of the pool's
     GPU-hours of work its jobs can fill at once there, learned where its layout came up
-    short (``packing``)."""
+    short (``packing``). ``base``: the rows and columns that depend on none of these four,
+    made by :func:`model_base` of the same workload, pools, pairs, ``elastic`` and
+    ``u_upper`` (the planner's re-solves share one; made here when not given)."""
+    if base is None:
+        base = model_base(workload, pools, pairs, elastic=elastic, u_upper=u_upper)
+    elif base.elastic != elastic:
+        raise ValueError("build_model: a base made with elastic="
+                         f"{base.elastic} for a model with elastic={elastic}")
+    hc, h, u, z, factor = base.hc, base.h, base.u, base.z, base.factor
     b = _Builder()
-    hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
-    runs = identical_runs(workload, u_upper)
-    factor = work_factor(workload, identical_runs(workload))
-    n = _purchases(b, pools)
-    z = _shortfalls(b, workload, pools, pairs) if elastic else {}
-    _work_rows(b, workload, hc, z)
-    _gang_rows(b, workload, hc, factor)
-    _capacity_rows(b, workload, pools, hc, n)
+    b.add(base.head)
     _packing_rows(b, workload, pools, hc, u, factor, filled or {})
-    _walltime_rows(b, workload, hc, factor)
-    launch = _launch_rows(b, workload, hc)
-    started = _gang_setup_rows(b, workload, hc, runs)
-    _beside_rows(b, workload, pools, hc, factor)
+    b.add(base.tail)
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
-    n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
-                                     factor, launch)
+    n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs,
+                                     base.runs, factor, base.launch)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
     unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
@@ -432,18 +467,64 @@ def build_model(
         h=h,
         u=u,
         z=z,
-        n=n,
+        n=base.n,
         n_run=n_run,
         lanes=lanes,
         limits=limits,
         gang_pools=gangs,
-        runs=runs,
+        runs=base.runs,
         row_family=b.row_family,
         row_key=b.row_key,
         naming=naming(workload, pools, limits),
         unreserved=unreserved,
-        started=started,
+        started=base.started,
     )
+
+
+@dataclass(frozen=True)
+class ModelBase:
+    """The part of the cost model of one workload, pools, pairs, ``elastic`` and
+    ``u_upper`` that does not depend on ``build_model``'s ``counted``, ``layout``, ``kept``
+    and ``filled`` (what the planner's layout loop learns between solves): the columns and
+    the rows before the ``packing`` rows (``head``) and those between them and the
+    concurrency rows (``tail``), and the column maps. Made once per loop, then put into
+    each model it solves; read-only."""
+
+    elastic: bool
+    head: _Segment  # h, u, n (, z) and the work, gang and capacity rows
+    tail: _Segment  # the walltime, launch, gang setup and beside rows (and started)
+    hc: _HColumns
+    h: dict[tuple[int, int, int], int]
+    u: dict[tuple[int, int], int]
+    z: dict[int, int]
+    n: dict[int, int]
+    runs: np.ndarray
+    factor: np.ndarray
+    launch: dict[int, float]
+    started: dict[tuple[int, int, int], int]
+
+
+def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
+               elastic: bool = False,
+               u_upper: Mapping[tuple[str, int], float] | None = None) -> ModelBase:
+    """The :class:`ModelBase` of ``build_model`` for these arguments."""
+    b = _Builder()
+    hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
+    runs = identical_runs(workload, u_upper)
+    factor = work_factor(workload, identical_runs(workload))
+    n = _purchases(b, pools)
+    z = _shortfalls(b, workload, pools, pairs) if elastic else {}
+    _work_rows(b, workload, hc, z)
+    _gang_rows(b, workload, hc, factor)
+    _capacity_rows(b, workload, pools, hc, n)
+    head = b.segment()
+    b = _Builder(num_cols=b.num_cols)  # the packing rows come between: no columns
+    _walltime_rows(b, workload, hc, factor)
+    launch = _launch_rows(b, workload, hc)
+    started = _gang_setup_rows(b, workload, hc, runs)
+    _beside_rows(b, workload, pools, hc, factor)
+    return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor, launch,
+                     started)
 
 
 def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
