@@ -444,10 +444,9 @@ def build_model(
     b.add(base.head)
     _packing_rows(b, workload, pools, hc, u, factor, filled or {})
     b.add(base.tail)
-    gangs = gang_pools(workload, pools, pairs)
-    limits = fleet_limits(pools, gangs)
-    n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs,
-                                     base.runs, factor, base.launch)
+    n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, base.limits,
+                                     base.gangs, base.limit_terms, base.runs, factor,
+                                     base.launch)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
     unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
@@ -470,12 +469,12 @@ def build_model(
         n=base.n,
         n_run=n_run,
         lanes=lanes,
-        limits=limits,
-        gang_pools=gangs,
+        limits=base.limits,
+        gang_pools=base.gangs,
         runs=base.runs,
         row_family=b.row_family,
         row_key=b.row_key,
-        naming=naming(workload, pools, limits),
+        naming=naming(workload, pools, base.limits),
         unreserved=unreserved,
         started=base.started,
     )
@@ -487,12 +486,12 @@ class ModelBase:
     ``u_upper`` that does not depend on ``build_model``'s ``counted``, ``layout``, ``kept``
     and ``filled`` (what the planner's layout loop learns between solves): the columns and
     the rows before the ``packing`` rows (``head``) and those between them and the
-    concurrency rows (``tail``), and the column maps. Made once per loop, then put into
+    counted concurrency rows (``tail``), and the column maps. Made once per loop, then put into
     each model it solves; read-only."""
 
     elastic: bool
     head: _Segment  # h, u, n (, z) and the work, gang and capacity rows
-    tail: _Segment  # the walltime, launch, gang setup and beside rows (and started)
+    tail: _Segment  # the walltime, launch, gang setup, beside and quota_hours rows
     hc: _HColumns
     h: dict[tuple[int, int, int], int]
     u: dict[tuple[int, int], int]
@@ -502,6 +501,9 @@ class ModelBase:
     factor: np.ndarray
     launch: dict[int, float]
     started: dict[tuple[int, int, int], int]
+    gangs: frozenset[int]
+    limits: tuple[ConcurrencyLimit, ...]
+    limit_terms: dict[tuple[int, int], list[tuple[int, float]]]
 
 
 def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
@@ -523,8 +525,11 @@ def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
     launch = _launch_rows(b, workload, hc)
     started = _gang_setup_rows(b, workload, hc, runs)
     _beside_rows(b, workload, pools, hc, factor)
+    gangs = gang_pools(workload, pools, pairs)
+    limits = fleet_limits(pools, gangs)
+    terms = _quota_hours_rows(b, workload, pools, u, limits, gangs)
     return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor, launch,
-                     started)
+                     started, gangs, limits, terms)
 
 
 def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
@@ -926,9 +931,24 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
     return np.array(r, dtype=np.int64), np.array(c, dtype=np.int64), np.array(v)
 
 
+def _quota_hours_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int, int], int],
+                      limits: tuple[ConcurrencyLimit, ...], gangs: frozenset[int]
+                      ) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """6. quota_hours[q,t] / instances_hours[q,t]: each limit's relaxation to hours
+    (:func:`_concurrency_rows`). Returns the limits' terms (:func:`limit_terms`)."""
+    hours = period_hours(w)
+    rows = limit_terms(limits, pools, u, gangs)
+    for (g, t), terms in rows.items():
+        family = "quota_hours" if limits[g].kind == "quota" else "instances_hours"
+        b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
+              upper=limits[g].bound * hours[t])
+    return rows
+
+
 def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int, int, int], int],
                       u: dict[tuple[int, int], int], counted: frozenset[tuple[int, int]],
                       limits: tuple[ConcurrencyLimit, ...], gangs: frozenset[int],
+                      rows: dict[tuple[int, int], list[tuple[int, float]]],
                       runs: np.ndarray, factor: np.ndarray, launch: Mapping[int, float]
                       ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int, int], int]]:
     """6. quota[q,r] / instances[q,r]: what runs at once under a concurrency limit.
@@ -950,14 +970,9 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
     exceeds (:func:`concurrency_excess`) and solves again, so integer counts exist only
     where a limit binds. Counts per run keep merging a run into one period exact. The fleet
     schedule runs at most :func:`instances_at_once` instances of a pool at any instant of
-    a run. Returns the ``running`` and ``lanes`` columns."""
-    hours = period_hours(w)
+    a run. ``rows``: the limits' terms (:func:`limit_terms`), whose relaxations
+    :func:`_quota_hours_rows` added. Returns the ``running`` and ``lanes`` columns."""
     first = first_periods(runs)
-    rows = limit_terms(limits, pools, u, gangs)
-    for (g, t), terms in rows.items():
-        family = "quota_hours" if limits[g].kind == "quota" else "instances_hours"
-        b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
-              upper=limits[g].bound * hours[t])
     multi: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (pool, period) -> (job, h col)
     for (j, p, t), col in h.items():
         if p in gangs and w.jobs[j].nodes > 1:
