@@ -235,15 +235,23 @@ def test_launch_overhead_shortfall_reason() -> None:
     assert "cloud_gang[a,2027-01-01]" in short.reason
 
 
-def test_rows_and_columns_have_readable_names() -> None:
-    w = workload([{"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True}],
-                 owned={"servers": [server()]}, cloud={"quotas": [
-                     {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 40}]},
+VIT = {"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True}
+
+
+def under_one_quota(jobs: list[dict]) -> tuple:
+    """``jobs`` beside an owned server, with two spot types under one spot quota of 40
+    vCPUs (p3.2xlarge: 8, p3.8xlarge: 32) and a budget of 100 USD: the workload and prices."""
+    w = workload(jobs, owned={"servers": [server()]}, cloud={"quotas": [
+        {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 40}]},
                  budget_usd=100)
+    return w, catalog(offer(on_demand=3.0, spot=1.0),
+                      offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=4.0))
+
+
+def test_rows_and_columns_have_readable_names() -> None:
     # Two spot types under one quota: its relaxation in hours, and where it is counted
     # (as the planner does where a solution exceeds it), integer instances per pool.
-    cat = catalog(offer(on_demand=3.0, spot=1.0),
-                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=4.0))
+    w, cat = under_one_quota([VIT])
     pools = build_pools(w, cat)
     lp = build_model(w, pools, eligibility(w, pools, cat), counted=frozenset({(0, 0)}))
     rows = {lp.row_name(r) for r in range(lp.num_rows)}
@@ -284,13 +292,7 @@ def test_a_shared_base_gives_the_model_built_afresh() -> None:
     # jobs kept to a pool and a lowered fill, on one base (model_base) made once: each
     # model must be the one build_model makes from nothing, row for row and column for
     # column, whatever was built on the base before it (the base is never changed).
-    w = workload([{"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True},
-                  {"name": "wide", "gpus": 4, "gpu_hours": 8}],
-                 owned={"servers": [server()]}, cloud={"quotas": [
-                     {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 40}]},
-                 budget_usd=100)
-    cat = catalog(offer(on_demand=3.0, spot=1.0),
-                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=4.0))
+    w, cat = under_one_quota([VIT, {"name": "wide", "gpus": 4, "gpu_hours": 8}])
     pools = build_pools(w, cat)
     pairs = eligibility(w, pools, cat)
     spot8 = next(p for p, pool in enumerate(pools.all)
