@@ -160,42 +160,6 @@ def test_a_read_again_sees_every_write_of_this_handle_and_of_another(
         assert [i.instance_id for i in ledger.interruptions()] == ["i-1"]
 
 
-def test_a_read_is_reused_until_a_table_it_reads_is_written(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # SQLite: the runtimes (runtimes joined with instances) are read from the database
-    # again only after a write to either table: an action logged (most ticks of a watch)
-    # leaves them as they were; a launch, a stop, or a transaction rolled back does not.
-    ledger = Ledger.in_memory()
-    reads: list[str] = []
-    execute = ledger.engine.execute
-    monkeypatch.setattr(ledger.engine, "execute", lambda sql, args=(): (
-        reads.append(sql) if sql.startswith("SELECT r.start") else None,
-        execute(sql, args))[1])
-
-    def read() -> list[tuple]:
-        return [(r.instance_id, r.start, r.end) for r in ledger.runtimes(at(0), at(48))]
-
-    running(ledger, "i-1", 0)
-    assert read() == [("i-1", at(0), None)]
-    ledger.intent(run_id="r", plan_id="p", at=at(1), kind="launch", pool=POOL, slot=1)
-    ledger.record_interruption(instance_id="i-1", plan_id="p", pool=POOL, at=at(1),
-                               reason="x")
-    assert read() == [("i-1", at(0), None)]
-    assert len(reads) == 1  # the actions and interruptions written: no read again
-    ledger.instance_halted("i-1", at(2), ended=True)
-    assert read() == [("i-1", at(0), at(2))]
-    running(ledger, "i-2", 3)
-    assert read() == [("i-1", at(0), at(2)), ("i-2", at(3), None)]
-    assert len(reads) == 3
-    with pytest.raises(RuntimeError), ledger.engine.transaction():
-        ledger.engine.execute("INSERT INTO runtimes(instance_id, start, usd_per_hour) "
-                              "VALUES ('i-1', '2027-01-01T05:00:00Z', 3.0)")
-        assert len(read()) == 3  # seen inside the transaction...
-        raise RuntimeError
-    assert read() == [("i-1", at(0), at(2)), ("i-2", at(3), None)]  # ...and undone
-    assert len(reads) == 5
-
-
 def test_runtimes_end_where_the_stored_seconds_do(location: StateLocation) -> None:
     # Times are stored to the second: a runtime from 10:00:00 does not overlap a window
     # ending at 10:00:00.5 (stored 10:00:00), and does overlap one ending at 10:00:01.

@@ -57,10 +57,10 @@ class Engine(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def version(self, tables: Sequence[str]) -> tuple[int, ...] | None:
-        """A value that changes whenever ``tables`` may have changed: a write to one of
-        them by this connection, or a commit of another one; ``None`` when the engine
-        cannot tell (a read is then never reused)."""
+    def version(self) -> tuple[int, int] | None:
+        """A value that changes whenever the database may have changed: a transaction of
+        this connection, or a commit of another one; ``None`` when the engine cannot tell
+        (a read is then never reused)."""
         return None
 
     @abstractmethod
@@ -81,13 +81,6 @@ class Engine(ABC):
     def bad_value(self, column: str, kind: str, not_null: bool) -> str:
         """SQL true for a value of ``column`` that is not what the ledger writes there."""
 
-
-WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?[\s(]',
-                   re.IGNORECASE)
-"""A statement that writes one table, and the table: what :meth:`SqliteEngine.version`
-counts per table."""
-TRANSACTION = re.compile(r"\s*(?:BEGIN|COMMIT|END|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
-"""Statements that write nothing themselves (a ``ROLLBACK`` undoes writes: not here)."""
 
 BUSY_TIMEOUT_S = 30.0
 """How long a SQLite statement waits for another connection's lock before it fails."""
@@ -118,8 +111,7 @@ class SqliteEngine(Engine):
     def __init__(self, conn: sqlite3.Connection, location: StateLocation) -> None:
         self._conn = conn
         self.location = location
-        self._written: dict[str, int] = {}  # table -> statements that wrote to it
-        self._everything = 0  # writes to any table: unknown statements, rollbacks, schema
+        self._transactions = 0
 
     @classmethod
     def open(cls, location: StateLocation) -> SqliteEngine:
@@ -160,26 +152,15 @@ class SqliteEngine(Engine):
         return cls(conn, StateLocation("sqlite", "sqlite://", Path(":memory:")))
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
-        if sql.lstrip()[:6].upper() not in ("SELECT", "PRAGMA"):
-            self._wrote(sql)
         return self._conn.execute(sql, args)
-
-    def _wrote(self, sql: str) -> None:
-        """Count a statement that may write against the table it writes (``version``);
-        one whose table is not plain, against every table."""
-        found = WRITE.match(sql)
-        if found is not None:
-            self._written[found[1]] = self._written.get(found[1], 0) + 1
-        elif not TRANSACTION.match(sql):
-            self._everything += 1
 
     @contextmanager
     def transaction(self, *tables: str) -> Iterator[Engine]:
+        self._transactions += 1
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
         except BaseException:
-            self._everything += 1  # reads inside it saw what is now undone
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
@@ -187,11 +168,10 @@ class SqliteEngine(Engine):
     def close(self) -> None:
         self._conn.close()
 
-    def version(self, tables: Sequence[str]) -> tuple[int, ...]:
-        """This connection's writes to ``tables`` (and those it could not place), and
-        SQLite's ``PRAGMA data_version`` (the same until another connection commits)."""
-        return (*(self._written.get(t, 0) for t in tables), self._everything,
-                int(self._conn.execute("PRAGMA data_version").fetchone()[0]))
+    def version(self) -> tuple[int, int]:
+        """This connection's transactions, and SQLite's ``PRAGMA data_version`` (the same
+        until another connection commits)."""
+        return self._transactions, int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def after_copy(self, table: str) -> None:
         """Nothing to do: AUTOINCREMENT moves past the largest id written."""
@@ -204,7 +184,6 @@ class SqliteEngine(Engine):
         return {c[1] for c in self._conn.execute(f"PRAGMA table_info({table})")}
 
     def add_tables(self, tables: list[str]) -> None:
-        self._everything += 1
         self._conn.executescript(ddl("sqlite", *tables) + f"PRAGMA user_version={VERSION};")
 
     def bad_value(self, column: str, kind: str, not_null: bool) -> str:

@@ -138,9 +138,8 @@ class Lease:
 
 Record = TypeVar("Record")
 READS_KEPT = 32
-"""Reads a ledger handle keeps for reuse, each while nothing is written to the tables it
-reads (the one used longest ago goes first): each tick of a watch asks for the runtimes,
-instances and actions so far, most ticks after writing none of them."""
+"""Reads a ledger handle keeps for reuse while nothing is written (each tick of a watch
+asks for the runtimes until a new moment: a new read)."""
 
 
 class RecordsRead(Generic[Record]):
@@ -188,8 +187,8 @@ class Ledger:
         self._looked_at: int | None = None  # the last action id when this run looked
         self._fence: tuple[str, str] | None = None  # (workload, holder) this handle holds
         self._documents: dict[str, dict[str, Any]] = {}  # plan id -> its document, decoded
-        self._read: dict[tuple[str, tuple[Any, ...]], tuple[tuple[int, ...], list[Any]]] = {}
-        # (query, arguments) -> (the version of its tables it was read at, its records)
+        self._read: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}  # reads since...
+        self._read_version: tuple[int, int] | None = None  # ...the database was this
         self._actions = RecordsRead(_action)
         self._instances = RecordsRead(_instance)
         self._runtimes = RecordsRead(_runtime)
@@ -256,23 +255,21 @@ class Ledger:
     def _rows(self, sql: str, args: Any = ()) -> Any:
         return self._engine.execute(sql, args)
 
-    def _records(self, records: RecordsRead[Record], tables: tuple[str, ...], sql: str,
+    def _records(self, records: RecordsRead[Record], sql: str,
                  args: Any = ()) -> list[Record]:
         """The records of a query's rows; the same query read again while nothing was
-        written to the ``tables`` it reads (by this connection, or to the database by
-        another one as far as the engine can tell) gives back what it gave, without
-        reading the rows again."""
-        version = self._engine.version(tables)
+        written to the database (by this connection, or by another one as far as the engine
+        can tell) gives back what it gave, without reading the rows again."""
+        version = self._engine.version()
         if version is None:
             return records(self._rows(sql, args))
+        if version != self._read_version or len(self._read) >= READS_KEPT:
+            self._read, self._read_version = {}, version
         key = (sql, tuple(args))
-        kept = self._read.pop(key, None)
-        if kept is None or kept[0] != version:
-            kept = (version, records(self._rows(sql, args)))
-        while len(self._read) >= READS_KEPT:  # the read used longest ago goes
-            del self._read[next(iter(self._read))]
-        self._read[key] = kept
-        return list(kept[1])
+        cached = self._read.get(key)
+        if cached is None:
+            cached = self._read[key] = records(self._rows(sql, args))
+        return list(cached)
 
     # -- plans ---------------------------------------------------------------------------
     def has_plan(self, plan_id: str, path: str | None) -> bool:
@@ -403,7 +400,7 @@ class Ledger:
         if status is not None:
             sql += " AND status=?"
             args.append(status)
-        return self._records(self._actions, ("actions",), sql + " ORDER BY id", args)
+        return self._records(self._actions, sql + " ORDER BY id", args)
 
     def pending(self, plan_id: str) -> list[Action]:
         """Intents with no result: the calls a crash may have cut short."""
@@ -471,7 +468,7 @@ class Ledger:
                   plan_ids: set[str] | None = None) -> list[InstanceRecord]:
         """The instances of ``plan_id`` (or of any of ``plan_ids``; else every one). Picked
         from every one (``apply`` reads every one anyway): one read serves both."""
-        every = self._records(self._instances, ("instances",),
+        every = self._records(self._instances,
                               "SELECT * FROM instances ORDER BY launched_at, instance_id")
         if plan_id is not None:
             plan_ids = {plan_id}
@@ -480,8 +477,7 @@ class Ledger:
     def runtimes(self, start: datetime, end: datetime) -> list[Runtime]:
         """Runtimes that overlap ``[start, end)``, not clipped."""
         since = self._records(  # read for any end: a tick's read is the last tick's again
-            self._runtimes, ("runtimes", "instances"),
-            'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
+            self._runtimes, 'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
             "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market, i.slot "
             'FROM runtimes r JOIN instances i USING(instance_id) WHERE '
             '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id', (ts(start),))
@@ -519,8 +515,7 @@ class Ledger:
         if end is not None:
             sql += " AND at < ?"
             args.append(ts(end))
-        return self._records(self._interruptions, ("interruptions",),
-                             sql + " ORDER BY at, instance_id", args)
+        return self._records(self._interruptions, sql + " ORDER BY at, instance_id", args)
 
     def report_progress(self, *, plan_id: str, job: str, at: datetime, done_gpu_hours: float,
                         source: str) -> None:
