@@ -499,6 +499,8 @@ def credit_owned(out: dict[str, JobProgress], owned: Iterable[OwnedWork], since:
     """Add the owned work of ``owned`` done in ``[since, at)`` (each spread evenly over its
     interval) and its energy cost to the jobs of ``out``."""
     for w in owned:
+        if w.start >= at or w.end <= since:  # nothing of it in [since, at): most, early on
+            continue
         a, b = max(w.start, since), min(w.end, at)
         if a < b and w.job in out:
             whole = _hours(w.start, w.end)
