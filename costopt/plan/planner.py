@@ -354,7 +354,7 @@ class _Model:
                     if model.fill_steps >= FILL_STEPS:
                         return lp, sol, fleet, learned
                     filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
-                                     run_periods(lp.runs))
+                                     run_periods(fleet_blocks(lp, sol.x)))
                     before = (lp, sol, fleet, learned)
                     unfilled = (short, before)
                     model = replace(model, filled=tuple(sorted(filled.items())),
@@ -652,7 +652,8 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
     run's periods in proportion to the working time (after setup) of the slots serving it
     in each. The fleet starts an instance with its setup, so the plan's periods then say
     what the fleet does in them, which progress and pace read (``orchestrate/progress.py``)."""
-    first = first_periods(lp.runs)
+    blocks = fleet_blocks(lp, x)
+    first = first_periods(blocks)
     periods = _spans(w, list(range(w.horizon.periods)))
     serving: dict[tuple[str, str], list[Run]] = {}  # (pool id, job) -> runs serving it
     for s in fleet:
@@ -666,7 +667,7 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
             key = (j, p, int(first[t]))
             total[key] = total.get(key, 0.0) + float(x[col])
     out: dict[tuple[int, int, int], float] = {}
-    members_of = run_periods(lp.runs)
+    members_of = run_periods(blocks)
     for (j, p, f), hours in total.items():
         if (j, p) not in worked:
             worked[(j, p)] = hours_in_periods(serving.get((pools.all[p].id, w.jobs[j].name), []),
@@ -786,12 +787,36 @@ def kept_to_one_pool(w: Workload, lp: LinearProgram, x: np.ndarray,
     return out
 
 
+def fleet_blocks(lp: LinearProgram, x: np.ndarray) -> np.ndarray:
+    """Per period, the number of the block the fleet lays its work out over (as
+    ``lp.runs`` numbers runs): the LP's run of periods (its work may fall anywhere in the
+    run), but each period on its own in a run where some job runs on both owned and cloud
+    pools. Owned GPU-hours are the LP's per period, so the job's cloud work must stay
+    beside them period by period (the ``gang`` rows: a job of 1 GPU with 11.25 h owned in
+    each of two days and 25.5 h on a cloud pool over both does 12.75 h a day there, not 24
+    then 1.5)."""
+    first = first_periods(lp.runs)
+    owned: set[tuple[int, int]] = set()  # (job, run) on an owned pool
+    cloud: set[tuple[int, int]] = set()
+    for (j, p, t), col in lp.h.items():
+        if x[col] > EPS:
+            (cloud if (p, t) in lp.u else owned).add((j, int(first[t])))
+    mixed = {r for _j, r in owned & cloud}
+    if not mixed:
+        return lp.runs
+    out = first.copy()
+    split = np.isin(first, sorted(mixed))
+    out[split] = np.flatnonzero(split)
+    return np.unique(out, return_inverse=True)[1]
+
+
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                    x: np.ndarray) -> tuple[PoolSchedule, ...]:
     """Each used cloud pool's runs (``fleet.py``), laid out over the LP's runs of periods
     (``lp.runs``; every hour of a run offers the same, and the LP counts setup over a run,
-    so a run's hours and work may fall anywhere in it): a pool's instance-hours per run, and
-    the work its one-node jobs need there in instance-hours: the GPUs they hold over the
+    so a run's hours and work may fall anywhere in it; but see ``fleet_blocks``): a pool's
+    instance-hours per run, and the work its one-node jobs need there in instance-hours:
+    the GPUs they hold over the
     node's (``sum b h / G``), and at least the longest job's wall time (``h / (gpus * c)``,
     ``c`` of its gangs on one node); a multi-node job's gangs apart (their instance-hours
     ``h / gpus`` over their nodes); the jobs each slot serves. Its hours per period are
@@ -799,7 +824,7 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     blocking = {(e.job, e.pool): e.blocking for e in pairs}
     per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
     commanded = frozenset(job.name for job in w.jobs if job.run)
-    first = first_periods(lp.runs)
+    first = first_periods(fleet_blocks(lp, x))
     runs = sorted(set(first.tolist()))
     run_of = {f: r for r, f in enumerate(runs)}
     uses: dict[int, PoolUse] = {}
