@@ -77,3 +77,13 @@ def short_of_layout_only(plan: Any) -> bool:
     return plan.status == "infeasible" and all(
         s.reason.startswith("layout: on ") and "find no GPUs free" in s.reason
         for s in plan.shortfalls)
+
+
+def laid_out_by_the_loop(plan: Any) -> bool:
+    """Whether the plan is not the model's first optimum laid out as it was: the layout
+    loop re-solved (``PlanResult.layout_solves``) or left some work short of a layout. Its
+    heuristic may lay equal LP optima out at different cost or status (docs/model.md, "The
+    layout"), so plans of two exact routes to one LP optimum (merged or plain periods,
+    pruned or all pools, CBC or HiGHS) compare only where neither is."""
+    return plan.layout_solves > 1 or any(s.reason.startswith("layout: on ")
+                                         for s in plan.shortfalls)

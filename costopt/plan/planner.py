@@ -62,8 +62,10 @@ from costopt.workload_checks import check_against_catalog
 
 T = TypeVar("T")
 EPS = 1e-6  # GPU-hours or instance-hours below this are solver noise
-LaidOut = tuple[LinearProgram, Solution, tuple[PoolSchedule, ...], frozenset[tuple[int, int]]]
-"""A solution whose fleet was laid out: the model, its solution, the fleet, the layout rows."""
+LaidOut = tuple[LinearProgram, Solution, tuple[PoolSchedule, ...], frozenset[tuple[int, int]],
+                int]
+"""A solution whose fleet was laid out: the model, its solution, the fleet, the layout rows,
+and which solve of the layout loop found it (1: the model's first optimum, as it was)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,11 @@ class PlanResult:
     periods), ``extract`` (the plan, baselines, what binds); summed over the no-buy re-plan
     when there is one."""
     solved_periods: int = 0  # periods of the model the solver saw (fewer when merged)
+    layout_solves: int = 1
+    """Which solve of the layout loop (``_Model.laid_out``) the plan stands on: 1 where the
+    model's first optimum laid out as it was; more where the loop learned rows, kept jobs
+    to one pool or lowered a pool's fill - a heuristic, so which of several optima of
+    equal cost a solver returns can lead it to plans of different cost or status."""
 
     @property
     def by_market(self) -> dict[str, float]:
@@ -272,7 +279,7 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
         laid = replace(model, layout=learned).laid_out(elastic=True)
         if laid[1].status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({laid[1].status.value})")
-    lp, sol, fleet, _learned = laid
+    lp, sol, fleet, _learned, layout_solves = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes, fleet)
     unfit = layout_shortfalls(workload, pools, pairs, fleet, tolerances.short_hours)
@@ -280,7 +287,7 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
         result = replace(result, status="infeasible", shortfalls=result.shortfalls + unfit)
     result.timings.update(clock.seconds)
     periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
-    return replace(result, solved_periods=periods)
+    return replace(result, solved_periods=periods, layout_solves=layout_solves)
 
 
 @dataclass(frozen=True)
@@ -333,34 +340,35 @@ class _Model:
                 return before
             before = None
             if sol.status is not SolveStatus.OPTIMAL:
-                return lp, sol, (), model.layout
+                return lp, sol, (), model.layout, solves + 1
             fleet = model.clock.run("extract", fleet_schedule, self.workload, self.pools,
                                     self.pairs, lp, sol.x)
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
                                                  sol.x)
             short = _short_hours(fleet, self.tolerances.short_hours)
-            if least is None or short <= least[0]:
-                least = (short, (lp, sol, fleet, learned))
             solves += 1
+            found = (lp, sol, fleet, learned, solves)
+            if least is None or short <= least[0]:
+                least = (short, found)
             if self.tolerances.solves is not None and solves >= self.tolerances.solves:
                 return least[1]
             if learned == model.layout:
                 if not short:
-                    return lp, sol, fleet, learned
+                    return found
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
                     if unfilled is not None and short >= unfilled[0] - EPS:
                         return unfilled[1]  # the lowering shrank nothing
                     if model.fill_steps >= FILL_STEPS:
-                        return lp, sol, fleet, learned
+                        return found
                     filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
                                      run_periods(fleet_blocks(lp, sol.x)))
-                    before = (lp, sol, fleet, learned)
+                    before = found
                     unfilled = (short, before)
                     model = replace(model, filled=tuple(sorted(filled.items())),
                                     fill_steps=model.fill_steps + 1)
                     continue
-                before = (lp, sol, fleet, learned)
+                before = found
                 model = replace(model, kept=kept)
             model = replace(model, layout=learned)
 
