@@ -221,7 +221,7 @@ def _owned_first(w: Workload, pools: Pools,
             for t in range(w.horizon.periods)}
     turns: dict[tuple[int, int], dict[int, float]] = {key: {} for key in free}
     apart = {p: [apart_from(w, pools, k, p) for k in range(len(w.jobs))]
-             for p, _t in free}
+             for p in {p for p, _t in free}}
     order = sorted(range(len(w.jobs)), key=lambda j: (w.job_window(w.jobs[j])[1], j))
     results: dict[int, BaselineJob] = {}
     for j in order:
