@@ -111,9 +111,10 @@ def a_job_on_a_server_and_the_cloud():
     """``tests/plan/test_model.py``'s wide and narrow jobs on a 2-GPU server: narrow (1 GPU)
     runs on the cloud while wide holds the server. The fleet once ran narrow's cloud work
     from the start of the 2-day run, 24 h on day one beside its 11.25 h owned."""
-    w = workload([{"name": "wide", "gpus": 2, "gpu_hours": 51, "interruptible": False},
-                  {"name": "narrow", "gpus": 1, "gpu_hours": 48, "interruptible": False}],
-                 days=2, owned={"servers": [server(gpus=2)]}, cloud={"markets": ["on_demand"]})
+    window = {"start": _at(0), "deadline": _at(48), "interruptible": False}
+    w = workload([{"name": "wide", "gpus": 2, "gpu_hours": 51, **window},
+                  {"name": "narrow", "gpus": 1, "gpu_hours": 48, **window}], days=2,
+                 owned={"servers": [server(gpus=2)]}, cloud={"markets": ["on_demand"]})
     return w, catalog(offer(on_demand=2.0)), "highs"
 
 
