@@ -840,11 +840,11 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
     ``h / gpus`` over their nodes); the jobs each slot serves. Its hours per period are
     the time its runs spend in each period of the workload; what a layout leaves short is
     keyed by the LP's run (its first period)."""
-    fleet = _fleet_over(w, pools, pairs, lp, x, first_periods(lp.runs))
+    first = first_periods(lp.runs)
+    fleet = _fleet_over(w, pools, pairs, lp, x, first)
     crowded = beside_owned(w, lp, x, fleet)
     if not crowded:
         return fleet
-    first = first_periods(lp.runs)
     return _fleet_over(w, pools, pairs, lp, x,
                        np.where(np.isin(first, sorted(crowded)), np.arange(len(first)), first))
 
