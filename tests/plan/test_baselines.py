@@ -147,6 +147,27 @@ def test_a_quota_shared_between_jobs_with_room_for_both_leaves_baselines_compara
     assert all(b.feasible for b in result.baselines.values())
 
 
+@pytest.mark.xfail(strict=True, reason="the LP prices setup as shares of the instance-hours "
+                   "jobs use (launch rows); the fleet pays whole setups, so the plan it "
+                   "chose costs 2.3 cents more than owned_first (found at seed 4)")
+def test_a_small_job_beside_a_gang_pays_no_more_than_owned_first() -> None:
+    # 10 minutes of setup; a 1-GPU server s0 (1.4 kW x 0.15 USD/kWh = 0.21 USD/GPU-h,
+    # 24.90 USD fixed); j0 (1 GPU-h) and j1 (1 GPU-h on 2 GPUs). owned_first: j0 on s0 for
+    # 0.21 USD, j1 on a p3.8xlarge (2 USD/h) for 0.5 h + 10 min: 1.3333; 26.4433 USD in all.
+    # The plan puts 0.571 GPU-h of j0 beside j1 on the p3.8xlarge: 26.4662 USD.
+    w = workload([{"name": "j0", "gpu_hours": 1.0, "interruptible": False},
+                  {"name": "j1", "gpus": 2, "gpu_hours": 1.0, "interruptible": False}],
+                 owned={"servers": [server("s0", gpus=1)]},
+                 cloud={"setup_minutes": 10, "quotas": [
+                     {"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 64}]})
+    cat = catalog(offer("p3.2xlarge", on_demand=1.0),
+                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=2.0),
+                  offer("g4dn.12xlarge", gpu="T4", gpus=4, vcpus=48, on_demand=2.0))
+    result = make_plan(w, cat)
+    assert result.baselines["owned_first"].total_usd == pytest.approx(0.21 + 4 / 3 + 24.9)
+    assert result.total_usd <= result.baselines["owned_first"].total_usd + 1e-6
+
+
 def test_setup_is_paid_per_instance_not_per_hour_of_the_day() -> None:
     """1 GPU-hour (V100) in a day with 10 minutes of setup: p3.2xlarge (1 V100, 3 USD/h)
     works 1 h, pays 1 + 1/6 h = 3.50 USD; p4d.24xlarge (8 A100s at twice the speed, 6
