@@ -12,10 +12,10 @@ from pathlib import Path
 
 import boto3
 from in_process import invoke_costopt
+from orchestrate.fleet_plans import IMAGE  # noqa: F401 (the end-to-end tests' image)
 
 from costopt.orchestrate.watch import StopFlag
 
-IMAGE = "ami-0123456789abcdef0"
 COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
 
 
