@@ -32,11 +32,13 @@ from costopt.plan.layout import Piece
 from costopt.plan.model import (
     INF,
     LinearProgram,
+    ModelBase,
     build_model,
     concurrency_excess,
     first_periods,
     identical_runs,
     limit_terms,
+    model_base,
     period_hours,
     run_periods,
     running_at_once,
@@ -301,6 +303,9 @@ class _Model:
     filled: tuple[tuple[tuple[int, int], float], ...] = ()
     """((cloud pool, period), the share of its GPUs its jobs fill at once there)."""
     fill_steps: int = 0  # times ``filled`` was lowered
+    bases: dict[tuple[bool, bool], ModelBase] = field(default_factory=dict, compare=False)
+    """(coarse, elastic) -> the model's part its re-solves share (``model_base``), made on
+    first use and shared by the copies the layout loop makes (``replace``)."""
 
     def laid_out(self, *, elastic: bool) -> LaidOut:
         """The optimum within every limit whose fleet carries its jobs at every instant
@@ -369,16 +374,31 @@ class _Model:
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
                        elastic=elastic, u_upper=self.u_upper, layout=self.layout,
-                       kept=self.kept, filled=dict(self.filled))
+                       kept=self.kept, filled=dict(self.filled),
+                       base=self.base(coarse=False, elastic=elastic))
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
                            elastic=elastic, u_upper=agg.u_upper, layout=self.layout,
                            kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept),
                            filled={(p, int(agg.group[t])): share
-                                   for (p, t), share in sorted(self.filled, key=lambda f: -f[1])})
+                                   for (p, t), share in sorted(self.filled, key=lambda f: -f[1])},
+                           base=self.base(coarse=True, elastic=elastic))
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
+
+    def base(self, *, coarse: bool, elastic: bool) -> ModelBase:
+        """The part of the model (of the merged periods: ``coarse``) that the layout loop's
+        re-solves share, made once (``model.model_base``)."""
+        key = (coarse, elastic)
+        if key not in self.bases:
+            agg = self.agg
+            w, caps = (agg.coarse, agg.u_upper) if coarse and agg is not None else (
+                self.workload, self.u_upper)
+            self.bases[key] = self.clock.run("aggregate" if coarse else "build", model_base,
+                                             w, self.pools, self.pairs, elastic=elastic,
+                                             u_upper=caps)
+        return self.bases[key]
 
     def _solve(self, lp: LinearProgram) -> Solution:
         return _checked(self.clock.run("solve", solve, lp, self.solver, self.time_limit_s,
@@ -432,7 +452,8 @@ class _Model:
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
                            u_upper=self.u_upper, counted=counted, layout=self.layout,
-                           kept=self.kept, filled=dict(self.filled))
+                           kept=self.kept, filled=dict(self.filled),
+                           base=self.base(coarse=False, elastic=elastic))
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
