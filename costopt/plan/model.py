@@ -45,7 +45,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   8. layout[k,p,t]    sum_(i in S(k,p)) h[i,p,t] / gpus_i - f u <= 0, learned (``layout.py``):
                      S(k,p) is job k and every job on p that cannot share one of p's
                      instances with k at once (gpus_i + gpus_k > G, or a multi-node gang's
-                     node): at any instant an instance runs at most one of them
+                     node): at any instant an instance runs at most one of them;
+     layout[k,s,t]    on an owned pool, always: sum_(i in S(k,s)) h[i,s,t] / gpus_i
+                     <= servers * P_h * availability (x n[c] for a candidate)
   5d. gang_start[j,p,t]  h <= H started (H: the job's gangs' GPU-hours in the period)
      gang_setup[j,p,r]    sum_(t in r) (h / gpus - u) + N s started <= 0, and
      gang_least[j,p,r]    N m started - sum_(t in r) u <= 0: a multi-node gang on p at
@@ -490,7 +492,7 @@ class ModelBase:
     each model it solves; read-only."""
 
     elastic: bool
-    head: _Segment  # h, u, n (, z) and the work, gang and capacity rows
+    head: _Segment  # h, u, n (, z) and the work, gang, capacity and owned layout rows
     tail: _Segment  # the walltime, launch, gang setup, beside and quota_hours rows
     hc: _HColumns
     h: dict[tuple[int, int, int], int]
@@ -519,6 +521,7 @@ def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
     _work_rows(b, workload, hc, z)
     _gang_rows(b, workload, hc, factor)
     _capacity_rows(b, workload, pools, hc, n)
+    _owned_layout_rows(b, workload, pools, hc, n)
     head = b.segment()
     b = _Builder(num_cols=b.num_cols)  # the packing rows come between: no columns
     _walltime_rows(b, workload, hc, factor)
@@ -1140,6 +1143,55 @@ def _layout_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, factor: 
                np.concatenate([offset, np.arange(len(keys), dtype=np.int64)]),
                np.concatenate([hc.col[entries], ucols]),
                np.concatenate([1.0 / gpus, -factor[periods]]), upper=0.0)
+
+
+def _owned_layout_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
+                       n: dict[int, int]) -> None:
+    """8. layout[k,s,t] on an owned pool: the jobs of ``apart_from(k, s)`` run one at a time
+    on each server, so their gang-hours (``h / gpus``) take server time of their own:
+    ``sum h / gpus <= servers * P_h * availability`` (one candidate's per ``n[c]``). The
+    ``capacity`` row alone packs GPU-hours: a 2-GPU job and a 1-GPU job of a day each fill
+    a 2-GPU server's 48 GPU-hours, but never run on it at once (36 h of it, not 24).
+    Always there (an owned pool has no fleet layout to learn them from), one row per
+    period and distinct set of two or more jobs with hours there."""
+    owned = np.flatnonzero(~hc.cloud)
+    hours = period_hours(w)
+    gpus = np.array([float(job.gpus) for job in w.jobs])
+    keys: list[tuple] = []
+    offsets: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    upper: list[float] = []
+    for p in np.unique(hc.pool[owned]).tolist():
+        pool = pools.all[p]
+        assert isinstance(pool, OwnedPool)
+        mine = owned[hc.pool[owned] == p]
+        on = frozenset(hc.job[mine].tolist())
+        sets: dict[frozenset[int], int] = {}
+        for k in sorted(on):
+            members = apart_from(w, pools, k, p) & on
+            if len(members) > 1:
+                sets.setdefault(members, k)
+        for members, k in sorted(sets.items(), key=lambda item: item[1]):
+            entries = mine[np.isin(hc.job[mine], sorted(members))]
+            periods, counts = np.unique(hc.period[entries], return_counts=True)
+            for t in periods[counts > 1].tolist():
+                row, at = len(keys), entries[hc.period[entries] == t]
+                keys.append((k, p, t))
+                server_hours = pool.capacity_gpu_hours(hours[t]) / pool.gpus_per_node
+                offsets += [row] * len(at)
+                cols += hc.col[at].tolist()
+                vals += (1.0 / gpus[hc.job[at]]).tolist()
+                if p in n:  # a candidate: the hours of the servers bought
+                    offsets.append(row)
+                    cols.append(n[p])
+                    vals.append(-server_hours)
+                upper.append(0.0 if p in n else server_hours)
+    if keys:
+        b.rows("layout", keys, np.array(offsets, dtype=np.int64),
+               np.array(cols, dtype=np.int64), np.array(vals), upper=np.array(upper))
+
+
 def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
                      factor: np.ndarray) -> dict[int, np.ndarray]:
     """Job -> per period, the most work (reference GPU-hours) it could do there on capacity

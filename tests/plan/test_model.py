@@ -287,6 +287,31 @@ def test_blocking_three_gpu_job_on_four_gpu_server() -> None:
     assert (short.job, short.gpu_hours) == ("big", pytest.approx(0.75))
 
 
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_jobs_that_cannot_share_an_owned_server_take_turns_on_it(solver: str) -> None:
+    # One server of 2 V100s for 2 days (daily periods), energy (1650-250) W / 2 GPUs =
+    # 0.7 kW x 0.15 USD/kWh = 0.105 USD per GPU-hour; p3.2xlarge (1 GPU) at 2 USD/h.
+    # "wide" is a 2-GPU gang of 51 GPU-hours: only the server holds it, for 25.5 h of
+    # the 48. "narrow" (1 GPU, one at a time) needs 48 GPU-hours: every hour of the two
+    # days. The two never run on the server at once, so while "wide" runs, "narrow" runs
+    # on the cloud: 25.5 h x 2 USD = 51 USD, and 48 - 25.5 = 22.5 h on the server.
+    # Energy: (51 + 22.5) x 0.105 = 7.7175 USD. Variable: 58.7175 USD. (Packing GPU-hours
+    # alone fills the server's 96 with 51 + 45 and puts 3 h on the cloud: 16.08 USD, a
+    # plan no schedule keeps.) Per day: 12.75 h of "wide"'s gang, "narrow" 11.25 h on the
+    # server and 12.75 h on the cloud - 24 h, one at a time.
+    w = workload([{"name": "wide", "gpus": 2, "gpu_hours": 51, "interruptible": False},
+                  {"name": "narrow", "gpus": 1, "gpu_hours": 48, "interruptible": False}],
+                 days=2, owned={"servers": [server(gpus=2)]}, cloud={"markets": ["on_demand"]})
+    result = make_plan(w, catalog(offer(on_demand=2.0)), solver=solver)
+    assert result.status == "optimal"
+    assert result.variable_usd == pytest.approx(51.0 + 73.5 * 0.105)
+    for day in (0, 1):
+        narrow = {a.pool: a.gpu_hours for a in result.assignments
+                  if a.job == "narrow" and a.period == day}
+        assert narrow == pytest.approx({"owned:box": 11.25,
+                                        "aws:us-east-1:p3.2xlarge:on_demand": 12.75})
+
+
 def test_a_shared_base_gives_the_model_built_afresh() -> None:
     # The planner's layout loop builds the model again with counted limits, layout rows,
     # jobs kept to a pool and a lowered fill, on one base (model_base) made once: each
