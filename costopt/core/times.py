@@ -3,9 +3,17 @@ read back by :func:`parse_ts`, the one parser of stored times."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """``moment`` in whole microseconds since :data:`EPOCH`: a difference of two divided by
+    1,000,000 is ``timedelta.total_seconds()`` to the last bit (the same integer division),
+    for sums over many spans without building a ``timedelta`` for each."""
+    return (moment - EPOCH) // ONE_MICROSECOND
 
 
 def ts(moment: datetime) -> str:

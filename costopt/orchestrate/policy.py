@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from costopt.core.times import micros
 from costopt.orchestrate.pace import JobPace, PaceState, spot_dearer
 from costopt.orchestrate.progress import JobProgress, PlanMix, PlannedWork, held_gpus
 from costopt.orchestrate.reconcile import MarketChoice
@@ -87,15 +88,13 @@ def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until
     kept = mix.planned.get(job)
     if kept is None or kept[0] is not plan:
         kept = mix.planned[job] = (plan, _planned_work_of(plan, mix, job))
-    work = sum(sum(rate * max(0.0, (min(until, end) - max(at, start)).total_seconds())
-                   for rate, start, end in uses) / 3600
+    a, b = micros(at), micros(until)  # a use outside [at, until) adds nothing: left out
+    work = sum(sum(rate * ((min(b, end) - max(a, start)) / 1_000_000)
+                   for rate, start, end in uses if start < b and end > a) / 3600
                for pool, uses in kept[1].by_uses if pool not in leave_out)
     for pool, gpu_hours, start, end, seconds in kept[1].by_period:
-        if pool in leave_out:
-            continue
-        inside = (min(end, until) - max(start, at)).total_seconds()
-        if inside > 0:
-            work += gpu_hours * inside / seconds
+        if pool not in leave_out and start < b and end > a:
+            work += gpu_hours * ((min(end, b) - max(start, a)) / 1_000_000) / seconds
     return work
 
 
@@ -105,7 +104,7 @@ def _planned_work_of(plan: PlanDocument, mix: PlanMix, job: str) -> PlannedWork:
     for pool in plan.fleet:
         speed = plan.speed(job, pool.pool)
         if speed is not None and any(s.uses for s in pool.slots):
-            by_uses.append((pool.pool, tuple((u.gpus * speed, u.start, u.end)
+            by_uses.append((pool.pool, tuple((u.gpus * speed, micros(u.start), micros(u.end))
                                              for s in pool.slots for u in s.uses
                                              if u.job == job)))
     on_uses = {pool for pool, _uses in by_uses}
@@ -114,7 +113,7 @@ def _planned_work_of(plan: PlanDocument, mix: PlanMix, job: str) -> PlannedWork:
         if a.job == job and a.pool not in on_uses:
             t = mix.period_of(a.period_start)
             start, end = mix.period_starts[t], mix.period_end(t)
-            by_period.append((a.pool, a.work_gpu_hours, start, end,
+            by_period.append((a.pool, a.work_gpu_hours, micros(start), micros(end),
                               (end - start).total_seconds()))
     return PlannedWork(tuple(by_uses), tuple(by_period))
 

@@ -120,10 +120,11 @@ class PlannedWork:
     it: ``by_uses``, per pool (in the fleet's order) whose slots name their uses (v3) and
     whose speed for the job the plan records, the job's uses there as ``(GPUs x speed,
     start, end)``; ``by_period``, the job's assignments on the other pools as ``(pool, work
-    in reference GPU-hours, period start, period end, period seconds)``."""
+    in reference GPU-hours, period start, period end, period seconds)``. Times in
+    microseconds since the epoch (:func:`~costopt.core.times.micros`)."""
 
-    by_uses: tuple[tuple[str, tuple[tuple[float, datetime, datetime], ...]], ...]
-    by_period: tuple[tuple[str, float, datetime, datetime, float], ...]
+    by_uses: tuple[tuple[str, tuple[tuple[float, int, int], ...]], ...]
+    by_period: tuple[tuple[str, float, int, int, float], ...]
 
 
 @dataclass(frozen=True)
@@ -498,6 +499,8 @@ def credit_owned(out: dict[str, JobProgress], owned: Iterable[OwnedWork], since:
     """Add the owned work of ``owned`` done in ``[since, at)`` (each spread evenly over its
     interval) and its energy cost to the jobs of ``out``."""
     for w in owned:
+        if w.start >= at or w.end <= since:  # nothing of it in [since, at): most, early on
+            continue
         a, b = max(w.start, since), min(w.end, at)
         if a < b and w.job in out:
             whole = _hours(w.start, w.end)
