@@ -56,8 +56,10 @@ from enum import Enum
 from costopt.errors import CostoptError
 from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome, Failed, Say, apply_plan
 from costopt.orchestrate.fleet import Fleet
-from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.ledger import InstanceRecord, Ledger
 from costopt.orchestrate.markets import (
+    AwayRun,
+    AwayRuns,
     LiveMarkets,
     cloud_rate,
     job_paces,
@@ -281,6 +283,34 @@ def _without_done(plan: PlanDocument, done: set[str]) -> PlanDocument:
     return plan.model_copy(update={"fleet": fleet})
 
 
+def _running(ledger: Ledger | None, plan: PlanDocument) -> list[InstanceRecord]:
+    """The instances of ``plan`` (and of the plan it resumes) the ledger has not seen end."""
+    if ledger is None:
+        return []
+    ids = {plan.plan_id, plan.resumed_from[0]} - {None}
+    return [i for i in ledger.instances(plan_ids=ids)  # type: ignore[arg-type]
+            if i.ended_at is None]
+
+
+def _live_markets(running: list[InstanceRecord]) -> LiveMarkets:
+    """The markets of ``running``, per pool."""
+    out: dict[str, set[str]] = {}
+    for i in running:
+        out.setdefault(i.pool, set()).add(i.market)
+    return out
+
+
+def _away(running: list[InstanceRecord], plan: PlanDocument) -> AwayRuns:
+    """The spot instances of ``running`` that the fallback chain launched outside their
+    pool's home zone, at a dearer price than the plan's for the pool, per pool."""
+    home = {p.pool: p.usd_per_hour for p in plan.fleet if p.market == "spot" and p.zone}
+    out: dict[str, list[AwayRun]] = {}
+    for i in running:
+        if i.market == "spot" and i.pool in home and i.usd_per_hour > home[i.pool] + 1e-9:
+            out.setdefault(i.pool, []).append(AwayRun(i.instance_id, i.slot, i.usd_per_hour))
+    return out
+
+
 class Controller:
     """Carries the plan in force out, one :meth:`tick` at a time, and re-plans on events.
 
@@ -378,11 +408,12 @@ class Controller:
                                                         for u in s.uses)))])
         model = self.model(plan)
         floor = set(floor_jobs(plan, model, jobs, at, self.options.review)) if model else set()
-        live = self._live_markets(ledger, plan)
+        running = _running(ledger, plan)
+        live = _live_markets(running)
         if self.options.replan:
             paces = job_paces(plan, model, jobs, at) if model else {}
             target = spot_first(target, at, paces, floor, live)
-            markets = spot_markets(target, at, paces, floor)
+            markets = spot_markets(target, at, paces, floor, _away(running, target))
         else:
             paces, markets = {}, self._as_written(target, at, floor, live)
         unserved = {j for j, p in jobs.items() if not p.finished
@@ -418,18 +449,6 @@ class Controller:
                     and pool.pool in self.offerings.strikes and pool.pool not in held:
                 markets[pool.pool] = MarketChoice("spot", "swap")
         return markets
-
-    def _live_markets(self, ledger: Ledger | None, plan: PlanDocument) -> LiveMarkets:
-        """The markets of the instances of ``plan`` (and of the plan it resumes) running
-        now, per pool."""
-        out: dict[str, set[str]] = {}
-        if ledger is None:
-            return out
-        ids = {plan.plan_id, plan.resumed_from[0]} - {None}
-        for i in ledger.instances(plan_ids=ids):  # type: ignore[arg-type]
-            if i.ended_at is None:
-                out.setdefault(i.pool, set()).add(i.market)
-        return out
 
     def _spot_pools(self) -> frozenset[str]:
         """Every spot pool the workload may use (a re-plan may move a job to any)."""

@@ -56,15 +56,12 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
     interval (0.5 h) lost = 2.3333 done. The job is ahead of Uniform Progress's line (a
     restart o = 10/60 + 0.5 = 0.6667 h; the line from 0 at 0:40 to 10 at 15:20 needs
     10 / 14.6667 = 0.6818 of the time left, the job 7.6667 / (16 - 3 - 0.6667) = 0.6216),
-    so its relaunch asks for spot only and does not fall back to on-demand. The refusal
-    holds use1-az1 for 24 h - at least ``move_after`` (2 h), with use1-az2 not held: an
-    event. The relaunch's fallback step finds spot in use1-az2 (its own trace, up) and
-    launches there for use1-az1's slot. The rest (7.6667 GPU-h) is re-planned from 03:00
-    with use1-az1 held - use1-az2's spot at 1.20, 03:00-10:50 (setup + 7:40), 9.40 USD;
-    its takeover ends the fallback instance at once (it is use1-az1's pool's, not in the
-    new plan: a run of no time, no cost) and launches use1-az2's. No on-demand instance
-    runs. Realised: 3 h x 1.00 + 7.8333 h x 1.20 = 12.40 USD; done at 10:50, before
-    16:00."""
+    so its relaunch asks for spot in its home zone only (not use1-az2's dearer spot, nor
+    on-demand). The refusal holds use1-az1 for 24 h - at least ``move_after`` (2 h), with
+    use1-az2 not held: an event. The rest (7.6667 GPU-h) is re-planned from 03:00 with
+    use1-az1 held - use1-az2's spot at 1.20, 03:00-10:50 (setup + 7:40), 9.40 USD - and
+    use1-az2's instance launched in the same tick. No on-demand instance runs. Realised:
+    3 h x 1.00 + 7.8333 h x 1.20 = 12.40 USD; done at 10:50, before 16:00."""
     w, cat = two_zones()
     plan = planned(w, cat)
     (pool,) = plan.fleet
@@ -73,8 +70,7 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
     sim = simulate(plan, workload=w, catalog=cat, traces=traces, hold=timedelta(hours=24))
     assert sim.replans == 1
     runs = sorted((r.pool, r.market, r.start, r.end) for r in sim.runs)
-    assert runs == [(AZ1, "spot", at(0), at(3)), (AZ1, "spot", at(3), at(3)),
-                    (AZ2, "spot", at(3), at(10 + 50 / 60))]
+    assert runs == [(AZ1, "spot", at(0), at(3)), (AZ2, "spot", at(3), at(10 + 50 / 60))]
     assert sim.realised_usd == pytest.approx(3 * 1.0 + (7 + 50 / 60) * 1.2)
     (job,) = sim.jobs.values()
     assert job.finished_at is not None and job.met_deadline  # the new plan's work is
