@@ -176,7 +176,8 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         state = _state([j for s in slots for j in s.jobs if j in floor or j in working(s, at)],
                        paces, floor)
         choice = pace_choice(state) if state is not PaceState.FINISHED \
-            else MarketChoice("spot", "keep")  # no job of its works now: none is pressed
+            else MarketChoice("spot", "keep", zones="home")  # no job of its works now (its
+        # setup runs): none is pressed
         if choice.zones == "home":
             choice = replace(choice, home=_going_home(pool, slots, at, paces,
                                                       (away or {}).get(pool.pool, ())))
