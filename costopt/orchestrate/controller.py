@@ -15,8 +15,11 @@ A tick at ``at``:
    a. slots whose jobs are all done are dropped (the plan would run them idle);
    b. a spot slot runs on-demand while one of its jobs is behind Uniform Progress's line
       (or on the floor), on spot otherwise; a spot launch that finds no capacity does not
-      fall back to on-demand: a job ahead of its line waits for spot (tried again at every
-      tick), and on-demand ends only once the spot instance replacing it runs;
+      fall back to on-demand: a job ahead of its line waits for spot in its slot's home
+      zone (tried again at every tick), a job behind tries every zone's spot before
+      on-demand, and on-demand ends only once the spot instance replacing it runs; a slot
+      of a job ahead running in a dearer zone than its pool's is moved home when that pays
+      (the instances the ledger has running at another zone's price);
    c. spot first: an on-demand slot whose jobs are ahead runs on the plan's spot pool of
       those jobs instead (the plan's reserve is spent last);
    d. the floor: a job that could no longer finish if it waited one more review, even on
