@@ -28,7 +28,8 @@ before it could work). Then, at a moment:
    launches in its slot's home zone only - it waits for capacity there rather than pay
    another zone's price (3x the home zone's for the example's p4d); a job behind walks the
    region's zones, cheapest first, before on-demand (another zone's spot is still a
-   quarter of on-demand's price); and a slot of a job ahead that runs in a dearer zone
+   quarter of on-demand's price; where the region prices no other zone, it launches
+   on-demand as above); and a slot of a job ahead that runs in a dearer zone
    (:class:`AwayRun`) is swapped home - a launch in the home zone, tried at every tick,
    the dear instance ended once it runs - when the saving over the slot's remaining
    hours beats the restart (:func:`worth_moving_home`).
@@ -181,6 +182,9 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         if choice.zones == "home":
             choice = replace(choice, home=_going_home(pool, slots, at, paces,
                                                       (away or {}).get(pool.pool, ())))
+        elif choice.zones == "all" and not set(pool.spot_zone_prices) - {pool.zone}:
+            choice = replace(choice, zones=None)  # no other zone: on-demand, as Uniform
+            # Progress (spot of the one zone tried first was dearer on the single-job grid)
         out[pool.pool] = choice
     return out
 

@@ -85,8 +85,8 @@ def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
     # 11.864 GPU-h to go at most (done >= 8.136), safely ahead at done >= 8.636.
     doc = od_then_spot()
     assert spot_markets(doc, at(12), paces(8.0, 12), set()) == {  # behind: a spot instance
-        SPOT: MarketChoice("on_demand", "keep", zones="all")}  # running is kept, a launch
-    # tries spot in every zone, then on-demand
+        SPOT: MarketChoice("on_demand", "keep")}  # running is kept, a launch is on-demand (a
+    # pool with no other zone priced: test_zones has one that walks the zones first)
     assert spot_markets(doc, at(12), paces(8.3, 12), set()) == {
         SPOT: MarketChoice("spot", "keep", zones="home")}
     assert spot_markets(doc, at(12), paces(8.7, 12), set()) == {
