@@ -24,7 +24,7 @@ import pytest
 from builders import catalog, offer, workload
 from simulate.sim_cases import planned
 
-from costopt.orchestrate.apply import ApplyOptions
+from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.controller import Controller, ControllerOptions, WorkloadContext
 from costopt.orchestrate.ledger import InstanceRecord, Ledger
 from costopt.orchestrate.markets import AwayRun, spot_markets, worth_moving_home
@@ -142,3 +142,34 @@ def test_only_a_job_ahead_is_moved_home() -> None:
         AZ1: MarketChoice("spot", "swap", zones="home", home=frozenset({"i-away"}))}
     assert spot_markets(plan, at(3), pace(0.0), set(), away) == {
         AZ1: MarketChoice("on_demand", "keep", zones="all")}
+
+
+def test_a_newer_plan_that_takes_an_instance_in_another_zone_over_keeps_its_price() -> None:
+    # The plan carried out as written at 00:00 with use1-az1 out: the chain launches its
+    # slot in use1-az2 at 8.00 USD/h. A re-plan (the same plan, another id) takes it over at
+    # 01:00: it still runs in use1-az2, so it still costs 8.00 (it was re-priced at the
+    # pool's 2.00). Paid to 02:00: 2 h x 8.00 = 16.00 USD.
+    cat = catalog(replace(offer("p3.2xlarge", "us-east-1", on_demand=32.0, spot=2.0, rate=0.0),
+                          spot_zones=(ZoneSpotPrice("use1-az1", 2.0),
+                                      ZoneSpotPrice("use1-az2", 8.0))))
+    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
+                   "checkpoint_minutes": 60, "deadline": "2027-01-02T00:00:00Z"}],
+                 period_hours=24, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
+    plan = planned(w, cat)
+    newer = plan.model_copy(update={"plan_id": plan.plan_id + "-2"})
+    fleet = SimulatedEc2(at(0))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    fleet.set_capacity(AZ1, 0)
+    fleet.set_capacity(AZ2, 1)
+    ledger = Ledger.in_memory()
+    apply_plan(plan, at(0), fleet=fleet, ledger=ledger, options=ApplyOptions(yes=True),
+               say=lambda kind, message: None)
+    fleet.advance(at(1))
+    outcome = apply_plan(newer, at(1), fleet=fleet, ledger=ledger,
+                         options=ApplyOptions(yes=True), say=lambda kind, message: None)
+    assert [(a.kind, a.usd_per_hour) for a in outcome.done] == [("claim", 8.0)]
+    (instance,) = ledger.instances()
+    assert (instance.az, instance.plan_id, instance.usd_per_hour) == ("use1-az2",
+                                                                      newer.plan_id, 8.0)
+    assert ledger.spent_usd({plan.plan_id, newer.plan_id}, at(0), at(2)) == pytest.approx(16.0)
+    ledger.close()
