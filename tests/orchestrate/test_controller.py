@@ -7,8 +7,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from builders import catalog, offer, workload
+import zone_cases
 from simulate.sim_cases import hourly, planned
+from zone_cases import AZ1, AZ2
 
 from costopt.orchestrate.apply import ApplyOptions
 from costopt.orchestrate.controller import (
@@ -23,30 +24,24 @@ from costopt.orchestrate.progress import JobProgress
 from costopt.orchestrate.replan import held_caps
 from costopt.orchestrate.steer import progress_model
 from costopt.plan.resume import resumed_workload
-from costopt.pricing.catalog import ZoneSpotPrice
+from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.simulate.run import simulate
+from costopt.workload import Workload
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
-AZ1 = "aws:us-east-1:p3.2xlarge:spot:use1-az1"
-AZ2 = "aws:us-east-1:p3.2xlarge:spot:use1-az2"
 
 
 def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def two_zones() -> tuple:
+def two_zones() -> tuple[Workload, PriceCatalog]:
     """10 GPU-h of a 1-GPU job due at 16:00, 4-hour periods, 10 minutes of setup a launch,
     checkpoint every 60 minutes; p3.2xlarge spot at 1.00 USD/h in use1-az1 and 1.20 in
     use1-az2, 3.00 on demand."""
-    cat = catalog(replace(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0, rate=0.0),
-                          spot_zones=(ZoneSpotPrice("use1-az1", 1.0),
-                                      ZoneSpotPrice("use1-az2", 1.2))))
-    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
-                   "checkpoint_minutes": 60, "deadline": "2027-01-01T16:00:00Z"}],
-                 period_hours=4, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
-    return w, cat
+    return zone_cases.two_zones(home_usd=1.0, away_usd=1.2, on_demand_usd=3.0,
+                                deadline="2027-01-01T16:00:00Z", period_hours=4)
 
 
 def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from builders import catalog, offer, workload
 from simulate.sim_cases import planned
+from zone_cases import AZ1, AZ2, two_zones
 
 from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.controller import Controller, ControllerOptions, WorkloadContext
@@ -30,28 +29,29 @@ from costopt.orchestrate.ledger import InstanceRecord, Ledger
 from costopt.orchestrate.markets import AwayRun, spot_markets, worth_moving_home
 from costopt.orchestrate.pace import JobPace
 from costopt.orchestrate.reconcile import MarketChoice
-from costopt.pricing.catalog import ZoneSpotPrice
+from costopt.planfile import PlanDocument
+from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
+from costopt.workload import Workload
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
-AZ1 = "aws:us-east-1:p3.2xlarge:spot:use1-az1"
-AZ2 = "aws:us-east-1:p3.2xlarge:spot:use1-az2"
 
 
 def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
+def the_case() -> tuple[Workload, PriceCatalog, PlanDocument]:
+    """The module's workload, prices and plan."""
+    w, cat = two_zones(home_usd=2.0, away_usd=8.0, on_demand_usd=32.0,
+                       deadline="2027-01-02T00:00:00Z", period_hours=24)
+    return w, cat, planned(w, cat)
+
+
 def carried_out(until: float, az1: Callable[[float], int]) -> list[InstanceRecord]:
     """The instances the controller ran from 00:00 to ``until`` (hours, exclusive), ticking
     every quarter hour, with use1-az1's spot capacity ``az1(hour)`` and use1-az2's always 1."""
-    cat = catalog(replace(offer("p3.2xlarge", "us-east-1", on_demand=32.0, spot=2.0, rate=0.0),
-                          spot_zones=(ZoneSpotPrice("use1-az1", 2.0),
-                                      ZoneSpotPrice("use1-az2", 8.0))))
-    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
-                   "checkpoint_minutes": 60, "deadline": "2027-01-02T00:00:00Z"}],
-                 period_hours=24, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
-    plan = planned(w, cat)
+    w, cat, plan = the_case()
     (pool,) = plan.fleet
     assert (pool.pool, pool.slots[0].start, pool.slots[0].end) == (AZ1, at(0), at(10 + 1 / 6))
     fleet = SimulatedEc2(at(0))
@@ -125,13 +125,7 @@ def test_only_a_job_ahead_is_moved_home() -> None:
     # The plan of the module at 03:00, the instance i-away running its slot 0 in use1-az2
     # at 8.00 USD/h. Ahead (2.0833 done, as above): moved home. Behind (nothing done: needs
     # 10 / (24 - 3 - 0.6667) = 0.4918 > 0.44118): kept, and a launch walks every zone.
-    cat = catalog(replace(offer("p3.2xlarge", "us-east-1", on_demand=32.0, spot=2.0, rate=0.0),
-                          spot_zones=(ZoneSpotPrice("use1-az1", 2.0),
-                                      ZoneSpotPrice("use1-az2", 8.0))))
-    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
-                   "checkpoint_minutes": 60, "deadline": "2027-01-02T00:00:00Z"}],
-                 period_hours=24, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
-    plan = planned(w, cat)
+    plan = the_case()[2]
     away = {AZ1: [AwayRun("i-away", 0, 8.0)]}
 
     def pace(done: float) -> dict[str, JobPace]:
@@ -149,13 +143,7 @@ def test_a_newer_plan_that_takes_an_instance_in_another_zone_over_keeps_its_pric
     # slot in use1-az2 at 8.00 USD/h. A re-plan (the same plan, another id) takes it over at
     # 01:00: it still runs in use1-az2, so it still costs 8.00 (it was re-priced at the
     # pool's 2.00). Paid to 02:00: 2 h x 8.00 = 16.00 USD.
-    cat = catalog(replace(offer("p3.2xlarge", "us-east-1", on_demand=32.0, spot=2.0, rate=0.0),
-                          spot_zones=(ZoneSpotPrice("use1-az1", 2.0),
-                                      ZoneSpotPrice("use1-az2", 8.0))))
-    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
-                   "checkpoint_minutes": 60, "deadline": "2027-01-02T00:00:00Z"}],
-                 period_hours=24, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
-    plan = planned(w, cat)
+    plan = the_case()[2]
     newer = plan.model_copy(update={"plan_id": plan.plan_id + "-2"})
     fleet = SimulatedEc2(at(0))
     fleet.zone_ids = {"use1-az1", "use1-az2"}
