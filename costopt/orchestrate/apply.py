@@ -572,8 +572,9 @@ class _Carrier:
             except CapacityError as exc:
                 self.ledger.result(intent, "failed",
                                    detail=f"capacity: {exc} ({target.describe()})")
-                if target.market == action.market:
-                    self.short.add((action.pool, action.slot))
+                if target.market == action.market and action.zones != "all":
+                    self.short.add((action.pool, action.slot))  # not a job behind's walk to
+                    # on-demand: its pace runs it there anyway, no hold or re-plan is owed
                 self.say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
                          f"({target.describe()}): {exc.code}; trying the next step")
                 continue
