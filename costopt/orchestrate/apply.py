@@ -170,7 +170,7 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
     recon = reconcile(target or plan, at, observed, markets)
-    if ledger is not None:
+    if ledger is not None and recon.count("claim"):
         recon = _claims_at_own_price(recon, ledger)
     gang_ids, gang_zones = _gangs(target or plan, at, recon, observed, owner.owner_id)
     scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id, gang_ids)
