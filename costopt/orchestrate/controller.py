@@ -483,6 +483,7 @@ class Controller:
                 ledger.release_offering(pool)
         held = self.offerings.held(at)
         spot = {p.pool for p in self.plan.fleet if p.market == "spot"}
+        waiting = refused - {a.pool for a in outcome.capacity_refused if a.zones != "home"}
         events = []
         for pool in sorted(refused & spot - set(held)):
             until = self.offerings.refused(pool, at)
@@ -491,7 +492,7 @@ class Controller:
             events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
                                 f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}",
                                 replans=until - at >= self.options.move_after
-                                and self._may_move(at)))
+                                and self._may_move(at) and pool not in waiting))
         model = self.model(self.plan)
         if jobs is not None and model is not None and self.policy is None:
             lag = behind_jobs(self.plan, model, jobs, at, self.options.behind_share)
