@@ -24,10 +24,12 @@ interruptions per hour, up to 4 instances, a seed per pool). The simulation is t
 Figures are printed, never asserted. The target: the command under 30 s on this machine.
 
     python scripts/bench_simulate.py
+    python scripts/bench_simulate.py --commands-only   # the last two lines only
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -37,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from costopt.planfile import PlanDocument
 from costopt.workload import DEFAULT_SPOT_AVAILABILITY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,13 +65,13 @@ def costopt(*args: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess[s
 
 
 def main() -> None:
-    from costopt.orchestrate.policy import POLICIES
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commands-only", action="store_true",
+                        help="only the commands a user runs, each in a fresh interpreter "
+                        "(the last lines), not the stages in this process")
+    args = parser.parse_args()
     from costopt.planfile import read_plan
-    from costopt.pricing.catalog import load_catalog
-    from costopt.simulate.hindsight import hindsight
-    from costopt.simulate.run import simulate
-    from costopt.traces import SynthSpec, load_manifest, synth, write_trace
-    from costopt.workload_checks import load_workload
+    from costopt.traces import SynthSpec, synth, write_trace
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -87,58 +90,77 @@ def main() -> None:
               f"{len(plan.fleet)} pool(s) in the fleet, "
               f"{sum(len(p.slots) for p in plan.fleet)} slot(s)")
 
-        started = time.perf_counter()
-        workload = load_workload(WORKLOAD)
-        catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
-        traces = load_manifest(work / "traces.yaml")
-        print(f"  read the workload, prices and traces: {time.perf_counter() - started:.2f} s")
-        chasing = plan.model_copy(deep=True)
-        for pool in chasing.fleet:
-            pool.on_demand_fallback = False
-        for label, doc in (("as planned (fallback to on-demand)", plan),
-                           ("on-demand fallback off (chasing spot)", chasing)):
-            started = time.perf_counter()
-            sim = simulate(doc, workload=workload, catalog=catalog, traces=traces,
-                           policy=POLICIES["plan"])
-            print(f"  simulate, {label}: {time.perf_counter() - started:.2f} s - "
-                  f"{sim.moments:,} moments looked at, {sim.reconciles:,} reconciles, "
-                  f"{sim.launches:,} launch calls, {sim.interruptions:,} interruptions; "
-                  f"realised {sim.realised_usd:,.2f} USD")
-        expected = (plan.cost.expected_usd or plan.cost.total_usd) - plan.cost.fixed_usd
-        always = (plan.cost.spot_always_there_usd or plan.cost.total_usd) - plan.cost.fixed_usd
-        print(f"  plan's variable cost: expected {expected:,.2f} USD under availability "
-              f"{DEFAULT_SPOT_AVAILABILITY}, {always:,.2f} were spot always there")
-        for name, policy in POLICIES.items():
-            started, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
-            sim = simulate(plan, workload=workload, catalog=catalog, traces=traces,
-                           policy=policy)
-            print(f"  --policy {name}: {time.process_time() - cpu:.2f} CPU-s, "
-                  f"{time.perf_counter() - started:.2f} s (load average {load:.1f}); "
-                  f"{sim.reconciles:,} reconciles; realised {sim.realised_usd:,.2f} USD = "
-                  f"{sim.realised_usd / expected:.2f} x expected (target 0.85-1.15); "
-                  f"{sum(not j.met_deadline for j in sim.jobs.values())} deadline(s) missed")
-        started = time.perf_counter()
-        best = hindsight(workload, catalog, traces)
-        print(f"  hindsight LP: {time.perf_counter() - started:.2f} s "
-              f"({best.usd or 0:,.2f} USD)")
+        if not args.commands_only:
+            in_process(plan, work)
+        commands(work)
 
-        (work / "zones").mkdir()
-        costopt("traces", "synth-zones", "--workload", str(WORKLOAD), "--seed", "1",
-                "-o", "zones/traces.yaml", cwd=work)
-        for label, traces_file in (("these traces", "traces.yaml"),
-                                   ("zone traces, seed 1", "zones/traces.yaml")):
-            cpu = child_cpu_s()
-            seconds, _ = costopt("simulate", "plan.json", "--traces", traces_file,
-                                 "--workload", str(WORKLOAD), "--format", "json",
-                                 "-o", "score.json", cwd=work)
-            score = json.loads((work / "score.json").read_text())
-            missed = sum(not j["met_deadline"] for j in score["jobs"])
-            print(f"costopt simulate, {label} (fresh process, a month at 5-minute ticks): "
-                  f"{seconds:.2f} s, {child_cpu_s() - cpu:.2f} CPU-s (target < 30 s), "
-                  f"{score['actions'].get('replanned', 0)} re-plans - realised "
-                  f"{score['realised_usd']:,.2f}, planned {score['planned_usd']:,.2f}, all "
-                  f"on-demand {score['on_demand_only_usd']:,.2f}, hindsight "
-                  f"{score['hindsight_usd']:,.2f} USD; {missed} deadline(s) missed")
+
+def in_process(plan: PlanDocument, work: Path) -> None:
+    """The stages in this process: the simulation as planned and chasing spot, each
+    policy, the hindsight LP."""
+    from costopt.orchestrate.policy import POLICIES
+    from costopt.pricing.catalog import load_catalog
+    from costopt.simulate.hindsight import hindsight
+    from costopt.simulate.run import simulate
+    from costopt.traces import load_manifest
+    from costopt.workload_checks import load_workload
+
+    started = time.perf_counter()
+    workload = load_workload(WORKLOAD)
+    catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+    traces = load_manifest(work / "traces.yaml")
+    print(f"  read the workload, prices and traces: {time.perf_counter() - started:.2f} s")
+    chasing = plan.model_copy(deep=True)
+    for pool in chasing.fleet:
+        pool.on_demand_fallback = False
+    for label, doc in (("as planned (fallback to on-demand)", plan),
+                       ("on-demand fallback off (chasing spot)", chasing)):
+        started = time.perf_counter()
+        sim = simulate(doc, workload=workload, catalog=catalog, traces=traces,
+                       policy=POLICIES["plan"])
+        print(f"  simulate, {label}: {time.perf_counter() - started:.2f} s - "
+              f"{sim.moments:,} moments looked at, {sim.reconciles:,} reconciles, "
+              f"{sim.launches:,} launch calls, {sim.interruptions:,} interruptions; "
+              f"realised {sim.realised_usd:,.2f} USD")
+    expected = (plan.cost.expected_usd or plan.cost.total_usd) - plan.cost.fixed_usd
+    always = (plan.cost.spot_always_there_usd or plan.cost.total_usd) - plan.cost.fixed_usd
+    print(f"  plan's variable cost: expected {expected:,.2f} USD under availability "
+          f"{DEFAULT_SPOT_AVAILABILITY}, {always:,.2f} were spot always there")
+    for name, policy in POLICIES.items():
+        started, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+        sim = simulate(plan, workload=workload, catalog=catalog, traces=traces,
+                       policy=policy)
+        print(f"  --policy {name}: {time.process_time() - cpu:.2f} CPU-s, "
+              f"{time.perf_counter() - started:.2f} s (load average {load:.1f}); "
+              f"{sim.reconciles:,} reconciles; realised {sim.realised_usd:,.2f} USD = "
+              f"{sim.realised_usd / expected:.2f} x expected (target 0.85-1.15); "
+              f"{sum(not j.met_deadline for j in sim.jobs.values())} deadline(s) missed")
+    started = time.perf_counter()
+    best = hindsight(workload, catalog, traces)
+    print(f"  hindsight LP: {time.perf_counter() - started:.2f} s "
+          f"({best.usd or 0:,.2f} USD)")
+
+
+def commands(work: Path) -> None:
+    """``costopt simulate`` as a user runs it, in a fresh interpreter: on the traces in
+    ``work`` and on zone traces."""
+    (work / "zones").mkdir()
+    costopt("traces", "synth-zones", "--workload", str(WORKLOAD), "--seed", "1",
+            "-o", "zones/traces.yaml", cwd=work)
+    for label, traces_file in (("these traces", "traces.yaml"),
+                               ("zone traces, seed 1", "zones/traces.yaml")):
+        cpu = child_cpu_s()
+        seconds, _ = costopt("simulate", "plan.json", "--traces", traces_file,
+                             "--workload", str(WORKLOAD), "--format", "json",
+                             "-o", "score.json", cwd=work)
+        score = json.loads((work / "score.json").read_text())
+        missed = sum(not j["met_deadline"] for j in score["jobs"])
+        print(f"costopt simulate, {label} (fresh process, a month at 5-minute ticks): "
+              f"{seconds:.2f} s, {child_cpu_s() - cpu:.2f} CPU-s (target < 30 s), "
+              f"{score['actions'].get('replanned', 0)} re-plans - realised "
+              f"{score['realised_usd']:,.2f}, planned {score['planned_usd']:,.2f}, all "
+              f"on-demand {score['on_demand_only_usd']:,.2f}, hindsight "
+              f"{score['hindsight_usd']:,.2f} USD; {missed} deadline(s) missed")
 
 
 if __name__ == "__main__":

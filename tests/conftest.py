@@ -9,6 +9,8 @@ for the wider search (the ``wide`` profile); ``HYPOTHESIS_PROFILE`` picks one by
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,17 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key, value in fake.items():
         monkeypatch.setenv(key, value)
 
+
+@pytest.fixture(scope="session", autouse=True)
+def one_botocore_loader() -> Iterator[None]:
+    """Every boto3 session of a test process reads botocore's service models through one
+    loader. A session otherwise parses them afresh (EC2's model: ~0.25 CPU-s), and every
+    ``costopt`` command run in process makes its own session; the models are read-only
+    data, so sharing them changes no answer."""
+    import botocore.loaders
+    import botocore.session
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader",
+                      functools.cache(botocore.loaders.create_loader))
+        yield

@@ -56,6 +56,18 @@ def walk_the_layout(w: Workload, doc: dict[str, Any]) -> None:
     for owner, intervals in gangs.items():
         name = owner if isinstance(owner, str) else owner[0]
         assert peak(intervals) <= jobs[name].parallel + 1e-9
+    # Over all pools, owned ones too: no job of an optimal plan runs more GPU-hours in a
+    # period than its gangs can at once (owned hours are the LP's per period, cloud hours
+    # its uses'; a plan left short assigns the LP's hours its uses do not carry).
+    lengths = {w.horizon.period_start(t): hours
+               for t, hours in enumerate(w.horizon.period_lengths)}
+    in_period: dict[tuple[str, datetime], float] = {}
+    for a in doc["assignments"]:
+        key = (a["job"], datetime.fromisoformat(a["period_start"]))
+        in_period[key] = in_period.get(key, 0.0) + a["gpu_hours"]
+    for (name, start), hours in in_period.items():
+        assert doc["status"] != "optimal" or \
+            hours <= jobs[name].most_gpus * lengths[start] + 0.005, (name, start)
     planned: dict[tuple[str, str], float] = {}
     for a in doc["assignments"]:
         if a["pool"] in {f["pool"] for f in doc["fleet"]}:
@@ -77,3 +89,13 @@ def short_of_layout_only(plan: Any) -> bool:
     return plan.status == "infeasible" and all(
         s.reason.startswith("layout: on ") and "find no GPUs free" in s.reason
         for s in plan.shortfalls)
+
+
+def laid_out_by_the_loop(plan: Any) -> bool:
+    """Whether the plan is not the model's first optimum laid out as it was: the layout
+    loop re-solved (``PlanResult.layout_solves``) or left some work short of a layout. Its
+    heuristic may lay equal LP optima out at different cost or status (docs/model.md, "The
+    layout"), so plans of two exact routes to one LP optimum (merged or plain periods,
+    pruned or all pools, CBC or HiGHS) compare only where neither is."""
+    return plan.layout_solves > 1 or any(s.reason.startswith("layout: on ")
+                                         for s in plan.shortfalls)

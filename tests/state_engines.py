@@ -9,6 +9,7 @@ database (``CREATE DATABASE`` with a random name), dropped after.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,8 +45,24 @@ def pg_url() -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    drop_database(url, name)
+
+
+def drop_database(url: str, name: str, *, tries: int = 50) -> None:
+    """``DROP DATABASE name WITH (FORCE)``, tried again 0.2 s later while PostgreSQL refuses
+    it with InsufficientPrivilege: an autovacuum worker at work in the database is a process
+    the test role may not end (PostgreSQL 15), and it is gone within a few seconds."""
+    import psycopg
+
+    for attempt in range(tries):
+        try:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture(params=ENGINES)

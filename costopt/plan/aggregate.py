@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import numpy as np
 
@@ -90,24 +91,30 @@ def mergeable(lp: LinearProgram) -> bool:
                + list(lp.lanes.values()) + list(lp.started.values())] = -1
     if (col_period == -2).any() or (lp.integer & (col_period >= 0)).any():
         return False
-    row_period = np.array([_period_of(family, key) for family, key in
-                           zip(lp.row_family, lp.row_key, strict=True)], dtype=np.int64)
-    if (row_period == -2).any():
+    row_period = _row_periods(lp.row_family, lp.row_key)
+    if row_period is None:
         return False
     rows, cols = row_period[lp.a_row], col_period[lp.a_col]
     return not ((rows >= 0) & (cols >= 0) & (rows != cols)).any()
 
 
-def _period_of(family: str, key: tuple) -> int:
-    """The period a row belongs to; -1 for a row over all periods (or all before one: work
-    done by then, which a split that runs work from its merged period's start only adds
-    to); -2 for one unknown."""
-    parts = NAME_PARTS.get(family)
-    if parts is None:
-        return -2
-    if family in CUMULATIVE_ROWS:
-        return -1
-    return int(key[parts.index("t")]) if "t" in parts else -1
+def _row_periods(families: list[str], keys: list[tuple]) -> np.ndarray | None:
+    """The period each row belongs to; -1 for a row over all periods (or all before one:
+    work done by then, which a split that runs work from its merged period's start only
+    adds to). None where some row's family is unknown. A family's rows come one after
+    another (one builder each): their period is read block by block."""
+    out = np.full(len(families), -1, dtype=np.int64)
+    start = 0
+    for family, block in groupby(families):
+        end = start + sum(1 for _row in block)
+        parts = NAME_PARTS.get(family)
+        if parts is None:
+            return None
+        if family not in CUMULATIVE_ROWS and "t" in parts:
+            at = parts.index("t")
+            out[start:end] = [key[at] for key in keys[start:end]]
+        start = end
+    return out
 
 
 def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,

@@ -1,14 +1,17 @@
 """The simple plans the optimum is compared with (``workload.md``, "Baselines").
 
 Each baseline uses the same prices, buys nothing, and ignores owned capacity limits other
-than its own bookkeeping, limits shared between jobs (a quota's vCPUs over several jobs'
-instances) and the budget. On equal terms with the plan: a job's cloud part pays
+than its own bookkeeping and the budget. On equal terms with the plan: a job's cloud part pays
 ``cloud.setup_minutes`` per instance and at least ``cloud.min_instance_minutes`` of it, runs
 no more instances at once than the pool's own bound (``max_instances``, a quota alone), and
 does spot work at the pool's availability. A job only owned servers can run (``allow:
 [owned]``, or no cloud pool fits it) is costed in every baseline as the plan does it, so the
 saving compares the jobs a baseline can run, like with like. A job that cannot fit its
-window is marked so, and the baseline is then not feasible. Totals include the owned
+window is marked so, and the baseline is then not feasible. So are the jobs whose instances
+would exceed a limit shared between jobs (a quota's vCPUs over several jobs' instances) where
+their windows meet: the plan holds every limit with the instances of a run of periods
+counted at once, and a baseline that does not is no plan the planner could have made
+(``_within_shared_limits``). Totals include the owned
 servers' fixed cost over the horizon, as the plan's total does: the servers cost it whether
 used or not.
 """
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from costopt.plan.pools import CloudPool, Eligible, OwnedPool, Pools
+from costopt.plan.model import apart_from, fleet_limits, gang_pools
+from costopt.plan.pools import CloudPool, ConcurrencyLimit, Eligible, OwnedPool, Pools
 from costopt.workload import Workload
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ class BaselineJob:
     variable_usd: float
     fits: bool  # False: it cannot be done in its window this way
     note: str = ""
+    instances: int = 0  # instances of its cloud pool at once
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,38 @@ def compute_baselines(w: Workload, pools: Pools, pairs: list[Eligible],
     on_demand = _per_job(w, pools, by_job, lambda pool: pool.market == "on_demand",
                          as_planned)
     cheapest = _per_job(w, pools, by_job, lambda pool: True, as_planned)
-    return {
-        "all_on_demand": Baseline("all_on_demand", on_demand, fixed),
-        "cheapest_per_job": Baseline("cheapest_per_job", cheapest, fixed),
-        "owned_first": Baseline("owned_first", _owned_first(w, pools, by_job), fixed),
-    }
+    owned_first = _owned_first(w, pools, by_job)
+    limits = fleet_limits(pools, gang_pools(w, pools, pairs))
+    return {name: Baseline(name, _within_shared_limits(w, limits, jobs), fixed)
+            for name, jobs in (("all_on_demand", on_demand), ("cheapest_per_job", cheapest),
+                               ("owned_first", owned_first))}
+
+
+def _within_shared_limits(w: Workload, limits: Sequence[ConcurrencyLimit],
+                          jobs: tuple[BaselineJob, ...]) -> tuple[BaselineJob, ...]:
+    """``jobs``, with those marked as not fitting whose instances at once, beside the other
+    jobs on pools of one limit whose windows hold the same instant, exceed the limit (a
+    quota's vCPUs, instances at once): the plan counts them at once within a run of periods,
+    so such a baseline is not comparable, with the reason."""
+    window = {job.name: w.job_window(job) for job in w.jobs}
+    out = list(jobs)
+    for limit in limits:
+        on = [(i, b.instances * weight) for i, b in enumerate(jobs)
+              for weight in [limit.weight(b.pool) if b.pool else None] if weight]
+        for start in sorted({window[jobs[i].job][0] for i, _need in on}):
+            meet = [(i, need) for i, need in on
+                    if window[jobs[i].job][0] <= start < window[jobs[i].job][1]]
+            need = sum(n for _i, n in meet)
+            if need <= limit.bound + 1e-9:
+                continue
+            names = ", ".join(jobs[i].job for i, _n in meet)
+            note = (f"{names} at once need {need:g} {limit.unit} of {limit.kind} "
+                    f"{limit.name}, above its {limit.bound:g}: not comparable (the plan "
+                    "counts a run of periods' instances at once)")
+            for i, _n in meet:
+                if out[i].fits:  # else its own reason stands
+                    out[i] = replace(out[i], fits=False, note=note)
+    return tuple(out)
 
 
 OWNED_ONLY_NOTE = "only owned servers can run it: costed as in the plan"
@@ -122,6 +154,7 @@ class _Way:
     hours: float
     pool: str
     fits: bool
+    instances: int
 
 
 def _ways(w: Workload, j: int, work: float, wall_hours: float, e: Eligible,
@@ -140,7 +173,7 @@ def _ways(w: Workload, j: int, work: float, wall_hours: float, e: Eligible,
             break
         hours = work / (g * job.gang_gpus * e.work_per_gpu_hour)
         out.append(_Way(pool.usd_per_hour * n * max(hours + setup, least), hours + setup,
-                        pool.id, hours + setup <= wall_hours + 1e-9))
+                        pool.id, hours + setup <= wall_hours + 1e-9, n))
     return out
 
 
@@ -157,11 +190,11 @@ def _cheapest_cloud(w: Workload, pools: Pools, j: int, work: float, wall_hours: 
     fitting = [way for way in ways if way.fits]
     if fitting:
         best = min(fitting, key=lambda way: (way.usd, way.hours, way.pool))
-        return BaselineJob(job.name, best.pool, 0.0, best.usd, True)
+        return BaselineJob(job.name, best.pool, 0.0, best.usd, True, instances=best.instances)
     fastest = min(ways, key=lambda way: (way.hours, way.usd, way.pool))
     return BaselineJob(job.name, fastest.pool, 0.0, fastest.usd, False,
                        f"needs {fastest.hours:.1f} h at its gang but only {wall_hours:.1f} h "
-                       "are left in its window")
+                       "are left in its window", fastest.instances)
 
 
 def _per_job(w: Workload, pools: Pools, by_job: dict[int, list[Eligible]],
@@ -178,12 +211,17 @@ def _per_job(w: Workload, pools: Pools, by_job: dict[int, list[Eligible]],
 def _owned_first(w: Workload, pools: Pools,
                  by_job: dict[int, list[Eligible]]) -> tuple[BaselineJob, ...]:
     """Jobs by deadline fill owned capacity earliest-period-first (fastest server first);
-    what is left goes to the job's cheapest cloud offer."""
+    what is left goes to the job's cheapest cloud offer. Jobs that cannot share a server at
+    once take turns on it, as in the plan (``model.py``, ``layout`` rows on an owned pool):
+    ``turns[(s, t)][k]`` is the server-hours the jobs of ``apart_from(k, s)`` took."""
     lengths = w.horizon.period_lengths
     free = {(p, t): pool.capacity_gpu_hours(lengths[t])
             for p, pool in enumerate(pools.all)
             if isinstance(pool, OwnedPool) and pool.buy_max is None
             for t in range(w.horizon.periods)}
+    turns: dict[tuple[int, int], dict[int, float]] = {key: {} for key in free}
+    apart = {p: [apart_from(w, pools, k, p) for k in range(len(w.jobs))]
+             for p in {p for p, _t in free}}
     order = sorted(range(len(w.jobs)), key=lambda j: (w.job_window(w.jobs[j])[1], j))
     results: dict[int, BaselineJob] = {}
     for j in order:
@@ -199,10 +237,16 @@ def _owned_first(w: Workload, pools: Pools,
                     break
                 pool = pools.all[e.pool]
                 assert isinstance(pool, OwnedPool)
-                h = min(gang_left[t], free[(e.pool, t)] / e.blocking, left / e.speed)
+                server_hours = pool.capacity_gpu_hours(lengths[t]) / pool.gpus_per_node
+                beside = [k for k, members in enumerate(apart[e.pool]) if j in members]
+                turn = min(server_hours - turns[(e.pool, t)].get(k, 0.0) for k in beside)
+                h = min(gang_left[t], free[(e.pool, t)] / e.blocking, left / e.speed,
+                        turn * job.gpus)
                 if h <= 1e-12:
                     continue
                 free[(e.pool, t)] -= h * e.blocking
+                for k in beside:
+                    turns[(e.pool, t)][k] = turns[(e.pool, t)].get(k, 0.0) + h / job.gpus
                 gang_left[t] -= h
                 left -= h * e.speed
                 owned_h += h
@@ -214,5 +258,5 @@ def _owned_first(w: Workload, pools: Pools,
         rest = _cheapest_cloud(w, pools, j, left, wall,
                                _cloud_offers(pools, options, lambda p: True))
         results[j] = BaselineJob(job.name, rest.pool, owned_h, usd + rest.variable_usd,
-                                 rest.fits, rest.note)
+                                 rest.fits, rest.note, rest.instances)
     return tuple(results[j] for j in range(len(w.jobs)))

@@ -45,7 +45,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   8. layout[k,p,t]    sum_(i in S(k,p)) h[i,p,t] / gpus_i - f u <= 0, learned (``layout.py``):
                      S(k,p) is job k and every job on p that cannot share one of p's
                      instances with k at once (gpus_i + gpus_k > G, or a multi-node gang's
-                     node): at any instant an instance runs at most one of them
+                     node): at any instant an instance runs at most one of them;
+     layout[k,s,t]    on an owned pool, always: sum_(i in S(k,s)) h[i,s,t] / gpus_i
+                     <= servers * P_h * availability (x n[c] for a candidate)
   5d. gang_start[j,p,t]  h <= H started (H: the job's gangs' GPU-hours in the period)
      gang_setup[j,p,r]    sum_(t in r) (h / gpus - u) + N s started <= 0, and
      gang_least[j,p,r]    N m started - sum_(t in r) u <= 0: a multi-node gang on p at
@@ -201,6 +203,20 @@ class Naming:
         return f"{family}[{','.join(lookup[k][i] for k, i in zip(parts, key, strict=True))}]"
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """Columns ``first_col`` to ``end_col``, rows and entries one builder made (its chunks,
+    its rows numbered from 0), to be added to other models (``_Builder.add``)."""
+
+    first_col: int
+    end_col: int
+    col_chunks: dict[str, list[np.ndarray]]
+    row_chunks: dict[str, list[np.ndarray]]
+    entry_chunks: dict[str, list[np.ndarray]]
+    row_family: list[str]
+    row_key: list[tuple]
+
+
 @dataclass
 class _Builder:
     """Columns, rows and matrix entries as they are added, in chunks of arrays joined once
@@ -260,6 +276,28 @@ class _Builder:
         cols = [c for c, _v in terms]
         return self.rows(family, [key], np.zeros(len(terms), dtype=np.int64), cols,
                          [v for _c, v in terms], lower=lower, upper=upper)
+
+    def segment(self) -> _Segment:
+        """What was added to this builder, to add to others (:meth:`add`)."""
+        return _Segment(self.num_cols - sum(len(c) for c in self.col_chunks["cost"]),
+                        self.num_cols, self.col_chunks, self.row_chunks, self.entry_chunks,
+                        self.row_family, self.row_key)
+
+    def add(self, segment: _Segment) -> None:
+        """Add the columns, rows and entries of ``segment``, made by a builder whose
+        columns began where this one's end now; its rows follow this one's."""
+        if segment.first_col != self.num_cols:
+            raise ValueError(f"a segment of columns from {segment.first_col} added to a "
+                             f"model of {self.num_cols} columns")
+        rows = len(self.row_family)
+        for mine, theirs in ((self.col_chunks, segment.col_chunks),
+                             (self.row_chunks, segment.row_chunks),
+                             (self.entry_chunks, segment.entry_chunks)):
+            for key, chunks in theirs.items():
+                mine[key].extend([c + rows for c in chunks] if key == "a_row" else chunks)
+        self.row_family.extend(segment.row_family)
+        self.row_key.extend(segment.row_key)
+        self.num_cols = segment.end_col
 
     def joined(self, chunks: dict[str, list[np.ndarray]], key: str, dtype: type) -> np.ndarray:
         parts = chunks[key]
@@ -383,6 +421,7 @@ def build_model(
     layout: frozenset[tuple[int, int]] = frozenset(),
     kept: frozenset[tuple[int, int, int]] = frozenset(),
     filled: Mapping[tuple[int, int], float] | None = None,
+    base: ModelBase | None = None,
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
@@ -394,25 +433,22 @@ def build_model(
     job the fleet cannot lay out on two pools one after the other to one of them).
     ``filled`` ((cloud pool, period) -> a share, at most 1): the share of the pool's
     GPU-hours of work its jobs can fill at once there, learned where its layout came up
-    short (``packing``)."""
+    short (``packing``). ``base``: the rows and columns that depend on none of these four,
+    made by :func:`model_base` of the same workload, pools, pairs, ``elastic`` and
+    ``u_upper`` (the planner's re-solves share one; made here when not given)."""
+    if base is None:
+        base = model_base(workload, pools, pairs, elastic=elastic, u_upper=u_upper)
+    elif base.elastic != elastic:
+        raise ValueError("build_model: a base made with elastic="
+                         f"{base.elastic} for a model with elastic={elastic}")
+    hc, h, u, z, factor = base.hc, base.h, base.u, base.z, base.factor
     b = _Builder()
-    hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
-    runs = identical_runs(workload, u_upper)
-    factor = work_factor(workload, identical_runs(workload))
-    n = _purchases(b, pools)
-    z = _shortfalls(b, workload, pools, pairs) if elastic else {}
-    _work_rows(b, workload, hc, z)
-    _gang_rows(b, workload, hc, factor)
-    _capacity_rows(b, workload, pools, hc, n)
+    b.add(base.head)
     _packing_rows(b, workload, pools, hc, u, factor, filled or {})
-    _walltime_rows(b, workload, hc, factor)
-    launch = _launch_rows(b, workload, hc)
-    started = _gang_setup_rows(b, workload, hc, runs)
-    _beside_rows(b, workload, pools, hc, factor)
-    gangs = gang_pools(workload, pools, pairs)
-    limits = fleet_limits(pools, gangs)
-    n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, limits, gangs, runs,
-                                     factor, launch)
+    b.add(base.tail)
+    n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, base.limits,
+                                     base.gangs, base.limit_terms, base.runs, factor,
+                                     base.launch)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
     unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
@@ -432,18 +468,71 @@ def build_model(
         h=h,
         u=u,
         z=z,
-        n=n,
+        n=base.n,
         n_run=n_run,
         lanes=lanes,
-        limits=limits,
-        gang_pools=gangs,
-        runs=runs,
+        limits=base.limits,
+        gang_pools=base.gangs,
+        runs=base.runs,
         row_family=b.row_family,
         row_key=b.row_key,
-        naming=naming(workload, pools, limits),
+        naming=naming(workload, pools, base.limits),
         unreserved=unreserved,
-        started=started,
+        started=base.started,
     )
+
+
+@dataclass(frozen=True)
+class ModelBase:
+    """The part of the cost model of one workload, pools, pairs, ``elastic`` and
+    ``u_upper`` that does not depend on ``build_model``'s ``counted``, ``layout``, ``kept``
+    and ``filled`` (what the planner's layout loop learns between solves): the columns and
+    the rows before the ``packing`` rows (``head``) and those between them and the
+    counted concurrency rows (``tail``), and the column maps. Made once per loop, then put into
+    each model it solves; read-only."""
+
+    elastic: bool
+    head: _Segment  # h, u, n (, z) and the work, gang, capacity and owned layout rows
+    tail: _Segment  # the walltime, launch, gang setup, beside and quota_hours rows
+    hc: _HColumns
+    h: dict[tuple[int, int, int], int]
+    u: dict[tuple[int, int], int]
+    z: dict[int, int]
+    n: dict[int, int]
+    runs: np.ndarray
+    factor: np.ndarray
+    launch: dict[int, float]
+    started: dict[tuple[int, int, int], int]
+    gangs: frozenset[int]
+    limits: tuple[ConcurrencyLimit, ...]
+    limit_terms: dict[tuple[int, int], list[tuple[int, float]]]
+
+
+def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
+               elastic: bool = False,
+               u_upper: Mapping[tuple[str, int], float] | None = None) -> ModelBase:
+    """The :class:`ModelBase` of ``build_model`` for these arguments."""
+    b = _Builder()
+    hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
+    runs = identical_runs(workload, u_upper)
+    factor = work_factor(workload, identical_runs(workload))
+    n = _purchases(b, pools)
+    z = _shortfalls(b, workload, pools, pairs) if elastic else {}
+    _work_rows(b, workload, hc, z)
+    _gang_rows(b, workload, hc, factor)
+    _capacity_rows(b, workload, pools, hc, n)
+    _owned_layout_rows(b, workload, pools, hc, n)
+    head = b.segment()
+    b = _Builder(num_cols=b.num_cols)  # the packing rows come between: no columns
+    _walltime_rows(b, workload, hc, factor)
+    launch = _launch_rows(b, workload, hc)
+    started = _gang_setup_rows(b, workload, hc, runs)
+    _beside_rows(b, workload, pools, hc, factor)
+    gangs = gang_pools(workload, pools, pairs)
+    limits = fleet_limits(pools, gangs)
+    terms = _quota_hours_rows(b, workload, pools, u, limits, gangs)
+    return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor, launch,
+                     started, gangs, limits, terms)
 
 
 def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
@@ -771,40 +860,50 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
     ``h_i / (gpus_i c_i) + sum_K h_k / gpus_k <= f u`` (in place of their ``beside`` rows).
     One-node jobs only; the ``layout`` rows keep jobs apart that never share an instance
     (``c_i = 1``). Lazy."""
-    rows: dict[str, tuple[list[tuple], list[list[tuple[int, float]]]]] = {
-        "beside": ([], []), "beside_wide": ([], [])}
-    by_pool_period: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-    for c in np.flatnonzero(hc.cloud).tolist():
-        j, p, t = int(hc.job[c]), int(hc.pool[c]), int(hc.period[c])
-        if w.jobs[j].nodes == 1:
-            by_pool_period.setdefault((p, t), []).append((j, int(hc.col[c]), c))
-    for (p, t), jobs in sorted(by_pool_period.items()):
-        room = pools.all[p].gpus_per_node
-        for i, col_i, at_i in jobs:
-            gpus_i = w.jobs[i].gpus
-            c_i = round(1.0 / (float(hc.wall[at_i]) * gpus_i))
-            mine = (col_i, float(hc.wall[at_i]))
-            rest = (int(hc.ucol[at_i]), -float(factor[t]))
-            wide = []
-            for k, col_k, at_k in jobs if c_i >= 2 else ():
-                m = min(c_i, (room - w.jobs[k].gpus) // gpus_i)
-                if k == i or m >= c_i:
-                    continue
-                if m == 0 and 2 * w.jobs[k].gpus > room:
-                    wide.append((col_k, float(hc.wall[at_k])))
-                    continue
-                rows["beside"][0].append((i, k, p, t))
-                rows["beside"][1].append([mine, (col_k, (1 - m / c_i) * float(hc.wall[at_k])),
-                                          rest])
-            if wide:
-                rows["beside_wide"][0].append((i, p, t))
-                rows["beside_wide"][1].append([mine, *wide, rest])
-    for family, (keys, terms) in rows.items():
-        if keys:
-            b.rows(family, keys,
-                   np.repeat(np.arange(len(keys), dtype=np.int64), [len(r) for r in terms]),
-                   np.array([c for r in terms for c, _v in r], dtype=np.int64),
-                   np.array([v for r in terms for _c, v in r]), upper=0.0, lazy=True)
+    gpus = np.array([job.gpus for job in w.jobs], dtype=np.int64)
+    one_node = np.array([job.nodes == 1 for job in w.jobs], dtype=bool)
+    room = np.array([pool.gpus_per_node for pool in pools.all], dtype=np.int64)
+    at = np.flatnonzero(hc.cloud & one_node[hc.job])
+    at = at[np.lexsort((hc.period[at], hc.pool[at]))]  # by (pool, period), stable
+    # every (i, k) of one (pool, period), i then k in column order
+    key = hc.pool[at] * (int(hc.period.max(initial=0)) + 1) + hc.period[at]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    size = np.diff(np.r_[starts, len(at)])
+    group_size = np.repeat(size, size)
+    i = np.repeat(np.arange(len(at)), group_size)
+    k = np.repeat(np.repeat(starts, size), group_size) + (
+        np.arange(len(i)) - np.repeat(np.cumsum(group_size) - group_size, group_size))
+    ai, ak = at[i], at[k]
+    job_i, job_k, p, t = hc.job[ai], hc.job[ak], hc.pool[ai], hc.period[ai]
+    gpus_i, gpus_k = gpus[job_i], gpus[job_k]
+    c_i = np.round(1.0 / (hc.wall[ai] * gpus_i)).astype(np.int64)
+    m = np.minimum(c_i, (room[p] - gpus_k) // gpus_i)
+    apart = (c_i >= 2) & (job_k != job_i) & (m < c_i)
+    wide = apart & (m == 0) & (2 * gpus_k > room[p])
+    beside = np.flatnonzero(apart & ~wide)
+    if len(beside):
+        s = beside
+        keys = list(zip(job_i[s].tolist(), job_k[s].tolist(), p[s].tolist(), t[s].tolist(),
+                        strict=True))
+        cols = np.stack([hc.col[ai[s]], hc.col[ak[s]], hc.ucol[ai[s]]], axis=1).ravel()
+        vals = np.stack([hc.wall[ai[s]], (1 - m[s] / c_i[s]) * hc.wall[ak[s]],
+                         -factor[t[s]]], axis=1).ravel()
+        b.rows("beside", keys, np.repeat(np.arange(len(s), dtype=np.int64), 3), cols, vals,
+               upper=0.0, lazy=True)
+    if wide.any():
+        rows_i, count = np.unique(i[wide], return_counts=True)  # i in order
+        a = at[rows_i]
+        keys = list(zip(hc.job[a].tolist(), hc.pool[a].tolist(), hc.period[a].tolist(),
+                        strict=True))
+        row_of = np.repeat(np.arange(len(rows_i), dtype=np.int64), count)
+        offsets = np.concatenate([np.arange(len(rows_i)), row_of, np.arange(len(rows_i))])
+        place = np.concatenate([np.zeros(len(rows_i)), np.ones(len(row_of)),
+                                np.full(len(rows_i), 2.0)])
+        cols = np.concatenate([hc.col[a], hc.col[ak[wide]], hc.ucol[a]])
+        vals = np.concatenate([hc.wall[a], hc.wall[ak[wide]], -factor[hc.period[a]]])
+        order = np.lexsort((place, offsets))  # stable: the wide ks keep their order
+        b.rows("beside_wide", keys, offsets[order], cols[order], vals[order], upper=0.0,
+               lazy=True)
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
@@ -835,9 +934,24 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
     return np.array(r, dtype=np.int64), np.array(c, dtype=np.int64), np.array(v)
 
 
+def _quota_hours_rows(b: _Builder, w: Workload, pools: Pools, u: dict[tuple[int, int], int],
+                      limits: tuple[ConcurrencyLimit, ...], gangs: frozenset[int]
+                      ) -> dict[tuple[int, int], list[tuple[int, float]]]:
+    """6. quota_hours[q,t] / instances_hours[q,t]: each limit's relaxation to hours
+    (:func:`_concurrency_rows`). Returns the limits' terms (:func:`limit_terms`)."""
+    hours = period_hours(w)
+    rows = limit_terms(limits, pools, u, gangs)
+    for (g, t), terms in rows.items():
+        family = "quota_hours" if limits[g].kind == "quota" else "instances_hours"
+        b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
+              upper=limits[g].bound * hours[t])
+    return rows
+
+
 def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int, int, int], int],
                       u: dict[tuple[int, int], int], counted: frozenset[tuple[int, int]],
                       limits: tuple[ConcurrencyLimit, ...], gangs: frozenset[int],
+                      rows: dict[tuple[int, int], list[tuple[int, float]]],
                       runs: np.ndarray, factor: np.ndarray, launch: Mapping[int, float]
                       ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int, int], int]]:
     """6. quota[q,r] / instances[q,r]: what runs at once under a concurrency limit.
@@ -859,14 +973,9 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
     exceeds (:func:`concurrency_excess`) and solves again, so integer counts exist only
     where a limit binds. Counts per run keep merging a run into one period exact. The fleet
     schedule runs at most :func:`instances_at_once` instances of a pool at any instant of
-    a run. Returns the ``running`` and ``lanes`` columns."""
-    hours = period_hours(w)
+    a run. ``rows``: the limits' terms (:func:`limit_terms`), whose relaxations
+    :func:`_quota_hours_rows` added. Returns the ``running`` and ``lanes`` columns."""
     first = first_periods(runs)
-    rows = limit_terms(limits, pools, u, gangs)
-    for (g, t), terms in rows.items():
-        family = "quota_hours" if limits[g].kind == "quota" else "instances_hours"
-        b.row(family, (g, t), [(u[(p, t)], weight) for p, weight in terms],
-              upper=limits[g].bound * hours[t])
     multi: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (pool, period) -> (job, h col)
     for (j, p, t), col in h.items():
         if p in gangs and w.jobs[j].nodes > 1:
@@ -1034,6 +1143,55 @@ def _layout_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, factor: 
                np.concatenate([offset, np.arange(len(keys), dtype=np.int64)]),
                np.concatenate([hc.col[entries], ucols]),
                np.concatenate([1.0 / gpus, -factor[periods]]), upper=0.0)
+
+
+def _owned_layout_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
+                       n: dict[int, int]) -> None:
+    """8. layout[k,s,t] on an owned pool: the jobs of ``apart_from(k, s)`` run one at a time
+    on each server, so their gang-hours (``h / gpus``) take server time of their own:
+    ``sum h / gpus <= servers * P_h * availability`` (one candidate's per ``n[c]``). The
+    ``capacity`` row alone packs GPU-hours: a 2-GPU job and a 1-GPU job of a day each fill
+    a 2-GPU server's 48 GPU-hours, but never run on it at once (36 h of it, not 24).
+    Always there (an owned pool has no fleet layout to learn them from), one row per
+    period and distinct set of two or more jobs with hours there."""
+    owned = np.flatnonzero(~hc.cloud)
+    hours = period_hours(w)
+    gpus = np.array([float(job.gpus) for job in w.jobs])
+    keys: list[tuple] = []
+    offsets: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    upper: list[float] = []
+    for p in np.unique(hc.pool[owned]).tolist():
+        pool = pools.all[p]
+        assert isinstance(pool, OwnedPool)
+        mine = owned[hc.pool[owned] == p]
+        on = frozenset(hc.job[mine].tolist())
+        sets: dict[frozenset[int], int] = {}
+        for k in sorted(on):
+            members = apart_from(w, pools, k, p) & on
+            if len(members) > 1:
+                sets.setdefault(members, k)
+        for members, k in sorted(sets.items(), key=lambda item: item[1]):
+            entries = mine[np.isin(hc.job[mine], sorted(members))]
+            periods, counts = np.unique(hc.period[entries], return_counts=True)
+            for t in periods[counts > 1].tolist():
+                row, at = len(keys), entries[hc.period[entries] == t]
+                keys.append((k, p, t))
+                server_hours = pool.capacity_gpu_hours(hours[t]) / pool.gpus_per_node
+                offsets += [row] * len(at)
+                cols += hc.col[at].tolist()
+                vals += (1.0 / gpus[hc.job[at]]).tolist()
+                if p in n:  # a candidate: the hours of the servers bought
+                    offsets.append(row)
+                    cols.append(n[p])
+                    vals.append(-server_hours)
+                upper.append(0.0 if p in n else server_hours)
+    if keys:
+        b.rows("layout", keys, np.array(offsets, dtype=np.int64),
+               np.array(cols, dtype=np.int64), np.array(vals), upper=np.array(upper))
+
+
 def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
                      factor: np.ndarray) -> dict[int, np.ndarray]:
     """Job -> per period, the most work (reference GPU-hours) it could do there on capacity

@@ -32,11 +32,13 @@ from costopt.plan.layout import Piece
 from costopt.plan.model import (
     INF,
     LinearProgram,
+    ModelBase,
     build_model,
     concurrency_excess,
     first_periods,
     identical_runs,
     limit_terms,
+    model_base,
     period_hours,
     run_periods,
     running_at_once,
@@ -62,8 +64,10 @@ from costopt.workload_checks import check_against_catalog
 
 T = TypeVar("T")
 EPS = 1e-6  # GPU-hours or instance-hours below this are solver noise
-LaidOut = tuple[LinearProgram, Solution, tuple[PoolSchedule, ...], frozenset[tuple[int, int]]]
-"""A solution whose fleet was laid out: the model, its solution, the fleet, the layout rows."""
+LaidOut = tuple[LinearProgram, Solution, tuple[PoolSchedule, ...], frozenset[tuple[int, int]],
+                int]
+"""A solution whose fleet was laid out: the model, its solution, the fleet, the layout rows,
+and which solve of the layout loop found it (1: the model's first optimum, as it was)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,11 @@ class PlanResult:
     periods), ``extract`` (the plan, baselines, what binds); summed over the no-buy re-plan
     when there is one."""
     solved_periods: int = 0  # periods of the model the solver saw (fewer when merged)
+    layout_solves: int = 1
+    """Which solve of the layout loop (``_Model.laid_out``) the plan stands on: 1 where the
+    model's first optimum laid out as it was; more where the loop learned rows, kept jobs
+    to one pool or lowered a pool's fill - a heuristic, so which of several optima of
+    equal cost a solver returns can lead it to plans of different cost or status."""
 
     @property
     def by_market(self) -> dict[str, float]:
@@ -272,7 +281,7 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
         laid = replace(model, layout=learned).laid_out(elastic=True)
         if laid[1].status is not SolveStatus.OPTIMAL:
             raise SolverError(f"the elastic re-solve failed ({laid[1].status.value})")
-    lp, sol, fleet, _learned = laid
+    lp, sol, fleet, _learned, layout_solves = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes, fleet)
     unfit = layout_shortfalls(workload, pools, pairs, fleet, tolerances.short_hours)
@@ -280,7 +289,7 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
         result = replace(result, status="infeasible", shortfalls=result.shortfalls + unfit)
     result.timings.update(clock.seconds)
     periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
-    return replace(result, solved_periods=periods)
+    return replace(result, solved_periods=periods, layout_solves=layout_solves)
 
 
 @dataclass(frozen=True)
@@ -301,6 +310,9 @@ class _Model:
     filled: tuple[tuple[tuple[int, int], float], ...] = ()
     """((cloud pool, period), the share of its GPUs its jobs fill at once there)."""
     fill_steps: int = 0  # times ``filled`` was lowered
+    bases: dict[tuple[bool, bool], ModelBase] = field(default_factory=dict, compare=False)
+    """(coarse, elastic) -> the model's part its re-solves share (``model_base``), made on
+    first use and shared by the copies the layout loop makes (``replace``)."""
 
     def laid_out(self, *, elastic: bool) -> LaidOut:
         """The optimum within every limit whose fleet carries its jobs at every instant
@@ -333,34 +345,35 @@ class _Model:
                 return before
             before = None
             if sol.status is not SolveStatus.OPTIMAL:
-                return lp, sol, (), model.layout
+                return lp, sol, (), model.layout, solves + 1
             fleet = model.clock.run("extract", fleet_schedule, self.workload, self.pools,
                                     self.pairs, lp, sol.x)
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
                                                  sol.x)
             short = _short_hours(fleet, self.tolerances.short_hours)
-            if least is None or short <= least[0]:
-                least = (short, (lp, sol, fleet, learned))
             solves += 1
+            found = (lp, sol, fleet, learned, solves)
+            if least is None or short <= least[0]:
+                least = (short, found)
             if self.tolerances.solves is not None and solves >= self.tolerances.solves:
                 return least[1]
             if learned == model.layout:
                 if not short:
-                    return lp, sol, fleet, learned
+                    return found
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
                     if unfilled is not None and short >= unfilled[0] - EPS:
                         return unfilled[1]  # the lowering shrank nothing
                     if model.fill_steps >= FILL_STEPS:
-                        return lp, sol, fleet, learned
+                        return found
                     filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
                                      run_periods(lp.runs))
-                    before = (lp, sol, fleet, learned)
+                    before = found
                     unfilled = (short, before)
                     model = replace(model, filled=tuple(sorted(filled.items())),
                                     fill_steps=model.fill_steps + 1)
                     continue
-                before = (lp, sol, fleet, learned)
+                before = found
                 model = replace(model, kept=kept)
             model = replace(model, layout=learned)
 
@@ -369,16 +382,31 @@ class _Model:
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
                        elastic=elastic, u_upper=self.u_upper, layout=self.layout,
-                       kept=self.kept, filled=dict(self.filled))
+                       kept=self.kept, filled=dict(self.filled),
+                       base=self.base(coarse=False, elastic=elastic))
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
         coarse = clock.run("aggregate", build_model, agg.coarse, self.pools, self.pairs,
                            elastic=elastic, u_upper=agg.u_upper, layout=self.layout,
                            kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept),
                            filled={(p, int(agg.group[t])): share
-                                   for (p, t), share in sorted(self.filled, key=lambda f: -f[1])})
+                                   for (p, t), share in sorted(self.filled, key=lambda f: -f[1])},
+                           base=self.base(coarse=True, elastic=elastic))
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
+
+    def base(self, *, coarse: bool, elastic: bool) -> ModelBase:
+        """The part of the model (of the merged periods: ``coarse``) that the layout loop's
+        re-solves share, made once (``model.model_base``)."""
+        key = (coarse, elastic)
+        if key not in self.bases:
+            agg = self.agg
+            w, caps = (agg.coarse, agg.u_upper) if coarse and agg is not None else (
+                self.workload, self.u_upper)
+            self.bases[key] = self.clock.run("aggregate" if coarse else "build", model_base,
+                                             w, self.pools, self.pairs, elastic=elastic,
+                                             u_upper=caps)
+        return self.bases[key]
 
     def _solve(self, lp: LinearProgram) -> Solution:
         return _checked(self.clock.run("solve", solve, lp, self.solver, self.time_limit_s,
@@ -432,7 +460,8 @@ class _Model:
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
                            u_upper=self.u_upper, counted=counted, layout=self.layout,
-                           kept=self.kept, filled=dict(self.filled))
+                           kept=self.kept, filled=dict(self.filled),
+                           base=self.base(coarse=False, elastic=elastic))
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
             lp = replace(lp, lazy=lp.lazy & ~_rows_of(lp, counted_u))
@@ -649,17 +678,11 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
                        fleet: tuple[PoolSchedule, ...]) -> dict[tuple[int, int, int], float]:
     """Each job's cloud GPU-hours per period as its pool's slots do the work: its GPU-hours
     over a run of periods (the LP's, which may fall anywhere in the run) spread over the
-    run's periods in proportion to the working time (after setup) of the slots serving it
-    in each. The fleet starts an instance with its setup, so the plan's periods then say
-    what the fleet does in them, which progress and pace read (``orchestrate/progress.py``)."""
+    run's periods in proportion to the GPU-hours its uses (``layout.py``) run in each. The
+    fleet starts an instance with its setup, so the plan's periods then say what the fleet
+    does in them, which progress and pace read (``orchestrate/progress.py``)."""
     first = first_periods(lp.runs)
-    periods = _spans(w, list(range(w.horizon.periods)))
-    serving: dict[tuple[str, str], list[Run]] = {}  # (pool id, job) -> runs serving it
-    for s in fleet:
-        for r in s.runs:
-            for name in r.jobs:
-                serving.setdefault((s.pool, name), []).append(r)
-    worked: dict[tuple[int, int], dict[int, float]] = {}
+    used = _use_gpu_hours(w, fleet)
     total: dict[tuple[int, int, int], float] = {}
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:
@@ -668,16 +691,28 @@ def _as_the_fleet_runs(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarr
     out: dict[tuple[int, int, int], float] = {}
     members_of = run_periods(lp.runs)
     for (j, p, f), hours in total.items():
-        if (j, p) not in worked:
-            worked[(j, p)] = hours_in_periods(serving.get((pools.all[p].id, w.jobs[j].name), []),
-                                              periods, working=True)
-        work = worked[(j, p)]
+        work = used.get((pools.all[p].id, w.jobs[j].name), {})
         members = members_of[f]
         done = sum(work.get(t, 0.0) for t in members)
         if done <= EPS:
             continue
         for t in members:
             out[(j, p, t)] = hours * work.get(t, 0.0) / done
+    return out
+
+
+def _use_gpu_hours(w: Workload, fleet: Iterable[PoolSchedule]
+                   ) -> dict[tuple[str, str], dict[int, float]]:
+    """(pool id, job) -> period -> the GPU-hours the job's uses run there."""
+    periods = _spans(w, list(range(w.horizon.periods)))
+    out: dict[tuple[str, str], dict[int, float]] = {}
+    for s in fleet:
+        for r in s.runs:
+            for u in r.uses:
+                mine = out.setdefault((s.pool, u.job), {})
+                for t, hours in hours_in_periods([Run(r.slot, u.start, u.end, u.start)],
+                                                 periods).items():
+                    mine[t] = mine.get(t, 0.0) + u.gpus * hours
     return out
 
 
@@ -786,20 +821,62 @@ def kept_to_one_pool(w: Workload, lp: LinearProgram, x: np.ndarray,
     return out
 
 
+def beside_owned(w: Workload, lp: LinearProgram, x: np.ndarray,
+                 fleet: tuple[PoolSchedule, ...]) -> set[int]:
+    """The LP's runs of periods (first periods) where a job on both owned and cloud pools
+    runs more GPU-hours in some period than its gangs can at once (the ``gang`` row,
+    ``most_gpus * P_h``): its owned GPU-hours are the LP's per period, and the fleet may
+    have run its cloud work anywhere in the run (a job of 1 GPU with 11.25 h owned in each
+    of two days and 25.5 h on a cloud pool over both ran 24 h there on the first day)."""
+    owned: dict[tuple[int, int], float] = {}  # (job, period) -> owned GPU-hours
+    for (j, p, t), col in lp.h.items():
+        if (p, t) not in lp.u and x[col] > EPS:
+            owned[(j, t)] = owned.get((j, t), 0.0) + float(x[col])
+    names = {job.name: j for j, job in enumerate(w.jobs)}
+    mixed = {w.jobs[j].name for j, _t in owned}
+    cloud: dict[tuple[int, int], float] = {}
+    for (_pool, name), hours in _use_gpu_hours(w, fleet).items():
+        if name in mixed:
+            for t, h in hours.items():
+                cloud[(names[name], t)] = cloud.get((names[name], t), 0.0) + h
+    first, lengths = first_periods(lp.runs), period_hours(w)
+    out = set()
+    for (j, t), hours in cloud.items():
+        most = w.jobs[j].most_gpus * lengths[t]
+        if hours + owned.get((j, t), 0.0) > most + EPS * max(1.0, most):
+            out.add(int(first[t]))
+    return out
+
+
 def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
                    x: np.ndarray) -> tuple[PoolSchedule, ...]:
     """Each used cloud pool's runs (``fleet.py``), laid out over the LP's runs of periods
     (``lp.runs``; every hour of a run offers the same, and the LP counts setup over a run,
-    so a run's hours and work may fall anywhere in it): a pool's instance-hours per run, and
-    the work its one-node jobs need there in instance-hours: the GPUs they hold over the
+    so a run's hours and work may fall anywhere in it; but a run where that puts a job on
+    both owned and cloud pools over its gangs at once, ``beside_owned``, is laid out again
+    period by period, as the LP's own per-period hours): a pool's instance-hours per run,
+    and the work its one-node jobs need there in instance-hours: the GPUs they hold over the
     node's (``sum b h / G``), and at least the longest job's wall time (``h / (gpus * c)``,
     ``c`` of its gangs on one node); a multi-node job's gangs apart (their instance-hours
     ``h / gpus`` over their nodes); the jobs each slot serves. Its hours per period are
-    the time its runs spend in each period of the workload."""
+    the time its runs spend in each period of the workload; what a layout leaves short is
+    keyed by the LP's run (its first period)."""
+    first = first_periods(lp.runs)
+    fleet = _fleet_over(w, pools, pairs, lp, x, first)
+    crowded = beside_owned(w, lp, x, fleet)
+    if not crowded:
+        return fleet
+    return _fleet_over(w, pools, pairs, lp, x,
+                       np.where(np.isin(first, sorted(crowded)), np.arange(len(first)), first))
+
+
+def _fleet_over(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
+                x: np.ndarray, first: np.ndarray) -> tuple[PoolSchedule, ...]:
+    """:func:`fleet_schedule` over blocks of periods: ``first`` per period, its block's
+    first period (the LP's runs, or some of them cut into their periods)."""
     blocking = {(e.job, e.pool): e.blocking for e in pairs}
     per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
     commanded = frozenset(job.name for job in w.jobs if job.run)
-    first = first_periods(lp.runs)
     runs = sorted(set(first.tolist()))
     run_of = {f: r for r, f in enumerate(runs)}
     uses: dict[int, PoolUse] = {}
@@ -865,9 +942,19 @@ def fleet_schedule(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearP
         if _short_hours(again.values()) >= short:
             break
         best = again
+    lp_first = first_periods(lp.runs)
     return tuple(replace(s, hours_by_period=hours_in_periods(s.runs, periods),
-                         short={(runs[r], name): h for (r, name), h in s.short.items()})
+                         short=_by_lp_run(s.short, [int(lp_first[f]) for f in runs]))
                  for _p, s in sorted(best.items()))
+
+
+def _by_lp_run(short: dict[tuple[int, str], float], lp_run: list[int]
+               ) -> dict[tuple[int, str], float]:
+    """Gang-hours short per (block, job) summed per (the LP's run's first period, job)."""
+    out: dict[tuple[int, str], float] = {}
+    for (r, name), hours in short.items():
+        out[(lp_run[r], name)] = out.get((lp_run[r], name), 0.0) + hours
+    return out
 
 
 def _short_jobs(schedules: Iterable[PoolSchedule], accepted_hours: float = 0.0

@@ -109,7 +109,8 @@ def _purchases(doc: dict[str, Any], candidates: list[str]) -> list[str]:
 def _baselines(baselines: dict[str, Any]) -> TableData:
     """Each baseline's total and what the plan saves against it (USD and % of its total)."""
     table = TableData("Against the baselines (same prices, setup and spot availability; "
-                      "ignoring owned capacity, limits shared between jobs and the budget; "
+                      "ignoring owned capacity beyond their own and the budget; not "
+                      "comparable over a limit shared between jobs; "
                       "jobs only owned servers can run cost in each what they cost in the plan)",
                       [Col("baseline", "name"), Col("total\nUSD", "number"),
                        Col("plan saves\nUSD", "number"), Col("saves\n%", "number"),

@@ -4,18 +4,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 from in_process import invoke_costopt
+from orchestrate.fleet_plans import IMAGE  # noqa: F401 (the end-to-end tests' image)
 
 from costopt.orchestrate.watch import StopFlag
 
-IMAGE = "ami-0123456789abcdef0"
 COSTOPT = str(Path(sys.executable).with_name("costopt"))  # the installed console script
 
 
@@ -28,9 +30,20 @@ class StopFlagThatNeverSleeps(StopFlag):
         return self.raised
 
 
+def ec2(region: str) -> Any:
+    """EC2 in ``region`` of the moto server at ``AWS_ENDPOINT_URL``: one client per region
+    and server in a test process (making a client builds its ~600 methods afresh, ~0.1
+    CPU-s, and the tests look at the fleet many times)."""
+    return _ec2(region, os.environ["AWS_ENDPOINT_URL"])
+
+
+@functools.cache
+def _ec2(region: str, endpoint_url: str) -> Any:
+    return boto3.client("ec2", region_name=region, endpoint_url=endpoint_url)
+
+
 def fleet(region: str) -> list[dict]:
-    ec2 = boto3.client("ec2", region_name=region)
-    return [i for page in ec2.get_paginator("describe_instances").paginate()
+    return [i for page in ec2(region).get_paginator("describe_instances").paginate()
             for r in page["Reservations"] for i in r["Instances"]]
 
 

@@ -58,9 +58,11 @@ def lab(tmp_path: Path) -> Path:
 
 
 def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
-    # Owned: 4 GPUs x 48 h x 0.5 = 96 GPU-h for 0.0525 USD/GPU-h. Train (120, spot ok) and
-    # eval (10, on demand only) need 130: owned takes 96, 34 go to the cloud; spot at
-    # 4 USD/h for 4 GPUs is 1 USD/GPU-h against 3 on demand, so train's rest goes to spot.
+    # Owned: 4 GPUs for 48 h x 0.5 = 24 h, 0.0525 USD/GPU-h. Train (120, spot ok, 4 GPUs)
+    # and eval (10, on demand only, 1 GPU) never share the server at once: eval takes 10 h
+    # of it (on demand it would pay 12 USD/GPU-h), train the other 14 h (56 GPU-h): owned
+    # 66 GPU-h; spot at 4 USD/h for 4 GPUs is 1 USD/GPU-h against 3 on demand, so train's
+    # rest goes to spot.
     out = lab.parent / "plan.json"
     result = CliRunner().invoke(app, ["plan", str(lab), "-o", str(out)])
     assert result.exit_code == 0, result.output
@@ -69,7 +71,7 @@ def test_plan_writes_the_plan_file_and_prints_the_tables(lab: Path) -> None:
     assert doc["status"] == "optimal"
     assert doc["prices"]["source"].endswith("prices.csv")
     assert sum(a["gpu_hours"] for a in doc["assignments"] if a["pool"] == "owned:box") == \
-        pytest.approx(96.0)
+        pytest.approx(66.0)
     for heading in ("Where and when each job runs", "Cost over the horizon",
                     "Against the baselines", "What binds", "Plan written to"):
         assert heading in result.output
@@ -113,9 +115,9 @@ def test_mixed_periods_plan_and_verbose_says_where_the_time_went(lab: Path) -> N
     assert doc["horizon"]["period_runs"] == [{"hours": 1, "count": 24},
                                              {"hours": 24, "count": 1}]
     assert doc["horizon"]["periods"] == 25
-    # the same optimum as by the day (owned 96 GPU-h, the rest as in the test above)
+    # the same optimum as by the day (owned 66 GPU-h, the rest as in the test above)
     assert sum(a["gpu_hours"] for a in doc["assignments"] if a["pool"] == "owned:box") == \
-        pytest.approx(96.0)
+        pytest.approx(66.0)
 
 
 def test_plan_json_format_prints_the_document(lab: Path) -> None:

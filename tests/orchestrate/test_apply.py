@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from fleet_plans import at, plan, pool
+from fleet_plans import IMAGE, at, plan, pool
 from moto import mock_aws
 
 from costopt.orchestrate.apply import UNSEEN, ApplyOptions, apply_plan, launch_history
@@ -16,7 +16,7 @@ from costopt.orchestrate.ec2 import Ec2Fleet, LaunchSettings
 from costopt.orchestrate.ledger import Action, Ledger
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
-YES = ApplyOptions(yes=True, launch=LaunchSettings({"*": "ami-0123456789abcdef0"}))
+YES = ApplyOptions(yes=True, launch=LaunchSettings({"*": IMAGE}))
 
 
 def action(status: str, detail: str = "", slot: int = 0, kind: str = "launch") -> Action:
@@ -66,10 +66,9 @@ def test_a_stop_behind_costopts_back_ends_the_runtime_and_is_undone(
 
 
 def test_an_instance_with_the_plans_tags_is_adopted(moto_ec2, tmp_path: Path) -> None:
-    image = moto_ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     tags = [{"Key": "costopt:plan", "Value": "t-0001"}, {"Key": "costopt:pool", "Value": OD},
             {"Key": "costopt:slot", "Value": "0"}, {"Key": "costopt:workload", "Value": "t"}]
-    raw = moto_ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+    raw = moto_ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1,
                                  InstanceType="p3.2xlarge",
                                  TagSpecifications=[{"ResourceType": "instance",
                                                      "Tags": tags}])
@@ -121,10 +120,9 @@ def test_the_guard_counts_an_older_plan_aws_shows_and_the_instance_it_claims(
         moto_ec2, tmp_path: Path) -> None:
     # The older plan's instance runs (tagged t-0001, workload t); the ledger has its runtime
     # but not the older plan's document. The newer plan wants two instances over [10, 24).
-    image = moto_ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     tags = [{"Key": "costopt:plan", "Value": "t-0001"}, {"Key": "costopt:pool", "Value": OD},
             {"Key": "costopt:slot", "Value": "0"}, {"Key": "costopt:workload", "Value": "t"}]
-    old = moto_ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+    old = moto_ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1,
                                  InstanceType="p3.2xlarge", TagSpecifications=[
                                      {"ResourceType": "instance", "Tags": tags}])
     old_id = old["Instances"][0]["InstanceId"]

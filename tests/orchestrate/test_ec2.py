@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.stub import Stubber
-from fleet_plans import plan, pool
+from fleet_plans import IMAGE, plan, pool
 from moto import mock_aws
 
 from costopt.errors import AwsError
@@ -104,22 +104,34 @@ def test_observed_instance_from_describe() -> None:
 
 @mock_aws
 def test_describe_pages_and_filters_by_the_plan_tag() -> None:
+    """moto pages DescribeInstances at 100 reservations unless asked for fewer (facts.md);
+    the session here asks for pages of 5 (``MaxResults`` added to every DescribeInstances
+    call, as a page size would be), so 11 launches of the plan take three pages: the fleet
+    must follow the NextToken to the last one."""
     ec2 = boto3.client("ec2", region_name="us-east-1")
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
 
     def launch(plan_id: str) -> None:
-        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="p3.2xlarge",
+        ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1, InstanceType="p3.2xlarge",
                           TagSpecifications=[{"ResourceType": "instance", "Tags": [
                               {"Key": "costopt:plan", "Value": plan_id},
                               {"Key": "costopt:pool", "Value": "aws:us-east-1:p3.2xlarge:"
                                "on_demand"}, {"Key": "costopt:slot", "Value": "0"}]}])
 
-    for _ in range(105):  # moto pages at 100 reservations
+    for _ in range(11):  # one reservation each
         launch("t-0001")
     launch("other-plan")
-    found = Ec2Fleet(boto3.Session()).describe("t-0001", ["us-east-1"])
-    assert len(found) == 105
+    pages: list[dict[str, Any]] = []
+
+    def five_a_page(params: dict[str, Any], **_: Any) -> None:
+        params["MaxResults"] = 5
+        pages.append(dict(params))
+
+    session = boto3.Session()
+    session.events.register("provide-client-params.ec2.DescribeInstances", five_a_page)
+    found = Ec2Fleet(session).describe("t-0001", ["us-east-1"])
+    assert len(found) == 11
     assert {o.pool for o in found} == {"aws:us-east-1:p3.2xlarge:on_demand"}
+    assert len(pages) == 3 and [("NextToken" in p) for p in pages] == [False, True, True]
 
 
 def test_terminating_a_persistent_spot_instance_cancels_its_request_first() -> None:

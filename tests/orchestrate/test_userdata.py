@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 from builders import catalog, offer, workload
+from fleet_plans import IMAGE
 from moto import mock_aws
 
 from costopt.errors import PlanFileError
@@ -181,7 +182,7 @@ def test_jobs_tag_fits_256_characters() -> None:
 
 def test_apply_launches_the_gang_with_its_ranks_in_user_data(tmp_path: Path) -> None:
     plan = planned()
-    options = ApplyOptions(yes=True, launch=LaunchSettings({"*": "ami-0123456789abcdef0"}))
+    options = ApplyOptions(yes=True, launch=LaunchSettings({"*": IMAGE}))
     with mock_aws(), Ledger.open(tmp_path) as ledger:
         apply_plan(plan, T0, fleet=Ec2Fleet(boto3.Session()), ledger=ledger, options=options,
                    say=lambda _kind, _message: None)
@@ -237,14 +238,13 @@ def test_a_launch_templates_user_data_is_kept_unless_a_job_has_run() -> None:
 
 def test_a_missing_rank_is_launched_in_the_zone_of_its_gang(tmp_path: Path) -> None:
     plan = planned()
-    options = ApplyOptions(yes=True, launch=LaunchSettings({"*": "ami-0123456789abcdef0"}))
+    options = ApplyOptions(yes=True, launch=LaunchSettings({"*": IMAGE}))
     with mock_aws(), Ledger.open(tmp_path) as ledger:
         ec2 = boto3.client("ec2", region_name="us-east-1")
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         tags = [{"Key": "costopt:plan", "Value": plan.plan_id},
                 {"Key": "costopt:workload", "Value": "t"},
                 {"Key": "costopt:pool", "Value": P4D}, {"Key": "costopt:slot", "Value": "0"}]
-        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="p4d.24xlarge",
+        ec2.run_instances(ImageId=IMAGE, MinCount=1, MaxCount=1, InstanceType="p4d.24xlarge",
                           Placement={"AvailabilityZone": "us-east-1c"},
                           TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])
         apply_plan(plan, T0, fleet=Ec2Fleet(boto3.Session()), ledger=ledger, options=options,

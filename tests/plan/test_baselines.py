@@ -6,6 +6,7 @@ import pytest
 from builders import catalog, offer, random_case, server, workload
 from fleet_walk import short_of_layout_only
 from hypothesis import HealthCheck, event, given, settings
+from hypothesis import example as hypothesis_example
 from hypothesis import strategies as st
 from hypothesis_profiles import examples
 
@@ -45,17 +46,19 @@ def test_cheapest_per_job() -> None:
 
 
 def test_owned_first() -> None:
-    # A fills the server: 80 GPU-h x 0.0525 = 4.20, leaving 16 GPU-h. B takes them
-    # (0.84) and 4 GPU-h on spot (4.00) in the 8 hours of its gang left: 9.04 USD.
+    # A fills the server, all 4 GPUs for 20 h: 80 GPU-h x 0.0525 = 4.20. B (1 GPU) never
+    # runs on it beside A, so it gets the 4 h A leaves (4 GPU-h, 0.21), not the 16 GPU-h
+    # the server has free, and 16 GPU-h on spot (16.00) in the 20 hours of its gang left:
+    # 20.41 USD.
     b = example().baselines["owned_first"]
-    assert [j.owned_gpu_hours for j in b.jobs] == [pytest.approx(80.0), pytest.approx(16.0)]
-    assert b.variable_usd == pytest.approx(9.04)
+    assert [j.owned_gpu_hours for j in b.jobs] == [pytest.approx(80.0), pytest.approx(4.0)]
+    assert b.variable_usd == pytest.approx(20.41)
     assert b.feasible
 
 
 def test_plan_matches_the_best_baseline_here() -> None:
     result = example()
-    assert result.variable_usd == pytest.approx(9.04)
+    assert result.variable_usd == pytest.approx(20.41)
     assert result.fixed_usd == pytest.approx(24.90)
 
 
@@ -101,6 +104,68 @@ def test_a_gangs_setup_is_its_own_not_another_instance_under_a_quota() -> None:
         assert result.total_usd == pytest.approx(2 * (0.5 + 10 / 60), abs=1e-4)
         assert {a.pool for a in result.assignments} == {"aws:us-east-1:p3.8xlarge:on_demand"}
         assert result.baselines["all_on_demand"].total_usd == pytest.approx(4 / 3)
+
+
+def _gang_beside_a_job_under_one_quota():
+    """j0 (1 GPU-h) and j1 (a 2-node gang of 1 GPU each, 1 GPU-h) in one 12-hour period,
+    p3.8xlarge (32 vCPUs, 1 USD/h) only, an on-demand P quota of 64 vCPUs."""
+    w = workload([{"name": "j0", "gpu_hours": 1.0, "interruptible": False},
+                  {"name": "j1", "gpu_hours": 1.0, "nodes": 2, "interruptible": False}],
+                 days=1, period_hours=12, cloud={"quotas": [
+                     {"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 64}]})
+    return w, catalog(offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=1.0, rate=0.0))
+
+
+GANG_BESIDE_A_JOB_UNDER_ONE_QUOTA = _gang_beside_a_job_under_one_quota()
+
+
+def test_a_baseline_over_a_quota_shared_between_jobs_is_not_comparable() -> None:
+    # Each baseline runs j0 on one p3.8xlarge for 1 h (1 USD) and j1's gang on two for
+    # 0.5 h (1 USD): 2 USD, with 1 + 2 = 3 instances, 96 vCPUs, if their windows (the whole
+    # day, both) see them at once: above the 64 of the quota. The plan counts a run of
+    # periods' instances at once (here the 12-hour period), so it finds no room and falls
+    # 1 GPU-hour short; such a baseline is no plan it could have made: not comparable.
+    w, cat = GANG_BESIDE_A_JOB_UNDER_ONE_QUOTA
+    result = make_plan(w, cat)
+    assert result.status == "infeasible"
+    for baseline in result.baselines.values():
+        assert not baseline.feasible and baseline.total_usd == pytest.approx(2.0)
+        assert [(j.job, j.instances, j.fits) for j in baseline.jobs] == [
+            ("j0", 1, False), ("j1", 2, False)]
+        assert baseline.jobs[0].note.startswith(
+            "j0, j1 at once need 96 vCPUs of quota us-east-1 on_demand P, above its 64")
+
+
+def test_a_quota_shared_between_jobs_with_room_for_both_leaves_baselines_comparable() -> None:
+    # The same with a quota of 96 vCPUs: both fit at once, so the baselines compare; the
+    # plan runs them for the 2 USD the baselines pay.
+    w, cat = GANG_BESIDE_A_JOB_UNDER_ONE_QUOTA
+    quota = w.cloud.quotas[0].model_copy(update={"vcpus": 96})
+    w = w.model_copy(update={"cloud": w.cloud.model_copy(update={"quotas": [quota]})})
+    result = make_plan(w, cat)
+    assert result.status == "optimal" and result.total_usd == pytest.approx(2.0)
+    assert all(b.feasible for b in result.baselines.values())
+
+
+@pytest.mark.xfail(strict=True, reason="the LP prices setup as shares of the instance-hours "
+                   "jobs use (launch rows); the fleet pays whole setups, so the plan it "
+                   "chose costs 2.3 cents more than owned_first (found at seed 4)")
+def test_a_small_job_beside_a_gang_pays_no_more_than_owned_first() -> None:
+    # 10 minutes of setup; a 1-GPU server s0 (1.4 kW x 0.15 USD/kWh = 0.21 USD/GPU-h,
+    # 24.90 USD fixed); j0 (1 GPU-h) and j1 (1 GPU-h on 2 GPUs). owned_first: j0 on s0 for
+    # 0.21 USD, j1 on a p3.8xlarge (2 USD/h) for 0.5 h + 10 min: 1.3333; 26.4433 USD in all.
+    # The plan puts 0.571 GPU-h of j0 beside j1 on the p3.8xlarge: 26.4662 USD.
+    w = workload([{"name": "j0", "gpu_hours": 1.0, "interruptible": False},
+                  {"name": "j1", "gpus": 2, "gpu_hours": 1.0, "interruptible": False}],
+                 owned={"servers": [server("s0", gpus=1)]},
+                 cloud={"setup_minutes": 10, "quotas": [
+                     {"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 64}]})
+    cat = catalog(offer("p3.2xlarge", on_demand=1.0),
+                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=2.0),
+                  offer("g4dn.12xlarge", gpu="T4", gpus=4, vcpus=48, on_demand=2.0))
+    result = make_plan(w, cat)
+    assert result.baselines["owned_first"].total_usd == pytest.approx(0.21 + 4 / 3 + 24.9)
+    assert result.total_usd <= result.baselines["owned_first"].total_usd + 1e-6
 
 
 def test_setup_is_paid_per_instance_not_per_hour_of_the_day() -> None:
@@ -215,6 +280,7 @@ def case_with_launch_overhead(draw: st.DrawFn):
 @settings(max_examples=examples(60, ci=20), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(case_with_launch_overhead())
+@hypothesis_example(GANG_BESIDE_A_JOB_UNDER_ONE_QUOTA)
 def test_plan_never_costs_more_than_a_feasible_baseline_and_solvers_agree(case) -> None:
     w, cat = case
     try:

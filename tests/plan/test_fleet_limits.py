@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from builders import OFFERS, catalog, offer, workload
+from builders import OFFERS, catalog, offer, server, workload
 from fleet_walk import peak, walk_the_layout
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
@@ -62,8 +62,11 @@ def limited_case(draw: st.DrawFn):
     cloud = {"quotas": quotas, "max_instances": caps, "regions": REGIONS,
              "setup_minutes": draw(st.sampled_from([0, 10, 25])),
              "min_instance_minutes": draw(st.sampled_from([0, 30, 60]))}
-    w = workload(jobs, days=days, period_hours=period_hours, cloud=cloud)
-    return w, catalog(*offers), draw(st.sampled_from(["cbc", "highs"]))
+    solver = draw(st.sampled_from(["cbc", "highs"]))
+    owned = {"servers": [server(gpus=draw(st.sampled_from([2, 4])))]} \
+        if draw(st.integers(0, 3)) == 0 else None  # a job on owned and cloud pools at once
+    w = workload(jobs, days=days, period_hours=period_hours, cloud=cloud, owned=owned)
+    return w, catalog(*offers), solver
 
 
 def _at(hours: int) -> str:
@@ -104,6 +107,17 @@ def test_a_gangs_minimum_time_is_its_own() -> None:
         assert peak(eight) <= 3
 
 
+def a_job_on_a_server_and_the_cloud():
+    """``tests/plan/test_model.py``'s wide and narrow jobs on a 2-GPU server: narrow (1 GPU)
+    runs on the cloud while wide holds the server. The fleet once ran narrow's cloud work
+    from the start of the 2-day run, 24 h on day one beside its 11.25 h owned."""
+    window = {"start": _at(0), "deadline": _at(48), "interruptible": False}
+    w = workload([{"name": "wide", "gpus": 2, "gpu_hours": 51, **window},
+                  {"name": "narrow", "gpus": 1, "gpu_hours": 48, **window}], days=2,
+                 owned={"servers": [server(gpus=2)]}, cloud={"markets": ["on_demand"]})
+    return w, catalog(offer(on_demand=2.0)), "highs"
+
+
 EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
 """Examples drawn per run: 300 in the suite, 40 in CI (a fixed set, a few seconds);
 ``scripts/fleet_walk.py`` asks for more."""
@@ -113,6 +127,7 @@ EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
 @given(limited_case())
 @example(gang_beside_two_small_jobs_under_a_cap())
 @example(gang_beside_two_small_jobs_under_a_cap(setup=10, least=0))
+@example(a_job_on_a_server_and_the_cloud())
 def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> None:
     w, cat, solver = case
     try:

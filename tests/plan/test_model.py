@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from builders import catalog, offer, server, workload
 
-from costopt.plan.model import build_model
+from costopt.plan.model import build_model, model_base
 from costopt.plan.planner import make_plan
 from costopt.plan.pools import build_pools, eligibility
 
@@ -235,15 +235,23 @@ def test_launch_overhead_shortfall_reason() -> None:
     assert "cloud_gang[a,2027-01-01]" in short.reason
 
 
-def test_rows_and_columns_have_readable_names() -> None:
-    w = workload([{"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True}],
-                 owned={"servers": [server()]}, cloud={"quotas": [
-                     {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 40}]},
+VIT = {"name": "vit", "gpus": 1, "gpu_hours": 10, "interruptible": True}
+
+
+def under_one_quota(jobs: list[dict]) -> tuple:
+    """``jobs`` beside an owned server, with two spot types under one spot quota of 40
+    vCPUs (p3.2xlarge: 8, p3.8xlarge: 32) and a budget of 100 USD: the workload and prices."""
+    w = workload(jobs, owned={"servers": [server()]}, cloud={"quotas": [
+        {"region": "us-east-1", "market": "spot", "family": "P", "vcpus": 40}]},
                  budget_usd=100)
+    return w, catalog(offer(on_demand=3.0, spot=1.0),
+                      offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=4.0))
+
+
+def test_rows_and_columns_have_readable_names() -> None:
     # Two spot types under one quota: its relaxation in hours, and where it is counted
     # (as the planner does where a solution exceeds it), integer instances per pool.
-    cat = catalog(offer(on_demand=3.0, spot=1.0),
-                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=12.0, spot=4.0))
+    w, cat = under_one_quota([VIT])
     pools = build_pools(w, cat)
     lp = build_model(w, pools, eligibility(w, pools, cat), counted=frozenset({(0, 0)}))
     rows = {lp.row_name(r) for r in range(lp.num_rows)}
@@ -277,3 +285,58 @@ def test_blocking_three_gpu_job_on_four_gpu_server() -> None:
     assert result.status == "infeasible"
     [short] = result.shortfalls
     assert (short.job, short.gpu_hours) == ("big", pytest.approx(0.75))
+
+
+@pytest.mark.parametrize("solver", ["cbc", "highs"])
+def test_jobs_that_cannot_share_an_owned_server_take_turns_on_it(solver: str) -> None:
+    # One server of 2 V100s for 2 days (daily periods), energy (1650-250) W / 2 GPUs =
+    # 0.7 kW x 0.15 USD/kWh = 0.105 USD per GPU-hour; p3.2xlarge (1 GPU) at 2 USD/h.
+    # "wide" is a 2-GPU gang of 51 GPU-hours: only the server holds it, for 25.5 h of
+    # the 48. "narrow" (1 GPU, one at a time) needs 48 GPU-hours: every hour of the two
+    # days. The two never run on the server at once, so while "wide" runs, "narrow" runs
+    # on the cloud: 25.5 h x 2 USD = 51 USD, and 48 - 25.5 = 22.5 h on the server.
+    # Energy: (51 + 22.5) x 0.105 = 7.7175 USD. Variable: 58.7175 USD. (Packing GPU-hours
+    # alone fills the server's 96 with 51 + 45 and puts 3 h on the cloud: 16.08 USD, a
+    # plan no schedule keeps.) Per day: 12.75 h of "wide"'s gang, "narrow" 11.25 h on the
+    # server and 12.75 h on the cloud - 24 h, one at a time.
+    w = workload([{"name": "wide", "gpus": 2, "gpu_hours": 51, "interruptible": False},
+                  {"name": "narrow", "gpus": 1, "gpu_hours": 48, "interruptible": False}],
+                 days=2, owned={"servers": [server(gpus=2)]}, cloud={"markets": ["on_demand"]})
+    result = make_plan(w, catalog(offer(on_demand=2.0)), solver=solver)
+    assert result.status == "optimal"
+    assert result.variable_usd == pytest.approx(51.0 + 73.5 * 0.105)
+    for day in (0, 1):
+        narrow = {a.pool: a.gpu_hours for a in result.assignments
+                  if a.job == "narrow" and a.period == day}
+        assert narrow == pytest.approx({"owned:box": 11.25,
+                                        "aws:us-east-1:p3.2xlarge:on_demand": 12.75})
+
+
+def test_a_shared_base_gives_the_model_built_afresh() -> None:
+    # The planner's layout loop builds the model again with counted limits, layout rows,
+    # jobs kept to a pool and a lowered fill, on one base (model_base) made once: each
+    # model must be the one build_model makes from nothing, row for row and column for
+    # column, whatever was built on the base before it (the base is never changed).
+    w, cat = under_one_quota([VIT, {"name": "wide", "gpus": 4, "gpu_hours": 8}])
+    pools = build_pools(w, cat)
+    pairs = eligibility(w, pools, cat)
+    spot8 = next(p for p, pool in enumerate(pools.all)
+                 if pool.id == "aws:us-east-1:p3.8xlarge:spot")
+    variants = [{}, {"counted": frozenset({(0, 0)})}, {"layout": frozenset({(0, spot8)})},
+                {"kept": frozenset({(0, spot8, 0)}), "filled": {(spot8, 0): 0.5}},
+                {"counted": frozenset({(0, 0)}), "layout": frozenset({(0, spot8)})}]
+    for elastic in (False, True):
+        base = model_base(w, pools, pairs, elastic=elastic)
+        for how in variants:
+            shared = build_model(w, pools, pairs, elastic=elastic, base=base, **how)
+            fresh = build_model(w, pools, pairs, elastic=elastic, **how)
+            for name in ("cost", "col_upper", "integer", "row_lower", "row_upper", "lazy",
+                         "a_row", "a_col", "a_val"):
+                assert getattr(shared, name).tolist() == getattr(fresh, name).tolist(), name
+            assert shared.row_key == fresh.row_key
+            assert (shared.h, shared.u, shared.z, shared.n_run, shared.unreserved) == (
+                fresh.h, fresh.u, fresh.z, fresh.n_run, fresh.unreserved)
+    assert "quota" in shared.row_family and "layout" in shared.row_family
+    with pytest.raises(ValueError) as raised:
+        build_model(w, pools, pairs, elastic=False, base=base)
+    assert "elastic=True" in str(raised.value)

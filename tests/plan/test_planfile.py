@@ -32,14 +32,16 @@ def small_document(file: str = "w.yaml", sha: str = "0" * 64) -> dict[str, Any]:
     return to_document(small_plan(), file, sha).as_json()
 
 
-# small_plan by hand. One day; the owned 4x V100 gives 4 x 24 h x 0.5 = 48 GPU-h at
+# small_plan by hand. One day; the owned 4x V100 is there 24 h x 0.5 = 12 h (48 GPU-h) at
 # (1650 - 250) W / 4 / 1000 x 0.15 USD/kWh = 0.0525 USD/GPU-h; its fixed cost over 24 h is
 # 8,760 / 8,760 x 24 + 0.25 kW x 0.15 x 24 = 24.90 USD. p3.8xlarge (4 GPUs): 12 USD/h on
 # demand, 4 on spot (no interruptions). eval (1 GPU, not interruptible) on the cloud would
 # keep a whole 4-GPU on-demand instance: 12 USD a GPU-hour, so its 6 GPU-h go to the owned
-# server (0.315 USD) and train takes the other 42 (2.205 USD). train's last 18 GPU-h run on
-# spot: 18 / 4 GPUs = 4.5 instance-hours x 4 = 18 USD. Variable 2.52 + 18 = 20.52 USD;
-# total 45.42 USD.
+# server (0.315 USD), for 6 of its 12 hours: train (4 GPUs) never runs beside it, and takes
+# the other 6 h, 24 GPU-h (1.26 USD). train's last 36 GPU-h run on spot: 36 / 4 GPUs = 9
+# instance-hours x 4 = 36 USD. Variable 1.575 + 36 = 37.575 USD; total 62.475 USD. (Packing
+# GPU-hours alone put 42 of train's on the server beside eval's 6: 20.52 USD, 16.5 h of a
+# server there 12.)
 # Baselines (+ the 24.90 fixed): all on demand: train 12/4 x 60 = 180, eval 12 x 6 = 72:
 # 252 -> 276.90. Cheapest per job: train on spot 4/4 x 60 = 60, eval 72: 132 -> 156.90.
 # Owned first: train 48 owned (2.52) + 12 on spot (12), eval 72: 86.52 -> 111.42.
@@ -59,31 +61,31 @@ def test_document_fields() -> None:
                               "periods": 1, "period_runs": [{"hours": 24, "count": 1}]}
     assert (doc["budget_usd"], doc["monthly_budget_usd"]) == (None, 500)
     assert doc["prices"] == {"source": "test-prices.csv", "price_date": "2026-11-01"}
-    assert doc["objective_usd"] == 20.52  # the LP minimises the variable cost
-    assert doc["cost"] == {"variable_usd": 20.52, "fixed_usd": 24.9, "total_usd": 45.42,
-                           "by_market": {"owned": 2.52, "on_demand": 0.0, "spot": 18.0},
-                           "spot_always_there_usd": 45.42,  # spot availability 1 here:
-                           "expected_usd": 45.42, "expected_on_demand_usd": 0.0}  # as held
+    assert doc["objective_usd"] == 37.575  # the LP minimises the variable cost
+    assert doc["cost"] == {"variable_usd": 37.575, "fixed_usd": 24.9, "total_usd": 62.475,
+                           "by_market": {"owned": 1.575, "on_demand": 0.0, "spot": 36.0},
+                           "spot_always_there_usd": 62.475,  # spot availability 1 here:
+                           "expected_usd": 62.475, "expected_on_demand_usd": 0.0}  # as held
     assert doc["assignments"] == [
-        {"job": "train", "pool": "owned:box", "period_start": T0, "gpu_hours": 42.0,
-         "work_gpu_hours": 42.0, "cost_usd": 2.205},
-        {"job": "train", "pool": SPOT, "period_start": T0, "gpu_hours": 18.0,
-         "work_gpu_hours": 18.0, "cost_usd": 18.0},
+        {"job": "train", "pool": "owned:box", "period_start": T0, "gpu_hours": 24.0,
+         "work_gpu_hours": 24.0, "cost_usd": 1.26},
+        {"job": "train", "pool": SPOT, "period_start": T0, "gpu_hours": 36.0,
+         "work_gpu_hours": 36.0, "cost_usd": 36.0},
         {"job": "eval", "pool": "owned:box", "period_start": T0, "gpu_hours": 6.0,
          "work_gpu_hours": 6.0, "cost_usd": 0.315}]
-    assert doc["instance_hours"] == [{"pool": SPOT, "period_start": T0, "instance_hours": 4.5,
-                                      "cost_usd": 18.0}]
-    # One spot instance for 4.5 h from the start of the day; MaxPrice 0.8 x 12 on demand;
+    assert doc["instance_hours"] == [{"pool": SPOT, "period_start": T0, "instance_hours": 9.0,
+                                      "cost_usd": 36.0}]
+    # One spot instance for 9 h from the start of the day; MaxPrice 0.8 x 12 on demand;
     # train allows on demand, so the orchestrator may fall back to it.
     assert doc["fleet"] == [{
         "pool": SPOT, "region": "us-east-1", "instance_type": "p3.8xlarge", "market": "spot",
         "usd_per_hour": 4.0, "on_demand_usd_per_hour": 12.0, "spot_max_price_usd": 9.6,
         "on_demand_fallback": True, "zone": None, "spot_zone_prices": {},
-        "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T04:30:00Z", "setup_end": T0,
+        "slots": [{"slot": 0, "start": T0, "end": "2027-01-01T09:00:00Z", "setup_end": T0,
                    "jobs": ["train"], "gang": None, "node_rank": None, "nodes": 1,
-                   # train's 18 GPU-hours on all 4 of the instance's GPUs: 4.5 h
+                   # train's 36 GPU-hours on all 4 of the instance's GPUs: 9 h
                    "uses": [{"job": "train", "gpus": 4, "start": T0,
-                             "end": "2027-01-01T04:30:00Z"}]}]}]
+                             "end": "2027-01-01T09:00:00Z"}]}]}]
     assert doc["launch_overhead"] == {"setup_minutes": 0.0, "min_instance_minutes": 0.0}
     assert doc["limits"] == []
     # Speeds on the pools the file holds (V100 is the reference: 1); eval is not
@@ -95,12 +97,13 @@ def test_document_fields() -> None:
          "speeds": {"owned:box": 1.0}}]
     assert {n: (b["variable_usd"], b["total_usd"], b["savings_usd"], b["feasible"])
             for n, b in doc["baselines"].items()} == {
-        "all_on_demand": (252.0, 276.9, 231.48, True),
-        "cheapest_per_job": (132.0, 156.9, 111.48, True),
-        "owned_first": (86.52, 111.42, 66.0, True)}
+        "all_on_demand": (252.0, 276.9, 214.425, True),
+        "cheapest_per_job": (132.0, 156.9, 94.425, True),
+        "owned_first": (86.52, 111.42, 48.945, True)}
+    # The server is full in its hours (12 of 12: train's 6 and eval's 6), not in GPU-hours.
     assert doc["binding"] == {
-        "owned": [{"pool": "owned:box", "used_gpu_hours": 48.0, "capacity_gpu_hours": 48.0,
-                   "used_pct": 100.0, "full_periods": 1}],
+        "owned": [{"pool": "owned:box", "used_gpu_hours": 30.0, "capacity_gpu_hours": 48.0,
+                   "used_pct": 62.5, "full_periods": 0}],
         "limits": [], "jobs_on_deadline": ["train", "eval"]}
     spot, box = doc["pools"]
     assert (spot["pool"], spot["vcpus"], spot["usd_per_hour"], spot["price_source"]) == (

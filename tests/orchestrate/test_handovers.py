@@ -1,0 +1,55 @@
+"""A job handed over from plan to plan keeps all its work, however many hand-overs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from builders import catalog, offer, server, workload
+from simulate.sim_cases import planned
+
+from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.replan import replan
+from costopt.orchestrate.steer import progress_model
+from costopt.plan.resume import workload_of
+from costopt.simulate.whole import InForce, whole_progress
+
+T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_job_handed_over_at_moments_between_seconds_keeps_all_its_work() -> None:
+    """"eval" needs 24 GPU-h by 24:00 and may run only on the owned 1-GPU server: every
+    plan of it runs the server all day, 1 GPU-h an hour (hourly periods), so by any moment
+    ``m`` it has done exactly ``hours(m)``. It is handed over six times, at half a second
+    past the hours 01:00-06:00 (a controller ticks at slot boundaries of the plans'
+    microsecond layouts, and ``watch`` at its clock's). A plan file keeps whole seconds:
+    each new plan resumes from ``hh:00:00``, and its progress counts from then. So the
+    work done must be measured at ``hh:00:00`` too: 1, 2, ... 6 GPU-h, each plan asked for
+    the 23, 22, ... 18 left; scored as ``simulate`` scores it (each plan's owned work from
+    the moment it took over), the job is done at 24:00 with all 24 GPU-h. Measured at
+    ``hh:00:00.5`` instead, each hand-over counted the half second before it twice
+    (0.000139 GPU-h): after six, the last plan was asked 0.000833 GPU-h too little, more
+    than the 0.0001 a job may be short and done."""
+    w = workload([{"name": "eval", "gpus": 1, "gpu_hours": 24, "allow": ["owned"],
+                   "interruptible": False}],
+                 period_hours=1, owned={"servers": [server(gpus=1)]},
+                 cloud={"regions": ["us-east-1"]})
+    cat = catalog(offer(on_demand=3.0))
+    plan = planned(w, cat)
+    first = progress_model(plan, w, cat)
+    in_force = [InForce(T0, plan.plan_id, first)]
+    ledger = Ledger.in_memory()
+    try:
+        for hour in range(1, 7):
+            moment = T0 + timedelta(hours=hour, milliseconds=500)
+            plan = replan(w, cat, plan, ledger, moment, workload_file="test.yaml",
+                          workload_sha256="0" * 64)
+            assert plan.resumes["done_gpu_hours"] == {"eval": pytest.approx(hour, abs=1e-9)}
+            in_force.append(InForce(moment, plan.plan_id, progress_model(
+                plan, workload_of(plan.resumes, w), cat)))
+    finally:
+        ledger.close()
+    end = T0 + timedelta(hours=24)
+    job = whole_progress(first, in_force, [], {}, end)["eval"]
+    assert job.done_gpu_hours == pytest.approx(24.0, abs=1e-6)
+    assert job.met_deadline
