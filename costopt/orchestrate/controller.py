@@ -32,7 +32,9 @@ A tick at ``at``:
    - REFUSED: a spot pool refused capacity and its hold (:class:`UnavailableOfferings`)
      reached ``move_after`` while the workload has a spot pool not held - a long outage,
      another zone may do better (a short one is waited out without an LP; a refusal while
-     its pool is held is no new strike);
+     its pool is held is no new strike; one met only by launches waiting for their home
+     zone - jobs ahead, :mod:`costopt.orchestrate.markets` - holds it but re-plans
+     nothing);
    - BEHIND: a job behind its *planned* progress by more than the tolerance and behind
      Uniform Progress's line too (its deadline at risk);
    - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
