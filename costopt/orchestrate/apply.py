@@ -170,6 +170,8 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
     recon = reconcile(target or plan, at, observed, markets)
+    if ledger is not None and recon.count("claim"):
+        recon = _claims_at_own_price(recon, ledger)
     gang_ids, gang_zones = _gangs(target or plan, at, recon, observed, owner.owner_id)
     scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id, gang_ids)
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
@@ -207,6 +209,16 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         if (action.pool, action.slot) in carrier.short:
             outcome.capacity_refused.append(action)
     return outcome
+
+
+def _claims_at_own_price(recon: Reconciliation, ledger: Ledger) -> Reconciliation:
+    """``recon`` with each claim of a spot instance at the price the ledger has it at: one
+    the fallback chain launched in another zone goes on costing that zone's price under the
+    plan that takes it over (it was re-priced at its pool's home zone's price)."""
+    paid = {i.instance_id: i.usd_per_hour for i in ledger.instances() if i.market == "spot"}
+    return replace(recon, actions=tuple(
+        replace(a, usd_per_hour=paid[a.instance_id]) if a.kind == "claim"
+        and a.market == "spot" and a.instance_id in paid else a for a in recon.actions))
 
 
 def _user_data(plan: PlanDocument, at: datetime, recon: Reconciliation, plan_file: str,
@@ -510,15 +522,17 @@ class _Carrier:
         pool = next(p for p in self.plan.fleet if p.pool == action.pool)
         failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
                                            action.slot)
+        home_only = action.zones == "home"
         regional_spot = action.market == "spot" and pool.zone is None
-        zones = self.fleet.zones(pool.region) if regional_spot else []
+        zones = self.fleet.zones(pool.region) if regional_spot and not home_only else []
         zoned = action.market == "spot" and pool.zone is not None
         placements = self.fleet.placements(pool.region) if zoned else {}
+        prices = {pool.zone: pool.usd_per_hour} if pool.zone is not None and (
+            home_only or not pool.spot_zone_prices) else pool.spot_zone_prices
         chain = launch_chain(action.market, zones, self.options.spot_attempts,
                              pool.on_demand_fallback and action.fallback,
                              home_zone=pool.zone if zoned else None,
-                             zone_prices=(pool.spot_zone_prices
-                                          or {pool.zone: pool.usd_per_hour}) if zoned else {})
+                             zone_prices=prices if zoned else {})
         settings = self.options.launch
         image = settings.image_for(pool.region)
         if image is None and settings.launch_template is None:
@@ -526,7 +540,7 @@ class _Carrier:
         period = timedelta(hours=int(self.plan.horizon["period_hours"]))
         serves, script = self.scripts.get((pool.pool, action.slot or 0), (None, None))
         gang = (pool.pool, serves.gang) if serves and serves.gang is not None else None
-        targets = remaining_chain(chain, failures)
+        targets = remaining_chain(chain, failures) if action.zones is None else chain
         if gang is not None:
             targets = gang_zone_first(targets, self.gang_zones.get(gang))
         for target in targets:
@@ -558,8 +572,9 @@ class _Carrier:
             except CapacityError as exc:
                 self.ledger.result(intent, "failed",
                                    detail=f"capacity: {exc} ({target.describe()})")
-                if target.market == action.market:
-                    self.short.add((action.pool, action.slot))
+                if target.market == action.market and action.zones != "all":
+                    self.short.add((action.pool, action.slot))  # not a job behind's walk to
+                    # on-demand: its pace runs it there anyway, no hold or re-plan is owed
                 self.say("fallback", f"no capacity for {pool.pool} slot {action.slot} "
                          f"({target.describe()}): {exc.code}; trying the next step")
                 continue

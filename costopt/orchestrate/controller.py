@@ -15,8 +15,11 @@ A tick at ``at``:
    a. slots whose jobs are all done are dropped (the plan would run them idle);
    b. a spot slot runs on-demand while one of its jobs is behind Uniform Progress's line
       (or on the floor), on spot otherwise; a spot launch that finds no capacity does not
-      fall back to on-demand: a job ahead of its line waits for spot (tried again at every
-      tick), and on-demand ends only once the spot instance replacing it runs;
+      fall back to on-demand: a job ahead of its line waits for spot in its slot's home
+      zone (tried again at every tick), a job behind tries every zone's spot before
+      on-demand, and on-demand ends only once the spot instance replacing it runs; a slot
+      of a job ahead running in a dearer zone than its pool's is moved home when that pays
+      (the instances the ledger has running at another zone's price);
    c. spot first: an on-demand slot whose jobs are ahead runs on the plan's spot pool of
       those jobs instead (the plan's reserve is spent last);
    d. the floor: a job that could no longer finish if it waited one more review, even on
@@ -29,7 +32,9 @@ A tick at ``at``:
    - REFUSED: a spot pool refused capacity and its hold (:class:`UnavailableOfferings`)
      reached ``move_after`` while the workload has a spot pool not held - a long outage,
      another zone may do better (a short one is waited out without an LP; a refusal while
-     its pool is held is no new strike);
+     its pool is held is no new strike; one met only by launches waiting for their home
+     zone - jobs ahead, :mod:`costopt.orchestrate.markets` - holds it but re-plans
+     nothing);
    - BEHIND: a job behind its *planned* progress by more than the tolerance and behind
      Uniform Progress's line too (its deadline at risk);
    - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
@@ -56,8 +61,10 @@ from enum import Enum
 from costopt.errors import CostoptError
 from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome, Failed, Say, apply_plan
 from costopt.orchestrate.fleet import Fleet
-from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.ledger import InstanceRecord, Ledger
 from costopt.orchestrate.markets import (
+    AwayRun,
+    AwayRuns,
     LiveMarkets,
     cloud_rate,
     job_paces,
@@ -281,6 +288,34 @@ def _without_done(plan: PlanDocument, done: set[str]) -> PlanDocument:
     return plan.model_copy(update={"fleet": fleet})
 
 
+def _running(ledger: Ledger | None, plan: PlanDocument) -> list[InstanceRecord]:
+    """The instances of ``plan`` (and of the plan it resumes) the ledger has not seen end."""
+    if ledger is None:
+        return []
+    ids = {plan.plan_id, plan.resumed_from[0]} - {None}
+    return [i for i in ledger.instances(plan_ids=ids)  # type: ignore[arg-type]
+            if i.ended_at is None]
+
+
+def _live_markets(running: list[InstanceRecord]) -> LiveMarkets:
+    """The markets of ``running``, per pool."""
+    out: dict[str, set[str]] = {}
+    for i in running:
+        out.setdefault(i.pool, set()).add(i.market)
+    return out
+
+
+def _away(running: list[InstanceRecord], plan: PlanDocument) -> AwayRuns:
+    """The spot instances of ``running`` that the fallback chain launched outside their
+    pool's home zone, at a dearer price than the plan's for the pool, per pool."""
+    home = {p.pool: p.usd_per_hour for p in plan.fleet if p.market == "spot" and p.zone}
+    out: dict[str, list[AwayRun]] = {}
+    for i in running:
+        if i.market == "spot" and i.pool in home and i.usd_per_hour > home[i.pool] + 1e-9:
+            out.setdefault(i.pool, []).append(AwayRun(i.instance_id, i.slot, i.usd_per_hour))
+    return out
+
+
 class Controller:
     """Carries the plan in force out, one :meth:`tick` at a time, and re-plans on events.
 
@@ -378,11 +413,12 @@ class Controller:
                                                         for u in s.uses)))])
         model = self.model(plan)
         floor = set(floor_jobs(plan, model, jobs, at, self.options.review)) if model else set()
-        live = self._live_markets(ledger, plan)
+        running = _running(ledger, plan)
+        live = _live_markets(running)
         if self.options.replan:
             paces = job_paces(plan, model, jobs, at) if model else {}
             target = spot_first(target, at, paces, floor, live)
-            markets = spot_markets(target, at, paces, floor)
+            markets = spot_markets(target, at, paces, floor, _away(running, target))
         else:
             paces, markets = {}, self._as_written(target, at, floor, live)
         unserved = {j for j, p in jobs.items() if not p.finished
@@ -419,18 +455,6 @@ class Controller:
                 markets[pool.pool] = MarketChoice("spot", "swap")
         return markets
 
-    def _live_markets(self, ledger: Ledger | None, plan: PlanDocument) -> LiveMarkets:
-        """The markets of the instances of ``plan`` (and of the plan it resumes) running
-        now, per pool."""
-        out: dict[str, set[str]] = {}
-        if ledger is None:
-            return out
-        ids = {plan.plan_id, plan.resumed_from[0]} - {None}
-        for i in ledger.instances(plan_ids=ids):  # type: ignore[arg-type]
-            if i.ended_at is None:
-                out.setdefault(i.pool, set()).add(i.market)
-        return out
-
     def _spot_pools(self) -> frozenset[str]:
         """Every spot pool the workload may use (a re-plan may move a job to any)."""
         if self._workload_spot is None:
@@ -461,6 +485,7 @@ class Controller:
                 ledger.release_offering(pool)
         held = self.offerings.held(at)
         spot = {p.pool for p in self.plan.fleet if p.market == "spot"}
+        waiting = refused - {a.pool for a in outcome.capacity_refused if a.zones != "home"}
         events = []
         for pool in sorted(refused & spot - set(held)):
             until = self.offerings.refused(pool, at)
@@ -469,7 +494,7 @@ class Controller:
             events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
                                 f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}",
                                 replans=until - at >= self.options.move_after
-                                and self._may_move(at)))
+                                and self._may_move(at) and pool not in waiting))
         model = self.model(self.plan)
         if jobs is not None and model is not None and self.policy is None:
             lag = behind_jobs(self.plan, model, jobs, at, self.options.behind_share)

@@ -9,6 +9,10 @@ multi-node gang first goes to the zone of the gang's other instances. Then - onl
 every job the plan puts on the pool allows on-demand - on demand. The chain is walked from
 the number of capacity failures the ledger holds for the slot since its last successful
 launch, so a fallback carries on from one run to the next instead of starting over.
+
+A launch whose zones a policy chose (``FleetAction.zones``, the controller's zone rule in
+:mod:`costopt.orchestrate.markets`) walks its chain from the start at every run instead: its
+home zone only (``home``), or every zone then on-demand (``all``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,15 @@ before it could work). Then, at a moment:
    safely ahead (by one restart's work) - spot, an on-demand instance swapped (ended only
    once the spot one runs). A launch that finds no spot does not fall back: the job waits
    for spot while it is ahead, and runs on-demand once it is behind.
+   *Zones* (a spot pool of one zone, whose region prices spot in others): a job ahead
+   launches in its slot's home zone only - it waits for capacity there rather than pay
+   another zone's price (3x the home zone's for the example's p4d); a job behind walks the
+   region's zones, cheapest first, before on-demand (another zone's spot is still a
+   quarter of on-demand's price; where the region prices no other zone, it launches
+   on-demand as above); and a slot of a job ahead that runs in a dearer zone
+   (:class:`AwayRun`) is swapped home - a launch in the home zone, tried at every tick,
+   the dear instance ended once it runs - when the saving over the slot's remaining
+   hours beats the restart (:func:`worth_moving_home`).
 2. *Spot first*: an on-demand slot whose jobs working now are all safely ahead - or ahead, with no
    on-demand instance of its pool running - runs now on a spot pool of the plan of the
    same instance type and region that serves one of them later (the plan's reserve is
@@ -38,7 +47,8 @@ single-job grid paid all on-demand's price: docs/simulate.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from costopt.orchestrate.pace import JobPace, PaceState
@@ -52,6 +62,31 @@ PRESSED = (PaceState.CRITICAL, PaceState.BEHIND, PaceState.AHEAD, PaceState.SAFE
 
 LiveMarkets = Mapping[str, set[str]]
 """Pool id -> the markets of its instances running now."""
+
+
+@dataclass(frozen=True)
+class AwayRun:
+    """A spot instance of a pool of one zone that the fallback chain launched in another zone,
+    running now for ``slot`` at ``usd_per_hour`` (that zone's price, USD per instance-hour)."""
+
+    instance_id: str
+    slot: int | None
+    usd_per_hour: float
+
+
+AwayRuns = Mapping[str, Sequence[AwayRun]]
+"""Pool id -> its spot instances running outside its home zone."""
+
+
+def worth_moving_home(away_usd_per_hour: float, home_usd_per_hour: float, hours_left: float,
+                      restart_hours: float) -> bool:
+    """Whether an instance running at ``away_usd_per_hour`` for ``hours_left`` more hours of
+    its slot is cheaper moved to its home zone: staying costs ``away x hours_left``; moving
+    costs ``home x (hours_left + restart_hours)`` - the work since the last checkpoint and
+    the new instance's setup bought again, at home (what the away instance already did is
+    paid either way). So: ``(away - home) x hours_left > home x restart_hours``."""
+    return (away_usd_per_hour - home_usd_per_hour) * hours_left \
+        > home_usd_per_hour * restart_hours
 
 
 def cloud_rate(p: JobProgress, cloud: frozenset[str]) -> float:
@@ -109,12 +144,13 @@ def _now(pool: FleetPool, at: datetime) -> list[Slot]:
 
 
 def pace_choice(state: PaceState) -> MarketChoice:
-    """Rule 1's market for a job's (or a slot's most pressed job's) pace state."""
+    """Rule 1's market for a job's (or a slot's most pressed job's) pace state, with the
+    zones a spot launch may go to."""
     if state is PaceState.CRITICAL:
         return MarketChoice("on_demand", "swap")
     if state is PaceState.BEHIND:
-        return MarketChoice("on_demand", "keep")
-    return MarketChoice("spot", "swap" if state is PaceState.SAFE else "keep")
+        return MarketChoice("on_demand", "keep", zones="all")
+    return MarketChoice("spot", "swap" if state is PaceState.SAFE else "keep", zones="home")
 
 
 def working(slot: Slot, at: datetime) -> list[str]:
@@ -128,8 +164,9 @@ def working(slot: Slot, at: datetime) -> list[str]:
 
 
 def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
-                 floor: set[str]) -> dict[str, MarketChoice]:
-    """Rule 1: the market of each spot pool that may fall back and serves a job now."""
+                 floor: set[str], away: AwayRuns | None = None) -> dict[str, MarketChoice]:
+    """Rule 1: the market of each spot pool that may fall back and serves a job now; with
+    ``away``, the instances of a pool on spot that go back to its home zone."""
     out = {}
     for pool in plan.fleet:
         if pool.market != "spot" or not pool.on_demand_fallback:
@@ -139,9 +176,33 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             continue
         state = _state([j for s in slots for j in s.jobs if j in floor or j in working(s, at)],
                        paces, floor)
-        out[pool.pool] = pace_choice(state) if state is not PaceState.FINISHED \
-            else MarketChoice("spot", "keep")  # no job of its works now: none is pressed
+        choice = pace_choice(state) if state is not PaceState.FINISHED \
+            else MarketChoice("spot", "keep", zones="home")  # no job of its works now (its
+        # setup runs): none is pressed
+        if choice.zones == "home":
+            choice = replace(choice, home=_going_home(pool, slots, at, paces,
+                                                      (away or {}).get(pool.pool, ())))
+        elif choice.zones == "all" and not set(pool.spot_zone_prices) - {pool.zone}:
+            choice = replace(choice, zones=None)  # no other zone: on-demand, as Uniform
+            # Progress (spot of the one zone tried first was dearer on the single-job grid)
+        out[pool.pool] = choice
     return out
+
+
+def _going_home(pool: FleetPool, slots: list[Slot], at: datetime,
+                paces: Mapping[str, JobPace], away: Sequence[AwayRun]) -> frozenset[str]:
+    """The instances of ``away`` whose slot now is worth moving home (:func:`worth_moving_home`,
+    the restart of its slowest-restarting job)."""
+    out = set()
+    for run in away:
+        slot = next((s for s in slots if s.slot == run.slot), None)
+        if slot is None:
+            continue
+        restart = max((paces[j].overhead_hours for j in slot.jobs if j in paces), default=0.0)
+        if worth_moving_home(run.usd_per_hour, pool.usd_per_hour,
+                             (slot.end - at).total_seconds() / 3600, restart):
+            out.add(run.instance_id)
+    return frozenset(out)
 
 
 def _spot_for(plan: PlanDocument, od: FleetPool, slot: Slot, at: datetime

@@ -38,6 +38,12 @@ The rules, for each cloud pool of the plan's fleet schedule at time ``at``:
    other market is kept, swapped (an instance on the chosen market is launched for its slot
    and the other terminated once it runs) or ended (terminated, its slot launched on the
    chosen market); a stopped instance on the other market is not started but terminated.
+   Its ``zones`` say where a spot launch of a zoned pool may go (the launch's
+   :attr:`FleetAction.zones`): its home zone only, or the region's zones then on-demand
+   (the choice on-demand with ``zones="all"``: spot in any zone is tried before it). A live
+   spot instance the choice names in ``home`` (running in a dearer zone than its pool's
+   own) is swapped home: a launch in the home zone for its slot, and the instance
+   terminated once that one runs.
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ SPOT_INTERRUPTION_CODES = frozenset({"Server.SpotInstanceTermination",
 
 ActionKind = Literal["claim", "launch", "start", "stop", "terminate"]
 Market = Literal["on_demand", "spot"]
+ZoneScope = Literal["home", "all"]
+"""Where a policy's spot launch of a zoned pool may go: its ``home`` zone only, or ``all`` the
+region's zones (the home zone first, then the others by price)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,9 @@ class MarketChoice:
 
     market: Market
     other: Literal["keep", "swap", "end"] = "keep"
+    zones: ZoneScope | None = None  # spot: where a launch may go; on-demand with "all": a
+    # launch tries spot in every zone first (None: the market alone, as before)
+    home: frozenset[str] = frozenset()  # live spot instances to swap back to the home zone
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,9 @@ class FleetAction:
     spot_request_id: str | None = None  # cancelled before a terminate
     fallback: bool = True  # for a launch: may the chain end on the other market
     replaces: FleetAction | None = None  # for a launch: the terminate to carry out once it runs
+    zones: ZoneScope | None = None  # for a spot launch a policy chose: the zones it may walk,
+    # from the chain's start at every run (None: the plan's chain, walked on from the
+    # ledger's count of failures)
 
     @property
     def usd_per_hour_change(self) -> float:
@@ -391,11 +406,15 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
         actions.append(FleetAction("start", pool.pool, pool.region, pool.instance_type,
                                    o.market, instance_price(pool, o.market),
                                    _slot_reason(pool, k, at), slot=k, instance_id=o.instance_id))
+    launch_market, zones = market, None
+    if choice is not None and choice.zones is not None and pool.market == "spot":
+        launch_market, zones = "spot", choice.zones  # "all" on-demand: spot zones first
     for k in missing:
         actions.append(FleetAction("launch", pool.pool, pool.region, pool.instance_type,
-                                   market, instance_price(pool, market),
+                                   launch_market, instance_price(pool, launch_market),
                                    _slot_reason(pool, k, at, observed), slot=k,
-                                   fallback=choice is None))
+                                   fallback=choice is None or market != launch_market,
+                                   zones=zones))
     if choice is not None and choice.other == "swap":
         for o, k in kept:
             if o.market != market:
@@ -405,7 +424,17 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                     "launch", pool.pool, pool.region, pool.instance_type, market,
                     instance_price(pool, market), f"slot {k} moves to "
                     f"{market.replace('_', '-')}; replaces {o.instance_id} once it runs",
-                    slot=k, fallback=False, replaces=old))
+                    slot=k, fallback=False, replaces=old,
+                    zones=choice.zones if market == "spot" else None))
+    for o, k in kept if choice is not None else ():
+        if o.instance_id in choice.home and o.market == "spot":
+            old = _end(o, "terminate", True, instance_price(pool, o.market),
+                       f"replaced by spot in the home zone for slot {k}")
+            actions.append(FleetAction(
+                "launch", pool.pool, pool.region, pool.instance_type, "spot",
+                instance_price(pool, "spot"), f"slot {k} moves back to its home zone "
+                f"{pool.zone}; replaces {o.instance_id} once it runs", slot=k,
+                fallback=False, replaces=old, zones="home"))
 
     soon = max(0, slots_wanted_soon(pool, at, period) - len(wanted))
     useless = [o for o in stopped if not _can_serve(pool, o, plan_id, commanded, carried)]

@@ -7,8 +7,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from builders import catalog, offer, workload
+import zone_cases
 from simulate.sim_cases import hourly, planned
+from zone_cases import AZ1, AZ2
 
 from costopt.orchestrate.apply import ApplyOptions
 from costopt.orchestrate.controller import (
@@ -23,48 +24,42 @@ from costopt.orchestrate.progress import JobProgress
 from costopt.orchestrate.replan import held_caps
 from costopt.orchestrate.steer import progress_model
 from costopt.plan.resume import resumed_workload
-from costopt.pricing.catalog import ZoneSpotPrice
+from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.simulate.run import simulate
+from costopt.workload import Workload
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
-AZ1 = "aws:us-east-1:p3.2xlarge:spot:use1-az1"
-AZ2 = "aws:us-east-1:p3.2xlarge:spot:use1-az2"
 
 
 def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def two_zones() -> tuple:
+def two_zones() -> tuple[Workload, PriceCatalog]:
     """10 GPU-h of a 1-GPU job due at 16:00, 4-hour periods, 10 minutes of setup a launch,
     checkpoint every 60 minutes; p3.2xlarge spot at 1.00 USD/h in use1-az1 and 1.20 in
     use1-az2, 3.00 on demand."""
-    cat = catalog(replace(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0, rate=0.0),
-                          spot_zones=(ZoneSpotPrice("use1-az1", 1.0),
-                                      ZoneSpotPrice("use1-az2", 1.2))))
-    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
-                   "checkpoint_minutes": 60, "deadline": "2027-01-01T16:00:00Z"}],
-                 period_hours=4, cloud={"regions": ["us-east-1"], "setup_minutes": 10})
-    return w, cat
+    return zone_cases.two_zones(home_usd=1.0, away_usd=1.2, on_demand_usd=3.0,
+                                deadline="2027-01-01T16:00:00Z", period_hours=4)
 
 
-def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
+def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone_once_it_is_behind() -> None:
     """The plan: use1-az1 spot 00:00-10:10 (10 min setup + 10 h), 10.1667 USD. The zone's
     spot goes at 03:00 for the rest of the day (held unavailable for it: ``hold`` 24 h).
     03:00: the instance is interrupted after 2.8333 h of work, less half a checkpoint
     interval (0.5 h) lost = 2.3333 done. The job is ahead of Uniform Progress's line (a
     restart o = 10/60 + 0.5 = 0.6667 h; the line from 0 at 0:40 to 10 at 15:20 needs
     10 / 14.6667 = 0.6818 of the time left, the job 7.6667 / (16 - 3 - 0.6667) = 0.6216),
-    so its relaunch asks for spot only and does not fall back to on-demand. The refusal
-    holds use1-az1 for 24 h - at least ``move_after`` (2 h), with use1-az2 not held: an
-    event. The relaunch's fallback step finds spot in use1-az2 (its own trace, up) and
-    launches there for use1-az1's slot. The rest (7.6667 GPU-h) is re-planned from 03:00
-    with use1-az1 held - use1-az2's spot at 1.20, 03:00-10:50 (setup + 7:40), 9.40 USD;
-    its takeover ends the fallback instance at once (it is use1-az1's pool's, not in the
-    new plan: a run of no time, no cost) and launches use1-az2's. No on-demand instance
-    runs. Realised: 3 h x 1.00 + 7.8333 h x 1.20 = 12.40 USD; done at 10:50, before
-    16:00."""
+    so its relaunch waits for spot in its home zone, use1-az1 (not use1-az2's dearer spot,
+    nor on-demand); the refusal holds use1-az1 for 24 h but re-plans nothing (a job
+    waiting for its home zone). 04:15: behind (7.6667 / (16 - 4.25 - 0.6667) = 0.6917 >
+    0.6818; at 04:00 0.6765 was not): the relaunch walks the zones - use1-az1 refused,
+    use1-az2's spot at 1.20 - before on-demand. 05:00: behind its plan (1.75 GPU-h) too: the
+    rest is re-planned, and the new plan claims the instance at its zone's price, 1.20.
+    Setup to 04:25, then 7.6667 h: done at 12:05, before 16:00; the instance ends at the
+    first tick after (12:15). No on-demand instance runs. Realised: 3 h x 1.00 + 8 h x 1.20
+    = 12.60 USD."""
     w, cat = two_zones()
     plan = planned(w, cat)
     (pool,) = plan.fleet
@@ -72,14 +67,13 @@ def test_a_zone_outage_mid_slot_moves_the_job_to_the_other_zone() -> None:
     traces = [hourly([1, 1, 1] + [0] * 21, AZ1), hourly([1] * 24, AZ2)]
     sim = simulate(plan, workload=w, catalog=cat, traces=traces, hold=timedelta(hours=24))
     assert sim.replans == 1
-    runs = sorted((r.pool, r.market, r.start, r.end) for r in sim.runs)
-    assert runs == [(AZ1, "spot", at(0), at(3)), (AZ1, "spot", at(3), at(3)),
-                    (AZ2, "spot", at(3), at(10 + 50 / 60))]
-    assert sim.realised_usd == pytest.approx(3 * 1.0 + (7 + 50 / 60) * 1.2)
+    runs = sorted((r.pool, r.market, r.start, r.end, r.usd_per_hour) for r in sim.runs)
+    assert runs == [(AZ1, "spot", at(0), at(3), 1.0), (AZ1, "spot", at(4.25), at(12.25), 1.2)]
+    assert sim.realised_usd == pytest.approx(3 * 1.0 + 8 * 1.2)
     (job,) = sim.jobs.values()
     assert job.finished_at is not None and job.met_deadline  # the new plan's work is
-    # recorded to 6 places: done within a second of 10:50
-    assert abs(job.finished_at - at(10 + 50 / 60)) < timedelta(seconds=1)
+    # recorded to 6 places: done within a second of 12:05
+    assert abs(job.finished_at - at(12 + 5 / 60)) < timedelta(seconds=1)
 
 
 def test_an_offering_is_held_longer_at_each_refusal_in_a_row() -> None:

@@ -85,11 +85,12 @@ def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
     # 11.864 GPU-h to go at most (done >= 8.136), safely ahead at done >= 8.636.
     doc = od_then_spot()
     assert spot_markets(doc, at(12), paces(8.0, 12), set()) == {  # behind: a spot instance
-        SPOT: MarketChoice("on_demand", "keep")}  # running is kept, a launch is on-demand
+        SPOT: MarketChoice("on_demand", "keep")}  # running is kept, a launch is on-demand (a
+    # pool with no other zone priced: test_zones has one that walks the zones first)
     assert spot_markets(doc, at(12), paces(8.3, 12), set()) == {
-        SPOT: MarketChoice("spot", "keep")}
+        SPOT: MarketChoice("spot", "keep", zones="home")}
     assert spot_markets(doc, at(12), paces(8.7, 12), set()) == {
-        SPOT: MarketChoice("spot", "swap")}
+        SPOT: MarketChoice("spot", "swap", zones="home")}
     assert spot_markets(doc, at(12), paces(8.7, 12), {"train"}) == {
         SPOT: MarketChoice("on_demand", "swap")}
     assert spot_markets(doc, at(2), paces(1.9), set()) == {}  # no spot slot at 02:00
@@ -98,8 +99,8 @@ def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
 def test_pace_choice_is_uniform_progress_keeping_spot_that_runs_until_critical() -> None:
     assert [pace_choice(s) for s in (PaceState.CRITICAL, PaceState.BEHIND, PaceState.AHEAD,
                                      PaceState.SAFE)] == [
-        MarketChoice("on_demand", "swap"), MarketChoice("on_demand", "keep"),
-        MarketChoice("spot", "keep"), MarketChoice("spot", "swap")]
+        MarketChoice("on_demand", "swap"), MarketChoice("on_demand", "keep", zones="all"),
+        MarketChoice("spot", "keep", zones="home"), MarketChoice("spot", "swap", zones="home")]
 
 
 def test_spot_first_judges_an_on_demand_slot_by_the_jobs_working_in_it_now() -> None:

@@ -69,18 +69,17 @@ def test_a_run_of_an_instance_with_no_tags_known_is_credited_to_no_job() -> None
 def test_two_jobs_laid_out_one_after_the_other_are_scored_by_their_slots_uses() -> None:
     """The zone-outage case of the controller's tests with a second job: "train" (10 GPU-h)
     and "short" (2 GPU-h), both 1 GPU, due 16:00. The plan lays them out on one use1-az1
-    spot instance: train 00:10-10:10, short 10:10-12:10. The zone's spot goes at 03:00:
-    train has done 2.8333 - 0.5 lost = 2.3333; the re-plan puts the rest on use1-az2 spot
-    (1.20 USD/h) from 03:00: setup, train 03:10-10:50 (7.6667 h), short 10:50-12:50 (the
-    relaunch's fallback in use1-az2 for use1-az1's slot is ended at once by the takeover:
-    a run of no time). By hand:
-    - use1-az1, 00:00-03:00 (3 USD): all train's (its only use then);
-    - use1-az2, 03:00-12:50 (9.8333 h, 11.80 USD): train's use from the slot's start (its
-      first: the setup is the run's) 03:00-10:50, 7.8333 h on 1 GPU, short's 2 h: train
-      7.8333 h, short 2 h;
-    - train done 10:50, short 12:50 - each as its own use ends, neither behind its line nor
-      done early while the other works (no second re-plan, no on-demand);
-    - 3 + 11.80 = 14.80 USD, all of it the two jobs'."""
+    spot instance: train first, short after. The zone's spot goes at 03:00: train has done
+    2.8333 - 0.5 lost = 2.3333, and is ahead, so it waits for use1-az1 until it is behind
+    (04:15), then its slot walks to use1-az2's spot (1.20 USD/h); a re-plan at 05:00 (train
+    behind its plan) keeps that instance; train is done at 12:05 (setup to 04:25 + 7.6667
+    h) and a re-plan at 12:10 (done early) puts short on use1-az2's own pool: a new
+    instance, setup, short 12:20-14:20, ended at the tick of 14:30. By hand:
+    - use1-az1's instance, 00:00-03:00 (3 USD): all train's (its only use then);
+    - use1-az1's slot in use1-az2, 04:15-12:10 (7.9167 h, 9.50 USD): train's (its use
+      from the slot's start: the setup is the run's);
+    - use1-az2's instance, 12:10-14:30 (2.3333 h, 2.80 USD): short's;
+    - 3 + 9.50 + 2.80 = 15.30 USD, all of it the two jobs', none on-demand."""
     from orchestrate.test_controller import AZ1, AZ2, two_zones
 
     _w, cat = two_zones()
@@ -91,11 +90,11 @@ def test_two_jobs_laid_out_one_after_the_other_are_scored_by_their_slots_uses() 
     traces = [hourly([1, 1, 1] + [0] * 21, AZ1), hourly([1] * 24, AZ2)]
     sim = simulate(planned(w, cat), workload=w, catalog=cat, traces=traces,
                    hold=timedelta(hours=24))
-    assert sim.replans == 1 and all(r.market == "spot" for r in sim.runs)
+    assert sim.replans == 2 and all(r.market == "spot" for r in sim.runs)
     train, short = sim.jobs["train"], sim.jobs["short"]
-    assert (train.finished_at, short.finished_at) == (at(10 + 50 / 60), at(12 + 50 / 60))
-    assert train.spot_hours == pytest.approx(3 + 7 + 50 / 60)
-    assert short.spot_hours == pytest.approx(2.0)
+    assert (train.finished_at, short.finished_at) == (at(12 + 5 / 60), at(14 + 20 / 60))
+    assert train.spot_hours == pytest.approx(3 + 7 + 55 / 60)
+    assert short.spot_hours == pytest.approx(2 + 20 / 60)
     assert train.on_demand_hours == short.on_demand_hours == 0.0
-    assert sim.cloud_usd == pytest.approx(3 + (9 + 50 / 60) * 1.2)
+    assert sim.cloud_usd == pytest.approx(3 + (7 + 55 / 60) * 1.2 + (2 + 20 / 60) * 1.2)
     assert sim.unattributed_usd == pytest.approx(0.0, abs=1e-9)
