@@ -170,6 +170,10 @@ class PlanMix:
         lengths = [timedelta(hours=r["hours"]) for r in runs for _ in range(int(r["count"]))]
         starts = tuple(accumulate(lengths[:-1], initial=start))
         mix = cls(starts, end, {}, ())
+        # A re-plan's horizon starts on the hour before the moment it resumes from; its
+        # owned work of that first hour is done after that moment, when the plan is in
+        # force (counted from the hour, the minutes before were credited to no plan).
+        in_force = plan.resumed_from[1] or start
         setup = mix._setup_hours(plan)
         instance_hours = {(r.pool, t): r.instance_hours - setup.get((r.pool, t), 0.0)
                           for r in plan.instance_hours
@@ -182,8 +186,8 @@ class PlanMix:
                 on = assigned.setdefault((a.pool, t), {})
                 on[a.job] = on.get(a.job, 0.0) + a.gpu_hours
             elif a.pool.startswith(("owned:", "buy:")):
-                owned.append(OwnedWork(a.job, starts[t], mix.period_end(t), a.work_gpu_hours,
-                                       a.cost_usd))
+                owned.append(OwnedWork(a.job, max(starts[t], in_force), mix.period_end(t),
+                                       a.work_gpu_hours, a.cost_usd))
         gpus: dict[tuple[str, int], dict[str, float]] = {}
         planned: dict[tuple[str, str], list[float]] = {}  # (pool, job) -> [GPU-h, instance-h]
         for (pool, t), on in assigned.items():

@@ -53,3 +53,35 @@ def test_a_job_handed_over_at_moments_between_seconds_keeps_all_its_work() -> No
     job = whole_progress(first, in_force, [], {}, end)["eval"]
     assert job.done_gpu_hours == pytest.approx(24.0, abs=1e-6)
     assert job.met_deadline
+
+
+def test_a_plan_resumed_within_an_hour_does_its_first_hours_owned_work_after_taking_over() -> None:
+    """"eval" needs 24 GPU-h by 24:00 on the owned 1-GPU server (a day of one period), so
+    it runs all day. Handed over at 05:30, it has done 5.5 GPU-h; the new plan's horizon
+    starts on the hour (05:00, hourly periods to 24:00: 19 GPU-h of server for the 18.5
+    left), and whatever it puts in 05:00-06:00 is done after 05:30, when it is in force: the
+    minutes before were the old plan's. Scored from the hand-over, the job has all 24 GPU-h
+    at 24:00 (counted from 05:00, the first hour's work was cut by what fell before 05:30)."""
+    w = workload([{"name": "eval", "gpus": 1, "gpu_hours": 24, "allow": ["owned"],
+                   "interruptible": False}],
+                 owned={"servers": [server(gpus=1)]}, cloud={"regions": ["us-east-1"]})
+    cat = catalog(offer(on_demand=3.0))
+    plan = planned(w, cat)
+    first = progress_model(plan, w, cat)
+    moment = T0 + timedelta(hours=5, minutes=30)
+    ledger = Ledger.in_memory()
+    try:
+        again = replan(w, cat, plan, ledger, moment, workload_file="test.yaml",
+                       workload_sha256="0" * 64)
+    finally:
+        ledger.close()
+    assert again.resumes["done_gpu_hours"] == {"eval": pytest.approx(5.5)}
+    assert again.horizon["start"] == "2027-01-01T05:00:00Z"
+    model = progress_model(again, workload_of(again.resumes, w), cat)
+    assert min(work.start for work in model.mix.owned) == moment
+    assert sum(work.work_gpu_hours for work in model.mix.owned) == pytest.approx(18.5)
+    job = whole_progress(first, [InForce(T0, plan.plan_id, first),
+                                 InForce(moment, again.plan_id, model)], [], {},
+                         T0 + timedelta(hours=24))["eval"]
+    assert job.done_gpu_hours == pytest.approx(24.0, abs=1e-6)
+    assert job.met_deadline
