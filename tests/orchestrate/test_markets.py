@@ -86,7 +86,7 @@ def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
     doc = od_then_spot()
     assert spot_markets(doc, at(12), paces(8.0, 12), set()) == {  # behind: a spot instance
         SPOT: MarketChoice("on_demand", "keep")}  # running is kept, a launch is on-demand (a
-    # pool with no other zone priced: test_zones has one that walks the zones first)
+    # pool with no other zone priced: test_zone_moves has one that walks the zones first)
     assert spot_markets(doc, at(12), paces(8.3, 12), set()) == {
         SPOT: MarketChoice("spot", "keep", zones="home")}
     assert spot_markets(doc, at(12), paces(8.7, 12), set()) == {
