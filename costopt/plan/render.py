@@ -117,9 +117,12 @@ def _baselines(baselines: dict[str, Any]) -> TableData:
                        Col("note")])
     for name, b in baselines.items():
         if not b["feasible"]:  # it leaves work undone: no saving to compare
-            misfits = [j["job"] for j in b["jobs"] if not j["fits"]]
+            misfits = [j for j in b["jobs"] if not j["fits"]]
+            why = dict.fromkeys(j["note"] for j in misfits if j["note"])  # each reason once
             table.add_row(name, usd(b["total_usd"]), "not comparable", "-",
-                          "not feasible, cannot do: " + (", ".join(misfits) or "all the work"))
+                          "not feasible, cannot do: "
+                          + (", ".join(j["job"] for j in misfits) or "all the work")
+                          + "".join(f"; {reason}" for reason in why))
             continue
         pct = 100 * b["savings_usd"] / b["total_usd"] if b["total_usd"] else 0.0
         table.add_row(name, usd(b["total_usd"]), usd(b["savings_usd"]), f"{pct:.1f}", "")

@@ -146,6 +146,7 @@ def test_an_infeasible_baseline_shows_no_saving(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     line = next(x for x in proc.stdout.splitlines() if "owned_first" in x)
     assert "not comparable" in line and "not feasible, cannot do: a" in line
+    assert "cannot do: a; no eligible cloud pool" in line  # and why
     assert not re.search(r"-\d", line)  # no negative saving
 
 
