@@ -13,7 +13,7 @@ Variables
   z[j]     >= 0  shortfall of job j in reference GPU-hours (elastic re-solve only)
   unreserved[j] >= 0  deadline reserve job j does not keep, reference GPU-hours (penalised)
   started[j,p,r] in {0,1}  multi-node job j runs on cloud pool p in run r at all (only with
-                 setup or a minimum instance time)
+                 setup or a minimum instance time; for a one-node job where learned, 5e)
 Runs: consecutive periods whose every hour offers the same (``identical_runs``), r(t) the
 run of period t and L(t) its hours. Launch overhead is counted per run: every instance-hour
 of a run does work for ``f(t) = 1 - setup / L(t)`` of it (each instance of the run starts in
@@ -53,6 +53,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
      gang_least[j,p,r]    N m started - sum_(t in r) u <= 0: a multi-node gang on p at
                           all starts N instances, each paying setup and at least the
                           minimum instance time
+  5e. whole_start, whole_setup, whole_least: the same for a one-node job (N = 1, h / (gpus c)),
+                          learned where it spills over to a pool from another in a run and
+                          the fleet paid the whole setup its launch rows charged a share of
   9. reserve[j,k]     sum_{t<k} sum_p s e h + unreserved (+ z) >= gpu_hours - C_j(k)
                      (a job with a deadline that may use spot, at each boundary k of its
                      window where it binds: the work left after k fits on capacity that does
@@ -174,12 +177,14 @@ NAME_PARTS: dict[str, str] = {
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt", "started": "jpt",
     "gang_start": "jpt", "gang_setup": "jpt", "gang_least": "jpt",
+    "whole_start": "jpt", "whole_setup": "jpt", "whole_least": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
 }
 """What each index of a column or row family stands for: job, pool, period, quota line."""
 
-CUMULATIVE_ROWS = frozenset({"reserve", "gang_setup", "gang_least"})
+CUMULATIVE_ROWS = frozenset({"reserve", "gang_setup", "gang_least", "whole_setup",
+                             "whole_least"})
 """Row families over more than their key's period: every period before it (``reserve``:
 work done by then) or its whole run (``gang_setup``, ``gang_least``: sums over the run,
 which a split of a merged run into its periods keeps)."""
@@ -422,6 +427,7 @@ def build_model(
     kept: frozenset[tuple[int, int, int]] = frozenset(),
     filled: Mapping[tuple[int, int], float] | None = None,
     base: ModelBase | None = None,
+    setups: frozenset[tuple[int, int, int]] = frozenset(),
 ) -> LinearProgram:
     """The LP of the cost model; with ``elastic`` every job may fall short at a penalty.
     ``u_upper`` caps ``u[p,t]`` further, in instance-hours per (pool id, period index): what
@@ -435,7 +441,9 @@ def build_model(
     GPU-hours of work its jobs can fill at once there, learned where its layout came up
     short (``packing``). ``base``: the rows and columns that depend on none of these four,
     made by :func:`model_base` of the same workload, pools, pairs, ``elastic`` and
-    ``u_upper`` (the planner's re-solves share one; made here when not given)."""
+    ``u_upper`` (the planner's re-solves share one; made here when not given).
+    ``setups`` (one-node job, cloud pool, run's first period): the job pays a whole setup
+    there where it runs at all (``_whole_setup_rows``), learned like ``layout``."""
     if base is None:
         base = model_base(workload, pools, pairs, elastic=elastic, u_upper=u_upper)
     elif base.elastic != elastic:
@@ -451,6 +459,7 @@ def build_model(
                                      base.launch)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
+    whole = _whole_setup_rows(b, workload, hc, base.runs, setups)
     unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
@@ -478,7 +487,7 @@ def build_model(
         row_key=b.row_key,
         naming=naming(workload, pools, base.limits),
         unreserved=unreserved,
-        started=base.started,
+        started={**base.started, **whole},
     )
 
 
@@ -816,31 +825,56 @@ def _gang_setup_rows(b: _Builder, w: Workload, hc: _HColumns,
     pool was planned at that sliver and paid two whole setups there. Whole-number charges
     make the model a MILP, but only for multi-node jobs, and only with setup or a minimum
     instance time. Returns the ``started`` columns."""
+    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
+    return _started_rows(b, w, hc, runs, multi, "gang")
+
+
+def _whole_setup_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
+                      setups: frozenset[tuple[int, int, int]]
+                      ) -> dict[tuple[int, int, int], int]:
+    """5e. whole_start[j,p,t], whole_setup[j,p,r], whole_least[j,p,r]: the rows of 5d for
+    a one-node job (``N = 1``, ``h / (gpus c)`` its instance-hours of work), learned for
+    the (job, cloud pool, run's first period) of ``setups``: where the job spills over to
+    the pool from another one in the run, its ``launch`` rows charge a share of the setup
+    its instance pays whole (``planner.setup_cuts``). Returns their ``started`` columns."""
+    if not setups:
+        return {}
+    first = first_periods(runs)
+    at = hc.cloud & np.isin(hc.job, sorted({j for j, _p, _r in setups}))
+    at[at] = [(j, p, int(first[t])) in setups for j, p, t in zip(
+        hc.job[at].tolist(), hc.pool[at].tolist(), hc.period[at].tolist(), strict=True)]
+    return _started_rows(b, w, hc, runs, at, "whole")
+
+
+def _started_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
+                  chosen: np.ndarray, family: str) -> dict[tuple[int, int, int], int]:
+    """The ``started`` columns and ``{family}_start``, ``{family}_setup`` and
+    ``{family}_least`` rows (5d) of the cloud ``h`` columns ``chosen`` (a mask)."""
     setup = setup_hours(w)
     least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
-    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
-    if max(setup, least) <= 0 or not multi.any():
+    if max(setup, least) <= 0 or not chosen.any():
         return {}
     hours, first = period_hours(w), first_periods(runs)
     started: dict[tuple[int, int, int], int] = {}
     sums: dict[tuple[int, int, int], list[tuple[int, float]]] = {}
-    for j, p, t, col, ucol in zip(hc.job[multi].tolist(), hc.pool[multi].tolist(),
-                                  hc.period[multi].tolist(), hc.col[multi].tolist(),
-                                  hc.ucol[multi].tolist(), strict=True):
+    for j, p, t, col, ucol, wall in zip(hc.job[chosen].tolist(), hc.pool[chosen].tolist(),
+                                        hc.period[chosen].tolist(), hc.col[chosen].tolist(),
+                                        hc.ucol[chosen].tolist(), hc.wall[chosen].tolist(),
+                                        strict=True):
         job, key = w.jobs[j], (j, p, int(first[t]))
         if key not in started:
             started[key] = b.col(0.0, upper=1.0, integer=True)
             sums[key] = []
-        b.row("gang_start", (j, p, t), [(col, 1.0), (started[key], -float(
+        b.row(f"{family}_start", (j, p, t), [(col, 1.0), (started[key], -float(
             job.parallel * job.nodes * job.gpus * hours[t]))], upper=0.0)
-        sums[key] += [(col, 1.0 / job.gpus), (ucol, -1.0)]
+        sums[key] += [(col, wall), (ucol, -1.0)]
     for key, terms in sums.items():
         nodes = w.jobs[key[0]].nodes
         if setup > 0:
-            b.row("gang_setup", key, [(started[key], nodes * setup), *terms], upper=0.0)
+            b.row(f"{family}_setup", key, [(started[key], nodes * setup), *terms], upper=0.0)
         if least > 0:
-            b.row("gang_least", key, [(started[key], nodes * least),
-                                      *[(c, v) for c, v in terms if v < 0]], upper=0.0)
+            b.row(f"{family}_least", key, [(started[key], nodes * least),
+                                           *[(c, v) for c, v in terms if v < 0]], upper=0.0)
     return started
 
 

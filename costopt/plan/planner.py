@@ -42,6 +42,7 @@ from costopt.plan.model import (
     period_hours,
     run_periods,
     running_at_once,
+    setup_hours,
     work_factor,
 )
 from costopt.plan.pools import (
@@ -310,6 +311,8 @@ class _Model:
     filled: tuple[tuple[tuple[int, int], float], ...] = ()
     """((cloud pool, period), the share of its GPUs its jobs fill at once there)."""
     fill_steps: int = 0  # times ``filled`` was lowered
+    setups: frozenset[tuple[int, int, int]] = frozenset()
+    """(one-node job, cloud pool, run's first period) paying a whole setup (``setup_cuts``)."""
     bases: dict[tuple[bool, bool], ModelBase] = field(default_factory=dict, compare=False)
     """(coarse, elastic) -> the model's part its re-solves share (``model_base``), made on
     first use and shared by the copies the layout loop makes (``replace``)."""
@@ -350,6 +353,7 @@ class _Model:
                                     self.pairs, lp, sol.x)
             learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
                                                  sol.x)
+            setups = model.setups | setup_cuts(self.workload, lp, sol.x, fleet)
             short = _short_hours(fleet, self.tolerances.short_hours)
             solves += 1
             found = (lp, sol, fleet, learned, solves)
@@ -357,7 +361,7 @@ class _Model:
                 least = (short, found)
             if self.tolerances.solves is not None and solves >= self.tolerances.solves:
                 return least[1]
-            if learned == model.layout:
+            if learned == model.layout and setups == model.setups:
                 if not short:
                     return found
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
@@ -375,14 +379,14 @@ class _Model:
                     continue
                 before = found
                 model = replace(model, kept=kept)
-            model = replace(model, layout=learned)
+            model = replace(model, layout=learned, setups=setups)
 
     def solved(self, *, elastic: bool) -> tuple[LinearProgram, Solution]:
         """The model of the workload's own periods and its optimum (or why there is none)."""
         clock, agg = self.clock, self.agg
         lp = clock.run("build", build_model, self.workload, self.pools, self.pairs,
                        elastic=elastic, u_upper=self.u_upper, layout=self.layout,
-                       kept=self.kept, filled=dict(self.filled),
+                       kept=self.kept, filled=dict(self.filled), setups=self.setups,
                        base=self.base(coarse=False, elastic=elastic))
         if agg is None or not agg.merges or not clock.run("aggregate", mergeable, lp):
             return lp, self._solve(lp)
@@ -391,6 +395,7 @@ class _Model:
                            kept=frozenset((j, p, int(agg.group[t])) for j, p, t in self.kept),
                            filled={(p, int(agg.group[t])): share
                                    for (p, t), share in sorted(self.filled, key=lambda f: -f[1])},
+                           setups=frozenset((j, p, int(agg.group[r])) for j, p, r in self.setups),
                            base=self.base(coarse=True, elastic=elastic))
         sol = self._solve(coarse)
         return lp, replace(sol, x=clock.run("split", split, agg, coarse, lp, sol.x))
@@ -460,7 +465,7 @@ class _Model:
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
                            u_upper=self.u_upper, counted=counted, layout=self.layout,
-                           kept=self.kept, filled=dict(self.filled),
+                           kept=self.kept, filled=dict(self.filled), setups=self.setups,
                            base=self.base(coarse=False, elastic=elastic))
             first = first_periods(lp.runs)
             counted_u = [col for (p, t), col in lp.u.items() if (p, int(first[t])) in lp.n_run]
@@ -788,6 +793,34 @@ def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProg
     return {(k, p) for (p, r), more in needs.items()
             if any(need > NEAR * bought.get((p, r), 0.0) for _k, need in more)
             for k, _need in more}
+
+
+def setup_cuts(w: Workload, lp: LinearProgram, x: np.ndarray,
+               fleet: tuple[PoolSchedule, ...]) -> set[tuple[int, int, int]]:
+    """(one-node job, cloud pool, run's first period) where the job spills over to the pool
+    from another pool in the run and the fleet pays more instance time on the pool in the
+    run than ``x`` bought: the job's ``launch`` rows charged the pool a share of the setup
+    its instance pays whole (a job of 1 GPU-hour with 0.57 of it beside a gang: 0.57 of a
+    setup priced, a whole one paid), so the model learns to charge it whole
+    (``model._whole_setup_rows``)."""
+    if setup_hours(w) <= 0:
+        return set()
+    first = first_periods(lp.runs)
+    bought: dict[tuple[str, int], float] = {}
+    for (p, t), col in lp.u.items():
+        key = (lp.naming.pools[p], int(first[t]))
+        bought[key] = bought.get(key, 0.0) + float(x[col])
+    paid: dict[tuple[str, int], float] = {}
+    for s in fleet:
+        for t, hours in s.hours_by_period.items():
+            paid[(s.pool, int(first[t]))] = paid.get((s.pool, int(first[t])), 0.0) + hours
+    over = {key for key, hours in paid.items() if hours > bought.get(key, 0.0) + LAYOUT_TOL}
+    on: dict[tuple[int, int], set[int]] = {}  # (job, run) -> pools it runs on
+    for (j, p, t), col in lp.h.items():
+        if x[col] > EPS and w.jobs[j].nodes == 1:
+            on.setdefault((j, int(first[t])), set()).add(p)
+    return {(j, p, r) for (j, r), pools in on.items() if len(pools) > 1 for p in pools
+            if (j, p, r) not in lp.started and (lp.naming.pools[p], r) in over}
 
 
 NEAR = 0.5
