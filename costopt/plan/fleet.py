@@ -30,7 +30,6 @@ intervals out; times in whole microseconds from the first period's start.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -196,8 +195,11 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
             before = t - 1 if t > 0 and periods.seconds(t - 1)[1] == begin else None
             carried = before is not None and gang_work.get(before, 0.0) >= \
                 (periods.seconds(before)[1] - periods.seconds(before)[0]) / HOUR - 1e-9
-            lanes = max(1, math.ceil(h / length - 1e-9))  # the job's gangs at once
-            gang_paid[t] = min(lanes * length, h + (0.0 if carried else setup_s / 3600) * lanes)
+            setup = 0.0 if carried else setup_s / 3600
+            # the job's gangs at once, each paying its setup, as the model counts them
+            # (``instances_at_once``; solver noise ignored)
+            lanes = max(1, running_at_once(h + setup, length))
+            gang_paid[t] = min(lanes * length, h + setup * lanes)
         schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
         for r in schedule.runs:
             first = base + r.slot * nodes

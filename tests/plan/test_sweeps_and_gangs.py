@@ -111,10 +111,6 @@ def test_a_two_node_gang_holds_two_instances_together_never_one_alone() -> None:
                             "setup": None, "speeds": {P4D: 2.0}}]
 
 
-@pytest.mark.xfail(strict=True, reason="the fleet gives a gang per period ceil(h / P) lanes "
-                   "without its setup (fleet.schedule_pool_jobs): the gang comes up short and "
-                   "a lone instance carries nothing; counting the setup there breaks caps and "
-                   "parallel elsewhere (tests/plan/test_fleet_limits.py), so it stays open")
 def test_a_gang_whose_setup_leaves_its_window_short_runs_a_second_gang() -> None:
     # Found by the random profile (tests/plan/test_fleet_limits.py, seed 3). A 3-node
     # gang of 4 T4s per node (speed 0.5): 36 reference GPU-hours are 72 GPU-hours,
