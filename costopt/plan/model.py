@@ -459,7 +459,7 @@ def build_model(
                                      base.launch)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
-    whole = _whole_setup_rows(b, workload, hc, base.runs, setups)
+    whole = _whole_setup_rows(b, workload, hc, base.runs, setups, base.started)
     unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
@@ -765,6 +765,8 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) 
                     strict=True))
     rows = np.arange(count, dtype=np.int64)
     gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
+    # a gang's instance-hours hold their setup already: ``f`` of them on the side of ``f u``
+    gang_vals = gang_vals * factor[hc.period[cloud][gang_rows]]
     b.rows("walltime", keys, np.concatenate([rows, rows, gang_rows]),
            np.concatenate([hc.col[cloud], hc.ucol[cloud], gang_cols]),
            np.concatenate([hc.wall[cloud], -factor[hc.period[cloud]], gang_vals]),
@@ -830,26 +832,48 @@ def _gang_setup_rows(b: _Builder, w: Workload, hc: _HColumns,
 
 
 def _whole_setup_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
-                      setups: frozenset[tuple[int, int, int]]
+                      setups: frozenset[tuple[int, int, int]],
+                      gangs: Mapping[tuple[int, int, int], int]
                       ) -> dict[tuple[int, int, int], int]:
     """5e. whole_start[j,p,t], whole_setup[j,p,r], whole_least[j,p,r]: the rows of 5d for
     a one-node job (``N = 1``, ``h / (gpus c)`` its instance-hours of work), learned for
     the (job, cloud pool, run's first period) of ``setups``: where the job spills over to
     the pool from another one in the run, its ``launch`` rows charge a share of the setup
-    its instance pays whole (``planner.setup_cuts``). Returns their ``started`` columns."""
+    its instance pays whole (``planner.setup_cuts``). The multi-node gangs on the pool in
+    the run (``gangs``: their ``started`` columns) run on instances of their own, so their
+    instance-hours (work ``h / gpus``, ``N`` setups, ``N`` minimum times) are not the
+    job's: a job of 0.12 GPU-hours once rode free on the share of a gang's setup the
+    ``launch`` rows left out of its ``u``. Returns the new ``started`` columns."""
     if not setups:
         return {}
     first = first_periods(runs)
     at = hc.cloud & np.isin(hc.job, sorted({j for j, _p, _r in setups}))
     at[at] = [(j, p, int(first[t])) in setups for j, p, t in zip(
         hc.job[at].tolist(), hc.pool[at].tolist(), hc.period[at].tolist(), strict=True)]
-    return _started_rows(b, w, hc, runs, at, "whole")
+    setup = setup_hours(w)
+    least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
+    beside: dict[tuple[int, int], tuple[list[tuple[int, float]], list[tuple[int, float]]]] = {}
+    for (j, p, r), col in gangs.items():
+        own = beside.setdefault((p, r), ([], []))
+        own[0].append((col, w.jobs[j].nodes * setup))
+        own[1].append((col, w.jobs[j].nodes * least))
+    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
+    for p, t, col, wall in zip(hc.pool[multi].tolist(), hc.period[multi].tolist(),
+                               hc.col[multi].tolist(), hc.wall[multi].tolist(), strict=True):
+        if (p, int(first[t])) in beside:
+            beside[(p, int(first[t]))][0].append((col, wall))
+    return _started_rows(b, w, hc, runs, at, "whole", beside)
 
 
 def _started_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
-                  chosen: np.ndarray, family: str) -> dict[tuple[int, int, int], int]:
+                  chosen: np.ndarray, family: str,
+                  beside: Mapping[tuple[int, int], tuple[list[tuple[int, float]],
+                                                         list[tuple[int, float]]]] | None = None
+                  ) -> dict[tuple[int, int, int], int]:
     """The ``started`` columns and ``{family}_start``, ``{family}_setup`` and
-    ``{family}_least`` rows (5d) of the cloud ``h`` columns ``chosen`` (a mask)."""
+    ``{family}_least`` rows (5d) of the cloud ``h`` columns ``chosen`` (a mask); ``beside``
+    (pool, run's first period) -> the terms of other instance time on the pool that the
+    setup and least rows add (those of :func:`_whole_setup_rows`)."""
     setup = setup_hours(w)
     least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
     if max(setup, least) <= 0 or not chosen.any():
@@ -870,11 +894,14 @@ def _started_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
         sums[key] += [(col, wall), (ucol, -1.0)]
     for key, terms in sums.items():
         nodes = w.jobs[key[0]].nodes
+        other_setup, other_least = (beside or {}).get(key[1:], ([], []))
         if setup > 0:
-            b.row(f"{family}_setup", key, [(started[key], nodes * setup), *terms], upper=0.0)
+            b.row(f"{family}_setup", key, [(started[key], nodes * setup), *terms,
+                                           *other_setup], upper=0.0)
         if least > 0:
             b.row(f"{family}_least", key, [(started[key], nodes * least),
-                                           *[(c, v) for c, v in terms if v < 0]], upper=0.0)
+                                           *[(c, v) for c, v in terms if v < 0],
+                                           *other_least], upper=0.0)
     return started
 
 
@@ -948,8 +975,11 @@ def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, 
     (``launch_hours_per_gpu_hour``). Without it, a gang of three 1-GPU nodes doing 1 GPU-h
     with 30 minutes at least (1.5 instance-hours paid, 1 of work), or with 10 minutes of
     setup each, left the rest of its paid time to two one-node jobs: the fleet ran them on
-    a fourth instance beside the gang's three, over a cap of 3. (Their setup share is then
-    also in the ``f`` of ``f u``: a little more than the fleet pays, never less.)"""
+    a fourth instance beside the gang's three, over a cap of 3. They are counted at ``f`` of
+    their value (``_walltime_rows``): ``f u`` counts setup per instance-hour of the one-node
+    jobs' instances, and the gang's hold its own setups (once counted in both, a 3-node
+    gang of 0.8 h per node, setup included, was bought 2.4 / f = 2.4168 instance-hours,
+    and the fleet ran the spare minute as an empty fourth instance)."""
     empty = np.zeros(0, dtype=np.int64)
     multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
     if not multi.any():
