@@ -164,6 +164,7 @@ class PoolUse:
     pieces: dict[int, list[Piece]] = field(default_factory=dict)
     gpus_per_node: int = 1
     gang_gpus: dict[str, int] = field(default_factory=dict)  # a multi-node job's per node
+    gang_parallel: dict[str, int] = field(default_factory=dict)  # its gangs at once at most
     busy: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     """Each job's gangs on other pools (microseconds from the periods' origin): the
     layout runs no more of its gangs at once than ``parallel`` over all pools."""
@@ -201,6 +202,8 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
             lanes = max(1, running_at_once(h + setup, length))
             gang_paid[t] = min(lanes * length, h + setup * lanes)
         schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
+        schedule = _beside_own_gangs(schedule, periods, use.busy.get(job, []),
+                                     use.gang_parallel.get(job, 1), min_run_s * TICK)
         for r in schedule.runs:
             first = base + r.slot * nodes
             gang_use = (Use(job, use.gang_gpus.get(job, 1), r.setup_end, r.end),)
@@ -230,6 +233,44 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
         hours_by_period[t] = hours_by_period.get(t, 0.0) + h
     return PoolSchedule(pool, tuple(sorted(runs, key=lambda r: (r.slot, r.start))),
                         {t: hours_by_period.get(t, 0.0) for t in sorted(paid_hours)}, short)
+
+
+def _beside_own_gangs(schedule: PoolSchedule, periods: Periods,
+                      busy: list[tuple[int, int]], parallel: int,
+                      min_run: int) -> PoolSchedule:
+    """A multi-node job's gang runs on this pool moved clear of its gangs on pools laid
+    out before (``busy``, their working time), as the layout does a one-node job's: each
+    run alone in its slot inside a period goes to the period's end, or to start where one
+    of those gangs ends (as long, the same cost and limits), whichever runs fewest of the
+    job's gangs at once beyond ``parallel``, then overlaps them least; its setup may
+    overlap their work. A 2-node job of 2 gangs at once, one gang all day and one till
+    13:31 on p4d, ran its third on p3.2xlarge from 00:00 rather than from 13:31."""
+    if not busy:
+        return schedule
+    runs = list(schedule.runs)
+    for t in range(len(periods.starts)):
+        begin, end = periods.seconds(t)
+        best = _crowding(busy, runs, periods, parallel)
+        for anchor in [end] + sorted({e for _s, e in busy if begin < e < end}):
+            moved = [_moved_to(r, periods, runs, begin, end, min_run, anchor) for r in runs]
+            if _crowding(busy, moved, periods, parallel) < best:
+                runs, best = moved, _crowding(busy, moved, periods, parallel)
+    return replace(schedule, runs=tuple(runs))
+
+
+def _crowding(busy: list[tuple[int, int]], runs: Sequence[Run], periods: Periods,
+              parallel: int) -> tuple[int, int]:
+    """How far the working time of ``runs`` beside ``busy`` (microseconds) exceeds
+    ``parallel`` at its most, and for how long the two overlap."""
+    mine = [(periods.micros(r.setup_end), periods.micros(r.end)) for r in runs]
+    spans = [(s, e) for s, e in busy + mine if s < e]
+    edges = sorted([(s, 1) for s, _e in spans] + [(e, -1) for _s, e in spans])
+    most = running = 0
+    for _at, step in edges:
+        running += step
+        most = max(most, running)
+    overlap = sum(max(0, min(e, f) - max(s, b)) for s, e in mine for b, f in busy)
+    return max(0, most - parallel), overlap
 
 
 def _laid_out(runs: list[Run], periods: Periods, use: PoolUse, min_run: int

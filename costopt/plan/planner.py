@@ -755,10 +755,11 @@ def apart_needs(w: Workload, pools: Pools, per_node: dict[tuple[int, int], int],
 
 def _with_uses(busy: dict[str, list[tuple[int, int]]], schedule: PoolSchedule,
                periods: Periods) -> dict[str, list[tuple[int, int]]]:
-    """``busy`` and the one-node gangs of ``schedule`` (microseconds from the origin)."""
+    """``busy`` and the gangs of ``schedule`` (microseconds from the origin): each
+    one-node gang, and each multi-node gang once (its first node's)."""
     out = {job: list(spans) for job, spans in busy.items()}
     for r in schedule.runs:
-        if r.gang is None:
+        if r.gang is None or r.node_rank == 0:
             for u in r.uses:
                 out.setdefault(u.job, []).append((periods.micros(u.start),
                                                   periods.micros(u.end)))
@@ -924,6 +925,7 @@ def _fleet_over(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProg
                 gang = use.gangs.setdefault(job.name, (job.nodes, {}))[1]
                 gang[r] = gang.get(r, 0.0) + float(x[col]) / job.gpus
                 use.gang_gpus[job.name] = job.gpus
+                use.gang_parallel[job.name] = job.parallel
                 continue
             packed[(p, r)] = packed.get((p, r), 0.0) + \
                 blocking[(j, p)] * x[col] / pools.all[p].gpus_per_node

@@ -243,3 +243,27 @@ def test_a_damaged_gang_slot_in_a_plan_file_is_refused(tmp_path, change: dict,
     with pytest.raises(PlanFileError) as err:
         read_plan(path)
     assert message in str(err.value)
+
+
+def test_a_gangs_on_two_pools_run_one_after_another_within_parallel() -> None:
+    # A 2-node job of 1 GPU per node, 2 gangs at once, 180 reference GPU-hours in a day, no
+    # setup. p3.2xlarge (V100, 1 USD/h per node) does 1 per node-hour, p4d.24xlarge (A100,
+    # twice the speed, 8 USD/h) 2: its gangs hold at most 2 x 2 x 24 = 96 GPU-hours, so
+    # with a on p4d and b on p3, 2a + b = 180 and a + b <= 96, cheapest at a = 84, b = 12:
+    # 84 x 8 + 12 x 1 = 684 USD, every instant of the day running 2 gangs. p4d: one gang
+    # all day and one for 18 h; p3: one gang for 6 h, in the 6 h the second p4d gang
+    # leaves (once both pools ran theirs from 00:00: 3 gangs at once till 06:00; found at
+    # random seeds of tests/plan/test_fleet_limits.py).
+    w = workload([{"name": "g", "gpus": 1, "nodes": 2, "parallel": 2, "gpu_hours": 180.0,
+                   "interruptible": False}], cloud={"markets": ["on_demand"]})
+    cat = catalog(offer("p3.2xlarge", on_demand=1.0),
+                  offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96, on_demand=8.0))
+    result = make_plan(w, cat)
+    assert result.status == "optimal" and result.total_usd == pytest.approx(684.0)
+    gangs = {(s.pool, r.gang, r.start, r.end) for s in result.fleet for r in s.runs}
+    assert sorted(end - start for _p, _g, start, end in gangs) == [
+        timedelta(hours=6), timedelta(hours=18), timedelta(hours=24)]
+    day = w.horizon.start
+    for hour in range(24):  # two gangs (of two nodes each) at every hour
+        moment = day + timedelta(hours=hour, minutes=30)
+        assert sum(1 for s in result.fleet for r in s.runs if r.start <= moment < r.end) == 4
