@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from costopt.plan.layout import Layout, Piece, lay_out
-from costopt.plan.model import running_at_once
+from costopt.plan.model import gang_lanes, running_at_once
 
 TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
 HOUR = 3600 * TICK
@@ -194,13 +194,13 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
             begin, end = periods.seconds(t)
             length = (end - begin) / HOUR
             before = t - 1 if t > 0 and periods.seconds(t - 1)[1] == begin else None
-            carried = before is not None and gang_work.get(before, 0.0) >= \
-                (periods.seconds(before)[1] - periods.seconds(before)[0]) / HOUR - 1e-9
-            setup = 0.0 if carried else setup_s / 3600
-            # the job's gangs at once, each paying its setup, as the model counts them
-            # (``instances_at_once``; solver noise ignored)
-            lanes = max(1, running_at_once(h + setup, length))
-            gang_paid[t] = min(lanes * length, h + setup * lanes)
+            # gangs that ran all through the period before carry on without a setup
+            through = 0 if before is None else int(gang_work.get(before, 0.0) / (
+                (periods.seconds(before)[1] - periods.seconds(before)[0]) / HOUR) + 1e-9)
+            # the job's gangs at once, each new one paying its setup, as the model counts
+            # them (``gang_lanes``, ``instances_at_once``; solver noise ignored)
+            lanes = gang_lanes(h, length, setup_s / 3600, through)
+            gang_paid[t] = min(lanes * length, h + setup_s / 3600 * max(0, lanes - through))
         schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
         schedule = _beside_own_gangs(schedule, periods, use.busy.get(job, []),
                                      use.gang_parallel.get(job, 1), min_run_s * TICK)

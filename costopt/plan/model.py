@@ -1119,13 +1119,27 @@ def running_at_once(instance_hours: float, period_hours: float) -> int:
     return math.ceil(instance_hours / period_hours - RUNNING_TOL)
 
 
+def gang_lanes(gang_hours: float, period_hours: float, setup: float, through: int = 0) -> int:
+    """Gangs of a multi-node job at once for ``gang_hours`` of work in a period: the least
+    ``n`` whose ``n * period_hours`` hold the work and a ``setup`` for each gang beyond the
+    ``through`` that carry on from the period before (at least 1; solver noise ignored).
+    Each gang pays its own setup, so ``ceil((d + s) / L)`` was one short where the work
+    fills the gangs: 23.34 gang-hours in 12 h with 25 minutes of setup need 3 gangs, not 2
+    (``2 x 11.58 = 23.17``)."""
+    lanes = max(1, running_at_once(gang_hours, period_hours))
+    while gang_hours + setup * max(0, lanes - through) > lanes * period_hours * (
+            1 + RUNNING_TOL) and setup < period_hours:
+        lanes += 1
+    return lanes
+
+
 def instances_at_once(w: Workload, lp: LinearProgram, x: np.ndarray
                       ) -> dict[tuple[int, int], int]:
     """(cloud pool, run's first period) -> the most instances the fleet schedule of ``x``
     runs at once in the run (``fleet.py`` lays a run out as one): each multi-node job's
-    gangs at once (``ceil((d + setup) / L)`` of its gang-hours ``d = sum h / (gpus N)``
-    over the run's ``L`` hours) times its ``N`` nodes, and the rest of the pool's hours as
-    whole instances (``ceil((U - sum h / gpus) / L)``)."""
+    gangs at once (:func:`gang_lanes` of its gang-hours ``d = sum h / (gpus N)`` over the
+    run's ``L`` hours, each gang paying its setup) times its ``N`` nodes, and the rest of
+    the pool's hours as whole instances (``ceil((U - sum h / gpus) / L)``)."""
     first = first_periods(lp.runs)
     length = run_hours(w, lp.runs)
     setup = setup_hours(w)
@@ -1142,7 +1156,7 @@ def instances_at_once(w: Workload, lp: LinearProgram, x: np.ndarray
             rest[key] -= float(x[col]) / job.gpus
     out = {(p, f): running_at_once(max(0.0, r), float(length[f])) for (p, f), r in rest.items()}
     for (j, p, f), d in gang.items():
-        out[(p, f)] += w.jobs[j].nodes * running_at_once(d + setup, float(length[f]))
+        out[(p, f)] += w.jobs[j].nodes * gang_lanes(d, float(length[f]), setup)
     return out
 
 

@@ -9,6 +9,7 @@ from builders import catalog, offer, workload
 
 from costopt.plan.fleet import HOUR, Periods, PoolUse, Use, schedule_pool, schedule_pool_jobs
 from costopt.plan.layout import Piece
+from costopt.plan.model import gang_lanes
 from costopt.plan.planner import make_plan
 
 D0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
@@ -144,3 +145,29 @@ def test_a_gang_runs_its_nodes_together_each_paying_setup_beside_a_one_node_job(
     assert schedule.runs[2].uses == (Use("one", 1, D0 + setup, D0 + 4 * H + setup),)
     assert schedule.runs[0].uses == (Use("big", 1, D0 + setup, D0 + 6 * H + setup),)
     assert schedule.short == {}
+
+
+def test_each_gang_of_a_job_pays_its_own_setup() -> None:
+    """Found at a random seed of tests/plan/test_fleet_limits.py: a 3-node job of 1 GPU per
+    node (4 gangs at once allowed), 70.02 GPU-hours in a 12-hour period, 25 minutes of
+    setup. Its 23.34 gang-hours fit 2 gangs by ``ceil((d + s) / L) = ceil(23.76 / 12)``,
+    but each gang pays its setup: 2 x (12 - 25/60) = 23.17 < 23.34, so 3 gangs, the
+    third 0.59 h (setup and 0.17 h of work). Where a gang carries on from the period
+    before without a setup, 2 suffice: 23.34 + 25/60 = 23.76 <= 24. The fleet once ran 2
+    and left 0.4 GPU-hours of the job undone."""
+    setup = 25 / 60
+    assert gang_lanes(23.34, 12.0, setup) == 3
+    assert gang_lanes(23.0, 12.0, setup) == 2  # 23 + 2 x 25/60 = 23.83 <= 24
+    assert gang_lanes(23.34, 12.0, setup, through=1) == 2
+    w = workload([{"name": "g", "gpus": 1, "nodes": 3, "parallel": 4, "gpu_hours": 70.02,
+                   "interruptible": False}], period_hours=12, days=1,
+                 cloud={"markets": ["on_demand"], "setup_minutes": 25})
+    w = w.model_copy(update={"jobs": [w.jobs[0].model_copy(update={
+        "deadline": datetime(2027, 1, 1, 12, tzinfo=timezone.utc)})]})
+    result = make_plan(w, catalog(offer("p3.2xlarge", on_demand=1.0)))
+    # 3 nodes x (23.34 + 3 x 25/60) = 73.77 instance-hours at 1 USD/h
+    assert result.status == "optimal"
+    assert result.total_usd == pytest.approx(3 * (70.02 / 3 + 3 * setup), abs=1e-3)
+    work = sum((u.end - u.start).total_seconds() / 3600 * u.gpus
+               for s in result.fleet for r in s.runs for u in r.uses)
+    assert work == pytest.approx(70.02, abs=1e-3)
