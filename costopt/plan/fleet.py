@@ -190,16 +190,17 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
     for job, (nodes, hours) in sorted(use.gangs.items()):
         gang_work = {t: h / nodes for t, h in hours.items()}
         gang_paid = {}
-        for t, h in gang_work.items():
+        for t, h in sorted(gang_work.items()):
             begin, end = periods.seconds(t)
             length = (end - begin) / HOUR
             before = t - 1 if t > 0 and periods.seconds(t - 1)[1] == begin else None
-            # gangs that ran all through the period before carry on without a setup
-            through = 0 if before is None else int(gang_work.get(before, 0.0) / (
+            # gangs running all through the period before carry on without a setup
+            through = 0 if before is None else int(gang_paid.get(before, 0.0) / (
                 (periods.seconds(before)[1] - periods.seconds(before)[0]) / HOUR) + 1e-9)
             # the job's gangs at once, each new one paying its setup, as the model counts
-            # them (``gang_lanes``, ``instances_at_once``; solver noise ignored)
-            lanes = gang_lanes(h, length, setup_s / 3600, through)
+            # them (``gang_lanes``, ``instances_at_once``), never more than it may run
+            lanes = min(gang_lanes(h, length, setup_s / 3600, through),
+                        use.gang_parallel.get(job, 1))
             gang_paid[t] = min(lanes * length, h + setup_s / 3600 * max(0, lanes - through))
         schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
         schedule = _beside_own_gangs(schedule, periods, use.busy.get(job, []),

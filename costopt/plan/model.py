@@ -1127,10 +1127,15 @@ def gang_lanes(gang_hours: float, period_hours: float, setup: float, through: in
     fills the gangs: 23.34 gang-hours in 12 h with 25 minutes of setup need 3 gangs, not 2
     (``2 x 11.58 = 23.17``)."""
     lanes = max(1, running_at_once(gang_hours, period_hours))
-    while gang_hours + setup * max(0, lanes - through) > lanes * period_hours * (
-            1 + RUNNING_TOL) and setup < period_hours:
+    while gang_hours + setup * max(0, lanes - through) > lanes * period_hours + LANE_TOL \
+            and setup < period_hours:
         lanes += 1
     return lanes
+
+
+LANE_TOL = 2 / 3600
+"""Hours (2 s) by which a gang's work and setup may exceed its period and still be one gang:
+a solver's rounding, not work (the layout's ``SHORT_TOL``)."""
 
 
 def instances_at_once(w: Workload, lp: LinearProgram, x: np.ndarray
