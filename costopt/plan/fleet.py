@@ -214,9 +214,11 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
         for t, h in schedule.hours_by_period.items():
             hours_by_period[t] = hours_by_period.get(t, 0.0) + h * nodes
             rest_paid[t] = rest_paid.get(t, 0.0) - h * nodes
-    # The rest holds its jobs' work even where the gangs' setups took more than the LP gave.
+    # The rest holds its jobs' work even where the gangs' setups took more than the LP gave;
+    # where no one-node job works, the LP's hours beyond the gangs' are no instance (an
+    # empty one ran over a quota beside a gang that needed no second setup).
     paid = {t: max(h, work_hours.get(t, 0.0)) for t, h in rest_paid.items()
-            if max(h, work_hours.get(t, 0.0)) > 1e-6}
+            if max(h, work_hours.get(t, 0.0)) > 1e-6 and work_hours.get(t, 0.0) > 1e-6}
     rest = schedule_pool(pool, periods, paid, {t: work_hours.get(t, 0.0) for t in paid},
                          setup_s, min_run_s)
     rest_runs, uses, short = _laid_out(list(rest.runs), periods, use, min_run_s * TICK)

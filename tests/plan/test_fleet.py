@@ -147,6 +147,16 @@ def test_a_gang_runs_its_nodes_together_each_paying_setup_beside_a_one_node_job(
     assert schedule.short == {}
 
 
+def test_hours_beyond_a_gangs_with_no_one_node_job_are_no_instance() -> None:
+    # The same gang alone: the LP paid 16.5 h, the gang's two nodes use 2 x 6 1/6 = 12 1/3;
+    # no one-node job works on the pool, so the other 4 1/6 h are no instance (one ran
+    # empty over a quota beside a gang, found at a random seed of test_fleet_limits.py).
+    use = PoolUse(gangs={"big": (2, {0: 12.0})}, gang_gpus={"big": 1})
+    schedule = schedule_pool_jobs("p", DAYS, {0: 16.5}, {}, 600, 1800, use)
+    assert [(r.slot, r.gang) for r in schedule.runs] == [(0, 0), (1, 0)]
+    assert schedule.hours_by_period == pytest.approx({0: 2 * (6 + 1 / 6)})
+
+
 def test_each_gang_of_a_job_pays_its_own_setup() -> None:
     """Found at a random seed of tests/plan/test_fleet_limits.py: a 3-node job of 1 GPU per
     node (4 gangs at once allowed), 70.02 GPU-hours in a 12-hour period, 25 minutes of
