@@ -24,9 +24,14 @@ asserted.
 (``examples/lab-month.yaml``, its 96-vCPU spot quota shared by the p3 pools) on synthetic
 zone traces (``traces synth-zones --seed 1``, in process), spot attempts 2 as the command:
 the states a month's carrying-out re-plans from, each timed as above. Measured 2026-12-07
-(load 6-9), the first 12: at 0601457's parent 26 LP solves in the dearest (43.9 CPU-s;
-each solve of the layout loop paid the relaxation, 3 roundings and the MILP, 90 % of the
-time), at 0601457 14 (42.1), the same plans.
+(load 6-9), the first 10 at 8053328: 0.4-53.8 CPU-s (mean 16.1), 6-29 LP solves (156 in
+all), every plan infeasible (61-507 GPU-h short: the layout gives up). Each solve of the
+layout loop pays the relaxation, 3 roundings (never within the MILP gap here) and a MILP of
+about 180 integer counts on the unmerged periods (2-8 CPU-s, 85-90 % of the time). Tried
+and not kept, as they change plans: carrying the counted limits over the loop's solves (156
+-> 108 solves, mean 15.5 CPU-s; 2 of 10 plans more short at the same USD); starting each
+MILP from the last one's counts (HiGHS ``setSolution``: mean 6.3 CPU-s, the dearest 43.9
+-> 9.7; 4 of 10 plans changed, all dearer by 0.09-108.60 USD, two less short, two more).
 
 The target (issue 21): a re-plan well under a second, < 0.5 CPU-s on the example.
 Measured 2026-12-07 (2 shared cores, load ~15), the example: on-schedule re-plans 0.2-0.4

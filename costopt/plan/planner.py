@@ -297,7 +297,7 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes, fleet)
     if result.status == "optimal":  # the LP did all the work (the layout may still not)
-        result = replace(result, lp_bound_usd=model.memory.bound_usd)
+        result = replace(result, lp_bound_usd=model.relaxation.usd)
     unfit = layout_shortfalls(workload, pools, pairs, fleet, tolerances.short_hours)
     if unfit:  # the loop's last re-solve still buys too little instance time to lay out
         result = replace(result, status="infeasible", shortfalls=result.shortfalls + unfit)
@@ -307,15 +307,11 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
 
 
 @dataclass
-class _LoopMemory:
-    """What the layout loop's solves (``_Model.laid_out``) learn for the ones after them:
-    ``bound_usd``, the greatest variable cost (USD) of an optimum of a model holding only
-    rows every fleet within the limits that does all the work keeps
-    (``PlanResult.lp_bound_usd``); ``counted``, per elastic or not, the (limit, run of
-    periods) keys the last MILP of ``_Model.within_limits`` counted instances at."""
+class _Relaxation:
+    """The greatest variable cost (USD) of an optimum of a model holding only rows every
+    fleet within the limits that does all the work keeps (``PlanResult.lp_bound_usd``)."""
 
-    bound_usd: float | None = None
-    counted: dict[bool, frozenset[tuple[int, int]]] = field(default_factory=dict)
+    usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -339,8 +335,9 @@ class _Model:
     bases: dict[tuple[bool, bool], ModelBase] = field(default_factory=dict, compare=False)
     """(coarse, elastic) -> the model's part its re-solves share (``model_base``), made on
     first use and shared by the copies the layout loop makes (``replace``)."""
-    memory: _LoopMemory = field(default_factory=_LoopMemory, compare=False)
-    """Shared by the copies the layout loop makes, like ``bases``."""
+    relaxation: _Relaxation = field(default_factory=_Relaxation, compare=False)
+    """``PlanResult.lp_bound_usd`` so far; shared by the copies the layout loop makes, like
+    ``bases``."""
 
     def laid_out(self, *, elastic: bool) -> LaidOut:
         """The optimum within every limit whose fleet carries its jobs at every instant
@@ -456,29 +453,16 @@ class _Model:
         3. Else integer counts (``running``, and ``lanes`` of gangs) for every run of
            each limit exceeded so far, solved as a MILP, until no limit is exceeded: each
            model is a relaxation of the one with counts everywhere, and its optimum is
-           within every limit, so it is that model's optimum too.
-
-        Once a solve of the layout loop came to step 3, the loop's later solves (the same
-        model with rows learned) start at it, with the limits and runs it counted
-        (``memory.counted``): steps 1 and 2 would solve 4 LPs to find the same limits
-        exceeded and the rounding too dear again (on the lab month's re-plans, always; the
-        same plans, 2026-12-07, ``scripts/bench_replan.py``). Step 1 is still solved
-        where it may raise ``lp_bound_usd``."""
-        w, pools = self.workload, self.pools
-        memory = self.memory
-        valid = not (elastic or self.kept or self.filled)  # only rows every fleet keeps
-        if elastic in memory.counted and not valid:
-            return self._counted(memory.counted[elastic], elastic=elastic)
+           within every limit, so it is that model's optimum too."""
+        w, pools, clock = self.workload, self.pools, self.clock
         lp, sol = self.solved(elastic=elastic)
         if sol.status is not SolveStatus.OPTIMAL:
             return lp, sol
-        if valid:
-            memory.bound_usd = max(memory.bound_usd or 0.0, _variable_usd(lp, sol.x))
+        if not (elastic or self.kept or self.filled):  # only rows every fleet keeps
+            self.relaxation.usd = max(self.relaxation.usd or 0.0, _variable_usd(lp, sol.x))
         excess = concurrency_excess(w, pools, lp, sol.x)
         if not excess:
             return lp, sol
-        if elastic in memory.counted:
-            return self._counted(memory.counted[elastic], elastic=elastic)
         bound = float(lp.cost @ sol.x)
         seen = set(excess)
         upper = lp.col_upper.copy()
@@ -499,14 +483,7 @@ class _Model:
                 if float(trial.cost @ tsol.x) <= bound + gap * max(1.0, abs(bound)):
                     return trial, tsol
                 break
-        return self._counted(frozenset(key for key in terms
-                                       if key[0] in {g for g, _t in seen}), elastic=elastic)
-
-    def _counted(self, counted: frozenset[tuple[int, int]], *, elastic: bool
-                 ) -> tuple[LinearProgram, Solution]:
-        """``within_limits``' step 3 from ``counted`` (limit, run) keys, remembered for the
-        layout loop's later solves."""
-        w, pools, clock = self.workload, self.pools, self.clock
+        counted = frozenset(key for key in terms if key[0] in {g for g, _t in seen})
         while True:
             lp = clock.run("build", build_model, w, pools, self.pairs, elastic=elastic,
                            u_upper=self.u_upper, counted=counted, layout=self.layout,
@@ -520,7 +497,6 @@ class _Model:
                 return lp, sol
             excess = concurrency_excess(w, pools, lp, sol.x) - counted
             if not excess:
-                self.memory.counted[elastic] = counted
                 return lp, sol
             counted |= {key for key in limit_terms(lp.limits, pools, lp.u, lp.gang_pools)
                         if key[0] in {g for g, _t in excess}}
