@@ -87,12 +87,20 @@ def period_hours(w: Workload) -> np.ndarray:
     return np.asarray(w.horizon.period_lengths, dtype=float)
 
 
-def tie_break_weights(w: Workload) -> np.ndarray:
-    """Each period's tie-break per GPU-hour, in units of the most: its midpoint as a share of
-    the horizon. The mean of a linear function of time over the period, so that periods
-    merged into one (``aggregate.py``) get the mean of their parts' weights, by hours."""
+def tie_break_weights(w: Workload, windows: list[range], period: np.ndarray,
+                      lengths: np.ndarray) -> np.ndarray:
+    """The tie-break per GPU-hour of each ``h`` column, in units of the most: its period's
+    midpoint as a share of its job's window (the periods ``windows[i]``, ``lengths[i]``
+    columns each, in order), so that each job prefers its work early in its own window and
+    a job due sooner sooner (one share of a short window is fewer hours). The mean of a
+    linear function of time over the period, so that periods merged into one
+    (``aggregate.py``, which never merges across a window's edge) get the mean of their
+    parts' weights, by hours."""
     offsets = np.asarray(w.horizon.period_offsets, dtype=float)
-    return (offsets[:-1] + offsets[1:]) / 2.0 / offsets[-1]
+    start = np.repeat([offsets[r.start] for r in windows], lengths)
+    end = np.repeat([offsets[r.stop] for r in windows], lengths)
+    middle = (offsets[period] + offsets[period + 1]) / 2.0
+    return (middle - start) / np.maximum(end - start, 1e-9)
 
 
 @dataclass
@@ -569,8 +577,9 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     pool = per_pair([e.pool for e in pairs]).astype(np.int64)
     is_cloud = np.array([isinstance(p, CloudPool) for p in all_pools], dtype=bool)
     energy = [0.0 if isinstance(p, CloudPool) else p.energy_usd_per_gpu_hour for p in all_pools]
+    tie_break = TIE_BREAK_USD_PER_GPU_HOUR * tie_break_weights(w, windows, period, lengths)
     first = b.cols(total, np.asarray(energy, dtype=float)[pool] if total else 0.0,
-                   extra=TIE_BREAK_USD_PER_GPU_HOUR * tie_break_weights(w)[period],
+                   extra=tie_break,
                    seed=per_pair([(e.job, e.pool) in seeded for e in pairs]))
     col = first + np.arange(total, dtype=np.int64)
     h = dict(zip(zip(job.tolist(), pool.tolist(), period.tolist(), strict=True), col.tolist(),
