@@ -21,8 +21,10 @@ it and pays ``setup`` hours once).
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
-  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods: 1e-5 times
-   the period's midpoint as a share of the horizon,
+  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring each job's work early in its
+   own window: 1e-5 times h[j,p,t] times the period's midpoint as a share of job j's
+   window, so of plans of equal cost a job due sooner runs sooner and none is left up to
+   its deadline for nothing (it changes the USD optimum by at most 1e-5 x the GPU-hours),
    + penalty * z in the elastic re-solve, + penalty / 10 * unreserved)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
@@ -79,7 +81,7 @@ from costopt.workload import Workload
 
 INF = math.inf
 TIE_BREAK_USD_PER_GPU_HOUR = 1e-5
-"""The most the tie-break adds per GPU-hour (the last period); it only orders equal plans."""
+"""The most the tie-break adds per GPU-hour (a job's last period); it only orders equal plans."""
 
 
 def period_hours(w: Workload) -> np.ndarray:
@@ -100,7 +102,7 @@ def tie_break_weights(w: Workload, windows: list[range], period: np.ndarray,
     start = np.repeat([offsets[r.start] for r in windows], lengths)
     end = np.repeat([offsets[r.stop] for r in windows], lengths)
     middle = (offsets[period] + offsets[period + 1]) / 2.0
-    return (middle - start) / np.maximum(end - start, 1e-9)
+    return (middle - start) / (end - start)
 
 
 @dataclass
