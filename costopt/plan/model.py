@@ -21,18 +21,17 @@ it and pays ``setup`` hours once).
 Objective (the variable cost, USD)
   sum_{p in C,t} price(p) u[p,t] + sum_{s in S,j,t} energy(s) h[j,s,t]
   + sum_c fixed(c) n[c]   (a candidate's fixed cost over the horizon)
-  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring each job's work early in its
-   own window: 1e-5 times h[j,p,t] times the period's midpoint as a share of job j's
-   window, so of plans of equal cost a job due sooner runs sooner and none is left up to
-   its deadline for nothing (it changes the USD optimum by at most 1e-5 x the GPU-hours),
+  (+ a tie-break of at most 1e-5 USD per GPU-hour preferring earlier periods: 1e-5 times
+   the period's midpoint as a share of the horizon,
    + penalty * z in the elastic re-solve, + penalty / 10 * unreserved)
 Constraints, one builder each, named so an infeasibility report reads plainly:
   1. work[j]          sum s e h + z >= gpu_hours
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
      cloud_gang[j,t]  sum_(cloud p) h <= parallel_j * nodes_j * gpus_j * P_h * f(t)
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
-  4. packing[p,t]     sum_j b h - G_p f u <= 0   (G_p times the share its jobs fill at
-                     once, where the layout learned one: ``filled``)
+  4. packing[p,t]     sum_j b h / F_j - G_p f u <= 0   (F_j: the share of p's GPUs its
+                     jobs fill at once, where the layout learned one, ``filled``; 1 for a
+                     job whose gang holds a node alone, which fills it whatever else runs)
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
                      a one-node job, with their share of setup and minimum instance time:
                      ``launch``) - f u <= 0   (c: the job's gangs one node holds; an N-node gang
@@ -81,7 +80,7 @@ from costopt.workload import Workload
 
 INF = math.inf
 TIE_BREAK_USD_PER_GPU_HOUR = 1e-5
-"""The most the tie-break adds per GPU-hour (a job's last period); it only orders equal plans."""
+"""The most the tie-break adds per GPU-hour (the last period); it only orders equal plans."""
 
 
 def period_hours(w: Workload) -> np.ndarray:
@@ -89,20 +88,12 @@ def period_hours(w: Workload) -> np.ndarray:
     return np.asarray(w.horizon.period_lengths, dtype=float)
 
 
-def tie_break_weights(w: Workload, windows: list[range], period: np.ndarray,
-                      lengths: np.ndarray) -> np.ndarray:
-    """The tie-break per GPU-hour of each ``h`` column, in units of the most: its period's
-    midpoint as a share of its job's window (the periods ``windows[i]``, ``lengths[i]``
-    columns each, in order), so that each job prefers its work early in its own window and
-    a job due sooner sooner (one share of a short window is fewer hours). The mean of a
-    linear function of time over the period, so that periods merged into one
-    (``aggregate.py``, which never merges across a window's edge) get the mean of their
-    parts' weights, by hours."""
+def tie_break_weights(w: Workload) -> np.ndarray:
+    """Each period's tie-break per GPU-hour, in units of the most: its midpoint as a share of
+    the horizon. The mean of a linear function of time over the period, so that periods
+    merged into one (``aggregate.py``) get the mean of their parts' weights, by hours."""
     offsets = np.asarray(w.horizon.period_offsets, dtype=float)
-    start = np.repeat([offsets[r.start] for r in windows], lengths)
-    end = np.repeat([offsets[r.stop] for r in windows], lengths)
-    middle = (offsets[period] + offsets[period + 1]) / 2.0
-    return (middle - start) / (end - start)
+    return (offsets[:-1] + offsets[1:]) / 2.0 / offsets[-1]
 
 
 @dataclass
@@ -442,10 +433,11 @@ def build_model(
     (job, pool, period): the job runs on no other pool in that period (the planner keeps a
     job the fleet cannot lay out on two pools one after the other to one of them).
     ``filled`` ((cloud pool, period) -> a share, at most 1): the share of the pool's
-    GPU-hours of work its jobs can fill at once there, learned where its layout came up
-    short (``packing``). ``base``: the rows and columns that depend on none of these four,
-    made by :func:`model_base` of the same workload, pools, pairs, ``elastic`` and
-    ``u_upper`` (the planner's re-solves share one; made here when not given)."""
+    GPU-hours of work the jobs that share its instances can fill at once there, learned
+    where its layout came up short (``packing``). ``base``: the rows and columns that
+    depend on none of these four, made by :func:`model_base` of the same workload, pools,
+    pairs, ``elastic`` and ``u_upper`` (the planner's re-solves share one; made here when
+    not given)."""
     if base is None:
         base = model_base(workload, pools, pairs, elastic=elastic, u_upper=u_upper)
     elif base.elastic != elastic:
@@ -579,9 +571,8 @@ def _variables(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     pool = per_pair([e.pool for e in pairs]).astype(np.int64)
     is_cloud = np.array([isinstance(p, CloudPool) for p in all_pools], dtype=bool)
     energy = [0.0 if isinstance(p, CloudPool) else p.energy_usd_per_gpu_hour for p in all_pools]
-    tie_break = TIE_BREAK_USD_PER_GPU_HOUR * tie_break_weights(w, windows, period, lengths)
     first = b.cols(total, np.asarray(energy, dtype=float)[pool] if total else 0.0,
-                   extra=tie_break,
+                   extra=TIE_BREAK_USD_PER_GPU_HOUR * tie_break_weights(w)[period],
                    seed=per_pair([(e.job, e.pool) in seeded for e in pairs]))
     col = first + np.arange(total, dtype=np.int64)
     h = dict(zip(zip(job.tolist(), pool.tolist(), period.tolist(), strict=True), col.tolist(),
@@ -742,16 +733,21 @@ def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
                   factor: np.ndarray, filled: Mapping[tuple[int, int], float]) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
-    of work: ``sum_j b h <= G f u`` (``work_factor``), ``G`` times the share ``filled``
-    learned for the pool where its jobs' gangs could not fill its GPUs at once."""
+    of work: ``sum_j b h <= G f u`` (``work_factor``), each job's ``b h`` over the share
+    ``filled`` learned for the pool where its jobs' gangs could not fill its GPUs at once -
+    but a job whose gang holds a node alone: it fills the node whatever its neighbours do."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
-    nodes = np.array([pools.all[p].gpus_per_node * filled.get((p, t), 1.0) for p, t in keys])
+    nodes = np.array([pools.all[p].gpus_per_node for p, _t in keys], dtype=float)
+    share = np.array([filled.get(k, 1.0) for k in keys])[group]
+    gpus = np.array([job.gpus for job in w.jobs], dtype=float)[hc.job[cloud]]
+    alone = hc.block[cloud] * gpus >= nodes[group] - 1e-9
     count = np.arange(len(keys), dtype=np.int64)
     f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
     b.rows("packing", keys, np.concatenate([group, count]),
            np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
-           np.concatenate([hc.block[cloud], -nodes * f]), upper=0.0)
+           np.concatenate([hc.block[cloud] / np.where(alone, 1.0, share), -nodes * f]),
+           upper=0.0)
 
 
 def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) -> None:
