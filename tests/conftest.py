@@ -10,15 +10,27 @@ for the wider search (the ``wide`` profile); ``HYPOTHESIS_PROFILE`` picks one by
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from hypothesis_profiles import PROFILE
-from state_engines import location, pg_url  # noqa: F401 (the ledger engines' fixtures)
 
 settings.load_profile(PROFILE)
+
+# Byte-code is written and reused, as on a user's install, even where the environment says
+# PYTHONDONTWRITEBYTECODE (this machine's does): else every xdist worker compiles costopt's
+# sources and pytest rewrites every test module afresh on each run (~7 CPU-s a worker), and
+# every `costopt` the tests run as a child process compiles what it imports again (~0.2-0.5
+# CPU-s each; tests/cli/test_hostile_input.py alone: 43 -> 35 CPU-s). Set here, before the
+# test modules are imported, and in the environment the children inherit.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+pytest_plugins = ["state_engines"]  # the ledger engines' fixtures (imported after the above)
 
 
 @pytest.fixture(autouse=True)
