@@ -41,6 +41,7 @@ from itertools import accumulate
 
 from costopt.core.times import parse_ts
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
+from costopt.orchestrate.pace import PaceBasis
 from costopt.planfile import PlanDocument
 
 DEFAULT_SETUP_MINUTES = 10.0
@@ -149,6 +150,10 @@ class PlanMix:
     """Per job, the plan this mix is of and what
     :func:`~costopt.orchestrate.policy.planned_work` reads of it for the job, kept for the
     next call (a controller asks it for every job at every tick)."""
+    paced: dict[str, tuple[PlanDocument, PaceBasis]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False)
+    """Per job, the plan this mix is of and the job's
+    :class:`~costopt.orchestrate.pace.PaceBasis` under it, kept likewise."""
 
     def period_of(self, moment: datetime) -> int:
         """The index of the period holding ``moment`` (-1 before the horizon)."""
