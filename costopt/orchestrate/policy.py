@@ -87,15 +87,26 @@ def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until
     keeps what is read of the plan for the job, :attr:`PlanMix.planned`)."""
     kept = mix.planned.get(job)
     if kept is None or kept[0] is not plan:
-        kept = mix.planned[job] = (plan, _planned_work_of(plan, mix, job))
+        kept = mix.planned[job] = (plan, _planned_work_of(plan, mix, job), {})
     a, b = micros(at), micros(until)  # a use outside [at, until) adds nothing: left out
+    asked = kept[2]  # the last moment's answers: a tick asks the same more than once (the
+    # floor, the pace line)
+    if (a, b, leave_out) in asked:
+        return asked[(a, b, leave_out)]
     work = sum(sum(rate * ((min(b, end) - max(a, start)) / 1_000_000)
                    for rate, start, end in uses if start < b and end > a) / 3600
                for pool, uses in kept[1].by_uses if pool not in leave_out)
     for pool, gpu_hours, start, end, seconds in kept[1].by_period:
         if pool not in leave_out and start < b and end > a:
             work += gpu_hours * ((min(end, b) - max(start, a)) / 1_000_000) / seconds
+    if len(asked) >= PLANNED_KEPT:
+        asked.clear()
+    asked[(a, b, leave_out)] = work
     return work
+
+
+PLANNED_KEPT = 8
+"""Answers of :func:`planned_work` a plan's mix keeps per job."""
 
 
 def _planned_work_of(plan: PlanDocument, mix: PlanMix, job: str) -> PlannedWork:

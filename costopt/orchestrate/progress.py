@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import accumulate
+from operator import itemgetter
 
 from costopt.core.times import parse_ts
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
@@ -145,10 +146,12 @@ class PlanMix:
     uses: dict[tuple[str, int], tuple[SlotWork, ...]] = field(default_factory=dict)
     spans: dict[tuple[str, int], tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict)
-    planned: dict[str, tuple[PlanDocument, PlannedWork]] = field(
+    planned: dict[str, tuple[PlanDocument, PlannedWork,
+                             dict[tuple[int, int, frozenset[str]], float]]] = field(
         default_factory=dict, compare=False, hash=False, repr=False)
-    """Per job, the plan this mix is of and what
-    :func:`~costopt.orchestrate.policy.planned_work` reads of it for the job, kept for the
+    """Per job, the plan this mix is of, what
+    :func:`~costopt.orchestrate.policy.planned_work` reads of it for the job and its last
+    answers (by the span asked for, in microseconds, and the pools left out), kept for the
     next call (a controller asks it for every job at every tick)."""
     paced: dict[str, tuple[PlanDocument, PaceBasis]] = field(
         default_factory=dict, compare=False, hash=False, repr=False)
@@ -577,15 +580,18 @@ def _accumulate(segments: list[tuple[datetime, datetime, float]],
     reached ``needed``, from work done at ``rate`` over segments and losses at moments."""
     events: list[tuple[datetime, int, float]] = []  # (moment, order, change); losses last
     for a, b, rate in segments:
-        events += [(a, 0, rate), (b, 0, -rate)]
+        events.append((a, 0, rate))
+        events.append((b, 0, -rate))
     events += [(moment, 1, lost) for moment, lost in losses]
-    events.sort(key=lambda e: (e[0], e[1]))
+    events.sort(key=itemgetter(0, 1))
+    done_from = needed - done_tolerance(needed)  # :func:`is_done`'s bound, worked out once
+    # (a job's every tick walks all its events)
     work = rate = 0.0
     previous: datetime | None = None
     for moment, order, change in events:
         if previous is not None and rate > 1e-12:
-            gained = rate * _hours(previous, moment)
-            if is_done(work + gained, needed):  # within the tolerance: by ``moment`` at the latest
+            gained = rate * ((moment - previous).total_seconds() / 3600)
+            if work + gained >= done_from:  # within the tolerance: by ``moment`` at the latest
                 return needed, min(moment, previous + timedelta(hours=(needed - work) / rate))
             work += gained
         if order == 0:
@@ -603,11 +609,15 @@ def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
     accounts it; a job with no report as :func:`job_progress` has it."""
     out = job_progress(model, runs, at)
     latest = {r.job: r for r in sorted(reports, key=lambda r: r.at) if r.at <= at}
+    then: dict[datetime, dict[str, JobProgress]] = {}  # reports made at one moment (a
+    # resumed plan's, every job's) ask once
     for job, report in latest.items():
         p = out.get(job)
         if p is None:
             continue
-        since = p.done_gpu_hours - progress_then(model, runs, report.at)[job].done_gpu_hours
+        if report.at not in then:
+            then[report.at] = progress_then(model, runs, report.at)
+        since = p.done_gpu_hours - then[report.at][job].done_gpu_hours
         done = min(p.needed_gpu_hours, report.done_gpu_hours + max(0.0, since))
         if is_done(report.done_gpu_hours, p.needed_gpu_hours):
             p.finished_at = report.at
