@@ -123,10 +123,14 @@ class PlannedWork:
     whose speed for the job the plan records, the job's uses there as ``(GPUs x speed,
     start, end)``; ``by_period``, the job's assignments on the other pools as ``(pool, work
     in reference GPU-hours, period start, period end, period seconds)``. Times in
-    microseconds since the epoch (:func:`~costopt.core.times.micros`)."""
+    microseconds since the epoch (:func:`~costopt.core.times.micros`). ``in_order``, per
+    pool of ``by_uses``, where its uses are in order of start: their starts and the latest
+    end of each use and those before it (a span's uses are found by bisection), else
+    ``None``."""
 
     by_uses: tuple[tuple[str, tuple[tuple[float, int, int], ...]], ...]
     by_period: tuple[tuple[str, float, int, int, float], ...]
+    in_order: tuple[tuple[list[int], list[int]] | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,6 +300,10 @@ class ProgressModel:
                                                hash=False, repr=False)
     """Progress at past moments (:func:`progress_then`), by the moment, the jobs' needs and
     the runs as they were by then."""
+    speeds: dict[str, dict[str, float]] = field(default_factory=dict, compare=False,
+                                                hash=False, repr=False)
+    """``speed`` by job, then pool (:func:`no_progress` gives every tick's progress each
+    job's)."""
 
 
 @dataclass
@@ -480,10 +488,13 @@ def _slot_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
 def no_progress(model: ProgressModel) -> dict[str, JobProgress]:
     """Each job of ``model`` with nothing done yet."""
     start = model.mix.period_starts[0]
+    speeds = model.speeds
+    if not speeds:
+        for (job, pool), s in model.speed.items():
+            speeds.setdefault(job, {})[pool] = s
     return {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or start,
                                 j.checkpoint_minutes, model.setup_minutes,
-                                {pool: s for (job, pool), s in model.speed.items()
-                                 if job == j.name}, gpus=j.gpus) for j in model.jobs}
+                                dict(speeds.get(j.name, {})), gpus=j.gpus) for j in model.jobs}
 
 
 def credit_run(out: dict[str, JobProgress], model: ProgressModel, run: Run,
