@@ -21,6 +21,13 @@ def is_local_zone(zone_id: str) -> bool:
     region and ``az``), which an account must opt in to before it can launch there."""
     return len(zone_id.split("-")) > 2
 
+
+def is_owned_pool(pool: str) -> bool:
+    """Whether a pool id names servers the team has or would buy (``owned:NAME``,
+    ``buy:NAME``), not a cloud pool."""
+    return pool.startswith(("owned:", "buy:"))
+
+
 MARKETS = ("on_demand", "spot")
 FORMS = ("aws:REGION:TYPE:on_demand, aws:REGION:TYPE:spot, aws:REGION:TYPE:spot:ZONE_ID "
          "(e.g. aws:us-west-2:p3.2xlarge:spot:usw2-az1), owned:NAME or buy:NAME")

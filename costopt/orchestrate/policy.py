@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Protocol
 
+from costopt.core.pool_ids import is_owned_pool
 from costopt.core.times import micros
 from costopt.orchestrate.pace import JobPace, PaceState, spot_dearer
 from costopt.orchestrate.progress import JobProgress, PlanMix, PlannedWork, held_gpus
@@ -139,7 +140,8 @@ def _planned_work_of(plan: PlanDocument, mix: PlanMix, job: str) -> PlannedWork:
     for a in plan.assignments:
         if a.job == job and a.pool not in on_uses:
             t = mix.period_of(a.period_start)
-            start, end = mix.period_starts[t], mix.period_end(t)
+            start, end = mix.owned_window(t) if is_owned_pool(a.pool) else (
+                mix.period_starts[t], mix.period_end(t))
             by_period.append((a.pool, a.work_gpu_hours, micros(start), micros(end),
                               (end - start).total_seconds()))
     in_order = []

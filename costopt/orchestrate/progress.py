@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from operator import itemgetter
 
+from costopt.core.pool_ids import is_owned_pool
 from costopt.core.times import parse_ts
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
 from costopt.orchestrate.pace import PaceBasis
@@ -150,6 +151,8 @@ class PlanMix:
     uses: dict[tuple[str, int], tuple[SlotWork, ...]] = field(default_factory=dict)
     spans: dict[tuple[str, int], tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict)
+    in_force: datetime | None = None
+    """When the plan took over (a re-plan's resume moment; ``None``: from its start)."""
     planned: dict[str, tuple[PlanDocument, PlannedWork,
                              dict[tuple[int, int, frozenset[str]], float]]] = field(
         default_factory=dict, compare=False, hash=False, repr=False)
@@ -169,6 +172,16 @@ class PlanMix:
     def period_end(self, t: int) -> datetime:
         return self.period_starts[t + 1] if t + 1 < len(self.period_starts) else self.end
 
+    def owned_window(self, t: int) -> tuple[datetime, datetime]:
+        """When period ``t``'s owned work is done: a re-plan's horizon starts on the hour
+        before the moment it resumes from, so its first hour's owned work is done after that
+        moment, when the plan is in force (from the hour, the minutes before would be
+        credited to no plan)."""
+        start = self.period_starts[t]
+        if self.in_force is not None and self.in_force > start:
+            start = self.in_force
+        return start, self.period_end(t)
+
     @classmethod
     def of(cls, plan: PlanDocument, job_gpus: Mapping[str, float] | None = None) -> PlanMix:
         """The plan's mix. With ``job_gpus`` (each job's GPUs while it runs), a pool-period's
@@ -181,11 +194,7 @@ class PlanMix:
         runs = h.get("period_runs") or [{"hours": h["period_hours"], "count": h["periods"]}]
         lengths = [timedelta(hours=r["hours"]) for r in runs for _ in range(int(r["count"]))]
         starts = tuple(accumulate(lengths[:-1], initial=start))
-        mix = cls(starts, end, {}, ())
-        # A re-plan's horizon starts on the hour before the moment it resumes from; its
-        # owned work of that first hour is done after that moment, when the plan is in
-        # force (counted from the hour, the minutes before were credited to no plan).
-        in_force = plan.resumed_from[1] or start
+        mix = cls(starts, end, {}, (), in_force=plan.resumed_from[1])
         setup = mix._setup_hours(plan)
         instance_hours = {(r.pool, t): r.instance_hours - setup.get((r.pool, t), 0.0)
                           for r in plan.instance_hours
@@ -197,9 +206,9 @@ class PlanMix:
             if instance_hours.get((a.pool, t), 0.0) > 1e-9:
                 on = assigned.setdefault((a.pool, t), {})
                 on[a.job] = on.get(a.job, 0.0) + a.gpu_hours
-            elif a.pool.startswith(("owned:", "buy:")):
-                owned.append(OwnedWork(a.job, max(starts[t], in_force), mix.period_end(t),
-                                       a.work_gpu_hours, a.cost_usd))
+            elif is_owned_pool(a.pool):
+                owned.append(OwnedWork(a.job, *mix.owned_window(t), a.work_gpu_hours,
+                                       a.cost_usd))
         gpus: dict[tuple[str, int], dict[str, float]] = {}
         planned: dict[tuple[str, str], list[float]] = {}  # (pool, job) -> [GPU-h, instance-h]
         for (pool, t), on in assigned.items():
@@ -229,7 +238,7 @@ class PlanMix:
                     spans.setdefault(key, []).append((slot.start, slot.end))
         return cls(starts, end, gpus, tuple(owned), pool_gpus,
                    {key: tuple(works) for key, works in uses.items()},
-                   {key: tuple(spans[key]) for key in uses})
+                   {key: tuple(spans[key]) for key in uses}, mix.in_force)
 
     def _setup_hours(self, plan: PlanDocument) -> dict[tuple[str, int], float]:
         """Per (cloud pool, period index) the instance-hours its slots spend in setup (v2:

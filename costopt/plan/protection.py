@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from costopt.core.pool_ids import parse_pool_id
+from costopt.core.pool_ids import is_owned_pool, parse_pool_id
 from costopt.plan.pools import CloudPool, OwnedPool, Pool, Pools, eligibility
 from costopt.workload import Job, Workload
 
@@ -53,7 +53,7 @@ def protection(result: PlanResult) -> list[Protection]:
     by_job: dict[str, list[Assignment]] = {}
     for a in result.assignments:
         by_job.setdefault(a.job, []).append(a)
-        if a.pool.startswith(("owned:", "buy:")):
+        if is_owned_pool(a.pool):
             used_owned[(a.pool, a.period)] = used_owned.get((a.pool, a.period), 0.0) + a.gpu_hours
     options: dict[int, list[tuple[Pool, float]]] = {}
     for e in pairs:

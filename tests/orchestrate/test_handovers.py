@@ -9,6 +9,7 @@ from builders import catalog, offer, server, workload
 from simulate.sim_cases import planned
 
 from costopt.orchestrate.ledger import Ledger
+from costopt.orchestrate.policy import planned_work
 from costopt.orchestrate.replan import replan
 from costopt.orchestrate.steer import progress_model
 from costopt.plan.resume import workload_of
@@ -61,7 +62,10 @@ def test_a_plan_resumed_within_an_hour_does_its_first_hours_owned_work_after_tak
     starts on the hour (05:00, hourly periods to 24:00: 19 GPU-h of server for the 18.5
     left), and whatever it puts in 05:00-06:00 is done after 05:30, when it is in force: the
     minutes before were the old plan's. Scored from the hand-over, the job has all 24 GPU-h
-    at 24:00 (counted from 05:00, the first hour's work was cut by what fell before 05:30)."""
+    at 24:00 (counted from 05:00, the first hour's work was cut by what fell before 05:30).
+    The pace line reads the same window: from 05:30 to 24:00 the plan does the 18.5 GPU-h
+    left, and by 06:00 its first hour's work (counted from 05:00, half of it would have
+    fallen before the plan was in force and the job looked ahead by that)."""
     w = workload([{"name": "eval", "gpus": 1, "gpu_hours": 24, "allow": ["owned"],
                    "interruptible": False}],
                  owned={"servers": [server(gpus=1)]}, cloud={"regions": ["us-east-1"]})
@@ -80,6 +84,13 @@ def test_a_plan_resumed_within_an_hour_does_its_first_hours_owned_work_after_tak
     model = progress_model(again, workload_of(again.resumes, w), cat)
     assert min(work.start for work in model.mix.owned) == moment
     assert sum(work.work_gpu_hours for work in model.mix.owned) == pytest.approx(18.5)
+    first_hour = sum(a.work_gpu_hours for a in again.assignments
+                     if a.period_start == T0 + timedelta(hours=5))
+    assert first_hour > 0
+    six = T0 + timedelta(hours=6)
+    assert planned_work(again, model.mix, "eval", moment, six) == pytest.approx(first_hour)
+    assert planned_work(again, model.mix, "eval", moment, T0 + timedelta(hours=24)) == (
+        pytest.approx(18.5))
     job = whole_progress(first, [InForce(T0, plan.plan_id, first),
                                  InForce(moment, again.plan_id, model)], [], {},
                          T0 + timedelta(hours=24))["eval"]
