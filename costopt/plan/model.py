@@ -29,8 +29,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   2. gang[j,t]        sum_p h <= parallel_j * nodes_j * gpus_j * P_h
      cloud_gang[j,t]  sum_(cloud p) h <= parallel_j * nodes_j * gpus_j * P_h * f(t)
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
-  4. packing[p,t]     sum_j b h - G_p f u <= 0   (G_p times the share its jobs fill at
-                     once, where the layout learned one: ``filled``)
+  4. packing[p,t]     sum_j b h / F_j - G_p f u <= 0   (F_j: the share of p's GPUs its
+                     jobs fill at once, where the layout learned one, ``filled``; 1 for a
+                     job whose gang holds a node alone, which fills it whatever else runs)
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
                      a one-node job, with their share of setup and minimum instance time:
                      ``launch``) - f u <= 0   (c: the job's gangs one node holds; an N-node gang
@@ -432,10 +433,11 @@ def build_model(
     (job, pool, period): the job runs on no other pool in that period (the planner keeps a
     job the fleet cannot lay out on two pools one after the other to one of them).
     ``filled`` ((cloud pool, period) -> a share, at most 1): the share of the pool's
-    GPU-hours of work its jobs can fill at once there, learned where its layout came up
-    short (``packing``). ``base``: the rows and columns that depend on none of these four,
-    made by :func:`model_base` of the same workload, pools, pairs, ``elastic`` and
-    ``u_upper`` (the planner's re-solves share one; made here when not given)."""
+    GPU-hours of work the jobs that share its instances can fill at once there, learned
+    where its layout came up short (``packing``). ``base``: the rows and columns that
+    depend on none of these four, made by :func:`model_base` of the same workload, pools,
+    pairs, ``elastic`` and ``u_upper`` (the planner's re-solves share one; made here when
+    not given)."""
     if base is None:
         base = model_base(workload, pools, pairs, elastic=elastic, u_upper=u_upper)
     elif base.elastic != elastic:
@@ -731,16 +733,21 @@ def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
                   factor: np.ndarray, filled: Mapping[tuple[int, int], float]) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
-    of work: ``sum_j b h <= G f u`` (``work_factor``), ``G`` times the share ``filled``
-    learned for the pool where its jobs' gangs could not fill its GPUs at once."""
+    of work: ``sum_j b h <= G f u`` (``work_factor``), each job's ``b h`` over the share
+    ``filled`` learned for the pool where its jobs' gangs could not fill its GPUs at once -
+    but a job whose gang holds a node alone: it fills the node whatever its neighbours do."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
-    nodes = np.array([pools.all[p].gpus_per_node * filled.get((p, t), 1.0) for p, t in keys])
+    nodes = np.array([pools.all[p].gpus_per_node for p, _t in keys], dtype=float)
+    share = np.array([filled.get(k, 1.0) for k in keys])[group]
+    gpus = np.array([job.gpus for job in w.jobs], dtype=float)[hc.job[cloud]]
+    alone = hc.block[cloud] * gpus >= nodes[group] - 1e-9
     count = np.arange(len(keys), dtype=np.int64)
     f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
     b.rows("packing", keys, np.concatenate([group, count]),
            np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
-           np.concatenate([hc.block[cloud], -nodes * f]), upper=0.0)
+           np.concatenate([hc.block[cloud] / np.where(alone, 1.0, share), -nodes * f]),
+           upper=0.0)
 
 
 def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) -> None:
