@@ -166,6 +166,18 @@ class PlanResult:
     periods), ``extract`` (the plan, baselines, what binds); summed over the no-buy re-plan
     when there is one."""
     solved_periods: int = 0  # periods of the model the solver saw (fewer when merged)
+    lp_bound_usd: float | None = None
+    """A lower bound on the variable cost (USD) of any fleet that does all the work within
+    the limits, where ``variable_usd`` is what the plan's fleet pays: the LP's objective -
+    cloud instance-hours at their prices, setup as the LP counts it (shares of runs of
+    periods), owned servers' energy; no tie-break, penalty or fixed cost - at the last
+    optimum of the layout loop (``_Model.laid_out``) whose model holds only rows every such
+    fleet keeps: each concurrency limit taken as hours (``_Model.within_limits``, step 1)
+    and the ``layout`` rows learned so far, not the loop's jobs kept to one pool or lowered
+    fills, which are its heuristics. To the MILP's relative gap where servers to buy make it
+    a MILP. ``None`` where the LP itself could not do all the work (``shortfalls`` says
+    what); where only the layout could not (``layout_shortfalls``), the bound stands for any
+    fleet that does."""
     layout_solves: int = 1
     """Which solve of the layout loop (``_Model.laid_out``) the plan stands on: 1 where the
     model's first optimum laid out as it was; more where the loop learned rows, kept jobs
@@ -284,12 +296,22 @@ def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[E
     lp, sol, fleet, _learned, layout_solves = laid
     result = clock.run("extract", _result, workload, catalog, pools, pairs, lp, sol, status,
                        notes, fleet)
+    if result.status == "optimal":  # the LP did all the work (the layout may still not)
+        result = replace(result, lp_bound_usd=model.relaxation.usd)
     unfit = layout_shortfalls(workload, pools, pairs, fleet, tolerances.short_hours)
     if unfit:  # the loop's last re-solve still buys too little instance time to lay out
         result = replace(result, status="infeasible", shortfalls=result.shortfalls + unfit)
     result.timings.update(clock.seconds)
     periods = agg.coarse.horizon.periods if agg is not None else workload.horizon.periods
     return replace(result, solved_periods=periods, layout_solves=layout_solves)
+
+
+@dataclass
+class _Relaxation:
+    """The greatest variable cost (USD) of an optimum of a model holding only rows every
+    fleet within the limits that does all the work keeps (``PlanResult.lp_bound_usd``)."""
+
+    usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +335,9 @@ class _Model:
     bases: dict[tuple[bool, bool], ModelBase] = field(default_factory=dict, compare=False)
     """(coarse, elastic) -> the model's part its re-solves share (``model_base``), made on
     first use and shared by the copies the layout loop makes (``replace``)."""
+    relaxation: _Relaxation = field(default_factory=_Relaxation, compare=False)
+    """``PlanResult.lp_bound_usd`` so far; shared by the copies the layout loop makes, like
+    ``bases``."""
 
     def laid_out(self, *, elastic: bool) -> LaidOut:
         """The optimum within every limit whose fleet carries its jobs at every instant
@@ -433,6 +458,8 @@ class _Model:
         lp, sol = self.solved(elastic=elastic)
         if sol.status is not SolveStatus.OPTIMAL:
             return lp, sol
+        if not (elastic or self.kept or self.filled):  # only rows every fleet keeps
+            self.relaxation.usd = max(self.relaxation.usd or 0.0, _variable_usd(lp, sol.x))
         excess = concurrency_excess(w, pools, lp, sol.x)
         if not excess:
             return lp, sol
@@ -583,6 +610,13 @@ def _rounded_caps(w: Workload, pools: Pools, lp: LinearProgram, x: np.ndarray,
             for t in members:
                 caps[(p, t)] = min(caps.get((p, t), INF), n * float(hours[t]))
     return caps
+
+
+def _variable_usd(lp: LinearProgram, x: np.ndarray) -> float:
+    """``x``'s variable cost (USD): the objective without tie-break, penalty or the fixed
+    cost of servers bought."""
+    bought = list(lp.n.values())
+    return float(lp.variable_cost @ x - lp.variable_cost[bought] @ x[bought])
 
 
 def _rows_of(lp: LinearProgram, cols: list[int]) -> np.ndarray:

@@ -13,7 +13,12 @@ every start (spec v3, design 6).
   (:func:`capacity_caps`), and the real world's frictions taken out - no setup, no lost
   work, no minimum instance time, spot work undiscounted. It may move work anywhere inside
   a period (the trace's outages in it are only counted, not placed), so it pays no more than
-  any schedule that meets the deadlines, where jobs' windows are whole periods.
+  any schedule that meets the deadlines, where jobs' windows are whole periods. The bound is
+  the LP's objective (``PlanResult.lp_bound_usd``: its rows that every fleet keeps, not the
+  layout loop's heuristics), not what the fleet the plan lays out pays - a heuristic's
+  fleet may pay more than the least schedule. Where the layout finds no fleet for all the
+  work, the bound stands and says so: it binds any schedule that does the work, which may
+  or may not exist; where the LP itself cannot do the work, there is none.
 
 Pure except that the LP calls its solver.
 """
@@ -235,13 +240,18 @@ def lp_bound(workload: Workload, catalog: PriceCatalog, traces: list[PoolTrace],
     caps = capacity_caps(workload, catalog, traces)
     result = make_plan(frictionless(workload), catalog, solver=solver, prune=False,
                        u_upper=caps)
-    if result.status != "optimal":
+    if result.lp_bound_usd is None:
         short = "; ".join(f"{s.job} short {s.gpu_hours:,.1f} GPU-h ({s.reason})"
                           for s in result.shortfalls)
         return Hindsight(None, f"no way to do all the work within the traces: {short}",
                          "bound", result)
     note = "a lower bound (the LP without setup or lost work, capacity per period)"
-    return Hindsight(result.variable_usd, f"{note}: {why}" if why else note, "bound", result)
+    if result.status != "optimal":
+        unplaced = sum(s.gpu_hours for s in result.shortfalls)
+        note += (f"; the plan's layout found no fleet for {unplaced:,.1f} GPU-h of it, so no "
+                 "schedule within the traces is known to do all the work: if one does, it "
+                 "pays at least this")
+    return Hindsight(result.lp_bound_usd, f"{note}: {why}" if why else note, "bound", result)
 
 
 def hindsight(workload: Workload, catalog: PriceCatalog, traces: list[PoolTrace], *,

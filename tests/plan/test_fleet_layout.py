@@ -253,3 +253,42 @@ def test_a_layout_loop_held_to_a_number_of_solves_keeps_the_least_short() -> Non
     assert 0 < only_shortfall(second).gpu_hours < 18.0
     assert make_plan(w, cat, tolerances=Tolerances(solves=3)).total_usd == \
         pytest.approx(make_plan(w, cat).total_usd, abs=0.01)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_the_lp_bound_takes_the_layout_rows_learned_and_none_where_the_lp_falls_short(
+        count: int) -> None:
+    """``big`` (8 GPUs, 96 GPU-hours: 12 h) and ``small`` (1 GPU, 20 h) on p4d at 21.96
+    USD/h. The first solve packs GPU-hours: 116 / 8 = 14.5 instance-hours (318.42 USD), but
+    the two never share an instance, so the learned ``layout`` row asks 12 + 20 = 32
+    instance-hours - a row every fleet keeps. With 2 instances at most that is the plan
+    (one instance 12 h, one 20 h) and the bound: 32 x 21.96 = 702.72, not 318.42. With 1
+    the row leaves the LP itself 8 GPU-hours short (32 > 24): no bound."""
+    w, cat = p4d_only([{"name": "big", "gpus": 8, "gpu_hours": 96, "speed": A100},
+                       {"name": "small", "gpus": 1, "gpu_hours": 20, "speed": A100}],
+                      max_instances=[{"instance_type": "p4d.24xlarge", "region": "us-east-1",
+                                      "market": "on_demand", "count": count}])
+    result = make_plan(w, cat)
+    if count == 1:
+        assert only_shortfall(result).gpu_hours == pytest.approx(8.0, abs=1e-6)
+        assert result.lp_bound_usd is None
+    else:
+        assert result.status == "optimal"
+        assert result.lp_bound_usd == pytest.approx(32 * 21.96, abs=0.01)
+        assert result.variable_usd == pytest.approx(32 * 21.96, abs=0.01)
+
+
+def test_the_lp_bound_leaves_out_the_loops_lowered_fills() -> None:
+    """Three 3-GPU jobs of 60 GPU-hours (20 h) on p4d for a day (the case above): the LP's
+    packing, each 3-GPU gang holding 4 of the 8 GPUs, buys 3 x 20 x 4 / 8 = 30
+    instance-hours, 658.80 USD; the loop then lowers the pool's fill (a heuristic, no row
+    every fleet keeps) and lays out a dearer plan. The bound is the packing's 658.80 however
+    the loop ends: held to one solve (a layout short, infeasible) or exact."""
+    w, cat = p4d_only([{"name": f"j{i}", "gpus": 3, "gpu_hours": 60, "speed": A100}
+                       for i in range(3)])
+    exact = make_plan(w, cat)
+    first = make_plan(w, cat, tolerances=Tolerances(solves=1))
+    assert exact.status == "optimal" and exact.variable_usd > 30 * 21.96 + 1.0
+    assert first.status == "infeasible"
+    for result in (exact, first):
+        assert result.lp_bound_usd == pytest.approx(30 * 21.96, abs=0.01)

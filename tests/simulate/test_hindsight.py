@@ -13,6 +13,7 @@ from sim_cases import SPOT, T0, at, hourly, issue_job, one_job, planned, prices
 
 from costopt.core.pool_ids import parse_pool_id
 from costopt.errors import InputFileError
+from costopt.plan.pools import build_pools
 from costopt.simulate.hindsight import capacity_caps, frictionless, hindsight, lp_bound
 from costopt.simulate.run import simulate
 from costopt.simulate.uniform_progress import UniformProgress
@@ -230,6 +231,43 @@ def test_one_job_on_pools_of_two_speeds_gets_the_bound_and_says_why() -> None:
     h = hindsight(one_job(10), cat, [hourly([1] * 24)])
     assert (h.kind, h.usd) == ("bound", pytest.approx(8.0))
     assert "train runs at 2 speeds" in h.note
+
+
+def _three_3_gpu_jobs_on_p4d_spot(counts: list[int]):  # type: ignore[no-untyped-def]
+    """Three 3-GPU jobs of 60 GPU-hours (20 h each) due at the end of one day, p4d.24xlarge
+    (8 A100s) spot only at 10 USD/h, its trace ``counts`` instances each hour: the
+    hindsight of the workload, catalogue and traces."""
+    cat = catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96,
+                        on_demand=30.0, spot=10.0, rate=0.0))
+    w = workload([{"name": f"j{i}", "gpus": 3, "gpu_hours": 60, "interruptible": True,
+                   "speed": {"A100-SXM4-40GB": 1.0}} for i in range(3)],
+                 cloud={"regions": ["us-east-1"], "markets": ["spot"]})
+    (pool,) = [p.id for p in build_pools(w, cat).cloud]
+    return hindsight(w, cat, [hourly(counts, pool)])
+
+
+@pytest.mark.parametrize("hours_of_two", [9, 12, 24])
+def test_where_the_layout_gives_up_the_bound_is_the_lps(hours_of_two: int) -> None:
+    """Two 3-GPU gangs share a p4d (each holds 4 GPUs), a job one gang at a time. With two
+    instances for ``x`` hours and one for the rest of the day, the jobs get at most
+    3 x + 2 (24 - x) = 48 + x gang-hours (three jobs on four lanes, then two lanes): 60
+    needs x >= 12. At x = 9 no schedule does it, so no layout can: the layout gives up. At
+    x = 12 one does - all three jobs for the 12 h of two instances, then two at a time
+    wrapped over the 12 h of one (8 h each) - paying 36 instance-hours, 360 USD, the least
+    (48 + x >= 60 whenever the instances run). The LP packs GPU-hours: 3 x 20 h x 4 / 8 =
+    30 instance-hours, 300 USD, within the trace's 33, 36 or 48. The hindsight is that 300
+    as a lower bound in every case, saying where the layout found no fleet (measured: at
+    x = 12 too, 0.86 GPU-h short; at x = 24 it lays out 362.95 USD, above the least 360,
+    so a fleet's cost is no bound), never "no way to do all the work"."""
+    h = _three_3_gpu_jobs_on_p4d_spot([2] * hours_of_two + [1] * (24 - hours_of_two))
+    assert h.kind == "bound" and "lower bound" in h.note
+    assert h.usd == pytest.approx(300.0)
+    assert h.result is not None
+    assert ("layout found no fleet" in h.note) == (h.result.status == "infeasible")
+    if hours_of_two < 12:
+        assert h.result.status == "infeasible"
+    else:
+        assert h.usd <= 360.0
 
 
 def test_caps_are_the_trace_summed_over_each_period() -> None:
