@@ -83,12 +83,12 @@ class Engine(ABC):
 
 
 BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite statement waits for another connection's lock before it fails."""
 WRITES_TO = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
 """The table a single-table write statement writes to."""
 EVERY_TABLE = "*"
 """What a statement that may write to any table (not a ``SELECT``, not :data:`WRITES_TO`'s)
 counts as written to."""
-"""How long a SQLite statement waits for another connection's lock before it fails."""
 
 
 def _write_ahead_log(conn: sqlite3.Connection, clock: Callable[[], float] = time.monotonic,
