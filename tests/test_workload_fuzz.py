@@ -187,6 +187,7 @@ def _check(path: Path) -> None:
         size_issues(w, pools, pairs)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(2000, ci=200), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])

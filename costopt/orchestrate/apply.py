@@ -49,7 +49,7 @@ from costopt.orchestrate.fallback import (
 )
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.guard import BudgetGuard, Verdict, unrecorded_spend_usd
-from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.ownership import Owner, split_by_owner
 from costopt.orchestrate.progress import parse_progress_tag
 from costopt.orchestrate.reconcile import (
@@ -409,24 +409,6 @@ def _sync_ledger(plan: PlanDocument, observed: list[ObservedInstance], ledger: L
             ledger.instance_halted(instance_id, at, ended=True)
 
 
-def launch_history(actions: list[Action], pool: str, slot: int | None) -> tuple[int, int]:
-    """``(capacity failures since the slot's last successful launch, completed launch calls)``
-    of one slot, from the ledger's actions in order. A launch a crash cut short and AWS did
-    not show afterwards is not counted: the next call repeats its ``ClientToken``, so that
-    AWS, whose describe calls may lag, returns the instance if it did launch."""
-    failures = completed = 0
-    for a in actions:
-        if a.kind != "launch" or a.pool != pool or a.slot != slot or a.status not in (
-                "ok", "failed") or a.detail == UNSEEN:
-            continue
-        completed += 1
-        if a.status == "ok":
-            failures = 0
-        elif (a.detail or "").startswith("capacity:"):
-            failures += 1
-    return failures, completed
-
-
 @dataclass
 class _Carrier:
     """Carries the actions of one run out, each with its intent and result in the ledger."""
@@ -520,8 +502,8 @@ class _Carrier:
         """Launch one slot's instance, walking the fallback chain when capacity fails; why
         it failed, if it did."""
         pool = next(p for p in self.plan.fleet if p.pool == action.pool)
-        failures, attempt = launch_history(self.ledger.actions(self.plan.plan_id), pool.pool,
-                                           action.slot)
+        failures, attempt = self.ledger.launch_history(self.plan.plan_id, pool.pool,
+                                                       action.slot, UNSEEN)
         home_only = action.zones == "home"
         regional_spot = action.market == "spot" and pool.zone is None
         zones = self.fleet.zones(pool.region) if regional_spot and not home_only else []

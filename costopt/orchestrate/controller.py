@@ -421,8 +421,9 @@ class Controller:
             markets = spot_markets(target, at, paces, floor, _away(running, target))
         else:
             paces, markets = {}, self._as_written(target, at, floor, live)
-        unserved = {j for j, p in jobs.items() if not p.finished
-                    and not any(_serves(f, at, {j}) for f in target.fleet)}
+        served = {j for f in target.fleet for s in f.slots if s.start <= at < s.end
+                  for j in s.jobs}
+        unserved = {j for j, p in jobs.items() if not p.finished and j not in served}
         slotted = {j for f in plan.fleet for s in f.slots for j in s.jobs}
         over = {j for j in unserved & slotted  # a job left to owned servers gets no cloud
                 if j in paces and paces[j].remaining_gpu_hours > DONE  # slot (BEHIND re-plans)

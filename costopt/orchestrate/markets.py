@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from costopt.orchestrate.pace import JobPace, PaceState
+from costopt.orchestrate.pace import JobPace, PaceBasis, PaceState
 from costopt.orchestrate.policy import planned_work
 from costopt.orchestrate.progress import JobProgress, ProgressModel
 from costopt.orchestrate.reconcile import MarketChoice
@@ -110,6 +110,23 @@ def shared_rate(p: JobProgress, model: ProgressModel) -> float:
                         for job, gpus in by_job.items() if job == p.job], default=0.0)
 
 
+def pace_basis(plan: PlanDocument, model: ProgressModel, p: JobProgress,
+               cloud: frozenset[str]) -> PaceBasis:
+    """``p``'s job's :class:`PaceBasis` under ``plan`` (worked out once per plan: kept on
+    ``model.mix``, :attr:`~costopt.orchestrate.progress.PlanMix.paced`)."""
+    kept = model.mix.paced.get(p.job)
+    if kept is None or kept[0] is not plan:
+        name = p.job
+        first = min((u.start - ((s.setup_end or s.start) - s.start) for f in plan.fleet
+                     for s in f.slots for u in s.uses if u.job == name),  # v3: its first
+                    # use, less its slot's setup (the restart below pays it)
+                    default=min((s.start for f in plan.fleet for s in f.slots
+                                 if name in s.jobs), default=None))
+        kept = model.mix.paced[name] = (plan, PaceBasis(
+            first, shared_rate(p, model) or cloud_rate(p, cloud)))
+    return kept[1]
+
+
 def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobProgress],
               at: datetime) -> dict[str, JobPace]:
     """Each unfinished job's pace at ``at`` (the module's line)."""
@@ -119,15 +136,12 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         if p.finished:
             continue
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
-        first = min((u.start - ((s.setup_end or s.start) - s.start) for f in plan.fleet
-                     for s in f.slots for u in s.uses if u.job == name),  # v3: its first
-                    # use, less its slot's setup (the restart below pays it)
-                    default=min((s.start for f in plan.fleet for s in f.slots
-                                 if name in s.jobs), default=p.start or at))
-        start = max(p.start or at, first) + timedelta(hours=p.restart_hours)
+        basis = pace_basis(plan, model, p, cloud)
+        begun = p.start or at
+        start = (begun if basis.first is None else max(begun, basis.first)) \
+            + timedelta(hours=p.restart_hours)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
-                            max(0.0, p.remaining_gpu_hours - owned),
-                            shared_rate(p, model) or cloud_rate(p, cloud),
+                            max(0.0, p.remaining_gpu_hours - owned), basis.rate,
                             p.restart_hours, p.restart_hours)
     return out
 

@@ -111,3 +111,15 @@ def spot_dearer(*, interruptions: int, spot_hours: float, prior_per_hour: float,
     expected = saved / overhead_hours * (spot_hours + prior_hours)
     seen = interruptions + prior_per_hour * prior_hours
     return seen > expected + sigmas * math.sqrt(expected)
+
+
+@dataclass(frozen=True)
+class PaceBasis:
+    """What a job's line takes from the plan in force, the same at every tick of it:
+    ``first``, when its cloud work begins (its first use less its slot's setup, else its
+    first slot; ``None``: no slot of the plan serves it), and ``rate``, the reference
+    GPU-hours per hour of its line (:func:`~costopt.orchestrate.markets.shared_rate`, else
+    :func:`~costopt.orchestrate.markets.cloud_rate`)."""
+
+    first: datetime | None
+    rate: float

@@ -26,9 +26,11 @@ reconcile, fallback chain, budget guard and ledger then carry that out unchanged
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Protocol
 
 from costopt.core.pool_ids import is_owned_pool
@@ -88,15 +90,40 @@ def planned_work(plan: PlanDocument, mix: PlanMix, job: str, at: datetime, until
     keeps what is read of the plan for the job, :attr:`PlanMix.planned`)."""
     kept = mix.planned.get(job)
     if kept is None or kept[0] is not plan:
-        kept = mix.planned[job] = (plan, _planned_work_of(plan, mix, job))
+        kept = mix.planned[job] = (plan, _planned_work_of(plan, mix, job), {})
     a, b = micros(at), micros(until)  # a use outside [at, until) adds nothing: left out
+    asked = kept[2]  # the last moment's answers: a tick asks the same more than once (the
+    # floor, the pace line)
+    if (a, b, leave_out) in asked:
+        return asked[(a, b, leave_out)]
     work = sum(sum(rate * ((min(b, end) - max(a, start)) / 1_000_000)
-                   for rate, start, end in uses if start < b and end > a) / 3600
-               for pool, uses in kept[1].by_uses if pool not in leave_out)
+                   for rate, start, end in _within(uses, order, a, b) if start < b and end > a)
+               / 3600 for (pool, uses), order in zip(kept[1].by_uses, kept[1].in_order,
+                                                     strict=True) if pool not in leave_out)
     for pool, gpu_hours, start, end, seconds in kept[1].by_period:
         if pool not in leave_out and start < b and end > a:
             work += gpu_hours * ((min(end, b) - max(start, a)) / 1_000_000) / seconds
+    if len(asked) >= PLANNED_KEPT:
+        asked.clear()
+    asked[(a, b, leave_out)] = work
     return work
+
+
+PLANNED_KEPT = 8
+"""Answers of :func:`planned_work` a plan's mix keeps per job."""
+
+
+def _within(uses: tuple[tuple[float, int, int], ...],
+            order: tuple[list[int], list[int]] | None, a: int, b: int
+            ) -> tuple[tuple[float, int, int], ...]:
+    """The part of ``uses`` (``(rate, start, end)``) that holds every use overlapping
+    ``[a, b)``, in their order: uses in order of start (``order``: their starts and running
+    latest ends) from the first whose end, or an earlier one's, is after ``a`` up to the
+    first that starts at ``b`` or later; else all of them."""
+    if order is None:
+        return uses
+    starts, latest_ends = order
+    return uses[bisect_right(latest_ends, a):bisect_left(starts, b)]
 
 
 def _planned_work_of(plan: PlanDocument, mix: PlanMix, job: str) -> PlannedWork:
@@ -117,7 +144,12 @@ def _planned_work_of(plan: PlanDocument, mix: PlanMix, job: str) -> PlannedWork:
                 mix.period_starts[t], mix.period_end(t))
             by_period.append((a.pool, a.work_gpu_hours, micros(start), micros(end),
                               (end - start).total_seconds()))
-    return PlannedWork(tuple(by_uses), tuple(by_period))
+    in_order = []
+    for _pool, uses in by_uses:
+        starts = [start for _rate, start, _end in uses]
+        in_order.append((starts, list(accumulate((end for _rate, _start, end in uses), max)))
+                        if starts == sorted(starts) else None)
+    return PlannedWork(tuple(by_uses), tuple(by_period), tuple(in_order))
 
 
 CHOICE = {

@@ -38,10 +38,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import accumulate
+from operator import itemgetter
 
 from costopt.core.pool_ids import is_owned_pool
 from costopt.core.times import parse_ts
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
+from costopt.orchestrate.pace import PaceBasis
 from costopt.planfile import PlanDocument
 
 DEFAULT_SETUP_MINUTES = 10.0
@@ -122,10 +124,14 @@ class PlannedWork:
     whose speed for the job the plan records, the job's uses there as ``(GPUs x speed,
     start, end)``; ``by_period``, the job's assignments on the other pools as ``(pool, work
     in reference GPU-hours, period start, period end, period seconds)``. Times in
-    microseconds since the epoch (:func:`~costopt.core.times.micros`)."""
+    microseconds since the epoch (:func:`~costopt.core.times.micros`). ``in_order``, per
+    pool of ``by_uses``, where its uses are in order of start: their starts and the latest
+    end of each use and those before it (a span's uses are found by bisection), else
+    ``None``."""
 
     by_uses: tuple[tuple[str, tuple[tuple[float, int, int], ...]], ...]
     by_period: tuple[tuple[str, float, int, int, float], ...]
+    in_order: tuple[tuple[list[int], list[int]] | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,11 +153,17 @@ class PlanMix:
         default_factory=dict)
     in_force: datetime | None = None
     """When the plan took over (a re-plan's resume moment; ``None``: from its start)."""
-    planned: dict[str, tuple[PlanDocument, PlannedWork]] = field(
+    planned: dict[str, tuple[PlanDocument, PlannedWork,
+                             dict[tuple[int, int, frozenset[str]], float]]] = field(
         default_factory=dict, compare=False, hash=False, repr=False)
-    """Per job, the plan this mix is of and what
-    :func:`~costopt.orchestrate.policy.planned_work` reads of it for the job, kept for the
+    """Per job, the plan this mix is of, what
+    :func:`~costopt.orchestrate.policy.planned_work` reads of it for the job and its last
+    answers (by the span asked for, in microseconds, and the pools left out), kept for the
     next call (a controller asks it for every job at every tick)."""
+    paced: dict[str, tuple[PlanDocument, PaceBasis]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False)
+    """Per job, the plan this mix is of and the job's
+    :class:`~costopt.orchestrate.pace.PaceBasis` under it, kept likewise."""
 
     def period_of(self, moment: datetime) -> int:
         """The index of the period holding ``moment`` (-1 before the horizon)."""
@@ -297,6 +309,10 @@ class ProgressModel:
                                                hash=False, repr=False)
     """Progress at past moments (:func:`progress_then`), by the moment, the jobs' needs and
     the runs as they were by then."""
+    speeds: dict[str, dict[str, float]] = field(default_factory=dict, compare=False,
+                                                hash=False, repr=False)
+    """``speed`` by job, then pool (:func:`no_progress` gives every tick's progress each
+    job's)."""
 
 
 @dataclass
@@ -481,10 +497,13 @@ def _slot_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
 def no_progress(model: ProgressModel) -> dict[str, JobProgress]:
     """Each job of ``model`` with nothing done yet."""
     start = model.mix.period_starts[0]
+    speeds = model.speeds
+    if not speeds:
+        for (job, pool), s in model.speed.items():
+            speeds.setdefault(job, {})[pool] = s
     return {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or start,
                                 j.checkpoint_minutes, model.setup_minutes,
-                                {pool: s for (job, pool), s in model.speed.items()
-                                 if job == j.name}, gpus=j.gpus) for j in model.jobs}
+                                dict(speeds.get(j.name, {})), gpus=j.gpus) for j in model.jobs}
 
 
 def credit_run(out: dict[str, JobProgress], model: ProgressModel, run: Run,
@@ -581,15 +600,18 @@ def _accumulate(segments: list[tuple[datetime, datetime, float]],
     reached ``needed``, from work done at ``rate`` over segments and losses at moments."""
     events: list[tuple[datetime, int, float]] = []  # (moment, order, change); losses last
     for a, b, rate in segments:
-        events += [(a, 0, rate), (b, 0, -rate)]
+        events.append((a, 0, rate))
+        events.append((b, 0, -rate))
     events += [(moment, 1, lost) for moment, lost in losses]
-    events.sort(key=lambda e: (e[0], e[1]))
+    events.sort(key=itemgetter(0, 1))
+    done_from = needed - done_tolerance(needed)  # :func:`is_done`'s bound, worked out once
+    # (a job's every tick walks all its events)
     work = rate = 0.0
     previous: datetime | None = None
     for moment, order, change in events:
         if previous is not None and rate > 1e-12:
-            gained = rate * _hours(previous, moment)
-            if is_done(work + gained, needed):  # within the tolerance: by ``moment`` at the latest
+            gained = rate * ((moment - previous).total_seconds() / 3600)
+            if work + gained >= done_from:  # within the tolerance: by ``moment`` at the latest
                 return needed, min(moment, previous + timedelta(hours=(needed - work) / rate))
             work += gained
         if order == 0:
@@ -607,11 +629,15 @@ def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,
     accounts it; a job with no report as :func:`job_progress` has it."""
     out = job_progress(model, runs, at)
     latest = {r.job: r for r in sorted(reports, key=lambda r: r.at) if r.at <= at}
+    then: dict[datetime, dict[str, JobProgress]] = {}  # reports made at one moment (a
+    # resumed plan's, every job's) ask once
     for job, report in latest.items():
         p = out.get(job)
         if p is None:
             continue
-        since = p.done_gpu_hours - progress_then(model, runs, report.at)[job].done_gpu_hours
+        if report.at not in then:
+            then[report.at] = progress_then(model, runs, report.at)
+        since = p.done_gpu_hours - then[report.at][job].done_gpu_hours
         done = min(p.needed_gpu_hours, report.done_gpu_hours + max(0.0, since))
         if is_done(report.done_gpu_hours, p.needed_gpu_hours):
             p.finished_at = report.at

@@ -401,6 +401,7 @@ def test_watch_after_the_plan_ends_terminates_everything(plan_file: Path, state:
     assert set(states("us-west-2").values()) == {"terminated"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_watch_stops_cleanly_on_a_signal_once_it_began(plan_file: Path, state: Path, aws: str,
                                                        signum: signal.Signals) -> None:
@@ -458,6 +459,7 @@ def test_ctrl_c_while_starting_is_said_and_nothing_is_done(plan_file: Path, stat
     assert not (state / "ledger.db").exists()
 
 
+@pytest.mark.slow
 def test_watch_goes_on_after_aws_errors_and_says_how_to_fix_them(tmp_path: Path,
                                                                  aws: str) -> None:
     # A plan whose slot holds now (one p3.2xlarge from yesterday until the day after

@@ -43,6 +43,7 @@ def script(name: str) -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay_s", [0.0, 0.15, 0.4])
 def test_two_applies_at_once_never_launch_a_slot_twice(
         plan_file: Path, location: StateLocation, aws: str, tmp_path: Path,  # noqa: F811
@@ -99,6 +100,7 @@ def two_urls(location: StateLocation) -> tuple[str, str]:
     return location.url, location.url.replace("@127.0.0.1", "@localhost")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [7])
 def test_killing_the_leading_watch_twice_the_standby_takes_over(
         location: StateLocation, aws: str, tmp_path: Path, seed: int) -> None:

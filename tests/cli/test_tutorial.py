@@ -12,6 +12,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from console_cli import run_costopt
 from fleet_cli import fleet
 
@@ -24,6 +25,7 @@ def commands() -> list[list[str]]:
             for line in TUTORIAL.read_text().splitlines() if line.startswith("$ costopt ")]
 
 
+@pytest.mark.slow
 def test_the_tutorial_runs_as_written(tmp_path: Path, aws: str) -> None:
     ran = []
     for args in commands():

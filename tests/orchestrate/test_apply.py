@@ -11,30 +11,12 @@ import pytest
 from fleet_plans import IMAGE, at, plan, pool
 from moto import mock_aws
 
-from costopt.orchestrate.apply import UNSEEN, ApplyOptions, apply_plan, launch_history
+from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.ec2 import Ec2Fleet, LaunchSettings
-from costopt.orchestrate.ledger import Action, Ledger
+from costopt.orchestrate.ledger import Ledger
 
 OD = "aws:us-east-1:p3.2xlarge:on_demand"
 YES = ApplyOptions(yes=True, launch=LaunchSettings({"*": IMAGE}))
-
-
-def action(status: str, detail: str = "", slot: int = 0, kind: str = "launch") -> Action:
-    return Action(0, "r", "p", at(0), kind, OD, slot, "us-east-1", None, None, 3.0, status,
-                  detail)
-
-
-def test_launch_history_counts_capacity_failures_since_the_last_success() -> None:
-    history = [action("failed", "capacity: InsufficientInstanceCapacity (spot)"),
-               action("ok"), action("failed", "capacity: SpotMaxPriceTooLow (spot)"),
-               action("failed", "RunInstances failed: AuthFailure"),
-               action("failed", "capacity: Unsupported (spot in us-east-1e)"),
-               action("intent"), action("failed", "capacity: x", slot=1),
-               action("ok", kind="start"), action("failed", UNSEEN)]
-    # completed launch calls of slot 0: 5 (a call a crash cut short and AWS did not show is
-    # repeated with the same token, so it does not count); capacity failures after the last
-    # success: 2
-    assert launch_history(history, OD, 0) == (2, 5)
 
 
 @pytest.fixture

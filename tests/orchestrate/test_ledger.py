@@ -40,6 +40,56 @@ def test_intent_then_result_and_what_is_pending(location: StateLocation) -> None
             assert again._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_launch_history_counts_capacity_failures_since_the_last_success(
+        location: StateLocation) -> None:
+    unseen = "no instance found after an interrupted run"
+    history = [("failed", "capacity: InsufficientInstanceCapacity (spot)", 0, "launch"),
+               ("ok", None, 0, "launch"),
+               ("failed", "capacity: SpotMaxPriceTooLow (spot)", 0, "launch"),
+               ("failed", "RunInstances failed: AuthFailure", 0, "launch"),
+               ("failed", "Capacity: not the prefix, by case", 0, "launch"),
+               ("failed", "capacity: Unsupported (spot in us-east-1e)", 0, "launch"),
+               ("intent", None, 0, "launch"), ("failed", "capacity: x", 1, "launch"),
+               ("failed", "capacity: x", None, "launch"), ("ok", None, 0, "start"),
+               ("failed", unseen, 0, "launch")]
+    with Ledger.connect(location) as ledger:
+        for status, detail, slot, kind in history:
+            action = ledger.intent(run_id="r", plan_id="p", at=at(0), kind=kind, pool=POOL,
+                                   slot=slot)
+            if status != "intent":
+                ledger.result(action, status, detail=detail)
+        # slot 0's completed launch calls: 6 (not the intent, the start, other slots, nor
+        # the call a crash cut short that AWS did not show - it is repeated with the same
+        # token); capacity failures after its last success: 2 (the AuthFailure and the
+        # "Capacity:" are other failures)
+        assert ledger.launch_history("p", POOL, 0, unseen) == (2, 6)
+        assert ledger.launch_history("p", POOL, 1, unseen) == (1, 1)
+        assert ledger.launch_history("p", POOL, None, unseen) == (1, 1)
+        assert ledger.launch_history("q", POOL, 0, unseen) == (0, 0)
+
+
+def test_a_read_is_kept_until_a_table_it_reads_is_written(tmp_path: Path) -> None:
+    # SQLite's version of the tables a read reads: a launch attempt (an action) leaves the
+    # runtimes' read as it was; a write to them changes it, and so does a rolled-back write
+    # (what was read between it and the rollback is gone).
+    with Ledger.open(tmp_path) as ledger:
+        running(ledger, "i-1", 0)
+        runtimes = ledger.engine.version(("runtimes", "instances"))
+        ledger.intent(run_id="r", plan_id="p", at=at(1), kind="launch", pool=POOL, slot=1)
+        assert ledger.engine.version(("runtimes", "instances")) == runtimes
+        actions = ledger.engine.version(("actions",))
+        ledger.instance_halted("i-1", at(2), ended=True)
+        assert ledger.engine.version(("runtimes", "instances")) != runtimes
+        assert ledger.engine.version(("actions",)) == actions
+        holds = ledger.engine.version(("offering_holds",))
+        with pytest.raises(RuntimeError), ledger.engine.transaction() as c:
+            c.execute("INSERT INTO offering_holds(pool, until, strikes) VALUES (?,?,?)",
+                      (POOL, "2027-01-01T00:00:00Z", 1))
+            raise RuntimeError("rolled back")
+        assert ledger.engine.version(("offering_holds",)) != holds
+        assert [(r.start, r.end) for r in ledger.runtimes(at(0), at(48))] == [(at(0), at(2))]
+
+
 def test_runtimes_stop_start_and_clipping(location: StateLocation) -> None:
     with Ledger.connect(location) as ledger:
         running(ledger, "i-1", 0)
@@ -193,6 +243,18 @@ def test_spend_so_far_counts_closed_runtimes_once_and_open_ones_until_now(
         # from another start, i-1's part is its own again: 03:00-04:00, 1 h x 3.00; i-2's
         # 03:00-08:00, 5 h x 5.00
         assert ledger.spent_usd({"p"}, at(3), at(8)) == pytest.approx(3.0 + 25.0)
+        # asked at 03:30, i-1 (ended 04:00) still runs: 0.5 h x 3.00 + i-2 0.5 h x 5.00;
+        # at 05:00 it has ended: 1 h x 3.00 + i-2 2 h x 5.00
+        assert ledger.spent_usd({"p"}, at(3), at(3.5)) == pytest.approx(1.5 + 2.5)
+        assert ledger.spent_usd({"p"}, at(3), at(5)) == pytest.approx(3.0 + 10.0)
+        # i-2 ends at 06:00 (a write): at 09:00, 3.00 + 3 h x 5.00; a new runtime of i-2
+        # from 07:00 (another write): at 09:00, 2 h x 5.00 more
+        ledger.instance_halted("i-2", at(6), ended=False)
+        assert ledger.spent_usd({"p"}, at(3), at(9)) == pytest.approx(3.0 + 15.0)
+        running(ledger, "i-2", 7, usd_per_hour=5.0)
+        assert ledger.spent_usd({"p"}, at(3), at(9)) == pytest.approx(3.0 + 15.0 + 10.0)
+        # asked for an earlier moment again: summed again, 03:00-06:30
+        assert ledger.spent_usd({"p"}, at(3), at(6.5)) == pytest.approx(3.0 + 15.0)
 
 
 def test_a_plan_kept_once_and_its_path_followed(location: StateLocation) -> None:

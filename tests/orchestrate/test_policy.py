@@ -108,3 +108,33 @@ def test_planned_work_spreads_each_period_and_reads_each_plan_of_a_mix_afresh() 
                         frozenset({owned})) == pytest.approx(12.0)
     assert planned_work(second, mix, "a", fleet_at(6), fleet_at(18)) == pytest.approx(30.0)
     assert planned_work(first, mix, "b", fleet_at(0), fleet_at(24)) == 0
+
+
+def test_planned_work_on_uses_finds_each_use_of_a_span_in_order_of_start_or_not() -> None:
+    # Job "a" (1.5 reference GPU-h per GPU-hour on the on-demand pool, 2.0 on spot). On
+    # demand, slot 0 holds uses 00-04 (1 GPU) and 06-10 (2 GPUs), slot 1 02-05 (1 GPU): the
+    # pool's uses are not in order of start. On spot, slot 0 holds 00-02 and 04-12 (1 GPU):
+    # in order. In [03:00, 08:00): on demand 1 h x 1.5 + 2 h x 3.0 + 2 h x 1.5 = 10.5; on
+    # spot 4 h x 2.0 = 8.0. In [05:00, 08:00), inside spot's second use: 2 h x 3.0 on
+    # demand, 3 h x 2.0 on spot. In [00:00, 01:00): 1.5 + 2.0. In [12:00, 20:00): nothing.
+    od, spot = "aws:us-east-1:p3.2xlarge:on_demand", "aws:us-east-1:p3.2xlarge:spot"
+
+    def uses(*spans: tuple[float, float, int]) -> list[dict[str, object]]:
+        return [{"job": "a", "gpus": g, "start": iso(s), "end": iso(e)} for s, e, g in spans]
+
+    doc = fleet_plan(fleet_pool(od, [(0, 0, 10), (1, 2, 5)]), fleet_pool(spot, [(0, 0, 12)]),
+                     days=1)
+    on = {(od, 0): uses((0, 4, 1), (6, 10, 2)), (od, 1): uses((2, 5, 1)),
+          (spot, 0): uses((0, 2, 1), (4, 12, 1))}
+    doc = PlanDocument.model_validate({**doc.as_json(), "jobs": [
+        {"job": "a", "gpus": 2, "speeds": {od: 1.5, spot: 2.0}}], "fleet": [
+        {**p.model_dump(mode="json"), "slots": [
+            {**s.model_dump(mode="json"), "jobs": ["a"], "uses": on[(p.pool, s.slot)]}
+            for s in p.slots]} for p in doc.fleet]})
+    mix = PlanMix.of(doc)
+    assert planned_work(doc, mix, "a", fleet_at(3), fleet_at(8)) == pytest.approx(18.5)
+    assert planned_work(doc, mix, "a", fleet_at(3), fleet_at(8),
+                        frozenset({spot})) == pytest.approx(10.5)
+    assert planned_work(doc, mix, "a", fleet_at(5), fleet_at(8)) == pytest.approx(12.0)
+    assert planned_work(doc, mix, "a", fleet_at(0), fleet_at(1)) == pytest.approx(3.5)
+    assert planned_work(doc, mix, "a", fleet_at(12), fleet_at(20)) == 0

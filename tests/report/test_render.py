@@ -128,6 +128,7 @@ def _has_colour(region: np.ndarray, hex_colour: str, tolerance: int = 12) -> boo
     return bool((np.abs(region.astype(int) - rgb) <= tolerance).all(axis=-1).any())
 
 
+@pytest.mark.slow
 def test_html_in_headless_chromium(page: Path, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"chromium not found at {CHROMIUM}: install Debian's chromium package "

@@ -32,6 +32,7 @@ def planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_the_json_agrees_with_simulate_runs_of_the_same_scenarios(planned: Path) -> None:
     cli("risk", "plan.json", "-n", "4", "--seed", "7", "--workers", "1", "--availability",
         "0.6", "--mean-outage-hours", "1", "--format", "json", "-o", "risk.json",

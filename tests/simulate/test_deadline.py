@@ -21,6 +21,8 @@ from costopt.simulate.run import simulate
 from costopt.simulate.uniform_progress import UniformProgress
 from costopt.traces import PoolTrace, SynthSpec, synth
 
+pytestmark = pytest.mark.xdist_group("deadline_grid")  # one worker: Uniform Progress's runs, once
+
 CASES = [(a, outage, 1) for a in (0.3, 0.5, 0.7, 0.9) for outage in (0.25, 4.0, 24.0)]
 """One trace (seed 1) per availability and outage length: the whole grid, at a third of the
 time three seeds took (about 8 minutes of the suite under load); ``scripts/bench_execution.py``

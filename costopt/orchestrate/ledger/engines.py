@@ -57,10 +57,10 @@ class Engine(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def version(self) -> tuple[int, int] | None:
-        """A value that changes whenever the database may have changed: a transaction of
-        this connection, or a commit of another one; ``None`` when the engine cannot tell
-        (a read is then never reused)."""
+    def version(self, tables: Sequence[str] = ()) -> tuple[Any, ...] | None:
+        """A value that changes whenever ``tables`` (none named: any table) may have
+        changed: a write of this connection, or a commit of another one; ``None`` when the
+        engine cannot tell (a read is then never reused)."""
         return None
 
     @abstractmethod
@@ -84,6 +84,11 @@ class Engine(ABC):
 
 BUSY_TIMEOUT_S = 30.0
 """How long a SQLite statement waits for another connection's lock before it fails."""
+WRITES_TO = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)', re.IGNORECASE)
+"""The table a single-table write statement writes to."""
+EVERY_TABLE = "*"
+"""What a statement that may write to any table (not a ``SELECT``, not :data:`WRITES_TO`'s)
+counts as written to."""
 
 
 def _write_ahead_log(conn: sqlite3.Connection, clock: Callable[[], float] = time.monotonic,
@@ -111,7 +116,8 @@ class SqliteEngine(Engine):
     def __init__(self, conn: sqlite3.Connection, location: StateLocation) -> None:
         self._conn = conn
         self.location = location
-        self._transactions = 0
+        self._written: dict[str, int] = {}  # table -> writes of this connection to it
+        self._alone = location.path == Path(":memory:")  # no other connection can write
 
     @classmethod
     def open(cls, location: StateLocation) -> SqliteEngine:
@@ -152,26 +158,43 @@ class SqliteEngine(Engine):
         return cls(conn, StateLocation("sqlite", "sqlite://", Path(":memory:")))
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if sql.lstrip()[:6].upper() != "SELECT":
+            self._wrote(sql)
         return self._conn.execute(sql, args)
+
+    def _wrote(self, *statements: str) -> None:
+        """Count a write to the table each statement writes to (:data:`EVERY_TABLE` where
+        it cannot be told)."""
+        for sql in statements:
+            found = WRITES_TO.match(sql)
+            table = found.group(1).lower() if found else EVERY_TABLE
+            self._written[table] = self._written.get(table, 0) + 1
 
     @contextmanager
     def transaction(self, *tables: str) -> Iterator[Engine]:
-        self._transactions += 1
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
         except BaseException:
             self._conn.execute("ROLLBACK")
+            self._wrote("ROLLBACK")  # what was read since its writes is gone with them
             raise
         self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()
 
-    def version(self) -> tuple[int, int]:
-        """This connection's transactions, and SQLite's ``PRAGMA data_version`` (the same
-        until another connection commits)."""
-        return self._transactions, int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+    def version(self, tables: Sequence[str] = ()) -> tuple[Any, ...]:
+        """This connection's writes to ``tables`` (none named: to any) and to tables it
+        could not tell, and SQLite's ``PRAGMA data_version`` (the same until another
+        connection commits; an in-memory database has no other). A write counts when its
+        statement runs, so a read in the same transaction after it is not taken for one
+        before it."""
+        written = self._written
+        mine = tuple(written.get(t, 0) for t in tables) if tables \
+            else sum(written.values())
+        return mine, written.get(EVERY_TABLE, 0), 0 if self._alone else \
+            int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def after_copy(self, table: str) -> None:
         """Nothing to do: AUTOINCREMENT moves past the largest id written."""

@@ -168,6 +168,18 @@ class RecordsRead(Generic[Record]):
         return out
 
 
+@dataclass
+class _SpentSoFar:
+    """:meth:`Ledger.spent_usd`'s running total: for ``key`` (start, plan ids, the version
+    of the runtimes read) as of ``at``, what the runtimes closed by then cost (USD), and the
+    runtimes not closed by then."""
+
+    key: tuple[Any, ...]
+    at: datetime
+    closed_usd: float
+    open: list[Runtime]
+
+
 class SlotClaimed(CostoptError):
     """Another controller launched a slot since this run looked at the fleet."""
 
@@ -187,13 +199,13 @@ class Ledger:
         self._looked_at: int | None = None  # the last action id when this run looked
         self._fence: tuple[str, str] | None = None  # (workload, holder) this handle holds
         self._documents: dict[str, dict[str, Any]] = {}  # plan id -> its document, decoded
-        self._read: dict[tuple[str, tuple[Any, ...]], list[Any]] = {}  # reads since...
-        self._read_version: tuple[int, int] | None = None  # ...the database was this
+        self._read: dict[tuple[str, tuple[Any, ...]], tuple[Any, list[Any]]] = {}  # read:
+        # (sql, args) -> (the version of its tables when it was read, its records)
         self._actions = RecordsRead(_action)
         self._instances = RecordsRead(_instance)
         self._runtimes = RecordsRead(_runtime)
         self._interruptions = RecordsRead(_interruption)
-        self._closed_usd: tuple[datetime | None, dict[Runtime, float]] = (None, {})
+        self._spent: _SpentSoFar | None = None  # the last spent_usd's running total
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
@@ -255,21 +267,22 @@ class Ledger:
     def _rows(self, sql: str, args: Any = ()) -> Any:
         return self._engine.execute(sql, args)
 
-    def _records(self, records: RecordsRead[Record], sql: str,
-                 args: Any = ()) -> list[Record]:
+    def _records(self, records: RecordsRead[Record], sql: str, args: Any = (),
+                 tables: tuple[str, ...] = ()) -> list[Record]:
         """The records of a query's rows; the same query read again while nothing was
-        written to the database (by this connection, or by another one as far as the engine
-        can tell) gives back what it gave, without reading the rows again."""
-        version = self._engine.version()
+        written to the ``tables`` it reads (by this connection, or by another one as far as
+        the engine can tell) gives back what it gave, without reading the rows again (a
+        tick's launch attempts write actions, not the instances or runtimes it reads)."""
+        version = self._engine.version(tables)
         if version is None:
             return records(self._rows(sql, args))
-        if version != self._read_version or len(self._read) >= READS_KEPT:
-            self._read, self._read_version = {}, version
         key = (sql, tuple(args))
-        cached = self._read.get(key)
-        if cached is None:
-            cached = self._read[key] = records(self._rows(sql, args))
-        return list(cached)
+        kept = self._read.get(key)
+        if kept is None or kept[0] != version:
+            if kept is None and len(self._read) >= READS_KEPT:
+                self._read = {}
+            kept = self._read[key] = (version, records(self._rows(sql, args)))
+        return list(kept[1])
 
     # -- plans ---------------------------------------------------------------------------
     def has_plan(self, plan_id: str, path: str | None) -> bool:
@@ -400,7 +413,28 @@ class Ledger:
         if status is not None:
             sql += " AND status=?"
             args.append(status)
-        return self._records(self._actions, sql + " ORDER BY id", args)
+        return self._records(self._actions, sql + " ORDER BY id", args, ("actions",))
+
+    def launch_history(self, plan_id: str, pool: str, slot: int | None,
+                       not_counted: str) -> tuple[int, int]:
+        """``(capacity failures since the slot's last successful launch, completed launch
+        calls)`` of slot ``slot`` of ``pool`` in plan ``plan_id``: its launches that ended
+        ``ok`` or ``failed`` but those whose detail is ``not_counted`` (a launch a crash cut
+        short and AWS did not show afterwards: the next call repeats its ``ClientToken``, so
+        that AWS, whose describe calls may lag, returns the instance if it did launch), and
+        the failures among them after the last ``ok`` whose detail starts ``capacity:``.
+        Counted by the database: a slot waiting for capacity tries at every tick, so its
+        history grows by a launch a tick, and reading it whole at each was quadratic."""
+        where = "plan_id=? AND kind='launch' AND pool=? AND slot " + (
+            "IS NULL" if slot is None else "=?") + \
+            " AND status IN ('ok', 'failed') AND (detail IS NULL OR detail != ?)"
+        args = [plan_id, pool, *([] if slot is None else [slot]), not_counted]
+        row = self._rows(
+            "SELECT COUNT(*) AS completed, COALESCE(SUM(CASE WHEN status='failed' AND "
+            "substr(detail, 1, 9)='capacity:' AND id > COALESCE((SELECT MAX(id) FROM actions "
+            f"WHERE {where} AND status='ok'), 0) THEN 1 ELSE 0 END), 0) AS failures "
+            f"FROM actions WHERE {where}", args + args).fetchone()
+        return int(row["failures"]), int(row["completed"])
 
     def pending(self, plan_id: str) -> list[Action]:
         """Intents with no result: the calls a crash may have cut short."""
@@ -469,53 +503,68 @@ class Ledger:
         """The instances of ``plan_id`` (or of any of ``plan_ids``; else every one). Picked
         from every one (``apply`` reads every one anyway): one read serves both."""
         every = self._records(self._instances,
-                              "SELECT * FROM instances ORDER BY launched_at, instance_id")
+                              "SELECT * FROM instances ORDER BY launched_at, instance_id",
+                              (), ("instances",))
         if plan_id is not None:
             plan_ids = {plan_id}
         return every if plan_ids is None else [i for i in every if i.plan_id in plan_ids]
 
     def runtimes(self, start: datetime, end: datetime) -> list[Runtime]:
         """Runtimes that overlap ``[start, end)``, not clipped."""
-        since = self._records(  # read for any end: a tick's read is the last tick's again
-            self._runtimes, 'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
-            "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market, i.slot "
-            'FROM runtimes r JOIN instances i USING(instance_id) WHERE '
-            '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id', (ts(start),))
+        since = self._runtimes_since(start)
         cut = parse_ts(ts(end))  # as the stored times compare: to the second
         return since[:bisect_left(since, cut, key=lambda r: r.start)]
 
+    def _runtimes_since(self, start: datetime) -> list[Runtime]:
+        """Runtimes not over by ``start``, by their start (read for any end: a tick's read
+        is the last tick's again)."""
+        return self._records(
+            self._runtimes, 'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
+            "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market, i.slot "
+            'FROM runtimes r JOIN instances i USING(instance_id) WHERE '
+            '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id', (ts(start),),
+            ("runtimes", "instances"))
+
     def spent_usd(self, plan_ids: set[str], start: datetime, at: datetime) -> float:
         """What the runtimes of ``plan_ids`` cost in ``[start, at)`` (USD), a runtime still
-        running until ``at``. A runtime closed by ``at`` costs the same at every later
-        ``at``: its part is worked out once (every tick asks for the month so far)."""
-        since, kept = self._closed_usd
-        if since != start:
-            kept = {}
-            self._closed_usd = (start, kept)
-        total = 0.0
-        for r in self.runtimes(start, at):
-            if r.plan_id not in plan_ids:
-                continue
-            if r.end is None or r.end > at:
+        running until ``at``. Every tick asks for the month so far, a little later each
+        time: a running total is kept of the runtimes closed by the last ``at`` asked for
+        (each closed one costs the same at every later ``at``), and only those still open
+        then are looked at again - while the same ``start`` and ``plan_ids`` are asked for,
+        ``at`` does not go back, and nothing was written to the runtimes since (as far as
+        the engine can tell: else it is all summed again)."""
+        key = (start, frozenset(plan_ids), self._engine.version(("runtimes", "instances")))
+        spent = self._spent
+        if spent is None or spent.key != key or key[2] is None or at < spent.at:
+            spent = self._spent = _SpentSoFar(key, at, 0.0, [
+                r for r in self._runtimes_since(start) if r.plan_id in plan_ids])
+        spent.at = at
+        cut = parse_ts(ts(at))  # as :meth:`runtimes` cuts them
+        total, still = 0.0, []
+        for r in spent.open:
+            if r.start >= cut:  # not begun by ``at``
+                still.append(r)
+            elif r.end is None or r.end > at:
                 total += r.usd_within(start, at, at)
-                continue
-            usd = kept.get(r)
-            if usd is None:
-                usd = kept[r] = r.usd_within(start, at, at)
-            total += usd
-        return total
+                still.append(r)
+            else:
+                spent.closed_usd += r.usd_within(start, at, at)
+        spent.open = still
+        return spent.closed_usd + total
 
     def interruptions(self, start: datetime | None = None,
                       end: datetime | None = None) -> list[Interruption]:
         """Interruptions with ``start <= at < end`` (either bound may be left out)."""
-        sql, args = "SELECT * FROM interruptions WHERE 1=1", []
+        sql, args = "SELECT * FROM interruptions", []
         if start is not None:
-            sql += " AND at >= ?"
+            sql += " WHERE at >= ?"
             args.append(ts(start))
-        if end is not None:
-            sql += " AND at < ?"
-            args.append(ts(end))
-        return self._records(self._interruptions, sql + " ORDER BY at, instance_id", args)
+        every = self._records(  # read for any end, as the runtimes are
+            self._interruptions, sql + " ORDER BY at, instance_id", args, ("interruptions",))
+        if end is None:
+            return every
+        cut = parse_ts(ts(end))  # as the stored times compare: to the second
+        return every[:bisect_left(every, cut, key=lambda i: i.at)]
 
     def report_progress(self, *, plan_id: str, job: str, at: datetime, done_gpu_hours: float,
                         source: str) -> None:
