@@ -540,7 +540,7 @@ def layout_shortfalls(w: Workload, pools: Pools, pairs: list[Eligible],
     return tuple(out)
 
 
-FILL_STEPS = 6
+FILL_STEPS = 10
 """Times a pool's share of GPUs its jobs fill at once is learned before what its layout
 still leaves short makes the plan infeasible (``layout_shortfalls``)."""
 
