@@ -37,11 +37,10 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from itertools import accumulate
 from operator import itemgetter
 
+from costopt.core.periods import Periods
 from costopt.core.pool_ids import is_owned_pool
-from costopt.core.times import parse_ts
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
 from costopt.orchestrate.pace import PaceBasis
 from costopt.planfile import PlanDocument
@@ -188,12 +187,8 @@ class PlanMix:
         working instance-hours count only as many as its jobs keep busy (``sum_j h / gpus``,
         when fewer): time a slot is kept beyond its work - to its minimum length, a whole
         instance for a fraction of one - does not thin the GPUs a job holds."""
-        h = plan.horizon
-        start = parse_ts(h["start"])
-        end = parse_ts(h["end"])
-        runs = h.get("period_runs") or [{"hours": h["period_hours"], "count": h["periods"]}]
-        lengths = [timedelta(hours=r["hours"]) for r in runs for _ in range(int(r["count"]))]
-        starts = tuple(accumulate(lengths[:-1], initial=start))
+        periods = Periods.of_plan(plan.horizon)
+        starts, end = periods.bounds[:-1], periods.end
         mix = cls(starts, end, {}, (), in_force=plan.resumed_from[1])
         setup = mix._setup_hours(plan)
         instance_hours = {(r.pool, t): r.instance_hours - setup.get((r.pool, t), 0.0)
