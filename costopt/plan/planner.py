@@ -223,11 +223,11 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
 
-    Pools that another pool dominates are left out first (``prune_dominated``; exact)
-    unless ``prune`` is False; runs of identical periods are solved as one
-    (``aggregate.py``; exact) unless ``merge`` is False. ``u_upper`` caps cloud
-    instance-hours per (pool id, period) (see :func:`~costopt.plan.model.build_model`);
-    pruning knows nothing of it. ``tolerances``: how close to exact (:class:`Tolerances`)."""
+    Pools that another pool dominates are left out first (``prune_dominated``; exact: a
+    pool ``u_upper`` caps dominates none) unless ``prune`` is False; runs of identical
+    periods are solved as one (``aggregate.py``; exact) unless ``merge`` is False.
+    ``u_upper`` caps cloud instance-hours per (pool id, period) (see
+    :func:`~costopt.plan.model.build_model`). ``tolerances``: how close to exact (:class:`Tolerances`)."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -243,7 +243,8 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
             zone_prices.setdefault((pool.instance_type, pool.region), {})[pool.zone] = \
                 pool.usd_per_hour
     if prune:
-        pools, pairs = prune_dominated(workload, pools, pairs)
+        pools, pairs = prune_dominated(workload, pools, pairs,
+                                       capped={pool for pool, _t in u_upper or {}})
     issues = size_issues(workload, pools, pairs)
     if issues:  # a model this size would take hours to build and solve: say so now
         raise WorkloadError(source, issues)

@@ -9,7 +9,7 @@ pool this module works out the speed ``s``, the spot efficiency ``e`` and the bl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -684,8 +684,8 @@ def regional_spot_notes(pools: Pools, source: str, used: set[str]) -> tuple[str,
             "launches in any zone; To fix: `costopt pricing refresh` writes zone prices",)
 
 
-def prune_dominated(workload: Workload, pools: Pools,
-                    pairs: list[Eligible]) -> tuple[Pools, list[Eligible]]:
+def prune_dominated(workload: Workload, pools: Pools, pairs: list[Eligible],
+                    capped: Collection[str] = ()) -> tuple[Pools, list[Eligible]]:
     """Drop cloud pools that another pool of the same instance type and market dominates.
 
     Pool ``q`` dominates pool ``p`` when both are the same instance type and market (same
@@ -698,7 +698,10 @@ def prune_dominated(workload: Workload, pools: Pools,
     both sees the same weight, one over ``p`` alone only loosens; ``q`` has no cap of its
     own) and costs no more. So the zones of a spot type under one regional quota reduce to
     the cheapest. Ties go to the lower (price, rate, id), so two equal pools never remove
-    each other; a chain of dominated pools ends at one that stays.
+    each other; a chain of dominated pools ends at one that stays. The pools in ``capped``
+    (ids: caps of their own in some periods, ``make_plan``'s ``u_upper``, as a re-plan
+    holds a pool seen without capacity) are such a cap: they dominate none, but may be
+    dominated.
     """
     if workload.cloud is None or not pools.cloud:
         return pools, pairs
@@ -725,7 +728,8 @@ def prune_dominated(workload: Workload, pools: Pools,
     def dominates(q: int, p: int) -> bool:
         (q_usd, q_rate, _), (p_usd, p_rate, _) = rank(q), rank(p)
         pq, pp = cloud_pool(q), cloud_pool(p)
-        return (q != p and pq.max_instances is None and limits_of[pq.id] <= limits_of[pp.id]
+        return (q != p and pq.max_instances is None and pq.id not in capped
+                and limits_of[pq.id] <= limits_of[pp.id]
                 and q_usd <= p_usd and q_rate <= p_rate and pq.availability >= pp.availability
                 and rank(q) < rank(p) and jobs_of.get(p, set()) <= jobs_of.get(q, set()))
 

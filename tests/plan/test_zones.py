@@ -122,6 +122,26 @@ def test_dearer_zones_are_pruned_even_under_the_regional_quota() -> None:
     assert [m for m, _w in kept.limits[0].members] == ["aws:us-east-1:p3.2xlarge:spot:use1-az1"]
 
 
+def test_a_zone_a_re_plan_holds_dominates_no_other_zone() -> None:
+    # A re-plan holds a zone seen without capacity (``replan.held_caps``: its instance-hours
+    # capped at 0) and prunes as ``plan`` does. 10 GPU-h of a 1-GPU spot job, no
+    # interruptions, no setup; use1-az1 (1.0 USD/h) held all day. Pruned without the caps,
+    # use1-az1 dominated the other zones and, held, left no spot pool: all 10 GPU-h short.
+    # use1-az2 (1.5 USD/h) dominates use1-az4 (2.0) and is no longer dominated by the held
+    # zone: 10 instance-hours there, 10 x 1.5 = 15.00 USD.
+    w = workload([{"name": "j", "gpu_hours": 10, "interruptible": True}],
+                 cloud={"markets": ["spot"]})
+    held = {("aws:us-east-1:p3.2xlarge:spot:use1-az1", 0): 0.0}
+    result = make_plan(w, catalog(EAST), u_upper=held)
+    assert result.status == "optimal"
+    assert [p.id for p in result.pools.cloud] == ["aws:us-east-1:p3.2xlarge:spot:use1-az1",
+                                                  "aws:us-east-1:p3.2xlarge:spot:use1-az2"]
+    [hours] = result.pool_hours
+    assert (hours.pool, hours.instance_hours) == ("aws:us-east-1:p3.2xlarge:spot:use1-az2",
+                                                  pytest.approx(10.0))
+    assert round(result.total_usd, 2) == 15.00
+
+
 # The shipped table's p4d.24xlarge spot rows (2026-01-01): us-east-1 median 7.8494, cheapest
 # zone 2.5084, 0.005564 interruptions per hour; us-west-2 median 8.4142, cheapest 7.9968,
 # 0.011987. Four zones each, with those medians and minima.
