@@ -7,7 +7,7 @@ horizon: on plan, roughly; and once far behind, as a simulated month's re-plans 
 are, and the dearest: their layout comes up short), the remaining workload from
 ``resume.resumed_workload``, one spot pool of the plan's fleet held unavailable for the
 next 3 hours (``held_caps``: a refusal, the most common event), and ``make_plan`` of the
-rest with the caps, no pruning and the re-plan's tolerances (``REPLAN_TOLERANCES``; with
+rest with the caps (``held``) and the re-plan's tolerances (``REPLAN_TOLERANCES``; with
 ``--exact``, ``plan``'s: the figures before them). Printed per re-plan: CPU-seconds of
 this process (``time.process_time``, what a risk scenario pays whatever else the machine
 runs), wall seconds, the LP solves (``solve.solve`` calls), the HiGHS runs inside them, the
@@ -131,7 +131,7 @@ def main() -> None:
             cpu, wall = time.process_time(), time.perf_counter()
             if profile:
                 profile.enable()
-            result = make_plan(rest, catalog, u_upper=caps or None, prune=not caps,
+            result = make_plan(rest, catalog, u_upper=caps or None, held=True,
                                tolerances=EXACT if args.exact else REPLAN_TOLERANCES)
             if profile:
                 profile.disable()

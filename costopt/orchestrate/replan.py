@@ -22,7 +22,7 @@ from costopt.planfile import PlanDocument, plan_id_for
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 
-REPLAN_TOLERANCES = Tolerances(mip_rel_gap=0.01, short_hours=5 / 60, solves=6)
+REPLAN_TOLERANCES = Tolerances(mip_rel_gap=0.01, short_hours=5 / 60, solves=30)
 """How close to exact a re-plan solves (``make_plan``'s ``tolerances``; ``plan`` is exact).
 
 A re-plan is made under uncertainty and is itself replaced at the next event (the example
@@ -103,8 +103,8 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     spent = spent_usd(ledger, plan, at)
     rest = resumed_workload(workload, done, at, spent)
     caps = held_caps(rest, held or {})
-    result = make_plan(rest, catalog, solver=solver, u_upper=caps or None, prune=not caps,
-                       tolerances=REPLAN_TOLERANCES)
+    result = make_plan(rest, catalog, solver=solver, u_upper=caps or None,
+                       tolerances=REPLAN_TOLERANCES, held=True)
     doc = to_document(result, workload_file, workload_sha256)
     doc.resumes = resumes_record(plan.plan_id, at, done, spent)
     doc.plan_id = plan_id_for(doc.as_json())  # the id hashes what it resumes too

@@ -521,12 +521,17 @@ class ModelBase:
 
 def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
                elastic: bool = False,
-               u_upper: Mapping[tuple[str, int], float] | None = None) -> ModelBase:
-    """The :class:`ModelBase` of ``build_model`` for these arguments."""
+               u_upper: Mapping[tuple[str, int], float] | None = None,
+               held: bool = False) -> ModelBase:
+    """The :class:`ModelBase` of ``build_model`` for these arguments. ``held``: ``u_upper``
+    holds pools out for a while (a re-plan's, ``replan.held_caps``), so setup is counted
+    per run of the capped periods (``work_factor``), as the fleet pays it: a fleet that
+    starts in the run before a hold ends pays its setup there, however long the run
+    after."""
     b = _Builder()
     hc, h, u = _variables(b, workload, pools, pairs, u_upper or {})
     runs = identical_runs(workload, u_upper)
-    factor = work_factor(workload, identical_runs(workload))
+    factor = work_factor(workload, runs if held else identical_runs(workload))
     n = _purchases(b, pools)
     z = _shortfalls(b, workload, pools, pairs) if elastic else {}
     _work_rows(b, workload, hc, z)

@@ -36,14 +36,12 @@ from costopt.plan.model import (
     build_model,
     concurrency_excess,
     first_periods,
-    identical_runs,
     limit_terms,
     model_base,
     period_hours,
     run_periods,
     running_at_once,
     setup_hours,
-    work_factor,
 )
 from costopt.plan.pools import (
     Eligible,
@@ -218,7 +216,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
               source: str = "workload", time_limit_s: float | None = None,
               prune: bool = True, merge: bool = True,
               u_upper: Mapping[tuple[str, int], float] | None = None,
-              tolerances: Tolerances = EXACT) -> PlanResult:
+              tolerances: Tolerances = EXACT, held: bool = False) -> PlanResult:
     """Plan ``workload`` at ``catalog``'s prices. Raises :class:`WorkloadError` for a
     workload that names unknown things or has a job no pool can take, and
     :class:`SolverError` when the solver does not prove optimality.
@@ -227,7 +225,10 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     pool ``u_upper`` caps dominates none) unless ``prune`` is False; runs of identical
     periods are solved as one (``aggregate.py``; exact) unless ``merge`` is False.
     ``u_upper`` caps cloud instance-hours per (pool id, period) (see
-    :func:`~costopt.plan.model.build_model`). ``tolerances``: how close to exact (:class:`Tolerances`)."""
+    :func:`~costopt.plan.model.build_model`); ``held``: they hold pools out for a while
+    (a re-plan's), so setup is counted per run of the capped periods
+    (:func:`~costopt.plan.model.model_base`). ``tolerances``: how close to exact
+    (:class:`Tolerances`)."""
     started = time.perf_counter()
     issues = check_against_catalog(workload, catalog)
     if issues:  # before the pools: a server of an unknown GPU model has none
@@ -249,7 +250,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     if issues:  # a model this size would take hours to build and solve: say so now
         raise WorkloadError(source, issues)
     result = _plan(workload, catalog, pools, pairs, solver, time_limit_s, merge, u_upper,
-                   tolerances)
+                   tolerances, held)
     result = replace(result, spot_zone_prices=zone_prices,
                      notes=result.notes + over_quota_notes(pools)
                      + over_bid_notes(pools, workload.cloud.spot_max_price_ratio
@@ -260,7 +261,7 @@ def make_plan(workload: Workload, catalog: PriceCatalog, *, solver: str = DEFAUL
     if not result.purchases:
         return result
     without = _plan(workload, catalog, _without_candidates(pools), pairs_without(pairs, pools),
-                    solver, time_limit_s, merge, u_upper, tolerances)
+                    solver, time_limit_s, merge, u_upper, tolerances, held)
     no_buy = without.total_usd if without.status == "optimal" else None
     timings = {k: v + without.timings.get(k, 0.0) for k, v in result.timings.items()}
     return replace(result, no_buy_total_usd=no_buy, timings=timings)
@@ -281,12 +282,12 @@ def pairs_without(pairs: list[Eligible], pools: Pools) -> list[Eligible]:
 def _plan(workload: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligible],
           solver: str, time_limit_s: float | None, merge: bool,
           u_upper: Mapping[tuple[str, int], float] | None = None,
-          tolerances: Tolerances = EXACT) -> PlanResult:
+          tolerances: Tolerances = EXACT, held: bool = False) -> PlanResult:
     clock = _StageClock()
     notes = tuple(window_impossibilities(workload, pairs).values())
     agg = clock.run("aggregate", aggregate, workload, u_upper) if merge else None
     model = _Model(workload, pools, pairs, u_upper or {}, agg, solver, time_limit_s,
-                   tolerances, clock)
+                   tolerances, clock, held)
     status = "optimal"
     laid = model.laid_out(elastic=False) if not notes else None
     if laid is None or laid[1].status is SolveStatus.INFEASIBLE:
@@ -329,6 +330,7 @@ class _Model:
     time_limit_s: float | None
     tolerances: Tolerances
     clock: _StageClock
+    held: bool  # ``u_upper`` holds pools out (``make_plan``)
     layout: frozenset[tuple[int, int]] = frozenset()
     kept: frozenset[tuple[int, int, int]] = frozenset()
     filled: tuple[tuple[tuple[int, int], float], ...] = ()
@@ -377,8 +379,9 @@ class _Model:
                 return lp, sol, (), model.layout, solves + 1
             fleet = model.clock.run("extract", fleet_schedule, self.workload, self.pools,
                                     self.pairs, lp, sol.x)
-            learned = model.layout | layout_cuts(self.workload, self.pools, self.pairs, lp,
-                                                 sol.x)
+            learned = model.layout | layout_cuts(
+                self.workload, self.pools, self.pairs, lp, sol.x,
+                model.base(coarse=False, elastic=elastic).factor)
             setups = model.setups | setup_cuts(self.workload, lp, sol.x, fleet)
             short = _short_hours(fleet, self.tolerances.short_hours)
             solves += 1
@@ -436,7 +439,7 @@ class _Model:
                 self.workload, self.u_upper)
             self.bases[key] = self.clock.run("aggregate" if coarse else "build", model_base,
                                              w, self.pools, self.pairs, elastic=elastic,
-                                             u_upper=caps)
+                                             u_upper=caps, held=self.held)
         return self.bases[key]
 
     def _solve(self, lp: LinearProgram) -> Solution:
@@ -806,13 +809,13 @@ LAYOUT_TOL = 1e-4
 
 
 def layout_cuts(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
-                x: np.ndarray) -> set[tuple[int, int]]:
+                x: np.ndarray, factor: np.ndarray) -> set[tuple[int, int]]:
     """(job, cloud pool) pairs whose ``layout`` rows (``model.py``, 8) ``x`` violates in a
     run of periods: the jobs that cannot run beside
-    the job on one instance at once need more instance-hours of work than ``x`` buys."""
+    the job on one instance at once need more instance-hours of work than ``x`` buys
+    (``factor``: the model's work per instance-hour, ``ModelBase.factor``)."""
     per_node = {(e.job, e.pool): e.gangs_per_node for e in pairs}
     first = first_periods(lp.runs)
-    factor = work_factor(w, identical_runs(w))
     wall: dict[tuple[int, int, int], float] = {}
     for (j, p, t), col in lp.h.items():
         if (p, t) in lp.u and x[col] > EPS:

@@ -142,6 +142,32 @@ def test_a_zone_a_re_plan_holds_dominates_no_other_zone() -> None:
     assert round(result.total_usd, 2) == 15.00
 
 
+def test_a_held_zone_splits_the_runs_setup_is_counted_over() -> None:
+    # A re-plan holds use1-az1 (1.0 USD/h) for the first 2 of 24 hourly periods; use1-az2
+    # (1.5) is free; 10 minutes of setup per instance start; 23.6 GPU-h of a 1-GPU job due
+    # at the end of the day. The fleet: use1-az2 for the first two hours, use1-az1 from
+    # 02:00 for 22 h, each paying its setup.
+    # Setup counted over the workload's own runs (one of 24 h, the hindsight bound's way):
+    # f = 1 - (1/6)/24 everywhere, so the LP asks 22 x f = 21.8472 GPU-h of use1-az1's
+    # 22 h, whose instance does 22 - 1/6 = 21.8333: 0.0139 h short, the plan infeasible
+    # (nothing the layout loop learns shortens it: the job holds its instance alone).
+    # Counted per run of the held periods (``held``): f = 1 - (1/6)/2 in 00:00-02:00 and
+    # 1 - (1/6)/22 after: use1-az1 does 21.8333, use1-az2 the 1.7667 left, its instance
+    # 1.7667 + 1/6 = 1.9333 h (00:00-01:56). 22 x 1.0 + 1.9333 x 1.5 = 24.90 USD.
+    w = workload([{"name": "j", "gpu_hours": 23.6, "interruptible": True}], period_hours=1,
+                 cloud={"markets": ["spot"], "setup_minutes": 10})
+    held = {("aws:us-east-1:p3.2xlarge:spot:use1-az1", t): 0.0 for t in (0, 1)}
+    bound = make_plan(w, catalog(EAST), u_upper=held)
+    replanned = make_plan(w, catalog(EAST), u_upper=held, held=True)
+    assert bound.status == "infeasible"
+    assert [(s.job, round(s.gpu_hours, 4)) for s in bound.shortfalls] == [("j", 0.0139)]
+    assert replanned.status == "optimal"
+    assert {s.pool: sum(r.hours for r in s.runs) for s in replanned.fleet} == {
+        "aws:us-east-1:p3.2xlarge:spot:use1-az1": pytest.approx(22.0),
+        "aws:us-east-1:p3.2xlarge:spot:use1-az2": pytest.approx(1.9333, abs=1e-4)}
+    assert round(replanned.total_usd, 2) == 24.90
+
+
 # The shipped table's p4d.24xlarge spot rows (2026-01-01): us-east-1 median 7.8494, cheapest
 # zone 2.5084, 0.005564 interruptions per hour; us-west-2 median 8.4142, cheapest 7.9968,
 # 0.011987. Four zones each, with those medians and minima.
