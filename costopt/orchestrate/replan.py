@@ -39,11 +39,15 @@ more than 1 % of its cost. Chasing the last fraction of it cost most of a re-pla
   rest. Chasing such seconds re-solved the model up to 10 times, MILPs included: 60-100
   CPU-s per re-plan, where the plan it led to was short all the same
   (``scripts/bench_replan.py``);
-- ``solves`` 6: the layout loop solves the model at most 6 times, then the solution that
-  left least short stands (its shortfalls reported). A re-plan of the example 2 % done at
-  18 % of the month took 12 solves to a plan 10 minutes of a job short (1,995.35 USD,
-  infeasible); after 6 the first solution stands, whose fleet lays every job out
-  (1,997.79 USD): 5.7 -> 4.2 CPU-s."""
+- ``solves`` 30: the layout loop solves the model at most 30 times, then the solution that
+  left least short stands (its shortfalls reported). The lab month
+  (``examples/lab-month.yaml``, eight jobs on a shared spot quota) needs 17-26: ``plan``
+  lays it out in 26, and its re-plans on zone traces (seed 1) in 17-23, learning whole
+  setups a few at a time for about 8 solves before keeping jobs to one pool and lowering
+  fills. With 6 (until 2026-12-07) every one of the lab's first 10 re-plans stopped there,
+  61-507 GPU-h short, "infeasible" (``scripts/bench_replan.py --lab-simulated``). A solve
+  costs 0.1-1 CPU-s there since a held pool no longer turns pruning off (5-12 before).
+  The example's re-plans stop within 8."""
 
 
 def done_so_far(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
@@ -86,9 +90,10 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
            ledger: Ledger | None, at: datetime, *, workload_file: str, workload_sha256: str,
            solver: str = "highs", held: Mapping[str, datetime] | None = None) -> PlanDocument:
     """The plan file of what is left of ``workload`` at ``at`` under ``plan``; the pools in
-    ``held`` (pool id -> until when: seen without capacity) are left out until then. Pools
-    another dominates are not pruned when some are held (the one held may be the one that
-    dominates).
+    ``held`` (pool id -> until when: seen without capacity) are left out until then: a
+    held pool dominates no other in pruning (``prune_dominated``), and setup is counted
+    per run of the held periods (``make_plan``'s ``held``: an instance starting before the
+    hold ends pays its setup there, however long the run after it).
 
     The new plan records the moment it resumes from in whole seconds (``resumes.at``), and
     its progress counts from that second on; so the work done and the spend are measured
