@@ -84,7 +84,8 @@ class Run:
 @dataclass(frozen=True)
 class PoolSchedule:
     """One cloud pool's runs, its paid instance-hours per period (from the runs), and the
-    gang-hours of each (block, job) its runs could not carry (``layout.py``)."""
+    gang-hours of each (block, job) its runs could not carry (``layout.py``; a multi-node
+    job's per node, its instance-hours ``h / gpus`` like a one-node job's)."""
 
     pool: str
     runs: tuple[Run, ...]
