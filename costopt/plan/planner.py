@@ -367,8 +367,9 @@ class _Model:
         model = self
         before: LaidOut | None = None
         unfilled: tuple[float, LaidOut] | None = None
-        # (gang-hours short, the solution) before the last lowering of ``filled`` that
-        # shrank it, and whether the lowering since shrank nothing
+        # (gang-hours short, the solution) that the lowerings of ``filled`` stand on: the
+        # first one lowered, or the last whose lowering shrank what is short; ``stalled``:
+        # whether the lowering since shrank nothing
         stalled = False
         least: tuple[float, LaidOut] | None = None
         # the solution that left least short so far, for ``tolerances.solves``
@@ -562,19 +563,20 @@ LEAST_FILLED = 0.25
 
 
 def lowered_fill(w: Workload, filled: dict[tuple[int, int], float], pools: Pools,
-            pairs: list[Eligible], lp: LinearProgram, x: np.ndarray,
-            fleet: tuple[PoolSchedule, ...]) -> dict[tuple[int, int], float]:
+                 pairs: list[Eligible], lp: LinearProgram, x: np.ndarray,
+                 fleet: tuple[PoolSchedule, ...]) -> dict[tuple[int, int], float]:
     """Each (cloud pool, period)'s share of the pool's GPUs its jobs fill at once, lowered
     in the LP's runs of periods where the pool's layout came up short - the LP's packing
     bought too little there, and a layout on a little more time may still leave some short:
-    sized so that ``packing`` asks twice the short GPU-hours ``s`` more than the instances
-    bought work for. Lowering the share by ``C / (C + slack + 2 s)`` raises what ``packing``
-    charges the jobs it applies to, those that share an instance (``_shared_charge``: ``C``
-    GPU-hours), by the row's slack and ``2 s``; a job whose gang holds a node alone is
-    charged as before. (Sized against all the GPU-hours the pool paid, a lowering bought
-    less than that where such a job ran beside the sharing ones, and nothing where it did
-    not use up the row's slack.) At most by half and at least by ``FILL_MARGIN``; never
-    below ``LEAST_FILLED``. The next solve buys more instance time, or moves the work."""
+    sized so that ``packing`` asks at least twice the short GPU-hours ``s`` more than the
+    instances bought work for. What ``packing`` charges the jobs the share applies to,
+    those that share an instance (``_shared_charge``: ``C`` GPU-hours in the run; a job
+    whose gang holds a node alone is charged as before), over the share times
+    ``1 - (slack + 2 s) / C - FILL_MARGIN`` grows to more than ``C + slack + 2 s``: past
+    the row's slack, by ``2 s``. (Sized against all the GPU-hours the pool paid, a lowering
+    bought less than that where such a job ran beside the sharing ones, and nothing where it
+    did not use up the row's slack.) At most by half; never below ``LEAST_FILLED``. The
+    next solve buys more instance time, or moves the work."""
     index = {pool.id: p for p, pool in enumerate(pools.all)}
     gpus = {job.name: job.gpus for job in w.jobs}
     periods_of = run_periods(lp.runs)
