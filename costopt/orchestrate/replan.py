@@ -46,8 +46,11 @@ more than 1 % of its cost. Chasing the last fraction of it cost most of a re-pla
   setups a few at a time for about 8 solves before keeping jobs to one pool and lowering
   fills. With 6 (until 2026-12-07) every one of the lab's first 10 re-plans stopped there,
   61-507 GPU-h short, "infeasible" (``scripts/bench_replan.py --lab-simulated``). A solve
-  costs 0.1-1 CPU-s there since a held pool no longer turns pruning off (5-12 before).
-  The example's re-plans stop within 8."""
+  costs mostly 0.1-3.5 CPU-s there since a held pool no longer turns pruning off (5-12
+  before), though one whose MILPs of instance counts are hard still takes a minute in all
+  (the second, 57 CPU-s in 10 solves: 94 before, in 6, infeasible).
+  The example's re-plans (``bench_replan.py``) stop within 4: once a solution is laid out
+  the loop goes on only while it finds cheaper ones laid out (:class:`Tolerances`)."""
 
 
 def done_so_far(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
