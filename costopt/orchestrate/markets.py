@@ -22,8 +22,7 @@ before it could work). Then, at a moment:
    Uniform Progress against 4, 5 dearer than all on-demand against 7, none late in either);
    ahead - spot, an on-demand instance already running kept;
    safely ahead (by one restart's work) - spot, an on-demand instance swapped (ended only
-   once the spot one runs) for spot in any zone, the home zone first (waiting for the home
-   zone would keep paying on-demand). A launch that finds no spot does not fall back: the job waits
+   once the spot one runs). A launch that finds no spot does not fall back: the job waits
    for spot while it is ahead, and runs on-demand once it is behind.
    *Zones* (a spot pool of one zone, whose region prices spot in others): a job ahead
    launches in its slot's home zone only - it waits for capacity there rather than pay
@@ -179,12 +178,9 @@ def working(slot: Slot, at: datetime) -> list[str]:
 
 
 def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
-                 floor: set[str], away: AwayRuns | None = None,
-                 live: LiveMarkets | None = None) -> dict[str, MarketChoice]:
+                 floor: set[str], away: AwayRuns | None = None) -> dict[str, MarketChoice]:
     """Rule 1: the market of each spot pool that may fall back and serves a job now; with
-    ``away``, the instances of a pool on spot that go back to its home zone. With ``live``,
-    a pool safely ahead whose on-demand instance runs swaps it for spot in any zone
-    (:func:`_off_on_demand`)."""
+    ``away``, the instances of a pool on spot that go back to its home zone."""
     out = {}
     for pool in plan.fleet:
         if pool.market != "spot" or not pool.on_demand_fallback:
@@ -197,9 +193,7 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         choice = pace_choice(state) if state is not PaceState.FINISHED \
             else MarketChoice("spot", "keep", zones="home")  # no job of its works now (its
         # setup runs): none is pressed
-        if _off_on_demand(pool, choice, live or {}):
-            choice = replace(choice, zones="all")
-        elif choice.zones == "home":
+        if choice.zones == "home":
             choice = replace(choice, home=_going_home(pool, slots, at, paces,
                                                       (away or {}).get(pool.pool, ())))
         elif choice.zones == "all" and not set(pool.spot_zone_prices) - {pool.zone}:
@@ -207,19 +201,6 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             # Progress (spot of the one zone tried first was dearer on the single-job grid)
         out[pool.pool] = choice
     return out
-
-
-def _off_on_demand(pool: FleetPool, choice: MarketChoice, live: LiveMarkets) -> bool:
-    """Whether ``pool``'s on-demand instance, its jobs safely ahead (``choice`` swaps it for
-    spot), may go to spot in any zone of the region rather than wait for its home zone: spot
-    in another zone is still far below on-demand (the example's p4d: 7.64-8.35 USD/h against
-    21.96), and waiting for the home zone keeps paying on-demand meanwhile (an outage of the
-    home zone held a safely-ahead job on on-demand for 4.6 h of the example's seed 3; once
-    it runs away from home, :func:`worth_moving_home` brings it back). A pool with no
-    other zone priced has nowhere else to go."""
-    return choice.market == "spot" and choice.other == "swap" \
-        and "on_demand" in live.get(pool.pool, set()) \
-        and bool(set(pool.spot_zone_prices) - {pool.zone})
 
 
 def _going_home(pool: FleetPool, slots: list[Slot], at: datetime,

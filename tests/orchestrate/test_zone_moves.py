@@ -48,11 +48,9 @@ def the_case() -> tuple[Workload, PriceCatalog, PlanDocument]:
     return w, cat, planned(w, cat)
 
 
-def carried_out(until: float, az1: Callable[[float], int],
-                az2: Callable[[float], int] = lambda h: 1) -> list[InstanceRecord]:
+def carried_out(until: float, az1: Callable[[float], int]) -> list[InstanceRecord]:
     """The instances the controller ran from 00:00 to ``until`` (hours, exclusive), ticking
-    every quarter hour, with use1-az1's spot capacity ``az1(hour)`` and use1-az2's
-    ``az2(hour)`` (always 1 unless given)."""
+    every quarter hour, with use1-az1's spot capacity ``az1(hour)`` and use1-az2's always 1."""
     w, cat, plan = the_case()
     (pool,) = plan.fleet
     assert (pool.pool, pool.slots[0].start, pool.slots[0].end) == (AZ1, at(0), at(10 + 1 / 6))
@@ -67,7 +65,7 @@ def carried_out(until: float, az1: Callable[[float], int],
     for k in range(int(until * 4)):
         fleet.advance(at(k / 4))
         fleet.set_capacity(AZ1, az1(k / 4))
-        fleet.set_capacity(AZ2, az2(k / 4))
+        fleet.set_capacity(AZ2, 1)
         assert controller.tick(at(k / 4)).replanned is None
     try:
         return ledger.instances()
@@ -114,27 +112,6 @@ def test_a_slot_in_a_dearer_zone_is_swapped_home_once_the_home_zone_has_capacity
     paid = sum(((i.ended_at or at(4)) - i.launched_at).total_seconds() / 3600 * i.usd_per_hour
                for i in instances)
     assert paid == pytest.approx(2.25 * 8.0 + 1 * 2.0)
-
-
-def test_a_job_safely_ahead_swaps_on_demand_for_spot_in_another_zone() -> None:
-    """use1-az1 has no spot all along, use1-az2 none until 02:00. At 00:45 the job is behind
-    (above) and every zone is out: its launch ends on on-demand, 32.00 USD/h; its setup ends
-    at 00:55 and it works 1 GPU-h an hour from then. Ahead of its line it keeps on-demand
-    (no switch paid to win back less than it costs) until it is safely ahead - one
-    restart's work more still within the line: at ``t`` hours, (10 - (t - 0.9167) + 0.6667)
-    / (24 - t - 0.6667) <= 0.44118, so ``t`` >= 2.3069: the tick at 02:30. Then its
-    on-demand instance is swapped for spot: use1-az1 is refused, use1-az2 (back since 02:00)
-    takes it at 8.00 USD/h, and the on-demand one ends once that one runs, in the same
-    tick. (Swapped for its home zone only, the on-demand instance ran on until use1-az1
-    came back - here, past 04:00.) Paid to 04:00: 1.75 h x 32.00 + 1.5 h x 8.00 = 68.00
-    USD, against 3.25 h x 32.00 = 104.00 kept on-demand."""
-    instances = carried_out(4.0, lambda h: 0, lambda h: 0 if h < 2 else 1)
-    assert [(m, usd, a, b) for _az, m, usd, a, b in ran(instances)] == [
-        ("on_demand", 32.0, 0.75, 2.5), ("spot", 8.0, 2.5, -1.0)]
-    assert instances[1].az == "use1-az2"
-    paid = sum(((i.ended_at or at(4)) - i.launched_at).total_seconds() / 3600 * i.usd_per_hour
-               for i in instances)
-    assert paid == pytest.approx(1.75 * 32.0 + 1.5 * 8.0)
 
 
 def test_moving_home_pays_when_the_saving_beats_the_restart() -> None:
