@@ -105,6 +105,27 @@ class OwnedWork:
     work_gpu_hours: float
     usd: float
 
+    @cached_property
+    def hours(self) -> float:
+        """Hours from its start to its end."""
+        return _hours(self.start, self.end)
+
+    @cached_property
+    def rate(self) -> float:
+        """Reference GPU-hours an hour, spread evenly."""
+        return self.work_gpu_hours / self.hours
+
+    def usd_within(self, a: datetime, b: datetime) -> float:
+        """Its energy cost (USD) in ``[a, b)``, within ``[start, end)``."""
+        return self.usd * _hours(a, b) / self.hours if (a, b) != (self.start, self.end) \
+            else self.whole_usd
+
+    @cached_property
+    def whole_usd(self) -> float:
+        """Its energy cost from start to end, as :meth:`usd_within` works out a part's (each
+        tick credits every owned work done by then)."""
+        return self.usd * _hours(self.start, self.end) / self.hours
+
 
 @dataclass(frozen=True)
 class SlotWork:
@@ -549,10 +570,9 @@ def credit_owned(out: dict[str, JobProgress], owned: Iterable[OwnedWork], since:
             continue
         a, b = max(w.start, since), min(w.end, at)
         if a < b and w.job in out:
-            whole = _hours(w.start, w.end)
-            out[w.job].owned_usd += w.usd * _hours(a, b) / whole
+            out[w.job].owned_usd += w.usd_within(a, b)
             if walked is None or b >= walked:
-                out[w.job]._segments.append((a, b, w.work_gpu_hours / whole))
+                out[w.job]._segments.append((a, b, w.rate))
 
 
 def finish(out: dict[str, JobProgress]) -> dict[str, JobProgress]:
