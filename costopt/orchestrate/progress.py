@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -329,7 +329,7 @@ class ProgressModel:
     setup_minutes: float = DEFAULT_SETUP_MINUTES
     shares: dict[Run, tuple[RunShare, ...]] = field(default_factory=dict, compare=False,
                                                      hash=False, repr=False)
-    past: dict[tuple[datetime, tuple[JobNeeds, ...], tuple[Run, ...]],
+    past: dict[tuple[datetime, tuple[JobNeeds, ...], tuple[tuple[object, ...], ...]],
                dict[str, JobProgress]] = field(default_factory=dict, compare=False,
                                                hash=False, repr=False)
     """Progress at past moments (:func:`progress_then`), by the moment, the jobs' needs and
@@ -614,12 +614,15 @@ class Walked:
     walks: dict[str, Accrual]
 
 
-def _runs_before(runs: Sequence[Run], moment: datetime) -> tuple[tuple[object, ...], ...]:
-    """What the work of ``runs`` before ``moment`` comes of, in their order: each run that
-    started before then, without its end and whether it was interrupted if it ran to
-    ``moment`` or later (it did the same before ``moment`` however long it ran on)."""
+def _runs_before(runs: Sequence[Run], moment: datetime, *, ended_then: bool = False
+                 ) -> tuple[tuple[object, ...], ...]:
+    """What the work of ``runs`` before ``moment`` (``ended_then``: by it, an interruption
+    at ``moment`` included) comes of, in their order: each run that started before then,
+    without its end and whether it was interrupted if it ran on past that (it did the same
+    by then however long it ran on)."""
     return tuple((r.instance_id, r.pool, r.market, r.start, r.usd_per_hour, r.slot)
-                 + ((r.end, r.interrupted) if r.end < moment else ())
+                 + ((r.end, r.interrupted) if r.end < moment or ended_then and r.end == moment
+                    else ())
                  for r in runs if r.start < moment)
 
 
@@ -674,9 +677,7 @@ def progress_then(model: ProgressModel, runs: Sequence[Run],
     """:func:`job_progress` at ``when``, kept on ``model`` for the runs as they were by then:
     a run open at ``when`` does the same by then whenever it ends (a tick asks again for
     the moment a plan took over, or a report was made). Read only: the figures are shared."""
-    key = (when, model.jobs, tuple(r if r.end <= when else replace(r, end=when,
-                                                                    interrupted=False)
-                                   for r in runs if r.start < when))
+    key = (when, model.jobs, _runs_before(runs, when, ended_then=True))
     out = model.past.get(key)
     if out is None:
         if len(model.past) >= PAST_KEPT:
