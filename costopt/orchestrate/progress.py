@@ -643,7 +643,9 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
     last = model.walked.get(model.jobs)
     since = last.upto if last is not None and last.upto <= at and last.runs == _runs_before(
         runs, last.upto) else None
-    kept, used = model.shares, {}
+    kept = model.shares
+    if len(kept) > 4 * len(runs) + 256:  # runs read no more (a run still open ends later)
+        kept.clear()
     for run in runs:
         end = min(run.end, at)
         if end <= run.start:
@@ -651,14 +653,10 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
         if run.end <= at:
             parts = kept.get(run)
             if parts is None:
-                parts = run_shares(model, run, end)
-            used[run] = parts
+                parts = kept[run] = run_shares(model, run, end)
         else:
             parts = run_shares(model, run, end)
         credit_run(out, model, run, parts, at, since)
-    if len(kept) > 4 * len(used) + 256:  # runs read no more (a run still open ends later)
-        kept.clear()
-    kept.update(used)
     credit_owned(out, model.mix.owned, model.mix.period_starts[0], at, since)
     walks = walk_on(out, last.walks if last is not None else {}, since, at)
     if last is None or at >= last.upto:  # not for a moment in the past (a report's)
