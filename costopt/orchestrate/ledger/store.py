@@ -436,7 +436,9 @@ class Ledger:
         that AWS, whose describe calls may lag, returns the instance if it did launch), and
         the failures among them after the last ``ok`` whose detail starts ``capacity:``.
         Counted by the database: a slot waiting for capacity tries at every tick, so its
-        history grows by a launch a tick, and reading it whole at each was quadratic."""
+        history grows by a launch a tick, and reading it whole at each was quadratic; the
+        index ``actions_slot`` finds the slot's actions among the plan's (a ledger made
+        before it counts the same, more slowly)."""
         where = "plan_id=? AND kind='launch' AND pool=? AND slot " + (
             "IS NULL" if slot is None else "=?") + \
             " AND status IN ('ok', 'failed') AND (detail IS NULL OR detail != ?)"
