@@ -122,8 +122,8 @@ class OwnedWork:
 
     @cached_property
     def whole_usd(self) -> float:
-        """Its energy cost from start to end, as :meth:`usd_within` works out a part's (each
-        tick credits every owned work done by then)."""
+        """Its energy cost over the whole of it (USD), worked out once as a part's is, to
+        the last bit (each tick credits every owned work done by then)."""
         return self.usd * _hours(self.start, self.end) / self.hours
 
 
