@@ -36,7 +36,8 @@ entry points for pydantic plugins, 24M). ``validate`` 994M before this session's
 So 0.3 s, with a floor of 0.285 s, leaves ``validate`` about 34M instructions over the floor
 (5 %), where it takes 287M: the price file alone takes 97M, and the workload models 83M.
 Tried and left out: building the models' validators on first use (pydantic's
-``defer_build``: 23M more, as the first validation rebuilds each); a cache of the parsed price
+``defer_build``: 962M against 967M, 0.5 %, as the first validation builds nearly all of
+them anyway); a cache of the parsed price
 table (979M against 993M then: a hit still reads, hashes and indexes the file). Not tried,
 as they would change what a user gets: switching pydantic's plugins off
 (``PYDANTIC_DISABLE_PLUGINS``, 24M), checking only the price rows the workload may use (a
