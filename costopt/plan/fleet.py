@@ -20,7 +20,9 @@ model holds (``model.running_at_once``).
 
 4. Lay the jobs out on the runs' GPUs (``layout.py``): each run's ``uses``; where jobs do
    not fit, runs alone in their slot inside a period move to its end (same cost and
-   limits); what still does not fit is the schedule's ``short``, which the planner answers.
+   limits); what still does not fit is the schedule's ``short``, which the planner answers
+   (a multi-node job's gangs too, where they run beside more of the job's gangs on other
+   pools than its ``parallel``).
 
 Steps 2-3 only add paid time, so the fleet's cost is at least the LP's ``price * u``; the
 plan reports the fleet's cost (``docs/model.md``, "Launch overhead"). Pure: numbers in,
@@ -82,7 +84,8 @@ class Run:
 @dataclass(frozen=True)
 class PoolSchedule:
     """One cloud pool's runs, its paid instance-hours per period (from the runs), and the
-    gang-hours of each (block, job) its runs could not carry (``layout.py``)."""
+    gang-hours of each (block, job) its runs could not carry (``layout.py``; a multi-node
+    job's per node, its instance-hours ``h / gpus`` like a one-node job's)."""
 
     pool: str
     runs: tuple[Run, ...]
@@ -187,6 +190,7 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
     hours_by_period: dict[int, float] = {}
     rest_paid = dict(paid_hours)
     base = 0
+    crowded: dict[tuple[int, str], float] = {}  # a gang's time beside too many of its own
     for job, (nodes, hours) in sorted(use.gangs.items()):
         gang_work = {t: h / nodes for t, h in hours.items()}
         gang_paid = {}
@@ -205,6 +209,9 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
         schedule = schedule_pool(pool, periods, gang_paid, gang_work, setup_s, min_run_s)
         schedule = _beside_own_gangs(schedule, periods, use.busy.get(job, []),
                                      use.gang_parallel.get(job, 1), min_run_s * TICK)
+        for r, hours in _crowded(use.busy.get(job, []), schedule.runs, periods,
+                                 use.gang_parallel.get(job, 1)).items():
+            crowded[(r, job)] = crowded.get((r, job), 0.0) + hours * nodes
         for r in schedule.runs:
             first = base + r.slot * nodes
             gang_use = (Use(job, use.gang_gpus.get(job, 1), r.setup_end, r.end),)
@@ -234,6 +241,8 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
         runs.append(replace(r, slot=number[key], jobs=jobs, uses=tuple(placed)))
     for t, h in rest.hours_by_period.items():
         hours_by_period[t] = hours_by_period.get(t, 0.0) + h
+    for key, hours in crowded.items():
+        short[key] = short.get(key, 0.0) + hours
     return PoolSchedule(pool, tuple(sorted(runs, key=lambda r: (r.slot, r.start))),
                         {t: hours_by_period.get(t, 0.0) for t in sorted(paid_hours)}, short)
 
@@ -247,18 +256,52 @@ def _beside_own_gangs(schedule: PoolSchedule, periods: Periods,
     of those gangs ends (as long, the same cost and limits), whichever runs fewest of the
     job's gangs at once beyond ``parallel``, then overlaps them least; its setup may
     overlap their work. A 2-node job of 2 gangs at once, one gang all day and one till
-    13:31 on p4d, ran its third on p3.2xlarge from 00:00 rather than from 13:31."""
+    13:31 on p4d, ran its third on p3.2xlarge from 00:00 rather than from 13:31. The
+    periods are passed over again while a pass moved a run: a run moved in a later period
+    may leave one of an earlier period alone in its slot (a 30-minute gang at 12:00 could
+    go to 23:30, beside a gang on another pool till then, only once the slot's next run
+    moved from 00:00 to 00:50). What still runs beside too many of the job's gangs is
+    ``short`` (``_crowded``)."""
     if not busy:
         return schedule
     runs = list(schedule.runs)
-    for t in range(len(periods.starts)):
-        begin, end = periods.seconds(t)
-        best = _crowding(busy, runs, periods, parallel)
-        for anchor in [end] + sorted({e for _s, e in busy if begin < e < end}):
-            moved = [_moved_to(r, periods, runs, begin, end, min_run, anchor) for r in runs]
-            if _crowding(busy, moved, periods, parallel) < best:
-                runs, best = moved, _crowding(busy, moved, periods, parallel)
+    best = _crowding(busy, runs, periods, parallel)
+    for _ in range(ROUNDS):  # a move in a later period may free a run in an earlier one
+        start = best
+        for t in range(len(periods.starts)):
+            begin, end = periods.seconds(t)
+            for anchor in [end] + sorted({e for _s, e in busy if begin < e < end}):
+                moved = [_moved_to(r, periods, runs, begin, end, min_run, anchor)
+                         for r in runs]
+                if _crowding(busy, moved, periods, parallel) < best:
+                    runs, best = moved, _crowding(busy, moved, periods, parallel)
+        if best == start:
+            break
     return replace(schedule, runs=tuple(runs))
+
+
+def _crowded(busy: list[tuple[int, int]], runs: Sequence[Run], periods: Periods,
+             parallel: int) -> dict[int, float]:
+    """Per period (a block of them, as laid out), the hours of the working time of ``runs``
+    (one multi-node job's gangs on one pool) while the job runs more than ``parallel`` of
+    its gangs at once, ``busy`` (its gangs on the pools laid out before) counted first:
+    time its gangs here cannot have, which the pool's ``short`` reports."""
+    mine = [(periods.micros(r.setup_end), periods.micros(r.end)) for r in runs]
+    mine = [(s, e) for s, e in mine if s < e]
+    edges = sorted({m for span in busy + mine for m in span})
+    out: dict[int, float] = {}
+    for a, b in zip(edges, edges[1:], strict=False):
+        there = sum(s <= a and b <= e for s, e in busy)
+        here = sum(s <= a and b <= e for s, e in mine)
+        over = min(here, max(0, there + here - parallel))
+        if not over:
+            continue
+        for t in range(len(periods.starts)):
+            begin, end = periods.seconds(t)
+            inside = min(b, end) - max(a, begin)
+            if inside > 0:
+                out[t] = out.get(t, 0.0) + over * inside / HOUR
+    return out
 
 
 def _crowding(busy: list[tuple[int, int]], runs: Sequence[Run], periods: Periods,

@@ -739,6 +739,14 @@ def work_factor(w: Workload, runs: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - setup / run_hours(w, runs), 0.0, 1.0)
 
 
+def holds_node_alone(blocking: float | np.ndarray, gpus: float | np.ndarray,
+                     gpus_per_node: float | np.ndarray) -> bool | np.ndarray:
+    """Whether a job's gang holds a node alone (``blocking * gpus >= G``; numbers or
+    arrays): it fills the node whatever runs beside it, so ``packing`` charges its ``b h``
+    whole, never over the pool's ``filled``."""
+    return blocking * gpus >= gpus_per_node - 1e-9
+
+
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
                   factor: np.ndarray, filled: Mapping[tuple[int, int], float]) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
@@ -750,7 +758,7 @@ def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict
     nodes = np.array([pools.all[p].gpus_per_node for p, _t in keys], dtype=float)
     share = np.array([filled.get(k, 1.0) for k in keys])[group]
     gpus = np.array([job.gpus for job in w.jobs], dtype=float)[hc.job[cloud]]
-    alone = hc.block[cloud] * gpus >= nodes[group] - 1e-9
+    alone = holds_node_alone(hc.block[cloud], gpus, nodes[group])
     count = np.arange(len(keys), dtype=np.int64)
     f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
     b.rows("packing", keys, np.concatenate([group, count]),

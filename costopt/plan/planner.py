@@ -36,6 +36,7 @@ from costopt.plan.model import (
     build_model,
     concurrency_excess,
     first_periods,
+    holds_node_alone,
     identical_runs,
     limit_terms,
     model_base,
@@ -348,12 +349,15 @@ class _Model:
         a job short on a pool, the model learns the ``layout`` rows of that job and pool
         (``model.py``, 8) and is solved again. Where no row is learned and no job is kept
         to one pool (below), the pools left short are taken to fill a smaller share of
-        their GPUs at once (``_filled``: the LP's packing bought too little) and the model
-        is solved again, at most ``FILL_STEPS`` times (and at most ``tolerances.solves``
-        solves in all, :class:`Tolerances`), and only while each lowering leaves
-        less short than the one before: where it shrank nothing, the solution before it
-        stands (as short, and no dearer: the lowered model asks more instance time). What
-        is short then stays short, and the plan is infeasible for it (``layout_shortfalls``).
+        their GPUs at once (``lowered_fill``: the LP's packing bought too little) and the
+        model is solved again, at most ``FILL_STEPS`` times (and at most
+        ``tolerances.solves`` solves in all, :class:`Tolerances`), and only while the
+        lowerings leave less short: where two in a row shrank nothing, the solution before
+        them stands (as short, and no dearer: the lowered model asks more instance time). A
+        lowering whose pool cannot buy more time (a limit at once) moves sharing work off
+        it instead, and the layout of what is left may come up as short once (the lab
+        month, ``examples/lab-month.yaml``); the next, deeper one moved enough. What is
+        short then stays short, and the plan is infeasible for it (``layout_shortfalls``).
 
         Keeping jobs to one pool (``kept_to_one_pool``) only helps the fleet lay a solution
         out; it is no limit of the workload's. Where it leaves the model infeasible, or
@@ -363,7 +367,10 @@ class _Model:
         model = self
         before: LaidOut | None = None
         unfilled: tuple[float, LaidOut] | None = None
-        # (gang-hours short, the solution) before the last lowering of ``filled``
+        # (gang-hours short, the solution) that the lowerings of ``filled`` stand on: the
+        # first one lowered, or the last whose lowering shrank what is short; ``stalled``:
+        # whether the lowering since shrank nothing
+        stalled = False
         least: tuple[float, LaidOut] | None = None
         # the solution that left least short so far, for ``tolerances.solves``
         solves = 0
@@ -391,14 +398,18 @@ class _Model:
                     return found
                 kept = model.kept | kept_to_one_pool(self.workload, lp, sol.x, fleet)
                 if kept == model.kept:
-                    if unfilled is not None and short >= unfilled[0] - EPS:
-                        return unfilled[1]  # the lowering shrank nothing
+                    shrank = unfilled is None or short < unfilled[0] - EPS
+                    if not (shrank or stalled):
+                        stalled = True  # lower once more before giving the lowering up
+                    elif not shrank:
+                        return unfilled[1]  # two lowerings in a row shrank nothing
+                    else:
+                        unfilled, stalled = (short, found), False
                     if model.fill_steps >= FILL_STEPS:
-                        return found
-                    filled = _filled(self.workload, dict(model.filled), self.pools, fleet,
-                                     run_periods(lp.runs))
+                        return unfilled[1]
+                    filled = lowered_fill(self.workload, dict(model.filled), self.pools,
+                                          self.pairs, lp, sol.x, fleet)
                     before = found
-                    unfilled = (short, before)
                     model = replace(model, filled=tuple(sorted(filled.items())),
                                     fill_steps=model.fill_steps + 1)
                     continue
@@ -551,18 +562,29 @@ LEAST_FILLED = 0.25
 """The least share of a pool's GPUs its jobs are taken to fill at once."""
 
 
-def _filled(w: Workload, filled: dict[tuple[int, int], float], pools: Pools,
-            fleet: tuple[PoolSchedule, ...], periods_of: Mapping[int, list[int]]
-            ) -> dict[tuple[int, int], float]:
+def lowered_fill(w: Workload, filled: dict[tuple[int, int], float], pools: Pools,
+                 pairs: list[Eligible], lp: LinearProgram, x: np.ndarray,
+                 fleet: tuple[PoolSchedule, ...]) -> dict[tuple[int, int], float]:
     """Each (cloud pool, period)'s share of the pool's GPUs its jobs fill at once, lowered
-    in the runs of periods (``periods_of``: a run's first period -> its periods) where the
-    pool's layout came up short: by twice the short GPU-hours' share of the GPU-hours the
-    pool pays there, at most by half and at least by ``FILL_MARGIN`` - the LP's packing
-    bought too little there, and a layout on a little more time may still leave some
-    short; the next solve buys more instance time, or moves the work. Never below
-    ``LEAST_FILLED``."""
+    in the LP's runs of periods where the pool's layout came up short - the LP's packing
+    bought too little there, and a layout on a little more time may still leave some short:
+    sized so that ``packing`` asks at least twice the short GPU-hours ``s`` more than the
+    instances bought work for. What ``packing`` charges the jobs the share applies to,
+    those that share an instance (``_shared_charge``: ``C`` GPU-hours in the run; a job
+    whose gang holds a node alone is charged as before), over the share times
+    ``1 - (slack + 2 s) / C - FILL_MARGIN`` grows to more than ``C + slack + 2 s``: past
+    the row's slack, by ``2 s``. (Sized against all the GPU-hours the pool paid, a lowering
+    bought less than that where such a job ran beside the sharing ones, and nothing where it
+    did not use up the row's slack.) At most by half; never below ``LEAST_FILLED``. The
+    next solve buys more instance time, or moves the work."""
     index = {pool.id: p for p, pool in enumerate(pools.all)}
     gpus = {job.name: job.gpus for job in w.jobs}
+    periods_of = run_periods(lp.runs)
+    charged = _shared_charge(w, pools, pairs, lp, x, filled)
+    activity = lp.activity(x)
+    slack = {key: max(0.0, -float(activity[r]))
+             for r, (family, key) in enumerate(zip(lp.row_family, lp.row_key, strict=True))
+             if family == "packing"}
     out = dict(filled)
     for s in fleet:
         p = index[s.pool]
@@ -570,11 +592,28 @@ def _filled(w: Workload, filled: dict[tuple[int, int], float], pools: Pools,
         for (first, name), hours in s.short.items():
             missing[first] = missing.get(first, 0.0) + hours * gpus[name]
         for first, short in missing.items():
-            paid = pools.all[p].gpus_per_node * sum(s.hours_by_period.get(t, 0.0)
-                                                   for t in periods_of[first])
-            lower = max(0.5, 1.0 - 2 * short / paid - FILL_MARGIN) if paid > 0 else 0.5
+            charge = sum(charged.get((p, t), 0.0) for t in periods_of[first])
+            room = sum(slack.get((p, t), 0.0) for t in periods_of[first])
+            lower = max(0.5, 1.0 - (room + 2 * short) / charge - FILL_MARGIN) \
+                if charge > 0 else 0.5
             for t in periods_of[first]:
                 out[(p, t)] = max(LEAST_FILLED, out.get((p, t), 1.0) * lower)
+    return out
+
+
+def _shared_charge(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProgram,
+                   x: np.ndarray, filled: Mapping[tuple[int, int], float]
+                   ) -> dict[tuple[int, int], float]:
+    """(cloud pool, period) -> the GPU-hours ``packing`` charges there the jobs that share
+    the pool's instances (``b h`` over the share ``filled``; a job whose gang holds a node
+    alone is charged ``b h`` whatever the share: ``model.holds_node_alone``)."""
+    blocking = {(e.job, e.pool): e.blocking for e in pairs}
+    out: dict[tuple[int, int], float] = {}
+    for (j, p, t), col in lp.h.items():
+        b = blocking[(j, p)]
+        if (p, t) in lp.u and x[col] > EPS and not holds_node_alone(
+                b, w.jobs[j].gpus, pools.all[p].gpus_per_node):
+            out[(p, t)] = out.get((p, t), 0.0) + b * float(x[col]) / filled.get((p, t), 1.0)
     return out
 
 

@@ -170,9 +170,10 @@ def test_two_jobs_split_over_two_pools_merged_and_plain_have_one_optimum() -> No
     assert costs == pytest.approx((30.0, 30.0))
 
 
-@pytest.mark.xfail(strict=True, reason="the fleet's greedy layout does not find the 30 USD "
-                   "schedule: it lays each pool out alone, so j0's 8 gangs at once over two "
-                   "pools come up short (docs/model.md, \"The layout\")")
+@pytest.mark.xfail(strict=True, reason="the LP's optimum runs j0's 8 gangs at every instant of "
+                   "02:00-08:00: beside g4dn's 8 instance-hours there, 4 p3.2xlarge at once "
+                   "for 4 h, and the fleet runs at most ceil(16/6) = 3 of them at once "
+                   "(docs/model.md, \"The layout\")")
 def test_two_jobs_split_over_two_pools_are_planned_as_the_schedule_by_hand() -> None:
     # The schedule of the test above, 30 USD.
     w, cat = SPLIT_OVER_TWO_POOLS

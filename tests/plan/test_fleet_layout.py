@@ -6,15 +6,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from builders import catalog, offer, workload
 from fleet_walk import walk_the_layout
 
 from costopt.orchestrate.replan import REPLAN_TOLERANCES
+from costopt.plan.fleet import PoolSchedule
 from costopt.plan.layout import Piece, Placement, lay_out
-from costopt.plan.model import build_model
+from costopt.plan.model import LinearProgram, build_model
 from costopt.plan.planfile import to_document
-from costopt.plan.planner import Tolerances, make_plan
+from costopt.plan.planner import Tolerances, lowered_fill, make_plan
 from costopt.plan.pools import build_pools, eligibility
 from costopt.plan.solve import solve
 from costopt.pricing.catalog import load_catalog
@@ -204,13 +206,55 @@ def test_a_one_at_a_time_job_never_runs_beside_itself_on_another_pool() -> None:
     assert layout.placements == [Placement(0, "job", 1, 5 * H, 8 * H)]
 
 
+@pytest.mark.parametrize(("instance_hours", "share"), [(20.0, 0.89), (22.0, 0.69)])
+def test_a_lowered_fill_charges_the_sharing_jobs_twice_what_was_short(
+        instance_hours: float, share: float) -> None:
+    """One day on p4d (8 GPUs): ``big`` (8 GPUs, 80 GPU-hours) holds a node alone beside
+    ``a`` and ``b`` (4 GPUs, 40 GPU-hours each), on 20 instance-hours: packing charges
+    80 + 40 + 40 = 160 = 8 x 20, no slack. The layout leaves 1 gang-hour of ``a`` short,
+    4 GPU-hours: the lowered fill should charge the jobs it applies to, ``a`` and ``b``
+    (80 GPU-hours; ``big`` is charged its 80 whatever the fill), 2 x 4 = 8 more than the
+    instances hold. Sized against their 80: ``1 - 8/80 - 0.01 = 0.89``, charging them
+    80 / 0.89 = 89.89, 9.89 more. (Sized against the 160 the pool pays,
+    ``1 - 8/160 - 0.01 = 0.94``, it charged 80 / 0.94 = 85.11, only 5.11 more.) On 22
+    instance-hours the row has 176 - 160 = 16 GPU-hours of slack to use up first:
+    ``1 - (16 + 8)/80 - 0.01 = 0.69``, charging 80 / 0.69 = 115.94, 35.94 more, at least
+    16 + 8 (sized against the 176 paid, ``1 - 8/176 - 0.01 = 0.945``: 4.63 more, all of it
+    inside the slack, so the next solve would have bought nothing)."""
+    w = workload([{"name": "big", "gpus": 8, "gpu_hours": 80, "speed": A100},
+                  {"name": "a", "gpus": 4, "gpu_hours": 40, "speed": A100},
+                  {"name": "b", "gpus": 4, "gpu_hours": 40, "speed": A100}],
+                 cloud={"regions": ["us-east-1"], "markets": ["on_demand"]})
+    cat = catalog(offer("p4d.24xlarge", gpu="A100-SXM4-40GB", gpus=8, vcpus=96, on_demand=1.0))
+    pools = build_pools(w, cat)
+    pairs = eligibility(w, pools, cat)
+    lp = build_model(w, pools, pairs)
+    x = np.zeros(lp.num_cols)
+    for j, hours in enumerate((80.0, 40.0, 40.0)):
+        x[lp.h[(j, 0, 0)]] = hours
+    x[lp.u[(0, 0)]] = instance_hours
+    fleet = (PoolSchedule(P4D, (), {0: instance_hours}, {(0, "a"): 1.0}),)
+    filled = lowered_fill(w, {}, pools, pairs, lp, x, fleet)
+    assert filled == {(0, 0): pytest.approx(share)}
+
+    def charged(lp: LinearProgram) -> float:  # packing[p4d, day 1]'s h terms
+        row = lp.row_family.index("packing")
+        return float(lp.activity(x)[row]) + 8 * instance_hours
+
+    assert charged(lp) == pytest.approx(160.0)
+    lowered = build_model(w, pools, pairs, filled=filled)
+    assert charged(lowered) == pytest.approx(80 + 80 / share)
+    assert charged(lowered) - 8 * instance_hours >= 2 * 4
+
+
 @pytest.mark.parametrize("path", ["examples/workload.yaml", "tests/plan/lab_two_weeks.yaml",
                                   pytest.param("examples/lab-month.yaml", marks=pytest.mark.slow)])
 def test_the_example_and_a_two_week_lab_are_laid_out_in_every_pool_period(path: str) -> None:
     """Every job's cloud GPU-hours are on its slots' GPUs at every instant, none short (see
     README, "The plan file", for what this cost: the example 1,719.42 -> 1,758.73 USD). The
     lab month (a 96-vCPU spot quota shared by its p3 pools) needs 7 of the layout loop's
-    ``FILL_STEPS`` (with 6 it ended 2.35 gang-hours of ``ablation-large`` short)."""
+    ``FILL_STEPS`` (with 6 it ended 2.66 gang-hours of ``ablation-large`` short; 2.35 with
+    the lowerings sized against all the GPU-hours a pool pays, ``planner.lowered_fill``)."""
     w = load_workload(REPO / path)
     result = make_plan(w, load_catalog())
     assert result.status == "optimal"
