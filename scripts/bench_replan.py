@@ -32,6 +32,15 @@ and not kept, as they change plans: carrying the counted limits over the loop's 
 -> 108 solves, mean 15.5 CPU-s; 2 of 10 plans more short at the same USD); starting each
 MILP from the last one's counts (HiGHS ``setSolution``: mean 6.3 CPU-s, the dearest 43.9
 -> 9.7; 4 of 10 plans changed, all dearer by 0.09-108.60 USD, two less short, two more).
+Why they were infeasible, and the fix (docs/simulate.md, "Why the lab month's re-plans came
+out infeasible"): 6 solves where the lab needs 17-26, a held pool turning pruning off, and
+setup counted over runs the held caps split. Measured again 2026-12-07 (load 8-17), the
+same simulate: at 845e680 the first 6 re-plans all infeasible, 81.81-294.75 GPU-h short,
+2.6-94.4 CPU-s (mean 43.3); after (with main's fill lowerings merged) the first 3 all
+optimal: 4,140.46 / 3,868.89 / 3,893.59 USD in 5.4 / 62.5 / 10.0 CPU-s (23 / 10 / 23
+layout solves; the second's MILPs of instance counts are the dear part). The example's
+re-plans, 10/2/30/50 % done: 0.16/0.67/0.18/0.14 CPU-s (0.24/4.89/0.26/0.93 before), the
+same USD but the 2 % one's 1,994.68 (1,994.59).
 
 The target (issue 21): a re-plan well under a second, < 0.5 CPU-s on the example.
 Measured 2026-12-07 (2 shared cores, load ~15), the example: on-schedule re-plans 0.2-0.4
