@@ -38,7 +38,9 @@ setup counted over runs the held caps split. Measured again 2026-12-07 (load 8-1
 same simulate: at 845e680 the first 6 re-plans all infeasible, 81.81-294.75 GPU-h short,
 2.6-94.4 CPU-s (mean 43.3); after (with main's fill lowerings merged) the first 3 all
 optimal: 4,140.46 / 3,868.89 / 3,893.59 USD in 5.4 / 62.5 / 10.0 CPU-s (23 / 10 / 23
-layout solves; the second's MILPs of instance counts are the dear part). The example's
+layout solves; the second's MILPs of instance counts are the dear part); the 4th (02-02
+23:00, a zone held) still infeasible, 30.30 GPU-h short after 14 (174.32 before), 17.0
+CPU-s: the loop gave up by its own rules, not the budget. The example's
 re-plans, 10/2/30/50 % done: 0.16/0.67/0.18/0.14 CPU-s (0.24/4.89/0.26/0.93 before), the
 same USD but the 2 % one's 1,994.68 (1,994.59).
 
