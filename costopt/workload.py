@@ -79,7 +79,12 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 
 
 class _Strict(BaseModel):
-    """Unknown fields are errors; numbers are finite, and ``true`` is no number (strict)."""
+    """Unknown fields are errors; numbers are finite, and ``true`` is no number (strict).
+
+    An empty list or mapping is a field's default as ``default=[]`` (pydantic copies it for
+    each instance), not ``default_factory=list``: pydantic reads a factory's signature, and
+    ``inspect`` parses a builtin's from text (18M of the 690M instructions that importing
+    this module costs, callgrind, and every ``costopt validate`` imports it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
@@ -250,11 +255,11 @@ class CloudSpec(_Strict):
     markets: list[Market] = Field(default_factory=lambda: list(MARKETS), min_length=1)
     instance_types: AllowList = None
     pricing: Path | None = Field(default=None, strict=False)  # from a YAML string
-    price_overrides: list[PriceOverride] = Field(default_factory=list)
-    spot_interruptions_per_hour: list[SpotInterruptionRate] = Field(default_factory=list)
+    price_overrides: list[PriceOverride] = Field(default=[])
+    spot_interruptions_per_hour: list[SpotInterruptionRate] = Field(default=[])
     spot_restart_minutes: float = Field(default=10, ge=0)
-    quotas: list[Quota] = Field(default_factory=list)
-    max_instances: list[MaxInstances] = Field(default_factory=list)
+    quotas: list[Quota] = Field(default=[])
+    max_instances: list[MaxInstances] = Field(default=[])
     spot_max_price_ratio: float = Field(default=1.0, gt=0)
     """Extension: the spot ``MaxPrice`` the orchestrator bids, as a multiple of the pool's
     on-demand price. AWS's default is the on-demand price (1.0). A spot pool priced above
@@ -268,7 +273,7 @@ class CloudSpec(_Strict):
     min_instance_minutes: float = Field(default=30, ge=0, le=1440)
     """Spot v2: no instance runs for a shorter interval, and no pause inside a slot is
     shorter."""
-    spot_availability: list[SpotAvailability] = Field(default_factory=list)
+    spot_availability: list[SpotAvailability] = Field(default=[])
     """Extension (spec v2): spot availability ``a`` per instance type and region (or zone)."""
     spot_traces: Path | None = Field(default=None, strict=False)  # from a YAML string
     """Extension (spec v2): a ``traces.yaml`` manifest whose traces' statistics give spot
@@ -328,8 +333,8 @@ class OwnedSpec(_Strict):
 
     electricity_usd_per_kwh: float = Field(default=0.15, ge=0, le=100)
     pue: float = Field(default=1.0, ge=1.0, le=3.0)
-    servers: list[OwnedServer] = Field(default_factory=list)
-    candidates: list[CandidateServer] = Field(default_factory=list)
+    servers: list[OwnedServer] = Field(default=[])
+    candidates: list[CandidateServer] = Field(default=[])
 
 
 COMMAND_BYTES_MAX = 12 * 1024
@@ -352,7 +357,7 @@ class Job(_Strict):
     deadline: UtcDateTime | None = None
     interruptible: bool = False
     checkpoint_minutes: float = Field(default=60, ge=0)
-    speed: dict[str, float] = Field(default_factory=dict)
+    speed: dict[str, float] = Field(default={})
     regions: AllowList = None
     allow: list[PoolKind] | None = None
     parallel: int = Field(default=1, ge=1, le=1024)
@@ -423,7 +428,7 @@ class Workload(_Strict):
     monthly_budget_usd: float | None = Field(default=None, ge=0)
     cloud: CloudSpec | None = None
     owned: OwnedSpec | None = None
-    gpu_models: list[GpuDeclaration] = Field(default_factory=list)
+    gpu_models: list[GpuDeclaration] = Field(default=[])
     """GPU models of the user's own, usable by owned servers, candidates and ``speed:``
     keys like the table's (:class:`GpuDeclaration`)."""
     jobs: list[Job] = Field(min_length=1)

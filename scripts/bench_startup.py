@@ -14,14 +14,35 @@ the floor under it, a process that only imports what ``validate`` cannot do with
 and pydantic with one model built: the first model pays for most of pydantic's machinery).
 
 Counted with ``valgrind --tool=callgrind`` (instructions, which a busy machine does not
-change), 2026-12-07: validate 1,115M when it went through the application (Typer, Click,
-pydantic's adapters for Typer, building the command); 993M since the console script answers
-``costopt validate FILE`` itself when the file passes with nothing to warn of
-(``cli/validation.py``). Of those 993M: ``python -c pass`` 39M; the floor 674M; costopt's
-workload models 117M more; the rest is reading the workload and the price file and the
-checks. A cache of the parsed price table was tried and dropped: 979M with it (a hit still
-reads, hashes and indexes the file). So validate is within 1.5x of a floor that is already
-0.27 s where validate took 0.45 s; under 0.3 s asks for pydantic to cost less.
+change; ``PYTHONHASHSEED=0``, byte-code written by a run before), 2026-12-07, session 18:
+``python -c pass`` 39M; the floor 680M (PyYAML's import 124M, pydantic's 350M, its first
+model 196M: the schema machinery it imports then, and the scan of every installed package's
+entry points for pydantic plugins, 24M). ``validate`` 994M before this session's changes,
+967M after. Where validate's instructions go, each step on top of the ones before it:
+
+- importing the workload models (``costopt.workload``): 668M, so ~83M over pydantic with
+  one model (15 models more; 686M before their empty defaults became ``default=[]``:
+  pydantic read each ``default_factory=list``'s signature, which ``inspect`` parses from
+  text for a builtin);
+- the rest of the imports (``workload_checks``, PyYAML, the bounded loader, the catalog
+  module): +126M, nearly all of it PyYAML's, which the floor pays too;
+- reading the workload (YAML through libyaml's parser, the models' validation): +18M;
+- the price file (495 rows of 18 columns and 1,256 zone prices, every cell checked so that a
+  mistake anywhere in the file is reported with its row, as every command reports it): +97M
+  (106M before: zone cells parsed with fewer temporaries);
+- the checks, importing ``plan.pools`` for the pools they count: +54M;
+- the console script's own modules: +4M.
+
+So 0.3 s, with a floor of 0.285 s, leaves ``validate`` about 34M instructions over the floor
+(5 %), where it takes 287M: the price file alone takes 97M, and the workload models 83M.
+Tried and left out: building the models' validators on first use (pydantic's
+``defer_build``: 962M against 967M, 0.5 %, as the first validation builds nearly all of
+them anyway); a cache of the parsed price
+table (979M against 993M then: a hit still reads, hashes and indexes the file). Not tried,
+as they would change what a user gets: switching pydantic's plugins off
+(``PYDANTIC_DISABLE_PLUGINS``, 24M), checking only the price rows the workload may use (a
+broken row elsewhere would pass ``validate`` and fail ``plan``). Switching the garbage
+collector off for the run saves 30M (3 %).
 
     python scripts/bench_startup.py [--runs N]
 """

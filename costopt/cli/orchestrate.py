@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from costopt.cli.common import Env, ExitCode, get_env, guarded
-from costopt.cli.state import StateUrl, as_of, ledger_at, open_ledger
+from costopt.cli.option_sets import takes_options
+from costopt.cli.state import StateDir, StateUrl, as_of, ledger_at, open_ledger
 from costopt.cli.steering import (
     PolicyName,
     WorkloadFile,
@@ -54,8 +55,6 @@ def register(app: typer.Typer) -> None:
 
 PlanArg = Annotated[Path, typer.Argument(help="The plan file written by `costopt plan`.",
                                          metavar="PLAN.json")]
-StateDir = Annotated[Path | None, typer.Option(
-    "--state-dir", help="Where the ledger lives (default ~/.local/state/costopt).")]
 Yes = Annotated[bool, typer.Option("--yes", help="Carry the changes out (without it: a dry "
                                    "run that changes nothing).")]
 MonthlyBudget = Annotated[float | None, typer.Option(
@@ -83,22 +82,48 @@ Force = Annotated[bool, typer.Option(
     "still claimed in the ledger, so no slot is launched twice).")]
 
 
-def _options(yes: bool, monthly_budget: float | None, allow_over_budget: bool,
-             image_ids: list[str] | None, launch_template: str | None,
-             spot_attempts: int, reinstate: bool) -> ApplyOptions:
-    from costopt.orchestrate.apply import ApplyOptions
-    from costopt.orchestrate.ec2 import LaunchSettings
+@dataclass(frozen=True)
+class FleetOptions:
+    """What ``apply`` and ``watch`` are given alike: the plan, how to act on AWS (launch
+    settings, budget, retries), the ledger and the policy that drives the fleet."""
 
-    images: dict[str, str] = {}
-    for item in image_ids or []:
-        region, _, ami = item.rpartition("=")
-        if not ami.startswith("ami-"):
-            raise typer.BadParameter(f"{item!r}; valid: REGION=ami-... or ami-...",
-                                     param_hint="--image-id")
-        images[region or "*"] = ami
-    return ApplyOptions(yes=yes, monthly_budget_usd=monthly_budget,
-                        allow_over_budget=allow_over_budget, spot_attempts=spot_attempts,
-                        launch=LaunchSettings(images, launch_template), reinstate=reinstate)
+    plan_file: PlanArg
+    yes: Yes = False
+    state_dir: StateDir = None
+    monthly_budget: MonthlyBudget = None  # USD per calendar month
+    allow_over_budget: OverBudget = False
+    image_id: ImageIds = None
+    launch_template: LaunchTemplate = None
+    spot_attempts: SpotAttempts = 2
+    retry_mode: RetryMode = "standard"
+    policy: PolicyName = "plan"
+    workload_file: WorkloadFile = None
+    reinstate: Reinstate = False
+    state: StateUrl = None
+
+    @property
+    def ledger_state(self) -> tuple[str | None, Path | None]:
+        """``--state`` and ``--state-dir``, as :func:`~costopt.cli.state.ledger_at` takes
+        them."""
+        return self.state, self.state_dir
+
+    def apply_options(self) -> ApplyOptions:
+        """The options of a reconcile; ``--image-id`` checked."""
+        from costopt.orchestrate.apply import ApplyOptions
+        from costopt.orchestrate.ec2 import LaunchSettings
+
+        images: dict[str, str] = {}
+        for item in self.image_id or []:
+            region, _, ami = item.rpartition("=")
+            if not ami.startswith("ami-"):
+                raise typer.BadParameter(f"{item!r}; valid: REGION=ami-... or ami-...",
+                                         param_hint="--image-id")
+            images[region or "*"] = ami
+        return ApplyOptions(yes=self.yes, monthly_budget_usd=self.monthly_budget,
+                            allow_over_budget=self.allow_over_budget,
+                            spot_attempts=self.spot_attempts,
+                            launch=LaunchSettings(images, self.launch_template),
+                            reinstate=self.reinstate)
 
 
 def _check(fmt: str, retry_mode: str) -> None:
@@ -153,35 +178,20 @@ ApplyAt = Annotated[str | None, typer.Option(
 class ApplyRun:
     """One ``apply``: what to reconcile, when, and how."""
 
-    plan_file: Path
+    given: FleetOptions
     moment: datetime  # the time reconciled for, UTC
     options: ApplyOptions  # --yes, budget, launch settings ...
     force: bool  # act even while a watch leads the workload
-    retry_mode: str  # botocore's: standard or adaptive
     fmt: str  # table or json
-    policy: str  # plan or deadline
-    workload_file: Path | None
-    state: tuple[str | None, Path | None]  # --state, --state-dir
 
 
 @guarded
+@takes_options(FleetOptions, after={"at": "plan_file", "fmt": "retry_mode"})
 def apply(
     ctx: typer.Context,
-    plan_file: PlanArg,
+    given: FleetOptions,
     at: ApplyAt = None,
-    yes: Yes = False,
-    state_dir: StateDir = None,
-    monthly_budget: MonthlyBudget = None,
-    allow_over_budget: OverBudget = False,
-    image_id: ImageIds = None,
-    launch_template: LaunchTemplate = None,
-    spot_attempts: SpotAttempts = 2,
-    retry_mode: RetryMode = "standard",
     fmt: Format = "table",
-    policy: PolicyName = "plan",
-    workload_file: WorkloadFile = None,
-    reinstate: Reinstate = False,
-    state: StateUrl = None,
     force: Force = False,
 ) -> None:
     """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
@@ -193,12 +203,9 @@ def apply(
     Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
     """
     env = get_env(ctx)
-    _check(fmt, retry_mode)
+    _check(fmt, given.retry_mode)
     moment = env.time_option(at)
-    options = _options(yes, monthly_budget, allow_over_budget, image_id, launch_template,
-                       spot_attempts, reinstate)
-    outcome = _apply_once(ApplyRun(plan_file, moment, options, force, retry_mode, fmt, policy,
-                                   workload_file, (state, state_dir)), env)
+    outcome = _apply_once(ApplyRun(given, moment, given.apply_options(), force, fmt), env)
     for applied in outcome.applied:
         _report(applied, env, fmt)
     if outcome.refused or outcome.failed:
@@ -212,24 +219,24 @@ def _apply_once(run: ApplyRun, env: Env) -> TickOutcome:
     from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.in_force import follow
 
-    yes = run.options.yes
+    given, yes = run.given, run.options.yes
     if yes:
         _refuse_a_far_clock(run.moment, env)
-    plan = _read(run.plan_file, env)
-    fleet = Ec2Fleet(env.boto3_session(), retry_mode=run.retry_mode)
-    driver = policy_named(run.policy)
+    plan = _read(given.plan_file, env)
+    fleet = Ec2Fleet(env.boto3_session(), retry_mode=given.retry_mode)
+    driver = policy_named(given.policy)
     say = _say(env, run.fmt)
-    ledger = ledger_at(*run.state, create=yes)
+    ledger = ledger_at(*given.ledger_state, create=yes)
     try:
         keeper = _apply_lease(ledger, plan.workload_name, yes, run.force, say)
         with keeper.kept() if keeper else nullcontext():
             if ledger is not None:
                 ledger.look()
-            plan, plan_file = follow(plan, run.plan_file, ledger,
-                                     reinstate=run.options.reinstate, role="apply", say=say,
+            plan, plan_file = follow(plan, given.plan_file, ledger,
+                                     reinstate=given.reinstate, role="apply", say=say,
                                      write=yes)
             controller = _controller(
-                plan, plan_file, run.workload_file, driver, fleet=fleet,
+                plan, plan_file, given.workload_file, driver, fleet=fleet,
                 ledger=lambda: nullcontext(ledger), say=say,
                 options=ControllerOptions(run.options, replan=False))
             return controller.tick(run.moment)
@@ -635,23 +642,12 @@ Replan = Annotated[bool, typer.Option(
 
 
 @guarded
+@takes_options(FleetOptions, after={"interval": "plan_file", "replan": "workload_file"})
 def watch(
     ctx: typer.Context,
-    plan_file: PlanArg,
+    given: FleetOptions,
     interval: Interval = 60.0,
-    yes: Yes = False,
-    state_dir: StateDir = None,
-    monthly_budget: MonthlyBudget = None,
-    allow_over_budget: OverBudget = False,
-    image_id: ImageIds = None,
-    launch_template: LaunchTemplate = None,
-    spot_attempts: SpotAttempts = 2,
-    retry_mode: RetryMode = "standard",
-    policy: PolicyName = "plan",
-    workload_file: WorkloadFile = None,
     replan: Replan = True,
-    reinstate: Reinstate = False,
-    state: StateUrl = None,
 ) -> None:
     """Reconcile in a loop until the plan ends or Ctrl-C; replaces interrupted spot capacity.
 
@@ -665,14 +661,10 @@ def watch(
 
     env = get_env(ctx)
     stop = (env.stop_flag or StopFlag)()  # first: a signal during the set-up stops it too
-    _check("table", retry_mode)
+    _check("table", given.retry_mode)
     with stop.on_signals(lambda name: env.err.print(
             f"{name}: stopping after the reconcile under way.", highlight=False)):
-        outcomes, tried = _watch(env, stop, plan_file, interval, yes, (state, state_dir),
-                                 retry_mode,
-                                 _options(yes, monthly_budget, allow_over_budget, image_id,
-                                          launch_template, spot_attempts, reinstate),
-                                 policy_named(policy), workload_file, replan)
+        outcomes, tried = _watch(env, stop, given, interval, replan)
     env.console.print(_how_the_watch_ended(stop, len(outcomes), tried))
 
 
@@ -684,19 +676,19 @@ def _how_the_watch_ended(stop: StopFlag, reconciles: int, tried: int) -> str:
     return f"The plan has ended and its fleet is gone after {reconciles} reconcile(s)."
 
 
-def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool,
-           state: tuple[str | None, Path | None], retry_mode: str, options: ApplyOptions,
-           driver: Policy | None, workload_file: Path | None,
+def _watch(env: Env, stop: StopFlag, given: FleetOptions, interval: float,
            replan: bool) -> tuple[list[TickOutcome], int]:
-    """Set up and run the watch loop: the completed reconciles' outcomes and how many were
-    tried (none when ``stop`` was raised during the set-up)."""
+    """Set up and run the watch loop (``interval`` in seconds): the completed reconciles'
+    outcomes and how many were tried (none when ``stop`` was raised during the set-up)."""
     from costopt.orchestrate.controller import ControllerOptions
     from costopt.orchestrate.ec2 import Ec2Fleet
     from costopt.orchestrate.watch import Backoff
     from costopt.orchestrate.watch import watch as watch_loop
 
+    plan_file, yes, state = given.plan_file, given.yes, given.ledger_state
+    options, driver = given.apply_options(), policy_named(given.policy)
     plan = _read(plan_file, env)
-    fleet = Ec2Fleet(env.boto3_session(), retry_mode=retry_mode)
+    fleet = Ec2Fleet(env.boto3_session(), retry_mode=given.retry_mode)
     say = _say(env, "table")
     tried: list[datetime] = []
 
@@ -710,7 +702,7 @@ def _watch(env: Env, stop: StopFlag, plan_file: Path, interval: float, yes: bool
     if stop.raised:
         return [], 0
     controller = _controller(
-        plan, plan_file, workload_file, driver, fleet=fleet,
+        plan, plan_file, given.workload_file, driver, fleet=fleet,
         ledger=lambda: _ledger_for_tick(state, yes, plan.workload_name, keeper),
         say=say, options=ControllerOptions(options, replan=replan and yes))
     keeper = _watch_lease(env, stop, plan.workload_name, interval, state) if yes else None

@@ -33,14 +33,15 @@ Pure: the plan's mix, the jobs' needs and the instances' runs in, each job's pro
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from operator import itemgetter
+from functools import cached_property
 
 from costopt.core.periods import Periods
 from costopt.core.pool_ids import is_owned_pool
+from costopt.orchestrate.accrual import Accrual, events_of
 from costopt.orchestrate.ledger import Interruption, ProgressReport, Runtime
 from costopt.orchestrate.pace import PaceBasis
 from costopt.planfile import PlanDocument
@@ -104,6 +105,27 @@ class OwnedWork:
     work_gpu_hours: float
     usd: float
 
+    @cached_property
+    def hours(self) -> float:
+        """Hours from its start to its end."""
+        return _hours(self.start, self.end)
+
+    @cached_property
+    def rate(self) -> float:
+        """Reference GPU-hours an hour, spread evenly."""
+        return self.work_gpu_hours / self.hours
+
+    def usd_within(self, a: datetime, b: datetime) -> float:
+        """Its energy cost (USD) in ``[a, b)``, within ``[start, end)``."""
+        return self.usd * _hours(a, b) / self.hours if (a, b) != (self.start, self.end) \
+            else self.whole_usd
+
+    @cached_property
+    def whole_usd(self) -> float:
+        """Its energy cost over the whole of it (USD), worked out once as a part's is, to
+        the last bit (each tick credits every owned work done by then)."""
+        return self.usd * _hours(self.start, self.end) / self.hours
+
 
 @dataclass(frozen=True)
 class SlotWork:
@@ -164,12 +186,20 @@ class PlanMix:
     """Per job, the plan this mix is of and the job's
     :class:`~costopt.orchestrate.pace.PaceBasis` under it, kept likewise."""
 
+    @cached_property
+    def periods(self) -> Periods:
+        """The plan's periods (:class:`~costopt.core.periods.Periods`)."""
+        return Periods((*self.period_starts, self.end))
+
     def period_of(self, moment: datetime) -> int:
-        """The index of the period holding ``moment`` (-1 before the horizon)."""
-        return bisect_right(self.period_starts, moment) - 1
+        """The index of the period holding ``moment`` as :meth:`Periods.index
+        <costopt.core.periods.Periods.index>` answers it, but -1 before the horizon: no
+        period of the plan holds that moment, so :meth:`shares` finds no job the plan puts
+        there (a policy asked before the horizon runs nothing for its first period)."""
+        return -1 if moment < self.periods.start else self.periods.index(moment)
 
     def period_end(self, t: int) -> datetime:
-        return self.period_starts[t + 1] if t + 1 < len(self.period_starts) else self.end
+        return self.periods.bounds[t + 1]
 
     def owned_window(self, t: int) -> tuple[datetime, datetime]:
         """When period ``t``'s owned work is done: a re-plan's horizon starts on the hour
@@ -243,7 +273,7 @@ class PlanMix:
             for slot in pool.slots:
                 if slot.setup_end is None:
                     continue
-                t = max(0, self.period_of(slot.start))
+                t = self.periods.index(slot.start)
                 a = slot.start
                 while a < slot.setup_end and t < len(self.period_starts):
                     b = min(slot.setup_end, self.period_end(t))
@@ -299,7 +329,7 @@ class ProgressModel:
     setup_minutes: float = DEFAULT_SETUP_MINUTES
     shares: dict[Run, tuple[RunShare, ...]] = field(default_factory=dict, compare=False,
                                                      hash=False, repr=False)
-    past: dict[tuple[datetime, tuple[JobNeeds, ...], tuple[Run, ...]],
+    past: dict[tuple[datetime, tuple[JobNeeds, ...], tuple[tuple[object, ...], ...]],
                dict[str, JobProgress]] = field(default_factory=dict, compare=False,
                                                hash=False, repr=False)
     """Progress at past moments (:func:`progress_then`), by the moment, the jobs' needs and
@@ -308,6 +338,9 @@ class ProgressModel:
                                                 hash=False, repr=False)
     """``speed`` by job, then pool (:func:`no_progress` gives every tick's progress each
     job's)."""
+    walked: dict[tuple[JobNeeds, ...], Walked] = field(default_factory=dict, compare=False,
+                                                       hash=False, repr=False)
+    """Per jobs' needs, where :func:`job_progress` left each job's walk over its work."""
 
 
 @dataclass
@@ -445,7 +478,7 @@ def _mix_parts(model: ProgressModel, run: Run, a: datetime, end: datetime,
     mix = model.mix
     windows = {j.name: (j.start or mix.period_starts[0], j.deadline) for j in model.jobs}
     useful = run.start + timedelta(minutes=model.setup_minutes)
-    t = max(0, mix.period_of(a))
+    t = mix.periods.index(a)
     shares: dict[str, float] = {}
     while a < end and t < len(mix.period_starts):
         b = min(end, mix.period_end(t))
@@ -502,10 +535,14 @@ def no_progress(model: ProgressModel) -> dict[str, JobProgress]:
 
 
 def credit_run(out: dict[str, JobProgress], model: ProgressModel, run: Run,
-               parts: Iterable[RunShare], at: datetime) -> None:
+               parts: Iterable[RunShare], at: datetime, walked: datetime | None = None
+               ) -> None:
     """Add what ``run`` did (``parts``, worked out with ``model``) to the jobs of ``out``
     it served; an interrupted run that ended by ``at`` loses, for each job holding GPUs
-    when it ended, half its checkpoint interval's work on them (at most what it did)."""
+    when it ended, half its checkpoint interval's work on them (at most what it did). A run
+    that ended before ``walked`` adds its hours and cost only: its work was walked before
+    then (:func:`job_progress`)."""
+    work = walked is None or run.end >= walked
     for part in parts:
         p = out.get(part.job)
         if p is None:
@@ -513,42 +550,102 @@ def credit_run(out: dict[str, JobProgress], model: ProgressModel, run: Run,
         p.cloud_usd += part.cloud_usd
         p.spot_hours += part.spot_hours
         p.on_demand_hours += part.on_demand_hours
-        p._segments += part.segments
+        if work:
+            p._segments += part.segments
         if run.interrupted and run.end <= at and part.gpus_at_end is not None:
             p.interruptions += 1
-            lost = p.checkpoint_minutes / 120 * part.gpus_at_end * model.speed.get(
-                (part.job, run.pool), 0.0)
-            p._losses.append((run.end, min(lost, part.done_gpu_hours)))
+            if work:
+                lost = p.checkpoint_minutes / 120 * part.gpus_at_end * model.speed.get(
+                    (part.job, run.pool), 0.0)
+                p._losses.append((run.end, min(lost, part.done_gpu_hours)))
 
 
 def credit_owned(out: dict[str, JobProgress], owned: Iterable[OwnedWork], since: datetime,
-                 at: datetime) -> None:
+                 at: datetime, walked: datetime | None = None) -> None:
     """Add the owned work of ``owned`` done in ``[since, at)`` (each spread evenly over its
-    interval) and its energy cost to the jobs of ``out``."""
+    interval) and its energy cost to the jobs of ``out``; of the work that ended before
+    ``walked``, its cost only (its work was walked before then: :func:`job_progress`)."""
     for w in owned:
         if w.start >= at or w.end <= since:  # nothing of it in [since, at): most, early on
             continue
         a, b = max(w.start, since), min(w.end, at)
         if a < b and w.job in out:
-            whole = _hours(w.start, w.end)
-            out[w.job].owned_usd += w.usd * _hours(a, b) / whole
-            out[w.job]._segments.append((a, b, w.work_gpu_hours / whole))
+            out[w.job].owned_usd += w.usd_within(a, b)
+            if walked is None or b >= walked:
+                out[w.job]._segments.append((a, b, w.rate))
 
 
 def finish(out: dict[str, JobProgress]) -> dict[str, JobProgress]:
     """``out`` with each job's work and the moment it was done worked out from what was
     credited to it."""
-    for p in out.values():
-        p.done_gpu_hours, p.finished_at = _accumulate(p._segments, p._losses, p.needed_gpu_hours)
+    walk_on(out, {}, None, None)
     return out
+
+
+def walk_on(out: dict[str, JobProgress], walks: Mapping[str, Accrual], since: datetime | None,
+            at: datetime | None) -> dict[str, Accrual]:
+    """Work out each job's work and the moment it was done, in ``out``, by walking on from
+    its walk by ``since`` (``walks``; none: from nothing done) over the events of what was
+    credited to it from ``since`` on; each job's walk by ``at`` (before its events at
+    ``at``), to walk on from later."""
+    by_at = {}
+    for name, p in out.items():
+        events = events_of(p._segments, p._losses)
+        walk = walks[name].copy() if since is not None else Accrual()
+        needed = p.needed_gpu_hours
+        done_from = needed - done_tolerance(needed)  # :func:`is_done`'s bound
+        first = 0 if since is None else bisect_left(events, (since,))
+        cut = len(events) if at is None else bisect_left(events, (at,), first)
+        walk.walk(events[first:cut], needed, done_from)
+        by_at[name] = walk.copy()
+        walk.walk(events[cut:], needed, done_from)
+        p.done_gpu_hours, p.finished_at = walk.result
+    return by_at
+
+
+@dataclass(frozen=True)
+class Walked:
+    """Where :func:`job_progress`'s last call for some jobs' needs left their walks: each
+    job's walk over the events before ``upto`` (its moment), and what those events came of
+    (``runs``: :func:`_runs_before`)."""
+
+    upto: datetime
+    runs: tuple[tuple[object, ...], ...]
+    walks: dict[str, Accrual]
+
+
+def _runs_before(runs: Sequence[Run], moment: datetime, *, ended_then: bool = False
+                 ) -> tuple[tuple[object, ...], ...]:
+    """What the work of ``runs`` before ``moment`` (``ended_then``: by it, an interruption
+    at ``moment`` included) comes of, in their order: each run that started before then,
+    without its end and whether it was interrupted if it ran on past that (it did the same
+    by then however long it ran on)."""
+    return tuple((r.instance_id, r.pool, r.market, r.start, r.usd_per_hour, r.slot)
+                 + ((r.end, r.interrupted) if r.end < moment or ended_then and r.end == moment
+                    else ())
+                 for r in runs if r.start < moment)
+
+
+WALKS_KEPT = 8
+"""Jobs' needs a model keeps walks for (:attr:`ProgressModel.walked`): a resumed plan's
+progress is measured against its jobs' needs grown by what was done before it took over."""
 
 
 def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dict[str, JobProgress]:
     """Each job's progress at ``at`` from the runs of its pools (clipped to ``at``). What a
     run that ended by ``at`` did is kept on ``model`` (:attr:`ProgressModel.shares`) for the
-    next call."""
+    next call; so is where each job's walk over its work stands by ``at``
+    (:attr:`ProgressModel.walked`): the next call at ``at`` or later, with the runs the
+    same before ``at``, walks on from there over what happened since (a run that ended
+    before then adds its hours and cost, not its work again)."""
+    runs = list(runs)
     out = no_progress(model)
-    kept, used = model.shares, {}
+    last = model.walked.get(model.jobs)
+    since = last.upto if last is not None and last.upto <= at and last.runs == _runs_before(
+        runs, last.upto) else None
+    kept = model.shares
+    if len(kept) > 4 * len(runs) + 256:  # runs read no more (a run still open ends later)
+        kept.clear()
     for run in runs:
         end = min(run.end, at)
         if end <= run.start:
@@ -556,16 +653,17 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
         if run.end <= at:
             parts = kept.get(run)
             if parts is None:
-                parts = run_shares(model, run, end)
-            used[run] = parts
+                parts = kept[run] = run_shares(model, run, end)
         else:
             parts = run_shares(model, run, end)
-        credit_run(out, model, run, parts, at)
-    if len(kept) > 4 * len(used) + 256:  # runs read no more (a run still open ends later)
-        kept.clear()
-    kept.update(used)
-    credit_owned(out, model.mix.owned, model.mix.period_starts[0], at)
-    return finish(out)
+        credit_run(out, model, run, parts, at, since)
+    credit_owned(out, model.mix.owned, model.mix.period_starts[0], at, since)
+    walks = walk_on(out, last.walks if last is not None else {}, since, at)
+    if last is None or at >= last.upto:  # not for a moment in the past (a report's)
+        if len(model.walked) >= WALKS_KEPT:
+            model.walked.clear()
+        model.walked[model.jobs] = Walked(at, _runs_before(runs, at), walks)
+    return out
 
 
 PAST_KEPT = 64
@@ -577,44 +675,13 @@ def progress_then(model: ProgressModel, runs: Sequence[Run],
     """:func:`job_progress` at ``when``, kept on ``model`` for the runs as they were by then:
     a run open at ``when`` does the same by then whenever it ends (a tick asks again for
     the moment a plan took over, or a report was made). Read only: the figures are shared."""
-    key = (when, model.jobs, tuple(r if r.end <= when else replace(r, end=when,
-                                                                    interrupted=False)
-                                   for r in runs if r.start < when))
+    key = (when, model.jobs, _runs_before(runs, when, ended_then=True))
     out = model.past.get(key)
     if out is None:
         if len(model.past) >= PAST_KEPT:
             model.past.clear()
         out = model.past[key] = job_progress(model, runs, when)
     return out
-
-
-def _accumulate(segments: list[tuple[datetime, datetime, float]],
-                losses: list[tuple[datetime, float]],
-                needed: float) -> tuple[float, datetime | None]:
-    """Work done (reference GPU-hours, at most ``needed`` once reached) and the moment it
-    reached ``needed``, from work done at ``rate`` over segments and losses at moments."""
-    events: list[tuple[datetime, int, float]] = []  # (moment, order, change); losses last
-    for a, b, rate in segments:
-        events.append((a, 0, rate))
-        events.append((b, 0, -rate))
-    events += [(moment, 1, lost) for moment, lost in losses]
-    events.sort(key=itemgetter(0, 1))
-    done_from = needed - done_tolerance(needed)  # :func:`is_done`'s bound, worked out once
-    # (a job's every tick walks all its events)
-    work = rate = 0.0
-    previous: datetime | None = None
-    for moment, order, change in events:
-        if previous is not None and rate > 1e-12:
-            gained = rate * ((moment - previous).total_seconds() / 3600)
-            if work + gained >= done_from:  # within the tolerance: by ``moment`` at the latest
-                return needed, min(moment, previous + timedelta(hours=(needed - work) / rate))
-            work += gained
-        if order == 0:
-            rate += change
-        else:
-            work = max(0.0, work - change)
-        previous = moment
-    return work, None
 
 
 def reported_progress(model: ProgressModel, runs: list[Run], at: datetime,

@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
-from importlib import resources
+from operator import attrgetter
 from pathlib import Path
 
 from costopt.core.pool_ids import ZONE_ID as ZONE_ID_PATTERN
@@ -285,9 +285,11 @@ def parse_zone_prices(raw: str, region: str, where: str,
         return ()
     zones: list[ZoneSpotPrice] = []
     problems: list[str] = []
-    for part in (p.strip() for p in text.split(";")):
+    for cell in text.split(";"):
+        part = cell.strip()
         zone, sep, price_text = part.partition("=")
-        zone_id, _, zone_name = (x.strip() for x in zone.partition("/"))
+        zone_id, _, zone_name = zone.partition("/")
+        zone_id, zone_name = zone_id.strip(), zone_name.strip()
         if not part or not sep:
             problems.append(f"{part!r} is not ZONE_ID=USD")
             continue
@@ -306,20 +308,22 @@ def parse_zone_prices(raw: str, region: str, where: str,
                             "number > 0 (USD per instance-hour)")
         zones.append(ZoneSpotPrice(zone_id, price, zone_name or None))
     seen = [z.zone_id for z in zones] + [z.zone_name for z in zones if z.zone_name]
-    problems += [f"zone {z!r} appears more than once" for z in sorted(set(seen))
-                 if seen.count(z) > 1]
+    if len(set(seen)) < len(seen):
+        problems += [f"zone {z!r} appears more than once" for z in sorted(set(seen))
+                     if seen.count(z) > 1]
     if problems:
         issues.append(FieldIssue(where, raw, "; ".join(problems) + f". Valid: {ZONE_CELL_FORMAT}"))
         return ()
-    return tuple(sorted(zones, key=lambda z: z.zone_id))
+    return tuple(sorted(zones, key=attrgetter("zone_id")))
 
 
 def shipped_data_dir() -> Path:
-    """The ``pricing_data`` folder: inside the installed package, else the source checkout."""
-    packaged = resources.files("costopt") / "pricing_data"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "pricing_data"
+    """The ``pricing_data`` folder: inside the installed package (``costopt/pricing_data``,
+    beside this module's package; found without ``importlib.resources``, whose readers
+    ``validate`` would import for this alone), else the source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "pricing_data"
+    return packaged if packaged.is_dir() else package.parent / "pricing_data"
 
 
 def user_price_file() -> Path:

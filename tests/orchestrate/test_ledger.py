@@ -210,6 +210,43 @@ def test_a_read_again_sees_every_write_of_this_handle_and_of_another(
         assert [i.instance_id for i in ledger.interruptions()] == ["i-1"]
 
 
+def test_what_every_tick_asks_is_read_again_after_any_write(location: StateLocation) -> None:
+    # Every tick asks which plans are kept and in force, the ledger's id, the jobs' reports,
+    # the offerings held and the open runtimes: kept for reuse while their tables are not
+    # written (SQLite). Each write below, through either handle, must show in the next read
+    # of both - and a read handed out, changed by its caller, must not change the next.
+    doc = {"plan_id": "p", "workload": {"name": "w"}, "fleet": []}
+
+    def asked(handle: Ledger) -> tuple[object, ...]:
+        return (handle.plan_in_force("w"), handle.plan_ids_of("w"), handle.has_plan("p", "a"),
+                [d["plan_id"] for d in handle.plans()], handle.owner_id(create=False),
+                [(r.job, r.done_gpu_hours) for r in handle.progress_reports("p")],
+                handle.offering_holds(), handle.open_runtime_starts("p"))
+
+    with Ledger.connect(location) as ledger, Ledger.connect(location) as other:
+        nothing = (None, set(), False, [], None, [], {}, {})
+        assert asked(ledger) == asked(other) == nothing
+        asked(ledger)[1].add("x")  # a caller's own copy
+        ledger.offering_holds()[POOL] = (at(0), 9)
+        assert asked(ledger) == nothing
+        other.record_plan(doc, "a", at(0))
+        other.put_in_force("w", "p", at(1))
+        owner = other.owner_id(create=True)
+        other.report_progress(plan_id="p", job="j", at=at(2), done_gpu_hours=3.0, source="tag")
+        other.hold_offering(POOL, at(3), 1)
+        running(other, "i-1", 4)
+        now = (("p", at(1)), {"p"}, True, ["p"], owner, [("j", 3.0)], {POOL: (at(3), 1)},
+               {"i-1": at(4)})
+        assert asked(ledger) == asked(other) == now
+        ledger.put_in_force("w", "q", at(5))
+        ledger.report_progress(plan_id="p", job="j", at=at(6), done_gpu_hours=4.0,
+                               source="tag")
+        ledger.release_offering(POOL)
+        ledger.instance_halted("i-1", at(7), ended=True)
+        assert asked(other) == asked(ledger) == (
+            ("q", at(5)), {"p"}, True, ["p"], owner, [("j", 3.0), ("j", 4.0)], {}, {})
+
+
 def test_runtimes_end_where_the_stored_seconds_do(location: StateLocation) -> None:
     # Times are stored to the second: a runtime from 10:00:00 does not overlap a window
     # ending at 10:00:00.5 (stored 10:00:00), and does overlap one ending at 10:00:01.

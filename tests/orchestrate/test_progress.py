@@ -140,10 +140,12 @@ def test_the_progress_tag_names_jobs_and_their_work() -> None:
     assert problem == "not JOB=GPU_HOURS (a number >= 0): oops, eval=-1, x=nan"
 
 
-def _random_history(rng: random.Random, ticks: list[datetime]) -> list[list[Run]]:
-    """Runs as the ledger gives them at each tick: instances start and end (some
-    interrupted) between ticks; one still running at a tick runs until it (the ledger's
-    open runtime), as :func:`runs_from_ledger` makes it."""
+def _random_history(rng: random.Random, ticks: list[datetime],
+                    late_minutes: int = 50) -> list[list[Run]]:
+    """Runs as the ledger gives them at each tick (:func:`runs_from_ledger`: in order of
+    instance, one still running ending at the tick): instances start and end (some
+    interrupted) up to ``late_minutes`` before the tick they are recorded at (0: at it, as
+    the controller records what it does and sees)."""
     closed: list[Run] = []
     open_: dict[str, tuple[datetime, str, float]] = {}
     out = []
@@ -151,13 +153,15 @@ def _random_history(rng: random.Random, ticks: list[datetime]) -> list[list[Run]
         for instance_id in list(open_):
             if rng.random() < 0.3:
                 start, market, usd = open_.pop(instance_id)
-                end = max(start, tick - timedelta(minutes=rng.randrange(0, 50)))
+                end = max(start, tick - timedelta(minutes=rng.randrange(0, late_minutes + 1)))
                 closed.append(Run(instance_id, POOL, market, start, end, usd,
                                   interrupted=market == "spot" and rng.random() < 0.5))
         if rng.random() < 0.6:
-            open_[f"i-{k}"] = (tick - timedelta(minutes=rng.randrange(0, 50)),
-                               rng.choice(["spot", "on_demand"]), rng.choice([3.0, 4.5]))
-        out.append(closed + [Run(i, POOL, m, s, tick, usd) for i, (s, m, usd) in open_.items()])
+            open_[f"i-{k:03d}"] = (tick - timedelta(minutes=rng.randrange(0, late_minutes + 1)),
+                                   rng.choice(["spot", "on_demand"]), rng.choice([3.0, 4.5]))
+        out.append(sorted(closed + [Run(i, POOL, m, s, tick, usd)
+                                    for i, (s, m, usd) in open_.items()],
+                          key=lambda r: (r.instance_id, r.start)))
     return out
 
 
@@ -203,3 +207,55 @@ def test_progress_then_kept_is_the_progress_then_worked_out_afresh(seed: int) ->
     assert progress_then(kept, ran_on, at(6)) is then
     assert progress_then(kept, ran_on[:1] + [Run("i-0", POOL, "spot", at(5.5), at(9), 4.0)],
                          at(6)) is not then  # a run by 06:00 more: worked out again
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_walk_resumed_from_the_last_tick_gives_the_progress_worked_out_afresh(
+        seed: int) -> None:
+    """Tick after tick as the ledger has the runs, one model walks each job's work on from
+    where its last tick left it (the runs before then as they were), crediting only what
+    ran since; every figure equals the one worked out afresh from all the runs, to the
+    last bit. A report's moment in the past between ticks is worked out afresh and leaves
+    the walk where it was."""
+    rng = random.Random(seed)
+    ticks = [at(h / 4) for h in range(1, 4 * 26)]  # every 15 minutes, past the horizon
+    kept = model()
+    fields = ("done_gpu_hours", "finished_at", "spot_hours", "on_demand_hours",
+              "interruptions", "cloud_usd", "owned_usd")
+    resumed = 0
+    for tick, runs in zip(ticks, _random_history(rng, ticks, 0), strict=True):
+        for moment in (tick, tick - timedelta(hours=3)):
+            again, afresh = job_progress(kept, runs, moment), job_progress(model(), runs, moment)
+            assert {j: [getattr(p, f) for f in fields] for j, p in again.items()} == {
+                j: [getattr(p, f) for f in fields] for j, p in afresh.items()}
+            resumed += sum(len(p._segments) < len(afresh[j]._segments)
+                           for j, p in again.items())
+        assert kept.walked[kept.jobs].upto == tick
+    assert resumed > 50  # it did walk on from the last tick
+
+
+def test_a_run_recorded_late_before_the_last_tick_is_walked_afresh() -> None:
+    """An instance the ledger learns of late, running 02:00-03:00 (on-demand at 4 USD/h),
+    when progress was last asked at 04:00: what happened before 04:00 changed, so "b" (1
+    GPU-h at 1.5 per hour of the plan's mix in period 0, after 6 minutes) gets its
+    0.9 x 1.5 = 1.35 GPU-h, as afresh."""
+    kept = model()
+    assert job_progress(kept, [], at(4))["b"].done_gpu_hours == 0.0
+    late = [Run("i-1", POOL, "on_demand", at(2), at(3), 4.0)]
+    b = job_progress(kept, late, at(5))["b"]
+    assert b.done_gpu_hours == pytest.approx(0.9 * 1.5)
+    assert b.done_gpu_hours == job_progress(model(), late, at(5))["b"].done_gpu_hours
+
+
+def test_the_period_of_a_moment_is_the_periods_one_and_none_before_the_horizon() -> None:
+    """Two 12-hour periods from 00:00: a moment before the horizon is in none (-1: the
+    plan puts no job on the pool then, where Periods counts it in the first); 00:00-11:59
+    in period 0, 12:00 on in period 1, the end and later in the last, as Periods has it."""
+    mix = model().mix
+    assert mix.period_of(at(-0.5)) == -1 and mix.periods.index(at(-0.5)) == 0
+    for hours, t in ((0, 0), (11.99, 0), (12, 1), (24, 1), (30, 1)):
+        assert mix.period_of(at(hours)) == mix.periods.index(at(hours)) == t
+    assert mix.period_end(0) == at(12) and mix.period_end(1) == at(24)
+    windows = {"a": (at(-1), at(24)), "b": (at(-1), at(12))}
+    assert mix.shares(POOL, mix.period_of(at(-0.5)), windows, at(-0.5)) == {}
+    assert mix.shares(POOL, mix.period_of(at(0)), windows, at(0)) == {"a": 2.0, "b": 1.0}

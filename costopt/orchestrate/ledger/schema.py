@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS actions (
   status TEXT NOT NULL,            -- intent, then ok, failed or refused (budget guard)
   detail TEXT
 );
-CREATE INDEX IF NOT EXISTS actions_plan ON actions(plan_id, status);""",
+CREATE INDEX IF NOT EXISTS actions_plan ON actions(plan_id, status);
+CREATE INDEX IF NOT EXISTS actions_slot ON actions(plan_id, pool, slot, kind, status);""",
     "instances": """
 CREATE TABLE IF NOT EXISTS instances (
   instance_id TEXT PRIMARY KEY,

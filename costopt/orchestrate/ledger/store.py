@@ -137,6 +137,7 @@ class Lease:
 
 
 Record = TypeVar("Record")
+Read = TypeVar("Read")
 READS_KEPT = 32
 """Reads a ledger handle keeps for reuse while nothing is written (each tick of a watch
 asks for the runtimes until a new moment: a new read)."""
@@ -230,9 +231,10 @@ class Ledger:
         launch (:mod:`costopt.orchestrate.ownership`); made the first time ``create`` allows
         (a dry run writes nothing, so it may get None). Made once, whoever comes first: a
         team's controllers on one ledger share it."""
-        row = self._rows("SELECT owner_id FROM ledger_identity").fetchone()
-        if row is not None:
-            return str(row["owner_id"])
+        kept = self._kept(lambda rows: next((str(r["owner_id"]) for r in rows), None),
+                          "SELECT owner_id FROM ledger_identity", (), ("ledger_identity",))
+        if kept is not None:
+            return kept
         if not create:
             return None
         with self._tx("ledger_identity") as c:
@@ -269,27 +271,34 @@ class Ledger:
 
     def _records(self, records: RecordsRead[Record], sql: str, args: Any = (),
                  tables: tuple[str, ...] = ()) -> list[Record]:
-        """The records of a query's rows; the same query read again while nothing was
-        written to the ``tables`` it reads (by this connection, or by another one as far as
-        the engine can tell) gives back what it gave, without reading the rows again (a
-        tick's launch attempts write actions, not the instances or runtimes it reads)."""
+        """The records of a query's rows, read as :meth:`_kept` reads (a list of its own)."""
+        return list(self._kept(records, sql, args, tables))
+
+    def _kept(self, made: Callable[[Any], Read], sql: str, args: Any = (),
+              tables: tuple[str, ...] = ()) -> Read:
+        """What ``made`` makes of a query's rows; the same query read again while nothing
+        was written to the ``tables`` it reads (by this connection, or by another one as far
+        as the engine can tell) gives back what it gave, without reading the rows again (a
+        tick's launch attempts write actions, not the instances or runtimes it reads; every
+        tick asks which plans are kept and in force). Shared: not to be changed."""
         version = self._engine.version(tables)
         if version is None:
-            return records(self._rows(sql, args))
+            return made(self._rows(sql, args))
         key = (sql, tuple(args))
         kept = self._read.get(key)
         if kept is None or kept[0] != version:
             if kept is None and len(self._read) >= READS_KEPT:
                 self._read = {}
-            kept = self._read[key] = (version, records(self._rows(sql, args)))
-        return list(kept[1])
+            kept = self._read[key] = (version, made(self._rows(sql, args)))
+        return kept[1]
 
     # -- plans ---------------------------------------------------------------------------
     def has_plan(self, plan_id: str, path: str | None) -> bool:
         """Whether the plan ``plan_id`` is kept, with ``path`` as its path (every reconcile
         records its plan: this saves making its document again)."""
-        row = self._rows("SELECT path FROM plans WHERE plan_id=?", (plan_id,)).fetchone()
-        return row is not None and row["path"] == path
+        return self._kept(lambda rows: [r["path"] for r in rows],
+                          "SELECT path FROM plans WHERE plan_id=?", (plan_id,),
+                          ("plans",)) == [path]
 
     def record_plan(self, document: dict[str, Any], path: str | None, at: datetime) -> None:
         """Keep the plan file's content, so that reports can read it later (a plan already
@@ -306,8 +315,9 @@ class Ledger:
 
     def plans(self) -> list[dict[str, Any]]:
         """The recorded plan documents (checked on open), oldest first."""
-        ids = [r["plan_id"] for r in self._rows("SELECT plan_id FROM plans "
-                                                 "ORDER BY recorded_at, plan_id")]
+        ids = self._kept(lambda rows: [r["plan_id"] for r in rows],
+                         "SELECT plan_id FROM plans ORDER BY recorded_at, plan_id", (),
+                         ("plans",))
         for plan_id in ids:  # a plan's document never changes once recorded: read and
             if plan_id not in self._documents:  # decoded once
                 row = self._rows("SELECT document FROM plans WHERE plan_id=?",
@@ -317,15 +327,17 @@ class Ledger:
 
     def plan_ids_of(self, workload: str) -> set[str]:
         """The ids of the recorded plans of ``workload``."""
-        rows = self._rows("SELECT plan_id FROM plans WHERE workload=?", (workload,))
-        return {r["plan_id"] for r in rows}
+        return set(self._kept(lambda rows: [r["plan_id"] for r in rows],
+                              "SELECT plan_id FROM plans WHERE workload=?", (workload,),
+                              ("plans",)))
 
     # -- which plan of a workload is in force ------------------------------------------
     def plan_in_force(self, workload: str) -> tuple[str, datetime] | None:
         """The plan of ``workload`` in force and since when; ``None`` before any."""
-        row = self._rows("SELECT plan_id, since FROM in_force WHERE workload=? "
-                         "ORDER BY id DESC LIMIT 1", (workload,)).fetchone()
-        return (row["plan_id"], parse_ts(row["since"])) if row else None
+        return self._kept(lambda rows: next(((r["plan_id"], parse_ts(r["since"]))
+                                             for r in rows), None),
+                          "SELECT plan_id, since FROM in_force WHERE workload=? "
+                          "ORDER BY id DESC LIMIT 1", (workload,), ("in_force",))
 
     def was_in_force(self, workload: str, plan_id: str) -> bool:
         """Whether ``plan_id`` was ever in force for ``workload``."""
@@ -424,7 +436,9 @@ class Ledger:
         that AWS, whose describe calls may lag, returns the instance if it did launch), and
         the failures among them after the last ``ok`` whose detail starts ``capacity:``.
         Counted by the database: a slot waiting for capacity tries at every tick, so its
-        history grows by a launch a tick, and reading it whole at each was quadratic."""
+        history grows by a launch a tick, and reading it whole at each was quadratic; the
+        index ``actions_slot`` finds the slot's actions among the plan's (a ledger made
+        before it counts the same, more slowly)."""
         where = "plan_id=? AND kind='launch' AND pool=? AND slot " + (
             "IS NULL" if slot is None else "=?") + \
             " AND status IN ('ok', 'failed') AND (detail IS NULL OR detail != ?)"
@@ -492,11 +506,11 @@ class Ledger:
 
     def open_runtime_starts(self, *plan_ids: str) -> dict[str, datetime]:
         """When each instance of the plans that runs now (per the ledger) last started."""
-        rows = self._rows(
+        return dict(self._kept(
+            lambda rows: {r["instance_id"]: parse_ts(r["start"]) for r in rows},
             "SELECT r.instance_id, r.start FROM runtimes r JOIN instances i USING(instance_id) "
             f'WHERE i.plan_id IN ({",".join("?" * len(plan_ids))}) AND r."end" IS NULL',
-            sorted(plan_ids))
-        return {r["instance_id"]: parse_ts(r["start"]) for r in rows}
+            sorted(plan_ids), ("runtimes", "instances")))
 
     def instances(self, plan_id: str | None = None, *,
                   plan_ids: set[str] | None = None) -> list[InstanceRecord]:
@@ -577,10 +591,11 @@ class Ledger:
 
     def progress_reports(self, plan_id: str) -> list[ProgressReport]:
         """The plan's jobs' progress reports, oldest first."""
-        rows = self._rows("SELECT * FROM progress_reports WHERE plan_id=? ORDER BY at, job",
-                          (plan_id,))
-        return [ProgressReport(r["job"], parse_ts(r["at"]), r["done_gpu_hours"], r["source"])
-                for r in rows]
+        return list(self._kept(
+            lambda rows: [ProgressReport(r["job"], parse_ts(r["at"]), r["done_gpu_hours"],
+                                         r["source"]) for r in rows],
+            "SELECT * FROM progress_reports WHERE plan_id=? ORDER BY at, job", (plan_id,),
+            ("progress_reports",)))
 
     # -- offerings held unavailable: what a later process must know of refusals ------------
     def hold_offering(self, pool: str, until: datetime, strikes: int) -> None:
@@ -598,8 +613,9 @@ class Ledger:
 
     def offering_holds(self) -> dict[str, tuple[datetime, int]]:
         """pool -> (held until, strikes), for every pool refused since spot last ran there."""
-        return {r["pool"]: (parse_ts(r["until"]), int(r["strikes"]))
-                for r in self._rows("SELECT * FROM offering_holds ORDER BY pool")}
+        return dict(self._kept(
+            lambda rows: {r["pool"]: (parse_ts(r["until"]), int(r["strikes"])) for r in rows},
+            "SELECT * FROM offering_holds ORDER BY pool", (), ("offering_holds",)))
 
     # -- leases: one controller in charge of a workload ---------------------------------
     def take_lease(self, workload: str, *, holder: str, role: str, host: str, pid: int,
