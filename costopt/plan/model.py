@@ -934,7 +934,12 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
     over the pool: ``h_i / (gpus_i c_i) + (1 - m / c_i) h_k / (gpus_k c_k) <= f u``. Without
     it the GPU-hour packing prices ``k`` at its GPUs' share of instances ``i`` fills whole
     (two 4-GPU trials of 0.4375 h and a 1-GPU job of 0.5 h on one 8-GPU instance: 0.5 h to
-    the packing, 0.6875 h laid out: ``(0.875 + 0.5) / 2``).
+    the packing, 0.6875 h laid out: ``(0.875 + 0.5) / 2``). The one-node jobs ``K`` wider
+    than half the instance that leave neither ``i`` nor ``k`` room (``gpus_K > G -
+    min(gpus_i, gpus_k)``) run apart from both and from each other, so their hours
+    ``sum_K h_K / gpus_K`` join the left side: without them a 4-GPU job's 0.25 h, a 1-GPU
+    job's 1/3 h and a sweep of two 2-GPU trials of 0.5 GPU-h each on one 4-GPU instance were
+    bought 0.5833 h, laid out 0.6667 (``tests/plan/test_baselines.py``).
 
     beside_wide[i,p,t]: the jobs ``K`` wider than half the instance that leave ``i`` no
     GPUs (``m = 0``) never run beside each other either, so their hours add up:
@@ -969,8 +974,22 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
         cols = np.stack([hc.col[ai[s]], hc.col[ak[s]], hc.ucol[ai[s]]], axis=1).ravel()
         vals = np.stack([hc.wall[ai[s]], (1 - m[s] / c_i[s]) * hc.wall[ak[s]],
                          -factor[t[s]]], axis=1).ravel()
-        b.rows("beside", keys, np.repeat(np.arange(len(s), dtype=np.int64), 3), cols, vals,
-               upper=0.0, lazy=True)
+        offsets = np.repeat(np.arange(len(s), dtype=np.int64), 3)
+        # the wide jobs that leave neither i nor k room run apart from both (and from each
+        # other), in instance time of their own
+        wide_at: dict[tuple[int, int], list[int]] = {}
+        for a in at[2 * gpus[hc.job[at]] > room[hc.pool[at]]].tolist():
+            wide_at.setdefault((int(hc.pool[a]), int(hc.period[a])), []).append(a)
+        extra = [(row, a) for row, (ji, jk, pp, tt) in enumerate(keys)
+                 for a in wide_at.get((pp, tt), ())
+                 if int(hc.job[a]) not in (ji, jk)
+                 and gpus[hc.job[a]] > room[pp] - min(gpus[ji], gpus[jk])]
+        if extra:
+            rows_k, wide_cols = (np.array(v, dtype=np.int64) for v in zip(*extra, strict=True))
+            offsets = np.concatenate([offsets, rows_k])
+            cols = np.concatenate([cols, hc.col[wide_cols]])
+            vals = np.concatenate([vals, hc.wall[wide_cols]])
+        b.rows("beside", keys, offsets, cols, vals, upper=0.0, lazy=True)
     if wide.any():
         rows_i, count = np.unique(i[wide], return_counts=True)  # i in order
         a = at[rows_i]

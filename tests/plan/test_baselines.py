@@ -253,6 +253,34 @@ def test_the_minimum_instance_time_is_priced_before_the_pool_is_chosen() -> None
     assert result.total_usd == pytest.approx(1.0, abs=1e-6)
 
 
+def test_a_wide_job_takes_instance_time_of_its_own_beside_a_sweep_and_a_small_job() -> None:
+    """One 12-hour window; p3.2xlarge (1 V100, 1 USD/h), p3.8xlarge (4 V100s, 1 USD/h),
+    g4dn.12xlarge (4 T4s at half the speed, 1 USD/h) under nothing; an on-demand P quota
+    of 64 vCPUs. j0: 1 GPU, 1 GPU-h; j1: a sweep of two 2-GPU trials, 1 GPU-h; j2: 4 GPUs,
+    1 GPU-h. On one p3.8xlarge, j2 runs alone (0.25 h); j1 runs one trial beside j0 (1 + 2
+    of 4 GPUs, two trials and j0 are 5) and the rest as two trials at once. With x hours of
+    j0 there and 1 - x on a p3.2xlarge: 0.25 + x + (1 - 2x) / 4 + (1 - x) = 1.5 - x / 2
+    USD for x <= 1/2, and 0.25 + x + (1 - x) = 1.25 above: 1.25 USD. Every baseline pays
+    1.5 (j0 alone on a p3.2xlarge, 1 h; j1's two trials 0.25 h and j2 0.25 h on a
+    p3.8xlarge). Found at seed 26 of the property below: the ``beside`` row of j1 and j0
+    left j2's 0.25 h out, the LP bought 0.5833 h on the p3.8xlarge for x = 1/3 where the
+    layout needs 0.6667, and CBC kept j0 to the p3.2xlarge: 1.5 USD, HiGHS 1.25."""
+    w = workload([{"name": "j0", "gpu_hours": 1.0, "interruptible": False},
+                  {"name": "j1", "gpus": 2, "gpu_hours": 1.0, "parallel": 2,
+                   "interruptible": False},
+                  {"name": "j2", "gpus": 4, "gpu_hours": 1.0, "interruptible": False}],
+                 days=1, period_hours=12, cloud={"quotas": [
+                     {"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 64}]})
+    cat = catalog(offer("p3.2xlarge", on_demand=1.0, rate=0.0),
+                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=1.0, rate=0.0),
+                  offer("g4dn.12xlarge", gpu="T4", gpus=4, vcpus=48, on_demand=1.0, rate=0.0))
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert result.status == "optimal", solver
+        assert result.total_usd == pytest.approx(1.25, abs=1e-6), solver
+        assert [b.total_usd for b in result.baselines.values()] == [pytest.approx(1.5)] * 3
+
+
 def test_a_sweep_baseline_runs_as_many_trials_at_once_as_pay_off() -> None:
     # 8 trials of 1 GPU, 16 GPU-h in all, on a 4-GPU instance (12 USD/h) with 30 minutes of
     # setup: g trials at once take ceil(g/4) instances for 16/g h each. g = 4: one instance,
