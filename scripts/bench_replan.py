@@ -7,8 +7,9 @@ horizon: on plan, roughly; and once far behind, as a simulated month's re-plans 
 are, and the dearest: their layout comes up short), the remaining workload from
 ``resume.resumed_workload``, one spot pool of the plan's fleet held unavailable for the
 next 3 hours (``held_caps``: a refusal, the most common event), and ``make_plan`` of the
-rest with the caps (``held``) and the re-plan's tolerances (``REPLAN_TOLERANCES``; with
-``--exact``, ``plan``'s: the figures before them). Printed per re-plan: CPU-seconds of
+rest with the caps as ``replan`` plans it (``plan_rest``: the quick solve, and the
+thorough one where that leaves work short; with ``--exact``, ``plan``'s tolerances: the
+figures before them). Printed per re-plan: CPU-seconds of
 this process (``time.process_time``, what a risk scenario pays whatever else the machine
 runs), wall seconds, the LP solves (``solve.solve`` calls), the HiGHS runs inside them, the
 plan's total (USD) and the work it leaves short (reference GPU-hours: the plan of an
@@ -113,7 +114,7 @@ def main() -> None:
     if args.lab_simulated:
         simulated_replans(args.lab_simulated, _Counts())
         return
-    from costopt.orchestrate.replan import REPLAN_TOLERANCES, held_caps
+    from costopt.orchestrate.replan import held_caps, plan_rest
     from costopt.plan.planner import EXACT, make_plan
     from costopt.plan.resume import resumed_workload
     from costopt.pricing.catalog import load_catalog
@@ -142,8 +143,8 @@ def main() -> None:
             cpu, wall = time.process_time(), time.perf_counter()
             if profile:
                 profile.enable()
-            result = make_plan(rest, catalog, u_upper=caps or None, held=True,
-                               tolerances=EXACT if args.exact else REPLAN_TOLERANCES)
+            result = (make_plan(rest, catalog, u_upper=caps or None, tolerances=EXACT)
+                      if args.exact else plan_rest(rest, catalog, caps))
             if profile:
                 profile.disable()
             seconds = time.process_time() - cpu

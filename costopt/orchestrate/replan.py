@@ -11,19 +11,22 @@ it resumes (one level: a plan that resumes a resumed plan does not reach the fir
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from costopt.orchestrate.ledger import Ledger
 from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model
 from costopt.plan.planfile import to_document
-from costopt.plan.planner import Tolerances, make_plan
+from costopt.plan.planner import PlanResult, Tolerances, make_plan
 from costopt.plan.resume import resumed_workload, resumes_record, workload_of
 from costopt.planfile import PlanDocument, plan_id_for
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import Workload
 
-REPLAN_TOLERANCES = Tolerances(mip_rel_gap=0.01, short_hours=5 / 60, solves=30)
-"""How close to exact a re-plan solves (``make_plan``'s ``tolerances``; ``plan`` is exact).
+REPLAN_TOLERANCES = Tolerances(mip_rel_gap=0.01, short_hours=5 / 60, solves=6)
+"""How close to exact a re-plan first solves (``make_plan``'s ``tolerances``; ``plan`` is
+exact). Where that leaves work short, :data:`THOROUGH_REPLAN` solves it again
+(:func:`plan_rest`).
 
 A re-plan is made under uncertainty and is itself replaced at the next event (the example
 month on zone traces makes about 20): its spot work is an estimate (derated by an
@@ -39,18 +42,40 @@ more than 1 % of its cost. Chasing the last fraction of it cost most of a re-pla
   rest. Chasing such seconds re-solved the model up to 10 times, MILPs included: 60-100
   CPU-s per re-plan, where the plan it led to was short all the same
   (``scripts/bench_replan.py``);
-- ``solves`` 30: the layout loop solves the model at most 30 times, then the solution that
-  left least short stands (its shortfalls reported). The lab month
-  (``examples/lab-month.yaml``, eight jobs on a shared spot quota) needs 17-26: ``plan``
-  lays it out in 26, and its re-plans on zone traces (seed 1) in 17-23, learning whole
-  setups a few at a time for about 8 solves before keeping jobs to one pool and lowering
-  fills. With 6 (until 2026-12-07) every one of the lab's first 10 re-plans stopped there,
-  61-507 GPU-h short, "infeasible" (``scripts/bench_replan.py --lab-simulated``). A solve
-  costs mostly 0.1-3.5 CPU-s there since a held pool no longer turns pruning off (5-12
-  before), though one whose MILPs of instance counts are hard still takes a minute in all
-  (the second, 57 CPU-s in 10 solves: 94 before, in 6, infeasible).
-  The example's re-plans (``bench_replan.py``) stop within 4: once a solution is laid out
-  the loop goes on only while it finds cheaper ones laid out (:class:`Tolerances`)."""
+- ``solves`` 6: the layout loop solves the model at most 6 times, then the solution that
+  left least short stands. The example's re-plans lay out within 4."""
+
+THOROUGH_REPLAN = replace(REPLAN_TOLERANCES, solves=30)
+"""A re-plan's second solve, where the first left work short: up to 30 layout solves, and
+setup counted per run of the periods a held pool splits (``make_plan``'s ``held``).
+
+The lab month (``examples/lab-month.yaml``, eight jobs on a shared spot quota) needs 17-26
+solves: ``plan`` lays it out in 26, and its re-plans on zone traces (seed 1) in 17-23,
+learning whole setups a few at a time for about 8 solves before keeping jobs to one pool and
+lowering fills. With 6, every one of the lab's first 10 re-plans stopped 61-507 GPU-h short,
+"infeasible" (``scripts/bench_replan.py --lab-simulated``). A solve costs mostly 0.1-3.5
+CPU-s there since a held pool no longer turns pruning off (5-12 before), though one whose
+MILPs of instance counts are hard still takes a minute in all. Once a solution is laid out
+the loop goes on only while it finds cheaper ones laid out (:class:`Tolerances`).
+
+Why not always: on the example's synth-zones traces (seeds 1-5, 2026-12-07) every re-plan
+solved this way realised 894.46 / 896.45 / 2,007.21 / 865.45 / 3,247.49 USD; the quick
+solve first, this one only where it leaves work short, 894.46 / 896.45 / 1,460.40 / 865.45 /
+3,234.81. (Quick alone: seed 3 1,334.65, seed 5 3,234.81; but then the lab's re-plans stay
+short.) No deadline missed in any."""
+
+
+def plan_rest(rest: Workload, catalog: PriceCatalog, caps: Mapping[tuple[str, int], float],
+              solver: str = "highs") -> PlanResult:
+    """The plan of what is left (``rest``), with the held pools' instance-hour ``caps``: the
+    quick solve (:data:`REPLAN_TOLERANCES`), else, where it leaves work short, the thorough
+    one (:data:`THOROUGH_REPLAN`)."""
+    result = make_plan(rest, catalog, solver=solver, u_upper=dict(caps) or None,
+                       tolerances=REPLAN_TOLERANCES)
+    if result.status == "optimal":
+        return result
+    return make_plan(rest, catalog, solver=solver, u_upper=dict(caps) or None,
+                     tolerances=THOROUGH_REPLAN, held=True)
 
 
 def done_so_far(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
@@ -94,9 +119,9 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
            solver: str = "highs", held: Mapping[str, datetime] | None = None) -> PlanDocument:
     """The plan file of what is left of ``workload`` at ``at`` under ``plan``; the pools in
     ``held`` (pool id -> until when: seen without capacity) are left out until then: a
-    held pool dominates no other in pruning (``prune_dominated``), and setup is counted
-    per run of the held periods (``make_plan``'s ``held``: an instance starting before the
-    hold ends pays its setup there, however long the run after it).
+    held pool dominates no other in pruning (``prune_dominated``); where the quick solve
+    leaves work short, the thorough one counts setup per run of the held periods
+    (:func:`plan_rest`).
 
     The new plan records the moment it resumes from in whole seconds (``resumes.at``), and
     its progress counts from that second on; so the work done and the spend are measured
@@ -111,8 +136,7 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     spent = spent_usd(ledger, plan, at)
     rest = resumed_workload(workload, done, at, spent)
     caps = held_caps(rest, held or {})
-    result = make_plan(rest, catalog, solver=solver, u_upper=caps or None,
-                       tolerances=REPLAN_TOLERANCES, held=True)
+    result = plan_rest(rest, catalog, caps, solver)
     doc = to_document(result, workload_file, workload_sha256)
     doc.resumes = resumes_record(plan.plan_id, at, done, spent)
     doc.plan_id = plan_id_for(doc.as_json())  # the id hashes what it resumes too
