@@ -1,7 +1,7 @@
 """Shared fixtures: every test runs with fake AWS credentials and private state folders.
 
-Property tests (Hypothesis) are derandomised where ``CI`` is set (the ``ci`` profile): each
-test draws the same examples on every run, so CI passes or fails on the code, not on the
+Property tests (Hypothesis) are derandomised (the ``ci`` profile, CI or not): each test
+draws the same examples on every run, so a run passes or fails on the code, not on the
 draw. ``scripts/property_tests_wide.sh`` runs them with random seeds, round after round,
 for the wider search (the ``wide`` profile); ``HYPOTHESIS_PROFILE`` picks one by name
 (``hypothesis_profiles.py``).
