@@ -117,14 +117,7 @@ class OwnedWork:
 
     def usd_within(self, a: datetime, b: datetime) -> float:
         """Its energy cost (USD) in ``[a, b)``, within ``[start, end)``."""
-        return self.usd * _hours(a, b) / self.hours if (a, b) != (self.start, self.end) \
-            else self.whole_usd
-
-    @cached_property
-    def whole_usd(self) -> float:
-        """Its energy cost over the whole of it (USD), worked out once as a part's is, to
-        the last bit (each tick credits every owned work done by then)."""
-        return self.usd * _hours(self.start, self.end) / self.hours
+        return self.usd * _hours(a, b) / self.hours
 
 
 @dataclass(frozen=True)

@@ -616,6 +616,17 @@ def lowered_fill(w: Workload, filled: dict[tuple[int, int], float], pools: Pools
     return out
 
 
+def _paid_by_run(fleet: tuple[PoolSchedule, ...], first: np.ndarray
+                 ) -> dict[tuple[str, int], float]:
+    """(pool id, a run's first period) -> the instance-hours the fleet pays there (``first``:
+    each period's run's first period, ``model.first_periods``)."""
+    paid: dict[tuple[str, int], float] = {}
+    for s in fleet:
+        for t, hours in s.hours_by_period.items():
+            paid[(s.pool, int(first[t]))] = paid.get((s.pool, int(first[t])), 0.0) + hours
+    return paid
+
+
 def _laid_out_usd(pools: Pools, lp: LinearProgram, x: np.ndarray,
                   fleet: tuple[PoolSchedule, ...]) -> float:
     """The variable cost (USD) of solution ``x`` as its plan reports it: its fleet's cloud
@@ -736,10 +747,7 @@ def _result(w: Workload, catalog: PriceCatalog, pools: Pools, pairs: list[Eligib
         if (p, t) in lp.u and x[col] > EPS:
             key = (p, int(first[t]))
             held[key] = held.get(key, 0.0) + rate[(j, p)].blocking * x[col]
-    paid: dict[tuple[str, int], float] = {}
-    for s in fleet:
-        for t, hours in s.hours_by_period.items():
-            paid[(s.pool, int(first[t]))] = paid.get((s.pool, int(first[t])), 0.0) + hours
+    paid = _paid_by_run(fleet, first)
     gpu_hours = {key: float(x[col]) for key, col in lp.h.items()}
     gpu_hours.update(_as_the_fleet_runs(w, pools, lp, x, fleet))
     assignments = []
@@ -913,10 +921,7 @@ def setup_cuts(w: Workload, lp: LinearProgram, x: np.ndarray,
     for (p, t), col in lp.u.items():
         key = (lp.naming.pools[p], int(first[t]))
         bought[key] = bought.get(key, 0.0) + float(x[col])
-    paid: dict[tuple[str, int], float] = {}
-    for s in fleet:
-        for t, hours in s.hours_by_period.items():
-            paid[(s.pool, int(first[t]))] = paid.get((s.pool, int(first[t])), 0.0) + hours
+    paid = _paid_by_run(fleet, first)
     over = {key for key, hours in paid.items() if hours > bought.get(key, 0.0) + LAYOUT_TOL}
     on: dict[tuple[int, int], set[int]] = {}  # (job, run) -> pools it runs on
     for (j, p, t), col in lp.h.items():
