@@ -50,10 +50,11 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
      layout[k,s,t]    on an owned pool, always: sum_(i in S(k,s)) h[i,s,t] / gpus_i
                      <= servers * P_h * availability (x n[c] for a candidate)
   5d. gang_start[j,p,t]  h <= H started (H: the job's gangs' GPU-hours in the period)
-     gang_setup[j,p,r]    sum_(t in r) (h / gpus - u) + N s started <= 0, and
-     gang_least[j,p,r]    N m started - sum_(t in r) u <= 0: a multi-node gang on p at
-                          all starts N instances, each paying setup and at least the
-                          minimum instance time
+     gang_setup[p,r]      sum_(gangs j) (sum_(t in r) h_j / gpus_j + N_j s started_j)
+                          - sum_(t in r) u <= 0, and
+     gang_least[p,r]      sum_(gangs j) N_j m started_j - sum_(t in r) u <= 0: a
+                          multi-node gang on p at all starts N instances of its own, each
+                          paying setup and at least the minimum instance time
   5e. whole_start, whole_setup, whole_least: the same for a one-node job (N = 1, h / (gpus c)),
                           learned where it spills over to a pool from another in a run and
                           the fleet paid the whole setup its launch rows charged a share of
@@ -177,7 +178,7 @@ NAME_PARTS: dict[str, str] = {
     "gang_lanes": "jpt", "cloud_gang": "jt",
     "work": "j", "gang": "jt", "capacity": "pt", "packing": "pt", "walltime": "jpt",
     "launch": "jpt", "beside": "jjpt", "beside_wide": "jpt", "started": "jpt",
-    "gang_start": "jpt", "gang_setup": "jpt", "gang_least": "jpt",
+    "gang_start": "jpt", "gang_setup": "pt", "gang_least": "pt",
     "whole_start": "jpt", "whole_setup": "jpt", "whole_least": "jpt",
     "quota": "qt", "instances": "qt", "quota_hours": "qt", "instances_hours": "qt",
     "count": "pt", "budget": "", "layout": "jpt", "reserve": "jt",
@@ -839,16 +840,19 @@ def _gang_setup_rows(b: _Builder, w: Workload, hc: _HColumns,
     its ``N`` instances there, each paying the setup ``s`` and at least the minimum instance
     time ``m``, however little work it does: ``started[j,p,r]`` in {0, 1} (integer),
     ``gang_start[j,p,t]: h <= H started`` (``H`` the job's gangs' GPU-hours in the period)
-    and ``gang_setup[j,p,r]: sum_(t in r) (h / gpus - u) + N s started <= 0``
-    (``h / gpus`` the gang's instance-hours of work; other jobs' hours only add to ``u``),
-    ``gang_least[j,p,r]: N m started - sum_(t in r) u <= 0``.
+    and, per pool and run over all its multi-node gangs (each on instances of its own),
+    ``gang_setup[p,r]: sum_j (sum_(t in r) h_j / gpus_j + N_j s started_j) - sum_(t in r)
+    u <= 0`` (``h / gpus`` a gang's instance-hours of work; one-node jobs' hours only add to
+    ``u``), ``gang_least[p,r]: sum_j N_j m started_j - sum_(t in r) u <= 0``. One row per
+    gang, each met by the same ``u``, let a 2-node job's sliver ride on the instance-hours
+    a 3-node job's row asked for (``tests/plan/test_baselines.py``).
     The ``launch`` rows charge a share ``e h / W`` of it, exact where a job runs whole on
     one pool and a sliver where it spills over: a 2-node job with a few minutes on a second
     pool was planned at that sliver and paid two whole setups there. Whole-number charges
     make the model a MILP, but only for multi-node jobs, and only with setup or a minimum
     instance time. Returns the ``started`` columns."""
     multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
-    return _started_rows(b, w, hc, runs, multi, "gang")
+    return _started_rows(b, w, hc, runs, multi, "gang", per_pool=True)
 
 
 def _whole_setup_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
@@ -888,40 +892,45 @@ def _whole_setup_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
 def _started_rows(b: _Builder, w: Workload, hc: _HColumns, runs: np.ndarray,
                   chosen: np.ndarray, family: str,
                   beside: Mapping[tuple[int, int], tuple[list[tuple[int, float]],
-                                                         list[tuple[int, float]]]] | None = None
-                  ) -> dict[tuple[int, int, int], int]:
+                                                         list[tuple[int, float]]]] | None = None,
+                  *, per_pool: bool = False) -> dict[tuple[int, int, int], int]:
     """The ``started`` columns and ``{family}_start``, ``{family}_setup`` and
     ``{family}_least`` rows (5d) of the cloud ``h`` columns ``chosen`` (a mask); ``beside``
     (pool, run's first period) -> the terms of other instance time on the pool that the
-    setup and least rows add (those of :func:`_whole_setup_rows`)."""
+    setup and least rows add (those of :func:`_whole_setup_rows`). ``per_pool``: one
+    setup and one least row per (pool, run) over all the chosen jobs there, each job's
+    work, setups and minimum times added up (multi-node gangs: each on instances of its
+    own); else one per (job, pool, run)."""
     setup = setup_hours(w)
     least = w.cloud.min_instance_minutes / 60 if w.cloud else 0.0
     if max(setup, least) <= 0 or not chosen.any():
         return {}
     hours, first = period_hours(w), first_periods(runs)
     started: dict[tuple[int, int, int], int] = {}
-    sums: dict[tuple[int, int, int], list[tuple[int, float]]] = {}
+    begun: dict[tuple, list[tuple[int, int]]] = {}  # row key -> (started column, nodes)
+    work: dict[tuple, list[tuple[int, float]]] = {}  # row key -> its h columns' terms
+    paid: dict[tuple, dict[int, float]] = {}  # row key -> its u columns, each once
     for j, p, t, col, ucol, wall in zip(hc.job[chosen].tolist(), hc.pool[chosen].tolist(),
                                         hc.period[chosen].tolist(), hc.col[chosen].tolist(),
                                         hc.ucol[chosen].tolist(), hc.wall[chosen].tolist(),
                                         strict=True):
         job, key = w.jobs[j], (j, p, int(first[t]))
+        row = key[1:] if per_pool else key
         if key not in started:
             started[key] = b.col(0.0, upper=1.0, integer=True)
-            sums[key] = []
+            begun.setdefault(row, []).append((started[key], job.nodes))
         b.row(f"{family}_start", (j, p, t), [(col, 1.0), (started[key], -float(
             job.parallel * job.nodes * job.gpus * hours[t]))], upper=0.0)
-        sums[key] += [(col, wall), (ucol, -1.0)]
-    for key, terms in sums.items():
-        nodes = w.jobs[key[0]].nodes
-        other_setup, other_least = (beside or {}).get(key[1:], ([], []))
+        work.setdefault(row, []).append((col, wall))
+        paid.setdefault(row, {})[ucol] = -1.0
+    for row, starts in begun.items():
+        other_setup, other_least = (beside or {}).get(row[-2:], ([], []))
         if setup > 0:
-            b.row(f"{family}_setup", key, [(started[key], nodes * setup), *terms,
-                                           *other_setup], upper=0.0)
+            b.row(f"{family}_setup", row, [*((c, n * setup) for c, n in starts), *work[row],
+                                           *paid[row].items(), *other_setup], upper=0.0)
         if least > 0:
-            b.row(f"{family}_least", key, [(started[key], nodes * least),
-                                           *[(c, v) for c, v in terms if v < 0],
-                                           *other_least], upper=0.0)
+            b.row(f"{family}_least", row, [*((c, n * least) for c, n in starts),
+                                           *paid[row].items(), *other_least], upper=0.0)
     return started
 
 

@@ -239,6 +239,30 @@ def test_a_gang_that_spills_onto_a_second_pool_pays_its_whole_setup_there() -> N
         assert min(b.total_usd for b in result.baselines.values()) == pytest.approx(52.0)
 
 
+def test_two_gangs_on_one_pool_each_pay_their_own_setups() -> None:
+    """Found by the wide profile (``test_baselines``, the property below): j0, a 2-node
+    gang, and j1, a 3-node gang, each 1 GPU per node and 1 GPU-h (V100) in a day; two owned
+    1-GPU V100 servers (energy (1650 - 250) W x 0.15 USD/kWh = 0.21 USD per server-hour);
+    p3.8xlarge 1 USD/h on demand, 10 minutes of setup. j1 (3 nodes) fits only the cloud:
+    3 instances x (1/3 h of work + 1/6 h of setup) = 1.50 USD. j0 on the two servers, 0.5 h
+    each: 0.21 USD; in the cloud it would pay 2 x (0.5 + 1/6) h = 1.33 USD. Least: 1.71
+    USD, what ``owned_first`` pays. Each gang's ``gang_setup`` row asked the pool's
+    instance-hours for *its own* work and setups, and both rows were met by the same ones:
+    j0's cloud slice rode on j1's (the LP saw 1.6072), and the fleet ran two more instances
+    for it, 2.43 USD. One row per pool and run adds up every gang's: 1.71, either solver."""
+    w = workload([{"name": "j0", "gpus": 1, "nodes": 2, "gpu_hours": 1.0},
+                  {"name": "j1", "gpus": 1, "nodes": 3, "gpu_hours": 1.0}],
+                 owned={"servers": [server(gpus=1, count=2)]}, cloud={"setup_minutes": 10})
+    cat = catalog(offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=1.0, spot=None, rate=0.0))
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert [(a.job, a.pool) for a in result.assignments] == [
+            ("j0", "owned:box"), ("j1", "aws:us-east-1:p3.8xlarge:on_demand")]
+        assert result.variable_usd == pytest.approx(0.21 + 1.5, abs=1e-6)
+        assert result.total_usd == pytest.approx(result.baselines["owned_first"].total_usd,
+                                                 abs=1e-6)
+
+
 def test_the_minimum_instance_time_is_priced_before_the_pool_is_chosen() -> None:
     """A 2-GPU job of 1 GPU-hour (V100), 30 minutes at least per instance, no setup.
     p4d.24xlarge (A100s, twice the speed, 3 USD/h) works 0.25 h and is paid 0.5 h: 1.50
