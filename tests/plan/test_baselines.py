@@ -263,6 +263,32 @@ def test_two_gangs_on_one_pool_each_pay_their_own_setups() -> None:
                                                  abs=1e-6)
 
 
+def test_a_job_all_day_beside_a_sweep_shares_an_instance_with_either_solver() -> None:
+    """Found at ``--hypothesis-seed=26`` (wide profile) of the property below: CBC planned
+    37.07 USD, HiGHS 50.52. One day; p3.2xlarge (1 V100), p3.8xlarge (4 V100s),
+    g4dn.12xlarge (4 T4s, half speed), each 1 USD/h on demand; 64 vCPUs of P quota (two
+    p3.8xlarge at once). j0: 1 GPU, 24 GPU-h (one GPU all day at V100 speed); j1: 2-GPU
+    trials, 8 at once, 100.296875 GPU-h. j0 holds a p3.8xlarge all day (24 USD), which
+    runs one trial of j1 beside it (48 GPU-h; the fourth GPU idles: trials take 2); the
+    other 52.296875 GPU-h run as two trials on a second p3.8xlarge for 13.0742 h. 37.0742
+    USD, the least: j0 on a p3.2xlarge instead costs 24 + 100.296875 / 4 = 49.07. Both
+    solvers find that LP optimum; HiGHS's exact figures leave the layout no millisecond
+    to spare, and it used to find no GPU for j0 (``layout._greedy``'s wrap), lowered the
+    pool's fill and bought 50.52."""
+    cat = catalog(offer("p3.2xlarge", on_demand=1.0, spot=None, rate=0.0),
+                  offer("p3.8xlarge", gpus=4, vcpus=32, on_demand=1.0, spot=None, rate=0.0),
+                  offer("g4dn.12xlarge", gpu="T4", gpus=4, vcpus=48, on_demand=1.0, spot=None,
+                        rate=0.0))
+    w = workload([{"name": "j0", "gpus": 1, "gpu_hours": 24.0},
+                  {"name": "j1", "gpus": 2, "gpu_hours": 100.296875, "parallel": 8}],
+                 cloud={"quotas": [{"region": "us-east-1", "market": "on_demand",
+                                    "family": "P", "vcpus": 64}]})
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert result.status == "optimal", solver
+        assert result.total_usd == pytest.approx(24 + 52.296875 / 4, abs=1e-4), solver
+
+
 def test_the_minimum_instance_time_is_priced_before_the_pool_is_chosen() -> None:
     """A 2-GPU job of 1 GPU-hour (V100), 30 minutes at least per instance, no setup.
     p4d.24xlarge (A100s, twice the speed, 3 USD/h) works 0.25 h and is paid 0.5 h: 1.50

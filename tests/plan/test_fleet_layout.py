@@ -200,6 +200,27 @@ def test_widest_first_trials_side_by_side_and_a_one_at_a_time_job_short() -> Non
     assert layout.short == {"long": 5 * H}
 
 
+def test_wrapped_a_job_takes_gpus_free_earlier_where_the_latest_free_are_taken() -> None:
+    """Two 4-GPU instances, one working 0-24 h, one 10.9-24 h (``m`` = 13.1 h). ``sweep``
+    (2 GPUs, 8 trials at once) has 24 + 2m - 1 ms of gang-time, ``one`` (1 GPU, one at a
+    time) 24 h. Earliest first, the sweep fills the first instance (two trials, 0-24) and
+    ``one`` is left 10.9 h short. Wrapped, the sweep takes the second instance (two trials,
+    10.9-24) and the first's two GPUs free latest until 1 ms before 24 h; ``one`` goes on
+    one of them for that millisecond, and then wraps to the first's GPUs free all day,
+    0 to 24 h - 1 ms: it fits. (It found no GPUs for the rest once, only the two free
+    latest were looked at; CBC wrote the sweep 8 ms more and planned 37.07 USD, HiGHS
+    50.52: ``tests/plan/test_baselines.py``.)"""
+    start, ms = round(10.9 * H), 1000
+    m = 24 * H - start
+    layout = lay_out([(0, 24 * H), (start, 24 * H)], 4, [
+        Piece("sweep", 2, 24 * H + 2 * m - ms, 8), Piece("one", 1, 24 * H)])
+    assert layout.short == {}
+    assert layout.placements == [
+        Placement(1, "sweep", 2, start, 24 * H), Placement(1, "sweep", 2, start, 24 * H),
+        Placement(0, "sweep", 2, 0, 24 * H - ms), Placement(0, "one", 1, 24 * H - ms, 24 * H),
+        Placement(0, "one", 1, 0, 24 * H - ms)]
+
+
 def test_a_one_at_a_time_job_never_runs_beside_itself_on_another_pool() -> None:
     """``job`` runs 0-5 h on another pool; here its 3 h go on after, 5-8 h."""
     layout = lay_out([(0, 10 * H)], 4, [Piece("job", 1, 3 * H)], {"job": [(0, 5 * H)]})
