@@ -171,6 +171,10 @@ class PoolUse:
     busy: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     """Each job's gangs on other pools (microseconds from the periods' origin): the
     layout runs no more of its gangs at once than ``parallel`` over all pools."""
+    gang_charged: dict[int, float] = field(default_factory=dict)
+    """Per period, the instance-hours the LP charged the multi-node gangs (``model.gang_charge``):
+    the one-node jobs' instances get no more than the rest, however few the gangs' runs
+    take."""
 
 
 def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float],
@@ -188,7 +192,6 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
     with a ``run`` gets a slot number of its own."""
     runs: list[Run] = []
     hours_by_period: dict[int, float] = {}
-    rest_paid = dict(paid_hours)
     base = 0
     crowded: dict[tuple[int, str], float] = {}  # a gang's time beside too many of its own
     for job, (nodes, hours) in sorted(use.gangs.items()):
@@ -220,10 +223,15 @@ def schedule_pool_jobs(pool: str, periods: Periods, paid_hours: dict[int, float]
         base += nodes * (1 + max((r.slot for r in schedule.runs), default=-1))
         for t, h in schedule.hours_by_period.items():
             hours_by_period[t] = hours_by_period.get(t, 0.0) + h * nodes
-            rest_paid[t] = rest_paid.get(t, 0.0) - h * nodes
-    # The rest holds its jobs' work even where the gangs' setups took more than the LP gave;
-    # where no one-node job works, the LP's hours beyond the gangs' are no instance (an
-    # empty one ran over a quota beside a gang that needed no second setup).
+    # The rest is the pool's hours less the gangs', as their runs take them or as the LP
+    # charged them where more (the gangs carry on from the period before without a setup,
+    # or stop early: those hours are no instance of the one-node jobs, which the LP's
+    # ``count`` rows did not count; such an empty one ran 12 minutes over a quota). The rest
+    # holds its jobs' work even where the gangs' setups took more than the LP gave; where no
+    # one-node job works, the LP's hours beyond the gangs' are no instance (an empty one ran
+    # over a quota beside a gang that needed no second setup).
+    rest_paid = {t: h - max(hours_by_period.get(t, 0.0), use.gang_charged.get(t, 0.0))
+                 for t, h in paid_hours.items()}
     paid = {t: max(h, work_hours.get(t, 0.0)) for t, h in rest_paid.items()
             if max(h, work_hours.get(t, 0.0)) > 1e-6 and work_hours.get(t, 0.0) > 1e-6}
     rest = schedule_pool(pool, periods, paid, {t: work_hours.get(t, 0.0) for t in paid},

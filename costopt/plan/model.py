@@ -134,6 +134,9 @@ class LinearProgram:
     unreserved: dict[int, int] = field(default_factory=dict)  # job -> reserve not kept
     started: dict[tuple[int, int, int], int] = field(default_factory=dict)
     """(multi-node job, cloud pool, run's first period) -> 1 where the gang runs there."""
+    gang_hours: dict[int, float] = field(default_factory=dict)
+    """A multi-node job's cloud ``h`` column -> the instance-hours of its gang's own nodes
+    per GPU-hour (:func:`gang_charge`): the pool's hours less these are the one-node jobs'."""
 
     @property
     def num_cols(self) -> int:
@@ -455,11 +458,11 @@ def build_model(
     hc, h, u, z, factor = base.hc, base.h, base.u, base.z, base.factor
     b = _Builder()
     b.add(base.head)
-    _packing_rows(b, workload, pools, hc, u, factor, filled or {})
+    _packing_rows(b, workload, pools, hc, u, factor, filled or {}, base.charge)
     b.add(base.tail)
     n_run, lanes = _concurrency_rows(b, workload, pools, h, u, counted, base.limits,
                                      base.gangs, base.limit_terms, base.runs, factor,
-                                     base.launch)
+                                     base.charge)
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
     whole = _whole_setup_rows(b, workload, hc, base.runs, setups, base.started)
@@ -491,6 +494,7 @@ def build_model(
         naming=naming(workload, pools, base.limits),
         unreserved=unreserved,
         started={**base.started, **whole},
+        gang_hours=base.charge,
     )
 
 
@@ -513,7 +517,7 @@ class ModelBase:
     n: dict[int, int]
     runs: np.ndarray
     factor: np.ndarray
-    launch: dict[int, float]
+    charge: dict[int, float]  # a multi-node job's h column -> its gang's hours (gang_charge)
     started: dict[tuple[int, int, int], int]
     gangs: frozenset[int]
     limits: tuple[ConcurrencyLimit, ...]
@@ -548,8 +552,8 @@ def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
     terms = _quota_hours_rows(b, workload, pools, u, limits, gangs)
-    return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor, launch,
-                     started, gangs, limits, terms)
+    return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor,
+                     gang_charge(workload, hc, factor, launch), started, gangs, limits, terms)
 
 
 def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
@@ -754,11 +758,20 @@ def holds_node_alone(blocking: float | np.ndarray, gpus: float | np.ndarray,
 
 
 def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict,
-                  factor: np.ndarray, filled: Mapping[tuple[int, int], float]) -> None:
+                  factor: np.ndarray, filled: Mapping[tuple[int, int], float],
+                  charge: Mapping[int, float]) -> None:
     """4. packing[p,t]: jobs' GPU-hours, blocking included, fit the instances' GPU-hours
     of work: ``sum_j b h <= G f u`` (``work_factor``), each job's ``b h`` over the share
     ``filled`` learned for the pool where its jobs' gangs could not fill its GPUs at once -
-    but a job whose gang holds a node alone: it fills the node whatever its neighbours do."""
+    but a job whose gang holds a node alone: it fills the node whatever its neighbours do.
+    A multi-node job's gang holds nodes of its own, setups and minimum time included: its
+    ``b h`` is ``G f`` times its ``charge`` (:func:`gang_charge`; ``G h / gpus`` where that
+    is ``h / (gpus f)``). Charged ``G h / gpus`` where its ``launch`` hours were more, the
+    one-node jobs counted on the gang's setups: a 2-node gang of 1 GPU-h paying two 10-minute
+    setups beside 6 h of one-node work in a 6-hour period, the LP bought 7.2 instance-hours
+    (``7 / f``) where the gang alone takes 1.33 and the rest 6 h and a setup, and the fleet's
+    one instance for the rest left a job 10 minutes short
+    (``tests/plan/test_fleet_limits.py``)."""
     periods, cloud = w.horizon.periods, hc.cloud
     keys, group = _grouped(hc.pool[cloud] * periods + hc.period[cloud], periods)
     nodes = np.array([pools.all[p].gpus_per_node for p, _t in keys], dtype=float)
@@ -767,10 +780,12 @@ def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict
     alone = holds_node_alone(hc.block[cloud], gpus, nodes[group])
     count = np.arange(len(keys), dtype=np.int64)
     f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
+    gang = np.array([charge.get(col, np.nan) for col in hc.col[cloud].tolist()])
+    per_gpu_hour = np.where(np.isnan(gang), hc.block[cloud] / np.where(alone, 1.0, share),
+                            nodes[group] * f[group] * np.nan_to_num(gang))
     b.rows("packing", keys, np.concatenate([group, count]),
            np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
-           np.concatenate([hc.block[cloud] / np.where(alone, 1.0, share), -nodes * f]),
-           upper=0.0)
+           np.concatenate([per_gpu_hour, -nodes * f]), upper=0.0)
 
 
 def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) -> None:
@@ -808,6 +823,22 @@ def launch_hours_per_gpu_hour(w: Workload, hc: _HColumns) -> np.ndarray:
     per_job = np.array([job.nodes / job.gpu_hours if job.gpu_hours > 0 else 0.0
                         for job in w.jobs])[hc.job[cloud]] * hc.rate[cloud]
     return np.maximum(hc.wall[cloud] + setup * per_job, least * per_job)
+
+
+def gang_charge(w: Workload, hc: _HColumns, factor: np.ndarray,
+                launch: Mapping[int, float]) -> dict[int, float]:
+    """Per cloud ``h`` column of a multi-node job, the instance-hours of the gang's own
+    nodes one GPU-hour of it is charged: ``1 / (gpus f)`` (``h / gpus`` of work with its
+    share of setup, ``work_factor``), or its ``launch`` rows' where more (``launch``: per
+    column, ``_launch_rows``). The ``count`` rows take these hours out of what ``running``
+    counts, and ``packing`` out of what the one-node jobs may work on; the fleet's one-node
+    instances get the pool's hours less these (``fleet.schedule_pool_jobs``)."""
+    multi = np.array([job.nodes > 1 for job in w.jobs])[hc.job] & hc.cloud
+    gpus = np.array([job.gpus for job in w.jobs], dtype=float)[hc.job[multi]]
+    f = factor[hc.period[multi]]
+    wall = 1.0 / (gpus * np.where(f > 0, f, 1.0))
+    return {col: max(hours, launch.get(col, 0.0))
+            for col, hours in zip(hc.col[multi].tolist(), wall.tolist(), strict=True)}
 
 
 def _launch_rows(b: _Builder, w: Workload, hc: _HColumns) -> dict[int, float]:
@@ -1064,7 +1095,7 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
                       u: dict[tuple[int, int], int], counted: frozenset[tuple[int, int]],
                       limits: tuple[ConcurrencyLimit, ...], gangs: frozenset[int],
                       rows: dict[tuple[int, int], list[tuple[int, float]]],
-                      runs: np.ndarray, factor: np.ndarray, launch: Mapping[int, float]
+                      runs: np.ndarray, factor: np.ndarray, charge: Mapping[int, float]
                       ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int, int], int]]:
     """6. quota[q,r] / instances[q,r]: what runs at once under a concurrency limit.
 
@@ -1075,8 +1106,8 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
     in each of its periods, and the limit's row is ``sum weight * running <= bound``. A
     multi-node job's gangs count apart: ``lanes[j,p,r]`` of its gangs at once (integer, at
     most ``parallel``), each holding its gang-hours after setup (``gang_lanes[j,p,t]: h /
-    (gpus N) <= P_h f lanes``) and weighing ``N`` instances; ``running`` counts the rest (``u
-    - sum h / gpus``, or the gang's ``launch`` hours where more). A limit over one pool
+    (gpus N) <= P_h f lanes``) and weighing ``N`` instances; ``running`` counts the rest (``u``
+    less the gangs' hours, ``charge``: :func:`gang_charge`). A limit over one pool
     without gangs is the bound ``floor(bound / weight)`` on that pool's ``u`` already
     (``Pools.instance_bound``). Every other limit
     with hours in a period gets its relaxation ``quota_hours[q,t]: sum weight * u <= bound
@@ -1098,7 +1129,7 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
     for g, r in sorted(key for key in counted & rows.keys() if first[key[1]] == key[1]):
         for p, _weight in rows[(g, r)]:
             if (p, r) not in running:
-                _run_counts(b, w, pools, p, r, periods_of[r], u, multi, factor, launch,
+                _run_counts(b, w, pools, p, r, periods_of[r], u, multi, factor, charge,
                             running, lanes)
         family = "quota" if limits[g].kind == "quota" else "instances"
         b.row(family, (g, r), [(running[(p, r)], weight) for p, weight in rows[(g, r)]]
@@ -1110,7 +1141,7 @@ def _concurrency_rows(b: _Builder, w: Workload, pools: Pools, h: dict[tuple[int,
 
 def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods: list[int],
                 u: dict[tuple[int, int], int], multi: dict[tuple[int, int], list[tuple[int, int]]],
-                factor: np.ndarray, launch: Mapping[int, float],
+                factor: np.ndarray, charge: Mapping[int, float],
                 running: dict[tuple[int, int], int],
                 lanes: dict[tuple[int, int, int], int]) -> None:
     """``running[p,r]`` and each multi-node job's ``lanes[j,p,r]`` with their ``count`` and
@@ -1129,10 +1160,9 @@ def _run_counts(b: _Builder, w: Workload, pools: Pools, p: int, r: int, periods:
             b.row("gang_lanes", (j, p, t), [(col, 1.0 / (job.gpus * job.nodes)),
                                             (lanes[(j, p, r)], -hours[t] * factor[t])],
                   upper=0.0)
-            # the gang's instance-hours, its setup's share included (h / (gpus f), or its
-            # ``launch`` rows' where more): only the rest of u is ``running``'s
-            gang_terms.append((col, -max(1.0 / (job.gpus * (factor[t] if factor[t] > 0 else 1.0)),
-                                         launch.get(col, 0.0))))
+            # the gang's instance-hours, its setup's share included: only the rest of u
+            # is ``running``'s
+            gang_terms.append((col, -charge[col]))
         b.row("count", (p, t), [(u[(p, t)], 1.0), *gang_terms,
                                 (running[(p, r)], -float(hours[t]))], upper=0.0)
 

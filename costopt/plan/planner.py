@@ -1031,6 +1031,8 @@ def _fleet_over(w: Workload, pools: Pools, pairs: list[Eligible], lp: LinearProg
             if job.nodes > 1:
                 gang = use.gangs.setdefault(job.name, (job.nodes, {}))[1]
                 gang[r] = gang.get(r, 0.0) + float(x[col]) / job.gpus
+                use.gang_charged[r] = use.gang_charged.get(r, 0.0) + float(x[col]) * \
+                    lp.gang_hours.get(col, 1.0 / job.gpus)
                 use.gang_gpus[job.name] = job.gpus
                 use.gang_parallel[job.name] = job.parallel
                 continue

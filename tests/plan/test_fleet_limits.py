@@ -138,6 +138,51 @@ def a_gang_split_over_two_pools_in_one_run():
     return workload(jobs, days=2, period_hours=6, cloud=cloud), catalog(*offers), "cbc"
 
 
+def small_jobs_beside_a_gang(jobs: tuple[tuple[float, int, int, int], ...],
+                             gang: tuple[float, int, int], *, setup: int,
+                             caps: tuple[tuple[str, int], ...], east_usd: float = 1.0):
+    """Found by the wide profile: one-node 1-GPU jobs ``j0``, ``j1``, ... (``jobs``: GPU-h,
+    window start and end in hours, parallel) and a 2-node gang of 1 GPU per node
+    (``gang``: GPU-h, parallel, window end), none interruptible; p3.2xlarge in us-east-1
+    (``east_usd`` on demand) and us-west-2 (1 USD/h), spot at half; 6-hour periods of one
+    day; 32 vCPUs of on-demand P quota in us-east-1 (4 instances) and ``caps`` (region,
+    count) on on-demand p3.2xlarge; ``setup`` minutes."""
+    offers = [offer(region="us-east-1", on_demand=east_usd, spot=east_usd / 2, rate=0.0),
+              offer(region="us-west-2", on_demand=1.0, spot=0.5, rate=0.0)]
+    cloud = {"regions": REGIONS, "setup_minutes": setup, "quotas": [
+        {"region": "us-east-1", "market": "on_demand", "family": "P", "vcpus": 32}],
+        "max_instances": [{"instance_type": "p3.2xlarge", "region": region,
+                           "market": "on_demand", "count": count} for region, count in caps]}
+    entries = [{"name": f"j{i}", "gpus": 1, "gpu_hours": h, "interruptible": False,
+                "parallel": parallel, "start": _at(start), "deadline": _at(end)}
+               for i, (h, start, end, parallel) in enumerate(jobs)]
+    gang_hours, parallel, end = gang
+    entries.append({"name": f"j{len(jobs)}", "gpus": 1, "nodes": 2, "gpu_hours": gang_hours,
+                    "parallel": parallel, "interruptible": False, "start": _at(0),
+                    "deadline": _at(end)})
+    return workload(entries, days=1, period_hours=6, cloud=cloud), catalog(*offers), "cbc"
+
+
+def test_one_node_jobs_beside_a_gang_pay_their_own_setups() -> None:
+    """j0, j1 (1 GPU-h each) and j2 (4 GPU-h), one GPU each, and j3, a 2-node gang of 1 GPU
+    per node and 1 GPU-h, all in 00:00-06:00 on demand (not interruptible), 10 minutes of
+    setup; p3.2xlarge at 1 USD/h in us-west-2 (no cap) and us-east-1 (one at once). The
+    gang's two nodes work 0.5 h each and pay a setup each: 2 x (0.5 + 1/6) = 1.3333 h. The
+    one-node jobs' 6 h of work and a setup do not fit one instance in 6 h, so two, each
+    paying its setup: 6 + 2/6 = 6.3333 h. 7.6667 USD, the least. The LP charged the gang's
+    work in ``packing`` as if its setups were the one-node jobs' share (``7 / f`` = 7.2
+    instance-hours, ``f = 1 - (1/6) / 6``), the fleet gave the one-node jobs one instance of
+    6 h and j1 fell 10 minutes short: a plan of 7.33 USD that did not do the work."""
+    w, cat, _solver = small_jobs_beside_a_gang(
+        ((1.0, 0, 6, 1), (1.0, 0, 6, 1), (4.0, 0, 6, 1)), (1.0, 1, 6), setup=10,
+        caps=(("us-east-1", 1),))
+    for solver in ("cbc", "highs"):
+        result = make_plan(w, cat, solver=solver)
+        assert result.status == "optimal", solver
+        assert result.total_usd == pytest.approx(6 + 2 / 6 + 2 * (0.5 + 1 / 6), abs=1e-6)
+        walk_the_layout(w, to_document(result, "w.yaml", "0" * 64).as_json())
+
+
 EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
 """Examples drawn per run: 300 in the suite, 40 in CI (a fixed set, a few seconds);
 ``scripts/fleet_walk.py`` asks for more."""
@@ -149,6 +194,17 @@ EXAMPLES = int(os.environ.get("FLEET_WALK_EXAMPLES", examples(300, ci=40)))
 @example(gang_beside_two_small_jobs_under_a_cap(setup=10, least=0))
 @example(a_job_on_a_server_and_the_cloud())
 @example(a_gang_split_over_two_pools_in_one_run())
+# the wide profile's draws (fixed): a cap of 3 run with 4 (the one-node jobs' instances beside
+# a gang's setups), a quota of 32 vCPUs run with 40 (an empty instance for the hours the LP
+# charged a gang that carried on without a setup), the work 10 minutes short (the worked case
+# above)
+@example(small_jobs_beside_a_gang(((1.0, 0, 6, 1), (1.0, 0, 6, 1), (6.0, 0, 6, 1)),
+                                  (1.0, 1, 6), setup=10, east_usd=2.0,
+                                  caps=(("us-east-1", 1), ("us-west-2", 3))))
+@example(small_jobs_beside_a_gang(((4.0, 0, 12, 2), (15.0, 6, 18, 1), (1.0, 6, 12, 1)),
+                                  (58.0, 4, 12), setup=25, caps=(("us-west-2", 2),)))
+@example(small_jobs_beside_a_gang(((1.0, 0, 6, 1), (1.0, 0, 6, 1), (4.0, 0, 6, 1)),
+                                  (1.0, 1, 6), setup=10, caps=(("us-east-1", 1),)))
 def test_a_fleet_never_exceeds_a_limit_and_costs_what_the_plan_says(case) -> None:
     w, cat, solver = case
     try:
