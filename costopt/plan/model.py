@@ -31,7 +31,9 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
   3. capacity[s,t]    sum_j b h <= count * gpus * P_h * availability   (x n[c] for a candidate)
   4. packing[p,t]     sum_j b h / F_j - G_p f u <= 0   (F_j: the share of p's GPUs its
                      jobs fill at once, where the layout learned one, ``filled``; 1 for a
-                     job whose gang holds a node alone, which fills it whatever else runs)
+                     job whose gang holds a node alone, which fills it whatever else runs;
+                     a multi-node job's b h is G_p f c h, its nodes' own instance-hours:
+                     c = max(1 / (gpus f), launch), ``gang_charge``)
   5. walltime[j,p,t]  h / (gpus_j * c_jp) (+ sum of multi-node gangs' h / gpus on p, t for
                      a one-node job, with their share of setup and minimum instance time:
                      ``launch``) - f u <= 0   (c: the job's gangs one node holds; an N-node gang
@@ -40,7 +42,7 @@ Constraints, one builder each, named so an infeasibility report reads plainly:
                                                         pools; where it binds, at once:)
      quota[q,r]       sum vcpus (running + N lanes) <= vcpus_q
      instances[q,r]   sum (running + N lanes) <= count
-       count[p,t]: u - sum_gangs h / (gpus f) <= P_h running;  gang_lanes[j,p,t]:
+       count[p,t]: u - sum_gangs c h <= P_h running;  gang_lanes[j,p,t]:
        h / (gpus N) <= P_h f lanes
   7. budget           variable cost <= budget_usd
   8. layout[k,p,t]    sum_(i in S(k,p)) h[i,p,t] / gpus_i - f u <= 0, learned (``layout.py``):
