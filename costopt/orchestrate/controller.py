@@ -418,7 +418,8 @@ class Controller:
         if self.options.replan:
             paces = job_paces(plan, model, jobs, at) if model else {}
             target = spot_first(target, at, paces, floor, live)
-            markets = spot_markets(target, at, paces, floor, _away(running, target))
+            stuck = {p for p in self.offerings.held(at) if "on_demand" in live.get(p, ())}
+            markets = spot_markets(target, at, paces, floor, _away(running, target), stuck)
         else:
             paces, markets = {}, self._as_written(target, at, floor, live)
         served = {j for f in target.fleet for s in f.slots if s.start <= at < s.end

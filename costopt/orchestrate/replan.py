@@ -15,7 +15,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from costopt.orchestrate.ledger import Ledger
-from costopt.orchestrate.seen import seen_workload
 from costopt.orchestrate.steer import EPOCH, ledger_progress, progress_model
 from costopt.plan.planfile import to_document
 from costopt.plan.planner import PlanResult, Tolerances, make_plan
@@ -122,8 +121,7 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     ``held`` (pool id -> until when: seen without capacity) are left out until then: a
     held pool dominates no other in pruning (``prune_dominated``); where the quick solve
     leaves work short, the thorough one counts setup per run of the held periods
-    (:func:`plan_rest`). A spot pool the fleet has seen fail is planned at the availability
-    it showed by ``at`` (:func:`~costopt.orchestrate.seen.seen_workload`).
+    (:func:`plan_rest`).
 
     The new plan records the moment it resumes from in whole seconds (``resumes.at``), and
     its progress counts from that second on; so the work done and the spend are measured
@@ -137,8 +135,6 @@ def replan(workload: Workload, catalog: PriceCatalog, plan: PlanDocument,
     done = done_so_far(workload, catalog, plan, ledger, at)
     spent = spent_usd(ledger, plan, at)
     rest = resumed_workload(workload, done, at, spent)
-    if ledger is not None:  # each spot pool as the fleet has seen it (issue 21)
-        rest = seen_workload(workload, rest, catalog, ledger, at)
     caps = held_caps(rest, held or {})
     result = plan_rest(rest, catalog, caps, solver)
     doc = to_document(result, workload_file, workload_sha256)

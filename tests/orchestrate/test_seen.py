@@ -28,6 +28,7 @@ from costopt.plan.pools import build_pools
 
 T0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
 AZ3 = "aws:us-east-1:p3.2xlarge:spot:use1-az3"
+AZ4 = "aws:us-east-1:p3.2xlarge:spot:use1-az4"
 ON_DEMAND = "aws:us-east-1:p3.2xlarge:on_demand"
 
 
@@ -51,18 +52,22 @@ def test_what_the_fleet_saw_of_each_pool() -> None:
     hours of time), was interrupted at 10:00, refused at 10:30 and 11:00, and runs again from
     11:30 (i-3): up 10 + 2.5 = 12.5 h; down from each failure to the next event, 10:00-10:30,
     10:30-11:00, 11:00-11:30: 1.5 h. An on-demand fallback in the pool's
-    slot (10:30-11:30) and a launch failed for another reason are no evidence.
+    slot (10:30-11:30), a launch failed for another reason and an on-demand launch refused
+    at 12:30 are no evidence (the last would have counted use1-az1 down 12:30-13:30).
     i-4, a launch of use1-az1's slot that walked to use1-az2, ran there 03:00-05:00; use1-az2
     was refused at 02:30 (the next event its start at 03:00: 0.5 h down). use1-az3 was
-    refused once at 06:00 and never tried again: down 1 h (the most a failure counts)."""
+    refused once at 06:00, by a launch of use1-az1's slot walking the zones (its detail says
+    where), and never tried again: down 1 h (the most a failure counts)."""
     runtimes = [run("i-1", AZ1, "spot", 0, 10), run("i-2", AZ1, "spot", 5, 6),
                 run("i-od", AZ1, "on_demand", 10.5, 11.5), run("i-3", AZ1, "spot", 11.5, None),
                 run("i-4", AZ1, "spot", 3, 5)]
     zones = {"i-1": "use1-az1", "i-2": "use1-az1", "i-3": "use1-az1", "i-4": "use1-az2"}
     interruptions = [Interruption("i-1", "p", AZ1, at(10), "spot")]
-    refusals = [refusal(AZ1, 10.5), refusal(AZ1, 11), refusal(AZ2, 2.5), refusal(AZ3, 6)]
-    seen = seen_pools(runtimes, interruptions,
-                      refusals_of(refusals + [refusal(AZ1, 12, "quota: vCPU limit")]),
+    walked = "capacity: InsufficientInstanceCapacity (spot in use1-az3)"
+    refusals = [refusal(AZ1, 10.5), refusal(AZ1, 11), refusal(AZ2, 2.5), refusal(AZ1, 6, walked)]
+    others = [refusal(AZ1, 12, "quota: vCPU limit"),
+              refusal(AZ1, 12.5, "capacity: InsufficientInstanceCapacity (on-demand)")]
+    seen = seen_pools(runtimes, interruptions, refusals_of(refusals + others),
                       at(14), zones)
     assert seen == {AZ1: PoolSeen(pytest.approx(12.5), pytest.approx(1.5)),
                     AZ2: PoolSeen(pytest.approx(2.0), pytest.approx(0.5)),
@@ -70,18 +75,31 @@ def test_what_the_fleet_saw_of_each_pool() -> None:
 
 
 def test_estimates_derate_toward_what_was_seen() -> None:
-    """Prior 0.59 everywhere. use1-az2 (down 2 h): (0.59 x 24 + 0) / (24 + 2) = 14.16 / 26
-    = 0.54462, 7.7 % below the prior: derated. use1-az3 (down 1 h): 14.16 / 25 = 0.5664 is
-    within 5 % of the prior (4 % below): the prior stands. use1-az1 (up 12.5, down 1.5):
-    (14.16 + 12.5) / 38 = 0.70158, better than the prior: the prior stands. A pool never
-    seen (use1-az4) keeps its prior."""
-    az4 = AZ3[:-1] + "4"
+    """Prior 0.59 everywhere. use1-az3 (down 1 h): (0.59 x 24 + 0) / (24 + 1) = 14.16 / 25 =
+    0.5664 is within 5 % of the prior (4 % below); use1-az1 (up 12.5, down 1.5): (14.16 +
+    12.5) / 38 = 0.70158, better than the prior; a pool never seen (use1-az4): no pool seen
+    failing, so every prior stands."""
     priors = {pool: SpotPrior("p3.2xlarge", "us-east-1", pool[-8:], 0.59, 0.1)
-              for pool in (AZ1, AZ2, AZ3, az4)}
-    seen = {AZ1: PoolSeen(12.5, 1.5), AZ2: PoolSeen(0.0, 2.0), AZ3: PoolSeen(0.0, 1.0)}
-    assert seen_estimates(priors, seen) == {AZ1: 0.59, AZ2: pytest.approx(14.16 / 26),
-                                            AZ3: 0.59, az4: 0.59}
+              for pool in (AZ1, AZ3, AZ4)}
+    seen = {AZ1: PoolSeen(12.5, 1.5), AZ3: PoolSeen(0.0, 1.0)}
+    assert seen_estimates(priors, seen) == {AZ1: 0.59, AZ3: 0.59, AZ4: 0.59}
     assert seen[AZ1].availability(0.59) == pytest.approx(26.66 / 38)
+
+
+def test_a_failing_zone_has_the_others_of_its_type_credited_optimistically() -> None:
+    """As above, with use1-az2 down 2 h: (0.59 x 24 + 0) / (24 + 2) = 14.16 / 26 = 0.54462,
+    7.7 % below the prior: seen failing, planned at 0.54462. The other p3.2xlarge zones of
+    us-east-1 are then estimated toward 0.9, not 0.59: use1-az1 (0.9 x 24 + 12.5) / 38 =
+    34.1 / 38 = 0.89737; use1-az3 21.6 / 25 = 0.864; use1-az4, never tried, 0.9. A pool of
+    another type (g4dn.xlarge, never tried) keeps its prior 0.59."""
+    g4dn = "aws:us-east-1:g4dn.xlarge:spot:use1-az1"
+    priors = {pool: SpotPrior("p3.2xlarge", "us-east-1", pool[-8:], 0.59, 0.1)
+              for pool in (AZ1, AZ2, AZ3, AZ4)}
+    priors[g4dn] = SpotPrior("g4dn.xlarge", "us-east-1", "use1-az1", 0.59, 0.1)
+    seen = {AZ1: PoolSeen(12.5, 1.5), AZ2: PoolSeen(0.0, 2.0), AZ3: PoolSeen(0.0, 1.0)}
+    assert seen_estimates(priors, seen) == {
+        AZ1: pytest.approx(34.1 / 38), AZ2: pytest.approx(14.16 / 26),
+        AZ3: pytest.approx(0.864), AZ4: pytest.approx(0.9), g4dn: 0.59}
 
 
 def test_an_instance_counts_in_the_zone_it_ran_in() -> None:

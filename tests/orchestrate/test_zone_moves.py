@@ -26,7 +26,7 @@ from zone_cases import AZ1, AZ2, two_zones
 from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.controller import Controller, ControllerOptions, WorkloadContext
 from costopt.orchestrate.ledger import InstanceRecord, Ledger
-from costopt.orchestrate.markets import AwayRun, spot_markets, worth_moving_home
+from costopt.orchestrate.markets import AwayRun, leaves_home, spot_markets, worth_moving_home
 from costopt.orchestrate.pace import JobPace
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.planfile import PlanDocument
@@ -161,3 +161,29 @@ def test_a_newer_plan_that_takes_an_instance_in_another_zone_over_keeps_its_pric
                                                                       newer.plan_id, 8.0)
     assert ledger.spent_usd({plan.plan_id, newer.plan_id}, at(0), at(2)) == pytest.approx(16.0)
     ledger.close()
+
+
+def test_a_job_well_ahead_on_demand_leaves_a_held_home_for_any_zone() -> None:
+    """The plan of the module at 03:00, an on-demand instance running its slot and use1-az1
+    held (refused lately): a pool ``stuck``. The line needs 10 / (24 - 0.6667 - 0.6667) =
+    0.441176 of the time; at 03:00, 24 - 3 - 0.6667 = 20.3333 h are left for the work, so
+    the job is safely ahead (one switch, 0.6667 GPU-h, more) with at most 0.441176 x 20.3333
+    - 0.6667 = 8.3039 GPU-h left, and by two switches with at most 7.6373.
+    - 7.5 left (2.5 done): by two switches - the swap to spot walks every zone (home first),
+      not the held home alone;
+    - 8.0 left: safely ahead by one switch only - it waits for its home zone, as before (an
+      interruption soon after a move would leave it behind);
+    - 7.5 left, the pool not stuck (no hold, or no on-demand instance): its home zone only."""
+    plan = the_case()[2]
+
+    def pace(left: float) -> dict[str, JobPace]:
+        return {"train": JobPace("train", at(3), at(2 / 3), at(24), 10.0, left, 1.0,
+                                 2 / 3, 2 / 3)}
+
+    assert spot_markets(plan, at(3), pace(7.5), set(), None, {AZ1}) == {
+        AZ1: MarketChoice("spot", "swap", zones="all")}
+    assert spot_markets(plan, at(3), pace(8.0), set(), None, {AZ1}) == {
+        AZ1: MarketChoice("spot", "swap", zones="home")}
+    assert spot_markets(plan, at(3), pace(7.5), set(), None, set()) == {
+        AZ1: MarketChoice("spot", "swap", zones="home")}
+    assert leaves_home([pace(7.63)["train"]]) and not leaves_home([pace(7.64)["train"]])
