@@ -32,7 +32,11 @@ before it could work). Then, at a moment:
    on-demand as above); and a slot of a job ahead that runs in a dearer zone
    (:class:`AwayRun`) is swapped home - a launch in the home zone, tried at every tick,
    the dear instance ended once it runs - when the saving over the slot's remaining
-   hours beats the restart (:func:`worth_moving_home`).
+   hours beats the restart (:func:`worth_moving_home`). A slot *stuck* on-demand (its
+   on-demand instance runs while its home zone is held after a refusal) swaps to spot in
+   any zone, home first, once its jobs are safely ahead by two switches
+   (:func:`leaves_home`): waiting for a failing home zone kept the example's p4d
+   on-demand for tens of hours on synth-zones seed 5 (docs/orchestrator.md).
 2. *Spot first*: an on-demand slot whose jobs working now are all safely ahead - or ahead, with no
    on-demand instance of its pool running - runs now on a spot pool of the plan of the
    same instance type and region that serves one of them later (the plan's reserve is
