@@ -21,17 +21,19 @@ out, no one pays for the hours a held run has no capacity: AWS bills running ins
    (mu_u + mu_d)^3`` (an alternating renewal process of exponential spells). It falls
    short of ``R`` by ``X = (R - U)+`` spot-hours, ``E[X] = m Phi(m / sd) + sd phi(m / sd)``
    with ``m = R - a (L + s)``.
-3. **Make-up: the controller's walk.** A job pressed by its deadline does not wait for its
-   home zone: it tries the region's other zones' spot, cheapest first, then on demand
-   (``orchestrate/fallback.py``, ``markets.py``). Zones are taken as independent, each up
-   with the pool's own ``a``, so a short spot-hour runs in the ``i``-th cheapest other
-   zone with probability ``a (1 - a)^(i - 1)``, at that zone's price and with the same
-   preemptions (spot-hours for spot-hours), and on demand with probability ``(1 -
-   a)^(Z - 1)`` (``Z`` zones priced in the region), where no preemption slows it (``E[X]``
-   times the efficiency on spot, in on-demand hours). Where a job on the pool may not run
-   on demand (its ``allow``, ``cloud.markets``) the walk starts over on spot instead: that
-   share waits for the home zone, at its price. A regional pool (no zone prices) has no
-   other zone to walk: its shortfall runs on demand.
+3. **Make-up: the controller's walk.** A job ahead of its pace line waits for its home
+   zone (the up time of step 2); spot short of its deadline leaves it behind the line, and
+   a job behind does not wait: it tries the region's other zones' spot, cheapest first,
+   then on demand (``orchestrate/markets.py``, ``fallback.py``). Zones are taken as
+   independent, each up with the pool's own ``a``, so a short spot-hour runs in the
+   ``i``-th cheapest other zone with probability ``a (1 - a)^(i - 1)``, at that zone's
+   price (USD per instance-hour, ``PlanResult.spot_zone_prices``: before pruning) and
+   with the same preemptions (spot-hours for spot-hours), and on demand with probability
+   ``(1 - a)^(Z - 1)`` (``Z`` zones priced in the region), where no preemption slows it
+   (``E[X]`` times the efficiency on spot, in on-demand hours). Where a job on the pool
+   may not run on demand (its ``allow``, ``cloud.markets``) the walk starts over on spot
+   instead: that share waits for the home zone, at its price. A regional pool (no zone
+   prices) has no other zone to walk: its shortfall runs on demand.
 4. **Cost.** ``home price x (R - E[X] + the share waiting) + E[X] x the other zones'
    expected price + on-demand price x the on-demand hours`` in place of the run's held
    ``home price x L``.
