@@ -16,7 +16,8 @@ out, no one pays for the hours a held run has no capacity: AWS bills running ins
    (``pools.spot_efficiency``), so the run's work takes ``R = a L k`` running hours, ``k``
    the ratio of the planned efficiency to this one (by GPU-hours of the run's jobs).
 2. **Shortfall.** Up time of the home zone over the run and the slack after it (to the
-   earliest deadline of its jobs, ``s``: spot short of the run's work delays all of it) is
+   earliest deadline of its jobs, ``s``: spot short of the run's work delays all of it; a
+   job without a deadline is due at the horizon's end, as the controller paces it) is
    about normal: mean ``a (L + s)``, variance ``v (L + s)`` with ``v = 2 mu_u^2 mu_d^2 /
    (mu_u + mu_d)^3`` (an alternating renewal process of exponential spells). It falls
    short of ``R`` by ``X = (R - U)+`` spot-hours, ``E[X] = m Phi(m / sd) + sd phi(m / sd)``
@@ -194,10 +195,10 @@ def spot_run(pool: CloudPool, run: Run, workload: Workload,
     if actual <= 0:  # spot loses all it does: the work runs on demand
         return SpotRun(held, 0.0, work)
     needed = work / actual
-    deadlines = [jobs[name].deadline for name in run.jobs if jobs[name].deadline is not None]
-    if not deadlines or rate <= 0:
+    if not run.jobs or rate <= 0:
         return SpotRun(held, needed, 0.0)
-    slack = max(0.0, min((d - run.end).total_seconds() / 3600 for d in deadlines))
+    due = min(workload.job_window(jobs[name])[1] for name in run.jobs)
+    slack = max(0.0, (due - run.end).total_seconds() / 3600)
     up_hours = 1.0 / rate
     down_hours = up_hours * (1.0 - a) / a
     spread = math.sqrt(2 * up_hours**2 * down_hours**2 / (up_hours + down_hours) ** 3

@@ -165,3 +165,15 @@ def test_spot_only_jobs_wait_for_the_home_zone_where_the_walk_would_end_on_deman
     cost = expected_cost(zoned_job(THREE_ZONES, ["spot"]))
     assert cost.on_demand_usd == 0.0
     assert cost.expected_usd == pytest.approx(11.261566, abs=1e-6)
+
+
+def test_a_job_without_a_deadline_is_due_at_the_horizons_end() -> None:
+    """The run of the first test, its job without a deadline in a one-day horizon: due at
+    the day's end, 4 h after the run. Up time over 24 h: mean 12, sd ``sqrt(0.5 x 24) =
+    3.464102``; ``m = 10 - 12 = -2``, ``z = -0.577350``: ``-2 Phi(-0.577350) + 3.464102
+    phi(0.577350) = -2 x 0.281851 + 3.464102 x 0.337697 = 0.606115`` h on demand."""
+    w = workload([{"name": "j", "gpus": 1, "gpu_hours": 10, "interruptible": True,
+                   "checkpoint_minutes": 0}], days=1, cloud={"spot_restart_minutes": 0})
+    spot = spot_run(traced_pool(0.5, 0.5), held(20), w)
+    assert spot.on_demand_hours == pytest.approx(0.606115, abs=1e-6)
+    assert spot.spot_hours == pytest.approx(10 - 0.606115, abs=1e-6)
