@@ -103,6 +103,8 @@ def main() -> None:
                   f"{sum(not j.met_deadline for j in sim.jobs.values())} deadline(s) missed; "
                   f"{time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s")
         mean = sum(realised) / len(realised)
+        near = sum(abs(r / expected - 1) <= 0.15 for r in realised)
+        print(f"{near} of {len(realised)} seed(s) realise within 15 % of the expected cost")
         print(f"mean realised {mean:,.2f} USD variable: expected {expected:,.2f} is "
               f"{(expected - mean) / mean:+.1%} of it (target within 15 %); every held hour "
               f"paid {cost.variable_usd:,.2f}, {(cost.variable_usd - mean) / mean:+.1%}")
