@@ -78,7 +78,7 @@ class ExpectedCost:
     expected_usd: float
     on_demand_usd: float
     spot_always_there_usd: float
-    other_zones_usd: float = 0.0
+    other_zones_usd: float
 
 
 @dataclass(frozen=True)
