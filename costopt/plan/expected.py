@@ -49,7 +49,7 @@ traced.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -149,8 +149,8 @@ def make_up_walk(pool: CloudPool, zone_usd_per_hour: dict[str, float],
     region's other zones (zone ID -> spot USD per instance-hour; the pool's own zone is
     skipped), each up with the pool's availability, cheapest first; then on demand, where
     ``on_demand`` allows it."""
-    others: Sequence[float] = sorted(usd for zone, usd in zone_usd_per_hour.items()
-                                     if pool.zone is not None and zone != pool.zone)
+    others = sorted(usd for zone, usd in zone_usd_per_hour.items()
+                    if pool.zone is not None and zone != pool.zone)
     a, down = pool.availability, 1.0
     share = usd = 0.0
     for price in others:
