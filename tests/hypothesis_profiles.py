@@ -6,7 +6,7 @@
   the same ones every run.
 - ``wide``: random seeds and every property's full count; ``scripts/property_tests_wide.sh``
   runs it round after round, a fresh seed each. It found layout bugs of issue 20 (random
-  draws of ``test_fleet_limits`` and ``test_baselines`` failed, now their ``@example``\s;
+  draws of ``test_fleet_limits`` and ``test_baselines`` failed, now ``@example`` cases;
   seeds 0-39 of both and ``test_sweeps_and_gangs`` passed after the fixes of 2026-12-07):
   the README's test command is not that search, so it does not draw at random (a new
   user's run on 2026-12-07 did, and failed).
