@@ -36,7 +36,8 @@ A tick at ``at``:
      zone - jobs ahead, :mod:`costopt.orchestrate.markets` - holds it but re-plans
      nothing);
    - BEHIND: a job behind its *planned* progress by more than the tolerance and behind
-     Uniform Progress's line too (its deadline at risk);
+     Uniform Progress's line too (its deadline at risk), with a spot pool not held that the
+     plan gives it no slot on (:meth:`Controller._may_move`);
    - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
    - FLOOR: a job on the floor that no slot serves (at once, whatever the rate limit).
    Re-plans are rate-limited: at most one per ``replan_gap`` unless urgent, and made in
@@ -416,7 +417,7 @@ class Controller:
         running = _running(ledger, plan)
         live = _live_markets(running)
         if self.options.replan:
-            paces = job_paces(plan, model, jobs, at) if model else {}
+            paces = job_paces(plan, model, jobs, at, self.options.review) if model else {}
             target = spot_first(target, at, paces, floor, live)
             markets = spot_markets(target, at, paces, floor, _away(running, target))
         else:
@@ -504,14 +505,23 @@ class Controller:
                 (j, f"{j} is {g:,.2f} GPU-h behind its planned progress and its pace line")
                 for j, g in sorted(lag.items())
                 if paces[j].state in (PaceState.CRITICAL, PaceState.BEHIND)],
-                waited=frozenset() if self._may_move(at) else frozenset(lag))
+                waited=frozenset(j for j in lag if not self._may_move(at, j)))
         return events
 
-    def _may_move(self, at: datetime) -> bool:
+    def _may_move(self, at: datetime, job: str | None = None) -> bool:
         """Whether a re-plan has somewhere to move work to: a spot pool of the workload not
         held (with every one held, it could only drop spot for the rest of the hold - the
-        pace rule runs on-demand meanwhile, and keeps the plan's spot pool to go back to)."""
-        return bool(self._spot_pools() - set(self.offerings.held(at)))
+        pace rule runs on-demand meanwhile, and keeps the plan's spot pool to go back to);
+        for ``job``, one the plan in force gives it no slot on. (A job behind whose plan
+        already has it on every spot pool can only be re-timed on them, which the pace rule
+        does as it goes; the re-plan restarted its line from where it stood. Without those
+        re-plans, on the single-job grids of one spot pool: 105 cases 10,109.90 -> 10,094.81
+        USD, 96 synthetic traces 8,904.92 -> 8,909.80, cases more than 2 % dearer than
+        Uniform Progress 4 -> 4 and 5 -> 4, none missed.)"""
+        free = self._spot_pools() - set(self.offerings.held(at))
+        if job is not None:
+            free -= {p.pool for p in self.plan.fleet if any(job in s.jobs for s in p.slots)}
+        return bool(free)
 
     def _may_replan(self, ledger: Ledger | None) -> bool:
         return self.context is not None and ledger is not None and self.options.replan \

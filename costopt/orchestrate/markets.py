@@ -22,7 +22,8 @@ before it could work). Then, at a moment:
    Uniform Progress against 4, 5 dearer than all on-demand against 7, none late in either);
    ahead - spot, an on-demand instance already running kept;
    safely ahead (by one restart's work) - spot, an on-demand instance swapped (ended only
-   once the spot one runs). A launch that finds no spot does not fall back: the job waits
+   once the spot one runs, at the next tick: safely ahead is judged at the end of that lead,
+   ``lead`` of :func:`job_paces`). A launch that finds no spot does not fall back: the job waits
    for spot while it is ahead, and runs on-demand once it is behind.
    *Zones* (a spot pool of one zone, whose region prices spot in others): a job ahead
    launches in its slot's home zone only - it waits for capacity there rather than pay
@@ -128,8 +129,10 @@ def pace_basis(plan: PlanDocument, model: ProgressModel, p: JobProgress,
 
 
 def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobProgress],
-              at: datetime) -> dict[str, JobPace]:
-    """Each unfinished job's pace at ``at`` (the module's line)."""
+              at: datetime, lead: timedelta = timedelta(0)) -> dict[str, JobPace]:
+    """Each unfinished job's pace at ``at`` (the module's line); ``lead``: how long an
+    on-demand instance runs on after a switch to spot (until the spot one runs: the
+    controller's review), counted in judging a job safely ahead (:class:`JobPace`)."""
     cloud = frozenset(p.pool for p in plan.fleet)
     out = {}
     for name, p in jobs.items():
@@ -142,7 +145,7 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
             + timedelta(hours=p.restart_hours)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
                             max(0.0, p.remaining_gpu_hours - owned), basis.rate,
-                            p.restart_hours, p.restart_hours)
+                            p.restart_hours, p.restart_hours, lead.total_seconds() / 3600)
     return out
 
 
