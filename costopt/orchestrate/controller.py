@@ -417,8 +417,8 @@ class Controller:
         running = _running(ledger, plan)
         live = _live_markets(running)
         if self.options.replan:
-            paces = job_paces(plan, model, jobs, at, self.options.review) if model else {}
-            target = spot_first(target, at, paces, floor, live)
+            paces = job_paces(plan, model, jobs, at) if model else {}
+            target = spot_first(target, at, paces, floor, live, self.options.review)
             markets = spot_markets(target, at, paces, floor, _away(running, target))
         else:
             paces, markets = {}, self._as_written(target, at, floor, live)

@@ -22,8 +22,7 @@ before it could work). Then, at a moment:
    Uniform Progress against 4, 5 dearer than all on-demand against 7, none late in either);
    ahead - spot, an on-demand instance already running kept;
    safely ahead (by one restart's work) - spot, an on-demand instance swapped (ended only
-   once the spot one runs, at the next tick: safely ahead is judged at the end of that lead,
-   ``lead`` of :func:`job_paces`). A launch that finds no spot does not fall back: the job waits
+   once the spot one runs). A launch that finds no spot does not fall back: the job waits
    for spot while it is ahead, and runs on-demand once it is behind.
    *Zones* (a spot pool of one zone, whose region prices spot in others): a job ahead
    launches in its slot's home zone only - it waits for capacity there rather than pay
@@ -39,7 +38,10 @@ before it could work). Then, at a moment:
    same instance type and region that serves one of them later (the plan's reserve is
    spent last, as Uniform Progress spends it): the slot moves to that pool, numbered as
    the pool's next slot of the same jobs (so the instance carries on into it), and the
-   on-demand slot is kept until a spot instance of that pool runs.
+   on-demand slot is kept until a spot instance of that pool runs - seen at the next tick,
+   one review (``lead``) later, so *safely ahead* is judged at the end of that lead, the
+   on-demand instance's work in it counted (:class:`~costopt.orchestrate.pace.JobPace`'s
+   ``lead_hours``): its on-demand hours end when Uniform Progress's would.
 
 The plan's LP is indifferent to the order of a job's hours; carried out as written, the
 on-demand hours it puts first are paid whether or not spot would have done them (the
@@ -129,10 +131,8 @@ def pace_basis(plan: PlanDocument, model: ProgressModel, p: JobProgress,
 
 
 def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobProgress],
-              at: datetime, lead: timedelta = timedelta(0)) -> dict[str, JobPace]:
-    """Each unfinished job's pace at ``at`` (the module's line); ``lead``: how long an
-    on-demand instance runs on after a switch to spot (until the spot one runs: the
-    controller's review), counted in judging a job safely ahead (:class:`JobPace`)."""
+              at: datetime) -> dict[str, JobPace]:
+    """Each unfinished job's pace at ``at`` (the module's line)."""
     cloud = frozenset(p.pool for p in plan.fleet)
     out = {}
     for name, p in jobs.items():
@@ -145,7 +145,7 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
             + timedelta(hours=p.restart_hours)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
                             max(0.0, p.remaining_gpu_hours - owned), basis.rate,
-                            p.restart_hours, p.restart_hours, lead.total_seconds() / 3600)
+                            p.restart_hours, p.restart_hours)
     return out
 
 
@@ -239,8 +239,14 @@ def _spot_for(plan: PlanDocument, od: FleetPool, slot: Slot, at: datetime
 
 
 def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
-               floor: set[str], live: LiveMarkets) -> PlanDocument:
-    """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there."""
+               floor: set[str], live: LiveMarkets, lead: timedelta = timedelta(0)
+               ) -> PlanDocument:
+    """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there;
+    ``lead``: how long the on-demand slot runs on after the move (until the next tick sees
+    the spot instance run: the controller's review)."""
+    if lead:
+        paces = {j: replace(p, lead_hours=lead.total_seconds() / 3600)
+                 for j, p in paces.items()}
     fleet = {p.pool: p for p in plan.fleet}
     for od in plan.fleet:
         if od.market != "on_demand":

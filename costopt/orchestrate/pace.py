@@ -20,12 +20,13 @@ finish - was measured dearer than Uniform Progress on 7 of 96 synthetic traces, 
 adds one switch's overhead to ``C``; *critical* is ``need >= 1``: only running without a
 break from now on finishes it.
 
-*Lead*: where a switch from on-demand to spot keeps the on-demand instance running until the
-spot one runs (``lead_hours``: one review of the controller), the job is safely ahead when it
-will be once that lead is over, the on-demand instance's work in it counted:
+*Lead*: where a switch from on-demand to spot keeps the on-demand instance running until a
+later look sees the spot one run (``lead_hours``: the controller's spot-first rule keeps the
+plan's on-demand slot to its next tick, one review), the job is safely ahead when it will be
+once that lead is over, the on-demand instance's work in it counted:
 ``C - R · lead + R · switch <= need0 · R · (D - (t + lead) - o)``. Uniform Progress ends
-on-demand the moment the job is safely ahead; judged at ``t`` the controller would pay one
-review of on-demand more at every switch (3-4 % of a single-job case that switches 5-6 times).
+on-demand the moment the job is safely ahead; judged at ``t``, the controller paid one review
+of on-demand more than it at every such switch.
 """
 
 from __future__ import annotations
