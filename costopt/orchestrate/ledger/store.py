@@ -169,6 +169,21 @@ class RecordsRead(Generic[Record]):
         return out
 
 
+class _InstancesRead:
+    """Every instance as one read found them, and those of each set of plans asked for
+    since (picked once per read: every tick asks for the plan in force's)."""
+
+    def __init__(self, every: list[InstanceRecord]) -> None:
+        self.every = every
+        self._of: dict[frozenset[str], list[InstanceRecord]] = {}
+
+    def of(self, plan_ids: frozenset[str]) -> list[InstanceRecord]:
+        picked = self._of.get(plan_ids)
+        if picked is None:
+            picked = self._of[plan_ids] = [i for i in self.every if i.plan_id in plan_ids]
+        return picked
+
+
 @dataclass
 class _SpentSoFar:
     """:meth:`Ledger.spent_usd`'s running total: for ``key`` (start, plan ids, the version
@@ -516,12 +531,12 @@ class Ledger:
                   plan_ids: set[str] | None = None) -> list[InstanceRecord]:
         """The instances of ``plan_id`` (or of any of ``plan_ids``; else every one). Picked
         from every one (``apply`` reads every one anyway): one read serves both."""
-        every = self._records(self._instances,
-                              "SELECT * FROM instances ORDER BY launched_at, instance_id",
-                              (), ("instances",))
+        read = self._kept(lambda rows: _InstancesRead(self._instances(rows)),
+                          "SELECT * FROM instances ORDER BY launched_at, instance_id", (),
+                          ("instances",))
         if plan_id is not None:
             plan_ids = {plan_id}
-        return every if plan_ids is None else [i for i in every if i.plan_id in plan_ids]
+        return list(read.every if plan_ids is None else read.of(frozenset(plan_ids)))
 
     def runtimes(self, start: datetime, end: datetime) -> list[Runtime]:
         """Runtimes that overlap ``[start, end)``, not clipped."""
