@@ -642,6 +642,10 @@ def walk_on(out: dict[str, JobProgress], walks: Mapping[str, Accrual], since: da
     ``at``), to walk on from later."""
     by_at = {}
     for name, p in out.items():
+        if not p._segments and not p._losses:  # nothing credited since: where it stood
+            by_at[name] = walks[name] if since is not None else Accrual()  # (never changed:
+            p.done_gpu_hours, p.finished_at = by_at[name].result  # a walk on copies it)
+            continue
         events = events_of(p._segments, p._losses)
         walk = walks[name].copy() if since is not None else Accrual()
         needed = p.needed_gpu_hours
