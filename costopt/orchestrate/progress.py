@@ -326,14 +326,15 @@ class RunShare:
 class RunsMade:
     """What :func:`runs_from_ledger` made last, to make the next answer from while the
     ledger's records are the same (a row read again unchanged gives back the same record):
-    the runtimes and interrupted instances it was made of, the runtimes in order of
-    instance and start, and the run of each that ended (``None``: open, it runs until the
-    moment asked for)."""
+    the runtimes and interruptions it was made of, the runtimes in order of instance and
+    start, the run of each that ended (``None``: open, it runs until the moment asked for)
+    and where the open ones are."""
 
     runtimes: list[Runtime] = field(default_factory=list)
-    lost: set[str] = field(default_factory=set)
+    interruptions: list[Interruption] = field(default_factory=list)
     order: list[Runtime] = field(default_factory=list)
     ended: list[Run | None] = field(default_factory=list)
+    open: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -822,16 +823,20 @@ def runs_from_ledger(runtimes: Iterable[Runtime], interruptions: Iterable[Interr
     runtime of an interrupted instance is the interrupted one. With ``made`` (kept from
     call to call), runs of the same records as last time are those made then, but the open
     ones'; any other record, a new, changed or gone row, makes all of them again."""
-    runtimes = list(runtimes)
-    lost = {i.instance_id for i in interruptions}
-    if made is None or made.runtimes != runtimes or made.lost != lost:
+    runtimes, interruptions = list(runtimes), list(interruptions)
+    if made is None or made.runtimes != runtimes or made.interruptions != interruptions:
+        lost = {i.instance_id for i in interruptions}
         order = sorted(runtimes, key=lambda r: (r.instance_id, r.start))
         last = {r.instance_id: r.start for r in order}
-        ended = [None if r.end is None else Run(
-            r.instance_id, r.pool, r.market, r.start, r.end, r.usd_per_hour,
-            r.instance_id in lost and r.start == last[r.instance_id], r.slot) for r in order]
         if made is None:
             made = RunsMade()
-        made.runtimes, made.lost, made.order, made.ended = runtimes, lost, order, ended
-    return [Run(r.instance_id, r.pool, r.market, r.start, at, r.usd_per_hour, False, r.slot)
-            if run is None else run for r, run in zip(made.order, made.ended, strict=True)]
+        made.runtimes, made.interruptions, made.order = runtimes, interruptions, order
+        made.ended = [None if r.end is None else Run(
+            r.instance_id, r.pool, r.market, r.start, r.end, r.usd_per_hour,
+            r.instance_id in lost and r.start == last[r.instance_id], r.slot) for r in order]
+        made.open = [k for k, run in enumerate(made.ended) if run is None]
+    out: list[Run] = made.ended.copy()  # type: ignore[assignment]  # the open ones follow
+    for k in made.open:
+        r = made.order[k]
+        out[k] = Run(r.instance_id, r.pool, r.market, r.start, at, r.usd_per_hour, False, r.slot)
+    return out

@@ -70,10 +70,9 @@ def ledger_runs(ledger: Ledger, plan: PlanDocument, at: datetime,
     old, since = plan.resumed_from
     ids = {plan.plan_id, old} - {None}
     start = since or EPOCH
-    runtimes = [r for r in ledger.runtimes(start, at) if r.plan_id in ids]
-    lost = [i for i in ledger.interruptions(start, at + timedelta(seconds=1))
-            if i.plan_id in ids]  # one at ``at`` itself has happened by then (the ledger
-    # keeps whole seconds)
+    runtimes = ledger.runtimes(start, at, ids)
+    lost = ledger.interruptions(start, at + timedelta(seconds=1), ids)  # one at ``at``
+    # itself has happened by then (the ledger keeps whole seconds)
     return runs_from_ledger(runtimes, lost, at, made)
 
 

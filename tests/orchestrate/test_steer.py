@@ -41,9 +41,10 @@ def test_runs_another_process_adds_or_ends_change_the_progress_kept_as_afresh(
     - the other process stops i-1 at 01:30, before the last tick (a late record), and
       starts it again at 02:30: at 03:00, 1.5 h - 10 min + 0.5 h - 10 min = 1.6667 (not
       2.8333, what the run kept open at 02:00 would have done), 2 spot-hours, 2.00 USD;
-    - the other process records i-1 interrupted at 03:30, ending it: at 04:00, 1.3333 from
-      the first run + 1 h - 10 min from the second - half a checkpoint interval (0.5 GPU-h)
-      lost = 1.6667, 2.5 spot-hours, 1 interruption;
+    - the other process ends i-1 at 03:30: at 03:45, 1.3333 from the first run + 1 h -
+      10 min from the second = 2.1667, no interruption; then it records that AWS
+      interrupted it then: at 04:00, half a checkpoint interval (0.5 GPU-h) is lost,
+      1.6667, 2.5 spot-hours, 1 interruption;
     - it starts i-2 at 04:00 for the slot, at 1.20 USD/h (a dearer zone's), and ends it at
       05:00 between two ticks: at 05:30, 1.6667 + 1 h - 10 min = 2.5 GPU-h, and
       2.5 x 1.00 + 1 x 1.20 = 3.70 USD."""
@@ -77,9 +78,11 @@ def test_runs_another_process_adds_or_ends_change_the_progress_kept_as_afresh(
         train = tick(at(3))
         assert train.done_gpu_hours == pytest.approx(1.5 - 1 / 6 + 0.5 - 1 / 6)
         assert (train.spot_hours, train.cloud_usd) == pytest.approx((2.0, 2.0))
+        theirs.instance_halted("i-1", at(3.5), ended=True)
+        train = tick(at(3.75))
+        assert (train.done_gpu_hours, train.interruptions) == (pytest.approx(4 / 3 + 5 / 6), 0)
         theirs.record_interruption(instance_id="i-1", plan_id=plan.plan_id, pool=pool,
                                    at=at(3.5), reason="Server.SpotInstanceTermination")
-        theirs.instance_halted("i-1", at(3.5), ended=True)
         train = tick(at(4))
         assert train.done_gpu_hours == pytest.approx(4 / 3 + 5 / 6 - 0.5)
         assert (train.spot_hours, train.interruptions) == (pytest.approx(2.5), 1)
