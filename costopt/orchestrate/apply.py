@@ -22,6 +22,13 @@ One run at time ``at``:
    capacity walks the fallback chain (:mod:`costopt.orchestrate.fallback`). An action AWS
    refuses (termination protection, a permission) is recorded, said and counted as failed;
    the run goes on with the others, and the next run tries it again.
+
+A run that changed nothing is kept (:class:`QuietRun`); the next run of the same plan on the
+same ledger, unwritten since, still describes AWS and reconciles, but where it sees the same
+instances and no action it skips steps 0, 2 and 3 (each idempotent: they would find all as
+that run left it) and the budget (nothing to judge). ``simulate`` and ``risk`` tick every 15
+minutes, mostly with nothing to do; ``apply`` runs once and ``watch`` opens its ledger anew
+at each tick, so neither skips anything.
 """
 
 from __future__ import annotations
