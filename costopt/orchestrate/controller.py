@@ -216,8 +216,8 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
     cloud = frozenset(p.pool for p in plan.fleet)
     out = []
     for name, p in jobs.items():
-        rate = cloud_rate(p, cloud)
-        if p.finished or rate <= 0:
+        rate = 0.0 if p.finished else cloud_rate(p, cloud)
+        if rate <= 0:
             continue
         left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
                                                     cloud)
@@ -259,6 +259,8 @@ def _extra_slots(plan: PlanDocument, jobs: Mapping[str, MarketChoice],
     without one: on-demand). A job with no such pool (or
     a gang) is left to the re-plan. The slot's number follows the pool's own, so it is the
     same at every tick of one plan."""
+    if not jobs:
+        return plan, set()
     fleet = {p.pool: p for p in plan.fleet}
     placed = set()
     for job, wanted in sorted(jobs.items()):

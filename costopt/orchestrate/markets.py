@@ -261,4 +261,6 @@ def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             if "spot" in live.get(spot.pool, set()) or not running:
                 fleet[od.pool] = fleet[od.pool].model_copy(update={"slots": [
                     s for s in fleet[od.pool].slots if s is not slot]})
+    if all(fleet[p.pool] is p for p in plan.fleet):
+        return plan  # no slot moved
     return plan.model_copy(update={"fleet": [fleet[p.pool] for p in plan.fleet]})
