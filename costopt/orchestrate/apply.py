@@ -361,10 +361,13 @@ def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime,
 def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,
                     at: datetime, say: Say) -> None:
     """Close the intents a crashed run left open, from AWS's own state."""
+    pending = ledger.pending(plan.plan_id)
+    if not pending:
+        return
     known = {i.instance_id for i in ledger.instances()}
     by_id = {o.instance_id: o for o in observed}
     pools = {p.pool: p for p in plan.fleet}
-    for intent in ledger.pending(plan.plan_id):
+    for intent in pending:
         if intent.kind == "launch":
             found = next((o for o in observed if intent.client_token
                           and o.client_token == intent.client_token), None) or next(
