@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from costopt.core.times import ts
-from costopt.plan.expected import expected_cost
+from costopt.plan.expected import expected_cost, falls_back_on_demand
 from costopt.plan.planner import PlanResult
 from costopt.plan.pools import CloudPool, OwnedPool, eligibility
 from costopt.plan.protection import protection
@@ -141,9 +141,7 @@ def _fleet(result: PlanResult) -> list[FleetPool]:
         if schedule is None or not schedule.runs:
             continue
         jobs = {a.job for a in result.assignments if a.pool == pool.id}
-        fallback = pool.market == "spot" and all(
-            "on_demand" in job.allowed_kinds() for job in w.jobs if job.name in jobs
-        ) and (cloud is None or "on_demand" in cloud.markets)
+        fallback = pool.market == "spot" and falls_back_on_demand(w, jobs)
         fleet.append(FleetPool(
             pool=pool.id, region=pool.region, instance_type=pool.instance_type,
             market=pool.market, zone=pool.zone, usd_per_hour=_r(pool.usd_per_hour),
