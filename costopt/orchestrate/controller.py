@@ -19,7 +19,8 @@ A tick at ``at``:
       zone (tried again at every tick), a job behind tries every zone's spot before
       on-demand, and on-demand ends only once the spot instance replacing it runs; a slot
       of a job ahead running in a dearer zone than its pool's is moved home when that pays
-      (the instances the ledger has running at another zone's price);
+      (the instances the ledger has running at another zone's price); a slot on-demand
+      whose home zone is held swaps to any zone's spot once safely ahead by two switches;
    c. spot first: an on-demand slot whose jobs are ahead runs on the plan's spot pool of
       those jobs instead (the plan's reserve is spent last);
    d. the floor: a job that could no longer finish if it waited one more review, even on
@@ -433,7 +434,8 @@ class Controller:
         if self.options.replan:
             paces = self._paces(plan, model, jobs, at) if model else {}
             target = spot_first(target, at, paces, floor, live)
-            markets = spot_markets(target, at, paces, floor, _away(running, target))
+            stuck = {p for p in self.offerings.held(at) if "on_demand" in live.get(p, ())}
+            markets = spot_markets(target, at, paces, floor, _away(running, target), stuck)
         else:
             paces, markets = {}, self._as_written(target, at, floor, live)
         served = {j for f in target.fleet for s in f.slots if s.start <= at < s.end

@@ -32,7 +32,11 @@ before it could work). Then, at a moment:
    on-demand as above); and a slot of a job ahead that runs in a dearer zone
    (:class:`AwayRun`) is swapped home - a launch in the home zone, tried at every tick,
    the dear instance ended once it runs - when the saving over the slot's remaining
-   hours beats the restart (:func:`worth_moving_home`).
+   hours beats the restart (:func:`worth_moving_home`). A slot *stuck* on-demand (its
+   on-demand instance runs while its home zone is held after a refusal) swaps to spot in
+   any zone, home first, once its jobs are safely ahead by two switches
+   (:func:`leaves_home`): waiting for a failing home zone kept the example's p4d
+   on-demand for tens of hours on synth-zones seed 5 (docs/orchestrator.md).
 2. *Spot first*: an on-demand slot whose jobs working now are all safely ahead - or ahead, with no
    on-demand instance of its pool running - runs now on a spot pool of the plan of the
    same instance type and region that serves one of them later (the plan's reserve is
@@ -47,7 +51,7 @@ single-job grid paid all on-demand's price: docs/simulate.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -179,9 +183,12 @@ def working(slot: Slot, at: datetime) -> list[str]:
 
 
 def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
-                 floor: set[str], away: AwayRuns | None = None) -> dict[str, MarketChoice]:
+                 floor: set[str], away: AwayRuns | None = None,
+                 stuck: Collection[str] = ()) -> dict[str, MarketChoice]:
     """Rule 1: the market of each spot pool that may fall back and serves a job now; with
-    ``away``, the instances of a pool on spot that go back to its home zone."""
+    ``away``, the instances of a pool on spot that go back to its home zone; a pool of
+    ``stuck`` (an on-demand instance of it runs, and its home zone refused spot lately:
+    held) swaps its jobs well ahead off on-demand into any zone (:func:`leaves_home`)."""
     out = {}
     for pool in plan.fleet:
         if pool.market != "spot" or not pool.on_demand_fallback:
@@ -194,7 +201,11 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         choice = pace_choice(state) if state is not PaceState.FINISHED \
             else MarketChoice("spot", "keep", zones="home")  # no job of its works now (its
         # setup runs): none is pressed
-        if choice.zones == "home":
+        if choice.zones == "home" and pool.pool in stuck and leaves_home(
+                [paces[j] for s in slots for j in s.jobs if j in paces]) \
+                and set(pool.spot_zone_prices) - {pool.zone}:
+            choice = replace(choice, zones="all")
+        elif choice.zones == "home":
             choice = replace(choice, home=_going_home(pool, slots, at, paces,
                                                       (away or {}).get(pool.pool, ())))
         elif choice.zones == "all" and not set(pool.spot_zone_prices) - {pool.zone}:
@@ -202,6 +213,17 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             # Progress (spot of the one zone tried first was dearer on the single-job grid)
         out[pool.pool] = choice
     return out
+
+
+def leaves_home(paces: Sequence[JobPace]) -> bool:
+    """Whether a slot of jobs with ``paces`` may swap on-demand for spot in another zone than
+    its home's: every one of them safely ahead by two switches, so that the move's restart
+    and an interruption soon after it (the work since the last checkpoint, up to a whole
+    interval: at most one more switch) still leave it on its line. A move between zones
+    pays a restart at another zone's price; it is worth it only to get off on-demand."""
+    return bool(paces) and all(p.state is PaceState.SAFE and replace(
+        p, remaining_gpu_hours=p.remaining_gpu_hours
+        + p.rate_gpu_hours_per_hour * p.switch_hours).state is PaceState.SAFE for p in paces)
 
 
 def _going_home(pool: FleetPool, slots: list[Slot], at: datetime,

@@ -26,7 +26,7 @@ from zone_cases import AZ1, AZ2, two_zones
 from costopt.orchestrate.apply import ApplyOptions, apply_plan
 from costopt.orchestrate.controller import Controller, ControllerOptions, WorkloadContext
 from costopt.orchestrate.ledger import InstanceRecord, Ledger
-from costopt.orchestrate.markets import AwayRun, spot_markets, worth_moving_home
+from costopt.orchestrate.markets import AwayRun, leaves_home, spot_markets, worth_moving_home
 from costopt.orchestrate.pace import JobPace
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.planfile import PlanDocument
@@ -48,9 +48,11 @@ def the_case() -> tuple[Workload, PriceCatalog, PlanDocument]:
     return w, cat, planned(w, cat)
 
 
-def carried_out(until: float, az1: Callable[[float], int]) -> list[InstanceRecord]:
+def carried_out(until: float, az1: Callable[[float], int],
+                az2: Callable[[float], int] = lambda h: 1) -> list[InstanceRecord]:
     """The instances the controller ran from 00:00 to ``until`` (hours, exclusive), ticking
-    every quarter hour, with use1-az1's spot capacity ``az1(hour)`` and use1-az2's always 1."""
+    every quarter hour, with use1-az1's spot capacity ``az1(hour)`` and use1-az2's
+    ``az2(hour)`` (always 1 unless given)."""
     w, cat, plan = the_case()
     (pool,) = plan.fleet
     assert (pool.pool, pool.slots[0].start, pool.slots[0].end) == (AZ1, at(0), at(10 + 1 / 6))
@@ -65,7 +67,7 @@ def carried_out(until: float, az1: Callable[[float], int]) -> list[InstanceRecor
     for k in range(int(until * 4)):
         fleet.advance(at(k / 4))
         fleet.set_capacity(AZ1, az1(k / 4))
-        fleet.set_capacity(AZ2, 1)
+        fleet.set_capacity(AZ2, az2(k / 4))
         assert controller.tick(at(k / 4)).replanned is None
     try:
         return ledger.instances()
@@ -161,3 +163,50 @@ def test_a_newer_plan_that_takes_an_instance_in_another_zone_over_keeps_its_pric
                                                                       newer.plan_id, 8.0)
     assert ledger.spent_usd({plan.plan_id, newer.plan_id}, at(0), at(2)) == pytest.approx(16.0)
     ledger.close()
+
+
+def test_a_job_well_ahead_on_demand_leaves_a_held_home_for_any_zone() -> None:
+    """The plan of the module at 03:00, an on-demand instance running its slot and use1-az1
+    held (refused lately): a pool ``stuck``. The line needs 10 / (24 - 0.6667 - 0.6667) =
+    0.441176 of the time; at 03:00, 24 - 3 - 0.6667 = 20.3333 h are left for the work, so
+    the job is safely ahead (one switch, 0.6667 GPU-h, more) with at most 0.441176 x 20.3333
+    - 0.6667 = 8.3039 GPU-h left, and by two switches with at most 7.6373.
+    - 7.5 left (2.5 done): by two switches - the swap to spot walks every zone (home first),
+      not the held home alone;
+    - 8.0 left: safely ahead by one switch only - it waits for its home zone, as before (an
+      interruption soon after a move would leave it behind);
+    - 7.5 left, the pool not stuck (no hold, or no on-demand instance): its home zone only."""
+    plan = the_case()[2]
+
+    def pace(left: float) -> dict[str, JobPace]:
+        return {"train": JobPace("train", at(3), at(2 / 3), at(24), 10.0, left, 1.0,
+                                 2 / 3, 2 / 3)}
+
+    assert spot_markets(plan, at(3), pace(7.5), set(), None, {AZ1}) == {
+        AZ1: MarketChoice("spot", "swap", zones="all")}
+    assert spot_markets(plan, at(3), pace(8.0), set(), None, {AZ1}) == {
+        AZ1: MarketChoice("spot", "swap", zones="home")}
+    assert spot_markets(plan, at(3), pace(7.5), set(), None, set()) == {
+        AZ1: MarketChoice("spot", "swap", zones="home")}
+    assert leaves_home([pace(7.63)["train"]]) and not leaves_home([pace(7.64)["train"]])
+
+
+def test_a_job_on_demand_leaves_its_failing_home_for_another_zone_once_well_ahead() -> None:
+    """use1-az1 has no spot all day; use1-az2 none until 04:00. 00:00-00:40 the job waits for
+    its home zone (ahead): refused, use1-az1 held to 01:00. 00:45, behind: the walk finds no
+    spot in either zone, so on-demand at 32.00 USD/h; setup to 00:55, then 1 GPU-h an hour:
+    done(t) = t - 0.9167. Safely ahead (one switch) once (10 - done + 0.6667) / (24 - t -
+    0.6667) <= 0.441176, t >= 2.307: at 02:30 the swap to spot tries its home zone only -
+    refused, held 2 h (a second strike) to 04:30: the pool is stuck. By two switches once
+    12.25 - t <= 0.441176 x (23.3333 - t), t >= 3.5: from 03:30 the swap walks every zone
+    (use1-az2 refuses until 04:00); at 04:00 it runs in use1-az2 at 8.00 and the on-demand
+    instance ends in the same tick. Done by then 3.0833, the rest 6.9167 after setup: done at
+    11:05, ended at 11:15. Paid: 3.25 h x 32.00 + 7.25 h x 8.00 = 104.00 + 58.00 = 162.00
+    USD, where staying on-demand to the end (its home never comes back) pays 10.25 h x 32.00
+    = 328.00."""
+    instances = carried_out(12.0, lambda h: 0, lambda h: 0 if h < 4 else 1)
+    assert ran(instances) == [(None, "on_demand", 32.0, 0.75, 4.0),
+                              ("use1-az2", "spot", 8.0, 4.0, 11.25)]
+    paid = sum((i.ended_at - i.launched_at).total_seconds() / 3600 * i.usd_per_hour
+               for i in instances if i.ended_at is not None)
+    assert paid == pytest.approx(3.25 * 32.0 + 7.25 * 8.0)
