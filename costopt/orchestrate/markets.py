@@ -142,11 +142,12 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
         basis = pace_basis(plan, model, p, cloud)
         begun = p.start or at
+        restart = p.restart_hours
         start = (begun if basis.first is None else max(begun, basis.first)) \
-            + timedelta(hours=p.restart_hours)
+            + timedelta(hours=restart)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
                             max(0.0, p.remaining_gpu_hours - owned), basis.rate,
-                            p.restart_hours, p.restart_hours)
+                            restart, restart)
     return out
 
 
@@ -282,4 +283,6 @@ def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             if "spot" in live.get(spot.pool, set()) or not running:
                 fleet[od.pool] = fleet[od.pool].model_copy(update={"slots": [
                     s for s in fleet[od.pool].slots if s is not slot]})
+    if all(fleet[p.pool] is p for p in plan.fleet):
+        return plan  # no slot moved
     return plan.model_copy(update={"fleet": [fleet[p.pool] for p in plan.fleet]})

@@ -307,6 +307,11 @@ class Ledger:
             kept = self._read[key] = (version, made(self._rows(sql, args)))
         return kept[1]
 
+    def version(self) -> tuple[object, ...] | None:
+        """A value that changes whenever anything in the ledger may have changed (a write of
+        this connection, a commit of another); ``None`` when its engine cannot tell."""
+        return self._engine.version()
+
     # -- plans ---------------------------------------------------------------------------
     def has_plan(self, plan_id: str, path: str | None) -> bool:
         """Whether the plan ``plan_id`` is kept, with ``path`` as its path (every reconcile
