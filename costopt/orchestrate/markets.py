@@ -145,11 +145,12 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
         basis = pace_basis(plan, model, p, cloud)
         begun = p.start or at
+        restart = p.restart_hours
         start = (begun if basis.first is None else max(begun, basis.first)) \
-            + timedelta(hours=p.restart_hours)
+            + timedelta(hours=restart)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
                             max(0.0, p.remaining_gpu_hours - owned), basis.rate,
-                            p.restart_hours, p.restart_hours)
+                            restart, restart)
     return out
 
 
@@ -266,16 +267,18 @@ def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
     """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there;
     ``lead``: how long the on-demand slot runs on after the move (until the next tick sees
     the spot instance run: the controller's review)."""
-    if lead:
-        paces = {j: replace(p, lead_hours=lead.total_seconds() / 3600)
-                 for j, p in paces.items()}
+    led: Mapping[str, JobPace] | None = None  # the paces judged at the lead's end, made
+    # once a tick, and only where an on-demand slot runs now
     fleet = {p.pool: p for p in plan.fleet}
     for od in plan.fleet:
         if od.market != "on_demand":
             continue
         for slot in _now(od, at):
+            if led is None:
+                led = {j: replace(p, lead_hours=lead.total_seconds() / 3600)
+                       for j, p in paces.items()} if lead else paces
             now = working(slot, at) or slot.jobs  # none working yet: its setup runs
-            state = _state([j for j in slot.jobs if j in floor or j in now], paces, floor)
+            state = _state([j for j in slot.jobs if j in floor or j in now], led, floor)
             running = "on_demand" in live.get(od.pool, set())
             if slot.nodes > 1 or not (state is PaceState.SAFE or (
                     state is PaceState.AHEAD and not running)):
@@ -291,4 +294,6 @@ def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             if "spot" in live.get(spot.pool, set()) or not running:
                 fleet[od.pool] = fleet[od.pool].model_copy(update={"slots": [
                     s for s in fleet[od.pool].slots if s is not slot]})
+    if all(fleet[p.pool] is p for p in plan.fleet):
+        return plan  # no slot moved
     return plan.model_copy(update={"fleet": [fleet[p.pool] for p in plan.fleet]})
