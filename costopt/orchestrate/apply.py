@@ -22,6 +22,13 @@ One run at time ``at``:
    capacity walks the fallback chain (:mod:`costopt.orchestrate.fallback`). An action AWS
    refuses (termination protection, a permission) is recorded, said and counted as failed;
    the run goes on with the others, and the next run tries it again.
+
+A run that changed nothing is kept (:class:`QuietRun`); the next run of the same plan on the
+same ledger, unwritten since, still describes AWS and reconciles, but where it sees the same
+instances and no action it skips steps 0, 2 and 3 (each idempotent: they would find all as
+that run left it) and the budget (nothing to judge). ``simulate`` and ``risk`` tick every 15
+minutes, mostly with nothing to do; ``apply`` runs once and ``watch`` opens its ledger anew
+at each tick, so neither skips anything.
 """
 
 from __future__ import annotations
@@ -118,6 +125,8 @@ class ApplyOutcome:
     budget_usd: float | None = None
     pools: dict[str, FleetPool] = field(default_factory=dict)
     foreign: list[ObservedInstance] = field(default_factory=list)  # another ledger's: untouched
+    quiet: QuietRun | None = None  # what it saw, when it changed nothing (the next run's
+    # ``quiet``)
 
     @property
     def usd_per_hour_before(self) -> float:
@@ -133,33 +142,63 @@ class ApplyOutcome:
                    if a not in refused)
 
 
+@dataclass(frozen=True)
+class QuietRun:
+    """What a run that changed nothing saw: no action, not a write to ``ledger`` (which was
+    at ``version``: :meth:`~costopt.orchestrate.ledger.Ledger.version`), no progress tag.
+    A later run of the same plan on the same ledger, unwritten since, that describes the
+    same instances and whose reconcile has no action would find the ledger's bookkeeping
+    (steps 0-3: the plan in force, intents, runtimes, interruptions, tags) as this run left
+    it, every step idempotent, and nothing to judge or do: it skips them. An instance
+    changed from outside (terminated by hand, interrupted) describes differently, and any
+    action needs the whole run: so it has them."""
+
+    plan: PlanDocument
+    plan_path: str | None
+    options: ApplyOptions
+    ledger: Ledger
+    version: tuple[object, ...]
+    regions: list[str]
+    owner: Owner
+    observed: list[ObservedInstance]
+    foreign: list[ObservedInstance]
+
+    def holds(self, plan: PlanDocument, plan_path: str | None, options: ApplyOptions,
+              ledger: Ledger | None, version: tuple[object, ...] | None) -> bool:
+        """Whether a run of ``plan`` on ``ledger`` at ``version`` starts where this one
+        ended (the same plan object, path, options and ledger connection, nothing written)."""
+        return plan is self.plan and ledger is self.ledger and version == self.version \
+            and plan_path == self.plan_path and options == self.options
+
+
 def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger | None,
                options: ApplyOptions, say: Say, plan_path: str | None = None,
                target: PlanDocument | None = None,
-               markets: Mapping[str, MarketChoice] | None = None) -> ApplyOutcome:
+               markets: Mapping[str, MarketChoice] | None = None,
+               quiet: QuietRun | None = None) -> ApplyOutcome:
     """Reconcile AWS with ``plan`` at ``at``; change nothing unless ``options.yes``.
     ``ledger`` may be ``None`` only for a dry run with no ledger yet. A policy steers with
     ``target`` (the schedule to reconcile towards instead of the plan's, same pools) and
     ``markets`` (its market choice per pool, :class:`~costopt.orchestrate.reconcile.MarketChoice`);
-    the ledger records ``plan``."""
+    the ledger records ``plan``. ``quiet``: the last run's :attr:`ApplyOutcome.quiet` (the
+    ledger's bookkeeping is skipped where it would find everything as that run left it)."""
     pools = {p.pool: p for p in (target or plan).fleet}
     workload = plan.workload_name
-    if ledger is not None and not options.reinstate:
-        _refuse_if_replaced(plan, ledger)
-    same = (ledger.plan_ids_of(workload) if ledger else set()) | {plan.plan_id}
-    known_regions = {i.region for i in ledger.instances(plan_ids=same)} | {
-        p["region"] for d in ledger.plans() if d["plan_id"] in same for p in d["fleet"]
-    } if ledger else set()
-    regions = sorted({p.region for p in plan.fleet} | known_regions)
-    if options.yes:
-        if ledger is None:
-            raise ValueError("a run that changes AWS needs a ledger")
-        if not ledger.has_plan(plan.plan_id, plan_path):
-            ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
-        ledger.put_in_force(workload, plan.plan_id, at)
-    owner = Owner(ledger.owner_id(create=options.yes) if ledger else None,
-                  {i.instance_id for i in ledger.instances()} if ledger else set(), same)
+    version = ledger.version() if ledger is not None else None
+    known = quiet if quiet is not None and quiet.holds(plan, plan_path, options, ledger,
+                                                       version) else None
+    regions, owner = (known.regions, known.owner) if known is not None \
+        else _take_charge(plan, at, ledger, options, plan_path)
     observed, foreign = split_by_owner(fleet.describe_workload(workload, regions), owner)
+    recon = reconcile(target or plan, at, observed, markets)
+    budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
+        else plan.monthly_budget_usd
+    outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
+                           budget_usd=budget, pools=pools, foreign=foreign)
+    if known is not None and not recon.actions \
+            and (observed, foreign) == (known.observed, known.foreign):
+        outcome.quiet = known  # step 2-4's bookkeeping would find all as the run it
+        return outcome  # saw left it, and step 5 has nothing to do
     if options.yes and ledger is not None:
         _settle_pending(plan, observed, ledger, at, say)
         _sync_ledger(plan, observed, ledger, at, say)
@@ -169,19 +208,13 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
             if o.interrupted and o.state not in LIVE:
                 say("interrupted", f"{o.instance_id} ({o.pool} slot {o.slot}) was reclaimed "
                     f"by AWS ({o.state_reason})")
-    recon = reconcile(target or plan, at, observed, markets)
     if ledger is not None and recon.count("claim"):
-        recon = _claims_at_own_price(recon, ledger)
+        recon = outcome.reconciliation = _claims_at_own_price(recon, ledger)
     gang_ids, gang_zones = _gangs(target or plan, at, recon, observed, owner.owner_id)
     scripts = _user_data(target or plan, at, recon, plan_path or plan.plan_id, gang_ids)
-    outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
-                           pools=pools, foreign=foreign)
-    budget = options.monthly_budget_usd if options.monthly_budget_usd is not None \
-        else plan.monthly_budget_usd
-    outcome.budget_usd = budget
     judged: list[tuple[FleetAction, Verdict | None]] = [(a, None) for a in recon.actions]
     guard = None
-    if budget is not None:
+    if budget is not None and any(a.kind in ("launch", "start") for a in recon.actions):
         recorded = {i.instance_id for i in ledger.instances()} if ledger else set()
         spent = _spent_this_month(plan, ledger, at, observed) + unrecorded_spend_usd(
             observed + foreign, recorded, pools, Month.of(at).start, at)
@@ -192,6 +225,12 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         outcome.refused = [(a, v) for a, v in judged if v is not None and not v.allowed
                            and not options.allow_over_budget]
     if not options.yes or ledger is None:
+        return outcome
+    if not recon.actions:
+        if version is not None and ledger.version() == version \
+                and not any(o.progress for o in observed):
+            outcome.quiet = QuietRun(plan, plan_path, options, ledger, version, regions,
+                                     owner, observed, foreign)
         return outcome
 
     carrier = _Carrier(target or plan, at, uuid.uuid4().hex[:12], fleet, ledger, options, say,
@@ -209,6 +248,31 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         if (action.pool, action.slot) in carrier.short:
             outcome.capacity_refused.append(action)
     return outcome
+
+
+def _take_charge(plan: PlanDocument, at: datetime, ledger: Ledger | None,
+                 options: ApplyOptions, plan_path: str | None) -> tuple[list[str], Owner]:
+    """Steps 0-1 before AWS is described: refuse a replaced plan; with ``options.yes``,
+    record the plan and put it in force. The regions to describe (the plan's and those of
+    the ledger's instances and plans of the workload), and what makes an instance the
+    ledger's."""
+    workload = plan.workload_name
+    if ledger is not None and not options.reinstate:
+        _refuse_if_replaced(plan, ledger)
+    same = (ledger.plan_ids_of(workload) if ledger else set()) | {plan.plan_id}
+    known_regions = {i.region for i in ledger.instances(plan_ids=same)} | {
+        p["region"] for d in ledger.plans() if d["plan_id"] in same for p in d["fleet"]
+    } if ledger else set()
+    regions = sorted({p.region for p in plan.fleet} | known_regions)
+    if options.yes:
+        if ledger is None:
+            raise ValueError("a run that changes AWS needs a ledger")
+        if not ledger.has_plan(plan.plan_id, plan_path):
+            ledger.record_plan(plan.model_dump(mode="json", by_alias=True), plan_path, at)
+        ledger.put_in_force(workload, plan.plan_id, at)
+    owner = Owner(ledger.owner_id(create=options.yes) if ledger else None,
+                  {i.instance_id for i in ledger.instances()} if ledger else set(), same)
+    return regions, owner
 
 
 def _claims_at_own_price(recon: Reconciliation, ledger: Ledger) -> Reconciliation:
@@ -297,10 +361,13 @@ def _spent_this_month(plan: PlanDocument, ledger: Ledger | None, at: datetime,
 def _settle_pending(plan: PlanDocument, observed: list[ObservedInstance], ledger: Ledger,
                     at: datetime, say: Say) -> None:
     """Close the intents a crashed run left open, from AWS's own state."""
+    pending = ledger.pending(plan.plan_id)
+    if not pending:
+        return
     known = {i.instance_id for i in ledger.instances()}
     by_id = {o.instance_id: o for o in observed}
     pools = {p.pool: p for p in plan.fleet}
-    for intent in ledger.pending(plan.plan_id):
+    for intent in pending:
         if intent.kind == "launch":
             found = next((o for o in observed if intent.client_token
                           and o.client_token == intent.client_token), None) or next(

@@ -37,7 +37,8 @@ A tick at ``at``:
      zone - jobs ahead, :mod:`costopt.orchestrate.markets` - holds it but re-plans
      nothing);
    - BEHIND: a job behind its *planned* progress by more than the tolerance and behind
-     Uniform Progress's line too (its deadline at risk);
+     Uniform Progress's line too (its deadline at risk), with a spot pool not held that the
+     plan gives it no slot on (:meth:`Controller._may_move`);
    - DONE_EARLY: a job done while the plan still holds slots for it, with others left;
    - FLOOR: a job on the floor that no slot serves (at once, whatever the rate limit).
    Re-plans are rate-limited: at most one per ``replan_gap`` unless urgent, and made in
@@ -60,7 +61,14 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from costopt.errors import CostoptError
-from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome, Failed, Say, apply_plan
+from costopt.orchestrate.apply import (
+    ApplyOptions,
+    ApplyOutcome,
+    Failed,
+    QuietRun,
+    Say,
+    apply_plan,
+)
 from costopt.orchestrate.fleet import Fleet
 from costopt.orchestrate.ledger import InstanceRecord, Ledger
 from costopt.orchestrate.markets import (
@@ -73,7 +81,7 @@ from costopt.orchestrate.markets import (
     spot_first,
     spot_markets,
 )
-from costopt.orchestrate.pace import PaceState
+from costopt.orchestrate.pace import JobPace, PaceState
 from costopt.orchestrate.policy import Policy, planned_work
 from costopt.orchestrate.progress import JobProgress, ProgressModel
 from costopt.orchestrate.reconcile import MarketChoice
@@ -210,8 +218,8 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
     cloud = frozenset(p.pool for p in plan.fleet)
     out = []
     for name, p in jobs.items():
-        rate = cloud_rate(p, cloud)
-        if p.finished or rate <= 0:
+        rate = 0.0 if p.finished else cloud_rate(p, cloud)
+        if rate <= 0:
             continue
         left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
                                                     cloud)
@@ -253,6 +261,8 @@ def _extra_slots(plan: PlanDocument, jobs: Mapping[str, MarketChoice],
     without one: on-demand). A job with no such pool (or
     a gang) is left to the re-plan. The slot's number follows the pool's own, so it is the
     same at every tick of one plan."""
+    if not jobs:
+        return plan, set()
     fleet = {p.pool: p for p in plan.fleet}
     placed = set()
     for job, wanted in sorted(jobs.items()):
@@ -347,6 +357,9 @@ class Controller:
         self._last_replan: datetime | None = None
         self._last_failure: str | None = None
         self._workload_spot: frozenset[str] | None = None
+        self._quiet: QuietRun | None = None  # the last run, if it changed nothing
+        self._paced: tuple[PlanDocument, dict[str, JobProgress], datetime,
+                           dict[str, JobPace]] | None = None  # the last paces worked out
 
     def model(self, plan: PlanDocument) -> ProgressModel | None:
         """The progress model of ``plan`` (``None`` without a workload)."""
@@ -383,9 +396,12 @@ class Controller:
 
     def _apply(self, at: datetime, ledger: Ledger | None, target: PlanDocument,
                markets: dict[str, MarketChoice]) -> ApplyOutcome:
-        return apply_plan(self.plan, at, fleet=self.fleet, ledger=ledger,
-                          options=self.options.apply, say=self.say, plan_path=self.plan_path,
-                          target=target, markets=markets)
+        outcome = apply_plan(self.plan, at, fleet=self.fleet, ledger=ledger,
+                             options=self.options.apply, say=self.say,
+                             plan_path=self.plan_path, target=target, markets=markets,
+                             quiet=self._quiet)
+        self._quiet = outcome.quiet
+        return outcome
 
     def _decide(self, plan: PlanDocument, at: datetime, ledger: Ledger | None,
                 jobs: dict[str, JobProgress] | None
@@ -417,8 +433,8 @@ class Controller:
         running = _running(ledger, plan)
         live = _live_markets(running)
         if self.options.replan:
-            paces = job_paces(plan, model, jobs, at) if model else {}
-            target = spot_first(target, at, paces, floor, live)
+            paces = self._paces(plan, model, jobs, at) if model else {}
+            target = spot_first(target, at, paces, floor, live, self.options.review)
             stuck = {p for p in self.offerings.held(at) if "on_demand" in live.get(p, ())}
             markets = spot_markets(target, at, paces, floor, _away(running, target), stuck)
         else:
@@ -439,6 +455,15 @@ class Controller:
             (j, f"{j} must run now to meet its deadline and no slot serves it")
             for j in sorted(unserved & floor | late)], waited=placed)
         return target, markets, events
+
+    def _paces(self, plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProgress],
+               at: datetime) -> dict[str, JobPace]:
+        """:func:`~costopt.orchestrate.markets.job_paces`, worked out once for one plan, one
+        tick's progress and moment (the decision asks, and the events again)."""
+        kept = self._paced
+        if kept is None or kept[0] is not plan or kept[1] is not jobs or kept[2] != at:
+            kept = self._paced = (plan, jobs, at, job_paces(plan, model, jobs, at))
+        return kept[3]
 
     def _as_written(self, plan: PlanDocument, at: datetime, floor: set[str],
                     live: LiveMarkets) -> dict[str, MarketChoice]:
@@ -501,19 +526,28 @@ class Controller:
         model = self.model(self.plan)
         if jobs is not None and model is not None and self.policy is None:
             lag = behind_jobs(self.plan, model, jobs, at, self.options.behind_share)
-            paces = job_paces(self.plan, model, jobs, at) if lag else {}
+            paces = self._paces(self.plan, model, jobs, at) if lag else {}
             events += self._once(EventKind.BEHIND, [
                 (j, f"{j} is {g:,.2f} GPU-h behind its planned progress and its pace line")
                 for j, g in sorted(lag.items())
                 if paces[j].state in (PaceState.CRITICAL, PaceState.BEHIND)],
-                waited=frozenset() if self._may_move(at) else frozenset(lag))
+                waited=frozenset(j for j in lag if not self._may_move(at, j)))
         return events
 
-    def _may_move(self, at: datetime) -> bool:
+    def _may_move(self, at: datetime, job: str | None = None) -> bool:
         """Whether a re-plan has somewhere to move work to: a spot pool of the workload not
         held (with every one held, it could only drop spot for the rest of the hold - the
-        pace rule runs on-demand meanwhile, and keeps the plan's spot pool to go back to)."""
-        return bool(self._spot_pools() - set(self.offerings.held(at)))
+        pace rule runs on-demand meanwhile, and keeps the plan's spot pool to go back to);
+        for ``job``, one the plan in force gives it no slot on. (A job behind whose plan
+        already has it on every spot pool can only be re-timed on them, which the pace rule
+        does as it goes; the re-plan restarted its line from where it stood. Without those
+        re-plans, on the single-job grids of one spot pool: 105 cases 10,109.90 -> 10,094.81
+        USD, 96 synthetic traces 8,904.92 -> 8,909.80, cases more than 2 % dearer than
+        Uniform Progress 4 -> 4 and 5 -> 4, none missed.)"""
+        free = self._spot_pools() - set(self.offerings.held(at))
+        if job is not None:
+            free -= {p.pool for p in self.plan.fleet if any(job in s.jobs for s in p.slots)}
+        return bool(free)
 
     def _may_replan(self, ledger: Ledger | None) -> bool:
         return self.context is not None and ledger is not None and self.options.replan \

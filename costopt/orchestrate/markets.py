@@ -42,7 +42,10 @@ before it could work). Then, at a moment:
    same instance type and region that serves one of them later (the plan's reserve is
    spent last, as Uniform Progress spends it): the slot moves to that pool, numbered as
    the pool's next slot of the same jobs (so the instance carries on into it), and the
-   on-demand slot is kept until a spot instance of that pool runs.
+   on-demand slot is kept until a spot instance of that pool runs - seen at the next tick,
+   one review (``lead``) later, so *safely ahead* is judged at the end of that lead, the
+   on-demand instance's work in it counted (:class:`~costopt.orchestrate.pace.JobPace`'s
+   ``lead_hours``): its on-demand hours end when Uniform Progress's would.
 
 The plan's LP is indifferent to the order of a job's hours; carried out as written, the
 on-demand hours it puts first are paid whether or not spot would have done them (the
@@ -142,11 +145,12 @@ def job_paces(plan: PlanDocument, model: ProgressModel, jobs: Mapping[str, JobPr
         owned = planned_work(plan, model.mix, name, at, p.deadline, cloud)
         basis = pace_basis(plan, model, p, cloud)
         begun = p.start or at
+        restart = p.restart_hours
         start = (begun if basis.first is None else max(begun, basis.first)) \
-            + timedelta(hours=p.restart_hours)
+            + timedelta(hours=restart)
         out[name] = JobPace(name, at, start, p.deadline, p.needed_gpu_hours,
                             max(0.0, p.remaining_gpu_hours - owned), basis.rate,
-                            p.restart_hours, p.restart_hours)
+                            restart, restart)
     return out
 
 
@@ -258,15 +262,23 @@ def _spot_for(plan: PlanDocument, od: FleetPool, slot: Slot, at: datetime
 
 
 def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
-               floor: set[str], live: LiveMarkets) -> PlanDocument:
-    """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there."""
+               floor: set[str], live: LiveMarkets, lead: timedelta = timedelta(0)
+               ) -> PlanDocument:
+    """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there;
+    ``lead``: how long the on-demand slot runs on after the move (until the next tick sees
+    the spot instance run: the controller's review)."""
+    led: Mapping[str, JobPace] | None = None  # the paces judged at the lead's end, made
+    # once a tick, and only where an on-demand slot runs now
     fleet = {p.pool: p for p in plan.fleet}
     for od in plan.fleet:
         if od.market != "on_demand":
             continue
         for slot in _now(od, at):
+            if led is None:
+                led = {j: replace(p, lead_hours=lead.total_seconds() / 3600)
+                       for j, p in paces.items()} if lead else paces
             now = working(slot, at) or slot.jobs  # none working yet: its setup runs
-            state = _state([j for j in slot.jobs if j in floor or j in now], paces, floor)
+            state = _state([j for j in slot.jobs if j in floor or j in now], led, floor)
             running = "on_demand" in live.get(od.pool, set())
             if slot.nodes > 1 or not (state is PaceState.SAFE or (
                     state is PaceState.AHEAD and not running)):
@@ -282,4 +294,6 @@ def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             if "spot" in live.get(spot.pool, set()) or not running:
                 fleet[od.pool] = fleet[od.pool].model_copy(update={"slots": [
                     s for s in fleet[od.pool].slots if s is not slot]})
+    if all(fleet[p.pool] is p for p in plan.fleet):
+        return plan  # no slot moved
     return plan.model_copy(update={"fleet": [fleet[p.pool] for p in plan.fleet]})

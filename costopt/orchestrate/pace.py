@@ -19,13 +19,21 @@ finish - was measured dearer than Uniform Progress on 7 of 96 synthetic traces, 
 30 %: a bet on ``a`` that loses whenever spot does worse than its average.) *Safely ahead*
 adds one switch's overhead to ``C``; *critical* is ``need >= 1``: only running without a
 break from now on finishes it.
+
+*Lead*: where a switch from on-demand to spot keeps the on-demand instance running until a
+later look sees the spot one run (``lead_hours``: the controller's spot-first rule keeps the
+plan's on-demand slot to its next tick, one review), the job is safely ahead when it will be
+once that lead is over, the on-demand instance's work in it counted:
+``C - R · lead + R · switch <= need0 · R · (D - (t + lead) - o)``. Uniform Progress ends
+on-demand the moment the job is safely ahead; judged at ``t``, the controller paid one review
+of on-demand more than it at every such switch.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 
@@ -43,7 +51,8 @@ class PaceState(str, Enum):
 class JobPace:
     """A job's pace at ``at``. ``remaining_gpu_hours``: ``C`` above; ``rate_gpu_hours_per_hour``:
     ``R``; ``overhead_hours``: ``o``; ``switch_hours``: the overhead of one switch of market
-    (hours)."""
+    (hours); ``lead_hours``: how long on-demand runs on after a switch to spot (the lead
+    above)."""
 
     job: str
     at: datetime
@@ -54,6 +63,7 @@ class JobPace:
     rate_gpu_hours_per_hour: float
     overhead_hours: float
     switch_hours: float
+    lead_hours: float = 0.0
 
     def _need(self, work: float, start: datetime) -> float:
         hours = (self.deadline - start).total_seconds() / 3600 - self.overhead_hours
@@ -82,8 +92,9 @@ class JobPace:
             return PaceState.CRITICAL
         if need > self.line:
             return PaceState.BEHIND
-        safe_need = self._need(self.remaining_gpu_hours
-                               + self.rate_gpu_hours_per_hour * self.switch_hours, self.at)
+        rate, lead = self.rate_gpu_hours_per_hour, self.lead_hours
+        safe_need = self._need(self.remaining_gpu_hours + rate * (self.switch_hours - lead),
+                               self.at + timedelta(hours=lead))
         return PaceState.SAFE if safe_need <= self.line else PaceState.AHEAD
 
 

@@ -120,6 +120,10 @@ class OwnedWork:
         return self.usd * _hours(a, b) / self.hours
 
 
+OwnedOfJob = tuple[tuple[OwnedWork, ...], bool]
+"""A job's owned work, in the plan's order, and whether that is in order of start."""
+
+
 @dataclass(frozen=True)
 class SlotWork:
     """What a v3 slot's use says: ``job`` holds ``gpus`` GPUs of the instance over
@@ -178,6 +182,17 @@ class PlanMix:
         default_factory=dict, compare=False, hash=False, repr=False)
     """Per job, the plan this mix is of and the job's
     :class:`~costopt.orchestrate.pace.PaceBasis` under it, kept likewise."""
+
+    @cached_property
+    def owned_by_job(self) -> dict[str, OwnedOfJob]:
+        """The owned work per job, in the order of :attr:`owned`, and whether it is in order
+        of start (for :func:`credit_owned`)."""
+        works: dict[str, list[OwnedWork]] = {}
+        for w in self.owned:
+            works.setdefault(w.job, []).append(w)
+        return {job: (tuple(ws), all(ws[i].start <= ws[i + 1].start
+                                     for i in range(len(ws) - 1)))
+                for job, ws in works.items()}
 
     @cached_property
     def periods(self) -> Periods:
@@ -307,6 +322,21 @@ class RunShare:
     gpus_at_end: float | None
 
 
+@dataclass
+class RunsMade:
+    """What :func:`runs_from_ledger` made last, to make the next answer from while the
+    ledger's records are the same (a row read again unchanged gives back the same record):
+    the runtimes and interruptions it was made of, the runtimes in order of instance and
+    start, the run of each that ended (``None``: open, it runs until the moment asked for)
+    and where the open ones are."""
+
+    runtimes: list[Runtime] = field(default_factory=list)
+    interruptions: list[Interruption] = field(default_factory=list)
+    order: list[Runtime] = field(default_factory=list)
+    ended: list[Run | None] = field(default_factory=list)
+    open: list[int] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class ProgressModel:
     """Everything progress is computed from but the runs. ``speed`` is reference GPU-hours
@@ -334,6 +364,13 @@ class ProgressModel:
     walked: dict[tuple[JobNeeds, ...], Walked] = field(default_factory=dict, compare=False,
                                                        hash=False, repr=False)
     """Per jobs' needs, where :func:`job_progress` left each job's walk over its work."""
+    runs_made: RunsMade = field(default_factory=RunsMade, compare=False,
+                                hash=False, repr=False)
+    """What :func:`runs_from_ledger` made last of the ledger's runs of the model's plan."""
+    grown: dict[tuple[datetime, tuple[float, ...]], ProgressModel] = field(
+        default_factory=dict, compare=False, hash=False, repr=False)
+    """This model with its jobs' needs grown by what was done before a re-plan took over
+    (:func:`~costopt.orchestrate.steer.ledger_progress`), by that moment and that work."""
 
 
 @dataclass
@@ -553,19 +590,42 @@ def credit_run(out: dict[str, JobProgress], model: ProgressModel, run: Run,
                 p._losses.append((run.end, min(lost, part.done_gpu_hours)))
 
 
-def credit_owned(out: dict[str, JobProgress], owned: Iterable[OwnedWork], since: datetime,
-                 at: datetime, walked: datetime | None = None) -> None:
-    """Add the owned work of ``owned`` done in ``[since, at)`` (each spread evenly over its
-    interval) and its energy cost to the jobs of ``out``; of the work that ended before
-    ``walked``, its cost only (its work was walked before then: :func:`job_progress`)."""
-    for w in owned:
-        if w.start >= at or w.end <= since:  # nothing of it in [since, at): most, early on
+def credit_owned(out: dict[str, JobProgress], owned: Mapping[str, OwnedOfJob],
+                 since: datetime, at: datetime, walked: datetime | None = None,
+                 ended: Mapping[str, tuple[int, float]] | None = None
+                 ) -> dict[str, tuple[int, float]]:
+    """Add the owned work of ``owned`` (:attr:`PlanMix.owned_by_job`) done in ``[since,
+    at)`` (each spread evenly over its interval) and its energy cost to the jobs of
+    ``out``; of the work that ended before ``walked``, its cost only (its work was walked
+    before then: :func:`job_progress`). ``ended``: per job, how many of its first works
+    ended before ``walked`` and what they cost, added up as this returns it for ``at`` -
+    they cost the same now, so their sum is taken as it was, not added up again. Returns,
+    per job, its first works that ended before ``at`` and their cost so far, for a later
+    call with ``walked=at`` (the same ``since``)."""
+    out_ended = {}
+    for job, (works, in_order) in owned.items():
+        p = out.get(job)
+        if p is None:
             continue
-        a, b = max(w.start, since), min(w.end, at)
-        if a < b and w.job in out:
-            out[w.job].owned_usd += w.usd_within(a, b)
-            if walked is None or b >= walked:
-                out[w.job]._segments.append((a, b, w.rate))
+        first, usd = ended[job] if ended and job in ended else (0, p.owned_usd)
+        count, ended_usd = first, usd
+        for i in range(first, len(works)):
+            w = works[i]
+            if w.start >= at:  # nothing of it in [since, at): most, early on
+                if in_order:  # nor of any after it
+                    break
+                continue
+            if w.end > since:
+                a, b = max(w.start, since), min(w.end, at)
+                if a < b:
+                    usd += w.usd_within(a, b)
+                    if walked is None or b >= walked:
+                        p._segments.append((a, b, w.rate))
+            if count == i and w.end < at:
+                count, ended_usd = i + 1, usd
+        p.owned_usd = usd
+        out_ended[job] = (count, ended_usd)
+    return out_ended
 
 
 def finish(out: dict[str, JobProgress]) -> dict[str, JobProgress]:
@@ -583,6 +643,10 @@ def walk_on(out: dict[str, JobProgress], walks: Mapping[str, Accrual], since: da
     ``at``), to walk on from later."""
     by_at = {}
     for name, p in out.items():
+        if not p._segments and not p._losses:  # nothing credited since: where it stood
+            by_at[name] = walks[name] if since is not None else Accrual()  # (never changed:
+            p.done_gpu_hours, p.finished_at = by_at[name].result  # a walk on copies it)
+            continue
         events = events_of(p._segments, p._losses)
         walk = walks[name].copy() if since is not None else Accrual()
         needed = p.needed_gpu_hours
@@ -599,12 +663,23 @@ def walk_on(out: dict[str, JobProgress], walks: Mapping[str, Accrual], since: da
 @dataclass(frozen=True)
 class Walked:
     """Where :func:`job_progress`'s last call for some jobs' needs left their walks: each
-    job's walk over the events before ``upto`` (its moment), and what those events came of
-    (``runs``: :func:`_runs_before`)."""
+    job's walk over the events before ``upto`` (its moment), and what those events came of:
+    ``closed``, the first runs, all of them ended before ``upto``, and ``runs``, what the
+    rest did before then (:func:`_runs_before`). What those first runs and the owned work
+    ended before ``upto`` added to each job: ``credited``, their cost, spot and on-demand
+    hours and interruptions; ``owned``, :func:`credit_owned`'s answer."""
 
     upto: datetime
     runs: tuple[tuple[object, ...], ...]
     walks: dict[str, Accrual]
+    closed: list[Run] = field(default_factory=list)
+    credited: dict[str, tuple[float, float, float, int]] = field(default_factory=dict)
+    owned: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def same_before(self, runs: list[Run]) -> bool:
+        """Whether ``runs`` did before ``upto`` what the runs walked then did."""
+        first = len(self.closed)
+        return runs[:first] == self.closed and _runs_before(runs[first:], self.upto) == self.runs
 
 
 def _runs_before(runs: Sequence[Run], moment: datetime, *, ended_then: bool = False
@@ -634,12 +709,23 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
     runs = list(runs)
     out = no_progress(model)
     last = model.walked.get(model.jobs)
-    since = last.upto if last is not None and last.upto <= at and last.runs == _runs_before(
-        runs, last.upto) else None
+    since = last.upto if last is not None and last.upto <= at and last.same_before(runs) \
+        else None
+    first = 0
+    if since is not None:  # the first runs ended before then: they add what they added then
+        first = len(last.closed)
+        for name, (usd, spot, on_demand, interruptions) in last.credited.items():
+            p = out[name]
+            p.cloud_usd, p.spot_hours, p.on_demand_hours = usd, spot, on_demand
+            p.interruptions = interruptions
     kept = model.shares
     if len(kept) > 4 * len(runs) + 256:  # runs read no more (a run still open ends later)
         kept.clear()
-    for run in runs:
+    closed, credited = len(runs), None  # the first runs that ended before ``at``
+    for i in range(first, len(runs)):
+        run = runs[i]
+        if credited is None and run.end >= at:
+            closed, credited = i, _credited(out)
         end = min(run.end, at)
         if end <= run.start:
             continue
@@ -650,13 +736,23 @@ def job_progress(model: ProgressModel, runs: Iterable[Run], at: datetime) -> dic
         else:
             parts = run_shares(model, run, end)
         credit_run(out, model, run, parts, at, since)
-    credit_owned(out, model.mix.owned, model.mix.period_starts[0], at, since)
+    if credited is None:
+        credited = _credited(out)
+    owned = credit_owned(out, model.mix.owned_by_job, model.mix.period_starts[0], at, since,
+                         last.owned if since is not None else None)
     walks = walk_on(out, last.walks if last is not None else {}, since, at)
     if last is None or at >= last.upto:  # not for a moment in the past (a report's)
         if len(model.walked) >= WALKS_KEPT:
             model.walked.clear()
-        model.walked[model.jobs] = Walked(at, _runs_before(runs, at), walks)
+        model.walked[model.jobs] = Walked(at, _runs_before(runs[closed:], at), walks,
+                                          runs[:closed], credited, owned)
     return out
+
+
+def _credited(out: dict[str, JobProgress]) -> dict[str, tuple[float, float, float, int]]:
+    """Each job's cost, spot and on-demand hours and interruptions credited so far."""
+    return {name: (p.cloud_usd, p.spot_hours, p.on_demand_hours, p.interruptions)
+            for name, p in out.items()}
 
 
 PAST_KEPT = 64
@@ -722,12 +818,25 @@ def parse_progress_tag(value: str) -> tuple[dict[str, float], str | None]:
 
 
 def runs_from_ledger(runtimes: Iterable[Runtime], interruptions: Iterable[Interruption],
-                     at: datetime) -> list[Run]:
+                     at: datetime, made: RunsMade | None = None) -> list[Run]:
     """The ledger's runtimes as runs (a runtime still open runs until ``at``); the last
-    runtime of an interrupted instance is the interrupted one."""
-    lost = {i.instance_id for i in interruptions}
-    runs = sorted(runtimes, key=lambda r: (r.instance_id, r.start))
-    last = {r.instance_id: r.start for r in runs}
-    return [Run(r.instance_id, r.pool, r.market, r.start, r.end or at, r.usd_per_hour,
-                r.instance_id in lost and r.start == last[r.instance_id] and r.end is not None,
-                r.slot) for r in runs]
+    runtime of an interrupted instance is the interrupted one. With ``made`` (kept from
+    call to call), runs of the same records as last time are those made then, but the open
+    ones'; any other record, a new, changed or gone row, makes all of them again."""
+    runtimes, interruptions = list(runtimes), list(interruptions)
+    if made is None or made.runtimes != runtimes or made.interruptions != interruptions:
+        lost = {i.instance_id for i in interruptions}
+        order = sorted(runtimes, key=lambda r: (r.instance_id, r.start))
+        last = {r.instance_id: r.start for r in order}
+        if made is None:
+            made = RunsMade()
+        made.runtimes, made.interruptions, made.order = runtimes, interruptions, order
+        made.ended = [None if r.end is None else Run(
+            r.instance_id, r.pool, r.market, r.start, r.end, r.usd_per_hour,
+            r.instance_id in lost and r.start == last[r.instance_id], r.slot) for r in order]
+        made.open = [k for k, run in enumerate(made.ended) if run is None]
+    out: list[Run] = made.ended.copy()  # type: ignore[assignment]  # the open ones follow
+    for k in made.open:
+        r = made.order[k]
+        out[k] = Run(r.instance_id, r.pool, r.market, r.start, at, r.usd_per_hour, False, r.slot)
+    return out

@@ -20,6 +20,7 @@ from costopt.orchestrate.progress import (
     PlanMix,
     ProgressModel,
     Run,
+    RunsMade,
     progress_then,
     reported_progress,
     runs_from_ledger,
@@ -61,17 +62,18 @@ def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog
                          setup_minutes_of(plan, workload))
 
 
-def ledger_runs(ledger: Ledger, plan: PlanDocument, at: datetime) -> list[Run]:
+def ledger_runs(ledger: Ledger, plan: PlanDocument, at: datetime,
+                made: RunsMade | None = None) -> list[Run]:
     """The runs of the plan's instances until ``at``, as the ledger has them; for a plan
-    that resumes another, those of both that ran after it took over."""
+    that resumes another, those of both that ran after it took over. ``made``: what the
+    last call made, kept (:func:`~costopt.orchestrate.progress.runs_from_ledger`)."""
     old, since = plan.resumed_from
     ids = {plan.plan_id, old} - {None}
     start = since or EPOCH
-    runtimes = [r for r in ledger.runtimes(start, at) if r.plan_id in ids]
-    lost = [i for i in ledger.interruptions(start, at + timedelta(seconds=1))
-            if i.plan_id in ids]  # one at ``at`` itself has happened by then (the ledger
-    # keeps whole seconds)
-    return runs_from_ledger(runtimes, lost, at)
+    runtimes = ledger.runtimes(start, at, ids)
+    lost = ledger.interruptions(start, at + timedelta(seconds=1), ids)  # one at ``at``
+    # itself has happened by then (the ledger keeps whole seconds)
+    return runs_from_ledger(runtimes, lost, at, made)
 
 
 def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan: PlanDocument,
@@ -84,12 +86,16 @@ def ledger_progress(model: ProgressModel, ledger: Ledger | None, plan: PlanDocum
         reports = [] if since is None else [ProgressReport(j.name, since, 0.0, "resume")
                                             for j in model.jobs]
         return reported_progress(model, [], at, reports)
-    runs = ledger_runs(ledger, plan, at)
+    runs = ledger_runs(ledger, plan, at, model.runs_made)
     reports = [r for r in ledger.progress_reports(plan.plan_id)
                if since is None or r.at >= since]
     if since is None:
         return reported_progress(model, runs, at, reports)
     return _resumed_progress(model, runs, at, since, reports)
+
+
+GROWN_KEPT = 8
+"""Grown models a model keeps (:attr:`ProgressModel.grown`)."""
 
 
 def _resumed_progress(model: ProgressModel, runs: list[Run], at: datetime, since: datetime,
@@ -100,8 +106,13 @@ def _resumed_progress(model: ProgressModel, runs: list[Run], at: datetime, since
     off after - a job's work is never capped short of what it needs by work done before."""
     before = {name: p.done_gpu_hours
               for name, p in progress_then(model, runs, since).items()}
-    grown = replace(model, jobs=tuple(replace(j, gpu_hours=j.gpu_hours + before[j.name])
-                                      for j in model.jobs))
+    key = (since, tuple(before[j.name] for j in model.jobs))
+    grown = model.grown.get(key)
+    if grown is None:  # the same while the plan is in force, the runs before it unchanged
+        if len(model.grown) >= GROWN_KEPT:
+            model.grown.clear()
+        grown = model.grown[key] = replace(model, jobs=tuple(
+            replace(j, gpu_hours=j.gpu_hours + before[j.name]) for j in model.jobs))
     shifted = [ProgressReport(j.name, since, before[j.name], "resume") for j in model.jobs]
     shifted += [replace(r, done_gpu_hours=r.done_gpu_hours + before.get(r.job, 0.0))
                 for r in reports]

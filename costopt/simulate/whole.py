@@ -60,5 +60,5 @@ def whole_progress(first: ProgressModel, in_force: list[InForce], runs: list[Run
             credit_run(out, model, piece, run_shares(model, piece, b, since=a), end)
     for k, f in enumerate(in_force):
         until = in_force[k + 1].since if k + 1 < len(in_force) else end
-        credit_owned(out, f.model.mix.owned, f.since, until)
+        credit_owned(out, f.model.mix.owned_by_job, f.since, until)
     return finish(out)

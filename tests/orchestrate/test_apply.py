@@ -11,7 +11,7 @@ import pytest
 from fleet_plans import IMAGE, at, plan, pool
 from moto import mock_aws
 
-from costopt.orchestrate.apply import ApplyOptions, apply_plan
+from costopt.orchestrate.apply import ApplyOptions, ApplyOutcome, QuietRun, apply_plan
 from costopt.orchestrate.ec2 import Ec2Fleet, LaunchSettings
 from costopt.orchestrate.ledger import Ledger
 
@@ -164,3 +164,47 @@ def test_a_swap_to_spot_in_another_zone_is_judged_as_a_swap_by_the_guard() -> No
     live = [i for i in fleet.describe_workload("t", ["us-east-1"]) if i.state == "running"]
     assert [i.market for i in live] == ["spot"]
     ledger.close()
+
+
+def test_a_quiet_run_is_skipped_until_the_fleet_changes_from_outside(
+        moto_ec2, tmp_path: Path) -> None:
+    """Slot 0 of an on-demand pool 00-01 and again 04-24 (12-hour periods), applied on one
+    ledger. 00:00 launches A; 01:00 stops it (wanted again within a period). 02:00 finds it
+    stopped and writes nothing: a quiet run. 03:00 describes the same, reconciles to no
+    action on the ledger unwritten since: the quiet run is carried on (its bookkeeping
+    skipped), nothing written. Someone terminates A by hand: 03:30 reconciles to no action
+    still (slot 0 is not wanted before 04:00) but describes A terminated, so the run is
+    whole: the ledger ends A at 03:30. 04:00 launches B; 05:00 quiet, 06:00 skipped; B is
+    terminated by hand: 07:00 runs whole and launches C, B's runtime ended at 07:00."""
+    doc = plan(pool(OD, [(0, 0, 1), (0, 4, 24)], usd_per_hour=3.0))
+    fleet = Ec2Fleet(boto3.Session())
+    with Ledger.open(tmp_path) as ledger:
+        def run(hour: float, quiet: QuietRun | None) -> ApplyOutcome:
+            return apply_plan(doc, at(hour), fleet=fleet, ledger=ledger, options=YES,
+                              say=lambda *_: None, quiet=quiet)
+
+        def quiet_then_skipped(hour: float, last: QuietRun | None) -> QuietRun:
+            quiet = run(hour, last).quiet
+            assert quiet is not None
+            written = ledger.version()
+            skipped = run(hour + 1, quiet)
+            assert skipped.quiet is quiet and skipped.reconciliation.actions == ()
+            assert ledger.version() == written
+            return quiet
+
+        assert [x.kind for x in run(0, None).done] == ["launch"]
+        [first] = [i.instance_id for i in ledger.instances()]
+        assert [x.kind for x in run(1, None).done] == ["stop"]
+        quiet = quiet_then_skipped(2, None)
+        moto_ec2.terminate_instances(InstanceIds=[first])
+        whole = run(3.5, quiet)
+        assert whole.quiet is None and whole.reconciliation.actions == ()
+        assert [(i.instance_id, i.ended_at) for i in ledger.instances()] == [(first, at(3.5))]
+        assert [x.kind for x in run(4, whole.quiet).done] == ["launch"]
+        [second] = [i.instance_id for i in ledger.instances() if i.instance_id != first]
+        quiet = quiet_then_skipped(5, None)
+        moto_ec2.terminate_instances(InstanceIds=[second])
+        assert [x.kind for x in run(7, quiet).done] == ["launch"]
+        runs = ledger.runtimes(at(0), at(24))
+        assert [(r.instance_id in (first, second), r.start, r.end) for r in runs] == [
+            (True, at(0), at(1)), (True, at(4), at(7)), (False, at(7), None)]

@@ -143,6 +143,29 @@ def test_a_job_on_the_floor_that_no_slot_serves_runs_on_demand_at_once() -> None
     ledger.close()
 
 
+def test_a_job_behind_re_plans_only_where_it_may_move_to_a_spot_pool_it_is_not_on() -> None:
+    """At 11:00 the plan's one slot (00:00-10:00 or 10:10) is over and the job has done none
+    of its 10 GPU-h: behind its plan and its line. With use1-az1 and use1-az2 (two_zones)
+    the plan has it on use1-az1 only, so a re-plan may move it to use1-az2: the event
+    re-plans. With one spot pool (``sim_cases.one_job``), which the plan already has it on,
+    a re-plan could only re-time it there - what the pace rule does as it goes - and would
+    restart its line: the event re-plans nothing."""
+    from simulate.sim_cases import one_job, prices
+
+    for (w, cat), replans in ((two_zones(), True), ((one_job(10), prices()), False)):
+        fleet = SimulatedEc2(at(11))
+        fleet.zone_ids = {"use1-az1", "use1-az2"}
+        ledger = Ledger.in_memory()
+        controller = Controller(planned(w, cat), fleet=fleet,
+                                ledger=lambda ledger=ledger: nullcontext(ledger),
+                                options=ControllerOptions(ApplyOptions(yes=True), replan=False),
+                                say=lambda kind, message: None,
+                                context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+        (behind,) = [e for e in controller.tick(at(11)).events if e.kind.value == "behind"]
+        assert behind.replans is replans
+        ledger.close()
+
+
 def test_a_later_apply_knows_the_refusals_of_an_earlier_one() -> None:
     """Two ``apply`` processes a quarter of an hour apart on one ledger, use1-az1 without
     spot capacity: the first is refused at 00:00 and holds the pool until 01:00 (the first

@@ -202,12 +202,24 @@ def test_a_read_again_sees_every_write_of_this_handle_and_of_another(
         assert [i.ended_at for i in ledger.instances()] == [at(8)]
         running(other, "i-2", 10)
         assert [i.instance_id for i in ledger.instances()] == ["i-1", "i-2"]
+        assert [i.instance_id for i in ledger.instances(plan_ids={"p"})] == ["i-1", "i-2"]
         ledger.instance_claimed("i-2", plan_id="q", slot=1, usd_per_hour=5.0, at=at(11))
+        assert [i.instance_id for i in other.instances(plan_ids={"p"})] == ["i-1"]
+        assert [i.instance_id for i in other.instances("q")] == ["i-2"]
+        other.instances(plan_ids={"p"}).clear()  # a caller's own copy
+        assert [i.instance_id for i in other.instances(plan_ids={"p"})] == ["i-1"]
         assert [(r.plan_id, r.usd_per_hour) for r in other.runtimes(at(0), at(48))] == [
             ("p", 3.0), ("q", 3.0), ("q", 5.0)]  # i-2's runtimes are the claiming plan's
         other.record_interruption(instance_id="i-1", plan_id="p", pool=POOL, at=at(8),
                                   reason="Server.SpotInstanceTermination")
         assert [i.instance_id for i in ledger.interruptions()] == ["i-1"]
+        assert [(r.instance_id, r.usd_per_hour) for r in ledger.runtimes(at(0), at(48), {"q"})
+                ] == [("i-2", 3.0), ("i-2", 5.0)]  # a set of plans' instances' only
+        assert [r.instance_id for r in ledger.runtimes(at(0), at(48), {"p"})] == ["i-1"]
+        assert [i.instance_id for i in ledger.interruptions(at(0), at(9), {"p"})] == ["i-1"]
+        assert ledger.interruptions(at(0), at(9), {"q"}) == ledger.runtimes(at(0), at(48), set())
+        running(other, "i-3", 12)
+        assert [r.instance_id for r in ledger.runtimes(at(0), at(48), {"p"})] == ["i-1", "i-3"]
 
 
 def test_what_every_tick_asks_is_read_again_after_any_write(location: StateLocation) -> None:

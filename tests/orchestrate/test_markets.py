@@ -11,6 +11,8 @@ at most 18.644 - 0.5 = 18.144 to go (done >= 1.856), ahead between.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fleet_plans import at, plan, pool
 
@@ -66,6 +68,23 @@ def test_on_demand_is_ended_only_once_the_spot_instance_runs() -> None:
     swapped = spot_first(od_then_spot(), at(2), paces(1.9), set(),
                          {OD: {"on_demand"}, SPOT: {"spot"}})
     assert slots(swapped, OD) == []
+
+
+def test_safely_ahead_is_judged_at_the_end_of_the_on_demand_slots_lead() -> None:
+    # The on-demand slot runs on until the next tick sees the spot instance run: a lead of
+    # one review (15 minutes). Judged then, at 02:15, with the on-demand instance's 0.25
+    # GPU-h done meanwhile: safely ahead with C - 0.25 + 0.5 <= 0.6780 x (30 - 2.25 - 0.5)
+    # = 18.475 GPU-h, so done >= 1.775 now (not 1.856). At 1.8 done, ahead without the lead
+    # (nothing moves: the on-demand instance is kept), safely ahead with it (the slot moves
+    # to spot; the on-demand one is kept until the spot instance runs).
+    running = {OD: {"on_demand"}}
+    assert spot_first(od_then_spot(), at(2), paces(1.8), set(), running) == od_then_spot()
+    led = spot_first(od_then_spot(), at(2), paces(1.8), set(), running,
+                     timedelta(minutes=15))
+    assert slots(led, SPOT) == [(0, 2.0, 10.0), (0, 10.0, 20.0)]
+    assert slots(led, OD) == [(0, 0.0, 10.0)]
+    assert spot_first(od_then_spot(), at(2), paces(1.77), set(), running,
+                      timedelta(minutes=15)) == od_then_spot()
 
 
 def test_a_job_ahead_keeps_the_on_demand_instance_it_has_and_one_behind_the_plan() -> None:

@@ -4,6 +4,7 @@ interval), as is a switch of market."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -33,6 +34,19 @@ def test_behind_ahead_and_safely_ahead_at_ten_hours() -> None:
     assert pace(10, 39.6).state is PaceState.AHEAD
     # 39 to go: 0.7905; plus a switch 39.667 / 49.333 = 0.8041 <= 0.80899: safely ahead.
     assert pace(10, 39).state is PaceState.SAFE
+
+
+def test_safely_ahead_counts_the_on_demand_work_of_the_lead() -> None:
+    # On-demand runs on for a lead of 0.25 h after a switch to spot (until the spot instance
+    # runs). Judged at 10 h, safely ahead needs C + 2/3 <= 0.80899 x 49.333 = 39.910: at
+    # most 39.243 to go. Judged at the lead's end, 10.25 h, with its 0.25 GPU-h done:
+    # C - 0.25 + 2/3 <= 0.80899 x (60 - 10.25 - 2/3) = 39.708: at most 39.291 to go.
+    assert pace(10, 39.27).state is PaceState.AHEAD
+    lead = replace(pace(10, 39.27), lead_hours=0.25)
+    assert lead.state is PaceState.SAFE
+    assert replace(pace(10, 39.3), lead_hours=0.25).state is PaceState.AHEAD
+    # The lead moves only the safe side: behind stays behind (40 to go at 10 h).
+    assert replace(pace(10, 40), lead_hours=0.25).state is PaceState.BEHIND
 
 
 def test_critical_when_only_running_without_a_break_finishes() -> None:

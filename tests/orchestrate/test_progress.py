@@ -216,13 +216,14 @@ def test_a_walk_resumed_from_the_last_tick_gives_the_progress_worked_out_afresh(
     where its last tick left it (the runs before then as they were), crediting only what
     ran since; every figure equals the one worked out afresh from all the runs, to the
     last bit. A report's moment in the past between ticks is worked out afresh and leaves
-    the walk where it was."""
+    the walk where it was. The first runs, all ended before the last tick, are not
+    credited again: their cost and hours are taken as they added up then."""
     rng = random.Random(seed)
     ticks = [at(h / 4) for h in range(1, 4 * 26)]  # every 15 minutes, past the horizon
     kept = model()
     fields = ("done_gpu_hours", "finished_at", "spot_hours", "on_demand_hours",
               "interruptions", "cloud_usd", "owned_usd")
-    resumed = 0
+    resumed = closed = 0
     for tick, runs in zip(ticks, _random_history(rng, ticks, 0), strict=True):
         for moment in (tick, tick - timedelta(hours=3)):
             again, afresh = job_progress(kept, runs, moment), job_progress(model(), runs, moment)
@@ -231,7 +232,9 @@ def test_a_walk_resumed_from_the_last_tick_gives_the_progress_worked_out_afresh(
             resumed += sum(len(p._segments) < len(afresh[j]._segments)
                            for j, p in again.items())
         assert kept.walked[kept.jobs].upto == tick
+        closed += len(kept.walked[kept.jobs].closed)
     assert resumed > 50  # it did walk on from the last tick
+    assert closed > 50  # and took the first runs, ended before it, as they added up then
 
 
 def test_a_run_recorded_late_before_the_last_tick_is_walked_afresh() -> None:
@@ -259,3 +262,29 @@ def test_the_period_of_a_moment_is_the_periods_one_and_none_before_the_horizon()
     windows = {"a": (at(-1), at(24)), "b": (at(-1), at(12))}
     assert mix.shares(POOL, mix.period_of(at(-0.5)), windows, at(-0.5)) == {}
     assert mix.shares(POOL, mix.period_of(at(0)), windows, at(0)) == {"a": 2.0, "b": 1.0}
+
+
+def test_owned_work_out_of_order_kept_from_tick_to_tick_is_the_owned_work_afresh() -> None:
+    """"a" has owned work on two servers, listed server by server (out of order of start):
+    12:00-18:00 and 18:00-24:00 on one (6 GPU-h and 1.20 USD each), 12:00-15:00 and
+    15:00-24:00 on the other (3 GPU-h, 0.90 USD; 9 GPU-h, 2.70 USD): 1 + 1 GPU-h an hour
+    from 12:00. Asked every 15 minutes on one model, each tick adds up what the works that
+    ended before the last tick cost as it did then; every figure equals a fresh model's,
+    to the last bit. By 20:00: 6 + 2 + 3 + 5 = 16 GPU-h (2 x 8 h) and 1.20 + 0.40 + 0.90 +
+    1.50 = 4.00 USD."""
+    works = (OwnedWork("a", at(12), at(18), 6.0, 1.2), OwnedWork("a", at(18), at(24), 6.0, 1.2),
+             OwnedWork("a", at(12), at(15), 3.0, 0.9), OwnedWork("a", at(15), at(24), 9.0, 2.7))
+
+    def owned_model() -> ProgressModel:
+        mix = PlanMix((at(0), at(12)), at(24), {}, works)
+        return ProgressModel((JobNeeds("a", 100.0, 30, at(24)),), {}, mix, 6.0)
+
+    kept = owned_model()
+    assert kept.mix.owned_by_job == {"a": (works, False)}
+    for tick in [at(h / 4) for h in range(1, 4 * 26)]:
+        again, afresh = (job_progress(m, [], tick)["a"] for m in (kept, owned_model()))
+        assert (again.owned_usd, again.done_gpu_hours) == (afresh.owned_usd,
+                                                           afresh.done_gpu_hours)
+        if tick == at(20):
+            assert (again.done_gpu_hours, again.owned_usd) == pytest.approx((16.0, 4.0))
+    assert kept.walked[kept.jobs].owned == {"a": (4, afresh.owned_usd)}  # all ended by 26:00

@@ -117,6 +117,8 @@ class SqliteEngine(Engine):
         self._conn = conn
         self.location = location
         self._written: dict[str, int] = {}  # table -> writes of this connection to it
+        self._versions: dict[Sequence[str], tuple[Any, ...]] = {}  # tables -> this
+        # connection's part of :meth:`version`, since its last write
         self._alone = location.path == Path(":memory:")  # no other connection can write
 
     @classmethod
@@ -169,6 +171,7 @@ class SqliteEngine(Engine):
             found = WRITES_TO.match(sql)
             table = found.group(1).lower() if found else EVERY_TABLE
             self._written[table] = self._written.get(table, 0) + 1
+        self._versions.clear()
 
     @contextmanager
     def transaction(self, *tables: str) -> Iterator[Engine]:
@@ -190,10 +193,13 @@ class SqliteEngine(Engine):
         connection commits; an in-memory database has no other). A write counts when its
         statement runs, so a read in the same transaction after it is not taken for one
         before it."""
-        written = self._written
-        mine = tuple(written.get(t, 0) for t in tables) if tables \
-            else sum(written.values())
-        return mine, written.get(EVERY_TABLE, 0), 0 if self._alone else \
+        mine = self._versions.get(tables)
+        if mine is None:  # worked out once between two writes
+            written = self._written
+            mine = self._versions[tables] = (
+                tuple(written.get(t, 0) for t in tables) if tables else sum(written.values()),
+                written.get(EVERY_TABLE, 0))
+        return *mine, 0 if self._alone else \
             int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     def after_copy(self, table: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -169,6 +169,21 @@ class RecordsRead(Generic[Record]):
         return out
 
 
+class _InstancesRead:
+    """Every instance as one read found them, and those of each set of plans asked for
+    since (picked once per read: every tick asks for the plan in force's)."""
+
+    def __init__(self, every: list[InstanceRecord]) -> None:
+        self.every = every
+        self._of: dict[frozenset[str], list[InstanceRecord]] = {}
+
+    def of(self, plan_ids: frozenset[str]) -> list[InstanceRecord]:
+        picked = self._of.get(plan_ids)
+        if picked is None:
+            picked = self._of[plan_ids] = [i for i in self.every if i.plan_id in plan_ids]
+        return picked
+
+
 @dataclass
 class _SpentSoFar:
     """:meth:`Ledger.spent_usd`'s running total: for ``key`` (start, plan ids, the version
@@ -291,6 +306,11 @@ class Ledger:
                 self._read = {}
             kept = self._read[key] = (version, made(self._rows(sql, args)))
         return kept[1]
+
+    def version(self) -> tuple[object, ...] | None:
+        """A value that changes whenever anything in the ledger may have changed (a write of
+        this connection, a commit of another); ``None`` when its engine cannot tell."""
+        return self._engine.version()
 
     # -- plans ---------------------------------------------------------------------------
     def has_plan(self, plan_id: str, path: str | None) -> bool:
@@ -516,28 +536,35 @@ class Ledger:
                   plan_ids: set[str] | None = None) -> list[InstanceRecord]:
         """The instances of ``plan_id`` (or of any of ``plan_ids``; else every one). Picked
         from every one (``apply`` reads every one anyway): one read serves both."""
-        every = self._records(self._instances,
-                              "SELECT * FROM instances ORDER BY launched_at, instance_id",
-                              (), ("instances",))
+        read = self._kept(lambda rows: _InstancesRead(self._instances(rows)),
+                          "SELECT * FROM instances ORDER BY launched_at, instance_id", (),
+                          ("instances",))
         if plan_id is not None:
             plan_ids = {plan_id}
-        return every if plan_ids is None else [i for i in every if i.plan_id in plan_ids]
+        return list(read.every if plan_ids is None else read.of(frozenset(plan_ids)))
 
-    def runtimes(self, start: datetime, end: datetime) -> list[Runtime]:
-        """Runtimes that overlap ``[start, end)``, not clipped."""
-        since = self._runtimes_since(start)
+    def runtimes(self, start: datetime, end: datetime,
+                 plan_ids: Collection[str] | None = None) -> list[Runtime]:
+        """Runtimes that overlap ``[start, end)``, not clipped; with ``plan_ids``, those of
+        these plans' instances only."""
+        since = self._runtimes_since(start, plan_ids)
         cut = parse_ts(ts(end))  # as the stored times compare: to the second
         return since[:bisect_left(since, cut, key=lambda r: r.start)]
 
-    def _runtimes_since(self, start: datetime) -> list[Runtime]:
-        """Runtimes not over by ``start``, by their start (read for any end: a tick's read
-        is the last tick's again)."""
-        return self._records(
+    def _runtimes_since(self, start: datetime,
+                        plan_ids: Collection[str] | None = None) -> list[Runtime]:
+        """Runtimes not over by ``start`` (of ``plan_ids``' instances, if given), by their
+        start (read for any end: a tick's read is the last tick's again). Shared: not to be
+        changed."""
+        ids = sorted(plan_ids) if plan_ids is not None else []
+        if plan_ids is not None and not ids:
+            return []
+        return self._kept(
             self._runtimes, 'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
             "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market, i.slot "
             'FROM runtimes r JOIN instances i USING(instance_id) WHERE '
-            '(r."end" IS NULL OR r."end" > ?) ORDER BY r.start, i.instance_id', (ts(start),),
-            ("runtimes", "instances"))
+            '(r."end" IS NULL OR r."end" > ?)' + _of_plans("i.plan_id", plan_ids)
+            + " ORDER BY r.start, i.instance_id", (ts(start), *ids), ("runtimes", "instances"))
 
     def spent_usd(self, plan_ids: set[str], start: datetime, at: datetime) -> float:
         """What the runtimes of ``plan_ids`` cost in ``[start, at)`` (USD), a runtime still
@@ -566,17 +593,22 @@ class Ledger:
         spent.open = still
         return spent.closed_usd + total
 
-    def interruptions(self, start: datetime | None = None,
-                      end: datetime | None = None) -> list[Interruption]:
-        """Interruptions with ``start <= at < end`` (either bound may be left out)."""
-        sql, args = "SELECT * FROM interruptions", []
+    def interruptions(self, start: datetime | None = None, end: datetime | None = None,
+                      plan_ids: Collection[str] | None = None) -> list[Interruption]:
+        """Interruptions with ``start <= at < end`` (either bound may be left out); with
+        ``plan_ids``, those of these plans only."""
+        ids = sorted(plan_ids) if plan_ids is not None else []
+        if plan_ids is not None and not ids:
+            return []
+        sql, args = "SELECT * FROM interruptions WHERE 1=1", []
         if start is not None:
-            sql += " WHERE at >= ?"
+            sql += " AND at >= ?"
             args.append(ts(start))
-        every = self._records(  # read for any end, as the runtimes are
-            self._interruptions, sql + " ORDER BY at, instance_id", args, ("interruptions",))
+        every = self._kept(  # read for any end, as the runtimes are
+            self._interruptions, sql + _of_plans("plan_id", plan_ids)
+            + " ORDER BY at, instance_id", args + ids, ("interruptions",))
         if end is None:
-            return every
+            return list(every)
         cut = parse_ts(ts(end))  # as the stored times compare: to the second
         return every[:bisect_left(every, cut, key=lambda i: i.at)]
 
@@ -659,6 +691,12 @@ class Ledger:
     def lease_of(self, workload: str) -> Lease | None:
         row = self._rows("SELECT * FROM leases WHERE workload=?", (workload,)).fetchone()
         return _lease(row) if row else None
+
+
+def _of_plans(column: str, plan_ids: Collection[str] | None) -> str:
+    """SQL that keeps the rows whose ``column`` is one of ``plan_ids`` (a ``?`` each, in
+    sorted order; none: every row)."""
+    return "" if plan_ids is None else f" AND {column} IN ({','.join('?' * len(plan_ids))})"
 
 
 def _action(r: Any) -> Action:
