@@ -782,11 +782,14 @@ def _packing_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns, u: dict
     alone = holds_node_alone(hc.block[cloud], gpus, nodes[group])
     count = np.arange(len(keys), dtype=np.int64)
     f = factor[np.array([t for _p, t in keys], dtype=np.int64)]
-    gang = np.array([charge.get(col, np.nan) for col in hc.col[cloud].tolist()])
+    cols = hc.col[cloud]
+    gang = np.full(len(cols), np.nan)  # a multi-node job's charge (the rest: none)
+    multi = np.isin(cols, np.fromiter(charge, dtype=np.int64, count=len(charge)))
+    gang[multi] = [charge[col] for col in cols[multi].tolist()]
     per_gpu_hour = np.where(np.isnan(gang), hc.block[cloud] / np.where(alone, 1.0, share),
                             nodes[group] * f[group] * np.nan_to_num(gang))
     b.rows("packing", keys, np.concatenate([group, count]),
-           np.concatenate([hc.col[cloud], np.array([u[k] for k in keys], dtype=np.int64)]),
+           np.concatenate([cols, np.array([u[k] for k in keys], dtype=np.int64)]),
            np.concatenate([per_gpu_hour, -nodes * f]), upper=0.0)
 
 
