@@ -556,15 +556,15 @@ class Ledger:
         """Runtimes not over by ``start`` (of ``plan_ids``' instances, if given), by their
         start (read for any end: a tick's read is the last tick's again). Shared: not to be
         changed."""
-        ids = sorted(plan_ids) if plan_ids is not None else []
-        if plan_ids is not None and not ids:
+        of = _of_plans("i.plan_id", plan_ids)
+        if of is None:
             return []
         return self._kept(
             self._runtimes, 'SELECT r.start, r."end" AS stop, r.usd_per_hour AS run_usd_per_hour, '
             "i.instance_id, i.plan_id, i.pool, i.region, i.instance_type, i.market, i.slot "
             'FROM runtimes r JOIN instances i USING(instance_id) WHERE '
-            '(r."end" IS NULL OR r."end" > ?)' + _of_plans("i.plan_id", plan_ids)
-            + " ORDER BY r.start, i.instance_id", (ts(start), *ids), ("runtimes", "instances"))
+            '(r."end" IS NULL OR r."end" > ?)' + of[0]
+            + " ORDER BY r.start, i.instance_id", (ts(start), *of[1]), ("runtimes", "instances"))
 
     def spent_usd(self, plan_ids: set[str], start: datetime, at: datetime) -> float:
         """What the runtimes of ``plan_ids`` cost in ``[start, at)`` (USD), a runtime still
@@ -597,16 +597,16 @@ class Ledger:
                       plan_ids: Collection[str] | None = None) -> list[Interruption]:
         """Interruptions with ``start <= at < end`` (either bound may be left out); with
         ``plan_ids``, those of these plans only."""
-        ids = sorted(plan_ids) if plan_ids is not None else []
-        if plan_ids is not None and not ids:
+        of = _of_plans("plan_id", plan_ids)
+        if of is None:
             return []
         sql, args = "SELECT * FROM interruptions WHERE 1=1", []
         if start is not None:
             sql += " AND at >= ?"
             args.append(ts(start))
         every = self._kept(  # read for any end, as the runtimes are
-            self._interruptions, sql + _of_plans("plan_id", plan_ids)
-            + " ORDER BY at, instance_id", args + ids, ("interruptions",))
+            self._interruptions, sql + of[0] + " ORDER BY at, instance_id", args + of[1],
+            ("interruptions",))
         if end is None:
             return list(every)
         cut = parse_ts(ts(end))  # as the stored times compare: to the second
@@ -693,10 +693,14 @@ class Ledger:
         return _lease(row) if row else None
 
 
-def _of_plans(column: str, plan_ids: Collection[str] | None) -> str:
-    """SQL that keeps the rows whose ``column`` is one of ``plan_ids`` (a ``?`` each, in
-    sorted order; none: every row)."""
-    return "" if plan_ids is None else f" AND {column} IN ({','.join('?' * len(plan_ids))})"
+def _of_plans(column: str, plan_ids: Collection[str] | None
+              ) -> tuple[str, list[str]] | None:
+    """SQL that keeps the rows whose ``column`` is one of ``plan_ids``, and its arguments
+    (``plan_ids`` ``None``: every row; ``None`` where ``plan_ids`` is empty: no row)."""
+    if plan_ids is None:
+        return "", []
+    ids = sorted(plan_ids)
+    return (f" AND {column} IN ({','.join('?' * len(ids))})", ids) if ids else None
 
 
 def _action(r: Any) -> Action:
