@@ -185,6 +185,18 @@ def working(slot: Slot, at: datetime) -> list[str]:
     return [u.job for u in slot.uses if u.start <= at < u.end]
 
 
+def serving(slot: Slot, at: datetime) -> list[str]:
+    """The jobs ``slot`` serves at ``at``: all of its jobs while its setup runs, else those
+    it runs then (:func:`working`). A job a shared instance's uses have waiting (or done)
+    is not served by it: on the floor, it needs an instance of its own, and must not put
+    that one on-demand (lab month, zone traces seed 1: a re-plan gave ablation-small a use
+    on a shared p3.8xlarge only at the end of its week; the instance it held meanwhile ran
+    it nothing, and it missed its deadline)."""
+    if slot.setup_end is not None and at < slot.setup_end:
+        return list(slot.jobs)
+    return working(slot, at)
+
+
 def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
                  floor: set[str], away: AwayRuns | None = None,
                  stuck: Collection[str] = ()) -> dict[str, MarketChoice]:
@@ -199,8 +211,8 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         slots = _now(pool, at)
         if not any(j in paces for s in slots for j in s.jobs):
             continue
-        state = _state([j for s in slots for j in s.jobs if j in floor or j in working(s, at)],
-                       paces, floor)
+        state = _state([j for s in slots for j in serving(s, at)
+                        if j in floor or j in working(s, at)], paces, floor)
         choice = pace_choice(state) if state is not PaceState.FINISHED \
             else MarketChoice("spot", "keep", zones="home")  # no job of its works now (its
         # setup runs): none is pressed
