@@ -188,10 +188,11 @@ def working(slot: Slot, at: datetime) -> list[str]:
 def serving(slot: Slot, at: datetime) -> list[str]:
     """The jobs ``slot`` serves at ``at``: all of its jobs while its setup runs, else those
     it runs then (:func:`working`). A job a shared instance's uses have waiting (or done)
-    is not served by it: on the floor, it needs an instance of its own, and must not put
-    that one on-demand (lab month, zone traces seed 1: a re-plan gave ablation-small a use
-    on a shared p3.8xlarge only at the end of its week; the instance it held meanwhile ran
-    it nothing, and it missed its deadline)."""
+    is not served by it - progress credits a slot's uses as written, so that instance does
+    it no work: on the floor, it needs a slot of its own, and must not put the shared one
+    on-demand. (Lab month, zone traces seed 1: the re-plan of 02-02 13:00 named
+    ablation-small on a shared p3.8xlarge slot of 02-02 13:00 to 02-09 with its only use
+    there from 02-05 08:42; it did no work for the ten hours that plan held.)"""
     if slot.setup_end is not None and at < slot.setup_end:
         return list(slot.jobs)
     return working(slot, at)
