@@ -59,6 +59,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from costopt.core.gangs import gangs_per_instance
 from costopt.orchestrate.pace import JobPace, PaceBasis, PaceState
 from costopt.orchestrate.policy import planned_work
 from costopt.orchestrate.progress import JobProgress, PlanMix, ProgressModel
@@ -103,9 +104,7 @@ def one_instance_gpus(p: JobProgress, instance_gpus: int) -> float:
     one: a pool whose GPUs are not known holds one), a multi-node gang its ``nodes x gpus``
     on its ``nodes`` instances (the nodes are its own, and run together)."""
     gpus = p.gpus or 1.0
-    if p.nodes > 1:
-        return p.nodes * gpus
-    return gpus * max(1, min(p.parallel, int(instance_gpus // gpus)))
+    return p.nodes * gpus * gangs_per_instance(instance_gpus, gpus, p.nodes, p.parallel)
 
 
 def pool_rate(p: JobProgress, mix: PlanMix, pool: str) -> float:
