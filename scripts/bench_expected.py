@@ -34,10 +34,13 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from costopt.orchestrate.progress import Run
 from costopt.plan.expected import DEFAULT_PREEMPTIONS_PER_SPOT_HOUR
 from costopt.workload import DEFAULT_SPOT_AVAILABILITY
+
+if TYPE_CHECKING:
+    from costopt.orchestrate.progress import Run
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "examples" / "workload.yaml"
