@@ -106,7 +106,7 @@ def _row_periods(families: list[str], keys: list[tuple]) -> np.ndarray | None:
     out = np.full(len(families), -1, dtype=np.int64)
     start = 0
     for family, block in groupby(families):
-        end = start + sum(1 for _row in block)
+        end = start + len(list(block))
         parts = NAME_PARTS.get(family)
         if parts is None:
             return None

@@ -229,6 +229,18 @@ class _Segment:
     row_key: list[tuple]
 
 
+def _spread(values: ArrayLike, dtype: type, count: int) -> np.ndarray:
+    """``values`` as ``count`` values of ``dtype``: a scalar repeated, or an array of
+    ``count`` as it is (``np.broadcast_to``, without its cost on the model's many one-row
+    calls)."""
+    array = np.asarray(values, dtype=dtype)
+    if array.shape == (count,):
+        return array
+    if array.ndim == 0:
+        return np.full(count, array, dtype=dtype)
+    return np.broadcast_to(array, (count,))
+
+
 @dataclass
 class _Builder:
     """Columns, rows and matrix entries as they are added, in chunks of arrays joined once
@@ -249,13 +261,12 @@ class _Builder:
         """``count`` columns at ``usd`` (variable cost) + ``extra`` (solver-only cost);
         scalars or arrays of ``count``. Returns the first column's index."""
         first = self.num_cols
-        usd_a = np.broadcast_to(np.asarray(usd, dtype=float), (count,))
+        usd_a = _spread(usd, float, count)
         for key, values in (("cost", usd_a + np.asarray(extra, dtype=float)),
                             ("variable_cost", usd_a), ("col_upper", upper),
                             ("integer", integer), ("seed", seed)):
             dtype = bool if key in ("integer", "seed") else float
-            self.col_chunks[key].append(np.broadcast_to(np.asarray(values, dtype=dtype),
-                                                        (count,)))
+            self.col_chunks[key].append(_spread(values, dtype, count))
         self.num_cols += count
         return first
 
@@ -274,13 +285,11 @@ class _Builder:
         self.row_key.extend(keys)
         for key, values in (("row_lower", lower), ("row_upper", upper), ("lazy", lazy)):
             dtype = bool if key == "lazy" else float
-            self.row_chunks[key].append(np.broadcast_to(np.asarray(values, dtype=dtype),
-                                                        (count,)))
+            self.row_chunks[key].append(_spread(values, dtype, count))
         offsets = np.asarray(offsets, dtype=np.int64)
         self.entry_chunks["a_row"].append(first + offsets)
         self.entry_chunks["a_col"].append(np.asarray(cols, dtype=np.int64))
-        self.entry_chunks["a_val"].append(np.broadcast_to(np.asarray(vals, dtype=float),
-                                                          offsets.shape))
+        self.entry_chunks["a_val"].append(_spread(vals, float, len(offsets)))
         return first
 
     def row(self, family: str, key: tuple, terms: list[tuple[int, float]],
