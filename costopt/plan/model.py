@@ -477,7 +477,7 @@ def build_model(
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
     whole = _whole_setup_rows(b, workload, hc, base.runs, setups, base.started)
-    unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
+    unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, base.reserve)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
         cost=b.joined(col, "cost", float),
@@ -533,6 +533,7 @@ class ModelBase:
     gangs: frozenset[int]
     limits: tuple[ConcurrencyLimit, ...]
     limit_terms: dict[tuple[int, int], list[tuple[int, float]]]
+    reserve: dict[int, np.ndarray]  # the jobs' capacity that does not vanish (reserve_capacity)
 
 
 def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
@@ -563,8 +564,11 @@ def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
     terms = _quota_hours_rows(b, workload, pools, u, limits, gangs)
+    reserve = reserve_capacity(workload, pools, pairs, factor) \
+        if workload.cloud is not None and workload.cloud.deadline_reserve else {}
     return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor,
-                     gang_charge(workload, hc, factor, launch), started, gangs, limits, terms)
+                     gang_charge(workload, hc, factor, launch), started, gangs, limits, terms,
+                     reserve)
 
 
 def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
@@ -1396,7 +1400,8 @@ def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
 
 
 def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
-                  hc: _HColumns, z: dict[int, int], factor: np.ndarray) -> dict[int, int]:
+                  hc: _HColumns, z: dict[int, int], capacity: dict[int, np.ndarray]
+                  ) -> dict[int, int]:
     """9. reserve[j,k]: at each boundary ``k`` inside the window of a job with a deadline
     that may use spot, the work done before ``k`` (any pool; spot work done is kept, from
     its checkpoints) leaves no more than the job could still do from ``k`` to the deadline
@@ -1407,10 +1412,10 @@ def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     cost of work, and a plan that cannot keep it is not called infeasible
     (``protection.py`` says the job is not protected). A job whose whole work does not fit
     that capacity from its start gets no rows, for the same reason. Off with
-    ``cloud.deadline_reserve: false``. Returns the ``r`` columns."""
+    ``cloud.deadline_reserve: false``. ``capacity``: :func:`reserve_capacity`'s, made once
+    per :class:`ModelBase`. Returns the ``r`` columns."""
     if w.cloud is None or not w.cloud.deadline_reserve:
         return {}
-    capacity = reserve_capacity(w, pools, pairs, factor)
     order = np.argsort(hc.job, kind="stable")
     bounds = np.searchsorted(hc.job[order], np.arange(len(w.jobs) + 1))
     penalty = shortfall_penalty(w, pools, pairs) / 10
