@@ -345,6 +345,14 @@ class _HColumns:
     def cloud(self) -> np.ndarray:
         return self.ucol >= 0
 
+    @cached_property
+    def cloud_keys(self) -> list[tuple[int, int, int]]:
+        """(job, pool, period) of each cloud column, in column order: the keys of the
+        ``walltime`` and ``launch`` rows, made once."""
+        cloud = self.cloud
+        return list(zip(self.job[cloud].tolist(), self.pool[cloud].tolist(),
+                        self.period[cloud].tolist(), strict=True))
+
 
 def period_signature(w: Workload,
                      u_upper: Mapping[tuple[str, int], float] | None = None) -> np.ndarray:
@@ -815,8 +823,7 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) 
     marked lazy, so that a solver may add just the ones a solution violates."""
     cloud = hc.cloud
     count = int(cloud.sum())
-    keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
-                    strict=True))
+    keys = hc.cloud_keys
     rows = np.arange(count, dtype=np.int64)
     gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
     # a gang's instance-hours hold their setup already: ``f`` of them on the side of ``f u``
@@ -873,8 +880,7 @@ def _launch_rows(b: _Builder, w: Workload, hc: _HColumns) -> dict[int, float]:
         return {}
     cloud = hc.cloud
     count = int(cloud.sum())
-    keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
-                    strict=True))
+    keys = hc.cloud_keys
     rows = np.arange(count, dtype=np.int64)
     per_gpu_hour = launch_hours_per_gpu_hour(w, hc)
     b.rows("launch", keys, np.concatenate([rows, rows]),
@@ -1035,15 +1041,9 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
         offsets = np.repeat(np.arange(len(s), dtype=np.int64), 3)
         # the wide jobs that leave neither i nor k room run apart from both (and from each
         # other), in instance time of their own
-        wide_at: dict[tuple[int, int], list[int]] = {}
-        for a in at[2 * gpus[hc.job[at]] > room[hc.pool[at]]].tolist():
-            wide_at.setdefault((int(hc.pool[a]), int(hc.period[a])), []).append(a)
-        extra = [(row, a) for row, (ji, jk, pp, tt) in enumerate(keys)
-                 for a in wide_at.get((pp, tt), ())
-                 if int(hc.job[a]) not in (ji, jk)
-                 and gpus[hc.job[a]] > room[pp] - min(gpus[ji], gpus[jk])]
-        if extra:
-            rows_k, wide_cols = (np.array(v, dtype=np.int64) for v in zip(*extra, strict=True))
+        rows_k, wide_cols = _wide_beside(hc, at, key, i[s], job_i[s], job_k[s], p[s], gpus,
+                                         room)
+        if len(rows_k):
             offsets = np.concatenate([offsets, rows_k])
             cols = np.concatenate([cols, hc.col[wide_cols]])
             vals = np.concatenate([vals, hc.wall[wide_cols]])
@@ -1062,6 +1062,28 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
         order = np.lexsort((place, offsets))  # stable: the wide ks keep their order
         b.rows("beside_wide", keys, offsets[order], cols[order], vals[order], upper=0.0,
                lazy=True)
+
+
+def _wide_beside(hc: _HColumns, at: np.ndarray, key: np.ndarray, where: np.ndarray,
+                 job_i: np.ndarray, job_k: np.ndarray, pool: np.ndarray, gpus: np.ndarray,
+                 room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``beside`` rows' entries of the wide one-node jobs. Row ``r`` keeps jobs
+    ``job_i[r]`` and ``job_k[r]`` apart on ``pool[r]``, in the pool and period of the
+    column ``at[where[r]]`` (``at``: one-node cloud columns sorted by their (pool, period)
+    ``key``). Its entries, rows in order and each row's in ``at``'s order: the columns of
+    ``at`` in its pool and period of a job wider than half the instance, neither of the two,
+    that leaves neither of them room (``gpus > G - min(gpus_i, gpus_k)``). Returns (row,
+    column) per entry."""
+    wide = np.flatnonzero(2 * gpus[hc.job[at]] > room[hc.pool[at]])  # into ``at``, in order
+    lo = np.searchsorted(key[wide], key[where], side="left")
+    count = np.searchsorted(key[wide], key[where], side="right") - lo
+    row = np.repeat(np.arange(len(where), dtype=np.int64), count)
+    a = at[wide[np.repeat(lo, count) + np.arange(int(count.sum()), dtype=np.int64)
+                - np.repeat(np.cumsum(count) - count, count)]]
+    ji, jk, ja = job_i[row], job_k[row], hc.job[a]
+    keep = (ja != ji) & (ja != jk) & (
+        gpus[ja] > room[pool[row]] - np.minimum(gpus[ji], gpus[jk]))
+    return row[keep], a[keep]
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
