@@ -46,6 +46,12 @@ CPU-s: the loop gave up by its own rules, not the budget. The example's
 re-plans, 10/2/30/50 % done: 0.16/0.67/0.18/0.14 CPU-s (0.24/4.89/0.26/0.93 before), the
 same USD but the 2 % one's 1,994.68 (1,994.59).
 
+``--risk 6 --plan`` (one plan file of the example for both checkouts), measured
+2026-12-07 side by side at a load of 10-14: 72 re-plans, mean 0.268 CPU-s at 1e53734 and
+0.232 after the model-builder and layout mends of that day (29 % -> 26 % of the
+scenarios' CPU-seconds, 10.96 -> 10.57 CPU-s a scenario); the same plans, every
+scenario's cost equal to the cent.
+
 The target (issue 21): a re-plan well under a second, < 0.5 CPU-s on the example.
 Measured 2026-12-07 (2 shared cores, load ~15), the example: on-schedule re-plans 0.2-0.4
 CPU-s before and after (same USD); the one 2 % done at 18 % of the month 75.49 CPU-s, 23
