@@ -13,8 +13,11 @@ left without a trace would have spot always there in ``simulate``: tracing only 
 own pools let re-plans and zone fallbacks run on spot that never fails, which is not the
 availability the expected cost assumes. Printed per seed: realised USD (variable: cloud and
 owned energy, what ``simulate`` bills) against the expected variable cost (the expected
-total less the owned servers' fixed cost, which no execution changes), the hours cloud
-instances ran on spot and on demand, CPU-seconds, deadlines missed; then the mean.
+total less the owned servers' fixed cost, which no execution changes), the hours and USD
+cloud instances ran on their pool's own zone's spot, on other zones' spot and on demand,
+CPU-seconds, deadlines missed; then the means, the last two beside the parts of the expected
+cost that price them (``ExpectedCost.other_zones_usd``, ``on_demand_usd``: the plan is made
+again in-process for them, and must give the plan file's expected figure).
 The design's target (execution.md, design 2): expected within 15 % of realised. Figures
 are printed, never asserted.
 
@@ -24,19 +27,41 @@ are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from costopt.plan.expected import DEFAULT_PREEMPTIONS_PER_SPOT_HOUR
 from costopt.workload import DEFAULT_SPOT_AVAILABILITY
+
+if TYPE_CHECKING:
+    from costopt.orchestrate.progress import Run
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "examples" / "workload.yaml"
 HOURS = 720.0  # a month of 5-minute ticks
 A, R = DEFAULT_SPOT_AVAILABILITY, DEFAULT_PREEMPTIONS_PER_SPOT_HOUR
+MARKETS = ("home zone's spot", "other zones' spot", "on-demand")
+
+
+def market_split(runs: Iterable[Run], home_usd_per_hour: Mapping[str, float]
+                 ) -> dict[str, tuple[float, float]]:
+    """Instance-hours and USD of ``runs`` (``simulate``'s) per market of ``MARKETS``: a spot
+    run at its pool's own price (``home_usd_per_hour``, pool id -> USD per instance-hour) ran
+    in the pool's zone, at another price in another zone of the region (the walk's make-up)."""
+    out = dict.fromkeys(MARKETS, (0.0, 0.0))
+    for run in runs:
+        hours = (run.end - run.start).total_seconds() / 3600
+        home = math.isclose(run.usd_per_hour, home_usd_per_hour.get(run.pool, math.nan))
+        market = MARKETS[2] if run.market == "on_demand" else MARKETS[0 if home else 1]
+        spent = out[market]
+        out[market] = (spent[0] + hours, spent[1] + hours * run.usd_per_hour)
+    return out
 
 
 def main() -> None:
@@ -48,6 +73,8 @@ def main() -> None:
     args = parser.parse_args()
     args.workload = args.workload.resolve()
 
+    from costopt.plan.expected import expected_cost
+    from costopt.plan.planner import make_plan
     from costopt.plan.pools import build_pools
     from costopt.planfile import read_plan
     from costopt.pricing.catalog import load_catalog
@@ -71,11 +98,17 @@ def main() -> None:
               f"there {cost.spot_always_there_usd - cost.fixed_usd:,.2f} USD")
         workload = load_workload(args.workload)
         catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
-        spot = [p.id for p in build_pools(workload, catalog).cloud if p.market == "spot"]
+        parts = expected_cost(make_plan(workload, catalog))
+        if not math.isclose(parts.expected_usd, cost.expected_usd, rel_tol=1e-6):
+            raise SystemExit(f"the plan made again expects {parts.expected_usd:,.2f} USD, "
+                             f"the plan file {cost.expected_usd:,.2f}")
+        cloud = build_pools(workload, catalog).cloud
+        spot = [p.id for p in cloud if p.market == "spot"]
+        home_usd = {p.id: p.usd_per_hour for p in cloud}
         outage = (1 - A) / (A * R)
         print(f"traces: a = {A}, mean outage {outage:.2f} h ({R} preemptions per spot-hour), "
               f"{HOURS:.0f} h, {len(spot)} spot pool(s); replan: {not args.no_replan}")
-        realised = []
+        realised, splits = [], []
         for seed in range(args.seeds):
             folder = work / f"seed-{seed}"
             folder.mkdir()
@@ -93,12 +126,11 @@ def main() -> None:
                            traces=load_manifest(folder / "traces.yaml"),
                            replan=not args.no_replan)
             realised.append(sim.realised_usd)
-            hours = {"spot": 0.0, "on_demand": 0.0}
-            for run in sim.runs:
-                hours[run.market] += (run.end - run.start).total_seconds() / 3600
+            splits.append(market_split(sim.runs, home_usd))
+            ran = ", ".join(f"{m} {h:.1f} h ({usd:,.2f} USD)" for m, (h, usd)
+                            in splits[-1].items())
             print(f"  seed {seed}: realised {sim.realised_usd:,.2f} USD variable = "
-                  f"{sim.realised_usd / expected:.2f} x expected; cloud instances ran "
-                  f"{hours['spot']:.1f} h on spot, {hours['on_demand']:.1f} h on demand; "
+                  f"{sim.realised_usd / expected:.2f} x expected; cloud instances ran: {ran}; "
                   f"{sim.replans} re-plan(s), "
                   f"{sum(not j.met_deadline for j in sim.jobs.values())} deadline(s) missed; "
                   f"{time.process_time() - cpu:.1f} CPU-s, {time.perf_counter() - wall:.1f} s")
@@ -108,6 +140,12 @@ def main() -> None:
         print(f"mean realised {mean:,.2f} USD variable: expected {expected:,.2f} is "
               f"{(expected - mean) / mean:+.1%} of it (target within 15 %); every held hour "
               f"paid {cost.variable_usd:,.2f}, {(cost.variable_usd - mean) / mean:+.1%}")
+        means = {m: [sum(s[m][i] for s in splits) / len(splits) for i in (0, 1)]
+                 for m in MARKETS}
+        print("mean per market: " + ", ".join(f"{m} {h:.1f} h ({usd:,.2f} USD)"
+                                               for m, (h, usd) in means.items())
+              + f"; expected: other zones' spot {parts.other_zones_usd:,.2f} USD, on-demand "
+              f"{parts.on_demand_usd:,.2f} USD")
 
 
 if __name__ == "__main__":

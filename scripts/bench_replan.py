@@ -20,6 +20,7 @@ asserted.
     python scripts/bench_replan.py --profile   # and the top of a cProfile of the re-plans
     python scripts/bench_replan.py --exact     # solved as exactly as ``plan`` solves
     python scripts/bench_replan.py --lab-simulated 12   # the lab month's re-plans instead
+    python scripts/bench_replan.py --risk 6 [--plan PLAN.json]  # risk's scenarios' re-plans
 
 ``--lab-simulated N``: the first N re-plans ``simulate`` makes of the lab month
 (``examples/lab-month.yaml``, its 96-vCPU spot quota shared by the p3 pools) on synthetic
@@ -45,6 +46,12 @@ CPU-s: the loop gave up by its own rules, not the budget. The example's
 re-plans, 10/2/30/50 % done: 0.16/0.67/0.18/0.14 CPU-s (0.24/4.89/0.26/0.93 before), the
 same USD but the 2 % one's 1,994.68 (1,994.59).
 
+``--risk 6 --plan`` (one plan file of the example for both checkouts), measured
+2026-12-07 side by side at a load of 10-14: 72 re-plans, mean 0.268 CPU-s at 1e53734 and
+0.232 after the model-builder and layout mends of that day (29 % -> 26 % of the
+scenarios' CPU-seconds, 10.96 -> 10.57 CPU-s a scenario); the same plans, every
+scenario's cost equal to the cent.
+
 The target (issue 21): a re-plan well under a second, < 0.5 CPU-s on the example.
 Measured 2026-12-07 (2 shared cores, load ~15), the example: on-schedule re-plans 0.2-0.4
 CPU-s before and after (same USD); the one 2 % done at 18 % of the month 75.49 CPU-s, 23
@@ -61,8 +68,13 @@ import contextlib
 import cProfile
 import pstats
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from costopt.plan.planner import PlanResult
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOADS = [REPO / "examples" / "workload.yaml", REPO / "examples" / "lab-month.yaml"]
@@ -110,9 +122,16 @@ def main() -> None:
                         help="solve re-plans as exactly as plan does (no REPLAN_TOLERANCES)")
     parser.add_argument("--lab-simulated", type=int, default=0, metavar="N",
                         help="time the first N re-plans of simulate on the lab month instead")
+    parser.add_argument("--risk", type=int, default=0, metavar="N",
+                        help="time the re-plans of risk's first N scenarios instead")
+    parser.add_argument("--plan", type=Path, default=None,
+                        help="with --risk: the plan file to carry out")
     args = parser.parse_args()
     if args.lab_simulated:
         simulated_replans(args.lab_simulated, _Counts())
+        return
+    if args.risk:
+        risk_replans(args.risk, args.plan, _Counts())
         return
     from costopt.orchestrate.replan import held_caps, plan_rest
     from costopt.plan.planner import EXACT, make_plan
@@ -163,6 +182,28 @@ def main() -> None:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
 
 
+def _timed(real: Callable[..., PlanResult], counts: _Counts, seconds: list[float],
+           most: int | None = None) -> Callable[..., PlanResult]:
+    """``real`` (``make_plan`` or ``plan_rest``), each call timed and printed into
+    ``seconds``; after ``most`` calls the simulation stops (:class:`_Enough`)."""
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        counts.reset()
+        cpu = time.process_time()
+        result = real(*args, **kwargs)
+        seconds.append(time.process_time() - cpu)
+        solves, runs = counts.reset()
+        print(f"  re-plan {len(seconds)}: {seconds[-1]:.2f} CPU-s; {solves} LP solves, "
+              f"{runs} HiGHS runs; {result.total_usd:,.2f} USD ({result.status}, "
+              f"{sum(f.gpu_hours for f in result.shortfalls):,.2f} GPU-h short, "
+              f"{result.layout_solves} layout solves)", flush=True)
+        if most is not None and len(seconds) >= most:
+            raise _Enough
+        return result
+
+    return timed
+
+
 def simulated_replans(n: int, counts: _Counts) -> None:
     """The first ``n`` re-plans of ``simulate`` of the lab month on zone traces (seed 1),
     each timed as ``replan`` makes it; then the mean."""
@@ -182,29 +223,52 @@ def simulated_replans(n: int, counts: _Counts) -> None:
     spot = [p for p in build_pools(workload, catalog).cloud if p.market == "spot"]
     traces = [t for t, _spec in zone_traces(spot, start=h.start, hours=h.hours, seed=1)]
     plan = to_document(make_plan(workload, catalog), str(LAB), "0" * 64)
-    real = replan.make_plan
     seconds: list[float] = []
-
-    def timed(rest, catalog, **kwargs):  # type: ignore[no-untyped-def]
-        counts.reset()
-        cpu = time.process_time()
-        result = real(rest, catalog, **kwargs)
-        seconds.append(time.process_time() - cpu)
-        solves, runs = counts.reset()
-        print(f"  re-plan {len(seconds)}: {seconds[-1]:.2f} CPU-s; {solves} LP solves, "
-              f"{runs} HiGHS runs; {result.total_usd:,.2f} USD ({result.status}, "
-              f"{sum(f.gpu_hours for f in result.shortfalls):,.2f} GPU-h short, "
-              f"{result.layout_solves} layout solves)", flush=True)
-        if len(seconds) >= n:
-            raise _Enough
-        return result
-
-    replan.make_plan = timed
+    replan.make_plan = _timed(replan.make_plan, counts, seconds, n)
     with contextlib.suppress(_Enough):
         simulate(plan, workload=workload, catalog=catalog, traces=traces,
                  options=ApplyOptions(spot_attempts=2))
     print(f"{LAB.name} simulated on zone traces, seed 1: mean re-plan "
           f"{sum(seconds) / len(seconds):.2f} CPU-s over {len(seconds)}")
+
+
+def risk_replans(n: int, plan_file: Path | None, counts: _Counts) -> None:
+    """Every re-plan (``replan.plan_rest``: the quick solve, and the thorough one where it
+    leaves work short) of ``costopt risk``'s first ``n`` scenarios of the example (master
+    seed 0, synthetic traces from the plan's statistics, as ``risk`` draws them), each
+    timed; per scenario its CPU-seconds and its re-plans' share. ``plan_file``: the plan
+    to carry out (default: the example planned afresh; a plan's id, which a fresh plan
+    takes from the checkout's path, seeds nothing, but re-plans name it, so one plan file
+    makes checkouts comparable)."""
+    import costopt.orchestrate.replan as replan
+    from costopt.plan.planfile import to_document
+    from costopt.plan.planner import make_plan
+    from costopt.planfile import read_plan
+    from costopt.pricing.catalog import load_catalog
+    from costopt.risk.scenario import RiskInputs, run_scenario
+    from costopt.risk.scenarios import SyntheticSource, plan_zone_stats, scenario_seeds
+    from costopt.workload_checks import load_workload
+
+    workload = load_workload(WORKLOADS[0])
+    catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
+    plan = read_plan(plan_file) if plan_file else to_document(
+        make_plan(workload, catalog), str(WORKLOADS[0]), "0" * 64)
+    inputs = RiskInputs(plan, workload, catalog, SyntheticSource(plan_zone_stats(plan)),
+                        policy="plan", replan=True)
+    seconds: list[float] = []
+    replan.plan_rest = _timed(replan.plan_rest, counts, seconds)
+    total = 0.0
+    for index, seed in enumerate(scenario_seeds(0, n)):
+        before, cpu = len(seconds), time.process_time()
+        result = run_scenario(inputs, index, seed)
+        cpu = time.process_time() - cpu
+        total += cpu
+        print(f"scenario {index}: {cpu:.2f} CPU-s, {len(seconds) - before} re-plans "
+              f"{sum(seconds[before:]):.2f} CPU-s; {result.realised_usd:,.2f} USD",
+              flush=True)
+    print(f"{n} scenarios: {total / n:.2f} CPU-s each; mean re-plan "
+          f"{sum(seconds) / max(1, len(seconds)):.3f} CPU-s over {len(seconds)} "
+          f"({sum(seconds) / total:.0%} of the scenarios' CPU-seconds)")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ options ``--policy deadline`` and ``--no-replan`` time the others). With one mas
 
 Each prints what ``--projection`` scenarios (default 200) would take at its rate (the
 target: under 10 minutes with local processes). Figures are printed, never asserted; the
-three runs' results are checked identical (the same seeds). To time a real cluster:
+three runs' results are checked identical (the same seeds). A plan made afresh names the
+checkout's paths (the workload's, the price file's), so its id differs from checkout to
+checkout, and so do the figures of the same master seed (P50 1,195.57 USD in one checkout,
+1,132.07 in another, 2026-12-07): ``--plan FILE`` runs one plan file in each, to compare
+checkouts on the same scenarios. To time a real cluster:
 ``--ray-address auto`` (or ``ray://HEAD:10001``) in place of the local Ray.
 
     python scripts/bench_risk.py --scenarios 4 [--projection 200] [--no-replan]
@@ -72,6 +76,8 @@ def main() -> None:
     parser.add_argument("--no-replan", action="store_true",
                         help="with --policy plan: carry the plan out as written")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plan", type=Path, default=None,
+                        help="a plan file of the example to run (default: plan it afresh)")
     parser.add_argument("--no-ray", action="store_true")
     parser.add_argument("--ray-address", default="local")
     args = parser.parse_args()
@@ -84,10 +90,14 @@ def main() -> None:
     from costopt.risk.stats import summarise
     from costopt.workload_checks import load_workload
 
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(WORKLOAD), "-o",
-                        "plan.json"], cwd=tmp, check=True, capture_output=True, timeout=600)
-        plan = read_plan(Path(tmp) / "plan.json")
+    if args.plan is not None:
+        plan = read_plan(args.plan)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "costopt.cli.main", "plan", str(WORKLOAD),
+                            "-o", "plan.json"], cwd=tmp, check=True, capture_output=True,
+                           timeout=600)
+            plan = read_plan(Path(tmp) / "plan.json")
     workload = load_workload(WORKLOAD)
     catalog = load_catalog(workload.cloud.pricing if workload.cloud else None)
     stats = plan_zone_stats(plan)

@@ -26,9 +26,12 @@ One run at time ``at``:
 A run that changed nothing is kept (:class:`QuietRun`); the next run of the same plan on the
 same ledger, unwritten since, still describes AWS and reconciles, but where it sees the same
 instances and no action it skips steps 0, 2 and 3 (each idempotent: they would find all as
-that run left it) and the budget (nothing to judge). ``simulate`` and ``risk`` tick every 15
-minutes, mostly with nothing to do; ``apply`` runs once and ``watch`` opens its ledger anew
-at each tick, so neither skips anything.
+that run left it) and the budget (nothing to judge). A run whose only changes were the
+intents and results of calls AWS refused for want of capacity (a slot waiting for spot in
+its home zone, tried at every tick) changed nothing either: the next run that sees the same
+instances skips steps 0, 2 and 3 the same way, and judges and carries out its actions.
+``simulate`` and ``risk`` tick every 15 minutes, mostly with nothing to do; ``apply`` runs
+once and ``watch`` opens its ledger anew at each tick, so neither skips anything.
 """
 
 from __future__ import annotations
@@ -144,14 +147,16 @@ class ApplyOutcome:
 
 @dataclass(frozen=True)
 class QuietRun:
-    """What a run that changed nothing saw: no action, not a write to ``ledger`` (which was
-    at ``version``: :meth:`~costopt.orchestrate.ledger.Ledger.version`), no progress tag.
-    A later run of the same plan on the same ledger, unwritten since, that describes the
-    same instances and whose reconcile has no action would find the ledger's bookkeeping
-    (steps 0-3: the plan in force, intents, runtimes, interruptions, tags) as this run left
-    it, every step idempotent, and nothing to judge or do: it skips them. An instance
-    changed from outside (terminated by hand, interrupted) describes differently, and any
-    action needs the whole run: so it has them."""
+    """What a run that changed nothing saw: no write to ``ledger`` by its bookkeeping
+    (steps 0-4) and no progress tag; no action, or only actions AWS refused for want of
+    capacity, whose intents and results are all it wrote (the ledger was then at
+    ``version``: :meth:`~costopt.orchestrate.ledger.Ledger.version`). A later run of the
+    same plan on the same ledger, unwritten since, that describes the same instances would
+    find the ledger's bookkeeping (steps 0-3: the plan in force, intents - its own all
+    closed -, runtimes, interruptions, tags) as this run left it, every step idempotent: it
+    skips them; with no action it has nothing to judge or do either. An instance changed
+    from outside (terminated by hand, interrupted) describes differently: so it has
+    them."""
 
     plan: PlanDocument
     plan_path: str | None
@@ -195,14 +200,15 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
         else plan.monthly_budget_usd
     outcome = ApplyOutcome(plan.plan_id, at, not options.yes, recon, observed,
                            budget_usd=budget, pools=pools, foreign=foreign)
-    if known is not None and not recon.actions \
-            and (observed, foreign) == (known.observed, known.foreign):
+    booked = known is not None and (observed, foreign) == (known.observed, known.foreign)
+    if booked and not recon.actions:
         outcome.quiet = known  # step 2-4's bookkeeping would find all as the run it
         return outcome  # saw left it, and step 5 has nothing to do
     if options.yes and ledger is not None:
-        _settle_pending(plan, observed, ledger, at, say)
-        _sync_ledger(plan, observed, ledger, at, say)
-        _record_progress_tags(plan, observed, ledger, at, say)
+        if not booked:  # else it would find all as the run it saw left it
+            _settle_pending(plan, observed, ledger, at, say)
+            _sync_ledger(plan, observed, ledger, at, say)
+            _record_progress_tags(plan, observed, ledger, at, say)
     else:
         for o in observed:
             if o.interrupted and o.state not in LIVE:
@@ -226,9 +232,10 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
                            and not options.allow_over_budget]
     if not options.yes or ledger is None:
         return outcome
+    unwritten = version is not None and ledger.version() == version \
+        and not any(o.progress for o in observed)  # steps 0-4 wrote nothing
     if not recon.actions:
-        if version is not None and ledger.version() == version \
-                and not any(o.progress for o in observed):
+        if unwritten:
             outcome.quiet = QuietRun(plan, plan_path, options, ledger, version, regions,
                                      owner, observed, foreign)
         return outcome
@@ -247,6 +254,11 @@ def apply_plan(plan: PlanDocument, at: datetime, *, fleet: Fleet, ledger: Ledger
             outcome.failed.append(Failed(action, failure))
         if (action.pool, action.slot) in carrier.short:
             outcome.capacity_refused.append(action)
+    if unwritten and not outcome.done and not outcome.refused \
+            and all(f.reason is FailReason.CAPACITY for f in outcome.failed):
+        outcome.quiet = QuietRun(plan, plan_path, options, ledger, ledger.version(), regions,
+                                 owner, observed, foreign)  # it wrote only its closed
+        # intents of calls AWS refused for want of capacity: the fleet is as it saw it
     return outcome
 
 

@@ -77,6 +77,7 @@ from costopt.orchestrate.markets import (
     LiveMarkets,
     cloud_rate,
     job_paces,
+    pace_basis,
     pace_choice,
     serving,
     spot_first,
@@ -211,15 +212,16 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
                at: datetime, review: timedelta) -> list[str]:
     """Uniform Progress's floor: the unfinished jobs that could no longer finish by their
     deadline if they waited one more ``review`` - running from then on without a break on
-    their fastest cloud pool (``gpus x speed`` reference GPU-hours per hour), one restart
-    paid - for the work the plan does not leave to owned servers before the deadline. (An
+    their fastest cloud pool (all of the gangs the plan runs there at once, else one
+    instance's: :func:`~costopt.orchestrate.markets.cloud_rate`), one restart paid - for
+    the work the plan does not leave to owned servers before the deadline. (An
     hour more in hand, for a re-plan's slots that start at the hour, was measured: once on
     the floor a job stays there to its end, so it ran the last 1.25 h on-demand where
     Uniform Progress ran spot - 5 % dearer on short-outage traces.)"""
     cloud = frozenset(p.pool for p in plan.fleet)
     out = []
     for name, p in jobs.items():
-        rate = 0.0 if p.finished else cloud_rate(p, cloud)
+        rate = 0.0 if p.finished else cloud_rate(p, model.mix, cloud)
         if rate <= 0:
             continue
         left = p.remaining_gpu_hours - planned_work(plan, model.mix, name, at, p.deadline,
@@ -233,15 +235,18 @@ def floor_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProg
 def behind_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobProgress],
                 at: datetime, share: float) -> dict[str, float]:
     """The unfinished jobs whose work done lags what the plan has them do by ``at`` by more
-    than ``share`` of their work plus one restart's work (``gpus x restart hours``), with
-    the lag (reference GPU-hours)."""
+    than ``share`` of their work plus one restart's work (the restart hours at the rate of
+    their pace line, :func:`~costopt.orchestrate.markets.pace_basis`: a restart stops all
+    of their gangs), with the lag (reference GPU-hours)."""
     start = model.mix.period_starts[0]
+    cloud = frozenset(p.pool for p in plan.fleet)
     out = {}
     for name, p in jobs.items():
         if p.finished:
             continue
         lag = planned_work(plan, model.mix, name, start, at) - p.done_gpu_hours
-        if lag > share * p.needed_gpu_hours + (p.gpus or 1.0) * p.restart_hours:
+        restart = pace_basis(plan, model, p, cloud).rate * p.restart_hours
+        if lag > share * p.needed_gpu_hours + restart:
             out[name] = lag
     return out
 

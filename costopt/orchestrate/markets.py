@@ -3,9 +3,10 @@ over the plan (the controller's decision between re-plans, :mod:`costopt.orchest
 
 Pure. Each unfinished job has Uniform Progress's pace (:mod:`costopt.orchestrate.pace`): a
 straight line from nothing at its start to all of its work at its deadline less one
-restart, on its fastest cloud pool of the plan (``gpus x speed`` reference GPU-hours per
-hour; with the GPUs the plan gives it there, when it shares an instance), the work the
-plan leaves to owned servers counted as done. The line starts one
+restart, on its fastest cloud pool of the plan (its GPUs there at once x speed, reference
+GPU-hours per hour: the GPUs the plan gives it there, on all of its instances, when its
+slots name them, else one instance's gangs - :func:`pool_rate`), the work the plan leaves
+to owned servers counted as done. The line starts one
 restart after the plan's first cloud slot for the job (or the job's start, if later): the
 plan's schedule, not the job's window, says when its cloud work begins (a line from the
 window's start finds a job the plan starts days later behind at once, and runs its shared
@@ -58,9 +59,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from costopt.core.gangs import gangs_per_instance
 from costopt.orchestrate.pace import JobPace, PaceBasis, PaceState
 from costopt.orchestrate.policy import planned_work
-from costopt.orchestrate.progress import JobProgress, ProgressModel
+from costopt.orchestrate.progress import JobProgress, PlanMix, ProgressModel
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.planfile import FleetPool, PlanDocument, Slot
 
@@ -96,25 +98,45 @@ def worth_moving_home(away_usd_per_hour: float, home_usd_per_hour: float, hours_
         > home_usd_per_hour * restart_hours
 
 
-def cloud_rate(p: JobProgress, cloud: frozenset[str]) -> float:
-    """Reference GPU-hours per hour ``p``'s job does on its fastest pool of ``cloud``."""
-    return (p.gpus or 1.0) * max((v for k, v in p.speed.items() if k in cloud), default=0.0)
+def one_instance_gpus(p: JobProgress, instance_gpus: int) -> float:
+    """GPUs ``p``'s job holds at once on one instance of ``instance_gpus`` GPUs: a one-node
+    job runs ``min(parallel, floor(instance_gpus / gpus))`` of its gangs there (at least
+    one: a pool whose GPUs are not known holds one), a multi-node gang its ``nodes x gpus``
+    on its ``nodes`` instances (the nodes are its own, and run together)."""
+    gpus = p.gpus or 1.0
+    return p.nodes * gpus * gangs_per_instance(instance_gpus, gpus, p.nodes, p.parallel)
+
+
+def pool_rate(p: JobProgress, mix: PlanMix, pool: str) -> float:
+    """Reference GPU-hours per hour ``p``'s job does on ``pool``: its GPUs there at once x
+    its speed there - the most the plan's uses of the pool hold for it at once, on all of
+    its slots there (:attr:`PlanMix.held_at_once`), where they name their uses (v3); else
+    one instance's (:func:`one_instance_gpus`). A sweep of 1-GPU trials on an 8-GPU
+    instance does 8 x speed, not 1 x speed: rated as one trial, the floor put the two-week
+    lab's ``sweep`` on-demand days early."""
+    held = mix.held_at_once.get((p.job, pool))
+    if held is None:
+        held = one_instance_gpus(p, mix.instance_gpus.get(pool, 0))
+    return held * p.speed.get(pool, 0.0)
+
+
+def cloud_rate(p: JobProgress, mix: PlanMix, cloud: frozenset[str]) -> float:
+    """Reference GPU-hours per hour ``p``'s job does on its fastest pool of ``cloud``
+    (:func:`pool_rate`)."""
+    return max((pool_rate(p, mix, pool) for pool in cloud if pool in p.speed), default=0.0)
 
 
 def shared_rate(p: JobProgress, model: ProgressModel) -> float:
     """Reference GPU-hours per hour ``p``'s job does on the plan's fastest cloud pool for it
-    with the GPUs the plan gives it there (``PlanMix.pool_gpus``): on an instance it shares,
-    its share - the line a job can keep to there, not the one it would keep alone. Where the
-    plan's slots name their uses (v3), the GPUs its uses hold at once on a slot, as its
-    progress counts them."""
-    held = []
-    for (pool, _slot), works in model.mix.uses.items():
-        mine = [w for w in works if w.job == p.job]
-        held += [sum(v.gpus for v in mine if v.start <= u.start < v.end)
-                 * p.speed.get(pool, 0.0) for u in mine]
-    return max(held or [gpus * p.speed.get(pool, 0.0)
-                        for pool, by_job in model.mix.pool_gpus.items()
-                        for job, gpus in by_job.items() if job == p.job], default=0.0)
+    with the GPUs the plan gives it there: on an instance it shares, its share - the line a
+    job can keep to there, not the one it would keep alone. Where the plan's slots name
+    their uses (v3), the most GPUs its uses hold at once on a pool, on all of its slots
+    there (:func:`pool_rate`); else its GPUs per instance-hour there
+    (``PlanMix.pool_gpus``)."""
+    mix = model.mix
+    return max([pool_rate(p, mix, pool) for job, pool in mix.held_at_once if job == p.job]
+               or [gpus * p.speed.get(pool, 0.0) for pool, by_job in mix.pool_gpus.items()
+                   for job, gpus in by_job.items() if job == p.job], default=0.0)
 
 
 def pace_basis(plan: PlanDocument, model: ProgressModel, p: JobProgress,
@@ -130,7 +152,7 @@ def pace_basis(plan: PlanDocument, model: ProgressModel, p: JobProgress,
                     default=min((s.start for f in plan.fleet for s in f.slots
                                  if name in s.jobs), default=None))
         kept = model.mix.paced[name] = (plan, PaceBasis(
-            first, shared_rate(p, model) or cloud_rate(p, cloud)))
+            first, shared_rate(p, model) or cloud_rate(p, model.mix, cloud)))
     return kept[1]
 
 

@@ -92,6 +92,8 @@ class JobNeeds:
     deadline: datetime
     start: datetime | None = None
     gpus: float | None = None  # GPUs it holds while it runs; None: not known
+    parallel: int = 1  # its gangs that may run at once (a sweep's trials)
+    nodes: int = 1  # instances each gang runs on at once (a multi-node gang's)
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ class PlanMix:
     the job there (``pool_gpus``, for periods the plan leaves the pool empty); the owned work;
     the periods' starts and the horizon's end; per (cloud pool, slot number) the uses of a
     v3 plan's slots (``uses``: which jobs the instance serving that slot runs when) and the
-    slots' ``[start, end)`` (``spans``)."""
+    slots' ``[start, end)`` (``spans``); per pool the GPUs of one instance."""
 
     period_starts: tuple[datetime, ...]
     end: datetime
@@ -171,6 +173,8 @@ class PlanMix:
         default_factory=dict)
     in_force: datetime | None = None
     """When the plan took over (a re-plan's resume moment; ``None``: from its start)."""
+    instance_gpus: dict[str, int] = field(default_factory=dict)
+    """Per pool of the plan, the GPUs of one of its instances (nodes)."""
     planned: dict[str, tuple[PlanDocument, PlannedWork,
                              dict[tuple[int, int, frozenset[str]], float]]] = field(
         default_factory=dict, compare=False, hash=False, repr=False)
@@ -193,6 +197,25 @@ class PlanMix:
         return {job: (tuple(ws), all(ws[i].start <= ws[i + 1].start
                                      for i in range(len(ws) - 1)))
                 for job, ws in works.items()}
+
+    @cached_property
+    def held_at_once(self) -> dict[tuple[str, str], float]:
+        """Per (job, cloud pool) whose slots name their uses (v3), the most GPUs the job's
+        uses there hold at once, over all of the pool's slots: the gangs the plan runs for
+        it at once on that pool, on as many instances as it gives it."""
+        events: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+        for (pool, _slot), works in self.uses.items():
+            for w in works:
+                events.setdefault((w.job, pool), []).extend(((w.start, w.gpus),
+                                                            (w.end, -w.gpus)))
+        out = {}
+        for key, changes in events.items():
+            held = most = 0.0
+            for _at, gpus in sorted(changes):  # at one moment, ends (-) before starts
+                held += gpus
+                most = max(most, held)
+            out[key] = most
+        return out
 
     @cached_property
     def periods(self) -> Periods:
@@ -271,7 +294,8 @@ class PlanMix:
                     spans.setdefault(key, []).append((slot.start, slot.end))
         return cls(starts, end, gpus, tuple(owned), pool_gpus,
                    {key: tuple(works) for key, works in uses.items()},
-                   {key: tuple(spans[key]) for key in uses}, mix.in_force)
+                   {key: tuple(spans[key]) for key in uses}, mix.in_force,
+                   {r.pool: r.gpus_per_node for r in plan.pools})
 
     def _setup_hours(self, plan: PlanDocument) -> dict[tuple[str, int], float]:
         """Per (cloud pool, period index) the instance-hours its slots spend in setup (v2:
@@ -397,6 +421,8 @@ class JobProgress:
     _segments: list[tuple[datetime, datetime, float]] = field(default_factory=list, repr=False)
     _losses: list[tuple[datetime, float]] = field(default_factory=list, repr=False)
     gpus: float | None = None  # GPUs it holds while it runs (JobNeeds.gpus)
+    parallel: int = 1  # JobNeeds.parallel
+    nodes: int = 1  # JobNeeds.nodes
 
     @property
     def finished(self) -> bool:
@@ -561,7 +587,8 @@ def no_progress(model: ProgressModel) -> dict[str, JobProgress]:
             speeds.setdefault(job, {})[pool] = s
     return {j.name: JobProgress(j.name, j.gpu_hours, j.deadline, j.start or start,
                                 j.checkpoint_minutes, model.setup_minutes,
-                                dict(speeds.get(j.name, {})), gpus=j.gpus) for j in model.jobs}
+                                dict(speeds.get(j.name, {})), gpus=j.gpus,
+                                parallel=j.parallel, nodes=j.nodes) for j in model.jobs}
 
 
 def credit_run(out: dict[str, JobProgress], model: ProgressModel, run: Run,

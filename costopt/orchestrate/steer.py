@@ -56,7 +56,8 @@ def progress_model(plan: PlanDocument, workload: Workload, catalog: PriceCatalog
                 speed[(job.name, pool.pool)] = found
     windows = {j.name: workload.job_window(j) for j in workload.jobs}
     jobs = tuple(JobNeeds(j.name, j.gpu_hours, j.checkpoint_minutes, windows[j.name][1],
-                          windows[j.name][0], float(j.gpus)) for j in workload.jobs)
+                          windows[j.name][0], float(j.gpus), j.parallel, j.nodes)
+                 for j in workload.jobs)
     return ProgressModel(jobs, speed, PlanMix.of(plan, {j.name: float(j.gpus)
                                                         for j in workload.jobs}),
                          setup_minutes_of(plan, workload))

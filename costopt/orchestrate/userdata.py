@@ -19,6 +19,7 @@ import re
 import shlex
 from datetime import datetime
 
+from costopt.core.gangs import gangs_per_instance
 from costopt.errors import FieldIssue, PlanFileError
 from costopt.planfile import FleetPool, JobRecord, PlanDocument, Slot
 from costopt.workload import NAME_PATTERN
@@ -116,7 +117,7 @@ def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot,
         '[ "$0" = "$boot" ] || install -D -m 0755 "$0" "$boot"',
     ]
     for job in jobs:
-        here = 1 if job.nodes > 1 else max(1, min(job.parallel, per_node // job.gpus))
+        here = gangs_per_instance(per_node, job.gpus, job.nodes, job.parallel)
         lines.append(_job_block(job, here, slot.gang, gang_id or new_gang_id(
             plan.plan_id, slot.gang or 0, None)))
     return "\n".join(lines) + "\n"

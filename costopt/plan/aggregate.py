@@ -106,7 +106,7 @@ def _row_periods(families: list[str], keys: list[tuple]) -> np.ndarray | None:
     out = np.full(len(families), -1, dtype=np.int64)
     start = 0
     for family, block in groupby(families):
-        end = start + sum(1 for _row in block)
+        end = start + len(list(block))
         parts = NAME_PARTS.get(family)
         if parts is None:
             return None
@@ -131,10 +131,11 @@ def split(agg: Aggregation, coarse: LinearProgram, fine: LinearProgram,
         keys = list(index)
         if not keys:
             continue
-        t = np.array([key[-1] for key in keys], dtype=np.int64)
+        parts = list(zip(*keys, strict=True))  # the keys' fields, the period last
+        t = np.array(parts[-1], dtype=np.int64)
         g = agg.group[t]
-        cols = np.array([coarse_index[(*key[:-1], int(gt))] for key, gt in
-                         zip(keys, g.tolist(), strict=True)], dtype=np.int64)
+        cols = np.fromiter(map(coarse_index.__getitem__, zip(*parts[:-1], g.tolist(), strict=True)),
+                           dtype=np.int64, count=len(keys))
         busy = agg.merged[g] / rate[cols]  # hours from the merged period's start
         inside = np.clip(np.minimum(agg.offset[t] + agg.hours[t], busy) - agg.offset[t],
                          0.0, None)

@@ -35,12 +35,14 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from costopt.plan.layout import Layout, Piece, lay_out
 from costopt.plan.model import gang_lanes, running_at_once
 
 TICK = 1_000_000  # time is counted in microseconds: exact for the LP's hours to 1e-6 s
 HOUR = 3600 * TICK
+MICROSECOND = timedelta(microseconds=1)
 ROUNDS = 50  # repair rounds before giving up (each only lengthens runs; a few suffice)
 
 
@@ -100,18 +102,24 @@ class Periods:
     starts: Sequence[datetime]
     ends: Sequence[datetime]
 
-    @property
+    @cached_property
     def origin(self) -> datetime:
         return self.starts[0]
 
     def micros(self, moment: datetime) -> int:
-        """``moment`` in microseconds from the first period's start."""
-        return round((moment - self.origin).total_seconds() * TICK)
+        """``moment`` in microseconds from the first period's start (exact: a datetime
+        holds whole microseconds)."""
+        return (moment - self.origin) // MICROSECOND
 
     def seconds(self, t: int) -> tuple[int, int]:
         """Period ``t``'s start and end in microseconds from the first period's start."""
-        return (round((self.starts[t] - self.origin).total_seconds() * TICK),
-                round((self.ends[t] - self.origin).total_seconds() * TICK))
+        return self._bounds[t]
+
+    @cached_property
+    def _bounds(self) -> tuple[tuple[int, int], ...]:
+        """:meth:`seconds` of every period, worked out once (the layout asks them per run)."""
+        return tuple((self.micros(s), self.micros(e))
+                     for s, e in zip(self.starts, self.ends, strict=True))
 
 
 def schedule_pool(pool: str, periods: Periods, paid_hours: dict[int, float],

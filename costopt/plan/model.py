@@ -229,6 +229,18 @@ class _Segment:
     row_key: list[tuple]
 
 
+def _spread(values: ArrayLike, dtype: type, count: int) -> np.ndarray:
+    """``values`` as ``count`` values of ``dtype``: a scalar repeated, or an array of
+    ``count`` as it is (``np.broadcast_to``, without its cost on the model's many one-row
+    calls)."""
+    array = np.asarray(values, dtype=dtype)
+    if array.shape == (count,):
+        return array
+    if array.ndim == 0:
+        return np.full(count, array, dtype=dtype)
+    return np.broadcast_to(array, (count,))
+
+
 @dataclass
 class _Builder:
     """Columns, rows and matrix entries as they are added, in chunks of arrays joined once
@@ -249,13 +261,12 @@ class _Builder:
         """``count`` columns at ``usd`` (variable cost) + ``extra`` (solver-only cost);
         scalars or arrays of ``count``. Returns the first column's index."""
         first = self.num_cols
-        usd_a = np.broadcast_to(np.asarray(usd, dtype=float), (count,))
+        usd_a = _spread(usd, float, count)
         for key, values in (("cost", usd_a + np.asarray(extra, dtype=float)),
                             ("variable_cost", usd_a), ("col_upper", upper),
                             ("integer", integer), ("seed", seed)):
             dtype = bool if key in ("integer", "seed") else float
-            self.col_chunks[key].append(np.broadcast_to(np.asarray(values, dtype=dtype),
-                                                        (count,)))
+            self.col_chunks[key].append(_spread(values, dtype, count))
         self.num_cols += count
         return first
 
@@ -274,13 +285,11 @@ class _Builder:
         self.row_key.extend(keys)
         for key, values in (("row_lower", lower), ("row_upper", upper), ("lazy", lazy)):
             dtype = bool if key == "lazy" else float
-            self.row_chunks[key].append(np.broadcast_to(np.asarray(values, dtype=dtype),
-                                                        (count,)))
+            self.row_chunks[key].append(_spread(values, dtype, count))
         offsets = np.asarray(offsets, dtype=np.int64)
         self.entry_chunks["a_row"].append(first + offsets)
         self.entry_chunks["a_col"].append(np.asarray(cols, dtype=np.int64))
-        self.entry_chunks["a_val"].append(np.broadcast_to(np.asarray(vals, dtype=float),
-                                                          offsets.shape))
+        self.entry_chunks["a_val"].append(_spread(vals, float, len(offsets)))
         return first
 
     def row(self, family: str, key: tuple, terms: list[tuple[int, float]],
@@ -335,6 +344,14 @@ class _HColumns:
     @property
     def cloud(self) -> np.ndarray:
         return self.ucol >= 0
+
+    @cached_property
+    def cloud_keys(self) -> list[tuple[int, int, int]]:
+        """(job, pool, period) of each cloud column, in column order: the keys of the
+        ``walltime`` and ``launch`` rows, made once."""
+        cloud = self.cloud
+        return list(zip(self.job[cloud].tolist(), self.pool[cloud].tolist(),
+                        self.period[cloud].tolist(), strict=True))
 
 
 def period_signature(w: Workload,
@@ -468,7 +485,7 @@ def build_model(
     _budget_row(b, workload)
     _layout_rows(b, workload, pools, hc, factor, layout)
     whole = _whole_setup_rows(b, workload, hc, base.runs, setups, base.started)
-    unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, factor)
+    unreserved = _reserve_rows(b, workload, pools, pairs, hc, z, base.reserve)
     col, row, entry = b.col_chunks, b.row_chunks, b.entry_chunks
     return LinearProgram(
         cost=b.joined(col, "cost", float),
@@ -524,6 +541,7 @@ class ModelBase:
     gangs: frozenset[int]
     limits: tuple[ConcurrencyLimit, ...]
     limit_terms: dict[tuple[int, int], list[tuple[int, float]]]
+    reserve: dict[int, np.ndarray]  # the jobs' capacity that does not vanish (reserve_capacity)
 
 
 def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
@@ -554,8 +572,11 @@ def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
     terms = _quota_hours_rows(b, workload, pools, u, limits, gangs)
+    reserve = reserve_capacity(workload, pools, pairs, factor) \
+        if workload.cloud is not None and workload.cloud.deadline_reserve else {}
     return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor,
-                     gang_charge(workload, hc, factor, launch), started, gangs, limits, terms)
+                     gang_charge(workload, hc, factor, launch), started, gangs, limits, terms,
+                     reserve)
 
 
 def _kept_to(upper: np.ndarray, h: dict[tuple[int, int, int], int],
@@ -802,8 +823,7 @@ def _walltime_rows(b: _Builder, w: Workload, hc: _HColumns, factor: np.ndarray) 
     marked lazy, so that a solver may add just the ones a solution violates."""
     cloud = hc.cloud
     count = int(cloud.sum())
-    keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
-                    strict=True))
+    keys = hc.cloud_keys
     rows = np.arange(count, dtype=np.int64)
     gang_rows, gang_cols, gang_vals = _gang_instance_hours(w, hc, keys)
     # a gang's instance-hours hold their setup already: ``f`` of them on the side of ``f u``
@@ -860,8 +880,7 @@ def _launch_rows(b: _Builder, w: Workload, hc: _HColumns) -> dict[int, float]:
         return {}
     cloud = hc.cloud
     count = int(cloud.sum())
-    keys = list(zip(hc.job[cloud].tolist(), hc.pool[cloud].tolist(), hc.period[cloud].tolist(),
-                    strict=True))
+    keys = hc.cloud_keys
     rows = np.arange(count, dtype=np.int64)
     per_gpu_hour = launch_hours_per_gpu_hour(w, hc)
     b.rows("launch", keys, np.concatenate([rows, rows]),
@@ -1022,15 +1041,9 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
         offsets = np.repeat(np.arange(len(s), dtype=np.int64), 3)
         # the wide jobs that leave neither i nor k room run apart from both (and from each
         # other), in instance time of their own
-        wide_at: dict[tuple[int, int], list[int]] = {}
-        for a in at[2 * gpus[hc.job[at]] > room[hc.pool[at]]].tolist():
-            wide_at.setdefault((int(hc.pool[a]), int(hc.period[a])), []).append(a)
-        extra = [(row, a) for row, (ji, jk, pp, tt) in enumerate(keys)
-                 for a in wide_at.get((pp, tt), ())
-                 if int(hc.job[a]) not in (ji, jk)
-                 and gpus[hc.job[a]] > room[pp] - min(gpus[ji], gpus[jk])]
-        if extra:
-            rows_k, wide_cols = (np.array(v, dtype=np.int64) for v in zip(*extra, strict=True))
+        rows_k, wide_cols = _wide_beside(hc, at, key, i[s], job_i[s], job_k[s], p[s], gpus,
+                                         room)
+        if len(rows_k):
             offsets = np.concatenate([offsets, rows_k])
             cols = np.concatenate([cols, hc.col[wide_cols]])
             vals = np.concatenate([vals, hc.wall[wide_cols]])
@@ -1049,6 +1062,28 @@ def _beside_rows(b: _Builder, w: Workload, pools: Pools, hc: _HColumns,
         order = np.lexsort((place, offsets))  # stable: the wide ks keep their order
         b.rows("beside_wide", keys, offsets[order], cols[order], vals[order], upper=0.0,
                lazy=True)
+
+
+def _wide_beside(hc: _HColumns, at: np.ndarray, key: np.ndarray, where: np.ndarray,
+                 job_i: np.ndarray, job_k: np.ndarray, pool: np.ndarray, gpus: np.ndarray,
+                 room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``beside`` rows' entries of the wide one-node jobs. Row ``r`` keeps jobs
+    ``job_i[r]`` and ``job_k[r]`` apart on ``pool[r]``, in the pool and period of the
+    column ``at[where[r]]`` (``at``: one-node cloud columns sorted by their (pool, period)
+    ``key``). Its entries, rows in order and each row's in ``at``'s order: the columns of
+    ``at`` in its pool and period of a job wider than half the instance, neither of the two,
+    that leaves neither of them room (``gpus > G - min(gpus_i, gpus_k)``). Returns (row,
+    column) per entry."""
+    wide = np.flatnonzero(2 * gpus[hc.job[at]] > room[hc.pool[at]])  # into ``at``, in order
+    lo = np.searchsorted(key[wide], key[where], side="left")
+    count = np.searchsorted(key[wide], key[where], side="right") - lo
+    row = np.repeat(np.arange(len(where), dtype=np.int64), count)
+    a = at[wide[np.repeat(lo, count) + np.arange(int(count.sum()), dtype=np.int64)
+                - np.repeat(np.cumsum(count) - count, count)]]
+    ji, jk, ja = job_i[row], job_k[row], hc.job[a]
+    keep = (ja != ji) & (ja != jk) & (
+        gpus[ja] > room[pool[row]] - np.minimum(gpus[ji], gpus[jk]))
+    return row[keep], a[keep]
 
 
 def _gang_instance_hours(w: Workload, hc: _HColumns, keys: list[tuple[int, int, int]]
@@ -1387,7 +1422,8 @@ def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
 
 
 def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
-                  hc: _HColumns, z: dict[int, int], factor: np.ndarray) -> dict[int, int]:
+                  hc: _HColumns, z: dict[int, int], capacity: dict[int, np.ndarray]
+                  ) -> dict[int, int]:
     """9. reserve[j,k]: at each boundary ``k`` inside the window of a job with a deadline
     that may use spot, the work done before ``k`` (any pool; spot work done is kept, from
     its checkpoints) leaves no more than the job could still do from ``k`` to the deadline
@@ -1398,10 +1434,10 @@ def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     cost of work, and a plan that cannot keep it is not called infeasible
     (``protection.py`` says the job is not protected). A job whose whole work does not fit
     that capacity from its start gets no rows, for the same reason. Off with
-    ``cloud.deadline_reserve: false``. Returns the ``r`` columns."""
+    ``cloud.deadline_reserve: false``. ``capacity``: :func:`reserve_capacity`'s, made once
+    per :class:`ModelBase`. Returns the ``r`` columns."""
     if w.cloud is None or not w.cloud.deadline_reserve:
         return {}
-    capacity = reserve_capacity(w, pools, pairs, factor)
     order = np.argsort(hc.job, kind="stable")
     bounds = np.searchsorted(hc.job[order], np.arange(len(w.jobs) + 1))
     penalty = shortfall_penalty(w, pools, pairs) / 10

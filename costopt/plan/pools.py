@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -106,7 +106,15 @@ class ConcurrencyLimit:
     unit: str  # "vCPUs" or "instance(s)"
 
     def weight(self, pool_id: str) -> float | None:
-        return next((w for pid, w in self.members if pid == pool_id), None)
+        return self._weights.get(pool_id)
+
+    @cached_property
+    def _weights(self) -> dict[str, float]:
+        """``members`` by pool id (the first weight of a pool listed twice)."""
+        out: dict[str, float] = {}
+        for pid, w in self.members:
+            out.setdefault(pid, w)
+        return out
 
 
 @dataclass(frozen=True)
@@ -158,8 +166,10 @@ class Pools:
     over_quota: tuple[OverQuota, ...] = ()  # pools left out: one instance is over its quota
     over_bid: tuple[CloudPool, ...] = ()  # spot pools left out: priced above the spot bid
 
-    @property
+    @cached_property
     def all(self) -> tuple[Pool, ...]:
+        """Owned pools, then cloud ones (made once: the model's builders index it per
+        column)."""
         return (*self.owned, *self.cloud)
 
     def instance_bound(self, pool: CloudPool) -> int | None:

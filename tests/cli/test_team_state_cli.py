@@ -9,15 +9,12 @@ three instances, one per slot, and a second apply then has nothing to do.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import re
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from cli.fleet_cli import IMAGE, fleet
@@ -25,22 +22,12 @@ from cli.test_orchestrate_cli import at, cli, plan_file  # noqa: F401 (the plan 
 from orchestrate.fleet_plans import at as hour
 from orchestrate.fleet_plans import plan as a_plan
 from orchestrate.fleet_plans import pool
+from script_modules import script
 
 from costopt.cli.state import as_of
 from costopt.orchestrate.ledger import Ledger, StateLocation
 from costopt.orchestrate.ledger.location import parse_state_url
 from costopt.orchestrate.ledger.migrate import COPIED, ledger_check
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
-
-def script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow

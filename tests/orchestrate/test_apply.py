@@ -208,3 +208,69 @@ def test_a_quiet_run_is_skipped_until_the_fleet_changes_from_outside(
         runs = ledger.runtimes(at(0), at(24))
         assert [(r.instance_id in (first, second), r.start, r.end) for r in runs] == [
             (True, at(0), at(1)), (True, at(4), at(7)), (False, at(7), None)]
+
+
+def test_a_run_refused_for_capacity_is_kept_and_the_next_skips_only_the_bookkeeping(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spot-only pool's slot 0 (00-24) on an in-process EC2 whose trace holds 0, 0, 0, 1,
+    0, 0, 1 instances at 00:00-06:00, applied hourly twice in step: once passing each run's
+    ``quiet`` on, once never. 00:00 records the plan and puts it in force: not kept.
+    01:00 describes nothing, its bookkeeping writes nothing, and the launch's two tries
+    (spot_attempts 2) are refused: kept. 02:00 describes the same on the ledger written
+    only by those: bookkeeping skipped, the launch refused again, kept. 03:00 skipped too,
+    then launches: not kept. 04:00 the trace falls to 0: the instance is terminated
+    (one-time), described so: the whole run records the interruption and the relaunch is
+    refused; not kept (its bookkeeping wrote). 05:00 no longer shows the instance, its
+    bookkeeping writes nothing: kept after the refusal; 06:00 skipped, launches. So the
+    kept sequence's bookkeeping runs at 00, 01, 04 and 05 only; every message, action,
+    runtime and interruption is the other's."""
+    import costopt.orchestrate.apply as shell
+    from costopt.simulate.ec2 import SimulatedEc2
+
+    spot = "aws:us-east-1:p3.2xlarge:spot"
+    doc = plan(pool(spot, [(0, 0, 24)], usd_per_hour=1.0, on_demand=3.0))
+    booked: list[float] = []
+    sync = shell._sync_ledger
+
+    def counted(plan_, observed, ledger, when, say) -> None:  # type: ignore[no-untyped-def]
+        if ledger is kept_ledger:
+            booked.append((when - at(0)).total_seconds() / 3600)
+        sync(plan_, observed, ledger, when, say)
+
+    monkeypatch.setattr(shell, "_sync_ledger", counted)
+    fleets = [SimulatedEc2(at(0)), SimulatedEc2(at(0))]
+    kept_ledger, plain_ledger = Ledger.in_memory(), Ledger.in_memory()
+    said: list[list[str]] = [[], []]
+    quiet: QuietRun | None = None
+    kept: list[bool] = []
+    for hour, count in enumerate([0, 0, 0, 1, 0, 0, 1]):
+        for k, (ledger, passed) in enumerate([(kept_ledger, quiet), (plain_ledger, None)]):
+            fleets[k].advance(at(hour))
+            fleets[k].set_capacity(spot, count)
+            out = apply_plan(doc, at(hour), fleet=fleets[k], ledger=ledger, options=YES,
+                             say=lambda kind, message, k=k: said[k].append(f"{kind}: {message}"),
+                             quiet=passed)
+            if k == 0:
+                quiet = out.quiet
+                kept.append(out.quiet is not None)
+
+    def written(ledger: Ledger) -> tuple[object, ...]:
+        return ([(a.at, a.kind, a.slot, a.status, a.detail, a.instance_id)  # (the tokens
+                 for a in ledger.actions()],  # hash each ledger's own owner id)
+                [(r.instance_id, r.start, r.end) for r in ledger.runtimes(at(0), at(24))],
+                [(i.instance_id, i.at) for i in ledger.interruptions(at(0), at(24))])
+
+    assert kept == [False, True, True, False, False, True, False]
+    assert booked == [0, 1, 4, 5]
+    assert said[0] == said[1]
+    assert written(kept_ledger) == written(plain_ledger)
+    actions, runtimes, interruptions = written(kept_ledger)
+    assert [(a[0], a[3]) for a in actions] == [
+        *[(at(h), "failed") for h in (0, 0, 1, 1, 2, 2)], (at(3), "ok"),
+        (at(4), "failed"), (at(4), "failed"), (at(5), "failed"), (at(5), "failed"),
+        (at(6), "ok")]
+    first, second = (a[5] for a in actions if a[3] == "ok")
+    assert runtimes == [(first, at(3), at(4)), (second, at(6), None)]
+    assert interruptions == [(first, at(4))]
+    kept_ledger.close()
+    plain_ledger.close()

@@ -189,6 +189,52 @@ def test_a_ledger_made_before_the_in_force_table_gets_it(tmp_path: Path) -> None
         Ledger.open(tmp_path)
 
 
+def test_launch_history_counted_on_is_counted_afresh_whoever_writes(
+        location: StateLocation) -> None:
+    """Slot 0's launches written one by one through two handles, each asked after every
+    write (each keeps its counts on SQLite and adds what came after them) and a handle
+    opened afresh: (capacity failures since the last ok, completed calls) worked by hand.
+    An intent left open (a crash) is not counted until closed; closed ``ok`` after a later
+    failure, that failure is the one after the last success."""
+    unseen = "no instance found after an interrupted run"
+    capacity = "capacity: InsufficientInstanceCapacity (spot)"
+    with Ledger.connect(location) as ledger, Ledger.connect(location) as other:
+        def launch(by: Ledger, status: str, detail: str | None = None) -> int:
+            action = by.intent(run_id="r", plan_id="p", at=at(0), kind="launch", pool=POOL,
+                               slot=0)
+            if status != "intent":
+                by.result(action, status, detail=detail)
+            return action
+
+        def counted() -> tuple[int, int]:
+            with Ledger.connect(location) as fresh:
+                afresh = fresh.launch_history("p", POOL, 0, unseen)
+            assert ledger.launch_history("p", POOL, 0, unseen) == afresh
+            assert other.launch_history("p", POOL, 0, unseen) == afresh
+            return afresh
+
+        launch(ledger, "failed", capacity)
+        assert counted() == (1, 1)
+        launch(other, "failed", capacity)
+        assert counted() == (2, 2)
+        cut_short = launch(ledger, "intent")
+        assert counted() == (2, 2)
+        launch(other, "failed", capacity)
+        assert counted() == (3, 3)
+        ledger.result(cut_short, "ok", instance_id="i-1")  # f, f, ok, f: one failure after
+        assert counted() == (1, 4)
+        launch(ledger, "failed", capacity)
+        assert counted() == (2, 5)
+        launch(other, "ok")
+        assert counted() == (0, 6)
+        launch(ledger, "failed", unseen)  # repeated with its token: not a call of its own
+        assert counted() == (0, 6)
+        launch(ledger, "failed", "RunInstances failed: AuthFailure")  # a call, not capacity
+        assert counted() == (0, 7)
+        launch(other, "failed", capacity)
+        assert counted() == (1, 8)
+
+
 def test_a_read_again_sees_every_write_of_this_handle_and_of_another(
         location: StateLocation) -> None:
     # A read is kept for reuse while nothing is written: each write below, through this

@@ -4,16 +4,15 @@ worked out by hand, per-zone spot prices included."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_modules import script
 
 from costopt.pricing.catalog import ZoneSpotPrice, load_offers
 from costopt.pricing.refresh import write_price_file
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_pricing_data.py"
 CATALOG_HEADER = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB",
                   "GpuInfo", "Price", "SpotPrice", "Region", "AvailabilityZone"]
 V100 = ("{'Gpus': [{'Name': 'V100', 'Manufacturer': 'NVIDIA', 'Count': 1, 'MemoryInfo': "
@@ -27,11 +26,7 @@ GPU_MEMORY = {"V100-SXM2-16GB": 16.0, "A10G": 24.0, "K80": 12.0}
 
 @pytest.fixture(scope="module")
 def build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_pricing_data", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("build_pricing_data")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:

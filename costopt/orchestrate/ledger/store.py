@@ -184,6 +184,17 @@ class _InstancesRead:
         return picked
 
 
+@dataclass(frozen=True)
+class _LaunchesCounted:
+    """:meth:`Ledger.launch_history`'s counts of a slot's actions up to id ``upto``, when
+    SQLite's count of statements it could not tell (rollbacks among them) was ``untold``."""
+
+    upto: int
+    completed: int
+    failures: int
+    untold: object
+
+
 @dataclass
 class _SpentSoFar:
     """:meth:`Ledger.spent_usd`'s running total: for ``key`` (start, plan ids, the version
@@ -222,6 +233,8 @@ class Ledger:
         self._runtimes = RecordsRead(_runtime)
         self._interruptions = RecordsRead(_interruption)
         self._spent: _SpentSoFar | None = None  # the last spent_usd's running total
+        self._launches: dict[tuple[str, str, int | None, str], _LaunchesCounted] = {}  # a
+        # slot's launch history so far (launch_history)
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Ledger:
@@ -458,17 +471,40 @@ class Ledger:
         Counted by the database: a slot waiting for capacity tries at every tick, so its
         history grows by a launch a tick, and reading it whole at each was quadratic; the
         index ``actions_slot`` finds the slot's actions among the plan's (a ledger made
-        before it counts the same, more slowly)."""
-        where = "plan_id=? AND kind='launch' AND pool=? AND slot " + (
-            "IS NULL" if slot is None else "=?") + \
-            " AND status IN ('ok', 'failed') AND (detail IS NULL OR detail != ?)"
-        args = [plan_id, pool, *([] if slot is None else [slot]), not_counted]
+        before it counts the same, more slowly). On SQLite the counts are kept, with the
+        last action id they cover, when the slot has no open intent: an action closed is
+        never changed again, and SQLite gives each new one a larger id than any before (one
+        writer at a time; ``AUTOINCREMENT``), so the next call counts only the actions after
+        that id and adds them on (a rollback, or a statement whose table SQLite could not
+        tell, counts afresh)."""
+        key = (plan_id, pool, slot, not_counted)
+        version = self._engine.version(("actions",))
+        kept = self._launches.get(key) if version is not None else None
+        if kept is not None and kept.untold != version[1]:  # type: ignore[index]
+            kept = None
+        mine = "plan_id=? AND kind='launch' AND pool=? AND slot " + (
+            "IS NULL" if slot is None else "=?") + " AND id > ?"
+        args = [plan_id, pool, *([] if slot is None else [slot]),
+                kept.upto if kept is not None else 0]
+        where = mine + " AND status IN ('ok', 'failed') AND (detail IS NULL OR detail != ?)"
         row = self._rows(
-            "SELECT COUNT(*) AS completed, COALESCE(SUM(CASE WHEN status='failed' AND "
-            "substr(detail, 1, 9)='capacity:' AND id > COALESCE((SELECT MAX(id) FROM actions "
-            f"WHERE {where} AND status='ok'), 0) THEN 1 ELSE 0 END), 0) AS failures "
-            f"FROM actions WHERE {where}", args + args).fetchone()
-        return int(row["failures"]), int(row["completed"])
+            "SELECT COUNT(*) AS completed, MAX(CASE WHEN status='ok' THEN id END) AS last_ok, "
+            "COALESCE(SUM(CASE WHEN status='failed' AND substr(detail, 1, 9)='capacity:' AND "
+            f"id > COALESCE((SELECT MAX(id) FROM actions WHERE {where} AND status='ok'), 0) "
+            "THEN 1 ELSE 0 END), 0) AS failures, "
+            f"(SELECT MIN(id) FROM actions WHERE {mine} AND status='intent') AS open, "
+            f"(SELECT MAX(id) FROM actions) AS top FROM actions WHERE {where}",
+            [*args, not_counted, *args, *args, not_counted]).fetchone()
+        completed, failures = int(row["completed"]), int(row["failures"])
+        if kept is not None:
+            completed += kept.completed
+            failures += kept.failures if row["last_ok"] is None else 0
+        if version is not None and row["open"] is None:
+            if len(self._launches) >= READS_KEPT:
+                self._launches = {}
+            self._launches[key] = _LaunchesCounted(int(row["top"] or 0), completed, failures,
+                                                   version[1])  # type: ignore[index]
+        return failures, completed
 
     def pending(self, plan_id: str) -> list[Action]:
         """Intents with no result: the calls a crash may have cut short."""
