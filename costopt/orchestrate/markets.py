@@ -214,7 +214,10 @@ def serving(slot: Slot, at: datetime) -> list[str]:
     it no work: on the floor, it needs a slot of its own, and must not put the shared one
     on-demand. (Lab month, zone traces seed 1: the re-plan of 02-02 13:00 named
     ablation-small on a shared p3.8xlarge slot of 02-02 13:00 to 02-09 with its only use
-    there from 02-05 08:42; it did no work for the ten hours that plan held.)"""
+    there from 02-05 08:42; it did no work for the ten hours that plan held. The re-plan of
+    02-04 03:00 named it on slots that hold past its deadline, 02-06 00:00, its uses ending
+    there: short of its 100 GPU-h at 02-06 00:00, it counted as served, so never late, and
+    no event re-planned it for at least a day while it did nothing.)"""
     if slot.setup_end is not None and at < slot.setup_end:
         return list(slot.jobs)
     return working(slot, at)
