@@ -217,7 +217,7 @@ def serving(slot: Slot, at: datetime) -> list[str]:
     there from 02-05 08:42; it did no work for the ten hours that plan held. The re-plan of
     02-04 03:00 named it on slots that hold past its deadline, 02-06 00:00, its uses ending
     there: short of its 100 GPU-h at 02-06 00:00, it counted as served, so never late, and
-    no event re-planned it for at least a day while it did nothing.)"""
+    no event re-planned it in the 23 h 50 min measured after, while it did nothing.)"""
     if slot.setup_end is not None and at < slot.setup_end:
         return list(slot.jobs)
     return working(slot, at)

@@ -177,6 +177,30 @@ def test_a_job_on_the_floor_that_its_slot_has_no_use_for_now_gets_a_slot_of_its_
     ledger.close()
 
 
+def test_a_job_past_its_deadline_on_a_slot_with_no_use_for_it_is_late_at_once() -> None:
+    """The plan's slot 0 holds 00:00-20:00, its uses run the job 00:10-10:10 only. At 16:15
+    nothing is done and the deadline (16:00) is past: slot 0 runs it nothing, so no slot
+    serves it - it is late, a FLOOR event that re-plans at once and says it late. On
+    1e53734 slot 0 counted as serving it: no event, no re-plan, while it did nothing."""
+    w, cat = two_zones()
+    doc = planned(w, cat)
+    (pool,) = doc.fleet
+    idle = pool.model_copy(update={"slots": [pool.slots[0].model_copy(update={"end": at(20)})]})
+    fleet = SimulatedEc2(at(16.25))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    ledger = Ledger.in_memory()
+    said: list[str] = []
+    controller = Controller(doc.model_copy(update={"fleet": [idle]}), fleet=fleet,
+                            ledger=lambda: nullcontext(ledger),
+                            options=ControllerOptions(ApplyOptions(yes=True)),
+                            say=lambda kind, message: said.append(kind),
+                            context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+    outcome = controller.tick(at(16.25))
+    assert "floor" in [e.kind.value for e in outcome.events]
+    assert outcome.replanned is not None and "late" in said
+    ledger.close()
+
+
 def test_a_job_behind_re_plans_only_where_it_may_move_to_a_spot_pool_it_is_not_on() -> None:
     """At 11:00 the plan's one slot (00:00-10:00 or 10:10) is over and the job has done none
     of its 10 GPU-h: behind its plan and its line. With use1-az1 and use1-az2 (two_zones)
