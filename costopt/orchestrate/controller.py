@@ -79,6 +79,7 @@ from costopt.orchestrate.markets import (
     job_paces,
     pace_basis,
     pace_choice,
+    serving,
     spot_first,
     spot_markets,
 )
@@ -445,7 +446,7 @@ class Controller:
         else:
             paces, markets = {}, self._as_written(target, at, floor, live)
         served = {j for f in target.fleet for s in f.slots if s.start <= at < s.end
-                  for j in s.jobs}
+                  for j in serving(s, at)}
         unserved = {j for j, p in jobs.items() if not p.finished and j not in served}
         slotted = {j for f in plan.fleet for s in f.slots for j in s.jobs}
         over = {j for j in unserved & slotted  # a job left to owned servers gets no cloud

@@ -207,6 +207,22 @@ def working(slot: Slot, at: datetime) -> list[str]:
     return [u.job for u in slot.uses if u.start <= at < u.end]
 
 
+def serving(slot: Slot, at: datetime) -> list[str]:
+    """The jobs ``slot`` serves at ``at``: all of its jobs while its setup runs, else those
+    it runs then (:func:`working`). A job a shared instance's uses have waiting (or done)
+    is not served by it - progress credits a slot's uses as written, so that instance does
+    it no work: on the floor, it needs a slot of its own, and must not put the shared one
+    on-demand. (Lab month, zone traces seed 1: the re-plan of 02-02 13:00 named
+    ablation-small on a shared p3.8xlarge slot of 02-02 13:00 to 02-09 with its only use
+    there from 02-05 08:42; it did no work for the ten hours that plan held. The re-plan of
+    02-04 03:00 named it on slots that hold past its deadline, 02-06 00:00, its uses ending
+    there: short of its 100 GPU-h at 02-06 00:00, it counted as served, so never late, and
+    no event re-planned it in the 23 h 50 min measured after, while it did nothing.)"""
+    if slot.setup_end is not None and at < slot.setup_end:
+        return list(slot.jobs)
+    return working(slot, at)
+
+
 def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
                  floor: set[str], away: AwayRuns | None = None,
                  stuck: Collection[str] = ()) -> dict[str, MarketChoice]:
@@ -221,8 +237,8 @@ def spot_markets(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
         slots = _now(pool, at)
         if not any(j in paces for s in slots for j in s.jobs):
             continue
-        state = _state([j for s in slots for j in s.jobs if j in floor or j in working(s, at)],
-                       paces, floor)
+        state = _state([j for s in slots for j in serving(s, at)
+                        if j in floor or j in working(s, at)], paces, floor)
         choice = pace_choice(state) if state is not PaceState.FINISHED \
             else MarketChoice("spot", "keep", zones="home")  # no job of its works now (its
         # setup runs): none is pressed

@@ -143,6 +143,64 @@ def test_a_job_on_the_floor_that_no_slot_serves_runs_on_demand_at_once() -> None
     ledger.close()
 
 
+def test_a_job_on_the_floor_that_its_slot_has_no_use_for_now_gets_a_slot_of_its_own() -> None:
+    """The plan's slot 0 holds 00:00-16:00 but its uses run the job only 00:10-10:10 (a
+    shared instance whose uses have it wait is alike). At 11:00 nothing is done (no
+    instance ran): on the floor as above (10 + 0.6667 h > 4.75 h left). Slot 0 holds the
+    job in its ``jobs`` but runs it nothing now - progress credits a slot's uses as
+    written - so it does not serve the job: the tick gives it slot 1 (11:00-11:15) of
+    use1-az1's pool on-demand at 3.00 USD/h (the pool's market: slot 0, still in the plan,
+    is launched on-demand too), renewed at every tick: by 12:00 its 10 minutes' setup and
+    50 minutes' work, 0.8333 GPU-h. On 1e53734 slot 0 counted as serving it: one
+    on-demand launch, of slot 0, which credits it nothing (0 GPU-h at 12:00)."""
+    w, cat = two_zones()
+    doc = planned(w, cat)
+    (pool,) = doc.fleet
+    idle = pool.model_copy(update={"slots": [pool.slots[0].model_copy(update={"end": at(16)})]})
+    plan = doc.model_copy(update={"fleet": [idle]})
+    fleet = SimulatedEc2(at(11))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    fleet.set_capacity(AZ1, 0)
+    ledger = Ledger.in_memory()
+    controller = Controller(plan, fleet=fleet, ledger=lambda: nullcontext(ledger),
+                            options=ControllerOptions(ApplyOptions(yes=True), replan=False),
+                            say=lambda kind, message: None,
+                            context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+    launches = {(a.kind, a.pool, a.slot, a.market, a.usd_per_hour)
+                for a in controller.tick(at(11)).applied[0].done}
+    assert ("launch", AZ1, 1, "on_demand", 3.0) in launches
+    for quarter in range(1, 5):
+        fleet.advance(at(11 + quarter / 4))
+        controller.tick(at(11 + quarter / 4))
+    (progress,) = controller.progress(plan, ledger, at(12)).values()
+    assert progress.done_gpu_hours == pytest.approx(50 / 60)
+    ledger.close()
+
+
+def test_a_job_past_its_deadline_on_a_slot_with_no_use_for_it_is_late_at_once() -> None:
+    """The plan's slot 0 holds 00:00-20:00, its uses run the job 00:10-10:10 only. At 16:15
+    nothing is done and the deadline (16:00) is past: slot 0 runs it nothing, so no slot
+    serves it - it is late, a FLOOR event that re-plans at once and says it late. On
+    1e53734 slot 0 counted as serving it: no event, no re-plan, while it did nothing."""
+    w, cat = two_zones()
+    doc = planned(w, cat)
+    (pool,) = doc.fleet
+    idle = pool.model_copy(update={"slots": [pool.slots[0].model_copy(update={"end": at(20)})]})
+    fleet = SimulatedEc2(at(16.25))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    ledger = Ledger.in_memory()
+    said: list[str] = []
+    controller = Controller(doc.model_copy(update={"fleet": [idle]}), fleet=fleet,
+                            ledger=lambda: nullcontext(ledger),
+                            options=ControllerOptions(ApplyOptions(yes=True)),
+                            say=lambda kind, message: said.append(kind),
+                            context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+    outcome = controller.tick(at(16.25))
+    assert "floor" in [e.kind.value for e in outcome.events]
+    assert outcome.replanned is not None and "late" in said
+    ledger.close()
+
+
 def test_a_job_behind_re_plans_only_where_it_may_move_to_a_spot_pool_it_is_not_on() -> None:
     """At 11:00 the plan's one slot (00:00-10:00 or 10:10) is over and the job has done none
     of its 10 GPU-h: behind its plan and its line. With use1-az1 and use1-az2 (two_zones)
