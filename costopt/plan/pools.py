@@ -16,6 +16,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from costopt.core.gangs import gangs_per_instance
 from costopt.core.pool_ids import is_local_zone, parse_pool_id
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
@@ -498,14 +499,6 @@ def job_blocking(gpus_per_node: int, job: Job) -> float:
     return blocking(gpus_per_node, job.gpus)
 
 
-def gangs_per_node(gpus_per_node: int, job: Job) -> int:
-    """Gangs of the job one node holds at once: ``min(parallel, floor(G / gpus))`` for
-    one-node gangs (the trials of a sweep share an instance), 1 for a multi-node gang."""
-    if job.nodes > 1:
-        return 1
-    return min(job.parallel, gpus_per_node // job.gpus)
-
-
 def gang_fits(job: Job, pool: Pool, quotas: list[Quota]) -> bool:
     """Whether ``nodes`` nodes of the pool can run at once (:func:`gang_misfit`)."""
     return gang_misfit(job, pool, quotas) is None
@@ -543,7 +536,8 @@ def eligibility(workload: Workload, pools: Pools, catalog: PriceCatalog) -> list
             if pair is not None and gang_fits(job, pool, quotas):
                 speed, eff = pair
                 out.append(Eligible(j, p, speed, eff, job_blocking(pool.gpus_per_node, job),
-                                    gangs_per_node(pool.gpus_per_node, job)))
+                                    gangs_per_instance(pool.gpus_per_node, job.gpus,
+                                                       job.nodes, job.parallel)))
     return out
 
 
