@@ -18,6 +18,7 @@ from typing import Literal, TypeVar
 
 from costopt.core.gangs import gangs_per_instance
 from costopt.core.pool_ids import is_local_zone, parse_pool_id
+from costopt.costs import energy_usd_per_gpu_hour, fixed_usd
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
 from costopt.workload import (
@@ -30,9 +31,6 @@ from costopt.workload import (
     Workload,
     speed_for,
 )
-
-HOURS_PER_YEAR = 8760
-HOURS_PER_MONTH = 730
 
 
 @dataclass(frozen=True)
@@ -196,22 +194,6 @@ def buy_id(name: str) -> str:
 def cloud_id(region: str, instance_type: str, market: str, zone: str | None = None) -> str:
     """``aws:REGION:TYPE:MARKET``, and ``:ZONE_ID`` for a spot pool of one zone."""
     return f"aws:{region}:{instance_type}:{market}" + (f":{zone}" if zone else "")
-
-
-def energy_usd_per_gpu_hour(server: ServerSpec, usd_per_kwh: float, pue: float) -> float:
-    """Energy above idle per GPU-hour: ``(power - idle) / gpus / 1000 * $/kWh * PUE``."""
-    return (server.power_watts - server.idle_watts) / server.gpus / 1000 * usd_per_kwh * pue
-
-
-def fixed_usd(server: ServerSpec, usd_per_kwh: float, pue: float, hours: float) -> float:
-    """Cost over ``hours`` whether used or not - amortisation, idle energy, ops - of all the
-    servers of an owned entry (``count`` of them), or of one candidate server."""
-    per_server = (
-        server.purchase_usd / (server.lifetime_years * HOURS_PER_YEAR) * hours
-        + server.idle_watts / 1000 * usd_per_kwh * pue * hours
-        + server.ops_usd_per_month * hours / HOURS_PER_MONTH
-    )
-    return getattr(server, "count", 1) * per_server
 
 
 def build_pools(workload: Workload, catalog: PriceCatalog) -> Pools:
