@@ -24,6 +24,7 @@ from costopt.cli.steering import (
     policy_named,
     workload_context,
 )
+from costopt.core.pool_ids import market_label
 from costopt.core.times import EPOCH, parse_ts, ts
 from costopt.errors import CostoptError
 from costopt.orchestrate.job_state import states_help
@@ -608,7 +609,7 @@ def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: 
             Col("age\nh", "number"), Col("USD/h", "number"), Col("cost so\nfar USD", "number")])
         for r in rows:
             table.add_row(r["instance_id"], pool_words(r["pool"]), "" if r["slot"] is None else
-                          str(r["slot"]), styled(r["market"].replace("_", "-")), r["state"],
+                          str(r["slot"]), styled(market_label(r["market"])), r["state"],
                           r["az"] or "", f"{r['age_hours']:,.1f}",
                           "" if r["usd_per_hour"] is None else f"{r['usd_per_hour']:,.4f}",
                           f"{r['cost_usd']:,.2f}")

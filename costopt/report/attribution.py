@@ -39,7 +39,6 @@ from costopt.workload import OwnedServer, ServerSpec, Workload
 
 OWNED = "owned"
 MARKETS = (OWNED, "on_demand", "spot")
-MARKET_LABELS = {OWNED: "owned", "on_demand": "on-demand", "spot": "spot"}
 OWNED_REGION = "on-premises"
 UNASSIGNED = "(unassigned)"
 OWNED_FIXED = "(owned fixed cost)"
