@@ -24,9 +24,9 @@ All money is USD; months are 730 hours.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
+from costopt.core.near import did_you_mean
 from costopt.costs import (
     HOURS_PER_MONTH,
     amortisation_usd,
@@ -301,9 +301,7 @@ def rentals(catalog: PriceCatalog, instance_type: str, region: str, *,
 def _no_offer(catalog: PriceCatalog, instance_type: str, region: str) -> str:
     offers: list[InstanceOffer] = [o for o in catalog.offers if o.instance_type == instance_type]
     if not offers:
-        near = difflib.get_close_matches(instance_type, sorted(catalog.instance_types), n=3,
-                                         cutoff=0.5)
-        hint = f" Did you mean {', '.join(near)}?" if near else ""
+        hint = did_you_mean(instance_type, catalog.instance_types)
         return (f"unknown instance type {instance_type!r} in {catalog.source}.{hint} To fix: "
                 "an instance type of `costopt pricing show`")
     regions = ", ".join(sorted(o.region for o in offers))
