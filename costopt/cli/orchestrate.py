@@ -20,6 +20,7 @@ from costopt.cli.option_sets import takes_options
 from costopt.cli.state import StateDir, StateUrl, as_of, ledger_at, open_ledger
 from costopt.cli.steering import (
     PolicyName,
+    SpotAttempts,
     WorkloadFile,
     job_rows,
     policy_named,
@@ -70,9 +71,6 @@ ImageIds = Annotated[list[str] | None, typer.Option(
 LaunchTemplate = Annotated[str | None, typer.Option(
     "--launch-template", help="EC2 launch template name (its default version) in each region: "
     "key pair, security groups, subnets, disks.", metavar="NAME")]
-SpotAttempts = Annotated[int, typer.Option(
-    "--spot-attempts", help="Failed spot launches where AWS places the instance before "
-    "trying each zone, then on-demand where the jobs allow it.", min=1)]
 
 
 class RetryModeName(str, Enum):

@@ -37,9 +37,9 @@ PolicyName = Annotated[PolicyChoice, typer.Option(
 WorkloadFile = Annotated[Path | None, typer.Option(
     "--workload", help="The workload the plan was made from (default: the file the plan "
     "names; its hash is checked).", metavar="FILE")]
-SpotAttemptsPerSlot = Annotated[int, typer.Option(
-    "--spot-attempts", help="Spot launches per slot before the fallback chain moves on (as "
-    "apply).", min=1)]
+SpotAttempts = Annotated[int, typer.Option(
+    "--spot-attempts", help="Failed spot launches where AWS places the instance before "
+    "trying each zone, then on-demand where the jobs allow it.", min=1)]
 
 
 def policy_named(name: str) -> Policy | None:
