@@ -8,7 +8,6 @@ data (unknown GPU model or instance type, a gang larger than every node).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from costopt.boundedyaml import MAX_BYTES, load_bounded
 from costopt.core.fields import field_issue, field_path
+from costopt.core.near import did_you_mean, near_names
 from costopt.core.times import ts
 from costopt.errors import MISSING, FieldIssue, WorkloadError
 from costopt.files import read_text
@@ -87,7 +87,7 @@ def _issue(err: dict[str, Any], raw: Any) -> FieldIssue:
     msg = field_issue(err).message
     if kind == "extra_forbidden":
         known = _known_fields(loc)
-        near = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        near = near_names(str(loc[-1]), known, most=1, cutoff=0.6)
         hint = f"did you mean '{near[0]}'? " if near else ""
         msg = f"unknown field; {hint}valid fields here: {', '.join(known)}"
     elif kind == "finite_number":
@@ -269,11 +269,6 @@ def _command_issues(i: int, job: Job) -> list[FieldIssue]:
     return []
 
 
-def _near(value: str, options: set[str] | frozenset[str]) -> str:
-    near = difflib.get_close_matches(value, sorted(options), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(near)}?" if near else ""
-
-
 def offers_of(w: Workload, catalog: PriceCatalog) -> tuple[InstanceOffer, ...]:
     """The price rows the workload may use: its regions and instance types (all when it
     names none). Staleness is judged by them, not by offers it cannot use."""
@@ -304,13 +299,14 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
     """Checks that need the price data: GPU models, instance types, regions, gang sizes."""
     issues: list[FieldIssue] = []
     gpu_names = {g.name for g in catalog.gpus.values()}
+    upper_names = {n.upper() for n in gpu_names}
     servers = [("owned.servers", i, s) for i, s in enumerate(w.servers)]
     servers += [("owned.candidates", i, s) for i, s in enumerate(w.candidates)]
     for label, i, server in servers:
         if catalog.gpu(server.gpu) is None:
             issues.append(FieldIssue(
                 f"{label}[{i}].gpu", server.gpu,
-                f"unknown GPU model.{_near(server.gpu.upper(), {n.upper() for n in gpu_names})}"
+                f"unknown GPU model.{did_you_mean(server.gpu.upper(), upper_names)}"
                 f" Valid: {', '.join(sorted(gpu_names))}"))
     for i, job in enumerate(w.jobs):
         for key in job.speed:
@@ -318,7 +314,7 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
                 issues.append(FieldIssue(
                     f"jobs[{i}].speed.{key}", key,
                     "matches no GPU model (an exact name, or a prefix ending at a dash such as "
-                    f"V100).{_near(key.upper(), {n.upper() for n in gpu_names})}"))
+                    f"V100).{did_you_mean(key.upper(), upper_names)}"))
     cloud = w.cloud
     if cloud is not None:
         known_types = catalog.instance_types
@@ -327,11 +323,12 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
             if name not in known_types:
                 issues.append(FieldIssue(
                     f"cloud.instance_types[{i}]", name,
-                    f"unknown instance type in {catalog.source}.{_near(name, known_types)}"))
+                    f"unknown instance type in {catalog.source}.{did_you_mean(name, known_types)}"))
         for i, region in enumerate(cloud.regions or []):
             if region not in regions:
-                issues.append(FieldIssue(f"cloud.regions[{i}]", region,
-                                         f"no GPU offers in this region.{_near(region, regions)}"))
+                issues.append(FieldIssue(
+                    f"cloud.regions[{i}]", region,
+                    f"no GPU offers in this region.{did_you_mean(region, regions)}"))
         for label, rows in (("price_overrides", cloud.price_overrides),
                             ("spot_interruptions_per_hour", cloud.spot_interruptions_per_hour),
                             ("spot_availability", cloud.spot_availability),
@@ -340,7 +337,7 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
                 if row.instance_type not in known_types:
                     issues.append(FieldIssue(
                         f"cloud.{label}[{i}].instance_type", row.instance_type,
-                        f"unknown instance type.{_near(row.instance_type, known_types)}"))
+                        f"unknown instance type.{did_you_mean(row.instance_type, known_types)}"))
         issues += _check_zones(cloud, catalog)
         issues += _check_spot_bid(cloud, offers_of(w, catalog))
         families = {quota_family(t) for t in known_types}
@@ -354,7 +351,7 @@ def check_against_catalog(w: Workload, catalog: PriceCatalog) -> list[FieldIssue
             if cloud is not None and region not in catalog.regions:
                 issues.append(FieldIssue(f"jobs[{i}].regions[{r}]", region,
                                          f"no GPU offers in this region."
-                                         f"{_near(region, catalog.regions)}"))
+                                         f"{did_you_mean(region, catalog.regions)}"))
     return issues
 
 

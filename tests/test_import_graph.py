@@ -2,12 +2,13 @@
 
 The layers, from the bottom up (:data:`LAYERS`): the foundation (``core``, ``errors``,
 ``files``, the YAML reader and the AWS edge ``aws``/``awserrors``), then ``pricing`` ->
-``workload`` (with its checks and the trace reader) -> ``plan`` (with the plan file and
-``buy``, which prices servers with the plan's cost rates) -> ``orchestrate`` -> ``simulate``
-and ``report`` side by side -> ``risk`` (replays plans through ``simulate``, renders with
-``report``) -> ``cli`` on top. A module belongs to the layer of the longest prefix naming it
-(``costopt.plan.pools`` to ``costopt.plan``). A module may import its own layer and the
-layers below it, never one above; within a layer, the cycle test keeps the arrows one way.
+``workload`` (with its checks, the trace reader and the owned servers' ``costs``) ->
+``plan`` (with the plan file and ``buy``, which prices servers with the same costs) ->
+``orchestrate`` -> ``simulate`` and ``report`` side by side -> ``risk`` (replays plans
+through ``simulate``, renders with ``report``) -> ``cli`` on top. A module belongs to the
+layer of the longest prefix naming it (``costopt.plan.pools`` to ``costopt.plan``). A
+module may import its own layer and the layers below it, never one above; within a layer,
+the cycle test keeps the arrows one way.
 
 The graph is read from the source, not from a running interpreter: every ``import`` and
 ``from ... import`` of every module, including those inside functions (an import deferred
@@ -31,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("costopt", "costopt.core", "costopt.errors", "costopt.files", "costopt.boundedyaml",
      "costopt.aws", "costopt.awserrors"),
     ("costopt.pricing",),
-    ("costopt.workload", "costopt.workload_checks", "costopt.traces"),
+    ("costopt.workload", "costopt.workload_checks", "costopt.traces", "costopt.costs"),
     ("costopt.plan", "costopt.planfile", "costopt.buy"),
     ("costopt.orchestrate",),
     ("costopt.simulate", "costopt.report"),

@@ -24,16 +24,20 @@ All money is USD; months are 730 hours.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
-from costopt.errors import CostoptError
-from costopt.plan.pools import (
+from costopt.core.near import did_you_mean
+from costopt.costs import (
     HOURS_PER_MONTH,
+    amortisation_usd,
     energy_usd_per_gpu_hour,
     fixed_usd,
-    spot_efficiency,
+    idle_energy_usd,
+    ops_usd,
+    servers_of,
 )
+from costopt.errors import CostoptError
+from costopt.plan.pools import spot_efficiency
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
 from costopt.workload import MARKETS, CloudSpec, Market, ServerSpec
 
@@ -58,7 +62,7 @@ class OwnedSide:
     @property
     def count(self) -> int:
         """Servers compared: an owned entry's ``count``, one for a candidate or build."""
-        return int(getattr(self.server, "count", 1))
+        return servers_of(self.server)
 
     @property
     def gpus(self) -> int:
@@ -80,16 +84,16 @@ class OwnedSide:
 
     @property
     def amortisation_usd_per_month(self) -> float:
-        return self.purchase_usd / self.lifetime_months
+        return self.count * amortisation_usd(self.server, HOURS_PER_MONTH)
 
     @property
     def idle_energy_usd_per_month(self) -> float:
-        idle_kw = self.count * self.server.idle_watts / 1000
-        return idle_kw * HOURS_PER_MONTH * self.usd_per_kwh * self.pue
+        return self.count * idle_energy_usd(self.server, self.usd_per_kwh, self.pue,
+                                            HOURS_PER_MONTH)
 
     @property
     def ops_usd_per_month(self) -> float:
-        return self.count * self.server.ops_usd_per_month
+        return self.count * ops_usd(self.server, HOURS_PER_MONTH)
 
     @property
     def fixed_usd_per_month(self) -> float:
@@ -297,9 +301,7 @@ def rentals(catalog: PriceCatalog, instance_type: str, region: str, *,
 def _no_offer(catalog: PriceCatalog, instance_type: str, region: str) -> str:
     offers: list[InstanceOffer] = [o for o in catalog.offers if o.instance_type == instance_type]
     if not offers:
-        near = difflib.get_close_matches(instance_type, sorted(catalog.instance_types), n=3,
-                                         cutoff=0.5)
-        hint = f" Did you mean {', '.join(near)}?" if near else ""
+        hint = did_you_mean(instance_type, catalog.instance_types)
         return (f"unknown instance type {instance_type!r} in {catalog.source}.{hint} To fix: "
                 "an instance type of `costopt pricing show`")
     regions = ", ".join(sorted(o.region for o in offers))

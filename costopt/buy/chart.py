@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from costopt.buy.breakeven import BuyOrRent, rent_usd_per_month
 from costopt.core.money import usd_whole
+from costopt.core.pool_ids import market_label
 from costopt.files import write_atomically
 from costopt.workload import Market
 
@@ -31,7 +32,6 @@ DPI = 100
 
 _SAMPLES = 101
 _COLOURS = {"owned": "#1f3b73", "on_demand": "#d9822b", "spot": "#2e8b57"}
-_LABELS: dict[Market, str] = {"on_demand": "on-demand", "spot": "spot"}
 
 
 def breakeven_figure(result: BuyOrRent, market: Market = "on_demand") -> Figure:
@@ -73,7 +73,7 @@ def _monthly_panel(ax: Axes, result: BuyOrRent, headline: Market) -> None:
         thick = 2.5 if market == headline else 1.5
         ax.plot(u, [rent_usd_per_month(owned, verdict.rented, x) for x in u],
                 color=_COLOURS[market], lw=thick,
-                label=f"rent {verdict.rented.instance_type} {_LABELS[market]}",
+                label=f"rent {verdict.rented.instance_type} {market_label(market)}",
                 gid=f"rent:{market}")
         crossing = verdict.breakeven_utilization
         if crossing is not None:
@@ -104,7 +104,7 @@ def _cumulative_panel(ax: Axes, result: BuyOrRent, headline: Market) -> None:
     for market, verdict in result.markets.items():
         thick = 2.5 if market == headline else 1.5
         ax.plot(months, verdict.rent_usd_per_month * months, color=_COLOURS[market], lw=thick,
-                label=f"rent {_LABELS[market]}", gid=f"cumulative:{market}")
+                label=f"rent {market_label(market)}", gid=f"cumulative:{market}")
         payback = verdict.payback_months
         if payback is not None and payback <= owned.lifetime_months:
             y = owned.purchase_usd + running * payback
@@ -113,7 +113,7 @@ def _cumulative_panel(ax: Axes, result: BuyOrRent, headline: Market) -> None:
             _label(ax, f"pays back in {payback:.1f} months", (payback, y), market)
         else:
             after = "never" if payback is None else f"only after {payback:.1f} months"
-            notes.append(f"{_LABELS[market]}: does not pay back in its life ({after})")
+            notes.append(f"{market_label(market)}: does not pay back in its life ({after})")
     if notes:
         ax.text(0.98, 0.03, "\n".join(notes), transform=ax.transAxes, ha="right",
                 va="bottom", fontsize=9, gid="no-payback",

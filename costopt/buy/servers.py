@@ -9,7 +9,6 @@ candidate (``owned.candidates``) of it.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Literal, TypeVar
 from pydantic import ValidationError
 
 from costopt.core.fields import field_issue, field_path
+from costopt.core.near import did_you_mean
 from costopt.errors import MISSING, CostoptError, FieldIssue, PricingDataError
 from costopt.pricing.catalog import parse_number, read_checked_csv, shipped_data_dir
 from costopt.workload import CandidateServer, OwnedServer
@@ -170,7 +170,6 @@ def find_by_name(items: Mapping[str, T], name: str, source: str, to_fix: str) ->
     by_lower = {n.lower(): n for n in items}
     if name.lower() in by_lower:
         return items[by_lower[name.lower()]]
-    near = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.4)
-    hint = f" Did you mean {', '.join(by_lower[n] for n in near)}?" if near else ""
+    hint = did_you_mean(name, items, cutoff=0.4, fold_case=True)
     known = ", ".join(items) or "(none)"
     raise CostoptError(f"no server {name!r} in {source}.{hint} Known: {known}. To fix: {to_fix}")

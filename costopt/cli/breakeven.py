@@ -11,6 +11,7 @@ from rich.table import Table
 
 from costopt.cli.common import Env, MarketName, OutputFormat, get_env, guarded
 from costopt.core.money import usd
+from costopt.core.pool_ids import market_label
 
 if TYPE_CHECKING:
     from datetime import date
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from costopt.pricing.catalog import PriceCatalog
     from costopt.workload import Market, ServerSpec, Workload
 
-_MARKET_LABELS = {"on_demand": "on-demand", "spot": "spot"}
 
 
 def register(app: typer.Typer) -> None:
@@ -127,7 +127,7 @@ def _sides(owned_server: ServerSpec, catalog: PriceCatalog, energy: tuple[float,
     offers = rentals(catalog, vs, where, cloud=workload.cloud if workload else None,
                      checkpoint_minutes=checkpoint_minutes)
     if market not in offers:
-        raise CostoptError(f"{vs} has no {_MARKET_LABELS[market]} price in {where} in "
+        raise CostoptError(f"{vs} has no {market_label(market)} price in {where} in "
                            f"{catalog.source}. To fix: --market on_demand, or another region")
     return owned, offers
 
@@ -209,7 +209,7 @@ def _month_table(result: BuyOrRent) -> Table:
     table.add_column("")
     table.add_column("owned", justify="right")
     for m, _ in markets:
-        table.add_column(f"rent {_MARKET_LABELS[m]}", justify="right")
+        table.add_column(f"rent {market_label(m)}", justify="right")
     blank = [""] * len(markets)
     table.add_row("USD per instance-hour", "",
                   *(f"{v.rented.usd_per_hour:,.3f}" for _, v in markets))
@@ -233,7 +233,7 @@ def _month_table(result: BuyOrRent) -> Table:
 def _verdict(result: BuyOrRent, headline: Market) -> str:
     owned, u = result.owned, result.utilization
     v = result.markets[headline]
-    label = f"{v.rented.instance_type} {_MARKET_LABELS[headline]}"
+    label = f"{v.rented.instance_type} {market_label(headline)}"
     life = f"{owned.lifetime_months:g}-month life"
     if v.breakeven_utilization is None:
         head = (f"Verdict against {label}: owning never breaks even (renting costs less at "

@@ -11,7 +11,7 @@ import typer
 
 from costopt.cli.common import OutputFormat, get_env, guarded
 from costopt.cli.tables import Col, show, table_of
-from costopt.core.pool_ids import pool_words
+from costopt.core.pool_ids import market_label, pool_words
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -79,7 +79,7 @@ def render_diff(change: PlanDiff, out: Console) -> None:
         Col("market", "word"), Col("before\nUSD", "number"), Col("after\nUSD", "number"),
         Col("change\nUSD", "number")])
     for market, (before, after) in change.by_market.items():
-        table.add_row(market.replace("_", "-"), f"{before:,.2f}", f"{after:,.2f}",
+        table.add_row(market_label(market), f"{before:,.2f}", f"{after:,.2f}",
                       signed(after - before))
     before, after = change.total_usd
     table.add_row("[bold]total[/bold]", f"{before:,.2f}", f"{after:,.2f}",

@@ -9,21 +9,24 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from costopt.cli.common import Env, ExitCode, get_env, guarded
+from costopt.cli.common import Env, ExitCode, OutputFormat, get_env, guarded
 from costopt.cli.option_sets import takes_options
 from costopt.cli.state import StateDir, StateUrl, as_of, ledger_at, open_ledger
 from costopt.cli.steering import (
     PolicyName,
+    SpotAttempts,
     WorkloadFile,
     job_rows,
     policy_named,
     workload_context,
 )
+from costopt.core.pool_ids import market_label
 from costopt.core.times import EPOCH, parse_ts, ts
 from costopt.errors import CostoptError
 from costopt.orchestrate.job_state import states_help
@@ -67,13 +70,20 @@ ImageIds = Annotated[list[str] | None, typer.Option(
     "every region. Default: AWS's Deep Learning Base GPU AMI.", metavar="[REGION=]AMI")]
 LaunchTemplate = Annotated[str | None, typer.Option(
     "--launch-template", help="EC2 launch template name (its default version) in each region: "
-    "key pair, security groups, subnets, disks.")]
-SpotAttempts = Annotated[int, typer.Option(
-    "--spot-attempts", help="Failed spot launches where AWS places the instance before "
-    "trying each zone, then on-demand where the jobs allow it.", min=1)]
-RetryMode = Annotated[str, typer.Option("--retry-mode", help="botocore retry mode for "
-                                        "throttling: standard or adaptive.")]
-Format = Annotated[str, typer.Option("--format", help="table (for people) or json.")]
+    "key pair, security groups, subnets, disks.", metavar="NAME")]
+
+
+class RetryModeName(str, Enum):
+    """``--retry-mode``: botocore's retry modes costopt offers (``costopt.aws.RETRY_MODES``,
+    not imported here: botocore is slow to import)."""
+
+    STANDARD = "standard"
+    ADAPTIVE = "adaptive"
+
+
+RetryMode = Annotated[RetryModeName, typer.Option("--retry-mode", help="botocore retry mode "
+                                                  "for throttling.")]
+Format = Annotated[OutputFormat, typer.Option("--format", help="table (for people) or json.")]
 Reinstate = Annotated[bool, typer.Option(
     "--reinstate", help="Apply the plan even though a newer plan of its workload replaced it "
     "(it takes the fleet back over).")]
@@ -95,7 +105,7 @@ class FleetOptions:
     image_id: ImageIds = None
     launch_template: LaunchTemplate = None
     spot_attempts: SpotAttempts = 2
-    retry_mode: RetryMode = "standard"
+    retry_mode: RetryMode = RetryModeName.STANDARD
     policy: PolicyName = "plan"
     workload_file: WorkloadFile = None
     reinstate: Reinstate = False
@@ -124,16 +134,6 @@ class FleetOptions:
                             spot_attempts=self.spot_attempts,
                             launch=LaunchSettings(images, self.launch_template),
                             reinstate=self.reinstate)
-
-
-def _check(fmt: str, retry_mode: str) -> None:
-    from costopt.aws import RETRY_MODES
-
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"{fmt!r}; valid: table, json", param_hint="--format")
-    if retry_mode not in RETRY_MODES:
-        raise typer.BadParameter(f"{retry_mode!r}; valid: {', '.join(RETRY_MODES)}",
-                                 param_hint="--retry-mode")
 
 
 def _keeper(ledger: Ledger, workload: str, role: str, ttl_s: float) -> LeaseKeeper:
@@ -191,7 +191,7 @@ def apply(
     ctx: typer.Context,
     given: FleetOptions,
     at: ApplyAt = None,
-    fmt: Format = "table",
+    fmt: Format = OutputFormat.TABLE,
     force: Force = False,
 ) -> None:
     """Reconcile the AWS fleet with the plan: launch, start, stop and terminate instances.
@@ -203,7 +203,6 @@ def apply(
     Example: costopt apply plan.json --image-id us-east-1=ami-0123456789abcdef0 --yes
     """
     env = get_env(ctx)
-    _check(fmt, given.retry_mode)
     moment = env.time_option(at)
     outcome = _apply_once(ApplyRun(given, moment, given.apply_options(), force, fmt), env)
     for applied in outcome.applied:
@@ -223,7 +222,7 @@ def _apply_once(run: ApplyRun, env: Env) -> TickOutcome:
     if yes:
         _refuse_a_far_clock(run.moment, env)
     plan = _read(given.plan_file, env)
-    fleet = Ec2Fleet(env.boto3_session(), retry_mode=given.retry_mode)
+    fleet = Ec2Fleet(env.boto3_session(), retry_mode=given.retry_mode.value)
     driver = policy_named(given.policy)
     say = _say(env, run.fmt)
     ledger = ledger_at(*given.ledger_state, create=yes)
@@ -411,7 +410,7 @@ def status(
     plan_file: StatusPlan = None,
     state_dir: StateDir = None,
     at: StatusAt = None,
-    fmt: Format = "table",
+    fmt: Format = OutputFormat.TABLE,
     state: StateUrl = None,
 ) -> None:
     """The managed instances, their state, age and cost so far; interruptions seen.
@@ -422,7 +421,6 @@ def status(
     from costopt.orchestrate.ownership import Owner
 
     env = get_env(ctx)
-    _check(fmt, "standard")
     moment = env.time_option(at)
     ledger = _status_ledger((state, state_dir), plan_file)
     try:
@@ -608,7 +606,7 @@ def _status_tables(rows: list[dict[str, Any]], lost: list[dict[str, Any]], env: 
             Col("age\nh", "number"), Col("USD/h", "number"), Col("cost so\nfar USD", "number")])
         for r in rows:
             table.add_row(r["instance_id"], pool_words(r["pool"]), "" if r["slot"] is None else
-                          str(r["slot"]), styled(r["market"].replace("_", "-")), r["state"],
+                          str(r["slot"]), styled(market_label(r["market"])), r["state"],
                           r["az"] or "", f"{r['age_hours']:,.1f}",
                           "" if r["usd_per_hour"] is None else f"{r['usd_per_hour']:,.4f}",
                           f"{r['cost_usd']:,.2f}")
@@ -661,7 +659,6 @@ def watch(
 
     env = get_env(ctx)
     stop = (env.stop_flag or StopFlag)()  # first: a signal during the set-up stops it too
-    _check("table", given.retry_mode)
     with stop.on_signals(lambda name: env.err.print(
             f"{name}: stopping after the reconcile under way.", highlight=False)):
         outcomes, tried = _watch(env, stop, given, interval, replan)
@@ -688,7 +685,7 @@ def _watch(env: Env, stop: StopFlag, given: FleetOptions, interval: float,
     plan_file, yes, state = given.plan_file, given.yes, given.ledger_state
     options, driver = given.apply_options(), policy_named(given.policy)
     plan = _read(plan_file, env)
-    fleet = Ec2Fleet(env.boto3_session(), retry_mode=given.retry_mode)
+    fleet = Ec2Fleet(env.boto3_session(), retry_mode=given.retry_mode.value)
     say = _say(env, "table")
     tried: list[datetime] = []
 

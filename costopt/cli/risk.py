@@ -17,7 +17,7 @@ from rich.table import Table
 from costopt.cli.common import Env, ExitCode, PlanArgument, get_env, guarded
 from costopt.cli.steering import (
     PolicyName,
-    SpotAttemptsPerSlot,
+    SpotAttempts,
     WorkloadFile,
     plan_workload,
     policy_named,
@@ -96,7 +96,7 @@ def risk(
     fmt: RiskFormatOption = RiskFormat.TABLE,
     output: OutputOption = None,
     write_traces: WriteTracesOption = None,
-    spot_attempts: SpotAttemptsPerSlot = 2,
+    spot_attempts: SpotAttempts = 2,
 ) -> None:
     """Carry a plan out in N scenarios of spot capacity with the controller apply and watch
     run (re-planning included, as simulate does), and give the odds: realised cost

@@ -20,7 +20,7 @@ from costopt.cli.common import (
 )
 from costopt.cli.steering import (
     PolicyName,
-    SpotAttemptsPerSlot,
+    SpotAttempts,
     WorkloadFile,
     plan_workload,
     policy_named,
@@ -57,7 +57,7 @@ def simulate(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     solver: SolverOption = Solver.HIGHS,
-    spot_attempts: SpotAttemptsPerSlot = 2,
+    spot_attempts: SpotAttempts = 2,
     replan: ReplanOption = True,
 ) -> None:
     """Carry a plan out against spot-capacity traces with apply's own reconcile, fallback,

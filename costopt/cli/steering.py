@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from costopt.core.times import ts
 from costopt.errors import CostoptError
 
 if TYPE_CHECKING:
@@ -36,9 +37,9 @@ PolicyName = Annotated[PolicyChoice, typer.Option(
 WorkloadFile = Annotated[Path | None, typer.Option(
     "--workload", help="The workload the plan was made from (default: the file the plan "
     "names; its hash is checked).", metavar="FILE")]
-SpotAttemptsPerSlot = Annotated[int, typer.Option(
-    "--spot-attempts", help="Spot launches per slot before the fallback chain moves on (as "
-    "apply).", min=1)]
+SpotAttempts = Annotated[int, typer.Option(
+    "--spot-attempts", help="Failed spot launches where AWS places the instance before "
+    "trying each zone, then on-demand where the jobs allow it.", min=1)]
 
 
 def policy_named(name: str) -> Policy | None:
@@ -122,8 +123,8 @@ def job_rows(plans: list[PlanDocument], ledger: Ledger | None,
                 "needed_gpu_hours": p.needed_gpu_hours,
                 "planned_by_now_gpu_hours": round(planned_work(
                     plan, mix, name, mix.period_starts[0], at), 4),
-                "deadline": p.deadline.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "finished": p.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                "deadline": ts(p.deadline),
+                "finished": ts(p.finished_at)
                 if p.finished_at else None,
                 "pace": job_state(finished=p.finished, done_gpu_hours=p.done_gpu_hours,
                                   at=at, start=p.start or mix.period_starts[0],

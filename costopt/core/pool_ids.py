@@ -68,6 +68,12 @@ def parse_pool_id(text: str) -> PoolId:
     raise ValueError(f"not a pool id; valid: {FORMS}")
 
 
+def market_label(market: str) -> str:
+    """A market as people read it: ``on_demand`` -> ``on-demand`` (``spot``, ``owned`` as
+    they are)."""
+    return market.replace("_", "-")
+
+
 def pool_words(pool: str) -> str:
     """A pool id for people, in words that wrap: ``aws:us-east-1:p3.2xlarge:spot`` ->
     ``spot p3.2xlarge us-east-1``; a spot pool's zone last (``... us-east-1 use1-az1``)."""
@@ -77,5 +83,5 @@ def pool_words(pool: str) -> str:
         return pool
     if p.kind != "aws":
         return f"{p.kind} {p.name}"
-    words = [str(p.market).replace("_", "-"), p.instance_type, p.region, p.zone_id]
+    words = [market_label(str(p.market)), p.instance_type, p.region, p.zone_id]
     return " ".join(w for w in words if w)

@@ -17,6 +17,8 @@ def micros(moment: datetime) -> int:
 
 
 def ts(moment: datetime) -> str:
+    """``moment`` as stored and shown everywhere: UTC, to the second (``2027-01-04T00:00:00Z``),
+    the one format of a stored time."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

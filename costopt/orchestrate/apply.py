@@ -44,6 +44,7 @@ from enum import Enum
 
 from costopt.core.months import Month
 from costopt.core.pool_ids import parse_pool_id
+from costopt.core.times import ts
 from costopt.errors import AwsError, PlanReplaced
 from costopt.orchestrate.ec2 import (
     CapacityError,
@@ -353,7 +354,7 @@ def _refuse_if_replaced(plan: PlanDocument, ledger: Ledger) -> None:
     newer, since = current
     raise PlanReplaced(
         f"plan {plan.plan_id} of workload {plan.workload_name!r} was replaced by plan {newer} "
-        f"on {since.strftime('%Y-%m-%dT%H:%M:%SZ')}; applying it would take the fleet back to "
+        f"on {ts(since)}; applying it would take the fleet back to "
         f"an older plan. Nothing was changed. To fix: apply the plan file of {newer}, make a "
         "new plan with `costopt plan`, or pass --reinstate to put this plan back in force")
 
@@ -470,7 +471,7 @@ def _sync_ledger(plan: PlanDocument, observed: list[ObservedInstance], ledger: L
                 _record_running(ledger, plan, o, since, price)
                 say("adopted", f"{o.instance_id} carries the tags of workload "
                     f"{plan.workload_name!r} but was not in the ledger; it is counted from its "
-                    f"launch at {since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+                    f"launch at {ts(since)}")
         elif o.state in LIVE and o.instance_id not in running:
             _record_running(ledger, plan, o, at, known[o.instance_id].usd_per_hour)
         elif o.state not in LIVE and o.instance_id in running:

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
+from costopt.core.times import ts
 from costopt.errors import CostoptError
 from costopt.orchestrate.apply import (
     ApplyOptions,
@@ -526,7 +527,7 @@ class Controller:
             if ledger is not None:
                 ledger.hold_offering(pool, until, self.offerings.strikes[pool])
             events.append(Event(EventKind.REFUSED, f"{pool} has no spot capacity: held "
-                                f"unavailable until {until:%Y-%m-%dT%H:%M:%SZ}",
+                                f"unavailable until {ts(until)}",
                                 replans=until - at >= self.options.move_after
                                 and self._may_move(at) and pool not in waiting))
         model = self.model(self.plan)
@@ -593,7 +594,7 @@ class Controller:
             self._last_replan = at
             return None
         self.say("replanned", f"{reasons}: the rest re-planned from "
-                 f"{at:%Y-%m-%dT%H:%M:%SZ} as {doc.plan_id}, {where}")
+                 f"{ts(at)} as {doc.plan_id}, {where}")
         done = (doc.resumes or {}).get("done_gpu_hours", {})
         for job in late_jobs(ctx.workload, done, at):
             self.say("late", f"{job} is past its deadline and not done: it is due at the new "

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from costopt.core.pool_ids import market_label
+
 CAPACITY_ERRORS = frozenset({
     "InsufficientInstanceCapacity",
     "InsufficientCapacity",
@@ -43,7 +45,7 @@ class LaunchTarget:
     def describe(self) -> str:
         zone = self.az or self.zone_id
         where = f" in {zone}" if zone else ""
-        return f"{self.market.replace('_', '-')}{where}"
+        return f"{market_label(self.market)}{where}"
 
 
 def launch_chain(market: Literal["on_demand", "spot"], zones: list[str], spot_attempts: int,

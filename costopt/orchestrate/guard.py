@@ -8,8 +8,11 @@ instances carrying the workload's name that the ledger does not know:
 end or the month does + the same for every launch and start already accepted in this run +
 the one being judged. What is still to come is counted at :func:`guarded_price`: a spot
 instance at its ``MaxPrice``, the most AWS may charge for it, not at the price the plan
-expects. Owned servers are not counted: a launch does not change what they cost. Pure:
-every figure is passed in.
+expects. So the projection is a bound on the worst case, not a forecast: with the default
+bid (the on-demand price) the example month's one spot instance counts 8,603.92 USD where
+the plan expects 982.90. A refusal says how much of the projection is that margin, and that
+a lower bid (``cloud.spot_max_price_ratio``) tightens it. Owned servers are not counted: a
+launch does not change what they cost. Pure: every figure is passed in.
 """
 
 from __future__ import annotations
@@ -42,14 +45,28 @@ class Verdict:
     spent_usd: float
     committed_usd: float  # running and accepted instances until slot or month end
     month: str  # YYYY-MM
+    action_bid_margin_usd: float = 0.0  # of action_usd: spot at its bid above the plan's price
+    bid_margin_usd: float = 0.0  # of projected_usd: the same for the fleet and this instance
 
     def message(self, action: FleetAction) -> str:
         return (f"{action.kind} of {action.pool} slot {action.slot} refused: it would take "
                 f"the projected spend for {self.month} to {self.projected_usd:,.2f} USD, past the "
                 f"monthly budget of {self.budget_usd:,.2f} USD (spent {self.spent_usd:,.2f} so "
                 f"far + {self.committed_usd:,.2f} for the fleet until its slots or the month "
-                f"end + {self.action_usd:,.2f} for this instance). To fix: raise "
-                "monthly_budget_usd, pass --monthly-budget, or --allow-over-budget")
+                f"end + {self.action_usd:,.2f} for this instance){self._bound()}. To fix: raise "
+                f"monthly_budget_usd, pass --monthly-budget{self._lower_bid()}, or "
+                "--allow-over-budget")
+
+    def _bound(self) -> str:
+        if self.bid_margin_usd <= 0.005:
+            return ""
+        return (f"; spot to come is counted at its MaxPrice bid, the most AWS may charge, so "
+                f"this is a bound on the worst case: {self.bid_margin_usd:,.2f} USD of it is "
+                "the bids above the plan's spot prices")
+
+    def _lower_bid(self) -> str:
+        return ", lower cloud.spot_max_price_ratio and plan again (a tighter bound)" \
+            if self.bid_margin_usd > 0.005 else ""
 
 
 def guarded_price(pool: FleetPool, market: str) -> float:
@@ -95,25 +112,33 @@ class BudgetGuard:
         self.at = at
         self.month_end = Month.of(at).end
         self.fleet = fleet
-        self.committed_usd = sum(self._cost(fleet[o.pool], k, o.market) for o, k in kept
-                                 if o.pool in fleet)
+        costs = [self._cost(fleet[o.pool], k, o.market) for o, k in kept if o.pool in fleet]
+        self.committed_usd = sum(usd for usd, _ in costs)
+        self.committed_bid_margin_usd = sum(margin for _, margin in costs)
 
-    def _cost(self, pool: FleetPool, slot: int, market: str) -> float:
-        return slot_hours(pool, slot, self.at, self.month_end) * guarded_price(pool, market)
+    def _cost(self, pool: FleetPool, slot: int, market: str) -> tuple[float, float]:
+        """USD the slot costs until it or the month ends at :func:`guarded_price`, and the
+        part of it above the plan's price (spot at its bid)."""
+        hours = slot_hours(pool, slot, self.at, self.month_end)
+        usd_per_hour = guarded_price(pool, market)
+        return hours * usd_per_hour, hours * (usd_per_hour - instance_price(pool, market))
 
     def judge(self, action: FleetAction) -> Verdict:
         """Accept (and commit) or refuse one launch or start."""
         pool = self.fleet[action.pool]
-        cost = self._cost(pool, action.slot or 0, action.market)
+        cost, margin = self._cost(pool, action.slot or 0, action.market)
         if action.replaces is not None:  # a swap: the instance it replaces (kept, so
             # committed) ends once this one runs
-            cost -= self._cost(pool, action.slot or 0, action.replaces.market)
+            gone, gone_margin = self._cost(pool, action.slot or 0, action.replaces.market)
+            cost, margin = cost - gone, margin - gone_margin
         projected = self.spent_usd + self.committed_usd + cost
         allowed = projected <= self.budget_usd + 1e-9
         verdict = Verdict(allowed, cost, projected, self.budget_usd, self.spent_usd,
-                          self.committed_usd, Month.of(self.at).label)
+                          self.committed_usd, Month.of(self.at).label, margin,
+                          self.committed_bid_margin_usd + margin)
         if allowed:
             self.committed_usd += cost
+            self.committed_bid_margin_usd += margin
         return verdict
 
     def withdraw(self, verdict: Verdict) -> None:
@@ -121,6 +146,7 @@ class BudgetGuard:
         price)."""
         if verdict.allowed:
             self.committed_usd -= verdict.action_usd
+            self.committed_bid_margin_usd -= verdict.action_bid_margin_usd
 
 
 CLOCK_TOLERANCE = timedelta(minutes=5)

@@ -54,7 +54,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
-from costopt.core.pool_ids import parse_pool_id
+from costopt.core.pool_ids import market_label, parse_pool_id
 from costopt.planfile import FleetPool, PlanDocument
 
 LIVE = frozenset({"pending", "running"})
@@ -366,7 +366,7 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
                     "interrupted by AWS while stopped; its slot is relaunched")
                for o in observed if o.state in STOPPED and o.interrupted]
     if choice is not None:
-        moved = f"the policy runs this pool on {market.replace('_', '-')} now"
+        moved = f"the policy runs this pool on {market_label(market)} now"
         actions += [_end(o, "terminate", o.state in LIVE, instance_price(pool, o.market), moved)
                     for o in live + stopped if o.market != market
                     and (o.state not in LIVE or choice.other == "end")]
@@ -419,11 +419,11 @@ def _reconcile_pool(pool: FleetPool, at: datetime, period: timedelta,
         for o, k in kept:
             if o.market != market:
                 old = _end(o, "terminate", True, instance_price(pool, o.market),
-                           f"replaced by {market.replace('_', '-')} for slot {k}")
+                           f"replaced by {market_label(market)} for slot {k}")
                 actions.append(FleetAction(
                     "launch", pool.pool, pool.region, pool.instance_type, market,
                     instance_price(pool, market), f"slot {k} moves to "
-                    f"{market.replace('_', '-')}; replaces {o.instance_id} once it runs",
+                    f"{market_label(market)}; replaces {o.instance_id} once it runs",
                     slot=k, fallback=False, replaces=old,
                     zones=choice.zones if market == "spot" else None))
     for o, k in kept if choice is not None else ():

@@ -109,7 +109,7 @@ def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot,
         "#!/bin/bash",
         f"# costopt: plan {plan.plan_id}, pool {pool.pool}, slot {slot.slot}. Each job's setup,",
         "# then its run; output in /var/log/costopt/JOB.log.",
-        _export(COSTOPT_PLAN=plan.plan_id, COSTOPT_WORKLOAD=plan.workload.get("name", ""),
+        _export(COSTOPT_PLAN=plan.plan_id, COSTOPT_WORKLOAD=plan.workload_name,
                 COSTOPT_POOL=pool.pool, COSTOPT_REGION=pool.region, COSTOPT_SLOT=slot.slot,
                 COSTOPT_NODE_RANK=slot.node_rank or 0, COSTOPT_NODES=slot.nodes),
         f'export COSTOPT_LOG_DIR="${{COSTOPT_LOG_DIR:-{LOG_DIR}}}"; mkdir -p "$COSTOPT_LOG_DIR"',
@@ -126,7 +126,7 @@ def user_data(plan: PlanDocument, pool: FleetPool, slot: Slot,
 def _name_issues(plan: PlanDocument, slot: Slot) -> list[FieldIssue]:
     """The workload's and the slot's job names that are no names a workload may have: a
     plan file edited (and its id hashed again) to carry shell text in them."""
-    named = [("workload.name", plan.workload.get("name", ""))] + [
+    named = [("workload.name", plan.workload_name)] + [
         (f"jobs[{i}].job", job.job) for i, job in enumerate(plan.jobs) if job.job in slot.jobs]
     return [FieldIssue(where, name, "is no name `costopt plan` writes (letters, digits, '.', "
                        "'_', '-'); nothing was launched. To fix: make the plan again with "

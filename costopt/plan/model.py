@@ -572,8 +572,7 @@ def model_base(workload: Workload, pools: Pools, pairs: list[Eligible], *,
     gangs = gang_pools(workload, pools, pairs)
     limits = fleet_limits(pools, gangs)
     terms = _quota_hours_rows(b, workload, pools, u, limits, gangs)
-    reserve = reserve_capacity(workload, pools, pairs, factor) \
-        if workload.cloud is not None and workload.cloud.deadline_reserve else {}
+    reserve = reserve_capacity(workload, pools, pairs, factor)
     return ModelBase(elastic, head, b.segment(), hc, h, u, z, n, runs, factor,
                      gang_charge(workload, hc, factor, launch), started, gangs, limits, terms,
                      reserve)
@@ -1400,7 +1399,10 @@ def reserve_capacity(w: Workload, pools: Pools, pairs: list[Eligible],
     pool of on-demand (all its gangs, as many as the pool's bound of instances at once
     holds, after setup ``f``) or owned servers (its gangs' GPUs, at most the servers'
     available GPUs). Owned capacity is counted whole, as if no other job used it (the
-    reserve is a promise per job, as ``protection.py`` checks it)."""
+    reserve is a promise per job, as ``protection.py`` checks it). None at all with
+    ``cloud.deadline_reserve: false`` (or no cloud section): nothing to reserve for."""
+    if w.cloud is None or not w.cloud.deadline_reserve:
+        return {}
     hours = period_hours(w)
     best: dict[int, np.ndarray] = {}
     spot_jobs = {e.job for e in pairs if pools.all[e.pool].market == "spot"}
@@ -1433,11 +1435,9 @@ def _reserve_rows(b: _Builder, w: Workload, pools: Pools, pairs: list[Eligible],
     tenth of the shortfall penalty: the reserve is kept wherever it can be, never at the
     cost of work, and a plan that cannot keep it is not called infeasible
     (``protection.py`` says the job is not protected). A job whose whole work does not fit
-    that capacity from its start gets no rows, for the same reason. Off with
-    ``cloud.deadline_reserve: false``. ``capacity``: :func:`reserve_capacity`'s, made once
-    per :class:`ModelBase`. Returns the ``r`` columns."""
-    if w.cloud is None or not w.cloud.deadline_reserve:
-        return {}
+    that capacity from its start gets no rows, for the same reason. ``capacity``:
+    :func:`reserve_capacity`'s, made once per :class:`ModelBase` (empty, so no rows, with
+    ``cloud.deadline_reserve: false``). Returns the ``r`` columns."""
     order = np.argsort(hc.job, kind="stable")
     bounds = np.searchsorted(hc.job[order], np.arange(len(w.jobs) + 1))
     penalty = shortfall_penalty(w, pools, pairs) / 10

@@ -16,7 +16,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from costopt.core.gangs import gangs_per_instance
 from costopt.core.pool_ids import is_local_zone, parse_pool_id
+from costopt.costs import energy_usd_per_gpu_hour, fixed_usd
 from costopt.errors import FieldIssue, WorkloadError
 from costopt.pricing.catalog import InstanceOffer, PriceCatalog
 from costopt.workload import (
@@ -29,9 +31,6 @@ from costopt.workload import (
     Workload,
     speed_for,
 )
-
-HOURS_PER_YEAR = 8760
-HOURS_PER_MONTH = 730
 
 
 @dataclass(frozen=True)
@@ -195,22 +194,6 @@ def buy_id(name: str) -> str:
 def cloud_id(region: str, instance_type: str, market: str, zone: str | None = None) -> str:
     """``aws:REGION:TYPE:MARKET``, and ``:ZONE_ID`` for a spot pool of one zone."""
     return f"aws:{region}:{instance_type}:{market}" + (f":{zone}" if zone else "")
-
-
-def energy_usd_per_gpu_hour(server: ServerSpec, usd_per_kwh: float, pue: float) -> float:
-    """Energy above idle per GPU-hour: ``(power - idle) / gpus / 1000 * $/kWh * PUE``."""
-    return (server.power_watts - server.idle_watts) / server.gpus / 1000 * usd_per_kwh * pue
-
-
-def fixed_usd(server: ServerSpec, usd_per_kwh: float, pue: float, hours: float) -> float:
-    """Cost over ``hours`` whether used or not - amortisation, idle energy, ops - of all the
-    servers of an owned entry (``count`` of them), or of one candidate server."""
-    per_server = (
-        server.purchase_usd / (server.lifetime_years * HOURS_PER_YEAR) * hours
-        + server.idle_watts / 1000 * usd_per_kwh * pue * hours
-        + server.ops_usd_per_month * hours / HOURS_PER_MONTH
-    )
-    return getattr(server, "count", 1) * per_server
 
 
 def build_pools(workload: Workload, catalog: PriceCatalog) -> Pools:
@@ -498,14 +481,6 @@ def job_blocking(gpus_per_node: int, job: Job) -> float:
     return blocking(gpus_per_node, job.gpus)
 
 
-def gangs_per_node(gpus_per_node: int, job: Job) -> int:
-    """Gangs of the job one node holds at once: ``min(parallel, floor(G / gpus))`` for
-    one-node gangs (the trials of a sweep share an instance), 1 for a multi-node gang."""
-    if job.nodes > 1:
-        return 1
-    return min(job.parallel, gpus_per_node // job.gpus)
-
-
 def gang_fits(job: Job, pool: Pool, quotas: list[Quota]) -> bool:
     """Whether ``nodes`` nodes of the pool can run at once (:func:`gang_misfit`)."""
     return gang_misfit(job, pool, quotas) is None
@@ -543,7 +518,8 @@ def eligibility(workload: Workload, pools: Pools, catalog: PriceCatalog) -> list
             if pair is not None and gang_fits(job, pool, quotas):
                 speed, eff = pair
                 out.append(Eligible(j, p, speed, eff, job_blocking(pool.gpus_per_node, job),
-                                    gangs_per_node(pool.gpus_per_node, job)))
+                                    gangs_per_instance(pool.gpus_per_node, job.gpus,
+                                                       job.nodes, job.parallel)))
     return out
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from costopt.core.money import usd
-from costopt.core.pool_ids import pool_words
+from costopt.core.pool_ids import market_label, pool_words
 from costopt.core.tables import Col, TableData
 from costopt.workload import gang_shape
 
@@ -78,7 +78,7 @@ def _costs(cost: dict[str, Any]) -> TableData:
     """The cost over the horizon: variable by market, fixed, total (USD)."""
     table = TableData("Cost over the horizon", [Col("part"), Col("USD", "number")])
     for market, amount in cost["by_market"].items():
-        table.add_row(f"variable: {market.replace('_', '-')}", usd(amount))
+        table.add_row(f"variable: {market_label(market)}", usd(amount))
     table.add_row("variable cost", usd(cost["variable_usd"]))
     table.add_row("fixed: owned servers (amortisation, idle power, ops)", usd(cost["fixed_usd"]))
     table.add_row("[bold]total[/bold] (every held spot hour paid)",

@@ -272,17 +272,24 @@ class _HighsMaster:
         y[self.rows] = np.asarray(self.highs.getSolution().row_dual, dtype=float)
         return y
 
+    def _entries(self, new: np.ndarray, major: np.ndarray, minor: np.ndarray,
+                 minor_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The matrix entries of the rows (or columns) ``new`` in the columns (rows) HiGHS
+        holds, grouped by ``new``'s order as HiGHS takes them: each one's start, the
+        entries' positions in HiGHS (``minor_pos``) and values. ``major``/``minor``: the
+        entries' row and column indices (or column and row)."""
+        pick = np.isin(major, new) & (minor_pos[minor] >= 0)
+        order = np.argsort(major[pick], kind="stable")
+        starts = np.searchsorted(major[pick][order], new).astype(np.int32)
+        return starts, minor_pos[minor[pick][order]].astype(np.int32), self.lp.a_val[pick][order]
+
     def add_rows(self, new: np.ndarray) -> None:
         """Add rows of ``lp`` with their entries in the columns HiGHS holds. The last
         basis stays dual feasible: the dual simplex goes on from it."""
         lp = self.lp
-        pick = np.isin(lp.a_row, new) & (self.col_pos[lp.a_col] >= 0)
-        order = np.argsort(lp.a_row[pick], kind="stable")
-        r, c, v = lp.a_row[pick][order], self.col_pos[lp.a_col[pick][order]], lp.a_val[pick][order]
-        starts = np.searchsorted(r, new).astype(np.int32)
+        starts, c, v = self._entries(new, lp.a_row, lp.a_col, self.col_pos)
         self.highs.addRows(int(new.size), self._finite(lp.row_lower[new]),
-                           self._finite(lp.row_upper[new]), int(c.size), starts,
-                           c.astype(np.int32), v)
+                           self._finite(lp.row_upper[new]), int(c.size), starts, c, v)
         self.highs.setOptionValue("simplex_strategy", SIMPLEX_DUAL)
         self.row_pos[new] = self.rows.size + np.arange(new.size)
         self.rows = np.concatenate([self.rows, new])
@@ -292,13 +299,9 @@ class _HighsMaster:
         """Add columns of ``lp`` with their entries in the rows HiGHS holds. The last
         basis stays primal feasible: the primal simplex goes on from it."""
         lp = self.lp
-        pick = np.isin(lp.a_col, new) & (self.row_pos[lp.a_row] >= 0)
-        order = np.argsort(lp.a_col[pick], kind="stable")
-        c, r, v = lp.a_col[pick][order], self.row_pos[lp.a_row[pick][order]], lp.a_val[pick][order]
-        starts = np.searchsorted(c, new).astype(np.int32)
+        starts, r, v = self._entries(new, lp.a_col, lp.a_row, self.row_pos)
         self.highs.addCols(int(new.size), lp.cost[new], np.zeros(new.size),
-                           self._finite(lp.col_upper[new]), int(r.size), starts,
-                           r.astype(np.int32), v)
+                           self._finite(lp.col_upper[new]), int(r.size), starts, r, v)
         self.highs.setOptionValue("simplex_strategy", SIMPLEX_PRIMAL)
         self.col_pos[new] = self.cols.size + np.arange(new.size)
         self.cols = np.concatenate([self.cols, new])

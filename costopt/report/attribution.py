@@ -23,9 +23,9 @@ from pydantic import ValidationError
 
 from costopt.core.months import Month
 from costopt.core.periods import Periods
+from costopt.costs import energy_usd_per_gpu_hour, fixed_usd
 from costopt.errors import ReportError
 from costopt.orchestrate.ledger import Runtime
-from costopt.plan.pools import energy_usd_per_gpu_hour, fixed_usd
 from costopt.planfile import PlanDocument, PoolRecord
 from costopt.report.windows import (
     PlanWindow,
@@ -39,7 +39,6 @@ from costopt.workload import OwnedServer, ServerSpec, Workload
 
 OWNED = "owned"
 MARKETS = (OWNED, "on_demand", "spot")
-MARKET_LABELS = {OWNED: "owned", "on_demand": "on-demand", "spot": "spot"}
 OWNED_REGION = "on-premises"
 UNASSIGNED = "(unassigned)"
 OWNED_FIXED = "(owned fixed cost)"

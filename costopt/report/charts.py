@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from costopt.core.money import usd_whole
-from costopt.report.attribution import MARKET_LABELS, MARKETS
+from costopt.core.pool_ids import market_label
+from costopt.report.attribution import MARKETS
 from costopt.report.spend import MonthReport
 
 WIDTH_PX = 1000
@@ -60,7 +61,7 @@ def daily_figure(report: MonthReport) -> Figure:
     for market in MARKETS:
         values = [getattr(d, f"{market}_usd") for d in report.daily]
         ax.bar(days, values, bottom=bottom, color=COLOURS[market], width=0.8,
-               label=MARKET_LABELS[market], gid=f"daily:{market}")
+               label=market_label(market), gid=f"daily:{market}")
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ahead = [d for d in report.remaining_daily if d.usd > 0]
     if ahead:
@@ -124,7 +125,7 @@ def market_figure(report: MonthReport) -> Figure:
         ax.barh(i, usd, color=COLOURS[market], height=0.6, gid=f"market:{market}")
         share = f" ({usd / report.total_usd:.0%})" if report.total_usd > 0 else ""
         ax.text(usd, i, f"  {usd:,.2f}{share}", va="center", fontsize=9)
-    ax.set_yticks(range(len(names)), [MARKET_LABELS[m] for m in names])
+    ax.set_yticks(range(len(names)), [market_label(m) for m in names])
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(FuncFormatter(usd_whole))
     ax.set_xlim(0, max([*values, 1.0]) * 1.25)

@@ -68,7 +68,7 @@ def choose_budget(budget_usd: float | None, workload: Workload | None,
     latest: dict[str, PlanDocument] = {}
     for w in overlapping(plan_windows(plans), month.start, month.end):
         if w.plan.monthly_budget_usd is not None:
-            latest[str(w.plan.workload.get("name"))] = w.plan
+            latest[w.plan.workload_name] = w.plan
     if not latest:
         return None
     ids = ", ".join(p.plan_id for p in latest.values())

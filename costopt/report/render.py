@@ -13,14 +13,15 @@ import base64
 import csv
 import html
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from costopt.core.money import usd
-from costopt.report.attribution import MARKET_LABELS, OWNED
+from costopt.core.pool_ids import market_label
+from costopt.report.attribution import OWNED
 from costopt.report.spend import MonthReport, SpendLine
 
 SCHEMA = "costopt.report/v1"
@@ -117,8 +118,8 @@ def _summary(report: MonthReport) -> Table:
 
 
 def _breakdown(title: str, lines: tuple[SpendLine, ...], total: float, label: str,
-               names: Mapping[str, str] | None = None) -> Table:
-    rows = tuple((names.get(x.name, x.name) if names else x.name, usd(x.usd),
+               name: Callable[[str], str] = str) -> Table:
+    rows = tuple((name(x.name), usd(x.usd),
                   _pct(100 * x.usd / total) if total else "-", _hours(x.instance_hours),
                   _hours(x.gpu_hours)) for x in lines)
     return Table(title, (label, "USD", "share", "instance-hours", "GPU-hours"), rows)
@@ -169,7 +170,7 @@ def tables(report: MonthReport) -> list[Table]:
     total = report.total_usd
     out = [
         _summary(report),
-        _breakdown("By market", report.by_market, total, "market", MARKET_LABELS),
+        _breakdown("By market", report.by_market, total, "market", market_label),
         _breakdown("By instance type", report.by_instance_type, total, "instance type"),
         _breakdown("By region", report.by_region, total, "region"),
         _breakdown("By job", report.by_job, total, "job"),

@@ -33,9 +33,9 @@ def plan_windows(plans: Sequence[PlanDocument]) -> list[PlanWindow]:
     out = []
     for i, plan in enumerate(plans):
         grid = Periods.of_plan(plan.horizon)
-        name = plan.workload.get("name")
+        name = plan.workload_name
         later = [Periods.of_plan(p.horizon).start for p in plans[i + 1:]
-                 if p.workload.get("name") == name]
+                 if p.workload_name == name]
         until = min([grid.end, *later])
         if until > grid.start:
             out.append(PlanWindow(plan, grid.start, until, grid))

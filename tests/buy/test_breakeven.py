@@ -20,8 +20,8 @@ from costopt.buy.breakeven import (
     rentals,
     to_document,
 )
+from costopt.costs import fixed_usd
 from costopt.errors import CostoptError
-from costopt.plan.pools import fixed_usd
 from costopt.pricing.catalog import PriceCatalog
 from costopt.workload import CandidateServer, CloudSpec, OwnedServer
 

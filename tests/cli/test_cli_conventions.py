@@ -23,7 +23,7 @@ jobs:
 
 
 def test_help_lists_choices_takes_h_and_shows_flags_bare() -> None:
-    for command in ("plan", "simulate", "diff", "validate", "breakeven"):
+    for command in ("plan", "simulate", "diff", "validate", "breakeven", "apply", "status"):
         result = run_costopt(command, "-h", columns=200)
         assert result.returncode == 0, (command, result.stderr)
         assert "<bool>" not in result.stdout and "<str>" not in result.stdout, command

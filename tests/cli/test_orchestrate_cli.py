@@ -35,8 +35,10 @@ from orchestrate.aws_faults import Crash, Faults, no_spot_anywhere, spot_without
 from rich.console import Console
 from typer.testing import CliRunner
 
+from costopt.aws import RETRY_MODES
 from costopt.cli.common import Env
 from costopt.cli.main import app
+from costopt.cli.orchestrate import RetryModeName
 from costopt.orchestrate.ledger import Ledger
 from costopt.planfile import InstanceHoursRecord, plan_id_for, write_plan
 from costopt.pricing.catalog import shipped_data_dir
@@ -704,6 +706,10 @@ class _LimiterClock:
 
     def sleep(self, amount: float) -> None:
         self.now += amount + 0.001
+
+
+def test_the_retry_modes_offered_are_the_aws_edges() -> None:
+    assert [m.value for m in RetryModeName] == list(RETRY_MODES)
 
 
 def test_adaptive_retry_mode_converges_under_throttling(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costopt.core.pool_ids import is_local_zone, parse_pool_id
+from costopt.core.pool_ids import is_local_zone, market_label, parse_pool_id
 
 
 def test_every_form_parses() -> None:
@@ -28,3 +28,9 @@ def test_anything_else_says_what_is_valid(text: str) -> None:
     with pytest.raises(ValueError) as err:
         parse_pool_id(text)
     assert "aws:REGION:TYPE:spot:ZONE_ID" in str(err.value)
+
+
+@pytest.mark.parametrize(("market", "label"), [
+    ("on_demand", "on-demand"), ("spot", "spot"), ("owned", "owned")])
+def test_a_market_as_people_read_it(market: str, label: str) -> None:
+    assert market_label(market) == label

@@ -57,6 +57,40 @@ def test_launches_judged_in_order_until_the_budget_is_spent() -> None:
     message = verdicts[2].message(recon.actions[2])
     assert "364.00 USD" in message and "200.00 USD" in message and "2027-01" in message
     assert "--allow-over-budget" in message
+    # Of the 364.00, the spot bid above the plan's price: 16 h x (12.00 - 3.60) = 134.40.
+    assert verdicts[2].bid_margin_usd == pytest.approx(134.4)
+    assert ("spot to come is counted at its MaxPrice bid, the most AWS may charge, so this is "
+            "a bound on the worst case: 134.40 USD of it is the bids above the plan's spot "
+            "prices") in message
+    assert "lower cloud.spot_max_price_ratio and plan again" in message
+
+
+def test_the_bid_margin_of_spot_is_committed_and_withdrawn_with_it() -> None:
+    """A spot slot of 10 h at 2.00 USD/h, bid 8.00: 80.00 guarded, (8 - 2) x 10 = 60.00 of it
+    the bid's margin. Accepted, it stays in the next verdict's bound (60.00 + OD's 0.00);
+    withdrawn, it goes. An on-demand refusal is no bound: the message says nothing of bids."""
+    p = plan(pool(SPOT, [(0, 0, 10)], usd_per_hour=2.0, on_demand=8.0),
+             pool(OD, [(0, 0, 10)], usd_per_hour=3.0))
+    recon = reconcile(p, at(0), [])
+    spot_launch, od_launch = sorted(recon.actions, key=lambda a: a.pool != SPOT)
+    guard = BudgetGuard(budget_usd=100.0, spent_usd=0.0, at=at(0),
+                        fleet={f.pool: f for f in p.fleet}, kept=recon.kept)
+    spot = guard.judge(spot_launch)
+    assert (spot.allowed, spot.action_usd, spot.action_bid_margin_usd) == (
+        True, pytest.approx(80.0), pytest.approx(60.0))
+    od = guard.judge(od_launch)  # 80 + 10 x 3.00 = 110.00 > 100: refused
+    assert (od.allowed, od.projected_usd, od.bid_margin_usd) == (
+        False, pytest.approx(110.0), pytest.approx(60.0))
+    assert "a bound on the worst case: 60.00 USD" in od.message(od_launch)
+    guard.withdraw(spot)
+    alone = guard.judge(od_launch)
+    assert (alone.allowed, alone.bid_margin_usd) == (True, 0.0)
+    refused = BudgetGuard(budget_usd=10.0, spent_usd=0.0, at=at(0),
+                          fleet={f.pool: f for f in p.fleet}, kept=[]).judge(od_launch)
+    message = refused.message(od_launch)
+    assert "MaxPrice" not in message and "spot_max_price_ratio" not in message
+    assert message.endswith("To fix: raise monthly_budget_usd, pass --monthly-budget, or "
+                            "--allow-over-budget")
 
 
 def test_running_instances_are_committed_until_their_slot_ends() -> None:

@@ -122,6 +122,45 @@ def test_without_the_plans_uses_the_floor_rates_one_instance() -> None:
     assert floor_jobs(bare, model, {"sweep": p}, at(0), REVIEW) == ["sweep"]
 
 
+def _second_instance_at(plan: PlanDocument, start: datetime) -> PlanDocument:
+    """``plan`` with its pool's slot 1 (and its uses) moved to start at ``start``, kept as
+    long (the same work)."""
+    [pool] = plan.fleet
+    [one] = [s for s in pool.slots if s.slot == 1]
+    shift = start - one.start
+    moved = one.model_copy(update={
+        "start": one.start + shift, "setup_end": one.setup_end + shift,
+        "end": one.end + shift, "uses": [u.model_copy(update={
+            "start": u.start + shift, "end": u.end + shift}) for u in one.uses]})
+    slots = [moved if s.slot == 1 else s for s in pool.slots]
+    return plan.model_copy(update={"fleet": [pool.model_copy(update={"slots": slots})]})
+
+
+@pytest.mark.parametrize("second_at", [0.0, 11 + 40 / 60])
+def test_the_floor_rates_a_pool_by_the_most_instances_the_plan_ever_gives_it(
+        second_at: float) -> None:
+    """The sweep's plan on 4-GPU p3.8xlarge runs its 8 trials on two instances 00:10-04:20
+    (slot 1: 4 x 4.1667 = 16.67 GPU-h) and 4 on one to 16:00 (slot 0: 4 x 15.8333 = 63.33;
+    80 in all). The floor rates it at the most GPUs the plan ever holds for it at once on the
+    pool, 8 an hour, whatever the moment: with nothing done, not on the floor at 05:00
+    (80 / 8 + 0.6667 = 10.67 < 16 - 5 - 0.25 = 10.75 h), on it at 05:15 (10.67 >= 10.5) - as
+    if both instances ran on, though the plan holds one from 04:20. Rated by that one (4 an
+    hour), it had been on the floor since midnight (80 / 4 + 0.6667 = 20.67 >= 15.75). With
+    slot 1 moved to 11:40-16:00 (the second instance comes last), the same 8, the same
+    answers."""
+    plan, p, model = sixteen_hours(("p3.8xlarge", 4), SWEEP)
+    plan = _second_instance_at(plan, at(second_at))
+    model = replace(model, mix=PlanMix.of(plan, {"sweep": 1.0}))
+    [pool] = plan.fleet
+    spans = sorted((s.start, s.end) for s in pool.slots)
+    assert spans == ([(at(0), at(4 + 1 / 3)), (at(0), at(16))] if second_at == 0
+                     else [(at(0), at(16)), (at(second_at), at(16))])
+    assert model.mix.held_at_once == {("sweep", pool.pool): 8.0}
+    assert cloud_rate(p, model.mix, frozenset({pool.pool})) == pytest.approx(8.0)
+    assert floor_jobs(plan, model, {"sweep": p}, at(5), REVIEW) == []
+    assert floor_jobs(plan, model, {"sweep": p}, at(5.25), REVIEW) == ["sweep"]
+
+
 @pytest.mark.parametrize(("done", "behind"), [(6.6, True), (6.7, False)])
 def test_behind_its_plan_by_more_than_a_restart_of_all_of_its_trials(done: float,
                                                                      behind: bool) -> None:

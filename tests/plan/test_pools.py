@@ -30,6 +30,20 @@ def test_blocking(node: int, gang: int, expected: float) -> None:
     assert blocking(node, gang) == pytest.approx(expected)
 
 
+def test_eligibility_counts_the_gangs_one_node_holds() -> None:
+    # The 4-GPU server: 1-GPU trials, 6 of them: floor(4 / 1) = 4 at once; 3-GPU trials,
+    # 2 of them: floor(4 / 3) = 1; the 1-GPU p3.2xlarge holds one of the first, none of
+    # the second (not eligible).
+    w = workload([{"name": "sweep", "gpu_hours": 10, "parallel": 6},
+                  {"name": "wide", "gpus": 3, "gpu_hours": 10, "parallel": 2}],
+                 owned={"servers": [server()]}, cloud={"markets": ["on_demand"]})
+    cat = catalog(offer())
+    pools = build_pools(w, cat)
+    held = {(w.jobs[e.job].name, pools.all[e.pool].gpus_per_node): e.gangs_per_node
+            for e in eligibility(w, pools, cat)}
+    assert held == {("sweep", 4): 4, ("sweep", 1): 1, ("wide", 4): 1}
+
+
 def test_spot_efficiency() -> None:
     # 0.02 interruptions/h x (30/2 + 10) min / 60 = 0.008333 lost: e = 0.991667
     assert spot_efficiency(0.02, 30, 10) == pytest.approx(1 - 0.02 * 25 / 60)
