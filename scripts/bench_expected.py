@@ -67,6 +67,15 @@ def market_split(runs: Iterable[Run], home_usd_per_hour: Mapping[str, float]
     return out
 
 
+def within_of_every(realised: Iterable[float], share: float = 0.15) -> tuple[float, float]:
+    """The expected figures (USD) from which every ``realised`` one is within ``share``:
+    ``realised / expected`` in ``[1 - share, 1 + share]`` for each, so ``expected`` from the
+    dearest / (1 + share) to the cheapest / (1 - share); empty (low above high) where the
+    seeds spread too far for any single figure."""
+    values = list(realised)
+    return max(values) / (1 + share), min(values) / (1 - share)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="trace sets to simulate")
@@ -140,7 +149,7 @@ def main() -> None:
         mean = sum(realised) / len(realised)
         near = sum(abs(r / expected - 1) <= 0.15 for r in realised)
         print(f"{near} of {len(realised)} seed(s) realise within 15 % of the expected cost")
-        low, high = max(realised) / 1.15, min(realised) / 0.85
+        low, high = within_of_every(realised)
         print(f"realised / expected {min(realised) / expected:.2f}-{max(realised) / expected:.2f}"
               f"; an expected figure within 15 % of every seed lies in {low:,.2f}-{high:,.2f} "
               f"USD" + ("" if low <= high else ": none does (the seeds spread too far)"))
