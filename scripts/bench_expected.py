@@ -15,9 +15,12 @@ availability the expected cost assumes. Printed per seed: realised USD (variable
 owned energy, what ``simulate`` bills) against the expected variable cost (the expected
 total less the owned servers' fixed cost, which no execution changes), the hours and USD
 cloud instances ran on their pool's own zone's spot, on other zones' spot and on demand,
-CPU-seconds, deadlines missed; then the means, the last two beside the parts of the expected
-cost that price them (``ExpectedCost.other_zones_usd``, ``on_demand_usd``: the plan is made
-again in-process for them, and must give the plan file's expected figure).
+CPU-seconds, deadlines missed; then how many seeds are within 15 % and the range an
+expected figure would have to fall in to be within 15 % of every seed (none where the seeds
+spread too far: no model of one figure can then meet the target); then the means, the last
+two beside the parts of the expected cost that price them (``ExpectedCost.other_zones_usd``,
+``on_demand_usd``: the plan is made again in-process for them, and must give the plan
+file's expected figure).
 The design's target (execution.md, design 2): expected within 15 % of realised. Figures
 are printed, never asserted.
 
@@ -62,6 +65,15 @@ def market_split(runs: Iterable[Run], home_usd_per_hour: Mapping[str, float]
         spent = out[market]
         out[market] = (spent[0] + hours, spent[1] + hours * run.usd_per_hour)
     return out
+
+
+def within_of_every(realised: Iterable[float], share: float = 0.15) -> tuple[float, float]:
+    """The expected figures (USD) from which every ``realised`` one is within ``share``:
+    ``realised / expected`` in ``[1 - share, 1 + share]`` for each, so ``expected`` from the
+    dearest / (1 + share) to the cheapest / (1 - share); empty (low above high) where the
+    seeds spread too far for any single figure."""
+    values = list(realised)
+    return max(values) / (1 + share), min(values) / (1 - share)
 
 
 def main() -> None:
@@ -137,6 +149,10 @@ def main() -> None:
         mean = sum(realised) / len(realised)
         near = sum(abs(r / expected - 1) <= 0.15 for r in realised)
         print(f"{near} of {len(realised)} seed(s) realise within 15 % of the expected cost")
+        low, high = within_of_every(realised)
+        print(f"realised / expected {min(realised) / expected:.2f}-{max(realised) / expected:.2f}"
+              f"; an expected figure within 15 % of every seed lies in {low:,.2f}-{high:,.2f} "
+              f"USD" + ("" if low <= high else ": none does (the seeds spread too far)"))
         print(f"mean realised {mean:,.2f} USD variable: expected {expected:,.2f} is "
               f"{(expected - mean) / mean:+.1%} of it (target within 15 %); every held hour "
               f"paid {cost.variable_usd:,.2f}, {(cost.variable_usd - mean) / mean:+.1%}")

@@ -13,8 +13,10 @@ out, no one pays for the hours a held run has no capacity: AWS bills running ins
    trace gave it, else at least ``DEFAULT_PREEMPTIONS_PER_SPOT_HOUR`` (the public traces'
    median: a running instance is ended at every outage, far more often than the catalog's
    interruption band says). Each preemption loses ``restart + checkpoint / 2``
-   (``pools.spot_efficiency``), so the run's work takes ``R = a L k`` running hours, ``k``
-   the ratio of the planned efficiency to this one (by GPU-hours of the run's jobs).
+   (``pools.spot_efficiency``), so the run's work takes ``R = a (L - f) k + f`` running
+   hours, ``k`` the ratio of the planned efficiency to this one (by GPU-hours of the run's
+   jobs), ``f`` the run's setup (``cloud.setup_minutes``: paid, no work; the LP derates
+   only the run's time after it).
 2. **Shortfall.** Up time of the home zone over the run and the slack after it (to the
    earliest deadline of its jobs, ``s``: spot short of the run's work delays all of it; a
    job without a deadline is due at the horizon's end, as the controller paces it) is
@@ -191,10 +193,11 @@ def spot_run(pool: CloudPool, run: Run, workload: Workload,
         planned, actual = planned / weight, actual / weight
     else:
         planned = actual = 1.0
-    work = a * held * planned  # instance-hours of work without interruption
+    work = a * run.work_hours * planned  # instance-hours of work without interruption
+    setup = held - run.work_hours
     if actual <= 0:  # spot loses all it does: the work runs on demand
-        return SpotRun(held, 0.0, work)
-    needed = work / actual
+        return SpotRun(held, 0.0, work + setup)
+    needed = work / actual + setup
     if not run.jobs or rate <= 0:
         return SpotRun(held, needed, 0.0)
     due = min(workload.job_window(jobs[name])[1] for name in run.jobs)

@@ -177,3 +177,25 @@ def test_a_job_without_a_deadline_is_due_at_the_horizons_end() -> None:
     spot = spot_run(traced_pool(0.5, 0.5), held(20), w)
     assert spot.on_demand_hours == pytest.approx(0.606115, abs=1e-6)
     assert spot.spot_hours == pytest.approx(10 - 0.606115, abs=1e-6)
+
+
+def test_a_runs_setup_is_paid_running_time_without_work() -> None:
+    """10 GPU-h (1 V100, checkpoint 60 min) on spot only, a week to do it: the assumed a =
+    0.5, the catalog's 0.12 interruptions an hour, 10 minutes of restart, 30 of setup. The
+    LP derates spot to ``0.5 x (1 - 0.12 x 40/60) = 0.46``: ``10 / 0.46 = 21.739130`` h of
+    work, after the run's half hour of setup: held 22.239130 h at 1 USD/h. Carried out, the
+    work takes ``0.5 x 21.739130 x 0.92 = 10`` instance-hours uninterrupted, ``10 / (1 -
+    0.44 x 40/60) = 14.150943`` h of spot at the public traces' 0.44 preemptions, plus the
+    setup's 0.5 h, paid and without work: 14.65 USD (counting the setup as derated work, as
+    before, gave ``0.5 x 22.239130 x 0.92 / 0.706667 = 14.48``); a week's slack leaves
+    nothing to make up."""
+    w = workload([{"name": "train", "gpus": 1, "gpu_hours": 10, "interruptible": True,
+                   "checkpoint_minutes": 60}], days=7,
+                 cloud={"regions": ["us-east-1"], "markets": ["spot"], "setup_minutes": 30,
+                        "spot_availability_default": 0.5})
+    result = make_plan(w, catalog(offer("p3.2xlarge", "us-east-1", on_demand=3.0, spot=1.0,
+                                        rate=0.12)))
+    cost = expected_cost(result)
+    assert round(cost.held_usd, 2) == 22.24
+    assert round(cost.expected_usd, 2) == 14.65
+    assert cost.on_demand_usd == pytest.approx(0.0, abs=1e-6)

@@ -28,3 +28,13 @@ def test_spot_at_the_pools_own_price_ran_home_any_other_in_another_zone() -> Non
     assert split == {"home zone's spot": (pytest.approx(6.0), pytest.approx(15.0)),
                      "other zones' spot": (pytest.approx(1.5), pytest.approx(12.0)),
                      "on-demand": (pytest.approx(1.5), pytest.approx(33.0))}
+
+
+def test_the_expected_figures_within_15_percent_of_every_seed() -> None:
+    """Seeds realising 1,000 and 1,100 USD: within 15 % of both from 1,100 / 1.15 =
+    956.52 to 1,000 / 0.85 = 1,176.47; 1,000 and 1,600 leave no figure (1,391.30 above
+    1,176.47)."""
+    within = script("bench_expected").within_of_every
+    assert within([1000.0, 1100.0]) == (pytest.approx(956.521739), pytest.approx(1176.470588))
+    low, high = within([1600.0, 1000.0])
+    assert (round(low, 2), round(high, 2)) == (1391.3, 1176.47)
