@@ -60,7 +60,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from costopt.core.times import EPOCH
 from costopt.errors import CostoptError
 from costopt.orchestrate.apply import (
     ApplyOptions,
@@ -89,7 +88,6 @@ from costopt.orchestrate.policy import Policy, planned_work
 from costopt.orchestrate.progress import JobProgress, ProgressModel
 from costopt.orchestrate.reconcile import MarketChoice
 from costopt.orchestrate.replan import replan
-from costopt.orchestrate.spot_rates import ZoneKey, exposures, with_seen_rates
 from costopt.orchestrate.steer import ledger_progress, progress_model
 from costopt.plan.pools import build_pools
 from costopt.plan.resume import DONE, late_jobs, workload_of
@@ -365,7 +363,6 @@ class Controller:
         self._last_replan: datetime | None = None
         self._last_failure: str | None = None
         self._workload_spot: frozenset[str] | None = None
-        self._spot_priors: dict[ZoneKey, float] | None = None
         self._quiet: QuietRun | None = None  # the last run, if it changed nothing
         self._paced: tuple[PlanDocument, dict[str, JobProgress], datetime,
                            dict[str, JobPace]] | None = None  # the last paces worked out
@@ -558,23 +555,6 @@ class Controller:
             free -= {p.pool for p in self.plan.fleet if any(job in s.jobs for s in p.slots)}
         return bool(free)
 
-    def _seen_workload(self, ledger: Ledger, at: datetime) -> Workload:
-        """The workload a re-plan at ``at`` solves: each spot zone derated by the
-        interruption rate seen there (:mod:`costopt.orchestrate.spot_rates`)."""
-        ctx = self.context
-        assert ctx is not None
-        if self._spot_priors is None:
-            self._spot_priors = {
-                (p.instance_type, p.region, p.zone): p.interruptions_per_hour
-                for p in build_pools(ctx.workload, ctx.catalog).cloud
-                if p.market == "spot" and p.zone}
-        instances = ledger.instances()
-        names = {z.zone_name: z.zone_id for region in {i.region for i in instances}
-                 for z in self.fleet.placements(region).values()}
-        seen = exposures(instances, ledger.runtimes(EPOCH, at), ledger.interruptions(end=at),
-                         at, names)
-        return with_seen_rates(ctx.workload, seen, self._spot_priors)
-
     def _may_replan(self, ledger: Ledger | None) -> bool:
         return self.context is not None and ledger is not None and self.options.replan \
             and self.options.apply.yes and self.policy is None
@@ -600,7 +580,7 @@ class Controller:
         reasons = "; ".join(dict.fromkeys(e.detail for e in waiting))
         ctx = self.context
         try:
-            doc = replan(self._seen_workload(ledger, at), ctx.catalog, self.plan, ledger, at,
+            doc = replan(ctx.workload, ctx.catalog, self.plan, ledger, at,
                          workload_file=ctx.file, workload_sha256=ctx.sha256,
                          solver=self.options.solver, held=self.offerings.held(at))
             where = self.on_replan(doc) if self.on_replan else doc.plan_id
