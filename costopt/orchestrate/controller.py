@@ -251,31 +251,6 @@ def behind_jobs(plan: PlanDocument, model: ProgressModel, jobs: dict[str, JobPro
     return out
 
 
-def waiting_jobs(plan: PlanDocument, paces: Mapping[str, JobPace],
-                 jobs: Mapping[str, JobProgress], unserved: set[str],
-                 at: datetime) -> set[str]:
-    """The jobs of ``unserved`` that the plan has wait for a later spot slot, on spot pools
-    that run nothing now, with all of their work left on the cloud (none on owned servers):
-    each runs on spot in the home zone of its pool meanwhile, while there is capacity (no
-    fallback: :func:`_extra_slots`).
-    The LP is indifferent to when a job's hours fall, and a re-plan may leave a job idle
-    for days: on synth-zones seed 5 the example's re-plan of 01-08 09:00 gave vit-pretrain,
-    behind its plan, no slot until 01-10 00:41 (nothing held), and that of 01-19 03:00 none
-    until 23:41. Uniform Progress runs spot whenever it is there; work done early on the
-    plan's own spot pool is work its later slots need not do."""
-    out = set()
-    for j in unserved:
-        pace = paces.get(j)
-        if pace is None or pace.remaining_gpu_hours < jobs[j].remaining_gpu_hours - DONE:
-            continue
-        pools = [f for f in plan.fleet
-                 if f.market == "spot" and any(j in s.jobs for s in f.slots)]
-        if any(j in s.jobs and s.start > at for f in pools for s in f.slots) and not any(
-                s.start <= at < s.end for f in pools for s in f.slots):
-            out.add(j)
-    return out
-
-
 def _serves(pool: FleetPool, at: datetime, jobs: set[str]) -> bool:
     """Whether a slot of ``pool`` that holds ``at`` serves one of ``jobs``."""
     return any(s.start <= at < s.end and jobs & set(s.jobs) for s in pool.slots)
@@ -481,8 +456,6 @@ class Controller:
             if self._may_replan(ledger) else set()  # the re-plan says them late
         wants = {j: pace_choice(PaceState.CRITICAL if j in floor or j not in paces
                                 else paces[j].state) for j in (unserved & floor | over) - late}
-        wants |= {j: MarketChoice("spot", "keep", zones="home")
-                  for j in waiting_jobs(target, paces, jobs, unserved - late - set(wants), at)}
         target, placed = _extra_slots(target, wants, jobs, at, self.options.review, markets)
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")

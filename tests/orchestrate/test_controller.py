@@ -6,7 +6,6 @@ from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-import fleet_plans
 import pytest
 import zone_cases
 from simulate.sim_cases import hourly, planned
@@ -19,15 +18,12 @@ from costopt.orchestrate.controller import (
     UnavailableOfferings,
     WorkloadContext,
     floor_jobs,
-    waiting_jobs,
 )
 from costopt.orchestrate.ledger import Ledger
-from costopt.orchestrate.pace import JobPace
 from costopt.orchestrate.progress import JobProgress
 from costopt.orchestrate.replan import held_caps
 from costopt.orchestrate.steer import progress_model
 from costopt.plan.resume import resumed_workload
-from costopt.planfile import PlanDocument
 from costopt.pricing.catalog import PriceCatalog
 from costopt.simulate.ec2 import SimulatedEc2
 from costopt.simulate.run import simulate
@@ -254,35 +250,3 @@ def test_a_later_apply_knows_the_refusals_of_an_earlier_one() -> None:
         events.append([(e.kind.value, e.replans) for e in outcome.events])
     assert events == [[("refused", False)], []]  # the second: held already, no new event
     ledger.close()
-
-
-def test_a_job_the_plan_has_wait_for_a_later_spot_slot_runs_on_spot_meanwhile() -> None:
-    # train (20 GPU-h, all of it on the cloud) has one spot slot, 10:00-20:00. At 02:00
-    # nothing serves it and its pool runs nothing: it waits. Not so with a slot of its pool
-    # running now (another job's: a second instance is not the plan's), nor when the plan
-    # leaves part of its work to owned servers (its pace counts 15 of its 20 GPU-h), nor
-    # once its slot has begun, nor for a job whose plan holds no later slot for it.
-    on = fleet_plans.at
-
-    def doc(*slots: tuple[int, float, float, str]) -> PlanDocument:
-        d = fleet_plans.plan(fleet_plans.pool(
-            "aws:us-east-1:p3.2xlarge:spot", [(k, a, b) for k, a, b, _j in slots],
-            usd_per_hour=1.0, on_demand=3.0, fallback=True))
-        fleet = [d.fleet[0].model_copy(update={"slots": [
-            s.model_copy(update={"jobs": [j]})
-            for s, (_k, _a, _b, j) in zip(d.fleet[0].slots, slots, strict=True)]})]
-        return d.model_copy(update={"fleet": fleet})
-
-    jobs = {"train": JobProgress("train", 20.0, on(30), on(0))}
-
-    def paces(left: float, hours: float = 2.0) -> dict[str, JobPace]:
-        return {"train": JobPace("train", on(hours), on(0), on(30), 20.0, left, 1.0, 0.5,
-                                 0.5)}
-
-    later = doc((0, 10, 20, "train"))
-    assert waiting_jobs(later, paces(20.0), jobs, {"train"}, on(2)) == {"train"}
-    busy = doc((0, 10, 20, "train"), (1, 0, 5, "other"))
-    assert waiting_jobs(busy, paces(20.0), jobs, {"train"}, on(2)) == set()
-    assert waiting_jobs(later, paces(15.0), jobs, {"train"}, on(2)) == set()
-    assert waiting_jobs(later, paces(20.0, 11.0), jobs, {"train"}, on(11)) == set()
-    assert waiting_jobs(doc((0, 0, 1, "train")), paces(20.0), jobs, {"train"}, on(2)) == set()
