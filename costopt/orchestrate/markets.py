@@ -46,13 +46,7 @@ before it could work). Then, at a moment:
    on-demand slot is kept until a spot instance of that pool runs - seen at the next tick,
    one review (``lead``) later, so *safely ahead* is judged at the end of that lead, the
    on-demand instance's work in it counted (:class:`~costopt.orchestrate.pace.JobPace`'s
-   ``lead_hours``): its on-demand hours end when Uniform Progress's would. A slot moved
-   there whose jobs fall *behind* stays on spot while a spot instance of that pool runs
-   and no on-demand one of its own: rule 1 keeps that instance, as it keeps a spot pool's
-   own (the plan's on-demand slot would end it and launch on-demand, a restart for
-   nothing: on the 105-case grid 10,074.43 -> 10,008.77 USD, trace 14 from day 12 40.35 ->
-   29.52 where the instance then ran 7 h, but trace 12 from day 16 94.99 -> 109.02, a spot
-   instance kept in its setup and interrupted an hour later).
+   ``lead_hours``): its on-demand hours end when Uniform Progress's would.
 
 The plan's LP is indifferent to the order of a job's hours; carried out as written, the
 on-demand hours it puts first are paid whether or not spot would have done them (the
@@ -308,8 +302,7 @@ def _spot_for(plan: PlanDocument, od: FleetPool, slot: Slot, at: datetime
 def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
                floor: set[str], live: LiveMarkets, lead: timedelta = timedelta(0)
                ) -> PlanDocument:
-    """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there (or
-    stay there: behind, with a spot instance of the pool running and no on-demand one);
+    """Rule 2: ``plan`` with the on-demand slots that may run on spot now moved there;
     ``lead``: how long the on-demand slot runs on after the move (until the next tick sees
     the spot instance run: the controller's review)."""
     led: Mapping[str, JobPace] | None = None  # the paces judged at the lead's end, made
@@ -326,14 +319,12 @@ def spot_first(plan: PlanDocument, at: datetime, paces: Mapping[str, JobPace],
             state = _state([j for j in slot.jobs if j in floor or j in now], led, floor)
             running = "on_demand" in live.get(od.pool, set())
             if slot.nodes > 1 or not (state is PaceState.SAFE or (
-                    state in (PaceState.AHEAD, PaceState.BEHIND) and not running)):
+                    state is PaceState.AHEAD and not running)):
                 continue
             found = _spot_for(plan, od, slot, at)
             if found is None:
                 continue
             spot, k = found
-            if state is PaceState.BEHIND and "spot" not in live.get(spot.pool, set()):
-                continue
             moved = slot.model_copy(update={"slot": k, "start": at, "setup_end": None,
                                             "uses": []})
             fleet[spot.pool] = fleet[spot.pool].model_copy(

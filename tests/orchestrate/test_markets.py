@@ -99,24 +99,6 @@ def test_a_job_ahead_keeps_the_on_demand_instance_it_has_and_one_behind_the_plan
     assert spot_first(od_then_spot(), at(2), paces(1.9), {"train"}, {}) == od_then_spot()
 
 
-def test_a_job_behind_keeps_the_spot_instance_spot_first_gave_it() -> None:
-    # Behind at 02:00 (1.3 done < 1.356) with a spot instance of the spot pool running for
-    # the slot spot first moved there (and no on-demand one): the slot stays on spot, and
-    # rule 1 keeps the instance (``on_demand``/``keep``: it works as fast as on-demand
-    # would), where the plan's on-demand slot would end it and launch on-demand - a restart
-    # for nothing. With no spot instance running, or an on-demand one, the plan runs as
-    # written; on the floor too.
-    kept = spot_first(od_then_spot(), at(2), paces(1.3), set(), {SPOT: {"spot"}})
-    assert slots(kept, SPOT) == [(0, 2.0, 10.0), (0, 10.0, 20.0)]
-    assert slots(kept, OD) == []
-    assert spot_markets(kept, at(2), paces(1.3), set()) == {
-        SPOT: MarketChoice("on_demand", "keep")}
-    assert spot_first(od_then_spot(), at(2), paces(1.3), set(),
-                      {SPOT: {"spot"}, OD: {"on_demand"}}) == od_then_spot()
-    assert spot_first(od_then_spot(), at(2), paces(1.3), {"train"},
-                      {SPOT: {"spot"}}) == od_then_spot()
-
-
 def test_a_spot_slot_runs_on_the_market_its_job_pace_calls_for() -> None:
     # At 12:00 the spot slot serves the job: 17.5 h to the line's end, 0.6780 x 17.5 =
     # 11.864 GPU-h to go at most (done >= 8.136), safely ahead at done >= 8.636.
