@@ -250,3 +250,50 @@ def test_a_later_apply_knows_the_refusals_of_an_earlier_one() -> None:
         events.append([(e.kind.value, e.replans) for e in outcome.events])
     assert events == [[("refused", False)], []]  # the second: held already, no new event
     ledger.close()
+
+
+def test_on_demand_is_kept_when_its_spot_replacement_is_found_reclaimed() -> None:
+    """The single-job grid's job (``scripts/bench_execution.py``): 48 GPU-h due 60 h after
+    2027-03-01 00:00, checkpoint every 30 minutes, 10 minutes of setup; its plan puts it on
+    p3.2xlarge on-demand to 03-02 07:20, then use1-az1's spot. Its line: from 00:25 (a
+    restart after its first slot) to 11:35 on 03-03, 48 / 59.17 = 0.8113 GPU-h an hour.
+    Spot is out to 03:30, up 03:30-04:00, out 04:00-05:00, up after (5-minute ticks).
+    00:30: behind, on-demand (working from 00:40). 03:45: safely ahead at the end of a
+    review's lead (04:00: 3.333 done >= 0.8113 x 3.583 + 0.417 = 3.324; at 03:30 for 03:45,
+    3.083 < 3.121): spot first moves the slot to spot, launched, the on-demand instance kept
+    until the spot one runs. 04:00: AWS has reclaimed it - the ledger learns so only in the
+    apply run, after the decision - so on-demand is kept (before: ended at 04:00 for a spot
+    instance already gone, nothing ran to 04:45, then a new on-demand instance, setup paid
+    again, to 09:00: 39.17 USD against 31.12). 05:00: spot runs again; 05:15 the next tick
+    sees it run and ends on-demand."""
+    import numpy as np
+
+    from costopt.core.pool_ids import parse_pool_id
+    from costopt.plan.planfile import to_document
+    from costopt.plan.planner import make_plan
+    from costopt.pricing.catalog import load_catalog
+    from costopt.traces import PoolTrace, Trace
+    from costopt.workload_checks import parse_workload
+
+    w = parse_workload({
+        "name": "grid-job", "horizon": {"start": "2027-03-01", "days": 3, "period_hours": 12},
+        "cloud": {"regions": ["us-east-1"], "instance_types": ["p3.2xlarge"],
+                  "zones": ["use1-az1"]},
+        "jobs": [{"name": "train", "gpus": 1, "gpu_hours": 48, "interruptible": True,
+                  "checkpoint_minutes": 30, "deadline": "2027-03-03T12:00:00Z"}]}, "grid job")
+    cat = load_catalog(None)
+    plan = to_document(make_plan(w, cat), "grid-job.yaml", "0" * 64)
+    (spot,) = [p.pool for p in plan.fleet if p.market == "spot"]
+    start = datetime(2027, 3, 1, tzinfo=timezone.utc)
+    up = np.ones(72 * 12, dtype=np.int64)
+    up[:42] = 0  # to 03:30
+    up[48:60] = 0  # 04:00-05:00
+    sim = simulate(plan, workload=w, catalog=cat, say=lambda kind, message: None,
+                   traces=[PoolTrace(parse_pool_id(spot), "hand.json", start, Trace(300.0, up))])
+
+    def hour(moment: datetime) -> float:
+        return (moment - start).total_seconds() / 3600
+
+    assert [(r.market, hour(r.start), hour(r.end), r.interrupted) for r in sim.runs][:3] == [
+        ("on_demand", 0.5, 5.25, False), ("spot", 3.75, 4.0, True), ("spot", 5.0, 48.75, False)]
+    assert sim.jobs["train"].met_deadline
