@@ -82,16 +82,19 @@ class Simulation:
 def _moments(sources: dict[str, list[PoolTrace]], always: set[datetime], start: datetime,
              end: datetime) -> list[tuple[datetime, list[tuple[str, int]]]]:
     """Each moment to look at - those ``always`` looked at and every trace change - with the
-    pools whose capacity is set then (pool, count)."""
-    changes: list[tuple[datetime, str, PoolTrace]] = []
+    pools whose capacity is set then (pool, count): a pool of one trace has the count its
+    change gives, one of several (a regional pool's zones) their counts then, added up.
+    (Each change's count taken as it comes: looking every one up again was a tenth of a
+    scenario of the example, 57 traces of 8,064 ticks.)"""
+    by_moment: dict[datetime, dict[str, int]] = {m: {} for m in always if start <= m <= end}
     for pool, pool_traces in sources.items():
         for t in pool_traces:
-            changes += [(moment, pool, t) for moment, _n in t.changes(start, end)]
-    by_moment: dict[datetime, set[str]] = {m: set() for m in always if start <= m <= end}
-    for moment, pool, _t in changes:
-        by_moment.setdefault(moment, set()).add(pool)
-    return [(m, [(p, sum(t.count_at(m) for t in sources[p])) for p in sorted(pools)])
-            for m, pools in sorted(by_moment.items())]
+            for moment, count in t.changes(start, end):
+                pools = by_moment.setdefault(moment, {})
+                if pool not in pools:
+                    pools[pool] = count if len(pool_traces) == 1 else sum(
+                        other.count_at(moment) for other in pool_traces)
+    return [(m, sorted(pools.items())) for m, pools in sorted(by_moment.items())]
 
 
 def _notes(plan: PlanDocument, workload: Workload, catalog: PriceCatalog,

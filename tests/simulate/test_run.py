@@ -9,7 +9,7 @@ from sim_cases import SPOT, T0, at, hourly, one_job, planned, prices, stretched
 from costopt.core.pool_ids import parse_pool_id
 from costopt.errors import InputFileError
 from costopt.orchestrate.policy import Desired
-from costopt.simulate.run import simulate
+from costopt.simulate.run import _moments, simulate
 from costopt.traces import PoolTrace, Trace
 
 # The plan carried out exactly, without re-plans: what these hand-worked cases check.
@@ -179,3 +179,13 @@ def test_a_stopped_spot_instance_waits_for_capacity_to_start_again() -> None:
     assert len({r.instance_id for r in sim.runs}) == 1  # the same instance, started again
     assert sim.said["failed"] == 1 and sim.interruptions == 0
     assert sim.realised_usd == pytest.approx(6.0)
+
+
+def test_the_moments_looked_at_carry_each_changed_pools_count() -> None:
+    # Pool A is traced by two zones whose counts add up, B by one trace; 00:30 is a moment
+    # looked at anyway (a slot boundary). A: 1+0, 1+2 from 01:00, 0+2 from 02:00, 0+0 from
+    # 03:00; B: 1, 0 from 01:00, 1 from 02:00 (its 03:00 tick is no change).
+    sources = {"A": [hourly([1, 1, 0, 0]), hourly([0, 2, 2, 0])], "B": [hourly([1, 0, 1, 1])]}
+    assert _moments(sources, {at(0.5), at(9)}, at(0), at(4)) == [
+        (at(0), [("A", 1), ("B", 1)]), (at(0.5), []), (at(1), [("A", 3), ("B", 0)]),
+        (at(2), [("A", 2), ("B", 1)]), (at(3), [("A", 0)])]
