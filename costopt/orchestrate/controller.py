@@ -107,9 +107,10 @@ class EventKind(str, Enum):
     BEHIND = "behind"  # a job behind its planned progress by more than the tolerance
     DONE_EARLY = "done early"  # a job done while the plan still holds slots for it
     FLOOR = "floor"  # a job that must run now on any capacity, and no slot serves it
+    LATE = "late"  # a job past its deadline, its work not done, and no slot serves it
 
 
-URGENT = frozenset({EventKind.FLOOR})
+URGENT = frozenset({EventKind.FLOOR, EventKind.LATE})
 """Events that re-plan at once, whatever the rate limit."""
 
 
@@ -423,8 +424,9 @@ class Controller:
         job on the floor that no slot serves gets an on-demand slot of one review now; a
         job whose slots in the plan are all over but whose work is not done gets one too,
         on spot while it is ahead of its line, on-demand once behind (a FLOOR event
-        re-plans only for a job that could be given none, or one past its deadline: the
-        re-plan says it late and gives it to the new plan's end)."""
+        re-plans only for a job that could be given none; a job past its deadline is a
+        LATE event, which re-plans at once: the re-plan says it late and gives it to the
+        new plan's end)."""
         if self.policy is not None:
             desired = self.policy.desired(plan, at, lambda: jobs or {})
             return desired.plan, dict(desired.markets), []
@@ -471,7 +473,10 @@ class Controller:
         target, placed = _extra_slots(target, wants, jobs, at, self.options.review, markets)
         events += self._once(EventKind.FLOOR, [
             (j, f"{j} must run now to meet its deadline and no slot serves it")
-            for j in sorted(unserved & floor | late)], waited=placed)
+            for j in sorted((unserved & floor) - late)], waited=placed)
+        events += self._once(EventKind.LATE, [  # its own event: a floor one may be said
+            (j, f"{j} is past its deadline, its work not done, and no slot serves it")
+            for j in sorted(late)])
         return target, markets, events
 
     def _still_running(self, plan: PlanDocument,

@@ -180,7 +180,7 @@ def test_a_job_on_the_floor_that_its_slot_has_no_use_for_now_gets_a_slot_of_its_
 def test_a_job_past_its_deadline_on_a_slot_with_no_use_for_it_is_late_at_once() -> None:
     """The plan's slot 0 holds 00:00-20:00, its uses run the job 00:10-10:10 only. At 16:15
     nothing is done and the deadline (16:00) is past: slot 0 runs it nothing, so no slot
-    serves it - it is late, a FLOOR event that re-plans at once and says it late. On
+    serves it - it is late, a LATE event that re-plans at once and says it late. On
     1e53734 slot 0 counted as serving it: no event, no re-plan, while it did nothing."""
     w, cat = two_zones()
     doc = planned(w, cat)
@@ -196,8 +196,39 @@ def test_a_job_past_its_deadline_on_a_slot_with_no_use_for_it_is_late_at_once() 
                             say=lambda kind, message: said.append(kind),
                             context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
     outcome = controller.tick(at(16.25))
-    assert "floor" in [e.kind.value for e in outcome.events]
+    assert "late" in [e.kind.value for e in outcome.events]
     assert outcome.replanned is not None and "late" in said
+    ledger.close()
+
+
+def test_a_job_on_the_floor_before_its_deadline_is_still_late_after_it() -> None:
+    """The case above, ticked at 15:45 first: nothing done, 10 GPU-h due at 16:00, no slot
+    serving it - on the floor, it gets an on-demand slot of one review (a FLOOR event that
+    waits, no re-plan). At 16:15 it is past its deadline with its work not done: a LATE
+    event that re-plans at once and says it late. Before, the late job was keyed as the
+    floor's event, said once per plan in force, so the second tick saw nothing: the lab
+    month's llm-finetune (seed 1) then ran seven days past its deadline on slots of one
+    review with no re-plan."""
+    w, cat = two_zones()
+    doc = planned(w, cat)
+    (pool,) = doc.fleet
+    idle = pool.model_copy(update={"slots": [pool.slots[0].model_copy(update={"end": at(20)})]})
+    fleet = SimulatedEc2(at(15.75))
+    fleet.zone_ids = {"use1-az1", "use1-az2"}
+    ledger = Ledger.in_memory()
+    said: list[str] = []
+    controller = Controller(doc.model_copy(update={"fleet": [idle]}), fleet=fleet,
+                            ledger=lambda: nullcontext(ledger),
+                            options=ControllerOptions(ApplyOptions(yes=True)),
+                            say=lambda kind, message: said.append(kind),
+                            context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+    first = controller.tick(at(15.75))
+    fleet.advance(at(16.25))
+    second = controller.tick(at(16.25))
+    assert ("floor", False) in [(e.kind.value, e.replans) for e in first.events]
+    assert first.replanned is None  # behind too, but not urgent: the rate limit waits
+    assert [e.kind.value for e in second.events] == ["late"]
+    assert second.replanned is not None and "late" in said
     ledger.close()
 
 
