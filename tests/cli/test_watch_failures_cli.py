@@ -84,7 +84,7 @@ def test_a_job_past_its_deadline_is_reported_late_and_finished(tmp_path: Path,
     workload). Here no capacity of any market is there until 13:00, so the 10 GPU-hours due
     at 12:00 cannot be done in time. The controller re-plans at each look before (spot
     refused, the job behind its plan) but every launch fails; at 13:00 the job is past its
-    deadline with no slot serving it (the floor's event): the rest is re-planned due at the
+    deadline with no slot serving it (the LATE event): the rest is re-planned due at the
     new plan's end (two days from 13:00), said late, and run on spot at 1 USD/h, the
     cheapest, from 13:00: 10 min of setup then 10 h, done at 23:10; the look at 06:00 ends
     it. Nothing runs at the end, and every instance that ran was the late re-plan's."""
@@ -93,8 +93,8 @@ def test_a_job_past_its_deadline_is_reported_late_and_finished(tmp_path: Path,
     result = watch(planned, state, [0, 4, 9, 11, 13, 14, 16, 20, 30, 48], {},
                    all_back_at=13)
     assert result.exit_code == 0, result.output
-    assert result.output.count("replanned: train must run now to meet its deadline and no slot "
-                               "serves it") == 1
+    assert result.output.count("replanned: train is past its deadline, its work not done, and "
+                               "no slot serves it") == 1
     assert "late: train is past its deadline and not done: it is due at the new plan's end " \
         "(2027-01-06T13:00:00Z), on the cheapest capacity" in result.output
     assert "The plan has ended and its fleet is gone after 10 reconcile(s)." in result.output
