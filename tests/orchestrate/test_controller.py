@@ -177,16 +177,15 @@ def test_a_job_on_the_floor_that_its_slot_has_no_use_for_now_gets_a_slot_of_its_
     ledger.close()
 
 
-def test_a_job_past_its_deadline_on_a_slot_with_no_use_for_it_is_late_at_once() -> None:
-    """The plan's slot 0 holds 00:00-20:00, its uses run the job 00:10-10:10 only. At 16:15
-    nothing is done and the deadline (16:00) is past: slot 0 runs it nothing, so no slot
-    serves it - it is late, a LATE event that re-plans at once and says it late. On
-    1e53734 slot 0 counted as serving it: no event, no re-plan, while it did nothing."""
+def slot_with_no_use_after_ten(now: datetime
+                               ) -> tuple[Controller, SimulatedEc2, Ledger, list[str]]:
+    """two_zones' job (10 GPU-h due at 16:00) on a plan whose slot 0 holds 00:00-20:00 and
+    whose uses run it 00:10-10:10 only; a controller at ``now`` with what it says kept."""
     w, cat = two_zones()
     doc = planned(w, cat)
     (pool,) = doc.fleet
     idle = pool.model_copy(update={"slots": [pool.slots[0].model_copy(update={"end": at(20)})]})
-    fleet = SimulatedEc2(at(16.25))
+    fleet = SimulatedEc2(now)
     fleet.zone_ids = {"use1-az1", "use1-az2"}
     ledger = Ledger.in_memory()
     said: list[str] = []
@@ -195,6 +194,15 @@ def test_a_job_past_its_deadline_on_a_slot_with_no_use_for_it_is_late_at_once() 
                             options=ControllerOptions(ApplyOptions(yes=True)),
                             say=lambda kind, message: said.append(kind),
                             context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+    return controller, fleet, ledger, said
+
+
+def test_a_job_past_its_deadline_on_a_slot_with_no_use_for_it_is_late_at_once() -> None:
+    """The plan's slot 0 holds 00:00-20:00, its uses run the job 00:10-10:10 only. At 16:15
+    nothing is done and the deadline (16:00) is past: slot 0 runs it nothing, so no slot
+    serves it - it is late, a LATE event that re-plans at once and says it late. On
+    1e53734 slot 0 counted as serving it: no event, no re-plan, while it did nothing."""
+    controller, fleet, ledger, said = slot_with_no_use_after_ten(at(16.25))
     outcome = controller.tick(at(16.25))
     assert "late" in [e.kind.value for e in outcome.events]
     assert outcome.replanned is not None and "late" in said
@@ -209,19 +217,7 @@ def test_a_job_on_the_floor_before_its_deadline_is_still_late_after_it() -> None
     floor's event, said once per plan in force, so the second tick saw nothing: the lab
     month's llm-finetune (seed 1) then ran seven days past its deadline on slots of one
     review with no re-plan."""
-    w, cat = two_zones()
-    doc = planned(w, cat)
-    (pool,) = doc.fleet
-    idle = pool.model_copy(update={"slots": [pool.slots[0].model_copy(update={"end": at(20)})]})
-    fleet = SimulatedEc2(at(15.75))
-    fleet.zone_ids = {"use1-az1", "use1-az2"}
-    ledger = Ledger.in_memory()
-    said: list[str] = []
-    controller = Controller(doc.model_copy(update={"fleet": [idle]}), fleet=fleet,
-                            ledger=lambda: nullcontext(ledger),
-                            options=ControllerOptions(ApplyOptions(yes=True)),
-                            say=lambda kind, message: said.append(kind),
-                            context=WorkloadContext(w, cat, "test.yaml", "0" * 64))
+    controller, fleet, ledger, said = slot_with_no_use_after_ten(at(15.75))
     first = controller.tick(at(15.75))
     fleet.advance(at(16.25))
     second = controller.tick(at(16.25))
