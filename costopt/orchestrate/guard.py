@@ -34,6 +34,10 @@ def slot_hours(pool: FleetPool, slot: int, start: datetime, end: datetime) -> fl
     return seconds / 3600
 
 
+SHOWN_USD = 0.005
+"""The least bid margin (USD) a refusal names: less rounds to 0.00 in its message."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The guard's answer for one launch or start, with the figures (USD) behind it."""
@@ -58,7 +62,7 @@ class Verdict:
                 "--allow-over-budget")
 
     def _bound(self) -> str:
-        if self.bid_margin_usd <= 0.005:
+        if self.bid_margin_usd < SHOWN_USD:
             return ""
         return (f"; spot to come is counted at its MaxPrice bid, the most AWS may charge, so "
                 f"this is a bound on the worst case: {self.bid_margin_usd:,.2f} USD of it is "
@@ -66,7 +70,7 @@ class Verdict:
 
     def _lower_bid(self) -> str:
         return ", lower cloud.spot_max_price_ratio and plan again (a tighter bound)" \
-            if self.bid_margin_usd > 0.005 else ""
+            if self.bid_margin_usd >= SHOWN_USD else ""
 
 
 def guarded_price(pool: FleetPool, market: str) -> float:

@@ -84,8 +84,8 @@ def _moments(sources: dict[str, list[PoolTrace]], always: set[datetime], start: 
     """Each moment to look at - those ``always`` looked at and every trace change - with the
     pools whose capacity is set then (pool, count): a pool of one trace has the count its
     change gives, one of several (a regional pool's zones) their counts then, added up.
-    (Each change's count taken as it comes: looking every one up again was a tenth of a
-    scenario of the example, 57 traces of 8,064 ticks.)"""
+    (Each change's count taken as it comes, not looked up again: 89 -> 56 ms for the
+    example's 57 traces of 8,064 ticks, under 1 % of a scenario; docs/risk.md.)"""
     by_moment: dict[datetime, dict[str, int]] = {m: {} for m in always if start <= m <= end}
     for pool, pool_traces in sources.items():
         for t in pool_traces:
