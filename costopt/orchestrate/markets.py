@@ -40,12 +40,9 @@ before it could work). Then, at a moment:
    on-demand for tens of hours on synth-zones seed 5 (docs/orchestrator.md).
 2. *Spot first*: an on-demand slot whose jobs working now are all safely ahead - or ahead, with no
    on-demand instance of its pool running - runs now on a spot pool of the plan of the
-   same instance type that serves one of them later, in the slot's region first, else in
-   another (a re-plan's reserve may sit in a region whose spot the plan does not use: the
-   example's on synth-zones seed 5 put p4d on-demand in us-west-2 for 25.6 h, its spot in
-   us-east-1; the plan's reserve is spent last, as Uniform Progress spends it): the
-   slot moves to that pool, numbered as the pool's next slot of the same jobs (so the
-   instance carries on into it), and the
+   same instance type and region that serves one of them later (the plan's reserve is
+   spent last, as Uniform Progress spends it): the slot moves to that pool, numbered as
+   the pool's next slot of the same jobs (so the instance carries on into it), and the
    on-demand slot is kept until a spot instance of that pool runs - seen at the next tick,
    one review (``lead``) later, so *safely ahead* is judged at the end of that lead, the
    on-demand instance's work in it counted (:class:`~costopt.orchestrate.pace.JobPace`'s
@@ -288,12 +285,11 @@ def _going_home(pool: FleetPool, slots: list[Slot], at: datetime,
 
 def _spot_for(plan: PlanDocument, od: FleetPool, slot: Slot, at: datetime
               ) -> tuple[FleetPool, int] | None:
-    """The spot pool ``slot`` of on-demand pool ``od`` may move to, and its slot number: of
-    the same instance type, in ``od``'s region first, else in another."""
+    """The spot pool ``slot`` of on-demand pool ``od`` may move to, and its slot number."""
     jobs = set(slot.jobs)
-    for pool in sorted(plan.fleet, key=lambda p: p.region != od.region):
+    for pool in plan.fleet:
         if pool.market != "spot" or not pool.on_demand_fallback \
-                or pool.instance_type != od.instance_type:
+                or (pool.instance_type, pool.region) != (od.instance_type, od.region):
             continue
         same = [s for s in pool.slots if set(s.jobs) == jobs and s.end > at]
         if same:

@@ -145,21 +145,3 @@ def test_spot_first_judges_an_on_demand_slot_by_the_jobs_working_in_it_now() -> 
     behind6 = {"later": JobPace("later", at(6), at(0), at(30), 20.0, 20.0, 1.0, 0.5, 0.5)}
     kept = spot_first(doc, at(6), {**paces(5.9, 6.0), **behind6}, set(), {})
     assert slots(kept, OD) == [(0, 0.0, 10.0)]
-
-
-def test_an_on_demand_slot_moves_to_its_jobs_spot_pool_in_another_region() -> None:
-    # The on-demand slot is in us-west-2, the job's spot pool (same instance type) in
-    # us-east-1, and a us-west-2 spot pool of another type serves it too: safely ahead at
-    # 02:00 (1.9 GPU-h done), the slot moves to the us-east-1 p3.2xlarge pool as above.
-    west_od = "aws:us-west-2:p3.2xlarge:on_demand"
-    west_other = "aws:us-west-2:p3.8xlarge:spot"
-    doc = plan(pool(west_od, [(0, 0, 10)]),
-               pool(west_other, [(0, 20, 25)], usd_per_hour=0.5, on_demand=12.0,
-                    fallback=True),
-               pool(SPOT, [(0, 10, 20)], usd_per_hour=1.0, on_demand=3.0, fallback=True))
-    doc = doc.model_copy(update={"fleet": [p.model_copy(update={"slots": [
-        s.model_copy(update={"jobs": ["train"]}) for s in p.slots]}) for p in doc.fleet]})
-    moved = spot_first(doc, at(2), paces(1.9), set(), {})
-    assert slots(moved, SPOT) == [(0, 2.0, 10.0), (0, 10.0, 20.0)]
-    assert slots(moved, west_od) == []
-    assert slots(moved, west_other) == [(0, 20.0, 25.0)]
